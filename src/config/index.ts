@@ -1,0 +1,107 @@
+// The one place that reads process.env. Everything else receives a frozen Config.
+import path from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from '../common/errors.js';
+import { clickhouseSchema } from './clickhouse.js';
+import { httpSchema } from './http.js';
+import { ingestSchema } from './ingest.js';
+import { kafkaSchema } from './kafka.js';
+import { keysSchema } from './keys.js';
+import { int, oneOf, str } from './parse.js';
+import { querySchema } from './query.js';
+import { sinkSchema } from './sink.js';
+
+const generalSchema = z
+  .object({
+    TRACKHOUSE_DATA_DIR: str('.trackhouse'),
+    LOG_LEVEL: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], 'info'),
+    SHUTDOWN_TIMEOUT_MS: int(15_000, 100, 600_000),
+  })
+  .transform((e) => ({
+    dataDir: e.TRACKHOUSE_DATA_DIR,
+    logLevel: e.LOG_LEVEL,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  }));
+
+const sections = {
+  general: generalSchema,
+  http: httpSchema,
+  keys: keysSchema,
+  kafka: kafkaSchema,
+  clickhouse: clickhouseSchema,
+  ingest: ingestSchema,
+  sink: sinkSchema,
+  query: querySchema,
+} as const;
+
+type Sections = { [K in keyof typeof sections]: z.output<(typeof sections)[K]> };
+
+export type Config = Readonly<
+  Omit<Sections, 'general'> & {
+    /** Absolute path of the folder holding local Kafka and chDB data. */
+    dataDir: string;
+    logLevel: Sections['general']['logLevel'];
+    shutdownTimeoutMs: number;
+  }
+>;
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Reads and validates every setting at once. On any problem throws a ConfigError whose message
+ * lists each offending variable with what was expected, so one run shows all mistakes.
+ */
+export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
+  const problems: string[] = [];
+  const out: Partial<Sections> = {};
+  for (const [name, schema] of Object.entries(sections) as [keyof Sections, z.ZodType][]) {
+    const result = schema.safeParse(env);
+    if (result.success) {
+      (out as Record<string, unknown>)[name] = result.data;
+      continue;
+    }
+    for (const issue of result.error.issues) {
+      const variable = String(issue.path[0] ?? name);
+      const raw = env[variable];
+      problems.push(`${variable}: ${issue.message}${raw === undefined ? '' : ` (got ${JSON.stringify(raw)})`}`);
+    }
+  }
+  if (problems.length > 0) {
+    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`, { problems });
+  }
+  const s = out as Sections;
+  const config: Config = {
+    dataDir: path.resolve(cwd, s.general.dataDir),
+    logLevel: s.general.logLevel,
+    shutdownTimeoutMs: s.general.shutdownTimeoutMs,
+    http: s.http,
+    keys: s.keys,
+    kafka: s.kafka,
+    clickhouse: s.clickhouse,
+    ingest: s.ingest,
+    sink: s.sink,
+    query: s.query,
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    if (!(value instanceof Map) && !(value instanceof Set)) {
+      for (const v of Object.values(value)) deepFreeze(v);
+    }
+  }
+  return value;
+}
+
+export type { ClickHouseConfig } from './clickhouse.js';
+export type { HttpConfig } from './http.js';
+export type { IngestConfig } from './ingest.js';
+export type { KafkaConfig } from './kafka.js';
+export type { KeysConfig } from './keys.js';
+export type { QueryConfig } from './query.js';
+export type { SinkConfig } from './sink.js';
+export { DEV_READ_KEY, DEV_SOURCE, DEV_WRITE_KEY, withDevKeys } from './keys.js';
+export { LOCAL_KAFKA_VERSION } from './kafka.js';
+export { MAX_BATCH_BYTES, MAX_EVENT_BYTES } from './ingest.js';

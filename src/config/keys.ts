@@ -1,0 +1,49 @@
+import { z } from 'zod';
+import { list } from './parse.js';
+
+export const DEV_WRITE_KEY = 'dev-write-key';
+export const DEV_SOURCE = 'dev';
+export const DEV_READ_KEY = 'dev-read-key';
+
+const writeKeyPair = /^([^:\s]+):([A-Za-z0-9._-]{1,64})$/;
+
+export const keysSchema = z
+  .object({
+    TRACKHOUSE_WRITE_KEYS: list().superRefine((pairs, ctx) => {
+      for (const pair of pairs) {
+        if (!writeKeyPair.test(pair)) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `expected comma-separated key:source pairs (source: letters, digits, . _ -), got "${pair}"`,
+          });
+        }
+      }
+    }),
+    TRACKHOUSE_READ_KEYS: list(),
+  })
+  .transform((e) => {
+    const write = new Map<string, string>();
+    for (const pair of e.TRACKHOUSE_WRITE_KEYS) {
+      const m = writeKeyPair.exec(pair)!;
+      write.set(m[1]!, m[2]!);
+    }
+    return {
+      /** write key -> source name stamped on every event sent with it */
+      write: write as ReadonlyMap<string, string>,
+      read: new Set(e.TRACKHOUSE_READ_KEYS) as ReadonlySet<string>,
+    };
+  });
+
+export type KeysConfig = z.output<typeof keysSchema>;
+
+/** The keys `trackhouse start` uses when none are configured, so a first run works at once. */
+export function withDevKeys(keys: KeysConfig): KeysConfig & { devWrite: boolean; devRead: boolean } {
+  const devWrite = keys.write.size === 0;
+  const devRead = keys.read.size === 0;
+  return {
+    write: devWrite ? new Map([[DEV_WRITE_KEY, DEV_SOURCE]]) : keys.write,
+    read: devRead ? new Set([DEV_READ_KEY]) : keys.read,
+    devWrite,
+    devRead,
+  };
+}

@@ -1,0 +1,55 @@
+// Building blocks for reading environment variables with zod. Every variable is a string (or
+// absent) in the environment; these turn it into a typed value or a message naming the variable.
+import { z } from 'zod';
+
+/** Empty strings count as "not set", so `FOO= trackhouse ...` falls back to the default. */
+const unsetIfEmpty = (v: unknown): unknown => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+
+export const str = (fallback: string) => z.preprocess(unsetIfEmpty, z.string().default(fallback));
+
+export const optionalStr = () => z.preprocess(unsetIfEmpty, z.string().optional());
+
+export const int = (fallback: number, min: number, max: number) =>
+  z.preprocess(
+    unsetIfEmpty,
+    z.coerce
+      .number({ error: `expected an integer between ${min} and ${max}` })
+      .int({ error: `expected an integer between ${min} and ${max}` })
+      .min(min, { error: `expected an integer between ${min} and ${max}` })
+      .max(max, { error: `expected an integer between ${min} and ${max}` })
+      .default(fallback),
+  );
+
+export const port = (fallback: number) => int(fallback, 0, 65535);
+
+export const bool = (fallback: boolean) =>
+  z.preprocess(
+    unsetIfEmpty,
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'expected true or false' })
+      .transform((v) => v === 'true' || v === '1' || v === 'yes')
+      .default(fallback),
+  );
+
+export const oneOf = <const T extends readonly [string, ...string[]]>(values: T, fallback: T[number]) =>
+  z.preprocess(
+    (v) => (typeof unsetIfEmpty(v) === 'string' ? (v as string).trim().toLowerCase() : undefined),
+    z.enum(values, { error: `expected one of ${values.join(', ')}` }).default(fallback as never),
+  );
+
+/** Comma-separated list; blanks dropped. */
+export const list = () =>
+  z.preprocess(
+    unsetIfEmpty,
+    z
+      .string()
+      .optional()
+      .transform((v) =>
+        v === undefined
+          ? []
+          : v
+              .split(',')
+              .map((s) => s.trim())
+              .filter((s) => s.length > 0),
+      ),
+  );

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/common/errors.js';
+import { loadConfig, withDevKeys } from '../../src/config/index.js';
+
+describe('config', () => {
+  it('uses the documented defaults when nothing is set', () => {
+    const c = loadConfig({}, '/srv/app');
+    expect(c.http).toEqual({ host: '127.0.0.1', ingestPort: 8080, queryPort: 8081, sinkPort: 8082 });
+    expect(c.kafka.topics).toEqual({ events: 'trackhouse.events', rejected: 'trackhouse.rejected', dlq: 'trackhouse.dlq' });
+    expect(c.kafka.brokers).toEqual([]);
+    expect(c.clickhouse.url).toBeNull();
+    expect(c.dataDir).toBe('/srv/app/.trackhouse');
+    expect(c.ingest.maxBatchBytes).toBe(500 * 1024);
+    expect(c.ingest.maxEventBytes).toBe(32 * 1024);
+  });
+
+  it('names every bad variable in one error', () => {
+    let err: unknown;
+    try {
+      loadConfig({ INGEST_PORT: '80800', KAFKA_COMPRESSION: 'zip', TRACKHOUSE_WRITE_KEYS: 'k1:web,broken', CLICKHOUSE_URL: 'not a url' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const msg = (err as Error).message;
+    expect(msg).toContain('INGEST_PORT: expected an integer between 0 and 65535 (got "80800")');
+    expect(msg).toContain('KAFKA_COMPRESSION: expected one of lz4, gzip, none');
+    expect(msg).toContain('TRACKHOUSE_WRITE_KEYS');
+    expect(msg).toContain('"broken"');
+    expect(msg).toContain('CLICKHOUSE_URL');
+    expect((err as ConfigError).details.problems).toHaveLength(4);
+  });
+
+  it('parses write keys into key -> source and read keys into a set', () => {
+    const c = loadConfig({ TRACKHOUSE_WRITE_KEYS: 'wk1:web, wk2:ios', TRACKHOUSE_READ_KEYS: 'rk1,rk2' });
+    expect([...c.keys.write]).toEqual([
+      ['wk1', 'web'],
+      ['wk2', 'ios'],
+    ]);
+    expect([...c.keys.read]).toEqual(['rk1', 'rk2']);
+  });
+
+  it('falls back to dev keys only where none are configured', () => {
+    const none = withDevKeys(loadConfig({}).keys);
+    expect([...none.write]).toEqual([['dev-write-key', 'dev']]);
+    expect([...none.read]).toEqual(['dev-read-key']);
+    expect(none.devWrite && none.devRead).toBe(true);
+    const some = withDevKeys(loadConfig({ TRACKHOUSE_WRITE_KEYS: 'a:b' }).keys);
+    expect([...some.write]).toEqual([['a', 'b']]);
+    expect(some.devWrite).toBe(false);
+    expect(some.devRead).toBe(true);
+  });
+
+  it('treats an empty variable as unset and returns a frozen object', () => {
+    const c = loadConfig({ INGEST_PORT: '', KAFKA_SSL: '' });
+    expect(c.http.ingestPort).toBe(8080);
+    expect(c.kafka.ssl).toBe(false);
+    expect(Object.isFrozen(c.http)).toBe(true);
+  });
+
+  it('requires SASL credentials when a SASL mechanism is chosen', () => {
+    expect(() => loadConfig({ KAFKA_SASL_MECHANISM: 'plain' })).toThrow(/KAFKA_SASL_USERNAME/);
+    const c = loadConfig({ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p' });
+    expect(c.kafka.sasl).toEqual({ mechanism: 'plain', username: 'u', password: 'p' });
+  });
+});
