@@ -1,0 +1,29 @@
+// Versioned Avro schemas. Each schemas/<name>.v<N>.avsc file is one version; its Confluent schema
+// id is N (trackhouse needs no schema registry; one can be seeded with these ids). Readers always
+// decode into the newest version, resolving older writers' records through Avro schema resolution.
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import avro from 'avsc';
+
+/** schemas/ sits two levels above both src/schema and dist/schema. */
+export const SCHEMAS_DIR = fileURLToPath(new URL('../../schemas/', import.meta.url));
+
+export interface SchemaVersion {
+  readonly version: number;
+  readonly file: string;
+  readonly type: avro.Type;
+}
+
+export function loadSchemaVersions(name: string, dir: string = SCHEMAS_DIR): SchemaVersion[] {
+  const pattern = new RegExp(`^${name.replace(/[.]/g, '\\.')}\\.v(\\d+)\\.avsc$`);
+  const versions: SchemaVersion[] = [];
+  for (const file of readdirSync(dir)) {
+    const m = pattern.exec(file);
+    if (!m) continue;
+    const schema = JSON.parse(readFileSync(`${dir}/${file}`, 'utf8')) as avro.Schema;
+    versions.push({ version: Number(m[1]), file, type: avro.Type.forSchema(schema) });
+  }
+  versions.sort((a, b) => a.version - b.version);
+  if (versions.length === 0) throw new Error(`no ${name}.v<N>.avsc schema in ${dir}`);
+  return versions;
+}
