@@ -1,0 +1,40 @@
+// Builds the kafkajs client from config, with kafkajs's logs routed into our pino logger.
+// kafkajs stays behind this folder: ingest and sink see the project's own producer/consumer
+// interfaces, so a faster client can be measured against it later.
+import { Kafka, logLevel, type KafkaConfig as KafkajsConfig, type logCreator, type SASLOptions } from 'kafkajs';
+import type { Logger } from '../common/log.js';
+import type { KafkaConfig } from '../config/index.js';
+import { registerCompression } from './compression.js';
+
+const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+function pinoLogCreator(log: Logger): logCreator {
+  return () =>
+    ({ level, label, log: entry }) => {
+      const { message, timestamp: _t, logger: _l, ...rest } = entry as { message: string; [k: string]: unknown };
+      log[levels[level] ?? 'info']({ kafkajs: label, ...rest }, message);
+    };
+}
+
+/** `brokers` overrides config (the local broker's address is only known once it runs). */
+export function createKafka(cfg: KafkaConfig, log: Logger, brokers: string[] = cfg.brokers): Kafka {
+  registerCompression();
+  const options: KafkajsConfig = {
+    clientId: cfg.clientId,
+    brokers,
+    ssl: cfg.ssl,
+    // kafkajs logs every retry at ERROR; WARN and above is what an operator needs.
+    logLevel: logLevel.WARN,
+    logCreator: pinoLogCreator(log.child({ component: 'kafkajs' })),
+    retry: { initialRetryTime: 100, retries: 8, maxRetryTime: 5_000 },
+  };
+  if (cfg.sasl) {
+    options.sasl = { mechanism: cfg.sasl.mechanism, username: cfg.sasl.username, password: cfg.sasl.password } as SASLOptions;
+  }
+  return new Kafka(options);
+}

@@ -1,0 +1,3 @@
+export { freePort, LocalKafkaError, portIsFree, startLocalBroker, type LocalBroker, type LocalBrokerOptions } from './broker.js';
+export { ensureJars, jarDir, type JarSet } from './jars.js';
+export { checkJava, checkMaven } from './prereq.js';

@@ -1,0 +1,98 @@
+// Resolves the Apache Kafka broker's jars from Maven Central with mvn, once per version.
+//
+// A throwaway pom (packaging=pom) lists the broker artifact; the dependency plugin copies its
+// runtime closure into <dataDir>/kafka/<version>/<set>/. The Maven repository lives under the
+// data dir too, so nothing is written outside the project. A finished set has a marker file;
+// concurrent callers (parallel test workers) each resolve into a temp folder and rename it.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { PrerequisiteError } from '../common/errors.js';
+import { checkMaven } from './prereq.js';
+
+const DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1';
+/** 3.9's broker module brings no logging backend; without one it prints nothing useful. */
+const SLF4J = '1.7.36';
+
+export type JarSet = 'broker' | 'tools';
+
+function artifactsFor(set: JarSet, version: string): string[][] {
+  const common = [
+    ['org.slf4j', 'slf4j-api', SLF4J],
+    ['org.slf4j', 'slf4j-reload4j', SLF4J],
+  ];
+  if (set === 'broker') return [['org.apache.kafka', 'kafka_2.13', version], ...common];
+  // ProducerPerformance and friends; large (pulls connect-runtime), so only for benchmarks.
+  return [['org.apache.kafka', 'kafka-tools', version], ['org.apache.kafka', 'kafka-clients', version], ...common];
+}
+
+function pom(set: JarSet, version: string): string {
+  const deps = artifactsFor(set, version)
+    .map(
+      ([g, a, v]) =>
+        `    <dependency><groupId>${g}</groupId><artifactId>${a}</artifactId><version>${v}</version></dependency>`,
+    )
+    .join('\n');
+  return `<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.trackhouse</groupId>
+  <artifactId>kafka-${set}</artifactId>
+  <version>${version}</version>
+  <packaging>pom</packaging>
+  <dependencies>
+${deps}
+  </dependencies>
+</project>
+`;
+}
+
+export function jarDir(dataDir: string, version: string, set: JarSet = 'broker'): string {
+  return path.join(dataDir, 'kafka', version, set);
+}
+
+/** Returns the folder holding the jars, resolving them first if needed. */
+export async function ensureJars(dataDir: string, version: string, set: JarSet = 'broker'): Promise<string> {
+  const dir = jarDir(dataDir, version, set);
+  if (existsSync(path.join(dir, '.complete'))) return dir;
+  checkMaven();
+  const work = `${dir}.tmp-${process.pid}-${Date.now()}`;
+  mkdirSync(work, { recursive: true });
+  writeFileSync(path.join(work, 'pom.xml'), pom(set, version));
+  const args = [
+    '-q',
+    '-B',
+    `-Dmaven.repo.local=${path.join(dataDir, 'm2')}`,
+    '-f',
+    path.join(work, 'pom.xml'),
+    `${DEPENDENCY_PLUGIN}:copy-dependencies`,
+    '-DincludeScope=runtime',
+    `-DoutputDirectory=${path.join(work, 'libs')}`,
+  ];
+  const output = await run('mvn', args);
+  if (output.code !== 0) {
+    rmSync(work, { recursive: true, force: true });
+    throw new PrerequisiteError(
+      `mvn could not resolve Kafka ${version} (${set}) from Maven Central (exit ${output.code}):\n${output.text.slice(-4000)}`,
+    );
+  }
+  writeFileSync(path.join(work, '.complete'), `${new Date().toISOString()}\n`);
+  try {
+    renameSync(work, dir);
+  } catch {
+    // Another process finished first; its copy is as good as ours.
+    rmSync(work, { recursive: true, force: true });
+    if (!existsSync(path.join(dir, '.complete'))) throw new PrerequisiteError(`could not install Kafka jars into ${dir}`);
+  }
+  return dir;
+}
+
+function run(cmd: string, args: string[]): Promise<{ code: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (text += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? 1, text }));
+  });
+}

@@ -1,0 +1,35 @@
+// Checks for the tools the local Kafka needs, with messages that say what to install.
+import { spawnSync } from 'node:child_process';
+import { PrerequisiteError } from '../common/errors.js';
+
+export const MIN_JAVA = 17;
+
+export function checkJava(): number {
+  const r = spawnSync('java', ['-version'], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) {
+    throw new PrerequisiteError(
+      `java was not found on PATH: the local Kafka broker needs Java ${MIN_JAVA} or newer ` +
+        `(for example: apt install openjdk-17-jre-headless), or set KAFKA_BROKERS to use an existing cluster`,
+      { cause: r.error },
+    );
+  }
+  const m = /version "(\d+)(?:\.(\d+))?/.exec(`${r.stderr}${r.stdout}`);
+  const major = m ? (m[1] === '1' ? Number(m[2]) : Number(m[1])) : NaN;
+  if (!(major >= MIN_JAVA)) {
+    throw new PrerequisiteError(
+      `java on PATH is version ${Number.isNaN(major) ? 'unknown' : major}; the local Kafka broker needs ${MIN_JAVA} or newer`,
+    );
+  }
+  return major;
+}
+
+export function checkMaven(): void {
+  const r = spawnSync('mvn', ['-v'], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) {
+    throw new PrerequisiteError(
+      'mvn (Apache Maven) was not found on PATH: it fetches the Kafka broker jars from Maven Central ' +
+        'on first use (for example: apt install maven), or set KAFKA_BROKERS to use an existing cluster',
+      { cause: r.error },
+    );
+  }
+}
