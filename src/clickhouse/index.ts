@@ -1,0 +1,2 @@
+export { chdbPath, openClickHouse, type ClickHouseClient, type ClickHouseHandle } from './client.js';
+export { loadMigrations, migrate, MIGRATIONS_DIR, MigrationError, splitStatements, type Migration } from './migrate.js';

@@ -1,0 +1,27 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadMigrations, migrate, openClickHouse, type ClickHouseHandle } from '../../src/clickhouse/index.js';
+import { silentLogger } from '../../src/common/log.js';
+import { tempDir, testConfig } from '../support/env.js';
+
+describe('trackhouse migrate on chDB', () => {
+  const dir = tempDir();
+  let ch: ClickHouseHandle | undefined;
+  afterAll(async () => {
+    await ch?.close();
+    dir.remove();
+  });
+
+  it('applies every migration once and is a no-op when run again', async () => {
+    const cfg = testConfig(dir.path);
+    ch = await openClickHouse(cfg.clickhouse, cfg.dataDir);
+    const all = loadMigrations().map((m) => m.version);
+    expect(await migrate(ch.client, silentLogger())).toEqual({ applied: all, skipped: [] });
+    expect(await migrate(ch.client, silentLogger())).toEqual({ applied: [], skipped: all });
+    const rs = await ch.client.query({
+      query: "SELECT name FROM system.tables WHERE database = currentDatabase() AND name LIKE 'events%' ORDER BY name",
+      format: 'JSONEachRow',
+    });
+    const names = (await rs.json<{ name: string }>()).map((r) => r.name);
+    expect(names).toEqual(expect.arrayContaining(['events', 'events_daily_by_event', 'events_daily_by_category', 'events_daily_by_group']));
+  });
+});
