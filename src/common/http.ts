@@ -1,0 +1,162 @@
+// Small pieces every uWebSockets.js server here shares: listening on a port, JSON replies, and the
+// operational routes /healthz (alive), /readyz (dependencies reachable, 503 while draining) and
+// /metrics (Prometheus text).
+//
+// uWebSockets.js rules these helpers follow: a response must not be touched after the client
+// aborted, so async handlers register onAborted before their first await; and writes made after
+// an await are wrapped in res.cork() so status, headers and body leave in one syscall.
+import type { HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+import type { Registry } from 'prom-client';
+import { loadUws } from './uws.js';
+
+export const STATUS_TEXT: Record<number, string> = {
+  200: '200 OK',
+  202: '202 Accepted',
+  204: '204 No Content',
+  400: '400 Bad Request',
+  401: '401 Unauthorized',
+  403: '403 Forbidden',
+  404: '404 Not Found',
+  405: '405 Method Not Allowed',
+  408: '408 Request Timeout',
+  411: '411 Length Required',
+  413: '413 Payload Too Large',
+  415: '415 Unsupported Media Type',
+  429: '429 Too Many Requests',
+  500: '500 Internal Server Error',
+  503: '503 Service Unavailable',
+};
+
+export function statusLine(status: number): string {
+  return STATUS_TEXT[status] ?? `${status} Status`;
+}
+
+/** Tracks whether the client went away, for handlers that reply after an await. */
+export interface ResponseState {
+  aborted: boolean;
+}
+
+/** Writes a complete JSON reply. `body` is already serialized; headers are [name, value] pairs. */
+export function writeJson(res: HttpResponse, status: number, body: string, headers?: readonly (readonly [string, string])[]): void {
+  res.writeStatus(statusLine(status)).writeHeader('Content-Type', 'application/json');
+  if (headers) for (const [k, v] of headers) res.writeHeader(k, v);
+  res.end(body);
+}
+
+/** Same as writeJson, for replies made after an await: corked, and skipped if the client left. */
+export function replyJson(
+  res: HttpResponse,
+  state: ResponseState,
+  status: number,
+  body: string,
+  headers?: readonly (readonly [string, string])[],
+): void {
+  if (state.aborted) return;
+  res.cork(() => writeJson(res, status, body, headers));
+}
+
+export interface ReadinessReport {
+  ready: boolean;
+  /** name -> 'ok' or the reason it is not. */
+  checks: Record<string, string>;
+}
+
+export interface ReadinessCheck {
+  name: string;
+  /** Resolves when the dependency is usable; rejects (or times out) when it is not. */
+  check(): Promise<void>;
+}
+
+export interface OpsOptions {
+  registry: Registry;
+  checks: readonly ReadinessCheck[];
+  /** True once shutdown began: /readyz answers 503 so load balancers stop sending traffic. */
+  draining(): boolean;
+  /** Per-check deadline. */
+  checkTimeoutMs?: number;
+}
+
+export async function runReadiness(opts: OpsOptions): Promise<ReadinessReport> {
+  const checks: Record<string, string> = {};
+  if (opts.draining()) return { ready: false, checks: { draining: 'shutting down' } };
+  const timeout = opts.checkTimeoutMs ?? 2_000;
+  await Promise.all(
+    opts.checks.map(async (c) => {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          c.check(),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`no answer within ${timeout} ms`)), timeout);
+          }),
+        ]);
+        checks[c.name] = 'ok';
+      } catch (err) {
+        checks[c.name] = err instanceof Error ? err.message : String(err);
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+  );
+  return { ready: Object.values(checks).every((v) => v === 'ok'), checks };
+}
+
+export function addOpsRoutes(app: TemplatedApp, opts: OpsOptions): void {
+  app.get('/healthz', (res) => {
+    writeJson(res, 200, '{"status":"ok"}');
+  });
+  app.get('/readyz', (res) => {
+    const state: ResponseState = { aborted: false };
+    res.onAborted(() => (state.aborted = true));
+    void runReadiness(opts).then((report) => {
+      replyJson(res, state, report.ready ? 200 : 503, JSON.stringify({ status: report.ready ? 'ready' : 'not ready', ...report }));
+    });
+  });
+  app.get('/metrics', (res) => {
+    const state: ResponseState = { aborted: false };
+    res.onAborted(() => (state.aborted = true));
+    void opts.registry.metrics().then(
+      (text) => {
+        if (state.aborted) return;
+        res.cork(() => {
+          res.writeStatus('200 OK').writeHeader('Content-Type', opts.registry.contentType).end(text);
+        });
+      },
+      (err: unknown) => replyJson(res, state, 500, JSON.stringify({ error: String(err) })),
+    );
+  });
+}
+
+export interface Listening {
+  readonly port: number;
+  /** Stops accepting new connections; open ones stay until closeAll(). */
+  close(): void;
+  /** Closes every remaining connection (call once in-flight requests have been answered). */
+  closeAll(): void;
+}
+
+export function listen(app: TemplatedApp, host: string, port: number): Promise<Listening> {
+  const uws = loadUws();
+  return new Promise((resolve, reject) => {
+    app.listen(host, port, (socket: us_listen_socket | false) => {
+      if (!socket) {
+        reject(new Error(`could not listen on ${host}:${port} (in use, or not an address of this machine)`));
+        return;
+      }
+      let open = true;
+      resolve({
+        port: uws.us_socket_local_port(socket),
+        close: () => {
+          if (open) uws.us_listen_socket_close(socket);
+          open = false;
+        },
+        closeAll: () => {
+          if (open) uws.us_listen_socket_close(socket);
+          open = false;
+          // Present on the native App since v20.x, missing from its type declarations.
+          (app as unknown as { close(): void }).close();
+        },
+      });
+    });
+  });
+}
