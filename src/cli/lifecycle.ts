@@ -37,5 +37,7 @@ export function runUntilSignal(component: Stoppable, log: Logger, timeoutMs: num
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    // Started by `trackhouse start` with an IPC channel: if that parent dies, stop too.
+    if (process.channel) process.once('disconnect', () => onSignal('SIGTERM'));
   });
 }

@@ -105,3 +105,8 @@ export type { SinkConfig } from './sink.js';
 export { DEV_READ_KEY, DEV_SOURCE, DEV_WRITE_KEY, withDevKeys } from './keys.js';
 export { LOCAL_KAFKA_VERSION } from './kafka.js';
 export { MAX_BATCH_BYTES, MAX_EVENT_BYTES } from './ingest.js';
+
+/** A copy of this process's environment, for the child processes `trackhouse start` runs. */
+export function currentEnv(): Record<string, string | undefined> {
+  return { ...process.env };
+}

@@ -224,7 +224,7 @@ async function stopChild(child: ChildProcess, exited: Promise<number>, timeoutMs
  * True once the broker answers a Metadata request on its client port with itself as a broker.
  * A bare TCP connect is not enough: the socket opens before the broker can serve requests.
  */
-async function brokerAnswers(port: number): Promise<boolean> {
+export async function brokerAnswers(port: number): Promise<boolean> {
   // ApiVersions would do too; Metadata v1 with no topics proves the broker registered itself.
   const clientId = Buffer.from('trackhouse-probe');
   const body = Buffer.alloc(4 + 2 + 2 + 4 + 2 + clientId.length + 4);

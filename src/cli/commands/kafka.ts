@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { createLogger } from '../../common/log.js';
 import { loadConfig } from '../../config/index.js';
-import { ensureJars, startLocalBroker } from '../../localkafka/index.js';
+import { clearBrokerState, ensureJars, startLocalBroker, writeBrokerState } from '../../localkafka/index.js';
 import { runUntilSignal } from '../lifecycle.js';
 
 export function registerKafka(program: Command): void {
@@ -26,7 +26,17 @@ export function registerKafka(program: Command): void {
         port: config.kafka.local.port,
         controllerPort: config.kafka.local.controllerPort,
       });
-      log.info({ brokers: broker.brokers, pid: broker.pid, log: broker.logFile }, 'local Kafka running');
-      process.exitCode = await runUntilSignal({ stop: () => broker.stop() }, log, config.shutdownTimeoutMs);
+      writeBrokerState(config.dataDir, { pid: broker.pid, port: broker.port, version: config.kafka.local.version, startedAt: new Date().toISOString() });
+      log.info({ brokers: broker.brokers, pid: broker.pid, log: broker.logFile }, 'local Kafka running; trackhouse start will reuse it');
+      process.exitCode = await runUntilSignal(
+        {
+          stop: async () => {
+            await broker.stop();
+            clearBrokerState(config.dataDir, broker.pid);
+          },
+        },
+        log,
+        config.shutdownTimeoutMs,
+      );
     });
 }
