@@ -67,8 +67,10 @@ export async function portIsFree(port: number): Promise<boolean> {
 function clusterIdFor(dir: string): string {
   const file = path.join(dir, 'cluster.id');
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  // Kafka's Uuid: 16 random bytes, URL-safe base64 without padding.
-  const id = randomBytes(16).toString('base64url');
+  // Kafka's Uuid: 16 random bytes, URL-safe base64 without padding. Like Kafka's own
+  // Uuid.randomUuid, never start with '-': the storage tool would read it as an option.
+  let id = randomBytes(16).toString('base64url');
+  while (id.startsWith('-')) id = randomBytes(16).toString('base64url');
   writeFileSync(file, `${id}\n`);
   return id;
 }
