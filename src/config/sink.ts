@@ -19,6 +19,8 @@ export const sinkSchema = z
     /** Backoff between attempts at an insert ClickHouse refused: jittered, doubling from base to max. */
     SINK_RETRY_BASE_MS: int(200, 1, 60_000),
     SINK_RETRY_MAX_MS: int(15_000, 1, 600_000),
+    /** A member that sent no heartbeat for this long is dropped and its partitions move (Kafka's session.timeout.ms). */
+    SINK_SESSION_TIMEOUT_MS: int(30_000, 6_000, 300_000),
     /** Test hook: SIGKILL the process after this many confirmed inserts, before their commit (0 = off). */
     SINK_TEST_KILL_AFTER_INSERTS: int(0, 0, 1_000_000),
   })
@@ -37,6 +39,7 @@ export const sinkSchema = z
     dedupWindowMs: e.SINK_DEDUP_WINDOW_MS,
     retryBaseMs: e.SINK_RETRY_BASE_MS,
     retryMaxMs: e.SINK_RETRY_MAX_MS,
+    sessionTimeoutMs: e.SINK_SESSION_TIMEOUT_MS,
     testKillAfterInserts: e.SINK_TEST_KILL_AFTER_INSERTS,
   }));
 

@@ -73,6 +73,8 @@ export async function startSink(opts: SinkOptions): Promise<RunningSink> {
       topic,
       partitions,
       fromBeginning: true,
+      sessionTimeoutMs: cfg.sessionTimeoutMs,
+      heartbeatIntervalMs: Math.min(3_000, Math.floor(cfg.sessionTimeoutMs / 3)),
       // The broker holds a fetch until a full batch is there or SINK_BATCH_MS passed: that is the
       // time bound of a batch, and so of freshness.
       fetch: {
