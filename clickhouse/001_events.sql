@@ -53,7 +53,8 @@ GROUP BY kafka_topic, kafka_partition;
 
 -- sink_recent_ids: the identity of recent rows in Kafka order, from which the sink rebuilds its
 -- in-memory window of (user_key, event_id) on assignment, to drop client resends of an event.
--- Only the last days matter (SINK_DEDUP_WINDOW_MS is at most 7 days); whole days are dropped.
+-- Kept for 8 days after insertion (SINK_DEDUP_WINDOW_MS is at most 7 days), whole days at once;
+-- by insertion time, not received_at, so a sink catching up on an old backlog still has them.
 CREATE TABLE IF NOT EXISTS sink_recent_ids
 (
     kafka_topic     LowCardinality(String),
@@ -61,12 +62,13 @@ CREATE TABLE IF NOT EXISTS sink_recent_ids
     kafka_offset    UInt64,
     user_key        String,
     event_id        String,
-    received_at     DateTime64(3, 'UTC')
+    received_at     DateTime64(3, 'UTC'),
+    inserted_at     DateTime DEFAULT now()
 )
 ENGINE = MergeTree
-PARTITION BY toDate(received_at)
+PARTITION BY toDate(inserted_at)
 ORDER BY (kafka_topic, kafka_partition, kafka_offset)
-TTL toDateTime(received_at) + INTERVAL 8 DAY
+TTL inserted_at + INTERVAL 8 DAY
 SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = 10000;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS sink_recent_ids_mv TO sink_recent_ids AS

@@ -11,9 +11,13 @@ const DAY = 86_400_000;
 /** Events of the tests fall on a few days around this time. */
 export const T0 = Date.UTC(2026, 9, 30, 12);
 
-/** Event i of a test: users, names, categories and groups cycle, so rollups have several rows. */
+/**
+ * Event i of a test: users, names, categories and groups cycle, so rollups have several rows;
+ * event times spread over five days, arrival times (received_at) increase with i as on a server.
+ */
 export function testEvent(i: number, over: Partial<EventRecord> = {}): EventRecord {
   const ts = T0 + (i % 5) * DAY + i;
+  const received = T0 + 5 * DAY + i * 3;
   return {
     event_id: randomUUID(),
     type: i % 7 === 0 ? 'page' : 'track',
@@ -21,8 +25,8 @@ export function testEvent(i: number, over: Partial<EventRecord> = {}): EventReco
     user_id: i % 10 === 3 ? null : `user-${i % 37}`,
     anonymous_id: `anon-${i % 41}`,
     timestamp: ts,
-    sent_at: ts + 5,
-    received_at: ts + 10,
+    sent_at: received - 50,
+    received_at: received,
     source: 'test',
     category: i % 3 === 0 ? null : `cat-${i % 3}`,
     group_id: i % 4 === 0 ? `org-${i % 8}` : null,
@@ -177,40 +181,34 @@ export function caughtUp(kafka: Kafka, topic: string, groupId: string, timeoutMs
 }
 
 export interface Faults {
-  /** Inserts into events that throw before reaching ClickHouse. */
-  failBefore?: number;
-  /** Inserts that reach ClickHouse and land, then throw as a timeout would. */
-  failAfter?: number;
-  /** Delay before each insert passes through (ms). */
-  stallMs?: number;
+  /** While true, every insert into events is refused before it reaches ClickHouse. */
+  down: boolean;
+  /** This many inserts reach ClickHouse and land, then throw as a timeout would. */
+  landThenFail: number;
+  /** Each insert that passes waits this long first (a slow ClickHouse). */
+  stallMs: number;
 }
 
-/**
- * The real client, with inserts into events failing or stalling as asked, in that order: first
- * `failBefore` refusals, then `failAfter` landed-but-reported-failed, then stalls or passes.
- */
+/** The real client, with inserts into events failing or stalling as `faults` says at each call. */
 export function faultyClient(client: ClickHouseClient, faults: Faults): { client: ClickHouseClient; calls: { insert: number; failed: number } } {
   const calls = { insert: 0, failed: 0 };
-  let before = faults.failBefore ?? 0;
-  let after = faults.failAfter ?? 0;
   const wrapped = new Proxy(client, {
     get(target, prop, receiver) {
       if (prop !== 'insert') return Reflect.get(target, prop, receiver);
       return async (params: Parameters<ClickHouseClient['insert']>[0]) => {
         if (params.table !== 'events') return target.insert(params);
         calls.insert++;
-        if (before > 0) {
-          before--;
+        if (faults.down) {
           calls.failed++;
           throw new Error('injected: ClickHouse refused the connection');
         }
-        if (after > 0) {
-          after--;
+        if (faults.stallMs > 0) await new Promise((r) => setTimeout(r, faults.stallMs));
+        if (faults.landThenFail > 0) {
+          faults.landThenFail--;
           await target.insert(params);
           calls.failed++;
           throw new Error('injected: timeout after the insert landed');
         }
-        if (faults.stallMs) await new Promise((r) => setTimeout(r, faults.stallMs));
         return target.insert(params);
       };
     },

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { openClickHouse } from '../../clickhouse/index.js';
+import { migrate, openClickHouse } from '../../clickhouse/index.js';
 import { PrerequisiteError } from '../../common/errors.js';
 import { createLogger } from '../../common/log.js';
 import { loadConfig } from '../../config/index.js';
@@ -21,16 +21,19 @@ export function registerReplay(program: Command): void {
       const config = loadConfig();
       const log = createLogger(config.logLevel, { component: 'replay' });
       const ch = await openClickHouse(config.clickhouse, config.dataDir).catch((err: unknown) => {
-        if (config.clickhouse.url === null && /lock/i.test(String((err as Error).message))) {
+        // chDB binds a data dir to one process; its error says only that the connection failed.
+        if (config.clickhouse.url === null && (err as { code?: string }).code === 'CHDB_CONNECTION') {
           throw new PrerequisiteError(
-            `the chDB data dir ${config.dataDir} is in use by another trackhouse process (a running sink or start); ` +
-              'stop it first, or run against a ClickHouse server (CLICKHOUSE_URL), where replay and sink run side by side',
+            `could not open the chDB data dir ${config.dataDir}: it is most likely in use by another trackhouse process ` +
+              '(a running sink or start); stop it first, or use a ClickHouse server (CLICKHOUSE_URL), where replay and sink run side by side',
             { cause: err },
           );
         }
         throw err;
       });
       try {
+        // A replay may be what fills a brand-new ClickHouse.
+        await migrate(ch.client, log);
         const kafka = createKafka(config.kafka, log, kafkaBrokers(config));
         const summary = await runReplay({ config, kafka, clickhouse: ch.client, log, from });
         process.stdout.write(`${JSON.stringify(summary)}\n`);
