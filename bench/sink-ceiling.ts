@@ -130,7 +130,5 @@ export async function ceiling(args: CeilingArgs): Promise<CeilingResult> {
   }
 }
 
-if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\/bench\//, '/bench/'))) {
-  const args = JSON.parse(process.argv[2]!) as CeilingArgs;
-  process.stdout.write(`${JSON.stringify(await ceiling(args))}\n`);
-}
+// Run as a child with its arguments as JSON (bench/sink.ts imports only the types).
+if (process.argv[2]) process.stdout.write(`${JSON.stringify(await ceiling(JSON.parse(process.argv[2]) as CeilingArgs))}\n`);

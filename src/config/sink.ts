@@ -8,7 +8,7 @@ export const sinkSchema = z
     SINK_WORKERS: int(2, 1, 64),
     /** An insert holds at most this many rows (a larger fetch is split into several inserts). */
     SINK_BATCH_ROWS: int(100_000, 1, 1_000_000),
-    /** At most this many bytes of Kafka records are fetched and inserted as one batch. */
+    /** At most this many bytes of Kafka records are fetched, decoded and inserted as one batch. */
     SINK_BATCH_BYTES: int(32 * 1024 * 1024, 64 * 1024, 256 * 1024 * 1024),
     /** The broker hands over what it has after this long even when the batch is not full: the freshness bound. */
     SINK_BATCH_MS: int(250, 10, 60_000),

@@ -104,8 +104,8 @@ export class SinkStore {
       const rs = await this.client.query({
         query: `SELECT user_key, event_id, toUnixTimestamp64Milli(received_at) AS r FROM sink_recent_ids
                 WHERE kafka_topic = {topic:String} AND kafka_partition = {partition:UInt32}
-                ORDER BY kafka_offset DESC LIMIT {limit:UInt32}`,
-        query_params: { topic: this.topic, partition, limit },
+                ORDER BY kafka_offset DESC LIMIT ${Math.max(0, Math.floor(limit))}`,
+        query_params: { topic: this.topic, partition },
         format: 'JSONCompactEachRow',
         clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
       });

@@ -5,6 +5,7 @@
 // Why it looks like this: the payload is written row by row into one Buffer the worker owns, and
 // that buffer and the per-row arrays are transferred back (moved, not copied). Each row's
 // identity hash is computed here so the main thread only probes its resend window.
+import { getHeapStatistics } from 'node:v8';
 import { threadId } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { DecodeError, EventCodec } from '../schema/index.js';
@@ -78,7 +79,7 @@ export default function decode(task: DecodeTask): unknown {
     failures,
     userKeys,
     userKeyEnds,
-    heapUsed: process.memoryUsage().heapUsed,
+    heapUsed: getHeapStatistics().used_heap_size,
     threadId,
   };
   return move({
