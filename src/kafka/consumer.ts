@@ -94,7 +94,8 @@ interface PendingRound {
   controller: AbortController;
 }
 
-const isRebalancing = (e: unknown): boolean => {
+/** kafkajs's test: the group is rebalancing and this member must re-join. */
+export const isRebalancing = (e: unknown): boolean => {
   const type = (e as { type?: string } | null)?.type;
   return type === 'REBALANCE_IN_PROGRESS' || type === 'NOT_COORDINATOR_FOR_GROUP' || type === 'ILLEGAL_GENERATION';
 };

@@ -13,7 +13,7 @@ import type { ReadinessCheck } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import type { Registry } from '../common/metrics.js';
 import type { Config } from '../config/index.js';
-import { createGroupConsumer, RoundAbort, type GroupConsumer, type PartitionBatch, type Round } from '../kafka/consumer.js';
+import { createGroupConsumer, isRebalancing, RoundAbort, type GroupConsumer, type PartitionBatch, type Round } from '../kafka/consumer.js';
 import { createDeadLetterProducer, type DeadLetter, type DeadLetterProducer } from '../kafka/dlq.js';
 import { ensureTopics } from '../kafka/topics.js';
 import { deadLetter } from './deadletter.js';
@@ -106,6 +106,8 @@ export async function startSink(opts: SinkOptions): Promise<RunningSink> {
       (round) => rounds.handle(round),
       (assigned) => {
         states.assigned(assigned);
+        // Only this member's partitions; the new owner reports the others.
+        metrics.lag.reset();
         for (const p of assigned) metrics.lag.set({ partition: String(p) }, 0);
       },
     );
@@ -249,7 +251,9 @@ class RoundHandler {
     } catch (err) {
       // The windows took in rows that may not have landed: rebuild them from ClickHouse.
       if (!landed) states.markDirty(partitions);
-      if (!(err instanceof RoundAbort)) this.d.log.error({ err, partitions }, 'round failed; its records will be read again');
+      if (!(err instanceof RoundAbort) && !isRebalancing(err)) {
+        this.d.log.error({ err, partitions }, 'round failed; its records will be read again');
+      }
       throw err;
     }
   }
