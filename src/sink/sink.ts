@@ -142,7 +142,8 @@ export async function startSink(opts: SinkOptions): Promise<RunningSink> {
       stopped ??= (async () => {
         await running.stop();
         await Promise.allSettled([producer.close(), pool.destroy()]);
-        log.info('sink stopped');
+        const rows = (await metrics.rowsInserted.get()).values[0]?.value ?? 0;
+        log.info({ rowsInserted: rows }, 'sink stopped');
       })();
       return stopped;
     },

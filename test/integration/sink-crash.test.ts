@@ -116,6 +116,10 @@ describe('trackhouse sink process', () => {
     }
     child.proc.kill('SIGTERM');
     expect(await child.exit).toEqual({ code: 0, signal: null });
+    // Everything it inserted, it committed before leaving (every record here is an event).
+    const stopped = child.log.find((l) => l.includes('"msg":"sink stopped"'));
+    const { committed } = await offsets(kafka, topic, group);
+    expect((JSON.parse(stopped!) as { rowsInserted: number }).rowsInserted).toBe([...committed.values()].reduce((a, b) => a + Math.max(0, b), 0));
     const admin = kafka.admin();
     await admin.connect();
     const group0 = (await admin.describeGroups([group])).groups[0]!;
@@ -124,6 +128,10 @@ describe('trackhouse sink process', () => {
   });
 
   it('killed after an insert and before its commit, loses nothing and counts nothing twice', async () => {
+    // However far the first process got, the second one has records to insert.
+    const more = Array.from({ length: 2000 }, (_, i) => testEvent(100_000 + i));
+    await produce(kafka, topic, more);
+    events.push(...more);
     const before = await offsets(kafka, topic, group);
     const child = spawnSink({ ...env, SINK_TEST_KILL_AFTER_INSERTS: '1' });
     children.push(child);
