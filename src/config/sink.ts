@@ -4,10 +4,30 @@ import { int, str } from './parse.js';
 export const sinkSchema = z
   .object({
     SINK_GROUP_ID: str('trackhouse-sink'),
-    SINK_WORKERS: int(1, 1, 64),
+    /** Decode threads (piscina). The main thread does all Kafka and ClickHouse I/O. */
+    SINK_WORKERS: int(2, 1, 64),
+    /** An insert holds at most this many rows (a larger fetch is split into several inserts). */
     SINK_BATCH_ROWS: int(100_000, 1, 1_000_000),
-    SINK_BATCH_BYTES: int(64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
-    SINK_BATCH_MS: int(500, 10, 60_000),
+    /** At most this many bytes of Kafka records are fetched, decoded and inserted as one batch. */
+    SINK_BATCH_BYTES: int(32 * 1024 * 1024, 64 * 1024, 256 * 1024 * 1024),
+    /** The broker hands over what it has after this long even when the batch is not full: the freshness bound. */
+    SINK_BATCH_MS: int(250, 10, 60_000),
+    /** Client resends are caught when the original is among this many latest rows of its partition... */
+    SINK_DEDUP_WINDOW_EVENTS: int(200_000, 0, 50_000_000),
+    /** ...and arrived at most this long before the partition's newest row. */
+    SINK_DEDUP_WINDOW_MS: int(24 * 3_600_000, 0, 7 * 24 * 3_600_000),
+    /** Backoff between attempts at an insert ClickHouse refused: jittered, doubling from base to max. */
+    SINK_RETRY_BASE_MS: int(200, 1, 60_000),
+    SINK_RETRY_MAX_MS: int(15_000, 1, 600_000),
+    /** A member that sent no heartbeat for this long is dropped and its partitions move (Kafka's session.timeout.ms). */
+    SINK_SESSION_TIMEOUT_MS: int(30_000, 6_000, 300_000),
+    /** Test hook: SIGKILL the process after this many confirmed inserts, before their commit (0 = off). */
+    SINK_TEST_KILL_AFTER_INSERTS: int(0, 0, 1_000_000),
+  })
+  .superRefine((e, ctx) => {
+    if (e.SINK_RETRY_MAX_MS < e.SINK_RETRY_BASE_MS) {
+      ctx.addIssue({ code: 'custom', path: ['SINK_RETRY_MAX_MS'], message: 'must be at least SINK_RETRY_BASE_MS' });
+    }
   })
   .transform((e) => ({
     groupId: e.SINK_GROUP_ID,
@@ -15,6 +35,12 @@ export const sinkSchema = z
     batchRows: e.SINK_BATCH_ROWS,
     batchBytes: e.SINK_BATCH_BYTES,
     batchMs: e.SINK_BATCH_MS,
+    dedupWindowEvents: e.SINK_DEDUP_WINDOW_EVENTS,
+    dedupWindowMs: e.SINK_DEDUP_WINDOW_MS,
+    retryBaseMs: e.SINK_RETRY_BASE_MS,
+    retryMaxMs: e.SINK_RETRY_MAX_MS,
+    sessionTimeoutMs: e.SINK_SESSION_TIMEOUT_MS,
+    testKillAfterInserts: e.SINK_TEST_KILL_AFTER_INSERTS,
   }));
 
 export type SinkConfig = z.output<typeof sinkSchema>;

@@ -1,7 +1,10 @@
 // Compression codecs for kafkajs beyond its built-in GZIP.
 // LZ4 (Kafka's frame format) comes from lz4-napi, a prebuilt native module: it is the cheapest
 // codec per byte on both ends and needs no build step on install.
-import { CompressionCodecs, CompressionTypes } from 'kafkajs';
+import kafkajs from 'kafkajs';
+
+// kafkajs is CommonJS and Node cannot see CompressionCodecs as a named export; take it from the default.
+const { CompressionCodecs, CompressionTypes } = kafkajs;
 
 let registered = false;
 
@@ -12,7 +15,7 @@ export function registerCompression(): void {
   void CompressionCodecs;
 }
 
-export function compressionType(name: 'lz4' | 'gzip' | 'none'): CompressionTypes {
+export function compressionType(name: 'lz4' | 'gzip' | 'none'): kafkajs.CompressionTypes {
   switch (name) {
     case 'lz4':
       return CompressionTypes.LZ4;

@@ -1,10 +1,49 @@
 import type { Command } from 'commander';
+import { migrate, openClickHouse } from '../../clickhouse/index.js';
+import { PrerequisiteError } from '../../common/errors.js';
+import { createLogger } from '../../common/log.js';
+import { loadConfig } from '../../config/index.js';
+import { createKafka } from '../../kafka/index.js';
+import { parseReplayFrom, runReplay } from '../../sink/index.js';
+import { kafkaBrokers } from './shared.js';
 
 export function registerReplay(program: Command): void {
   program
     .command('replay')
-    .description('not built yet')
-    .action(() => {
-      throw new Error('trackhouse replay is not built yet');
+    .description(
+      're-sink the events topic from a point in time or offsets into ClickHouse, inserting only what ClickHouse does not ' +
+        'hold yet (no duplicates); stops at the high watermarks taken at start, or at the sink group\'s committed ' +
+        'offsets while a sink runs, and prints a summary',
+    )
+    .requiredOption('--from <start>', 'ISO 8601 time (2026-11-01T00:00:00Z), or partition:offset[,partition:offset...]')
+    .action(async (options: { from: string }) => {
+      const from = parseReplayFrom(options.from);
+      const config = loadConfig();
+      const log = createLogger(config.logLevel, { component: 'replay' });
+      const ch = await openClickHouse(config.clickhouse, config.dataDir).catch((err: unknown) => {
+        // chDB binds a data dir to one process; its error says only that the connection failed.
+        if (config.clickhouse.url === null && (err as { code?: string }).code === 'CHDB_CONNECTION') {
+          throw new PrerequisiteError(
+            `could not open the chDB data dir ${config.dataDir}: it is most likely in use by another trackhouse process ` +
+              '(a running sink or start); stop it first, or use a ClickHouse server (CLICKHOUSE_URL), where replay and sink run side by side',
+            { cause: err },
+          );
+        }
+        throw err;
+      });
+      try {
+        // A replay may be what fills a brand-new ClickHouse.
+        await migrate(ch.client, log);
+        const kafka = createKafka(config.kafka, log, kafkaBrokers(config));
+        const summary = await runReplay({ config, kafka, clickhouse: ch.client, log, from });
+        process.stdout.write(`${JSON.stringify(summary)}\n`);
+        process.stderr.write(
+          `replay of ${summary.topic}: read ${summary.read}, inserted ${summary.inserted}, ` +
+            `skipped as already present ${summary.present}, undecodable ${summary.undecodable} ` +
+            `(up to the ${summary.limitedBy}) in ${(summary.durationMs / 1000).toFixed(1)} s\n`,
+        );
+      } finally {
+        await ch.close();
+      }
     });
 }

@@ -1,10 +1,59 @@
 import type { Command } from 'commander';
+import { migrate, openClickHouse } from '../../clickhouse/index.js';
+import { addOpsRoutes, listen } from '../../common/http.js';
+import { createLogger } from '../../common/log.js';
+import { createRegistry } from '../../common/metrics.js';
+import { loadUws } from '../../common/uws.js';
+import { loadConfig } from '../../config/index.js';
+import { createKafka } from '../../kafka/index.js';
+import { startSink, type SinkHooks } from '../../sink/index.js';
+import { runUntilSignal } from '../lifecycle.js';
+import { kafkaBrokers } from './shared.js';
 
 export function registerSink(program: Command): void {
   program
     .command('sink')
-    .description('not built yet')
-    .action(() => {
-      throw new Error('trackhouse sink is not built yet');
+    .description(
+      'consume the events topic into ClickHouse, effectively once (runs migrations first); ' +
+        '/healthz, /readyz and /metrics on SINK_PORT; SIGTERM finishes the batch in hand, commits and leaves the group',
+    )
+    .action(async () => {
+      const config = loadConfig();
+      const log = createLogger(config.logLevel, { component: 'sink' });
+      const registry = createRegistry('sink');
+      const kafka = createKafka(config.kafka, log, kafkaBrokers(config));
+      const ch = await openClickHouse(config.clickhouse, config.dataDir);
+      await migrate(ch.client, log);
+      const hooks: SinkHooks = {};
+      if (config.sink.testKillAfterInserts > 0) {
+        const n = config.sink.testKillAfterInserts;
+        log.warn({ afterInserts: n }, 'SINK_TEST_KILL_AFTER_INSERTS is set: this process will kill itself (test hook)');
+        hooks.afterInsert = ({ inserts }) => {
+          if (inserts >= n) process.kill(process.pid, 'SIGKILL');
+        };
+      }
+      const sink = await startSink({ config, kafka, clickhouse: ch.client, log, registry, hooks });
+      let draining = false;
+      const app = loadUws().App();
+      addOpsRoutes(app, { registry, checks: sink.checks, draining: () => draining });
+      const http = await listen(app, config.http.host, config.http.sinkPort);
+      log.info({ port: http.port, clickhouse: ch.location }, 'sink ops endpoints listening');
+      const code = await runUntilSignal(
+        {
+          async stop() {
+            draining = true;
+            http.close();
+            try {
+              await sink.stop();
+            } finally {
+              http.closeAll();
+              await ch.close();
+            }
+          },
+        },
+        log,
+        config.shutdownTimeoutMs,
+      );
+      process.exit(code);
     });
 }

@@ -1,0 +1,134 @@
+// Child process of the sink benchmark: the direct-insert ceiling. Builds the same kind of rows
+// the sink writes and bulk-inserts them straight into a fresh chDB data dir with the project's
+// migrations (same tables, same materialized views), timing only the inserts. Run once per
+// format, since chDB binds one data dir per process.
+//
+//   node --import tsx bench/sink-ceiling.ts '{"dir":"...","rows":1000000,"batchRows":100000,"format":"tsv"}'
+import { Readable } from 'node:stream';
+import { migrate, openClickHouse } from '../src/clickhouse/index.js';
+import { silentLogger } from '../src/common/log.js';
+import { loadConfig } from '../src/config/index.js';
+import { EVENT_COLUMNS, insertSettings, tsvRow } from '../src/sink/index.js';
+import type { EventRecord } from '../src/schema/index.js';
+import { eventFactory } from './sink-events.js';
+
+export type CeilingFormat = 'tsv' | 'json' | 'tsv-without-sink-bookkeeping';
+
+export interface CeilingArgs {
+  dir: string;
+  rows: number;
+  batchRows: number;
+  format: CeilingFormat;
+  seed: number;
+}
+
+export interface CeilingResult {
+  format: CeilingFormat;
+  rows: number;
+  inserts: number;
+  payload_bytes: number;
+  encode_seconds: number;
+  insert_seconds: number;
+  rows_per_s: number;
+  encode_rows_per_s: number;
+}
+
+function ms3(ms: number): string {
+  const frac = ms % 1000;
+  return `${(ms - frac) / 1000}.${String(frac).padStart(3, '0')}`;
+}
+
+/** JSONEachRow with the same values as tsvRow (timestamps as the same text). */
+function jsonRow(r: EventRecord, topic: string, partition: number, offset: number): string {
+  return `${JSON.stringify({
+    event_id: r.event_id,
+    type: r.type,
+    event: r.event ?? '',
+    user_id: r.user_id ?? '',
+    anonymous_id: r.anonymous_id ?? '',
+    timestamp: ms3(r.timestamp),
+    sent_at: r.sent_at === null ? null : ms3(r.sent_at),
+    received_at: ms3(r.received_at),
+    source: r.source,
+    category: r.category ?? '',
+    group_id: r.group_id ?? '',
+    name: r.name ?? '',
+    previous_id: r.previous_id ?? '',
+    properties: r.properties,
+    traits: r.traits,
+    context: r.context,
+    kafka_topic: topic,
+    kafka_partition: partition,
+    kafka_offset: offset,
+  })}\n`;
+}
+
+export async function ceiling(args: CeilingArgs): Promise<CeilingResult> {
+  const config = loadConfig({ TRACKHOUSE_DATA_DIR: args.dir, LOG_LEVEL: 'silent' });
+  const ch = await openClickHouse(config.clickhouse, config.dataDir);
+  try {
+    await migrate(ch.client, silentLogger());
+    if (args.format === 'tsv-without-sink-bookkeeping') {
+      for (const v of ['sink_offsets_mv', 'sink_recent_ids_mv']) await ch.client.command({ query: `DROP VIEW ${v}` });
+    }
+    const factory = eventFactory(args.seed);
+    const encode = args.format === 'json' ? jsonRow : tsvRow;
+    const fmt = args.format === 'json' ? 'JSONEachRow' : 'TabSeparated';
+    let encodeSeconds = 0;
+    let insertSeconds = 0;
+    let bytes = 0;
+    let inserts = 0;
+    for (let done = 0; done < args.rows; ) {
+      const n = Math.min(args.batchRows, args.rows - done);
+      const records: EventRecord[] = [];
+      for (let i = 0; i < n; i++) records.push(factory.next());
+      const t0 = performance.now();
+      // Built like the sink does: rows written into buffers of about 2 MB, sent back to back.
+      const chunks: Buffer[] = [];
+      let buf = Buffer.allocUnsafe(4 * 1024 * 1024);
+      let used = 0;
+      for (let i = 0; i < n; i++) {
+        const line = encode(records[i]!, 'trackhouse.events', i % 6, done + i);
+        if (buf.length - used < line.length * 3) {
+          chunks.push(buf.subarray(0, used));
+          buf = Buffer.allocUnsafe(4 * 1024 * 1024);
+          used = 0;
+        }
+        used += buf.write(line, used);
+      }
+      chunks.push(buf.subarray(0, used));
+      const t1 = performance.now();
+      // exec with a raw body: the client's insert() wants objects for JSON formats.
+      const res = await ch.client.exec({
+        query: `INSERT INTO events (${EVENT_COLUMNS.join(', ')}) FORMAT ${fmt}`,
+        values: Readable.from(chunks, { objectMode: false }),
+        clickhouse_settings: insertSettings(`ceiling-${done}`),
+      });
+      res.stream.resume();
+      const t2 = performance.now();
+      encodeSeconds += (t1 - t0) / 1000;
+      insertSeconds += (t2 - t1) / 1000;
+      bytes += chunks.reduce((a, c) => a + c.length, 0);
+      inserts++;
+      done += n;
+    }
+    const rs = await ch.client.query({ query: 'SELECT count() AS c FROM events', format: 'JSONEachRow' });
+    const count = Number((await rs.json<{ c: number | string }>())[0]!.c);
+    if (count !== args.rows) throw new Error(`ceiling inserted ${args.rows} rows but events has ${count}`);
+    return {
+      format: args.format,
+      rows: args.rows,
+      inserts,
+      payload_bytes: bytes,
+      encode_seconds: +encodeSeconds.toFixed(3),
+      insert_seconds: +insertSeconds.toFixed(3),
+      rows_per_s: Math.round(args.rows / insertSeconds),
+      encode_rows_per_s: Math.round(args.rows / encodeSeconds),
+    };
+  } finally {
+    await ch.close();
+  }
+}
+
+// Run as a child with its arguments as JSON (bench/sink.ts imports only the types).
+if (process.argv[2]) process.stdout.write(`${JSON.stringify(await ceiling(JSON.parse(process.argv[2]) as CeilingArgs))}\n`);

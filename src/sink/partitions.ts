@@ -1,0 +1,95 @@
+// What the sink knows per assigned partition: its floor (the highest offset already in events)
+// and its resend window. Both are facts about ClickHouse, so after every (re)assignment they are
+// checked against it: a partition whose floor moved while we did not own it, or whose last round
+// failed half-way, is rebuilt from ClickHouse before its next record is looked at.
+import type { Logger } from '../common/log.js';
+import { hashPair } from './hash.js';
+import type { SinkStore } from './store.js';
+import { ResendWindow } from './window.js';
+
+export interface PartitionState {
+  /** Records at or below this offset are in events already (-1: none). */
+  floor: number;
+  readonly window: ResendWindow;
+}
+
+interface Entry extends PartitionState {
+  /** Checked against ClickHouse since the last assignment. */
+  checked: boolean;
+  /** A round failed after touching the window: it may hold rows that never landed. */
+  dirty: boolean;
+}
+
+export interface WindowOptions {
+  events: number;
+  ms: number;
+}
+
+export class PartitionStates {
+  private readonly entries = new Map<number, Entry>();
+  private readonly id = new Uint32Array(2);
+
+  constructor(
+    private readonly store: SinkStore,
+    private readonly window: WindowOptions,
+    private readonly log: Logger,
+  ) {}
+
+  /** After a (re)join: forget partitions no longer ours, re-check the others before use. */
+  assigned(partitions: readonly number[]): void {
+    const mine = new Set(partitions);
+    for (const p of this.entries.keys()) if (!mine.has(p)) this.entries.delete(p);
+    for (const e of this.entries.values()) e.checked = false;
+  }
+
+  markDirty(partitions: Iterable<number>): void {
+    for (const p of partitions) {
+      const e = this.entries.get(p);
+      if (e) e.dirty = true;
+    }
+  }
+
+  get(partition: number): PartitionState {
+    const e = this.entries.get(partition);
+    if (!e?.checked) throw new Error(`partition ${partition} used before it was checked against ClickHouse`);
+    return e;
+  }
+
+  /** Makes every given partition ready to use; reads ClickHouse only for those that need it. */
+  async ensure(partitions: readonly number[], signal: AbortSignal): Promise<void> {
+    const todo = partitions.filter((p) => !this.entries.get(p)?.checked);
+    if (todo.length === 0) return;
+    const floors = await this.store.floors(todo, signal);
+    for (const p of todo) {
+      const floor = floors.get(p) ?? -1;
+      const known = this.entries.get(p);
+      if (known && !known.dirty && known.floor === floor) {
+        known.checked = true;
+        continue;
+      }
+      const window = new ResendWindow(this.window.events, this.window.ms);
+      const loaded = await this.rebuild(p, window, signal);
+      this.entries.set(p, { floor, window, checked: true, dirty: false });
+      this.log.info({ partition: p, floor, resendWindow: loaded }, 'partition state loaded from ClickHouse');
+    }
+  }
+
+  private async rebuild(partition: number, window: ResendWindow, signal: AbortSignal): Promise<number> {
+    if (window.capacity === 0) return 0;
+    const recent = await this.store.recentIds(partition, window.capacity, signal);
+    if (recent.length === 0) return 0;
+    let newest = 0;
+    for (const r of recent) if (r.receivedAtMs > newest) newest = r.receivedAtMs;
+    const cutoff = this.window.ms > 0 ? newest - this.window.ms : -Infinity;
+    let n = 0;
+    // Oldest first, as the rows arrived, so the window ends up as it was when they were inserted.
+    for (let i = recent.length - 1; i >= 0; i--) {
+      const r = recent[i]!;
+      if (r.receivedAtMs < cutoff) continue;
+      hashPair(r.userKey, r.eventId, this.id, 0);
+      window.seen(this.id[0]!, this.id[1]!, r.receivedAtMs);
+      n++;
+    }
+    return n;
+  }
+}

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import type { EventRecord } from '../schema/index.js';
+import { EVENT_COLUMNS, escapeTsv, InvalidEventError, tsvRow, userKeyOf } from './rows.js';
+
+const base: EventRecord = {
+  event_id: 'e-1',
+  type: 'track',
+  event: 'Order Completed',
+  user_id: 'u-1',
+  anonymous_id: null,
+  timestamp: 1_763_700_000_123,
+  sent_at: null,
+  received_at: 1_763_700_000_005,
+  source: 'web',
+  category: null,
+  group_id: 'g-1',
+  name: null,
+  previous_id: null,
+  properties: '{"note":"tab\\there"}',
+  traits: '{}',
+  context: '{}',
+};
+
+describe('TabSeparated rows', () => {
+  it('writes one field per column, absent strings empty and a null sent_at as \\N', () => {
+    const fields = tsvRow(base, 'trackhouse.events', 4, 1234).slice(0, -1).split('\t');
+    expect(fields).toHaveLength(EVENT_COLUMNS.length);
+    const row = Object.fromEntries(EVENT_COLUMNS.map((c, i) => [c, fields[i]]));
+    expect(row).toMatchObject({
+      event_id: 'e-1',
+      event: 'Order Completed',
+      anonymous_id: '',
+      timestamp: '1763700000.123',
+      sent_at: '\\N',
+      received_at: '1763700000.005',
+      category: '',
+      group_id: 'g-1',
+      kafka_topic: 'trackhouse.events',
+      kafka_partition: '4',
+      kafka_offset: '1234',
+    });
+  });
+
+  it('escapes tab, newline, carriage return, backslash and NUL so no value can break a row', () => {
+    expect(escapeTsv('a\tb\nc\rd\\e\0f')).toBe('a\\tb\\nc\\rd\\\\e\\0f');
+    const row = tsvRow({ ...base, properties: '{"a":"x\ty"}', user_id: 'line\nbreak' }, 't', 0, 0);
+    expect(row.split('\n')).toHaveLength(2);
+    expect(row.split('\t')).toHaveLength(EVENT_COLUMNS.length);
+  });
+
+  it('writes times before 1970 as text, since ClickHouse reads no negative Unix time', () => {
+    const row = tsvRow({ ...base, timestamp: Date.UTC(1969, 11, 31, 23, 59, 55, 500) }, 't', 0, 0);
+    expect(row.split('\t')[5]).toBe('1969-12-31 23:59:55.500');
+  });
+
+  it('refuses times outside DateTime64, which ClickHouse would reject for the whole insert', () => {
+    expect(() => tsvRow({ ...base, timestamp: Date.UTC(2400, 0, 1) }, 't', 0, 0)).toThrow(InvalidEventError);
+    expect(() => tsvRow({ ...base, received_at: Date.UTC(1800, 0, 1) }, 't', 0, 0)).toThrow(/received_at/);
+  });
+
+  it('computes user_key as events does: user_id, else anonymous_id', () => {
+    expect(userKeyOf(base)).toBe('u-1');
+    expect(userKeyOf({ ...base, user_id: null, anonymous_id: 'a-1' })).toBe('a-1');
+    expect(userKeyOf({ ...base, user_id: '', anonymous_id: 'a-1' })).toBe('a-1');
+  });
+});

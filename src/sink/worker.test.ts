@@ -1,0 +1,67 @@
+import { valueSymbol } from 'piscina';
+import { describe, expect, it } from 'vitest';
+import { EventCodec, type EventRecord } from '../schema/index.js';
+import { hashPair } from './hash.js';
+import type { DecodeResult } from './types.js';
+import decode from './worker.js';
+
+const codec = new EventCodec();
+const event = (i: number, over: Partial<EventRecord> = {}): EventRecord => ({
+  event_id: `e-${i}`,
+  type: 'track',
+  event: 'Viewed',
+  user_id: `u-${i % 2}`,
+  anonymous_id: null,
+  timestamp: 1_763_700_000_000 + i,
+  sent_at: null,
+  received_at: 1_763_700_000_000 + i,
+  source: 'web',
+  category: null,
+  group_id: null,
+  name: null,
+  previous_id: null,
+  properties: '{}',
+  traits: '{}',
+  context: '{}',
+  ...over,
+});
+
+function task(values: Buffer[]) {
+  const all = Buffer.concat(values);
+  const ends = new Uint32Array(values.length);
+  let at = 0;
+  values.forEach((v, i) => (ends[i] = at += v.length));
+  const offsets = Float64Array.from(values, (_, i) => 100 + i);
+  return { topic: 'events', partition: 2, values: new Uint8Array(all), ends, offsets, wantUserKeys: true };
+}
+
+describe('decode worker', () => {
+  it('turns records into rows and reports the ones it cannot use, keeping the rest', () => {
+    const input = [
+      codec.encode(event(0)),
+      Buffer.from('not avro at all'),
+      codec.encode(event(2)),
+      codec.encode(event(3, { timestamp: Date.UTC(2500, 0, 1) })),
+      codec.encode(event(4, { user_id: null, anonymous_id: 'anon-4' })),
+    ];
+    const r = (decode(task(input)) as Record<symbol, DecodeResult>)[valueSymbol]!;
+    expect(r.rows).toBe(3);
+    expect([...r.rowRecord.subarray(0, 3)]).toEqual([0, 2, 4]);
+    expect(r.failures.map((f) => [f.index, f.code])).toEqual([
+      [1, 'RECORD_UNDECODABLE'],
+      [3, 'EVENT_OUT_OF_RANGE'],
+    ]);
+    const text = Buffer.from(r.payload).toString('utf8');
+    const lines = text.trimEnd().split('\n');
+    expect(lines.map((l) => l.split('\t')[0])).toEqual(['e-0', 'e-2', 'e-4']);
+    expect(lines.map((l) => l.split('\t').at(-1))).toEqual(['100', '102', '104']);
+    expect(r.rowEnds[2]).toBe(r.payload.length);
+    const id = new Uint32Array(2);
+    hashPair('anon-4', 'e-4', id, 0);
+    expect([r.ids[4], r.ids[5]]).toEqual([id[0], id[1]]);
+    const keys: string[] = [];
+    let start = 0;
+    for (const end of r.userKeyEnds) keys.push(r.userKeys.slice(start, (start = end)));
+    expect(keys.sort()).toEqual(['anon-4', 'u-0']);
+  });
+});

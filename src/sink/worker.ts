@@ -1,0 +1,95 @@
+// Decode worker (piscina): Avro records in, TabSeparated rows of `events` out. CPU only; the main
+// thread does all Kafka and ClickHouse I/O (chDB runs in the main thread's process and wants
+// its calls from one place).
+//
+// Why it looks like this: the payload is written row by row into one Buffer the worker owns, and
+// that buffer and the per-row arrays are transferred back (moved, not copied). Each row's
+// identity hash is computed here so the main thread only probes its resend window.
+import { getHeapStatistics } from 'node:v8';
+import { threadId } from 'node:worker_threads';
+import { move, transferableSymbol, valueSymbol } from 'piscina';
+import { DecodeError, EventCodec } from '../schema/index.js';
+import { hashPair } from './hash.js';
+import { escapeTsv, InvalidEventError, tsvRow, userKeyOf } from './rows.js';
+import type { DecodeFailure, DecodeResult, DecodeTask } from './types.js';
+
+const codec = new EventCodec();
+
+export default function decode(task: DecodeTask): unknown {
+  const n = task.ends.length;
+  const values = Buffer.from(task.values.buffer, task.values.byteOffset, task.values.byteLength);
+  const topicField = escapeTsv(task.topic);
+  // TSV is a little larger than Avro (timestamps as text, the topic on each row); grow if needed.
+  let payload: Buffer = Buffer.allocUnsafeSlow(Math.max(4096, Math.ceil(values.length * 1.5) + n * 48));
+  let used = 0;
+  const rowEnds = new Uint32Array(n);
+  const rowRecord = new Uint32Array(n);
+  const ids = new Uint32Array(n * 2);
+  const receivedAt = new Float64Array(n);
+  const failures: DecodeFailure[] = [];
+  const keys = task.wantUserKeys ? new Set<string>() : null;
+  let rows = 0;
+  let start = 0;
+  for (let i = 0; i < n; i++) {
+    const end = task.ends[i]!;
+    const offset = task.offsets[i]!;
+    let line: string;
+    let userKey: string;
+    let eventId: string;
+    let received: number;
+    try {
+      const record = codec.decode(values.subarray(start, end));
+      line = tsvRow(record, topicField, task.partition, offset);
+      userKey = userKeyOf(record);
+      eventId = record.event_id;
+      received = record.received_at;
+    } catch (err) {
+      const code = err instanceof DecodeError || err instanceof InvalidEventError ? err.code : 'RECORD_UNDECODABLE';
+      failures.push({ index: i, code, message: (err as Error).message });
+      start = end;
+      continue;
+    }
+    start = end;
+    // A row is at most 3 bytes per UTF-16 unit; make room before writing so write() never truncates.
+    if (payload.length - used < line.length * 3) payload = grow(payload, used, line.length * 3);
+    used += payload.write(line, used, 'utf8');
+    rowEnds[rows] = used;
+    rowRecord[rows] = i;
+    hashPair(userKey, eventId, ids, rows * 2);
+    receivedAt[rows] = received;
+    keys?.add(userKey);
+    rows++;
+  }
+  let userKeys = '';
+  const userKeyEnds = new Uint32Array(keys ? keys.size : 0);
+  if (keys) {
+    let k = 0;
+    for (const key of keys) {
+      userKeys += key;
+      userKeyEnds[k++] = userKeys.length;
+    }
+  }
+  const result: DecodeResult = {
+    rows,
+    payload: new Uint8Array(payload.buffer, payload.byteOffset, used),
+    rowEnds,
+    rowRecord,
+    ids,
+    receivedAt,
+    failures,
+    userKeys,
+    userKeyEnds,
+    heapUsed: getHeapStatistics().used_heap_size,
+    threadId,
+  };
+  return move({
+    [transferableSymbol]: [payload.buffer, rowEnds.buffer, rowRecord.buffer, ids.buffer, receivedAt.buffer, userKeyEnds.buffer],
+    [valueSymbol]: result,
+  } as never);
+}
+
+function grow(buf: Buffer, used: number, need: number): Buffer {
+  const next = Buffer.allocUnsafeSlow(Math.max(buf.length * 2, used + need));
+  buf.copy(next, 0, 0, used);
+  return next;
+}

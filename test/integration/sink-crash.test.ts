@@ -1,0 +1,162 @@
+// `trackhouse sink` as its own process: ops endpoints, a graceful SIGTERM mid-stream, and a
+// SIGKILL between an insert and its commit (the SINK_TEST_KILL_AFTER_INSERTS hook). Then the
+// same chDB data dir is opened here and drained by an in-process sink: every event is counted
+// once in events and in every rollup.
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Kafka } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/clickhouse/index.js';
+import { silentLogger } from '../../src/common/log.js';
+import { createRegistry } from '../../src/common/metrics.js';
+import type { Config, Env } from '../../src/config/index.js';
+import { createKafka, ensureTopics } from '../../src/kafka/index.js';
+import { startSink } from '../../src/sink/index.js';
+import { kafkaBrokers, tempDir, testConfig, uniqueTopicEnv } from '../support/env.js';
+import { caughtUp, count, expectedTally, offsets, produce, tally, testEvent, waitFor } from './sink-helpers.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+interface Child {
+  proc: ChildProcess;
+  port: Promise<number>;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  log: string[];
+}
+
+function spawnSink(env: Env): Child {
+  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'sink'], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const log: string[] = [];
+  let onPort!: (p: number) => void;
+  const port = new Promise<number>((resolve) => (onPort = resolve));
+  let buf = '';
+  proc.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      log.push(line);
+      if (line.includes('sink ops endpoints listening')) onPort((JSON.parse(line) as { port: number }).port);
+    }
+  });
+  proc.stderr!.on('data', (d: Buffer) => log.push(d.toString()));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return { proc, port, exit, log };
+}
+
+async function metric(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
+  return line ? Number(line.split(' ').at(-1)) : NaN;
+}
+
+describe('trackhouse sink process', () => {
+  const dir = tempDir();
+  const env: Env = {
+    ...uniqueTopicEnv('crash'),
+    KAFKA_BROKERS: kafkaBrokers().join(','),
+    KAFKA_PARTITIONS: '3',
+    TRACKHOUSE_DATA_DIR: dir.path,
+    SINK_PORT: '0',
+    LOG_LEVEL: 'info',
+    // Small fetches, so there are many rounds and a signal lands in the middle of the stream.
+    SINK_BATCH_BYTES: String(64 * 1024),
+    SINK_BATCH_MS: '50',
+    // The killed member blocks its partitions until the group drops it.
+    SINK_SESSION_TIMEOUT_MS: '6000',
+  };
+  let config: Config;
+  let kafka: Kafka;
+  let ch: ClickHouseHandle | undefined;
+  const children: Child[] = [];
+  const events = Array.from({ length: 12_000 }, (_, i) => testEvent(i));
+  const topic = env.KAFKA_TOPIC_EVENTS!;
+  const group = env.SINK_GROUP_ID!;
+
+  beforeAll(async () => {
+    // The in-process sink that drains at the end fetches normal-sized batches.
+    config = testConfig(dir.path, { ...env, SINK_BATCH_BYTES: '', SINK_BATCH_MS: '' });
+    kafka = createKafka(config.kafka, silentLogger());
+    await ensureTopics(kafka, config.kafka);
+    await produce(kafka, topic, events);
+  });
+  afterAll(async () => {
+    for (const c of children) if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
+    await ch?.close();
+    dir.remove();
+  });
+
+  it('serves /healthz, /readyz and /metrics, and on SIGTERM commits what it inserted, leaves the group and exits 0', async () => {
+    const child = spawnSink(env);
+    children.push(child);
+    const port = await child.port;
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    await waitFor('sink to be ready', async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200);
+    const ready = (await (await fetch(`http://127.0.0.1:${port}/readyz`)).json()) as { checks: Record<string, string> };
+    expect(ready.checks).toEqual({ clickhouse: 'ok', kafka: 'ok' });
+    await waitFor('first rows', async () => (await metric(port, 'trackhouse_sink_rows_inserted_total')) > 0);
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    for (const name of [
+      'trackhouse_sink_consumer_lag{partition="0"',
+      'trackhouse_sink_insert_duration_seconds_bucket',
+      'trackhouse_sink_insert_rows_bucket',
+      'trackhouse_sink_rows_inserted_total',
+      'trackhouse_sink_dlq_records_total',
+      'trackhouse_sink_duplicates_skipped_total',
+    ]) {
+      expect(text).toContain(name);
+    }
+    child.proc.kill('SIGTERM');
+    expect(await child.exit).toEqual({ code: 0, signal: null });
+    // Everything it inserted, it committed before leaving (every record here is an event).
+    const stopped = child.log.find((l) => l.includes('"msg":"sink stopped"'));
+    const { committed } = await offsets(kafka, topic, group);
+    expect((JSON.parse(stopped!) as { rowsInserted: number }).rowsInserted).toBe([...committed.values()].reduce((a, b) => a + Math.max(0, b), 0));
+    const admin = kafka.admin();
+    await admin.connect();
+    const group0 = (await admin.describeGroups([group])).groups[0]!;
+    await admin.disconnect();
+    expect(group0.members).toEqual([]); // left at once, not after a session timeout
+  });
+
+  it('killed after an insert and before its commit, loses nothing and counts nothing twice', async () => {
+    // However far the first process got, the second one has records to insert.
+    const more = Array.from({ length: 2000 }, (_, i) => testEvent(100_000 + i));
+    await produce(kafka, topic, more);
+    events.push(...more);
+    const before = await offsets(kafka, topic, group);
+    const child = spawnSink({ ...env, SINK_TEST_KILL_AFTER_INSERTS: '1' });
+    children.push(child);
+    expect(await child.exit).toEqual({ code: null, signal: 'SIGKILL' });
+    const after = await offsets(kafka, topic, group);
+    expect(after.committed).toEqual(before.committed); // it died before committing
+
+    ch = await openClickHouse(config.clickhouse, config.dataDir);
+    await migrate(ch.client, silentLogger());
+    // Everything committed by the graceful stop is in ClickHouse exactly once...
+    const committedRows = [...before.committed.values()].reduce((a, b) => a + Math.max(0, b), 0);
+    const where = [...before.committed].map(([p, o]) => `(kafka_partition = ${p} AND kafka_offset < ${Math.max(0, o)})`).join(' OR ');
+    expect(await count(ch.client, `SELECT count() FROM events WHERE ${where}`)).toBe(committedRows);
+    // ...and the killed process did insert rows it never committed.
+    expect(await count(ch.client, `SELECT count() FROM events WHERE NOT (${where})`)).toBeGreaterThan(0);
+
+    const registry = createRegistry('sink', false);
+    const sink = await startSink({ config, kafka, clickhouse: ch.client, log: silentLogger(), registry });
+    try {
+      await caughtUp(kafka, topic, group);
+      expect(await tally(ch.client)).toEqual(expectedTally(events));
+      const skipped = (await registry.getSingleMetric('trackhouse_sink_duplicates_skipped_total')!.get()).values;
+      expect(skipped.find((v) => v.labels.reason === 'redelivered')!.value).toBeGreaterThan(0);
+    } finally {
+      await sink.stop();
+    }
+  });
+});

@@ -1,0 +1,132 @@
+// The sink against the real broker and chDB: rows and rollups, dead letters, offsets, the change
+// feed and metrics.
+import type { Kafka } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/clickhouse/index.js';
+import { createChangeFeed } from '../../src/common/changes.js';
+import { silentLogger } from '../../src/common/log.js';
+import { createRegistry } from '../../src/common/metrics.js';
+import type { Config } from '../../src/config/index.js';
+import { createKafka } from '../../src/kafka/index.js';
+import type { EventRecord } from '../../src/schema/index.js';
+import { startSink, type RunningSink } from '../../src/sink/index.js';
+import { tempDir, testConfig } from '../support/env.js';
+import { caughtUp, count, encode, expectedTally, offsets, produce, rows, tally, testEvent, waitFor, type Produced } from './sink-helpers.js';
+
+describe('sink', () => {
+  const dir = tempDir();
+  let config: Config;
+  let ch: ClickHouseHandle;
+  let kafka: Kafka;
+  let sink: RunningSink | undefined;
+
+  beforeAll(async () => {
+    config = testConfig(dir.path, { SINK_BATCH_MS: '100' });
+    kafka = createKafka(config.kafka, silentLogger());
+    ch = await openClickHouse(config.clickhouse, config.dataDir);
+    await migrate(ch.client, silentLogger());
+  });
+  afterAll(async () => {
+    await sink?.stop();
+    await ch?.close();
+    dir.remove();
+  });
+
+  it('sinks every event once, sends what it cannot decode to the DLQ with its context, and commits past both', async () => {
+    const registry = createRegistry('sink', false);
+    const changes = createChangeFeed();
+    const published: string[] = [];
+    // The query API's cache relies on this: when told, the rows are already readable.
+    const visibleWhenTold: Promise<boolean>[] = [];
+    changes.subscribe((keys) => {
+      const key = [...keys][0]!;
+      published.push(...keys);
+      visibleWhenTold.push(count(ch.client, `SELECT count() FROM events WHERE user_key = '${key}'`).then((n) => n > 0));
+    });
+    sink = await startSink({ config, kafka, clickhouse: ch.client, log: silentLogger(), registry, changes });
+
+    const events: EventRecord[] = Array.from({ length: 3000 }, (_, i) => testEvent(i));
+    const badEvent = encode(testEvent(99_999));
+    badEvent.writeUInt32BE(77, 1); // unknown schema id
+    const bad: Produced[] = [
+      { key: 'k1', value: Buffer.from('{"json":"not avro"}') },
+      { key: 'k2', value: badEvent },
+      { key: 'k3', value: null },
+      { key: 'k4', value: encode(testEvent(5, { timestamp: Date.UTC(2999, 0, 1) })) },
+    ];
+    await produce(kafka, config.kafka.topics.events, [...events.slice(0, 1500), ...bad, ...events.slice(1500)]);
+    await caughtUp(kafka, config.kafka.topics.events, config.sink.groupId);
+
+    expect(await tally(ch.client)).toEqual(expectedTally(events));
+    // Every column made it through TabSeparated unchanged, including a tab inside JSON.
+    const [sample] = await rows<Record<string, unknown>>(
+      ch.client,
+      `SELECT event_id, user_id, anonymous_id, properties, toUnixTimestamp64Milli(timestamp) AS ts, toUnixTimestamp64Milli(sent_at) AS sent,
+              category, group_id, kafka_topic FROM events WHERE event_id = {id:String}`,
+      { id: events[8]!.event_id },
+    );
+    expect(sample).toEqual({
+      event_id: events[8]!.event_id,
+      user_id: events[8]!.user_id,
+      anonymous_id: events[8]!.anonymous_id,
+      properties: events[8]!.properties,
+      ts: events[8]!.timestamp,
+      sent: events[8]!.sent_at,
+      category: events[8]!.category,
+      group_id: events[8]!.group_id,
+      kafka_topic: config.kafka.topics.events,
+    });
+
+    const { committed, high } = await offsets(kafka, config.kafka.topics.events, config.sink.groupId);
+    expect(committed).toEqual(high);
+
+    const letters = await readTopic(kafka, config.kafka.topics.dlq, bad.length);
+    expect(letters.map((l) => l.headers['trackhouse.error.code']).sort()).toEqual(['EVENT_OUT_OF_RANGE', 'RECORD_EMPTY', 'RECORD_UNDECODABLE', 'RECORD_UNDECODABLE']);
+    const unknownSchema = letters.find((l) => l.key === 'k2')!;
+    expect(unknownSchema.value?.equals(badEvent)).toBe(true);
+    expect(unknownSchema.headers['__connect.errors.topic']).toBe(config.kafka.topics.events);
+    expect(unknownSchema.headers['__connect.errors.exception.message']).toMatch(/unknown schema id 77/);
+    expect(Number(unknownSchema.headers['__connect.errors.offset'])).toBeGreaterThanOrEqual(0);
+    expect(unknownSchema.headers['__connect.errors.partition']).toMatch(/^\d+$/);
+
+    expect(await Promise.all(visibleWhenTold)).not.toContain(false);
+    expect(new Set(published)).toEqual(new Set(events.map((e) => e.user_id ?? e.anonymous_id)));
+
+    const metrics = await registry.getMetricsAsJSON();
+    const value = (name: string) => metrics.find((m) => m.name === name)!.values;
+    expect(value('trackhouse_sink_rows_inserted_total')[0]!.value).toBe(3000);
+    expect(value('trackhouse_sink_dlq_records_total').reduce((a, v) => a + v.value, 0)).toBe(4);
+    expect(value('trackhouse_sink_consumer_lag').map((v) => v.value)).toEqual([0, 0, 0]);
+    const insertRows = value('trackhouse_sink_insert_rows') as { metricName?: string; value: number }[];
+    expect(insertRows.find((v) => v.metricName === 'trackhouse_sink_insert_rows_sum')!.value).toBe(3000);
+  });
+
+  it('after a restart reads on from the committed offsets and never inserts the same records again', async () => {
+    await sink!.stop();
+    const more = Array.from({ length: 500 }, (_, i) => testEvent(10_000 + i));
+    await produce(kafka, config.kafka.topics.events, more);
+    const registry = createRegistry('sink', false);
+    sink = await startSink({ config, kafka, clickhouse: ch.client, log: silentLogger(), registry });
+    await caughtUp(kafka, config.kafka.topics.events, config.sink.groupId);
+    await waitFor('rows', async () => (await count(ch.client, 'SELECT count() FROM events')) >= 3500);
+    const t = await tally(ch.client);
+    expect([t.rows, t.identities, t.rollupsMatchEvents]).toEqual([3500, 3500, true]);
+  });
+});
+
+async function readTopic(kafka: Kafka, topic: string, n: number) {
+  const consumer = kafka.consumer({ groupId: `read-${topic}-${Date.now()}` });
+  const out: { key: string | null; value: Buffer | null; headers: Record<string, string> }[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
+      out.push({ key: message.key?.toString() ?? null, value: message.value, headers });
+    },
+  });
+  await waitFor(`${n} records in ${topic}`, async () => out.length >= n);
+  await consumer.disconnect();
+  return out;
+}
