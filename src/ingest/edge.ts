@@ -142,6 +142,11 @@ export class IngestEdge {
     return this.draining;
   }
 
+  /** Requests received and not yet answered. */
+  get inFlight(): number {
+    return this.open;
+  }
+
   /** Resolves when every request received so far has been answered, or after `timeoutMs`. */
   whenIdle(timeoutMs: number): Promise<void> {
     if (this.open === 0) return Promise.resolve();

@@ -16,7 +16,7 @@ export class IngestMetrics implements ProducerStats {
   private readonly batchRecords: Histogram;
   private readonly batchBytes: Histogram;
 
-  constructor(registry: Registry, pendingBytes: () => number) {
+  constructor(registry: Registry, gauges: { pendingBytes(): number; inFlight(): number }) {
     const registers = [registry];
     this.requests = new Counter({
       name: 'trackhouse_ingest_requests_total',
@@ -77,7 +77,15 @@ export class IngestMetrics implements ProducerStats {
       help: 'Bytes of records waiting for a Kafka acknowledgement (bounded by INGEST_MAX_PENDING_BYTES)',
       registers,
       collect() {
-        this.set(pendingBytes());
+        this.set(gauges.pendingBytes());
+      },
+    });
+    new Gauge({
+      name: 'trackhouse_ingest_requests_in_flight',
+      help: 'Requests received and not yet answered (most wait for Kafka to acknowledge)',
+      registers,
+      collect() {
+        this.set(gauges.inFlight());
       },
     });
   }

@@ -33,7 +33,11 @@ export async function startEdgeServer(opts: EdgeServerOptions): Promise<EdgeServ
   const { config, log } = opts;
   const ic = config.ingest;
   let producer: RecordProducer | undefined;
-  const metrics = new IngestMetrics(opts.registry, () => producer?.pendingBytes ?? 0);
+  let edge: IngestEdge | undefined;
+  const metrics = new IngestMetrics(opts.registry, {
+    pendingBytes: () => producer?.pendingBytes ?? 0,
+    inFlight: () => edge?.inFlight ?? 0,
+  });
   producer = await createRecordProducer({
     kafka: createKafka(config.kafka, log, opts.brokers),
     log,
@@ -45,13 +49,13 @@ export async function startEdgeServer(opts: EdgeServerOptions): Promise<EdgeServ
     stats: metrics,
   });
   const p = producer;
-  const edge = new IngestEdge({ config, log, producer: p, codec: new EventCodec(), metrics });
+  const e = (edge = new IngestEdge({ config, log, producer: p, codec: new EventCodec(), metrics }));
   const app = loadUws().App();
-  edge.register(app);
+  e.register(app);
   addOpsRoutes(app, {
     registry: opts.metricsSource ?? opts.registry,
     checks: [{ name: 'kafka', check: () => p.probe() }],
-    draining: () => edge.isDraining,
+    draining: () => e.isDraining,
   });
   let listening;
   try {
@@ -66,10 +70,11 @@ export async function startEdgeServer(opts: EdgeServerOptions): Promise<EdgeServ
     port: l.port,
     stop: () =>
       (stopping ??= (async () => {
-        edge.startDraining();
+        // /readyz says 503 and new requests get 503 + Connection: close while the ones in flight
+        // finish (each is answered by its ack deadline at the latest); then the port closes.
+        e.startDraining();
+        await e.whenIdle(ic.ackTimeoutMs + 1_000);
         l.close();
-        // Every request is answered by its ack deadline at the latest.
-        await edge.whenIdle(ic.ackTimeoutMs + 1_000);
         await p.close(ic.ackTimeoutMs);
         l.closeAll();
         log.info({ port: l.port }, 'ingest edge stopped');

@@ -1,12 +1,18 @@
 // startIngest: the programmatic entry (CLI, all-in-one start, tests). INGEST_THREADS=1 runs the
-// edge on the calling thread; N > 1 runs N edge threads that share one port (the first binds it,
-// the rest bind the same port with SO_REUSEPORT, which uWebSockets.js sets by default on Linux, so
-// the kernel spreads connections over the threads). The main thread then only supervises:
-// metrics gathering, stop, and restarting a thread that died.
+// edge on the calling thread; N > 1 runs N edge threads that bind the same port with
+// SO_REUSEPORT, so the kernel spreads connections over them. uWebSockets.js sets SO_REUSEPORT on
+// Linux only for a non-zero port, so INGEST_PORT=0 is turned into a free port first. The main
+// thread only supervises: metrics gathering and stop.
+//
+// uWebSockets.js in a worker thread: a thread that ends (or is terminated, or outlives
+// process.exit) with a uWS socket still open aborts the whole process (a native assertion in
+// Node's worker teardown). So threads are never terminated: each is told to stop, closes its
+// sockets itself, and ends on its own.
 //
 // Each thread has its own Kafka producer rather than handing records to one: kafkajs spends
 // ~8 us of CPU per record (measured, see docs/architecture/ingest.md), so a single producer
 // thread would cap every thread count at about one core's worth of records.
+import net from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { AggregatorRegistry, Registry } from 'prom-client';
 import type { Logger } from '../common/log.js';
@@ -39,24 +45,31 @@ export async function startIngest(opts: IngestOptions): Promise<IngestHandle> {
   return startThreads(opts, brokers);
 }
 
-/** Picks the worker file next to this one: .ts under tsx/vitest, .js when built. */
-function workerFile(): { url: URL; execArgv: string[] } {
-  const ts = import.meta.url.endsWith('.ts');
-  return { url: new URL(ts ? './worker.ts' : './worker.js', import.meta.url), execArgv: ts ? ['--import', 'tsx'] : [] };
+/**
+ * Starts the worker file next to this one: worker.js when built; worker.ts when running from
+ * source (tsx, vitest). Node 20 does not apply `--import tsx` from a worker's execArgv to the
+ * worker's own entry file, so a .ts worker starts from a two-line bootstrap that registers
+ * tsx's loader in the new thread first.
+ */
+function newWorker(workerData: WorkerInit): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./worker.js', import.meta.url), { workerData });
+  const entry = new URL('./worker.ts', import.meta.url).href;
+  const bootstrap = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
+  return new Worker(bootstrap, { eval: true, workerData });
 }
 
 class EdgeThread {
   worker!: Worker;
   stopping = false;
+  exited = false;
   constructor(
     readonly index: number,
     readonly supervisor: Supervisor,
   ) {}
 
   start(port: number): Promise<number> {
-    const file = workerFile();
     const init: WorkerInit = { config: this.supervisor.config, brokers: this.supervisor.brokers, port, thread: this.index };
-    const worker = new Worker(file.url, { workerData: init, execArgv: file.execArgv });
+    const worker = newWorker(init);
     this.worker = worker;
     return new Promise((resolve, reject) => {
       let started = false;
@@ -78,8 +91,9 @@ class EdgeThread {
         if (!started) reject(err);
       });
       worker.on('exit', (code) => {
+        this.exited = true;
         if (!started) reject(new Error(`ingest thread ${this.index} exited with code ${code} before listening`));
-        else if (!this.stopping) this.supervisor.restart(this, port, code);
+        else if (!this.stopping) this.supervisor.log.error({ thread: this.index, code }, 'ingest thread exited unexpectedly');
       });
     });
   }
@@ -144,23 +158,19 @@ class Supervisor {
     return AggregatorRegistry.aggregate(parts as Parameters<typeof AggregatorRegistry.aggregate>[0]).metrics();
   }
 
-  restart(t: EdgeThread, port: number, code: number): void {
-    this.log.error({ thread: t.index, code }, 'ingest thread exited unexpectedly; starting a new one');
-    t.start(port).catch((err: unknown) => this.log.error({ err, thread: t.index }, 'could not restart ingest thread'));
-  }
-
   async stop(): Promise<void> {
     await Promise.all(
       this.threads.map(async (t) => {
+        if (t.worker === undefined || t.exited) return;
         t.stopping = true;
         const exited = new Promise<void>((resolve) => t.worker.once('exit', () => resolve()));
         const stopped = new Promise<void>((resolve) => this.stopWaiters.set(t, resolve));
         t.post({ type: 'stop' });
         await Promise.race([stopped, exited]);
-        // The thread ends by itself once its sockets and clients are closed; make sure it does.
-        const timer = setTimeout(() => void t.worker.terminate(), 5_000);
+        // Its sockets and clients are closed now, so the thread ends by itself.
+        const slow = setTimeout(() => this.log.warn({ thread: t.index }, 'ingest thread has stopped but not yet ended'), 5_000);
         await exited;
-        clearTimeout(timer);
+        clearTimeout(slow);
       }),
     );
   }
@@ -169,18 +179,27 @@ class Supervisor {
 async function startThreads(opts: IngestOptions, brokers: string[]): Promise<IngestHandle> {
   const sup = new Supervisor(opts.config, brokers, opts.log, opts.registry);
   const n = opts.config.ingest.threads;
-  try {
-    const first = new EdgeThread(0, sup);
-    sup.threads.push(first);
-    const port = await first.start(opts.config.http.ingestPort);
-    const rest = Array.from({ length: n - 1 }, (_, i) => new EdgeThread(i + 1, sup));
-    sup.threads.push(...rest);
-    await Promise.all(rest.map((t) => t.start(port)));
-    opts.log.info({ port, threads: n }, 'ingest threads listening');
-    let stopping: Promise<void> | undefined;
-    return { port, stop: () => (stopping ??= sup.stop()) };
-  } catch (err) {
-    await Promise.allSettled(sup.threads.map((t) => t.worker?.terminate()));
-    throw err;
+  const port = opts.config.http.ingestPort === 0 ? await freePort(opts.config.http.host) : opts.config.http.ingestPort;
+  sup.threads.push(...Array.from({ length: n }, (_, i) => new EdgeThread(i, sup)));
+  const started = await Promise.allSettled(sup.threads.map((t) => t.start(port)));
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed !== undefined) {
+    await sup.stop();
+    throw (failed as PromiseRejectedResult).reason;
   }
+  opts.log.info({ port, threads: n }, 'ingest threads listening');
+  let stopping: Promise<void> | undefined;
+  return { port, stop: () => (stopping ??= sup.stop()) };
+}
+
+/** A port free on `host` right now (the kernel's pick for port 0). */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, host, () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
 }

@@ -1,5 +1,6 @@
 // Helpers for the ingest integration tests: an ingest edge on a free port against the run's real
 // broker, HTTP calls, and a reader that collects what landed in the topics.
+import net from 'node:net';
 import type { Consumer, IHeaders, Kafka } from 'kafkajs';
 import { silentLogger } from '../../src/common/log.js';
 import { createRegistry } from '../../src/common/metrics.js';
@@ -159,4 +160,61 @@ export function metricValue(text: string, name: string, ...labels: string[]): nu
     if (labels.every((l) => line.includes(l))) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return sum;
+}
+
+/**
+ * A TCP proxy in front of a broker that the test can pause: while paused, what the broker sends
+ * back (produce acknowledgements) is held, so requests stay in flight as long as the test wants.
+ * The broker must advertise the proxy's port, so clients never connect around it.
+ */
+export class KafkaProxy {
+  target = 0;
+  private paused = false;
+  private held: [net.Socket, Buffer][] = [];
+  private readonly sockets = new Set<net.Socket>();
+
+  private constructor(
+    private readonly server: net.Server,
+    readonly port: number,
+  ) {}
+
+  static async start(): Promise<KafkaProxy> {
+    let proxy: KafkaProxy | undefined;
+    const server = net.createServer((client) => proxy!.connect(client));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    proxy = new KafkaProxy(server, (server.address() as net.AddressInfo).port);
+    return proxy;
+  }
+
+  private connect(client: net.Socket): void {
+    const upstream = net.connect({ host: '127.0.0.1', port: this.target });
+    for (const s of [client, upstream]) {
+      this.sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => {
+        this.sockets.delete(s);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.on('data', (d) => upstream.write(d));
+    upstream.on('data', (d) => {
+      if (this.paused) this.held.push([client, d]);
+      else client.write(d);
+    });
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    for (const [s, d] of this.held.splice(0)) if (!s.destroyed) s.write(d);
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
 }
