@@ -89,8 +89,9 @@ export function parseIsoTime(s: string): number {
   }
   if (i !== n) return NaN;
   // Date.UTC reads years 0-99 as 1900-1999; shift such years by 400 (a whole Gregorian cycle).
-  const shift = year < 100 ? 400 : 0;
-  return Date.UTC(year + shift, month - 1, day, hour, minute, second, ms) - shift * GREGORIAN_CYCLE_MS - offsetMin * 60_000;
+  const early = year < 100;
+  const utc = Date.UTC(early ? year + 400 : year, month - 1, day, hour, minute, second, ms);
+  return (early ? utc - GREGORIAN_CYCLE_MS : utc) - offsetMin * 60_000;
 }
 
 function isLeap(y: number): boolean {
