@@ -17,6 +17,11 @@ export const ingestSchema = z
      * broker's default message.max.bytes (1 MB), which applies to each partition's record batch.
      */
     INGEST_PRODUCE_MAX_BYTES: int(1_000_000, 64 * 1024, 64 * 1024 * 1024),
+    /**
+     * kafkajs producers per edge thread, each with one produce request in flight; a user's events
+     * always use the same one, so their order holds.
+     */
+    INGEST_PRODUCER_LANES: int(2, 1, 16),
     /** Seconds a 503 tells clients to wait (Retry-After). */
     INGEST_RETRY_AFTER_S: int(5, 1, 3600),
   })
@@ -25,6 +30,7 @@ export const ingestSchema = z
     ackTimeoutMs: e.INGEST_ACK_TIMEOUT_MS,
     maxPendingBytes: e.INGEST_MAX_PENDING_BYTES,
     produceMaxBytes: e.INGEST_PRODUCE_MAX_BYTES,
+    producerLanes: e.INGEST_PRODUCER_LANES,
     retryAfterS: e.INGEST_RETRY_AFTER_S,
     maxBatchBytes: MAX_BATCH_BYTES,
     maxEventBytes: MAX_EVENT_BYTES,

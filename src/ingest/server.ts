@@ -45,6 +45,7 @@ export async function startEdgeServer(opts: EdgeServerOptions): Promise<EdgeServ
     ackTimeoutMs: ic.ackTimeoutMs,
     maxPendingBytes: ic.maxPendingBytes,
     maxRequestBytes: ic.produceMaxBytes,
+    lanes: ic.producerLanes,
     probeTopic: config.kafka.topics.events,
     stats: metrics,
   });

@@ -7,13 +7,14 @@
 // version 1, independent blocks; BD 64 KB or larger), and we turn checksums off: the record
 // batch already carries a CRC32C. Frames written by Java producers decode with decompressFrame.
 //
-// The async variants run on libuv's thread pool, so compressing a 1 MB batch never blocks the
-// event loop that is serving HTTP.
+// The synchronous calls, on purpose: LZ4 takes ~7 us for a 27 KB batch and ~50 us for 700 KB
+// here, while the async variants spend more than that on the thread-pool hop (measured: async
+// 18 us CPU vs sync 7 us for 27 KB).
 //
 // kafkajs is CommonJS: its codec table is reached through the default export (a named import of
 // CompressionCodecs fails at run time under ESM).
 import kafkajs, { CompressionTypes } from 'kafkajs';
-import { compressFrame, decompressFrame } from 'lz4-napi';
+import { compressFrameSync, decompressFrameSync } from 'lz4-napi';
 
 const FRAME_OPTIONS = { contentChecksum: false, blockChecksums: false };
 
@@ -23,8 +24,8 @@ interface KafkajsEncoder {
 }
 
 export const lz4Codec = {
-  compress: (encoder: KafkajsEncoder): Promise<Buffer> => compressFrame(encoder.buffer, FRAME_OPTIONS),
-  decompress: (buffer: Buffer): Promise<Buffer> => decompressFrame(buffer),
+  compress: async (encoder: KafkajsEncoder): Promise<Buffer> => compressFrameSync(encoder.buffer, FRAME_OPTIONS),
+  decompress: async (buffer: Buffer): Promise<Buffer> => decompressFrameSync(buffer),
 };
 
 let registered = false;

@@ -2,11 +2,16 @@
 // into few large Kafka produce requests, and tells each caller once all of its records are
 // acknowledged by every in-sync replica (acks=all), or why not.
 //
-// How it batches: while one produce request is in flight, new submissions queue up; when it
-// returns, everything queued (up to `maxRequestBytes`) leaves in the next one. An idle producer
-// sends at the next setImmediate, so all requests parsed in one event-loop turn share a request.
-// kafkajs's idempotent producer holds one request in flight per broker anyway, so this loses no
-// parallelism and turns N HTTP requests into ~1 Kafka request per broker round trip.
+// How it batches: kafkajs's idempotent producer keeps one produce request in flight per broker.
+// While it is in flight, new submissions queue up; when it returns, everything queued (up to
+// `maxRequestBytes`) leaves in the next one. An idle producer sends at the next setImmediate, so
+// all requests parsed in one event-loop turn share a produce request.
+//
+// Lanes: `lanes` kafkajs producers side by side, each with its own queue and its own request in
+// flight, so one lane encodes (kafkajs spends ~8 us of CPU per record) while another waits for
+// the broker, and a request arriving mid-produce need not wait a full round trip. A record's lane
+// follows from its key (the same hash the partitioner uses), so a user's records always travel
+// through one lane, in order; each lane is an idempotent producer with its own producer id.
 //
 // Bounds: bytes queued or in flight never exceed `maxPendingBytes` (submit() refuses beyond it);
 // a submission not acknowledged within `ackTimeoutMs` is settled with a retriable timeout error
@@ -18,7 +23,7 @@ import type { Admin, Kafka, Message, Producer, TopicMessages } from 'kafkajs';
 import type { CompressionTypes } from 'kafkajs';
 import { DependencyError, errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
-import { javaCompatiblePartitioner } from './partitioner.js';
+import { javaCompatiblePartitioner, murmur2String } from './partitioner.js';
 
 /** One Kafka record. It is handed to kafkajs as is (no copy), so keep it to these fields. */
 export interface OutRecord {
@@ -70,6 +75,8 @@ export interface ProducerOptions {
   ackTimeoutMs: number;
   maxPendingBytes: number;
   maxRequestBytes: number;
+  /** kafkajs producers working side by side (see "Lanes" above); default 1. */
+  lanes?: number;
   /** Topic the readiness probe asks metadata for. */
   probeTopic: string;
   stats?: ProducerStats;
@@ -80,17 +87,50 @@ const RECORD_OVERHEAD = 24;
 
 /** Producer-side bookkeeping for one submission. */
 class Tracker {
-  /** Index of the next record to send. */
-  next = 0;
-  /** Records of this submission in the produce request now in flight. */
-  inFlight = 0;
+  /** Parts (one per lane used) not yet finished. */
+  openParts = 0;
   settled = false;
-  /** Its bytes were taken off `pending` (exactly once). */
-  released = false;
   constructor(
     readonly sub: Submission,
     readonly deadline: number,
   ) {}
+}
+
+/** The records of one submission that travel through one lane. */
+class Part {
+  /** Index of the next record to send. */
+  next = 0;
+  /** Records of this part in the lane's request now in flight. */
+  inFlight = 0;
+  done = false;
+  constructor(
+    readonly tracker: Tracker,
+    readonly records: readonly OutRecord[],
+  ) {}
+}
+
+class Lane {
+  /** FIFO of parts with records left to send; `head` avoids O(n) shifts. */
+  queue: Part[] = [];
+  head = 0;
+  /** Parts with records in the request now in flight, and how many records each. */
+  sending: Part[] = [];
+  counts: number[] = [];
+  busy = false;
+  scheduled = false;
+  startedAt = 0;
+  constructor(
+    readonly index: number,
+    public producer: Producer,
+  ) {}
+
+  stuck(now: number, limitMs: number): boolean {
+    return this.busy && now - this.startedAt > limitMs;
+  }
+
+  idle(): boolean {
+    return !this.busy && this.head >= this.queue.length;
+  }
 }
 
 export async function createRecordProducer(opts: ProducerOptions): Promise<RecordProducer> {
@@ -100,18 +140,9 @@ export async function createRecordProducer(opts: ProducerOptions): Promise<Recor
 }
 
 class BatchingProducer implements RecordProducer {
-  private producer: Producer;
+  private readonly lanes: Lane[];
   private readonly admin: Admin;
   private readonly log: Logger;
-  /** FIFO of submissions with records left to send; `head` avoids O(n) shifts. */
-  private queue: Tracker[] = [];
-  private head = 0;
-  /** Trackers with records in the request now in flight, and how many records each. */
-  private sending: Tracker[] = [];
-  private sendingCounts: number[] = [];
-  private sendStartedAt = 0;
-  private busy = false;
-  private scheduled = false;
   private closed = false;
   private pending = 0;
   private lastAckAt = 0;
@@ -120,7 +151,7 @@ class BatchingProducer implements RecordProducer {
 
   constructor(private readonly opts: ProducerOptions) {
     this.log = opts.log.child({ component: 'producer' });
-    this.producer = this.newProducer();
+    this.lanes = Array.from({ length: Math.max(1, opts.lanes ?? 1) }, (_, i) => new Lane(i, this.newProducer()));
     // Readiness asks once, without kafkajs's long retry loop: an unanswered probe is the answer.
     this.admin = opts.kafka.admin({ retry: { retries: 0 } });
     // One timer for all deadlines instead of a timer per request.
@@ -132,7 +163,8 @@ class BatchingProducer implements RecordProducer {
     return this.opts.kafka.producer({
       idempotent: true,
       // kafkajs's recommendation for idempotence: retry retriable errors without end. While
-      // Kafka is down one request keeps retrying (the probe); callers are answered by deadline.
+      // Kafka is down one request per lane keeps retrying (the probe); callers are answered by
+      // their deadline.
       retry: { retries: Number.MAX_SAFE_INTEGER },
       allowAutoTopicCreation: false,
       createPartitioner: javaCompatiblePartitioner,
@@ -140,7 +172,7 @@ class BatchingProducer implements RecordProducer {
   }
 
   async connect(): Promise<void> {
-    await this.producer.connect();
+    await Promise.all(this.lanes.map((l) => l.producer.connect()));
     await this.admin.connect();
   }
 
@@ -151,101 +183,126 @@ class BatchingProducer implements RecordProducer {
   submit(sub: Submission): SubmitOutcome {
     if (this.closed) return 'closed';
     const now = Date.now();
-    if (this.busy && now - this.sendStartedAt > this.opts.ackTimeoutMs) return 'unavailable';
+    for (const l of this.lanes) if (l.stuck(now, this.opts.ackTimeoutMs)) return 'unavailable';
     if (this.pending + sub.bytes > this.opts.maxPendingBytes) return 'full';
     this.pending += sub.bytes;
-    this.queue.push(new Tracker(sub, now + this.opts.ackTimeoutMs));
-    this.schedule();
+    const t = new Tracker(sub, now + this.opts.ackTimeoutMs);
+    const n = this.lanes.length;
+    const recs = sub.records;
+    if (n === 1 || recs.length === 0) {
+      this.enqueue(this.lanes[0]!, new Part(t, recs));
+      return 'queued';
+    }
+    const first = this.laneOf(recs[0]!);
+    let split = false;
+    for (let i = 1; i < recs.length && !split; i++) split = this.laneOf(recs[i]!) !== first;
+    if (!split) {
+      this.enqueue(this.lanes[first]!, new Part(t, recs));
+      return 'queued';
+    }
+    const byLane: OutRecord[][] = Array.from({ length: n }, () => []);
+    for (const r of recs) byLane[this.laneOf(r)]!.push(r);
+    for (let i = 0; i < n; i++) if (byLane[i]!.length > 0) this.enqueue(this.lanes[i]!, new Part(t, byLane[i]!));
     return 'queued';
   }
 
-  private schedule(): void {
-    if (this.busy || this.scheduled || this.head >= this.queue.length) return;
-    this.scheduled = true;
-    setImmediate(this.sendNext);
+  /** The lane of a record: from its key, so one key always uses one lane; keyless ones use lane 0. */
+  private laneOf(r: OutRecord): number {
+    return r.key === null ? 0 : (murmur2String(r.key) & 0x7fffffff) % this.lanes.length;
   }
 
-  /** Takes queued records up to maxRequestBytes and sends them as one produce request. */
-  private readonly sendNext = (): void => {
-    this.scheduled = false;
-    if (this.busy) return;
+  private enqueue(lane: Lane, part: Part): void {
+    part.tracker.openParts++;
+    lane.queue.push(part);
+    this.schedule(lane);
+  }
+
+  private schedule(lane: Lane): void {
+    if (lane.busy || lane.scheduled || lane.head >= lane.queue.length) return;
+    lane.scheduled = true;
+    setImmediate(() => this.sendNext(lane));
+  }
+
+  /** Takes a lane's queued records up to maxRequestBytes and sends them as one produce request. */
+  private sendNext(lane: Lane): void {
+    lane.scheduled = false;
+    if (lane.busy) return;
     const byTopic = new Map<string, Message[]>();
     let bytes = 0;
     let records = 0;
     const limit = this.opts.maxRequestBytes;
-    while (this.head < this.queue.length && bytes < limit) {
-      const t = this.queue[this.head]!;
-      if (t.settled) {
+    while (lane.head < lane.queue.length && bytes < limit) {
+      const part = lane.queue[lane.head]!;
+      if (part.tracker.settled) {
         // Timed out or failed while queued: never sent.
-        this.head++;
-        this.releaseIfDone(t);
+        lane.head++;
+        this.partDone(part);
         continue;
       }
-      const recs = t.sub.records;
-      const first = t.next;
-      while (t.next < recs.length) {
-        const r = recs[t.next]!;
+      const recs = part.records;
+      const first = part.next;
+      while (part.next < recs.length) {
+        const r = recs[part.next]!;
         const size = recordSize(r);
         if (bytes + size > limit && bytes > 0) break;
         let list = byTopic.get(r.topic);
         if (list === undefined) byTopic.set(r.topic, (list = []));
-        list.push(r as Message);
+        list.push(r);
         bytes += size;
-        t.next++;
+        part.next++;
       }
-      const taken = t.next - first;
+      const taken = part.next - first;
       if (taken > 0) {
-        t.inFlight = taken;
+        part.inFlight = taken;
         records += taken;
-        this.sending.push(t);
-        this.sendingCounts.push(taken);
+        lane.sending.push(part);
+        lane.counts.push(taken);
       }
-      if (t.next < recs.length) break; // request full; the rest of this submission goes next
-      this.head++;
+      if (part.next < recs.length) break; // request full; the rest of this part goes next
+      lane.head++;
     }
-    this.compact();
+    compact(lane);
     if (records === 0) {
       this.notifyIfIdle();
       return;
     }
     const topicMessages: TopicMessages[] = [];
     for (const [topic, messages] of byTopic) topicMessages.push({ topic, messages });
-    this.busy = true;
-    this.sendStartedAt = Date.now();
-    this.producer.sendBatch({ acks: -1, compression: this.opts.compression, topicMessages }).then(
-      () => this.finishSend(null, records, bytes),
-      (err: unknown) => this.finishSend(err, records, bytes),
+    lane.busy = true;
+    lane.startedAt = Date.now();
+    lane.producer.sendBatch({ acks: -1, compression: this.opts.compression, topicMessages }).then(
+      () => this.finishSend(lane, null, records, bytes),
+      (err: unknown) => this.finishSend(lane, err, records, bytes),
     );
-  };
+  }
 
-  private finishSend(err: unknown, records: number, bytes: number): void {
-    const seconds = (Date.now() - this.sendStartedAt) / 1000;
-    this.opts.stats?.onSend?.(records, bytes, seconds, err === null);
+  private finishSend(lane: Lane, err: unknown, records: number, bytes: number): void {
+    const now = Date.now();
+    this.opts.stats?.onSend?.(records, bytes, (now - lane.startedAt) / 1000, err === null);
     const error =
       err === null ? null : new ProduceError('KAFKA_PRODUCE_FAILED', `Kafka did not accept the records: ${errorMessage(err)}`, err);
-    if (error === null) this.lastAckAt = Date.now();
-    const sending = this.sending;
-    const counts = this.sendingCounts;
-    this.sending = [];
-    this.sendingCounts = [];
+    if (error === null) this.lastAckAt = now;
+    const sending = lane.sending;
+    const counts = lane.counts;
+    lane.sending = [];
+    lane.counts = [];
     for (let i = 0; i < sending.length; i++) {
-      const t = sending[i]!;
-      t.inFlight -= counts[i]!;
-      if (error !== null) this.settle(t, error);
-      else if (t.inFlight === 0 && t.next === t.sub.records.length) this.settle(t, null);
-      this.releaseIfDone(t);
+      const part = sending[i]!;
+      part.inFlight -= counts[i]!;
+      if (error !== null) this.settle(part.tracker, error);
+      if (part.inFlight === 0 && (part.tracker.settled || part.next === part.records.length)) this.partDone(part);
     }
     if (error !== null && !this.closed) {
-      this.log.warn({ err, records }, 'produce failed; starting a new Kafka producer');
-      void this.restartProducer().finally(() => {
-        this.busy = false;
-        this.schedule();
+      this.log.warn({ err, records, lane: lane.index }, 'produce failed; starting a new Kafka producer for this lane');
+      void this.restartProducer(lane).finally(() => {
+        lane.busy = false;
+        this.schedule(lane);
         this.notifyIfIdle();
       });
       return;
     }
-    this.busy = false;
-    this.schedule();
+    lane.busy = false;
+    this.schedule(lane);
     this.notifyIfIdle();
   }
 
@@ -253,14 +310,14 @@ class BatchingProducer implements RecordProducer {
    * kafkajs retries retriable errors forever for an idempotent producer, so an error that reaches
    * us has left its sequence numbers unusable; a new producer (new producer id) starts clean.
    */
-  private async restartProducer(): Promise<void> {
-    const old = this.producer;
-    this.producer = this.newProducer();
+  private async restartProducer(lane: Lane): Promise<void> {
+    const old = lane.producer;
+    lane.producer = this.newProducer();
     await old.disconnect().catch(() => undefined);
     try {
-      await this.producer.connect();
+      await lane.producer.connect();
     } catch (err) {
-      this.log.warn({ err }, 'Kafka producer could not connect yet; the next send retries');
+      this.log.warn({ err, lane: lane.index }, 'Kafka producer could not connect yet; the next send retries');
     }
   }
 
@@ -274,48 +331,38 @@ class BatchingProducer implements RecordProducer {
     }
   }
 
-  /** Frees a tracker's bytes once none of its records is in flight or still to be sent. */
-  private releaseIfDone(t: Tracker): void {
-    if (t.released || t.inFlight > 0) return;
-    if (!t.settled && t.next < t.sub.records.length) return;
-    t.released = true;
+  /** A part has nothing in flight and nothing left to send; the last part settles and frees. */
+  private partDone(part: Part): void {
+    if (part.done) return;
+    part.done = true;
+    const t = part.tracker;
+    if (--t.openParts > 0) return;
+    this.settle(t, null); // no-op when already settled by an error or its deadline
     this.pending -= t.sub.bytes;
   }
 
-  /** Settles submissions whose deadline passed; queued ones are then skipped, never sent. */
+  /** Settles submissions whose deadline passed; their queued records are then never sent. */
   private sweep(): void {
     const now = Date.now();
-    for (const t of this.sending) {
-      if (now > t.deadline) this.settle(t, timeoutError(this.opts.ackTimeoutMs));
+    for (const lane of this.lanes) {
+      for (const part of lane.sending) {
+        if (now > part.tracker.deadline) this.settle(part.tracker, timeoutError(this.opts.ackTimeoutMs));
+      }
+      for (let i = lane.head; i < lane.queue.length; i++) {
+        const part = lane.queue[i]!;
+        if (now <= part.tracker.deadline) break; // deadlines grow along a queue
+        this.settle(part.tracker, timeoutError(this.opts.ackTimeoutMs));
+        if (part.inFlight === 0) this.partDone(part);
+      }
+      // Drop finished parts at the head now, so their memory goes before the next send.
+      while (lane.head < lane.queue.length && lane.queue[lane.head]!.done) lane.head++;
+      compact(lane);
     }
-    for (let i = this.head; i < this.queue.length; i++) {
-      const t = this.queue[i]!;
-      if (now <= t.deadline) break; // deadlines grow along the queue
-      this.settle(t, timeoutError(this.opts.ackTimeoutMs));
-      this.releaseIfDone(t);
-    }
-    // Drop settled trackers at the head now, so their memory goes before the next send.
-    while (this.head < this.queue.length) {
-      const t = this.queue[this.head]!;
-      if (!t.settled || t.inFlight > 0) break;
-      this.head++;
-    }
-    this.compact();
     this.notifyIfIdle();
   }
 
-  private compact(): void {
-    if (this.head === this.queue.length) {
-      this.queue.length = 0;
-      this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.head);
-      this.head = 0;
-    }
-  }
-
   private idle(): boolean {
-    return !this.busy && this.head >= this.queue.length;
+    return this.lanes.every((l) => l.idle());
   }
 
   private notifyIfIdle(): void {
@@ -324,14 +371,14 @@ class BatchingProducer implements RecordProducer {
   }
 
   async probe(): Promise<void> {
-    if (this.busy && Date.now() - this.sendStartedAt > this.opts.ackTimeoutMs) {
-      throw new ProduceError(
-        'KAFKA_ACK_TIMEOUT',
-        `a produce request has waited ${Math.round((Date.now() - this.sendStartedAt) / 1000)} s for Kafka`,
-      );
+    const now = Date.now();
+    for (const l of this.lanes) {
+      if (l.stuck(now, this.opts.ackTimeoutMs)) {
+        throw new ProduceError('KAFKA_ACK_TIMEOUT', `a produce request has waited ${Math.round((now - l.startedAt) / 1000)} s for Kafka`);
+      }
     }
     // A recent acknowledgement is proof enough; otherwise ask the cluster for metadata.
-    if (Date.now() - this.lastAckAt < 5_000) return;
+    if (now - this.lastAckAt < 5_000) return;
     await this.admin.fetchTopicMetadata({ topics: [this.opts.probeTopic] });
   }
 
@@ -352,9 +399,21 @@ class BatchingProducer implements RecordProducer {
     await this.flush(timeoutMs);
     clearInterval(this.sweepTimer);
     // Whatever is left (Kafka down) is answered now rather than never.
-    for (const t of this.sending) this.settle(t, timeoutError(this.opts.ackTimeoutMs));
-    for (let i = this.head; i < this.queue.length; i++) this.settle(this.queue[i]!, timeoutError(this.opts.ackTimeoutMs));
-    await Promise.allSettled([this.producer.disconnect(), this.admin.disconnect()]);
+    for (const lane of this.lanes) {
+      for (const part of lane.sending) this.settle(part.tracker, timeoutError(this.opts.ackTimeoutMs));
+      for (let i = lane.head; i < lane.queue.length; i++) this.settle(lane.queue[i]!.tracker, timeoutError(this.opts.ackTimeoutMs));
+    }
+    await Promise.allSettled([...this.lanes.map((l) => l.producer.disconnect()), this.admin.disconnect()]);
+  }
+}
+
+function compact(lane: Lane): void {
+  if (lane.head === lane.queue.length) {
+    lane.queue.length = 0;
+    lane.head = 0;
+  } else if (lane.head > 1024 && lane.head * 2 > lane.queue.length) {
+    lane.queue = lane.queue.slice(lane.head);
+    lane.head = 0;
   }
 }
 

@@ -40,8 +40,12 @@ class Sub {
   result: ProduceError | null | undefined = undefined;
   readonly records: OutRecord[];
   readonly bytes: number;
+  /** Values may be `key=value` to give a record its own key. */
   constructor(values: string[], bytesEach = 100) {
-    this.records = values.map((v) => ({ topic: 'events', key: 'k', value: Buffer.from(v) }));
+    this.records = values.map((v) => {
+      const [key, value] = v.includes('=') ? v.split('=') : ['k', v];
+      return { topic: 'events', key: key!, value: Buffer.from(value!) };
+    });
     this.bytes = values.length * bytesEach;
   }
   settle(error: ProduceError | null): void {
@@ -53,7 +57,7 @@ class Sub {
 let fake: FakeKafka;
 let producer: RecordProducer;
 
-async function make(opts: { maxRequestBytes?: number; maxPendingBytes?: number; ackTimeoutMs?: number } = {}) {
+async function make(opts: { maxRequestBytes?: number; maxPendingBytes?: number; ackTimeoutMs?: number; lanes?: number } = {}) {
   fake = new FakeKafka();
   producer = await createRecordProducer({
     kafka: fake as unknown as Kafka,
@@ -62,6 +66,7 @@ async function make(opts: { maxRequestBytes?: number; maxPendingBytes?: number; 
     ackTimeoutMs: opts.ackTimeoutMs ?? 10_000,
     maxPendingBytes: opts.maxPendingBytes ?? 1_000_000,
     maxRequestBytes: opts.maxRequestBytes ?? 1_000_000,
+    lanes: opts.lanes ?? 1,
     probeTopic: 'events',
   });
 }
@@ -168,6 +173,40 @@ describe('batching producer', () => {
     fake.producers[1]!.sent[0]!.resolve();
     await turn();
     expect(b.result).toBeNull();
+  });
+
+  it('with two lanes, keys keep one lane (and their order) while the lanes send side by side', async () => {
+    await make({ lanes: 2 });
+    // Find two keys that hash to different lanes.
+    const probe = Array.from({ length: 20 }, (_, i) => `user-${i}`);
+    const first = new Sub(probe.map((k) => `${k}=${k}-1`));
+    producer.submit(first);
+    await turn();
+    const [laneA, laneB] = fake.producers.map((p) => p.sent[0]!.records.map((r) => r.split(':')[1]!.replace(/-1$/, '')));
+    expect(laneA!.length + laneB!.length).toBe(20);
+    expect(laneA!.length).toBeGreaterThan(0);
+    expect(laneB!.length).toBeGreaterThan(0);
+    // Both lanes have a request in flight at once; `first` waits for both.
+    fake.producers[0]!.sent[0]!.resolve();
+    await turn();
+    expect(first.result).toBeUndefined();
+    const a = laneA![0]!;
+    const b = laneB![0]!;
+    const second = new Sub([`${a}=${a}-2`, `${b}=${b}-2`]);
+    producer.submit(second);
+    await turn();
+    // a's second event goes through a's lane (now free); b's waits behind b's first in lane B.
+    expect(fake.producers[0]!.sent[1]!.records).toEqual([`events:${a}-2`]);
+    expect(fake.producers[1]!.sent).toHaveLength(1);
+    fake.producers[1]!.sent[0]!.resolve();
+    await turn();
+    expect(first.result).toBeNull();
+    expect(fake.producers[1]!.sent[1]!.records).toEqual([`events:${b}-2`]);
+    fake.producers[0]!.sent[1]!.resolve();
+    fake.producers[1]!.sent[1]!.resolve();
+    await turn();
+    expect(second.result).toBeNull();
+    expect(producer.pendingBytes).toBe(0);
   });
 
   it('close answers whatever Kafka never acknowledged and refuses new work', async () => {
