@@ -99,24 +99,39 @@ describe('every endpoint delivers to Kafka', () => {
     }
   });
 
-  it("keeps each user's events in the order they were sent, across requests and inside batches", async () => {
+  /** Three users send 20 requests each one after another (users in parallel), then a 50-event batch. */
+  async function sendInOrderAndCheck(url: string, reader: TopicReader, topic: string): Promise<void> {
     const p = `order-${randomUUID()}-`;
-    const users = ['order-a', 'order-b', 'order-c'];
-    // Each user sends 20 requests one after another (users in parallel), then one batch of 50.
+    const users = ['order-a', 'order-b', 'order-c'].map((u) => `${p}${u}`);
     await Promise.all(
       users.map(async (u) => {
         for (let i = 0; i < 20; i++) {
-          const r = await postJson(`${ingest.url}/v1/track`, trackEvent(`${p}${u}-${i}`, u, { properties: { seq: i } }));
+          const r = await postJson(`${url}/v1/track`, trackEvent(`${u}-${i}`, u, { properties: { seq: i } }));
           expect(r.status).toBe(200);
         }
-        const batch = Array.from({ length: 50 }, (_, j) => trackEvent(`${p}${u}-${20 + j}`, u, { properties: { seq: 20 + j } }));
-        expect((await postJson(`${ingest.url}/v1/batch`, { batch })).status).toBe(200);
+        const batch = Array.from({ length: 50 }, (_, j) => trackEvent(`${u}-${20 + j}`, u, { properties: { seq: 20 + j } }));
+        expect((await postJson(`${url}/v1/batch`, { batch })).status).toBe(200);
       }),
     );
-    const got = await reader.events(events, p, users.length * 70);
+    const got = await reader.events(topic, p, users.length * 70);
     for (const u of users) {
       const seqs = got.filter((e) => e.user_id === u).map((e) => (JSON.parse(e.properties) as { seq: number }).seq);
       expect(seqs).toEqual(Array.from({ length: 70 }, (_, i) => i));
+    }
+  }
+
+  it("keeps each user's events in the order they were sent, across requests and inside batches", async () => {
+    await sendInOrderAndCheck(ingest.url, reader, events);
+  });
+
+  it('keeps that order with several producer lanes, each user on one lane', async () => {
+    const laned = await startTestIngest({ INGEST_PRODUCER_LANES: '3' });
+    const laneReader = await new TopicReader(laned.kafka, [laned.config.kafka.topics.events]).start();
+    try {
+      await sendInOrderAndCheck(laned.url, laneReader, laned.config.kafka.topics.events);
+    } finally {
+      await laneReader.stop();
+      await laned.close();
     }
   });
 
