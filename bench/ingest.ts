@@ -205,7 +205,8 @@ function markdown(r: {
     `Single events (\`POST /v1/track\`, 128 connections) and ${BATCH}-event batches (\`POST /v1/batch\`, 32 connections), ` +
       `realistic analytics-node events; ${r.config.duration_s} s per run, INGEST_THREADS=${r.config.threads}. ` +
       'Throughput counts 2xx answers only (for trackhouse: events durably acknowledged by Kafka, acks=all). ' +
-      'Latency in ms (autocannon HDR histogram): p50 / p90 / p99 / p99.9 / max at the maximum rate; "p99 @80 %" is a second run at 80 % of that rate.',
+      'Latency in ms (autocannon HDR histogram): p50 / p90 / p99 / p99.9 / max at the maximum rate; "p99 @80 %" is a second run at 80 % of that rate ' +
+      "(autocannon overallRate, closed loop, without autocannon's coordinated-omission correction, whose interval is wrong by 1000x).",
     '',
     '| system | single req/s | single latency | single p99 @80 % | batch events/s | batch latency | batch p99 @80 % | max RSS MB | CPU cores | non-2xx + errors |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',

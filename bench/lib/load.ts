@@ -50,7 +50,10 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     duration: o.durationS,
     requests,
     timeout: 30,
-    ...(o.overallRate ? { overallRate: Math.max(1, Math.round(o.overallRate)) } : {}),
+    // With a rate, autocannon "corrects" coordinated omission with an expected interval of
+    // ceil(1 / rate) = 1 ms (it means 1000 / rate ms), which turns every L-ms answer into L
+    // samples and a few slow connects into a p90 of a second. We report plain latencies.
+    ...(o.overallRate ? { overallRate: Math.max(1, Math.round(o.overallRate)), ignoreCoordinatedOmission: true } : {}),
   });
   const codes: Record<string, number> = {};
   for (const [k, v] of Object.entries(r.statusCodeStats ?? {})) codes[k] = v.count;
