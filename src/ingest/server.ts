@@ -2,12 +2,12 @@
 // producer, uWS app, codec) and wires them. Runs on the main thread (INGEST_THREADS=1) or in each
 // worker thread.
 import type { Registry } from 'prom-client';
-import { addOpsRoutes, listen } from '../common/http.js';
+import { addOpsRoutes, listen, type Listening } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import { loadUws } from '../common/uws.js';
 import type { Config } from '../config/index.js';
 import { compressionType, createKafka } from '../kafka/index.js';
-import { createRecordProducer, type RecordProducer } from '../kafka/producer.js';
+import { createRecordProducer } from '../kafka/producer.js';
 import { EventCodec } from '../schema/index.js';
 import { IngestEdge } from './edge.js';
 import { IngestMetrics } from './metrics.js';
@@ -32,13 +32,10 @@ export interface EdgeServer {
 export async function startEdgeServer(opts: EdgeServerOptions): Promise<EdgeServer> {
   const { config, log } = opts;
   const ic = config.ingest;
-  let producer: RecordProducer | undefined;
-  let edge: IngestEdge | undefined;
-  const metrics = new IngestMetrics(opts.registry, {
-    pendingBytes: () => producer?.pendingBytes ?? 0,
-    inFlight: () => edge?.inFlight ?? 0,
-  });
-  producer = await createRecordProducer({
+  // The gauges read the producer and the edge, which need the metrics to be built first.
+  const gauges = { pendingBytes: () => 0, inFlight: () => 0 };
+  const metrics = new IngestMetrics(opts.registry, gauges);
+  const producer = await createRecordProducer({
     kafka: createKafka(config.kafka, log, opts.brokers),
     log,
     compression: compressionType(config.kafka.compression),
@@ -49,23 +46,23 @@ export async function startEdgeServer(opts: EdgeServerOptions): Promise<EdgeServ
     probeTopic: config.kafka.topics.events,
     stats: metrics,
   });
-  const p = producer;
-  const e = (edge = new IngestEdge({ config, log, producer: p, codec: new EventCodec(), metrics }));
+  const edge = new IngestEdge({ config, log, producer, codec: new EventCodec(), metrics });
+  gauges.pendingBytes = () => producer.pendingBytes;
+  gauges.inFlight = () => edge.inFlight;
   const app = loadUws().App();
-  e.register(app);
+  edge.register(app);
   addOpsRoutes(app, {
     registry: opts.metricsSource ?? opts.registry,
-    checks: [{ name: 'kafka', check: () => p.probe() }],
-    draining: () => e.isDraining,
+    checks: [{ name: 'kafka', check: () => producer.probe() }],
+    draining: () => edge.isDraining,
   });
-  let listening;
+  let l: Listening;
   try {
-    listening = await listen(app, config.http.host, opts.port);
+    l = await listen(app, config.http.host, opts.port);
   } catch (err) {
-    await p.close(0);
+    await producer.close(0);
     throw err;
   }
-  const l = listening;
   let stopping: Promise<void> | undefined;
   return {
     port: l.port,
@@ -73,10 +70,10 @@ export async function startEdgeServer(opts: EdgeServerOptions): Promise<EdgeServ
       (stopping ??= (async () => {
         // /readyz says 503 and new requests get 503 + Connection: close while the ones in flight
         // finish (each is answered by its ack deadline at the latest); then the port closes.
-        e.startDraining();
-        await e.whenIdle(ic.ackTimeoutMs + 1_000);
+        edge.startDraining();
+        await edge.whenIdle(ic.ackTimeoutMs + 1_000);
         l.close();
-        await p.close(ic.ackTimeoutMs);
+        await producer.close(ic.ackTimeoutMs);
         l.closeAll();
         log.info({ port: l.port }, 'ingest edge stopped');
       })()),
