@@ -26,9 +26,15 @@ export async function startTestIngest(env: Env = {}, brokers: string[] = kafkaBr
   const dir = tempDir('trackhouse-ingest-');
   const config = testConfig(dir.path, { KAFKA_BROKERS: brokers.join(','), ...env });
   const kafka = createKafka(config.kafka, silentLogger(), brokers);
-  await ensureTopics(kafka, config.kafka);
   const registry = createRegistry('ingest', false);
-  const handle = await startIngest({ config, log: silentLogger(), registry, brokers });
+  let handle: IngestHandle;
+  try {
+    await ensureTopics(kafka, config.kafka);
+    handle = await startIngest({ config, log: silentLogger(), registry, brokers });
+  } catch (err) {
+    dir.remove();
+    throw err;
+  }
   return {
     config,
     kafka,
