@@ -12,7 +12,7 @@ import type { BenchSection, Scenario } from './types.js';
 const root = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 
 const scenarios: Record<string, () => Promise<Scenario>> = {
-  // Filled in as each stage lands: ingest, sink, query, e2e.
+  ingest: async () => (await import('./ingest.js')).run,
   sink: async () => (await import('./sink.js')).run,
 };
 

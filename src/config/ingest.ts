@@ -12,11 +12,27 @@ export const ingestSchema = z
     INGEST_ACK_TIMEOUT_MS: int(10_000, 100, 120_000),
     /** Bytes of encoded events waiting for Kafka, per thread; beyond it new requests get 503. */
     INGEST_MAX_PENDING_BYTES: int(64 * 1024 * 1024, 1024 * 1024, 2 * 1024 * 1024 * 1024),
+    /**
+     * Upper bound of one Kafka produce request, in record bytes before compression. Kept under the
+     * broker's default message.max.bytes (1 MB), which applies to each partition's record batch.
+     */
+    INGEST_PRODUCE_MAX_BYTES: int(1_000_000, 64 * 1024, 64 * 1024 * 1024),
+    /**
+     * kafkajs producers per edge thread, each with one produce request in flight; a user's events
+     * always use the same one, so their order holds. Worth raising when Kafka is far away (long
+     * round trips); with a local broker 1 and 2 measured the same.
+     */
+    INGEST_PRODUCER_LANES: int(1, 1, 16),
+    /** Seconds a 503 tells clients to wait (Retry-After). */
+    INGEST_RETRY_AFTER_S: int(5, 1, 3600),
   })
   .transform((e) => ({
     threads: e.INGEST_THREADS,
     ackTimeoutMs: e.INGEST_ACK_TIMEOUT_MS,
     maxPendingBytes: e.INGEST_MAX_PENDING_BYTES,
+    produceMaxBytes: e.INGEST_PRODUCE_MAX_BYTES,
+    producerLanes: e.INGEST_PRODUCER_LANES,
+    retryAfterS: e.INGEST_RETRY_AFTER_S,
     maxBatchBytes: MAX_BATCH_BYTES,
     maxEventBytes: MAX_EVENT_BYTES,
   }));

@@ -1,10 +1,30 @@
 import type { Command } from 'commander';
+import { ConfigError } from '../../common/errors.js';
+import { createLogger } from '../../common/log.js';
+import { createRegistry } from '../../common/metrics.js';
+import { loadConfig } from '../../config/index.js';
+import { startIngest } from '../../ingest/index.js';
+import { createKafka, ensureTopics } from '../../kafka/index.js';
+import { runUntilSignal } from '../lifecycle.js';
 
 export function registerIngest(program: Command): void {
   program
     .command('ingest')
-    .description('not built yet')
-    .action(() => {
-      throw new Error('trackhouse ingest is not built yet');
+    .description(
+      'run the Segment-compatible HTTP ingest edge on INGEST_PORT, producing to Kafka (KAFKA_BROKERS, or the local broker on LOCAL_KAFKA_PORT)',
+    )
+    .action(async () => {
+      const config = loadConfig();
+      if (config.keys.write.size === 0) {
+        throw new ConfigError('TRACKHOUSE_WRITE_KEYS is empty: every request would be refused; set comma-separated key:source pairs');
+      }
+      const log = createLogger(config.logLevel, { component: 'ingest' });
+      const brokers = config.kafka.brokers.length > 0 ? config.kafka.brokers : [`127.0.0.1:${config.kafka.local.port}`];
+      const created = await ensureTopics(createKafka(config.kafka, log, brokers), config.kafka);
+      if (created.length > 0) log.info({ topics: created }, 'created Kafka topics');
+      const registry = createRegistry('ingest');
+      const ingest = await startIngest({ config, log, registry, brokers });
+      log.info({ url: `http://${config.http.host}:${ingest.port}`, threads: config.ingest.threads, brokers }, 'ingest listening');
+      process.exitCode = await runUntilSignal(ingest, log, config.shutdownTimeoutMs);
     });
 }

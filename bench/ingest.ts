@@ -1,0 +1,229 @@
+// npm run bench -- ingest: events/s durably acknowledged and latency (HDR percentiles) for single
+// events and 100-event batches, side by side with
+//   - the ceiling of HTTP: a no-op uWebSockets.js server, same load generator, same bodies;
+//   - the ceiling of Kafka: Kafka's ProducerPerformance at the same record size;
+//   - a reference: node:http + one kafkajs send per request, as most teams first write it;
+// plus p99 at 80 % of each one's measured maximum rate and the ingest process's RSS and CPU.
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Kafka, logLevel } from 'kafkajs';
+import { LOCAL_KAFKA_VERSION } from '../src/config/index.js';
+import { emptyRecord, normalizeEvent } from '../src/ingest/normalize.js';
+import { freePort } from '../src/localkafka/index.js';
+import { EventCodec } from '../src/schema/index.js';
+import { batchBodies, segmentTrack, singleBodies } from './lib/events.js';
+import { runLoad, type LoadResult } from './lib/load.js';
+import { producerPerformance, type ProducerPerfResult } from './lib/producer-perf.js';
+import { sampled, startServer, waitForPort, type Server } from './lib/proc.js';
+import type { BenchContext, BenchSection } from './types.js';
+
+const WRITE_KEY = 'bench-write-key';
+const HEADERS = { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}` };
+const BATCH = 100;
+
+interface Shape {
+  name: 'single' | 'batch';
+  path: string;
+  bodies: string[];
+  events: number;
+  connections: number;
+}
+
+interface ShapeResult {
+  max: LoadResult & { events_per_s: number };
+  at_80_percent: LoadResult & { events_per_s: number; target_rate: number };
+}
+
+interface SystemResult {
+  single: ShapeResult;
+  batch: ShapeResult;
+  max_rss_mb: number;
+  cpu_cores: number;
+}
+
+/** Mean size of the Avro records these events become (for ProducerPerformance). */
+function meanRecordBytes(): number {
+  const codec = new EventCodec();
+  const rec = emptyRecord();
+  let total = 0;
+  const n = 200;
+  for (let i = 0; i < n; i++) {
+    normalizeEvent(segmentTrack(i), null, { receivedAt: Date.now(), source: 'bench', sentAt: null, context: null }, rec);
+    total += codec.encode(rec).length;
+  }
+  return Math.round(total / n);
+}
+
+async function createTopic(brokers: string[], topic: string): Promise<void> {
+  const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 6 }] });
+  await admin.disconnect();
+}
+
+async function measure(ctx: BenchContext, label: string, url: string, pid: number, shapes: Shape[], durationS: number, warmS: number): Promise<SystemResult> {
+  const out: Partial<Record<Shape['name'], ShapeResult>> = {};
+  let maxRss = 0;
+  let cpu = 0;
+  for (const s of shapes) {
+    const base = { url, path: s.path, bodies: s.bodies, headers: HEADERS, connections: s.connections };
+    await runLoad({ ...base, durationS: warmS }); // warm-up: JIT, connections, Kafka metadata
+    ctx.log(`${label} ${s.name}: max rate for ${durationS}s`);
+    const max = await sampled(pid, () => runLoad({ ...base, durationS }));
+    const target = max.result.requests_per_s * 0.8;
+    ctx.log(`${label} ${s.name}: ${Math.round(max.result.ok_per_s * s.events)} events/s; now at 80 % (${Math.round(target)} req/s)`);
+    const at80 = await sampled(pid, () => runLoad({ ...base, durationS, overallRate: target }));
+    maxRss = Math.max(maxRss, max.max_rss_mb, at80.max_rss_mb);
+    cpu = Math.max(cpu, max.cpu_cores);
+    out[s.name] = {
+      max: { ...max.result, events_per_s: Math.round(max.result.ok_per_s * s.events) },
+      at_80_percent: { ...at80.result, events_per_s: Math.round(at80.result.ok_per_s * s.events), target_rate: Math.round(target) },
+    };
+  }
+  return { single: out.single!, batch: out.batch!, max_rss_mb: maxRss, cpu_cores: cpu };
+}
+
+async function withServer<T>(server: Server, port: number, work: () => Promise<T>): Promise<T> {
+  try {
+    await waitForPort(port, server);
+    return await work();
+  } finally {
+    const code = await server.stop();
+    if (code !== 0 && code !== null) process.stderr.write(`[bench] server exited ${code}:\n${server.output().slice(-2000)}\n`);
+  }
+}
+
+export async function run(ctx: BenchContext): Promise<BenchSection> {
+  const durationS = ctx.quick ? 1 : 10;
+  const warmS = ctx.quick ? 0.5 : 2;
+  const shapes: Shape[] = [
+    { name: 'single', path: '/v1/track', bodies: singleBodies(ctx.quick ? 200 : 2000), events: 1, connections: 128 },
+    { name: 'batch', path: '/v1/batch', bodies: batchBodies(ctx.quick ? 10 : 40, BATCH), events: BATCH, connections: 32 },
+  ];
+  const tsx = ['--import', 'tsx'];
+  const threads = process.env.BENCH_INGEST_THREADS ?? '1';
+
+  // 1. Ceiling: no-op uWS.
+  let port = await freePort();
+  const noop = startServer(process.execPath, [...tsx, path.join(ctx.root, 'bench/lib/noop-server.ts')], { PORT: String(port) });
+  const noopResult = await withServer(noop, port, () => measure(ctx, 'noop', `http://127.0.0.1:${port}`, noop.pid, shapes, durationS, warmS));
+
+  // 2. trackhouse ingest, the built CLI.
+  port = await freePort();
+  const id = randomUUID().slice(0, 8);
+  const ingest = startServer(process.execPath, [path.join(ctx.root, 'dist/cli/main.js'), 'ingest'], {
+    KAFKA_BROKERS: ctx.brokers.join(','),
+    KAFKA_TOPIC_EVENTS: `bench-${id}.events`,
+    KAFKA_TOPIC_REJECTED: `bench-${id}.rejected`,
+    KAFKA_TOPIC_DLQ: `bench-${id}.dlq`,
+    TRACKHOUSE_WRITE_KEYS: `${WRITE_KEY}:bench`,
+    TRACKHOUSE_DATA_DIR: path.join(ctx.workDir, 'data'),
+    INGEST_PORT: String(port),
+    INGEST_THREADS: threads,
+    LOG_LEVEL: 'warn',
+  });
+  const ingestResult = await withServer(ingest, port, () => measure(ctx, 'trackhouse', `http://127.0.0.1:${port}`, ingest.pid, shapes, durationS, warmS));
+
+  // 3. Reference: node:http + kafkajs, one send per request.
+  port = await freePort();
+  const refTopic = `bench-${id}.reference`;
+  await createTopic(ctx.brokers, refTopic);
+  const reference = startServer(process.execPath, [...tsx, path.join(ctx.root, 'bench/lib/reference-server.ts')], {
+    PORT: String(port),
+    BROKERS: ctx.brokers.join(','),
+    TOPIC: refTopic,
+    KAFKAJS_NO_PARTITIONER_WARNING: '1',
+  });
+  await sleep(500);
+  const refResult = await withServer(reference, port, () => measure(ctx, 'reference', `http://127.0.0.1:${port}`, reference.pid, shapes, durationS, warmS));
+
+  // 4. Ceiling: Kafka's own producer at the same record size, same durability (acks=all) and codec.
+  const recordBytes = meanRecordBytes();
+  const perfTopic = `bench-${id}.perf`;
+  await createTopic(ctx.brokers, perfTopic);
+  ctx.log(`ProducerPerformance: ${recordBytes}-byte records`);
+  const perf: ProducerPerfResult = await producerPerformance({
+    cacheDir: path.join(ctx.root, '.trackhouse'),
+    version: LOCAL_KAFKA_VERSION,
+    brokers: ctx.brokers,
+    topic: perfTopic,
+    records: ctx.quick ? 100_000 : 2_000_000,
+    recordBytes,
+    props: ['acks=all', 'enable.idempotence=true', 'compression.type=lz4'],
+  });
+
+  const results = {
+    config: { threads: Number(threads), duration_s: durationS, connections: { single: 128, batch: 32 }, batch_size: BATCH, mean_record_bytes: recordBytes },
+    trackhouse: ingestResult,
+    noop_uws: noopResult,
+    reference_http_kafkajs: refResult,
+    kafka_producer_performance: perf,
+    ratios: {
+      single_vs_noop_requests: round(ingestResult.single.max.ok_per_s / noopResult.single.max.ok_per_s),
+      single_vs_reference: round(ingestResult.single.max.ok_per_s / refResult.single.max.ok_per_s),
+      batch_vs_noop_events: round(ingestResult.batch.max.events_per_s / noopResult.batch.max.events_per_s),
+      batch_vs_reference: round(ingestResult.batch.max.events_per_s / refResult.batch.max.events_per_s),
+      batch_vs_kafka_producer_performance: round(ingestResult.batch.max.events_per_s / perf.records_per_s),
+    },
+    targets: {
+      batch_events_per_s_at_least_150000: ingestResult.batch.max.events_per_s >= 150_000,
+      single_at_least_40_percent_of_noop: ingestResult.single.max.ok_per_s >= 0.4 * noopResult.single.max.ok_per_s,
+      single_at_least_2x_reference: ingestResult.single.max.ok_per_s >= 2 * refResult.single.max.ok_per_s,
+      p99_at_80_percent_at_most_25ms: ingestResult.single.at_80_percent.latency_ms.p99 <= 25 && ingestResult.batch.at_80_percent.latency_ms.p99 <= 25,
+      rss_at_most_300mb: ingestResult.max_rss_mb <= 300,
+    },
+  };
+  return { name: 'ingest', results, markdown: markdown(results, ctx.quick) };
+}
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+function lat(l: LoadResult['latency_ms']): string {
+  return `${l.p50} / ${l.p90} / ${l.p99} / ${l.p99_9} / ${l.max}`;
+}
+
+function markdown(r: {
+  config: { threads: number; duration_s: number; mean_record_bytes: number };
+  trackhouse: SystemResult;
+  noop_uws: SystemResult;
+  reference_http_kafkajs: SystemResult;
+  kafka_producer_performance: ProducerPerfResult;
+  ratios: Record<string, number>;
+  targets: Record<string, boolean>;
+}, quick: boolean): string {
+  const row = (name: string, s: SystemResult) =>
+    `| ${name} | ${Math.round(s.single.max.ok_per_s)} | ${lat(s.single.max.latency_ms)} | ${s.single.at_80_percent.latency_ms.p99} | ` +
+    `${s.batch.max.events_per_s} | ${lat(s.batch.max.latency_ms)} | ${s.batch.at_80_percent.latency_ms.p99} | ${s.max_rss_mb} | ${s.cpu_cores} | ` +
+    `${s.single.max.non_2xx + s.batch.max.non_2xx + s.single.max.errors + s.batch.max.errors} |`;
+  const p = r.kafka_producer_performance;
+  return [
+    `## ingest${quick ? ' (quick run)' : ''}`,
+    '',
+    `Single events (\`POST /v1/track\`, 128 connections) and ${BATCH}-event batches (\`POST /v1/batch\`, 32 connections), ` +
+      `realistic analytics-node events; ${r.config.duration_s} s per run, INGEST_THREADS=${r.config.threads}. ` +
+      'Throughput counts 2xx answers only (for trackhouse: events durably acknowledged by Kafka, acks=all). ' +
+      'Latency in ms (autocannon HDR histogram): p50 / p90 / p99 / p99.9 / max at the maximum rate; "p99 @80 %" is a second run at 80 % of that rate ' +
+      "(autocannon overallRate, closed loop, without autocannon's coordinated-omission correction, whose interval is wrong by 1000x).",
+    '',
+    '| system | single req/s | single latency | single p99 @80 % | batch events/s | batch latency | batch p99 @80 % | max RSS MB | CPU cores | non-2xx + errors |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    row('trackhouse ingest', r.trackhouse),
+    row('no-op uWS (HTTP ceiling)', r.noop_uws),
+    row('node:http + kafkajs (reference)', r.reference_http_kafkajs),
+    '',
+    `Kafka ProducerPerformance (Java, ${p.props.join(' ')}), ${p.record_bytes}-byte records (mean Avro size of these events): ` +
+      `${Math.round(p.records_per_s)} records/s (${p.mb_per_s} MB/s), latency p50 ${p.latency_ms.p50} / p99 ${p.latency_ms.p99} ms.`,
+    '',
+    `Ratios: ${Object.entries(r.ratios)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}.`,
+    '',
+    `Targets: ${Object.entries(r.targets)
+      .map(([k, v]) => `${k} ${v ? 'met' : 'NOT met'}`)
+      .join(', ')}.`,
+    '',
+  ].join('\n');
+}

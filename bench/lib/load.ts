@@ -1,0 +1,77 @@
+// The load generator: autocannon (HDR histograms via hdr-histogram-js), used the same way for
+// trackhouse, the no-op ceiling and the reference server.
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+
+interface AutocannonResult {
+  requests: { average: number; total: number };
+  latency: Record<string, number>;
+  '2xx': number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  duration: number;
+  statusCodeStats: Record<string, { count: number }>;
+}
+
+type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
+const autocannon = require('autocannon') as Autocannon;
+
+export interface LoadOptions {
+  url: string;
+  path: string;
+  bodies: string[];
+  headers: Record<string, string>;
+  connections: number;
+  durationS: number;
+  /** Requests per second over all connections (for the "80 % of max" runs); unset = as fast as it goes. */
+  overallRate?: number;
+}
+
+export interface LoadResult {
+  /** 2xx answers per second. */
+  ok_per_s: number;
+  requests_per_s: number;
+  ok: number;
+  non_2xx: number;
+  errors: number;
+  status_codes: Record<string, number>;
+  latency_ms: { p50: number; p90: number; p99: number; p99_9: number; max: number; mean: number };
+  duration_s: number;
+}
+
+export async function runLoad(o: LoadOptions): Promise<LoadResult> {
+  const requests = o.bodies.map((body) => ({ method: 'POST', path: o.path, body, headers: o.headers }));
+  const r = await autocannon({
+    url: o.url,
+    connections: o.connections,
+    pipelining: 1,
+    duration: o.durationS,
+    requests,
+    timeout: 30,
+    // With a rate, autocannon "corrects" coordinated omission with an expected interval of
+    // ceil(1 / rate) = 1 ms (it means 1000 / rate ms), which turns every L-ms answer into L
+    // samples and a few slow connects into a p90 of a second. We report plain latencies.
+    ...(o.overallRate ? { overallRate: Math.max(1, Math.round(o.overallRate)), ignoreCoordinatedOmission: true } : {}),
+  });
+  const codes: Record<string, number> = {};
+  for (const [k, v] of Object.entries(r.statusCodeStats ?? {})) codes[k] = v.count;
+  return {
+    ok_per_s: r['2xx'] / r.duration,
+    requests_per_s: r.requests.total / r.duration,
+    ok: r['2xx'],
+    non_2xx: r.non2xx,
+    errors: r.errors + r.timeouts,
+    status_codes: codes,
+    latency_ms: {
+      p50: r.latency.p50!,
+      p90: r.latency.p90!,
+      p99: r.latency.p99!,
+      p99_9: r.latency.p99_9!,
+      max: r.latency.max!,
+      mean: r.latency.mean!,
+    },
+    duration_s: r.duration,
+  };
+}

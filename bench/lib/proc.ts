@@ -1,0 +1,92 @@
+// Servers under test run as child processes (never in the load generator's thread); these
+// helpers start one, wait for its port, sample its memory and CPU from /proc, and stop it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface Server {
+  readonly pid: number;
+  readonly child: ChildProcess;
+  output(): string;
+  stop(): Promise<number | null>;
+}
+
+export function startServer(cmd: string, args: string[], env: Record<string, string>): Server {
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const keep = (d: Buffer) => {
+    out = (out + d.toString()).slice(-20_000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    pid: child.pid!,
+    child,
+    output: () => out,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
+
+export async function waitForPort(port: number, server: Server, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (server.child.exitCode !== null) throw new Error(`server exited (${server.child.exitCode}) before listening:\n${server.output()}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ port, host: '127.0.0.1' });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await sleep(100);
+  }
+  throw new Error(`nothing listened on ${port} in time:\n${server.output()}`);
+}
+
+/** Samples a process's RSS (max) and CPU time while `work` runs. */
+export async function sampled<T>(pid: number, work: () => Promise<T>): Promise<{ result: T; max_rss_mb: number; cpu_cores: number }> {
+  let maxRss = 0;
+  const cpu0 = cpuSeconds(pid);
+  const t0 = process.hrtime.bigint();
+  const timer = setInterval(() => {
+    maxRss = Math.max(maxRss, rssMb(pid));
+  }, 200);
+  try {
+    const result = await work();
+    maxRss = Math.max(maxRss, rssMb(pid));
+    const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+    return { result, max_rss_mb: Math.round(maxRss), cpu_cores: Math.round(((cpuSeconds(pid) - cpu0) / wall) * 100) / 100 };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+function rssMb(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** utime + stime of a process (all its threads), in seconds. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks (USER_HZ = 100)
+  } catch {
+    return 0;
+  }
+}

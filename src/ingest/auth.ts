@@ -1,0 +1,44 @@
+// Write keys, as Segment's SDKs send them: the user name of HTTP Basic auth (password empty), or
+// a `writeKey` field in the body (analytics.js, sendBeacon).
+
+export type KeyLookup =
+  | { kind: 'none' }
+  | { kind: 'ok'; source: string }
+  | { kind: 'unknown' };
+
+const NONE: KeyLookup = { kind: 'none' };
+const UNKNOWN: KeyLookup = { kind: 'unknown' };
+
+export class WriteKeys {
+  /** Exact `Authorization` header values SDKs send for each key -> result, so the usual request skips base64. */
+  private readonly byHeader = new Map<string, KeyLookup>();
+  private readonly byKey = new Map<string, KeyLookup>();
+
+  constructor(keys: ReadonlyMap<string, string>) {
+    for (const [key, source] of keys) {
+      const ok: KeyLookup = { kind: 'ok', source };
+      this.byKey.set(key, ok);
+      this.byHeader.set(`Basic ${Buffer.from(`${key}:`).toString('base64')}`, ok);
+      this.byHeader.set(`Basic ${Buffer.from(key).toString('base64')}`, ok);
+    }
+  }
+
+  /** From the Authorization header ('' when absent). */
+  fromHeader(header: string): KeyLookup {
+    if (header === '') return NONE;
+    const hit = this.byHeader.get(header);
+    if (hit !== undefined) return hit;
+    const m = /^\s*basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(header);
+    if (m === null) return UNKNOWN;
+    const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    return this.fromBody(colon < 0 ? decoded : decoded.slice(0, colon));
+  }
+
+  /** From the body's writeKey field (any JSON value). */
+  fromBody(value: unknown): KeyLookup {
+    if (value === undefined || value === null || value === '') return NONE;
+    if (typeof value !== 'string') return UNKNOWN;
+    return this.byKey.get(value) ?? UNKNOWN;
+  }
+}

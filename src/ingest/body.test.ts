@@ -1,0 +1,54 @@
+import { deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { acceptsContentType, contentEncoding, decodeUtf8, inflate } from './body.js';
+import { IngestError } from './errors.js';
+
+const codeOf = (f: () => unknown) => {
+  try {
+    f();
+    return null;
+  } catch (err) {
+    return err instanceof IngestError ? err.code : String(err);
+  }
+};
+
+describe('request bodies', () => {
+  it('takes JSON, text/plain (sendBeacon) and no content type, nothing else', () => {
+    for (const ct of ['', 'application/json', 'text/plain', 'application/json; charset=utf-8', 'Text/Plain;charset=UTF-8', ' application/json ']) {
+      expect([ct, acceptsContentType(ct)]).toEqual([ct, true]);
+    }
+    for (const ct of ['application/xml', 'multipart/form-data; boundary=x', 'application/x-www-form-urlencoded', 'text/html', 'application/jsonx']) {
+      expect([ct, acceptsContentType(ct)]).toEqual([ct, false]);
+    }
+  });
+
+  it('takes gzip, deflate and identity encodings, nothing else', () => {
+    expect(['', 'gzip', 'GZIP', 'x-gzip', 'deflate', 'identity'].map(contentEncoding)).toEqual(['identity', 'gzip', 'gzip', 'gzip', 'deflate', 'identity']);
+    expect(['br', 'zstd', 'gzip, br', 'compress'].map(contentEncoding)).toEqual([null, null, null, null]);
+  });
+
+  it('inflates gzip, zlib and raw deflate bodies', () => {
+    const text = '{"userId":"u","event":"e"}';
+    expect(inflate(gzipSync(text), 'gzip', 1000).toString()).toBe(text);
+    expect(inflate(deflateSync(text), 'deflate', 1000).toString()).toBe(text);
+    expect(inflate(deflateRawSync(text), 'deflate', 1000).toString()).toBe(text);
+  });
+
+  it('stops inflating at the limit (zip bombs) and names corrupt data', () => {
+    const bomb = gzipSync(Buffer.alloc(20_000_000));
+    expect(bomb.length).toBeLessThan(50_000);
+    expect(codeOf(() => inflate(bomb, 'gzip', 500 * 1024))).toBe('body_too_large');
+    expect(codeOf(() => inflate(deflateSync(Buffer.alloc(1001)), 'deflate', 1000))).toBe('body_too_large');
+    expect(inflate(gzipSync(Buffer.alloc(1000)), 'gzip', 1000).length).toBe(1000);
+    expect(codeOf(() => inflate(Buffer.from('not gzip'), 'gzip', 1000))).toBe('corrupt_body');
+    expect(codeOf(() => inflate(Buffer.from([0xff, 0x00, 0x12]), 'deflate', 1000))).toBe('corrupt_body');
+    expect(codeOf(() => inflate(gzipSync('x').subarray(0, 12), 'gzip', 1000))).toBe('corrupt_body');
+  });
+
+  it('accepts only valid UTF-8', () => {
+    expect(decodeUtf8(Buffer.from('héllo ✓ 🎉'))).toBe('héllo ✓ 🎉');
+    expect(codeOf(() => decodeUtf8(Buffer.from([0x7b, 0xff, 0x7d])))).toBe('not_utf8');
+    expect(codeOf(() => decodeUtf8(Buffer.from([0xed, 0xa0, 0x80])))).toBe('not_utf8'); // encoded surrogate
+    expect(codeOf(() => decodeUtf8(Buffer.from([0xe2, 0x82])))).toBe('not_utf8'); // truncated sequence
+  });
+});

@@ -1,0 +1,517 @@
+// The HTTP edge: Segment Tracking API requests in, Kafka records out, an answer once Kafka has
+// acknowledged them. One instance per thread; it owns no sockets or clients, only the request
+// path, so tests and the thread runner build it with whatever producer they like.
+//
+// Request path (all synchronous until the producer takes the records):
+//   headers -> route, content type/encoding, write key from Basic auth (refused early, body unread)
+//   body    -> gathered (one chunk: read in place; several: copied into a pooled buffer)
+//           -> inflated (bounded) -> UTF-8 checked -> JSON.parse -> write key from body if needed
+//           -> each event validated + normalized (one pass) -> Avro-encoded into a slab
+//           -> invalid events / unreadable bodies become records for the rejected topic
+//   producer.submit(request) -> settle() once Kafka acked every record -> 200 / 400 / 503.
+//
+// Status of a batch with invalid events: 400, whose body lists each invalid event by index and
+// says how many were accepted (and they are durable: the 400 is only sent after Kafka acked
+// them). Both Segment SDKs treat 400 as final: @segment/analytics-node never retries a 400,
+// analytics-next retries only 5xx and 429. So the valid events are not resent, the invalid ones
+// are not retried forever, and the client is told honestly that part of its input was bad. A 503
+// (Kafka did not acknowledge in time) is sent whenever any accepted event is not durable, so
+// clients retry; the sink deduplicates by event_id what a retry writes twice.
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { Logger } from '../common/log.js';
+import { statusLine } from '../common/http.js';
+import type { Config } from '../config/index.js';
+import type { OutRecord, ProduceError, RecordProducer, Submission } from '../kafka/producer.js';
+import type { EventCodec, EventRecord, EventType } from '../schema/index.js';
+import { WriteKeys } from './auth.js';
+import { acceptsContentType, contentEncoding, decodeUtf8, inflate, tooLarge, type ContentEncoding } from './body.js';
+import { IngestError, problem, REQUEST_ERRORS, type EventProblem, type RequestErrorCode } from './errors.js';
+import type { IngestMetrics } from './metrics.js';
+import { emptyRecord, normalizeEvent, type NormalizeContext } from './normalize.js';
+import { eventBytes, rejectRecord } from './rejects.js';
+import { CALLS, callForPath, type CallKind } from './routes.js';
+import { RecordSlab } from './slab.js';
+import { parseIsoTime } from './time.js';
+
+export interface EdgeDeps {
+  config: Config;
+  log: Logger;
+  producer: RecordProducer;
+  codec: EventCodec;
+  metrics: IngestMetrics;
+}
+
+const OK_BODY = '{"success":true}';
+/** Per-record overhead counted against the pending-bytes bound (object, key, bookkeeping). */
+const RECORD_MEMORY = 96;
+/** Bodies kept in the pool for multi-chunk uploads; more at once are allocated and dropped. */
+const POOL_SIZE = 16;
+
+interface BodyRefusal {
+  /** Size of the whole body when only its start is at hand. */
+  total?: number;
+  /** The rest of the body will not be read. */
+  unread?: boolean;
+  receivedAt?: number;
+}
+
+interface RejectedEvent {
+  index: number;
+  code: string;
+  error: string;
+}
+
+/** One HTTP request from headers to answer. It is also the producer's Submission for its records. */
+class IngestRequest implements Submission {
+  readonly records: OutRecord[] = [];
+  bytes = 0;
+  accepted = 0;
+  rejected: RejectedEvent[] | null = null;
+  /** A whole-body rejection whose record goes to the rejected topic before it is answered. */
+  bodyError: IngestError | null = null;
+  source: string | null = null;
+  encoding: ContentEncoding = 'identity';
+  origin = '';
+  limit = 0;
+  /** Content-Length, or -1. */
+  declared = -1;
+  /** Bytes of the body gathered so far and where (null: none yet, or a single chunk). */
+  received = 0;
+  buf: Buffer | null = null;
+  /** Body complete (or refused): further chunks are ignored. */
+  read = false;
+  answered = false;
+  aborted = false;
+  /** The body was not read to its end: close the connection with the answer. */
+  closeAfter = false;
+  readAt = 0;
+
+  constructor(
+    readonly edge: IngestEdge,
+    readonly res: HttpResponse,
+    readonly kind: CallKind,
+    readonly path: string,
+  ) {}
+
+  settle(error: ProduceError | null): void {
+    this.edge.settled(this, error);
+  }
+}
+
+export class IngestEdge {
+  private readonly keys: WriteKeys;
+  private readonly slab: RecordSlab;
+  private readonly scratch: EventRecord = emptyRecord();
+  private readonly nctx: NormalizeContext = { receivedAt: 0, source: '', sentAt: null, context: null };
+  private readonly pool: Buffer[] = [];
+  private readonly eventsTopic: string;
+  private readonly rejectedTopic: string;
+  private readonly retryAfter: string;
+  private draining = false;
+  private open = 0;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly deps: EdgeDeps) {
+    this.keys = new WriteKeys(deps.config.keys.write);
+    this.slab = new RecordSlab(deps.codec);
+    this.eventsTopic = deps.config.kafka.topics.events;
+    this.rejectedTopic = deps.config.kafka.topics.rejected;
+    this.retryAfter = String(deps.config.ingest.retryAfterS);
+  }
+
+  register(app: TemplatedApp): void {
+    app.post('/v1/:call', (res, req) => {
+      const call = CALLS.get(req.getParameter(0));
+      if (call === undefined) this.notFound(res, req);
+      else this.begin(res, req, call);
+    });
+    app.options('/*', (res, req) => this.preflight(res, req));
+    app.any('/*', (res, req) => {
+      const call = callForPath(req.getUrl());
+      if (call !== undefined && req.getMethod() === 'post') this.begin(res, req, call);
+      else this.notFound(res, req);
+    });
+  }
+
+  /** Stop taking new requests (each gets 503 + Connection: close); /readyz reports it. */
+  startDraining(): void {
+    this.draining = true;
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  /** Requests received and not yet answered. */
+  get inFlight(): number {
+    return this.open;
+  }
+
+  /** Resolves when every request received so far has been answered, or after `timeoutMs`. */
+  whenIdle(timeoutMs: number): Promise<void> {
+    if (this.open === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  // ---- request start: everything that can be decided from the headers ----
+
+  private begin(res: HttpResponse, req: HttpRequest, kind: CallKind): void {
+    const r = new IngestRequest(this, res, kind, req.getUrl());
+    this.open++;
+    r.origin = req.getHeader('origin');
+    if (this.draining) {
+      this.refuse(r, new IngestError('draining', 'this server is shutting down; retry on another'), true);
+      return;
+    }
+    const contentType = req.getHeader('content-type');
+    if (!acceptsContentType(contentType)) {
+      const shown = contentType.slice(0, 100);
+      const err = new IngestError('unsupported_media_type', `content type ${shown} is not accepted; send application/json or text/plain`);
+      this.refuse(r, err, true);
+      return;
+    }
+    const encoding = contentEncoding(req.getHeader('content-encoding'));
+    if (encoding === null) {
+      const shown = req.getHeader('content-encoding').slice(0, 100);
+      this.refuse(r, new IngestError('unsupported_encoding', `content encoding ${shown} is not accepted; send gzip, deflate or none`), true);
+      return;
+    }
+    r.encoding = encoding;
+    const key = this.keys.fromHeader(req.getHeader('authorization'));
+    if (key.kind === 'unknown') {
+      this.unauthenticated(r, 'unknown_write_key', true);
+      return;
+    }
+    if (key.kind === 'ok') r.source = key.source;
+    r.limit = kind === 'batch' ? this.deps.config.ingest.maxBatchBytes : this.deps.config.ingest.maxEventBytes;
+    const length = req.getHeader('content-length');
+    if (length !== '') r.declared = Number(length);
+    res.onAborted(() => this.aborted(r));
+    res.onData((chunk, isLast) => {
+      try {
+        this.chunk(r, chunk, isLast);
+      } catch (err) {
+        // Nothing a client sends should get here; if something does, it costs one 500, not the process.
+        this.deps.log.error({ err, path: r.path }, 'unexpected error while reading a request');
+        r.read = true;
+        this.giveBack(r);
+        this.refuse(r, new IngestError('internal_error', 'the server failed to process this request'), true);
+      }
+    });
+  }
+
+  // ---- body ----
+
+  private chunk(r: IngestRequest, chunk: ArrayBuffer, isLast: boolean): void {
+    if (r.read) return;
+    const n = chunk.byteLength;
+    if (r.received === 0 && isLast) {
+      // The usual case: the whole body in one chunk, read in place (the chunk is only valid
+      // during this call, and everything kept from it is copied before we return).
+      r.read = true;
+      const body = Buffer.from(chunk);
+      if (n > r.limit) this.bodyRefused(r, tooLarge(r.limit), body, { total: n });
+      else this.process(r, body);
+      return;
+    }
+    if (r.received + n > r.limit) {
+      r.read = true;
+      const head = this.gathered(r, chunk);
+      const total = Math.max(r.declared, r.received + n);
+      this.giveBack(r);
+      // The rest of the body is never read: answer and close the connection.
+      this.bodyRefused(r, tooLarge(r.limit), head, { total, unread: true });
+      return;
+    }
+    if (r.buf === null) r.buf = this.pool.pop() ?? Buffer.allocUnsafeSlow(this.deps.config.ingest.maxBatchBytes);
+    Buffer.from(chunk).copy(r.buf, r.received);
+    r.received += n;
+    if (isLast) {
+      r.read = true;
+      this.process(r, r.buf.subarray(0, r.received));
+      this.giveBack(r);
+    }
+  }
+
+  /** What has arrived of an oversized body, at most what the rejected topic keeps. */
+  private gathered(r: IngestRequest, chunk: ArrayBuffer): Buffer {
+    const keep = this.deps.config.ingest.maxEventBytes;
+    const prior = r.buf === null ? Buffer.alloc(0) : r.buf.subarray(0, Math.min(r.received, keep));
+    if (prior.length >= keep) return Buffer.from(prior);
+    const more = Buffer.from(chunk, 0, Math.min(chunk.byteLength, keep - prior.length));
+    return Buffer.concat([prior, more]);
+  }
+
+  private giveBack(r: IngestRequest): void {
+    if (r.buf !== null && this.pool.length < POOL_SIZE) this.pool.push(r.buf);
+    r.buf = null;
+  }
+
+  private aborted(r: IngestRequest): void {
+    r.aborted = true;
+    this.giveBack(r);
+    // A request cut off mid-body has nothing in Kafka and nobody to answer.
+    if (!r.read) this.done(r, 0);
+  }
+
+  // ---- parsing and events ----
+
+  private process(r: IngestRequest, body: Buffer): void {
+    r.readAt = performance.now();
+    const receivedAt = Date.now();
+    let parsed: unknown;
+    let plain = body;
+    try {
+      if (r.encoding !== 'identity') plain = inflate(body, r.encoding, r.limit);
+      const text = decodeUtf8(plain);
+      try {
+        parsed = JSON.parse(text);
+      } catch (err) {
+        throw new IngestError('malformed_json', `the body is not valid JSON: ${(err as Error).message}`);
+      }
+    } catch (err) {
+      if (!(err instanceof IngestError)) throw err;
+      this.bodyRefused(r, err, body, { receivedAt });
+      return;
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      this.bodyRefused(r, new IngestError('invalid_body', 'the body must be a JSON object'), body, { receivedAt });
+      return;
+    }
+    const obj = parsed as Record<string, unknown>;
+    if (r.source === null) {
+      const key = this.keys.fromBody(obj.writeKey);
+      if (key.kind !== 'ok') {
+        this.unauthenticated(r, key.kind === 'none' ? 'missing_write_key' : 'unknown_write_key', false);
+        return;
+      }
+      r.source = key.source;
+    }
+
+    const ctx = this.nctx;
+    ctx.receivedAt = receivedAt;
+    ctx.source = r.source;
+    ctx.sentAt = null;
+    ctx.context = null;
+    if (r.kind !== 'batch') {
+      this.event(r, obj, r.kind, -1, plain);
+    } else {
+      const batch = obj.batch;
+      if (!Array.isArray(batch)) {
+        this.bodyRefused(r, new IngestError('invalid_body', 'a batch body needs a "batch" array of events'), body, { receivedAt });
+        return;
+      }
+      if (typeof obj.sentAt === 'string') {
+        const sentAt = parseIsoTime(obj.sentAt);
+        if (Number.isNaN(sentAt)) {
+          this.bodyRefused(r, new IngestError('invalid_body', 'sentAt must be an ISO 8601 time'), body, { receivedAt });
+          return;
+        }
+        ctx.sentAt = sentAt;
+      }
+      const bc = obj.context;
+      if (typeof bc === 'object' && bc !== null && !Array.isArray(bc)) ctx.context = bc as Record<string, unknown>;
+      for (let i = 0; i < batch.length; i++) this.event(r, batch[i], null, i, null);
+    }
+    this.submit(r);
+  }
+
+  /** Validates, normalizes and encodes one event; an invalid one becomes a rejected record. */
+  private event(r: IngestRequest, raw: unknown, type: EventType | null, index: number, body: Buffer | null): void {
+    const rec = this.scratch;
+    let p: EventProblem | null = normalizeEvent(raw, type, this.nctx, rec);
+    if (p === null) {
+      const value = this.slab.encode(rec, this.deps.config.ingest.maxEventBytes);
+      if (value !== null) {
+        const key = rec.user_id ?? rec.anonymous_id;
+        r.records.push({ topic: this.eventsTopic, key, value });
+        r.bytes += value.length + RECORD_MEMORY + (key === null ? 0 : key.length);
+        r.accepted++;
+        return;
+      }
+      p = problem('event_too_large', `the event is larger than ${this.deps.config.ingest.maxEventBytes / 1024} KB`);
+    }
+    const rejected = rejectRecord(
+      {
+        topic: this.rejectedTopic,
+        code: p.code,
+        reason: p.message,
+        source: r.source!,
+        endpoint: r.path,
+        receivedAt: this.nctx.receivedAt,
+        index: index < 0 ? undefined : index,
+      },
+      body ?? eventBytes(raw),
+    );
+    r.records.push(rejected);
+    r.bytes += rejected.value.length + RECORD_MEMORY * 4;
+    (r.rejected ??= []).push({ index, code: p.code, error: p.message });
+  }
+
+  /** A body that cannot be read as events: kept in the rejected topic if its sender is known. */
+  private bodyRefused(r: IngestRequest, err: IngestError, body: Buffer, how: BodyRefusal = {}): void {
+    this.deps.metrics.bodyRejected(err.code);
+    if (r.source === null) {
+      // No valid write key: never written (anyone could fill the topic), only counted.
+      this.deps.metrics.unauthenticatedRequest('missing_write_key');
+      this.refuse(r, err, how.unread ?? false);
+      return;
+    }
+    r.bodyError = err;
+    r.closeAfter = how.unread ?? false;
+    const rec = rejectRecord(
+      {
+        topic: this.rejectedTopic,
+        code: err.code,
+        reason: err.message,
+        source: r.source,
+        endpoint: r.path,
+        receivedAt: how.receivedAt ?? Date.now(),
+        contentEncoding: r.encoding,
+      },
+      body,
+      how.total,
+    );
+    r.records.push(rec);
+    r.bytes += rec.value.length + RECORD_MEMORY * 4;
+    this.submit(r);
+  }
+
+  private submit(r: IngestRequest): void {
+    if (r.records.length === 0) {
+      this.answer(r);
+      return;
+    }
+    const outcome = this.deps.producer.submit(r);
+    if (outcome === 'queued') return;
+    const err =
+      outcome === 'full'
+        ? new IngestError('overloaded', 'too many events are waiting for Kafka; retry later')
+        : outcome === 'closed'
+          ? new IngestError('draining', 'this server is shutting down; retry on another')
+          : new IngestError('kafka_unavailable', 'Kafka is not acknowledging writes; retry later');
+    this.refuse(r, err, false);
+  }
+
+  // ---- answers ----
+
+  /** Called by the producer once every record of `r` is acknowledged, or not. */
+  settled(r: IngestRequest, error: ProduceError | null): void {
+    if (error !== null) {
+      const err = new IngestError('kafka_unavailable', `the events were not confirmed by Kafka (${error.message}); retry later`);
+      this.refuse(r, err, false);
+      return;
+    }
+    this.answer(r);
+  }
+
+  private answer(r: IngestRequest): void {
+    const m = this.deps.metrics;
+    m.eventsAccepted(r.accepted);
+    if (r.bodyError !== null) {
+      this.reply(r, r.bodyError.status, errorBody(r.bodyError.code, r.bodyError.message), false, false);
+      return;
+    }
+    if (r.rejected === null) {
+      this.reply(r, 200, OK_BODY, false, false);
+      return;
+    }
+    for (const x of r.rejected) m.eventRejected(x.code);
+    if (r.kind !== 'batch') {
+      const x = r.rejected[0]!;
+      this.reply(r, 400, JSON.stringify({ success: false, code: x.code, error: x.error }), false, false);
+      return;
+    }
+    const n = r.rejected.length;
+    const body = {
+      success: false,
+      code: 'invalid_event',
+      error: `${n} of ${n + r.accepted} events are invalid and were not accepted; the other ${r.accepted} were`,
+      accepted: r.accepted,
+      rejected: r.rejected,
+    };
+    this.reply(r, 400, JSON.stringify(body), false, false);
+  }
+
+  private refuse(r: IngestRequest, err: IngestError, closeConnection: boolean): void {
+    this.reply(r, err.status, errorBody(err.code, err.message), err.status === 503, closeConnection);
+  }
+
+  private unauthenticated(r: IngestRequest, code: 'missing_write_key' | 'unknown_write_key', closeConnection: boolean): void {
+    this.deps.metrics.unauthenticatedRequest(code);
+    const message =
+      code === 'missing_write_key'
+        ? 'a write key is required: HTTP Basic auth with the key as user name, or a writeKey field in the body'
+        : 'the write key is not known';
+    this.refuse(r, new IngestError(code, message), closeConnection);
+  }
+
+  private reply(r: IngestRequest, status: number, body: string, retryAfter: boolean, closeConnection: boolean): void {
+    if (r.answered) return;
+    if (!r.aborted) {
+      const res = r.res;
+      res.cork(() => {
+        res.writeStatus(statusLine(status)).writeHeader('Content-Type', 'application/json');
+        this.corsHeaders(res, r.origin);
+        if (retryAfter) res.writeHeader('Retry-After', this.retryAfter);
+        res.end(body, closeConnection || r.closeAfter);
+      });
+    }
+    this.done(r, status);
+  }
+
+  private done(r: IngestRequest, status: number): void {
+    if (r.answered) return;
+    r.answered = true;
+    const m = this.deps.metrics;
+    m.request(r.kind, status === 0 ? 499 : status);
+    if (r.readAt > 0) m.answered((performance.now() - r.readAt) / 1000);
+    if (--this.open === 0 && this.idleWaiters.length > 0) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  private corsHeaders(res: HttpResponse, origin: string): void {
+    // Echo the page's origin (with credentials allowed) so fetch with credentials: 'include' and
+    // sendBeacon both work; the API uses no cookies, so this grants nothing beyond a write key.
+    if (origin === '') {
+      res.writeHeader('Access-Control-Allow-Origin', '*');
+    } else {
+      res.writeHeader('Access-Control-Allow-Origin', origin);
+      res.writeHeader('Access-Control-Allow-Credentials', 'true');
+      res.writeHeader('Vary', 'Origin');
+    }
+  }
+
+  private preflight(res: HttpResponse, req: HttpRequest): void {
+    const origin = req.getHeader('origin');
+    const wanted = req.getHeader('access-control-request-headers');
+    res.writeStatus(statusLine(204));
+    this.corsHeaders(res, origin);
+    res.writeHeader('Access-Control-Allow-Methods', 'POST, OPTIONS');
+    res.writeHeader('Access-Control-Allow-Headers', wanted === '' ? 'Content-Type, Authorization, Content-Encoding' : wanted);
+    res.writeHeader('Access-Control-Max-Age', '86400');
+    res.endWithoutBody();
+  }
+
+  private notFound(res: HttpResponse, req: HttpRequest): void {
+    const url = req.getUrl();
+    const call = callForPath(url);
+    const [code, message]: [RequestErrorCode, string] =
+      call !== undefined
+        ? ['method_not_allowed', `${url} takes POST`]
+        : ['not_found', `no such endpoint: ${url.slice(0, 200)}; see /v1/track, /v1/identify, /v1/page, /v1/screen, /v1/group, /v1/alias, /v1/batch`];
+    const status = REQUEST_ERRORS[code];
+    res.writeStatus(statusLine(status)).writeHeader('Content-Type', 'application/json');
+    if (status === 405) res.writeHeader('Allow', 'POST, OPTIONS');
+    res.end(errorBody(code, message));
+  }
+}
+
+function errorBody(code: string, message: string): string {
+  return JSON.stringify({ success: false, code, error: message });
+}

@@ -1,0 +1,3 @@
+export { startIngest, type IngestHandle, type IngestOptions } from './start.js';
+export { IngestEdge, type EdgeDeps } from './edge.js';
+export { CALLS, type CallKind } from './routes.js';

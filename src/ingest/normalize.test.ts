@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import type { EventType } from '../schema/index.js';
+import { emptyRecord, normalizeEvent, type NormalizeContext } from './normalize.js';
+
+const RECEIVED = Date.parse('2030-01-01T12:00:00.000Z');
+
+function run(raw: unknown, type: EventType | null = null, ctx: Partial<NormalizeContext> = {}) {
+  const out = emptyRecord();
+  const problem = normalizeEvent(raw, type, { receivedAt: RECEIVED, source: 'web', sentAt: null, context: null, ...ctx }, out);
+  return { problem, out };
+}
+
+describe('normalizeEvent', () => {
+  it('turns a track call into the Kafka record', () => {
+    const { problem, out } = run({
+      type: 'track',
+      messageId: 'm-1',
+      userId: 'u-1',
+      anonymousId: 'a-1',
+      event: 'Order Completed',
+      properties: { category: 'shoes', total: 10 },
+      context: { groupId: 'g-1', ip: '1.2.3.4' },
+      timestamp: '2030-01-01T11:59:00.000Z',
+      integrations: { All: true },
+    });
+    expect(problem).toBeNull();
+    expect(out).toEqual({
+      event_id: 'm-1',
+      type: 'track',
+      event: 'Order Completed',
+      user_id: 'u-1',
+      anonymous_id: 'a-1',
+      timestamp: Date.parse('2030-01-01T11:59:00.000Z'),
+      sent_at: null,
+      received_at: RECEIVED,
+      source: 'web',
+      category: 'shoes',
+      group_id: 'g-1',
+      name: null,
+      previous_id: null,
+      properties: '{"category":"shoes","total":10}',
+      traits: '{}',
+      context: '{"groupId":"g-1","ip":"1.2.3.4"}',
+    });
+  });
+
+  it('applies the clock-skew correction with the event sentAt, else the batch sentAt', () => {
+    const ts = '2030-01-01T13:00:00.000Z';
+    expect(run({ type: 'track', userId: 'u', event: 'e', timestamp: ts }, null, { sentAt: Date.parse('2030-01-01T13:00:01.000Z') }).out.timestamp).toBe(RECEIVED - 1000);
+    const own = run({ type: 'track', userId: 'u', event: 'e', timestamp: ts, sentAt: '2030-01-01T13:00:05Z' }, null, { sentAt: 0 }).out;
+    expect(own.timestamp).toBe(RECEIVED - 5000);
+    expect(own.sent_at).toBe(Date.parse('2030-01-01T13:00:05Z'));
+    expect(run({ type: 'track', userId: 'u', event: 'e' }, null, { sentAt: 5 }).out.timestamp).toBe(RECEIVED);
+  });
+
+  it('takes the type from the endpoint for single calls and from the event in batches', () => {
+    expect(run({ type: 'track', userId: 'u' }, 'identify').out.type).toBe('identify');
+    expect(run({ userId: 'u' }).problem?.code).toBe('unknown_type');
+    expect(run({ type: 'Track', userId: 'u' }).problem?.code).toBe('unknown_type');
+  });
+
+  it('checks the Segment rules for each call', () => {
+    const cases: [unknown, EventType | null, string | null][] = [
+      [{ userId: 'u', event: 'e' }, 'track', null],
+      [{ userId: 'u' }, 'track', 'missing_field'],
+      [{ userId: 'u', event: '' }, 'track', 'missing_field'],
+      [{ userId: 'u', event: 5 }, 'track', 'missing_field'],
+      [{ event: 'e' }, 'track', 'missing_id'],
+      [{ userId: '', anonymousId: null, event: 'e' }, 'track', 'missing_id'],
+      [{ userId: { id: 1 }, event: 'e' }, 'track', 'invalid_field'],
+      [{ userId: true }, 'identify', 'invalid_field'],
+      [{ userId: 'u' }, 'group', 'missing_field'],
+      [{ userId: 'u', groupId: [] }, 'group', 'invalid_field'],
+      [{ anonymousId: 'a', previousId: 'p' }, 'alias', 'missing_field'],
+      [{ userId: 'u' }, 'alias', 'missing_field'],
+      [{ userId: 'u', previousId: 'p' }, 'alias', null],
+      [{ userId: 'u', name: 7 }, 'page', 'invalid_field'],
+      [{ userId: 'u', properties: [] }, 'identify', 'invalid_field'],
+      [{ userId: 'u', traits: 'x' }, 'identify', 'invalid_field'],
+      [{ userId: 'u', context: 1 }, 'identify', 'invalid_field'],
+      [{ userId: 'u', properties: null, traits: null, context: null }, 'identify', null],
+      [{ userId: 'u', messageId: { a: 1 } }, 'identify', 'invalid_field'],
+      [{ userId: 'u', timestamp: 1700000000000 }, 'identify', 'invalid_timestamp'],
+      [{ userId: 'u', timestamp: 'soon' }, 'identify', 'invalid_timestamp'],
+      [{ userId: 'u', sentAt: 'later' }, 'identify', 'invalid_timestamp'],
+      [{ userId: 'u', timestamp: '1850-01-01T00:00:00Z' }, 'identify', 'invalid_timestamp'],
+      [{ userId: 'u', timestamp: '2299-12-31T00:00:00Z', sentAt: '1900-01-01T00:00:00Z' }, 'identify', 'invalid_timestamp'],
+      ['text', null, 'not_an_object'],
+      [[1], null, 'not_an_object'],
+      [null, 'track', 'not_an_object'],
+    ];
+    for (const [raw, type, code] of cases) expect([raw, run(raw, type).problem?.code ?? null]).toEqual([raw, code]);
+  });
+
+  it('stores numeric ids as text and makes a UUID when messageId is missing', () => {
+    const { out } = run({ userId: 42, anonymousId: 1.5, groupId: 7 }, 'group');
+    expect([out.user_id, out.anonymous_id, out.group_id]).toEqual(['42', '1.5', '7']);
+    expect(out.event_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(run({ userId: 'u' }, 'identify').out.event_id).not.toBe(out.event_id);
+  });
+
+  it('fills name, category, previous_id and group_id the way each call carries them', () => {
+    expect(run({ userId: 'u', name: 'Home', properties: { category: 'docs' } }, 'page').out).toMatchObject({ name: 'Home', category: 'docs' });
+    expect(run({ userId: 'u', properties: { name: 'Pricing' }, category: 'sales' }, 'page').out).toMatchObject({ name: 'Pricing', category: 'sales' });
+    expect(run({ userId: 'u', category: 'ignored', event: 'e' }, 'track').out.category).toBeNull();
+    expect(run({ userId: 'u', previousId: 99 }, 'alias').out.previous_id).toBe('99');
+    expect(run({ userId: 'u', groupId: 'g', context: { groupId: 'other' } }, 'group').out.group_id).toBe('g');
+    expect(run({ userId: 'u', event: 'e', context: { groupId: 5 } }, 'track').out.group_id).toBe('5');
+  });
+
+  it('merges the batch-level context under the event context', () => {
+    const { out } = run({ userId: 'u', event: 'e', context: { ip: 'event' } }, 'track', { context: { ip: 'batch', app: 'a' } });
+    expect(JSON.parse(out.context)).toEqual({ ip: 'event', app: 'a' });
+    expect(JSON.parse(run({ userId: 'u', event: 'e' }, 'track', { context: { app: 'a' } }).out.context)).toEqual({ app: 'a' });
+  });
+
+  it('refuses properties nested deeper than JSON can be written, instead of throwing', () => {
+    let deep: Record<string, unknown> = {};
+    const root = deep;
+    for (let i = 0; i < 100_000; i++) deep = (deep.a = {}) as Record<string, unknown>;
+    expect(run({ userId: 'u', event: 'e', properties: root }, 'track').problem?.code).toBe('invalid_field');
+  });
+});

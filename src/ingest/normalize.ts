@@ -1,0 +1,203 @@
+// Validates one Segment call and turns it into the EventRecord that goes to Kafka, in one pass.
+//
+// Hand-written instead of a JSON Schema (ajv) pass followed by a mapping pass: every field is
+// read once, checked and copied in the same step, with no second walk over the object and no
+// error objects for valid events. It runs for every event; the rules are those of Segment's
+// HTTP Tracking API spec:
+// - every call needs userId or anonymousId (string, or a number stored as its decimal text);
+// - track needs `event`; group needs `groupId`; alias needs `userId` and `previousId`;
+// - properties, traits and context are objects when present (stored as JSON text);
+// - messageId is the event id (a random UUID when missing);
+// - timestamp/sentAt are ISO 8601; timestamp is corrected for the client's clock skew,
+//   timestamp = receivedAt - (sentAt - timestamp), and is receivedAt when missing; times must
+//   fit ClickHouse's DateTime64(3).
+import { randomUUID } from 'node:crypto';
+import type { EventRecord, EventType } from '../schema/index.js';
+import { problem, type EventProblem } from './errors.js';
+import { inStorableRange, parseIsoTime } from './time.js';
+
+export interface NormalizeContext {
+  /** Server time the request arrived, Unix ms. */
+  receivedAt: number;
+  /** Source name of the write key. */
+  source: string;
+  /** Batch-level sentAt (Unix ms), or null; an event's own sentAt wins. */
+  sentAt: number | null;
+  /** Batch-level context, merged under each event's own context (Segment's batch semantics). */
+  context: Record<string, unknown> | null;
+}
+
+const TYPES: ReadonlySet<string> = new Set<EventType>(['track', 'identify', 'page', 'screen', 'group', 'alias']);
+
+type Json = Record<string, unknown>;
+
+/** A fresh record to be filled by normalizeEvent; reuse it across events. */
+export function emptyRecord(): EventRecord {
+  return {
+    event_id: '',
+    type: 'track',
+    event: null,
+    user_id: null,
+    anonymous_id: null,
+    timestamp: 0,
+    sent_at: null,
+    received_at: 0,
+    source: '',
+    category: null,
+    group_id: null,
+    name: null,
+    previous_id: null,
+    properties: '{}',
+    traits: '{}',
+    context: '{}',
+  };
+}
+
+/** Marker for a field of the wrong type (ids and names). */
+const WRONG = Symbol('wrong type');
+
+/** Ids: non-empty strings, or finite numbers as their decimal text; absent/null/'' -> null. */
+function idOf(v: unknown): string | null | typeof WRONG {
+  if (typeof v === 'string') return v.length > 0 ? v : null;
+  if (v === undefined || v === null) return null;
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  return WRONG;
+}
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Fills `out` from `raw` and returns null, or returns why the event is invalid (then `out` holds
+ * garbage). `fixedType` is the call type of a single-event endpoint; null reads `raw.type`.
+ */
+export function normalizeEvent(raw: unknown, fixedType: EventType | null, ctx: NormalizeContext, out: EventRecord): EventProblem | null {
+  if (!isObject(raw)) return problem('not_an_object', 'an event must be a JSON object');
+  let type: EventType;
+  if (fixedType !== null) {
+    type = fixedType;
+  } else {
+    const t = raw.type;
+    if (typeof t !== 'string' || !TYPES.has(t)) {
+      return problem('unknown_type', 'type must be one of track, identify, page, screen, group, alias');
+    }
+    type = t as EventType;
+  }
+  out.type = type;
+
+  const userId = idOf(raw.userId);
+  if (userId === WRONG) return problem('invalid_field', 'userId must be a string or a number');
+  const anonymousId = idOf(raw.anonymousId);
+  if (anonymousId === WRONG) return problem('invalid_field', 'anonymousId must be a string or a number');
+  if (userId === null && anonymousId === null) return problem('missing_id', 'userId or anonymousId is required');
+  out.user_id = userId;
+  out.anonymous_id = anonymousId;
+
+  const messageId = idOf(raw.messageId);
+  if (messageId === WRONG) return problem('invalid_field', 'messageId must be a string');
+  out.event_id = messageId ?? randomUUID();
+
+  out.event = null;
+  out.name = null;
+  out.previous_id = null;
+  let groupId: string | null = null;
+  switch (type) {
+    case 'track': {
+      const e = raw.event;
+      if (typeof e !== 'string' || e.length === 0) return problem('missing_field', 'a track call needs event, a non-empty string');
+      out.event = e;
+      break;
+    }
+    case 'page':
+    case 'screen': {
+      const name = raw.name;
+      if (typeof name === 'string') out.name = name;
+      else if (name !== undefined && name !== null) return problem('invalid_field', 'name must be a string');
+      break;
+    }
+    case 'group': {
+      const g = idOf(raw.groupId);
+      if (g === WRONG) return problem('invalid_field', 'groupId must be a string or a number');
+      if (g === null) return problem('missing_field', 'a group call needs groupId');
+      groupId = g;
+      break;
+    }
+    case 'alias': {
+      if (userId === null) return problem('missing_field', 'an alias call needs userId');
+      const prev = idOf(raw.previousId);
+      if (prev === WRONG) return problem('invalid_field', 'previousId must be a string or a number');
+      if (prev === null) return problem('missing_field', 'an alias call needs previousId');
+      out.previous_id = prev;
+      break;
+    }
+    case 'identify':
+      break;
+  }
+
+  const properties = raw.properties;
+  const traits = raw.traits;
+  let context = raw.context;
+  if (properties !== undefined && properties !== null && !isObject(properties)) {
+    return problem('invalid_field', 'properties must be an object');
+  }
+  if (traits !== undefined && traits !== null && !isObject(traits)) return problem('invalid_field', 'traits must be an object');
+  if (context !== undefined && context !== null && !isObject(context)) return problem('invalid_field', 'context must be an object');
+  if (ctx.context !== null) context = isObject(context) ? { ...ctx.context, ...context } : ctx.context;
+
+  out.category = null;
+  if (isObject(properties)) {
+    const c = properties.category;
+    if (typeof c === 'string' && c.length > 0) out.category = c;
+    if (out.name === null && (type === 'page' || type === 'screen') && typeof properties.name === 'string') {
+      out.name = properties.name;
+    }
+  }
+  if (out.category === null && (type === 'page' || type === 'screen') && typeof raw.category === 'string' && raw.category !== '') {
+    out.category = raw.category;
+  }
+  if (groupId === null && isObject(context)) {
+    const g = idOf(context.groupId);
+    if (typeof g === 'string') groupId = g;
+  }
+  out.group_id = groupId;
+
+  // Times.
+  const rawTs = raw.timestamp;
+  let ts = NaN;
+  if (typeof rawTs === 'string') {
+    ts = parseIsoTime(rawTs);
+    if (Number.isNaN(ts)) return problem('invalid_timestamp', 'timestamp must be an ISO 8601 time');
+  } else if (rawTs !== undefined && rawTs !== null) {
+    return problem('invalid_timestamp', 'timestamp must be an ISO 8601 string');
+  }
+  let sentAt = ctx.sentAt;
+  const rawSent = raw.sentAt;
+  if (typeof rawSent === 'string') {
+    sentAt = parseIsoTime(rawSent);
+    if (Number.isNaN(sentAt)) return problem('invalid_timestamp', 'sentAt must be an ISO 8601 time');
+  } else if (rawSent !== undefined && rawSent !== null) {
+    return problem('invalid_timestamp', 'sentAt must be an ISO 8601 string');
+  }
+  const receivedAt = ctx.receivedAt;
+  const timestamp = Number.isNaN(ts) ? receivedAt : sentAt === null ? ts : receivedAt - (sentAt - ts);
+  if (!inStorableRange(timestamp)) {
+    return problem('invalid_timestamp', 'timestamp (after clock-skew correction) must be between 1900-01-01 and 2299-12-31');
+  }
+  if (sentAt !== null && !inStorableRange(sentAt)) return problem('invalid_timestamp', 'sentAt must be between 1900-01-01 and 2299-12-31');
+  out.timestamp = timestamp;
+  out.sent_at = sentAt;
+  out.received_at = receivedAt;
+  out.source = ctx.source;
+
+  // JSON text last: the costliest step, skipped for events already found invalid.
+  try {
+    out.properties = properties === undefined || properties === null ? '{}' : JSON.stringify(properties);
+    out.traits = traits === undefined || traits === null ? '{}' : JSON.stringify(traits);
+    out.context = context === undefined || context === null ? '{}' : JSON.stringify(context);
+  } catch {
+    // JSON.stringify recurses: only a nesting deeper than the stack allows gets here.
+    return problem('invalid_field', 'properties, traits or context are nested too deeply');
+  }
+  return null;
+}

@@ -1,0 +1,52 @@
+// Records for the rejected topic, after Kafka Connect's dead-letter-queue convention: the value is
+// the bytes as received (an invalid event, or a whole body that could not be read as events),
+// and headers say why, so a person can inspect, fix and replay them with standard tools.
+//
+// Headers: error_code (stable code), reason (human message), source (write key's source),
+// endpoint (request path), received_at (ISO time), index (position in a batch, for events),
+// content_encoding (for bodies kept compressed), original_bytes + truncated (when cut).
+import { MAX_EVENT_BYTES } from '../config/index.js';
+import type { OutRecord } from '../kafka/producer.js';
+
+/** Values are cut to this size: enough to see what went wrong, bounded whatever was sent. */
+export const REJECT_VALUE_BYTES = MAX_EVENT_BYTES;
+
+export interface RejectInfo {
+  topic: string;
+  code: string;
+  reason: string;
+  source: string;
+  endpoint: string;
+  receivedAt: number;
+  index?: number;
+  contentEncoding?: string;
+}
+
+/** `totalBytes`: size of the whole original when `original` is only its start. */
+export function rejectRecord(info: RejectInfo, original: Buffer, totalBytes: number = original.length): OutRecord {
+  const headers: Record<string, string> = {
+    error_code: info.code,
+    reason: info.reason,
+    source: info.source,
+    endpoint: info.endpoint,
+    received_at: new Date(info.receivedAt).toISOString(),
+  };
+  if (info.index !== undefined) headers.index = String(info.index);
+  if (info.contentEncoding !== undefined && info.contentEncoding !== 'identity') headers.content_encoding = info.contentEncoding;
+  const value = original.length > REJECT_VALUE_BYTES ? original.subarray(0, REJECT_VALUE_BYTES) : original;
+  if (totalBytes > value.length) {
+    headers.truncated = 'true';
+    headers.original_bytes = String(totalBytes);
+  }
+  // Copy: `original` may be a view of a request buffer that is reused once the request is read.
+  return { topic: info.topic, key: null, value: Buffer.from(value), headers };
+}
+
+/** An invalid event of a batch as JSON text again (the parsed body no longer has its bytes). */
+export function eventBytes(raw: unknown): Buffer {
+  try {
+    return Buffer.from(JSON.stringify(raw) ?? 'null');
+  } catch {
+    return Buffer.from('"<event nested too deeply to serialize>"');
+  }
+}

@@ -1,0 +1,205 @@
+// startIngest: the programmatic entry (CLI, all-in-one start, tests). INGEST_THREADS=1 runs the
+// edge on the calling thread; N > 1 runs N edge threads that bind the same port with
+// SO_REUSEPORT, so the kernel spreads connections over them. uWebSockets.js sets SO_REUSEPORT on
+// Linux only for a non-zero port, so INGEST_PORT=0 is turned into a free port first. The main
+// thread only supervises: metrics gathering and stop.
+//
+// uWebSockets.js in a worker thread: a thread that ends (or is terminated, or outlives
+// process.exit) with a uWS socket still open aborts the whole process (a native assertion in
+// Node's worker teardown). So threads are never terminated: each is told to stop, closes its
+// sockets itself, and ends on its own.
+//
+// Each thread has its own Kafka producer rather than handing records to one: kafkajs spends
+// ~8 us of CPU per record (measured, see docs/architecture/ingest.md), so a single producer
+// thread would cap every thread count at about one core's worth of records.
+import net from 'node:net';
+import { Worker } from 'node:worker_threads';
+import { AggregatorRegistry, Registry } from 'prom-client';
+import type { Logger } from '../common/log.js';
+import type { Config } from '../config/index.js';
+import { startEdgeServer } from './server.js';
+import type { FromWorker, ToWorker, WorkerInit } from './thread-messages.js';
+
+export interface IngestOptions {
+  config: Config;
+  log: Logger;
+  /** Metrics of the edge (one thread) or of the supervisor (several). */
+  registry: Registry;
+  /** Kafka bootstrap servers; defaults to config.kafka.brokers. */
+  brokers?: string[];
+}
+
+export interface IngestHandle {
+  /** The port it listens on (useful with INGEST_PORT=0). */
+  readonly port: number;
+  /** Graceful drain: /readyz 503, stop accepting, answer in-flight requests, flush Kafka, close. */
+  stop(): Promise<void>;
+}
+
+export async function startIngest(opts: IngestOptions): Promise<IngestHandle> {
+  const brokers = opts.brokers ?? opts.config.kafka.brokers;
+  if (brokers.length === 0) throw new Error('startIngest needs Kafka brokers (config.kafka.brokers or the brokers option)');
+  if (opts.config.ingest.threads <= 1) {
+    return startEdgeServer({ config: opts.config, log: opts.log, registry: opts.registry, brokers, port: opts.config.http.ingestPort });
+  }
+  return startThreads(opts, brokers);
+}
+
+/**
+ * Starts the worker file next to this one: worker.js when built; worker.ts when running from
+ * source (tsx, vitest). Node 20 does not apply `--import tsx` from a worker's execArgv to the
+ * worker's own entry file, so a .ts worker starts from a two-line bootstrap that registers
+ * tsx's loader in the new thread first.
+ */
+function newWorker(workerData: WorkerInit): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./worker.js', import.meta.url), { workerData });
+  const entry = new URL('./worker.ts', import.meta.url).href;
+  const bootstrap = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
+  return new Worker(bootstrap, { eval: true, workerData });
+}
+
+class EdgeThread {
+  worker!: Worker;
+  stopping = false;
+  exited = false;
+  constructor(
+    readonly index: number,
+    readonly supervisor: Supervisor,
+  ) {}
+
+  start(port: number): Promise<number> {
+    const init: WorkerInit = { config: this.supervisor.config, brokers: this.supervisor.brokers, port, thread: this.index };
+    const worker = newWorker(init);
+    this.worker = worker;
+    return new Promise((resolve, reject) => {
+      let started = false;
+      worker.on('message', (m: FromWorker) => {
+        switch (m.type) {
+          case 'listening':
+            started = true;
+            resolve(m.port);
+            break;
+          case 'failed':
+            reject(new Error(`ingest thread ${this.index} failed to start: ${m.message}`));
+            break;
+          default:
+            this.supervisor.onMessage(this, m);
+        }
+      });
+      worker.on('error', (err) => {
+        this.supervisor.log.error({ err, thread: this.index }, 'ingest thread crashed');
+        if (!started) reject(err);
+      });
+      worker.on('exit', (code) => {
+        this.exited = true;
+        if (!started) reject(new Error(`ingest thread ${this.index} exited with code ${code} before listening`));
+        else if (!this.stopping) this.supervisor.log.error({ thread: this.index, code }, 'ingest thread exited unexpectedly');
+      });
+    });
+  }
+
+  post(m: ToWorker): void {
+    this.worker.postMessage(m);
+  }
+}
+
+class Supervisor {
+  readonly threads: EdgeThread[] = [];
+  private nextId = 0;
+  private readonly jsonWaiters = new Map<number, (json: unknown[]) => void>();
+  private readonly stopWaiters = new Map<EdgeThread, () => void>();
+
+  constructor(
+    readonly config: Config,
+    readonly brokers: string[],
+    readonly log: Logger,
+    readonly registry: Registry,
+  ) {}
+
+  onMessage(t: EdgeThread, m: FromWorker): void {
+    switch (m.type) {
+      case 'metrics-json':
+        this.jsonWaiters.get(m.id)?.(m.json);
+        this.jsonWaiters.delete(m.id);
+        break;
+      case 'metrics-text':
+        void this.metricsText().then(
+          (text) => t.post({ type: 'metrics-text', id: m.id, text }),
+          (err: unknown) => t.post({ type: 'metrics-text', id: m.id, text: `# metrics unavailable: ${String(err)}\n` }),
+        );
+        break;
+      case 'stopped':
+        this.stopWaiters.get(t)?.();
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** Prometheus text summed over the supervisor's registry and every thread's. */
+  async metricsText(): Promise<string> {
+    const parts: unknown[][] = [await this.registry.getMetricsAsJSON()];
+    const asks = this.threads.map(
+      (t) =>
+        new Promise<unknown[]>((resolve) => {
+          const id = this.nextId++;
+          const timer = setTimeout(() => {
+            this.jsonWaiters.delete(id);
+            resolve([]);
+          }, 2_000);
+          this.jsonWaiters.set(id, (json) => {
+            clearTimeout(timer);
+            resolve(json);
+          });
+          t.post({ type: 'metrics-json', id });
+        }),
+    );
+    parts.push(...(await Promise.all(asks)));
+    return AggregatorRegistry.aggregate(parts as Parameters<typeof AggregatorRegistry.aggregate>[0]).metrics();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.threads.map(async (t) => {
+        if (t.worker === undefined || t.exited) return;
+        t.stopping = true;
+        const exited = new Promise<void>((resolve) => t.worker.once('exit', () => resolve()));
+        const stopped = new Promise<void>((resolve) => this.stopWaiters.set(t, resolve));
+        t.post({ type: 'stop' });
+        await Promise.race([stopped, exited]);
+        // Its sockets and clients are closed now, so the thread ends by itself.
+        const slow = setTimeout(() => this.log.warn({ thread: t.index }, 'ingest thread has stopped but not yet ended'), 5_000);
+        await exited;
+        clearTimeout(slow);
+      }),
+    );
+  }
+}
+
+async function startThreads(opts: IngestOptions, brokers: string[]): Promise<IngestHandle> {
+  const sup = new Supervisor(opts.config, brokers, opts.log, opts.registry);
+  const n = opts.config.ingest.threads;
+  const port = opts.config.http.ingestPort === 0 ? await freePort(opts.config.http.host) : opts.config.http.ingestPort;
+  sup.threads.push(...Array.from({ length: n }, (_, i) => new EdgeThread(i, sup)));
+  const started = await Promise.allSettled(sup.threads.map((t) => t.start(port)));
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed !== undefined) {
+    await sup.stop();
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  opts.log.info({ port, threads: n }, 'ingest threads listening');
+  let stopping: Promise<void> | undefined;
+  return { port, stop: () => (stopping ??= sup.stop()) };
+}
+
+/** A port free on `host` right now (the kernel's pick for port 0). */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, host, () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}

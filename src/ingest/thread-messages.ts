@@ -1,0 +1,26 @@
+// Messages between the ingest supervisor (main thread) and its edge threads, in one place.
+import type { Config } from '../config/index.js';
+
+export interface WorkerInit {
+  config: Config;
+  brokers: string[];
+  port: number;
+  thread: number;
+}
+
+/** Supervisor -> edge thread. */
+export type ToWorker =
+  | { type: 'stop' }
+  /** Send this thread's metrics as JSON (getMetricsAsJSON) for aggregation. */
+  | { type: 'metrics-json'; id: number }
+  /** The aggregated Prometheus text a thread asked for. */
+  | { type: 'metrics-text'; id: number; text: string };
+
+/** Edge thread -> supervisor. */
+export type FromWorker =
+  | { type: 'listening'; port: number }
+  | { type: 'failed'; message: string }
+  | { type: 'stopped' }
+  | { type: 'metrics-json'; id: number; json: unknown[] }
+  /** This thread serves /metrics and needs the text for all threads. */
+  | { type: 'metrics-text'; id: number };

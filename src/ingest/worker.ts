@@ -1,0 +1,70 @@
+// Entry point of an edge thread (INGEST_THREADS > 1): one full edge (uWS app on the shared port,
+// its own Kafka producer) that reports to the supervisor on the main thread.
+import { parentPort, workerData } from 'node:worker_threads';
+import { createLogger } from '../common/log.js';
+import { Registry, createRegistry } from '../common/metrics.js';
+import { startEdgeServer, type EdgeServer } from './server.js';
+import type { FromWorker, ToWorker, WorkerInit } from './thread-messages.js';
+
+const init = workerData as WorkerInit;
+const port = parentPort!;
+const send = (m: FromWorker) => port.postMessage(m);
+const log = createLogger(init.config.logLevel, { component: 'ingest', thread: init.thread });
+const registry = createRegistry('ingest', false);
+registry.setDefaultLabels({ component: 'ingest', thread: String(init.thread) });
+
+let nextId = 0;
+const waiting = new Map<number, (text: string) => void>();
+
+/** /metrics on this thread shows every thread's figures, gathered by the supervisor. */
+class AllThreadsMetrics extends Registry {
+  override metrics(): Promise<string> {
+    const id = nextId++;
+    return new Promise((resolve) => {
+      waiting.set(id, resolve);
+      send({ type: 'metrics-text', id });
+    });
+  }
+}
+
+let server: EdgeServer | undefined;
+
+port.on('message', (m: ToWorker) => {
+  switch (m.type) {
+    case 'metrics-json':
+      void registry.getMetricsAsJSON().then((json) => send({ type: 'metrics-json', id: m.id, json }));
+      break;
+    case 'metrics-text':
+      waiting.get(m.id)?.(m.text);
+      waiting.delete(m.id);
+      break;
+    case 'stop':
+      void (server?.stop() ?? Promise.resolve()).then(
+        () => {
+          send({ type: 'stopped' });
+          port.close();
+        },
+        (err: unknown) => {
+          log.error({ err }, 'edge thread failed to stop cleanly');
+          send({ type: 'stopped' });
+          port.close();
+        },
+      );
+      break;
+  }
+});
+
+try {
+  server = await startEdgeServer({
+    config: init.config,
+    log,
+    registry,
+    metricsSource: new AllThreadsMetrics(),
+    brokers: init.brokers,
+    port: init.port,
+  });
+  send({ type: 'listening', port: server.port });
+} catch (err) {
+  send({ type: 'failed', message: err instanceof Error ? err.message : String(err) });
+  port.close();
+}
