@@ -10,7 +10,7 @@
 // millisecond for both bounds: t >= from  <=>  t >= ceil(from), and t < to  <=>  t < ceil(to) for
 // whole-millisecond t. Results are Unix milliseconds.
 
-const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?([Zz]|[+\- ]\d{2}(?::?\d{2})?))?$/;
+const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?([Zz]|[+\- ]\d{2}(?::?\d{2})?)?)?$/;
 
 /** The range of ClickHouse DateTime64: [1900-01-01, 2300-01-01). */
 export const MIN_TIME_MS = Date.UTC(1900, 0, 1);
