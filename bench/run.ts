@@ -13,6 +13,7 @@ const root = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 
 const scenarios: Record<string, () => Promise<Scenario>> = {
   // Filled in as each stage lands: ingest, sink, query, e2e.
+  query: async () => (await import('./query.js')).run,
 };
 
 function machine(): Record<string, unknown> {

@@ -9,7 +9,8 @@ export const querySchema = z
     QUERY_MAX_CONCURRENT: int(8, 1, 1024),
     QUERY_MAX_QUEUED: int(1024, 0, 1_000_000),
     QUERY_CACHE_MAX_BYTES: int(128 * 1024 * 1024, 0, 64 * 1024 * 1024 * 1024),
-    QUERY_CACHE_MAX_ENTRIES: int(100_000, 1, 100_000_000),
+    QUERY_CACHE_MAX_USERS: int(100_000, 1, 100_000_000),
+    QUERY_CACHE_WINDOW: int(200, 1, 10_000),
     QUERY_CACHE_TTL_MS: int(300_000, 0, 86_400_000),
   })
   .superRefine((e, ctx) => {
@@ -29,11 +30,14 @@ export const querySchema = z
     /** Requests waiting for ClickHouse beyond which new ones get 503 + Retry-After. */
     maxQueued: e.QUERY_MAX_QUEUED,
     /**
-     * Per-user response cache. Used only when the process also runs the sink (it needs the change
-     * feed to stay exact); 0 turns it off.
+     * Per-user cache budget. Used only when the process also runs the sink (it needs the sink's
+     * change feed to stay exact); 0 turns it off.
      */
     cacheMaxBytes: e.QUERY_CACHE_MAX_BYTES,
-    cacheMaxEntries: e.QUERY_CACHE_MAX_ENTRIES,
+    /** Users whose data is cached at most. */
+    cacheMaxUsers: e.QUERY_CACHE_MAX_USERS,
+    /** Newest rows of a user kept to answer any of their pages that lies within them. */
+    cacheWindow: e.QUERY_CACHE_WINDOW,
     /**
      * Upper bound on an entry's age, 0 = none. Only a safety net for rows changed behind the
      * pipeline's back (a manual ALTER ... DELETE, another writer process): changes that go

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ResponseCache, type CacheOptions } from './cache.js';
+import { UserCache, type CacheOptions } from './cache.js';
+import { parseEventsRequest } from './params.js';
+import type { EventRow, UserWindow } from './window.js';
 
 function deferred<T>(): { promise: Promise<T>; resolve(v: T): void; reject(e: unknown): void } {
   let resolve!: (v: T) => void;
@@ -11,108 +13,143 @@ function deferred<T>(): { promise: Promise<T>; resolve(v: T): void; reject(e: un
   return { promise, resolve, reject };
 }
 
-const body = (s: string) => Buffer.from(s);
-const make = (o: Partial<CacheOptions> = {}) => new ResponseCache({ maxBytes: 1 << 20, maxEntries: 1000, ttlMs: 0, ...o });
+const limits = { defaultLimit: 100, maxLimit: 1000 };
+const req = (user: string, query = '') => parseEventsRequest(encodeURIComponent(user), query, limits);
+const row = (ts: number, id: string, type = 'track', event = 'E', size = 10): EventRow => ({ ts, id, type, event, json: Buffer.alloc(size, 120) });
+/** A window of n rows, newest first, ids e<n-1> .. e0. */
+const win = (n: number, complete = true, size = 10): UserWindow => ({
+  rows: Array.from({ length: n }, (_, i) => row(1000 - i, `e${n - 1 - i}`, i % 2 ? 'page' : 'track', 'E', size)),
+  complete,
+});
+/** Test rendering: the ids served, so assertions read plainly. */
+const render = (rows: readonly EventRow[], r: { limit: number }) => Buffer.from(rows.slice(0, r.limit).map((x) => x.id).join(','));
+const make = (o: Partial<CacheOptions> = {}) => new UserCache({ maxBytes: 1 << 20, maxUsers: 1000, ttlMs: 0, render, ...o });
+const ask = (c: UserCache, user: string, query = '') => c.answer(req(user, query), query)?.toString();
 
-describe('ResponseCache', () => {
-  it('keeps a loaded reply and serves it until the user changes', async () => {
-    const cache = make();
-    expect(cache.get('u', 'k')).toBeUndefined();
-    expect(await cache.load('u', 'k', async () => body('v1')).promise).toEqual(body('v1'));
-    expect(cache.get('u', 'k')).toEqual(body('v1'));
-    cache.invalidate(new Set(['other']));
-    expect(cache.get('u', 'k')).toEqual(body('v1'));
-    cache.invalidate(new Set(['u']));
-    expect(cache.get('u', 'k')).toBeUndefined();
-    expect(cache.entries).toBe(0);
-    expect(cache.bytes).toBe(0);
-    expect(cache.users).toBe(0);
+describe('UserCache', () => {
+  it('answers every page shape that lies inside a loaded window, until the user changes', async () => {
+    const c = make();
+    expect(ask(c, 'u', 'limit=2')).toBeUndefined();
+    await c.fill('u', async () => win(5)).promise;
+    expect(ask(c, 'u', 'limit=2')).toBe('e4,e3');
+    expect(ask(c, 'u', 'type=page')).toBe('e3,e1');
+    expect(c.users).toBe(1);
+    c.invalidate(new Set(['someone-else']));
+    expect(ask(c, 'u', 'limit=2')).toBe('e4,e3');
+    c.invalidate(new Set(['u']));
+    expect(ask(c, 'u', 'limit=2')).toBeUndefined();
+    expect(c.hasWindow('u')).toBe(false);
+    expect(c.users).toBe(0);
+    expect(c.bytes).toBe(0);
   });
 
-  it('does not keep the answer of a load that started before an invalidation of its user', async () => {
-    const cache = make();
-    const old = deferred<Buffer>();
-    const first = cache.load('u', 'k', () => old.promise);
+  it('does not answer from a partial window a page that needs older rows', async () => {
+    const c = make();
+    await c.fill('u', async () => win(5, false)).promise;
+    expect(ask(c, 'u', 'limit=3')).toBe('e4,e3,e2');
+    expect(ask(c, 'u', 'limit=5')).toBeUndefined(); // needs a 6th row to know whether more follow
+    expect(ask(c, 'u', 'type=page&limit=2')).toBeUndefined();
+    expect(c.hasWindow('u')).toBe(true);
+  });
+
+  it('does not keep a window loaded by a query that started before an invalidation of its user', async () => {
+    const c = make();
+    const old = deferred<UserWindow>();
+    const first = c.fill('u', () => old.promise);
     await Promise.resolve();
-    cache.invalidate(['u']); // the sink confirmed new rows while the query ran
-    old.resolve(body('old rows'));
-    expect(await first.promise).toEqual(body('old rows')); // the request itself still gets its answer
-    expect(cache.get('u', 'k')).toBeUndefined();
-    // The next load starts after the change and is kept.
-    await cache.load('u', 'k', async () => body('new rows')).promise;
-    expect(cache.get('u', 'k')).toEqual(body('new rows'));
+    c.invalidate(['u']); // the sink confirmed new rows while the query ran
+    old.resolve(win(2));
+    expect((await first.promise).rows).toHaveLength(2); // the waiting request still gets its answer
+    expect(c.hasWindow('u')).toBe(false);
+    await c.fill('u', async () => win(3)).promise;
+    expect(ask(c, 'u')).toBe('e2,e1,e0');
   });
 
-  it('coalesces identical loads in flight, but never joins one that started before a change', async () => {
-    const cache = make();
-    const d1 = deferred<Buffer>();
+  it('shares a window load in flight, but not one that started before a change', async () => {
+    const c = make();
+    const d1 = deferred<UserWindow>();
     let calls = 0;
-    const a = cache.load('u', 'k', () => (calls++, d1.promise));
-    const b = cache.load('u', 'k', async () => (calls++, body('unused')));
-    expect(a.joined).toBe(false);
-    expect(b.joined).toBe(true);
-    cache.invalidate(['u']);
-    const d2 = deferred<Buffer>();
-    const c = cache.load('u', 'k', () => (calls++, d2.promise));
-    expect(c.joined).toBe(false);
-    d1.resolve(body('before'));
-    d2.resolve(body('after'));
-    expect(await a.promise).toEqual(body('before'));
-    expect(await b.promise).toEqual(body('before'));
-    expect(await c.promise).toEqual(body('after'));
+    const a = c.fill('u', () => (calls++, d1.promise));
+    const b = c.fill('u', async () => (calls++, win(9)));
+    expect([a.joined, b.joined]).toEqual([false, true]);
+    c.invalidate(['u']);
+    const d2 = deferred<UserWindow>();
+    const c2 = c.fill('u', () => (calls++, d2.promise));
+    expect(c2.joined).toBe(false);
+    d1.resolve(win(1));
+    d2.resolve(win(2));
+    expect((await b.promise).rows).toHaveLength(1);
+    expect((await c2.promise).rows).toHaveLength(2);
     expect(calls).toBe(2);
-    expect(cache.get('u', 'k')).toEqual(body('after'));
+    expect(ask(c, 'u')).toBe('e1,e0');
   });
 
-  it('does not keep failures, and a failed load can be retried', async () => {
-    const cache = make();
-    await expect(cache.load('u', 'k', async () => Promise.reject(new Error('down'))).promise).rejects.toThrow('down');
-    expect(cache.get('u', 'k')).toBeUndefined();
-    expect(cache.users).toBe(0);
-    expect(await cache.load('u', 'k', async () => body('ok')).promise).toEqual(body('ok'));
+  it('keeps exact replies for pages beyond the window, with the same generation rule', async () => {
+    const c = make();
+    expect((await c.exact('u', 'k1', async () => Buffer.from('deep'))).toString()).toBe('deep');
+    expect(c.answer(req('u'), 'k1')?.toString()).toBe('deep');
+    const slow = deferred<Buffer>();
+    const pending = c.exact('u', 'k2', () => slow.promise);
+    c.invalidate(['u']);
+    slow.resolve(Buffer.from('stale'));
+    expect((await pending).toString()).toBe('stale');
+    expect(c.answer(req('u'), 'k1')).toBeUndefined();
+    expect(c.answer(req('u'), 'k2')).toBeUndefined();
   });
 
-  it('evicts the least recently used entries to stay within its entry and byte budgets', async () => {
+  it('keeps at most 8 exact replies per user, oldest out first', async () => {
+    const c = make();
+    for (let i = 0; i < 10; i++) await c.exact('u', `k${i}`, async () => Buffer.from(`v${i}`));
+    expect(c.answer(req('u'), 'k0')).toBeUndefined();
+    expect(c.answer(req('u'), 'k1')).toBeUndefined();
+    expect(c.answer(req('u'), 'k2')?.toString()).toBe('v2');
+    expect(c.answer(req('u'), 'k9')?.toString()).toBe('v9');
+  });
+
+  it('does not keep failures and cleans up after them', async () => {
+    const c = make();
+    await expect(c.fill('u', async () => Promise.reject(new Error('down'))).promise).rejects.toThrow('down');
+    await expect(c.exact('u', 'k', async () => Promise.reject(new Error('down')))).rejects.toThrow('down');
+    expect(c.hasWindow('u')).toBe(false);
+    expect(c.users).toBe(0);
+    await c.fill('u', async () => win(1)).promise;
+    expect(ask(c, 'u')).toBe('e0');
+  });
+
+  it('evicts the least recently used users to stay within its user and byte budgets', async () => {
     const evicted: number[] = [];
-    const cache = make({ maxEntries: 3, observer: { evicted: (n) => evicted.push(n), invalidated: () => {} } });
-    for (const k of ['a', 'b', 'c']) await cache.load('u', k, async () => body(k)).promise;
-    cache.get('u', 'a'); // a is now the most recent
-    await cache.load('v', 'd', async () => body('d')).promise;
-    expect(cache.entries).toBe(3);
-    expect(cache.get('u', 'b')).toBeUndefined();
-    expect(cache.get('u', 'a')).toEqual(body('a'));
+    const c = make({ maxUsers: 3, observer: { evicted: (n) => evicted.push(n), invalidated: () => {} } });
+    for (const u of ['a', 'b', 'c']) await c.fill(u, async () => win(2)).promise;
+    ask(c, 'a'); // a is now the most recent
+    await c.fill('d', async () => win(2)).promise;
+    expect(c.users).toBe(3);
+    expect(c.hasWindow('b')).toBe(false);
+    expect(c.hasWindow('a')).toBe(true);
     expect(evicted).toEqual([1]);
 
-    const small = make({ maxBytes: 8 * 1024 });
-    const kb = Buffer.alloc(700, 1);
-    for (let i = 0; i < 20; i++) await small.load(`u${i}`, 'k', async () => kb).promise;
-    expect(small.bytes).toBeLessThanOrEqual(8 * 1024);
-    expect(small.entries).toBeGreaterThan(0);
-    expect(small.get('u19', 'k')).toEqual(kb);
-    expect(small.get('u0', 'k')).toBeUndefined();
+    const small = make({ maxBytes: 64 * 1024 });
+    for (let i = 0; i < 20; i++) await small.fill(`u${i}`, async () => win(4, true, 1500)).promise;
+    expect(small.bytes).toBeLessThanOrEqual(64 * 1024);
+    expect(small.hasWindow('u19')).toBe(true);
+    expect(small.hasWindow('u0')).toBe(false);
   });
 
-  it('serves but does not keep a reply larger than an eighth of the byte budget', async () => {
-    const cache = make({ maxBytes: 8 * 1024 });
-    const big = Buffer.alloc(2000);
-    expect(await cache.load('u', 'k', async () => big).promise).toBe(big);
-    expect(cache.entries).toBe(0);
+  it('serves but does not keep a window larger than an eighth of the byte budget', async () => {
+    const c = make({ maxBytes: 64 * 1024 });
+    const w = await c.fill('u', async () => win(10, true, 1000)).promise;
+    expect(w.rows).toHaveLength(10);
+    expect(c.hasWindow('u')).toBe(false);
+    expect(c.users).toBe(0);
   });
 
-  it('drops entries older than the TTL', async () => {
+  it('drops data older than the TTL', async () => {
     let now = 1000;
-    const cache = make({ ttlMs: 50, now: () => now });
-    await cache.load('u', 'k', async () => body('v')).promise;
+    const c = make({ ttlMs: 50, now: () => now });
+    await c.fill('u', async () => win(1)).promise;
     now += 49;
-    expect(cache.get('u', 'k')).toEqual(body('v'));
+    expect(ask(c, 'u')).toBe('e0');
     now += 1;
-    expect(cache.get('u', 'k')).toBeUndefined();
-    expect(cache.entries).toBe(0);
-  });
-
-  it('keeps user and request keys apart even when they could concatenate alike', async () => {
-    const cache = make();
-    await cache.load('ab', 'c', async () => body('1')).promise;
-    expect(cache.get('a', 'bc')).toBeUndefined();
+    expect(ask(c, 'u')).toBeUndefined();
+    expect(c.users).toBe(0);
   });
 });

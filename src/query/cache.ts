@@ -1,192 +1,278 @@
-// Per-user cache of reply bodies that is never stale.
+// Per-user cache of the query API, never stale.
+//
+// What is kept, per user: a window (the user's newest rows as ClickHouse returned them, each with
+// its reply JSON rendered once, see ./window.ts) from which any page whose rows lie inside it is
+// answered, whatever its filters, limit or cursor; and a few exact replies ("memo") for requests
+// the window could not answer (pages that reach older rows). One ClickHouse query fills the
+// window for every request shape of that user, so a change to the user costs one refill, not one
+// query per shape.
 //
 // Exactness comes from the ChangeFeed: the sink publishes the user_keys of every batch right after
-// ClickHouse confirmed it, and invalidate() drops those users' entries. A reply cached for a user
+// ClickHouse confirmed it, and invalidate() drops those users' data. What is cached for a user
 // therefore always equals what ClickHouse would answer now. Without a feed (query API in another
 // process than the sink) nobody could tell us about new rows, so the server does not cache.
 //
 // The race: a query that started before an invalidation may have read the old rows and finish
 // after it; storing its result would resurrect stale data. Each user has a generation, bumped by
-// every invalidation; a load remembers the generation it started under and stores its result
-// only if it is unchanged. (ClickHouse takes its snapshot after the load started, so a load whose
-// snapshot misses a batch always started before that batch was published.)
+// every invalidation; a load remembers the generation it started under and stores its result only
+// if it is unchanged. (ClickHouse takes its snapshot after the load started, so a load whose
+// snapshot misses a batch always started before that batch was published.) Concurrent requests
+// for a user share one window fill, but only while the generation is unchanged, so a request
+// never gets an answer older than itself.
 //
-// Identical requests in flight for a user are coalesced into one ClickHouse query, again only
-// while the generation is unchanged, so a joined request never gets an answer older than itself.
-//
-// Bounded by entry count and bytes, least recently used out first; a reply larger than 1/8 of the
-// byte budget is served but not kept. A TTL (optional) bounds the life of entries in case rows
-// change behind the pipeline's back (manual deletes), which no feed reports.
+// Bounded by bytes and users, least recently used user out first; a window larger than 1/8 of
+// the byte budget is served but not kept. An optional TTL bounds the life of data in case rows
+// change behind the pipeline's back (a manual DELETE), which no feed reports.
+import type { EventsRequest } from './params.js';
+import { pageFromWindow, type EventRow, type UserWindow } from './window.js';
 
 export interface CacheOptions {
   maxBytes: number;
-  maxEntries: number;
-  /** 0 = entries live until evicted or invalidated. */
+  maxUsers: number;
+  /** 0 = data lives until evicted or invalidated. */
   ttlMs: number;
+  /** Builds the reply from a page's rows (the same function the uncached path uses). */
+  render: (rows: readonly EventRow[], r: EventsRequest) => Buffer;
   now?: () => number;
   observer?: CacheObserver;
 }
 
 export interface CacheObserver {
-  evicted(count: number): void;
-  invalidated(entries: number): void;
+  /** Users whose data was dropped to stay within budget. */
+  evicted(users: number): void;
+  /** Users whose data was dropped because the sink wrote rows for them. */
+  invalidated(users: number): void;
+}
+
+interface Fill {
+  readonly gen: number;
+  readonly promise: Promise<UserWindow>;
 }
 
 interface Entry {
-  readonly slot: Slot;
-  readonly id: string;
-  readonly body: Buffer;
-  readonly size: number;
-  readonly expires: number;
-}
-
-interface Flight {
-  readonly gen: number;
-  readonly promise: Promise<Buffer>;
-}
-
-/** Everything the cache knows about one user; kept while it has entries or loads in flight. */
-interface Slot {
   readonly userKey: string;
   gen: number;
+  window: UserWindow | null;
+  windowBytes: number;
+  readonly memo: Map<string, Buffer>;
+  memoBytes: number;
+  expires: number;
+  /** Loads in flight; an entry is kept (possibly without data) while any runs. */
   inflight: number;
-  readonly entries: Set<string>;
-  readonly flights: Map<string, Flight>;
+  fill: Fill | null;
 }
 
-/** Rough fixed cost of an entry beside its body (Map slots, objects, key strings). */
-const ENTRY_OVERHEAD = 256;
+/** Exact replies kept per user beside the window. */
+const MEMO_PER_USER = 8;
+/** Rough cost of objects and map slots beside the bytes of strings and buffers. */
+const ROW_OVERHEAD = 96;
+const ENTRY_OVERHEAD = 512;
 
-export class ResponseCache {
-  private readonly lru = new Map<string, Entry>();
-  private readonly slots = new Map<string, Slot>();
+export class UserCache {
+  /** Every entry; also the LRU order of entries with data (oldest first). */
+  private readonly entries = new Map<string, Entry>();
   private readonly now: () => number;
   private readonly maxEntryBytes: number;
   private totalBytes = 0;
+  private withData = 0;
 
   constructor(private readonly opts: CacheOptions) {
     this.now = opts.now ?? Date.now;
     this.maxEntryBytes = Math.floor(opts.maxBytes / 8);
   }
 
-  get entries(): number {
-    return this.lru.size;
+  /** Users with cached data. */
+  get users(): number {
+    return this.withData;
   }
 
   get bytes(): number {
     return this.totalBytes;
   }
 
-  /** Users with entries or loads in flight. */
-  get users(): number {
-    return this.slots.size;
+  /** The reply from cached data, or undefined when ClickHouse must be asked. */
+  answer(r: EventsRequest, key: string): Buffer | undefined {
+    const e = this.live(r.userKey);
+    if (e === undefined) return undefined;
+    const memo = e.memo.get(key);
+    if (memo !== undefined) {
+      this.touch(e);
+      return memo;
+    }
+    if (e.window === null) return undefined;
+    const rows = pageFromWindow(e.window, r);
+    if (rows === null) return undefined;
+    this.touch(e);
+    return this.opts.render(rows, r);
   }
 
-  /** The cached reply, or undefined. A hit becomes the most recently used entry. */
-  get(userKey: string, key: string): Buffer | undefined {
-    const id = entryId(userKey, key);
-    const e = this.lru.get(id);
-    if (e === undefined) return undefined;
-    if (e.expires !== 0 && e.expires <= this.now()) {
-      this.remove(e);
-      return undefined;
-    }
-    this.lru.delete(id);
-    this.lru.set(id, e);
-    return e.body;
+  /** True when the user has a window (then a miss needs rows older than it). */
+  hasWindow(userKey: string): boolean {
+    return this.live(userKey)?.window != null;
   }
 
   /**
-   * Loads a reply that get() did not have: joins an identical load in flight for the same user and
-   * generation, or runs `load` and keeps its result if no change for the user arrived meanwhile.
-   * `joined` is true when the answer came from another request's load.
+   * Loads the user's window, or joins a load in flight started under the current generation.
+   * The window is kept if no change for the user was published meanwhile; either way the caller
+   * may answer its own request from it.
    */
-  load(userKey: string, key: string, load: () => Promise<Buffer>): { promise: Promise<Buffer>; joined: boolean } {
-    let slot = this.slots.get(userKey);
-    if (slot === undefined) {
-      slot = { userKey, gen: 0, inflight: 0, entries: new Set(), flights: new Map() };
-      this.slots.set(userKey, slot);
-    }
-    const running = slot.flights.get(key);
-    if (running !== undefined && running.gen === slot.gen) return { promise: running.promise, joined: true };
-
-    const s = slot;
-    const gen = s.gen;
-    s.inflight++;
-    const flight = { gen } as { gen: number; promise: Promise<Buffer> };
-    // load() starts on a later microtask, so the flight is registered before anything can settle.
-    flight.promise = Promise.resolve()
+  fill(userKey: string, load: () => Promise<UserWindow>): { promise: Promise<UserWindow>; joined: boolean } {
+    const e = this.entry(userKey);
+    if (e.fill !== null && e.fill.gen === e.gen) return { promise: e.fill.promise, joined: true };
+    const gen = e.gen;
+    e.inflight++;
+    const fill = { gen } as { gen: number; promise: Promise<UserWindow> };
+    // load() starts on a later microtask, so the fill is registered before anything can settle.
+    fill.promise = Promise.resolve()
       .then(load)
-      .then((body) => {
-        if (s.gen === gen) this.store(s, key, body);
-        return body;
+      .then((w) => {
+        if (e.gen === gen) this.storeWindow(e, w);
+        return w;
       })
       .finally(() => {
-        s.inflight--;
-        if (s.flights.get(key) === flight) s.flights.delete(key);
-        this.dropIfUnused(s);
+        e.inflight--;
+        if (e.fill === fill) e.fill = null;
+        this.dropIfUnused(e);
       });
-    s.flights.set(key, flight);
-    return { promise: flight.promise, joined: false };
+    e.fill = fill;
+    return { promise: fill.promise, joined: false };
   }
 
-  /** Forgets everything cached for these users; loads in flight for them will not be kept. */
+  /** Runs an exact query the window could not answer and keeps its reply, same rules as fill. */
+  async exact(userKey: string, key: string, load: () => Promise<Buffer>): Promise<Buffer> {
+    const e = this.entry(userKey);
+    const gen = e.gen;
+    e.inflight++;
+    try {
+      const body = await load();
+      if (e.gen === gen) this.storeMemo(e, key, body);
+      return body;
+    } finally {
+      e.inflight--;
+      this.dropIfUnused(e);
+    }
+  }
+
+  /** Forgets these users' data; loads in flight for them will not be kept. */
   invalidate(userKeys: Iterable<string>): void {
     let dropped = 0;
     for (const userKey of userKeys) {
-      const slot = this.slots.get(userKey);
-      if (slot === undefined) continue;
-      slot.gen++;
-      for (const id of slot.entries) {
-        const e = this.lru.get(id)!;
-        this.lru.delete(id);
-        this.totalBytes -= e.size;
-        dropped++;
-      }
-      slot.entries.clear();
-      this.dropIfUnused(slot);
+      const e = this.entries.get(userKey);
+      if (e === undefined) continue;
+      e.gen++;
+      if (this.dropData(e)) dropped++;
+      this.dropIfUnused(e);
     }
     if (dropped > 0) this.opts.observer?.invalidated(dropped);
   }
 
   clear(): void {
-    this.invalidate([...this.slots.keys()]);
+    this.invalidate([...this.entries.keys()]);
   }
 
-  private store(slot: Slot, key: string, body: Buffer): void {
-    const id = entryId(slot.userKey, key);
-    const size = body.length + id.length * 2 + ENTRY_OVERHEAD;
+  private entry(userKey: string): Entry {
+    let e = this.entries.get(userKey);
+    if (e === undefined) {
+      e = { userKey, gen: 0, window: null, windowBytes: 0, memo: new Map(), memoBytes: 0, expires: 0, inflight: 0, fill: null };
+      this.entries.set(userKey, e);
+    }
+    return e;
+  }
+
+  /** The entry if it has data that has not expired. */
+  private live(userKey: string): Entry | undefined {
+    const e = this.entries.get(userKey);
+    if (e === undefined) return undefined;
+    if (e.expires !== 0 && e.expires <= this.now()) {
+      this.dropData(e);
+      this.dropIfUnused(e);
+      return undefined;
+    }
+    return e;
+  }
+
+  private touch(e: Entry): void {
+    this.entries.delete(e.userKey);
+    this.entries.set(e.userKey, e);
+  }
+
+  private storeWindow(e: Entry, w: UserWindow): void {
+    let size = ENTRY_OVERHEAD;
+    for (const row of w.rows) size += row.json.length + (row.id.length + row.event.length) * 2 + ROW_OVERHEAD;
     if (size > this.maxEntryBytes) return;
-    const old = this.lru.get(id);
-    if (old !== undefined) this.remove(old);
-    const e: Entry = { slot, id, body, size, expires: this.opts.ttlMs > 0 ? this.now() + this.opts.ttlMs : 0 };
-    this.lru.set(id, e);
-    slot.entries.add(id);
+    const had = this.hasData(e);
+    this.totalBytes += size - e.windowBytes;
+    e.window = w;
+    e.windowBytes = size;
+    this.stored(e, had);
+  }
+
+  private storeMemo(e: Entry, key: string, body: Buffer): void {
+    const size = body.length + key.length * 2 + ROW_OVERHEAD;
+    if (size > this.maxEntryBytes) return;
+    const had = this.hasData(e);
+    const old = e.memo.get(key);
+    if (old !== undefined) {
+      e.memo.delete(key);
+      this.forgetMemo(e, key, old);
+    }
+    if (e.memo.size >= MEMO_PER_USER) {
+      const [oldestKey, oldest] = e.memo.entries().next().value as [string, Buffer];
+      e.memo.delete(oldestKey);
+      this.forgetMemo(e, oldestKey, oldest);
+    }
+    e.memo.set(key, body);
+    e.memoBytes += size;
     this.totalBytes += size;
+    this.stored(e, had);
+  }
+
+  private forgetMemo(e: Entry, key: string, body: Buffer): void {
+    const size = body.length + key.length * 2 + ROW_OVERHEAD;
+    e.memoBytes -= size;
+    this.totalBytes -= size;
+  }
+
+  private stored(e: Entry, had: boolean): void {
+    if (!had) {
+      this.withData++;
+      if (this.opts.ttlMs > 0) e.expires = this.now() + this.opts.ttlMs;
+    }
+    this.touch(e);
     let evicted = 0;
-    while (this.totalBytes > this.opts.maxBytes || this.lru.size > this.opts.maxEntries) {
-      const oldest = this.lru.values().next().value as Entry;
-      this.remove(oldest);
+    while (this.totalBytes > this.opts.maxBytes || this.withData > this.opts.maxUsers) {
+      const victim = this.oldestWithData();
+      if (victim === undefined || victim === e) break;
+      this.dropData(victim);
+      this.dropIfUnused(victim);
       evicted++;
     }
     if (evicted > 0) this.opts.observer?.evicted(evicted);
   }
 
-  private remove(e: Entry): void {
-    this.lru.delete(e.id);
-    e.slot.entries.delete(e.id);
-    this.totalBytes -= e.size;
-    this.dropIfUnused(e.slot);
+  private oldestWithData(): Entry | undefined {
+    for (const e of this.entries.values()) if (this.hasData(e)) return e;
+    return undefined;
   }
 
-  private dropIfUnused(slot: Slot): void {
-    if (slot.entries.size === 0 && slot.inflight === 0 && this.slots.get(slot.userKey) === slot) {
-      this.slots.delete(slot.userKey);
-    }
+  private hasData(e: Entry): boolean {
+    return e.window !== null || e.memo.size > 0;
   }
-}
 
-/** Length-prefixed so no user key and request key pair can collide with another. */
-function entryId(userKey: string, key: string): string {
-  return `${userKey.length}:${userKey}${key}`;
+  /** Drops the entry's window and memo; true if it had any. */
+  private dropData(e: Entry): boolean {
+    if (!this.hasData(e)) return false;
+    this.totalBytes -= e.windowBytes + e.memoBytes;
+    e.window = null;
+    e.windowBytes = 0;
+    e.memo.clear();
+    e.memoBytes = 0;
+    e.expires = 0;
+    this.withData--;
+    return true;
+  }
+
+  private dropIfUnused(e: Entry): void {
+    if (!this.hasData(e) && e.inflight === 0 && this.entries.get(e.userKey) === e) this.entries.delete(e.userKey);
+  }
 }

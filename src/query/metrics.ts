@@ -1,6 +1,6 @@
 // Prometheus metrics of the query API, registered on the process's Registry.
 import { Counter, Gauge, Histogram, type Registry } from '../common/metrics.js';
-import type { CacheObserver, ResponseCache } from './cache.js';
+import type { CacheObserver, UserCache } from './cache.js';
 import type { Gate } from './gate.js';
 
 export type Route = 'events' | 'rollups' | 'other';
@@ -8,10 +8,14 @@ export type Route = 'events' | 'rollups' | 'other';
 export interface QueryMetrics {
   /** Counts a reply and observes its latency (seconds since `startMs`, performance.now()). */
   done(route: Route, status: number, startMs: number): void;
+  /** Answered from cached data. */
   cacheHit(): void;
+  /** The user's window was loaded for this request. */
   cacheMiss(): void;
-  /** A miss answered by joining an identical query already in flight. */
+  /** Waited for a window load another request started. */
   cacheJoined(): void;
+  /** The page reaches rows older than the user's window: answered by its own query. */
+  cacheExact(): void;
   clickhouseDone(kind: string, startMs: number, ok: boolean): void;
   cacheObserver: CacheObserver;
 }
@@ -19,7 +23,7 @@ export interface QueryMetrics {
 // Sub-millisecond buckets: cache hits answer in tens of microseconds, ClickHouse in milliseconds.
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-export function createQueryMetrics(registry: Registry, parts: { gate: Gate; cache: () => ResponseCache | null }): QueryMetrics {
+export function createQueryMetrics(registry: Registry, parts: { gate: Gate; cache: () => UserCache | null }): QueryMetrics {
   const requests = new Counter({
     name: 'trackhouse_query_requests_total',
     help: 'Query API replies by route and HTTP status',
@@ -35,18 +39,20 @@ export function createQueryMetrics(registry: Registry, parts: { gate: Gate; cach
   });
   const cache = new Counter({
     name: 'trackhouse_query_cache_requests_total',
-    help: 'Per-user event queries by cache outcome: hit, miss (ClickHouse queried) or joined (shared an identical query in flight)',
+    help:
+      'Per-user event queries by cache outcome: hit (cached data), miss (loaded the user\'s window), joined (waited for a window load ' +
+      'in flight), exact (page beyond the window: its own query)',
     labelNames: ['result'],
     registers: [registry],
   });
   const evictions = new Counter({
     name: 'trackhouse_query_cache_evictions_total',
-    help: 'Cache entries dropped to stay within QUERY_CACHE_MAX_BYTES / QUERY_CACHE_MAX_ENTRIES',
+    help: 'Users whose cached data was dropped to stay within QUERY_CACHE_MAX_BYTES / QUERY_CACHE_MAX_USERS',
     registers: [registry],
   });
   const invalidations = new Counter({
-    name: 'trackhouse_query_cache_invalidated_entries_total',
-    help: 'Cache entries dropped because the sink wrote new rows for their user',
+    name: 'trackhouse_query_cache_invalidations_total',
+    help: 'Users whose cached data was dropped because the sink wrote rows for them',
     registers: [registry],
   });
   const clickhouse = new Histogram({
@@ -57,11 +63,11 @@ export function createQueryMetrics(registry: Registry, parts: { gate: Gate; cach
     registers: [registry],
   });
   new Gauge({
-    name: 'trackhouse_query_cache_entries',
-    help: 'Replies held in the per-user cache (0 when caching is off)',
+    name: 'trackhouse_query_cache_users',
+    help: 'Users with cached data (0 when caching is off)',
     registers: [registry],
     collect() {
-      this.set(parts.cache()?.entries ?? 0);
+      this.set(parts.cache()?.users ?? 0);
     },
   });
   new Gauge({
@@ -89,6 +95,7 @@ export function createQueryMetrics(registry: Registry, parts: { gate: Gate; cach
   const hit = cache.labels('hit');
   const miss = cache.labels('miss');
   const joined = cache.labels('joined');
+  const exact = cache.labels('exact');
   return {
     done(route, status, startMs) {
       const k = `${route}${status}`;
@@ -108,6 +115,7 @@ export function createQueryMetrics(registry: Registry, parts: { gate: Gate; cach
     cacheHit: () => hit.inc(),
     cacheMiss: () => miss.inc(),
     cacheJoined: () => joined.inc(),
+    cacheExact: () => exact.inc(),
     clickhouseDone(kind, startMs, ok) {
       clickhouse.labels(kind, ok ? 'ok' : 'error').observe((performance.now() - startMs) / 1000);
     },

@@ -20,8 +20,6 @@ export interface EventsRequest {
   event: string | null;
   limit: number;
   cursor: Cursor | null;
-  /** Binds next_cursor to this user and these filters. */
-  fingerprint: string;
 }
 
 export const ROLLUP_DIMENSIONS = ['event', 'category', 'group'] as const;
@@ -115,15 +113,15 @@ export function parseEventsRequest(rawUserId: string, query: string, limits: Lim
     }
   }
 
-  const fingerprint = scopeFingerprint({ userKey, from, to, type, event });
   let cursor: Cursor | null = null;
   const cursorText = q.get('cursor');
   if (cursorText !== undefined) {
-    const c = decodeCursor(cursorText, fingerprint);
+    // Hashed only here and when a next_cursor is written: a cache hit never needs it.
+    const c = decodeCursor(cursorText, scopeFingerprint({ userKey, from, to, type, event }));
     if (typeof c === 'string') throw new InvalidParameterError('cursor', `cursor: ${c}`);
     cursor = c;
   }
-  return { userKey, from, to, type, event, limit, cursor, fingerprint };
+  return { userKey, from, to, type, event, limit, cursor };
 }
 
 /**

@@ -1,10 +1,11 @@
-// Reader for ClickHouse's RowBinary output, limited to the two column types the query API selects:
-// String (LEB128 length, then the bytes) and Int64 (8 bytes, little-endian).
+// Reader for ClickHouse's RowBinary output, limited to the column types the query API selects:
+// String (LEB128 length, then the bytes; LowCardinality(String) is sent the same way), Int64
+// (DateTime64(3) is its milliseconds), UInt8, UInt16 (Date: days since 1970) and UInt64, all
+// little-endian.
 //
-// Why RowBinary: each event's JSON is rendered by ClickHouse, so the server only slices it out
-// of the result and splices it into the reply, without decoding to JS strings or JSON round
-// trips, and binary framing is safe whatever bytes a JSON text holds (a newline in a stored
-// property would break a line-based text format).
+// Why RowBinary: no text escaping to undo, numbers and times arrive as numbers, and binary
+// framing is safe whatever bytes a stored JSON text holds (a newline in a property would break a
+// line-based format). Same bytes from chDB and from a ClickHouse server.
 
 export class RowBinaryReader {
   private pos = 0;
@@ -31,6 +32,25 @@ export class RowBinaryReader {
     if (end > this.buf.length) throw new Error('RowBinary: string runs past the end of the result');
     this.pos = end;
     return this.buf.toString('utf8', start, end);
+  }
+
+  uint8(): number {
+    if (this.pos + 1 > this.buf.length) throw new Error('RowBinary: UInt8 runs past the end of the result');
+    return this.buf[this.pos++]!;
+  }
+
+  uint16(): number {
+    if (this.pos + 2 > this.buf.length) throw new Error('RowBinary: UInt16 runs past the end of the result');
+    const v = this.buf.readUInt16LE(this.pos);
+    this.pos += 2;
+    return v;
+  }
+
+  uint64(): number {
+    if (this.pos + 8 > this.buf.length) throw new Error('RowBinary: UInt64 runs past the end of the result');
+    const v = this.buf.readBigUInt64LE(this.pos);
+    this.pos += 8;
+    return Number(v);
   }
 
   int64(): number {

@@ -13,12 +13,13 @@ import { addOpsRoutes, listen, statusLine, type Listening, type ResponseState } 
 import type { Logger } from '../common/log.js';
 import { loadUws } from '../common/uws.js';
 import type { Config } from '../config/index.js';
-import { ResponseCache } from './cache.js';
+import { UserCache } from './cache.js';
 import { DrainingError, toHttpError, UnauthorizedError } from './errors.js';
 import { createGate, type Gate } from './gate.js';
 import { createQueryMetrics, type QueryMetrics, type Route } from './metrics.js';
-import { eventsCacheKey, parseEventsRequest, parseRollupsRequest, type Limits } from './params.js';
-import { createClickHouseRunner, createQueryStore, type SqlRunner } from './store.js';
+import { eventsCacheKey, parseEventsRequest, parseRollupsRequest, type EventsRequest, type Limits } from './params.js';
+import { createClickHouseRunner, createQueryStore, renderPage, type SqlRunner } from './store.js';
+import { pageFromWindow } from './window.js';
 
 export interface QueryOptions {
   config: Config;
@@ -60,10 +61,10 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
   const uws = loadUws();
   const gate = createGate(q.maxConcurrent, q.maxQueued);
   const useCache = opts.changes !== undefined && q.cacheMaxBytes > 0;
-  let cache: ResponseCache | null = null;
+  let cache: UserCache | null = null;
   const metrics: QueryMetrics = createQueryMetrics(opts.registry, { gate, cache: () => cache });
   if (useCache) {
-    cache = new ResponseCache({ maxBytes: q.cacheMaxBytes, maxEntries: q.cacheMaxEntries, ttlMs: q.cacheTtlMs, observer: metrics.cacheObserver });
+    cache = new UserCache({ maxBytes: q.cacheMaxBytes, maxUsers: q.cacheMaxUsers, ttlMs: q.cacheTtlMs, render: renderPage, observer: metrics.cacheObserver });
   }
   const runner = gatedRunner(createClickHouseRunner(opts.clickhouse), gate, metrics);
   const store = createQueryStore(runner, q.timeoutMs);
@@ -111,6 +112,19 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
     ).finally(finished);
   };
 
+  /** A cache miss: load the user's window (or wait for a load in flight), else an exact query. */
+  const cachedEvents = async (c: UserCache, r: EventsRequest, key: string): Promise<Buffer> => {
+    if (!c.hasWindow(r.userKey)) {
+      const fill = c.fill(r.userKey, () => store.userWindow(r.userKey, q.cacheWindow));
+      if (fill.joined) metrics.cacheJoined();
+      else metrics.cacheMiss();
+      const rows = pageFromWindow(await fill.promise, r);
+      if (rows !== null) return renderPage(rows, r);
+    }
+    metrics.cacheExact();
+    return c.exact(r.userKey, key, () => store.userEvents(r));
+  };
+
   const authorize = (req: HttpRequest) => {
     const header = req.getHeader('authorization');
     if (header === '') throw new UnauthorizedError('missing');
@@ -131,17 +145,14 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
         return;
       }
       const key = eventsCacheKey(r);
-      const hit = cache.get(r.userKey, key);
+      const hit = cache.answer(r, key);
       if (hit !== undefined) {
         metrics.cacheHit();
         send(res, 200, hit);
         metrics.done('events', 200, start);
         return;
       }
-      const load = cache.load(r.userKey, key, () => store.userEvents(r));
-      if (load.joined) metrics.cacheJoined();
-      else metrics.cacheMiss();
-      respondLater(res, 'events', start, load.promise);
+      respondLater(res, 'events', start, cachedEvents(cache, r, key));
     } catch (err) {
       fail(res, 'events', start, err);
     }

@@ -86,13 +86,34 @@ export async function insertRows(ch: ClickHouseHandle, rows: readonly Row[], opt
   });
 }
 
+export interface Reply {
+  status: number;
+  headers: Headers;
+  text: string;
+  body: any;
+}
+
 export interface Harness {
   ch: ClickHouseHandle;
   server: QueryServer;
   registry: Registry;
   base: string;
-  get(path: string, key?: string | null): Promise<{ status: number; headers: Headers; body: any }>;
+  get(path: string, key?: string | null): Promise<Reply>;
+  /** Another query server on the same ClickHouse client (as the all-in-one shares it). */
+  another(opts?: { env?: Env; changes?: ChangeFeed }): Promise<{ server: QueryServer; registry: Registry; get(path: string): Promise<Reply> }>;
   close(): Promise<void>;
+}
+
+async function fetchReply(url: string, key: string | null): Promise<Reply> {
+  const res = await fetch(url, { headers: key === null ? {} : { authorization: `Bearer ${key}` } });
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    /* not JSON: keep the text for the assertion message */
+  }
+  return { status: res.status, headers: res.headers, text, body };
 }
 
 export async function startHarness(opts: { env?: Env; changes?: ChangeFeed } = {}): Promise<Harness> {
@@ -103,23 +124,22 @@ export async function startHarness(opts: { env?: Env; changes?: ChangeFeed } = {
   const registry = createRegistry('query', false);
   const server = await startQuery({ config, clickhouse: ch.client, log: silentLogger(), registry, changes: opts.changes });
   const base = `http://127.0.0.1:${server.port}`;
+  const others: QueryServer[] = [];
   return {
     ch,
     server,
     registry,
     base,
-    async get(path, key = READ_KEY) {
-      const res = await fetch(`${base}${path}`, { headers: key === null ? {} : { authorization: `Bearer ${key}` } });
-      const text = await res.text();
-      let body: unknown = text;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        /* not JSON: keep the text for the assertion message */
-      }
-      return { status: res.status, headers: res.headers, body };
+    get: (path, key = READ_KEY) => fetchReply(`${base}${path}`, key),
+    async another(o = {}) {
+      const cfg = testConfig(dir.path, { ...opts.env, ...o.env });
+      const reg = createRegistry('query', false);
+      const other = await startQuery({ config: cfg, clickhouse: ch.client, log: silentLogger(), registry: reg, changes: o.changes });
+      others.push(other);
+      return { server: other, registry: reg, get: (path: string) => fetchReply(`http://127.0.0.1:${other.port}${path}`, READ_KEY) };
     },
     async close() {
+      for (const o of others) await o.stop();
       await server.stop();
       await ch.close();
       dir.remove();
