@@ -28,6 +28,7 @@ const require = createRequire(import.meta.url);
 
 interface AutocannonResult {
   requests: { total: number; average: number };
+  throughput: { total: number };
   non2xx: number;
   errors: number;
   timeouts: number;
@@ -52,9 +53,11 @@ type Pattern = 'uniform' | 'zipf' | 'hot';
 
 interface RunSpec {
   name: string;
-  server: 'engine' | 'cache';
+  server: 'engine' | 'cache' | 'ceiling';
   pattern: Pattern;
   writeRate: number;
+  /** Ceiling only: bytes of the prepared reply. */
+  bodyBytes?: number;
 }
 
 interface RunResult {
@@ -64,10 +67,11 @@ interface RunResult {
   write_rate: number;
   requests: number;
   rps: number;
+  mean_reply_bytes: number;
   non_2xx: number;
   errors: number;
   latency_ms: { p50: number; p90: number; p99: number; p999: number; max: number; mean: number };
-  cache?: { hits: number; misses: number; joined: number; hit_ratio: number; entries: number; bytes: number };
+  cache?: { hits: number; misses: number; joined: number; exact: number; hit_ratio: number; users: number; bytes: number };
   clickhouse_ms?: { mean: number };
   written_events?: number;
 }
@@ -198,37 +202,45 @@ async function runOne(ctx: BenchContext, spec: RunSpec, dataDir: string, users: 
   const child =
     spec.server === 'engine'
       ? spawnLogged(process.execPath, [path.join(ctx.root, 'dist/cli/main.js'), 'query'], { cwd: ctx.root, env }, () => {})
-      : spawnLogged(process.execPath, ['--import', 'tsx', path.join(ctx.root, 'bench/query-server.ts')], { cwd: ctx.root, env }, ctx.log);
+      : spec.server === 'ceiling'
+        ? spawnLogged(process.execPath, ['--import', 'tsx', path.join(ctx.root, 'bench/query-ceiling.ts'), String(spec.bodyBytes ?? 1024)], { cwd: ctx.root, env }, ctx.log)
+        : spawnLogged(process.execPath, ['--import', 'tsx', path.join(ctx.root, 'bench/query-server.ts')], { cwd: ctx.root, env }, ctx.log);
   const exited = new Promise<number | null>((r) => child.once('exit', r));
   const tail: Record<string, unknown>[] = [];
   const port = await firstJsonLine(child, (o) => {
     tail.push(o);
-    if (typeof o.port === 'number' && (spec.server === 'cache' || o.msg === 'query API listening')) return o.port;
+    if (typeof o.port === 'number' && (spec.server !== 'engine' || o.msg === 'query API listening')) return o.port;
     return undefined;
   });
   try {
     // Warm-up. Hot runs fetch every hot request once, as a long-running server would have: the
     // measurement then sees the steady state (misses only from invalidations). Others warm briefly.
     const warmStart = performance.now();
-    if (spec.server === 'cache' && spec.pattern === 'hot') {
+    if (spec.server !== 'engine' && spec.pattern === 'hot') {
       const keys = hotKeys(users);
       await load(port, keys, 0, keys.length);
     } else if (warmS > 0) {
       await load(port, paths(spec.pattern, users, 50_000, 7), warmS);
     }
     ctx.log(`${spec.name}: warmed up in ${((performance.now() - warmStart) / 1000).toFixed(1)} s`);
-    const before = await metrics(port);
+    const before = spec.server === 'ceiling' ? new Map<string, number>() : await metrics(port);
     const { result, hist } = await load(port, paths(spec.pattern, users, 200_000, 11), measureS);
-    const after = await metrics(port);
+    const after = spec.server === 'ceiling' ? new Map<string, number>() : await metrics(port);
     const d = (k: string) => (after.get(k) ?? 0) - (before.get(k) ?? 0);
     const q = (p: number) => Math.round(hist.getValueAtPercentile(p)) / 1000;
     const out: RunResult = {
       name: spec.name,
-      server: spec.server === 'engine' ? 'node dist/cli/main.js query (no feed, no cache)' : 'bench/query-server.ts (dist query API + change feed)',
+      server:
+        spec.server === 'engine'
+          ? 'node dist/cli/main.js query (no feed, no cache)'
+          : spec.server === 'ceiling'
+            ? 'bench/query-ceiling.ts (uWS, one prepared reply)'
+            : 'bench/query-server.ts (dist query API + change feed)',
       pattern: spec.pattern,
       write_rate: spec.writeRate,
       requests: result.requests.total,
       rps: Math.round(result.requests.total / measureS),
+      mean_reply_bytes: Math.round(result.throughput.total / Math.max(1, result.requests.total)),
       non_2xx: result.non2xx,
       errors: result.errors + result.timeouts,
       latency_ms: { p50: q(50), p90: q(90), p99: q(99), p999: q(99.9), max: Math.round(hist.maxValue) / 1000, mean: Math.round(hist.mean) / 1000 },
@@ -239,12 +251,14 @@ async function runOne(ctx: BenchContext, spec: RunSpec, dataDir: string, users: 
       const hits = d('trackhouse_query_cache_requests_total:hit');
       const misses = d('trackhouse_query_cache_requests_total:miss');
       const joined = d('trackhouse_query_cache_requests_total:joined');
+      const exact = d('trackhouse_query_cache_requests_total:exact');
       out.cache = {
         hits,
         misses,
         joined,
-        hit_ratio: Math.round((hits / Math.max(1, hits + misses + joined)) * 10_000) / 10_000,
-        entries: after.get('trackhouse_query_cache_entries') ?? 0,
+        exact,
+        hit_ratio: Math.round((hits / Math.max(1, hits + misses + joined + exact)) * 10_000) / 10_000,
+        users: after.get('trackhouse_query_cache_users') ?? 0,
         bytes: after.get('trackhouse_query_cache_bytes') ?? 0,
       };
     }
@@ -275,13 +289,18 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
     { name: 'engine-uniform', server: 'engine', pattern: 'uniform', writeRate: 0 },
     { name: 'engine-zipf', server: 'engine', pattern: 'zipf', writeRate: 0 },
     { name: 'cache-hot', server: 'cache', pattern: 'hot', writeRate: 0 },
+    { name: 'ceiling-hot', server: 'ceiling', pattern: 'hot', writeRate: 0 },
     { name: 'cache-hot-writes', server: 'cache', pattern: 'hot', writeRate },
     { name: 'cache-zipf', server: 'cache', pattern: 'zipf', writeRate: 0 },
   ];
   const results: RunResult[] = [];
   for (const spec of specs) {
+    if (spec.server === 'ceiling') {
+      // Same reply size as the cached API served on average (headers included; close enough).
+      spec.bodyBytes = results.find((r) => r.name === 'cache-hot')?.mean_reply_bytes ?? 30_000;
+    }
     ctx.log(`run ${spec.name}`);
-    const r = await runOne(ctx, spec, dataDir, users, spec.server === 'cache' ? warmS : Math.min(2, warmS), measureS);
+    const r = await runOne(ctx, spec, dataDir, users, spec.server === 'engine' ? Math.min(2, warmS) : warmS, measureS);
     ctx.log(`${spec.name}: ${r.rps} req/s, p50 ${r.latency_ms.p50} ms, p99 ${r.latency_ms.p99} ms${r.cache ? `, hit ratio ${r.cache.hit_ratio}` : ''}`);
     results.push(r);
   }
@@ -294,11 +313,11 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
       `${table.parts} parts in ${table.partitions} monthly partitions, ${table.users?.toLocaleString('en')} users ` +
       `(median ${table.median_events_per_user} events, max ${table.max_events_per_user}); seeded in ${table.insert_seconds} s.`,
     '',
-    '| run | server | access | writes/s | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | cache hit | ClickHouse mean ms |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| run | server | access | writes/s | req/s | reply bytes | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | cache hit | ClickHouse mean ms |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...results.map(
       (r) =>
-        `| ${r.name} | ${r.server.split(' (')[0]} | ${r.pattern} | ${r.write_rate} | ${r.rps} | ${r.latency_ms.p50} | ${r.latency_ms.p90} | ${r.latency_ms.p99} | ${r.latency_ms.p999} | ${r.latency_ms.max} | ` +
+        `| ${r.name} | ${r.server.split(' (')[0]} | ${r.pattern} | ${r.write_rate} | ${r.rps} | ${r.mean_reply_bytes} | ${r.latency_ms.p50} | ${r.latency_ms.p90} | ${r.latency_ms.p99} | ${r.latency_ms.p999} | ${r.latency_ms.max} | ` +
         `${r.cache ? `${(r.cache.hit_ratio * 100).toFixed(1)}%` : '-'} | ${r.clickhouse_ms?.mean ?? '-'} |`,
     ),
     '',
@@ -307,6 +326,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
       `Request shapes: 50% newest 50 events, 25% type=track limit 20, 10% one event name limit 20, 15% last 7 days limit 50. ` +
       `Access: uniform = any user; zipf = users drawn by activity; hot = the ${HOT_USERS} most active users. ` +
       `Cached runs use a change feed; "writes/s" is a stand-in sink inserting that many events/s for users drawn by activity and publishing them (invalidations). ` +
+      `ceiling-hot: a uWS server answering every request with one prepared reply of the size cache-hot served on average (the load generator's and loopback's own limit here). ` +
       `Machine: ${os.cpus().length} cores, shared: figures are noisy unless the machine is quiet. ${rows < 10_000_000 ? '**Not the 10M-row target table.**' : ''}`,
   ].join('\n');
   return { name: 'query', results: { table, connections: CONNECTIONS, warm_seconds: warmS, measure_seconds: measureS, runs: results }, markdown: md };

@@ -21,10 +21,13 @@ const win = (n: number, complete = true, size = 10): UserWindow => ({
   rows: Array.from({ length: n }, (_, i) => row(1000 - i, `e${n - 1 - i}`, i % 2 ? 'page' : 'track', 'E', size)),
   complete,
 });
-/** Test rendering: the ids served, so assertions read plainly. */
-const render = (rows: readonly EventRow[], r: { limit: number }) => Buffer.from(rows.slice(0, r.limit).map((x) => x.id).join(','));
-const make = (o: Partial<CacheOptions> = {}) => new UserCache({ maxBytes: 1 << 20, maxUsers: 1000, ttlMs: 0, render, ...o });
-const ask = (c: UserCache, user: string, query = '') => c.answer(req(user, query), query)?.toString();
+const make = (o: Partial<CacheOptions> = {}) => new UserCache({ maxBytes: 1 << 20, maxUsers: 1000, ttlMs: 0, ...o });
+/** What the cache answers, as text: the ids of the page's rows (within limit), or a kept reply. */
+const ask = (c: UserCache, user: string, query = '') => {
+  const r = req(user, query);
+  const a = c.answer(r, query);
+  return Array.isArray(a) ? a.slice(0, r.limit).map((x) => x.id).join(',') : a?.toString();
+};
 
 describe('UserCache', () => {
   it('answers every page shape that lies inside a loaded window, until the user changes', async () => {
@@ -151,5 +154,20 @@ describe('UserCache', () => {
     now += 1;
     expect(ask(c, 'u')).toBeUndefined();
     expect(c.users).toBe(0);
+  });
+
+  it('admits a user to a window on their second miss, or when a window load is in flight', async () => {
+    const c = make({ maxUsers: 2 });
+    expect(c.admit('u')).toBe(false);
+    expect(c.admit('u')).toBe(true);
+    const d = deferred<UserWindow>();
+    c.fill('v', () => d.promise);
+    expect(c.admit('v')).toBe(true); // joins the load in flight
+    d.resolve(win(1));
+    await Promise.resolve();
+    // The seen list is bounded: the oldest user is forgotten first.
+    expect(c.admit('a')).toBe(false);
+    expect(c.admit('b')).toBe(false);
+    expect(c.admit('u')).toBe(false);
   });
 });

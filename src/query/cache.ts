@@ -20,6 +20,10 @@
 // for a user share one window fill, but only while the generation is unchanged, so a request
 // never gets an answer older than itself.
 //
+// A window is loaded for a user on their second miss, not their first: most users in a long tail
+// are asked for once, and their own page is cheaper to query than a window. The first miss gets
+// an exact query (kept as a reply), and the user is remembered in a bounded "seen" list.
+//
 // Bounded by bytes and users, least recently used user out first; a window larger than 1/8 of
 // the byte budget is served but not kept. An optional TTL bounds the life of data in case rows
 // change behind the pipeline's back (a manual DELETE), which no feed reports.
@@ -31,8 +35,6 @@ export interface CacheOptions {
   maxUsers: number;
   /** 0 = data lives until evicted or invalidated. */
   ttlMs: number;
-  /** Builds the reply from a page's rows (the same function the uncached path uses). */
-  render: (rows: readonly EventRow[], r: EventsRequest) => Buffer;
   now?: () => number;
   observer?: CacheObserver;
 }
@@ -73,6 +75,8 @@ export class UserCache {
   private readonly entries = new Map<string, Entry>();
   private readonly now: () => number;
   private readonly maxEntryBytes: number;
+  /** Users missed before, oldest first; bounded by maxUsers. */
+  private readonly seen = new Map<string, true>();
   private totalBytes = 0;
   private withData = 0;
 
@@ -90,8 +94,11 @@ export class UserCache {
     return this.totalBytes;
   }
 
-  /** The reply from cached data, or undefined when ClickHouse must be asked. */
-  answer(r: EventsRequest, key: string): Buffer | undefined {
+  /**
+   * From cached data: a kept reply, or the rows of the page (for the caller to render), or
+   * undefined when ClickHouse must be asked.
+   */
+  answer(r: EventsRequest, key: string): Buffer | EventRow[] | undefined {
     const e = this.live(r.userKey);
     if (e === undefined) return undefined;
     const memo = e.memo.get(key);
@@ -103,12 +110,28 @@ export class UserCache {
     const rows = pageFromWindow(e.window, r);
     if (rows === null) return undefined;
     this.touch(e);
-    return this.opts.render(rows, r);
+    return rows;
   }
 
   /** True when the user has a window (then a miss needs rows older than it). */
   hasWindow(userKey: string): boolean {
     return this.live(userKey)?.window != null;
+  }
+
+  /**
+   * Whether a miss for this user should load their window: yes if a load is in flight or the
+   * user missed before; otherwise the user is remembered and the caller runs an exact query.
+   */
+  admit(userKey: string): boolean {
+    const e = this.entries.get(userKey);
+    if (e?.fill != null && e.fill.gen === e.gen) return true;
+    if (this.seen.delete(userKey)) {
+      this.seen.set(userKey, true);
+      return true;
+    }
+    this.seen.set(userKey, true);
+    if (this.seen.size > this.opts.maxUsers) this.seen.delete(this.seen.keys().next().value as string);
+    return false;
   }
 
   /**
@@ -168,6 +191,7 @@ export class UserCache {
 
   clear(): void {
     this.invalidate([...this.entries.keys()]);
+    this.seen.clear();
   }
 
   private entry(userKey: string): Entry {

@@ -41,7 +41,7 @@ export function createQueryMetrics(registry: Registry, parts: { gate: Gate; cach
     name: 'trackhouse_query_cache_requests_total',
     help:
       'Per-user event queries by cache outcome: hit (cached data), miss (loaded the user\'s window), joined (waited for a window load ' +
-      'in flight), exact (page beyond the window: its own query)',
+      'in flight), exact (its own query: a user new to the cache, or a page beyond the window)',
     labelNames: ['result'],
     registers: [registry],
   });
@@ -57,7 +57,9 @@ export function createQueryMetrics(registry: Registry, parts: { gate: Gate; cach
   });
   const clickhouse = new Histogram({
     name: 'trackhouse_query_clickhouse_duration_seconds',
-    help: 'ClickHouse query time seen by the query API (queueing in the gate excluded), by query and outcome',
+    help:
+      'ClickHouse query time seen by the query API, by query and outcome (queueing in the gate excluded; with chDB it includes ' +
+      'waiting for chDB, which runs parameterized queries one at a time)',
     labelNames: ['query', 'outcome'],
     buckets: LATENCY_BUCKETS,
     registers: [registry],

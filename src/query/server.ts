@@ -18,7 +18,7 @@ import { DrainingError, toHttpError, UnauthorizedError } from './errors.js';
 import { createGate, type Gate } from './gate.js';
 import { createQueryMetrics, type QueryMetrics, type Route } from './metrics.js';
 import { eventsCacheKey, parseEventsRequest, parseRollupsRequest, type EventsRequest, type Limits } from './params.js';
-import { createClickHouseRunner, createQueryStore, renderPage, type SqlRunner } from './store.js';
+import { createClickHouseRunner, createQueryStore, PageWriter, renderPage, type SqlRunner } from './store.js';
 import { pageFromWindow } from './window.js';
 
 export interface QueryOptions {
@@ -64,12 +64,13 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
   let cache: UserCache | null = null;
   const metrics: QueryMetrics = createQueryMetrics(opts.registry, { gate, cache: () => cache });
   if (useCache) {
-    cache = new UserCache({ maxBytes: q.cacheMaxBytes, maxUsers: q.cacheMaxUsers, ttlMs: q.cacheTtlMs, render: renderPage, observer: metrics.cacheObserver });
+    cache = new UserCache({ maxBytes: q.cacheMaxBytes, maxUsers: q.cacheMaxUsers, ttlMs: q.cacheTtlMs, observer: metrics.cacheObserver });
   }
   const runner = gatedRunner(createClickHouseRunner(opts.clickhouse), gate, metrics);
   const store = createQueryStore(runner, q.timeoutMs);
   const unsubscribe = cache && opts.changes ? opts.changes.subscribe((keys) => cache!.invalidate(keys)) : () => {};
   const limits: Limits = { defaultLimit: q.defaultLimit, maxLimit: q.maxLimit };
+  const pages = new PageWriter();
 
   let draining = false;
   let inflight = 0;
@@ -112,9 +113,12 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
     ).finally(finished);
   };
 
-  /** A cache miss: load the user's window (or wait for a load in flight), else an exact query. */
+  /**
+   * A cache miss: load the user's window (or wait for a load in flight) and answer from it; the
+   * page gets its own query when it reaches beyond the window or the user is new to the cache.
+   */
   const cachedEvents = async (c: UserCache, r: EventsRequest, key: string): Promise<Buffer> => {
-    if (!c.hasWindow(r.userKey)) {
+    if (!c.hasWindow(r.userKey) && c.admit(r.userKey)) {
       const fill = c.fill(r.userKey, () => store.userWindow(r.userKey, q.cacheWindow));
       if (fill.joined) metrics.cacheJoined();
       else metrics.cacheMiss();
@@ -148,7 +152,7 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
       const hit = cache.answer(r, key);
       if (hit !== undefined) {
         metrics.cacheHit();
-        send(res, 200, hit);
+        send(res, 200, Array.isArray(hit) ? pages.write(hit, r) : hit);
         metrics.done('events', 200, start);
         return;
       }

@@ -91,36 +91,61 @@ export function parseEventRows(result: Buffer): EventRow[] {
 }
 
 const EVENTS_OPEN = Buffer.from('{"events":[');
-const EVENTS_NEXT = Buffer.from('],"next_cursor":');
-const NULL_CLOSE = Buffer.from('null}');
 const COMMA = Buffer.from(',');
 
 /**
- * The reply for the first limit + 1 rows matching a request, newest first (from ClickHouse or
- * from a window: same rows, same bytes). Exact duplicates (same timestamp and event_id, one event
- * written twice) are adjacent in this order and collapse to one. A row beyond `limit` only says
- * that more follow; next_cursor points after the last row served, so the next page starts right
- * behind it.
+ * The parts of the reply for the first limit + 1 rows matching a request, newest first (from
+ * ClickHouse or from a window: same rows, same bytes). Exact duplicates (same timestamp and
+ * event_id, one event written twice) are adjacent in this order and collapse to one. A row beyond
+ * `limit` only says that more follow; next_cursor points after the last row served, so the next
+ * page starts right behind it.
  */
-export function renderPage(rows: readonly EventRow[], r: EventsRequest): Buffer {
+function pageParts(rows: readonly EventRow[], r: EventsRequest): { parts: Buffer[]; length: number } {
   const parts: Buffer[] = [EVENTS_OPEN];
+  let length = EVENTS_OPEN.length;
   let kept = 0;
   let last: EventRow | null = null;
   for (const row of rows) {
     if (kept === r.limit) break;
     if (last !== null && row.ts === last.ts && row.id === last.id) continue;
-    if (kept > 0) parts.push(COMMA);
+    if (kept > 0) {
+      parts.push(COMMA);
+      length++;
+    }
     parts.push(row.json);
+    length += row.json.length;
     kept++;
     last = row;
   }
-  parts.push(EVENTS_NEXT);
-  if (rows.length > r.limit && last !== null) {
-    parts.push(Buffer.from(`"${encodeCursor({ ts: last.ts, id: last.id }, scopeFingerprint(r))}"}`));
-  } else {
-    parts.push(NULL_CLOSE);
+  const tail =
+    rows.length > r.limit && last !== null ? Buffer.from(`],"next_cursor":"${encodeCursor({ ts: last.ts, id: last.id }, scopeFingerprint(r))}"}`) : NULL_TAIL;
+  parts.push(tail);
+  return { parts, length: length + tail.length };
+}
+
+const NULL_TAIL = Buffer.from('],"next_cursor":null}');
+
+/** The reply as a Buffer of its own (to keep, or to send after an await). */
+export function renderPage(rows: readonly EventRow[], r: EventsRequest): Buffer {
+  const { parts, length } = pageParts(rows, r);
+  return Buffer.concat(parts, length);
+}
+
+/**
+ * Writes the reply into a reused buffer, for replies sent at once. uWS copies what it sends before
+ * end() returns, so the scratch buffer can serve the next request: a cache hit then allocates no
+ * reply-sized buffer (at tens of thousands of replies per second those cost GC pauses in the tail).
+ */
+export class PageWriter {
+  private scratch = Buffer.allocUnsafeSlow(1 << 20);
+
+  write(rows: readonly EventRow[], r: EventsRequest): Buffer {
+    const { parts, length } = pageParts(rows, r);
+    if (length > this.scratch.length) this.scratch = Buffer.allocUnsafeSlow(Math.max(length, this.scratch.length * 2));
+    let off = 0;
+    for (const p of parts) off += p.copy(this.scratch, off);
+    return this.scratch.subarray(0, off);
   }
-  return Buffer.concat(parts);
 }
 
 const DAY_MS = 86_400_000;

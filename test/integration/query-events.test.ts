@@ -123,7 +123,7 @@ describe('GET /v1/users/{userId}/events', () => {
     const anon = await h.get(events('anon-a'));
     expect(ids(anon.body)).toEqual(['p-2', 'p-1']);
     expect(anon.body.events[0]).toMatchObject({ user_id: null, anonymous_id: 'anon-a' });
-    expect(ids((await h.get(events('bob'))).body)).toEqual(['b-4', 'b-3', 'b-2', 'b-1', 'b-0']);
+    expect(ids((await h.get(events('bob'))).body)).toEqual(['b-4', 'b-3', 'b-2', 'b-1', 'b-0']); // before b-5 is written below
     expect((await h.get(events('nobody'))).body).toEqual({ events: [], next_cursor: null });
   });
 
@@ -168,6 +168,14 @@ describe('GET /v1/users/{userId}/events', () => {
     expect(ids((await h.get(events('carol', 'limit=3'))).body)).toEqual(['c-new', 'c-11', 'c-10']);
   });
 
+  it('does not cache without a change feed: a row written is in the very next reply', async () => {
+    expect(h.server.caching).toBe(false);
+    expect(ids((await h.get(events('bob', 'limit=1'))).body)).toEqual(['b-4']);
+    await insertRows(h.ch, [{ event_id: 'b-5', user_id: 'bob', timestamp: T0 + 5 * H }]);
+    expect(ids((await h.get(events('bob', 'limit=1'))).body)).toEqual(['b-5']);
+    expect(await metricValue(h.registry, 'trackhouse_query_cache_requests_total')).toBe(0);
+  });
+
   it('serves an event written twice (same id and timestamp) once', async () => {
     const row: Row = { event_id: 'd-1', user_id: 'dave', timestamp: T0 };
     await insertRows(h.ch, [row, { event_id: 'd-0', user_id: 'dave', timestamp: T0 - 1 }]);
@@ -210,7 +218,7 @@ describe('GET /v1/users/{userId}/events', () => {
       expect(rollup.status === 200 || rollup.status === 400).toBe(true);
     }
     const count = await h.ch.client.query({ query: 'SELECT count() AS n FROM events', format: 'JSONEachRow' });
-    expect(Number((await count.json<{ n: number }>())[0]!.n)).toBe(alice.length + aliceBeforeSignIn.length + bob.length + 12 + 3 + 3 + hostile.length);
+    expect(Number((await count.json<{ n: number }>())[0]!.n)).toBe(alice.length + aliceBeforeSignIn.length + bob.length + 1 + 12 + 3 + 3 + hostile.length);
   });
 
   it('requires a known bearer read key', async () => {
