@@ -94,4 +94,16 @@ describe('GET /v1/rollups/daily', () => {
     }
     expect((await h.get('/v1/rollups/daily?by=event')).body).toEqual(before);
   });
+
+  it('answers 503 with Retry-After, and /readyz 503, when ClickHouse fails', async () => {
+    await h.ch.close(); // every query from now on fails
+    const r = await h.get('/v1/rollups/daily?by=event');
+    expect(r.status).toBe(503);
+    expect(r.headers.get('retry-after')).toBe('1');
+    expect(r.body).toMatchObject({ error: 'clickhouse_unavailable' });
+    expect((await h.get('/v1/users/u1/events')).status).toBe(503);
+    const ready = await h.get('/readyz', null);
+    expect(ready.status).toBe(503);
+    expect(ready.body.checks.clickhouse).not.toBe('ok');
+  });
 });
