@@ -1,9 +1,9 @@
 // The query API server (uWebSockets.js): routes, bearer auth, the request path and graceful stop.
 //
 // Request path of GET /v1/users/{userId}/events, all synchronous up to the cache lookup:
-//   auth -> validate every parameter -> cache hit? write the cached bytes and return
+//   auth -> validate every parameter -> cache hit? write the reply and return
 //   -> else (onAborted first) gate -> ClickHouse -> RowBinary -> reply bytes -> maybe cache.
-// A cache hit never leaves the handler: no promise, no timer, no copy of the body.
+// A cache hit never leaves the handler: no promise, no timer, no reply-sized allocation.
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Registry } from 'prom-client';
