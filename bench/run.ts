@@ -14,6 +14,7 @@ const root = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 const scenarios: Record<string, () => Promise<Scenario>> = {
   ingest: async () => (await import('./ingest.js')).run,
   sink: async () => (await import('./sink.js')).run,
+  query: async () => (await import('./query.js')).run,
 };
 
 function machine(): Record<string, unknown> {

@@ -1,10 +1,30 @@
 import type { Command } from 'commander';
+import { openClickHouse } from '../../clickhouse/index.js';
+import { createLogger } from '../../common/log.js';
+import { createRegistry } from '../../common/metrics.js';
+import { loadConfig } from '../../config/index.js';
+import { startQuery } from '../../query/index.js';
+import { runUntilSignal } from '../lifecycle.js';
 
 export function registerQuery(program: Command): void {
   program
     .command('query')
-    .description('not built yet')
-    .action(() => {
-      throw new Error('trackhouse query is not built yet');
+    .description(
+      'serve the query API (GET /v1/users/{userId}/events, /v1/rollups/daily) on QUERY_PORT until SIGTERM; ' +
+        'run alone it has no change feed from a sink, so it does not cache and every reply comes from ClickHouse',
+    )
+    .action(async () => {
+      const config = loadConfig();
+      const log = createLogger(config.logLevel, { component: 'query' });
+      const ch = await openClickHouse(config.clickhouse, config.dataDir);
+      let code = 1;
+      try {
+        const server = await startQuery({ config, clickhouse: ch.client, log, registry: createRegistry('query') });
+        log.info({ port: server.port, clickhouse: ch.location, engine: ch.engine }, 'query API ready');
+        code = await runUntilSignal(server, log, config.shutdownTimeoutMs);
+      } finally {
+        await ch.close();
+      }
+      process.exitCode = code;
     });
 }

@@ -1,0 +1,173 @@
+import { describe, expect, it } from 'vitest';
+import { UserCache, type CacheOptions } from './cache.js';
+import { parseEventsRequest } from './params.js';
+import type { EventRow, UserWindow } from './window.js';
+
+function deferred<T>(): { promise: Promise<T>; resolve(v: T): void; reject(e: unknown): void } {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((a, b) => {
+    resolve = a;
+    reject = b;
+  });
+  return { promise, resolve, reject };
+}
+
+const limits = { defaultLimit: 100, maxLimit: 1000 };
+const req = (user: string, query = '') => parseEventsRequest(encodeURIComponent(user), query, limits);
+const row = (ts: number, id: string, type = 'track', event = 'E', size = 10): EventRow => ({ ts, id, type, event, json: Buffer.alloc(size, 120) });
+/** A window of n rows, newest first, ids e<n-1> .. e0. */
+const win = (n: number, complete = true, size = 10): UserWindow => ({
+  rows: Array.from({ length: n }, (_, i) => row(1000 - i, `e${n - 1 - i}`, i % 2 ? 'page' : 'track', 'E', size)),
+  complete,
+});
+const make = (o: Partial<CacheOptions> = {}) => new UserCache({ maxBytes: 1 << 20, maxUsers: 1000, ttlMs: 0, ...o });
+/** What the cache answers, as text: the ids of the page's rows (within limit), or a kept reply. */
+const ask = (c: UserCache, user: string, query = '') => {
+  const r = req(user, query);
+  const a = c.answer(r, query);
+  return Array.isArray(a) ? a.slice(0, r.limit).map((x) => x.id).join(',') : a?.toString();
+};
+
+describe('UserCache', () => {
+  it('answers every page shape that lies inside a loaded window, until the user changes', async () => {
+    const c = make();
+    expect(ask(c, 'u', 'limit=2')).toBeUndefined();
+    await c.fill('u', async () => win(5)).promise;
+    expect(ask(c, 'u', 'limit=2')).toBe('e4,e3');
+    expect(ask(c, 'u', 'type=page')).toBe('e3,e1');
+    expect(c.users).toBe(1);
+    c.invalidate(new Set(['someone-else']));
+    expect(ask(c, 'u', 'limit=2')).toBe('e4,e3');
+    c.invalidate(new Set(['u']));
+    expect(ask(c, 'u', 'limit=2')).toBeUndefined();
+    expect(c.hasWindow('u')).toBe(false);
+    expect(c.users).toBe(0);
+    expect(c.bytes).toBe(0);
+  });
+
+  it('does not answer from a partial window a page that needs older rows', async () => {
+    const c = make();
+    await c.fill('u', async () => win(5, false)).promise;
+    expect(ask(c, 'u', 'limit=3')).toBe('e4,e3,e2');
+    expect(ask(c, 'u', 'limit=5')).toBeUndefined(); // needs a 6th row to know whether more follow
+    expect(ask(c, 'u', 'type=page&limit=2')).toBeUndefined();
+    expect(c.hasWindow('u')).toBe(true);
+  });
+
+  it('does not keep a window loaded by a query that started before an invalidation of its user', async () => {
+    const c = make();
+    const old = deferred<UserWindow>();
+    const first = c.fill('u', () => old.promise);
+    await Promise.resolve();
+    c.invalidate(['u']); // the sink confirmed new rows while the query ran
+    old.resolve(win(2));
+    expect((await first.promise).rows).toHaveLength(2); // the waiting request still gets its answer
+    expect(c.hasWindow('u')).toBe(false);
+    await c.fill('u', async () => win(3)).promise;
+    expect(ask(c, 'u')).toBe('e2,e1,e0');
+  });
+
+  it('shares a window load in flight, but not one that started before a change', async () => {
+    const c = make();
+    const d1 = deferred<UserWindow>();
+    let calls = 0;
+    const a = c.fill('u', () => (calls++, d1.promise));
+    const b = c.fill('u', async () => (calls++, win(9)));
+    expect([a.joined, b.joined]).toEqual([false, true]);
+    c.invalidate(['u']);
+    const d2 = deferred<UserWindow>();
+    const c2 = c.fill('u', () => (calls++, d2.promise));
+    expect(c2.joined).toBe(false);
+    d1.resolve(win(1));
+    d2.resolve(win(2));
+    expect((await b.promise).rows).toHaveLength(1);
+    expect((await c2.promise).rows).toHaveLength(2);
+    expect(calls).toBe(2);
+    expect(ask(c, 'u')).toBe('e1,e0');
+  });
+
+  it('keeps exact replies for pages beyond the window, with the same generation rule', async () => {
+    const c = make();
+    expect((await c.exact('u', 'k1', async () => Buffer.from('deep'))).toString()).toBe('deep');
+    expect(c.answer(req('u'), 'k1')?.toString()).toBe('deep');
+    const slow = deferred<Buffer>();
+    const pending = c.exact('u', 'k2', () => slow.promise);
+    c.invalidate(['u']);
+    slow.resolve(Buffer.from('stale'));
+    expect((await pending).toString()).toBe('stale');
+    expect(c.answer(req('u'), 'k1')).toBeUndefined();
+    expect(c.answer(req('u'), 'k2')).toBeUndefined();
+  });
+
+  it('keeps at most 8 exact replies per user, oldest out first', async () => {
+    const c = make();
+    for (let i = 0; i < 10; i++) await c.exact('u', `k${i}`, async () => Buffer.from(`v${i}`));
+    expect(c.answer(req('u'), 'k0')).toBeUndefined();
+    expect(c.answer(req('u'), 'k1')).toBeUndefined();
+    expect(c.answer(req('u'), 'k2')?.toString()).toBe('v2');
+    expect(c.answer(req('u'), 'k9')?.toString()).toBe('v9');
+  });
+
+  it('does not keep failures and cleans up after them', async () => {
+    const c = make();
+    await expect(c.fill('u', async () => Promise.reject(new Error('down'))).promise).rejects.toThrow('down');
+    await expect(c.exact('u', 'k', async () => Promise.reject(new Error('down')))).rejects.toThrow('down');
+    expect(c.hasWindow('u')).toBe(false);
+    expect(c.users).toBe(0);
+    await c.fill('u', async () => win(1)).promise;
+    expect(ask(c, 'u')).toBe('e0');
+  });
+
+  it('evicts the least recently used users to stay within its user and byte budgets', async () => {
+    const evicted: number[] = [];
+    const c = make({ maxUsers: 3, observer: { evicted: (n) => evicted.push(n), invalidated: () => {} } });
+    for (const u of ['a', 'b', 'c']) await c.fill(u, async () => win(2)).promise;
+    ask(c, 'a'); // a is now the most recent
+    await c.fill('d', async () => win(2)).promise;
+    expect(c.users).toBe(3);
+    expect(c.hasWindow('b')).toBe(false);
+    expect(c.hasWindow('a')).toBe(true);
+    expect(evicted).toEqual([1]);
+
+    const small = make({ maxBytes: 64 * 1024 });
+    for (let i = 0; i < 20; i++) await small.fill(`u${i}`, async () => win(4, true, 1500)).promise;
+    expect(small.bytes).toBeLessThanOrEqual(64 * 1024);
+    expect(small.hasWindow('u19')).toBe(true);
+    expect(small.hasWindow('u0')).toBe(false);
+  });
+
+  it('serves but does not keep a window larger than an eighth of the byte budget', async () => {
+    const c = make({ maxBytes: 64 * 1024 });
+    const w = await c.fill('u', async () => win(10, true, 1000)).promise;
+    expect(w.rows).toHaveLength(10);
+    expect(c.hasWindow('u')).toBe(false);
+    expect(c.users).toBe(0);
+  });
+
+  it('drops data older than the TTL', async () => {
+    let now = 1000;
+    const c = make({ ttlMs: 50, now: () => now });
+    await c.fill('u', async () => win(1)).promise;
+    now += 49;
+    expect(ask(c, 'u')).toBe('e0');
+    now += 1;
+    expect(ask(c, 'u')).toBeUndefined();
+    expect(c.users).toBe(0);
+  });
+
+  it('admits a user to a window on their second miss, or when a window load is in flight', async () => {
+    const c = make({ maxUsers: 2 });
+    expect(c.admit('u')).toBe(false);
+    expect(c.admit('u')).toBe(true);
+    const d = deferred<UserWindow>();
+    c.fill('v', () => d.promise);
+    expect(c.admit('v')).toBe(true); // joins the load in flight
+    d.resolve(win(1));
+    await Promise.resolve();
+    // The seen list is bounded: the oldest user is forgotten first.
+    expect(c.admit('a')).toBe(false);
+    expect(c.admit('b')).toBe(false);
+    expect(c.admit('u')).toBe(false);
+  });
+});

@@ -1,0 +1,302 @@
+// Per-user cache of the query API, never stale.
+//
+// What is kept, per user: a window (the user's newest rows as ClickHouse returned them, each with
+// its reply JSON rendered once, see ./window.ts) from which any page whose rows lie inside it is
+// answered, whatever its filters, limit or cursor; and a few exact replies ("memo") for requests
+// the window could not answer (pages that reach older rows). One ClickHouse query fills the
+// window for every request shape of that user, so a change to the user costs one refill, not one
+// query per shape.
+//
+// Exactness comes from the ChangeFeed: the sink publishes the user_keys of every batch right after
+// ClickHouse confirmed it, and invalidate() drops those users' data. What is cached for a user
+// therefore always equals what ClickHouse would answer now. Without a feed (query API in another
+// process than the sink) nobody could tell us about new rows, so the server does not cache.
+//
+// The race: a query that started before an invalidation may have read the old rows and finish
+// after it; storing its result would resurrect stale data. Each user has a generation, bumped by
+// every invalidation; a load remembers the generation it started under and stores its result only
+// if it is unchanged. (ClickHouse takes its snapshot after the load started, so a load whose
+// snapshot misses a batch always started before that batch was published.) Concurrent requests
+// for a user share one window fill, but only while the generation is unchanged, so a request
+// never gets an answer older than itself.
+//
+// A window is loaded for a user on their second miss, not their first: most users in a long tail
+// are asked for once, and their own page is cheaper to query than a window. The first miss gets
+// an exact query (kept as a reply), and the user is remembered in a bounded "seen" list.
+//
+// Bounded by bytes and users, least recently used user out first; a window larger than 1/8 of
+// the byte budget is served but not kept. An optional TTL bounds the life of data in case rows
+// change behind the pipeline's back (a manual DELETE), which no feed reports.
+import type { EventsRequest } from './params.js';
+import { pageFromWindow, type EventRow, type UserWindow } from './window.js';
+
+export interface CacheOptions {
+  maxBytes: number;
+  maxUsers: number;
+  /** 0 = data lives until evicted or invalidated. */
+  ttlMs: number;
+  now?: () => number;
+  observer?: CacheObserver;
+}
+
+export interface CacheObserver {
+  /** Users whose data was dropped to stay within budget. */
+  evicted(users: number): void;
+  /** Users whose data was dropped because the sink wrote rows for them. */
+  invalidated(users: number): void;
+}
+
+interface Fill {
+  readonly gen: number;
+  readonly promise: Promise<UserWindow>;
+}
+
+interface Entry {
+  readonly userKey: string;
+  gen: number;
+  window: UserWindow | null;
+  windowBytes: number;
+  readonly memo: Map<string, Buffer>;
+  memoBytes: number;
+  expires: number;
+  /** Loads in flight; an entry is kept (possibly without data) while any runs. */
+  inflight: number;
+  fill: Fill | null;
+}
+
+/** Exact replies kept per user beside the window. */
+const MEMO_PER_USER = 8;
+/** Rough cost of objects and map slots beside the bytes of strings and buffers. */
+const ROW_OVERHEAD = 96;
+const ENTRY_OVERHEAD = 512;
+
+export class UserCache {
+  /** Every entry; also the LRU order of entries with data (oldest first). */
+  private readonly entries = new Map<string, Entry>();
+  private readonly now: () => number;
+  private readonly maxEntryBytes: number;
+  /** Users missed before, oldest first; bounded by maxUsers. */
+  private readonly seen = new Map<string, true>();
+  private totalBytes = 0;
+  private withData = 0;
+
+  constructor(private readonly opts: CacheOptions) {
+    this.now = opts.now ?? Date.now;
+    this.maxEntryBytes = Math.floor(opts.maxBytes / 8);
+  }
+
+  /** Users with cached data. */
+  get users(): number {
+    return this.withData;
+  }
+
+  get bytes(): number {
+    return this.totalBytes;
+  }
+
+  /**
+   * From cached data: a kept reply, or the rows of the page (for the caller to render), or
+   * undefined when ClickHouse must be asked.
+   */
+  answer(r: EventsRequest, key: string): Buffer | EventRow[] | undefined {
+    const e = this.live(r.userKey);
+    if (e === undefined) return undefined;
+    const memo = e.memo.get(key);
+    if (memo !== undefined) {
+      this.touch(e);
+      return memo;
+    }
+    if (e.window === null) return undefined;
+    const rows = pageFromWindow(e.window, r);
+    if (rows === null) return undefined;
+    this.touch(e);
+    return rows;
+  }
+
+  /** True when the user has a window (then a miss needs rows older than it). */
+  hasWindow(userKey: string): boolean {
+    return this.live(userKey)?.window != null;
+  }
+
+  /**
+   * Whether a miss for this user should load their window: yes if a load is in flight or the
+   * user missed before; otherwise the user is remembered and the caller runs an exact query.
+   */
+  admit(userKey: string): boolean {
+    const e = this.entries.get(userKey);
+    if (e?.fill != null && e.fill.gen === e.gen) return true;
+    if (this.seen.delete(userKey)) {
+      this.seen.set(userKey, true);
+      return true;
+    }
+    this.seen.set(userKey, true);
+    if (this.seen.size > this.opts.maxUsers) this.seen.delete(this.seen.keys().next().value as string);
+    return false;
+  }
+
+  /**
+   * Loads the user's window, or joins a load in flight started under the current generation.
+   * The window is kept if no change for the user was published meanwhile; either way the caller
+   * may answer its own request from it.
+   */
+  fill(userKey: string, load: () => Promise<UserWindow>): { promise: Promise<UserWindow>; joined: boolean } {
+    const e = this.entry(userKey);
+    if (e.fill !== null && e.fill.gen === e.gen) return { promise: e.fill.promise, joined: true };
+    const gen = e.gen;
+    e.inflight++;
+    const fill = { gen } as { gen: number; promise: Promise<UserWindow> };
+    // load() starts on a later microtask, so the fill is registered before anything can settle.
+    fill.promise = Promise.resolve()
+      .then(load)
+      .then((w) => {
+        if (e.gen === gen) this.storeWindow(e, w);
+        return w;
+      })
+      .finally(() => {
+        e.inflight--;
+        if (e.fill === fill) e.fill = null;
+        this.dropIfUnused(e);
+      });
+    e.fill = fill;
+    return { promise: fill.promise, joined: false };
+  }
+
+  /** Runs an exact query the window could not answer and keeps its reply, same rules as fill. */
+  async exact(userKey: string, key: string, load: () => Promise<Buffer>): Promise<Buffer> {
+    const e = this.entry(userKey);
+    const gen = e.gen;
+    e.inflight++;
+    try {
+      const body = await load();
+      if (e.gen === gen) this.storeMemo(e, key, body);
+      return body;
+    } finally {
+      e.inflight--;
+      this.dropIfUnused(e);
+    }
+  }
+
+  /** Forgets these users' data; loads in flight for them will not be kept. */
+  invalidate(userKeys: Iterable<string>): void {
+    let dropped = 0;
+    for (const userKey of userKeys) {
+      const e = this.entries.get(userKey);
+      if (e === undefined) continue;
+      e.gen++;
+      if (this.dropData(e)) dropped++;
+      this.dropIfUnused(e);
+    }
+    if (dropped > 0) this.opts.observer?.invalidated(dropped);
+  }
+
+  clear(): void {
+    this.invalidate([...this.entries.keys()]);
+    this.seen.clear();
+  }
+
+  private entry(userKey: string): Entry {
+    let e = this.entries.get(userKey);
+    if (e === undefined) {
+      e = { userKey, gen: 0, window: null, windowBytes: 0, memo: new Map(), memoBytes: 0, expires: 0, inflight: 0, fill: null };
+      this.entries.set(userKey, e);
+    }
+    return e;
+  }
+
+  /** The entry if it has data that has not expired. */
+  private live(userKey: string): Entry | undefined {
+    const e = this.entries.get(userKey);
+    if (e === undefined) return undefined;
+    if (e.expires !== 0 && e.expires <= this.now()) {
+      this.dropData(e);
+      this.dropIfUnused(e);
+      return undefined;
+    }
+    return e;
+  }
+
+  private touch(e: Entry): void {
+    this.entries.delete(e.userKey);
+    this.entries.set(e.userKey, e);
+  }
+
+  private storeWindow(e: Entry, w: UserWindow): void {
+    let size = ENTRY_OVERHEAD;
+    for (const row of w.rows) size += row.json.length + (row.id.length + row.event.length) * 2 + ROW_OVERHEAD;
+    if (size > this.maxEntryBytes) return;
+    const had = this.hasData(e);
+    this.totalBytes += size - e.windowBytes;
+    e.window = w;
+    e.windowBytes = size;
+    this.stored(e, had);
+  }
+
+  private storeMemo(e: Entry, key: string, body: Buffer): void {
+    const size = body.length + key.length * 2 + ROW_OVERHEAD;
+    if (size > this.maxEntryBytes) return;
+    const had = this.hasData(e);
+    const old = e.memo.get(key);
+    if (old !== undefined) {
+      e.memo.delete(key);
+      this.forgetMemo(e, key, old);
+    }
+    if (e.memo.size >= MEMO_PER_USER) {
+      const [oldestKey, oldest] = e.memo.entries().next().value as [string, Buffer];
+      e.memo.delete(oldestKey);
+      this.forgetMemo(e, oldestKey, oldest);
+    }
+    e.memo.set(key, body);
+    e.memoBytes += size;
+    this.totalBytes += size;
+    this.stored(e, had);
+  }
+
+  private forgetMemo(e: Entry, key: string, body: Buffer): void {
+    const size = body.length + key.length * 2 + ROW_OVERHEAD;
+    e.memoBytes -= size;
+    this.totalBytes -= size;
+  }
+
+  private stored(e: Entry, had: boolean): void {
+    if (!had) {
+      this.withData++;
+      if (this.opts.ttlMs > 0) e.expires = this.now() + this.opts.ttlMs;
+    }
+    this.touch(e);
+    let evicted = 0;
+    while (this.totalBytes > this.opts.maxBytes || this.withData > this.opts.maxUsers) {
+      const victim = this.oldestWithData();
+      if (victim === undefined || victim === e) break;
+      this.dropData(victim);
+      this.dropIfUnused(victim);
+      evicted++;
+    }
+    if (evicted > 0) this.opts.observer?.evicted(evicted);
+  }
+
+  private oldestWithData(): Entry | undefined {
+    for (const e of this.entries.values()) if (this.hasData(e)) return e;
+    return undefined;
+  }
+
+  private hasData(e: Entry): boolean {
+    return e.window !== null || e.memo.size > 0;
+  }
+
+  /** Drops the entry's window and memo; true if it had any. */
+  private dropData(e: Entry): boolean {
+    if (!this.hasData(e)) return false;
+    this.totalBytes -= e.windowBytes + e.memoBytes;
+    e.window = null;
+    e.windowBytes = 0;
+    e.memo.clear();
+    e.memoBytes = 0;
+    e.expires = 0;
+    this.withData--;
+    return true;
+  }
+
+  private dropIfUnused(e: Entry): void {
+    if (!this.hasData(e) && e.inflight === 0 && this.entries.get(e.userKey) === e) this.entries.delete(e.userKey);
+  }
+}

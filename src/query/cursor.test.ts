@@ -1,0 +1,31 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { decodeCursor, encodeCursor, scopeFingerprint } from './cursor.js';
+
+const scope = { userKey: 'u', from: null, to: null, type: null, event: null };
+
+describe('cursor', () => {
+  it('round-trips any event id and timestamp, and is URL-safe as it is', () => {
+    const fp = scopeFingerprint(scope);
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 300 }), fc.integer({ min: Date.UTC(1900, 0, 1), max: Date.UTC(2299, 11, 31) }), (id, ts) => {
+        const text = encodeCursor({ ts, id }, fp);
+        expect(text).toMatch(/^[A-Za-z0-9_-]+$/);
+        expect(decodeCursor(text, fp)).toEqual({ ts, id });
+      }),
+    );
+  });
+
+  it('is bound to user and filters', () => {
+    const text = encodeCursor({ ts: 1, id: 'x' }, scopeFingerprint(scope));
+    expect(decodeCursor(text, scopeFingerprint({ ...scope, userKey: 'v' }))).toContain('another user');
+    expect(decodeCursor(text, scopeFingerprint({ ...scope, from: 0 }))).toContain('other filters');
+  });
+
+  it('refuses text that is not one of its cursors', () => {
+    const fp = scopeFingerprint(scope);
+    for (const bad of ['', 'a', '!!', Buffer.from('2|1|x|y').toString('base64url'), Buffer.from(`1|abc|${fp}|y`).toString('base64url'), Buffer.from(`1|99999999999999|${fp}|y`).toString('base64url')]) {
+      expect(typeof decodeCursor(bad, fp)).toBe('string');
+    }
+  });
+});

@@ -1,0 +1,60 @@
+// Opaque keyset cursor for the per-user events query.
+//
+// Pages are ordered by (timestamp DESC, event_id DESC), which is unique per event, and the next
+// page starts strictly after the last row served: (timestamp, event_id) < (ts, id). So pages
+// never overlap and never skip, whatever arrives meanwhile: a newer event sorts before page 1
+// and cannot shift later pages; a late event with an older timestamp lands where it belongs and
+// is served by the page that covers its position (if that page has not been fetched yet).
+//
+// Wire form: base64url of "1|<ts ms>|<fingerprint>|<event_id>". The fingerprint ties a cursor to
+// the user and filters it was made for, so a cursor replayed with other filters is refused
+// instead of silently giving a page of a different query; `limit` may change between pages.
+import { createHash } from 'node:crypto';
+import { MAX_TIME_MS, MIN_TIME_MS } from './time.js';
+
+export interface Cursor {
+  /** Timestamp (Unix ms) of the last event served. */
+  ts: number;
+  /** event_id of the last event served. */
+  id: string;
+}
+
+/** What a cursor is bound to: the user and every filter except limit. */
+export interface CursorScope {
+  userKey: string;
+  from: number | null;
+  to: number | null;
+  type: string | null;
+  event: string | null;
+}
+
+const VERSION = '1';
+/** Longer cursors are refused before any decoding work. */
+export const MAX_CURSOR_LENGTH = 4096;
+
+export function scopeFingerprint(s: CursorScope): string {
+  return createHash('sha256')
+    .update(JSON.stringify([s.userKey, s.from, s.to, s.type, s.event]))
+    .digest('base64url')
+    .slice(0, 16);
+}
+
+export function encodeCursor(c: Cursor, fingerprint: string): string {
+  return Buffer.from(`${VERSION}|${c.ts}|${fingerprint}|${c.id}`, 'utf8').toString('base64url');
+}
+
+/** The cursor, or a reason it is not a valid cursor for this scope. */
+export function decodeCursor(text: string, fingerprint: string): Cursor | string {
+  if (text.length > MAX_CURSOR_LENGTH || !/^[A-Za-z0-9_-]+$/.test(text)) return 'not a cursor returned by this API';
+  const raw = Buffer.from(text, 'base64url').toString('utf8');
+  const a = raw.indexOf('|');
+  const b = raw.indexOf('|', a + 1);
+  const c = raw.indexOf('|', b + 1);
+  if (a < 0 || b < 0 || c < 0 || raw.slice(0, a) !== VERSION) return 'not a cursor returned by this API';
+  const tsText = raw.slice(a + 1, b);
+  if (!/^-?\d{1,16}$/.test(tsText)) return 'not a cursor returned by this API';
+  const ts = Number(tsText);
+  if (ts < MIN_TIME_MS || ts >= MAX_TIME_MS) return 'not a cursor returned by this API';
+  if (raw.slice(b + 1, c) !== fingerprint) return 'cursor belongs to another user or other filters (from, to, type, event)';
+  return { ts, id: raw.slice(c + 1) };
+}

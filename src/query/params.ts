@@ -1,0 +1,163 @@
+// Validation of every request parameter. A request is either turned into a typed, normalized
+// request or refused with an InvalidParameterError naming the parameter; nothing the client sent
+// goes further unchecked. Values later reach ClickHouse only as query parameters.
+import { EVENT_TYPES, type EventType } from '../schema/index.js';
+import { decodeCursor, scopeFingerprint, type Cursor } from './cursor.js';
+import { InvalidParameterError } from './errors.js';
+import { ceilToDay, parseIsoTime, utcDay } from './time.js';
+
+/** Longest user id and event name accepted (characters); longer ones cannot have been stored. */
+export const MAX_ID_LENGTH = 8192;
+
+export interface EventsRequest {
+  /** user_id, or anonymous_id for a user never identified (the events table's user_key). */
+  userKey: string;
+  /** Unix ms, inclusive. */
+  from: number | null;
+  /** Unix ms, exclusive. */
+  to: number | null;
+  type: EventType | null;
+  event: string | null;
+  limit: number;
+  cursor: Cursor | null;
+}
+
+export const ROLLUP_DIMENSIONS = ['event', 'category', 'group'] as const;
+export type RollupDimension = (typeof ROLLUP_DIMENSIONS)[number];
+
+export interface RollupsRequest {
+  by: RollupDimension;
+  /** First day (YYYY-MM-DD, UTC) selected, inclusive; null = no lower bound. */
+  fromDay: string | null;
+  /** First day not selected, exclusive; null = no upper bound. */
+  toDay: string | null;
+  source: string | null;
+  /** True when no day can be selected (e.g. from and to within one day): answered without a query. */
+  empty: boolean;
+}
+
+export interface Limits {
+  defaultLimit: number;
+  maxLimit: number;
+}
+
+const EVENTS_PARAMS = new Set(['from', 'to', 'type', 'event', 'limit', 'cursor']);
+const ROLLUP_PARAMS = new Set(['by', 'from', 'to', 'source']);
+const SOURCE = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Parses a raw query string; unknown, repeated and empty parameters are refused. */
+export function readQuery(query: string, allowed: ReadonlySet<string>): Map<string, string> {
+  const out = new Map<string, string>();
+  if (query === '') return out;
+  for (const [name, value] of new URLSearchParams(query)) {
+    if (!allowed.has(name)) {
+      throw new InvalidParameterError(name, `unknown parameter ${JSON.stringify(name.slice(0, 100))}; allowed: ${[...allowed].join(', ')}`);
+    }
+    if (out.has(name)) throw new InvalidParameterError(name, `${name} is given more than once`);
+    if (value === '') throw new InvalidParameterError(name, `${name} is empty; leave it out instead`);
+    out.set(name, value);
+  }
+  return out;
+}
+
+function time(name: string, value: string | undefined): number | null {
+  if (value === undefined) return null;
+  const t = parseIsoTime(value);
+  if (typeof t === 'string') throw new InvalidParameterError(name, `${name}: ${t}`);
+  return t;
+}
+
+function range(q: Map<string, string>): { from: number | null; to: number | null } {
+  const from = time('from', q.get('from'));
+  const to = time('to', q.get('to'));
+  if (from !== null && to !== null && from >= to) {
+    throw new InvalidParameterError('from', 'from must be earlier than to (from is inclusive, to exclusive)');
+  }
+  return { from, to };
+}
+
+/** `rawUserId` is the path segment as received (still percent-encoded). */
+export function parseEventsRequest(rawUserId: string, query: string, limits: Limits): EventsRequest {
+  let userKey: string;
+  try {
+    userKey = decodeURIComponent(rawUserId);
+  } catch {
+    throw new InvalidParameterError('userId', 'userId is not valid percent-encoded UTF-8');
+  }
+  if (userKey === '') throw new InvalidParameterError('userId', 'userId is empty');
+  if (userKey.length > MAX_ID_LENGTH) throw new InvalidParameterError('userId', `userId is longer than ${MAX_ID_LENGTH} characters`);
+
+  const q = readQuery(query, EVENTS_PARAMS);
+  const { from, to } = range(q);
+
+  let type: EventType | null = null;
+  const typeText = q.get('type');
+  if (typeText !== undefined) {
+    if (!(EVENT_TYPES as readonly string[]).includes(typeText)) {
+      throw new InvalidParameterError('type', `type must be one of ${EVENT_TYPES.join(', ')}`);
+    }
+    type = typeText as EventType;
+  }
+
+  const event = q.get('event') ?? null;
+  if (event !== null && event.length > MAX_ID_LENGTH) {
+    throw new InvalidParameterError('event', `event is longer than ${MAX_ID_LENGTH} characters`);
+  }
+
+  let limit = limits.defaultLimit;
+  const limitText = q.get('limit');
+  if (limitText !== undefined) {
+    limit = /^\d{1,7}$/.test(limitText) ? Number(limitText) : NaN;
+    if (!(limit >= 1 && limit <= limits.maxLimit)) {
+      throw new InvalidParameterError('limit', `limit must be an integer from 1 to ${limits.maxLimit}`);
+    }
+  }
+
+  let cursor: Cursor | null = null;
+  const cursorText = q.get('cursor');
+  if (cursorText !== undefined) {
+    // Hashed only here and when a next_cursor is written: a cache hit never needs it.
+    const c = decodeCursor(cursorText, scopeFingerprint({ userKey, from, to, type, event }));
+    if (typeof c === 'string') throw new InvalidParameterError('cursor', `cursor: ${c}`);
+    cursor = c;
+  }
+  return { userKey, from, to, type, event, limit, cursor };
+}
+
+/**
+ * Days selected by a from/to range: every UTC day whose midnight lies in [from, to). With dates
+ * (or midnights) this is exactly "from the day `from` up to but not including the day `to`";
+ * a day that starts before `from` is left out, because a rollup cannot count part of a day.
+ */
+export function parseRollupsRequest(query: string): RollupsRequest {
+  const q = readQuery(query, ROLLUP_PARAMS);
+  const byText = q.get('by');
+  if (byText === undefined) throw new InvalidParameterError('by', `by is required: one of ${ROLLUP_DIMENSIONS.join(', ')}`);
+  if (!(ROLLUP_DIMENSIONS as readonly string[]).includes(byText)) {
+    throw new InvalidParameterError('by', `by must be one of ${ROLLUP_DIMENSIONS.join(', ')}`);
+  }
+  const { from, to } = range(q);
+  const source = q.get('source') ?? null;
+  if (source !== null && !SOURCE.test(source)) {
+    throw new InvalidParameterError('source', 'source must be 1-64 letters, digits, dots, underscores or dashes');
+  }
+  // The rollups' `day` is a ClickHouse Date (1970-01-01 to 2149-06-06): a bound outside that
+  // range selects nothing more than no bound does, and would not fit the parameter type.
+  const fromMs = from === null ? null : ceilToDay(from);
+  const toMs = to === null ? null : ceilToDay(to);
+  const empty = (fromMs !== null && (fromMs > LAST_DATE_MS || (toMs !== null && fromMs >= toMs))) || (toMs !== null && toMs <= 0);
+  return {
+    by: byText as RollupDimension,
+    fromDay: fromMs === null || fromMs <= 0 || empty ? null : utcDay(fromMs),
+    toDay: toMs === null || toMs > LAST_DATE_MS || empty ? null : utcDay(toMs),
+    source,
+    empty,
+  };
+}
+
+const LAST_DATE_MS = Date.UTC(2149, 5, 6);
+
+/** The part of a request that selects its answer, for the cache (the user is kept apart). */
+export function eventsCacheKey(r: EventsRequest): string {
+  return JSON.stringify([r.from, r.to, r.type, r.event, r.limit, r.cursor?.ts ?? null, r.cursor?.id ?? null]);
+}

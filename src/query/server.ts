@@ -1,0 +1,236 @@
+// The query API server (uWebSockets.js): routes, bearer auth, the request path and graceful stop.
+//
+// Request path of GET /v1/users/{userId}/events, all synchronous up to the cache lookup:
+//   auth -> validate every parameter -> cache hit? write the reply and return
+//   -> else (onAborted first) gate -> ClickHouse -> RowBinary -> reply bytes -> maybe cache.
+// A cache hit never leaves the handler: no promise, no timer, no reply-sized allocation.
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Registry } from 'prom-client';
+import type { ChangeFeed } from '../common/changes.js';
+import { ConfigError } from '../common/errors.js';
+import { addOpsRoutes, listen, statusLine, type Listening, type ResponseState } from '../common/http.js';
+import type { Logger } from '../common/log.js';
+import { loadUws } from '../common/uws.js';
+import type { Config } from '../config/index.js';
+import { UserCache } from './cache.js';
+import { DrainingError, toHttpError, UnauthorizedError } from './errors.js';
+import { createGate, type Gate } from './gate.js';
+import { createQueryMetrics, type QueryMetrics, type Route } from './metrics.js';
+import { eventsCacheKey, parseEventsRequest, parseRollupsRequest, type EventsRequest, type Limits } from './params.js';
+import { createClickHouseRunner, createQueryStore, PageWriter, renderPage, type SqlRunner } from './store.js';
+import { pageFromWindow } from './window.js';
+
+export interface QueryOptions {
+  config: Config;
+  /** Shared with the sink in the all-in-one: every setting a query relies on is in its own SQL. */
+  clickhouse: ClickHouseClient;
+  log: Logger;
+  registry: Registry;
+  /**
+   * The sink's change feed when it runs in this process. Given: replies are cached per user and
+   * invalidated from the feed. Absent: nothing is cached (nobody would tell us about new rows).
+   */
+  changes?: ChangeFeed;
+}
+
+export interface QueryServer {
+  readonly port: number;
+  /** True when replies are cached (a change feed was given and QUERY_CACHE_MAX_BYTES > 0). */
+  readonly caching: boolean;
+  /** readyz turns 503, new requests get 503, in-flight ones are answered, then the port closes. */
+  stop(): Promise<void>;
+}
+
+const JSON_HEADERS = ['Content-Type', 'application/json'] as const;
+
+/** Writes a whole reply; inside a handler or a cork. */
+function send(res: HttpResponse, status: number, body: string | Uint8Array, headers?: readonly (readonly [string, string])[]): void {
+  res.writeStatus(statusLine(status)).writeHeader(JSON_HEADERS[0], JSON_HEADERS[1]).writeHeader('Cache-Control', 'no-store');
+  if (headers) for (const [k, v] of headers) res.writeHeader(k, v);
+  res.end(body);
+}
+
+export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
+  const { config, log } = opts;
+  const q = config.query;
+  const readKeys = config.keys.read;
+  if (readKeys.size === 0) {
+    throw new ConfigError('TRACKHOUSE_READ_KEYS is empty: the query API needs at least one read key', { variable: 'TRACKHOUSE_READ_KEYS' });
+  }
+  const uws = loadUws();
+  const gate = createGate(q.maxConcurrent, q.maxQueued);
+  const useCache = opts.changes !== undefined && q.cacheMaxBytes > 0;
+  let cache: UserCache | null = null;
+  const metrics: QueryMetrics = createQueryMetrics(opts.registry, { gate, cache: () => cache });
+  if (useCache) {
+    cache = new UserCache({ maxBytes: q.cacheMaxBytes, maxUsers: q.cacheMaxUsers, ttlMs: q.cacheTtlMs, observer: metrics.cacheObserver });
+  }
+  const runner = gatedRunner(createClickHouseRunner(opts.clickhouse), gate, metrics);
+  const store = createQueryStore(runner, q.timeoutMs);
+  const unsubscribe = cache && opts.changes ? opts.changes.subscribe((keys) => cache!.invalidate(keys)) : () => {};
+  const limits: Limits = { defaultLimit: q.defaultLimit, maxLimit: q.maxLimit };
+  const pages = new PageWriter();
+
+  let draining = false;
+  let inflight = 0;
+  let idle: (() => void) | null = null;
+  const finished = () => {
+    inflight--;
+    if (inflight === 0 && idle) idle();
+  };
+
+  const app: TemplatedApp = uws.App();
+  addOpsRoutes(app, {
+    registry: opts.registry,
+    draining: () => draining,
+    checks: [{ name: 'clickhouse', check: () => store.ready() }],
+  });
+
+  const fail = (res: HttpResponse, route: Route, start: number, err: unknown) => {
+    const e = toHttpError(err);
+    if (e.status >= 500) log.warn({ err, route }, 'query failed');
+    send(res, e.status, e.body, e.headers);
+    metrics.done(route, e.status, start);
+  };
+
+  /** Runs an async reply: the response may be gone by the time the body is ready. */
+  const respondLater = (res: HttpResponse, route: Route, start: number, body: Promise<Uint8Array>) => {
+    const state: ResponseState = { aborted: false };
+    res.onAborted(() => {
+      state.aborted = true;
+    });
+    inflight++;
+    body.then(
+      (bytes) => {
+        if (!state.aborted) res.cork(() => send(res, 200, bytes));
+        metrics.done(route, 200, start);
+      },
+      (err: unknown) => {
+        if (!state.aborted) res.cork(() => fail(res, route, start, err));
+        else metrics.done(route, toHttpError(err).status, start);
+      },
+    ).finally(finished);
+  };
+
+  /**
+   * A cache miss: load the user's window (or wait for a load in flight) and answer from it; the
+   * page gets its own query when it reaches beyond the window or the user is new to the cache.
+   */
+  const cachedEvents = async (c: UserCache, r: EventsRequest, key: string): Promise<Buffer> => {
+    if (!c.hasWindow(r.userKey) && c.admit(r.userKey)) {
+      const fill = c.fill(r.userKey, () => store.userWindow(r.userKey, q.cacheWindow));
+      if (fill.joined) metrics.cacheJoined();
+      else metrics.cacheMiss();
+      const rows = pageFromWindow(await fill.promise, r);
+      if (rows !== null) return renderPage(rows, r);
+    }
+    metrics.cacheExact();
+    return c.exact(r.userKey, key, () => store.userEvents(r));
+  };
+
+  const authorize = (req: HttpRequest) => {
+    const header = req.getHeader('authorization');
+    if (header === '') throw new UnauthorizedError('missing');
+    // RFC 6750: scheme is case-insensitive, one or more spaces before the token.
+    const m = /^bearer +(\S+) *$/i.exec(header);
+    if (!m) throw new UnauthorizedError('missing');
+    if (!readKeys.has(m[1]!)) throw new UnauthorizedError('invalid');
+  };
+
+  app.get('/v1/users/:userId/events', (res, req) => {
+    const start = performance.now();
+    try {
+      if (draining) throw new DrainingError();
+      authorize(req);
+      const r = parseEventsRequest(req.getParameter(0) ?? '', req.getQuery() ?? '', limits);
+      if (cache === null) {
+        respondLater(res, 'events', start, store.userEvents(r));
+        return;
+      }
+      const key = eventsCacheKey(r);
+      const hit = cache.answer(r, key);
+      if (hit !== undefined) {
+        metrics.cacheHit();
+        send(res, 200, Array.isArray(hit) ? pages.write(hit, r) : hit);
+        metrics.done('events', 200, start);
+        return;
+      }
+      respondLater(res, 'events', start, cachedEvents(cache, r, key));
+    } catch (err) {
+      fail(res, 'events', start, err);
+    }
+  });
+
+  app.get('/v1/rollups/daily', (res, req) => {
+    const start = performance.now();
+    try {
+      if (draining) throw new DrainingError();
+      authorize(req);
+      const r = parseRollupsRequest(req.getQuery() ?? '');
+      respondLater(res, 'rollups', start, store.dailyRollups(r));
+    } catch (err) {
+      fail(res, 'rollups', start, err);
+    }
+  });
+
+  for (const path of ['/v1/users/:userId/events', '/v1/rollups/daily']) {
+    app.any(path, (res) => {
+      send(res, 405, JSON.stringify({ error: 'method_not_allowed', message: 'only GET is supported here' }), [['Allow', 'GET']]);
+      metrics.done('other', 405, performance.now());
+    });
+  }
+  app.any('/*', (res, req) => {
+    const start = performance.now();
+    send(res, 404, JSON.stringify({ error: 'not_found', message: `no route for ${req.getMethod().toUpperCase()} ${req.getUrl()}` }));
+    metrics.done('other', 404, start);
+  });
+
+  let listening: Listening;
+  try {
+    listening = await listen(app, config.http.host, config.http.queryPort);
+  } catch (err) {
+    unsubscribe();
+    throw err;
+  }
+  log.info({ port: listening.port, host: config.http.host, cache: useCache }, 'query API listening');
+
+  let stopping: Promise<void> | null = null;
+  return {
+    port: listening.port,
+    caching: useCache,
+    stop() {
+      stopping ??= (async () => {
+        draining = true;
+        listening.close();
+        if (inflight > 0) await new Promise<void>((resolve) => (idle = resolve));
+        unsubscribe();
+        listening.closeAll();
+        cache?.clear();
+        log.info('query API stopped');
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** Bounds concurrent ClickHouse queries and times each one. */
+function gatedRunner(inner: SqlRunner, gate: Gate, metrics: QueryMetrics): SqlRunner {
+  return {
+    run(sql, kind) {
+      // Readiness probes skip the gate: a full queue must not make the instance look dead.
+      if (kind === 'ready') return inner.run(sql, kind);
+      return gate.run(async () => {
+        const start = performance.now();
+        try {
+          const out = await inner.run(sql, kind);
+          metrics.clickhouseDone(kind, start, true);
+          return out;
+        } catch (err) {
+          metrics.clickhouseDone(kind, start, false);
+          throw err;
+        }
+      });
+    },
+  };
+}

@@ -1,0 +1,74 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { compareUtf8, pageFromWindow, type EventRow, type PageQuery } from './window.js';
+
+describe('compareUtf8', () => {
+  it('orders strings as their UTF-8 bytes do (as ClickHouse compares Strings)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme' }), fc.string({ unit: 'grapheme' }), (a, b) => {
+        expect(Math.sign(compareUtf8(a, b))).toBe(Math.sign(Buffer.compare(Buffer.from(a), Buffer.from(b))));
+      }),
+      { numRuns: 2000 },
+    );
+    // The case UTF-16 order gets wrong: U+FFFD (3 UTF-8 bytes, EF..) < U+1F600 (F0..).
+    expect(compareUtf8('\uFFFD', '😀')).toBeLessThan(0);
+    expect('\uFFFD' < '😀').toBe(false);
+  });
+});
+
+/** The page as ClickHouse computes it over all of a user's rows. */
+function reference(all: readonly EventRow[], q: PageQuery): EventRow[] {
+  return all
+    .filter((r) => (q.from === null || r.ts >= q.from) && (q.to === null || r.ts < q.to))
+    .filter((r) => (q.type === null || r.type === q.type) && (q.event === null || r.event === q.event))
+    .filter((r) => q.cursor === null || r.ts < q.cursor.ts || (r.ts === q.cursor.ts && compareUtf8(r.id, q.cursor.id) < 0))
+    .slice(0, q.limit + 1);
+}
+
+const rowArb = fc.record({
+  ts: fc.integer({ min: 0, max: 40 }),
+  id: fc.constantFrom('a', 'b', 'c', 'é', '😀', '\uFFFD', 'aa'),
+  type: fc.constantFrom('track', 'page'),
+  event: fc.constantFrom('X', 'Y', ''),
+});
+
+describe('pageFromWindow', () => {
+  it('gives exactly the rows ClickHouse would whenever it decides, and always decides on a complete window', () => {
+    fc.assert(
+      fc.property(
+        fc.array(rowArb, { maxLength: 40 }),
+        fc.integer({ min: 0, max: 45 }),
+        fc.record({
+          from: fc.option(fc.integer({ min: 0, max: 41 })),
+          to: fc.option(fc.integer({ min: 0, max: 41 })),
+          type: fc.option(fc.constantFrom('track', 'page')),
+          event: fc.option(fc.constantFrom('X', 'Y')),
+          limit: fc.integer({ min: 1, max: 10 }),
+          cursor: fc.option(fc.record({ ts: fc.integer({ min: 0, max: 41 }), id: fc.constantFrom('a', 'b', 'é', '😀') })),
+        }),
+        (raw, size, q) => {
+          // All of the user's rows, newest first as ClickHouse orders them (duplicates kept).
+          const all: EventRow[] = raw
+            .map((r) => ({ ...r, json: Buffer.from(r.id) }))
+            .sort((x, y) => y.ts - x.ts || -compareUtf8(x.id, y.id));
+          const window = { rows: all.slice(0, size), complete: size >= all.length };
+          const got = pageFromWindow(window, q);
+          const want = reference(all, q);
+          if (window.complete) expect(got).not.toBeNull();
+          if (got !== null) expect(got).toEqual(want);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('decides from a partial window when enough rows match or the range ends inside it', () => {
+    const rows: EventRow[] = [30, 20, 10].map((ts, i) => ({ ts, id: `e${i}`, type: 'track', event: 'X', json: Buffer.alloc(0) }));
+    const w = { rows, complete: false };
+    const q = { from: null, to: null, type: null, event: null, cursor: null };
+    expect(pageFromWindow(w, { ...q, limit: 2 })?.map((r) => r.ts)).toEqual([30, 20, 10]);
+    expect(pageFromWindow(w, { ...q, limit: 3 })).toBeNull();
+    expect(pageFromWindow(w, { ...q, limit: 3, from: 15 })?.map((r) => r.ts)).toEqual([30, 20]);
+    expect(pageFromWindow(w, { ...q, limit: 3, from: 10 })).toBeNull(); // a row at 10 may lie beyond the window
+  });
+});

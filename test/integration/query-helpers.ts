@@ -1,0 +1,158 @@
+// Shared setup for the query API's integration tests: a migrated chDB in a temp dir, rows written
+// with the column list of clickhouse/001_events.sql (as the sink writes them), a running query
+// server, and a small HTTP client.
+import { Readable } from 'node:stream';
+import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/clickhouse/index.js';
+import type { ChangeFeed } from '../../src/common/changes.js';
+import { silentLogger } from '../../src/common/log.js';
+import { createRegistry, type Registry } from '../../src/common/metrics.js';
+import type { Env } from '../../src/config/index.js';
+import { startQuery, type QueryServer } from '../../src/query/index.js';
+import { tempDir, testConfig } from '../support/env.js';
+
+export const READ_KEY = 'test-read-key';
+
+export const COLUMNS = [
+  'event_id',
+  'type',
+  'event',
+  'user_id',
+  'anonymous_id',
+  'timestamp',
+  'sent_at',
+  'received_at',
+  'source',
+  'category',
+  'group_id',
+  'name',
+  'previous_id',
+  'properties',
+  'traits',
+  'context',
+  'kafka_partition',
+  'kafka_offset',
+] as const;
+
+export interface Row {
+  event_id: string;
+  /** Unix ms. */
+  timestamp: number;
+  type?: string;
+  event?: string;
+  user_id?: string;
+  anonymous_id?: string;
+  received_at?: number;
+  source?: string;
+  category?: string;
+  group_id?: string;
+  name?: string;
+  previous_id?: string;
+  properties?: string;
+  traits?: string;
+  context?: string;
+}
+
+const chTime = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+
+/** Writes rows as the sink would (TabSeparated would do too; JSONEachRow keeps escaping simple). */
+export async function insertRows(ch: ClickHouseHandle, rows: readonly Row[], opts: { dedupe?: boolean } = {}): Promise<void> {
+  const lines = rows.map((r, i) =>
+    JSON.stringify({
+      event_id: r.event_id,
+      type: r.type ?? 'track',
+      event: r.event ?? (r.type === undefined || r.type === 'track' ? 'Test Event' : ''),
+      user_id: r.user_id ?? '',
+      anonymous_id: r.anonymous_id ?? '',
+      timestamp: chTime(r.timestamp),
+      sent_at: null,
+      received_at: chTime(r.received_at ?? r.timestamp + 50),
+      source: r.source ?? 'test',
+      category: r.category ?? '',
+      group_id: r.group_id ?? '',
+      name: r.name ?? '',
+      previous_id: r.previous_id ?? '',
+      properties: r.properties ?? '{}',
+      traits: r.traits ?? '',
+      context: r.context ?? '{}',
+      kafka_partition: 0,
+      kafka_offset: i,
+    }),
+  );
+  await ch.client.exec({
+    query: `INSERT INTO events (${COLUMNS.join(', ')}) FORMAT JSONEachRow`,
+    values: Readable.from([Buffer.from(`${lines.join('\n')}\n`)]),
+    // chDB keeps settings on its session: say every one we rely on.
+    clickhouse_settings: { insert_deduplication_token: '', insert_deduplicate: opts.dedupe === false ? 0 : 1, async_insert: 0 },
+  });
+}
+
+export interface Reply {
+  status: number;
+  headers: Headers;
+  text: string;
+  body: any;
+}
+
+export interface Harness {
+  ch: ClickHouseHandle;
+  server: QueryServer;
+  registry: Registry;
+  base: string;
+  get(path: string, key?: string | null): Promise<Reply>;
+  /** Another query server on the same ClickHouse client (as the all-in-one shares it). */
+  another(opts?: { env?: Env; changes?: ChangeFeed }): Promise<{ server: QueryServer; registry: Registry; get(path: string): Promise<Reply> }>;
+  close(): Promise<void>;
+}
+
+async function fetchReply(url: string, key: string | null): Promise<Reply> {
+  const res = await fetch(url, { headers: key === null ? {} : { authorization: `Bearer ${key}` } });
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    /* not JSON: keep the text for the assertion message */
+  }
+  return { status: res.status, headers: res.headers, text, body };
+}
+
+export async function startHarness(opts: { env?: Env; changes?: ChangeFeed } = {}): Promise<Harness> {
+  const dir = tempDir('trackhouse-query-');
+  const config = testConfig(dir.path, opts.env);
+  const ch = await openClickHouse(config.clickhouse, config.dataDir);
+  await migrate(ch.client, silentLogger());
+  const registry = createRegistry('query', false);
+  const server = await startQuery({ config, clickhouse: ch.client, log: silentLogger(), registry, changes: opts.changes });
+  const base = `http://127.0.0.1:${server.port}`;
+  const others: QueryServer[] = [];
+  return {
+    ch,
+    server,
+    registry,
+    base,
+    get: (path, key = READ_KEY) => fetchReply(`${base}${path}`, key),
+    async another(o = {}) {
+      const cfg = testConfig(dir.path, { ...opts.env, ...o.env });
+      const reg = createRegistry('query', false);
+      const other = await startQuery({ config: cfg, clickhouse: ch.client, log: silentLogger(), registry: reg, changes: o.changes });
+      others.push(other);
+      return { server: other, registry: reg, get: (path: string) => fetchReply(`http://127.0.0.1:${other.port}${path}`, READ_KEY) };
+    },
+    async close() {
+      for (const o of others) await o.stop();
+      await server.stop();
+      await ch.close();
+      dir.remove();
+    },
+  };
+}
+
+export async function metricValue(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const m = await registry.getSingleMetric(name)?.get();
+  if (!m) return 0;
+  return m.values
+    .filter((v) => Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want))
+    .reduce((sum, v) => sum + v.value, 0);
+}
+
+export const events = (userId: string, query = '') => `/v1/users/${encodeURIComponent(userId)}/events${query ? `?${query}` : ''}`;
