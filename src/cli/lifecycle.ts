@@ -10,6 +10,15 @@ export interface Stoppable {
 export function runUntilSignal(component: Stoppable, log: Logger, timeoutMs: number): Promise<number> {
   return new Promise((resolve) => {
     let stopping = false;
+    const onParentGone = () => onSignal('SIGTERM');
+    const done = (code: number) => {
+      // The IPC channel to a `trackhouse start` parent would keep this process alive.
+      if (process.channel) {
+        process.off('disconnect', onParentGone);
+        process.disconnect();
+      }
+      resolve(code);
+    };
     const onSignal = (signal: NodeJS.Signals) => {
       if (stopping) {
         log.warn({ signal }, 'second signal: exiting now');
@@ -26,18 +35,18 @@ export function runUntilSignal(component: Stoppable, log: Logger, timeoutMs: num
         () => {
           clearTimeout(timer);
           log.info('stopped');
-          resolve(0);
+          done(0);
         },
         (err: unknown) => {
           clearTimeout(timer);
           log.error({ err }, 'error while stopping');
-          resolve(1);
+          done(1);
         },
       );
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     // Started by `trackhouse start` with an IPC channel: if that parent dies, stop too.
-    if (process.channel) process.once('disconnect', () => onSignal('SIGTERM'));
+    if (process.channel) process.once('disconnect', onParentGone);
   });
 }
