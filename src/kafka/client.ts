@@ -13,11 +13,17 @@ const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+const TRANSIENT =
+  /coordinator is loading|coordinator is not available|not the correct coordinator|not the leader|no leader|leadership election|rebalance in progress/i;
+
 function pinoLogCreator(log: Logger): logCreator {
   return () =>
     ({ level, label, log: entry }) => {
       const { message, timestamp: _t, logger: _l, ...rest } = entry as { message: string; [k: string]: unknown };
-      log[levels[level] ?? 'info']({ kafkajs: label, ...rest }, message);
+      // kafkajs logs the protocol errors it retries by itself (a coordinator still loading after
+      // a broker start, a leader moving) at ERROR; they are routine, so they go to debug.
+      const transient = level === logLevel.ERROR && typeof rest.error === 'string' && TRANSIENT.test(rest.error);
+      log[transient ? 'debug' : (levels[level] ?? 'info')]({ kafkajs: label, ...rest }, message);
     };
 }
 

@@ -3,6 +3,7 @@
 // copy in the DLQ is durable.
 import type { IHeaders, Kafka, Producer } from 'kafkajs';
 import { compressionType } from './compression.js';
+import { javaCompatiblePartitioner } from './partitioner.js';
 
 export interface DeadLetter {
   key: Buffer | null;
@@ -20,7 +21,15 @@ export async function createDeadLetterProducer(
   topic: string,
   compression: 'lz4' | 'gzip' | 'none' = 'none',
 ): Promise<DeadLetterProducer> {
-  const producer: Producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
+  const producer: Producer = kafka.producer({
+    allowAutoTopicCreation: false,
+    idempotent: true,
+    maxInFlightRequests: 1,
+    // A dead letter must not be dropped: retry retriable errors without end, as kafkajs advises
+    // for idempotent producers (the sink waits, and its group membership is kept alive).
+    retry: { retries: Number.MAX_SAFE_INTEGER },
+    createPartitioner: javaCompatiblePartitioner,
+  });
   await producer.connect();
   return {
     async send(records) {
