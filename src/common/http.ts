@@ -160,3 +160,26 @@ export function listen(app: TemplatedApp, host: string, port: number): Promise<L
     });
   });
 }
+
+export interface OpsServer {
+  readonly port: number;
+  /** /readyz answers 503 from now on and the port stops accepting. */
+  drain(): void;
+  close(): void;
+}
+
+/** A server with only the operational routes, for parts without an HTTP API (the sink). */
+export async function startOpsServer(opts: Omit<OpsOptions, 'draining'> & { host: string; port: number }): Promise<OpsServer> {
+  let draining = false;
+  const app = loadUws().App();
+  addOpsRoutes(app, { ...opts, draining: () => draining });
+  const http = await listen(app, opts.host, opts.port);
+  return {
+    port: http.port,
+    drain: () => {
+      draining = true;
+      http.close();
+    },
+    close: () => http.closeAll(),
+  };
+}

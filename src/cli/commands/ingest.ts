@@ -6,6 +6,7 @@ import { loadConfig } from '../../config/index.js';
 import { startIngest } from '../../ingest/index.js';
 import { createKafka, ensureTopics } from '../../kafka/index.js';
 import { runUntilSignal } from '../lifecycle.js';
+import { kafkaBrokers } from './shared.js';
 
 export function registerIngest(program: Command): void {
   program
@@ -19,7 +20,7 @@ export function registerIngest(program: Command): void {
         throw new ConfigError('TRACKHOUSE_WRITE_KEYS is empty: every request would be refused; set comma-separated key:source pairs');
       }
       const log = createLogger(config.logLevel, { component: 'ingest' });
-      const brokers = config.kafka.brokers.length > 0 ? config.kafka.brokers : [`127.0.0.1:${config.kafka.local.port}`];
+      const brokers = kafkaBrokers(config);
       const created = await ensureTopics(createKafka(config.kafka, log, brokers), config.kafka);
       if (created.length > 0) log.info({ topics: created }, 'created Kafka topics');
       const registry = createRegistry('ingest');

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { migrate, openClickHouse } from '../../clickhouse/index.js';
-import { addOpsRoutes, listen } from '../../common/http.js';
+import { startOpsServer } from '../../common/http.js';
 import { createLogger } from '../../common/log.js';
 import { createRegistry } from '../../common/metrics.js';
-import { loadUws } from '../../common/uws.js';
 import { loadConfig } from '../../config/index.js';
 import { createKafka } from '../../kafka/index.js';
 import { startSink, type SinkHooks } from '../../sink/index.js';
@@ -33,20 +32,16 @@ export function registerSink(program: Command): void {
         };
       }
       const sink = await startSink({ config, kafka, clickhouse: ch.client, log, registry, hooks });
-      let draining = false;
-      const app = loadUws().App();
-      addOpsRoutes(app, { registry, checks: sink.checks, draining: () => draining });
-      const http = await listen(app, config.http.host, config.http.sinkPort);
+      const http = await startOpsServer({ registry, checks: sink.checks, host: config.http.host, port: config.http.sinkPort });
       log.info({ port: http.port, clickhouse: ch.location }, 'sink ops endpoints listening');
       const code = await runUntilSignal(
         {
           async stop() {
-            draining = true;
-            http.close();
+            http.drain();
             try {
               await sink.stop();
             } finally {
-              http.closeAll();
+              http.close();
               await ch.close();
             }
           },
