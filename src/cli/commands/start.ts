@@ -1,10 +1,13 @@
 import type { Command } from 'commander';
+import { startAllInOne } from '../allinone.js';
 
 export function registerStart(program: Command): void {
   program
     .command('start')
-    .description('not built yet')
-    .action(() => {
-      throw new Error('trackhouse start is not built yet');
+    .description(
+      'all-in-one for a single machine: local Kafka (unless KAFKA_BROKERS), migrations, ingest, sink and query; Ctrl-C drains and stops everything',
+    )
+    .action(async () => {
+      process.exitCode = await startAllInOne();
     });
 }

@@ -1,0 +1,281 @@
+// `trackhouse start`: the whole pipeline on one machine, for a first run and for development.
+//
+//   this process  : supervisor; local Kafka (child JVM) unless KAFKA_BROKERS; migrations;
+//                   sink + query API (they share this process: chDB binds one data dir per
+//                   process, and the query cache needs the sink's change feed)
+//   child process : `trackhouse ingest` (its own event loop and INGEST_THREADS threads, so the
+//                   HTTP hot path never waits behind a sink batch)
+//
+// Ctrl-C (SIGINT) or SIGTERM drains in data-flow order: ingest stops taking requests and
+// flushes to Kafka, the sink inserts and commits what it holds, the query API stops, ClickHouse
+// closes, and Kafka stops last.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { migrate, openClickHouse, type ClickHouseHandle } from '../clickhouse/index.js';
+import { createChangeFeed } from '../common/changes.js';
+import { TrackhouseError } from '../common/errors.js';
+import { startOpsServer } from '../common/http.js';
+import { createLogger, type Logger } from '../common/log.js';
+import { createRegistry } from '../common/metrics.js';
+import { currentEnv, loadConfig, withDevKeys, type Config } from '../config/index.js';
+import { createKafka, ensureTopics } from '../kafka/index.js';
+import {
+  clearBrokerState,
+  findRunningBroker,
+  freePort,
+  portIsFree,
+  startLocalBroker,
+  writeBrokerState,
+  type LocalBroker,
+} from '../localkafka/index.js';
+import { startQuery } from '../query/index.js';
+import { startSink } from '../sink/index.js';
+import { runUntilSignal } from './lifecycle.js';
+
+const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+
+interface Stop {
+  name: string;
+  stop(): Promise<void>;
+}
+
+class Aborted extends Error {}
+
+/**
+ * The parts started so far, stopped in reverse order. A signal during start-up is honoured at
+ * the next step boundary (a step in flight, such as creating topics, is not cut off under its
+ * feet), then what already runs is stopped.
+ */
+class Parts {
+  private readonly started: Stop[] = [];
+  private starting = true;
+  private stopping: Promise<void> | null = null;
+  private abortRequested = false;
+  private release: (() => void) | null = null;
+  private readonly stopped = new Promise<void>((resolve) => (this.release = resolve));
+
+  constructor(private readonly log: Logger) {}
+
+  get aborted(): boolean {
+    return this.abortRequested || this.stopping !== null;
+  }
+
+  /** Throws Aborted when a stop was asked for during start-up. */
+  checkpoint(): void {
+    if (this.aborted) throw new Aborted();
+  }
+
+  add(part: Stop): void {
+    this.started.push(part);
+    this.checkpoint();
+  }
+
+  /** Start-up finished: from now on a signal stops at once. */
+  ready(): void {
+    this.starting = false;
+    this.checkpoint();
+  }
+
+  /** What a signal calls: stop now, or at the next start-up step boundary. */
+  requestStop(): Promise<void> {
+    if (this.starting && !this.stopping) {
+      this.abortRequested = true;
+      return this.stopped;
+    }
+    return this.stopAll();
+  }
+
+  stopAll(): Promise<void> {
+    this.stopping ??= (async () => {
+      while (this.started.length > 0) {
+        const part = this.started.pop()!;
+        try {
+          await part.stop();
+          this.log.info({ part: part.name }, 'stopped');
+        } catch (err) {
+          this.log.error({ err, part: part.name }, 'error while stopping');
+        }
+      }
+      this.release!();
+    })();
+    return this.stopping;
+  }
+}
+
+export async function startAllInOne(): Promise<number> {
+  const base = loadConfig();
+  const keys = withDevKeys(base.keys);
+  const config: Config = Object.freeze({ ...base, keys: { write: keys.write, read: keys.read } });
+  const log = createLogger(config.logLevel, { component: 'start' });
+  const parts = new Parts(log);
+  // Installed first, so Ctrl-C during start-up also stops whatever already runs.
+  const signalled = runUntilSignal({ stop: () => parts.requestStop() }, log, config.shutdownTimeoutMs);
+
+  try {
+    const brokers = await kafkaFor(config, log, parts);
+    const kafka = createKafka(config.kafka, log, brokers);
+    await ensureTopics(kafka, config.kafka);
+    parts.checkpoint();
+
+    const ch: ClickHouseHandle = await openClickHouse(config.clickhouse, config.dataDir);
+    parts.add({ name: 'clickhouse', stop: () => ch.close() });
+    await migrate(ch.client, log);
+    parts.checkpoint();
+
+    // Started in data-flow order from the back, so they stop as data flows: ingest, sink, query.
+    const changes = createChangeFeed();
+    const query = await startQuery({ config, clickhouse: ch.client, log: log.child({ component: 'query' }), registry: createRegistry('query'), changes });
+    parts.add({ name: 'query', stop: () => query.stop() });
+    const sinkRegistry = createRegistry('sink');
+    const sink = await startSink({ config, kafka, clickhouse: ch.client, log: log.child({ component: 'sink' }), registry: sinkRegistry, changes });
+    const sinkOps = await startOpsServer({ registry: sinkRegistry, checks: sink.checks, host: config.http.host, port: config.http.sinkPort });
+    parts.add({
+      name: 'sink',
+      stop: async () => {
+        sinkOps.drain();
+        await sink.stop();
+        sinkOps.close();
+      },
+    });
+
+    const ingestPort = config.http.ingestPort === 0 ? await freePort() : config.http.ingestPort;
+    const ingest = await startIngestChild(config, brokers, ingestPort, log, () => parts.aborted);
+    parts.add({ name: 'ingest', stop: () => ingest.stop() });
+
+    parts.ready();
+    printBanner(config, keys, { ingestPort, queryPort: query.port, sinkPort: sinkOps.port, brokers });
+
+    const unexpected = ingest.exited.then(async (exitCode) => {
+      if (parts.aborted) return new Promise<number>(() => {}); // a normal stop: the signal path answers
+      log.error({ exitCode }, 'the ingest process exited unexpectedly; stopping everything');
+      await parts.stopAll();
+      return 1;
+    });
+    return await Promise.race([signalled, unexpected]);
+  } catch (err) {
+    await parts.stopAll();
+    if (err instanceof Aborted) return await signalled;
+    throw err;
+  }
+}
+
+async function kafkaFor(config: Config, log: Logger, parts: Parts): Promise<string[]> {
+  if (config.kafka.brokers.length > 0) return config.kafka.brokers;
+  const running = await findRunningBroker(config.dataDir);
+  if (running) {
+    log.info({ port: running.port, pid: running.pid }, 'reusing the local Kafka broker already running for this data dir');
+    return [`127.0.0.1:${running.port}`];
+  }
+  const local = config.kafka.local;
+  const port = local.port !== 0 && (await portIsFree(local.port)) ? local.port : await freePort();
+  const controllerPort =
+    local.controllerPort !== 0 && local.controllerPort !== port && (await portIsFree(local.controllerPort))
+      ? local.controllerPort
+      : await freePort();
+  if (port !== local.port) log.warn({ wanted: local.port, port }, 'LOCAL_KAFKA_PORT is taken; the local broker uses another port');
+  log.info({ version: local.version }, 'starting the local Kafka broker (first run fetches its jars with mvn)');
+  const broker: LocalBroker = await startLocalBroker({ dataDir: config.dataDir, version: local.version, port, controllerPort });
+  writeBrokerState(config.dataDir, { pid: broker.pid, port: broker.port, version: local.version, startedAt: new Date().toISOString() });
+  parts.add({
+    name: 'kafka',
+    stop: async () => {
+      await broker.stop();
+      clearBrokerState(config.dataDir, broker.pid);
+    },
+  });
+  log.info({ brokers: broker.brokers, log: broker.logFile }, 'local Kafka broker ready');
+  return broker.brokers;
+}
+
+interface IngestChild {
+  exited: Promise<number>;
+  stop(): Promise<void>;
+}
+
+async function startIngestChild(config: Config, brokers: string[], port: number, log: Logger, aborted: () => boolean): Promise<IngestChild> {
+  const env = {
+    ...currentEnv(),
+    KAFKA_BROKERS: brokers.join(','),
+    INGEST_PORT: String(port),
+    TRACKHOUSE_WRITE_KEYS: [...config.keys.write].map(([k, s]) => `${k}:${s}`).join(','),
+  };
+  // Its own process group, so a terminal's Ctrl-C reaches only us and we drain in order; the
+  // IPC channel makes it stop if we die.
+  const child: ChildProcess = spawn(process.execPath, [MAIN, 'ingest'], { env, detached: true, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  let running = true;
+  const exited = new Promise<number>((resolve) =>
+    child.once('exit', (code, signal) => {
+      running = false;
+      resolve(code ?? (signal ? 128 : 1));
+    }),
+  );
+  const deadline = Date.now() + 60_000;
+  while (!(await answers(`http://${config.http.host}:${port}/readyz`))) {
+    if (!running) throw new TrackhouseError('INGEST_FAILED', `trackhouse ingest exited during start (code ${await exited}); see its log above`);
+    if (aborted()) {
+      child.kill('SIGTERM');
+      await exited;
+      throw new Aborted();
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGTERM');
+      throw new TrackhouseError('INGEST_FAILED', `trackhouse ingest did not become ready on port ${port} within 60 s`);
+    }
+    await sleep(100);
+  }
+  log.info({ port, pid: child.pid }, 'ingest ready');
+  return {
+    exited,
+    stop: async () => {
+      if (!running) return;
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+async function answers(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+    await res.arrayBuffer();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+function printBanner(
+  config: Config,
+  keys: ReturnType<typeof withDevKeys>,
+  p: { ingestPort: number; queryPort: number; sinkPort: number; brokers: string[] },
+): void {
+  const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
+  const writeKey = [...keys.write.keys()][0]!;
+  const readKey = [...keys.read][0]!;
+  const ingest = `http://${host}:${p.ingestPort}`;
+  const query = `http://${host}:${p.queryPort}`;
+  const lines = [
+    '',
+    'trackhouse is running',
+    '',
+    `  ingest   ${ingest}      (Segment HTTP Tracking API: /v1/track, /v1/batch, ...)`,
+    `  query    ${query}      (/v1/users/{userId}/events, /v1/rollups/daily)`,
+    `  sink     http://${host}:${p.sinkPort}      (/metrics, /readyz)`,
+    `  kafka    ${p.brokers.join(',')}${config.kafka.brokers.length === 0 ? '   (local broker, data in ' + config.dataDir + '/kafka)' : ''}`,
+    `  data     ${config.clickhouse.url ?? `${config.dataDir}/clickhouse (chDB, in this process)`}`,
+    '',
+    keys.devWrite ? `  write key  ${writeKey}   (dev key: set TRACKHOUSE_WRITE_KEYS for real ones)` : `  write key  ${writeKey} (from TRACKHOUSE_WRITE_KEYS)`,
+    keys.devRead ? `  read key   ${readKey}    (dev key: set TRACKHOUSE_READ_KEYS for real ones)` : `  read key   (from TRACKHOUSE_READ_KEYS)`,
+    '',
+    '  Try it:',
+    `    curl -u '${writeKey}:' -H 'Content-Type: application/json' \\`,
+    `      -d '{"userId":"user-1","event":"Signed Up","properties":{"plan":"pro","category":"signup"}}' \\`,
+    `      ${ingest}/v1/track`,
+    `    curl -H 'Authorization: Bearer ${readKey}' '${query}/v1/users/user-1/events'`,
+    '',
+    '  Ctrl-C drains and stops everything.',
+    '',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}

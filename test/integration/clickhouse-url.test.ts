@@ -1,0 +1,51 @@
+// CLICKHOUSE_URL switches the same code from chDB to a ClickHouse server over HTTP. No server is
+// available on this machine (Debian's is version 18.16), so this proves the switch itself: the
+// migrate command sends its SQL, with the configured credentials and database, to that URL.
+import { spawn } from 'node:child_process';
+import http from 'node:http';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../support/env.js';
+
+describe('CLICKHOUSE_URL', () => {
+  const dir = tempDir();
+  const seen: { url: string; auth: string | undefined; body: string }[] = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      seen.push({ url: req.url ?? '', auth: req.headers.authorization, body });
+      // Refuse every statement: enough to see what was sent, and the command must report it.
+      res.writeHead(500, { 'X-ClickHouse-Exception-Code': '497' });
+      res.end('Code: 497. DB::Exception: test server refuses everything. (ACCESS_DENIED)');
+    });
+  });
+  afterAll(() => {
+    server.close();
+    dir.remove();
+  });
+
+  it('sends trackhouse migrate to the server, with credentials and database, and reports its error', async () => {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    const child = spawn(process.execPath, [path.resolve('dist/cli/main.js'), 'migrate'], {
+      env: {
+        PATH: process.env.PATH,
+        TRACKHOUSE_DATA_DIR: dir.path,
+        CLICKHOUSE_URL: `http://127.0.0.1:${port}`,
+        CLICKHOUSE_USER: 'analyst',
+        CLICKHOUSE_PASSWORD: 'secret',
+        CLICKHOUSE_DATABASE: 'tracking',
+      },
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number>((resolve) => child.once('exit', (c) => resolve(c ?? -1)));
+    expect(code).not.toBe(0);
+    expect(stderr).toContain('ACCESS_DENIED');
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen[0]!.auth).toBe(`Basic ${Buffer.from('analyst:secret').toString('base64')}`);
+    expect(seen[0]!.url).toContain('database=tracking');
+    expect(seen[0]!.body + seen[0]!.url).toContain('trackhouse_migrations');
+  });
+});

@@ -1,0 +1,251 @@
+// The all-in-one as a user runs it: `trackhouse start` on a fresh data dir (its own local Kafka),
+// events from the official Segment Node SDK and from the curl command the banner prints, read
+// back through the query API with every filter and across pages, rollups checked against what
+// was sent, Ctrl-C, and a second start that finds the first one's data.
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Analytics } from '@segment/analytics-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/localkafka/index.js';
+import { tempDir } from '../support/env.js';
+
+const MAIN = path.resolve('dist/cli/main.js');
+const DAY = 86_400_000;
+
+interface Running {
+  child: ChildProcessWithoutNullStreams;
+  stdout: () => string;
+  exited: Promise<number>;
+}
+
+async function startAllInOne(dataDir: string, ports: Record<string, number>, extraEnv: Record<string, string> = {}): Promise<Running> {
+  const child = spawn(process.execPath, [MAIN, 'start'], {
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      TRACKHOUSE_DATA_DIR: dataDir,
+      INGEST_PORT: String(ports.ingest),
+      QUERY_PORT: String(ports.query),
+      SINK_PORT: String(ports.sink),
+      LOCAL_KAFKA_PORT: '0',
+      LOCAL_KAFKA_CONTROLLER_PORT: '0',
+      LOG_LEVEL: 'warn',
+      ...extraEnv,
+    },
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number>((resolve) => child.once('exit', (code) => resolve(code ?? -1)));
+  const deadline = Date.now() + 150_000;
+  while (!out.includes('Ctrl-C drains and stops everything')) {
+    if (child.exitCode !== null) throw new Error(`trackhouse start exited with ${child.exitCode}:\n${out}\n${err}`);
+    if (Date.now() > deadline) throw new Error(`trackhouse start did not come up:\n${out}\n${err}`);
+    await sleep(100);
+  }
+  return { child, stdout: () => out, exited };
+}
+
+/** The curl commands of the banner's "Try it:" block, joined across line continuations. */
+function bannerCurls(stdout: string): string[] {
+  const block = stdout.slice(stdout.indexOf('Try it:') + 'Try it:'.length, stdout.indexOf('Ctrl-C drains'));
+  return block
+    .replace(/\\\n\s*/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('curl '));
+}
+
+async function getJson(url: string, readKey = 'dev-read-key'): Promise<{ status: number; body: any }> {
+  const res = await fetch(url, { headers: { authorization: `Bearer ${readKey}` } });
+  return { status: res.status, body: await res.json() };
+}
+
+describe('trackhouse start (all-in-one), end to end', () => {
+  const dir = tempDir('trackhouse-e2e-');
+  const ports: Record<string, number> = {};
+  let run: Running | undefined;
+  let ingestUrl = '';
+  let queryUrl = '';
+  const now = Date.now();
+  const day0 = new Date(Math.floor(now / DAY) * DAY - 2 * DAY); // midnight UTC, two days ago
+  const at = (d: number, h: number) => new Date(day0.getTime() + d * DAY + h * 3_600_000);
+
+  beforeAll(async () => {
+    ports.ingest = await freePort();
+    ports.query = await freePort();
+    ports.sink = await freePort();
+    ingestUrl = `http://127.0.0.1:${ports.ingest}`;
+    queryUrl = `http://127.0.0.1:${ports.query}`;
+    run = await startAllInOne(dir.path, ports);
+  });
+
+  afterAll(async () => {
+    if (run && run.child.exitCode === null) {
+      run.child.kill('SIGINT');
+      await run.exited;
+    }
+    dir.remove();
+  });
+
+  it('prints the URLs and dev keys, and its curl command works when pasted', async () => {
+    const out = run!.stdout();
+    expect(out).toContain(ingestUrl);
+    expect(out).toContain(queryUrl);
+    expect(out).toContain('dev-write-key');
+    expect(out).toContain('dev-read-key');
+    const [send, read] = bannerCurls(out);
+    expect(send).toContain('/v1/track');
+    const sent = spawnSync('sh', ['-c', `${send} -s -w ' %{http_code}'`], { encoding: 'utf8' });
+    expect(sent.stdout.trim()).toBe('{"success":true} 200');
+    // The read command shows the event once the sink has flushed (well under the deadline).
+    let events: any[] = [];
+    for (let i = 0; i < 100 && events.length === 0; i++) {
+      const r = spawnSync('sh', ['-c', `${read} -s`], { encoding: 'utf8' });
+      events = (JSON.parse(r.stdout) as { events: any[] }).events;
+      if (events.length === 0) await sleep(200);
+    }
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ type: 'track', event: 'Signed Up', user_id: 'user-1', source: 'dev', category: 'signup' });
+  });
+
+  it('delivers Segment SDK and curl events to the query API, with every filter, across pages, and into the rollups', async () => {
+    const analytics = new Analytics({ writeKey: 'dev-write-key', host: ingestUrl, flushAt: 5, flushInterval: 100, maxRetries: 2 });
+    // alice: 4 tracks over 3 days (2 categories, group g1), 1 identify, 1 page; bob: 2 tracks, 1 group call.
+    analytics.identify({ userId: 'alice', traits: { plan: 'pro' }, timestamp: at(0, 1) });
+    analytics.track({ userId: 'alice', event: 'Product Viewed', properties: { category: 'shoes', sku: 'a1' }, context: { groupId: 'g1' }, timestamp: at(0, 2) });
+    analytics.track({ userId: 'alice', event: 'Product Viewed', properties: { category: 'hats', sku: 'h1' }, context: { groupId: 'g1' }, timestamp: at(1, 3) });
+    analytics.page({ userId: 'alice', name: 'Pricing', properties: { path: '/pricing' }, timestamp: at(1, 4) });
+    analytics.track({ userId: 'alice', event: 'Order Completed', properties: { category: 'shoes', total: 42 }, context: { groupId: 'g1' }, timestamp: at(2, 5) });
+    analytics.group({ userId: 'bob', groupId: 'g2', traits: { name: 'Acme' }, timestamp: at(0, 6) });
+    analytics.track({ userId: 'bob', event: 'Product Viewed', properties: { category: 'shoes' }, timestamp: at(0, 7) });
+    await analytics.closeAndFlush({ timeout: 20_000 });
+
+    // And a batch through curl, as a shell script would send it.
+    const batch = JSON.stringify({
+      batch: [
+        { type: 'track', userId: 'alice', event: 'Product Viewed', properties: { category: 'shoes' }, context: { groupId: 'g1' }, timestamp: at(2, 8).toISOString(), messageId: 'curl-1' },
+        { type: 'track', userId: 'bob', event: 'Order Completed', properties: { category: 'hats' }, timestamp: at(2, 9).toISOString(), messageId: 'curl-2' },
+      ],
+    });
+    const curl = spawnSync(
+      'curl',
+      ['-s', '-w', ' %{http_code}', '-u', 'dev-write-key:', '-H', 'Content-Type: application/json', '--data-binary', batch, `${ingestUrl}/v1/batch`],
+      { encoding: 'utf8' },
+    );
+    expect(curl.stdout.trim()).toBe('{"success":true} 200');
+
+    const aliceUrl = `${queryUrl}/v1/users/alice/events`;
+    let all: any[] = [];
+    for (let i = 0; i < 150 && all.length < 6; i++) {
+      all = (await getJson(`${aliceUrl}?limit=1000`)).body.events;
+      if (all.length < 6) await sleep(200);
+    }
+    // Newest first. The SDK sends sentAt, so its timestamps are shifted by the request's transit
+    // time (Segment's skew correction); curl's batch has no sentAt and keeps its exact times.
+    const expected = [at(2, 8), at(2, 5), at(1, 4), at(1, 3), at(0, 2), at(0, 1)];
+    expect(all).toHaveLength(6);
+    all.forEach((e, i) => expect(Math.abs(Date.parse(e.timestamp) - expected[i]!.getTime())).toBeLessThan(2_000));
+    expect(all[0].timestamp).toBe(at(2, 8).toISOString());
+    for (const e of all) {
+      expect(e.source).toBe('dev');
+      expect(e.user_id).toBe('alice');
+      expect(typeof e.properties).toBe('object');
+      expect(typeof e.context).toBe('object');
+      expect(e.received_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    }
+
+    // Filters: type, event, from (inclusive) / to (exclusive).
+    expect((await getJson(`${aliceUrl}?type=identify`)).body.events.map((e: any) => e.type)).toEqual(['identify']);
+    expect((await getJson(`${aliceUrl}?type=page`)).body.events[0]).toMatchObject({ type: 'page' });
+    const viewed = (await getJson(`${aliceUrl}?event=${encodeURIComponent('Product Viewed')}`)).body.events;
+    expect(viewed.map((e: any) => e.category)).toEqual(['shoes', 'hats', 'shoes']);
+    const day1 = (await getJson(`${aliceUrl}?from=${encodeURIComponent(at(1, 0).toISOString())}&to=${encodeURIComponent(at(1, 4).toISOString())}`)).body.events;
+    expect(day1.map((e: any) => e.event)).toEqual(['Product Viewed']);
+    const fromExact = (await getJson(`${aliceUrl}?from=${encodeURIComponent(at(2, 8).toISOString())}`)).body.events;
+    expect(fromExact.map((e: any) => e.event_id)).toEqual(['curl-1']);
+    const toExact = (await getJson(`${aliceUrl}?from=${encodeURIComponent(at(2, 0).toISOString())}&to=${encodeURIComponent(at(2, 8).toISOString())}`)).body.events;
+    expect(toExact.map((e: any) => e.event)).toEqual(['Order Completed']);
+
+    // Pages of 2: every event once, newest first, then next_cursor null.
+    const paged: any[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const r: { status: number; body: any } = await getJson(`${aliceUrl}?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      expect(r.status).toBe(200);
+      paged.push(...r.body.events);
+      cursor = r.body.next_cursor;
+      pages++;
+    } while (cursor && pages < 10);
+    expect(pages).toBe(3);
+    expect(paged.map((e) => e.event_id)).toEqual(all.map((e) => e.event_id));
+
+    // Rollups against what was sent (user-1's banner event is on today's date, outside these days).
+    const range = `from=${encodeURIComponent(at(0, 0).toISOString())}&to=${encodeURIComponent(at(3, 0).toISOString())}`;
+    const byEvent = (await getJson(`${queryUrl}/v1/rollups/daily?by=event&${range}`)).body.rows;
+    const viewedRows = byEvent.filter((r: any) => r.key === 'Product Viewed');
+    expect(viewedRows.map((r: any) => [r.day, r.events, r.users])).toEqual([
+      [at(0, 0).toISOString().slice(0, 10), 2, 2],
+      [at(1, 0).toISOString().slice(0, 10), 1, 1],
+      [at(2, 0).toISOString().slice(0, 10), 1, 1],
+    ]);
+    const byCategory = (await getJson(`${queryUrl}/v1/rollups/daily?by=category&${range}`)).body.rows;
+    const total = (rows: any[], key: string) => rows.filter((r) => r.key === key).reduce((n, r) => n + r.events, 0);
+    expect(total(byCategory, 'shoes')).toBe(4);
+    expect(total(byCategory, 'hats')).toBe(2);
+    const byGroup = (await getJson(`${queryUrl}/v1/rollups/daily?by=group&${range}`)).body.rows;
+    expect(total(byGroup, 'g1')).toBe(4);
+    expect(total(byGroup, 'g2')).toBe(1);
+  });
+
+  it('Ctrl-C stops every part, Kafka included, with exit code 0, and a second start finds the data', async () => {
+    const statePath = path.join(dir.path, 'kafka', 'local', 'broker.json');
+    const kafkaPid = (JSON.parse(readFileSync(statePath, 'utf8')) as { pid: number }).pid;
+    run!.child.kill('SIGINT');
+    expect(await run!.exited).toBe(0);
+    expect(() => process.kill(kafkaPid, 0)).toThrow();
+    expect(existsSync(statePath)).toBe(false);
+
+    run = await startAllInOne(dir.path, ports);
+    const again = (await getJson(`${queryUrl}/v1/users/alice/events`)).body.events;
+    expect(again).toHaveLength(6);
+  });
+});
+
+describe('trackhouse start with KAFKA_BROKERS', () => {
+  const dir = tempDir('trackhouse-e2e-ext-');
+  let run: Running | undefined;
+  afterAll(async () => {
+    if (run && run.child.exitCode === null) {
+      run.child.kill('SIGINT');
+      await run.exited;
+    }
+    dir.remove();
+  });
+
+  it('uses the given cluster instead of starting a local broker', async () => {
+    const { kafkaBrokers, uniqueTopicEnv } = await import('../support/env.js');
+    const ports = { ingest: await freePort(), query: await freePort(), sink: await freePort() };
+    run = await startAllInOne(dir.path, ports, { KAFKA_BROKERS: kafkaBrokers().join(','), ...uniqueTopicEnv('e2e') });
+    expect(run.stdout()).toContain(`kafka    ${kafkaBrokers().join(',')}`);
+    expect(existsSync(path.join(dir.path, 'kafka'))).toBe(false);
+    const res = await fetch(`http://127.0.0.1:${ports.ingest}/v1/track`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from('dev-write-key:').toString('base64')}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ userId: 'ext-user', event: 'External' }),
+    });
+    expect(res.status).toBe(200);
+    let events: any[] = [];
+    for (let i = 0; i < 100 && events.length === 0; i++) {
+      events = (await getJson(`http://127.0.0.1:${ports.query}/v1/users/ext-user/events`)).body.events;
+      if (events.length === 0) await sleep(200);
+    }
+    expect(events.map((e) => e.event)).toEqual(['External']);
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(0);
+  });
+});
