@@ -1,7 +1,9 @@
 // Builds the kafkajs client from config, with kafkajs's logs routed into our pino logger.
 // kafkajs stays behind this folder: ingest and sink see the project's own producer/consumer
 // interfaces, so a faster client can be measured against it later.
-import { Kafka, logLevel, type KafkaConfig as KafkajsConfig, type logCreator, type SASLOptions } from 'kafkajs';
+import type { KafkaConfig as KafkajsConfig, logCreator, SASLOptions } from 'kafkajs';
+import { installKafkajsFastPath } from './fastpath.js';
+import { Kafka, logLevel } from './kafkajs.js';
 import type { Logger } from '../common/log.js';
 import type { KafkaConfig } from '../config/index.js';
 import { registerCompression } from './compression.js';
@@ -30,6 +32,8 @@ function pinoLogCreator(log: Logger): logCreator {
 /** `brokers` overrides config (the local broker's address is only known once it runs). */
 export function createKafka(cfg: KafkaConfig, log: Logger, brokers: string[] = cfg.brokers): Kafka {
   registerCompression();
+  const fast = installKafkajsFastPath();
+  if (!fast.installed) log.warn({ reason: fast.reason }, 'kafkajs fast path not installed: Kafka clients run at kafkajs speed');
   const options: KafkajsConfig = {
     clientId: cfg.clientId,
     brokers,

@@ -11,9 +11,8 @@
 // here, while the async variants spend more than that on the thread-pool hop (measured: async
 // 18 us CPU vs sync 7 us for 27 KB).
 //
-// kafkajs is CommonJS: its codec table is reached through the default export (a named import of
-// CompressionCodecs fails at run time under ESM).
-import kafkajs, { CompressionTypes } from 'kafkajs';
+// kafkajs values come from ./kafkajs.ts (its fast path is installed before kafkajs loads).
+import { CompressionCodecs, CompressionTypes } from './kafkajs.js';
 import { compressFrameSync, decompressFrameSync } from 'lz4-napi';
 
 const FRAME_OPTIONS = { contentChecksum: false, blockChecksums: false };
@@ -33,7 +32,7 @@ let registered = false;
 export function registerCompression(): void {
   if (registered) return;
   registered = true;
-  const codecs = kafkajs.CompressionCodecs as Record<number, () => unknown>;
+  const codecs = CompressionCodecs as Record<number, () => unknown>;
   codecs[CompressionTypes.LZ4] = () => lz4Codec;
 }
 
