@@ -15,6 +15,7 @@ const scenarios: Record<string, () => Promise<Scenario>> = {
   ingest: async () => (await import('./ingest.js')).run,
   sink: async () => (await import('./sink.js')).run,
   query: async () => (await import('./query.js')).run,
+  e2e: async () => (await import('./e2e.js')).run,
 };
 
 function machine(): Record<string, unknown> {

@@ -16,7 +16,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel } from '../src/kafka/kafkajs.js';
 import type { BenchContext, BenchSection, Scenario } from './types.js';
 import type { CeilingResult } from './sink-ceiling.js';
 

@@ -1,0 +1,149 @@
+// npm run bench -- e2e: freshness, the time from the ingest's 200 to the event being returned by
+// the query API, on the all-in-one (`trackhouse start`, default setup) against the run's broker.
+//
+// A probe sends one track event for a user of its own, notes when the 200 arrived, then asks
+// the query API for that user every 5 ms until the event is there. Probes run one after
+// another, while the pipeline is idle and again under a steady background load of batches
+// (many other users), so the sink's batches are realistic. Percentiles come from an HDR
+// histogram of the probe times.
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import * as hdr from 'hdr-histogram-js';
+import { freePort } from '../src/localkafka/index.js';
+import { batchBodies } from './lib/events.js';
+import { runLoad } from './lib/load.js';
+import { sampled, startServer, waitForPort, type Server } from './lib/proc.js';
+import type { BenchContext, BenchSection } from './types.js';
+
+const WRITE_KEY = 'bench-write-key';
+const READ_KEY = 'bench-read-key';
+const AUTH = `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}`;
+const POLL_MS = 5;
+
+interface Freshness {
+  probes: number;
+  p50_ms: number;
+  p90_ms: number;
+  p99_ms: number;
+  max_ms: number;
+  mean_ms: number;
+  /** Probes that were not visible within the deadline (should be 0). */
+  lost: number;
+}
+
+async function probe(ingest: string, query: string, deadlineMs: number): Promise<number | null> {
+  const user = `fresh-${randomUUID()}`;
+  const res = await fetch(`${ingest}/v1/track`, {
+    method: 'POST',
+    headers: { authorization: AUTH, 'content-type': 'application/json' },
+    body: JSON.stringify({ userId: user, event: 'Freshness Probe', properties: { category: 'bench' } }),
+  });
+  await res.arrayBuffer();
+  if (res.status !== 200) throw new Error(`probe got ${res.status}`);
+  const acked = performance.now();
+  const url = `${query}/v1/users/${encodeURIComponent(user)}/events?limit=1`;
+  while (performance.now() - acked < deadlineMs) {
+    const r = await fetch(url, { headers: { authorization: `Bearer ${READ_KEY}` } });
+    const body = (await r.json()) as { events: unknown[] };
+    if (body.events.length > 0) return performance.now() - acked;
+    await sleep(POLL_MS);
+  }
+  return null;
+}
+
+async function probes(ingest: string, query: string, n: number): Promise<Freshness> {
+  const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000, numberOfSignificantValueDigits: 3 });
+  let lost = 0;
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const ms = await probe(ingest, query, 30_000);
+    if (ms === null) lost++;
+    else {
+      h.recordValue(Math.max(1, Math.round(ms)));
+      sum += ms;
+    }
+    await sleep(20 + Math.random() * 80); // do not phase-lock with the sink's flush interval
+  }
+  const out: Freshness = {
+    probes: n,
+    p50_ms: h.getValueAtPercentile(50),
+    p90_ms: h.getValueAtPercentile(90),
+    p99_ms: h.getValueAtPercentile(99),
+    max_ms: h.maxValue,
+    mean_ms: Math.round(sum / Math.max(1, n - lost)),
+    lost,
+  };
+  h.destroy();
+  return out;
+}
+
+export async function run(ctx: BenchContext): Promise<BenchSection> {
+  const n = ctx.quick ? 15 : 200;
+  const ports = { ingest: await freePort(), query: await freePort(), sink: await freePort() };
+  const tag = `bench-e2e-${Date.now()}`;
+  const server: Server = startServer(process.execPath, [path.join(ctx.root, 'dist/cli/main.js'), 'start'], {
+    TRACKHOUSE_DATA_DIR: path.join(ctx.workDir, 'data'),
+    KAFKA_BROKERS: ctx.brokers.join(','),
+    KAFKA_TOPIC_EVENTS: `${tag}.events`,
+    KAFKA_TOPIC_REJECTED: `${tag}.rejected`,
+    KAFKA_TOPIC_DLQ: `${tag}.dlq`,
+    SINK_GROUP_ID: `${tag}-sink`,
+    TRACKHOUSE_WRITE_KEYS: `${WRITE_KEY}:bench`,
+    TRACKHOUSE_READ_KEYS: READ_KEY,
+    INGEST_PORT: String(ports.ingest),
+    QUERY_PORT: String(ports.query),
+    SINK_PORT: String(ports.sink),
+    LOG_LEVEL: 'warn',
+  });
+  try {
+    await waitForPort(ports.ingest, server, 120_000);
+    const ingest = `http://127.0.0.1:${ports.ingest}`;
+    const query = `http://127.0.0.1:${ports.query}`;
+    // The banner is printed once ingest is ready; wait for it so every part runs.
+    while (!server.output().includes('Ctrl-C drains')) await sleep(100);
+
+    await probes(ingest, query, 3); // warm-up
+    ctx.log(`idle: ${n} probes`);
+    const idle = await probes(ingest, query, n);
+    ctx.log(`idle p50 ${idle.p50_ms} ms, p99 ${idle.p99_ms} ms`);
+
+    // Background: 100-event batches at a steady rate for as long as the probes take.
+    const rate = ctx.quick ? 20 : 100; // requests/s, i.e. 2,000 / 10,000 events/s
+    const durationS = ctx.quick ? 15 : 90;
+    const bodies = batchBodies(400, 100);
+    ctx.log(`under load (${rate * 100} events/s in 100-event batches): ${n} probes`);
+    const loadDone = sampled(server.pid, () =>
+      runLoad({ url: ingest, path: '/v1/batch', bodies, headers: { authorization: AUTH, 'content-type': 'application/json' }, connections: 8, durationS, overallRate: rate }),
+    );
+    await sleep(2_000);
+    const loaded = await probes(ingest, query, n);
+    const load = await loadDone;
+    ctx.log(`loaded p50 ${loaded.p50_ms} ms, p99 ${loaded.p99_ms} ms; background ${Math.round(load.result.ok_per_s * 100)} events/s`);
+
+    const results = {
+      setup: 'trackhouse start (ingest child + sink and query with chDB in one process), default settings, run broker',
+      poll_interval_ms: POLL_MS,
+      idle,
+      under_load: { ...loaded, background_events_per_s: Math.round(load.result.ok_per_s * 100), allinone_max_rss_mb: load.max_rss_mb },
+      target_p99_ms: 3000,
+      meets_target: Math.max(idle.p99_ms, loaded.p99_ms) <= 3000 && idle.lost + loaded.lost === 0,
+    };
+    const row = (name: string, f: Freshness) => `| ${name} | ${f.probes} | ${f.p50_ms} | ${f.p90_ms} | ${f.p99_ms} | ${f.max_ms} | ${f.lost} |`;
+    const markdown = [
+      '## End to end: freshness (ingest 200 -> visible in the query API)',
+      '',
+      '| condition | probes | p50 ms | p90 ms | p99 ms | max ms | not visible in 30 s |',
+      '| --- | --- | --- | --- | --- | --- | --- |',
+      row('idle', idle),
+      row(`background ${results.under_load.background_events_per_s} events/s`, loaded),
+      '',
+      `All-in-one (\`trackhouse start\`) with default settings. Each probe: one track event for a new user, timed from its 200 until \`GET /v1/users/{id}/events\` returns it (polled every ${POLL_MS} ms). Target p99 <= 3000 ms: ${results.meets_target ? 'met' : 'not met'}.`,
+      '',
+    ].join('\n');
+    return { name: 'e2e', results, markdown };
+  } finally {
+    const code = await server.stop();
+    if (code !== 0) ctx.log(`trackhouse start exited with ${code}:\n${server.output().slice(-2000)}`);
+  }
+}
