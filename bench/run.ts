@@ -1,5 +1,5 @@
-// npm run bench [-- <scenario> ...]: runs the scenarios in order on one fresh local Kafka broker
-// and writes bench/results/<timestamp>.json and .md (plus latest.json / latest.md).
+// npm run bench [-- <scenario> ...]: runs the scenarios in order, each on a fresh local Kafka
+// broker, and writes bench/results/<timestamp>.json and .md (plus latest.json / latest.md).
 import { execSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -50,24 +50,33 @@ async function main(): Promise<void> {
   const sections: BenchSection[] = [];
   try {
     const external = process.env.BENCH_KAFKA_BROKERS;
-    if (!external) {
-      log('starting a local Kafka broker');
-      broker = await startLocalBroker({
-        dataDir: path.join(work, 'kafka'),
-        cacheDir: path.join(root, '.trackhouse'),
-        version: LOCAL_KAFKA_VERSION,
-        port: 0,
-        controllerPort: 0,
-        heapMb: 1024,
-      });
-    }
-    const brokers = external ? external.split(',') : broker!.brokers;
     for (const name of names) {
+      // A fresh broker per scenario, its data removed afterwards: the gigabytes one scenario
+      // writes would otherwise be flushed to disk by the kernel while the next one measures.
+      if (!external) {
+        log(`${name}: starting a local Kafka broker`);
+        broker = await startLocalBroker({
+          dataDir: path.join(work, `kafka-${name}`),
+          cacheDir: path.join(root, '.trackhouse'),
+          version: LOCAL_KAFKA_VERSION,
+          port: 0,
+          controllerPort: 0,
+          heapMb: 1024,
+        });
+      }
+      const brokers = external ? external.split(',') : broker!.brokers;
       log(`scenario ${name}`);
       const dir = path.join(work, name);
       mkdirSync(dir, { recursive: true });
       const scenario = await scenarios[name]!();
-      sections.push(await scenario({ brokers, workDir: dir, root, quick, log: (m) => log(`${name}: ${m}`) }));
+      try {
+        sections.push(await scenario({ brokers, workDir: dir, root, quick, log: (m) => log(`${name}: ${m}`) }));
+      } finally {
+        await broker?.stop();
+        broker = undefined;
+        rmSync(path.join(work, `kafka-${name}`), { recursive: true, force: true });
+        rmSync(dir, { recursive: true, force: true });
+      }
     }
   } finally {
     await broker?.stop();
