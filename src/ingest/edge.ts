@@ -4,7 +4,8 @@
 //
 // Request path (all synchronous until the producer takes the records):
 //   headers -> route, content type/encoding, write key from Basic auth (refused early, body unread)
-//   body    -> gathered (one chunk: read in place; several: copied into a pooled buffer)
+//   body    -> gathered (one chunk: read in place; several: copied into a buffer of the declared
+//              size, bounded in total by INGEST_MAX_PENDING_BYTES)
 //           -> inflated (bounded) -> UTF-8 checked -> JSON.parse -> write key from body if needed
 //           -> each event validated + normalized (one pass) -> Avro-encoded into a slab
 //           -> invalid events / unreadable bodies become records for the rejected topic
@@ -46,6 +47,8 @@ const OK_BODY = '{"success":true}';
 const RECORD_MEMORY = 96;
 /** Bodies kept in the pool for multi-chunk uploads; more at once are allocated and dropped. */
 const POOL_SIZE = 16;
+/** First buffer for a multi-chunk body without Content-Length; doubled as it fills. */
+const CHUNKED_START = 64 * 1024;
 
 interface BodyRefusal {
   /** Size of the whole body when only its start is at hand. */
@@ -103,7 +106,13 @@ export class IngestEdge {
   private readonly slab: RecordSlab;
   private readonly scratch: EventRecord = emptyRecord();
   private readonly nctx: NormalizeContext = { receivedAt: 0, source: '', sentAt: null, context: null };
+  /** Full-size (maxBatchBytes) buffers for multi-chunk bodies. */
   private readonly pool: Buffer[] = [];
+  /**
+   * Bytes held by bodies still arriving in pieces. Bounded by INGEST_MAX_PENDING_BYTES, so many
+   * slow uploads cannot hold unbounded memory: past it, a new multi-chunk body gets 503.
+   */
+  private buffering = 0;
   private readonly eventsTopic: string;
   private readonly rejectedTopic: string;
   private readonly retryAfter: string;
@@ -229,12 +238,13 @@ export class IngestEdge {
       this.bodyRefused(r, tooLarge(r.limit), head, { total, unread: true });
       return;
     }
-    if (r.buf === null) r.buf = this.pool.pop() ?? Buffer.allocUnsafeSlow(this.deps.config.ingest.maxBatchBytes);
-    Buffer.from(chunk).copy(r.buf, r.received);
+    const buf = r.buf !== null && r.buf.length >= r.received + n ? r.buf : this.holdBody(r, r.received + n);
+    if (buf === null) return;
+    Buffer.from(chunk).copy(buf, r.received);
     r.received += n;
     if (isLast) {
       r.read = true;
-      this.process(r, r.buf.subarray(0, r.received));
+      this.process(r, buf.subarray(0, r.received));
       this.giveBack(r);
     }
   }
@@ -248,9 +258,41 @@ export class IngestEdge {
     return Buffer.concat([prior, more]);
   }
 
+  /**
+   * Gives `r` a buffer for at least `need` bytes (the body so far is kept): its declared length
+   * when known, else a buffer that doubles as it fills; full-size buffers come from the pool.
+   * Refuses the request (503, connection closed) when bodies in flight would pass the bound.
+   */
+  private holdBody(r: IngestRequest, need: number): Buffer | null {
+    const max = this.deps.config.ingest.maxBatchBytes;
+    const old = r.buf;
+    let size = r.declared > 0 ? Math.min(Math.max(r.declared, need), r.limit) : Math.min(Math.max(CHUNKED_START, (old?.length ?? 0) * 2, need), r.limit);
+    if (size > max) size = max;
+    const grow = size - (old?.length ?? 0);
+    if (this.buffering + grow > this.deps.config.ingest.maxPendingBytes) {
+      r.read = true;
+      this.giveBack(r);
+      this.refuse(r, new IngestError('overloaded', 'too many request bodies are arriving at once; retry later'), true);
+      return null;
+    }
+    const next = size === max ? (this.pool.pop() ?? Buffer.allocUnsafeSlow(max)) : Buffer.allocUnsafeSlow(size);
+    if (old !== null) {
+      old.copy(next, 0, 0, r.received);
+      this.release(old);
+    }
+    this.buffering += next.length;
+    r.buf = next;
+    return next;
+  }
+
   private giveBack(r: IngestRequest): void {
-    if (r.buf !== null && this.pool.length < POOL_SIZE) this.pool.push(r.buf);
+    if (r.buf !== null) this.release(r.buf);
     r.buf = null;
+  }
+
+  private release(buf: Buffer): void {
+    this.buffering -= buf.length;
+    if (buf.length === this.deps.config.ingest.maxBatchBytes && this.pool.length < POOL_SIZE) this.pool.push(buf);
   }
 
   private aborted(r: IngestRequest): void {

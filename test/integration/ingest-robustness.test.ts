@@ -143,3 +143,49 @@ describe('raw clients', () => {
     expect(pieces[0]!.user_id).toBe('raw-user');
   });
 });
+
+describe('bodies arriving in pieces', () => {
+  it('hold at most INGEST_MAX_PENDING_BYTES: past it a new slow upload gets 503 + Retry-After, and the memory comes back', async () => {
+    const bounded = await startTestIngest({ INGEST_MAX_PENDING_BYTES: String(1024 * 1024) });
+    try {
+      const size = 400 * 1024;
+      const upload = (id: string) => {
+        const json = JSON.stringify({ batch: [trackEvent(id, 'slow-user')] });
+        const body = json + ' '.repeat(size - Buffer.byteLength(json)); // JSON allows trailing blanks
+        return rawTo(bounded.handle.port, [head('/v1/batch', size), body.slice(0, 100 * 1024), body.slice(100 * 1024)], { pauseMs: 400 });
+      };
+      // Five uploads of 400 KB at once: two fit in 1 MB, three are refused.
+      const answers = await Promise.all(Array.from({ length: 5 }, (_, i) => upload(`slow-${i}-${randomUUID()}`)));
+      const status = answers.map((a) => Number(a.slice(9, 12)));
+      expect(status.filter((s) => s === 200)).toHaveLength(2);
+      expect(status.filter((s) => s === 503)).toHaveLength(3);
+      for (const a of answers.filter((x) => x.startsWith('HTTP/1.1 503'))) {
+        expect(a).toMatch(/Retry-After: \d+/i);
+        expect(a).toContain('"code":"overloaded"');
+      }
+      // Once those bodies are done, their memory is free again.
+      const again = await upload(`slow-again-${randomUUID()}`);
+      expect(again).toMatch(/^HTTP\/1\.1 200 OK/);
+    } finally {
+      await bounded.close();
+    }
+  });
+});
+
+function rawTo(p: number, parts: (string | Buffer)[], opts: { pauseMs?: number } = {}): Promise<string> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ port: p, host: '127.0.0.1' });
+    let out = '';
+    sock.on('data', (d) => (out += d.toString()));
+    sock.on('error', () => resolve(out));
+    sock.on('close', () => resolve(out));
+    sock.on('connect', async () => {
+      for (const part of parts) {
+        if (sock.destroyed) break;
+        sock.write(part);
+        await new Promise((r) => setTimeout(r, opts.pauseMs ?? 5));
+      }
+      setTimeout(() => sock.end(), 300);
+    });
+  });
+}
