@@ -1,5 +1,9 @@
 -- One row per event, as the sink writes it. Ordered for per-user reads (newest first by reading
 -- the primary key backwards); partitioned by month of the event time.
+-- Tuned for the query API's per-user page (docs/architecture/query.md, "Table layout"): compact
+-- parts (one file per part, not one per column: a point read costs per part and per column file),
+-- 256-row granules, and a primary index without event_id (it only orders ties; half the index
+-- memory). Measured on 10 M events merged into 3 parts: 12.2 ms -> 5.4 ms per page (p50).
 -- user_key is the Kafka key: user_id, or anonymous_id for events of a user not yet identified.
 -- kafka_topic / kafka_partition / kafka_offset record where the row came from, so the sink can
 -- resume and replay without inserting a record twice (see docs/architecture/sink.md).
@@ -29,7 +33,10 @@ CREATE TABLE IF NOT EXISTS events
 ENGINE = MergeTree
 PARTITION BY toYYYYMM(timestamp)
 ORDER BY (user_key, timestamp, event_id)
-SETTINGS index_granularity = 1024, non_replicated_deduplication_window = 10000;
+PRIMARY KEY (user_key, timestamp)
+SETTINGS index_granularity = 256,
+         min_bytes_for_wide_part = 1000000000000, min_rows_for_wide_part = 1000000000000,
+         non_replicated_deduplication_window = 10000;
 
 -- Sink bookkeeping, kept by materialized views in the same INSERT as the rows, so it can never
 -- disagree with `events`.
