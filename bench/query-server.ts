@@ -2,8 +2,8 @@
 // code `trackhouse query` runs) in one process with a change feed, as in the all-in-one where the
 // sink shares the process. A stand-in for the sink may write W events/s: every 100 ms it inserts
 // a batch of new events for Zipf-drawn users and, once ClickHouse confirmed the insert, publishes
-// the batch's user keys, exactly as the sink does. So cached entries of hot users really get
-// invalidated during the measurement.
+// the batch (its users and their rows), exactly as the sink does. So cached windows of hot users
+// really change during the measurement.
 //
 //   node --import tsx bench/query-server.ts   (env: the usual TRACKHOUSE_* / QUERY_* variables,
 //   plus BENCH_WRITE_RATE, BENCH_USERS, BENCH_SEED, BENCH_END_MS)
@@ -18,6 +18,8 @@ import type * as LogModule from '../src/common/log.js';
 import type * as MetricsModule from '../src/common/metrics.js';
 import type * as ConfigModule from '../src/config/index.js';
 import type * as QueryModule from '../src/query/index.js';
+import type * as RowsModule from '../src/sink/rows.js';
+import type { InsertedRow } from '../src/common/changes.js';
 import { EVENT_COLUMNS, EventGenerator } from './query-data.js';
 
 const dist = path.resolve(fileURLToPath(new URL('../dist/', import.meta.url)));
@@ -28,6 +30,7 @@ const { createLogger } = await load<typeof LogModule>('common/log.js');
 const { createRegistry } = await load<typeof MetricsModule>('common/metrics.js');
 const { loadConfig } = await load<typeof ConfigModule>('config/index.js');
 const { startQuery } = await load<typeof QueryModule>('query/index.js');
+const { parseTsvRow } = await load<typeof RowsModule>('sink/rows.js');
 
 const config = loadConfig();
 const log = createLogger(config.logLevel, { component: 'bench-query-server' });
@@ -60,11 +63,17 @@ async function writeLoop(): Promise<void> {
     carry -= n;
     if (n > 0) {
       const { bytes } = gen.nextChunk(n);
-      const keys = new Set<string>();
-      for (const line of bytes.toString('latin1').split('\n')) {
-        if (line === '') continue;
-        const f = line.split('\t', 5);
-        keys.add(f[3] !== '' ? f[3]! : f[4]!);
+      // The batch as the sink publishes it: its users and their rows (the generator's columns
+      // begin with the sink's, so the sink's own row reader reads them).
+      const rows = new Map<string, InsertedRow[]>();
+      for (let start = 0; start < bytes.length; ) {
+        const end = bytes.indexOf(10, start) + 1;
+        const row = parseTsvRow(bytes, start, end);
+        start = end;
+        const key = row.user_id !== '' ? row.user_id : row.anonymous_id;
+        const list = rows.get(key);
+        if (list === undefined) rows.set(key, [row]);
+        else list.push(row);
       }
       try {
         await ch.client.exec({
@@ -73,8 +82,8 @@ async function writeLoop(): Promise<void> {
           clickhouse_settings: { insert_deduplication_token: '', insert_deduplicate: 0, async_insert: 0, date_time_input_format: 'basic' },
         });
         written += n;
-        feed.publish(keys);
-        published += keys.size;
+        feed.publish({ userKeys: { [Symbol.iterator]: () => rows.keys() }, rowsOf: (key) => rows.get(key) ?? [] });
+        published += rows.size;
       } catch (err) {
         writerError = (err as Error).message;
       }

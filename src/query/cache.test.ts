@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { ChangeBatch, InsertedRow } from '../common/changes.js';
 import { UserCache, type CacheOptions } from './cache.js';
 import { parseEventsRequest } from './params.js';
 import type { EventRow, UserWindow } from './window.js';
@@ -21,7 +22,7 @@ const win = (n: number, complete = true, size = 10): UserWindow => ({
   rows: Array.from({ length: n }, (_, i) => row(1000 - i, `e${n - 1 - i}`, i % 2 ? 'page' : 'track', 'E', size)),
   complete,
 });
-const make = (o: Partial<CacheOptions> = {}) => new UserCache({ maxBytes: 1 << 20, maxUsers: 1000, ttlMs: 0, ...o });
+const make = (o: Partial<CacheOptions> = {}) => new UserCache({ maxBytes: 1 << 20, maxUsers: 1000, ttlMs: 0, maxWindowRows: 100, ...o });
 /** What the cache answers, as text: the ids of the page's rows (within limit), or a kept reply. */
 const ask = (c: UserCache, user: string, query = '') => {
   const r = req(user, query);
@@ -121,7 +122,7 @@ describe('UserCache', () => {
 
   it('evicts the least recently used users to stay within its user and byte budgets', async () => {
     const evicted: number[] = [];
-    const c = make({ maxUsers: 3, observer: { evicted: (n) => evicted.push(n), invalidated: () => {} } });
+    const c = make({ maxUsers: 3, observer: { evicted: (n) => evicted.push(n), invalidated: () => {}, updated: () => {} } });
     for (const u of ['a', 'b', 'c']) await c.fill(u, async () => win(2)).promise;
     ask(c, 'a'); // a is now the most recent
     await c.fill('d', async () => win(2)).promise;
@@ -169,5 +170,74 @@ describe('UserCache', () => {
     expect(c.admit('a')).toBe(false);
     expect(c.admit('b')).toBe(false);
     expect(c.admit('u')).toBe(false);
+  });
+
+  describe('apply (the sink published a batch)', () => {
+    const inserted = (ts: number, id: string, type = 'track'): InsertedRow => ({
+      event_id: id, type, event: 'E', user_id: 'u', anonymous_id: '', timestamp: ts, received_at: ts, source: 's',
+      category: '', group_id: '', name: '', previous_id: '', properties: '{}', traits: '{}', context: '{}',
+    });
+    const render = (r: InsertedRow): EventRow => row(r.timestamp, r.event_id, r.type);
+    const batch = (rows: Record<string, InsertedRow[] | null>): ChangeBatch => ({
+      userKeys: Object.keys(rows),
+      rowsOf: (k) => rows[k] ?? null,
+    });
+    const counts = () => {
+      const seen = { updated: 0, invalidated: 0, evicted: 0 };
+      return { seen, observer: { updated: (n: number) => (seen.updated += n), invalidated: (n: number) => (seen.invalidated += n), evicted: (n: number) => (seen.evicted += n) } };
+    };
+
+    it("takes a user's new rows into their window, so the next request is still a hit", async () => {
+      const { seen, observer } = counts();
+      const c = make({ observer });
+      await c.fill('u', async () => win(3)).promise;
+      const bytes = c.bytes;
+      c.apply(batch({ u: [inserted(2000, 'n1'), inserted(999, 'n0', 'page')], other: [inserted(5, 'x')] }), render);
+      expect(ask(c, 'u')).toBe('n1,e2,n0,e1,e0');
+      expect(ask(c, 'u', 'type=page')).toBe('n0,e1');
+      expect(c.bytes).toBeGreaterThan(bytes);
+      expect(c.users).toBe(1);
+      expect(seen).toEqual({ updated: 1, invalidated: 0, evicted: 0 });
+    });
+
+    it('drops exact replies, and the window too when the rows are unknown or cannot be rendered here', async () => {
+      const { seen, observer } = counts();
+      const c = make({ observer });
+      for (const u of ['a', 'b', 'm']) await c.fill(u, async () => win(2, u !== 'm')).promise;
+      await c.exact('m', 'deep', async () => Buffer.from('old page'));
+      expect(c.answer(req('m', 'limit=5'), 'deep')?.toString()).toBe('old page');
+      c.apply(batch({ a: null, b: [inserted(2000, 'n'), inserted(2001, 'odd')], m: [inserted(2000, 'n')] }), (r) => (r.event_id === 'odd' ? null : render(r)));
+      expect(c.hasWindow('a')).toBe(false); // rows unknown
+      expect(c.hasWindow('b')).toBe(false); // a row that could not be rendered
+      expect(ask(c, 'm', 'limit=2')).toBe('n,e1');
+      expect(c.answer(req('m', 'limit=5'), 'deep')).toBeUndefined(); // beyond m's partial window, and the kept reply is gone
+      expect(c.users).toBe(1);
+      expect(seen).toEqual({ updated: 1, invalidated: 2, evicted: 0 });
+    });
+
+    it('does not keep a load that started before the batch, whatever it read', async () => {
+      const c = make();
+      await c.fill('u', async () => win(1)).promise;
+      c.invalidate(['u']);
+      const d = deferred<UserWindow>();
+      const load = c.fill('u', () => d.promise);
+      await Promise.resolve();
+      c.apply(batch({ u: [inserted(2000, 'n')] }), render);
+      d.resolve(win(1)); // read before the batch landed
+      await load.promise;
+      expect(c.hasWindow('u')).toBe(false);
+    });
+
+    it('keeps a window within maxWindowRows and the byte budget as it grows', async () => {
+      const c = make({ maxWindowRows: 4, maxBytes: 64 * 1024 });
+      await c.fill('u', async () => win(3)).promise;
+      c.apply(batch({ u: [1, 2, 3].map((i) => inserted(2000 + i, `n${i}`)) }), render);
+      expect(ask(c, 'u', 'limit=3')).toBe('n3,n2,n1');
+      expect(ask(c, 'u', 'limit=4')).toBeUndefined(); // the oldest rows were let go: partial now
+      for (let i = 0; i < 20; i++) await c.fill(`v${i}`, async () => win(4, true, 1500)).promise;
+      c.apply(batch({ v19: [inserted(5000, 'big')] }), (r) => row(r.timestamp, r.event_id, 'track', 'E', 1500));
+      expect(c.bytes).toBeLessThanOrEqual(64 * 1024);
+      expect(ask(c, 'v19', 'limit=1')).toBe('big');
+    });
   });
 });

@@ -7,10 +7,13 @@
 // window for every request shape of that user, so a change to the user costs one refill, not one
 // query per shape.
 //
-// Exactness comes from the ChangeFeed: the sink publishes the user_keys of every batch right after
-// ClickHouse confirmed it, and invalidate() drops those users' data. What is cached for a user
-// therefore always equals what ClickHouse would answer now. Without a feed (query API in another
-// process than the sink) nobody could tell us about new rows, so the server does not cache.
+// Exactness comes from the ChangeFeed: the sink publishes every batch right after ClickHouse
+// confirmed it, and apply() brings those users' data up to date: a window takes in the user's new
+// rows where a fresh load would have put them (write-through, so an active user stays cached and
+// costs no reload), and everything else kept for the user (exact replies; a window when a row
+// cannot be rendered here for sure) is dropped. What is cached for a user therefore always equals
+// what ClickHouse would answer now. Without a feed (query API in another process than the sink)
+// nobody could tell us about new rows, so the server does not cache.
 //
 // The race: a query that started before an invalidation may have read the old rows and finish
 // after it; storing its result would resurrect stale data. Each user has a generation, bumped by
@@ -27,14 +30,17 @@
 // Bounded by bytes and users, least recently used user out first; a window larger than 1/8 of
 // the byte budget is served but not kept. An optional TTL bounds the life of data in case rows
 // change behind the pipeline's back (a manual DELETE), which no feed reports.
+import type { ChangeBatch, InsertedRow } from '../common/changes.js';
 import type { EventsRequest } from './params.js';
-import { pageFromWindow, type EventRow, type UserWindow } from './window.js';
+import { mergeIntoWindow, pageFromWindow, type EventRow, type UserWindow } from './window.js';
 
 export interface CacheOptions {
   maxBytes: number;
   maxUsers: number;
   /** 0 = data lives until evicted or invalidated. */
   ttlMs: number;
+  /** Rows a window keeps at most when it takes in new rows (its load size, or more). */
+  maxWindowRows: number;
   now?: () => number;
   observer?: CacheObserver;
 }
@@ -44,6 +50,8 @@ export interface CacheObserver {
   evicted(users: number): void;
   /** Users whose data was dropped because the sink wrote rows for them. */
   invalidated(users: number): void;
+  /** Users whose window took in the rows the sink wrote for them. */
+  updated(users: number): void;
 }
 
 interface Fill {
@@ -69,6 +77,12 @@ const MEMO_PER_USER = 8;
 /** Rough cost of objects and map slots beside the bytes of strings and buffers. */
 const ROW_OVERHEAD = 96;
 const ENTRY_OVERHEAD = 512;
+
+function windowBytes(w: UserWindow): number {
+  let size = ENTRY_OVERHEAD;
+  for (const row of w.rows) size += row.json.length + (row.id.length + row.event.length) * 2 + ROW_OVERHEAD;
+  return size;
+}
 
 export class UserCache {
   /** Every entry; also the LRU order of entries with data (oldest first). */
@@ -176,6 +190,40 @@ export class UserCache {
     }
   }
 
+  /**
+   * Brings the batch's users up to date: each window takes in its user's new rows (`render` makes
+   * the cached form of a row, or null when it cannot); exact replies, and windows that cannot
+   * take them in, are dropped. Loads in flight for these users will not be kept either way.
+   */
+  apply(batch: ChangeBatch, render: (row: InsertedRow) => EventRow | null): void {
+    let updated = 0;
+    let dropped = 0;
+    for (const userKey of batch.userKeys) {
+      const e = this.entries.get(userKey);
+      if (e === undefined) continue;
+      e.gen++;
+      const w = e.window;
+      const had = this.hasData(e);
+      this.clearMemo(e);
+      if (w !== null) {
+        const merged = this.merged(w, batch.rowsOf(userKey), render);
+        if (merged === null) this.dropWindow(e);
+        else {
+          this.replaceWindow(e, merged);
+          updated++;
+        }
+      }
+      if (had && !this.hasData(e)) {
+        this.withData--;
+        e.expires = 0;
+        dropped++;
+      }
+      this.dropIfUnused(e);
+    }
+    if (updated > 0) this.opts.observer?.updated(updated);
+    if (dropped > 0) this.opts.observer?.invalidated(dropped);
+  }
+
   /** Forgets these users' data; loads in flight for them will not be kept. */
   invalidate(userKeys: Iterable<string>): void {
     let dropped = 0;
@@ -221,14 +269,59 @@ export class UserCache {
   }
 
   private storeWindow(e: Entry, w: UserWindow): void {
-    let size = ENTRY_OVERHEAD;
-    for (const row of w.rows) size += row.json.length + (row.id.length + row.event.length) * 2 + ROW_OVERHEAD;
+    const size = windowBytes(w);
     if (size > this.maxEntryBytes) return;
     const had = this.hasData(e);
     this.totalBytes += size - e.windowBytes;
     e.window = w;
     e.windowBytes = size;
     this.stored(e, had);
+  }
+
+  /** The window with the user's new rows taken in, or null when it cannot be told here. */
+  private merged(w: UserWindow, added: readonly InsertedRow[] | null, render: (row: InsertedRow) => EventRow | null): UserWindow | null {
+    if (added === null) return null;
+    if (added.length === 0) return w;
+    const rows: EventRow[] = [];
+    for (const r of added) {
+      const row = render(r);
+      if (row === null) return null;
+      rows.push(row);
+    }
+    return mergeIntoWindow(w, rows, this.opts.maxWindowRows);
+  }
+
+  /** Swaps in an updated window, keeping the budget (the entry keeps its place in the LRU order). */
+  private replaceWindow(e: Entry, w: UserWindow): void {
+    const size = windowBytes(w);
+    if (size > this.maxEntryBytes) {
+      this.dropWindow(e);
+      return;
+    }
+    this.totalBytes += size - e.windowBytes;
+    e.window = w;
+    e.windowBytes = size;
+    let evicted = 0;
+    while (this.totalBytes > this.opts.maxBytes) {
+      const victim = this.oldestWithData();
+      if (victim === undefined || victim === e) break;
+      this.dropData(victim);
+      this.dropIfUnused(victim);
+      evicted++;
+    }
+    if (evicted > 0) this.opts.observer?.evicted(evicted);
+  }
+
+  private dropWindow(e: Entry): void {
+    this.totalBytes -= e.windowBytes;
+    e.window = null;
+    e.windowBytes = 0;
+  }
+
+  private clearMemo(e: Entry): void {
+    this.totalBytes -= e.memoBytes;
+    e.memo.clear();
+    e.memoBytes = 0;
   }
 
   private storeMemo(e: Entry, key: string, body: Buffer): void {

@@ -55,6 +55,11 @@ export function createQueryMetrics(registry: Registry, parts: { gate: Gate; cach
     help: 'Users whose cached data was dropped because the sink wrote rows for them',
     registers: [registry],
   });
+  const updates = new Counter({
+    name: 'trackhouse_query_cache_updates_total',
+    help: 'Users whose cached window took in the rows the sink wrote for them (no reload needed)',
+    registers: [registry],
+  });
   const clickhouse = new Histogram({
     name: 'trackhouse_query_clickhouse_duration_seconds',
     help:
@@ -124,6 +129,7 @@ export function createQueryMetrics(registry: Registry, parts: { gate: Gate; cach
     cacheObserver: {
       evicted: (n) => evictions.inc(n),
       invalidated: (n) => invalidations.inc(n),
+      updated: (n) => updates.inc(n),
     },
   };
 }

@@ -18,7 +18,7 @@ import { DrainingError, toHttpError, UnauthorizedError } from './errors.js';
 import { createGate, type Gate } from './gate.js';
 import { createQueryMetrics, type QueryMetrics, type Route } from './metrics.js';
 import { eventsCacheKey, parseEventsRequest, parseRollupsRequest, type EventsRequest, type Limits } from './params.js';
-import { createClickHouseRunner, createQueryStore, PageWriter, renderPage, type SqlRunner } from './store.js';
+import { createClickHouseRunner, createQueryStore, eventRowOf, PageWriter, renderPage, type SqlRunner } from './store.js';
 import { pageFromWindow } from './window.js';
 
 export interface QueryOptions {
@@ -64,11 +64,18 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
   let cache: UserCache | null = null;
   const metrics: QueryMetrics = createQueryMetrics(opts.registry, { gate, cache: () => cache });
   if (useCache) {
-    cache = new UserCache({ maxBytes: q.cacheMaxBytes, maxUsers: q.cacheMaxUsers, ttlMs: q.cacheTtlMs, observer: metrics.cacheObserver });
+    cache = new UserCache({
+      maxBytes: q.cacheMaxBytes,
+      maxUsers: q.cacheMaxUsers,
+      ttlMs: q.cacheTtlMs,
+      // A window grows with the rows the sink writes, up to twice its load size.
+      maxWindowRows: 2 * q.cacheWindow,
+      observer: metrics.cacheObserver,
+    });
   }
   const runner = gatedRunner(createClickHouseRunner(opts.clickhouse), gate, metrics);
   const store = createQueryStore(runner, q.timeoutMs);
-  const unsubscribe = cache && opts.changes ? opts.changes.subscribe((keys) => cache!.invalidate(keys)) : () => {};
+  const unsubscribe = cache && opts.changes ? opts.changes.subscribe((batch) => cache!.apply(batch, eventRowOf)) : () => {};
   const limits: Limits = { defaultLimit: q.defaultLimit, maxLimit: q.maxLimit };
   const pages = new PageWriter();
 

@@ -3,8 +3,10 @@
 //
 // A reply body is built once as bytes, so it can be cached and written as it is.
 import type { ClickHouseClient } from '@clickhouse/client';
+import type { InsertedRow } from '../common/changes.js';
 import { DependencyError } from '../common/errors.js';
 import { encodeCursor, scopeFingerprint } from './cursor.js';
+import { isValidJsonText } from './jsontext.js';
 import type { EventsRequest, RollupsRequest } from './params.js';
 import { RowBinaryReader } from './rowbinary.js';
 import type { EventRow, UserWindow } from './window.js';
@@ -52,42 +54,60 @@ const opt = (s: string) => (s === '' ? 'null' : JSON.stringify(s));
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
- * Rows of sql.ts EVENT_COLUMNS, each with its reply JSON rendered once.
+ * One event's reply JSON. The JSON text columns are spliced in as stored when `ok` says they
+ * parse (ClickHouse's isValidJSON on the SQL path), else null, so a reply is always JSON.
  *
- * Hot path: one template literal per event; the JSON text columns are spliced in as stored
- * (ClickHouse checked that they parse) instead of being parsed and serialized again.
+ * Hot path: one template literal per event; no parse + stringify round trip of the texts.
  */
+function eventJson(f: InsertedRow, propertiesOk: boolean, traitsOk: boolean, contextOk: boolean): string {
+  return (
+    `{"event_id":${str(f.event_id)},"type":${str(f.type)},"event":${opt(f.event)},"user_id":${opt(f.user_id)},` +
+    `"anonymous_id":${opt(f.anonymous_id)},"timestamp":"${iso(f.timestamp)}","received_at":"${iso(f.received_at)}",` +
+    `"source":${str(f.source)},"category":${opt(f.category)},"group_id":${opt(f.group_id)},` +
+    `"properties":${propertiesOk ? f.properties : 'null'},"traits":${traitsOk ? f.traits : 'null'},` +
+    `"context":${contextOk ? f.context : 'null'},"name":${opt(f.name)},"previous_id":${opt(f.previous_id)}}`
+  );
+}
+
+/** Rows of sql.ts EVENT_COLUMNS, each with its reply JSON rendered once. */
 export function parseEventRows(result: Buffer): EventRow[] {
   const rd = new RowBinaryReader(result);
   const rows: EventRow[] = [];
   while (!rd.done) {
-    const id = rd.string();
-    const type = rd.string();
-    const event = rd.string();
-    const userId = rd.string();
-    const anonymousId = rd.string();
-    const ts = rd.int64();
-    const receivedAt = rd.int64();
-    const source = rd.string();
-    const category = rd.string();
-    const groupId = rd.string();
-    const properties = rd.string();
-    const traits = rd.string();
-    const context = rd.string();
-    const name = rd.string();
-    const previousId = rd.string();
-    const propertiesOk = rd.uint8();
-    const traitsOk = rd.uint8();
-    const contextOk = rd.uint8();
-    const json =
-      `{"event_id":${str(id)},"type":${str(type)},"event":${opt(event)},"user_id":${opt(userId)},` +
-      `"anonymous_id":${opt(anonymousId)},"timestamp":"${iso(ts)}","received_at":"${iso(receivedAt)}",` +
-      `"source":${str(source)},"category":${opt(category)},"group_id":${opt(groupId)},` +
-      `"properties":${propertiesOk ? properties : 'null'},"traits":${traitsOk ? traits : 'null'},` +
-      `"context":${contextOk ? context : 'null'},"name":${opt(name)},"previous_id":${opt(previousId)}}`;
-    rows.push({ ts, id, type, event, json: Buffer.from(json) });
+    const f: InsertedRow = {
+      event_id: rd.string(),
+      type: rd.string(),
+      event: rd.string(),
+      user_id: rd.string(),
+      anonymous_id: rd.string(),
+      timestamp: rd.int64(),
+      received_at: rd.int64(),
+      source: rd.string(),
+      category: rd.string(),
+      group_id: rd.string(),
+      properties: rd.string(),
+      traits: rd.string(),
+      context: rd.string(),
+      name: rd.string(),
+      previous_id: rd.string(),
+    };
+    const json = eventJson(f, rd.uint8() === 1, rd.uint8() === 1, rd.uint8() === 1);
+    rows.push({ ts: f.timestamp, id: f.event_id, type: f.type, event: f.event, json: Buffer.from(json) });
   }
   return rows;
+}
+
+/**
+ * A row the sink just inserted, rendered exactly as ClickHouse would return it, for the cache to
+ * take in; null when that cannot be told for sure here (see ./jsontext.ts): then the cache
+ * drops the user and reads them again.
+ */
+export function eventRowOf(f: InsertedRow): EventRow | null {
+  const p = isValidJsonText(f.properties);
+  const t = isValidJsonText(f.traits);
+  const c = isValidJsonText(f.context);
+  if (p === null || t === null || c === null) return null;
+  return { ts: f.timestamp, id: f.event_id, type: f.type, event: f.event, json: Buffer.from(eventJson(f, p, t, c)) };
 }
 
 const EVENTS_OPEN = Buffer.from('{"events":[');

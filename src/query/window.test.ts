@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compareUtf8, pageFromWindow, type EventRow, type PageQuery } from './window.js';
+import { compareUtf8, mergeIntoWindow, pageFromWindow, type EventRow, type PageQuery } from './window.js';
 
 describe('compareUtf8', () => {
   it('orders strings as their UTF-8 bytes do (as ClickHouse compares Strings)', () => {
@@ -70,5 +70,48 @@ describe('pageFromWindow', () => {
     expect(pageFromWindow(w, { ...q, limit: 3 })).toBeNull();
     expect(pageFromWindow(w, { ...q, limit: 3, from: 15 })?.map((r) => r.ts)).toEqual([30, 20]);
     expect(pageFromWindow(w, { ...q, limit: 3, from: 10 })).toBeNull(); // a row at 10 may lie beyond the window
+  });
+});
+
+describe('mergeIntoWindow', () => {
+  const key = (r: EventRow) => `${r.ts}|${r.id}`;
+  const sorted = (rows: EventRow[]) => [...rows].sort((x, y) => y.ts - x.ts || -compareUtf8(x.id, y.id));
+
+  it('gives the window a fresh load would give after new rows landed, pages included', () => {
+    fc.assert(
+      fc.property(
+        fc.array(rowArb, { maxLength: 30 }),
+        fc.array(rowArb, { maxLength: 8 }),
+        fc.integer({ min: 1, max: 35 }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.record({ limit: fc.integer({ min: 1, max: 10 }), from: fc.option(fc.integer({ min: 0, max: 41 })), type: fc.option(fc.constantFrom('track', 'page')) }),
+        (rawOld, rawNew, size, maxRows, q) => {
+          const old = sorted(rawOld.map((r) => ({ ...r, json: Buffer.from(r.id) })));
+          const added = rawNew.map((r) => ({ ...r, json: Buffer.from(r.id) }));
+          const all = sorted([...old, ...added]);
+          const before = { rows: old.slice(0, size), complete: size >= old.length };
+          const after = mergeIntoWindow(before, [...added], Math.max(maxRows, size));
+          // Always the user's newest rows, in ClickHouse's order...
+          expect(after.rows.map(key)).toEqual(all.slice(0, after.rows.length).map(key));
+          // ...all of them when it says so...
+          if (after.complete) expect(after.rows).toHaveLength(all.length);
+          expect(after.rows.length).toBeLessThanOrEqual(Math.max(maxRows, size));
+          // ...and every page it decides is the page ClickHouse would give.
+          const page = { ...q, to: null, event: null, cursor: null };
+          const got = pageFromWindow(after, page);
+          if (got !== null) expect(got.map(key)).toEqual(reference(all, page).map(key));
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('leaves out of a partial window a new row older than all its rows', () => {
+    const r = (ts: number, id: string): EventRow => ({ ts, id, type: 'track', event: 'X', json: Buffer.alloc(0) });
+    const partial = { rows: [r(30, 'a'), r(20, 'a')], complete: false };
+    expect(mergeIntoWindow(partial, [r(10, 'a'), r(40, 'a'), r(25, 'a')], 10).rows.map((x) => x.ts)).toEqual([40, 30, 25, 20]);
+    const complete = { rows: [r(30, 'a'), r(20, 'a')], complete: true };
+    expect(mergeIntoWindow(complete, [r(10, 'a')], 10)).toEqual({ rows: [r(30, 'a'), r(20, 'a'), r(10, 'a')], complete: true });
+    expect(mergeIntoWindow(complete, [r(10, 'a'), r(40, 'a')], 3)).toEqual({ rows: [r(40, 'a'), r(30, 'a'), r(20, 'a')], complete: false });
   });
 });

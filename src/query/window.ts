@@ -73,3 +73,38 @@ export function pageFromWindow(w: UserWindow, q: PageQuery): EventRow[] | null {
   }
   return w.complete ? out : null;
 }
+
+/** Newest first, as ClickHouse orders a user's rows: timestamp DESC, event_id DESC (UTF-8). */
+function newerFirst(a: EventRow, b: EventRow): number {
+  return b.ts - a.ts || compareUtf8(b.id, a.id);
+}
+
+/**
+ * The window after the user's new rows landed, as a fresh load would give it: the rows merged in
+ * their place. A partial window holds the user's newest rows, so a new row older than all of them
+ * is not among them and stays out. Past `maxRows` the oldest rows are let go (the window is then
+ * partial).
+ */
+export function mergeIntoWindow(w: UserWindow, added: EventRow[], maxRows: number): UserWindow {
+  added.sort(newerFirst);
+  const oldest = w.rows[w.rows.length - 1];
+  const rows: EventRow[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < w.rows.length || j < added.length) {
+    const a = w.rows[i];
+    const b = added[j];
+    if (b === undefined || (a !== undefined && newerFirst(a, b) <= 0)) {
+      rows.push(a!);
+      i++;
+    } else {
+      if (!w.complete && (oldest === undefined || newerFirst(b, oldest) > 0)) break;
+      rows.push(b);
+      j++;
+    }
+  }
+  // What remains of the window (when a new row older than it ended the loop) was all kept.
+  while (i < w.rows.length) rows.push(w.rows[i++]!);
+  if (rows.length > maxRows) return { rows: rows.slice(0, maxRows), complete: false };
+  return { rows, complete: w.complete };
+}

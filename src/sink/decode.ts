@@ -86,13 +86,3 @@ async function run(pool: DecodePool, batch: PartitionBatch, records: FetchedMess
   const result = await pool.decode({ topic: batch.topic, partition: batch.partition, values, ends, offsets, wantUserKeys });
   return { topic: batch.topic, partition: batch.partition, records, result };
 }
-
-/** The distinct user keys a chunk's worker collected. */
-export function userKeysOf(result: DecodeResult, into: Set<string>): void {
-  let start = 0;
-  for (let k = 0; k < result.userKeyEnds.length; k++) {
-    const end = result.userKeyEnds[k]!;
-    into.add(result.userKeys.slice(start, end));
-    start = end;
-  }
-}

@@ -18,7 +18,8 @@ import { createDeadLetterProducer, type DeadLetter, type DeadLetterProducer } fr
 import { ensureTopics } from '../kafka/topics.js';
 import { deadLetter } from './deadletter.js';
 import { buildBlocks } from './blocks.js';
-import { decodeFetch, userKeysOf, type Chunk } from './decode.js';
+import { blockChanges } from './changes.js';
+import { decodeFetch, type Chunk } from './decode.js';
 import { createSinkMetrics, type SinkMetrics } from './metrics.js';
 import { PartitionStates } from './partitions.js';
 import { createDecodePool, type DecodePool } from './pool.js';
@@ -228,11 +229,7 @@ class RoundHandler {
         }
         this.inserts++;
         await this.d.hooks?.afterInsert?.({ inserts: this.inserts, rows: block.rows });
-        if (this.d.changes) {
-          const keys = new Set<string>();
-          for (const c of block.chunks) userKeysOf(c.result, keys);
-          this.d.changes.publish(keys);
-        }
+        this.d.changes?.publish(blockChanges(block));
       }
       landed = true;
       tInserted = performance.now();

@@ -1,8 +1,8 @@
 // The per-user cache against real chDB and a real ChangeFeed, as the all-in-one wires them: a
 // cached user's new rows are visible on the very next request once the sink published them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createChangeFeed } from '../../src/common/changes.js';
-import { events, insertRows, metricValue, startHarness, type Harness } from './query-helpers.js';
+import { createChangeFeed, usersChanged } from '../../src/common/changes.js';
+import { batchOf, events, insertRows, metricValue, startHarness, type Harness, type Row } from './query-helpers.js';
 
 const T0 = Date.UTC(2026, 7, 1);
 const ids = (body: { events: { event_id: string }[] }) => body.events.map((e) => e.event_id);
@@ -36,7 +36,7 @@ describe('query API with a change feed (same process as the sink)', () => {
     ]);
     // Control: until the feed says so, the cache cannot know (this is why there is no cache without a feed).
     expect(ids((await h.get(events('erin'))).body)).toEqual(['e-2', 'e-1']);
-    feed.publish(new Set(['erin', 'xavier']));
+    feed.publish(usersChanged(['erin', 'xavier']));
     expect(ids((await h.get(events('erin'))).body)).toEqual(['e-3', 'e-2', 'e-1']);
     expect(await cache(h, 'miss')).toBe(1); // seen before: this time her window is loaded
     expect(await metricValue(h.registry, 'trackhouse_query_cache_invalidations_total')).toBe(1); // erin; xavier had nothing cached
@@ -55,7 +55,7 @@ describe('query API with a change feed (same process as the sink)', () => {
     await h.get(events('gus'));
     expect([await cache(h, 'miss'), await cache(h, 'hit'), await cache(h, 'exact')]).toEqual([misses + 1, hits + 1, exacts + 2]);
     await insertRows(h.ch, [{ event_id: 'f-2', user_id: 'fay', timestamp: T0 + 1, type: 'page', name: 'Cart' }]);
-    feed.publish(new Set(['fay']));
+    feed.publish(usersChanged(['fay']));
     expect(ids((await h.get(events('fay', 'type=page'))).body)).toEqual(['f-2', 'f-1']); // one reload serves all shapes
     expect(ids((await h.get(events('fay', 'limit=1'))).body)).toEqual(['f-2']);
     expect(ids((await h.get(events('fay', 'type=track'))).body)).toEqual(['f-0']);
@@ -88,7 +88,7 @@ describe('query API with a change feed (same process as the sink)', () => {
     await until(async () => (await cache(h, 'joined')) === 1);
     // The sink writes a row for hal and publishes while a and b wait.
     await insertRows(h.ch, [{ event_id: 'h-2', user_id: 'hal', timestamp: T0 + 1 }]);
-    feed.publish(new Set(['hal']));
+    feed.publish(usersChanged(['hal']));
     const c = h.get(events('hal'));
     await until(async () => (await cache(h, 'miss')) === misses + 2);
     expect(await cache(h, 'joined')).toBe(1); // c did not join the query started before the change
@@ -149,5 +149,59 @@ describe('query API with a change feed (same process as the sink)', () => {
     const outcome = (result: string) => metricValue(cached.registry, 'trackhouse_query_cache_requests_total', { result });
     expect(await outcome('hit')).toBeGreaterThan(50);
     expect(await outcome('exact')).toBeGreaterThan(10);
+  });
+
+  it('takes rows the sink wrote into cached windows, answering byte for byte what ClickHouse answers, with no reload', async () => {
+    const feed3 = createChangeFeed();
+    const cached = await h.another({ changes: feed3, env: { QUERY_CACHE_WINDOW: '8' } });
+    const direct = await h.another();
+    const outcome = (result: string) => metricValue(cached.registry, 'trackhouse_query_cache_requests_total', { result });
+    let n = 0;
+    const row = (user: string, ts: number, extra: Partial<Row> = {}): Row => ({ event_id: `w-${n++}`, user_id: user, timestamp: ts, ...extra });
+    const write = async (rows: Row[]) => {
+      await insertRows(h.ch, rows);
+      feed3.publish(batchOf(rows));
+    };
+    await write(Array.from({ length: 12 }, (_, i) => row('walt', T0 + i * 1000)));
+    await write(Array.from({ length: 3 }, (_, i) => row('wren', T0 + i * 1000, { type: 'page', name: 'P' })));
+    // Two misses each: the windows are loaded (walt's is partial: 12 rows, window 8).
+    for (const u of ['walt', 'wren']) for (const q of ['limit=3', 'limit=4']) await cached.get(events(u, q));
+    const loads = await outcome('miss');
+    expect(loads).toBe(2);
+
+    let seed = 3;
+    const rand = (k: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % k);
+    const paths = (user: string) => {
+      const out: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        const q = [`limit=${1 + rand(9)}`];
+        if (rand(3) === 0) q.push(`type=${['track', 'page'][rand(2)]}`);
+        if (rand(4) === 0) q.push(`from=${new Date(T0 + rand(20) * 1000).toISOString()}`);
+        out.push(events(user, q.join('&')));
+      }
+      return out;
+    };
+    const batches: Row[][] = [
+      [row('walt', T0 + 20_000), row('wren', T0 + 500, { properties: '{"x":[1,{"y":"é\\t"}]}' })], // newest, and inside a window
+      [row('walt', T0 + 20_000, { event_id: 'w-tie' }), row('walt', T0 - 5000)], // a tie on time, and one older than walt's window
+      [row('wren', T0 + 1000, { type: 'identify', traits: '{"plan":"pro"}', event: '' }), row('walt', T0 + 7500, { type: 'page', event: '' })],
+      Array.from({ length: 10 }, (_, i) => row('walt', T0 + 30_000 + i)), // past twice the window: the oldest are let go
+    ];
+    let compared = 0;
+    for (const b of batches) {
+      await write(b);
+      for (const user of ['walt', 'wren']) {
+        for (const p of paths(user)) {
+          const [a, c] = await Promise.all([direct.get(p), cached.get(p)]);
+          expect(a.status, p).toBe(200);
+          expect(c.text, p).toBe(a.text);
+          compared++;
+        }
+      }
+    }
+    expect(compared).toBe(48);
+    expect(await metricValue(cached.registry, 'trackhouse_query_cache_updates_total')).toBeGreaterThanOrEqual(6);
+    expect(await outcome('miss')).toBe(loads); // no window was loaded again
+    expect(await outcome('hit')).toBeGreaterThan(30);
   });
 });

@@ -3,7 +3,7 @@
 // server, and a small HTTP client.
 import { Readable } from 'node:stream';
 import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/clickhouse/index.js';
-import type { ChangeFeed } from '../../src/common/changes.js';
+import type { ChangeBatch, ChangeFeed, InsertedRow } from '../../src/common/changes.js';
 import { silentLogger } from '../../src/common/log.js';
 import { createRegistry, type Registry } from '../../src/common/metrics.js';
 import type { Env } from '../../src/config/index.js';
@@ -54,36 +54,56 @@ export interface Row {
 
 const chTime = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 
+/** A test row as the table holds it (and as the sink's change feed describes it). */
+export function insertedRow(r: Row): InsertedRow {
+  return {
+    event_id: r.event_id,
+    type: r.type ?? 'track',
+    event: r.event ?? (r.type === undefined || r.type === 'track' ? 'Test Event' : ''),
+    user_id: r.user_id ?? '',
+    anonymous_id: r.anonymous_id ?? '',
+    timestamp: r.timestamp,
+    received_at: r.received_at ?? r.timestamp + 50,
+    source: r.source ?? 'test',
+    category: r.category ?? '',
+    group_id: r.group_id ?? '',
+    name: r.name ?? '',
+    previous_id: r.previous_id ?? '',
+    properties: r.properties ?? '{}',
+    traits: r.traits ?? '',
+    context: r.context ?? '{}',
+  };
+}
+
 /** Writes rows as the sink would (TabSeparated would do too; JSONEachRow keeps escaping simple). */
 export async function insertRows(ch: ClickHouseHandle, rows: readonly Row[], opts: { dedupe?: boolean } = {}): Promise<void> {
-  const lines = rows.map((r, i) =>
-    JSON.stringify({
-      event_id: r.event_id,
-      type: r.type ?? 'track',
-      event: r.event ?? (r.type === undefined || r.type === 'track' ? 'Test Event' : ''),
-      user_id: r.user_id ?? '',
-      anonymous_id: r.anonymous_id ?? '',
-      timestamp: chTime(r.timestamp),
+  const lines = rows.map((r, i) => {
+    const row = insertedRow(r);
+    return JSON.stringify({
+      ...row,
+      timestamp: chTime(row.timestamp),
       sent_at: null,
-      received_at: chTime(r.received_at ?? r.timestamp + 50),
-      source: r.source ?? 'test',
-      category: r.category ?? '',
-      group_id: r.group_id ?? '',
-      name: r.name ?? '',
-      previous_id: r.previous_id ?? '',
-      properties: r.properties ?? '{}',
-      traits: r.traits ?? '',
-      context: r.context ?? '{}',
+      received_at: chTime(row.received_at),
       kafka_partition: 0,
       kafka_offset: i,
-    }),
-  );
+    });
+  });
   await ch.client.exec({
     query: `INSERT INTO events (${COLUMNS.join(', ')}) FORMAT JSONEachRow`,
     values: Readable.from([Buffer.from(`${lines.join('\n')}\n`)]),
     // chDB keeps settings on its session: say every one we rely on.
     clickhouse_settings: { insert_deduplication_token: '', insert_deduplicate: opts.dedupe === false ? 0 : 1, async_insert: 0 },
   });
+}
+
+/** The change feed's notice for rows just inserted, as the sink publishes it. */
+export function batchOf(rows: readonly Row[]): ChangeBatch {
+  const byUser = new Map<string, InsertedRow[]>();
+  for (const r of rows.map(insertedRow)) {
+    const key = r.user_id !== '' ? r.user_id : r.anonymous_id;
+    byUser.set(key, [...(byUser.get(key) ?? []), r]);
+  }
+  return { userKeys: [...byUser.keys()], rowsOf: (k) => byUser.get(k) ?? [] };
 }
 
 export interface Reply {
