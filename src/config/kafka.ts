@@ -1,8 +1,27 @@
 import { z } from 'zod';
-import { bool, int, list, oneOf, optionalStr, port, str } from './parse.js';
+import { bool, int, list, oneOf, optionalStr, port, retentionMs, str } from './parse.js';
 
 /** Pinned broker version for the local Kafka; see docs/architecture.md for why 3.9. */
 export const LOCAL_KAFKA_VERSION = '3.9.2';
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
+/**
+ * Retention defaults for the topics trackhouse creates (an existing topic is never altered).
+ * events: the source of truth replay reads, so kept forever on a cluster (KAFKA_BROKERS set);
+ * with the local development broker (`npm start`) 7 days, so a developer's disk under
+ * .trackhouse/ does not fill up with test traffic. dlq: records the sink could not decode,
+ * the only copy once the events topic has expired them: kept forever (few, and worth keeping
+ * until someone looks). rejected: also the only copy of bad input, but anyone who can reach the
+ * edge can write to it, keyed or not, so it is bounded: 30 days to notice and fix a client.
+ */
+export const RETENTION_DEFAULTS = {
+  eventsCluster: -1,
+  eventsLocal: 7 * DAY_MS,
+  rejected: 30 * DAY_MS,
+  dlq: -1,
+} as const;
 
 export const kafkaSchema = z
   .object({
@@ -14,6 +33,10 @@ export const kafkaSchema = z
     KAFKA_PARTITIONS: int(6, 1, 10_000),
     /** -1 lets the cluster's default.replication.factor decide. */
     KAFKA_REPLICATION_FACTOR: int(-1, -1, 32),
+    /** Shorter than an hour would lose events during an ordinary sink or ClickHouse outage. */
+    KAFKA_EVENTS_RETENTION_MS: retentionMs(HOUR_MS),
+    KAFKA_REJECTED_RETENTION_MS: retentionMs(HOUR_MS),
+    KAFKA_DLQ_RETENTION_MS: retentionMs(HOUR_MS),
     KAFKA_COMPRESSION: oneOf(['lz4', 'gzip', 'none'], 'lz4'),
     KAFKA_SSL: bool(false),
     KAFKA_SASL_MECHANISM: oneOf(['none', 'plain', 'scram-sha-256', 'scram-sha-512'], 'none'),
@@ -43,6 +66,12 @@ export const kafkaSchema = z
     topics: { events: e.KAFKA_TOPIC_EVENTS, rejected: e.KAFKA_TOPIC_REJECTED, dlq: e.KAFKA_TOPIC_DLQ },
     partitions: e.KAFKA_PARTITIONS,
     replicationFactor: e.KAFKA_REPLICATION_FACTOR,
+    /** retention.ms per topic, set when trackhouse creates the topic; -1 keeps records forever. */
+    retentionMs: {
+      events: e.KAFKA_EVENTS_RETENTION_MS ?? (e.KAFKA_BROKERS.length === 0 ? RETENTION_DEFAULTS.eventsLocal : RETENTION_DEFAULTS.eventsCluster),
+      rejected: e.KAFKA_REJECTED_RETENTION_MS ?? RETENTION_DEFAULTS.rejected,
+      dlq: e.KAFKA_DLQ_RETENTION_MS ?? RETENTION_DEFAULTS.dlq,
+    },
     compression: e.KAFKA_COMPRESSION,
     ssl: e.KAFKA_SSL,
     sasl:

@@ -22,6 +22,22 @@ export const int = (fallback: number, min: number, max: number) =>
 
 export const port = (fallback: number) => int(fallback, 0, 65535);
 
+/**
+ * A Kafka topic retention in milliseconds: -1 (keep forever) or at least `min`. Absent stays
+ * undefined, so the caller can pick a default that depends on other settings.
+ */
+export const retentionMs = (min: number) => {
+  const error = `expected -1 (keep forever) or an integer of at least ${min} (milliseconds)`;
+  return z.preprocess(
+    unsetIfEmpty,
+    z.coerce
+      .number({ error })
+      .int({ error })
+      .refine((v) => v === -1 || (v >= min && v <= Number.MAX_SAFE_INTEGER), { error })
+      .optional(),
+  );
+};
+
 export const bool = (fallback: boolean) =>
   z.preprocess(
     unsetIfEmpty,

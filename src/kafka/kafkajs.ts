@@ -10,3 +10,5 @@ export type logLevel = import('kafkajs').logLevel;
 export const CompressionTypes = kafkajs.CompressionTypes;
 export type CompressionTypes = import('kafkajs').CompressionTypes;
 export const CompressionCodecs = kafkajs.CompressionCodecs;
+export const ConfigResourceTypes = kafkajs.ConfigResourceTypes;
+export type ConfigResourceTypes = import('kafkajs').ConfigResourceTypes;

@@ -1,24 +1,123 @@
-// Creates the project's topics when they are missing; leaves existing ones as they are.
+// Creates the project's topics when they are missing, with their retention (and, on a cluster
+// of three or more replicas, min.insync.replicas=2); leaves existing ones as they are, saying so
+// when an existing topic keeps records for another time than configured.
+//
+// Why min.insync.replicas: ingest answers 200 only after acks=all, but acks=all waits for the
+// replicas *in sync*, and with the broker's default of 1 that can be the leader alone, so one
+// lost disk loses acknowledged events. With 3 or more replicas, 2 keeps writes going while one
+// broker is down and every acknowledged record on two brokers. With 1 or 2 replicas it is left
+// at the broker's value (2 of 2 would stop every write while one broker restarts).
 import type { Kafka } from 'kafkajs';
+import type { Logger } from '../common/log.js';
 import type { KafkaConfig } from '../config/index.js';
+import { ConfigResourceTypes } from './kafkajs.js';
 
-export async function ensureTopics(kafka: Kafka, cfg: KafkaConfig): Promise<string[]> {
+/** Cluster-wide defaults that decide a new topic's settings; null when the broker would not say. */
+export interface BrokerDefaults {
+  replicationFactor: number | null;
+  minInsyncReplicas: number | null;
+}
+
+export interface TopicSpec {
+  topic: string;
+  /** The variable that sets its retention, for messages. */
+  retentionVariable: string;
+  numPartitions: number;
+  /** -1: the cluster's default.replication.factor. */
+  replicationFactor: number;
+  configEntries: { name: string; value: string }[];
+}
+
+/** What trackhouse creates for each of its topics, given the cluster's defaults. */
+export function topicSpecs(cfg: KafkaConfig, broker: BrokerDefaults): TopicSpec[] {
+  const replicas = cfg.replicationFactor > 0 ? cfg.replicationFactor : broker.replicationFactor;
+  const raiseMinIsr = replicas !== null && replicas >= 3 && !(broker.minInsyncReplicas !== null && broker.minInsyncReplicas >= 2);
+  const spec = (topic: string, retentionMs: number, retentionVariable: string, numPartitions: number): TopicSpec => ({
+    topic,
+    retentionVariable,
+    numPartitions,
+    replicationFactor: cfg.replicationFactor,
+    configEntries: [
+      { name: 'retention.ms', value: String(retentionMs) },
+      ...(raiseMinIsr ? [{ name: 'min.insync.replicas', value: '2' }] : []),
+    ],
+  });
+  return [
+    spec(cfg.topics.events, cfg.retentionMs.events, 'KAFKA_EVENTS_RETENTION_MS', cfg.partitions),
+    spec(cfg.topics.rejected, cfg.retentionMs.rejected, 'KAFKA_REJECTED_RETENTION_MS', Math.min(cfg.partitions, 3)),
+    spec(cfg.topics.dlq, cfg.retentionMs.dlq, 'KAFKA_DLQ_RETENTION_MS', Math.min(cfg.partitions, 3)),
+  ];
+}
+
+/** Returns the topics it created. `log` hears what was created and what differs on existing ones. */
+export async function ensureTopics(kafka: Kafka, cfg: KafkaConfig, log?: Logger): Promise<string[]> {
   const admin = kafka.admin();
   await admin.connect();
   try {
     const existing = new Set(await admin.listTopics());
-    const wanted = [cfg.topics.events, cfg.topics.rejected, cfg.topics.dlq].filter((t) => !existing.has(t));
-    if (wanted.length === 0) return [];
+    const needsBroker = cfg.replicationFactor === -1 || cfg.replicationFactor >= 3;
+    const all = topicSpecs(cfg, { replicationFactor: null, minInsyncReplicas: null });
+    const missing = all.filter((s) => !existing.has(s.topic));
+    if (log) await reportRetentionDrift(admin, all.filter((s) => existing.has(s.topic)), log);
+    if (missing.length === 0) return [];
+    const broker = needsBroker ? await brokerDefaults(admin, log) : { replicationFactor: null, minInsyncReplicas: null };
+    const wanted = topicSpecs(cfg, broker).filter((s) => !existing.has(s.topic));
     await admin.createTopics({
       waitForLeaders: true,
-      topics: wanted.map((topic) => ({
-        topic,
-        numPartitions: topic === cfg.topics.events ? cfg.partitions : Math.min(cfg.partitions, 3),
-        replicationFactor: cfg.replicationFactor,
-      })),
+      topics: wanted.map(({ topic, numPartitions, replicationFactor, configEntries }) => ({ topic, numPartitions, replicationFactor, configEntries })),
     });
-    return wanted;
+    log?.info(
+      { topics: wanted.map((s) => ({ topic: s.topic, partitions: s.numPartitions, ...Object.fromEntries(s.configEntries.map((c) => [c.name, c.value])) })) },
+      'created Kafka topics',
+    );
+    return wanted.map((s) => s.topic);
   } finally {
     await admin.disconnect();
+  }
+}
+
+type Admin = ReturnType<Kafka['admin']>;
+
+async function brokerDefaults(admin: Admin, log: Logger | undefined): Promise<BrokerDefaults> {
+  try {
+    const cluster = await admin.describeCluster();
+    const node = cluster.brokers[0]?.nodeId ?? cluster.controller;
+    if (node === null || node === undefined) return { replicationFactor: null, minInsyncReplicas: null };
+    const res = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [{ type: ConfigResourceTypes.BROKER, name: String(node), configNames: ['default.replication.factor', 'min.insync.replicas'] }],
+    });
+    const entries = res.resources[0]?.configEntries ?? [];
+    const num = (name: string) => {
+      const v = Number(entries.find((e) => e.configName === name)?.configValue);
+      return Number.isInteger(v) ? v : null;
+    };
+    return { replicationFactor: num('default.replication.factor'), minInsyncReplicas: num('min.insync.replicas') };
+  } catch (err) {
+    // Without DescribeConfigs rights on the cluster the topics are created with the broker's values.
+    log?.warn({ err: (err as Error).message }, 'could not read the brokers\' default replication settings; min.insync.replicas is left to the broker');
+    return { replicationFactor: null, minInsyncReplicas: null };
+  }
+}
+
+async function reportRetentionDrift(admin: Admin, specs: readonly TopicSpec[], log: Logger): Promise<void> {
+  if (specs.length === 0) return;
+  try {
+    const res = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: specs.map((s) => ({ type: ConfigResourceTypes.TOPIC, name: s.topic, configNames: ['retention.ms'] })),
+    });
+    for (const s of specs) {
+      const actual = res.resources.find((r) => r.resourceName === s.topic)?.configEntries.find((e) => e.configName === 'retention.ms')?.configValue;
+      const wanted = s.configEntries.find((e) => e.name === 'retention.ms')!.value;
+      if (actual === undefined || actual === wanted) continue;
+      log.warn(
+        { topic: s.topic, retentionMs: Number(actual), configured: Number(wanted), variable: s.retentionVariable },
+        `topic ${s.topic} exists with retention.ms=${actual}, not the configured ${wanted} (${s.retentionVariable}); ` +
+          'trackhouse never changes an existing topic: change it with kafka-configs.sh --alter if that is wanted',
+      );
+    }
+  } catch (err) {
+    log.debug({ err: (err as Error).message }, 'could not read the retention of existing topics');
   }
 }

@@ -60,7 +60,7 @@ export async function startSink(opts: SinkOptions): Promise<RunningSink> {
   const cfg = config.sink;
   const topic = config.kafka.topics.events;
   const metrics = createSinkMetrics(opts.registry);
-  await ensureTopics(kafka, config.kafka);
+  await ensureTopics(kafka, config.kafka, log);
   const partitions = await partitionCount(kafka, topic);
   const store = new SinkStore(opts.clickhouse, topic, { baseMs: cfg.retryBaseMs, maxMs: cfg.retryMaxMs }, log, metrics);
   const states = new PartitionStates(store, { events: cfg.dedupWindowEvents, ms: cfg.dedupWindowMs }, log);

@@ -58,6 +58,20 @@ describe('config', () => {
     expect(Object.isFrozen(c.http)).toBe(true);
   });
 
+  it('reads topic retentions: -1 keeps forever, anything else at least an hour, named on error', () => {
+    expect(loadConfig({}).kafka.retentionMs).toEqual({ events: 604_800_000, rejected: 2_592_000_000, dlq: -1 });
+    expect(loadConfig({ KAFKA_BROKERS: 'k:9092' }).kafka.retentionMs).toEqual({ events: -1, rejected: 2_592_000_000, dlq: -1 });
+    expect(loadConfig({ KAFKA_EVENTS_RETENTION_MS: '-1' }).kafka.retentionMs.events).toBe(-1);
+    expect(loadConfig({ KAFKA_EVENTS_RETENTION_MS: '3600000' }).kafka.retentionMs.events).toBe(3_600_000);
+    for (const bad of ['0', '-2', '59000', '1.5', '7d']) {
+      expect(() => loadConfig({ KAFKA_EVENTS_RETENTION_MS: bad })).toThrow(
+        `KAFKA_EVENTS_RETENTION_MS: expected -1 (keep forever) or an integer of at least 3600000 (milliseconds) (got "${bad}")`,
+      );
+    }
+    expect(() => loadConfig({ KAFKA_DLQ_RETENTION_MS: '0' })).toThrow(/KAFKA_DLQ_RETENTION_MS: expected -1/);
+    expect(() => loadConfig({ KAFKA_REJECTED_RETENTION_MS: '0' })).toThrow(/KAFKA_REJECTED_RETENTION_MS: expected -1/);
+  });
+
   it('requires SASL credentials when a SASL mechanism is chosen', () => {
     expect(() => loadConfig({ KAFKA_SASL_MECHANISM: 'plain' })).toThrow(/KAFKA_SASL_USERNAME/);
     const c = loadConfig({ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p' });

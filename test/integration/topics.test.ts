@@ -1,0 +1,106 @@
+// The topics trackhouse creates, as the real broker describes them: each with its configured
+// retention; an existing topic is never altered, and a retention that differs is logged.
+import { Writable } from 'node:stream';
+import type { Kafka } from 'kafkajs';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/common/log.js';
+import { createKafka, ensureTopics } from '../../src/kafka/index.js';
+import { ConfigResourceTypes } from '../../src/kafka/kafkajs.js';
+import { tempDir, testConfig, uniqueTopicEnv } from '../support/env.js';
+
+type Admin = ReturnType<Kafka['admin']>;
+
+/** configSource 1 is a setting of the topic itself; 4 the broker's server.properties (the test broker sets min.insync.replicas=1). */
+const TOPIC = 1;
+const BROKER = 4;
+
+async function topicConfigs(admin: Admin, topics: string[]): Promise<Record<string, Record<string, { value: string; source: number }>>> {
+  const res = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: topics.map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ['retention.ms', 'min.insync.replicas'] })),
+  });
+  return Object.fromEntries(
+    res.resources.map((r) => [r.resourceName, Object.fromEntries(r.configEntries.map((e) => [e.configName, { value: e.configValue, source: e.configSource }]))]),
+  );
+}
+
+function capturingLogger(): { log: pino.Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { log: pino({ level: 'info' }, stream), lines };
+}
+
+describe('ensureTopics', () => {
+  const dir = tempDir();
+  let kafka: Kafka;
+  let admin: Admin;
+
+  beforeAll(async () => {
+    kafka = createKafka(testConfig(dir.path).kafka, silentLogger());
+    admin = kafka.admin();
+    await admin.connect();
+  });
+  afterAll(async () => {
+    await admin?.disconnect();
+    dir.remove();
+  });
+
+  it('creates events and dlq kept forever and rejected kept 30 days by default, min.insync.replicas left to a 1-replica broker', async () => {
+    const config = testConfig(dir.path, uniqueTopicEnv('topics'));
+    const { events, rejected, dlq } = config.kafka.topics;
+    const { log, lines } = capturingLogger();
+    expect(await ensureTopics(kafka, config.kafka, log)).toEqual([events, rejected, dlq]);
+    // The cluster's replication defaults were read (no warning that they could not be).
+    expect(lines.map((l) => l.msg)).toEqual(['created Kafka topics']);
+    expect(await topicConfigs(admin, [events, rejected, dlq])).toEqual({
+      [events]: { 'retention.ms': { value: '-1', source: TOPIC }, 'min.insync.replicas': { value: '1', source: BROKER } },
+      [rejected]: { 'retention.ms': { value: '2592000000', source: TOPIC }, 'min.insync.replicas': { value: '1', source: BROKER } },
+      [dlq]: { 'retention.ms': { value: '-1', source: TOPIC }, 'min.insync.replicas': { value: '1', source: BROKER } },
+    });
+  });
+
+  it('applies KAFKA_*_RETENTION_MS to the topics it creates, and on a second call creates nothing and logs nothing', async () => {
+    const config = testConfig(dir.path, {
+      ...uniqueTopicEnv('topics'),
+      KAFKA_EVENTS_RETENTION_MS: '86400000',
+      KAFKA_REJECTED_RETENTION_MS: '3600000',
+      KAFKA_DLQ_RETENTION_MS: '172800000',
+    });
+    const { events, rejected, dlq } = config.kafka.topics;
+    const first = capturingLogger();
+    expect(await ensureTopics(kafka, config.kafka, first.log)).toEqual([events, rejected, dlq]);
+    const described = await topicConfigs(admin, [events, rejected, dlq]);
+    expect([events, rejected, dlq].map((t) => described[t]!['retention.ms']!.value)).toEqual(['86400000', '3600000', '172800000']);
+    expect(first.lines.map((l) => [l.level, l.msg])).toEqual([[30, 'created Kafka topics']]);
+    expect((first.lines[0]!.topics as { topic: string; 'retention.ms': string }[]).map((t) => [t.topic, t['retention.ms']])).toEqual([
+      [events, '86400000'],
+      [rejected, '3600000'],
+      [dlq, '172800000'],
+    ]);
+
+    const again = capturingLogger();
+    expect(await ensureTopics(kafka, config.kafka, again.log)).toEqual([]);
+    expect(again.lines).toEqual([]);
+  });
+
+  it('never alters an existing topic whose retention differs, and logs the difference naming the variable', async () => {
+    const env = uniqueTopicEnv('topics');
+    const created = testConfig(dir.path, { ...env, KAFKA_EVENTS_RETENTION_MS: '86400000' });
+    await ensureTopics(kafka, created.kafka);
+    const later = testConfig(dir.path, { ...env, KAFKA_EVENTS_RETENTION_MS: '-1' });
+    const { log, lines } = capturingLogger();
+    expect(await ensureTopics(kafka, later.kafka, log)).toEqual([]);
+    const { events, rejected, dlq } = later.kafka.topics;
+    const described = await topicConfigs(admin, [events, rejected, dlq]);
+    expect([events, rejected, dlq].map((t) => described[t]!['retention.ms']!.value)).toEqual(['86400000', '2592000000', '-1']);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: 40, topic: events, retentionMs: 86_400_000, configured: -1, variable: 'KAFKA_EVENTS_RETENTION_MS' });
+    expect(lines[0]!.msg).toMatch(/never changes an existing topic/);
+  });
+});
