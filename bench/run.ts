@@ -1,7 +1,7 @@
 // npm run bench [-- <scenario> ...]: runs the scenarios in order, each on a fresh local Kafka
 // broker, and writes bench/results/<timestamp>.json and .md (plus latest.json / latest.md).
 import { execSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +38,61 @@ function machine(): Record<string, unknown> {
   };
 }
 
+interface Run {
+  started: string;
+  quick: boolean;
+  machine: Record<string, unknown>;
+  command: string;
+}
+
+/** What latest.json keeps per scenario: the newest run of it, so one scenario's run never hides another's. */
+interface LatestSection extends Run {
+  finished: string;
+  results: Record<string, unknown>;
+  markdown: string;
+}
+
+const OUT = path.join(root, 'bench', 'results');
+
+function heading(run: Run): string {
+  return `# trackhouse benchmark, ${run.started}${run.quick ? ' (quick run: figures not meaningful)' : ''}`;
+}
+
+/** This run's files, rewritten after every scenario so a failure late in a long run keeps the rest. */
+function writeRun(run: Run, stamp: string, sections: readonly BenchSection[]): void {
+  const json = { ...run, finished: new Date().toISOString(), sections: Object.fromEntries(sections.map((s) => [s.name, s.results])) };
+  const md = [heading(run), '', '```', JSON.stringify(run.machine, null, 2), '```', '', `Command: \`${run.command}\``, '', ...sections.map((s) => s.markdown)].join('\n');
+  writeFileSync(path.join(OUT, `${stamp}.json`), `${JSON.stringify(json, null, 2)}\n`);
+  writeFileSync(path.join(OUT, `${stamp}.md`), `${md}\n`);
+}
+
+/** latest.json / latest.md: the newest figures of every scenario, each with the run that made them. */
+function writeLatest(run: Run, section: BenchSection): void {
+  const file = path.join(OUT, 'latest.json');
+  let latest: { sections: Record<string, LatestSection> } = { sections: {} };
+  try {
+    const old = JSON.parse(readFileSync(file, 'utf8')) as { sections?: Record<string, LatestSection> };
+    // Older files kept bare results per section; only sections in this shape are carried over.
+    for (const [name, s] of Object.entries(old.sections ?? {})) if (typeof s?.markdown === 'string') latest.sections[name] = s;
+  } catch {
+    latest = { sections: {} };
+  }
+  latest.sections[section.name] = { ...run, finished: new Date().toISOString(), results: section.results, markdown: section.markdown };
+  const order = Object.keys(scenarios).filter((n) => latest.sections[n]);
+  const md = [
+    '# trackhouse benchmark: latest figures per scenario',
+    '',
+    'Each section comes from the newest run of its scenario; the line under its heading says which run and command.',
+    '',
+    ...order.flatMap((n) => {
+      const s = latest.sections[n]!;
+      return [`<!-- ${n} -->`, `Run ${s.started} (\`${s.command}\`${s.quick ? ', quick: figures not meaningful' : ''}), ${s.machine.cpus} CPUs (${s.machine.cpu_model}), load average at start ${JSON.stringify(s.machine.load_avg_at_start)}.`, '', s.markdown, ''];
+    }),
+  ].join('\n');
+  writeFileSync(file, `${JSON.stringify(latest, null, 2)}\n`);
+  writeFileSync(path.join(OUT, 'latest.md'), md);
+}
+
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
   const names = wanted.length > 0 ? wanted : Object.keys(scenarios);
@@ -47,6 +102,9 @@ async function main(): Promise<void> {
   const work = mkdtempSync(path.join(os.tmpdir(), 'trackhouse-bench-'));
   let broker: LocalBroker | undefined;
   const started = new Date();
+  const run: Run = { started: started.toISOString(), quick, machine: machine(), command: `npm run bench${wanted.length ? ` -- ${wanted.join(' ')}` : ''}` };
+  const stamp = run.started.replace(/[:.]/g, '-');
+  mkdirSync(OUT, { recursive: true });
   const sections: BenchSection[] = [];
   try {
     const external = process.env.BENCH_KAFKA_BROKERS;
@@ -70,7 +128,11 @@ async function main(): Promise<void> {
       mkdirSync(dir, { recursive: true });
       const scenario = await scenarios[name]!();
       try {
-        sections.push(await scenario({ brokers, workDir: dir, root, quick, log: (m) => log(`${name}: ${m}`) }));
+        const section = await scenario({ brokers, workDir: dir, root, quick, log: (m) => log(`${name}: ${m}`) });
+        sections.push(section);
+        writeRun(run, stamp, sections);
+        if (!quick) writeLatest(run, section);
+        log(`wrote bench/results/${stamp}.json and .md`);
       } finally {
         await broker?.stop();
         broker = undefined;
@@ -82,20 +144,6 @@ async function main(): Promise<void> {
     await broker?.stop();
     rmSync(work, { recursive: true, force: true });
   }
-  const stamp = started.toISOString().replace(/[:.]/g, '-');
-  const out = path.join(root, 'bench', 'results');
-  mkdirSync(out, { recursive: true });
-  const json = { started: started.toISOString(), finished: new Date().toISOString(), quick, machine: machine(), command: `npm run bench${wanted.length ? ` -- ${wanted.join(' ')}` : ''}`, sections: Object.fromEntries(sections.map((s) => [s.name, s.results])) };
-  const md = [`# trackhouse benchmark, ${started.toISOString()}${quick ? ' (quick run: figures not meaningful)' : ''}`, '', '```', JSON.stringify(json.machine, null, 2), '```', '', `Command: \`${json.command}\``, '', ...sections.map((s) => s.markdown)].join('\n');
-  for (const [file, text] of [
-    [`${stamp}.json`, JSON.stringify(json, null, 2)],
-    [`${stamp}.md`, md],
-    ['latest.json', JSON.stringify(json, null, 2)],
-    ['latest.md', md],
-  ] as const) {
-    writeFileSync(path.join(out, file), `${text}\n`);
-  }
-  log(`wrote bench/results/${stamp}.json and .md`);
 }
 
 await main();
