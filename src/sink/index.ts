@@ -1,4 +1,4 @@
 export { startSink, type RunningSink, type SinkHooks, type SinkOptions } from './sink.js';
-export { parseReplayFrom, ReplayArgumentError, runReplay, type ReplayFrom, type ReplayOptions, type ReplaySummary } from './replay.js';
+export { parseReplayFrom, ReplayArgumentError, runReplay, type ReplayFrom, type ReplayOptions, type ReplaySummary, type TruncatedPartition } from './replay.js';
 export { EVENT_COLUMNS, tsvRow } from './rows.js';
 export { insertSettings } from './store.js';

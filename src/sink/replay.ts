@@ -8,11 +8,17 @@
 // group and never commits for the sink's group. Where it stops: the high watermark of each
 // partition when it started, or, while a sink group is active, that group's committed offset,
 // so the two never insert the same record at once (what the sink has not committed is the sink's).
+//
+// A time in --from is Kafka's record time (CreateTime: when the ingest produced the record, about
+// its received_at; LogAppendTime if the topic is set so), never the event's own timestamp.
+// Where --from reaches back before what Kafka still holds (retention.ms, deleted records), the
+// replay starts at the earliest offset left and says so in the log and the summary.
 import { randomBytes } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import { errorMessage, TrackhouseError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
+import { parseIsoTime } from '../common/time.js';
 import type { Config } from '../config/index.js';
 import { createGroupConsumer, type Round } from '../kafka/consumer.js';
 import { retrying } from './backoff.js';
@@ -30,7 +36,14 @@ export class ReplayArgumentError extends TrackhouseError {
   }
 }
 
-/** `--from`: an ISO 8601 time, or partition:offset[,partition:offset...]. */
+const FROM_FORMS =
+  'an ISO 8601 time with a zone (2026-11-01T00:00:00Z, 2026-11-01T01:00:00+01:00), a date (2026-11-01, midnight UTC), ' +
+  'or partition:offset pairs (0:1200,3:0)';
+
+/**
+ * `--from`: an ISO 8601 time with an explicit zone, a date (midnight UTC), or
+ * partition:offset[,partition:offset...]. A time without a zone is refused, not read as local time.
+ */
 export function parseReplayFrom(text: string): ReplayFrom {
   const s = text.trim();
   if (/^\d+:\d+(,\d+:\d+)*$/.test(s)) {
@@ -42,11 +55,11 @@ export function parseReplayFrom(text: string): ReplayFrom {
     }
     return { kind: 'offsets', offsets };
   }
-  const ms = /^\d{4}-\d{2}-\d{2}/.test(s) ? Date.parse(s) : NaN;
-  if (Number.isNaN(ms)) {
-    throw new ReplayArgumentError(
-      `--from "${text}" is neither an ISO 8601 time (2026-11-01T00:00:00Z) nor partition:offset pairs (0:1200,3:0)`,
-    );
+  const ms = parseIsoTime(s);
+  if (typeof ms === 'string') {
+    // Say why only when it looked like a time; anything else just gets the accepted forms.
+    const why = /^\d{4}-\d{2}-\d{2}/.test(s) ? `${ms}; ` : '';
+    throw new ReplayArgumentError(`--from "${text}": ${why}expected ${FROM_FORMS}`);
   }
   return { kind: 'time', ms };
 }
@@ -64,11 +77,27 @@ export interface ReplayPartition {
   undecodable: number;
 }
 
+/** A partition where --from asked for records Kafka no longer holds. */
+export interface TruncatedPartition {
+  partition: number;
+  /** The low watermark at start: the earliest offset still held, where the replay began. */
+  earliest: number;
+  /** The offset --from asked for; null for a time (the broker cannot tell what the gone records held). */
+  requested: number | null;
+}
+
 export interface ReplaySummary {
   topic: string;
   /** Why `to` is below the high watermark on some partitions, if it is. */
   limitedBy: 'high watermark' | 'sink group committed offsets';
   partitions: ReplayPartition[];
+  /**
+   * Partitions whose history before `earliest` is gone (retention.ms or deleted records) although
+   * --from reaches back before it: what those records held cannot be replayed. Empty when none.
+   */
+  truncated: TruncatedPartition[];
+  /** What a person should read about `truncated`, or null. */
+  warning: string | null;
   read: number;
   inserted: number;
   present: number;
@@ -91,10 +120,14 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
   const sinkGroup = config.sink.groupId;
   const run = randomBytes(5).toString('hex');
   const plan = await planRanges(kafka, topic, sinkGroup, opts.from);
+  const warning = truncationWarning(topic, plan.truncated);
+  if (warning !== null) log.warn({ topic, truncated: plan.truncated }, warning);
   const summary: ReplaySummary = {
     topic,
     limitedBy: plan.sinkActive ? 'sink group committed offsets' : 'high watermark',
     partitions: plan.ranges.map((r) => ({ ...r, read: 0, inserted: 0, present: 0, undecodable: 0 })),
+    truncated: plan.truncated,
+    warning,
     read: 0,
     inserted: 0,
     present: 0,
@@ -240,6 +273,16 @@ interface Plan {
   partitions: number;
   sinkActive: boolean;
   ranges: { partition: number; from: number; to: number }[];
+  truncated: TruncatedPartition[];
+}
+
+function truncationWarning(topic: string, truncated: readonly TruncatedPartition[]): string | null {
+  if (truncated.length === 0) return null;
+  const where = truncated.map((t) => `${t.partition} (from ${t.earliest}${t.requested === null ? '' : `, not ${t.requested}`})`).join(', ');
+  return (
+    `--from reaches back before what Kafka still holds of ${topic}: the history before the low watermark is gone ` +
+    `(retention.ms or deleted records) and cannot be replayed; replaying partitions ${where} from the earliest offset still held`
+  );
 }
 
 async function planRanges(kafka: Kafka, topic: string, sinkGroup: string, from: ReplayFrom): Promise<Plan> {
@@ -249,16 +292,28 @@ async function planRanges(kafka: Kafka, topic: string, sinkGroup: string, from: 
     const watermarks = await admin.fetchTopicOffsets(topic);
     const bounds = new Map(watermarks.map((w) => [w.partition, { low: Number(w.low), high: Number(w.high) }]));
     let starts: Map<number, number>;
+    const truncated: TruncatedPartition[] = [];
     if (from.kind === 'time') {
       const byTime = await admin.fetchTopicOffsetsByTimestamp(topic, from.ms);
       // -1: no record at or after that time: nothing to replay there.
       starts = new Map(byTime.map((o) => [o.partition, Number(o.offset) < 0 ? bounds.get(o.partition)!.high : Number(o.offset)]));
+      // The first record at or after the time is the first one left (or none is, and all are
+      // gone): the records below it were older than it, so some may have been at or after the time.
+      for (const [partition, start] of starts) {
+        const { low } = bounds.get(partition)!;
+        if (low > 0 && start === low) truncated.push({ partition, earliest: low, requested: null });
+      }
     } else {
       for (const p of from.offsets.keys()) {
         if (!bounds.has(p)) throw new ReplayArgumentError(`--from names partition ${p}, but ${topic} has partitions 0-${bounds.size - 1}`);
       }
       starts = new Map(from.offsets);
+      for (const [partition, start] of starts) {
+        const { low } = bounds.get(partition)!;
+        if (start < low) truncated.push({ partition, earliest: low, requested: start });
+      }
     }
+    truncated.sort((a, b) => a.partition - b.partition);
     const described = await admin.describeGroups([sinkGroup]);
     const sinkActive = (described.groups[0]?.members.length ?? 0) > 0;
     const committed = new Map<number, number>();
@@ -276,7 +331,7 @@ async function planRanges(kafka: Kafka, topic: string, sinkGroup: string, from: 
         const to = sinkActive ? Math.min(high, Math.max(c, fromOffset)) : high;
         return { partition, from: fromOffset, to };
       });
-    return { partitions: bounds.size, sinkActive, ranges };
+    return { partitions: bounds.size, sinkActive, ranges, truncated };
   } finally {
     await admin.disconnect();
   }

@@ -46,8 +46,11 @@ export function resendOf(e: EventRecord, shiftMs = 3): EventRecord {
 
 export type Produced = EventRecord | { key: string | null; value: Buffer | null };
 
-/** Writes the items in order, keyed like the edge does (user_id, else anonymous_id). */
-export async function produce(kafka: Kafka, topic: string, items: readonly Produced[]): Promise<void> {
+/**
+ * Writes the items in order, keyed like the edge does (user_id, else anonymous_id). `recordTime`
+ * gives item i's Kafka record time (CreateTime); without it the producer stamps the time of sending.
+ */
+export async function produce(kafka: Kafka, topic: string, items: readonly Produced[], recordTime?: (i: number) => number): Promise<void> {
   const producer = kafka.producer({ allowAutoTopicCreation: false });
   await producer.connect();
   try {
@@ -55,9 +58,10 @@ export async function produce(kafka: Kafka, topic: string, items: readonly Produ
       await producer.send({
         topic,
         acks: -1,
-        messages: items.slice(i, i + 500).map((it) =>
-          'event_id' in it ? { key: it.user_id ?? it.anonymous_id, value: codec.encode(it) } : { key: it.key, value: it.value },
-        ),
+        messages: items.slice(i, i + 500).map((it, j) => ({
+          ...('event_id' in it ? { key: it.user_id ?? it.anonymous_id, value: codec.encode(it) } : { key: it.key, value: it.value }),
+          ...(recordTime ? { timestamp: String(recordTime(i + j)) } : {}),
+        })),
       });
     }
   } finally {

@@ -15,7 +15,13 @@ export function registerReplay(program: Command): void {
         'hold yet (no duplicates); stops at the high watermarks taken at start, or at the sink group\'s committed ' +
         'offsets while a sink runs, and prints a summary',
     )
-    .requiredOption('--from <start>', 'ISO 8601 time (2026-11-01T00:00:00Z), or partition:offset[,partition:offset...]')
+    .requiredOption(
+      '--from <start>',
+      'Kafka record time, not event time: the time Kafka stamped on each record (CreateTime, when the ingest produced it, ' +
+        'close to received_at; or LogAppendTime if the topic is set so), as ISO 8601 with a zone (2026-11-01T00:00:00Z, ' +
+        '2026-11-01T01:00:00+01:00) or a date (2026-11-01, midnight UTC); or partition:offset[,partition:offset...]. ' +
+        'History Kafka no longer holds (retention.ms) is reported, and the replay starts at the earliest offset left',
+    )
     .action(async (options: { from: string }) => {
       const from = parseReplayFrom(options.from);
       const config = loadConfig();
@@ -42,6 +48,7 @@ export function registerReplay(program: Command): void {
             `skipped as already present ${summary.present}, undecodable ${summary.undecodable} ` +
             `(up to the ${summary.limitedBy}) in ${(summary.durationMs / 1000).toFixed(1)} s\n`,
         );
+        if (summary.warning !== null) process.stderr.write(`warning: ${summary.warning}\n`);
       } finally {
         await ch.close();
       }
