@@ -50,10 +50,15 @@ export function jarDir(dataDir: string, version: string, set: JarSet = 'broker')
   return path.join(dataDir, 'kafka', version, set);
 }
 
+/** Whether the jars are resolved already (then neither mvn nor the network is needed). */
+export function jarsInstalled(dataDir: string, version: string, set: JarSet = 'broker'): boolean {
+  return existsSync(path.join(jarDir(dataDir, version, set), '.complete'));
+}
+
 /** Returns the folder holding the jars, resolving them first if needed. */
 export async function ensureJars(dataDir: string, version: string, set: JarSet = 'broker'): Promise<string> {
   const dir = jarDir(dataDir, version, set);
-  if (existsSync(path.join(dir, '.complete'))) return dir;
+  if (jarsInstalled(dataDir, version, set)) return dir;
   checkMaven();
   const work = `${dir}.tmp-${process.pid}-${Date.now()}`;
   mkdirSync(work, { recursive: true });

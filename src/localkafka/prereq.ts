@@ -4,12 +4,22 @@ import { PrerequisiteError } from '../common/errors.js';
 
 export const MIN_JAVA = 17;
 
-export function checkJava(): number {
+export interface PrereqOptions {
+  /**
+   * Whether the message may offer KAFKA_BROKERS as the way out (true for the CLI; the
+   * integration tests always run their own broker, so there it would mislead).
+   */
+  offerCluster?: boolean;
+}
+
+const orCluster = (o: PrereqOptions) => (o.offerCluster === false ? '' : ', or set KAFKA_BROKERS to use an existing cluster');
+
+export function checkJava(options: PrereqOptions = {}): number {
   const r = spawnSync('java', ['-version'], { encoding: 'utf8' });
   if (r.error || r.status !== 0) {
     throw new PrerequisiteError(
       `java was not found on PATH: the local Kafka broker needs Java ${MIN_JAVA} or newer ` +
-        `(for example: apt install openjdk-17-jre-headless), or set KAFKA_BROKERS to use an existing cluster`,
+        `(for example: apt install openjdk-17-jre-headless)${orCluster(options)}`,
       { cause: r.error },
     );
   }
@@ -17,18 +27,19 @@ export function checkJava(): number {
   const major = m ? (m[1] === '1' ? Number(m[2]) : Number(m[1])) : NaN;
   if (!(major >= MIN_JAVA)) {
     throw new PrerequisiteError(
-      `java on PATH is version ${Number.isNaN(major) ? 'unknown' : major}; the local Kafka broker needs ${MIN_JAVA} or newer`,
+      `java on PATH is version ${Number.isNaN(major) ? 'unknown' : major}; the local Kafka broker needs ${MIN_JAVA} or newer` +
+        ` (for example: apt install openjdk-17-jre-headless)${orCluster(options)}`,
     );
   }
   return major;
 }
 
-export function checkMaven(): void {
+export function checkMaven(options: PrereqOptions = {}): void {
   const r = spawnSync('mvn', ['-v'], { encoding: 'utf8' });
   if (r.error || r.status !== 0) {
     throw new PrerequisiteError(
       'mvn (Apache Maven) was not found on PATH: it fetches the Kafka broker jars from Maven Central ' +
-        'on first use (for example: apt install maven), or set KAFKA_BROKERS to use an existing cluster',
+        `on first use (for example: apt install maven)${orCluster(options)}`,
       { cause: r.error },
     );
   }

@@ -1,0 +1,36 @@
+// `npm test`'s first step: stops at once, saying what to install, when this machine cannot run the
+// tests. Besides Node 20, the integration tests start a real Kafka broker (test/support/kafka-global.ts),
+// which needs Java 17+ and, until the broker's jars are cached under .trackhouse/, Maven to fetch
+// them. The checks are the CLI's own (src/cli/preflight.ts, src/localkafka/prereq.ts).
+import path from 'node:path';
+import { checkNode } from '../../src/cli/preflight.js';
+import { errorMessage } from '../../src/common/errors.js';
+import { LOCAL_KAFKA_VERSION } from '../../src/config/index.js';
+import { checkJava, checkMaven, jarsInstalled } from '../../src/localkafka/index.js';
+
+/** The jar cache kafka-global.ts gives the test broker. */
+const JAR_CACHE = path.resolve('.trackhouse');
+
+function problemsHere(): string[] {
+  const problems: string[] = [];
+  const attempt = (check: () => unknown) => {
+    try {
+      check();
+    } catch (err) {
+      problems.push(errorMessage(err));
+    }
+  };
+  attempt(() => checkNode());
+  attempt(() => checkJava({ offerCluster: false }));
+  if (!jarsInstalled(JAR_CACHE, LOCAL_KAFKA_VERSION)) attempt(() => checkMaven({ offerCluster: false }));
+  return problems;
+}
+
+const problems = problemsHere();
+if (problems.length > 0) {
+  process.stderr.write(
+    'npm test cannot run here: the integration tests start a real Kafka broker on this machine.\n' +
+      `${problems.map((p) => `  - ${p}`).join('\n')}\n`,
+  );
+  process.exit(1);
+}
