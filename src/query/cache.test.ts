@@ -215,17 +215,42 @@ describe('UserCache', () => {
       expect(seen).toEqual({ updated: 1, invalidated: 2, evicted: 0 });
     });
 
-    it('does not keep a load that started before the batch, whatever it read', async () => {
+    it('keeps a load that ran across batches, with their rows merged in whether or not it read them', async () => {
       const c = make();
-      await c.fill('u', async () => win(1)).promise;
-      c.invalidate(['u']);
+      // The load did not see the batch (it took its snapshot before the insert landed).
+      const d1 = deferred<UserWindow>();
+      const first = c.fill('u', () => d1.promise);
+      await Promise.resolve();
+      c.apply(batch({ u: [inserted(2000, 'n1')] }), render);
+      const joined = c.fill('u', async () => win(99)); // arrived after the batch: joins, gets it too
+      expect(joined.joined).toBe(true);
+      d1.resolve(win(2));
+      expect((await first.promise).rows.map((r) => r.id)).toEqual(['n1', 'e1', 'e0']);
+      expect((await joined.promise).rows.map((r) => r.id)).toEqual(['n1', 'e1', 'e0']);
+      expect(ask(c, 'u')).toBe('n1,e1,e0');
+
+      // The load saw the batch already: its rows are not taken in twice.
+      const d2 = deferred<UserWindow>();
+      const second = c.fill('v', () => d2.promise);
+      await Promise.resolve();
+      c.apply(batch({ v: [inserted(2000, 'n2')] }), render);
+      d2.resolve({ rows: [row(2000, 'n2'), ...win(1).rows], complete: true });
+      expect((await second.promise).rows.map((r) => r.id)).toEqual(['n2', 'e0']);
+      expect(ask(c, 'v')).toBe('n2,e0');
+    });
+
+    it('does not keep a load that ran across a batch it could not take in, nor let later requests join it', async () => {
+      const c = make();
       const d = deferred<UserWindow>();
       const load = c.fill('u', () => d.promise);
       await Promise.resolve();
-      c.apply(batch({ u: [inserted(2000, 'n')] }), render);
-      d.resolve(win(1)); // read before the batch landed
-      await load.promise;
-      expect(c.hasWindow('u')).toBe(false);
+      c.apply(batch({ u: null }), render);
+      const again = c.fill('u', async () => win(3));
+      expect(again.joined).toBe(false);
+      d.resolve(win(1));
+      expect((await load.promise).rows).toHaveLength(1); // still answers the request that waited for it
+      await again.promise;
+      expect(ask(c, 'u')).toBe('e2,e1,e0');
     });
 
     it('keeps a window within maxWindowRows and the byte budget as it grows', async () => {

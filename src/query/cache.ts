@@ -15,13 +15,13 @@
 // what ClickHouse would answer now. Without a feed (query API in another process than the sink)
 // nobody could tell us about new rows, so the server does not cache.
 //
-// The race: a query that started before an invalidation may have read the old rows and finish
-// after it; storing its result would resurrect stale data. Each user has a generation, bumped by
-// every invalidation; a load remembers the generation it started under and stores its result only
-// if it is unchanged. (ClickHouse takes its snapshot after the load started, so a load whose
-// snapshot misses a batch always started before that batch was published.) Concurrent requests
-// for a user share one window fill, but only while the generation is unchanged, so a request
-// never gets an answer older than itself.
+// The race: a load that started before a batch was published may or may not have read its rows
+// (ClickHouse takes its snapshot some time after the load started). A window load keeps the rows
+// of batches published while it runs and merges in those it did not read (see fill()), so under
+// writes it is still kept and requests keep sharing it. An exact reply cannot be patched: each
+// user has a generation, bumped by every batch, and an exact load stores its result only if the
+// generation it started under is unchanged. Either way a request never gets an answer older than
+// itself.
 //
 // A window is loaded for a user on their second miss, not their first: most users in a long tail
 // are asked for once, and their own page is cheaper to query than a window. The first miss gets
@@ -55,8 +55,12 @@ export interface CacheObserver {
 }
 
 interface Fill {
-  readonly gen: number;
-  readonly promise: Promise<UserWindow>;
+  /**
+   * Rows of the batches published for the user while the load runs, rendered; null once a batch
+   * could not be taken in (rows unknown or not renderable here), or once the load ended.
+   */
+  pending: EventRow[] | null;
+  promise: Promise<UserWindow>;
 }
 
 interface Entry {
@@ -77,6 +81,25 @@ const MEMO_PER_USER = 8;
 /** Rough cost of objects and map slots beside the bytes of strings and buffers. */
 const ROW_OVERHEAD = 96;
 const ENTRY_OVERHEAD = 512;
+
+/** The cached form of a batch's rows of one user, or null when any cannot be told here. */
+function rendered(rows: readonly InsertedRow[] | null, render: (row: InsertedRow) => EventRow | null): EventRow[] | null {
+  if (rows === null) return null;
+  const out: EventRow[] = [];
+  for (const r of rows) {
+    const row = render(r);
+    if (row === null) return null;
+    out.push(row);
+  }
+  return out;
+}
+
+/** The rows of `pending` a loaded window does not hold already. */
+function notIn(pending: EventRow[], w: UserWindow): EventRow[] {
+  const have = new Set<string>();
+  for (const r of w.rows) have.add(`${r.ts}|${r.id}`);
+  return pending.filter((r) => !have.has(`${r.ts}|${r.id}`));
+}
 
 function windowBytes(w: UserWindow): number {
   let size = ENTRY_OVERHEAD;
@@ -138,7 +161,7 @@ export class UserCache {
    */
   admit(userKey: string): boolean {
     const e = this.entries.get(userKey);
-    if (e?.fill != null && e.fill.gen === e.gen) return true;
+    if (e?.fill != null && e.fill.pending !== null) return true;
     if (this.seen.delete(userKey)) {
       this.seen.set(userKey, true);
       return true;
@@ -149,24 +172,34 @@ export class UserCache {
   }
 
   /**
-   * Loads the user's window, or joins a load in flight started under the current generation.
-   * The window is kept if no change for the user was published meanwhile; either way the caller
-   * may answer its own request from it.
+   * Loads the user's window, or joins a load in flight that can still be brought up to date.
+   *
+   * A batch published while the load runs may or may not be in what it read (ClickHouse takes its
+   * snapshot some time after the load started). Its rows are kept aside and merged into the
+   * result, leaving out those the load already read (same timestamp and event_id: the sink never
+   * inserts one event twice, so that is the same row). So the window is kept and is current even
+   * while the user writes, and requests that arrive meanwhile may join. A batch whose rows cannot
+   * be taken in ends that: the result then serves only the requests that came before it, and is
+   * not kept.
    */
   fill(userKey: string, load: () => Promise<UserWindow>): { promise: Promise<UserWindow>; joined: boolean } {
     const e = this.entry(userKey);
-    if (e.fill !== null && e.fill.gen === e.gen) return { promise: e.fill.promise, joined: true };
-    const gen = e.gen;
+    if (e.fill !== null && e.fill.pending !== null) return { promise: e.fill.promise, joined: true };
     e.inflight++;
-    const fill = { gen } as { gen: number; promise: Promise<UserWindow> };
+    const fill: Fill = { pending: [], promise: null as unknown as Promise<UserWindow> };
     // load() starts on a later microtask, so the fill is registered before anything can settle.
     fill.promise = Promise.resolve()
       .then(load)
-      .then((w) => {
-        if (e.gen === gen) this.storeWindow(e, w);
+      .then((loaded) => {
+        const pending = fill.pending;
+        fill.pending = null;
+        if (pending === null) return loaded;
+        const w = pending.length === 0 ? loaded : mergeIntoWindow(loaded, notIn(pending, loaded), this.opts.maxWindowRows);
+        if (e.fill === fill) this.storeWindow(e, w);
         return w;
       })
       .finally(() => {
+        fill.pending = null;
         e.inflight--;
         if (e.fill === fill) e.fill = null;
         this.dropIfUnused(e);
@@ -193,7 +226,8 @@ export class UserCache {
   /**
    * Brings the batch's users up to date: each window takes in its user's new rows (`render` makes
    * the cached form of a row, or null when it cannot); exact replies, and windows that cannot
-   * take them in, are dropped. Loads in flight for these users will not be kept either way.
+   * take them in, are dropped. A window load in flight takes the rows in when it ends; exact
+   * loads in flight will not be kept.
    */
   apply(batch: ChangeBatch, render: (row: InsertedRow) => EventRow | null): void {
     let updated = 0;
@@ -205,12 +239,19 @@ export class UserCache {
       const w = e.window;
       const had = this.hasData(e);
       this.clearMemo(e);
-      if (w !== null) {
-        const merged = this.merged(w, batch.rowsOf(userKey), render);
-        if (merged === null) this.dropWindow(e);
-        else {
-          this.replaceWindow(e, merged);
-          updated++;
+      const fill = e.fill;
+      if (w !== null || fill?.pending != null) {
+        const added = rendered(batch.rowsOf(userKey), render);
+        if (fill?.pending != null) {
+          if (added === null) fill.pending = null;
+          else fill.pending.push(...added);
+        }
+        if (w !== null) {
+          if (added === null) this.dropWindow(e);
+          else {
+            this.replaceWindow(e, added.length === 0 ? w : mergeIntoWindow(w, added, this.opts.maxWindowRows));
+            updated++;
+          }
         }
       }
       if (had && !this.hasData(e)) {
@@ -231,6 +272,7 @@ export class UserCache {
       const e = this.entries.get(userKey);
       if (e === undefined) continue;
       e.gen++;
+      if (e.fill !== null) e.fill.pending = null;
       if (this.dropData(e)) dropped++;
       this.dropIfUnused(e);
     }
@@ -276,19 +318,6 @@ export class UserCache {
     e.window = w;
     e.windowBytes = size;
     this.stored(e, had);
-  }
-
-  /** The window with the user's new rows taken in, or null when it cannot be told here. */
-  private merged(w: UserWindow, added: readonly InsertedRow[] | null, render: (row: InsertedRow) => EventRow | null): UserWindow | null {
-    if (added === null) return null;
-    if (added.length === 0) return w;
-    const rows: EventRow[] = [];
-    for (const r of added) {
-      const row = render(r);
-      if (row === null) return null;
-      rows.push(row);
-    }
-    return mergeIntoWindow(w, rows, this.opts.maxWindowRows);
   }
 
   /** Swaps in an updated window, keeping the budget (the entry keeps its place in the LRU order). */

@@ -101,6 +101,35 @@ describe('query API with a change feed (same process as the sink)', () => {
     await blocker;
   });
 
+  it('keeps a window whose load ran while the sink wrote for the user, with the new rows, and lets later requests join it', async () => {
+    await insertRows(h.ch, [{ event_id: 'k-1', user_id: 'kim', timestamp: T0 }]);
+    await h.get(events('kim', 'limit=1')); // kim is now known to the cache: the next miss loads a window
+    const until = async (cond: () => Promise<boolean>) => {
+      for (let i = 0; !(await cond()); i++) {
+        if (i > 4000) throw new Error('condition never became true');
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    };
+    const [misses, joined] = [await cache(h, 'miss'), await cache(h, 'joined')];
+    const blocker = h.ch.client.query({ query: 'SELECT sleep(0.5), {x:UInt8} AS x', query_params: { x: 1 }, format: 'JSONEachRow' });
+    const a = h.get(events('kim'));
+    await until(async () => (await cache(h, 'miss')) === misses + 1);
+    // The sink writes for kim while her window loads (behind the blocker, so it reads after the insert).
+    const row = { event_id: 'k-2', user_id: 'kim', timestamp: T0 + 1 };
+    await insertRows(h.ch, [row]);
+    feed.publish(batchOf([row]));
+    const b = h.get(events('kim'));
+    await until(async () => (await cache(h, 'joined')) === joined + 1); // b shares a's load: it will be brought up to date
+    const [ra, rb] = await Promise.all([a, b]);
+    expect(ids(ra.body)).toEqual(['k-2', 'k-1']); // read by the load and announced: taken once
+    expect(rb.text).toBe(ra.text);
+    const hits = await cache(h, 'hit');
+    expect(ids((await h.get(events('kim'))).body)).toEqual(['k-2', 'k-1']);
+    expect(await cache(h, 'hit')).toBe(hits + 1); // the window was kept
+    expect(await cache(h, 'miss')).toBe(misses + 1);
+    await blocker;
+  });
+
   it('answers byte for byte what ClickHouse answers, for any filters, limits and cursors, inside and beyond the window', async () => {
     // Big has more rows than the window (10): pages inside it come from memory, deeper ones from
     // ClickHouse. Ties on a timestamp, a duplicated row and non-ASCII ids included.
