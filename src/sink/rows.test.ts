@@ -53,6 +53,17 @@ describe('TabSeparated rows', () => {
     expect(row.split('\t')[5]).toBe('1969-12-31 23:59:55.500');
   });
 
+  it('writes times before 1973-03-03 and from 2286-11-20 as text: ClickHouse reads only 9- or 10-digit Unix seconds as such', () => {
+    const at = (ms: number) => tsvRow({ ...base, timestamp: ms }, 't', 0, 0).split('\t')[5];
+    expect(at(0)).toBe('1970-01-01 00:00:00.000');
+    expect(at(Date.UTC(1971, 5, 1, 12, 0, 0, 7))).toBe('1971-06-01 12:00:00.007');
+    expect(at(99_999_999_999)).toBe('1973-03-03 09:46:39.999');
+    expect(at(100_000_000_000)).toBe('100000000.000');
+    expect(at(9_999_999_999_999)).toBe('9999999999.999');
+    expect(at(10_000_000_000_000)).toBe('2286-11-20 17:46:40.000');
+    expect(at(Date.UTC(2299, 11, 31, 23, 59, 59, 999))).toBe('2299-12-31 23:59:59.999');
+  });
+
   it('refuses times outside DateTime64, which ClickHouse would reject for the whole insert', () => {
     expect(() => tsvRow({ ...base, timestamp: Date.UTC(2400, 0, 1) }, 't', 0, 0)).toThrow(InvalidEventError);
     expect(() => tsvRow({ ...base, received_at: Date.UTC(1800, 0, 1) }, 't', 0, 0)).toThrow(/received_at/);

@@ -35,6 +35,10 @@ export const EVENT_COLUMNS = [
 export const MIN_TIME_MS = Date.UTC(1900, 0, 1);
 export const MAX_TIME_MS = Date.UTC(2300, 0, 1) - 1;
 
+/** Times written as Unix seconds: those with 9 or 10 digits (1973-03-03 09:46:40 to 2286-11-20 17:46:40 UTC). */
+const MIN_UNIX_SECONDS_MS = 100_000_000_000;
+const END_UNIX_SECONDS_MS = 10_000_000_000_000;
+
 export class InvalidEventError extends Error {
   readonly code = 'EVENT_OUT_OF_RANGE';
 }
@@ -57,7 +61,10 @@ function time(ms: number, field: string): string {
   if (!(ms >= MIN_TIME_MS && ms <= MAX_TIME_MS) || !Number.isInteger(ms)) {
     throw new InvalidEventError(`${field} ${ms} is outside ClickHouse's DateTime64 range (1900-01-01 to 2299-12-31)`);
   }
-  if (ms < 0) return new Date(ms).toISOString().replace('T', ' ').slice(0, 23);
+  // As text outside 1973-03-03 09:46:40 .. 2286-11-20 17:46:40: ClickHouse reads no negative Unix
+  // time, and reads Unix seconds of other than 9 or 10 digits as a date (YYYYMMDD...) or not at all,
+  // an error that fails the whole insert again on every retry.
+  if (ms < MIN_UNIX_SECONDS_MS || ms >= END_UNIX_SECONDS_MS) return new Date(ms).toISOString().replace('T', ' ').slice(0, 23);
   const frac = ms % 1000;
   return `${(ms - frac) / 1000}.${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}`;
 }
@@ -125,7 +132,7 @@ function field(payload: Uint8Array, start: number, end: number): string {
 
 function timeMs(s: string): number {
   const dot = s.indexOf('.');
-  // tsvRow writes Unix seconds with three decimals, or a date-time text before 1970.
+  // tsvRow writes Unix seconds with three decimals, or a date-time text (before 1973-03-03, after 2286-11-20).
   if (s.charCodeAt(0) >= 48 && s.length === dot + 4 && !s.includes('-')) return Number(s.slice(0, dot)) * 1000 + Number(s.slice(dot + 1));
   return Date.parse(`${s.replace(' ', 'T')}Z`);
 }
