@@ -7,6 +7,12 @@ import type { FetchedMessage } from '../kafka/consumer.js';
 
 export const CONNECTOR_NAME = 'trackhouse-sink';
 
+/**
+ * Every `trackhouse.error.code` a dead letter can carry: the codec's (DecodeError), the row
+ * builder's (InvalidEventError), and a record without a value.
+ */
+export const DEAD_LETTER_CODES = ['RECORD_UNDECODABLE', 'EVENT_OUT_OF_RANGE', 'RECORD_EMPTY'] as const;
+
 export function deadLetter(
   record: FetchedMessage,
   origin: { topic: string; partition: number; groupId: string },

@@ -1,5 +1,10 @@
-// The sink's Prometheus metrics, registered once on the process's registry.
+// The sink's Prometheus metrics, registered once on the process's registry. Labelled counters
+// whose label values are known start at 0, so dashboards and alerts see a zero, not no series.
 import { Counter, Gauge, Histogram, type Registry } from '../common/metrics.js';
+import { DEAD_LETTER_CODES } from './deadletter.js';
+
+/** Lag per partition of this member, read when scraped; must never reject. */
+export type LagReader = () => Promise<readonly (readonly [partition: number, lag: number])[]>;
 
 export interface SinkMetrics {
   rowsInserted: Counter;
@@ -15,9 +20,9 @@ export interface SinkMetrics {
   rounds: Counter;
 }
 
-export function createSinkMetrics(registry: Registry): SinkMetrics {
+export function createSinkMetrics(registry: Registry, readLag: LagReader = async () => []): SinkMetrics {
   const registers = [registry];
-  return {
+  const metrics: SinkMetrics = {
     rowsInserted: new Counter({
       name: 'trackhouse_sink_rows_inserted_total',
       help: 'Rows ClickHouse confirmed in events (rate() gives rows/s)',
@@ -60,9 +65,19 @@ export function createSinkMetrics(registry: Registry): SinkMetrics {
     }),
     lag: new Gauge({
       name: 'trackhouse_sink_consumer_lag',
-      help: 'Records in the partition not yet committed by the sink (high watermark - committed offset), as of the last fetch',
+      help: "Records in the partition not yet committed by the sink group (broker high watermark - committed offset), read when scraped (at most 1 s old); this member's partitions",
       labelNames: ['partition'],
       registers,
+      async collect() {
+        let values: Awaited<ReturnType<LagReader>> = [];
+        try {
+          values = await readLag();
+        } catch {
+          // A collect that throws fails the whole scrape; the reader is not supposed to, anyway.
+        }
+        this.reset();
+        for (const [p, v] of values) this.set({ partition: String(p) }, v);
+      },
     }),
     waitingForClickHouse: new Gauge({
       name: 'trackhouse_sink_waiting_for_clickhouse',
@@ -81,4 +96,7 @@ export function createSinkMetrics(registry: Registry): SinkMetrics {
       registers,
     }),
   };
+  for (const code of DEAD_LETTER_CODES) metrics.deadLetters.inc({ code }, 0);
+  for (const reason of ['redelivered', 'resent']) metrics.duplicates.inc({ reason }, 0);
+  return metrics;
 }

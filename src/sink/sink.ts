@@ -20,6 +20,7 @@ import { deadLetter } from './deadletter.js';
 import { buildBlocks } from './blocks.js';
 import { blockChanges } from './changes.js';
 import { decodeFetch, type Chunk } from './decode.js';
+import { brokerOffsets, LagProbe } from './lag.js';
 import { createSinkMetrics, type SinkMetrics } from './metrics.js';
 import { PartitionStates } from './partitions.js';
 import { createDecodePool, type DecodePool } from './pool.js';
@@ -59,7 +60,9 @@ export async function startSink(opts: SinkOptions): Promise<RunningSink> {
   const { config, kafka, log } = opts;
   const cfg = config.sink;
   const topic = config.kafka.topics.events;
-  const metrics = createSinkMetrics(opts.registry);
+  // Read at scrape time, so the lag gauge is current also while rounds cannot commit.
+  const lag = new LagProbe(brokerOffsets(kafka, topic, cfg.groupId), { maxAgeMs: 1_000, waitMs: 1_000 }, log);
+  const metrics = createSinkMetrics(opts.registry, () => lag.lag());
   await ensureTopics(kafka, config.kafka, log);
   const partitions = await partitionCount(kafka, topic);
   const store = new SinkStore(opts.clickhouse, topic, { baseMs: cfg.retryBaseMs, maxMs: cfg.retryMaxMs }, log, metrics);
@@ -110,8 +113,7 @@ export async function startSink(opts: SinkOptions): Promise<RunningSink> {
       (assigned) => {
         states.assigned(assigned);
         // Only this member's partitions; the new owner reports the others.
-        metrics.lag.reset();
-        for (const p of assigned) metrics.lag.set({ partition: String(p) }, 0);
+        lag.assigned(assigned);
       },
     );
     log.info({ topic, groupId: cfg.groupId, partitions, workers: cfg.workers }, 'sink consuming');
@@ -119,6 +121,7 @@ export async function startSink(opts: SinkOptions): Promise<RunningSink> {
     await consumer?.stop().catch(() => {});
     await dlq?.close().catch(() => {});
     await pool.destroy();
+    await lag.close();
     throw err;
   }
   const running = consumer;
@@ -144,7 +147,7 @@ export async function startSink(opts: SinkOptions): Promise<RunningSink> {
     stop() {
       stopped ??= (async () => {
         await running.stop();
-        await Promise.allSettled([producer.close(), pool.destroy()]);
+        await Promise.allSettled([producer.close(), pool.destroy(), lag.close()]);
         const rows = (await metrics.rowsInserted.get()).values[0]?.value ?? 0;
         log.info({ rowsInserted: rows }, 'sink stopped');
       })();
@@ -234,7 +237,6 @@ class RoundHandler {
       landed = true;
       tInserted = performance.now();
       await this.d.consumer.commit(batches.map((b) => ({ partition: b.partition, offset: b.lastOffset + 1 })));
-      for (const b of batches) metrics.lag.set({ partition: String(b.partition) }, Math.max(0, b.highWatermark - b.lastOffset - 1));
       if (this.d.log.isLevelEnabled('debug')) {
         this.d.log.debug(
           {

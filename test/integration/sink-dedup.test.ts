@@ -1,9 +1,11 @@
 // Effectively once when the same event arrives again: client resends (a new Kafka record with the
 // same user and messageId, timestamps slightly off), across a restart of the sink, and inserts
-// that ClickHouse refused, or accepted while reporting a failure.
+// that ClickHouse refused, or accepted while reporting a failure; and the consumer lag /metrics
+// shows while ClickHouse refuses inserts.
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/clickhouse/index.js';
+import { startOpsServer } from '../../src/common/http.js';
 import { silentLogger } from '../../src/common/log.js';
 import { createRegistry, type Registry } from '../../src/common/metrics.js';
 import type { Config } from '../../src/config/index.js';
@@ -11,12 +13,22 @@ import { createKafka, ensureTopics } from '../../src/kafka/index.js';
 import type { EventRecord } from '../../src/schema/index.js';
 import { startSink, type RunningSink } from '../../src/sink/index.js';
 import { tempDir, testConfig } from '../support/env.js';
-import { caughtUp, count, expectedTally, faultyClient, produce, resendOf, tally, testEvent, waitFor, type Faults } from './sink-helpers.js';
+import { caughtUp, count, expectedTally, faultyClient, offsets, produce, resendOf, tally, testEvent, waitFor, type Faults } from './sink-helpers.js';
 
 async function metric(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
   const m = await registry.getSingleMetric(name)!.get();
   return m.values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((a, v) => a + v.value, 0);
 }
+
+/** trackhouse_sink_consumer_lag per partition, as /metrics serves it. */
+async function scrapeLag(port: number): Promise<Map<number, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const lag = new Map<number, number>();
+  for (const m of text.matchAll(/^trackhouse_sink_consumer_lag\{partition="(\d+)"[^}]*\} (\d+)$/gm)) lag.set(Number(m[1]), Number(m[2]));
+  return new Map([...lag].sort(([a], [b]) => a - b));
+}
+
+const total = (m: Map<number, number>) => [...m.values()].reduce((a, b) => a + b, 0);
 
 describe('sink deduplication', () => {
   const dir = tempDir();
@@ -115,5 +127,49 @@ describe('sink deduplication', () => {
     expect(faults.landThenFail).toBe(0);
     expect(await metric(registry, 'trackhouse_sink_insert_failures_total')).toBe(faulty.calls.failed);
     expect(await metric(registry, 'trackhouse_sink_waiting_for_clickhouse')).toBe(0);
+  });
+
+  it('shows on /metrics the lag of records it cannot commit while ClickHouse refuses inserts, then 0 once they landed', async () => {
+    const config = testConfig(dir.path, { SINK_BATCH_MS: '50', SINK_RETRY_BASE_MS: '20', SINK_RETRY_MAX_MS: '200' });
+    kafka = createKafka(config.kafka, silentLogger());
+    await ensureTopics(kafka, config.kafka);
+    const topic = config.kafka.topics.events;
+    const group = config.sink.groupId;
+    const base = await count(ch.client, 'SELECT count() FROM events');
+    const faults: Faults = { down: true, landThenFail: 0, stallMs: 0 };
+    const faulty = faultyClient(ch.client, faults);
+    const { sink, registry } = await run(config, faulty.client);
+    const opsOptions = { registry, checks: sink.checks, host: '127.0.0.1', port: 0, portVariable: 'SINK_PORT' };
+    const ops = await startOpsServer(opsOptions);
+    try {
+      const zero = new Map([
+        [0, 0],
+        [1, 0],
+        [2, 0],
+      ]);
+      await waitFor('a lag series per assigned partition', async () => (await scrapeLag(ops.port)).size === 3);
+      expect(await scrapeLag(ops.port)).toEqual(zero);
+
+      const n = 700;
+      await produce(kafka, topic, Array.from({ length: n }, (_, i) => testEvent(40_000 + i)));
+      await waitFor('refused inserts', async () => faulty.calls.failed >= 2);
+      await waitFor(`the lag gauge to reach ${n}`, async () => total(await scrapeLag(ops.port)) === n);
+      const stuck = await offsets(kafka, topic, group);
+      // Per partition: everything produced, since nothing was committed.
+      expect(await scrapeLag(ops.port)).toEqual(new Map([...stuck.high].sort(([a], [b]) => a - b)));
+      expect([...stuck.committed.values()]).toEqual([-1, -1, -1]);
+      expect(await metric(registry, 'trackhouse_sink_waiting_for_clickhouse')).toBe(1);
+      expect(await count(ch.client, 'SELECT count() FROM events')).toBe(base);
+
+      faults.down = false;
+      await caughtUp(kafka, topic, group);
+      await waitFor('the lag gauge to drop to 0', async () => total(await scrapeLag(ops.port)) === 0);
+      expect(await scrapeLag(ops.port)).toEqual(zero);
+      expect(await count(ch.client, 'SELECT count() FROM events')).toBe(base + n);
+    } finally {
+      ops.drain();
+      ops.close();
+      await sink.stop();
+    }
   });
 });
