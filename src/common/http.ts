@@ -1,6 +1,7 @@
 // Small pieces every uWebSockets.js server here shares: listening on a port, JSON replies, and the
 // operational routes /healthz (alive), /readyz (dependencies reachable, 503 while draining) and
-// /metrics (Prometheus text).
+// /metrics (Prometheus text), each also answering HEAD (same status and headers, no body) and
+// 405 to other methods.
 //
 // uWebSockets.js rules these helpers follow: a response must not be touched after the client
 // aborted, so async handlers register onAborted before their first await; and writes made after
@@ -36,11 +37,33 @@ export interface ResponseState {
   aborted: boolean;
 }
 
+/**
+ * Ends a reply whose status and headers are written. For a HEAD request the body is left out and
+ * its length sent instead (RFC 9110: a HEAD answer has a GET's headers and never a body; uWS
+ * would send the bytes, which a keep-alive client then reads as the start of its next answer).
+ */
+export function endReply(res: HttpResponse, body: string | Uint8Array, head: boolean): void {
+  if (!head) {
+    res.end(body);
+    return;
+  }
+  // The length goes as a header: this uWS build leaves a reply whose length is passed to
+  // endWithoutBody (even undefined) unfinished, which aborts the process.
+  res.writeHeader('Content-Length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength));
+  res.endWithoutBody();
+}
+
 /** Writes a complete JSON reply. `body` is already serialized; headers are [name, value] pairs. */
-export function writeJson(res: HttpResponse, status: number, body: string, headers?: readonly (readonly [string, string])[]): void {
+export function writeJson(
+  res: HttpResponse,
+  status: number,
+  body: string,
+  headers?: readonly (readonly [string, string])[],
+  head = false,
+): void {
   res.writeStatus(statusLine(status)).writeHeader('Content-Type', 'application/json');
   if (headers) for (const [k, v] of headers) res.writeHeader(k, v);
-  res.end(body);
+  endReply(res, body, head);
 }
 
 /** Same as writeJson, for replies made after an await: corked, and skipped if the client left. */
@@ -50,9 +73,10 @@ export function replyJson(
   status: number,
   body: string,
   headers?: readonly (readonly [string, string])[],
+  head = false,
 ): void {
   if (state.aborted) return;
-  res.cork(() => writeJson(res, status, body, headers));
+  res.cork(() => writeJson(res, status, body, headers, head));
 }
 
 export interface ReadinessReport {
@@ -101,30 +125,43 @@ export async function runReadiness(opts: OpsOptions): Promise<ReadinessReport> {
   return { ready: Object.values(checks).every((v) => v === 'ok'), checks };
 }
 
+export const OPS_PATHS = ['/healthz', '/readyz', '/metrics'] as const;
+
+const OPS_METHOD_NOT_ALLOWED = JSON.stringify({ error: 'method_not_allowed', message: 'only GET and HEAD are supported here' });
+
 export function addOpsRoutes(app: TemplatedApp, opts: OpsOptions): void {
-  app.get('/healthz', (res) => {
-    writeJson(res, 200, '{"status":"ok"}');
-  });
-  app.get('/readyz', (res) => {
+  const healthz = (res: HttpResponse, head: boolean) => writeJson(res, 200, '{"status":"ok"}', undefined, head);
+  const readyz = (res: HttpResponse, head: boolean) => {
     const state: ResponseState = { aborted: false };
     res.onAborted(() => (state.aborted = true));
     void runReadiness(opts).then((report) => {
-      replyJson(res, state, report.ready ? 200 : 503, JSON.stringify({ status: report.ready ? 'ready' : 'not ready', ...report }));
+      const body = JSON.stringify({ status: report.ready ? 'ready' : 'not ready', ...report });
+      replyJson(res, state, report.ready ? 200 : 503, body, undefined, head);
     });
-  });
-  app.get('/metrics', (res) => {
+  };
+  const metrics = (res: HttpResponse, head: boolean) => {
     const state: ResponseState = { aborted: false };
     res.onAborted(() => (state.aborted = true));
     void opts.registry.metrics().then(
       (text) => {
         if (state.aborted) return;
         res.cork(() => {
-          res.writeStatus('200 OK').writeHeader('Content-Type', opts.registry.contentType).end(text);
+          res.writeStatus('200 OK').writeHeader('Content-Type', opts.registry.contentType);
+          endReply(res, text, head);
         });
       },
-      (err: unknown) => replyJson(res, state, 500, JSON.stringify({ error: String(err) })),
+      (err: unknown) => replyJson(res, state, 500, JSON.stringify({ error: 'metrics_failed', message: String(err) }), undefined, head),
     );
-  });
+  };
+  for (const [path, answer] of [
+    ['/healthz', healthz],
+    ['/readyz', readyz],
+    ['/metrics', metrics],
+  ] as const) {
+    app.get(path, (res) => answer(res, false));
+    app.head(path, (res) => answer(res, true));
+    app.any(path, (res) => writeJson(res, 405, OPS_METHOD_NOT_ALLOWED, [['Allow', 'GET, HEAD']]));
+  }
 }
 
 export interface Listening {
@@ -173,6 +210,11 @@ export async function startOpsServer(opts: Omit<OpsOptions, 'draining'> & { host
   let draining = false;
   const app = loadUws().App();
   addOpsRoutes(app, { ...opts, draining: () => draining });
+  // Without a catch-all uWS closes the connection without an answer.
+  app.any('/*', (res, req) => {
+    const body = JSON.stringify({ error: 'not_found', message: `no route for ${req.getMethod().toUpperCase()} ${req.getUrl().slice(0, 200)}` });
+    writeJson(res, 404, body, undefined, req.getMethod() === 'head');
+  });
   const http = await listen(app, opts.host, opts.port);
   return {
     port: http.port,

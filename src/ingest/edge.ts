@@ -20,7 +20,7 @@
 // clients retry; the sink deduplicates by event_id what a retry writes twice.
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Logger } from '../common/log.js';
-import { statusLine } from '../common/http.js';
+import { endReply, statusLine } from '../common/http.js';
 import type { Config } from '../config/index.js';
 import type { OutRecord, ProduceError, RecordProducer, Submission } from '../kafka/producer.js';
 import type { EventCodec, EventRecord, EventType } from '../schema/index.js';
@@ -550,7 +550,7 @@ export class IngestEdge {
     const status = REQUEST_ERRORS[code];
     res.writeStatus(statusLine(status)).writeHeader('Content-Type', 'application/json');
     if (status === 405) res.writeHeader('Allow', 'POST, OPTIONS');
-    res.end(errorBody(code, message));
+    endReply(res, errorBody(code, message), req.getMethod() === 'head');
   }
 }
 

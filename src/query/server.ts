@@ -9,7 +9,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Registry } from 'prom-client';
 import type { ChangeFeed } from '../common/changes.js';
 import { ConfigError } from '../common/errors.js';
-import { addOpsRoutes, listen, statusLine, type Listening, type ResponseState } from '../common/http.js';
+import { addOpsRoutes, endReply, listen, statusLine, type Listening, type ResponseState } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import { loadUws } from '../common/uws.js';
 import type { Config } from '../config/index.js';
@@ -44,11 +44,11 @@ export interface QueryServer {
 
 const JSON_HEADERS = ['Content-Type', 'application/json'] as const;
 
-/** Writes a whole reply; inside a handler or a cork. */
-function send(res: HttpResponse, status: number, body: string | Uint8Array, headers?: readonly (readonly [string, string])[]): void {
+/** Writes a whole reply; inside a handler or a cork. `head`: a HEAD request, answered without the body. */
+function send(res: HttpResponse, status: number, body: string | Uint8Array, headers?: readonly (readonly [string, string])[], head = false): void {
   res.writeStatus(statusLine(status)).writeHeader(JSON_HEADERS[0], JSON_HEADERS[1]).writeHeader('Cache-Control', 'no-store');
   if (headers) for (const [k, v] of headers) res.writeHeader(k, v);
-  res.end(body);
+  endReply(res, body, head);
 }
 
 export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
@@ -182,14 +182,16 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
   });
 
   for (const path of ['/v1/users/:userId/events', '/v1/rollups/daily']) {
-    app.any(path, (res) => {
-      send(res, 405, JSON.stringify({ error: 'method_not_allowed', message: 'only GET is supported here' }), [['Allow', 'GET']]);
+    app.any(path, (res, req) => {
+      const head = req.getMethod() === 'head';
+      send(res, 405, JSON.stringify({ error: 'method_not_allowed', message: 'only GET is supported here' }), [['Allow', 'GET']], head);
       metrics.done('other', 405, performance.now());
     });
   }
   app.any('/*', (res, req) => {
     const start = performance.now();
-    send(res, 404, JSON.stringify({ error: 'not_found', message: `no route for ${req.getMethod().toUpperCase()} ${req.getUrl()}` }));
+    const method = req.getMethod();
+    send(res, 404, JSON.stringify({ error: 'not_found', message: `no route for ${method.toUpperCase()} ${req.getUrl()}` }), undefined, method === 'head');
     metrics.done('other', 404, start);
   });
 

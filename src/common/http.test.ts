@@ -1,0 +1,84 @@
+// The operational routes every server shares, on the wire: HEAD answers with GET's status and
+// headers and no body (a body would be read as the next answer on a keep-alive connection), other
+// methods get 405 naming the allowed ones, and unknown paths a JSON 404 instead of a closed socket.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { exchange, type RawRequest } from '../../test/support/raw-http.js';
+import { createRegistry } from './metrics.js';
+import { startOpsServer, type OpsServer } from './http.js';
+
+let server: OpsServer;
+let ready = true;
+
+beforeAll(async () => {
+  const options = {
+    registry: createRegistry('ops-test', false),
+    checks: [{ name: 'dependency', check: async () => (ready ? undefined : Promise.reject(new Error('down'))) }],
+    host: '127.0.0.1',
+    port: 0,
+    portVariable: 'SINK_PORT',
+  };
+  server = await startOpsServer(options);
+});
+
+afterAll(() => server?.close());
+
+const get = (path: string): RawRequest => ({ method: 'GET', path });
+const head = (path: string): RawRequest => ({ method: 'HEAD', path });
+
+it('answers HEAD on /healthz, /readyz and /metrics as GET, with the length and without the body', async () => {
+  const answers = await exchange(server.port, [
+    get('/healthz'),
+    head('/healthz'),
+    get('/readyz'),
+    head('/readyz'),
+    get('/metrics'),
+    head('/metrics'),
+    get('/healthz'),
+  ]);
+  expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 200, 200]);
+  for (const i of [0, 2, 4]) {
+    const [full, bodyless] = [answers[i]!, answers[i + 1]!];
+    expect(bodyless.body).toBe('');
+    expect(bodyless.headers['content-length']).toBe(String(Buffer.byteLength(full.body)));
+    expect(bodyless.headers['content-type']).toBe(full.headers['content-type']);
+  }
+  expect(JSON.parse(answers[0]!.body)).toEqual({ status: 'ok' });
+  expect(answers[6]!.body).toBe('{"status":"ok"}');
+});
+
+it('answers HEAD /readyz with 503 while a dependency is down', async () => {
+  ready = false;
+  try {
+    const [full, bodyless] = await exchange(server.port, [get('/readyz'), head('/readyz')]);
+    expect(full!.status).toBe(503);
+    expect(JSON.parse(full!.body)).toMatchObject({ ready: false, checks: { dependency: 'down' } });
+    expect(bodyless!.status).toBe(503);
+    expect(bodyless!.body).toBe('');
+  } finally {
+    ready = true;
+  }
+});
+
+it('answers other methods on the operational paths with 405 and Allow: GET, HEAD', async () => {
+  const answers = await exchange(server.port, [
+    { method: 'POST', path: '/healthz', body: '{}' },
+    { method: 'DELETE', path: '/metrics' },
+    { method: 'PUT', path: '/readyz', body: 'x' },
+    get('/healthz'),
+  ]);
+  expect(answers.map((a) => a.status)).toEqual([405, 405, 405, 200]);
+  for (const a of answers.slice(0, 3)) {
+    expect(a.headers.allow).toBe('GET, HEAD');
+    expect(JSON.parse(a.body)).toEqual({ error: 'method_not_allowed', message: 'only GET and HEAD are supported here' });
+  }
+});
+
+it('answers unknown paths with a JSON 404, and HEAD of one without a body', async () => {
+  const answers = await exchange(server.port, [get('/nope'), head('/nope'), { method: 'POST', path: '/v1/track', body: '{}' }, get('/healthz')]);
+  expect(answers.map((a) => a.status)).toEqual([404, 404, 404, 200]);
+  expect(JSON.parse(answers[0]!.body)).toEqual({ error: 'not_found', message: 'no route for GET /nope' });
+  expect(answers[1]!.body).toBe('');
+  // The body HEAD leaves out is the one GET would get, which names the method.
+  expect(answers[1]!.headers['content-length']).toBe(String(Buffer.byteLength(answers[0]!.body.replace('GET', 'HEAD'))));
+  expect(JSON.parse(answers[2]!.body)).toEqual({ error: 'not_found', message: 'no route for POST /v1/track' });
+});
