@@ -52,10 +52,28 @@ function spawnSink(env: Env): Child {
   return { proc, port, exit, log };
 }
 
-async function metric(port: number, name: string): Promise<number> {
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** The samples of one /metrics scrape (comment lines left out). */
+async function scrape(port: number): Promise<Sample[]> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
-  return line ? Number(line.split(' ').at(-1)) : NaN;
+  const out: Sample[] = [];
+  for (const m of text.matchAll(/^([a-zA-Z_:][\w:]*)(?:\{([^}]*)\})? (\S+)$/gm)) {
+    const labels = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1]!, l[2]!]));
+    out.push({ name: m[1]!, labels, value: Number(m[3]) });
+  }
+  return out;
+}
+
+/** The value of the one sample with that name and labels (besides the component label); throws if there is none. */
+function sample(samples: readonly Sample[], name: string, labels: Record<string, string> = {}): number {
+  const found = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+  if (found.length !== 1) throw new Error(`expected one sample ${name}${JSON.stringify(labels)}, found ${found.length}`);
+  return found[0]!.value;
 }
 
 describe('trackhouse sink process', () => {
@@ -102,17 +120,35 @@ describe('trackhouse sink process', () => {
     await waitFor('sink to be ready', async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200);
     const ready = (await (await fetch(`http://127.0.0.1:${port}/readyz`)).json()) as { checks: Record<string, string> };
     expect(ready.checks).toEqual({ clickhouse: 'ok', kafka: 'ok' });
-    await waitFor('first rows', async () => (await metric(port, 'trackhouse_sink_rows_inserted_total')) > 0);
-    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    for (const name of [
-      'trackhouse_sink_consumer_lag{partition="0"',
-      'trackhouse_sink_insert_duration_seconds_bucket',
-      'trackhouse_sink_insert_rows_bucket',
-      'trackhouse_sink_rows_inserted_total',
-      'trackhouse_sink_dlq_records_total',
-      'trackhouse_sink_duplicates_skipped_total',
-    ]) {
-      expect(text).toContain(name);
+    await waitFor('first rows, and the lag of each partition read from the broker', async () => {
+      const s = await scrape(port);
+      return sample(s, 'trackhouse_sink_rows_inserted_total') > 0 && s.filter((x) => x.name === 'trackhouse_sink_consumer_lag').length === 3;
+    });
+    // One scrape, mid-stream: the counters agree with each other exactly, the ones nothing
+    // happened to are 0, and each partition's lag lies between what was produced and what was
+    // still uncommitted right after the scrape.
+    const samples = await scrape(port);
+    const after = await offsets(kafka, topic, group);
+    const rows = sample(samples, 'trackhouse_sink_rows_inserted_total');
+    expect(rows).toBeGreaterThan(0);
+    expect(sample(samples, 'trackhouse_sink_insert_rows_sum')).toBe(rows);
+    const inserts = sample(samples, 'trackhouse_sink_insert_rows_count');
+    expect(inserts).toBeGreaterThan(0);
+    expect(sample(samples, 'trackhouse_sink_insert_duration_seconds_count')).toBe(inserts);
+    expect(sample(samples, 'trackhouse_sink_insert_rows_bucket', { le: '+Inf' })).toBe(inserts);
+    expect(sample(samples, 'trackhouse_sink_insert_failures_total')).toBe(0);
+    for (const code of ['RECORD_UNDECODABLE', 'EVENT_OUT_OF_RANGE', 'RECORD_EMPTY']) {
+      expect(sample(samples, 'trackhouse_sink_dlq_records_total', { code })).toBe(0);
+    }
+    for (const reason of ['redelivered', 'resent']) {
+      expect(sample(samples, 'trackhouse_sink_duplicates_skipped_total', { reason })).toBe(0);
+    }
+    expect(sample(samples, 'trackhouse_sink_waiting_for_clickhouse')).toBe(0);
+    expect(samples.filter((s) => s.name === 'trackhouse_sink_consumer_lag').map((s) => s.labels.partition).sort()).toEqual(['0', '1', '2']);
+    for (const [p, high] of after.high) {
+      const lag = sample(samples, 'trackhouse_sink_consumer_lag', { partition: String(p) });
+      expect(lag).toBeLessThanOrEqual(high);
+      expect(lag).toBeGreaterThanOrEqual(high - Math.max(0, after.committed.get(p) ?? 0));
     }
     child.proc.kill('SIGTERM');
     expect(await child.exit).toEqual({ code: 0, signal: null });
