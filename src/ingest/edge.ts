@@ -467,17 +467,12 @@ export class IngestEdge {
     for (const x of r.rejected) m.eventRejected(x.code);
     if (r.kind !== 'batch') {
       const x = r.rejected[0]!;
-      this.reply(r, 400, JSON.stringify({ success: false, code: x.code, error: x.error }), false, false);
+      this.reply(r, 400, errorBody(x.code, x.error), false, false);
       return;
     }
     const n = r.rejected.length;
-    const body = {
-      success: false,
-      code: 'invalid_event',
-      error: `${n} of ${n + r.accepted} events are invalid and were not accepted; the other ${r.accepted} were`,
-      accepted: r.accepted,
-      rejected: r.rejected,
-    };
+    const message = `${n} of ${n + r.accepted} events are invalid and were not accepted; the other ${r.accepted} were`;
+    const body = { success: false, code: 'invalid_event', error: message, message, accepted: r.accepted, rejected: r.rejected };
     this.reply(r, 400, JSON.stringify(body), false, false);
   }
 
@@ -554,6 +549,10 @@ export class IngestEdge {
   }
 }
 
+/**
+ * `error` is this API's field; `message` carries the same text for Segment's clients, which read
+ * `code` and `message` from an error answer (segment-analytics-python logs them).
+ */
 function errorBody(code: string, message: string): string {
-  return JSON.stringify({ success: false, code, error: message });
+  return JSON.stringify({ success: false, code, error: message, message });
 }
