@@ -12,14 +12,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { migrate, openClickHouse, type ClickHouseHandle } from '../clickhouse/index.js';
+import { checkClickHouse, migrate, openClickHouse, type ClickHouseHandle } from '../clickhouse/index.js';
 import { createChangeFeed } from '../common/changes.js';
 import { TrackhouseError } from '../common/errors.js';
 import { startOpsServer } from '../common/http.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { createRegistry } from '../common/metrics.js';
 import { currentEnv, loadConfig, withDevKeys, type Config } from '../config/index.js';
-import { createKafka, ensureTopics } from '../kafka/index.js';
+import { createKafka, ensureTopics, explainKafkaError } from '../kafka/index.js';
 import {
   clearBrokerState,
   findRunningBroker,
@@ -115,11 +115,15 @@ export async function startAllInOne(): Promise<number> {
   try {
     const brokers = await kafkaFor(config, log, parts);
     const kafka = createKafka(config.kafka, log, brokers);
-    await ensureTopics(kafka, config.kafka);
+    await ensureTopics(kafka, config.kafka).catch((err: unknown) => {
+      // Only a cluster named by KAFKA_BROKERS can be misconfigured; the local broker was just started here.
+      throw config.kafka.brokers.length > 0 ? explainKafkaError(err, config.kafka, brokers) : err;
+    });
     parts.checkpoint();
 
     const ch: ClickHouseHandle = await openClickHouse(config.clickhouse, config.dataDir);
     parts.add({ name: 'clickhouse', stop: () => ch.close() });
+    await checkClickHouse(ch, config.clickhouse);
     await migrate(ch.client, log);
     parts.checkpoint();
 
@@ -129,7 +133,7 @@ export async function startAllInOne(): Promise<number> {
     parts.add({ name: 'query', stop: () => query.stop() });
     const sinkRegistry = createRegistry('sink');
     const sink = await startSink({ config, kafka, clickhouse: ch.client, log: log.child({ component: 'sink' }), registry: sinkRegistry, changes });
-    const sinkOps = await startOpsServer({ registry: sinkRegistry, checks: sink.checks, host: config.http.host, port: config.http.sinkPort });
+    const sinkOps = await startOpsServer({ registry: sinkRegistry, checks: sink.checks, host: config.http.host, port: config.http.sinkPort, portVariable: 'SINK_PORT' });
     parts.add({
       name: 'sink',
       stop: async () => {

@@ -9,7 +9,7 @@
 // - the client's `database` option is ignored: chDB works in `default`.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient, type Logger as ClickHouseLogger, type WarnLogParams } from '@clickhouse/client';
 import { PrerequisiteError } from '../common/errors.js';
 import type { ClickHouseConfig } from '../config/index.js';
 
@@ -24,6 +24,23 @@ export interface ClickHouseHandle {
   close(): Promise<void>;
 }
 
+/**
+ * The client's own log: warnings as one line on stderr; errors not at all, because every error it
+ * logs it also throws to the caller, who reports it (the CLI as one line, the servers in their
+ * JSON logs), while its default logger prints each one again, over many lines, with a stack.
+ */
+class WarningsOnly implements ClickHouseLogger {
+  trace(): void {}
+  debug(): void {}
+  info(): void {}
+  warn({ module, message }: WarnLogParams): void {
+    process.stderr.write(`@clickhouse/client ${module}: ${message}\n`);
+  }
+  error(): void {}
+}
+
+const LOG = { LoggerClass: WarningsOnly, level: ClickHouseLogLevel.WARN };
+
 export function chdbPath(dataDir: string): string {
   return path.join(dataDir, 'clickhouse');
 }
@@ -37,6 +54,7 @@ export async function openClickHouse(cfg: ClickHouseConfig, dataDir: string): Pr
       database: cfg.database,
       request_timeout: cfg.requestTimeoutMs,
       application: 'trackhouse',
+      log: LOG,
     });
     return { client, engine: 'server', location: cfg.url, close: () => client.close() };
   }
@@ -47,16 +65,33 @@ export async function openClickHouse(cfg: ClickHouseConfig, dataDir: string): Pr
     });
   } catch (err) {
     throw new PrerequisiteError(
-      'the in-process ClickHouse engine (npm package chdb) is not installed; run npm ci without ' +
-        '--omit=optional, or set CLICKHOUSE_URL to a ClickHouse server',
+      'CLICKHOUSE_URL is not set, so the in-process ClickHouse engine is used, but it (npm package chdb) is not ' +
+        'installed here (the production image leaves it out; chDB is published for Linux x64 only): set CLICKHOUSE_URL ' +
+        'to a ClickHouse server, or install the engine with npm ci',
       { cause: err },
     );
   }
   const dir = chdbPath(dataDir);
   mkdirSync(dir, { recursive: true });
+  let connection: unknown;
+  try {
+    connection = createChdbConnection({ path: dir });
+  } catch (err) {
+    // chDB binds a data dir to one process; its error says only that the connection failed.
+    if ((err as { code?: string }).code === 'CHDB_CONNECTION') {
+      throw new PrerequisiteError(
+        `could not open the chDB data dir ${dir}: it is most likely in use by another trackhouse process ` +
+          '(a running sink or start); stop it first, set TRACKHOUSE_DATA_DIR to another folder, or use a ClickHouse ' +
+          'server (CLICKHOUSE_URL), where several processes share one database',
+        { cause: err },
+      );
+    }
+    throw err;
+  }
   const client = createClient({
-    connection: createChdbConnection({ path: dir }),
+    connection,
     request_timeout: cfg.requestTimeoutMs,
+    log: LOG,
   } as Parameters<typeof createClient>[0]);
   return { client, engine: 'chdb', location: dir, close: () => client.close() };
 }

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { TrackhouseError } from '../common/errors.js';
+import { errorMessage, TrackhouseError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 
 /** clickhouse/ sits two levels above both src/clickhouse and dist/clickhouse. */
@@ -63,17 +63,31 @@ export interface MigrateResult {
   skipped: number[];
 }
 
+/** The server's message with its error name (ACCESS_DENIED, ...), which the client keeps apart. */
+function describe(err: unknown): string {
+  const type = (err as { type?: unknown }).type;
+  return `${errorMessage(err).trim()}${typeof type === 'string' ? ` (${type})` : ''}`;
+}
+
+async function appliedMigrations(client: ClickHouseClient): Promise<Map<number, string>> {
+  try {
+    await client.command({
+      query: `CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE}
+        (version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3))
+        ENGINE = MergeTree ORDER BY version`,
+    });
+    const rs = await client.query({
+      query: `SELECT version, any(checksum) AS checksum FROM ${MIGRATIONS_TABLE} GROUP BY version`,
+      format: 'JSONEachRow',
+    });
+    return new Map((await rs.json<{ version: number; checksum: string }>()).map((r) => [Number(r.version), r.checksum]));
+  } catch (err) {
+    throw new MigrationError(`could not create or read the table ${MIGRATIONS_TABLE} that records applied migrations: ${describe(err)}`, err);
+  }
+}
+
 export async function migrate(client: ClickHouseClient, log: Logger, dir: string = MIGRATIONS_DIR): Promise<MigrateResult> {
-  await client.command({
-    query: `CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE}
-      (version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3))
-      ENGINE = MergeTree ORDER BY version`,
-  });
-  const rs = await client.query({
-    query: `SELECT version, any(checksum) AS checksum FROM ${MIGRATIONS_TABLE} GROUP BY version`,
-    format: 'JSONEachRow',
-  });
-  const done = new Map((await rs.json<{ version: number; checksum: string }>()).map((r) => [Number(r.version), r.checksum]));
+  const done = await appliedMigrations(client);
   const result: MigrateResult = { applied: [], skipped: [] };
   for (const m of loadMigrations(dir)) {
     const prior = done.get(m.version);
@@ -89,7 +103,7 @@ export async function migrate(client: ClickHouseClient, log: Logger, dir: string
         await client.command({ query: statement });
       } catch (err) {
         throw new MigrationError(
-          `migration ${m.version}_${m.name}.sql failed at statement ${i + 1}: ${(err as Error).message}`,
+          `migration ${m.version}_${m.name}.sql failed at statement ${i + 1}: ${describe(err)}`,
           err,
         );
       }

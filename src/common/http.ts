@@ -8,6 +8,7 @@
 // an await are wrapped in res.cork() so status, headers and body leave in one syscall.
 import type { HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import type { Registry } from 'prom-client';
+import { listenError } from './listen-errors.js';
 import { loadUws } from './uws.js';
 
 export const STATUS_TEXT: Record<number, string> = {
@@ -172,12 +173,16 @@ export interface Listening {
   closeAll(): void;
 }
 
-export function listen(app: TemplatedApp, host: string, port: number): Promise<Listening> {
+/**
+ * Listens on host:port. `portVariable` names the setting the port came from (QUERY_PORT, ...), so
+ * a failure is a ConfigError that says which of HOST and that variable to change.
+ */
+export function listen(app: TemplatedApp, host: string, port: number, portVariable?: string): Promise<Listening> {
   const uws = loadUws();
   return new Promise((resolve, reject) => {
     app.listen(host, port, (socket: us_listen_socket | false) => {
       if (!socket) {
-        reject(new Error(`could not listen on ${host}:${port} (in use, or not an address of this machine)`));
+        void listenError(host, port, portVariable).then(reject);
         return;
       }
       let open = true;
@@ -206,7 +211,9 @@ export interface OpsServer {
 }
 
 /** A server with only the operational routes, for parts without an HTTP API (the sink). */
-export async function startOpsServer(opts: Omit<OpsOptions, 'draining'> & { host: string; port: number }): Promise<OpsServer> {
+export async function startOpsServer(
+  opts: Omit<OpsOptions, 'draining'> & { host: string; port: number; /** The setting the port came from (SINK_PORT). */ portVariable: string },
+): Promise<OpsServer> {
   let draining = false;
   const app = loadUws().App();
   addOpsRoutes(app, { ...opts, draining: () => draining });
@@ -215,7 +222,7 @@ export async function startOpsServer(opts: Omit<OpsOptions, 'draining'> & { host
     const body = JSON.stringify({ error: 'not_found', message: `no route for ${req.getMethod().toUpperCase()} ${req.getUrl().slice(0, 200)}` });
     writeJson(res, 404, body, undefined, req.getMethod() === 'head');
   });
-  const http = await listen(app, opts.host, opts.port);
+  const http = await listen(app, opts.host, opts.port, opts.portVariable);
   return {
     port: http.port,
     drain: () => {

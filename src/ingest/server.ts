@@ -58,7 +58,7 @@ export async function startEdgeServer(opts: EdgeServerOptions): Promise<EdgeServ
   });
   let l: Listening;
   try {
-    l = await listen(app, config.http.host, opts.port);
+    l = await listen(app, config.http.host, opts.port, 'INGEST_PORT');
   } catch (err) {
     await producer.close(0);
     throw err;

@@ -15,6 +15,7 @@
 import net from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { AggregatorRegistry, Registry } from 'prom-client';
+import { TrackhouseError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { Config } from '../config/index.js';
 import { startEdgeServer } from './server.js';
@@ -80,7 +81,8 @@ class EdgeThread {
             resolve(m.port);
             break;
           case 'failed':
-            reject(new Error(`ingest thread ${this.index} failed to start: ${m.message}`));
+            // A typed error (a port in use, ...) stays typed, so the CLI prints it without a stack.
+            reject(m.code !== undefined ? new TrackhouseError(m.code, m.message) : new Error(`ingest thread ${this.index} failed to start: ${m.message}`));
             break;
           default:
             this.supervisor.onMessage(this, m);

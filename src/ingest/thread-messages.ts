@@ -19,7 +19,8 @@ export type ToWorker =
 /** Edge thread -> supervisor. */
 export type FromWorker =
   | { type: 'listening'; port: number }
-  | { type: 'failed'; message: string }
+  /** `code`: the TrackhouseError code when it was one (a ConfigError for a port in use, ...). */
+  | { type: 'failed'; message: string; code?: string }
   | { type: 'stopped' }
   | { type: 'metrics-json'; id: number; json: unknown[] }
   /** This thread serves /metrics and needs the text for all threads. */

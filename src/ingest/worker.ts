@@ -1,6 +1,7 @@
 // Entry point of an edge thread (INGEST_THREADS > 1): one full edge (uWS app on the shared port,
 // its own Kafka producer) that reports to the supervisor on the main thread.
 import { parentPort, workerData } from 'node:worker_threads';
+import { TrackhouseError } from '../common/errors.js';
 import { createLogger } from '../common/log.js';
 import { Registry, createRegistry } from '../common/metrics.js';
 import { startEdgeServer, type EdgeServer } from './server.js';
@@ -65,6 +66,6 @@ try {
   });
   send({ type: 'listening', port: server.port });
 } catch (err) {
-  send({ type: 'failed', message: err instanceof Error ? err.message : String(err) });
+  send({ type: 'failed', message: err instanceof Error ? err.message : String(err), code: err instanceof TrackhouseError ? err.code : undefined });
   port.close();
 }

@@ -142,11 +142,14 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
   const port = opts.port === 0 ? await freePort() : opts.port;
   let controllerPort = opts.controllerPort === 0 ? await freePort() : opts.controllerPort;
   while (controllerPort === port) controllerPort = await freePort();
-  for (const p of [port, controllerPort]) {
+  for (const [p, variable] of [
+    [port, 'LOCAL_KAFKA_PORT'],
+    [controllerPort, 'LOCAL_KAFKA_CONTROLLER_PORT'],
+  ] as const) {
     if (!(await portIsFree(p))) {
       throw new LocalKafkaError(
-        `port ${p} on 127.0.0.1 is already in use; set LOCAL_KAFKA_PORT / LOCAL_KAFKA_CONTROLLER_PORT ` +
-          `to free ports (or 0 to pick any), or KAFKA_BROKERS to use a running cluster`,
+        `${variable}=${p} is already in use on 127.0.0.1; stop what holds it, set ${variable} to a free port ` +
+          `(0 picks one), or set KAFKA_BROKERS to use a running cluster`,
       );
     }
   }

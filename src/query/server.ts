@@ -197,7 +197,7 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
 
   let listening: Listening;
   try {
-    listening = await listen(app, config.http.host, config.http.queryPort);
+    listening = await listen(app, config.http.host, config.http.queryPort, 'QUERY_PORT');
   } catch (err) {
     unsubscribe();
     throw err;

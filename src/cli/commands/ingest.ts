@@ -4,7 +4,7 @@ import { createLogger } from '../../common/log.js';
 import { createRegistry } from '../../common/metrics.js';
 import { loadConfig } from '../../config/index.js';
 import { startIngest } from '../../ingest/index.js';
-import { createKafka, ensureTopics } from '../../kafka/index.js';
+import { createKafka, ensureTopics, explainKafkaError } from '../../kafka/index.js';
 import { runUntilSignal } from '../lifecycle.js';
 import { kafkaBrokers } from './shared.js';
 
@@ -21,10 +21,13 @@ export function registerIngest(program: Command): void {
       }
       const log = createLogger(config.logLevel, { component: 'ingest' });
       const brokers = kafkaBrokers(config);
-      const created = await ensureTopics(createKafka(config.kafka, log, brokers), config.kafka);
+      const explain = (err: unknown) => {
+        throw explainKafkaError(err, config.kafka, brokers);
+      };
+      const created = await ensureTopics(createKafka(config.kafka, log, brokers), config.kafka).catch(explain);
       if (created.length > 0) log.info({ topics: created }, 'created Kafka topics');
       const registry = createRegistry('ingest');
-      const ingest = await startIngest({ config, log, registry, brokers });
+      const ingest = await startIngest({ config, log, registry, brokers }).catch(explain);
       log.info({ url: `http://${config.http.host}:${ingest.port}`, threads: config.ingest.threads, brokers }, 'ingest listening');
       process.exitCode = await runUntilSignal(ingest, log, config.shutdownTimeoutMs);
     });

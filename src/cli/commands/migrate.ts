@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { migrate, openClickHouse } from '../../clickhouse/index.js';
+import { checkClickHouse, migrate, openClickHouse } from '../../clickhouse/index.js';
 import { createLogger } from '../../common/log.js';
 import { loadConfig } from '../../config/index.js';
 
@@ -12,6 +12,7 @@ export function registerMigrate(program: Command): void {
       const log = createLogger(config.logLevel, { component: 'migrate' });
       const ch = await openClickHouse(config.clickhouse, config.dataDir);
       try {
+        await checkClickHouse(ch, config.clickhouse);
         const result = await migrate(ch.client, log);
         log.info({ ...result, clickhouse: ch.location }, 'migrations up to date');
       } finally {

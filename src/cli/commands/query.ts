@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { openClickHouse } from '../../clickhouse/index.js';
+import { checkClickHouse, openClickHouse } from '../../clickhouse/index.js';
 import { createLogger } from '../../common/log.js';
 import { createRegistry } from '../../common/metrics.js';
 import { loadConfig } from '../../config/index.js';
@@ -19,6 +19,7 @@ export function registerQuery(program: Command): void {
       const ch = await openClickHouse(config.clickhouse, config.dataDir);
       let code = 1;
       try {
+        await checkClickHouse(ch, config.clickhouse);
         const server = await startQuery({ config, clickhouse: ch.client, log, registry: createRegistry('query') });
         log.info({ port: server.port, clickhouse: ch.location, engine: ch.engine }, 'query API ready');
         code = await runUntilSignal(server, log, config.shutdownTimeoutMs);

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
-import { migrate, openClickHouse } from '../../clickhouse/index.js';
-import { PrerequisiteError } from '../../common/errors.js';
+import { checkClickHouse, migrate, openClickHouse } from '../../clickhouse/index.js';
 import { createLogger } from '../../common/log.js';
 import { loadConfig } from '../../config/index.js';
-import { createKafka } from '../../kafka/index.js';
+import { createKafka, explainKafkaError } from '../../kafka/index.js';
 import { parseReplayFrom, runReplay } from '../../sink/index.js';
 import { kafkaBrokers } from './shared.js';
 
@@ -26,22 +25,17 @@ export function registerReplay(program: Command): void {
       const from = parseReplayFrom(options.from);
       const config = loadConfig();
       const log = createLogger(config.logLevel, { component: 'replay' });
-      const ch = await openClickHouse(config.clickhouse, config.dataDir).catch((err: unknown) => {
-        // chDB binds a data dir to one process; its error says only that the connection failed.
-        if (config.clickhouse.url === null && (err as { code?: string }).code === 'CHDB_CONNECTION') {
-          throw new PrerequisiteError(
-            `could not open the chDB data dir ${config.dataDir}: it is most likely in use by another trackhouse process ` +
-              '(a running sink or start); stop it first, or use a ClickHouse server (CLICKHOUSE_URL), where replay and sink run side by side',
-            { cause: err },
-          );
-        }
-        throw err;
-      });
+      // A chDB data dir held by a running sink or start is reported by openClickHouse.
+      const ch = await openClickHouse(config.clickhouse, config.dataDir);
       try {
+        await checkClickHouse(ch, config.clickhouse);
         // A replay may be what fills a brand-new ClickHouse.
         await migrate(ch.client, log);
-        const kafka = createKafka(config.kafka, log, kafkaBrokers(config));
-        const summary = await runReplay({ config, kafka, clickhouse: ch.client, log, from });
+        const brokers = kafkaBrokers(config);
+        const kafka = createKafka(config.kafka, log, brokers);
+        const summary = await runReplay({ config, kafka, clickhouse: ch.client, log, from }).catch((err: unknown) => {
+          throw explainKafkaError(err, config.kafka, brokers);
+        });
         process.stdout.write(`${JSON.stringify(summary)}\n`);
         process.stderr.write(
           `replay of ${summary.topic}: read ${summary.read}, inserted ${summary.inserted}, ` +

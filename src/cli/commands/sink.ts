@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { migrate, openClickHouse } from '../../clickhouse/index.js';
+import { checkClickHouse, migrate, openClickHouse } from '../../clickhouse/index.js';
 import { startOpsServer } from '../../common/http.js';
 import { createLogger } from '../../common/log.js';
 import { createRegistry } from '../../common/metrics.js';
 import { loadConfig } from '../../config/index.js';
-import { createKafka } from '../../kafka/index.js';
+import { createKafka, explainKafkaError } from '../../kafka/index.js';
 import { startSink, type SinkHooks } from '../../sink/index.js';
 import { runUntilSignal } from '../lifecycle.js';
 import { kafkaBrokers } from './shared.js';
@@ -20,8 +20,10 @@ export function registerSink(program: Command): void {
       const config = loadConfig();
       const log = createLogger(config.logLevel, { component: 'sink' });
       const registry = createRegistry('sink');
-      const kafka = createKafka(config.kafka, log, kafkaBrokers(config));
+      const brokers = kafkaBrokers(config);
+      const kafka = createKafka(config.kafka, log, brokers);
       const ch = await openClickHouse(config.clickhouse, config.dataDir);
+      await checkClickHouse(ch, config.clickhouse);
       await migrate(ch.client, log);
       const hooks: SinkHooks = {};
       if (config.sink.testKillAfterInserts > 0) {
@@ -31,8 +33,10 @@ export function registerSink(program: Command): void {
           if (inserts >= n) process.kill(process.pid, 'SIGKILL');
         };
       }
-      const sink = await startSink({ config, kafka, clickhouse: ch.client, log, registry, hooks });
-      const http = await startOpsServer({ registry, checks: sink.checks, host: config.http.host, port: config.http.sinkPort });
+      const sink = await startSink({ config, kafka, clickhouse: ch.client, log, registry, hooks }).catch((err: unknown) => {
+        throw explainKafkaError(err, config.kafka, brokers);
+      });
+      const http = await startOpsServer({ registry, checks: sink.checks, host: config.http.host, port: config.http.sinkPort, portVariable: 'SINK_PORT' });
       log.info({ port: http.port, clickhouse: ch.location }, 'sink ops endpoints listening');
       const code = await runUntilSignal(
         {

@@ -1,0 +1,140 @@
+// Start-up failures of the built CLI, as an operator meets them: one line on stderr that names the
+// setting to change, exit code 2, no stack trace. Each case runs `node dist/cli/main.js <command>`
+// as a child process.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kafkaBrokers, tempDir, uniqueTopicEnv } from '../support/env.js';
+
+const MAIN = path.resolve('dist/cli/main.js');
+
+interface Outcome {
+  code: number | null;
+  stderr: string;
+}
+
+function run(command: string, env: Record<string, string>): Promise<Outcome> {
+  if (!existsSync(MAIN)) throw new Error('dist/cli/main.js is missing: run npm run build first (npm test does)');
+  const child = spawn(process.execPath, [MAIN, command], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stderr })));
+}
+
+/** What main.ts prints for a TrackhouseError: `trackhouse: <message>`, and no stack frames. */
+function expectCleanFailure(o: Outcome, ...mentions: (string | RegExp)[]): void {
+  expect(o.code, o.stderr).toBe(2);
+  expect(o.stderr).toMatch(/^trackhouse: /m);
+  expect(o.stderr).not.toMatch(/^\s+at /m);
+  for (const m of mentions) expect(o.stderr).toMatch(m);
+}
+
+/** A port held by a plain listener for the whole file. */
+let held: net.Server;
+let busyPort = 0;
+const dir = tempDir('trackhouse-startup-');
+/** A port nothing listens on (taken from the kernel, then released). */
+let closedPort = 0;
+
+beforeAll(async () => {
+  held = net.createServer();
+  await new Promise<void>((resolve) => held.listen(0, '127.0.0.1', resolve));
+  busyPort = (held.address() as net.AddressInfo).port;
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  closedPort = (probe.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+});
+
+afterAll(async () => {
+  await new Promise<void>((resolve) => held.close(() => resolve()));
+  dir.remove();
+});
+
+describe('a port or address the servers cannot listen on', () => {
+  it('query with HOST=256.1.1.1 names HOST and says what to set', async () => {
+    const o = await run('query', {
+      HOST: '256.1.1.1',
+      QUERY_PORT: '0',
+      TRACKHOUSE_READ_KEYS: 'k',
+      TRACKHOUSE_DATA_DIR: path.join(dir.path, 'host'),
+    });
+    expectCleanFailure(o, /HOST=256\.1\.1\.1 is not an address of this machine/, /0\.0\.0\.0/);
+  });
+
+  it('query on a busy QUERY_PORT names QUERY_PORT', async () => {
+    const o = await run('query', {
+      QUERY_PORT: String(busyPort),
+      TRACKHOUSE_READ_KEYS: 'k',
+      TRACKHOUSE_DATA_DIR: path.join(dir.path, 'query-port'),
+    });
+    expectCleanFailure(o, new RegExp(`QUERY_PORT=${busyPort} is already in use`), /set QUERY_PORT to a free port/);
+  });
+
+  it('ingest on a busy INGEST_PORT names INGEST_PORT', async () => {
+    const o = await run('ingest', {
+      ...(uniqueTopicEnv('startup') as Record<string, string>),
+      KAFKA_BROKERS: kafkaBrokers().join(','),
+      KAFKA_PARTITIONS: '1',
+      INGEST_PORT: String(busyPort),
+      TRACKHOUSE_WRITE_KEYS: 'k:s',
+      TRACKHOUSE_DATA_DIR: path.join(dir.path, 'ingest-port'),
+    });
+    expectCleanFailure(o, new RegExp(`INGEST_PORT=${busyPort} is already in use`));
+  });
+
+  it('ingest with INGEST_THREADS=2 on a busy INGEST_PORT names INGEST_PORT too (the error crosses from the edge threads)', async () => {
+    const o = await run('ingest', {
+      ...(uniqueTopicEnv('startup') as Record<string, string>),
+      KAFKA_BROKERS: kafkaBrokers().join(','),
+      KAFKA_PARTITIONS: '1',
+      INGEST_THREADS: '2',
+      INGEST_PORT: String(busyPort),
+      TRACKHOUSE_WRITE_KEYS: 'k:s',
+      TRACKHOUSE_DATA_DIR: path.join(dir.path, 'ingest-threads-port'),
+    });
+    expectCleanFailure(o, new RegExp(`INGEST_PORT=${busyPort} is already in use`));
+  });
+
+  it('sink on a busy SINK_PORT names SINK_PORT', async () => {
+    const o = await run('sink', {
+      ...(uniqueTopicEnv('startup') as Record<string, string>),
+      KAFKA_BROKERS: kafkaBrokers().join(','),
+      SINK_PORT: String(busyPort),
+      SINK_WORKERS: '1',
+      TRACKHOUSE_DATA_DIR: path.join(dir.path, 'sink-port'),
+    });
+    expectCleanFailure(o, new RegExp(`SINK_PORT=${busyPort} is already in use`));
+  });
+});
+
+describe('dependencies that do not answer', () => {
+  it('ingest with an unreachable KAFKA_BROKERS names KAFKA_BROKERS and the address it tried', async () => {
+    const o = await run('ingest', {
+      KAFKA_BROKERS: `127.0.0.1:${closedPort}`,
+      TRACKHOUSE_WRITE_KEYS: 'k:s',
+      TRACKHOUSE_DATA_DIR: path.join(dir.path, 'kafka'),
+    });
+    expectCleanFailure(o, new RegExp(`could not reach Kafka at 127\\.0\\.0\\.1:${closedPort} \\(KAFKA_BROKERS\\)`), /ECONNREFUSED/);
+  });
+
+  it('migrate with an unreachable CLICKHOUSE_URL names CLICKHOUSE_URL', async () => {
+    const o = await run('migrate', { CLICKHOUSE_URL: `http://127.0.0.1:${closedPort}`, TRACKHOUSE_DATA_DIR: path.join(dir.path, 'migrate') });
+    expectCleanFailure(o, new RegExp(`could not reach ClickHouse at http://127\\.0\\.0\\.1:${closedPort} \\(CLICKHOUSE_URL\\)`));
+  });
+
+  it('query with an unreachable CLICKHOUSE_URL names CLICKHOUSE_URL before it listens', async () => {
+    const o = await run('query', {
+      CLICKHOUSE_URL: `http://127.0.0.1:${closedPort}`,
+      QUERY_PORT: '0',
+      TRACKHOUSE_READ_KEYS: 'k',
+      TRACKHOUSE_DATA_DIR: path.join(dir.path, 'query-ch'),
+    });
+    expectCleanFailure(o, /could not reach ClickHouse at .* \(CLICKHOUSE_URL\)/);
+  });
+});
