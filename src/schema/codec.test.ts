@@ -1,8 +1,43 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import avro from 'avsc';
 import { describe, expect, it } from 'vitest';
 import { DecodeError, EventCodec } from './codec.js';
-import { loadSchemaVersions } from './registry.js';
+import { loadSchemaVersions, SCHEMAS_DIR, type SchemaVersion } from './registry.js';
 import type { EventRecord } from './types.js';
+
+/**
+ * One per released schema version, written once by the encoder of the day the version was
+ * released and never edited since: records with exactly these bytes sit in Kafka.
+ */
+interface Golden {
+  schema: string;
+  /** sha256 of schemas/event.vN.avsc (LF line ends) as released. */
+  schemaSha256: string;
+  /** What was written, with that version's fields. */
+  record: Record<string, unknown>;
+  /** Confluent-framed Avro bytes of `record`. */
+  framedHex: string;
+}
+
+const GOLDEN_DIR = fileURLToPath(new URL('./golden/', import.meta.url));
+const goldenPath = (v: SchemaVersion) => `src/schema/golden/event.v${v.version}.json`;
+const schemaSha256 = (v: SchemaVersion) => createHash('sha256').update(readFileSync(`${SCHEMAS_DIR}/${v.file}`, 'utf8').replace(/\r\n/g, '\n')).digest('hex');
+const framed = (v: SchemaVersion, record: unknown) => Buffer.concat([Buffer.from([0, 0, 0, 0, v.version]), v.type.toBuffer(record)]);
+
+/** The version's fixture; a version without one fails, printing the fixture to commit on its release. */
+function readGolden(v: SchemaVersion, sample: EventRecord): Golden {
+  const file = `${GOLDEN_DIR}/event.v${v.version}.json`;
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as Golden;
+  const fields = (v.type.schema() as { fields: { name: string }[] }).fields.map((f) => f.name);
+  const record = Object.fromEntries(fields.map((f) => [f, sample[f as keyof EventRecord] ?? null]));
+  const fixture: Golden = { schema: `schemas/${v.file}`, schemaSha256: schemaSha256(v), record, framedHex: framed(v, record).toString('hex') };
+  return expect.fail(
+    `schemas/${v.file} has no golden fixture. Once version ${v.version} is final, commit ${goldenPath(v)} ` +
+      `(written now by this encoder; never edit it afterwards):\n${JSON.stringify(fixture, null, 2)}\n`,
+  );
+}
 
 const sample: EventRecord = {
   event_id: 'msg-1',
@@ -79,6 +114,34 @@ describe('event codec', () => {
       expect(() => codec.decode(buf)).toThrow(DecodeError);
       expect(() => codec.decode(buf)).toThrow(re);
     }
+  });
+
+  describe('golden bytes of every released schema version', () => {
+    const versions = loadSchemaVersions('event');
+
+    it.each(versions.map((v) => [v.version, v] as const))('schemas/event.v%i.avsc is unchanged since its release', (_, v) => {
+      const golden = readGolden(v, sample);
+      const now = schemaSha256(v);
+      if (now !== golden.schemaSha256) {
+        expect.fail(
+          `schemas/${v.file} changed after version ${v.version} was released (sha256 ${now}, pinned ${golden.schemaSha256} in ${goldenPath(v)}). ` +
+            `Records written with it are in Kafka and must stay readable: revert the edit and add the change as a new version, ` +
+            `schemas/event.v${versions[versions.length - 1]!.version + 1}.avsc.`,
+        );
+      }
+    });
+
+    it.each(versions.map((v) => [v.version, v] as const))('bytes written with v%i still decode with the latest reader, and that writer still writes them', (_, v) => {
+      const golden = readGolden(v, sample);
+      const bytes = Buffer.from(golden.framedHex, 'hex');
+      expect(bytes.readUInt32BE(1)).toBe(v.version);
+      // Every field that version wrote comes back as written; fields added later take their defaults.
+      const latest = (versions[versions.length - 1]!.type.schema() as { fields: { name: string; default?: unknown }[] }).fields;
+      const expected = Object.fromEntries(latest.map((f) => [f.name, f.name in golden.record ? golden.record[f.name] : (f.default ?? null)]));
+      expect(codec.decode(bytes)).toEqual(expected);
+      expect(framed(v, golden.record).equals(bytes)).toBe(true);
+      if (v.version === codec.writerId) expect(codec.encode(expected as unknown as EventRecord).equals(bytes)).toBe(true);
+    });
   });
 
   it('the schemas declare one record name so resolution between versions works', () => {
