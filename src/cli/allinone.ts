@@ -8,7 +8,9 @@
 //
 // Ctrl-C (SIGINT) or SIGTERM drains in data-flow order: ingest stops taking requests and
 // flushes to Kafka, the sink inserts and commits what it holds, the query API stops, ClickHouse
-// closes, and Kafka stops last.
+// closes, and Kafka stops last. Before that every part says not ready at once and, only when
+// SHUTDOWN_DRAIN_DELAY_MS is set (there is no load balancer to tell on a developer's machine,
+// and Ctrl-C should be quick), keeps its port open that long first.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -37,6 +39,8 @@ const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 
 interface Stop {
   name: string;
+  /** Not ready from now on; new requests refused; the port still open. */
+  drain?(): void;
   stop(): Promise<void>;
 }
 
@@ -77,11 +81,23 @@ class Parts {
     this.checkpoint();
   }
 
-  /** What a signal calls: stop now, or at the next start-up step boundary. */
-  requestStop(): Promise<void> {
+  /**
+   * What a signal calls: stop now (every part drained first, then `drainDelayMs`, then stopped in
+   * order), or at the next start-up step boundary.
+   */
+  async requestStop(drainDelayMs = 0): Promise<void> {
     if (this.starting && !this.stopping) {
       this.abortRequested = true;
       return this.stopped;
+    }
+    if (!this.aborted) {
+      // From now on an exit of the ingest child is part of the stop, not a failure.
+      this.abortRequested = true;
+      for (const part of [...this.started].reverse()) part.drain?.();
+      if (drainDelayMs > 0) {
+        this.log.info({ drainDelayMs }, 'not ready; stopping after the drain delay');
+        await sleep(drainDelayMs);
+      }
     }
     return this.stopAll();
   }
@@ -110,7 +126,7 @@ export async function startAllInOne(): Promise<number> {
   const log = createLogger(config.logLevel, { component: 'start' });
   const parts = new Parts(log);
   // Installed first, so Ctrl-C during start-up also stops whatever already runs.
-  const signalled = runUntilSignal({ stop: () => parts.requestStop() }, log, config.shutdownTimeoutMs);
+  const signalled = runUntilSignal({ stop: () => parts.requestStop(config.allInOneDrainDelayMs) }, log, { timeoutMs: config.shutdownTimeoutMs });
 
   try {
     const brokers = await kafkaFor(config, log, parts);
@@ -130,12 +146,13 @@ export async function startAllInOne(): Promise<number> {
     // Started in data-flow order from the back, so they stop as data flows: ingest, sink, query.
     const changes = createChangeFeed();
     const query = await startQuery({ config, clickhouse: ch.client, log: log.child({ component: 'query' }), registry: createRegistry('query'), changes });
-    parts.add({ name: 'query', stop: () => query.stop() });
+    parts.add({ name: 'query', drain: () => query.drain(), stop: () => query.stop() });
     const sinkRegistry = createRegistry('sink');
     const sink = await startSink({ config, kafka, clickhouse: ch.client, log: log.child({ component: 'sink' }), registry: sinkRegistry, changes });
     const sinkOps = await startOpsServer({ registry: sinkRegistry, checks: sink.checks, host: config.http.host, port: config.http.sinkPort, portVariable: 'SINK_PORT' });
     parts.add({
       name: 'sink',
+      drain: () => sinkOps.drain(),
       stop: async () => {
         sinkOps.drain();
         await sink.stop();
@@ -145,7 +162,7 @@ export async function startAllInOne(): Promise<number> {
 
     const ingestPort = config.http.ingestPort === 0 ? await freePort() : config.http.ingestPort;
     const ingest = await startIngestChild(config, brokers, ingestPort, log, () => parts.aborted);
-    parts.add({ name: 'ingest', stop: () => ingest.stop() });
+    parts.add({ name: 'ingest', drain: () => ingest.drain(), stop: () => ingest.stop() });
 
     parts.ready();
     printBanner(config, keys, { ingestPort, queryPort: query.port, sinkPort: sinkOps.port, brokers });
@@ -194,6 +211,8 @@ async function kafkaFor(config: Config, log: Logger, parts: Parts): Promise<stri
 
 interface IngestChild {
   exited: Promise<number>;
+  /** Sends SIGTERM (once): the child drains, waits its drain delay and stops. */
+  drain(): void;
   stop(): Promise<void>;
 }
 
@@ -202,6 +221,7 @@ async function startIngestChild(config: Config, brokers: string[], port: number,
     ...currentEnv(),
     KAFKA_BROKERS: brokers.join(','),
     INGEST_PORT: String(port),
+    SHUTDOWN_DRAIN_DELAY_MS: String(config.allInOneDrainDelayMs),
     TRACKHOUSE_WRITE_KEYS: [...config.keys.write].map(([k, s]) => `${k}:${s}`).join(','),
   };
   // Its own process group, so a terminal's Ctrl-C reaches only us and we drain in order; the
@@ -229,11 +249,18 @@ async function startIngestChild(config: Config, brokers: string[], port: number,
     await sleep(100);
   }
   log.info({ port, pid: child.pid }, 'ingest ready');
+  // One SIGTERM only: a second one, a second later, would make the child exit at once.
+  let terminated = false;
+  const terminate = () => {
+    if (running && !terminated) child.kill('SIGTERM');
+    terminated = true;
+  };
   return {
     exited,
+    drain: terminate,
     stop: async () => {
       if (!running) return;
-      child.kill('SIGTERM');
+      terminate();
       await exited;
     },
   };

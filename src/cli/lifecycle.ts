@@ -1,13 +1,29 @@
-// Process lifecycle for the long-running commands: wait for SIGINT/SIGTERM, then run the
-// component's graceful stop once, bounded by SHUTDOWN_TIMEOUT_MS; a second signal forces exit.
+// Process lifecycle for the long-running commands: wait for SIGINT/SIGTERM, then stop the
+// component once, bounded by SHUTDOWN_TIMEOUT_MS; a second signal forces exit.
+//
+// A stop has two phases. drain(): /readyz answers 503 and new requests are refused, but the port
+// stays open for SHUTDOWN_DRAIN_DELAY_MS, so a load balancer's next probe sees the 503 (instead of
+// a refused connection it may retry elsewhere or count as a flake) and stops sending. Then
+// stop(): the component's own graceful stop (answer what is in flight, flush, close).
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../common/log.js';
 
 export interface Stoppable {
+  /** Optional first phase: not ready, new requests refused, the port still open. */
+  drain?(): void;
   /** Stop accepting work, finish what is in flight, flush, release resources. */
   stop(): Promise<void>;
 }
 
-export function runUntilSignal(component: Stoppable, log: Logger, timeoutMs: number): Promise<number> {
+export interface StopOptions {
+  /** SHUTDOWN_TIMEOUT_MS: bounds the whole stop, drain delay included. */
+  timeoutMs: number;
+  /** SHUTDOWN_DRAIN_DELAY_MS: time between drain() and stop(). */
+  drainDelayMs?: number;
+}
+
+export function runUntilSignal(component: Stoppable, log: Logger, options: StopOptions): Promise<number> {
+  const { timeoutMs, drainDelayMs = 0 } = options;
   return new Promise((resolve) => {
     let stopping = false;
     const onParentGone = () => onSignal('SIGTERM');
@@ -25,13 +41,18 @@ export function runUntilSignal(component: Stoppable, log: Logger, timeoutMs: num
         process.exit(130);
       }
       stopping = true;
-      log.info({ signal }, 'stopping');
+      log.info({ signal, drainDelayMs }, drainDelayMs > 0 ? 'stopping: not ready from now on, stopping after the drain delay' : 'stopping');
       const timer = setTimeout(() => {
         log.error({ timeoutMs }, 'graceful stop took too long; exiting');
         process.exit(1);
       }, timeoutMs);
       timer.unref();
-      component.stop().then(
+      const stop = async () => {
+        component.drain?.();
+        if (drainDelayMs > 0) await sleep(drainDelayMs);
+        await component.stop();
+      };
+      stop().then(
         () => {
           clearTimeout(timer);
           log.info('stopped');

@@ -205,8 +205,12 @@ export function listen(app: TemplatedApp, host: string, port: number, portVariab
 
 export interface OpsServer {
   readonly port: number;
-  /** /readyz answers 503 from now on and the port stops accepting. */
+  /**
+   * /readyz answers 503 from now on; the port stays open, so probes keep getting that answer
+   * (during the drain delay and while the sink finishes its batch) instead of a refused connection.
+   */
   drain(): void;
+  /** Closes the port and every connection. */
   close(): void;
 }
 
@@ -227,7 +231,6 @@ export async function startOpsServer(
     port: http.port,
     drain: () => {
       draining = true;
-      http.close();
     },
     close: () => http.closeAll(),
   };

@@ -7,20 +7,42 @@ import { httpSchema } from './http.js';
 import { ingestSchema } from './ingest.js';
 import { kafkaSchema } from './kafka.js';
 import { keysSchema } from './keys.js';
-import { int, oneOf, str } from './parse.js';
+import { int, oneOf, optionalInt, str } from './parse.js';
 import { querySchema } from './query.js';
 import { sinkSchema } from './sink.js';
+
+/**
+ * How long a stopping server keeps its port open with /readyz at 503 before it stops, so load
+ * balancers notice: Kubernetes takes a terminating pod out of its Service's endpoints at once,
+ * but kube-proxy, ingress controllers and cloud load balancers apply that a few seconds later.
+ * Capped at half of SHUTDOWN_TIMEOUT_MS when unset, so a short timeout still leaves time to stop.
+ */
+export const DEFAULT_DRAIN_DELAY_MS = 5_000;
 
 const generalSchema = z
   .object({
     TRACKHOUSE_DATA_DIR: str('.trackhouse'),
     LOG_LEVEL: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], 'info'),
     SHUTDOWN_TIMEOUT_MS: int(15_000, 100, 600_000),
+    SHUTDOWN_DRAIN_DELAY_MS: optionalInt(0, 600_000),
+  })
+  .superRefine((e, ctx) => {
+    if (e.SHUTDOWN_DRAIN_DELAY_MS !== undefined && e.SHUTDOWN_DRAIN_DELAY_MS >= e.SHUTDOWN_TIMEOUT_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SHUTDOWN_DRAIN_DELAY_MS'],
+        message: `must be less than SHUTDOWN_TIMEOUT_MS (${e.SHUTDOWN_TIMEOUT_MS}), which bounds the whole stop, this delay included`,
+      });
+    }
   })
   .transform((e) => ({
     dataDir: e.TRACKHOUSE_DATA_DIR,
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    drainDelayMs: e.SHUTDOWN_DRAIN_DELAY_MS ?? Math.min(DEFAULT_DRAIN_DELAY_MS, Math.floor(e.SHUTDOWN_TIMEOUT_MS / 2)),
+    // `trackhouse start` runs on a developer's machine with no load balancer in front: Ctrl-C
+    // should stop at once, unless a delay is asked for.
+    allInOneDrainDelayMs: e.SHUTDOWN_DRAIN_DELAY_MS ?? 0,
   }));
 
 const sections = {
@@ -41,7 +63,12 @@ export type Config = Readonly<
     /** Absolute path of the folder holding local Kafka and chDB data. */
     dataDir: string;
     logLevel: Sections['general']['logLevel'];
+    /** Bounds the whole graceful stop, drain delay included. */
     shutdownTimeoutMs: number;
+    /** SHUTDOWN_DRAIN_DELAY_MS for ingest, sink and query run alone. */
+    drainDelayMs: number;
+    /** SHUTDOWN_DRAIN_DELAY_MS for `trackhouse start` (0 unless set). */
+    allInOneDrainDelayMs: number;
   }
 >;
 
@@ -74,6 +101,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     dataDir: path.resolve(cwd, s.general.dataDir),
     logLevel: s.general.logLevel,
     shutdownTimeoutMs: s.general.shutdownTimeoutMs,
+    drainDelayMs: s.general.drainDelayMs,
+    allInOneDrainDelayMs: s.general.allInOneDrainDelayMs,
     http: s.http,
     keys: s.keys,
     kafka: s.kafka,

@@ -20,6 +20,18 @@ export const int = (fallback: number, min: number, max: number) =>
       .default(fallback),
   );
 
+/** Like int, but `undefined` when unset, for settings whose default depends on another one. */
+export const optionalInt = (min: number, max: number) =>
+  z.preprocess(
+    unsetIfEmpty,
+    z.coerce
+      .number({ error: `expected an integer between ${min} and ${max}` })
+      .int({ error: `expected an integer between ${min} and ${max}` })
+      .min(min, { error: `expected an integer between ${min} and ${max}` })
+      .max(max, { error: `expected an integer between ${min} and ${max}` })
+      .optional(),
+  );
+
 export const port = (fallback: number) => int(fallback, 0, 65535);
 
 /**

@@ -25,6 +25,8 @@ export interface EdgeServerOptions {
 
 export interface EdgeServer {
   readonly port: number;
+  /** /readyz 503 and new requests 503 + Connection: close; the port stays open (drain delay). */
+  drain(): void;
   /** Graceful: /readyz 503, stop accepting, answer what is in flight, flush Kafka, close. */
   stop(): Promise<void>;
 }
@@ -66,6 +68,7 @@ export async function startEdgeServer(opts: EdgeServerOptions): Promise<EdgeServ
   let stopping: Promise<void> | undefined;
   return {
     port: l.port,
+    drain: () => edge.startDraining(),
     stop: () =>
       (stopping ??= (async () => {
         // /readyz says 503 and new requests get 503 + Connection: close while the ones in flight

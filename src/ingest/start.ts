@@ -33,6 +33,8 @@ export interface IngestOptions {
 export interface IngestHandle {
   /** The port it listens on (useful with INGEST_PORT=0). */
   readonly port: number;
+  /** First phase of a stop: /readyz 503, new requests 503 + Connection: close, the port still open. */
+  drain(): void;
   /** Graceful drain: /readyz 503, stop accepting, answer in-flight requests, flush Kafka, close. */
   stop(): Promise<void>;
 }
@@ -191,7 +193,13 @@ async function startThreads(opts: IngestOptions, brokers: string[]): Promise<Ing
   }
   opts.log.info({ port, threads: n }, 'ingest threads listening');
   let stopping: Promise<void> | undefined;
-  return { port, stop: () => (stopping ??= sup.stop()) };
+  return {
+    port,
+    drain: () => {
+      for (const t of sup.threads) if (!t.exited) t.post({ type: 'drain' });
+    },
+    stop: () => (stopping ??= sup.stop()),
+  };
 }
 
 /** A port free on `host` right now (the kernel's pick for port 0). */

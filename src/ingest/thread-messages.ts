@@ -10,6 +10,8 @@ export interface WorkerInit {
 
 /** Supervisor -> edge thread. */
 export type ToWorker =
+  /** First phase of a stop: refuse new requests (503), /readyz 503, keep the port open. */
+  | { type: 'drain' }
   | { type: 'stop' }
   /** Send this thread's metrics as JSON (getMetricsAsJSON) for aggregation. */
   | { type: 'metrics-json'; id: number }

@@ -39,6 +39,9 @@ port.on('message', (m: ToWorker) => {
       waiting.get(m.id)?.(m.text);
       waiting.delete(m.id);
       break;
+    case 'drain':
+      server?.drain();
+      break;
     case 'stop':
       void (server?.stop() ?? Promise.resolve()).then(
         () => {

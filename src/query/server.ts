@@ -38,6 +38,12 @@ export interface QueryServer {
   readonly port: number;
   /** True when replies are cached (a change feed was given and QUERY_CACHE_MAX_BYTES > 0). */
   readonly caching: boolean;
+  /**
+   * First phase of a stop: /readyz answers 503 and new API requests get 503 + Retry-After +
+   * Connection: close, while the port stays open (for SHUTDOWN_DRAIN_DELAY_MS, so load balancers
+   * notice). stop() does this too if it was not called.
+   */
+  drain(): void;
   /** readyz turns 503, new requests get 503, in-flight ones are answered, then the port closes. */
   stop(): Promise<void>;
 }
@@ -96,8 +102,15 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
 
   const fail = (res: HttpResponse, route: Route, start: number, err: unknown) => {
     const e = toHttpError(err);
-    if (e.status >= 500) log.warn({ err, route }, 'query failed');
-    send(res, e.status, e.body, e.headers);
+    if (err instanceof DrainingError) {
+      // Closing the connection moves a keep-alive client to another instance.
+      res.writeStatus(statusLine(e.status)).writeHeader(JSON_HEADERS[0], JSON_HEADERS[1]).writeHeader('Cache-Control', 'no-store');
+      for (const [k, v] of e.headers) res.writeHeader(k, v);
+      res.end(e.body, true);
+    } else {
+      if (e.status >= 500) log.warn({ err, route }, 'query failed');
+      send(res, e.status, e.body, e.headers);
+    }
     metrics.done(route, e.status, start);
   };
 
@@ -208,6 +221,9 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
   return {
     port: listening.port,
     caching: useCache,
+    drain() {
+      draining = true;
+    },
     stop() {
       stopping ??= (async () => {
         draining = true;

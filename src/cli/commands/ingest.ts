@@ -29,6 +29,6 @@ export function registerIngest(program: Command): void {
       const registry = createRegistry('ingest');
       const ingest = await startIngest({ config, log, registry, brokers }).catch(explain);
       log.info({ url: `http://${config.http.host}:${ingest.port}`, threads: config.ingest.threads, brokers }, 'ingest listening');
-      process.exitCode = await runUntilSignal(ingest, log, config.shutdownTimeoutMs);
+      process.exitCode = await runUntilSignal(ingest, log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.drainDelayMs });
     });
 }

@@ -36,7 +36,7 @@ export function registerKafka(program: Command): void {
           },
         },
         log,
-        config.shutdownTimeoutMs,
+        { timeoutMs: config.shutdownTimeoutMs },
       );
     });
 }

@@ -22,7 +22,7 @@ export function registerQuery(program: Command): void {
         await checkClickHouse(ch, config.clickhouse);
         const server = await startQuery({ config, clickhouse: ch.client, log, registry: createRegistry('query') });
         log.info({ port: server.port, clickhouse: ch.location, engine: ch.engine }, 'query API ready');
-        code = await runUntilSignal(server, log, config.shutdownTimeoutMs);
+        code = await runUntilSignal(server, log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.drainDelayMs });
       } finally {
         await ch.close();
       }

@@ -40,6 +40,8 @@ export function registerSink(program: Command): void {
       log.info({ port: http.port, clickhouse: ch.location }, 'sink ops endpoints listening');
       const code = await runUntilSignal(
         {
+          // The sink keeps consuming during the drain delay; only /readyz changes.
+          drain: () => http.drain(),
           async stop() {
             http.drain();
             try {
@@ -51,7 +53,7 @@ export function registerSink(program: Command): void {
           },
         },
         log,
-        config.shutdownTimeoutMs,
+        { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.drainDelayMs },
       );
       process.exit(code);
     });
