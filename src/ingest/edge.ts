@@ -496,7 +496,11 @@ export class IngestEdge {
       res.cork(() => {
         res.writeStatus(statusLine(status)).writeHeader('Content-Type', 'application/json');
         this.corsHeaders(res, r.origin);
-        if (retryAfter) res.writeHeader('Retry-After', this.retryAfter);
+        if (retryAfter) {
+          res.writeHeader('Retry-After', this.retryAfter);
+          // Not a CORS-safelisted header: without this a page's fetch (analytics-next) cannot read it.
+          if (r.origin !== '') res.writeHeader('Access-Control-Expose-Headers', 'Retry-After');
+        }
         res.end(body, closeConnection || r.closeAfter);
       });
     }
@@ -544,6 +548,8 @@ export class IngestEdge {
         : ['not_found', `no such endpoint: ${url.slice(0, 200)}; see /v1/track, /v1/identify, /v1/page, /v1/screen, /v1/group, /v1/alias, /v1/batch`];
     const status = REQUEST_ERRORS[code];
     res.writeStatus(statusLine(status)).writeHeader('Content-Type', 'application/json');
+    // Preflights pass on every path, so a page posting to a wrong one must be able to read why.
+    this.corsHeaders(res, req.getHeader('origin'));
     if (status === 405) res.writeHeader('Allow', 'POST, OPTIONS');
     endReply(res, errorBody(code, message), req.getMethod() === 'head');
   }

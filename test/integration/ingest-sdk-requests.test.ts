@@ -5,6 +5,7 @@
 // browsers get their CORS answers. The SDKs themselves are not dependencies; these fixtures are
 // what they put on the wire (see README, "Tested clients").
 import http from 'node:http';
+import net from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventRecord } from '../../src/schema/index.js';
@@ -30,9 +31,9 @@ interface Answer {
 }
 
 /** One request with exactly these headers (fetch would add and normalize some). */
-function send(method: string, path: string, headers: Record<string, string>, body?: Buffer | string): Promise<Answer> {
+function send(method: string, path: string, headers: Record<string, string>, body?: Buffer | string, port = ingest.handle.port): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: ingest.handle.port, method, path, headers, agent: false }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
@@ -251,6 +252,46 @@ describe('analytics-next in a browser', () => {
     expect(answer.headers['access-control-allow-origin']).toBe(origin);
     const got = await landed('beacon-1', 1);
     expect(got.get('beacon-1')).toMatchObject({ type: 'track', event: 'Beacon Sent', user_id: 'web-user', source: 'test' });
+  });
+
+  it('can read why a post to a wrong path failed: 404 and 405 carry the CORS headers too', async () => {
+    const notFound = await send('POST', '/v1/trak', { Origin: origin, 'Content-Type': 'text/plain' }, '{}');
+    const wrongMethod = await send('GET', '/v1/t', { Origin: origin });
+    expect([notFound.status, wrongMethod.status]).toEqual([404, 405]);
+    for (const a of [notFound, wrongMethod]) {
+      expect(a.headers['access-control-allow-origin']).toBe(origin);
+      expect(a.headers['access-control-allow-credentials']).toBe('true');
+    }
+    expect(JSON.parse(notFound.body)).toMatchObject({ code: 'not_found' });
+  });
+
+  it('can read Retry-After of a 503: it is exposed to the page', async () => {
+    // 1 MiB for bodies arriving in pieces: the third 500 KB upload still in flight gets 503.
+    const small = await startTestIngest({ INGEST_MAX_PENDING_BYTES: String(1024 * 1024) });
+    const sockets: net.Socket[] = [];
+    try {
+      let answer = '';
+      for (let i = 0; i < 10 && answer === ''; i++) {
+        const socket = net.connect(small.handle.port, '127.0.0.1');
+        sockets.push(socket);
+        socket.on('error', () => undefined);
+        let got = '';
+        socket.on('data', (c: Buffer) => (got += c.toString('latin1')));
+        // The body's first piece; the rest never comes, so an upload let in holds its buffer.
+        const head = `POST /v1/b HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: ${origin}\r\nContent-Type: text/plain\r\nAuthorization: ${basic}\r\nContent-Length: 500000\r\n\r\n`;
+        await new Promise<void>((resolve) => socket.write(`${head}{"batch":[`, () => resolve()));
+        // A refusal is written while the piece is read, so it is out once another request is answered.
+        await send('GET', '/healthz', {}, undefined, small.handle.port);
+        if (got.includes('\r\n\r\n')) answer = got;
+      }
+      expect(answer).toMatch(/^HTTP\/1\.1 503 /);
+      expect(answer).toMatch(/\r\nRetry-After: 5\r\n/i);
+      expect(answer).toMatch(/\r\nAccess-Control-Expose-Headers: Retry-After\r\n/i);
+      expect(answer).toContain(`\r\nAccess-Control-Allow-Origin: ${origin}\r\n`);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await small.close();
+    }
   });
 });
 
