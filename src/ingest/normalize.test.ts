@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { EventType } from '../schema/index.js';
+import { MAX_ID_LENGTH, type EventType } from '../schema/index.js';
 import { emptyRecord, normalizeEvent, type NormalizeContext } from './normalize.js';
 
 const RECEIVED = Date.parse('2030-01-01T12:00:00.000Z');
@@ -119,5 +119,16 @@ describe('normalizeEvent', () => {
     const root = deep;
     for (let i = 0; i < 100_000; i++) deep = (deep.a = {}) as Record<string, unknown>;
     expect(run({ userId: 'u', event: 'e', properties: root }, 'track').problem?.code).toBe('invalid_field');
+  });
+
+  it('refuses a userId, anonymousId or event longer than the query API can be asked for, and takes one of exactly that length', () => {
+    const longest = 'x'.repeat(MAX_ID_LENGTH);
+    const over = `${longest}x`;
+    expect(run({ userId: longest, anonymousId: longest, event: longest }, 'track').problem).toBeNull();
+    expect(run({ userId: over, event: 'e' }, 'track').problem).toEqual({ code: 'invalid_field', message: 'userId is longer than 8192 characters' });
+    expect(run({ anonymousId: over }, 'identify').problem).toEqual({ code: 'invalid_field', message: 'anonymousId is longer than 8192 characters' });
+    expect(run({ userId: 'u', event: over }, 'track').problem).toEqual({ code: 'invalid_field', message: 'event is longer than 8192 characters' });
+    // Ids of other kinds are not looked up by the query API: no limit but the event's 32 KB.
+    expect(run({ userId: 'u', groupId: over }, 'group').problem).toBeNull();
   });
 });

@@ -5,6 +5,8 @@
 // error objects for valid events. It runs for every event; the rules are those of Segment's
 // HTTP Tracking API spec:
 // - every call needs userId or anonymousId (string, or a number stored as its decimal text);
+// - userId, anonymousId and a track's event are at most MAX_ID_LENGTH (8192) characters, the
+//   longest the query API takes;
 // - track needs `event`; group needs `groupId`; alias needs `userId` and `previousId`;
 // - properties, traits and context are objects when present (stored as JSON text);
 // - messageId is the event id (a random UUID when missing);
@@ -12,7 +14,7 @@
 //   timestamp = receivedAt - (sentAt - timestamp), and is receivedAt when missing; times must
 //   fit ClickHouse's DateTime64(3).
 import { randomUUID } from 'node:crypto';
-import type { EventRecord, EventType } from '../schema/index.js';
+import { MAX_ID_LENGTH, type EventRecord, type EventType } from '../schema/index.js';
 import { problem, type EventProblem } from './errors.js';
 import { inStorableRange, parseIsoTime } from './time.js';
 
@@ -53,6 +55,12 @@ export function emptyRecord(): EventRecord {
   };
 }
 
+const ID_TOO_LONG = {
+  userId: `userId is longer than ${MAX_ID_LENGTH} characters`,
+  anonymousId: `anonymousId is longer than ${MAX_ID_LENGTH} characters`,
+  event: `event is longer than ${MAX_ID_LENGTH} characters`,
+};
+
 /** Marker for a field of the wrong type (ids and names). */
 const WRONG = Symbol('wrong type');
 
@@ -91,6 +99,9 @@ export function normalizeEvent(raw: unknown, fixedType: EventType | null, ctx: N
   const anonymousId = idOf(raw.anonymousId);
   if (anonymousId === WRONG) return problem('invalid_field', 'anonymousId must be a string or a number');
   if (userId === null && anonymousId === null) return problem('missing_id', 'userId or anonymousId is required');
+  // The query API reads a user's events by these ids; one it could not be asked for is refused here.
+  if (userId !== null && userId.length > MAX_ID_LENGTH) return problem('invalid_field', ID_TOO_LONG.userId);
+  if (anonymousId !== null && anonymousId.length > MAX_ID_LENGTH) return problem('invalid_field', ID_TOO_LONG.anonymousId);
   out.user_id = userId;
   out.anonymous_id = anonymousId;
 
@@ -106,6 +117,7 @@ export function normalizeEvent(raw: unknown, fixedType: EventType | null, ctx: N
     case 'track': {
       const e = raw.event;
       if (typeof e !== 'string' || e.length === 0) return problem('missing_field', 'a track call needs event, a non-empty string');
+      if (e.length > MAX_ID_LENGTH) return problem('invalid_field', ID_TOO_LONG.event);
       out.event = e;
       break;
     }

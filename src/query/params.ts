@@ -1,13 +1,13 @@
 // Validation of every request parameter. A request is either turned into a typed, normalized
 // request or refused with an InvalidParameterError naming the parameter; nothing the client sent
 // goes further unchecked. Values later reach ClickHouse only as query parameters.
-import { EVENT_TYPES, type EventType } from '../schema/index.js';
+import { EVENT_TYPES, MAX_ID_LENGTH, type EventType } from '../schema/index.js';
 import { decodeCursor, scopeFingerprint, type Cursor } from './cursor.js';
 import { InvalidParameterError } from './errors.js';
 import { ceilToDay, parseIsoTime, utcDay } from './time.js';
 
-/** Longest user id and event name accepted (characters); longer ones cannot have been stored. */
-export const MAX_ID_LENGTH = 8192;
+/** Longest user id and event name accepted: longer ones cannot have been stored (the ingest refuses them). */
+export { MAX_ID_LENGTH };
 
 export interface EventsRequest {
   /** user_id, or anonymous_id for a user never identified (the events table's user_key). */

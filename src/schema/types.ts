@@ -3,6 +3,13 @@
 export const EVENT_TYPES = ['track', 'identify', 'page', 'screen', 'group', 'alias'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
+/**
+ * Longest user id, anonymous id and track event name (in UTF-16 code units, JavaScript's string
+ * length) an event may have: the ingest refuses longer ones, so the query API, which takes these
+ * as input, can refuse them too and still reach every stored event.
+ */
+export const MAX_ID_LENGTH = 8192;
+
 export interface EventRecord {
   event_id: string;
   type: EventType;
