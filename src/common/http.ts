@@ -126,8 +126,6 @@ export async function runReadiness(opts: OpsOptions): Promise<ReadinessReport> {
   return { ready: Object.values(checks).every((v) => v === 'ok'), checks };
 }
 
-export const OPS_PATHS = ['/healthz', '/readyz', '/metrics'] as const;
-
 const OPS_METHOD_NOT_ALLOWED = JSON.stringify({ error: 'method_not_allowed', message: 'only GET and HEAD are supported here' });
 
 export function addOpsRoutes(app: TemplatedApp, opts: OpsOptions): void {
