@@ -3,7 +3,7 @@
 // headless Chromium (paths, headers, encodings, body shapes, quirks), each delivered whole: the
 // event id is the messageId, times are corrected for skew, batch-level context is merged, and
 // browsers get their CORS answers. The SDKs themselves are not dependencies; these fixtures are
-// what they put on the wire (see README, "Tested clients").
+// what they put on the wire (the README lists each client and what it sends).
 import http from 'node:http';
 import net from 'node:net';
 import { gzipSync } from 'node:zlib';
