@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { checkClickHouse, migrate, openClickHouse, type ClickHouseHandle } from '../clickhouse/index.js';
 import { createChangeFeed } from '../common/changes.js';
-import { TrackhouseError } from '../common/errors.js';
+import { InterruptedError, TrackhouseError } from '../common/errors.js';
 import { startOpsServer } from '../common/http.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { createRegistry } from '../common/metrics.js';
@@ -34,6 +34,7 @@ import {
 import { startQuery } from '../query/index.js';
 import { startSink } from '../sink/index.js';
 import { runUntilSignal } from './lifecycle.js';
+import { chooseLocalPorts } from './localports.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 
@@ -177,6 +178,12 @@ export async function startAllInOne(): Promise<number> {
   } catch (err) {
     await parts.stopAll();
     if (err instanceof Aborted) return await signalled;
+    // Ctrl-C reaches the tools we run too (mvn fetching the broker's jars): that step did not
+    // fail, it was stopped, like the rest.
+    if (err instanceof InterruptedError && parts.aborted) {
+      log.info(err.message);
+      return await signalled;
+    }
     throw err;
   }
 }
@@ -189,12 +196,8 @@ async function kafkaFor(config: Config, log: Logger, parts: Parts): Promise<stri
     return [`127.0.0.1:${running.port}`];
   }
   const local = config.kafka.local;
-  const port = local.port !== 0 && (await portIsFree(local.port)) ? local.port : await freePort();
-  const controllerPort =
-    local.controllerPort !== 0 && local.controllerPort !== port && (await portIsFree(local.controllerPort))
-      ? local.controllerPort
-      : await freePort();
-  if (port !== local.port) log.warn({ wanted: local.port, port }, 'LOCAL_KAFKA_PORT is taken; the local broker uses another port');
+  const { port, controllerPort, notices } = await chooseLocalPorts(local, portIsFree, freePort);
+  for (const n of notices) log[n.level](n.fields, n.message);
   log.info({ version: local.version }, 'starting the local Kafka broker (first run fetches its jars with mvn)');
   const broker: LocalBroker = await startLocalBroker({ dataDir: config.dataDir, version: local.version, port, controllerPort });
   writeBrokerState(config.dataDir, { pid: broker.pid, port: broker.port, version: local.version, startedAt: new Date().toISOString() });

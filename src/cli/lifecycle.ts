@@ -5,6 +5,11 @@
 // stays open for SHUTDOWN_DRAIN_DELAY_MS, so a load balancer's next probe sees the 503 (instead of
 // a refused connection it may retry elsewhere or count as a flake) and stops sending. Then
 // stop(): the component's own graceful stop (answer what is in flight, flush, close).
+//
+// The same signal twice within a second counts once: a terminal's Ctrl-C goes to the whole
+// foreground process group, and `npm start` (npm's run-script) forwards the SIGINT it got to its
+// child again, so under npm every Ctrl-C arrives twice, a millisecond apart. Only a signal after
+// that window is a person asking for an immediate exit.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../common/log.js';
 
@@ -20,12 +25,16 @@ export interface StopOptions {
   timeoutMs: number;
   /** SHUTDOWN_DRAIN_DELAY_MS: time between drain() and stop(). */
   drainDelayMs?: number;
+  /** A repeated signal within this window is the same one delivered twice (see above). */
+  repeatWindowMs?: number;
 }
 
+export const REPEAT_WINDOW_MS = 1_000;
+
 export function runUntilSignal(component: Stoppable, log: Logger, options: StopOptions): Promise<number> {
-  const { timeoutMs, drainDelayMs = 0 } = options;
+  const { timeoutMs, drainDelayMs = 0, repeatWindowMs = REPEAT_WINDOW_MS } = options;
   return new Promise((resolve) => {
-    let stopping = false;
+    let stoppingSince: number | null = null;
     const onParentGone = () => onSignal('SIGTERM');
     const done = (code: number) => {
       // The IPC channel to a `trackhouse start` parent would keep this process alive.
@@ -36,11 +45,15 @@ export function runUntilSignal(component: Stoppable, log: Logger, options: StopO
       resolve(code);
     };
     const onSignal = (signal: NodeJS.Signals) => {
-      if (stopping) {
+      if (stoppingSince !== null) {
+        if (performance.now() - stoppingSince < repeatWindowMs) {
+          log.debug({ signal }, 'the same signal again at once (npm forwards the terminal\'s): already stopping');
+          return;
+        }
         log.warn({ signal }, 'second signal: exiting now');
         process.exit(130);
       }
-      stopping = true;
+      stoppingSince = performance.now();
       log.info({ signal, drainDelayMs }, drainDelayMs > 0 ? 'stopping: not ready from now on, stopping after the drain delay' : 'stopping');
       const timer = setTimeout(() => {
         log.error({ timeoutMs }, 'graceful stop took too long; exiting');

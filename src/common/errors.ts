@@ -36,6 +36,13 @@ export class PrerequisiteError extends TrackhouseError {
   }
 }
 
+/** A step was cut short by a signal (Ctrl-C reaches the whole process group, child tools too). */
+export class InterruptedError extends TrackhouseError {
+  constructor(message: string, options: TrackhouseErrorOptions = {}) {
+    super('INTERRUPTED', message, options);
+  }
+}
+
 /** A Kafka or ClickHouse call failed; `retriable` says whether backing off and retrying can help. */
 export class DependencyError extends TrackhouseError {
   constructor(code: string, message: string, options: TrackhouseErrorOptions = {}) {

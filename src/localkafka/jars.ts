@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PrerequisiteError } from '../common/errors.js';
+import { InterruptedError, PrerequisiteError } from '../common/errors.js';
 import { checkMaven } from './prereq.js';
 
 const DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1';
@@ -76,6 +76,12 @@ export async function ensureJars(dataDir: string, version: string, set: JarSet =
   const output = await run('mvn', args);
   if (output.code !== 0) {
     rmSync(work, { recursive: true, force: true });
+    if (output.interruptedBy !== null) {
+      throw new InterruptedError(
+        `fetching the Kafka ${version} jars (${set}) with mvn was interrupted (${output.interruptedBy}); ` +
+          'nothing was installed, and the next start fetches them again',
+      );
+    }
     throw new PrerequisiteError(
       `mvn could not resolve Kafka ${version} (${set}) from Maven Central (exit ${output.code}):\n${output.text.slice(-4000)}`,
     );
@@ -91,13 +97,25 @@ export async function ensureJars(dataDir: string, version: string, set: JarSet =
   return dir;
 }
 
-function run(cmd: string, args: string[]): Promise<{ code: number; text: string }> {
+/** Exit codes of a process that ended on SIGHUP, SIGINT or SIGTERM (128 + signal number), as a shell or the JVM reports them. */
+const SIGNAL_EXITS: Record<number, NodeJS.Signals> = { 129: 'SIGHUP', 130: 'SIGINT', 143: 'SIGTERM' };
+
+interface RunResult {
+  code: number;
+  text: string;
+  /** The signal that ended it (Ctrl-C in the terminal reaches mvn too), or null. */
+  interruptedBy: NodeJS.Signals | null;
+}
+
+function run(cmd: string, args: string[]): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let text = '';
     child.stdout.on('data', (d: Buffer) => (text += d.toString()));
     child.stderr.on('data', (d: Buffer) => (text += d.toString()));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? 1, text }));
+    child.on('close', (code, signal) =>
+      resolve({ code: code ?? 128, text, interruptedBy: signal ?? (code !== null ? (SIGNAL_EXITS[code] ?? null) : null) }),
+    );
   });
 }

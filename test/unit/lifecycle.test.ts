@@ -16,7 +16,7 @@ const FIXTURE = path.join(dir.path, 'component.mts');
 writeFileSync(
   FIXTURE,
   `import { runUntilSignal } from ${JSON.stringify(LIFECYCLE)};
-const [drainDelayMs] = process.argv.slice(2).map(Number);
+const [drainDelayMs, repeatWindowMs, stopHangs] = process.argv.slice(2).map(Number);
 const say = (m: string) => process.stdout.write(m + '\\n');
 const log = { info() {}, warn() {}, error() {}, debug() {} } as never;
 let stops = 0;
@@ -28,10 +28,11 @@ const pending = runUntilSignal(
     stop: async () => {
       stops++;
       say('stopping ' + stops);
+      if (stopHangs) await new Promise(() => {});
     },
   },
   log,
-  { timeoutMs: 60_000, drainDelayMs },
+  { timeoutMs: 60_000, drainDelayMs, repeatWindowMs },
 );
 say('ready');
 const code = await pending;
@@ -41,8 +42,8 @@ process.exit(code);
 );
 
 /** Starts the fixture; `line(text)` waits until its output holds `text`; `exited` is its exit code. */
-function start(drainDelayMs: number) {
-  const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, String(drainDelayMs)], {
+function start(drainDelayMs: number, repeatWindowMs: number, stopHangs = false) {
+  const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, String(drainDelayMs), String(repeatWindowMs), stopHangs ? '1' : '0'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -72,10 +73,29 @@ const ready = (p: ReturnType<typeof start>) => p.line('ready');
 
 describe('runUntilSignal', () => {
   it('drains, waits the drain delay, then stops once, and exits 0', async () => {
-    const p = start(200);
+    const p = start(200, 1_000);
     await ready(p);
     p.child.kill('SIGTERM');
     expect(await p.exited).toBe(0);
     expect(p.out().split('\n').filter(Boolean)).toEqual(['ready', 'drained', 'stopping 1', 'exit 0']);
+  });
+
+  it('counts the same signal delivered twice at once (npm forwarding a Ctrl-C) as one', async () => {
+    const p = start(0, 60_000);
+    await ready(p);
+    p.child.kill('SIGINT');
+    p.child.kill('SIGINT');
+    expect(await p.exited).toBe(0);
+    expect(p.out()).toContain('stopping 1');
+    expect(p.out()).not.toContain('stopping 2');
+  });
+
+  it('exits 130 at once on a second signal after the repeat window', async () => {
+    const p = start(0, 0, true);
+    await ready(p);
+    p.child.kill('SIGINT');
+    await p.line('stopping 1');
+    p.child.kill('SIGINT');
+    expect(await p.exited).toBe(130);
   });
 });
