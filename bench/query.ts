@@ -278,7 +278,11 @@ async function runOne(ctx: BenchContext, spec: RunSpec, dataDir: string, users: 
 /** The issue's target, p99 <= 5 ms at 32 concurrent clients, run by run. */
 function target(results: readonly RunResult[]): string {
   const verdict = (r: RunResult) => `${r.name} ${r.latency_ms.p99} ms (${r.latency_ms.p99 <= 5 ? 'met' : 'NOT met'})`;
-  return `Target p99 <= 5 ms at ${CONNECTIONS} clients: ${results.filter((r) => r.server !== 'ceiling').map(verdict).join(', ')}.`;
+  const ceiling = results.find((r) => r.name === 'ceiling-hot');
+  return (
+    `Target p99 <= 5 ms at ${CONNECTIONS} clients: ${results.filter((r) => r !== ceiling).map(verdict).join(', ')}.` +
+    (ceiling ? ` The measurement's own floor here (ceiling-hot, a server that only writes a prepared reply): p99 ${ceiling.latency_ms.p99} ms.` : '')
+  );
 }
 
 export async function run(ctx: BenchContext): Promise<BenchSection> {

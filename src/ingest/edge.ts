@@ -178,6 +178,13 @@ export class IngestEdge {
       this.refuse(r, new IngestError('draining', 'this server is shutting down; retry on another'), true);
       return;
     }
+    // An unknown key in the header is refused first: the caller is told who it is not before
+    // anything about what it sent (and nothing of the body is read).
+    const key = this.keys.fromHeader(req.getHeader('authorization'));
+    if (key.kind === 'unknown') {
+      this.unauthenticated(r, 'unknown_write_key', true);
+      return;
+    }
     const contentType = req.getHeader('content-type');
     if (!acceptsContentType(contentType)) {
       const shown = contentType.slice(0, 100);
@@ -192,11 +199,6 @@ export class IngestEdge {
       return;
     }
     r.encoding = encoding;
-    const key = this.keys.fromHeader(req.getHeader('authorization'));
-    if (key.kind === 'unknown') {
-      this.unauthenticated(r, 'unknown_write_key', true);
-      return;
-    }
     if (key.kind === 'ok') r.source = key.source;
     r.limit = kind === 'batch' ? this.deps.config.ingest.maxBatchBytes : this.deps.config.ingest.maxEventBytes;
     const length = req.getHeader('content-length');
