@@ -1,6 +1,6 @@
 // System under test for the query benchmark's cached runs: the built query API (dist/, the same
 // code `trackhouse query` runs) in one process with a change feed, as in the all-in-one where the
-// sink shares the process. A stand-in for the sink may write W events/s: every 100 ms it inserts
+// sink shares the process. A stand-in for the sink may write W events/s: every 250 ms (the sink's SINK_BATCH_MS) it inserts
 // a batch of new events for Zipf-drawn users and, once ClickHouse confirmed the insert, publishes
 // the batch (its users and their rows), exactly as the sink does. So cached windows of hot users
 // really change during the measurement.
@@ -52,12 +52,14 @@ let published = 0;
 let writerError: string | null = null;
 let stopping = false;
 const insertSql = `INSERT INTO events (${EVENT_COLUMNS.join(', ')}) FORMAT TabSeparated`;
-const perTick = rate / 10;
+// Every 250 ms, as the sink inserts with its default SINK_BATCH_MS (the fetch waits that long).
+const TICK_MS = 250;
+const perTick = (rate * TICK_MS) / 1000;
 let carry = 0;
 
 async function writeLoop(): Promise<void> {
   while (!stopping && !gen.done) {
-    const next = performance.now() + 100;
+    const next = performance.now() + TICK_MS;
     carry += perTick;
     const n = Math.floor(carry);
     carry -= n;
