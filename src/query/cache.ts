@@ -330,15 +330,7 @@ export class UserCache {
     this.totalBytes += size - e.windowBytes;
     e.window = w;
     e.windowBytes = size;
-    let evicted = 0;
-    while (this.totalBytes > this.opts.maxBytes) {
-      const victim = this.oldestWithData();
-      if (victim === undefined || victim === e) break;
-      this.dropData(victim);
-      this.dropIfUnused(victim);
-      evicted++;
-    }
-    if (evicted > 0) this.opts.observer?.evicted(evicted);
+    this.evictBeyondBudget(e);
   }
 
   private dropWindow(e: Entry): void {
@@ -385,10 +377,15 @@ export class UserCache {
       if (this.opts.ttlMs > 0) e.expires = this.now() + this.opts.ttlMs;
     }
     this.touch(e);
+    this.evictBeyondBudget(e);
+  }
+
+  /** Least recently used users out until within both budgets; never `keep`. */
+  private evictBeyondBudget(keep: Entry): void {
     let evicted = 0;
     while (this.totalBytes > this.opts.maxBytes || this.withData > this.opts.maxUsers) {
       const victim = this.oldestWithData();
-      if (victim === undefined || victim === e) break;
+      if (victim === undefined || victim === keep) break;
       this.dropData(victim);
       this.dropIfUnused(victim);
       evicted++;

@@ -7,6 +7,13 @@ import { batchOf, events, insertRows, metricValue, startHarness, type Harness, t
 const T0 = Date.UTC(2026, 7, 1);
 const ids = (body: { events: { event_id: string }[] }) => body.events.map((e) => e.event_id);
 const cache = (h: Harness, result: string) => metricValue(h.registry, 'trackhouse_query_cache_requests_total', { result });
+/** A hang guard, not a timing assertion: the condition holds within a few ms when the code is right. */
+const until = async (cond: () => Promise<boolean>) => {
+  for (let i = 0; !(await cond()); i++) {
+    if (i > 4000) throw new Error('condition never became true');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
 
 describe('query API with a change feed (same process as the sink)', () => {
   const feed = createChangeFeed();
@@ -72,13 +79,6 @@ describe('query API with a change feed (same process as the sink)', () => {
   it('shares one ClickHouse query among identical requests in flight, but not with one that arrived after a change', async () => {
     await insertRows(h.ch, [{ event_id: 'h-1', user_id: 'hal', timestamp: T0 }]);
     await h.get(events('hal', 'limit=1')); // hal is now known to the cache: the next miss loads a window
-    // A hang guard, not a timing assertion: the condition holds within a few ms when the code is right.
-    const until = async (cond: () => Promise<boolean>) => {
-      for (let i = 0; !(await cond()); i++) {
-        if (i > 4000) throw new Error('condition never became true');
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    };
     const misses = await cache(h, 'miss');
     // Hold chDB's parameterized-query lane (it runs them one at a time) so requests stay in flight.
     const blocker = h.ch.client.query({ query: 'SELECT sleep(0.5), {x:UInt8} AS x', query_params: { x: 1 }, format: 'JSONEachRow' });
@@ -104,12 +104,6 @@ describe('query API with a change feed (same process as the sink)', () => {
   it('keeps a window whose load ran while the sink wrote for the user, with the new rows, and lets later requests join it', async () => {
     await insertRows(h.ch, [{ event_id: 'k-1', user_id: 'kim', timestamp: T0 }]);
     await h.get(events('kim', 'limit=1')); // kim is now known to the cache: the next miss loads a window
-    const until = async (cond: () => Promise<boolean>) => {
-      for (let i = 0; !(await cond()); i++) {
-        if (i > 4000) throw new Error('condition never became true');
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    };
     const [misses, joined] = [await cache(h, 'miss'), await cache(h, 'joined')];
     const blocker = h.ch.client.query({ query: 'SELECT sleep(0.5), {x:UInt8} AS x', query_params: { x: 1 }, format: 'JSONEachRow' });
     const a = h.get(events('kim'));
