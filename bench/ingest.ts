@@ -49,7 +49,7 @@ function meanRecordBytes(): number {
   let total = 0;
   const n = 200;
   for (let i = 0; i < n; i++) {
-    normalizeEvent(segmentTrack(i), null, { receivedAt: Date.now(), source: 'bench', sentAt: null, context: null }, rec);
+    normalizeEvent(segmentTrack(i), null, { receivedAt: Date.now(), source: 'bench', sentAt: null, context: null, ip: '127.0.0.1' }, rec);
     total += codec.encode(rec).length;
   }
   return Math.round(total / n);

@@ -25,6 +25,12 @@ export const ingestSchema = z
     INGEST_PRODUCER_LANES: int(1, 1, 16),
     /** Seconds a 503 tells clients to wait (Retry-After). */
     INGEST_RETRY_AFTER_S: int(5, 1, 3600),
+    /**
+     * Where `context.ip` comes from when an event has none, as Segment fills it: `socket` (the
+     * connection's peer), `forwarded` (the first X-Forwarded-For address, for an edge behind a
+     * proxy or load balancer that sets it; the peer when absent), or `off` (not recorded).
+     */
+    INGEST_CLIENT_IP: z.enum(['socket', 'forwarded', 'off']).default('socket'),
   })
   .transform((e) => ({
     threads: e.INGEST_THREADS,
@@ -33,6 +39,7 @@ export const ingestSchema = z
     produceMaxBytes: e.INGEST_PRODUCE_MAX_BYTES,
     producerLanes: e.INGEST_PRODUCER_LANES,
     retryAfterS: e.INGEST_RETRY_AFTER_S,
+    clientIp: e.INGEST_CLIENT_IP,
     maxBatchBytes: MAX_BATCH_BYTES,
     maxEventBytes: MAX_EVENT_BYTES,
   }));

@@ -25,6 +25,7 @@ import type { Config } from '../config/index.js';
 import type { OutRecord, ProduceError, RecordProducer, Submission } from '../kafka/producer.js';
 import type { EventCodec, EventRecord, EventType } from '../schema/index.js';
 import { WriteKeys } from './auth.js';
+import { clientIp } from './clientip.js';
 import { acceptsContentType, contentEncoding, decodeUtf8, inflate, tooLarge, type ContentEncoding } from './body.js';
 import { IngestError, problem, REQUEST_ERRORS, type EventProblem, type RequestErrorCode } from './errors.js';
 import type { IngestMetrics } from './metrics.js';
@@ -75,6 +76,8 @@ class IngestRequest implements Submission {
   source: string | null = null;
   encoding: ContentEncoding = 'identity';
   origin = '';
+  /** The caller's address for context.ip (INGEST_CLIENT_IP), or null. */
+  ip: string | null = null;
   limit = 0;
   /** Content-Length, or -1. */
   declared = -1;
@@ -105,7 +108,7 @@ export class IngestEdge {
   private readonly keys: WriteKeys;
   private readonly slab: RecordSlab;
   private readonly scratch: EventRecord = emptyRecord();
-  private readonly nctx: NormalizeContext = { receivedAt: 0, source: '', sentAt: null, context: null };
+  private readonly nctx: NormalizeContext = { receivedAt: 0, source: '', sentAt: null, context: null, ip: null };
   /** Full-size (maxBatchBytes) buffers for multi-chunk bodies. */
   private readonly pool: Buffer[] = [];
   /**
@@ -200,6 +203,7 @@ export class IngestEdge {
     }
     r.encoding = encoding;
     if (key.kind === 'ok') r.source = key.source;
+    r.ip = clientIp(this.deps.config.ingest.clientIp, res, req);
     r.limit = kind === 'batch' ? this.deps.config.ingest.maxBatchBytes : this.deps.config.ingest.maxEventBytes;
     const length = req.getHeader('content-length');
     if (length !== '') r.declared = Number(length);
@@ -343,6 +347,7 @@ export class IngestEdge {
     ctx.source = r.source;
     ctx.sentAt = null;
     ctx.context = null;
+    ctx.ip = r.ip;
     if (r.kind !== 'batch') {
       this.event(r, obj, r.kind, -1, plain);
     } else {

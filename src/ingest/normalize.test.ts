@@ -6,7 +6,7 @@ const RECEIVED = Date.parse('2030-01-01T12:00:00.000Z');
 
 function run(raw: unknown, type: EventType | null = null, ctx: Partial<NormalizeContext> = {}) {
   const out = emptyRecord();
-  const problem = normalizeEvent(raw, type, { receivedAt: RECEIVED, source: 'web', sentAt: null, context: null, ...ctx }, out);
+  const problem = normalizeEvent(raw, type, { receivedAt: RECEIVED, source: 'web', sentAt: null, context: null, ip: null, ...ctx }, out);
   return { problem, out };
 }
 
@@ -130,5 +130,19 @@ describe('normalizeEvent', () => {
     expect(run({ userId: 'u', event: over }, 'track').problem).toEqual({ code: 'invalid_field', message: 'event is longer than 8192 characters' });
     // Ids of other kinds are not looked up by the query API: no limit but the event's 32 KB.
     expect(run({ userId: 'u', groupId: over }, 'group').problem).toBeNull();
+  });
+
+  it("records the caller's address as context.ip when the event has none, and never overrides the client's", () => {
+    const ip = { ip: '203.0.113.9' };
+    expect(JSON.parse(run({ userId: 'u', event: 'e' }, 'track', ip).out.context)).toEqual({ ip: '203.0.113.9' });
+    expect(JSON.parse(run({ userId: 'u', event: 'e', context: { locale: 'de' } }, 'track', ip).out.context)).toEqual({ ip: '203.0.113.9', locale: 'de' });
+    expect(JSON.parse(run({ userId: 'u', event: 'e', context: { ip: '198.51.100.1' } }, 'track', ip).out.context)).toEqual({ ip: '198.51.100.1' });
+    expect(JSON.parse(run({ userId: 'u', event: 'e', context: { ip: null } }, 'track', ip).out.context)).toEqual({ ip: null }); // said so explicitly
+    expect(JSON.parse(run({ userId: 'u', event: 'e' }, 'track').out.context)).toEqual({}); // INGEST_CLIENT_IP=off
+    // A batch's context is shared by its events: it gets the ip in each event's text, and is itself left as it was.
+    const shared = { library: { name: 'x' } };
+    expect(JSON.parse(run({ userId: 'u', event: 'e' }, 'track', { ...ip, context: shared }).out.context)).toEqual({ ip: '203.0.113.9', library: { name: 'x' } });
+    expect(shared).toEqual({ library: { name: 'x' } });
+    expect(JSON.parse(run({ userId: 'u', event: 'e' }, 'track', { ...ip, context: { ip: '192.0.2.1' } }).out.context)).toEqual({ ip: '192.0.2.1' });
   });
 });

@@ -27,6 +27,8 @@ export interface NormalizeContext {
   sentAt: number | null;
   /** Batch-level context, merged under each event's own context (Segment's batch semantics). */
   context: Record<string, unknown> | null;
+  /** The caller's address, recorded as context.ip when the event's context has no ip; or null. */
+  ip: string | null;
 }
 
 const TYPES: ReadonlySet<string> = new Set<EventType>(['track', 'identify', 'page', 'screen', 'group', 'alias']);
@@ -207,9 +209,19 @@ export function normalizeEvent(raw: unknown, fixedType: EventType | null, ctx: N
     out.properties = properties === undefined || properties === null ? '{}' : JSON.stringify(properties);
     out.traits = traits === undefined || traits === null ? '{}' : JSON.stringify(traits);
     out.context = context === undefined || context === null ? '{}' : JSON.stringify(context);
+    if (ctx.ip !== null && !(isObject(context) && 'ip' in context)) out.context = withIp(out.context, ctx.ip);
   } catch {
     // JSON.stringify recurses: only a nesting deeper than the stack allows gets here.
     return problem('invalid_field', 'properties, traits or context are nested too deeply');
   }
   return null;
+}
+
+/**
+ * `context` JSON text with an `ip` member first: spliced into the text rather than set on the
+ * object, which may be the batch's context shared by all its events, or the client's own.
+ */
+function withIp(contextJson: string, ip: string): string {
+  const member = `"ip":${JSON.stringify(ip)}`;
+  return contextJson === '{}' ? `{${member}}` : `{${member},${contextJson.slice(1)}`;
 }
