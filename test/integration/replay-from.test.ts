@@ -194,7 +194,8 @@ describe('trackhouse replay from the middle', () => {
 
       const run = await cliReplay(env, '0:0,1:0,2:0');
       expect(run.code).toBe(0);
-      const summary = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as ReplaySummary;
+      // Logs (the warning among them) go to stderr: stdout is the summary alone.
+      const summary = JSON.parse(run.stdout) as ReplaySummary;
       expect(summary).toMatchObject({ read: events.length - 50, inserted: events.length - 50, truncated: [{ partition: 1, earliest: 50, requested: 0 }] });
       expect(run.stderr).toContain(`inserted ${events.length - 50}, skipped as already present 0`);
       expect(run.stderr).toContain(`\nwarning: ${summary.warning}\n`);

@@ -24,7 +24,7 @@ export function registerReplay(program: Command): void {
     .action(async (options: { from: string }) => {
       const from = parseReplayFrom(options.from);
       const config = loadConfig();
-      const log = createLogger(config.logLevel, { component: 'replay' });
+      const log = createLogger(config.logLevel, { component: 'replay' }, 'stderr');
       // A chDB data dir held by a running sink or start is reported by openClickHouse.
       const ch = await openClickHouse(config.clickhouse, config.dataDir);
       try {
