@@ -146,10 +146,10 @@ export async function startAllInOne(): Promise<number> {
 
     // Started in data-flow order from the back, so they stop as data flows: ingest, sink, query.
     const changes = createChangeFeed();
-    const query = await startQuery({ config, clickhouse: ch.client, log: log.child({ component: 'query' }), registry: createRegistry('query'), changes });
+    const query = await startQuery({ config, clickhouse: ch.client, log: createLogger(config.logLevel, { component: 'query' }), registry: createRegistry('query'), changes });
     parts.add({ name: 'query', drain: () => query.drain(), stop: () => query.stop() });
     const sinkRegistry = createRegistry('sink');
-    const sink = await startSink({ config, kafka, clickhouse: ch.client, log: log.child({ component: 'sink' }), registry: sinkRegistry, changes });
+    const sink = await startSink({ config, kafka, clickhouse: ch.client, log: createLogger(config.logLevel, { component: 'sink' }), registry: sinkRegistry, changes });
     const sinkOps = await startOpsServer({ registry: sinkRegistry, checks: sink.checks, host: config.http.host, port: config.http.sinkPort, portVariable: 'SINK_PORT' });
     parts.add({
       name: 'sink',
