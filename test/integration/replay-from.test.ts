@@ -2,10 +2,7 @@
 // record time and by partition:offset it re-inserts exactly the missing rows at or after the
 // point, counted once in events and in every rollup; asked for history Kafka no longer holds, it
 // says so (log, summary, the command's output) and starts at the earliest offset left.
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import type { Kafka } from 'kafkajs';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,24 +14,10 @@ import { createKafka, ensureTopics } from '../../src/kafka/index.js';
 import type { EventRecord } from '../../src/schema/index.js';
 import { runReplay, startSink, type ReplayFrom, type ReplaySummary } from '../../src/sink/index.js';
 import { kafkaBrokers, tempDir, testConfig, uniqueTopicEnv } from '../support/env.js';
-import { caughtUp, expectedTally, offsets, produce, rows, tally, testEvent } from './sink-helpers.js';
+import { caughtUp, cliReplay, expectedTally, offsets, produce, rows, tally, testEvent } from './sink-helpers.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const ROLLUPS = ['events_daily_by_event', 'events_daily_by_category', 'events_daily_by_group'];
 
-function cliReplay(env: Record<string, string>, from: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'replay', '--from', from], {
-      cwd: root,
-      env: { ...process.env, ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    proc.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 function capturingLogger(): { log: pino.Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];

@@ -1,9 +1,6 @@
 // trackhouse replay against the real broker and chDB: over history ClickHouse already holds it
 // inserts nothing; after ClickHouse lost a month it restores exactly that month; it never moves
 // the sink group's offsets; and from an empty ClickHouse it rebuilds everything, once.
-import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/clickhouse/index.js';
@@ -14,23 +11,9 @@ import { createKafka, ensureTopics } from '../../src/kafka/index.js';
 import type { EventRecord } from '../../src/schema/index.js';
 import { runReplay, startSink, type ReplaySummary } from '../../src/sink/index.js';
 import { kafkaBrokers, tempDir, testConfig, uniqueTopicEnv } from '../support/env.js';
-import { caughtUp, count, expectedTally, offsets, produce, resendOf, tally, testEvent, type Produced } from './sink-helpers.js';
+import { caughtUp, cliReplay, count, expectedTally, offsets, produce, resendOf, tally, testEvent, type Produced } from './sink-helpers.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 
-function cliReplay(env: Record<string, string>, from: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'replay', '--from', from], {
-      cwd: root,
-      env: { ...process.env, ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    proc.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('trackhouse replay', () => {
   const dir = tempDir();

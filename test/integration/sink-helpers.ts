@@ -1,7 +1,10 @@
 // Helpers for the sink and replay integration tests: events, producing them, reading ClickHouse
 // and Kafka, and a ClickHouse client that fails on purpose. Everything runs against the real
 // broker of the test run and a real chDB.
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import { EventCodec, type EventRecord } from '../../src/schema/index.js';
@@ -218,4 +221,21 @@ export function faultyClient(client: ClickHouseClient, faults: Faults): { client
     },
   });
   return { client: wrapped, calls };
+}
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** `trackhouse replay --from <from>` as a user runs it, from the sources, with `env` on top of this process's. */
+export function cliReplay(env: Record<string, string>, from: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'replay', '--from', from], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    proc.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
 }
