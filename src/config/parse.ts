@@ -9,28 +9,16 @@ export const str = (fallback: string) => z.preprocess(unsetIfEmpty, z.string().d
 
 export const optionalStr = () => z.preprocess(unsetIfEmpty, z.string().optional());
 
-export const int = (fallback: number, min: number, max: number) =>
-  z.preprocess(
-    unsetIfEmpty,
-    z.coerce
-      .number({ error: `expected an integer between ${min} and ${max}` })
-      .int({ error: `expected an integer between ${min} and ${max}` })
-      .min(min, { error: `expected an integer between ${min} and ${max}` })
-      .max(max, { error: `expected an integer between ${min} and ${max}` })
-      .default(fallback),
-  );
+/** An integer in [min, max], from its text; the one message names the range. */
+const intBetween = (min: number, max: number) => {
+  const error = `expected an integer between ${min} and ${max}`;
+  return z.coerce.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+};
+
+export const int = (fallback: number, min: number, max: number) => z.preprocess(unsetIfEmpty, intBetween(min, max).default(fallback));
 
 /** Like int, but `undefined` when unset, for settings whose default depends on another one. */
-export const optionalInt = (min: number, max: number) =>
-  z.preprocess(
-    unsetIfEmpty,
-    z.coerce
-      .number({ error: `expected an integer between ${min} and ${max}` })
-      .int({ error: `expected an integer between ${min} and ${max}` })
-      .min(min, { error: `expected an integer between ${min} and ${max}` })
-      .max(max, { error: `expected an integer between ${min} and ${max}` })
-      .optional(),
-  );
+export const optionalInt = (min: number, max: number) => z.preprocess(unsetIfEmpty, intBetween(min, max).optional());
 
 export const port = (fallback: number) => int(fallback, 0, 65535);
 
