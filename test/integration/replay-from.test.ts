@@ -2,9 +2,7 @@
 // record time and by partition:offset it re-inserts exactly the missing rows at or after the
 // point, counted once in events and in every rollup; asked for history Kafka no longer holds, it
 // says so (log, summary, the command's output) and starts at the earliest offset left.
-import { Writable } from 'node:stream';
 import type { Kafka } from 'kafkajs';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/clickhouse/index.js';
 import { silentLogger } from '../../src/common/log.js';
@@ -14,21 +12,11 @@ import { createKafka, ensureTopics } from '../../src/kafka/index.js';
 import type { EventRecord } from '../../src/schema/index.js';
 import { runReplay, startSink, type ReplayFrom, type ReplaySummary } from '../../src/sink/index.js';
 import { kafkaBrokers, tempDir, testConfig, uniqueTopicEnv } from '../support/env.js';
+import { capturingLogger } from '../support/log.js';
 import { caughtUp, cliReplay, expectedTally, offsets, produce, rows, tally, testEvent } from './sink-helpers.js';
 
 const ROLLUPS = ['events_daily_by_event', 'events_daily_by_category', 'events_daily_by_group'];
 
-
-function capturingLogger(): { log: pino.Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { log: pino({ level: 'warn' }, stream), lines };
-}
 
 describe('trackhouse replay from the middle', () => {
   const dir = tempDir();
@@ -140,7 +128,7 @@ describe('trackhouse replay from the middle', () => {
     expect(await replay({ kind: 'time', ms: recordTime(600) })).toMatchObject({ inserted: 0, truncated: [], warning: null });
 
     // By time, from before everything: partition 1's records below 50 are gone.
-    const byTime = capturingLogger();
+    const byTime = capturingLogger('warn');
     const s1 = await replay({ kind: 'time', ms: 0 }, byTime.log);
     expect(s1.truncated).toEqual([{ partition: 1, earliest: 50, requested: null }]);
     expect(s1.partitions.map((p) => p.from)).toEqual([0, 50, 0]);

@@ -1,13 +1,12 @@
 // The topics trackhouse creates, as the real broker describes them: each with its configured
 // retention; an existing topic is never altered, and a retention that differs is logged.
-import { Writable } from 'node:stream';
 import type { Kafka } from 'kafkajs';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/common/log.js';
 import { createKafka, ensureTopics } from '../../src/kafka/index.js';
 import { ConfigResourceTypes } from '../../src/kafka/kafkajs.js';
 import { tempDir, testConfig, uniqueTopicEnv } from '../support/env.js';
+import { capturingLogger } from '../support/log.js';
 
 type Admin = ReturnType<Kafka['admin']>;
 
@@ -23,17 +22,6 @@ async function topicConfigs(admin: Admin, topics: string[]): Promise<Record<stri
   return Object.fromEntries(
     res.resources.map((r) => [r.resourceName, Object.fromEntries(r.configEntries.map((e) => [e.configName, { value: e.configValue, source: e.configSource }]))]),
   );
-}
-
-function capturingLogger(): { log: pino.Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { log: pino({ level: 'info' }, stream), lines };
 }
 
 describe('ensureTopics', () => {
@@ -54,7 +42,7 @@ describe('ensureTopics', () => {
   it('creates events and dlq kept forever and rejected kept 30 days by default, min.insync.replicas left to a 1-replica broker', async () => {
     const config = testConfig(dir.path, uniqueTopicEnv('topics'));
     const { events, rejected, dlq } = config.kafka.topics;
-    const { log, lines } = capturingLogger();
+    const { log, lines } = capturingLogger('info');
     expect(await ensureTopics(kafka, config.kafka, log)).toEqual([events, rejected, dlq]);
     // The cluster's replication defaults were read (no warning that they could not be).
     expect(lines.map((l) => l.msg)).toEqual(['created Kafka topics']);
@@ -73,7 +61,7 @@ describe('ensureTopics', () => {
       KAFKA_DLQ_RETENTION_MS: '172800000',
     });
     const { events, rejected, dlq } = config.kafka.topics;
-    const first = capturingLogger();
+    const first = capturingLogger('info');
     expect(await ensureTopics(kafka, config.kafka, first.log)).toEqual([events, rejected, dlq]);
     const described = await topicConfigs(admin, [events, rejected, dlq]);
     expect([events, rejected, dlq].map((t) => described[t]!['retention.ms']!.value)).toEqual(['86400000', '3600000', '172800000']);
@@ -84,7 +72,7 @@ describe('ensureTopics', () => {
       [dlq, '172800000'],
     ]);
 
-    const again = capturingLogger();
+    const again = capturingLogger('info');
     expect(await ensureTopics(kafka, config.kafka, again.log)).toEqual([]);
     expect(again.lines).toEqual([]);
   });
@@ -94,7 +82,7 @@ describe('ensureTopics', () => {
     const created = testConfig(dir.path, { ...env, KAFKA_EVENTS_RETENTION_MS: '86400000' });
     await ensureTopics(kafka, created.kafka);
     const later = testConfig(dir.path, { ...env, KAFKA_EVENTS_RETENTION_MS: '-1' });
-    const { log, lines } = capturingLogger();
+    const { log, lines } = capturingLogger('info');
     expect(await ensureTopics(kafka, later.kafka, log)).toEqual([]);
     const { events, rejected, dlq } = later.kafka.topics;
     const described = await topicConfigs(admin, [events, rejected, dlq]);
