@@ -6,9 +6,9 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/clickhouse/index.js';
 import { silentLogger } from '../../src/common/log.js';
-import type { EventRecord } from '../../src/schema/index.js';
 import { EVENT_COLUMNS, tsvRow } from '../../src/sink/rows.js';
 import { tempDir, testConfig } from '../support/env.js';
+import { testEvent } from './sink-helpers.js';
 
 let dir: ReturnType<typeof tempDir>;
 let ch: ClickHouseHandle;
@@ -44,24 +44,7 @@ const TIMES = [
 
 it('reads back every accepted event time exactly, as timestamp, sent_at and received_at', async () => {
   const rows = TIMES.map((ms, i) => {
-    const r: EventRecord = {
-      event_id: `time-${i}`,
-      type: 'track',
-      event: 'Time Check',
-      user_id: 'sink-times',
-      anonymous_id: null,
-      timestamp: ms,
-      sent_at: ms,
-      received_at: ms,
-      source: 'test',
-      category: null,
-      group_id: null,
-      name: null,
-      previous_id: null,
-      properties: '{}',
-      traits: '{}',
-      context: '{}',
-    };
+    const r = testEvent(i, { event_id: `time-${i}`, user_id: 'sink-times', timestamp: ms, sent_at: ms, received_at: ms });
     return tsvRow(r, 'sink-times', 0, i);
   });
   // The sink's own insert call (src/sink/store.ts): same table, columns and format.
