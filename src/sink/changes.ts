@@ -1,6 +1,7 @@
 // What the sink tells same-process readers after an insert: the block's users and, on request,
 // their rows, read back from the TabSeparated payload that was inserted (rows dropped as resends
-// left out). Built per block; the work is done only for what a reader asks for.
+// left out). Built per block: the users are indexed once (as a Set of them was before), rows are
+// parsed back only for the users a reader asks for.
 import type { ChangeBatch, InsertedRow } from '../common/changes.js';
 import type { Block } from './blocks.js';
 import { parseTsvRow } from './rows.js';
