@@ -15,7 +15,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { checkClickHouse, migrate, openClickHouse, type ClickHouseHandle } from '../clickhouse/index.js';
-import { createChangeFeed } from '../common/changes.js';
+import { createChangeFeed } from '../common/changefeed.js';
 import { InterruptedError, TrackhouseError } from '../common/errors.js';
 import { startOpsServer } from '../common/http.js';
 import { createLogger, type Logger } from '../common/log.js';
@@ -32,6 +32,7 @@ import {
   type LocalBroker,
 } from '../localkafka/index.js';
 import { startQuery } from '../query/index.js';
+import type { StoredRow } from '../schema/index.js';
 import { startSink } from '../sink/index.js';
 import { runUntilSignal } from './lifecycle.js';
 import { chooseLocalPorts } from './localports.js';
@@ -145,7 +146,7 @@ export async function startAllInOne(): Promise<number> {
     parts.checkpoint();
 
     // Started in data-flow order from the back, so they stop as data flows: ingest, sink, query.
-    const changes = createChangeFeed();
+    const changes = createChangeFeed<StoredRow>();
     const query = await startQuery({ config, clickhouse: ch.client, log: createLogger(config.logLevel, { component: 'query' }), registry: createRegistry('query'), changes });
     parts.add({ name: 'query', drain: () => query.drain(), stop: () => query.stop() });
     const sinkRegistry = createRegistry('sink');

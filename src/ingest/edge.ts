@@ -23,7 +23,7 @@ import type { Logger } from '../common/log.js';
 import { endReply, statusLine } from '../common/http.js';
 import type { Config } from '../config/index.js';
 import type { OutRecord, ProduceError, RecordProducer, Submission } from '../kafka/producer.js';
-import type { EventCodec, EventRecord, EventType } from '../schema/index.js';
+import { userKeyOf, type EventCodec, type EventRecord, type EventType } from '../schema/index.js';
 import { WriteKeys } from './auth.js';
 import { clientIp } from './clientip.js';
 import { acceptsContentType, contentEncoding, decodeUtf8, inflate, tooLarge, type ContentEncoding } from './body.js';
@@ -378,9 +378,9 @@ export class IngestEdge {
     if (p === null) {
       const value = this.slab.encode(rec, this.deps.config.ingest.maxEventBytes);
       if (value !== null) {
-        const key = rec.user_id ?? rec.anonymous_id;
+        const key = userKeyOf(rec);
         r.records.push({ topic: this.eventsTopic, key, value });
-        r.bytes += value.length + RECORD_MEMORY + (key === null ? 0 : key.length);
+        r.bytes += value.length + RECORD_MEMORY + key.length;
         r.accepted++;
         return;
       }

@@ -30,7 +30,8 @@
 // Bounded by bytes and users, least recently used user out first; a window larger than 1/8 of
 // the byte budget is served but not kept. An optional TTL bounds the life of data in case rows
 // change behind the pipeline's back (a manual DELETE), which no feed reports.
-import type { ChangeBatch, InsertedRow } from '../common/changes.js';
+import type { ChangeBatch } from '../common/changefeed.js';
+import type { StoredRow } from '../schema/index.js';
 import type { EventsRequest } from './params.js';
 import { mergeIntoWindow, pageFromWindow, type EventRow, type UserWindow } from './window.js';
 
@@ -83,7 +84,7 @@ const ROW_OVERHEAD = 96;
 const ENTRY_OVERHEAD = 512;
 
 /** The cached form of a batch's rows of one user, or null when any cannot be told here. */
-function rendered(rows: readonly InsertedRow[] | null, render: (row: InsertedRow) => EventRow | null): EventRow[] | null {
+function rendered(rows: readonly StoredRow[] | null, render: (row: StoredRow) => EventRow | null): EventRow[] | null {
   if (rows === null) return null;
   const out: EventRow[] = [];
   for (const r of rows) {
@@ -229,7 +230,7 @@ export class UserCache {
    * take them in, are dropped. A window load in flight takes the rows in when it ends; exact
    * loads in flight will not be kept.
    */
-  apply(batch: ChangeBatch, render: (row: InsertedRow) => EventRow | null): void {
+  apply(batch: ChangeBatch<StoredRow>, render: (row: StoredRow) => EventRow | null): void {
     let updated = 0;
     let dropped = 0;
     for (const userKey of batch.userKeys) {

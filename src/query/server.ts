@@ -7,12 +7,13 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Registry } from 'prom-client';
-import type { ChangeFeed } from '../common/changes.js';
+import type { ChangeFeed } from '../common/changefeed.js';
 import { ConfigError } from '../common/errors.js';
 import { addOpsRoutes, endReply, listen, statusLine, type Listening, type ResponseState } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import { loadUws } from '../common/uws.js';
 import type { Config } from '../config/index.js';
+import type { StoredRow } from '../schema/index.js';
 import { UserCache } from './cache.js';
 import { DrainingError, toHttpError, UnauthorizedError } from './errors.js';
 import { createGate, type Gate } from './gate.js';
@@ -31,7 +32,7 @@ export interface QueryOptions {
    * The sink's change feed when it runs in this process. Given: replies are cached per user and
    * invalidated from the feed. Absent: nothing is cached (nobody would tell us about new rows).
    */
-  changes?: ChangeFeed;
+  changes?: ChangeFeed<StoredRow>;
 }
 
 export interface QueryServer {

@@ -3,8 +3,8 @@
 //
 // A reply body is built once as bytes, so it can be cached and written as it is.
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { InsertedRow } from '../common/changes.js';
 import { DependencyError } from '../common/errors.js';
+import type { StoredRow } from '../schema/index.js';
 import { encodeCursor, scopeFingerprint } from './cursor.js';
 import { isValidJsonText } from './jsontext.js';
 import type { EventsRequest, RollupsRequest } from './params.js';
@@ -59,7 +59,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
  *
  * Hot path: one template literal per event; no parse + stringify round trip of the texts.
  */
-function eventJson(f: InsertedRow, propertiesOk: boolean, traitsOk: boolean, contextOk: boolean): string {
+function eventJson(f: StoredRow, propertiesOk: boolean, traitsOk: boolean, contextOk: boolean): string {
   return (
     `{"event_id":${str(f.event_id)},"type":${str(f.type)},"event":${opt(f.event)},"user_id":${opt(f.user_id)},` +
     `"anonymous_id":${opt(f.anonymous_id)},"timestamp":"${iso(f.timestamp)}","received_at":"${iso(f.received_at)}",` +
@@ -74,7 +74,7 @@ export function parseEventRows(result: Buffer): EventRow[] {
   const rd = new RowBinaryReader(result);
   const rows: EventRow[] = [];
   while (!rd.done) {
-    const f: InsertedRow = {
+    const f: StoredRow = {
       event_id: rd.string(),
       type: rd.string(),
       event: rd.string(),
@@ -102,7 +102,7 @@ export function parseEventRows(result: Buffer): EventRow[] {
  * take in; null when that cannot be told for sure here (see ./jsontext.ts): then the cache
  * drops the user and reads them again.
  */
-export function eventRowOf(f: InsertedRow): EventRow | null {
+export function eventRowOf(f: StoredRow): EventRow | null {
   const p = isValidJsonText(f.properties);
   const t = isValidJsonText(f.traits);
   const c = isValidJsonText(f.context);

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../common/log.js';
 import { createRegistry } from '../common/metrics.js';
-import { InvalidEventError } from './rows.js';
-import { DecodeError } from '../schema/index.js';
+import { DecodeError, InvalidEventError } from '../schema/index.js';
 import { DEAD_LETTER_CODES } from './deadletter.js';
 import { LagProbe, type OffsetsSource, type TopicOffsets } from './lag.js';
 import { createSinkMetrics } from './metrics.js';

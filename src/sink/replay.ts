@@ -21,10 +21,10 @@ import type { Logger } from '../common/log.js';
 import { parseIsoTime } from '../common/time.js';
 import type { Config } from '../config/index.js';
 import { createGroupConsumer, type Round } from '../kafka/consumer.js';
+import { EVENTS_INSERT_COLUMNS, USER_KEY_SQL } from '../schema/index.js';
 import { retrying } from './backoff.js';
 import { decodeFetch, type OffsetWindow } from './decode.js';
 import { createDecodePool } from './pool.js';
-import { EVENT_COLUMNS } from './rows.js';
 import { insertSettings } from './store.js';
 import { Readable } from 'node:stream';
 
@@ -143,8 +143,8 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
   const byPartition = new Map(todo.map((p) => [p.partition, p]));
   const staging = `trackhouse_replay_${run}`;
   const fresh = `trackhouse_replay_${run}_new`;
-  const cols = EVENT_COLUMNS.join(', ');
-  const userKey = "if(user_id != '', user_id, anonymous_id)";
+  const cols = EVENTS_INSERT_COLUMNS.join(', ');
+  const userKey = USER_KEY_SQL;
   const backoff = { baseMs: config.sink.retryBaseMs, maxMs: config.sink.retryMaxMs };
   const call = <T>(what: string, signal: AbortSignal, fn: () => Promise<T>) =>
     retrying(fn, { ...backoff, signal, onRetry: (err, attempt, wait) => log.warn({ what, attempt, retryInMs: wait, err: errorMessage(err) }, 'ClickHouse call failed; retrying') });
@@ -193,7 +193,7 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
         await client.command({ query: `TRUNCATE TABLE ${fresh}`, clickhouse_settings: noToken });
         await client.insert({
           table: staging,
-          columns: [...EVENT_COLUMNS],
+          columns: [...EVENTS_INSERT_COLUMNS],
           format: 'TabSeparated',
           values: Readable.from(segments, { objectMode: false }),
           clickhouse_settings: noToken,

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
-import type { ChangePublisher } from '../common/changes.js';
+import type { ChangePublisher } from '../common/changefeed.js';
 import type { ReadinessCheck } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import type { Registry } from '../common/metrics.js';
@@ -18,13 +18,14 @@ import { createDeadLetterProducer, type DeadLetter, type DeadLetterProducer } fr
 import { ensureTopics } from '../kafka/topics.js';
 import { deadLetter } from './deadletter.js';
 import { buildBlocks } from './blocks.js';
-import { blockChanges } from './changes.js';
 import { decodeFetch, type Chunk } from './decode.js';
+import { feedBatchOf } from './feedbatch.js';
 import { brokerOffsets, LagProbe } from './lag.js';
 import { createSinkMetrics, type SinkMetrics } from './metrics.js';
 import { PartitionStates } from './partitions.js';
 import { createDecodePool, type DecodePool } from './pool.js';
 import { SinkStore } from './store.js';
+import type { StoredRow } from '../schema/index.js';
 
 /** Test-only fault injection; production leaves it out. */
 export interface SinkHooks {
@@ -40,7 +41,7 @@ export interface SinkOptions {
   log: Logger;
   registry: Registry;
   /** Told the user_keys of each insert once ClickHouse confirmed it. */
-  changes?: ChangePublisher;
+  changes?: ChangePublisher<StoredRow>;
   hooks?: SinkHooks;
 }
 
@@ -179,7 +180,7 @@ interface RoundDeps {
   limits: { records: number; bytes: number };
   insertRows: number;
   insertBytes: number;
-  changes?: ChangePublisher;
+  changes?: ChangePublisher<StoredRow>;
   hooks?: SinkHooks;
 }
 
@@ -232,7 +233,7 @@ class RoundHandler {
         }
         this.inserts++;
         await this.d.hooks?.afterInsert?.({ inserts: this.inserts, rows: block.rows });
-        this.d.changes?.publish(blockChanges(block));
+        this.d.changes?.publish(feedBatchOf(block));
       }
       landed = true;
       tInserted = performance.now();

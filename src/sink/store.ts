@@ -7,9 +7,9 @@ import { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
+import { EVENTS_INSERT_COLUMNS } from '../schema/index.js';
 import { retrying, type BackoffOptions } from './backoff.js';
 import type { SinkMetrics } from './metrics.js';
-import { EVENT_COLUMNS } from './rows.js';
 
 export interface InsertBlock {
   /** TabSeparated rows, in order; sent back to back without being joined. */
@@ -64,7 +64,7 @@ export class SinkStore {
       try {
         await this.client.insert({
           table: 'events',
-          columns: [...EVENT_COLUMNS],
+          columns: [...EVENTS_INSERT_COLUMNS],
           format: 'TabSeparated',
           values: Readable.from(block.segments, { objectMode: false }),
           clickhouse_settings: insertSettings(block.token),

@@ -3,7 +3,8 @@
 // server, and a small HTTP client.
 import { Readable } from 'node:stream';
 import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/clickhouse/index.js';
-import type { ChangeBatch, ChangeFeed, InsertedRow } from '../../src/common/changes.js';
+import type { ChangeBatch, ChangeFeed } from '../../src/common/changefeed.js';
+import type { StoredRow } from '../../src/schema/index.js';
 import { silentLogger } from '../../src/common/log.js';
 import { createRegistry, type Registry } from '../../src/common/metrics.js';
 import type { Env } from '../../src/config/index.js';
@@ -55,7 +56,7 @@ export interface Row {
 const chTime = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 
 /** A test row as the table holds it (and as the sink's change feed describes it). */
-export function insertedRow(r: Row): InsertedRow {
+export function insertedRow(r: Row): StoredRow {
   return {
     event_id: r.event_id,
     type: r.type ?? 'track',
@@ -97,8 +98,8 @@ export async function insertRows(ch: ClickHouseHandle, rows: readonly Row[], opt
 }
 
 /** The change feed's notice for rows just inserted, as the sink publishes it. */
-export function batchOf(rows: readonly Row[]): ChangeBatch {
-  const byUser = new Map<string, InsertedRow[]>();
+export function batchOf(rows: readonly Row[]): ChangeBatch<StoredRow> {
+  const byUser = new Map<string, StoredRow[]>();
   for (const r of rows.map(insertedRow)) {
     const key = r.user_id !== '' ? r.user_id : r.anonymous_id;
     byUser.set(key, [...(byUser.get(key) ?? []), r]);
@@ -120,7 +121,7 @@ export interface Harness {
   base: string;
   get(path: string, key?: string | null): Promise<Reply>;
   /** Another query server on the same ClickHouse client (as the all-in-one shares it). */
-  another(opts?: { env?: Env; changes?: ChangeFeed }): Promise<{ server: QueryServer; registry: Registry; get(path: string): Promise<Reply> }>;
+  another(opts?: { env?: Env; changes?: ChangeFeed<StoredRow> }): Promise<{ server: QueryServer; registry: Registry; get(path: string): Promise<Reply> }>;
   close(): Promise<void>;
 }
 
@@ -136,7 +137,7 @@ async function fetchReply(url: string, key: string | null): Promise<Reply> {
   return { status: res.status, headers: res.headers, text, body };
 }
 
-export async function startHarness(opts: { env?: Env; changes?: ChangeFeed } = {}): Promise<Harness> {
+export async function startHarness(opts: { env?: Env; changes?: ChangeFeed<StoredRow> } = {}): Promise<Harness> {
   const dir = tempDir('trackhouse-query-');
   const config = testConfig(dir.path, opts.env);
   const ch = await openClickHouse(config.clickhouse, config.dataDir);

@@ -3,7 +3,8 @@
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/clickhouse/index.js';
-import { createChangeFeed, type InsertedRow } from '../../src/common/changes.js';
+import { createChangeFeed } from '../../src/common/changefeed.js';
+import type { StoredRow } from '../../src/schema/index.js';
 import { silentLogger } from '../../src/common/log.js';
 import { createRegistry } from '../../src/common/metrics.js';
 import type { Config } from '../../src/config/index.js';
@@ -34,12 +35,12 @@ describe('sink', () => {
 
   it('sinks every event once, sends what it cannot decode to the DLQ with its context, and commits past both', async () => {
     const registry = createRegistry('sink', false);
-    const changes = createChangeFeed();
+    const changes = createChangeFeed<StoredRow>();
     const published: string[] = [];
     // The query API's cache relies on this: when told, the rows are already readable.
     const visibleWhenTold: Promise<boolean>[] = [];
     // And on the rows it is told about being exactly the rows inserted for that user.
-    const told = new Map<string, InsertedRow>();
+    const told = new Map<string, StoredRow>();
     changes.subscribe((batch) => {
       const keys = [...batch.userKeys];
       const key = keys[0]!;
@@ -107,7 +108,7 @@ describe('sink', () => {
 
     expect(await Promise.all(visibleWhenTold)).not.toContain(false);
     expect(new Set(published)).toEqual(new Set(events.map((e) => e.user_id ?? e.anonymous_id)));
-    const stored = await rows<InsertedRow>(
+    const stored = await rows<StoredRow>(
       ch.client,
       `SELECT event_id, type, event, user_id, anonymous_id, toUnixTimestamp64Milli(timestamp) AS timestamp,
               toUnixTimestamp64Milli(received_at) AS received_at, source, category, group_id, name, previous_id,

@@ -1,13 +1,12 @@
-// What the sink tells same-process readers after an insert: the block's users and, on request,
-// their rows, read back from the TabSeparated payload that was inserted (rows dropped as resends
-// left out). Built per block: the users are indexed once (as a Set of them was before), rows are
-// parsed back only for the users a reader asks for.
-import type { ChangeBatch, InsertedRow } from '../common/changes.js';
+// The change-feed batch of one insert block: the block's users and, on request, their rows, read
+// back from the TabSeparated payload that was inserted (rows dropped as resends left out). Built
+// per block: the users are indexed once, rows are decoded back only for the users a reader asks for.
+import type { ChangeBatch } from '../common/changefeed.js';
+import { decodeTsvRow, type StoredRow } from '../schema/index.js';
 import type { Block } from './blocks.js';
-import { parseTsvRow } from './rows.js';
 import type { DecodeResult } from './types.js';
 
-export function blockChanges(block: Block): ChangeBatch {
+export function feedBatchOf(block: Block): ChangeBatch<StoredRow> {
   // user_key -> (chunk index, key index) pairs, flattened; a user's rows can span chunks.
   const where = new Map<string, number[]>();
   block.chunks.forEach((c, ci) => {
@@ -24,10 +23,10 @@ export function blockChanges(block: Block): ChangeBatch {
   });
   return {
     userKeys: { [Symbol.iterator]: () => where.keys() },
-    rowsOf(userKey: string): InsertedRow[] {
+    rowsOf(userKey: string): StoredRow[] {
       const refs = where.get(userKey);
       if (refs === undefined) return [];
-      const out: InsertedRow[] = [];
+      const out: StoredRow[] = [];
       for (let i = 0; i < refs.length; i += 2) {
         const ci: number = refs[i]!;
         const k: number = refs[i + 1]!;
@@ -36,7 +35,7 @@ export function blockChanges(block: Block): ChangeBatch {
         for (let j: number = k === 0 ? 0 : r.keyRowEnds[k - 1]!; j < r.keyRowEnds[k]!; j++) {
           const row: number = r.keyRows[j]!;
           if (dropped?.[row] === 1) continue;
-          out.push(parseTsvRow(r.payload, row === 0 ? 0 : r.rowEnds[row - 1]!, r.rowEnds[row]!));
+          out.push(decodeTsvRow(r.payload, row === 0 ? 0 : r.rowEnds[row - 1]!, r.rowEnds[row]!));
         }
       }
       return out;
