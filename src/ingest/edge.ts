@@ -21,6 +21,7 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Logger } from '../common/log.js';
 import { endReply, statusLine } from '../common/http.js';
+import { EVENT_TIME, parseIsoTime } from '../common/isotime.js';
 import type { Config } from '../config/index.js';
 import type { OutRecord, ProduceError, RecordProducer, Submission } from '../kafka/producer.js';
 import { userKeyOf, type EventCodec, type EventRecord, type EventType } from '../schema/index.js';
@@ -33,7 +34,6 @@ import { emptyRecord, normalizeEvent, type NormalizeContext } from './normalize.
 import { eventBytes, rejectRecord } from './rejects.js';
 import { CALLS, callForPath, type CallKind } from './routes.js';
 import { RecordSlab } from './slab.js';
-import { parseIsoTime } from './time.js';
 
 export interface EdgeDeps {
   config: Config;
@@ -357,7 +357,7 @@ export class IngestEdge {
         return;
       }
       if (typeof obj.sentAt === 'string') {
-        const sentAt = parseIsoTime(obj.sentAt);
+        const sentAt = parseIsoTime(obj.sentAt, EVENT_TIME);
         if (Number.isNaN(sentAt)) {
           this.bodyRefused(r, new IngestError('invalid_body', 'sentAt must be an ISO 8601 time'), body, { receivedAt });
           return;

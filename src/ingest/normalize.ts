@@ -16,7 +16,7 @@
 import { randomUUID } from 'node:crypto';
 import { isStorableTime, MAX_ID_LENGTH, TIME_RANGE_TEXT, type EventRecord, type EventType } from '../schema/index.js';
 import { problem, type EventProblem } from './errors.js';
-import { parseIsoTime } from './time.js';
+import { EVENT_TIME, parseIsoTime } from '../common/isotime.js';
 
 export interface NormalizeContext {
   /** Server time the request arrived, Unix ms. */
@@ -183,7 +183,7 @@ export function normalizeEvent(raw: unknown, fixedType: EventType | null, ctx: N
   const rawTs = raw.timestamp;
   let ts = NaN;
   if (typeof rawTs === 'string') {
-    ts = parseIsoTime(rawTs);
+    ts = parseIsoTime(rawTs, EVENT_TIME);
     if (Number.isNaN(ts)) return problem('invalid_timestamp', 'timestamp must be an ISO 8601 time');
   } else if (rawTs !== undefined && rawTs !== null) {
     return problem('invalid_timestamp', 'timestamp must be an ISO 8601 string');
@@ -191,7 +191,7 @@ export function normalizeEvent(raw: unknown, fixedType: EventType | null, ctx: N
   let sentAt = ctx.sentAt;
   const rawSent = raw.sentAt;
   if (typeof rawSent === 'string') {
-    sentAt = parseIsoTime(rawSent);
+    sentAt = parseIsoTime(rawSent, EVENT_TIME);
     if (Number.isNaN(sentAt)) return problem('invalid_timestamp', 'sentAt must be an ISO 8601 time');
   } else if (rawSent !== undefined && rawSent !== null) {
     return problem('invalid_timestamp', 'sentAt must be an ISO 8601 string');

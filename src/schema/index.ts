@@ -10,6 +10,7 @@ export {
   InvalidEventError,
   isStorableTime,
   MIN_TIME_MS,
+  STORABLE_TIMES,
   TIME_RANGE_TEXT,
   USER_KEY_SQL,
   userKeyOf,

@@ -11,6 +11,7 @@
 // payload), one regex test per free-text field, and times as Unix seconds with milliseconds,
 // which ClickHouse reads for DateTime64 without date math here.
 import { TrackhouseError } from '../common/errors.js';
+import { timeRange, type TimeRange } from '../common/isotime.js';
 import type { EventRecord } from './types.js';
 
 /** The columns each row fills, in order: the column list of every INSERT into `events`. */
@@ -58,6 +59,9 @@ export const MIN_TIME_MS = Date.UTC(1900, 0, 1);
 export const END_TIME_MS = Date.UTC(2300, 0, 1);
 /** The storable range as people read it, for messages. */
 export const TIME_RANGE_TEXT = '1900-01-01 to 2299-12-31';
+
+/** The same range, for the ISO time reader's options. */
+export const STORABLE_TIMES: TimeRange = timeRange(MIN_TIME_MS, END_TIME_MS);
 
 /** A time `events` can store: MIN_TIME_MS <= ms < END_TIME_MS (whole milliseconds or not). */
 export function isStorableTime(ms: number): boolean {

@@ -18,10 +18,10 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import { errorMessage, TrackhouseError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
-import { parseIsoTime } from '../common/time.js';
+import { parseIsoTime, typedTime, type IsoTimeProblem } from '../common/isotime.js';
 import type { Config } from '../config/index.js';
 import { createGroupConsumer, type Round } from '../kafka/consumer.js';
-import { EVENTS_INSERT_COLUMNS, USER_KEY_SQL } from '../schema/index.js';
+import { EVENTS_INSERT_COLUMNS, STORABLE_TIMES, USER_KEY_SQL } from '../schema/index.js';
 import { retrying } from './backoff.js';
 import { decodeFetch, type OffsetWindow } from './decode.js';
 import { createDecodePool } from './pool.js';
@@ -55,11 +55,12 @@ export function parseReplayFrom(text: string): ReplayFrom {
     }
     return { kind: 'offsets', offsets };
   }
-  const ms = parseIsoTime(s);
-  if (typeof ms === 'string') {
+  const why: IsoTimeProblem = { reason: '' };
+  const ms = parseIsoTime(s, typedTime(STORABLE_TIMES), why);
+  if (Number.isNaN(ms)) {
     // Say why only when it looked like a time; anything else just gets the accepted forms.
-    const why = /^\d{4}-\d{2}-\d{2}/.test(s) ? `${ms}; ` : '';
-    throw new ReplayArgumentError(`--from "${text}": ${why}expected ${FROM_FORMS}`);
+    const reason = /^\d{4}-\d{2}-\d{2}/.test(s) ? `${why.reason}; ` : '';
+    throw new ReplayArgumentError(`--from "${text}": ${reason}expected ${FROM_FORMS}`);
   }
   return { kind: 'time', ms };
 }
