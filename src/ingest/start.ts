@@ -84,7 +84,7 @@ class EdgeThread {
             break;
           case 'failed':
             // A typed error (a port in use, ...) stays typed, so the CLI prints it without a stack.
-            reject(m.code !== undefined ? new TrackhouseError(m.code, m.message) : new Error(`ingest thread ${this.index} failed to start: ${m.message}`));
+            reject(new TrackhouseError(m.code ?? 'INGEST_THREAD_FAILED', m.code !== undefined ? m.message : `ingest thread ${this.index} failed to start: ${m.message}`));
             break;
           default:
             this.supervisor.onMessage(this, m);
@@ -96,7 +96,7 @@ class EdgeThread {
       });
       worker.on('exit', (code) => {
         this.exited = true;
-        if (!started) reject(new Error(`ingest thread ${this.index} exited with code ${code} before listening`));
+        if (!started) reject(new TrackhouseError('INGEST_THREAD_FAILED', `ingest thread ${this.index} exited with code ${code} before listening`));
         else if (!this.stopping) this.supervisor.log.error({ thread: this.index, code }, 'ingest thread exited unexpectedly');
       });
     });

@@ -212,7 +212,7 @@ export function createQueryStore(runner: SqlRunner, timeoutMs: number): QuerySto
       const result = await runner.run({ query: READY_SQL, params: {} }, 'ready');
       // count() is a UInt64: 8 bytes little-endian.
       if (result.length !== 8 || result.readBigUInt64LE(0) !== 1n) {
-        throw new Error('table events is missing: run `trackhouse migrate`');
+        throw new DependencyError('CLICKHOUSE_NOT_MIGRATED', 'table events is missing: run `trackhouse migrate`');
       }
     },
   };
