@@ -13,6 +13,7 @@ import type { ReadinessCheck } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import type { Registry } from '../common/metrics.js';
 import type { Config } from '../config/index.js';
+import { brokerOffsets, partitionCount } from '../kafka/admin.js';
 import { createGroupConsumer, isRebalancing, RoundAbort, type GroupConsumer, type PartitionBatch, type Round } from '../kafka/consumer.js';
 import { createDeadLetterProducer, type DeadLetter, type DeadLetterProducer } from '../kafka/dlq.js';
 import { ensureTopics } from '../kafka/topics.js';
@@ -20,7 +21,7 @@ import { deadLetter } from './deadletter.js';
 import { buildBlocks } from './blocks.js';
 import { decodeFetch, type Chunk } from './decode.js';
 import { feedBatchOf } from './feedbatch.js';
-import { brokerOffsets, LagProbe } from './lag.js';
+import { LagProbe } from './lag.js';
 import { createSinkMetrics, type SinkMetrics } from './metrics.js';
 import { PartitionStates } from './partitions.js';
 import { createDecodePool, type DecodePool } from './pool.js';
@@ -133,10 +134,7 @@ export async function startSink(opts: SinkOptions): Promise<RunningSink> {
     checks: [
       {
         name: 'clickhouse',
-        async check() {
-          const r = await opts.clickhouse.ping();
-          if (!r.success) throw r.error;
-        },
+        check: () => store.ping(),
       },
       {
         name: 'kafka',
@@ -155,17 +153,6 @@ export async function startSink(opts: SinkOptions): Promise<RunningSink> {
       return stopped;
     },
   };
-}
-
-async function partitionCount(kafka: Kafka, topic: string): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const meta = await admin.fetchTopicMetadata({ topics: [topic] });
-    return meta.topics[0]?.partitions.length ?? 1;
-  } finally {
-    await admin.disconnect();
-  }
 }
 
 interface RoundDeps {

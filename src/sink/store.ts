@@ -82,6 +82,12 @@ export class SinkStore {
     });
   }
 
+  /** Resolves when ClickHouse answers (readiness: not queued behind a retrying insert). */
+  async ping(): Promise<void> {
+    const r = await this.client.ping();
+    if (!r.success) throw r.error;
+  }
+
   /** Highest offset already in events per partition (absent: none). */
   floors(partitions: readonly number[], signal: AbortSignal): Promise<Map<number, number>> {
     return this.retry('read partition floors', signal, async () => {

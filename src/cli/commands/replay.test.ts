@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseReplayFrom, ReplayArgumentError } from './replay.js';
+import { ReplayArgumentError } from '../../replay/index.js';
+import { parseReplayFrom } from './replay.js';
 
 describe('replay --from', () => {
   it('reads an ISO 8601 time with a zone, and a plain date as midnight UTC', () => {
