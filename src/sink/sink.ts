@@ -73,7 +73,7 @@ export async function startSink(opts: SinkOptions): Promise<RunningSink> {
   let dlq: DeadLetterProducer | undefined;
   let consumer: GroupConsumer | undefined;
   try {
-    dlq = await createDeadLetterProducer(kafka, config.kafka.topics.dlq);
+    dlq = await createDeadLetterProducer(kafka, config.kafka.topics.dlq, config.kafka.compression);
     consumer = createGroupConsumer(kafka, {
       groupId: cfg.groupId,
       topic,
