@@ -12,7 +12,7 @@
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import type * as ClickHouseModule from '../src/clickhouse/index.js';
+import type * as ClickHouseModule from '../src/warehouse/index.js';
 import type * as ChangesModule from '../src/common/changefeed.js';
 import type * as LogModule from '../src/common/log.js';
 import type * as MetricsModule from '../src/common/metrics.js';
@@ -24,7 +24,7 @@ import { EVENT_COLUMNS, EventGenerator } from './query-data.js';
 
 const dist = path.resolve(fileURLToPath(new URL('../dist/', import.meta.url)));
 const load = <T>(p: string) => import(path.join(dist, p)) as Promise<T>;
-const { openClickHouse } = await load<typeof ClickHouseModule>('clickhouse/index.js');
+const { openClickHouse } = await load<typeof ClickHouseModule>('warehouse/index.js');
 const { createChangeFeed } = await load<typeof ChangesModule>('common/changefeed.js');
 const { createLogger } = await load<typeof LogModule>('common/log.js');
 const { createRegistry } = await load<typeof MetricsModule>('common/metrics.js');

@@ -5,7 +5,7 @@
 //
 //   node --import tsx bench/sink-ceiling.ts '{"dir":"...","rows":1000000,"batchRows":100000,"format":"tsv"}'
 import { Readable } from 'node:stream';
-import { migrate, openClickHouse } from '../src/clickhouse/index.js';
+import { migrate, openClickHouse } from '../src/warehouse/index.js';
 import { silentLogger } from '../src/common/log.js';
 import { loadConfig } from '../src/config/index.js';
 import { encodeTsvRow, EVENTS_INSERT_COLUMNS } from '../src/schema/index.js';

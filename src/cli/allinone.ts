@@ -14,7 +14,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { checkClickHouse, migrate, openClickHouse, type ClickHouseHandle } from '../clickhouse/index.js';
+import { checkClickHouse, migrate, openClickHouse, type ClickHouseHandle } from '../warehouse/index.js';
 import { createChangeFeed } from '../common/changefeed.js';
 import { InterruptedError, TrackhouseError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';

@@ -6,7 +6,7 @@
 // Part (./lifecycle.ts): drain() turns it not ready, stop() stops it.
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
-import type { ClickHouseHandle } from '../clickhouse/index.js';
+import type { ClickHouseHandle } from '../warehouse/index.js';
 import type { ChangeFeed, ChangePublisher } from '../common/changefeed.js';
 import { startOpsServer } from '../common/http.js';
 import type { Logger } from '../common/log.js';

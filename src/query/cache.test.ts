@@ -3,7 +3,7 @@ import type { ChangeBatch } from '../common/changefeed.js';
 import type { StoredRow } from '../schema/index.js';
 import { UserCache, type CacheOptions } from './cache.js';
 import { parseEventsRequest } from './params.js';
-import type { EventRow, UserWindow } from './window.js';
+import type { EventRow, UserWindow } from './userwindow.js';
 
 function deferred<T>(): { promise: Promise<T>; resolve(v: T): void; reject(e: unknown): void } {
   let resolve!: (v: T) => void;

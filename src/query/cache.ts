@@ -33,7 +33,7 @@
 import type { ChangeBatch } from '../common/changefeed.js';
 import type { StoredRow } from '../schema/index.js';
 import type { EventsRequest } from './params.js';
-import { mergeIntoWindow, pageFromWindow, type EventRow, type UserWindow } from './window.js';
+import { mergeIntoWindow, pageFromWindow, type EventRow, type UserWindow } from './userwindow.js';
 
 export interface CacheOptions {
   maxBytes: number;

@@ -19,8 +19,8 @@ import { DrainingError, toHttpError, UnauthorizedError } from './errors.js';
 import { createGate, type Gate } from './gate.js';
 import { createQueryMetrics, type QueryMetrics, type Route } from './metrics.js';
 import { eventsCacheKey, parseEventsRequest, parseRollupsRequest, type EventsRequest, type Limits } from './params.js';
-import { createClickHouseRunner, createQueryStore, eventRowOf, PageWriter, renderPage, type SqlRunner } from './store.js';
-import { pageFromWindow } from './window.js';
+import { createClickHouseRunner, createQueryStore, eventRowOf, PageWriter, renderPage, type SqlRunner } from './querystore.js';
+import { pageFromWindow } from './userwindow.js';
 
 export interface QueryOptions {
   config: Config;

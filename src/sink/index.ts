@@ -1,5 +1,5 @@
 export { startSink, type RunningSink, type SinkHooks, type SinkOptions } from './sink.js';
-export { insertSettings } from './store.js';
+export { insertSettings } from './sinkstore.js';
 // What replay shares with the sink: the decode workers and the insert's retry policy.
 export { decodeFetch, type OffsetWindow } from './decode.js';
 export { createDecodePool } from './pool.js';

@@ -25,7 +25,7 @@ import { LagProbe } from './lag.js';
 import { createSinkMetrics, type SinkMetrics } from './metrics.js';
 import { PartitionStates } from './partitions.js';
 import { createDecodePool, type DecodePool } from './pool.js';
-import { SinkStore } from './store.js';
+import { SinkStore } from './sinkstore.js';
 import type { StoredRow } from '../schema/index.js';
 
 /** Test-only fault injection; production leaves it out. */

@@ -2,7 +2,7 @@
 // with the column list of clickhouse/001_events.sql (as the sink writes them), a running query
 // server, and a small HTTP client.
 import { Readable } from 'node:stream';
-import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/clickhouse/index.js';
+import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
 import type { ChangeBatch, ChangeFeed } from '../../src/common/changefeed.js';
 import type { StoredRow } from '../../src/schema/index.js';
 import { silentLogger } from '../../src/common/log.js';

@@ -4,7 +4,7 @@
 // pipeline (ClickHouse reads Unix seconds of other than 9 or 10 digits as a date, or not at all).
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/clickhouse/index.js';
+import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
 import { silentLogger } from '../../src/common/log.js';
 import { encodeTsvRow, EVENTS_INSERT_COLUMNS } from '../../src/schema/index.js';
 import { tempDir, testConfig } from '../support/env.js';

@@ -2,7 +2,7 @@
 // feed and metrics.
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/clickhouse/index.js';
+import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
 import { createChangeFeed } from '../../src/common/changefeed.js';
 import type { StoredRow } from '../../src/schema/index.js';
 import { silentLogger } from '../../src/common/log.js';

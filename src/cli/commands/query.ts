@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { checkClickHouse, openClickHouse } from '../../clickhouse/index.js';
+import { checkClickHouse, openClickHouse } from '../../warehouse/index.js';
 import { createLogger } from '../../common/log.js';
 import { createRegistry } from '../../common/metrics.js';
 import { loadConfig } from '../../config/index.js';

@@ -4,8 +4,8 @@
 import type { Kafka } from 'kafkajs';
 import { CompressionTypes } from 'kafkajs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { silentLogger } from '../../src/common/log.js';
-import { createRecordProducer, type OutRecord, type ProduceError, type RecordProducer } from '../../src/kafka/producer.js';
+import { silentLogger } from '../common/log.js';
+import { createRecordProducer, type OutRecord, type ProduceError, type RecordProducer } from './producer.js';
 
 interface Sent {
   records: string[];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadMigrations, splitStatements } from '../../src/clickhouse/migrate.js';
+import { loadMigrations, splitStatements } from './migrate.js';
 
 describe('migrations', () => {
   it('splits a file into statements on line-ending semicolons and drops comment lines', () => {

@@ -9,7 +9,7 @@ import { encodeCursor, scopeFingerprint } from './cursor.js';
 import { isValidJsonText } from './jsontext.js';
 import type { EventsRequest, RollupsRequest } from './params.js';
 import { RowBinaryReader } from './rowbinary.js';
-import type { EventRow, UserWindow } from './window.js';
+import type { EventRow, UserWindow } from './userwindow.js';
 import { READY_SQL, rollupsSql, userEventsSql, type Sql } from './sql.js';
 
 export type QueryKind = 'events' | 'window' | 'rollups' | 'ready';

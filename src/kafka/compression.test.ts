@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { lz4Codec } from '../../src/kafka/compression.js';
+import { lz4Codec } from './compression.js';
 
 describe('LZ4 codec for kafkajs', () => {
   it('writes LZ4 frames Kafka reads: magic, version 1, independent blocks, no checksums; and reads them back', async () => {

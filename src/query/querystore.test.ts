@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeCursor, scopeFingerprint } from './cursor.js';
 import { parseEventsRequest, parseRollupsRequest } from './params.js';
 import { RowBinaryReader } from './rowbinary.js';
-import { PageWriter, parseEventRows, renderPage, renderRollups } from './store.js';
+import { PageWriter, parseEventRows, renderPage, renderRollups } from './querystore.js';
 import type { EventsRequest } from './params.js';
 
 const renderEventsPage = (result: Buffer, r: EventsRequest) => renderPage(parseEventRows(result), r);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/common/errors.js';
-import { loadConfig, withDevKeys } from '../../src/config/index.js';
+import { ConfigError } from '../common/errors.js';
+import { loadConfig, withDevKeys } from './index.js';
 
 describe('config', () => {
   it('uses the documented defaults when nothing is set', () => {
@@ -76,5 +76,36 @@ describe('config', () => {
     expect(() => loadConfig({ KAFKA_SASL_MECHANISM: 'plain' })).toThrow(/KAFKA_SASL_USERNAME/);
     const c = loadConfig({ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p' });
     expect(c.kafka.sasl).toEqual({ mechanism: 'plain', username: 'u', password: 'p' });
+  });
+});
+
+describe('SHUTDOWN_DRAIN_DELAY_MS', () => {
+  it('defaults to 5 s for the services and 0 for trackhouse start', () => {
+    const c = loadConfig({});
+    expect(c.drainDelayMs).toBe(5_000);
+    expect(c.allInOneDrainDelayMs).toBe(0);
+  });
+
+  it('when unset stays within half of a short SHUTDOWN_TIMEOUT_MS', () => {
+    expect(loadConfig({ SHUTDOWN_TIMEOUT_MS: '4000' }).drainDelayMs).toBe(2_000);
+  });
+
+  it('when set applies to every command, trackhouse start included', () => {
+    const c = loadConfig({ SHUTDOWN_DRAIN_DELAY_MS: '8000', SHUTDOWN_TIMEOUT_MS: '25000' });
+    expect(c.drainDelayMs).toBe(8_000);
+    expect(c.allInOneDrainDelayMs).toBe(8_000);
+    expect(loadConfig({ SHUTDOWN_DRAIN_DELAY_MS: '0' }).drainDelayMs).toBe(0);
+  });
+
+  it('must be less than SHUTDOWN_TIMEOUT_MS, and the message names both', () => {
+    expect(() => loadConfig({ SHUTDOWN_DRAIN_DELAY_MS: '15000' })).toThrow(ConfigError);
+    expect(() => loadConfig({ SHUTDOWN_DRAIN_DELAY_MS: '15000' })).toThrow(
+      /SHUTDOWN_DRAIN_DELAY_MS: must be less than SHUTDOWN_TIMEOUT_MS \(15000\).*\(got "15000"\)/,
+    );
+  });
+
+  it('must be a non-negative integer', () => {
+    expect(() => loadConfig({ SHUTDOWN_DRAIN_DELAY_MS: '-1' })).toThrow(/SHUTDOWN_DRAIN_DELAY_MS: expected an integer between 0 and 600000/);
+    expect(() => loadConfig({ SHUTDOWN_DRAIN_DELAY_MS: '5s' })).toThrow(/SHUTDOWN_DRAIN_DELAY_MS: expected an integer/);
   });
 });

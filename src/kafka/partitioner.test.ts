@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { javaCompatiblePartitioner, murmur2, partitionForKey } from '../../src/kafka/partitioner.js';
+import { javaCompatiblePartitioner, murmur2, partitionForKey } from './partitioner.js';
 
 const require = createRequire(import.meta.url);
 /** kafkajs's own murmur2 (a port of Java's), the reference. */

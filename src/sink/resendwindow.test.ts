@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ResendWindow } from './window.js';
+import { ResendWindow } from './resendwindow.js';
 
 /** The window as the docs state it, kept in plain arrays: the reference the typed version must match. */
 class Model {

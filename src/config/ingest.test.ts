@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/index.js';
+import { loadConfig } from './index.js';
 
 describe('ingest settings', () => {
   it('has defaults that keep a produce request under the broker 1 MB limit', () => {

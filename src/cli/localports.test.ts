@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseLocalPorts } from '../../src/cli/localports.js';
+import { chooseLocalPorts } from './localports.js';
 
 /** Free ports handed out in order; `taken` are the ports some other process holds. */
 function ports(taken: number[], free: number[]) {

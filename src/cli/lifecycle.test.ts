@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../support/env.js';
+import { tempDir } from '../../test/support/env.js';
 
 const dir = tempDir('trackhouse-lifecycle-');
 afterAll(() => dir.remove());

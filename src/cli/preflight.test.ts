@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkNode } from '../../src/cli/preflight.js';
-import { PrerequisiteError } from '../../src/common/errors.js';
+import { checkNode } from './preflight.js';
+import { PrerequisiteError } from '../common/errors.js';
 
 describe('checkNode follows package.json engines (>=20.10 <21)', () => {
   it('accepts Node 20.10 and later 20.x', () => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compareUtf8, mergeIntoWindow, pageFromWindow, type EventRow, type PageQuery } from './window.js';
+import { compareUtf8, mergeIntoWindow, pageFromWindow, type EventRow, type PageQuery } from './userwindow.js';
 
 describe('compareUtf8', () => {
   it('orders strings as their UTF-8 bytes do (as ClickHouse compares Strings)', () => {

@@ -3,9 +3,9 @@
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { InterruptedError, PrerequisiteError } from '../../src/common/errors.js';
-import { ensureJars, jarDir } from '../../src/localkafka/index.js';
-import { tempDir } from '../support/env.js';
+import { InterruptedError, PrerequisiteError } from '../common/errors.js';
+import { ensureJars, jarDir } from './index.js';
+import { tempDir } from '../../test/support/env.js';
 
 const dir = tempDir('trackhouse-jars-');
 afterAll(() => dir.remove());
