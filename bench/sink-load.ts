@@ -7,7 +7,9 @@
 //
 //   node --import tsx bench/sink-load.ts '{"brokers":["127.0.0.1:9092"],"topic":"t","count":100000,"rate":0}'
 // prints one JSON line per second ({"t":..., "acked":...}) and a final {"done":true,...}.
-import { Kafka, logLevel } from '../src/kafka/kafkajs.js';
+import { kafkajs } from '../src/kafka/kafkajs.js';
+
+const { Kafka, logLevel } = kafkajs();
 import { EventCodec } from '../src/schema/index.js';
 import { eventFactory } from './sink-events.js';
 

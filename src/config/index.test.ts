@@ -109,3 +109,11 @@ describe('SHUTDOWN_DRAIN_DELAY_MS', () => {
     expect(() => loadConfig({ SHUTDOWN_DRAIN_DELAY_MS: '5s' })).toThrow(/SHUTDOWN_DRAIN_DELAY_MS: expected an integer/);
   });
 });
+
+describe('KAFKA_FASTPATH', () => {
+  it('is on unless set to off, and names itself when it is neither', () => {
+    expect(loadConfig({}).kafka.fastPath).toBe(true);
+    expect(loadConfig({ KAFKA_FASTPATH: 'off' }).kafka.fastPath).toBe(false);
+    expect(() => loadConfig({ KAFKA_FASTPATH: 'fast' })).toThrow(/KAFKA_FASTPATH: expected one of on, off \(got "fast"\)/);
+  });
+});

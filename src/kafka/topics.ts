@@ -10,7 +10,7 @@
 import type { Kafka } from 'kafkajs';
 import type { Logger } from '../common/log.js';
 import type { KafkaConfig } from '../config/index.js';
-import { ConfigResourceTypes } from './kafkajs.js';
+import { kafkajs } from './kafkajs.js';
 
 /** Cluster-wide defaults that decide a new topic's settings; null when the broker would not say. */
 export interface BrokerDefaults {
@@ -85,7 +85,7 @@ async function brokerDefaults(admin: Admin, log: Logger | undefined): Promise<Br
     if (node === null || node === undefined) return { replicationFactor: null, minInsyncReplicas: null };
     const res = await admin.describeConfigs({
       includeSynonyms: false,
-      resources: [{ type: ConfigResourceTypes.BROKER, name: String(node), configNames: ['default.replication.factor', 'min.insync.replicas'] }],
+      resources: [{ type: kafkajs().ConfigResourceTypes.BROKER, name: String(node), configNames: ['default.replication.factor', 'min.insync.replicas'] }],
     });
     const entries = res.resources[0]?.configEntries ?? [];
     const num = (name: string) => {
@@ -105,7 +105,7 @@ async function reportRetentionDrift(admin: Admin, specs: readonly TopicSpec[], l
   try {
     const res = await admin.describeConfigs({
       includeSynonyms: false,
-      resources: specs.map((s) => ({ type: ConfigResourceTypes.TOPIC, name: s.topic, configNames: ['retention.ms'] })),
+      resources: specs.map((s) => ({ type: kafkajs().ConfigResourceTypes.TOPIC, name: s.topic, configNames: ['retention.ms'] })),
     });
     for (const s of specs) {
       const actual = res.resources.find((r) => r.resourceName === s.topic)?.configEntries.find((e) => e.configName === 'retention.ms')?.configValue;
