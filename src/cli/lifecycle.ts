@@ -7,18 +7,12 @@
 //      +--signal: remembered; the start-up code --+  (at its next step boundary: add() or
 //         checkpoint() throws StartAborted, and it calls stopAll())
 //
-// A stop has two phases. drain(), on every part (newest first): /readyz answers 503 and new
-// requests are refused, but the ports stay open for SHUTDOWN_DRAIN_DELAY_MS, so a load balancer's
-// next probe sees the 503 (instead of a refused connection it may retry elsewhere or count as a
-// flake) and stops sending. Then stop(), each part's own graceful stop (answer what is in flight,
-// flush, close), newest part first, so data stops where it enters before the parts behind it.
-// A part that fails to stop is logged, and the ones before it are still stopped; the exit code
-// is then 1.
-//
-// The same signal twice within a second counts once: a terminal's Ctrl-C goes to the whole
-// foreground process group, and `npm start` (npm's run-script) forwards the SIGINT it got to its
-// child again, so under npm every Ctrl-C arrives twice, a millisecond apart. Only a signal after
-// that window is a person asking for an immediate exit (130).
+// A stop has two phases: drain() on every part (newest first: /readyz 503, new requests refused,
+// ports still open) for SHUTDOWN_DRAIN_DELAY_MS, then each part's stop() (its graceful stop),
+// newest part first, so data stops where it enters before the parts behind it. A part that fails
+// to stop is logged, the ones before it are still stopped, and the exit code is 1. The same
+// signal twice within REPEAT_WINDOW_MS counts once; after it, a signal exits at once (130). Why the
+// delay and the window: docs/architecture.md, "Processes".
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InterruptedError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';

@@ -11,13 +11,8 @@
 //           -> invalid events / unreadable bodies become records for the rejected topic
 //   producer.submit(request) -> settle() once Kafka acked every record -> 200 / 400 / 503.
 //
-// Status of a batch with invalid events: 400, whose body lists each invalid event by index and
-// says how many were accepted (and they are durable: the 400 is only sent after Kafka acked
-// them). Both Segment SDKs treat 400 as final: @segment/analytics-node never retries a 400,
-// analytics-next retries only 5xx and 429. So the valid events are not resent, the invalid ones
-// are not retried forever, and the client is told honestly that part of its input was bad. A 503
-// (Kafka did not acknowledge in time) is sent whenever any accepted event is not durable, so
-// clients retry; the sink deduplicates by event_id what a retry writes twice.
+// Status of a batch with invalid events: 400 after its valid events are durable; why, and what
+// Segment's SDKs do with it: docs/architecture/ingest.md, "Answers".
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { HTTP_ERRORS, HttpError, type HttpErrorCode } from '../common/errors.js';
 import type { Logger } from '../common/log.js';

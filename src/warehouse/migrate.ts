@@ -7,7 +7,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { errorMessage, TrackhouseError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 
-/** clickhouse/ sits two levels above both src/clickhouse and dist/clickhouse. */
+/** clickhouse/ (the migrations) sits two levels above both src/warehouse and dist/warehouse. */
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../clickhouse/', import.meta.url));
 
 const MIGRATIONS_TABLE = 'trackhouse_migrations';

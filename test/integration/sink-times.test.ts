@@ -47,7 +47,7 @@ it('reads back every accepted event time exactly, as timestamp, sent_at and rece
     const r = testEvent(i, { event_id: `time-${i}`, user_id: 'sink-times', timestamp: ms, sent_at: ms, received_at: ms });
     return encodeTsvRow(r, 'sink-times', 0, i);
   });
-  // The sink's own insert call (src/sink/store.ts): same table, columns and format.
+  // The sink's own insert call (src/sink/sinkstore.ts): same table, columns and format.
   await ch.client.insert({
     table: 'events',
     columns: [...EVENTS_INSERT_COLUMNS],
