@@ -10,7 +10,7 @@
 import { kafkajs } from '../src/kafka/kafkajs.js';
 
 const { Kafka, logLevel } = kafkajs();
-import { EventCodec } from '../src/schema/index.js';
+import { EventCodec, userKeyOf } from '../src/schema/index.js';
 import { eventFactory } from './sink-events.js';
 
 export interface LoadArgs {
@@ -34,7 +34,7 @@ async function main(args: LoadArgs): Promise<void> {
   const templates: { key: string; value: Buffer }[] = [];
   for (let i = 0; i < 20_000; i++) {
     const e = factory.next();
-    templates.push({ key: e.user_id ?? e.anonymous_id ?? '', value: codec.encode(e) });
+    templates.push({ key: userKeyOf(e), value: codec.encode(e) });
   }
   // event_id is the first field: 5-byte header, 1-byte length (36), then the 36 characters.
   const ID_AT = 6;

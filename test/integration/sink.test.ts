@@ -4,7 +4,7 @@ import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
 import { createChangeFeed } from '../../src/common/changefeed.js';
-import type { StoredRow } from '../../src/schema/index.js';
+import { userKeyOf, type StoredRow } from '../../src/schema/index.js';
 import { silentLogger } from '../../src/common/log.js';
 import { createRegistry } from '../../src/common/metrics.js';
 import type { Config } from '../../src/config/index.js';
@@ -104,7 +104,7 @@ describe('sink', () => {
     const origin = new Map<string, [string, string]>();
     const next = new Map<number, number>();
     for (const item of produced) {
-      const key = 'event_id' in item ? (item.user_id ?? item.anonymous_id)! : item.key!;
+      const key = 'event_id' in item ? userKeyOf(item) : item.key!;
       const partition = partitionForKey(key, config.kafka.partitions);
       const offset = next.get(partition) ?? 0;
       next.set(partition, offset + 1);
@@ -114,7 +114,7 @@ describe('sink', () => {
     expect([...next.values()].reduce((a, b) => a + b, 0)).toBe(produced.length);
 
     expect(await Promise.all(visibleWhenTold)).not.toContain(false);
-    expect(new Set(published)).toEqual(new Set(events.map((e) => e.user_id ?? e.anonymous_id)));
+    expect(new Set(published)).toEqual(new Set(events.map(userKeyOf)));
     const stored = await rows<StoredRow>(
       ch.client,
       `SELECT event_id, type, event, user_id, anonymous_id, toUnixTimestamp64Milli(timestamp) AS timestamp,
