@@ -4,7 +4,7 @@
 import { Readable } from 'node:stream';
 import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
 import type { ChangeBatch, ChangeFeed } from '../../src/common/changefeed.js';
-import type { StoredRow } from '../../src/schema/index.js';
+import { EVENTS_INSERT_COLUMNS, type StoredRow } from '../../src/schema/index.js';
 import { silentLogger } from '../../src/common/log.js';
 import { createRegistry, type Registry } from '../../src/common/metrics.js';
 import type { Env } from '../../src/config/index.js';
@@ -13,26 +13,8 @@ import { tempDir, testConfig } from '../support/env.js';
 
 export const READ_KEY = 'test-read-key';
 
-export const COLUMNS = [
-  'event_id',
-  'type',
-  'event',
-  'user_id',
-  'anonymous_id',
-  'timestamp',
-  'sent_at',
-  'received_at',
-  'source',
-  'category',
-  'group_id',
-  'name',
-  'previous_id',
-  'properties',
-  'traits',
-  'context',
-  'kafka_partition',
-  'kafka_offset',
-] as const;
+/** The columns a test row fills: the sink's insert columns but kafka_topic (the table's default). */
+export const COLUMNS = EVENTS_INSERT_COLUMNS.filter((c) => c !== 'kafka_topic');
 
 export interface Row {
   event_id: string;
@@ -97,7 +79,7 @@ export async function insertRows(ch: ClickHouseHandle, rows: readonly Row[], opt
   });
 }
 
-/** The change feed's notice for rows just inserted, as the sink publishes it. */
+/** The change-feed batch of rows just inserted, as the sink publishes it. */
 export function batchOf(rows: readonly Row[]): ChangeBatch<StoredRow> {
   const byUser = new Map<string, StoredRow[]>();
   for (const r of rows.map(insertedRow)) {
