@@ -24,7 +24,7 @@ import { userKeyOf, type EventCodec, type EventRecord, type EventType } from '..
 import { WriteKeys } from './auth.js';
 import { clientIp } from './clientip.js';
 import { acceptsContentType, contentEncoding, decodeUtf8, inflate, tooLarge, type ContentEncoding } from './body.js';
-import { problem, type EventProblem } from './errors.js';
+import { problem, type EventProblem } from './problems.js';
 import type { IngestMetrics } from './metrics.js';
 import { emptyRecord, normalizeEvent, type NormalizeContext } from './normalize.js';
 import { eventBytes, rejectRecord } from './rejects.js';

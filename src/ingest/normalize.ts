@@ -15,7 +15,7 @@
 //   fit ClickHouse's DateTime64(3).
 import { randomUUID } from 'node:crypto';
 import { isStorableTime, MAX_ID_LENGTH, TIME_RANGE_TEXT, type EventRecord, type EventType } from '../schema/index.js';
-import { problem, type EventProblem } from './errors.js';
+import { problem, type EventProblem } from './problems.js';
 import { EVENT_TIME, parseIsoTime } from '../common/isotime.js';
 
 export interface NormalizeContext {
