@@ -223,6 +223,34 @@ export function faultyClient(client: ClickHouseClient, faults: Faults): { client
   return { client: wrapped, calls };
 }
 
+/**
+ * The real Kafka client, except that a producer's send to `topic` fails, before reaching the
+ * broker, while `faults.sendFailures` > 0 (each failure counts it down): a dead-letter topic that
+ * cannot be written for a moment.
+ */
+export function failingSends(kafka: Kafka, topic: string, faults: { sendFailures: number }): Kafka {
+  return new Proxy(kafka, {
+    get(target, prop, receiver) {
+      if (prop !== 'producer') return Reflect.get(target, prop, receiver);
+      return (...args: Parameters<Kafka['producer']>) => {
+        const producer = target.producer(...args);
+        return new Proxy(producer, {
+          get(p, name, r) {
+            if (name !== 'send') return Reflect.get(p, name, r);
+            return async (record: Parameters<typeof producer.send>[0]) => {
+              if (record.topic === topic && faults.sendFailures > 0) {
+                faults.sendFailures--;
+                throw new Error(`injected: ${topic} cannot be written`);
+              }
+              return p.send(record);
+            };
+          },
+        });
+      };
+    },
+  });
+}
+
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** `trackhouse replay --from <from>` as a user runs it, from the sources, with `env` on top of this process's. */
