@@ -54,7 +54,10 @@ export type Produced = EventRecord | { key: string | null; value: Buffer | null 
  * gives item i's Kafka record time (CreateTime); without it the producer stamps the time of sending.
  */
 export async function produce(kafka: Kafka, topic: string, items: readonly Produced[], recordTime?: (i: number) => number): Promise<void> {
-  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  // Idempotent: on a busy machine a send can time out after the broker wrote it, and a plain
+  // producer's retry would write the batch again. The tests count records as events (offsets,
+  // inserted rows, resends), so every item must be exactly one record.
+  const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   try {
     for (let i = 0; i < items.length; i += 500) {
@@ -170,6 +173,17 @@ export async function offsets(kafka: Kafka, topic: string, groupId: string): Pro
     const c = await admin.fetchOffsets({ groupId, topics: [topic] });
     const committed = new Map((c[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
     return { committed, high };
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** How many records the topic holds (sum of its partitions' high watermarks; nothing is deleted in a test). */
+export async function recordsIn(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return (await admin.fetchTopicOffsets(topic)).reduce((n, o) => n + Number(o.high), 0);
   } finally {
     await admin.disconnect();
   }
