@@ -208,6 +208,8 @@ export interface Faults {
   landThenFail: number;
   /** Each insert that passes waits this long first (a slow ClickHouse). */
   stallMs: number;
+  /** When set, each insert waits for it first (an insert held in flight until the test lets go). */
+  gate?: Promise<void>;
 }
 
 /** The real client, with inserts into events failing or stalling as `faults` says at each call. */
@@ -223,6 +225,7 @@ export function faultyClient(client: ClickHouseClient, faults: Faults): { client
           calls.failed++;
           throw new Error('injected: ClickHouse refused the connection');
         }
+        if (faults.gate) await faults.gate;
         if (faults.stallMs > 0) await new Promise((r) => setTimeout(r, faults.stallMs));
         if (faults.landThenFail > 0) {
           faults.landThenFail--;
