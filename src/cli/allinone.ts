@@ -33,6 +33,7 @@ import {
 } from '../localkafka/index.js';
 import { startQuery } from '../query/index.js';
 import { startSink } from '../sink/index.js';
+import { hostStream, loadStreamRules } from '../stream/index.js';
 import { runUntilSignal } from './lifecycle.js';
 import { chooseLocalPorts } from './localports.js';
 
@@ -125,6 +126,8 @@ export async function startAllInOne(): Promise<number> {
   const keys = withDevKeys(base.keys);
   const config: Config = Object.freeze({ ...base, keys: { write: keys.write, read: keys.read } });
   const log = createLogger(config.logLevel, { component: 'start' });
+  // A bad rules file stops the start before anything runs.
+  const rules = config.stream.inQuery ? loadStreamRules(config) : [];
   const parts = new Parts(log);
   // Installed first, so Ctrl-C during start-up also stops whatever already runs.
   const signalled = runUntilSignal({ stop: () => parts.requestStop(config.allInOneDrainDelayMs) }, log, { timeoutMs: config.shutdownTimeoutMs });
@@ -146,8 +149,19 @@ export async function startAllInOne(): Promise<number> {
 
     // Started in data-flow order from the back, so they stop as data flows: ingest, sink, query.
     const changes = createChangeFeed();
-    const query = await startQuery({ config, clickhouse: ch.client, log: createLogger(config.logLevel, { component: 'query' }), registry: createRegistry('query'), changes });
-    parts.add({ name: 'query', drain: () => query.drain(), stop: () => query.stop() });
+    const queryRegistry = createRegistry('query');
+    // The stream component (live volume, alerts) is hosted by the query API: its routes on the query port.
+    const stream = config.stream.inQuery ? hostStream({ config, kafka, log: createLogger(config.logLevel, { component: 'stream' }), registry: queryRegistry, rules }) : null;
+    const query = await startQuery({ config, clickhouse: ch.client, log: createLogger(config.logLevel, { component: 'query' }), registry: queryRegistry, changes, ...(stream ? { routes: stream.routes } : {}) });
+    parts.add({
+      name: 'query',
+      drain: () => query.drain(),
+      stop: async () => {
+        await query.stop();
+        await stream?.stop();
+      },
+    });
+    stream?.start();
     const sinkRegistry = createRegistry('sink');
     const sink = await startSink({ config, kafka, clickhouse: ch.client, log: createLogger(config.logLevel, { component: 'sink' }), registry: sinkRegistry, changes });
     const sinkOps = await startOpsServer({ registry: sinkRegistry, checks: sink.checks, host: config.http.host, port: config.http.sinkPort, portVariable: 'SINK_PORT' });
@@ -294,7 +308,7 @@ function printBanner(
     'trackhouse is running',
     '',
     `  ingest   ${ingest}      (Segment HTTP Tracking API: /v1/track, /v1/batch, ...)`,
-    `  query    ${query}      (/v1/users/{userId}/events, /v1/rollups/daily)`,
+    `  query    ${query}      (/v1/users/{userId}/events, /v1/rollups/daily${config.stream.inQuery ? ', /v1/volume, /v1/alerts' : ''})`,
     `  sink     http://${host}:${p.sinkPort}      (/metrics, /readyz)`,
     `  kafka    ${p.brokers.join(',')}${config.kafka.brokers.length === 0 ? '   (local broker, data in ' + config.dataDir + '/kafka)' : ''}`,
     `  data     ${config.clickhouse.url ?? `${config.dataDir}/clickhouse (chDB, in this process)`}`,

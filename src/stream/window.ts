@@ -136,6 +136,9 @@ export class RuleWindows {
   readonly measure: MeasureKind;
   readonly condition: Condition;
   readonly groups = new Map<string, GroupState>();
+  /** Groups changed since the caller last cleared these (for writing them out). */
+  readonly changed = new Set<string>();
+  readonly deleted = new Set<string>();
   /** Windows ending at or before this are final. */
   horizon: number;
   /** Groups with events since the last afterBatch(), with the oldest and newest bucket touched. */
@@ -164,6 +167,8 @@ export class RuleWindows {
     if (g === undefined) {
       g = new GroupState(Math.max(this.horizon, from));
       this.groups.set(key, g);
+      this.changed.add(key);
+      this.deleted.delete(key);
     }
     return g;
   }
@@ -186,6 +191,7 @@ export class RuleWindows {
       g.buckets.set(b, a);
     }
     if (b > g.lastSeen) g.lastSeen = b;
+    this.changed.add(key);
     const seen = this.touched.get(key);
     if (seen === undefined) this.touched.set(key, { lo: b, hi: b });
     else if (b < seen.lo) seen.lo = b;
@@ -261,6 +267,7 @@ export class RuleWindows {
   private transition(key: string, g: GroupState, kind: Transition['kind'], end: number, value: number, early: boolean, out: Transition[]): void {
     g.alert = kind === 'alert';
     g.transitionEnd = end;
+    this.changed.add(key);
     g.value = value;
     out.push({ group: key, kind, windowEnd: end, value, early });
   }
@@ -278,7 +285,13 @@ export class RuleWindows {
     for (const [key, g] of this.groups) {
       this.decideFinal(key, g, horizon, out);
       this.expire(g);
-      if (g.buckets.size === 0 && !g.alert && !keep(key, g)) this.groups.delete(key);
+      if (g.buckets.size === 0 && !g.alert && !keep(key, g)) {
+        this.groups.delete(key);
+        this.changed.delete(key);
+        this.deleted.add(key);
+      } else {
+        this.changed.add(key);
+      }
     }
     // A group that changed state may already be decided again by a window not final yet (one
     // that recovered may meet the condition again; one found silent may have had an event since).
