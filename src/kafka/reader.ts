@@ -3,8 +3,8 @@
 // stream processor reads all partitions this way, so each one's state is complete.
 //
 // kafkajs has no manual assignment, so the reader is the only member of a consumer group of its
-// own (a group id no other process uses): it is assigned every partition, is never rebalanced
-// against anyone, and never commits. After every join it seeks each partition to the caller's
+// own (a group id no other process uses, a new one per start): it is assigned every partition,
+// is never rebalanced against anyone, and never commits. After every join it seeks each partition to the caller's
 // position (or, for a partition the caller has never read, to the first record at or after
 // `startTime`, Kafka's record time), so a re-join for any reason (a new partition, a missed
 // heartbeat) never rewinds or skips. Records come in rounds: every partition batch of one fetch
@@ -141,8 +141,9 @@ export function createPartitionReader(kafka: Kafka, opts: PartitionReaderOptions
       onRound = handler;
       await admin.connect();
       for (const topic of opts.topics) {
-        const known = await offsetsAt(topic, opts.startTime(topic));
-        const ends = new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, Number(o.high)]));
+        // A topic created a moment ago may not be served by its leader yet.
+        const known = await retried(() => offsetsAt(topic, opts.startTime(topic)));
+        const ends = new Map((await retried(() => admin.fetchTopicOffsets(topic))).map((o) => [o.partition, Number(o.high)]));
         for (const [p, off] of known) if (off < 0) known.set(p, ends.get(p) ?? 0);
         byTime.set(topic, known);
       }
@@ -152,7 +153,7 @@ export function createPartitionReader(kafka: Kafka, opts: PartitionReaderOptions
     },
     async endOffsets() {
       const out = new Map<string, Map<number, number>>();
-      for (const topic of opts.topics) out.set(topic, new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, Number(o.high)])));
+      for (const topic of opts.topics) out.set(topic, new Map((await retried(() => admin.fetchTopicOffsets(topic))).map((o) => [o.partition, Number(o.high)])));
       return out;
     },
     assigned: () => assignment,
@@ -165,4 +166,19 @@ export function createPartitionReader(kafka: Kafka, opts: PartitionReaderOptions
       await admin.disconnect().catch(() => {});
     },
   };
+}
+
+const NOT_YET = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE', 'NOT_LEADER_FOR_PARTITION', 'NOT_LEADER_OR_FOLLOWER']);
+
+/** Retries what fails because a new topic's partitions are not served yet (up to ~10 s). */
+async function retried<T>(f: () => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await f();
+    } catch (err) {
+      const type = (err as { type?: string }).type;
+      if (i >= 20 || type === undefined || !NOT_YET.has(type)) throw err;
+      await new Promise((r) => setTimeout(r, 100 + 50 * i));
+    }
+  }
 }

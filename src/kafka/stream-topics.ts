@@ -17,12 +17,24 @@ export async function ensureStreamTopics(kafka: Kafka, topics: { alerts: string;
     ].filter((t) => !existing.has(t.topic));
     if (wanted.length === 0) return;
     try {
-      await admin.createTopics({ waitForLeaders: true, topics: wanted });
+      await admin.createTopics({ waitForLeaders: false, topics: wanted });
     } catch (err) {
       // Another replica created it in between.
       if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
     }
-    log?.info({ topics: wanted.map((t) => t.topic) }, 'created the alerts topics');
+    // Then wait for leaders ourselves: kafkajs's wait gives up on the "does not host this
+    // topic-partition" a broker answers while a new topic's metadata spreads.
+    const names = wanted.map((t) => t.topic);
+    for (let i = 0; ; i++) {
+      try {
+        const meta = await admin.fetchTopicMetadata({ topics: names });
+        if (meta.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) break;
+      } catch (err) {
+        if (i >= 50) throw err;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    log?.info({ topics: names }, 'created the alerts topics');
   } finally {
     await admin.disconnect();
   }

@@ -32,7 +32,14 @@ export class ParamError extends TrackhouseError {
 /** What the API reads; null while the stream component is not running (503). */
 export interface StreamView {
   volume: Volume;
-  rules: readonly { rule: Rule; groups: ReadonlyMap<string, GroupState>; late: number; overflow: number }[];
+  rules: readonly {
+    rule: Rule;
+    groups: ReadonlyMap<string, GroupState>;
+    /** The group's value in its newest window (the one holding its newest bucket). */
+    current(g: GroupState): number;
+    late: number;
+    overflow: number;
+  }[];
   notes(): Note[];
   leader: boolean;
   caughtUp: boolean;
@@ -147,8 +154,8 @@ export function volumeBody(view: StreamView, r: VolumeRequest): string {
 export function alertsBody(view: StreamView, only: string | null): string {
   const rules = view.rules
     .filter((r) => only === null || r.rule.name === only)
-    .map(({ rule, groups, late, overflow }) => {
-      const alerting: { group: string | null; window_start: string | null; window_end: string | null; value: number }[] = [];
+    .map(({ rule, groups, current, late, overflow }) => {
+      const alerting: { group: string | null; window_start: string | null; window_end: string | null; value: number; current: number }[] = [];
       let count = 0;
       for (const [key, g] of groups) {
         if (!g.alert) continue;
@@ -159,6 +166,7 @@ export function alertsBody(view: StreamView, only: string | null): string {
             window_start: iso(g.transitionEnd - rule.spec.size),
             window_end: iso(g.transitionEnd),
             value: g.value,
+            current: current(g),
           });
         }
       }

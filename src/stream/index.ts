@@ -17,6 +17,7 @@ import { Notifier } from './notifier.js';
 import { StreamProcessor } from './processor.js';
 import { loadRules, type Rule } from './rules.js';
 import { openStore, type OpenStore } from './store.js';
+import { measureValue, type GroupState } from './window.js';
 
 export { registerStreamRoutes, type StreamView } from './api.js';
 export { loadRules, type Rule } from './rules.js';
@@ -132,7 +133,13 @@ export async function startStream(opts: StreamOptions): Promise<RunningStream> {
   return {
     view: () => ({
       volume: p.volume,
-      rules: runtimes.map((rt) => ({ rule: rt.rule, groups: rt.rw.groups, late: rt.counters.late, overflow: rt.counters.overflow })),
+      rules: runtimes.map((rt) => ({
+        rule: rt.rule,
+        groups: rt.rw.groups,
+        current: (g: GroupState) => (g.lastSeen > -Infinity ? measureValue(rt.rule.measure, rt.rw.windowAgg(g, g.lastSeen + rt.rule.spec.step)) : 0),
+        late: rt.counters.late,
+        overflow: rt.counters.overflow,
+      })),
       notes: () => n.recent(),
       leader: n.isLeader,
       caughtUp: p.caughtUp,

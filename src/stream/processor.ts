@@ -17,6 +17,7 @@
 // event reached Kafka); a partition with nothing left to read counts as now - STREAM_IDLE_GRACE_MS
 // (an event acknowledged before that is in Kafka and would have been read). The watermark is the
 // smallest of these over every partition, and never goes back.
+import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import type { Logger } from '../common/log.js';
 import type { Config } from '../config/index.js';
@@ -138,7 +139,9 @@ export class StreamProcessor {
     const startTime = Date.now() - cfg.backfillMs;
     this.reader = createPartitionReader(this.o.kafka, {
       topics: [this.topics.events, this.topics.rejected, this.topics.alerts],
-      groupId: `trackhouse-stream-${this.o.store.instance}`,
+      // A new group per start: a process killed a moment ago would otherwise stay a member of its
+      // group until its session expires, and the restart would wait for it to be dropped.
+      groupId: `trackhouse-stream-${this.o.store.instance}-${randomUUID().slice(0, 8)}`,
       position: (topic, partition) => this.positions.get(tp(topic, partition)) ?? null,
       onSeek: (topic, partition, offset) => {
         if (offset !== null && !this.positions.has(tp(topic, partition))) {
