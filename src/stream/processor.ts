@@ -162,7 +162,6 @@ export class StreamProcessor {
       this.startEnds.set(tp(topic, p), end);
       this.ends.set(tp(topic, p), end);
     }
-    this.checkCaughtUp();
     await this.reader.start((batches) => this.round(batches));
     this.timer = setInterval(() => this.tick(), 1_000);
     this.timer.unref();
@@ -200,7 +199,7 @@ export class StreamProcessor {
   }
 
   private checkCaughtUp(): void {
-    if (this.caught || this.startEnds === null) return;
+    if (this.caught || this.startEnds === null || this.reader === null || this.reader.assigned().size === 0) return;
     for (const [k, end] of this.startEnds) if ((this.positions.get(k) ?? 0) < end) return;
     this.caught = true;
     this.o.log.info({ watermark: Number.isFinite(this.watermarkMs) ? new Date(this.watermarkMs).toISOString() : null }, 'stream processor caught up');
@@ -360,6 +359,7 @@ export class StreamProcessor {
 
   private tick(): void {
     if (this.stopped || this.reader === null) return;
+    this.checkCaughtUp();
     this.decide(Date.now());
   }
 
