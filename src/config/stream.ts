@@ -24,7 +24,7 @@ export const streamSchema = z
     STREAM_FETCH_MAX_WAIT_MS: int(100, 10, 5_000),
     STREAM_FETCH_MAX_BYTES: int(8 * 1024 * 1024, 64 * 1024, 256 * 1024 * 1024),
     /** State, offsets and notifications are written in one LMDB transaction at most this often. */
-    STREAM_COMMIT_INTERVAL_MS: int(250, 10, 60_000),
+    STREAM_COMMIT_INTERVAL_MS: int(1_000, 10, 60_000),
     /** A replica with an empty store starts reading this far back (Kafka record time). */
     STREAM_BACKFILL_MS: int(26 * HOUR, 0, 400 * DAY),
     /** Events older than the watermark minus this are counted as late, not in their window. */

@@ -23,6 +23,8 @@ export interface RuleCounters {
 
 class RuleRuntime {
   readonly rw: RuleWindows;
+  /** Index of the rule's property (sum or group) in the processor's PropertyReader. */
+  prop = -1;
   readonly counters: RuleCounters = { late: 0, overflow: 0 };
   constructor(readonly rule: Rule) {
     this.rw = new RuleWindows({ spec: rule.spec, measure: rule.measure, condition: rule.condition });
@@ -43,6 +45,14 @@ export class Evaluator {
   private readonly forRejected: RuleRuntime[];
   /** Property names some rule reads (a sum, or a group). */
   readonly properties: readonly string[];
+
+  /** Where each rule's property is in the values the processor reads (its PropertyReader's names). */
+  bindProperties(names: readonly string[]): void {
+    for (const rt of this.runtimes) {
+      const p = rt.rule.property ?? (rt.rule.groupBy.kind === 'property' ? rt.rule.groupBy.property : null);
+      rt.prop = p === null ? -1 : names.indexOf(p);
+    }
+  }
 
   constructor(
     rules: readonly Rule[],
@@ -92,9 +102,9 @@ export class Evaluator {
 
   /**
    * Counts one event for every rule it matches. `userKey` decodes the Kafka key on demand;
-   * `props` is the event's parsed properties, or null when no rule's property is in them.
+   * `props` holds the values of the properties read (bindProperties), or null when none are.
    */
-  onEvent(p: EventProjection, userHash: number, userKey: { get(): string | null }, props: Record<string, unknown> | null): void {
+  onEvent(p: EventProjection, userHash: number, userKey: { get(): string | null }, props: readonly unknown[] | null): void {
     for (const rt of this.forEvents) {
       const { rule, rw } = rt;
       const f = rule.filter;
@@ -113,7 +123,7 @@ export class Evaluator {
           group = userKey.get();
           break;
         case 'property':
-          group = props === null ? null : propertyKey(props[rule.groupBy.property]);
+          group = props === null ? null : propertyKey(props[rt.prop]);
           break;
         default:
           group = null;
@@ -131,7 +141,7 @@ export class Evaluator {
       const a = rw.bucketFor(group, t);
       a.n++;
       if (rule.measure === 'sum') {
-        const v = props === null ? undefined : props[rule.property!];
+        const v = props === null ? undefined : props[rt.prop];
         if (typeof v === 'number' && Number.isFinite(v)) a.s += v;
       } else if (a.h !== null && userHash >= 0) {
         a.h.add(userHash);

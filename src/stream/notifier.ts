@@ -69,8 +69,10 @@ export class Notifier {
   private readonly told = new Map<string, Told>();
   private readonly dirtyNotes = new Set<Note>();
   private readonly dirtyTold = new Set<string>();
-  /** Notes made since the last commit: not sent until it is. */
+  /** Notes made since the last commit began: not sent until a commit holding them ends. */
   private readonly uncommitted = new Set<Note>();
+  /** Notes written by a commit that has not ended yet. */
+  private readonly committing = new Set<Note>();
   private readonly inFlight = new Set<string>();
   private seq = 0;
   private calls = 0;
@@ -222,6 +224,7 @@ export class Notifier {
     if (by !== null) n.by = by;
     this.dirtyNotes.add(n);
     this.uncommitted.delete(n);
+    this.committing.delete(n);
     const k = groupKey(n.rule, n.group);
     const q = this.queues.get(k);
     if (q) {
@@ -245,10 +248,18 @@ export class Notifier {
     this.trim();
   }
 
-  /** The transaction holding the notes made so far is committed: they may be sent. */
-  committed(): void {
-    if (this.uncommitted.size === 0) return;
+  /** Inside a commit's transaction: the notes it holds (pass them to committed() once it ended). */
+  takeUncommitted(): Note[] {
+    const notes = [...this.uncommitted];
     this.uncommitted.clear();
+    for (const n of notes) this.committing.add(n);
+    return notes;
+  }
+
+  /** The transaction holding these notes is committed: they may be sent. */
+  committed(notes: readonly Note[]): void {
+    if (notes.length === 0) return;
+    for (const n of notes) this.committing.delete(n);
     this.kick();
   }
 
@@ -313,7 +324,7 @@ export class Notifier {
     for (const [k, q] of this.queues) {
       if (this.inFlight.has(k)) continue;
       const n = q[0]!;
-      if (this.uncommitted.has(n)) continue;
+      if (this.uncommitted.has(n) || this.committing.has(n)) continue;
       if (n.nextAt > now) {
         nextAt = Math.min(nextAt, n.nextAt);
         continue;

@@ -27,6 +27,7 @@ import { Evaluator } from './evaluator.js';
 import { murmur3 } from './hll.js';
 import type { StreamMetrics } from './metrics.js';
 import { Notifier } from './notifier.js';
+import { PropertyReader } from './props.js';
 import type { Rule } from './rules.js';
 import type { OpenStore } from './store.js';
 import { Volume } from './volume.js';
@@ -83,6 +84,8 @@ export class StreamProcessor {
   private lastCommit = 0;
   private dirty = false;
   private timer: NodeJS.Timeout | null = null;
+  private committing: Promise<void> | null = null;
+  private commitAgain = false;
   private endsTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   private readonly projector = new EventProjector(undefined, { ids: false });
@@ -90,6 +93,7 @@ export class StreamProcessor {
   private readonly key = new KeyText();
   /** Property names read from events (volume sums and rules), as the bytes `"name"` to look for. */
   private readonly needles: { name: string; bytes: Buffer }[];
+  private readonly props: PropertyReader;
   private readonly sumIndex: number[];
   private readonly sums: Float64Array | null;
   private readonly o: ProcessorOptions;
@@ -104,6 +108,8 @@ export class StreamProcessor {
     this.notifier = o.notifier;
     const names = [...new Set([...cfg.sumProperties, ...this.evaluator.properties])];
     this.needles = names.map((name) => ({ name, bytes: Buffer.from(JSON.stringify(name)) }));
+    this.props = new PropertyReader(names);
+    this.evaluator.bindProperties(names);
     this.sumIndex = cfg.sumProperties.map((p) => names.indexOf(p));
     this.sums = cfg.sumProperties.length > 0 ? new Float64Array(cfg.sumProperties.length) : null;
     for (const { key, value } of dbs.offsets.getRange({})) {
@@ -275,13 +281,14 @@ export class StreamProcessor {
       if (proj.received_at > newest) newest = proj.received_at;
       const user = r.key === null || r.key.length === 0 ? -1 : murmur3(r.key);
       key.reset(r.key);
-      // Properties: parsed only when one of the wanted names is in their bytes.
-      let props: Record<string, unknown> | null = null;
+      // Properties: read only when one of the wanted names is in their bytes, and then only
+      // those members (src/stream/props.ts), not the whole object.
+      let props: readonly unknown[] | null = null;
       if (needles.length > 0 && proj.propsEnd > proj.propsStart) {
         for (const nd of needles) {
           const at = proj.buf.indexOf(nd.bytes, proj.propsStart);
           if (at >= 0 && at < proj.propsEnd) {
-            props = parseObject(proj.buf.toString('utf8', proj.propsStart, proj.propsEnd));
+            if (this.props.read(proj.buf, proj.propsStart, proj.propsEnd)) props = this.props.values;
             break;
           }
         }
@@ -290,7 +297,7 @@ export class StreamProcessor {
       if (this.sums !== null && props !== null) {
         sums = this.sums;
         for (let i = 0; i < this.sumIndex.length; i++) {
-          const v = props[needles[this.sumIndex[i]!]!.name];
+          const v = props[this.sumIndex[i]!];
           sums[i] = typeof v === 'number' && Number.isFinite(v) ? v : NaN;
         }
       }
@@ -363,28 +370,57 @@ export class StreamProcessor {
     this.decide(Date.now());
   }
 
-  /** One transaction: offsets, watermark, volume, rule groups, notes. */
+  /**
+   * One transaction: offsets, watermark, volume, rule groups, notes. Asynchronous: the callback
+   * writes a snapshot of memory as it is when it runs (between rounds: rounds are synchronous),
+   * and lmdb-js commits and flushes off the event loop, so reading goes on meanwhile. One commit
+   * at a time; a commit asked for while one runs follows it.
+   */
   commit(now = Date.now()): void {
+    if (this.committing !== null) {
+      this.commitAgain = true;
+      return;
+    }
     const { dbs } = this.o.store;
     const started = performance.now();
-    dbs.root.transactionSync(() => {
-      for (const k of this.changedPositions) {
-        const [topic, p] = k.split('\u0000') as [string, string];
-        dbs.offsets.put([topic, Number(p)], this.positions.get(k)!);
-      }
-      if (Number.isFinite(this.watermarkMs)) dbs.meta.put('watermark', this.watermarkMs);
-      dbs.meta.put('backfill', this.backfill);
-      this.volume.write();
-      this.volume.prune(now);
-      this.evaluator.write();
-      this.notifier.write();
-    });
-    this.changedPositions.clear();
-    this.dirty = false;
     this.lastCommit = now;
-    this.notifier.committed();
-    this.volume.evict(this.watermarkMs);
-    this.o.metrics()?.commitSeconds.observe((performance.now() - started) / 1000);
+    let notes: ReturnType<Notifier['takeUncommitted']> = [];
+    this.committing = dbs.root
+      .transaction(() => {
+        for (const k of this.changedPositions) {
+          const [topic, p] = k.split('\u0000') as [string, string];
+          dbs.offsets.put([topic, Number(p)], this.positions.get(k)!);
+        }
+        if (Number.isFinite(this.watermarkMs)) dbs.meta.put('watermark', this.watermarkMs);
+        dbs.meta.put('backfill', this.backfill);
+        this.volume.write();
+        this.volume.prune(Date.now());
+        this.evaluator.write();
+        this.notifier.write();
+        notes = this.notifier.takeUncommitted();
+        this.changedPositions.clear();
+        this.dirty = false;
+      })
+      .then(
+        () => {
+          this.notifier.committed(notes);
+          this.volume.evict(this.watermarkMs);
+          this.o.metrics()?.commitSeconds.observe((performance.now() - started) / 1000);
+        },
+        (err: unknown) => {
+          // The store refused a write (disk full, say): nothing of this commit is in it, and the
+          // records after the last commit are read again after a restart. Stop rather than drift.
+          this.o.log.fatal({ err }, 'the stream store could not commit; exiting so the next start resumes from the last commit');
+          process.exit(1);
+        },
+      )
+      .finally(() => {
+        this.committing = null;
+        if (this.commitAgain) {
+          this.commitAgain = false;
+          this.commit();
+        }
+      });
   }
 
   async stop(): Promise<void> {
@@ -393,7 +429,11 @@ export class StreamProcessor {
     if (this.endsTimer) clearInterval(this.endsTimer);
     await this.reader?.stop();
     // What was read and counted is kept: the next start resumes after it.
-    if (this.dirty || this.changedPositions.size > 0) this.commit();
+    while (this.committing !== null) await this.committing;
+    if (this.dirty || this.changedPositions.size > 0) {
+      this.commit();
+      while (this.committing !== null) await this.committing;
+    }
   }
 }
 
@@ -401,13 +441,4 @@ function headerText(v: unknown): string {
   if (v === undefined || v === null) return '';
   if (Array.isArray(v)) return headerText(v[0]);
   return Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
-}
-
-function parseObject(text: string): Record<string, unknown> | null {
-  try {
-    const v = JSON.parse(text) as unknown;
-    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
-  } catch {
-    return null;
-  }
 }

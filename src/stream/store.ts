@@ -116,7 +116,7 @@ export function openStore(dir: string): OpenStore {
     if (err instanceof ConfigError) throw err;
   }
   writeFileSync(lock, String(process.pid));
-  const root = open({ path: dir, maxDbs: 16, mapSize: 64 * 1024 ** 3 });
+  const root = open({ path: dir, maxDbs: 16, mapSize: 64 * 1024 ** 3, ...(process.env.LMDB_X ? JSON.parse(process.env.LMDB_X) : {}) });
   const dbs: StreamDbs = {
     root,
     meta: root.openDB({ name: 'meta' }),

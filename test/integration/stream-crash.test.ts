@@ -73,10 +73,11 @@ describe('trackhouse alerts killed before the webhook call', () => {
     const expected = `t=${ts},v1=${createHmac('sha256', SECRET).update(`${ts}.${first!.raw}`).digest('hex')}`;
     expect(first!.headers['x-trackhouse-signature']).toBe(expected);
 
-    // More for u1 (still above: nothing to say), then a sentinel: once its call arrives, every
-    // note made before it was sent, so a duplicate would be here.
+    // More for u1 (still above: nothing to say), then a sentinel of the same user (so the same
+    // partition, read after it): once its call arrives, every note made before it was sent, so a
+    // duplicate would be here.
     await send(kafka, config.kafka.topics.events, [event(Date.now(), { user_id: 'u1', properties: '{"total":30}' })]);
-    await send(kafka, config.kafka.topics.events, [event(Date.now(), { user_id: 'u9', event: 'Sentinel' })]);
+    await send(kafka, config.kafka.topics.events, [event(Date.now(), { user_id: 'u1', event: 'Sentinel' })]);
     const calls = await receiver.waitFor(2, 'the sentinel notification');
     expect(calls.map((c) => c.body.rule)).toEqual(['big-spender', 'sentinel']);
 

@@ -66,7 +66,7 @@ describe('windows in real time', () => {
       await burst(185_000, 1);
       const last = Math.max(...web);
       // Every window holding a web event is final once the watermark passed its end + lateness.
-      const horizon = Math.floor(last / MIN) * MIN + 3 * MIN;
+      const horizon = Math.floor(last / MIN) * MIN + 2 * MIN;
       await until('the windows to be final', async () => Date.parse((await getJson(`${base}/v1/alerts`)).body.watermark) >= horizon + LATENESS, 240_000);
       const late = (await getJson(`${base}/v1/alerts`)).body.rules.map((r: { name: string; late_records: number }) => [r.name, r.late_records]);
       expect(late).toEqual([['tumbling', 0], ['sliding', 0], ['quiet', 0]]);
