@@ -135,6 +135,20 @@ describe('RuleWindows against a brute-force count', () => {
     );
   }, 60_000);
 
+  it('keeps the buckets of the window a group alerted in, so its running total stays whole', () => {
+    const day = 86_400_000;
+    const spec = { size: day, step: day, lateness: MIN };
+    const rw = new RuleWindows({ spec, measure: 'sum', condition: { op: 'above', threshold: 100 } });
+    const t = Math.floor(T0 / day) * day + 3_600_000;
+    contribute(rw, { t, v: 110, user: 1 });
+    expect(rw.afterBatch().map((x) => x.kind)).toEqual(['alert']);
+    // The watermark moves on within the day: the horizon stays before the alert window's end.
+    rw.advance(t + 2 * 3_600_000);
+    contribute(rw, { t: t + 3 * 3_600_000, v: 30, user: 1 });
+    const g = rw.groups.get('g')!;
+    expect(measureValue('sum', rw.windowAgg(g, g.transitionEnd))).toBe(140);
+  });
+
   it('counts an event older than the watermark minus the lateness as late', () => {
     const spec = { size: 10 * MIN, step: MIN, lateness: 2 * MIN };
     const rw = new RuleWindows({ spec, measure: 'count', condition: { op: 'above', threshold: 5 } });

@@ -317,9 +317,12 @@ export class RuleWindows {
     g.decidedEnd = horizon;
   }
 
-  /** Drops buckets no undecided window contains. */
+  /**
+   * Drops buckets no undecided window contains, keeping those of the window of the last
+   * transition (a group alerting early on today's total still shows today's total).
+   */
   private expire(g: GroupState): void {
-    const from = Math.max(g.decidedEnd, g.transitionEnd) + this.spec.step - this.spec.size;
+    const from = Math.max(g.decidedEnd, g.transitionEnd - this.spec.step) + this.spec.step - this.spec.size;
     for (const b of g.buckets.keys()) if (b < from) g.buckets.delete(b);
   }
 }
