@@ -1,5 +1,6 @@
-// Small pieces every uWebSockets.js server here shares: listening on a port, JSON replies, and the
-// operational routes /healthz (alive), /readyz (dependencies reachable, 503 while draining) and
+// Small pieces every uWebSockets.js server here shares: listening on a port, the one JSON reply
+// writer (writeJson; replyJson after an await) and the one error reply of the read APIs
+// (httpErrorReply), and the operational routes /healthz (alive), /readyz (dependencies reachable, 503 while draining) and
 // /metrics (Prometheus text), each also answering HEAD (same status and headers, no body) and
 // 405 to other methods.
 //
@@ -8,6 +9,7 @@
 // an await are wrapped in res.cork() so status, headers and body leave in one syscall.
 import type { HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import type { Registry } from 'prom-client';
+import type { HttpError } from './errors.js';
 import { listenError } from './listen-errors.js';
 import { loadUws } from './uws.js';
 
@@ -43,9 +45,9 @@ export interface ResponseState {
  * its length sent instead (RFC 9110: a HEAD answer has a GET's headers and never a body; uWS
  * would send the bytes, which a keep-alive client then reads as the start of its next answer).
  */
-export function endReply(res: HttpResponse, body: string | Uint8Array, head: boolean): void {
+export function endReply(res: HttpResponse, body: string | Uint8Array, head: boolean, close = false): void {
   if (!head) {
-    res.end(body);
+    res.end(body, close);
     return;
   }
   // The length goes as a header: this uWS build leaves a reply whose length is passed to
@@ -54,30 +56,50 @@ export function endReply(res: HttpResponse, body: string | Uint8Array, head: boo
   res.endWithoutBody();
 }
 
-/** Writes a complete JSON reply. `body` is already serialized; headers are [name, value] pairs. */
-export function writeJson(
-  res: HttpResponse,
-  status: number,
-  body: string,
-  headers?: readonly (readonly [string, string])[],
-  head = false,
-): void {
+export type Headers = readonly (readonly [string, string])[];
+
+/**
+ * The one JSON reply writer of every server here: status, Content-Type, `headers` ([name, value]
+ * pairs, in order), the body (already serialized). `head`: a HEAD request (no body, see endReply);
+ * `close`: close the connection after the answer. Hot paths pass constant header arrays.
+ */
+export function writeJson(res: HttpResponse, status: number, body: string | Uint8Array, headers?: Headers, head = false, close = false): void {
   res.writeStatus(statusLine(status)).writeHeader('Content-Type', 'application/json');
   if (headers) for (const [k, v] of headers) res.writeHeader(k, v);
-  endReply(res, body, head);
+  endReply(res, body, head, close);
 }
 
 /** Same as writeJson, for replies made after an await: corked, and skipped if the client left. */
-export function replyJson(
-  res: HttpResponse,
-  state: ResponseState,
-  status: number,
-  body: string,
-  headers?: readonly (readonly [string, string])[],
-  head = false,
-): void {
+export function replyJson(res: HttpResponse, state: ResponseState, status: number, body: string | Uint8Array, headers?: Headers, head = false, close = false): void {
   if (state.aborted) return;
-  res.cork(() => writeJson(res, status, body, headers, head));
+  res.cork(() => writeJson(res, status, body, headers, head, close));
+}
+
+export interface HttpErrorReply {
+  status: number;
+  body: string;
+  headers: Headers;
+}
+
+const RETRY_AFTER: Headers = [['Retry-After', '1']];
+const NO_HEADERS: Headers = [];
+// RFC 6750: a request without credentials gets the bare challenge; a wrong token says so.
+const CHALLENGE: Headers = [['WWW-Authenticate', 'Bearer realm="trackhouse"']];
+const CHALLENGE_INVALID: Headers = [['WWW-Authenticate', 'Bearer realm="trackhouse", error="invalid_token"']];
+
+/**
+ * The JSON error reply of the read APIs (query, stream) for an HttpError: the status from
+ * HTTP_ERRORS, `{"error": code, "parameter"?: details.parameter, "message"}`, the bearer challenge
+ * on a 401 (`details.reason` 'invalid': the key is unknown), Retry-After on a retriable 503.
+ */
+export function httpErrorReply(err: HttpError): HttpErrorReply {
+  const parameter = err.details['parameter'];
+  const body =
+    typeof parameter === 'string'
+      ? JSON.stringify({ error: err.code, parameter, message: err.message })
+      : JSON.stringify({ error: err.code, message: err.message });
+  const headers = err.status === 401 ? (err.details['reason'] === 'invalid' ? CHALLENGE_INVALID : CHALLENGE) : err.retriable ? RETRY_AFTER : NO_HEADERS;
+  return { status: err.status, body, headers };
 }
 
 export interface ReadinessReport {

@@ -15,6 +15,7 @@
 import type { Consumer, EachBatchPayload, IHeaders, Kafka } from 'kafkajs';
 import { errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
+import { partitionOffsets } from './admin.js';
 
 export interface ReadRecord {
   readonly offset: string;
@@ -77,7 +78,7 @@ export function createPartitionReader(kafka: Kafka, opts: PartitionReaderOptions
     maxWaitTimeInMs: opts.maxWaitMs,
     allowAutoTopicCreation: false,
   });
-  const admin = kafka.admin();
+  const offsets = partitionOffsets(kafka);
   let assignment = new Map<string, number[]>();
   /** Start offsets by time, looked up once at start for every partition then known. */
   const byTime = new Map<string, Map<number, number>>();
@@ -125,25 +126,14 @@ export function createPartitionReader(kafka: Kafka, opts: PartitionReaderOptions
     await round.done;
   }
 
-  async function offsetsAt(topic: string, time: number): Promise<Map<number, number>> {
-    const out = new Map<number, number>();
-    if (time <= 0) {
-      for (const o of await admin.fetchTopicOffsetsByTimestamp(topic, 0)) out.set(o.partition, Number(o.offset));
-      return out;
-    }
-    // -1 answers: no record at or after that time; start at the end.
-    for (const o of await admin.fetchTopicOffsetsByTimestamp(topic, time)) out.set(o.partition, Number(o.offset));
-    return out;
-  }
-
   return {
     async start(handler) {
       onRound = handler;
-      await admin.connect();
       for (const topic of opts.topics) {
         // A topic created a moment ago may not be served by its leader yet.
-        const known = await retried(() => offsetsAt(topic, opts.startTime(topic)));
-        const ends = new Map((await retried(() => admin.fetchTopicOffsets(topic))).map((o) => [o.partition, Number(o.high)]));
+        const known = await retried(() => offsets.atTime(topic, Math.max(0, opts.startTime(topic))));
+        const ends = await retried(() => offsets.ends(topic));
+        // -1: no record at or after that time; start at the end.
         for (const [p, off] of known) if (off < 0) known.set(p, ends.get(p) ?? 0);
         byTime.set(topic, known);
       }
@@ -153,7 +143,7 @@ export function createPartitionReader(kafka: Kafka, opts: PartitionReaderOptions
     },
     async endOffsets() {
       const out = new Map<string, Map<number, number>>();
-      for (const topic of opts.topics) out.set(topic, new Map((await retried(() => admin.fetchTopicOffsets(topic))).map((o) => [o.partition, Number(o.high)])));
+      for (const topic of opts.topics) out.set(topic, await retried(() => offsets.ends(topic)));
       return out;
     },
     assigned: () => assignment,
@@ -162,8 +152,8 @@ export function createPartitionReader(kafka: Kafka, opts: PartitionReaderOptions
       stopping = true;
       await consumer.disconnect().catch(() => {});
       // Empty now and without offsets; the broker would expire it, this just tidies at once.
-      await admin.deleteGroups([opts.groupId]).catch(() => {});
-      await admin.disconnect().catch(() => {});
+      await offsets.deleteGroup(opts.groupId);
+      await offsets.close();
     },
   };
 }

@@ -8,9 +8,10 @@
 // broker is down and every acknowledged record on two brokers. With 1 or 2 replicas it is left
 // at the broker's value (2 of 2 would stop every write while one broker restarts).
 import type { Kafka } from 'kafkajs';
+import { DependencyError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { KafkaConfig } from '../config/index.js';
-import { ConfigResourceTypes } from './kafkajs.js';
+import { kafkajs } from './kafkajs.js';
 
 /** Cluster-wide defaults that decide a new topic's settings; null when the broker would not say. */
 export interface BrokerDefaults {
@@ -63,9 +64,11 @@ export async function ensureTopics(kafka: Kafka, cfg: KafkaConfig, log?: Logger)
     const broker = needsBroker ? await brokerDefaults(admin, log) : { replicationFactor: null, minInsyncReplicas: null };
     const wanted = topicSpecs(cfg, broker).filter((s) => !existing.has(s.topic));
     await admin.createTopics({
-      waitForLeaders: true,
+      // Waited for below: kafkajs's own wait retries only LEADER_NOT_AVAILABLE.
+      waitForLeaders: false,
       topics: wanted.map(({ topic, numPartitions, replicationFactor, configEntries }) => ({ topic, numPartitions, replicationFactor, configEntries })),
     });
+    await waitForLeaders(admin, wanted.map((s) => s.topic));
     log?.info(
       { topics: wanted.map((s) => ({ topic: s.topic, partitions: s.numPartitions, ...Object.fromEntries(s.configEntries.map((c) => [c.name, c.value])) })) },
       'created Kafka topics',
@@ -78,6 +81,61 @@ export async function ensureTopics(kafka: Kafka, cfg: KafkaConfig, log?: Logger)
 
 type Admin = ReturnType<Kafka['admin']>;
 
+/**
+ * The two topics of the alerts leader election and notification log (src/stream/), created when
+ * missing; an existing topic is left as it is, like the pipeline's own.
+ *   <alerts>        one partition, compacted: per rule and group, the last notification sent or
+ *                   given up, so a new leader knows what receivers were told.
+ *   <alerts>.lease  one partition, never written: its consumer group is the leader lease.
+ */
+export async function ensureStreamTopics(kafka: Kafka, topics: { alerts: string; lease: string }, replicationFactor: number, log?: Logger): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const wanted = [
+      { topic: topics.alerts, numPartitions: 1, replicationFactor, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
+      { topic: topics.lease, numPartitions: 1, replicationFactor, configEntries: [{ name: 'retention.ms', value: String(3_600_000) }] },
+    ].filter((t) => !existing.has(t.topic));
+    if (wanted.length === 0) return;
+    try {
+      await admin.createTopics({ waitForLeaders: false, topics: wanted });
+    } catch (err) {
+      // Another replica created it in between.
+      if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
+    }
+    await waitForLeaders(admin, wanted.map((t) => t.topic));
+    log?.info({ topics: wanted.map((t) => t.topic) }, 'created the alerts topics');
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Metadata errors a just-created topic answers with until the brokers know it. */
+const NOT_YET = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+
+/**
+ * Until every partition of `topics` has a leader. On KRaft a broker can answer a metadata request
+ * right after CreateTopics with UNKNOWN_TOPIC_OR_PARTITION (its metadata image is applied a moment
+ * later; KAFKA-15780), which kafkajs's waitForLeaders does not retry: it failed start-ups on a
+ * busy broker.
+ */
+async function waitForLeaders(admin: Admin, topics: string[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const meta = await admin.fetchTopicMetadata({ topics });
+      if (meta.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+    } catch (err) {
+      if (!NOT_YET.has((err as { type?: string }).type ?? '') || Date.now() > deadline) throw err;
+    }
+    if (Date.now() > deadline) {
+      throw new DependencyError('KAFKA_TOPICS_NOT_READY', `the new topics ${topics.join(', ')} have no leader after ${timeoutMs} ms`, { retriable: true });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 async function brokerDefaults(admin: Admin, log: Logger | undefined): Promise<BrokerDefaults> {
   try {
     const cluster = await admin.describeCluster();
@@ -85,7 +143,7 @@ async function brokerDefaults(admin: Admin, log: Logger | undefined): Promise<Br
     if (node === null || node === undefined) return { replicationFactor: null, minInsyncReplicas: null };
     const res = await admin.describeConfigs({
       includeSynonyms: false,
-      resources: [{ type: ConfigResourceTypes.BROKER, name: String(node), configNames: ['default.replication.factor', 'min.insync.replicas'] }],
+      resources: [{ type: kafkajs().ConfigResourceTypes.BROKER, name: String(node), configNames: ['default.replication.factor', 'min.insync.replicas'] }],
     });
     const entries = res.resources[0]?.configEntries ?? [];
     const num = (name: string) => {
@@ -105,7 +163,7 @@ async function reportRetentionDrift(admin: Admin, specs: readonly TopicSpec[], l
   try {
     const res = await admin.describeConfigs({
       includeSynonyms: false,
-      resources: specs.map((s) => ({ type: ConfigResourceTypes.TOPIC, name: s.topic, configNames: ['retention.ms'] })),
+      resources: specs.map((s) => ({ type: kafkajs().ConfigResourceTypes.TOPIC, name: s.topic, configNames: ['retention.ms'] })),
     });
     for (const s of specs) {
       const actual = res.resources.find((r) => r.resourceName === s.topic)?.configEntries.find((e) => e.configName === 'retention.ms')?.configValue;

@@ -3,9 +3,8 @@ import { createLogger } from '../../common/log.js';
 import { createRegistry } from '../../common/metrics.js';
 import { loadConfig } from '../../config/index.js';
 import { createKafka, explainKafkaError } from '../../kafka/index.js';
-import { loadStreamRules, startStreamServer } from '../../stream/index.js';
-import { runUntilSignal } from '../lifecycle.js';
-import { kafkaBrokers } from './shared.js';
+import { alertsComponent, kafkaBrokers, streamRules } from '../components.js';
+import { Lifecycle } from '../lifecycle.js';
 
 export function registerAlerts(program: Command): void {
   program
@@ -18,17 +17,28 @@ export function registerAlerts(program: Command): void {
     .action(async () => {
       const config = loadConfig();
       const log = createLogger(config.logLevel, { component: 'alerts' });
-      const rules = loadStreamRules(config);
+      const rules = streamRules(config, true);
       if (config.stream.testKillBeforeWebhook > 0) {
         log.warn({ before: config.stream.testKillBeforeWebhook }, 'STREAM_TEST_KILL_BEFORE_WEBHOOK is set: this process will kill itself before a webhook call (test hook)');
       }
       const brokers = kafkaBrokers(config);
       const kafka = createKafka(config.kafka, log, brokers);
-      const server = await startStreamServer({ config, kafka, log, registry: createRegistry('alerts'), rules }).catch((err: unknown) => {
-        throw explainKafkaError(err, config.kafka, brokers);
-      });
-      log.info({ port: server.port, rules: rules.length }, 'alerts ready');
-      const code = await runUntilSignal(server, log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.drainDelayMs });
+      const life = new Lifecycle(log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.drainDelayMs });
+      let code: number;
+      try {
+        const alerts = await alertsComponent({ config, kafka, log, registry: createRegistry('alerts'), rules }).catch((err: unknown) => {
+          throw explainKafkaError(err, config.kafka, brokers);
+        });
+        const exited = life.untilSignal();
+        life.add(alerts);
+        life.ready();
+        log.info({ port: alerts.port, rules: rules.length }, 'alerts ready');
+        code = await exited;
+      } catch (err) {
+        await life.stopAll();
+        throw err;
+      }
+      // kafkajs may leave a reconnect timer behind; the stop is complete, so exit.
       process.exit(code);
     });
 }

@@ -1,13 +1,11 @@
 import type { Command } from 'commander';
-import { checkClickHouse, openClickHouse } from '../../clickhouse/index.js';
+import { checkClickHouse, openClickHouse } from '../../warehouse/index.js';
 import { createLogger } from '../../common/log.js';
 import { createRegistry } from '../../common/metrics.js';
 import { loadConfig } from '../../config/index.js';
 import { createKafka } from '../../kafka/index.js';
-import { startQuery } from '../../query/index.js';
-import { hostStream, loadStreamRules, type HostedStream } from '../../stream/index.js';
-import { runUntilSignal } from '../lifecycle.js';
-import { kafkaBrokers } from './shared.js';
+import { clickhousePart, hostedStream, kafkaBrokers, queryComponent, streamRules } from '../components.js';
+import { Lifecycle } from '../lifecycle.js';
 
 export function registerQuery(program: Command): void {
   program
@@ -15,41 +13,30 @@ export function registerQuery(program: Command): void {
     .description(
       'serve the query API (GET /v1/users/{userId}/events, /v1/rollups/daily) on QUERY_PORT until SIGTERM; ' +
         'run alone it has no change feed from a sink, so it does not cache and every reply comes from ClickHouse. ' +
-        'With QUERY_STREAM=on (the default) it also runs the stream component: /v1/volume and /v1/alerts from Kafka',
+        'It also hosts the stream component (GET /v1/volume, /v1/alerts, the rules of TRACKHOUSE_ALERTS) unless QUERY_STREAM=off',
     )
     .action(async () => {
       const config = loadConfig();
       const log = createLogger(config.logLevel, { component: 'query' });
       // The rules file is checked before anything starts: a bad rule stops the command.
-      const rules = config.stream.inQuery ? loadStreamRules(config) : [];
+      const rules = streamRules(config, config.stream.inQuery);
+      const life = new Lifecycle(log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.drainDelayMs });
       const ch = await openClickHouse(config.clickhouse, config.dataDir);
-      let code = 1;
+      life.add(clickhousePart(ch));
       try {
         await checkClickHouse(ch, config.clickhouse);
         const registry = createRegistry('query');
-        let stream: HostedStream | null = null;
-        if (config.stream.inQuery) {
-          const streamLog = createLogger(config.logLevel, { component: 'stream' });
-          stream = hostStream({ config, kafka: createKafka(config.kafka, streamLog, kafkaBrokers(config)), log: streamLog, registry, rules });
-        }
-        const server = await startQuery({ config, clickhouse: ch.client, log, registry, ...(stream ? { routes: stream.routes } : {}) });
-        log.info({ port: server.port, clickhouse: ch.location, engine: ch.engine, stream: stream !== null }, 'query API ready');
-        // The stream starts once the API listens; without Kafka the API still serves (the stream's routes answer 503).
-        stream?.start();
-        code = await runUntilSignal(
-          {
-            drain: () => server.drain(),
-            async stop() {
-              await server.stop();
-              await stream?.stop();
-            },
-          },
-          log,
-          { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.drainDelayMs },
-        );
-      } finally {
-        await ch.close();
+        const streamLog = createLogger(config.logLevel, { component: 'stream' });
+        const stream = config.stream.inQuery ? hostedStream({ config, kafka: createKafka(config.kafka, streamLog, kafkaBrokers(config)), log: streamLog, registry, rules }) : null;
+        const query = await queryComponent({ config, clickhouse: ch.client, log, registry, stream });
+        const exited = life.untilSignal();
+        life.add(query);
+        life.ready();
+        log.info({ port: query.port, clickhouse: ch.location, engine: ch.engine, stream: stream !== null }, 'query API ready');
+        process.exitCode = await exited;
+      } catch (err) {
+        await life.stopAll();
+        throw err;
       }
-      process.exitCode = code;
     });
 }
