@@ -47,6 +47,11 @@ export const streamSchema = z
     ALERTS_LEADER_GROUP: str('trackhouse-alerts-leader'),
     /** Failover time after a leader dies without leaving (kill -9, lost node). */
     ALERTS_LEASE_SESSION_TIMEOUT_MS: int(10_000, 6_000, 300_000),
+    /**
+     * The shortest window a rule may have; window sizes and steps are whole multiples of it. One
+     * minute (the issue's range is 1 minute to 1 day); tests lower it to run windows in seconds.
+     */
+    ALERTS_MIN_WINDOW_MS: int(MINUTE, 1_000, HOUR),
     ALERTS_WEBHOOK_TIMEOUT_MS: int(5_000, 100, 120_000),
     ALERTS_WEBHOOK_MAX_ATTEMPTS: int(12, 1, 100),
     ALERTS_WEBHOOK_BACKOFF_BASE_MS: int(1_000, 10, 600_000),
@@ -56,6 +61,9 @@ export const streamSchema = z
     STREAM_TEST_KILL_BEFORE_WEBHOOK: int(0, 0, 1_000_000),
   })
   .superRefine((e, ctx) => {
+    if (DAY % e.ALERTS_MIN_WINDOW_MS !== 0) {
+      ctx.addIssue({ code: 'custom', path: ['ALERTS_MIN_WINDOW_MS'], message: 'must divide a day (86400000), so day-long windows are whole multiples of it' });
+    }
     if (e.ALERTS_WEBHOOK_BACKOFF_MAX_MS < e.ALERTS_WEBHOOK_BACKOFF_BASE_MS) {
       ctx.addIssue({ code: 'custom', path: ['ALERTS_WEBHOOK_BACKOFF_MAX_MS'], message: 'must be at least ALERTS_WEBHOOK_BACKOFF_BASE_MS' });
     }
@@ -81,6 +89,7 @@ export const streamSchema = z
       day: e.VOLUME_DAY_RETENTION_DAYS * DAY,
     },
     topics: { alerts: e.KAFKA_TOPIC_ALERTS, lease: e.KAFKA_TOPIC_ALERTS_LEASE },
+    minWindowMs: e.ALERTS_MIN_WINDOW_MS,
     leaderGroup: e.ALERTS_LEADER_GROUP,
     leaseSessionTimeoutMs: e.ALERTS_LEASE_SESSION_TIMEOUT_MS,
     webhook: {

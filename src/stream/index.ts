@@ -43,7 +43,7 @@ export interface RunningStream {
 /** Reads TRACKHOUSE_ALERTS (none set: no rules). Throws a ConfigError naming rule and field. */
 export function loadStreamRules(config: Config): Rule[] {
   if (config.stream.rulesFile === null) return [];
-  return loadRules(config.stream.rulesFile, { latenessMs: config.stream.allowedLatenessMs });
+  return loadRules(config.stream.rulesFile, { latenessMs: config.stream.allowedLatenessMs, unitMs: config.stream.minWindowMs });
 }
 
 export async function startStream(opts: StreamOptions): Promise<RunningStream> {

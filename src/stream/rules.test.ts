@@ -94,6 +94,16 @@ describe('rules file', () => {
     expect(b).toContain('rule "b" (#1): window.every: must be whole minutes and divide the size (10m)');
   });
 
+  it('takes windows in seconds only when ALERTS_MIN_WINDOW_MS is lowered, in whole multiples of it', () => {
+    const rule = (window: unknown) => ({ rules: [{ name: 'w', window, condition: { above: 1 }, webhook: hook }] });
+    expect(problems(rule({ type: 'tumbling', size: '15s' }))).toContain('rule "w" (#1): window.size: size: must be from 1m to 1d');
+    const unit = { ...defaults, unitMs: 15_000 };
+    const [r] = parseRules(rule({ type: 'sliding', size: '30s' }), unit);
+    expect(r!.spec).toMatchObject({ size: 30_000, step: 15_000 });
+    expect(() => parseRules(rule({ type: 'tumbling', size: '20s' }), unit)).toThrow('rule "w" (#1): window.size: must be whole multiples of 15s');
+    expect(() => parseRules(rule({ type: 'tumbling', size: '10s' }), unit)).toThrow('window.size: size: must be from 15s to 1d');
+  });
+
   it('refuses two rules with one name, and unknown fields', () => {
     const one = { name: 'x', window: { type: 'tumbling', size: '1m' }, condition: { above: 1 }, webhook: hook };
     expect(problems({ rules: [one, one] })).toContain('rule "x" (#2): name: another rule is called "x"');

@@ -52,67 +52,82 @@ const webhookSchema = z.strictObject({
   secret: z.string().min(16, 'a signing secret needs at least 16 characters').optional(),
 });
 
-const ruleSchema = z
-  .strictObject({
-    name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'expected 1-64 letters, digits, dots, underscores or dashes'),
-    measure: z.enum(['count', 'users', 'sum', 'rejected', 'rejected_ratio']).default('count'),
-    /** The property summed (measure: sum). */
-    property: z.string().regex(PROPERTY_NAME, 'not a property name (1-128 of A-Z a-z 0-9 _ $ @ . -)').optional(),
-    filter: z
-      .strictObject({
-        source: oneOrMany(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'not a source name')).optional(),
-        type: oneOrMany(z.enum(EVENT_TYPES)).optional(),
-        event: oneOrMany(text).optional(),
-        /** Rejected records only: their error_code header. */
-        reason: oneOrMany(text).optional(),
-      })
-      .default({}),
-    group_by: z
-      .string()
-      .regex(/^(none|source|user|reason|property:[A-Za-z0-9_$@.-]{1,128})$/, 'expected none, source, user, reason or property:<name>')
-      .default('none'),
-    window: z.strictObject({
-      type: z.enum(['tumbling', 'sliding']),
-      size: duration('size', MINUTE, DAY),
-      /** Sliding: distance between window ends (default 1m). */
-      every: duration('every', MINUTE, DAY).optional(),
-    }),
-    condition: z.union([
-      z.strictObject({ above: z.number().finite() }),
-      z.strictObject({ below: z.number().finite() }),
-      z.strictObject({ absent: z.literal(true, { error: 'absent: expected true' }) }),
-    ], { error: 'expected one of {above: N}, {below: N}, {absent: true}' }),
-    lateness: duration('lateness', 0, 7 * DAY).optional(),
-    /** Grouped below/absent rules: a group with no event for this long is forgotten (default 7d). */
-    forget_after: duration('forget_after', MINUTE, 400 * DAY).optional(),
-    /** Most groups one rule tracks at once (default 100000); more are counted, not tracked. */
-    max_groups: z.number().int().min(1).max(10_000_000).optional(),
-    webhook: webhookSchema,
-  })
-  .superRefine((r, ctx) => {
-    const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: path.split('.'), message });
-    const rejectedOnly = r.measure === 'rejected';
-    const mixed = r.measure === 'rejected_ratio';
-    if (r.measure === 'sum' && r.property === undefined) issue('property', 'measure sum needs the property to sum, e.g. property: total');
-    if (r.measure !== 'sum' && r.property !== undefined) issue('property', `only measure sum takes a property (measure is ${r.measure})`);
-    if ((rejectedOnly || mixed) && (r.filter.type || r.filter.event)) {
-      issue('filter', `measure ${r.measure} counts rejected records, which have no type or event name: filter by source (or reason) only`);
-    }
-    if (!rejectedOnly && !mixed && r.filter.reason) issue('filter.reason', 'only measures rejected and rejected_ratio filter by reason');
-    if (mixed && r.filter.reason) issue('filter.reason', 'rejected_ratio divides by every event of the source: it takes no reason filter');
-    if ((rejectedOnly || mixed) && (r.group_by === 'user' || r.group_by.startsWith('property:'))) {
-      issue('group_by', `rejected records have no user or properties: group measure ${r.measure} by none, source${rejectedOnly ? ' or reason' : ''}`);
-    }
-    if (r.group_by === 'reason' && !rejectedOnly) issue('group_by', 'only measure rejected groups by reason');
-    if ('absent' in r.condition && r.measure !== 'count') issue('condition', `absent means "no events at all": it takes measure count (is ${r.measure})`);
-    const size = r.window.size;
-    if (r.window.type === 'tumbling' && r.window.every !== undefined) issue('window.every', 'only sliding windows take every');
-    if (size % MINUTE !== 0) issue('window.size', 'must be whole minutes');
-    if (r.window.type === 'sliding') {
-      const every = r.window.every ?? MINUTE;
-      if (every % MINUTE !== 0 || size % every !== 0 || every > size) issue('window.every', `must be whole minutes and divide the size (${fmt(size)})`);
-    }
-  });
+/**
+ * The schema of one rule, for windows in whole `unitMs` (ALERTS_MIN_WINDOW_MS: 1 minute unless
+ * set lower, which tests do to run windows in seconds).
+ */
+function makeRuleSchema(unitMs: number) {
+  const units = unitMs === MINUTE ? 'whole minutes' : `whole multiples of ${fmt(unitMs)}`;
+  return z
+    .strictObject({
+      name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'expected 1-64 letters, digits, dots, underscores or dashes'),
+      measure: z.enum(['count', 'users', 'sum', 'rejected', 'rejected_ratio']).default('count'),
+      /** The property summed (measure: sum). */
+      property: z.string().regex(PROPERTY_NAME, 'not a property name (1-128 of A-Z a-z 0-9 _ $ @ . -)').optional(),
+      filter: z
+        .strictObject({
+          source: oneOrMany(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'not a source name')).optional(),
+          type: oneOrMany(z.enum(EVENT_TYPES)).optional(),
+          event: oneOrMany(text).optional(),
+          /** Rejected records only: their error_code header. */
+          reason: oneOrMany(text).optional(),
+        })
+        .default({}),
+      group_by: z
+        .string()
+        .regex(/^(none|source|user|reason|property:[A-Za-z0-9_$@.-]{1,128})$/, 'expected none, source, user, reason or property:<name>')
+        .default('none'),
+      window: z.strictObject({
+        type: z.enum(['tumbling', 'sliding']),
+        size: duration('size', unitMs, DAY),
+        /** Sliding: distance between window ends (default: the unit, 1m). */
+        every: duration('every', unitMs, DAY).optional(),
+      }),
+      condition: z.union([
+        z.strictObject({ above: z.number().finite() }),
+        z.strictObject({ below: z.number().finite() }),
+        z.strictObject({ absent: z.literal(true, { error: 'absent: expected true' }) }),
+      ], { error: 'expected one of {above: N}, {below: N}, {absent: true}' }),
+      lateness: duration('lateness', 0, 7 * DAY).optional(),
+      /** Grouped below/absent rules: a group with no event for this long is forgotten (default 7d). */
+      forget_after: duration('forget_after', MINUTE, 400 * DAY).optional(),
+      /** Most groups one rule tracks at once (default 100000); more are counted, not tracked. */
+      max_groups: z.number().int().min(1).max(10_000_000).optional(),
+      webhook: webhookSchema,
+    })
+    .superRefine((r, ctx) => {
+      const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: path.split('.'), message });
+      const rejectedOnly = r.measure === 'rejected';
+      const mixed = r.measure === 'rejected_ratio';
+      if (r.measure === 'sum' && r.property === undefined) issue('property', 'measure sum needs the property to sum, e.g. property: total');
+      if (r.measure !== 'sum' && r.property !== undefined) issue('property', `only measure sum takes a property (measure is ${r.measure})`);
+      if ((rejectedOnly || mixed) && (r.filter.type || r.filter.event)) {
+        issue('filter', `measure ${r.measure} counts rejected records, which have no type or event name: filter by source (or reason) only`);
+      }
+      if (!rejectedOnly && !mixed && r.filter.reason) issue('filter.reason', 'only measures rejected and rejected_ratio filter by reason');
+      if (mixed && r.filter.reason) issue('filter.reason', 'rejected_ratio divides by every event of the source: it takes no reason filter');
+      if ((rejectedOnly || mixed) && (r.group_by === 'user' || r.group_by.startsWith('property:'))) {
+        issue('group_by', `rejected records have no user or properties: group measure ${r.measure} by none, source${rejectedOnly ? ' or reason' : ''}`);
+      }
+      if (r.group_by === 'reason' && !rejectedOnly) issue('group_by', 'only measure rejected groups by reason');
+      if ('absent' in r.condition && r.measure !== 'count') issue('condition', `absent means "no events at all": it takes measure count (is ${r.measure})`);
+      const size = r.window.size;
+      if (r.window.type === 'tumbling' && r.window.every !== undefined) issue('window.every', 'only sliding windows take every');
+      if (size % unitMs !== 0) issue('window.size', `must be ${units}`);
+      if (r.window.type === 'sliding') {
+        const every = r.window.every ?? unitMs;
+        if (every % unitMs !== 0 || size % every !== 0 || every > size) issue('window.every', `must be ${units} and divide the size (${fmt(size)})`);
+      }
+    });
+}
+
+type RuleSchema = ReturnType<typeof makeRuleSchema>;
+const ruleSchemas = new Map<number, RuleSchema>();
+const ruleSchemaFor = (unitMs: number): RuleSchema => {
+  let s = ruleSchemas.get(unitMs);
+  if (s === undefined) ruleSchemas.set(unitMs, (s = makeRuleSchema(unitMs)));
+  return s;
+};
 
 const fileSchema = z.strictObject({ rules: z.array(z.unknown()) });
 
@@ -148,6 +163,8 @@ export interface Rule {
 export interface RuleDefaults {
   /** STREAM_ALLOWED_LATENESS_MS. */
   latenessMs: number;
+  /** ALERTS_MIN_WINDOW_MS: the shortest window; sizes and steps are whole multiples of it (default 1 minute). */
+  unitMs?: number;
 }
 
 /** Reads and validates the rules file; a ConfigError names the file, each rule and field. */
@@ -178,7 +195,7 @@ export function parseRules(doc: unknown, defaults: RuleDefaults, file = 'rules')
   const names = new Set<string>();
   top.data.rules.forEach((entry, i) => {
     const label = ruleLabel(entry, i);
-    const parsed = ruleSchema.safeParse(entry);
+    const parsed = ruleSchemaFor(defaults.unitMs ?? MINUTE).safeParse(entry);
     if (!parsed.success) {
       for (const issue of parsed.error.issues) {
         const field = issue.path.length > 0 ? issue.path.join('.') : '(rule)';
@@ -204,12 +221,12 @@ function ruleLabel(entry: unknown, i: number): string {
   return typeof name === 'string' && name !== '' ? `rule "${name.slice(0, 64)}" (#${i + 1})` : `rule #${i + 1}`;
 }
 
-type Parsed = z.output<typeof ruleSchema>;
+type Parsed = z.output<RuleSchema>;
 
 function compile(r: Parsed, defaults: RuleDefaults): Rule {
   const absent = 'absent' in r.condition;
   const condition: Condition = 'above' in r.condition ? { op: 'above', threshold: r.condition.above } : 'below' in r.condition ? { op: 'below', threshold: r.condition.below } : { op: 'absent', threshold: 0 };
-  const step = r.window.type === 'tumbling' ? r.window.size : (r.window.every ?? MINUTE);
+  const step = r.window.type === 'tumbling' ? r.window.size : (r.window.every ?? defaults.unitMs ?? MINUTE);
   // Arrival time runs with the watermark, which already waits for idle partitions: no lateness.
   const lateness = absent ? 0 : (r.lateness ?? defaults.latenessMs);
   const groupBy: GroupBy = r.group_by.startsWith('property:') ? { kind: 'property', property: r.group_by.slice('property:'.length) } : { kind: r.group_by as 'none' | 'source' | 'user' | 'reason' };
