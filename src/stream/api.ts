@@ -58,8 +58,8 @@ export interface StreamRoutesOptions {
   done?(route: 'volume' | 'alerts', status: number, start: number): void;
 }
 
-const VOLUME_PARAMS = new Set(['by', 'window', 'from', 'to', 'source', 'event', 'type']);
-const ALERTS_PARAMS = new Set(['rule']);
+export const VOLUME_PARAMS = new Set(['by', 'window', 'from', 'to', 'source', 'event', 'type']);
+export const ALERTS_PARAMS = new Set(['rule']);
 const SOURCE = /^[A-Za-z0-9._-]{1,64}$/;
 
 function readQuery(query: string, allowed: ReadonlySet<string>): Map<string, string> {
