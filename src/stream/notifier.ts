@@ -176,11 +176,24 @@ export class Notifier {
     }
   }
 
-  /** Whether a pending note is done by what its group's receiver was last told. */
+  /**
+   * Whether a pending note is done: by what its group's receiver was last told, then by the
+   * notes queued ahead of it, which will tell it first. (A recovery still queued and the next
+   * window's early alert can be made in one round; the alert must not be judged against the
+   * alert told before that recovery.)
+   */
   private obsolete(n: Note): boolean {
-    const t = this.told.get(groupKey(n.rule, n.group));
+    const k = groupKey(n.rule, n.group);
+    const t = this.told.get(k);
     if (t !== undefined && n.windowEnd <= t.windowEnd) return true;
-    const receiver = t?.receiver ?? 'ok';
+    let receiver = t?.receiver ?? 'ok';
+    const q = this.queues.get(k);
+    if (q !== undefined) {
+      for (const ahead of q) {
+        if (ahead === n || ahead.seq > n.seq) break;
+        receiver = ahead.kind === 'alert' ? 'alert' : 'ok';
+      }
+    }
     return (n.kind === 'alert' && receiver === 'alert') || (n.kind === 'recovered' && receiver === 'ok');
   }
 
