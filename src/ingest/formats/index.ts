@@ -59,7 +59,7 @@ const ROUTES: ReadonlyMap<string, FormatRoute> = new Map<string, FormatRoute>([
   ['/2/httpapi', route('amplitude', false, true)],
   ['/track', route('track', true, true)],
   ['/engage', route('engage', true, true)],
-  ['/import', route('mixpanel-import', false, true)],
+  ['/import', route('mixpanel-import', true, true)],
   ['/i', route('snowplow-pixel', true, false)],
   [TP2_PATH, route('snowplow', false, true)],
   ...[...PIXEL_CALLS].map((c): [string, FormatRoute] => [`/v1/pixel/${c}`, { ...route('segment-pixel', true, false), pixelCall: c as EventType }]),

@@ -53,7 +53,7 @@ export interface VendorPayload {
   params: URLSearchParams;
   /** posthog-js's `compression` (query or form), or null. */
   compression: string | null;
-  /** The body was form-encoded `data=` (Mixpanel's usual form; posthog-js's beacon form). */
+  /** The events came as `data=`, in a form body or the query (Mixpanel's legacy form; posthog-js's beacon form). */
   form: boolean;
 }
 
@@ -81,7 +81,7 @@ export function readVendorPayload(body: Buffer, query: string, limit: number): V
   if (plain.length === 0) {
     const data = params.get('data');
     if (data === null) throw new IngestError('invalid_body', 'no events: send a JSON body or data=');
-    return { value: decodeData(data, compression, limit), params, compression, form: false };
+    return { value: decodeData(data, compression, limit), params, compression, form: true };
   }
   if (!isUtf8(plain)) throw new IngestError('not_utf8', 'the body is not valid UTF-8');
   const text = plain.toString('utf8');

@@ -7,7 +7,7 @@
 // | Snowplow                         | Segment call                                                  |
 // | e=pv                             | page: name = page (the title); properties url, title, referrer |
 // | e=se                             | track: event = se_ac; properties category (se_ca), action, label (se_la), property (se_pr), value (se_va, a number) |
-// | e=ue                             | track: event = the self-describing event's schema name; properties = its data (ue_pr, or base64 ue_px); context.snowplow.schema = its schema |
+// | e=ue                             | track: event = the self-describing event's schema name; properties = its data (ue_pr, or base64 ue_px); context.snowplow.schema = its schema; Snowplow's screen_view schema is a screen (name = data.name) |
 // | e=pp                             | track "Page Ping" (pp_mix, pp_max, pp_miy, pp_may)           |
 // | e=tr / e=ti                      | track "Transaction" / "Transaction Item" with their tr_* / ti_* fields |
 // | other e                          | refused (unknown_type)                                        |
@@ -132,9 +132,16 @@ export function snowplowEvent(e: unknown, skew: boolean): SegmentCall | Refused 
       if (inner === null || typeof inner.schema !== 'string') {
         return new Refused('invalid_field', 'ue_pr / ue_px must hold a self-describing event {"schema","data":{"schema","data"}}', 'ue_pr', e);
       }
-      call.type = 'track';
-      call.event = schemaName(inner.schema);
       props = isObject(inner.data) ? inner.data : {};
+      const name = schemaName(inner.schema);
+      if (name === 'screen_view' && inner.schema.startsWith('iglu:com.snowplowanalytics.')) {
+        // The trackers' screen view is a self-describing event of Snowplow's own schema.
+        call.type = 'screen';
+        if (typeof props.name === 'string') call.name = props.name;
+      } else {
+        call.type = 'track';
+        call.event = name;
+      }
       context.snowplow = { schema: inner.schema };
       break;
     }
