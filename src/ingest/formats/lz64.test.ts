@@ -6,13 +6,13 @@ import { decompressLz64, Lz64Error } from './lz64.js';
 describe('lz64 (lz-string base64) bodies', () => {
   it('decodes what lz-string compressToBase64 makes, exactly as the library does', () => {
     fc.assert(
-      fc.property(fc.string({ unit: 'binary', maxLength: 3000 }), (text) => {
+      fc.property(fc.string({ unit: 'binary', maxLength: 1000 }), (text) => {
         const packed = LZString.compressToBase64(text);
         if (text === '') return; // the library makes '' and reads '' as null: no body to decode
         expect(decompressLz64(packed, 1e9)).toBe(text);
         expect(decompressLz64(packed, 1e9)).toBe(LZString.decompressFromBase64(packed));
       }),
-      { numRuns: 300 },
+      { numRuns: 100 },
     );
   });
 
@@ -22,11 +22,11 @@ describe('lz64 (lz-string base64) bodies', () => {
   });
 
   it('stops at the limit: a small body that expands past it is refused before it is built', () => {
-    const big = 'a'.repeat(600_000);
+    const big = 'a'.repeat(300_000);
     const packed = LZString.compressToBase64(big);
     expect(packed.length).toBeLessThan(10_000);
-    expect(() => decompressLz64(packed, 500_000)).toThrow(RangeError);
-    expect(decompressLz64(packed, 600_000)).toHaveLength(600_000);
+    expect(() => decompressLz64(packed, 200_000)).toThrow(RangeError);
+    expect(decompressLz64(packed, 300_000)).toHaveLength(300_000);
   });
 
   it('refuses text that is not lz64', () => {
