@@ -5,7 +5,12 @@
 // /v1/batch.
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
+import { decodeRequest, formatRoute, Refused } from '../src/ingest/formats/index.js';
+import { emptyRecord, normalizeEvent, type NormalizeContext } from '../src/ingest/normalize.js';
+import { RecordSlab } from '../src/ingest/slab.js';
+import { parseIsoTime } from '../src/ingest/time.js';
 import { freePort } from '../src/localkafka/index.js';
+import { EventCodec } from '../src/schema/index.js';
 import { batchBodies } from './lib/events.js';
 import { runLoad, type LoadResult } from './lib/load.js';
 import { sampled, startServer, waitForPort } from './lib/proc.js';
@@ -25,23 +30,57 @@ interface Endpoint {
   bodies: string[];
 }
 
-interface EndpointResult {
-  name: string;
-  path: string;
-  events_per_s: number;
-  vs_segment_batch: number;
-  mean_body_bytes: number;
-  latency_ms: LoadResult['latency_ms'];
-  non_2xx: number;
-  errors: number;
-  cpu_cores: number;
+/**
+ * The edge's own work per event for one endpoint, in this process: read the body (JSON.parse, or
+ * the vendor decoding and translation), normalize and Avro-encode every event, as the edge does
+ * between the body and the producer. HTTP and Kafka are the same for every endpoint, so this is
+ * where the formats can differ; rounds alternate between endpoints, and the median is kept, so
+ * the machine's other load weighs on all of them alike.
+ */
+export function edgeMicrosPerEvent(endpoints: Endpoint[], rounds: number): number[] {
+  const codec = new EventCodec();
+  const slab = new RecordSlab(codec);
+  const rec = emptyRecord();
+  const ctx: NormalizeContext = { receivedAt: 0, source: 'bench', sentAt: null, context: null, ip: '127.0.0.1' };
+  const bufs = endpoints.map((e) => e.bodies.map((b) => Buffer.from(b)));
+  let sink = 0;
+  const once = (e: Endpoint, bodies: Buffer[]): number => {
+    let events = 0;
+    const t0 = process.hrtime.bigint();
+    for (const body of bodies) {
+      ctx.receivedAt = Date.now();
+      ctx.sentAt = null;
+      ctx.msTimes = false;
+      const q = e.path.indexOf('?');
+      const route = formatRoute(q < 0 ? e.path : e.path.slice(0, q));
+      let calls: unknown[];
+      if (route === undefined) {
+        const obj = JSON.parse(body.toString('utf8')) as { batch: unknown[]; sentAt?: string };
+        if (typeof obj.sentAt === 'string') ctx.sentAt = parseIsoTime(obj.sentAt);
+        calls = obj.batch;
+      } else {
+        calls = decodeRequest(route, body, q < 0 ? '' : e.path.slice(q + 1), 512_000, ctx.receivedAt).translation.calls;
+        ctx.msTimes = true; // as the edge sets it for translated calls
+      }
+      for (const c of calls) {
+        if (c instanceof Refused || normalizeEvent(c, null, ctx, rec) !== null) throw new Error(`${e.name}: an invalid bench event`);
+        sink += slab.encode(rec, 32_768)!.length;
+        events++;
+      }
+    }
+    return Number(process.hrtime.bigint() - t0) / 1000 / events;
+  };
+  const samples: number[][] = endpoints.map(() => []);
+  for (let r = 0; r < rounds; r++) endpoints.forEach((e, i) => samples[i]!.push(once(e, bufs[i]!)));
+  if (sink === 0) throw new Error('nothing encoded');
+  return samples.map((xs) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    return Math.round(sorted[Math.floor(sorted.length / 2)]! * 100) / 100;
+  });
 }
 
-export async function run(ctx: BenchContext): Promise<BenchSection> {
-  const durationS = ctx.quick ? 1 : 10;
-  const warmS = ctx.quick ? 0.5 : 2;
-  const n = ctx.quick ? 10 : 40;
-  const threads = process.env.BENCH_INGEST_THREADS?.split(',')[0]?.trim() ?? '1';
+/** Every endpoint with `n` bodies of 100 events; Segment's /v1/batch first and last. */
+export function benchEndpoints(n: number): Endpoint[] {
   const segment: Endpoint = { name: 'Segment /v1/batch', path: '/v1/batch', headers: { ...JSON_CT, ...BASIC }, bodies: batchBodies(n, BATCH) };
   const endpoints: Endpoint[] = [
     segment,
@@ -59,7 +98,32 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
     },
     { ...segment, name: 'Segment /v1/batch (again, last)' },
   ];
+  return endpoints;
 
+}
+
+interface EndpointResult {
+  name: string;
+  path: string;
+  events_per_s: number;
+  vs_segment_batch: number;
+  mean_body_bytes: number;
+  latency_ms: LoadResult['latency_ms'];
+  non_2xx: number;
+  errors: number;
+  cpu_cores: number;
+  edge_us_per_event: number;
+  edge_cost_vs_segment_batch: number;
+}
+
+export async function run(ctx: BenchContext): Promise<BenchSection> {
+  const durationS = ctx.quick ? 1 : 10;
+  const warmS = ctx.quick ? 0.5 : 2;
+  const n = ctx.quick ? 10 : 40;
+  const threads = process.env.BENCH_INGEST_THREADS?.split(',')[0]?.trim() ?? '1';
+  const endpoints = benchEndpoints(n);
+  ctx.log('formats: edge CPU per event, in process');
+  const micros = edgeMicrosPerEvent(endpoints, ctx.quick ? 3 : 15);
   const id = randomUUID().slice(0, 8);
   const port = await freePort();
   const ingest = startServer(process.execPath, [path.join(ctx.root, 'dist/cli/main.js'), 'ingest'], {
@@ -74,7 +138,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
     LOG_LEVEL: 'warn',
   });
   const url = `http://127.0.0.1:${port}`;
-  const measured: Omit<EndpointResult, 'vs_segment_batch'>[] = [];
+  const measured: Omit<EndpointResult, 'vs_segment_batch' | 'edge_us_per_event' | 'edge_cost_vs_segment_batch'>[] = [];
   try {
     await waitForPort(port, ingest);
     for (const e of endpoints) {
@@ -100,7 +164,13 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
     if (code !== 0 && code !== null) process.stderr.write(`[bench] ingest exited ${code}:\n${ingest.output().slice(-2000)}\n`);
   }
   const segmentRate = (measured[0]!.events_per_s + measured[measured.length - 1]!.events_per_s) / 2;
-  const rows: EndpointResult[] = measured.map((m) => ({ ...m, vs_segment_batch: Math.round((m.events_per_s / segmentRate) * 100) / 100 }));
+  const segmentMicros = (micros[0]! + micros[micros.length - 1]!) / 2;
+  const rows: EndpointResult[] = measured.map((m, i) => ({
+    ...m,
+    vs_segment_batch: Math.round((m.events_per_s / segmentRate) * 100) / 100,
+    edge_us_per_event: micros[i]!,
+    edge_cost_vs_segment_batch: Math.round((micros[i]! / segmentMicros) * 100) / 100,
+  }));
   const others = rows.slice(1, -1);
   const results = {
     config: { threads: Number(threads), duration_s: durationS, connections: CONNECTIONS, batch_size: BATCH },
@@ -112,11 +182,16 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
     `## formats${ctx.quick ? ' (quick run)' : ''}`,
     '',
     `Each endpoint at ${BATCH}-event batches over ${CONNECTIONS} connections, ${durationS} s each, one trackhouse ingest (INGEST_THREADS=${threads}), ` +
-      'the same events in each wire form; events/s durably acknowledged (2xx only). "vs /v1/batch" divides by the mean of the first and last /v1/batch runs.',
+      'the same events in each wire form; events/s durably acknowledged (2xx only). "vs /v1/batch" divides by the mean of the first and last /v1/batch runs. ' +
+      '"edge µs/event": the edge\'s own work per event (body read or vendor decoding and translation, normalize, Avro encode) in one process, median of alternating rounds; ' +
+      '"edge cost" is its ratio to /v1/batch\'s.',
     '',
-    '| endpoint | path | events/s | vs /v1/batch | body bytes | p50 / p99 ms | CPU cores | non-2xx + errors |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...rows.map((r) => `| ${r.name} | \`${r.path}\` | ${r.events_per_s} | ${r.vs_segment_batch} | ${r.mean_body_bytes} | ${r.latency_ms.p50} / ${r.latency_ms.p99} | ${r.cpu_cores} | ${r.non_2xx + r.errors} |`),
+    '| endpoint | path | events/s | vs /v1/batch | edge µs/event | edge cost vs /v1/batch | body bytes | p50 / p99 ms | CPU cores | non-2xx + errors |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows.map(
+      (r) =>
+        `| ${r.name} | \`${r.path}\` | ${r.events_per_s} | ${r.vs_segment_batch} | ${r.edge_us_per_event} | ${r.edge_cost_vs_segment_batch} | ${r.mean_body_bytes} | ${r.latency_ms.p50} / ${r.latency_ms.p99} | ${r.cpu_cores} | ${r.non_2xx + r.errors} |`,
+    ),
     '',
     `Target: each endpoint within 10 % of /v1/batch: ${results.targets.each_within_10_percent_of_segment_batch ? 'met' : 'NOT met'}.`,
     '',

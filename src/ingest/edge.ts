@@ -120,7 +120,7 @@ export class IngestEdge {
   private readonly keys: WriteKeys;
   private readonly slab: RecordSlab;
   private readonly scratch: EventRecord = emptyRecord();
-  private readonly nctx: NormalizeContext = { receivedAt: 0, source: '', sentAt: null, context: null, ip: null };
+  private readonly nctx: NormalizeContext = { receivedAt: 0, source: '', sentAt: null, context: null, ip: null, msTimes: false };
   /** Full-size (maxBatchBytes) buffers for multi-chunk bodies. */
   private readonly pool: Buffer[] = [];
   /**
@@ -442,6 +442,7 @@ export class IngestEdge {
     ctx.sentAt = null;
     ctx.context = null;
     ctx.ip = r.ip;
+    ctx.msTimes = true;
     for (let i = 0; i < t.calls.length; i++) {
       const call = t.calls[i]!;
       ctx.source = r.source;
@@ -460,6 +461,7 @@ export class IngestEdge {
       }
       this.event(r, call as SegmentCall, null, i, null, t.raw[i]);
     }
+    ctx.msTimes = false;
     if (r.rejected !== null && decoded.vendor === 'amplitude' && r.accepted > 0) {
       // Amplitude's contract: a 400 means nothing of the request was taken (its SDKs resend the
       // events not listed), so the valid events are dropped here, before Kafka sees them.

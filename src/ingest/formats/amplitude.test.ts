@@ -49,7 +49,7 @@ describe('Amplitude HTTP V2 / Batch -> Segment calls', () => {
       userId: 'u1',
       anonymousId: 'd1',
       messageId: 'ins-1',
-      timestamp: new Date(T - 2000).toISOString(),
+      timestamp: T - 2000,
       sentAt: '2026-11-20T09:59:59.000Z',
       properties: { genre: 'jazz', category: 'music', price: 1.5, quantity: 2, revenue: 3 },
       traits: { first: 'a', plan: 'pro', $add: { plays: 1 } },

@@ -16,7 +16,7 @@
 // | app_version, platform, os_*, device_*, carrier, country, region, city, location_*, language, ip, user_agent, library, session_id, event_id | context.app, platform, os, device, network, location, locale, ip, userAgent, library, sessionId, eventNumber |
 // A request with any invalid event is refused whole (400, the events listed by field), as
 // Amplitude does: its SDKs then drop the listed events and resend the others.
-import { Refused, isObject, isoOfMs, str, type Replies, type SegmentCall, type TranslateOptions, type Translation, type VendorReply } from './types.js';
+import { Refused, isObject, msTime, str, type Replies, type SegmentCall, type TranslateOptions, type Translation, type VendorReply } from './types.js';
 
 type Json = Record<string, unknown>;
 
@@ -55,7 +55,7 @@ export function amplitudeEvent(e: unknown, sentAt: string | undefined): SegmentC
   const insertId = str(e.insert_id);
   if (insertId !== undefined) call.messageId = insertId;
   if (e.time !== undefined && e.time !== null) {
-    const t = typeof e.time === 'number' ? isoOfMs(e.time) : undefined;
+    const t = typeof e.time === 'number' ? msTime(e.time) : undefined;
     if (t === undefined) return new Refused('invalid_timestamp', 'time must be Unix milliseconds', 'time', e);
     call.timestamp = t;
     if (sentAt !== undefined) call.sentAt = sentAt;

@@ -15,7 +15,7 @@ describe('Mixpanel track / engage / import -> Segment calls', () => {
       writeKey: 'k1',
       userId: 'u1',
       messageId: 'i1',
-      timestamp: new Date(1795687200 * 1000).toISOString(),
+      timestamp: 1795687200 * 1000,
       properties: { distinct_id: 'u1', time: 1795687200, $insert_id: 'i1', plan: 'pro', mp_lib: 'node', $lib_version: '0.24.0', $current_url: 'https://x.example/', $os: 'Linux', ip: '203.0.113.9' },
       context: { library: { name: 'node', version: '0.24.0' }, page: { url: 'https://x.example/' }, os: { name: 'Linux' }, ip: '203.0.113.9' },
     });
@@ -32,7 +32,7 @@ describe('Mixpanel track / engage / import -> Segment calls', () => {
       ],
       'track',
     ).calls;
-    expect(calls[0]).toMatchObject({ anonymousId: 'd1', timestamp: new Date(1795687200123).toISOString() });
+    expect(calls[0]).toMatchObject({ anonymousId: 'd1', timestamp: 1795687200123 });
     expect(calls[0]).not.toHaveProperty('userId');
     expect(calls[1]).toMatchObject({ userId: 'u1', anonymousId: 'd1' });
     expect(calls[2]).toMatchObject({ type: 'identify', userId: 'u1', anonymousId: 'd1' });
@@ -49,7 +49,7 @@ describe('Mixpanel track / engage / import -> Segment calls', () => {
       userId: 'u1',
       traits: { first: 'a', plan: 'pro' },
       properties: { $add: { n: 1 } },
-      timestamp: new Date(1795687200000).toISOString(),
+      timestamp: 1795687200000,
       context: { ip: '1.2.3.4' },
     });
   });

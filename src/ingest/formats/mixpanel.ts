@@ -15,18 +15,18 @@
 // | time (seconds, or ms when over 1e11) / $time | timestamp (Mixpanel sends no send time: not skew-corrected) |
 // | mp_lib, $lib_version, $current_url, $referrer, $os, ip | context.library, page, os, ip           |
 // | properties                                 | properties, less `token` (the write key)                |
-import { Refused, isObject, isoOfMs, str, type Replies, type SegmentCall, type Translation, type VendorReply } from './types.js';
+import { Refused, isObject, msTime, str, type Replies, type SegmentCall, type Translation, type VendorReply } from './types.js';
 
 type Json = Record<string, unknown>;
 export type MixpanelEndpoint = 'track' | 'engage' | 'import';
 
 const DEVICE = '$device:';
 
-function timeOf(v: unknown): string | undefined | null {
+function timeOf(v: unknown): number | undefined | null {
   if (v === undefined || v === null) return undefined;
   const n = typeof v === 'number' ? v : typeof v === 'string' && v !== '' ? Number(v) : NaN;
   if (!Number.isFinite(n)) return null;
-  return isoOfMs(n < 1e11 ? Math.round(n * 1000) : n) ?? null;
+  return msTime(n < 1e11 ? Math.round(n * 1000) : n) ?? null;
 }
 
 export function translateMixpanel(value: unknown, endpoint: MixpanelEndpoint): Translation {

@@ -15,7 +15,7 @@
 // | timestamp + sent_at / offset             | timestamp, corrected for skew: receivedAt - (sent_at - timestamp), or receivedAt - offset |
 // | $lib, $lib_version, $current_url, $pathname, $referrer, $raw_user_agent, $ip, $groups | context.library, page, userAgent, ip, groupId + groups |
 // | properties                               | properties, less `token` (the write key) and the `$set`s (now traits) |
-import { Refused, isObject, isoOfMs, str, type SegmentCall, type TranslateOptions, type Translation, type Replies, type VendorReply } from './types.js';
+import { Refused, isObject, msTime, str, type SegmentCall, type TranslateOptions, type Translation, type Replies, type VendorReply } from './types.js';
 
 type Json = Record<string, unknown>;
 
@@ -45,13 +45,13 @@ export function posthogEvents(value: unknown): unknown[] | null {
 export function translatePosthog(value: unknown, opts: TranslateOptions, sentAtMs?: number): Translation {
   const events = posthogEvents(value) ?? [];
   let key = isObject(value) ? keyOf(value) : undefined;
-  let sentAt: string | undefined;
+  let sentAt: string | number | undefined;
   let historical = false;
   if (isObject(value)) {
     if (typeof value.sent_at === 'string') sentAt = value.sent_at;
     historical = value.historical_migration === true;
   }
-  if (sentAt === undefined && sentAtMs !== undefined) sentAt = isoOfMs(sentAtMs);
+  if (sentAt === undefined && sentAtMs !== undefined) sentAt = msTime(sentAtMs);
   const skew = opts.skew && !historical;
   const calls: (SegmentCall | Refused)[] = new Array(events.length);
   for (let i = 0; i < events.length; i++) {
@@ -63,7 +63,7 @@ export function translatePosthog(value: unknown, opts: TranslateOptions, sentAtM
 }
 
 /** One capture event into a Segment call. `sentAt`: the batch's send time when skew is corrected. */
-export function posthogEvent(e: unknown, receivedAt: number, sentAt: string | undefined): SegmentCall | Refused {
+export function posthogEvent(e: unknown, receivedAt: number, sentAt: string | number | undefined): SegmentCall | Refused {
   if (!isObject(e)) return new Refused('not_an_object', 'an event must be a JSON object', 'event', e);
   const name = e.event;
   if (typeof name !== 'string' || name === '') return new Refused('missing_field', 'event is required (a non-empty string)', 'event', e);
@@ -75,9 +75,9 @@ export function posthogEvent(e: unknown, receivedAt: number, sentAt: string | un
   const uuid = str(e.uuid);
   if (uuid !== undefined) call.messageId = uuid;
   if (typeof e.offset === 'number' && Number.isFinite(e.offset)) {
-    call.timestamp = isoOfMs(receivedAt - e.offset);
+    call.timestamp = msTime(receivedAt - e.offset);
   } else if (e.timestamp !== undefined && e.timestamp !== null) {
-    call.timestamp = typeof e.timestamp === 'number' ? isoOfMs(e.timestamp) ?? e.timestamp : e.timestamp;
+    call.timestamp = typeof e.timestamp === 'number' ? msTime(e.timestamp) ?? e.timestamp : e.timestamp;
     const own = typeof e.sent_at === 'string' ? e.sent_at : sentAt;
     if (own !== undefined) call.sentAt = own;
   }

@@ -15,7 +15,7 @@
 // | eid                              | messageId                                                     |
 // | dtm + stm (or ttm)               | timestamp: receivedAt - (stm - dtm), as Snowplow's derived_tstamp; ttm is taken as given |
 // | url, page, refr, ua, ip, lang, tz, res, tv, aid, p, sid, vid, co / cx | context.page, userAgent, ip, locale, timezone, screen, library, app, platform, session, contexts |
-import { Refused, isObject, isoOfMs, str, type Replies, type SegmentCall, type TranslateOptions, type Translation, type VendorReply } from './types.js';
+import { Refused, isObject, msTime, str, type Replies, type SegmentCall, type TranslateOptions, type Translation, type VendorReply } from './types.js';
 
 type Json = Record<string, unknown>;
 
@@ -68,10 +68,18 @@ function selfDescribing(pr: unknown, px: unknown): Json | null | undefined {
   }
 }
 
-/** `iglu:com.acme/button_click/jsonschema/1-0-0` -> `button_click`. */
+const names = new Map<string, string>();
+
+/** `iglu:com.acme/button_click/jsonschema/1-0-0` -> `button_click` (remembered: an app has few schemas). */
 export function schemaName(schema: string): string {
-  const parts = schema.split('/');
-  return parts.length >= 4 ? parts[parts.length - 3]! : schema;
+  let name = names.get(schema);
+  if (name === undefined) {
+    const parts = schema.split('/');
+    name = parts.length >= 4 ? parts[parts.length - 3]! : schema;
+    if (names.size >= 1000) names.clear();
+    names.set(schema, name);
+  }
+  return name;
 }
 
 export function snowplowEvent(e: unknown, skew: boolean): SegmentCall | Refused {
@@ -90,15 +98,15 @@ export function snowplowEvent(e: unknown, skew: boolean): SegmentCall | Refused 
   const ttm = ms(e.ttm);
   const dtm = ms(e.dtm);
   if (!Number.isNaN(ttm)) {
-    const t = isoOfMs(ttm);
+    const t = msTime(ttm);
     if (t === undefined) return new Refused('invalid_timestamp', 'ttm must be Unix milliseconds', 'ttm', e);
     call.timestamp = t;
   } else if (e.dtm !== undefined) {
-    const t = isoOfMs(dtm);
+    const t = msTime(dtm);
     if (t === undefined) return new Refused('invalid_timestamp', 'dtm must be Unix milliseconds', 'dtm', e);
     call.timestamp = t;
     if (skew && e.stm !== undefined) {
-      const s = isoOfMs(ms(e.stm));
+      const s = msTime(ms(e.stm));
       if (s === undefined) return new Refused('invalid_timestamp', 'stm must be Unix milliseconds', 'stm', e);
       call.sentAt = s;
     }

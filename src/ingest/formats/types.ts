@@ -5,7 +5,10 @@
 // Translators never see HTTP: `trackhouse import` feeds them the same payloads from files.
 import type { EventProblem, EventProblemCode } from '../errors.js';
 
-/** A Segment call as its HTTP API takes it: `type`, `userId`, `event`, `timestamp` (ISO), ... */
+/**
+ * A Segment call as its HTTP API takes it: `type`, `userId`, `event`, `timestamp`, ...; times are
+ * ISO 8601 text or Unix milliseconds (normalizeEvent with `msTimes`).
+ */
 export type SegmentCall = Record<string, unknown>;
 
 /** A vendor event that cannot become a Segment call, and why (in the vendor's terms). */
@@ -72,10 +75,13 @@ export function str(v: unknown): string | undefined {
   return undefined;
 }
 
-/** ISO text of a Unix-ms time, or undefined for what is not a finite time in range. */
-export function isoOfMs(ms: number): string | undefined {
-  if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) return undefined;
-  return new Date(ms).toISOString();
+/**
+ * A Unix-ms time for a call's `timestamp` / `sentAt`, or undefined when not a finite time in
+ * Date's range. Calls carry numbers rather than ISO text (normalizeEvent takes both from
+ * translated calls, `msTimes`): a toISOString and a parse less per event.
+ */
+export function msTime(ms: number): number | undefined {
+  return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? ms : undefined;
 }
 
 export const GIF_1X1 = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
