@@ -157,6 +157,26 @@ export function decodeRequest(r: FormatRoute, body: Buffer, query: string, limit
   }
 }
 
+/**
+ * One payload of a known vendor -> Segment calls, with no HTTP: what `trackhouse import` needs
+ * for a line or a file of another tool's events. Pass `skew: false` to keep historical times as
+ * given; normalize the calls with `msTimes: true` (they may carry Unix-ms times).
+ */
+export function translatePayload(vendor: 'posthog' | 'amplitude' | 'mixpanel' | 'mixpanel-engage' | 'snowplow', value: unknown, opts: { receivedAt: number; skew: boolean }): Translation {
+  switch (vendor) {
+    case 'posthog':
+      return translatePosthog(value, opts);
+    case 'amplitude':
+      return translateAmplitude(value, opts);
+    case 'mixpanel':
+      return translateMixpanel(value, 'import');
+    case 'mixpanel-engage':
+      return translateMixpanel(value, 'engage');
+    case 'snowplow':
+      return translateSnowplow(value, opts);
+  }
+}
+
 function posthog(p: VendorPayload, opts: { receivedAt: number; skew: boolean }): Decoded {
   // posthog-js puts its send time in the query as `_=<ms>`.
   const underscore = p.params.get('_');

@@ -126,3 +126,17 @@ describe('PostHog capture -> Segment calls', () => {
     expect(JSON.parse(posthogReplies.refused(401, 'unknown_write_key', 'no').body as string)).toEqual({ type: 'authentication_error', code: 'invalid_api_key', detail: 'no', attr: null });
   });
 });
+
+describe('translatePayload (for trackhouse import)', () => {
+  it('translates each vendor without HTTP, keeping historical times when skew is off', async () => {
+    const { translatePayload } = await import('./index.js');
+    const o = { receivedAt: T, skew: false };
+    expect(translatePayload('posthog', { event: 'x', distinct_id: 'u', timestamp: '2020-01-01T00:00:00Z', sent_at: '2026-01-01T00:00:00Z' }, o).calls[0]).toEqual(
+      expect.objectContaining({ type: 'track', event: 'x', userId: 'u', timestamp: '2020-01-01T00:00:00Z' }),
+    );
+    expect(translatePayload('amplitude', { event_type: 'x', user_id: 'u', time: 1577836800000 }, o).calls[0]).toMatchObject({ timestamp: 1577836800000 });
+    expect(translatePayload('mixpanel', { event: 'x', properties: { distinct_id: 'u', time: 1577836800 } }, o).calls[0]).toMatchObject({ timestamp: 1577836800000 });
+    expect(translatePayload('mixpanel-engage', { $distinct_id: 'u', $set: { a: 1 } }, o).calls[0]).toMatchObject({ type: 'identify', traits: { a: 1 } });
+    expect(translatePayload('snowplow', { e: 'pv', duid: 'd', dtm: '1577836800000', stm: '1577836801000' }, o).calls[0]).not.toHaveProperty('sentAt');
+  });
+});
