@@ -8,7 +8,7 @@ import path from 'node:path';
 import { decodeRequest, formatRoute, Refused } from '../src/ingest/formats/index.js';
 import { emptyRecord, normalizeEvent, type NormalizeContext } from '../src/ingest/normalize.js';
 import { RecordSlab } from '../src/ingest/slab.js';
-import { parseIsoTime } from '../src/ingest/time.js';
+import { EVENT_TIME, parseIsoTime } from '../src/common/isotime.js';
 import { freePort } from '../src/localkafka/index.js';
 import { EventCodec } from '../src/schema/index.js';
 import { batchBodies } from './lib/events.js';
@@ -56,7 +56,7 @@ export function edgeMicrosPerEvent(endpoints: Endpoint[], rounds: number): numbe
       let calls: unknown[];
       if (route === undefined) {
         const obj = JSON.parse(body.toString('utf8')) as { batch: unknown[]; sentAt?: string };
-        if (typeof obj.sentAt === 'string') ctx.sentAt = parseIsoTime(obj.sentAt);
+        if (typeof obj.sentAt === 'string') ctx.sentAt = parseIsoTime(obj.sentAt, EVENT_TIME);
         calls = obj.batch;
       } else {
         calls = decodeRequest(route, body, q < 0 ? '' : e.path.slice(q + 1), 512_000, ctx.receivedAt).translation.calls;

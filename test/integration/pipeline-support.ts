@@ -1,7 +1,7 @@
 // The whole pipeline in one test process, as the all-in-one runs it: an ingest edge on a free
 // port, the sink draining the run's real broker into a fresh chDB, and the query API on that
 // ClickHouse, so a test can send through any client and read the events back as a user would.
-import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/clickhouse/index.js';
+import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
 import { silentLogger } from '../../src/common/log.js';
 import { createRegistry } from '../../src/common/metrics.js';
 import type { Env } from '../../src/config/index.js';

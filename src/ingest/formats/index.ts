@@ -121,7 +121,7 @@ export interface Decoded {
 
 /**
  * A request of `route` -> its vendor, translation and answers. `body` has its Content-Encoding
- * undone (empty for GET). Throws IngestError for a body that cannot be read.
+ * undone (empty for GET). Throws HttpError for a body that cannot be read.
  */
 export function decodeRequest(r: FormatRoute, body: Buffer, query: string, limit: number, receivedAt: number): Decoded {
   const opts = { receivedAt, skew: true };

@@ -7,7 +7,7 @@
 // `Content-Encoding` (gzip/deflate) is undone before this, by the edge, as for every body.
 import { isUtf8 } from 'node:buffer';
 import { gunzipSync } from 'node:zlib';
-import { IngestError } from '../errors.js';
+import { HttpError } from '../../common/errors.js';
 import { tooLarge } from '../body.js';
 import { decompressLz64, Lz64Error } from './lz64.js';
 
@@ -25,7 +25,7 @@ function parseJson(text: string, what: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new IngestError('malformed_json', `${what} is not valid JSON: ${(err as Error).message}`);
+    throw new HttpError('malformed_json', `${what} is not valid JSON: ${(err as Error).message}`);
   }
 }
 
@@ -36,14 +36,14 @@ export function decodeData(data: string, compression: string | null, limit: numb
       return parseJson(decompressLz64(data, limit), 'the lz64 data');
     } catch (err) {
       if (err instanceof RangeError) throw tooLarge(limit);
-      if (err instanceof Lz64Error) throw new IngestError('corrupt_body', `the lz64 data could not be decompressed: ${err.message}`);
+      if (err instanceof Lz64Error) throw new HttpError('corrupt_body', `the lz64 data could not be decompressed: ${err.message}`);
       throw err;
     }
   }
   if (startsJson(data)) return parseJson(data, 'the data field');
   const bytes = Buffer.from(data, 'base64'); // takes both alphabets, padding optional
-  if (bytes.length === 0) throw new IngestError('malformed_json', 'the data field is empty or not base64');
-  if (!isUtf8(bytes)) throw new IngestError('not_utf8', 'the base64 data field is not valid UTF-8');
+  if (bytes.length === 0) throw new HttpError('malformed_json', 'the data field is empty or not base64');
+  if (!isUtf8(bytes)) throw new HttpError('not_utf8', 'the base64 data field is not valid UTF-8');
   return parseJson(bytes.toString('utf8'), 'the base64 data field');
 }
 
@@ -59,7 +59,7 @@ export interface VendorPayload {
 
 /**
  * The JSON a vendor request carries. `body` is the body with its Content-Encoding undone (empty
- * for GET), `query` the raw query string. Throws IngestError (400 / 413).
+ * for GET), `query` the raw query string. Throws HttpError (400 / 413).
  */
 export function readVendorPayload(body: Buffer, query: string, limit: number): VendorPayload {
   const params = new URLSearchParams(query);
@@ -71,25 +71,25 @@ export function readVendorPayload(body: Buffer, query: string, limit: number): V
       plain = gunzipSync(plain, { maxOutputLength: limit + 1 });
     } catch (err) {
       if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) throw tooLarge(limit);
-      throw new IngestError('corrupt_body', `the gzip body could not be decompressed: ${(err as Error).message}`);
+      throw new HttpError('corrupt_body', `the gzip body could not be decompressed: ${(err as Error).message}`);
     }
     if (plain.length > limit) throw tooLarge(limit);
     compression = null;
   } else if (compression === 'gzip-js' || compression === 'gzip') {
-    throw new IngestError('corrupt_body', `compression=${compression} but the body is not gzip`);
+    throw new HttpError('corrupt_body', `compression=${compression} but the body is not gzip`);
   }
   if (plain.length === 0) {
     const data = params.get('data');
-    if (data === null) throw new IngestError('invalid_body', 'no events: send a JSON body or data=');
+    if (data === null) throw new HttpError('invalid_body', 'no events: send a JSON body or data=');
     return { value: decodeData(data, compression, limit), params, compression, form: true };
   }
-  if (!isUtf8(plain)) throw new IngestError('not_utf8', 'the body is not valid UTF-8');
+  if (!isUtf8(plain)) throw new HttpError('not_utf8', 'the body is not valid UTF-8');
   const text = plain.toString('utf8');
   if (startsJson(text)) return { value: parseJson(text, 'the body'), params, compression, form: false };
   // A form: data=...&compression=... (fields override the query's).
   const form = new URLSearchParams(text);
   const data = form.get('data');
-  if (data === null) throw new IngestError('malformed_json', 'the body is neither JSON nor a form with a data field');
+  if (data === null) throw new HttpError('malformed_json', 'the body is neither JSON nor a form with a data field');
   for (const [k, v] of form) if (k !== 'data') params.set(k, v);
   compression = params.get('compression');
   return { value: decodeData(data, compression, limit), params, compression, form: true };

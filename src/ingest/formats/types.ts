@@ -3,7 +3,8 @@
 // dedup and rejects as Segment's own endpoints), and the answers in the vendor's own shapes.
 //
 // Translators never see HTTP: `trackhouse import` feeds them the same payloads from files.
-import type { EventProblem, EventProblemCode } from '../errors.js';
+import type { HttpErrorCode } from '../../common/errors.js';
+import type { EventProblem, EventProblemCode } from '../problems.js';
 
 /**
  * A Segment call as its HTTP API takes it: `type`, `userId`, `event`, `timestamp`, ...; times are
@@ -62,8 +63,8 @@ export interface VendorReply {
 /** A vendor's answers: to a request whose events were taken (or some refused), and to a refusal. */
 export interface Replies {
   done(o: Outcome): VendorReply;
-  /** A whole-request refusal (status from the error registry), in the vendor's shape. */
-  refused(status: number, code: string, message: string): VendorReply;
+  /** A whole-request refusal (code and status from the registry, HTTP_ERRORS), in the vendor's shape. */
+  refused(status: number, code: HttpErrorCode, message: string): VendorReply;
 }
 
 export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
