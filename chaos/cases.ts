@@ -1,0 +1,258 @@
+// The fault cases. Each builds its deployment, then injects its fault while the ledger's load
+// runs, and returns when the fault ended (performance.now()); the runner measures recovery from
+// there and proves the ledger. A case that needs something this machine lacks says why in skip().
+import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Counters } from './lib/load.js';
+import { alive, reap, signal } from './lib/procs.js';
+import { Slowloris } from './lib/slowloris.js';
+import { AllInOne, Split, SuiteBroker, WRITE_KEY, type Topology, type Workspace } from './lib/topology.js';
+
+/** How long a fault lasts when it has a duration (the broker paused, ClickHouse hanging, ...). */
+export const FAULT_MS = Number(process.env.CHAOS_FAULT_S ?? 30) * 1000;
+
+export interface CaseContext {
+  ws: Workspace;
+  topo: Topology;
+  load: Counters;
+  /** Free-form lines for the report: what the case saw. */
+  notes: string[];
+  /** Case-specific figures for the report. */
+  figures: Record<string, unknown>;
+  /** Failed expectations of the case itself (beyond lost/doubled/recovery). */
+  failures: string[];
+  log(msg: string): void;
+}
+
+export interface Case {
+  name: string;
+  what: string;
+  /** The suite restarts a process as part of the fault (kill -9 of the main process): recovery counts from that restart. */
+  restartIsPartOfFault?: boolean;
+  /** The suite restarts what died at once, as Kubernetes would (split deployment): recovery includes that restart. */
+  orchestrated?: boolean;
+  skip?(): string | null;
+  topology(ws: Workspace): Topology;
+  /** Runs before the deployment starts (e.g. a tmpfs for the broker's data). */
+  prepare?(ws: Workspace, topo: Topology): void;
+  /** Injects the fault; resolves with performance.now() at the moment the fault ended. */
+  fault(ctx: CaseContext): Promise<number>;
+}
+
+async function part(ctx: CaseContext, name: 'main' | 'ingest' | 'sink' | 'query' | 'broker'): Promise<number> {
+  const pid = (await ctx.topo.parts())[name];
+  if (!pid) throw new Error(`no ${name} process to act on`);
+  return pid;
+}
+
+function kill9(name: 'ingest' | 'sink' | 'query' | 'broker', what: string, topology: (ws: Workspace) => Topology, extra: Partial<Case> = {}): Case {
+  return {
+    name: `kill-${name}`,
+    what,
+    topology,
+    ...extra,
+    fault: async (ctx) => {
+      const pid = await part(ctx, name);
+      signal(pid, 'SIGKILL');
+      ctx.log(`SIGKILL ${name} (pid ${pid})`);
+      return performance.now();
+    },
+  };
+}
+
+const allInOne = (ws: Workspace) => new AllInOne(ws);
+const allInOneExternal = (ws: Workspace) => new AllInOne(ws, { broker: new SuiteBroker(ws) });
+const split = (ws: Workspace) => new Split(ws);
+
+function splitOf(topo: Topology): Split {
+  if (!(topo instanceof Split)) throw new Error('this case needs the split deployment');
+  return topo;
+}
+
+/** Pauses (SIGSTOP) the broker's JVM for `ms`, then resumes it. */
+async function pauseBroker(ctx: CaseContext, ms: number): Promise<number> {
+  const pid = await part(ctx, 'broker');
+  signal(pid, 'SIGSTOP');
+  ctx.log(`SIGSTOP broker (pid ${pid}) for ${ms / 1000} s`);
+  try {
+    await sleep(ms);
+  } finally {
+    signal(pid, 'SIGCONT');
+  }
+  ctx.log('SIGCONT broker');
+  return performance.now();
+}
+
+/** Fills the file system holding `dir` up to `leaveBytes` free; returns the ballast file. */
+function fill(ws: Workspace, dir: string, leaveBytes: number): string {
+  const file = `${dir}/../ballast`;
+  const fd = openSync(file, 'w');
+  const chunk = Buffer.alloc(1 << 20, 0x61);
+  try {
+    for (;;) {
+      const free = ws.freeBytes(dir);
+      if (free <= leaveBytes) break;
+      const n = Math.min(chunk.length, free - leaveBytes);
+      try {
+        writeSync(fd, chunk, 0, n);
+      } catch {
+        break; // ENOSPC: as full as it gets
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return file;
+}
+
+export const CASES: Case[] = [
+  kill9('ingest', "kill -9 of the all-in-one's ingest child; expected: restarted by the all-in-one", allInOne),
+  kill9('broker', "kill -9 of the all-in-one's own Kafka broker; expected: restarted by the all-in-one", allInOne),
+  {
+    name: 'kill-main',
+    what: "kill -9 of the all-in-one's main process (sink, query, chDB), then `trackhouse start` again on the same data dir",
+    restartIsPartOfFault: true,
+    topology: allInOne,
+    fault: async (ctx) => {
+      const parts = await ctx.topo.parts();
+      signal(parts.main!, 'SIGKILL');
+      ctx.log(`SIGKILL main (pid ${parts.main})`);
+      // Its ingest child stops when its IPC channel closes, the broker's watchdog when its stdin does.
+      const t0 = performance.now();
+      const left = await reap([parts.main!, parts.ingest ?? 0, parts.broker ?? 0].filter((p) => p > 0), 30_000);
+      ctx.figures.orphans_gone_s = Math.round((performance.now() - t0) / 100) / 10;
+      if (left.length > 0) ctx.failures.push(`${left.length} child process(es) outlived the killed main process by 30 s (SIGKILLed: ${left.join(', ')})`);
+      const restart = performance.now();
+      await ctx.topo.start();
+      ctx.figures.restart_ready_s = Math.round((performance.now() - restart) / 100) / 10;
+      return restart;
+    },
+  },
+  {
+    name: 'sigterm-broker-paused',
+    what: 'SIGTERM to the all-in-one while its broker (KAFKA_BROKERS) is paused; expected: it exits within SHUTDOWN_TIMEOUT_MS (15 s), then starts again',
+    restartIsPartOfFault: true,
+    topology: allInOneExternal,
+    fault: async (ctx) => {
+      const parts = await ctx.topo.parts();
+      const broker = parts.broker!;
+      signal(broker, 'SIGSTOP');
+      ctx.log(`SIGSTOP broker (pid ${broker})`);
+      await sleep(3_000);
+      signal(parts.main!, 'SIGTERM');
+      const t0 = performance.now();
+      ctx.log(`SIGTERM main (pid ${parts.main})`);
+      while (alive(parts.main!) && performance.now() - t0 < 60_000) await sleep(100);
+      const exitS = Math.round((performance.now() - t0) / 100) / 10;
+      ctx.figures.exit_after_sigterm_s = alive(parts.main!) ? `> 60 (still running)` : exitS;
+      if (alive(parts.main!) || exitS > 15 + 1) ctx.failures.push(`exit after SIGTERM took ${ctx.figures.exit_after_sigterm_s} s, over SHUTDOWN_TIMEOUT_MS (15 s)`);
+      const left = await reap([parts.main!, parts.ingest ?? 0].filter((p) => p > 0), 1_000);
+      if (left.length > 0) ctx.notes.push(`SIGKILLed pid ${left.join(', ')} still running 60 s after SIGTERM`);
+      signal(broker, 'SIGCONT');
+      ctx.log('SIGCONT broker; starting the all-in-one again');
+      const restart = performance.now();
+      await ctx.topo.start();
+      return restart;
+    },
+  },
+  {
+    name: 'broker-pause',
+    what: `the broker paused (SIGSTOP) for ${FAULT_MS / 1000} s: unreachable, connections open but silent (split deployment)`,
+    topology: split,
+    fault: (ctx) => pauseBroker(ctx, FAULT_MS),
+  },
+  {
+    name: 'broker-down',
+    what: `the broker killed (kill -9) and started again ${FAULT_MS / 1000} s later: connections refused meanwhile (split deployment)`,
+    topology: split,
+    fault: async (ctx) => {
+      const s = splitOf(ctx.topo);
+      s.broker.kill9();
+      ctx.log(`SIGKILL broker (pid ${s.broker.jvmPid}) for ${FAULT_MS / 1000} s`);
+      await s.broker.waitGone();
+      await sleep(FAULT_MS);
+      const t = performance.now();
+      await s.broker.start();
+      ctx.log(`broker started again (${((performance.now() - t) / 1000).toFixed(1)} s)`);
+      return t;
+    },
+  },
+  {
+    name: 'broker-disk-full',
+    what: `the broker's data dir (a 256 MB tmpfs) filled to the last 64 KB for ${FAULT_MS / 1000} s, then freed; the broker restarted if it stopped (split deployment)`,
+    topology: split,
+    skip: () => (process.getuid?.() === 0 ? null : 'needs root to mount a tmpfs for the broker data dir (run the suite as root, or skip this case)'),
+    prepare: (ws, topo) => ws.mountTmpfs(splitOf(topo).broker.dataDir, 256),
+    fault: async (ctx) => {
+      const s = splitOf(ctx.topo);
+      const ballast = fill(ctx.ws, s.broker.dataDir, 64 * 1024);
+      ctx.log(`filled ${s.broker.dataDir}: ${ctx.ws.freeBytes(s.broker.dataDir)} bytes free`);
+      const t0 = performance.now();
+      while (performance.now() - t0 < FAULT_MS) {
+        if (!s.broker.running() && ctx.figures.broker_stopped_after_s === undefined) {
+          ctx.figures.broker_stopped_after_s = Math.round((performance.now() - t0) / 100) / 10;
+          ctx.log('the broker stopped on the full disk');
+        }
+        await sleep(200);
+      }
+      rmSync(ballast, { force: true });
+      const t = performance.now();
+      ctx.log('disk freed');
+      if (!s.broker.running()) {
+        await s.broker.waitGone();
+        await s.broker.start();
+        ctx.notes.push('the broker stopped when its disk filled (Kafka halts when its only log dir fails); started again once the disk was freed');
+      }
+      return t;
+    },
+  },
+  {
+    name: 'clickhouse-hang',
+    what: `ClickHouse stops answering for ${FAULT_MS / 1000} s (connections accepted, nothing answered; split deployment)`,
+    topology: split,
+    fault: async (ctx) => {
+      const s = splitOf(ctx.topo);
+      s.clickhouse.proxy.setMode({ kind: 'hang' });
+      ctx.log(`ClickHouse hangs for ${FAULT_MS / 1000} s`);
+      await sleep(FAULT_MS);
+      s.clickhouse.proxy.setMode({ kind: 'pass' });
+      return performance.now();
+    },
+  },
+  {
+    name: 'clickhouse-slow',
+    what: `ClickHouse answers 4 s late for ${FAULT_MS / 1000} s, past the client's 3 s CLICKHOUSE_REQUEST_TIMEOUT_MS, so inserts it applied are retried (split deployment)`,
+    topology: (ws) => new Split(ws, { extraEnv: { CLICKHOUSE_REQUEST_TIMEOUT_MS: '3000' } }),
+    fault: async (ctx) => {
+      const s = splitOf(ctx.topo);
+      s.clickhouse.proxy.setMode({ kind: 'slow', delayMs: 4_000 });
+      ctx.log(`ClickHouse answers 4 s late for ${FAULT_MS / 1000} s`);
+      await sleep(FAULT_MS);
+      s.clickhouse.proxy.setMode({ kind: 'pass' });
+      return performance.now();
+    },
+  },
+  kill9('ingest', 'kill -9 of `trackhouse ingest` (split deployment); the suite restarts it at once, as an orchestrator would', split, { name: 'kill-ingest-split', orchestrated: true }),
+  kill9('sink', 'kill -9 of `trackhouse sink` (split deployment); the suite restarts it at once, as an orchestrator would', split, { orchestrated: true }),
+  kill9('query', 'kill -9 of `trackhouse query` (split deployment); the suite restarts it at once, as an orchestrator would', split, { orchestrated: true }),
+  {
+    name: 'slowloris',
+    what: `10,000 idle connections and 200 slow-body clients held on the ingest port for ${FAULT_MS / 1000} s while normal traffic goes on (all-in-one)`,
+    topology: allInOne,
+    fault: async (ctx) => {
+      const port = Number(new URL(ctx.topo.ingestUrl).port);
+      const attack = new Slowloris(port, WRITE_KEY);
+      const okBefore = ctx.load.ok;
+      const t0 = performance.now();
+      await attack.open(10_000, 200);
+      ctx.log(`opened ${attack.report.idleOpened} idle and ${attack.report.slowOpened} slow connections in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      await sleep(Math.max(0, FAULT_MS - (performance.now() - t0)));
+      const okDuring = ctx.load.ok - okBefore;
+      ctx.figures.attack = { ...attack.report, still_held_at_end: attack.held };
+      ctx.figures.ok_requests_during_attack = okDuring;
+      if (okDuring === 0) ctx.failures.push('no request of the normal traffic was answered 200 during the attack');
+      attack.close();
+      return performance.now();
+    },
+  },
+];
