@@ -41,7 +41,7 @@ export interface HaproxyOptions {
 export function haproxyConfig(o: HaproxyOptions, socket: string): string {
   const lines = [
     'global',
-    '  maxconn 20000',
+    '  maxconn 4000',
     `  stats socket ${socket} mode 600 level admin`,
     '',
     'defaults',
@@ -50,6 +50,9 @@ export function haproxyConfig(o: HaproxyOptions, socket: string): string {
     '  timeout client 60s',
     '  timeout server 60s',
     '  timeout http-keep-alive 10s',
+    // Without it the whole check must finish within `inter`; /readyz may take up to 2 s (its
+    // per-dependency deadline), and a slow answer is not a dead server.
+    '  timeout check 3s',
     '  option http-keep-alive',
     // A refused connection (a process between stop and start) is retried on another server.
     '  retries 3',
@@ -72,7 +75,8 @@ export function haproxyConfig(o: HaproxyOptions, socket: string): string {
       '',
       `backend ${b.name}_servers`,
       '  balance roundrobin',
-      '  option httpchk GET /readyz',
+      '  option httpchk',
+      '  http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host trackhouse',
       '  http-check expect status 200',
       `  default-server inter ${o.interMs}ms fall ${o.fall} rise ${o.rise}`,
       ...b.servers.map((s) => `  server ${s.name} 127.0.0.1:${s.port} check`),
@@ -119,19 +123,21 @@ export class Haproxy {
     return rows.map((r) => Object.fromEntries(r.split(',').map((v, i) => [cols[i]!, v])));
   }
 
-  async serverStatus(backend: string, server: string): Promise<string> {
-    const row = (await this.stat()).find((r) => r.pxname === `${backend}_servers` && r.svname === server);
-    return row?.status ?? 'unknown';
+  async server(backend: string, server: string): Promise<Record<string, string>> {
+    return (await this.stat()).find((r) => r.pxname === `${backend}_servers` && r.svname === server) ?? {};
   }
 
-  /** Waits until HAProxy's health checks say `status` (e.g. 'UP', 'DOWN') for the server. */
-  async waitStatus(backend: string, server: string, status: string, timeoutMs: number): Promise<number> {
+  /** Waits until HAProxy's health checks say `status` ('UP' or 'DOWN', not a transition such as 'DOWN 1/2') for the server. */
+  async waitStatus(backend: string, server: string, status: 'UP' | 'DOWN', timeoutMs: number): Promise<number> {
     const t0 = performance.now();
-    while (!(await this.serverStatus(backend, server)).startsWith(status)) {
-      if (performance.now() - t0 > timeoutMs) throw new Error(`haproxy did not see ${backend}/${server} ${status} within ${timeoutMs / 1000} s`);
+    for (;;) {
+      const row = await this.server(backend, server);
+      if (row.status === status) return performance.now() - t0;
+      if (performance.now() - t0 > timeoutMs) {
+        throw new Error(`haproxy did not see ${backend}/${server} ${status} within ${timeoutMs / 1000} s: status ${row.status}, last check ${row.check_status} ${row.check_code ?? ''} ${row.last_chk ?? ''}`);
+      }
       await sleep(50);
     }
-    return performance.now() - t0;
   }
 
   async stop(): Promise<void> {
