@@ -411,7 +411,8 @@ export class Split implements Topology {
   }
 
   async healthy(): Promise<boolean> {
-    const ok = await Promise.all([`${this.ingestUrl}/readyz`, `${this.queryUrl}/readyz`].map((u) => fetch(u, { signal: AbortSignal.timeout(2_000) }).then((r) => r.ok, () => false)));
+    const urls = [`${this.ingestUrl}/readyz`, `${this.queryUrl}/readyz`, `http://127.0.0.1:${this.ports.sink}/readyz`];
+    const ok = await Promise.all(urls.map((u) => fetch(u, { signal: AbortSignal.timeout(2_000) }).then((r) => r.ok, () => false)));
     return ok.every(Boolean);
   }
 
@@ -425,7 +426,7 @@ export class Split implements Topology {
     }
     for (const r of ['sink', 'query', 'ingest'] as Role[]) {
       const p = this.procs.get(r);
-      if (p && !p.running()) {
+      if (p && !alive(p.pid)) {
         notes.push(`restarted ${r} (it had exited ${await p.exited})`);
         await this.startRole(r);
       }
