@@ -116,7 +116,8 @@ async function runCase(c: Case): Promise<CaseResult> {
     result.figures = ctx.figures;
 
     if (!(await topo.healthy())) {
-      result.notes.push(`not ready after the load stopped; the suite then: ${(await topo.repair()).join('; ')}`);
+      const repaired = await topo.repair();
+      if (repaired.length > 0) result.notes.push(`not ready after the load stopped; the suite then: ${repaired.join('; ')}`);
     }
     const { acked } = ledger.counts();
     say(`load stopped: ${acked} events acknowledged; waiting for them to be visible`);

@@ -86,3 +86,21 @@ export class Slowloris {
     this.slow.clear();
   }
 }
+
+/**
+ * Run alone, so the attack's sockets do not slow the suite's own load generator:
+ *   node --import tsx chaos/lib/slowloris.ts <port> <write key> <idle> <slow> <seconds>
+ * prints one JSON line (the report plus what was still held at the end) when it is done.
+ */
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
+  const [port, key, idle, slow, seconds] = process.argv.slice(2);
+  const attack = new Slowloris(Number(port), key!);
+  const t0 = performance.now();
+  await attack.open(Number(idle), Number(slow));
+  const openedInS = (performance.now() - t0) / 1000;
+  await new Promise((r) => setTimeout(r, Math.max(0, Number(seconds) * 1000 - (performance.now() - t0))));
+  const held = attack.held;
+  attack.close();
+  process.stdout.write(`${JSON.stringify({ ...attack.report, opened_in_s: Math.round(openedInS * 10) / 10, still_held_at_end: held })}\n`);
+  process.exit(0);
+}
