@@ -6,7 +6,7 @@ import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Counters } from './lib/load.js';
-import { alive, reap, signal } from './lib/procs.js';
+import { reap, signal, tailOf } from './lib/procs.js';
 import { AllInOne, ROOT, Split, SuiteBroker, WRITE_KEY, type Topology, type Workspace } from './lib/topology.js';
 
 /** How long a fault lasts when it has a duration (the broker paused, ClickHouse hanging, ...). */
@@ -115,6 +115,47 @@ function fill(ws: Workspace, dir: string, leaveBytes: number, capBytes: number):
   return file;
 }
 
+/**
+ * SIGTERM to the all-in-one while its broker (the suite's, by KAFKA_BROKERS) is paused or killed:
+ * issue #14, point 1: it must exit within SHUTDOWN_TIMEOUT_MS whatever Kafka does, non-zero with
+ * a line saying what was left when it gave up. Then the broker and the all-in-one start again and
+ * the ledger is proven.
+ */
+function sigtermDuringBrokerOutage(kind: 'pause' | 'kill'): Case {
+  return {
+    name: kind === 'pause' ? 'sigterm-broker-paused' : 'sigterm-broker-down',
+    what: `SIGTERM to the all-in-one while its broker (KAFKA_BROKERS) is ${kind === 'pause' ? 'paused (SIGSTOP)' : 'down (kill -9)'}; expected: it exits within SHUTDOWN_TIMEOUT_MS (15 s), then starts again`,
+    restartIsPartOfFault: true,
+    topology: allInOneExternal,
+    fault: async (ctx) => {
+      const aio = ctx.topo as AllInOne;
+      const parts = await aio.parts();
+      const main = aio.main!;
+      const broker = aio.suiteBroker!;
+      if (kind === 'pause') signal(parts.broker!, 'SIGSTOP');
+      else broker.kill9();
+      ctx.log(`${kind === 'pause' ? 'SIGSTOP' : 'SIGKILL'} broker (pid ${parts.broker})`);
+      await sleep(3_000);
+      signal(main.pid, 'SIGTERM');
+      const t0 = performance.now();
+      ctx.log(`SIGTERM main (pid ${main.pid})`);
+      const code = await Promise.race([main.exited, sleep(60_000).then(() => null)]);
+      const exitS = Math.round((performance.now() - t0) / 100) / 10;
+      ctx.figures.exit_after_sigterm_s = code === null ? '> 60 (still running)' : exitS;
+      ctx.figures.exit_code = code;
+      if (code === null || exitS > 15 + 1) ctx.failures.push(`exit after SIGTERM took ${ctx.figures.exit_after_sigterm_s} s, over SHUTDOWN_TIMEOUT_MS (15 s)`);
+      const left = await reap([main.pid, parts.ingest ?? 0].filter((p) => p > 0), 1_000);
+      if (left.length > 0) ctx.notes.push(`SIGKILLed pid ${left.join(', ')}: still running 60 s after SIGTERM`);
+      if (kind === 'pause') signal(parts.broker!, 'SIGCONT');
+      else await broker.waitGone();
+      ctx.log('broker back; starting the all-in-one again');
+      const restart = performance.now();
+      await ctx.topo.start();
+      return restart;
+    },
+  };
+}
+
 export const CASES: Case[] = [
   kill9('ingest', "kill -9 of the all-in-one's ingest child; expected: restarted by the all-in-one", allInOne),
   kill9('broker', "kill -9 of the all-in-one's own Kafka broker; expected: restarted by the all-in-one", allInOne),
@@ -138,31 +179,30 @@ export const CASES: Case[] = [
       return restart;
     },
   },
+  sigtermDuringBrokerOutage('pause'),
+  sigtermDuringBrokerOutage('kill'),
   {
-    name: 'sigterm-broker-paused',
-    what: 'SIGTERM to the all-in-one while its broker (KAFKA_BROKERS) is paused; expected: it exits within SHUTDOWN_TIMEOUT_MS (15 s), then starts again',
-    restartIsPartOfFault: true,
-    topology: allInOneExternal,
+    name: 'second-start',
+    what: 'a second `trackhouse start` on the same data dir (other ports) while the first runs under load; expected: refused at once with "another trackhouse (pid N) is using <dir>", non-zero, the first untouched',
+    topology: allInOne,
     fault: async (ctx) => {
-      const parts = await ctx.topo.parts();
-      const broker = parts.broker!;
-      signal(broker, 'SIGSTOP');
-      ctx.log(`SIGSTOP broker (pid ${broker})`);
-      await sleep(3_000);
-      signal(parts.main!, 'SIGTERM');
+      const first = (ctx.topo as AllInOne).main!;
+      const second = await (ctx.topo as AllInOne).startAnother();
+      ctx.log(`second trackhouse start (pid ${second.pid}) on the same data dir`);
       const t0 = performance.now();
-      ctx.log(`SIGTERM main (pid ${parts.main})`);
-      while (alive(parts.main!) && performance.now() - t0 < 60_000) await sleep(100);
-      const exitS = Math.round((performance.now() - t0) / 100) / 10;
-      ctx.figures.exit_after_sigterm_s = alive(parts.main!) ? `> 60 (still running)` : exitS;
-      if (alive(parts.main!) || exitS > 15 + 1) ctx.failures.push(`exit after SIGTERM took ${ctx.figures.exit_after_sigterm_s} s, over SHUTDOWN_TIMEOUT_MS (15 s)`);
-      const left = await reap([parts.main!, parts.ingest ?? 0].filter((p) => p > 0), 1_000);
-      if (left.length > 0) ctx.notes.push(`SIGKILLed pid ${left.join(', ')} still running 60 s after SIGTERM`);
-      signal(broker, 'SIGCONT');
-      ctx.log('SIGCONT broker; starting the all-in-one again');
-      const restart = performance.now();
-      await ctx.topo.start();
-      return restart;
+      const code = await Promise.race([second.exited, sleep(60_000).then(() => null)]);
+      const s = Math.round((performance.now() - t0) / 100) / 10;
+      const said = tailOf(second.logFile, 2_000).trim().split('\n').slice(-3).join(' | ');
+      ctx.figures.second_start = { exit_code: code, after_s: s, said: said.slice(-500) };
+      if (code === null) {
+        await second.stop(30_000);
+        ctx.failures.push('the second start was still running 60 s later (stopped by the suite)');
+      } else if (code === 0) ctx.failures.push('the second start exited 0');
+      if (!said.includes(`pid ${first.pid}`) || !/another trackhouse/i.test(said)) {
+        ctx.failures.push(`the second start did not say which trackhouse (pid ${first.pid}) holds the data dir: ${said.slice(-300)}`);
+      }
+      if (!first.running()) ctx.failures.push('the first instance stopped');
+      return performance.now();
     },
   },
   {

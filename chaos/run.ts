@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CASES, FAULT_MS, type Case, type CaseContext } from './cases.js';
 import { Ledger } from './lib/ledger.js';
 import { IngestLoad, Probe } from './lib/load.js';
+import { duplicateKeyLines } from './lib/logkeys.js';
 import { prepareJars, READ_KEY, ROOT, WRITE_KEY, Workspace, type Topology } from './lib/topology.js';
 import { verify, waitCaughtUp, type Verdict } from './lib/verify.js';
 
@@ -153,6 +154,13 @@ async function runCase(c: Case): Promise<CaseResult> {
       if (topo) result.notes.push(...(await topo.stop()).map((n) => `at the end: ${n}`));
     } catch (err) {
       result.notes.push(`stopping failed: ${(err as Error).message}`);
+    }
+    // Issue #14, point 4: every log line of every process with each key once.
+    const dup = duplicateKeyLines(ws.dir);
+    result.figures = { ...result.figures, log_lines: dup.lines, log_lines_with_duplicate_keys: dup.withDuplicates };
+    if (dup.withDuplicates > 0) {
+      result.failures.push(`${dup.withDuplicates} of ${dup.lines} log lines repeat a key, e.g. ${dup.sample}`);
+      if (result.status === 'pass') result.status = 'fail';
     }
     if (process.env.CHAOS_KEEP) result.notes.push(`kept ${ws.dir}`);
     else ws.dispose();

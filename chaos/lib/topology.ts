@@ -205,22 +205,42 @@ export class AllInOne implements Topology {
     return `http://127.0.0.1:${this.ports.query}`;
   }
 
+  /** The running `trackhouse start` process. */
+  get main(): Proc | null {
+    return this.proc;
+  }
+
+  /** The suite's broker it uses (KAFKA_BROKERS), if any. */
+  get suiteBroker(): SuiteBroker | null {
+    return this.o.broker ?? null;
+  }
+
+  private env(ports: typeof this.ports): Record<string, string> {
+    return {
+      ...baseEnv(this.ws),
+      INGEST_PORT: String(ports.ingest),
+      QUERY_PORT: String(ports.query),
+      SINK_PORT: String(ports.sink),
+      LOCAL_KAFKA_PORT: String(ports.kafka),
+      LOCAL_KAFKA_CONTROLLER_PORT: String(ports.controller),
+      ...(this.o.broker ? { KAFKA_BROKERS: this.o.broker.brokers } : {}),
+      ...(this.o.clickhouseUrl ? { CLICKHOUSE_URL: this.o.clickhouseUrl } : {}),
+      ...this.o.extraEnv,
+    };
+  }
+
+  /** A second `trackhouse start` on the same data dir, on ports of its own (a person's second `npm start`). */
+  async startAnother(): Promise<Proc> {
+    const ports = { ingest: await freePort(), query: await freePort(), sink: await freePort(), kafka: await freePort(), controller: await freePort() };
+    return startProc('start-again', process.execPath, [CLI, 'start'], this.env(ports), this.ws.path('start-second.log'));
+  }
+
   async start(): Promise<void> {
     if (this.ports.ingest === 0) {
       for (const k of Object.keys(this.ports) as (keyof typeof this.ports)[]) this.ports[k] = await freePort();
     }
     if (this.o.broker && !this.o.broker.running()) await this.o.broker.start();
-    const env: Record<string, string> = {
-      ...baseEnv(this.ws),
-      INGEST_PORT: String(this.ports.ingest),
-      QUERY_PORT: String(this.ports.query),
-      SINK_PORT: String(this.ports.sink),
-      LOCAL_KAFKA_PORT: String(this.ports.kafka),
-      LOCAL_KAFKA_CONTROLLER_PORT: String(this.ports.controller),
-      ...(this.o.broker ? { KAFKA_BROKERS: this.o.broker.brokers } : {}),
-      ...(this.o.clickhouseUrl ? { CLICKHOUSE_URL: this.o.clickhouseUrl } : {}),
-      ...this.o.extraEnv,
-    };
+    const env = this.env(this.ports);
     const proc = startProc('start', process.execPath, [CLI, 'start'], env, this.ws.path(`start-${++this.starts}.log`));
     this.proc = proc;
     this.known.add(proc.pid);
