@@ -148,10 +148,8 @@ async function main(): Promise<void> {
       const exitS = round(performance.now() - t0);
       const downS = await lbDown;
       const ready = await start(i);
-      const t1 = performance.now();
       const upS = i.role === 'sink' ? null : round(await haproxy.waitStatus(i.role, i.name, 'UP', 60_000));
       const step: Step = { instance: i.name, lb_down_s: downS, exit_s: exitS, exit_code: code, ready_s: round(ready), lb_up_s: upS };
-      void t1;
       steps.push(step);
       say(`${i.name}: out of HAProxy after ${downS ?? '-'} s, exited ${code} after ${exitS} s; ready ${step.ready_s} s after start, back in HAProxy ${upS ?? '-'} s later`);
       await sleep(3_000);
