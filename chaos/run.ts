@@ -8,7 +8,7 @@
 // CHAOS_CONNECTIONS (16), CHAOS_FAULT_S (30), CHAOS_WARMUP_S (10), CHAOS_AFTER_S (10),
 // CHAOS_RECOVERY_BOUND_S: how long a fault may leave ingest failing before the suite restarts
 // what died itself, and reports that it had to (30).
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -124,9 +124,25 @@ async function runCase(c: Case): Promise<CaseResult> {
     say(`load stopped: ${acked} events acknowledged; waiting for them to be visible`);
     const settled = await waitCaughtUp(topo.queryUrl, READ_KEY, ledger, acked, 180_000);
     result.settled_s = settled === null ? null : Math.round(settled * 10) / 10;
-    const verdict = await verify(topo.queryUrl, READ_KEY, ledger);
+    let verdict = await verify(topo.queryUrl, READ_KEY, ledger);
     result.verdict = verdict;
 
+    if (verdict.lost > 0) {
+      // Gone, or only not yet inserted (a sink that stopped consuming)? Restart the sink, as an
+      // operator would, and look again: both are failures, of different kinds.
+      say(`${verdict.lost} acked events missing after ${settled === null ? 'the wait' : `${result.settled_s} s`}; restarting the sink to tell a stall from a loss`);
+      result.notes.push(`${verdict.lost} acked events were not visible; the suite restarted the sink: ${(await topo.restartSink()).join('; ')}`);
+      await waitCaughtUp(topo.queryUrl, READ_KEY, ledger, acked, 180_000);
+      const again = await verify(topo.queryUrl, READ_KEY, ledger);
+      if (again.lost < verdict.lost) {
+        result.failures.push(
+          `the sink stalled: ${verdict.lost} acked events were not stored ${result.settled_s === null ? '180 s' : ''} after the load stopped; after a restart of the sink ${verdict.lost - again.lost} of them appeared`,
+        );
+        ctx.figures.stalled_events = verdict.lost;
+        verdict = again;
+        result.verdict = again;
+      }
+    }
     if (verdict.lost > 0) result.failures.push(`${verdict.lost} acknowledged events lost (e.g. ${verdict.lostSample.join(', ')})`);
     if (verdict.doubled > 0) result.failures.push(`${verdict.doubled} events stored or counted more than once`);
     const r = verdict.rollups;
@@ -162,12 +178,32 @@ async function runCase(c: Case): Promise<CaseResult> {
       result.failures.push(`${dup.withDuplicates} of ${dup.lines} log lines repeat a key, e.g. ${dup.sample}`);
       if (result.status === 'pass') result.status = 'fail';
     }
+    if (result.status !== 'pass' && result.status !== 'skip') {
+      const kept = keepLogs(ws, c.name);
+      if (kept) result.notes.push(`logs kept in ${path.relative(ROOT, kept)}`);
+    }
     if (process.env.CHAOS_KEEP) result.notes.push(`kept ${ws.dir}`);
     else ws.dispose();
     current = null;
   }
   result.duration_s = Math.round((performance.now() - t0) / 1000);
   return result;
+}
+
+/** Copies a failed case's process logs (and the brokers' server.log) to chaos/results/logs-<case>-<time>/. */
+function keepLogs(ws: Workspace, name: string): string | null {
+  const dest = path.join(ROOT, 'chaos', 'results', `logs-${name}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  try {
+    mkdirSync(dest, { recursive: true });
+    for (const f of readdirSync(ws.dir)) if (f.endsWith('.log')) copyFileSync(path.join(ws.dir, f), path.join(dest, f));
+    for (const broker of ['local', 'external']) {
+      const server = ws.path('kafka', broker, 'logs', 'server.log');
+      if (existsSync(server)) copyFileSync(server, path.join(dest, `kafka-${broker}-server.log`));
+    }
+    return dest;
+  } catch {
+    return null;
+  }
 }
 
 function row(r: CaseResult): string[] {

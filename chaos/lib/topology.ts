@@ -173,6 +173,8 @@ export interface Topology {
   healthy(): Promise<boolean>;
   /** Restarts whatever died (or, for the all-in-one, the whole thing); says what it did. */
   repair(): Promise<string[]>;
+  /** Stops the sink (SIGTERM) and starts it again; says what it did. */
+  restartSink(): Promise<string[]>;
   /** Stops every process by PID; returns notes on what did not stop by itself. */
   stop(): Promise<string[]>;
 }
@@ -295,6 +297,13 @@ export class AllInOne implements Topology {
     await this.start();
     notes.push('started it again');
     return notes;
+  }
+
+  /** The sink shares the main process: the whole all-in-one restarts. */
+  async restartSink(): Promise<string[]> {
+    const notes = ['stopped the all-in-one (SIGTERM)', ...(await this.stopProcesses())];
+    await this.start();
+    return [...notes, 'started it again'];
   }
 
   async stop(): Promise<string[]> {
@@ -452,6 +461,13 @@ export class Split implements Topology {
       }
     }
     return notes;
+  }
+
+  async restartSink(): Promise<string[]> {
+    const p = this.procs.get('sink');
+    const code = p?.running() ? await p.stop(60_000) : null;
+    await this.startRole('sink');
+    return [`stopped the sink (exit ${code ?? 'already gone'}) and started it again`];
   }
 
   async stop(): Promise<string[]> {
