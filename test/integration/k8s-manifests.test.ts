@@ -26,7 +26,7 @@ const rendered = new Map<string, { file: string; objects: Obj[] }>();
 beforeAll(() => {
   kustomize = findKustomize();
   validator = findKubernetesValidate();
-  for (const t of [kustomize, validator]) if (!t.ok) process.stderr.write(`\nSKIPPED: Kubernetes manifest tests: ${t.reason}\n\n`);
+  for (const reason of new Set([kustomize, validator].flatMap((t) => (t.ok ? [] : [t.reason])))) process.stderr.write(`\nSKIPPED: Kubernetes manifest tests: ${reason}\n\n`);
   if (!kustomize.ok) return;
   // A copy, so the production overlay can get the secrets.env a user would write from the example.
   dir = mkdtempSync(path.join(os.tmpdir(), 'trackhouse-k8s-'));
@@ -39,7 +39,7 @@ beforeAll(() => {
     writeFileSync(file, text);
     rendered.set(overlay, { file, objects: parseAllDocuments(text).map((d) => d.toJS() as Obj) });
   }
-}, 25 * 60_000);
+}, 12 * 60_000);
 
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
