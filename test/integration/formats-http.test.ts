@@ -29,12 +29,13 @@ interface Answer {
   type: string;
   text: string;
   bytes: Buffer;
+  allow: string | null;
 }
 
-async function send(method: 'GET' | 'POST', path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<Answer> {
+async function send(method: 'GET' | 'POST' | 'PUT', path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<Answer> {
   const res = await fetch(`${ingest.url}${path}`, { method, body, headers });
   const bytes = Buffer.from(await res.arrayBuffer());
-  return { status: res.status, type: res.headers.get('content-type') ?? '', text: bytes.toString('utf8'), bytes };
+  return { status: res.status, type: res.headers.get('content-type') ?? '', text: bytes.toString('utf8'), bytes, allow: res.headers.get('allow') };
 }
 
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64');
@@ -193,13 +194,18 @@ describe('Snowplow and pixels', () => {
 });
 
 describe('shared rules', () => {
-  it('refuses bodies over 500 KB with 413, unknown encodings with 415 and wrong methods with 405, in each vendor\'s shape', async () => {
+  it('refuses bodies over 500 KB with 413, unknown encodings with 415 and wrong methods with 405 and the path\'s Allow, in each vendor\'s shape', async () => {
     const big = JSON.stringify({ api_key: WRITE_KEY, events: [{ event_type: 'x', user_id: 'u', event_properties: { pad: 'x'.repeat(600_000) } }] });
     const a = await send('POST', '/2/httpapi', big);
     expect([a.status, JSON.parse(a.text).code]).toEqual([413, 413]);
     const b = await send('POST', '/e/', '{}', { 'content-encoding': 'br' });
     expect([b.status, JSON.parse(b.text).code]).toEqual([415, 'unsupported_encoding']);
     const c = await send('GET', '/batch');
-    expect([c.status, JSON.parse(c.text).code]).toEqual([405, 'method_not_allowed']);
+    expect([c.status, JSON.parse(c.text).code, c.allow]).toEqual([405, 'method_not_allowed', 'POST, OPTIONS']);
+    // Allow names the methods of each path: pixels are GET only, Mixpanel's /track takes both.
+    const d = await send('POST', '/i', '{}');
+    expect([d.status, d.allow]).toEqual([405, 'GET, OPTIONS']);
+    const e = await send('PUT', '/track', '{}');
+    expect([e.status, e.allow]).toEqual([405, 'GET, POST, OPTIONS']);
   });
 });
