@@ -17,6 +17,7 @@ const scenarios: Record<string, () => Promise<Scenario>> = {
   query: async () => (await import('./query.js')).run,
   e2e: async () => (await import('./e2e.js')).run,
   alerts: async () => (await import('./alerts.js')).run,
+  formats: async () => (await import('./formats.js')).run,
 };
 
 function machine(): Record<string, unknown> {
