@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../common/errors.js';
 import { clickhouseSchema } from './clickhouse.js';
+import { dashboardSchema } from './dashboard.js';
 import { httpSchema } from './http.js';
 import { ingestSchema } from './ingest.js';
 import { kafkaSchema } from './kafka.js';
@@ -54,6 +55,7 @@ const sections = {
   ingest: ingestSchema,
   sink: sinkSchema,
   query: querySchema,
+  dashboard: dashboardSchema,
 } as const;
 
 type Sections = { [K in keyof typeof sections]: z.output<(typeof sections)[K]> };
@@ -110,6 +112,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     ingest: s.ingest,
     sink: s.sink,
     query: s.query,
+    dashboard: s.dashboard,
   };
   return deepFreeze(config);
 }
@@ -125,6 +128,7 @@ function deepFreeze<T>(value: T): T {
 }
 
 export type { ClickHouseConfig } from './clickhouse.js';
+export type { DashboardConfig } from './dashboard.js';
 export type { HttpConfig } from './http.js';
 export type { IngestConfig } from './ingest.js';
 export type { KafkaConfig } from './kafka.js';
