@@ -13,6 +13,7 @@ import { addOpsRoutes, endReply, listen, statusLine, type Listening, type Respon
 import type { Logger } from '../common/log.js';
 import { loadUws } from '../common/uws.js';
 import type { Config } from '../config/index.js';
+import { addDashboardRoutes } from '../dashboard/index.js';
 import { UserCache } from './cache.js';
 import { DrainingError, toHttpError, UnauthorizedError } from './errors.js';
 import { createGate, type Gate } from './gate.js';
@@ -192,6 +193,17 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
     } catch (err) {
       fail(res, 'rollups', start, err);
     }
+  });
+
+  // GET /dashboard and what its page reads beyond this API (src/dashboard/).
+  addDashboardRoutes(app, {
+    config: config.dashboard,
+    log,
+    admit: (req) => {
+      if (draining) throw new DrainingError();
+      authorize(req);
+    },
+    fail: (res, err) => fail(res, 'other', performance.now(), err),
   });
 
   for (const path of ['/v1/users/:userId/events', '/v1/rollups/daily']) {
