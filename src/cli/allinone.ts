@@ -145,12 +145,16 @@ export async function startAllInOne(): Promise<number> {
     parts.checkpoint();
 
     // Started in data-flow order from the back, so they stop as data flows: ingest, sink, query.
+    // Ports are chosen first so the query's dashboard knows where the ingest and the sink answer.
+    const ingestPort = config.http.ingestPort === 0 ? await freePort() : config.http.ingestPort;
+    const sinkPort = config.http.sinkPort === 0 ? await freePort() : config.http.sinkPort;
     const changes = createChangeFeed();
-    const query = await startQuery({ config, clickhouse: ch.client, log: createLogger(config.logLevel, { component: 'query' }), registry: createRegistry('query'), changes });
+    const queryConfig = withDashboardTargets(config, ingestPort, sinkPort);
+    const query = await startQuery({ config: queryConfig, clickhouse: ch.client, log: createLogger(config.logLevel, { component: 'query' }), registry: createRegistry('query'), changes });
     parts.add({ name: 'query', drain: () => query.drain(), stop: () => query.stop() });
     const sinkRegistry = createRegistry('sink');
     const sink = await startSink({ config, kafka, clickhouse: ch.client, log: createLogger(config.logLevel, { component: 'sink' }), registry: sinkRegistry, changes });
-    const sinkOps = await startOpsServer({ registry: sinkRegistry, checks: sink.checks, host: config.http.host, port: config.http.sinkPort, portVariable: 'SINK_PORT' });
+    const sinkOps = await startOpsServer({ registry: sinkRegistry, checks: sink.checks, host: config.http.host, port: sinkPort, portVariable: 'SINK_PORT' });
     parts.add({
       name: 'sink',
       drain: () => sinkOps.drain(),
@@ -161,7 +165,6 @@ export async function startAllInOne(): Promise<number> {
       },
     });
 
-    const ingestPort = config.http.ingestPort === 0 ? await freePort() : config.http.ingestPort;
     const ingest = await startIngestChild(config, brokers, ingestPort, log, () => parts.aborted);
     parts.add({ name: 'ingest', drain: () => ingest.drain(), stop: () => ingest.stop() });
 
@@ -186,6 +189,29 @@ export async function startAllInOne(): Promise<number> {
     }
     throw err;
   }
+}
+
+/**
+ * The dashboard reads the ingest's and the sink's /readyz and /metrics: here they are this
+ * process's own parts, unless DASHBOARD_INGEST_URL / DASHBOARD_SINK_URL say otherwise.
+ */
+function withDashboardTargets(config: Config, ingestPort: number, sinkPort: number): Config {
+  const host = loopbackFor(config.http.host);
+  return Object.freeze({
+    ...config,
+    dashboard: Object.freeze({
+      ...config.dashboard,
+      ingestUrl: config.dashboard.ingestUrl ?? `http://${host}:${ingestPort}`,
+      sinkUrl: config.dashboard.sinkUrl ?? `http://${host}:${sinkPort}`,
+    }),
+  });
+}
+
+/** An address to reach a server listening on `host` from this machine. */
+function loopbackFor(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
 
 async function kafkaFor(config: Config, log: Logger, parts: Parts): Promise<string[]> {
@@ -284,7 +310,7 @@ function printBanner(
   keys: ReturnType<typeof withDevKeys>,
   p: { ingestPort: number; queryPort: number; sinkPort: number; brokers: string[] },
 ): void {
-  const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
+  const host = loopbackFor(config.http.host);
   const writeKey = [...keys.write.keys()][0]!;
   const readKey = [...keys.read][0]!;
   const ingest = `http://${host}:${p.ingestPort}`;
@@ -295,6 +321,7 @@ function printBanner(
     '',
     `  ingest   ${ingest}      (Segment HTTP Tracking API: /v1/track, /v1/batch, ...)`,
     `  query    ${query}      (/v1/users/{userId}/events, /v1/rollups/daily)`,
+    `  browser  ${query}/dashboard      (the dashboard: enter the read key below)`,
     `  sink     http://${host}:${p.sinkPort}      (/metrics, /readyz)`,
     `  kafka    ${p.brokers.join(',')}${config.kafka.brokers.length === 0 ? '   (local broker, data in ' + config.dataDir + '/kafka)' : ''}`,
     `  data     ${config.clickhouse.url ?? `${config.dataDir}/clickhouse (chDB, in this process)`}`,
