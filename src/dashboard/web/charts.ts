@@ -83,7 +83,8 @@ export class TimeChart {
       scales: {
         x: {
           time: true,
-          ...(windowSec !== undefined ? { range: (_u: uPlot, _min: number, max: number): uPlot.Range.MinMax => [max - windowSec, max] } : {}),
+          // The window ends at the newest point (uPlot pads a lone point's range by a lot).
+          ...(windowSec !== undefined ? { range: (u: uPlot): uPlot.Range.MinMax => windowEnding(u.data[0], windowSec) } : {}),
         },
         y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] },
       },
@@ -117,4 +118,9 @@ export class TimeChart {
       legend: { live: true },
     };
   }
+}
+
+function windowEnding(xs: ArrayLike<number>, windowSec: number): uPlot.Range.MinMax {
+  const last = xs.length > 0 ? xs[xs.length - 1]! : Date.now() / 1e3;
+  return [last - windowSec, last];
 }
