@@ -71,7 +71,7 @@ async function run(p: Panel): Promise<void> {
     return;
   }
   try {
-    await p.refresh();
+    if ((await p.refresh()) === 'skipped') return;
     failing.delete(p.id);
     lastSuccess = new Date();
     renderBanner();

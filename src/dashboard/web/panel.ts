@@ -9,8 +9,9 @@ export interface Panel {
   /**
    * Reads and renders. Errors of its own (an endpoint this server lacks, a bad parameter) are
    * shown in the panel; the ones the whole page must show (401, 503, no answer) are thrown.
+   * 'skipped': it did not ask the server this time.
    */
-  refresh(): Promise<void>;
+  refresh(): Promise<void | 'skipped'>;
   /** Back to its state before a key was entered. */
   reset(): void;
 }

@@ -11,6 +11,8 @@ import type { PipelineStatus, VolumeRow } from '../types.js';
 import type { PipelinePanel } from './pipeline.js';
 
 const MINUTES = 15;
+/** How often a server that answered 404 for /v1/volume is asked again. */
+export const RECHECK_MS = 30_000;
 
 export class LivePanel implements Panel {
   readonly id = 'live';
@@ -19,6 +21,7 @@ export class LivePanel implements Panel {
   private fallback = new CounterRate(MINUTES * MINUTE);
   private ingest: PipelineStatus['ingest'] | null = null;
   private volumeMissing = false;
+  private missingSince = 0;
 
   constructor(
     private readonly section: HTMLElement,
@@ -42,8 +45,10 @@ export class LivePanel implements Panel {
     setStatus(this.section, 'Waiting for the read key.');
   }
 
-  async refresh(): Promise<void> {
+  async refresh(): Promise<void | 'skipped'> {
     const now = Date.now();
+    // A server without live volume is asked again now and then (it may be upgraded), not every 2 s.
+    if (this.volumeMissing && now - this.missingSince < RECHECK_MS) return 'skipped';
     const minute = Math.floor(now / MINUTE) * MINUTE;
     let rows: VolumeRow[];
     try {
@@ -53,6 +58,7 @@ export class LivePanel implements Panel {
     } catch (err) {
       if (err instanceof ApiError && err.kind === 'not_found') {
         this.volumeMissing = true;
+        this.missingSince = now;
         this.renderFallback();
         return;
       }

@@ -7,6 +7,7 @@ import { fmtInt } from '../format.js';
 import { type Panel, panelError } from '../panel.js';
 import { rankCounts, rejectedFromVolume, utcDay } from '../series.js';
 import type { PipelineStatus, VolumeRow } from '../types.js';
+import { RECHECK_MS } from './live.js';
 import type { PipelinePanel } from './pipeline.js';
 
 export class RejectedPanel implements Panel {
@@ -14,6 +15,7 @@ export class RejectedPanel implements Panel {
   readonly everyMs = 5_000;
   private ingest: PipelineStatus['ingest'] | null = null;
   private useIngest = false;
+  private volumeMissingSince: number | null = null;
 
   constructor(
     private readonly section: HTMLElement,
@@ -29,11 +31,13 @@ export class RejectedPanel implements Panel {
   reset(): void {
     this.ingest = null;
     this.useIngest = false;
+    this.volumeMissingSince = null;
     part(this.section, 'list').replaceChildren();
     setStatus(this.section, 'Waiting for the read key.');
   }
 
-  async refresh(): Promise<void> {
+  async refresh(): Promise<void | 'skipped'> {
+    if (this.volumeMissingSince !== null && Date.now() - this.volumeMissingSince < RECHECK_MS) return 'skipped';
     let rows: VolumeRow[] | null = null;
     try {
       rows = (await this.api.get<{ rows: VolumeRow[] }>('/v1/volume', { by: 'source', window: 'day', from: `${utcDay(Date.now())}T00:00:00Z` })).rows;
@@ -43,6 +47,7 @@ export class RejectedPanel implements Panel {
         return;
       }
     }
+    this.volumeMissingSince = rows === null ? Date.now() : null;
     const counts = rows === null ? null : rejectedFromVolume(rows);
     this.useIngest = counts === null;
     if (counts === null) {
