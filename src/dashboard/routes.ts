@@ -2,7 +2,7 @@
 //   GET /dashboard                       the page (no key needed: it holds no data)
 //   GET /dashboard/assets/<build>/<file> its scripts, styles and uPlot, cached for a year
 //   GET /v1/pipeline                     ingest health and sink lag, read key required
-// Each also answers HEAD (a GET's headers, no body) and 405 to other methods.
+// The page and its files also answer HEAD (a GET's headers, no body); other methods get 405.
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { endReply, statusLine, writeJson, type ResponseState } from '../common/http.js';
 import type { Logger } from '../common/log.js';
@@ -66,7 +66,6 @@ export function addDashboardRoutes(app: TemplatedApp, opts: DashboardOptions): v
     serveFile(res, req, file, IMMUTABLE, 200);
   };
   const servePipeline = (res: HttpResponse, req: HttpRequest) => {
-    const head = isHead(req);
     try {
       opts.admit(req);
     } catch (err) {
@@ -78,7 +77,7 @@ export function addDashboardRoutes(app: TemplatedApp, opts: DashboardOptions): v
     void pipeline.read().then(
       (status) => {
         if (state.aborted) return;
-        res.cork(() => writeJson(res, 200, JSON.stringify(status), [['Cache-Control', 'no-store']], head));
+        res.cork(() => writeJson(res, 200, JSON.stringify(status), [['Cache-Control', 'no-store']]));
       },
       (err: unknown) => {
         // The reader turns every failure into the status body; this is a bug, not a dependency.
@@ -95,7 +94,8 @@ export function addDashboardRoutes(app: TemplatedApp, opts: DashboardOptions): v
     ['/v1/pipeline', servePipeline, 'GET'],
   ] as const) {
     app.get(path, handler);
-    app.head(path, handler);
+    // Like the API's other routes, /v1/pipeline answers HEAD with a bodyless 405.
+    if (allow.includes('HEAD')) app.head(path, handler);
     app.any(path, (res, req) =>
       writeJson(res, 405, JSON.stringify({ error: 'method_not_allowed', message: `only ${allow} here` }), [['Allow', allow], ['Cache-Control', 'no-store']], isHead(req)),
     );
