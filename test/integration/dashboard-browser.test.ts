@@ -107,6 +107,12 @@ describe.runIf(executablePath !== null)('dashboard in a browser (Chromium), agai
    */
   async function paintTiming(page: Page): Promise<Record<string, number>> {
     await page.waitForLoadState('load');
+    // Under load the first paint can come after the load event: wait for its entry.
+    await page.evaluate(`new Promise((resolve) => {
+      new PerformanceObserver((list, observer) => {
+        if (list.getEntriesByName('first-contentful-paint').length > 0) { observer.disconnect(); resolve(); }
+      }).observe({ type: 'paint', buffered: true });
+    })`);
     return (await page.evaluate(`(() => {
       const paint = Object.fromEntries(performance.getEntriesByType('paint').map((e) => [e.name, Math.round(e.startTime)]));
       const nav = performance.getEntriesByType('navigation')[0];
@@ -134,16 +140,33 @@ describe.runIf(executablePath !== null)('dashboard in a browser (Chromium), agai
     const { page, errors } = await open();
     await page.waitForSelector('#key-input', { state: 'visible' });
     await expect.poll(() => page.textContent('#banner')).toContain('Enter the read key');
-    const cold = await paintTiming(page);
-    // The same page again, its files now in the browser's cache (the page itself revalidated).
-    await page.reload();
-    const warm = await paintTiming(page);
-    const timing = { url: dashboardUrl, cold, warm, loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100), cores: os.cpus().length };
-    // Recorded, never asserted against a time: the machine is shared (target: under 1000 ms).
+    // Five first loads (each a new browser context: nothing cached) and five reloads (the files
+    // cached, the page revalidated): one load on a shared machine says little.
+    const cold = [await paintTiming(page)];
+    const warm: Record<string, number>[] = [];
+    for (let i = 0; i < 5; i++) {
+      if (i > 0) {
+        const c = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+        const p = await c.newPage();
+        await p.goto(dashboardUrl);
+        cold.push(await paintTiming(p));
+        await c.close();
+      }
+      await page.reload();
+      warm.push(await paintTiming(page));
+    }
+    const fcp = (runs: Record<string, number>[]) => runs.map((r) => r['first-contentful-paint']!).sort((a, b) => a - b);
+    const timing = {
+      url: dashboardUrl,
+      firstContentfulPaintMs: { cold: fcp(cold), warm: fcp(warm), coldMedian: fcp(cold)[2], warmMedian: fcp(warm)[2] },
+      cold,
+      warm,
+      loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100),
+      cores: os.cpus().length,
+    };
     writeJson(path.join(outputDir(SUITE, test), 'timing.json'), timing);
-    process.stdout.write(`dashboard first paint (ms since navigation start): ${JSON.stringify(timing)}\n`);
-    expect(cold['first-contentful-paint']).toBeGreaterThan(0);
-    expect(warm['first-contentful-paint']).toBeGreaterThan(0);
+    process.stdout.write(`dashboard first contentful paint, ms (5 first loads, 5 reloads; load average ${timing.loadAverage.join(' ')}): ${JSON.stringify(timing.firstContentfulPaintMs)}\n`);
+    for (const run of [...cold, ...warm]) expect(run['first-contentful-paint']).toBeGreaterThan(0);
     await screenshot(page, test);
     expect(errors).toEqual([]);
     await page.context().close();
