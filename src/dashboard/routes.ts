@@ -4,7 +4,8 @@
 //   GET /v1/pipeline                     ingest health and sink lag, read key required
 // The page and its files also answer HEAD (a GET's headers, no body); other methods get 405.
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { endReply, statusLine, writeJson, type ResponseState } from '../common/http.js';
+import { HTTP_ERRORS, type HttpErrorCode } from '../common/errors.js';
+import { endReply, replyJson, statusLine, writeJson, type Headers, type ResponseState } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import type { DashboardConfig } from '../config/index.js';
 import { asset, loadAssets, type Asset, type Assets } from './assets.js';
@@ -41,6 +42,7 @@ const SECURITY_HEADERS: readonly (readonly [string, string])[] = [
   ['X-Frame-Options', 'DENY'],
 ];
 
+const NO_STORE: Headers = [['Cache-Control', 'no-store']];
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 const REVALIDATE = 'no-cache';
 
@@ -60,7 +62,7 @@ export function addDashboardRoutes(app: TemplatedApp, opts: DashboardOptions): v
     const file = slash > 0 && rest.slice(0, slash) === assets.buildId ? assets.files.get(rest.slice(slash + 1)) : undefined;
     if (file === undefined) {
       // Another build's URL (a tab opened before an upgrade) or no such file: reloading the page fixes the first.
-      writeJson(res, 404, JSON.stringify({ error: 'not_found', message: 'no such dashboard file in this build; reload the page' }), [['Cache-Control', 'no-store']], isHead(req));
+      refuse(res, 'not_found', 'no such dashboard file in this build; reload the page', NO_STORE, isHead(req));
       return;
     }
     serveFile(res, req, file, IMMUTABLE, 200);
@@ -75,10 +77,7 @@ export function addDashboardRoutes(app: TemplatedApp, opts: DashboardOptions): v
     const state: ResponseState = { aborted: false };
     res.onAborted(() => (state.aborted = true));
     void pipeline.read().then(
-      (status) => {
-        if (state.aborted) return;
-        res.cork(() => writeJson(res, 200, JSON.stringify(status), [['Cache-Control', 'no-store']]));
-      },
+      (status) => replyJson(res, state, 200, JSON.stringify(status), NO_STORE),
       (err: unknown) => {
         // The reader turns every failure into the status body; this is a bug, not a dependency.
         opts.log.error({ err }, 'pipeline status failed');
@@ -96,10 +95,14 @@ export function addDashboardRoutes(app: TemplatedApp, opts: DashboardOptions): v
     app.get(path, handler);
     // Like the API's other routes, /v1/pipeline answers HEAD with a bodyless 405.
     if (allow.includes('HEAD')) app.head(path, handler);
-    app.any(path, (res, req) =>
-      writeJson(res, 405, JSON.stringify({ error: 'method_not_allowed', message: `only ${allow} here` }), [['Allow', allow], ['Cache-Control', 'no-store']], isHead(req)),
-    );
+    const headers: Headers = [['Allow', allow], ...NO_STORE];
+    app.any(path, (res, req) => refuse(res, 'method_not_allowed', `only ${allow} here`, headers, isHead(req)));
   }
+}
+
+/** A refusal of the dashboard's own (no file, wrong method): the API's JSON error body, its status from HTTP_ERRORS. */
+function refuse(res: HttpResponse, code: HttpErrorCode, message: string, headers: Headers, head: boolean): void {
+  writeJson(res, HTTP_ERRORS[code], JSON.stringify({ error: code, message }), headers, head);
 }
 
 function isHead(req: HttpRequest): boolean {

@@ -12,7 +12,7 @@ let page = '';
 let assetBase = '';
 
 beforeAll(async () => {
-  h = await startHarness();
+  h = await startHarness({ dashboard: true });
   const res = await fetch(`${h.base}/dashboard`);
   page = await res.text();
   assetBase = /href="(\/dashboard\/assets\/[0-9a-f]{12}\/)dashboard\.css"/.exec(page)![1]!;
