@@ -86,7 +86,7 @@ export async function queryComponent(o: ComponentBase & { clickhouse: ClickHouse
     clickhouse: o.clickhouse,
     log: o.log,
     registry: o.registry,
-    routes: dashboardRoutes(o.config, o.log),
+    routes: [dashboardRoutes(o.config, o.log)],
     ...(o.changes ? { changes: o.changes } : {}),
   });
   return { name: 'query', port: server.port, drain: () => server.drain(), stop: () => server.stop() };

@@ -127,8 +127,8 @@ export async function startHarness(opts: { env?: Env; changes?: ChangeFeed<Store
   const ch = await openClickHouse(config.clickhouse, config.dataDir);
   await migrate(ch.client, silentLogger());
   const registry = createRegistry('query', false);
-  const routes = opts.dashboard ? dashboardRoutes(config, silentLogger()) : undefined;
-  const server = await startQuery({ config, clickhouse: ch.client, log: silentLogger(), registry, changes: opts.changes, ...(routes ? { routes } : {}) });
+  const routes = opts.dashboard ? [dashboardRoutes(config, silentLogger())] : [];
+  const server = await startQuery({ config, clickhouse: ch.client, log: silentLogger(), registry, changes: opts.changes, routes });
   const base = `http://127.0.0.1:${server.port}`;
   const others: QueryServer[] = [];
   return {
