@@ -14,7 +14,7 @@ export function chromiumPath(): string | null {
 }
 
 export const CHROMIUM_MISSING =
-  "Chromium is not installed: the dashboard's browser tests are skipped (install it with: sudo apt-get install chromium, or set CHROMIUM_PATH)";
+  'Chromium is not installed: the browser tests (dashboard-browser, formats-browser) are skipped (install it with: sudo apt-get install chromium, or set CHROMIUM_PATH)';
 
 /**
  * Flags that work on a closed network, as root: without the background-networking ones Chromium

@@ -36,5 +36,6 @@ if (problems.length > 0) {
   process.exit(1);
 }
 
-// Not a reason to stop: only the dashboard's browser tests need it, and they say they were skipped.
+// Not a reason to stop: only the browser tests need it (the dashboard's and the vendors' browser
+// SDKs'); without it they are skipped, said here once so a contributor sees it before the run.
 if (chromiumPath() === null) process.stderr.write(`npm test: ${CHROMIUM_MISSING}.\n`);
