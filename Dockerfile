@@ -17,9 +17,10 @@ COPY package.json package-lock.json .npmrc ./
 # Stand-ins for chdb's unpublished platform packages (see vendor/chdb-lib-unavailable/README.md).
 COPY vendor ./vendor
 RUN npm ci
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.build.json tsconfig.web.json ./
 COPY src ./src
-RUN npx tsc -p tsconfig.build.json
+# The servers, then the dashboard's page (browser modules and static files into dist/dashboard/web).
+RUN npm run build
 RUN npm prune --omit=dev \
  && rm -rf node_modules/chdb node_modules/@chdb node_modules/.bin/chdb-gen-types
 

@@ -13,8 +13,9 @@ import { startOpsServer } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import type { Registry } from '../common/metrics.js';
 import type { Config } from '../config/index.js';
+import { addDashboardRoutes } from '../dashboard/index.js';
 import { startIngest } from '../ingest/index.js';
-import { startQuery } from '../query/index.js';
+import { startQuery, type QueryRoutes } from '../query/index.js';
 import type { StoredRow } from '../schema/index.js';
 import { startSink, type SinkHooks } from '../sink/index.js';
 import { hostStream, loadStreamRules, startStreamServer, type HostedStream, type Rule } from '../stream/index.js';
@@ -78,9 +79,10 @@ export async function sinkComponent(
 }
 
 /**
- * The query API on QUERY_PORT; with `changes` (the sink in this process) it caches hot users. With
- * `stream` (hostedStream) it serves /v1/volume and /v1/alerts too: the stream starts once the API
- * listens and stops after it; while Kafka cannot be reached the API still serves the rest.
+ * The query API on QUERY_PORT, with the dashboard (GET /dashboard, GET /v1/pipeline) on the same
+ * port; with `changes` (the sink in this process) it caches hot users. With `stream` (hostedStream)
+ * it serves /v1/volume and /v1/alerts too: the stream starts once the API listens and stops after
+ * it; while Kafka cannot be reached the API still serves the rest.
  */
 export async function queryComponent(
   o: ComponentBase & { clickhouse: ClickHouseClient; changes?: ChangeFeed<StoredRow>; stream?: HostedStream | null },
@@ -91,8 +93,8 @@ export async function queryComponent(
     clickhouse: o.clickhouse,
     log: o.log,
     registry: o.registry,
+    routes: stream ? [dashboardRoutes(o.config, o.log), (app, g) => stream.routes(app, g.draining, g.done)] : [dashboardRoutes(o.config, o.log)],
     ...(o.changes ? { changes: o.changes } : {}),
-    ...(stream ? { routes: stream.routes } : {}),
   });
   stream?.start();
   return {
@@ -131,6 +133,14 @@ export function hostedStream(o: ComponentBase & { kafka: Kafka; rules: readonly 
 export async function alertsComponent(o: ComponentBase & { kafka: Kafka; rules: readonly Rule[] }): Promise<Component> {
   const server = await startStreamServer({ config: o.config, kafka: o.kafka, log: o.log, registry: o.registry, rules: o.rules });
   return { name: 'alerts', port: server.port, drain: () => server.drain(), stop: () => server.stop() };
+}
+
+/**
+ * The dashboard's routes on the query server, behind its read key: the page and its files, and
+ * GET /v1/pipeline, which reads the ingest and the sink at DASHBOARD_INGEST_URL / DASHBOARD_SINK_URL.
+ */
+export function dashboardRoutes(config: Config, log: Logger): QueryRoutes {
+  return (app, guard) => addDashboardRoutes(app, { config: config.dashboard, log, admit: guard.admit, fail: guard.fail });
 }
 
 /** An open ClickHouse client as a part: closed after the components that use it. */

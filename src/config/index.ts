@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../common/errors.js';
 import { clickhouseSchema } from './clickhouse.js';
+import { dashboardSchema } from './dashboard.js';
 import { httpSchema } from './http.js';
 import { ingestSchema } from './ingest.js';
 import { kafkaSchema } from './kafka.js';
@@ -56,6 +57,7 @@ const sections = {
   sink: sinkSchema,
   query: querySchema,
   stream: streamSchema,
+  dashboard: dashboardSchema,
 } as const;
 
 type Sections = { [K in keyof typeof sections]: z.output<(typeof sections)[K]> };
@@ -115,6 +117,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     sink: s.sink,
     query: s.query,
     stream: { ...s.stream, dir: s.stream.dir === null ? path.join(path.resolve(cwd, s.general.dataDir), 'stream') : path.resolve(cwd, s.stream.dir) },
+    dashboard: s.dashboard,
   };
   return deepFreeze(config);
 }
@@ -130,6 +133,7 @@ function deepFreeze<T>(value: T): T {
 }
 
 export type { ClickHouseConfig } from './clickhouse.js';
+export type { DashboardConfig } from './dashboard.js';
 export type { HttpConfig } from './http.js';
 export type { IngestConfig } from './ingest.js';
 export type { KafkaConfig } from './kafka.js';
