@@ -65,6 +65,13 @@ const hasWrk = (() => {
 const loadgen = values.loadgen ?? (hasWrk ? 'wrk' : 'autocannon');
 const load = (o: LoadOptions) => (loadgen === 'wrk' ? runWrk(o) : runLoad(o));
 
+/** Kafka produce requests and the records in them so far, from the edge's /metrics. */
+async function produceStats(port: number): Promise<{ requests: number; records: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const read = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return { requests: read('trackhouse_ingest_produce_batch_records_count'), records: read('trackhouse_ingest_produce_batch_records_sum') };
+}
+
 let broker: LocalBroker | undefined;
 const work = path.join(os.tmpdir(), `trackhouse-profile-${randomUUID().slice(0, 8)}`);
 let brokers = process.env.BENCH_KAFKA_BROKERS?.split(',');
@@ -106,12 +113,15 @@ try {
       await waitForPort(port, server);
       const opts = { url: `http://127.0.0.1:${port}`, path: batch ? '/v1/batch' : '/v1/track', bodies, headers: HEADERS, connections };
       await load({ ...opts, durationS: 3 });
+      const produce0 = await produceStats(port);
       const ingest0 = cpuTimes(server.pid);
       const broker0 = brokerPid ? cpuTimes(brokerPid, true) : null;
       const t0 = performance.now();
       const r = await load({ ...opts, durationS: seconds });
       const ingest1 = cpuTimes(server.pid);
       const broker1 = brokerPid ? cpuTimes(brokerPid, true) : null;
+      const produce1 = await produceStats(port);
+      const produceRequests = produce1.requests - produce0.requests;
       const wall = (performance.now() - t0) / 1000;
       const events = r.ok * eventsPerRequest;
       const ingestCpu = ingest1.user + ingest1.system - ingest0.user - ingest0.system;
@@ -128,6 +138,8 @@ try {
         ingest_cpu_s_per_m: perMillion(ingestCpu, events),
         ingest_system_share: Math.round(((ingest1.system - ingest0.system) / ingestCpu) * 100) / 100,
         broker_cpu_s_per_m: brokerCpu === null ? null : perMillion(brokerCpu, events),
+        produce_requests_per_s: Math.round(produceRequests / wall),
+        records_per_produce: produceRequests > 0 ? Math.round((produce1.records - produce0.records) / produceRequests) : null,
         load_avg: os.loadavg().map((x) => Math.round(x * 100) / 100),
       };
       process.stdout.write(`${JSON.stringify(line)}\n`);
