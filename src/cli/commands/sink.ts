@@ -36,7 +36,7 @@ export function registerSink(program: Command): void {
       const sink = await startSink({ config, kafka, clickhouse: ch.client, log, registry, hooks }).catch((err: unknown) => {
         throw explainKafkaError(err, config.kafka, brokers);
       });
-      const http = await startOpsServer({ registry, checks: sink.checks, host: config.http.host, port: config.http.sinkPort, portVariable: 'SINK_PORT' });
+      const http = await startOpsServer({ registry, checks: sink.checks, host: config.http.host, port: config.http.sinkPort, portVariable: 'SINK_PORT', log });
       log.info({ port: http.port, clickhouse: ch.location }, 'sink ops endpoints listening');
       const code = await runUntilSignal(
         {
