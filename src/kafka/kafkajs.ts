@@ -1,6 +1,8 @@
 // The project's one entry to kafkajs: installs the fast path (./fastpath.ts) before kafkajs loads
-// its modules. Import kafkajs values from here, never from 'kafkajs' directly (types may be).
+// its modules, and the Node 23+ timer fix (./timers.ts). Import kafkajs values from here, never
+// from 'kafkajs' directly (types may be).
 import './fastpath.js';
+import './timers.js';
 import kafkajs from 'kafkajs';
 
 export const Kafka = kafkajs.Kafka;
