@@ -8,7 +8,11 @@
 # optional package, so the build stage installs everything, prunes the dev dependencies and then
 # deletes the engine's folders; the runtime stage copies that node_modules. The same steps by
 # hand, without Docker: k8s/README.md ("Checking the image's install").
-FROM node:20-bookworm-slim AS build
+#
+# Base: Node 24 (LTS) on Debian 13 (trixie, glibc 2.41). The official uWebSockets.js binaries for
+# Node 22/24 need glibc 2.38 or newer, which Debian 12 (bookworm) lacks; src/common/uws.ts picks
+# the build at start and logs which one it loaded.
+FROM node:24-trixie-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 # Stand-ins for chdb's unpublished platform packages (see vendor/chdb-lib-unavailable/README.md).
@@ -19,8 +23,13 @@ COPY src ./src
 RUN npx tsc -p tsconfig.build.json
 RUN npm prune --omit=dev \
  && rm -rf node_modules/chdb node_modules/@chdb node_modules/.bin/chdb-gen-types
+# The three uWebSockets.js builds ship ~60 binaries (~350 MB) for every platform and Node; the
+# image keeps the one for its own platform and Node (the loader finds no other to choose).
+RUN keep="uws_$(node -p 'process.platform + "_" + process.arch + "_" + process.versions.modules').node" \
+ && find node_modules/uWebSockets.js node_modules/uws-official node_modules/uws-node22 -name 'uws_*.node' ! -name "$keep" -delete \
+ && node -e "import('./dist/common/uws.js').then((m) => { m.loadUws(); console.log(m.uwsLoaded()); })"
 
-FROM node:20-bookworm-slim
+FROM node:24-trixie-slim
 WORKDIR /app
 ENV NODE_ENV=production HOST=0.0.0.0
 COPY package.json ./
