@@ -132,7 +132,11 @@ async function main(): Promise<void> {
         const section = await scenario({ brokers, brokerPid, workDir: dir, root, quick, log: (m) => log(`${name}: ${m}`) });
         sections.push(section);
         writeRun(run, stamp, sections);
-        if (!quick) writeLatest(run, section);
+        if (!quick) {
+          writeLatest(run, section);
+          // docs/capacity.md follows the newest figures (npm run capacity does the same by hand).
+          (await import('./capacity.js')).updateCapacityDoc();
+        }
         log(`wrote bench/results/${stamp}.json and .md`);
       } finally {
         await broker?.stop();
