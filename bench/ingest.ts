@@ -5,7 +5,9 @@
 //   - a reference: node:http + one kafkajs send per request, as most teams first write it;
 // plus p99 at 80 % of each one's measured maximum rate, the server process's RSS and CPU, and
 // CPU seconds per million events of the server and of the broker (utime + stime from /proc,
-// before and after each run; the broker's whole process tree).
+// before and after each run; the broker's whole process tree); and what the kafkajs fast path
+// buys: trackhouse again with KAFKA_FASTPATH=off (kafkajs as published), at the first thread
+// count, in the same run.
 //
 // BENCH_LOADGEN=wrk drives the maximum-rate runs with wrk (Debian package; far less CPU than
 // autocannon, which leaves more of a 2-core machine to the servers); the 80 % runs need a
@@ -13,7 +15,9 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Kafka, logLevel } from '../src/kafka/kafkajs.js';
+import { kafkajs } from '../src/kafka/kafkajs.js';
+
+const { Kafka, logLevel } = kafkajs();
 import { LOCAL_KAFKA_VERSION } from '../src/config/index.js';
 import { emptyRecord, normalizeEvent } from '../src/ingest/normalize.js';
 import { freePort } from '../src/localkafka/index.js';
@@ -143,23 +147,29 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
   // 2. trackhouse ingest, the built CLI, at each thread count.
   const id = randomUUID().slice(0, 8);
   const ingestResults: Record<string, SystemResult> = {};
-  for (const threads of threadCounts) {
+  const runIngest = async (threads: string, fastPath: 'on' | 'off'): Promise<SystemResult> => {
     port = await freePort();
+    const name = `bench-${id}-t${threads}${fastPath === 'off' ? '-slow' : ''}`;
     const ingest = startServer(process.execPath, [path.join(ctx.root, 'dist/cli/main.js'), 'ingest'], {
       KAFKA_BROKERS: ctx.brokers.join(','),
-      KAFKA_TOPIC_EVENTS: `bench-${id}-t${threads}.events`,
-      KAFKA_TOPIC_REJECTED: `bench-${id}-t${threads}.rejected`,
-      KAFKA_TOPIC_DLQ: `bench-${id}-t${threads}.dlq`,
+      KAFKA_TOPIC_EVENTS: `${name}.events`,
+      KAFKA_TOPIC_REJECTED: `${name}.rejected`,
+      KAFKA_TOPIC_DLQ: `${name}.dlq`,
+      KAFKA_FASTPATH: fastPath,
       TRACKHOUSE_WRITE_KEYS: `${WRITE_KEY}:bench`,
       TRACKHOUSE_DATA_DIR: path.join(ctx.workDir, 'data'),
       INGEST_PORT: String(port),
       INGEST_THREADS: threads,
       LOG_LEVEL: 'warn',
     });
-    ingestResults[threads] = await withServer(ingest, port, () =>
-      measure(ctx, `trackhouse x${threads}`, `http://127.0.0.1:${port}`, ingest.pid, ctx.brokerPid, shapes, durationS, warmS),
-    );
-  }
+    const label = `trackhouse x${threads}${fastPath === 'off' ? ' KAFKA_FASTPATH=off' : ''}`;
+    return withServer(ingest, port, () => measure(ctx, label, `http://127.0.0.1:${port}`, ingest.pid, ctx.brokerPid, shapes, durationS, warmS));
+  };
+  for (const threads of threadCounts) ingestResults[threads] = await runIngest(threads, 'on');
+  // The same edge without the kafkajs fast path, at the first thread count.
+  const slowThreads = threadCounts[0]!;
+  const fastPathOff = await runIngest(slowThreads, 'off');
+  const fastPathOn = ingestResults[slowThreads]!;
   const best = (pick: (s: SystemResult) => number): [string, SystemResult] =>
     Object.entries(ingestResults).reduce((a, b) => (pick(b[1]) > pick(a[1]) ? b : a));
   const [singleThreads, singleBest] = best((s) => s.single.max.ok_per_s);
@@ -203,6 +213,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
       max_rate_load_generator: wrkMax ? 'wrk' : 'autocannon',
     },
     trackhouse: ingestResults,
+    kafkajs_fast_path_off: { threads: Number(slowThreads), result: fastPathOff },
     best: { single_threads: Number(singleThreads), batch_threads: Number(batchThreads) },
     noop_uws: noopResult,
     reference_http_kafkajs: refResult,
@@ -214,6 +225,12 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
       batch_vs_noop_events: round(batchBest.batch.max.events_per_s / noopResult.batch.max.events_per_s),
       batch_vs_reference: round(batchBest.batch.max.events_per_s / refResult.batch.max.events_per_s),
       batch_vs_kafka_producer_performance: round(batchBest.batch.max.events_per_s / perf.records_per_s),
+      // What the fast path buys, same thread count: on / off.
+      fast_path_single_on_vs_off: round(fastPathOn.single.max.ok_per_s / fastPathOff.single.max.ok_per_s),
+      fast_path_batch_on_vs_off: round(fastPathOn.batch.max.events_per_s / fastPathOff.batch.max.events_per_s),
+      fast_path_cpu_cores_on_vs_off: round(fastPathOn.cpu_cores / fastPathOff.cpu_cores),
+      // Server CPU per batched event, on / off (below 1: the fast path saves CPU per event).
+      fast_path_batch_cpu_per_event_on_vs_off: cpuRatio(fastPathOn.batch.max.cpu_s_per_m_events.server, fastPathOff.batch.max.cpu_s_per_m_events.server),
     },
     targets: {
       batch_events_per_s_at_least_150000: batchBest.batch.max.events_per_s >= 150_000,
@@ -233,6 +250,10 @@ function lowestCpu(results: Record<string, SystemResult>, shape: 'single' | 'bat
   return Math.min(...Object.values(results).map((r) => r[shape].max.cpu_s_per_m_events.server ?? Infinity));
 }
 
+function cpuRatio(on: number | null | undefined, off: number | null | undefined): number | null {
+  return on != null && off != null && off > 0 ? round(on / off) : null;
+}
+
 function round(x: number): number {
   return Math.round(x * 100) / 100;
 }
@@ -244,11 +265,12 @@ function lat(l: LoadResult['latency_ms']): string {
 function markdown(r: {
   config: { threads: number[]; duration_s: number; mean_record_bytes: number; max_rate_load_generator: string };
   trackhouse: Record<string, SystemResult>;
+  kafkajs_fast_path_off: { threads: number; result: SystemResult };
   best: { single_threads: number; batch_threads: number };
   noop_uws: SystemResult;
   reference_http_kafkajs: SystemResult;
   kafka_producer_performance: ProducerPerfResult;
-  ratios: Record<string, number>;
+  ratios: Record<string, number | null>;
   targets: Record<string, boolean>;
 }, quick: boolean): string {
   const cpuCell = (c: CpuPerMillion) => `${c.server ?? '-'} / ${c.broker ?? '-'}`;
@@ -271,6 +293,7 @@ function markdown(r: {
     '| system | single req/s | single latency | single p99 @80 % | batch events/s | batch latency | batch p99 @80 % | max RSS MB | CPU cores | single: CPU s per M events, server / broker | batch: CPU s per M events, server / broker | non-2xx + errors |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...Object.entries(r.trackhouse).map(([t, s]) => row(`trackhouse ingest, INGEST_THREADS=${t}`, s)),
+    row(`trackhouse ingest, INGEST_THREADS=${r.kafkajs_fast_path_off.threads}, KAFKA_FASTPATH=off`, r.kafkajs_fast_path_off.result),
     row('no-op uWS (HTTP ceiling)', r.noop_uws),
     row('node:http + kafkajs (reference)', r.reference_http_kafkajs),
     '',

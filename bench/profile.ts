@@ -20,7 +20,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LOCAL_KAFKA_VERSION } from '../src/config/index.js';
-import { Kafka, logLevel } from '../src/kafka/kafkajs.js';
+import { kafkajs } from '../src/kafka/kafkajs.js';
 import { freePort, startLocalBroker, type LocalBroker } from '../src/localkafka/index.js';
 import { cpuTimes, perMillion } from './lib/cpu.js';
 import { formatSummary, summarise } from './lib/cpuprofile.js';
@@ -29,6 +29,8 @@ import { runLoad, type LoadOptions } from './lib/load.js';
 import { runWrk } from './lib/wrk.js';
 import { execFileSync } from 'node:child_process';
 import { startServer, waitForPort } from './lib/proc.js';
+
+const { Kafka, logLevel } = kafkajs();
 
 const root = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 const WRITE_KEY = 'bench-write-key';

@@ -12,30 +12,30 @@
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import type * as ClickHouseModule from '../src/clickhouse/index.js';
-import type * as ChangesModule from '../src/common/changes.js';
+import type * as ClickHouseModule from '../src/warehouse/index.js';
+import type * as ChangesModule from '../src/common/changefeed.js';
 import type * as LogModule from '../src/common/log.js';
 import type * as MetricsModule from '../src/common/metrics.js';
 import type * as ConfigModule from '../src/config/index.js';
 import type * as QueryModule from '../src/query/index.js';
-import type * as RowsModule from '../src/sink/rows.js';
-import type { InsertedRow } from '../src/common/changes.js';
+import type * as SchemaModule from '../src/schema/index.js';
+import type { StoredRow } from '../src/schema/index.js';
 import { EVENT_COLUMNS, EventGenerator } from './query-data.js';
 
 const dist = path.resolve(fileURLToPath(new URL('../dist/', import.meta.url)));
 const load = <T>(p: string) => import(path.join(dist, p)) as Promise<T>;
-const { openClickHouse } = await load<typeof ClickHouseModule>('clickhouse/index.js');
-const { createChangeFeed } = await load<typeof ChangesModule>('common/changes.js');
+const { openClickHouse } = await load<typeof ClickHouseModule>('warehouse/index.js');
+const { createChangeFeed } = await load<typeof ChangesModule>('common/changefeed.js');
 const { createLogger } = await load<typeof LogModule>('common/log.js');
 const { createRegistry } = await load<typeof MetricsModule>('common/metrics.js');
 const { loadConfig } = await load<typeof ConfigModule>('config/index.js');
 const { startQuery } = await load<typeof QueryModule>('query/index.js');
-const { parseTsvRow } = await load<typeof RowsModule>('sink/rows.js');
+const { decodeTsvRow, userKeyOf } = await load<typeof SchemaModule>('schema/index.js');
 
 const config = loadConfig();
 const log = createLogger(config.logLevel, { component: 'bench-query-server' });
 const ch = await openClickHouse(config.clickhouse, config.dataDir);
-const feed = createChangeFeed();
+const feed = createChangeFeed<StoredRow>();
 const server = await startQuery({ config, clickhouse: ch.client, log, registry: createRegistry('query'), changes: feed });
 
 const rate = Number(process.env.BENCH_WRITE_RATE ?? 0);
@@ -67,12 +67,12 @@ async function writeLoop(): Promise<void> {
       const { bytes } = gen.nextChunk(n);
       // The batch as the sink publishes it: its users and their rows (the generator's columns
       // begin with the sink's, so the sink's own row reader reads them).
-      const rows = new Map<string, InsertedRow[]>();
+      const rows = new Map<string, StoredRow[]>();
       for (let start = 0; start < bytes.length; ) {
         const end = bytes.indexOf(10, start) + 1;
-        const row = parseTsvRow(bytes, start, end);
+        const row = decodeTsvRow(bytes, start, end);
         start = end;
-        const key = row.user_id !== '' ? row.user_id : row.anonymous_id;
+        const key = userKeyOf(row);
         const list = rows.get(key);
         if (list === undefined) rows.set(key, [row]);
         else list.push(row);

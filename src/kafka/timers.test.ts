@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import './kafkajs.js';
+import { kafkajs } from './kafkajs.js';
 import { scheduleCheckPendingRequests } from './timers.js';
 
 const require = createRequire(import.meta.url);
@@ -12,7 +12,8 @@ function queue(throttledUntil: number, pending: number) {
 describe('kafkajs request queue timer (Node 23+ TimeoutNegativeWarning)', () => {
   afterEach(() => vi.restoreAllMocks());
 
-  it('is the method kafkajs request queues use', () => {
+  it('is the method kafkajs request queues use once kafkajs is loaded', () => {
+    kafkajs();
     const RequestQueue = require('kafkajs/src/network/requestQueue/index.js') as { prototype: Record<string, unknown> };
     expect(RequestQueue.prototype.scheduleCheckPendingRequests).toBe(scheduleCheckPendingRequests);
   });

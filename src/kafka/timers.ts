@@ -2,7 +2,7 @@
 // delay to setTimeout whenever nothing is throttled (throttledUntil starts at -1), so every
 // process printed "TimeoutNegativeWarning: -1796249235112 is a negative number" once on Node 24.
 // Node has always run such a timer after 1 ms; this clamps the delay to 1 ms itself, the same
-// behaviour without the warning. Installed, like ./fastpath.ts, by ./kafkajs.ts before use, and
+// behaviour without the warning. Installed by ./kafkajs.ts when it first loads kafkajs (with or without the fast path), and
 // only on kafkajs 2.2.4 (whose method this replaces line for line).
 import { createRequire } from 'node:module';
 import { PATCHED_KAFKAJS_VERSION } from './fastpath.js';
@@ -40,5 +40,3 @@ export function installTimerFix(): boolean {
   RequestQueue.prototype.scheduleCheckPendingRequests = scheduleCheckPendingRequests;
   return (installed = true);
 }
-
-installTimerFix();

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { ChangeBatch, InsertedRow } from '../common/changes.js';
+import type { ChangeBatch } from '../common/changefeed.js';
+import type { StoredRow } from '../schema/index.js';
 import { UserCache, type CacheOptions } from './cache.js';
 import { parseEventsRequest } from './params.js';
-import type { EventRow, UserWindow } from './window.js';
+import type { EventRow, UserWindow } from './userwindow.js';
 
 function deferred<T>(): { promise: Promise<T>; resolve(v: T): void; reject(e: unknown): void } {
   let resolve!: (v: T) => void;
@@ -173,12 +174,12 @@ describe('UserCache', () => {
   });
 
   describe('apply (the sink published a batch)', () => {
-    const inserted = (ts: number, id: string, type = 'track'): InsertedRow => ({
+    const inserted = (ts: number, id: string, type = 'track'): StoredRow => ({
       event_id: id, type, event: 'E', user_id: 'u', anonymous_id: '', timestamp: ts, received_at: ts, source: 's',
       category: '', group_id: '', name: '', previous_id: '', properties: '{}', traits: '{}', context: '{}',
     });
-    const render = (r: InsertedRow): EventRow => row(r.timestamp, r.event_id, r.type);
-    const batch = (rows: Record<string, InsertedRow[] | null>): ChangeBatch => ({
+    const render = (r: StoredRow): EventRow => row(r.timestamp, r.event_id, r.type);
+    const batch = (rows: Record<string, StoredRow[] | null>): ChangeBatch<StoredRow> => ({
       userKeys: Object.keys(rows),
       rowsOf: (k) => rows[k] ?? null,
     });

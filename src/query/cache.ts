@@ -1,38 +1,13 @@
-// Per-user cache of the query API, never stale.
-//
-// What is kept, per user: a window (the user's newest rows as ClickHouse returned them, each with
-// its reply JSON rendered once, see ./window.ts) from which any page whose rows lie inside it is
-// answered, whatever its filters, limit or cursor; and a few exact replies ("memo") for requests
-// the window could not answer (pages that reach older rows). One ClickHouse query fills the
-// window for every request shape of that user, so a change to the user costs one refill, not one
-// query per shape.
-//
-// Exactness comes from the ChangeFeed: the sink publishes every batch right after ClickHouse
-// confirmed it, and apply() brings those users' data up to date: a window takes in the user's new
-// rows where a fresh load would have put them (write-through, so an active user stays cached and
-// costs no reload), and everything else kept for the user (exact replies; a window when a row
-// cannot be rendered here for sure) is dropped. What is cached for a user therefore always equals
-// what ClickHouse would answer now. Without a feed (query API in another process than the sink)
-// nobody could tell us about new rows, so the server does not cache.
-//
-// The race: a load that started before a batch was published may or may not have read its rows
-// (ClickHouse takes its snapshot some time after the load started). A window load keeps the rows
-// of batches published while it runs and merges in those it did not read (see fill()), so under
-// writes it is still kept and requests keep sharing it. An exact reply cannot be patched: each
-// user has a generation, bumped by every batch, and an exact load stores its result only if the
-// generation it started under is unchanged. Either way a request never gets an answer older than
-// itself.
-//
-// A window is loaded for a user on their second miss, not their first: most users in a long tail
-// are asked for once, and their own page is cheaper to query than a window. The first miss gets
-// an exact query (kept as a reply), and the user is remembered in a bounded "seen" list.
-//
-// Bounded by bytes and users, least recently used user out first; a window larger than 1/8 of
-// the byte budget is served but not kept. An optional TTL bounds the life of data in case rows
-// change behind the pipeline's back (a manual DELETE), which no feed reports.
-import type { ChangeBatch, InsertedRow } from '../common/changes.js';
+// Per-user cache of the query API, never stale: per user a window of their newest rows (any page
+// inside it is answered from it, see ./userwindow.ts) and a few exact replies, kept equal to what
+// ClickHouse would answer by the sink's change feed (apply(): new rows merged into windows, the
+// rest dropped), a generation per user against loads that race a batch, admission on a second
+// miss, bounded by bytes and users (LRU). The why and the measurements of each of these:
+// docs/architecture/query.md, "Cache, and why it is never stale".
+import type { ChangeBatch } from '../common/changefeed.js';
+import type { StoredRow } from '../schema/index.js';
 import type { EventsRequest } from './params.js';
-import { mergeIntoWindow, pageFromWindow, type EventRow, type UserWindow } from './window.js';
+import { mergeIntoWindow, pageFromWindow, type EventRow, type UserWindow } from './userwindow.js';
 
 export interface CacheOptions {
   maxBytes: number;
@@ -83,7 +58,7 @@ const ROW_OVERHEAD = 96;
 const ENTRY_OVERHEAD = 512;
 
 /** The cached form of a batch's rows of one user, or null when any cannot be told here. */
-function rendered(rows: readonly InsertedRow[] | null, render: (row: InsertedRow) => EventRow | null): EventRow[] | null {
+function rendered(rows: readonly StoredRow[] | null, render: (row: StoredRow) => EventRow | null): EventRow[] | null {
   if (rows === null) return null;
   const out: EventRow[] = [];
   for (const r of rows) {
@@ -229,7 +204,7 @@ export class UserCache {
    * take them in, are dropped. A window load in flight takes the rows in when it ends; exact
    * loads in flight will not be kept.
    */
-  apply(batch: ChangeBatch, render: (row: InsertedRow) => EventRow | null): void {
+  apply(batch: ChangeBatch<StoredRow>, render: (row: StoredRow) => EventRow | null): void {
     let updated = 0;
     let dropped = 0;
     for (const userKey of batch.userKeys) {

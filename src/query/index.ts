@@ -2,6 +2,6 @@
 // and the pieces tests and benchmarks drive directly.
 export { startQuery, type QueryOptions, type QueryServer } from './server.js';
 export { UserCache, type CacheOptions } from './cache.js';
-export { pageFromWindow, compareUtf8, type EventRow, type UserWindow } from './window.js';
+export { pageFromWindow, compareUtf8, type EventRow, type UserWindow } from './userwindow.js';
 export { parseEventsRequest, parseRollupsRequest, type EventsRequest, type RollupsRequest } from './params.js';
 export { InvalidParameterError, UnauthorizedError } from './errors.js';

@@ -7,19 +7,20 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Registry } from 'prom-client';
-import type { ChangeFeed } from '../common/changes.js';
+import type { ChangeFeed } from '../common/changefeed.js';
 import { ConfigError } from '../common/errors.js';
-import { addOpsRoutes, endReply, listen, statusLine, type Listening, type ResponseState } from '../common/http.js';
+import { addOpsRoutes, listen, writeJson, type Headers, type Listening, type ResponseState } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import { loadUws } from '../common/uws.js';
 import type { Config } from '../config/index.js';
+import type { StoredRow } from '../schema/index.js';
 import { UserCache } from './cache.js';
 import { DrainingError, toHttpError, UnauthorizedError } from './errors.js';
 import { createGate, type Gate } from './gate.js';
 import { createQueryMetrics, type QueryMetrics, type Route } from './metrics.js';
 import { eventsCacheKey, parseEventsRequest, parseRollupsRequest, type EventsRequest, type Limits } from './params.js';
-import { createClickHouseRunner, createQueryStore, eventRowOf, PageWriter, renderPage, type SqlRunner } from './store.js';
-import { pageFromWindow } from './window.js';
+import { createClickHouseRunner, createQueryStore, eventRowOf, PageWriter, renderPage, type SqlRunner } from './querystore.js';
+import { pageFromWindow } from './userwindow.js';
 
 export interface QueryOptions {
   config: Config;
@@ -31,7 +32,7 @@ export interface QueryOptions {
    * The sink's change feed when it runs in this process. Given: replies are cached per user and
    * invalidated from the feed. Absent: nothing is cached (nobody would tell us about new rows).
    */
-  changes?: ChangeFeed;
+  changes?: ChangeFeed<StoredRow>;
 }
 
 export interface QueryServer {
@@ -48,13 +49,13 @@ export interface QueryServer {
   stop(): Promise<void>;
 }
 
-const JSON_HEADERS = ['Content-Type', 'application/json'] as const;
+const NO_STORE = ['Cache-Control', 'no-store'] as const;
+const REPLY_HEADERS: Headers = [NO_STORE];
+const METHOD_NOT_ALLOWED: Headers = [NO_STORE, ['Allow', 'GET']];
 
-/** Writes a whole reply; inside a handler or a cork. `head`: a HEAD request, answered without the body. */
-function send(res: HttpResponse, status: number, body: string | Uint8Array, headers?: readonly (readonly [string, string])[], head = false): void {
-  res.writeStatus(statusLine(status)).writeHeader(JSON_HEADERS[0], JSON_HEADERS[1]).writeHeader('Cache-Control', 'no-store');
-  if (headers) for (const [k, v] of headers) res.writeHeader(k, v);
-  endReply(res, body, head);
+/** Writes a whole reply (never cached by the client); inside a handler or a cork. */
+function send(res: HttpResponse, status: number, body: string | Uint8Array, headers: Headers = REPLY_HEADERS, head = false, close = false): void {
+  writeJson(res, status, body, headers, head, close);
 }
 
 export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
@@ -102,15 +103,9 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
 
   const fail = (res: HttpResponse, route: Route, start: number, err: unknown) => {
     const e = toHttpError(err);
-    if (err instanceof DrainingError) {
-      // Closing the connection moves a keep-alive client to another instance.
-      res.writeStatus(statusLine(e.status)).writeHeader(JSON_HEADERS[0], JSON_HEADERS[1]).writeHeader('Cache-Control', 'no-store');
-      for (const [k, v] of e.headers) res.writeHeader(k, v);
-      res.end(e.body, true);
-    } else {
-      if (e.status >= 500) log.warn({ err, route }, 'query failed');
-      send(res, e.status, e.body, e.headers);
-    }
+    if (e.status >= 500 && !(err instanceof DrainingError)) log.warn({ err, route }, 'query failed');
+    // Closing the connection when draining moves a keep-alive client to another instance.
+    send(res, e.status, e.body, [NO_STORE, ...e.headers], false, err instanceof DrainingError);
     metrics.done(route, e.status, start);
   };
 
@@ -197,7 +192,7 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
   for (const path of ['/v1/users/:userId/events', '/v1/rollups/daily']) {
     app.any(path, (res, req) => {
       const head = req.getMethod() === 'head';
-      send(res, 405, JSON.stringify({ error: 'method_not_allowed', message: 'only GET is supported here' }), [['Allow', 'GET']], head);
+      send(res, 405, JSON.stringify({ error: 'method_not_allowed', message: 'only GET is supported here' }), METHOD_NOT_ALLOWED, head);
       metrics.done('other', 405, performance.now());
     });
   }

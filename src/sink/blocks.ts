@@ -3,8 +3,8 @@
 // within the row and byte bounds. Kept rows are never copied: a block is a list of slices of the
 // workers' payloads, split around dropped rows.
 import type { Chunk } from './decode.js';
-import type { InsertBlock } from './store.js';
-import type { ResendWindow } from './window.js';
+import type { InsertBlock } from './sinkstore.js';
+import type { ResendWindow } from './resendwindow.js';
 
 export interface Block extends InsertBlock {
   segments: Uint8Array[];

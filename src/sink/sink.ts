@@ -8,23 +8,25 @@
 import { randomBytes } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
-import type { ChangePublisher } from '../common/changes.js';
+import type { ChangePublisher } from '../common/changefeed.js';
 import type { ReadinessCheck } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import type { Registry } from '../common/metrics.js';
 import type { Config } from '../config/index.js';
+import { brokerOffsets, partitionCount } from '../kafka/admin.js';
 import { createGroupConsumer, isRebalancing, RoundAbort, type GroupConsumer, type PartitionBatch, type Round } from '../kafka/consumer.js';
 import { createDeadLetterProducer, type DeadLetter, type DeadLetterProducer } from '../kafka/dlq.js';
 import { ensureTopics } from '../kafka/topics.js';
 import { deadLetter } from './deadletter.js';
 import { buildBlocks } from './blocks.js';
-import { blockChanges } from './changes.js';
 import { decodeFetch, type Chunk } from './decode.js';
-import { brokerOffsets, LagProbe } from './lag.js';
+import { feedBatchOf } from './feedbatch.js';
+import { LagProbe } from './lag.js';
 import { createSinkMetrics, type SinkMetrics } from './metrics.js';
 import { PartitionStates } from './partitions.js';
 import { createDecodePool, type DecodePool } from './pool.js';
-import { SinkStore } from './store.js';
+import { SinkStore } from './sinkstore.js';
+import type { StoredRow } from '../schema/index.js';
 
 /** Test-only fault injection; production leaves it out. */
 export interface SinkHooks {
@@ -40,7 +42,7 @@ export interface SinkOptions {
   log: Logger;
   registry: Registry;
   /** Told the user_keys of each insert once ClickHouse confirmed it. */
-  changes?: ChangePublisher;
+  changes?: ChangePublisher<StoredRow>;
   hooks?: SinkHooks;
 }
 
@@ -71,7 +73,7 @@ export async function startSink(opts: SinkOptions): Promise<RunningSink> {
   let dlq: DeadLetterProducer | undefined;
   let consumer: GroupConsumer | undefined;
   try {
-    dlq = await createDeadLetterProducer(kafka, config.kafka.topics.dlq);
+    dlq = await createDeadLetterProducer(kafka, config.kafka.topics.dlq, config.kafka.compression);
     consumer = createGroupConsumer(kafka, {
       groupId: cfg.groupId,
       topic,
@@ -132,10 +134,7 @@ export async function startSink(opts: SinkOptions): Promise<RunningSink> {
     checks: [
       {
         name: 'clickhouse',
-        async check() {
-          const r = await opts.clickhouse.ping();
-          if (!r.success) throw r.error;
-        },
+        check: () => store.ping(),
       },
       {
         name: 'kafka',
@@ -156,17 +155,6 @@ export async function startSink(opts: SinkOptions): Promise<RunningSink> {
   };
 }
 
-async function partitionCount(kafka: Kafka, topic: string): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const meta = await admin.fetchTopicMetadata({ topics: [topic] });
-    return meta.topics[0]?.partitions.length ?? 1;
-  } finally {
-    await admin.disconnect();
-  }
-}
-
 interface RoundDeps {
   consumer: GroupConsumer;
   store: SinkStore;
@@ -179,7 +167,7 @@ interface RoundDeps {
   limits: { records: number; bytes: number };
   insertRows: number;
   insertBytes: number;
-  changes?: ChangePublisher;
+  changes?: ChangePublisher<StoredRow>;
   hooks?: SinkHooks;
 }
 
@@ -232,7 +220,7 @@ class RoundHandler {
         }
         this.inserts++;
         await this.d.hooks?.afterInsert?.({ inserts: this.inserts, rows: block.rows });
-        this.d.changes?.publish(blockChanges(block));
+        this.d.changes?.publish(feedBatchOf(block));
       }
       landed = true;
       tInserted = performance.now();

@@ -1,7 +1,8 @@
 // The per-user cache against real chDB and a real ChangeFeed, as the all-in-one wires them: a
 // cached user's new rows are visible on the very next request once the sink published them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createChangeFeed, usersChanged } from '../../src/common/changes.js';
+import { createChangeFeed, usersChanged } from '../../src/common/changefeed.js';
+import type { StoredRow } from '../../src/schema/index.js';
 import { batchOf, events, insertRows, metricValue, startHarness, type Harness, type Row } from './query-helpers.js';
 
 const T0 = Date.UTC(2026, 7, 1);
@@ -16,7 +17,7 @@ const until = async (cond: () => Promise<boolean>) => {
 };
 
 describe('query API with a change feed (same process as the sink)', () => {
-  const feed = createChangeFeed();
+  const feed = createChangeFeed<StoredRow>();
   let h: Harness;
   beforeAll(async () => {
     h = await startHarness({ changes: feed, env: { QUERY_CACHE_MAX_USERS: '3' } });
@@ -137,7 +138,7 @@ describe('query API with a change feed (same process as the sink)', () => {
     }));
     await insertRows(h.ch, [...big, ...Array.from({ length: 4 }, (_, i) => ({ event_id: `s-${i}`, user_id: 'small', timestamp: T0 + i }))]);
     await insertRows(h.ch, [big[5]!], { dedupe: false });
-    const feed2 = createChangeFeed();
+    const feed2 = createChangeFeed<StoredRow>();
     const cached = await h.another({ changes: feed2, env: { QUERY_CACHE_WINDOW: '10' } });
     const direct = await h.another();
     expect([cached.server.caching, direct.server.caching]).toEqual([true, false]);
@@ -175,7 +176,7 @@ describe('query API with a change feed (same process as the sink)', () => {
   });
 
   it('takes rows the sink wrote into cached windows, answering byte for byte what ClickHouse answers, with no reload', async () => {
-    const feed3 = createChangeFeed();
+    const feed3 = createChangeFeed<StoredRow>();
     const cached = await h.another({ changes: feed3, env: { QUERY_CACHE_WINDOW: '8' } });
     const direct = await h.another();
     const outcome = (result: string) => metricValue(cached.registry, 'trackhouse_query_cache_requests_total', { result });

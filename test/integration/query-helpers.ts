@@ -2,8 +2,9 @@
 // with the column list of clickhouse/001_events.sql (as the sink writes them), a running query
 // server, and a small HTTP client.
 import { Readable } from 'node:stream';
-import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/clickhouse/index.js';
-import type { ChangeBatch, ChangeFeed, InsertedRow } from '../../src/common/changes.js';
+import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
+import type { ChangeBatch, ChangeFeed } from '../../src/common/changefeed.js';
+import { EVENTS_INSERT_COLUMNS, type StoredRow } from '../../src/schema/index.js';
 import { silentLogger } from '../../src/common/log.js';
 import { createRegistry, type Registry } from '../../src/common/metrics.js';
 import type { Env } from '../../src/config/index.js';
@@ -12,26 +13,8 @@ import { tempDir, testConfig } from '../support/env.js';
 
 export const READ_KEY = 'test-read-key';
 
-export const COLUMNS = [
-  'event_id',
-  'type',
-  'event',
-  'user_id',
-  'anonymous_id',
-  'timestamp',
-  'sent_at',
-  'received_at',
-  'source',
-  'category',
-  'group_id',
-  'name',
-  'previous_id',
-  'properties',
-  'traits',
-  'context',
-  'kafka_partition',
-  'kafka_offset',
-] as const;
+/** The columns a test row fills: the sink's insert columns but kafka_topic (the table's default). */
+export const COLUMNS = EVENTS_INSERT_COLUMNS.filter((c) => c !== 'kafka_topic');
 
 export interface Row {
   event_id: string;
@@ -55,7 +38,7 @@ export interface Row {
 const chTime = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 
 /** A test row as the table holds it (and as the sink's change feed describes it). */
-export function insertedRow(r: Row): InsertedRow {
+export function insertedRow(r: Row): StoredRow {
   return {
     event_id: r.event_id,
     type: r.type ?? 'track',
@@ -96,9 +79,9 @@ export async function insertRows(ch: ClickHouseHandle, rows: readonly Row[], opt
   });
 }
 
-/** The change feed's notice for rows just inserted, as the sink publishes it. */
-export function batchOf(rows: readonly Row[]): ChangeBatch {
-  const byUser = new Map<string, InsertedRow[]>();
+/** The change-feed batch of rows just inserted, as the sink publishes it. */
+export function batchOf(rows: readonly Row[]): ChangeBatch<StoredRow> {
+  const byUser = new Map<string, StoredRow[]>();
   for (const r of rows.map(insertedRow)) {
     const key = r.user_id !== '' ? r.user_id : r.anonymous_id;
     byUser.set(key, [...(byUser.get(key) ?? []), r]);
@@ -120,7 +103,7 @@ export interface Harness {
   base: string;
   get(path: string, key?: string | null): Promise<Reply>;
   /** Another query server on the same ClickHouse client (as the all-in-one shares it). */
-  another(opts?: { env?: Env; changes?: ChangeFeed }): Promise<{ server: QueryServer; registry: Registry; get(path: string): Promise<Reply> }>;
+  another(opts?: { env?: Env; changes?: ChangeFeed<StoredRow> }): Promise<{ server: QueryServer; registry: Registry; get(path: string): Promise<Reply> }>;
   close(): Promise<void>;
 }
 
@@ -136,7 +119,7 @@ async function fetchReply(url: string, key: string | null): Promise<Reply> {
   return { status: res.status, headers: res.headers, text, body };
 }
 
-export async function startHarness(opts: { env?: Env; changes?: ChangeFeed } = {}): Promise<Harness> {
+export async function startHarness(opts: { env?: Env; changes?: ChangeFeed<StoredRow> } = {}): Promise<Harness> {
   const dir = tempDir('trackhouse-query-');
   const config = testConfig(dir.path, opts.env);
   const ch = await openClickHouse(config.clickhouse, config.dataDir);

@@ -2,7 +2,7 @@
 // takes in from the sink. Whenever it answers (not null), it must agree with the real engine.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openClickHouse, type ClickHouseHandle } from '../../src/clickhouse/index.js';
+import { openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
 import { isValidJsonText } from '../../src/query/jsontext.js';
 import { tempDir, testConfig } from '../support/env.js';
 

@@ -1,12 +1,14 @@
 // The sink against the real broker and chDB: rows and rollups, dead letters, offsets, the change
 // feed and metrics.
 import type { Kafka } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/clickhouse/index.js';
-import { createChangeFeed, type InsertedRow } from '../../src/common/changes.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
+import { createChangeFeed } from '../../src/common/changefeed.js';
+import { userKeyOf, type StoredRow } from '../../src/schema/index.js';
 import { silentLogger } from '../../src/common/log.js';
 import { createRegistry } from '../../src/common/metrics.js';
 import type { Config } from '../../src/config/index.js';
+import { lz4Codec } from '../../src/kafka/compression.js';
 import { createKafka, partitionForKey } from '../../src/kafka/index.js';
 import type { EventRecord } from '../../src/schema/index.js';
 import { startSink, type RunningSink } from '../../src/sink/index.js';
@@ -34,12 +36,12 @@ describe('sink', () => {
 
   it('sinks every event once, sends what it cannot decode to the DLQ with its context, and commits past both', async () => {
     const registry = createRegistry('sink', false);
-    const changes = createChangeFeed();
+    const changes = createChangeFeed<StoredRow>();
     const published: string[] = [];
     // The query API's cache relies on this: when told, the rows are already readable.
     const visibleWhenTold: Promise<boolean>[] = [];
     // And on the rows it is told about being exactly the rows inserted for that user.
-    const told = new Map<string, InsertedRow>();
+    const told = new Map<string, StoredRow>();
     changes.subscribe((batch) => {
       const keys = [...batch.userKeys];
       const key = keys[0]!;
@@ -85,7 +87,13 @@ describe('sink', () => {
     const { committed, high } = await offsets(kafka, config.kafka.topics.events, config.sink.groupId);
     expect(committed).toEqual(high);
 
+    // Dead letters are written with KAFKA_COMPRESSION (lz4 by default), like every record of the
+    // project: reading them back decompresses LZ4 batches (the events above were sent uncompressed).
+    expect(config.kafka.compression).toBe('lz4');
+    const decompress = vi.spyOn(lz4Codec, 'decompress');
     const letters = await readTopic(kafka, config.kafka.topics.dlq, bad.length);
+    expect(decompress).toHaveBeenCalled();
+    decompress.mockRestore();
     expect(letters.map((l) => l.headers['trackhouse.error.code']).sort()).toEqual(['EVENT_OUT_OF_RANGE', 'RECORD_EMPTY', 'RECORD_UNDECODABLE', 'RECORD_UNDECODABLE']);
     const unknownSchema = letters.find((l) => l.key === 'k2')!;
     expect(unknownSchema.value?.equals(badEvent)).toBe(true);
@@ -96,7 +104,7 @@ describe('sink', () => {
     const origin = new Map<string, [string, string]>();
     const next = new Map<number, number>();
     for (const item of produced) {
-      const key = 'event_id' in item ? (item.user_id ?? item.anonymous_id)! : item.key!;
+      const key = 'event_id' in item ? userKeyOf(item) : item.key!;
       const partition = partitionForKey(key, config.kafka.partitions);
       const offset = next.get(partition) ?? 0;
       next.set(partition, offset + 1);
@@ -106,8 +114,8 @@ describe('sink', () => {
     expect([...next.values()].reduce((a, b) => a + b, 0)).toBe(produced.length);
 
     expect(await Promise.all(visibleWhenTold)).not.toContain(false);
-    expect(new Set(published)).toEqual(new Set(events.map((e) => e.user_id ?? e.anonymous_id)));
-    const stored = await rows<InsertedRow>(
+    expect(new Set(published)).toEqual(new Set(events.map(userKeyOf)));
+    const stored = await rows<StoredRow>(
       ch.client,
       `SELECT event_id, type, event, user_id, anonymous_id, toUnixTimestamp64Milli(timestamp) AS timestamp,
               toUnixTimestamp64Milli(received_at) AS received_at, source, category, group_id, name, previous_id,

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { checkClickHouse, openClickHouse } from '../../clickhouse/index.js';
+import { checkClickHouse, openClickHouse } from '../../warehouse/index.js';
 import { createLogger } from '../../common/log.js';
 import { createRegistry } from '../../common/metrics.js';
 import { loadConfig } from '../../config/index.js';
-import { startQuery } from '../../query/index.js';
-import { runUntilSignal } from '../lifecycle.js';
+import { clickhousePart, queryComponent } from '../components.js';
+import { Lifecycle } from '../lifecycle.js';
 
 export function registerQuery(program: Command): void {
   program
@@ -16,16 +16,20 @@ export function registerQuery(program: Command): void {
     .action(async () => {
       const config = loadConfig();
       const log = createLogger(config.logLevel, { component: 'query' });
+      const life = new Lifecycle(log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.drainDelayMs });
       const ch = await openClickHouse(config.clickhouse, config.dataDir);
-      let code = 1;
+      life.add(clickhousePart(ch));
       try {
         await checkClickHouse(ch, config.clickhouse);
-        const server = await startQuery({ config, clickhouse: ch.client, log, registry: createRegistry('query') });
-        log.info({ port: server.port, clickhouse: ch.location, engine: ch.engine }, 'query API ready');
-        code = await runUntilSignal(server, log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.drainDelayMs });
-      } finally {
-        await ch.close();
+        const query = await queryComponent({ config, clickhouse: ch.client, log, registry: createRegistry('query') });
+        const exited = life.untilSignal();
+        life.add(query);
+        life.ready();
+        log.info({ port: query.port, clickhouse: ch.location, engine: ch.engine }, 'query API ready');
+        process.exitCode = await exited;
+      } catch (err) {
+        await life.stopAll();
+        throw err;
       }
-      process.exitCode = code;
     });
 }
