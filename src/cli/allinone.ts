@@ -31,7 +31,7 @@ import {
   type LocalBroker,
 } from '../localkafka/index.js';
 import type { StoredRow } from '../schema/index.js';
-import { clickhousePart, queryComponent, sinkComponent } from './components.js';
+import { clickhousePart, hostedStream, queryComponent, sinkComponent, streamRules } from './components.js';
 import { Lifecycle, StartAborted, type Part } from './lifecycle.js';
 import { chooseLocalPorts } from './localports.js';
 
@@ -42,6 +42,8 @@ export async function startAllInOne(): Promise<number> {
   const keys = withDevKeys(base.keys);
   const config: Config = Object.freeze({ ...base, keys: { write: keys.write, read: keys.read } });
   const log = createLogger(config.logLevel, { component: 'start' });
+  // A bad rules file stops the start before anything runs.
+  const rules = streamRules(config, config.stream.inQuery);
   const life = new Lifecycle(log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.allInOneDrainDelayMs });
   // Installed first, so Ctrl-C during start-up also stops whatever already runs.
   const signalled = life.untilSignal();
@@ -64,7 +66,10 @@ export async function startAllInOne(): Promise<number> {
 
     // Started in data-flow order from the back, so they stop as data flows: ingest, sink, query.
     const changes = createChangeFeed<StoredRow>();
-    const query = await queryComponent({ config, clickhouse: ch.client, log: componentLog('query'), registry: createRegistry('query'), changes });
+    const queryRegistry = createRegistry('query');
+    // The stream component (live volume, alerts) is hosted by the query API: its routes on the query port.
+    const stream = hostedStream({ config, kafka, log: componentLog('stream'), registry: queryRegistry, rules });
+    const query = await queryComponent({ config, clickhouse: ch.client, log: componentLog('query'), registry: queryRegistry, changes, stream });
     life.add(query);
     const sink = await sinkComponent({ config, kafka, clickhouse: ch.client, log: componentLog('sink'), registry: createRegistry('sink'), changes });
     life.add(sink);
@@ -202,7 +207,7 @@ function printBanner(
     'trackhouse is running',
     '',
     `  ingest   ${ingest}      (Segment HTTP Tracking API: /v1/track, /v1/batch, ...)`,
-    `  query    ${query}      (/v1/users/{userId}/events, /v1/rollups/daily)`,
+    `  query    ${query}      (/v1/users/{userId}/events, /v1/rollups/daily${config.stream.inQuery ? ', /v1/volume, /v1/alerts' : ''})`,
     `  sink     http://${host}:${p.sinkPort}      (/metrics, /readyz)`,
     `  kafka    ${p.brokers.join(',')}${config.kafka.brokers.length === 0 ? '   (local broker, data in ' + config.dataDir + '/kafka)' : ''}`,
     `  data     ${config.clickhouse.url ?? `${config.dataDir}/clickhouse (chDB, in this process)`}`,

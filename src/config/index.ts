@@ -10,6 +10,7 @@ import { keysSchema } from './keys.js';
 import { int, oneOf, optionalInt, str } from './parse.js';
 import { querySchema } from './query.js';
 import { sinkSchema } from './sink.js';
+import { streamSchema } from './stream.js';
 
 /**
  * How long a stopping server keeps its port open with /readyz at 503 before it stops, so load
@@ -54,12 +55,15 @@ const sections = {
   ingest: ingestSchema,
   sink: sinkSchema,
   query: querySchema,
+  stream: streamSchema,
 } as const;
 
 type Sections = { [K in keyof typeof sections]: z.output<(typeof sections)[K]> };
 
 export type Config = Readonly<
-  Omit<Sections, 'general'> & {
+  Omit<Sections, 'general' | 'stream'> & {
+    /** STREAM_DIR resolved: `<data dir>/stream` unless set. */
+    stream: Omit<Sections['stream'], 'dir'> & { dir: string };
     /** Absolute path of the folder holding local Kafka and chDB data. */
     dataDir: string;
     logLevel: Sections['general']['logLevel'];
@@ -110,6 +114,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     ingest: s.ingest,
     sink: s.sink,
     query: s.query,
+    stream: { ...s.stream, dir: s.stream.dir === null ? path.join(path.resolve(cwd, s.general.dataDir), 'stream') : path.resolve(cwd, s.stream.dir) },
   };
   return deepFreeze(config);
 }
@@ -131,6 +136,8 @@ export type { KafkaConfig } from './kafka.js';
 export type { KeysConfig } from './keys.js';
 export type { QueryConfig } from './query.js';
 export type { SinkConfig } from './sink.js';
+export type { StreamConfig } from './stream.js';
+export { PROPERTY_NAME } from './stream.js';
 export { DEV_READ_KEY, DEV_SOURCE, DEV_WRITE_KEY, withDevKeys } from './keys.js';
 export { LOCAL_KAFKA_VERSION } from './kafka.js';
 export { MAX_BATCH_BYTES, MAX_EVENT_BYTES } from './ingest.js';

@@ -33,6 +33,12 @@ export interface QueryOptions {
    * invalidated from the feed. Absent: nothing is cached (nobody would tell us about new rows).
    */
   changes?: ChangeFeed<StoredRow>;
+  /**
+   * More routes on this server (the stream component's /v1/volume and /v1/alerts), registered
+   * before the catch-all. `draining` says when new requests get 503; `done` records an answer
+   * in this server's request metrics.
+   */
+  routes?: (app: TemplatedApp, draining: () => boolean, done: (route: 'volume' | 'alerts', status: number, start: number) => void) => void;
 }
 
 export interface QueryServer {
@@ -188,6 +194,8 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
       fail(res, 'rollups', start, err);
     }
   });
+
+  opts.routes?.(app, () => draining, (route, status, start) => metrics.done(route, status, start));
 
   for (const path of ['/v1/users/:userId/events', '/v1/rollups/daily']) {
     app.any(path, (res, req) => {
