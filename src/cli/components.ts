@@ -57,7 +57,7 @@ export async function sinkComponent(
   });
   let ops;
   try {
-    ops = await startOpsServer({ registry, checks: sink.checks, host: config.http.host, port: config.http.sinkPort, portVariable: 'SINK_PORT' });
+    ops = await startOpsServer({ registry, checks: sink.checks, host: config.http.host, port: config.http.sinkPort, portVariable: 'SINK_PORT', log: o.log });
   } catch (err) {
     await sink.stop();
     throw err;

@@ -244,10 +244,17 @@ export interface OpsServer {
 
 /** A server with only the operational routes, for parts without an HTTP API (the sink). */
 export async function startOpsServer(
-  opts: Omit<OpsOptions, 'draining'> & { host: string; port: number; /** The setting the port came from (SINK_PORT). */ portVariable: string },
+  opts: Omit<OpsOptions, 'draining'> & {
+    host: string;
+    port: number;
+    /** The setting the port came from (SINK_PORT). */
+    portVariable: string;
+    /** Told which uWebSockets.js build was loaded. */
+    log?: { info(obj: object, msg: string): void };
+  },
 ): Promise<OpsServer> {
   let draining = false;
-  const app = loadUws().App();
+  const app = loadUws(opts.log).App();
   addOpsRoutes(app, { ...opts, draining: () => draining });
   // Without a catch-all uWS closes the connection without an answer.
   app.any('/*', (res, req) => {

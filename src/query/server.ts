@@ -85,7 +85,7 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
   if (readKeys.size === 0) {
     throw new ConfigError('TRACKHOUSE_READ_KEYS is empty: the query API needs at least one read key', { variable: 'TRACKHOUSE_READ_KEYS' });
   }
-  const uws = loadUws();
+  const uws = loadUws(log);
   const gate = createGate(q.maxConcurrent, q.maxQueued);
   const useCache = opts.changes !== undefined && q.cacheMaxBytes > 0;
   let cache: UserCache | null = null;
