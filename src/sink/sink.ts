@@ -4,7 +4,8 @@
 // are skipped unread, the rest are decoded in the worker pool, resends are dropped against each
 // partition's window, undecodable records go to the DLQ, the rows are inserted in blocks of at
 // most SINK_BATCH_ROWS / SINK_BATCH_BYTES with a deduplication token, and only then are the
-// offsets committed. See docs/architecture/sink.md for the guarantees and their limits.
+// offsets committed. Rounds overlap: round n+1 is fetched and decoded while round n inserts
+// (RoundHandler below). See docs/architecture/sink.md for the guarantees and their limits.
 import { randomBytes } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
