@@ -8,11 +8,17 @@
 // committed), so while an insert is in flight this member cannot give its partitions away, and
 // the next owner, which reads the highest offset already in ClickHouse on assignment, sees it.
 // While a round waits (a slow or unreachable ClickHouse), this file keeps the membership alive
-// with heartbeats; when a heartbeat says the group is rebalancing, it aborts the round's signal
-// (finish what is in flight, start nothing new) and hands the rebalance on to kafkajs.
+// with heartbeats; when a heartbeat says the group is rebalancing, it aborts the generation's
+// signal (finish what is in flight, start nothing new) and hands the rebalance on to kafkajs.
+//
+// A caller may keep work in flight after a round's handler returned (the sink inserts round n
+// while round n+1 is fetched and decoded). It passes a `hold` to start(): with the fence of
+// ./fence.ts in place, kafkajs's re-join and leave first abort the generation's signal and wait
+// for the hold, so the fence above still covers that work. `fenced` says whether it is in place.
 import type { Consumer, EachBatchPayload, IHeaders, Kafka } from 'kafkajs';
 import { errorMessage, TrackhouseError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
+import { installFence, registerHold, unregisterHold } from './fence.js';
 
 /** A fetched record, as kafkajs gives it (no copy is made). */
 export interface FetchedMessage {
@@ -35,8 +41,9 @@ export interface PartitionBatch {
 export interface Round {
   readonly batches: readonly PartitionBatch[];
   /**
-   * Aborted when the group starts rebalancing or the consumer is stopping: finish the insert in
-   * flight, start no new attempt. `signal.reason` says which.
+   * The generation's signal: aborted when the group starts rebalancing or the consumer is
+   * stopping: finish the insert in flight, start no new attempt. `signal.reason` says which.
+   * Work held past the round (see `hold` in start()) listens to it too.
    */
   readonly signal: AbortSignal;
 }
@@ -72,9 +79,16 @@ export interface GroupConsumer {
    * consumed once the promise resolves. onAssign runs after every join with this member's
    * partitions (before any round of the new generation).
    */
-  start(onRound: (round: Round) => Promise<void>, onAssign: (partitions: number[]) => void): Promise<void>;
+  start(onRound: (round: Round) => Promise<void>, onAssign: (partitions: number[]) => void, hold?: () => Promise<void>): Promise<void>;
   /** Commits the next offset to read per partition. Throws if the group is rebalancing. */
   commit(offsets: readonly { partition: number; offset: number }[]): Promise<void>;
+  /** The next fetch of these partitions starts at these offsets (records after them are read again). */
+  seek(offsets: readonly { partition: number; offset: number }[]): void;
+  /**
+   * True when kafkajs's re-join and leave wait for the `hold` given to start(): work may then stay
+   * in flight after a round's handler returned. False (another kafkajs version): it must not.
+   */
+  readonly fenced: boolean;
   /** Finishes the round in hand, then leaves the group. */
   stop(): Promise<void>;
   /** True once joined, false after a crash or stop. */
@@ -93,6 +107,13 @@ interface PendingRound {
   payloads: EachBatchPayload[];
   done: Promise<void>;
   controller: AbortController;
+}
+
+/** A new generation's controller (after each join); a stopping consumer's is aborted from the start. */
+function generationController(stopping: boolean): AbortController {
+  const c = new AbortController();
+  if (stopping) c.abort(new RoundAbort('stop'));
+  return c;
 }
 
 /** kafkajs's test: the group is rebalancing and this member must re-join. */
@@ -115,14 +136,31 @@ export function createGroupConsumer(kafka: Kafka, opts: GroupConsumerOptions): G
     allowAutoTopicCreation: false,
   });
   const log = opts.log;
+  const fenced = installFence();
   let collecting: PendingRound | null = null;
   const inFlight = new Set<PendingRound>();
   let stopping = false;
   let joined = false;
+  let memberId: string | null = null;
   let onRound: (round: Round) => Promise<void> = async () => {};
+  let hold: () => Promise<void> = async () => {};
+  // One signal per generation: the rounds of a generation, and the work they left in flight, end together.
+  let generation = generationController(false);
+  const abortGeneration = (why: RoundAbort) => {
+    if (!generation.signal.aborted) generation.abort(why);
+  };
+  /** What the fence runs before kafkajs re-joins or leaves: end the generation, wait for its work. */
+  const beforeRejoin = async () => {
+    abortGeneration(new RoundAbort(stopping ? 'stop' : 'rebalance'));
+    log.info({ groupId: opts.groupId, memberId }, stopping ? 'leaving the group once the work in flight ended' : 're-joining the group once the work in flight ended');
+    await hold();
+  };
 
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     joined = true;
+    registerHold(e.payload.memberId, memberId, beforeRejoin);
+    memberId = e.payload.memberId;
+    generation = generationController(stopping);
     const assigned = e.payload.memberAssignment[opts.topic] ?? [];
     log.info({ groupId: opts.groupId, memberId: e.payload.memberId, partitions: assigned }, 'partitions assigned');
     assignListener([...assigned].sort((a, b) => a - b));
@@ -135,7 +173,7 @@ export function createGroupConsumer(kafka: Kafka, opts: GroupConsumerOptions): G
 
   /** Runs one round to the end, heartbeating while it waits; rejects with kafkajs's rebalance error to re-join. */
   async function runRound(round: PendingRound): Promise<void> {
-    if (stopping) round.controller.abort(new RoundAbort('stop'));
+    if (stopping) abortGeneration(new RoundAbort('stop'));
     let rebalance: unknown = null;
     let settled = false;
     const work = onRound({ batches: round.batches, signal: round.controller.signal }).finally(() => (settled = true));
@@ -149,7 +187,7 @@ export function createGroupConsumer(kafka: Kafka, opts: GroupConsumerOptions): G
         } catch (err) {
           if (isRebalancing(err)) {
             rebalance = err;
-            round.controller.abort(new RoundAbort('rebalance'));
+            abortGeneration(new RoundAbort('rebalance'));
             log.info({ groupId: opts.groupId }, 'group rebalancing: finishing the insert in flight before re-joining');
           } else {
             log.warn({ err: errorMessage(err) }, 'heartbeat failed; will retry');
@@ -182,7 +220,7 @@ export function createGroupConsumer(kafka: Kafka, opts: GroupConsumerOptions): G
       const round: PendingRound = {
         batches: [],
         payloads: [],
-        controller: new AbortController(),
+        controller: generation,
         done: gate.then(() => runRound(round)),
       };
       collecting = round;
@@ -208,9 +246,11 @@ export function createGroupConsumer(kafka: Kafka, opts: GroupConsumerOptions): G
     get joined() {
       return joined && !stopping;
     },
-    async start(handler, onAssign) {
+    fenced,
+    async start(handler, onAssign, held) {
       onRound = handler;
       assignListener = onAssign;
+      if (held) hold = held;
       await consumer.connect();
       await consumer.subscribe({ topic: opts.topic, fromBeginning: opts.fromBeginning });
       await consumer.run({
@@ -227,12 +267,18 @@ export function createGroupConsumer(kafka: Kafka, opts: GroupConsumerOptions): G
       if (offsets.length === 0) return;
       await consumer.commitOffsets(offsets.map((o) => ({ topic: opts.topic, partition: o.partition, offset: String(o.offset) })));
     },
+    seek(offsets) {
+      for (const o of offsets) consumer.seek({ topic: opts.topic, partition: o.partition, offset: String(o.offset) });
+    },
     async stop() {
       if (stopping) return;
       stopping = true;
-      for (const r of inFlight) r.controller.abort(new RoundAbort('stop'));
+      abortGeneration(new RoundAbort('stop'));
       await Promise.allSettled([...inFlight].map((r) => r.done));
+      // Also here, not only in the fenced leave: without the fence, and before leaving in any case.
+      await hold();
       await consumer.disconnect();
+      unregisterHold(memberId);
       joined = false;
     },
   };

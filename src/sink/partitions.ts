@@ -42,10 +42,19 @@ export class PartitionStates {
     for (const e of this.entries.values()) e.checked = false;
   }
 
+  /**
+   * A round failed after it may have put rows into the windows (and maybe before they landed):
+   * the partitions are checked against ClickHouse again before their next use, and a dirty window
+   * is rebuilt. Without the re-check, a round redelivered to this member without a re-join (kafkajs
+   * retries a failed fetch in place) would find its own rows in the window and drop them as resends.
+   */
   markDirty(partitions: Iterable<number>): void {
     for (const p of partitions) {
       const e = this.entries.get(p);
-      if (e) e.dirty = true;
+      if (e) {
+        e.dirty = true;
+        e.checked = false;
+      }
     }
   }
 

@@ -4,11 +4,13 @@
 // are skipped unread, the rest are decoded in the worker pool, resends are dropped against each
 // partition's window, undecodable records go to the DLQ, the rows are inserted in blocks of at
 // most SINK_BATCH_ROWS / SINK_BATCH_BYTES with a deduplication token, and only then are the
-// offsets committed. See docs/architecture/sink.md for the guarantees and their limits.
+// offsets committed. Rounds overlap: round n+1 is fetched and decoded while round n inserts
+// (RoundHandler below). See docs/architecture/sink.md for the guarantees and their limits.
 import { randomBytes } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import type { ChangePublisher } from '../common/changefeed.js';
+import { errorMessage, TrackhouseError } from '../common/errors.js';
 import type { ReadinessCheck } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import type { Registry } from '../common/metrics.js';
@@ -18,7 +20,7 @@ import { createGroupConsumer, isRebalancing, RoundAbort, type GroupConsumer, typ
 import { createDeadLetterProducer, type DeadLetter, type DeadLetterProducer } from '../kafka/dlq.js';
 import { ensureTopics } from '../kafka/topics.js';
 import { deadLetter } from './deadletter.js';
-import { buildBlocks } from './blocks.js';
+import { buildBlocks, type Block } from './blocks.js';
 import { decodeFetch, type Chunk } from './decode.js';
 import { feedBatchOf } from './feedbatch.js';
 import { LagProbe } from './lag.js';
@@ -117,8 +119,9 @@ export async function startSink(opts: SinkOptions): Promise<RunningSink> {
         // Only this member's partitions; the new owner reports the others.
         lag.assigned(assigned);
       },
+      () => rounds.drain(),
     );
-    log.info({ topic, groupId: cfg.groupId, partitions, workers: cfg.workers }, 'sink consuming');
+    log.info({ topic, groupId: cfg.groupId, partitions, workers: cfg.workers, overlap: consumer.fenced }, 'sink consuming');
   } catch (err) {
     await consumer?.stop().catch(() => {});
     await dlq?.close().catch(() => {});
@@ -171,22 +174,69 @@ interface RoundDeps {
   hooks?: SinkHooks;
 }
 
+/** A round past decoding: its dead letters, insert blocks and commit, run while the next round decodes. */
+interface Stage {
+  batches: readonly PartitionBatch[];
+  partitions: readonly number[];
+  blocks: readonly Block[];
+  letters: DeadLetter[];
+  signal: AbortSignal;
+  t0: number;
+  tDecoded: number;
+}
+
+/** A stage that failed: its partitions are re-checked and read again from where it started. */
+interface Failure {
+  err: unknown;
+  partitions: readonly number[];
+  /** partition -> first offset of the failed round. */
+  from: Map<number, number>;
+}
+
+/**
+ * Runs the rounds as a two-step pipeline: while round n's dead letters, inserts and commit run
+ * (the stage), round n+1 is fetched, skipped and decoded; its handler then waits for stage n
+ * before starting its own, so at most one stage is in flight and two fetches are held. Stages run
+ * in round order, so commits only move forward.
+ *
+ * Why this keeps "effectively once": a round's handler returns once its stage has started, so
+ * kafkajs may want to re-join while a stage is in flight; the consumer's fence (src/kafka/fence.ts)
+ * makes the re-join wait for drain(), so no insert is in flight when this member gives up its
+ * partitions, exactly as when rounds did not overlap. Without the fence (another kafkajs
+ * version), each handler waits for its own stage: rounds do not overlap.
+ *
+ * A stage that fails (its signal aborted by a rebalance or a stop, a dead letter that could not
+ * be sent, a commit refused) is not retried by itself: the next round's handler finds the failure,
+ * rewinds the consumer to where the failed round started, marks its partitions for a re-check
+ * against ClickHouse (floor and window) and fails, so kafkajs reads the records again. On a
+ * re-join, drain() does the same without the rewind: the group's committed offsets are the rewind.
+ */
 class RoundHandler {
   /** Per process start: a token can never match a block written by an earlier life of the table. */
   private readonly tokenPrefix = `sink-${randomBytes(6).toString('hex')}`;
   private inserts = 0;
+  /** The stage in flight; never rejects (a failure is kept in `failure`). */
+  private inFlight: Promise<void> = Promise.resolve();
+  private failure: Failure | null = null;
 
   constructor(private readonly d: RoundDeps) {}
+
+  /** Waits for the stage in flight; a failed one's partitions are re-checked before their next use. */
+  async drain(): Promise<void> {
+    await this.inFlight;
+    if (this.failure) {
+      this.d.states.markDirty(this.failure.partitions);
+      this.failure = null;
+    }
+  }
 
   async handle(round: Round): Promise<void> {
     const { batches, signal } = round;
     const { states, metrics } = this.d;
     metrics.rounds.inc();
     const partitions = batches.map((b) => b.partition);
-    let landed = false;
+    let touched = false;
     const t0 = performance.now();
-    let tDecoded = 0;
-    let tInserted = 0;
     try {
       await states.ensure(partitions, signal);
       const decoded = await decodeFetch(
@@ -196,55 +246,95 @@ class RoundHandler {
         this.d.limits,
         this.d.changes !== undefined,
       );
+      const tDecoded = performance.now();
+      // The previous round's stage must have ended before this round touches the windows and
+      // floors it uses; a rebalance or stop does not wait for it here (the fence does).
+      await settledOrAborted(this.inFlight, signal);
+      if (signal.aborted) throw signal.reason;
+      if (this.failure) this.rewind(batches);
       if (decoded.filtered > 0) metrics.duplicates.inc({ reason: 'redelivered' }, decoded.filtered);
-      tDecoded = performance.now();
       for (const c of decoded.chunks) metrics.workerHeap.set({ thread: String(c.result.threadId) }, c.result.heapUsed);
       const letters = this.deadLetters(decoded.chunks, decoded.empty);
+      touched = true;
       const { blocks, resent } = buildBlocks(decoded.chunks, (p) => states.get(p).window, {
         rows: this.d.insertRows,
         bytes: this.d.insertBytes,
         tokenPrefix: this.tokenPrefix,
       });
       if (resent > 0) metrics.duplicates.inc({ reason: 'resent' }, resent);
-      // Dead letters first: the offsets are committed only once their copies are durable.
-      if (letters.length > 0) {
-        await this.d.dlq.send(letters);
-        for (const l of letters) metrics.deadLetters.inc({ code: String(l.headers['trackhouse.error.code']) });
-        this.d.log.warn({ records: letters.length }, 'undecodable records sent to the dead-letter topic');
-      }
-      for (const block of blocks) {
-        await this.d.store.insert(block, signal);
-        for (const [p, [, top]] of block.ranges) {
-          const s = states.get(p);
-          if (top > s.floor) s.floor = top;
-        }
-        this.inserts++;
-        await this.d.hooks?.afterInsert?.({ inserts: this.inserts, rows: block.rows });
-        this.d.changes?.publish(feedBatchOf(block));
-      }
-      landed = true;
-      tInserted = performance.now();
-      await this.d.consumer.commit(batches.map((b) => ({ partition: b.partition, offset: b.lastOffset + 1 })));
-      if (this.d.log.isLevelEnabled('debug')) {
-        this.d.log.debug(
-          {
-            records: batches.reduce((n, b) => n + b.messages.length, 0),
-            rows: blocks.reduce((n, b) => n + b.rows, 0),
-            inserts: blocks.length,
-            decodeMs: Math.round(tDecoded - t0),
-            insertMs: Math.round(tInserted - tDecoded),
-            commitMs: Math.round(performance.now() - tInserted),
-          },
-          'fetch sunk',
-        );
+      const stage: Stage = { batches, partitions, blocks, letters, signal, t0, tDecoded };
+      this.inFlight = this.runStage(stage).catch((err: unknown) => {
+        const from = new Map(batches.map((b) => [b.partition, Number(b.messages[0]!.offset)]));
+        this.failure = { err, partitions, from };
+        if (err instanceof RoundAbort || isRebalancing(err)) return; // a re-join or stop follows
+        this.d.log.error({ err, partitions }, 'round failed; its records will be read again');
+        // Read them again even if no further record arrives to find the failure (see rewind()).
+        this.d.consumer.seek([...from].map(([partition, offset]) => ({ partition, offset })));
+      });
+      if (!this.d.consumer.fenced) {
+        // No fence: the stage must end before kafkajs may re-join, so this handler waits for it.
+        await this.inFlight;
+        if (this.failure) this.rewind([]);
       }
     } catch (err) {
-      // The windows took in rows that may not have landed: rebuild them from ClickHouse.
-      if (!landed) states.markDirty(partitions);
-      if (!(err instanceof RoundAbort) && !isRebalancing(err)) {
+      // The windows took in rows that never reached a stage: rebuild them from ClickHouse.
+      if (touched) states.markDirty(partitions);
+      if (!(err instanceof RoundAbort) && !isRebalancing(err) && !(err instanceof StageFailed)) {
         this.d.log.error({ err, partitions }, 'round failed; its records will be read again');
       }
       throw err;
+    }
+  }
+
+  /**
+   * The previous stage failed: read its records (and this round's) again from where it started,
+   * after a re-check of the partitions against ClickHouse. Throws, so this round is not consumed.
+   */
+  private rewind(batches: readonly PartitionBatch[]): never {
+    const f = this.failure!;
+    this.failure = null;
+    const from = new Map(f.from);
+    for (const b of batches) if (!from.has(b.partition)) from.set(b.partition, Number(b.messages[0]!.offset));
+    this.d.states.markDirty([...from.keys()]);
+    this.d.consumer.seek([...from].map(([partition, offset]) => ({ partition, offset })));
+    throw f.err instanceof RoundAbort || isRebalancing(f.err) ? f.err : new StageFailed(f.err);
+  }
+
+  private async runStage(s: Stage): Promise<void> {
+    const { states, metrics } = this.d;
+    const tStart = performance.now();
+    // Dead letters first: the offsets are committed only once their copies are durable.
+    if (s.letters.length > 0) {
+      await this.d.dlq.send(s.letters);
+      for (const l of s.letters) metrics.deadLetters.inc({ code: String(l.headers['trackhouse.error.code']) });
+      this.d.log.warn({ records: s.letters.length }, 'undecodable records sent to the dead-letter topic');
+    }
+    for (const block of s.blocks) {
+      await this.d.store.insert(block, s.signal);
+      for (const [p, [, top]] of block.ranges) {
+        const st = states.get(p);
+        if (top > st.floor) st.floor = top;
+      }
+      this.inserts++;
+      await this.d.hooks?.afterInsert?.({ inserts: this.inserts, rows: block.rows });
+      this.d.changes?.publish(feedBatchOf(block));
+    }
+    const tInserted = performance.now();
+    await this.d.consumer.commit(s.batches.map((b) => ({ partition: b.partition, offset: b.lastOffset + 1 })));
+    if (this.d.log.isLevelEnabled('debug')) {
+      this.d.log.debug(
+        {
+          records: s.batches.reduce((n, b) => n + b.messages.length, 0),
+          rows: s.blocks.reduce((n, b) => n + b.rows, 0),
+          inserts: s.blocks.length,
+          decodeMs: Math.round(s.tDecoded - s.t0),
+          // Waiting for the previous round's stage (the overlap: decode ran meanwhile).
+          waitMs: Math.round(tStart - s.tDecoded),
+          insertMs: Math.round(tInserted - tStart),
+          commitMs: Math.round(performance.now() - tInserted),
+        },
+        'fetch sunk',
+      );
     }
   }
 
@@ -259,4 +349,24 @@ class RoundHandler {
     }
     return out;
   }
+}
+
+/** The previous round's stage failed (logged there); this round is dropped and both are read again. */
+class StageFailed extends TrackhouseError {
+  constructor(cause: unknown) {
+    super('SINK_ROUND_FAILED', `the previous round failed: ${errorMessage(cause)}`, { retriable: true, cause });
+  }
+}
+
+/** Resolves when `p` settled or `signal` aborted, whichever is first. */
+function settledOrAborted(p: Promise<unknown>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    signal.addEventListener('abort', done, { once: true });
+    p.then(done, done);
+  });
 }

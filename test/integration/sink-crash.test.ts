@@ -14,7 +14,7 @@ import type { Config, Env } from '../../src/config/index.js';
 import { createKafka, ensureTopics } from '../../src/kafka/index.js';
 import { startSink } from '../../src/sink/index.js';
 import { kafkaBrokers, tempDir, testConfig, uniqueTopicEnv } from '../support/env.js';
-import { caughtUp, count, expectedTally, offsets, produce, tally, testEvent, waitFor } from './sink-helpers.js';
+import { caughtUp, count, expectedTally, offsets, produce, recordsIn, tally, testEvent, waitFor } from './sink-helpers.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -135,6 +135,9 @@ describe('trackhouse sink process', () => {
     kafka = createKafka(config.kafka, silentLogger());
     await ensureTopics(kafka, config.kafka);
     await produce(kafka, topic, events);
+    // The checks below count records as events (committed offsets against rows in ClickHouse), so
+    // each event must be exactly one record: no send of the producer was written twice.
+    expect(await recordsIn(kafka, topic)).toBe(events.length);
   });
   afterAll(async () => {
     for (const c of children) if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
@@ -180,6 +183,7 @@ describe('trackhouse sink process', () => {
     const more = Array.from({ length: 2000 }, (_, i) => testEvent(100_000 + i));
     await produce(kafka, topic, more);
     events.push(...more);
+    expect(await recordsIn(kafka, topic)).toBe(events.length);
     const before = await offsets(kafka, topic, group);
     const child = spawnSink({ ...env, SINK_TEST_KILL_AFTER_INSERTS: '1' });
     children.push(child);

@@ -54,7 +54,10 @@ export type Produced = EventRecord | { key: string | null; value: Buffer | null 
  * gives item i's Kafka record time (CreateTime); without it the producer stamps the time of sending.
  */
 export async function produce(kafka: Kafka, topic: string, items: readonly Produced[], recordTime?: (i: number) => number): Promise<void> {
-  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  // Idempotent: on a busy machine a send can time out after the broker wrote it, and a plain
+  // producer's retry would write the batch again. The tests count records as events (offsets,
+  // inserted rows, resends), so every item must be exactly one record.
+  const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   try {
     for (let i = 0; i < items.length; i += 500) {
@@ -175,6 +178,17 @@ export async function offsets(kafka: Kafka, topic: string, groupId: string): Pro
   }
 }
 
+/** How many records the topic holds (sum of its partitions' high watermarks; nothing is deleted in a test). */
+export async function recordsIn(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return (await admin.fetchTopicOffsets(topic)).reduce((n, o) => n + Number(o.high), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** Resolves once the group has committed up to the high watermark of every partition. */
 export function caughtUp(kafka: Kafka, topic: string, groupId: string, timeoutMs = 60_000): Promise<true> {
   return waitFor(
@@ -194,6 +208,8 @@ export interface Faults {
   landThenFail: number;
   /** Each insert that passes waits this long first (a slow ClickHouse). */
   stallMs: number;
+  /** When set, each insert waits for it first (an insert held in flight until the test lets go). */
+  gate?: Promise<void>;
 }
 
 /** The real client, with inserts into events failing or stalling as `faults` says at each call. */
@@ -209,6 +225,7 @@ export function faultyClient(client: ClickHouseClient, faults: Faults): { client
           calls.failed++;
           throw new Error('injected: ClickHouse refused the connection');
         }
+        if (faults.gate) await faults.gate;
         if (faults.stallMs > 0) await new Promise((r) => setTimeout(r, faults.stallMs));
         if (faults.landThenFail > 0) {
           faults.landThenFail--;
@@ -221,6 +238,34 @@ export function faultyClient(client: ClickHouseClient, faults: Faults): { client
     },
   });
   return { client: wrapped, calls };
+}
+
+/**
+ * The real Kafka client, except that a producer's send to `topic` fails, before reaching the
+ * broker, while `faults.sendFailures` > 0 (each failure counts it down): a dead-letter topic that
+ * cannot be written for a moment.
+ */
+export function failingSends(kafka: Kafka, topic: string, faults: { sendFailures: number }): Kafka {
+  return new Proxy(kafka, {
+    get(target, prop, receiver) {
+      if (prop !== 'producer') return Reflect.get(target, prop, receiver);
+      return (...args: Parameters<Kafka['producer']>) => {
+        const producer = target.producer(...args);
+        return new Proxy(producer, {
+          get(p, name, r) {
+            if (name !== 'send') return Reflect.get(p, name, r);
+            return async (record: Parameters<typeof producer.send>[0]) => {
+              if (record.topic === topic && faults.sendFailures > 0) {
+                faults.sendFailures--;
+                throw new Error(`injected: ${topic} cannot be written`);
+              }
+              return p.send(record);
+            };
+          },
+        });
+      };
+    },
+  });
 }
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
