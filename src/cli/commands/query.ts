@@ -3,6 +3,7 @@ import { checkClickHouse, openClickHouse } from '../../warehouse/index.js';
 import { createLogger } from '../../common/log.js';
 import { createRegistry } from '../../common/metrics.js';
 import { loadConfig } from '../../config/index.js';
+import { lockChdbDataDir } from '../datadirlock.js';
 import { clickhousePart, queryComponent } from '../components.js';
 import { Lifecycle } from '../lifecycle.js';
 
@@ -17,6 +18,7 @@ export function registerQuery(program: Command): void {
       const config = loadConfig();
       const log = createLogger(config.logLevel, { component: 'query' });
       const life = new Lifecycle(log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.drainDelayMs });
+      lockChdbDataDir(config, 'trackhouse query');
       const ch = await openClickHouse(config.clickhouse, config.dataDir);
       life.add(clickhousePart(ch));
       try {
