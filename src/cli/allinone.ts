@@ -52,7 +52,7 @@ export async function startAllInOne(): Promise<number> {
   // Before anything looks at the data dir: a second start on it stops here, having touched nothing.
   const lock = lockDataDir(config.dataDir, 'trackhouse start');
   const life = new Lifecycle(log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.allInOneDrainDelayMs });
-  life.add({ name: 'data dir lock', stop: async () => lock.release() });
+  life.add({ name: 'data dir lock', ifCut: 'released as the process exits', stop: async () => lock.release() });
   // Installed first, so Ctrl-C during start-up also stops whatever already runs.
   const signalled = life.untilSignal();
   const componentLog = (component: string) => createLogger(config.logLevel, { component });

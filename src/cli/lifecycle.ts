@@ -168,12 +168,11 @@ export class Lifecycle {
       }
     }
     const what = left.map((p) => `${p.name}: ${p.ifCut ?? 'its stop did not finish'}`);
-    const during = this.current === 'starting' ? ' (during start-up)' : '';
+    // During start-up the step under way (fetching jars, waiting for Kafka) is what did not end.
+    const why = this.current === 'starting' && this.inStop === null ? 'while a start-up step was still running' : `before ${left.map((p) => p.name).join(', ')} stopped`;
     this.log.error(
       { timeoutMs, unfinished: left.map((p) => p.name), left: what },
-      left.length > 0
-        ? `SHUTDOWN_TIMEOUT_MS (${timeoutMs} ms) passed${during} before ${left.map((p) => p.name).join(', ')} stopped; exiting. Left: ${what.join('; ')}`
-        : `SHUTDOWN_TIMEOUT_MS (${timeoutMs} ms) passed${during}; exiting`,
+      `SHUTDOWN_TIMEOUT_MS (${timeoutMs} ms) passed ${why}; exiting with code 1.${what.length > 0 ? ` Left: ${what.join('; ')}` : ''}`,
     );
     process.exit(1);
   }
