@@ -117,9 +117,18 @@ describe.each<Fault>(['stopped', 'paused', 'slow'])('SIGTERM with the broker %s'
       await sendUntilAcked(startUrl, 'u2', 50, `${fault}-b`);
 
       const heal = await applyFault(fault);
+      // Requests in flight when the signal comes: sent before anything noticed the fault, they
+      // wait for a Kafka that does not answer (stopped: refused at once).
+      const inFlight = [sendBatch(ingestUrl, 'u1', 50, `${fault}-c`), sendBatch(startUrl, 'u2', 50, `${fault}-d`)];
       try {
-        // Requests in flight when the signal comes: they wait for a Kafka that does not answer.
-        const inFlight = [sendBatch(ingestUrl, 'u1', 50, `${fault}-c`), sendBatch(startUrl, 'u2', 50, `${fault}-d`)];
+        // Wait until the processes know Kafka is gone (their kafkajs clients are in retry loops
+        // then, which is what held the all-in-one open): ingest's readiness probe says so first.
+        if (fault !== 'slow') {
+          for (const url of [ingestUrl, startUrl]) {
+            const deadline = Date.now() + 120_000;
+            while ((await get(`${url}/readyz`)).status === 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+          }
+        }
         const [i, s, a] = await Promise.all([terminate(ingest), terminate(sink), terminate(start)]);
         for (const [name, p, r] of [
           ['ingest', ingest, i],
@@ -127,6 +136,7 @@ describe.each<Fault>(['stopped', 'paused', 'slow'])('SIGTERM with the broker %s'
           ['start', start, a],
         ] as const) {
           const why = `${name}: exit ${r.code} after ${Math.round(r.ms)} ms\n${p.stdout().slice(-4000)}\n${p.stderr().slice(-2000)}`;
+          console.info(`broker ${fault}: ${name} exit ${r.code} after ${Math.round(r.ms)} ms${r.code !== 0 ? `: ${leftLine(p)?.slice(0, 400)}` : ''}`);
           expect(r.ms, why).toBeLessThan(TIMEOUT_MS + MARGIN_MS);
           if (r.code !== 0) expect(leftLine(p), why).toBeDefined();
           expect(logProblems(p.stdout(), (l) => !l.startsWith('{')).problems, why).toEqual([]);
