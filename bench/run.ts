@@ -16,6 +16,7 @@ const scenarios: Record<string, () => Promise<Scenario>> = {
   sink: async () => (await import('./sink.js')).run,
   query: async () => (await import('./query.js')).run,
   e2e: async () => (await import('./e2e.js')).run,
+  formats: async () => (await import('./formats.js')).run,
 };
 
 function machine(): Record<string, unknown> {

@@ -69,7 +69,6 @@ export const HTTP_ERRORS = {
   not_found: 404,
   method_not_allowed: 405,
   body_too_large: 413,
-  unsupported_media_type: 415,
   unsupported_encoding: 415,
   internal_error: 500,
   metrics_failed: 500,

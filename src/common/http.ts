@@ -1,5 +1,5 @@
 // Small pieces every uWebSockets.js server here shares: listening on a port, the one JSON reply
-// writer (writeJson; replyJson after an await), and the operational routes /healthz (alive), /readyz (dependencies reachable, 503 while draining) and
+// writer (writeJson; replyJson after an await; writeReply for other media types), and the operational routes /healthz (alive), /readyz (dependencies reachable, 503 while draining) and
 // /metrics (Prometheus text), each also answering HEAD (same status and headers, no body) and
 // 405 to other methods.
 //
@@ -62,7 +62,15 @@ export type Headers = readonly (readonly [string, string])[];
  * `close`: close the connection after the answer. Hot paths pass constant header arrays.
  */
 export function writeJson(res: HttpResponse, status: number, body: string | Uint8Array, headers?: Headers, head = false, close = false): void {
-  res.writeStatus(statusLine(status)).writeHeader('Content-Type', 'application/json');
+  writeReply(res, status, 'application/json', body, headers, head, close);
+}
+
+/**
+ * writeJson for an answer of another media type: the ingest edge answers other vendors' clients
+ * in their own shapes (a 1x1 GIF for pixels, Mixpanel's text `1`).
+ */
+export function writeReply(res: HttpResponse, status: number, contentType: string, body: string | Uint8Array, headers?: Headers, head = false, close = false): void {
+  res.writeStatus(statusLine(status)).writeHeader('Content-Type', contentType);
   if (headers) for (const [k, v] of headers) res.writeHeader(k, v);
   endReply(res, body, head, close);
 }

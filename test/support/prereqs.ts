@@ -2,6 +2,7 @@
 // tests. Besides Node 20, the integration tests start a real Kafka broker (test/support/kafka-global.ts),
 // which needs Java 17+ and, until the broker's jars are cached under .trackhouse/, Maven to fetch
 // them. The checks are the CLI's own (src/cli/preflight.ts, src/localkafka/prereq.ts).
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { checkNode } from '../../src/cli/preflight.js';
 import { errorMessage } from '../../src/common/errors.js';
@@ -33,4 +34,10 @@ if (problems.length > 0) {
       `${problems.map((p) => `  - ${p}`).join('\n')}\n`,
   );
   process.exit(1);
+}
+
+// Optional: the browser SDK tests need Debian's chromium; without it they are skipped, said here
+// once so a contributor sees it before the run (.ci/run installs it).
+if (!existsSync('/usr/bin/chromium')) {
+  process.stderr.write('npm test: /usr/bin/chromium is missing, so test/integration/formats-browser.test.ts will be SKIPPED (apt-get install chromium)\n');
 }
