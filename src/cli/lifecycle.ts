@@ -359,6 +359,7 @@ export class Supervised implements Part {
         this.watch(run);
         return;
       } catch (err) {
+        if (this.stopping) return; // cut short by the stop
         log.error({ err, part: name }, `${name} failed to restart`);
         code = -1;
       }
