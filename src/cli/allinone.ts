@@ -166,7 +166,7 @@ async function kafkaFor(
   const broker = await Supervised.start({
     ...supervision,
     name: 'kafka',
-    ifCut: 'stopped by its watchdog once this process is gone (it flushes its log then)',
+    ifCut: 'killed (SIGKILL), so it cannot outlive this process in the data dir; it recovers its log at the next start, and what it acknowledged is kept',
     launch,
   });
   life.add(broker);

@@ -177,9 +177,13 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
   ];
 
   const clusterId = clusterIdFor(dir);
-  const format = await runJava([...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propsFile, '-g']);
-  if (format.code !== 0) {
-    throw new LocalKafkaError(`formatting Kafka storage in ${logDirs} failed (exit ${format.code}):\n${format.text.slice(-3000)}`);
+  // Formatted storage has meta.properties (format -g would leave it as it is): one JVM start
+  // fewer for every later start, and for a restart after a crash.
+  if (!existsSync(path.join(logDirs, 'meta.properties'))) {
+    const format = await runJava([...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propsFile, '-g']);
+    if (format.code !== 0) {
+      throw new LocalKafkaError(`formatting Kafka storage in ${logDirs} failed (exit ${format.code}):\n${format.text.slice(-3000)}`);
+    }
   }
 
   const outFile = path.join(logsDir, 'stdout.log');
