@@ -37,7 +37,7 @@ import {
   type LocalBroker,
 } from '../localkafka/index.js';
 import type { StoredRow } from '../schema/index.js';
-import { clickhousePart, queryComponent, sinkComponent } from './components.js';
+import { clickhousePart, hostedStream, queryComponent, sinkComponent, streamRules } from './components.js';
 import { lockDataDir } from './datadirlock.js';
 import { Lifecycle, StartAborted, Supervised, type Incarnation, type Part } from './lifecycle.js';
 import { chooseLocalPorts } from './localports.js';
@@ -51,6 +51,8 @@ export async function startAllInOne(): Promise<number> {
   const log = createLogger(config.logLevel, { component: 'start' });
   // Before anything looks at the data dir: a second start on it stops here, having touched nothing.
   const lock = lockDataDir(config.dataDir, 'trackhouse start');
+  // A bad rules file stops the start before anything runs.
+  const rules = streamRules(config, config.stream.inQuery);
   const life = new Lifecycle(log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.allInOneDrainDelayMs });
   life.add({ name: 'data dir lock', ifCut: 'released as the process exits', stop: async () => lock.release() });
   // Installed first, so Ctrl-C during start-up also stops whatever already runs.
@@ -75,14 +77,21 @@ export async function startAllInOne(): Promise<number> {
     life.checkpoint();
 
     // Started in data-flow order from the back, so they stop as data flows: ingest, sink, query.
+    // Ports are chosen first so the query's dashboard knows where the ingest and the sink answer.
+    const ingestPort = config.http.ingestPort === 0 ? await freePort() : config.http.ingestPort;
+    const sinkPort = config.http.sinkPort === 0 ? await freePort() : config.http.sinkPort;
     const changes = createChangeFeed<StoredRow>();
-    const query = await queryComponent({ config, clickhouse: ch.client, log: componentLog('query'), registry: createRegistry('query'), changes });
+    const queryRegistry = createRegistry('query');
+    // The stream component (live volume, alerts) is hosted by the query API: its routes on the query port.
+    const stream = hostedStream({ config, kafka, log: componentLog('stream'), registry: queryRegistry, rules });
+    const queryConfig = withDashboardTargets(config, ingestPort, sinkPort);
+    const query = await queryComponent({ config: queryConfig, clickhouse: ch.client, log: componentLog('query'), registry: queryRegistry, changes, stream });
     life.add(query);
-    const sink = await sinkComponent({ config, kafka, clickhouse: ch.client, log: componentLog('sink'), registry: sinkRegistry, changes });
+    const sinkConfig: Config = Object.freeze({ ...config, http: Object.freeze({ ...config.http, sinkPort }) });
+    const sink = await sinkComponent({ config: sinkConfig, kafka, clickhouse: ch.client, log: componentLog('sink'), registry: sinkRegistry, changes });
     if (broker) sink.addCheck(broker.readiness);
     life.add(sink);
 
-    const ingestPort = config.http.ingestPort === 0 ? await freePort() : config.http.ingestPort;
     const ingest = await Supervised.start({
       ...supervision,
       name: 'ingest',
@@ -128,6 +137,29 @@ function supervisionOf(config: Config, log: Logger, registry: Registry, life: Li
       void life.stopAll().then(() => giveUp(1));
     },
   };
+}
+
+/**
+ * The dashboard reads the ingest's and the sink's /readyz and /metrics: here they are this
+ * process's own parts, unless DASHBOARD_INGEST_URL / DASHBOARD_SINK_URL say otherwise.
+ */
+function withDashboardTargets(config: Config, ingestPort: number, sinkPort: number): Config {
+  const host = loopbackFor(config.http.host);
+  return Object.freeze({
+    ...config,
+    dashboard: Object.freeze({
+      ...config.dashboard,
+      ingestUrl: config.dashboard.ingestUrl ?? `http://${host}:${ingestPort}`,
+      sinkUrl: config.dashboard.sinkUrl ?? `http://${host}:${sinkPort}`,
+    }),
+  });
+}
+
+/** An address to reach a server listening on `host` from this machine. */
+function loopbackFor(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
 
 async function kafkaFor(
@@ -254,7 +286,7 @@ function printBanner(
   keys: ReturnType<typeof withDevKeys>,
   p: { ingestPort: number; queryPort: number; sinkPort: number; brokers: string[] },
 ): void {
-  const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
+  const host = loopbackFor(config.http.host);
   const writeKey = [...keys.write.keys()][0]!;
   const readKey = [...keys.read][0]!;
   const ingest = `http://${host}:${p.ingestPort}`;
@@ -264,7 +296,8 @@ function printBanner(
     'trackhouse is running',
     '',
     `  ingest   ${ingest}      (Segment HTTP Tracking API: /v1/track, /v1/batch, ...)`,
-    `  query    ${query}      (/v1/users/{userId}/events, /v1/rollups/daily)`,
+    `  query    ${query}      (/v1/users/{userId}/events, /v1/rollups/daily${config.stream.inQuery ? ', /v1/volume, /v1/alerts' : ''})`,
+    `  browser  ${query}/dashboard      (the dashboard: enter the read key below)`,
     `  sink     http://${host}:${p.sinkPort}      (/metrics, /readyz)`,
     `  kafka    ${p.brokers.join(',')}${config.kafka.brokers.length === 0 ? '   (local broker, data in ' + config.dataDir + '/kafka)' : ''}`,
     `  data     ${config.clickhouse.url ?? `${config.dataDir}/clickhouse (chDB, in this process)`}`,

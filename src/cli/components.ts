@@ -1,9 +1,10 @@
 // The one place that builds the running parts of trackhouse as stoppable components, from the
 // config, the clients (Kafka, ClickHouse), a logger and a metrics registry. `trackhouse ingest`,
-// `sink` and `query` each run one; `trackhouse start` runs the sink and the query API in its own
-// process (sharing the ClickHouse client and the change feed) and ingest as a child process
-// (`trackhouse ingest`), so every process runs the same wiring. Each component is a lifecycle
-// Part (./lifecycle.ts): drain() turns it not ready, stop() stops it.
+// `sink`, `query` and `alerts` each run one; `trackhouse start` runs the sink and the query API in
+// its own process (sharing the ClickHouse client and the change feed) and ingest as a child process
+// (`trackhouse ingest`), so every process runs the same wiring. The query API hosts the stream
+// component (live volume, alerts) unless QUERY_STREAM=off. Each component is a lifecycle Part
+// (./lifecycle.ts): drain() turns it not ready, stop() stops it.
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import type { ClickHouseHandle } from '../warehouse/index.js';
@@ -12,10 +13,12 @@ import { startOpsServer, type ReadinessCheck } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import type { Registry } from '../common/metrics.js';
 import type { Config } from '../config/index.js';
+import { addDashboardRoutes } from '../dashboard/index.js';
 import { startIngest } from '../ingest/index.js';
-import { startQuery } from '../query/index.js';
+import { startQuery, type QueryRoutes } from '../query/index.js';
 import type { StoredRow } from '../schema/index.js';
 import { startSink, type SinkHooks } from '../sink/index.js';
+import { hostStream, loadStreamRules, startStreamServer, type HostedStream, type Rule } from '../stream/index.js';
 import type { Part } from './lifecycle.js';
 
 export interface Component extends Part {
@@ -62,7 +65,7 @@ export async function sinkComponent(
   const checks: ReadinessCheck[] = [...sink.checks];
   let ops;
   try {
-    ops = await startOpsServer({ registry, checks, host: config.http.host, port: config.http.sinkPort, portVariable: 'SINK_PORT' });
+    ops = await startOpsServer({ registry, checks, host: config.http.host, port: config.http.sinkPort, portVariable: 'SINK_PORT', log: o.log });
   } catch (err) {
     await sink.stop();
     throw err;
@@ -85,10 +88,70 @@ export async function sinkComponent(
   };
 }
 
-/** The query API on QUERY_PORT; with `changes` (the sink in this process) it caches hot users. */
-export async function queryComponent(o: ComponentBase & { clickhouse: ClickHouseClient; changes?: ChangeFeed<StoredRow> }): Promise<Component> {
-  const server = await startQuery({ config: o.config, clickhouse: o.clickhouse, log: o.log, registry: o.registry, ...(o.changes ? { changes: o.changes } : {}) });
-  return { name: 'query', ifCut: 'queries in flight get no answer', port: server.port, drain: () => server.drain(), stop: () => server.stop() };
+/**
+ * The query API on QUERY_PORT, with the dashboard (GET /dashboard, GET /v1/pipeline) on the same
+ * port; with `changes` (the sink in this process) it caches hot users. With `stream` (hostedStream)
+ * it serves /v1/volume and /v1/alerts too: the stream starts once the API listens and stops after
+ * it; while Kafka cannot be reached the API still serves the rest.
+ */
+export async function queryComponent(
+  o: ComponentBase & { clickhouse: ClickHouseClient; changes?: ChangeFeed<StoredRow>; stream?: HostedStream | null },
+): Promise<Component> {
+  const stream = o.stream ?? null;
+  const server = await startQuery({
+    config: o.config,
+    clickhouse: o.clickhouse,
+    log: o.log,
+    registry: o.registry,
+    routes: stream ? [dashboardRoutes(o.config, o.log), (app, g) => stream.routes(app, g.draining, g.done)] : [dashboardRoutes(o.config, o.log)],
+    ...(o.changes ? { changes: o.changes } : {}),
+  });
+  stream?.start();
+  return {
+    name: 'query',
+    ifCut: 'queries in flight get no answer',
+    port: server.port,
+    drain: () => server.drain(),
+    async stop() {
+      try {
+        await server.stop();
+      } finally {
+        await stream?.stop();
+      }
+    },
+  };
+}
+
+/**
+ * The alert rules of TRACKHOUSE_ALERTS for the stream component this process runs (none when it
+ * runs none): read before anything starts, so a bad rule stops the command with a ConfigError
+ * naming the rule and field.
+ */
+export function streamRules(config: Config, runsStream: boolean): Rule[] {
+  return runsStream ? loadStreamRules(config) : [];
+}
+
+/** The stream component for the query API to host (queryComponent's `stream`); null with QUERY_STREAM=off. */
+export function hostedStream(o: ComponentBase & { kafka: Kafka; rules: readonly Rule[] }): HostedStream | null {
+  if (!o.config.stream.inQuery) return null;
+  return hostStream({ config: o.config, kafka: o.kafka, log: o.log, registry: o.registry, rules: o.rules });
+}
+
+/**
+ * `trackhouse alerts`: the stream component alone, its /v1/volume, /v1/alerts, /healthz, /readyz
+ * (503 until caught up) and /metrics on STREAM_PORT. Unlike the hosted one it needs Kafka to start.
+ */
+export async function alertsComponent(o: ComponentBase & { kafka: Kafka; rules: readonly Rule[] }): Promise<Component> {
+  const server = await startStreamServer({ config: o.config, kafka: o.kafka, log: o.log, registry: o.registry, rules: o.rules });
+  return { name: 'alerts', ifCut: 'its state is rebuilt from Kafka at the next start', port: server.port, drain: () => server.drain(), stop: () => server.stop() };
+}
+
+/**
+ * The dashboard's routes on the query server, behind its read key: the page and its files, and
+ * GET /v1/pipeline, which reads the ingest and the sink at DASHBOARD_INGEST_URL / DASHBOARD_SINK_URL.
+ */
+export function dashboardRoutes(config: Config, log: Logger): QueryRoutes {
+  return (app, guard) => addDashboardRoutes(app, { config: config.dashboard, log, admit: guard.admit, fail: guard.fail });
 }
 
 /** An open ClickHouse client as a part: closed after the components that use it. */

@@ -76,6 +76,7 @@ export const HTTP_ERRORS = {
   draining: 503,
   kafka_unavailable: 503,
   clickhouse_unavailable: 503,
+  stream_unavailable: 503,
 } as const;
 
 export type HttpErrorCode = keyof typeof HTTP_ERRORS;

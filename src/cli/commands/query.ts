@@ -4,7 +4,8 @@ import { createLogger } from '../../common/log.js';
 import { createRegistry } from '../../common/metrics.js';
 import { loadConfig } from '../../config/index.js';
 import { lockChdbDataDir } from '../datadirlock.js';
-import { clickhousePart, queryComponent } from '../components.js';
+import { createKafka } from '../../kafka/index.js';
+import { clickhousePart, hostedStream, kafkaBrokers, queryComponent, streamRules } from '../components.js';
 import { Lifecycle } from '../lifecycle.js';
 
 export function registerQuery(program: Command): void {
@@ -12,22 +13,28 @@ export function registerQuery(program: Command): void {
     .command('query')
     .description(
       'serve the query API (GET /v1/users/{userId}/events, /v1/rollups/daily) on QUERY_PORT until SIGTERM; ' +
-        'run alone it has no change feed from a sink, so it does not cache and every reply comes from ClickHouse',
+        'run alone it has no change feed from a sink, so it does not cache and every reply comes from ClickHouse. ' +
+        'It also hosts the stream component (GET /v1/volume, /v1/alerts, the rules of TRACKHOUSE_ALERTS) unless QUERY_STREAM=off',
     )
     .action(async () => {
       const config = loadConfig();
       const log = createLogger(config.logLevel, { component: 'query' });
+      // The rules file is checked before anything starts: a bad rule stops the command.
+      const rules = streamRules(config, config.stream.inQuery);
       const life = new Lifecycle(log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.drainDelayMs });
       lockChdbDataDir(config, 'trackhouse query');
       const ch = await openClickHouse(config.clickhouse, config.dataDir);
       life.add(clickhousePart(ch));
       try {
         await checkClickHouse(ch, config.clickhouse);
-        const query = await queryComponent({ config, clickhouse: ch.client, log, registry: createRegistry('query') });
+        const registry = createRegistry('query');
+        const streamLog = createLogger(config.logLevel, { component: 'stream' });
+        const stream = config.stream.inQuery ? hostedStream({ config, kafka: createKafka(config.kafka, streamLog, kafkaBrokers(config)), log: streamLog, registry, rules }) : null;
+        const query = await queryComponent({ config, clickhouse: ch.client, log, registry, stream });
         const exited = life.untilSignal();
         life.add(query);
         life.ready();
-        log.info({ port: query.port, clickhouse: ch.location, engine: ch.engine }, 'query API ready');
+        log.info({ port: query.port, clickhouse: ch.location, engine: ch.engine, stream: stream !== null }, 'query API ready');
         process.exitCode = await exited;
       } catch (err) {
         await life.stopAll();

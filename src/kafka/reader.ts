@@ -1,0 +1,174 @@
+// A reader of every partition of some topics, at positions its caller keeps (with its own data,
+// in its own store), not at offsets committed to a shared consumer group. Each replica of the
+// stream processor reads all partitions this way, so each one's state is complete.
+//
+// kafkajs has no manual assignment, so the reader is the only member of a consumer group of its
+// own (a group id no other process uses, a new one per start): it is assigned every partition,
+// is never rebalanced against anyone, and never commits. After every join it seeks each partition to the caller's
+// position (or, for a partition the caller has never read, to the first record at or after
+// `startTime`, Kafka's record time), so a re-join for any reason (a new partition, a missed
+// heartbeat) never rewinds or skips. Records come in rounds: every partition batch of one fetch
+// together, as src/kafka/consumer.ts does for the sink.
+//
+// This is the small interface the per-user view (issue #10) can later share: one reader, many
+// consumers of its rounds.
+import type { Consumer, EachBatchPayload, IHeaders, Kafka } from 'kafkajs';
+import { errorMessage } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import { partitionOffsets } from './admin.js';
+
+export interface ReadRecord {
+  readonly offset: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers?: IHeaders;
+  /** Kafka record time, ms as text. */
+  readonly timestamp: string;
+}
+
+export interface ReadBatch {
+  readonly topic: string;
+  readonly partition: number;
+  readonly records: readonly ReadRecord[];
+  /** The partition's end offset when the broker answered. */
+  readonly highWatermark: number;
+}
+
+export interface PartitionReaderOptions {
+  topics: readonly string[];
+  /** A group id only this reader uses. */
+  groupId: string;
+  /** The next offset to read, or null for a partition never read (it starts at startTime). */
+  position(topic: string, partition: number): number | null;
+  /** Kafka record time (ms) a never-read partition of `topic` starts at; 0 for its first record. */
+  startTime(topic: string): number;
+  /** Told where each partition starts after a join (null: its earliest record, offset unknown yet). */
+  onSeek?(topic: string, partition: number, offset: number | null): void;
+  maxWaitMs: number;
+  maxBytes: number;
+  maxBytesPerPartition: number;
+  log: Logger;
+}
+
+export interface PartitionReader {
+  /**
+   * Starts reading; onRound gets every non-empty batch of a fetch together. The next fetch of a
+   * partition waits until onRound resolved.
+   */
+  start(onRound: (batches: readonly ReadBatch[]) => Promise<void>): Promise<void>;
+  /** End offsets (the next offset to be written) of every partition of the topics, asked now. */
+  endOffsets(): Promise<Map<string, Map<number, number>>>;
+  /** Partitions assigned (all of each topic), once joined. */
+  assigned(): ReadonlyMap<string, readonly number[]>;
+  stop(): Promise<void>;
+}
+
+export function createPartitionReader(kafka: Kafka, opts: PartitionReaderOptions): PartitionReader {
+  const log = opts.log;
+  const consumer: Consumer = kafka.consumer({
+    groupId: opts.groupId,
+    // Alone in its group: nothing to rebalance against; a long pause (a large store write) must
+    // not make the broker drop it and trigger a re-join.
+    sessionTimeout: 60_000,
+    rebalanceTimeout: 60_000,
+    heartbeatInterval: 3_000,
+    minBytes: 1,
+    maxBytes: opts.maxBytes,
+    maxBytesPerPartition: opts.maxBytesPerPartition,
+    maxWaitTimeInMs: opts.maxWaitMs,
+    allowAutoTopicCreation: false,
+  });
+  const offsets = partitionOffsets(kafka);
+  let assignment = new Map<string, number[]>();
+  /** Start offsets by time, looked up once at start for every partition then known. */
+  const byTime = new Map<string, Map<number, number>>();
+  let stopping = false;
+
+  let collecting: { batches: ReadBatch[]; done: Promise<void> } | null = null;
+  let onRound: (batches: readonly ReadBatch[]) => Promise<void> = async () => {};
+
+  consumer.on(consumer.events.GROUP_JOIN, (e) => {
+    assignment = new Map(Object.entries(e.payload.memberAssignment).map(([t, ps]) => [t, [...ps].sort((a, b) => a - b)]));
+    const seeks: Record<string, Record<number, number | string>> = {};
+    for (const [topic, partitions] of assignment) {
+      for (const p of partitions) {
+        const pos = opts.position(topic, p) ?? byTime.get(topic)?.get(p) ?? null;
+        // A partition that appeared after start (the topic grew) is read from its beginning.
+        const offset = pos === null ? -2 : pos;
+        consumer.seek({ topic, partition: p, offset: String(offset) });
+        opts.onSeek?.(topic, p, offset === -2 ? null : offset);
+        (seeks[topic] ??= {})[p] = offset === -2 ? 'earliest' : offset;
+      }
+    }
+    log.info({ groupId: opts.groupId, seeks }, 'reading every partition from the stored positions');
+  });
+  consumer.on(consumer.events.CRASH, (e) => {
+    log.error({ err: errorMessage(e.payload.error), restart: e.payload.restart }, 'Kafka reader crashed');
+  });
+
+  async function eachBatch(payload: EachBatchPayload): Promise<void> {
+    if (stopping) return;
+    const { batch } = payload;
+    if (collecting === null) {
+      // kafkajs calls the handler of every partition of a fetch in the same tick, so one turn of
+      // the event loop gathers the whole fetch into one round.
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const round: { batches: ReadBatch[]; done: Promise<void> } = { batches: [], done: gate.then(() => onRound(round.batches)) };
+      collecting = round;
+      setImmediate(() => {
+        collecting = null;
+        release();
+      });
+    }
+    const round = collecting;
+    round.batches.push({ topic: batch.topic, partition: batch.partition, records: batch.messages, highWatermark: Number(batch.highWatermark) });
+    await round.done;
+  }
+
+  return {
+    async start(handler) {
+      onRound = handler;
+      for (const topic of opts.topics) {
+        // A topic created a moment ago may not be served by its leader yet.
+        const known = await retried(() => offsets.atTime(topic, Math.max(0, opts.startTime(topic))));
+        const ends = await retried(() => offsets.ends(topic));
+        // -1: no record at or after that time; start at the end.
+        for (const [p, off] of known) if (off < 0) known.set(p, ends.get(p) ?? 0);
+        byTime.set(topic, known);
+      }
+      await consumer.connect();
+      for (const topic of opts.topics) await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({ autoCommit: false, eachBatchAutoResolve: true, partitionsConsumedConcurrently: 1_000, eachBatch });
+    },
+    async endOffsets() {
+      const out = new Map<string, Map<number, number>>();
+      for (const topic of opts.topics) out.set(topic, await retried(() => offsets.ends(topic)));
+      return out;
+    },
+    assigned: () => assignment,
+    async stop() {
+      if (stopping) return;
+      stopping = true;
+      await consumer.disconnect().catch(() => {});
+      // Empty now and without offsets; the broker would expire it, this just tidies at once.
+      await offsets.deleteGroup(opts.groupId);
+      await offsets.close();
+    },
+  };
+}
+
+const NOT_YET = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE', 'NOT_LEADER_FOR_PARTITION', 'NOT_LEADER_OR_FOLLOWER']);
+
+/** Retries what fails because a new topic's partitions are not served yet (up to ~10 s). */
+async function retried<T>(f: () => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await f();
+    } catch (err) {
+      const type = (err as { type?: string }).type;
+      if (i >= 20 || type === undefined || !NOT_YET.has(type)) throw err;
+      await new Promise((r) => setTimeout(r, 100 + 50 * i));
+    }
+  }
+}
