@@ -11,14 +11,20 @@
 // closes, and Kafka stops last. Before that every part says not ready at once and, only when
 // SHUTDOWN_DRAIN_DELAY_MS is set (there is no load balancer to tell on a developer's machine,
 // and Ctrl-C should be quick), keeps its port open that long first.
+//
+// The data dir is locked first (./datadirlock.ts), before the broker reuse check and chDB. The
+// local broker and the ingest child are supervised (lifecycle.ts, Supervised): a crash is logged,
+// restarted with backoff and counted in trackhouse_part_restarts_total{part} on the sink's
+// /metrics, whose /readyz says 503 while a part is down.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { checkClickHouse, migrate, openClickHouse, type ClickHouseHandle } from '../warehouse/index.js';
 import { createChangeFeed } from '../common/changefeed.js';
 import { InterruptedError, TrackhouseError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
-import { createRegistry } from '../common/metrics.js';
+import { Counter, createRegistry, type Registry } from '../common/metrics.js';
 import { currentEnv, loadConfig, withDevKeys, type Config } from '../config/index.js';
 import { createKafka, ensureTopics, explainKafkaError } from '../kafka/index.js';
 import {
@@ -32,7 +38,8 @@ import {
 } from '../localkafka/index.js';
 import type { StoredRow } from '../schema/index.js';
 import { clickhousePart, hostedStream, queryComponent, sinkComponent, streamRules } from './components.js';
-import { Lifecycle, StartAborted, type Part } from './lifecycle.js';
+import { lockDataDir } from './datadirlock.js';
+import { Lifecycle, StartAborted, Supervised, type Incarnation, type Part } from './lifecycle.js';
 import { chooseLocalPorts } from './localports.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -42,15 +49,20 @@ export async function startAllInOne(): Promise<number> {
   const keys = withDevKeys(base.keys);
   const config: Config = Object.freeze({ ...base, keys: { write: keys.write, read: keys.read } });
   const log = createLogger(config.logLevel, { component: 'start' });
+  // Before anything looks at the data dir: a second start on it stops here, having touched nothing.
+  const lock = lockDataDir(config.dataDir, 'trackhouse start');
   // A bad rules file stops the start before anything runs.
   const rules = streamRules(config, config.stream.inQuery);
   const life = new Lifecycle(log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.allInOneDrainDelayMs });
+  life.add({ name: 'data dir lock', ifCut: 'released as the process exits', stop: async () => lock.release() });
   // Installed first, so Ctrl-C during start-up also stops whatever already runs.
   const signalled = life.untilSignal();
   const componentLog = (component: string) => createLogger(config.logLevel, { component });
+  const sinkRegistry = createRegistry('sink');
+  const supervision = supervisionOf(config, log, sinkRegistry, life);
 
   try {
-    const brokers = await kafkaFor(config, log, life);
+    const { brokers, broker } = await kafkaFor(config, log, life, supervision);
     const kafka = createKafka(config.kafka, log, brokers);
     await ensureTopics(kafka, config.kafka).catch((err: unknown) => {
       // Only a cluster named by KAFKA_BROKERS can be misconfigured; the local broker was just started here.
@@ -76,22 +88,22 @@ export async function startAllInOne(): Promise<number> {
     const query = await queryComponent({ config: queryConfig, clickhouse: ch.client, log: componentLog('query'), registry: queryRegistry, changes, stream });
     life.add(query);
     const sinkConfig: Config = Object.freeze({ ...config, http: Object.freeze({ ...config.http, sinkPort }) });
-    const sink = await sinkComponent({ config: sinkConfig, kafka, clickhouse: ch.client, log: componentLog('sink'), registry: createRegistry('sink'), changes });
+    const sink = await sinkComponent({ config: sinkConfig, kafka, clickhouse: ch.client, log: componentLog('sink'), registry: sinkRegistry, changes });
+    if (broker) sink.addCheck(broker.readiness);
     life.add(sink);
 
-    const ingest = await startIngestChild(config, brokers, ingestPort, log, () => life.stopRequested);
+    const ingest = await Supervised.start({
+      ...supervision,
+      name: 'ingest',
+      ifCut: 'killed; requests it had not answered get no answer (none of them was acknowledged)',
+      launch: () => startIngestChild(config, brokers, ingestPort, log, () => life.stopRequested),
+    });
+    sink.addCheck(ingest.readiness);
     life.add(ingest);
 
     life.ready();
     printBanner(config, keys, { ingestPort, queryPort: query.port, sinkPort: sink.port, brokers });
-
-    const unexpected = ingest.exited.then(async (exitCode) => {
-      if (life.stopRequested) return new Promise<number>(() => {}); // a normal stop: the signal path answers
-      log.error({ exitCode }, 'the ingest process exited unexpectedly; stopping everything');
-      await life.stopAll();
-      return 1;
-    });
-    return await Promise.race([signalled, unexpected]);
+    return await Promise.race([signalled, supervision.gaveUp]);
   } catch (err) {
     await life.stopAll();
     // Ctrl-C reaches the tools we run too (mvn fetching the broker's jars): that step did not
@@ -102,6 +114,29 @@ export async function startAllInOne(): Promise<number> {
     }
     throw err;
   }
+}
+
+/** What every supervised part shares: the policy, the counter, and giving up (stop all, exit 1). */
+function supervisionOf(config: Config, log: Logger, registry: Registry, life: Lifecycle) {
+  const restarts = new Counter({
+    name: 'trackhouse_part_restarts_total',
+    help: 'Restarts of a crashed part of trackhouse start (kafka: the local broker; ingest: the ingest child process)',
+    labelNames: ['part'] as const,
+    registers: [registry],
+  });
+  for (const part of ['kafka', 'ingest']) restarts.inc({ part }, 0);
+  let giveUp!: (code: number) => void;
+  const gaveUp = new Promise<number>((resolve) => (giveUp = resolve));
+  return {
+    log,
+    policy: config.restart,
+    restarts,
+    gaveUp,
+    onGiveUp: () => {
+      if (life.stopRequested) return;
+      void life.stopAll().then(() => giveUp(1));
+    },
+  };
 }
 
 /**
@@ -127,43 +162,61 @@ function loopbackFor(host: string): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
 
-async function kafkaFor(config: Config, log: Logger, life: Lifecycle): Promise<string[]> {
-  if (config.kafka.brokers.length > 0) return config.kafka.brokers;
+async function kafkaFor(
+  config: Config,
+  log: Logger,
+  life: Lifecycle,
+  supervision: ReturnType<typeof supervisionOf>,
+): Promise<{ brokers: string[]; broker: Supervised | null }> {
+  if (config.kafka.brokers.length > 0) return { brokers: config.kafka.brokers, broker: null };
   const running = await findRunningBroker(config.dataDir);
   if (running) {
-    log.info({ port: running.port, pid: running.pid }, 'reusing the local Kafka broker already running for this data dir');
-    return [`127.0.0.1:${running.port}`];
+    // One started by `trackhouse kafka run`: it belongs to that command, which stops it.
+    log.info({ port: running.port, brokerPid: running.pid }, 'reusing the local Kafka broker already running for this data dir');
+    return { brokers: [`127.0.0.1:${running.port}`], broker: null };
   }
   const local = config.kafka.local;
   const { port, controllerPort, notices } = await chooseLocalPorts(local, portIsFree, freePort);
   for (const n of notices) log[n.level](n.fields, n.message);
   log.info({ version: local.version }, 'starting the local Kafka broker (first run fetches its jars with mvn)');
-  const broker: LocalBroker = await startLocalBroker({ dataDir: config.dataDir, version: local.version, port, controllerPort });
-  writeBrokerState(config.dataDir, { pid: broker.pid, port: broker.port, version: local.version, startedAt: new Date().toISOString() });
-  life.add({
+  // Every run on the same ports: the clients keep the address they were given.
+  const launch = async (): Promise<Incarnation> => {
+    const broker: LocalBroker = await startLocalBroker({ dataDir: config.dataDir, version: local.version, port, controllerPort });
+    writeBrokerState(config.dataDir, { pid: broker.pid, port: broker.port, version: local.version, startedAt: new Date().toISOString() });
+    log.info({ brokers: broker.brokers, log: broker.logFile, brokerPid: broker.pid }, 'local Kafka broker ready');
+    // A crash may leave the wrapper's watchdog or the JVM behind (the wrapper killed): clear the group.
+    void broker.exited.then(() => broker.kill());
+    return {
+      exited: broker.exited,
+      kill: () => broker.kill(),
+      stop: async () => {
+        await broker.stop();
+        clearBrokerState(config.dataDir, broker.pid);
+      },
+    };
+  };
+  const broker = await Supervised.start({
+    ...supervision,
     name: 'kafka',
-    stop: async () => {
-      await broker.stop();
-      clearBrokerState(config.dataDir, broker.pid);
-    },
+    ifCut: 'killed (SIGKILL), so it cannot outlive this process in the data dir; it recovers its log at the next start, and what it acknowledged is kept',
+    launch,
   });
-  log.info({ brokers: broker.brokers, log: broker.logFile }, 'local Kafka broker ready');
-  return broker.brokers;
+  life.add(broker);
+  return { brokers: [`127.0.0.1:${port}`], broker };
 }
 
-interface IngestChild extends Part {
-  exited: Promise<number>;
-  /** Sends SIGTERM (once): the child drains, waits its drain delay and stops. */
-  drain(): void;
-  stop(): Promise<void>;
-}
-
-async function startIngestChild(config: Config, brokers: string[], port: number, log: Logger, aborted: () => boolean): Promise<IngestChild> {
+/**
+ * Runs `trackhouse ingest` as a child process and resolves once it answers /readyz. Its stop
+ * bound is ours less a margin, so it gives up (and says what it left) before we would kill it.
+ */
+async function startIngestChild(config: Config, brokers: string[], port: number, log: Logger, aborted: () => boolean): Promise<Incarnation> {
+  const childTimeoutMs = Math.max(100, config.shutdownTimeoutMs - Math.min(1_000, Math.floor(config.shutdownTimeoutMs / 5)));
   const env = {
     ...currentEnv(),
     KAFKA_BROKERS: brokers.join(','),
     INGEST_PORT: String(port),
-    SHUTDOWN_DRAIN_DELAY_MS: String(config.allInOneDrainDelayMs),
+    SHUTDOWN_TIMEOUT_MS: String(childTimeoutMs),
+    SHUTDOWN_DRAIN_DELAY_MS: String(Math.min(config.allInOneDrainDelayMs, childTimeoutMs - 1)),
     TRACKHOUSE_WRITE_KEYS: [...config.keys.write].map(([k, s]) => `${k}:${s}`).join(','),
   };
   // Its own process group, so a terminal's Ctrl-C reaches only us and we drain in order; the
@@ -173,9 +226,16 @@ async function startIngestChild(config: Config, brokers: string[], port: number,
   const exited = new Promise<number>((resolve) =>
     child.once('exit', (code, signal) => {
       running = false;
-      resolve(code ?? (signal ? 128 : 1));
+      resolve(code ?? (signal ? 128 + (osConstants.signals[signal] ?? 0) : 1));
     }),
   );
+  const kill = () => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  };
   const deadline = Date.now() + 60_000;
   while (!(await answers(`http://${config.http.host}:${port}/readyz`))) {
     if (!running) throw new TrackhouseError('INGEST_FAILED', `trackhouse ingest exited during start (code ${await exited}); see its log above`);
@@ -185,12 +245,12 @@ async function startIngestChild(config: Config, brokers: string[], port: number,
       throw new StartAborted();
     }
     if (Date.now() > deadline) {
-      child.kill('SIGTERM');
+      kill();
       throw new TrackhouseError('INGEST_FAILED', `trackhouse ingest did not become ready on port ${port} within 60 s`);
     }
     await sleep(100);
   }
-  log.info({ port, pid: child.pid }, 'ingest ready');
+  log.info({ port, ingestPid: child.pid }, 'ingest ready');
   // One SIGTERM only: a second one, a second later, would make the child exit at once.
   let terminated = false;
   const terminate = () => {
@@ -198,13 +258,15 @@ async function startIngestChild(config: Config, brokers: string[], port: number,
     terminated = true;
   };
   return {
-    name: 'ingest',
     exited,
     drain: terminate,
+    kill,
     stop: async () => {
-      if (!running) return;
+      if (!running && !terminated) return;
       terminate();
-      await exited;
+      const code = await exited;
+      // It exits non-zero when it gave up on something, having logged what.
+      if (code !== 0) throw new TrackhouseError('INGEST_UNCLEAN_STOP', `the ingest process exited with code ${code} (its log above says what it left)`);
     },
   };
 }

@@ -9,7 +9,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import type { ClickHouseHandle } from '../warehouse/index.js';
 import type { ChangeFeed, ChangePublisher } from '../common/changefeed.js';
-import { startOpsServer } from '../common/http.js';
+import { startOpsServer, type ReadinessCheck } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import type { Registry } from '../common/metrics.js';
 import type { Config } from '../config/index.js';
@@ -35,7 +35,13 @@ export interface ComponentBase {
 /** The HTTP edge on INGEST_PORT (INGEST_THREADS threads), producing to `brokers`. */
 export async function ingestComponent(o: ComponentBase & { brokers: string[] }): Promise<Component> {
   const ingest = await startIngest({ config: o.config, log: o.log, registry: o.registry, brokers: o.brokers });
-  return { name: 'ingest', port: ingest.port, drain: () => ingest.drain(), stop: () => ingest.stop() };
+  return { name: 'ingest', ifCut: 'requests still waiting for Kafka get no answer (none of them was acknowledged)', port: ingest.port, drain: () => ingest.drain(), stop: () => ingest.stop() };
+}
+
+/** The sink's component: its /readyz can also report on other parts (the all-in-one's). */
+export interface SinkComponent extends Component {
+  /** Adds a check to /readyz: the all-in-one's supervised parts (503 while one is down). */
+  addCheck(check: ReadinessCheck): void;
 }
 
 /**
@@ -44,7 +50,7 @@ export async function ingestComponent(o: ComponentBase & { brokers: string[] }):
  */
 export async function sinkComponent(
   o: ComponentBase & { kafka: Kafka; clickhouse: ClickHouseClient; changes?: ChangePublisher<StoredRow>; hooks?: SinkHooks },
-): Promise<Component> {
+): Promise<SinkComponent> {
   const { config, registry } = o;
   const sink = await startSink({
     config,
@@ -55,9 +61,11 @@ export async function sinkComponent(
     ...(o.changes ? { changes: o.changes } : {}),
     ...(o.hooks ? { hooks: o.hooks } : {}),
   });
+  // Read at each /readyz request, so a check added later counts from then on.
+  const checks: ReadinessCheck[] = [...sink.checks];
   let ops;
   try {
-    ops = await startOpsServer({ registry, checks: sink.checks, host: config.http.host, port: config.http.sinkPort, portVariable: 'SINK_PORT', log: o.log });
+    ops = await startOpsServer({ registry, checks, host: config.http.host, port: config.http.sinkPort, portVariable: 'SINK_PORT', log: o.log });
   } catch (err) {
     await sink.stop();
     throw err;
@@ -65,7 +73,9 @@ export async function sinkComponent(
   const http = ops;
   return {
     name: 'sink',
+    ifCut: 'records fetched but not yet committed are read again at the next start (the dedup keeps each once)',
     port: http.port,
+    addCheck: (check) => checks.push(check),
     drain: () => http.drain(),
     async stop() {
       http.drain();
@@ -99,6 +109,7 @@ export async function queryComponent(
   stream?.start();
   return {
     name: 'query',
+    ifCut: 'queries in flight get no answer',
     port: server.port,
     drain: () => server.drain(),
     async stop() {
@@ -132,7 +143,7 @@ export function hostedStream(o: ComponentBase & { kafka: Kafka; rules: readonly 
  */
 export async function alertsComponent(o: ComponentBase & { kafka: Kafka; rules: readonly Rule[] }): Promise<Component> {
   const server = await startStreamServer({ config: o.config, kafka: o.kafka, log: o.log, registry: o.registry, rules: o.rules });
-  return { name: 'alerts', port: server.port, drain: () => server.drain(), stop: () => server.stop() };
+  return { name: 'alerts', ifCut: 'its state is rebuilt from Kafka at the next start', port: server.port, drain: () => server.drain(), stop: () => server.stop() };
 }
 
 /**
@@ -145,7 +156,7 @@ export function dashboardRoutes(config: Config, log: Logger): QueryRoutes {
 
 /** An open ClickHouse client as a part: closed after the components that use it. */
 export function clickhousePart(ch: ClickHouseHandle): Part {
-  return { name: 'clickhouse', stop: () => ch.close() };
+  return { name: 'clickhouse', ifCut: 'closed with the process (an insert in flight is not confirmed, so its records are read again)', stop: () => ch.close() };
 }
 
 /** KAFKA_BROKERS, or the project's local broker (`trackhouse kafka run`) when none is set. */

@@ -6,6 +6,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/support/env.js';
+import { Counter, Registry } from '../common/metrics.js';
+import { Supervised, type RestartPolicy } from './lifecycle.js';
 
 const dir = tempDir('trackhouse-lifecycle-');
 afterAll(() => dir.remove());
@@ -16,9 +18,9 @@ const FIXTURE = path.join(dir.path, 'component.mts');
 writeFileSync(
   FIXTURE,
   `import { runUntilSignal } from ${JSON.stringify(LIFECYCLE)};
-const [drainDelayMs, repeatWindowMs, stopHangs] = process.argv.slice(2).map(Number);
+const [drainDelayMs, repeatWindowMs, stopHangs, timeoutMs] = process.argv.slice(2).map(Number);
 const say = (m: string) => process.stdout.write(m + '\\n');
-const log = { info() {}, warn() {}, error() {}, debug() {} } as never;
+const log = { info() {}, warn() {}, error(_o: unknown, m: string) { say('error: ' + m); }, debug() {} } as never;
 let stops = 0;
 // Stands for the servers that keep a real command's event loop alive.
 setInterval(() => {}, 1 << 30);
@@ -32,7 +34,7 @@ const pending = runUntilSignal(
     },
   },
   log,
-  { timeoutMs: 60_000, drainDelayMs, repeatWindowMs },
+  { timeoutMs: timeoutMs || 60_000, drainDelayMs, repeatWindowMs },
 );
 say('ready');
 const code = await pending;
@@ -42,8 +44,8 @@ process.exit(code);
 );
 
 /** Starts the fixture; `line(text)` waits until its output holds `text`; `exited` is its exit code. */
-function start(drainDelayMs: number, repeatWindowMs: number, stopHangs = false) {
-  const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, String(drainDelayMs), String(repeatWindowMs), stopHangs ? '1' : '0'], {
+function start(drainDelayMs: number, repeatWindowMs: number, stopHangs = false, timeoutMs = 0) {
+  const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, String(drainDelayMs), String(repeatWindowMs), stopHangs ? '1' : '0', String(timeoutMs)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -90,6 +92,16 @@ describe('runUntilSignal', () => {
     expect(p.out()).not.toContain('stopping 2');
   });
 
+  it('exits 1 at SHUTDOWN_TIMEOUT_MS when a stop never ends, naming the part and what it leaves', async () => {
+    const p = start(0, 60_000, true, 300);
+    await ready(p);
+    p.child.kill('SIGTERM');
+    expect(await p.exited).toBe(1);
+    expect(p.out()).toContain('stopping 1');
+    expect(p.out()).toContain('error: SHUTDOWN_TIMEOUT_MS (300 ms) passed before component stopped; exiting with code 1. Left: component: its stop did not finish');
+    expect(p.out()).not.toContain('exit ');
+  });
+
   it('exits 130 at once on a second signal after the repeat window', async () => {
     const p = start(0, 0, true);
     await ready(p);
@@ -97,5 +109,93 @@ describe('runUntilSignal', () => {
     await p.line('stopping 1');
     p.child.kill('SIGINT');
     expect(await p.exited).toBe(130);
+  });
+});
+
+describe('Supervised', () => {
+  /** A fake run: `crash(code)` ends it unasked; stop() ends it asked. */
+  function fakeRun() {
+    let end!: (code: number) => void;
+    const exited = new Promise<number>((resolve) => (end = resolve));
+    return { exited, crash: (code: number) => end(code), stop: async () => end(0), stops: 0 };
+  }
+  function setup(policy: RestartPolicy) {
+    const runs: ReturnType<typeof fakeRun>[] = [];
+    const lines: { level: string; fields: Record<string, unknown>; msg: string }[] = [];
+    const at = (level: string) => (fields: Record<string, unknown>, msg: string) => lines.push({ level, fields, msg });
+    const log = { info: at('info'), warn: at('warn'), error: at('error'), debug: at('debug') } as never;
+    const registry = new Registry();
+    const restarts = new Counter({ name: 'trackhouse_part_restarts_total', help: 'h', labelNames: ['part'] as const, registers: [registry] });
+    let gaveUp: string | null = null;
+    const launched = () => runs.at(-1)!;
+    const supervised = Supervised.start({
+      name: 'ingest',
+      log,
+      policy,
+      restarts,
+      onGiveUp: (m) => (gaveUp = m),
+      launch: async () => {
+        runs.push(fakeRun());
+        return launched();
+      },
+    });
+    const count = async () => (await restarts.get()).values.find((v) => v.labels.part === 'ingest')?.value ?? 0;
+    return { supervised, runs, lines, count, gaveUp: () => gaveUp };
+  }
+  const until = async (cond: () => boolean) => {
+    while (!cond()) await new Promise((r) => setTimeout(r, 5));
+  };
+
+  it('restarts a crashed part with doubling backoff, counts each restart, and is not ready while down', async () => {
+    const s = setup({ backoffMs: 20, backoffMaxMs: 50, giveUpAfter: 10, stableMs: 60_000 });
+    const part = await s.supervised;
+    await expect(part.readiness.check()).resolves.toBeUndefined();
+    for (let n = 1; n <= 4; n++) {
+      s.runs.at(-1)!.crash(137);
+      await until(() => s.lines.some((l) => l.msg === 'ingest exited unexpectedly; restarting it' && l.fields.crashesInARow === n));
+      if (n === 1) await expect(part.readiness.check()).rejects.toThrow('ingest is down (exit code 137); restarting it');
+      await until(() => s.runs.length === n + 1);
+      await until(() => s.lines.filter((l) => l.msg === 'ingest restarted').length === n);
+    }
+    expect(s.lines.filter((l) => l.msg === 'ingest exited unexpectedly; restarting it').map((l) => l.fields.restartInMs)).toEqual([20, 40, 50, 50]);
+    expect(await s.count()).toBe(4);
+    await expect(part.readiness.check()).resolves.toBeUndefined();
+    await part.stop();
+    expect(s.gaveUp()).toBeNull();
+  });
+
+  it('gives up after more than giveUpAfter fast crashes in a row, with a message saying so', async () => {
+    const s = setup({ backoffMs: 1, backoffMaxMs: 1, giveUpAfter: 2, stableMs: 60_000 });
+    const part = await s.supervised;
+    for (let n = 1; n <= 3; n++) {
+      s.runs.at(-1)!.crash(1);
+      if (n < 3) await until(() => s.runs.length === n + 1);
+    }
+    await until(() => s.gaveUp() !== null);
+    expect(s.gaveUp()).toMatch(/^ingest crashed 3 times in a row, each within 60000 ms of its start \(last exit code 1\); giving up/);
+    expect(s.runs).toHaveLength(3);
+    expect(await s.count()).toBe(2);
+    await expect(part.readiness.check()).rejects.toThrow('gave up');
+  });
+
+  it('counts a part that ran longer than stableMs as a first crash again', async () => {
+    const s = setup({ backoffMs: 1, backoffMaxMs: 1, giveUpAfter: 1, stableMs: 0 });
+    const part = await s.supervised;
+    for (let n = 1; n <= 3; n++) {
+      s.runs.at(-1)!.crash(1);
+      await until(() => s.runs.length === n + 1);
+    }
+    expect(s.gaveUp()).toBeNull();
+    await part.stop();
+  });
+
+  it('does not restart a part that exits because it was drained or stopped', async () => {
+    const s = setup({ backoffMs: 1, backoffMaxMs: 1, giveUpAfter: 5, stableMs: 60_000 });
+    const part = await s.supervised;
+    part.drain();
+    await part.stop();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(s.runs).toHaveLength(1);
+    expect(s.lines.filter((l) => l.level === 'error')).toEqual([]);
   });
 });

@@ -13,9 +13,20 @@
 // to stop is logged, the ones before it are still stopped, and the exit code is 1. The same
 // signal twice within REPEAT_WINDOW_MS counts once; after it, a signal exits at once (130). Why the
 // delay and the window: docs/architecture.md, "Processes".
+//
+// The bound is hard: SHUTDOWN_TIMEOUT_MS after the signal the process exits whatever its parts are
+// doing (kafkajs retrying against a broker that is gone or paused, an insert that does not end),
+// with one log line naming each part that had not stopped and what that leaves behind, and exit
+// code 1; parts with child processes are killed first. A stop that finishes in time exits the
+// process at once (cli/main.ts), so timers and sockets a client library keeps cannot hold it.
+//
+// Supervised parts (the all-in-one's broker and ingest child) are restarted when they crash:
+// see Supervised below.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InterruptedError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
+import type { Counter } from '../common/metrics.js';
+import type { ReadinessCheck } from '../common/http.js';
 
 export interface Stoppable {
   /** Optional first phase: not ready, new requests refused, the port still open. */
@@ -27,6 +38,10 @@ export interface Stoppable {
 /** A started piece of a process: a server, a client, a child process, the local broker. */
 export interface Part extends Stoppable {
   readonly name: string;
+  /** What is left behind when SHUTDOWN_TIMEOUT_MS cuts its stop short (said in the exit's log line). */
+  readonly ifCut?: string;
+  /** Ends it at once when SHUTDOWN_TIMEOUT_MS has passed (a child process: SIGKILL). */
+  kill?(): void;
 }
 
 export interface StopOptions {
@@ -51,6 +66,8 @@ export type LifecycleState = 'starting' | 'running' | 'stopping' | 'stopped';
 
 export class Lifecycle {
   private readonly parts: Part[] = [];
+  /** The part whose stop() is running. */
+  private inStop: Part | null = null;
   private current: LifecycleState = 'starting';
   /** A stop asked for during start-up, honoured at the next step boundary. */
   private stopAsked = false;
@@ -115,6 +132,7 @@ export class Lifecycle {
       let clean = true;
       while (this.parts.length > 0) {
         const part = this.parts.pop()!;
+        this.inStop = part;
         try {
           await part.stop();
           this.log.info({ part: part.name }, 'stopped');
@@ -123,11 +141,40 @@ export class Lifecycle {
           this.log.error({ err, part: part.name }, 'error while stopping');
         }
       }
+      this.inStop = null;
       this.current = 'stopped';
       this.release(clean);
       return clean;
     })();
     return this.stopping;
+  }
+
+  /** The parts not stopped yet, the one stopping first. */
+  unfinished(): Part[] {
+    return [...(this.inStop ? [this.inStop] : []), ...[...this.parts].reverse()];
+  }
+
+  /**
+   * SHUTDOWN_TIMEOUT_MS has passed: kills what can be killed, says what each unfinished part
+   * leaves behind, and exits 1. Synchronous to the end: nothing may wait here.
+   */
+  private giveUp(timeoutMs: number): never {
+    const left = this.unfinished();
+    for (const part of left) {
+      try {
+        part.kill?.();
+      } catch {
+        /* already gone */
+      }
+    }
+    const what = left.map((p) => `${p.name}: ${p.ifCut ?? 'its stop did not finish'}`);
+    // During start-up the step under way (fetching jars, waiting for Kafka) is what did not end.
+    const why = this.current === 'starting' && this.inStop === null ? 'while a start-up step was still running' : `before ${left.map((p) => p.name).join(', ')} stopped`;
+    this.log.error(
+      { timeoutMs, unfinished: left.map((p) => p.name), left: what },
+      `SHUTDOWN_TIMEOUT_MS (${timeoutMs} ms) passed ${why}; exiting with code 1.${what.length > 0 ? ` Left: ${what.join('; ')}` : ''}`,
+    );
+    process.exit(1);
   }
 
   /**
@@ -162,13 +209,10 @@ export class Lifecycle {
         }
         stoppingSince = performance.now();
         log.info({ signal, drainDelayMs }, drainDelayMs > 0 ? 'stopping: not ready from now on, stopping after the drain delay' : 'stopping');
-        const timer = setTimeout(() => {
-          log.error({ timeoutMs }, 'graceful stop took too long; exiting');
-          process.exit(1);
-        }, timeoutMs);
-        timer.unref();
+        // Not cleared when the stop ends: the command exits right after (cli/main.ts); should
+        // anything keep it alive anyway, this still ends it. Not unref'd, for the same reason.
+        setTimeout(() => this.giveUp(timeoutMs), timeoutMs);
         void this.requestStop().then((clean) => {
-          clearTimeout(timer);
           if (clean) log.info('stopped');
           done(clean ? 0 : 1);
         });
@@ -188,4 +232,156 @@ export function runUntilSignal(component: Stoppable, log: Logger, options: StopO
   life.add({ name: 'component', drain: component.drain?.bind(component), stop: () => component.stop() });
   life.ready();
   return exited;
+}
+
+/** RESTART_*: how a supervised part is brought back. */
+export interface RestartPolicy {
+  /** First wait before a restart; doubles with each crash in a row, up to backoffMaxMs. */
+  backoffMs: number;
+  backoffMaxMs: number;
+  /** Give up after this many crashes in a row, each within stableMs of its start. */
+  giveUpAfter: number;
+  /** A part that ran this long before crashing has its count of crashes in a row reset. */
+  stableMs: number;
+}
+
+/** One run of a supervised part: a child process, from its start to its exit. */
+export interface Incarnation {
+  /** Resolves with the exit code when it ends, asked to or not. */
+  readonly exited: Promise<number>;
+  drain?(): void;
+  stop(): Promise<void>;
+  kill?(): void;
+}
+
+export interface SupervisedOptions {
+  name: string;
+  /** Starts one run; resolves once it is ready. */
+  launch: () => Promise<Incarnation>;
+  log: Logger;
+  policy: RestartPolicy;
+  /** trackhouse_part_restarts_total{part}. */
+  restarts: Counter<'part'>;
+  /** Called once when it gives up (repeated fast crashes): the caller stops everything. */
+  onGiveUp: (message: string) => void;
+  ifCut?: string;
+}
+
+/**
+ * A part of the all-in-one that is restarted when it crashes (the local broker, the ingest child):
+ * after an exit nobody asked for it waits (backoffMs, doubling per crash in a row, at most
+ * backoffMaxMs) and launches it again, logging the crash and the restart and counting the restart
+ * in trackhouse_part_restarts_total{part}. Its readiness check fails while it is down. After
+ * giveUpAfter crashes in a row that each came within stableMs of a start, it stops trying and
+ * calls onGiveUp with a message saying so.
+ */
+export class Supervised implements Part {
+  readonly name: string;
+  readonly ifCut?: string;
+  private current: Incarnation;
+  private startedAt = performance.now();
+  private down: string | null = null;
+  private crashesInARow = 0;
+  private stopping = false;
+  private relaunching: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+
+  private constructor(
+    private readonly o: SupervisedOptions,
+    first: Incarnation,
+  ) {
+    this.name = o.name;
+    if (o.ifCut !== undefined) this.ifCut = o.ifCut;
+    this.current = first;
+    this.watch(first);
+  }
+
+  /** Launches the first run (a failure there is a start-up failure, not a crash) and watches it. */
+  static async start(o: SupervisedOptions): Promise<Supervised> {
+    return new Supervised(o, await o.launch());
+  }
+
+  /** For /readyz: fails, saying why, while the part is down or restarting. */
+  get readiness(): ReadinessCheck {
+    return {
+      name: this.name,
+      check: async () => {
+        if (this.down !== null) throw new Error(this.down);
+      },
+    };
+  }
+
+  private watch(run: Incarnation): void {
+    void run.exited.then((code) => {
+      if (this.stopping || run !== this.current) return;
+      this.relaunching = this.recover(code);
+    });
+  }
+
+  private async recover(exitCode: number): Promise<void> {
+    const { log, policy, name } = this.o;
+    let code = exitCode;
+    for (;;) {
+      const ranMs = performance.now() - this.startedAt;
+      this.crashesInARow = ranMs < policy.stableMs ? this.crashesInARow + 1 : 1;
+      if (this.crashesInARow > policy.giveUpAfter) {
+        const message =
+          `${name} crashed ${this.crashesInARow} times in a row, each within ${policy.stableMs} ms of its start ` +
+          `(last exit code ${code}); giving up. Its log says why; fix that and start again`;
+        this.down = `${name} is down: gave up after ${this.crashesInARow} fast crashes`;
+        log.error({ part: name, exitCode: code, crashes: this.crashesInARow }, message);
+        this.o.onGiveUp(message);
+        return;
+      }
+      const delay = Math.min(policy.backoffMaxMs, policy.backoffMs * 2 ** (this.crashesInARow - 1));
+      this.down = `${name} is down (exit code ${code}); restarting it`;
+      log.error({ part: name, exitCode: code, crashesInARow: this.crashesInARow, restartInMs: delay }, `${name} exited unexpectedly; restarting it`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, delay);
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.wake = null;
+      if (this.stopping) return;
+      this.startedAt = performance.now();
+      try {
+        const run = await this.o.launch();
+        this.current = run;
+        this.o.restarts.inc({ part: name });
+        this.down = null;
+        log.warn({ part: name, crashesInARow: this.crashesInARow }, `${name} restarted`);
+        if (this.stopping) {
+          await run.stop();
+          return;
+        }
+        this.watch(run);
+        return;
+      } catch (err) {
+        if (this.stopping) return; // cut short by the stop
+        log.error({ err, part: name }, `${name} failed to restart`);
+        code = -1;
+      }
+    }
+  }
+
+  drain(): void {
+    // From here on an exit is the stop, not a crash.
+    this.stopping = true;
+    this.wake?.();
+    if (this.down === null) this.current.drain?.();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    await this.relaunching;
+    await this.current.stop();
+  }
+
+  kill(): void {
+    this.stopping = true;
+    this.current.kill?.();
+  }
 }

@@ -14,6 +14,9 @@ registerCommands(program);
 try {
   checkNode();
   await program.parseAsync(process.argv);
+  // The command is done (a server's stop included): exit now. Client libraries keep timers and
+  // sockets (kafkajs retrying against a broker that is gone) that would hold the process open.
+  process.exit(process.exitCode ?? 0);
 } catch (err) {
   if (err instanceof TrackhouseError) {
     process.stderr.write(`trackhouse: ${err.message}\n`);

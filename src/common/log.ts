@@ -1,4 +1,10 @@
 // Structured JSON logs (pino): one line per record, cheap when a level is disabled.
+//
+// One key per line: pino writes a child's bindings after its parent's and a line's fields after
+// both, without merging, so a key bound twice (or bound and passed again) appears twice in the
+// line, and log shippers keep either. Every process logger binds `pid` and `component`; a part of
+// a process (the producer, kafkajs) says which it is with `module`, through childLogger, which
+// refuses a key that is already bound.
 import { pino, type Logger } from 'pino';
 
 export type { Logger } from 'pino';
@@ -10,6 +16,14 @@ export type { Logger } from 'pino';
 export function createLogger(level: string, bindings: Record<string, unknown> = {}, to: 'stdout' | 'stderr' = 'stdout'): Logger {
   const options = { level, base: { pid: process.pid, ...bindings }, timestamp: pino.stdTimeFunctions.isoTime };
   return to === 'stdout' ? pino(options) : pino(options, pino.destination({ fd: 2, sync: true }));
+}
+
+/** A child logger whose bindings are new keys: throws on a key the parent already binds. */
+export function childLogger(log: Logger, bindings: Record<string, unknown>): Logger {
+  const bound = log.bindings();
+  const twice = Object.keys(bindings).filter((k) => k in bound || k === 'pid' || k === 'hostname');
+  if (twice.length > 0) throw new Error(`log key${twice.length > 1 ? 's' : ''} ${twice.join(', ')} already bound: a line would carry ${twice.length > 1 ? 'them' : 'it'} twice`);
+  return log.child(bindings);
 }
 
 /** A logger that drops everything, for tests that do not look at logs. */

@@ -14,6 +14,18 @@ describe('config', () => {
     expect(c.ingest.maxEventBytes).toBe(32 * 1024);
   });
 
+  it('reads the restart policy of trackhouse start, and names a maximum below the first wait', () => {
+    expect(loadConfig({}).restart).toEqual({ backoffMs: 1_000, backoffMaxMs: 30_000, giveUpAfter: 5, stableMs: 60_000 });
+    expect(loadConfig({ RESTART_BACKOFF_MS: '50', RESTART_BACKOFF_MAX_MS: '400', RESTART_GIVE_UP_AFTER: '0', RESTART_STABLE_MS: '0' }).restart).toEqual({
+      backoffMs: 50,
+      backoffMaxMs: 400,
+      giveUpAfter: 0,
+      stableMs: 0,
+    });
+    expect(() => loadConfig({ RESTART_BACKOFF_MS: '5000', RESTART_BACKOFF_MAX_MS: '1000' })).toThrow('RESTART_BACKOFF_MAX_MS: must be at least RESTART_BACKOFF_MS (5000)');
+    expect(() => loadConfig({ RESTART_GIVE_UP_AFTER: 'often' })).toThrow('RESTART_GIVE_UP_AFTER: expected an integer between 0 and 1000');
+  });
+
   it('names every bad variable in one error', () => {
     let err: unknown;
     try {

@@ -27,6 +27,11 @@ const generalSchema = z
     LOG_LEVEL: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], 'info'),
     SHUTDOWN_TIMEOUT_MS: int(15_000, 100, 600_000),
     SHUTDOWN_DRAIN_DELAY_MS: optionalInt(0, 600_000),
+    // `trackhouse start` restarts its local broker and its ingest child when they crash.
+    RESTART_BACKOFF_MS: int(1_000, 10, 600_000),
+    RESTART_BACKOFF_MAX_MS: int(30_000, 10, 3_600_000),
+    RESTART_GIVE_UP_AFTER: int(5, 0, 1_000),
+    RESTART_STABLE_MS: int(60_000, 0, 86_400_000),
   })
   .superRefine((e, ctx) => {
     if (e.SHUTDOWN_DRAIN_DELAY_MS !== undefined && e.SHUTDOWN_DRAIN_DELAY_MS >= e.SHUTDOWN_TIMEOUT_MS) {
@@ -35,6 +40,9 @@ const generalSchema = z
         path: ['SHUTDOWN_DRAIN_DELAY_MS'],
         message: `must be less than SHUTDOWN_TIMEOUT_MS (${e.SHUTDOWN_TIMEOUT_MS}), which bounds the whole stop, this delay included`,
       });
+    }
+    if (e.RESTART_BACKOFF_MAX_MS < e.RESTART_BACKOFF_MS) {
+      ctx.addIssue({ code: 'custom', path: ['RESTART_BACKOFF_MAX_MS'], message: `must be at least RESTART_BACKOFF_MS (${e.RESTART_BACKOFF_MS})` });
     }
   })
   .transform((e) => ({
@@ -45,6 +53,12 @@ const generalSchema = z
     // `trackhouse start` runs on a developer's machine with no load balancer in front: Ctrl-C
     // should stop at once, unless a delay is asked for.
     allInOneDrainDelayMs: e.SHUTDOWN_DRAIN_DELAY_MS ?? 0,
+    restart: {
+      backoffMs: e.RESTART_BACKOFF_MS,
+      backoffMaxMs: e.RESTART_BACKOFF_MAX_MS,
+      giveUpAfter: e.RESTART_GIVE_UP_AFTER,
+      stableMs: e.RESTART_STABLE_MS,
+    },
   }));
 
 const sections = {
@@ -75,6 +89,8 @@ export type Config = Readonly<
     drainDelayMs: number;
     /** SHUTDOWN_DRAIN_DELAY_MS for `trackhouse start` (0 unless set). */
     allInOneDrainDelayMs: number;
+    /** RESTART_*: how `trackhouse start` restarts a crashed broker or ingest child. */
+    restart: Sections['general']['restart'];
   }
 >;
 
@@ -109,6 +125,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     shutdownTimeoutMs: s.general.shutdownTimeoutMs,
     drainDelayMs: s.general.drainDelayMs,
     allInOneDrainDelayMs: s.general.allInOneDrainDelayMs,
+    restart: s.general.restart,
     http: s.http,
     keys: s.keys,
     kafka: s.kafka,

@@ -2,6 +2,7 @@
 // producer, uWS app, codec) and wires them. Runs on the main thread (INGEST_THREADS=1) or in each
 // worker thread.
 import type { Registry } from 'prom-client';
+import { TrackhouseError } from '../common/errors.js';
 import { addOpsRoutes, listen, type Listening } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import { loadUws } from '../common/uws.js';
@@ -76,8 +77,17 @@ export async function startEdgeServer(opts: EdgeServerOptions): Promise<EdgeServ
         edge.startDraining();
         await edge.whenIdle(ic.ackTimeoutMs + 1_000);
         l.close();
-        await producer.close(ic.ackTimeoutMs);
+        const left = await producer.close(ic.ackTimeoutMs);
         l.closeAll();
+        if (left.submissions > 0) {
+          // Nothing acknowledged is lost (a 200 comes only after Kafka's ack), but these requests
+          // were given up: the stop is not clean, and the exit code says so.
+          const message =
+            `stopped with ${left.records} events of ${left.submissions} requests not acknowledged by Kafka; ` +
+            'their requests were answered 503 (retriable) and none was stored';
+          log.error({ port: l.port, unacknowledgedEvents: left.records, unacknowledgedRequests: left.submissions }, message);
+          throw new TrackhouseError('INGEST_UNFLUSHED', message);
+        }
         log.info({ port: l.port }, 'ingest edge stopped');
       })()),
   };

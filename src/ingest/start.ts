@@ -102,7 +102,7 @@ class Supervisor {
   readonly threads: EdgeThread[] = [];
   private nextId = 0;
   private readonly jsonWaiters = new Map<number, (json: unknown[]) => void>();
-  private readonly stopWaiters = new Map<EdgeThread, () => void>();
+  private readonly stopWaiters = new Map<EdgeThread, (clean: boolean) => void>();
 
   constructor(
     readonly config: Config,
@@ -124,7 +124,7 @@ class Supervisor {
         );
         break;
       case 'stopped':
-        this.stopWaiters.get(t)?.();
+        this.stopWaiters.get(t)?.(m.clean);
         break;
       default:
         break;
@@ -154,20 +154,25 @@ class Supervisor {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(
+    const clean = await Promise.all(
       this.threads.map(async (t) => {
-        if (t.worker === undefined || t.exited) return;
+        if (t.worker === undefined || t.exited) return true;
         t.stopping = true;
-        const exited = new Promise<void>((resolve) => t.worker.once('exit', () => resolve()));
-        const stopped = new Promise<void>((resolve) => this.stopWaiters.set(t, resolve));
+        const exited = new Promise<boolean>((resolve) => t.worker.once('exit', () => resolve(true)));
+        const stopped = new Promise<boolean>((resolve) => this.stopWaiters.set(t, resolve));
         t.post({ type: 'stop' });
-        await Promise.race([stopped, exited]);
+        const ok = await Promise.race([stopped, exited]);
         // Its sockets and clients are closed now, so the thread ends by itself.
         const slow = setTimeout(() => this.log.warn({ thread: t.index }, 'ingest thread has stopped but not yet ended'), 5_000);
         await exited;
         clearTimeout(slow);
+        return ok;
       }),
     );
+    const unclean = clean.filter((ok) => !ok).length;
+    if (unclean > 0) {
+      throw new TrackhouseError('INGEST_UNFLUSHED', `${unclean} ingest threads gave up on requests Kafka had not acknowledged (logged by each)`);
+    }
   }
 }
 
@@ -179,7 +184,7 @@ async function startThreads(opts: IngestOptions, brokers: string[]): Promise<Ing
   const started = await Promise.allSettled(sup.threads.map((t) => t.start(port)));
   const failed = started.find((s) => s.status === 'rejected');
   if (failed !== undefined) {
-    await sup.stop();
+    await sup.stop().catch(() => undefined);
     throw (failed as PromiseRejectedResult).reason;
   }
   opts.log.info({ port, threads: n }, 'ingest threads listening');

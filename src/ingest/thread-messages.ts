@@ -23,7 +23,8 @@ export type FromWorker =
   | { type: 'listening'; port: number }
   /** `code`: the TrackhouseError code when it was one (a ConfigError for a port in use, ...). */
   | { type: 'failed'; message: string; code?: string }
-  | { type: 'stopped' }
+  /** clean: false when the thread gave up on requests Kafka had not acknowledged (it logged them). */
+  | { type: 'stopped'; clean: boolean }
   | { type: 'metrics-json'; id: number; json: unknown[] }
   /** This thread serves /metrics and needs the text for all threads. */
   | { type: 'metrics-text'; id: number };

@@ -45,12 +45,13 @@ port.on('message', (m: ToWorker) => {
     case 'stop':
       void (server?.stop() ?? Promise.resolve()).then(
         () => {
-          send({ type: 'stopped' });
+          send({ type: 'stopped', clean: true });
           port.close();
         },
         (err: unknown) => {
-          log.error({ err }, 'edge thread failed to stop cleanly');
-          send({ type: 'stopped' });
+          // The edge logged what it gave up on; anything else is logged here.
+          if (!(err instanceof TrackhouseError)) log.error({ err }, 'edge thread failed to stop cleanly');
+          send({ type: 'stopped', clean: false });
           port.close();
         },
       );

@@ -4,7 +4,7 @@
 import type { KafkaConfig as KafkajsConfig, logCreator, SASLOptions } from 'kafkajs';
 import type { Kafka } from 'kafkajs';
 import { fastPathStatus, kafkajs } from './kafkajs.js';
-import type { Logger } from '../common/log.js';
+import { childLogger, type Logger } from '../common/log.js';
 import type { KafkaConfig } from '../config/index.js';
 import { registerCompression } from './compression.js';
 
@@ -43,7 +43,8 @@ export function createKafka(cfg: KafkaConfig, log: Logger, brokers: string[] = c
     ssl: cfg.ssl,
     // kafkajs logs every retry at ERROR; WARN and above is what an operator needs.
     logLevel: logLevel.WARN,
-    logCreator: pinoLogCreator(log.child({ component: 'kafkajs' })),
+    // The line keeps the owner's `component` (ingest, sink, start); `module` says it is kafkajs's.
+    logCreator: pinoLogCreator(childLogger(log, { module: 'kafkajs' })),
     retry: { initialRetryTime: 100, retries: 8, maxRetryTime: 5_000 },
   };
   if (cfg.sasl) {

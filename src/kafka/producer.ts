@@ -22,7 +22,7 @@
 import type { Admin, Kafka, Message, Producer, TopicMessages } from 'kafkajs';
 import type { CompressionTypes } from 'kafkajs';
 import { DependencyError, errorMessage } from '../common/errors.js';
-import type { Logger } from '../common/log.js';
+import { childLogger, type Logger } from '../common/log.js';
 import { javaCompatiblePartitioner, murmur2String } from './partitioner.js';
 
 /** One Kafka record. It is handed to kafkajs as is (no copy), so keep it to these fields. */
@@ -64,8 +64,11 @@ export interface RecordProducer {
   probe(): Promise<void>;
   /** Resolves once every submission made so far is settled, or after `timeoutMs`. */
   flush(timeoutMs: number): Promise<void>;
-  /** Flushes (bounded) and disconnects. */
-  close(timeoutMs: number): Promise<void>;
+  /**
+   * Flushes (bounded) and disconnects. Resolves with what it gave up on: submissions Kafka had
+   * not acknowledged by then, answered now with a timeout error (their callers never got an ack).
+   */
+  close(timeoutMs: number): Promise<{ submissions: number; records: number }>;
 }
 
 export interface ProducerOptions {
@@ -150,7 +153,7 @@ class BatchingProducer implements RecordProducer {
   private readonly sweepTimer: NodeJS.Timeout;
 
   constructor(private readonly opts: ProducerOptions) {
-    this.log = opts.log.child({ component: 'producer' });
+    this.log = childLogger(opts.log, { module: 'producer' });
     this.lanes = Array.from({ length: Math.max(1, opts.lanes ?? 1) }, (_, i) => new Lane(i, this.newProducer()));
     // Readiness asks once, without kafkajs's long retry loop: an unanswered probe is the answer.
     this.admin = opts.kafka.admin({ retry: { retries: 0 } });
@@ -394,16 +397,28 @@ class BatchingProducer implements RecordProducer {
     });
   }
 
-  async close(timeoutMs: number): Promise<void> {
+  async close(timeoutMs: number): Promise<{ submissions: number; records: number }> {
     this.closed = true;
     await this.flush(timeoutMs);
     clearInterval(this.sweepTimer);
     // Whatever is left (Kafka down) is answered now rather than never.
+    const left = { submissions: 0, records: 0 };
+    const giveUp = (t: Tracker) => {
+      if (t.settled) return;
+      left.submissions++;
+      left.records += t.sub.records.length;
+      this.settle(t, timeoutError(this.opts.ackTimeoutMs));
+    };
     for (const lane of this.lanes) {
-      for (const part of lane.sending) this.settle(part.tracker, timeoutError(this.opts.ackTimeoutMs));
-      for (let i = lane.head; i < lane.queue.length; i++) this.settle(lane.queue[i]!.tracker, timeoutError(this.opts.ackTimeoutMs));
+      for (const part of lane.sending) giveUp(part.tracker);
+      for (let i = lane.head; i < lane.queue.length; i++) giveUp(lane.queue[i]!.tracker);
     }
-    await Promise.allSettled([...this.lanes.map((l) => l.producer.disconnect()), this.admin.disconnect()]);
+    // kafkajs's disconnect waits for requests a paused broker never answers: bounded too.
+    const disconnected = Promise.allSettled([...this.lanes.map((l) => l.producer.disconnect()), this.admin.disconnect()]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([disconnected, new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(1_000, timeoutMs))))]);
+    clearTimeout(timer);
+    return left;
   }
 }
 

@@ -35,7 +35,11 @@ export interface LocalBroker {
   readonly port: number;
   readonly pid: number;
   readonly logFile: string;
+  /** Resolves with the wrapper's exit code once the broker has ended, asked to or not. */
+  readonly exited: Promise<number>;
   stop(timeoutMs?: number): Promise<void>;
+  /** SIGKILL to the broker's process group (the wrapper, the JVM, the watchdog), at once. */
+  kill(): void;
 }
 
 export class LocalKafkaError extends TrackhouseError {
@@ -173,9 +177,13 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
   ];
 
   const clusterId = clusterIdFor(dir);
-  const format = await runJava([...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propsFile, '-g']);
-  if (format.code !== 0) {
-    throw new LocalKafkaError(`formatting Kafka storage in ${logDirs} failed (exit ${format.code}):\n${format.text.slice(-3000)}`);
+  // Formatted storage has meta.properties (format -g would leave it as it is): one JVM start
+  // fewer for every later start, and for a restart after a crash.
+  if (!existsSync(path.join(logDirs, 'meta.properties'))) {
+    const format = await runJava([...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propsFile, '-g']);
+    if (format.code !== 0) {
+      throw new LocalKafkaError(`formatting Kafka storage in ${logDirs} failed (exit ${format.code}):\n${format.text.slice(-3000)}`);
+    }
   }
 
   const outFile = path.join(logsDir, 'stdout.log');
@@ -207,20 +215,25 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
     port,
     pid: child.pid!,
     logFile: path.join(logsDir, 'server.log'),
+    exited,
     stop: (timeoutMs = 30_000) => stopChild(child, exited, timeoutMs),
+    kill: () => killGroup(child),
   };
+}
+
+function killGroup(child: ChildProcess): void {
+  child.stdin?.end();
+  try {
+    process.kill(-child.pid!, 'SIGKILL');
+  } catch {
+    /* already gone */
+  }
 }
 
 async function stopChild(child: ChildProcess, exited: Promise<number>, timeoutMs: number): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.stdin?.end();
-  const timer = setTimeout(() => {
-    try {
-      process.kill(-child.pid!, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }, timeoutMs);
+  const timer = setTimeout(() => killGroup(child), timeoutMs);
   await exited;
   clearTimeout(timer);
 }

@@ -175,6 +175,8 @@ export function metricValue(text: string, name: string, ...labels: string[]): nu
  */
 export class KafkaProxy {
   target = 0;
+  /** Each chunk, both ways, is held this long before it is passed on (a slow network or broker). */
+  delayMs = 0;
   private paused = false;
   private held: [net.Socket, Buffer][] = [];
   private readonly sockets = new Set<net.Socket>();
@@ -203,10 +205,15 @@ export class KafkaProxy {
         upstream.destroy();
       });
     }
-    client.on('data', (d) => upstream.write(d));
+    // Timers of equal delay fire in the order they were set, so bytes keep their order.
+    const pass = (to: net.Socket, d: Buffer) => {
+      if (this.delayMs === 0) to.write(d);
+      else setTimeout(() => to.destroyed || to.write(d), this.delayMs);
+    };
+    client.on('data', (d) => pass(upstream, d));
     upstream.on('data', (d) => {
       if (this.paused) this.held.push([client, d]);
-      else client.write(d);
+      else pass(client, d);
     });
   }
 

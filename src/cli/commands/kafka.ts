@@ -27,7 +27,7 @@ export function registerKafka(program: Command): void {
         controllerPort: config.kafka.local.controllerPort,
       });
       writeBrokerState(config.dataDir, { pid: broker.pid, port: broker.port, version: config.kafka.local.version, startedAt: new Date().toISOString() });
-      log.info({ brokers: broker.brokers, pid: broker.pid, log: broker.logFile }, 'local Kafka running; trackhouse start will reuse it');
+      log.info({ brokers: broker.brokers, brokerPid: broker.pid, log: broker.logFile }, 'local Kafka running; trackhouse start will reuse it');
       process.exitCode = await runUntilSignal(
         {
           stop: async () => {

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { checkClickHouse, migrate, openClickHouse } from '../../warehouse/index.js';
 import { createLogger } from '../../common/log.js';
 import { loadConfig } from '../../config/index.js';
+import { lockChdbDataDir } from '../datadirlock.js';
 
 export function registerMigrate(program: Command): void {
   program
@@ -10,6 +11,7 @@ export function registerMigrate(program: Command): void {
     .action(async () => {
       const config = loadConfig();
       const log = createLogger(config.logLevel, { component: 'migrate' });
+      lockChdbDataDir(config, 'trackhouse migrate');
       const ch = await openClickHouse(config.clickhouse, config.dataDir);
       try {
         await checkClickHouse(ch, config.clickhouse);

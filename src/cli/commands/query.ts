@@ -3,6 +3,7 @@ import { checkClickHouse, openClickHouse } from '../../warehouse/index.js';
 import { createLogger } from '../../common/log.js';
 import { createRegistry } from '../../common/metrics.js';
 import { loadConfig } from '../../config/index.js';
+import { lockChdbDataDir } from '../datadirlock.js';
 import { createKafka } from '../../kafka/index.js';
 import { clickhousePart, hostedStream, kafkaBrokers, queryComponent, streamRules } from '../components.js';
 import { Lifecycle } from '../lifecycle.js';
@@ -21,6 +22,7 @@ export function registerQuery(program: Command): void {
       // The rules file is checked before anything starts: a bad rule stops the command.
       const rules = streamRules(config, config.stream.inQuery);
       const life = new Lifecycle(log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.drainDelayMs });
+      lockChdbDataDir(config, 'trackhouse query');
       const ch = await openClickHouse(config.clickhouse, config.dataDir);
       life.add(clickhousePart(ch));
       try {

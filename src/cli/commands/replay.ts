@@ -3,6 +3,7 @@ import { checkClickHouse, migrate, openClickHouse } from '../../warehouse/index.
 import { parseIsoTime, typedTime, type IsoTimeProblem } from '../../common/isotime.js';
 import { createLogger } from '../../common/log.js';
 import { loadConfig } from '../../config/index.js';
+import { lockChdbDataDir } from '../datadirlock.js';
 import { createKafka, explainKafkaError } from '../../kafka/index.js';
 import { ReplayArgumentError, runReplay, type ReplayFrom } from '../../replay/index.js';
 import { STORABLE_TIMES } from '../../schema/index.js';
@@ -57,6 +58,7 @@ export function registerReplay(program: Command): void {
       const config = loadConfig();
       const log = createLogger(config.logLevel, { component: 'replay' }, 'stderr');
       // A chDB data dir held by a running sink or start is reported by openClickHouse.
+      lockChdbDataDir(config, 'trackhouse replay');
       const ch = await openClickHouse(config.clickhouse, config.dataDir);
       try {
         await checkClickHouse(ch, config.clickhouse);

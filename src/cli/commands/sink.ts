@@ -3,6 +3,7 @@ import { checkClickHouse, migrate, openClickHouse } from '../../warehouse/index.
 import { createLogger } from '../../common/log.js';
 import { createRegistry } from '../../common/metrics.js';
 import { loadConfig } from '../../config/index.js';
+import { lockChdbDataDir } from '../datadirlock.js';
 import { createKafka, explainKafkaError } from '../../kafka/index.js';
 import type { SinkHooks } from '../../sink/index.js';
 import { clickhousePart, kafkaBrokers, sinkComponent } from '../components.js';
@@ -21,6 +22,7 @@ export function registerSink(program: Command): void {
       const brokers = kafkaBrokers(config);
       const kafka = createKafka(config.kafka, log, brokers);
       const life = new Lifecycle(log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.drainDelayMs });
+      lockChdbDataDir(config, 'trackhouse sink');
       const ch = await openClickHouse(config.clickhouse, config.dataDir);
       life.add(clickhousePart(ch));
       let code: number;

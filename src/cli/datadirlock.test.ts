@@ -1,0 +1,64 @@
+// The data dir lock with real processes: a live holder is named, one killed with -9 is taken
+// over, and a pid that now belongs to another program does not hold the folder.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../../test/support/env.js';
+import { DataDirInUseError, LOCK_FILE, lockDataDir } from './datadirlock.js';
+
+const dirs: { remove(): void }[] = [];
+afterAll(() => dirs.forEach((d) => d.remove()));
+const fresh = () => {
+  const d = tempDir('trackhouse-lock-');
+  dirs.push(d);
+  return d.path;
+};
+
+/** Another process that takes the lock and holds it until killed. */
+async function holder(dataDir: string): Promise<{ pid: number; exited: Promise<void> }> {
+  const mod = pathToFileURL(path.resolve('src/cli/datadirlock.ts')).href;
+  const code = `import(${JSON.stringify(mod)}).then((m) => { m.lockDataDir(${JSON.stringify(dataDir)}, 'test holder'); console.log('locked'); setInterval(() => {}, 1 << 30); });`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => d.toString().includes('locked') && resolve());
+    child.once('exit', (c) => reject(new Error(`holder exited with ${c}`)));
+  });
+  return { pid: child.pid!, exited };
+}
+
+describe('data dir lock', () => {
+  it('names a live holder, and takes over from one killed with -9', async () => {
+    const dir = fresh();
+    const other = await holder(dir);
+    expect(() => lockDataDir(dir, 'test')).toThrow(DataDirInUseError);
+    expect(() => lockDataDir(dir, 'test')).toThrow(`another trackhouse (pid ${other.pid}) is using ${dir}`);
+    process.kill(other.pid, 'SIGKILL');
+    await other.exited;
+    // The dead holder's file is still there: a kill -9 runs no exit handler.
+    expect(JSON.parse(readFileSync(path.join(dir, LOCK_FILE), 'utf8')).pid).toBe(other.pid);
+    const mine = lockDataDir(dir, 'test');
+    expect(JSON.parse(readFileSync(path.join(dir, LOCK_FILE), 'utf8')).pid).toBe(process.pid);
+    mine.release();
+    expect(existsSync(path.join(dir, LOCK_FILE))).toBe(false);
+  });
+
+  it('does not count a pid that now belongs to another process (it started at another time)', () => {
+    const dir = fresh();
+    // pid 1 is alive, but it is not the process that wrote this lock.
+    writeFileSync(path.join(dir, LOCK_FILE), JSON.stringify({ pid: 1, startTicks: 123456789, command: 'trackhouse start', since: '' }));
+    const mine = lockDataDir(dir, 'test');
+    expect(JSON.parse(readFileSync(path.join(dir, LOCK_FILE), 'utf8')).pid).toBe(process.pid);
+    mine.release();
+  });
+
+  it('is not taken twice by one process, and a released lock can be taken again', () => {
+    const dir = fresh();
+    const first = lockDataDir(dir, 'test');
+    expect(() => lockDataDir(dir, 'test')).toThrow(/already held by this process/);
+    first.release();
+    lockDataDir(dir, 'test').release();
+  });
+});

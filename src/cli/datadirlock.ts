@@ -1,0 +1,152 @@
+// One owner per data dir: `<dataDir>/trackhouse.lock` names the process that uses the folder
+// (its local broker, its chDB files). It is taken first, before anything else looks at the folder,
+// so a second `trackhouse start` neither reuses the first one's broker nor reaches chDB's own lock
+// (`Cannot lock file .../status`); it says who holds the folder and stops, having touched nothing.
+//
+// The file is created with O_EXCL. A lock whose process is gone (kill -9, a crash, a reboot) is
+// stale and taken over: the holder is alive only if its pid exists and, where /proc tells, that
+// process started when the lock says (a pid reused by another program is not a holder). Taking
+// over renames the stale file away first, so two processes racing for it cannot both win.
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { TrackhouseError } from '../common/errors.js';
+
+export const LOCK_FILE = 'trackhouse.lock';
+
+interface LockContent {
+  pid: number;
+  /** The process's start time in clock ticks since boot (/proc/<pid>/stat field 22), when known. */
+  startTicks: number | null;
+  command: string;
+  since: string;
+}
+
+export class DataDirInUseError extends TrackhouseError {
+  constructor(
+    readonly dir: string,
+    readonly holder: number,
+  ) {
+    super('DATA_DIR_IN_USE', `another trackhouse (pid ${holder}) is using ${dir}; stop it first, or set TRACKHOUSE_DATA_DIR to another folder`);
+  }
+}
+
+export interface DataDirLock {
+  readonly file: string;
+  /** Removes the lock file if it is still ours. Idempotent; also run on process exit. */
+  release(): void;
+}
+
+function startTicksOf(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 2 (comm) may hold spaces and parentheses: count from the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[19]); // field 22 overall
+    return Number.isFinite(ticks) ? ticks : null;
+  } catch {
+    return null;
+  }
+}
+
+function alive(holder: LockContent): boolean {
+  try {
+    process.kill(holder.pid, 0);
+  } catch (err) {
+    // EPERM: it exists, under another user.
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  if (holder.startTicks === null) return true;
+  const now = startTicksOf(holder.pid);
+  return now === null || now === holder.startTicks;
+}
+
+function read(file: string): LockContent | null {
+  try {
+    const c = JSON.parse(readFileSync(file, 'utf8')) as Partial<LockContent>;
+    return typeof c.pid === 'number' ? { pid: c.pid, startTicks: c.startTicks ?? null, command: c.command ?? '', since: c.since ?? '' } : null;
+  } catch {
+    return null; // absent, half written or not ours: the caller decides
+  }
+}
+
+/**
+ * Takes `<dataDir>/trackhouse.lock` for this process, or throws DataDirInUseError naming the live
+ * holder. `command` is recorded for a person reading the file.
+ */
+export function lockDataDir(dataDir: string, command: string): DataDirLock {
+  mkdirSync(dataDir, { recursive: true });
+  const file = path.join(dataDir, LOCK_FILE);
+  const mine: LockContent = { pid: process.pid, startTicks: startTicksOf(process.pid), command, since: new Date().toISOString() };
+  for (let attempt = 0; ; attempt++) {
+    let fd: number;
+    try {
+      fd = openSync(file, 'wx');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 5) throw err;
+      const holder = read(file);
+      if (holder === null) {
+        // Being written by its creator right now, or garbage left by a crash mid-write.
+        const age = Date.now() - statMtime(file);
+        if (age < 2_000) continue;
+      } else if (holder.pid === process.pid) {
+        throw new Error(`${file} is already held by this process`);
+      } else if (alive(holder)) {
+        throw new DataDirInUseError(dataDir, holder.pid);
+      }
+      takeOver(file, holder);
+      continue;
+    }
+    try {
+      writeSync(fd, `${JSON.stringify(mine)}\n`);
+    } finally {
+      closeSync(fd);
+    }
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      process.off('exit', release);
+      if (read(file)?.pid === process.pid) rmSync(file, { force: true });
+    };
+    // A hard exit (SHUTDOWN_TIMEOUT_MS, an uncaught error) still leaves the folder free.
+    process.on('exit', release);
+    return { file, release };
+  }
+}
+
+/** Moves a stale lock aside; if what was moved turns out to be a live holder's, puts it back. */
+function takeOver(file: string, stale: LockContent | null): void {
+  const aside = `${file}.stale.${process.pid}`;
+  try {
+    renameSync(file, aside);
+  } catch {
+    return; // someone else moved it first: try again from the top
+  }
+  const moved = read(aside);
+  if (moved !== null && stale !== null && moved.pid !== stale.pid && alive(moved)) {
+    // Another process took it over between our read and our rename: it is theirs.
+    try {
+      renameSync(aside, file);
+    } catch {
+      /* cannot happen while we hold the aside name; the next attempt reports what it finds */
+    }
+    return;
+  }
+  rmSync(aside, { force: true });
+}
+
+function statMtime(file: string): number {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * The commands that open chDB (sink, query, migrate, replay without CLICKHOUSE_URL) own the data
+ * dir while they run; with a ClickHouse server they leave it alone. Released on exit.
+ */
+export function lockChdbDataDir(config: { clickhouse: { url: string | null }; dataDir: string }, command: string): DataDirLock | null {
+  return config.clickhouse.url === null ? lockDataDir(config.dataDir, command) : null;
+}

@@ -1,0 +1,145 @@
+// Runs the built CLI (dist/cli/main.js) as a user does, for tests of whole processes: their
+// output, their exit, their children, and the events they take and serve.
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { cpSync, existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LOCAL_KAFKA_VERSION } from '../../src/config/index.js';
+
+export const MAIN = path.resolve('dist/cli/main.js');
+
+export interface CliProcess {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly pid: number;
+  stdout(): string;
+  stderr(): string;
+  /** Exit code, or 128 + signal number. */
+  readonly exited: Promise<number>;
+  /** Resolves once stdout holds `text` (rejects if the process exits first or `guardMs` passes). */
+  waitFor(text: string | RegExp, guardMs?: number): Promise<void>;
+  /** The JSON log lines of stdout. */
+  logs(): Record<string, unknown>[];
+}
+
+const SIGNALS: Record<string, number> = { SIGKILL: 9, SIGTERM: 15, SIGINT: 2 };
+
+/** Starts `node dist/cli/main.js <args>` with exactly `env` (plus PATH and HOME). */
+export function runCli(args: string[], env: Record<string, string>): CliProcess {
+  const child = spawn(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number>((resolve) => child.once('exit', (code, signal) => resolve(code ?? 128 + (SIGNALS[signal ?? ''] ?? 0))));
+  const matches = (t: string | RegExp) => (typeof t === 'string' ? out.includes(t) : t.test(out));
+  return {
+    child,
+    pid: child.pid!,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    async waitFor(text, guardMs = 150_000) {
+      const deadline = Date.now() + guardMs;
+      while (!matches(text)) {
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`exited (${child.exitCode ?? child.signalCode}) before printing ${String(text)}:\n${out}\n${err}`);
+        if (Date.now() > deadline) throw new Error(`did not print ${String(text)} in time:\n${out}\n${err}`);
+        await sleep(100);
+      }
+    },
+    logs: () =>
+      out
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => {
+          try {
+            return JSON.parse(l) as Record<string, unknown>;
+          } catch {
+            return { unparsable: l };
+          }
+        }),
+  };
+}
+
+/** Copies the project's Kafka jars into a fresh data dir, so a test's `start` does not run mvn. */
+export function seedKafkaJars(dataDir: string): void {
+  const from = path.resolve('.trackhouse/kafka', LOCAL_KAFKA_VERSION);
+  if (existsSync(from)) cpSync(from, path.join(dataDir, 'kafka', LOCAL_KAFKA_VERSION), { recursive: true });
+}
+
+/** Child processes of `pid` with their command names. */
+export function childrenOf(pid: number): { pid: number; comm: string }[] {
+  const r = spawnSync('ps', ['-o', 'pid=,comm=', '--ppid', String(pid)], { encoding: 'utf8' });
+  return r.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .map((l) => {
+      const [p, ...c] = l.split(/\s+/);
+      return { pid: Number(p), comm: c.join(' ') };
+    });
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+  } catch {
+    return false;
+  }
+}
+
+/** POSTs a batch of `n` track events for `user`; the status and the event ids. */
+export async function sendBatch(ingestUrl: string, user: string, n: number, tag: string): Promise<{ status: number; ids: string[] }> {
+  const ids = Array.from({ length: n }, (_, i) => `${tag}-${i}`);
+  const batch = ids.map((id) => ({ type: 'track', messageId: id, userId: user, event: 'Order Completed', properties: { category: 'shoes' }, timestamp: new Date().toISOString() }));
+  try {
+    const res = await fetch(`${ingestUrl}/v1/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from('dev-write-key:').toString('base64')}` },
+      body: JSON.stringify({ batch }),
+      signal: AbortSignal.timeout(60_000),
+    });
+    await res.arrayBuffer();
+    return { status: res.status, ids };
+  } catch {
+    return { status: 0, ids };
+  }
+}
+
+/** Sends the batch again until it gets a 200 (a part may still be coming back); its ids. */
+export async function sendUntilAcked(ingestUrl: string, user: string, n: number, tag: string, guardMs = 120_000): Promise<string[]> {
+  const deadline = Date.now() + guardMs;
+  for (;;) {
+    const r = await sendBatch(ingestUrl, user, n, tag);
+    if (r.status === 200) return r.ids;
+    if (Date.now() > deadline) throw new Error(`ingest did not acknowledge ${tag} in time (last status ${r.status})`);
+    await sleep(250);
+  }
+}
+
+/** The event ids the query API holds for `user`, once it holds at least `atLeast` of them. */
+export async function storedIds(queryUrl: string, user: string, atLeast: number, guardMs = 120_000): Promise<string[]> {
+  const deadline = Date.now() + guardMs;
+  let ids: string[] = [];
+  for (;;) {
+    try {
+      const res = await fetch(`${queryUrl}/v1/users/${encodeURIComponent(user)}/events?limit=1000`, { headers: { authorization: 'Bearer dev-read-key' } });
+      if (res.ok) ids = ((await res.json()) as { events: { event_id: string }[] }).events.map((e) => e.event_id);
+      else await res.arrayBuffer();
+    } catch {
+      /* the query API may be coming back */
+    }
+    if (ids.length >= atLeast || Date.now() > deadline) return ids;
+    await sleep(250);
+  }
+}
+
+/** GET a URL: its status and body text (status 0 when nothing answers). */
+export async function get(url: string): Promise<{ status: number; body: string }> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+    return { status: res.status, body: await res.text() };
+  } catch {
+    return { status: 0, body: '' };
+  }
+}
