@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { FetchedMessage } from '../kafka/consumer.js';
 import { buildBlocks } from './blocks.js';
 import type { Chunk } from './decode.js';
-import { ResendWindow } from './window.js';
+import { ResendWindow } from '../dedup/window.js';
 
 /** A decoded chunk whose rows are "<id>\n", with identity (0, id). */
 function chunk(partition: number, firstOffset: number, ids: number[]): Chunk {

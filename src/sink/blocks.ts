@@ -4,7 +4,7 @@
 // workers' payloads, split around dropped rows.
 import type { Chunk } from './decode.js';
 import type { InsertBlock } from './store.js';
-import type { ResendWindow } from './window.js';
+import type { ResendWindow } from '../dedup/window.js';
 
 export interface Block extends InsertBlock {
   segments: Uint8Array[];

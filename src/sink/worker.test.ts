@@ -1,7 +1,7 @@
 import { valueSymbol } from 'piscina';
 import { describe, expect, it } from 'vitest';
 import { EventCodec, type EventRecord } from '../schema/index.js';
-import { hashPair } from './hash.js';
+import { hashPair } from '../dedup/hash.js';
 import type { DecodeResult } from './types.js';
 import decode from './worker.js';
 

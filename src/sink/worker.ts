@@ -9,7 +9,7 @@ import { getHeapStatistics } from 'node:v8';
 import { threadId } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { DecodeError, EventCodec } from '../schema/index.js';
-import { hashPair } from './hash.js';
+import { hashPair } from '../dedup/hash.js';
 import { escapeTsv, InvalidEventError, tsvRow, userKeyOf } from './rows.js';
 import type { DecodeFailure, DecodeResult, DecodeTask } from './types.js';
 
