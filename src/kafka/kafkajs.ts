@@ -12,3 +12,4 @@ export type CompressionTypes = import('kafkajs').CompressionTypes;
 export const CompressionCodecs = kafkajs.CompressionCodecs;
 export const ConfigResourceTypes = kafkajs.ConfigResourceTypes;
 export type ConfigResourceTypes = import('kafkajs').ConfigResourceTypes;
+export const AssignerProtocol = kafkajs.AssignerProtocol;
