@@ -10,203 +10,17 @@
 // - an integer (no fraction, no exponent) must fit UInt64, or Int64 when negative;
 // - any other number must be finite as a double (1e400 is refused, 1e-400 is 0 and passes).
 //
-// Hot path (every event the view takes in, three texts each): one pass over UTF-16 code units, no
-// allocation except for the rare number that needs Number() to decide. Texts come from Avro
-// strings, which decode to well-formed UTF-16, and reach ClickHouse as UTF-8: every code unit at or
-// above 0x20 is a valid string character on both sides.
+// Hot path (every event the view takes in, three texts each): one loop over UTF-16 code units with
+// an explicit stack, no recursion and no allocation except for the rare number that needs Number()
+// to decide; about as fast as JSON.parse here, without the garbage. Texts come from Avro strings,
+// which decode to well-formed UTF-16, and reach ClickHouse as UTF-8: every code unit at or above
+// 0x20 is a valid string character on both sides.
 
 const MAX_DEPTH = 1024;
 const UINT64_MAX = '18446744073709551615';
 const INT64_MIN_ABS = '9223372036854775808';
-
-/** isValidJSON(text) as ClickHouse answers it. */
-export function isValidJson(text: string): boolean {
-  if (text === '{}') return true;
-  const p = new Parser(text);
-  return p.document();
-}
-
-class Parser {
-  private i = 0;
-  private readonly n: number;
-
-  constructor(private readonly s: string) {
-    this.n = s.length;
-  }
-
-  document(): boolean {
-    if (this.s.charCodeAt(0) === 0xfeff) this.i = 1;
-    this.ws();
-    if (!this.value(1)) return false;
-    this.ws();
-    return this.i === this.n;
-  }
-
-  private ws(): void {
-    const s = this.s;
-    let i = this.i;
-    for (; i < this.n; i++) {
-      const c = s.charCodeAt(i);
-      if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
-    }
-    this.i = i;
-  }
-
-  /** A value at `depth` (1 = top level). */
-  private value(depth: number): boolean {
-    if (depth > MAX_DEPTH) return false;
-    const c = this.s.charCodeAt(this.i);
-    switch (c) {
-      case 0x7b: // {
-        return this.object(depth);
-      case 0x5b: // [
-        return this.array(depth);
-      case 0x22: // "
-        return this.string();
-      case 0x74: // t
-        return this.word('true');
-      case 0x66: // f
-        return this.word('false');
-      case 0x6e: // n
-        return this.word('null');
-      default:
-        return c === 0x2d || (c >= 0x30 && c <= 0x39) ? this.number() : false;
-    }
-  }
-
-  private word(w: string): boolean {
-    if (!this.s.startsWith(w, this.i)) return false;
-    this.i += w.length;
-    return true;
-  }
-
-  private object(depth: number): boolean {
-    this.i++;
-    this.ws();
-    if (this.s.charCodeAt(this.i) === 0x7d) {
-      this.i++;
-      return true;
-    }
-    for (;;) {
-      if (this.s.charCodeAt(this.i) !== 0x22 || !this.string()) return false;
-      this.ws();
-      if (this.s.charCodeAt(this.i) !== 0x3a) return false;
-      this.i++;
-      this.ws();
-      if (!this.value(depth + 1)) return false;
-      this.ws();
-      const c = this.s.charCodeAt(this.i++);
-      if (c === 0x7d) return true;
-      if (c !== 0x2c) return false;
-      this.ws();
-    }
-  }
-
-  private array(depth: number): boolean {
-    this.i++;
-    this.ws();
-    if (this.s.charCodeAt(this.i) === 0x5d) {
-      this.i++;
-      return true;
-    }
-    for (;;) {
-      if (!this.value(depth + 1)) return false;
-      this.ws();
-      const c = this.s.charCodeAt(this.i++);
-      if (c === 0x5d) return true;
-      if (c !== 0x2c) return false;
-      this.ws();
-    }
-  }
-
-  private string(): boolean {
-    const s = this.s;
-    let i = this.i + 1;
-    for (;;) {
-      if (i >= this.n) return false;
-      const c = s.charCodeAt(i);
-      if (c === 0x22) {
-        this.i = i + 1;
-        return true;
-      }
-      if (c < 0x20) return false;
-      if (c !== 0x5c) {
-        i++;
-        continue;
-      }
-      const e = s.charCodeAt(i + 1);
-      if (e === 0x75 /* u */) {
-        const u = hex4(s, i + 2);
-        if (u < 0) return false;
-        i += 6;
-        if (u >= 0xdc00 && u <= 0xdfff) return false; // a low surrogate with no high one before it
-        if (u >= 0xd800 && u <= 0xdbff) {
-          if (s.charCodeAt(i) !== 0x5c || s.charCodeAt(i + 1) !== 0x75) return false;
-          const low = hex4(s, i + 2);
-          if (low < 0xdc00 || low > 0xdfff) return false;
-          i += 6;
-        }
-        continue;
-      }
-      // " \ / b f n r t
-      if (e === 0x22 || e === 0x5c || e === 0x2f || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) {
-        i += 2;
-        continue;
-      }
-      return false;
-    }
-  }
-
-  private number(): boolean {
-    const s = this.s;
-    const start = this.i;
-    let i = start;
-    const negative = s.charCodeAt(i) === 0x2d;
-    if (negative) i++;
-    const intStart = i;
-    let c = s.charCodeAt(i);
-    if (c === 0x30) {
-      i++;
-    } else if (c >= 0x31 && c <= 0x39) {
-      while (i < this.n && (c = s.charCodeAt(i)) >= 0x30 && c <= 0x39) i++;
-    } else {
-      return false;
-    }
-    const intEnd = i;
-    let integer = true;
-    let exponent = false;
-    if (s.charCodeAt(i) === 0x2e) {
-      integer = false;
-      i++;
-      const f = i;
-      while (i < this.n && (c = s.charCodeAt(i)) >= 0x30 && c <= 0x39) i++;
-      if (i === f) return false;
-    }
-    c = s.charCodeAt(i);
-    if (c === 0x65 || c === 0x45) {
-      integer = false;
-      exponent = true;
-      i++;
-      c = s.charCodeAt(i);
-      if (c === 0x2b || c === 0x2d) i++;
-      const f = i;
-      while (i < this.n && (c = s.charCodeAt(i)) >= 0x30 && c <= 0x39) i++;
-      if (i === f) return false;
-    }
-    this.i = i;
-    const digits = intEnd - intStart;
-    if (integer) {
-      // No leading zeros in JSON, so the digit count orders the values.
-      const limit = negative ? INT64_MIN_ABS : UINT64_MAX;
-      if (digits < limit.length) return true;
-      if (digits > limit.length) return false;
-      return s.slice(intStart, intEnd) <= limit;
-    }
-    // A double overflows only with an exponent or more than 308 integer digits.
-    if (!exponent && digits <= 308) return true;
-    return Number.isFinite(Number(s.slice(start, i)));
-  }
-}
+/** Open containers, innermost last: 1 = object, 2 = array. */
+const stack = new Uint8Array(MAX_DEPTH + 2);
 
 function hex4(s: string, at: number): number {
   let v = 0;
@@ -220,4 +34,160 @@ function hex4(s: string, at: number): number {
     v = v * 16 + d;
   }
   return v;
+}
+
+/** Index after the string starting at the quote `i`, or -1. */
+function str(s: string, i: number, n: number): number {
+  i++;
+  for (;;) {
+    if (i >= n) return -1;
+    const c = s.charCodeAt(i);
+    if (c === 0x22) return i + 1;
+    if (c >= 0x20 && c !== 0x5c) {
+      i++;
+      continue;
+    }
+    if (c < 0x20) return -1;
+    const e = s.charCodeAt(i + 1);
+    if (e === 0x75) {
+      const u = hex4(s, i + 2);
+      if (u < 0) return -1;
+      i += 6;
+      if (u >= 0xdc00 && u <= 0xdfff) return -1;
+      if (u >= 0xd800 && u <= 0xdbff) {
+        if (s.charCodeAt(i) !== 0x5c || s.charCodeAt(i + 1) !== 0x75) return -1;
+        const low = hex4(s, i + 2);
+        if (low < 0xdc00 || low > 0xdfff) return -1;
+        i += 6;
+      }
+    } else if (e === 0x22 || e === 0x5c || e === 0x2f || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) {
+      i += 2;
+    } else return -1;
+  }
+}
+
+/** Index after the number at `i`, or -1. */
+function num(s: string, i: number, n: number): number {
+  const start = i;
+  const negative = s.charCodeAt(i) === 0x2d;
+  if (negative) i++;
+  const intStart = i;
+  let c = s.charCodeAt(i);
+  if (c === 0x30) i++;
+  else if (c >= 0x31 && c <= 0x39) {
+    i++;
+    while (i < n && (c = s.charCodeAt(i)) >= 0x30 && c <= 0x39) i++;
+  } else return -1;
+  const digits = i - intStart;
+  let integer = true;
+  let exponent = false;
+  if (s.charCodeAt(i) === 0x2e) {
+    integer = false;
+    i++;
+    const f = i;
+    while (i < n && (c = s.charCodeAt(i)) >= 0x30 && c <= 0x39) i++;
+    if (i === f) return -1;
+  }
+  c = s.charCodeAt(i);
+  if (c === 0x65 || c === 0x45) {
+    integer = false;
+    exponent = true;
+    i++;
+    c = s.charCodeAt(i);
+    if (c === 0x2b || c === 0x2d) i++;
+    const f = i;
+    while (i < n && (c = s.charCodeAt(i)) >= 0x30 && c <= 0x39) i++;
+    if (i === f) return -1;
+  }
+  if (integer) {
+    if (digits < 19) return i;
+    const limit = negative ? INT64_MIN_ABS : UINT64_MAX;
+    if (digits < limit.length) return i;
+    if (digits > limit.length) return -1;
+    return s.slice(intStart, intStart + digits) <= limit ? i : -1;
+  }
+  if (!exponent && digits <= 308) return i;
+  return Number.isFinite(Number(s.slice(start, i))) ? i : -1;
+}
+
+function ws(s: string, i: number, n: number): number {
+  while (i < n) {
+    const c = s.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
+    i++;
+  }
+  return i;
+}
+
+/** isValidJSON(text) as ClickHouse answers it. */
+export function isValidJson(s: string): boolean {
+  if (s === '{}') return true;
+  const n = s.length;
+  let i = s.charCodeAt(0) === 0xfeff ? 1 : 0;
+  let depth = 0;
+  for (;;) {
+    // A value is expected here; its depth is 1 + the containers open.
+    i = ws(s, i, n);
+    if (depth + 1 > MAX_DEPTH) return false; // this value's depth
+    const c = s.charCodeAt(i);
+    if (c === 0x7b || c === 0x5b) {
+      stack[++depth] = c === 0x7b ? 1 : 2;
+      i = ws(s, i + 1, n);
+      const close = s.charCodeAt(i);
+      if (close === (c === 0x7b ? 0x7d : 0x5d)) {
+        depth--;
+        i++;
+      } else if (c === 0x7b) {
+        // The first member's key.
+        if (close !== 0x22) return false;
+        i = str(s, i, n);
+        if (i < 0) return false;
+        i = ws(s, i, n);
+        if (s.charCodeAt(i) !== 0x3a) return false;
+        i++;
+        continue;
+      } else {
+        continue;
+      }
+    } else if (c === 0x22) {
+      i = str(s, i, n);
+      if (i < 0) return false;
+    } else if (c === 0x74) {
+      if (!s.startsWith('true', i)) return false;
+      i += 4;
+    } else if (c === 0x66) {
+      if (!s.startsWith('false', i)) return false;
+      i += 5;
+    } else if (c === 0x6e) {
+      if (!s.startsWith('null', i)) return false;
+      i += 4;
+    } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      i = num(s, i, n);
+      if (i < 0) return false;
+    } else return false;
+    // After a value: close containers, or go on to the next element or member.
+    for (;;) {
+      i = ws(s, i, n);
+      if (depth === 0) return i === n;
+      const d = s.charCodeAt(i);
+      if (d === 0x2c) {
+        i = ws(s, i + 1, n);
+        if (stack[depth] === 1) {
+          if (s.charCodeAt(i) !== 0x22) return false;
+          i = str(s, i, n);
+          if (i < 0) return false;
+          i = ws(s, i, n);
+          if (s.charCodeAt(i) !== 0x3a) return false;
+          i++;
+        }
+        break;
+      }
+      if (d === (stack[depth] === 1 ? 0x7d : 0x5d)) {
+        depth--;
+        i++;
+        continue;
+      }
+      return false;
+    }
+  }
 }
