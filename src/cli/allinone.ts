@@ -2,7 +2,7 @@
 //
 //   this process  : supervisor; local Kafka (child JVM) unless KAFKA_BROKERS; migrations;
 //                   sink + query API (they share this process: chDB binds one data dir per
-//                   process, and the query cache needs the sink's change feed)
+//                   process; the query API's view builds in a thread of its own)
 //   child process : `trackhouse ingest` (its own event loop and INGEST_THREADS threads, so the
 //                   HTTP hot path never waits behind a sink batch)
 //
@@ -15,7 +15,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { checkClickHouse, migrate, openClickHouse, type ClickHouseHandle } from '../clickhouse/index.js';
-import { createChangeFeed } from '../common/changes.js';
 import { InterruptedError, TrackhouseError } from '../common/errors.js';
 import { startOpsServer } from '../common/http.js';
 import { createLogger, type Logger } from '../common/log.js';
@@ -31,10 +30,10 @@ import {
   writeBrokerState,
   type LocalBroker,
 } from '../localkafka/index.js';
-import { startQuery } from '../query/index.js';
 import { startSink } from '../sink/index.js';
 import { runUntilSignal } from './lifecycle.js';
 import { chooseLocalPorts } from './localports.js';
+import { startQueryComponent } from './query-component.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 
@@ -145,11 +144,10 @@ export async function startAllInOne(): Promise<number> {
     parts.checkpoint();
 
     // Started in data-flow order from the back, so they stop as data flows: ingest, sink, query.
-    const changes = createChangeFeed();
-    const query = await startQuery({ config, clickhouse: ch.client, log: createLogger(config.logLevel, { component: 'query' }), registry: createRegistry('query'), changes });
+    const query = await startQueryComponent({ config, brokers, clickhouse: ch.client, log: createLogger(config.logLevel, { component: 'query' }), registry: createRegistry('query') });
     parts.add({ name: 'query', drain: () => query.drain(), stop: () => query.stop() });
     const sinkRegistry = createRegistry('sink');
-    const sink = await startSink({ config, kafka, clickhouse: ch.client, log: createLogger(config.logLevel, { component: 'sink' }), registry: sinkRegistry, changes });
+    const sink = await startSink({ config, kafka, clickhouse: ch.client, log: createLogger(config.logLevel, { component: 'sink' }), registry: sinkRegistry });
     const sinkOps = await startOpsServer({ registry: sinkRegistry, checks: sink.checks, host: config.http.host, port: config.http.sinkPort, portVariable: 'SINK_PORT' });
     parts.add({
       name: 'sink',
@@ -166,7 +164,7 @@ export async function startAllInOne(): Promise<number> {
     parts.add({ name: 'ingest', drain: () => ingest.drain(), stop: () => ingest.stop() });
 
     parts.ready();
-    printBanner(config, keys, { ingestPort, queryPort: query.port, sinkPort: sinkOps.port, brokers });
+    printBanner(config, keys, { ingestPort, queryPort: query.server.port, sinkPort: sinkOps.port, brokers });
 
     const unexpected = ingest.exited.then(async (exitCode) => {
       if (parts.aborted) return new Promise<number>(() => {}); // a normal stop: the signal path answers

@@ -17,10 +17,6 @@ export const querySchema = z
     QUERY_TIMEOUT_MS: int(10_000, 100, 600_000),
     QUERY_MAX_CONCURRENT: int(8, 1, 1024),
     QUERY_MAX_QUEUED: int(1024, 0, 1_000_000),
-    QUERY_CACHE_MAX_BYTES: int(128 * 1024 * 1024, 0, 64 * 1024 * 1024 * 1024),
-    QUERY_CACHE_MAX_USERS: int(100_000, 1, 100_000_000),
-    QUERY_CACHE_WINDOW: int(200, 1, 10_000),
-    QUERY_CACHE_TTL_MS: int(300_000, 0, 86_400_000),
     QUERY_VIEW_DAYS: int(30, 1, 3650),
     QUERY_VIEW_MAX_BYTES: int(32 * GIB, 64 * 1024 * 1024, 2 ** 50),
     QUERY_SHARDS: int(1, 1, 1024),
@@ -67,21 +63,6 @@ export const querySchema = z
     maxConcurrent: e.QUERY_MAX_CONCURRENT,
     /** Requests waiting for ClickHouse beyond which new ones get 503 + Retry-After. */
     maxQueued: e.QUERY_MAX_QUEUED,
-    /**
-     * Per-user cache budget. Used only when the process also runs the sink (it needs the sink's
-     * change feed to stay exact); 0 turns it off.
-     */
-    cacheMaxBytes: e.QUERY_CACHE_MAX_BYTES,
-    /** Users whose data is cached at most. */
-    cacheMaxUsers: e.QUERY_CACHE_MAX_USERS,
-    /** Newest rows of a user kept to answer any of their pages that lies within them. */
-    cacheWindow: e.QUERY_CACHE_WINDOW,
-    /**
-     * Upper bound on an entry's age, 0 = none. Only a safety net for rows changed behind the
-     * pipeline's back (a manual ALTER ... DELETE, another writer process): changes that go
-     * through the sink invalidate at once.
-     */
-    cacheTtlMs: e.QUERY_CACHE_TTL_MS,
     /** The view keeps events of the last this many days (by event time); ClickHouse answers for older ones. */
     viewDays: e.QUERY_VIEW_DAYS,
     /** Bytes of event data (keys and reply JSON) the view keeps at most; beyond, its oldest days go first. */

@@ -121,3 +121,17 @@ async function reportRetentionDrift(admin: Admin, specs: readonly TopicSpec[], l
     log.debug({ err: (err as Error).message }, 'could not read the retention of existing topics');
   }
 }
+
+/** Partitions of a topic, from the cluster's metadata. */
+export async function topicPartitionCount(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+    const n = meta.topics[0]?.partitions.length ?? 0;
+    if (n === 0) throw new Error(`topic ${topic} has no partitions`);
+    return n;
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -32,6 +32,29 @@ export class DrainingError extends TrackhouseError {
   }
 }
 
+/** The shard that holds a user's partition did not answer a forwarded request. */
+export class ShardUnavailableError extends TrackhouseError {
+  constructor(shard: number, cause: unknown) {
+    super('SHARD_UNAVAILABLE', `shard ${shard}, which holds this user's events, did not answer; retry shortly`, {
+      retriable: true,
+      cause,
+      details: { shard },
+    });
+  }
+}
+
+/**
+ * A request forwarded to this replica for a user it does not hold: the replicas disagree on
+ * QUERY_SHARDS or the partition count. Not forwarded again (that could loop).
+ */
+export class MisroutedError extends TrackhouseError {
+  constructor(shard: number, self: number) {
+    super('MISROUTED', `a request for a user of shard ${shard} was forwarded to shard ${self}: check QUERY_SHARDS and QUERY_SHARD_URL on every replica`, {
+      details: { shard, self },
+    });
+  }
+}
+
 export interface HttpError {
   status: number;
   body: string;
@@ -56,6 +79,12 @@ export function toHttpError(err: unknown): HttpError {
   }
   if (err instanceof OverloadedError || err instanceof DrainingError) {
     return { status: 503, body: JSON.stringify({ error: err.code.toLowerCase(), message: err.message }), headers: [RETRY_AFTER] };
+  }
+  if (err instanceof ShardUnavailableError) {
+    return { status: 503, body: JSON.stringify({ error: 'shard_unavailable', message: err.message }), headers: [RETRY_AFTER] };
+  }
+  if (err instanceof MisroutedError) {
+    return { status: 500, body: JSON.stringify({ error: 'misrouted', message: err.message }), headers: [] };
   }
   if (err instanceof DependencyError) {
     return {

@@ -170,7 +170,6 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
         return { after: r.from - 1, before: r.to };
       },
       { records: 4_096, bytes: 2 * 1024 * 1024 },
-      false,
     );
     const perPartition = new Map<number, { rows: number; undecodable: number }>();
     const segments: Uint8Array[] = [];

@@ -5,7 +5,6 @@
 // Per event this runs in a decode worker, so it is kept to string concatenation (V8 ropes, flattened
 // once when written into the payload), one regex test per free-text field, and timestamps as
 // Unix seconds with milliseconds, which ClickHouse reads for DateTime64 without date math here.
-import type { InsertedRow } from '../common/changes.js';
 import type { EventRecord } from '../schema/index.js';
 
 /** The columns each row fills, in order; the INSERT names them. */
@@ -119,53 +118,4 @@ export function tsvRow(r: EventRecord, topicField: string, partition: number, of
     offset +
     '\n'
   );
-}
-
-const UNESCAPE = /\\([tnr\\0])/g;
-const UNESCAPES: Record<string, string> = { t: '\t', n: '\n', r: '\r', '\\': '\\', '0': '\0' };
-const unescapeChar = (_: string, c: string): string => UNESCAPES[c]!;
-
-function field(payload: Uint8Array, start: number, end: number): string {
-  const s = Buffer.from(payload.buffer, payload.byteOffset + start, end - start).toString('utf8');
-  return s.includes('\\') ? s.replace(UNESCAPE, unescapeChar) : s;
-}
-
-function timeMs(s: string): number {
-  const dot = s.indexOf('.');
-  // tsvRow writes Unix seconds with three decimals, or a date-time text (before 1973-03-03, after 2286-11-20).
-  if (s.charCodeAt(0) >= 48 && s.length === dot + 4 && !s.includes('-')) return Number(s.slice(0, dot)) * 1000 + Number(s.slice(dot + 1));
-  return Date.parse(`${s.replace(' ', 'T')}Z`);
-}
-
-/**
- * The inverse of tsvRow for the fields the query API shows: one row of `payload`, [start, end)
- * with its newline. For the change feed, which passes a batch's rows to same-process readers.
- */
-export function parseTsvRow(payload: Uint8Array, start: number, end: number): InsertedRow {
-  const f: string[] = [];
-  let at = start;
-  for (let i = start; i < end && f.length < 16; i++) {
-    const b = payload[i];
-    if (b === 9 || b === 10) {
-      f.push(field(payload, at, i));
-      at = i + 1;
-    }
-  }
-  return {
-    event_id: f[0]!,
-    type: f[1]!,
-    event: f[2]!,
-    user_id: f[3]!,
-    anonymous_id: f[4]!,
-    timestamp: timeMs(f[5]!),
-    received_at: timeMs(f[7]!),
-    source: f[8]!,
-    category: f[9]!,
-    group_id: f[10]!,
-    name: f[11]!,
-    previous_id: f[12]!,
-    properties: f[13]!,
-    traits: f[14]!,
-    context: f[15]!,
-  };
 }

@@ -8,7 +8,6 @@
 import { randomBytes } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
-import type { ChangePublisher } from '../common/changes.js';
 import type { ReadinessCheck } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import type { Registry } from '../common/metrics.js';
@@ -18,7 +17,6 @@ import { createDeadLetterProducer, type DeadLetter, type DeadLetterProducer } fr
 import { ensureTopics } from '../kafka/topics.js';
 import { deadLetter } from './deadletter.js';
 import { buildBlocks } from './blocks.js';
-import { blockChanges } from './changes.js';
 import { decodeFetch, type Chunk } from './decode.js';
 import { brokerOffsets, LagProbe } from './lag.js';
 import { createSinkMetrics, type SinkMetrics } from './metrics.js';
@@ -39,8 +37,6 @@ export interface SinkOptions {
   clickhouse: ClickHouseClient;
   log: Logger;
   registry: Registry;
-  /** Told the user_keys of each insert once ClickHouse confirmed it. */
-  changes?: ChangePublisher;
   hooks?: SinkHooks;
 }
 
@@ -105,7 +101,6 @@ export async function startSink(opts: SinkOptions): Promise<RunningSink> {
       // SINK_BATCH_BYTES bounds the fetch (Kafka bytes); its TabSeparated is about 10 % larger and
       // should still go in as one insert. The bound here only guards against pathological rows.
       insertBytes: cfg.batchBytes * 2,
-      ...(opts.changes ? { changes: opts.changes } : {}),
       ...(opts.hooks ? { hooks: opts.hooks } : {}),
     });
     await consumer.start(
@@ -179,7 +174,6 @@ interface RoundDeps {
   limits: { records: number; bytes: number };
   insertRows: number;
   insertBytes: number;
-  changes?: ChangePublisher;
   hooks?: SinkHooks;
 }
 
@@ -206,7 +200,6 @@ class RoundHandler {
         batches,
         (p) => ({ after: states.get(p).floor, before: Infinity }),
         this.d.limits,
-        this.d.changes !== undefined,
       );
       if (decoded.filtered > 0) metrics.duplicates.inc({ reason: 'redelivered' }, decoded.filtered);
       tDecoded = performance.now();
@@ -232,7 +225,6 @@ class RoundHandler {
         }
         this.inserts++;
         await this.d.hooks?.afterInsert?.({ inserts: this.inserts, rows: block.rows });
-        this.d.changes?.publish(blockChanges(block));
       }
       landed = true;
       tInserted = performance.now();

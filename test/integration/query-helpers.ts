@@ -3,7 +3,7 @@
 // server, and a small HTTP client.
 import { Readable } from 'node:stream';
 import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/clickhouse/index.js';
-import type { ChangeBatch, ChangeFeed, InsertedRow } from '../../src/common/changes.js';
+import type { EventFields } from '../../src/view/render.js';
 import { silentLogger } from '../../src/common/log.js';
 import { createRegistry, type Registry } from '../../src/common/metrics.js';
 import type { Env } from '../../src/config/index.js';
@@ -55,7 +55,7 @@ export interface Row {
 const chTime = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 
 /** A test row as the table holds it (and as the sink's change feed describes it). */
-export function insertedRow(r: Row): InsertedRow {
+export function insertedRow(r: Row): EventFields {
   return {
     event_id: r.event_id,
     type: r.type ?? 'track',
@@ -96,16 +96,6 @@ export async function insertRows(ch: ClickHouseHandle, rows: readonly Row[], opt
   });
 }
 
-/** The change feed's notice for rows just inserted, as the sink publishes it. */
-export function batchOf(rows: readonly Row[]): ChangeBatch {
-  const byUser = new Map<string, InsertedRow[]>();
-  for (const r of rows.map(insertedRow)) {
-    const key = r.user_id !== '' ? r.user_id : r.anonymous_id;
-    byUser.set(key, [...(byUser.get(key) ?? []), r]);
-  }
-  return { userKeys: [...byUser.keys()], rowsOf: (k) => byUser.get(k) ?? [] };
-}
-
 export interface Reply {
   status: number;
   headers: Headers;
@@ -120,7 +110,7 @@ export interface Harness {
   base: string;
   get(path: string, key?: string | null): Promise<Reply>;
   /** Another query server on the same ClickHouse client (as the all-in-one shares it). */
-  another(opts?: { env?: Env; changes?: ChangeFeed }): Promise<{ server: QueryServer; registry: Registry; get(path: string): Promise<Reply> }>;
+  another(opts?: { env?: Env }): Promise<{ server: QueryServer; registry: Registry; get(path: string): Promise<Reply> }>;
   close(): Promise<void>;
 }
 
@@ -136,13 +126,13 @@ async function fetchReply(url: string, key: string | null): Promise<Reply> {
   return { status: res.status, headers: res.headers, text, body };
 }
 
-export async function startHarness(opts: { env?: Env; changes?: ChangeFeed } = {}): Promise<Harness> {
+export async function startHarness(opts: { env?: Env } = {}): Promise<Harness> {
   const dir = tempDir('trackhouse-query-');
   const config = testConfig(dir.path, opts.env);
   const ch = await openClickHouse(config.clickhouse, config.dataDir);
   await migrate(ch.client, silentLogger());
   const registry = createRegistry('query', false);
-  const server = await startQuery({ config, clickhouse: ch.client, log: silentLogger(), registry, changes: opts.changes });
+  const server = await startQuery({ config, clickhouse: ch.client, log: silentLogger(), registry });
   const base = `http://127.0.0.1:${server.port}`;
   const others: QueryServer[] = [];
   return {
@@ -154,7 +144,7 @@ export async function startHarness(opts: { env?: Env; changes?: ChangeFeed } = {
     async another(o = {}) {
       const cfg = testConfig(dir.path, { ...opts.env, ...o.env });
       const reg = createRegistry('query', false);
-      const other = await startQuery({ config: cfg, clickhouse: ch.client, log: silentLogger(), registry: reg, changes: o.changes });
+      const other = await startQuery({ config: cfg, clickhouse: ch.client, log: silentLogger(), registry: reg });
       others.push(other);
       return { server: other, registry: reg, get: (path: string) => fetchReply(`http://127.0.0.1:${other.port}${path}`, READ_KEY) };
     },

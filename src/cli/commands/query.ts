@@ -3,15 +3,18 @@ import { checkClickHouse, openClickHouse } from '../../clickhouse/index.js';
 import { createLogger } from '../../common/log.js';
 import { createRegistry } from '../../common/metrics.js';
 import { loadConfig } from '../../config/index.js';
-import { startQuery } from '../../query/index.js';
+import { explainKafkaError } from '../../kafka/index.js';
 import { runUntilSignal } from '../lifecycle.js';
+import { startQueryComponent } from '../query-component.js';
+import { kafkaBrokers } from './shared.js';
 
 export function registerQuery(program: Command): void {
   program
     .command('query')
     .description(
       'serve the query API (GET /v1/users/{userId}/events, /v1/rollups/daily) on QUERY_PORT until SIGTERM; ' +
-        'run alone it has no change feed from a sink, so it does not cache and every reply comes from ClickHouse',
+        'keeps its own per-user view of the events topic (under TRACKHOUSE_DATA_DIR/view, built from Kafka) and asks ClickHouse ' +
+        'only beyond it; /readyz is 503 until the view has caught up',
     )
     .action(async () => {
       const config = loadConfig();
@@ -20,9 +23,12 @@ export function registerQuery(program: Command): void {
       let code = 1;
       try {
         await checkClickHouse(ch, config.clickhouse);
-        const server = await startQuery({ config, clickhouse: ch.client, log, registry: createRegistry('query') });
-        log.info({ port: server.port, clickhouse: ch.location, engine: ch.engine }, 'query API ready');
-        code = await runUntilSignal(server, log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.drainDelayMs });
+        const brokers = kafkaBrokers(config);
+        const query = await startQueryComponent({ config, brokers, clickhouse: ch.client, log, registry: createRegistry('query') }).catch((err: unknown) => {
+          throw explainKafkaError(err, config.kafka, brokers);
+        });
+        log.info({ port: query.server.port, clickhouse: ch.location, engine: ch.engine }, 'query API listening; the view builds in the background');
+        code = await runUntilSignal(query, log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.drainDelayMs });
       } finally {
         await ch.close();
       }
