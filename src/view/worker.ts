@@ -104,6 +104,8 @@ async function main(data: ViewWorkerData): Promise<void> {
     // Ready only once what was read is also readable.
     await builder.flush();
     caughtUp = true;
+    // A fresh build may hold more than QUERY_VIEW_MAX_BYTES: prune at once, not in a minute.
+    void maintain();
     {
       const s = (performance.now() - started) / 1000;
       log.info(
