@@ -20,7 +20,7 @@ import { DrainingError, MisroutedError, ShardUnavailableError, toHttpError, Unau
 import { createGate, type Gate } from './gate.js';
 import { createQueryMetrics, type QueryMetrics, type Route } from './metrics.js';
 import { parseEventsRequest, parseRollupsRequest, type Limits } from './params.js';
-import { createClickHouseRunner, createQueryStore, PageWriter, type PageRows, type SqlRunner } from './store.js';
+import { createClickHouseRunner, createQueryStore, cursorTail, NULL_TAIL, type PageRows, type SqlRunner } from './store.js';
 
 export interface QueryOptions {
   config: Config;
@@ -70,7 +70,6 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
   const runner = gatedRunner(createClickHouseRunner(opts.clickhouse), gate, metrics);
   const store = createQueryStore(runner, q.timeoutMs);
   const limits: Limits = { defaultLimit: q.defaultLimit, maxLimit: q.maxLimit };
-  const pages = new PageWriter();
   const view = opts.view?.view ?? null;
   const partitionCount = opts.view?.partitionCount ?? 1;
   const sharded = view !== null && q.shards > 1;
@@ -194,16 +193,25 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
         return;
       }
       // The horizon and the rows are read in one synchronous turn: one LMDB snapshot.
-      const horizon = view.reader.horizon();
-      const found = view.reader.rows({ ...r, want: r.limit + 1 }, horizon);
-      const rows: PageRows = { json: found.json, ts: found.ts, ids: new Array<string | null>(found.json.length).fill(null) };
+      const reader = view.reader;
+      const horizon = reader.horizon();
+      const found = reader.rows({ ...r, want: r.limit + 1 }, horizon);
       if (found.complete) {
         metrics.answered('view');
-        send(res, 200, pages.write(rows, r));
+        // The reply is built in the reader's buffer; uWS copies it before end() returns.
+        const tail = found.count > r.limit ? cursorTail(r, reader.time(r.limit - 1), reader.id(r.limit - 1)) : NULL_TAIL;
+        send(res, 200, reader.reply(r.limit, tail));
         metrics.done('events', 200, start);
         return;
       }
-      metrics.answered(found.json.length > 0 ? 'view_clickhouse' : 'clickhouse');
+      // Older rows are needed: keep the view's (copies: the reader's buffer serves the next page).
+      const rows: PageRows = { json: [], ts: [], ids: [] };
+      for (let i = 0; i < found.count; i++) {
+        rows.json.push(Buffer.from(reader.row(i)));
+        rows.ts.push(reader.time(i));
+        rows.ids.push(null);
+      }
+      metrics.answered(found.count > 0 ? 'view_clickhouse' : 'clickhouse');
       respondLater(res, 'events', start, store.userEventsBelow(r, rows, horizon));
     } catch (err) {
       fail(res, 'events', start, err);

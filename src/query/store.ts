@@ -103,7 +103,13 @@ export function eventIdOf(json: Buffer): string {
 
 const EVENTS_OPEN = Buffer.from('{"events":[');
 const COMMA = Buffer.from(',');
-const NULL_TAIL = Buffer.from('],"next_cursor":null}');
+/** The end of a reply with no next page. */
+export const NULL_TAIL = Buffer.from('],"next_cursor":null}');
+
+/** The end of a reply whose last row served is (ts, id): the cursor of the next page. */
+export function cursorTail(r: EventsRequest, ts: number, id: string): Buffer {
+  return Buffer.from(`],"next_cursor":"${encodeCursor({ ts, id }, scopeFingerprint(r))}"}`);
+}
 
 /**
  * The parts of the reply for the first limit + 1 rows matching a request, newest first (from the
@@ -132,11 +138,8 @@ function pageParts(rows: PageRows, r: EventsRequest): { parts: Buffer[]; length:
     kept++;
     last = i;
   }
-  let tail = NULL_TAIL;
-  if (n > r.limit && last >= 0) {
-    const id = rows.ids[last] ?? eventIdOf(rows.json[last]!);
-    tail = Buffer.from(`],"next_cursor":"${encodeCursor({ ts: rows.ts[last]!, id }, scopeFingerprint(r))}"}`);
-  }
+  let tail: Buffer = NULL_TAIL;
+  if (n > r.limit && last >= 0) tail = cursorTail(r, rows.ts[last]!, rows.ids[last] ?? eventIdOf(rows.json[last]!));
   parts.push(tail);
   return { parts, length: length + tail.length };
 }
@@ -145,24 +148,6 @@ function pageParts(rows: PageRows, r: EventsRequest): { parts: Buffer[]; length:
 export function renderPage(rows: PageRows, r: EventsRequest): Buffer {
   const { parts, length } = pageParts(rows, r);
   return Buffer.concat(parts, length);
-}
-
-/**
- * Writes the reply into a reused buffer, for replies sent at once. uWS copies what it sends before
- * end() returns, so the scratch buffer can serve the next request: a page answered from the view
- * then allocates no reply-sized buffer (at tens of thousands of replies per second those cost GC
- * pauses in the tail).
- */
-export class PageWriter {
-  private scratch = Buffer.allocUnsafeSlow(1 << 20);
-
-  write(rows: PageRows, r: EventsRequest): Buffer {
-    const { parts, length } = pageParts(rows, r);
-    if (length > this.scratch.length) this.scratch = Buffer.allocUnsafeSlow(Math.max(length, this.scratch.length * 2));
-    let off = 0;
-    for (const p of parts) off += p.copy(this.scratch, off);
-    return this.scratch.subarray(0, off);
-  }
 }
 
 const DAY_MS = 86_400_000;

@@ -33,6 +33,11 @@ export interface StateOptions {
   identity: Readonly<Record<string, string | number>>;
   /** Initial map size (virtual; LMDB grows it when full). */
   mapSizeBytes?: number;
+  /**
+   * Extra lmdb-js options per database, for this thread only (e.g. a decoder that copies values
+   * straight into a reader's buffer). Keys and values stay binary on disk.
+   */
+  dbOptions?: Readonly<Record<string, Record<string, unknown>>>;
   log: Logger;
 }
 
@@ -79,7 +84,13 @@ interface Opened {
   offsets: Bytes;
 }
 
-function openEnv(dir: string, names: readonly string[], noSync: boolean, mapSizeBytes: number | undefined): Opened {
+function openEnv(
+  dir: string,
+  names: readonly string[],
+  noSync: boolean,
+  mapSizeBytes: number | undefined,
+  dbOptions: StateOptions['dbOptions'] = {},
+): Opened {
   mkdirSync(dir, { recursive: true });
   const env = open({
     path: dir,
@@ -92,7 +103,7 @@ function openEnv(dir: string, names: readonly string[], noSync: boolean, mapSize
     ...(mapSizeBytes ? { mapSize: mapSizeBytes } : {}),
   });
   const dbs = new Map<string, Bytes>();
-  for (const name of names) dbs.set(name, env.openDB<Buffer, Buffer>({ name, keyEncoding: 'binary', encoding: 'binary' }));
+  for (const name of names) dbs.set(name, env.openDB<Buffer, Buffer>({ name, keyEncoding: 'binary', encoding: 'binary', ...dbOptions[name] }));
   const meta = env.openDB<unknown, string>({ name: META, encoding: 'json' });
   const offsets = env.openDB<Buffer, Buffer>({ name: OFFSETS, keyEncoding: 'binary', encoding: 'binary' });
   return { env, dbs, meta, offsets };
@@ -121,7 +132,7 @@ export async function openState(opts: StateOptions): Promise<StateStore> {
   const boot = bootId();
   const noSync = boot !== null;
   const names = opts.databases;
-  let o = openEnv(opts.path, names, noSync, opts.mapSizeBytes);
+  let o = openEnv(opts.path, names, noSync, opts.mapSizeBytes, opts.dbOptions);
   let wiped: string | null = null;
   const stored = o.meta.get('identity') as Record<string, unknown> | undefined;
   const openMark = o.meta.get('open') as { boot: string | null } | undefined;
@@ -134,7 +145,7 @@ export async function openState(opts: StateOptions): Promise<StateStore> {
     opts.log.warn({ path: opts.path, reason: wiped }, 'local state wiped; it will be rebuilt');
     await o.env.close();
     rmSync(opts.path, { recursive: true, force: true });
-    o = openEnv(opts.path, names, noSync, opts.mapSizeBytes);
+    o = openEnv(opts.path, names, noSync, opts.mapSizeBytes, opts.dbOptions);
   }
   o.meta.putSync('identity', opts.identity);
   o.meta.putSync('open', { boot });
@@ -145,9 +156,9 @@ export async function openState(opts: StateOptions): Promise<StateStore> {
  * The same state, from another thread of the process that opened it with openState() (LMDB shares
  * the environment between threads). Its close() leaves the state open for the owner.
  */
-export function attachState(opts: Pick<StateOptions, 'path' | 'databases' | 'mapSizeBytes'>): StateStore {
+export function attachState(opts: Pick<StateOptions, 'path' | 'databases' | 'mapSizeBytes' | 'dbOptions'>): StateStore {
   const noSync = bootId() !== null;
-  return wrap(openEnv(opts.path, opts.databases, noSync, opts.mapSizeBytes), opts.path, null, noSync, false);
+  return wrap(openEnv(opts.path, opts.databases, noSync, opts.mapSizeBytes, opts.dbOptions), opts.path, null, noSync, false);
 }
 
 function wrap(o: Opened, dir: string, wiped: string | null, noSync: boolean, owner: boolean): StateStore {

@@ -23,7 +23,7 @@ import type { PartitionBatch } from '../kafka/consumer.js';
 import { EventCodec, type EventRecord } from '../schema/index.js';
 import type { StateStore } from '../state/store.js';
 import { recordJson } from './render.js';
-import { ViewWriter, type ViewMeta } from './store.js';
+import { readHorizon, ViewWriter } from './store.js';
 
 export const WINDOW_SNAPSHOT_MS = 30_000;
 
@@ -115,7 +115,7 @@ export class ViewBuilder {
   ) {
     this.now = opts.now ?? Date.now;
     this.writer = new ViewWriter(state);
-    this.horizon = state.getMeta<ViewMeta>('view')?.horizon ?? Infinity;
+    this.horizon = readHorizon(state.db('view_meta')) ?? Infinity;
     const stored = state.offsets(opts.topic);
     const windows = state.db('windows');
     for (const p of opts.partitions) {
@@ -137,10 +137,10 @@ export class ViewBuilder {
     }
   }
 
-  /** Sets the horizon (events older are not kept); written with the next commit. */
+  /** Sets the horizon (events older are not kept); call inside StateStore.write(). */
   setHorizon(horizon: number): void {
     this.horizon = horizon;
-    this.state.putMeta('view', { horizon } satisfies ViewMeta);
+    this.writer.setHorizon(horizon);
   }
 
   get currentHorizon(): number {
@@ -215,6 +215,7 @@ export class ViewBuilder {
           w.seen(r.hi, r.lo, r.receivedAt);
           if (r.ts < this.horizon) {
             this.counts.beyondHorizon++;
+            this.writer.markOlder(r.userKey);
             continue;
           }
           this.writer.put(r.userKey, r.ts, r.id, r.type, r.event, r.json);
@@ -294,6 +295,7 @@ export class ViewBuilder {
       }
       if (r.timestamp < horizon) {
         c.beyondHorizon++;
+        this.writer.markOlder(userKey);
         continue;
       }
       this.writer.put(userKey, r.timestamp, r.event_id, r.type, r.event, recordJson(r));

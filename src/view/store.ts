@@ -11,7 +11,7 @@ import type { Logger } from '../common/log.js';
 import type { Bytes, StateStore } from '../state/store.js';
 import { KeyWriter, nameLength, readTime, TIME_BASE_MS, TIME_END_MS, TYPE_CODES } from './keys.js';
 
-export const VIEW_DATABASES = ['events', 'by_type', 'by_event', 'days', 'windows'] as const;
+export const VIEW_DATABASES = ['events', 'by_type', 'by_event', 'days', 'windows', 'view_meta'] as const;
 
 export const DAY_MS = 86_400_000;
 const EMPTY = Buffer.alloc(0);
@@ -22,9 +22,13 @@ export interface DayStats {
   bytes: number;
 }
 
-export interface ViewMeta {
-  /** Every event with timestamp >= horizon (Unix ms, a UTC midnight) is in the view. */
-  horizon: number;
+/**
+ * The view's horizon: it holds every event with timestamp >= horizon (Unix ms, a UTC midnight);
+ * older ones are ClickHouse's to answer. Absent: not set yet.
+ */
+export function readHorizon(meta: Bytes): number | undefined {
+  const v = meta.getBinary(HORIZON_KEY);
+  return v === undefined ? undefined : v.readDoubleLE(0);
 }
 
 /** The user-visible size of the view. */
@@ -77,6 +81,7 @@ export class ViewWriter {
   private readonly byType: Bytes;
   private readonly byEvent: Bytes;
   private readonly daysDb: Bytes;
+  private readonly meta: Bytes;
   private readonly keys = new KeyWriter();
   private slab = Buffer.allocUnsafeSlow(0);
   private slabAt = 0;
@@ -90,6 +95,7 @@ export class ViewWriter {
     this.byType = state.db('by_type');
     this.byEvent = state.db('by_event');
     this.daysDb = state.db('days');
+    this.meta = state.db('view_meta');
     this.days = readDays(this.daysDb);
     for (const code of TYPE_CODES.values()) this.typeValue.set(code, Buffer.from([code]));
   }
@@ -141,6 +147,21 @@ export class ViewWriter {
     return bytes;
   }
 
+  /** Queues the horizon (inside StateStore.write()). */
+  setHorizon(horizon: number): void {
+    const v = Buffer.allocUnsafe(8);
+    v.writeDoubleLE(horizon, 0);
+    void this.meta.put(HORIZON_KEY, v);
+  }
+
+  /**
+   * Notes that ClickHouse holds events of this user older than the horizon (inside
+   * StateStore.write()): pages of users without the mark are complete from the view alone.
+   */
+  markOlder(userKey: string): void {
+    void this.meta.put(this.keys.reset().byte(OLDER).name(userKey).view(), USER_OLDER);
+  }
+
   /** Queues the day stats changed since the last call (inside the same StateStore.write()). */
   flushDays(): void {
     for (const day of this.touched) {
@@ -167,12 +188,16 @@ export class ViewWriter {
       let from: Buffer | undefined;
       for (;;) {
         const doomed: Buffer[] = [];
+        const users = new Set<string>();
         let last: Buffer | undefined;
         let scanned = 0;
         for (const key of db.getKeys(from === undefined ? { snapshot: false } : { start: from, exclusiveStart: true, snapshot: false })) {
           const k = key as Buffer;
           last = k;
-          if (eventTimeOfKey(space, k) < before) doomed.push(Buffer.from(k));
+          if (eventTimeOfKey(space, k) < before) {
+            doomed.push(Buffer.from(k));
+            if (space === 'events') users.add(k.toString('latin1', 0, nameLength(k, 0)));
+          }
           // Bound both the transaction and the time between two of them.
           if (doomed.length >= chunk || ++scanned >= chunk * 20) break;
         }
@@ -181,6 +206,8 @@ export class ViewWriter {
         if (doomed.length > 0) {
           await this.state.write(() => {
             for (const k of doomed) void db.remove(k);
+            // Their older events are ClickHouse's now.
+            for (const u of users) void this.meta.put(Buffer.concat([Buffer.from([OLDER]), Buffer.from(u, 'latin1')]), USER_OLDER);
           });
           if (space === 'events') deleted += doomed.length;
         } else {
@@ -250,44 +277,134 @@ export interface ViewQuery {
 }
 
 export interface ViewRows {
-  /** Reply JSON of each row, newest first (at most `want`). */
-  json: Buffer[];
-  /** Timestamp of each row. */
-  ts: number[];
+  /** Rows found (at most `want`), newest first. */
+  count: number;
   /**
    * True when these rows are the whole answer: `want` rows were found, or the request's range
-   * lies within the view. False: the page needs older rows than the view holds (ClickHouse's).
+   * cannot reach below the view (its `from` is at or above the horizon, or the user has no event
+   * older than the horizon). False: the page needs older rows (ClickHouse's).
    */
   complete: boolean;
 }
 
-/** Range reads of the view (in any thread that attached the state). */
+const PREFIX = Buffer.from('{"events":');
+const OPEN = 0x5b; // [
+const COMMA = 0x2c;
+const ID_START = Buffer.byteLength('{"event_id":');
+const AFTER_ID = Buffer.from(',"type":');
+const USER_OLDER = Buffer.from([1]);
+
+/**
+ * Range reads of the view, written straight into one reply buffer.
+ *
+ * Hot path (every page the API answers): LMDB hands each value to this reader's decoder, which
+ * copies it into the reply buffer behind a comma; keys are copied into one scratch buffer. So a
+ * page of 50 events allocates nothing per event (measured: allocating a Buffer per key and value
+ * cost most of a page's time), and the reply is the buffer itself: `{"events":` and the rows are
+ * in place, the first comma becomes `[`, and the tail is written after the last row served.
+ */
 export class ViewReader {
-  private readonly events: Bytes;
-  private readonly byType: Bytes;
-  private readonly byEvent: Bytes;
+  private events!: Bytes;
+  private byType!: Bytes;
+  private byEvent!: Bytes;
+  private meta!: Bytes;
+  private state!: StateStore;
   private readonly keys = new KeyWriter();
   private readonly primary = new KeyWriter();
+  private out = Buffer.allocUnsafeSlow(1 << 20);
+  private at = PREFIX.length;
+  /** The key of the row being read (copied by the key decoder). */
+  private key = Buffer.allocUnsafeSlow(4096);
+  private keyLength = 0;
+  private ends = new Int32Array(1024);
+  private times = new Float64Array(1024);
+  private count = 0;
 
-  constructor(private readonly state: StateStore) {
+  /** lmdb-js options for this thread's handles of the view's databases (pass to openState/attachState). */
+  readonly dbOptions: Readonly<Record<string, Record<string, unknown>>>;
+
+  constructor() {
+    const keyEncoder = {
+      writeKey: (key: Buffer, target: Buffer, start: number) => {
+        target.set(key, start);
+        return start + key.length;
+      },
+      readKey: (source: Buffer, start: number, end: number) => {
+        const n = end - start;
+        if (n > this.key.length) this.key = Buffer.allocUnsafeSlow(n);
+        // A loop, not copy(): keys are short, and copy() with an offset allocates a view per call.
+        const key = this.key;
+        for (let i = 0; i < n; i++) key[i] = source[start + i]!;
+        this.keyLength = n;
+        return true;
+      },
+    };
+    const appendValue = {
+      // needsStableBuffer unset: lmdb-js passes its own buffer, and this copies what it needs.
+      encode: (v: Buffer) => v,
+      decode: (bytes: Buffer) => this.append(bytes),
+    };
+    const firstByte = { encode: (v: Buffer) => v, decode: (bytes: Buffer) => (bytes.length > 0 ? bytes[0]! : 0) };
+    // keyEncoding unset: lmdb-js prefers its own binary key reader over a keyEncoder.
+    this.dbOptions = {
+      events: { keyEncoding: undefined, keyEncoder, encoder: appendValue },
+      by_type: { keyEncoding: undefined, keyEncoder, encoder: firstByte },
+      by_event: { keyEncoding: undefined, keyEncoder, encoder: firstByte },
+    };
+  }
+
+  attach(state: StateStore): this {
+    this.state = state;
     this.events = state.db('events');
     this.byType = state.db('by_type');
     this.byEvent = state.db('by_event');
+    this.meta = state.db('view_meta');
+    return this;
+  }
+
+  /** Appends one row (a comma, then the value); returns its length. */
+  private append(bytes: Buffer): number {
+    const n = bytes.length;
+    if (this.at + n + 64 > this.out.length) {
+      const bigger = Buffer.allocUnsafeSlow(Math.max(this.out.length * 2, this.at + n + 4096));
+      this.out.copy(bigger, 0, 0, this.at);
+      this.out = bigger;
+    }
+    this.out[this.at++] = COMMA;
+    // Not bytes.copy(): lmdb-js's shared buffer reports the value's length but is larger, and
+    // Buffer#copy would copy all of it.
+    this.out.set(bytes.subarray(0, n), this.at);
+    this.at += n;
+    return n;
   }
 
   horizon(): number {
-    return this.state.getMeta<ViewMeta>('view')?.horizon ?? TIME_END_MS;
+    const v = this.meta.getBinaryFast(HORIZON_KEY);
+    return v === undefined ? TIME_END_MS : v.readDoubleLE(0);
+  }
+
+  /** Whether ClickHouse may hold events of this user older than the horizon. */
+  private hasOlder(userKey: string): boolean {
+    return this.meta.getBinaryFast(this.keys.reset().byte(OLDER).name(userKey).view()) !== undefined;
   }
 
   /**
-   * The newest `want` rows of a request that lie in the view, in (timestamp DESC, event_id DESC)
-   * order; `horizon` is the view's lower edge, read by the caller with the same snapshot.
+   * Reads the newest `want` rows of a request that lie in the view, in (timestamp DESC, event_id
+   * DESC) order, into this reader's reply buffer; `horizon` is the view's lower edge, read by the
+   * caller in the same synchronous turn (one LMDB snapshot).
    */
   rows(q: ViewQuery, horizon: number): ViewRows {
+    this.at = PREFIX.length;
+    this.count = 0;
+    if (q.want + 1 > this.ends.length) {
+      this.ends = new Int32Array(q.want + 1);
+      this.times = new Float64Array(q.want + 1);
+    }
     const lower = Math.max(q.from ?? TIME_BASE_MS, horizon);
-    // Fewer than `want` rows in the view decide the page only when it cannot reach below it.
-    const out: ViewRows = { json: [], ts: [], complete: q.from !== null && q.from >= horizon };
-    if ((q.to !== null && q.to <= lower) || (q.cursor !== null && q.cursor.ts < lower)) return out;
+    const bounded = q.from !== null && q.from >= horizon;
+    if ((q.to !== null && q.to <= lower) || (q.cursor !== null && q.cursor.ts < lower)) {
+      return { count: 0, complete: bounded || !this.hasOlder(q.userKey) };
+    }
     const k = this.keys.reset().name(q.userKey);
     const u = k.at;
     let db = this.events;
@@ -311,25 +428,61 @@ export class ViewReader {
     k.at = p;
     k.time(lower);
     const end = k.copy();
-    for (const { key, value } of db.getRange({ start, end, reverse: true, exclusiveStart: true, inclusiveEnd: true })) {
-      let json: Buffer | undefined;
-      if (space === 'events') {
-        json = value;
-      } else {
-        if (wantType !== 0 && value[0] !== wantType) continue;
+    // Offset of T in each key of this space.
+    const tAt = space === 'events' ? u : space === 'by_type' ? u + 1 : p;
+    for (const entry of db.getRange({ start, end, reverse: true, exclusiveStart: true, inclusiveEnd: true })) {
+      if (space !== 'events') {
+        // The index value, through this reader's decoder: the type code (by_event) or 0.
+        if (wantType !== 0 && (entry.value as unknown as number) !== wantType) continue;
         // The events key is U T I: the user part, then the index key's tail from T on.
-        const tail = space === 'by_type' ? u + 1 : u + nameLength(key, u);
-        const pk = this.primary.reset().bytes(key, 0, u).bytes(key, tail).view();
-        json = this.events.get(pk);
-        if (json === undefined) continue; // deleted while we read (erasure): not an event anymore
+        const pk = this.primary.reset().bytes(this.key, 0, u).bytes(this.key, tAt, this.keyLength).view();
+        // Appends the event's JSON; undefined when it was deleted while we read (erasure).
+        if (this.events.get(pk) === undefined) continue;
       }
-      out.json.push(json);
-      out.ts.push(eventTimeOfKey(space, key));
-      if (out.json.length === q.want) {
-        out.complete = true;
-        return out;
-      }
+      this.times[this.count] = readTime(this.key, tAt);
+      this.ends[this.count++] = this.at;
+      if (this.count === q.want) return { count: this.count, complete: true };
     }
-    return out;
+    return { count: this.count, complete: bounded || !this.hasOlder(q.userKey) };
+  }
+
+  /** Timestamp of row i of the last read. */
+  time(i: number): number {
+    return this.times[i]!;
+  }
+
+  /** Reply JSON of row i of the last read (a view of the reader's buffer). */
+  row(i: number): Buffer {
+    return this.out.subarray((i === 0 ? PREFIX.length : this.ends[i - 1]!) + 1, this.ends[i]!);
+  }
+
+  /** event_id of row i of the last read: every reply object starts with it. */
+  id(i: number): string {
+    const row = this.row(i);
+    return JSON.parse(row.toString('utf8', ID_START, row.indexOf(AFTER_ID, ID_START))) as string;
+  }
+
+  /**
+   * The reply for the last read: its first `limit` rows, and `tail` (`],"next_cursor":...}`)
+   * behind them. A view of the reader's buffer, valid until the next read: send it at once.
+   */
+  reply(limit: number, tail: Buffer): Buffer {
+    const n = Math.min(limit, this.count);
+    const end = n === 0 ? PREFIX.length + 1 : this.ends[n - 1]!;
+    if (end + tail.length > this.out.length) {
+      const bigger = Buffer.allocUnsafeSlow(end + tail.length);
+      this.out.copy(bigger, 0, 0, end);
+      this.out = bigger;
+    }
+    PREFIX.copy(this.out, 0);
+    this.out[PREFIX.length] = OPEN;
+    tail.copy(this.out, end);
+    return this.out.subarray(0, end + tail.length);
   }
 }
+
+/** Where meta keys of the view live in `view_meta` (binary: read on every page). */
+export const HORIZON_KEY = Buffer.from('horizon');
+/** Prefix of the per-user marker: ClickHouse may hold events of this user older than the horizon. */
+export const OLDER = 0x01;
+export { USER_OLDER };

@@ -14,7 +14,7 @@ import { ViewReader, VIEW_DATABASES } from './store.js';
 import type { BackfillRange, BuilderReport, FromBuilder, ToBuilder, ViewWorkerData } from './worker.js';
 
 /** Version of the view's layout (./keys.ts, ./store.ts): a state of another version is rebuilt. */
-export const VIEW_LAYOUT = 1;
+export const VIEW_LAYOUT = 2;
 
 export interface ViewOptions {
   config: Config;
@@ -55,13 +55,15 @@ export async function startView(opts: ViewOptions): Promise<View> {
   const { config, log } = opts;
   const topic = config.kafka.topics.events;
   const dir = path.join(config.dataDir, 'view');
+  const reader = new ViewReader();
   const state: StateStore = await openState({
     path: dir,
     databases: VIEW_DATABASES,
     identity: { layout: VIEW_LAYOUT, topic, partitionCount: opts.partitionCount, partitions: opts.partitions.join(',') },
+    dbOptions: reader.dbOptions,
     log,
   });
-  const reader = new ViewReader(state);
+  reader.attach(state);
   const metrics = viewMetrics(opts.registry, state);
   let last: BuilderReport | null = null;
   let worker: Worker | null = null;

@@ -97,5 +97,16 @@ describe('view replies equal ClickHouse replies, byte for byte', () => {
     // The comparisons covered real pages, most of them with events.
     expect(pages).toBeGreaterThan(300);
     expect(straddled).toBeGreaterThan(pages / 2);
+    // The view holding everything answered every page alone; the other needed ClickHouse for the
+    // users with older events, and not for the others.
+    const answers = async (s: { port: number }) => {
+      const text = await (await fetch(`${base(s)}/metrics`)).text();
+      return Object.fromEntries([...text.matchAll(/trackhouse_query_events_answers_total\{answer="(\w+)"[^}]*\} (\d+)/g)].map((m) => [m[1], Number(m[2])]));
+    };
+    const a = await answers(whole.server);
+    expect(a).toEqual({ view: pages });
+    const b = await answers(half.server);
+    expect(b.view).toBeGreaterThan(0);
+    expect((b.view_clickhouse ?? 0) + (b.clickhouse ?? 0)).toBeGreaterThan(0);
   });
 });
