@@ -10,7 +10,7 @@ describe('query config', () => {
       timeoutMs: 10_000,
       maxConcurrent: 8,
       maxQueued: 1024,
-      viewDays: 30,
+      viewDays: 90,
       viewMaxBytes: 32 * 1024 ** 3,
       shards: 1,
       shardIndex: 0,

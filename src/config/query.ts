@@ -17,7 +17,7 @@ export const querySchema = z
     QUERY_TIMEOUT_MS: int(10_000, 100, 600_000),
     QUERY_MAX_CONCURRENT: int(8, 1, 1024),
     QUERY_MAX_QUEUED: int(1024, 0, 1_000_000),
-    QUERY_VIEW_DAYS: int(30, 1, 3650),
+    QUERY_VIEW_DAYS: int(90, 1, 3650),
     QUERY_VIEW_MAX_BYTES: int(32 * GIB, 1024 * 1024, 2 ** 50),
     QUERY_SHARDS: int(1, 1, 1024),
     QUERY_SHARD_INDEX: optionalInt(0, 1023),

@@ -195,7 +195,7 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
       // The horizon and the rows are read in one synchronous turn: one LMDB snapshot.
       const reader = view.reader;
       const horizon = reader.horizon();
-      const found = reader.rows({ ...r, want: r.limit + 1 }, horizon);
+      const found = reader.rows(r, r.limit + 1, horizon);
       if (found.complete) {
         metrics.answered('view');
         // The reply is built in the reader's buffer; uWS copies it before end() returns.

@@ -272,8 +272,6 @@ export interface ViewQuery {
   type: string | null;
   event: string | null;
   cursor: { ts: number; id: string } | null;
-  /** Rows wanted: the page's limit + 1 (the extra one says whether another page follows). */
-  want: number;
 }
 
 export interface ViewRows {
@@ -389,16 +387,17 @@ export class ViewReader {
   }
 
   /**
-   * Reads the newest `want` rows of a request that lie in the view, in (timestamp DESC, event_id
-   * DESC) order, into this reader's reply buffer; `horizon` is the view's lower edge, read by the
-   * caller in the same synchronous turn (one LMDB snapshot).
+   * Reads the newest `want` rows of a request that lie in the view (a page's limit + 1: the extra
+   * one says whether another page follows), in (timestamp DESC, event_id DESC) order, into this
+   * reader's reply buffer; `horizon` is the view's lower edge, read by the caller in the same
+   * synchronous turn (one LMDB snapshot).
    */
-  rows(q: ViewQuery, horizon: number): ViewRows {
+  rows(q: ViewQuery, want: number, horizon: number): ViewRows {
     this.at = PREFIX.length;
     this.count = 0;
-    if (q.want + 1 > this.ends.length) {
-      this.ends = new Int32Array(q.want + 1);
-      this.times = new Float64Array(q.want + 1);
+    if (want + 1 > this.ends.length) {
+      this.ends = new Int32Array(want + 1);
+      this.times = new Float64Array(want + 1);
     }
     const lower = Math.max(q.from ?? TIME_BASE_MS, horizon);
     const bounded = q.from !== null && q.from >= horizon;
@@ -441,7 +440,7 @@ export class ViewReader {
       }
       this.times[this.count] = readTime(this.key, tAt);
       this.ends[this.count++] = this.at;
-      if (this.count === q.want) return { count: this.count, complete: true };
+      if (this.count === want) return { count: this.count, complete: true };
     }
     return { count: this.count, complete: bounded || !this.hasOlder(q.userKey) };
   }
