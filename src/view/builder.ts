@@ -105,6 +105,11 @@ export class ViewBuilder {
   private readonly codec = new EventCodec();
   private readonly id = new Uint32Array(2);
   private horizon: number;
+  /**
+   * While the horizon is being moved up to this time: users of events older than it are marked
+   * as they arrive (the move marks the ones already in the view first).
+   */
+  private markBelow = -Infinity;
   private lastSnapshot = -Infinity;
   private readonly now: () => number;
   private committing: Promise<void> = Promise.resolve();
@@ -145,6 +150,24 @@ export class ViewBuilder {
 
   get currentHorizon(): number {
     return this.horizon;
+  }
+
+  /**
+   * Moves the horizon up to `horizon`, so that no read ever takes a page as complete without
+   * events it no longer serves: (1) from now on, users of arriving events older than it are
+   * marked; (2) users of the events already older than it are marked; (3) the horizon moves
+   * (reads stop at it, and ask ClickHouse below it for marked users); (4) the older events are
+   * deleted. Runs in this thread between fetches (it awaits their commits).
+   */
+  async moveHorizon(horizon: number, chunk: number, log: Logger): Promise<void> {
+    if (horizon > this.horizon) {
+      this.markBelow = horizon;
+      const marked = await this.writer.markUsersBelow(horizon, chunk);
+      await this.state.write(() => this.setHorizon(horizon));
+      log.info({ horizon: new Date(horizon).toISOString(), usersWithOlderEvents: marked }, 'view horizon moved forward');
+    }
+    const days = [...this.writer.days.keys()];
+    if (days.length > 0 && Math.min(...days) * 86_400_000 < this.horizon) await this.writer.prune(this.horizon, chunk, log);
   }
 
   private window(p: number): ResendWindow {
@@ -218,6 +241,7 @@ export class ViewBuilder {
             this.writer.markOlder(r.userKey);
             continue;
           }
+          if (r.ts < this.markBelow) this.writer.markOlder(r.userKey);
           this.writer.put(r.userKey, r.ts, r.id, r.type, r.event, r.json);
           this.counts.applied++;
           this.backfilled++;
@@ -298,6 +322,7 @@ export class ViewBuilder {
         this.writer.markOlder(userKey);
         continue;
       }
+      if (r.timestamp < this.markBelow) this.writer.markOlder(userKey);
       this.writer.put(userKey, r.timestamp, r.event_id, r.type, r.event, recordJson(r));
       c.applied++;
     }

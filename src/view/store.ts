@@ -173,6 +173,39 @@ export class ViewWriter {
   }
 
   /**
+   * Marks every user with an event older than `before` (as holding older events in ClickHouse),
+   * `chunk` users per transaction. The first step of moving the horizon to `before`: a user must
+   * be marked before the horizon passes their events, or a page of theirs would be taken as
+   * complete without them.
+   */
+  async markUsersBelow(before: number, chunk: number): Promise<number> {
+    let marked = 0;
+    let from: Buffer | undefined;
+    for (;;) {
+      const users = new Set<string>();
+      let last: Buffer | undefined;
+      let scanned = 0;
+      for (const key of this.events.getKeys(from === undefined ? { snapshot: false } : { start: from, exclusiveStart: true, snapshot: false })) {
+        const k = key as Buffer;
+        last = k;
+        if (eventTimeOfKey('events', k) < before) users.add(k.toString('latin1', 0, nameLength(k, 0)));
+        if (users.size >= chunk || ++scanned >= chunk * 20) break;
+      }
+      if (last === undefined) break;
+      from = Buffer.from(last);
+      if (users.size > 0) {
+        await this.state.write(() => {
+          for (const u of users) void this.meta.put(Buffer.concat([Buffer.from([OLDER]), Buffer.from(u, 'latin1')]), USER_OLDER);
+        });
+        marked += users.size;
+      } else {
+        await new Promise((r) => setImmediate(r));
+      }
+    }
+    return marked;
+  }
+
+  /**
    * Deletes every event with timestamp < `before`, `chunk` keys per transaction so the builder
    * keeps applying new events in between. Each key space is scanned once; the day stats of the
    * deleted days go in the last transaction. Returns the events deleted.

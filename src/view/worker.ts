@@ -191,12 +191,8 @@ async function main(data: ViewWorkerData): Promise<void> {
           break;
         }
       }
-      if (horizon > builder.currentHorizon) {
-        log.info({ horizon: new Date(horizon).toISOString(), budgetBytes: q.viewMaxBytes }, 'view horizon moves forward');
-        await state.write(() => builder.setHorizon(horizon));
-      }
-      const oldest = Math.min(...builder.writer.days.keys());
-      if (oldest * DAY_MS < builder.currentHorizon) await builder.writer.prune(builder.currentHorizon, PRUNE_CHUNK, log);
+      if (horizon > builder.currentHorizon) log.info({ horizon: new Date(horizon).toISOString(), budgetBytes: q.viewMaxBytes }, 'view horizon moves forward');
+      await builder.moveHorizon(horizon, PRUNE_CHUNK, log);
     } catch (err) {
       log.error({ err }, 'view maintenance failed; retrying later');
     } finally {
