@@ -24,16 +24,19 @@ export async function startQueryComponent(opts: {
   registry: Registry;
 }): Promise<QueryComponent> {
   const { config, log } = opts;
-  const kafka = createKafka(config.kafka, log, opts.brokers);
-  await ensureTopics(kafka, config.kafka);
-  const partitionCount = await topicPartitionCount(kafka, config.kafka.topics.events);
-  const partitions = shardPartitions(partitionCount, config.query.shards, config.query.shardIndex);
-  const view = await startView({ config, brokers: opts.brokers, partitionCount, partitions, clickhouse: opts.clickhouse, log, registry: opts.registry });
-  let server: QueryServer;
+  // Listening first: a port or address problem is reported before Kafka is asked anything, and
+  // /readyz answers (503) while the view starts.
+  const server = await startQuery({ config, clickhouse: opts.clickhouse, log, registry: opts.registry, expectsView: true });
+  let view: View;
   try {
-    server = await startQuery({ config, clickhouse: opts.clickhouse, log, registry: opts.registry, view: { view, partitionCount } });
+    const kafka = createKafka(config.kafka, log, opts.brokers);
+    await ensureTopics(kafka, config.kafka);
+    const partitionCount = await topicPartitionCount(kafka, config.kafka.topics.events);
+    const partitions = shardPartitions(partitionCount, config.query.shards, config.query.shardIndex);
+    view = await startView({ config, brokers: opts.brokers, partitionCount, partitions, clickhouse: opts.clickhouse, log, registry: opts.registry });
+    server.attachView(view, partitionCount);
   } catch (err) {
-    await view.stop();
+    await server.stop();
     throw err;
   }
   return {

@@ -29,14 +29,20 @@ export interface QueryOptions {
   log: Logger;
   registry: Registry;
   /**
-   * The per-user view (src/view/) and the events topic's partition count. Absent: every page comes
-   * from ClickHouse (tests of the SQL path).
+   * True when a view (src/view/) will be attached with attachView(): until then, and until it has
+   * caught up, /readyz is 503 and pages come from ClickHouse. False or absent: every page comes
+   * from ClickHouse and /readyz checks it (tests of the SQL path).
    */
-  view?: { view: View; partitionCount: number };
+  expectsView?: boolean;
 }
 
 export interface QueryServer {
   readonly port: number;
+  /**
+   * The per-user view and the events topic's partition count, once started (the server listens
+   * before, so a port problem is reported before Kafka is asked anything).
+   */
+  attachView(view: View, partitionCount: number): void;
   /**
    * First phase of a stop: /readyz answers 503 and new API requests get 503 + Retry-After +
    * Connection: close, while the port stays open (for SHUTDOWN_DRAIN_DELAY_MS, so load balancers
@@ -70,9 +76,8 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
   const runner = gatedRunner(createClickHouseRunner(opts.clickhouse), gate, metrics);
   const store = createQueryStore(runner, q.timeoutMs);
   const limits: Limits = { defaultLimit: q.defaultLimit, maxLimit: q.maxLimit };
-  const view = opts.view?.view ?? null;
-  const partitionCount = opts.view?.partitionCount ?? 1;
-  const sharded = view !== null && q.shards > 1;
+  let view: View | null = null;
+  let partitionCount = 1;
   const shardOf = (userKey: string) => partitionForKey(userKey, partitionCount) % q.shards;
 
   let draining = false;
@@ -84,12 +89,13 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
   };
 
   const checks: ReadinessCheck[] = [];
-  if (view !== null) {
+  if (opts.expectsView === true) {
     // The view answers pages on its own; ClickHouse only beyond its horizon and for rollups, so
     // its outage does not take this replica out of the load balancer.
     checks.push({
       name: 'view',
       async check() {
+        if (view === null) throw new Error('the view is starting');
         if (view.caughtUp()) return;
         const r = view.report();
         const lag = r === null ? null : r.partitions.reduce((n, p) => n + Math.max(0, p.high - p.next), 0);
@@ -179,7 +185,7 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
       if (draining) throw new DrainingError();
       const authorization = authorize(req);
       const r = parseEventsRequest(req.getParameter(0) ?? '', req.getQuery() ?? '', limits);
-      if (sharded) {
+      if (view !== null && q.shards > 1) {
         const shard = shardOf(r.userKey);
         if (shard !== q.shardIndex) {
           if (req.getHeader(FORWARDED) !== '') throw new MisroutedError(shard, q.shardIndex);
@@ -245,11 +251,15 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
   });
 
   const listening: Listening = await listen(app, config.http.host, config.http.queryPort, 'QUERY_PORT');
-  log.info({ port: listening.port, host: config.http.host, view: view !== null, shard: sharded ? `${q.shardIndex}/${q.shards}` : undefined }, 'query API listening');
+  log.info({ port: listening.port, host: config.http.host, view: opts.expectsView === true, shard: q.shards > 1 ? `${q.shardIndex}/${q.shards}` : undefined }, 'query API listening');
 
   let stopping: Promise<void> | null = null;
   return {
     port: listening.port,
+    attachView(v, partitions) {
+      view = v;
+      partitionCount = partitions;
+    },
     drain() {
       draining = true;
     },

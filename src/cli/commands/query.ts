@@ -27,7 +27,7 @@ export function registerQuery(program: Command): void {
         const query = await startQueryComponent({ config, brokers, clickhouse: ch.client, log, registry: createRegistry('query') }).catch((err: unknown) => {
           throw explainKafkaError(err, config.kafka, brokers);
         });
-        log.info({ port: query.server.port, clickhouse: ch.location, engine: ch.engine }, 'query API listening; the view builds in the background');
+        log.info({ port: query.server.port, clickhouse: ch.location, engine: ch.engine }, 'query API started; the view builds in the background (/readyz 503 until it has caught up)');
         code = await runUntilSignal(query, log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.drainDelayMs });
       } finally {
         await ch.close();
