@@ -3,7 +3,8 @@
 // edge keys them, LZ4-compressed as the edge sends them, so `trackhouse query` can build its view
 // from Kafka. Several produce requests in flight; prints one JSON line when done.
 //
-//   node --import tsx bench/query-produce.ts '{"brokers":[...],"topic":"t","rows":N,"users":U,"seed":S,"endMs":E}'
+//   node --import tsx bench/query-produce.ts '{"brokers":[...],"topic":"t","rows":N,"users":U,"seed":S,"endMs":E,"part":0,"parts":2}'
+// With `parts` processes, process `part` sends every parts-th chunk of the same generated sequence.
 import { registerCompression } from '../src/kafka/compression.js';
 import { CompressionTypes, Kafka, logLevel } from '../src/kafka/kafkajs.js';
 import { javaCompatiblePartitioner } from '../src/kafka/partitioner.js';
@@ -17,6 +18,8 @@ interface Args {
   users: number;
   seed: number;
   endMs: number;
+  part?: number;
+  parts?: number;
 }
 
 const IN_FLIGHT = 4;
@@ -31,8 +34,11 @@ const gen = new EventGenerator({ rows: args.rows, users: args.users, days: 90, e
 const started = performance.now();
 const inFlight = new Set<Promise<void>>();
 let sent = 0;
-while (!gen.done) {
-  const messages = recordsOf(gen.nextChunk(10_000).bytes).map((r) => ({ key: r.user_id ?? r.anonymous_id, value: codec.encode(r) }));
+const parts = args.parts ?? 1;
+for (let chunk = 0; !gen.done; chunk++) {
+  const bytes = gen.nextChunk(10_000).bytes;
+  if (chunk % parts !== (args.part ?? 0)) continue;
+  const messages = recordsOf(bytes).map((r) => ({ key: r.user_id ?? r.anonymous_id, value: codec.encode(r) }));
   const p = producer
     .send({ topic: args.topic, acks: -1, compression: CompressionTypes.LZ4, messages })
     .then(() => undefined)
@@ -40,7 +46,7 @@ while (!gen.done) {
   inFlight.add(p);
   sent += messages.length;
   if (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
-  if (sent % 1_000_000 === 0) process.stderr.write(`[produce] ${sent} events, ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
+  if (sent % 1_000_000 < 10_000) process.stderr.write(`[produce] ${sent} events, ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
 }
 await Promise.all(inFlight);
 await producer.disconnect();

@@ -123,7 +123,7 @@ function child(ctx: BenchContext, args: string[], env: NodeJS.ProcessEnv, label:
       const o = JSON.parse(l) as Record<string, unknown>;
       lines.push(o);
       for (const w of waiters) w(o);
-      if (typeof o.level === 'number' && o.level >= 50) ctx.log(`  ${label}: ${l.slice(0, 400)}`);
+      if ((typeof o.level === 'number' && o.level >= 50) || o.msg === 'view catching up' || o.msg === 'view caught up with the topic') ctx.log(`  ${label}: ${l.slice(0, 400)}`);
     } catch {
       /* not JSON */
     }
@@ -314,9 +314,14 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
   await seeder.exited;
   ctx.log(`table: ${JSON.stringify(table)}`);
   ctx.log(`producing ${rows} events to ${topic}`);
-  const producer = child(ctx, tsx(ctx, 'query-produce.ts', JSON.stringify({ brokers: ctx.brokers, topic, rows, users, seed: SEED, endMs: DATA_END_MS })), env, 'produce');
-  const produced = await producer.line((o) => ('produced' in o ? (o as { produced: number; seconds: number }) : undefined));
-  await producer.exited;
+  const produceStart = performance.now();
+  const PRODUCERS = 2;
+  const producers = Array.from({ length: PRODUCERS }, (_, part) =>
+    child(ctx, tsx(ctx, 'query-produce.ts', JSON.stringify({ brokers: ctx.brokers, topic, rows, users, seed: SEED, endMs: DATA_END_MS, part, parts: PRODUCERS })), env, `produce-${part}`),
+  );
+  const sentEach = await Promise.all(producers.map((p) => p.line((o) => ('produced' in o ? (o.produced as number) : undefined))));
+  await Promise.all(producers.map((p) => p.exited));
+  const produced = { produced: sentEach.reduce((a, b) => a + b, 0), seconds: Math.round((performance.now() - produceStart) / 100) / 10 };
   ctx.log(`produced: ${JSON.stringify(produced)}`);
 
   // 2. Build the view: the split `trackhouse query`, on an empty view.

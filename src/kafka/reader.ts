@@ -62,7 +62,9 @@ export function fixedAssigner(topic: string, partitions: readonly number[]): Par
 
 export function createPartitionReader(kafka: Kafka, opts: PartitionReaderOptions): PartitionReader {
   const groupId = `${opts.groupPrefix}-${randomBytes(6).toString('hex')}`;
-  const sessionTimeoutMs = opts.sessionTimeoutMs ?? 10_000;
+  // The group has one member: its session timeout only says when the broker gives up on a silent
+  // reader, so it can be long enough never to cut a busy one off.
+  const sessionTimeoutMs = opts.sessionTimeoutMs ?? 60_000;
   const consumer = createGroupConsumer(kafka, {
     groupId,
     topic: opts.topic,
@@ -71,6 +73,7 @@ export function createPartitionReader(kafka: Kafka, opts: PartitionReaderOptions
     fromBeginning: true,
     sessionTimeoutMs,
     heartbeatIntervalMs: Math.min(3_000, Math.floor(sessionTimeoutMs / 3)),
+    rebalanceTimeoutMs: sessionTimeoutMs,
     partitionAssigners: [fixedAssigner(opts.topic, opts.partitions)],
     seekOnJoin: (assigned) => {
       const wanted = opts.startOffsets();

@@ -221,7 +221,7 @@ async function main(data: ViewWorkerData): Promise<void> {
   if (stopping) return;
   await checkCaughtUp();
   void maintain();
-  const fetchBytes = 32 * 1024 * 1024;
+  const fetchBytes = 16 * 1024 * 1024;
   reader = createPartitionReader(kafka, {
     topic,
     partitions: data.partitions,
