@@ -12,6 +12,7 @@ describe('query config', () => {
       maxQueued: 1024,
       viewDays: 90,
       viewMaxBytes: 32 * 1024 ** 3,
+      viewDecodeThreads: 2,
       shards: 1,
       shardIndex: 0,
       shardUrl: null,

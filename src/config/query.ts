@@ -19,6 +19,7 @@ export const querySchema = z
     QUERY_MAX_QUEUED: int(1024, 0, 1_000_000),
     QUERY_VIEW_DAYS: int(90, 1, 3650),
     QUERY_VIEW_MAX_BYTES: int(32 * GIB, 1024 * 1024, 2 ** 50),
+    QUERY_VIEW_DECODE_THREADS: int(2, 0, 64),
     QUERY_SHARDS: int(1, 1, 1024),
     QUERY_SHARD_INDEX: optionalInt(0, 1023),
     QUERY_SHARD_URL: optionalStr(),
@@ -67,6 +68,8 @@ export const querySchema = z
     viewDays: e.QUERY_VIEW_DAYS,
     /** Bytes of event data (keys and reply JSON) the view keeps at most; beyond, its oldest days go first. */
     viewMaxBytes: e.QUERY_VIEW_MAX_BYTES,
+    /** Threads decoding and rendering records for the view's builder (0: in the builder's own thread). */
+    viewDecodeThreads: e.QUERY_VIEW_DECODE_THREADS,
     /** Replicas the view's partitions are spread over (1: every replica holds every partition). */
     shards: e.QUERY_SHARDS,
     /** This replica's shard: it holds partitions p with p mod shards = shardIndex. */

@@ -16,13 +16,11 @@
 // window's offset: records up to the stored next offset only feed the window (replay), so it ends
 // up as if the process had never stopped.
 import type { Logger } from '../common/log.js';
-import { MAX_TIME_MS, MIN_TIME_MS } from '../common/time.js';
-import { hashPair } from '../dedup/hash.js';
 import { ResendWindow } from '../dedup/window.js';
 import type { PartitionBatch } from '../kafka/consumer.js';
-import { EventCodec, type EventRecord } from '../schema/index.js';
 import type { StateStore } from '../state/store.js';
-import { recordJson } from './render.js';
+import { decodeRecords, type DecodedRecords, type DecodeTask } from './decode.js';
+import type { Decoder } from './pool.js';
 import { readHorizon, ViewWriter } from './store.js';
 
 export const WINDOW_SNAPSHOT_MS = 30_000;
@@ -34,10 +32,15 @@ export const WINDOW_SNAPSHOT_MS = 30_000;
  */
 export const RECORDS_PER_COMMIT = 10_000;
 
+/** Fetches smaller than this are decoded in the builder's thread: a round trip to a decode thread costs more. */
+const DECODE_HERE_BELOW = 512;
+
 export interface BuilderOptions {
   topic: string;
   partitions: readonly number[];
   window: { events: number; ms: number };
+  /** Decode threads; absent: every record is decoded in the builder's thread. */
+  decoder?: Decoder;
   log: Logger;
   now?: () => number;
 }
@@ -58,17 +61,6 @@ export interface BuilderCounts {
   beyondHorizon: number;
   /** Records read in all (every offset handled). */
   records: number;
-}
-
-/** The view's user key rule, as events.user_key computes it (user_id, else anonymous_id). */
-export function userKeyOf(r: EventRecord): string {
-  return r.user_id !== null && r.user_id !== '' ? r.user_id : (r.anonymous_id ?? '');
-}
-
-/** The sink's rule (src/sink/rows.ts): every time written must fit DateTime64(3). */
-function timesFit(r: EventRecord): boolean {
-  const fits = (ms: number) => Number.isInteger(ms) && ms >= MIN_TIME_MS && ms < MAX_TIME_MS;
-  return fits(r.timestamp) && fits(r.received_at) && (r.sent_at === null || fits(r.sent_at));
 }
 
 function windowKey(partition: number): Buffer {
@@ -109,8 +101,6 @@ export class ViewBuilder {
   readonly high = new Map<number, number>();
   /** Records missing between two fetched offsets (deleted by retention before they were read). */
   gaps = 0;
-  private readonly codec = new EventCodec();
-  private readonly id = new Uint32Array(2);
   private horizon: number;
   /**
    * While the horizon is being moved up to this time: users of events older than it are marked
@@ -187,23 +177,42 @@ export class ViewBuilder {
   }
 
   /**
-   * Applies one fetch, in transactions of at most RECORDS_PER_COMMIT records; resolves once the
-   * last one is queued and the one before it committed, so decoding the next records overlaps the
-   * commit of the previous ones (at most one commit in flight), and the thread yields between them.
+   * Applies one fetch, in transactions of at most RECORDS_PER_COMMIT records. Every part of the
+   * fetch is handed to the decode threads at once; the parts are then written in order, each
+   * transaction queued while the previous one commits (at most one in flight), and the thread
+   * yields between them. Resolves once the last one is queued and the one before it committed.
    */
   async apply(batches: readonly PartitionBatch[]): Promise<void> {
-    let slices: [PartitionBatch, number, number][] = [];
+    const units: Slice[][] = [];
+    let unit: Slice[] = [];
     let n = 0;
-    const commit = async () => {
+    let total = 0;
+    for (const b of batches) total += b.messages.length;
+    const here = this.opts.decoder === undefined || total < DECODE_HERE_BELOW;
+    for (const b of batches) {
+      let from = 0;
+      do {
+        const take = Math.min(b.messages.length - from, RECORDS_PER_COMMIT - n);
+        const task = this.task(b, from, from + take);
+        unit.push({ batch: b, from, to: from + take, decoded: here ? Promise.resolve(decodeRecords(task)) : this.opts.decoder!.decode(task) });
+        n += take;
+        from += take;
+        if (n >= RECORDS_PER_COMMIT) {
+          units.push(unit);
+          unit = [];
+          n = 0;
+        }
+      } while (from < b.messages.length);
+    }
+    if (unit.length > 0) units.push(unit);
+    for (const u of units) {
+      const decoded = await Promise.all(u.map((s) => s.decoded));
       const offsets = new Map<number, number>();
       const snapshot = this.now() - this.lastSnapshot >= WINDOW_SNAPSHOT_MS;
-      const todo = slices;
-      slices = [];
-      n = 0;
       const previous = this.committing;
       this.committing = this.state.write(
         () => {
-          for (const [b, from, to] of todo) this.applySlice(b, from, to, offsets);
+          u.forEach((s, k) => this.applySlice(s.batch, s.from, s.to, decoded[k]!, offsets));
           this.writer.flushDays();
           if (snapshot) this.saveWindows();
         },
@@ -212,18 +221,33 @@ export class ViewBuilder {
       );
       if (snapshot) this.lastSnapshot = this.now();
       await previous;
-    };
-    for (const b of batches) {
-      let from = 0;
-      do {
-        const take = Math.min(b.messages.length - from, RECORDS_PER_COMMIT - n);
-        slices.push([b, from, from + take]);
-        n += take;
-        from += take;
-        if (n >= RECORDS_PER_COMMIT) await commit();
-      } while (from < b.messages.length);
     }
-    if (slices.length > 0) await commit();
+  }
+
+  /** Records [from, to) of a batch as a decode task; those already applied are left undecoded. */
+  private task(b: PartitionBatch, from: number, to: number): DecodeTask {
+    const readFrom = this.readFrom.get(b.partition) ?? this.next.get(b.partition) ?? -1;
+    const n = to - from;
+    let bytes = 0;
+    for (let i = from; i < to; i++) {
+      const m = b.messages[i]!;
+      if (m.value !== null && Number(m.offset) >= readFrom) bytes += m.value.length;
+    }
+    // One copy of the values into a buffer the decode thread will own (moved, not cloned).
+    const values = new Uint8Array(bytes);
+    const ends = new Uint32Array(n);
+    const empty = new Uint8Array(n);
+    let at = 0;
+    for (let i = 0; i < n; i++) {
+      const m = b.messages[from + i]!;
+      if (m.value === null || Number(m.offset) < readFrom) empty[i] = 1;
+      else {
+        values.set(m.value, at);
+        at += m.value.length;
+      }
+      ends[i] = at;
+    }
+    return { values, ends, empty };
   }
 
   /** Resolves when everything applied so far is committed. */
@@ -291,8 +315,8 @@ export class ViewBuilder {
   /** Events taken from ClickHouse (backfill). */
   backfilled = 0;
 
-  /** Records [from, to) of a partition's batch (inside StateStore.write()). */
-  private applySlice(b: PartitionBatch, from: number, to: number, offsets: Map<number, number>): void {
+  /** Records [from, to) of a partition's batch, decoded (inside StateStore.write()). */
+  private applySlice(b: PartitionBatch, from: number, to: number, d: DecodedRecords, offsets: Map<number, number>): void {
     const p = b.partition;
     const c = this.counts;
     const floor = this.next.get(p) ?? -1;
@@ -307,36 +331,24 @@ export class ViewBuilder {
         'records missing from Kafka (deleted by retention before the view read them): their events are not in the view',
       );
     }
-    const id = this.id;
     const horizon = this.horizon;
     const messages = b.messages;
+    const keys = Buffer.from(d.keys.buffer, d.keys.byteOffset, d.keys.byteLength);
+    const json = Buffer.from(d.json.buffer, d.json.byteOffset, d.json.byteLength);
     for (let i = from; i < to; i++) {
-      const m = messages[i]!;
-      const offset = Number(m.offset);
+      const k = i - from;
+      const offset = Number(messages[i]!.offset);
       c.records++;
       const replay = offset < floor;
       if (replay && offset < readFrom) {
         c.redelivered++;
         continue;
       }
-      if (m.value === null) {
+      if (d.status[k] !== 0) {
         c.invalid++;
         continue;
       }
-      let r: EventRecord;
-      try {
-        r = this.codec.decode(m.value);
-      } catch {
-        c.invalid++;
-        continue;
-      }
-      if (!timesFit(r)) {
-        c.invalid++;
-        continue;
-      }
-      const userKey = userKeyOf(r);
-      hashPair(userKey, r.event_id, id, 0);
-      const resent = w.seen(id[0]!, id[1]!, r.received_at);
+      const resent = w.seen(d.ids[2 * k]!, d.ids[2 * k + 1]!, d.receivedAt[k]!);
       if (replay) {
         c.replayed++;
         continue;
@@ -345,13 +357,14 @@ export class ViewBuilder {
         c.resent++;
         continue;
       }
-      if (r.timestamp < horizon) {
+      const ts = d.ts[k]!;
+      if (ts < horizon) {
         c.beyondHorizon++;
-        this.writer.markOlder(userKey);
+        this.writer.markOlderKey(keys, d.keyEnds[3 * k]!, d.userBytes[k]!);
         continue;
       }
-      if (r.timestamp < this.markBelow) this.writer.markOlder(userKey);
-      this.writer.put(userKey, r.timestamp, r.event_id, r.type, r.event, recordJson(r));
+      if (ts < this.markBelow) this.writer.markOlderKey(keys, d.keyEnds[3 * k]!, d.userBytes[k]!);
+      this.writer.putDecoded(d, k, keys, json);
       c.applied++;
     }
     // The whole batch: past its last offset (control records included); a part: past its last record.
@@ -366,4 +379,11 @@ export class ViewBuilder {
       this.readFrom.set(p, next);
     }
   }
+}
+
+interface Slice {
+  batch: PartitionBatch;
+  from: number;
+  to: number;
+  decoded: Promise<DecodedRecords>;
 }

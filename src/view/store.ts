@@ -8,6 +8,7 @@
 // - meta `horizon`: the view holds every event with timestamp >= horizon; older ones are
 //   ClickHouse's to answer.
 import type { Logger } from '../common/log.js';
+import type { DecodedRecords } from './decode.js';
 import type { Bytes, StateStore } from '../state/store.js';
 import { KeyWriter, nameLength, readTime, TIME_BASE_MS, TIME_END_MS, TYPE_CODES } from './keys.js';
 
@@ -136,15 +137,45 @@ export class ViewWriter {
       void this.byEvent.put(k.buf.subarray(e, k.at), this.typeValue.get(code) ?? Buffer.from([code]));
       bytes += k.at - e + 1;
     }
+    this.count(ts, bytes);
+    return bytes;
+  }
+
+  /**
+   * Queues record k of a decoded task (./decode.ts): its keys and JSON are slices of the task's
+   * slabs, which stay alive until LMDB has written them. Returns the bytes it adds.
+   */
+  putDecoded(d: DecodedRecords, k: number, keys: Buffer, json: Buffer): number {
+    const e = d.keyEnds;
+    const pk = keys.subarray(e[3 * k]!, e[3 * k + 1]!);
+    const value = json.subarray(k === 0 ? 0 : d.jsonEnds[k - 1]!, d.jsonEnds[k]!);
+    void this.events.put(pk, value);
+    void this.byType.put(keys.subarray(e[3 * k + 1]!, e[3 * k + 2]!), EMPTY);
+    let bytes = e[3 * k + 2]! - e[3 * k]! + value.length;
+    if (e[3 * k + 3]! > e[3 * k + 2]!) {
+      const code = d.typeCode[k]!;
+      void this.byEvent.put(keys.subarray(e[3 * k + 2]!, e[3 * k + 3]!), this.typeValue.get(code) ?? Buffer.from([code]));
+      bytes += e[3 * k + 3]! - e[3 * k + 2]! + 1;
+    }
+    this.count(d.ts[k]!, bytes);
+    return bytes;
+  }
+
+  private count(ts: number, bytes: number): void {
     const day = Math.floor(ts / DAY_MS);
-    const d = this.days.get(day);
-    if (d === undefined) this.days.set(day, { events: 1, bytes });
+    const s = this.days.get(day);
+    if (s === undefined) this.days.set(day, { events: 1, bytes });
     else {
-      d.events++;
-      d.bytes += bytes;
+      s.events++;
+      s.bytes += bytes;
     }
     this.touched.add(day);
-    return bytes;
+  }
+
+  /** markOlder() for the user part (`length` bytes at `start`) of a key. */
+  markOlderKey(keys: Buffer, start: number, length: number): void {
+    const k = this.keys.reset().byte(OLDER).bytes(keys, start, start + length).view();
+    void this.meta.put(k, USER_OLDER);
   }
 
   /** Queues the horizon (inside StateStore.write()). */

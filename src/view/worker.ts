@@ -15,6 +15,7 @@ import { createKafka } from '../kafka/client.js';
 import { createPartitionReader, type PartitionReader } from '../kafka/reader.js';
 import { attachState } from '../state/store.js';
 import { ViewBuilder, type BackfillRow, type BuilderCounts } from './builder.js';
+import { createDecoder } from './pool.js';
 import { DAY_MS, VIEW_DATABASES, viewSize, type ViewSize } from './store.js';
 
 export interface ViewWorkerData {
@@ -71,10 +72,12 @@ async function main(data: ViewWorkerData): Promise<void> {
   const q = config.query;
   const log = createLogger(config.logLevel, { component: 'view' });
   const state = attachState({ path: data.path, databases: VIEW_DATABASES });
+  const decoder = q.viewDecodeThreads > 0 ? createDecoder(q.viewDecodeThreads) : undefined;
   const builder = new ViewBuilder(state, {
     topic,
     partitions: data.partitions,
     window: { events: config.sink.dedupWindowEvents, ms: config.sink.dedupWindowMs },
+    ...(decoder ? { decoder } : {}),
     log,
   });
   const wantedHorizon = () => Math.floor((Date.now() - q.viewDays * DAY_MS) / DAY_MS) * DAY_MS;
@@ -207,6 +210,7 @@ async function main(data: ViewWorkerData): Promise<void> {
     await reader?.stop();
     await Promise.allSettled(pending);
     await builder.saveAll();
+    await decoder?.close();
     clearInterval(reporter);
     post({ type: 'report', report: report() });
     await state.close();
