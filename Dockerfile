@@ -26,7 +26,7 @@ ENV NODE_ENV=production HOST=0.0.0.0
 COPY package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-COPY schemas ./schemas
+COPY src/schema/avsc ./src/schema/avsc
 COPY clickhouse ./clickhouse
 USER node
 ENTRYPOINT ["node", "dist/cli/main.js"]

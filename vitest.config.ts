@@ -6,17 +6,21 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['src/**/*.test.ts', 'test/unit/**/*.test.ts'],
+          // Unit tests sit beside the file they test; integration tests are in test/integration/.
+          include: ['src/**/*.test.ts'],
           // Before any test file imports kafkajs directly, so tests run the code production runs.
-          setupFiles: ['src/kafka/fastpath.ts'],
+          setupFiles: ['test/support/fastpath.ts'],
           environment: 'node',
+          // The property tests run thousands of cases: on a busy shared machine they outlast
+          // vitest's 5 s default, which is a clock, not an assertion.
+          testTimeout: 60_000,
         },
       },
       {
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          setupFiles: ['src/kafka/fastpath.ts'],
+          setupFiles: ['test/support/fastpath.ts'],
           environment: 'node',
           globalSetup: ['test/support/kafka-global.ts'],
           // chDB binds one data directory per process: each test file gets its own process.

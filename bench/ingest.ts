@@ -3,11 +3,15 @@
 //   - the ceiling of HTTP: a no-op uWebSockets.js server, same load generator, same bodies;
 //   - the ceiling of Kafka: Kafka's ProducerPerformance at the same record size;
 //   - a reference: node:http + one kafkajs send per request, as most teams first write it;
-// plus p99 at 80 % of each one's measured maximum rate and the ingest process's RSS and CPU.
+// plus p99 at 80 % of each one's measured maximum rate and the ingest process's RSS and CPU; and
+// what the kafkajs fast path buys: trackhouse again with KAFKA_FASTPATH=off (kafkajs as published),
+// at the first thread count, in the same run.
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Kafka, logLevel } from '../src/kafka/kafkajs.js';
+import { kafkajs } from '../src/kafka/kafkajs.js';
+
+const { Kafka, logLevel } = kafkajs();
 import { LOCAL_KAFKA_VERSION } from '../src/config/index.js';
 import { emptyRecord, normalizeEvent } from '../src/ingest/normalize.js';
 import { freePort } from '../src/localkafka/index.js';
@@ -114,23 +118,29 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
   // 2. trackhouse ingest, the built CLI, at each thread count.
   const id = randomUUID().slice(0, 8);
   const ingestResults: Record<string, SystemResult> = {};
-  for (const threads of threadCounts) {
+  const runIngest = async (threads: string, fastPath: 'on' | 'off'): Promise<SystemResult> => {
     port = await freePort();
+    const name = `bench-${id}-t${threads}${fastPath === 'off' ? '-slow' : ''}`;
     const ingest = startServer(process.execPath, [path.join(ctx.root, 'dist/cli/main.js'), 'ingest'], {
       KAFKA_BROKERS: ctx.brokers.join(','),
-      KAFKA_TOPIC_EVENTS: `bench-${id}-t${threads}.events`,
-      KAFKA_TOPIC_REJECTED: `bench-${id}-t${threads}.rejected`,
-      KAFKA_TOPIC_DLQ: `bench-${id}-t${threads}.dlq`,
+      KAFKA_TOPIC_EVENTS: `${name}.events`,
+      KAFKA_TOPIC_REJECTED: `${name}.rejected`,
+      KAFKA_TOPIC_DLQ: `${name}.dlq`,
+      KAFKA_FASTPATH: fastPath,
       TRACKHOUSE_WRITE_KEYS: `${WRITE_KEY}:bench`,
       TRACKHOUSE_DATA_DIR: path.join(ctx.workDir, 'data'),
       INGEST_PORT: String(port),
       INGEST_THREADS: threads,
       LOG_LEVEL: 'warn',
     });
-    ingestResults[threads] = await withServer(ingest, port, () =>
-      measure(ctx, `trackhouse x${threads}`, `http://127.0.0.1:${port}`, ingest.pid, shapes, durationS, warmS),
-    );
-  }
+    const label = `trackhouse x${threads}${fastPath === 'off' ? ' KAFKA_FASTPATH=off' : ''}`;
+    return withServer(ingest, port, () => measure(ctx, label, `http://127.0.0.1:${port}`, ingest.pid, shapes, durationS, warmS));
+  };
+  for (const threads of threadCounts) ingestResults[threads] = await runIngest(threads, 'on');
+  // The same edge without the kafkajs fast path, at the first thread count.
+  const slowThreads = threadCounts[0]!;
+  const fastPathOff = await runIngest(slowThreads, 'off');
+  const fastPathOn = ingestResults[slowThreads]!;
   const best = (pick: (s: SystemResult) => number): [string, SystemResult] =>
     Object.entries(ingestResults).reduce((a, b) => (pick(b[1]) > pick(a[1]) ? b : a));
   const [singleThreads, singleBest] = best((s) => s.single.max.ok_per_s);
@@ -167,6 +177,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
   const results = {
     config: { threads: threadCounts.map(Number), duration_s: durationS, connections: { single: 128, batch: 32 }, batch_size: BATCH, mean_record_bytes: recordBytes },
     trackhouse: ingestResults,
+    kafkajs_fast_path_off: { threads: Number(slowThreads), result: fastPathOff },
     best: { single_threads: Number(singleThreads), batch_threads: Number(batchThreads) },
     noop_uws: noopResult,
     reference_http_kafkajs: refResult,
@@ -178,6 +189,10 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
       batch_vs_noop_events: round(batchBest.batch.max.events_per_s / noopResult.batch.max.events_per_s),
       batch_vs_reference: round(batchBest.batch.max.events_per_s / refResult.batch.max.events_per_s),
       batch_vs_kafka_producer_performance: round(batchBest.batch.max.events_per_s / perf.records_per_s),
+      // What the fast path buys, same thread count: on / off.
+      fast_path_single_on_vs_off: round(fastPathOn.single.max.ok_per_s / fastPathOff.single.max.ok_per_s),
+      fast_path_batch_on_vs_off: round(fastPathOn.batch.max.events_per_s / fastPathOff.batch.max.events_per_s),
+      fast_path_cpu_cores_on_vs_off: round(fastPathOn.cpu_cores / fastPathOff.cpu_cores),
     },
     targets: {
       batch_events_per_s_at_least_150000: batchBest.batch.max.events_per_s >= 150_000,
@@ -201,6 +216,7 @@ function lat(l: LoadResult['latency_ms']): string {
 function markdown(r: {
   config: { threads: number[]; duration_s: number; mean_record_bytes: number };
   trackhouse: Record<string, SystemResult>;
+  kafkajs_fast_path_off: { threads: number; result: SystemResult };
   best: { single_threads: number; batch_threads: number };
   noop_uws: SystemResult;
   reference_http_kafkajs: SystemResult;
@@ -225,6 +241,7 @@ function markdown(r: {
     '| system | single req/s | single latency | single p99 @80 % | batch events/s | batch latency | batch p99 @80 % | max RSS MB | CPU cores | non-2xx + errors |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...Object.entries(r.trackhouse).map(([t, s]) => row(`trackhouse ingest, INGEST_THREADS=${t}`, s)),
+    row(`trackhouse ingest, INGEST_THREADS=${r.kafkajs_fast_path_off.threads}, KAFKA_FASTPATH=off`, r.kafkajs_fast_path_off.result),
     row('no-op uWS (HTTP ceiling)', r.noop_uws),
     row('node:http + kafkajs (reference)', r.reference_http_kafkajs),
     '',

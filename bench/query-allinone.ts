@@ -8,8 +8,8 @@
 // Prints {"port":N} once listening; SIGTERM stops it.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type * as CliQuery from '../src/cli/query-component.js';
-import type * as ClickHouseModule from '../src/clickhouse/index.js';
+import type * as Components from '../src/cli/components.js';
+import type * as ClickHouseModule from '../src/warehouse/index.js';
 import type * as LogModule from '../src/common/log.js';
 import type * as MetricsModule from '../src/common/metrics.js';
 import type * as ConfigModule from '../src/config/index.js';
@@ -24,7 +24,7 @@ const { createRegistry } = await load<typeof MetricsModule>('common/metrics.js')
 const { loadConfig } = await load<typeof ConfigModule>('config/index.js');
 const { createKafka } = await load<typeof KafkaModule>('kafka/index.js');
 const { startSink } = await load<typeof SinkModule>('sink/index.js');
-const { startQueryComponent } = await load<typeof CliQuery>('cli/query-component.js');
+const { queryComponent } = await load<typeof Components>('cli/components.js');
 
 const config = loadConfig();
 const log = createLogger(config.logLevel, { component: 'bench-allinone' });
@@ -37,7 +37,7 @@ const ends = await admin.fetchTopicOffsets(topic);
 await admin.setOffsets({ groupId: config.sink.groupId, topic, partitions: ends.map((e) => ({ partition: e.partition, offset: e.high })) });
 await admin.disconnect();
 const ch = await openClickHouse(config.clickhouse, config.dataDir);
-const query = await startQueryComponent({ config, brokers, clickhouse: ch.client, log: createLogger(config.logLevel, { component: 'query' }), registry: createRegistry('query') });
+const query = await queryComponent({ config, brokers, clickhouse: ch.client, log: createLogger(config.logLevel, { component: 'query' }), registry: createRegistry('query') });
 const sink = await startSink({ config, kafka, clickhouse: ch.client, log: createLogger(config.logLevel, { component: 'sink' }), registry: createRegistry('sink') });
 process.stdout.write(`${JSON.stringify({ port: query.server.port })}\n`);
 process.once('SIGTERM', () => {

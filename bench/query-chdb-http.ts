@@ -3,7 +3,7 @@
 // CLICKHOUSE_URL as it would against a server. Prints {"url":...}; SIGTERM stops it.
 //
 //   node --import tsx bench/query-chdb-http.ts <dataDir>
-import { openClickHouse } from '../src/clickhouse/index.js';
+import { openClickHouse } from '../src/warehouse/index.js';
 import { loadConfig } from '../src/config/index.js';
 import { serveClickHouseHttp } from '../test/support/clickhouse-http.js';
 

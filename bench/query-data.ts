@@ -14,26 +14,10 @@
 // Generation is deterministic for a seed, so the load generator can rebuild the user list and
 // the same distribution without reading anything back.
 
-export const EVENT_COLUMNS = [
-  'event_id',
-  'type',
-  'event',
-  'user_id',
-  'anonymous_id',
-  'timestamp',
-  'sent_at',
-  'received_at',
-  'source',
-  'category',
-  'group_id',
-  'name',
-  'previous_id',
-  'properties',
-  'traits',
-  'context',
-  'kafka_partition',
-  'kafka_offset',
-] as const;
+import { EVENTS_INSERT_COLUMNS } from '../src/schema/index.js';
+
+/** The columns the generator writes: the sink's insert columns but kafka_topic (the table's default). */
+export const EVENT_COLUMNS = EVENTS_INSERT_COLUMNS.filter((c) => c !== 'kafka_topic');
 
 export interface DatasetSpec {
   rows: number;

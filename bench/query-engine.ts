@@ -4,7 +4,7 @@
 //   node --import tsx bench/query-engine.ts   (env: TRACKHOUSE_DATA_DIR, TRACKHOUSE_READ_KEYS, QUERY_PORT)
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type * as ClickHouseModule from '../src/clickhouse/index.js';
+import type * as ClickHouseModule from '../src/warehouse/index.js';
 import type * as LogModule from '../src/common/log.js';
 import type * as MetricsModule from '../src/common/metrics.js';
 import type * as ConfigModule from '../src/config/index.js';

@@ -6,10 +6,12 @@
 //   node --import tsx bench/query-produce.ts '{"brokers":[...],"topic":"t","rows":N,"users":U,"seed":S,"endMs":E,"part":0,"parts":2}'
 // With `parts` processes, process `part` sends every parts-th chunk of the same generated sequence.
 import { registerCompression } from '../src/kafka/compression.js';
-import { CompressionTypes, Kafka, logLevel } from '../src/kafka/kafkajs.js';
+import { kafkajs } from '../src/kafka/kafkajs.js';
 import { javaCompatiblePartitioner } from '../src/kafka/partitioner.js';
 import { EventCodec } from '../src/schema/index.js';
 import { EventGenerator, recordsOf } from './query-data.js';
+
+const { CompressionTypes, Kafka, logLevel } = kafkajs();
 
 interface Args {
   brokers: string[];

@@ -5,7 +5,7 @@
 //
 //   node --import tsx bench/query-seed.ts <dataDir> <rows> <users> <seed> <endMs>
 import { Readable } from 'node:stream';
-import { migrate, openClickHouse } from '../src/clickhouse/index.js';
+import { migrate, openClickHouse } from '../src/warehouse/index.js';
 import { silentLogger } from '../src/common/log.js';
 import { loadConfig } from '../src/config/index.js';
 import { EVENT_COLUMNS, EventGenerator } from './query-data.js';

@@ -6,10 +6,12 @@
 //   node --import tsx bench/query-writer.ts '{"brokers":[...],"topic":"t","rate":2000,"users":U,"seed":S,"endMs":E}'
 // prints {"written":N} on SIGTERM.
 import { registerCompression } from '../src/kafka/compression.js';
-import { CompressionTypes, Kafka, logLevel } from '../src/kafka/kafkajs.js';
+import { kafkajs } from '../src/kafka/kafkajs.js';
 import { javaCompatiblePartitioner } from '../src/kafka/partitioner.js';
 import { EventCodec } from '../src/schema/index.js';
 import { EventGenerator, recordsOf } from './query-data.js';
+
+const { CompressionTypes, Kafka, logLevel } = kafkajs();
 
 interface Args {
   brokers: string[];

@@ -28,10 +28,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import * as hdr from 'hdr-histogram-js';
-import { Kafka, logLevel } from '../src/kafka/kafkajs.js';
+import { kafkajs } from '../src/kafka/kafkajs.js';
 import { sampled } from './lib/proc.js';
 import { rng32, sampleRank, TRACK_EVENTS, userKeyOf, zipfCdf } from './query-data.js';
 import type { BenchContext, BenchSection } from './types.js';
+
+const { Kafka, logLevel } = kafkajs();
 
 const require = createRequire(import.meta.url);
 

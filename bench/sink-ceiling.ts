@@ -5,10 +5,11 @@
 //
 //   node --import tsx bench/sink-ceiling.ts '{"dir":"...","rows":1000000,"batchRows":100000,"format":"tsv"}'
 import { Readable } from 'node:stream';
-import { migrate, openClickHouse } from '../src/clickhouse/index.js';
+import { migrate, openClickHouse } from '../src/warehouse/index.js';
 import { silentLogger } from '../src/common/log.js';
 import { loadConfig } from '../src/config/index.js';
-import { EVENT_COLUMNS, insertSettings, tsvRow } from '../src/sink/index.js';
+import { encodeTsvRow, EVENTS_INSERT_COLUMNS } from '../src/schema/index.js';
+import { insertSettings } from '../src/sink/index.js';
 import type { EventRecord } from '../src/schema/index.js';
 import { eventFactory } from './sink-events.js';
 
@@ -38,7 +39,7 @@ function ms3(ms: number): string {
   return `${(ms - frac) / 1000}.${String(frac).padStart(3, '0')}`;
 }
 
-/** JSONEachRow with the same values as tsvRow (timestamps as the same text). */
+/** JSONEachRow with the same values as encodeTsvRow (timestamps as the same text). */
 function jsonRow(r: EventRecord, topic: string, partition: number, offset: number): string {
   return `${JSON.stringify({
     event_id: r.event_id,
@@ -72,7 +73,7 @@ export async function ceiling(args: CeilingArgs): Promise<CeilingResult> {
       for (const v of ['sink_offsets_mv', 'sink_recent_ids_mv']) await ch.client.command({ query: `DROP VIEW ${v}` });
     }
     const factory = eventFactory(args.seed);
-    const encode = args.format === 'json' ? jsonRow : tsvRow;
+    const encode = args.format === 'json' ? jsonRow : encodeTsvRow;
     const fmt = args.format === 'json' ? 'JSONEachRow' : 'TabSeparated';
     let encodeSeconds = 0;
     let insertSeconds = 0;
@@ -100,7 +101,7 @@ export async function ceiling(args: CeilingArgs): Promise<CeilingResult> {
       const t1 = performance.now();
       // exec with a raw body: the client's insert() wants objects for JSON formats.
       const res = await ch.client.exec({
-        query: `INSERT INTO events (${EVENT_COLUMNS.join(', ')}) FORMAT ${fmt}`,
+        query: `INSERT INTO events (${EVENTS_INSERT_COLUMNS.join(', ')}) FORMAT ${fmt}`,
         values: Readable.from(chunks, { objectMode: false }),
         clickhouse_settings: insertSettings(`ceiling-${done}`),
       });

@@ -7,8 +7,10 @@
 //
 //   node --import tsx bench/sink-load.ts '{"brokers":["127.0.0.1:9092"],"topic":"t","count":100000,"rate":0}'
 // prints one JSON line per second ({"t":..., "acked":...}) and a final {"done":true,...}.
-import { Kafka, logLevel } from '../src/kafka/kafkajs.js';
-import { EventCodec } from '../src/schema/index.js';
+import { kafkajs } from '../src/kafka/kafkajs.js';
+
+const { Kafka, logLevel } = kafkajs();
+import { EventCodec, userKeyOf } from '../src/schema/index.js';
 import { eventFactory } from './sink-events.js';
 
 export interface LoadArgs {
@@ -32,7 +34,7 @@ async function main(args: LoadArgs): Promise<void> {
   const templates: { key: string; value: Buffer }[] = [];
   for (let i = 0; i < 20_000; i++) {
     const e = factory.next();
-    templates.push({ key: e.user_id ?? e.anonymous_id ?? '', value: codec.encode(e) });
+    templates.push({ key: userKeyOf(e), value: codec.encode(e) });
   }
   // event_id is the first field: 5-byte header, 1-byte length (36), then the 36 characters.
   const ID_AT = 6;

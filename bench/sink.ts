@@ -16,7 +16,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Kafka, logLevel } from '../src/kafka/kafkajs.js';
+import type { Kafka as KafkaClient } from 'kafkajs';
+import { kafkajs } from '../src/kafka/kafkajs.js';
+
+const { Kafka, logLevel } = kafkajs();
 import type { BenchContext, BenchSection, Scenario } from './types.js';
 import type { CeilingResult } from './sink-ceiling.js';
 
@@ -126,7 +129,7 @@ async function scrape(port: number): Promise<{ rows: number; workerHeapMb: numbe
   return { rows, workerHeapMb: Math.round(heap / 2 ** 20) };
 }
 
-async function lag(admin: ReturnType<Kafka['admin']>, topic: string, group: string): Promise<number> {
+async function lag(admin: ReturnType<KafkaClient['admin']>, topic: string, group: string): Promise<number> {
   const high = await admin.fetchTopicOffsets(topic);
   const committed = await admin.fetchOffsets({ groupId: group, topics: [topic] });
   const c = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));

@@ -14,9 +14,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { checkClickHouse, migrate, openClickHouse, type ClickHouseHandle } from '../clickhouse/index.js';
+import { checkClickHouse, migrate, openClickHouse, type ClickHouseHandle } from '../warehouse/index.js';
 import { InterruptedError, TrackhouseError } from '../common/errors.js';
-import { startOpsServer } from '../common/http.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { createRegistry } from '../common/metrics.js';
 import { currentEnv, loadConfig, withDevKeys, type Config } from '../config/index.js';
@@ -30,163 +29,70 @@ import {
   writeBrokerState,
   type LocalBroker,
 } from '../localkafka/index.js';
-import { startSink } from '../sink/index.js';
-import { runUntilSignal } from './lifecycle.js';
+import { clickhousePart, queryComponent, sinkComponent } from './components.js';
+import { Lifecycle, StartAborted, type Part } from './lifecycle.js';
 import { chooseLocalPorts } from './localports.js';
-import { startQueryComponent } from './query-component.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
-
-interface Stop {
-  name: string;
-  /** Not ready from now on; new requests refused; the port still open. */
-  drain?(): void;
-  stop(): Promise<void>;
-}
-
-class Aborted extends Error {}
-
-/**
- * The parts started so far, stopped in reverse order. A signal during start-up is honoured at
- * the next step boundary (a step in flight, such as creating topics, is not cut off under its
- * feet), then what already runs is stopped.
- */
-class Parts {
-  private readonly started: Stop[] = [];
-  private starting = true;
-  private stopping: Promise<void> | null = null;
-  private abortRequested = false;
-  private release: (() => void) | null = null;
-  private readonly stopped = new Promise<void>((resolve) => (this.release = resolve));
-
-  constructor(private readonly log: Logger) {}
-
-  get aborted(): boolean {
-    return this.abortRequested || this.stopping !== null;
-  }
-
-  /** Throws Aborted when a stop was asked for during start-up. */
-  checkpoint(): void {
-    if (this.aborted) throw new Aborted();
-  }
-
-  add(part: Stop): void {
-    this.started.push(part);
-    this.checkpoint();
-  }
-
-  /** Start-up finished: from now on a signal stops at once. */
-  ready(): void {
-    this.starting = false;
-    this.checkpoint();
-  }
-
-  /**
-   * What a signal calls: stop now (every part drained first, then `drainDelayMs`, then stopped in
-   * order), or at the next start-up step boundary.
-   */
-  async requestStop(drainDelayMs = 0): Promise<void> {
-    if (this.starting && !this.stopping) {
-      this.abortRequested = true;
-      return this.stopped;
-    }
-    if (!this.aborted) {
-      // From now on an exit of the ingest child is part of the stop, not a failure.
-      this.abortRequested = true;
-      for (const part of [...this.started].reverse()) part.drain?.();
-      if (drainDelayMs > 0) {
-        this.log.info({ drainDelayMs }, 'not ready; stopping after the drain delay');
-        await sleep(drainDelayMs);
-      }
-    }
-    return this.stopAll();
-  }
-
-  stopAll(): Promise<void> {
-    this.stopping ??= (async () => {
-      while (this.started.length > 0) {
-        const part = this.started.pop()!;
-        try {
-          await part.stop();
-          this.log.info({ part: part.name }, 'stopped');
-        } catch (err) {
-          this.log.error({ err, part: part.name }, 'error while stopping');
-        }
-      }
-      this.release!();
-    })();
-    return this.stopping;
-  }
-}
 
 export async function startAllInOne(): Promise<number> {
   const base = loadConfig();
   const keys = withDevKeys(base.keys);
   const config: Config = Object.freeze({ ...base, keys: { write: keys.write, read: keys.read } });
   const log = createLogger(config.logLevel, { component: 'start' });
-  const parts = new Parts(log);
+  const life = new Lifecycle(log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.allInOneDrainDelayMs });
   // Installed first, so Ctrl-C during start-up also stops whatever already runs.
-  const signalled = runUntilSignal({ stop: () => parts.requestStop(config.allInOneDrainDelayMs) }, log, { timeoutMs: config.shutdownTimeoutMs });
+  const signalled = life.untilSignal();
+  const componentLog = (component: string) => createLogger(config.logLevel, { component });
 
   try {
-    const brokers = await kafkaFor(config, log, parts);
+    const brokers = await kafkaFor(config, log, life);
     const kafka = createKafka(config.kafka, log, brokers);
     await ensureTopics(kafka, config.kafka).catch((err: unknown) => {
       // Only a cluster named by KAFKA_BROKERS can be misconfigured; the local broker was just started here.
       throw config.kafka.brokers.length > 0 ? explainKafkaError(err, config.kafka, brokers) : err;
     });
-    parts.checkpoint();
+    life.checkpoint();
 
     const ch: ClickHouseHandle = await openClickHouse(config.clickhouse, config.dataDir);
-    parts.add({ name: 'clickhouse', stop: () => ch.close() });
+    life.add(clickhousePart(ch));
     await checkClickHouse(ch, config.clickhouse);
     await migrate(ch.client, log);
-    parts.checkpoint();
+    life.checkpoint();
 
     // Started in data-flow order from the back, so they stop as data flows: ingest, sink, query.
-    const query = await startQueryComponent({ config, brokers, clickhouse: ch.client, log: createLogger(config.logLevel, { component: 'query' }), registry: createRegistry('query') });
-    parts.add({ name: 'query', drain: () => query.drain(), stop: () => query.stop() });
-    const sinkRegistry = createRegistry('sink');
-    const sink = await startSink({ config, kafka, clickhouse: ch.client, log: createLogger(config.logLevel, { component: 'sink' }), registry: sinkRegistry });
-    const sinkOps = await startOpsServer({ registry: sinkRegistry, checks: sink.checks, host: config.http.host, port: config.http.sinkPort, portVariable: 'SINK_PORT' });
-    parts.add({
-      name: 'sink',
-      drain: () => sinkOps.drain(),
-      stop: async () => {
-        sinkOps.drain();
-        await sink.stop();
-        sinkOps.close();
-      },
-    });
+    const query = await queryComponent({ config, brokers, clickhouse: ch.client, log: componentLog('query'), registry: createRegistry('query') });
+    life.add(query);
+    const sink = await sinkComponent({ config, kafka, clickhouse: ch.client, log: componentLog('sink'), registry: createRegistry('sink') });
+    life.add(sink);
 
     const ingestPort = config.http.ingestPort === 0 ? await freePort() : config.http.ingestPort;
-    const ingest = await startIngestChild(config, brokers, ingestPort, log, () => parts.aborted);
-    parts.add({ name: 'ingest', drain: () => ingest.drain(), stop: () => ingest.stop() });
+    const ingest = await startIngestChild(config, brokers, ingestPort, log, () => life.stopRequested);
+    life.add(ingest);
 
-    parts.ready();
-    printBanner(config, keys, { ingestPort, queryPort: query.server.port, sinkPort: sinkOps.port, brokers });
+    life.ready();
+    printBanner(config, keys, { ingestPort, queryPort: query.port, sinkPort: sink.port, brokers });
 
     const unexpected = ingest.exited.then(async (exitCode) => {
-      if (parts.aborted) return new Promise<number>(() => {}); // a normal stop: the signal path answers
+      if (life.stopRequested) return new Promise<number>(() => {}); // a normal stop: the signal path answers
       log.error({ exitCode }, 'the ingest process exited unexpectedly; stopping everything');
-      await parts.stopAll();
+      await life.stopAll();
       return 1;
     });
     return await Promise.race([signalled, unexpected]);
   } catch (err) {
-    await parts.stopAll();
-    if (err instanceof Aborted) return await signalled;
+    await life.stopAll();
     // Ctrl-C reaches the tools we run too (mvn fetching the broker's jars): that step did not
     // fail, it was stopped, like the rest.
-    if (err instanceof InterruptedError && parts.aborted) {
-      log.info(err.message);
+    if (err instanceof InterruptedError && life.stopRequested) {
+      if (!(err instanceof StartAborted)) log.info(err.message);
       return await signalled;
     }
     throw err;
   }
 }
 
-async function kafkaFor(config: Config, log: Logger, parts: Parts): Promise<string[]> {
+async function kafkaFor(config: Config, log: Logger, life: Lifecycle): Promise<string[]> {
   if (config.kafka.brokers.length > 0) return config.kafka.brokers;
   const running = await findRunningBroker(config.dataDir);
   if (running) {
@@ -199,7 +105,7 @@ async function kafkaFor(config: Config, log: Logger, parts: Parts): Promise<stri
   log.info({ version: local.version }, 'starting the local Kafka broker (first run fetches its jars with mvn)');
   const broker: LocalBroker = await startLocalBroker({ dataDir: config.dataDir, version: local.version, port, controllerPort });
   writeBrokerState(config.dataDir, { pid: broker.pid, port: broker.port, version: local.version, startedAt: new Date().toISOString() });
-  parts.add({
+  life.add({
     name: 'kafka',
     stop: async () => {
       await broker.stop();
@@ -210,7 +116,7 @@ async function kafkaFor(config: Config, log: Logger, parts: Parts): Promise<stri
   return broker.brokers;
 }
 
-interface IngestChild {
+interface IngestChild extends Part {
   exited: Promise<number>;
   /** Sends SIGTERM (once): the child drains, waits its drain delay and stops. */
   drain(): void;
@@ -241,7 +147,7 @@ async function startIngestChild(config: Config, brokers: string[], port: number,
     if (aborted()) {
       child.kill('SIGTERM');
       await exited;
-      throw new Aborted();
+      throw new StartAborted();
     }
     if (Date.now() > deadline) {
       child.kill('SIGTERM');
@@ -257,6 +163,7 @@ async function startIngestChild(config: Config, brokers: string[], port: number,
     terminated = true;
   };
   return {
+    name: 'ingest',
     exited,
     drain: terminate,
     stop: async () => {

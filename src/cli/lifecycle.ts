@@ -1,16 +1,20 @@
-// Process lifecycle for the long-running commands: wait for SIGINT/SIGTERM, then stop the
-// component once, bounded by SHUTDOWN_TIMEOUT_MS; a second signal forces exit.
+// Process lifecycle of the long-running commands (`ingest`, `sink`, `query`, `start`, `kafka run`):
+// parts start in order and stop in reverse, a signal drains and stops them, bounded by
+// SHUTDOWN_TIMEOUT_MS. One small state machine:
 //
-// A stop has two phases. drain(): /readyz answers 503 and new requests are refused, but the port
-// stays open for SHUTDOWN_DRAIN_DELAY_MS, so a load balancer's next probe sees the 503 (instead of
-// a refused connection it may retry elsewhere or count as a flake) and stops sending. Then
-// stop(): the component's own graceful stop (answer what is in flight, flush, close).
+//   starting --ready()--> running --signal--> stopping --(every part stopped)--> stopped
+//      |                                          ^
+//      +--signal: remembered; the start-up code --+  (at its next step boundary: add() or
+//         checkpoint() throws StartAborted, and it calls stopAll())
 //
-// The same signal twice within a second counts once: a terminal's Ctrl-C goes to the whole
-// foreground process group, and `npm start` (npm's run-script) forwards the SIGINT it got to its
-// child again, so under npm every Ctrl-C arrives twice, a millisecond apart. Only a signal after
-// that window is a person asking for an immediate exit.
+// A stop has two phases: drain() on every part (newest first: /readyz 503, new requests refused,
+// ports still open) for SHUTDOWN_DRAIN_DELAY_MS, then each part's stop() (its graceful stop),
+// newest part first, so data stops where it enters before the parts behind it. A part that fails
+// to stop is logged, the ones before it are still stopped, and the exit code is 1. The same
+// signal twice within REPEAT_WINDOW_MS counts once; after it, a signal exits at once (130). Why the
+// delay and the window: docs/architecture.md, "Processes".
 import { setTimeout as sleep } from 'node:timers/promises';
+import { InterruptedError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 
 export interface Stoppable {
@@ -18,6 +22,11 @@ export interface Stoppable {
   drain?(): void;
   /** Stop accepting work, finish what is in flight, flush, release resources. */
   stop(): Promise<void>;
+}
+
+/** A started piece of a process: a server, a client, a child process, the local broker. */
+export interface Part extends Stoppable {
+  readonly name: string;
 }
 
 export interface StopOptions {
@@ -31,56 +40,152 @@ export interface StopOptions {
 
 export const REPEAT_WINDOW_MS = 1_000;
 
-export function runUntilSignal(component: Stoppable, log: Logger, options: StopOptions): Promise<number> {
-  const { timeoutMs, drainDelayMs = 0, repeatWindowMs = REPEAT_WINDOW_MS } = options;
-  return new Promise((resolve) => {
-    let stoppingSince: number | null = null;
-    const onParentGone = () => onSignal('SIGTERM');
-    const done = (code: number) => {
-      // The IPC channel to a `trackhouse start` parent would keep this process alive.
-      if (process.channel) {
-        process.off('disconnect', onParentGone);
-        process.disconnect();
+/** Start-up was cut short by a signal; what had started is stopped. */
+export class StartAborted extends InterruptedError {
+  constructor() {
+    super('start-up stopped by a signal');
+  }
+}
+
+export type LifecycleState = 'starting' | 'running' | 'stopping' | 'stopped';
+
+export class Lifecycle {
+  private readonly parts: Part[] = [];
+  private current: LifecycleState = 'starting';
+  /** A stop asked for during start-up, honoured at the next step boundary. */
+  private stopAsked = false;
+  private stopping: Promise<boolean> | null = null;
+  private release!: (clean: boolean) => void;
+  /** Resolves once every part is stopped: true when each stopped without an error. */
+  readonly stopped = new Promise<boolean>((resolve) => (this.release = resolve));
+
+  constructor(
+    private readonly log: Logger,
+    private readonly options: StopOptions,
+  ) {}
+
+  get state(): LifecycleState {
+    return this.current;
+  }
+
+  /** A stop was asked for (or is under way): start-up should not go on. */
+  get stopRequested(): boolean {
+    return this.stopAsked || this.stopping !== null;
+  }
+
+  /** Throws StartAborted when a stop was asked for during start-up. */
+  checkpoint(): void {
+    if (this.stopRequested) throw new StartAborted();
+  }
+
+  /** A part has started: it is stopped with the others (newest first). A step boundary. */
+  add(part: Part): void {
+    this.parts.push(part);
+    this.checkpoint();
+  }
+
+  /** Start-up finished: from now on a stop request stops at once. */
+  ready(): void {
+    if (this.current === 'starting') this.current = 'running';
+    this.checkpoint();
+  }
+
+  /**
+   * What a signal asks for. Running: drain every part, wait the drain delay, stop them all.
+   * Starting: remembered for the next step boundary; resolves once start-up has stopped what it
+   * started.
+   */
+  requestStop(): Promise<boolean> {
+    if (this.current === 'starting' && this.stopping === null) {
+      this.stopAsked = true;
+      return this.stopped;
+    }
+    return this.stopAll(true);
+  }
+
+  /** Stops every part started so far, newest first (draining them first when asked). Once. */
+  stopAll(drain = false): Promise<boolean> {
+    this.stopping ??= (async () => {
+      this.current = 'stopping';
+      const delay = this.options.drainDelayMs ?? 0;
+      if (drain) {
+        for (const part of [...this.parts].reverse()) part.drain?.();
+        if (delay > 0) await sleep(delay);
       }
-      resolve(code);
-    };
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (stoppingSince !== null) {
-        if (performance.now() - stoppingSince < repeatWindowMs) {
-          log.debug({ signal }, 'the same signal again at once (npm forwards the terminal\'s): already stopping');
-          return;
+      let clean = true;
+      while (this.parts.length > 0) {
+        const part = this.parts.pop()!;
+        try {
+          await part.stop();
+          this.log.info({ part: part.name }, 'stopped');
+        } catch (err) {
+          clean = false;
+          this.log.error({ err, part: part.name }, 'error while stopping');
         }
-        log.warn({ signal }, 'second signal: exiting now');
-        process.exit(130);
       }
-      stoppingSince = performance.now();
-      log.info({ signal, drainDelayMs }, drainDelayMs > 0 ? 'stopping: not ready from now on, stopping after the drain delay' : 'stopping');
-      const timer = setTimeout(() => {
-        log.error({ timeoutMs }, 'graceful stop took too long; exiting');
-        process.exit(1);
-      }, timeoutMs);
-      timer.unref();
-      const stop = async () => {
-        component.drain?.();
-        if (drainDelayMs > 0) await sleep(drainDelayMs);
-        await component.stop();
+      this.current = 'stopped';
+      this.release(clean);
+      return clean;
+    })();
+    return this.stopping;
+  }
+
+  /**
+   * Installs the SIGINT/SIGTERM handlers (and, under `trackhouse start`, a stop when the parent
+   * goes away) and resolves with the exit code once a signal's stop has finished: 0, or 1 when a
+   * part failed to stop or SHUTDOWN_TIMEOUT_MS passed first; a second signal after the repeat
+   * window exits at once with 130. Install it before start-up, so a signal then is honoured too.
+   */
+  untilSignal(): Promise<number> {
+    const { timeoutMs, repeatWindowMs = REPEAT_WINDOW_MS } = this.options;
+    const drainDelayMs = this.options.drainDelayMs ?? 0;
+    const log = this.log;
+    return new Promise((resolve) => {
+      let stoppingSince: number | null = null;
+      const onParentGone = () => onSignal('SIGTERM');
+      const done = (code: number) => {
+        // The IPC channel to a `trackhouse start` parent would keep this process alive.
+        if (process.channel) {
+          process.off('disconnect', onParentGone);
+          process.disconnect();
+        }
+        resolve(code);
       };
-      stop().then(
-        () => {
+      const onSignal = (signal: NodeJS.Signals) => {
+        if (stoppingSince !== null) {
+          if (performance.now() - stoppingSince < repeatWindowMs) {
+            log.debug({ signal }, "the same signal again at once (npm forwards the terminal's): already stopping");
+            return;
+          }
+          log.warn({ signal }, 'second signal: exiting now');
+          process.exit(130);
+        }
+        stoppingSince = performance.now();
+        log.info({ signal, drainDelayMs }, drainDelayMs > 0 ? 'stopping: not ready from now on, stopping after the drain delay' : 'stopping');
+        const timer = setTimeout(() => {
+          log.error({ timeoutMs }, 'graceful stop took too long; exiting');
+          process.exit(1);
+        }, timeoutMs);
+        timer.unref();
+        void this.requestStop().then((clean) => {
           clearTimeout(timer);
-          log.info('stopped');
-          done(0);
-        },
-        (err: unknown) => {
-          clearTimeout(timer);
-          log.error({ err }, 'error while stopping');
-          done(1);
-        },
-      );
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    // Started by `trackhouse start` with an IPC channel: if that parent dies, stop too.
-    if (process.channel) process.once('disconnect', onParentGone);
-  });
+          if (clean) log.info('stopped');
+          done(clean ? 0 : 1);
+        });
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      // Started by `trackhouse start` with an IPC channel: if that parent dies, stop too.
+      if (process.channel) process.once('disconnect', onParentGone);
+    });
+  }
+}
+
+/** One component until a signal: the single commands' whole lifecycle once it has started. */
+export function runUntilSignal(component: Stoppable, log: Logger, options: StopOptions): Promise<number> {
+  const life = new Lifecycle(log, options);
+  const exited = life.untilSignal();
+  life.add({ name: 'component', drain: component.drain?.bind(component), stop: () => component.stop() });
+  life.ready();
+  return exited;
 }

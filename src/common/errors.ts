@@ -50,6 +50,50 @@ export class DependencyError extends TrackhouseError {
   }
 }
 
+/**
+ * Every code an HTTP answer of trackhouse carries, with its status: the one mapping from a problem
+ * to a status, for ingest and query alike (as fastify's lib/errors.js registers its codes). The
+ * codes are the wire's: lowercase, in each API's JSON error body (`code` on the Segment-compatible
+ * ingest, `error` on the query API). A 503 is retriable; nothing else is.
+ */
+export const HTTP_ERRORS = {
+  malformed_json: 400,
+  not_utf8: 400,
+  invalid_body: 400,
+  corrupt_body: 400,
+  invalid_event: 400,
+  invalid_parameter: 400,
+  missing_write_key: 401,
+  unknown_write_key: 401,
+  unauthorized: 401,
+  not_found: 404,
+  method_not_allowed: 405,
+  body_too_large: 413,
+  unsupported_media_type: 415,
+  unsupported_encoding: 415,
+  internal_error: 500,
+  metrics_failed: 500,
+  misrouted: 500,
+  overloaded: 503,
+  draining: 503,
+  kafka_unavailable: 503,
+  clickhouse_unavailable: 503,
+  shard_unavailable: 503,
+} as const;
+
+export type HttpErrorCode = keyof typeof HTTP_ERRORS;
+
+/** A request refused with one of HTTP_ERRORS; `status` comes from the registry. */
+export class HttpError extends TrackhouseError {
+  declare readonly code: HttpErrorCode;
+  readonly status: number;
+
+  constructor(code: HttpErrorCode, message: string, options: Omit<TrackhouseErrorOptions, 'retriable'> = {}) {
+    super(code, message, { ...options, retriable: HTTP_ERRORS[code] === 503 });
+    this.status = HTTP_ERRORS[code];
+  }
+}
+
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);

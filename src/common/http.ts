@@ -1,5 +1,5 @@
-// Small pieces every uWebSockets.js server here shares: listening on a port, JSON replies, and the
-// operational routes /healthz (alive), /readyz (dependencies reachable, 503 while draining) and
+// Small pieces every uWebSockets.js server here shares: listening on a port, the one JSON reply
+// writer (writeJson; replyJson after an await), and the operational routes /healthz (alive), /readyz (dependencies reachable, 503 while draining) and
 // /metrics (Prometheus text), each also answering HEAD (same status and headers, no body) and
 // 405 to other methods.
 //
@@ -43,9 +43,9 @@ export interface ResponseState {
  * its length sent instead (RFC 9110: a HEAD answer has a GET's headers and never a body; uWS
  * would send the bytes, which a keep-alive client then reads as the start of its next answer).
  */
-export function endReply(res: HttpResponse, body: string | Uint8Array, head: boolean): void {
+export function endReply(res: HttpResponse, body: string | Uint8Array, head: boolean, close = false): void {
   if (!head) {
-    res.end(body);
+    res.end(body, close);
     return;
   }
   // The length goes as a header: this uWS build leaves a reply whose length is passed to
@@ -54,30 +54,23 @@ export function endReply(res: HttpResponse, body: string | Uint8Array, head: boo
   res.endWithoutBody();
 }
 
-/** Writes a complete JSON reply. `body` is already serialized; headers are [name, value] pairs. */
-export function writeJson(
-  res: HttpResponse,
-  status: number,
-  body: string,
-  headers?: readonly (readonly [string, string])[],
-  head = false,
-): void {
+export type Headers = readonly (readonly [string, string])[];
+
+/**
+ * The one JSON reply writer of every server here: status, Content-Type, `headers` ([name, value]
+ * pairs, in order), the body (already serialized). `head`: a HEAD request (no body, see endReply);
+ * `close`: close the connection after the answer. Hot paths pass constant header arrays.
+ */
+export function writeJson(res: HttpResponse, status: number, body: string | Uint8Array, headers?: Headers, head = false, close = false): void {
   res.writeStatus(statusLine(status)).writeHeader('Content-Type', 'application/json');
   if (headers) for (const [k, v] of headers) res.writeHeader(k, v);
-  endReply(res, body, head);
+  endReply(res, body, head, close);
 }
 
 /** Same as writeJson, for replies made after an await: corked, and skipped if the client left. */
-export function replyJson(
-  res: HttpResponse,
-  state: ResponseState,
-  status: number,
-  body: string,
-  headers?: readonly (readonly [string, string])[],
-  head = false,
-): void {
+export function replyJson(res: HttpResponse, state: ResponseState, status: number, body: string | Uint8Array, headers?: Headers, head = false, close = false): void {
   if (state.aborted) return;
-  res.cork(() => writeJson(res, status, body, headers, head));
+  res.cork(() => writeJson(res, status, body, headers, head, close));
 }
 
 export interface ReadinessReport {

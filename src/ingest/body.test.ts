@@ -1,14 +1,14 @@
 import { deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { acceptsContentType, contentEncoding, decodeUtf8, inflate } from './body.js';
-import { IngestError } from './errors.js';
+import { HttpError } from '../common/errors.js';
 
 const codeOf = (f: () => unknown) => {
   try {
     f();
     return null;
   } catch (err) {
-    return err instanceof IngestError ? err.code : String(err);
+    return err instanceof HttpError ? err.code : String(err);
   }
 };
 

@@ -2,7 +2,7 @@
 // one UTF-8 check + decode.
 import { isUtf8 } from 'node:buffer';
 import zlib from 'node:zlib';
-import { IngestError } from './errors.js';
+import { HttpError } from '../common/errors.js';
 
 export type ContentEncoding = 'identity' | 'gzip' | 'deflate';
 
@@ -51,18 +51,18 @@ export function inflate(body: Buffer, encoding: 'gzip' | 'deflate', limit: numbe
     if (out.length > limit) throw tooLarge(limit);
     return out;
   } catch (err) {
-    if (err instanceof IngestError) throw err;
+    if (err instanceof HttpError) throw err;
     if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) throw tooLarge(limit);
-    throw new IngestError('corrupt_body', `the ${encoding} body could not be decompressed: ${(err as Error).message}`, err);
+    throw new HttpError('corrupt_body', `the ${encoding} body could not be decompressed: ${(err as Error).message}`, { cause: err });
   }
 }
 
-export function tooLarge(limit: number): IngestError {
-  return new IngestError('body_too_large', `the body is larger than ${Math.round(limit / 1024)} KB`);
+export function tooLarge(limit: number): HttpError {
+  return new HttpError('body_too_large', `the body is larger than ${Math.round(limit / 1024)} KB`);
 }
 
 /** The body as text; UTF-8 is checked once (simdutf) before the decode. */
 export function decodeUtf8(body: Buffer): string {
-  if (!isUtf8(body)) throw new IngestError('not_utf8', 'the body is not valid UTF-8');
+  if (!isUtf8(body)) throw new HttpError('not_utf8', 'the body is not valid UTF-8');
   return body.toString('utf8');
 }

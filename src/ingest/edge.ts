@@ -11,29 +11,25 @@
 //           -> invalid events / unreadable bodies become records for the rejected topic
 //   producer.submit(request) -> settle() once Kafka acked every record -> 200 / 400 / 503.
 //
-// Status of a batch with invalid events: 400, whose body lists each invalid event by index and
-// says how many were accepted (and they are durable: the 400 is only sent after Kafka acked
-// them). Both Segment SDKs treat 400 as final: @segment/analytics-node never retries a 400,
-// analytics-next retries only 5xx and 429. So the valid events are not resent, the invalid ones
-// are not retried forever, and the client is told honestly that part of its input was bad. A 503
-// (Kafka did not acknowledge in time) is sent whenever any accepted event is not durable, so
-// clients retry; the sink deduplicates by event_id what a retry writes twice.
+// Status of a batch with invalid events: 400 after its valid events are durable; why, and what
+// Segment's SDKs do with it: docs/architecture/ingest.md, "Answers".
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { HTTP_ERRORS, HttpError, type HttpErrorCode } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
-import { endReply, statusLine } from '../common/http.js';
+import { statusLine, writeJson, type Headers } from '../common/http.js';
+import { EVENT_TIME, parseIsoTime } from '../common/isotime.js';
 import type { Config } from '../config/index.js';
 import type { OutRecord, ProduceError, RecordProducer, Submission } from '../kafka/producer.js';
-import type { EventCodec, EventRecord, EventType } from '../schema/index.js';
+import { userKeyOf, type EventCodec, type EventRecord, type EventType } from '../schema/index.js';
 import { WriteKeys } from './auth.js';
 import { clientIp } from './clientip.js';
 import { acceptsContentType, contentEncoding, decodeUtf8, inflate, tooLarge, type ContentEncoding } from './body.js';
-import { IngestError, problem, REQUEST_ERRORS, type EventProblem, type RequestErrorCode } from './errors.js';
+import { problem, type EventProblem } from './problems.js';
 import type { IngestMetrics } from './metrics.js';
 import { emptyRecord, normalizeEvent, type NormalizeContext } from './normalize.js';
 import { eventBytes, rejectRecord } from './rejects.js';
 import { CALLS, callForPath, type CallKind } from './routes.js';
 import { RecordSlab } from './slab.js';
-import { parseIsoTime } from './time.js';
 
 export interface EdgeDeps {
   config: Config;
@@ -72,7 +68,7 @@ class IngestRequest implements Submission {
   accepted = 0;
   rejected: RejectedEvent[] | null = null;
   /** A whole-body rejection whose record goes to the rejected topic before it is answered. */
-  bodyError: IngestError | null = null;
+  bodyError: HttpError | null = null;
   source: string | null = null;
   encoding: ContentEncoding = 'identity';
   origin = '';
@@ -178,7 +174,7 @@ export class IngestEdge {
     this.open++;
     r.origin = req.getHeader('origin');
     if (this.draining) {
-      this.refuse(r, new IngestError('draining', 'this server is shutting down; retry on another'), true);
+      this.refuse(r, new HttpError('draining', 'this server is shutting down; retry on another'), true);
       return;
     }
     // An unknown key in the header is refused first: the caller is told who it is not before
@@ -191,14 +187,14 @@ export class IngestEdge {
     const contentType = req.getHeader('content-type');
     if (!acceptsContentType(contentType)) {
       const shown = contentType.slice(0, 100);
-      const err = new IngestError('unsupported_media_type', `content type ${shown} is not accepted; send application/json or text/plain`);
+      const err = new HttpError('unsupported_media_type', `content type ${shown} is not accepted; send application/json or text/plain`);
       this.refuse(r, err, true);
       return;
     }
     const encoding = contentEncoding(req.getHeader('content-encoding'));
     if (encoding === null) {
       const shown = req.getHeader('content-encoding').slice(0, 100);
-      this.refuse(r, new IngestError('unsupported_encoding', `content encoding ${shown} is not accepted; send gzip, deflate or none`), true);
+      this.refuse(r, new HttpError('unsupported_encoding', `content encoding ${shown} is not accepted; send gzip, deflate or none`), true);
       return;
     }
     r.encoding = encoding;
@@ -216,7 +212,7 @@ export class IngestEdge {
         this.deps.log.error({ err, path: r.path }, 'unexpected error while reading a request');
         r.read = true;
         this.giveBack(r);
-        this.refuse(r, new IngestError('internal_error', 'the server failed to process this request'), true);
+        this.refuse(r, new HttpError('internal_error', 'the server failed to process this request'), true);
       }
     });
   }
@@ -278,7 +274,7 @@ export class IngestEdge {
     if (this.buffering + grow > this.deps.config.ingest.maxPendingBytes) {
       r.read = true;
       this.giveBack(r);
-      this.refuse(r, new IngestError('overloaded', 'too many request bodies are arriving at once; retry later'), true);
+      this.refuse(r, new HttpError('overloaded', 'too many request bodies are arriving at once; retry later'), true);
       return null;
     }
     const next = size === max ? (this.pool.pop() ?? Buffer.allocUnsafeSlow(max)) : Buffer.allocUnsafeSlow(size);
@@ -321,15 +317,15 @@ export class IngestEdge {
       try {
         parsed = JSON.parse(text);
       } catch (err) {
-        throw new IngestError('malformed_json', `the body is not valid JSON: ${(err as Error).message}`);
+        throw new HttpError('malformed_json', `the body is not valid JSON: ${(err as Error).message}`);
       }
     } catch (err) {
-      if (!(err instanceof IngestError)) throw err;
+      if (!(err instanceof HttpError)) throw err;
       this.bodyRefused(r, err, body, { receivedAt });
       return;
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-      this.bodyRefused(r, new IngestError('invalid_body', 'the body must be a JSON object'), body, { receivedAt });
+      this.bodyRefused(r, new HttpError('invalid_body', 'the body must be a JSON object'), body, { receivedAt });
       return;
     }
     const obj = parsed as Record<string, unknown>;
@@ -353,13 +349,13 @@ export class IngestEdge {
     } else {
       const batch = obj.batch;
       if (!Array.isArray(batch)) {
-        this.bodyRefused(r, new IngestError('invalid_body', 'a batch body needs a "batch" array of events'), body, { receivedAt });
+        this.bodyRefused(r, new HttpError('invalid_body', 'a batch body needs a "batch" array of events'), body, { receivedAt });
         return;
       }
       if (typeof obj.sentAt === 'string') {
-        const sentAt = parseIsoTime(obj.sentAt);
+        const sentAt = parseIsoTime(obj.sentAt, EVENT_TIME);
         if (Number.isNaN(sentAt)) {
-          this.bodyRefused(r, new IngestError('invalid_body', 'sentAt must be an ISO 8601 time'), body, { receivedAt });
+          this.bodyRefused(r, new HttpError('invalid_body', 'sentAt must be an ISO 8601 time'), body, { receivedAt });
           return;
         }
         ctx.sentAt = sentAt;
@@ -378,9 +374,9 @@ export class IngestEdge {
     if (p === null) {
       const value = this.slab.encode(rec, this.deps.config.ingest.maxEventBytes);
       if (value !== null) {
-        const key = rec.user_id ?? rec.anonymous_id;
+        const key = userKeyOf(rec);
         r.records.push({ topic: this.eventsTopic, key, value });
-        r.bytes += value.length + RECORD_MEMORY + (key === null ? 0 : key.length);
+        r.bytes += value.length + RECORD_MEMORY + key.length;
         r.accepted++;
         return;
       }
@@ -404,7 +400,7 @@ export class IngestEdge {
   }
 
   /** A body that cannot be read as events: kept in the rejected topic if its sender is known. */
-  private bodyRefused(r: IngestRequest, err: IngestError, body: Buffer, how: BodyRefusal = {}): void {
+  private bodyRefused(r: IngestRequest, err: HttpError, body: Buffer, how: BodyRefusal = {}): void {
     this.deps.metrics.bodyRejected(err.code);
     if (r.source === null) {
       // No valid write key: never written (anyone could fill the topic), only counted.
@@ -441,10 +437,10 @@ export class IngestEdge {
     if (outcome === 'queued') return;
     const err =
       outcome === 'full'
-        ? new IngestError('overloaded', 'too many events are waiting for Kafka; retry later')
+        ? new HttpError('overloaded', 'too many events are waiting for Kafka; retry later')
         : outcome === 'closed'
-          ? new IngestError('draining', 'this server is shutting down; retry on another')
-          : new IngestError('kafka_unavailable', 'Kafka is not acknowledging writes; retry later');
+          ? new HttpError('draining', 'this server is shutting down; retry on another')
+          : new HttpError('kafka_unavailable', 'Kafka is not acknowledging writes; retry later');
     this.refuse(r, err, false);
   }
 
@@ -453,7 +449,7 @@ export class IngestEdge {
   /** Called by the producer once every record of `r` is acknowledged, or not. */
   settled(r: IngestRequest, error: ProduceError | null): void {
     if (error !== null) {
-      const err = new IngestError('kafka_unavailable', `the events were not confirmed by Kafka (${error.message}); retry later`);
+      const err = new HttpError('kafka_unavailable', `the events were not confirmed by Kafka (${error.message}); retry later`);
       this.refuse(r, err, false);
       return;
     }
@@ -483,7 +479,7 @@ export class IngestEdge {
     this.reply(r, 400, JSON.stringify(body), false, false);
   }
 
-  private refuse(r: IngestRequest, err: IngestError, closeConnection: boolean): void {
+  private refuse(r: IngestRequest, err: HttpError, closeConnection: boolean): void {
     this.reply(r, err.status, errorBody(err.code, err.message), err.status === 503, closeConnection);
   }
 
@@ -493,23 +489,19 @@ export class IngestEdge {
       code === 'missing_write_key'
         ? 'a write key is required: HTTP Basic auth with the key as user name, or a writeKey field in the body'
         : 'the write key is not known';
-    this.refuse(r, new IngestError(code, message), closeConnection);
+    this.refuse(r, new HttpError(code, message), closeConnection);
   }
 
   private reply(r: IngestRequest, status: number, body: string, retryAfter: boolean, closeConnection: boolean): void {
     if (r.answered) return;
     if (!r.aborted) {
+      let headers = corsHeaders(r.origin);
+      if (retryAfter) {
+        // Expose-Headers: Retry-After is not CORS-safelisted; without it a page's fetch (analytics-next) cannot read it.
+        headers = [...headers, ['Retry-After', this.retryAfter], ...(r.origin !== '' ? [EXPOSE_RETRY_AFTER] : [])];
+      }
       const res = r.res;
-      res.cork(() => {
-        res.writeStatus(statusLine(status)).writeHeader('Content-Type', 'application/json');
-        this.corsHeaders(res, r.origin);
-        if (retryAfter) {
-          res.writeHeader('Retry-After', this.retryAfter);
-          // Not a CORS-safelisted header: without this a page's fetch (analytics-next) cannot read it.
-          if (r.origin !== '') res.writeHeader('Access-Control-Expose-Headers', 'Retry-After');
-        }
-        res.end(body, closeConnection || r.closeAfter);
-      });
+      res.cork(() => writeJson(res, status, body, headers, false, closeConnection || r.closeAfter));
     }
     this.done(r, status);
   }
@@ -523,23 +515,11 @@ export class IngestEdge {
     if (--this.open === 0 && this.idleWaiters.length > 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
-  private corsHeaders(res: HttpResponse, origin: string): void {
-    // Echo the page's origin (with credentials allowed) so fetch with credentials: 'include' and
-    // sendBeacon both work; the API uses no cookies, so this grants nothing beyond a write key.
-    if (origin === '') {
-      res.writeHeader('Access-Control-Allow-Origin', '*');
-    } else {
-      res.writeHeader('Access-Control-Allow-Origin', origin);
-      res.writeHeader('Access-Control-Allow-Credentials', 'true');
-      res.writeHeader('Vary', 'Origin');
-    }
-  }
-
   private preflight(res: HttpResponse, req: HttpRequest): void {
     const origin = req.getHeader('origin');
     const wanted = req.getHeader('access-control-request-headers');
     res.writeStatus(statusLine(204));
-    this.corsHeaders(res, origin);
+    for (const [k, v] of corsHeaders(origin)) res.writeHeader(k, v);
     res.writeHeader('Access-Control-Allow-Methods', 'POST, OPTIONS');
     res.writeHeader('Access-Control-Allow-Headers', wanted === '' ? 'Content-Type, Authorization, Content-Encoding' : wanted);
     res.writeHeader('Access-Control-Max-Age', '86400');
@@ -549,17 +529,33 @@ export class IngestEdge {
   private notFound(res: HttpResponse, req: HttpRequest): void {
     const url = req.getUrl();
     const call = callForPath(url);
-    const [code, message]: [RequestErrorCode, string] =
+    const [code, message]: [HttpErrorCode, string] =
       call !== undefined
         ? ['method_not_allowed', `${url} takes POST`]
         : ['not_found', `no such endpoint: ${url.slice(0, 200)}; see /v1/track, /v1/identify, /v1/page, /v1/screen, /v1/group, /v1/alias, /v1/batch`];
-    const status = REQUEST_ERRORS[code];
-    res.writeStatus(statusLine(status)).writeHeader('Content-Type', 'application/json');
+    const status = HTTP_ERRORS[code];
     // Preflights pass on every path, so a page posting to a wrong one must be able to read why.
-    this.corsHeaders(res, req.getHeader('origin'));
-    if (status === 405) res.writeHeader('Allow', 'POST, OPTIONS');
-    endReply(res, errorBody(code, message), req.getMethod() === 'head');
+    const cors = corsHeaders(req.getHeader('origin'));
+    writeJson(res, status, errorBody(code, message), status === 405 ? [...cors, ALLOW_POST] : cors, req.getMethod() === 'head');
   }
+}
+
+const ANY_ORIGIN: Headers = [['Access-Control-Allow-Origin', '*']];
+const EXPOSE_RETRY_AFTER = ['Access-Control-Expose-Headers', 'Retry-After'] as const;
+const ALLOW_POST = ['Allow', 'POST, OPTIONS'] as const;
+
+/**
+ * CORS headers of every answer: the page's origin echoed (with credentials allowed) so fetch with
+ * credentials: 'include' and sendBeacon both work; the API uses no cookies, so this grants nothing
+ * beyond a write key. Without an Origin (servers, SDKs: the hot path) a constant array.
+ */
+function corsHeaders(origin: string): Headers {
+  if (origin === '') return ANY_ORIGIN;
+  return [
+    ['Access-Control-Allow-Origin', origin],
+    ['Access-Control-Allow-Credentials', 'true'],
+    ['Vary', 'Origin'],
+  ];
 }
 
 /**

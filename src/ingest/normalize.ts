@@ -14,9 +14,9 @@
 //   timestamp = receivedAt - (sentAt - timestamp), and is receivedAt when missing; times must
 //   fit ClickHouse's DateTime64(3).
 import { randomUUID } from 'node:crypto';
-import { MAX_ID_LENGTH, type EventRecord, type EventType } from '../schema/index.js';
-import { problem, type EventProblem } from './errors.js';
-import { inStorableRange, parseIsoTime } from './time.js';
+import { isStorableTime, MAX_ID_LENGTH, TIME_RANGE_TEXT, type EventRecord, type EventType } from '../schema/index.js';
+import { problem, type EventProblem } from './problems.js';
+import { EVENT_TIME, parseIsoTime } from '../common/isotime.js';
 
 export interface NormalizeContext {
   /** Server time the request arrived, Unix ms. */
@@ -62,6 +62,9 @@ const ID_TOO_LONG = {
   anonymousId: `anonymousId is longer than ${MAX_ID_LENGTH} characters`,
   event: `event is longer than ${MAX_ID_LENGTH} characters`,
 };
+
+const TIMESTAMP_RANGE = `timestamp (after clock-skew correction) must be between ${TIME_RANGE_TEXT.replace(' to ', ' and ')}`;
+const SENT_AT_RANGE = `sentAt must be between ${TIME_RANGE_TEXT.replace(' to ', ' and ')}`;
 
 /** Marker for a field of the wrong type (ids and names). */
 const WRONG = Symbol('wrong type');
@@ -180,7 +183,7 @@ export function normalizeEvent(raw: unknown, fixedType: EventType | null, ctx: N
   const rawTs = raw.timestamp;
   let ts = NaN;
   if (typeof rawTs === 'string') {
-    ts = parseIsoTime(rawTs);
+    ts = parseIsoTime(rawTs, EVENT_TIME);
     if (Number.isNaN(ts)) return problem('invalid_timestamp', 'timestamp must be an ISO 8601 time');
   } else if (rawTs !== undefined && rawTs !== null) {
     return problem('invalid_timestamp', 'timestamp must be an ISO 8601 string');
@@ -188,17 +191,15 @@ export function normalizeEvent(raw: unknown, fixedType: EventType | null, ctx: N
   let sentAt = ctx.sentAt;
   const rawSent = raw.sentAt;
   if (typeof rawSent === 'string') {
-    sentAt = parseIsoTime(rawSent);
+    sentAt = parseIsoTime(rawSent, EVENT_TIME);
     if (Number.isNaN(sentAt)) return problem('invalid_timestamp', 'sentAt must be an ISO 8601 time');
   } else if (rawSent !== undefined && rawSent !== null) {
     return problem('invalid_timestamp', 'sentAt must be an ISO 8601 string');
   }
   const receivedAt = ctx.receivedAt;
   const timestamp = Number.isNaN(ts) ? receivedAt : sentAt === null ? ts : receivedAt - (sentAt - ts);
-  if (!inStorableRange(timestamp)) {
-    return problem('invalid_timestamp', 'timestamp (after clock-skew correction) must be between 1900-01-01 and 2299-12-31');
-  }
-  if (sentAt !== null && !inStorableRange(sentAt)) return problem('invalid_timestamp', 'sentAt must be between 1900-01-01 and 2299-12-31');
+  if (!isStorableTime(timestamp)) return problem('invalid_timestamp', TIMESTAMP_RANGE);
+  if (sentAt !== null && !isStorableTime(sentAt)) return problem('invalid_timestamp', SENT_AT_RANGE);
   out.timestamp = timestamp;
   out.sent_at = sentAt;
   out.received_at = receivedAt;

@@ -1,17 +1,8 @@
-// startIngest: the programmatic entry (CLI, all-in-one start, tests). INGEST_THREADS=1 runs the
-// edge on the calling thread; N > 1 runs N edge threads that bind the same port with
-// SO_REUSEPORT, so the kernel spreads connections over them. uWebSockets.js sets SO_REUSEPORT on
-// Linux only for a non-zero port, so INGEST_PORT=0 is turned into a free port first. The main
-// thread only supervises: metrics gathering and stop.
-//
-// uWebSockets.js in a worker thread: a thread that ends (or is terminated, or outlives
-// process.exit) with a uWS socket still open aborts the whole process (a native assertion in
-// Node's worker teardown). So threads are never terminated: each is told to stop, closes its
-// sockets itself, and ends on its own.
-//
-// Each thread has its own Kafka producer rather than handing records to one: kafkajs spends
-// ~8 us of CPU per record (measured, see docs/architecture/ingest.md), so a single producer
-// thread would cap every thread count at about one core's worth of records.
+// startIngest: the programmatic entry (CLI, tests). INGEST_THREADS=1 runs the edge on the calling
+// thread; N > 1 runs N edge threads that bind the same port with SO_REUSEPORT (INGEST_PORT=0 is
+// turned into a free port first), each with its own Kafka producer; the main thread supervises
+// (metrics, stop). Threads are never terminated, only told to stop: a thread that ends with a uWS
+// socket open aborts the process. Why each of these, measured: docs/architecture/ingest.md, "Threads".
 import net from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { AggregatorRegistry, Registry } from 'prom-client';
@@ -84,7 +75,7 @@ class EdgeThread {
             break;
           case 'failed':
             // A typed error (a port in use, ...) stays typed, so the CLI prints it without a stack.
-            reject(m.code !== undefined ? new TrackhouseError(m.code, m.message) : new Error(`ingest thread ${this.index} failed to start: ${m.message}`));
+            reject(new TrackhouseError(m.code ?? 'INGEST_THREAD_FAILED', m.code !== undefined ? m.message : `ingest thread ${this.index} failed to start: ${m.message}`));
             break;
           default:
             this.supervisor.onMessage(this, m);
@@ -96,7 +87,7 @@ class EdgeThread {
       });
       worker.on('exit', (code) => {
         this.exited = true;
-        if (!started) reject(new Error(`ingest thread ${this.index} exited with code ${code} before listening`));
+        if (!started) reject(new TrackhouseError('INGEST_THREAD_FAILED', `ingest thread ${this.index} exited with code ${code} before listening`));
         else if (!this.stopping) this.supervisor.log.error({ thread: this.index, code }, 'ingest thread exited unexpectedly');
       });
     });

@@ -2,23 +2,23 @@
 // kafkajs stays behind this folder: ingest and sink see the project's own producer/consumer
 // interfaces, so a faster client can be measured against it later.
 import type { KafkaConfig as KafkajsConfig, logCreator, SASLOptions } from 'kafkajs';
-import { installKafkajsFastPath } from './fastpath.js';
-import { Kafka, logLevel } from './kafkajs.js';
+import type { Kafka } from 'kafkajs';
+import { fastPathStatus, kafkajs } from './kafkajs.js';
 import type { Logger } from '../common/log.js';
 import type { KafkaConfig } from '../config/index.js';
 import { registerCompression } from './compression.js';
-
-const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
-  [logLevel.ERROR]: 'error',
-  [logLevel.WARN]: 'warn',
-  [logLevel.INFO]: 'info',
-  [logLevel.DEBUG]: 'debug',
-};
 
 const TRANSIENT =
   /coordinator is loading|coordinator is not available|not the correct coordinator|not the leader|no leader|leadership election|rebalance in progress/i;
 
 function pinoLogCreator(log: Logger): logCreator {
+  const { logLevel } = kafkajs();
+  const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+    [logLevel.ERROR]: 'error',
+    [logLevel.WARN]: 'warn',
+    [logLevel.INFO]: 'info',
+    [logLevel.DEBUG]: 'debug',
+  };
   return () =>
     ({ level, label, log: entry }) => {
       const { message, timestamp: _t, logger: _l, ...rest } = entry as { message: string; [k: string]: unknown };
@@ -31,9 +31,12 @@ function pinoLogCreator(log: Logger): logCreator {
 
 /** `brokers` overrides config (the local broker's address is only known once it runs). */
 export function createKafka(cfg: KafkaConfig, log: Logger, brokers: string[] = cfg.brokers): Kafka {
+  const { Kafka, logLevel } = kafkajs(cfg.fastPath);
   registerCompression();
-  const fast = installKafkajsFastPath();
-  if (!fast.installed) log.warn({ reason: fast.reason }, 'kafkajs fast path not installed: Kafka clients run at kafkajs speed');
+  const fast = fastPathStatus();
+  if (fast.installed !== cfg.fastPath) {
+    log.warn({ reason: fast.reason }, fast.installed ? 'kafkajs fast path in use although KAFKA_FASTPATH=off (kafkajs was loaded with it first)' : 'kafkajs fast path not installed: Kafka clients run at kafkajs speed');
+  }
   const options: KafkajsConfig = {
     clientId: cfg.clientId,
     brokers,

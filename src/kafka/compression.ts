@@ -12,8 +12,9 @@
 // 18 us CPU vs sync 7 us for 27 KB).
 //
 // kafkajs values come from ./kafkajs.ts (its fast path is installed before kafkajs loads).
-import { CompressionCodecs, CompressionTypes } from './kafkajs.js';
+import type { CompressionTypes } from 'kafkajs';
 import { compressFrameSync, decompressFrameSync } from 'lz4-napi';
+import { kafkajs } from './kafkajs.js';
 
 const FRAME_OPTIONS = { contentChecksum: false, blockChecksums: false };
 
@@ -32,11 +33,13 @@ let registered = false;
 export function registerCompression(): void {
   if (registered) return;
   registered = true;
+  const { CompressionCodecs, CompressionTypes } = kafkajs();
   const codecs = CompressionCodecs as Record<number, () => unknown>;
   codecs[CompressionTypes.LZ4] = () => lz4Codec;
 }
 
 export function compressionType(name: 'lz4' | 'gzip' | 'none'): CompressionTypes {
+  const { CompressionTypes } = kafkajs();
   switch (name) {
     case 'lz4':
       return CompressionTypes.LZ4;

@@ -11,7 +11,7 @@
 // with heartbeats; when a heartbeat says the group is rebalancing, it aborts the round's signal
 // (finish what is in flight, start nothing new) and hands the rebalance on to kafkajs.
 import type { Consumer, EachBatchPayload, IHeaders, Kafka, PartitionAssigner } from 'kafkajs';
-import { errorMessage } from '../common/errors.js';
+import { errorMessage, TrackhouseError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 
 /** A fetched record, as kafkajs gives it (no copy is made). */
@@ -88,9 +88,10 @@ export interface GroupConsumer {
   readonly joined: boolean;
 }
 
-export class RoundAbort extends Error {
+/** A round cut short: its records are not committed and come again (to this member or another). */
+export class RoundAbort extends TrackhouseError {
   constructor(readonly why: 'rebalance' | 'stop') {
-    super(why === 'rebalance' ? 'the group is rebalancing' : 'the consumer is stopping');
+    super('ROUND_ABORTED', why === 'rebalance' ? 'the group is rebalancing' : 'the consumer is stopping', { retriable: true });
   }
 }
 

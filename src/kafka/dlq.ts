@@ -16,11 +16,8 @@ export interface DeadLetterProducer {
   close(): Promise<void>;
 }
 
-export async function createDeadLetterProducer(
-  kafka: Kafka,
-  topic: string,
-  compression: 'lz4' | 'gzip' | 'none' = 'none',
-): Promise<DeadLetterProducer> {
+/** `compression` is KAFKA_COMPRESSION, as for every producer of the project (no default, so no caller can forget it). */
+export async function createDeadLetterProducer(kafka: Kafka, topic: string, compression: 'lz4' | 'gzip' | 'none'): Promise<DeadLetterProducer> {
   const producer: Producer = kafka.producer({
     allowAutoTopicCreation: false,
     idempotent: true,

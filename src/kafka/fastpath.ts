@@ -13,8 +13,9 @@
 // the original modules' byte for byte (src/kafka/fastpath.test.ts).
 //
 // They are installed into Node's require cache before kafkajs loads them, which is why every
-// module of this project takes kafkajs from ./kafkajs.ts, whose first import is this file. If
-// kafkajs is not exactly 2.2.4, or was loaded before, nothing is replaced and kafkajs runs as is.
+// module of this project takes kafkajs from ./kafkajs.ts, which installs them before its first
+// load of kafkajs (unless KAFKA_FASTPATH=off). If kafkajs is not exactly 2.2.4, or was loaded
+// before, nothing is replaced and kafkajs runs as is.
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -481,6 +482,11 @@ export interface FastPathStatus {
 
 let status: FastPathStatus | null = null;
 
+/** What installKafkajsFastPath decided, or null before it was called. */
+export function currentFastPath(): FastPathStatus | null {
+  return status;
+}
+
 /** Puts the replacements into the require cache; a no-op after the first call. */
 export function installKafkajsFastPath(): FastPathStatus {
   if (status) return status;
@@ -507,5 +513,3 @@ export function installKafkajsFastPath(): FastPathStatus {
   });
   return (status = { installed: true, reason: `kafkajs ${version}: grouping, produce encoding and record decoding replaced` });
 }
-
-installKafkajsFastPath();

@@ -1,15 +1,28 @@
-// The project's one entry to kafkajs: installs the fast path (./fastpath.ts) before kafkajs loads
-// its modules. Import kafkajs values from here, never from 'kafkajs' directly (types may be).
-import './fastpath.js';
-import kafkajs from 'kafkajs';
+// The project's one entry to kafkajs. kafkajs is loaded on first use, after the fast path
+// (./fastpath.ts) has been put into Node's require cache, unless that first use asks for kafkajs
+// as published (KAFKA_FASTPATH=off: createKafka passes config.kafka.fastPath). Take kafkajs values
+// from kafkajs() here, never from 'kafkajs' directly (types may be imported from it).
+import { createRequire } from 'node:module';
+import { currentFastPath, installKafkajsFastPath, type FastPathStatus } from './fastpath.js';
 
-export const Kafka = kafkajs.Kafka;
-export type Kafka = import('kafkajs').Kafka;
-export const logLevel = kafkajs.logLevel;
-export type logLevel = import('kafkajs').logLevel;
-export const CompressionTypes = kafkajs.CompressionTypes;
-export type CompressionTypes = import('kafkajs').CompressionTypes;
-export const CompressionCodecs = kafkajs.CompressionCodecs;
-export const ConfigResourceTypes = kafkajs.ConfigResourceTypes;
-export type ConfigResourceTypes = import('kafkajs').ConfigResourceTypes;
-export const AssignerProtocol = kafkajs.AssignerProtocol;
+const require = createRequire(import.meta.url);
+
+export type Kafkajs = typeof import('kafkajs');
+
+let loaded: Kafkajs | null = null;
+let status: FastPathStatus = { installed: false, reason: 'kafkajs not loaded yet' };
+
+/** kafkajs, loaded with the fast path unless `fastPath` is false. The first call decides. */
+export function kafkajs(fastPath = true): Kafkajs {
+  if (loaded !== null) return loaded;
+  // A test setup may have installed it before (vitest.config.ts); then it is in, whatever is asked.
+  const before = currentFastPath();
+  status = fastPath || before?.installed ? installKafkajsFastPath() : { installed: false, reason: 'turned off (KAFKA_FASTPATH=off): kafkajs runs as published' };
+  loaded = require('kafkajs') as Kafkajs;
+  return loaded;
+}
+
+/** Whether the kafkajs this process runs has the fast path, and why (not). */
+export function fastPathStatus(): FastPathStatus {
+  return status;
+}

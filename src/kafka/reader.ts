@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import type { Kafka, PartitionAssigner } from 'kafkajs';
 import type { Logger } from '../common/log.js';
 import { createGroupConsumer, type FetchLimits, type Round } from './consumer.js';
-import { AssignerProtocol } from './kafkajs.js';
+import { kafkajs } from './kafkajs.js';
 
 export interface PartitionReaderOptions {
   topic: string;
@@ -47,7 +47,7 @@ export function fixedAssigner(topic: string, partitions: readonly number[]): Par
     async assign({ members }) {
       return members.map((m, i) => ({
         memberId: m.memberId,
-        memberAssignment: AssignerProtocol.MemberAssignment.encode({
+        memberAssignment: kafkajs().AssignerProtocol.MemberAssignment.encode({
           version: 0,
           assignment: i === 0 ? { [topic]: [...partitions] } : {},
           userData: Buffer.alloc(0),
@@ -55,7 +55,7 @@ export function fixedAssigner(topic: string, partitions: readonly number[]): Par
       }));
     },
     protocol({ topics }) {
-      return { name: NAME, metadata: AssignerProtocol.MemberMetadata.encode({ version: 0, topics, userData: Buffer.alloc(0) }) };
+      return { name: NAME, metadata: kafkajs().AssignerProtocol.MemberMetadata.encode({ version: 0, topics, userData: Buffer.alloc(0) }) };
     },
   });
 }

@@ -8,9 +8,10 @@
 // broker is down and every acknowledged record on two brokers. With 1 or 2 replicas it is left
 // at the broker's value (2 of 2 would stop every write while one broker restarts).
 import type { Kafka } from 'kafkajs';
+import { DependencyError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { KafkaConfig } from '../config/index.js';
-import { ConfigResourceTypes } from './kafkajs.js';
+import { kafkajs } from './kafkajs.js';
 
 /** Cluster-wide defaults that decide a new topic's settings; null when the broker would not say. */
 export interface BrokerDefaults {
@@ -63,9 +64,11 @@ export async function ensureTopics(kafka: Kafka, cfg: KafkaConfig, log?: Logger)
     const broker = needsBroker ? await brokerDefaults(admin, log) : { replicationFactor: null, minInsyncReplicas: null };
     const wanted = topicSpecs(cfg, broker).filter((s) => !existing.has(s.topic));
     await admin.createTopics({
-      waitForLeaders: true,
+      // Waited for below: kafkajs's own wait retries only LEADER_NOT_AVAILABLE.
+      waitForLeaders: false,
       topics: wanted.map(({ topic, numPartitions, replicationFactor, configEntries }) => ({ topic, numPartitions, replicationFactor, configEntries })),
     });
+    await waitForLeaders(admin, wanted.map((s) => s.topic));
     log?.info(
       { topics: wanted.map((s) => ({ topic: s.topic, partitions: s.numPartitions, ...Object.fromEntries(s.configEntries.map((c) => [c.name, c.value])) })) },
       'created Kafka topics',
@@ -78,6 +81,31 @@ export async function ensureTopics(kafka: Kafka, cfg: KafkaConfig, log?: Logger)
 
 type Admin = ReturnType<Kafka['admin']>;
 
+/** Metadata errors a just-created topic answers with until the brokers know it. */
+const NOT_YET = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+
+/**
+ * Until every partition of `topics` has a leader. On KRaft a broker can answer a metadata request
+ * right after CreateTopics with UNKNOWN_TOPIC_OR_PARTITION (its metadata image is applied a moment
+ * later; KAFKA-15780), which kafkajs's waitForLeaders does not retry: it failed start-ups on a
+ * busy broker.
+ */
+async function waitForLeaders(admin: Admin, topics: string[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const meta = await admin.fetchTopicMetadata({ topics });
+      if (meta.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+    } catch (err) {
+      if (!NOT_YET.has((err as { type?: string }).type ?? '') || Date.now() > deadline) throw err;
+    }
+    if (Date.now() > deadline) {
+      throw new DependencyError('KAFKA_TOPICS_NOT_READY', `the new topics ${topics.join(', ')} have no leader after ${timeoutMs} ms`, { retriable: true });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 async function brokerDefaults(admin: Admin, log: Logger | undefined): Promise<BrokerDefaults> {
   try {
     const cluster = await admin.describeCluster();
@@ -85,7 +113,7 @@ async function brokerDefaults(admin: Admin, log: Logger | undefined): Promise<Br
     if (node === null || node === undefined) return { replicationFactor: null, minInsyncReplicas: null };
     const res = await admin.describeConfigs({
       includeSynonyms: false,
-      resources: [{ type: ConfigResourceTypes.BROKER, name: String(node), configNames: ['default.replication.factor', 'min.insync.replicas'] }],
+      resources: [{ type: kafkajs().ConfigResourceTypes.BROKER, name: String(node), configNames: ['default.replication.factor', 'min.insync.replicas'] }],
     });
     const entries = res.resources[0]?.configEntries ?? [];
     const num = (name: string) => {
@@ -105,7 +133,7 @@ async function reportRetentionDrift(admin: Admin, specs: readonly TopicSpec[], l
   try {
     const res = await admin.describeConfigs({
       includeSynonyms: false,
-      resources: specs.map((s) => ({ type: ConfigResourceTypes.TOPIC, name: s.topic, configNames: ['retention.ms'] })),
+      resources: specs.map((s) => ({ type: kafkajs().ConfigResourceTypes.TOPIC, name: s.topic, configNames: ['retention.ms'] })),
     });
     for (const s of specs) {
       const actual = res.resources.find((r) => r.resourceName === s.topic)?.configEntries.find((e) => e.configName === 'retention.ms')?.configValue;
@@ -119,19 +147,5 @@ async function reportRetentionDrift(admin: Admin, specs: readonly TopicSpec[], l
     }
   } catch (err) {
     log.debug({ err: (err as Error).message }, 'could not read the retention of existing topics');
-  }
-}
-
-/** Partitions of a topic, from the cluster's metadata. */
-export async function topicPartitionCount(kafka: Kafka, topic: string): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const meta = await admin.fetchTopicMetadata({ topics: [topic] });
-    const n = meta.topics[0]?.partitions.length ?? 0;
-    if (n === 0) throw new Error(`topic ${topic} has no partitions`);
-    return n;
-  } finally {
-    await admin.disconnect();
   }
 }

@@ -10,7 +10,7 @@
 // the user and filters it was made for, so a cursor replayed with other filters is refused
 // instead of silently giving a page of a different query; `limit` may change between pages.
 import { hash } from 'node:crypto';
-import { MAX_TIME_MS, MIN_TIME_MS } from './time.js';
+import { isStorableTime } from '../schema/index.js';
 
 export interface Cursor {
   /** Timestamp (Unix ms) of the last event served. */
@@ -52,7 +52,7 @@ export function decodeCursor(text: string, fingerprint: string): Cursor | string
   const tsText = raw.slice(a + 1, b);
   if (!/^-?\d{1,16}$/.test(tsText)) return 'not a cursor returned by this API';
   const ts = Number(tsText);
-  if (ts < MIN_TIME_MS || ts >= MAX_TIME_MS) return 'not a cursor returned by this API';
+  if (!isStorableTime(ts)) return 'not a cursor returned by this API';
   if (raw.slice(b + 1, c) !== fingerprint) return 'cursor belongs to another user or other filters (from, to, type, event)';
   return { ts, id: raw.slice(c + 1) };
 }

@@ -1,26 +1,41 @@
 import { describe, expect, it } from 'vitest';
-import { DependencyError } from '../common/errors.js';
+import { DependencyError, HTTP_ERRORS } from '../common/errors.js';
 import { DrainingError, InvalidParameterError, OverloadedError, toHttpError, UnauthorizedError } from './errors.js';
 
 describe('toHttpError', () => {
-  it('maps each error to its status, headers and a JSON body with a stable code', () => {
+  it('answers a bad parameter with 400 naming it', () => {
     const bad = toHttpError(new InvalidParameterError('limit', 'limit must be an integer from 1 to 1000'));
     expect(bad.status).toBe(400);
+    expect(bad.headers).toEqual([]);
     expect(JSON.parse(bad.body)).toEqual({ error: 'invalid_parameter', parameter: 'limit', message: 'limit must be an integer from 1 to 1000' });
+  });
 
+  it('answers a missing or unknown read key with 401 and the bearer challenge RFC 6750 asks for', () => {
     const missing = toHttpError(new UnauthorizedError('missing'));
     expect([missing.status, missing.headers]).toEqual([401, [['WWW-Authenticate', 'Bearer realm="trackhouse"']]]);
-    expect(toHttpError(new UnauthorizedError('invalid')).headers[0]![1]).toContain('error="invalid_token"');
+    expect(JSON.parse(missing.body).error).toBe('unauthorized');
+    expect(toHttpError(new UnauthorizedError('invalid')).headers).toEqual([['WWW-Authenticate', 'Bearer realm="trackhouse", error="invalid_token"']]);
+  });
 
-    for (const e of [new OverloadedError(10), new DrainingError(), new DependencyError('CLICKHOUSE_QUERY_FAILED', 'x', { retriable: true })]) {
-      const h = toHttpError(e);
-      expect(h.status).toBe(503);
-      expect(h.headers).toContainEqual(['Retry-After', '1']);
-      expect(typeof JSON.parse(h.body).error).toBe('string');
-    }
+  it('tells its three 503s apart: overloaded, draining and ClickHouse not answering, each retriable after a second', () => {
+    const answers = [new OverloadedError(10), new DrainingError(), new DependencyError('CLICKHOUSE_QUERY_FAILED', 'socket hang up', { retriable: true })].map(toHttpError);
+    for (const a of answers) expect([a.status, a.headers]).toEqual([503, [['Retry-After', '1']]]);
+    expect(answers.map((a) => JSON.parse(a.body))).toEqual([
+      { error: 'overloaded', message: 'too many queries waiting for ClickHouse (10); retry shortly' },
+      { error: 'draining', message: 'the server is shutting down; retry on another instance' },
+      { error: 'clickhouse_unavailable', message: 'ClickHouse did not answer the query; retry shortly' },
+    ]);
+  });
 
+  it('answers anything else with a 500 that shows none of its detail', () => {
     const internal = toHttpError(new Error('secret detail'));
     expect(internal.status).toBe(500);
-    expect(internal.body).not.toContain('secret');
+    expect(JSON.parse(internal.body)).toEqual({ error: 'internal_error', message: 'internal error' });
+  });
+
+  it('takes every status from the one registry', () => {
+    for (const err of [new InvalidParameterError('x', 'y'), new UnauthorizedError('missing'), new OverloadedError(1), new DrainingError()]) {
+      expect(toHttpError(err).status).toBe(HTTP_ERRORS[err.code]);
+    }
   });
 });

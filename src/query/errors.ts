@@ -1,45 +1,43 @@
-// The query API's errors and their one mapping to an HTTP reply. Bodies are JSON with a stable
-// `error` code, a `message` a person can act on and, for a bad parameter, the parameter's name.
-import { DependencyError, TrackhouseError } from '../common/errors.js';
+// The query API's errors and their one mapping to an HTTP reply. Codes and statuses come from the
+// project's registry (HTTP_ERRORS in src/common/errors.ts); bodies are JSON with the code as
+// `error`, a `message` a person can act on and, for a bad parameter, the parameter's name.
+import { DependencyError, HttpError } from '../common/errors.js';
+import type { Headers } from '../common/http.js';
 
 /** A request parameter is missing, unknown, repeated or has a bad value. */
-export class InvalidParameterError extends TrackhouseError {
+export class InvalidParameterError extends HttpError {
   readonly parameter: string;
   constructor(parameter: string, message: string) {
-    super('INVALID_PARAMETER', message, { details: { parameter } });
+    super('invalid_parameter', message, { details: { parameter } });
     this.parameter = parameter;
   }
 }
 
 /** No bearer read key, or one that is not configured. */
-export class UnauthorizedError extends TrackhouseError {
+export class UnauthorizedError extends HttpError {
   constructor(readonly reason: 'missing' | 'invalid') {
-    super('UNAUTHORIZED', reason === 'missing' ? 'a read key is required: Authorization: Bearer <key>' : 'unknown read key');
+    super('unauthorized', reason === 'missing' ? 'a read key is required: Authorization: Bearer <key>' : 'unknown read key');
   }
 }
 
 /** Too many requests already wait for ClickHouse; the client should retry shortly. */
-export class OverloadedError extends TrackhouseError {
+export class OverloadedError extends HttpError {
   constructor(queued: number) {
-    super('OVERLOADED', `too many queries waiting for ClickHouse (${queued}); retry shortly`, { retriable: true, details: { queued } });
+    super('overloaded', `too many queries waiting for ClickHouse (${queued}); retry shortly`, { details: { queued } });
   }
 }
 
 /** The server is stopping and takes no new work. */
-export class DrainingError extends TrackhouseError {
+export class DrainingError extends HttpError {
   constructor() {
-    super('DRAINING', 'the server is shutting down; retry on another instance', { retriable: true });
+    super('draining', 'the server is shutting down; retry on another instance');
   }
 }
 
 /** The shard that holds a user's partition did not answer a forwarded request. */
-export class ShardUnavailableError extends TrackhouseError {
+export class ShardUnavailableError extends HttpError {
   constructor(shard: number, cause: unknown) {
-    super('SHARD_UNAVAILABLE', `shard ${shard}, which holds this user's events, did not answer; retry shortly`, {
-      retriable: true,
-      cause,
-      details: { shard },
-    });
+    super('shard_unavailable', `shard ${shard}, which holds this user's events, did not answer; retry shortly`, { cause, details: { shard } });
   }
 }
 
@@ -47,51 +45,38 @@ export class ShardUnavailableError extends TrackhouseError {
  * A request forwarded to this replica for a user it does not hold: the replicas disagree on
  * QUERY_SHARDS or the partition count. Not forwarded again (that could loop).
  */
-export class MisroutedError extends TrackhouseError {
+export class MisroutedError extends HttpError {
   constructor(shard: number, self: number) {
-    super('MISROUTED', `a request for a user of shard ${shard} was forwarded to shard ${self}: check QUERY_SHARDS and QUERY_SHARD_URL on every replica`, {
+    super('misrouted', `a request for a user of shard ${shard} was forwarded to shard ${self}: check QUERY_SHARDS and QUERY_SHARD_URL on every replica`, {
       details: { shard, self },
     });
   }
 }
 
-export interface HttpError {
+export interface HttpReply {
   status: number;
   body: string;
-  headers: [string, string][];
+  headers: Headers;
 }
 
-const RETRY_AFTER: [string, string] = ['Retry-After', '1'];
+const RETRY_AFTER: Headers = [['Retry-After', '1']];
+const NONE: Headers = [];
+// RFC 6750: a request without credentials gets the bare challenge; a wrong token says so.
+const CHALLENGE: Headers = [['WWW-Authenticate', 'Bearer realm="trackhouse"']];
+const CHALLENGE_INVALID: Headers = [['WWW-Authenticate', 'Bearer realm="trackhouse", error="invalid_token"']];
 
 /** The one place that turns an error into status, headers and a JSON body. */
-export function toHttpError(err: unknown): HttpError {
-  if (err instanceof InvalidParameterError) {
-    return {
-      status: 400,
-      body: JSON.stringify({ error: 'invalid_parameter', parameter: err.parameter, message: err.message }),
-      headers: [],
-    };
-  }
-  if (err instanceof UnauthorizedError) {
-    // RFC 6750: a request without credentials gets the bare challenge; a wrong token says so.
-    const challenge = err.reason === 'missing' ? 'Bearer realm="trackhouse"' : 'Bearer realm="trackhouse", error="invalid_token"';
-    return { status: 401, body: JSON.stringify({ error: 'unauthorized', message: err.message }), headers: [['WWW-Authenticate', challenge]] };
-  }
-  if (err instanceof OverloadedError || err instanceof DrainingError) {
-    return { status: 503, body: JSON.stringify({ error: err.code.toLowerCase(), message: err.message }), headers: [RETRY_AFTER] };
-  }
-  if (err instanceof ShardUnavailableError) {
-    return { status: 503, body: JSON.stringify({ error: 'shard_unavailable', message: err.message }), headers: [RETRY_AFTER] };
-  }
-  if (err instanceof MisroutedError) {
-    return { status: 500, body: JSON.stringify({ error: 'misrouted', message: err.message }), headers: [] };
+export function toHttpError(err: unknown): HttpReply {
+  if (err instanceof HttpError) {
+    const body =
+      err instanceof InvalidParameterError
+        ? JSON.stringify({ error: err.code, parameter: err.parameter, message: err.message })
+        : JSON.stringify({ error: err.code, message: err.message });
+    const headers = err instanceof UnauthorizedError ? (err.reason === 'missing' ? CHALLENGE : CHALLENGE_INVALID) : err.retriable ? RETRY_AFTER : NONE;
+    return { status: err.status, body, headers };
   }
   if (err instanceof DependencyError) {
-    return {
-      status: 503,
-      body: JSON.stringify({ error: 'clickhouse_unavailable', message: 'ClickHouse did not answer the query; retry shortly' }),
-      headers: [RETRY_AFTER],
-    };
+    return toHttpError(new HttpError('clickhouse_unavailable', 'ClickHouse did not answer the query; retry shortly', { cause: err }));
   }
-  return { status: 500, body: JSON.stringify({ error: 'internal', message: 'internal error' }), headers: [] };
+  return toHttpError(new HttpError('internal_error', 'internal error'));
 }

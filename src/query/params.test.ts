@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeCursor, scopeFingerprint } from './cursor.js';
 import { InvalidParameterError } from './errors.js';
-import { eventsCacheKey, parseEventsRequest, parseRollupsRequest } from './params.js';
+import { ceilToDay, eventsCacheKey, parseEventsRequest, parseRollupsRequest, utcDay } from './params.js';
 
 const limits = { defaultLimit: 100, maxLimit: 1000 };
 
@@ -104,5 +104,13 @@ describe('parseRollupsRequest', () => {
     ['limit', 'by=event&limit=5'],
   ])('refuses bad %s (%j) naming it', (parameter, query) => {
     expect(refusal(() => parseRollupsRequest(query)).parameter).toBe(parameter);
+  });
+});
+
+describe('day helpers', () => {
+  it('ceilToDay keeps midnights and moves other instants to the next midnight', () => {
+    expect(ceilToDay(Date.UTC(2026, 7, 1))).toBe(Date.UTC(2026, 7, 1));
+    expect(ceilToDay(Date.UTC(2026, 7, 1, 0, 0, 0, 1))).toBe(Date.UTC(2026, 7, 2));
+    expect(utcDay(Date.UTC(2026, 7, 1, 23, 59))).toBe('2026-08-01');
   });
 });

@@ -1,10 +1,10 @@
 // Validation of every request parameter. A request is either turned into a typed, normalized
 // request or refused with an InvalidParameterError naming the parameter; nothing the client sent
 // goes further unchecked. Values later reach ClickHouse only as query parameters.
-import { EVENT_TYPES, MAX_ID_LENGTH, type EventType } from '../schema/index.js';
+import { parseIsoTime, typedTime, type IsoTimeProblem } from '../common/isotime.js';
+import { EVENT_TYPES, MAX_ID_LENGTH, STORABLE_TIMES, type EventType } from '../schema/index.js';
 import { decodeCursor, scopeFingerprint, type Cursor } from './cursor.js';
 import { InvalidParameterError } from './errors.js';
-import { ceilToDay, parseIsoTime, utcDay } from './time.js';
 
 /** Longest user id and event name accepted: longer ones cannot have been stored (the ingest refuses them). */
 export { MAX_ID_LENGTH };
@@ -60,11 +60,26 @@ export function readQuery(query: string, allowed: ReadonlySet<string>): Map<stri
   return out;
 }
 
+/** `from` and `to`: typed by people, a zone required, within what events can hold. */
+const TIME = typedTime(STORABLE_TIMES);
+const DAY_MS = 86_400_000;
+
 function time(name: string, value: string | undefined): number | null {
   if (value === undefined) return null;
-  const t = parseIsoTime(value);
-  if (typeof t === 'string') throw new InvalidParameterError(name, `${name}: ${t}`);
+  const why: IsoTimeProblem = { reason: '' };
+  const t = parseIsoTime(value, TIME, why);
+  if (Number.isNaN(t)) throw new InvalidParameterError(name, `${name}: ${why.reason}`);
   return t;
+}
+
+/** YYYY-MM-DD of the UTC day that contains `ms`. */
+export function utcDay(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+/** The first UTC midnight at or after `ms`. */
+export function ceilToDay(ms: number): number {
+  return Math.ceil(ms / DAY_MS) * DAY_MS;
 }
 
 function range(q: Map<string, string>): { from: number | null; to: number | null } {

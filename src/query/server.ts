@@ -10,7 +10,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Registry } from 'prom-client';
 import { ConfigError } from '../common/errors.js';
-import { addOpsRoutes, endReply, listen, statusLine, type Listening, type ReadinessCheck, type ResponseState } from '../common/http.js';
+import { addOpsRoutes, listen, writeJson, type Headers, type Listening, type ReadinessCheck, type ResponseState } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import { loadUws } from '../common/uws.js';
 import type { Config } from '../config/index.js';
@@ -20,7 +20,7 @@ import { DrainingError, MisroutedError, ShardUnavailableError, toHttpError, Unau
 import { createGate, type Gate } from './gate.js';
 import { createQueryMetrics, type QueryMetrics, type Route } from './metrics.js';
 import { parseEventsRequest, parseRollupsRequest, type Limits } from './params.js';
-import { createClickHouseRunner, createQueryStore, cursorTail, NULL_TAIL, type PageRows, type SqlRunner } from './store.js';
+import { createClickHouseRunner, createQueryStore, cursorTail, NULL_TAIL, type PageRows, type SqlRunner } from './querystore.js';
 
 export interface QueryOptions {
   config: Config;
@@ -53,14 +53,14 @@ export interface QueryServer {
   stop(): Promise<void>;
 }
 
-const JSON_HEADERS = ['Content-Type', 'application/json'] as const;
+const NO_STORE = ['Cache-Control', 'no-store'] as const;
+const REPLY_HEADERS: Headers = [NO_STORE];
+const METHOD_NOT_ALLOWED: Headers = [NO_STORE, ['Allow', 'GET']];
 const FORWARDED = 'x-trackhouse-forwarded';
 
-/** Writes a whole reply; inside a handler or a cork. `head`: a HEAD request, answered without the body. */
-function send(res: HttpResponse, status: number, body: string | Uint8Array, headers?: readonly (readonly [string, string])[], head = false): void {
-  res.writeStatus(statusLine(status)).writeHeader(JSON_HEADERS[0], JSON_HEADERS[1]).writeHeader('Cache-Control', 'no-store');
-  if (headers) for (const [k, v] of headers) res.writeHeader(k, v);
-  endReply(res, body, head);
+/** Writes a whole reply (never cached by the client); inside a handler or a cork. */
+function send(res: HttpResponse, status: number, body: string | Uint8Array, headers: Headers = REPLY_HEADERS, head = false, close = false): void {
+  writeJson(res, status, body, headers, head, close);
 }
 
 export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
@@ -110,15 +110,9 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
 
   const fail = (res: HttpResponse, route: Route, start: number, err: unknown) => {
     const e = toHttpError(err);
-    if (err instanceof DrainingError) {
-      // Closing the connection moves a keep-alive client to another instance.
-      res.writeStatus(statusLine(e.status)).writeHeader(JSON_HEADERS[0], JSON_HEADERS[1]).writeHeader('Cache-Control', 'no-store');
-      for (const [k, v] of e.headers) res.writeHeader(k, v);
-      res.end(e.body, true);
-    } else {
-      if (e.status >= 500) log.warn({ err, route }, 'query failed');
-      send(res, e.status, e.body, e.headers);
-    }
+    if (e.status >= 500 && !(err instanceof DrainingError)) log.warn({ err, route }, 'query failed');
+    // Closing the connection when draining moves a keep-alive client to another instance.
+    send(res, e.status, e.body, [NO_STORE, ...e.headers], false, err instanceof DrainingError);
     metrics.done(route, e.status, start);
   };
 
@@ -153,7 +147,7 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
     fetch(target, { headers: { authorization, [FORWARDED]: '1' }, signal: AbortSignal.timeout(q.timeoutMs) })
       .then(async (answer) => {
         const body = Buffer.from(await answer.arrayBuffer());
-        const headers: [string, string][] = [];
+        const headers: (readonly [string, string])[] = [NO_STORE];
         for (const h of ['retry-after', 'www-authenticate']) {
           const v = answer.headers.get(h);
           if (v !== null) headers.push([h, v]);
@@ -239,7 +233,7 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
   for (const path of ['/v1/users/:userId/events', '/v1/rollups/daily']) {
     app.any(path, (res, req) => {
       const head = req.getMethod() === 'head';
-      send(res, 405, JSON.stringify({ error: 'method_not_allowed', message: 'only GET is supported here' }), [['Allow', 'GET']], head);
+      send(res, 405, JSON.stringify({ error: 'method_not_allowed', message: 'only GET is supported here' }), METHOD_NOT_ALLOWED, head);
       metrics.done('other', 405, performance.now());
     });
   }

@@ -13,7 +13,7 @@ import type { EventRecord } from './types.js';
  */
 interface Golden {
   schema: string;
-  /** sha256 of schemas/event.vN.avsc (LF line ends) as released. */
+  /** sha256 of src/schema/avsc/event.vN.avsc (schemas/ until the move; LF line ends) as released. */
   schemaSha256: string;
   /** What was written, with that version's fields. */
   record: Record<string, unknown>;
@@ -32,9 +32,9 @@ function readGolden(v: SchemaVersion, sample: EventRecord): Golden {
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as Golden;
   const fields = (v.type.schema() as { fields: { name: string }[] }).fields.map((f) => f.name);
   const record = Object.fromEntries(fields.map((f) => [f, sample[f as keyof EventRecord] ?? null]));
-  const fixture: Golden = { schema: `schemas/${v.file}`, schemaSha256: schemaSha256(v), record, framedHex: framed(v, record).toString('hex') };
+  const fixture: Golden = { schema: `src/schema/avsc/${v.file}`, schemaSha256: schemaSha256(v), record, framedHex: framed(v, record).toString('hex') };
   return expect.fail(
-    `schemas/${v.file} has no golden fixture. Once version ${v.version} is final, commit ${goldenPath(v)} ` +
+    `src/schema/avsc/${v.file} has no golden fixture. Once version ${v.version} is final, commit ${goldenPath(v)} ` +
       `(written now by this encoder; never edit it afterwards):\n${JSON.stringify(fixture, null, 2)}\n`,
   );
 }
@@ -119,14 +119,14 @@ describe('event codec', () => {
   describe('golden bytes of every released schema version', () => {
     const versions = loadSchemaVersions('event');
 
-    it.each(versions.map((v) => [v.version, v] as const))('schemas/event.v%i.avsc is unchanged since its release', (_, v) => {
+    it.each(versions.map((v) => [v.version, v] as const))('src/schema/avsc/event.v%i.avsc is unchanged since its release', (_, v) => {
       const golden = readGolden(v, sample);
       const now = schemaSha256(v);
       if (now !== golden.schemaSha256) {
         expect.fail(
-          `schemas/${v.file} changed after version ${v.version} was released (sha256 ${now}, pinned ${golden.schemaSha256} in ${goldenPath(v)}). ` +
+          `src/schema/avsc/${v.file} changed after version ${v.version} was released (sha256 ${now}, pinned ${golden.schemaSha256} in ${goldenPath(v)}). ` +
             `Records written with it are in Kafka and must stay readable: revert the edit and add the change as a new version, ` +
-            `schemas/event.v${versions[versions.length - 1]!.version + 1}.avsc.`,
+            `src/schema/avsc/event.v${versions[versions.length - 1]!.version + 1}.avsc.`,
         );
       }
     });

@@ -1,3 +1,18 @@
 export { DecodeError, EventCodec, HEADER_BYTES, MAGIC_BYTE } from './codec.js';
 export { loadSchemaVersions, SCHEMAS_DIR, type SchemaVersion } from './registry.js';
 export { EVENT_TYPES, MAX_ID_LENGTH, type EventRecord, type EventType } from './types.js';
+export {
+  encodeTsvRow,
+  END_TIME_MS,
+  escapeTsv,
+  EVENTS_INSERT_COLUMNS,
+  InvalidEventError,
+  isStorableTime,
+  MIN_TIME_MS,
+  recordTimesStorable,
+  STORABLE_TIMES,
+  TIME_RANGE_TEXT,
+  USER_KEY_SQL,
+  userKeyOf,
+  type StoredRow,
+} from './row.js';

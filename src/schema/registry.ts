@@ -1,12 +1,16 @@
-// Versioned Avro schemas. Each schemas/<name>.v<N>.avsc file is one version; its Confluent schema
+// Versioned Avro schemas. Each src/schema/avsc/<name>.v<N>.avsc file is one version; its Confluent schema
 // id is N (trackhouse needs no schema registry; one can be seeded with these ids). Readers always
 // decode into the newest version, resolving older writers' records through Avro schema resolution.
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import avro from 'avsc';
 
-/** schemas/ sits two levels above both src/schema and dist/schema. */
-export const SCHEMAS_DIR = fileURLToPath(new URL('../../schemas/', import.meta.url));
+/**
+ * The .avsc files are data read at run time, kept beside the code that reads them. Resolved from
+ * the project root (two levels above both src/schema and dist/schema), since tsc copies no data
+ * into dist/: the package and the image ship src/schema/avsc/ as it is.
+ */
+export const SCHEMAS_DIR = fileURLToPath(new URL('../../src/schema/avsc/', import.meta.url));
 
 export interface SchemaVersion {
   readonly version: number;

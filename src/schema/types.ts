@@ -1,4 +1,4 @@
-// The event record as it travels through Kafka, matching the latest schemas/event.v*.avsc.
+// The event record as it travels through Kafka, matching the latest src/schema/avsc/event.v*.avsc.
 
 export const EVENT_TYPES = ['track', 'identify', 'page', 'screen', 'group', 'alias'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];

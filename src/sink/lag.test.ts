@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../common/log.js';
 import { createRegistry } from '../common/metrics.js';
-import { InvalidEventError } from './rows.js';
-import { DecodeError } from '../schema/index.js';
+import { DecodeError, InvalidEventError } from '../schema/index.js';
 import { DEAD_LETTER_CODES } from './deadletter.js';
-import { LagProbe, type OffsetsSource, type TopicOffsets } from './lag.js';
+import type { OffsetsSource, TopicOffsets } from '../kafka/admin.js';
+import { LagProbe } from './lag.js';
 import { createSinkMetrics } from './metrics.js';
 
 const offsets = (high: number[], committed: (number | null)[], low: number[] = high.map(() => 0)): TopicOffsets => ({

@@ -11,21 +11,9 @@
 // so summing over instances gives the topic's lag once (every member reporting every partition
 // would count it once per member). A partition with no committed offset yet counts from the low
 // watermark, where the sink starts reading. A dead sink reports nothing: alert on its absence too.
-import type { Kafka } from 'kafkajs';
 import { errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
-
-export interface TopicOffsets {
-  /** Per partition: earliest offset held, and the next offset to be written. */
-  watermarks: ReadonlyMap<number, { low: number; high: number }>;
-  /** Per partition: the group's committed offset (the next to read); absent or -1 if none. */
-  committed: ReadonlyMap<number, number>;
-}
-
-export interface OffsetsSource {
-  read(): Promise<TopicOffsets>;
-  close(): Promise<void>;
-}
+import type { OffsetsSource, TopicOffsets } from '../kafka/admin.js';
 
 export interface LagProbeOptions {
   /** Offsets read less than this long ago are used as they are. */
@@ -95,29 +83,4 @@ export class LagProbe {
       this.failing = true;
     }
   }
-}
-
-/** Reads watermarks and the group's committed offsets through one admin client, connected on first use. */
-export function brokerOffsets(kafka: Kafka, topic: string, groupId: string): OffsetsSource {
-  let admin: ReturnType<Kafka['admin']> | null = null;
-  let connected: Promise<void> | null = null;
-  return {
-    async read() {
-      admin ??= kafka.admin();
-      const a = admin;
-      connected ??= a.connect().catch((err: unknown) => {
-        connected = null;
-        throw err;
-      });
-      await connected;
-      const [topicOffsets, groupOffsets] = await Promise.all([a.fetchTopicOffsets(topic), a.fetchOffsets({ groupId, topics: [topic] })]);
-      return {
-        watermarks: new Map(topicOffsets.map((o) => [o.partition, { low: Number(o.low), high: Number(o.high) }])),
-        committed: new Map((groupOffsets[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)])),
-      };
-    },
-    async close() {
-      if (admin && connected) await admin.disconnect();
-    },
-  };
 }

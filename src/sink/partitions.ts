@@ -4,8 +4,8 @@
 // failed half-way, is rebuilt from ClickHouse before its next record is looked at.
 import type { Logger } from '../common/log.js';
 import { hashPair } from '../dedup/hash.js';
-import type { SinkStore } from './store.js';
-import { ResendWindow } from '../dedup/window.js';
+import type { SinkStore } from './sinkstore.js';
+import { ResendWindow } from '../dedup/resendwindow.js';
 
 export interface PartitionState {
   /** Records at or below this offset are in events already (-1: none). */

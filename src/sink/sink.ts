@@ -12,17 +12,18 @@ import type { ReadinessCheck } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import type { Registry } from '../common/metrics.js';
 import type { Config } from '../config/index.js';
+import { brokerOffsets, partitionCount } from '../kafka/admin.js';
 import { createGroupConsumer, isRebalancing, RoundAbort, type GroupConsumer, type PartitionBatch, type Round } from '../kafka/consumer.js';
 import { createDeadLetterProducer, type DeadLetter, type DeadLetterProducer } from '../kafka/dlq.js';
 import { ensureTopics } from '../kafka/topics.js';
 import { deadLetter } from './deadletter.js';
 import { buildBlocks } from './blocks.js';
 import { decodeFetch, type Chunk } from './decode.js';
-import { brokerOffsets, LagProbe } from './lag.js';
+import { LagProbe } from './lag.js';
 import { createSinkMetrics, type SinkMetrics } from './metrics.js';
 import { PartitionStates } from './partitions.js';
 import { createDecodePool, type DecodePool } from './pool.js';
-import { SinkStore } from './store.js';
+import { SinkStore } from './sinkstore.js';
 
 /** Test-only fault injection; production leaves it out. */
 export interface SinkHooks {
@@ -67,7 +68,7 @@ export async function startSink(opts: SinkOptions): Promise<RunningSink> {
   let dlq: DeadLetterProducer | undefined;
   let consumer: GroupConsumer | undefined;
   try {
-    dlq = await createDeadLetterProducer(kafka, config.kafka.topics.dlq);
+    dlq = await createDeadLetterProducer(kafka, config.kafka.topics.dlq, config.kafka.compression);
     consumer = createGroupConsumer(kafka, {
       groupId: cfg.groupId,
       topic,
@@ -127,10 +128,7 @@ export async function startSink(opts: SinkOptions): Promise<RunningSink> {
     checks: [
       {
         name: 'clickhouse',
-        async check() {
-          const r = await opts.clickhouse.ping();
-          if (!r.success) throw r.error;
-        },
+        check: () => store.ping(),
       },
       {
         name: 'kafka',
@@ -149,17 +147,6 @@ export async function startSink(opts: SinkOptions): Promise<RunningSink> {
       return stopped;
     },
   };
-}
-
-async function partitionCount(kafka: Kafka, topic: string): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const meta = await admin.fetchTopicMetadata({ topics: [topic] });
-    return meta.topics[0]?.partitions.length ?? 1;
-  } finally {
-    await admin.disconnect();
-  }
 }
 
 interface RoundDeps {

@@ -8,9 +8,8 @@
 import { getHeapStatistics } from 'node:v8';
 import { threadId } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
-import { DecodeError, EventCodec } from '../schema/index.js';
+import { DecodeError, encodeTsvRow, escapeTsv, EventCodec, InvalidEventError, userKeyOf } from '../schema/index.js';
 import { hashPair } from '../dedup/hash.js';
-import { escapeTsv, InvalidEventError, tsvRow, userKeyOf } from './rows.js';
 import type { DecodeFailure, DecodeResult, DecodeTask } from './types.js';
 
 const codec = new EventCodec();
@@ -38,7 +37,7 @@ export default function decode(task: DecodeTask): unknown {
     let received: number;
     try {
       const record = codec.decode(values.subarray(start, end));
-      line = tsvRow(record, topicField, task.partition, offset);
+      line = encodeTsvRow(record, topicField, task.partition, offset);
       userKey = userKeyOf(record);
       eventId = record.event_id;
       received = record.received_at;

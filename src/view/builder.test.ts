@@ -5,9 +5,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../common/log.js';
 import type { FetchedMessage, PartitionBatch } from '../kafka/consumer.js';
 import { EventCodec, type EventRecord } from '../schema/index.js';
-import { attachState, openState, type StateStore } from '../state/store.js';
+import { attachState, openState, type StateStore } from '../state/statestore.js';
 import { ViewBuilder } from './builder.js';
-import { DAY_MS, readHorizon, ViewReader, VIEW_DATABASES } from './store.js';
+import { DAY_MS, readHorizon, ViewReader, VIEW_DATABASES } from './viewstore.js';
 
 const codec = new EventCodec();
 const T0 = Date.UTC(2026, 9, 1);

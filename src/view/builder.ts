@@ -9,19 +9,19 @@
 // - older than the view's horizon: ClickHouse's to answer: only remembered in the window;
 // - else: rendered to its reply JSON and queued with its index entries.
 // A round's writes and the partitions' next offsets commit in one LMDB transaction
-// (src/state/store.ts), so a crash at any moment resumes with nothing lost or applied twice.
+// (src/state/statestore.ts), so a crash at any moment resumes with nothing lost or applied twice.
 //
 // The resend windows are memory; each is saved with the offset it reflects (on the first round,
 // then every WINDOW_SNAPSHOT_MS and at stop). After a crash a partition is read again from its
 // window's offset: records up to the stored next offset only feed the window (replay), so it ends
 // up as if the process had never stopped.
 import type { Logger } from '../common/log.js';
-import { ResendWindow } from '../dedup/window.js';
+import { ResendWindow } from '../dedup/resendwindow.js';
 import type { PartitionBatch } from '../kafka/consumer.js';
-import type { StateStore } from '../state/store.js';
+import type { StateStore } from '../state/statestore.js';
 import { decodeRecords, type DecodedRecords, type DecodeTask } from './decode.js';
-import type { Decoder } from './pool.js';
-import { readHorizon, ViewWriter } from './store.js';
+import type { Decoder } from './decodepool.js';
+import { readHorizon, ViewWriter } from './viewstore.js';
 
 export const WINDOW_SNAPSHOT_MS = 30_000;
 /**

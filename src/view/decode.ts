@@ -13,8 +13,7 @@
 //   userBytes[i] length of the user part U at the start of the events key
 //   ts, receivedAt, typeCode, ids (identity hash: high half at 2i, low half at 2i + 1)
 import { hashPair } from '../dedup/hash.js';
-import { EventCodec } from '../schema/index.js';
-import { userKeyOf, timesFit } from './event.js';
+import { EventCodec, recordTimesStorable, userKeyOf } from '../schema/index.js';
 import { KeyWriter, TYPE_CODES } from './keys.js';
 import { recordJson } from './render.js';
 
@@ -76,7 +75,7 @@ export function decodeRecords(task: DecodeTask): DecodedRecords {
     if (ok) {
       try {
         r = codec.decode(values.subarray(start, end));
-        ok = timesFit(r);
+        ok = recordTimesStorable(r);
       } catch {
         ok = false;
       }

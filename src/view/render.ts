@@ -5,28 +5,8 @@
 // In ClickHouse's terms: absent strings are stored as '' and answered as null; times are
 // DateTime64(3) and answered as ISO 8601 UTC with milliseconds; properties, traits and context are
 // spliced in as stored when isValidJSON accepts them, else null, so a reply is always JSON.
-import type { EventRecord } from '../schema/index.js';
+import type { EventRecord, StoredRow } from '../schema/index.js';
 import { isValidJson } from './jsonvalid.js';
-
-/** An event as ClickHouse's `events` row holds the fields the API shows ('' for absent strings). */
-export interface EventFields {
-  readonly event_id: string;
-  readonly type: string;
-  readonly event: string;
-  readonly user_id: string;
-  readonly anonymous_id: string;
-  /** Unix ms. */
-  readonly timestamp: number;
-  readonly received_at: number;
-  readonly source: string;
-  readonly category: string;
-  readonly group_id: string;
-  readonly name: string;
-  readonly previous_id: string;
-  readonly properties: string;
-  readonly traits: string;
-  readonly context: string;
-}
 
 const str = JSON.stringify;
 /**
@@ -78,7 +58,7 @@ export function iso(ms: number): string {
  * Hot path: one template literal per event; the JSON texts are spliced in, never parsed and
  * stringified again.
  */
-export function eventJson(f: EventFields, propertiesOk: boolean, traitsOk: boolean, contextOk: boolean): string {
+export function eventJson(f: StoredRow, propertiesOk: boolean, traitsOk: boolean, contextOk: boolean): string {
   return (
     `{"event_id":${str(f.event_id)},"type":${str(f.type)},"event":${opt(f.event)},"user_id":${opt(f.user_id)},` +
     `"anonymous_id":${opt(f.anonymous_id)},"timestamp":"${iso(f.timestamp)}","received_at":"${iso(f.received_at)}",` +

@@ -1,5 +1,5 @@
 // The query API's per-user view, main-thread side: opens the state (wiping it when it was built for
-// other partitions or torn by a machine crash), runs the builder thread (./worker.ts), serves range
+// other partitions or torn by a machine crash), runs the builder thread (./builderthread.ts), serves range
 // reads (ViewReader), fills what Kafka no longer holds from ClickHouse, and reports progress as
 // metrics and readiness. One interface for the rest of the project: startView() -> View.
 import path from 'node:path';
@@ -8,12 +8,12 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from '../common/log.js';
 import { Counter, Gauge, type Registry } from '../common/metrics.js';
 import type { Config } from '../config/index.js';
-import { openState, type StateStore } from '../state/store.js';
+import { openState, type StateStore } from '../state/statestore.js';
 import { readBackfill } from './backfill.js';
-import { ViewReader, VIEW_DATABASES } from './store.js';
-import type { BackfillRange, BuilderReport, FromBuilder, ToBuilder, ViewWorkerData } from './worker.js';
+import { ViewReader, VIEW_DATABASES } from './viewstore.js';
+import type { BackfillRange, BuilderReport, FromBuilder, ToBuilder, ViewWorkerData } from './builderthread.js';
 
-/** Version of the view's layout (./keys.ts, ./store.ts): a state of another version is rebuilt. */
+/** Version of the view's layout (./keys.ts, ./viewstore.ts): a state of another version is rebuilt. */
 export const VIEW_LAYOUT = 2;
 
 export interface ViewOptions {
@@ -93,9 +93,9 @@ export async function startView(opts: ViewOptions): Promise<View> {
   };
 
   const spawn = () => {
-    // Built: dist/view/worker.js. From source (tests, tsx): the .ts file, loaded through tsx.
+    // Built: dist/view/builderthread.js. From source (tests, tsx): the .ts file, loaded through tsx.
     const fromSource = import.meta.url.endsWith('.ts');
-    const file = new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url);
+    const file = new URL(fromSource ? './builderthread.ts' : './builderthread.js', import.meta.url);
     // tsx's --import hooks do not reach a worker's entry on Node 20: register them in the worker.
     const w = fromSource
       ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((t) => { t.register(); return import(${JSON.stringify(file.href)}); });`, {

@@ -3,7 +3,7 @@
 // would measure something else: the project's own ClickHouse client (CLICKHOUSE_URL) runs the
 // query API's statements through it and gets the same bytes as from chDB directly.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkClickHouse, migrate, openClickHouse, type ClickHouseHandle } from '../../src/clickhouse/index.js';
+import { checkClickHouse, migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
 import { silentLogger } from '../../src/common/log.js';
 import { loadConfig } from '../../src/config/index.js';
 import { serveClickHouseHttp, type ClickHouseHttp } from '../support/clickhouse-http.js';

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadMigrations, migrate, openClickHouse, type ClickHouseHandle } from '../../src/clickhouse/index.js';
+import { loadMigrations, migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
 import { silentLogger } from '../../src/common/log.js';
 import { tempDir, testConfig } from '../support/env.js';
 

@@ -2,8 +2,8 @@
 // with the column list of clickhouse/001_events.sql (as the sink writes them), a running query
 // server, and a small HTTP client.
 import { Readable } from 'node:stream';
-import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/clickhouse/index.js';
-import type { EventFields } from '../../src/view/render.js';
+import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
+import { EVENTS_INSERT_COLUMNS, type StoredRow } from '../../src/schema/index.js';
 import { silentLogger } from '../../src/common/log.js';
 import { createRegistry, type Registry } from '../../src/common/metrics.js';
 import type { Env } from '../../src/config/index.js';
@@ -12,26 +12,8 @@ import { tempDir, testConfig } from '../support/env.js';
 
 export const READ_KEY = 'test-read-key';
 
-export const COLUMNS = [
-  'event_id',
-  'type',
-  'event',
-  'user_id',
-  'anonymous_id',
-  'timestamp',
-  'sent_at',
-  'received_at',
-  'source',
-  'category',
-  'group_id',
-  'name',
-  'previous_id',
-  'properties',
-  'traits',
-  'context',
-  'kafka_partition',
-  'kafka_offset',
-] as const;
+/** The columns a test row fills: the sink's insert columns but kafka_topic (the table's default). */
+export const COLUMNS = EVENTS_INSERT_COLUMNS.filter((c) => c !== 'kafka_topic');
 
 export interface Row {
   event_id: string;
@@ -54,8 +36,8 @@ export interface Row {
 
 const chTime = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 
-/** A test row as the table holds it (and as the sink's change feed describes it). */
-export function insertedRow(r: Row): EventFields {
+/** A test row as the table holds it. */
+export function insertedRow(r: Row): StoredRow {
   return {
     event_id: r.event_id,
     type: r.type ?? 'track',

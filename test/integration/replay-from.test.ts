@@ -4,13 +4,14 @@
 // says so (log, summary, the command's output) and starts at the earliest offset left.
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/clickhouse/index.js';
+import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
 import { silentLogger } from '../../src/common/log.js';
 import { createRegistry } from '../../src/common/metrics.js';
 import type { Config } from '../../src/config/index.js';
 import { createKafka, ensureTopics } from '../../src/kafka/index.js';
 import type { EventRecord } from '../../src/schema/index.js';
-import { runReplay, startSink, type ReplayFrom, type ReplaySummary } from '../../src/sink/index.js';
+import { runReplay, type ReplayFrom, type ReplaySummary } from '../../src/replay/index.js';
+import { startSink } from '../../src/sink/index.js';
 import { kafkaBrokers, tempDir, testConfig, uniqueTopicEnv } from '../support/env.js';
 import { capturingLogger } from '../support/log.js';
 import { caughtUp, cliReplay, expectedTally, offsets, produce, rows, tally, testEvent } from './sink-helpers.js';

@@ -3,13 +3,14 @@
 // the sink group's offsets; and from an empty ClickHouse it rebuilds everything, once.
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/clickhouse/index.js';
+import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
 import { silentLogger } from '../../src/common/log.js';
 import { createRegistry } from '../../src/common/metrics.js';
 import type { Config } from '../../src/config/index.js';
 import { createKafka, ensureTopics } from '../../src/kafka/index.js';
 import type { EventRecord } from '../../src/schema/index.js';
-import { runReplay, startSink, type ReplaySummary } from '../../src/sink/index.js';
+import { runReplay, type ReplaySummary } from '../../src/replay/index.js';
+import { startSink } from '../../src/sink/index.js';
 import { kafkaBrokers, tempDir, testConfig, uniqueTopicEnv } from '../support/env.js';
 import { caughtUp, cliReplay, count, expectedTally, offsets, produce, resendOf, tally, testEvent, type Produced } from './sink-helpers.js';
 

@@ -44,7 +44,8 @@ beforeAll(async () => {
   }
   cpSync(path.join(ROOT, 'dist'), path.join(dir.path, 'dist'), { recursive: true });
   cpSync(path.join(ROOT, 'package.json'), path.join(dir.path, 'package.json'));
-  for (const d of ['schemas', 'clickhouse']) symlinkSync(path.join(ROOT, d), path.join(dir.path, d), 'dir');
+  mkdirSync(path.join(dir.path, 'src/schema'), { recursive: true });
+  for (const d of ['src/schema/avsc', 'clickhouse']) symlinkSync(path.join(ROOT, d), path.join(dir.path, d), 'dir');
   const net = await import('node:net');
   const probe = net.createServer();
   await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));

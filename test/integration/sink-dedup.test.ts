@@ -4,7 +4,7 @@
 // shows while ClickHouse refuses inserts.
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/clickhouse/index.js';
+import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
 import { startOpsServer } from '../../src/common/http.js';
 import { silentLogger } from '../../src/common/log.js';
 import { createRegistry, type Registry } from '../../src/common/metrics.js';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
-import { EventCodec, type EventRecord } from '../../src/schema/index.js';
+import { EventCodec, userKeyOf, type EventRecord } from '../../src/schema/index.js';
 
 const codec = new EventCodec();
 const DAY = 86_400_000;
@@ -62,7 +62,7 @@ export async function produce(kafka: Kafka, topic: string, items: readonly Produ
         topic,
         acks: -1,
         messages: items.slice(i, i + 500).map((it, j) => ({
-          ...('event_id' in it ? { key: it.user_id ?? it.anonymous_id, value: codec.encode(it) } : { key: it.key, value: it.value }),
+          ...('event_id' in it ? { key: userKeyOf(it), value: codec.encode(it) } : { key: it.key, value: it.value }),
           ...(recordTime ? { timestamp: String(recordTime(i + j)) } : {}),
         })),
       });

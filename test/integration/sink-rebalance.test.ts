@@ -3,7 +3,7 @@
 // inserts are slowed down to make that likely). Every event is still counted once.
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/clickhouse/index.js';
+import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
 import { silentLogger } from '../../src/common/log.js';
 import { createRegistry, type Registry } from '../../src/common/metrics.js';
 import type { Config } from '../../src/config/index.js';

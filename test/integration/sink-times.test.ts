@@ -4,9 +4,9 @@
 // pipeline (ClickHouse reads Unix seconds of other than 9 or 10 digits as a date, or not at all).
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/clickhouse/index.js';
+import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
 import { silentLogger } from '../../src/common/log.js';
-import { EVENT_COLUMNS, tsvRow } from '../../src/sink/rows.js';
+import { encodeTsvRow, EVENTS_INSERT_COLUMNS } from '../../src/schema/index.js';
 import { tempDir, testConfig } from '../support/env.js';
 import { testEvent } from './sink-helpers.js';
 
@@ -45,12 +45,12 @@ const TIMES = [
 it('reads back every accepted event time exactly, as timestamp, sent_at and received_at', async () => {
   const rows = TIMES.map((ms, i) => {
     const r = testEvent(i, { event_id: `time-${i}`, user_id: 'sink-times', timestamp: ms, sent_at: ms, received_at: ms });
-    return tsvRow(r, 'sink-times', 0, i);
+    return encodeTsvRow(r, 'sink-times', 0, i);
   });
-  // The sink's own insert call (src/sink/store.ts): same table, columns and format.
+  // The sink's own insert call (src/sink/sinkstore.ts): same table, columns and format.
   await ch.client.insert({
     table: 'events',
-    columns: [...EVENT_COLUMNS],
+    columns: [...EVENTS_INSERT_COLUMNS],
     format: 'TabSeparated',
     values: Readable.from([Buffer.from(rows.join(''))], { objectMode: false }),
     clickhouse_settings: { async_insert: 0 },

@@ -1,13 +1,13 @@
-// The sink against the real broker and chDB: rows and rollups, dead letters, offsets, the change
-// feed and metrics.
+// The sink against the real broker and chDB: rows and rollups, dead letters, offsets and metrics.
 import type { Kafka } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/clickhouse/index.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
 import { silentLogger } from '../../src/common/log.js';
 import { createRegistry } from '../../src/common/metrics.js';
 import type { Config } from '../../src/config/index.js';
+import { lz4Codec } from '../../src/kafka/compression.js';
 import { createKafka, partitionForKey } from '../../src/kafka/index.js';
-import type { EventRecord } from '../../src/schema/index.js';
+import { userKeyOf, type EventRecord } from '../../src/schema/index.js';
 import { startSink, type RunningSink } from '../../src/sink/index.js';
 import { tempDir, testConfig } from '../support/env.js';
 import { caughtUp, count, encode, expectedTally, offsets, produce, rows, tally, testEvent, waitFor, type Produced } from './sink-helpers.js';
@@ -71,7 +71,13 @@ describe('sink', () => {
     const { committed, high } = await offsets(kafka, config.kafka.topics.events, config.sink.groupId);
     expect(committed).toEqual(high);
 
+    // Dead letters are written with KAFKA_COMPRESSION (lz4 by default), like every record of the
+    // project: reading them back decompresses LZ4 batches (the events above were sent uncompressed).
+    expect(config.kafka.compression).toBe('lz4');
+    const decompress = vi.spyOn(lz4Codec, 'decompress');
     const letters = await readTopic(kafka, config.kafka.topics.dlq, bad.length);
+    expect(decompress).toHaveBeenCalled();
+    decompress.mockRestore();
     expect(letters.map((l) => l.headers['trackhouse.error.code']).sort()).toEqual(['EVENT_OUT_OF_RANGE', 'RECORD_EMPTY', 'RECORD_UNDECODABLE', 'RECORD_UNDECODABLE']);
     const unknownSchema = letters.find((l) => l.key === 'k2')!;
     expect(unknownSchema.value?.equals(badEvent)).toBe(true);
@@ -82,7 +88,7 @@ describe('sink', () => {
     const origin = new Map<string, [string, string]>();
     const next = new Map<number, number>();
     for (const item of produced) {
-      const key = 'event_id' in item ? (item.user_id ?? item.anonymous_id)! : item.key!;
+      const key = 'event_id' in item ? userKeyOf(item) : item.key!;
       const partition = partitionForKey(key, config.kafka.partitions);
       const offset = next.get(partition) ?? 0;
       next.set(partition, offset + 1);

@@ -4,7 +4,7 @@ import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/common/log.js';
 import { createKafka, ensureTopics } from '../../src/kafka/index.js';
-import { ConfigResourceTypes } from '../../src/kafka/kafkajs.js';
+import { kafkajs } from '../../src/kafka/kafkajs.js';
 import { tempDir, testConfig, uniqueTopicEnv } from '../support/env.js';
 import { capturingLogger } from '../support/log.js';
 
@@ -17,7 +17,7 @@ const BROKER = 4;
 async function topicConfigs(admin: Admin, topics: string[]): Promise<Record<string, Record<string, { value: string; source: number }>>> {
   const res = await admin.describeConfigs({
     includeSynonyms: false,
-    resources: topics.map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ['retention.ms', 'min.insync.replicas'] })),
+    resources: topics.map((name) => ({ type: kafkajs().ConfigResourceTypes.TOPIC, name, configNames: ['retention.ms', 'min.insync.replicas'] })),
   });
   return Object.fromEntries(
     res.resources.map((r) => [r.resourceName, Object.fromEntries(r.configEntries.map((e) => [e.configName, { value: e.configValue, source: e.configSource }]))]),

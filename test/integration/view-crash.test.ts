@@ -4,7 +4,7 @@
 // process, reaching ClickHouse through CLICKHOUSE_URL; /readyz says 503 until it has caught up.
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/clickhouse/index.js';
+import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
 import { silentLogger } from '../../src/common/log.js';
 import { createRegistry } from '../../src/common/metrics.js';
 import type { Config, Env } from '../../src/config/index.js';

@@ -5,14 +5,14 @@
 // be the same bytes from the three servers: ClickHouse alone, view, view + ClickHouse.
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/clickhouse/index.js';
+import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
 import { silentLogger } from '../../src/common/log.js';
 import { createRegistry } from '../../src/common/metrics.js';
 import type { Config } from '../../src/config/index.js';
 import { createKafka, ensureTopics } from '../../src/kafka/index.js';
 import { startQuery, type QueryServer } from '../../src/query/index.js';
 import { startSink, type RunningSink } from '../../src/sink/index.js';
-import { startQueryComponent, type QueryComponent } from '../../src/cli/query-component.js';
+import { queryComponent, type QueryComponent } from '../../src/cli/components.js';
 import { tempDir, testConfig } from '../support/env.js';
 import { caughtUp, count, produce, waitFor } from './sink-helpers.js';
 import { allPages, DAY, randomEvents, randomRequests } from './view-helpers.js';
@@ -43,14 +43,14 @@ describe('view replies equal ClickHouse replies, byte for byte', () => {
     sink = await startSink({ config, kafka, clickhouse: ch.client, log: silentLogger(), registry: createRegistry('sink', false) });
     plain = await startQuery({ config, clickhouse: ch.client, log: silentLogger(), registry: createRegistry('q', false) });
     const brokers = config.kafka.brokers as string[];
-    whole = await startQueryComponent({
+    whole = await queryComponent({
       config: testConfig(dirs[1]!.path, { ...topics, QUERY_VIEW_DAYS: '3650' }),
       brokers,
       clickhouse: ch.client,
       log: silentLogger(),
       registry: createRegistry('q', false),
     });
-    half = await startQueryComponent({
+    half = await queryComponent({
       config: testConfig(dirs[2]!.path, { ...topics, QUERY_VIEW_DAYS: '5' }),
       brokers,
       clickhouse: ch.client,

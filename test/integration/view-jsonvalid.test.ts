@@ -5,7 +5,7 @@
 import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openClickHouse, type ClickHouseHandle } from '../../src/clickhouse/index.js';
+import { openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
 import { isValidJson } from '../../src/view/jsonvalid.js';
 import { tempDir, testConfig } from '../support/env.js';
 

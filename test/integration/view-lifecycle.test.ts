@@ -4,8 +4,8 @@
 // still equal ClickHouse's; a user can be deleted from the view (for erasure).
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/clickhouse/index.js';
-import { startQueryComponent, type QueryComponent } from '../../src/cli/query-component.js';
+import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
+import { queryComponent, type QueryComponent } from '../../src/cli/components.js';
 import { silentLogger } from '../../src/common/log.js';
 import { createRegistry } from '../../src/common/metrics.js';
 import type { Config } from '../../src/config/index.js';
@@ -36,7 +36,7 @@ describe('view life cycle', () => {
   const startView = async (env: Record<string, string>) => {
     const d = tempDir();
     viewDirs.push(d);
-    const v = await startQueryComponent({
+    const v = await queryComponent({
       config: testConfig(d.path, {
         KAFKA_TOPIC_EVENTS: config.kafka.topics.events,
         KAFKA_TOPIC_REJECTED: config.kafka.topics.rejected,

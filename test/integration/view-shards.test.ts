@@ -6,7 +6,7 @@
 import { createServer } from 'node:net';
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/clickhouse/index.js';
+import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
 import { silentLogger } from '../../src/common/log.js';
 import { createRegistry } from '../../src/common/metrics.js';
 import type { Config } from '../../src/config/index.js';

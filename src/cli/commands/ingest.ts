@@ -3,10 +3,9 @@ import { ConfigError } from '../../common/errors.js';
 import { createLogger } from '../../common/log.js';
 import { createRegistry } from '../../common/metrics.js';
 import { loadConfig } from '../../config/index.js';
-import { startIngest } from '../../ingest/index.js';
 import { createKafka, ensureTopics, explainKafkaError } from '../../kafka/index.js';
-import { runUntilSignal } from '../lifecycle.js';
-import { kafkaBrokers } from './shared.js';
+import { ingestComponent, kafkaBrokers } from '../components.js';
+import { Lifecycle } from '../lifecycle.js';
 
 export function registerIngest(program: Command): void {
   program
@@ -26,9 +25,12 @@ export function registerIngest(program: Command): void {
       };
       const created = await ensureTopics(createKafka(config.kafka, log, brokers), config.kafka).catch(explain);
       if (created.length > 0) log.info({ topics: created }, 'created Kafka topics');
-      const registry = createRegistry('ingest');
-      const ingest = await startIngest({ config, log, registry, brokers }).catch(explain);
+      const life = new Lifecycle(log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.drainDelayMs });
+      const ingest = await ingestComponent({ config, log, registry: createRegistry('ingest'), brokers }).catch(explain);
+      const exited = life.untilSignal();
+      life.add(ingest);
+      life.ready();
       log.info({ url: `http://${config.http.host}:${ingest.port}`, threads: config.ingest.threads, brokers }, 'ingest listening');
-      process.exitCode = await runUntilSignal(ingest, log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.drainDelayMs });
+      process.exitCode = await exited;
     });
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { checkClickHouse, migrate, openClickHouse } from '../../clickhouse/index.js';
+import { checkClickHouse, migrate, openClickHouse } from '../../warehouse/index.js';
 import { createLogger } from '../../common/log.js';
 import { loadConfig } from '../../config/index.js';
 

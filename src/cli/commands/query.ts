@@ -1,12 +1,11 @@
 import type { Command } from 'commander';
-import { checkClickHouse, openClickHouse } from '../../clickhouse/index.js';
+import { checkClickHouse, openClickHouse } from '../../warehouse/index.js';
 import { createLogger } from '../../common/log.js';
 import { createRegistry } from '../../common/metrics.js';
 import { loadConfig } from '../../config/index.js';
 import { explainKafkaError } from '../../kafka/index.js';
-import { runUntilSignal } from '../lifecycle.js';
-import { startQueryComponent } from '../query-component.js';
-import { kafkaBrokers } from './shared.js';
+import { clickhousePart, kafkaBrokers, queryComponent } from '../components.js';
+import { Lifecycle } from '../lifecycle.js';
 
 export function registerQuery(program: Command): void {
   program
@@ -19,19 +18,23 @@ export function registerQuery(program: Command): void {
     .action(async () => {
       const config = loadConfig();
       const log = createLogger(config.logLevel, { component: 'query' });
+      const life = new Lifecycle(log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.drainDelayMs });
       const ch = await openClickHouse(config.clickhouse, config.dataDir);
-      let code = 1;
+      life.add(clickhousePart(ch));
       try {
         await checkClickHouse(ch, config.clickhouse);
         const brokers = kafkaBrokers(config);
-        const query = await startQueryComponent({ config, brokers, clickhouse: ch.client, log, registry: createRegistry('query') }).catch((err: unknown) => {
+        const query = await queryComponent({ config, brokers, clickhouse: ch.client, log, registry: createRegistry('query') }).catch((err: unknown) => {
           throw explainKafkaError(err, config.kafka, brokers);
         });
-        log.info({ port: query.server.port, clickhouse: ch.location, engine: ch.engine }, 'query API started; the view builds in the background (/readyz 503 until it has caught up)');
-        code = await runUntilSignal(query, log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.drainDelayMs });
-      } finally {
-        await ch.close();
+        const exited = life.untilSignal();
+        life.add(query);
+        life.ready();
+        log.info({ port: query.port, clickhouse: ch.location, engine: ch.engine }, 'query API started; the view builds in the background (/readyz 503 until it has caught up)');
+        process.exitCode = await exited;
+      } catch (err) {
+        await life.stopAll();
+        throw err;
       }
-      process.exitCode = code;
     });
 }

@@ -1,10 +1,41 @@
 import type { Command } from 'commander';
-import { checkClickHouse, migrate, openClickHouse } from '../../clickhouse/index.js';
+import { checkClickHouse, migrate, openClickHouse } from '../../warehouse/index.js';
+import { parseIsoTime, typedTime, type IsoTimeProblem } from '../../common/isotime.js';
 import { createLogger } from '../../common/log.js';
 import { loadConfig } from '../../config/index.js';
 import { createKafka, explainKafkaError } from '../../kafka/index.js';
-import { parseReplayFrom, runReplay } from '../../sink/index.js';
-import { kafkaBrokers } from './shared.js';
+import { ReplayArgumentError, runReplay, type ReplayFrom } from '../../replay/index.js';
+import { STORABLE_TIMES } from '../../schema/index.js';
+import { kafkaBrokers } from '../components.js';
+
+const FROM_FORMS =
+  'an ISO 8601 time with a zone (2026-11-01T00:00:00Z, 2026-11-01T01:00:00+01:00), a date (2026-11-01, midnight UTC), ' +
+  'or partition:offset pairs (0:1200,3:0)';
+
+/**
+ * `--from`: an ISO 8601 time with an explicit zone, a date (midnight UTC), or
+ * partition:offset[,partition:offset...]. A time without a zone is refused, not read as local time.
+ */
+export function parseReplayFrom(text: string): ReplayFrom {
+  const s = text.trim();
+  if (/^\d+:\d+(,\d+:\d+)*$/.test(s)) {
+    const offsets = new Map<number, number>();
+    for (const pair of s.split(',')) {
+      const [p, o] = pair.split(':').map(Number) as [number, number];
+      if (offsets.has(p)) throw new ReplayArgumentError(`--from names partition ${p} twice`);
+      offsets.set(p, o);
+    }
+    return { kind: 'offsets', offsets };
+  }
+  const why: IsoTimeProblem = { reason: '' };
+  const ms = parseIsoTime(s, typedTime(STORABLE_TIMES), why);
+  if (Number.isNaN(ms)) {
+    // Say why only when it looked like a time; anything else just gets the accepted forms.
+    const reason = /^\d{4}-\d{2}-\d{2}/.test(s) ? `${why.reason}; ` : '';
+    throw new ReplayArgumentError(`--from "${text}": ${reason}expected ${FROM_FORMS}`);
+  }
+  return { kind: 'time', ms };
+}
 
 export function registerReplay(program: Command): void {
   program

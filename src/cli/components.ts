@@ -1,0 +1,136 @@
+// The one place that builds the running parts of trackhouse as stoppable components, from the
+// config, the clients (Kafka, ClickHouse), a logger and a metrics registry. `trackhouse ingest`,
+// `sink` and `query` each run one; `trackhouse start` runs the sink and the query API in its own
+// process (sharing the ClickHouse client) and ingest as a child process
+// (`trackhouse ingest`), so every process runs the same wiring. Each component is a lifecycle
+// Part (./lifecycle.ts): drain() turns it not ready, stop() stops it.
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Kafka } from 'kafkajs';
+import type { ClickHouseHandle } from '../warehouse/index.js';
+import { startOpsServer } from '../common/http.js';
+import type { Logger } from '../common/log.js';
+import type { Registry } from '../common/metrics.js';
+import type { Config } from '../config/index.js';
+import { startIngest } from '../ingest/index.js';
+import { partitionCount } from '../kafka/admin.js';
+import { createKafka, ensureTopics } from '../kafka/index.js';
+import { startQuery, type QueryServer } from '../query/index.js';
+import { startSink, type SinkHooks } from '../sink/index.js';
+import { shardPartitions, startView, type View } from '../view/view.js';
+import type { Part } from './lifecycle.js';
+
+export interface Component extends Part {
+  /** The port it serves HTTP on (the sink: its /healthz, /readyz, /metrics). */
+  readonly port: number;
+}
+
+export interface ComponentBase {
+  config: Config;
+  log: Logger;
+  registry: Registry;
+}
+
+/** The HTTP edge on INGEST_PORT (INGEST_THREADS threads), producing to `brokers`. */
+export async function ingestComponent(o: ComponentBase & { brokers: string[] }): Promise<Component> {
+  const ingest = await startIngest({ config: o.config, log: o.log, registry: o.registry, brokers: o.brokers });
+  return { name: 'ingest', port: ingest.port, drain: () => ingest.drain(), stop: () => ingest.stop() };
+}
+
+/**
+ * The sink and its operational endpoints on SINK_PORT. It keeps consuming during the drain delay;
+ * only /readyz changes.
+ */
+export async function sinkComponent(o: ComponentBase & { kafka: Kafka; clickhouse: ClickHouseClient; hooks?: SinkHooks }): Promise<Component> {
+  const { config, registry } = o;
+  const sink = await startSink({
+    config,
+    kafka: o.kafka,
+    clickhouse: o.clickhouse,
+    log: o.log,
+    registry,
+    ...(o.hooks ? { hooks: o.hooks } : {}),
+  });
+  let ops;
+  try {
+    ops = await startOpsServer({ registry, checks: sink.checks, host: config.http.host, port: config.http.sinkPort, portVariable: 'SINK_PORT' });
+  } catch (err) {
+    await sink.stop();
+    throw err;
+  }
+  const http = ops;
+  return {
+    name: 'sink',
+    port: http.port,
+    drain: () => http.drain(),
+    async stop() {
+      http.drain();
+      try {
+        await sink.stop();
+      } finally {
+        http.close();
+      }
+    },
+  };
+}
+
+export interface QueryComponent extends Component {
+  readonly server: QueryServer;
+  readonly view: View;
+}
+
+/**
+ * The query API on QUERY_PORT and the per-user view of the events topic behind it (every
+ * partition, or this shard's with QUERY_SHARDS). It needs nothing from the sink: the view reads
+ * Kafka itself, and ClickHouse answers what lies outside it. Stops the HTTP API first (answers in
+ * flight), then the view (it saves its state).
+ */
+export async function queryComponent(o: ComponentBase & { clickhouse: ClickHouseClient; brokers: string[] }): Promise<QueryComponent> {
+  const { config, log } = o;
+  // Listening first: a port or address problem is reported before Kafka is asked anything, and
+  // /readyz answers (503) while the view starts.
+  const server = await startQuery({ config, clickhouse: o.clickhouse, log, registry: o.registry, expectsView: true });
+  let view: View;
+  try {
+    const kafka = createKafka(config.kafka, log, o.brokers);
+    await ensureTopics(kafka, config.kafka);
+    const partitions = await partitionCount(kafka, config.kafka.topics.events);
+    view = await startView({
+      config,
+      brokers: o.brokers,
+      partitionCount: partitions,
+      partitions: shardPartitions(partitions, config.query.shards, config.query.shardIndex),
+      clickhouse: o.clickhouse,
+      log,
+      registry: o.registry,
+    });
+    server.attachView(view, partitions);
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+  const v = view;
+  return {
+    name: 'query',
+    port: server.port,
+    server,
+    view: v,
+    drain: () => server.drain(),
+    async stop() {
+      try {
+        await server.stop();
+      } finally {
+        await v.stop();
+      }
+    },
+  };
+}
+
+/** An open ClickHouse client as a part: closed after the components that use it. */
+export function clickhousePart(ch: ClickHouseHandle): Part {
+  return { name: 'clickhouse', stop: () => ch.close() };
+}
+
+/** KAFKA_BROKERS, or the project's local broker (`trackhouse kafka run`) when none is set. */
+export function kafkaBrokers(config: Config): string[] {
+  return config.kafka.brokers.length > 0 ? [...config.kafka.brokers] : [`127.0.0.1:${config.kafka.local.port}`];
+}

@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../common/errors.js';
+import { loadConfig, withDevKeys } from './index.js';
+
+describe('config', () => {
+  it('uses the documented defaults when nothing is set', () => {
+    const c = loadConfig({}, '/srv/app');
+    expect(c.http).toEqual({ host: '127.0.0.1', ingestPort: 8080, queryPort: 8081, sinkPort: 8082 });
+    expect(c.kafka.topics).toEqual({ events: 'trackhouse.events', rejected: 'trackhouse.rejected', dlq: 'trackhouse.dlq' });
+    expect(c.kafka.brokers).toEqual([]);
+    expect(c.clickhouse.url).toBeNull();
+    expect(c.dataDir).toBe('/srv/app/.trackhouse');
+    expect(c.ingest.maxBatchBytes).toBe(500 * 1024);
+    expect(c.ingest.maxEventBytes).toBe(32 * 1024);
+  });
+
+  it('names every bad variable in one error', () => {
+    let err: unknown;
+    try {
+      loadConfig({ INGEST_PORT: '80800', KAFKA_COMPRESSION: 'zip', TRACKHOUSE_WRITE_KEYS: 'k1:web,broken', CLICKHOUSE_URL: 'not a url' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const msg = (err as Error).message;
+    expect(msg).toContain('INGEST_PORT: expected an integer between 0 and 65535 (got "80800")');
+    expect(msg).toContain('KAFKA_COMPRESSION: expected one of lz4, gzip, none');
+    expect(msg).toContain('TRACKHOUSE_WRITE_KEYS');
+    expect(msg).toContain('"broken"');
+    expect(msg).toContain('CLICKHOUSE_URL');
+    expect((err as ConfigError).details.problems).toHaveLength(4);
+  });
+
+  it('parses write keys into key -> source and read keys into a set', () => {
+    const c = loadConfig({ TRACKHOUSE_WRITE_KEYS: 'wk1:web, wk2:ios', TRACKHOUSE_READ_KEYS: 'rk1,rk2' });
+    expect([...c.keys.write]).toEqual([
+      ['wk1', 'web'],
+      ['wk2', 'ios'],
+    ]);
+    expect([...c.keys.read]).toEqual(['rk1', 'rk2']);
+  });
+
+  it('falls back to dev keys only where none are configured', () => {
+    const none = withDevKeys(loadConfig({}).keys);
+    expect([...none.write]).toEqual([['dev-write-key', 'dev']]);
+    expect([...none.read]).toEqual(['dev-read-key']);
+    expect(none.devWrite && none.devRead).toBe(true);
+    const some = withDevKeys(loadConfig({ TRACKHOUSE_WRITE_KEYS: 'a:b' }).keys);
+    expect([...some.write]).toEqual([['a', 'b']]);
+    expect(some.devWrite).toBe(false);
+    expect(some.devRead).toBe(true);
+  });
+
+  it('treats an empty variable as unset and returns a frozen object', () => {
+    const c = loadConfig({ INGEST_PORT: '', KAFKA_SSL: '' });
+    expect(c.http.ingestPort).toBe(8080);
+    expect(c.kafka.ssl).toBe(false);
+    expect(Object.isFrozen(c.http)).toBe(true);
+  });
+
+  it('reads topic retentions: -1 keeps forever, anything else at least an hour, named on error', () => {
+    expect(loadConfig({}).kafka.retentionMs).toEqual({ events: 604_800_000, rejected: 2_592_000_000, dlq: -1 });
+    expect(loadConfig({ KAFKA_BROKERS: 'k:9092' }).kafka.retentionMs).toEqual({ events: -1, rejected: 2_592_000_000, dlq: -1 });
+    expect(loadConfig({ KAFKA_EVENTS_RETENTION_MS: '-1' }).kafka.retentionMs.events).toBe(-1);
+    expect(loadConfig({ KAFKA_EVENTS_RETENTION_MS: '3600000' }).kafka.retentionMs.events).toBe(3_600_000);
+    for (const bad of ['0', '-2', '59000', '1.5', '7d']) {
+      expect(() => loadConfig({ KAFKA_EVENTS_RETENTION_MS: bad })).toThrow(
+        `KAFKA_EVENTS_RETENTION_MS: expected -1 (keep forever) or an integer of at least 3600000 (milliseconds) (got "${bad}")`,
+      );
+    }
+    expect(() => loadConfig({ KAFKA_DLQ_RETENTION_MS: '0' })).toThrow(/KAFKA_DLQ_RETENTION_MS: expected -1/);
+    expect(() => loadConfig({ KAFKA_REJECTED_RETENTION_MS: '0' })).toThrow(/KAFKA_REJECTED_RETENTION_MS: expected -1/);
+  });
+
+  it('requires SASL credentials when a SASL mechanism is chosen', () => {
+    expect(() => loadConfig({ KAFKA_SASL_MECHANISM: 'plain' })).toThrow(/KAFKA_SASL_USERNAME/);
+    const c = loadConfig({ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p' });
+    expect(c.kafka.sasl).toEqual({ mechanism: 'plain', username: 'u', password: 'p' });
+  });
+});
+
+describe('SHUTDOWN_DRAIN_DELAY_MS', () => {
+  it('defaults to 5 s for the services and 0 for trackhouse start', () => {
+    const c = loadConfig({});
+    expect(c.drainDelayMs).toBe(5_000);
+    expect(c.allInOneDrainDelayMs).toBe(0);
+  });
+
+  it('when unset stays within half of a short SHUTDOWN_TIMEOUT_MS', () => {
+    expect(loadConfig({ SHUTDOWN_TIMEOUT_MS: '4000' }).drainDelayMs).toBe(2_000);
+  });
+
+  it('when set applies to every command, trackhouse start included', () => {
+    const c = loadConfig({ SHUTDOWN_DRAIN_DELAY_MS: '8000', SHUTDOWN_TIMEOUT_MS: '25000' });
+    expect(c.drainDelayMs).toBe(8_000);
+    expect(c.allInOneDrainDelayMs).toBe(8_000);
+    expect(loadConfig({ SHUTDOWN_DRAIN_DELAY_MS: '0' }).drainDelayMs).toBe(0);
+  });
+
+  it('must be less than SHUTDOWN_TIMEOUT_MS, and the message names both', () => {
+    expect(() => loadConfig({ SHUTDOWN_DRAIN_DELAY_MS: '15000' })).toThrow(ConfigError);
+    expect(() => loadConfig({ SHUTDOWN_DRAIN_DELAY_MS: '15000' })).toThrow(
+      /SHUTDOWN_DRAIN_DELAY_MS: must be less than SHUTDOWN_TIMEOUT_MS \(15000\).*\(got "15000"\)/,
+    );
+  });
+
+  it('must be a non-negative integer', () => {
+    expect(() => loadConfig({ SHUTDOWN_DRAIN_DELAY_MS: '-1' })).toThrow(/SHUTDOWN_DRAIN_DELAY_MS: expected an integer between 0 and 600000/);
+    expect(() => loadConfig({ SHUTDOWN_DRAIN_DELAY_MS: '5s' })).toThrow(/SHUTDOWN_DRAIN_DELAY_MS: expected an integer/);
+  });
+});
+
+describe('KAFKA_FASTPATH', () => {
+  it('is on unless set to off, and names itself when it is neither', () => {
+    expect(loadConfig({}).kafka.fastPath).toBe(true);
+    expect(loadConfig({ KAFKA_FASTPATH: 'off' }).kafka.fastPath).toBe(false);
+    expect(() => loadConfig({ KAFKA_FASTPATH: 'fast' })).toThrow(/KAFKA_FASTPATH: expected one of on, off \(got "fast"\)/);
+  });
+});

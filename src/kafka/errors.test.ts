@@ -1,0 +1,51 @@
+// The message a Kafka failure at start-up turns into names the setting to change.
+import { describe, expect, it } from 'vitest';
+import { DependencyError } from '../common/errors.js';
+import { loadConfig } from '../config/index.js';
+import { explainKafkaError } from './errors.js';
+
+/** kafkajs's shapes: name, message, cause, and `errors` on an aggregate. */
+const kafkajsError = (name: string, message: string, extra: Record<string, unknown> = {}) =>
+  Object.assign(new Error(message), { name, ...extra });
+
+describe('explainKafkaError', () => {
+  const configured = loadConfig({ KAFKA_BROKERS: 'kafka-0:9092,kafka-1:9092' }).kafka;
+  const local = loadConfig({ LOCAL_KAFKA_PORT: '9092' }).kafka;
+  const refused = kafkajsError('KafkaJSNumberOfRetriesExceeded', 'Connection error: connect ECONNREFUSED', {
+    cause: kafkajsError('KafkaJSConnectionError', 'Connection error: connect ECONNREFUSED 10.0.0.1:9092'),
+  });
+
+  it('names KAFKA_BROKERS and the addresses tried when a configured cluster does not answer', () => {
+    const e = explainKafkaError(refused, configured, ['kafka-0:9092', 'kafka-1:9092']);
+    expect(e).toBeInstanceOf(DependencyError);
+    expect((e as DependencyError).code).toBe('KAFKA_UNREACHABLE');
+    expect((e as Error).message).toMatch(/could not reach Kafka at kafka-0:9092,kafka-1:9092 \(KAFKA_BROKERS\): .*ECONNREFUSED 10\.0\.0\.1:9092/);
+  });
+
+  it('points at the local broker and `trackhouse kafka run` when KAFKA_BROKERS is unset', () => {
+    const e = explainKafkaError(refused, local, ['127.0.0.1:9092']) as Error;
+    expect(e.message).toMatch(/KAFKA_BROKERS is not set, so the local development broker on LOCAL_KAFKA_PORT=9092 is expected/);
+    expect(e.message).toContain('trackhouse kafka run');
+  });
+
+  it('names the SASL settings when the credentials are refused', () => {
+    const e = explainKafkaError(kafkajsError('KafkaJSSASLAuthenticationError', 'SASL PLAIN authentication failed'), configured, ['kafka-0:9092']);
+    expect((e as DependencyError).code).toBe('KAFKA_AUTH_FAILED');
+    expect((e as Error).message).toMatch(/KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD/);
+  });
+
+  it('names KAFKA_REPLICATION_FACTOR when the cluster refuses to create the topics', () => {
+    const aggregate = kafkajsError('KafkaJSAggregateError', 'Topic creation errors', {
+      errors: [kafkajsError('KafkaJSCreateTopicError', 'Replication factor: 3 larger than available brokers: 1.', { type: 'INVALID_REPLICATION_FACTOR' })],
+    });
+    const cfg = loadConfig({ KAFKA_BROKERS: 'k:9092', KAFKA_REPLICATION_FACTOR: '3' }).kafka;
+    const e = explainKafkaError(aggregate, cfg, ['k:9092']) as Error;
+    expect(e.message).toMatch(/refused to create the topics: Replication factor: 3 larger .*\(KAFKA_REPLICATION_FACTOR=3\)/);
+  });
+
+  it('returns any other error as it was', () => {
+    const other = new Error('something else');
+    expect(explainKafkaError(other, configured, ['kafka-0:9092'])).toBe(other);
+  });
+});
+

@@ -1,0 +1,223 @@
+// Batching, bounds and deadlines of the project's producer, with kafkajs replaced by a fake that
+// records each produce request and lets the test decide when Kafka answers. (That records reach
+// a real broker durably is proven by the integration tests.)
+import type { Kafka } from 'kafkajs';
+import { CompressionTypes } from 'kafkajs';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { silentLogger } from '../common/log.js';
+import { createRecordProducer, type OutRecord, type ProduceError, type RecordProducer } from './producer.js';
+
+interface Sent {
+  records: string[];
+  resolve(): void;
+  reject(err: Error): void;
+}
+
+class FakeKafka {
+  readonly producers: { sent: Sent[]; disconnected: boolean }[] = [];
+  get sent(): Sent[] {
+    return this.producers.flatMap((p) => p.sent);
+  }
+  producer() {
+    const p = { sent: [] as Sent[], disconnected: false };
+    this.producers.push(p);
+    return {
+      connect: async () => undefined,
+      disconnect: async () => void (p.disconnected = true),
+      sendBatch: ({ topicMessages }: { topicMessages: { topic: string; messages: { value: Buffer }[] }[] }) =>
+        new Promise<void>((resolve, reject) => {
+          const records = topicMessages.flatMap((t) => t.messages.map((m) => `${t.topic}:${m.value.toString()}`));
+          p.sent.push({ records, resolve, reject });
+        }),
+    };
+  }
+  admin() {
+    return { connect: async () => undefined, disconnect: async () => undefined, fetchTopicMetadata: async () => ({ topics: [] }) };
+  }
+}
+
+class Sub {
+  result: ProduceError | null | undefined = undefined;
+  readonly records: OutRecord[];
+  readonly bytes: number;
+  /** Values may be `key=value` to give a record its own key. */
+  constructor(values: string[], bytesEach = 100) {
+    this.records = values.map((v) => {
+      const [key, value] = v.includes('=') ? v.split('=') : ['k', v];
+      return { topic: 'events', key: key!, value: Buffer.from(value!) };
+    });
+    this.bytes = values.length * bytesEach;
+  }
+  settle(error: ProduceError | null): void {
+    if (this.result !== undefined) throw new Error('settled twice');
+    this.result = error;
+  }
+}
+
+let fake: FakeKafka;
+let producer: RecordProducer;
+
+async function make(opts: { maxRequestBytes?: number; maxPendingBytes?: number; ackTimeoutMs?: number; lanes?: number } = {}) {
+  fake = new FakeKafka();
+  producer = await createRecordProducer({
+    kafka: fake as unknown as Kafka,
+    log: silentLogger(),
+    compression: CompressionTypes.None,
+    ackTimeoutMs: opts.ackTimeoutMs ?? 10_000,
+    maxPendingBytes: opts.maxPendingBytes ?? 1_000_000,
+    maxRequestBytes: opts.maxRequestBytes ?? 1_000_000,
+    lanes: opts.lanes ?? 1,
+    probeTopic: 'events',
+  });
+}
+
+/** Lets queued setImmediate/microtasks run (timers are fake). */
+async function turn(ms = 0) {
+  await vi.advanceTimersByTimeAsync(ms);
+}
+
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'setInterval', 'setImmediate', 'clearTimeout', 'clearInterval', 'Date'] });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('batching producer', () => {
+  it('packs requests of one event-loop turn into one produce request, and what arrives meanwhile into the next', async () => {
+    await make();
+    const a = new Sub(['a1', 'a2']);
+    const b = new Sub(['b1']);
+    expect(producer.submit(a)).toBe('queued');
+    expect(producer.submit(b)).toBe('queued');
+    await turn();
+    expect(fake.sent.map((s) => s.records)).toEqual([['events:a1', 'events:a2', 'events:b1']]);
+    const c = new Sub(['c1']);
+    const d = new Sub(['d1']);
+    producer.submit(c);
+    producer.submit(d);
+    await turn();
+    expect(fake.sent).toHaveLength(1); // one request in flight at a time
+    expect(a.result).toBeUndefined();
+    fake.sent[0]!.resolve();
+    await turn();
+    expect([a.result, b.result, c.result]).toEqual([null, null, undefined]);
+    expect(fake.sent.map((s) => s.records)).toEqual([['events:a1', 'events:a2', 'events:b1'], ['events:c1', 'events:d1']]);
+    fake.sent[1]!.resolve();
+    await turn();
+    expect([c.result, d.result]).toEqual([null, null]);
+    expect(producer.pendingBytes).toBe(0);
+  });
+
+  it('splits by maxRequestBytes and settles a submission only when all its parts are acknowledged', async () => {
+    await make({ maxRequestBytes: 64 });
+    const big = new Sub(['x'.repeat(20), 'y'.repeat(20), 'z'.repeat(20)]);
+    producer.submit(big);
+    for (let i = 0; i < 3; i++) {
+      await turn();
+      expect(fake.sent).toHaveLength(i + 1);
+      expect(big.result).toBeUndefined();
+      fake.sent[i]!.resolve();
+    }
+    await turn();
+    expect(fake.sent.map((s) => s.records.length)).toEqual([1, 1, 1]);
+    expect(big.result).toBeNull();
+  });
+
+  it('refuses beyond maxPendingBytes and takes more once bytes are acknowledged', async () => {
+    await make({ maxPendingBytes: 250 });
+    expect(producer.submit(new Sub(['1', '2']))).toBe('queued');
+    expect(producer.submit(new Sub(['3', '4']))).toBe('full');
+    expect(producer.pendingBytes).toBe(200);
+    await turn();
+    fake.sent[0]!.resolve();
+    await turn();
+    expect(producer.pendingBytes).toBe(0);
+    expect(producer.submit(new Sub(['3', '4']))).toBe('queued');
+  });
+
+  it('settles by the ack deadline: queued records are then never sent, and a stuck Kafka is refused at once', async () => {
+    await make({ ackTimeoutMs: 1_000 });
+    const first = new Sub(['first']);
+    producer.submit(first);
+    await turn();
+    const queued = new Sub(['queued']);
+    producer.submit(queued);
+    await turn(1_300);
+    expect(first.result?.code).toBe('KAFKA_ACK_TIMEOUT');
+    expect(queued.result?.code).toBe('KAFKA_ACK_TIMEOUT');
+    expect(producer.submit(new Sub(['late']))).toBe('unavailable');
+    await expect(producer.probe()).rejects.toThrow(/waited/);
+    // Kafka answers at last: the queued record was dropped, not sent.
+    fake.sent[0]!.resolve();
+    await turn();
+    expect(fake.sent.flatMap((s) => s.records)).toEqual(['events:first']);
+    expect(producer.pendingBytes).toBe(0);
+    await expect(producer.probe()).resolves.toBeUndefined();
+  });
+
+  it('a failed produce settles its submissions with the error and continues on a new kafkajs producer', async () => {
+    await make();
+    const a = new Sub(['a']);
+    producer.submit(a);
+    await turn();
+    fake.sent[0]!.reject(new Error('OUT_OF_ORDER_SEQUENCE_NUMBER'));
+    await turn();
+    expect(a.result?.code).toBe('KAFKA_PRODUCE_FAILED');
+    expect(a.result?.message).toContain('OUT_OF_ORDER_SEQUENCE_NUMBER');
+    expect(fake.producers.map((p) => p.disconnected)).toEqual([true, false]);
+    const b = new Sub(['b']);
+    producer.submit(b);
+    await turn();
+    expect(fake.producers[1]!.sent).toHaveLength(1);
+    fake.producers[1]!.sent[0]!.resolve();
+    await turn();
+    expect(b.result).toBeNull();
+  });
+
+  it('with two lanes, keys keep one lane (and their order) while the lanes send side by side', async () => {
+    await make({ lanes: 2 });
+    // Find two keys that hash to different lanes.
+    const probe = Array.from({ length: 20 }, (_, i) => `user-${i}`);
+    const first = new Sub(probe.map((k) => `${k}=${k}-1`));
+    producer.submit(first);
+    await turn();
+    const [laneA, laneB] = fake.producers.map((p) => p.sent[0]!.records.map((r) => r.split(':')[1]!.replace(/-1$/, '')));
+    expect(laneA!.length + laneB!.length).toBe(20);
+    expect(laneA!.length).toBeGreaterThan(0);
+    expect(laneB!.length).toBeGreaterThan(0);
+    // Both lanes have a request in flight at once; `first` waits for both.
+    fake.producers[0]!.sent[0]!.resolve();
+    await turn();
+    expect(first.result).toBeUndefined();
+    const a = laneA![0]!;
+    const b = laneB![0]!;
+    const second = new Sub([`${a}=${a}-2`, `${b}=${b}-2`]);
+    producer.submit(second);
+    await turn();
+    // a's second event goes through a's lane (now free); b's waits behind b's first in lane B.
+    expect(fake.producers[0]!.sent[1]!.records).toEqual([`events:${a}-2`]);
+    expect(fake.producers[1]!.sent).toHaveLength(1);
+    fake.producers[1]!.sent[0]!.resolve();
+    await turn();
+    expect(first.result).toBeNull();
+    expect(fake.producers[1]!.sent[1]!.records).toEqual([`events:${b}-2`]);
+    fake.producers[0]!.sent[1]!.resolve();
+    fake.producers[1]!.sent[1]!.resolve();
+    await turn();
+    expect(second.result).toBeNull();
+    expect(producer.pendingBytes).toBe(0);
+  });
+
+  it('close answers whatever Kafka never acknowledged and refuses new work', async () => {
+    await make();
+    const a = new Sub(['a']);
+    producer.submit(a);
+    await turn();
+    const closing = producer.close(500);
+    await turn(600);
+    await closing;
+    expect(a.result?.code).toBe('KAFKA_ACK_TIMEOUT');
+    expect(producer.submit(new Sub(['b']))).toBe('closed');
+  });
+});

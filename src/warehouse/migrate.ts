@@ -1,0 +1,122 @@
+// Applies clickhouse/NNN_name.sql in order, each once. Every statement is itself idempotent
+// (IF NOT EXISTS), so a run interrupted half-way is finished by the next one.
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { errorMessage, TrackhouseError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+
+/** clickhouse/ (the migrations) sits two levels above both src/warehouse and dist/warehouse. */
+export const MIGRATIONS_DIR = fileURLToPath(new URL('../../clickhouse/', import.meta.url));
+
+const MIGRATIONS_TABLE = 'trackhouse_migrations';
+
+export interface Migration {
+  version: number;
+  name: string;
+  checksum: string;
+  statements: string[];
+}
+
+export class MigrationError extends TrackhouseError {
+  constructor(message: string, cause?: unknown) {
+    super('MIGRATION_FAILED', message, { cause });
+  }
+}
+
+/** Splits a file on semicolons that end a line; `--` comment lines are dropped. */
+export function splitStatements(sql: string): string[] {
+  const withoutComments = sql
+    .split('\n')
+    .filter((line) => !line.trimStart().startsWith('--'))
+    .join('\n');
+  return withoutComments
+    .split(/;\s*(?:\n|$)/)
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+export function loadMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
+  const out: Migration[] = [];
+  for (const file of readdirSync(dir).sort()) {
+    const m = /^(\d+)_([\w-]+)\.sql$/.exec(file);
+    if (!m) continue;
+    const sql = readFileSync(`${dir}/${file}`, 'utf8');
+    out.push({
+      version: Number(m[1]),
+      name: m[2]!,
+      checksum: createHash('sha256').update(sql).digest('hex').slice(0, 16),
+      statements: splitStatements(sql),
+    });
+  }
+  const seen = new Set<number>();
+  for (const m of out) {
+    if (seen.has(m.version)) throw new MigrationError(`two migrations share version ${m.version} in ${dir}`);
+    seen.add(m.version);
+  }
+  return out;
+}
+
+export interface MigrateResult {
+  applied: number[];
+  skipped: number[];
+}
+
+/** The server's message with its error name (ACCESS_DENIED, ...), which the client keeps apart. */
+function describe(err: unknown): string {
+  const type = (err as { type?: unknown }).type;
+  return `${errorMessage(err).trim()}${typeof type === 'string' ? ` (${type})` : ''}`;
+}
+
+async function appliedMigrations(client: ClickHouseClient): Promise<Map<number, string>> {
+  try {
+    await client.command({
+      query: `CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE}
+        (version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3))
+        ENGINE = MergeTree ORDER BY version`,
+    });
+    const rs = await client.query({
+      query: `SELECT version, any(checksum) AS checksum FROM ${MIGRATIONS_TABLE} GROUP BY version`,
+      format: 'JSONEachRow',
+    });
+    return new Map((await rs.json<{ version: number; checksum: string }>()).map((r) => [Number(r.version), r.checksum]));
+  } catch (err) {
+    throw new MigrationError(`could not create or read the table ${MIGRATIONS_TABLE} that records applied migrations: ${describe(err)}`, err);
+  }
+}
+
+export async function migrate(client: ClickHouseClient, log: Logger, dir: string = MIGRATIONS_DIR): Promise<MigrateResult> {
+  const done = await appliedMigrations(client);
+  const result: MigrateResult = { applied: [], skipped: [] };
+  for (const m of loadMigrations(dir)) {
+    const prior = done.get(m.version);
+    if (prior !== undefined) {
+      if (prior !== m.checksum) {
+        log.warn({ version: m.version, name: m.name }, 'migration file changed after it was applied; not re-applied');
+      }
+      result.skipped.push(m.version);
+      continue;
+    }
+    for (const [i, statement] of m.statements.entries()) {
+      try {
+        await client.command({ query: statement });
+      } catch (err) {
+        throw new MigrationError(
+          `migration ${m.version}_${m.name}.sql failed at statement ${i + 1}: ${describe(err)}`,
+          err,
+        );
+      }
+    }
+    await client.insert({
+      table: MIGRATIONS_TABLE,
+      values: [{ version: m.version, name: m.name, checksum: m.checksum }],
+      format: 'JSONEachRow',
+      // chDB keeps settings on its session: never inherit another insert's token here.
+      clickhouse_settings: { insert_deduplication_token: '' },
+    });
+    log.info({ version: m.version, name: m.name }, 'migration applied');
+    result.applied.push(m.version);
+  }
+  return result;
+}
