@@ -1,7 +1,9 @@
 // The view's life beyond the happy path, against the real broker and chDB: a fresh replica whose
 // topic has lost its oldest records to retention fills them from ClickHouse; a client resend is
-// served once (the first copy); a disk budget moves the horizon forward and the pages across it
-// still equal ClickHouse's; a user can be deleted from the view (for erasure).
+// served once (the first copy), and so is a record the topic holds twice (a producer retry); a new
+// replica is not ready until it has caught up, and answers from ClickHouse meanwhile; a disk
+// budget moves the horizon forward and the pages across it still equal ClickHouse's; a user can
+// be deleted from the view (for erasure).
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
@@ -11,6 +13,8 @@ import { createRegistry } from '../../src/common/metrics.js';
 import type { Config } from '../../src/config/index.js';
 import { createKafka, ensureTopics } from '../../src/kafka/index.js';
 import { startQuery, type QueryServer } from '../../src/query/index.js';
+import { shardPartitions, startView as startBareView } from '../../src/view/view.js';
+import { partitionCount } from '../../src/kafka/admin.js';
 import { startSink, type RunningSink } from '../../src/sink/index.js';
 import { tempDir, testConfig } from '../support/env.js';
 import { caughtUp, count, produce, resendOf, waitFor } from './sink-helpers.js';
@@ -32,6 +36,8 @@ describe('view life cycle', () => {
   // A resend whose corrected time differs by 3 ms: ClickHouse keeps the first copy, so must the view.
   const original = { ...data.events[5]!, event_id: 'resent-once', user_id: 'resender', anonymous_id: null, timestamp: now - DAY };
   const resend = resendOf(original, 3);
+  // The same record twice in the topic (a producer retry without idempotence): one event.
+  const twice = { ...data.events[9]!, event_id: 'delivered-twice', user_id: 'twice', anonymous_id: null, timestamp: now - 2 * DAY };
 
   const startView = async (env: Record<string, string>) => {
     const d = tempDir();
@@ -62,7 +68,7 @@ describe('view life cycle', () => {
     await migrate(ch.client, silentLogger());
     sink = await startSink({ config, kafka, clickhouse: ch.client, log: silentLogger(), registry: createRegistry('sink', false) });
     plain = await startQuery({ config, clickhouse: ch.client, log: silentLogger(), registry: createRegistry('q', false) });
-    await produce(kafka, config.kafka.topics.events, [...data.events.slice(0, 1500), original, ...data.events.slice(1500), resend]);
+    await produce(kafka, config.kafka.topics.events, [...data.events.slice(0, 1500), original, ...data.events.slice(1500), resend, twice, twice]);
     await caughtUp(kafka, config.kafka.topics.events, config.sink.groupId);
   });
   afterAll(async () => {
@@ -86,13 +92,70 @@ describe('view life cycle', () => {
     const r = v.view.report()!;
     expect(r.backfilled).toBeGreaterThan(1000);
     expect(r.counts.applied).toBe(await count(ch.client, 'SELECT count() FROM events'));
-    for (const user of [...data.users, 'resender']) expect(await pages(v.server, user), user).toEqual(await pages(plain, user));
+    for (const user of [...data.users, 'resender', 'twice']) expect(await pages(v.server, user), user).toEqual(await pages(plain, user));
   });
 
   it('serves a client resend once, as the first copy, like ClickHouse', async () => {
     const v = views[0]!;
     const page = JSON.parse((await pages(v.server, 'resender'))[0]!.text) as { events: { event_id: string; timestamp: string }[] };
     expect(page.events).toEqual([expect.objectContaining({ event_id: 'resent-once', timestamp: new Date(original.timestamp).toISOString() })]);
+    const twicePage = JSON.parse((await pages(v.server, 'twice'))[0]!.text) as { events: { event_id: string }[] };
+    expect(twicePage.events.map((e) => e.event_id)).toEqual(['delivered-twice']);
+  });
+
+  it('is not ready until it has caught up, and answers from ClickHouse meanwhile', async () => {
+    const d = tempDir();
+    viewDirs.push(d);
+    const cfg = testConfig(d.path, {
+      KAFKA_TOPIC_EVENTS: config.kafka.topics.events,
+      KAFKA_TOPIC_REJECTED: config.kafka.topics.rejected,
+      KAFKA_TOPIC_DLQ: config.kafka.topics.dlq,
+      QUERY_VIEW_DAYS: '3650',
+    });
+    const registry = createRegistry('q', false);
+    const server = await startQuery({ config: cfg, clickhouse: ch.client, log: silentLogger(), registry, expectsView: true });
+    const readyz = async () => {
+      const res = await fetch(`http://127.0.0.1:${server.port}/readyz`);
+      return { status: res.status, checks: ((await res.json()) as { checks: Record<string, string> }).checks };
+    };
+    const rows = await count(ch.client, 'SELECT count() FROM events');
+    try {
+      // Listening, no view yet: not ready, and a page still comes (from ClickHouse).
+      const before = await readyz();
+      expect(before.status).toBe(503);
+      expect(before.checks.view).toMatch(/starting/);
+      expect(await pages(server, 'resender')).toEqual(await pages(plain, 'resender'));
+      const n = await partitionCount(kafka, config.kafka.topics.events);
+      const view = await startBareView({
+        config: cfg,
+        brokers: config.kafka.brokers as string[],
+        partitionCount: n,
+        partitions: shardPartitions(n, 1, 0),
+        clickhouse: ch.client,
+        log: silentLogger(),
+        registry,
+      });
+      server.attachView(view, n);
+      try {
+        // Whenever /readyz says 200, every event ClickHouse holds is in the view already.
+        for (;;) {
+          const r = await readyz();
+          if (r.status === 200) {
+            expect(view.caughtUp()).toBe(true);
+            expect(view.report()!.counts.applied).toBe(rows);
+            break;
+          }
+          expect(r.status).toBe(503);
+          expect(r.checks.view).toMatch(/starting|catching up/);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      } finally {
+        await server.stop();
+        await view.stop();
+      }
+    } finally {
+      await server.stop();
+    }
   });
 
   it('keeps within its byte budget by moving its horizon, and pages across it still equal ClickHouse', async () => {
