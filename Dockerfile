@@ -8,7 +8,10 @@
 # optional package, so the build stage installs everything, prunes the dev dependencies and then
 # deletes the engine's folders; the runtime stage copies that node_modules. The same steps by
 # hand, without Docker: k8s/README.md ("Checking the image's install").
-FROM node:20-bookworm-slim AS build
+# NODE_IMAGE: any Node 20 image on Debian 12 with a `node` user (uid 1000), e.g. a mirror's copy.
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 # Stand-ins for chdb's unpublished platform packages (see vendor/chdb-lib-unavailable/README.md).
@@ -20,7 +23,7 @@ RUN npx tsc -p tsconfig.build.json
 RUN npm prune --omit=dev \
  && rm -rf node_modules/chdb node_modules/@chdb node_modules/.bin/chdb-gen-types
 
-FROM node:20-bookworm-slim
+FROM ${NODE_IMAGE}
 WORKDIR /app
 ENV NODE_ENV=production HOST=0.0.0.0
 COPY package.json ./
