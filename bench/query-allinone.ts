@@ -18,7 +18,7 @@ import type * as SinkModule from '../src/sink/index.js';
 
 const dist = path.resolve(fileURLToPath(new URL('../dist/', import.meta.url)));
 const load = <T>(p: string) => import(path.join(dist, p)) as Promise<T>;
-const { openClickHouse } = await load<typeof ClickHouseModule>('clickhouse/index.js');
+const { openClickHouse } = await load<typeof ClickHouseModule>('warehouse/index.js');
 const { createLogger } = await load<typeof LogModule>('common/log.js');
 const { createRegistry } = await load<typeof MetricsModule>('common/metrics.js');
 const { loadConfig } = await load<typeof ConfigModule>('config/index.js');
