@@ -55,7 +55,7 @@ describe('view life cycle', () => {
       registry: createRegistry('q', false),
     });
     views.push(v);
-    await waitFor('the view to catch up', async () => v.view.caughtUp());
+    await waitFor('the view to catch up', async () => v.view.caughtUp(), 240_000);
     return v;
   };
   const pages = (server: { port: number }, user: string, query = 'limit=4') => allPages(`http://127.0.0.1:${server.port}`, KEY, { user, query });
@@ -78,7 +78,7 @@ describe('view life cycle', () => {
     for (const d of [dir, ...viewDirs]) d.remove();
   });
 
-  it('a fresh view of a topic whose start was deleted takes those events from ClickHouse', async () => {
+  it('a fresh view of a topic whose start was deleted takes those events from ClickHouse', { timeout: 300_000 }, async () => {
     // As retention would: the first half of every partition is gone from Kafka.
     const admin = kafka.admin();
     await admin.connect();
@@ -158,12 +158,12 @@ describe('view life cycle', () => {
     }
   });
 
-  it('keeps within its byte budget by moving its horizon, and pages across it still equal ClickHouse', async () => {
+  it('keeps within its byte budget by moving its horizon, and pages across it still equal ClickHouse', { timeout: 300_000 }, async () => {
     const v = await startView({ QUERY_VIEW_DAYS: '3650', QUERY_VIEW_MAX_BYTES: String(1024 * 1024) });
     await waitFor('the budget to move the horizon', async () => {
       const r = v.view.report();
       return r !== null && r.size.bytes <= 1024 * 1024 && r.horizon > now - 9 * DAY;
-    });
+    }, 240_000);
     const r = v.view.report()!;
     expect(r.size.events).toBeLessThan(r.counts.applied);
     expect(r.size.events).toBeGreaterThan(0);
