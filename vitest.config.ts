@@ -7,7 +7,9 @@ export default defineConfig({
         test: {
           name: 'unit',
           // Unit tests sit beside the file they test; integration tests are in test/integration/.
-          include: ['src/**/*.test.ts'],
+          // bench/ holds one pure model with its test: the capacity model (bench/capacity.ts), a
+          // planning tool over the bench's own results that ships with no process.
+          include: ['src/**/*.test.ts', 'bench/**/*.test.ts'],
           // Before any test file imports kafkajs directly, so tests run the code production runs.
           setupFiles: ['test/support/fastpath.ts'],
           environment: 'node',

@@ -3,9 +3,15 @@
 //   - the ceiling of HTTP: a no-op uWebSockets.js server, same load generator, same bodies;
 //   - the ceiling of Kafka: Kafka's ProducerPerformance at the same record size;
 //   - a reference: node:http + one kafkajs send per request, as most teams first write it;
-// plus p99 at 80 % of each one's measured maximum rate and the ingest process's RSS and CPU; and
-// what the kafkajs fast path buys: trackhouse again with KAFKA_FASTPATH=off (kafkajs as published),
-// at the first thread count, in the same run.
+// plus p99 at 80 % of each one's measured maximum rate, the server process's RSS and CPU, and
+// CPU seconds per million events of the server and of the broker (utime + stime from /proc,
+// before and after each run; the broker's whole process tree); and what the kafkajs fast path
+// buys: trackhouse again with KAFKA_FASTPATH=off (kafkajs as published), at the first thread
+// count, in the same run.
+//
+// BENCH_LOADGEN=wrk drives the maximum-rate runs with wrk (Debian package; far less CPU than
+// autocannon, which leaves more of a 2-core machine to the servers); the 80 % runs need a
+// target rate and stay with autocannon.
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,9 +23,11 @@ import { emptyRecord, normalizeEvent } from '../src/ingest/normalize.js';
 import { freePort } from '../src/localkafka/index.js';
 import { EventCodec } from '../src/schema/index.js';
 import { batchBodies, segmentTrack, singleBodies } from './lib/events.js';
-import { runLoad, type LoadResult } from './lib/load.js';
+import { perMillion } from './lib/cpu.js';
+import { runLoad, type LoadOptions, type LoadResult } from './lib/load.js';
+import { runWrk } from './lib/wrk.js';
 import { producerPerformance, type ProducerPerfResult } from './lib/producer-perf.js';
-import { sampled, startServer, waitForPort, type Server } from './lib/proc.js';
+import { sampled, startServer, waitForPort, type Sampled, type Server } from './lib/proc.js';
 import type { BenchContext, BenchSection } from './types.js';
 
 const WRITE_KEY = 'bench-write-key';
@@ -34,9 +42,15 @@ interface Shape {
   connections: number;
 }
 
+/** CPU seconds per million events acknowledged (2xx) during a run. */
+interface CpuPerMillion {
+  server: number | null;
+  broker: number | null;
+}
+
 interface ShapeResult {
-  max: LoadResult & { events_per_s: number };
-  at_80_percent: LoadResult & { events_per_s: number; target_rate: number };
+  max: LoadResult & { events_per_s: number; cpu_s_per_m_events: CpuPerMillion };
+  at_80_percent: LoadResult & { events_per_s: number; target_rate: number; cpu_s_per_m_events: CpuPerMillion };
 }
 
 interface SystemResult {
@@ -66,7 +80,16 @@ async function createTopic(brokers: string[], topic: string): Promise<void> {
   await admin.disconnect();
 }
 
-async function measure(ctx: BenchContext, label: string, url: string, pid: number, shapes: Shape[], durationS: number, warmS: number): Promise<SystemResult> {
+const wrkMax = process.env.BENCH_LOADGEN === 'wrk';
+const maxLoad = (o: LoadOptions) => (wrkMax ? runWrk(o) : runLoad(o));
+
+function cpuPerMillion(run: Sampled<LoadResult>, eventsPerRequest: number): CpuPerMillion {
+  const events = run.result.ok * eventsPerRequest;
+  return { server: perMillion(run.cpu_s, events), broker: run.broker_cpu_s === null ? null : perMillion(run.broker_cpu_s, events) };
+}
+
+/** `brokerPid`: the broker's CPU is counted for servers that produce to it (not the no-op). */
+async function measure(ctx: BenchContext, label: string, url: string, pid: number, brokerPid: number | undefined, shapes: Shape[], durationS: number, warmS: number): Promise<SystemResult> {
   const out: Partial<Record<Shape['name'], ShapeResult>> = {};
   let maxRss = 0;
   let cpu = 0;
@@ -74,15 +97,21 @@ async function measure(ctx: BenchContext, label: string, url: string, pid: numbe
     const base = { url, path: s.path, bodies: s.bodies, headers: HEADERS, connections: s.connections };
     await runLoad({ ...base, durationS: warmS }); // warm-up: JIT, connections, Kafka metadata
     ctx.log(`${label} ${s.name}: max rate for ${durationS}s`);
-    const max = await sampled(pid, () => runLoad({ ...base, durationS }));
+    const max = await sampled(pid, () => maxLoad({ ...base, durationS }), brokerPid);
     const target = max.result.requests_per_s * 0.8;
-    ctx.log(`${label} ${s.name}: ${Math.round(max.result.ok_per_s * s.events)} events/s; now at 80 % (${Math.round(target)} req/s)`);
-    const at80 = await sampled(pid, () => runLoad({ ...base, durationS, overallRate: target }));
+    const maxCpu = cpuPerMillion(max, s.events);
+    ctx.log(`${label} ${s.name}: ${Math.round(max.result.ok_per_s * s.events)} events/s, ${maxCpu.server} CPU s per M events; now at 80 % (${Math.round(target)} req/s)`);
+    const at80 = await sampled(pid, () => runLoad({ ...base, durationS, overallRate: target }), brokerPid);
     maxRss = Math.max(maxRss, max.max_rss_mb, at80.max_rss_mb);
     cpu = Math.max(cpu, max.cpu_cores);
     out[s.name] = {
-      max: { ...max.result, events_per_s: Math.round(max.result.ok_per_s * s.events) },
-      at_80_percent: { ...at80.result, events_per_s: Math.round(at80.result.ok_per_s * s.events), target_rate: Math.round(target) },
+      max: { ...max.result, events_per_s: Math.round(max.result.ok_per_s * s.events), cpu_s_per_m_events: maxCpu },
+      at_80_percent: {
+        ...at80.result,
+        events_per_s: Math.round(at80.result.ok_per_s * s.events),
+        target_rate: Math.round(target),
+        cpu_s_per_m_events: cpuPerMillion(at80, s.events),
+      },
     };
   }
   return { single: out.single!, batch: out.batch!, max_rss_mb: maxRss, cpu_cores: cpu };
@@ -113,7 +142,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
   // 1. Ceiling: no-op uWS.
   let port = await freePort();
   const noop = startServer(process.execPath, [...tsx, path.join(ctx.root, 'bench/lib/noop-server.ts')], { PORT: String(port) });
-  const noopResult = await withServer(noop, port, () => measure(ctx, 'noop', `http://127.0.0.1:${port}`, noop.pid, shapes, durationS, warmS));
+  const noopResult = await withServer(noop, port, () => measure(ctx, 'noop', `http://127.0.0.1:${port}`, noop.pid, undefined, shapes, durationS, warmS));
 
   // 2. trackhouse ingest, the built CLI, at each thread count.
   const id = randomUUID().slice(0, 8);
@@ -134,7 +163,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
       LOG_LEVEL: 'warn',
     });
     const label = `trackhouse x${threads}${fastPath === 'off' ? ' KAFKA_FASTPATH=off' : ''}`;
-    return withServer(ingest, port, () => measure(ctx, label, `http://127.0.0.1:${port}`, ingest.pid, shapes, durationS, warmS));
+    return withServer(ingest, port, () => measure(ctx, label, `http://127.0.0.1:${port}`, ingest.pid, ctx.brokerPid, shapes, durationS, warmS));
   };
   for (const threads of threadCounts) ingestResults[threads] = await runIngest(threads, 'on');
   // The same edge without the kafkajs fast path, at the first thread count.
@@ -157,7 +186,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
     KAFKAJS_NO_PARTITIONER_WARNING: '1',
   });
   await sleep(500);
-  const refResult = await withServer(reference, port, () => measure(ctx, 'reference', `http://127.0.0.1:${port}`, reference.pid, shapes, durationS, warmS));
+  const refResult = await withServer(reference, port, () => measure(ctx, 'reference', `http://127.0.0.1:${port}`, reference.pid, ctx.brokerPid, shapes, durationS, warmS));
 
   // 4. Ceiling: Kafka's own producer at the same record size, same durability (acks=all) and codec.
   const recordBytes = meanRecordBytes();
@@ -175,7 +204,14 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
   });
 
   const results = {
-    config: { threads: threadCounts.map(Number), duration_s: durationS, connections: { single: 128, batch: 32 }, batch_size: BATCH, mean_record_bytes: recordBytes },
+    config: {
+      threads: threadCounts.map(Number),
+      duration_s: durationS,
+      connections: { single: 128, batch: 32 },
+      batch_size: BATCH,
+      mean_record_bytes: recordBytes,
+      max_rate_load_generator: wrkMax ? 'wrk' : 'autocannon',
+    },
     trackhouse: ingestResults,
     kafkajs_fast_path_off: { threads: Number(slowThreads), result: fastPathOff },
     best: { single_threads: Number(singleThreads), batch_threads: Number(batchThreads) },
@@ -193,6 +229,8 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
       fast_path_single_on_vs_off: round(fastPathOn.single.max.ok_per_s / fastPathOff.single.max.ok_per_s),
       fast_path_batch_on_vs_off: round(fastPathOn.batch.max.events_per_s / fastPathOff.batch.max.events_per_s),
       fast_path_cpu_cores_on_vs_off: round(fastPathOn.cpu_cores / fastPathOff.cpu_cores),
+      // Server CPU per batched event, on / off (below 1: the fast path saves CPU per event).
+      fast_path_batch_cpu_per_event_on_vs_off: cpuRatio(fastPathOn.batch.max.cpu_s_per_m_events.server, fastPathOff.batch.max.cpu_s_per_m_events.server),
     },
     targets: {
       batch_events_per_s_at_least_150000: batchBest.batch.max.events_per_s >= 150_000,
@@ -200,9 +238,20 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
       single_at_least_2x_reference: singleBest.single.max.ok_per_s >= 2 * refResult.single.max.ok_per_s,
       p99_at_80_percent_at_most_25ms: singleBest.single.at_80_percent.latency_ms.p99 <= 25 && batchBest.batch.at_80_percent.latency_ms.p99 <= 25,
       rss_at_most_300mb: Object.values(ingestResults).every((r) => r.max_rss_mb <= 300),
+      // Issue #16: the server process's CPU per event at the maximum rate, best thread count.
+      batch_cpu_s_per_m_events_at_most_4: lowestCpu(ingestResults, 'batch') <= 4,
+      single_cpu_s_per_m_events_at_most_15: lowestCpu(ingestResults, 'single') <= 15,
     },
   };
   return { name: 'ingest', results, markdown: markdown(results, ctx.quick) };
+}
+
+function lowestCpu(results: Record<string, SystemResult>, shape: 'single' | 'batch'): number {
+  return Math.min(...Object.values(results).map((r) => r[shape].max.cpu_s_per_m_events.server ?? Infinity));
+}
+
+function cpuRatio(on: number | null | undefined, off: number | null | undefined): number | null {
+  return on != null && off != null && off > 0 ? round(on / off) : null;
 }
 
 function round(x: number): number {
@@ -214,19 +263,21 @@ function lat(l: LoadResult['latency_ms']): string {
 }
 
 function markdown(r: {
-  config: { threads: number[]; duration_s: number; mean_record_bytes: number };
+  config: { threads: number[]; duration_s: number; mean_record_bytes: number; max_rate_load_generator: string };
   trackhouse: Record<string, SystemResult>;
   kafkajs_fast_path_off: { threads: number; result: SystemResult };
   best: { single_threads: number; batch_threads: number };
   noop_uws: SystemResult;
   reference_http_kafkajs: SystemResult;
   kafka_producer_performance: ProducerPerfResult;
-  ratios: Record<string, number>;
+  ratios: Record<string, number | null>;
   targets: Record<string, boolean>;
 }, quick: boolean): string {
+  const cpuCell = (c: CpuPerMillion) => `${c.server ?? '-'} / ${c.broker ?? '-'}`;
   const row = (name: string, s: SystemResult) =>
     `| ${name} | ${Math.round(s.single.max.ok_per_s)} | ${lat(s.single.max.latency_ms)} | ${s.single.at_80_percent.latency_ms.p99} | ` +
     `${s.batch.max.events_per_s} | ${lat(s.batch.max.latency_ms)} | ${s.batch.at_80_percent.latency_ms.p99} | ${s.max_rss_mb} | ${s.cpu_cores} | ` +
+    `${cpuCell(s.single.max.cpu_s_per_m_events)} | ${cpuCell(s.batch.max.cpu_s_per_m_events)} | ` +
     `${s.single.max.non_2xx + s.batch.max.non_2xx + s.single.max.errors + s.batch.max.errors} |`;
   const p = r.kafka_producer_performance;
   return [
@@ -235,11 +286,12 @@ function markdown(r: {
     `Single events (\`POST /v1/track\`, 128 connections) and ${BATCH}-event batches (\`POST /v1/batch\`, 32 connections), ` +
       `realistic analytics-node events; ${r.config.duration_s} s per run; trackhouse at INGEST_THREADS=${r.config.threads.join(' and ')}. ` +
       'Throughput counts 2xx answers only (for trackhouse: events durably acknowledged by Kafka, acks=all). ' +
-      'Latency in ms (autocannon HDR histogram): p50 / p90 / p99 / p99.9 / max at the maximum rate; "p99 @80 %" is a second run at 80 % of that rate ' +
-      "(autocannon overallRate, closed loop, without autocannon's coordinated-omission correction, whose interval is wrong by 1000x).",
+      `Latency in ms (${r.config.max_rate_load_generator} HDR histogram): p50 / p90 / p99 / p99.9 / max at the maximum rate; "p99 @80 %" is a second run at 80 % of that rate ` +
+      "(autocannon overallRate, closed loop, without autocannon's coordinated-omission correction, whose interval is wrong by 1000x). " +
+      'CPU s per M events: CPU seconds (user + system, from /proc) of the server process and of the broker (JVM and its wrapper) during the maximum-rate run, per million events answered 2xx.',
     '',
-    '| system | single req/s | single latency | single p99 @80 % | batch events/s | batch latency | batch p99 @80 % | max RSS MB | CPU cores | non-2xx + errors |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| system | single req/s | single latency | single p99 @80 % | batch events/s | batch latency | batch p99 @80 % | max RSS MB | CPU cores | single: CPU s per M events, server / broker | batch: CPU s per M events, server / broker | non-2xx + errors |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...Object.entries(r.trackhouse).map(([t, s]) => row(`trackhouse ingest, INGEST_THREADS=${t}`, s)),
     row(`trackhouse ingest, INGEST_THREADS=${r.kafkajs_fast_path_off.threads}, KAFKA_FASTPATH=off`, r.kafkajs_fast_path_off.result),
     row('no-op uWS (HTTP ceiling)', r.noop_uws),

@@ -16,6 +16,8 @@ const scenarios: Record<string, () => Promise<Scenario>> = {
   sink: async () => (await import('./sink.js')).run,
   query: async () => (await import('./query.js')).run,
   e2e: async () => (await import('./e2e.js')).run,
+  alerts: async () => (await import('./alerts.js')).run,
+  formats: async () => (await import('./formats.js')).run,
 };
 
 function machine(): Record<string, unknown> {
@@ -123,15 +125,20 @@ async function main(): Promise<void> {
         });
       }
       const brokers = external ? external.split(',') : broker!.brokers;
+      const brokerPid = external ? (process.env.BENCH_BROKER_PID ? Number(process.env.BENCH_BROKER_PID) : undefined) : broker!.pid;
       log(`scenario ${name}`);
       const dir = path.join(work, name);
       mkdirSync(dir, { recursive: true });
       const scenario = await scenarios[name]!();
       try {
-        const section = await scenario({ brokers, workDir: dir, root, quick, log: (m) => log(`${name}: ${m}`) });
+        const section = await scenario({ brokers, brokerPid, workDir: dir, root, quick, log: (m) => log(`${name}: ${m}`) });
         sections.push(section);
         writeRun(run, stamp, sections);
-        if (!quick) writeLatest(run, section);
+        if (!quick) {
+          writeLatest(run, section);
+          // docs/capacity.md follows the newest figures (npm run capacity does the same by hand).
+          (await import('./capacity.js')).updateCapacityDoc();
+        }
         log(`wrote bench/results/${stamp}.json and .md`);
       } finally {
         await broker?.stop();

@@ -13,11 +13,15 @@
 // Parameters (env): SINK_BENCH_RATE (150000), SINK_BENCH_SECONDS (60), SINK_BENCH_BACKLOG
 // (1000000), SINK_BENCH_PRODUCERS (load generator processes, 2), SINK_BENCH_WORKERS (sink decode
 // threads, default the sink's own default). BENCH_QUICK=1 shrinks all of them.
+//
+// CPU seconds per million rows, of the sink process (its decode workers and chDB included) and
+// of the broker's process tree, are read from /proc before and after the drain and the live run.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Kafka as KafkaClient } from 'kafkajs';
 import { kafkajs } from '../src/kafka/kafkajs.js';
+import { cpuSeconds, perMillion } from './lib/cpu.js';
 
 const { Kafka, logLevel } = kafkajs();
 import type { BenchContext, BenchSection, Scenario } from './types.js';
@@ -178,6 +182,7 @@ export const run: Scenario = async (ctx): Promise<BenchSection> => {
     // From the moment the sink is in the group (its /readyz) until it committed the last record.
     while ((await fetch(`http://127.0.0.1:${drainPort}/readyz`)).status !== 200) await sleep(20);
     const readyAt = performance.now();
+    const drainCpu0 = { sink: cpuSeconds(drainSink.proc.pid!), broker: ctx.brokerPid ? cpuSeconds(ctx.brokerPid, true) : NaN };
     const rss: number[] = [];
     let heapMb = 0;
     let drainedBacklogAt = 0;
@@ -192,6 +197,10 @@ export const run: Scenario = async (ctx): Promise<BenchSection> => {
       }
       await sleep(50);
     }
+    const drainCpu = {
+      sink: cpuSeconds(drainSink.proc.pid!) - drainCpu0.sink,
+      broker: ctx.brokerPid ? cpuSeconds(ctx.brokerPid, true) - drainCpu0.broker : NaN,
+    };
     const drained = await scrape(drainPort);
     rss.push(rssMb(drainSink.proc.pid!));
     heapMb = Math.max(heapMb, drained.workerHeapMb);
@@ -204,6 +213,7 @@ export const run: Scenario = async (ctx): Promise<BenchSection> => {
     await admin.createTopics({ topics: [{ topic: liveEnv.KAFKA_TOPIC_EVENTS!, numPartitions: PARTITIONS }] });
     const liveSink = startSinkProcess(ctx, liveEnv);
     const livePort = await liveSink.port;
+    const liveCpu0 = { sink: cpuSeconds(liveSink.proc.pid!), broker: ctx.brokerPid ? cpuSeconds(ctx.brokerPid, true) : NaN };
     ctx.log(`live: ${p.producers} generator(s) at ${p.rate}/s for ${p.seconds} s`);
     const acked = new Array<number>(p.producers).fill(0);
     const generators = Array.from({ length: p.producers }, (_, i) =>
@@ -251,6 +261,10 @@ export const run: Scenario = async (ctx): Promise<BenchSection> => {
       await sleep(100);
     }
     const liveRows = (await scrape(livePort)).rows;
+    const liveCpu = {
+      sink: cpuSeconds(liveSink.proc.pid!) - liveCpu0.sink,
+      broker: ctx.brokerPid ? cpuSeconds(ctx.brokerPid, true) - liveCpu0.broker : NaN,
+    };
     await stopSinkProcess(liveSink);
     const sinkRss = [...rss, ...samples.map((x) => x.rss_mb)].filter((x) => Number.isFinite(x));
 
@@ -264,6 +278,7 @@ export const run: Scenario = async (ctx): Promise<BenchSection> => {
         produce_rate: produceRate,
         sink_rows_per_s: drainRowsPerS,
         ratio_to_ceiling: +(drainRowsPerS / ceiling.rows_per_s).toFixed(2),
+        cpu_s_per_m_rows: { sink: perMillion(drainCpu.sink, p.backlog), broker: Number.isNaN(drainCpu.broker) ? null : perMillion(drainCpu.broker, p.backlog) },
       },
       live: {
         target_rate: p.rate,
@@ -273,6 +288,8 @@ export const run: Scenario = async (ctx): Promise<BenchSection> => {
         sink_rows_per_s_during_load: Math.round(rowsAtStop / liveSeconds),
         lag_at_load_stop: lagAtStop,
         seconds_to_drain_after_load: drainSeconds,
+        // From the sink's start to the lag's end: the broker's share includes the producers' writes.
+        cpu_s_per_m_rows: { sink: perMillion(liveCpu.sink, liveRows), broker: Number.isNaN(liveCpu.broker) ? null : perMillion(liveCpu.broker, liveRows) },
         samples,
       },
       memory: { sink_rss_mb_min: Math.min(...sinkRss), sink_rss_mb_max: Math.max(...sinkRss), worker_heap_mb_max: heapMb },
@@ -291,6 +308,8 @@ export const run: Scenario = async (ctx): Promise<BenchSection> => {
       `| live: sink rows/s while loading | ${fmt(results_.live.sink_rows_per_s_during_load)} |`,
       `| live: lag when load stopped | ${fmt(lagAtStop)} records |`,
       `| live: time for the lag to reach 0 after load stopped | ${drainSeconds === null ? 'not within 300 s' : `${drainSeconds} s`} |`,
+      `| CPU s per M rows, backlog drain: sink / broker | ${results_.backlog.cpu_s_per_m_rows.sink} / ${results_.backlog.cpu_s_per_m_rows.broker ?? '-'} |`,
+      `| CPU s per M rows, live (load and drain): sink / broker (broker includes the generators' writes) | ${results_.live.cpu_s_per_m_rows.sink} / ${results_.live.cpu_s_per_m_rows.broker ?? '-'} |`,
       `| sink process RSS (min-max over both runs) | ${results_.memory.sink_rss_mb_min}-${results_.memory.sink_rss_mb_max} MB |`,
       `| decode worker V8 heap (max) | ${heapMb} MB |`,
       '',

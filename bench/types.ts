@@ -5,6 +5,11 @@
 export interface BenchContext {
   /** The run's Kafka broker (a fresh local broker unless BENCH_KAFKA_BROKERS is set). */
   brokers: string[];
+  /**
+   * The broker's process (a sh watchdog whose child is the JVM: count its whole tree), for its
+   * CPU seconds per million events; with BENCH_KAFKA_BROKERS, BENCH_BROKER_PID if set.
+   */
+  brokerPid?: number;
   /** Scratch folder for this scenario (data dirs, logs); removed after the run. */
   workDir: string;
   /** Absolute path of the project root (dist/ is built before the run). */

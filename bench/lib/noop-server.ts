@@ -1,9 +1,10 @@
 // Ceiling: a uWebSockets.js server that reads the whole body and answers 200 {"success":true},
 // doing nothing else. Same load generator and bodies as trackhouse.  PORT=<port>
-import uWS from 'uWebSockets.js';
+import { loadUws } from '../../src/common/uws.js';
 
 const port = Number(process.env.PORT);
-const app = uWS.App();
+// The same native build trackhouse loads on this Node (never the package's JS fallback).
+const app = loadUws().App();
 app.post('/*', (res) => {
   res.onAborted(() => undefined);
   res.onData((_chunk, isLast) => {

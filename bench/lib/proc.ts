@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { cpuSeconds } from './cpu.js';
 
 export interface Server {
   readonly pid: number;
@@ -53,10 +54,22 @@ export async function waitForPort(port: number, server: Server, timeoutMs = 60_0
   throw new Error(`nothing listened on ${port} in time:\n${server.output()}`);
 }
 
-/** Samples a process's RSS (max) and CPU time while `work` runs. */
-export async function sampled<T>(pid: number, work: () => Promise<T>): Promise<{ result: T; max_rss_mb: number; cpu_cores: number }> {
+export interface Sampled<T> {
+  result: T;
+  max_rss_mb: number;
+  /** CPU seconds of the process per second of the run. */
+  cpu_cores: number;
+  /** CPU seconds of the process during the run. */
+  cpu_s: number;
+  /** CPU seconds of the broker's process tree during the run, when its pid is known. */
+  broker_cpu_s: number | null;
+}
+
+/** Samples a process's RSS (max) and CPU time (and the broker's CPU time) while `work` runs. */
+export async function sampled<T>(pid: number, work: () => Promise<T>, brokerPid?: number): Promise<Sampled<T>> {
   let maxRss = 0;
   const cpu0 = cpuSeconds(pid);
+  const broker0 = brokerPid === undefined ? 0 : cpuSeconds(brokerPid, true);
   const t0 = process.hrtime.bigint();
   const timer = setInterval(() => {
     maxRss = Math.max(maxRss, rssMb(pid));
@@ -65,7 +78,9 @@ export async function sampled<T>(pid: number, work: () => Promise<T>): Promise<{
     const result = await work();
     maxRss = Math.max(maxRss, rssMb(pid));
     const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-    return { result, max_rss_mb: Math.round(maxRss), cpu_cores: Math.round(((cpuSeconds(pid) - cpu0) / wall) * 100) / 100 };
+    const cpu = cpuSeconds(pid) - cpu0;
+    const brokerCpu = brokerPid === undefined ? null : Math.round((cpuSeconds(brokerPid, true) - broker0) * 1000) / 1000;
+    return { result, max_rss_mb: Math.round(maxRss), cpu_cores: Math.round((cpu / wall) * 100) / 100, cpu_s: Math.round(cpu * 1000) / 1000, broker_cpu_s: brokerCpu };
   } finally {
     clearInterval(timer);
   }
@@ -75,17 +90,6 @@ function rssMb(pid: number): number {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) / 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
-/** utime + stime of a process (all its threads), in seconds. */
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks (USER_HZ = 100)
   } catch {
     return 0;
   }

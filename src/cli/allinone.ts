@@ -29,7 +29,7 @@ import {
   writeBrokerState,
   type LocalBroker,
 } from '../localkafka/index.js';
-import { clickhousePart, queryComponent, sinkComponent } from './components.js';
+import { clickhousePart, hostedStream, queryComponent, sinkComponent, streamRules } from './components.js';
 import { Lifecycle, StartAborted, type Part } from './lifecycle.js';
 import { chooseLocalPorts } from './localports.js';
 
@@ -40,6 +40,8 @@ export async function startAllInOne(): Promise<number> {
   const keys = withDevKeys(base.keys);
   const config: Config = Object.freeze({ ...base, keys: { write: keys.write, read: keys.read } });
   const log = createLogger(config.logLevel, { component: 'start' });
+  // A bad rules file stops the start before anything runs.
+  const rules = streamRules(config, config.stream.inQuery);
   const life = new Lifecycle(log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.allInOneDrainDelayMs });
   // Installed first, so Ctrl-C during start-up also stops whatever already runs.
   const signalled = life.untilSignal();
@@ -61,12 +63,19 @@ export async function startAllInOne(): Promise<number> {
     life.checkpoint();
 
     // Started in data-flow order from the back, so they stop as data flows: ingest, sink, query.
-    const query = await queryComponent({ config, brokers, clickhouse: ch.client, log: componentLog('query'), registry: createRegistry('query') });
+    // Ports are chosen first so the query's dashboard knows where the ingest and the sink answer.
+    const ingestPort = config.http.ingestPort === 0 ? await freePort() : config.http.ingestPort;
+    const sinkPort = config.http.sinkPort === 0 ? await freePort() : config.http.sinkPort;
+    const queryRegistry = createRegistry('query');
+    // The stream component (live volume, alerts) is hosted by the query API: its routes on the query port.
+    const stream = hostedStream({ config, kafka, log: componentLog('stream'), registry: queryRegistry, rules });
+    const queryConfig = withDashboardTargets(config, ingestPort, sinkPort);
+    const query = await queryComponent({ config: queryConfig, brokers, clickhouse: ch.client, log: componentLog('query'), registry: queryRegistry, stream });
     life.add(query);
-    const sink = await sinkComponent({ config, kafka, clickhouse: ch.client, log: componentLog('sink'), registry: createRegistry('sink') });
+    const sinkConfig: Config = Object.freeze({ ...config, http: Object.freeze({ ...config.http, sinkPort }) });
+    const sink = await sinkComponent({ config: sinkConfig, kafka, clickhouse: ch.client, log: componentLog('sink'), registry: createRegistry('sink') });
     life.add(sink);
 
-    const ingestPort = config.http.ingestPort === 0 ? await freePort() : config.http.ingestPort;
     const ingest = await startIngestChild(config, brokers, ingestPort, log, () => life.stopRequested);
     life.add(ingest);
 
@@ -90,6 +99,29 @@ export async function startAllInOne(): Promise<number> {
     }
     throw err;
   }
+}
+
+/**
+ * The dashboard reads the ingest's and the sink's /readyz and /metrics: here they are this
+ * process's own parts, unless DASHBOARD_INGEST_URL / DASHBOARD_SINK_URL say otherwise.
+ */
+function withDashboardTargets(config: Config, ingestPort: number, sinkPort: number): Config {
+  const host = loopbackFor(config.http.host);
+  return Object.freeze({
+    ...config,
+    dashboard: Object.freeze({
+      ...config.dashboard,
+      ingestUrl: config.dashboard.ingestUrl ?? `http://${host}:${ingestPort}`,
+      sinkUrl: config.dashboard.sinkUrl ?? `http://${host}:${sinkPort}`,
+    }),
+  });
+}
+
+/** An address to reach a server listening on `host` from this machine. */
+function loopbackFor(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
 
 async function kafkaFor(config: Config, log: Logger, life: Lifecycle): Promise<string[]> {
@@ -189,7 +221,7 @@ function printBanner(
   keys: ReturnType<typeof withDevKeys>,
   p: { ingestPort: number; queryPort: number; sinkPort: number; brokers: string[] },
 ): void {
-  const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
+  const host = loopbackFor(config.http.host);
   const writeKey = [...keys.write.keys()][0]!;
   const readKey = [...keys.read][0]!;
   const ingest = `http://${host}:${p.ingestPort}`;
@@ -199,7 +231,8 @@ function printBanner(
     'trackhouse is running',
     '',
     `  ingest   ${ingest}      (Segment HTTP Tracking API: /v1/track, /v1/batch, ...)`,
-    `  query    ${query}      (/v1/users/{userId}/events, /v1/rollups/daily)`,
+    `  query    ${query}      (/v1/users/{userId}/events, /v1/rollups/daily${config.stream.inQuery ? ', /v1/volume, /v1/alerts' : ''})`,
+    `  browser  ${query}/dashboard      (the dashboard: enter the read key below)`,
     `  sink     http://${host}:${p.sinkPort}      (/metrics, /readyz)`,
     `  kafka    ${p.brokers.join(',')}${config.kafka.brokers.length === 0 ? '   (local broker, data in ' + config.dataDir + '/kafka)' : ''}`,
     `  data     ${config.clickhouse.url ?? `${config.dataDir}/clickhouse (chDB, in this process)`}`,

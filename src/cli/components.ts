@@ -1,9 +1,10 @@
 // The one place that builds the running parts of trackhouse as stoppable components, from the
 // config, the clients (Kafka, ClickHouse), a logger and a metrics registry. `trackhouse ingest`,
-// `sink` and `query` each run one; `trackhouse start` runs the sink and the query API in its own
-// process (sharing the ClickHouse client) and ingest as a child process
-// (`trackhouse ingest`), so every process runs the same wiring. Each component is a lifecycle
-// Part (./lifecycle.ts): drain() turns it not ready, stop() stops it.
+// `sink`, `query` and `alerts` each run one; `trackhouse start` runs the sink and the query API in
+// its own process (sharing the ClickHouse client) and ingest as a child process
+// (`trackhouse ingest`), so every process runs the same wiring. The query API keeps its own view of
+// the events topic and hosts the stream component (live volume, alerts) unless QUERY_STREAM=off.
+// Each component is a lifecycle Part (./lifecycle.ts): drain() turns it not ready, stop() stops it.
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import type { ClickHouseHandle } from '../warehouse/index.js';
@@ -11,11 +12,13 @@ import { startOpsServer } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import type { Registry } from '../common/metrics.js';
 import type { Config } from '../config/index.js';
+import { addDashboardRoutes } from '../dashboard/index.js';
 import { startIngest } from '../ingest/index.js';
 import { partitionCount } from '../kafka/admin.js';
 import { createKafka, ensureTopics } from '../kafka/index.js';
-import { startQuery, type QueryServer } from '../query/index.js';
+import { startQuery, type QueryRoutes, type QueryServer } from '../query/index.js';
 import { startSink, type SinkHooks } from '../sink/index.js';
+import { hostStream, loadStreamRules, startStreamServer, type HostedStream, type Rule } from '../stream/index.js';
 import { shardPartitions, startView, type View } from '../view/view.js';
 import type { Part } from './lifecycle.js';
 
@@ -52,7 +55,7 @@ export async function sinkComponent(o: ComponentBase & { kafka: Kafka; clickhous
   });
   let ops;
   try {
-    ops = await startOpsServer({ registry, checks: sink.checks, host: config.http.host, port: config.http.sinkPort, portVariable: 'SINK_PORT' });
+    ops = await startOpsServer({ registry, checks: sink.checks, host: config.http.host, port: config.http.sinkPort, portVariable: 'SINK_PORT', log: o.log });
   } catch (err) {
     await sink.stop();
     throw err;
@@ -79,16 +82,28 @@ export interface QueryComponent extends Component {
 }
 
 /**
- * The query API on QUERY_PORT and the per-user view of the events topic behind it (every
- * partition, or this shard's with QUERY_SHARDS). It needs nothing from the sink: the view reads
- * Kafka itself, and ClickHouse answers what lies outside it. Stops the HTTP API first (answers in
- * flight), then the view (it saves its state).
+ * The query API on QUERY_PORT, with the dashboard (GET /dashboard, GET /v1/pipeline) on the same
+ * port, and the per-user view of the events topic behind it (every partition, or this shard's with
+ * QUERY_SHARDS): the view reads Kafka itself and needs nothing from the sink; ClickHouse answers
+ * what lies outside it. With `stream` (hostedStream) it serves /v1/volume and /v1/alerts too: the
+ * stream starts once the API listens. Stops the HTTP API first (answers in flight), then the
+ * stream, then the view (it saves its state).
  */
-export async function queryComponent(o: ComponentBase & { clickhouse: ClickHouseClient; brokers: string[] }): Promise<QueryComponent> {
+export async function queryComponent(
+  o: ComponentBase & { clickhouse: ClickHouseClient; brokers: string[]; stream?: HostedStream | null },
+): Promise<QueryComponent> {
   const { config, log } = o;
+  const stream = o.stream ?? null;
   // Listening first: a port or address problem is reported before Kafka is asked anything, and
   // /readyz answers (503) while the view starts.
-  const server = await startQuery({ config, clickhouse: o.clickhouse, log, registry: o.registry, expectsView: true });
+  const server = await startQuery({
+    config,
+    clickhouse: o.clickhouse,
+    log,
+    registry: o.registry,
+    expectsView: true,
+    routes: stream ? [dashboardRoutes(config, log), (app, g) => stream.routes(app, g.draining, g.done)] : [dashboardRoutes(config, log)],
+  });
   let view: View;
   try {
     const kafka = createKafka(config.kafka, log, o.brokers);
@@ -108,6 +123,7 @@ export async function queryComponent(o: ComponentBase & { clickhouse: ClickHouse
     await server.stop();
     throw err;
   }
+  stream?.start();
   const v = view;
   return {
     name: 'query',
@@ -119,10 +135,46 @@ export async function queryComponent(o: ComponentBase & { clickhouse: ClickHouse
       try {
         await server.stop();
       } finally {
-        await v.stop();
+        try {
+          await stream?.stop();
+        } finally {
+          await v.stop();
+        }
       }
     },
   };
+}
+
+/**
+ * The alert rules of TRACKHOUSE_ALERTS for the stream component this process runs (none when it
+ * runs none): read before anything starts, so a bad rule stops the command with a ConfigError
+ * naming the rule and field.
+ */
+export function streamRules(config: Config, runsStream: boolean): Rule[] {
+  return runsStream ? loadStreamRules(config) : [];
+}
+
+/** The stream component for the query API to host (queryComponent's `stream`); null with QUERY_STREAM=off. */
+export function hostedStream(o: ComponentBase & { kafka: Kafka; rules: readonly Rule[] }): HostedStream | null {
+  if (!o.config.stream.inQuery) return null;
+  return hostStream({ config: o.config, kafka: o.kafka, log: o.log, registry: o.registry, rules: o.rules });
+}
+
+/**
+ * `trackhouse alerts`: the stream component alone, its /v1/volume, /v1/alerts, /healthz, /readyz
+ * (503 until caught up) and /metrics on STREAM_PORT. Unlike the hosted one it needs Kafka to start.
+ */
+export async function alertsComponent(o: ComponentBase & { kafka: Kafka; rules: readonly Rule[] }): Promise<Component> {
+  const server = await startStreamServer({ config: o.config, kafka: o.kafka, log: o.log, registry: o.registry, rules: o.rules });
+  return { name: 'alerts', port: server.port, drain: () => server.drain(), stop: () => server.stop() };
+}
+
+/**
+ * The dashboard's routes on the query server, behind its read key: the page and its files, and
+ * GET /v1/pipeline, which reads the ingest and the sink at DASHBOARD_INGEST_URL / DASHBOARD_SINK_URL.
+ */
+export function dashboardRoutes(config: Config, log: Logger): QueryRoutes {
+  return (app, guard) => addDashboardRoutes(app, { config: config.dashboard, log, admit: guard.admit, fail: guard.fail });
 }
 
 /** An open ClickHouse client as a part: closed after the components that use it. */

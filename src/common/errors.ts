@@ -69,7 +69,6 @@ export const HTTP_ERRORS = {
   not_found: 404,
   method_not_allowed: 405,
   body_too_large: 413,
-  unsupported_media_type: 415,
   unsupported_encoding: 415,
   internal_error: 500,
   metrics_failed: 500,
@@ -79,6 +78,7 @@ export const HTTP_ERRORS = {
   kafka_unavailable: 503,
   clickhouse_unavailable: 503,
   shard_unavailable: 503,
+  stream_unavailable: 503,
 } as const;
 
 export type HttpErrorCode = keyof typeof HTTP_ERRORS;

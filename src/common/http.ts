@@ -1,5 +1,6 @@
 // Small pieces every uWebSockets.js server here shares: listening on a port, the one JSON reply
-// writer (writeJson; replyJson after an await), and the operational routes /healthz (alive), /readyz (dependencies reachable, 503 while draining) and
+// writer (writeJson; replyJson after an await; writeReply for other media types), the one error
+// reply of the read APIs (httpErrorReply), and the operational routes /healthz (alive), /readyz (dependencies reachable, 503 while draining) and
 // /metrics (Prometheus text), each also answering HEAD (same status and headers, no body) and
 // 405 to other methods.
 //
@@ -8,6 +9,7 @@
 // an await are wrapped in res.cork() so status, headers and body leave in one syscall.
 import type { HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import type { Registry } from 'prom-client';
+import type { HttpError } from './errors.js';
 import { listenError } from './listen-errors.js';
 import { loadUws } from './uws.js';
 
@@ -62,7 +64,15 @@ export type Headers = readonly (readonly [string, string])[];
  * `close`: close the connection after the answer. Hot paths pass constant header arrays.
  */
 export function writeJson(res: HttpResponse, status: number, body: string | Uint8Array, headers?: Headers, head = false, close = false): void {
-  res.writeStatus(statusLine(status)).writeHeader('Content-Type', 'application/json');
+  writeReply(res, status, 'application/json', body, headers, head, close);
+}
+
+/**
+ * writeJson for an answer of another media type: the ingest edge answers other vendors' clients
+ * in their own shapes (a 1x1 GIF for pixels, Mixpanel's text `1`).
+ */
+export function writeReply(res: HttpResponse, status: number, contentType: string, body: string | Uint8Array, headers?: Headers, head = false, close = false): void {
+  res.writeStatus(statusLine(status)).writeHeader('Content-Type', contentType);
   if (headers) for (const [k, v] of headers) res.writeHeader(k, v);
   endReply(res, body, head, close);
 }
@@ -71,6 +81,33 @@ export function writeJson(res: HttpResponse, status: number, body: string | Uint
 export function replyJson(res: HttpResponse, state: ResponseState, status: number, body: string | Uint8Array, headers?: Headers, head = false, close = false): void {
   if (state.aborted) return;
   res.cork(() => writeJson(res, status, body, headers, head, close));
+}
+
+export interface HttpErrorReply {
+  status: number;
+  body: string;
+  headers: Headers;
+}
+
+const RETRY_AFTER: Headers = [['Retry-After', '1']];
+const NO_HEADERS: Headers = [];
+// RFC 6750: a request without credentials gets the bare challenge; a wrong token says so.
+const CHALLENGE: Headers = [['WWW-Authenticate', 'Bearer realm="trackhouse"']];
+const CHALLENGE_INVALID: Headers = [['WWW-Authenticate', 'Bearer realm="trackhouse", error="invalid_token"']];
+
+/**
+ * The JSON error reply of the read APIs (query, stream) for an HttpError: the status from
+ * HTTP_ERRORS, `{"error": code, "parameter"?: details.parameter, "message"}`, the bearer challenge
+ * on a 401 (`details.reason` 'invalid': the key is unknown), Retry-After on a retriable 503.
+ */
+export function httpErrorReply(err: HttpError): HttpErrorReply {
+  const parameter = err.details['parameter'];
+  const body =
+    typeof parameter === 'string'
+      ? JSON.stringify({ error: err.code, parameter, message: err.message })
+      : JSON.stringify({ error: err.code, message: err.message });
+  const headers = err.status === 401 ? (err.details['reason'] === 'invalid' ? CHALLENGE_INVALID : CHALLENGE) : err.retriable ? RETRY_AFTER : NO_HEADERS;
+  return { status: err.status, body, headers };
 }
 
 export interface ReadinessReport {
@@ -207,10 +244,17 @@ export interface OpsServer {
 
 /** A server with only the operational routes, for parts without an HTTP API (the sink). */
 export async function startOpsServer(
-  opts: Omit<OpsOptions, 'draining'> & { host: string; port: number; /** The setting the port came from (SINK_PORT). */ portVariable: string },
+  opts: Omit<OpsOptions, 'draining'> & {
+    host: string;
+    port: number;
+    /** The setting the port came from (SINK_PORT). */
+    portVariable: string;
+    /** Told which uWebSockets.js build was loaded. */
+    log?: { info(obj: object, msg: string): void };
+  },
 ): Promise<OpsServer> {
   let draining = false;
-  const app = loadUws().App();
+  const app = loadUws(opts.log).App();
   addOpsRoutes(app, { ...opts, draining: () => draining });
   // Without a catch-all uWS closes the connection without an answer.
   app.any('/*', (res, req) => {

@@ -31,6 +31,17 @@ describe('config', () => {
     expect((err as ConfigError).details.problems).toHaveLength(4);
   });
 
+  it('reads the dashboard\'s ingest and sink URLs, and refuses what is not an http(s) base URL', () => {
+    expect(loadConfig({}).dashboard).toEqual({ ingestUrl: null, sinkUrl: null, scrapeTimeoutMs: 1000 });
+    expect(loadConfig({ DASHBOARD_INGEST_URL: 'http://ingest:8080/', DASHBOARD_SINK_URL: 'https://sink.internal:8082' }).dashboard).toMatchObject({
+      ingestUrl: 'http://ingest:8080',
+      sinkUrl: 'https://sink.internal:8082',
+    });
+    for (const bad of ['ingest:8080', 'ftp://ingest', 'http://ingest:8080/?x=1', 'http://user:pw@ingest:8080']) {
+      expect(() => loadConfig({ DASHBOARD_INGEST_URL: bad })).toThrow(/DASHBOARD_INGEST_URL: expected an http\(s\) base URL/);
+    }
+  });
+
   it('parses write keys into key -> source and read keys into a set', () => {
     const c = loadConfig({ TRACKHOUSE_WRITE_KEYS: 'wk1:web, wk2:ios', TRACKHOUSE_READ_KEYS: 'rk1,rk2' });
     expect([...c.keys.write]).toEqual([

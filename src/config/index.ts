@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../common/errors.js';
 import { clickhouseSchema } from './clickhouse.js';
+import { dashboardSchema } from './dashboard.js';
 import { httpSchema } from './http.js';
 import { ingestSchema } from './ingest.js';
 import { kafkaSchema } from './kafka.js';
@@ -10,6 +11,7 @@ import { keysSchema } from './keys.js';
 import { int, oneOf, optionalInt, str } from './parse.js';
 import { querySchema } from './query.js';
 import { sinkSchema } from './sink.js';
+import { streamSchema } from './stream.js';
 
 /**
  * How long a stopping server keeps its port open with /readyz at 503 before it stops, so load
@@ -54,12 +56,16 @@ const sections = {
   ingest: ingestSchema,
   sink: sinkSchema,
   query: querySchema,
+  stream: streamSchema,
+  dashboard: dashboardSchema,
 } as const;
 
 type Sections = { [K in keyof typeof sections]: z.output<(typeof sections)[K]> };
 
 export type Config = Readonly<
-  Omit<Sections, 'general'> & {
+  Omit<Sections, 'general' | 'stream'> & {
+    /** STREAM_DIR resolved: `<data dir>/stream` unless set. */
+    stream: Omit<Sections['stream'], 'dir'> & { dir: string };
     /** Absolute path of the folder holding local Kafka and chDB data. */
     dataDir: string;
     logLevel: Sections['general']['logLevel'];
@@ -110,6 +116,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     ingest: s.ingest,
     sink: s.sink,
     query: s.query,
+    stream: { ...s.stream, dir: s.stream.dir === null ? path.join(path.resolve(cwd, s.general.dataDir), 'stream') : path.resolve(cwd, s.stream.dir) },
+    dashboard: s.dashboard,
   };
   return deepFreeze(config);
 }
@@ -125,12 +133,15 @@ function deepFreeze<T>(value: T): T {
 }
 
 export type { ClickHouseConfig } from './clickhouse.js';
+export type { DashboardConfig } from './dashboard.js';
 export type { HttpConfig } from './http.js';
 export type { IngestConfig } from './ingest.js';
 export type { KafkaConfig } from './kafka.js';
 export type { KeysConfig } from './keys.js';
 export type { QueryConfig } from './query.js';
 export type { SinkConfig } from './sink.js';
+export type { StreamConfig } from './stream.js';
+export { PROPERTY_NAME } from './stream.js';
 export { DEV_READ_KEY, DEV_SOURCE, DEV_WRITE_KEY, withDevKeys } from './keys.js';
 export { LOCAL_KAFKA_VERSION } from './kafka.js';
 export { MAX_BATCH_BYTES, MAX_EVENT_BYTES } from './ingest.js';

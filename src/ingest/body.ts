@@ -1,21 +1,10 @@
-// Request bodies: which content types and encodings are taken, bounded decompression, and the
+// Request bodies: which encodings are taken (any content type is; JSON is what parses), bounded decompression, and the
 // one UTF-8 check + decode.
 import { isUtf8 } from 'node:buffer';
 import zlib from 'node:zlib';
 import { HttpError } from '../common/errors.js';
 
 export type ContentEncoding = 'identity' | 'gzip' | 'deflate';
-
-/**
- * application/json, text/plain (what navigator.sendBeacon and analytics.js send, to avoid a CORS
- * preflight) and no content type at all are JSON here; anything else is refused.
- */
-export function acceptsContentType(header: string): boolean {
-  if (header === '' || header === 'application/json' || header === 'text/plain') return true;
-  const semi = header.indexOf(';');
-  const base = (semi < 0 ? header : header.slice(0, semi)).trim().toLowerCase();
-  return base === 'application/json' || base === 'text/plain' || base === '';
-}
 
 /** The body's encoding, or null for one we do not take. */
 export function contentEncoding(header: string): ContentEncoding | null {

@@ -3,7 +3,7 @@
 // path, so tests and the thread runner build it with whatever producer they like.
 //
 // Request path (all synchronous until the producer takes the records):
-//   headers -> route, content type/encoding, write key from Basic auth (refused early, body unread)
+//   headers -> route, content encoding, write key from Basic auth (refused early, body unread)
 //   body    -> gathered (one chunk: read in place; several: copied into a buffer of the declared
 //              size, bounded in total by INGEST_MAX_PENDING_BYTES)
 //           -> inflated (bounded) -> UTF-8 checked -> JSON.parse -> write key from body if needed
@@ -16,19 +16,20 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { HTTP_ERRORS, HttpError, type HttpErrorCode } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
-import { statusLine, writeJson, type Headers } from '../common/http.js';
+import { statusLine, writeJson, writeReply, type Headers } from '../common/http.js';
 import { EVENT_TIME, parseIsoTime } from '../common/isotime.js';
 import type { Config } from '../config/index.js';
 import type { OutRecord, ProduceError, RecordProducer, Submission } from '../kafka/producer.js';
 import { userKeyOf, type EventCodec, type EventRecord, type EventType } from '../schema/index.js';
 import { WriteKeys } from './auth.js';
 import { clientIp } from './clientip.js';
-import { acceptsContentType, contentEncoding, decodeUtf8, inflate, tooLarge, type ContentEncoding } from './body.js';
+import { contentEncoding, decodeUtf8, inflate, tooLarge, type ContentEncoding } from './body.js';
 import { problem, type EventProblem } from './problems.js';
 import type { IngestMetrics } from './metrics.js';
 import { emptyRecord, normalizeEvent, type NormalizeContext } from './normalize.js';
 import { eventBytes, rejectRecord } from './rejects.js';
 import { CALLS, callForPath, type CallKind } from './routes.js';
+import { decodeRequest, defaultReplies, formatRoute, Refused, type FormatRoute, type Replies, type SegmentCall } from './formats/index.js';
 import { RecordSlab } from './slab.js';
 
 export interface EdgeDeps {
@@ -59,7 +60,11 @@ interface RejectedEvent {
   index: number;
   code: string;
   error: string;
+  /** The vendor's field at fault (other formats). */
+  field?: string;
 }
+
+const NO_BODY = Buffer.alloc(0);
 
 /** One HTTP request from headers to answer. It is also the producer's Submission for its records. */
 class IngestRequest implements Submission {
@@ -87,6 +92,13 @@ class IngestRequest implements Submission {
   /** The body was not read to its end: close the connection with the answer. */
   closeAfter = false;
   readAt = 0;
+  /** Another vendor's format (PostHog, Amplitude, ...): its route, query and answers; null for Segment's API. */
+  route: FormatRoute | null = null;
+  query = '';
+  replies: Replies | null = null;
+  receivedAt = 0;
+  /** Bytes of the body as received (other formats' answers report it). */
+  size = 0;
 
   constructor(
     readonly edge: IngestEdge,
@@ -104,7 +116,7 @@ export class IngestEdge {
   private readonly keys: WriteKeys;
   private readonly slab: RecordSlab;
   private readonly scratch: EventRecord = emptyRecord();
-  private readonly nctx: NormalizeContext = { receivedAt: 0, source: '', sentAt: null, context: null, ip: null };
+  private readonly nctx: NormalizeContext = { receivedAt: 0, source: '', sentAt: null, context: null, ip: null, msTimes: false };
   /** Full-size (maxBatchBytes) buffers for multi-chunk bodies. */
   private readonly pool: Buffer[] = [];
   /**
@@ -135,8 +147,16 @@ export class IngestEdge {
     });
     app.options('/*', (res, req) => this.preflight(res, req));
     app.any('/*', (res, req) => {
-      const call = callForPath(req.getUrl());
-      if (call !== undefined && req.getMethod() === 'post') this.begin(res, req, call);
+      const url = req.getUrl();
+      const method = req.getMethod();
+      const call = callForPath(url);
+      if (call !== undefined && method === 'post') {
+        this.begin(res, req, call);
+        return;
+      }
+      // Other vendors' paths: kept off the Segment routes above, so those never look at them.
+      const route = formatRoute(url);
+      if (route !== undefined && ((method === 'post' && route.post) || (method === 'get' && route.get))) this.begin(res, req, 'batch', route, method === 'get');
       else this.notFound(res, req);
     });
   }
@@ -169,10 +189,15 @@ export class IngestEdge {
 
   // ---- request start: everything that can be decided from the headers ----
 
-  private begin(res: HttpResponse, req: HttpRequest, kind: CallKind): void {
+  private begin(res: HttpResponse, req: HttpRequest, kind: CallKind, route: FormatRoute | null = null, noBody = false): void {
     const r = new IngestRequest(this, res, kind, req.getUrl());
     this.open++;
     r.origin = req.getHeader('origin');
+    if (route !== null) {
+      r.route = route;
+      r.query = req.getQuery() ?? '';
+      r.replies = defaultReplies(route, r.query);
+    }
     if (this.draining) {
       this.refuse(r, new HttpError('draining', 'this server is shutting down; retry on another'), true);
       return;
@@ -184,13 +209,9 @@ export class IngestEdge {
       this.unauthenticated(r, 'unknown_write_key', true);
       return;
     }
-    const contentType = req.getHeader('content-type');
-    if (!acceptsContentType(contentType)) {
-      const shown = contentType.slice(0, 100);
-      const err = new HttpError('unsupported_media_type', `content type ${shown} is not accepted; send application/json or text/plain`);
-      this.refuse(r, err, true);
-      return;
-    }
+    // Any content type, or none: the body is JSON if it parses as JSON once its Content-Encoding
+    // is undone (SDKs send JSON as text/plain, form-urlencoded, octet-stream, ...), as Segment's
+    // and RudderStack's servers take it. Only an encoding we cannot undo is refused (415).
     const encoding = contentEncoding(req.getHeader('content-encoding'));
     if (encoding === null) {
       const shown = req.getHeader('content-encoding').slice(0, 100);
@@ -204,6 +225,12 @@ export class IngestEdge {
     const length = req.getHeader('content-length');
     if (length !== '') r.declared = Number(length);
     res.onAborted(() => this.aborted(r));
+    if (noBody) {
+      // A pixel (GET): the event is in the query.
+      r.read = true;
+      this.process(r, NO_BODY);
+      return;
+    }
     res.onData((chunk, isLast) => {
       try {
         this.chunk(r, chunk, isLast);
@@ -307,6 +334,10 @@ export class IngestEdge {
   // ---- parsing and events ----
 
   private process(r: IngestRequest, body: Buffer): void {
+    if (r.route !== null) {
+      this.processFormat(r, body);
+      return;
+    }
     r.readAt = performance.now();
     const receivedAt = Date.now();
     let parsed: unknown;
@@ -367,8 +398,80 @@ export class IngestEdge {
     this.submit(r);
   }
 
+  /**
+   * Another vendor's request: its payload is translated into Segment calls (src/ingest/formats/),
+   * which then take exactly the Segment path's rules, normalization, encoding and rejects.
+   */
+  private processFormat(r: IngestRequest, body: Buffer): void {
+    r.readAt = performance.now();
+    r.size = body.length;
+    const receivedAt = (r.receivedAt = Date.now());
+    let decoded;
+    try {
+      const plain = r.encoding !== 'identity' ? inflate(body, r.encoding, r.limit) : body;
+      decoded = decodeRequest(r.route!, plain, r.query, r.limit, receivedAt);
+    } catch (err) {
+      if (!(err instanceof HttpError)) throw err;
+      this.bodyRefused(r, err, body, { receivedAt });
+      return;
+    }
+    const t = decoded.translation;
+    r.replies = decoded.replies;
+    // Whose key: Basic auth, then a request-level key (Mixpanel's api_key=), then the payload's.
+    let perEventKeys = false;
+    if (r.source === null) {
+      const given = decoded.requestKey ?? t.key;
+      perEventKeys = decoded.requestKey === undefined;
+      const key = this.keys.fromBody(given);
+      if (key.kind !== 'ok') {
+        this.unauthenticated(r, key.kind === 'none' ? 'missing_write_key' : 'unknown_write_key', false);
+        return;
+      }
+      r.source = key.source;
+    }
+    if (t.calls.length === 0) {
+      this.bodyRefused(r, new HttpError('invalid_body', 'the body holds no events'), body, { receivedAt });
+      return;
+    }
+    const ctx = this.nctx;
+    ctx.receivedAt = receivedAt;
+    ctx.sentAt = null;
+    ctx.context = null;
+    ctx.ip = r.ip;
+    ctx.msTimes = true;
+    for (let i = 0; i < t.calls.length; i++) {
+      const call = t.calls[i]!;
+      ctx.source = r.source;
+      if (call instanceof Refused) {
+        this.rejectEvent(r, call, i, t.raw[i], call.field);
+        continue;
+      }
+      if (perEventKeys && typeof call.writeKey === 'string' && call.writeKey !== t.key) {
+        // Mixpanel carries the token in each event: an event with another known token is that source's.
+        const own = this.keys.fromBody(call.writeKey);
+        if (own.kind !== 'ok') {
+          this.rejectEvent(r, new Refused('invalid_field', 'the event\'s token is not a known write key', 'token', t.raw[i]), i, t.raw[i], 'token');
+          continue;
+        }
+        ctx.source = own.source;
+      }
+      this.event(r, call as SegmentCall, null, i, null, t.raw[i]);
+    }
+    ctx.msTimes = false;
+    if (r.rejected !== null && decoded.vendor === 'amplitude' && r.accepted > 0) {
+      // Amplitude's contract: a 400 means nothing of the request was taken (its SDKs resend the
+      // events not listed), so the valid events are dropped here, before Kafka sees them.
+      const kept = r.records.filter((x) => x.topic !== this.eventsTopic);
+      r.records.length = 0;
+      r.records.push(...kept);
+      r.bytes = kept.reduce((n, x) => n + x.value.length + RECORD_MEMORY * 4, 0);
+      r.accepted = 0;
+    }
+    this.submit(r);
+  }
+
   /** Validates, normalizes and encodes one event; an invalid one becomes a rejected record. */
-  private event(r: IngestRequest, raw: unknown, type: EventType | null, index: number, body: Buffer | null): void {
+  private event(r: IngestRequest, raw: unknown, type: EventType | null, index: number, body: Buffer | null, original: unknown = raw): void {
     const rec = this.scratch;
     let p: EventProblem | null = normalizeEvent(raw, type, this.nctx, rec);
     if (p === null) {
@@ -382,6 +485,10 @@ export class IngestEdge {
       }
       p = problem('event_too_large', `the event is larger than ${this.deps.config.ingest.maxEventBytes / 1024} KB`);
     }
+    this.rejectEvent(r, p, index, original, undefined, body);
+  }
+
+  private rejectEvent(r: IngestRequest, p: EventProblem, index: number, original: unknown, field: string | undefined, body: Buffer | null = null): void {
     const rejected = rejectRecord(
       {
         topic: this.rejectedTopic,
@@ -392,11 +499,11 @@ export class IngestEdge {
         receivedAt: this.nctx.receivedAt,
         index: index < 0 ? undefined : index,
       },
-      body ?? eventBytes(raw),
+      body ?? eventBytes(original),
     );
     r.records.push(rejected);
     r.bytes += rejected.value.length + RECORD_MEMORY * 4;
-    (r.rejected ??= []).push({ index, code: p.code, error: p.message });
+    (r.rejected ??= []).push(field === undefined ? { index, code: p.code, error: p.message } : { index, code: p.code, error: p.message, field });
   }
 
   /** A body that cannot be read as events: kept in the rejected topic if its sender is known. */
@@ -459,6 +566,15 @@ export class IngestEdge {
   private answer(r: IngestRequest): void {
     const m = this.deps.metrics;
     m.eventsAccepted(r.accepted);
+    if (r.replies !== null) {
+      if (r.rejected !== null) for (const x of r.rejected) m.eventRejected(x.code);
+      const v =
+        r.bodyError !== null
+          ? r.replies.refused(r.bodyError.status, r.bodyError.code, r.bodyError.message)
+          : r.replies.done({ accepted: r.accepted, total: r.accepted + (r.rejected?.length ?? 0), rejected: r.rejected, bodyBytes: r.size, receivedAt: r.receivedAt });
+      this.reply(r, v.status, v.body, false, false, v.contentType);
+      return;
+    }
     if (r.bodyError !== null) {
       this.reply(r, r.bodyError.status, errorBody(r.bodyError.code, r.bodyError.message), false, false);
       return;
@@ -480,6 +596,11 @@ export class IngestEdge {
   }
 
   private refuse(r: IngestRequest, err: HttpError, closeConnection: boolean): void {
+    if (r.replies !== null) {
+      const v = r.replies.refused(err.status, err.code, err.message);
+      this.reply(r, v.status, v.body, err.status === 503, closeConnection, v.contentType);
+      return;
+    }
     this.reply(r, err.status, errorBody(err.code, err.message), err.status === 503, closeConnection);
   }
 
@@ -492,7 +613,7 @@ export class IngestEdge {
     this.refuse(r, new HttpError(code, message), closeConnection);
   }
 
-  private reply(r: IngestRequest, status: number, body: string, retryAfter: boolean, closeConnection: boolean): void {
+  private reply(r: IngestRequest, status: number, body: string | Buffer, retryAfter: boolean, closeConnection: boolean, contentType = 'application/json'): void {
     if (r.answered) return;
     if (!r.aborted) {
       let headers = corsHeaders(r.origin);
@@ -501,7 +622,7 @@ export class IngestEdge {
         headers = [...headers, ['Retry-After', this.retryAfter], ...(r.origin !== '' ? [EXPOSE_RETRY_AFTER] : [])];
       }
       const res = r.res;
-      res.cork(() => writeJson(res, status, body, headers, false, closeConnection || r.closeAfter));
+      res.cork(() => writeReply(res, status, contentType, body, headers, false, closeConnection || r.closeAfter));
     }
     this.done(r, status);
   }
@@ -510,7 +631,7 @@ export class IngestEdge {
     if (r.answered) return;
     r.answered = true;
     const m = this.deps.metrics;
-    m.request(r.kind, status === 0 ? 499 : status);
+    m.request(r.route === null ? r.kind : r.route.label, status === 0 ? 499 : status);
     if (r.readAt > 0) m.answered((performance.now() - r.readAt) / 1000);
     if (--this.open === 0 && this.idleWaiters.length > 0) for (const w of this.idleWaiters.splice(0)) w();
   }
@@ -529,20 +650,26 @@ export class IngestEdge {
   private notFound(res: HttpResponse, req: HttpRequest): void {
     const url = req.getUrl();
     const call = callForPath(url);
+    const route = call === undefined ? formatRoute(url) : undefined;
     const [code, message]: [HttpErrorCode, string] =
-      call !== undefined
-        ? ['method_not_allowed', `${url} takes POST`]
-        : ['not_found', `no such endpoint: ${url.slice(0, 200)}; see /v1/track, /v1/identify, /v1/page, /v1/screen, /v1/group, /v1/alias, /v1/batch`];
+      route !== undefined
+        ? ['method_not_allowed', `${url} takes ${route.get && route.post ? 'GET or POST' : route.get ? 'GET' : 'POST'}`]
+        : call !== undefined
+          ? ['method_not_allowed', `${url} takes POST`]
+          : ['not_found', `no such endpoint: ${url.slice(0, 200)}; see /v1/track, /v1/identify, /v1/page, /v1/screen, /v1/group, /v1/alias, /v1/batch`];
     const status = HTTP_ERRORS[code];
     // Preflights pass on every path, so a page posting to a wrong one must be able to read why.
     const cors = corsHeaders(req.getHeader('origin'));
-    writeJson(res, status, errorBody(code, message), status === 405 ? [...cors, ALLOW_POST] : cors, req.getMethod() === 'head');
+    const allow = route === undefined || !route.get ? ALLOW_POST : route.post ? ALLOW_GET_POST : ALLOW_GET;
+    writeJson(res, status, errorBody(code, message), status === 405 ? [...cors, allow] : cors, req.getMethod() === 'head');
   }
 }
 
 const ANY_ORIGIN: Headers = [['Access-Control-Allow-Origin', '*']];
 const EXPOSE_RETRY_AFTER = ['Access-Control-Expose-Headers', 'Retry-After'] as const;
 const ALLOW_POST = ['Allow', 'POST, OPTIONS'] as const;
+const ALLOW_GET = ['Allow', 'GET, OPTIONS'] as const;
+const ALLOW_GET_POST = ['Allow', 'GET, POST, OPTIONS'] as const;
 
 /**
  * CORS headers of every answer: the page's origin echoed (with credentials allowed) so fetch with

@@ -145,4 +145,14 @@ describe('normalizeEvent', () => {
     expect(shared).toEqual({ library: { name: 'x' } });
     expect(JSON.parse(run({ userId: 'u', event: 'e' }, 'track', { ...ip, context: { ip: '192.0.2.1' } }).out.context)).toEqual({ ip: '192.0.2.1' });
   });
+
+  it('takes Unix-ms times only from translated calls (msTimes); Segment calls keep ISO 8601 text only', () => {
+    const call = { userId: 'u', event: 'e', timestamp: RECEIVED - 5000, sentAt: RECEIVED - 1000 };
+    expect(run(call, 'track').problem).toMatchObject({ code: 'invalid_timestamp' });
+    const { problem, out } = run(call, 'track', { msTimes: true });
+    expect(problem).toBeNull();
+    expect([out.timestamp, out.sent_at]).toEqual([RECEIVED - 4000, RECEIVED - 1000]);
+    expect(run({ ...call, timestamp: Number.NaN }, 'track', { msTimes: true }).problem).toMatchObject({ code: 'invalid_timestamp' });
+    expect(run({ ...call, timestamp: Date.UTC(3000, 0, 1), sentAt: undefined }, 'track', { msTimes: true }).problem).toMatchObject({ code: 'invalid_timestamp' });
+  });
 });

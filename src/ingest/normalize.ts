@@ -29,6 +29,12 @@ export interface NormalizeContext {
   context: Record<string, unknown> | null;
   /** The caller's address, recorded as context.ip when the event's context has no ip; or null. */
   ip: string | null;
+  /**
+   * Calls translated from another vendor's format (src/ingest/formats/) may give `timestamp` and
+   * `sentAt` as Unix milliseconds, saving an ISO text round trip per event; Segment's own API
+   * takes ISO 8601 text only, so this is false for its endpoints.
+   */
+  msTimes?: boolean;
 }
 
 const TYPES: ReadonlySet<string> = new Set<EventType>(['track', 'identify', 'page', 'screen', 'group', 'alias']);
@@ -185,6 +191,9 @@ export function normalizeEvent(raw: unknown, fixedType: EventType | null, ctx: N
   if (typeof rawTs === 'string') {
     ts = parseIsoTime(rawTs, EVENT_TIME);
     if (Number.isNaN(ts)) return problem('invalid_timestamp', 'timestamp must be an ISO 8601 time');
+  } else if (ctx.msTimes === true && typeof rawTs === 'number') {
+    if (!Number.isFinite(rawTs)) return problem('invalid_timestamp', 'timestamp must be a finite time');
+    ts = rawTs;
   } else if (rawTs !== undefined && rawTs !== null) {
     return problem('invalid_timestamp', 'timestamp must be an ISO 8601 string');
   }
@@ -193,6 +202,8 @@ export function normalizeEvent(raw: unknown, fixedType: EventType | null, ctx: N
   if (typeof rawSent === 'string') {
     sentAt = parseIsoTime(rawSent, EVENT_TIME);
     if (Number.isNaN(sentAt)) return problem('invalid_timestamp', 'sentAt must be an ISO 8601 time');
+  } else if (ctx.msTimes === true && typeof rawSent === 'number' && Number.isFinite(rawSent)) {
+    sentAt = rawSent;
   } else if (rawSent !== undefined && rawSent !== null) {
     return problem('invalid_timestamp', 'sentAt must be an ISO 8601 string');
   }

@@ -51,7 +51,7 @@ export async function startEdgeServer(opts: EdgeServerOptions): Promise<EdgeServ
   const edge = new IngestEdge({ config, log, producer, codec: new EventCodec(), metrics });
   gauges.pendingBytes = () => producer.pendingBytes;
   gauges.inFlight = () => edge.inFlight;
-  const app = loadUws().App();
+  const app = loadUws(log).App();
   edge.register(app);
   addOpsRoutes(app, {
     registry: opts.metricsSource ?? opts.registry,

@@ -1,6 +1,6 @@
-// The reads (and the one delete) of Kafka's admin API the sink and replay need, so kafkajs's admin
-// client stays inside src/kafka/: partition counts, watermarks, committed offsets, offsets by
-// record time, a group's members.
+// The reads (and the deletes of groups) of Kafka's admin API the sink, replay and the stream's
+// partition reader need, so kafkajs's admin client stays inside src/kafka/: partition counts,
+// watermarks, committed offsets, offsets by record time, a group's members.
 import type { Kafka } from 'kafkajs';
 import { errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
@@ -62,6 +62,49 @@ export function brokerOffsets(kafka: Kafka, topic: string, groupId: string): Off
     },
     async close() {
       if (admin && connected) await admin.disconnect();
+    },
+  };
+}
+
+/** Offsets of topics' partitions through one admin client, connected on first use (the partition reader's). */
+export interface PartitionOffsets {
+  /** Per partition, the first offset stamped at or after `time` (ms; 0: the earliest held), -1 where there is none. */
+  atTime(topic: string, time: number): Promise<Map<number, number>>;
+  /** Per partition, the next offset to be written. */
+  ends(topic: string): Promise<Map<number, number>>;
+  /** Deletes a consumer group; a failure is ignored (an empty group expires on its own). */
+  deleteGroup(groupId: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function partitionOffsets(kafka: Kafka): PartitionOffsets {
+  let admin: Admin | null = null;
+  let connected: Promise<void> | null = null;
+  const ready = async (): Promise<Admin> => {
+    admin ??= kafka.admin();
+    const a = admin;
+    connected ??= a.connect().catch((err: unknown) => {
+      connected = null;
+      throw err;
+    });
+    await connected;
+    return a;
+  };
+  return {
+    async atTime(topic, time) {
+      const a = await ready();
+      return new Map((await a.fetchTopicOffsetsByTimestamp(topic, time)).map((o) => [o.partition, Number(o.offset)]));
+    },
+    async ends(topic) {
+      const a = await ready();
+      return new Map((await a.fetchTopicOffsets(topic)).map((o) => [o.partition, Number(o.high)]));
+    },
+    async deleteGroup(groupId) {
+      const a = await ready().catch(() => null);
+      await a?.deleteGroups([groupId]).catch(() => {});
+    },
+    async close() {
+      if (admin && connected) await admin.disconnect().catch(() => {});
     },
   };
 }

@@ -10,7 +10,7 @@
 // While a round waits (a slow or unreachable ClickHouse), this file keeps the membership alive
 // with heartbeats; when a heartbeat says the group is rebalancing, it aborts the round's signal
 // (finish what is in flight, start nothing new) and hands the rebalance on to kafkajs.
-import type { Consumer, EachBatchPayload, IHeaders, Kafka, PartitionAssigner } from 'kafkajs';
+import type { Consumer, EachBatchPayload, IHeaders, Kafka } from 'kafkajs';
 import { errorMessage, TrackhouseError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 
@@ -63,13 +63,6 @@ export interface GroupConsumerOptions {
   sessionTimeoutMs?: number;
   rebalanceTimeoutMs?: number;
   heartbeatIntervalMs?: number;
-  /** Instead of kafkajs's round robin (./reader.ts assigns fixed partitions to its one member). */
-  partitionAssigners?: PartitionAssigner[];
-  /**
-   * After every join, where to read each assigned partition from (absent: the committed offset).
-   * Seeks are queued before the first fetch of the new generation.
-   */
-  seekOnJoin?: (partitions: readonly number[]) => ReadonlyMap<number, number>;
   log: Logger;
 }
 
@@ -120,7 +113,6 @@ export function createGroupConsumer(kafka: Kafka, opts: GroupConsumerOptions): G
     maxBytesPerPartition: opts.fetch.maxBytesPerPartition,
     maxWaitTimeInMs: opts.fetch.maxWaitMs,
     allowAutoTopicCreation: false,
-    ...(opts.partitionAssigners ? { partitionAssigners: opts.partitionAssigners } : {}),
   });
   const log = opts.log;
   let collecting: PendingRound | null = null;
@@ -133,12 +125,7 @@ export function createGroupConsumer(kafka: Kafka, opts: GroupConsumerOptions): G
     joined = true;
     const assigned = e.payload.memberAssignment[opts.topic] ?? [];
     log.info({ groupId: opts.groupId, memberId: e.payload.memberId, partitions: assigned }, 'partitions assigned');
-    const sorted = [...assigned].sort((a, b) => a - b);
-    // GROUP_JOIN is emitted synchronously after the sync, before the generation's first fetch.
-    if (opts.seekOnJoin) {
-      for (const [partition, offset] of opts.seekOnJoin(sorted)) consumer.seek({ topic: opts.topic, partition, offset: String(offset) });
-    }
-    assignListener(sorted);
+    assignListener([...assigned].sort((a, b) => a - b));
   });
   consumer.on(consumer.events.CRASH, (e) => {
     joined = false;

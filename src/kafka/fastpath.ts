@@ -9,7 +9,9 @@
 //   - protocol/recordBatch/record/v0/decoder: per record, two decimal strings parsed into Long
 //     and printed back (offset, timestamp), and a header object rebuilt per header.
 // The replacements write into (or read from) one buffer with plain number arithmetic, and fall
-// back to exact 64-bit math where a value does not fit a double. Tests compare their output with
+// back to exact 64-bit math where a value does not fit a double. A record without headers (all
+// of the ingest's events) is written with no allocation at all, its key copied in JS when ASCII,
+// and the batch checksum is slicing-by-8 CRC-32C (./crc32c.ts) instead of kafkajs's byte loop. Tests compare their output with
 // the original modules' byte for byte (src/kafka/fastpath.test.ts).
 //
 // They are installed into Node's require cache before kafkajs loads them, which is why every
@@ -17,6 +19,7 @@
 // load of kafkajs (unless KAFKA_FASTPATH=off). If kafkajs is not exactly 2.2.4, or was loaded
 // before, nothing is replaced and kafkajs runs as is.
 import { createRequire } from 'node:module';
+import { crc32c } from './crc32c.js';
 
 const require = createRequire(import.meta.url);
 
@@ -99,11 +102,20 @@ class Out {
   /** Unsigned LEB128 of a non-negative integer below 2^53. */
   uvarint(v: number): void {
     this.ensure(10);
-    while (v >= 0x80) {
-      this.buf[this.pos++] = (v % 0x80) | 0x80;
-      v = Math.floor(v / 0x80);
+    const buf = this.buf;
+    if (v < 0x80000000) {
+      // The usual case (lengths, deltas): 32-bit shifts instead of float division.
+      while (v >= 0x80) {
+        buf[this.pos++] = (v & 0x7f) | 0x80;
+        v >>>= 7;
+      }
+    } else {
+      while (v >= 0x80) {
+        buf[this.pos++] = (v % 0x80) | 0x80;
+        v = Math.floor(v / 0x80);
+      }
     }
-    this.buf[this.pos++] = v;
+    buf[this.pos++] = v;
   }
   /** kafkajs's writeVarInt: 32-bit zigzag. */
   varint(v: number): void {
@@ -125,8 +137,17 @@ class Out {
   }
   bytes(b: Buffer): void {
     this.ensure(b.length);
-    b.copy(this.buf, this.pos);
+    // TypedArray#set is a V8 builtin; Buffer#copy checks its arguments and then calls it.
+    this.buf.set(b, this.pos);
     this.pos += b.length;
+  }
+  /** An ASCII string of `length` chars, copied in JS (cheaper than a native call for ids). */
+  ascii(s: string, length: number): void {
+    this.ensure(length);
+    const buf = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < length; i++) buf[p++] = s.charCodeAt(i);
+    this.pos = p;
   }
   utf8(s: string, byteLength: number): void {
     this.ensure(byteLength);
@@ -140,6 +161,9 @@ function zigzag64(v: number | bigint): bigint {
 }
 
 function uvarintSize(v: number): number {
+  if (v < 0x80) return 1;
+  if (v < 0x4000) return 2;
+  if (v < 0x200000) return 3;
   let n = 1;
   while (v >= 0x80) {
     v = Math.floor(v / 0x80);
@@ -196,8 +220,53 @@ function headerList(headers: Message['headers']): Header[] {
   return list;
 }
 
+/** Keys up to this length are checked for ASCII and copied in JS; longer ones take native calls. */
+const JS_KEY = 64;
+
+/** The length of an ASCII string of at most JS_KEY chars, else -1. */
+function asciiLength(s: string): number {
+  const n = s.length;
+  if (n > JS_KEY) return -1;
+  for (let i = 0; i < n; i++) if (s.charCodeAt(i) >= 0x80) return -1;
+  return n;
+}
+
 /** One record, exactly as kafkajs's protocol/recordBatch/record/v0 encodes it. */
 function writeRecord(out: Out, m: Message, offsetDelta: number, timestampDelta: number): void {
+  if (m.headers != null) {
+    writeRecordWithHeaders(out, m, offsetDelta, timestampDelta);
+    return;
+  }
+  // The ingest's records: a string or no key, a Buffer value, no headers. No allocation here.
+  const key = m.key;
+  let keyLen = -1;
+  let keyAscii = false;
+  if (typeof key === 'string') {
+    keyLen = asciiLength(key);
+    if (keyLen >= 0) keyAscii = true;
+    else keyLen = Buffer.byteLength(key);
+  } else if (key != null) keyLen = bytesLength(key);
+  const valueLen = bytesLength(m.value);
+  const body =
+    1 +
+    varlongSize(timestampDelta) +
+    varintSize(offsetDelta) +
+    (keyLen < 0 ? 1 : varintSize(keyLen) + keyLen) +
+    (valueLen < 0 ? 1 : varintSize(valueLen) + valueLen) +
+    1; // no headers: varint 0
+  out.varint(body);
+  out.int8(0);
+  out.varlong(timestampDelta);
+  out.varint(offsetDelta);
+  if (keyAscii) {
+    out.varint(keyLen);
+    out.ascii(key as string, keyLen);
+  } else writeVarIntBytes(out, key, keyLen);
+  writeVarIntBytes(out, m.value, valueLen);
+  out.int8(0);
+}
+
+function writeRecordWithHeaders(out: Out, m: Message, offsetDelta: number, timestampDelta: number): void {
   const keyLen = bytesLength(m.key);
   const valueLen = bytesLength(m.value);
   const headers = headerList(m.headers);
@@ -231,11 +300,14 @@ function writeRecord(out: Out, m: Message, offsetDelta: number, timestampDelta: 
   }
 }
 
+function hasTimestamp(m: Message): boolean {
+  return m.timestamp != null;
+}
+
 type Long = { toString(): string };
 
 interface KafkajsInternals {
   Encoder: new (size?: number) => { buf: Buffer; offset: number; readonly buffer: Buffer };
-  crc32C: (buf: Buffer) => number;
   lookupCodec: (type: number) => { compress(encoder: { buffer: Buffer }): Promise<Buffer> } | null;
   Long: { fromInt(v: number): Long };
   apiKeys: { Produce: number };
@@ -245,7 +317,6 @@ function internals(): KafkajsInternals {
   const base = 'kafkajs/src/';
   return {
     Encoder: require(`${base}protocol/encoder`),
-    crc32C: require(`${base}protocol/recordBatch/crc32C`),
     lookupCodec: require(`${base}protocol/message/compression`).lookupCodec,
     Long: require(`${base}utils/long`),
     apiKeys: require(`${base}protocol/requests/apiKeys`),
@@ -307,9 +378,14 @@ export function produceRequestV3(k: KafkajsInternals = internals()) {
         for (const { partition, messages, firstSequence = 0 } of partitions) {
           const dateNow = Date.now();
           // As kafkajs does: the given timestamps, sorted as strings (its Array#sort), else now.
-          const stamps = messages.map((m) => m.timestamp).filter((t) => t != null).sort();
-          const firstTimestamp = stamps.length === 0 ? dateNow : stamps[0]!;
-          const maxTimestamp = stamps.length === 0 ? dateNow : stamps[stamps.length - 1]!;
+          // The ingest sets none, so the arrays are only made when some message has one.
+          let firstTimestamp: string | number = dateNow;
+          let maxTimestamp: string | number = dateNow;
+          if (messages.some(hasTimestamp)) {
+            const stamps = messages.map((m) => m.timestamp).filter((t) => t != null).sort();
+            firstTimestamp = stamps[0]!;
+            maxTimestamp = stamps[stamps.length - 1]!;
+          }
           const first = Number(firstTimestamp);
 
           out.int32(partition);
@@ -340,7 +416,7 @@ export function produceRequestV3(k: KafkajsInternals = internals()) {
           }
           if (codec) out.bytes(await codec.compress(toEncoder(records.buf, records.pos)));
           const end = out.pos;
-          out.buf.writeUInt32BE(k.crc32C(out.buf.subarray(bodyStart, end)), crcAt);
+          out.buf.writeUInt32BE(crc32c(out.buf, bodyStart, end), crcAt);
           out.buf.writeInt32BE(end - lengthEnd, lengthEnd - 4);
           out.buf.writeInt32BE(end - batchStart, sizeAt);
         }

@@ -1,9 +1,11 @@
 // The project's one entry to kafkajs. kafkajs is loaded on first use, after the fast path
 // (./fastpath.ts) has been put into Node's require cache, unless that first use asks for kafkajs
 // as published (KAFKA_FASTPATH=off: createKafka passes config.kafka.fastPath). Take kafkajs values
-// from kafkajs() here, never from 'kafkajs' directly (types may be imported from it).
+// from kafkajs() here, never from 'kafkajs' directly (types may be imported from it). The Node 23+
+// timer fix (./timers.ts) goes in either way: it changes no behaviour, only silences a warning.
 import { createRequire } from 'node:module';
 import { currentFastPath, installKafkajsFastPath, type FastPathStatus } from './fastpath.js';
+import { installTimerFix } from './timers.js';
 
 const require = createRequire(import.meta.url);
 
@@ -18,6 +20,7 @@ export function kafkajs(fastPath = true): Kafkajs {
   // A test setup may have installed it before (vitest.config.ts); then it is in, whatever is asked.
   const before = currentFastPath();
   status = fastPath || before?.installed ? installKafkajsFastPath() : { installed: false, reason: 'turned off (KAFKA_FASTPATH=off): kafkajs runs as published' };
+  installTimerFix();
   loaded = require('kafkajs') as Kafkajs;
   return loaded;
 }

@@ -1,94 +1,214 @@
-// A reader of chosen partitions of a topic, starting where the caller says, that never commits
-// offsets to Kafka: for processors that keep their offsets with their state (src/state/), like the
-// query API's view. The same rounds as the sink's consumer (./consumer.ts: every partition of a
-// fetch at once, heartbeats while a round runs).
+// A reader of chosen partitions of some topics, at positions its caller keeps (with its own data,
+// in its own store), not at offsets committed to a shared consumer group: the one reader of the
+// processors that keep state derived from a topic, the stream processor (src/stream/: every
+// partition of the events, rejected and alerts topics, each replica complete) and the query API's
+// per-user view (src/view/: the partitions of its shard of the events topic).
 //
-// kafkajs has no manual assignment, so the reader is the one member of a consumer group of its
-// own (a random group id per process start: two readers never share, and a restarted process never
-// waits for its old self's session to expire). Its partition assigner gives that member exactly
-// the partitions asked for, and every join seeks each of them to the offset the caller's state
-// holds, so a re-join (coordinator moved, metadata changed) resumes from the state, not from
-// Kafka. Nothing is committed; Kafka forgets an empty group that never committed.
-import { randomBytes } from 'node:crypto';
-import type { Kafka, PartitionAssigner } from 'kafkajs';
+// kafkajs has no manual assignment, so the reader is the only member of a consumer group of its
+// own (a group id no other process uses, a new one per start): it is assigned every partition, or
+// with `partitions` exactly those (a fixed assigner), is never rebalanced against anyone, and never
+// commits. After every join it seeks each partition to the caller's position (or, for a partition
+// the caller has never read, to the first record at or after `startTime`, Kafka's record time), so
+// a re-join for any reason (a new partition, a missed heartbeat) never rewinds or skips. Records
+// come in rounds: every partition batch of one fetch together, as src/kafka/consumer.ts does for
+// the sink.
+import type { Consumer, EachBatchPayload, IHeaders, Kafka, PartitionAssigner } from 'kafkajs';
+import { errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
-import { createGroupConsumer, type FetchLimits, type Round } from './consumer.js';
+import { partitionOffsets } from './admin.js';
 import { kafkajs } from './kafkajs.js';
 
+export interface ReadRecord {
+  readonly offset: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers?: IHeaders;
+  /** Kafka record time, ms as text. */
+  readonly timestamp: string;
+}
+
+export interface ReadBatch {
+  readonly topic: string;
+  readonly partition: number;
+  readonly records: readonly ReadRecord[];
+  /** Offset of the last record fetched, control records included: the partition goes on at lastOffset + 1. */
+  readonly lastOffset: number;
+  /** The partition's end offset when the broker answered. */
+  readonly highWatermark: number;
+}
+
 export interface PartitionReaderOptions {
-  topic: string;
-  /** Partitions to read. */
-  partitions: readonly number[];
-  /** Partitions of the topic (every batch of one fetch joins the same round). */
-  partitionCount: number;
-  /** Where to read each partition from, asked at every join; absent: the earliest offset kept. */
-  startOffsets: () => ReadonlyMap<number, number>;
-  fetch: FetchLimits;
-  /** Prefix of the private group's id (shows up in the broker's group list). */
-  groupPrefix: string;
+  topics: readonly string[];
+  /** A group id only this reader uses. */
+  groupId: string;
+  /** The partitions to read of each topic (every topic must be listed); absent: every partition of every topic. */
+  partitions?: ReadonlyMap<string, readonly number[]>;
+  /** The next offset to read, or null for a partition never read (it starts at startTime). */
+  position(topic: string, partition: number): number | null;
+  /** Kafka record time (ms) a never-read partition of `topic` starts at; 0 for its first record. */
+  startTime(topic: string): number;
+  /** Told where each partition starts after a join (null: its earliest record, offset unknown yet). */
+  onSeek?(topic: string, partition: number, offset: number | null): void;
+  maxWaitMs: number;
+  maxBytes: number;
+  maxBytesPerPartition: number;
+  /** The broker gives up on a silent reader after this long (default 60 s). */
   sessionTimeoutMs?: number;
   log: Logger;
 }
 
 export interface PartitionReader {
-  /** Reads until stop(); onRound gets every fetch that returned records. */
-  start(onRound: (round: Round) => Promise<void>): Promise<void>;
+  /**
+   * Starts reading; onRound gets every non-empty batch of a fetch together. The next fetch of a
+   * partition waits until onRound resolved.
+   */
+  start(onRound: (batches: readonly ReadBatch[]) => Promise<void>): Promise<void>;
+  /** End offsets (the next offset to be written) of every partition of the topics, asked now. */
+  endOffsets(): Promise<Map<string, Map<number, number>>>;
+  /** Partitions assigned (all of each topic), once joined. */
+  assigned(): ReadonlyMap<string, readonly number[]>;
   stop(): Promise<void>;
-  readonly groupId: string;
 }
 
-const NAME = 'TrackhouseFixedPartitions';
+const FIXED = 'TrackhouseFixedPartitions';
 
-/** Gives the group's first member exactly `partitions` of `topic` (the group has one member). */
-export function fixedAssigner(topic: string, partitions: readonly number[]): PartitionAssigner {
+/** Gives the group's first member exactly `partitions` (the reader's group has one member). */
+export function fixedAssigner(partitions: ReadonlyMap<string, readonly number[]>): PartitionAssigner {
+  const { AssignerProtocol } = kafkajs();
+  const assignment = Object.fromEntries([...partitions].map(([t, ps]) => [t, [...ps]]));
   return () => ({
-    name: NAME,
+    name: FIXED,
     version: 0,
     async assign({ members }) {
       return members.map((m, i) => ({
         memberId: m.memberId,
-        memberAssignment: kafkajs().AssignerProtocol.MemberAssignment.encode({
-          version: 0,
-          assignment: i === 0 ? { [topic]: [...partitions] } : {},
-          userData: Buffer.alloc(0),
-        }),
+        memberAssignment: AssignerProtocol.MemberAssignment.encode({ version: 0, assignment: i === 0 ? assignment : {}, userData: Buffer.alloc(0) }),
       }));
     },
     protocol({ topics }) {
-      return { name: NAME, metadata: kafkajs().AssignerProtocol.MemberMetadata.encode({ version: 0, topics, userData: Buffer.alloc(0) }) };
+      return { name: FIXED, metadata: AssignerProtocol.MemberMetadata.encode({ version: 0, topics, userData: Buffer.alloc(0) }) };
     },
   });
 }
 
 export function createPartitionReader(kafka: Kafka, opts: PartitionReaderOptions): PartitionReader {
-  const groupId = `${opts.groupPrefix}-${randomBytes(6).toString('hex')}`;
-  // The group has one member: its session timeout only says when the broker gives up on a silent
-  // reader, so it can be long enough never to cut a busy one off.
-  const sessionTimeoutMs = opts.sessionTimeoutMs ?? 60_000;
-  const consumer = createGroupConsumer(kafka, {
-    groupId,
-    topic: opts.topic,
-    partitions: opts.partitionCount,
-    fetch: opts.fetch,
-    fromBeginning: true,
-    sessionTimeoutMs,
-    heartbeatIntervalMs: Math.min(3_000, Math.floor(sessionTimeoutMs / 3)),
-    rebalanceTimeoutMs: sessionTimeoutMs,
-    partitionAssigners: [fixedAssigner(opts.topic, opts.partitions)],
-    seekOnJoin: (assigned) => {
-      const wanted = opts.startOffsets();
-      const seeks = new Map<number, number>();
-      for (const p of assigned) {
-        const at = wanted.get(p);
-        if (at !== undefined) seeks.set(p, at);
-      }
-      return seeks;
-    },
-    log: opts.log,
+  const log = opts.log;
+  if (opts.partitions) {
+    const missing = opts.topics.filter((t) => !opts.partitions!.has(t));
+    if (missing.length > 0) throw new Error(`partition reader: no partitions given for ${missing.join(', ')}`);
+  }
+  // Alone in its group: nothing to rebalance against; a long pause (a large store write) must
+  // not make the broker drop it and trigger a re-join.
+  const sessionTimeout = opts.sessionTimeoutMs ?? 60_000;
+  const consumer: Consumer = kafka.consumer({
+    groupId: opts.groupId,
+    sessionTimeout,
+    rebalanceTimeout: sessionTimeout,
+    heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 3)),
+    ...(opts.partitions ? { partitionAssigners: [fixedAssigner(opts.partitions)] } : {}),
+    minBytes: 1,
+    maxBytes: opts.maxBytes,
+    maxBytesPerPartition: opts.maxBytesPerPartition,
+    maxWaitTimeInMs: opts.maxWaitMs,
+    allowAutoTopicCreation: false,
   });
+  const offsets = partitionOffsets(kafka);
+  let assignment = new Map<string, number[]>();
+  /** Start offsets by time, looked up once at start for every partition then known. */
+  const byTime = new Map<string, Map<number, number>>();
+  let stopping = false;
+
+  let collecting: { batches: ReadBatch[]; done: Promise<void> } | null = null;
+  let onRound: (batches: readonly ReadBatch[]) => Promise<void> = async () => {};
+
+  consumer.on(consumer.events.GROUP_JOIN, (e) => {
+    assignment = new Map(Object.entries(e.payload.memberAssignment).map(([t, ps]) => [t, [...ps].sort((a, b) => a - b)]));
+    const seeks: Record<string, Record<number, number | string>> = {};
+    for (const [topic, partitions] of assignment) {
+      for (const p of partitions) {
+        const pos = opts.position(topic, p) ?? byTime.get(topic)?.get(p) ?? null;
+        // A partition that appeared after start (the topic grew) is read from its beginning.
+        const offset = pos === null ? -2 : pos;
+        consumer.seek({ topic, partition: p, offset: String(offset) });
+        opts.onSeek?.(topic, p, offset === -2 ? null : offset);
+        (seeks[topic] ??= {})[p] = offset === -2 ? 'earliest' : offset;
+      }
+    }
+    log.info({ groupId: opts.groupId, seeks }, 'reading every partition from the stored positions');
+  });
+  consumer.on(consumer.events.CRASH, (e) => {
+    log.error({ err: errorMessage(e.payload.error), restart: e.payload.restart }, 'Kafka reader crashed');
+  });
+
+  async function eachBatch(payload: EachBatchPayload): Promise<void> {
+    if (stopping) return;
+    const { batch } = payload;
+    if (collecting === null) {
+      // kafkajs calls the handler of every partition of a fetch in the same tick, so one turn of
+      // the event loop gathers the whole fetch into one round.
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const round: { batches: ReadBatch[]; done: Promise<void> } = { batches: [], done: gate.then(() => onRound(round.batches)) };
+      collecting = round;
+      setImmediate(() => {
+        collecting = null;
+        release();
+      });
+    }
+    const round = collecting;
+    round.batches.push({
+      topic: batch.topic,
+      partition: batch.partition,
+      records: batch.messages,
+      lastOffset: Number(batch.lastOffset()),
+      highWatermark: Number(batch.highWatermark),
+    });
+    await round.done;
+  }
+
   return {
-    groupId,
-    start: (onRound) => consumer.start(onRound, () => {}),
-    stop: () => consumer.stop(),
+    async start(handler) {
+      onRound = handler;
+      for (const topic of opts.topics) {
+        // A topic created a moment ago may not be served by its leader yet.
+        const known = await retried(() => offsets.atTime(topic, Math.max(0, opts.startTime(topic))));
+        const ends = await retried(() => offsets.ends(topic));
+        // -1: no record at or after that time; start at the end.
+        for (const [p, off] of known) if (off < 0) known.set(p, ends.get(p) ?? 0);
+        byTime.set(topic, known);
+      }
+      await consumer.connect();
+      for (const topic of opts.topics) await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({ autoCommit: false, eachBatchAutoResolve: true, partitionsConsumedConcurrently: 1_000, eachBatch });
+    },
+    async endOffsets() {
+      const out = new Map<string, Map<number, number>>();
+      for (const topic of opts.topics) out.set(topic, await retried(() => offsets.ends(topic)));
+      return out;
+    },
+    assigned: () => assignment,
+    async stop() {
+      if (stopping) return;
+      stopping = true;
+      await consumer.disconnect().catch(() => {});
+      // Empty now and without offsets; the broker would expire it, this just tidies at once.
+      await offsets.deleteGroup(opts.groupId);
+      await offsets.close();
+    },
   };
+}
+
+const NOT_YET = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE', 'NOT_LEADER_FOR_PARTITION', 'NOT_LEADER_OR_FOLLOWER']);
+
+/** Retries what fails because a new topic's partitions are not served yet (up to ~10 s). */
+async function retried<T>(f: () => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await f();
+    } catch (err) {
+      const type = (err as { type?: string }).type;
+      if (i >= 20 || type === undefined || !NOT_YET.has(type)) throw err;
+      await new Promise((r) => setTimeout(r, 100 + 50 * i));
+    }
+  }
 }

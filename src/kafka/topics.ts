@@ -81,6 +81,36 @@ export async function ensureTopics(kafka: Kafka, cfg: KafkaConfig, log?: Logger)
 
 type Admin = ReturnType<Kafka['admin']>;
 
+/**
+ * The two topics of the alerts leader election and notification log (src/stream/), created when
+ * missing; an existing topic is left as it is, like the pipeline's own.
+ *   <alerts>        one partition, compacted: per rule and group, the last notification sent or
+ *                   given up, so a new leader knows what receivers were told.
+ *   <alerts>.lease  one partition, never written: its consumer group is the leader lease.
+ */
+export async function ensureStreamTopics(kafka: Kafka, topics: { alerts: string; lease: string }, replicationFactor: number, log?: Logger): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const wanted = [
+      { topic: topics.alerts, numPartitions: 1, replicationFactor, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
+      { topic: topics.lease, numPartitions: 1, replicationFactor, configEntries: [{ name: 'retention.ms', value: String(3_600_000) }] },
+    ].filter((t) => !existing.has(t.topic));
+    if (wanted.length === 0) return;
+    try {
+      await admin.createTopics({ waitForLeaders: false, topics: wanted });
+    } catch (err) {
+      // Another replica created it in between.
+      if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
+    }
+    await waitForLeaders(admin, wanted.map((t) => t.topic));
+    log?.info({ topics: wanted.map((t) => t.topic) }, 'created the alerts topics');
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** Metadata errors a just-created topic answers with until the brokers know it. */
 const NOT_YET = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
 

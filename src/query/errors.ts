@@ -1,8 +1,9 @@
 // The query API's errors and their one mapping to an HTTP reply. Codes and statuses come from the
 // project's registry (HTTP_ERRORS in src/common/errors.ts); bodies are JSON with the code as
-// `error`, a `message` a person can act on and, for a bad parameter, the parameter's name.
+// `error`, a `message` a person can act on and, for a bad parameter, the parameter's name (written by
+// httpErrorReply, src/common/http.ts, which the stream's /v1/volume and /v1/alerts share).
 import { DependencyError, HttpError } from '../common/errors.js';
-import type { Headers } from '../common/http.js';
+import { httpErrorReply, type HttpErrorReply } from '../common/http.js';
 
 /** A request parameter is missing, unknown, repeated or has a bad value. */
 export class InvalidParameterError extends HttpError {
@@ -16,7 +17,7 @@ export class InvalidParameterError extends HttpError {
 /** No bearer read key, or one that is not configured. */
 export class UnauthorizedError extends HttpError {
   constructor(readonly reason: 'missing' | 'invalid') {
-    super('unauthorized', reason === 'missing' ? 'a read key is required: Authorization: Bearer <key>' : 'unknown read key');
+    super('unauthorized', reason === 'missing' ? 'a read key is required: Authorization: Bearer <key>' : 'unknown read key', { details: { reason } });
   }
 }
 
@@ -53,30 +54,13 @@ export class MisroutedError extends HttpError {
   }
 }
 
-export interface HttpReply {
-  status: number;
-  body: string;
-  headers: Headers;
-}
-
-const RETRY_AFTER: Headers = [['Retry-After', '1']];
-const NONE: Headers = [];
-// RFC 6750: a request without credentials gets the bare challenge; a wrong token says so.
-const CHALLENGE: Headers = [['WWW-Authenticate', 'Bearer realm="trackhouse"']];
-const CHALLENGE_INVALID: Headers = [['WWW-Authenticate', 'Bearer realm="trackhouse", error="invalid_token"']];
+export type HttpReply = HttpErrorReply;
 
 /** The one place that turns an error into status, headers and a JSON body. */
 export function toHttpError(err: unknown): HttpReply {
-  if (err instanceof HttpError) {
-    const body =
-      err instanceof InvalidParameterError
-        ? JSON.stringify({ error: err.code, parameter: err.parameter, message: err.message })
-        : JSON.stringify({ error: err.code, message: err.message });
-    const headers = err instanceof UnauthorizedError ? (err.reason === 'missing' ? CHALLENGE : CHALLENGE_INVALID) : err.retriable ? RETRY_AFTER : NONE;
-    return { status: err.status, body, headers };
-  }
+  if (err instanceof HttpError) return httpErrorReply(err);
   if (err instanceof DependencyError) {
-    return toHttpError(new HttpError('clickhouse_unavailable', 'ClickHouse did not answer the query; retry shortly', { cause: err }));
+    return httpErrorReply(new HttpError('clickhouse_unavailable', 'ClickHouse did not answer the query; retry shortly', { cause: err }));
   }
-  return toHttpError(new HttpError('internal_error', 'internal error'));
+  return httpErrorReply(new HttpError('internal_error', 'internal error'));
 }

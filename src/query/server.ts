@@ -34,7 +34,27 @@ export interface QueryOptions {
    * from ClickHouse and /readyz checks it (tests of the SQL path).
    */
   expectsView?: boolean;
+  /**
+   * Route sets other modules serve on this port (the dashboard's, wired by src/cli/components.ts),
+   * registered before the catch-all, each given the API's own read-key check, drain state, error
+   * replies and request metrics.
+   */
+  routes?: readonly QueryRoutes[];
 }
+
+/** What added routes get from the query server so that they answer as its API does. */
+export interface RouteGuard {
+  /** Throws the API's own error when the request may not read data (draining, no or unknown read key). */
+  admit(req: HttpRequest): void;
+  /** Writes that error (or any other) as the API does, counted as route 'other'; inside a handler or a cork. */
+  fail(res: HttpResponse, err: unknown): void;
+  /** True once the server drains: new requests get 503. */
+  draining(): boolean;
+  /** Records an answer in this server's request metrics. */
+  done(route: Route, status: number, start: number): void;
+}
+
+export type QueryRoutes = (app: TemplatedApp, guard: RouteGuard) => void;
 
 export interface QueryServer {
   readonly port: number;
@@ -70,7 +90,7 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
   if (readKeys.size === 0) {
     throw new ConfigError('TRACKHOUSE_READ_KEYS is empty: the query API needs at least one read key', { variable: 'TRACKHOUSE_READ_KEYS' });
   }
-  const uws = loadUws();
+  const uws = loadUws(log);
   const gate = createGate(q.maxConcurrent, q.maxQueued);
   const metrics: QueryMetrics = createQueryMetrics(opts.registry, { gate });
   const runner = gatedRunner(createClickHouseRunner(opts.clickhouse), gate, metrics);
@@ -229,6 +249,17 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
       fail(res, 'rollups', start, err);
     }
   });
+
+  const guard: RouteGuard = {
+    admit: (req) => {
+      if (draining) throw new DrainingError();
+      authorize(req);
+    },
+    fail: (res, err) => fail(res, 'other', performance.now(), err),
+    draining: () => draining,
+    done: (route, status, start) => metrics.done(route, status, start),
+  };
+  for (const add of opts.routes ?? []) add(app, guard);
 
   for (const path of ['/v1/users/:userId/events', '/v1/rollups/daily']) {
     app.any(path, (res, req) => {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../common/log.js';
-import type { FetchedMessage, PartitionBatch } from '../kafka/consumer.js';
+import type { ReadBatch, ReadRecord } from '../kafka/reader.js';
 import { EventCodec, type EventRecord } from '../schema/index.js';
 import { attachState, openState, type StateStore } from '../state/statestore.js';
 import { ViewBuilder } from './builder.js';
@@ -32,9 +32,9 @@ const event = (i: number, user: string, ts: number, over: Partial<EventRecord> =
   ...over,
 });
 
-function batch(partition: number, first: number, events: readonly EventRecord[]): PartitionBatch {
-  const messages: FetchedMessage[] = events.map((e, i) => ({ offset: String(first + i), key: null, value: codec.encode(e), timestamp: '0' }));
-  return { topic: 't', partition, messages, lastOffset: first + events.length - 1, highWatermark: first + events.length };
+function batch(partition: number, first: number, events: readonly EventRecord[]): ReadBatch {
+  const records: ReadRecord[] = events.map((e, i) => ({ offset: String(first + i), key: null, value: codec.encode(e), timestamp: '0' }));
+  return { topic: 't', partition, records, lastOffset: first + events.length - 1, highWatermark: first + events.length };
 }
 
 describe('view builder', () => {

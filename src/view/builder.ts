@@ -17,7 +17,7 @@
 // up as if the process had never stopped.
 import type { Logger } from '../common/log.js';
 import { ResendWindow } from '../dedup/resendwindow.js';
-import type { PartitionBatch } from '../kafka/consumer.js';
+import type { ReadBatch as PartitionBatch } from '../kafka/reader.js';
 import type { StateStore } from '../state/statestore.js';
 import { decodeRecords, type DecodedRecords, type DecodeTask } from './decode.js';
 import type { Decoder } from './decodepool.js';
@@ -187,12 +187,12 @@ export class ViewBuilder {
     let unit: Slice[] = [];
     let n = 0;
     let total = 0;
-    for (const b of batches) total += b.messages.length;
+    for (const b of batches) total += b.records.length;
     const here = this.opts.decoder === undefined || total < DECODE_HERE_BELOW;
     for (const b of batches) {
       let from = 0;
       do {
-        const take = Math.min(b.messages.length - from, RECORDS_PER_COMMIT - n);
+        const take = Math.min(b.records.length - from, RECORDS_PER_COMMIT - n);
         const task = this.task(b, from, from + take);
         unit.push({ batch: b, from, to: from + take, decoded: here ? Promise.resolve(decodeRecords(task)) : this.opts.decoder!.decode(task) });
         n += take;
@@ -202,7 +202,7 @@ export class ViewBuilder {
           unit = [];
           n = 0;
         }
-      } while (from < b.messages.length);
+      } while (from < b.records.length);
     }
     if (unit.length > 0) units.push(unit);
     for (const u of units) {
@@ -230,7 +230,7 @@ export class ViewBuilder {
     const n = to - from;
     let bytes = 0;
     for (let i = from; i < to; i++) {
-      const m = b.messages[i]!;
+      const m = b.records[i]!;
       if (m.value !== null && Number(m.offset) >= readFrom) bytes += m.value.length;
     }
     // One copy of the values into a buffer the decode thread will own (moved, not cloned).
@@ -239,7 +239,7 @@ export class ViewBuilder {
     const empty = new Uint8Array(n);
     let at = 0;
     for (let i = 0; i < n; i++) {
-      const m = b.messages[from + i]!;
+      const m = b.records[from + i]!;
       if (m.value === null || Number(m.offset) < readFrom) empty[i] = 1;
       else {
         values.set(m.value, at);
@@ -323,7 +323,7 @@ export class ViewBuilder {
     const readFrom = this.readFrom.get(p) ?? floor;
     const w = this.window(p);
     if (b.highWatermark > (this.high.get(p) ?? -1)) this.high.set(p, b.highWatermark);
-    const first = b.messages[from];
+    const first = b.records[from];
     if (from === 0 && first !== undefined && floor >= 0 && Number(first.offset) > Math.max(floor, readFrom)) {
       this.gaps += Number(first.offset) - Math.max(floor, readFrom);
       this.opts.log.error(
@@ -332,7 +332,7 @@ export class ViewBuilder {
       );
     }
     const horizon = this.horizon;
-    const messages = b.messages;
+    const messages = b.records;
     const keys = Buffer.from(d.keys.buffer, d.keys.byteOffset, d.keys.byteLength);
     const json = Buffer.from(d.json.buffer, d.json.byteOffset, d.json.byteLength);
     for (let i = from; i < to; i++) {

@@ -7,6 +7,7 @@
 // (which owns the ClickHouse client); then the private reader (src/kafka/reader.ts) starts where
 // the state left off. Progress goes to the log every few seconds until the view has caught up with
 // the offsets the topic had at start, and to the main thread as reports (metrics, /readyz).
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../common/log.js';
@@ -226,27 +227,26 @@ async function main(data: ViewWorkerData): Promise<void> {
   await checkCaughtUp();
   void maintain();
   const fetchBytes = 16 * 1024 * 1024;
+  const groupId = `trackhouse-view-${os.hostname()}-${randomBytes(6).toString('hex')}`;
   reader = createPartitionReader(kafka, {
-    topic,
-    partitions: data.partitions,
-    partitionCount: data.partitionCount,
-    startOffsets: () => builder.readFrom,
-    fetch: {
-      // Fresh events at once (freshness), whole fetches when there is a backlog (build rate).
-      minBytes: 1,
-      maxWaitMs: 100,
-      maxBytes: fetchBytes,
-      maxBytesPerPartition: Math.max(1024 * 1024, Math.ceil(fetchBytes / Math.max(1, data.partitions.length))),
-    },
-    groupPrefix: `trackhouse-view-${os.hostname()}`,
+    topics: [topic],
+    groupId,
+    partitions: new Map([[topic, data.partitions]]),
+    // Where the state says, or (a partition never read) its first record.
+    position: (_, p) => builder.readFrom.get(p) ?? null,
+    startTime: () => 0,
+    // Fresh events at once (freshness), whole fetches when there is a backlog (build rate).
+    maxWaitMs: 100,
+    maxBytes: fetchBytes,
+    maxBytesPerPartition: Math.max(1024 * 1024, Math.ceil(fetchBytes / Math.max(1, data.partitions.length))),
     log,
   });
   log.info(
-    { topic, partitions: data.partitions, groupId: reader.groupId, from: Object.fromEntries(builder.readFrom), horizon: new Date(builder.currentHorizon).toISOString() },
+    { topic, partitions: data.partitions, groupId, from: Object.fromEntries(builder.readFrom), horizon: new Date(builder.currentHorizon).toISOString() },
     'view reading Kafka',
   );
-  await reader.start(async (round) => {
-    await builder.apply(round.batches);
+  await reader.start(async (batches) => {
+    await builder.apply(batches);
     rounds++;
     await checkCaughtUp();
   });

@@ -112,6 +112,21 @@ describe('trackhouse start (all-in-one), end to end', () => {
     expect(events[0]).toMatchObject({ type: 'track', event: 'Signed Up', user_id: 'user-1', source: 'dev', category: 'signup' });
   });
 
+  it('counts the banner event in the live volume on the query port (the stream component it hosts)', async () => {
+    let rows: any[] = [];
+    for (let i = 0; i < 150 && rows.length === 0; i++) {
+      const r = await getJson(`${queryUrl}/v1/volume?by=event&window=day&event=${encodeURIComponent('Signed Up')}`);
+      expect(r.status).toBe(200);
+      rows = r.body.rows;
+      if (rows.length === 0) await sleep(200);
+    }
+    expect(rows).toEqual([expect.objectContaining({ key: 'Signed Up', type: 'track', events: 1, users: 1, late: 0 })]);
+    const alerts = await getJson(`${queryUrl}/v1/alerts`);
+    expect(alerts.status).toBe(200);
+    expect(alerts.body).toMatchObject({ rules: [], notifications: [] });
+    expect((await getJson(`${queryUrl}/v1/volume`, 'wrong-key')).status).toBe(401);
+  });
+
   it('delivers Segment SDK and curl events to the query API, with every filter, across pages, and into the rollups', async () => {
     const analytics = new Analytics({ writeKey: 'dev-write-key', host: ingestUrl, flushAt: 5, flushInterval: 100, maxRetries: 2 });
     // alice: 4 tracks over 3 days (2 categories, group g1), 1 identify, 1 page; bob: 2 tracks, 1 group call.

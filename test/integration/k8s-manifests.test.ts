@@ -185,7 +185,8 @@ describe('k8s/overlays/production', () => {
     expect(deployments.get('trackhouse-sink')!.spec.replicas).toBe(3);
     expect(deployments.get('trackhouse-query')!.spec.replicas).toBe(2);
     for (const d of deployments.values()) expect(podSpec(d).containers[0].image).toBe('registry.example.com/trackhouse:0.1.0');
-    const cm = of('production', 'ConfigMap')[0]!;
+    // The settings ConfigMap (the other one is the alert rules file, trackhouse-alerts).
+    const cm = of('production', 'ConfigMap').find((c) => c.data?.KAFKA_BROKERS !== undefined)!;
     expect(cm.data!.KAFKA_BROKERS).toBe('kafka-0.kafka:9092,kafka-1.kafka:9092,kafka-2.kafka:9092');
     expect(cm.metadata.name).toMatch(/^trackhouse-[a-z0-9]{10}$/);
   });

@@ -7,6 +7,7 @@ import { EVENTS_INSERT_COLUMNS, type StoredRow } from '../../src/schema/index.js
 import { silentLogger } from '../../src/common/log.js';
 import { createRegistry, type Registry } from '../../src/common/metrics.js';
 import type { Env } from '../../src/config/index.js';
+import { dashboardRoutes } from '../../src/cli/components.js';
 import { startQuery, type QueryServer } from '../../src/query/index.js';
 import { tempDir, testConfig } from '../support/env.js';
 
@@ -108,13 +109,15 @@ async function fetchReply(url: string, key: string | null): Promise<Reply> {
   return { status: res.status, headers: res.headers, text, body };
 }
 
-export async function startHarness(opts: { env?: Env } = {}): Promise<Harness> {
+/** `dashboard`: the query server also serves the dashboard's routes, as the query component wires them. */
+export async function startHarness(opts: { env?: Env; dashboard?: boolean } = {}): Promise<Harness> {
   const dir = tempDir('trackhouse-query-');
   const config = testConfig(dir.path, opts.env);
   const ch = await openClickHouse(config.clickhouse, config.dataDir);
   await migrate(ch.client, silentLogger());
   const registry = createRegistry('query', false);
-  const server = await startQuery({ config, clickhouse: ch.client, log: silentLogger(), registry });
+  const routes = opts.dashboard ? [dashboardRoutes(config, silentLogger())] : [];
+  const server = await startQuery({ config, clickhouse: ch.client, log: silentLogger(), registry, routes });
   const base = `http://127.0.0.1:${server.port}`;
   const others: QueryServer[] = [];
   return {

@@ -84,6 +84,22 @@ describe('the production install (no chdb, no dev dependencies)', () => {
     for (const command of ['start', 'ingest', 'sink', 'query', 'migrate', 'replay']) expect(r.stdout).toContain(command);
   });
 
+  it("has the dashboard's files: the built page and uPlot from a runtime dependency", () => {
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        "const { loadAssets } = await import('./dist/dashboard/assets.js'); const a = loadAssets(); console.log(JSON.stringify({ problem: a.problem, files: [...a.files.keys()].sort() }))",
+      ],
+      { cwd: dir.path, encoding: 'utf8' },
+    );
+    expect(r.stderr).toBe('');
+    const out = JSON.parse(r.stdout) as { problem: string | null; files: string[] };
+    expect(out.problem).toBeNull();
+    expect(out.files).toEqual(expect.arrayContaining(['uplot.js', 'uplot.css', 'main.js', 'dashboard.css', 'favicon.svg', 'panels/live.js']));
+  });
+
   it('migrate with CLICKHOUSE_URL pointing nowhere exits 2 naming CLICKHOUSE_URL', () => {
     const r = cli(['migrate'], { CLICKHOUSE_URL: `http://127.0.0.1:${closedPort}` });
     expect(r.status).toBe(2);

@@ -7,6 +7,7 @@ import { checkNode } from '../../src/cli/preflight.js';
 import { errorMessage } from '../../src/common/errors.js';
 import { LOCAL_KAFKA_VERSION } from '../../src/config/index.js';
 import { checkJava, checkMaven, jarsInstalled } from '../../src/localkafka/index.js';
+import { CHROMIUM_MISSING, chromiumPath } from './chromium.js';
 
 /** The jar cache kafka-global.ts gives the test broker. */
 const JAR_CACHE = path.resolve('.trackhouse');
@@ -34,3 +35,7 @@ if (problems.length > 0) {
   );
   process.exit(1);
 }
+
+// Not a reason to stop: only the browser tests need it (the dashboard's and the vendors' browser
+// SDKs'); without it they are skipped, said here once so a contributor sees it before the run.
+if (chromiumPath() === null) process.stderr.write(`npm test: ${CHROMIUM_MISSING}.\n`);

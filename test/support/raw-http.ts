@@ -9,6 +9,8 @@ export interface RawAnswer {
   /** Header names in lower case. */
   headers: Record<string, string>;
   body: string;
+  /** The body as sent (compressed bodies are not text). */
+  bodyBytes: Buffer;
 }
 
 export interface RawRequest {
@@ -54,7 +56,10 @@ export function exchange(port: number, requests: readonly RawRequest[]): Promise
         const length = bodyless ? 0 : Number(headers['content-length'] ?? NaN);
         if (!Number.isInteger(length)) return fail('an answer without Content-Length');
         if (buf.length < end + 4 + length) return;
-        if (status >= 200) answers.push({ status, headers, body: buf.subarray(end + 4, end + 4 + length).toString('utf8') });
+        if (status >= 200) {
+          const bytes = Buffer.from(buf.subarray(end + 4, end + 4 + length));
+          answers.push({ status, headers, body: bytes.toString('utf8'), bodyBytes: bytes });
+        }
         buf = buf.subarray(end + 4 + length);
         if (status < 200) continue;
         if (answers.length === requests.length) {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerAlerts } from './alerts.js';
 import { registerIngest } from './ingest.js';
 import { registerKafka } from './kafka.js';
 import { registerMigrate } from './migrate.js';
@@ -12,6 +13,7 @@ export function registerCommands(program: Command): void {
   registerIngest(program);
   registerSink(program);
   registerQuery(program);
+  registerAlerts(program);
   registerMigrate(program);
   registerReplay(program);
   registerKafka(program);

@@ -3,8 +3,8 @@ import { checkClickHouse, openClickHouse } from '../../warehouse/index.js';
 import { createLogger } from '../../common/log.js';
 import { createRegistry } from '../../common/metrics.js';
 import { loadConfig } from '../../config/index.js';
-import { explainKafkaError } from '../../kafka/index.js';
-import { clickhousePart, kafkaBrokers, queryComponent } from '../components.js';
+import { createKafka, explainKafkaError } from '../../kafka/index.js';
+import { clickhousePart, hostedStream, kafkaBrokers, queryComponent, streamRules } from '../components.js';
 import { Lifecycle } from '../lifecycle.js';
 
 export function registerQuery(program: Command): void {
@@ -13,24 +13,33 @@ export function registerQuery(program: Command): void {
     .description(
       'serve the query API (GET /v1/users/{userId}/events, /v1/rollups/daily) on QUERY_PORT until SIGTERM; ' +
         'keeps its own per-user view of the events topic (under TRACKHOUSE_DATA_DIR/view, built from Kafka) and asks ClickHouse ' +
-        'only beyond it; /readyz is 503 until the view has caught up',
+        'only beyond it; /readyz is 503 until the view has caught up. ' +
+        'It also hosts the stream component (GET /v1/volume, /v1/alerts, the rules of TRACKHOUSE_ALERTS) unless QUERY_STREAM=off',
     )
     .action(async () => {
       const config = loadConfig();
       const log = createLogger(config.logLevel, { component: 'query' });
+      // The rules file is checked before anything starts: a bad rule stops the command.
+      const rules = streamRules(config, config.stream.inQuery);
       const life = new Lifecycle(log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.drainDelayMs });
       const ch = await openClickHouse(config.clickhouse, config.dataDir);
       life.add(clickhousePart(ch));
       try {
         await checkClickHouse(ch, config.clickhouse);
         const brokers = kafkaBrokers(config);
-        const query = await queryComponent({ config, brokers, clickhouse: ch.client, log, registry: createRegistry('query') }).catch((err: unknown) => {
+        const registry = createRegistry('query');
+        const streamLog = createLogger(config.logLevel, { component: 'stream' });
+        const stream = config.stream.inQuery ? hostedStream({ config, kafka: createKafka(config.kafka, streamLog, brokers), log: streamLog, registry, rules }) : null;
+        const query = await queryComponent({ config, brokers, clickhouse: ch.client, log, registry, stream }).catch((err: unknown) => {
           throw explainKafkaError(err, config.kafka, brokers);
         });
         const exited = life.untilSignal();
         life.add(query);
         life.ready();
-        log.info({ port: query.port, clickhouse: ch.location, engine: ch.engine }, 'query API started; the view builds in the background (/readyz 503 until it has caught up)');
+        log.info(
+          { port: query.port, clickhouse: ch.location, engine: ch.engine, stream: stream !== null },
+          'query API started; the view builds in the background (/readyz 503 until it has caught up)',
+        );
         process.exitCode = await exited;
       } catch (err) {
         await life.stopAll();

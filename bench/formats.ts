@@ -1,0 +1,200 @@
+// npm run bench -- formats: events/s durably acknowledged on each other vendor's endpoint, against
+// Segment's /v1/batch on the same ingest process, in the same run, at the same batch size (100)
+// and connections (32), with the same events in each vendor's wire form. /v1/batch is measured
+// first and last, so drift during the run shows. Target (issue #13): each endpoint within 10 % of
+// /v1/batch.
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { decodeRequest, formatRoute, Refused } from '../src/ingest/formats/index.js';
+import { emptyRecord, normalizeEvent, type NormalizeContext } from '../src/ingest/normalize.js';
+import { RecordSlab } from '../src/ingest/slab.js';
+import { EVENT_TIME, parseIsoTime } from '../src/common/isotime.js';
+import { freePort } from '../src/localkafka/index.js';
+import { EventCodec } from '../src/schema/index.js';
+import { batchBodies } from './lib/events.js';
+import { runLoad, type LoadResult } from './lib/load.js';
+import { sampled, startServer, waitForPort } from './lib/proc.js';
+import { amplitudeEvent, bodies, mixpanelEvent, posthogCapture, snowplowEvent } from './lib/vendor-events.js';
+import type { BenchContext, BenchSection } from './types.js';
+
+const WRITE_KEY = 'bench-write-key';
+const BASIC = { authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}` };
+const JSON_CT = { 'content-type': 'application/json' };
+const BATCH = 100;
+const CONNECTIONS = 32;
+
+interface Endpoint {
+  name: string;
+  path: string;
+  headers: Record<string, string>;
+  bodies: string[];
+}
+
+/**
+ * The edge's own work per event for one endpoint, in this process: read the body (JSON.parse, or
+ * the vendor decoding and translation), normalize and Avro-encode every event, as the edge does
+ * between the body and the producer. HTTP and Kafka are the same for every endpoint, so this is
+ * where the formats can differ; rounds alternate between endpoints, and the median is kept, so
+ * the machine's other load weighs on all of them alike.
+ */
+export function edgeMicrosPerEvent(endpoints: Endpoint[], rounds: number): number[] {
+  const codec = new EventCodec();
+  const slab = new RecordSlab(codec);
+  const rec = emptyRecord();
+  const ctx: NormalizeContext = { receivedAt: 0, source: 'bench', sentAt: null, context: null, ip: '127.0.0.1' };
+  const bufs = endpoints.map((e) => e.bodies.map((b) => Buffer.from(b)));
+  let sink = 0;
+  const once = (e: Endpoint, bodies: Buffer[]): number => {
+    let events = 0;
+    const t0 = process.hrtime.bigint();
+    for (const body of bodies) {
+      ctx.receivedAt = Date.now();
+      ctx.sentAt = null;
+      ctx.msTimes = false;
+      const q = e.path.indexOf('?');
+      const route = formatRoute(q < 0 ? e.path : e.path.slice(0, q));
+      let calls: unknown[];
+      if (route === undefined) {
+        const obj = JSON.parse(body.toString('utf8')) as { batch: unknown[]; sentAt?: string };
+        if (typeof obj.sentAt === 'string') ctx.sentAt = parseIsoTime(obj.sentAt, EVENT_TIME);
+        calls = obj.batch;
+      } else {
+        calls = decodeRequest(route, body, q < 0 ? '' : e.path.slice(q + 1), 512_000, ctx.receivedAt).translation.calls;
+        ctx.msTimes = true; // as the edge sets it for translated calls
+      }
+      for (const c of calls) {
+        if (c instanceof Refused || normalizeEvent(c, null, ctx, rec) !== null) throw new Error(`${e.name}: an invalid bench event`);
+        sink += slab.encode(rec, 32_768)!.length;
+        events++;
+      }
+    }
+    return Number(process.hrtime.bigint() - t0) / 1000 / events;
+  };
+  const samples: number[][] = endpoints.map(() => []);
+  for (let r = 0; r < rounds; r++) endpoints.forEach((e, i) => samples[i]!.push(once(e, bufs[i]!)));
+  if (sink === 0) throw new Error('nothing encoded');
+  return samples.map((xs) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    return Math.round(sorted[Math.floor(sorted.length / 2)]! * 100) / 100;
+  });
+}
+
+/** Every endpoint with `n` bodies of 100 events; Segment's /v1/batch first and last. */
+export function benchEndpoints(n: number): Endpoint[] {
+  const segment: Endpoint = { name: 'Segment /v1/batch', path: '/v1/batch', headers: { ...JSON_CT, ...BASIC }, bodies: batchBodies(n, BATCH) };
+  const endpoints: Endpoint[] = [
+    segment,
+    { name: 'PostHog /batch (posthog-node)', path: '/batch/', headers: JSON_CT, bodies: bodies(n, BATCH, posthogCapture, (batch) => ({ api_key: WRITE_KEY, batch, sent_at: new Date().toISOString() })) },
+    { name: 'PostHog /i/v0/e (token in properties)', path: '/i/v0/e/', headers: JSON_CT, bodies: bodies(n, BATCH, (i) => ({ ...posthogCapture(i), properties: { ...posthogCapture(i).properties, token: WRITE_KEY } }), (events) => events as never) },
+    { name: 'Amplitude /2/httpapi', path: '/2/httpapi', headers: JSON_CT, bodies: bodies(n, BATCH, amplitudeEvent, (events) => ({ api_key: WRITE_KEY, events, client_upload_time: new Date().toISOString() })) },
+    { name: 'Amplitude /batch', path: '/batch', headers: JSON_CT, bodies: bodies(n, BATCH, amplitudeEvent, (events) => ({ api_key: WRITE_KEY, events })) },
+    { name: 'Mixpanel /track (JSON)', path: '/track', headers: JSON_CT, bodies: bodies(n, BATCH, (i) => mixpanelEvent(i, WRITE_KEY), (events) => events as never) },
+    { name: 'Mixpanel /import (Basic auth)', path: '/import?strict=1', headers: { ...JSON_CT, ...BASIC }, bodies: bodies(n, BATCH, (i) => mixpanelEvent(i, WRITE_KEY), (events) => events as never) },
+    {
+      name: 'Snowplow tp2',
+      path: '/com.snowplowanalytics.snowplow/tp2',
+      headers: JSON_CT,
+      bodies: bodies(n, BATCH, (i) => snowplowEvent(i, WRITE_KEY), (data) => ({ schema: 'iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4', data })),
+    },
+    { ...segment, name: 'Segment /v1/batch (again, last)' },
+  ];
+  return endpoints;
+
+}
+
+interface EndpointResult {
+  name: string;
+  path: string;
+  events_per_s: number;
+  vs_segment_batch: number;
+  mean_body_bytes: number;
+  latency_ms: LoadResult['latency_ms'];
+  non_2xx: number;
+  errors: number;
+  cpu_cores: number;
+  edge_us_per_event: number;
+  edge_cost_vs_segment_batch: number;
+}
+
+export async function run(ctx: BenchContext): Promise<BenchSection> {
+  const durationS = ctx.quick ? 1 : 10;
+  const warmS = ctx.quick ? 0.5 : 2;
+  const n = ctx.quick ? 10 : 40;
+  const threads = process.env.BENCH_INGEST_THREADS?.split(',')[0]?.trim() ?? '1';
+  const endpoints = benchEndpoints(n);
+  ctx.log('formats: edge CPU per event, in process');
+  const micros = edgeMicrosPerEvent(endpoints, ctx.quick ? 3 : 15);
+  const id = randomUUID().slice(0, 8);
+  const port = await freePort();
+  const ingest = startServer(process.execPath, [path.join(ctx.root, 'dist/cli/main.js'), 'ingest'], {
+    KAFKA_BROKERS: ctx.brokers.join(','),
+    KAFKA_TOPIC_EVENTS: `bench-${id}-formats.events`,
+    KAFKA_TOPIC_REJECTED: `bench-${id}-formats.rejected`,
+    KAFKA_TOPIC_DLQ: `bench-${id}-formats.dlq`,
+    TRACKHOUSE_WRITE_KEYS: `${WRITE_KEY}:bench`,
+    TRACKHOUSE_DATA_DIR: path.join(ctx.workDir, 'data'),
+    INGEST_PORT: String(port),
+    INGEST_THREADS: threads,
+    LOG_LEVEL: 'warn',
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const measured: Omit<EndpointResult, 'vs_segment_batch' | 'edge_us_per_event' | 'edge_cost_vs_segment_batch'>[] = [];
+  try {
+    await waitForPort(port, ingest);
+    for (const e of endpoints) {
+      const base = { url, path: e.path, bodies: e.bodies, headers: e.headers, connections: CONNECTIONS };
+      await runLoad({ ...base, durationS: warmS });
+      ctx.log(`formats ${e.name}: max rate for ${durationS}s`);
+      const r = await sampled(ingest.pid, () => runLoad({ ...base, durationS }));
+      const eps = Math.round(r.result.ok_per_s * BATCH);
+      ctx.log(`formats ${e.name}: ${eps} events/s`);
+      measured.push({
+        name: e.name,
+        path: e.path,
+        events_per_s: eps,
+        mean_body_bytes: Math.round(e.bodies.reduce((s, b) => s + Buffer.byteLength(b), 0) / e.bodies.length),
+        latency_ms: r.result.latency_ms,
+        non_2xx: r.result.non_2xx,
+        errors: r.result.errors,
+        cpu_cores: r.cpu_cores,
+      });
+    }
+  } finally {
+    const code = await ingest.stop();
+    if (code !== 0 && code !== null) process.stderr.write(`[bench] ingest exited ${code}:\n${ingest.output().slice(-2000)}\n`);
+  }
+  const segmentRate = (measured[0]!.events_per_s + measured[measured.length - 1]!.events_per_s) / 2;
+  const segmentMicros = (micros[0]! + micros[micros.length - 1]!) / 2;
+  const rows: EndpointResult[] = measured.map((m, i) => ({
+    ...m,
+    vs_segment_batch: Math.round((m.events_per_s / segmentRate) * 100) / 100,
+    edge_us_per_event: micros[i]!,
+    edge_cost_vs_segment_batch: Math.round((micros[i]! / segmentMicros) * 100) / 100,
+  }));
+  const others = rows.slice(1, -1);
+  const results = {
+    config: { threads: Number(threads), duration_s: durationS, connections: CONNECTIONS, batch_size: BATCH },
+    segment_batch_events_per_s: Math.round(segmentRate),
+    endpoints: rows,
+    targets: { each_within_10_percent_of_segment_batch: others.every((r) => r.vs_segment_batch >= 0.9) },
+  };
+  const md = [
+    `## formats${ctx.quick ? ' (quick run)' : ''}`,
+    '',
+    `Each endpoint at ${BATCH}-event batches over ${CONNECTIONS} connections, ${durationS} s each, one trackhouse ingest (INGEST_THREADS=${threads}), ` +
+      'the same events in each wire form; events/s durably acknowledged (2xx only). "vs /v1/batch" divides by the mean of the first and last /v1/batch runs. ' +
+      '"edge µs/event": the edge\'s own work per event (body read or vendor decoding and translation, normalize, Avro encode) in one process, median of alternating rounds; ' +
+      '"edge cost" is its ratio to /v1/batch\'s.',
+    '',
+    '| endpoint | path | events/s | vs /v1/batch | edge µs/event | edge cost vs /v1/batch | body bytes | p50 / p99 ms | CPU cores | non-2xx + errors |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows.map(
+      (r) =>
+        `| ${r.name} | \`${r.path}\` | ${r.events_per_s} | ${r.vs_segment_batch} | ${r.edge_us_per_event} | ${r.edge_cost_vs_segment_batch} | ${r.mean_body_bytes} | ${r.latency_ms.p50} / ${r.latency_ms.p99} | ${r.cpu_cores} | ${r.non_2xx + r.errors} |`,
+    ),
+    '',
+    `Target: each endpoint within 10 % of /v1/batch: ${results.targets.each_within_10_percent_of_segment_batch ? 'met' : 'NOT met'}.`,
+    '',
+  ].join('\n');
+  return { name: 'formats', results, markdown: md };
+}

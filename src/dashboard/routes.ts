@@ -1,0 +1,146 @@
+// The dashboard's routes on the query server:
+//   GET /dashboard                       the page (no key needed: it holds no data)
+//   GET /dashboard/assets/<build>/<file> its scripts, styles and uPlot, cached for a year
+//   GET /v1/pipeline                     ingest health and sink lag, read key required
+// The page and its files also answer HEAD (a GET's headers, no body); other methods get 405.
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { HTTP_ERRORS, type HttpErrorCode } from '../common/errors.js';
+import { endReply, replyJson, statusLine, writeJson, type Headers, type ResponseState } from '../common/http.js';
+import type { Logger } from '../common/log.js';
+import type { DashboardConfig } from '../config/index.js';
+import { asset, loadAssets, type Asset, type Assets } from './assets.js';
+import { renderPage } from './page.js';
+import { createPipelineReader, type PipelineReader } from './pipeline.js';
+
+export interface DashboardOptions {
+  config: DashboardConfig;
+  log: Logger;
+  /** Throws the API's own error when the request may not read data (draining, no or unknown read key). */
+  admit(req: HttpRequest): void;
+  /** Writes that error as the API does (inside the handler or a cork). */
+  fail(res: HttpResponse, err: unknown): void;
+  /** For tests: other files, another reader. */
+  assets?: Assets;
+  pipeline?: PipelineReader;
+}
+
+export const PAGE_PATH = '/dashboard';
+const ASSETS_PREFIX = `${PAGE_PATH}/assets/`;
+
+/**
+ * Only this server's own files and API: no inline script or style, no other origin, no framing.
+ * uPlot styles its elements through the CSSOM (element.style), which style-src does not govern.
+ */
+export const CONTENT_SECURITY_POLICY =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; font-src 'self'; " +
+  "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+const SECURITY_HEADERS: readonly (readonly [string, string])[] = [
+  ['Content-Security-Policy', CONTENT_SECURITY_POLICY],
+  ['X-Content-Type-Options', 'nosniff'],
+  ['Referrer-Policy', 'no-referrer'],
+  ['X-Frame-Options', 'DENY'],
+];
+
+const NO_STORE: Headers = [['Cache-Control', 'no-store']];
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+const REVALIDATE = 'no-cache';
+
+export function addDashboardRoutes(app: TemplatedApp, opts: DashboardOptions): void {
+  const assets = opts.assets ?? loadAssets();
+  if (assets.problem) opts.log.warn({ problem: assets.problem }, 'dashboard not available');
+  const base = `${ASSETS_PREFIX}${assets.buildId}/`;
+  const page = asset(Buffer.from(renderPage(base, assets.problem)), 'text/html; charset=utf-8');
+  const pipeline = opts.pipeline ?? createPipelineReader(opts.config);
+
+  const servePage = (res: HttpResponse, req: HttpRequest) => {
+    serveFile(res, req, page, REVALIDATE, assets.problem ? 503 : 200);
+  };
+  const serveAsset = (res: HttpResponse, req: HttpRequest) => {
+    const rest = req.getUrl().slice(ASSETS_PREFIX.length);
+    const slash = rest.indexOf('/');
+    const file = slash > 0 && rest.slice(0, slash) === assets.buildId ? assets.files.get(rest.slice(slash + 1)) : undefined;
+    if (file === undefined) {
+      // Another build's URL (a tab opened before an upgrade) or no such file: reloading the page fixes the first.
+      refuse(res, 'not_found', 'no such dashboard file in this build; reload the page', NO_STORE, isHead(req));
+      return;
+    }
+    serveFile(res, req, file, IMMUTABLE, 200);
+  };
+  const servePipeline = (res: HttpResponse, req: HttpRequest) => {
+    try {
+      opts.admit(req);
+    } catch (err) {
+      opts.fail(res, err);
+      return;
+    }
+    const state: ResponseState = { aborted: false };
+    res.onAborted(() => (state.aborted = true));
+    void pipeline.read().then(
+      (status) => replyJson(res, state, 200, JSON.stringify(status), NO_STORE),
+      (err: unknown) => {
+        // The reader turns every failure into the status body; this is a bug, not a dependency.
+        opts.log.error({ err }, 'pipeline status failed');
+        if (!state.aborted) res.cork(() => opts.fail(res, err));
+      },
+    );
+  };
+
+  for (const [path, handler, allow] of [
+    [PAGE_PATH, servePage, 'GET, HEAD'],
+    [`${PAGE_PATH}/`, servePage, 'GET, HEAD'],
+    [`${ASSETS_PREFIX}*`, serveAsset, 'GET, HEAD'],
+    ['/v1/pipeline', servePipeline, 'GET'],
+  ] as const) {
+    app.get(path, handler);
+    // Like the API's other routes, /v1/pipeline answers HEAD with a bodyless 405.
+    if (allow.includes('HEAD')) app.head(path, handler);
+    const headers: Headers = [['Allow', allow], ...NO_STORE];
+    app.any(path, (res, req) => refuse(res, 'method_not_allowed', `only ${allow} here`, headers, isHead(req)));
+  }
+}
+
+/** A refusal of the dashboard's own (no file, wrong method): the API's JSON error body, its status from HTTP_ERRORS. */
+function refuse(res: HttpResponse, code: HttpErrorCode, message: string, headers: Headers, head: boolean): void {
+  writeJson(res, HTTP_ERRORS[code], JSON.stringify({ error: code, message }), headers, head);
+}
+
+function isHead(req: HttpRequest): boolean {
+  return req.getMethod() === 'head';
+}
+
+/** A file with its validators: 304 when the client has it, gzip when it takes it. */
+function serveFile(res: HttpResponse, req: HttpRequest, file: Asset, cacheControl: string, status: number): void {
+  const head = isHead(req);
+  const notModified = status === 200 && matches(req.getHeader('if-none-match'), file.etag);
+  const gzip = file.gzip !== null && acceptsGzip(req.getHeader('accept-encoding'));
+  res.writeStatus(notModified ? '304 Not Modified' : statusLine(status));
+  res.writeHeader('Content-Type', file.type);
+  res.writeHeader('Cache-Control', status === 200 ? cacheControl : 'no-store');
+  res.writeHeader('ETag', file.etag);
+  res.writeHeader('Vary', 'Accept-Encoding');
+  for (const [k, v] of SECURITY_HEADERS) res.writeHeader(k, v);
+  if (notModified) {
+    res.endWithoutBody();
+    return;
+  }
+  if (gzip) res.writeHeader('Content-Encoding', 'gzip');
+  endReply(res, gzip ? file.gzip! : file.body, head);
+}
+
+/** If-None-Match: a list of entity tags (weak ones compare equal for GET, RFC 9110 13.1.2), or "*". */
+export function matches(header: string, etag: string): boolean {
+  if (header === '') return false;
+  if (header.trim() === '*') return true;
+  return header.split(',').some((t) => t.trim().replace(/^W\//, '') === etag);
+}
+
+/** Accept-Encoding names gzip without q=0. */
+export function acceptsGzip(header: string): boolean {
+  for (const part of header.toLowerCase().split(',')) {
+    const [coding, ...params] = part.trim().split(';');
+    if (coding?.trim() !== 'gzip') continue;
+    return !params.some((p) => /^\s*q\s*=\s*0(\.0*)?\s*$/.test(p));
+  }
+  return false;
+}

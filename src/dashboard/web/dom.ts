@@ -1,0 +1,65 @@
+// A few DOM helpers, so panels build elements without innerHTML (nothing from the API is ever
+// parsed as HTML).
+
+type Child = Node | string | number | null | undefined | false;
+
+export function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string | boolean | undefined> = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === false) continue;
+    if (k === 'class') e.className = String(v);
+    else e.setAttribute(k, v === true ? '' : v);
+  }
+  append(e, children);
+  return e;
+}
+
+export function append(parent: Node, children: Child[]): void {
+  for (const c of children) {
+    if (c === null || c === undefined || c === false) continue;
+    parent.appendChild(typeof c === 'string' || typeof c === 'number' ? document.createTextNode(String(c)) : c);
+  }
+}
+
+export function replace(parent: Element, ...children: Child[]): void {
+  parent.replaceChildren();
+  append(parent, children);
+}
+
+/** An element of a panel, by its data-* marker; the page's HTML defines them. */
+export function part<T extends HTMLElement = HTMLElement>(panel: HTMLElement, name: string): T {
+  const e = panel.querySelector<T>(`[data-${name}]`);
+  if (!e) throw new Error(`#${panel.id} has no [data-${name}]`);
+  return e;
+}
+
+export type StatusKind = 'info' | 'warn' | 'error' | 'ok';
+
+/** A panel's one-line status ("loading", "not available on this server", an error). Empty hides it. */
+export function setStatus(panel: HTMLElement, text: string, kind: StatusKind = 'info'): void {
+  const s = part(panel, 'status');
+  s.textContent = text;
+  s.className = `status ${kind}`;
+  s.hidden = text === '';
+}
+
+/** Horizontal bars: label, value text, and a bar whose width is the value's share of the largest. */
+export function bars(list: HTMLElement, items: readonly { label: string; value: number; text: string; title?: string }[], empty: string): void {
+  if (items.length === 0) {
+    replace(list, el('li', { class: 'empty' }, empty));
+    return;
+  }
+  const max = Math.max(...items.map((i) => i.value), 1);
+  replace(
+    list,
+    ...items.map((i) => {
+      const bar = el('span', { class: 'bar' });
+      bar.style.width = `${Math.max(1, (i.value / max) * 100)}%`;
+      return el('li', { title: i.title }, el('span', { class: 'label' }, i.label), el('span', { class: 'value' }, i.text), bar);
+    }),
+  );
+}

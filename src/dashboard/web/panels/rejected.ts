@@ -1,0 +1,85 @@
+// Rejected events by reason. From live volume (rows that carry `rejected` counts) where the
+// server has it; otherwise from the ingest's own counters (since it started), where the query
+// process can read them; otherwise the panel says neither is available.
+import { ApiError, type Api } from '../api.js';
+import { bars, part, setStatus } from '../dom.js';
+import { fmtInt } from '../format.js';
+import { type Panel, panelError } from '../panel.js';
+import { rankCounts, rejectedFromVolume, utcDay } from '../series.js';
+import type { PipelineStatus, VolumeRow } from '../types.js';
+import { RECHECK_MS } from './live.js';
+import type { PipelinePanel } from './pipeline.js';
+
+export class RejectedPanel implements Panel {
+  readonly id = 'rejected';
+  readonly everyMs = 5_000;
+  private ingest: PipelineStatus['ingest'] | null = null;
+  private useIngest = false;
+  private volumeMissingSince: number | null = null;
+
+  constructor(
+    private readonly section: HTMLElement,
+    private readonly api: Api,
+    pipeline: PipelinePanel,
+  ) {
+    pipeline.onStatus((s) => {
+      this.ingest = s.ingest;
+      if (this.useIngest) this.renderIngest();
+    });
+  }
+
+  reset(): void {
+    this.ingest = null;
+    this.useIngest = false;
+    this.volumeMissingSince = null;
+    part(this.section, 'list').replaceChildren();
+    setStatus(this.section, 'Waiting for the read key.');
+  }
+
+  async refresh(): Promise<void | 'skipped'> {
+    if (this.volumeMissingSince !== null && Date.now() - this.volumeMissingSince < RECHECK_MS) return 'skipped';
+    let rows: VolumeRow[] | null = null;
+    try {
+      rows = (await this.api.get<{ rows: VolumeRow[] }>('/v1/volume', { by: 'source', window: 'day', from: `${utcDay(Date.now())}T00:00:00Z` })).rows;
+    } catch (err) {
+      if (!(err instanceof ApiError && err.kind === 'not_found')) {
+        panelError(this.section, err, 'rejected counts unavailable');
+        return;
+      }
+    }
+    this.volumeMissingSince = rows === null ? Date.now() : null;
+    const counts = rows === null ? null : rejectedFromVolume(rows);
+    this.useIngest = counts === null;
+    if (counts === null) {
+      this.renderIngest();
+      return;
+    }
+    setStatus(this.section, 'Today (UTC), from live volume.');
+    this.render(counts);
+  }
+
+  private renderIngest(): void {
+    const i = this.ingest;
+    if (i === null || !i.configured || i.events_rejected === null) {
+      setStatus(
+        this.section,
+        'Rejected events by reason: not available on this server (no live volume, and no ingest metrics: DASHBOARD_INGEST_URL).',
+        'warn',
+      );
+      part(this.section, 'list').replaceChildren();
+      return;
+    }
+    setStatus(this.section, "Since the ingest started, from its /metrics (this server has no live volume). Whole bodies refused are marked 'body'.", 'info');
+    const merged: Record<string, number> = { ...i.events_rejected };
+    for (const [k, v] of Object.entries(i.bodies_rejected ?? {})) merged[`body: ${k}`] = (merged[`body: ${k}`] ?? 0) + v;
+    this.render(merged);
+  }
+
+  private render(counts: Record<string, number>): void {
+    bars(
+      part(this.section, 'list'),
+      rankCounts(counts).map((c) => ({ label: c.key, value: c.count, text: fmtInt(c.count) })),
+      'No rejected events.',
+    );
+  }
+}

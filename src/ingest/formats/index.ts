@@ -1,0 +1,186 @@
+// The ingest port's other input formats: which path is which vendor, the rule for the paths two
+// vendors share, and each request's payload -> translation + the vendor's answers.
+//
+// Routing: by path first; on a shared path, by the body and its key field:
+// - `/batch`: Amplitude's Batch API when the body is an object with an `events` array
+//   (`{"api_key","events":[...]}`), PostHog otherwise (`{"api_key","batch":[...]}`, an array, an event).
+// - `/track`, `/engage`: PostHog when the request shows PostHog's marks: `compression=` (lz64,
+//   gzip-js, base64), a top-level `api_key` / `token` / `batch`, or events with a top-level
+//   `distinct_id`, `uuid` or `timestamp` (Mixpanel's events hold only `event` and `properties`;
+//   its engage updates only `$` fields); Mixpanel otherwise.
+// The Segment paths (`/v1/...`) never come here.
+import type { EventType } from '../../schema/index.js';
+import { amplitudeReplies, translateAmplitude } from './amplitude.js';
+import { mixpanelReplies, translateMixpanel } from './mixpanel.js';
+import { readVendorPayload, type VendorPayload } from './payload.js';
+import { PIXEL_CALLS, pixelReplies, translatePixel } from './pixel.js';
+import { posthogEvents, posthogReplies, translatePosthog } from './posthog.js';
+import { snowplowReplies, TP2_PATH, translateSnowplow } from './snowplow.js';
+import { GIF_1X1, isObject, type Replies, type Translation } from './types.js';
+
+export { Refused, type Outcome, type Replies, type SegmentCall, type TranslateOptions, type Translation, type VendorReply } from './types.js';
+export { translateAmplitude, amplitudeEvent } from './amplitude.js';
+export { translateMixpanel, mixpanelEvent, mixpanelEngage } from './mixpanel.js';
+export { translatePosthog, posthogEvent } from './posthog.js';
+export { translateSnowplow, snowplowEvent } from './snowplow.js';
+export { translatePixel } from './pixel.js';
+export { readVendorPayload, decodeData } from './payload.js';
+
+export type Vendor = 'posthog' | 'amplitude' | 'mixpanel' | 'snowplow' | 'segment-pixel';
+
+export type RouteId =
+  | 'posthog'
+  | 'batch'
+  | 'amplitude'
+  | 'track'
+  | 'engage'
+  | 'mixpanel-import'
+  | 'snowplow-pixel'
+  | 'snowplow'
+  | 'segment-pixel';
+
+export interface FormatRoute {
+  id: RouteId;
+  /** Metrics label. */
+  label: string;
+  get: boolean;
+  post: boolean;
+  /** The call of a Segment pixel path. */
+  pixelCall?: EventType;
+}
+
+const route = (id: RouteId, get: boolean, post: boolean, label: string = id): FormatRoute => ({ id, label, get, post });
+
+const ROUTES: ReadonlyMap<string, FormatRoute> = new Map<string, FormatRoute>([
+  ['/e', route('posthog', true, true)],
+  ['/i/v0/e', route('posthog', false, true)],
+  ['/capture', route('posthog', true, true)],
+  ['/batch', route('batch', false, true)],
+  ['/2/httpapi', route('amplitude', false, true)],
+  ['/track', route('track', true, true)],
+  ['/engage', route('engage', true, true)],
+  ['/import', route('mixpanel-import', true, true)],
+  ['/i', route('snowplow-pixel', true, false)],
+  [TP2_PATH, route('snowplow', false, true)],
+  ...[...PIXEL_CALLS].map((c): [string, FormatRoute] => [`/v1/pixel/${c}`, { ...route('segment-pixel', true, false), pixelCall: c as EventType }]),
+]);
+
+/** The format route of a path (a trailing slash is accepted), or undefined. */
+export function formatRoute(url: string): FormatRoute | undefined {
+  const hit = ROUTES.get(url);
+  if (hit !== undefined || url.length < 2 || !url.endsWith('/')) return hit;
+  return ROUTES.get(url.slice(0, -1));
+}
+
+export const FORMAT_PATHS: readonly string[] = [...ROUTES.keys()];
+
+/** Answers for refusals before the body says which vendor it is: the path's own (or first) vendor. */
+export function defaultReplies(r: FormatRoute, query: string): Replies {
+  switch (r.id) {
+    case 'posthog':
+    case 'batch':
+      return posthogReplies;
+    case 'amplitude':
+      return amplitudeReplies;
+    case 'track':
+    case 'engage':
+    case 'mixpanel-import':
+      return mixpanelReplies(mixpanelStyle(r.id, new URLSearchParams(query), false));
+    case 'snowplow':
+      return snowplowReplies(null);
+    case 'snowplow-pixel':
+      return snowplowReplies(GIF_1X1);
+    case 'segment-pixel':
+      return pixelReplies;
+  }
+}
+
+function mixpanelStyle(id: RouteId, params: URLSearchParams, json: boolean): 'plain' | 'verbose' | 'import' {
+  if (id === 'mixpanel-import' && (json || params.get('strict') === '1')) return 'import';
+  return params.get('verbose') === '1' ? 'verbose' : 'plain';
+}
+
+const POSTHOG_COMPRESSION: ReadonlySet<string> = new Set(['lz64', 'gzip-js', 'gzip', 'base64']);
+
+/** The shared-path rule for `/track` and `/engage` (see the top of this file). */
+export function looksLikePosthog(p: VendorPayload): boolean {
+  if (p.compression !== null && POSTHOG_COMPRESSION.has(p.compression)) return true;
+  const v = p.value;
+  if (isObject(v) && (v.api_key !== undefined || v.token !== undefined || v.batch !== undefined)) return true;
+  const first = Array.isArray(v) ? v[0] : v;
+  return isObject(first) && (first.distinct_id !== undefined || first.uuid !== undefined || first.timestamp !== undefined || first.api_key !== undefined);
+}
+
+export interface Decoded {
+  vendor: Vendor;
+  translation: Translation;
+  replies: Replies;
+  /** A key the request gives outside its events (Mixpanel's `api_key=`): it wins over theirs, as a Basic auth key does. */
+  requestKey?: string;
+}
+
+/**
+ * A request of `route` -> its vendor, translation and answers. `body` has its Content-Encoding
+ * undone (empty for GET). Throws HttpError for a body that cannot be read.
+ */
+export function decodeRequest(r: FormatRoute, body: Buffer, query: string, limit: number, receivedAt: number): Decoded {
+  const opts = { receivedAt, skew: true };
+  if (r.id === 'snowplow-pixel') {
+    const params: Record<string, string> = {};
+    for (const [k, v] of new URLSearchParams(query)) params[k] = v;
+    return { vendor: 'snowplow', translation: translateSnowplow(params, opts), replies: snowplowReplies(GIF_1X1) };
+  }
+  const p = readVendorPayload(body, query, limit);
+  switch (r.id) {
+    case 'segment-pixel':
+      return { vendor: 'segment-pixel', translation: translatePixel(p.value, r.pixelCall!), replies: pixelReplies };
+    case 'snowplow':
+      return { vendor: 'snowplow', translation: translateSnowplow(p.value, opts), replies: snowplowReplies(null) };
+    case 'amplitude':
+      return { vendor: 'amplitude', translation: translateAmplitude(p.value, opts), replies: amplitudeReplies };
+    case 'batch':
+      if (isObject(p.value) && Array.isArray(p.value.events)) return { vendor: 'amplitude', translation: translateAmplitude(p.value, opts), replies: amplitudeReplies };
+      return posthog(p, opts);
+    case 'posthog':
+      return posthog(p, opts);
+    case 'track':
+    case 'engage':
+      if (looksLikePosthog(p)) return posthog(p, opts);
+      return { vendor: 'mixpanel', translation: translateMixpanel(p.value, r.id), replies: mixpanelReplies(mixpanelStyle(r.id, p.params, false)) };
+    case 'mixpanel-import':
+      return {
+        vendor: 'mixpanel',
+        translation: translateMixpanel(p.value, 'import'),
+        replies: mixpanelReplies(mixpanelStyle(r.id, p.params, !p.form)),
+        requestKey: p.params.get('api_key') ?? undefined,
+      };
+  }
+}
+
+/**
+ * One payload of a known vendor -> Segment calls, with no HTTP: what `trackhouse import` needs
+ * for a line or a file of another tool's events. Pass `skew: false` to keep historical times as
+ * given; normalize the calls with `msTimes: true` (they may carry Unix-ms times).
+ */
+export function translatePayload(vendor: 'posthog' | 'amplitude' | 'mixpanel' | 'mixpanel-engage' | 'snowplow', value: unknown, opts: { receivedAt: number; skew: boolean }): Translation {
+  switch (vendor) {
+    case 'posthog':
+      return translatePosthog(value, opts);
+    case 'amplitude':
+      return translateAmplitude(value, opts);
+    case 'mixpanel':
+      return translateMixpanel(value, 'import');
+    case 'mixpanel-engage':
+      return translateMixpanel(value, 'engage');
+    case 'snowplow':
+      return translateSnowplow(value, opts);
+  }
+}
+
+function posthog(p: VendorPayload, opts: { receivedAt: number; skew: boolean }): Decoded {
+  // posthog-js puts its send time in the query as `_=<ms>`.
+  const underscore = p.params.get('_');
+  const sentAtMs = underscore !== null && /^\d{10,16}$/.test(underscore) ? Number(underscore) : undefined;
+  if (posthogEvents(p.value) === null) return { vendor: 'posthog', translation: { key: undefined, calls: [], raw: [] }, replies: posthogReplies };
+  return { vendor: 'posthog', translation: translatePosthog(p.value, opts, sentAtMs), replies: posthogReplies };
+}

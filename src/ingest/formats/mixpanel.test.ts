@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { mixpanelReplies, translateMixpanel } from './mixpanel.js';
+import { Refused } from './types.js';
+
+describe('Mixpanel track / engage / import -> Segment calls', () => {
+  it('maps an event field by field; the token is the key and leaves the properties', () => {
+    const t = translateMixpanel(
+      [{ event: 'Signed Up', properties: { token: 'k1', distinct_id: 'u1', time: 1795687200, $insert_id: 'i1', plan: 'pro', mp_lib: 'node', $lib_version: '0.24.0', $current_url: 'https://x.example/', $os: 'Linux', ip: '203.0.113.9' } }],
+      'track',
+    );
+    expect(t.key).toBe('k1');
+    expect(t.calls[0]).toEqual({
+      type: 'track',
+      event: 'Signed Up',
+      writeKey: 'k1',
+      userId: 'u1',
+      messageId: 'i1',
+      timestamp: 1795687200 * 1000,
+      properties: { distinct_id: 'u1', time: 1795687200, $insert_id: 'i1', plan: 'pro', mp_lib: 'node', $lib_version: '0.24.0', $current_url: 'https://x.example/', $os: 'Linux', ip: '203.0.113.9' },
+      context: { library: { name: 'node', version: '0.24.0' }, page: { url: 'https://x.example/' }, os: { name: 'Linux' }, ip: '203.0.113.9' },
+    });
+  });
+
+  it('reads ms times, $device: ids, $user_id/$device_id, $identify, $create_alias and page views', () => {
+    const calls = translateMixpanel(
+      [
+        { event: 'a', properties: { distinct_id: '$device:d1', time: 1795687200123 } },
+        { event: 'b', properties: { distinct_id: 'u1', $user_id: 'u1', $device_id: 'd1' } },
+        { event: '$identify', properties: { distinct_id: 'u1', $identified_id: 'u1', $anon_id: 'd1' } },
+        { event: '$create_alias', properties: { distinct_id: 'old', alias: 'u1' } },
+        { event: '$mp_web_page_view', properties: { distinct_id: 'u1', current_page_title: 'Home' } },
+      ],
+      'track',
+    ).calls;
+    expect(calls[0]).toMatchObject({ anonymousId: 'd1', timestamp: 1795687200123 });
+    expect(calls[0]).not.toHaveProperty('userId');
+    expect(calls[1]).toMatchObject({ userId: 'u1', anonymousId: 'd1' });
+    expect(calls[2]).toMatchObject({ type: 'identify', userId: 'u1', anonymousId: 'd1' });
+    expect(calls[3]).toMatchObject({ type: 'alias', userId: 'u1', previousId: 'old' });
+    expect(calls[4]).toMatchObject({ type: 'page', name: 'Home', userId: 'u1' });
+  });
+
+  it('maps an engage update to identify: $set over $set_once as traits, other operations as properties', () => {
+    const t = translateMixpanel({ $token: 'k1', $distinct_id: 'u1', $set: { plan: 'pro' }, $set_once: { first: 'a', plan: 'free' }, $add: { n: 1 }, $time: 1795687200000, $ip: '1.2.3.4' }, 'engage');
+    expect(t.key).toBe('k1');
+    expect(t.calls[0]).toEqual({
+      type: 'identify',
+      writeKey: 'k1',
+      userId: 'u1',
+      traits: { first: 'a', plan: 'pro' },
+      properties: { $add: { n: 1 } },
+      timestamp: 1795687200000,
+      context: { ip: '1.2.3.4' },
+    });
+  });
+
+  it('refuses events without a name, a distinct_id or a readable time', () => {
+    const t = translateMixpanel([{ properties: { distinct_id: 'u' } }, { event: 'x', properties: {} }, { event: 'x', properties: { distinct_id: 'u', time: 'soon' } }], 'import');
+    expect(t.calls.map((c) => (c instanceof Refused ? [c.code, c.field] : 'ok'))).toEqual([
+      ['missing_field', 'event'],
+      ['missing_id', 'properties.distinct_id'],
+      ['invalid_timestamp', 'properties.time'],
+    ]);
+    expect(translateMixpanel({ $set: {} }, 'engage').calls[0]).toBeInstanceOf(Refused);
+  });
+
+  it('answers 1 / 0, {"status":...} with verbose=1, and the /import JSON with failed_records', () => {
+    const ok = { accepted: 2, total: 2, rejected: null, bodyBytes: 1, receivedAt: 0 };
+    const bad = { accepted: 1, total: 2, rejected: [{ index: 1, code: 'missing_id', error: 'no id', field: 'properties.distinct_id' }], bodyBytes: 1, receivedAt: 0 };
+    expect(mixpanelReplies('plain').done(ok)).toEqual({ status: 200, contentType: 'text/plain', body: '1' });
+    expect(mixpanelReplies('plain').done(bad)).toMatchObject({ status: 400, body: '0' });
+    expect(JSON.parse(mixpanelReplies('verbose').done(ok).body as string)).toEqual({ status: 1, error: null });
+    expect(JSON.parse(mixpanelReplies('verbose').done(bad).body as string)).toMatchObject({ status: 0 });
+    expect(JSON.parse(mixpanelReplies('import').done(ok).body as string)).toEqual({ code: 200, num_records_imported: 2, status: 1 });
+    expect(JSON.parse(mixpanelReplies('import').done(bad).body as string)).toMatchObject({
+      code: 400,
+      num_records_imported: 1,
+      failed_records: [{ index: 1, field: 'properties.distinct_id', message: 'no id' }],
+    });
+    expect(mixpanelReplies('plain').refused(401, 'unknown_write_key', 'x')).toEqual({ status: 401, contentType: 'text/plain', body: '0' });
+  });
+});

@@ -1,0 +1,160 @@
+// Mixpanel's ingestion API (`/track`, `/engage`, `/import`) into Segment calls.
+//
+// Bodies: an event or an array of them, as JSON or as the form `data=<base64 JSON>` (also in the
+// query of a GET). The project token in each event's properties (`$token` of an engage update)
+// is the write key; `/import` may carry it as HTTP Basic auth or `api_key=` instead.
+//
+// | Mixpanel                                   | Segment call                                            |
+// | `$identify`                                | identify: userId = $identified_id, anonymousId = $anon_id |
+// | `$create_alias`                            | alias: userId = properties.alias, previousId = distinct_id |
+// | `$mp_web_page_view`                        | page, name = current_page_title                         |
+// | any other event                            | track: event = the event name                           |
+// | engage update (`$distinct_id`, `$set`, ...) | identify: traits = $set over $set_once; other operations ($add, $unset, ...) as properties |
+// | distinct_id / $user_id / $device_id        | userId = $user_id, else distinct_id unless it is `$device:...`; anonymousId = $device_id, else that device id |
+// | $insert_id                                 | messageId                                               |
+// | time (seconds, or ms when over 1e11) / $time | timestamp (Mixpanel sends no send time: not skew-corrected) |
+// | mp_lib, $lib_version, $current_url, $referrer, $os, ip | context.library, page, os, ip           |
+// | properties                                 | properties, less `token` (the write key)                |
+import { Refused, isObject, msTime, str, type Replies, type SegmentCall, type Translation, type VendorReply } from './types.js';
+
+type Json = Record<string, unknown>;
+export type MixpanelEndpoint = 'track' | 'engage' | 'import';
+
+const DEVICE = '$device:';
+
+function timeOf(v: unknown): number | undefined | null {
+  if (v === undefined || v === null) return undefined;
+  const n = typeof v === 'number' ? v : typeof v === 'string' && v !== '' ? Number(v) : NaN;
+  if (!Number.isFinite(n)) return null;
+  return msTime(n < 1e11 ? Math.round(n * 1000) : n) ?? null;
+}
+
+export function translateMixpanel(value: unknown, endpoint: MixpanelEndpoint): Translation {
+  const events = Array.isArray(value) ? value : [value];
+  let key: string | undefined;
+  const calls: (SegmentCall | Refused)[] = new Array(events.length);
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i];
+    const call = endpoint === 'engage' ? mixpanelEngage(e) : mixpanelEvent(e);
+    if (key === undefined && !(call instanceof Refused)) key = call.writeKey as string | undefined;
+    calls[i] = call;
+  }
+  return { key, calls, raw: events };
+}
+
+export function mixpanelEvent(e: unknown): SegmentCall | Refused {
+  if (!isObject(e)) return new Refused('not_an_object', 'an event must be a JSON object', 'event', e);
+  const name = e.event;
+  if (typeof name !== 'string' || name === '') return new Refused('missing_field', 'event is required (a non-empty string)', 'event', e);
+  let props: Json = isObject(e.properties) ? e.properties : {};
+  const call: SegmentCall = {};
+  const token = str(props.token);
+  if (token !== undefined) call.writeKey = token;
+  const distinctId = str(props.distinct_id);
+  const deviceId = str(props.$device_id) ?? (distinctId?.startsWith(DEVICE) ? distinctId.slice(DEVICE.length) : undefined);
+  const userId = str(props.$user_id) ?? (distinctId !== undefined && !distinctId.startsWith(DEVICE) ? distinctId : undefined);
+  if (userId === undefined && deviceId === undefined) return new Refused('missing_id', 'properties.distinct_id is required', 'properties.distinct_id', e);
+  const time = timeOf(props.time);
+  if (time === null) return new Refused('invalid_timestamp', 'properties.time must be Unix seconds or milliseconds', 'properties.time', e);
+  if (time !== undefined) call.timestamp = time;
+  const insertId = str(props.$insert_id);
+  if (insertId !== undefined) call.messageId = insertId;
+  if (token !== undefined) {
+    const { token: _t, ...rest } = props;
+    props = rest;
+  }
+
+  switch (name) {
+    case '$identify': {
+      call.type = 'identify';
+      call.userId = str(props.$identified_id) ?? userId ?? distinctId;
+      const anon = str(props.$anon_id) ?? deviceId;
+      if (anon !== undefined) call.anonymousId = anon;
+      break;
+    }
+    case '$create_alias': {
+      const alias = str(props.alias);
+      if (alias === undefined) return new Refused('missing_field', '$create_alias needs properties.alias', 'properties.alias', e);
+      call.type = 'alias';
+      call.userId = alias;
+      call.previousId = distinctId;
+      break;
+    }
+    case '$mp_web_page_view':
+      call.type = 'page';
+      if (typeof props.current_page_title === 'string') call.name = props.current_page_title;
+      if (userId !== undefined) call.userId = userId;
+      if (deviceId !== undefined) call.anonymousId = deviceId;
+      break;
+    default:
+      call.type = 'track';
+      call.event = name;
+      if (userId !== undefined) call.userId = userId;
+      if (deviceId !== undefined) call.anonymousId = deviceId;
+  }
+  call.properties = props;
+  const c: Json = {};
+  if (typeof props.mp_lib === 'string') c.library = typeof props.$lib_version === 'string' ? { name: props.mp_lib, version: props.$lib_version } : { name: props.mp_lib };
+  if (typeof props.$current_url === 'string') c.page = typeof props.$referrer === 'string' ? { url: props.$current_url, referrer: props.$referrer } : { url: props.$current_url };
+  if (typeof props.$os === 'string') c.os = { name: props.$os };
+  if (typeof props.ip === 'string') c.ip = props.ip;
+  call.context = c;
+  return call;
+}
+
+const PROFILE_OPS = ['$add', '$append', '$union', '$remove', '$unset', '$delete'] as const;
+
+/** A people (engage) update: `{"$token", "$distinct_id", "$set": {...}, ...}`. */
+export function mixpanelEngage(u: unknown): SegmentCall | Refused {
+  if (!isObject(u)) return new Refused('not_an_object', 'an update must be a JSON object', 'update', u);
+  const distinctId = str(u.$distinct_id);
+  if (distinctId === undefined) return new Refused('missing_id', '$distinct_id is required', '$distinct_id', u);
+  const call: SegmentCall = { type: 'identify' };
+  const token = str(u.$token);
+  if (token !== undefined) call.writeKey = token;
+  if (distinctId.startsWith(DEVICE)) call.anonymousId = distinctId.slice(DEVICE.length);
+  else call.userId = distinctId;
+  const set = isObject(u.$set) ? u.$set : undefined;
+  const once = isObject(u.$set_once) ? u.$set_once : undefined;
+  call.traits = once === undefined ? (set ?? {}) : { ...once, ...set };
+  const props: Json = {};
+  for (const op of PROFILE_OPS) if (u[op] !== undefined) props[op] = u[op];
+  call.properties = props;
+  const time = timeOf(u.$time);
+  if (time === null) return new Refused('invalid_timestamp', '$time must be Unix milliseconds', '$time', u);
+  if (time !== undefined) call.timestamp = time;
+  if (typeof u.$ip === 'string') call.context = { ip: u.$ip };
+  return call;
+}
+
+// Answers as Mixpanel gives them. /track and /engage: `1` / `0` as text, or with `verbose=1`
+// {"status":1|0,"error":...} (the mixpanel npm client reads both). /import with a JSON body or
+// strict=1 (its current API): {"code":200,"num_records_imported":N,"status":1}, and a 400 with
+// failed_records; the legacy form /import answers like /track.
+const text = (status: number, body: string): VendorReply => ({ status, contentType: 'text/plain', body });
+const json = (status: number, body: unknown): VendorReply => ({ status, contentType: 'application/json', body: JSON.stringify(body) });
+
+export function mixpanelReplies(style: 'plain' | 'verbose' | 'import'): Replies {
+  return {
+    done(o) {
+      if (style === 'import') {
+        if (o.rejected === null) return json(200, { code: 200, num_records_imported: o.accepted, status: 1 });
+        return json(400, {
+          code: 400,
+          error: 'some data points in the request failed validation',
+          failed_records: o.rejected.map((r) => ({ index: r.index, field: r.field ?? '', message: r.error })),
+          num_records_imported: o.accepted,
+          status: 0,
+        });
+      }
+      if (o.rejected === null) return style === 'verbose' ? json(200, { status: 1, error: null }) : text(200, '1');
+      const first = o.rejected[0]!;
+      const error = `${o.rejected.length} of ${o.total} events are invalid (event ${first.index}: ${first.error}); the other ${o.accepted} were accepted`;
+      return style === 'verbose' ? json(400, { status: 0, error }) : text(400, '0');
+    },
+    refused(status, _code, message) {
+      if (style === 'plain') return text(status, '0');
+      return style === 'import' ? json(status, { code: status, error: message, status: 0 }) : json(status, { status: 0, error: message });
+    },
+  };
+}

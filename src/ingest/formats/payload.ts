@@ -1,0 +1,96 @@
+// Vendor request bodies into JSON, as the vendors' clients send them:
+// - JSON (any content type, as for Segment): `{...}` or `[...]`;
+// - gzip without a Content-Encoding header (posthog-js: `?compression=gzip-js`, or the magic bytes);
+// - form-encoded `data=<base64 JSON>` (Mixpanel, posthog-js's sendBeacon and older transports),
+//   `data=<lz-string base64>` with `compression=lz64` in the query or the form, or `data=<JSON>`;
+// - GET with `?data=<base64 JSON>` (Mixpanel's and Segment's pixels).
+// `Content-Encoding` (gzip/deflate) is undone before this, by the edge, as for every body.
+import { isUtf8 } from 'node:buffer';
+import { gunzipSync } from 'node:zlib';
+import { HttpError } from '../../common/errors.js';
+import { tooLarge } from '../body.js';
+import { decompressLz64, Lz64Error } from './lz64.js';
+
+/** First byte of a JSON object or array, after optional whitespace. */
+function startsJson(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x7b || c === 0x5b) return true;
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return false;
+  }
+  return false;
+}
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new HttpError('malformed_json', `${what} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** `data` of a form or query: JSON as is, lz-string base64 (lz64), or base64 (standard or URL-safe) JSON. */
+export function decodeData(data: string, compression: string | null, limit: number): unknown {
+  if (compression === 'lz64') {
+    try {
+      return parseJson(decompressLz64(data, limit), 'the lz64 data');
+    } catch (err) {
+      if (err instanceof RangeError) throw tooLarge(limit);
+      if (err instanceof Lz64Error) throw new HttpError('corrupt_body', `the lz64 data could not be decompressed: ${err.message}`);
+      throw err;
+    }
+  }
+  if (startsJson(data)) return parseJson(data, 'the data field');
+  const bytes = Buffer.from(data, 'base64'); // takes both alphabets, padding optional
+  if (bytes.length === 0) throw new HttpError('malformed_json', 'the data field is empty or not base64');
+  if (!isUtf8(bytes)) throw new HttpError('not_utf8', 'the base64 data field is not valid UTF-8');
+  return parseJson(bytes.toString('utf8'), 'the base64 data field');
+}
+
+export interface VendorPayload {
+  value: unknown;
+  /** Form fields and query parameters (the query first, a form field wins). */
+  params: URLSearchParams;
+  /** posthog-js's `compression` (query or form), or null. */
+  compression: string | null;
+  /** The events came as `data=`, in a form body or the query (Mixpanel's legacy form; posthog-js's beacon form). */
+  form: boolean;
+}
+
+/**
+ * The JSON a vendor request carries. `body` is the body with its Content-Encoding undone (empty
+ * for GET), `query` the raw query string. Throws HttpError (400 / 413).
+ */
+export function readVendorPayload(body: Buffer, query: string, limit: number): VendorPayload {
+  const params = new URLSearchParams(query);
+  let compression = params.get('compression');
+  let plain = body;
+  if (plain.length >= 2 && plain[0] === 0x1f && plain[1] === 0x8b) {
+    // posthog-js's gzip-js: gzip with no Content-Encoding header (the magic bytes are proof enough).
+    try {
+      plain = gunzipSync(plain, { maxOutputLength: limit + 1 });
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) throw tooLarge(limit);
+      throw new HttpError('corrupt_body', `the gzip body could not be decompressed: ${(err as Error).message}`);
+    }
+    if (plain.length > limit) throw tooLarge(limit);
+    compression = null;
+  } else if (compression === 'gzip-js' || compression === 'gzip') {
+    throw new HttpError('corrupt_body', `compression=${compression} but the body is not gzip`);
+  }
+  if (plain.length === 0) {
+    const data = params.get('data');
+    if (data === null) throw new HttpError('invalid_body', 'no events: send a JSON body or data=');
+    return { value: decodeData(data, compression, limit), params, compression, form: true };
+  }
+  if (!isUtf8(plain)) throw new HttpError('not_utf8', 'the body is not valid UTF-8');
+  const text = plain.toString('utf8');
+  if (startsJson(text)) return { value: parseJson(text, 'the body'), params, compression, form: false };
+  // A form: data=...&compression=... (fields override the query's).
+  const form = new URLSearchParams(text);
+  const data = form.get('data');
+  if (data === null) throw new HttpError('malformed_json', 'the body is neither JSON nor a form with a data field');
+  for (const [k, v] of form) if (k !== 'data') params.set(k, v);
+  compression = params.get('compression');
+  return { value: decodeData(data, compression, limit), params, compression, form: true };
+}

@@ -1,0 +1,142 @@
+import { describe, expect, it } from 'vitest';
+import { posthogEvent, posthogReplies, translatePosthog } from './posthog.js';
+import { Refused } from './types.js';
+
+const T = Date.UTC(2026, 10, 20, 10, 0, 0);
+const opts = { receivedAt: T, skew: true };
+
+describe('PostHog capture -> Segment calls', () => {
+  it('maps a custom event field by field: distinct_id, uuid, timestamp + sent_at, properties, context, $groups', () => {
+    const t = translatePosthog(
+      {
+        api_key: 'k1',
+        sent_at: '2026-11-20T09:59:59.000Z',
+        batch: [
+          {
+            event: 'Order Completed',
+            distinct_id: 'u1',
+            uuid: '0190-aa',
+            timestamp: '2026-11-20T09:59:58.000Z',
+            properties: {
+              total: 3,
+              category: 'books',
+              $lib: 'posthog-node',
+              $lib_version: '5.21.2',
+              $current_url: 'https://x.example/p',
+              $pathname: '/p',
+              $raw_user_agent: 'UA',
+              $ip: '203.0.113.9',
+              $groups: { company: 'acme' },
+            },
+          },
+        ],
+      },
+      opts,
+    );
+    expect(t.key).toBe('k1');
+    expect(t.calls).toEqual([
+      {
+        type: 'track',
+        event: 'Order Completed',
+        userId: 'u1',
+        messageId: '0190-aa',
+        timestamp: '2026-11-20T09:59:58.000Z',
+        sentAt: '2026-11-20T09:59:59.000Z',
+        properties: {
+          total: 3,
+          category: 'books',
+          $lib: 'posthog-node',
+          $lib_version: '5.21.2',
+          $current_url: 'https://x.example/p',
+          $pathname: '/p',
+          $raw_user_agent: 'UA',
+          $ip: '203.0.113.9',
+          $groups: { company: 'acme' },
+        },
+        context: {
+          library: { name: 'posthog-node', version: '5.21.2' },
+          page: { url: 'https://x.example/p', path: '/p' },
+          userAgent: 'UA',
+          ip: '203.0.113.9',
+          groups: { company: 'acme' },
+          groupId: 'acme',
+        },
+      },
+    ]);
+  });
+
+  it('maps $identify, $create_alias, $groupidentify, $pageview and $screen to identify, alias, group, page and screen', () => {
+    const calls = translatePosthog(
+      [
+        { event: '$identify', distinct_id: 'u1', $set: { plan: 'pro' }, properties: { $anon_distinct_id: 'anon-1', $set_once: { first: 'a', plan: 'free' } } },
+        { event: '$create_alias', distinct_id: 'old-id', properties: { alias: 'u1' } },
+        { event: '$groupidentify', distinct_id: 'u1', properties: { $group_type: 'company', $group_key: 'acme', $group_set: { size: 4 } } },
+        { event: '$pageview', distinct_id: 'u1', properties: { title: 'Home', $current_url: 'https://x.example/' } },
+        { event: '$screen', distinct_id: 'u1', properties: { $screen_name: 'Settings' } },
+      ],
+      opts,
+    ).calls as Record<string, unknown>[];
+    expect(calls[0]).toMatchObject({ type: 'identify', userId: 'u1', anonymousId: 'anon-1', traits: { first: 'a', plan: 'pro' } });
+    expect(calls[0]!.properties).toEqual({ $anon_distinct_id: 'anon-1' }); // $set_once moved to traits
+    expect(calls[1]).toMatchObject({ type: 'alias', userId: 'u1', previousId: 'old-id' });
+    expect(calls[2]).toMatchObject({ type: 'group', groupId: 'acme', userId: 'u1', traits: { size: 4 } });
+    expect(calls[3]).toMatchObject({ type: 'page', name: 'Home', userId: 'u1', context: { page: { url: 'https://x.example/', title: 'Home' } } });
+    expect(calls[4]).toMatchObject({ type: 'screen', name: 'Settings' });
+  });
+
+  it('takes the token from token / $token / properties.token, drops it from properties, and reads anonymous events', () => {
+    const t = translatePosthog([{ event: 'x', properties: { token: 'k2', distinct_id: 'd1', $device_id: 'd1', $is_identified: false } }], opts);
+    expect(t.key).toBe('k2');
+    expect(t.calls[0]).toMatchObject({ type: 'track', anonymousId: 'd1', properties: { distinct_id: 'd1', $device_id: 'd1', $is_identified: false } });
+    expect((t.calls[0] as Record<string, unknown>).userId).toBeUndefined();
+    expect((t.calls[0] as { properties: object }).properties).not.toHaveProperty('token');
+    expect(translatePosthog({ $token: 'k3', event: 'x', distinct_id: 'u' }, opts).key).toBe('k3');
+    expect(translatePosthog({ token: 'k4', event: 'x', distinct_id: 'u' }, opts).key).toBe('k4');
+  });
+
+  it('counts an offset back from the receive time, takes posthog-js _= as sent_at, and skips skew for historical_migration and import', () => {
+    expect(posthogEvent({ event: 'x', distinct_id: 'u', offset: 1500 }, T, undefined)).toMatchObject({ timestamp: T - 1500 });
+    const viaQuery = translatePosthog([{ event: 'x', distinct_id: 'u', timestamp: '2026-11-20T09:00:00.000Z' }], opts, T - 1000).calls[0];
+    expect(viaQuery).toMatchObject({ sentAt: T - 1000 });
+    const hist = translatePosthog({ historical_migration: true, sent_at: '2026-11-20T09:00:01Z', batch: [{ event: 'x', distinct_id: 'u', timestamp: '2020-01-01T00:00:00Z' }] }, opts);
+    expect(hist.calls[0]).not.toHaveProperty('sentAt');
+    const imported = translatePosthog({ sent_at: '2026-11-20T09:00:01Z', batch: [{ event: 'x', distinct_id: 'u', timestamp: '2020-01-01T00:00:00Z' }] }, { receivedAt: T, skew: false });
+    expect(imported.calls[0]).toMatchObject({ timestamp: '2020-01-01T00:00:00Z' });
+    expect(imported.calls[0]).not.toHaveProperty('sentAt');
+  });
+
+  it('refuses events without event name, distinct_id, alias or group key, keeping the original for the rejected topic', () => {
+    const raw = [{ distinct_id: 'u' }, { event: 'x' }, { event: '$create_alias', distinct_id: 'u' }, { event: '$groupidentify', distinct_id: 'u' }, 'text'];
+    const t = translatePosthog(raw, opts);
+    expect(t.calls.map((c) => (c instanceof Refused ? [c.code, c.field] : null))).toEqual([
+      ['missing_field', 'event'],
+      ['missing_id', 'distinct_id'],
+      ['missing_field', 'properties.alias'],
+      ['missing_field', 'properties.$group_key'],
+      ['not_an_object', 'event'],
+    ]);
+    expect(t.raw).toBe(raw);
+  });
+
+  it('answers {"status":1}, a validation_error listing invalid events, and authentication_error for a key', () => {
+    expect(posthogReplies.done({ accepted: 2, total: 2, rejected: null, bodyBytes: 10, receivedAt: T })).toEqual({ status: 200, contentType: 'application/json', body: '{"status":1}' });
+    const bad = posthogReplies.done({ accepted: 1, total: 2, rejected: [{ index: 1, code: 'missing_id', error: 'distinct_id is required' }], bodyBytes: 10, receivedAt: T });
+    expect(bad.status).toBe(400);
+    expect(JSON.parse(bad.body as string)).toMatchObject({ type: 'validation_error', code: 'invalid_payload', accepted: 1, rejected: [{ index: 1 }] });
+    expect(JSON.parse(posthogReplies.refused(401, 'unknown_write_key', 'no').body as string)).toEqual({ type: 'authentication_error', code: 'invalid_api_key', detail: 'no', attr: null });
+  });
+});
+
+describe('translatePayload (for trackhouse import)', () => {
+  it('translates each vendor without HTTP, keeping historical times when skew is off', async () => {
+    const { translatePayload } = await import('./index.js');
+    const o = { receivedAt: T, skew: false };
+    expect(translatePayload('posthog', { event: 'x', distinct_id: 'u', timestamp: '2020-01-01T00:00:00Z', sent_at: '2026-01-01T00:00:00Z' }, o).calls[0]).toEqual(
+      expect.objectContaining({ type: 'track', event: 'x', userId: 'u', timestamp: '2020-01-01T00:00:00Z' }),
+    );
+    expect(translatePayload('amplitude', { event_type: 'x', user_id: 'u', time: 1577836800000 }, o).calls[0]).toMatchObject({ timestamp: 1577836800000 });
+    expect(translatePayload('mixpanel', { event: 'x', properties: { distinct_id: 'u', time: 1577836800 } }, o).calls[0]).toMatchObject({ timestamp: 1577836800000 });
+    expect(translatePayload('mixpanel-engage', { $distinct_id: 'u', $set: { a: 1 } }, o).calls[0]).toMatchObject({ type: 'identify', traits: { a: 1 } });
+    expect(translatePayload('snowplow', { e: 'pv', duid: 'd', dtm: '1577836800000', stm: '1577836801000' }, o).calls[0]).not.toHaveProperty('sentAt');
+  });
+});

@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import { schemaName, snowplowReplies, translateSnowplow } from './snowplow.js';
+import { GIF_1X1, Refused } from './types.js';
+
+const opts = { receivedAt: Date.UTC(2026, 10, 20, 10), skew: true };
+const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+
+describe('Snowplow tracker protocol -> Segment calls', () => {
+  it('maps a page view field by field; aid is the key; dtm/stm become timestamp/sentAt', () => {
+    const t = translateSnowplow(
+      {
+        schema: 'iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4',
+        data: [
+          {
+            e: 'pv',
+            url: 'https://x.example/',
+            page: 'Home',
+            refr: 'https://ref.example/',
+            aid: 'k1',
+            p: 'web',
+            tv: 'js-4.10.1',
+            uid: 'u1',
+            duid: 'd1',
+            eid: 'e-1',
+            dtm: '1795687200000',
+            stm: '1795687201000',
+            ua: 'UA',
+            ip: '203.0.113.9',
+            lang: 'de',
+            tz: 'Europe/Berlin',
+            res: '1920x1080',
+            sid: 's1',
+            vid: '3',
+            cx: b64({ schema: 'iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0', data: [{ schema: 'iglu:a/b/jsonschema/1-0-0', data: { x: 1 } }] }),
+          },
+        ],
+      },
+      opts,
+    );
+    expect(t.key).toBe('k1');
+    expect(t.calls[0]).toEqual({
+      type: 'page',
+      name: 'Home',
+      userId: 'u1',
+      anonymousId: 'd1',
+      messageId: 'e-1',
+      writeKey: 'k1',
+      timestamp: 1795687200000,
+      sentAt: 1795687201000,
+      properties: { url: 'https://x.example/', title: 'Home', referrer: 'https://ref.example/' },
+      context: {
+        page: { url: 'https://x.example/', title: 'Home', referrer: 'https://ref.example/' },
+        userAgent: 'UA',
+        ip: '203.0.113.9',
+        locale: 'de',
+        timezone: 'Europe/Berlin',
+        screen: { width: 1920, height: 1080 },
+        library: { name: 'js-4.10.1' },
+        app: { id: 'k1' },
+        platform: 'web',
+        session: { id: 's1', index: 3 },
+        contexts: [{ schema: 'iglu:a/b/jsonschema/1-0-0', data: { x: 1 } }],
+      },
+    });
+  });
+
+  it('maps structured, self-describing (ue_pr and ue_px), screen view, page ping and transaction events', () => {
+    const ue = (data: unknown) => ({ schema: 'iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0', data });
+    const calls = translateSnowplow(
+      [
+        { e: 'se', se_ca: 'shop', se_ac: 'add', se_la: 'sku', se_pr: 'p', se_va: '3.5', duid: 'd' },
+        { e: 'ue', ue_pr: JSON.stringify(ue({ schema: 'iglu:com.acme/button_click/jsonschema/1-0-0', data: { id: 'buy' } })), duid: 'd' },
+        { e: 'ue', ue_px: b64(ue({ schema: 'iglu:com.snowplowanalytics.mobile/screen_view/jsonschema/1-0-0', data: { name: 'Settings', id: 'x' } })), duid: 'd' },
+        { e: 'pp', pp_mix: '0', pp_max: '10', pp_miy: '5', pp_may: '50', duid: 'd' },
+        { e: 'tr', tr_id: 'o1', tr_tt: '9.5', tr_cu: 'EUR', duid: 'd' },
+        { e: 'ti', ti_id: 'o1', ti_sk: 's1', ti_pr: '2', ti_qu: '3', duid: 'd' },
+      ],
+      { ...opts, skew: false },
+    ).calls;
+    expect(calls[0]).toMatchObject({ type: 'track', event: 'add', properties: { category: 'shop', action: 'add', label: 'sku', property: 'p', value: 3.5 } });
+    expect(calls[1]).toMatchObject({ type: 'track', event: 'button_click', properties: { id: 'buy' }, context: { snowplow: { schema: 'iglu:com.acme/button_click/jsonschema/1-0-0' } } });
+    expect(calls[2]).toMatchObject({ type: 'screen', name: 'Settings' });
+    expect(calls[3]).toMatchObject({ type: 'track', event: 'Page Ping', properties: { min_x: 0, max_x: 10, min_y: 5, max_y: 50 } });
+    expect(calls[4]).toMatchObject({ type: 'track', event: 'Transaction', properties: { orderId: 'o1', total: 9.5, currency: 'EUR' } });
+    expect(calls[5]).toMatchObject({ type: 'track', event: 'Transaction Item', properties: { orderId: 'o1', sku: 's1', price: 2, quantity: 3 } });
+    expect(schemaName('iglu:com.acme/button_click/jsonschema/1-0-0')).toBe('button_click');
+  });
+
+  it('takes ttm as given, and no sentAt without skew correction (import)', () => {
+    const [a, b] = translateSnowplow([{ e: 'pv', duid: 'd', ttm: '1795687200000', dtm: '1', stm: '2' }, { e: 'pv', duid: 'd', dtm: '1795687200000', stm: '1795687201000' }], { ...opts, skew: false }).calls;
+    expect(a).toMatchObject({ timestamp: 1795687200000 });
+    expect(a).not.toHaveProperty('sentAt');
+    expect(b).not.toHaveProperty('sentAt');
+  });
+
+  it('refuses unknown event types, events without ids, bad times and unreadable self-describing events', () => {
+    const t = translateSnowplow([{ e: 'xx', duid: 'd' }, { e: 'pv' }, { e: 'pv', duid: 'd', dtm: 'soon' }, { e: 'ue', ue_pr: '{nope', duid: 'd' }, { e: 'se', duid: 'd' }], opts);
+    expect(t.calls.map((c) => (c instanceof Refused ? [c.code, c.field] : 'ok'))).toEqual([
+      ['unknown_type', 'e'],
+      ['missing_id', 'uid'],
+      ['invalid_timestamp', 'dtm'],
+      ['invalid_field', 'ue_pr'],
+      ['missing_field', 'se_ac'],
+    ]);
+  });
+
+  it('answers the pixel with a 1x1 GIF and tp2 with 200 ok', () => {
+    const o = { accepted: 1, total: 1, rejected: null, bodyBytes: 0, receivedAt: 0 };
+    expect(snowplowReplies(GIF_1X1).done(o)).toEqual({ status: 200, contentType: 'image/gif', body: GIF_1X1 });
+    expect(GIF_1X1.subarray(0, 6).toString()).toBe('GIF89a');
+    expect(snowplowReplies(null).done(o)).toEqual({ status: 200, contentType: 'text/plain', body: 'ok' });
+    expect(snowplowReplies(null).done({ ...o, accepted: 0, rejected: [{ index: 0, code: 'unknown_type', error: 'x' }] }).status).toBe(400);
+  });
+});

@@ -1,0 +1,212 @@
+// Snowplow's tracker protocol (`GET /i` pixel, `POST /com.snowplowanalytics.snowplow/tp2`) into
+// Segment calls. Every parameter is text, as the trackers send it.
+//
+// Body of tp2: `{"schema": "iglu:.../payload_data/jsonschema/1-0-4", "data": [{...}, ...]}`; the
+// pixel: the query string is one event. The protocol has no key field: the app id `aid` is the write key.
+//
+// | Snowplow                         | Segment call                                                  |
+// | e=pv                             | page: name = page (the title); properties url, title, referrer |
+// | e=se                             | track: event = se_ac; properties category (se_ca), action, label (se_la), property (se_pr), value (se_va, a number) |
+// | e=ue                             | track: event = the self-describing event's schema name; properties = its data (ue_pr, or base64 ue_px); context.snowplow.schema = its schema; Snowplow's screen_view schema is a screen (name = data.name) |
+// | e=pp                             | track "Page Ping" (pp_mix, pp_max, pp_miy, pp_may)           |
+// | e=tr / e=ti                      | track "Transaction" / "Transaction Item" with their tr_* / ti_* fields |
+// | other e                          | refused (unknown_type)                                        |
+// | uid / duid (else nuid, tnuid)    | userId / anonymousId                                          |
+// | eid                              | messageId                                                     |
+// | dtm + stm (or ttm)               | timestamp: receivedAt - (stm - dtm), as Snowplow's derived_tstamp; ttm is taken as given |
+// | url, page, refr, ua, ip, lang, tz, res, tv, aid, p, sid, vid, co / cx | context.page, userAgent, ip, locale, timezone, screen, library, app, platform, session, contexts |
+import { Refused, isObject, msTime, str, type Replies, type SegmentCall, type TranslateOptions, type Translation, type VendorReply } from './types.js';
+
+type Json = Record<string, unknown>;
+
+export const TP2_PATH = '/com.snowplowanalytics.snowplow/tp2';
+
+/** The events of a tp2 body, an event, or an array of events (import). */
+export function snowplowEvents(value: unknown): unknown[] | null {
+  if (Array.isArray(value)) return value;
+  if (!isObject(value)) return null;
+  if (Array.isArray(value.data)) return value.data;
+  return typeof value.e === 'string' ? [value] : null;
+}
+
+export function translateSnowplow(value: unknown, opts: TranslateOptions): Translation {
+  const events = snowplowEvents(value) ?? [];
+  let key: string | undefined;
+  const calls: (SegmentCall | Refused)[] = new Array(events.length);
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i];
+    if (key === undefined && isObject(e)) key = str(e.aid);
+    calls[i] = snowplowEvent(e, opts.skew);
+  }
+  return { key, calls, raw: events };
+}
+
+/** A millisecond time parameter (text or number), or NaN. */
+function ms(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (typeof v !== 'string' || v === '') return NaN;
+  return Number(v);
+}
+
+function num(v: unknown): unknown {
+  if (typeof v !== 'string' || v === '') return v;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : v;
+}
+
+/** base64 or base64url JSON (`ue_px`, `cx`), or JSON text (`ue_pr`, `co`). */
+function selfDescribing(pr: unknown, px: unknown): Json | null | undefined {
+  let text: string;
+  if (typeof pr === 'string' && pr !== '') text = pr;
+  else if (typeof px === 'string' && px !== '') text = Buffer.from(px, 'base64').toString('utf8');
+  else return undefined;
+  try {
+    const v: unknown = JSON.parse(text);
+    return isObject(v) ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+const names = new Map<string, string>();
+
+/** `iglu:com.acme/button_click/jsonschema/1-0-0` -> `button_click` (remembered: an app has few schemas). */
+export function schemaName(schema: string): string {
+  let name = names.get(schema);
+  if (name === undefined) {
+    const parts = schema.split('/');
+    name = parts.length >= 4 ? parts[parts.length - 3]! : schema;
+    if (names.size >= 1000) names.clear();
+    names.set(schema, name);
+  }
+  return name;
+}
+
+export function snowplowEvent(e: unknown, skew: boolean): SegmentCall | Refused {
+  if (!isObject(e)) return new Refused('not_an_object', 'an event must be a JSON object', 'event', e);
+  const call: SegmentCall = {};
+  const uid = str(e.uid);
+  const anon = str(e.duid) ?? str(e.nuid) ?? str(e.tnuid);
+  if (uid === undefined && anon === undefined) return new Refused('missing_id', 'uid or duid is required', 'uid', e);
+  if (uid !== undefined) call.userId = uid;
+  if (anon !== undefined) call.anonymousId = anon;
+  const eid = str(e.eid);
+  if (eid !== undefined) call.messageId = eid;
+  const aid = str(e.aid);
+  if (aid !== undefined) call.writeKey = aid;
+
+  const ttm = ms(e.ttm);
+  const dtm = ms(e.dtm);
+  if (!Number.isNaN(ttm)) {
+    const t = msTime(ttm);
+    if (t === undefined) return new Refused('invalid_timestamp', 'ttm must be Unix milliseconds', 'ttm', e);
+    call.timestamp = t;
+  } else if (e.dtm !== undefined) {
+    const t = msTime(dtm);
+    if (t === undefined) return new Refused('invalid_timestamp', 'dtm must be Unix milliseconds', 'dtm', e);
+    call.timestamp = t;
+    if (skew && e.stm !== undefined) {
+      const s = msTime(ms(e.stm));
+      if (s === undefined) return new Refused('invalid_timestamp', 'stm must be Unix milliseconds', 'stm', e);
+      call.sentAt = s;
+    }
+  }
+
+  const context: Json = {};
+  let props: Json;
+  switch (e.e) {
+    case 'pv':
+      call.type = 'page';
+      if (typeof e.page === 'string') call.name = e.page;
+      props = {};
+      if (e.url !== undefined) props.url = e.url;
+      if (e.page !== undefined) props.title = e.page;
+      if (e.refr !== undefined) props.referrer = e.refr;
+      break;
+    case 'se': {
+      const action = str(e.se_ac);
+      if (action === undefined) return new Refused('missing_field', 'a structured event needs se_ac', 'se_ac', e);
+      call.type = 'track';
+      call.event = action;
+      props = { category: e.se_ca, action };
+      if (e.se_la !== undefined) props.label = e.se_la;
+      if (e.se_pr !== undefined) props.property = e.se_pr;
+      if (e.se_va !== undefined) props.value = num(e.se_va);
+      break;
+    }
+    case 'ue': {
+      const outer = selfDescribing(e.ue_pr, e.ue_px);
+      const inner = outer != null && isObject(outer.data) ? outer.data : null;
+      if (inner === null || typeof inner.schema !== 'string') {
+        return new Refused('invalid_field', 'ue_pr / ue_px must hold a self-describing event {"schema","data":{"schema","data"}}', 'ue_pr', e);
+      }
+      props = isObject(inner.data) ? inner.data : {};
+      const name = schemaName(inner.schema);
+      if (name === 'screen_view' && inner.schema.startsWith('iglu:com.snowplowanalytics.')) {
+        // The trackers' screen view is a self-describing event of Snowplow's own schema.
+        call.type = 'screen';
+        if (typeof props.name === 'string') call.name = props.name;
+      } else {
+        call.type = 'track';
+        call.event = name;
+      }
+      context.snowplow = { schema: inner.schema };
+      break;
+    }
+    case 'pp':
+      call.type = 'track';
+      call.event = 'Page Ping';
+      props = { min_x: num(e.pp_mix), max_x: num(e.pp_max), min_y: num(e.pp_miy), max_y: num(e.pp_may) };
+      if (e.url !== undefined) props.url = e.url;
+      break;
+    case 'tr':
+      call.type = 'track';
+      call.event = 'Transaction';
+      props = { orderId: e.tr_id, affiliation: e.tr_af, total: num(e.tr_tt), tax: num(e.tr_tx), shipping: num(e.tr_sh), city: e.tr_ci, state: e.tr_st, country: e.tr_co, currency: e.tr_cu };
+      break;
+    case 'ti':
+      call.type = 'track';
+      call.event = 'Transaction Item';
+      props = { orderId: e.ti_id, sku: e.ti_sk, name: e.ti_nm, category: e.ti_ca, price: num(e.ti_pr), quantity: num(e.ti_qu), currency: e.ti_cu };
+      break;
+    default:
+      return new Refused('unknown_type', `e=${String(e.e).slice(0, 20)} is not an event type trackhouse takes (pv, pp, se, ue, tr, ti)`, 'e', e);
+  }
+  call.properties = props;
+
+  if (e.url !== undefined || e.page !== undefined || e.refr !== undefined) context.page = { url: e.url, title: e.page, referrer: e.refr };
+  if (typeof e.ua === 'string') context.userAgent = e.ua;
+  if (typeof e.ip === 'string') context.ip = e.ip;
+  if (typeof e.lang === 'string') context.locale = e.lang;
+  if (typeof e.tz === 'string') context.timezone = e.tz;
+  if (typeof e.res === 'string') {
+    const x = e.res.indexOf('x');
+    if (x > 0) context.screen = { width: num(e.res.slice(0, x)), height: num(e.res.slice(x + 1)) };
+  }
+  if (typeof e.tv === 'string') context.library = { name: e.tv };
+  if (aid !== undefined) context.app = { id: aid };
+  if (typeof e.p === 'string') context.platform = e.p;
+  if (e.sid !== undefined || e.vid !== undefined) context.session = { id: e.sid, index: num(e.vid) };
+  const cx = selfDescribing(e.co, e.cx);
+  if (cx != null && Array.isArray(cx.data)) context.contexts = cx.data;
+  call.context = context;
+  return call;
+}
+
+// Answers: Snowplow's collector answers 200 (the pixel with a 1x1 GIF) and keeps bad events
+// aside; here bad events go to the rejected topic and the answer says so (400), which the
+// trackers do not retry (the browser tracker retries neither 400 nor 401).
+const json = (status: number, body: unknown): VendorReply => ({ status, contentType: 'application/json', body: JSON.stringify(body) });
+
+export function snowplowReplies(pixel: Buffer | null): Replies {
+  return {
+    done(o) {
+      if (o.rejected === null) return pixel === null ? { status: 200, contentType: 'text/plain', body: 'ok' } : { status: 200, contentType: 'image/gif', body: pixel };
+      const n = o.rejected.length;
+      return json(400, { code: 'invalid_event', error: `${n} of ${o.total} events are invalid and were not accepted; the other ${o.accepted} were`, accepted: o.accepted, rejected: o.rejected });
+    },
+    refused(status, code, message) {
+      return json(status, { code, error: message });
+    },
+  };
+}

@@ -1,0 +1,268 @@
+// The stream component: live volume and windowed alerts from the event stream (issue #11).
+// startStream() builds it from config and a Kafka client; the CLI hosts it in `trackhouse query`
+// (QUERY_STREAM=on, the default: its routes on the query port) or runs it alone
+// (`trackhouse alerts`, with its own /healthz, /readyz and /metrics on STREAM_PORT).
+import type { Kafka } from 'kafkajs';
+import type { TemplatedApp } from 'uWebSockets.js';
+import { ConfigError } from '../common/errors.js';
+import { addOpsRoutes, listen, writeJson, type ReadinessCheck } from '../common/http.js';
+import type { Logger } from '../common/log.js';
+import type { Registry } from '../common/metrics.js';
+import { loadUws } from '../common/uws.js';
+import type { Config } from '../config/index.js';
+import { createLease, createLogProducer, ensureStreamTopics, ensureTopics, type Lease, type LogProducer } from '../kafka/index.js';
+import { registerStreamRoutes, type StreamView } from './api.js';
+import { createStreamMetrics, type StreamMetrics } from './metrics.js';
+import { Notifier } from './notifier.js';
+import { StreamProcessor } from './processor.js';
+import { loadRules, type Rule } from './rules.js';
+import { openStore, type OpenStore } from './store.js';
+import { measureValue, type GroupState } from './window.js';
+
+export { registerStreamRoutes, type StreamView } from './api.js';
+export { loadRules, type Rule } from './rules.js';
+
+export interface StreamOptions {
+  config: Config;
+  kafka: Kafka;
+  log: Logger;
+  registry: Registry;
+  /** Validated rules (loadStreamRules); none: volume only. */
+  rules: readonly Rule[];
+}
+
+export interface RunningStream {
+  view(): StreamView;
+  readonly caughtUp: boolean;
+  readonly leader: boolean;
+  /** For /readyz of `trackhouse alerts`: caught up with the partitions' ends at start. */
+  readonly checks: readonly ReadinessCheck[];
+  stop(): Promise<void>;
+}
+
+/** Reads TRACKHOUSE_ALERTS (none set: no rules). Throws a ConfigError naming rule and field. */
+export function loadStreamRules(config: Config): Rule[] {
+  if (config.stream.rulesFile === null) return [];
+  return loadRules(config.stream.rulesFile, { latenessMs: config.stream.allowedLatenessMs, unitMs: config.stream.minWindowMs });
+}
+
+export async function startStream(opts: StreamOptions): Promise<RunningStream> {
+  const { config, kafka, log } = opts;
+  const cfg = config.stream;
+  await ensureTopics(kafka, config.kafka);
+  await ensureStreamTopics(kafka, cfg.topics, config.kafka.replicationFactor, log);
+  const store: OpenStore = openStore(cfg.dir);
+  let metrics: StreamMetrics | null = null;
+  let producer: LogProducer | null = null;
+  let lease: Lease | null = null;
+  let processor: StreamProcessor | null = null;
+  let notifier: Notifier | null = null;
+  try {
+    notifier = new Notifier({
+      dbs: store.dbs,
+      rules: opts.rules,
+      log,
+      topic: cfg.topics.alerts,
+      webhook: cfg.webhook,
+      killBeforeCall: cfg.testKillBeforeWebhook,
+      observer: {
+        attempt: (rule, outcome, seconds) => {
+          metrics?.notifications.inc({ rule, outcome });
+          metrics?.webhookSeconds.observe({ rule }, seconds);
+        },
+        superseded: (rule) => metrics?.notifications.inc({ rule, outcome: 'superseded' }),
+      },
+    });
+    const p = new StreamProcessor({ config, kafka, store, rules: opts.rules, log, metrics: () => metrics, notifier });
+    processor = p;
+    const n = notifier;
+    metrics = createStreamMetrics(opts.registry, {
+      lag: () => p.lag(),
+      watermark: () => p.watermark,
+      caughtUp: () => p.caughtUp,
+      leader: () => n.isLeader,
+      pending: () => n.pendingCount,
+      alerting: () => p.evaluator.runtimes.map((rt) => ({ rule: rt.rule.name, groups: [...rt.rw.groups.values()].filter((g) => g.alert).length })),
+      ruleCounters: () => p.evaluator.runtimes.map((rt) => ({ rule: rt.rule.name, ...rt.counters })),
+      volumeMinute: () => {
+        const start = Math.floor(Date.now() / 60_000) * 60_000 - 60_000;
+        return { by: { source: p.volume.minute(start, 'source'), type: p.volume.minute(start, 'type'), event: p.volume.minute(start, 'event') }, rejected: p.volume.rejectedMinute(start) };
+      },
+      top: cfg.metricsTop,
+    });
+    await p.start();
+    producer = await createLogProducer(kafka);
+    n.start(producer);
+    // Leader election: the lease holder sends; it first reads the notification log to its end.
+    let generation = 0;
+    lease = createLease(kafka, {
+      topic: cfg.topics.lease,
+      groupId: cfg.leaderGroup,
+      sessionTimeoutMs: cfg.leaseSessionTimeoutMs,
+      log,
+      onChange: (leader) => {
+        const g = ++generation;
+        if (!leader) {
+          n.setLeader(false);
+          return;
+        }
+        n.setLeader(false);
+        void p.logEnd().then(
+          (end) => {
+            if (g === generation) n.setLeader(true, () => p.logPosition() >= end);
+          },
+          (err: unknown) => log.warn({ err }, 'could not read the end of the notification log; not sending until the next lease change'),
+        );
+      },
+    });
+    await lease.start();
+    log.info({ rules: opts.rules.map((r) => r.name), dir: cfg.dir, instance: store.instance }, 'stream processor running');
+  } catch (err) {
+    await lease?.stop().catch(() => {});
+    await notifier?.stop().catch(() => {});
+    await processor?.stop().catch(() => {});
+    await producer?.close().catch(() => {});
+    await store.close();
+    throw err;
+  }
+  const p = processor;
+  const n = notifier;
+  const l = lease;
+  const runtimes = p.evaluator.runtimes;
+  let stopping: Promise<void> | null = null;
+  return {
+    view: () => ({
+      volume: p.volume,
+      rules: runtimes.map((rt) => ({
+        rule: rt.rule,
+        groups: rt.rw.groups,
+        current: (g: GroupState) => (g.lastSeen > -Infinity ? measureValue(rt.rule.measure, rt.rw.windowAgg(g, g.lastSeen + rt.rule.spec.step)) : 0),
+        late: rt.counters.late,
+        overflow: rt.counters.overflow,
+      })),
+      notes: () => n.recent(),
+      leader: n.isLeader,
+      caughtUp: p.caughtUp,
+      replaying: p.replaying,
+      watermark: p.watermark,
+    }),
+    get caughtUp() {
+      return p.caughtUp;
+    },
+    get leader() {
+      return n.isLeader;
+    },
+    checks: [
+      {
+        name: 'stream',
+        check: async () => {
+          if (!p.caughtUp) throw new Error('catching up with the partitions (see trackhouse_stream_lag)');
+        },
+      },
+    ],
+    stop() {
+      stopping ??= (async () => {
+        // Hand the lease over first, so another replica starts sending while this one stops.
+        await l.stop();
+        await n.stop();
+        await p.stop();
+        await producer!.close().catch(() => {});
+        await store.close();
+        log.info('stream processor stopped');
+      })();
+      return stopping;
+    },
+  };
+}
+
+/**
+ * The stream component inside another server (the query API): its routes answer 503 until it
+ * runs; it starts in the background and, while Kafka cannot be reached, tries again every
+ * `retryMs`, so the host keeps serving what does not need it.
+ */
+export interface HostedStream {
+  routes(app: TemplatedApp, draining: () => boolean, done?: (route: 'volume' | 'alerts', status: number, start: number) => void): void;
+  start(): void;
+  readonly running: RunningStream | null;
+  stop(): Promise<void>;
+}
+
+export function hostStream(opts: StreamOptions, retryMs = 30_000): HostedStream {
+  let running: RunningStream | null = null;
+  let stopped = false;
+  let attempt: Promise<void> | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  const tryStart = () => {
+    attempt = startStream(opts).then(
+      (s) => {
+        if (stopped) return s.stop();
+        running = s;
+      },
+      (err: unknown) => {
+        if (stopped) return;
+        if (err instanceof ConfigError) opts.log.error({ err: err.message }, 'the stream component cannot start; /v1/volume and /v1/alerts answer 503');
+        else opts.log.error({ err, retryInMs: retryMs, brokers: opts.config.kafka.brokers }, 'the stream component could not start (is Kafka reachable? KAFKA_BROKERS); /v1/volume and /v1/alerts answer 503 until it does');
+        timer = setTimeout(tryStart, retryMs);
+        timer.unref();
+      },
+    );
+  };
+  return {
+    routes(app, draining, done) {
+      registerStreamRoutes(app, { readKeys: opts.config.keys.read, view: () => running?.view() ?? null, draining, ...(done ? { done } : {}) });
+    },
+    start: () => tryStart(),
+    get running() {
+      return running;
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      // A start in flight is not waited for past the stop timeout: it stops itself when it ends.
+      if (running) await running.stop();
+      void attempt;
+    },
+  };
+}
+
+export interface StreamServer {
+  readonly port: number;
+  readonly stream: RunningStream;
+  drain(): void;
+  stop(): Promise<void>;
+}
+
+/** `trackhouse alerts`: the stream component with its API and ops routes on STREAM_PORT. */
+export async function startStreamServer(opts: StreamOptions): Promise<StreamServer> {
+  const stream = await startStream(opts);
+  let draining = false;
+  const app = loadUws().App();
+  addOpsRoutes(app, { registry: opts.registry, draining: () => draining, checks: stream.checks });
+  registerStreamRoutes(app, { readKeys: opts.config.keys.read, view: () => stream.view(), draining: () => draining });
+  app.any('/*', (res, req) => {
+    writeJson(res, 404, JSON.stringify({ error: 'not_found', message: `no route for ${req.getMethod().toUpperCase()} ${req.getUrl().slice(0, 200)}` }), undefined, req.getMethod() === 'head');
+  });
+  let http;
+  try {
+    http = await listen(app, opts.config.http.host, opts.config.stream.port, 'STREAM_PORT');
+  } catch (err) {
+    await stream.stop();
+    throw err;
+  }
+  const h = http;
+  opts.log.info({ port: h.port, host: opts.config.http.host }, 'alerts listening');
+  return {
+    port: h.port,
+    stream,
+    drain: () => {
+      draining = true;
+    },
+    async stop() {
+      draining = true;
+      h.close();
+      await stream.stop();
+      h.closeAll();
+    },
+  };
+}
+

@@ -1,0 +1,127 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '../common/errors.js';
+import { loadRules, parseDuration, parseRules } from './rules.js';
+
+const defaults = { latenessMs: 60_000 };
+const hook = { url: 'http://127.0.0.1:9/hook' };
+
+function problems(doc: unknown): string {
+  try {
+    parseRules(doc, defaults);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('expected the rules to be refused');
+}
+
+describe('rules file', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'trackhouse-rules-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("reads the seeds' example from YAML: a user's order total for the day above a line", () => {
+    const file = path.join(dir, 'alerts.yaml');
+    writeFileSync(
+      file,
+      `rules:
+  - name: big-spender
+    measure: sum
+    property: total
+    filter: { type: track, event: Order Completed }
+    group_by: user
+    window: { type: tumbling, size: 1d }
+    condition: { above: 1000 }
+    webhook:
+      url: https://hooks.example.com/trackhouse
+      headers: { Authorization: Bearer abc }
+      secret: 0123456789abcdef0123
+`,
+    );
+    const [r] = loadRules(file, defaults);
+    expect(r).toMatchObject({
+      name: 'big-spender',
+      measure: 'sum',
+      property: 'total',
+      groupBy: { kind: 'user' },
+      windowType: 'tumbling',
+      spec: { size: 86_400_000, step: 86_400_000, lateness: 60_000 },
+      condition: { op: 'above', threshold: 1000 },
+      axis: 'event',
+      reads: { events: true, rejected: false },
+      webhook: { url: 'https://hooks.example.com/trackhouse', headers: { Authorization: 'Bearer abc' }, secret: '0123456789abcdef0123' },
+    });
+    expect([...r!.filter.events!]).toEqual(['Order Completed']);
+    expect(JSON.stringify(r!.definition)).not.toContain('0123456789abcdef0123');
+  });
+
+  it('reads JSON, sliding windows with their step, and silence on arrival time without lateness', () => {
+    const file = path.join(dir, 'alerts.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        rules: [
+          { name: 'quiet-source', group_by: 'source', window: { type: 'sliding', size: '10m', every: '2m' }, condition: { absent: true }, webhook: hook },
+          { name: 'rejects', measure: 'rejected_ratio', filter: { source: 'web' }, window: { type: 'tumbling', size: '5m' }, condition: { above: 0.01 }, webhook: hook },
+        ],
+      }),
+    );
+    const [quiet, rejects] = loadRules(file, defaults);
+    expect(quiet).toMatchObject({ spec: { size: 600_000, step: 120_000, lateness: 0 }, axis: 'received', condition: { op: 'absent' } });
+    expect(rejects).toMatchObject({ reads: { events: true, rejected: true }, condition: { op: 'above', threshold: 0.01 } });
+  });
+
+  it('names the rule and the field of every problem, all at once', () => {
+    const msg = problems({
+      rules: [
+        { name: 'a', measure: 'count', window: { type: 'tumbling', size: '2d' }, condition: { above: 1 }, webhook: hook },
+        { name: 'c', measure: 'sum', window: { type: 'tumbling', size: '1d' }, condition: { above: 1 }, webhook: hook },
+        { name: 'b', measure: 'rejected', filter: { event: 'X' }, window: { type: 'sliding', size: '10m', every: '3m' }, condition: { above: 1 }, webhook: { url: 'ftp://x' } },
+        { window: { type: 'tumbling', size: '1m' }, condition: { above: 1 }, webhook: hook },
+        { name: 'a', window: { type: 'tumbling', size: '1m' }, condition: { sideways: 1 }, webhook: hook },
+      ],
+    });
+    expect(msg).toContain('rule "a" (#1): window.size: size: must be from 1m to 1d');
+    expect(msg).toContain('rule "c" (#2): property: measure sum needs the property to sum');
+    expect(msg).toContain('rule "b" (#3): webhook.url: expected an http:// or https:// URL');
+    expect(msg).toContain('rule #4: name:');
+    expect(msg).toContain('rule "a" (#5): condition: expected one of {above: N}, {below: N}, {absent: true}');
+    // Checks across fields run once a rule's fields are each valid.
+    const b = problems({ rules: [{ name: 'b', measure: 'rejected', filter: { event: 'X' }, window: { type: 'sliding', size: '10m', every: '3m' }, condition: { above: 1 }, webhook: hook }] });
+    expect(b).toContain('rule "b" (#1): filter: measure rejected counts rejected records');
+    expect(b).toContain('rule "b" (#1): window.every: must be whole minutes and divide the size (10m)');
+  });
+
+  it('takes windows in seconds only when ALERTS_MIN_WINDOW_MS is lowered, in whole multiples of it', () => {
+    const rule = (window: unknown) => ({ rules: [{ name: 'w', window, condition: { above: 1 }, webhook: hook }] });
+    expect(problems(rule({ type: 'tumbling', size: '15s' }))).toContain('rule "w" (#1): window.size: size: must be from 1m to 1d');
+    const unit = { ...defaults, unitMs: 15_000 };
+    const [r] = parseRules(rule({ type: 'sliding', size: '30s' }), unit);
+    expect(r!.spec).toMatchObject({ size: 30_000, step: 15_000 });
+    expect(() => parseRules(rule({ type: 'tumbling', size: '20s' }), unit)).toThrow('rule "w" (#1): window.size: must be whole multiples of 15s');
+    expect(() => parseRules(rule({ type: 'tumbling', size: '10s' }), unit)).toThrow('window.size: size: must be from 15s to 1d');
+  });
+
+  it('refuses two rules with one name, and unknown fields', () => {
+    const one = { name: 'x', window: { type: 'tumbling', size: '1m' }, condition: { above: 1 }, webhook: hook };
+    expect(problems({ rules: [one, one] })).toContain('rule "x" (#2): name: another rule is called "x"');
+    expect(problems({ rules: [{ ...one, windw: 1 }] })).toMatch(/rule "x" \(#1\): \(rule\): Unrecognized key.*windw/);
+  });
+
+  it('says which file cannot be read or parsed', () => {
+    expect(() => loadRules(path.join(dir, 'missing.yaml'), defaults)).toThrow(/TRACKHOUSE_ALERTS: cannot read .*missing\.yaml/);
+    const bad = path.join(dir, 'bad.yaml');
+    writeFileSync(bad, 'rules: [\n');
+    expect(() => loadRules(bad, defaults)).toThrow(/TRACKHOUSE_ALERTS: .*bad\.yaml is not valid YAML/);
+  });
+
+  it('reads durations', () => {
+    expect(parseDuration('90s')).toBe(90_000);
+    expect(parseDuration('10m')).toBe(600_000);
+    expect(parseDuration('1d')).toBe(86_400_000);
+    expect(parseDuration('1w')).toBeNull();
+    expect(parseDuration(-1)).toBeNull();
+  });
+});

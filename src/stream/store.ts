@@ -1,0 +1,152 @@
+// The stream processor's state on disk: one LMDB environment (npm lmdb, prebuilt) holding the
+// consumed offsets, the watermark, the volume buckets, each rule's groups and windows, the alert
+// notifications and what receivers were last told. Everything a processed batch changes is
+// written in ONE transaction (see processor.ts), so after a kill -9 at any point the store is
+// as of the last commit, offsets included: the records after it are read again and counted
+// once.
+//
+// Durability: lmdb-js's default on Linux (overlappingSync) commits atomically and flushes to disk
+// right after; a kill -9 loses nothing committed (the OS holds it), a power loss may lose the
+// last commits but never mixes state with offsets of another commit.
+//
+// Databases (keys in lmdb's ordered-binary form, values msgpack):
+//   meta     'instance' | 'watermark' | 'backfill' | 'seq' | 'rule:<name>'  -> small values
+//   offsets  [topic, partition]                              -> next offset to read
+//   volume   [granularity, dimension, start, ...key parts]   -> VolumeCell
+//   rejected [granularity, start, source, reason]            -> count
+//   groups   [rule, group]                                   -> StoredGroup
+//   notes    seq                                             -> Note (pending and the last sent)
+//   told     [rule, group]                                   -> Told (from the notification log)
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { ConfigError } from '../common/errors.js';
+
+export type Key = string | number | (string | number)[];
+
+export interface StreamDbs {
+  readonly root: RootDatabase;
+  readonly meta: Database<unknown, string>;
+  readonly offsets: Database<number, Key>;
+  readonly volume: Database<VolumeCellData, Key>;
+  readonly rejected: Database<number, Key>;
+  readonly groups: Database<StoredGroup, Key>;
+  readonly notes: Database<Note, number>;
+  readonly told: Database<Told, Key>;
+}
+
+export interface VolumeCellData {
+  /** events counted in their own bucket */
+  n: number;
+  /** events that arrived after the allowed lateness, counted in the bucket of their arrival */
+  l: number;
+  /** sums of VOLUME_SUM_PROPERTIES, by name */
+  s: Record<string, number>;
+  /** the users sketch (Hll bytes) */
+  h: Uint8Array;
+}
+
+export interface StoredGroup {
+  /** [bucket start, events, sum, rejected, users sketch or null] */
+  b: [number, number, number, number, Uint8Array | null][];
+  alert: boolean;
+  te: number | null;
+  de: number | null;
+  ls: number | null;
+  v: number;
+}
+
+export type NoteStatus = 'pending' | 'delivered' | 'dropped' | 'superseded' | 'suppressed';
+
+/** One notification: a group entering or leaving the alert state. */
+export interface Note {
+  seq: number;
+  /** Deterministic: the same rule, group, transition and window give the same id on every replica. */
+  id: string;
+  rule: string;
+  group: string;
+  kind: 'alert' | 'recovered';
+  windowStart: number;
+  windowEnd: number;
+  value: number;
+  early: boolean;
+  /** Processing time when the transition was decided. */
+  createdAt: number;
+  status: NoteStatus;
+  attempts: number;
+  nextAt: number;
+  lastError: string | null;
+  doneAt: number | null;
+  /** Who delivered it: this replica, or the leader of another one (learned from the log). */
+  by: 'self' | 'log' | null;
+}
+
+/** What a group's receiver was last told (the notification log's latest record for it). */
+export interface Told {
+  id: string;
+  kind: 'alert' | 'recovered';
+  windowEnd: number;
+  status: 'delivered' | 'dropped';
+  /** The state the receiver believes the group is in. */
+  receiver: 'alert' | 'ok';
+  at: number;
+}
+
+export interface OpenStore {
+  readonly dbs: StreamDbs;
+  /** This store's id, stable across restarts: names the replica's private reader group. */
+  readonly instance: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens (or creates) the store in `dir`. A second live process on the same folder is refused:
+ * both would read every partition and write the same offsets.
+ */
+export function openStore(dir: string): OpenStore {
+  mkdirSync(dir, { recursive: true });
+  const lock = path.join(dir, 'trackhouse-stream.pid');
+  try {
+    const pid = Number(readFileSync(lock, 'utf8'));
+    if (Number.isInteger(pid) && pid !== process.pid && alive(pid)) {
+      throw new ConfigError(`STREAM_DIR ${dir} is in use by process ${pid}; give each stream process its own STREAM_DIR`, { variable: 'STREAM_DIR' });
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+  }
+  writeFileSync(lock, String(process.pid));
+  const root = open({ path: dir, maxDbs: 16, mapSize: 64 * 1024 ** 3, ...(process.env.LMDB_X ? JSON.parse(process.env.LMDB_X) : {}) });
+  const dbs: StreamDbs = {
+    root,
+    meta: root.openDB({ name: 'meta' }),
+    offsets: root.openDB({ name: 'offsets' }),
+    volume: root.openDB({ name: 'volume' }),
+    rejected: root.openDB({ name: 'rejected' }),
+    groups: root.openDB({ name: 'groups' }),
+    notes: root.openDB({ name: 'notes' }),
+    told: root.openDB({ name: 'told' }),
+  };
+  let instance = dbs.meta.get('instance') as string | undefined;
+  if (instance === undefined) {
+    instance = randomUUID();
+    dbs.meta.putSync('instance', instance);
+  }
+  return {
+    dbs,
+    instance,
+    async close() {
+      await root.close();
+      rmSync(lock, { force: true });
+    },
+  };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,135 @@
+// Each vendor's official Node client from npm, unchanged, pointed at trackhouse: its calls become
+// canonical events that the query API answers with (ingest -> Kafka -> sink -> chDB -> query).
+import { randomUUID } from 'node:crypto';
+import * as amplitude from '@amplitude/analytics-node';
+import Analytics from '@rudderstack/rudder-sdk-node';
+import { buildPageView, buildScreenView, buildSelfDescribingEvent, buildStructEvent, newTracker } from '@snowplow/node-tracker';
+import Mixpanel from 'mixpanel';
+import { PostHog } from 'posthog-node';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { WRITE_KEY } from './ingest-support.js';
+import { byKind, startPipeline, type Pipeline } from './pipeline-support.js';
+
+let p: Pipeline;
+
+beforeAll(async () => {
+  p = await startPipeline();
+});
+
+afterAll(async () => {
+  await p?.close();
+});
+
+it('posthog-node: capture, identify, alias, groupIdentify and a pageview reach the query API as track, identify, alias, group and page', async () => {
+  const user = `ph-${randomUUID()}`;
+  const client = new PostHog(WRITE_KEY, { host: p.ingest.url, flushAt: 50, flushInterval: 0, fetchRetryCount: 0 });
+  const errors: unknown[] = [];
+  client.on('error', (e) => errors.push(e));
+  client.capture({ distinctId: user, event: 'Order Completed', properties: { total: 12.5, category: 'books' }, groups: { company: 'acme' } });
+  client.capture({ distinctId: user, event: '$pageview', properties: { $current_url: 'https://shop.example/pricing', title: 'Pricing' } });
+  client.identify({ distinctId: user, properties: { $set: { plan: 'pro' }, $set_once: { first_seen: 'today', plan: 'free' } } });
+  client.alias({ distinctId: `${user}-old`, alias: user });
+  client.groupIdentify({ groupType: 'company', groupKey: 'acme', properties: { employees: 40 }, distinctId: user });
+  await client.shutdown();
+  expect(errors).toEqual([]);
+
+  const got = byKind(await p.eventsOf(user, 5));
+  expect([...got.keys()].sort()).toEqual(['alias', 'group', 'identify', 'page', 'track:Order Completed']);
+  const track = got.get('track:Order Completed')!;
+  expect(track).toMatchObject({ user_id: user, source: 'test', category: 'books', group_id: 'acme' });
+  expect(track.properties).toMatchObject({ total: 12.5, category: 'books', $groups: { company: 'acme' }, $lib: 'posthog-node' });
+  expect(track.context).toMatchObject({ library: { name: 'posthog-node' }, groupId: 'acme' });
+  expect(track.event_id).toMatch(/^[0-9a-f-]{36}$/); // the client's uuid
+  expect(got.get('page')).toMatchObject({ name: 'Pricing' });
+  expect(got.get('identify')!.traits).toEqual({ plan: 'pro', first_seen: 'today' });
+  expect(got.get('alias')).toMatchObject({ user_id: user, previous_id: `${user}-old` });
+  expect(got.get('group')).toMatchObject({ group_id: 'acme', traits: { employees: 40 } });
+});
+
+it('@amplitude/analytics-node: HTTP V2 and Batch API events, identify and revenue fields, insert_id as the event id', async () => {
+  for (const [path, useBatch] of [
+    ['/2/httpapi', false],
+    ['/batch', true],
+  ] as const) {
+    const user = `amp-${randomUUID()}`;
+    const client = amplitude.createInstance();
+    await client.init(WRITE_KEY, { serverUrl: `${p.ingest.url}${path}`, useBatch, flushIntervalMillis: 50, flushQueueSize: 10, flushMaxRetries: 1 }).promise;
+    const results = await Promise.all([
+      client.track('Song Played', { genre: 'jazz', category: 'music' }, { user_id: user, device_id: `dev-${user}`, insert_id: `ins-${user}`, price: 1.5, quantity: 2 }).promise,
+      client.identify(new amplitude.Identify().set('plan', 'pro').setOnce('first', 'x'), { user_id: user }).promise,
+    ]);
+    await client.flush().promise;
+    expect(results.map((r) => [r.code, r.message])).toEqual([
+      [200, 'Event tracked successfully'],
+      [200, 'Event tracked successfully'],
+    ]);
+    const got = byKind(await p.eventsOf(user, 2));
+    const track = got.get('track:Song Played')!;
+    expect(track).toMatchObject({ event_id: `ins-${user}`, user_id: user, anonymous_id: `dev-${user}`, category: 'music', source: 'test' });
+    expect(track.properties).toEqual({ genre: 'jazz', category: 'music', price: 1.5, quantity: 2 });
+    expect((track.context.library as { name: string }).name).toBe('amplitude-node-ts');
+    expect(got.get('identify')!.traits).toEqual({ plan: 'pro', first: 'x' });
+  }
+});
+
+it('mixpanel: track, people.set and import (legacy api_key) reach the query API', async () => {
+  const user = `mp-${randomUUID()}`;
+  const port = Number(new URL(p.ingest.url).port);
+  // `port` is read by the client but missing from its type definitions.
+  const mp = Mixpanel.init(WRITE_KEY, { host: '127.0.0.1', port, protocol: 'http', key: WRITE_KEY } as Parameters<typeof Mixpanel.init>[1]);
+  const call = (f: (cb: (err: Error | undefined) => void) => void) => new Promise<void>((resolve, reject) => f((err) => (err ? reject(err) : resolve())));
+  await call((cb) => mp.track('Signed Up', { distinct_id: user, plan: 'pro', category: 'growth', $insert_id: `mpi-${user}` }, cb));
+  await call((cb) => mp.people.set(user, { name: 'Ada', plan: 'pro' }, cb));
+  const then = new Date('2026-11-20T10:00:00Z');
+  await call((cb) => mp.import('Old Purchase', then, { distinct_id: user, amount: 9 }, cb));
+
+  const got = byKind(await p.eventsOf(user, 3));
+  expect(got.get('track:Signed Up')).toMatchObject({ event_id: `mpi-${user}`, user_id: user, category: 'growth', source: 'test' });
+  expect(got.get('track:Signed Up')!.properties).toMatchObject({ plan: 'pro', mp_lib: 'node' });
+  expect(got.get('track:Signed Up')!.properties).not.toHaveProperty('token');
+  expect(got.get('identify')!.traits).toEqual({ name: 'Ada', plan: 'pro' });
+  const old = got.get('track:Old Purchase')!;
+  expect(old.timestamp).toBe('2026-11-20T10:00:00.000Z');
+  expect(old.properties).toMatchObject({ amount: 9 });
+});
+
+it('@snowplow/node-tracker: page view, structured, self-describing and screen view events over tp2', async () => {
+  const user = `sp-${randomUUID()}`;
+  const statuses: number[] = [];
+  const url = new URL(p.ingest.url);
+  const tracker = newTracker(
+    { namespace: 'test', appId: WRITE_KEY, encodeBase64: true },
+    { endpoint: url.hostname, port: Number(url.port), protocol: 'http', eventMethod: 'post', bufferSize: 1, onRequestSuccess: (_d, r) => statuses.push(r.status), onRequestFailure: (_d, r) => statuses.push(r?.status ?? -1) },
+  );
+  tracker.setUserId(user);
+  tracker.setDomainUserId(`duid-${user}`);
+  tracker.track(buildPageView({ pageUrl: 'https://shop.example/', pageTitle: 'Home' }));
+  tracker.track(buildStructEvent({ category: 'shop', action: 'add-to-basket', label: 'sku-1', value: 3 }));
+  tracker.track(buildSelfDescribingEvent({ event: { schema: 'iglu:com.acme/button_click/jsonschema/1-0-0', data: { id: 'buy', count: 2 } } }));
+  tracker.track(buildScreenView({ name: 'Settings', id: randomUUID() }));
+  await tracker.flush();
+  // The tracker queues events asynchronously and sends what is queued in one POST or several.
+  for (let i = 0; i < 300 && statuses.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  expect(statuses.length).toBeGreaterThan(0);
+  expect(statuses.filter((s) => s !== 200)).toEqual([]);
+
+  const got = byKind(await p.eventsOf(user, 4));
+  expect([...got.keys()].sort()).toEqual(['page', 'screen', 'track:add-to-basket', 'track:button_click']);
+  expect(got.get('page')).toMatchObject({ name: 'Home', user_id: user, anonymous_id: `duid-${user}`, source: 'test' });
+  expect(got.get('page')!.context).toMatchObject({ page: { url: 'https://shop.example/', title: 'Home' }, app: { id: WRITE_KEY } });
+  expect(got.get('track:add-to-basket')).toMatchObject({ category: 'shop', properties: { category: 'shop', action: 'add-to-basket', label: 'sku-1', value: 3 } });
+  expect(got.get('track:button_click')!.properties).toEqual({ id: 'buy', count: 2 });
+  expect(got.get('screen')).toMatchObject({ name: 'Settings' });
+  for (const e of got.values()) expect(e.event_id).toMatch(/^[0-9a-f-]{36}$/); // eid
+});
+
+it('@rudderstack/rudder-sdk-node: gzip JSON sent as application/x-www-form-urlencoded to /v1/batch is taken', async () => {
+  const user = `rs-${randomUUID()}`;
+  const client = new Analytics(WRITE_KEY, { dataPlaneUrl: p.ingest.url, flushAt: 10, flushInterval: 100_000 });
+  client.track({ userId: user, event: 'Item Viewed', properties: { sku: 'a', category: 'shoes' } });
+  client.identify({ userId: user, traits: { plan: 'team' } });
+  await client.flush();
+  const got = byKind(await p.eventsOf(user, 2));
+  expect(got.get('track:Item Viewed')).toMatchObject({ category: 'shoes', source: 'test', properties: { sku: 'a', category: 'shoes' } });
+  expect(got.get('identify')!.traits).toEqual({ plan: 'team' });
+});

@@ -1,0 +1,211 @@
+// The other vendors' wire forms over HTTP against the real broker: bodies as their clients send
+// them (gzip-js, lz64, base64 data= forms, pixels), the shared-path rule, each vendor's answers,
+// and the rejected topic, all through the same validation as Segment's endpoints.
+import { randomUUID } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import LZString from 'lz-string';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestIngest, TopicReader, WRITE_KEY, type TestIngest } from './ingest-support.js';
+
+let ingest: TestIngest;
+let reader: TopicReader;
+let eventsTopic: string;
+let rejectedTopic: string;
+
+beforeAll(async () => {
+  ingest = await startTestIngest();
+  eventsTopic = ingest.config.kafka.topics.events;
+  rejectedTopic = ingest.config.kafka.topics.rejected;
+  reader = await new TopicReader(ingest.kafka, [eventsTopic, rejectedTopic]).start();
+});
+
+afterAll(async () => {
+  await reader?.stop();
+  await ingest?.close();
+});
+
+interface Answer {
+  status: number;
+  type: string;
+  text: string;
+  bytes: Buffer;
+  allow: string | null;
+}
+
+async function send(method: 'GET' | 'POST' | 'PUT', path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<Answer> {
+  const res = await fetch(`${ingest.url}${path}`, { method, body, headers });
+  const bytes = Buffer.from(await res.arrayBuffer());
+  return { status: res.status, type: res.headers.get('content-type') ?? '', text: bytes.toString('utf8'), bytes, allow: res.headers.get('allow') };
+}
+
+const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64');
+const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
+const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
+
+/** Decoded events whose user or anonymous id is `id`. */
+async function landed(id: string, count: number) {
+  const got = await reader.waitFor(eventsTopic, count, (r) => r.key === id);
+  return got.map((r) => reader.codec.decode(r.value));
+}
+
+describe('PostHog', () => {
+  it('takes posthog-js bodies: gzip-js with no Content-Encoding, lz64 and base64 data= forms, on /e/, /i/v0/e/ and /capture', async () => {
+    const user = `phjs-${randomUUID()}`;
+    const ev = (n: number) => ({ event: `E${n}`, properties: { distinct_id: user, token: WRITE_KEY, $lib: 'web', n }, timestamp: '2026-11-20T10:00:00.000Z', uuid: `${user}-${n}` });
+    const answers = [
+      await send('POST', `/e/?compression=gzip-js&ip=1&_=${Date.now()}&ver=1.449.2`, gzipSync(JSON.stringify([ev(1)])), { 'content-type': 'text/plain' }),
+      await send('POST', `/i/v0/e/?ip=1&_=${Date.now()}`, form({ data: LZString.compressToBase64(JSON.stringify([ev(2)])), compression: 'lz64' }), FORM),
+      await send('POST', '/capture/', form({ data: b64(ev(3)) }), FORM),
+      await send('POST', '/e', JSON.stringify({ api_key: WRITE_KEY, batch: [ev(4)] }), { 'content-type': 'application/json' }),
+    ];
+    expect(answers.map((a) => [a.status, a.text])).toEqual(Array(4).fill([200, '{"status":1}']));
+    const got = await landed(user, 4);
+    expect(got.map((e) => [e.event_id, e.event, e.source]).sort()).toEqual([1, 2, 3, 4].map((n) => [`${user}-${n}`, `E${n}`, 'test']));
+    expect(JSON.parse(got[0]!.properties)).not.toHaveProperty('token');
+  });
+
+  it('refuses an unknown or missing token with 401 in PostHog shape, and writes nothing', async () => {
+    const a = await send('POST', '/batch/', JSON.stringify({ api_key: 'nope', batch: [{ event: 'x', distinct_id: 'u' }] }));
+    expect([a.status, JSON.parse(a.text)]).toEqual([401, { type: 'authentication_error', code: 'invalid_api_key', detail: 'the write key is not known', attr: null }]);
+    const b = await send('POST', '/e/', JSON.stringify({ event: 'x', distinct_id: 'u' }));
+    expect([b.status, JSON.parse(b.text).code]).toEqual([401, 'invalid_api_key']);
+  });
+
+  it('keeps the valid events of a batch and writes the invalid one, as sent, to the rejected topic', async () => {
+    const user = `phbad-${randomUUID()}`;
+    const bad = { event: 'No Id', properties: { marker: user } };
+    const a = await send('POST', '/batch/', JSON.stringify({ api_key: WRITE_KEY, batch: [{ event: 'Ok', distinct_id: user }, bad] }));
+    expect(a.status).toBe(400);
+    expect(JSON.parse(a.text)).toMatchObject({ type: 'validation_error', accepted: 1, rejected: [{ index: 1, code: 'missing_id' }] });
+    expect(await landed(user, 1)).toHaveLength(1);
+    const [rej] = await reader.waitFor(rejectedTopic, 1, (r) => r.value.includes(user));
+    expect(JSON.parse(rej!.value.toString())).toEqual(bad);
+    expect(rej!.headers).toMatchObject({ error_code: 'missing_id', endpoint: '/batch/', index: '1', source: 'test' });
+  });
+});
+
+describe('Amplitude', () => {
+  it('answers events_ingested on /2/httpapi and /batch (the shared path goes to Amplitude for an events array)', async () => {
+    const user = `amp-${randomUUID()}`;
+    const body = JSON.stringify({ api_key: WRITE_KEY, events: [{ event_type: 'A', user_id: user, insert_id: `${user}-1` }, { event_type: 'B', user_id: user, insert_id: `${user}-2` }] });
+    for (const path of ['/2/httpapi', '/batch']) {
+      const a = await send('POST', path, body, { 'content-type': 'application/json' });
+      expect(a.status).toBe(200);
+      expect(JSON.parse(a.text)).toMatchObject({ code: 200, events_ingested: 2, payload_size_bytes: Buffer.byteLength(body) });
+    }
+    expect((await landed(user, 4)).map((e) => e.event_id).sort()).toEqual([`${user}-1`, `${user}-1`, `${user}-2`, `${user}-2`]);
+  });
+
+  it('refuses the whole request when an event is invalid (nothing of it is written to events), listing it by field', async () => {
+    const user = `ampbad-${randomUUID()}`;
+    const sentinel = `ampok-${randomUUID()}`;
+    const bad = { user_id: user, event_properties: { why: 'no event_type' } };
+    const a = await send('POST', '/2/httpapi', JSON.stringify({ api_key: WRITE_KEY, events: [{ event_type: 'Fine', user_id: user }, bad] }));
+    expect(a.status).toBe(400);
+    expect(JSON.parse(a.text)).toMatchObject({ code: 400, events_with_missing_fields: { event_type: [1] }, events_with_invalid_fields: {} });
+    const [rej] = await reader.waitFor(rejectedTopic, 1, (r) => r.value.includes(user));
+    expect(JSON.parse(rej!.value.toString())).toEqual(bad);
+    // A later request's event has landed, and none of the refused request's did.
+    expect((await send('POST', '/2/httpapi', JSON.stringify({ api_key: WRITE_KEY, events: [{ event_type: 'S', user_id: sentinel }] }))).status).toBe(200);
+    await landed(sentinel, 1);
+    expect(reader.records.filter((r) => r.topic === eventsTopic && r.key === user)).toEqual([]);
+  });
+
+  it('answers an unknown key with Amplitude\'s 400 "Invalid API key" and a missing one with missing_field', async () => {
+    const a = await send('POST', '/2/httpapi', JSON.stringify({ api_key: 'nope', events: [{ event_type: 'x', user_id: 'u' }] }));
+    expect([a.status, JSON.parse(a.text).error]).toEqual([400, 'Invalid API key: the write key is not known']);
+    const b = await send('POST', '/2/httpapi', JSON.stringify({ events: [{ event_type: 'x', user_id: 'u' }] }));
+    expect([b.status, JSON.parse(b.text)]).toEqual([400, { code: 400, error: 'Request missing required field', missing_field: 'api_key' }]);
+  });
+});
+
+describe('Mixpanel', () => {
+  it('takes /track as a base64 data= form and as JSON, answering 1, or {"status":1} with verbose=1; /track and /engage go to Mixpanel when nothing says PostHog', async () => {
+    const user = `mp-${randomUUID()}`;
+    const ev = { event: 'Played', properties: { token: WRITE_KEY, distinct_id: user, time: 1795687200, $insert_id: `${user}-1` } };
+    const a = await send('POST', '/track', form({ data: b64([ev]) }), FORM);
+    const b = await send('POST', '/track/?verbose=1', JSON.stringify([{ ...ev, properties: { ...ev.properties, $insert_id: `${user}-2` } }]), { 'content-type': 'application/json' });
+    const c = await send('GET', `/engage/?data=${encodeURIComponent(b64({ $token: WRITE_KEY, $distinct_id: user, $set: { plan: 'pro' } }))}`);
+    expect([a.status, a.text, b.status, JSON.parse(b.text), c.status, c.text]).toEqual([200, '1', 200, { status: 1, error: null }, 200, '1']);
+    const got = await landed(user, 3);
+    expect(got.map((e) => e.type).sort()).toEqual(['identify', 'track', 'track']);
+    expect(got.find((e) => e.type === 'track')!.timestamp).toBe(1795687200000); // no send time: not skew-corrected
+  });
+
+  it('rejects an event whose token is not a known key, keeps the others; an unknown token alone gets 401 "0"', async () => {
+    const user = `mptok-${randomUUID()}`;
+    const a = await send('POST', '/track?verbose=1', JSON.stringify([{ event: 'A', properties: { token: WRITE_KEY, distinct_id: user } }, { event: 'B', properties: { token: 'other', distinct_id: user } }]));
+    expect(a.status).toBe(400);
+    expect(JSON.parse(a.text)).toMatchObject({ status: 0 });
+    expect((await landed(user, 1)).map((e) => e.event)).toEqual(['A']);
+    const [rej] = await reader.waitFor(rejectedTopic, 1, (r) => r.value.includes(user));
+    expect(rej!.headers).toMatchObject({ error_code: 'invalid_field', index: '1' });
+    const b = await send('POST', '/track', form({ data: b64({ event: 'A', properties: { token: 'nope', distinct_id: user } }) }), FORM);
+    expect([b.status, b.text]).toEqual([401, '0']);
+  });
+
+  it('/import with Basic auth and a JSON body answers with num_records_imported and failed_records', async () => {
+    const user = `mpimp-${randomUUID()}`;
+    const auth = { authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}`, 'content-type': 'application/json' };
+    const a = await send('POST', '/import?strict=1&project_id=1', JSON.stringify([{ event: 'Old', properties: { distinct_id: user, time: 1600000000000, $insert_id: `${user}-1` } }, { event: 'Bad', properties: { time: 1 } }]), auth);
+    expect(a.status).toBe(400);
+    expect(JSON.parse(a.text)).toMatchObject({ code: 400, num_records_imported: 1, failed_records: [{ index: 1, field: 'properties.distinct_id' }] });
+    const [e] = await landed(user, 1);
+    expect([e!.event_id, e!.timestamp]).toEqual([`${user}-1`, 1600000000000]);
+  });
+});
+
+describe('Snowplow and pixels', () => {
+  it('GET /i answers a 1x1 GIF; tp2 events are corrected for a device clock a day off', async () => {
+    const user = `sp-${randomUUID()}`;
+    const pixel = await send('GET', `/i?e=pv&url=${encodeURIComponent('https://x.example/')}&page=Home&aid=${WRITE_KEY}&duid=${user}&eid=${user}-1&p=web&tv=js-4.10.1`);
+    expect([pixel.status, pixel.type, pixel.bytes.subarray(0, 6).toString()]).toEqual([200, 'image/gif', 'GIF89a']);
+    const dayOff = Date.now() - 86_400_000;
+    const tp2 = {
+      schema: 'iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4',
+      data: [{ e: 'se', se_ca: 'shop', se_ac: 'buy', aid: WRITE_KEY, duid: user, eid: `${user}-2`, dtm: String(dayOff - 5000), stm: String(dayOff) }],
+    };
+    const post = await send('POST', '/com.snowplowanalytics.snowplow/tp2', JSON.stringify(tp2), { 'content-type': 'application/json; charset=UTF-8' });
+    expect([post.status, post.text]).toEqual([200, 'ok']);
+    const got = new Map((await landed(user, 2)).map((e) => [e.event_id, e]));
+    expect(got.get(`${user}-1`)).toMatchObject({ type: 'page', name: 'Home', anonymous_id: user, source: 'test' });
+    const se = got.get(`${user}-2`)!;
+    expect(se).toMatchObject({ type: 'track', event: 'buy', category: 'shop', sent_at: dayOff });
+    expect(se.timestamp).toBe(se.received_at - 5000);
+  });
+
+  it('an unknown app id is refused (401) and an unknown event type goes to the rejected topic (400)', async () => {
+    expect((await send('GET', '/i?e=pv&aid=nope&duid=x')).status).toBe(401);
+    const user = `spbad-${randomUUID()}`;
+    const a = await send('GET', `/i?e=zz&aid=${WRITE_KEY}&duid=${user}`);
+    expect([a.status, JSON.parse(a.text).rejected[0].code]).toEqual([400, 'unknown_type']);
+    const [rej] = await reader.waitFor(rejectedTopic, 1, (r) => r.value.includes(user));
+    expect(JSON.parse(rej!.value.toString())).toMatchObject({ e: 'zz', duid: user });
+  });
+
+  it('GET /v1/pixel/track?data=<base64> (Segment email opens) answers a GIF and writes the track call', async () => {
+    const user = `px-${randomUUID()}`;
+    const a = await send('GET', `/v1/pixel/track?data=${encodeURIComponent(b64({ writeKey: WRITE_KEY, userId: user, event: 'Email Opened', properties: { campaign: 'c1' } }))}`);
+    expect([a.status, a.type]).toEqual([200, 'image/gif']);
+    const [e] = await landed(user, 1);
+    expect(e).toMatchObject({ type: 'track', event: 'Email Opened', source: 'test' });
+    expect(JSON.parse(e!.properties)).toEqual({ campaign: 'c1' });
+  });
+});
+
+describe('shared rules', () => {
+  it('refuses bodies over 500 KB with 413, unknown encodings with 415 and wrong methods with 405 and the path\'s Allow, in each vendor\'s shape', async () => {
+    const big = JSON.stringify({ api_key: WRITE_KEY, events: [{ event_type: 'x', user_id: 'u', event_properties: { pad: 'x'.repeat(600_000) } }] });
+    const a = await send('POST', '/2/httpapi', big);
+    expect([a.status, JSON.parse(a.text).code]).toEqual([413, 413]);
+    const b = await send('POST', '/e/', '{}', { 'content-encoding': 'br' });
+    expect([b.status, JSON.parse(b.text).code]).toEqual([415, 'unsupported_encoding']);
+    const c = await send('GET', '/batch');
+    expect([c.status, JSON.parse(c.text).code, c.allow]).toEqual([405, 'method_not_allowed', 'POST, OPTIONS']);
+    // Allow names the methods of each path: pixels are GET only, Mixpanel's /track takes both.
+    const d = await send('POST', '/i', '{}');
+    expect([d.status, d.allow]).toEqual([405, 'GET, OPTIONS']);
+    const e = await send('PUT', '/track', '{}');
+    expect([e.status, e.allow]).toEqual([405, 'GET, POST, OPTIONS']);
+  });
+});
