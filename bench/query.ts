@@ -441,7 +441,23 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
   ].join('\n');
   return {
     name: 'query',
-    results: { data: { ...table, produced }, build, connections: CONNECTIONS, warm_seconds: warmS, measure_seconds: measureS, runs: results },
+    results: {
+      data: { ...table, produced },
+      build,
+      connections: CONNECTIONS,
+      warm_seconds: warmS,
+      measure_seconds: measureS,
+      runs: results,
+      // For npm run capacity (bench/capacity.ts): a replica applies the topic at this many events
+      // per CPU-second of its process (builder and decode threads), measured over the build.
+      capacity: {
+        query_view: {
+          events_per_core_s: Math.round(rows / Math.max(0.001, build.cpu_cores * build.seconds_to_ready)),
+          bytes_per_event_on_disk: Math.round(build.view_disk_bytes / Math.max(1, rows)),
+          note: `view build of ${rows} events: ${build.cpu_cores} cores for ${build.seconds_to_ready} s`,
+        },
+      },
+    },
     markdown: md,
   };
 }
