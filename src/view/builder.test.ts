@@ -75,6 +75,23 @@ describe('view builder', () => {
     expect(b.writer.days.get(Math.floor(T0 / DAY_MS))?.events).toBe(2);
   });
 
+  it('keeps recognizing resends after a kill, for a partition first read after the first commit', async () => {
+    const state = await open();
+    const opts = { topic: 't', partitions: [0, 1], window: { events: 1000, ms: 0 }, log: silentLogger(), now: () => T0 };
+    const killed = new ViewBuilder(state, opts);
+    await state.write(() => killed.setHorizon(0));
+    await killed.apply([batch(0, 0, [event(1, 'u', T0)])]);
+    // Partition 1 first appears in a later commit, well within the window snapshot interval.
+    await killed.apply([batch(1, 0, [event(2, 'v', T0 + 1)])]);
+    await killed.flush();
+    // kill -9: no saveAll(). The next process's builder on the same state gets a resend of e-2.
+    const next = new ViewBuilder(state, opts);
+    await next.apply([batch(1, 1, [event(2, 'v', T0 + 4)])]);
+    await next.flush();
+    expect(next.counts).toMatchObject({ applied: 0, resent: 1 });
+    expect(state.offsets('t')).toEqual(new Map([[0, 1], [1, 2]]));
+  });
+
   it('never lets a read take a page as complete without events it no longer serves, while the horizon moves', async () => {
     const state = await open();
     const reader = readerOf(state);

@@ -11,8 +11,8 @@
 // A round's writes and the partitions' next offsets commit in one LMDB transaction
 // (src/state/statestore.ts), so a crash at any moment resumes with nothing lost or applied twice.
 //
-// The resend windows are memory; each is saved with the offset it reflects (on the first round,
-// then every WINDOW_SNAPSHOT_MS and at stop). After a crash a partition is read again from its
+// The resend windows are memory; each is saved with the offset it reflects (in its partition's
+// first commit, then every WINDOW_SNAPSHOT_MS and at stop). After a crash a partition is read again from its
 // window's offset: records up to the stored next offset only feed the window (replay), so it ends
 // up as if the process had never stopped.
 import type { Logger } from '../common/log.js';
@@ -108,6 +108,8 @@ export class ViewBuilder {
    */
   private markBelow = -Infinity;
   private lastSnapshot = -Infinity;
+  /** Partitions whose window is in the state (restored, or saved in a commit queued since). */
+  private readonly windowSaved = new Set<number>();
   private readonly now: () => number;
   private committing: Promise<void> = Promise.resolve();
 
@@ -128,6 +130,7 @@ export class ViewBuilder {
       this.next.set(p, next);
       if (saved !== undefined && bytes !== undefined && saved.at <= next) {
         this.windows.set(p, ResendWindow.restore(bytes, opts.window.events, opts.window.ms));
+        this.windowSaved.add(p);
         this.readFrom.set(p, saved.at);
         this.windowAt.set(p, saved.at);
       } else {
@@ -208,7 +211,9 @@ export class ViewBuilder {
     for (const u of units) {
       const decoded = await Promise.all(u.map((s) => s.decoded));
       const offsets = new Map<number, number>();
-      const snapshot = this.now() - this.lastSnapshot >= WINDOW_SNAPSHOT_MS;
+      // A partition's first commit always carries its window: its offsets must never be stored
+      // without one, or a restart would take resends of the events before them again.
+      const snapshot = this.now() - this.lastSnapshot >= WINDOW_SNAPSHOT_MS || u.some((sl) => !this.windowSaved.has(sl.batch.partition));
       const previous = this.committing;
       this.committing = this.state.write(
         () => {
@@ -267,6 +272,7 @@ export class ViewBuilder {
       const at = this.windowAt.get(p);
       if (at === undefined) continue;
       void db.put(windowKey(p), w.snapshot());
+      this.windowSaved.add(p);
       this.state.putMeta(`window/${p}`, { at } satisfies WindowSnapshot);
     }
   }
