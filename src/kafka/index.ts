@@ -1,7 +1,7 @@
 export { createKafka } from './client.js';
 export { compressionType, registerCompression } from './compression.js';
 export { explainKafkaError } from './errors.js';
-export { ensureStreamTopics, ensureTopics } from './topics.js';
+export { ensureStreamTopics, ensureTopics, waitForLeaders } from './topics.js';
 export { createRecordProducer, ProduceError, type OutRecord, type RecordProducer, type Submission, type SubmitOutcome } from './producer.js';
 export { javaCompatiblePartitioner, murmur2, partitionForKey } from './partitioner.js';
 export { createPartitionReader, type PartitionReader, type ReadBatch, type ReadRecord } from './reader.js';
