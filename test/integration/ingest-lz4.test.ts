@@ -5,7 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { CompressionTypes } from 'kafkajs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { silentLogger } from '../../src/common/log.js';
-import { createKafka } from '../../src/kafka/index.js';
+import { createKafka, waitForLeaders } from '../../src/kafka/index.js';
 import { createRecordProducer, type OutRecord, type RecordProducer } from '../../src/kafka/producer.js';
 import { kafkaBrokers, testConfig } from '../support/env.js';
 import { TopicReader } from './ingest-support.js';
@@ -18,11 +18,16 @@ async function topicWith(compression: string): Promise<string> {
   const topic = `lz4-${compression}-${randomUUID()}`;
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: [{ topic, numPartitions: 2, configEntries: [{ name: 'compression.type', value: compression }] }],
-  });
-  await admin.disconnect();
+  try {
+    // kafkajs's own wait does not retry KRaft's "does not host this topic-partition" (KAFKA-15780).
+    await admin.createTopics({
+      waitForLeaders: false,
+      topics: [{ topic, numPartitions: 2, configEntries: [{ name: 'compression.type', value: compression }] }],
+    });
+    await waitForLeaders(admin, [topic]);
+  } finally {
+    await admin.disconnect();
+  }
   return topic;
 }
 
