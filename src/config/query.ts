@@ -23,6 +23,7 @@ export const querySchema = z
     QUERY_SHARDS: int(1, 1, 1024),
     QUERY_SHARD_INDEX: optionalInt(0, 1023),
     QUERY_SHARD_URL: optionalStr(),
+    QUERY_VIEW_TEST_KILL_AFTER_RECORDS: int(0, 0, 1_000_000_000),
     HOSTNAME: optionalStr(),
   })
   .superRefine((e, ctx) => {
@@ -76,6 +77,11 @@ export const querySchema = z
     shardIndex: e.QUERY_SHARDS === 1 ? 0 : (e.QUERY_SHARD_INDEX ?? ordinalOf(e.HOSTNAME ?? os.hostname()) ?? 0),
     /** URL of shard i's query API, `{i}` replaced by the index (requests for its users are forwarded there). */
     shardUrl: e.QUERY_SHARD_URL ?? null,
+    /**
+     * Test hook (0: off): the view's builder kills its process (SIGKILL) once it has handled this
+     * many records since start, with its last transaction possibly still committing.
+     */
+    viewTestKillAfterRecords: e.QUERY_VIEW_TEST_KILL_AFTER_RECORDS,
   }));
 
 export type QueryConfig = z.output<typeof querySchema>;

@@ -245,8 +245,12 @@ async function main(data: ViewWorkerData): Promise<void> {
     { topic, partitions: data.partitions, groupId, from: Object.fromEntries(builder.readFrom), horizon: new Date(builder.currentHorizon).toISOString() },
     'view reading Kafka',
   );
+  const killAfter = data.config.query.viewTestKillAfterRecords;
+  if (killAfter > 0) log.warn({ afterRecords: killAfter }, 'QUERY_VIEW_TEST_KILL_AFTER_RECORDS is set: this process will kill itself (test hook)');
   await reader.start(async (batches) => {
     await builder.apply(batches);
+    // apply() returns with its last transaction queued, maybe not committed: a kill at any moment.
+    if (killAfter > 0 && builder.counts.records >= killAfter) process.kill(process.pid, 'SIGKILL');
     rounds++;
     await checkCaughtUp();
   });
