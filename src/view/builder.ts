@@ -43,6 +43,8 @@ export interface BuilderOptions {
   decoder?: Decoder;
   log: Logger;
   now?: () => number;
+  /** Called after each transaction is queued, with the records handled so far (a test hook kills the process here). */
+  afterQueued?: (records: number) => void;
 }
 
 /** Counters since start (the thread reports them; metrics and progress logs read them). */
@@ -225,6 +227,7 @@ export class ViewBuilder {
         offsets,
       );
       if (snapshot) this.lastSnapshot = this.now();
+      this.opts.afterQueued?.(this.counts.records);
       await previous;
     }
   }

@@ -74,12 +74,16 @@ async function main(data: ViewWorkerData): Promise<void> {
   const log = createLogger(config.logLevel, { component: 'view' });
   const state = attachState({ path: data.path, databases: VIEW_DATABASES });
   const decoder = q.viewDecodeThreads > 0 ? createDecoder(q.viewDecodeThreads) : undefined;
+  const killAfter = q.viewTestKillAfterRecords;
+  if (killAfter > 0) log.warn({ afterRecords: killAfter }, 'QUERY_VIEW_TEST_KILL_AFTER_RECORDS is set: this process will kill itself (test hook)');
   const builder = new ViewBuilder(state, {
     topic,
     partitions: data.partitions,
     window: { events: config.sink.dedupWindowEvents, ms: config.sink.dedupWindowMs },
     ...(decoder ? { decoder } : {}),
     log,
+    // The test hook: SIGKILL with the transaction just queued (and the one before it) maybe not committed.
+    ...(killAfter > 0 ? { afterQueued: (records: number) => void (records >= killAfter && process.kill(process.pid, 'SIGKILL')) } : {}),
   });
   const wantedHorizon = () => Math.floor((Date.now() - q.viewDays * DAY_MS) / DAY_MS) * DAY_MS;
   if (!Number.isFinite(builder.currentHorizon)) {
@@ -245,12 +249,8 @@ async function main(data: ViewWorkerData): Promise<void> {
     { topic, partitions: data.partitions, groupId, from: Object.fromEntries(builder.readFrom), horizon: new Date(builder.currentHorizon).toISOString() },
     'view reading Kafka',
   );
-  const killAfter = data.config.query.viewTestKillAfterRecords;
-  if (killAfter > 0) log.warn({ afterRecords: killAfter }, 'QUERY_VIEW_TEST_KILL_AFTER_RECORDS is set: this process will kill itself (test hook)');
   await reader.start(async (batches) => {
     await builder.apply(batches);
-    // apply() returns with its last transaction queued, maybe not committed: a kill at any moment.
-    if (killAfter > 0 && builder.counts.records >= killAfter) process.kill(process.pid, 'SIGKILL');
     rounds++;
     await checkCaughtUp();
   });
