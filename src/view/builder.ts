@@ -43,8 +43,11 @@ export interface BuilderOptions {
   decoder?: Decoder;
   log: Logger;
   now?: () => number;
-  /** Called after each transaction is queued, with the records handled so far (a test hook kills the process here). */
-  afterQueued?: (records: number) => void;
+  /**
+   * Called once a transaction is queued and the one before it committed, with the records handled
+   * so far and whether anything of this builder's is committed yet (a test hook kills the process here).
+   */
+  afterQueued?: (records: number, committed: boolean) => void;
 }
 
 /** Counters since start (the thread reports them; metrics and progress logs read them). */
@@ -113,7 +116,8 @@ export class ViewBuilder {
   /** Partitions whose window is in the state (restored, or saved in a commit queued since). */
   private readonly windowSaved = new Set<number>();
   private readonly now: () => number;
-  private committing: Promise<void> = Promise.resolve();
+  private readonly initial: Promise<void> = Promise.resolve();
+  private committing: Promise<void> = this.initial;
 
   constructor(
     private readonly state: StateStore,
@@ -227,8 +231,8 @@ export class ViewBuilder {
         offsets,
       );
       if (snapshot) this.lastSnapshot = this.now();
-      this.opts.afterQueued?.(this.counts.records);
       await previous;
+      this.opts.afterQueued?.(this.counts.records, previous !== this.initial);
     }
   }
 

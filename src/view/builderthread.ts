@@ -82,8 +82,9 @@ async function main(data: ViewWorkerData): Promise<void> {
     window: { events: config.sink.dedupWindowEvents, ms: config.sink.dedupWindowMs },
     ...(decoder ? { decoder } : {}),
     log,
-    // The test hook: SIGKILL with the transaction just queued (and the one before it) maybe not committed.
-    ...(killAfter > 0 ? { afterQueued: (records: number) => void (records >= killAfter && process.kill(process.pid, 'SIGKILL')) } : {}),
+    // The test hook: SIGKILL with a transaction in flight, once one of this process's committed
+    // (so every kill leaves progress for the next start to resume from).
+    ...(killAfter > 0 ? { afterQueued: (records: number, committed: boolean) => void (committed && records >= killAfter && process.kill(process.pid, 'SIGKILL')) } : {}),
   });
   const wantedHorizon = () => Math.floor((Date.now() - q.viewDays * DAY_MS) / DAY_MS) * DAY_MS;
   if (!Number.isFinite(builder.currentHorizon)) {
