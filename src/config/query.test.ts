@@ -16,6 +16,7 @@ describe('query config', () => {
       shards: 1,
       shardIndex: 0,
       shardUrl: null,
+      viewTestKillAfterRecords: 0,
     });
   });
 
