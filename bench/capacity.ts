@@ -151,8 +151,9 @@ export function measured(latest: unknown): Measured {
     ceiling !== null
       ? { value: Math.round(ceiling / 2), source: `latest.json sink: chDB bulk insert ceiling ${ceiling} rows/s (TabSeparated, all views) on 2 cores, taken as both busy` }
       : { value: null, source: 'not measured yet' };
-  const rows = num(get(query, 'results', 'table', 'rows'));
-  const disk = num(get(query, 'results', 'table', 'bytes_on_disk'));
+  // The query bench keeps its data set's figures under results.data (results.table before the view).
+  const rows = num(get(query, 'results', 'data', 'rows')) ?? num(get(query, 'results', 'table', 'rows'));
+  const disk = num(get(query, 'results', 'data', 'bytes_on_disk')) ?? num(get(query, 'results', 'table', 'bytes_on_disk'));
   const chBytesPerRow: Figure =
     rows !== null && disk !== null && rows > 0
       ? { value: Math.round(disk / rows), source: `latest.json query: ${rows} rows in ${Math.round(disk / 2 ** 20)} MiB on disk (events table, compressed)` }

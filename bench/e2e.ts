@@ -2,10 +2,10 @@
 // the query API, on the all-in-one (`trackhouse start`, default setup) against the run's broker.
 //
 // A probe sends one track event for a user of its own, notes when the 200 arrived, then asks
-// the query API for that user every 5 ms until the event is there. Probes run one after
-// another, while the pipeline is idle and again under a steady background load of batches
-// (many other users), so the sink's batches are realistic. Percentiles come from an HDR
-// histogram of the probe times.
+// the query API for that user every 5 ms until the event is there: Kafka -> the query API's view
+// (its own reader, a commit to LMDB), not the sink. Probes run one after another, while the
+// pipeline is idle and again under a steady background load of batches (many other users).
+// Percentiles come from an HDR histogram of the probe times.
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -20,6 +20,8 @@ const WRITE_KEY = 'bench-write-key';
 const READ_KEY = 'bench-read-key';
 const AUTH = `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}`;
 const POLL_MS = 5;
+/** Issue #10: p99 at most 100 ms at 10k events/s in the background. */
+const TARGET_P99_MS = 100;
 
 interface Freshness {
   probes: number;
@@ -126,8 +128,8 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
       poll_interval_ms: POLL_MS,
       idle,
       under_load: { ...loaded, background_events_per_s: Math.round(load.result.ok_per_s * 100), allinone_max_rss_mb: load.max_rss_mb },
-      target_p99_ms: 3000,
-      meets_target: Math.max(idle.p99_ms, loaded.p99_ms) <= 3000 && idle.lost + loaded.lost === 0,
+      target_p99_ms: TARGET_P99_MS,
+      meets_target: Math.max(idle.p99_ms, loaded.p99_ms) <= TARGET_P99_MS && idle.lost + loaded.lost === 0,
     };
     const row = (name: string, f: Freshness) => `| ${name} | ${f.probes} | ${f.p50_ms} | ${f.p90_ms} | ${f.p99_ms} | ${f.max_ms} | ${f.lost} |`;
     const markdown = [
@@ -138,7 +140,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
       row('idle', idle),
       row(`background ${results.under_load.background_events_per_s} events/s`, loaded),
       '',
-      `All-in-one (\`trackhouse start\`) with default settings. Each probe: one track event for a new user, timed from its 200 until \`GET /v1/users/{id}/events\` returns it (polled every ${POLL_MS} ms). Target p99 <= 3000 ms: ${results.meets_target ? 'met' : 'not met'}.`,
+      `All-in-one (\`trackhouse start\`) with default settings: the query API answers from its view, fed from Kafka by its own reader. Each probe: one track event for a new user, timed from its 200 until \`GET /v1/users/{id}/events\` returns it (polled every ${POLL_MS} ms). Target p99 <= ${TARGET_P99_MS} ms: ${results.meets_target ? 'met' : 'NOT met'}.`,
       '',
     ].join('\n');
     return { name: 'e2e', results, markdown };

@@ -270,3 +270,43 @@ export class EventGenerator {
     return `${a}-${b.slice(0, 4)}-${b.slice(4)}-8${hex8(this.spec.seed).slice(0, 3)}-${hex8(i * 40503)}${a.slice(0, 4)}`;
   }
 }
+
+const nul = (s: string) => (s === '' ? null : s);
+const epochMs = (s: string) => {
+  const dot = s.indexOf('.');
+  return Number(s.slice(0, dot)) * 1000 + Number(s.slice(dot + 1));
+};
+
+/**
+ * The events of a generator chunk as Kafka records carry them (EventRecord), so the topic and the
+ * seeded ClickHouse table hold the same events. The generator writes no TSV escapes, so a row
+ * splits on tabs as it is.
+ */
+export function recordsOf(bytes: Buffer): import('../src/schema/index.js').EventRecord[] {
+  const out: import('../src/schema/index.js').EventRecord[] = [];
+  const text = bytes.toString('latin1');
+  for (let start = 0; start < text.length; ) {
+    const end = text.indexOf('\n', start);
+    const f = text.slice(start, end).split('\t');
+    start = end + 1;
+    out.push({
+      event_id: f[0]!,
+      type: f[1] as never,
+      event: nul(f[2]!),
+      user_id: nul(f[3]!),
+      anonymous_id: nul(f[4]!),
+      timestamp: epochMs(f[5]!),
+      sent_at: epochMs(f[6]!),
+      received_at: epochMs(f[7]!),
+      source: f[8]!,
+      category: nul(f[9]!),
+      group_id: nul(f[10]!),
+      name: nul(f[11]!),
+      previous_id: nul(f[12]!),
+      properties: f[13]!,
+      traits: f[14]!,
+      context: f[15]!,
+    });
+  }
+  return out;
+}

@@ -1,31 +1,39 @@
-// npm run bench -- query: latency of GET /v1/users/{userId}/events at 32 concurrent clients over a
-// table of 10 million events (BENCH_QUERY_ROWS to change; BENCH_QUICK=1: 50,000 rows, short runs).
+// npm run bench -- query: GET /v1/users/{userId}/events at 32 concurrent clients over 10 million
+// events (BENCH_QUERY_ROWS to change; BENCH_QUICK=1: 50,000 events, short runs), served by the
+// query API's view.
 //
-// 1. A child process seeds a fresh chDB data dir (bench/query-seed.ts) and reports its size.
-// 2. Each run starts the system under test as its own process on that dir, warms it up, then
-//    drives it with autocannon (32 connections, closed loop) from this process:
-//    - engine alone: `node dist/cli/main.js query`, exactly as deployed: no change feed, no cache;
-//    - with cache: bench/query-server.ts, the same built query API with a change feed, as in the
-//      all-in-one; optionally a stand-in sink writes W events/s and publishes their users, so hot
-//      users' entries are invalidated while we measure.
-// 3. Latency is recorded per response in microseconds (HDR histogram; autocannon's own histogram
-//    has 1 ms resolution), cache outcomes are read from the server's /metrics.
-//
-// BENCH_QUERY_WRITE_RATES (default 50,200): events/s the stand-in sink writes in the cached
-// hot runs with writes, one run per rate.
+// 1. The same events go into a fresh chDB data dir (bench/query-seed.ts) and into a fresh topic of
+//    the run's broker (bench/query-produce.ts, keyed and compressed as the edge writes them).
+// 2. Build: `node dist/cli/main.js query` (the split deployment: ClickHouse reached through
+//    CLICKHOUSE_URL, here the seeded chDB served over HTTP by bench/query-chdb-http.ts) starts on
+//    an empty view and builds it from Kafka; time to /readyz 200, events/s, its CPU and RSS.
+// 3. Reads, with the view built (QUERY_VIEW_DAYS covers all the data), for each deployment:
+//    - split: that `trackhouse query` process alone (its ClickHouse idle: every page is in the view);
+//    - all-in-one: bench/query-allinone.ts, chDB + sink + query API in one process, as `trackhouse
+//      start` runs them (the sink inserts the background writes into chDB beside the reads);
+//    each with 0 and BENCH_QUERY_WRITE_RATE (2000) events/s written to Kafka in the background
+//    (bench/query-writer.ts), each with uniform, Zipf and hot access. autocannon drives 32
+//    connections from this process; latency is recorded per response in microseconds (HDR).
+// 4. Same run: the ceiling (a uWS server writing one prepared reply of the hot runs' mean size)
+//    and the old path (every page from ClickHouse, bench/query-engine.ts).
 //
 // Access patterns (each request: one user + one of a few realistic request shapes):
 //    uniform - users drawn uniformly from all users: nearly every request is a different user;
 //    zipf    - users drawn by activity (the data's own Zipf law): a realistic mix, long tail;
 //    hot     - the 500 most active users, drawn by activity: a dashboard / personalisation service.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import * as hdr from 'hdr-histogram-js';
+import { kafkajs } from '../src/kafka/kafkajs.js';
+import { sampled } from './lib/proc.js';
 import { rng32, sampleRank, TRACK_EVENTS, userKeyOf, zipfCdf } from './query-data.js';
 import type { BenchContext, BenchSection } from './types.js';
+
+const { Kafka, logLevel } = kafkajs();
 
 const require = createRequire(import.meta.url);
 
@@ -40,32 +48,24 @@ interface AutocannonResult {
 interface AutocannonInstance {
   on(event: 'response', fn: (client: unknown, status: number, bytes: number, ms: number) => void): void;
 }
-type Autocannon = ((opts: Record<string, unknown>, cb: (err: Error | null, r: AutocannonResult) => void) => AutocannonInstance) & {
-  track?: unknown;
-};
+type Autocannon = (opts: Record<string, unknown>, cb: (err: Error | null, r: AutocannonResult) => void) => AutocannonInstance;
 const autocannon = require('autocannon') as Autocannon;
 
 const READ_KEY = 'bench-read-key';
 const CONNECTIONS = 32;
-/** Hot set: the most active users (fewer in a quick run, so its warm-up stays short). */
+const PARTITIONS = 6;
 let HOT_USERS = 500;
 const DATA_END_MS = Date.UTC(2026, 10, 1);
 const SEED = 42;
+const TARGET_P99_MS = 5;
+const TARGET_RPS = 10_000;
 
 type Pattern = 'uniform' | 'zipf' | 'hot';
-
-interface RunSpec {
-  name: string;
-  server: 'engine' | 'cache' | 'ceiling';
-  pattern: Pattern;
-  writeRate: number;
-  /** Ceiling only: bytes of the prepared reply. */
-  bodyBytes?: number;
-}
+type Deployment = 'split' | 'allinone';
 
 interface RunResult {
   name: string;
-  server: string;
+  deployment: Deployment | 'ceiling' | 'clickhouse';
   pattern: Pattern;
   write_rate: number;
   requests: number;
@@ -74,8 +74,10 @@ interface RunResult {
   non_2xx: number;
   errors: number;
   latency_ms: { p50: number; p90: number; p99: number; p999: number; max: number; mean: number };
-  cache?: { hits: number; misses: number; joined: number; exact: number; hit_ratio: number; users: number; bytes: number };
-  clickhouse_ms?: { mean: number };
+  /** Pages by where they came from (the server's /metrics). */
+  answers?: Record<string, number>;
+  server_max_rss_mb?: number;
+  server_cpu_cores?: number;
   written_events?: number;
 }
 
@@ -105,45 +107,74 @@ function paths(pattern: Pattern, users: number, count: number, seed: number): st
   return out;
 }
 
-/** Every request the hot pattern can make, once: fetching them all warms the cache completely. */
-function hotKeys(users: number): string[] {
-  const out: string[] = [];
-  for (let rank = 0; rank < Math.min(HOT_USERS, users); rank++) for (let s = 0; s < SHAPES.length; s++) out.push(path_(rank, s));
-  return out;
+interface Child {
+  proc: ChildProcess;
+  exited: Promise<number | null>;
+  /** The first JSON line for which `pick` returns a value. */
+  line<T>(pick: (o: Record<string, unknown>) => T | undefined): Promise<T>;
+  stop(): Promise<number | null>;
 }
 
-function spawnLogged(cmd: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv }, log: (m: string) => void): ChildProcess {
-  const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
-  createInterface({ input: child.stderr! }).on('line', (l) => log(`  ${l}`));
-  return child;
-}
-
-function firstJsonLine<T>(child: ChildProcess, pick: (o: Record<string, unknown>) => T | undefined): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const rl = createInterface({ input: child.stdout! });
-    rl.on('line', (line) => {
-      try {
-        const v = pick(JSON.parse(line) as Record<string, unknown>);
-        if (v !== undefined) resolve(v);
-      } catch {
-        /* not JSON */
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`process exited (${code}) before it was ready`)));
+function child(ctx: BenchContext, args: string[], env: NodeJS.ProcessEnv, label: string): Child {
+  const proc = spawn(process.execPath, args, { cwd: ctx.root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((r) => proc.once('exit', r));
+  const lines: Record<string, unknown>[] = [];
+  const waiters: ((o: Record<string, unknown>) => void)[] = [];
+  createInterface({ input: proc.stdout! }).on('line', (l) => {
+    try {
+      const o = JSON.parse(l) as Record<string, unknown>;
+      lines.push(o);
+      for (const w of waiters) w(o);
+      if ((typeof o.level === 'number' && o.level >= 50) || o.msg === 'view catching up' || o.msg === 'view caught up with the topic') ctx.log(`  ${label}: ${l.slice(0, 400)}`);
+    } catch {
+      /* not JSON */
+    }
   });
+  createInterface({ input: proc.stderr! }).on('line', (l) => ctx.log(`  ${label}: ${l}`));
+  return {
+    proc,
+    exited,
+    line<T>(pick: (o: Record<string, unknown>) => T | undefined): Promise<T> {
+      return new Promise((resolve, reject) => {
+        for (const o of lines) {
+          const v = pick(o);
+          if (v !== undefined) return resolve(v);
+        }
+        waiters.push((o) => {
+          const v = pick(o);
+          if (v !== undefined) resolve(v);
+        });
+        void exited.then((code) => reject(new Error(`${label} exited (${code}) before it was ready`)));
+      });
+    },
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 60_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
 }
 
-async function seed(ctx: BenchContext, dataDir: string, rows: number, users: number): Promise<Record<string, number>> {
-  const child = spawnLogged(
-    process.execPath,
-    ['--import', 'tsx', path.join(ctx.root, 'bench/query-seed.ts'), dataDir, String(rows), String(users), String(SEED), String(DATA_END_MS)],
-    { cwd: ctx.root, env: { ...process.env } },
-    ctx.log,
-  );
-  const stats = firstJsonLine(child, (o) => ('rows' in o ? (o as Record<string, number>) : undefined));
-  const code = await new Promise<number | null>((r) => child.once('exit', r));
-  if (code !== 0) throw new Error(`seeding failed (exit ${code})`);
-  return stats;
+const tsx = (ctx: BenchContext, file: string, ...args: string[]) => ['--import', 'tsx', path.join(ctx.root, 'bench', file), ...args];
+
+async function waitReady(port: number, exited: Promise<number | null>, timeoutMs: number): Promise<void> {
+  let dead = false;
+  void exited.then(() => (dead = true));
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (dead) throw new Error('the query process exited before it was ready');
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+      await res.arrayBuffer();
+      if (res.status === 200) return;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) throw new Error(`not ready within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 async function metrics(port: number): Promise<Map<string, number>> {
@@ -152,9 +183,8 @@ async function metrics(port: number): Promise<Map<string, number>> {
   for (const line of text.split('\n')) {
     const m = /^(trackhouse_query_[a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$/.exec(line);
     if (!m) continue;
-    const result = /result="(\w+)"/.exec(m[2] ?? '')?.[1];
-    const key = result ? `${m[1]}:${result}` : m[1]!;
-    if (/outcome="error"|route="(rollups|other)"/.test(m[2] ?? '')) continue;
+    const answer = /answer="(\w+)"/.exec(m[2] ?? '')?.[1];
+    const key = answer ? `${m[1]}:${answer}` : m[1]!;
     out.set(key, (out.get(key) ?? 0) + Number(m[3]));
   }
   return out;
@@ -189,167 +219,245 @@ async function load(port: number, reqs: string[], seconds: number, amount?: numb
   return { result, hist };
 }
 
-async function runOne(ctx: BenchContext, spec: RunSpec, dataDir: string, users: number, warmS: number, measureS: number): Promise<RunResult> {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    TRACKHOUSE_DATA_DIR: dataDir,
-    TRACKHOUSE_READ_KEYS: READ_KEY,
-    HOST: '127.0.0.1',
-    QUERY_PORT: '0',
-    LOG_LEVEL: 'info',
-    BENCH_WRITE_RATE: String(spec.writeRate),
-    BENCH_USERS: String(users),
-    BENCH_SEED: String(SEED),
-    BENCH_END_MS: String(DATA_END_MS),
-  };
-  const child =
-    spec.server === 'engine'
-      ? spawnLogged(process.execPath, [path.join(ctx.root, 'dist/cli/main.js'), 'query'], { cwd: ctx.root, env }, () => {})
-      : spec.server === 'ceiling'
-        ? spawnLogged(process.execPath, ['--import', 'tsx', path.join(ctx.root, 'bench/query-ceiling.ts'), String(spec.bodyBytes ?? 1024)], { cwd: ctx.root, env }, ctx.log)
-        : spawnLogged(process.execPath, ['--import', 'tsx', path.join(ctx.root, 'bench/query-server.ts')], { cwd: ctx.root, env }, ctx.log);
-  const exited = new Promise<number | null>((r) => child.once('exit', r));
-  const tail: Record<string, unknown>[] = [];
-  const port = await firstJsonLine(child, (o) => {
-    tail.push(o);
-    if (typeof o.port === 'number' && (spec.server !== 'engine' || o.msg === 'query API listening')) return o.port;
-    return undefined;
-  });
-  try {
-    // Warm-up. Hot runs fetch every hot request once, as a long-running server would have: the
-    // measurement then sees the steady state (misses only from invalidations). Others warm briefly.
-    const warmStart = performance.now();
-    if (spec.server !== 'engine' && spec.pattern === 'hot') {
-      const keys = hotKeys(users);
-      await load(port, keys, 0, keys.length);
-    } else if (warmS > 0) {
-      await load(port, paths(spec.pattern, users, 50_000, 7), warmS);
-    }
-    ctx.log(`${spec.name}: warmed up in ${((performance.now() - warmStart) / 1000).toFixed(1)} s`);
-    const before = spec.server === 'ceiling' ? new Map<string, number>() : await metrics(port);
-    const { result, hist } = await load(port, paths(spec.pattern, users, 200_000, 11), measureS);
-    const after = spec.server === 'ceiling' ? new Map<string, number>() : await metrics(port);
-    const d = (k: string) => (after.get(k) ?? 0) - (before.get(k) ?? 0);
-    const q = (p: number) => Math.round(hist.getValueAtPercentile(p)) / 1000;
-    const out: RunResult = {
-      name: spec.name,
-      server:
-        spec.server === 'engine'
-          ? 'node dist/cli/main.js query (no feed, no cache)'
-          : spec.server === 'ceiling'
-            ? 'bench/query-ceiling.ts (uWS, one prepared reply)'
-            : 'bench/query-server.ts (dist query API + change feed)',
-      pattern: spec.pattern,
-      write_rate: spec.writeRate,
-      requests: result.requests.total,
-      rps: Math.round(result.requests.total / measureS),
-      mean_reply_bytes: Math.round(result.throughput.total / Math.max(1, result.requests.total)),
-      non_2xx: result.non2xx,
-      errors: result.errors + result.timeouts,
-      latency_ms: { p50: q(50), p90: q(90), p99: q(99), p999: q(99.9), max: Math.round(hist.maxValue) / 1000, mean: Math.round(hist.mean) / 1000 },
-    };
-    const chCount = d('trackhouse_query_clickhouse_duration_seconds_count');
-    if (chCount > 0) out.clickhouse_ms = { mean: Math.round((d('trackhouse_query_clickhouse_duration_seconds_sum') / chCount) * 1e5) / 100 };
-    if (spec.server === 'cache') {
-      const hits = d('trackhouse_query_cache_requests_total:hit');
-      const misses = d('trackhouse_query_cache_requests_total:miss');
-      const joined = d('trackhouse_query_cache_requests_total:joined');
-      const exact = d('trackhouse_query_cache_requests_total:exact');
-      out.cache = {
-        hits,
-        misses,
-        joined,
-        exact,
-        hit_ratio: Math.round((hits / Math.max(1, hits + misses + joined + exact)) * 10_000) / 10_000,
-        users: after.get('trackhouse_query_cache_users') ?? 0,
-        bytes: after.get('trackhouse_query_cache_bytes') ?? 0,
-      };
-    }
-    return out;
-  } finally {
-    child.kill('SIGTERM');
-    const code = await exited;
-    const last = tail.find((o) => 'written' in o);
-    if (last) ctx.log(`${spec.name}: writer ${JSON.stringify(last)}`);
-    if (code !== 0) ctx.log(`${spec.name}: server exited with ${code}`);
-  }
+interface Measure {
+  name: string;
+  deployment: RunResult['deployment'];
+  pattern: Pattern;
+  writeRate: number;
+  port: number;
+  pid: number;
+  users: number;
+  warmS: number;
+  measureS: number;
+  withMetrics: boolean;
 }
 
-/** The issue's target, p99 <= 5 ms at 32 concurrent clients, run by run. */
-function target(results: readonly RunResult[]): string {
-  const verdict = (r: RunResult) => `${r.name} ${r.latency_ms.p99} ms (${r.latency_ms.p99 <= 5 ? 'met' : 'NOT met'})`;
-  const ceiling = results.find((r) => r.name === 'ceiling-hot');
-  return (
-    `Target p99 <= 5 ms at ${CONNECTIONS} clients: ${results.filter((r) => r !== ceiling).map(verdict).join(', ')}.` +
-    (ceiling ? ` The measurement's own floor here (ceiling-hot, a server that only writes a prepared reply): p99 ${ceiling.latency_ms.p99} ms.` : '')
-  );
+async function measure(ctx: BenchContext, m: Measure): Promise<RunResult> {
+  const warmStart = performance.now();
+  if (m.pattern === 'hot') {
+    // Every hot request once: no cold page left for the measurement.
+    const keys: string[] = [];
+    for (let rank = 0; rank < Math.min(HOT_USERS, m.users); rank++) for (let s = 0; s < SHAPES.length; s++) keys.push(path_(rank, s));
+    await load(m.port, keys, 0, keys.length);
+  } else if (m.warmS > 0) {
+    await load(m.port, paths(m.pattern, m.users, 50_000, 7), m.warmS);
+  }
+  ctx.log(`${m.name}: warmed up in ${((performance.now() - warmStart) / 1000).toFixed(1)} s`);
+  const before = m.withMetrics ? await metrics(m.port) : new Map<string, number>();
+  const s = await sampled(m.pid, () => load(m.port, paths(m.pattern, m.users, 200_000, 11), m.measureS));
+  const { result, hist } = s.result;
+  const after = m.withMetrics ? await metrics(m.port) : new Map<string, number>();
+  const q = (p: number) => Math.round(hist.getValueAtPercentile(p)) / 1000;
+  const out: RunResult = {
+    name: m.name,
+    deployment: m.deployment,
+    pattern: m.pattern,
+    write_rate: m.writeRate,
+    requests: result.requests.total,
+    rps: Math.round(result.requests.total / m.measureS),
+    mean_reply_bytes: Math.round(result.throughput.total / Math.max(1, result.requests.total)),
+    non_2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    latency_ms: { p50: q(50), p90: q(90), p99: q(99), p999: q(99.9), max: Math.round(hist.maxValue) / 1000, mean: Math.round(hist.mean) / 1000 },
+    server_max_rss_mb: s.max_rss_mb,
+    server_cpu_cores: s.cpu_cores,
+  };
+  if (m.withMetrics) {
+    const answers: Record<string, number> = {};
+    for (const a of ['view', 'view_clickhouse', 'clickhouse', 'forwarded']) {
+      const d = (after.get(`trackhouse_query_events_answers_total:${a}`) ?? 0) - (before.get(`trackhouse_query_events_answers_total:${a}`) ?? 0);
+      if (d > 0) answers[a] = d;
+    }
+    out.answers = answers;
+  }
+  hist.destroy();
+  ctx.log(`${m.name}: ${out.rps} req/s, p50 ${out.latency_ms.p50} ms, p99 ${out.latency_ms.p99} ms, RSS ${out.server_max_rss_mb} MB, ${out.server_cpu_cores} cores`);
+  return out;
 }
 
 export async function run(ctx: BenchContext): Promise<BenchSection> {
   const rows = ctx.quick ? 50_000 : Number(process.env.BENCH_QUERY_ROWS ?? 10_000_000);
   const users = Math.max(1000, Math.round(rows / 20));
-  const warmS = ctx.quick ? 1 : 8;
-  const measureS = ctx.quick ? 1.5 : 10;
-  const zipfWarmS = ctx.quick ? 1 : 60;
-  // Write rates for users drawn by activity (so mostly the hot users): with write-through the
-  // cached windows take the new rows in, so hits should not depend on the rate.
-  const writeRates = (process.env.BENCH_QUERY_WRITE_RATES ?? '200,2000').split(',').map(Number).filter((n) => n > 0);
+  const warmS = ctx.quick ? 1 : 5;
+  const measureS = ctx.quick ? 2 : 10;
+  const writeRate = Number(process.env.BENCH_QUERY_WRITE_RATE ?? 2000);
   HOT_USERS = ctx.quick ? 50 : 500;
   const dataDir = path.join(ctx.workDir, 'data');
+  const tag = `bench-query-${Date.now()}`;
+  const topic = `${tag}.events`;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    KAFKA_BROKERS: ctx.brokers.join(','),
+    KAFKA_TOPIC_EVENTS: topic,
+    KAFKA_TOPIC_REJECTED: `${tag}.rejected`,
+    KAFKA_TOPIC_DLQ: `${tag}.dlq`,
+    KAFKA_PARTITIONS: String(PARTITIONS),
+    SINK_GROUP_ID: `${tag}-sink`,
+    TRACKHOUSE_DATA_DIR: dataDir,
+    TRACKHOUSE_READ_KEYS: READ_KEY,
+    HOST: '127.0.0.1',
+    QUERY_PORT: '0',
+    SINK_PORT: '0',
+    // The view holds all the data (it ends on DATA_END_MS and spans 90 days).
+    QUERY_VIEW_DAYS: '3650',
+    SHUTDOWN_DRAIN_DELAY_MS: '0',
+    LOG_LEVEL: 'info',
+  };
 
-  ctx.log(`seeding ${rows} events for ${users} users`);
-  const table = await seed(ctx, dataDir, rows, users);
+  // 1. The events, in ClickHouse and in Kafka.
+  const kafka = new Kafka({ clientId: 'bench-query', brokers: ctx.brokers, logLevel: logLevel.ERROR });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true });
+  await admin.disconnect();
+  ctx.log(`seeding ${rows} events for ${users} users into chDB`);
+  const seeder = child(ctx, tsx(ctx, 'query-seed.ts', dataDir, String(rows), String(users), String(SEED), String(DATA_END_MS)), env, 'seed');
+  const table = await seeder.line((o) => ('rows' in o ? (o as Record<string, number>) : undefined));
+  await seeder.exited;
   ctx.log(`table: ${JSON.stringify(table)}`);
+  ctx.log(`producing ${rows} events to ${topic}`);
+  const produceStart = performance.now();
+  const PRODUCERS = 2;
+  const producers = Array.from({ length: PRODUCERS }, (_, part) =>
+    child(ctx, tsx(ctx, 'query-produce.ts', JSON.stringify({ brokers: ctx.brokers, topic, rows, users, seed: SEED, endMs: DATA_END_MS, part, parts: PRODUCERS })), env, `produce-${part}`),
+  );
+  const sentEach = await Promise.all(producers.map((p) => p.line((o) => ('produced' in o ? (o.produced as number) : undefined))));
+  await Promise.all(producers.map((p) => p.exited));
+  const produced = { produced: sentEach.reduce((a, b) => a + b, 0), seconds: Math.round((performance.now() - produceStart) / 100) / 10 };
+  ctx.log(`produced: ${JSON.stringify(produced)}`);
 
-  const specs: RunSpec[] = [
-    { name: 'engine-uniform', server: 'engine', pattern: 'uniform', writeRate: 0 },
-    { name: 'engine-zipf', server: 'engine', pattern: 'zipf', writeRate: 0 },
-    { name: 'cache-hot', server: 'cache', pattern: 'hot', writeRate: 0 },
-    { name: 'ceiling-hot', server: 'ceiling', pattern: 'hot', writeRate: 0 },
-    ...writeRates.map((w): RunSpec => ({ name: `cache-hot-writes-${w}`, server: 'cache', pattern: 'hot', writeRate: w })),
-    { name: 'cache-zipf', server: 'cache', pattern: 'zipf', writeRate: 0 },
-  ];
+  // 2. Build the view: the split `trackhouse query`, on an empty view.
+  const chHttp = child(ctx, tsx(ctx, 'query-chdb-http.ts', dataDir), env, 'clickhouse-http');
+  const chUrl = await chHttp.line((o) => (typeof o.url === 'string' ? o.url : undefined));
+  const splitEnv = { ...env, CLICKHOUSE_URL: chUrl };
+  const startSplit = () => child(ctx, [path.join(ctx.root, 'dist/cli/main.js'), 'query'], splitEnv, 'query');
+  const listening = (c: Child) => c.line((o) => (o.msg === 'query API listening' && typeof o.port === 'number' ? o.port : undefined));
+  const buildStart = performance.now();
+  const q = startSplit();
+  let port = await listening(q);
+  const builtIn = await sampled(q.proc.pid!, () => waitReady(port, q.exited, 3_600_000));
+  const buildS = (performance.now() - buildStart) / 1000;
+  const caughtUpLine = await q.line((o) => (o.msg === 'view caught up with the topic' ? (o as Record<string, unknown>) : undefined));
+  const viewMetrics = await metrics(port);
+  const viewFile = path.join(dataDir, 'view', 'data.mdb');
+  const build = {
+    events: rows,
+    seconds_to_ready: Math.round(buildS * 10) / 10,
+    events_per_s: Math.round(rows / buildS),
+    builder_seconds: caughtUpLine.seconds,
+    builder_events_per_s: caughtUpLine.eventsPerSecond,
+    cpu_cores: builtIn.cpu_cores,
+    max_rss_mb: builtIn.max_rss_mb,
+    view_events: viewMetrics.get('trackhouse_query_view_events') ?? 0,
+    view_data_bytes: viewMetrics.get('trackhouse_query_view_bytes') ?? 0,
+    view_disk_bytes: statSync(viewFile).blocks * 512,
+  };
+  ctx.log(`build: ${JSON.stringify(build)}`);
+
+  // 3. Reads.
   const results: RunResult[] = [];
-  for (const spec of specs) {
-    if (spec.server === 'ceiling') {
-      // Same reply size as the cached API served on average (headers included; close enough).
-      spec.bodyBytes = results.find((r) => r.name === 'cache-hot')?.mean_reply_bytes ?? 30_000;
+  const patterns: Pattern[] = ['uniform', 'zipf', 'hot'];
+  for (const deployment of ['split', 'allinone'] as const) {
+    if (deployment === 'allinone') {
+      await q.stop();
+      await chHttp.stop();
     }
-    ctx.log(`run ${spec.name}`);
-    // A Zipf-drawn run with the cache warms for a minute, as a server that has been up a while; the
-    // engine runs need no warm-up beyond the first queries.
-    const warm = spec.server === 'engine' ? Math.min(2, warmS) : spec.pattern === 'zipf' ? zipfWarmS : warmS;
-    const r = await runOne(ctx, spec, dataDir, users, warm, measureS);
-    ctx.log(`${spec.name}: ${r.rps} req/s, p50 ${r.latency_ms.p50} ms, p99 ${r.latency_ms.p99} ms${r.cache ? `, hit ratio ${r.cache.hit_ratio}` : ''}`);
-    results.push(r);
+    for (const w of [0, writeRate]) {
+      let sut: Child;
+      if (deployment === 'split') {
+        sut = q;
+      } else {
+        sut = child(ctx, tsx(ctx, 'query-allinone.ts'), env, 'allinone');
+        port = await sut.line((o) => (typeof o.port === 'number' && o.msg === undefined ? o.port : undefined));
+      }
+      await waitReady(port, sut.exited, 600_000);
+      const writer = w > 0 ? child(ctx, tsx(ctx, 'query-writer.ts', JSON.stringify({ brokers: ctx.brokers, topic, rate: w, users, seed: SEED, endMs: DATA_END_MS })), env, 'writer') : null;
+      if (writer) await writer.line((o) => ('writing' in o ? true : undefined));
+      for (const pattern of patterns) {
+        const name = `${deployment}-${pattern}${w > 0 ? `-writes-${w}` : ''}`;
+        ctx.log(`run ${name}`);
+        results.push(await measure(ctx, { name, deployment, pattern, writeRate: w, port, pid: sut.proc.pid!, users, warmS, measureS, withMetrics: true }));
+      }
+      if (writer) {
+        writer.proc.kill('SIGTERM');
+        const done = await writer.line((o) => ('written' in o ? (o.written as number) : undefined));
+        await writer.exited;
+        for (const r of results.slice(-patterns.length)) r.written_events = done;
+      }
+      if (deployment === 'allinone') await sut.stop();
+    }
   }
 
+  // 4. Ceiling and the old path, same run.
+  const hotMean = results.find((r) => r.name === 'split-hot')?.mean_reply_bytes ?? 30_000;
+  const ceiling = child(ctx, tsx(ctx, 'query-ceiling.ts', String(hotMean)), env, 'ceiling');
+  const ceilingPort = await ceiling.line((o) => (typeof o.port === 'number' ? o.port : undefined));
+  ctx.log('run ceiling-hot');
+  results.push(await measure(ctx, { name: 'ceiling-hot', deployment: 'ceiling', pattern: 'hot', writeRate: 0, port: ceilingPort, pid: ceiling.proc.pid!, users, warmS, measureS, withMetrics: false }));
+  await ceiling.stop();
+  if (!ctx.quick) {
+    const engine = child(ctx, tsx(ctx, 'query-engine.ts'), env, 'engine');
+    const enginePort = await engine.line((o) => (typeof o.port === 'number' && o.msg === undefined ? o.port : undefined));
+    ctx.log('run clickhouse-uniform');
+    results.push(await measure(ctx, { name: 'clickhouse-uniform', deployment: 'clickhouse', pattern: 'uniform', writeRate: 0, port: enginePort, pid: engine.proc.pid!, users, warmS: 2, measureS, withMetrics: true }));
+    await engine.stop();
+  }
+
+  // 5. Report.
   const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+  const views = results.filter((r) => r.deployment === 'split' || r.deployment === 'allinone');
+  const met = (r: RunResult) => r.latency_ms.p99 <= TARGET_P99_MS && r.rps >= TARGET_RPS && r.non_2xx === 0;
+  const ceilingRun = results.find((r) => r.name === 'ceiling-hot')!;
   const md = [
-    '## Query API: per-user events',
+    '## Query API: per-user events from the view',
     '',
-    `Table \`events\`: ${table.rows?.toLocaleString('en')} rows, ${mb(table.bytes_on_disk ?? 0)} on disk (${mb(table.uncompressed_bytes ?? 0)} uncompressed), ` +
-      `${table.parts} parts in ${table.partitions} monthly partitions, ${table.users?.toLocaleString('en')} users ` +
-      `(median ${table.median_events_per_user} events, max ${table.max_events_per_user}); seeded in ${table.insert_seconds} s.`,
+    `Data: ${rows.toLocaleString('en')} events of ${table.users?.toLocaleString('en')} users over 90 days (median ${table.median_events_per_user} events per user, max ${table.max_events_per_user}), ` +
+      `in Kafka (${PARTITIONS} partitions, produced in ${produced.seconds} s) and in chDB (${mb(table.bytes_on_disk ?? 0)}).`,
     '',
-    '| run | server | access | writes/s | req/s | reply bytes | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | cache hit | ClickHouse mean ms |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    `View build (\`trackhouse query\` on an empty view, from Kafka): **${build.seconds_to_ready} s to /readyz 200, ${build.events_per_s.toLocaleString('en')} events/s** ` +
+      `(builder thread alone: ${build.builder_seconds} s, ${Number(build.builder_events_per_s).toLocaleString('en')} events/s), ${build.cpu_cores} cores, max RSS ${build.max_rss_mb} MB. ` +
+      `View: ${Number(build.view_events).toLocaleString('en')} events, ${mb(build.view_data_bytes)} of keys and reply JSON, ${mb(build.view_disk_bytes)} on disk ` +
+      `(${Math.round(build.view_disk_bytes / Math.max(1, rows))} bytes per event). Target: 10 M events in under 60 s.`,
+    '',
+    '| run | deployment | access | writes/s | req/s | reply bytes | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | answers | server RSS MB | server cores | target |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...results.map(
       (r) =>
-        `| ${r.name} | ${r.server.split(' (')[0]} | ${r.pattern} | ${r.write_rate} | ${r.rps} | ${r.mean_reply_bytes} | ${r.latency_ms.p50} | ${r.latency_ms.p90} | ${r.latency_ms.p99} | ${r.latency_ms.p999} | ${r.latency_ms.max} | ` +
-        `${r.cache ? `${(r.cache.hit_ratio * 100).toFixed(1)}%` : '-'} | ${r.clickhouse_ms?.mean ?? '-'} |`,
+        `| ${r.name} | ${r.deployment} | ${r.pattern} | ${r.write_rate} | ${r.rps} | ${r.mean_reply_bytes} | ${r.latency_ms.p50} | ${r.latency_ms.p90} | ${r.latency_ms.p99} | ${r.latency_ms.p999} | ${r.latency_ms.max} | ` +
+        `${r.answers ? Object.entries(r.answers).map(([k, v]) => `${k} ${v}`).join(', ') : '-'} | ${r.server_max_rss_mb ?? '-'} | ${r.server_cpu_cores ?? '-'} | ${views.includes(r) ? (met(r) ? 'met' : 'NOT met') : '-'} |`,
     ),
     '',
-    `${CONNECTIONS} connections (autocannon, closed loop, in the bench process; server in its own process), ${measureS} s per run after a warm-up ` +
-      `(hot runs: every one of the ${Math.min(HOT_USERS, users) * SHAPES.length} hot requests fetched once, as a long-running server would have; cache-zipf: ${zipfWarmS} s of the same traffic; engine runs 2 s). ` +
-      `Request shapes: 50% newest 50 events, 25% type=track limit 20, 10% one event name limit 20, 15% last 7 days limit 50. ` +
-      `Access: uniform = any user; zipf = users drawn by activity; hot = the ${HOT_USERS} most active users. ` +
-      `Cached runs use a change feed; "writes/s" is a stand-in sink inserting that many events/s for users drawn by activity and publishing each batch with its rows, as the sink does (cached windows take them in). ` +
-      `ceiling-hot: a uWS server answering every request with one prepared reply of the size cache-hot served on average (the load generator's and loopback's own limit here). ` +
-      `Machine: ${os.cpus().length} cores, shared: figures are noisy unless the machine is quiet. ${rows < 10_000_000 ? '**Not the 10M-row target table.**' : ''}`,
+    `${CONNECTIONS} connections (autocannon, closed loop, in the bench process; servers in their own processes), ${measureS} s per run after a warm-up ` +
+      `(hot: each of the ${Math.min(HOT_USERS, users) * SHAPES.length} hot requests once; uniform and Zipf: ${warmS} s). Request shapes: 50% newest 50 events, ` +
+      `25% type=track limit 20, 10% one event name limit 20, 15% last 7 days limit 50. Access: uniform = any user; zipf = users drawn by activity; ` +
+      `hot = the ${HOT_USERS} most active users. split = \`trackhouse query\` alone (CLICKHOUSE_URL: the seeded chDB served over HTTP by another process); ` +
+      `allinone = chDB + sink + query API in one process (the sink inserts the background writes). writes/s: events produced to Kafka during the runs, ` +
+      `for users drawn by activity. ceiling-hot: a uWS server writing one prepared reply of the split-hot mean size (the load generator's and loopback's limit here). ` +
+      `clickhouse-uniform: every page from chDB, the path before the view. Machine: ${os.cpus().length} cores, shared with other work: figures are noisy. ` +
+      `${rows < 10_000_000 ? '**Not the 10 M-event target data set.**' : ''}`,
     '',
-    target(results),
+    `Targets at ${CONNECTIONS} clients: p99 <= ${TARGET_P99_MS} ms and >= ${TARGET_RPS.toLocaleString('en')} req/s: ${views.filter(met).length} of ${views.length} runs met; ` +
+      `ceiling-hot on this machine in this run: ${ceilingRun.rps} req/s, p99 ${ceilingRun.latency_ms.p99} ms.`,
   ].join('\n');
-  return { name: 'query', results: { table, connections: CONNECTIONS, warm_seconds: warmS, measure_seconds: measureS, runs: results }, markdown: md };
+  return {
+    name: 'query',
+    results: {
+      data: { ...table, produced },
+      build,
+      connections: CONNECTIONS,
+      warm_seconds: warmS,
+      measure_seconds: measureS,
+      runs: results,
+      // For npm run capacity (bench/capacity.ts): a replica applies the topic at this many events
+      // per CPU-second of its process (builder and decode threads), measured over the build.
+      capacity: {
+        query_view: {
+          events_per_core_s: Math.round(rows / Math.max(0.001, build.cpu_cores * build.seconds_to_ready)),
+          bytes_per_event_on_disk: Math.round(build.view_disk_bytes / Math.max(1, rows)),
+          note: `view build of ${rows} events: ${build.cpu_cores} cores for ${build.seconds_to_ready} s`,
+        },
+      },
+    },
+    markdown: md,
+  };
 }
-

@@ -2,7 +2,7 @@
 //
 //   this process  : supervisor; local Kafka (child JVM) unless KAFKA_BROKERS; migrations;
 //                   sink + query API (they share this process: chDB binds one data dir per
-//                   process, and the query cache needs the sink's change feed)
+//                   process; the query API's view builds in a thread of its own)
 //   child process : `trackhouse ingest` (its own event loop and INGEST_THREADS threads, so the
 //                   HTTP hot path never waits behind a sink batch)
 //
@@ -21,7 +21,6 @@ import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { checkClickHouse, migrate, openClickHouse, type ClickHouseHandle } from '../warehouse/index.js';
-import { createChangeFeed } from '../common/changefeed.js';
 import { InterruptedError, TrackhouseError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { Counter, createRegistry, type Registry } from '../common/metrics.js';
@@ -36,7 +35,6 @@ import {
   writeBrokerState,
   type LocalBroker,
 } from '../localkafka/index.js';
-import type { StoredRow } from '../schema/index.js';
 import { clickhousePart, hostedStream, queryComponent, sinkComponent, streamRules } from './components.js';
 import { lockDataDir } from './datadirlock.js';
 import { Lifecycle, StartAborted, Supervised, type Incarnation, type Part } from './lifecycle.js';
@@ -80,15 +78,14 @@ export async function startAllInOne(): Promise<number> {
     // Ports are chosen first so the query's dashboard knows where the ingest and the sink answer.
     const ingestPort = config.http.ingestPort === 0 ? await freePort() : config.http.ingestPort;
     const sinkPort = config.http.sinkPort === 0 ? await freePort() : config.http.sinkPort;
-    const changes = createChangeFeed<StoredRow>();
     const queryRegistry = createRegistry('query');
     // The stream component (live volume, alerts) is hosted by the query API: its routes on the query port.
     const stream = hostedStream({ config, kafka, log: componentLog('stream'), registry: queryRegistry, rules });
     const queryConfig = withDashboardTargets(config, ingestPort, sinkPort);
-    const query = await queryComponent({ config: queryConfig, clickhouse: ch.client, log: componentLog('query'), registry: queryRegistry, changes, stream });
+    const query = await queryComponent({ config: queryConfig, brokers, clickhouse: ch.client, log: componentLog('query'), registry: queryRegistry, stream });
     life.add(query);
     const sinkConfig: Config = Object.freeze({ ...config, http: Object.freeze({ ...config.http, sinkPort }) });
-    const sink = await sinkComponent({ config: sinkConfig, kafka, clickhouse: ch.client, log: componentLog('sink'), registry: sinkRegistry, changes });
+    const sink = await sinkComponent({ config: sinkConfig, kafka, clickhouse: ch.client, log: componentLog('sink'), registry: sinkRegistry });
     if (broker) sink.addCheck(broker.readiness);
     life.add(sink);
 

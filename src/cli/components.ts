@@ -1,24 +1,25 @@
 // The one place that builds the running parts of trackhouse as stoppable components, from the
 // config, the clients (Kafka, ClickHouse), a logger and a metrics registry. `trackhouse ingest`,
 // `sink`, `query` and `alerts` each run one; `trackhouse start` runs the sink and the query API in
-// its own process (sharing the ClickHouse client and the change feed) and ingest as a child process
-// (`trackhouse ingest`), so every process runs the same wiring. The query API hosts the stream
-// component (live volume, alerts) unless QUERY_STREAM=off. Each component is a lifecycle Part
-// (./lifecycle.ts): drain() turns it not ready, stop() stops it.
+// its own process (sharing the ClickHouse client) and ingest as a child process
+// (`trackhouse ingest`), so every process runs the same wiring. The query API keeps its own view of
+// the events topic and hosts the stream component (live volume, alerts) unless QUERY_STREAM=off.
+// Each component is a lifecycle Part (./lifecycle.ts): drain() turns it not ready, stop() stops it.
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import type { ClickHouseHandle } from '../warehouse/index.js';
-import type { ChangeFeed, ChangePublisher } from '../common/changefeed.js';
 import { startOpsServer, type ReadinessCheck } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import type { Registry } from '../common/metrics.js';
 import type { Config } from '../config/index.js';
 import { addDashboardRoutes } from '../dashboard/index.js';
 import { startIngest } from '../ingest/index.js';
-import { startQuery, type QueryRoutes } from '../query/index.js';
-import type { StoredRow } from '../schema/index.js';
+import { partitionCount } from '../kafka/admin.js';
+import { createKafka, ensureTopics } from '../kafka/index.js';
+import { startQuery, type QueryRoutes, type QueryServer } from '../query/index.js';
 import { startSink, type SinkHooks } from '../sink/index.js';
 import { hostStream, loadStreamRules, startStreamServer, type HostedStream, type Rule } from '../stream/index.js';
+import { shardPartitions, startView, type View } from '../view/view.js';
 import type { Part } from './lifecycle.js';
 
 export interface Component extends Part {
@@ -46,10 +47,10 @@ export interface SinkComponent extends Component {
 
 /**
  * The sink and its operational endpoints on SINK_PORT. It keeps consuming during the drain delay;
- * only /readyz changes. `changes` gets every insert's rows (the all-in-one's query cache).
+ * only /readyz changes.
  */
 export async function sinkComponent(
-  o: ComponentBase & { kafka: Kafka; clickhouse: ClickHouseClient; changes?: ChangePublisher<StoredRow>; hooks?: SinkHooks },
+  o: ComponentBase & { kafka: Kafka; clickhouse: ClickHouseClient; hooks?: SinkHooks },
 ): Promise<SinkComponent> {
   const { config, registry } = o;
   const sink = await startSink({
@@ -58,7 +59,6 @@ export async function sinkComponent(
     clickhouse: o.clickhouse,
     log: o.log,
     registry,
-    ...(o.changes ? { changes: o.changes } : {}),
     ...(o.hooks ? { hooks: o.hooks } : {}),
   });
   // Read at each /readyz request, so a check added later counts from then on.
@@ -88,35 +88,71 @@ export async function sinkComponent(
   };
 }
 
+export interface QueryComponent extends Component {
+  readonly server: QueryServer;
+  readonly view: View;
+}
+
 /**
  * The query API on QUERY_PORT, with the dashboard (GET /dashboard, GET /v1/pipeline) on the same
- * port; with `changes` (the sink in this process) it caches hot users. With `stream` (hostedStream)
- * it serves /v1/volume and /v1/alerts too: the stream starts once the API listens and stops after
- * it; while Kafka cannot be reached the API still serves the rest.
+ * port, and the per-user view of the events topic behind it (every partition, or this shard's with
+ * QUERY_SHARDS): the view reads Kafka itself and needs nothing from the sink; ClickHouse answers
+ * what lies outside it. With `stream` (hostedStream) it serves /v1/volume and /v1/alerts too: the
+ * stream starts once the API listens. Stops the HTTP API first (answers in flight), then the
+ * stream, then the view (it saves its state).
  */
 export async function queryComponent(
-  o: ComponentBase & { clickhouse: ClickHouseClient; changes?: ChangeFeed<StoredRow>; stream?: HostedStream | null },
-): Promise<Component> {
+  o: ComponentBase & { clickhouse: ClickHouseClient; brokers: string[]; stream?: HostedStream | null },
+): Promise<QueryComponent> {
+  const { config, log } = o;
   const stream = o.stream ?? null;
+  // Listening first: a port or address problem is reported before Kafka is asked anything, and
+  // /readyz answers (503) while the view starts.
   const server = await startQuery({
-    config: o.config,
+    config,
     clickhouse: o.clickhouse,
-    log: o.log,
+    log,
     registry: o.registry,
-    routes: stream ? [dashboardRoutes(o.config, o.log), (app, g) => stream.routes(app, g.draining, g.done)] : [dashboardRoutes(o.config, o.log)],
-    ...(o.changes ? { changes: o.changes } : {}),
+    expectsView: true,
+    routes: stream ? [dashboardRoutes(config, log), (app, g) => stream.routes(app, g.draining, g.done)] : [dashboardRoutes(config, log)],
   });
+  let view: View;
+  try {
+    const kafka = createKafka(config.kafka, log, o.brokers);
+    await ensureTopics(kafka, config.kafka);
+    const partitions = await partitionCount(kafka, config.kafka.topics.events);
+    view = await startView({
+      config,
+      brokers: o.brokers,
+      partitionCount: partitions,
+      partitions: shardPartitions(partitions, config.query.shards, config.query.shardIndex),
+      clickhouse: o.clickhouse,
+      log,
+      registry: o.registry,
+    });
+    server.attachView(view, partitions);
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
   stream?.start();
+  const v = view;
   return {
     name: 'query',
     ifCut: 'queries in flight get no answer',
     port: server.port,
+    server,
+    view: v,
     drain: () => server.drain(),
     async stop() {
       try {
         await server.stop();
       } finally {
-        await stream?.stop();
+        try {
+          await stream?.stop();
+        } finally {
+          await v.stop();
+        }
       }
     },
   };

@@ -72,10 +72,12 @@ export const HTTP_ERRORS = {
   unsupported_encoding: 415,
   internal_error: 500,
   metrics_failed: 500,
+  misrouted: 500,
   overloaded: 503,
   draining: 503,
   kafka_unavailable: 503,
   clickhouse_unavailable: 503,
+  shard_unavailable: 503,
   stream_unavailable: 503,
 } as const;
 

@@ -10,21 +10,41 @@ describe('query config', () => {
       timeoutMs: 10_000,
       maxConcurrent: 8,
       maxQueued: 1024,
-      cacheMaxBytes: 128 * 1024 * 1024,
-      cacheMaxUsers: 100_000,
-      cacheWindow: 200,
-      cacheTtlMs: 300_000,
+      viewDays: 90,
+      viewMaxBytes: 32 * 1024 ** 3,
+      viewDecodeThreads: 2,
+      shards: 1,
+      shardIndex: 0,
+      shardUrl: null,
+      viewTestKillAfterRecords: 0,
     });
   });
 
   it.each([
     ['QUERY_MAX_LIMIT', '0'],
-    ['QUERY_CACHE_WINDOW', 'lots'],
+    ['QUERY_VIEW_DAYS', 'lots'],
     ['QUERY_TIMEOUT_MS', '10'],
-    ['QUERY_CACHE_MAX_BYTES', '-1'],
+    ['QUERY_VIEW_MAX_BYTES', '-1'],
+    ['QUERY_SHARDS', '0'],
   ])('refuses %s=%s naming the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value }, '/tmp')).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value }, '/tmp')).toThrow(name);
+  });
+
+  it('takes a shard index from QUERY_SHARD_INDEX, else from a StatefulSet hostname', () => {
+    const url = 'http://query-{i}.query:8081';
+    expect(loadConfig({ QUERY_SHARDS: '3', QUERY_SHARD_INDEX: '2', QUERY_SHARD_URL: url }, '/tmp').query).toMatchObject({ shards: 3, shardIndex: 2, shardUrl: url });
+    expect(loadConfig({ QUERY_SHARDS: '3', HOSTNAME: 'trackhouse-query-1', QUERY_SHARD_URL: url }, '/tmp').query.shardIndex).toBe(1);
+  });
+
+  it.each([
+    [{ QUERY_SHARDS: '2', HOSTNAME: 'laptop', QUERY_SHARD_URL: 'http://q-{i}:8081' }, /QUERY_SHARD_INDEX: .*set QUERY_SHARD_INDEX/],
+    [{ QUERY_SHARDS: '2', QUERY_SHARD_INDEX: '2', QUERY_SHARD_URL: 'http://q-{i}:8081' }, /QUERY_SHARD_INDEX: shard index 2 is not below QUERY_SHARDS/],
+    [{ QUERY_SHARDS: '2', QUERY_SHARD_INDEX: '0' }, /QUERY_SHARD_URL: QUERY_SHARDS=2 needs the URL of shard \{i\}/],
+    [{ QUERY_SHARDS: '2', QUERY_SHARD_INDEX: '0', QUERY_SHARD_URL: 'http://query:8081' }, /QUERY_SHARD_URL/],
+    [{ QUERY_SHARD_INDEX: '1' }, /QUERY_SHARD_INDEX: must be 0/],
+  ])('refuses an incomplete shard setup %#, naming the variable', (env, message) => {
+    expect(() => loadConfig(env, '/tmp')).toThrow(message);
   });
 
   it('refuses a default limit above the maximum', () => {

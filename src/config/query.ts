@@ -1,5 +1,14 @@
+import os from 'node:os';
 import { z } from 'zod';
-import { int } from './parse.js';
+import { int, optionalInt, optionalStr } from './parse.js';
+
+const GIB = 1024 ** 3;
+
+/** The ordinal at the end of a StatefulSet pod's hostname (`query-2` -> 2). */
+function ordinalOf(hostname: string): number | undefined {
+  const m = /-(\d{1,4})$/.exec(hostname);
+  return m ? Number(m[1]) : undefined;
+}
 
 export const querySchema = z
   .object({
@@ -8,14 +17,41 @@ export const querySchema = z
     QUERY_TIMEOUT_MS: int(10_000, 100, 600_000),
     QUERY_MAX_CONCURRENT: int(8, 1, 1024),
     QUERY_MAX_QUEUED: int(1024, 0, 1_000_000),
-    QUERY_CACHE_MAX_BYTES: int(128 * 1024 * 1024, 0, 64 * 1024 * 1024 * 1024),
-    QUERY_CACHE_MAX_USERS: int(100_000, 1, 100_000_000),
-    QUERY_CACHE_WINDOW: int(200, 1, 10_000),
-    QUERY_CACHE_TTL_MS: int(300_000, 0, 86_400_000),
+    QUERY_VIEW_DAYS: int(90, 1, 3650),
+    QUERY_VIEW_MAX_BYTES: int(32 * GIB, 1024 * 1024, 2 ** 50),
+    QUERY_VIEW_DECODE_THREADS: int(2, 0, 64),
+    QUERY_SHARDS: int(1, 1, 1024),
+    QUERY_SHARD_INDEX: optionalInt(0, 1023),
+    QUERY_SHARD_URL: optionalStr(),
+    QUERY_VIEW_TEST_KILL_AFTER_RECORDS: int(0, 0, 1_000_000_000),
+    HOSTNAME: optionalStr(),
   })
   .superRefine((e, ctx) => {
     if (e.QUERY_DEFAULT_LIMIT > e.QUERY_MAX_LIMIT) {
       ctx.addIssue({ code: 'custom', path: ['QUERY_DEFAULT_LIMIT'], message: `must not exceed QUERY_MAX_LIMIT (${e.QUERY_MAX_LIMIT})` });
+    }
+    if (e.QUERY_SHARDS === 1) {
+      if (e.QUERY_SHARD_INDEX !== undefined && e.QUERY_SHARD_INDEX !== 0) {
+        ctx.addIssue({ code: 'custom', path: ['QUERY_SHARD_INDEX'], message: 'must be 0 (or unset) unless QUERY_SHARDS is more than 1' });
+      }
+      return;
+    }
+    const index = e.QUERY_SHARD_INDEX ?? ordinalOf(e.HOSTNAME ?? os.hostname());
+    if (index === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['QUERY_SHARD_INDEX'],
+        message: `QUERY_SHARDS=${e.QUERY_SHARDS} needs this replica's shard index: set QUERY_SHARD_INDEX, or run it with a hostname ending in -<ordinal> (a StatefulSet pod)`,
+      });
+    } else if (index >= e.QUERY_SHARDS) {
+      ctx.addIssue({ code: 'custom', path: ['QUERY_SHARD_INDEX'], message: `shard index ${index} is not below QUERY_SHARDS (${e.QUERY_SHARDS})` });
+    }
+    if (e.QUERY_SHARD_URL === undefined || !e.QUERY_SHARD_URL.includes('{i}') || !/^https?:\/\//.test(e.QUERY_SHARD_URL)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['QUERY_SHARD_URL'],
+        message: `QUERY_SHARDS=${e.QUERY_SHARDS} needs the URL of shard {i}, an http(s) URL template such as http://query-{i}.query:8081`,
+      });
     }
   })
   .transform((e) => ({
@@ -29,21 +65,23 @@ export const querySchema = z
     maxConcurrent: e.QUERY_MAX_CONCURRENT,
     /** Requests waiting for ClickHouse beyond which new ones get 503 + Retry-After. */
     maxQueued: e.QUERY_MAX_QUEUED,
+    /** The view keeps events of the last this many days (by event time); ClickHouse answers for older ones. */
+    viewDays: e.QUERY_VIEW_DAYS,
+    /** Bytes of event data (keys and reply JSON) the view keeps at most; beyond, its oldest days go first. */
+    viewMaxBytes: e.QUERY_VIEW_MAX_BYTES,
+    /** Threads decoding and rendering records for the view's builder (0: in the builder's own thread). */
+    viewDecodeThreads: e.QUERY_VIEW_DECODE_THREADS,
+    /** Replicas the view's partitions are spread over (1: every replica holds every partition). */
+    shards: e.QUERY_SHARDS,
+    /** This replica's shard: it holds partitions p with p mod shards = shardIndex. */
+    shardIndex: e.QUERY_SHARDS === 1 ? 0 : (e.QUERY_SHARD_INDEX ?? ordinalOf(e.HOSTNAME ?? os.hostname()) ?? 0),
+    /** URL of shard i's query API, `{i}` replaced by the index (requests for its users are forwarded there). */
+    shardUrl: e.QUERY_SHARD_URL ?? null,
     /**
-     * Per-user cache budget. Used only when the process also runs the sink (it needs the sink's
-     * change feed to stay exact); 0 turns it off.
+     * Test hook (0: off): the view's builder kills its process (SIGKILL) once it has handled this
+     * many records since start, with its last transaction possibly still committing.
      */
-    cacheMaxBytes: e.QUERY_CACHE_MAX_BYTES,
-    /** Users whose data is cached at most. */
-    cacheMaxUsers: e.QUERY_CACHE_MAX_USERS,
-    /** Newest rows of a user kept to answer any of their pages that lies within them. */
-    cacheWindow: e.QUERY_CACHE_WINDOW,
-    /**
-     * Upper bound on an entry's age, 0 = none. Only a safety net for rows changed behind the
-     * pipeline's back (a manual ALTER ... DELETE, another writer process): changes that go
-     * through the sink invalidate at once.
-     */
-    cacheTtlMs: e.QUERY_CACHE_TTL_MS,
+    viewTestKillAfterRecords: e.QUERY_VIEW_TEST_KILL_AFTER_RECORDS,
   }));
 
 export type QueryConfig = z.output<typeof querySchema>;

@@ -1,21 +1,22 @@
-// A reader of every partition of some topics, at positions its caller keeps (with its own data,
-// in its own store), not at offsets committed to a shared consumer group. Each replica of the
-// stream processor reads all partitions this way, so each one's state is complete.
+// A reader of chosen partitions of some topics, at positions its caller keeps (with its own data,
+// in its own store), not at offsets committed to a shared consumer group: the one reader of the
+// processors that keep state derived from a topic, the stream processor (src/stream/: every
+// partition of the events, rejected and alerts topics, each replica complete) and the query API's
+// per-user view (src/view/: the partitions of its shard of the events topic).
 //
 // kafkajs has no manual assignment, so the reader is the only member of a consumer group of its
-// own (a group id no other process uses, a new one per start): it is assigned every partition,
-// is never rebalanced against anyone, and never commits. After every join it seeks each partition to the caller's
-// position (or, for a partition the caller has never read, to the first record at or after
-// `startTime`, Kafka's record time), so a re-join for any reason (a new partition, a missed
-// heartbeat) never rewinds or skips. Records come in rounds: every partition batch of one fetch
-// together, as src/kafka/consumer.ts does for the sink.
-//
-// This is the small interface the per-user view (issue #10) can later share: one reader, many
-// consumers of its rounds.
-import type { Consumer, EachBatchPayload, IHeaders, Kafka } from 'kafkajs';
+// own (a group id no other process uses, a new one per start): it is assigned every partition, or
+// with `partitions` exactly those (a fixed assigner), is never rebalanced against anyone, and never
+// commits. After every join it seeks each partition to the caller's position (or, for a partition
+// the caller has never read, to the first record at or after `startTime`, Kafka's record time), so
+// a re-join for any reason (a new partition, a missed heartbeat) never rewinds or skips. Records
+// come in rounds: every partition batch of one fetch together, as src/kafka/consumer.ts does for
+// the sink.
+import type { Consumer, EachBatchPayload, IHeaders, Kafka, PartitionAssigner } from 'kafkajs';
 import { errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { partitionOffsets } from './admin.js';
+import { kafkajs } from './kafkajs.js';
 
 export interface ReadRecord {
   readonly offset: string;
@@ -30,6 +31,8 @@ export interface ReadBatch {
   readonly topic: string;
   readonly partition: number;
   readonly records: readonly ReadRecord[];
+  /** Offset of the last record fetched, control records included: the partition goes on at lastOffset + 1. */
+  readonly lastOffset: number;
   /** The partition's end offset when the broker answered. */
   readonly highWatermark: number;
 }
@@ -38,6 +41,8 @@ export interface PartitionReaderOptions {
   topics: readonly string[];
   /** A group id only this reader uses. */
   groupId: string;
+  /** The partitions to read of each topic (every topic must be listed); absent: every partition of every topic. */
+  partitions?: ReadonlyMap<string, readonly number[]>;
   /** The next offset to read, or null for a partition never read (it starts at startTime). */
   position(topic: string, partition: number): number | null;
   /** Kafka record time (ms) a never-read partition of `topic` starts at; 0 for its first record. */
@@ -47,6 +52,8 @@ export interface PartitionReaderOptions {
   maxWaitMs: number;
   maxBytes: number;
   maxBytesPerPartition: number;
+  /** The broker gives up on a silent reader after this long (default 60 s). */
+  sessionTimeoutMs?: number;
   log: Logger;
 }
 
@@ -63,15 +70,42 @@ export interface PartitionReader {
   stop(): Promise<void>;
 }
 
+const FIXED = 'TrackhouseFixedPartitions';
+
+/** Gives the group's first member exactly `partitions` (the reader's group has one member). */
+export function fixedAssigner(partitions: ReadonlyMap<string, readonly number[]>): PartitionAssigner {
+  const { AssignerProtocol } = kafkajs();
+  const assignment = Object.fromEntries([...partitions].map(([t, ps]) => [t, [...ps]]));
+  return () => ({
+    name: FIXED,
+    version: 0,
+    async assign({ members }) {
+      return members.map((m, i) => ({
+        memberId: m.memberId,
+        memberAssignment: AssignerProtocol.MemberAssignment.encode({ version: 0, assignment: i === 0 ? assignment : {}, userData: Buffer.alloc(0) }),
+      }));
+    },
+    protocol({ topics }) {
+      return { name: FIXED, metadata: AssignerProtocol.MemberMetadata.encode({ version: 0, topics, userData: Buffer.alloc(0) }) };
+    },
+  });
+}
+
 export function createPartitionReader(kafka: Kafka, opts: PartitionReaderOptions): PartitionReader {
   const log = opts.log;
+  if (opts.partitions) {
+    const missing = opts.topics.filter((t) => !opts.partitions!.has(t));
+    if (missing.length > 0) throw new Error(`partition reader: no partitions given for ${missing.join(', ')}`);
+  }
+  // Alone in its group: nothing to rebalance against; a long pause (a large store write) must
+  // not make the broker drop it and trigger a re-join.
+  const sessionTimeout = opts.sessionTimeoutMs ?? 60_000;
   const consumer: Consumer = kafka.consumer({
     groupId: opts.groupId,
-    // Alone in its group: nothing to rebalance against; a long pause (a large store write) must
-    // not make the broker drop it and trigger a re-join.
-    sessionTimeout: 60_000,
-    rebalanceTimeout: 60_000,
-    heartbeatInterval: 3_000,
+    sessionTimeout,
+    rebalanceTimeout: sessionTimeout,
+    heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 3)),
+    ...(opts.partitions ? { partitionAssigners: [fixedAssigner(opts.partitions)] } : {}),
     minBytes: 1,
     maxBytes: opts.maxBytes,
     maxBytesPerPartition: opts.maxBytesPerPartition,
@@ -122,7 +156,13 @@ export function createPartitionReader(kafka: Kafka, opts: PartitionReaderOptions
       });
     }
     const round = collecting;
-    round.batches.push({ topic: batch.topic, partition: batch.partition, records: batch.messages, highWatermark: Number(batch.highWatermark) });
+    round.batches.push({
+      topic: batch.topic,
+      partition: batch.partition,
+      records: batch.messages,
+      lastOffset: Number(batch.lastOffset()),
+      highWatermark: Number(batch.highWatermark),
+    });
     await round.done;
   }
 

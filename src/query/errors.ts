@@ -35,6 +35,25 @@ export class DrainingError extends HttpError {
   }
 }
 
+/** The shard that holds a user's partition did not answer a forwarded request. */
+export class ShardUnavailableError extends HttpError {
+  constructor(shard: number, cause: unknown) {
+    super('shard_unavailable', `shard ${shard}, which holds this user's events, did not answer; retry shortly`, { cause, details: { shard } });
+  }
+}
+
+/**
+ * A request forwarded to this replica for a user it does not hold: the replicas disagree on
+ * QUERY_SHARDS or the partition count. Not forwarded again (that could loop).
+ */
+export class MisroutedError extends HttpError {
+  constructor(shard: number, self: number) {
+    super('misrouted', `a request for a user of shard ${shard} was forwarded to shard ${self}: check QUERY_SHARDS and QUERY_SHARD_URL on every replica`, {
+      details: { shard, self },
+    });
+  }
+}
+
 export type HttpReply = HttpErrorReply;
 
 /** The one place that turns an error into status, headers and a JSON body. */

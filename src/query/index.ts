@@ -1,7 +1,5 @@
 // Public surface of the query API: the server entry for `trackhouse query` and the all-in-one,
 // and the pieces tests and benchmarks drive directly.
 export { startQuery, type QueryOptions, type QueryRoutes, type QueryServer, type RouteGuard } from './server.js';
-export { UserCache, type CacheOptions } from './cache.js';
-export { pageFromWindow, compareUtf8, type EventRow, type UserWindow } from './userwindow.js';
 export { parseEventsRequest, parseRollupsRequest, type EventsRequest, type RollupsRequest } from './params.js';
 export { InvalidParameterError, UnauthorizedError } from './errors.js';

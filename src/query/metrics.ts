@@ -1,29 +1,23 @@
 // Prometheus metrics of the query API, registered on the process's Registry.
 import { Counter, Gauge, Histogram, type Registry } from '../common/metrics.js';
-import type { CacheObserver, UserCache } from './cache.js';
 import type { Gate } from './gate.js';
 
 export type Route = 'events' | 'rollups' | 'volume' | 'alerts' | 'other';
 
+/** Where a page of events came from. */
+export type Answer = 'view' | 'view_clickhouse' | 'clickhouse' | 'forwarded';
+
 export interface QueryMetrics {
   /** Counts a reply and observes its latency (seconds since `startMs`, performance.now()). */
   done(route: Route, status: number, startMs: number): void;
-  /** Answered from cached data. */
-  cacheHit(): void;
-  /** The user's window was loaded for this request. */
-  cacheMiss(): void;
-  /** Waited for a window load another request started. */
-  cacheJoined(): void;
-  /** The page reaches rows older than the user's window: answered by its own query. */
-  cacheExact(): void;
+  answered(answer: Answer): void;
   clickhouseDone(kind: string, startMs: number, ok: boolean): void;
-  cacheObserver: CacheObserver;
 }
 
-// Sub-millisecond buckets: cache hits answer in tens of microseconds, ClickHouse in milliseconds.
+// Sub-millisecond buckets: the view answers in tens of microseconds, ClickHouse in milliseconds.
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-export function createQueryMetrics(registry: Registry, parts: { gate: Gate; cache: () => UserCache | null }): QueryMetrics {
+export function createQueryMetrics(registry: Registry, parts: { gate: Gate }): QueryMetrics {
   const requests = new Counter({
     name: 'trackhouse_query_requests_total',
     help: 'Query API replies by route and HTTP status',
@@ -37,27 +31,13 @@ export function createQueryMetrics(registry: Registry, parts: { gate: Gate; cach
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   });
-  const cache = new Counter({
-    name: 'trackhouse_query_cache_requests_total',
+  const answers = new Counter({
+    name: 'trackhouse_query_events_answers_total',
     help:
-      'Per-user event queries by cache outcome: hit (cached data), miss (loaded the user\'s window), joined (waited for a window load ' +
-      'in flight), exact (its own query: a user new to the cache, or a page beyond the window)',
-    labelNames: ['result'],
-    registers: [registry],
-  });
-  const evictions = new Counter({
-    name: 'trackhouse_query_cache_evictions_total',
-    help: 'Users whose cached data was dropped to stay within QUERY_CACHE_MAX_BYTES / QUERY_CACHE_MAX_USERS',
-    registers: [registry],
-  });
-  const invalidations = new Counter({
-    name: 'trackhouse_query_cache_invalidations_total',
-    help: 'Users whose cached data was dropped because the sink wrote rows for them',
-    registers: [registry],
-  });
-  const updates = new Counter({
-    name: 'trackhouse_query_cache_updates_total',
-    help: 'Users whose cached window took in the rows the sink wrote for them (no reload needed)',
+      'Pages of events by where they came from: view (the local view alone), view_clickhouse (the view, then ClickHouse beyond its ' +
+      'horizon), clickhouse (ClickHouse alone: before the view caught up, or a page older than the view), forwarded (to the shard ' +
+      'holding the user)',
+    labelNames: ['answer'],
     registers: [registry],
   });
   const clickhouse = new Histogram({
@@ -68,22 +48,6 @@ export function createQueryMetrics(registry: Registry, parts: { gate: Gate; cach
     labelNames: ['query', 'outcome'],
     buckets: LATENCY_BUCKETS,
     registers: [registry],
-  });
-  new Gauge({
-    name: 'trackhouse_query_cache_users',
-    help: 'Users with cached data (0 when caching is off)',
-    registers: [registry],
-    collect() {
-      this.set(parts.cache()?.users ?? 0);
-    },
-  });
-  new Gauge({
-    name: 'trackhouse_query_cache_bytes',
-    help: 'Approximate bytes held by the per-user cache',
-    registers: [registry],
-    collect() {
-      this.set(parts.cache()?.bytes ?? 0);
-    },
   });
   new Gauge({
     name: 'trackhouse_query_clickhouse_queries',
@@ -99,10 +63,7 @@ export function createQueryMetrics(registry: Registry, parts: { gate: Gate; cach
   // Children resolved once per label set: labels() hashes its arguments on every call.
   const requestChildren = new Map<string, Counter.Internal>();
   const latencyChildren = new Map<Route, Histogram.Internal<string>>();
-  const hit = cache.labels('hit');
-  const miss = cache.labels('miss');
-  const joined = cache.labels('joined');
-  const exact = cache.labels('exact');
+  const answerChildren = new Map<Answer, Counter.Internal>();
   return {
     done(route, status, startMs) {
       const k = `${route}${status}`;
@@ -119,17 +80,16 @@ export function createQueryMetrics(registry: Registry, parts: { gate: Gate; cach
       }
       l.observe((performance.now() - startMs) / 1000);
     },
-    cacheHit: () => hit.inc(),
-    cacheMiss: () => miss.inc(),
-    cacheJoined: () => joined.inc(),
-    cacheExact: () => exact.inc(),
+    answered(answer) {
+      let c = answerChildren.get(answer);
+      if (c === undefined) {
+        c = answers.labels(answer);
+        answerChildren.set(answer, c);
+      }
+      c.inc();
+    },
     clickhouseDone(kind, startMs, ok) {
       clickhouse.labels(kind, ok ? 'ok' : 'error').observe((performance.now() - startMs) / 1000);
-    },
-    cacheObserver: {
-      evicted: (n) => evictions.inc(n),
-      invalidated: (n) => invalidations.inc(n),
-      updated: (n) => updates.inc(n),
     },
   };
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeCursor, scopeFingerprint } from './cursor.js';
 import { parseEventsRequest, parseRollupsRequest } from './params.js';
 import { RowBinaryReader } from './rowbinary.js';
-import { PageWriter, parseEventRows, renderPage, renderRollups } from './querystore.js';
+import { parseEventRows, renderPage, renderRollups } from './querystore.js';
 import type { EventsRequest } from './params.js';
 
 const renderEventsPage = (result: Buffer, r: EventsRequest) => renderPage(parseEventRows(result), r);
@@ -103,19 +103,6 @@ describe('renderEventsPage output', () => {
     const r = parseEventsRequest('u', '', { defaultLimit: 100, maxLimit: 1000 });
     const body = renderEventsPage(row(1, 'x', { properties: '{"broken":', propertiesOk: 0 }), r).toString();
     expect(JSON.parse(body).events[0].properties).toBeNull();
-  });
-});
-
-describe('PageWriter', () => {
-  it('writes the same bytes as renderPage into its reused buffer, growing it for large pages', () => {
-    const r = parseEventsRequest('u', 'limit=1000', { defaultLimit: 100, maxLimit: 1000 });
-    const w = new PageWriter();
-    const small = parseEventRows(Buffer.concat([row(2, 'b'), row(1, 'a')]));
-    expect(w.write(small, r).toString()).toBe(renderPage(small, r).toString());
-    const big = parseEventRows(Buffer.concat(Array.from({ length: 800 }, (_, i) => row(10_000 - i, `e${i}`, { properties: JSON.stringify({ pad: 'x'.repeat(2000) }) }))));
-    const out = w.write(big, r);
-    expect(out.length).toBeGreaterThan(1 << 20);
-    expect(out.equals(renderPage(big, r))).toBe(true);
   });
 });
 

@@ -5,25 +5,37 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { DependencyError } from '../common/errors.js';
 import type { StoredRow } from '../schema/index.js';
+import { eventJson } from '../view/render.js';
 import { encodeCursor, scopeFingerprint } from './cursor.js';
-import { isValidJsonText } from './jsontext.js';
 import type { EventsRequest, RollupsRequest } from './params.js';
 import { RowBinaryReader } from './rowbinary.js';
-import type { EventRow, UserWindow } from './userwindow.js';
 import { READY_SQL, rollupsSql, userEventsSql, type Sql } from './sql.js';
 
-export type QueryKind = 'events' | 'window' | 'rollups' | 'ready';
+export type QueryKind = 'events' | 'rollups' | 'ready';
 
 /** Runs one statement (FORMAT RowBinary) and returns its whole result. */
 export interface SqlRunner {
   run(sql: Sql, kind: QueryKind): Promise<Buffer>;
 }
 
+/**
+ * Rows of a page, newest first: their reply JSON and timestamps, and their event ids where known
+ * (ClickHouse's rows; the view's are read from their JSON when a cursor needs one).
+ */
+export interface PageRows {
+  json: Buffer[];
+  ts: number[];
+  ids: (string | null)[];
+}
+
 export interface QueryStore {
   /** The JSON body `{"events":[...],"next_cursor":...}` of one page. */
   userEvents(r: EventsRequest): Promise<Buffer>;
-  /** The newest `size` rows of a user (one more if there are more), for the cache. */
-  userWindow(userKey: string, size: number): Promise<UserWindow>;
+  /**
+   * A page that begins with `head` (the view's rows, all newer than `before`) and goes on with
+   * ClickHouse's rows older than `before` (the view's horizon).
+   */
+  userEventsBelow(r: EventsRequest, head: PageRows, before: number): Promise<Buffer>;
   /** The JSON body `{"rows":[...]}`. */
   dailyRollups(r: RollupsRequest): Promise<Buffer>;
   /** Resolves when ClickHouse answers and the tables exist. */
@@ -49,30 +61,10 @@ export function createClickHouseRunner(client: ClickHouseClient): SqlRunner {
 }
 
 const str = JSON.stringify;
-/** Optional strings are stored as '' when absent; the reply says null. */
-const opt = (s: string) => (s === '' ? 'null' : JSON.stringify(s));
-const iso = (ms: number) => new Date(ms).toISOString();
 
-/**
- * One event's reply JSON. The JSON text columns are spliced in as stored when `ok` says they
- * parse (ClickHouse's isValidJSON on the SQL path), else null, so a reply is always JSON.
- *
- * Hot path: one template literal per event; no parse + stringify round trip of the texts.
- */
-function eventJson(f: StoredRow, propertiesOk: boolean, traitsOk: boolean, contextOk: boolean): string {
-  return (
-    `{"event_id":${str(f.event_id)},"type":${str(f.type)},"event":${opt(f.event)},"user_id":${opt(f.user_id)},` +
-    `"anonymous_id":${opt(f.anonymous_id)},"timestamp":"${iso(f.timestamp)}","received_at":"${iso(f.received_at)}",` +
-    `"source":${str(f.source)},"category":${opt(f.category)},"group_id":${opt(f.group_id)},` +
-    `"properties":${propertiesOk ? f.properties : 'null'},"traits":${traitsOk ? f.traits : 'null'},` +
-    `"context":${contextOk ? f.context : 'null'},"name":${opt(f.name)},"previous_id":${opt(f.previous_id)}}`
-  );
-}
-
-/** Rows of sql.ts EVENT_COLUMNS, each with its reply JSON rendered once. */
-export function parseEventRows(result: Buffer): EventRow[] {
+/** Rows of sql.ts EVENT_COLUMNS, appended to `out`, each with its reply JSON rendered once. */
+export function parseEventRows(result: Buffer, out: PageRows = { json: [], ts: [], ids: [] }): PageRows {
   const rd = new RowBinaryReader(result);
-  const rows: EventRow[] = [];
   while (!rd.done) {
     const f: StoredRow = {
       event_id: rd.string(),
@@ -92,80 +84,71 @@ export function parseEventRows(result: Buffer): EventRow[] {
       previous_id: rd.string(),
     };
     const json = eventJson(f, rd.uint8() === 1, rd.uint8() === 1, rd.uint8() === 1);
-    rows.push({ ts: f.timestamp, id: f.event_id, type: f.type, event: f.event, json: Buffer.from(json) });
+    out.json.push(Buffer.from(json));
+    out.ts.push(f.timestamp);
+    out.ids.push(f.event_id);
   }
-  return rows;
+  return out;
 }
 
+const ID_START = Buffer.byteLength('{"event_id":');
+const AFTER_ID = Buffer.from(',"type":');
+
 /**
- * A row the sink just inserted, rendered exactly as ClickHouse would return it, for the cache to
- * take in; null when that cannot be told for sure here (see ./jsontext.ts): then the cache
- * drops the user and reads them again.
+ * The event_id of a rendered event: every reply object starts with it. Inside a JSON string a quote
+ * is escaped, so the first `,"type":` after it ends the id.
  */
-export function eventRowOf(f: StoredRow): EventRow | null {
-  const p = isValidJsonText(f.properties);
-  const t = isValidJsonText(f.traits);
-  const c = isValidJsonText(f.context);
-  if (p === null || t === null || c === null) return null;
-  return { ts: f.timestamp, id: f.event_id, type: f.type, event: f.event, json: Buffer.from(eventJson(f, p, t, c)) };
+export function eventIdOf(json: Buffer): string {
+  return JSON.parse(json.toString('utf8', ID_START, json.indexOf(AFTER_ID, ID_START))) as string;
 }
 
 const EVENTS_OPEN = Buffer.from('{"events":[');
 const COMMA = Buffer.from(',');
+/** The end of a reply with no next page. */
+export const NULL_TAIL = Buffer.from('],"next_cursor":null}');
+
+/** The end of a reply whose last row served is (ts, id): the cursor of the next page. */
+export function cursorTail(r: EventsRequest, ts: number, id: string): Buffer {
+  return Buffer.from(`],"next_cursor":"${encodeCursor({ ts, id }, scopeFingerprint(r))}"}`);
+}
 
 /**
- * The parts of the reply for the first limit + 1 rows matching a request, newest first (from
- * ClickHouse or from a window: same rows, same bytes). Exact duplicates (same timestamp and
- * event_id, one event written twice) are adjacent in this order and collapse to one. A row beyond
- * `limit` only says that more follow; next_cursor points after the last row served, so the next
- * page starts right behind it.
+ * The parts of the reply for the first limit + 1 rows matching a request, newest first (from the
+ * view, from ClickHouse, or both across the view's horizon: same rows, same bytes). Exact
+ * duplicates (same timestamp and event_id, one event written twice; only ClickHouse can hold
+ * them) are adjacent in this order and collapse to one. A row beyond `limit` only says that more
+ * follow; next_cursor points after the last row served, so the next page starts right behind it.
  */
-function pageParts(rows: readonly EventRow[], r: EventsRequest): { parts: Buffer[]; length: number } {
+function pageParts(rows: PageRows, r: EventsRequest): { parts: Buffer[]; length: number } {
   const parts: Buffer[] = [EVENTS_OPEN];
   let length = EVENTS_OPEN.length;
   let kept = 0;
-  let last: EventRow | null = null;
-  for (const row of rows) {
+  let last = -1;
+  const n = rows.json.length;
+  for (let i = 0; i < n; i++) {
     if (kept === r.limit) break;
-    if (last !== null && row.ts === last.ts && row.id === last.id) continue;
+    const id = rows.ids[i];
+    if (last >= 0 && id !== null && rows.ids[last] === id && rows.ts[last] === rows.ts[i]) continue;
     if (kept > 0) {
       parts.push(COMMA);
       length++;
     }
-    parts.push(row.json);
-    length += row.json.length;
+    const json = rows.json[i]!;
+    parts.push(json);
+    length += json.length;
     kept++;
-    last = row;
+    last = i;
   }
-  const tail =
-    rows.length > r.limit && last !== null ? Buffer.from(`],"next_cursor":"${encodeCursor({ ts: last.ts, id: last.id }, scopeFingerprint(r))}"}`) : NULL_TAIL;
+  let tail: Buffer = NULL_TAIL;
+  if (n > r.limit && last >= 0) tail = cursorTail(r, rows.ts[last]!, rows.ids[last] ?? eventIdOf(rows.json[last]!));
   parts.push(tail);
   return { parts, length: length + tail.length };
 }
 
-const NULL_TAIL = Buffer.from('],"next_cursor":null}');
-
-/** The reply as a Buffer of its own (to keep, or to send after an await). */
-export function renderPage(rows: readonly EventRow[], r: EventsRequest): Buffer {
+/** The reply as a Buffer of its own (to send after an await). */
+export function renderPage(rows: PageRows, r: EventsRequest): Buffer {
   const { parts, length } = pageParts(rows, r);
   return Buffer.concat(parts, length);
-}
-
-/**
- * Writes the reply into a reused buffer, for replies sent at once. uWS copies what it sends before
- * end() returns, so the scratch buffer can serve the next request: a cache hit then allocates no
- * reply-sized buffer (at tens of thousands of replies per second those cost GC pauses in the tail).
- */
-export class PageWriter {
-  private scratch = Buffer.allocUnsafeSlow(1 << 20);
-
-  write(rows: readonly EventRow[], r: EventsRequest): Buffer {
-    const { parts, length } = pageParts(rows, r);
-    if (length > this.scratch.length) this.scratch = Buffer.allocUnsafeSlow(Math.max(length, this.scratch.length * 2));
-    let off = 0;
-    for (const p of parts) off += p.copy(this.scratch, off);
-    return this.scratch.subarray(0, off);
-  }
 }
 
 const DAY_MS = 86_400_000;
@@ -199,10 +182,19 @@ export function createQueryStore(runner: SqlRunner, timeoutMs: number): QuerySto
     async userEvents(r) {
       return renderPage(parseEventRows(await runner.run(userEventsSql(r, timeoutMs), 'events')), r);
     },
-    async userWindow(userKey, size) {
-      const all = { userKey, from: null, to: null, type: null, event: null, limit: size, cursor: null };
-      const rows = parseEventRows(await runner.run(userEventsSql(all, timeoutMs), 'window'));
-      return { rows, complete: rows.length <= size };
+    async userEventsBelow(r, head, before) {
+      const want = r.limit + 1 - head.json.length;
+      const below: EventsRequest = {
+        ...r,
+        to: r.to === null ? before : Math.min(r.to, before),
+        // A cursor at or above `before` is behind every row below it.
+        cursor: r.cursor !== null && r.cursor.ts < before ? r.cursor : null,
+        limit: want - 1,
+      };
+      if (want > 0 && (below.from === null || below.from < below.to!)) {
+        parseEventRows(await runner.run(userEventsSql(below, timeoutMs), 'events'), head);
+      }
+      return renderPage(head, r);
     },
     async dailyRollups(r) {
       if (r.empty) return EMPTY_ROLLUPS;

@@ -1,26 +1,26 @@
 // The query API server (uWebSockets.js): routes, bearer auth, the request path and graceful stop.
 //
-// Request path of GET /v1/users/{userId}/events, all synchronous up to the cache lookup:
-//   auth -> validate every parameter -> cache hit? write the reply and return
-//   -> else (onAborted first) gate -> ClickHouse -> RowBinary -> reply bytes -> maybe cache.
-// A cache hit never leaves the handler: no promise, no timer, no reply-sized allocation.
+// Request path of GET /v1/users/{userId}/events, synchronous up to the view's answer:
+//   auth -> validate every parameter -> user on another shard? forward it there
+//   -> view caught up? read the page's rows from the view (LMDB, microseconds)
+//      -> all of them there: write the reply and return (no promise, no timer, no copy)
+//      -> else (the page reaches beyond the view's horizon): ClickHouse for the rest
+//   -> else (view not caught up yet): ClickHouse.
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Registry } from 'prom-client';
-import type { ChangeFeed } from '../common/changefeed.js';
 import { ConfigError } from '../common/errors.js';
-import { addOpsRoutes, listen, writeJson, type Headers, type Listening, type ResponseState } from '../common/http.js';
+import { addOpsRoutes, listen, writeJson, type Headers, type Listening, type ReadinessCheck, type ResponseState } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import { loadUws } from '../common/uws.js';
 import type { Config } from '../config/index.js';
-import type { StoredRow } from '../schema/index.js';
-import { UserCache } from './cache.js';
-import { DrainingError, toHttpError, UnauthorizedError } from './errors.js';
+import { partitionForKey } from '../kafka/partitioner.js';
+import type { View } from '../view/view.js';
+import { DrainingError, MisroutedError, ShardUnavailableError, toHttpError, UnauthorizedError } from './errors.js';
 import { createGate, type Gate } from './gate.js';
 import { createQueryMetrics, type QueryMetrics, type Route } from './metrics.js';
-import { eventsCacheKey, parseEventsRequest, parseRollupsRequest, type EventsRequest, type Limits } from './params.js';
-import { createClickHouseRunner, createQueryStore, eventRowOf, PageWriter, renderPage, type SqlRunner } from './querystore.js';
-import { pageFromWindow } from './userwindow.js';
+import { parseEventsRequest, parseRollupsRequest, type Limits } from './params.js';
+import { createClickHouseRunner, createQueryStore, cursorTail, NULL_TAIL, type PageRows, type SqlRunner } from './querystore.js';
 
 export interface QueryOptions {
   config: Config;
@@ -29,10 +29,11 @@ export interface QueryOptions {
   log: Logger;
   registry: Registry;
   /**
-   * The sink's change feed when it runs in this process. Given: replies are cached per user and
-   * invalidated from the feed. Absent: nothing is cached (nobody would tell us about new rows).
+   * True when a view (src/view/) will be attached with attachView(): until then, and until it has
+   * caught up, /readyz is 503 and pages come from ClickHouse. False or absent: every page comes
+   * from ClickHouse and /readyz checks it (tests of the SQL path).
    */
-  changes?: ChangeFeed<StoredRow>;
+  expectsView?: boolean;
   /**
    * Route sets other modules serve on this port (the dashboard's, wired by src/cli/components.ts),
    * registered before the catch-all, each given the API's own read-key check, drain state, error
@@ -57,8 +58,11 @@ export type QueryRoutes = (app: TemplatedApp, guard: RouteGuard) => void;
 
 export interface QueryServer {
   readonly port: number;
-  /** True when replies are cached (a change feed was given and QUERY_CACHE_MAX_BYTES > 0). */
-  readonly caching: boolean;
+  /**
+   * The per-user view and the events topic's partition count, once started (the server listens
+   * before, so a port problem is reported before Kafka is asked anything).
+   */
+  attachView(view: View, partitionCount: number): void;
   /**
    * First phase of a stop: /readyz answers 503 and new API requests get 503 + Retry-After +
    * Connection: close, while the port stays open (for SHUTDOWN_DRAIN_DELAY_MS, so load balancers
@@ -72,6 +76,7 @@ export interface QueryServer {
 const NO_STORE = ['Cache-Control', 'no-store'] as const;
 const REPLY_HEADERS: Headers = [NO_STORE];
 const METHOD_NOT_ALLOWED: Headers = [NO_STORE, ['Allow', 'GET']];
+const FORWARDED = 'x-trackhouse-forwarded';
 
 /** Writes a whole reply (never cached by the client); inside a handler or a cork. */
 function send(res: HttpResponse, status: number, body: string | Uint8Array, headers: Headers = REPLY_HEADERS, head = false, close = false): void {
@@ -87,24 +92,13 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
   }
   const uws = loadUws(log);
   const gate = createGate(q.maxConcurrent, q.maxQueued);
-  const useCache = opts.changes !== undefined && q.cacheMaxBytes > 0;
-  let cache: UserCache | null = null;
-  const metrics: QueryMetrics = createQueryMetrics(opts.registry, { gate, cache: () => cache });
-  if (useCache) {
-    cache = new UserCache({
-      maxBytes: q.cacheMaxBytes,
-      maxUsers: q.cacheMaxUsers,
-      ttlMs: q.cacheTtlMs,
-      // A window grows with the rows the sink writes, up to twice its load size.
-      maxWindowRows: 2 * q.cacheWindow,
-      observer: metrics.cacheObserver,
-    });
-  }
+  const metrics: QueryMetrics = createQueryMetrics(opts.registry, { gate });
   const runner = gatedRunner(createClickHouseRunner(opts.clickhouse), gate, metrics);
   const store = createQueryStore(runner, q.timeoutMs);
-  const unsubscribe = cache && opts.changes ? opts.changes.subscribe((batch) => cache!.apply(batch, eventRowOf)) : () => {};
   const limits: Limits = { defaultLimit: q.defaultLimit, maxLimit: q.maxLimit };
-  const pages = new PageWriter();
+  let view: View | null = null;
+  let partitionCount = 1;
+  const shardOf = (userKey: string) => partitionForKey(userKey, partitionCount) % q.shards;
 
   let draining = false;
   let inflight = 0;
@@ -114,12 +108,25 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
     if (inflight === 0 && idle) idle();
   };
 
+  const checks: ReadinessCheck[] = [];
+  if (opts.expectsView === true) {
+    // The view answers pages on its own; ClickHouse only beyond its horizon and for rollups, so
+    // its outage does not take this replica out of the load balancer.
+    checks.push({
+      name: 'view',
+      async check() {
+        if (view === null) throw new Error('the view is starting');
+        if (view.caughtUp()) return;
+        const r = view.report();
+        const lag = r === null ? null : r.partitions.reduce((n, p) => n + Math.max(0, p.high - p.next), 0);
+        throw new Error(lag === null ? 'the view is starting' : `the view is catching up with Kafka (${lag} records to go)`);
+      },
+    });
+  } else {
+    checks.push({ name: 'clickhouse', check: () => store.ready() });
+  }
   const app: TemplatedApp = uws.App();
-  addOpsRoutes(app, {
-    registry: opts.registry,
-    draining: () => draining,
-    checks: [{ name: 'clickhouse', check: () => store.ready() }],
-  });
+  addOpsRoutes(app, { registry: opts.registry, draining: () => draining, checks });
 
   const fail = (res: HttpResponse, route: Route, start: number, err: unknown) => {
     const e = toHttpError(err);
@@ -148,50 +155,84 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
     ).finally(finished);
   };
 
-  /**
-   * A cache miss: load the user's window (or wait for a load in flight) and answer from it; the
-   * page gets its own query when it reaches beyond the window or the user is new to the cache.
-   */
-  const cachedEvents = async (c: UserCache, r: EventsRequest, key: string): Promise<Buffer> => {
-    if (!c.hasWindow(r.userKey) && c.admit(r.userKey)) {
-      const fill = c.fill(r.userKey, () => store.userWindow(r.userKey, q.cacheWindow));
-      if (fill.joined) metrics.cacheJoined();
-      else metrics.cacheMiss();
-      const rows = pageFromWindow(await fill.promise, r);
-      if (rows !== null) return renderPage(rows, r);
-    }
-    metrics.cacheExact();
-    return c.exact(r.userKey, key, () => store.userEvents(r));
+  /** Passes a request on to the shard holding the user, and its answer back as it is. */
+  const forward = (res: HttpResponse, shard: number, url: string, query: string, authorization: string, start: number) => {
+    const state: ResponseState = { aborted: false };
+    res.onAborted(() => {
+      state.aborted = true;
+    });
+    inflight++;
+    metrics.answered('forwarded');
+    const target = `${q.shardUrl!.replaceAll('{i}', String(shard))}${url}${query === '' ? '' : `?${query}`}`;
+    fetch(target, { headers: { authorization, [FORWARDED]: '1' }, signal: AbortSignal.timeout(q.timeoutMs) })
+      .then(async (answer) => {
+        const body = Buffer.from(await answer.arrayBuffer());
+        const headers: (readonly [string, string])[] = [NO_STORE];
+        for (const h of ['retry-after', 'www-authenticate']) {
+          const v = answer.headers.get(h);
+          if (v !== null) headers.push([h, v]);
+        }
+        if (!state.aborted) res.cork(() => send(res, answer.status, body, headers));
+        metrics.done('events', answer.status, start);
+      })
+      .catch((err: unknown) => {
+        const e = new ShardUnavailableError(shard, err);
+        if (!state.aborted) res.cork(() => fail(res, 'events', start, e));
+        else metrics.done('events', 503, start);
+      })
+      .finally(finished);
   };
 
-  const authorize = (req: HttpRequest) => {
+  const authorize = (req: HttpRequest): string => {
     const header = req.getHeader('authorization');
     if (header === '') throw new UnauthorizedError('missing');
     // RFC 6750: scheme is case-insensitive, one or more spaces before the token.
     const m = /^bearer +(\S+) *$/i.exec(header);
     if (!m) throw new UnauthorizedError('missing');
     if (!readKeys.has(m[1]!)) throw new UnauthorizedError('invalid');
+    return header;
   };
 
   app.get('/v1/users/:userId/events', (res, req) => {
     const start = performance.now();
     try {
       if (draining) throw new DrainingError();
-      authorize(req);
+      const authorization = authorize(req);
       const r = parseEventsRequest(req.getParameter(0) ?? '', req.getQuery() ?? '', limits);
-      if (cache === null) {
+      if (view !== null && q.shards > 1) {
+        const shard = shardOf(r.userKey);
+        if (shard !== q.shardIndex) {
+          if (req.getHeader(FORWARDED) !== '') throw new MisroutedError(shard, q.shardIndex);
+          forward(res, shard, req.getUrl(), req.getQuery() ?? '', authorization, start);
+          return;
+        }
+      }
+      if (view === null || !view.caughtUp()) {
+        metrics.answered('clickhouse');
         respondLater(res, 'events', start, store.userEvents(r));
         return;
       }
-      const key = eventsCacheKey(r);
-      const hit = cache.answer(r, key);
-      if (hit !== undefined) {
-        metrics.cacheHit();
-        send(res, 200, Array.isArray(hit) ? pages.write(hit, r) : hit);
+      // The horizon and the rows are read in one synchronous turn: one LMDB snapshot.
+      const reader = view.reader;
+      const horizon = reader.horizon();
+      const found = reader.rows(r, r.limit + 1, horizon);
+      if (found.complete) {
+        metrics.answered('view');
+        // The reply is built in the reader's buffer; uWS copies it before end() returns.
+        const tail = found.count > r.limit ? cursorTail(r, reader.time(r.limit - 1), reader.id(r.limit - 1)) : NULL_TAIL;
+        send(res, 200, reader.reply(r.limit, tail));
         metrics.done('events', 200, start);
         return;
       }
-      respondLater(res, 'events', start, cachedEvents(cache, r, key));
+      // Older rows are needed: keep the view's (copies: the reader's buffer serves the next page).
+      const rows: PageRows = { json: [], ts: [], ids: [] };
+      for (let i = 0; i < found.count; i++) {
+        rows.json.push(Buffer.from(reader.row(i)));
+        rows.ts.push(reader.time(i));
+        rows.ids.push(null);
+      }
+      metrics.answered(found.count > 0 ? 'view_clickhouse' : 'clickhouse');
+      respondLater(res, 'events', start, store.userEventsBelow(r, rows, horizon));
     } catch (err) {
       fail(res, 'events', start, err);
     }
@@ -234,19 +275,16 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
     metrics.done('other', 404, start);
   });
 
-  let listening: Listening;
-  try {
-    listening = await listen(app, config.http.host, config.http.queryPort, 'QUERY_PORT');
-  } catch (err) {
-    unsubscribe();
-    throw err;
-  }
-  log.info({ port: listening.port, host: config.http.host, cache: useCache }, 'query API listening');
+  const listening: Listening = await listen(app, config.http.host, config.http.queryPort, 'QUERY_PORT');
+  log.info({ port: listening.port, host: config.http.host, view: opts.expectsView === true, shard: q.shards > 1 ? `${q.shardIndex}/${q.shards}` : undefined }, 'query API listening');
 
   let stopping: Promise<void> | null = null;
   return {
     port: listening.port,
-    caching: useCache,
+    attachView(v, partitions) {
+      view = v;
+      partitionCount = partitions;
+    },
     drain() {
       draining = true;
     },
@@ -255,9 +293,7 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
         draining = true;
         listening.close();
         if (inflight > 0) await new Promise<void>((resolve) => (idle = resolve));
-        unsubscribe();
         listening.closeAll();
-        cache?.clear();
         log.info('query API stopped');
       })();
       return stopping;

@@ -107,7 +107,6 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
         return { after: r.from - 1, before: r.to };
       },
       TASK_LIMITS,
-      false,
     );
     const perPartition = new Map<number, { rows: number; undecodable: number }>();
     const counts = (p: number) => {

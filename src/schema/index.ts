@@ -3,7 +3,6 @@ export { loadSchemaVersions, SCHEMAS_DIR, type SchemaVersion } from './registry.
 export { EVENT_TYPES, MAX_ID_LENGTH, type EventRecord, type EventType } from './types.js';
 export { emptyProjection, EventProjector, propertiesText, type EventProjection } from './projection.js';
 export {
-  decodeTsvRow,
   encodeTsvRow,
   END_TIME_MS,
   escapeTsv,
@@ -11,6 +10,7 @@ export {
   InvalidEventError,
   isStorableTime,
   MIN_TIME_MS,
+  recordTimesStorable,
   STORABLE_TIMES,
   TIME_RANGE_TEXT,
   USER_KEY_SQL,

@@ -1,8 +1,8 @@
 // One event as one row of the `events` table (clickhouse/001_events.sql): its columns, whose user
-// it is, which times it can hold, and its TabSeparated text, written by the sink and read back for
-// the change feed. The one home of these facts: ingest (the Kafka key, the time range), sink and
-// replay (the row, the key in SQL) and query (the range, the row read back) import them, and
-// row.test.ts checks them against the migration.
+// it is, which times it can hold, its TabSeparated text as the sink writes it, and the fields the
+// query API shows. The one home of these facts: ingest (the Kafka key, the time range), sink and
+// replay (the row, the key in SQL), the view (the key, which records the sink keeps) and query
+// (the range, the row read back) import them, and row.test.ts checks them against the migration.
 //
 // TabSeparated is the text ClickHouse parses fastest among the formats that pass both through a
 // ClickHouse server and through chDB's connection hook (which takes text only); figures in
@@ -66,6 +66,15 @@ export const STORABLE_TIMES: TimeRange = timeRange(MIN_TIME_MS, END_TIME_MS);
 /** A time `events` can store: MIN_TIME_MS <= ms < END_TIME_MS (whole milliseconds or not). */
 export function isStorableTime(ms: number): boolean {
   return ms >= MIN_TIME_MS && ms < END_TIME_MS;
+}
+
+/**
+ * Every time of a record fits `events` (whole milliseconds in the storable range): the records
+ * encodeTsvRow writes. The sink dead-letters the others, and the view leaves them out the same way.
+ */
+export function recordTimesStorable(r: EventRecord): boolean {
+  const fits = (ms: number) => Number.isInteger(ms) && isStorableTime(ms);
+  return fits(r.timestamp) && fits(r.received_at) && (r.sent_at === null || fits(r.sent_at));
 }
 
 /** A record whose times ClickHouse would refuse (the whole insert with it). */
@@ -156,7 +165,8 @@ export function encodeTsvRow(r: EventRecord, topicField: string, partition: numb
 
 /**
  * One row as it now stands in `events`, in that table's terms: absent strings are '' (as
- * ClickHouse stores them), times are Unix milliseconds. The fields the query API shows.
+ * ClickHouse stores them), times are Unix milliseconds. The fields the query API shows
+ * (src/view/render.ts renders them).
  */
 export interface StoredRow {
   readonly event_id: string;
@@ -174,50 +184,4 @@ export interface StoredRow {
   readonly properties: string;
   readonly traits: string;
   readonly context: string;
-}
-
-const UNESCAPE = /\\([tnr\\0])/g;
-const UNESCAPES: Record<string, string> = { t: '\t', n: '\n', r: '\r', '\\': '\\', '0': '\0' };
-const unescapeChar = (_: string, c: string): string => UNESCAPES[c]!;
-
-function field(payload: Uint8Array, start: number, end: number): string {
-  const s = Buffer.from(payload.buffer, payload.byteOffset + start, end - start).toString('utf8');
-  return s.includes('\\') ? s.replace(UNESCAPE, unescapeChar) : s;
-}
-
-function timeMs(s: string): number {
-  const dot = s.indexOf('.');
-  // encodeTsvRow writes Unix seconds with three decimals, or a date-time text (before 1973-03-03, after 2286-11-20).
-  if (s.charCodeAt(0) >= 48 && s.length === dot + 4 && !s.includes('-')) return Number(s.slice(0, dot)) * 1000 + Number(s.slice(dot + 1));
-  return Date.parse(`${s.replace(' ', 'T')}Z`);
-}
-
-/** The inverse of encodeTsvRow for StoredRow's fields: one row of `payload`, [start, end) with its newline. */
-export function decodeTsvRow(payload: Uint8Array, start: number, end: number): StoredRow {
-  const f: string[] = [];
-  let at = start;
-  for (let i = start; i < end && f.length < 16; i++) {
-    const b = payload[i];
-    if (b === 9 || b === 10) {
-      f.push(field(payload, at, i));
-      at = i + 1;
-    }
-  }
-  return {
-    event_id: f[0]!,
-    type: f[1]!,
-    event: f[2]!,
-    user_id: f[3]!,
-    anonymous_id: f[4]!,
-    timestamp: timeMs(f[5]!),
-    received_at: timeMs(f[7]!),
-    source: f[8]!,
-    category: f[9]!,
-    group_id: f[10]!,
-    name: f[11]!,
-    previous_id: f[12]!,
-    properties: f[13]!,
-    traits: f[14]!,
-    context: f[15]!,
-  };
 }

@@ -4,13 +4,11 @@
 // workers' payloads, split around dropped rows.
 import type { Chunk } from './decode.js';
 import type { InsertBlock } from './sinkstore.js';
-import type { ResendWindow } from './resendwindow.js';
+import type { ResendWindow } from '../dedup/resendwindow.js';
 
 export interface Block extends InsertBlock {
   segments: Uint8Array[];
   chunks: Chunk[];
-  /** Per chunk (same index): 1 for each row left out as a resend, or null when none was. */
-  dropped: (Uint8Array | null)[];
   /** partition -> [lowest, highest] offset among its rows. */
   ranges: Map<number, [number, number]>;
 }
@@ -39,12 +37,10 @@ export function buildBlocks(
     let runStart = -1;
     let firstRow = -1;
     let lastRow = -1;
-    let dropped: Uint8Array | null = null;
     for (let i = 0; i < r.rows; i++) {
       const rowStart = i === 0 ? 0 : r.rowEnds[i - 1]!;
       if (window.seen(r.ids[2 * i]!, r.ids[2 * i + 1]!, r.receivedAt[i]!)) {
         resent++;
-        (dropped ??= new Uint8Array(r.rows))[i] = 1;
         if (runStart >= 0) segments.push(r.payload.subarray(runStart, rowStart));
         runStart = -1;
         continue;
@@ -60,12 +56,11 @@ export function buildBlocks(
     const first = Number(c.records[r.rowRecord[firstRow]!]!.offset);
     const last = Number(c.records[r.rowRecord[lastRow]!]!.offset);
     if (block === null || block.rows + kept > limits.rows || block.bytes + bytes > limits.bytes) {
-      block = { segments: [], chunks: [], dropped: [], rows: 0, bytes: 0, token: '', ranges: new Map() };
+      block = { segments: [], chunks: [], rows: 0, bytes: 0, token: '', ranges: new Map() };
       blocks.push(block);
     }
     block.segments.push(...segments);
     block.chunks.push(c);
-    block.dropped.push(dropped);
     block.rows += kept;
     block.bytes += bytes;
     const range = block.ranges.get(c.partition);

@@ -37,7 +37,6 @@ export async function decodeFetch(
   batches: readonly PartitionBatch[],
   wanted: (partition: number) => OffsetWindow,
   limits: TaskLimits,
-  wantUserKeys: boolean,
 ): Promise<DecodedFetch> {
   const pending: Promise<Chunk>[] = [];
   const empty: DecodedFetch['empty'] = [];
@@ -47,7 +46,7 @@ export async function decodeFetch(
     let bytes = 0;
     const { after, before } = wanted(batch.partition);
     const flush = () => {
-      if (records.length > 0) pending.push(run(pool, batch, records, bytes, wantUserKeys));
+      if (records.length > 0) pending.push(run(pool, batch, records, bytes));
       records = [];
       bytes = 0;
     };
@@ -70,7 +69,7 @@ export async function decodeFetch(
   return { chunks: await Promise.all(pending), empty, filtered };
 }
 
-async function run(pool: DecodePool, batch: PartitionBatch, records: FetchedMessage[], bytes: number, wantUserKeys: boolean): Promise<Chunk> {
+async function run(pool: DecodePool, batch: PartitionBatch, records: FetchedMessage[], bytes: number): Promise<Chunk> {
   // One copy of the values into a buffer the worker will own (transferred, not cloned).
   const values = new Uint8Array(bytes);
   const ends = new Uint32Array(records.length);
@@ -83,6 +82,6 @@ async function run(pool: DecodePool, batch: PartitionBatch, records: FetchedMess
     ends[i] = at;
     offsets[i] = Number(m.offset);
   }
-  const result = await pool.decode({ topic: batch.topic, partition: batch.partition, values, ends, offsets, wantUserKeys });
+  const result = await pool.decode({ topic: batch.topic, partition: batch.partition, values, ends, offsets });
   return { topic: batch.topic, partition: batch.partition, records, result };
 }

@@ -3,9 +3,9 @@
 // checked against it: a partition whose floor moved while we did not own it, or whose last round
 // failed half-way, is rebuilt from ClickHouse before its next record is looked at.
 import type { Logger } from '../common/log.js';
-import { hashPair } from './hash.js';
+import { hashPair } from '../dedup/hash.js';
 import type { SinkStore } from './sinkstore.js';
-import { ResendWindow } from './resendwindow.js';
+import { ResendWindow } from '../dedup/resendwindow.js';
 
 export interface PartitionState {
   /** Records at or below this offset are in events already (-1: none). */

@@ -9,7 +9,6 @@
 import { randomBytes } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
-import type { ChangePublisher } from '../common/changefeed.js';
 import { errorMessage, TrackhouseError } from '../common/errors.js';
 import type { ReadinessCheck } from '../common/http.js';
 import type { Logger } from '../common/log.js';
@@ -22,13 +21,11 @@ import { ensureTopics } from '../kafka/topics.js';
 import { deadLetter } from './deadletter.js';
 import { buildBlocks, type Block } from './blocks.js';
 import { decodeFetch, type Chunk } from './decode.js';
-import { feedBatchOf } from './feedbatch.js';
 import { LagProbe } from './lag.js';
 import { createSinkMetrics, type SinkMetrics } from './metrics.js';
 import { PartitionStates } from './partitions.js';
 import { createDecodePool, type DecodePool } from './pool.js';
 import { SinkStore } from './sinkstore.js';
-import type { StoredRow } from '../schema/index.js';
 
 /** Test-only fault injection; production leaves it out. */
 export interface SinkHooks {
@@ -43,8 +40,6 @@ export interface SinkOptions {
   clickhouse: ClickHouseClient;
   log: Logger;
   registry: Registry;
-  /** Told the user_keys of each insert once ClickHouse confirmed it. */
-  changes?: ChangePublisher<StoredRow>;
   hooks?: SinkHooks;
 }
 
@@ -109,7 +104,6 @@ export async function startSink(opts: SinkOptions): Promise<RunningSink> {
       // SINK_BATCH_BYTES bounds the fetch (Kafka bytes); its TabSeparated is about 10 % larger and
       // should still go in as one insert. The bound here only guards against pathological rows.
       insertBytes: cfg.batchBytes * 2,
-      ...(opts.changes ? { changes: opts.changes } : {}),
       ...(opts.hooks ? { hooks: opts.hooks } : {}),
     });
     await consumer.start(
@@ -170,7 +164,6 @@ interface RoundDeps {
   limits: { records: number; bytes: number };
   insertRows: number;
   insertBytes: number;
-  changes?: ChangePublisher<StoredRow>;
   hooks?: SinkHooks;
 }
 
@@ -244,7 +237,6 @@ class RoundHandler {
         batches,
         (p) => ({ after: states.get(p).floor, before: Infinity }),
         this.d.limits,
-        this.d.changes !== undefined,
       );
       const tDecoded = performance.now();
       // The previous round's stage must have ended before this round touches the windows and
@@ -317,7 +309,6 @@ class RoundHandler {
       }
       this.inserts++;
       await this.d.hooks?.afterInsert?.({ inserts: this.inserts, rows: block.rows });
-      this.d.changes?.publish(feedBatchOf(block));
     }
     const tInserted = performance.now();
     await this.d.consumer.commit(s.batches.map((b) => ({ partition: b.partition, offset: b.lastOffset + 1 })));

@@ -9,8 +9,6 @@ export interface DecodeTask {
   ends: Uint32Array;
   /** Kafka offset of record i. */
   offsets: Float64Array;
-  /** Also return the distinct user keys and which rows are whose (for the change feed). */
-  wantUserKeys: boolean;
 }
 
 export interface DecodeFailure {
@@ -34,15 +32,6 @@ export interface DecodeResult {
   /** received_at of row r, Unix ms. */
   receivedAt: Float64Array;
   failures: DecodeFailure[];
-  /** Distinct user keys back to back, key k ending at userKeyEnds[k] (empty unless asked for). */
-  userKeys: string;
-  userKeyEnds: Uint32Array;
-  /**
-   * The rows of each distinct key, grouped by key in key order, each group in row order: key k's
-   * rows are keyRows[keyRowEnds[k - 1] ?? 0, keyRowEnds[k]) (empty unless asked for).
-   */
-  keyRows: Uint32Array;
-  keyRowEnds: Uint32Array;
   /** The worker's V8 heap after the task, for the worker memory gauge. */
   heapUsed: number;
   threadId: number;

@@ -1,7 +1,7 @@
 import { valueSymbol } from 'piscina';
 import { describe, expect, it } from 'vitest';
 import { EventCodec, type EventRecord } from '../schema/index.js';
-import { hashPair } from './hash.js';
+import { hashPair } from '../dedup/hash.js';
 import type { DecodeResult } from './types.js';
 import decode from './worker.js';
 
@@ -32,7 +32,7 @@ function task(values: Buffer[]) {
   let at = 0;
   values.forEach((v, i) => (ends[i] = at += v.length));
   const offsets = Float64Array.from(values, (_, i) => 100 + i);
-  return { topic: 'events', partition: 2, values: new Uint8Array(all), ends, offsets, wantUserKeys: true };
+  return { topic: 'events', partition: 2, values: new Uint8Array(all), ends, offsets };
 }
 
 describe('decode worker', () => {
@@ -59,22 +59,5 @@ describe('decode worker', () => {
     const id = new Uint32Array(2);
     hashPair('anon-4', 'e-4', id, 0);
     expect([r.ids[4], r.ids[5]]).toEqual([id[0], id[1]]);
-    const keys: string[] = [];
-    let start = 0;
-    for (const end of r.userKeyEnds) keys.push(r.userKeys.slice(start, (start = end)));
-    expect(keys.sort()).toEqual(['anon-4', 'u-0']);
-  });
-
-  it("groups each user's rows, in row order, for the change feed", () => {
-    const users = ['a', 'b', 'a', 'c', 'b', 'a'];
-    const input = users.map((u, i) => codec.encode(event(i, { user_id: u })));
-    input.splice(2, 0, Buffer.from('bad')); // a failed record shifts nothing: rows are counted, not records
-    const r = (decode(task(input)) as Record<symbol, DecodeResult>)[valueSymbol]!;
-    const keys: string[] = [];
-    let start = 0;
-    for (const end of r.userKeyEnds) keys.push(r.userKeys.slice(start, (start = end)));
-    expect(keys).toEqual(['a', 'b', 'c']);
-    const groups = keys.map((_, k) => [...r.keyRows.subarray(k === 0 ? 0 : r.keyRowEnds[k - 1], r.keyRowEnds[k])]);
-    expect(groups).toEqual([[0, 2, 5], [1, 4], [3]]);
   });
 });

@@ -9,7 +9,7 @@ import { getHeapStatistics } from 'node:v8';
 import { threadId } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { DecodeError, encodeTsvRow, escapeTsv, EventCodec, InvalidEventError, userKeyOf } from '../schema/index.js';
-import { hashPair } from './hash.js';
+import { hashPair } from '../dedup/hash.js';
 import type { DecodeFailure, DecodeResult, DecodeTask } from './types.js';
 
 const codec = new EventCodec();
@@ -26,9 +26,6 @@ export default function decode(task: DecodeTask): unknown {
   const ids = new Uint32Array(n * 2);
   const receivedAt = new Float64Array(n);
   const failures: DecodeFailure[] = [];
-  // Key -> index in first-seen order, and each row's key index (for the change feed only).
-  const keys = task.wantUserKeys ? new Map<string, number>() : null;
-  const rowKey = keys ? new Uint32Array(n) : null;
   let rows = 0;
   let start = 0;
   for (let i = 0; i < n; i++) {
@@ -58,24 +55,7 @@ export default function decode(task: DecodeTask): unknown {
     rowRecord[rows] = i;
     hashPair(userKey, eventId, ids, rows * 2);
     receivedAt[rows] = received;
-    if (keys) {
-      let k = keys.get(userKey);
-      if (k === undefined) keys.set(userKey, (k = keys.size));
-      rowKey![rows] = k;
-    }
     rows++;
-  }
-  let userKeys = '';
-  const userKeyEnds = new Uint32Array(keys ? keys.size : 0);
-  const keyRows = new Uint32Array(keys ? rows : 0);
-  const keyRowEnds = new Uint32Array(keys ? keys.size : 0);
-  if (keys) {
-    let k = 0;
-    for (const key of keys.keys()) {
-      userKeys += key;
-      userKeyEnds[k++] = userKeys.length;
-    }
-    groupRowsByKey(rowKey!, rows, keyRows, keyRowEnds);
   }
   const result: DecodeResult = {
     rows,
@@ -85,34 +65,13 @@ export default function decode(task: DecodeTask): unknown {
     ids,
     receivedAt,
     failures,
-    userKeys,
-    userKeyEnds,
-    keyRows,
-    keyRowEnds,
     heapUsed: getHeapStatistics().used_heap_size,
     threadId,
   };
   return move({
-    [transferableSymbol]: [payload.buffer, rowEnds.buffer, rowRecord.buffer, ids.buffer, receivedAt.buffer, userKeyEnds.buffer, keyRows.buffer, keyRowEnds.buffer],
+    [transferableSymbol]: [payload.buffer, rowEnds.buffer, rowRecord.buffer, ids.buffer, receivedAt.buffer],
     [valueSymbol]: result,
   } as never);
-}
-
-/** Counting sort of row indices by key index: stable, so each key's rows stay in row order. */
-export function groupRowsByKey(rowKey: Uint32Array, rows: number, keyRows: Uint32Array, keyRowEnds: Uint32Array): void {
-  for (let r = 0; r < rows; r++) {
-    const k = rowKey[r]!;
-    keyRowEnds[k] = keyRowEnds[k]! + 1;
-  }
-  for (let k = 1; k < keyRowEnds.length; k++) keyRowEnds[k] = keyRowEnds[k]! + keyRowEnds[k - 1]!;
-  // Fill each group from its end, walking the rows backwards: row order within a group.
-  const next = keyRowEnds.slice();
-  for (let r = rows - 1; r >= 0; r--) {
-    const k = rowKey[r]!;
-    const at = next[k]! - 1;
-    next[k] = at;
-    keyRows[at] = r;
-  }
 }
 
 function grow(buf: Buffer, used: number, need: number): Buffer {

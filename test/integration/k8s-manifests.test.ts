@@ -47,6 +47,8 @@ afterAll(() => {
 
 const of = (overlay: string, kind: string) => rendered.get(overlay)!.objects.filter((o) => o.kind === kind);
 const workloads = (overlay: string) => [...of(overlay, 'Deployment'), ...of(overlay, 'StatefulSet'), ...of(overlay, 'Job')];
+/** The long-running workloads: ingest and sink (Deployments), query (a StatefulSet: its view is on a volume). */
+const services = (overlay: string) => [...of(overlay, 'Deployment'), ...of(overlay, 'StatefulSet')];
 const podSpec = (w: Obj) => w.spec.template.spec;
 const envOf = (c: any): Record<string, string> => Object.fromEntries((c.env ?? []).map((e: { name: string; value: string }) => [e.name, e.value]));
 
@@ -55,8 +57,13 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
     if (!kustomize.ok || !validator.ok) return ctx.skip();
     const { file, objects } = rendered.get(overlay)!;
     expect(objects.map((o) => o.kind).sort()).toEqual(
-      expect.arrayContaining(['ConfigMap', 'Deployment', 'Deployment', 'Deployment', 'Job', 'Namespace', 'PodDisruptionBudget', 'PodDisruptionBudget', 'PodDisruptionBudget', 'Secret', 'Service', 'Service']),
+      expect.arrayContaining(['ConfigMap', 'Deployment', 'Job', 'Namespace', 'PodDisruptionBudget', 'Secret', 'Service', 'StatefulSet']),
     );
+    expect(services(overlay).map((w) => `${w.kind}/${w.metadata.name}`).sort()).toEqual([
+      'Deployment/trackhouse-ingest',
+      'Deployment/trackhouse-sink',
+      'StatefulSet/trackhouse-query',
+    ]);
     for (const version of KUBERNETES_VERSIONS) {
       const [cmd, ...args] = validator.command;
       const r = spawnSync(cmd!, [...args, '--strict', '--quiet', '-k', version, file], { encoding: 'utf8' });
@@ -93,10 +100,10 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
     }
   });
 
-  it('covers every Deployment with a PodDisruptionBudget and spreads it across nodes and zones', (ctx) => {
+  it('covers every Deployment and StatefulSet with a PodDisruptionBudget and spreads it across nodes and zones', (ctx) => {
     if (!kustomize.ok) return ctx.skip();
     const pdbs = of(overlay, 'PodDisruptionBudget');
-    for (const d of of(overlay, 'Deployment')) {
+    for (const d of services(overlay)) {
       const labels = d.spec.template.metadata.labels as Record<string, string>;
       const covering = pdbs.filter((p) => Object.entries(p.spec.selector.matchLabels as Record<string, string>).every(([k, v]) => labels[k] === v));
       expect(covering.length, `PDBs selecting ${d.metadata.name}`).toBe(1);
@@ -110,7 +117,7 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
 
   it('matches probes and the grace period to the drain and stop timings', (ctx) => {
     if (!kustomize.ok) return ctx.skip();
-    for (const d of of(overlay, 'Deployment')) {
+    for (const d of services(overlay)) {
       const pod = podSpec(d);
       const c = pod.containers[0];
       const env = envOf(c);
@@ -154,10 +161,26 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
   });
 });
 
+describe.each(OVERLAYS)('k8s/overlays/%s: the query StatefulSet', (overlay) => {
+  it("keeps each pod's view on a volume of its own and names the pods for QUERY_SHARD_URL", (ctx) => {
+    if (!kustomize.ok) return ctx.skip();
+    const [q] = of(overlay, 'StatefulSet');
+    const c = podSpec(q!).containers[0];
+    const dataDir = envOf(c).TRACKHOUSE_DATA_DIR;
+    const claim = q!.spec.volumeClaimTemplates[0];
+    expect(c.volumeMounts).toContainEqual({ name: claim.metadata.name, mountPath: dataDir });
+    expect(claim.spec.resources.requests.storage).toMatch(/^\d+Gi$/);
+    const headless = of(overlay, 'Service').find((s) => s.metadata.name === q!.spec.serviceName);
+    expect(headless?.spec.clusterIP).toBe('None');
+    // A StatefulSet's pods carry controller-revision-hash, not pod-template-hash.
+    for (const t of podSpec(q!).topologySpreadConstraints) expect(t.matchLabelKeys).toEqual(['controller-revision-hash']);
+  });
+});
+
 describe('k8s/overlays/production', () => {
   it('sets the image, replica counts, brokers and ClickHouse URL from its kustomization', (ctx) => {
     if (!kustomize.ok) return ctx.skip();
-    const deployments = new Map(of('production', 'Deployment').map((d) => [d.metadata.name, d]));
+    const deployments = new Map(services('production').map((d) => [d.metadata.name, d]));
     expect(deployments.get('trackhouse-ingest')!.spec.replicas).toBe(3);
     expect(deployments.get('trackhouse-sink')!.spec.replicas).toBe(3);
     expect(deployments.get('trackhouse-query')!.spec.replicas).toBe(2);

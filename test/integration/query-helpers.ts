@@ -3,7 +3,6 @@
 // server, and a small HTTP client.
 import { Readable } from 'node:stream';
 import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
-import type { ChangeBatch, ChangeFeed } from '../../src/common/changefeed.js';
 import { EVENTS_INSERT_COLUMNS, type StoredRow } from '../../src/schema/index.js';
 import { silentLogger } from '../../src/common/log.js';
 import { createRegistry, type Registry } from '../../src/common/metrics.js';
@@ -38,7 +37,7 @@ export interface Row {
 
 const chTime = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 
-/** A test row as the table holds it (and as the sink's change feed describes it). */
+/** A test row as the table holds it. */
 export function insertedRow(r: Row): StoredRow {
   return {
     event_id: r.event_id,
@@ -80,16 +79,6 @@ export async function insertRows(ch: ClickHouseHandle, rows: readonly Row[], opt
   });
 }
 
-/** The change-feed batch of rows just inserted, as the sink publishes it. */
-export function batchOf(rows: readonly Row[]): ChangeBatch<StoredRow> {
-  const byUser = new Map<string, StoredRow[]>();
-  for (const r of rows.map(insertedRow)) {
-    const key = r.user_id !== '' ? r.user_id : r.anonymous_id;
-    byUser.set(key, [...(byUser.get(key) ?? []), r]);
-  }
-  return { userKeys: [...byUser.keys()], rowsOf: (k) => byUser.get(k) ?? [] };
-}
-
 export interface Reply {
   status: number;
   headers: Headers;
@@ -104,7 +93,7 @@ export interface Harness {
   base: string;
   get(path: string, key?: string | null): Promise<Reply>;
   /** Another query server on the same ClickHouse client (as the all-in-one shares it). */
-  another(opts?: { env?: Env; changes?: ChangeFeed<StoredRow> }): Promise<{ server: QueryServer; registry: Registry; get(path: string): Promise<Reply> }>;
+  another(opts?: { env?: Env }): Promise<{ server: QueryServer; registry: Registry; get(path: string): Promise<Reply> }>;
   close(): Promise<void>;
 }
 
@@ -121,14 +110,14 @@ async function fetchReply(url: string, key: string | null): Promise<Reply> {
 }
 
 /** `dashboard`: the query server also serves the dashboard's routes, as the query component wires them. */
-export async function startHarness(opts: { env?: Env; changes?: ChangeFeed<StoredRow>; dashboard?: boolean } = {}): Promise<Harness> {
+export async function startHarness(opts: { env?: Env; dashboard?: boolean } = {}): Promise<Harness> {
   const dir = tempDir('trackhouse-query-');
   const config = testConfig(dir.path, opts.env);
   const ch = await openClickHouse(config.clickhouse, config.dataDir);
   await migrate(ch.client, silentLogger());
   const registry = createRegistry('query', false);
   const routes = opts.dashboard ? [dashboardRoutes(config, silentLogger())] : [];
-  const server = await startQuery({ config, clickhouse: ch.client, log: silentLogger(), registry, changes: opts.changes, routes });
+  const server = await startQuery({ config, clickhouse: ch.client, log: silentLogger(), registry, routes });
   const base = `http://127.0.0.1:${server.port}`;
   const others: QueryServer[] = [];
   return {
@@ -140,7 +129,7 @@ export async function startHarness(opts: { env?: Env; changes?: ChangeFeed<Store
     async another(o = {}) {
       const cfg = testConfig(dir.path, { ...opts.env, ...o.env });
       const reg = createRegistry('query', false);
-      const other = await startQuery({ config: cfg, clickhouse: ch.client, log: silentLogger(), registry: reg, changes: o.changes });
+      const other = await startQuery({ config: cfg, clickhouse: ch.client, log: silentLogger(), registry: reg });
       others.push(other);
       return { server: other, registry: reg, get: (path: string) => fetchReply(`http://127.0.0.1:${other.port}${path}`, READ_KEY) };
     },

@@ -113,10 +113,20 @@ async function terminateAndProbe(run: Running): Promise<Answer> {
 describe('drain delay on SIGTERM', () => {
   it('query: a new probe gets 503 from /readyz and a new request 503 + Retry-After + Connection: close, then exit 0', async () => {
     const dataDir = path.join(dir.path, 'query');
-    // /readyz wants the events table.
+    // The events table, for the pages the view cannot answer yet.
     const migrated = spawnSync(process.execPath, [MAIN, 'migrate'], { env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', TRACKHOUSE_DATA_DIR: dataDir } });
     expect(migrated.status, migrated.stderr?.toString()).toBe(0);
-    const run = await startCli('query', 'query API ready', { QUERY_PORT: '0', TRACKHOUSE_READ_KEYS: 'test-read-key', TRACKHOUSE_DATA_DIR: dataDir });
+    // The query API reads its view of the events topic from Kafka.
+    const topics = uniqueTopicEnv('drain') as Record<string, string>;
+    const run = await startCli('query', '"query API listening"', {
+      ...topics,
+      KAFKA_BROKERS: kafkaBrokers().join(','),
+      QUERY_PORT: '0',
+      TRACKHOUSE_READ_KEYS: 'test-read-key',
+      TRACKHOUSE_DATA_DIR: dataDir,
+    });
+    // Ready once its (empty) view has caught up.
+    for (let i = 0; i < 600 && (await request(run.port, 'GET', '/readyz')).status !== 200; i++) await sleep(100);
     const ready = await terminateAndProbe(run);
     expect(ready.status).toBe(503);
     expect(ready.body).toMatchObject({ ready: false, checks: { draining: expect.any(String) } });

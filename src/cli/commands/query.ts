@@ -4,7 +4,7 @@ import { createLogger } from '../../common/log.js';
 import { createRegistry } from '../../common/metrics.js';
 import { loadConfig } from '../../config/index.js';
 import { lockChdbDataDir } from '../datadirlock.js';
-import { createKafka } from '../../kafka/index.js';
+import { createKafka, explainKafkaError } from '../../kafka/index.js';
 import { clickhousePart, hostedStream, kafkaBrokers, queryComponent, streamRules } from '../components.js';
 import { Lifecycle } from '../lifecycle.js';
 
@@ -13,7 +13,8 @@ export function registerQuery(program: Command): void {
     .command('query')
     .description(
       'serve the query API (GET /v1/users/{userId}/events, /v1/rollups/daily) on QUERY_PORT until SIGTERM; ' +
-        'run alone it has no change feed from a sink, so it does not cache and every reply comes from ClickHouse. ' +
+        'keeps its own per-user view of the events topic (under TRACKHOUSE_DATA_DIR/view, built from Kafka) and asks ClickHouse ' +
+        'only beyond it; /readyz is 503 until the view has caught up. ' +
         'It also hosts the stream component (GET /v1/volume, /v1/alerts, the rules of TRACKHOUSE_ALERTS) unless QUERY_STREAM=off',
     )
     .action(async () => {
@@ -27,14 +28,20 @@ export function registerQuery(program: Command): void {
       life.add(clickhousePart(ch));
       try {
         await checkClickHouse(ch, config.clickhouse);
+        const brokers = kafkaBrokers(config);
         const registry = createRegistry('query');
         const streamLog = createLogger(config.logLevel, { component: 'stream' });
-        const stream = config.stream.inQuery ? hostedStream({ config, kafka: createKafka(config.kafka, streamLog, kafkaBrokers(config)), log: streamLog, registry, rules }) : null;
-        const query = await queryComponent({ config, clickhouse: ch.client, log, registry, stream });
+        const stream = config.stream.inQuery ? hostedStream({ config, kafka: createKafka(config.kafka, streamLog, brokers), log: streamLog, registry, rules }) : null;
+        const query = await queryComponent({ config, brokers, clickhouse: ch.client, log, registry, stream }).catch((err: unknown) => {
+          throw explainKafkaError(err, config.kafka, brokers);
+        });
         const exited = life.untilSignal();
         life.add(query);
         life.ready();
-        log.info({ port: query.port, clickhouse: ch.location, engine: ch.engine, stream: stream !== null }, 'query API ready');
+        log.info(
+          { port: query.port, clickhouse: ch.location, engine: ch.engine, stream: stream !== null },
+          'query API started; the view builds in the background (/readyz 503 until it has caught up)',
+        );
         process.exitCode = await exited;
       } catch (err) {
         await life.stopAll();

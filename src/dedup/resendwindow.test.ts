@@ -85,6 +85,35 @@ describe('resend window', () => {
     );
   });
 
+  it('a window restored from its snapshot answers every later identity as the original does', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 500 }),
+        fc.integer({ min: 0, max: 50 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 60 }), fc.integer({ min: 0, max: 15 }), fc.integer({ min: 0, max: 60_000 })), {
+          minLength: 100,
+          maxLength: 1500,
+        }),
+        fc.integer({ min: 0, max: 1499 }),
+        (capacity, windowSec, ops, cut) => {
+          const w = new ResendWindow(capacity, windowSec * 1000);
+          let restored: ResendWindow | null = null;
+          let t = 1_700_000_000_000;
+          for (let i = 0; i < ops.length; i++) {
+            if (i === cut) restored = ResendWindow.restore(w.snapshot(), capacity, windowSec * 1000);
+            const [a, b, dt] = ops[i]!;
+            t += dt - 10_000;
+            const lo = b * 1024 + a;
+            const want = w.seen(a, lo, t);
+            if (restored !== null && restored.seen(a, lo, t) !== want) return false;
+          }
+          return restored === null || restored.size === w.size;
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
   it('keeps a million identities in about 20 bytes each', () => {
     const w = new ResendWindow(1_000_000, 0);
     for (let i = 0; i < 1_000_000; i++) w.seen(i * 2654435761, i, 0);

@@ -1,8 +1,10 @@
-// The window of recent event identities of one Kafka partition, to drop client resends.
+// The window of recent event identities of one Kafka partition, to drop client resends. The sink
+// and the query API's view each keep one per partition, fed the same records in the same order with
+// the same bounds (SINK_DEDUP_WINDOW_*), so both drop the same resends.
 //
 // A client that got no reply resends the same messageId; the edge writes it again, to the same
-// partition (the key is the user), with a new offset. Before rows go to ClickHouse, each one's
-// (user_key, event_id) hash is looked up here and remembered. The window holds the last
+// partition (the key is the user), with a new offset. Before rows go to ClickHouse (or the view),
+// each one's (user_key, event_id) hash is looked up here and remembered. The window holds the last
 // `capacity` identities in Kafka order, and forgets those that arrived more than `windowMs`
 // before the newest one (0: no time limit).
 //
@@ -65,6 +67,13 @@ export class ResendWindow {
       this.newestSec = s;
       if (this.windowSec > 0) this.expire(s - this.windowSec);
     }
+    this.insert(hi, lo, s);
+    return false;
+  }
+
+  /** Appends an identity known to be absent. */
+  private insert(hi: number, lo: number, s: number): void {
+    if (this.capacity === 0) return;
     if (this.count === this.hi.length) {
       if (this.hi.length < this.capacity) this.grow();
       else this.evictOldest();
@@ -78,7 +87,40 @@ export class ResendWindow {
     let p = lo & this.mask;
     while (this.index[p] !== EMPTY) p = (p + 1) & this.mask;
     this.index[p] = slot;
-    return false;
+  }
+
+  /**
+   * The window's entries, oldest first, as bytes (12 per entry plus a header): restore() rebuilds
+   * the same window from them.
+   */
+  snapshot(): Buffer {
+    const out = Buffer.allocUnsafe(8 + this.count * 12);
+    out.writeUInt32LE(this.count, 0);
+    out.writeUInt32LE(this.newestSec, 4);
+    const len = this.hi.length;
+    const start = this.oldestSlot();
+    for (let i = 0; i < this.count; i++) {
+      const from = (start + i) % len;
+      const at = 8 + i * 12;
+      out.writeUInt32LE(this.hi[from]!, at);
+      out.writeUInt32LE(this.lo[from]!, at + 4);
+      out.writeUInt32LE(this.sec[from]!, at + 8);
+    }
+    return out;
+  }
+
+  /** A window with the entries of a snapshot() (the newest `capacity` of them). */
+  static restore(bytes: Uint8Array, capacity: number, windowMs: number): ResendWindow {
+    const w = new ResendWindow(capacity, windowMs);
+    const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const count = b.readUInt32LE(0);
+    const first = Math.max(0, count - w.capacity);
+    for (let i = first; i < count; i++) {
+      const at = 8 + i * 12;
+      w.insert(b.readUInt32LE(at), b.readUInt32LE(at + 4), b.readUInt32LE(at + 8));
+    }
+    w.newestSec = Math.max(w.newestSec, b.readUInt32LE(4));
+    return w;
   }
 
   clear(): void {

@@ -1,0 +1,258 @@
+// The builder thread: reads the held partitions of the events topic from Kafka and applies them to
+// the view (./builder.ts), off the query API's thread, so HTTP reads never wait behind a fetch
+// being decoded and written. The main thread (./view.ts) reads the same LMDB environment.
+//
+// Start-up: the stored offsets, resend windows and horizon are loaded; partitions whose next offset
+// Kafka no longer holds (beyond retention) are first filled from ClickHouse through the main thread
+// (which owns the ClickHouse client); then the private reader (src/kafka/reader.ts) starts where
+// the state left off. Progress goes to the log every few seconds until the view has caught up with
+// the offsets the topic had at start, and to the main thread as reports (metrics, /readyz).
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import { parentPort, workerData } from 'node:worker_threads';
+import { createLogger } from '../common/log.js';
+import type { Config } from '../config/index.js';
+import { createKafka } from '../kafka/client.js';
+import { createPartitionReader, type PartitionReader } from '../kafka/reader.js';
+import { attachState } from '../state/statestore.js';
+import { ViewBuilder, type BackfillRow, type BuilderCounts } from './builder.js';
+import { createDecoder } from './decodepool.js';
+import { DAY_MS, VIEW_DATABASES, viewSize, type ViewSize } from './viewstore.js';
+
+export interface ViewWorkerData {
+  config: Config;
+  brokers: string[];
+  path: string;
+  partitions: number[];
+  partitionCount: number;
+}
+
+/** main -> builder */
+export type ToBuilder =
+  | { type: 'stop' }
+  | { type: 'delete-user'; id: number; userKey: string }
+  | { type: 'backfill-rows'; partition: number; rows: BackfillRow[]; upTo: number | null };
+
+/** A partition range Kafka no longer holds: [from, to). */
+export interface BackfillRange {
+  partition: number;
+  from: number;
+  to: number;
+}
+
+export interface BuilderReport {
+  counts: BuilderCounts;
+  /** Per held partition: next offset applied, and the topic's latest known end. */
+  partitions: { partition: number; next: number; high: number }[];
+  caughtUp: boolean;
+  horizon: number;
+  size: ViewSize;
+  rounds: number;
+  backfilled: number;
+  gaps: number;
+}
+
+/** builder -> main */
+export type FromBuilder =
+  | { type: 'report'; report: BuilderReport }
+  | { type: 'backfill-needed'; ranges: BackfillRange[]; horizon: number }
+  | { type: 'deleted'; id: number; events: number }
+  | { type: 'stopped' };
+
+const REPORT_MS = 500;
+const PROGRESS_LOG_MS = 5_000;
+const MAINTENANCE_MS = 60_000;
+const PRUNE_CHUNK = 20_000;
+
+if (parentPort !== null && workerData?.path) void main(workerData as ViewWorkerData);
+
+async function main(data: ViewWorkerData): Promise<void> {
+  const port = parentPort!;
+  const { config } = data;
+  const topic = config.kafka.topics.events;
+  const q = config.query;
+  const log = createLogger(config.logLevel, { component: 'view' });
+  const state = attachState({ path: data.path, databases: VIEW_DATABASES });
+  const decoder = q.viewDecodeThreads > 0 ? createDecoder(q.viewDecodeThreads) : undefined;
+  const killAfter = q.viewTestKillAfterRecords;
+  if (killAfter > 0) log.warn({ afterRecords: killAfter }, 'QUERY_VIEW_TEST_KILL_AFTER_RECORDS is set: this process will kill itself (test hook)');
+  const builder = new ViewBuilder(state, {
+    topic,
+    partitions: data.partitions,
+    window: { events: config.sink.dedupWindowEvents, ms: config.sink.dedupWindowMs },
+    ...(decoder ? { decoder } : {}),
+    log,
+    // The test hook: SIGKILL with a transaction in flight, once one of this process's committed
+    // (so every kill leaves progress for the next start to resume from).
+    ...(killAfter > 0 ? { afterQueued: (records: number, committed: boolean) => void (committed && records >= killAfter && process.kill(process.pid, 'SIGKILL')) } : {}),
+  });
+  const wantedHorizon = () => Math.floor((Date.now() - q.viewDays * DAY_MS) / DAY_MS) * DAY_MS;
+  if (!Number.isFinite(builder.currentHorizon)) {
+    await state.write(() => builder.setHorizon(wantedHorizon()));
+  }
+
+  const kafka = createKafka(config.kafka, log, data.brokers);
+  const admin = kafka.admin();
+  await admin.connect();
+  const watermarks = await admin.fetchTopicOffsets(topic);
+  await admin.disconnect();
+  const low = new Map<number, number>();
+  const target = new Map<number, number>();
+  for (const w of watermarks) {
+    low.set(w.partition, Number(w.low));
+    target.set(w.partition, Number(w.high));
+  }
+  for (const [p, h] of target) if (data.partitions.includes(p)) builder.high.set(p, h);
+
+  let rounds = 0;
+  let caughtUp = false;
+  const started = performance.now();
+  const nextOf = (p: number) => builder.next.get(p) ?? low.get(p) ?? 0;
+  const checkCaughtUp = async () => {
+    if (caughtUp || !data.partitions.every((p) => nextOf(p) >= (target.get(p) ?? 0))) return;
+    // Ready only once what was read is also readable.
+    await builder.flush();
+    caughtUp = true;
+    // A fresh build may hold more than QUERY_VIEW_MAX_BYTES: prune at once, not in a minute.
+    void maintain();
+    {
+      const s = (performance.now() - started) / 1000;
+      log.info(
+        { seconds: Math.round(s * 10) / 10, applied: builder.counts.applied, eventsPerSecond: Math.round(builder.counts.applied / Math.max(s, 0.001)), view: viewSize(builder.writer.days) },
+        'view caught up with the topic',
+      );
+    }
+  };
+  const report = (): BuilderReport => ({
+    counts: { ...builder.counts },
+    partitions: data.partitions.map((p) => ({ partition: p, next: nextOf(p), high: Math.max(builder.high.get(p) ?? 0, nextOf(p)) })),
+    caughtUp,
+    horizon: builder.currentHorizon,
+    size: viewSize(builder.writer.days),
+    rounds,
+    backfilled: builder.backfilled,
+    gaps: builder.gaps,
+  });
+  const post = (m: FromBuilder) => port.postMessage(m);
+
+  // Beyond retention: what Kafka no longer holds comes from ClickHouse, through the main thread.
+  const ranges: BackfillRange[] = [];
+  for (const p of data.partitions) {
+    const from = builder.next.get(p) ?? 0;
+    const earliest = low.get(p) ?? 0;
+    if (from < earliest) ranges.push({ partition: p, from, to: earliest });
+  }
+  const backfillDone = new Map<number, () => void>();
+  const backfills = ranges.map((r) => new Promise<void>((resolve) => backfillDone.set(r.partition, resolve)));
+  let stopping: Promise<void> | null = null;
+  let reader: PartitionReader | null = null;
+  const pending: Promise<unknown>[] = [];
+
+  port.on('message', (m: ToBuilder) => {
+    if (m.type === 'stop') {
+      stopping ??= stop();
+    } else if (m.type === 'delete-user') {
+      void builder.writer.deleteUser(m.userKey).then(
+        (events) => post({ type: 'deleted', id: m.id, events }),
+        (err: unknown) => {
+          log.error({ err }, 'deleting a user from the view failed');
+          post({ type: 'deleted', id: m.id, events: -1 });
+        },
+      );
+    } else if (m.type === 'backfill-rows') {
+      const done = builder.applyBackfill(m.partition, m.rows, m.upTo).then(() => {
+        if (m.upTo !== null) backfillDone.get(m.partition)?.();
+      });
+      pending.push(done);
+    }
+  });
+
+  const reporter = setInterval(() => post({ type: 'report', report: report() }), REPORT_MS);
+  let lastProgress = performance.now();
+  let lastApplied = 0;
+  const progress = setInterval(() => {
+    if (caughtUp) return;
+    const now = performance.now();
+    const applied = builder.counts.applied;
+    const remaining = data.partitions.reduce((n, p) => n + Math.max(0, (target.get(p) ?? 0) - nextOf(p)), 0);
+    const rate = (applied - lastApplied) / ((now - lastProgress) / 1000);
+    log.info(
+      { applied, eventsPerSecond: Math.round(rate), recordsRemaining: remaining, backfilled: builder.backfilled, view: viewSize(builder.writer.days) },
+      'view catching up',
+    );
+    lastProgress = now;
+    lastApplied = applied;
+  }, PROGRESS_LOG_MS);
+
+  let maintaining = false;
+  const maintain = async () => {
+    if (maintaining || stopping) return;
+    maintaining = true;
+    try {
+      // The horizon moves forward only: by age (QUERY_VIEW_DAYS), then by size (QUERY_VIEW_MAX_BYTES).
+      let horizon = Math.max(builder.currentHorizon, wantedHorizon());
+      const days = [...builder.writer.days].filter(([d]) => d * DAY_MS >= horizon).sort((a, b) => b[0] - a[0]);
+      let bytes = 0;
+      for (const [day, s] of days) {
+        bytes += s.bytes;
+        if (bytes > q.viewMaxBytes) {
+          horizon = Math.max(horizon, (day + 1) * DAY_MS);
+          break;
+        }
+      }
+      if (horizon > builder.currentHorizon) log.info({ horizon: new Date(horizon).toISOString(), budgetBytes: q.viewMaxBytes }, 'view horizon moves forward');
+      await builder.moveHorizon(horizon, PRUNE_CHUNK, log);
+    } catch (err) {
+      log.error({ err }, 'view maintenance failed; retrying later');
+    } finally {
+      maintaining = false;
+    }
+  };
+  const maintenance = setInterval(() => void maintain(), MAINTENANCE_MS);
+
+  async function stop(): Promise<void> {
+    clearInterval(maintenance);
+    clearInterval(progress);
+    await reader?.stop();
+    await Promise.allSettled(pending);
+    await builder.saveAll();
+    await decoder?.close();
+    clearInterval(reporter);
+    post({ type: 'report', report: report() });
+    await state.close();
+    post({ type: 'stopped' });
+  }
+
+  if (ranges.length > 0) {
+    log.info({ ranges }, 'Kafka no longer holds the start of these partitions: reading their events from ClickHouse');
+    post({ type: 'backfill-needed', ranges, horizon: builder.currentHorizon });
+    await Promise.all(backfills);
+  }
+  if (stopping) return;
+  await checkCaughtUp();
+  void maintain();
+  const fetchBytes = 16 * 1024 * 1024;
+  const groupId = `trackhouse-view-${os.hostname()}-${randomBytes(6).toString('hex')}`;
+  reader = createPartitionReader(kafka, {
+    topics: [topic],
+    groupId,
+    partitions: new Map([[topic, data.partitions]]),
+    // Where the state says, or (a partition never read) its first record.
+    position: (_, p) => builder.readFrom.get(p) ?? null,
+    startTime: () => 0,
+    // Fresh events at once (freshness), whole fetches when there is a backlog (build rate).
+    maxWaitMs: 100,
+    maxBytes: fetchBytes,
+    maxBytesPerPartition: Math.max(1024 * 1024, Math.ceil(fetchBytes / Math.max(1, data.partitions.length))),
+    log,
+  });
+  log.info(
+    { topic, partitions: data.partitions, groupId, from: Object.fromEntries(builder.readFrom), horizon: new Date(builder.currentHorizon).toISOString() },
+    'view reading Kafka',
+  );
+  await reader.start(async (batches) => {
+    await builder.apply(batches);
+    rounds++;
+    await checkCaughtUp();
+  });
+}

@@ -1,0 +1,9 @@
+// Decode thread of the view's builder (piscina): ./decode.ts on a task, its result's buffers moved
+// back to the builder thread, never copied.
+import { move, transferableSymbol, valueSymbol } from 'piscina';
+import { decodeRecords, transferables, type DecodeTask } from './decode.js';
+
+export default function decode(task: DecodeTask): unknown {
+  const result = decodeRecords(task);
+  return move({ [transferableSymbol]: transferables(result), [valueSymbol]: result } as never);
+}

@@ -1,0 +1,193 @@
+// Whether ClickHouse's isValidJSON accepts a text, decided exactly in Node. The query API renders a
+// stored JSON text as `null` when ClickHouse would not accept it, and the view must render every
+// event byte for byte as ClickHouse's rows are rendered, so this is a full validator, not a guess.
+//
+// ClickHouse parses with simdjson; checked against chDB (test/integration/view-jsonvalid.test.ts):
+// - the grammar is RFC 8259 (what JSON.parse accepts), with one leading UTF-8 BOM allowed;
+// - a value nested in more than 1024 levels is refused: a value's depth is 1 plus the containers
+//   around it, so 1024 nested empty arrays pass and 1024 arrays around a number do not;
+// - a \u escape of a surrogate must be a high one followed at once by an escaped low one;
+// - an integer (no fraction, no exponent) must fit UInt64, or Int64 when negative;
+// - any other number must be finite as a double (1e400 is refused, 1e-400 is 0 and passes).
+//
+// Hot path (every event the view takes in, three texts each): one loop over UTF-16 code units with
+// an explicit stack, no recursion and no allocation except for the rare number that needs Number()
+// to decide; about as fast as JSON.parse here, without the garbage. Texts come from Avro strings,
+// which decode to well-formed UTF-16, and reach ClickHouse as UTF-8: every code unit at or above
+// 0x20 is a valid string character on both sides.
+
+const MAX_DEPTH = 1024;
+const UINT64_MAX = '18446744073709551615';
+const INT64_MIN_ABS = '9223372036854775808';
+/** Open containers, innermost last: 1 = object, 2 = array. */
+const stack = new Uint8Array(MAX_DEPTH + 2);
+
+function hex4(s: string, at: number): number {
+  let v = 0;
+  for (let k = 0; k < 4; k++) {
+    const c = s.charCodeAt(at + k);
+    let d: number;
+    if (c >= 0x30 && c <= 0x39) d = c - 0x30;
+    else if (c >= 0x61 && c <= 0x66) d = c - 0x57;
+    else if (c >= 0x41 && c <= 0x46) d = c - 0x37;
+    else return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+/** Index after the string starting at the quote `i`, or -1. */
+function str(s: string, i: number, n: number): number {
+  i++;
+  for (;;) {
+    if (i >= n) return -1;
+    const c = s.charCodeAt(i);
+    if (c === 0x22) return i + 1;
+    if (c >= 0x20 && c !== 0x5c) {
+      i++;
+      continue;
+    }
+    if (c < 0x20) return -1;
+    const e = s.charCodeAt(i + 1);
+    if (e === 0x75) {
+      const u = hex4(s, i + 2);
+      if (u < 0) return -1;
+      i += 6;
+      if (u >= 0xdc00 && u <= 0xdfff) return -1;
+      if (u >= 0xd800 && u <= 0xdbff) {
+        if (s.charCodeAt(i) !== 0x5c || s.charCodeAt(i + 1) !== 0x75) return -1;
+        const low = hex4(s, i + 2);
+        if (low < 0xdc00 || low > 0xdfff) return -1;
+        i += 6;
+      }
+    } else if (e === 0x22 || e === 0x5c || e === 0x2f || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) {
+      i += 2;
+    } else return -1;
+  }
+}
+
+/** Index after the number at `i`, or -1. */
+function num(s: string, i: number, n: number): number {
+  const start = i;
+  const negative = s.charCodeAt(i) === 0x2d;
+  if (negative) i++;
+  const intStart = i;
+  let c = s.charCodeAt(i);
+  if (c === 0x30) i++;
+  else if (c >= 0x31 && c <= 0x39) {
+    i++;
+    while (i < n && (c = s.charCodeAt(i)) >= 0x30 && c <= 0x39) i++;
+  } else return -1;
+  const digits = i - intStart;
+  let integer = true;
+  let exponent = false;
+  if (s.charCodeAt(i) === 0x2e) {
+    integer = false;
+    i++;
+    const f = i;
+    while (i < n && (c = s.charCodeAt(i)) >= 0x30 && c <= 0x39) i++;
+    if (i === f) return -1;
+  }
+  c = s.charCodeAt(i);
+  if (c === 0x65 || c === 0x45) {
+    integer = false;
+    exponent = true;
+    i++;
+    c = s.charCodeAt(i);
+    if (c === 0x2b || c === 0x2d) i++;
+    const f = i;
+    while (i < n && (c = s.charCodeAt(i)) >= 0x30 && c <= 0x39) i++;
+    if (i === f) return -1;
+  }
+  if (integer) {
+    if (digits < 19) return i;
+    const limit = negative ? INT64_MIN_ABS : UINT64_MAX;
+    if (digits < limit.length) return i;
+    if (digits > limit.length) return -1;
+    return s.slice(intStart, intStart + digits) <= limit ? i : -1;
+  }
+  if (!exponent && digits <= 308) return i;
+  return Number.isFinite(Number(s.slice(start, i))) ? i : -1;
+}
+
+function ws(s: string, i: number, n: number): number {
+  while (i < n) {
+    const c = s.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
+    i++;
+  }
+  return i;
+}
+
+/** isValidJSON(text) as ClickHouse answers it. */
+export function isValidJson(s: string): boolean {
+  if (s === '{}') return true;
+  const n = s.length;
+  let i = s.charCodeAt(0) === 0xfeff ? 1 : 0;
+  let depth = 0;
+  for (;;) {
+    // A value is expected here; its depth is 1 + the containers open.
+    i = ws(s, i, n);
+    if (depth + 1 > MAX_DEPTH) return false; // this value's depth
+    const c = s.charCodeAt(i);
+    if (c === 0x7b || c === 0x5b) {
+      stack[++depth] = c === 0x7b ? 1 : 2;
+      i = ws(s, i + 1, n);
+      const close = s.charCodeAt(i);
+      if (close === (c === 0x7b ? 0x7d : 0x5d)) {
+        depth--;
+        i++;
+      } else if (c === 0x7b) {
+        // The first member's key.
+        if (close !== 0x22) return false;
+        i = str(s, i, n);
+        if (i < 0) return false;
+        i = ws(s, i, n);
+        if (s.charCodeAt(i) !== 0x3a) return false;
+        i++;
+        continue;
+      } else {
+        continue;
+      }
+    } else if (c === 0x22) {
+      i = str(s, i, n);
+      if (i < 0) return false;
+    } else if (c === 0x74) {
+      if (!s.startsWith('true', i)) return false;
+      i += 4;
+    } else if (c === 0x66) {
+      if (!s.startsWith('false', i)) return false;
+      i += 5;
+    } else if (c === 0x6e) {
+      if (!s.startsWith('null', i)) return false;
+      i += 4;
+    } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      i = num(s, i, n);
+      if (i < 0) return false;
+    } else return false;
+    // After a value: close containers, or go on to the next element or member.
+    for (;;) {
+      i = ws(s, i, n);
+      if (depth === 0) return i === n;
+      const d = s.charCodeAt(i);
+      if (d === 0x2c) {
+        i = ws(s, i + 1, n);
+        if (stack[depth] === 1) {
+          if (s.charCodeAt(i) !== 0x22) return false;
+          i = str(s, i, n);
+          if (i < 0) return false;
+          i = ws(s, i, n);
+          if (s.charCodeAt(i) !== 0x3a) return false;
+          i++;
+        }
+        break;
+      }
+      if (d === (stack[depth] === 1 ? 0x7d : 0x5d)) {
+        depth--;
+        i++;
+        continue;
+      }
+      return false;
+    }
+  }
+}

@@ -1,0 +1,240 @@
+// The query API's per-user view, main-thread side: opens the state (wiping it when it was built for
+// other partitions or torn by a machine crash), runs the builder thread (./builderthread.ts), serves range
+// reads (ViewReader), fills what Kafka no longer holds from ClickHouse, and reports progress as
+// metrics and readiness. One interface for the rest of the project: startView() -> View.
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Logger } from '../common/log.js';
+import { Counter, Gauge, type Registry } from '../common/metrics.js';
+import type { Config } from '../config/index.js';
+import { openState, type StateStore } from '../state/statestore.js';
+import { readBackfill } from './backfill.js';
+import { ViewReader, VIEW_DATABASES } from './viewstore.js';
+import type { BackfillRange, BuilderReport, FromBuilder, ToBuilder, ViewWorkerData } from './builderthread.js';
+
+/** Version of the view's layout (./keys.ts, ./viewstore.ts): a state of another version is rebuilt. */
+export const VIEW_LAYOUT = 2;
+
+export interface ViewOptions {
+  config: Config;
+  /** Kafka brokers (resolved: the local broker's address is known only once it runs). */
+  brokers: string[];
+  /** The events topic's partition count. */
+  partitionCount: number;
+  /** Partitions this replica holds. */
+  partitions: readonly number[];
+  /** For events beyond the topic's retention. */
+  clickhouse: ClickHouseClient;
+  log: Logger;
+  registry: Registry;
+}
+
+export interface View {
+  readonly reader: ViewReader;
+  readonly partitions: readonly number[];
+  /** True once the view has applied everything the topic held when it started. */
+  caughtUp(): boolean;
+  /** The builder's latest report (null before the first). */
+  report(): BuilderReport | null;
+  /** Deletes a user's events from the view (for erasure); resolves with how many. */
+  deleteUser(userKey: string): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/** Which partitions shard `index` of `shards` holds: p mod shards = index. */
+export function shardPartitions(partitionCount: number, shards: number, index: number): number[] {
+  const out: number[] = [];
+  for (let p = 0; p < partitionCount; p++) if (p % shards === index) out.push(p);
+  return out;
+}
+
+const RESTART_MS = 5_000;
+
+export async function startView(opts: ViewOptions): Promise<View> {
+  const { config, log } = opts;
+  const topic = config.kafka.topics.events;
+  const dir = path.join(config.dataDir, 'view');
+  const reader = new ViewReader();
+  const state: StateStore = await openState({
+    path: dir,
+    databases: VIEW_DATABASES,
+    identity: { layout: VIEW_LAYOUT, topic, partitionCount: opts.partitionCount, partitions: opts.partitions.join(',') },
+    dbOptions: reader.dbOptions,
+    log,
+  });
+  reader.attach(state);
+  const metrics = viewMetrics(opts.registry, state);
+  let last: BuilderReport | null = null;
+  let worker: Worker | null = null;
+  let stopping = false;
+  let stopped: Promise<void> | null = null;
+  let nextId = 1;
+  const deletes = new Map<number, (n: number) => void>();
+  let onStopped: (() => void) | null = null;
+
+  const data: ViewWorkerData = {
+    config,
+    brokers: opts.brokers,
+    path: dir,
+    partitions: [...opts.partitions],
+    partitionCount: opts.partitionCount,
+  };
+
+  const backfill = async (w: Worker, ranges: BackfillRange[]) => {
+    for (const r of ranges) {
+      const started = performance.now();
+      const n = await readBackfill(opts.clickhouse, topic, r.partition, r.from, r.to, async (rows, lastChunk) => {
+        const m: ToBuilder = { type: 'backfill-rows', partition: r.partition, rows, upTo: lastChunk ? r.to : null };
+        w.postMessage(m);
+      });
+      log.info({ partition: r.partition, from: r.from, to: r.to, events: n, seconds: Math.round((performance.now() - started) / 100) / 10 }, 'view backfilled from ClickHouse');
+    }
+  };
+
+  const spawn = () => {
+    // Built: dist/view/builderthread.js. From source (tests, tsx): the .ts file, loaded through tsx.
+    const fromSource = import.meta.url.endsWith('.ts');
+    const file = new URL(fromSource ? './builderthread.ts' : './builderthread.js', import.meta.url);
+    // tsx's --import hooks do not reach a worker's entry on Node 20: register them in the worker.
+    const w = fromSource
+      ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((t) => { t.register(); return import(${JSON.stringify(file.href)}); });`, {
+          eval: true,
+          workerData: data,
+        })
+      : new Worker(file, { workerData: data });
+    worker = w;
+    w.on('message', (m: FromBuilder) => {
+      if (m.type === 'report') {
+        metrics.update(m.report, last);
+        last = m.report;
+      } else if (m.type === 'backfill-needed') {
+        backfill(w, m.ranges).catch((err: unknown) => {
+          log.error({ err }, 'reading events beyond the topic retention from ClickHouse failed; the view restarts and tries again');
+          void w.terminate();
+        });
+      } else if (m.type === 'deleted') {
+        deletes.get(m.id)?.(m.events);
+        deletes.delete(m.id);
+      } else if (m.type === 'stopped') {
+        onStopped?.();
+      }
+    });
+    w.on('error', (err) => log.error({ err }, 'view builder failed'));
+    w.on('exit', (code) => {
+      if (worker === w) worker = null;
+      for (const resolve of deletes.values()) resolve(-1);
+      deletes.clear();
+      if (stopping) {
+        onStopped?.();
+        return;
+      }
+      // Not ready until the new builder has caught up again.
+      last = last === null ? null : { ...last, caughtUp: false };
+      log.error({ code, restartInMs: RESTART_MS }, 'view builder stopped unexpectedly; restarting it');
+      setTimeout(() => {
+        if (!stopping) spawn();
+      }, RESTART_MS).unref();
+    });
+  };
+  spawn();
+  if (state.wiped !== null) log.info({ reason: state.wiped }, 'view rebuilt from scratch');
+
+  return {
+    reader,
+    partitions: opts.partitions,
+    caughtUp: () => last?.caughtUp === true,
+    report: () => last,
+    deleteUser(userKey) {
+      const w = worker;
+      if (w === null) return Promise.reject(new Error('the view builder is not running'));
+      const id = nextId++;
+      return new Promise<number>((resolve, reject) => {
+        deletes.set(id, (n) => (n < 0 ? reject(new Error('deleting the user from the view failed')) : resolve(n)));
+        w.postMessage({ type: 'delete-user', id, userKey } satisfies ToBuilder);
+      });
+    },
+    stop() {
+      stopped ??= (async () => {
+        stopping = true;
+        const w = worker;
+        if (w !== null) {
+          await new Promise<void>((resolve) => {
+            onStopped = resolve;
+            w.postMessage({ type: 'stop' } satisfies ToBuilder);
+          });
+          await w.terminate();
+        }
+        await state.close();
+      })();
+      return stopped;
+    },
+  };
+}
+
+interface ViewMetrics {
+  update(now: BuilderReport, before: BuilderReport | null): void;
+}
+
+function viewMetrics(registry: Registry, state: StateStore): ViewMetrics {
+  let report: BuilderReport | null = null;
+  const gauge = (name: string, help: string, value: (r: BuilderReport) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        if (report !== null) this.set(value(report));
+      },
+    });
+  gauge('trackhouse_query_view_caught_up', '1 once the view has applied everything the topic held when it started (/readyz waits for it)', (r) => (r.caughtUp ? 1 : 0));
+  gauge('trackhouse_query_view_lag_records', 'Records of the held partitions not applied yet (latest known end offset minus next offset)', (r) =>
+    r.partitions.reduce((n, p) => n + Math.max(0, p.high - p.next), 0),
+  );
+  gauge('trackhouse_query_view_events', 'Events in the view', (r) => r.size.events);
+  gauge('trackhouse_query_view_bytes', 'Bytes of event data in the view (keys and reply JSON; the budget QUERY_VIEW_MAX_BYTES applies to it)', (r) => r.size.bytes);
+  gauge('trackhouse_query_view_horizon_seconds', 'The view holds every event from this time on (Unix seconds); older ones are answered by ClickHouse', (r) =>
+    Number.isFinite(r.horizon) ? r.horizon / 1000 : 0,
+  );
+  new Gauge({
+    name: 'trackhouse_query_view_disk_bytes',
+    help: 'Disk blocks the view file takes',
+    registers: [registry],
+    collect() {
+      this.set(state.diskBytes());
+    },
+  });
+  const records = new Counter({
+    name: 'trackhouse_query_view_records_total',
+    help:
+      'Kafka records handled by the view, by outcome: applied, redelivered (already applied), replayed (resend window rebuilt after a ' +
+      'restart), resent (client resend dropped), invalid (the sink dead-letters it), beyond_horizon (older than the view keeps)',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  const backfilled = new Counter({ name: 'trackhouse_query_view_backfilled_total', help: 'Events read from ClickHouse because Kafka no longer held them', registers: [registry] });
+  const gaps = new Counter({ name: 'trackhouse_query_view_gap_records_total', help: 'Records deleted by retention before the view read them', registers: [registry] });
+  const outcomes = [
+    ['applied', 'applied'],
+    ['redelivered', 'redelivered'],
+    ['replayed', 'replayed'],
+    ['resent', 'resent'],
+    ['invalid', 'invalid'],
+    ['beyond_horizon', 'beyondHorizon'],
+  ] as const;
+  return {
+    update(now, before) {
+      report = now;
+      // Counts restart from 0 with a new builder thread: count only what grew.
+      const b = before !== null && before.counts.records <= now.counts.records ? before : null;
+      for (const [label, key] of outcomes) {
+        const d = now.counts[key] - (b?.counts[key] ?? 0);
+        if (d > 0) records.inc({ outcome: label }, d);
+      }
+      const db = now.backfilled - (b?.backfilled ?? 0);
+      if (db > 0) backfilled.inc(db);
+      const dg = now.gaps - (b?.gaps ?? 0);
+      if (dg > 0) gaps.inc(dg);
+    },
+  };
+}

@@ -1,0 +1,551 @@
+// The view's data in LMDB (see ./keys.ts for the layout): writes from the builder thread, range
+// reads from the query API's thread. LMDB gives readers a consistent snapshot while one writer
+// commits, so reads never wait for writes.
+//
+// Besides the events and their two indexes the view keeps, in the same transactions:
+// - `days`: per UTC day of event time, how many events and bytes the view holds (the disk budget
+//   and the size metrics read it; pruning drops whole days);
+// - meta `horizon`: the view holds every event with timestamp >= horizon; older ones are
+//   ClickHouse's to answer.
+import type { Logger } from '../common/log.js';
+import type { DecodedRecords } from './decode.js';
+import type { Bytes, StateStore } from '../state/statestore.js';
+import { KeyWriter, nameLength, readTime, TIME_BASE_MS, TIME_END_MS, TYPE_CODES } from './keys.js';
+
+export const VIEW_DATABASES = ['events', 'by_type', 'by_event', 'days', 'windows', 'view_meta'] as const;
+
+export const DAY_MS = 86_400_000;
+const EMPTY = Buffer.alloc(0);
+
+/** What one day of event time holds. */
+export interface DayStats {
+  events: number;
+  bytes: number;
+}
+
+/**
+ * The view's horizon: it holds every event with timestamp >= horizon (Unix ms, a UTC midnight);
+ * older ones are ClickHouse's to answer. Absent: not set yet.
+ */
+export function readHorizon(meta: Bytes): number | undefined {
+  const v = meta.getBinary(HORIZON_KEY);
+  return v === undefined ? undefined : v.readDoubleLE(0);
+}
+
+/** The user-visible size of the view. */
+export interface ViewSize {
+  events: number;
+  /** Keys and values of the events and their index entries. */
+  bytes: number;
+  days: number;
+}
+
+function dayKey(day: number): Buffer {
+  const k = Buffer.allocUnsafe(4);
+  k.writeInt32BE(day, 0);
+  return k;
+}
+
+function dayValue(s: DayStats): Buffer {
+  const v = Buffer.allocUnsafe(16);
+  v.writeDoubleLE(s.events, 0);
+  v.writeDoubleLE(s.bytes, 8);
+  return v;
+}
+
+/** Day stats of the whole view. */
+export function readDays(days: Bytes): Map<number, DayStats> {
+  const out = new Map<number, DayStats>();
+  for (const { key, value } of days.getRange({})) {
+    out.set(key.readInt32BE(0), { events: value.readDoubleLE(0), bytes: value.readDoubleLE(8) });
+  }
+  return out;
+}
+
+export function viewSize(days: ReadonlyMap<number, DayStats>): ViewSize {
+  let events = 0;
+  let bytes = 0;
+  for (const d of days.values()) {
+    events += d.events;
+    bytes += d.bytes;
+  }
+  return { events, bytes, days: days.size };
+}
+
+/**
+ * Queues the writes of events into the state (inside StateStore.write()). Values are copied into
+ * slabs that stay alive until LMDB has written them (lmdb-js keeps a reference to each value until
+ * its commit), so a round costs a few allocations, not one per event.
+ */
+export class ViewWriter {
+  private readonly events: Bytes;
+  private readonly byType: Bytes;
+  private readonly byEvent: Bytes;
+  private readonly daysDb: Bytes;
+  private readonly meta: Bytes;
+  private readonly keys = new KeyWriter();
+  private slab = Buffer.allocUnsafeSlow(0);
+  private slabAt = 0;
+  private readonly typeValue = new Map<number, Buffer>();
+  /** Day stats as stored, updated by every write. */
+  readonly days: Map<number, DayStats>;
+  private readonly touched = new Set<number>();
+
+  constructor(private readonly state: StateStore) {
+    this.events = state.db('events');
+    this.byType = state.db('by_type');
+    this.byEvent = state.db('by_event');
+    this.daysDb = state.db('days');
+    this.meta = state.db('view_meta');
+    this.days = readDays(this.daysDb);
+    for (const code of TYPE_CODES.values()) this.typeValue.set(code, Buffer.from([code]));
+  }
+
+  /** The JSON text as bytes in the current slab. */
+  private value(json: string): Buffer {
+    const max = json.length * 3;
+    if (this.slab.length - this.slabAt < max) {
+      this.slab = Buffer.allocUnsafeSlow(Math.max(1 << 22, max));
+      this.slabAt = 0;
+    }
+    const n = this.slab.write(json, this.slabAt, 'utf8');
+    const v = this.slab.subarray(this.slabAt, this.slabAt + n);
+    this.slabAt += n;
+    return v;
+  }
+
+  /** Queues one event (inside StateStore.write()). Returns the bytes it adds to the view. */
+  put(userKey: string, ts: number, id: string, type: string, event: string | null, json: string): number {
+    const value = this.value(json);
+    const k = this.keys;
+    k.reset().name(userKey);
+    const u = k.at;
+    k.time(ts).id(id);
+    const primary = k.view();
+    void this.events.put(primary, value);
+    let bytes = primary.length + value.length;
+    const tail = k.buf.subarray(u, k.at);
+    const code = TYPE_CODES.get(type) ?? 0;
+    // Index keys are built behind the primary one in the same buffer (LMDB copies keys on put).
+    const start = k.at;
+    k.bytes(k.buf, 0, u).byte(code).bytes(tail);
+    void this.byType.put(k.buf.subarray(start, k.at), EMPTY);
+    bytes += k.at - start;
+    if (event !== null && event !== '') {
+      const e = k.at;
+      k.bytes(k.buf, 0, u).name(event).bytes(tail);
+      void this.byEvent.put(k.buf.subarray(e, k.at), this.typeValue.get(code) ?? Buffer.from([code]));
+      bytes += k.at - e + 1;
+    }
+    this.count(ts, bytes);
+    return bytes;
+  }
+
+  /**
+   * Queues record k of a decoded task (./decode.ts): its keys and JSON are slices of the task's
+   * slabs, which stay alive until LMDB has written them. Returns the bytes it adds.
+   */
+  putDecoded(d: DecodedRecords, k: number, keys: Buffer, json: Buffer): number {
+    const e = d.keyEnds;
+    const pk = keys.subarray(e[3 * k]!, e[3 * k + 1]!);
+    const value = json.subarray(k === 0 ? 0 : d.jsonEnds[k - 1]!, d.jsonEnds[k]!);
+    void this.events.put(pk, value);
+    void this.byType.put(keys.subarray(e[3 * k + 1]!, e[3 * k + 2]!), EMPTY);
+    let bytes = e[3 * k + 2]! - e[3 * k]! + value.length;
+    if (e[3 * k + 3]! > e[3 * k + 2]!) {
+      const code = d.typeCode[k]!;
+      void this.byEvent.put(keys.subarray(e[3 * k + 2]!, e[3 * k + 3]!), this.typeValue.get(code) ?? Buffer.from([code]));
+      bytes += e[3 * k + 3]! - e[3 * k + 2]! + 1;
+    }
+    this.count(d.ts[k]!, bytes);
+    return bytes;
+  }
+
+  private count(ts: number, bytes: number): void {
+    const day = Math.floor(ts / DAY_MS);
+    const s = this.days.get(day);
+    if (s === undefined) this.days.set(day, { events: 1, bytes });
+    else {
+      s.events++;
+      s.bytes += bytes;
+    }
+    this.touched.add(day);
+  }
+
+  /** markOlder() for the user part (`length` bytes at `start`) of a key. */
+  markOlderKey(keys: Buffer, start: number, length: number): void {
+    const k = this.keys.reset().byte(OLDER).bytes(keys, start, start + length).view();
+    void this.meta.put(k, USER_OLDER);
+  }
+
+  /** Queues the horizon (inside StateStore.write()). */
+  setHorizon(horizon: number): void {
+    const v = Buffer.allocUnsafe(8);
+    v.writeDoubleLE(horizon, 0);
+    void this.meta.put(HORIZON_KEY, v);
+  }
+
+  /**
+   * Notes that ClickHouse holds events of this user older than the horizon (inside
+   * StateStore.write()): pages of users without the mark are complete from the view alone.
+   */
+  markOlder(userKey: string): void {
+    void this.meta.put(this.keys.reset().byte(OLDER).name(userKey).view(), USER_OLDER);
+  }
+
+  /** Queues the day stats changed since the last call (inside the same StateStore.write()). */
+  flushDays(): void {
+    for (const day of this.touched) {
+      const d = this.days.get(day);
+      if (d === undefined || d.events <= 0) void this.daysDb.remove(dayKey(day));
+      else void this.daysDb.put(dayKey(day), dayValue(d));
+    }
+    this.touched.clear();
+  }
+
+  /**
+   * Marks every user with an event older than `before` (as holding older events in ClickHouse),
+   * `chunk` users per transaction. The first step of moving the horizon to `before`: a user must
+   * be marked before the horizon passes their events, or a page of theirs would be taken as
+   * complete without them.
+   */
+  async markUsersBelow(before: number, chunk: number): Promise<number> {
+    let marked = 0;
+    let from: Buffer | undefined;
+    for (;;) {
+      const users = new Set<string>();
+      let last: Buffer | undefined;
+      let scanned = 0;
+      for (const key of this.events.getKeys(from === undefined ? { snapshot: false } : { start: from, exclusiveStart: true, snapshot: false })) {
+        const k = key as Buffer;
+        last = k;
+        if (eventTimeOfKey('events', k) < before) users.add(k.toString('latin1', 0, nameLength(k, 0)));
+        if (users.size >= chunk || ++scanned >= chunk * 20) break;
+      }
+      if (last === undefined) break;
+      from = Buffer.from(last);
+      if (users.size > 0) {
+        await this.state.write(() => {
+          for (const u of users) void this.meta.put(Buffer.concat([Buffer.from([OLDER]), Buffer.from(u, 'latin1')]), USER_OLDER);
+        });
+        marked += users.size;
+      } else {
+        await new Promise((r) => setImmediate(r));
+      }
+    }
+    return marked;
+  }
+
+  /**
+   * Deletes every event with timestamp < `before`, `chunk` keys per transaction so the builder
+   * keeps applying new events in between. Each key space is scanned once; the day stats of the
+   * deleted days go in the last transaction. Returns the events deleted.
+   */
+  async prune(before: number, chunk: number, log: Logger): Promise<number> {
+    const days = [...this.days.keys()].filter((d) => (d + 1) * DAY_MS <= before);
+    let deleted = 0;
+    for (const [space, db] of [
+      ['events', this.events],
+      ['by_type', this.byType],
+      ['by_event', this.byEvent],
+    ] as const) {
+      let from: Buffer | undefined;
+      for (;;) {
+        const doomed: Buffer[] = [];
+        const users = new Set<string>();
+        let last: Buffer | undefined;
+        let scanned = 0;
+        for (const key of db.getKeys(from === undefined ? { snapshot: false } : { start: from, exclusiveStart: true, snapshot: false })) {
+          const k = key as Buffer;
+          last = k;
+          if (eventTimeOfKey(space, k) < before) {
+            doomed.push(Buffer.from(k));
+            if (space === 'events') users.add(k.toString('latin1', 0, nameLength(k, 0)));
+          }
+          // Bound both the transaction and the time between two of them.
+          if (doomed.length >= chunk || ++scanned >= chunk * 20) break;
+        }
+        if (last === undefined) break;
+        from = Buffer.from(last);
+        if (doomed.length > 0) {
+          await this.state.write(() => {
+            for (const k of doomed) void db.remove(k);
+            // Their older events are ClickHouse's now.
+            for (const u of users) void this.meta.put(Buffer.concat([Buffer.from([OLDER]), Buffer.from(u, 'latin1')]), USER_OLDER);
+          });
+          if (space === 'events') deleted += doomed.length;
+        } else {
+          // Yield between scan chunks even when nothing was due.
+          await new Promise((r) => setImmediate(r));
+        }
+      }
+    }
+    if (days.length > 0) {
+      await this.state.write(() => {
+        for (const day of days) {
+          this.days.delete(day);
+          this.touched.add(day);
+        }
+        this.flushDays();
+      });
+    }
+    log.info({ before: new Date(before).toISOString(), deleted }, 'view pruned');
+    return deleted;
+  }
+
+  /**
+   * Deletes every event of one user (for erasure). The day stats keep counting them until their
+   * day is pruned: they are a size estimate, and a user's events are a sliver of a day.
+   */
+  deleteUser(userKey: string): Promise<number> {
+    const prefix = this.keys.reset().name(userKey).copy();
+    let n = 0;
+    return this.state
+      .write(() => {
+        for (const db of [this.events, this.byType, this.byEvent]) {
+          // U is length-prefixed: every key that starts with it is this user's, and only those.
+          for (const key of db.getKeys({ start: prefix })) {
+            const k = key as Buffer;
+            if (!startsWith(k, prefix)) break;
+            void db.remove(Buffer.from(k));
+            if (db === this.events) n++;
+          }
+        }
+      })
+      .then(() => n);
+  }
+}
+
+function startsWith(k: Buffer, prefix: Buffer): boolean {
+  return k.length >= prefix.length && k.compare(prefix, 0, prefix.length, 0, prefix.length) === 0;
+}
+
+/** The event time in a key of one of the three key spaces. */
+export function eventTimeOfKey(space: 'events' | 'by_type' | 'by_event', key: Uint8Array): number {
+  let at = nameLength(key, 0);
+  if (space === 'by_type') at += 1;
+  else if (space === 'by_event') at += nameLength(key, at);
+  return readTime(key, at);
+}
+
+/** A page request as the view sees it (times in Unix ms; null: unbounded). */
+export interface ViewQuery {
+  userKey: string;
+  from: number | null;
+  to: number | null;
+  type: string | null;
+  event: string | null;
+  cursor: { ts: number; id: string } | null;
+}
+
+export interface ViewRows {
+  /** Rows found (at most `want`), newest first. */
+  count: number;
+  /**
+   * True when these rows are the whole answer: `want` rows were found, or the request's range
+   * cannot reach below the view (its `from` is at or above the horizon, or the user has no event
+   * older than the horizon). False: the page needs older rows (ClickHouse's).
+   */
+  complete: boolean;
+}
+
+const PREFIX = Buffer.from('{"events":');
+const OPEN = 0x5b; // [
+const COMMA = 0x2c;
+const ID_START = Buffer.byteLength('{"event_id":');
+const AFTER_ID = Buffer.from(',"type":');
+const USER_OLDER = Buffer.from([1]);
+
+/**
+ * Range reads of the view, written straight into one reply buffer.
+ *
+ * Hot path (every page the API answers): LMDB hands each value to this reader's decoder, which
+ * copies it into the reply buffer behind a comma; keys are copied into one scratch buffer. So a
+ * page of 50 events allocates nothing per event (measured: allocating a Buffer per key and value
+ * cost most of a page's time), and the reply is the buffer itself: `{"events":` and the rows are
+ * in place, the first comma becomes `[`, and the tail is written after the last row served.
+ */
+export class ViewReader {
+  private events!: Bytes;
+  private byType!: Bytes;
+  private byEvent!: Bytes;
+  private meta!: Bytes;
+  private state!: StateStore;
+  private readonly keys = new KeyWriter();
+  private readonly primary = new KeyWriter();
+  private out = Buffer.allocUnsafeSlow(1 << 20);
+  private at = PREFIX.length;
+  /** The key of the row being read (copied by the key decoder). */
+  private key = Buffer.allocUnsafeSlow(4096);
+  private keyLength = 0;
+  private ends = new Int32Array(1024);
+  private times = new Float64Array(1024);
+  private count = 0;
+
+  /** lmdb-js options for this thread's handles of the view's databases (pass to openState/attachState). */
+  readonly dbOptions: Readonly<Record<string, Record<string, unknown>>>;
+
+  constructor() {
+    const keyEncoder = {
+      writeKey: (key: Buffer, target: Buffer, start: number) => {
+        target.set(key, start);
+        return start + key.length;
+      },
+      readKey: (source: Buffer, start: number, end: number) => {
+        const n = end - start;
+        if (n > this.key.length) this.key = Buffer.allocUnsafeSlow(n);
+        // A loop, not copy(): keys are short, and copy() with an offset allocates a view per call.
+        const key = this.key;
+        for (let i = 0; i < n; i++) key[i] = source[start + i]!;
+        this.keyLength = n;
+        return true;
+      },
+    };
+    const appendValue = {
+      // needsStableBuffer unset: lmdb-js passes its own buffer, and this copies what it needs.
+      encode: (v: Buffer) => v,
+      decode: (bytes: Buffer) => this.append(bytes),
+    };
+    const firstByte = { encode: (v: Buffer) => v, decode: (bytes: Buffer) => (bytes.length > 0 ? bytes[0]! : 0) };
+    // keyEncoding unset: lmdb-js prefers its own binary key reader over a keyEncoder.
+    this.dbOptions = {
+      events: { keyEncoding: undefined, keyEncoder, encoder: appendValue },
+      by_type: { keyEncoding: undefined, keyEncoder, encoder: firstByte },
+      by_event: { keyEncoding: undefined, keyEncoder, encoder: firstByte },
+    };
+  }
+
+  attach(state: StateStore): this {
+    this.state = state;
+    this.events = state.db('events');
+    this.byType = state.db('by_type');
+    this.byEvent = state.db('by_event');
+    this.meta = state.db('view_meta');
+    return this;
+  }
+
+  /** Appends one row (a comma, then the value); returns its length. */
+  private append(bytes: Buffer): number {
+    const n = bytes.length;
+    if (this.at + n + 64 > this.out.length) {
+      const bigger = Buffer.allocUnsafeSlow(Math.max(this.out.length * 2, this.at + n + 4096));
+      this.out.copy(bigger, 0, 0, this.at);
+      this.out = bigger;
+    }
+    this.out[this.at++] = COMMA;
+    // Not bytes.copy(): lmdb-js's shared buffer reports the value's length but is larger, and
+    // Buffer#copy would copy all of it.
+    this.out.set(bytes.subarray(0, n), this.at);
+    this.at += n;
+    return n;
+  }
+
+  horizon(): number {
+    const v = this.meta.getBinaryFast(HORIZON_KEY);
+    return v === undefined ? TIME_END_MS : v.readDoubleLE(0);
+  }
+
+  /** Whether ClickHouse may hold events of this user older than the horizon. */
+  private hasOlder(userKey: string): boolean {
+    return this.meta.getBinaryFast(this.keys.reset().byte(OLDER).name(userKey).view()) !== undefined;
+  }
+
+  /**
+   * Reads the newest `want` rows of a request that lie in the view (a page's limit + 1: the extra
+   * one says whether another page follows), in (timestamp DESC, event_id DESC) order, into this
+   * reader's reply buffer; `horizon` is the view's lower edge, read by the caller in the same
+   * synchronous turn (one LMDB snapshot).
+   */
+  rows(q: ViewQuery, want: number, horizon: number): ViewRows {
+    this.at = PREFIX.length;
+    this.count = 0;
+    if (want + 1 > this.ends.length) {
+      this.ends = new Int32Array(want + 1);
+      this.times = new Float64Array(want + 1);
+    }
+    const lower = Math.max(q.from ?? TIME_BASE_MS, horizon);
+    const bounded = q.from !== null && q.from >= horizon;
+    if ((q.to !== null && q.to <= lower) || (q.cursor !== null && q.cursor.ts < lower)) {
+      return { count: 0, complete: bounded || !this.hasOlder(q.userKey) };
+    }
+    const k = this.keys.reset().name(q.userKey);
+    const u = k.at;
+    let db = this.events;
+    let space: 'events' | 'by_type' | 'by_event' = 'events';
+    let wantType = 0;
+    if (q.event !== null) {
+      db = this.byEvent;
+      space = 'by_event';
+      k.name(q.event);
+      if (q.type !== null) wantType = TYPE_CODES.get(q.type) ?? -1;
+    } else if (q.type !== null) {
+      db = this.byType;
+      space = 'by_type';
+      k.byte(TYPE_CODES.get(q.type) ?? 0);
+    }
+    const p = k.at;
+    // Upper bound (exclusive): the cursor's key when it is the tighter bound, else `to`.
+    if (q.cursor !== null && (q.to === null || q.cursor.ts < q.to)) k.time(q.cursor.ts).id(q.cursor.id);
+    else k.time(q.to ?? TIME_END_MS);
+    const start = k.copy();
+    k.at = p;
+    k.time(lower);
+    const end = k.copy();
+    // Offset of T in each key of this space.
+    const tAt = space === 'events' ? u : space === 'by_type' ? u + 1 : p;
+    for (const entry of db.getRange({ start, end, reverse: true, exclusiveStart: true, inclusiveEnd: true })) {
+      if (space !== 'events') {
+        // The index value, through this reader's decoder: the type code (by_event) or 0.
+        if (wantType !== 0 && (entry.value as unknown as number) !== wantType) continue;
+        // The events key is U T I: the user part, then the index key's tail from T on.
+        const pk = this.primary.reset().bytes(this.key, 0, u).bytes(this.key, tAt, this.keyLength).view();
+        // Appends the event's JSON; undefined when it was deleted while we read (erasure).
+        if (this.events.get(pk) === undefined) continue;
+      }
+      this.times[this.count] = readTime(this.key, tAt);
+      this.ends[this.count++] = this.at;
+      if (this.count === want) return { count: this.count, complete: true };
+    }
+    return { count: this.count, complete: bounded || !this.hasOlder(q.userKey) };
+  }
+
+  /** Timestamp of row i of the last read. */
+  time(i: number): number {
+    return this.times[i]!;
+  }
+
+  /** Reply JSON of row i of the last read (a view of the reader's buffer). */
+  row(i: number): Buffer {
+    return this.out.subarray((i === 0 ? PREFIX.length : this.ends[i - 1]!) + 1, this.ends[i]!);
+  }
+
+  /** event_id of row i of the last read: every reply object starts with it. */
+  id(i: number): string {
+    const row = this.row(i);
+    return JSON.parse(row.toString('utf8', ID_START, row.indexOf(AFTER_ID, ID_START))) as string;
+  }
+
+  /**
+   * The reply for the last read: its first `limit` rows, and `tail` (`],"next_cursor":...}`)
+   * behind them. A view of the reader's buffer, valid until the next read: send it at once.
+   */
+  reply(limit: number, tail: Buffer): Buffer {
+    const n = Math.min(limit, this.count);
+    const end = n === 0 ? PREFIX.length + 1 : this.ends[n - 1]!;
+    if (end + tail.length > this.out.length) {
+      const bigger = Buffer.allocUnsafeSlow(end + tail.length);
+      this.out.copy(bigger, 0, 0, end);
+      this.out = bigger;
+    }
+    PREFIX.copy(this.out, 0);
+    this.out[PREFIX.length] = OPEN;
+    tail.copy(this.out, end);
+    return this.out.subarray(0, end + tail.length);
+  }
+}
+
+/** Where meta keys of the view live in `view_meta` (binary: read on every page). */
+export const HORIZON_KEY = Buffer.from('horizon');
+/** Prefix of the per-user marker: ClickHouse may hold events of this user older than the horizon. */
+export const OLDER = 0x01;
+export { USER_OLDER };

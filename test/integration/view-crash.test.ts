@@ -1,0 +1,148 @@
+// kill -9 at random moments while a view builds, then a restart: the view resumes from the offsets
+// it stored with its data and ends up exactly as ClickHouse (nothing lost, nothing applied twice,
+// resends whose originals came before a crash still dropped). `trackhouse query` runs as its own
+// process, reaching ClickHouse through CLICKHOUSE_URL; /readyz says 503 until it has caught up.
+import path from 'node:path';
+import type { Kafka } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
+import { silentLogger } from '../../src/common/log.js';
+import { createRegistry } from '../../src/common/metrics.js';
+import type { Config, Env } from '../../src/config/index.js';
+import { createKafka, ensureTopics } from '../../src/kafka/index.js';
+import { startQuery, type QueryServer } from '../../src/query/index.js';
+import { startSink, type RunningSink } from '../../src/sink/index.js';
+import { attachState } from '../../src/state/statestore.js';
+import { VIEW_DATABASES } from '../../src/view/viewstore.js';
+import { serveClickHouseHttp, type ClickHouseHttp } from '../support/clickhouse-http.js';
+import { kafkaBrokers, tempDir, testConfig } from '../support/env.js';
+import { caughtUp, count, produce, waitFor } from './sink-helpers.js';
+import { allPages, DAY, randomEvents, rng } from './view-helpers.js';
+import { spawnQuery } from './view-process.js';
+
+const KEY = 'test-read-key';
+
+/** Sum of a metric's samples (with `label` in their labels) in /metrics. */
+async function metric(port: number, name: string, label = ''): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  let sum = 0;
+  for (const m of text.matchAll(new RegExp(`^${name}(\\{[^}]*${label}[^}]*\\})? (\\S+)$`, 'gm'))) sum += Number(m[2]);
+  return sum;
+}
+
+describe('a view killed while it builds', () => {
+  const dir = tempDir();
+  const viewDir = tempDir();
+  let config: Config;
+  let ch: ClickHouseHandle;
+  let kafka: Kafka;
+  let sink: RunningSink;
+  let http: ClickHouseHttp;
+  let plain: QueryServer;
+  let env: Env;
+  const now = Date.now();
+  const data = randomEvents(31, 60_000, 300, now - 5 * DAY, now);
+
+  beforeAll(async () => {
+    config = testConfig(dir.path, { SINK_BATCH_MS: '100' });
+    kafka = createKafka(config.kafka, silentLogger());
+    await ensureTopics(kafka, config.kafka);
+    ch = await openClickHouse(config.clickhouse, config.dataDir);
+    await migrate(ch.client, silentLogger());
+    sink = await startSink({ config, kafka, clickhouse: ch.client, log: silentLogger(), registry: createRegistry('sink', false) });
+    http = await serveClickHouseHttp(ch.client);
+    plain = await startQuery({ config, clickhouse: ch.client, log: silentLogger(), registry: createRegistry('q', false) });
+    await produce(kafka, config.kafka.topics.events, data.events);
+    env = {
+      KAFKA_BROKERS: kafkaBrokers().join(','),
+      KAFKA_TOPIC_EVENTS: config.kafka.topics.events,
+      KAFKA_TOPIC_REJECTED: config.kafka.topics.rejected,
+      KAFKA_TOPIC_DLQ: config.kafka.topics.dlq,
+      CLICKHOUSE_URL: http.url,
+      TRACKHOUSE_DATA_DIR: viewDir.path,
+      TRACKHOUSE_READ_KEYS: KEY,
+      QUERY_PORT: '0',
+      QUERY_VIEW_DAYS: '30',
+      SHUTDOWN_DRAIN_DELAY_MS: '0',
+      LOG_LEVEL: 'info',
+    };
+  });
+  afterAll(async () => {
+    await Promise.allSettled([plain?.stop(), sink?.stop(), http?.close()]);
+    await ch?.close();
+    dir.remove();
+    viewDir.remove();
+  });
+
+  it('resumes after each kill -9 with nothing lost or doubled, and is not ready until caught up', { timeout: 600_000 }, async () => {
+    const random = rng(7);
+    let killedWhileBuilding = 0;
+    // Restarts that found offsets stored by a killed process; each must read on from them.
+    let resumed = 0;
+    let stored = new Map<number, number>();
+    const storedOffsets = async (): Promise<Map<number, number>> => {
+      const state = attachState({ path: path.join(viewDir.path, 'view'), databases: VIEW_DATABASES });
+      try {
+        return state.offsets(config.kafka.topics.events);
+      } finally {
+        await state.close();
+      }
+    };
+    const startedFrom = (log: string[]) => {
+      const line = log.find((l) => l.includes('"view reading Kafka"'));
+      return line === undefined ? null : new Map(Object.entries((JSON.parse(line) as { from: Record<string, number> }).from).map(([p, o]) => [Number(p), o]));
+    };
+    /** The process read each partition from at or below what the killed one had stored: nothing skipped. */
+    const expectResumedFrom = (from: Map<number, number> | null, stored: Map<number, number>) => {
+      expect(from).not.toBeNull();
+      expect([...from!.keys()].sort()).toEqual([...stored.keys()].sort());
+      for (const [p, next] of stored) expect(from!.get(p)!).toBeLessThanOrEqual(next);
+      if ([...stored.values()].some((o) => o > 0)) resumed++;
+    };
+    for (let round = 0; round < 3; round++) {
+      // A random point of the build: the process kills itself (QUERY_VIEW_TEST_KILL_AFTER_RECORDS)
+      // once it has handled that many records, its last transaction possibly still committing.
+      const target = 2_000 + Math.floor(random() * 12_000);
+      const q = spawnQuery({ ...env, QUERY_VIEW_TEST_KILL_AFTER_RECORDS: String(target) });
+      const port = await q.port;
+      // Fewer records than that left to read: it catches up instead; kill it then.
+      const gone = () => q.proc.exitCode !== null || q.proc.signalCode !== null;
+      const caughtUpFirst = waitFor(
+        'the view to kill itself or catch up',
+        async () => gone() || (await metric(port, 'trackhouse_query_view_caught_up').catch(() => 0)) === 1,
+        240_000,
+      );
+      const exit = await Promise.race([q.exit, caughtUpFirst.then(() => (q.proc.kill('SIGKILL'), q.exit))]).catch((err: Error) => {
+        throw new Error(`${err.message}\n${q.log.slice(-30).join('\n')}`);
+      });
+      void caughtUpFirst.catch(() => {});
+      expect(exit.signal).toBe('SIGKILL');
+      if (round > 0) expectResumedFrom(startedFrom(q.log), stored);
+      stored = await storedOffsets();
+      if ([...stored.values()].reduce((a, b) => a + b, 0) < data.events.length) killedWhileBuilding++;
+    }
+    expect(killedWhileBuilding).toBeGreaterThan(0);
+
+    const q = spawnQuery(env);
+    const port = await q.port;
+    const first = await fetch(`http://127.0.0.1:${port}/readyz`);
+    await waitFor('the restarted view to read Kafka', async () => startedFrom(q.log) !== null);
+    expectResumedFrom(startedFrom(q.log), stored);
+    expect(resumed).toBeGreaterThanOrEqual(2);
+    const firstBody = (await first.json()) as { checks: Record<string, string> };
+    await q.ready();
+    try {
+      await caughtUp(kafka, config.kafka.topics.events, config.sink.groupId);
+      for (const user of data.users) {
+        const req = { user, query: 'limit=1000' };
+        expect(await allPages(`http://127.0.0.1:${port}`, KEY, req), user).toEqual(await allPages(`http://127.0.0.1:${plain.port}`, KEY, req));
+      }
+      const rows = await count(ch.client, 'SELECT count() FROM events');
+      expect(await metric(port, 'trackhouse_query_view_events')).toBe(rows);
+      // Not ready while it caught up after the last restart (unless it had nothing left to do).
+      if (first.status === 503) expect(firstBody.checks.view).toMatch(/starting|catching up/);
+    } finally {
+      await q.stop();
+    }
+  });
+});

@@ -1,0 +1,134 @@
+// Shared pieces of the view's integration tests: random events with every awkward thing an event
+// can hold, random requests, and a reader that follows next_cursor to the end. Everything runs on
+// the real broker and a real chDB.
+import { createHash } from 'node:crypto';
+import type { EventRecord, EventType } from '../../src/schema/index.js';
+import { EVENT_TYPES } from '../../src/schema/index.js';
+
+export const DAY = 86_400_000;
+
+/** mulberry32: deterministic randomness for a seed, so a failure can be replayed. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const NAMES = ['Order Completed', 'Product Viewed', 'Signed In', 'ünïcødé 😀', 'with "quotes" and \\ backslash', 'tab\tand\nnewline'];
+/** Texts ClickHouse's isValidJSON refuses, and a few that look odd but pass. */
+const ODD_JSON = [
+  '{"a":"\\ud800"}',
+  '{"a":18446744073709551616}',
+  '{"a":1e400}',
+  '',
+  '{"a":1,}',
+  '\ufeff{"bom":true}',
+  '{"deep":' + '['.repeat(1100) + ']'.repeat(1100) + '}',
+  '{"ok":"\\ud83d\\ude00","n":-9223372036854775808,"f":1e-400}',
+  '{"a":"\\u0000 and \\t"}',
+  '  {"spaced": [1, 2, {"x": null}]}  ',
+];
+
+export interface RandomEvents {
+  events: EventRecord[];
+  users: string[];
+}
+
+/**
+ * Events of `users` users over [start, end): track calls with a few names, the other types, users
+ * known by user id or only by anonymous id, strings with quotes, tabs, newlines and emoji, some
+ * JSON texts ClickHouse refuses, many events in the same millisecond, and client resends (the same
+ * messageId again, its time a few ms off).
+ */
+export function randomEvents(seed: number, n: number, users: number, start: number, end: number): RandomEvents {
+  const r = rng(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+  const userIds = Array.from({ length: users }, (_, i) => (i % 7 === 3 ? `ünï-${i} "q"` : i % 5 === 0 ? `anon-${i}` : `user-${i}`));
+  const events: EventRecord[] = [];
+  for (let i = 0; i < n; i++) {
+    // Resends: the same messageId again, a little later, its time corrected differently.
+    if (i > 10 && r() < 0.04) {
+      const orig = events[Math.floor(r() * events.length)]!;
+      events.push({ ...orig, timestamp: orig.timestamp + 1 + Math.floor(r() * 5), received_at: orig.received_at + 2_000 });
+      continue;
+    }
+    const u = Math.floor(Math.pow(r(), 2) * users);
+    const anonymous = u % 5 === 0;
+    const type: EventType = r() < 0.7 ? 'track' : pick(EVENT_TYPES);
+    // A tenth of the events share a few milliseconds: ties ordered by event_id.
+    const ts = r() < 0.1 ? start + Math.floor(r() * 3) * 1000 : start + Math.floor(r() * (end - start));
+    const odd = r() < 0.05;
+    events.push({
+      event_id: r() < 0.05 ? `id-${i}-"odd"\u00e9` : createHash('sha1').update(`${seed}-${i}`).digest('hex').slice(0, 20),
+      type,
+      event: type === 'track' ? pick(NAMES) : null,
+      user_id: anonymous ? null : userIds[u]!,
+      anonymous_id: anonymous ? userIds[u]! : `a-${u}`,
+      timestamp: ts,
+      sent_at: r() < 0.5 ? null : ts + 100,
+      received_at: ts + 200 + Math.floor(r() * 100),
+      source: pick(['web', 'ios']),
+      category: r() < 0.5 ? pick(['shoes', 'books', 'tab\tcat']) : null,
+      group_id: r() < 0.2 ? 'org-1' : null,
+      name: type === 'page' || type === 'screen' ? pick(['Home', 'Cart "x"']) : null,
+      previous_id: type === 'alias' ? `prev-${u}` : null,
+      properties: odd ? pick(ODD_JSON) : JSON.stringify({ i, price: r() * 100, note: 'line\nbreak', tags: ['a', 'b'] }),
+      traits: type === 'identify' ? JSON.stringify({ plan: pick(['free', 'pro']), email: `u${u}@example.com` }) : '{}',
+      context: odd ? pick(ODD_JSON) : JSON.stringify({ ip: '10.0.0.1', page: { path: `/p/${i}` } }),
+    });
+  }
+  const keys = [...new Set(events.map((e) => e.user_id ?? e.anonymous_id!))];
+  return { events, users: keys };
+}
+
+export interface Request {
+  user: string;
+  query: string;
+}
+
+/** Random request shapes over `users`, and users with no events. */
+export function randomRequests(seed: number, n: number, users: readonly string[], start: number, end: number): Request[] {
+  const r = rng(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const out: Request[] = [];
+  for (let i = 0; i < n; i++) {
+    const q: string[] = [];
+    if (r() < 0.35) q.push(`from=${iso(start + Math.floor(r() * (end - start)))}`);
+    if (r() < 0.35) q.push(`to=${iso(start + Math.floor(r() * (end - start)) + DAY)}`);
+    if (r() < 0.3) q.push(`type=${pick(EVENT_TYPES)}`);
+    if (r() < 0.25) q.push(`event=${encodeURIComponent(pick(NAMES))}`);
+    q.push(`limit=${pick([1, 2, 3, 7, 20, 100])}`);
+    const user = r() < 0.05 ? `nobody-${i}` : pick(users);
+    // from >= to is a 400 in both; keep the ranges valid so pages are compared.
+    const from = /from=([^&]+)/.exec(q.join('&'));
+    const to = /to=([^&]+)/.exec(q.join('&'));
+    if (from && to && Date.parse(from[1]!) >= Date.parse(to[1]!)) q.splice(q.indexOf(`to=${to[1]}`), 1);
+    out.push({ user, query: q.join('&') });
+  }
+  return out;
+}
+
+export interface Page {
+  status: number;
+  text: string;
+}
+
+/** Every page of a request, following next_cursor (at most `maxPages`). */
+export async function allPages(base: string, key: string, req: Request, maxPages = 50): Promise<Page[]> {
+  const pages: Page[] = [];
+  let cursor: string | null = null;
+  do {
+    const q = [req.query, cursor === null ? '' : `cursor=${cursor}`].filter((s) => s !== '').join('&');
+    const res = await fetch(`${base}/v1/users/${encodeURIComponent(req.user)}/events${q ? `?${q}` : ''}`, { headers: { authorization: `Bearer ${key}` } });
+    const text = await res.text();
+    pages.push({ status: res.status, text });
+    cursor = res.status === 200 ? (JSON.parse(text) as { next_cursor: string | null }).next_cursor : null;
+  } while (cursor !== null && pages.length < maxPages);
+  return pages;
+}

@@ -1,0 +1,128 @@
+// The split deployment with a partitioned view: two `trackhouse query` processes, each holding
+// half of the partitions (QUERY_SHARDS=2), reaching ClickHouse through CLICKHOUSE_URL (chDB of
+// this process, served over HTTP) and each other through QUERY_SHARD_URL. Every user is read
+// through both shards: the shard that does not hold the user forwards the request to the one that
+// does (by the producer's partitioner), and both answers equal ClickHouse's, byte for byte.
+import { createServer } from 'node:net';
+import type { Kafka } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
+import { silentLogger } from '../../src/common/log.js';
+import { createRegistry } from '../../src/common/metrics.js';
+import type { Config } from '../../src/config/index.js';
+import { createKafka, ensureTopics, partitionForKey } from '../../src/kafka/index.js';
+import { startQuery, type QueryServer } from '../../src/query/index.js';
+import { startSink, type RunningSink } from '../../src/sink/index.js';
+import { serveClickHouseHttp, type ClickHouseHttp } from '../support/clickhouse-http.js';
+import { kafkaBrokers, tempDir, testConfig } from '../support/env.js';
+import { caughtUp, produce } from './sink-helpers.js';
+import { allPages, DAY, randomEvents } from './view-helpers.js';
+import { spawnQuery, type QueryProcess } from './view-process.js';
+
+const KEY = 'test-read-key';
+const hostOf = (i: number) => `127.0.1${i}.1`;
+
+/** A port free on both shard addresses. */
+async function freePortOnBoth(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const s = createServer().listen(0, hostOf(0), () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+      s.once('error', reject);
+    });
+    const free = await new Promise<boolean>((resolve) => {
+      const s = createServer().listen(port, hostOf(1), () => s.close(() => resolve(true)));
+      s.once('error', () => resolve(false));
+    });
+    if (free) return port;
+  }
+}
+
+describe('two shards, each reading every user', () => {
+  const dir = tempDir();
+  const shardDirs = [tempDir(), tempDir()];
+  let config: Config;
+  let ch: ClickHouseHandle;
+  let kafka: Kafka;
+  let sink: RunningSink;
+  let http: ClickHouseHttp;
+  let plain: QueryServer;
+  const shards: QueryProcess[] = [];
+  let port = 0;
+  const now = Date.now();
+  // Half the events older than the view keeps: those pages come from ClickHouse over HTTP.
+  const data = randomEvents(21, 1200, 40, now - 8 * DAY, now);
+
+  beforeAll(async () => {
+    config = testConfig(dir.path, { KAFKA_PARTITIONS: '4', SINK_BATCH_MS: '100' });
+    kafka = createKafka(config.kafka, silentLogger());
+    await ensureTopics(kafka, config.kafka);
+    ch = await openClickHouse(config.clickhouse, config.dataDir);
+    await migrate(ch.client, silentLogger());
+    sink = await startSink({ config, kafka, clickhouse: ch.client, log: silentLogger(), registry: createRegistry('sink', false) });
+    http = await serveClickHouseHttp(ch.client);
+    plain = await startQuery({ config, clickhouse: ch.client, log: silentLogger(), registry: createRegistry('q', false) });
+    await produce(kafka, config.kafka.topics.events, data.events);
+    await caughtUp(kafka, config.kafka.topics.events, config.sink.groupId);
+    port = await freePortOnBoth();
+    for (const i of [0, 1]) {
+      shards.push(
+        spawnQuery({
+          KAFKA_BROKERS: kafkaBrokers().join(','),
+          KAFKA_TOPIC_EVENTS: config.kafka.topics.events,
+          KAFKA_TOPIC_REJECTED: config.kafka.topics.rejected,
+          KAFKA_TOPIC_DLQ: config.kafka.topics.dlq,
+          CLICKHOUSE_URL: http.url,
+          TRACKHOUSE_DATA_DIR: shardDirs[i]!.path,
+          TRACKHOUSE_READ_KEYS: KEY,
+          HOST: hostOf(i),
+          QUERY_PORT: String(port),
+          QUERY_SHARDS: '2',
+          QUERY_SHARD_INDEX: String(i),
+          QUERY_SHARD_URL: `http://127.0.1{i}.1:${port}`,
+          QUERY_VIEW_DAYS: '4',
+          SHUTDOWN_DRAIN_DELAY_MS: '0',
+          LOG_LEVEL: 'info',
+        }),
+      );
+    }
+    await Promise.all(shards.map((s) => s.ready()));
+  });
+  afterAll(async () => {
+    await Promise.allSettled(shards.map((s) => s.stop()));
+    await Promise.allSettled([plain?.stop(), sink?.stop(), http?.close()]);
+    await ch?.close();
+    for (const d of [dir, ...shardDirs]) d.remove();
+  });
+
+  it('each shard holds only its partitions', () => {
+    const held = shards.map((s) => s.log.map((l) => /"msg":"view reading Kafka"/.test(l) && (JSON.parse(l) as { partitions: number[] }).partitions).find(Boolean));
+    expect(held).toEqual([
+      [0, 2],
+      [1, 3],
+    ]);
+  });
+
+  it('answers every user through both shards as ClickHouse does', async () => {
+    for (const user of data.users) {
+      const req = { user, query: 'limit=7' };
+      const want = await allPages(`http://127.0.0.1:${plain.port}`, KEY, req);
+      expect(want.every((p) => p.status === 200)).toBe(true);
+      for (const i of [0, 1]) {
+        expect(await allPages(`http://${hostOf(i)}:${port}`, KEY, req), `${user} via shard ${i}`).toEqual(want);
+      }
+    }
+    // Each shard forwarded the users of the other: count them in its metrics.
+    for (const i of [0, 1]) {
+      const text = await (await fetch(`http://${hostOf(i)}:${port}/metrics`)).text();
+      const n = Number(/trackhouse_query_events_answers_total\{answer="forwarded"[^}]*\} (\d+)/.exec(text)?.[1] ?? 0);
+      const own = data.users.filter((u) => partitionForKey(u, 4) % 2 === i).length;
+      expect(own).toBeGreaterThan(0);
+      expect(n).toBeGreaterThanOrEqual(data.users.length - own);
+    }
+    // Pages older than the view came from ClickHouse through CLICKHOUSE_URL.
+    expect(http.requests).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,116 @@
+// ClickHouse's HTTP interface in front of an in-process chDB, for tests and benchmarks of the
+// split deployment: no ClickHouse server can be installed on these machines and chDB opens a data
+// dir from one process only, so the process that owns chDB (the sink's) serves it, and a separate
+// `trackhouse query` reaches it through CLICKHOUSE_URL exactly as it would reach a server.
+//
+// Enough of the interface for @clickhouse/client (query, command, exec, insert, ping):
+// - POST / with the query text as the body, or the query in `query=` and the data as the body;
+// - `param_<name>` query parameters (ClickHouse's escaped text form), settings as URL parameters,
+//   `default_format`; query_id, database, session_id and role are accepted and ignored;
+// - the result in the format the query names, X-ClickHouse-Query-Id and X-ClickHouse-Summary;
+// - errors as ClickHouse sends them: a non-200 status, X-ClickHouse-Exception-Code, and the body
+//   `Code: N. DB::Exception: ... (NAME)`, which the client turns into a ClickHouseError;
+// - GET /ping -> `Ok.`.
+// Not supported (the project never uses them): multipart parameters, compressed bodies, sessions.
+// Parameters reach chDB through its binder, which re-escapes strings; that round trip is exact for
+// top-level values, not for strings with quotes inside an Array parameter.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import type { ClickHouseClient } from '@clickhouse/client';
+
+export interface ClickHouseHttp {
+  readonly url: string;
+  readonly port: number;
+  /** Requests answered so far (a test can tell the query process really asked). */
+  readonly requests: number;
+  close(): Promise<void>;
+}
+
+const NOT_SETTINGS = new Set(['query', 'query_id', 'database', 'session_id', 'session_timeout', 'session_check', 'role', 'user', 'password', 'compress', 'decompress']);
+const SUMMARY = JSON.stringify({ read_rows: '0', read_bytes: '0', written_rows: '0', written_bytes: '0', total_rows_to_read: '0', result_rows: '0', result_bytes: '0', elapsed_ns: '0' });
+const UNESCAPES: Record<string, string> = { t: '\t', n: '\n', r: '\r', '0': '\0', b: '\b', f: '\f', "'": "'", '\\': '\\' };
+
+/** A parameter's escaped text form, as the client sent it, back to the value. */
+function unescape(text: string): string {
+  return text.replace(/\\(.)/gs, (m, c: string) => UNESCAPES[c] ?? m);
+}
+
+interface ErrorLike {
+  code?: string | number;
+  type?: string;
+  message?: string;
+  cause?: unknown;
+}
+
+/** ClickHouse's error body and code from what chDB threw. */
+function clickhouseError(err: unknown): { code: string; body: string } {
+  const e = (err ?? {}) as ErrorLike;
+  const text = (e.cause as ErrorLike | undefined)?.message ?? e.message ?? String(err);
+  const code = /Code: (\d+)/.exec(text)?.[1] ?? (e.code !== undefined && /^\d+$/.test(String(e.code)) ? String(e.code) : '1001');
+  const body = text.startsWith('Code:') ? text : `Code: ${code}. DB::Exception: ${text}. (${e.type ?? 'STD_EXCEPTION'})`;
+  return { code, body: `${body} (version 24.8.1.1 (chDB))\n` };
+}
+
+export async function serveClickHouseHttp(client: ClickHouseClient, opts: { host?: string; port?: number } = {}): Promise<ClickHouseHttp> {
+  let requests = 0;
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      requests++;
+      const url = new URL(req.url ?? '/', 'http://clickhouse');
+      if (url.pathname === '/ping') {
+        res.writeHead(200, { 'Content-Type': 'text/plain; charset=UTF-8' }).end('Ok.\n');
+        return;
+      }
+      const body = Buffer.concat(chunks);
+      const params: Record<string, string> = {};
+      const settings: Record<string, string> = {};
+      for (const [k, v] of url.searchParams) {
+        if (k.startsWith('param_')) params[k.slice(6)] = unescape(v);
+        else if (!NOT_SETTINGS.has(k)) settings[k] = v;
+      }
+      const inUrl = url.searchParams.get('query');
+      const query = inUrl ?? body.toString('utf8');
+      const queryId = url.searchParams.get('query_id') ?? crypto.randomUUID();
+      void (async () => {
+        try {
+          const result = await client.exec({
+            query,
+            query_params: params,
+            clickhouse_settings: settings,
+            ...(inUrl !== null && body.length > 0 ? { values: Readable.from([body]) } : {}),
+          });
+          res.writeHead(200, { 'Content-Type': 'text/plain; charset=UTF-8', 'X-ClickHouse-Query-Id': queryId, 'X-ClickHouse-Summary': SUMMARY });
+          for await (const chunk of result.stream) res.write(chunk as Buffer);
+          res.end();
+        } catch (err) {
+          const { code, body: text } = clickhouseError(err);
+          if (res.headersSent) {
+            res.destroy();
+            return;
+          }
+          res.writeHead(500, { 'Content-Type': 'text/plain; charset=UTF-8', 'X-ClickHouse-Exception-Code': code, 'X-ClickHouse-Query-Id': queryId }).end(text);
+        }
+      })();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${opts.host ?? '127.0.0.1'}:${port}`,
+    port,
+    get requests() {
+      return requests;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
