@@ -22,8 +22,10 @@ import { hostStream, loadStreamRules, startStreamServer, type HostedStream, type
 import type { Part } from './lifecycle.js';
 
 export interface Component extends Part {
-  /** The port it serves HTTP on (the sink: its /healthz, /readyz, /metrics). */
+  /** The port it serves HTTP on (the sink: its /healthz, /readyz, /metrics); HTTPS with TLS and no TLS port. */
   readonly port: number;
+  /** Ingest and query: the HTTPS port when apart from `port` (INGEST_TLS_PORT, QUERY_TLS_PORT). */
+  readonly tlsPort?: number | null;
 }
 
 export interface ComponentBase {
@@ -35,7 +37,7 @@ export interface ComponentBase {
 /** The HTTP edge on INGEST_PORT (INGEST_THREADS threads), producing to `brokers`. */
 export async function ingestComponent(o: ComponentBase & { brokers: string[] }): Promise<Component> {
   const ingest = await startIngest({ config: o.config, log: o.log, registry: o.registry, brokers: o.brokers });
-  return { name: 'ingest', port: ingest.port, drain: () => ingest.drain(), stop: () => ingest.stop() };
+  return { name: 'ingest', port: ingest.port, tlsPort: ingest.tlsPort, drain: () => ingest.drain(), stop: () => ingest.stop(), reload: () => ingest.reloadTls() };
 }
 
 /**
@@ -100,7 +102,9 @@ export async function queryComponent(
   return {
     name: 'query',
     port: server.port,
+    tlsPort: server.tlsPort,
     drain: () => server.drain(),
+    reload: () => server.reloadTls(),
     async stop() {
       try {
         await server.stop();

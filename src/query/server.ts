@@ -9,9 +9,9 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Registry } from 'prom-client';
 import type { ChangeFeed } from '../common/changefeed.js';
 import { ConfigError } from '../common/errors.js';
-import { addOpsRoutes, listen, writeJson, type Headers, type Listening, type ResponseState } from '../common/http.js';
+import { addOpsRoutes, writeJson, type Headers, type ResponseState } from '../common/http.js';
 import type { Logger } from '../common/log.js';
-import { loadUws } from '../common/uws.js';
+import { serve, type Serving } from '../common/serve.js';
 import type { Config } from '../config/index.js';
 import type { StoredRow } from '../schema/index.js';
 import { UserCache } from './cache.js';
@@ -57,6 +57,10 @@ export type QueryRoutes = (app: TemplatedApp, guard: RouteGuard) => void;
 
 export interface QueryServer {
   readonly port: number;
+  /** The HTTPS port when apart from `port` (QUERY_TLS_PORT), else null. */
+  readonly tlsPort: number | null;
+  /** Serves the certificate files as they are now to new connections (SIGHUP); open ones stay. */
+  reloadTls(): Promise<void>;
   /** True when replies are cached (a change feed was given and QUERY_CACHE_MAX_BYTES > 0). */
   readonly caching: boolean;
   /**
@@ -85,7 +89,6 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
   if (readKeys.size === 0) {
     throw new ConfigError('TRACKHOUSE_READ_KEYS is empty: the query API needs at least one read key', { variable: 'TRACKHOUSE_READ_KEYS' });
   }
-  const uws = loadUws(log);
   const gate = createGate(q.maxConcurrent, q.maxQueued);
   const useCache = opts.changes !== undefined && q.cacheMaxBytes > 0;
   let cache: UserCache | null = null;
@@ -114,12 +117,11 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
     if (inflight === 0 && idle) idle();
   };
 
-  const app: TemplatedApp = uws.App();
-  addOpsRoutes(app, {
+  const ops = {
     registry: opts.registry,
     draining: () => draining,
     checks: [{ name: 'clickhouse', check: () => store.ready() }],
-  });
+  };
 
   const fail = (res: HttpResponse, route: Route, start: number, err: unknown) => {
     const e = toHttpError(err);
@@ -173,42 +175,6 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
     if (!readKeys.has(m[1]!)) throw new UnauthorizedError('invalid');
   };
 
-  app.get('/v1/users/:userId/events', (res, req) => {
-    const start = performance.now();
-    try {
-      if (draining) throw new DrainingError();
-      authorize(req);
-      const r = parseEventsRequest(req.getParameter(0) ?? '', req.getQuery() ?? '', limits);
-      if (cache === null) {
-        respondLater(res, 'events', start, store.userEvents(r));
-        return;
-      }
-      const key = eventsCacheKey(r);
-      const hit = cache.answer(r, key);
-      if (hit !== undefined) {
-        metrics.cacheHit();
-        send(res, 200, Array.isArray(hit) ? pages.write(hit, r) : hit);
-        metrics.done('events', 200, start);
-        return;
-      }
-      respondLater(res, 'events', start, cachedEvents(cache, r, key));
-    } catch (err) {
-      fail(res, 'events', start, err);
-    }
-  });
-
-  app.get('/v1/rollups/daily', (res, req) => {
-    const start = performance.now();
-    try {
-      if (draining) throw new DrainingError();
-      authorize(req);
-      const r = parseRollupsRequest(req.getQuery() ?? '');
-      respondLater(res, 'rollups', start, store.dailyRollups(r));
-    } catch (err) {
-      fail(res, 'rollups', start, err);
-    }
-  });
-
   const guard: RouteGuard = {
     admit: (req) => {
       if (draining) throw new DrainingError();
@@ -218,34 +184,86 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
     draining: () => draining,
     done: (route, status, start) => metrics.done(route, status, start),
   };
-  for (const add of opts.routes ?? []) add(app, guard);
 
-  for (const path of ['/v1/users/:userId/events', '/v1/rollups/daily']) {
-    app.any(path, (res, req) => {
-      const head = req.getMethod() === 'head';
-      send(res, 405, JSON.stringify({ error: 'method_not_allowed', message: 'only GET is supported here' }), METHOD_NOT_ALLOWED, head);
-      metrics.done('other', 405, performance.now());
+  /** Every route, on one app (the HTTP port's, the HTTPS port's, each reloaded certificate's). */
+  const routes = (app: TemplatedApp) => {
+    addOpsRoutes(app, ops);
+    app.get('/v1/users/:userId/events', (res, req) => {
+      const start = performance.now();
+      try {
+        if (draining) throw new DrainingError();
+        authorize(req);
+        const r = parseEventsRequest(req.getParameter(0) ?? '', req.getQuery() ?? '', limits);
+        if (cache === null) {
+          respondLater(res, 'events', start, store.userEvents(r));
+          return;
+        }
+        const key = eventsCacheKey(r);
+        const hit = cache.answer(r, key);
+        if (hit !== undefined) {
+          metrics.cacheHit();
+          send(res, 200, Array.isArray(hit) ? pages.write(hit, r) : hit);
+          metrics.done('events', 200, start);
+          return;
+        }
+        respondLater(res, 'events', start, cachedEvents(cache, r, key));
+      } catch (err) {
+        fail(res, 'events', start, err);
+      }
     });
-  }
-  app.any('/*', (res, req) => {
-    const start = performance.now();
-    const method = req.getMethod();
-    send(res, 404, JSON.stringify({ error: 'not_found', message: `no route for ${method.toUpperCase()} ${req.getUrl()}` }), undefined, method === 'head');
-    metrics.done('other', 404, start);
-  });
 
-  let listening: Listening;
+    app.get('/v1/rollups/daily', (res, req) => {
+      const start = performance.now();
+      try {
+        if (draining) throw new DrainingError();
+        authorize(req);
+        const r = parseRollupsRequest(req.getQuery() ?? '');
+        respondLater(res, 'rollups', start, store.dailyRollups(r));
+      } catch (err) {
+        fail(res, 'rollups', start, err);
+      }
+    });
+
+    for (const add of opts.routes ?? []) add(app, guard);
+
+    for (const path of ['/v1/users/:userId/events', '/v1/rollups/daily']) {
+      app.any(path, (res, req) => {
+        const head = req.getMethod() === 'head';
+        send(res, 405, JSON.stringify({ error: 'method_not_allowed', message: 'only GET is supported here' }), METHOD_NOT_ALLOWED, head);
+        metrics.done('other', 405, performance.now());
+      });
+    }
+    app.any('/*', (res, req) => {
+      const start = performance.now();
+      const method = req.getMethod();
+      send(res, 404, JSON.stringify({ error: 'not_found', message: `no route for ${method.toUpperCase()} ${req.getUrl()}` }), undefined, method === 'head');
+      metrics.done('other', 404, start);
+    });
+  };
+
+  let listening: Serving;
   try {
-    listening = await listen(app, config.http.host, config.http.queryPort, 'QUERY_PORT');
+    listening = await serve({
+      host: config.http.host,
+      port: config.http.queryPort,
+      portVariable: 'QUERY_PORT',
+      tls: config.tls.files,
+      tlsPort: config.tls.files ? config.tls.queryPort : null,
+      tlsPortVariable: 'QUERY_TLS_PORT',
+      routes,
+      log,
+    });
   } catch (err) {
     unsubscribe();
     throw err;
   }
-  log.info({ port: listening.port, host: config.http.host, cache: useCache }, 'query API listening');
+  log.info({ port: listening.port, tlsPort: listening.tlsPort, https: listening.secure, host: config.http.host, cache: useCache }, 'query API listening');
 
   let stopping: Promise<void> | null = null;
   return {
     port: listening.port,
+    tlsPort: listening.tlsPort,
+    reloadTls: () => listening.reloadTls(),
     caching: useCache,
     drain() {
       draining = true;
