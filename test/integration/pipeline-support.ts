@@ -34,6 +34,8 @@ export interface Pipeline {
   /** Records of the rejected topic. */
   rejected: TopicReader;
   queryUrl: string;
+  /** The query API itself (its ports, reloadTls). */
+  query: QueryServer;
   /** A user's events (newest first) once at least `count` are visible through the query API. */
   eventsOf(userId: string, count: number, timeoutMs?: number): Promise<ApiEvent[]>;
   close(): Promise<void>;
@@ -67,6 +69,7 @@ export async function startPipeline(env: Env = {}): Promise<Pipeline> {
     ingest,
     rejected,
     queryUrl,
+    query,
     async eventsOf(userId, count, timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
