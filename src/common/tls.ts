@@ -2,6 +2,7 @@
 // SSLApp options. Checked at start (src/config) and again before each reload (SIGHUP), so a bad
 // file is an error naming its setting instead of an SSLApp that fails with "App construction
 // failed" and no reason.
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import type { AppOptions } from 'uWebSockets.js';
@@ -17,7 +18,8 @@ export interface TlsFiles {
 
 /**
  * What is wrong with the files, each problem as [setting, message], or [] when OpenSSL (through
- * Node's own binding) loads them as a key pair: readable, PEM, the key decrypts and matches.
+ * Node's own binding) loads them as a key pair: readable, PEM, the key decrypts and matches the
+ * certificate. Each file is checked alone first, so the message names the one at fault.
  */
 export function tlsFileProblems(files: TlsFiles): [string, string][] {
   const problems: [string, string][] = [];
@@ -31,21 +33,32 @@ export function tlsFileProblems(files: TlsFiles): [string, string][] {
   };
   const cert = read('TLS_CERT_FILE', files.certFile);
   const key = read('TLS_KEY_FILE', files.keyFile);
-  if (cert === null || key === null) return problems;
+  if (cert !== null) {
+    try {
+      new X509Certificate(cert);
+    } catch (err) {
+      problems.push(['TLS_CERT_FILE', `${files.certFile} is not a PEM certificate: ${(err as Error).message}`]);
+    }
+  }
+  if (key !== null) {
+    try {
+      createPrivateKey({ key, format: 'pem', ...(files.passphrase !== undefined ? { passphrase: files.passphrase } : {}) });
+    } catch (err) {
+      const encrypted = key.includes('ENCRYPTED');
+      problems.push(
+        encrypted
+          ? ['TLS_KEY_PASSPHRASE', `${files.passphrase === undefined ? 'not set, and' : 'does not decrypt'} ${files.keyFile}${files.passphrase === undefined ? ' is encrypted' : ''}: ${(err as Error).message}`]
+          : ['TLS_KEY_FILE', `${files.keyFile} is not a PEM private key: ${(err as Error).message}`],
+      );
+    }
+  }
+  if (problems.length > 0 || cert === null || key === null) return problems;
   try {
     createSecureContext({ cert, key, ...(files.passphrase !== undefined ? { passphrase: files.passphrase } : {}) });
   } catch (err) {
-    problems.push([whichFile(err as Error), `${files.certFile} and ${files.keyFile} are not a usable certificate and key: ${(err as Error).message}`]);
+    problems.push(['TLS_KEY_FILE', `${files.keyFile} is not the key of the certificate in ${files.certFile}: ${(err as Error).message}`]);
   }
   return problems;
-}
-
-/** The setting an OpenSSL load error points at, for the message. */
-function whichFile(err: Error): string {
-  const m = err.message.toLowerCase();
-  if (m.includes('bad decrypt') || m.includes('passphrase') || m.includes('password')) return 'TLS_KEY_PASSPHRASE';
-  if (m.includes('key values mismatch') || m.includes('private key') || m.includes('key')) return 'TLS_KEY_FILE';
-  return 'TLS_CERT_FILE';
 }
 
 /** SSLApp's options for the files (uSockets loads the certificate as a chain file). */
