@@ -1,8 +1,14 @@
 import { z } from 'zod';
 import { tlsFileProblems } from '../common/tls.js';
-import { optionalInt, optionalStr, port } from './parse.js';
+import { optionalInt, optionalStr } from './parse.js';
 
 const optionalPort = () => optionalInt(0, 65535);
+const plainPort = (fallback: number) =>
+  z
+    .string()
+    .optional()
+    .catch(undefined)
+    .transform((v) => (v !== undefined && v.trim() !== '' ? Number(v) : fallback));
 
 /**
  * TLS in transit for the ingest edge and the query API. TLS_CERT_FILE and TLS_KEY_FILE (both or
@@ -17,9 +23,9 @@ export const tlsSchema = z
     TLS_KEY_PASSPHRASE: optionalStr(),
     INGEST_TLS_PORT: optionalPort(),
     QUERY_TLS_PORT: optionalPort(),
-    // Read here too (the http section owns them) to refuse a TLS port equal to its plain port.
-    INGEST_PORT: port(8080),
-    QUERY_PORT: port(8081),
+    // Read here too, leniently (the http section validates them), to refuse a TLS port equal to its plain port.
+    INGEST_PORT: plainPort(8080),
+    QUERY_PORT: plainPort(8081),
   })
   .superRefine((e, ctx) => {
     const problem = (variable: string, message: string) => ctx.addIssue({ code: 'custom', path: [variable], message });
