@@ -17,6 +17,8 @@
 // restarted with backoff and counted in trackhouse_part_restarts_total{part} on the sink's
 // /metrics, whose /readyz says 503 while a part is down.
 import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import https from 'node:https';
 import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -51,7 +53,7 @@ export async function startAllInOne(): Promise<number> {
   const lock = lockDataDir(config.dataDir, 'trackhouse start');
   // A bad rules file stops the start before anything runs.
   const rules = streamRules(config, config.stream.inQuery);
-  const life = new Lifecycle(log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.allInOneDrainDelayMs });
+  const life = new Lifecycle(log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.allInOneDrainDelayMs, reloadOnHangup: config.tls.files !== null });
   life.add({ name: 'data dir lock', ifCut: 'released as the process exits', stop: async () => lock.release() });
   // Installed first, so Ctrl-C during start-up also stops whatever already runs.
   const signalled = life.untilSignal();
@@ -146,10 +148,22 @@ function withDashboardTargets(config: Config, ingestPort: number, sinkPort: numb
     ...config,
     dashboard: Object.freeze({
       ...config.dashboard,
-      ingestUrl: config.dashboard.ingestUrl ?? `http://${host}:${ingestPort}`,
+      // With TLS on INGEST_PORT the dashboard reads it over HTTPS, trusting what Node trusts
+      // (NODE_EXTRA_CA_CERTS for a private CA); INGEST_TLS_PORT keeps INGEST_PORT plain for it.
+      ingestUrl: config.dashboard.ingestUrl ?? `${ingestHttps(config) ? 'https' : 'http'}://${host}:${ingestPort}`,
       sinkUrl: config.dashboard.sinkUrl ?? `http://${host}:${sinkPort}`,
     }),
   });
+}
+
+/** INGEST_PORT speaks HTTPS: TLS files set and no INGEST_TLS_PORT. */
+function ingestHttps(config: Config): boolean {
+  return config.tls.files !== null && config.tls.ingestPort === null;
+}
+
+/** The same for QUERY_PORT. */
+function queryHttps(config: Config): boolean {
+  return config.tls.files !== null && config.tls.queryPort === null;
 }
 
 /** An address to reach a server listening on `host` from this machine. */
@@ -234,7 +248,8 @@ async function startIngestChild(config: Config, brokers: string[], port: number,
     }
   };
   const deadline = Date.now() + 60_000;
-  while (!(await answers(`http://${config.http.host}:${port}/readyz`))) {
+  // Our own child on this machine: its certificate need not name this address, so not verified here.
+  while (!(await answers(`${ingestHttps(config) ? 'https' : 'http'}://${loopbackFor(config.http.host)}:${port}/readyz`))) {
     if (!running) throw new TrackhouseError('INGEST_FAILED', `trackhouse ingest exited during start (code ${await exited}); see its log above`);
     if (aborted()) {
       child.kill('SIGTERM');
@@ -258,6 +273,10 @@ async function startIngestChild(config: Config, brokers: string[], port: number,
     exited,
     drain: terminate,
     kill,
+    // It reloads its certificate files itself on SIGHUP (`trackhouse ingest` with TLS on).
+    reload: async () => {
+      if (running) child.kill('SIGHUP');
+    },
     stop: async () => {
       if (!running && !terminated) return;
       terminate();
@@ -268,14 +287,17 @@ async function startIngestChild(config: Config, brokers: string[], port: number,
   };
 }
 
-async function answers(url: string): Promise<boolean> {
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
-    await res.arrayBuffer();
-    return res.ok;
-  } catch {
-    return false;
-  }
+function answers(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const get = url.startsWith('https:') ? https.get : http.get;
+    const req = get(url, { rejectUnauthorized: false, timeout: 1000 }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode === 200));
+      res.on('error', () => resolve(false));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
 }
 
 function printBanner(
@@ -286,8 +308,8 @@ function printBanner(
   const host = loopbackFor(config.http.host);
   const writeKey = [...keys.write.keys()][0]!;
   const readKey = [...keys.read][0]!;
-  const ingest = `http://${host}:${p.ingestPort}`;
-  const query = `http://${host}:${p.queryPort}`;
+  const ingest = `${ingestHttps(config) ? 'https' : 'http'}://${host}:${p.ingestPort}`;
+  const query = `${queryHttps(config) ? 'https' : 'http'}://${host}:${p.queryPort}`;
   const lines = [
     '',
     'trackhouse is running',

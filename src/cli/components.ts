@@ -23,8 +23,10 @@ import { shardPartitions, startView, type View } from '../view/view.js';
 import type { Part } from './lifecycle.js';
 
 export interface Component extends Part {
-  /** The port it serves HTTP on (the sink: its /healthz, /readyz, /metrics). */
+  /** The port it serves HTTP on (the sink: its /healthz, /readyz, /metrics); HTTPS with TLS and no TLS port. */
   readonly port: number;
+  /** Ingest and query: the HTTPS port when apart from `port` (INGEST_TLS_PORT, QUERY_TLS_PORT). */
+  readonly tlsPort?: number | null;
 }
 
 export interface ComponentBase {
@@ -36,7 +38,15 @@ export interface ComponentBase {
 /** The HTTP edge on INGEST_PORT (INGEST_THREADS threads), producing to `brokers`. */
 export async function ingestComponent(o: ComponentBase & { brokers: string[] }): Promise<Component> {
   const ingest = await startIngest({ config: o.config, log: o.log, registry: o.registry, brokers: o.brokers });
-  return { name: 'ingest', ifCut: 'requests still waiting for Kafka get no answer (none of them was acknowledged)', port: ingest.port, drain: () => ingest.drain(), stop: () => ingest.stop() };
+  return {
+    name: 'ingest',
+    ifCut: 'requests still waiting for Kafka get no answer (none of them was acknowledged)',
+    port: ingest.port,
+    tlsPort: ingest.tlsPort,
+    drain: () => ingest.drain(),
+    stop: () => ingest.stop(),
+    reload: () => ingest.reloadTls(),
+  };
 }
 
 /** The sink's component: its /readyz can also report on other parts (the all-in-one's). */
@@ -143,7 +153,9 @@ export async function queryComponent(
     port: server.port,
     server,
     view: v,
+    tlsPort: server.tlsPort,
     drain: () => server.drain(),
+    reload: () => server.reloadTls(),
     async stop() {
       try {
         await server.stop();

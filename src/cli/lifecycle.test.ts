@@ -199,3 +199,25 @@ describe('Supervised', () => {
     expect(s.lines.filter((l) => l.level === 'error')).toEqual([]);
   });
 });
+
+describe('Lifecycle.reloadAll (what SIGHUP runs with TLS on)', () => {
+  it('reloads every part that can, goes on past one that fails, and says so', async () => {
+    const { Lifecycle } = await import('./lifecycle.js');
+    const errors: unknown[] = [];
+    const log = { info() {}, warn() {}, debug() {}, error: (o: unknown) => errors.push(o) } as never;
+    const life = new Lifecycle(log, { timeoutMs: 1_000 });
+    const reloaded: string[] = [];
+    life.add({ name: 'query', stop: async () => {}, reload: async () => void reloaded.push('query') });
+    life.add({ name: 'sink', stop: async () => {} });
+    life.add({ name: 'bad', stop: async () => {}, reload: () => Promise.reject(new Error('TLS_CERT_FILE: nope')) });
+    life.add({ name: 'ingest', stop: async () => {}, reload: async () => void reloaded.push('ingest') });
+    life.ready();
+    expect(await life.reloadAll()).toBe(false);
+    expect(reloaded).toEqual(['query', 'ingest']);
+    expect(errors).toHaveLength(1);
+    await life.stopAll();
+    // Once stopping, nothing reloads.
+    expect(await life.reloadAll()).toBe(true);
+    expect(reloaded).toEqual(['query', 'ingest']);
+  });
+});

@@ -12,7 +12,8 @@
 // newest part first, so data stops where it enters before the parts behind it. A part that fails
 // to stop is logged, the ones before it are still stopped, and the exit code is 1. The same
 // signal twice within REPEAT_WINDOW_MS counts once; after it, a signal exits at once (130). Why the
-// delay and the window: docs/architecture.md, "Processes".
+// delay and the window: docs/architecture.md, "Processes". With TLS on, SIGHUP reloads the
+// certificate files (reloadAll) and the process keeps running.
 //
 // The bound is hard: SHUTDOWN_TIMEOUT_MS after the signal the process exits whatever its parts are
 // doing (kafkajs retrying against a broker that is gone or paused, an insert that does not end),
@@ -33,6 +34,8 @@ export interface Stoppable {
   drain?(): void;
   /** Stop accepting work, finish what is in flight, flush, release resources. */
   stop(): Promise<void>;
+  /** What SIGHUP asks for (load the TLS certificate files again); open connections stay. */
+  reload?(): Promise<void>;
 }
 
 /** A started piece of a process: a server, a client, a child process, the local broker. */
@@ -51,6 +54,11 @@ export interface StopOptions {
   drainDelayMs?: number;
   /** A repeated signal within this window is the same one delivered twice (see above). */
   repeatWindowMs?: number;
+  /**
+   * SIGHUP reloads the parts (their TLS certificates) instead of ending the process. Only when TLS
+   * is on: otherwise SIGHUP keeps its default, so closing a terminal still ends `trackhouse start`.
+   */
+  reloadOnHangup?: boolean;
 }
 
 export const REPEAT_WINDOW_MS = 1_000;
@@ -118,6 +126,25 @@ export class Lifecycle {
       return this.stopped;
     }
     return this.stopAll(true);
+  }
+
+  /**
+   * Reloads every running part that can (SIGHUP), one after the other; resolves true when each
+   * did. A part that fails keeps what it had; the error is logged.
+   */
+  async reloadAll(): Promise<boolean> {
+    let ok = true;
+    for (const part of [...this.parts]) {
+      if (part.reload === undefined || this.stopping !== null) continue;
+      try {
+        await part.reload();
+        this.log.info({ part: part.name }, 'reloaded');
+      } catch (err) {
+        ok = false;
+        this.log.error({ err, part: part.name }, 'reload failed: the part keeps its previous certificate');
+      }
+    }
+    return ok;
   }
 
   /** Stops every part started so far, newest first (draining them first when asked). Once. */
@@ -219,6 +246,12 @@ export class Lifecycle {
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
+      if (this.options.reloadOnHangup) {
+        process.on('SIGHUP', () => {
+          log.info({ signal: 'SIGHUP' }, 'reloading the TLS certificate files');
+          void this.reloadAll();
+        });
+      }
       // Started by `trackhouse start` with an IPC channel: if that parent dies, stop too.
       if (process.channel) process.once('disconnect', onParentGone);
     });
@@ -252,6 +285,8 @@ export interface Incarnation {
   drain?(): void;
   stop(): Promise<void>;
   kill?(): void;
+  /** Reloads its TLS certificate files (SIGHUP); a run started later reads them anyway. */
+  reload?(): Promise<void>;
 }
 
 export interface SupervisedOptions {
@@ -383,5 +418,9 @@ export class Supervised implements Part {
   kill(): void {
     this.stopping = true;
     this.current.kill?.();
+  }
+
+  async reload(): Promise<void> {
+    if (this.down === null) await this.current.reload?.();
   }
 }

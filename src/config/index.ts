@@ -12,6 +12,7 @@ import { int, oneOf, optionalInt, str } from './parse.js';
 import { querySchema } from './query.js';
 import { sinkSchema } from './sink.js';
 import { streamSchema } from './stream.js';
+import { tlsSchema } from './tls.js';
 
 /**
  * How long a stopping server keeps its port open with /readyz at 503 before it stops, so load
@@ -72,6 +73,7 @@ const sections = {
   query: querySchema,
   stream: streamSchema,
   dashboard: dashboardSchema,
+  tls: tlsSchema,
 } as const;
 
 type Sections = { [K in keyof typeof sections]: z.output<(typeof sections)[K]> };
@@ -135,6 +137,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     query: s.query,
     stream: { ...s.stream, dir: s.stream.dir === null ? path.join(path.resolve(cwd, s.general.dataDir), 'stream') : path.resolve(cwd, s.stream.dir) },
     dashboard: s.dashboard,
+    tls: s.tls,
   };
   return deepFreeze(config);
 }
@@ -158,6 +161,7 @@ export type { KeysConfig } from './keys.js';
 export type { QueryConfig } from './query.js';
 export type { SinkConfig } from './sink.js';
 export type { StreamConfig } from './stream.js';
+export type { TlsConfig } from './tls.js';
 export { PROPERTY_NAME } from './stream.js';
 export { DEV_READ_KEY, DEV_SOURCE, DEV_WRITE_KEY, withDevKeys } from './keys.js';
 export { LOCAL_KAFKA_VERSION } from './kafka.js';

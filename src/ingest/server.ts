@@ -3,9 +3,9 @@
 // worker thread.
 import type { Registry } from 'prom-client';
 import { TrackhouseError } from '../common/errors.js';
-import { addOpsRoutes, listen, type Listening } from '../common/http.js';
+import { addOpsRoutes } from '../common/http.js';
 import type { Logger } from '../common/log.js';
-import { loadUws } from '../common/uws.js';
+import { serve, type Serving } from '../common/serve.js';
 import type { Config } from '../config/index.js';
 import { compressionType, createKafka } from '../kafka/index.js';
 import { createRecordProducer } from '../kafka/producer.js';
@@ -22,10 +22,16 @@ export interface EdgeServerOptions {
   metricsSource?: Registry;
   brokers: string[];
   port: number;
+  /** HTTPS port apart from `port` (INGEST_TLS_PORT, made concrete by the supervisor); null: none. */
+  tlsPort: number | null;
 }
 
 export interface EdgeServer {
   readonly port: number;
+  /** The HTTPS port when apart from `port` (INGEST_TLS_PORT). */
+  readonly tlsPort: number | null;
+  /** Serves the certificate files as they are now to new connections (SIGHUP); open ones stay. */
+  reloadTls(): Promise<void>;
   /** /readyz 503 and new requests 503 + Connection: close; the port stays open (drain delay). */
   drain(): void;
   /** Graceful: /readyz 503, stop accepting, answer what is in flight, flush Kafka, close. */
@@ -52,16 +58,26 @@ export async function startEdgeServer(opts: EdgeServerOptions): Promise<EdgeServ
   const edge = new IngestEdge({ config, log, producer, codec: new EventCodec(), metrics });
   gauges.pendingBytes = () => producer.pendingBytes;
   gauges.inFlight = () => edge.inFlight;
-  const app = loadUws(log).App();
-  edge.register(app);
-  addOpsRoutes(app, {
+  const ops = {
     registry: opts.metricsSource ?? opts.registry,
     checks: [{ name: 'kafka', check: () => producer.probe() }],
     draining: () => edge.isDraining,
-  });
-  let l: Listening;
+  };
+  let l: Serving;
   try {
-    l = await listen(app, config.http.host, opts.port, 'INGEST_PORT');
+    l = await serve({
+      host: config.http.host,
+      port: opts.port,
+      portVariable: 'INGEST_PORT',
+      tls: config.tls.files,
+      tlsPort: opts.tlsPort,
+      tlsPortVariable: 'INGEST_TLS_PORT',
+      routes: (app) => {
+        edge.register(app);
+        addOpsRoutes(app, ops);
+      },
+      log,
+    });
   } catch (err) {
     await producer.close(0);
     throw err;
@@ -69,6 +85,8 @@ export async function startEdgeServer(opts: EdgeServerOptions): Promise<EdgeServ
   let stopping: Promise<void> | undefined;
   return {
     port: l.port,
+    tlsPort: l.tlsPort,
+    reloadTls: () => l.reloadTls(),
     drain: () => edge.startDraining(),
     stop: () =>
       (stopping ??= (async () => {
@@ -85,10 +103,10 @@ export async function startEdgeServer(opts: EdgeServerOptions): Promise<EdgeServ
           const message =
             `stopped with ${left.records} events of ${left.submissions} requests not acknowledged by Kafka; ` +
             'their requests were answered 503 (retriable) and none was stored';
-          log.error({ port: l.port, unacknowledgedEvents: left.records, unacknowledgedRequests: left.submissions }, message);
+          log.error({ port: l.port, tlsPort: l.tlsPort, unacknowledgedEvents: left.records, unacknowledgedRequests: left.submissions }, message);
           throw new TrackhouseError('INGEST_UNFLUSHED', message);
         }
-        log.info({ port: l.port }, 'ingest edge stopped');
+        log.info({ port: l.port, tlsPort: l.tlsPort }, 'ingest edge stopped');
       })()),
   };
 }

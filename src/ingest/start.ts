@@ -3,11 +3,11 @@
 // turned into a free port first), each with its own Kafka producer; the main thread supervises
 // (metrics, stop). Threads are never terminated, only told to stop: a thread that ends with a uWS
 // socket open aborts the process. Why each of these, measured: docs/architecture/ingest.md, "Threads".
-import net from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { AggregatorRegistry, Registry } from 'prom-client';
 import { TrackhouseError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
+import { freePort } from '../common/serve.js';
 import type { Config } from '../config/index.js';
 import { startEdgeServer } from './server.js';
 import type { FromWorker, ToWorker, WorkerInit } from './thread-messages.js';
@@ -24,6 +24,14 @@ export interface IngestOptions {
 export interface IngestHandle {
   /** The port it listens on (useful with INGEST_PORT=0). */
   readonly port: number;
+  /** The HTTPS port when apart from `port` (INGEST_TLS_PORT), else null. */
+  readonly tlsPort: number | null;
+  /**
+   * Loads TLS_CERT_FILE and TLS_KEY_FILE again, in every thread, for new connections; open ones
+   * stay. Rejects (a ConfigError naming the setting) when the files do not load: the previous
+   * certificate stays in use.
+   */
+  reloadTls(): Promise<void>;
   /** First phase of a stop: /readyz 503, new requests 503 + Connection: close, the port still open. */
   drain(): void;
   /** Graceful drain: /readyz 503, stop accepting, answer in-flight requests, flush Kafka, close. */
@@ -34,7 +42,14 @@ export async function startIngest(opts: IngestOptions): Promise<IngestHandle> {
   const brokers = opts.brokers ?? opts.config.kafka.brokers;
   if (brokers.length === 0) throw new Error('startIngest needs Kafka brokers (config.kafka.brokers or the brokers option)');
   if (opts.config.ingest.threads <= 1) {
-    return startEdgeServer({ config: opts.config, log: opts.log, registry: opts.registry, brokers, port: opts.config.http.ingestPort });
+    return startEdgeServer({
+      config: opts.config,
+      log: opts.log,
+      registry: opts.registry,
+      brokers,
+      port: opts.config.http.ingestPort,
+      tlsPort: opts.config.tls.files ? opts.config.tls.ingestPort : null,
+    });
   }
   return startThreads(opts, brokers);
 }
@@ -61,8 +76,8 @@ class EdgeThread {
     readonly supervisor: Supervisor,
   ) {}
 
-  start(port: number): Promise<number> {
-    const init: WorkerInit = { config: this.supervisor.config, brokers: this.supervisor.brokers, port, thread: this.index };
+  start(port: number, tlsPort: number | null): Promise<number> {
+    const init: WorkerInit = { config: this.supervisor.config, brokers: this.supervisor.brokers, port, tlsPort, thread: this.index };
     const worker = newWorker(init);
     this.worker = worker;
     return new Promise((resolve, reject) => {
@@ -103,6 +118,7 @@ class Supervisor {
   private nextId = 0;
   private readonly jsonWaiters = new Map<number, (json: unknown[]) => void>();
   private readonly stopWaiters = new Map<EdgeThread, (clean: boolean) => void>();
+  private readonly reloadWaiters = new Map<number, (error: Error | null) => void>();
 
   constructor(
     readonly config: Config,
@@ -125,6 +141,10 @@ class Supervisor {
         break;
       case 'stopped':
         this.stopWaiters.get(t)?.(m.clean);
+        break;
+      case 'tls-reloaded':
+        this.reloadWaiters.get(m.id)?.(m.error === undefined ? null : new TrackhouseError(m.code ?? 'TLS_RELOAD_FAILED', `ingest thread ${t.index}: ${m.error}`));
+        this.reloadWaiters.delete(m.id);
         break;
       default:
         break;
@@ -153,6 +173,22 @@ class Supervisor {
     return AggregatorRegistry.aggregate(parts as Parameters<typeof AggregatorRegistry.aggregate>[0]).metrics();
   }
 
+  /** Every running thread reloads its certificate; rejects with the first thread's error. */
+  async reloadTls(): Promise<void> {
+    const answers = this.threads
+      .filter((t) => !t.exited && !t.stopping)
+      .map(
+        (t) =>
+          new Promise<Error | null>((resolve) => {
+            const id = this.nextId++;
+            this.reloadWaiters.set(id, resolve);
+            t.post({ type: 'reload-tls', id });
+          }),
+      );
+    const failed = (await Promise.all(answers)).find((e) => e !== null);
+    if (failed) throw failed;
+  }
+
   async stop(): Promise<void> {
     const clean = await Promise.all(
       this.threads.map(async (t) => {
@@ -179,33 +215,27 @@ class Supervisor {
 async function startThreads(opts: IngestOptions, brokers: string[]): Promise<IngestHandle> {
   const sup = new Supervisor(opts.config, brokers, opts.log, opts.registry);
   const n = opts.config.ingest.threads;
-  const port = opts.config.http.ingestPort === 0 ? await freePort(opts.config.http.host) : opts.config.http.ingestPort;
+  const host = opts.config.http.host;
+  const port = opts.config.http.ingestPort === 0 ? await freePort(host) : opts.config.http.ingestPort;
+  // Every thread binds the same ports (SO_REUSEPORT), so a port asked as 0 is chosen here once.
+  const tlsAsked = opts.config.tls.files ? opts.config.tls.ingestPort : null;
+  const tlsPort = tlsAsked === 0 ? await freePort(host) : tlsAsked;
   sup.threads.push(...Array.from({ length: n }, (_, i) => new EdgeThread(i, sup)));
-  const started = await Promise.allSettled(sup.threads.map((t) => t.start(port)));
+  const started = await Promise.allSettled(sup.threads.map((t) => t.start(port, tlsPort)));
   const failed = started.find((s) => s.status === 'rejected');
   if (failed !== undefined) {
     await sup.stop().catch(() => undefined);
     throw (failed as PromiseRejectedResult).reason;
   }
-  opts.log.info({ port, threads: n }, 'ingest threads listening');
+  opts.log.info({ port, tlsPort, threads: n }, 'ingest threads listening');
   let stopping: Promise<void> | undefined;
   return {
     port,
+    tlsPort,
+    reloadTls: () => sup.reloadTls(),
     drain: () => {
       for (const t of sup.threads) if (!t.exited) t.post({ type: 'drain' });
     },
     stop: () => (stopping ??= sup.stop()),
   };
-}
-
-/** A port free on `host` right now (the kernel's pick for port 0). */
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, host, () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }

@@ -39,6 +39,13 @@ port.on('message', (m: ToWorker) => {
       waiting.get(m.id)?.(m.text);
       waiting.delete(m.id);
       break;
+    case 'reload-tls':
+      void (server?.reloadTls() ?? Promise.resolve()).then(
+        () => send({ type: 'tls-reloaded', id: m.id }),
+        (err: unknown) =>
+          send({ type: 'tls-reloaded', id: m.id, error: err instanceof Error ? err.message : String(err), code: err instanceof TrackhouseError ? err.code : undefined }),
+      );
+      break;
     case 'drain':
       server?.drain();
       break;
@@ -67,8 +74,9 @@ try {
     metricsSource: new AllThreadsMetrics(),
     brokers: init.brokers,
     port: init.port,
+    tlsPort: init.tlsPort,
   });
-  send({ type: 'listening', port: server.port });
+  send({ type: 'listening', port: server.port, tlsPort: server.tlsPort });
 } catch (err) {
   send({ type: 'failed', message: err instanceof Error ? err.message : String(err), code: err instanceof TrackhouseError ? err.code : undefined });
   port.close();

@@ -10,9 +10,9 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Registry } from 'prom-client';
 import { ConfigError } from '../common/errors.js';
-import { addOpsRoutes, listen, writeJson, type Headers, type Listening, type ReadinessCheck, type ResponseState } from '../common/http.js';
+import { addOpsRoutes, writeJson, type Headers, type ReadinessCheck, type ResponseState } from '../common/http.js';
 import type { Logger } from '../common/log.js';
-import { loadUws } from '../common/uws.js';
+import { serve, type Serving } from '../common/serve.js';
 import type { Config } from '../config/index.js';
 import { partitionForKey } from '../kafka/partitioner.js';
 import type { View } from '../view/view.js';
@@ -63,6 +63,10 @@ export interface QueryServer {
    * before, so a port problem is reported before Kafka is asked anything).
    */
   attachView(view: View, partitionCount: number): void;
+  /** The HTTPS port when apart from `port` (QUERY_TLS_PORT), else null. */
+  readonly tlsPort: number | null;
+  /** Serves the certificate files as they are now to new connections (SIGHUP); open ones stay. */
+  reloadTls(): Promise<void>;
   /**
    * First phase of a stop: /readyz answers 503 and new API requests get 503 + Retry-After +
    * Connection: close, while the port stays open (for SHUTDOWN_DRAIN_DELAY_MS, so load balancers
@@ -90,7 +94,6 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
   if (readKeys.size === 0) {
     throw new ConfigError('TRACKHOUSE_READ_KEYS is empty: the query API needs at least one read key', { variable: 'TRACKHOUSE_READ_KEYS' });
   }
-  const uws = loadUws(log);
   const gate = createGate(q.maxConcurrent, q.maxQueued);
   const metrics: QueryMetrics = createQueryMetrics(opts.registry, { gate });
   const runner = gatedRunner(createClickHouseRunner(opts.clickhouse), gate, metrics);
@@ -125,8 +128,7 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
   } else {
     checks.push({ name: 'clickhouse', check: () => store.ready() });
   }
-  const app: TemplatedApp = uws.App();
-  addOpsRoutes(app, { registry: opts.registry, draining: () => draining, checks });
+  const ops = { registry: opts.registry, draining: () => draining, checks };
 
   const fail = (res: HttpResponse, route: Route, start: number, err: unknown) => {
     const e = toHttpError(err);
@@ -193,63 +195,6 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
     return header;
   };
 
-  app.get('/v1/users/:userId/events', (res, req) => {
-    const start = performance.now();
-    try {
-      if (draining) throw new DrainingError();
-      const authorization = authorize(req);
-      const r = parseEventsRequest(req.getParameter(0) ?? '', req.getQuery() ?? '', limits);
-      if (view !== null && q.shards > 1) {
-        const shard = shardOf(r.userKey);
-        if (shard !== q.shardIndex) {
-          if (req.getHeader(FORWARDED) !== '') throw new MisroutedError(shard, q.shardIndex);
-          forward(res, shard, req.getUrl(), req.getQuery() ?? '', authorization, start);
-          return;
-        }
-      }
-      if (view === null || !view.caughtUp()) {
-        metrics.answered('clickhouse');
-        respondLater(res, 'events', start, store.userEvents(r));
-        return;
-      }
-      // The horizon and the rows are read in one synchronous turn: one LMDB snapshot.
-      const reader = view.reader;
-      const horizon = reader.horizon();
-      const found = reader.rows(r, r.limit + 1, horizon);
-      if (found.complete) {
-        metrics.answered('view');
-        // The reply is built in the reader's buffer; uWS copies it before end() returns.
-        const tail = found.count > r.limit ? cursorTail(r, reader.time(r.limit - 1), reader.id(r.limit - 1)) : NULL_TAIL;
-        send(res, 200, reader.reply(r.limit, tail));
-        metrics.done('events', 200, start);
-        return;
-      }
-      // Older rows are needed: keep the view's (copies: the reader's buffer serves the next page).
-      const rows: PageRows = { json: [], ts: [], ids: [] };
-      for (let i = 0; i < found.count; i++) {
-        rows.json.push(Buffer.from(reader.row(i)));
-        rows.ts.push(reader.time(i));
-        rows.ids.push(null);
-      }
-      metrics.answered(found.count > 0 ? 'view_clickhouse' : 'clickhouse');
-      respondLater(res, 'events', start, store.userEventsBelow(r, rows, horizon));
-    } catch (err) {
-      fail(res, 'events', start, err);
-    }
-  });
-
-  app.get('/v1/rollups/daily', (res, req) => {
-    const start = performance.now();
-    try {
-      if (draining) throw new DrainingError();
-      authorize(req);
-      const r = parseRollupsRequest(req.getQuery() ?? '');
-      respondLater(res, 'rollups', start, store.dailyRollups(r));
-    } catch (err) {
-      fail(res, 'rollups', start, err);
-    }
-  });
-
   const guard: RouteGuard = {
     admit: (req) => {
       if (draining) throw new DrainingError();
@@ -259,24 +204,100 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
     draining: () => draining,
     done: (route, status, start) => metrics.done(route, status, start),
   };
-  for (const add of opts.routes ?? []) add(app, guard);
 
-  for (const path of ['/v1/users/:userId/events', '/v1/rollups/daily']) {
-    app.any(path, (res, req) => {
-      const head = req.getMethod() === 'head';
-      send(res, 405, JSON.stringify({ error: 'method_not_allowed', message: 'only GET is supported here' }), METHOD_NOT_ALLOWED, head);
-      metrics.done('other', 405, performance.now());
+  /** Every route, on one app (the HTTP port's, the HTTPS port's, each reloaded certificate's). */
+  const routes = (app: TemplatedApp) => {
+    addOpsRoutes(app, ops);
+    app.get('/v1/users/:userId/events', (res, req) => {
+      const start = performance.now();
+      try {
+        if (draining) throw new DrainingError();
+        const authorization = authorize(req);
+        const r = parseEventsRequest(req.getParameter(0) ?? '', req.getQuery() ?? '', limits);
+        if (view !== null && q.shards > 1) {
+          const shard = shardOf(r.userKey);
+          if (shard !== q.shardIndex) {
+            if (req.getHeader(FORWARDED) !== '') throw new MisroutedError(shard, q.shardIndex);
+            forward(res, shard, req.getUrl(), req.getQuery() ?? '', authorization, start);
+            return;
+          }
+        }
+        if (view === null || !view.caughtUp()) {
+          metrics.answered('clickhouse');
+          respondLater(res, 'events', start, store.userEvents(r));
+          return;
+        }
+        // The horizon and the rows are read in one synchronous turn: one LMDB snapshot.
+        const reader = view.reader;
+        const horizon = reader.horizon();
+        const found = reader.rows(r, r.limit + 1, horizon);
+        if (found.complete) {
+          metrics.answered('view');
+          // The reply is built in the reader's buffer; uWS copies it before end() returns.
+          const tail = found.count > r.limit ? cursorTail(r, reader.time(r.limit - 1), reader.id(r.limit - 1)) : NULL_TAIL;
+          send(res, 200, reader.reply(r.limit, tail));
+          metrics.done('events', 200, start);
+          return;
+        }
+        // Older rows are needed: keep the view's (copies: the reader's buffer serves the next page).
+        const rows: PageRows = { json: [], ts: [], ids: [] };
+        for (let i = 0; i < found.count; i++) {
+          rows.json.push(Buffer.from(reader.row(i)));
+          rows.ts.push(reader.time(i));
+          rows.ids.push(null);
+        }
+        metrics.answered(found.count > 0 ? 'view_clickhouse' : 'clickhouse');
+        respondLater(res, 'events', start, store.userEventsBelow(r, rows, horizon));
+      } catch (err) {
+        fail(res, 'events', start, err);
+      }
     });
-  }
-  app.any('/*', (res, req) => {
-    const start = performance.now();
-    const method = req.getMethod();
-    send(res, 404, JSON.stringify({ error: 'not_found', message: `no route for ${method.toUpperCase()} ${req.getUrl()}` }), undefined, method === 'head');
-    metrics.done('other', 404, start);
-  });
 
-  const listening: Listening = await listen(app, config.http.host, config.http.queryPort, 'QUERY_PORT');
-  log.info({ port: listening.port, host: config.http.host, view: opts.expectsView === true, shard: q.shards > 1 ? `${q.shardIndex}/${q.shards}` : undefined }, 'query API listening');
+    app.get('/v1/rollups/daily', (res, req) => {
+      const start = performance.now();
+      try {
+        if (draining) throw new DrainingError();
+        authorize(req);
+        const r = parseRollupsRequest(req.getQuery() ?? '');
+        respondLater(res, 'rollups', start, store.dailyRollups(r));
+      } catch (err) {
+        fail(res, 'rollups', start, err);
+      }
+    });
+
+    for (const add of opts.routes ?? []) add(app, guard);
+
+    for (const path of ['/v1/users/:userId/events', '/v1/rollups/daily']) {
+      app.any(path, (res, req) => {
+        const head = req.getMethod() === 'head';
+        send(res, 405, JSON.stringify({ error: 'method_not_allowed', message: 'only GET is supported here' }), METHOD_NOT_ALLOWED, head);
+        metrics.done('other', 405, performance.now());
+      });
+    }
+    app.any('/*', (res, req) => {
+      const start = performance.now();
+      const method = req.getMethod();
+      send(res, 404, JSON.stringify({ error: 'not_found', message: `no route for ${method.toUpperCase()} ${req.getUrl()}` }), undefined, method === 'head');
+      metrics.done('other', 404, start);
+    });
+  };
+
+  let listening: Serving;
+  try {
+    listening = await serve({
+      host: config.http.host,
+      port: config.http.queryPort,
+      portVariable: 'QUERY_PORT',
+      tls: config.tls.files,
+      tlsPort: config.tls.files ? config.tls.queryPort : null,
+      tlsPortVariable: 'QUERY_TLS_PORT',
+      routes,
+      log,
+    });
+  } catch (err) {
+    throw err;
+  }
+  log.info({ port: listening.port, tlsPort: listening.tlsPort, https: listening.secure, host: config.http.host, view: opts.expectsView === true, shard: q.shards > 1 ? `${q.shardIndex}/${q.shards}` : undefined }, 'query API listening');
 
   let stopping: Promise<void> | null = null;
   return {
@@ -285,6 +306,8 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
       view = v;
       partitionCount = partitions;
     },
+    tlsPort: listening.tlsPort,
+    reloadTls: () => listening.reloadTls(),
     drain() {
       draining = true;
     },

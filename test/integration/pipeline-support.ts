@@ -34,6 +34,8 @@ export interface Pipeline {
   /** Records of the rejected topic. */
   rejected: TopicReader;
   queryUrl: string;
+  /** The query API itself (its ports, reloadTls). */
+  query: QueryServer;
   /** A user's events (newest first) once at least `count` are visible through the query API. */
   /**
    * The user's events once `want` of them are visible: a count, or kinds (`byKind` keys) that must
@@ -71,6 +73,7 @@ export async function startPipeline(env: Env = {}): Promise<Pipeline> {
     ingest,
     rejected,
     queryUrl,
+    query,
     async eventsOf(userId, want, timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {

@@ -2,6 +2,7 @@
 // tests. Besides Node 20, the integration tests start a real Kafka broker (test/support/kafka-global.ts),
 // which needs Java 17+ and, until the broker's jars are cached under .trackhouse/, Maven to fetch
 // them. The checks are the CLI's own (src/cli/preflight.ts, src/localkafka/prereq.ts).
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { checkNode } from '../../src/cli/preflight.js';
 import { errorMessage } from '../../src/common/errors.js';
@@ -39,3 +40,7 @@ if (problems.length > 0) {
 // Not a reason to stop: only the browser tests need it (the dashboard's and the vendors' browser
 // SDKs'); without it they are skipped, said here once so a contributor sees it before the run.
 if (chromiumPath() === null) process.stderr.write(`npm test: ${CHROMIUM_MISSING}.\n`);
+// The same for the TLS tests, which make their certificates with the openssl command.
+if (spawnSync('openssl', ['version']).status !== 0) {
+  process.stderr.write('npm test: the TLS tests will be SKIPPED: the openssl command is missing (apt-get install openssl).\n');
+}

@@ -25,12 +25,20 @@ export function registerIngest(program: Command): void {
       };
       const created = await ensureTopics(createKafka(config.kafka, log, brokers), config.kafka).catch(explain);
       if (created.length > 0) log.info({ topics: created }, 'created Kafka topics');
-      const life = new Lifecycle(log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.drainDelayMs });
+      const life = new Lifecycle(log, {
+        timeoutMs: config.shutdownTimeoutMs,
+        drainDelayMs: config.drainDelayMs,
+        reloadOnHangup: config.tls.files !== null,
+      });
       const ingest = await ingestComponent({ config, log, registry: createRegistry('ingest'), brokers }).catch(explain);
       const exited = life.untilSignal();
       life.add(ingest);
       life.ready();
-      log.info({ url: `http://${config.http.host}:${ingest.port}`, threads: config.ingest.threads, brokers }, 'ingest listening');
+      const scheme = config.tls.files !== null && ingest.tlsPort === null ? 'https' : 'http';
+      log.info(
+        { url: `${scheme}://${config.http.host}:${ingest.port}`, tlsPort: ingest.tlsPort, threads: config.ingest.threads, brokers },
+        'ingest listening',
+      );
       process.exitCode = await exited;
     });
 }

@@ -22,7 +22,11 @@ export function registerQuery(program: Command): void {
       const log = createLogger(config.logLevel, { component: 'query' });
       // The rules file is checked before anything starts: a bad rule stops the command.
       const rules = streamRules(config, config.stream.inQuery);
-      const life = new Lifecycle(log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.drainDelayMs });
+      const life = new Lifecycle(log, {
+        timeoutMs: config.shutdownTimeoutMs,
+        drainDelayMs: config.drainDelayMs,
+        reloadOnHangup: config.tls.files !== null,
+      });
       lockChdbDataDir(config, 'trackhouse query');
       const ch = await openClickHouse(config.clickhouse, config.dataDir);
       life.add(clickhousePart(ch));
@@ -39,7 +43,7 @@ export function registerQuery(program: Command): void {
         life.add(query);
         life.ready();
         log.info(
-          { port: query.port, clickhouse: ch.location, engine: ch.engine, stream: stream !== null },
+          { port: query.port, tlsPort: query.tlsPort, https: config.tls.files !== null && query.tlsPort === null, clickhouse: ch.location, engine: ch.engine, stream: stream !== null },
           'query API started; the view builds in the background (/readyz 503 until it has caught up)',
         );
         process.exitCode = await exited;
