@@ -74,6 +74,7 @@ const WINDOW_BYTES = 16 * 1024 * 1024;
 const CHUNK_BYTES = 512 * 1024;
 const CHUNK_RECORDS = 4000;
 const MAX_ATTEMPTS = 8;
+const CHECKPOINT_EVERY_MS = 200;
 /** Per-record memory beyond its value, as the edge counts it. */
 const RECORD_MEMORY = 64;
 
@@ -140,10 +141,9 @@ class Importer {
         rejected: this.rejected,
         elapsedMs: Date.now() - this.started,
       });
-    const timer = setInterval(() => {
-      tick();
-      o.checkpoint.save();
-    }, o.progressEveryMs);
+    const timer = setInterval(tick, o.progressEveryMs);
+    // The checkpoint is small: saved often, so a crash repeats little.
+    const saver = setInterval(() => o.checkpoint.save(), CHECKPOINT_EVERY_MS);
     let skippedFiles = 0;
     let resumedAfter = 0;
     try {
@@ -166,6 +166,7 @@ class Importer {
       await this.drain();
     } finally {
       clearInterval(timer);
+      clearInterval(saver);
       tick();
       o.progress.finish();
       o.checkpoint.save();
