@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../support/env.js';
+import { TopicReader } from './ingest-support.js';
 import { startPipeline, type Pipeline } from './pipeline-support.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -158,15 +159,26 @@ describe('trackhouse import', () => {
     const doneSoFar = () => {
       if (!existsSync(cp)) return 0;
       try {
-        return Object.values((JSON.parse(readFileSync(cp, 'utf8')) as { inputs: Record<string, { done: number }> }).inputs)[0]?.done ?? 0;
+        return Object.values((JSON.parse(readFileSync(cp, 'utf8')) as { inputs: Record<string, { name: string; done: number }> }).inputs).find((x) => x.name === file)?.done ?? 0;
       } catch {
         return 0;
       }
     };
-    const first = await importCli([file, '--rate', '500', '--checkpoint', cp], { killWhen: () => doneSoFar() >= 600 });
+    // Killed once Kafka holds more of the file than the checkpoint says, so the resume must send
+    // some events a second time: they reach Kafka twice and ClickHouse once.
+    const topic = pipeline.ingest.config.kafka.topics.events;
+    const reader = await new TopicReader(pipeline.ingest.kafka, [topic]).start();
+    // The reader has joined once it sees a first, one-line import.
+    const warm = path.join(dir.path, 'warm.ndjson');
+    writeFileSync(warm, `${JSON.stringify({ type: 'track', userId: 'warm-0', event: 'Warm', messageId: 'warm-0' })}\n`);
+    expect((await importCli([warm, '--checkpoint', cp])).code).toBe(0);
+    await reader.waitFor(topic, 1, (r) => r.key === 'warm-0');
+    const inKafka = () => reader.records.filter((r) => r.key?.startsWith('resume-')).length;
+    const first = await importCli([file, '--rate', '500', '--checkpoint', cp], { killWhen: () => inKafka() >= 600 && inKafka() > doneSoFar() });
     expect(first.signal).toBe('SIGKILL');
     const at = doneSoFar();
-    expect(at).toBeGreaterThanOrEqual(600);
+    const sentBeforeKill = inKafka();
+    expect(sentBeforeKill).toBeGreaterThan(at);
     expect(at).toBeLessThan(lines.length);
 
     const second = await importCli([file, '--checkpoint', cp]);
@@ -185,6 +197,9 @@ describe('trackhouse import', () => {
       expect(ids.size).toBe(perUser);
       expect(new Set(events.map((e) => (e.properties as { i: number }).i)).size).toBe(perUser);
     }
+    // Every record the first run sent past its checkpoint went to Kafka again.
+    await reader.waitFor(topic, lines.length + (sentBeforeKill - at), (r) => r.key?.startsWith('resume-') === true);
+    await reader.stop();
     // Nothing more arrives later (a duplicate would show up as a 251st event).
     await new Promise((r) => setTimeout(r, 1500));
     const again = await pipeline.eventsOf('resume-0', perUser);
