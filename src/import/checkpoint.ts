@@ -6,6 +6,7 @@
 // once (docs/architecture/sink.md, resend window).
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { ImportArgumentError } from './errors.js';
 
 export interface InputState {
   /** The name it had when last imported (for people reading the file). */
@@ -57,7 +58,7 @@ export class Checkpoint {
 function read(file: string): CheckpointData {
   const v = JSON.parse(readFileSync(file, 'utf8')) as CheckpointData;
   if (v === null || typeof v !== 'object' || v.version !== 1 || typeof v.inputs !== 'object') {
-    throw new Error(`${file} is not an import checkpoint (remove it, or pass --restart)`);
+    throw new ImportArgumentError(`${file} is not an import checkpoint (remove it, or pass --restart)`);
   }
   return v;
 }
