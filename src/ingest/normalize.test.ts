@@ -53,6 +53,13 @@ describe('normalizeEvent', () => {
     expect(run({ type: 'track', userId: 'u', event: 'e' }, null, { sentAt: 5 }).out.timestamp).toBe(RECEIVED);
   });
 
+  it('keeps the timestamp as given, sentAt recorded, when skew correction is off (imports)', () => {
+    const out = run({ type: 'track', userId: 'u', event: 'e', timestamp: '2019-05-01T10:00:00Z', sentAt: '2019-05-01T10:00:09Z' }, null, { skew: false }).out;
+    expect(out.timestamp).toBe(Date.parse('2019-05-01T10:00:00Z'));
+    expect(out.sent_at).toBe(Date.parse('2019-05-01T10:00:09Z'));
+    expect(out.received_at).toBe(RECEIVED);
+  });
+
   it('takes the type from the endpoint for single calls and from the event in batches', () => {
     expect(run({ type: 'track', userId: 'u' }, 'identify').out.type).toBe('identify');
     expect(run({ userId: 'u' }).problem?.code).toBe('unknown_type');

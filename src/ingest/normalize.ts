@@ -35,6 +35,11 @@ export interface NormalizeContext {
    * takes ISO 8601 text only, so this is false for its endpoints.
    */
   msTimes?: boolean;
+  /**
+   * false keeps `timestamp` as given, with no clock-skew correction from `sentAt`: history loaded
+   * by `trackhouse import` was sent long ago, so its sentAt says nothing about today's clock.
+   */
+  skew?: boolean;
 }
 
 const TYPES: ReadonlySet<string> = new Set<EventType>(['track', 'identify', 'page', 'screen', 'group', 'alias']);
@@ -208,7 +213,7 @@ export function normalizeEvent(raw: unknown, fixedType: EventType | null, ctx: N
     return problem('invalid_timestamp', 'sentAt must be an ISO 8601 string');
   }
   const receivedAt = ctx.receivedAt;
-  const timestamp = Number.isNaN(ts) ? receivedAt : sentAt === null ? ts : receivedAt - (sentAt - ts);
+  const timestamp = Number.isNaN(ts) ? receivedAt : sentAt === null || ctx.skew === false ? ts : receivedAt - (sentAt - ts);
   if (!isStorableTime(timestamp)) return problem('invalid_timestamp', TIMESTAMP_RANGE);
   if (sentAt !== null && !isStorableTime(sentAt)) return problem('invalid_timestamp', SENT_AT_RANGE);
   out.timestamp = timestamp;

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerAlerts } from './alerts.js';
+import { registerImport } from './import.js';
 import { registerIngest } from './ingest.js';
 import { registerKafka } from './kafka.js';
 import { registerMigrate } from './migrate.js';
@@ -16,5 +17,6 @@ export function registerCommands(program: Command): void {
   registerAlerts(program);
   registerMigrate(program);
   registerReplay(program);
+  registerImport(program);
   registerKafka(program);
 }

@@ -1,0 +1,113 @@
+// npm run bench -- import: events/s that `trackhouse import` loads from a 1 M-line gzip NDJSON file
+// of Segment track events into Kafka (acks=all, the run's broker), measured as the CLI runs it
+// (a child process: `node dist/cli/main.js import <file>`), start-up and the final flush included.
+// Ceiling in the same run: this process reading the same file (gunzip, cut lines, JSON.parse each)
+// with no validation, encoding or Kafka. Target (issue #13): at least 100k events/s.
+import { spawn } from 'node:child_process';
+import { createReadStream, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createGunzip, gzipSync } from 'node:zlib';
+import type { BenchContext, BenchSection } from './types.js';
+
+function makeFile(file: string, lines: number): number {
+  const parts: string[] = [];
+  const t0 = Date.UTC(2024, 0, 1);
+  for (let i = 0; i < lines; i++) {
+    parts.push(
+      JSON.stringify({
+        type: 'track',
+        messageId: `bench-${i}`,
+        userId: `user-${i % 50_000}`,
+        event: i % 3 === 0 ? 'Order Completed' : 'Product Viewed',
+        timestamp: new Date(t0 + i * 1000).toISOString(),
+        properties: { product_id: `p-${i % 997}`, price: (i % 100) + 0.99, currency: 'EUR' },
+        context: { library: { name: 'analytics.js', version: '4.1.0' }, page: { path: '/shop' } },
+      }),
+    );
+  }
+  const gz = gzipSync(`${parts.join('\n')}\n`);
+  writeFileSync(file, gz);
+  return gz.length;
+}
+
+async function readCeiling(file: string): Promise<number> {
+  const t0 = performance.now();
+  let carry = '';
+  let n = 0;
+  for await (const chunk of createReadStream(file).pipe(createGunzip({ chunkSize: 256 * 1024 }))) {
+    const text = carry + (chunk as Buffer).toString('utf8');
+    let start = 0;
+    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
+      JSON.parse(text.slice(start, nl));
+      n++;
+      start = nl + 1;
+    }
+    carry = text.slice(start);
+  }
+  return n / ((performance.now() - t0) / 1000);
+}
+
+function runImport(ctx: BenchContext, file: string, dataDir: string): Promise<{ wallS: number; summary: { loaded: number; rejected: number; eventsPerSecond: number } }> {
+  const id = `bench-import-${Date.now()}`;
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const p = spawn(process.execPath, [path.join(ctx.root, 'dist/cli/main.js'), 'import', file, '--progress', 'off', '--restart'], {
+      env: {
+        ...process.env,
+        KAFKA_BROKERS: ctx.brokers.join(','),
+        KAFKA_TOPIC_EVENTS: `${id}.events`,
+        KAFKA_TOPIC_REJECTED: `${id}.rejected`,
+        KAFKA_TOPIC_DLQ: `${id}.dlq`,
+        TRACKHOUSE_DATA_DIR: dataDir,
+        LOG_LEVEL: 'warn',
+      },
+    });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (b: Buffer) => (out += b));
+    p.stderr.on('data', (b: Buffer) => (err += b));
+    p.on('error', reject);
+    p.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`import exited ${code}: ${err}`));
+      resolve({ wallS: (performance.now() - t0) / 1000, summary: JSON.parse(out.trim().split('\n').pop()!) });
+    });
+  });
+}
+
+export async function run(ctx: BenchContext): Promise<BenchSection> {
+  const lines = ctx.quick ? 50_000 : 1_000_000;
+  const file = path.join(ctx.workDir, 'events.ndjson.gz');
+  ctx.log(`import: writing ${lines} lines of gzip NDJSON`);
+  const bytes = makeFile(file, lines);
+  const ceiling = await readCeiling(file);
+  ctx.log('import: running trackhouse import');
+  const load0 = os.loadavg()[0]!;
+  const r = await runImport(ctx, file, path.join(ctx.workDir, 'data'));
+  if (r.summary.loaded !== lines) throw new Error(`imported ${r.summary.loaded} of ${lines}`);
+  const wallRate = Math.round(lines / r.wallS);
+  const results = {
+    lines,
+    file_bytes: bytes,
+    events_per_s_wall: wallRate,
+    events_per_s_importer: r.summary.eventsPerSecond,
+    read_parse_ceiling_events_per_s: Math.round(ceiling),
+    ratio_to_ceiling: Math.round((wallRate / ceiling) * 100) / 100,
+    target_events_per_s: 100_000,
+    load_avg_1m_at_start: load0,
+  };
+  const markdown = [
+    '## import',
+    '',
+    '| what | events/s |',
+    '| --- | --- |',
+    `| \`trackhouse import\` of ${lines.toLocaleString('en')} lines of gzip NDJSON (${(bytes / 2 ** 20).toFixed(1)} MB), process start to exit | ${wallRate.toLocaleString('en')} |`,
+    `| the same, as the importer counts it (reading to last ack) | ${r.summary.eventsPerSecond.toLocaleString('en')} |`,
+    `| ceiling: gunzip + cut lines + JSON.parse only, in-process | ${Math.round(ceiling).toLocaleString('en')} |`,
+    '',
+    `Ratio to the ceiling ${results.ratio_to_ceiling}; target 100,000 events/s; 1-minute load average at start ${load0.toFixed(2)}. ` +
+      'Broker included: every record acknowledged with acks=all by the run\'s broker.',
+    '',
+  ].join('\n');
+  return { name: 'import', results, markdown };
+}

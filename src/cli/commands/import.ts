@@ -1,0 +1,126 @@
+import path from 'node:path';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { createLogger } from '../../common/log.js';
+import { loadConfig } from '../../config/index.js';
+import {
+  barReporter,
+  Checkpoint,
+  IMPORT_FORMATS,
+  listInputs,
+  logReporter,
+  parseCsvMapping,
+  runImport,
+  silentReporter,
+  type ImportFormat,
+  type ImportSummary,
+} from '../../import/index.js';
+import { compressionType, createKafka, createRecordProducer, ensureTopics, explainKafkaError } from '../../kafka/index.js';
+import { EventCodec } from '../../schema/index.js';
+import { kafkaBrokers } from '../components.js';
+
+interface ImportCliOptions {
+  format: ImportFormat;
+  map?: string;
+  csvType: string;
+  csvDelimiter: string;
+  source: string;
+  rate?: number;
+  restart?: boolean;
+  checkpoint?: string;
+  progress: 'auto' | 'bar' | 'json' | 'off';
+}
+
+function positiveRate(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected events per second, a number above 0');
+  return n;
+}
+
+export function registerImport(program: Command): void {
+  program
+    .command('import')
+    .description(
+      'load history into Kafka through the edge\'s own validation: NDJSON or JSON arrays of Segment events or of another ' +
+        'tool\'s events, or CSV with a column mapping; gzip or not (told by its bytes); resumable after Ctrl-C or a crash ' +
+        '(a checkpoint in the data dir; events keep their id, or get one derived from file and line, so none lands twice)',
+    )
+    .argument('<inputs...>', 'files, folders (every file inside, recursively), or - for stdin')
+    .addOption(new Option('--format <format>', 'what each line or element is; auto: CSV for *.csv[.gz], else Segment').choices(IMPORT_FORMATS).default('auto'))
+    .option('--map <pairs>', 'CSV: field=column pairs, e.g. userId=user,event=action,timestamp=ts,properties.plan=plan; unmapped columns become properties')
+    .option('--csv-type <type>', 'CSV: the call type when no column is mapped to type', 'track')
+    .option('--csv-delimiter <char>', 'CSV: the field delimiter', ',')
+    .option('--source <name>', 'the source stamped on every event', 'import')
+    .option('--rate <events/s>', 'at most this many events per second', positiveRate)
+    .option('--restart', 'ignore the checkpoint and start every input from the beginning')
+    .option('--checkpoint <file>', 'where progress is kept (default: <TRACKHOUSE_DATA_DIR>/import-checkpoint.json)')
+    .addOption(new Option('--progress <how>', 'a bar on a terminal, JSON log lines otherwise').choices(['auto', 'bar', 'json', 'off']).default('auto'))
+    .action(async (args: string[], options: ImportCliOptions) => {
+      const config = loadConfig();
+      const log = createLogger(config.logLevel, { component: 'import' }, 'stderr');
+      const csv = parseCsvMapping(options.map, options.csvType);
+      const inputs = listInputs(args);
+      const checkpoint = new Checkpoint(path.resolve(options.checkpoint ?? path.join(config.dataDir, 'import-checkpoint.json')), options.restart === true);
+      const useBar = options.progress === 'bar' || (options.progress === 'auto' && process.stderr.isTTY === true);
+      const progress = options.progress === 'off' ? silentReporter : useBar ? barReporter(process.stderr) : logReporter(log);
+      const brokers = kafkaBrokers(config);
+      const explain = (err: unknown) => {
+        throw explainKafkaError(err, config.kafka, brokers);
+      };
+      const kafka = createKafka(config.kafka, log, brokers);
+      await ensureTopics(kafka, config.kafka).catch(explain);
+      const producer = await createRecordProducer({
+        kafka,
+        log,
+        compression: compressionType(config.kafka.compression),
+        ackTimeoutMs: Math.max(30_000, config.ingest.ackTimeoutMs),
+        maxPendingBytes: 64 * 1024 * 1024,
+        maxRequestBytes: config.ingest.produceMaxBytes,
+        lanes: Math.max(2, config.ingest.producerLanes),
+        probeTopic: config.kafka.topics.events,
+      }).catch(explain);
+      // Ctrl-C / SIGTERM: stop reading, wait for Kafka's acks of what was sent, save the checkpoint.
+      // A second signal exits at once; the checkpoint on disk is then the last one saved.
+      const abort = new AbortController();
+      let signals = 0;
+      const onSignal = (sig: NodeJS.Signals) => {
+        if (++signals > 1) process.exit(130);
+        log.warn({ signal: sig }, 'import: stopping after Kafka acknowledges what was sent; run the same command to resume');
+        abort.abort();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      let summary: ImportSummary;
+      try {
+        summary = await runImport(
+          { config, producer, codec: new EventCodec(), log },
+          {
+            inputs,
+            format: options.format,
+            csv,
+            csvDelimiter: options.csvDelimiter,
+            source: options.source,
+            rate: options.rate ?? null,
+            checkpoint,
+            progress,
+            progressEveryMs: useBar ? 250 : 5_000,
+            signal: abort.signal,
+          },
+        );
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        await producer.close(config.shutdownTimeoutMs);
+      }
+      process.stdout.write(`${JSON.stringify({ ...summary, checkpoint: checkpoint.file })}\n`);
+      const reasons = Object.entries(summary.rejectedBy)
+        .map(([code, r]) => `\n  ${code}: ${r.count} (e.g. ${r.example})`)
+        .join('');
+      process.stderr.write(
+        `import ${summary.interrupted ? 'interrupted' : 'done'}: loaded ${summary.loaded}, rejected ${summary.rejected}` +
+          `${summary.rejected > 0 ? ` (to ${config.kafka.topics.rejected})` : ''} in ${(summary.durationMs / 1000).toFixed(1)} s, ` +
+          `${summary.eventsPerSecond} events/s; ${summary.skippedFiles} of ${summary.files} inputs already done, ` +
+          `${summary.resumedAfter} items skipped from an earlier run${reasons}\n`,
+      );
+      if (summary.interrupted) process.exitCode = 130;
+    });
+}
