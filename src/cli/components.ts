@@ -14,6 +14,7 @@ import type { Logger } from '../common/log.js';
 import type { Registry } from '../common/metrics.js';
 import type { Config } from '../config/index.js';
 import { addDashboardRoutes } from '../dashboard/index.js';
+import { graphqlRoutes } from '../graphql/index.js';
 import { startIngest } from '../ingest/index.js';
 import { startQuery, type QueryRoutes } from '../query/index.js';
 import type { StoredRow } from '../schema/index.js';
@@ -79,10 +80,10 @@ export async function sinkComponent(
 }
 
 /**
- * The query API on QUERY_PORT, with the dashboard (GET /dashboard, GET /v1/pipeline) on the same
- * port; with `changes` (the sink in this process) it caches hot users. With `stream` (hostedStream)
- * it serves /v1/volume and /v1/alerts too: the stream starts once the API listens and stops after
- * it; while Kafka cannot be reached the API still serves the rest.
+ * The query API on QUERY_PORT, with the dashboard (GET /dashboard, GET /v1/pipeline) and GraphQL
+ * (POST and GET /graphql) on the same port; with `changes` (the sink in this process) it caches hot
+ * users. With `stream` (hostedStream) it serves /v1/volume and /v1/alerts too: the stream starts
+ * once the API listens and stops after it; while Kafka cannot be reached the API still serves the rest.
  */
 export async function queryComponent(
   o: ComponentBase & { clickhouse: ClickHouseClient; changes?: ChangeFeed<StoredRow>; stream?: HostedStream | null },
@@ -93,7 +94,11 @@ export async function queryComponent(
     clickhouse: o.clickhouse,
     log: o.log,
     registry: o.registry,
-    routes: stream ? [dashboardRoutes(o.config, o.log), (app, g) => stream.routes(app, g.draining, g.done)] : [dashboardRoutes(o.config, o.log)],
+    routes: [
+      dashboardRoutes(o.config, o.log),
+      graphqlRoutes({ config: o.config, log: o.log, stream: stream ? { view: () => stream.running?.view() ?? null } : null }),
+      ...(stream ? [(app, g) => stream.routes(app, g.draining, g.done)] satisfies QueryRoutes[] : []),
+    ],
     ...(o.changes ? { changes: o.changes } : {}),
   });
   stream?.start();

@@ -58,3 +58,11 @@ export function decodeCursor(text: string, fingerprint: string): Cursor | string
   if (raw.slice(b + 1, c) !== fingerprint) return 'cursor belongs to another user or other filters (from, to, type, event)';
   return { ts, id: raw.slice(c + 1) };
 }
+
+/**
+ * The cursor that points right after one event of a page of `r`: what next_cursor holds for the
+ * page's last event (GraphQL gives one per edge).
+ */
+export function cursorAfter(r: CursorScope, ts: number, id: string): string {
+  return encodeCursor({ ts, id }, scopeFingerprint(r));
+}

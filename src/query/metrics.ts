@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, type Registry } from '../common/metrics.js';
 import type { CacheObserver, UserCache } from './cache.js';
 import type { Gate } from './gate.js';
 
-export type Route = 'events' | 'rollups' | 'volume' | 'alerts' | 'other';
+export type Route = 'events' | 'rollups' | 'volume' | 'alerts' | 'graphql' | 'other';
 
 export interface QueryMetrics {
   /** Counts a reply and observes its latency (seconds since `startMs`, performance.now()). */

@@ -18,7 +18,7 @@ import { UserCache } from './cache.js';
 import { DrainingError, toHttpError, UnauthorizedError } from './errors.js';
 import { createGate, type Gate } from './gate.js';
 import { createQueryMetrics, type QueryMetrics, type Route } from './metrics.js';
-import { eventsCacheKey, parseEventsRequest, parseRollupsRequest, type EventsRequest, type Limits } from './params.js';
+import { eventsCacheKey, parseEventsRequest, parseRollupsRequest, type EventsRequest, type Limits, type RollupsRequest } from './params.js';
 import { createClickHouseRunner, createQueryStore, eventRowOf, PageWriter, renderPage, type SqlRunner } from './querystore.js';
 import { pageFromWindow } from './userwindow.js';
 
@@ -53,7 +53,23 @@ export interface RouteGuard {
   done(route: Route, status: number, start: number): void;
 }
 
-export type QueryRoutes = (app: TemplatedApp, guard: RouteGuard) => void;
+/**
+ * The API's reads, for route sets that answer the same data another way (GraphQL): the same code
+ * path as the REST routes (cache, gate, ClickHouse), the same reply bodies.
+ */
+export interface QueryReader {
+  /**
+   * The REST reply body of one page. A Buffer when answered at once (a cache hit): it may be the
+   * server's reused reply buffer, valid until the next call, so read or copy it at once.
+   */
+  events(r: EventsRequest): Buffer | Promise<Buffer>;
+  /** The REST reply body `{"rows":[...]}`. */
+  rollups(r: RollupsRequest): Promise<Buffer>;
+  /** QUERY_DEFAULT_LIMIT and QUERY_MAX_LIMIT, for parseEventsRequest. */
+  readonly limits: Limits;
+}
+
+export type QueryRoutes = (app: TemplatedApp, guard: RouteGuard, reader: QueryReader) => void;
 
 export interface QueryServer {
   readonly port: number;
@@ -164,6 +180,26 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
     return c.exact(r.userKey, key, () => store.userEvents(r));
   };
 
+  /**
+   * One page's reply body: from the cache inside this call when it can (a hit never leaves the
+   * caller's handler), else a promise. Shared by the REST route and the reader given to route sets.
+   */
+  const readEvents = (r: EventsRequest): Buffer | Promise<Buffer> => {
+    if (cache === null) return store.userEvents(r);
+    const key = eventsCacheKey(r);
+    const hit = cache.answer(r, key);
+    if (hit !== undefined) {
+      metrics.cacheHit();
+      return Array.isArray(hit) ? pages.write(hit, r) : hit;
+    }
+    return cachedEvents(cache, r, key);
+  };
+  const reader: QueryReader = {
+    events: readEvents,
+    rollups: (r: RollupsRequest) => store.dailyRollups(r),
+    limits,
+  };
+
   const authorize = (req: HttpRequest) => {
     const header = req.getHeader('authorization');
     if (header === '') throw new UnauthorizedError('missing');
@@ -179,19 +215,13 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
       if (draining) throw new DrainingError();
       authorize(req);
       const r = parseEventsRequest(req.getParameter(0) ?? '', req.getQuery() ?? '', limits);
-      if (cache === null) {
-        respondLater(res, 'events', start, store.userEvents(r));
+      const body = readEvents(r);
+      if (body instanceof Promise) {
+        respondLater(res, 'events', start, body);
         return;
       }
-      const key = eventsCacheKey(r);
-      const hit = cache.answer(r, key);
-      if (hit !== undefined) {
-        metrics.cacheHit();
-        send(res, 200, Array.isArray(hit) ? pages.write(hit, r) : hit);
-        metrics.done('events', 200, start);
-        return;
-      }
-      respondLater(res, 'events', start, cachedEvents(cache, r, key));
+      send(res, 200, body);
+      metrics.done('events', 200, start);
     } catch (err) {
       fail(res, 'events', start, err);
     }
@@ -218,7 +248,7 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
     draining: () => draining,
     done: (route, status, start) => metrics.done(route, status, start),
   };
-  for (const add of opts.routes ?? []) add(app, guard);
+  for (const add of opts.routes ?? []) add(app, guard, reader);
 
   for (const path of ['/v1/users/:userId/events', '/v1/rollups/daily']) {
     app.any(path, (res, req) => {
