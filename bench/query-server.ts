@@ -18,6 +18,7 @@ import type * as LogModule from '../src/common/log.js';
 import type * as MetricsModule from '../src/common/metrics.js';
 import type * as ConfigModule from '../src/config/index.js';
 import type * as QueryModule from '../src/query/index.js';
+import type * as GraphqlModule from '../src/graphql/index.js';
 import type * as SchemaModule from '../src/schema/index.js';
 import type { StoredRow } from '../src/schema/index.js';
 import { EVENT_COLUMNS, EventGenerator } from './query-data.js';
@@ -30,13 +31,16 @@ const { createLogger } = await load<typeof LogModule>('common/log.js');
 const { createRegistry } = await load<typeof MetricsModule>('common/metrics.js');
 const { loadConfig } = await load<typeof ConfigModule>('config/index.js');
 const { startQuery } = await load<typeof QueryModule>('query/index.js');
+const { graphqlRoutes } = await load<typeof GraphqlModule>('graphql/index.js');
 const { decodeTsvRow, userKeyOf } = await load<typeof SchemaModule>('schema/index.js');
 
 const config = loadConfig();
 const log = createLogger(config.logLevel, { component: 'bench-query-server' });
 const ch = await openClickHouse(config.clickhouse, config.dataDir);
 const feed = createChangeFeed<StoredRow>();
-const server = await startQuery({ config, clickhouse: ch.client, log, registry: createRegistry('query'), changes: feed });
+// With GraphQL on the port, as the query component wires it (bench/graphql.ts compares the two).
+const routes = [graphqlRoutes({ config, log, stream: null })];
+const server = await startQuery({ config, clickhouse: ch.client, log, registry: createRegistry('query'), changes: feed, routes });
 
 const rate = Number(process.env.BENCH_WRITE_RATE ?? 0);
 // An hour of new events, newer than everything seeded, one every 1/rate seconds.

@@ -45,14 +45,19 @@ type Autocannon = ((opts: Record<string, unknown>, cb: (err: Error | null, r: Au
 };
 const autocannon = require('autocannon') as Autocannon;
 
-const READ_KEY = 'bench-read-key';
-const CONNECTIONS = 32;
+export const READ_KEY = 'bench-read-key';
+export const CONNECTIONS = 32;
 /** Hot set: the most active users (fewer in a quick run, so its warm-up stays short). */
 let HOT_USERS = 500;
-const DATA_END_MS = Date.UTC(2026, 10, 1);
-const SEED = 42;
+export const DATA_END_MS = Date.UTC(2026, 10, 1);
+export const SEED = 42;
 
-type Pattern = 'uniform' | 'zipf' | 'hot';
+export type Pattern = 'uniform' | 'zipf' | 'hot';
+
+/** The hot set's size (bench/graphql.ts shares these request streams). */
+export function setHotUsers(n: number): void {
+  HOT_USERS = n;
+}
 
 interface RunSpec {
   name: string;
@@ -90,7 +95,7 @@ const SHAPE_WEIGHTS = [0.5, 0.25, 0.1, 0.15];
 const path_ = (rank: number, shape: number) => `/v1/users/${encodeURIComponent(userKeyOf(rank))}/events?${SHAPES[shape]}`;
 
 /** A stream of request paths for one access pattern (deterministic for a seed). */
-function paths(pattern: Pattern, users: number, count: number, seed: number): string[] {
+export function paths(pattern: Pattern, users: number, count: number, seed: number): string[] {
   const cdf = zipfCdf(users);
   const r = rng32(seed);
   const hotMass = cdf[Math.min(HOT_USERS, users) - 1]!;
@@ -106,19 +111,19 @@ function paths(pattern: Pattern, users: number, count: number, seed: number): st
 }
 
 /** Every request the hot pattern can make, once: fetching them all warms the cache completely. */
-function hotKeys(users: number): string[] {
+export function hotKeys(users: number): string[] {
   const out: string[] = [];
   for (let rank = 0; rank < Math.min(HOT_USERS, users); rank++) for (let s = 0; s < SHAPES.length; s++) out.push(path_(rank, s));
   return out;
 }
 
-function spawnLogged(cmd: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv }, log: (m: string) => void): ChildProcess {
+export function spawnLogged(cmd: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv }, log: (m: string) => void): ChildProcess {
   const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
   createInterface({ input: child.stderr! }).on('line', (l) => log(`  ${l}`));
   return child;
 }
 
-function firstJsonLine<T>(child: ChildProcess, pick: (o: Record<string, unknown>) => T | undefined): Promise<T> {
+export function firstJsonLine<T>(child: ChildProcess, pick: (o: Record<string, unknown>) => T | undefined): Promise<T> {
   return new Promise((resolve, reject) => {
     const rl = createInterface({ input: child.stdout! });
     rl.on('line', (line) => {
@@ -133,7 +138,7 @@ function firstJsonLine<T>(child: ChildProcess, pick: (o: Record<string, unknown>
   });
 }
 
-async function seed(ctx: BenchContext, dataDir: string, rows: number, users: number): Promise<Record<string, number>> {
+export async function seed(ctx: BenchContext, dataDir: string, rows: number, users: number): Promise<Record<string, number>> {
   const child = spawnLogged(
     process.execPath,
     ['--import', 'tsx', path.join(ctx.root, 'bench/query-seed.ts'), dataDir, String(rows), String(users), String(SEED), String(DATA_END_MS)],

@@ -18,6 +18,7 @@ const scenarios: Record<string, () => Promise<Scenario>> = {
   e2e: async () => (await import('./e2e.js')).run,
   alerts: async () => (await import('./alerts.js')).run,
   formats: async () => (await import('./formats.js')).run,
+  graphql: async () => (await import('./graphql.js')).run,
 };
 
 function machine(): Record<string, unknown> {

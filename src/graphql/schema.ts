@@ -2,10 +2,10 @@
 // (QueryReader: the REST routes' code path, cache included) and the stream's, and turn their REST
 // reply bodies into GraphQL objects. Validation is REST's too (parseEventsRequest and friends get
 // the arguments as a query string), so both APIs accept, refuse and page alike.
-import { buildSchema, GraphQLError, GraphQLObjectType, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
+import { buildSchema, GraphQLError, GraphQLObjectType, type GraphQLSchema } from 'graphql';
 import { DependencyError, HttpError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
-import { cursorAfter, parseEventsRequest, parseRollupsRequest, type EventsRequest, type QueryReader } from '../query/index.js';
+import { cursorsOf, parseEventsRequest, parseRollupsRequest, type EventsRequest, type QueryReader } from '../query/index.js';
 import { alertsBody, paramError, parseVolumeRequest, volumeBody, type StreamView } from '../stream/index.js';
 import { SDL } from './sdl.js';
 
@@ -20,14 +20,50 @@ export interface SchemaSources {
   log: Logger;
 }
 
-/** A REST event as its reply JSON has it (snake_case), the page's request beside it for cursors. */
+/** A REST event as its reply JSON has it (snake_case). */
 interface EventJson {
   event_id: string;
+  type: string;
+  event: string | null;
+  user_id: string | null;
+  anonymous_id: string | null;
   timestamp: string;
+  received_at: string;
+  source: string;
+  category: string | null;
+  group_id: string | null;
+  properties: unknown;
+  traits: unknown;
+  context: unknown;
+  name: string | null;
+  previous_id: string | null;
 }
+
+/** An Event as GraphQL names its fields: one object literal per event, so default resolvers read plain properties. */
+function node(e: EventJson) {
+  return {
+    eventId: e.event_id,
+    type: e.type,
+    event: e.event,
+    userId: e.user_id,
+    anonymousId: e.anonymous_id,
+    timestamp: e.timestamp,
+    receivedAt: e.received_at,
+    source: e.source,
+    category: e.category,
+    groupId: e.group_id,
+    properties: e.properties,
+    traits: e.traits,
+    context: e.context,
+    name: e.name,
+    previousId: e.previous_id,
+  };
+}
+type Node = ReturnType<typeof node>;
+
 interface Edge {
-  node: EventJson;
-  r: EventsRequest;
+  node: Node;
+  cursorOf: (ts: number, id: string) => string;
 }
 
 /** REST parameter names as GraphQL's arguments call them. */
@@ -64,7 +100,9 @@ function queryString(params: Record<string, unknown>): string {
 function connection(body: Buffer, r: EventsRequest) {
   // Parsed at once: a cache hit's body is the server's reused buffer.
   const page = JSON.parse(body.toString('utf8')) as { events: EventJson[]; next_cursor: string | null };
-  const edges: Edge[] = page.events.map((node) => ({ node, r }));
+  const cursorOf = cursorsOf(r);
+  const edges: Edge[] = new Array(page.events.length);
+  for (let i = 0; i < edges.length; i++) edges[i] = { node: node(page.events[i]!), cursorOf };
   return {
     edges,
     pageInfo: {
@@ -78,28 +116,14 @@ function connection(body: Buffer, r: EventsRequest) {
 }
 
 function edgeCursor(e: Edge): string {
-  return cursorAfter(e.r, Date.parse(e.node.timestamp), e.node.event_id);
+  return e.cursorOf(Date.parse(e.node.timestamp), e.node.eventId);
 }
 
-const snakeNames = new Map<string, string>();
-function snake(name: string): string {
-  let s = snakeNames.get(name);
-  if (s === undefined) {
-    s = name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-    snakeNames.set(name, s);
-  }
-  return s;
-}
+/** Types answered with REST's JSON as it is: a camelCase field reads its snake_case property. */
+const SNAKE_CASE_TYPES = ['Volume', 'VolumeRow', 'Alerts', 'AlertRule', 'AlertingGroup', 'AlertNotification'];
 
-/**
- * The default resolver: objects here are the REST replies, so a camelCase field reads its
- * snake_case property when it has none of its own; a function property is called (lazy values).
- */
-export const fieldResolver: GraphQLFieldResolver<Record<string, unknown>, unknown> = (source, _args, _ctx, info) => {
-  let v = source[info.fieldName];
-  if (v === undefined) v = source[snake(info.fieldName)];
-  return typeof v === 'function' ? (v as () => unknown)() : v;
-};
+/** A value or, for one that costs work to make (a cursor), a function that makes it when asked for. */
+const lazy = (v: unknown) => (typeof v === 'function' ? (v as () => unknown)() : v);
 
 export function buildGraphqlSchema(sources: SchemaSources): GraphQLSchema {
   const { reader, log } = sources;
@@ -136,6 +160,14 @@ export function buildGraphqlSchema(sources: SchemaSources): GraphQLSchema {
   };
 
   fields('EventEdge').cursor!.resolve = (edge: Edge) => edgeCursor(edge);
+  fields('PageInfo').startCursor!.resolve = (p: { startCursor: unknown }) => lazy(p.startCursor);
+  fields('PageInfo').endCursor!.resolve = (p: { endCursor: unknown }) => lazy(p.endCursor);
+  for (const type of SNAKE_CASE_TYPES) {
+    for (const f of Object.values(fields(type))) {
+      const prop = f.name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+      if (prop !== f.name) f.resolve = (src: Record<string, unknown>) => src[prop];
+    }
+  }
 
   fields('Query').rollups!.resolve = async (_s, a: { by: string; from?: string; to?: string; source?: string }) => {
     try {

@@ -60,9 +60,10 @@ export function decodeCursor(text: string, fingerprint: string): Cursor | string
 }
 
 /**
- * The cursor that points right after one event of a page of `r`: what next_cursor holds for the
- * page's last event (GraphQL gives one per edge).
+ * The cursors of a page of `r`: each points right after one of its events, as next_cursor does for
+ * the page's last one (GraphQL gives one per edge). The scope is hashed once per page.
  */
-export function cursorAfter(r: CursorScope, ts: number, id: string): string {
-  return encodeCursor({ ts, id }, scopeFingerprint(r));
+export function cursorsOf(r: CursorScope): (ts: number, id: string) => string {
+  const fingerprint = scopeFingerprint(r);
+  return (ts, id) => encodeCursor({ ts, id }, fingerprint);
 }

@@ -1,7 +1,7 @@
 // Public surface of the query API: the server entry for `trackhouse query` and the all-in-one,
 // and the pieces tests and benchmarks drive directly.
 export { startQuery, type QueryOptions, type QueryReader, type QueryRoutes, type QueryServer, type RouteGuard } from './server.js';
-export { cursorAfter } from './cursor.js';
+export { cursorsOf } from './cursor.js';
 export { UserCache, type CacheOptions } from './cache.js';
 export { pageFromWindow, compareUtf8, type EventRow, type UserWindow } from './userwindow.js';
 export { parseEventsRequest, parseRollupsRequest, type EventsRequest, type Limits, type RollupsRequest } from './params.js';

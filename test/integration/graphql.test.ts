@@ -55,7 +55,7 @@ const camel = (e: Record<string, unknown>) => Object.fromEntries(Object.entries(
 /** ClickHouse queries run so far (the count of the query API's ClickHouse timing histogram). */
 async function clickhouseQueries(registry: Registry): Promise<number> {
   const m = await registry.getSingleMetric('trackhouse_query_clickhouse_duration_seconds')?.get();
-  return (m?.values ?? []).filter((v) => v.metricName?.endsWith('_count')).reduce((n, v) => n + v.value, 0);
+  return (m?.values ?? []).filter((v) => (v as { metricName?: string }).metricName?.endsWith('_count')).reduce((n, v) => n + v.value, 0);
 }
 
 /** Status and errors of a refused request. */
@@ -164,7 +164,7 @@ describe('GraphQL: refusals, limits, introspection, persisted queries', () => {
       const r = await post({ query: '{ user(id: "carol") { id } }' }, key);
       expect(r.status).toBe(401);
       expect(r.headers.get('www-authenticate')).toMatch(/^Bearer/);
-      expect((await r.json()).error).toBe('unauthorized');
+      expect(((await r.json()) as { error: string }).error).toBe('unauthorized');
     }
     const get = await fetch(`${h.base}/graphql?query=${encodeURIComponent('{ user(id: "carol") { id } }')}`);
     expect(get.status).toBe(401);
@@ -234,15 +234,15 @@ describe('GraphQL: refusals, limits, introspection, persisted queries', () => {
     const ext = encodeURIComponent(JSON.stringify({ persistedQuery: { version: 1, sha256Hash: hash } }));
     const vars = encodeURIComponent(JSON.stringify({ id: 'carol' }));
     const unknown = await fetch(`${h.base}/graphql?extensions=${ext}&variables=${vars}`, { headers });
-    expect((await unknown.json()).errors[0].extensions.code).toBe('PERSISTED_QUERY_NOT_FOUND');
+    expect(((await unknown.json()) as any).errors[0].extensions.code).toBe('PERSISTED_QUERY_NOT_FOUND');
     const byText = await fetch(`${h.base}/graphql?query=${encodeURIComponent(query)}&variables=${vars}`, { headers });
     expect(byText.status).toBe(200);
-    const want = (await byText.json()).data;
+    const want = ((await byText.json()) as any).data;
     expect(want.user.events.edges).toEqual([{ node: { eventId: 'c-019' } }]);
     const byHash = await fetch(`${h.base}/graphql?extensions=${ext}&variables=${vars}`, { headers });
     expect(byHash.status).toBe(200);
     expect(byHash.headers.get('cache-control')).toBe('no-store');
-    expect((await byHash.json()).data).toEqual(want);
+    expect(((await byHash.json()) as any).data).toEqual(want);
     // GraphQL over HTTP: no mutation over GET, other methods 405 naming GET and POST.
     const put = await fetch(`${h.base}/graphql`, { method: 'PUT', headers });
     expect(put.status).toBe(405);
@@ -252,14 +252,14 @@ describe('GraphQL: refusals, limits, introspection, persisted queries', () => {
   it('answers malformed requests with 4xx GraphQL errors, and a body over the bound with 413', async () => {
     const syntax = await post({ query: '{ user(id: "carol") { ' });
     expect(syntax.status).toBe(400);
-    expect((await syntax.json()).errors[0].message).toMatch(/Syntax Error/);
+    expect(((await syntax.json()) as any).errors[0].message).toMatch(/Syntax Error/);
     const unknownField = await post({ query: '{ user(id: "carol") { password } }' });
     expect(unknownField.status).toBe(400);
     const notJson = await fetch(`${h.base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', authorization: `Bearer ${READ_KEY}` }, body: '{' });
     expect(notJson.status).toBe(400);
     const big = await post({ query: `{ user(id: "${'x'.repeat(300 * 1024)}") { id } }` });
     expect(big.status).toBe(413);
-    expect((await big.json()).error).toBe('body_too_large');
+    expect(((await big.json()) as any).error).toBe('body_too_large');
     // Volume and alerts need the stream component, which this server does not host.
     const vol = await refusal(client.request('{ volume { caughtUp } }'));
     expect(vol.errors[0]!.extensions).toMatchObject({ code: 'stream_unavailable', retriable: true });
