@@ -35,7 +35,11 @@ export interface Pipeline {
   rejected: TopicReader;
   queryUrl: string;
   /** A user's events (newest first) once at least `count` are visible through the query API. */
-  eventsOf(userId: string, count: number, timeoutMs?: number): Promise<ApiEvent[]>;
+  /**
+   * The user's events once `want` of them are visible: a count, or kinds (`byKind` keys) that must
+   * all be there — a browser SDK may send more events than the test makes, in any order.
+   */
+  eventsOf(userId: string, want: number | readonly string[], timeoutMs?: number): Promise<ApiEvent[]>;
   close(): Promise<void>;
 }
 
@@ -67,7 +71,7 @@ export async function startPipeline(env: Env = {}): Promise<Pipeline> {
     ingest,
     rejected,
     queryUrl,
-    async eventsOf(userId, count, timeoutMs = 60_000) {
+    async eventsOf(userId, want, timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const res = await fetch(`${queryUrl}/v1/users/${encodeURIComponent(userId)}/events?from=${from}&to=${to}&limit=1000`, {
@@ -75,8 +79,8 @@ export async function startPipeline(env: Env = {}): Promise<Pipeline> {
         });
         const body = (await res.json()) as { events: ApiEvent[] };
         if (res.status !== 200) throw new Error(`query API answered ${res.status}: ${JSON.stringify(body)}`);
-        if (body.events.length >= count) return body.events;
-        if (Date.now() > deadline) throw new Error(`only ${body.events.length} of ${count} events of ${userId} became visible: ${JSON.stringify(body.events)}`);
+        if (typeof want === 'number' ? body.events.length >= want : want.every((k) => byKind(body.events).has(k))) return body.events;
+        if (Date.now() > deadline) throw new Error(`only ${body.events.length} events (wanted ${JSON.stringify(want)}) of ${userId} became visible: ${JSON.stringify(body.events)}`);
         await new Promise((r) => setTimeout(r, 200));
       }
     },
