@@ -1,9 +1,16 @@
+import { createRequire } from 'node:module';
 import { defineConfig } from 'vitest/config';
+
+// Vite would resolve `graphql` to its ESM build (package.json "module") in our files, while
+// graphql-http and graphql-query-complexity, loaded by Node, get its CommonJS build: two copies of
+// graphql, which refuses objects from the other. Node's own choice (CommonJS) for both, as in production.
+const resolve = { alias: [{ find: /^graphql$/, replacement: createRequire(import.meta.url).resolve('graphql') }] };
 
 export default defineConfig({
   test: {
     projects: [
       {
+        resolve,
         test: {
           name: 'unit',
           // Unit tests sit beside the file they test; integration tests are in test/integration/.
@@ -19,6 +26,7 @@ export default defineConfig({
         },
       },
       {
+        resolve,
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],

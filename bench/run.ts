@@ -19,6 +19,7 @@ const scenarios: Record<string, () => Promise<Scenario>> = {
   alerts: async () => (await import('./alerts.js')).run,
   formats: async () => (await import('./formats.js')).run,
   import: async () => (await import('./import.js')).run,
+  graphql: async () => (await import('./graphql.js')).run,
 };
 
 function machine(): Record<string, unknown> {

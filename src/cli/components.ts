@@ -13,6 +13,7 @@ import type { Logger } from '../common/log.js';
 import type { Registry } from '../common/metrics.js';
 import type { Config } from '../config/index.js';
 import { addDashboardRoutes } from '../dashboard/index.js';
+import { graphqlRoutes } from '../graphql/index.js';
 import { startIngest } from '../ingest/index.js';
 import { partitionCount } from '../kafka/admin.js';
 import { createKafka, ensureTopics } from '../kafka/index.js';
@@ -104,12 +105,12 @@ export interface QueryComponent extends Component {
 }
 
 /**
- * The query API on QUERY_PORT, with the dashboard (GET /dashboard, GET /v1/pipeline) on the same
- * port, and the per-user view of the events topic behind it (every partition, or this shard's with
- * QUERY_SHARDS): the view reads Kafka itself and needs nothing from the sink; ClickHouse answers
- * what lies outside it. With `stream` (hostedStream) it serves /v1/volume and /v1/alerts too: the
- * stream starts once the API listens. Stops the HTTP API first (answers in flight), then the
- * stream, then the view (it saves its state).
+ * The query API on QUERY_PORT, with the dashboard (GET /dashboard, GET /v1/pipeline) and GraphQL
+ * (POST and GET /graphql) on the same port, and the per-user view of the events topic behind it
+ * (every partition, or this shard's with QUERY_SHARDS): the view reads Kafka itself and needs
+ * nothing from the sink; ClickHouse answers what lies outside it. With `stream` (hostedStream) it
+ * serves /v1/volume and /v1/alerts too: the stream starts once the API listens. Stops the HTTP API
+ * first (answers in flight), then the stream, then the view (it saves its state).
  */
 export async function queryComponent(
   o: ComponentBase & { clickhouse: ClickHouseClient; brokers: string[]; stream?: HostedStream | null },
@@ -124,7 +125,11 @@ export async function queryComponent(
     log,
     registry: o.registry,
     expectsView: true,
-    routes: stream ? [dashboardRoutes(config, log), (app, g) => stream.routes(app, g.draining, g.done)] : [dashboardRoutes(config, log)],
+    routes: [
+      dashboardRoutes(config, log),
+      graphqlRoutes({ config, log, stream: stream ? { view: () => stream.running?.view() ?? null } : null }),
+      ...(stream ? [(app, g) => stream.routes(app, g.draining, g.done)] satisfies QueryRoutes[] : []),
+    ],
   });
   let view: View;
   try {

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ConfigError } from '../common/errors.js';
 import { clickhouseSchema } from './clickhouse.js';
 import { dashboardSchema } from './dashboard.js';
+import { graphqlSchema } from './graphql.js';
 import { httpSchema } from './http.js';
 import { ingestSchema } from './ingest.js';
 import { kafkaSchema } from './kafka.js';
@@ -74,6 +75,7 @@ const sections = {
   stream: streamSchema,
   dashboard: dashboardSchema,
   tls: tlsSchema,
+  graphql: graphqlSchema,
 } as const;
 
 type Sections = { [K in keyof typeof sections]: z.output<(typeof sections)[K]> };
@@ -138,6 +140,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     stream: { ...s.stream, dir: s.stream.dir === null ? path.join(path.resolve(cwd, s.general.dataDir), 'stream') : path.resolve(cwd, s.stream.dir) },
     dashboard: s.dashboard,
     tls: s.tls,
+    graphql: s.graphql,
   };
   return deepFreeze(config);
 }

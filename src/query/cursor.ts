@@ -56,3 +56,12 @@ export function decodeCursor(text: string, fingerprint: string): Cursor | string
   if (raw.slice(b + 1, c) !== fingerprint) return 'cursor belongs to another user or other filters (from, to, type, event)';
   return { ts, id: raw.slice(c + 1) };
 }
+
+/**
+ * The cursors of a page of `r`: each points right after one of its events, as next_cursor does for
+ * the page's last one (GraphQL gives one per edge). The scope is hashed once per page.
+ */
+export function cursorsOf(r: CursorScope): (ts: number, id: string) => string {
+  const fingerprint = scopeFingerprint(r);
+  return (ts, id) => encodeCursor({ ts, id }, fingerprint);
+}

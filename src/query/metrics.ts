@@ -2,7 +2,7 @@
 import { Counter, Gauge, Histogram, type Registry } from '../common/metrics.js';
 import type { Gate } from './gate.js';
 
-export type Route = 'events' | 'rollups' | 'volume' | 'alerts' | 'other';
+export type Route = 'events' | 'rollups' | 'volume' | 'alerts' | 'graphql' | 'other';
 
 /** Where a page of events came from. */
 export type Answer = 'view' | 'view_clickhouse' | 'clickhouse' | 'forwarded';

@@ -19,7 +19,7 @@ import type { View } from '../view/view.js';
 import { DrainingError, MisroutedError, ShardUnavailableError, toHttpError, UnauthorizedError } from './errors.js';
 import { createGate, type Gate } from './gate.js';
 import { createQueryMetrics, type QueryMetrics, type Route } from './metrics.js';
-import { parseEventsRequest, parseRollupsRequest, type Limits } from './params.js';
+import { parseEventsRequest, parseRollupsRequest, type EventsRequest, type Limits, type RollupsRequest } from './params.js';
 import { createClickHouseRunner, createQueryStore, cursorTail, NULL_TAIL, type PageRows, type SqlRunner } from './querystore.js';
 
 export interface QueryOptions {
@@ -44,8 +44,11 @@ export interface QueryOptions {
 
 /** What added routes get from the query server so that they answer as its API does. */
 export interface RouteGuard {
-  /** Throws the API's own error when the request may not read data (draining, no or unknown read key). */
-  admit(req: HttpRequest): void;
+  /**
+   * Throws the API's own error when the request may not read data (draining, no or unknown read
+   * key); else returns its Authorization header (passed on when a read goes to another shard).
+   */
+  admit(req: HttpRequest): string;
   /** Writes that error (or any other) as the API does, counted as route 'other'; inside a handler or a cork. */
   fail(res: HttpResponse, err: unknown): void;
   /** True once the server drains: new requests get 503. */
@@ -54,7 +57,35 @@ export interface RouteGuard {
   done(route: Route, status: number, start: number): void;
 }
 
-export type QueryRoutes = (app: TemplatedApp, guard: RouteGuard) => void;
+/** The REST request a page read stands for: what goes to the shard holding the user. */
+export interface RestEventsRequest {
+  /** The user id as it appears in the path (percent-encoded). */
+  userPath: string;
+  /** The query string, without '?'. */
+  query: string;
+  /** The caller's Authorization header. */
+  authorization: string;
+}
+
+/**
+ * The API's reads, for route sets that answer the same data another way (GraphQL): the same code
+ * path as the REST routes (view, ClickHouse beyond it, the shard holding the user), the same reply
+ * bodies.
+ */
+export interface QueryReader {
+  /**
+   * The REST reply body of one page. A Buffer when answered at once (from the view): it is the
+   * view reader's reused buffer, valid until the next call, so read or copy it at once.
+   * `rest` is used only when another shard holds the user.
+   */
+  events(r: EventsRequest, rest: RestEventsRequest): Buffer | Promise<Buffer>;
+  /** The REST reply body `{"rows":[...]}`. */
+  rollups(r: RollupsRequest): Promise<Buffer>;
+  /** QUERY_DEFAULT_LIMIT and QUERY_MAX_LIMIT, for parseEventsRequest. */
+  readonly limits: Limits;
+}
+
+export type QueryRoutes = (app: TemplatedApp, guard: RouteGuard, reader: QueryReader) => void;
 
 export interface QueryServer {
   readonly port: number;
@@ -185,6 +216,69 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
       .finally(finished);
   };
 
+  /** The shard holding a user's partition when it is not this one, else null. */
+  const otherShard = (r: EventsRequest): number | null => {
+    if (view === null || q.shards <= 1) return null;
+    const shard = shardOf(r.userKey);
+    return shard === q.shardIndex ? null : shard;
+  };
+
+  /**
+   * One page's reply body, for a user this shard holds: from the view inside this call when it
+   * can (the reader's reused buffer, read before the next call), else a promise (ClickHouse, for
+   * what lies beyond the view's horizon or while it catches up). Shared by the REST route and the
+   * reader given to route sets.
+   */
+  const readEvents = (r: EventsRequest): Buffer | Promise<Buffer> => {
+    if (view === null || !view.caughtUp()) {
+      metrics.answered('clickhouse');
+      return store.userEvents(r);
+    }
+    // The horizon and the rows are read in one synchronous turn: one LMDB snapshot.
+    const reader = view.reader;
+    const horizon = reader.horizon();
+    const found = reader.rows(r, r.limit + 1, horizon);
+    if (found.complete) {
+      metrics.answered('view');
+      const tail = found.count > r.limit ? cursorTail(r, reader.time(r.limit - 1), reader.id(r.limit - 1)) : NULL_TAIL;
+      return reader.reply(r.limit, tail);
+    }
+    // Older rows are needed: keep the view's (copies: the reader's buffer serves the next page).
+    const rows: PageRows = { json: [], ts: [], ids: [] };
+    for (let i = 0; i < found.count; i++) {
+      rows.json.push(Buffer.from(reader.row(i)));
+      rows.ts.push(reader.time(i));
+      rows.ids.push(null);
+    }
+    metrics.answered(found.count > 0 ? 'view_clickhouse' : 'clickhouse');
+    return store.userEventsBelow(r, rows, horizon);
+  };
+
+  /** A page from the shard holding the user, as its REST reply body (route sets: GraphQL). */
+  const fetchFromShard = async (shard: number, rest: RestEventsRequest): Promise<Buffer> => {
+    metrics.answered('forwarded');
+    const url = `${q.shardUrl!.replaceAll('{i}', String(shard))}/v1/users/${rest.userPath}/events${rest.query === '' ? '' : `?${rest.query}`}`;
+    let answer: Response;
+    try {
+      answer = await fetch(url, { headers: { authorization: rest.authorization, [FORWARDED]: '1' }, signal: AbortSignal.timeout(q.timeoutMs) });
+    } catch (err) {
+      throw new ShardUnavailableError(shard, err);
+    }
+    const body = Buffer.from(await answer.arrayBuffer());
+    // Parameters and keys were checked here already: anything but 200 is the shard's trouble.
+    if (answer.status !== 200) throw new ShardUnavailableError(shard, new Error(`it answered ${answer.status}: ${body.toString('utf8', 0, 200)}`));
+    return body;
+  };
+
+  const reader: QueryReader = {
+    events(r, rest) {
+      const shard = otherShard(r);
+      return shard === null ? readEvents(r) : fetchFromShard(shard, rest);
+    },
+    rollups: (r: RollupsRequest) => store.dailyRollups(r),
+    limits,
+  };
+
   const authorize = (req: HttpRequest): string => {
     const header = req.getHeader('authorization');
     if (header === '') throw new UnauthorizedError('missing');
@@ -198,7 +292,7 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
   const guard: RouteGuard = {
     admit: (req) => {
       if (draining) throw new DrainingError();
-      authorize(req);
+      return authorize(req);
     },
     fail: (res, err) => fail(res, 'other', performance.now(), err),
     draining: () => draining,
@@ -214,40 +308,20 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
         if (draining) throw new DrainingError();
         const authorization = authorize(req);
         const r = parseEventsRequest(req.getParameter(0) ?? '', req.getQuery() ?? '', limits);
-        if (view !== null && q.shards > 1) {
-          const shard = shardOf(r.userKey);
-          if (shard !== q.shardIndex) {
-            if (req.getHeader(FORWARDED) !== '') throw new MisroutedError(shard, q.shardIndex);
-            forward(res, shard, req.getUrl(), req.getQuery() ?? '', authorization, start);
-            return;
-          }
-        }
-        if (view === null || !view.caughtUp()) {
-          metrics.answered('clickhouse');
-          respondLater(res, 'events', start, store.userEvents(r));
+        const shard = otherShard(r);
+        if (shard !== null) {
+          if (req.getHeader(FORWARDED) !== '') throw new MisroutedError(shard, q.shardIndex);
+          forward(res, shard, req.getUrl(), req.getQuery() ?? '', authorization, start);
           return;
         }
-        // The horizon and the rows are read in one synchronous turn: one LMDB snapshot.
-        const reader = view.reader;
-        const horizon = reader.horizon();
-        const found = reader.rows(r, r.limit + 1, horizon);
-        if (found.complete) {
-          metrics.answered('view');
-          // The reply is built in the reader's buffer; uWS copies it before end() returns.
-          const tail = found.count > r.limit ? cursorTail(r, reader.time(r.limit - 1), reader.id(r.limit - 1)) : NULL_TAIL;
-          send(res, 200, reader.reply(r.limit, tail));
-          metrics.done('events', 200, start);
+        const body = readEvents(r);
+        if (body instanceof Promise) {
+          respondLater(res, 'events', start, body);
           return;
         }
-        // Older rows are needed: keep the view's (copies: the reader's buffer serves the next page).
-        const rows: PageRows = { json: [], ts: [], ids: [] };
-        for (let i = 0; i < found.count; i++) {
-          rows.json.push(Buffer.from(reader.row(i)));
-          rows.ts.push(reader.time(i));
-          rows.ids.push(null);
-        }
-        metrics.answered(found.count > 0 ? 'view_clickhouse' : 'clickhouse');
-        respondLater(res, 'events', start, store.userEventsBelow(r, rows, horizon));
+        // The reply is built in the view reader's buffer; uWS copies it before end() returns.
+        send(res, 200, body);
+        metrics.done('events', 200, start);
       } catch (err) {
         fail(res, 'events', start, err);
       }
@@ -265,7 +339,7 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
       }
     });
 
-    for (const add of opts.routes ?? []) add(app, guard);
+    for (const add of opts.routes ?? []) add(app, guard, reader);
 
     for (const path of ['/v1/users/:userId/events', '/v1/rollups/daily']) {
       app.any(path, (res, req) => {

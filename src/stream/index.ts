@@ -19,7 +19,7 @@ import { loadRules, type Rule } from './rules.js';
 import { openStore, type OpenStore } from './store.js';
 import { measureValue, type GroupState } from './window.js';
 
-export { registerStreamRoutes, type StreamView } from './api.js';
+export { alertsBody, parseVolumeRequest, paramError, registerStreamRoutes, volumeBody, type StreamView } from './api.js';
 export { loadRules, type Rule } from './rules.js';
 
 export interface StreamOptions {

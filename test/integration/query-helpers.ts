@@ -8,6 +8,7 @@ import { silentLogger } from '../../src/common/log.js';
 import { createRegistry, type Registry } from '../../src/common/metrics.js';
 import type { Env } from '../../src/config/index.js';
 import { dashboardRoutes } from '../../src/cli/components.js';
+import { graphqlRoutes } from '../../src/graphql/index.js';
 import { startQuery, type QueryServer } from '../../src/query/index.js';
 import { tempDir, testConfig } from '../support/env.js';
 
@@ -109,14 +110,20 @@ async function fetchReply(url: string, key: string | null): Promise<Reply> {
   return { status: res.status, headers: res.headers, text, body };
 }
 
-/** `dashboard`: the query server also serves the dashboard's routes, as the query component wires them. */
-export async function startHarness(opts: { env?: Env; dashboard?: boolean } = {}): Promise<Harness> {
+/**
+ * `dashboard`, `graphql`: the query server also serves the dashboard's or GraphQL's routes, as the
+ * query component wires them (GraphQL without a stream component).
+ */
+export async function startHarness(opts: { env?: Env; dashboard?: boolean; graphql?: boolean } = {}): Promise<Harness> {
   const dir = tempDir('trackhouse-query-');
   const config = testConfig(dir.path, opts.env);
   const ch = await openClickHouse(config.clickhouse, config.dataDir);
   await migrate(ch.client, silentLogger());
   const registry = createRegistry('query', false);
-  const routes = opts.dashboard ? [dashboardRoutes(config, silentLogger())] : [];
+  const routes = [
+    ...(opts.dashboard ? [dashboardRoutes(config, silentLogger())] : []),
+    ...(opts.graphql ? [graphqlRoutes({ config, log: silentLogger(), stream: null })] : []),
+  ];
   const server = await startQuery({ config, clickhouse: ch.client, log: silentLogger(), registry, routes });
   const base = `http://127.0.0.1:${server.port}`;
   const others: QueryServer[] = [];

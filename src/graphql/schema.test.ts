@@ -1,0 +1,57 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { buildSchema, getIntrospectionQuery, parse, printSchema, specifiedRules, validate } from 'graphql';
+import { getComplexity } from 'graphql-query-complexity';
+import { describe, expect, it } from 'vitest';
+import { costEstimator, depthLimit } from './limits.js';
+import { SDL } from './sdl.js';
+
+const DOC = new URL('../../docs/schema.graphql', import.meta.url);
+
+describe('the GraphQL schema', () => {
+  it('docs/schema.graphql is valid SDL and prints the same as the SDL the server builds from', () => {
+    const printed = `${printSchema(buildSchema(SDL))}\n`;
+    // UPDATE_SDL=1 npx vitest run --project unit src/graphql/schema.test.ts rewrites the copy.
+    if (process.env.UPDATE_SDL === '1') writeFileSync(DOC, printed);
+    const doc = readFileSync(DOC, 'utf8');
+    const fromDoc = buildSchema(doc);
+    expect(`${printSchema(fromDoc)}\n`).toBe(printed);
+    const user = fromDoc.getQueryType()!.getFields().user!;
+    expect(user.type.toString()).toBe('User!');
+    expect(Object.keys((fromDoc.getType('User') as never as { getFields(): object }).getFields())).toEqual(['id', 'events']);
+  });
+});
+
+const schema = buildSchema(SDL);
+const errorsOf = (query: string, max: number) => validate(schema, parse(query), [...specifiedRules, depthLimit(max)]).map((e) => e.message);
+
+describe('depth limit', () => {
+  const page = '{ user(id: "u") { events { edges { node { eventId } } } } }';
+  it('passes a page at its depth and refuses it one below, naming the setting', () => {
+    expect(errorsOf(page, 5)).toEqual([]);
+    expect(errorsOf(page, 4)).toEqual(['the operation is nested 5 fields deep; the limit is 4 (GRAPHQL_MAX_DEPTH)']);
+  });
+  it('follows fragments, inline and named', () => {
+    const q = 'query P { user(id: "u") { ...E } } fragment E on User { events { ... on EventConnection { edges { node { eventId } } } } }';
+    expect(errorsOf(q, 4)).toEqual(['operation P is nested 5 fields deep; the limit is 4 (GRAPHQL_MAX_DEPTH)']);
+  });
+  it('lets the standard introspection query through at the default (15)', () => {
+    expect(errorsOf(getIntrospectionQuery(), 15)).toEqual([]);
+    expect(errorsOf(getIntrospectionQuery(), 14)).toHaveLength(1);
+  });
+});
+
+describe('cost', () => {
+  const cost = (query: string, variables?: Record<string, unknown>) =>
+    getComplexity({ schema, query: parse(query), estimators: [costEstimator(100, 1000)], ...(variables ? { variables } : {}) });
+  it('counts a connection`s selections first times, a storage read 10, scalars nothing', () => {
+    // user 1 + events (1 + 10) + 100 x (edges 1 + node 1 + pageInfo 1)
+    expect(cost('{ user(id: "u") { events { edges { cursor node { eventId properties } } pageInfo { hasNextPage } } } }')).toBe(1 + 11 + 300);
+    expect(cost('query($n: Int) { user(id: "u") { events(first: $n) { edges { node { eventId } } } } }', { n: 7 })).toBe(1 + 11 + 14);
+    expect(cost('{ user(id: "u") { events(first: 5000) { edges { node { eventId } } } } }')).toBe(1 + 11 + 2000);
+  });
+  it('adds up aliases, so many users in one request cost what many requests would', () => {
+    const one = '{ a: user(id: "a") { events(first: 10) { edges { node { eventId } } } } }';
+    const two = '{ a: user(id: "a") { events(first: 10) { edges { node { eventId } } } } b: user(id: "b") { events(first: 10) { edges { node { eventId } } } } }';
+    expect(cost(two)).toBe(2 * cost(one));
+  });
+});
