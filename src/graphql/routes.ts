@@ -44,6 +44,11 @@ interface Prepared {
 }
 
 type RunContext = Record<PropertyKey, unknown> & { compiled: CompiledQuery; authorization: string };
+/** A request being answered: whether its client is gone, and the end of its time in flight (RouteGuard.begin). */
+interface Flight {
+  aborted: boolean;
+  end: () => void;
+}
 /** What the HTTP request carries into graphql-http: the caller's Authorization header. */
 interface Caller {
   authorization: string;
@@ -169,8 +174,21 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
       execute: (args) => (args.contextValue as RunContext).compiled.query(undefined, args.contextValue, args.variableValues) as ReturnType<typeof execute>,
     });
 
+    /**
+     * An admitted request until it is answered: in flight for the server's stop() from admission
+     * (its body may still be arriving) until its answer is written or the client is gone.
+     */
+    const open = (res: HttpResponse): Flight => {
+      const state: Flight = { aborted: false, end: guard.begin() };
+      res.onAborted(() => {
+        state.aborted = true;
+        state.end();
+      });
+      return state;
+    };
+
     /** Runs graphql-http on a request whose headers and body have been read. */
-    const run = (res: HttpResponse, state: { aborted: boolean }, start: number, method: 'GET' | 'POST', url: string, headers: Map<string, string>, body: string) => {
+    const run = (res: HttpResponse, state: Flight, start: number, method: 'GET' | 'POST', url: string, headers: Map<string, string>, body: string) => {
       const req: GqlRequest<HttpResponse, Caller> = {
         url,
         method,
@@ -190,10 +208,12 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
             });
           }
           guard.done('graphql', init.status, start);
+          state.end();
         },
         (err: unknown) => {
           log.warn({ err }, 'graphql request failed');
           if (!state.aborted) res.cork(() => guard.fail(res, err));
+          state.end();
         },
       );
     };
@@ -210,8 +230,7 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
         guard.fail(res, err);
         return;
       }
-      const state = { aborted: false };
-      res.onAborted(() => (state.aborted = true));
+      const state = open(res);
       const query = req.getQuery() ?? '';
       run(res, state, start, 'GET', query === '' ? '/graphql' : `/graphql?${query}`, requestHeaders((k) => req.getHeader(k), authorization), '');
     });
@@ -225,8 +244,7 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
         guard.fail(res, err);
         return;
       }
-      const state = { aborted: false };
-      res.onAborted(() => (state.aborted = true));
+      const state = open(res);
       const headers = requestHeaders((k) => req.getHeader(k), authorization);
       // The body arrives in chunks after this handler returns; uWS reuses each chunk's memory.
       const chunks: Buffer[] = [];
@@ -238,6 +256,7 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
         if (size > MAX_BODY_BYTES) {
           refused = true;
           if (!state.aborted) res.cork(() => guard.fail(res, new HttpError('body_too_large', `a GraphQL request body may have at most ${MAX_BODY_BYTES} bytes`)));
+          state.end();
           return;
         }
         chunks.push(Buffer.from(new Uint8Array(chunk)));
