@@ -52,7 +52,7 @@ export interface PartitionReaderOptions {
   maxWaitMs: number;
   maxBytes: number;
   maxBytesPerPartition: number;
-  /** The broker gives up on a silent reader after this long (default 60 s). */
+  /** The broker gives up on a silent reader after this long (default 15 s). */
   sessionTimeoutMs?: number;
   /** Told when kafkajs's consumer crashed (it restarts itself): the reader is not following. */
   onCrash?(): void;
@@ -101,9 +101,11 @@ export function createPartitionReader(kafka: Kafka, opts: PartitionReaderOptions
     const missing = opts.topics.filter((t) => !opts.partitions!.has(t));
     if (missing.length > 0) throw new Error(`partition reader: no partitions given for ${missing.join(', ')}`);
   }
-  // Alone in its group: nothing to rebalance against; a long pause (a large store write) must
-  // not make the broker drop it and trigger a re-join.
-  const sessionTimeout = opts.sessionTimeoutMs ?? 60_000;
+  // Alone in its group: nothing to rebalance against. The session must outlast a long pause (a
+  // large store write) yet stay short: after a crash kafkajs joins again as a new member, and the
+  // join waits until the broker has dropped the old one; at 60 s that kept the view ClickHouse's
+  // for a minute after each broker return.
+  const sessionTimeout = opts.sessionTimeoutMs ?? 15_000;
   const consumer: Consumer = kafka.consumer({
     groupId: opts.groupId,
     sessionTimeout,
