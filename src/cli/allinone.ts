@@ -26,7 +26,7 @@ import { checkClickHouse, migrate, openClickHouse, type ClickHouseHandle } from 
 import { InterruptedError, TrackhouseError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { Counter, createRegistry, type Registry } from '../common/metrics.js';
-import { currentEnv, loadConfig, withDevKeys, type Config } from '../config/index.js';
+import { currentEnv, DEV_ADMIN_KEY, loadConfig, withDevKeys, type Config } from '../config/index.js';
 import { createKafka, ensureTopics, explainKafkaError } from '../kafka/index.js';
 import {
   clearBrokerState,
@@ -47,7 +47,7 @@ const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 export async function startAllInOne(): Promise<number> {
   const base = loadConfig();
   const keys = withDevKeys(base.keys);
-  const config: Config = Object.freeze({ ...base, keys: { write: keys.write, read: keys.read } });
+  const config: Config = Object.freeze({ ...base, keys: { write: keys.write, read: keys.read, admin: keys.admin } });
   const log = createLogger(config.logLevel, { component: 'start' });
   // Before anything looks at the data dir: a second start on it stops here, having touched nothing.
   const lock = lockDataDir(config.dataDir, 'trackhouse start');
@@ -323,6 +323,7 @@ function printBanner(
     '',
     keys.devWrite ? `  write key  ${writeKey}   (dev key: set TRACKHOUSE_WRITE_KEYS for real ones)` : `  write key  ${writeKey} (from TRACKHOUSE_WRITE_KEYS)`,
     keys.devRead ? `  read key   ${readKey}    (dev key: set TRACKHOUSE_READ_KEYS for real ones)` : `  read key   (from TRACKHOUSE_READ_KEYS)`,
+    keys.devAdmin ? `  admin key  ${DEV_ADMIN_KEY}   (dev key: set TRACKHOUSE_ADMIN_KEYS for real ones; erasure and the audit trail)` : `  admin key  (from TRACKHOUSE_ADMIN_KEYS)`,
     '',
     '  Try it:',
     `    curl -u '${writeKey}:' -H 'Content-Type: application/json' \\`,
