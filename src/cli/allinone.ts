@@ -37,7 +37,7 @@ import {
   writeBrokerState,
   type LocalBroker,
 } from '../localkafka/index.js';
-import { clickhousePart, hostedStream, queryComponent, sinkComponent, streamRules } from './components.js';
+import { clickhousePart, erasuresPart, hostedStream, queryComponent, sinkComponent, streamRules } from './components.js';
 import { lockDataDir } from './datadirlock.js';
 import { Lifecycle, StartAborted, Supervised, type Incarnation, type Part } from './lifecycle.js';
 import { chooseLocalPorts } from './localports.js';
@@ -83,11 +83,14 @@ export async function startAllInOne(): Promise<number> {
     const queryRegistry = createRegistry('query');
     // The stream component (live volume, alerts) is hosted by the query API: its routes on the query port.
     const stream = hostedStream({ config, kafka, log: componentLog('stream'), registry: queryRegistry, rules });
+    // One erasure list for the sink and the query API: an erasure applies to both at once.
+    const erasures = await erasuresPart(kafka, config, componentLog('erasures'));
+    life.add(erasures.part);
     const queryConfig = withDashboardTargets(config, ingestPort, sinkPort);
-    const query = await queryComponent({ config: queryConfig, brokers, clickhouse: ch.client, log: componentLog('query'), registry: queryRegistry, stream });
+    const query = await queryComponent({ config: queryConfig, brokers, clickhouse: ch.client, log: componentLog('query'), registry: queryRegistry, stream, erasures: erasures.reader });
     life.add(query);
     const sinkConfig: Config = Object.freeze({ ...config, http: Object.freeze({ ...config.http, sinkPort }) });
-    const sink = await sinkComponent({ config: sinkConfig, kafka, clickhouse: ch.client, log: componentLog('sink'), registry: sinkRegistry });
+    const sink = await sinkComponent({ config: sinkConfig, kafka, clickhouse: ch.client, log: componentLog('sink'), registry: sinkRegistry, erasures: erasures.reader });
     if (broker) sink.addCheck(broker.readiness);
     life.add(sink);
 
