@@ -37,6 +37,7 @@ import {
   writeBrokerState,
   type LocalBroker,
 } from '../localkafka/index.js';
+import { auditMigrations } from './audit.js';
 import { clickhousePart, erasuresPart, hostedStream, queryComponent, sinkComponent, streamRules } from './components.js';
 import { lockDataDir } from './datadirlock.js';
 import { Lifecycle, StartAborted, Supervised, type Incarnation, type Part } from './lifecycle.js';
@@ -73,7 +74,7 @@ export async function startAllInOne(): Promise<number> {
     const ch: ClickHouseHandle = await openClickHouse(config.clickhouse, config.dataDir);
     life.add(clickhousePart(ch));
     await checkClickHouse(ch, config.clickhouse);
-    await migrate(ch.client, log);
+    await auditMigrations(kafka, config, await migrate(ch.client, log), 'start', ch.location, log);
     life.checkpoint();
 
     // Started in data-flow order from the back, so they stop as data flows: ingest, sink, query.
