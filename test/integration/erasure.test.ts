@@ -5,6 +5,10 @@
 // a replay of the whole topic from its beginning, after a restart of the sink and the query API,
 // and in a view built again from Kafka from scratch. The regulation and its completion are in
 // the audit trail, with the user as a hash.
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryComponent, sinkComponent, erasuresPart, type QueryComponent, type SinkComponent } from '../../src/cli/components.js';
@@ -12,12 +16,16 @@ import { silentLogger } from '../../src/common/log.js';
 import { createRegistry } from '../../src/common/metrics.js';
 import type { Config } from '../../src/config/index.js';
 import { userHash, type ErasureReader } from '../../src/erasure/index.js';
+import { startIngest } from '../../src/ingest/index.js';
 import { createKafka, ensureTopics } from '../../src/kafka/index.js';
 import { runReplay } from '../../src/replay/index.js';
 import type { EventRecord } from '../../src/schema/index.js';
 import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
 import { tempDir, testConfig } from '../support/env.js';
+import { post, TopicReader } from './ingest-support.js';
 import { caughtUp, count, expectedTally, produce, tally, testEvent, waitFor } from './sink-helpers.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 const READ = 'test-read-key';
 const ADMIN = 'test-admin-key';
@@ -174,6 +182,72 @@ describe('erasure', () => {
       expect(await apiOfAll(fresh.port)).toEqual(before);
     } finally {
       await fresh.stop();
+    }
+  });
+
+  it('an import of a file holding the erased user\'s events loads the others and refuses theirs', { timeout: 180_000 }, async () => {
+    const d = tempDir();
+    viewDirs.push(d);
+    const file = path.join(d.path, 'history.ndjson');
+    const line = (userId: string, id: string) => JSON.stringify({ type: 'track', userId, event: 'Imported', messageId: id, timestamp: '2026-10-31T10:00:00Z' });
+    writeFileSync(file, [line(ERASED, 'imp-1'), line('importer-user', 'imp-2'), line(ERASED, 'imp-3')].join('\n') + '\n');
+    const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const p = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'import', file], {
+        cwd: root,
+        env: { ...(process.env as Record<string, string>), ...topicsOf(config), KAFKA_BROKERS: config.kafka.brokers.join(','), KAFKA_PARTITIONS: String(config.kafka.partitions), TRACKHOUSE_DATA_DIR: d.path, LOG_LEVEL: 'warn' },
+      });
+      let stdout = '';
+      let stderr = '';
+      p.stdout.on('data', (b: Buffer) => (stdout += b));
+      p.stderr.on('data', (b: Buffer) => (stderr += b));
+      p.on('error', reject);
+      p.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+    expect(out.code, out.stderr).toBe(0);
+    const summary = JSON.parse(out.stdout.trim().split('\n').pop()!) as { loaded: number; rejected: number; rejectedBy: Record<string, { count: number }> };
+    expect(summary).toMatchObject({ loaded: 1, rejected: 2, rejectedBy: { user_erased: { count: 2 } } });
+    await caughtUp(kafka, config.kafka.topics.events, config.sink.groupId);
+    expect(await count(ch.client, "SELECT count() FROM events WHERE user_key = 'importer-user'")).toBe(1);
+    expect(await count(ch.client, `SELECT count() FROM events WHERE user_key = '${ERASED}'`)).toBe(0);
+    const audit = (await (await admin('/v1/audit?action=import')).json()) as { records: { actor: string; counts: Record<string, number>; outcome: string }[] };
+    expect(audit.records).toEqual([expect.objectContaining({ actor: 'process:import', outcome: 'ok', counts: expect.objectContaining({ loaded: 1, rejected: 2 }) })]);
+  });
+
+  it('suppress makes the edge refuse the user\'s new events: to the rejected topic with the reason, counted, never stored', { timeout: 180_000 }, async () => {
+    const QUIET = 'quiet-user';
+    const ingest = await startIngest({ config, log: silentLogger(), registry: createRegistry('ingest', false), brokers: config.kafka.brokers as string[] });
+    const rejected = await new TopicReader(kafka, [config.kafka.topics.rejected]).start();
+    try {
+      const url = `http://127.0.0.1:${ingest.port}`;
+      const track = (id: string) => post(`${url}/v1/track`, JSON.stringify({ userId: QUIET, event: 'Ping', messageId: id }));
+      const res = await admin('/v1/regulations', { method: 'POST', body: JSON.stringify({ type: 'suppress', user_ids: [QUIET] }) });
+      expect(res.status).toBe(201);
+      expect(await res.json()).toMatchObject({ type: 'suppress', status: 'finished', users: 1 });
+      const suppressedIds = (r: { headers: Record<string, string>; value: Buffer }) => r.headers.error_code === 'user_suppressed' && r.value.toString().includes(QUIET);
+      // The edge learns the list from its topic: probe until it refuses.
+      let n = 0;
+      await waitFor('the edge to refuse the suppressed user', async () => {
+        expect((await track(`probe-${n++}`)).status).toBe(200);
+        return rejected.records.some((r) => r.topic === config.kafka.topics.rejected && suppressedIds(r));
+      });
+      const before = rejected.records.filter(suppressedIds).length;
+      for (const id of ['quiet-1', 'quiet-2', 'quiet-3']) {
+        const r = await track(id);
+        expect(r.status).toBe(200);
+        expect(r.body).toEqual({ success: true });
+      }
+      const landed = await rejected.waitFor(config.kafka.topics.rejected, before + 3, suppressedIds);
+      const late = landed.filter((r) => /quiet-[123]/.test(r.value.toString()));
+      expect(late).toHaveLength(3);
+      for (const r of late) expect(r.headers).toMatchObject({ error_code: 'user_suppressed', reason: expect.stringContaining('suppressed'), endpoint: '/v1/track' });
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      const counted = Number(/trackhouse_ingest_events_rejected_total\{[^}]*code="user_suppressed"[^}]*\} (\d+)/.exec(metrics)?.[1] ?? 0);
+      expect(counted, metrics.split('\n').filter((l) => l.includes('rejected_total')).join('\n')).toBeGreaterThanOrEqual(3);
+      await caughtUp(kafka, config.kafka.topics.events, config.sink.groupId);
+      expect(await count(ch.client, "SELECT count() FROM events WHERE event_id IN ('quiet-1', 'quiet-2', 'quiet-3')")).toBe(0);
+    } finally {
+      await rejected.stop();
+      await ingest.stop();
     }
   });
 });
