@@ -110,7 +110,9 @@ async function main(): Promise<void> {
 
     const start = async (i: Instance) => {
       const portVar = i.role === 'ingest' ? 'INGEST_PORT' : i.role === 'query' ? 'QUERY_PORT' : 'SINK_PORT';
-      i.proc = startProc(i.name, process.execPath, [CLI, i.role], { ...baseEnv, [portVar]: String(i.port) }, ws.path(`${i.name}-${++i.starts}.log`));
+      // Each query process keeps its own view in its own data dir, as each pod has its own volume.
+      const own: Record<string, string> = i.role === 'query' ? { TRACKHOUSE_DATA_DIR: ws.path(i.name) } : {};
+      i.proc = startProc(i.name, process.execPath, [CLI, i.role], { ...baseEnv, ...own, [portVar]: String(i.port) }, ws.path(`${i.name}-${++i.starts}.log`));
       const p = i.proc;
       const t0 = performance.now();
       try {

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_KAFKA_VERSION } from '../../src/config/index.js';
 import { freePort, startLocalBroker, type LocalBroker, type LocalBrokerOptions } from '../../src/localkafka/index.js';
 import { childrenOf, get, isAlive, runCli, sendBatch, sendUntilAcked, type CliProcess } from '../support/cli.js';
-import { tempDir, uniqueTopicEnv } from '../support/env.js';
+import { kafkaBrokers, tempDir, uniqueTopicEnv } from '../support/env.js';
 import { logProblems } from '../support/logkeys.js';
 import { KafkaProxy } from './ingest-support.js';
 
@@ -180,8 +180,11 @@ describe('SIGTERM with ClickHouse not answering', () => {
         CLICKHOUSE_URL: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
         QUERY_PORT: String(port),
         TRACKHOUSE_READ_KEYS: 'k',
+        // The query API's view reads the events topic: a real broker, the test run's.
+        KAFKA_BROKERS: kafkaBrokers().join(','),
+        ...uniqueTopicEnv('bound-query'),
       });
-      await query.waitFor('query API ready');
+      await query.waitFor('query API started');
       const waiting = fetch(`http://127.0.0.1:${port}/v1/users/u1/events`, { headers: { authorization: 'Bearer k' } }).then(
         (r) => r.status,
         () => 0,

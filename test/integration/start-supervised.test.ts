@@ -96,6 +96,14 @@ describe('trackhouse start, supervised', () => {
     expect((await get(`${sinkUrl}/readyz`)).status).toBe(200);
   });
 
+  it('refuses a `trackhouse query` on that data dir too, even with a ClickHouse server: its view lives there', async () => {
+    const q = runCli(['query'], { ...env, QUERY_PORT: '0', CLICKHOUSE_URL: 'http://127.0.0.1:1' });
+    others.push(q);
+    expect(await q.exited).toBe(2);
+    expect(q.stderr()).toContain(`another trackhouse (pid ${a.pid}) is using ${dir.path}`);
+    expect((await get(`${sinkUrl}/readyz`)).status).toBe(200);
+  });
+
   it('restarts its broker after kill -9, says not ready meanwhile, counts it, and stores what is acknowledged after', { timeout: 300_000 }, async () => {
     const before = await sendUntilAcked(ingestUrl, 'before-broker', 20, 'before-broker');
     expect(await restarts('kafka')).toBe(0);

@@ -3,7 +3,7 @@ import { checkClickHouse, openClickHouse } from '../../warehouse/index.js';
 import { createLogger } from '../../common/log.js';
 import { createRegistry } from '../../common/metrics.js';
 import { loadConfig } from '../../config/index.js';
-import { lockChdbDataDir } from '../datadirlock.js';
+import { lockDataDir } from '../datadirlock.js';
 import { createKafka, explainKafkaError } from '../../kafka/index.js';
 import { clickhousePart, hostedStream, kafkaBrokers, queryComponent, streamRules } from '../components.js';
 import { Lifecycle } from '../lifecycle.js';
@@ -27,7 +27,9 @@ export function registerQuery(program: Command): void {
         drainDelayMs: config.drainDelayMs,
         reloadOnHangup: config.tls.files !== null,
       });
-      lockChdbDataDir(config, 'trackhouse query');
+      // The view (and the stream's windows) live in the data dir, chDB or not: one query process
+      // per data dir; a second one is refused before it opens anything.
+      lockDataDir(config.dataDir, 'trackhouse query');
       const ch = await openClickHouse(config.clickhouse, config.dataDir);
       life.add(clickhousePart(ch));
       try {
