@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import type { Logger } from '../common/log.js';
-import { createPartitionReader, type PartitionReader } from '../kafka/reader.js';
+import { errorMessage } from '../common/errors.js';
+import { createPartitionReader, type PartitionReader, type ReadBatch } from '../kafka/reader.js';
 import type { AuditRecord } from './record.js';
 
 export interface AuditCopier {
@@ -17,10 +18,14 @@ export interface AuditCopier {
 
 const ch = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 
-export async function startAuditCopier(kafka: Kafka, topic: string, clickhouse: ClickHouseClient, log: Logger): Promise<AuditCopier> {
-  const rs = await clickhouse.query({ query: 'SELECT count() AS n, max(kafka_offset) AS m FROM audit_log', format: 'JSONEachRow' });
-  const [row] = await rs.json<{ n: string | number; m: string | number }>();
-  let next = Number(row?.n ?? 0) > 0 ? Number(row!.m) + 1 : 0;
+/**
+ * Starts at once: where to resume is read from ClickHouse in the background (retried while it
+ * fails), so a ClickHouse outage never holds up the query API's start.
+ */
+export function startAuditCopier(kafka: Kafka, topic: string, clickhouse: ClickHouseClient, log: Logger): AuditCopier {
+  let next = 0;
+  let stopped = false;
+  let reader: PartitionReader | null = null;
   const waiters: { at: number; resolve: () => void }[] = [];
   const wake = () => {
     for (let i = waiters.length - 1; i >= 0; i--) {
@@ -30,17 +35,7 @@ export async function startAuditCopier(kafka: Kafka, topic: string, clickhouse: 
       }
     }
   };
-  const reader: PartitionReader = createPartitionReader(kafka, {
-    topics: [topic],
-    groupId: `trackhouse-audit-${randomBytes(6).toString('hex')}`,
-    position: () => next,
-    startTime: () => 0,
-    maxWaitMs: 500,
-    maxBytes: 4 * 1024 * 1024,
-    maxBytesPerPartition: 4 * 1024 * 1024,
-    log,
-  });
-  await reader.start(async (batches) => {
+  const onRound = async (batches: readonly ReadBatch[]) => {
     const rows = [];
     let last = next - 1;
     for (const b of batches) {
@@ -65,18 +60,51 @@ export async function startAuditCopier(kafka: Kafka, topic: string, clickhouse: 
       last = Math.max(last, b.lastOffset);
     }
     if (rows.length > 0) {
-      await clickhouse.insert({ table: 'audit_log', values: rows, format: 'JSONEachRow', clickhouse_settings: { insert_deduplication_token: '' } });
+      await clickhouse.insert({ table: 'audit_log', values: rows, format: 'JSONEachRow', clickhouse_settings: { insert_deduplicate: 0, insert_deduplication_token: '' } });
     }
     next = last + 1;
     wake();
-  });
+  };
+  const started = (async () => {
+    for (let attempt = 0; !stopped; attempt++) {
+      try {
+        const rs = await clickhouse.query({ query: 'SELECT count() AS n, max(kafka_offset) AS m FROM audit_log', format: 'JSONEachRow' });
+        const [row] = await rs.json<{ n: string | number; m: string | number }>();
+        next = Number(row?.n ?? 0) > 0 ? Number(row!.m) + 1 : 0;
+        break;
+      } catch (err) {
+        const waitMs = Math.min(30_000, 1_000 * 2 ** attempt);
+        log.warn({ err: errorMessage(err), retryInMs: waitMs }, 'could not read where the audit copy stands in ClickHouse; retrying');
+        await new Promise((r) => setTimeout(r, waitMs).unref());
+      }
+    }
+    if (stopped) return;
+    const r = createPartitionReader(kafka, {
+      topics: [topic],
+      groupId: `trackhouse-audit-${randomBytes(6).toString('hex')}`,
+      position: () => next,
+      startTime: () => 0,
+      maxWaitMs: 500,
+      maxBytes: 4 * 1024 * 1024,
+      maxBytesPerPartition: 4 * 1024 * 1024,
+      log,
+    });
+    reader = r;
+    await r.start(onRound);
+  })();
+  started.catch((err: unknown) => log.error({ err }, 'the audit copier failed to start; GET /v1/audit shows what ClickHouse holds'));
   return {
     async caughtUp() {
+      await started;
+      if (reader === null) return;
       const end = (await reader.endOffsets()).get(topic)?.get(0) ?? 0;
       if (next >= end) return;
       await new Promise<void>((resolve) => waiters.push({ at: end, resolve }));
     },
-    stop: () => reader.stop(),
+    async stop() {
+      stopped = true;
+      await reader?.stop();
+    },
   };
 }
 

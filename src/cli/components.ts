@@ -252,7 +252,7 @@ async function startRegulations(
 ): Promise<RegulationParts> {
   const writer = await createErasureWriter(kafka, config.kafka.topics.regulations, list);
   const audit = await createAuditLog(kafka, config.kafka.topics.audit);
-  const copier = await startAuditCopier(kafka, config.kafka.topics.audit, clickhouse, log);
+  const copier = startAuditCopier(kafka, config.kafka.topics.audit, clickhouse, log);
   const executor = new RegulationExecutor({
     list,
     writer,
