@@ -39,6 +39,7 @@ describe('the erasure list', () => {
     const b = applyRegulation(a, 'u', 'delete', 'r2', 2_000);
     expect(b).toMatchObject({ suppressed: true, erasedUpTo: 2_000, erasedAll: false, regulations: ['r1', 'r2'] });
     expect(a.regulations).toEqual(['r1']);
+    expect(applyRegulation(undefined, 'u', 'delete', 'r3', 2_000, 60_000).erasedUpTo).toBe(62_000);
   });
 
   it('reads states and regulations back from topic records, and a tombstone lifts a state', () => {

@@ -60,13 +60,16 @@ export interface Regulation {
 export const userRecordKey = (userKey: string) => `u/${userKey}`;
 export const regulationRecordKey = (id: string) => `r/${id}`;
 
-/** What a regulation does to a user's state (merged: a later delete never lifts a suppression). */
-export function applyRegulation(before: UserErasure | undefined, userKey: string, type: RegulationType, id: string, at: number): UserErasure {
+/**
+ * What a regulation does to a user's state (merged: a later delete never lifts a suppression).
+ * `marginMs`: a delete covers records stamped up to this long after `at` (producers' clocks).
+ */
+export function applyRegulation(before: UserErasure | undefined, userKey: string, type: RegulationType, id: string, at: number, marginMs = 0): UserErasure {
   const s: UserErasure = before
     ? { ...before, regulations: [...before.regulations] }
     : { userKey, suppressed: false, erasedUpTo: null, erasedAll: false, regulations: [], updatedAt: at };
   if (type === 'suppress' || type === 'suppress_with_delete') s.suppressed = true;
-  if (type === 'delete' || type === 'suppress_with_delete') s.erasedUpTo = Math.max(s.erasedUpTo ?? 0, at);
+  if (type === 'delete' || type === 'suppress_with_delete') s.erasedUpTo = Math.max(s.erasedUpTo ?? 0, at + marginMs);
   if (type === 'suppress_with_delete') s.erasedAll = true;
   if (!s.regulations.includes(id)) s.regulations.push(id);
   s.updatedAt = at;

@@ -32,6 +32,14 @@ export interface ExecutorDeps {
 
 const deletes = (t: RegulationType) => t === 'delete' || t === 'suppress_with_delete';
 
+/**
+ * A delete covers the user's records stamped up to this long after the request: record times come
+ * from the producing host's clock (the edge's), and a record produced just before the request by
+ * an edge whose clock runs ahead must not count as new data (a replay would bring it back). Errs
+ * on the side of erasure: events of the user in that minute are dropped too.
+ */
+export const CLOCK_MARGIN_MS = 60_000;
+
 export class RegulationExecutor {
   private readonly running = new Map<string, Promise<void>>();
   private readonly now: () => number;
@@ -45,7 +53,7 @@ export class RegulationExecutor {
     const at = this.now();
     const id = `reg_${at.toString(36)}_${randomBytes(6).toString('hex')}`;
     const keys = [...new Set(userKeys)];
-    const users = keys.map((k) => applyRegulation(this.d.list.user(k), k, type, id, at));
+    const users = keys.map((k) => applyRegulation(this.d.list.user(k), k, type, id, at, CLOCK_MARGIN_MS));
     const reg: Regulation = {
       id,
       type,

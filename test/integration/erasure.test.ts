@@ -250,6 +250,18 @@ describe('erasure', () => {
       await ingest.stop();
     }
   });
+
+  it('the sink skips the erased user\'s records stamped before the erasure that arrive late, and keeps their new events', { timeout: 120_000 }, async () => {
+    const state = run.erasures.list.user(ERASED)!;
+    expect(state.erasedUpTo).not.toBeNull();
+    const late = [0, 1, 2].map((i) => testEvent(1000 + i, { user_id: ERASED, event_id: `late-${i}` }));
+    const fresh = [0, 1].map((i) => testEvent(2000 + i, { user_id: ERASED, event_id: `new-${i}` }));
+    // Record times as Kafka keeps them: the late ones before the erasure, the new ones after it.
+    await produce(kafka, config.kafka.topics.events, [...late, ...fresh], (i) => (i < late.length ? state.erasedUpTo! - 60_000 : state.erasedUpTo! + 1_000));
+    await caughtUp(kafka, config.kafka.topics.events, config.sink.groupId);
+    const ids = (await (await ch.client.query({ query: `SELECT event_id FROM events WHERE user_key = '${ERASED}' ORDER BY event_id`, format: 'JSONEachRow' })).json<{ event_id: string }>()).map((r) => r.event_id);
+    expect(ids).toEqual(['new-0', 'new-1']);
+  });
 });
 
 function topicsOf(c: Config): Record<string, string> {
