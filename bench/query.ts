@@ -37,7 +37,7 @@ const { Kafka, logLevel } = kafkajs();
 
 const require = createRequire(import.meta.url);
 
-interface AutocannonResult {
+export interface AutocannonResult {
   requests: { total: number; average: number };
   throughput: { total: number };
   non2xx: number;
@@ -51,16 +51,16 @@ interface AutocannonInstance {
 type Autocannon = (opts: Record<string, unknown>, cb: (err: Error | null, r: AutocannonResult) => void) => AutocannonInstance;
 const autocannon = require('autocannon') as Autocannon;
 
-const READ_KEY = 'bench-read-key';
-const CONNECTIONS = 32;
+export const READ_KEY = 'bench-read-key';
+export const CONNECTIONS = 32;
 const PARTITIONS = 6;
 let HOT_USERS = 500;
-const DATA_END_MS = Date.UTC(2026, 10, 1);
-const SEED = 42;
+export const DATA_END_MS = Date.UTC(2026, 10, 1);
+export const SEED = 42;
 const TARGET_P99_MS = 5;
 const TARGET_RPS = 10_000;
 
-type Pattern = 'uniform' | 'zipf' | 'hot';
+export type Pattern = 'uniform' | 'zipf' | 'hot';
 type Deployment = 'split' | 'allinone';
 
 interface RunResult {
@@ -91,8 +91,20 @@ const SHAPES = [
 const SHAPE_WEIGHTS = [0.5, 0.25, 0.1, 0.15];
 const path_ = (rank: number, shape: number) => `/v1/users/${encodeURIComponent(userKeyOf(rank))}/events?${SHAPES[shape]}`;
 
+/** How many of the most active users the hot pattern draws from (500; fewer for quick runs). */
+export function setHotUsers(n: number): void {
+  HOT_USERS = n;
+}
+
+/** Every hot request once (each hot user in each request shape): the hot runs' warm-up. */
+export function hotPaths(users: number): string[] {
+  const keys: string[] = [];
+  for (let rank = 0; rank < Math.min(HOT_USERS, users); rank++) for (let s = 0; s < SHAPES.length; s++) keys.push(path_(rank, s));
+  return keys;
+}
+
 /** A stream of request paths for one access pattern (deterministic for a seed). */
-function paths(pattern: Pattern, users: number, count: number, seed: number): string[] {
+export function paths(pattern: Pattern, users: number, count: number, seed: number): string[] {
   const cdf = zipfCdf(users);
   const r = rng32(seed);
   const hotMass = cdf[Math.min(HOT_USERS, users) - 1]!;
@@ -107,7 +119,7 @@ function paths(pattern: Pattern, users: number, count: number, seed: number): st
   return out;
 }
 
-interface Child {
+export interface Child {
   proc: ChildProcess;
   exited: Promise<number | null>;
   /** The first JSON line for which `pick` returns a value. */
@@ -115,7 +127,7 @@ interface Child {
   stop(): Promise<number | null>;
 }
 
-function child(ctx: BenchContext, args: string[], env: NodeJS.ProcessEnv, label: string): Child {
+export function child(ctx: BenchContext, args: string[], env: NodeJS.ProcessEnv, label: string): Child {
   const proc = spawn(process.execPath, args, { cwd: ctx.root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<number | null>((r) => proc.once('exit', r));
   const lines: Record<string, unknown>[] = [];
@@ -159,7 +171,7 @@ function child(ctx: BenchContext, args: string[], env: NodeJS.ProcessEnv, label:
 
 const tsx = (ctx: BenchContext, file: string, ...args: string[]) => ['--import', 'tsx', path.join(ctx.root, 'bench', file), ...args];
 
-async function waitReady(port: number, exited: Promise<number | null>, timeoutMs: number): Promise<void> {
+export async function waitReady(port: number, exited: Promise<number | null>, timeoutMs: number): Promise<void> {
   let dead = false;
   void exited.then(() => (dead = true));
   const deadline = Date.now() + timeoutMs;
@@ -177,22 +189,30 @@ async function waitReady(port: number, exited: Promise<number | null>, timeoutMs
   }
 }
 
-async function metrics(port: number): Promise<Map<string, number>> {
+/** The query API's trackhouse_query_* metrics summed by name, and by name and answer or route label (`name:label`). */
+export async function metrics(port: number): Promise<Map<string, number>> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const out = new Map<string, number>();
   for (const line of text.split('\n')) {
     const m = /^(trackhouse_query_[a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$/.exec(line);
     if (!m) continue;
-    const answer = /answer="(\w+)"/.exec(m[2] ?? '')?.[1];
-    const key = answer ? `${m[1]}:${answer}` : m[1]!;
+    const label = /(?:answer|route)="(\w+)"/.exec(m[2] ?? '')?.[1];
+    const key = label ? `${m[1]}:${label}` : m[1]!;
     out.set(key, (out.get(key) ?? 0) + Number(m[3]));
   }
   return out;
 }
 
-/** Runs autocannon for `seconds` (or `amount` requests); returns totals and a µs histogram of 2xx latencies. */
-async function load(port: number, reqs: string[], seconds: number, amount?: number): Promise<{ result: AutocannonResult; hist: hdr.Histogram }> {
+/** One request of a stream: a REST path (GET), or a POST of a JSON body (GraphQL). */
+export type BenchRequest = string | { path: string; body: string };
+
+/**
+ * Runs autocannon for `seconds` (or `amount` requests) over `reqs` in turn; returns totals and a µs
+ * histogram of 2xx latencies. A stream is all GETs or all POSTs (JSON, GraphQL's media types).
+ */
+export async function load(port: number, reqs: readonly BenchRequest[], seconds: number, amount?: number): Promise<{ result: AutocannonResult; hist: hdr.Histogram }> {
   const hist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  const posts = typeof reqs[0] !== 'string';
   let i = 0;
   const result = await new Promise<AutocannonResult>((resolve, reject) => {
     const inst = autocannon(
@@ -200,11 +220,17 @@ async function load(port: number, reqs: string[], seconds: number, amount?: numb
         url: `http://127.0.0.1:${port}`,
         connections: CONNECTIONS,
         ...(amount === undefined ? { duration: seconds } : { amount }),
-        headers: { authorization: `Bearer ${READ_KEY}` },
+        headers: { authorization: `Bearer ${READ_KEY}`, ...(posts ? { 'content-type': 'application/json', accept: 'application/graphql-response+json' } : {}) },
+        ...(posts ? { method: 'POST' } : {}),
         requests: [
           {
-            setupRequest: (req: { path: string }) => {
-              req.path = reqs[i++ % reqs.length]!;
+            setupRequest: (req: { path: string; body?: string }) => {
+              const r = reqs[i++ % reqs.length]!;
+              if (typeof r === 'string') req.path = r;
+              else {
+                req.path = r.path;
+                req.body = r.body;
+              }
               return req;
             },
           },
@@ -236,8 +262,7 @@ async function measure(ctx: BenchContext, m: Measure): Promise<RunResult> {
   const warmStart = performance.now();
   if (m.pattern === 'hot') {
     // Every hot request once: no cold page left for the measurement.
-    const keys: string[] = [];
-    for (let rank = 0; rank < Math.min(HOT_USERS, m.users); rank++) for (let s = 0; s < SHAPES.length; s++) keys.push(path_(rank, s));
+    const keys = hotPaths(m.users);
     await load(m.port, keys, 0, keys.length);
   } else if (m.warmS > 0) {
     await load(m.port, paths(m.pattern, m.users, 50_000, 7), m.warmS);
@@ -275,15 +300,25 @@ async function measure(ctx: BenchContext, m: Measure): Promise<RunResult> {
   return out;
 }
 
-export async function run(ctx: BenchContext): Promise<BenchSection> {
-  const rows = ctx.quick ? 50_000 : Number(process.env.BENCH_QUERY_ROWS ?? 10_000_000);
-  const users = Math.max(1000, Math.round(rows / 20));
-  const warmS = ctx.quick ? 1 : 5;
-  const measureS = ctx.quick ? 2 : 10;
-  const writeRate = Number(process.env.BENCH_QUERY_WRITE_RATE ?? 2000);
-  HOT_USERS = ctx.quick ? 50 : 500;
+export interface BenchData {
+  /**
+   * Environment of the processes started on the data: the run's broker and a fresh topic, the
+   * seeded data dir, the read key, a view holding all of it (QUERY_VIEW_DAYS), ports picked free.
+   */
+  env: NodeJS.ProcessEnv;
+  dataDir: string;
+  topic: string;
+  table: Record<string, number>;
+  produced: { produced: number; seconds: number };
+}
+
+/**
+ * The same synthetic events (bench/query-data.ts) in a fresh chDB data dir (bench/query-seed.ts)
+ * and a fresh topic of the run's broker (bench/query-produce.ts, keyed as the edge writes them).
+ */
+export async function prepareData(ctx: BenchContext, rows: number, users: number, name = 'query'): Promise<BenchData> {
   const dataDir = path.join(ctx.workDir, 'data');
-  const tag = `bench-query-${Date.now()}`;
+  const tag = `bench-${name}-${Date.now()}`;
   const topic = `${tag}.events`;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -303,9 +338,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
     SHUTDOWN_DRAIN_DELAY_MS: '0',
     LOG_LEVEL: 'info',
   };
-
-  // 1. The events, in ClickHouse and in Kafka.
-  const kafka = new Kafka({ clientId: 'bench-query', brokers: ctx.brokers, logLevel: logLevel.ERROR });
+  const kafka = new Kafka({ clientId: `bench-${name}`, brokers: ctx.brokers, logLevel: logLevel.ERROR });
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true });
@@ -325,16 +358,47 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
   await Promise.all(producers.map((p) => p.exited));
   const produced = { produced: sentEach.reduce((a, b) => a + b, 0), seconds: Math.round((performance.now() - produceStart) / 100) / 10 };
   ctx.log(`produced: ${JSON.stringify(produced)}`);
+  return { env, dataDir, topic, table, produced };
+}
+
+export interface SplitQuery {
+  /** The seeded chDB served over HTTP (the split query's CLICKHOUSE_URL). */
+  chHttp: Child;
+  /** `node dist/cli/main.js query` on an empty view: it builds the view from the topic. */
+  query: Child;
+  /** Its port, once it listens (/readyz: 503 until the view caught up; see waitReady). */
+  port: number;
+  /** performance.now() when the query process was started (the view build's start). */
+  startedAt: number;
+}
+
+/** The split deployment on prepared data: `trackhouse query` alone, ClickHouse through CLICKHOUSE_URL. */
+export async function startSplit(ctx: BenchContext, data: BenchData): Promise<SplitQuery> {
+  const chHttp = child(ctx, tsx(ctx, 'query-chdb-http.ts', data.dataDir), data.env, 'clickhouse-http');
+  const chUrl = await chHttp.line((o) => (typeof o.url === 'string' ? o.url : undefined));
+  const startedAt = performance.now();
+  const query = child(ctx, [path.join(ctx.root, 'dist/cli/main.js'), 'query'], { ...data.env, CLICKHOUSE_URL: chUrl }, 'query');
+  const port = await query.line((o) => (o.msg === 'query API listening' && typeof o.port === 'number' ? o.port : undefined));
+  return { chHttp, query, port, startedAt };
+}
+
+export async function run(ctx: BenchContext): Promise<BenchSection> {
+  const rows = ctx.quick ? 50_000 : Number(process.env.BENCH_QUERY_ROWS ?? 10_000_000);
+  const users = Math.max(1000, Math.round(rows / 20));
+  const warmS = ctx.quick ? 1 : 5;
+  const measureS = ctx.quick ? 2 : 10;
+  const writeRate = Number(process.env.BENCH_QUERY_WRITE_RATE ?? 2000);
+  HOT_USERS = ctx.quick ? 50 : 500;
+  // 1. The events, in ClickHouse and in Kafka.
+  const data = await prepareData(ctx, rows, users);
+  const { env, dataDir, topic, table, produced } = data;
 
   // 2. Build the view: the split `trackhouse query`, on an empty view.
-  const chHttp = child(ctx, tsx(ctx, 'query-chdb-http.ts', dataDir), env, 'clickhouse-http');
-  const chUrl = await chHttp.line((o) => (typeof o.url === 'string' ? o.url : undefined));
-  const splitEnv = { ...env, CLICKHOUSE_URL: chUrl };
-  const startSplit = () => child(ctx, [path.join(ctx.root, 'dist/cli/main.js'), 'query'], splitEnv, 'query');
-  const listening = (c: Child) => c.line((o) => (o.msg === 'query API listening' && typeof o.port === 'number' ? o.port : undefined));
-  const buildStart = performance.now();
-  const q = startSplit();
-  let port = await listening(q);
+  const split = await startSplit(ctx, data);
+  const buildStart = split.startedAt;
+  const q = split.query;
+  const chHttp = split.chHttp;
+  let port = split.port;
   const builtIn = await sampled(q.proc.pid!, () => waitReady(port, q.exited, 3_600_000));
   const buildS = (performance.now() - buildStart) / 1000;
   const caughtUpLine = await q.line((o) => (o.msg === 'view caught up with the topic' ? (o as Record<string, unknown>) : undefined));

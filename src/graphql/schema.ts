@@ -1,7 +1,8 @@
 // The executable schema: the SDL of ./sdl.ts with resolvers that call the query API's own reads
-// (QueryReader: the REST routes' code path, cache included) and the stream's, and turn their REST
-// reply bodies into GraphQL objects. Validation is REST's too (parseEventsRequest and friends get
-// the arguments as a query string), so both APIs accept, refuse and page alike.
+// (QueryReader: the REST routes' code path: the view, ClickHouse beyond its horizon, the shard
+// holding the user) and the stream's, and turn their REST reply bodies into GraphQL objects.
+// Validation is REST's too (parseEventsRequest and friends get the arguments as a query string), so
+// both APIs accept, refuse and page alike.
 import { buildSchema, GraphQLError, GraphQLObjectType, type GraphQLSchema } from 'graphql';
 import { DependencyError, HttpError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
@@ -98,7 +99,7 @@ function queryString(params: Record<string, unknown>): string {
 
 /** A REST page body as a connection. */
 function connection(body: Buffer, r: EventsRequest) {
-  // Parsed at once: a cache hit's body is the server's reused buffer.
+  // Parsed at once: a page from the view is the view reader's reused buffer.
   const page = JSON.parse(body.toString('utf8')) as { events: EventJson[]; next_cursor: string | null };
   const cursorOf = cursorsOf(r);
   const edges: Edge[] = new Array(page.events.length);

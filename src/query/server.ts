@@ -53,6 +53,12 @@ export interface RouteGuard {
   fail(res: HttpResponse, err: unknown): void;
   /** True once the server drains: new requests get 503. */
   draining(): boolean;
+  /**
+   * Counts an admitted request as in flight until the returned function is called (once; later
+   * calls do nothing): stop() answers it before it closes connections. For requests answered
+   * after their handler returns (a body still arriving, an asynchronous read).
+   */
+  begin(): () => void;
   /** Records an answer in this server's request metrics. */
   done(route: Route, status: number, start: number): void;
 }
@@ -296,6 +302,15 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
     },
     fail: (res, err) => fail(res, 'other', performance.now(), err),
     draining: () => draining,
+    begin: () => {
+      inflight++;
+      let open = true;
+      return () => {
+        if (!open) return;
+        open = false;
+        finished();
+      };
+    },
     done: (route, status, start) => metrics.done(route, status, start),
   };
 

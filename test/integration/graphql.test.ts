@@ -272,3 +272,30 @@ describe('GraphQL introspection off', () => {
     }
   });
 });
+
+describe('GraphQL and a graceful stop', () => {
+  it('answers a GraphQL request in flight at stop() with 200 before the port closes', async () => {
+    const h = await startHarness({ graphql: true });
+    try {
+      await insertRows(h.ch, carol);
+      // chDB runs parameterized queries one at a time: this one holds the engine for a second, so
+      // the GraphQL page below (read from ClickHouse: no view here) is in flight when stop() begins.
+      const blocker = h.ch.client.query({ query: 'SELECT sleep(1), {x:UInt8} AS x', query_params: { x: 1 }, format: 'JSONEachRow' });
+      const inflight = fetch(`${h.base}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${READ_KEY}` },
+        body: JSON.stringify({ query: '{ user(id: "carol") { events(first: 3) { edges { node { eventId } } } } }' }),
+      });
+      while ((await metricValue(h.registry, 'trackhouse_query_clickhouse_queries')) === 0) await new Promise((r) => setTimeout(r, 5));
+      const stopped = h.server.stop();
+      const r = await inflight;
+      expect(r.status).toBe(200);
+      expect(((await r.json()) as { data: PageResult }).data.user.events.edges.map((e) => e.node.eventId)).toEqual(['c-019', 'c-018', 'c-017']);
+      await stopped;
+      await blocker;
+      await expect(fetch(`${h.base}/healthz`)).rejects.toThrow();
+    } finally {
+      await h.close();
+    }
+  });
+});
