@@ -190,12 +190,32 @@ export function createPartitionReader(kafka: Kafka, opts: PartitionReaderOptions
     async stop() {
       if (stopping) return;
       stopping = true;
-      await consumer.disconnect().catch(() => {});
+      // Each step is bounded: after a broker restart kafkajs can retry a leave or an admin call for
+      // longer than the process's whole stop bound, and a reader has nothing to flush (it never
+      // commits; its owner keeps the positions), so what it leaves behind loses nothing.
+      await atMost(consumer.disconnect(), STOP_STEP_MS);
       // Empty now and without offsets; the broker would expire it, this just tidies at once.
-      await offsets.deleteGroup(opts.groupId);
-      await offsets.close();
+      await atMost(offsets.deleteGroup(opts.groupId), STOP_STEP_MS);
+      await atMost(offsets.close(), STOP_STEP_MS);
     },
   };
+}
+
+const STOP_STEP_MS = 3_000;
+
+/** Waits for `p` (its failure included) at most `ms`. */
+async function atMost(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const elapsed = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    timer.unref();
+  });
+  const settled = p.then(
+    () => {},
+    () => {},
+  );
+  await Promise.race([settled, elapsed]);
+  clearTimeout(timer);
 }
 
 const NOT_YET = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE', 'NOT_LEADER_FOR_PARTITION', 'NOT_LEADER_OR_FOLLOWER']);

@@ -98,6 +98,12 @@ function serverProperties(o: { port: number; controllerPort: number; logDirs: st
     'transaction.state.log.replication.factor': 1,
     'transaction.state.log.min.isr': 1,
     'group.initial.rebalance.delay.ms': 0,
+    // After a crash the restarted node's controller keeps the dead incarnation's session until it
+    // times out and refuses the new registration meanwhile (DUPLICATE_BROKER_REGISTRATION): with
+    // the default 9 s that wait was half of a supervised restart. The broker heartbeats its own
+    // controller in the same JVM, so a shorter session costs nothing here.
+    'broker.heartbeat.interval.ms': 500,
+    'broker.session.timeout.ms': 3000,
     'auto.create.topics.enable': 'false',
     // Durability comes from acks=all on one replica; fsync per batch would only measure the disk.
     'log.flush.interval.messages': Number.MAX_SAFE_INTEGER,

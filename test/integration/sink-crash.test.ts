@@ -2,7 +2,6 @@
 // SIGKILL between an insert and its commit (the SINK_TEST_KILL_AFTER_INSERTS hook). Then the
 // same chDB data dir is opened here and drained by an in-process sink: every event is counted
 // once in events and in every rollup.
-import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Kafka } from 'kafkajs';
@@ -15,41 +14,18 @@ import { createKafka, ensureTopics } from '../../src/kafka/index.js';
 import { startSink } from '../../src/sink/index.js';
 import { kafkaBrokers, tempDir, testConfig, uniqueTopicEnv } from '../support/env.js';
 import { caughtUp, count, expectedTally, offsets, produce, recordsIn, tally, testEvent, waitFor } from './sink-helpers.js';
+import { spawnWithPort, type PortProcess } from '../support/portproc.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
-interface Child {
-  proc: ChildProcess;
-  port: Promise<number>;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  log: string[];
-}
+type Child = PortProcess;
 
 function spawnSink(env: Env): Child {
-  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'sink'], {
+  return spawnWithPort(['--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'sink'], {
     cwd: root,
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    portLine: 'sink ops endpoints listening',
   });
-  const log: string[] = [];
-  let onPort!: (p: number) => void;
-  const port = new Promise<number>((resolve) => (onPort = resolve));
-  let buf = '';
-  proc.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      log.push(line);
-      if (line.includes('sink ops endpoints listening')) onPort((JSON.parse(line) as { port: number }).port);
-    }
-  });
-  proc.stderr!.on('data', (d: Buffer) => log.push(d.toString()));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    proc.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return { proc, port, exit, log };
 }
 
 interface Sample {

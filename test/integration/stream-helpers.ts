@@ -1,6 +1,5 @@
 // Helpers of the stream (volume and alerts) integration tests: a real HTTP receiver for the
 // webhooks, events written to the run's real broker, `trackhouse alerts` as a child process.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -12,6 +11,7 @@ import type { Kafka } from 'kafkajs';
 import type { Env } from '../../src/config/index.js';
 import { EventCodec, type EventRecord } from '../../src/schema/index.js';
 import { kafkaBrokers, uniqueTopicEnv } from '../support/env.js';
+import { spawnWithPort, type PortProcess } from '../support/portproc.js';
 
 const codec = new EventCodec();
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -170,35 +170,13 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined 
   }
 }
 
-export interface AlertsChild {
-  proc: ChildProcess;
-  port: Promise<number>;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  log: string[];
-}
+export type AlertsChild = PortProcess;
 
 /** `trackhouse alerts` as its own process (the TypeScript sources, through tsx). */
 export function spawnAlerts(env: Env): AlertsChild {
-  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'alerts'], {
+  return spawnWithPort(['--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'alerts'], {
     cwd: root,
     env: { ...process.env, ...env, LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    portLine: '"alerts listening"',
   });
-  const log: string[] = [];
-  let onPort!: (p: number) => void;
-  const port = new Promise<number>((resolve) => (onPort = resolve));
-  let buf = '';
-  proc.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      log.push(line);
-      if (line.includes('"alerts listening"')) onPort((JSON.parse(line) as { port: number }).port);
-    }
-  });
-  proc.stderr!.on('data', (d: Buffer) => log.push(d.toString()));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
-  return { proc, port, exit, log };
 }

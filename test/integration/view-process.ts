@@ -1,10 +1,11 @@
 // `trackhouse query` as its own process (the built CLI, as deployed), for the split-deployment
 // tests: it reaches ClickHouse through CLICKHOUSE_URL and Kafka through KAFKA_BROKERS like any
 // production replica.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Env } from '../../src/config/index.js';
+import { spawnWithPort } from '../support/portproc.js';
 
 export const MAIN = path.resolve('dist/cli/main.js');
 
@@ -21,23 +22,7 @@ export interface QueryProcess {
 
 export function spawnQuery(env: Env): QueryProcess {
   if (!existsSync(MAIN)) throw new Error('dist/cli/main.js is missing: run npm run build first (npm test does)');
-  const proc = spawn(process.execPath, [MAIN, 'query'], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const log: string[] = [];
-  let onPort!: (p: number) => void;
-  const port = new Promise<number>((resolve) => (onPort = resolve));
-  let buf = '';
-  proc.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      log.push(line);
-      if (line.includes('"query API listening"')) onPort((JSON.parse(line) as { port: number }).port);
-    }
-  });
-  proc.stderr!.on('data', (d: Buffer) => log.push(d.toString()));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  const { proc, port, exit, log } = spawnWithPort([MAIN, 'query'], { env: { PATH: process.env.PATH, ...env }, portLine: '"query API listening"' });
   const host = env.HOST ?? '127.0.0.1';
   return {
     proc,
