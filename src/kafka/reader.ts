@@ -54,6 +54,10 @@ export interface PartitionReaderOptions {
   maxBytesPerPartition: number;
   /** The broker gives up on a silent reader after this long (default 60 s). */
   sessionTimeoutMs?: number;
+  /** Told when kafkajs's consumer crashed (it restarts itself): the reader is not following. */
+  onCrash?(): void;
+  /** Told after each join, the first and every one after a crash: reading again. */
+  onJoin?(): void;
   log: Logger;
 }
 
@@ -106,6 +110,10 @@ export function createPartitionReader(kafka: Kafka, opts: PartitionReaderOptions
     rebalanceTimeout: sessionTimeout,
     heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 3)),
     ...(opts.partitions ? { partitionAssigners: [fixedAssigner(opts.partitions)] } : {}),
+    // kafkajs restarts a crashed consumer with its backoff, up to 30 s between attempts by
+    // default: after a broker outage the reader came back ~50 s after the broker did. A reader
+    // holds no group state worth sparing the broker, so it retries at most 3 s apart.
+    retry: { initialRetryTime: 300, maxRetryTime: 3_000, retries: 10 },
     minBytes: 1,
     maxBytes: opts.maxBytes,
     maxBytesPerPartition: opts.maxBytesPerPartition,
@@ -135,9 +143,11 @@ export function createPartitionReader(kafka: Kafka, opts: PartitionReaderOptions
       }
     }
     log.info({ groupId: opts.groupId, seeks }, 'reading every partition from the stored positions');
+    opts.onJoin?.();
   });
   consumer.on(consumer.events.CRASH, (e) => {
     log.error({ err: errorMessage(e.payload.error), restart: e.payload.restart }, 'Kafka reader crashed');
+    opts.onCrash?.();
   });
 
   async function eachBatch(payload: EachBatchPayload): Promise<void> {

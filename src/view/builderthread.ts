@@ -49,7 +49,13 @@ export interface BuilderReport {
   counts: BuilderCounts;
   /** Per held partition: next offset applied, and the topic's latest known end. */
   partitions: { partition: number; next: number; high: number }[];
+  /** Once true, stays true: the view has applied everything the topic held when it started. */
   caughtUp: boolean;
+  /**
+   * Caught up and reading: false from a crash of its Kafka reader until, joined again, it has
+   * applied what the topic held then. Pages come from ClickHouse meanwhile.
+   */
+  following: boolean;
   horizon: number;
   size: ViewSize;
   rounds: number;
@@ -130,6 +136,7 @@ async function main(data: ViewWorkerData): Promise<void> {
     // Ready only once what was read is also readable.
     await builder.flush();
     caughtUp = true;
+    following = true;
     // A fresh build may hold more than QUERY_VIEW_MAX_BYTES: prune at once, not in a minute.
     void maintain();
     {
@@ -140,10 +147,24 @@ async function main(data: ViewWorkerData): Promise<void> {
       );
     }
   };
+  let following = false;
+  /** After a reader crash, the end offsets it must reach again (known once it has joined). */
+  let behind: Map<number, number> | null = null;
+  const checkFollowing = async () => {
+    const ends = behind;
+    if (following || !caughtUp || ends === null || !data.partitions.every((p) => nextOf(p) >= (ends.get(p) ?? 0))) return;
+    await builder.flush();
+    if (behind !== ends) return; // crashed again meanwhile
+    following = true;
+    behind = null;
+    log.info({ partitions: data.partitions.map((p) => ({ partition: p, next: nextOf(p) })) }, 'view following the topic again; pages come from it again');
+    post({ type: 'report', report: report() });
+  };
   const report = (): BuilderReport => ({
     counts: { ...builder.counts },
     partitions: data.partitions.map((p) => ({ partition: p, next: nextOf(p), high: Math.max(builder.high.get(p) ?? 0, nextOf(p)) })),
     caughtUp,
+    following,
     horizon: builder.currentHorizon,
     size: viewSize(builder.writer.days),
     rounds,
@@ -280,6 +301,25 @@ async function main(data: ViewWorkerData): Promise<void> {
     maxBytes: fetchBytes,
     maxBytesPerPartition: Math.max(1024 * 1024, Math.ceil(fetchBytes / Math.max(1, data.partitions.length))),
     log,
+    onCrash() {
+      behind = null;
+      if (!following) return;
+      following = false;
+      log.warn('the view stopped following the topic (its Kafka reader crashed): pages come from ClickHouse until it has caught up again');
+      post({ type: 'report', report: report() });
+    },
+    onJoin() {
+      if (following || !caughtUp || reader === null) return;
+      const r = reader;
+      void r
+        .endOffsets()
+        .then((ends) => {
+          behind = new Map(ends.get(topic) ?? []);
+          for (const [p, h] of behind) if (data.partitions.includes(p) && h > (builder.high.get(p) ?? 0)) builder.high.set(p, h);
+          return checkFollowing();
+        })
+        .catch((err: unknown) => log.warn({ err }, 'could not read the end offsets after a re-join; the next one tries again'));
+    },
   });
   log.info(
     { topic, partitions: data.partitions, groupId, from: Object.fromEntries(builder.readFrom), horizon: new Date(builder.currentHorizon).toISOString() },
@@ -289,5 +329,6 @@ async function main(data: ViewWorkerData): Promise<void> {
     await builder.apply(batches);
     rounds++;
     await checkCaughtUp();
+    await checkFollowing();
   });
 }

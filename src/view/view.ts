@@ -39,8 +39,10 @@ export interface ViewOptions {
 export interface View {
   readonly reader: ViewReader;
   readonly partitions: readonly number[];
-  /** True once the view has applied everything the topic held when it started. */
+  /** True once the view has applied everything the topic held when it started (readiness). */
   caughtUp(): boolean;
+  /** Caught up and still reading Kafka: its pages are as fresh as the topic (else ClickHouse answers). */
+  following(): boolean;
   /** The builder's latest report (null before the first). */
   report(): BuilderReport | null;
   /** Deletes a user's events from the view (for erasure); resolves with how many. */
@@ -142,7 +144,7 @@ export async function startView(opts: ViewOptions): Promise<View> {
         return;
       }
       // Not ready until the new builder has caught up again.
-      last = last === null ? null : { ...last, caughtUp: false };
+      last = last === null ? null : { ...last, caughtUp: false, following: false };
       log.error({ code, restartInMs: RESTART_MS }, 'view builder stopped unexpectedly; restarting it');
       setTimeout(() => {
         if (!stopping) spawn();
@@ -178,6 +180,7 @@ export async function startView(opts: ViewOptions): Promise<View> {
     reader,
     partitions: opts.partitions,
     caughtUp: () => last?.caughtUp === true,
+    following: () => last?.following === true,
     report: () => last,
     erasure: (userKey) => erasing.get(userKey)?.done,
     deleteUser(userKey) {
@@ -223,6 +226,9 @@ function viewMetrics(registry: Registry, state: StateStore): ViewMetrics {
       },
     });
   gauge('trackhouse_query_view_caught_up', '1 once the view has applied everything the topic held when it started (/readyz waits for it)', (r) => (r.caughtUp ? 1 : 0));
+  gauge('trackhouse_query_view_following', '1 while the view is caught up and reading Kafka; 0 after its reader crashed, until caught up again (pages come from ClickHouse meanwhile)', (r) =>
+    r.following ? 1 : 0,
+  );
   gauge('trackhouse_query_view_lag_records', 'Records of the held partitions not applied yet (latest known end offset minus next offset)', (r) =>
     r.partitions.reduce((n, p) => n + Math.max(0, p.high - p.next), 0),
   );
