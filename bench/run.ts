@@ -20,6 +20,7 @@ const scenarios: Record<string, () => Promise<Scenario>> = {
   formats: async () => (await import('./formats.js')).run,
   import: async () => (await import('./import.js')).run,
   graphql: async () => (await import('./graphql.js')).run,
+  erasure: async () => (await import('./erasure.js')).run,
 };
 
 function machine(): Record<string, unknown> {

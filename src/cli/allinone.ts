@@ -26,7 +26,7 @@ import { checkClickHouse, migrate, openClickHouse, type ClickHouseHandle } from 
 import { InterruptedError, TrackhouseError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { Counter, createRegistry, type Registry } from '../common/metrics.js';
-import { currentEnv, loadConfig, withDevKeys, type Config } from '../config/index.js';
+import { currentEnv, DEV_ADMIN_KEY, loadConfig, withDevKeys, type Config } from '../config/index.js';
 import { createKafka, ensureTopics, explainKafkaError } from '../kafka/index.js';
 import {
   clearBrokerState,
@@ -37,7 +37,8 @@ import {
   writeBrokerState,
   type LocalBroker,
 } from '../localkafka/index.js';
-import { clickhousePart, hostedStream, queryComponent, sinkComponent, streamRules } from './components.js';
+import { auditMigrations } from './audit.js';
+import { clickhousePart, erasuresPart, hostedStream, queryComponent, sinkComponent, streamRules } from './components.js';
 import { lockDataDir } from './datadirlock.js';
 import { Lifecycle, StartAborted, Supervised, type Incarnation, type Part } from './lifecycle.js';
 import { chooseLocalPorts } from './localports.js';
@@ -47,7 +48,7 @@ const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 export async function startAllInOne(): Promise<number> {
   const base = loadConfig();
   const keys = withDevKeys(base.keys);
-  const config: Config = Object.freeze({ ...base, keys: { write: keys.write, read: keys.read } });
+  const config: Config = Object.freeze({ ...base, keys: { write: keys.write, read: keys.read, admin: keys.admin } });
   const log = createLogger(config.logLevel, { component: 'start' });
   // Before anything looks at the data dir: a second start on it stops here, having touched nothing.
   const lock = lockDataDir(config.dataDir, 'trackhouse start');
@@ -73,7 +74,7 @@ export async function startAllInOne(): Promise<number> {
     const ch: ClickHouseHandle = await openClickHouse(config.clickhouse, config.dataDir);
     life.add(clickhousePart(ch));
     await checkClickHouse(ch, config.clickhouse);
-    await migrate(ch.client, log);
+    await auditMigrations(kafka, config, await migrate(ch.client, log), 'start', ch.location, log);
     life.checkpoint();
 
     // Started in data-flow order from the back, so they stop as data flows: ingest, sink, query.
@@ -83,11 +84,14 @@ export async function startAllInOne(): Promise<number> {
     const queryRegistry = createRegistry('query');
     // The stream component (live volume, alerts) is hosted by the query API: its routes on the query port.
     const stream = hostedStream({ config, kafka, log: componentLog('stream'), registry: queryRegistry, rules });
+    // One erasure list for the sink and the query API: an erasure applies to both at once.
+    const erasures = await erasuresPart(kafka, config, componentLog('erasures'));
+    life.add(erasures.part);
     const queryConfig = withDashboardTargets(config, ingestPort, sinkPort);
-    const query = await queryComponent({ config: queryConfig, brokers, clickhouse: ch.client, log: componentLog('query'), registry: queryRegistry, stream });
+    const query = await queryComponent({ config: queryConfig, brokers, clickhouse: ch.client, log: componentLog('query'), registry: queryRegistry, stream, erasures: erasures.reader });
     life.add(query);
     const sinkConfig: Config = Object.freeze({ ...config, http: Object.freeze({ ...config.http, sinkPort }) });
-    const sink = await sinkComponent({ config: sinkConfig, kafka, clickhouse: ch.client, log: componentLog('sink'), registry: sinkRegistry });
+    const sink = await sinkComponent({ config: sinkConfig, kafka, clickhouse: ch.client, log: componentLog('sink'), registry: sinkRegistry, erasures: erasures.reader });
     if (broker) sink.addCheck(broker.readiness);
     life.add(sink);
 
@@ -323,6 +327,7 @@ function printBanner(
     '',
     keys.devWrite ? `  write key  ${writeKey}   (dev key: set TRACKHOUSE_WRITE_KEYS for real ones)` : `  write key  ${writeKey} (from TRACKHOUSE_WRITE_KEYS)`,
     keys.devRead ? `  read key   ${readKey}    (dev key: set TRACKHOUSE_READ_KEYS for real ones)` : `  read key   (from TRACKHOUSE_READ_KEYS)`,
+    keys.devAdmin ? `  admin key  ${DEV_ADMIN_KEY}   (dev key: set TRACKHOUSE_ADMIN_KEYS for real ones; erasure and the audit trail)` : `  admin key  (from TRACKHOUSE_ADMIN_KEYS)`,
     '',
     '  Try it:',
     `    curl -u '${writeKey}:' -H 'Content-Type: application/json' \\`,

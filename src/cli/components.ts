@@ -21,6 +21,9 @@ import { startQuery, type QueryRoutes, type QueryServer } from '../query/index.j
 import { startSink, type SinkHooks } from '../sink/index.js';
 import { hostStream, loadStreamRules, startStreamServer, type HostedStream, type Rule } from '../stream/index.js';
 import { shardPartitions, startView, type View } from '../view/view.js';
+import { createAuditLog, startAuditCopier } from '../audit/index.js';
+import { createErasureWriter, startErasureReader, type ErasureList, type ErasureReader } from '../erasure/index.js';
+import { adminRoutes, ErasureStore, RegulationExecutor, type AdminDeps } from '../regulations/index.js';
 import type { Part } from './lifecycle.js';
 
 export interface Component extends Part {
@@ -61,9 +64,10 @@ export interface SinkComponent extends Component {
  * only /readyz changes.
  */
 export async function sinkComponent(
-  o: ComponentBase & { kafka: Kafka; clickhouse: ClickHouseClient; hooks?: SinkHooks },
+  o: ComponentBase & { kafka: Kafka; clickhouse: ClickHouseClient; hooks?: SinkHooks; erasures?: ErasureReader },
 ): Promise<SinkComponent> {
   const { config, registry } = o;
+  if (o.erasures) await o.erasures.loaded;
   const sink = await startSink({
     config,
     kafka: o.kafka,
@@ -71,6 +75,8 @@ export async function sinkComponent(
     log: o.log,
     registry,
     ...(o.hooks ? { hooks: o.hooks } : {}),
+    // Absent: the sink reads the erasure list itself.
+    ...(o.erasures ? { erasures: o.erasures.list } : {}),
   });
   // Read at each /readyz request, so a check added later counts from then on.
   const checks: ReadinessCheck[] = [...sink.checks];
@@ -113,10 +119,11 @@ export interface QueryComponent extends Component {
  * first (answers in flight), then the stream, then the view (it saves its state).
  */
 export async function queryComponent(
-  o: ComponentBase & { clickhouse: ClickHouseClient; brokers: string[]; stream?: HostedStream | null },
+  o: ComponentBase & { clickhouse: ClickHouseClient; brokers: string[]; stream?: HostedStream | null; erasures?: ErasureReader },
 ): Promise<QueryComponent> {
   const { config, log } = o;
   const stream = o.stream ?? null;
+  let admin: AdminDeps | null = null;
   // Listening first: a port or address problem is reported before Kafka is asked anything, and
   // /readyz answers (503) while the view starts.
   const server = await startQuery({
@@ -129,14 +136,22 @@ export async function queryComponent(
       dashboardRoutes(config, log),
       graphqlRoutes({ config, log, stream: stream ? { view: () => stream.running?.view() ?? null } : null }),
       ...(stream ? [(app, g) => stream.routes(app, g.draining, g.done)] satisfies QueryRoutes[] : []),
+      adminRoutes({ adminKeys: config.keys.admin, deps: () => admin }),
     ],
   });
   let view: View;
+  let regulations: RegulationParts | null = null;
+  const ownErasures = o.erasures === undefined;
+  let erasures: ErasureReader | null = o.erasures ?? null;
   try {
     const kafka = createKafka(config.kafka, log, o.brokers);
     await ensureTopics(kafka, config.kafka);
     const partitions = await partitionCount(kafka, config.kafka.topics.events);
+    // The view writes nothing of an erased user: the list is loaded first.
+    erasures ??= await startErasureReader(kafka, config.kafka.topics.regulations, log);
+    await erasures.loaded;
     view = await startView({
+      erasures: erasures.list,
       config,
       brokers: o.brokers,
       partitionCount: partitions,
@@ -146,12 +161,17 @@ export async function queryComponent(
       registry: o.registry,
     });
     server.attachView(view, partitions);
+    const v = view;
+    regulations = await startRegulations(kafka, config, o.clickhouse, erasures.list, log, (k) => v.erasure(k));
+    admin = regulations.deps;
   } catch (err) {
     await server.stop();
+    if (ownErasures) await erasures?.stop();
     throw err;
   }
   stream?.start();
   const v = view;
+  const regs = regulations;
   return {
     name: 'query',
     ifCut: 'queries in flight get no answer',
@@ -168,7 +188,13 @@ export async function queryComponent(
         try {
           await stream?.stop();
         } finally {
-          await v.stop();
+          try {
+            // A deletion in flight is finished: closing chDB under a running mutation aborts the engine.
+            await regs?.stop();
+            if (ownErasures) await erasures?.stop();
+          } finally {
+            await v.stop();
+          }
         }
       }
     },
@@ -205,6 +231,52 @@ export async function alertsComponent(o: ComponentBase & { kafka: Kafka; rules: 
  */
 export function dashboardRoutes(config: Config, log: Logger): QueryRoutes {
   return (app, guard) => addDashboardRoutes(app, { config: config.dashboard, log, admit: guard.admit, fail: guard.fail });
+}
+
+interface RegulationParts {
+  deps: AdminDeps;
+  stop(): Promise<void>;
+}
+
+/**
+ * What the admin routes need: the writer of the erasure list, the audit log and its copy into
+ * ClickHouse, the executor of regulations (it resumes the ones a stop left running).
+ */
+async function startRegulations(
+  kafka: Kafka,
+  config: Config,
+  clickhouse: ClickHouseClient,
+  list: ErasureList,
+  log: Logger,
+  viewErasure: (userKey: string) => Promise<number> | undefined,
+): Promise<RegulationParts> {
+  const writer = await createErasureWriter(kafka, config.kafka.topics.regulations, list);
+  const audit = await createAuditLog(kafka, config.kafka.topics.audit);
+  const copier = startAuditCopier(kafka, config.kafka.topics.audit, clickhouse, log);
+  const executor = new RegulationExecutor({
+    list,
+    writer,
+    store: new ErasureStore(clickhouse),
+    audit,
+    log,
+    viewErasure,
+    // Rows the sink decoded before it learnt the list land within about a batch time.
+    recheckAfterMs: Math.max(2_000, 2 * config.sink.batchMs),
+  });
+  executor.resume();
+  return {
+    deps: { executor, list, clickhouse, copier },
+    async stop() {
+      await executor.idle();
+      await Promise.allSettled([copier.stop(), writer.close(), audit.close()]);
+    },
+  };
+}
+
+/** The erasure list read from its topic, as a part: stopped after the components that use it. */
+export async function erasuresPart(kafka: Kafka, config: Config, log: Logger): Promise<{ reader: ErasureReader; part: Part }> {
+  const reader = await startErasureReader(kafka, config.kafka.topics.regulations, log);
+  return { reader, part: { name: 'erasures', ifCut: 'nothing: the list is read again at the next start', stop: () => reader.stop() } };
 }
 
 /** An open ClickHouse client as a part: closed after the components that use it. */

@@ -6,7 +6,13 @@ describe('config', () => {
   it('uses the documented defaults when nothing is set', () => {
     const c = loadConfig({}, '/srv/app');
     expect(c.http).toEqual({ host: '127.0.0.1', ingestPort: 8080, queryPort: 8081, sinkPort: 8082 });
-    expect(c.kafka.topics).toEqual({ events: 'trackhouse.events', rejected: 'trackhouse.rejected', dlq: 'trackhouse.dlq' });
+    expect(c.kafka.topics).toEqual({
+      events: 'trackhouse.events',
+      rejected: 'trackhouse.rejected',
+      dlq: 'trackhouse.dlq',
+      regulations: 'trackhouse.regulations',
+      audit: 'trackhouse.audit',
+    });
     expect(c.kafka.brokers).toEqual([]);
     expect(c.clickhouse.url).toBeNull();
     expect(c.dataDir).toBe('/srv/app/.trackhouse');
@@ -61,6 +67,23 @@ describe('config', () => {
       ['wk2', 'ios'],
     ]);
     expect([...c.keys.read]).toEqual(['rk1', 'rk2']);
+  });
+
+  it('reads admin keys as key:name pairs apart from read and write keys, and names a bad or shared one', () => {
+    const c = loadConfig({ TRACKHOUSE_ADMIN_KEYS: 'ak1:alice, ak2:dpo-team', TRACKHOUSE_READ_KEYS: 'rk1' });
+    expect([...c.keys.admin]).toEqual([
+      ['ak1', 'alice'],
+      ['ak2', 'dpo-team'],
+    ]);
+    expect(c.keys.read.has('ak1')).toBe(false);
+    expect(loadConfig({}).keys.admin.size).toBe(0);
+    expect(() => loadConfig({ TRACKHOUSE_ADMIN_KEYS: 'nokey' })).toThrow('TRACKHOUSE_ADMIN_KEYS: expected comma-separated key:name pairs');
+    expect(() => loadConfig({ TRACKHOUSE_ADMIN_KEYS: 'rk1:alice', TRACKHOUSE_READ_KEYS: 'rk1' })).toThrow(
+      'TRACKHOUSE_ADMIN_KEYS: an admin key must differ from every read and write key',
+    );
+    expect(() => loadConfig({ TRACKHOUSE_ADMIN_KEYS: 'wk:alice', TRACKHOUSE_WRITE_KEYS: 'wk:web' })).toThrow('an admin key must differ');
+    expect([...withDevKeys(loadConfig({}).keys).admin]).toEqual([['dev-admin-key', 'dev']]);
+    expect(withDevKeys(c.keys).devAdmin).toBe(false);
   });
 
   it('falls back to dev keys only where none are configured', () => {

@@ -30,6 +30,8 @@ export const kafkaSchema = z
     KAFKA_TOPIC_EVENTS: str('trackhouse.events'),
     KAFKA_TOPIC_REJECTED: str('trackhouse.rejected'),
     KAFKA_TOPIC_DLQ: str('trackhouse.dlq'),
+    KAFKA_TOPIC_REGULATIONS: str('trackhouse.regulations'),
+    KAFKA_TOPIC_AUDIT: str('trackhouse.audit'),
     KAFKA_PARTITIONS: int(6, 1, 10_000),
     /** -1 lets the cluster's default.replication.factor decide. */
     KAFKA_REPLICATION_FACTOR: int(-1, -1, 32),
@@ -65,7 +67,15 @@ export const kafkaSchema = z
     /** Empty: use (or start) the project's local broker on 127.0.0.1:LOCAL_KAFKA_PORT. */
     brokers: e.KAFKA_BROKERS,
     clientId: e.KAFKA_CLIENT_ID,
-    topics: { events: e.KAFKA_TOPIC_EVENTS, rejected: e.KAFKA_TOPIC_REJECTED, dlq: e.KAFKA_TOPIC_DLQ },
+    topics: {
+      events: e.KAFKA_TOPIC_EVENTS,
+      rejected: e.KAFKA_TOPIC_REJECTED,
+      dlq: e.KAFKA_TOPIC_DLQ,
+      /** The erasure list (compacted, keyed by user key) and the regulation requests (src/erasure/). */
+      regulations: e.KAFKA_TOPIC_REGULATIONS,
+      /** The audit trail (append-only, kept forever; src/audit/). */
+      audit: e.KAFKA_TOPIC_AUDIT,
+    },
     partitions: e.KAFKA_PARTITIONS,
     replicationFactor: e.KAFKA_REPLICATION_FACTOR,
     /** retention.ms per topic, set when trackhouse creates the topic; -1 keeps records forever. */

@@ -52,6 +52,11 @@ export interface ImportDeps {
   producer: RecordProducer;
   codec: EventCodec;
   log: Logger;
+  /**
+   * The erasure list, loaded (src/erasure/): an import brings history back, so every event of a
+   * suppressed user, or of a user with erased events, is refused (to the rejected topic).
+   */
+  erasures: { refusesImport(userKey: string): 'user_suppressed' | 'user_erased' | null };
 }
 
 export interface ImportSummary {
@@ -269,9 +274,15 @@ class Importer {
     const rec = this.rec;
     let p: EventProblem | null = normalizeEvent(raw, null, this.ctx, rec);
     if (p === null) {
+      const key = userKeyOf(rec);
+      const refused = this.deps.erasures.refusesImport(key);
+      if (refused !== null) {
+        const message = refused === 'user_suppressed' ? 'the user is suppressed (POST /v1/regulations)' : 'the user\'s events were erased (POST /v1/regulations)';
+        this.reject(input, item, { code: refused, message }, undefined, text, original);
+        return;
+      }
       const value = this.slab.encode(rec, this.maxEventBytes);
       if (value !== null) {
-        const key = userKeyOf(rec);
         const c = this.chunk!;
         c.records.push({ topic: this.eventsTopic, key, value });
         c.bytes += value.length + key.length + RECORD_MEMORY;

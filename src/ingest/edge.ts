@@ -38,6 +38,8 @@ export interface EdgeDeps {
   producer: RecordProducer;
   codec: EventCodec;
   metrics: IngestMetrics;
+  /** The erasure list's suppressed users (src/erasure/): their events are refused. */
+  suppressions: { suppressed(userKey: string): boolean };
 }
 
 const OK_BODY = '{"success":true}';
@@ -475,9 +477,16 @@ export class IngestEdge {
     const rec = this.scratch;
     let p: EventProblem | null = normalizeEvent(raw, type, this.nctx, rec);
     if (p === null) {
+      const key = userKeyOf(rec);
+      // One Set lookup per event: a suppressed user's event goes to the rejected topic with the
+      // reason, and the request is answered as if it were taken (as Segment does), so SDKs do
+      // not retry it.
+      if (this.deps.suppressions.suppressed(key)) {
+        this.suppressed(r, index, body ?? eventBytes(original));
+        return;
+      }
       const value = this.slab.encode(rec, this.deps.config.ingest.maxEventBytes);
       if (value !== null) {
-        const key = userKeyOf(rec);
         r.records.push({ topic: this.eventsTopic, key, value });
         r.bytes += value.length + RECORD_MEMORY + key.length;
         r.accepted++;
@@ -486,6 +495,24 @@ export class IngestEdge {
       p = problem('event_too_large', `the event is larger than ${this.deps.config.ingest.maxEventBytes / 1024} KB`);
     }
     this.rejectEvent(r, p, index, original, undefined, body);
+  }
+
+  private suppressed(r: IngestRequest, index: number, original: Buffer): void {
+    const rec = rejectRecord(
+      {
+        topic: this.rejectedTopic,
+        code: 'user_suppressed',
+        reason: 'the user is suppressed (POST /v1/regulations): their events are not stored',
+        source: r.source!,
+        endpoint: r.path,
+        receivedAt: this.nctx.receivedAt,
+        index: index < 0 ? undefined : index,
+      },
+      original,
+    );
+    r.records.push(rec);
+    r.bytes += rec.value.length + RECORD_MEMORY * 4;
+    this.deps.metrics.eventRejected('user_suppressed');
   }
 
   private rejectEvent(r: IngestRequest, p: EventProblem, index: number, original: unknown, field: string | undefined, body: Buffer | null = null): void {

@@ -10,6 +10,7 @@ import type { Config } from '../config/index.js';
 import { compressionType, createKafka } from '../kafka/index.js';
 import { createRecordProducer } from '../kafka/producer.js';
 import { EventCodec } from '../schema/index.js';
+import { startErasureReader, type ErasureReader } from '../erasure/index.js';
 import { IngestEdge } from './edge.js';
 import { IngestMetrics } from './metrics.js';
 
@@ -55,12 +56,31 @@ export async function startEdgeServer(opts: EdgeServerOptions): Promise<EdgeServ
     probeTopic: config.kafka.topics.events,
     stats: metrics,
   });
-  const edge = new IngestEdge({ config, log, producer, codec: new EventCodec(), metrics });
+  // The suppressed users: read from the erasure list's topic and kept current. /readyz is 503
+  // until the list is loaded, so a load balancer sends nothing before this edge can refuse them.
+  let erasures: ErasureReader;
+  try {
+    erasures = await startErasureReader(createKafka(config.kafka, log, opts.brokers), config.kafka.topics.regulations, log);
+  } catch (err) {
+    await producer.close(0);
+    throw err;
+  }
+  let listLoaded = false;
+  void erasures.loaded.then(() => (listLoaded = true));
+  const edge = new IngestEdge({ config, log, producer, codec: new EventCodec(), metrics, suppressions: erasures.list });
   gauges.pendingBytes = () => producer.pendingBytes;
   gauges.inFlight = () => edge.inFlight;
   const ops = {
     registry: opts.metricsSource ?? opts.registry,
-    checks: [{ name: 'kafka', check: () => producer.probe() }],
+    checks: [
+      { name: 'kafka', check: () => producer.probe() },
+      {
+        name: 'erasures',
+        check: async () => {
+          if (!listLoaded) throw new Error('the erasure list is loading from Kafka');
+        },
+      },
+    ],
     draining: () => edge.isDraining,
   };
   let l: Serving;
@@ -80,6 +100,7 @@ export async function startEdgeServer(opts: EdgeServerOptions): Promise<EdgeServ
     });
   } catch (err) {
     await producer.close(0);
+    await erasures.stop();
     throw err;
   }
   let stopping: Promise<void> | undefined;
@@ -97,6 +118,7 @@ export async function startEdgeServer(opts: EdgeServerOptions): Promise<EdgeServ
         l.close();
         const left = await producer.close(ic.ackTimeoutMs);
         l.closeAll();
+        await erasures.stop().catch(() => {});
         if (left.submissions > 0) {
           // Nothing acknowledged is lost (a 200 comes only after Kafka's ack), but these requests
           // were given up: the stop is not clean, and the exit code says so.

@@ -13,6 +13,8 @@ describe('topics trackhouse creates', () => {
       'trackhouse.events': { 'retention.ms': '-1' },
       'trackhouse.rejected': { 'retention.ms': '2592000000' },
       'trackhouse.dlq': { 'retention.ms': '-1' },
+      'trackhouse.regulations': { 'retention.ms': '-1', 'cleanup.policy': 'compact' },
+      'trackhouse.audit': { 'retention.ms': '-1' },
     });
   });
 
@@ -26,6 +28,8 @@ describe('topics trackhouse creates', () => {
       'trackhouse.events': { 'retention.ms': '86400000' },
       'trackhouse.rejected': { 'retention.ms': '-1' },
       'trackhouse.dlq': { 'retention.ms': '3600000' },
+      'trackhouse.regulations': { 'retention.ms': '-1', 'cleanup.policy': 'compact' },
+      'trackhouse.audit': { 'retention.ms': '-1' },
     });
   });
 
@@ -33,7 +37,7 @@ describe('topics trackhouse creates', () => {
     const explicit = settings(topicSpecs(kafka({ KAFKA_REPLICATION_FACTOR: '3' }), unknown));
     const byDefault = settings(topicSpecs(kafka(), { replicationFactor: 3, minInsyncReplicas: 1 }));
     for (const s of [explicit, byDefault]) {
-      expect(Object.values(s).map((c) => c['min.insync.replicas'])).toEqual(['2', '2', '2']);
+      expect(Object.values(s).map((c) => c['min.insync.replicas'])).toEqual(['2', '2', '2', '2', '2']);
     }
   });
 
@@ -47,11 +51,11 @@ describe('topics trackhouse creates', () => {
     ];
     for (const [env, broker] of cases) {
       const entries = topicSpecs(kafka(env), broker).flatMap((s) => s.configEntries.map((c) => c.name));
-      expect(entries).toEqual(['retention.ms', 'retention.ms', 'retention.ms']);
+      expect(entries).toEqual(['retention.ms', 'retention.ms', 'retention.ms', 'retention.ms', 'cleanup.policy', 'retention.ms']);
     }
   });
 
   it('give the events topic KAFKA_PARTITIONS and the others at most 3', () => {
-    expect(topicSpecs(kafka({ KAFKA_PARTITIONS: '12' }), unknown).map((s) => s.numPartitions)).toEqual([12, 3, 3]);
+    expect(topicSpecs(kafka({ KAFKA_PARTITIONS: '12' }), unknown).map((s) => s.numPartitions)).toEqual([12, 3, 3, 1, 1]);
   });
 });

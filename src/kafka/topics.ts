@@ -43,10 +43,17 @@ export function topicSpecs(cfg: KafkaConfig, broker: BrokerDefaults): TopicSpec[
       ...(raiseMinIsr ? [{ name: 'min.insync.replicas', value: '2' }] : []),
     ],
   });
+  // The erasure list: one partition (one order for every change), compacted (the latest state of
+  // each user and regulation is kept forever, older versions go). The audit trail: one partition,
+  // append-only, kept forever.
+  const regulations = spec(cfg.topics.regulations, -1, 'none: kept forever', 1);
+  regulations.configEntries.push({ name: 'cleanup.policy', value: 'compact' });
   return [
     spec(cfg.topics.events, cfg.retentionMs.events, 'KAFKA_EVENTS_RETENTION_MS', cfg.partitions),
     spec(cfg.topics.rejected, cfg.retentionMs.rejected, 'KAFKA_REJECTED_RETENTION_MS', Math.min(cfg.partitions, 3)),
     spec(cfg.topics.dlq, cfg.retentionMs.dlq, 'KAFKA_DLQ_RETENTION_MS', Math.min(cfg.partitions, 3)),
+    regulations,
+    spec(cfg.topics.audit, -1, 'none: kept forever', 1),
   ];
 }
 

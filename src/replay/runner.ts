@@ -12,7 +12,8 @@ import type { Logger } from '../common/log.js';
 import type { Config } from '../config/index.js';
 import { deleteGroup, topicSnapshot } from '../kafka/admin.js';
 import { createGroupConsumer, type Round } from '../kafka/consumer.js';
-import { createDecodePool, decodeFetch, type OffsetWindow } from '../sink/index.js';
+import { startErasureReader } from '../erasure/topic.js';
+import { createDecodePool, decodeFetch, type OffsetWindow, type RecordFilter } from '../sink/index.js';
 import { planReplay, truncationWarning, type ReplayFrom, type TruncatedPartition } from './plan.js';
 import { ReplayStore } from './store.js';
 
@@ -45,6 +46,8 @@ export interface ReplaySummary {
   inserted: number;
   present: number;
   undecodable: number;
+  /** Records of users on the erasure list: skipped, never stored again. */
+  erased: number;
   durationMs: number;
 }
 
@@ -54,6 +57,8 @@ export interface ReplayOptions {
   clickhouse: ClickHouseClient;
   log: Logger;
   from: ReplayFrom;
+  /** The erasure list (src/erasure/), loaded; absent: read from its topic before anything is replayed. */
+  erasures?: RecordFilter;
 }
 
 /** Most records and bytes per decode task, as the sink's. */
@@ -78,6 +83,7 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
     inserted: 0,
     present: 0,
     undecodable: 0,
+    erased: 0,
     durationMs: 0,
   };
   const todo = summary.partitions.filter((p) => p.from < p.to);
@@ -87,6 +93,10 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
     return summary;
   }
   const byPartition = new Map(todo.map((p) => [p.partition, p]));
+  // History is where erased users live on: the list is loaded before a record is replayed.
+  const ownList = opts.erasures === undefined ? await startErasureReader(kafka, config.kafka.topics.regulations, log) : null;
+  if (ownList !== null) await ownList.loaded;
+  const erasures: RecordFilter = opts.erasures ?? ownList!.list;
   const store = new ReplayStore(opts.clickhouse, run, { baseMs: config.sink.retryBaseMs, maxMs: config.sink.retryMaxMs }, log);
   await store.createScratch();
   const pool = createDecodePool(config.sink.workers);
@@ -107,7 +117,9 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
         return { after: r.from - 1, before: r.to };
       },
       TASK_LIMITS,
+      erasures,
     );
+    summary.erased += decoded.erased;
     const perPartition = new Map<number, { rows: number; undecodable: number }>();
     const counts = (p: number) => {
       let e = perPartition.get(p);
@@ -157,6 +169,7 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
     await pool.destroy();
     await store.dropScratch();
     await deleteGroup(kafka, groupId, log);
+    await ownList?.stop();
   }
   for (const p of summary.partitions) {
     summary.read += p.read;

@@ -24,6 +24,13 @@ export interface DecodedFetch {
   empty: { topic: string; partition: number; record: FetchedMessage }[];
   /** Records outside the wanted offsets. */
   filtered: number;
+  /** Records of erased users (the erasure list): never decoded, never stored. */
+  erased: number;
+}
+
+/** The erasure list's check (src/erasure/): whether a record of the events topic must not be stored. */
+export interface RecordFilter {
+  skipsRecord(key: Buffer | null, timestamp: string): boolean;
 }
 
 /** Offsets wanted from a partition: after `after`, before `before` (both exclusive). */
@@ -37,10 +44,12 @@ export async function decodeFetch(
   batches: readonly PartitionBatch[],
   wanted: (partition: number) => OffsetWindow,
   limits: TaskLimits,
+  erasures?: RecordFilter,
 ): Promise<DecodedFetch> {
   const pending: Promise<Chunk>[] = [];
   const empty: DecodedFetch['empty'] = [];
   let filtered = 0;
+  let erased = 0;
   for (const batch of batches) {
     let records: FetchedMessage[] = [];
     let bytes = 0;
@@ -56,6 +65,11 @@ export async function decodeFetch(
         filtered++;
         continue;
       }
+      // By the Kafka key (the user key), before any copy or decode: one size check while nobody is erased.
+      if (erasures !== undefined && erasures.skipsRecord(m.key, m.timestamp)) {
+        erased++;
+        continue;
+      }
       if (m.value === null) {
         empty.push({ topic: batch.topic, partition: batch.partition, record: m });
         continue;
@@ -66,7 +80,7 @@ export async function decodeFetch(
     }
     flush();
   }
-  return { chunks: await Promise.all(pending), empty, filtered };
+  return { chunks: await Promise.all(pending), empty, filtered, erased };
 }
 
 async function run(pool: DecodePool, batch: PartitionBatch, records: FetchedMessage[], bytes: number): Promise<Chunk> {

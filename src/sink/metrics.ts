@@ -9,6 +9,7 @@ export type LagReader = () => Promise<readonly (readonly [partition: number, lag
 export interface SinkMetrics {
   rowsInserted: Counter;
   duplicates: Counter<'reason'>;
+  erased: Counter;
   deadLetters: Counter<'code'>;
   insertRows: Histogram;
   insertBytes: Histogram;
@@ -32,6 +33,11 @@ export function createSinkMetrics(registry: Registry, readLag: LagReader = async
       name: 'trackhouse_sink_duplicates_skipped_total',
       help: 'Records not inserted because ClickHouse already has them: redelivered (offset at or below the partition floor) or resent (same user_key and event_id in the window)',
       labelNames: ['reason'],
+      registers,
+    }),
+    erased: new Counter({
+      name: 'trackhouse_sink_erased_records_skipped_total',
+      help: 'Records not inserted because their user is on the erasure list (POST /v1/regulations)',
       registers,
     }),
     deadLetters: new Counter({

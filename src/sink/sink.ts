@@ -18,9 +18,10 @@ import { brokerOffsets, partitionCount } from '../kafka/admin.js';
 import { createGroupConsumer, isRebalancing, RoundAbort, type GroupConsumer, type PartitionBatch, type Round } from '../kafka/consumer.js';
 import { createDeadLetterProducer, type DeadLetter, type DeadLetterProducer } from '../kafka/dlq.js';
 import { ensureTopics } from '../kafka/topics.js';
+import { startErasureReader } from '../erasure/topic.js';
 import { deadLetter } from './deadletter.js';
 import { buildBlocks, type Block } from './blocks.js';
-import { decodeFetch, type Chunk } from './decode.js';
+import { decodeFetch, type Chunk, type RecordFilter } from './decode.js';
 import { LagProbe } from './lag.js';
 import { createSinkMetrics, type SinkMetrics } from './metrics.js';
 import { PartitionStates } from './partitions.js';
@@ -41,6 +42,11 @@ export interface SinkOptions {
   log: Logger;
   registry: Registry;
   hooks?: SinkHooks;
+  /**
+   * The erasure list (src/erasure/), loaded: records of erased users are never inserted. Absent:
+   * the sink reads the list's topic itself (and waits until it is loaded before consuming).
+   */
+  erasures?: RecordFilter;
 }
 
 export interface RunningSink {
@@ -66,6 +72,10 @@ export async function startSink(opts: SinkOptions): Promise<RunningSink> {
   const partitions = await partitionCount(kafka, topic);
   const store = new SinkStore(opts.clickhouse, topic, { baseMs: cfg.retryBaseMs, maxMs: cfg.retryMaxMs }, log, metrics);
   const states = new PartitionStates(store, { events: cfg.dedupWindowEvents, ms: cfg.dedupWindowMs }, log);
+  // No record is stored before the erasure list is known: an erased user must not come back.
+  const ownList = opts.erasures === undefined ? await startErasureReader(kafka, config.kafka.topics.regulations, log) : null;
+  if (ownList !== null) await ownList.loaded;
+  const erasures: RecordFilter = opts.erasures ?? ownList!.list;
   const pool = createDecodePool(cfg.workers);
   let dlq: DeadLetterProducer | undefined;
   let consumer: GroupConsumer | undefined;
@@ -105,6 +115,7 @@ export async function startSink(opts: SinkOptions): Promise<RunningSink> {
       // should still go in as one insert. The bound here only guards against pathological rows.
       insertBytes: cfg.batchBytes * 2,
       ...(opts.hooks ? { hooks: opts.hooks } : {}),
+      erasures,
     });
     await consumer.start(
       (round) => rounds.handle(round),
@@ -121,6 +132,7 @@ export async function startSink(opts: SinkOptions): Promise<RunningSink> {
     await dlq?.close().catch(() => {});
     await pool.destroy();
     await lag.close();
+    await ownList?.stop();
     throw err;
   }
   const running = consumer;
@@ -143,7 +155,7 @@ export async function startSink(opts: SinkOptions): Promise<RunningSink> {
     stop() {
       stopped ??= (async () => {
         await running.stop();
-        await Promise.allSettled([producer.close(), pool.destroy(), lag.close()]);
+        await Promise.allSettled([producer.close(), pool.destroy(), lag.close(), ownList?.stop()]);
         const rows = (await metrics.rowsInserted.get()).values[0]?.value ?? 0;
         log.info({ rowsInserted: rows }, 'sink stopped');
       })();
@@ -165,6 +177,7 @@ interface RoundDeps {
   insertRows: number;
   insertBytes: number;
   hooks?: SinkHooks;
+  erasures: RecordFilter;
 }
 
 /** A round past decoding: its dead letters, insert blocks and commit, run while the next round decodes. */
@@ -237,6 +250,7 @@ class RoundHandler {
         batches,
         (p) => ({ after: states.get(p).floor, before: Infinity }),
         this.d.limits,
+        this.d.erasures,
       );
       const tDecoded = performance.now();
       // The previous round's stage must have ended before this round touches the windows and
@@ -245,6 +259,7 @@ class RoundHandler {
       if (signal.aborted) throw signal.reason;
       if (this.failure) this.rewind(batches);
       if (decoded.filtered > 0) metrics.duplicates.inc({ reason: 'redelivered' }, decoded.filtered);
+      if (decoded.erased > 0) metrics.erased.inc(decoded.erased);
       for (const c of decoded.chunks) metrics.workerHeap.set({ thread: String(c.result.threadId) }, c.result.heapUsed);
       const letters = this.deadLetters(decoded.chunks, decoded.empty);
       touched = true;

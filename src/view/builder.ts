@@ -16,6 +16,7 @@
 // window's offset: records up to the stored next offset only feed the window (replay), so it ends
 // up as if the process had never stopped.
 import type { Logger } from '../common/log.js';
+import type { ErasureList } from '../erasure/list.js';
 import { ResendWindow } from '../dedup/resendwindow.js';
 import type { ReadBatch as PartitionBatch } from '../kafka/reader.js';
 import type { StateStore } from '../state/statestore.js';
@@ -42,6 +43,8 @@ export interface BuilderOptions {
   /** Decode threads; absent: every record is decoded in the builder's thread. */
   decoder?: Decoder;
   log: Logger;
+  /** The erasure list: records of erased users are never written (src/erasure/). */
+  erasures?: ErasureList;
   now?: () => number;
   /**
    * Called once a transaction is queued and the one before it committed, with the records handled
@@ -64,6 +67,8 @@ export interface BuilderCounts {
   invalid: number;
   /** Events older than the horizon (ClickHouse answers for them). */
   beyondHorizon: number;
+  /** Records of users on the erasure list: never written. */
+  erased: number;
   /** Records read in all (every offset handled). */
   records: number;
 }
@@ -94,7 +99,7 @@ interface WindowSnapshot {
 
 export class ViewBuilder {
   readonly writer: ViewWriter;
-  readonly counts: BuilderCounts = { applied: 0, redelivered: 0, replayed: 0, resent: 0, invalid: 0, beyondHorizon: 0, records: 0 };
+  readonly counts: BuilderCounts = { applied: 0, redelivered: 0, replayed: 0, resent: 0, invalid: 0, beyondHorizon: 0, erased: 0, records: 0 };
   /** Next offset to apply, per partition (as stored). */
   readonly next = new Map<number, number>();
   private readonly windows = new Map<number, ResendWindow>();
@@ -298,6 +303,10 @@ export class ViewBuilder {
         for (const r of rows) {
           // ClickHouse holds no resends; the window learns the identities for those to come.
           w.seen(r.hi, r.lo, r.receivedAt);
+          if (this.opts.erasures?.skips(r.userKey, r.receivedAt) === true) {
+            this.counts.erased++;
+            continue;
+          }
           if (r.ts < this.horizon) {
             this.counts.beyondHorizon++;
             this.writer.markOlder(r.userKey);
@@ -368,6 +377,11 @@ export class ViewBuilder {
       }
       if (resent) {
         c.resent++;
+        continue;
+      }
+      const erasures = this.opts.erasures;
+      if (erasures !== undefined && erasures.skipsRecord(messages[i]!.key, messages[i]!.timestamp)) {
+        c.erased++;
         continue;
       }
       const ts = d.ts[k]!;

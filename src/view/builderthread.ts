@@ -15,6 +15,7 @@ import type { Config } from '../config/index.js';
 import { createKafka } from '../kafka/client.js';
 import { createPartitionReader, type PartitionReader } from '../kafka/reader.js';
 import { attachState } from '../state/statestore.js';
+import { ErasureList, type UserErasure } from '../erasure/list.js';
 import { ViewBuilder, type BackfillRow, type BuilderCounts } from './builder.js';
 import { createDecoder } from './decodepool.js';
 import { DAY_MS, VIEW_DATABASES, viewSize, type ViewSize } from './viewstore.js';
@@ -25,12 +26,16 @@ export interface ViewWorkerData {
   path: string;
   partitions: number[];
   partitionCount: number;
+  /** The erasure list when the view started; changes come as 'erasures' messages. */
+  erasures: UserErasure[];
 }
 
 /** main -> builder */
 export type ToBuilder =
   | { type: 'stop' }
   | { type: 'delete-user'; id: number; userKey: string }
+  /** New erasure list states: applied to every record from now on, and the users' rows deleted. */
+  | { type: 'erasures'; id: number; states: UserErasure[] }
   | { type: 'backfill-rows'; partition: number; rows: BackfillRow[]; upTo: number | null };
 
 /** A partition range Kafka no longer holds: [from, to). */
@@ -82,7 +87,10 @@ async function main(data: ViewWorkerData): Promise<void> {
   const decoder = q.viewDecodeThreads > 0 ? createDecoder(q.viewDecodeThreads) : undefined;
   const killAfter = q.viewTestKillAfterRecords;
   if (killAfter > 0) log.warn({ afterRecords: killAfter }, 'QUERY_VIEW_TEST_KILL_AFTER_RECORDS is set: this process will kill itself (test hook)');
+  const erasures = new ErasureList();
+  for (const u of data.erasures) erasures.setUser(u.userKey, u);
   const builder = new ViewBuilder(state, {
+    erasures,
     topic,
     partitions: data.partitions,
     window: { events: config.sink.dedupWindowEvents, ms: config.sink.dedupWindowMs },
@@ -92,6 +100,15 @@ async function main(data: ViewWorkerData): Promise<void> {
     // (so every kill leaves progress for the next start to resume from).
     ...(killAfter > 0 ? { afterQueued: (records: number, committed: boolean) => void (committed && records >= killAfter && process.kill(process.pid, 'SIGKILL')) } : {}),
   });
+  // Users erased while this view was not running: their rows go before anything is read.
+  const ERASED_AT = 'erasures/at';
+  const erasedAt = state.getMeta<number>(ERASED_AT) ?? 0;
+  let listAt = erasedAt;
+  for (const u of data.erasures) {
+    listAt = Math.max(listAt, u.updatedAt);
+    if (u.updatedAt > erasedAt && (u.erasedAll || u.erasedUpTo !== null)) await builder.writer.deleteUser(u.userKey);
+  }
+  if (listAt > erasedAt) await state.write(() => state.putMeta(ERASED_AT, listAt));
   const wantedHorizon = () => Math.floor((Date.now() - q.viewDays * DAY_MS) / DAY_MS) * DAY_MS;
   if (!Number.isFinite(builder.currentHorizon)) {
     await state.write(() => builder.setHorizon(wantedHorizon()));
@@ -177,6 +194,24 @@ async function main(data: ViewWorkerData): Promise<void> {
         (events) => post({ type: 'deleted', id: m.id, events }),
         (err: unknown) => {
           log.error({ err }, 'deleting a user from the view failed');
+          post({ type: 'deleted', id: m.id, events: -1 });
+        },
+      );
+    } else if (m.type === 'erasures') {
+      // The list first, so no record applied from now on is theirs; then, once what was applied
+      // before is committed, their rows go (LMDB runs write transactions in the order queued).
+      for (const u of m.states) erasures.setUser(u.userKey, u);
+      void (async () => {
+        await builder.flush();
+        let n = 0;
+        for (const u of m.states) if (u.erasedAll || u.erasedUpTo !== null) n += await builder.writer.deleteUser(u.userKey);
+        const at = Math.max(state.getMeta<number>(ERASED_AT) ?? 0, ...m.states.map((u) => u.updatedAt));
+        await state.write(() => state.putMeta(ERASED_AT, at));
+        return n;
+      })().then(
+        (events) => post({ type: 'deleted', id: m.id, events }),
+        (err: unknown) => {
+          log.error({ err }, 'erasing users from the view failed');
           post({ type: 'deleted', id: m.id, events: -1 });
         },
       );

@@ -8,6 +8,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from '../common/log.js';
 import { Counter, Gauge, type Registry } from '../common/metrics.js';
 import type { Config } from '../config/index.js';
+import { userHash, type ErasureList, type UserErasure } from '../erasure/list.js';
 import { openState, type StateStore } from '../state/statestore.js';
 import { readBackfill } from './backfill.js';
 import { ViewReader, VIEW_DATABASES } from './viewstore.js';
@@ -28,6 +29,11 @@ export interface ViewOptions {
   clickhouse: ClickHouseClient;
   log: Logger;
   registry: Registry;
+  /**
+   * The erasure list, loaded (src/erasure/): its users' records are never written, and a user
+   * erased while the view runs has their rows deleted.
+   */
+  erasures?: ErasureList;
 }
 
 export interface View {
@@ -41,6 +47,11 @@ export interface View {
   report(): BuilderReport | null;
   /** Deletes a user's events from the view (for erasure); resolves with how many. */
   deleteUser(userKey: string): Promise<number>;
+  /**
+   * The deletion of an erased user's rows started when the erasure list named them, resolving
+   * with how many were deleted; undefined when the list has not named the user since start.
+   */
+  erasure(userKey: string): Promise<number> | undefined;
   stop(): Promise<void>;
 }
 
@@ -81,6 +92,7 @@ export async function startView(opts: ViewOptions): Promise<View> {
     path: dir,
     partitions: [...opts.partitions],
     partitionCount: opts.partitionCount,
+    erasures: opts.erasures?.allUsers() ?? [],
   };
 
   const backfill = async (w: Worker, ranges: BackfillRange[]) => {
@@ -140,6 +152,28 @@ export async function startView(opts: ViewOptions): Promise<View> {
     });
   };
   spawn();
+  // Every state the list applies from now on reaches the builder (a later restart of the thread
+  // gets the whole list in its workerData).
+  const erasing = new Map<string, { at: number; done: Promise<number> }>();
+  const erase = (states: UserErasure[]): Promise<number> => {
+    const w = worker;
+    if (w === null) return Promise.reject(new Error('the view builder is not running'));
+    const id = nextId++;
+    return new Promise<number>((resolve, reject) => {
+      deletes.set(id, (n) => (n < 0 ? reject(new Error('erasing users from the view failed')) : resolve(n)));
+      w.postMessage({ type: 'erasures', id, states } satisfies ToBuilder);
+    });
+  };
+  opts.erasures?.onUser((u) => {
+    data.erasures = opts.erasures!.allUsers();
+    const seen = erasing.get(u.userKey);
+    if (seen !== undefined && seen.at === u.updatedAt) return;
+    const done = erase([u]).catch((err: unknown) => {
+      log.error({ err, userKeyHash: userHash(u.userKey) }, 'erasing a user from the view failed; the builder thread is restarting and gets the list');
+      return 0;
+    });
+    erasing.set(u.userKey, { at: u.updatedAt, done });
+  });
   if (state.wiped !== null) log.info({ reason: state.wiped }, 'view rebuilt from scratch');
 
   return {
@@ -148,6 +182,7 @@ export async function startView(opts: ViewOptions): Promise<View> {
     caughtUp: () => last?.caughtUp === true,
     following: () => last?.following === true,
     report: () => last,
+    erasure: (userKey) => erasing.get(userKey)?.done,
     deleteUser(userKey) {
       const w = worker;
       if (w === null) return Promise.reject(new Error('the view builder is not running'));
@@ -214,7 +249,8 @@ function viewMetrics(registry: Registry, state: StateStore): ViewMetrics {
     name: 'trackhouse_query_view_records_total',
     help:
       'Kafka records handled by the view, by outcome: applied, redelivered (already applied), replayed (resend window rebuilt after a ' +
-      'restart), resent (client resend dropped), invalid (the sink dead-letters it), beyond_horizon (older than the view keeps)',
+      'restart), resent (client resend dropped), invalid (the sink dead-letters it), beyond_horizon (older than the view keeps), ' +
+      'erased (its user is on the erasure list)',
     labelNames: ['outcome'],
     registers: [registry],
   });
@@ -227,6 +263,7 @@ function viewMetrics(registry: Registry, state: StateStore): ViewMetrics {
     ['resent', 'resent'],
     ['invalid', 'invalid'],
     ['beyond_horizon', 'beyondHorizon'],
+    ['erased', 'erased'],
   ] as const;
   return {
     update(now, before) {

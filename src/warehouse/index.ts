@@ -1,3 +1,3 @@
 export { chdbPath, openClickHouse, type ClickHouseClient, type ClickHouseHandle } from './client.js';
 export { checkClickHouse, explainClickHouseError } from './reach.js';
-export { loadMigrations, migrate, MIGRATIONS_DIR, MigrationError, splitStatements, type Migration } from './migrate.js';
+export { loadMigrations, migrate, MIGRATIONS_DIR, MigrationError, splitStatements, type MigrateResult, type Migration } from './migrate.js';

@@ -39,11 +39,11 @@ describe('ensureTopics', () => {
     dir.remove();
   });
 
-  it('creates events and dlq kept forever and rejected kept 30 days by default, min.insync.replicas left to a 1-replica broker', async () => {
+  it('creates events, dlq, the erasure list (compacted) and the audit trail kept forever and rejected kept 30 days by default, min.insync.replicas left to a 1-replica broker', async () => {
     const config = testConfig(dir.path, uniqueTopicEnv('topics'));
-    const { events, rejected, dlq } = config.kafka.topics;
+    const { events, rejected, dlq, regulations, audit } = config.kafka.topics;
     const { log, lines } = capturingLogger('info');
-    expect(await ensureTopics(kafka, config.kafka, log)).toEqual([events, rejected, dlq]);
+    expect(await ensureTopics(kafka, config.kafka, log)).toEqual([events, rejected, dlq, regulations, audit]);
     // The cluster's replication defaults were read (no warning that they could not be).
     expect(lines.map((l) => l.msg)).toEqual(['created Kafka topics']);
     expect(await topicConfigs(admin, [events, rejected, dlq])).toEqual({
@@ -51,6 +51,12 @@ describe('ensureTopics', () => {
       [rejected]: { 'retention.ms': { value: '2592000000', source: TOPIC }, 'min.insync.replicas': { value: '1', source: BROKER } },
       [dlq]: { 'retention.ms': { value: '-1', source: TOPIC }, 'min.insync.replicas': { value: '1', source: BROKER } },
     });
+    const policy = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [regulations, audit].map((name) => ({ type: kafkajs().ConfigResourceTypes.TOPIC, name, configNames: ['cleanup.policy', 'retention.ms'] })),
+    });
+    const settings = Object.fromEntries(policy.resources.map((r) => [r.resourceName, Object.fromEntries(r.configEntries.map((e) => [e.configName, e.configValue]))]));
+    expect(settings).toEqual({ [regulations]: { 'cleanup.policy': 'compact', 'retention.ms': '-1' }, [audit]: { 'cleanup.policy': 'delete', 'retention.ms': '-1' } });
   });
 
   it('applies KAFKA_*_RETENTION_MS to the topics it creates, and on a second call creates nothing and logs nothing', async () => {
@@ -60,9 +66,9 @@ describe('ensureTopics', () => {
       KAFKA_REJECTED_RETENTION_MS: '3600000',
       KAFKA_DLQ_RETENTION_MS: '172800000',
     });
-    const { events, rejected, dlq } = config.kafka.topics;
+    const { events, rejected, dlq, regulations, audit } = config.kafka.topics;
     const first = capturingLogger('info');
-    expect(await ensureTopics(kafka, config.kafka, first.log)).toEqual([events, rejected, dlq]);
+    expect(await ensureTopics(kafka, config.kafka, first.log)).toEqual([events, rejected, dlq, regulations, audit]);
     const described = await topicConfigs(admin, [events, rejected, dlq]);
     expect([events, rejected, dlq].map((t) => described[t]!['retention.ms']!.value)).toEqual(['86400000', '3600000', '172800000']);
     expect(first.lines.map((l) => [l.level, l.msg])).toEqual([[30, 'created Kafka topics']]);
@@ -70,6 +76,8 @@ describe('ensureTopics', () => {
       [events, '86400000'],
       [rejected, '3600000'],
       [dlq, '172800000'],
+      [regulations, '-1'],
+      [audit, '-1'],
     ]);
 
     const again = capturingLogger('info');

@@ -18,6 +18,8 @@ export function uniqueTopicEnv(prefix = 'test'): Env {
     KAFKA_TOPIC_EVENTS: `${id}.events`,
     KAFKA_TOPIC_REJECTED: `${id}.rejected`,
     KAFKA_TOPIC_DLQ: `${id}.dlq`,
+    KAFKA_TOPIC_REGULATIONS: `${id}.regulations`,
+    KAFKA_TOPIC_AUDIT: `${id}.audit`,
     SINK_GROUP_ID: `${id}-sink`,
   };
 }

@@ -15,6 +15,8 @@ import {
   type ImportSummary,
 } from '../../import/index.js';
 import { compressionType, createKafka, createRecordProducer, ensureTopics, explainKafkaError } from '../../kafka/index.js';
+import { createAuditLog } from '../../audit/index.js';
+import { startErasureReader } from '../../erasure/index.js';
 import { EventCodec } from '../../schema/index.js';
 import { kafkaBrokers } from '../components.js';
 
@@ -78,6 +80,10 @@ export function registerImport(program: Command): void {
         lanes: Math.max(2, config.ingest.producerLanes),
         probeTopic: config.kafka.topics.events,
       }).catch(explain);
+      // An import brings history back: erased and suppressed users are refused, so the list is loaded first.
+      const erasures = await startErasureReader(kafka, config.kafka.topics.regulations, log).catch(explain);
+      await erasures.loaded;
+      const audit = await createAuditLog(kafka, config.kafka.topics.audit).catch(explain);
       // Ctrl-C / SIGTERM: stop reading, wait for Kafka's acks of what was sent, save the checkpoint.
       // A second signal exits at once; the checkpoint on disk is then the last one saved.
       const abort = new AbortController();
@@ -92,7 +98,7 @@ export function registerImport(program: Command): void {
       let summary: ImportSummary;
       try {
         summary = await runImport(
-          { config, producer, codec: new EventCodec(), log },
+          { config, producer, codec: new EventCodec(), log, erasures: erasures.list },
           {
             inputs,
             format: options.format,
@@ -110,7 +116,19 @@ export function registerImport(program: Command): void {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
         await producer.close(config.shutdownTimeoutMs);
+        await erasures.stop();
       }
+      await audit
+        .record({
+          time: Date.now(),
+          actor: 'process:import',
+          action: 'import',
+          id: `import_${Date.now().toString(36)}`,
+          scope: { topic: config.kafka.topics.events, source: options.source, inputs: inputs.map((i) => i.name), checkpoint: checkpoint.file },
+          counts: { loaded: summary.loaded, rejected: summary.rejected, files: summary.files, skippedFiles: summary.skippedFiles, durationMs: summary.durationMs },
+          outcome: summary.interrupted ? 'failed' : 'ok',
+        })
+        .finally(() => audit.close());
       process.stdout.write(`${JSON.stringify({ ...summary, checkpoint: checkpoint.file })}\n`);
       const reasons = Object.entries(summary.rejectedBy)
         .map(([code, r]) => `\n  ${code}: ${r.count} (e.g. ${r.example})`)

@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import { checkClickHouse, migrate, openClickHouse } from '../../warehouse/index.js';
 import { createLogger } from '../../common/log.js';
 import { loadConfig } from '../../config/index.js';
+import { createKafka } from '../../kafka/index.js';
+import { auditMigrations } from '../audit.js';
 import { lockChdbDataDir } from '../datadirlock.js';
 
 export function registerMigrate(program: Command): void {
@@ -17,6 +19,9 @@ export function registerMigrate(program: Command): void {
         await checkClickHouse(ch, config.clickhouse);
         const result = await migrate(ch.client, log);
         log.info({ ...result, clickhouse: ch.location }, 'migrations up to date');
+        // Into the audit trail when a Kafka cluster is configured (the local development broker
+        // may not run while migrations are applied by hand).
+        if (config.kafka.brokers.length > 0) await auditMigrations(createKafka(config.kafka, log, [...config.kafka.brokers]), config, result, 'migrate', ch.location, log);
       } finally {
         await ch.close();
       }

@@ -5,6 +5,8 @@ import { createLogger } from '../../common/log.js';
 import { loadConfig } from '../../config/index.js';
 import { lockChdbDataDir } from '../datadirlock.js';
 import { createKafka, explainKafkaError } from '../../kafka/index.js';
+import { createAuditLog } from '../../audit/index.js';
+import { auditMigrations } from '../audit.js';
 import { ReplayArgumentError, runReplay, type ReplayFrom } from '../../replay/index.js';
 import { STORABLE_TIMES } from '../../schema/index.js';
 import { kafkaBrokers } from '../components.js';
@@ -63,12 +65,27 @@ export function registerReplay(program: Command): void {
       try {
         await checkClickHouse(ch, config.clickhouse);
         // A replay may be what fills a brand-new ClickHouse.
-        await migrate(ch.client, log);
+        const migrated = await migrate(ch.client, log);
         const brokers = kafkaBrokers(config);
         const kafka = createKafka(config.kafka, log, brokers);
+        await auditMigrations(kafka, config, migrated, 'replay', ch.location, log);
+        const started = Date.now();
         const summary = await runReplay({ config, kafka, clickhouse: ch.client, log, from }).catch((err: unknown) => {
           throw explainKafkaError(err, config.kafka, brokers);
         });
+        // A replay writes stored data: the audit trail records what it did.
+        const audit = await createAuditLog(kafka, config.kafka.topics.audit);
+        await audit
+          .record({
+            time: Date.now(),
+            actor: 'process:replay',
+            action: 'replay',
+            id: `replay_${started.toString(36)}`,
+            scope: { topic: summary.topic, from: options.from, partitions: summary.partitions.map((p) => ({ partition: p.partition, from: p.from, to: p.to })) },
+            counts: { read: summary.read, inserted: summary.inserted, present: summary.present, undecodable: summary.undecodable, erased: summary.erased, durationMs: summary.durationMs },
+            outcome: 'ok',
+          })
+          .finally(() => audit.close());
         process.stdout.write(`${JSON.stringify(summary)}\n`);
         process.stderr.write(
           `replay of ${summary.topic}: read ${summary.read}, inserted ${summary.inserted}, ` +

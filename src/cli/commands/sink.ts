@@ -6,6 +6,7 @@ import { loadConfig } from '../../config/index.js';
 import { lockChdbDataDir } from '../datadirlock.js';
 import { createKafka, explainKafkaError } from '../../kafka/index.js';
 import type { SinkHooks } from '../../sink/index.js';
+import { auditMigrations } from '../audit.js';
 import { clickhousePart, kafkaBrokers, sinkComponent } from '../components.js';
 import { Lifecycle } from '../lifecycle.js';
 
@@ -28,7 +29,7 @@ export function registerSink(program: Command): void {
       let code: number;
       try {
         await checkClickHouse(ch, config.clickhouse);
-        await migrate(ch.client, log);
+        await auditMigrations(kafka, config, await migrate(ch.client, log), 'sink', ch.location, log);
         const hooks: SinkHooks = {};
         if (config.sink.testKillAfterInserts > 0) {
           const n = config.sink.testKillAfterInserts;

@@ -1,0 +1,3 @@
+export * from './record.js';
+export * from './log.js';
+export * from './copier.js';

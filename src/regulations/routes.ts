@@ -1,0 +1,226 @@
+// The admin routes on the query port, behind an admin key (TRACKHOUSE_ADMIN_KEYS, whose name is
+// the actor in the audit trail):
+//   POST /v1/regulations        {"type":"delete"|"suppress"|"suppress_with_delete","user_ids":[...]}
+//                               -> 202 (deletion running) or 201 (suppress: done) {"id",...}
+//   GET  /v1/regulations/{id}   -> its status and counts
+//   GET  /v1/audit?from=&to=&action=&limit=   -> {"records":[...]}, newest first
+// Nothing here changes or deletes audit records: the trail has no write API.
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { AUDIT_ACTIONS, readAudit, type AuditCopier } from '../audit/index.js';
+import { HttpError } from '../common/errors.js';
+import { writeJson } from '../common/http.js';
+import { parseIsoTime, typedTime, type IsoTimeProblem } from '../common/isotime.js';
+import { REGULATION_TYPES, type ErasureList, type Regulation, type RegulationType } from '../erasure/index.js';
+import { InvalidParameterError, readQuery, type QueryRoutes } from '../query/index.js';
+import { MAX_ID_LENGTH } from '../schema/index.js';
+import type { RegulationExecutor } from './executor.js';
+
+/** At most this many users per request (Segment's regulations API takes 5000 ids). */
+export const MAX_USERS_PER_REGULATION = 5_000;
+const MAX_BODY_BYTES = 1024 * 1024;
+const AUDIT_PARAMS = new Set(['from', 'to', 'action', 'limit']);
+const NO_STORE = ['Cache-Control', 'no-store'] as const;
+/** GET /v1/audit waits at most this long for the copy of the topic to catch up. */
+const AUDIT_FRESH_MS = 2_000;
+
+/** No bearer admin key, or a key that is not one. */
+export class AdminUnauthorizedError extends HttpError {
+  constructor(readonly reason: 'missing' | 'invalid') {
+    super('unauthorized', reason === 'missing' ? 'an admin key is required: Authorization: Bearer <admin key> (TRACKHOUSE_ADMIN_KEYS)' : 'not an admin key', {
+      details: { reason },
+    });
+  }
+}
+
+export interface AdminDeps {
+  executor: RegulationExecutor;
+  list: ErasureList;
+  clickhouse: ClickHouseClient;
+  copier: AuditCopier | null;
+}
+
+export interface AdminRoutesOptions {
+  adminKeys: ReadonlyMap<string, string>;
+  /** Null until the erasure list is loaded (the routes answer 503 until then). */
+  deps: () => AdminDeps | null;
+}
+
+/** The admin key's name (the actor), or throws. */
+export function adminName(adminKeys: ReadonlyMap<string, string>, header: string): string {
+  if (header === '') throw new AdminUnauthorizedError('missing');
+  const m = /^bearer +(\S+) *$/i.exec(header);
+  if (!m) throw new AdminUnauthorizedError('missing');
+  const name = adminKeys.get(m[1]!);
+  if (name === undefined) throw new AdminUnauthorizedError('invalid');
+  return name;
+}
+
+/** Validates a POST /v1/regulations body; errors name the field. */
+export function parseRegulationBody(text: string): { type: RegulationType; userIds: string[] } {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new HttpError('malformed_json', 'the body is not JSON');
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new InvalidParameterError('body', 'the body must be a JSON object with type and user_ids');
+  const b = body as Record<string, unknown>;
+  for (const k of Object.keys(b)) if (k !== 'type' && k !== 'user_ids') throw new InvalidParameterError(k, `unknown field ${JSON.stringify(k.slice(0, 100))}; allowed: type, user_ids`);
+  if (typeof b.type !== 'string' || !(REGULATION_TYPES as readonly string[]).includes(b.type)) {
+    throw new InvalidParameterError('type', `type must be one of ${REGULATION_TYPES.join(', ')}`);
+  }
+  const ids = b.user_ids;
+  if (!Array.isArray(ids) || ids.length === 0) throw new InvalidParameterError('user_ids', 'user_ids must be a non-empty array of user ids');
+  if (ids.length > MAX_USERS_PER_REGULATION) throw new InvalidParameterError('user_ids', `user_ids may hold at most ${MAX_USERS_PER_REGULATION} ids per request`);
+  for (const [i, id] of ids.entries()) {
+    if (typeof id !== 'string' || id === '' || id.length > MAX_ID_LENGTH) {
+      throw new InvalidParameterError('user_ids', `user_ids[${i}] must be a non-empty string of at most ${MAX_ID_LENGTH} characters`);
+    }
+  }
+  return { type: b.type as RegulationType, userIds: ids as string[] };
+}
+
+/** The reply body of a regulation (never the user ids: only how many). */
+export function regulationReply(r: Regulation): Record<string, unknown> {
+  return {
+    id: r.id,
+    type: r.type,
+    status: r.status,
+    actor: r.actor,
+    users: r.userKeys.length,
+    created_at: new Date(r.createdAt).toISOString(),
+    finished_at: r.finishedAt === null ? null : new Date(r.finishedAt).toISOString(),
+    counts: r.counts === null ? null : { events: r.counts.events, rollup_days: r.counts.days, view_events: r.counts.viewEvents },
+    error: r.error,
+  };
+}
+
+const ANY_TIME = typedTime(null);
+function time(name: string, value: string | undefined): number | null {
+  if (value === undefined) return null;
+  const why: IsoTimeProblem = { reason: '' };
+  const t = parseIsoTime(value, ANY_TIME, why);
+  if (Number.isNaN(t)) throw new InvalidParameterError(name, `${name}: ${why.reason}`);
+  return t;
+}
+
+export function parseAuditQuery(query: string): { from: number | null; to: number | null; action: string | null; limit: number } {
+  const q = readQuery(query, AUDIT_PARAMS);
+  const from = time('from', q.get('from'));
+  const to = time('to', q.get('to'));
+  if (from !== null && to !== null && from >= to) throw new InvalidParameterError('from', 'from must be earlier than to (from is inclusive, to exclusive)');
+  const action = q.get('action') ?? null;
+  if (action !== null && !(AUDIT_ACTIONS as readonly string[]).includes(action)) throw new InvalidParameterError('action', `action must be one of ${AUDIT_ACTIONS.join(', ')}`);
+  const limitText = q.get('limit');
+  const limit = limitText === undefined ? 1000 : Number(limitText);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new InvalidParameterError('limit', 'limit must be an integer from 1 to 10000');
+  return { from, to, action, limit };
+}
+
+export function adminRoutes(o: AdminRoutesOptions): QueryRoutes {
+  return (app, guard) => {
+    const send = (res: HttpResponse, status: number, body: unknown, start: number) => {
+      writeJson(res, status, JSON.stringify(body), [NO_STORE]);
+      guard.done('other', status, start);
+    };
+    const admit = (req: HttpRequest): [string, AdminDeps] => {
+      if (guard.draining()) guard.admit(req); // throws the API's draining error
+      const name = adminName(o.adminKeys, req.getHeader('authorization'));
+      const deps = o.deps();
+      if (deps === null) throw new HttpError('kafka_unavailable', 'the erasure list is still loading from Kafka; retry shortly');
+      return [name, deps];
+    };
+    const later = (res: HttpResponse, start: number, work: () => Promise<[number, unknown]>) => {
+      const state = { aborted: false };
+      res.onAborted(() => (state.aborted = true));
+      work().then(
+        ([status, body]) => {
+          if (!state.aborted) res.cork(() => send(res, status, body, start));
+        },
+        (err: unknown) => {
+          if (!state.aborted) res.cork(() => guard.fail(res, err));
+        },
+      );
+    };
+
+    app.post('/v1/regulations', (res, req) => {
+      const start = performance.now();
+      let actor: string;
+      let deps: AdminDeps;
+      try {
+        [actor, deps] = admit(req);
+      } catch (err) {
+        guard.fail(res, err);
+        return;
+      }
+      const state = { aborted: false };
+      res.onAborted(() => (state.aborted = true));
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let refused = false;
+      res.onData((chunk, last) => {
+        if (refused) return;
+        size += chunk.byteLength;
+        if (size > MAX_BODY_BYTES) {
+          refused = true;
+          if (!state.aborted) res.cork(() => guard.fail(res, new HttpError('body_too_large', `a regulation request may have at most ${MAX_BODY_BYTES} bytes`)));
+          return;
+        }
+        chunks.push(Buffer.from(new Uint8Array(chunk)));
+        if (!last) return;
+        let parsed: { type: RegulationType; userIds: string[] };
+        try {
+          parsed = parseRegulationBody(Buffer.concat(chunks, size).toString('utf8'));
+        } catch (err) {
+          if (!state.aborted) res.cork(() => guard.fail(res, err));
+          return;
+        }
+        deps.executor.submit(parsed.type, parsed.userIds, actor).then(
+          (r) => {
+            if (!state.aborted) res.cork(() => send(res, r.status === 'finished' ? 201 : 202, regulationReply(r), start));
+          },
+          (err: unknown) => {
+            if (!state.aborted) res.cork(() => guard.fail(res, new HttpError('kafka_unavailable', 'the regulation could not be recorded in Kafka; retry shortly', { cause: err })));
+          },
+        );
+      });
+    });
+
+    app.get('/v1/regulations/:id', (res, req) => {
+      const start = performance.now();
+      try {
+        const [, deps] = admit(req);
+        const id = decodeURIComponent(req.getParameter(0) ?? '');
+        const r = deps.list.regulations.get(id);
+        if (r === undefined) send(res, 404, { error: 'not_found', message: `no regulation ${JSON.stringify(id.slice(0, 100))}` }, start);
+        else send(res, 200, regulationReply(r), start);
+      } catch (err) {
+        guard.fail(res, err);
+      }
+    });
+
+    app.get('/v1/audit', (res, req) => {
+      const start = performance.now();
+      try {
+        const [, deps] = admit(req);
+        const q = parseAuditQuery(req.getQuery() ?? '');
+        later(res, start, async () => {
+          // What was written a moment ago should be there: wait (a little) for the copy.
+          if (deps.copier !== null) await Promise.race([deps.copier.caughtUp(), new Promise((r) => setTimeout(r, AUDIT_FRESH_MS))]);
+          return [200, { records: await readAudit(deps.clickhouse, q) }];
+        });
+      } catch (err) {
+        guard.fail(res, err);
+      }
+    });
+
+    for (const path of ['/v1/regulations', '/v1/regulations/:id', '/v1/audit']) {
+      app.any(path, (res, req) => {
+        const head = req.getMethod() === 'head';
+        writeJson(res, 405, JSON.stringify({ error: 'method_not_allowed', message: path === '/v1/regulations' ? 'only POST is supported here' : 'only GET is supported here' }), [NO_STORE, ['Allow', path === '/v1/regulations' ? 'POST' : 'GET']], head);
+        guard.done('other', 405, performance.now());
+      });
+    }
+  };
+}

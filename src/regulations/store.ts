@@ -1,0 +1,82 @@
+// Erasure in ClickHouse: a user's rows out of `events` (and out of the sink's recent identities),
+// and the daily rollups of every day they had events rebuilt from what `events` holds then.
+//
+// ALTER TABLE ... DELETE (a mutation, mutations_sync = 2: the call returns once every part is
+// rewritten) rather than a lightweight DELETE: a lightweight delete only masks rows until a merge
+// rewrites their part, while a mutation writes new parts without them, and the old parts are
+// removed from disk after old_parts_lifetime (8 minutes by default). Checked on chDB 3.4
+// (engine 26.7); the same statements are valid on a ClickHouse server 24.8+.
+//
+// Rollups hold aggregate states (uniqExact of users), from which one user cannot be subtracted:
+// each affected day is deleted from the three rollup tables and inserted again from `events` with
+// the materialized views' own SELECTs. Rows the sink inserts for such a day between the delete and
+// the rebuild would be counted twice there (the mutation does not touch parts written after it);
+// docs/data-protection.md says so.
+import type { ClickHouseClient } from '@clickhouse/client';
+
+const SYNC = { mutations_sync: '2' } as const;
+
+/** The rollup tables and the SELECT of the materialized view that fills each (clickhouse/002). */
+const ROLLUPS = [
+  {
+    table: 'events_daily_by_event',
+    select: 'SELECT toDate(timestamp) AS day, source, type, event, count() AS events, uniqExactState(user_key) AS users FROM events WHERE toDate(timestamp) IN {days:Array(Date)} GROUP BY day, source, type, event',
+  },
+  {
+    table: 'events_daily_by_category',
+    select:
+      "SELECT toDate(timestamp) AS day, source, category, count() AS events, uniqExactState(user_key) AS users FROM events WHERE category != '' AND toDate(timestamp) IN {days:Array(Date)} GROUP BY day, source, category",
+  },
+  {
+    table: 'events_daily_by_group',
+    select:
+      "SELECT toDate(timestamp) AS day, source, group_id, count() AS events, uniqExactState(user_key) AS users FROM events WHERE group_id != '' AND toDate(timestamp) IN {days:Array(Date)} GROUP BY day, source, group_id",
+  },
+] as const;
+
+export interface ErasedRows {
+  events: number;
+  days: string[];
+}
+
+export class ErasureStore {
+  constructor(private readonly client: ClickHouseClient) {}
+
+  /** Deletes the users' rows; returns how many there were and on which days (UTC). */
+  async deleteUsers(userKeys: readonly string[]): Promise<ErasedRows> {
+    const rs = await this.client.query({
+      query: 'SELECT toString(toDate(timestamp)) AS day, count() AS n FROM events WHERE user_key IN {keys:Array(String)} GROUP BY day ORDER BY day',
+      query_params: { keys: userKeys },
+      format: 'JSONEachRow',
+    });
+    const found = await rs.json<{ day: string; n: string | number }>();
+    const events = found.reduce((a, r) => a + Number(r.n), 0);
+    if (events > 0) {
+      await this.client.command({ query: 'ALTER TABLE events DELETE WHERE user_key IN {keys:Array(String)}', query_params: { keys: userKeys }, clickhouse_settings: SYNC });
+    }
+    await this.client.command({ query: 'ALTER TABLE sink_recent_ids DELETE WHERE user_key IN {keys:Array(String)}', query_params: { keys: userKeys }, clickhouse_settings: SYNC });
+    return { events, days: found.map((r) => r.day) };
+  }
+
+  /** Rows of the users still in `events` (after a delete: rows the sink had in flight). */
+  async countUsers(userKeys: readonly string[]): Promise<number> {
+    const rs = await this.client.query({ query: 'SELECT count() AS n FROM events WHERE user_key IN {keys:Array(String)}', query_params: { keys: userKeys }, format: 'JSONEachRow' });
+    const [r] = await rs.json<{ n: string | number }>();
+    return Number(r?.n ?? 0);
+  }
+
+  /** Rebuilds the three daily rollups of `days` (YYYY-MM-DD) from `events`. */
+  async rebuildRollups(days: readonly string[]): Promise<void> {
+    if (days.length === 0) return;
+    for (const r of ROLLUPS) {
+      await this.client.command({ query: `ALTER TABLE ${r.table} DELETE WHERE day IN {days:Array(Date)}`, query_params: { days }, clickhouse_settings: SYNC });
+      // Not deduplicated: a rebuilt day may equal a block inserted before (the window would drop it).
+      // Explicit settings: chDB keeps a previous call's settings on its session.
+      await this.client.command({
+        query: `INSERT INTO ${r.table} ${r.select}`,
+        query_params: { days },
+        clickhouse_settings: { insert_deduplicate: 0, insert_deduplication_token: '' },
+      });
+    }
+  }
+}
