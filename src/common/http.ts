@@ -83,6 +83,28 @@ export function replyJson(res: HttpResponse, state: ResponseState, status: numbe
   res.cork(() => writeJson(res, status, body, headers, head, close));
 }
 
+/**
+ * Reads a request body of at most `maxBytes`: `onBody` gets it whole, or `onTooLarge` is called
+ * once as soon as it grows past the bound (the rest is dropped unread). uWS reuses each chunk's
+ * memory after its callback, so chunks are copied. Call inside the route handler.
+ */
+export function readBody(res: HttpResponse, maxBytes: number, onBody: (body: Buffer) => void, onTooLarge: () => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let refused = false;
+  res.onData((chunk, last) => {
+    if (refused) return;
+    size += chunk.byteLength;
+    if (size > maxBytes) {
+      refused = true;
+      onTooLarge();
+      return;
+    }
+    chunks.push(Buffer.from(new Uint8Array(chunk)));
+    if (last) onBody(Buffer.concat(chunks, size));
+  });
+}
+
 export interface HttpErrorReply {
   status: number;
   body: string;

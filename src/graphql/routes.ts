@@ -13,6 +13,7 @@ import { createHandler, type OperationArgs, type Request as GqlRequest, type Req
 import { execute, GraphQLError, type ExecutionResult, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, visit, type ASTNode, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
 import type { HttpResponse } from 'uWebSockets.js';
 import { HttpError } from '../common/errors.js';
+import { readBody } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import { DEV_READ_KEY, type Config } from '../config/index.js';
 import type { QueryRoutes } from '../query/index.js';
@@ -274,22 +275,15 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
       }
       const state = open(res);
       const headers = requestHeaders((k) => req.getHeader(k), authorization);
-      // The body arrives in chunks after this handler returns; uWS reuses each chunk's memory.
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let refused = false;
-      res.onData((chunk, last) => {
-        if (refused) return;
-        size += chunk.byteLength;
-        if (size > MAX_BODY_BYTES) {
-          refused = true;
+      readBody(
+        res,
+        MAX_BODY_BYTES,
+        (body) => run(res, state, start, 'POST', '/graphql', headers, body.toString('utf8')),
+        () => {
           if (!state.aborted) res.cork(() => guard.fail(res, new HttpError('body_too_large', `a GraphQL request body may have at most ${MAX_BODY_BYTES} bytes`)));
           state.end();
-          return;
-        }
-        chunks.push(Buffer.from(new Uint8Array(chunk)));
-        if (last) run(res, state, start, 'POST', '/graphql', headers, Buffer.concat(chunks, size).toString('utf8'));
-      });
+        },
+      );
     });
 
     app.any('/graphql', (res, req) => {

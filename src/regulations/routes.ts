@@ -9,7 +9,7 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { AUDIT_ACTIONS, readAudit, type AuditCopier } from '../audit/index.js';
 import { HttpError } from '../common/errors.js';
-import { writeJson } from '../common/http.js';
+import { readBody, writeJson } from '../common/http.js';
 import { parseIsoTime, typedTime, type IsoTimeProblem } from '../common/isotime.js';
 import { REGULATION_TYPES, type ErasureList, type Regulation, type RegulationType } from '../erasure/index.js';
 import { InvalidParameterError, readQuery, type QueryRoutes } from '../query/index.js';
@@ -154,37 +154,41 @@ export function adminRoutes(o: AdminRoutesOptions): QueryRoutes {
         guard.fail(res, err);
         return;
       }
-      const state = { aborted: false };
-      res.onAborted(() => (state.aborted = true));
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let refused = false;
-      res.onData((chunk, last) => {
-        if (refused) return;
-        size += chunk.byteLength;
-        if (size > MAX_BODY_BYTES) {
-          refused = true;
-          if (!state.aborted) res.cork(() => guard.fail(res, new HttpError('body_too_large', `a regulation request may have at most ${MAX_BODY_BYTES} bytes`)));
-          return;
-        }
-        chunks.push(Buffer.from(new Uint8Array(chunk)));
-        if (!last) return;
-        let parsed: { type: RegulationType; userIds: string[] };
-        try {
-          parsed = parseRegulationBody(Buffer.concat(chunks, size).toString('utf8'));
-        } catch (err) {
-          if (!state.aborted) res.cork(() => guard.fail(res, err));
-          return;
-        }
-        deps.executor.submit(parsed.type, parsed.userIds, actor).then(
-          (r) => {
-            if (!state.aborted) res.cork(() => send(res, r.status === 'finished' ? 201 : 202, regulationReply(r), start));
-          },
-          (err: unknown) => {
-            if (!state.aborted) res.cork(() => guard.fail(res, new HttpError('kafka_unavailable', 'the regulation could not be recorded in Kafka; retry shortly', { cause: err })));
-          },
-        );
+      // In flight until answered: a stop waits for it (the request may already be in Kafka).
+      const state = { aborted: false, end: guard.begin() };
+      res.onAborted(() => {
+        state.aborted = true;
+        state.end();
       });
+      readBody(
+        res,
+        MAX_BODY_BYTES,
+        (raw) => {
+          let parsed: { type: RegulationType; userIds: string[] };
+          try {
+            parsed = parseRegulationBody(raw.toString('utf8'));
+          } catch (err) {
+            if (!state.aborted) res.cork(() => guard.fail(res, err));
+            state.end();
+            return;
+          }
+          deps.executor
+            .submit(parsed.type, parsed.userIds, actor)
+            .then(
+              (r) => {
+                if (!state.aborted) res.cork(() => send(res, r.status === 'finished' ? 201 : 202, regulationReply(r), start));
+              },
+              (err: unknown) => {
+                if (!state.aborted) res.cork(() => guard.fail(res, new HttpError('kafka_unavailable', 'the regulation could not be recorded in Kafka; retry shortly', { cause: err })));
+              },
+            )
+            .finally(state.end);
+        },
+        () => {
+          if (!state.aborted) res.cork(() => guard.fail(res, new HttpError('body_too_large', `a regulation request may have at most ${MAX_BODY_BYTES} bytes`)));
+          state.end();
+        },
+      );
     });
 
     app.get('/v1/regulations/:id', (res, req) => {
