@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { createHandler, type OperationArgs, type Request as GqlRequest, type RequestParams, type Response as GqlResponse } from 'graphql-http';
 import { execute, GraphQLError, type ExecutionResult, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, visit, type ASTNode, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
-import type { HttpResponse } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { HttpError } from '../common/errors.js';
 import { readBody } from '../common/http.js';
 import type { Logger } from '../common/log.js';
@@ -250,15 +250,20 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
     const requestHeaders = (get: (k: string) => string, authorization: string) =>
       new Map([['accept', get('accept')], ['content-type', get('content-type')], ['authorization', authorization]]);
 
-    app.get('/graphql', (res, req) => {
-      const start = performance.now();
-      let authorization: string;
+    /** The caller's Authorization header, or null once the refusal is written. */
+    const admitted = (res: HttpResponse, req: HttpRequest): string | null => {
       try {
-        authorization = guard.admit(req);
+        return guard.admit(req);
       } catch (err) {
         guard.fail(res, err);
-        return;
+        return null;
       }
+    };
+
+    app.get('/graphql', (res, req) => {
+      const start = performance.now();
+      const authorization = admitted(res, req);
+      if (authorization === null) return;
       const state = open(res);
       const query = req.getQuery() ?? '';
       run(res, state, start, 'GET', query === '' ? '/graphql' : `/graphql?${query}`, requestHeaders((k) => req.getHeader(k), authorization), '');
@@ -266,13 +271,8 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
 
     app.post('/graphql', (res, req) => {
       const start = performance.now();
-      let authorization: string;
-      try {
-        authorization = guard.admit(req);
-      } catch (err) {
-        guard.fail(res, err);
-        return;
-      }
+      const authorization = admitted(res, req);
+      if (authorization === null) return;
       const state = open(res);
       const headers = requestHeaders((k) => req.getHeader(k), authorization);
       readBody(
