@@ -23,6 +23,7 @@ import type { Admin, Kafka, Message, Producer, TopicMessages } from 'kafkajs';
 import type { CompressionTypes } from 'kafkajs';
 import { DependencyError, errorMessage } from '../common/errors.js';
 import { childLogger, type Logger } from '../common/log.js';
+import { settledWithin } from '../common/wait.js';
 import { javaCompatiblePartitioner, murmur2String } from './partitioner.js';
 
 /** One Kafka record. It is handed to kafkajs as is (no copy), so keep it to these fields. */
@@ -415,9 +416,7 @@ class BatchingProducer implements RecordProducer {
     }
     // kafkajs's disconnect waits for requests a paused broker never answers: bounded too.
     const disconnected = Promise.allSettled([...this.lanes.map((l) => l.producer.disconnect()), this.admin.disconnect()]);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([disconnected, new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(1_000, timeoutMs))))]);
-    clearTimeout(timer);
+    await settledWithin(disconnected, Math.max(1_000, timeoutMs));
     return left;
   }
 }

@@ -13,6 +13,7 @@
 // come in rounds: every partition batch of one fetch together, as src/kafka/consumer.ts does for
 // the sink.
 import type { Consumer, EachBatchPayload, IHeaders, Kafka, PartitionAssigner } from 'kafkajs';
+import { settledWithin } from '../common/wait.js';
 import { errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { partitionOffsets } from './admin.js';
@@ -205,30 +206,15 @@ export function createPartitionReader(kafka: Kafka, opts: PartitionReaderOptions
       // Each step is bounded: after a broker restart kafkajs can retry a leave or an admin call for
       // longer than the process's whole stop bound, and a reader has nothing to flush (it never
       // commits; its owner keeps the positions), so what it leaves behind loses nothing.
-      await atMost(consumer.disconnect(), STOP_STEP_MS);
+      await settledWithin(consumer.disconnect(), STOP_STEP_MS);
       // Empty now and without offsets; the broker would expire it, this just tidies at once.
-      await atMost(offsets.deleteGroup(opts.groupId), STOP_STEP_MS);
-      await atMost(offsets.close(), STOP_STEP_MS);
+      await settledWithin(offsets.deleteGroup(opts.groupId), STOP_STEP_MS);
+      await settledWithin(offsets.close(), STOP_STEP_MS);
     },
   };
 }
 
 const STOP_STEP_MS = 3_000;
-
-/** Waits for `p` (its failure included) at most `ms`. */
-async function atMost(p: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const elapsed = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
-    timer.unref();
-  });
-  const settled = p.then(
-    () => {},
-    () => {},
-  );
-  await Promise.race([settled, elapsed]);
-  clearTimeout(timer);
-}
 
 const NOT_YET = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE', 'NOT_LEADER_FOR_PARTITION', 'NOT_LEADER_OR_FOLLOWER']);
 

@@ -11,6 +11,7 @@ import { AUDIT_ACTIONS, readAudit, type AuditCopier } from '../audit/index.js';
 import { HttpError } from '../common/errors.js';
 import { readBody, writeJson } from '../common/http.js';
 import { parseIsoTime, typedTime, type IsoTimeProblem } from '../common/isotime.js';
+import { settledWithin } from '../common/wait.js';
 import { REGULATION_TYPES, type ErasureList, type Regulation, type RegulationType } from '../erasure/index.js';
 import { InvalidParameterError, readQuery, type QueryRoutes } from '../query/index.js';
 import { MAX_ID_LENGTH } from '../schema/index.js';
@@ -211,7 +212,7 @@ export function adminRoutes(o: AdminRoutesOptions): QueryRoutes {
         const q = parseAuditQuery(req.getQuery() ?? '');
         later(res, start, async () => {
           // What was written a moment ago should be there: wait (a little) for the copy.
-          if (deps.copier !== null) await Promise.race([deps.copier.caughtUp(), new Promise((r) => setTimeout(r, AUDIT_FRESH_MS))]);
+          if (deps.copier !== null) await settledWithin(deps.copier.caughtUp(), AUDIT_FRESH_MS);
           return [200, { records: await readAudit(deps.clickhouse, q) }];
         });
       } catch (err) {

@@ -13,6 +13,7 @@
 // watermark, where the sink starts reading. A dead sink reports nothing: alert on its absence too.
 import { errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
+import { settledWithin } from '../common/wait.js';
 import type { OffsetsSource, TopicOffsets } from '../kafka/admin.js';
 
 export interface LagProbeOptions {
@@ -49,9 +50,7 @@ export class LagProbe {
     if (this.closed || this.partitions.length === 0) return [];
     if (this.last === null || this.now() - this.last.at >= this.opts.maxAgeMs) {
       this.reading ??= this.refresh().finally(() => (this.reading = null));
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([this.reading, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.opts.waitMs).unref()))]);
-      clearTimeout(timer);
+      await settledWithin(this.reading, this.opts.waitMs);
     }
     if (this.last === null) return [];
     const { watermarks, committed } = this.last.offsets;
