@@ -194,6 +194,28 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
     ).finally(finished);
   };
 
+  /**
+   * Asks the shard holding a user for `path` (with its query) with the caller's key: its status,
+   * body and the headers a client acts on. Rejects with ShardUnavailableError when it cannot be
+   * reached or its answer cannot be read.
+   */
+  const askShard = async (shard: number, path: string, query: string, authorization: string) => {
+    metrics.answered('forwarded');
+    const target = `${q.shardUrl!.replaceAll('{i}', String(shard))}${path}${query === '' ? '' : `?${query}`}`;
+    try {
+      const answer = await fetch(target, { headers: { authorization, [FORWARDED]: '1' }, signal: AbortSignal.timeout(q.timeoutMs) });
+      const body = Buffer.from(await answer.arrayBuffer());
+      const headers: (readonly [string, string])[] = [NO_STORE];
+      for (const h of ['retry-after', 'www-authenticate']) {
+        const v = answer.headers.get(h);
+        if (v !== null) headers.push([h, v]);
+      }
+      return { status: answer.status, body, headers };
+    } catch (err) {
+      throw new ShardUnavailableError(shard, err);
+    }
+  };
+
   /** Passes a request on to the shard holding the user, and its answer back as it is. */
   const forward = (res: HttpResponse, shard: number, url: string, query: string, authorization: string, start: number) => {
     const state: ResponseState = { aborted: false };
@@ -201,24 +223,17 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
       state.aborted = true;
     });
     inflight++;
-    metrics.answered('forwarded');
-    const target = `${q.shardUrl!.replaceAll('{i}', String(shard))}${url}${query === '' ? '' : `?${query}`}`;
-    fetch(target, { headers: { authorization, [FORWARDED]: '1' }, signal: AbortSignal.timeout(q.timeoutMs) })
-      .then(async (answer) => {
-        const body = Buffer.from(await answer.arrayBuffer());
-        const headers: (readonly [string, string])[] = [NO_STORE];
-        for (const h of ['retry-after', 'www-authenticate']) {
-          const v = answer.headers.get(h);
-          if (v !== null) headers.push([h, v]);
-        }
-        if (!state.aborted) res.cork(() => send(res, answer.status, body, headers));
-        metrics.done('events', answer.status, start);
-      })
-      .catch((err: unknown) => {
-        const e = new ShardUnavailableError(shard, err);
-        if (!state.aborted) res.cork(() => fail(res, 'events', start, e));
-        else metrics.done('events', 503, start);
-      })
+    askShard(shard, url, query, authorization)
+      .then(
+        (answer) => {
+          if (!state.aborted) res.cork(() => send(res, answer.status, answer.body, answer.headers));
+          metrics.done('events', answer.status, start);
+        },
+        (err: unknown) => {
+          if (!state.aborted) res.cork(() => fail(res, 'events', start, err));
+          else metrics.done('events', 503, start);
+        },
+      )
       .finally(finished);
   };
 
@@ -264,18 +279,10 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
 
   /** A page from the shard holding the user, as its REST reply body (route sets: GraphQL). */
   const fetchFromShard = async (shard: number, rest: RestEventsRequest): Promise<Buffer> => {
-    metrics.answered('forwarded');
-    const url = `${q.shardUrl!.replaceAll('{i}', String(shard))}/v1/users/${rest.userPath}/events${rest.query === '' ? '' : `?${rest.query}`}`;
-    let answer: Response;
-    try {
-      answer = await fetch(url, { headers: { authorization: rest.authorization, [FORWARDED]: '1' }, signal: AbortSignal.timeout(q.timeoutMs) });
-    } catch (err) {
-      throw new ShardUnavailableError(shard, err);
-    }
-    const body = Buffer.from(await answer.arrayBuffer());
+    const answer = await askShard(shard, `/v1/users/${rest.userPath}/events`, rest.query, rest.authorization);
     // Parameters and keys were checked here already: anything but 200 is the shard's trouble.
-    if (answer.status !== 200) throw new ShardUnavailableError(shard, new Error(`it answered ${answer.status}: ${body.toString('utf8', 0, 200)}`));
-    return body;
+    if (answer.status !== 200) throw new ShardUnavailableError(shard, new Error(`it answered ${answer.status}: ${answer.body.toString('utf8', 0, 200)}`));
+    return answer.body;
   };
 
   const reader: QueryReader = {
