@@ -170,7 +170,7 @@ async function main(): Promise<void> {
       }
       results.push({ command: `ingest -> ${what}`, result: `ok: POST /v1/track 200, then the event there ${secs(tSent)} later` });
     }
-    await once(['replay', '--from', new Date(Date.now() - 3_600_000).toISOString()], 0, /"partitions"/);
+    await once(['replay', '--from', new Date(Date.now() - 3_600_000).toISOString()], 0, /"limitedBy"/);
 
     // Loopback only: every socket each long-running container's process holds (seen from the host,
     // whose network namespace --network host shares) has a loopback or unbound peer.

@@ -41,6 +41,10 @@ else
       kill "$pid"
       for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
     fi
+    # dockerd leaves its network namespace (exec/netns/default) and the data root bind-mounted.
+    awk -v w="$work" '$2 == w || index($2, w "/") == 1 { print $2 }' /proc/mounts | sort -r | while read -r m; do
+      umount "$m" 2>/dev/null || umount -l "$m"
+    done
     rm -rf "$work"
   }
   trap stop_engine EXIT
