@@ -46,6 +46,9 @@ else
       umount "$m" 2>/dev/null || umount -l "$m"
     done
     rm -rf "$work"
+    # Fixed paths dockerd and containerd's shims create whatever the exec root; removed only if
+    # empty (an engine of the system's own keeps its files there).
+    rmdir /run/containerd/s /run/containerd /run/docker/plugins /run/docker 2>/dev/null || true
   }
   trap stop_engine EXIT
   # shellcheck disable=SC2086
