@@ -9,7 +9,8 @@
 # deletes the engine's folders; the runtime stage copies that node_modules. The same steps by
 # hand, without Docker: k8s/README.md ("The image").
 #
-# NODE_IMAGE: any Node 20, 22 or 24 image with a `node` user (uid 1000), e.g. a mirror's copy.
+# NODE_IMAGE: any Node 20, 22 or 24 image with a `node` user (uid 1000), e.g. a mirror's copy,
+# or one made without a registry by k8s/image/base-from-debootstrap.sh.
 # The default is Node 24 (LTS) on Debian 13 (trixie, glibc 2.41): the official uWebSockets.js
 # binaries for Node 22/24 need glibc 2.38 or newer, which Debian 12 (bookworm) lacks (Node 20 and,
 # through uws-node22, Node 22 also run there); src/common/uws.ts picks the build at start and

@@ -1,6 +1,7 @@
 // Audit records the commands write for what they change by themselves (actor `process:<command>`).
 import type { Kafka } from 'kafkajs';
 import { createAuditLog } from '../audit/index.js';
+import { ensureTopics } from '../kafka/index.js';
 import { errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { Config } from '../config/index.js';
@@ -10,6 +11,9 @@ import type { MigrateResult } from '../warehouse/index.js';
 export async function auditMigrations(kafka: Kafka, config: Config, result: MigrateResult, command: string, location: string, log: Logger): Promise<void> {
   if (result.applied.length === 0) return;
   try {
+    // `trackhouse migrate` runs first on a new cluster (the Kubernetes Job, before any ingest or
+    // sink has created the topics), and the audit producer never creates a topic itself.
+    await ensureTopics(kafka, config.kafka, log);
     const audit = await createAuditLog(kafka, config.kafka.topics.audit);
     try {
       await audit.record({

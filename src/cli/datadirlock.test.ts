@@ -6,7 +6,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/support/env.js';
-import { DataDirInUseError, LOCK_FILE, lockDataDir } from './datadirlock.js';
+import { DataDirInUseError, DataDirUnusableError, LOCK_FILE, lockDataDir } from './datadirlock.js';
 
 const dirs: { remove(): void }[] = [];
 afterAll(() => dirs.forEach((d) => d.remove()));
@@ -43,6 +43,17 @@ describe('data dir lock', () => {
     expect(JSON.parse(readFileSync(path.join(dir, LOCK_FILE), 'utf8')).pid).toBe(process.pid);
     mine.release();
     expect(existsSync(path.join(dir, LOCK_FILE))).toBe(false);
+  });
+
+  it('says which folder cannot be used and which variable to change, instead of a raw fs error', () => {
+    // A path through a regular file cannot become a folder, even for root (a read-only root
+    // filesystem, as in the image, fails the same way with EROFS or ENOENT).
+    const file = path.join(fresh(), 'not-a-dir');
+    writeFileSync(file, '');
+    const dir = path.join(file, 'data');
+    expect(() => lockDataDir(dir, 'test')).toThrow(DataDirUnusableError);
+    expect(() => lockDataDir(dir, 'test')).toThrow(`cannot use ${dir} as the data dir (ENOTDIR: not a directory, mkdir '${dir}')`);
+    expect(() => lockDataDir(dir, 'test')).toThrow(/set TRACKHOUSE_DATA_DIR to a writable folder/);
   });
 
   it('does not count a pid that now belongs to another process (it started at another time)', () => {

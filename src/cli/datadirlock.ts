@@ -30,6 +30,22 @@ export class DataDirInUseError extends TrackhouseError {
   }
 }
 
+/**
+ * The data dir cannot be created or written (a read-only root filesystem, as in the image; a path
+ * through a file; no permission): said with the variable to change, not as a raw fs stack trace.
+ */
+export class DataDirUnusableError extends TrackhouseError {
+  constructor(
+    readonly dir: string,
+    cause: NodeJS.ErrnoException,
+  ) {
+    super('DATA_DIR_UNUSABLE', `cannot use ${dir} as the data dir (${cause.message}); set TRACKHOUSE_DATA_DIR to a writable folder`, {
+      cause,
+      details: { dir, errno: cause.code },
+    });
+  }
+}
+
 export interface DataDirLock {
   readonly file: string;
   /** Removes the lock file if it is still ours. Idempotent; also run on process exit. */
@@ -74,7 +90,11 @@ function read(file: string): LockContent | null {
  * holder. `command` is recorded for a person reading the file.
  */
 export function lockDataDir(dataDir: string, command: string): DataDirLock {
-  mkdirSync(dataDir, { recursive: true });
+  try {
+    mkdirSync(dataDir, { recursive: true });
+  } catch (err) {
+    throw new DataDirUnusableError(dataDir, err as NodeJS.ErrnoException);
+  }
   const file = path.join(dataDir, LOCK_FILE);
   const mine: LockContent = { pid: process.pid, startTicks: startTicksOf(process.pid), command, since: new Date().toISOString() };
   for (let attempt = 0; ; attempt++) {
@@ -82,7 +102,8 @@ export function lockDataDir(dataDir: string, command: string): DataDirLock {
     try {
       fd = openSync(file, 'wx');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 5) throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new DataDirUnusableError(dataDir, err as NodeJS.ErrnoException);
+      if (attempt >= 5) throw err;
       const holder = read(file);
       if (holder === null) {
         // Being written by its creator right now, or garbage left by a crash mid-write.
