@@ -54,7 +54,7 @@ function tsChild(ctx: BenchContext, file: string, args: unknown): Promise<Record
 }
 
 /** The 10 rules of the benchmark: every measure, group-by, window kind and condition. */
-function rules(hook: string): unknown[] {
+export function benchRules(hook: string): unknown[] {
   const w = { url: hook };
   return [
     { name: 'per-source-minute', group_by: 'source', window: { type: 'tumbling', size: '1m' }, condition: { above: 1e12 }, webhook: w },
@@ -166,7 +166,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
   const n = ctx.quick ? 100_000 : 1_000_000;
   const rx = await receiver();
   const rulesFile = path.join(ctx.workDir, 'rules.json');
-  writeFileSync(rulesFile, JSON.stringify({ rules: rules(rx.url) }));
+  writeFileSync(rulesFile, JSON.stringify({ rules: benchRules(rx.url) }));
   const tag = `bench-alerts-${Date.now()}`;
   const topics = (t: string) => ({ KAFKA_TOPIC_EVENTS: `${t}.events`, KAFKA_TOPIC_REJECTED: `${t}.rejected`, KAFKA_TOPIC_DLQ: `${t}.dlq`, KAFKA_TOPIC_ALERTS: `${t}.alerts`, KAFKA_TOPIC_ALERTS_LEASE: `${t}.lease`, ALERTS_LEADER_GROUP: `${t}-leader` });
   const common = {
@@ -276,7 +276,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
       ctx.log(`under ${ingestRate} events/s: max lag ${maxLag}, volume p99 ${loaded.volume.p99_ms} ms, alert p99 ${loaded.alert.p99_ms} ms`);
       const results = {
         setup: 'trackhouse alerts alone (one process, one event loop), 6 partitions, 10 rules, VOLUME_SUM_PROPERTIES=price; run broker',
-        rules: (rules(rx.url) as { name: string }[]).map((r) => r.name),
+        rules: (benchRules(rx.url) as { name: string }[]).map((r) => r.name),
         throughput: { ...throughput, backlog_events: n },
         ceiling_read_only: { events_per_s: ceilingRate, cpu_seconds_per_million: Math.round((ceil.cpu_seconds / ceil.records) * 1e6 * 100) / 100 },
         ratio_to_ceiling: Math.round((throughput.events_per_s / ceilingRate) * 100) / 100,

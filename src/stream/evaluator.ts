@@ -205,7 +205,7 @@ export class Evaluator {
       if (rw.changed.size > 0 || rw.deleted.size > 0 || this.dbs.meta.get(`rule:${rule.name}`) === undefined) {
         this.dbs.meta.put(`rule:${rule.name}`, { fingerprint: rule.fingerprint, horizon: Number.isFinite(rw.horizon) ? rw.horizon : null });
       }
-      rw.changed.clear();
+      rw.clearChanged();
       rw.deleted.clear();
     }
   }

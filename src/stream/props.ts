@@ -5,6 +5,8 @@
 // wanted keys at depth 1. Input it cannot read as JSON gives no values (as JSON.parse would throw).
 // props.test.ts checks it against JSON.parse on generated objects.
 
+import { Interner, utf8 } from '../schema/intern.js';
+
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COLON = 0x3a;
@@ -18,6 +20,8 @@ export class PropertyReader {
   /** The wanted names as UTF-8 bytes, to compare keys without making strings. */
   private readonly names: Buffer[];
   readonly values: unknown[];
+  /** String values (a category to group by, say) repeat: one string object per distinct value. */
+  private readonly interner = new Interner();
 
   constructor(readonly wanted: readonly string[]) {
     this.names = wanted.map((w) => Buffer.from(w, 'utf8'));
@@ -48,7 +52,7 @@ export class PropertyReader {
           want = this.match(buf, i + 1, close);
           expectKey = false;
         } else if (depth === 1 && want >= 0) {
-          values[want] = decodeString(buf, i + 1, close);
+          values[want] = decodeString(buf, i + 1, close, this.interner);
           want = -1;
         }
         i = close + 1;
@@ -117,7 +121,7 @@ function stringEnd(buf: Uint8Array, i: number, end: number): number {
   return -1;
 }
 
-function decodeString(buf: Uint8Array, from: number, to: number): string | undefined {
+function decodeString(buf: Uint8Array, from: number, to: number, interner?: Interner): string | undefined {
   for (let j = from; j < to; j++) {
     if (buf[j] === BACKSLASH) {
       try {
@@ -127,7 +131,7 @@ function decodeString(buf: Uint8Array, from: number, to: number): string | undef
       }
     }
   }
-  return Buffer.from(buf.buffer, buf.byteOffset + from, to - from).toString('utf8');
+  return interner ? interner.get(buf, from, to) : utf8(buf, from, to);
 }
 
 function literal(buf: Uint8Array, from: number, to: number): unknown {
@@ -135,9 +139,33 @@ function literal(buf: Uint8Array, from: number, to: number): unknown {
   if (c === 0x74 && to - from === 4) return true; // true
   if (c === 0x66 && to - from === 5) return false; // false
   if (c === 0x6e && to - from === 4) return null; // null
-  // A JSON number: what Number() accepts of it is what JSON.parse gives.
+  // A JSON number. Fast path: up to 15 digits with at most 22 after the point and no exponent;
+  // the digits as an integer and 10^k are then both exact doubles, so one division rounds
+  // correctly, to what JSON.parse gives (Clinger's fast path). Anything else goes through Number().
+  let j = from;
+  const neg = c === 0x2d;
+  if (neg) j++;
+  let mant = 0;
+  let digits = 0;
+  let frac = -1;
+  const first = j;
+  for (; j < to; j++) {
+    const d = buf[j]! - 0x30;
+    if (d >= 0 && d <= 9) {
+      mant = mant * 10 + d;
+      digits++;
+      if (frac >= 0) frac++;
+    } else if (d === -2 && frac < 0) frac = 0; // '.'
+    else break;
+  }
+  if (j === to && digits > 0 && digits <= 15 && frac !== 0 && frac <= 22 && !(buf[first] === 0x30 && digits > 1 && (frac < 0 ? digits : digits - frac) > 1)) {
+    const v = frac > 0 ? mant / POW10[frac]! : mant;
+    return neg ? -v : v;
+  }
   let s = '';
-  for (let j = from; j < to; j++) s += String.fromCharCode(buf[j]!);
+  for (let k = from; k < to; k++) s += String.fromCharCode(buf[k]!);
   if (!/^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/.test(s)) return undefined;
   return Number(s);
 }
+
+const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
