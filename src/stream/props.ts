@@ -49,7 +49,7 @@ export class PropertyReader {
         const close = stringEnd(buf, i + 1, end);
         if (close < 0) return false;
         if (depth === 1 && expectKey) {
-          want = this.match(buf, i + 1, close);
+          want = this.match(buf, i + 1, close, escaped);
           expectKey = false;
         } else if (depth === 1 && want >= 0) {
           values[want] = decodeString(buf, i + 1, close, this.interner);
@@ -86,13 +86,12 @@ export class PropertyReader {
     return false;
   }
 
-  private match(buf: Uint8Array, from: number, to: number): number {
-    for (let j = from; j < to; j++) {
-      if (buf[j] === BACKSLASH) {
-        // An escaped key: compare its decoded text.
-        const key = decodeString(buf, from, to);
-        return key === undefined ? -1 : this.wanted.indexOf(key);
-      }
+  /** Index of the wanted name the key at [from, to) is, or -1. `esc`: the key holds a backslash. */
+  private match(buf: Uint8Array, from: number, to: number, esc: boolean): number {
+    if (esc) {
+      // An escaped key: compare its decoded text.
+      const key = decodeString(buf, from, to);
+      return key === undefined ? -1 : this.wanted.indexOf(key);
     }
     const len = to - from;
     outer: for (let k = 0; k < this.names.length; k++) {
@@ -110,13 +109,19 @@ function skipWs(buf: Uint8Array, i: number, end: number): number {
   return i;
 }
 
-/** Index of the quote closing a string whose content starts at `i`, or -1. */
+/** Whether the string stringEnd() last walked holds an escape (saves a second walk of each key). */
+let escaped = false;
+
+/** Index of the quote closing a string whose content starts at `i`, or -1. Sets `escaped`. */
 function stringEnd(buf: Uint8Array, i: number, end: number): number {
+  escaped = false;
   while (i < end) {
     const c = buf[i]!;
     if (c === QUOTE) return i;
-    if (c === BACKSLASH) i += 2;
-    else i++;
+    if (c === BACKSLASH) {
+      escaped = true;
+      i += 2;
+    } else i++;
   }
   return -1;
 }
@@ -158,7 +163,9 @@ function literal(buf: Uint8Array, from: number, to: number): unknown {
     } else if (d === -2 && frac < 0) frac = 0; // '.'
     else break;
   }
-  if (j === to && digits > 0 && digits <= 15 && frac !== 0 && frac <= 22 && !(buf[first] === 0x30 && digits > 1 && (frac < 0 ? digits : digits - frac) > 1)) {
+  const intDigits = frac < 0 ? digits : digits - frac;
+  // Whole (digits only, or digits.digits), at least one digit before the point, no leading 0 but "0".
+  if (j === to && intDigits > 0 && digits <= 15 && frac !== 0 && frac <= 22 && !(buf[first] === 0x30 && intDigits > 1)) {
     const v = frac > 0 ? mant / POW10[frac]! : mant;
     return neg ? -v : v;
   }

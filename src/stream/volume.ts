@@ -146,7 +146,7 @@ export class Volume {
           c.n += a.n;
           c.l += a.late;
           if (a.sums !== null) for (let i = 0; i < a.sums.length; i++) c.s[i]! += a.sums[i]!;
-          for (const u of a.users) c.h.add(u);
+          c.h.addAll(a.users);
           this.dirty.add(c);
         }
       }
