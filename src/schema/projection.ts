@@ -200,7 +200,7 @@ export class EventProjector {
   read(buf: Buffer, out: EventProjection): void {
     if (buf.length < HEADER_BYTES) throw new DecodeError(`record is ${buf.length} bytes, shorter than the 5-byte header`);
     if (buf[0] !== MAGIC_BYTE) throw new DecodeError(`record starts with byte ${buf[0]}, not the magic byte 0`);
-    const id = buf.readUInt32BE(1);
+    const id = ((buf[1]! << 24) | (buf[2]! << 16) | (buf[3]! << 8) | buf[4]!) >>> 0; // readUInt32BE(1), without its argument checks
     const reader = this.readers.get(id);
     if (reader === undefined) throw new DecodeError(`unknown schema id ${id} (known: ${[...this.readers.keys()].join(', ')})`);
     if (reader === null) return this.slow(buf, out);

@@ -182,11 +182,7 @@ export class Evaluator {
       if (grouped && keepSilent) {
         // Forgotten: silent longer than forget_after, whatever its state (documented).
         for (const [key, g] of rw.groups) {
-          if (g.lastSeen < forgetBefore && g.buckets.size === 0) {
-            rw.groups.delete(key);
-            rw.changed.delete(key);
-            rw.deleted.add(key);
-          }
+          if (g.lastSeen < forgetBefore && g.buckets.size === 0) rw.remove(key);
         }
       }
     }

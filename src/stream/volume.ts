@@ -79,8 +79,8 @@ export interface VolumeQuery {
 }
 
 export class Volume {
-  /** This round's accumulators: source -> type -> event name -> minute index * 2 + late. */
-  private readonly accs = new Map<string, Map<string, Map<string, Map<number, Acc>>>>();
+  /** This round's accumulators: event name -> (source, type) -> minute index * 2 + late. */
+  private readonly accs = new Map<string, { source: string; type: string; byMinute: Map<number, Acc> }[]>();
   private readonly accList: Acc[] = [];
   private readonly rejectedAcc = new Map<string, { g: number; start: number; source: string; reason: string; n: number }>();
   private readonly cells = new Map<string, Cell>();
@@ -100,15 +100,21 @@ export class Volume {
    * `user`: its user key's hash, or -1; `sums`: the values of the sum properties (NaN: absent).
    */
   add(minute: number, source: string, type: string, event: string, user: number, sums: Float64Array | null, late: boolean): void {
-    // Nested maps, not one key string per event: building and hashing that string was a tenth of
-    // the processor's CPU. The projector interns source and event name, so these lookups hash
-    // nothing new; the innermost key is the minute's index (a small integer) and lateness.
-    let byType = this.accs.get(source);
-    if (byType === undefined) this.accs.set(source, (byType = new Map()));
-    let byEvent = byType.get(type);
-    if (byEvent === undefined) byType.set(type, (byEvent = new Map()));
-    let byMinute = byEvent.get(event);
-    if (byMinute === undefined) byEvent.set(event, (byMinute = new Map()));
+    // No key string per event: building and hashing one was a tenth of the processor's CPU. The
+    // projector interns source and event name, so the lookup by event name hashes nothing new,
+    // and its few (source, type) pairs are compared by identity; the innermost key is the
+    // minute's index (a small integer) and lateness.
+    let list = this.accs.get(event);
+    if (list === undefined) this.accs.set(event, (list = []));
+    let byMinute: Map<number, Acc> | undefined;
+    for (let i = 0; i < list.length; i++) {
+      const e = list[i]!;
+      if (e.source === source && e.type === type) {
+        byMinute = e.byMinute;
+        break;
+      }
+    }
+    if (byMinute === undefined) list.push({ source, type, byMinute: (byMinute = new Map()) });
     const k = (minute / 60_000) * 2 + (late ? 1 : 0);
     let a = byMinute.get(k);
     if (a === undefined) {

@@ -154,6 +154,9 @@ export class RuleWindows {
   /** Groups with events since the last afterBatch() (each group's touchLo..touchHi: the buckets touched). */
   private readonly touched: { key: string; g: GroupState }[] = [];
   private touchedEpoch = 0;
+  /** The group group() returned last (every removal goes through remove(), which forgets it). */
+  private lastKey: string | null = null;
+  private lastGroup: GroupState | null = null;
   private readonly early: { enter: boolean; recover: boolean };
   private readonly users: boolean;
 
@@ -174,6 +177,8 @@ export class RuleWindows {
    * at start with `from` -Infinity: every window counts.
    */
   group(key: string, from = -Infinity): GroupState {
+    // Runs of events into one group (every event of an ungrouped rule) skip the map.
+    if (key === this.lastKey) return this.lastGroup!;
     let g = this.groups.get(key);
     if (g === undefined) {
       g = new GroupState(Math.max(this.horizon, from));
@@ -182,7 +187,20 @@ export class RuleWindows {
       g.changedMark = this.changedEpoch;
       this.deleted.delete(key);
     }
+    this.lastKey = key;
+    this.lastGroup = g;
     return g;
+  }
+
+  /** Removes a group (it is deleted from the store at the next write). */
+  remove(key: string): void {
+    this.groups.delete(key);
+    this.changed.delete(key);
+    this.deleted.add(key);
+    if (key === this.lastKey) {
+      this.lastKey = null;
+      this.lastGroup = null;
+    }
   }
 
   /** True when an event at time t is late: some window containing it is already final. */
@@ -315,9 +333,7 @@ export class RuleWindows {
       this.decideFinal(key, g, horizon, out);
       this.expire(g);
       if (g.buckets.size === 0 && !g.alert && !keep(key, g)) {
-        this.groups.delete(key);
-        this.changed.delete(key);
-        this.deleted.add(key);
+        this.remove(key);
       } else {
         this.changed.add(key);
       }
