@@ -1,7 +1,7 @@
 // npm run bench -- alerts: the stream processor (live volume + 10 alert rules), measured on its own
 // (`trackhouse alerts`, one process, one event loop):
 //
-//  1. throughput: 1 M realistic events preloaded into Kafka, then read from the start; events/s
+//  1. throughput (BENCH_ALERTS_PROF=<dir>: with a CPU profile of the processor): 1 M realistic events preloaded into Kafka, then read from the start; events/s
 //     and CPU seconds per million events (from /proc/<pid>/stat), against the read ceiling (a
 //     kafkajs consumer of the same topic that does nothing: bench/alerts-ceiling.ts);
 //  2. under the ingest's maximum rate (100-event batches, as fast as `trackhouse ingest` takes
@@ -193,7 +193,10 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
     const port = await freePort();
     // Every event counted (lateness 2 h: the generated events spread over the last hour, in no
     // order within a partition), so every event does all the work.
-    const proc = startServer(process.execPath, [path.join(ctx.root, 'dist/cli/main.js'), 'alerts'], { ...common, ...topics(t1), STREAM_DIR: path.join(ctx.workDir, 'backlog'), STREAM_PORT: String(port), STREAM_ALLOWED_LATENESS_MS: String(2 * 3_600_000) });
+    // BENCH_ALERTS_PROF=<dir>: a V8 CPU profile of the processor draining the backlog (summarise
+    // it with bench/lib/cpuprofile.ts; the profiler costs a few % of CPU).
+    const prof = process.env.BENCH_ALERTS_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_ALERTS_PROF}`] : [];
+    const proc = startServer(process.execPath, [...prof, path.join(ctx.root, 'dist/cli/main.js'), 'alerts'], { ...common, ...topics(t1), STREAM_DIR: path.join(ctx.workDir, 'backlog'), STREAM_PORT: String(port), STREAM_ALLOWED_LATENESS_MS: String(2 * 3_600_000) });
     let throughput: { events: number; events_per_s: number; cpu_seconds_per_million: number; cpu_cores: number; max_rss_mb: number };
     try {
       await waitForPort(port, proc, 120_000);
@@ -291,6 +294,14 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
         volume_visible: { idle: idle.volume, under_load: loaded.volume },
         alert_webhook: { idle: idle.alert, under_load: loaded.alert },
         targets: { volume_p99_ms: 5000, alert_p99_ms: 2000, events_per_s: 100_000, cpu_cores: 1 },
+        // For npm run capacity (bench/capacity.ts): events one core of the processor handles per
+        // second, from the backlog's CPU per event (reading included: the processor's whole cost).
+        capacity: {
+          alerts: {
+            events_per_core_s: Math.round(1e6 / throughput.cpu_seconds_per_million),
+            note: `1e6 / ${throughput.cpu_seconds_per_million} CPU s per million events over a ${n}-event backlog, 10 rules, live volume`,
+          },
+        },
         meets: {
           volume: Math.max(idle.volume.p99_ms, loaded.volume.p99_ms) <= 5000 && idle.volume.lost + loaded.volume.lost === 0,
           alert: Math.max(idle.alert.p99_ms, loaded.alert.p99_ms) <= 2000 && idle.alert.lost + loaded.alert.lost === 0,

@@ -22,7 +22,7 @@ import type { Kafka } from 'kafkajs';
 import type { Logger } from '../common/log.js';
 import type { Config } from '../config/index.js';
 import { createPartitionReader, type PartitionReader, type ReadBatch } from '../kafka/index.js';
-import { DecodeError, emptyProjection, EventProjector, type EventProjection } from '../schema/index.js';
+import { DecodeError, emptyProjection, EventProjector, utf8, type EventProjection } from '../schema/index.js';
 import { Evaluator } from './evaluator.js';
 import { murmur3 } from './hll.js';
 import type { StreamMetrics } from './metrics.js';
@@ -54,7 +54,7 @@ class KeyText {
   }
   get(): string | null {
     if (!this.decoded) {
-      this.text = this.buf === null || this.buf.length === 0 ? null : this.buf.toString('utf8');
+      this.text = this.buf === null || this.buf.length === 0 ? null : utf8(this.buf, 0, this.buf.length);
       this.decoded = true;
     }
     return this.text;
