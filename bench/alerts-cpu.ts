@@ -56,6 +56,7 @@ try {
       VOLUME_SUM_PROPERTIES: values.sums,
       STREAM_DIR: storeDir,
       STREAM_ALLOWED_LATENESS_MS: String(2 * 3_600_000),
+      ...(process.env.STREAM_COMMIT_INTERVAL_MS ? { STREAM_COMMIT_INTERVAL_MS: process.env.STREAM_COMMIT_INTERVAL_MS } : {}),
     });
     const rules = loadStreamRules(config);
     const store = openStore(config.stream.dir);
@@ -81,7 +82,12 @@ try {
       }
       rounds.push(round);
     }
-    const handler = (p as unknown as { round(b: readonly ReadBatch[]): Promise<void> }).round.bind(p);
+    // A reader that is assigned the 6 partitions, none caught up: the watermark moves with the
+    // records' arrival times (and windows become final) as in the real process.
+    const inner = p as unknown as { reader: unknown; ends: Map<string, number>; round(b: readonly ReadBatch[]): Promise<void> };
+    inner.reader = { assigned: () => new Map([[config.kafka.topics.events, Array.from({ length: PARTITIONS }, (_, i) => i)]]), stop: async () => {} };
+    for (let part = 0; part < PARTITIONS; part++) inner.ends.set(`${config.kafka.topics.events}\u0000${part}`, offsets[part]! + 1);
+    const handler = inner.round.bind(p);
     const session = values.prof && rep === Number(values.repeat) - 1 ? new Session() : null;
     if (session) {
       session.connect();

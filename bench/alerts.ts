@@ -197,17 +197,18 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
     // it with bench/lib/cpuprofile.ts; the profiler costs a few % of CPU).
     const prof = process.env.BENCH_ALERTS_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_ALERTS_PROF}`] : [];
     const proc = startServer(process.execPath, [...prof, path.join(ctx.root, 'dist/cli/main.js'), 'alerts'], { ...common, ...topics(t1), STREAM_DIR: path.join(ctx.workDir, 'backlog'), STREAM_PORT: String(port), STREAM_ALLOWED_LATENESS_MS: String(2 * 3_600_000) });
-    let throughput: { events: number; events_per_s: number; cpu_seconds_per_million: number; cpu_cores: number; max_rss_mb: number };
+    let throughput: { events: number; events_per_s: number; cpu_seconds_per_million: number; cpu_cores: number; max_rss_mb: number; events_per_round: number };
     try {
       await waitForPort(port, proc, 120_000);
-      let first: { t: number; n: number; cpu: number } | null = null;
-      let last = { t: 0, n: 0, cpu: 0 };
+      let first: { t: number; n: number; cpu: number; rounds: number } | null = null;
+      let last = { t: 0, n: 0, cpu: 0, rounds: 0 };
       const deadline = Date.now() + 900_000;
       let maxRss = 0;
       while (Date.now() < deadline) {
         const text = await metricsOf(port);
         const done = sumMetric(text, 'trackhouse_stream_records_total', 'topic="events"');
-        const sample = { t: performance.now(), n: done, cpu: cpuSeconds(proc.pid) };
+        const rounds = Number(/^trackhouse_stream_round_duration_seconds_count(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1] ?? 0);
+        const sample = { t: performance.now(), n: done, cpu: cpuSeconds(proc.pid), rounds };
         maxRss = Math.max(maxRss, Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
         if (first === null && done > 0) first = sample;
         last = sample;
@@ -223,6 +224,9 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
         cpu_seconds_per_million: Math.round(((last.cpu - first.cpu) / events) * 1e6 * 100) / 100,
         cpu_cores: Math.round(((last.cpu - first.cpu) / seconds) * 100) / 100,
         max_rss_mb: Math.round(maxRss),
+        // Records per round (one fetch of every partition): per-round work (folds, decisions) is
+        // spread over these.
+        events_per_round: Math.round(events / Math.max(1, last.rounds - first.rounds)),
       };
     } finally {
       await proc.stop();
