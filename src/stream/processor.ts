@@ -157,6 +157,8 @@ export class StreamProcessor {
       maxWaitMs: cfg.fetchMaxWaitMs,
       maxBytes: cfg.fetchMaxBytes,
       maxBytesPerPartition: Math.max(1024 * 1024, Math.floor(cfg.fetchMaxBytes / 4)),
+      // Fetch the next round while this one is counted: rounds skip what they already read.
+      prefetch: true,
       log: this.o.log,
     });
     const ends = await this.reader.endOffsets();
