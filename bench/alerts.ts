@@ -1,7 +1,7 @@
 // npm run bench -- alerts: the stream processor (live volume + 10 alert rules), measured on its own
 // (`trackhouse alerts`, one process, one event loop):
 //
-//  1. throughput: 1 M realistic events preloaded into Kafka, then read from the start; events/s
+//  1. throughput (BENCH_ALERTS_PROF=<dir>: with a CPU profile of the processor): 1 M realistic events preloaded into Kafka, then read from the start; events/s
 //     and CPU seconds per million events (from /proc/<pid>/stat), against the read ceiling (a
 //     kafkajs consumer of the same topic that does nothing: bench/alerts-ceiling.ts);
 //  2. under the ingest's maximum rate (100-event batches, as fast as `trackhouse ingest` takes
@@ -54,7 +54,7 @@ function tsChild(ctx: BenchContext, file: string, args: unknown): Promise<Record
 }
 
 /** The 10 rules of the benchmark: every measure, group-by, window kind and condition. */
-function rules(hook: string): unknown[] {
+export function benchRules(hook: string): unknown[] {
   const w = { url: hook };
   return [
     { name: 'per-source-minute', group_by: 'source', window: { type: 'tumbling', size: '1m' }, condition: { above: 1e12 }, webhook: w },
@@ -166,7 +166,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
   const n = ctx.quick ? 100_000 : 1_000_000;
   const rx = await receiver();
   const rulesFile = path.join(ctx.workDir, 'rules.json');
-  writeFileSync(rulesFile, JSON.stringify({ rules: rules(rx.url) }));
+  writeFileSync(rulesFile, JSON.stringify({ rules: benchRules(rx.url) }));
   const tag = `bench-alerts-${Date.now()}`;
   const topics = (t: string) => ({ KAFKA_TOPIC_EVENTS: `${t}.events`, KAFKA_TOPIC_REJECTED: `${t}.rejected`, KAFKA_TOPIC_DLQ: `${t}.dlq`, KAFKA_TOPIC_ALERTS: `${t}.alerts`, KAFKA_TOPIC_ALERTS_LEASE: `${t}.lease`, ALERTS_LEADER_GROUP: `${t}-leader` });
   const common = {
@@ -193,18 +193,22 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
     const port = await freePort();
     // Every event counted (lateness 2 h: the generated events spread over the last hour, in no
     // order within a partition), so every event does all the work.
-    const proc = startServer(process.execPath, [path.join(ctx.root, 'dist/cli/main.js'), 'alerts'], { ...common, ...topics(t1), STREAM_DIR: path.join(ctx.workDir, 'backlog'), STREAM_PORT: String(port), STREAM_ALLOWED_LATENESS_MS: String(2 * 3_600_000) });
-    let throughput: { events: number; events_per_s: number; cpu_seconds_per_million: number; cpu_cores: number; max_rss_mb: number };
+    // BENCH_ALERTS_PROF=<dir>: a V8 CPU profile of the processor draining the backlog (summarise
+    // it with bench/lib/cpuprofile.ts; the profiler costs a few % of CPU).
+    const prof = process.env.BENCH_ALERTS_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_ALERTS_PROF}`] : [];
+    const proc = startServer(process.execPath, [...prof, path.join(ctx.root, 'dist/cli/main.js'), 'alerts'], { ...common, ...topics(t1), STREAM_DIR: path.join(ctx.workDir, 'backlog'), STREAM_PORT: String(port), STREAM_ALLOWED_LATENESS_MS: String(2 * 3_600_000) });
+    let throughput: { events: number; events_per_s: number; cpu_seconds_per_million: number; cpu_cores: number; max_rss_mb: number; events_per_round: number };
     try {
       await waitForPort(port, proc, 120_000);
-      let first: { t: number; n: number; cpu: number } | null = null;
-      let last = { t: 0, n: 0, cpu: 0 };
+      let first: { t: number; n: number; cpu: number; rounds: number } | null = null;
+      let last = { t: 0, n: 0, cpu: 0, rounds: 0 };
       const deadline = Date.now() + 900_000;
       let maxRss = 0;
       while (Date.now() < deadline) {
         const text = await metricsOf(port);
         const done = sumMetric(text, 'trackhouse_stream_records_total', 'topic="events"');
-        const sample = { t: performance.now(), n: done, cpu: cpuSeconds(proc.pid) };
+        const rounds = Number(/^trackhouse_stream_round_duration_seconds_count(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1] ?? 0);
+        const sample = { t: performance.now(), n: done, cpu: cpuSeconds(proc.pid), rounds };
         maxRss = Math.max(maxRss, Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
         if (first === null && done > 0) first = sample;
         last = sample;
@@ -220,6 +224,9 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
         cpu_seconds_per_million: Math.round(((last.cpu - first.cpu) / events) * 1e6 * 100) / 100,
         cpu_cores: Math.round(((last.cpu - first.cpu) / seconds) * 100) / 100,
         max_rss_mb: Math.round(maxRss),
+        // Records per round (one fetch of every partition): per-round work (folds, decisions) is
+        // spread over these.
+        events_per_round: Math.round(events / Math.max(1, last.rounds - first.rounds)),
       };
     } finally {
       await proc.stop();
@@ -276,7 +283,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
       ctx.log(`under ${ingestRate} events/s: max lag ${maxLag}, volume p99 ${loaded.volume.p99_ms} ms, alert p99 ${loaded.alert.p99_ms} ms`);
       const results = {
         setup: 'trackhouse alerts alone (one process, one event loop), 6 partitions, 10 rules, VOLUME_SUM_PROPERTIES=price; run broker',
-        rules: (rules(rx.url) as { name: string }[]).map((r) => r.name),
+        rules: (benchRules(rx.url) as { name: string }[]).map((r) => r.name),
         throughput: { ...throughput, backlog_events: n },
         ceiling_read_only: { events_per_s: ceilingRate, cpu_seconds_per_million: Math.round((ceil.cpu_seconds / ceil.records) * 1e6 * 100) / 100 },
         ratio_to_ceiling: Math.round((throughput.events_per_s / ceilingRate) * 100) / 100,
@@ -291,6 +298,14 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
         volume_visible: { idle: idle.volume, under_load: loaded.volume },
         alert_webhook: { idle: idle.alert, under_load: loaded.alert },
         targets: { volume_p99_ms: 5000, alert_p99_ms: 2000, events_per_s: 100_000, cpu_cores: 1 },
+        // For npm run capacity (bench/capacity.ts): events one core of the processor handles per
+        // second, from the backlog's CPU per event (reading included: the processor's whole cost).
+        capacity: {
+          alerts: {
+            events_per_core_s: Math.round(1e6 / throughput.cpu_seconds_per_million),
+            note: `1e6 / ${throughput.cpu_seconds_per_million} CPU s per million events over a ${n}-event backlog, 10 rules, live volume`,
+          },
+        },
         meets: {
           volume: Math.max(idle.volume.p99_ms, loaded.volume.p99_ms) <= 5000 && idle.volume.lost + loaded.volume.lost === 0,
           alert: Math.max(idle.alert.p99_ms, loaded.alert.p99_ms) <= 2000 && idle.alert.lost + loaded.alert.lost === 0,

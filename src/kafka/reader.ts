@@ -59,6 +59,14 @@ export interface PartitionReaderOptions {
   onCrash?(): void;
   /** Told after each join, the first and every one after a crash: reading again. */
   onJoin?(): void;
+  /**
+   * Fetch the next round while the caller handles this one (at most one round ahead). Without
+   * it, a partition's next fetch waits until onRound resolved, so the broker's turnaround is
+   * idle time for a reader that spends its CPU handling rounds. The caller must accept records
+   * again that it already handled (a re-join seeks to its position, which a round fetched ahead
+   * has not moved yet): the stream processor skips offsets below its position.
+   */
+  prefetch?: boolean;
   log: Logger;
 }
 
@@ -129,7 +137,9 @@ export function createPartitionReader(kafka: Kafka, opts: PartitionReaderOptions
   const byTime = new Map<string, Map<number, number>>();
   let stopping = false;
 
-  let collecting: { batches: ReadBatch[]; done: Promise<void> } | null = null;
+  let collecting: { batches: ReadBatch[]; done: Promise<void>; wait: Promise<void> } | null = null;
+  /** The last round's handling (rounds are handled one after another, in fetch order). */
+  let previous: Promise<void> = Promise.resolve();
   let onRound: (batches: readonly ReadBatch[]) => Promise<void> = async () => {};
 
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
@@ -161,7 +171,17 @@ export function createPartitionReader(kafka: Kafka, opts: PartitionReaderOptions
       // the event loop gathers the whole fetch into one round.
       let release!: () => void;
       const gate = new Promise<void>((r) => (release = r));
-      const round: { batches: ReadBatch[]; done: Promise<void> } = { batches: [], done: gate.then(() => onRound(round.batches)) };
+      // prefetch: a round is handled after the one before it, even if that one failed (its
+      // failure reaches kafkajs through the handlers waiting on it, and the records are read
+      // again after the restart that follows). Without, the round before is already handled.
+      const prev = opts.prefetch ? previous : Promise.resolve();
+      const after = gate.then(() => prev.catch(() => {}));
+      const round: { batches: ReadBatch[]; done: Promise<void>; wait: Promise<void> } = { batches: [], done: after.then(() => onRound(round.batches)), wait: Promise.resolve() };
+      // prefetch: this fetch's handlers return once the round before it is handled (so kafkajs
+      // fetches the next round while this one is handled); else once this one is.
+      round.wait = opts.prefetch ? gate.then(() => prev) : round.done;
+      round.done.catch(() => {}); // observed through `wait` (here or by the next round)
+      previous = round.done;
       collecting = round;
       setImmediate(() => {
         collecting = null;
@@ -176,7 +196,7 @@ export function createPartitionReader(kafka: Kafka, opts: PartitionReaderOptions
       lastOffset: Number(batch.lastOffset()),
       highWatermark: Number(batch.highWatermark),
     });
-    await round.done;
+    await round.wait;
   }
 
   return {

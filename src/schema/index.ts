@@ -2,6 +2,7 @@ export { DecodeError, EventCodec, HEADER_BYTES, MAGIC_BYTE } from './codec.js';
 export { loadSchemaVersions, SCHEMAS_DIR, type SchemaVersion } from './registry.js';
 export { EVENT_TYPES, MAX_ID_LENGTH, type EventRecord, type EventType } from './types.js';
 export { emptyProjection, EventProjector, propertiesText, type EventProjection } from './projection.js';
+export { Interner, utf8 } from './intern.js';
 export {
   encodeTsvRow,
   END_TIME_MS,

@@ -59,6 +59,33 @@ describe('EventProjector', () => {
     );
   });
 
+  it('reads the same fields with interned strings (as the stream processor reads), when names repeat and when they do not', () => {
+    // A small pool, so the intern table hits (and two names of one length may share a slot),
+    // with unicode, invalid UTF-8 (lone surrogates in 'binary' strings), empty and over-long names.
+    const pool = fc.constantFrom('web', 'ios', 'Order Completed', 'Produkt angesehen ü', '注文完了', '😀 emoji', '', 'x'.repeat(64), 'y'.repeat(65), '\ud800', 'a"b\\c');
+    const name = fc.oneof(pool, text);
+    const interned = new EventProjector(codec, { ids: false, intern: true });
+    const out = emptyProjection();
+    fc.assert(
+      fc.property(recordArb, name, fc.option(name, { nil: null }), (r, source, event) => {
+        const buf = codec.encode({ ...r, source, event });
+        interned.read(buf, out);
+        const full = codec.decode(buf);
+        expect({ ...pick(out), properties: propertiesText(out) }).toEqual({
+          type: full.type,
+          event: full.event,
+          user_id: null,
+          anonymous_id: null,
+          timestamp: full.timestamp,
+          received_at: full.received_at,
+          source: full.source,
+          properties: full.properties,
+        });
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('reads records written with every earlier version', () => {
     const out = emptyProjection();
     for (const v of loadSchemaVersions('event')) {

@@ -12,6 +12,7 @@
 // on the fast path. Code is generated from the schema files only, never from input.
 import type avro from 'avsc';
 import { DecodeError, EventCodec, HEADER_BYTES, MAGIC_BYTE } from './codec.js';
+import { Interner, utf8 } from './intern.js';
 import type { EventType } from './types.js';
 
 /** The projected fields. One object is reused for every record: copy what you keep. */
@@ -167,22 +168,23 @@ function compile(plan: readonly Step[]): (buf: Buffer, out: EventProjection, v: 
   return new Function('tables', body)(symbolTables) as ReturnType<typeof compile>;
 }
 
-/** Buffer#utf8Slice: what toString('utf8', ...) calls after checking its arguments, which costs more than the slice for short strings. */
-const utf8Slice = (Buffer.prototype as unknown as { utf8Slice?: (start: number, end: number) => string }).utf8Slice;
-const utf8: (buf: Buffer, start: number, end: number) => string = utf8Slice
-  ? (buf, start, end) => utf8Slice.call(buf, start, end)
-  : (buf, start, end) => buf.toString('utf8', start, end);
-
 type Reader = ReturnType<typeof compile>;
 
 export class EventProjector {
   /** schema id -> compiled reader, or null: read with the full codec. */
   private readonly readers = new Map<number, Reader | null>();
   private readonly codec: EventCodec;
+  private readonly text: (buf: Uint8Array, start: number, end: number) => string;
 
-  /** `ids: false` leaves user_id and anonymous_id null (a Kafka key already holds the user key). */
-  constructor(codec: EventCodec = new EventCodec(), options: { ids?: boolean } = {}) {
+  /**
+   * `ids: false` leaves user_id and anonymous_id null (a Kafka key already holds the user key).
+   * `intern: true` hands out the same string object for the same bytes (./intern.ts): for a
+   * reader of every event that keys maps by source and event name.
+   */
+  constructor(codec: EventCodec = new EventCodec(), options: { ids?: boolean; intern?: boolean } = {}) {
     this.codec = codec;
+    const interner = options.intern ? new Interner() : null;
+    this.text = interner ? (buf, start, end) => interner.get(buf, start, end) : utf8;
     for (const v of codec.versions) {
       const plan = planOf(v.type, options.ids ?? true);
       this.readers.set(v.version, plan === null ? null : compile(plan));
@@ -198,7 +200,7 @@ export class EventProjector {
   read(buf: Buffer, out: EventProjection): void {
     if (buf.length < HEADER_BYTES) throw new DecodeError(`record is ${buf.length} bytes, shorter than the 5-byte header`);
     if (buf[0] !== MAGIC_BYTE) throw new DecodeError(`record starts with byte ${buf[0]}, not the magic byte 0`);
-    const id = buf.readUInt32BE(1);
+    const id = ((buf[1]! << 24) | (buf[2]! << 16) | (buf[3]! << 8) | buf[4]!) >>> 0; // readUInt32BE(1), without its argument checks
     const reader = this.readers.get(id);
     if (reader === undefined) throw new DecodeError(`unknown schema id ${id} (known: ${[...this.readers.keys()].join(', ')})`);
     if (reader === null) return this.slow(buf, out);
@@ -207,7 +209,7 @@ export class EventProjector {
     out.user_id = null;
     out.anonymous_id = null;
     out.propsStart = out.propsEnd = 0;
-    const end = reader(buf, out, null, utf8);
+    const end = reader(buf, out, null, this.text);
     if (end === -2 || end === -3) throw new DecodeError(`record with schema id ${id} is not valid Avro: a union branch or enum index out of range`);
     if (end === -1 || end > buf.length || Number.isNaN(end)) throw new DecodeError(`record with schema id ${id} is truncated`);
     if (end !== buf.length) throw new DecodeError(`record with schema id ${id} has ${buf.length - end} trailing bytes`);

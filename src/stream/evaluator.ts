@@ -182,11 +182,7 @@ export class Evaluator {
       if (grouped && keepSilent) {
         // Forgotten: silent longer than forget_after, whatever its state (documented).
         for (const [key, g] of rw.groups) {
-          if (g.lastSeen < forgetBefore && g.buckets.size === 0) {
-            rw.groups.delete(key);
-            rw.changed.delete(key);
-            rw.deleted.add(key);
-          }
+          if (g.lastSeen < forgetBefore && g.buckets.size === 0) rw.remove(key);
         }
       }
     }
@@ -205,7 +201,7 @@ export class Evaluator {
       if (rw.changed.size > 0 || rw.deleted.size > 0 || this.dbs.meta.get(`rule:${rule.name}`) === undefined) {
         this.dbs.meta.put(`rule:${rule.name}`, { fingerprint: rule.fingerprint, horizon: Number.isFinite(rw.horizon) ? rw.horizon : null });
       }
-      rw.changed.clear();
+      rw.clearChanged();
       rw.deleted.clear();
     }
   }

@@ -56,6 +56,24 @@ describe('Hll', () => {
     );
   }, 60_000);
 
+  it('merges two dense sketches into exactly the registers of the union, and addAll adds as add does', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 257, max: 3_000 }), fc.integer({ min: 257, max: 3_000 }), fc.integer({ min: 0, max: 1_000_000 }), (na, nb, at) => {
+        const a = users(at, na);
+        const b = users(at + Math.floor(na / 2), nb);
+        const ha = sketchOf(a);
+        const hb = sketchOf(b);
+        const union = sketchOf([...a, ...b]);
+        ha.merge(hb);
+        expect(Buffer.from(ha.toBytes())).toEqual(Buffer.from(union.toBytes()));
+        const all = new Hll();
+        all.addAll([...a, ...b].map(hashString));
+        expect(Buffer.from(all.toBytes())).toEqual(Buffer.from(union.toBytes()));
+      }),
+      { numRuns: 40 },
+    );
+  }, 60_000);
+
   it('survives a round trip through its bytes, sparse and dense', () => {
     for (const n of [0, 3, 256, 500]) {
       const h = sketchOf(users(1, n));

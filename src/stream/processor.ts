@@ -22,7 +22,7 @@ import type { Kafka } from 'kafkajs';
 import type { Logger } from '../common/log.js';
 import type { Config } from '../config/index.js';
 import { createPartitionReader, type PartitionReader, type ReadBatch } from '../kafka/index.js';
-import { DecodeError, emptyProjection, EventProjector, type EventProjection } from '../schema/index.js';
+import { DecodeError, emptyProjection, EventProjector, utf8, type EventProjection } from '../schema/index.js';
 import { Evaluator } from './evaluator.js';
 import { murmur3 } from './hll.js';
 import type { StreamMetrics } from './metrics.js';
@@ -54,7 +54,7 @@ class KeyText {
   }
   get(): string | null {
     if (!this.decoded) {
-      this.text = this.buf === null || this.buf.length === 0 ? null : this.buf.toString('utf8');
+      this.text = this.buf === null || this.buf.length === 0 ? null : utf8(this.buf, 0, this.buf.length);
       this.decoded = true;
     }
     return this.text;
@@ -88,11 +88,9 @@ export class StreamProcessor {
   private commitAgain = false;
   private endsTimer: NodeJS.Timeout | null = null;
   private stopped = false;
-  private readonly projector = new EventProjector(undefined, { ids: false });
+  private readonly projector = new EventProjector(undefined, { ids: false, intern: true });
   private readonly proj: EventProjection = emptyProjection();
   private readonly key = new KeyText();
-  /** Property names read from events (volume sums and rules), as the bytes `"name"` to look for. */
-  private readonly needles: { name: string; bytes: Buffer }[];
   private readonly props: PropertyReader;
   private readonly sumIndex: number[];
   private readonly sums: Float64Array | null;
@@ -107,7 +105,6 @@ export class StreamProcessor {
     this.evaluator = new Evaluator(o.rules, dbs);
     this.notifier = o.notifier;
     const names = [...new Set([...cfg.sumProperties, ...this.evaluator.properties])];
-    this.needles = names.map((name) => ({ name, bytes: Buffer.from(JSON.stringify(name)) }));
     this.props = new PropertyReader(names);
     this.evaluator.bindProperties(names);
     this.sumIndex = cfg.sumProperties.map((p) => names.indexOf(p));
@@ -160,6 +157,8 @@ export class StreamProcessor {
       maxWaitMs: cfg.fetchMaxWaitMs,
       maxBytes: cfg.fetchMaxBytes,
       maxBytesPerPartition: Math.max(1024 * 1024, Math.floor(cfg.fetchMaxBytes / 4)),
+      // Fetch the next round while this one is counted: rounds skip what they already read.
+      prefetch: true,
       log: this.o.log,
     });
     const ends = await this.reader.endOffsets();
@@ -260,14 +259,20 @@ export class StreamProcessor {
   }
 
   private events(b: ReadBatch, from: number, k: string): number {
-    const { proj, key, projector, volume, evaluator, needles } = this;
+    const { proj, key, projector, volume, evaluator } = this;
+    const wantsProps = this.props.wanted.length > 0;
     const m = this.o.metrics();
     const lateness = this.o.config.stream.allowedLatenessMs;
     const lateBefore = this.watermarkMs - lateness;
     let newest = this.partitionTime.get(k) ?? -Infinity;
     let n = 0;
-    for (const r of b.records) {
-      if (r.value === null || Number(r.offset) < from) continue;
+    const records = b.records;
+    // Offsets rise within a batch: only its head can be before `from` (read already).
+    let i = 0;
+    while (i < records.length && Number(records[i]!.offset) < from) i++;
+    for (; i < records.length; i++) {
+      const r = records[i]!;
+      if (r.value === null) continue;
       try {
         projector.read(r.value, proj);
       } catch (err) {
@@ -281,18 +286,10 @@ export class StreamProcessor {
       if (proj.received_at > newest) newest = proj.received_at;
       const user = r.key === null || r.key.length === 0 ? -1 : murmur3(r.key);
       key.reset(r.key);
-      // Properties: read only when one of the wanted names is in their bytes, and then only
-      // those members (src/stream/props.ts), not the whole object.
+      // Properties: only the wanted members (src/stream/props.ts), not the whole object, and not
+      // at all when no rule or sum reads any.
       let props: readonly unknown[] | null = null;
-      if (needles.length > 0 && proj.propsEnd > proj.propsStart) {
-        for (const nd of needles) {
-          const at = proj.buf.indexOf(nd.bytes, proj.propsStart);
-          if (at >= 0 && at < proj.propsEnd) {
-            if (this.props.read(proj.buf, proj.propsStart, proj.propsEnd)) props = this.props.values;
-            break;
-          }
-        }
-      }
+      if (wantsProps && proj.propsEnd - proj.propsStart > 2 && this.props.read(proj.buf, proj.propsStart, proj.propsEnd)) props = this.props.values;
       let sums: Float64Array | null = null;
       if (this.sums !== null && props !== null) {
         sums = this.sums;

@@ -5,6 +5,8 @@
 // wanted keys at depth 1. Input it cannot read as JSON gives no values (as JSON.parse would throw).
 // props.test.ts checks it against JSON.parse on generated objects.
 
+import { Interner, utf8 } from '../schema/intern.js';
+
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COLON = 0x3a;
@@ -18,6 +20,8 @@ export class PropertyReader {
   /** The wanted names as UTF-8 bytes, to compare keys without making strings. */
   private readonly names: Buffer[];
   readonly values: unknown[];
+  /** String values (a category to group by, say) repeat: one string object per distinct value. */
+  private readonly interner = new Interner();
 
   constructor(readonly wanted: readonly string[]) {
     this.names = wanted.map((w) => Buffer.from(w, 'utf8'));
@@ -45,10 +49,10 @@ export class PropertyReader {
         const close = stringEnd(buf, i + 1, end);
         if (close < 0) return false;
         if (depth === 1 && expectKey) {
-          want = this.match(buf, i + 1, close);
+          want = this.match(buf, i + 1, close, escaped);
           expectKey = false;
         } else if (depth === 1 && want >= 0) {
-          values[want] = decodeString(buf, i + 1, close);
+          values[want] = decodeString(buf, i + 1, close, this.interner);
           want = -1;
         }
         i = close + 1;
@@ -82,13 +86,12 @@ export class PropertyReader {
     return false;
   }
 
-  private match(buf: Uint8Array, from: number, to: number): number {
-    for (let j = from; j < to; j++) {
-      if (buf[j] === BACKSLASH) {
-        // An escaped key: compare its decoded text.
-        const key = decodeString(buf, from, to);
-        return key === undefined ? -1 : this.wanted.indexOf(key);
-      }
+  /** Index of the wanted name the key at [from, to) is, or -1. `esc`: the key holds a backslash. */
+  private match(buf: Uint8Array, from: number, to: number, esc: boolean): number {
+    if (esc) {
+      // An escaped key: compare its decoded text.
+      const key = decodeString(buf, from, to);
+      return key === undefined ? -1 : this.wanted.indexOf(key);
     }
     const len = to - from;
     outer: for (let k = 0; k < this.names.length; k++) {
@@ -106,18 +109,24 @@ function skipWs(buf: Uint8Array, i: number, end: number): number {
   return i;
 }
 
-/** Index of the quote closing a string whose content starts at `i`, or -1. */
+/** Whether the string stringEnd() last walked holds an escape (saves a second walk of each key). */
+let escaped = false;
+
+/** Index of the quote closing a string whose content starts at `i`, or -1. Sets `escaped`. */
 function stringEnd(buf: Uint8Array, i: number, end: number): number {
+  escaped = false;
   while (i < end) {
     const c = buf[i]!;
     if (c === QUOTE) return i;
-    if (c === BACKSLASH) i += 2;
-    else i++;
+    if (c === BACKSLASH) {
+      escaped = true;
+      i += 2;
+    } else i++;
   }
   return -1;
 }
 
-function decodeString(buf: Uint8Array, from: number, to: number): string | undefined {
+function decodeString(buf: Uint8Array, from: number, to: number, interner?: Interner): string | undefined {
   for (let j = from; j < to; j++) {
     if (buf[j] === BACKSLASH) {
       try {
@@ -127,7 +136,7 @@ function decodeString(buf: Uint8Array, from: number, to: number): string | undef
       }
     }
   }
-  return Buffer.from(buf.buffer, buf.byteOffset + from, to - from).toString('utf8');
+  return interner ? interner.get(buf, from, to) : utf8(buf, from, to);
 }
 
 function literal(buf: Uint8Array, from: number, to: number): unknown {
@@ -135,9 +144,35 @@ function literal(buf: Uint8Array, from: number, to: number): unknown {
   if (c === 0x74 && to - from === 4) return true; // true
   if (c === 0x66 && to - from === 5) return false; // false
   if (c === 0x6e && to - from === 4) return null; // null
-  // A JSON number: what Number() accepts of it is what JSON.parse gives.
+  // A JSON number. Fast path: up to 15 digits with at most 22 after the point and no exponent;
+  // the digits as an integer and 10^k are then both exact doubles, so one division rounds
+  // correctly, to what JSON.parse gives (Clinger's fast path). Anything else goes through Number().
+  let j = from;
+  const neg = c === 0x2d;
+  if (neg) j++;
+  let mant = 0;
+  let digits = 0;
+  let frac = -1;
+  const first = j;
+  for (; j < to; j++) {
+    const d = buf[j]! - 0x30;
+    if (d >= 0 && d <= 9) {
+      mant = mant * 10 + d;
+      digits++;
+      if (frac >= 0) frac++;
+    } else if (d === -2 && frac < 0) frac = 0; // '.'
+    else break;
+  }
+  const intDigits = frac < 0 ? digits : digits - frac;
+  // Whole (digits only, or digits.digits), at least one digit before the point, no leading 0 but "0".
+  if (j === to && intDigits > 0 && digits <= 15 && frac !== 0 && frac <= 22 && !(buf[first] === 0x30 && intDigits > 1)) {
+    const v = frac > 0 ? mant / POW10[frac]! : mant;
+    return neg ? -v : v;
+  }
   let s = '';
-  for (let j = from; j < to; j++) s += String.fromCharCode(buf[j]!);
+  for (let k = from; k < to; k++) s += String.fromCharCode(buf[k]!);
   if (!/^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/.test(s)) return undefined;
   return Number(s);
 }
+
+const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);

@@ -107,6 +107,15 @@ export class GroupState {
   lastSeen = -Infinity;
   /** Value of the window last evaluated, for the API. */
   value = 0;
+  // Hot-path marks (RuleWindows.bucketFor): the bucket last added to, and the epochs in which
+  // this group was last recorded as changed and as touched, so a run of events into one group
+  // costs field reads, not a Set and a Map update each.
+  lastBucket = NaN;
+  lastAgg: Agg | null = null;
+  changedMark = -1;
+  touchedMark = -1;
+  touchLo = 0;
+  touchHi = 0;
 
   constructor(decidedEnd: number) {
     this.decidedEnd = decidedEnd;
@@ -136,13 +145,18 @@ export class RuleWindows {
   readonly measure: MeasureKind;
   readonly condition: Condition;
   readonly groups = new Map<string, GroupState>();
-  /** Groups changed since the caller last cleared these (for writing them out). */
+  /** Groups changed since clearChanged() (for writing them out). */
   readonly changed = new Set<string>();
+  private changedEpoch = 0;
   readonly deleted = new Set<string>();
   /** Windows ending at or before this are final. */
   horizon: number;
-  /** Groups with events since the last afterBatch(), with the oldest and newest bucket touched. */
-  private readonly touched = new Map<string, { lo: number; hi: number }>();
+  /** Groups with events since the last afterBatch() (each group's touchLo..touchHi: the buckets touched). */
+  private readonly touched: { key: string; g: GroupState }[] = [];
+  private touchedEpoch = 0;
+  /** The group group() returned last (every removal goes through remove(), which forgets it). */
+  private lastKey: string | null = null;
+  private lastGroup: GroupState | null = null;
   private readonly early: { enter: boolean; recover: boolean };
   private readonly users: boolean;
 
@@ -163,14 +177,30 @@ export class RuleWindows {
    * at start with `from` -Infinity: every window counts.
    */
   group(key: string, from = -Infinity): GroupState {
+    // Runs of events into one group (every event of an ungrouped rule) skip the map.
+    if (key === this.lastKey) return this.lastGroup!;
     let g = this.groups.get(key);
     if (g === undefined) {
       g = new GroupState(Math.max(this.horizon, from));
       this.groups.set(key, g);
       this.changed.add(key);
+      g.changedMark = this.changedEpoch;
       this.deleted.delete(key);
     }
+    this.lastKey = key;
+    this.lastGroup = g;
     return g;
+  }
+
+  /** Removes a group (it is deleted from the store at the next write). */
+  remove(key: string): void {
+    this.groups.delete(key);
+    this.changed.delete(key);
+    this.deleted.add(key);
+    if (key === this.lastKey) {
+      this.lastKey = null;
+      this.lastGroup = null;
+    }
   }
 
   /** True when an event at time t is late: some window containing it is already final. */
@@ -185,18 +215,35 @@ export class RuleWindows {
   bucketFor(key: string, t: number): Agg {
     const b = floorTo(t, this.spec.step);
     const g = this.group(key, b);
-    let a = g.buckets.get(b);
-    if (a === undefined) {
-      a = newAgg(this.users);
-      g.buckets.set(b, a);
+    let a: Agg | undefined;
+    if (b === g.lastBucket) a = g.lastAgg!;
+    else {
+      a = g.buckets.get(b);
+      if (a === undefined) {
+        a = newAgg(this.users);
+        g.buckets.set(b, a);
+      }
+      g.lastBucket = b;
+      g.lastAgg = a;
+      if (b > g.lastSeen) g.lastSeen = b;
     }
-    if (b > g.lastSeen) g.lastSeen = b;
-    this.changed.add(key);
-    const seen = this.touched.get(key);
-    if (seen === undefined) this.touched.set(key, { lo: b, hi: b });
-    else if (b < seen.lo) seen.lo = b;
-    else if (b > seen.hi) seen.hi = b;
+    if (g.changedMark !== this.changedEpoch) {
+      this.changed.add(key);
+      g.changedMark = this.changedEpoch;
+    }
+    if (g.touchedMark !== this.touchedEpoch) {
+      g.touchedMark = this.touchedEpoch;
+      g.touchLo = g.touchHi = b;
+      this.touched.push({ key, g });
+    } else if (b < g.touchLo) g.touchLo = b;
+    else if (b > g.touchHi) g.touchHi = b;
     return a;
+  }
+
+  /** Forgets which groups changed (after they were written). */
+  clearChanged(): void {
+    this.changed.clear();
+    this.changedEpoch++;
   }
 
   /** Value of the window ending at `end` for a group. */
@@ -210,11 +257,11 @@ export class RuleWindows {
   /** Early decisions for the groups touched since the last call. */
   afterBatch(): Transition[] {
     const out: Transition[] = [];
-    for (const [key, { lo, hi }] of this.touched) {
-      const g = this.groups.get(key);
-      if (g !== undefined) this.decideEarly(key, g, lo, hi, out);
+    for (const { key, g } of this.touched) {
+      if (this.groups.get(key) === g) this.decideEarly(key, g, g.touchLo, g.touchHi, out);
     }
-    this.touched.clear();
+    this.touched.length = 0;
+    this.touchedEpoch++;
     return out;
   }
 
@@ -286,9 +333,7 @@ export class RuleWindows {
       this.decideFinal(key, g, horizon, out);
       this.expire(g);
       if (g.buckets.size === 0 && !g.alert && !keep(key, g)) {
-        this.groups.delete(key);
-        this.changed.delete(key);
-        this.deleted.add(key);
+        this.remove(key);
       } else {
         this.changed.add(key);
       }
@@ -324,5 +369,7 @@ export class RuleWindows {
   private expire(g: GroupState): void {
     const from = Math.max(g.decidedEnd, g.transitionEnd - this.spec.step) + this.spec.step - this.spec.size;
     for (const b of g.buckets.keys()) if (b < from) g.buckets.delete(b);
+    g.lastBucket = NaN;
+    g.lastAgg = null;
   }
 }
