@@ -89,6 +89,8 @@ interface RunResult {
   server_max_rss_mb?: number;
   server_cpu_cores?: number;
   written_events?: number;
+  /** The server's main-thread event-loop delay over the run (prom-client resets it at each scrape). */
+  event_loop_ms?: { p99: number; max: number };
 }
 
 // Request shapes: a timeline (newest 50), a short feed of track events, one event name, last week.
@@ -207,7 +209,7 @@ export async function metrics(port: number): Promise<Map<string, number>> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const out = new Map<string, number>();
   for (const line of text.split('\n')) {
-    const m = /^(trackhouse_query_[a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$/.exec(line);
+    const m = /^(trackhouse_query_[a-z_]+|trackhouse_nodejs_eventloop_lag_(?:p99|max)_seconds)(\{[^}]*\})? ([0-9.e+-]+)$/.exec(line);
     if (!m) continue;
     const label = /(?:answer|route)="(\w+)"/.exec(m[2] ?? '')?.[1];
     const key = label ? `${m[1]}:${label}` : m[1]!;
@@ -328,9 +330,11 @@ async function measure(ctx: BenchContext, m: Measure): Promise<RunResult> {
       if (d > 0) answers[a] = d;
     }
     out.answers = answers;
+    const lag = (k: string) => Math.round((after.get(`trackhouse_nodejs_eventloop_lag_${k}_seconds`) ?? 0) * 1e4) / 10;
+    out.event_loop_ms = { p99: lag('p99'), max: lag('max') };
   }
   hist.destroy();
-  ctx.log(`${m.name}: ${out.rps} req/s, p50 ${out.latency_ms.p50} ms, p99 ${out.latency_ms.p99} ms, RSS ${out.server_max_rss_mb} MB, ${out.server_cpu_cores} cores`);
+  ctx.log(`${m.name}: ${out.rps} req/s, p50 ${out.latency_ms.p50} ms, p99 ${out.latency_ms.p99} ms, RSS ${out.server_max_rss_mb} MB, ${out.server_cpu_cores} cores, event loop ${JSON.stringify(out.event_loop_ms ?? null)}`);
   return out;
 }
 
@@ -527,12 +531,12 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
       `View: ${Number(build.view_events).toLocaleString('en')} events, ${mb(build.view_data_bytes)} of keys and reply JSON, ${mb(build.view_disk_bytes)} on disk ` +
       `(${Math.round(build.view_disk_bytes / Math.max(1, rows))} bytes per event). Target: 10 M events in under 60 s.`,
     '',
-    '| run | deployment | access | writes/s | req/s | reply bytes | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | answers | server RSS MB | server cores | target |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| run | deployment | access | writes/s | req/s | reply bytes | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | answers | server RSS MB | server cores | event loop p99 / max ms | target |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...results.map(
       (r) =>
         `| ${r.name} | ${r.deployment} | ${r.pattern} | ${r.write_rate} | ${r.rps} | ${r.mean_reply_bytes} | ${r.latency_ms.p50} | ${r.latency_ms.p90} | ${r.latency_ms.p99} | ${r.latency_ms.p999} | ${r.latency_ms.max} | ` +
-        `${r.answers ? Object.entries(r.answers).map(([k, v]) => `${k} ${v}`).join(', ') : '-'} | ${r.server_max_rss_mb ?? '-'} | ${r.server_cpu_cores ?? '-'} | ${views.includes(r) ? (met(r) ? 'met' : 'NOT met') : '-'} |`,
+        `${r.answers ? Object.entries(r.answers).map(([k, v]) => `${k} ${v}`).join(', ') : '-'} | ${r.server_max_rss_mb ?? '-'} | ${r.server_cpu_cores ?? '-'} | ${r.event_loop_ms ? `${r.event_loop_ms.p99} / ${r.event_loop_ms.max}` : '-'} | ${views.includes(r) ? (met(r) ? 'met' : 'NOT met') : '-'} |`,
     ),
     '',
     `${CONNECTIONS} connections (${LOADGEN === 'wrk' ? 'wrk, 1 thread, closed loop, its own process' : 'autocannon, closed loop, in the bench process'}; servers in their own processes), ${measureS} s per run after a warm-up ` +
@@ -541,7 +545,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
       `hot = the ${HOT_USERS} most active users. split = \`trackhouse query\` alone (CLICKHOUSE_URL: the seeded chDB served over HTTP by another process); ` +
       `allinone = chDB + sink + query API in one process (the sink inserts the background writes). writes/s: events produced to Kafka during the runs, ` +
       `for users drawn by activity. ceiling-hot: a uWS server writing one prepared reply of the split-hot mean size (the load generator's and loopback's limit here). ` +
-      `clickhouse-uniform: every page from chDB, the path before the view. Machine: ${os.cpus().length} cores, shared with other work: figures are noisy. ` +
+      `clickhouse-uniform: every page from chDB, the path before the view. event loop: the server's main-thread event-loop delay over the run (prom-client's monitorEventLoopDelay), what a request waits behind other work on that thread. Machine: ${os.cpus().length} cores, shared with other work: figures are noisy. ` +
       `${rows < 10_000_000 ? '**Not the 10 M-event target data set.**' : ''}`,
     '',
     `Targets at ${CONNECTIONS} clients: p99 <= ${TARGET_P99_MS} ms and >= ${TARGET_RPS.toLocaleString('en')} req/s: ${views.filter(met).length} of ${views.length} runs met; ` +
