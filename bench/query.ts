@@ -87,6 +87,8 @@ interface RunResult {
   /** Pages by where they came from (the server's /metrics). */
   answers?: Record<string, number>;
   server_max_rss_mb?: number;
+  /** Without the mapped view file's pages (RssAnon). */
+  server_max_anon_rss_mb?: number;
   server_cpu_cores?: number;
   written_events?: number;
   /** The server's main-thread event-loop delay over the run (prom-client resets it at each scrape). */
@@ -321,6 +323,7 @@ async function measure(ctx: BenchContext, m: Measure): Promise<RunResult> {
     errors: result.errors + result.timeouts,
     latency_ms: { p50: q(50), p90: q(90), p99: q(99), p999: q(99.9), max: Math.round(hist.maxValue) / 1000, mean: Math.round(hist.mean) / 1000 },
     server_max_rss_mb: s.max_rss_mb,
+    server_max_anon_rss_mb: s.max_anon_rss_mb,
     server_cpu_cores: s.cpu_cores,
   };
   if (m.withMetrics) {
@@ -334,7 +337,7 @@ async function measure(ctx: BenchContext, m: Measure): Promise<RunResult> {
     out.event_loop_ms = { p99: lag('p99'), max: lag('max') };
   }
   hist.destroy();
-  ctx.log(`${m.name}: ${out.rps} req/s, p50 ${out.latency_ms.p50} ms, p99 ${out.latency_ms.p99} ms, RSS ${out.server_max_rss_mb} MB, ${out.server_cpu_cores} cores, event loop ${JSON.stringify(out.event_loop_ms ?? null)}`);
+  ctx.log(`${m.name}: ${out.rps} req/s, p50 ${out.latency_ms.p50} ms, p99 ${out.latency_ms.p99} ms, RSS ${out.server_max_rss_mb} MB (anon ${out.server_max_anon_rss_mb}), ${out.server_cpu_cores} cores, event loop ${JSON.stringify(out.event_loop_ms ?? null)}`);
   return out;
 }
 
@@ -450,6 +453,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
     builder_events_per_s: caughtUpLine.eventsPerSecond,
     cpu_cores: builtIn.cpu_cores,
     max_rss_mb: builtIn.max_rss_mb,
+    max_anon_rss_mb: builtIn.max_anon_rss_mb,
     view_events: viewMetrics.get('trackhouse_query_view_events') ?? 0,
     view_data_bytes: viewMetrics.get('trackhouse_query_view_bytes') ?? 0,
     view_disk_bytes: statSync(viewFile).blocks * 512,
@@ -462,7 +466,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
     return {
       name: 'query',
       results: { data: { ...table, produced }, build },
-      markdown: `## Query API: view build only\n\nView build of ${rows.toLocaleString('en')} events from Kafka: ${build.seconds_to_ready} s to /readyz 200, ${build.events_per_s.toLocaleString('en')} events/s (builder thread alone: ${build.builder_seconds} s, ${Number(build.builder_events_per_s).toLocaleString('en')} events/s), ${build.cpu_cores} cores, max RSS ${build.max_rss_mb} MB, ${Math.round(build.view_disk_bytes / Math.max(1, rows))} bytes per event on disk. (BENCH_QUERY_BUILD_ONLY=1: no read runs.)`,
+      markdown: `## Query API: view build only\n\nView build of ${rows.toLocaleString('en')} events from Kafka: ${build.seconds_to_ready} s to /readyz 200, ${build.events_per_s.toLocaleString('en')} events/s (builder thread alone: ${build.builder_seconds} s, ${Number(build.builder_events_per_s).toLocaleString('en')} events/s), ${build.cpu_cores} cores, max RSS ${build.max_rss_mb} MB (${build.max_anon_rss_mb} MB without the mapped view file), ${Math.round(build.view_disk_bytes / Math.max(1, rows))} bytes per event on disk. (BENCH_QUERY_BUILD_ONLY=1: no read runs.)`,
     };
   }
 
@@ -527,16 +531,16 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
       `in Kafka (${PARTITIONS} partitions, produced in ${produced.seconds} s) and in chDB (${mb(table.bytes_on_disk ?? 0)}).`,
     '',
     `View build (\`trackhouse query\` on an empty view, from Kafka): **${build.seconds_to_ready} s to /readyz 200, ${build.events_per_s.toLocaleString('en')} events/s** ` +
-      `(builder thread alone: ${build.builder_seconds} s, ${Number(build.builder_events_per_s).toLocaleString('en')} events/s), ${build.cpu_cores} cores, max RSS ${build.max_rss_mb} MB. ` +
+      `(builder thread alone: ${build.builder_seconds} s, ${Number(build.builder_events_per_s).toLocaleString('en')} events/s), ${build.cpu_cores} cores, max RSS ${build.max_rss_mb} MB (${build.max_anon_rss_mb} MB without the mapped view file). ` +
       `View: ${Number(build.view_events).toLocaleString('en')} events, ${mb(build.view_data_bytes)} of keys and reply JSON, ${mb(build.view_disk_bytes)} on disk ` +
       `(${Math.round(build.view_disk_bytes / Math.max(1, rows))} bytes per event). Target: 10 M events in under 60 s.`,
     '',
-    '| run | deployment | access | writes/s | req/s | reply bytes | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | answers | server RSS MB | server cores | event loop p99 / max ms | target |',
+    '| run | deployment | access | writes/s | req/s | reply bytes | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | answers | server RSS MB (anon) | server cores | event loop p99 / max ms | target |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...results.map(
       (r) =>
         `| ${r.name} | ${r.deployment} | ${r.pattern} | ${r.write_rate} | ${r.rps} | ${r.mean_reply_bytes} | ${r.latency_ms.p50} | ${r.latency_ms.p90} | ${r.latency_ms.p99} | ${r.latency_ms.p999} | ${r.latency_ms.max} | ` +
-        `${r.answers ? Object.entries(r.answers).map(([k, v]) => `${k} ${v}`).join(', ') : '-'} | ${r.server_max_rss_mb ?? '-'} | ${r.server_cpu_cores ?? '-'} | ${r.event_loop_ms ? `${r.event_loop_ms.p99} / ${r.event_loop_ms.max}` : '-'} | ${views.includes(r) ? (met(r) ? 'met' : 'NOT met') : '-'} |`,
+        `${r.answers ? Object.entries(r.answers).map(([k, v]) => `${k} ${v}`).join(', ') : '-'} | ${r.server_max_rss_mb ?? '-'}${r.server_max_anon_rss_mb !== undefined ? ` (${r.server_max_anon_rss_mb})` : ''} | ${r.server_cpu_cores ?? '-'} | ${r.event_loop_ms ? `${r.event_loop_ms.p99} / ${r.event_loop_ms.max}` : '-'} | ${views.includes(r) ? (met(r) ? 'met' : 'NOT met') : '-'} |`,
     ),
     '',
     `${CONNECTIONS} connections (${LOADGEN === 'wrk' ? 'wrk, 1 thread, closed loop, its own process' : 'autocannon, closed loop, in the bench process'}; servers in their own processes), ${measureS} s per run after a warm-up ` +
