@@ -40,7 +40,7 @@ export const run: Scenario = async (ctx): Promise<BenchSection> => {
   const markdown = [
     '## Erasure',
     '',
-    `One user (${r.user_events} events on ${r.rollup_days} days) erased among ${r.events} events of ${r.users} users (${r.parts_before} active parts), chDB, rollups included.`,
+    `One user (${r.user_events} events on ${r.rollup_days} days) erased among ${r.events} events of ${r.users} users (${r.parts_before} active parts, merged), chDB, rollups included.`,
     '',
     '| step | seconds |',
     '| --- | ---: |',
@@ -49,7 +49,7 @@ export const run: Scenario = async (ctx): Promise<BenchSection> => {
     `| **erasure, total** | **${r.erasure_seconds}** |`,
     `| floor: lightweight DELETE of another user (masks, no rewrite) | ${r.lightweight_delete_seconds} |`,
     '',
-    `Nothing of the user left (${r.left_of_user} rows); every rollup equals an aggregation of events: ${r.rollups_equal_rebuild}. Seeding took ${r.seed_seconds} s. Load average at start ${load.map((x) => x.toFixed(2)).join(' ')}.`,
+    `Nothing of the user left (${r.left_of_user} rows); every rollup equals an aggregation of events: ${r.rollups_equal_rebuild}. Seeding took ${r.seed_seconds} s, then merging the table's parts (OPTIMIZE FINAL, the table at rest) ${r.merge_seconds} s. Load average at start ${load.map((x) => x.toFixed(2)).join(' ')}.`,
   ].join('\n');
   return { name: 'erasure', results, markdown };
 };

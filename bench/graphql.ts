@@ -1,6 +1,6 @@
 // npm run bench -- graphql: a page of one user's events through GraphQL (POST /graphql, user.events
 // as a connection) against the same page through REST (GET /v1/users/{id}/events), on ONE query
-// server answering from its view, at 32 concurrent clients (autocannon, closed loop): req/s, p50,
+// server answering from its view, at 32 concurrent clients (wrk when installed, else autocannon; closed loop): req/s, p50,
 // p99 side by side and their ratios, and the server's CPU per request. Data: BENCH_GRAPHQL_ROWS
 // events (1,000,000; BENCH_QUICK=1: 50,000).
 //
@@ -17,7 +17,7 @@
 import os from 'node:os';
 import * as hdr from 'hdr-histogram-js';
 import { sampled } from './lib/proc.js';
-import { CONNECTIONS, hotPaths, load, metrics, paths, prepareData, READ_KEY, setHotUsers, startSplit, waitReady, type BenchRequest, type Pattern } from './query.js';
+import { CONNECTIONS, hotPaths, load, LOADGEN, metrics, paths, prepareData, READ_KEY, setHotUsers, startSplit, waitReady, type BenchRequest, type Pattern } from './query.js';
 import type { BenchContext, BenchSection } from './types.js';
 
 /** Every field of a REST event, the edge's cursor and the page info: what a REST page carries. */
@@ -206,7 +206,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
     '| --- | --- | --- | --- | --- | --- | --- |',
     ...pairs.map((p) => `| ${p.name} | ${p.ratio.rps} | ${p.ratio.p50} | ${p.ratio.p99} | ${p.ratio.cpu_per_request} | ${p.p99_difference_ms} | ${p.load_avg.join(', ')} |`),
     '',
-    `${CONNECTIONS} connections (autocannon, closed loop, in the bench process; the server in its own process). REST: GET /v1/users/{id}/events; GraphQL: POST /graphql, ` +
+    `${CONNECTIONS} connections (${LOADGEN === 'wrk' ? 'wrk, 1 thread, closed loop, its own process' : 'autocannon, closed loop, in the bench process'}; the server in its own process). REST: GET /v1/users/{id}/events; GraphQL: POST /graphql, ` +
       'user.events with every field of a REST event, each edge`s cursor and pageInfo, the same page parameters as variables. ' +
       `Each side: two runs of ${measureS} s, alternating REST, GraphQL, REST, GraphQL on one server process. hot: the ${hotUsers} most active users; zipf: users drawn by activity. ` +
       'Request shapes as in the query section (50% newest 50, 25% type=track limit 20, 10% one event name limit 20, 15% last 7 days limit 50). ' +

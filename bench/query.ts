@@ -1,5 +1,6 @@
 // npm run bench -- query: GET /v1/users/{userId}/events at 32 concurrent clients over 10 million
-// events (BENCH_QUERY_ROWS to change; BENCH_QUICK=1: 50,000 events, short runs), served by the
+// events (BENCH_QUERY_ROWS to change; BENCH_QUICK=1: 50,000 events, short runs; BENCH_QUERY_BUILD_ONLY=1:
+// the view build alone), served by the
 // query API's view.
 //
 // 1. The same events go into a fresh chDB data dir (bench/query-seed.ts) and into a fresh topic of
@@ -12,7 +13,7 @@
 //    - all-in-one: bench/query-allinone.ts, chDB + sink + query API in one process, as `trackhouse
 //      start` runs them (the sink inserts the background writes into chDB beside the reads);
 //    each with 0 and BENCH_QUERY_WRITE_RATE (2000) events/s written to Kafka in the background
-//    (bench/query-writer.ts), each with uniform, Zipf and hot access. autocannon drives 32
+//    (bench/query-writer.ts), each with uniform, Zipf and hot access. wrk (or autocannon) drives 32
 //    connections from this process; latency is recorded per response in microseconds (HDR).
 // 4. Same run: the ceiling (a uWS server writing one prepared reply of the hot runs' mean size)
 //    and the old path (every page from ClickHouse, bench/query-engine.ts).
@@ -32,6 +33,7 @@ import { kafkajs } from '../src/kafka/kafkajs.js';
 import { sampled } from './lib/proc.js';
 import { rng32, sampleRank, TRACK_EVENTS, userKeyOf, zipfCdf } from './query-data.js';
 import type { BenchContext, BenchSection } from './types.js';
+import { hasWrk, runWrkStream } from './lib/wrk.js';
 
 const { Kafka, logLevel } = kafkajs();
 
@@ -50,6 +52,14 @@ interface AutocannonInstance {
 }
 type Autocannon = (opts: Record<string, unknown>, cb: (err: Error | null, r: AutocannonResult) => void) => AutocannonInstance;
 const autocannon = require('autocannon') as Autocannon;
+
+/**
+ * The load generator of the measured runs: wrk (Debian's package) when installed, since it takes
+ * a fraction of autocannon's CPU for the same requests, which on 2 cores is CPU the server
+ * measured does not get; BENCH_LOADGEN=autocannon forces autocannon. Warm-ups of a fixed number
+ * of requests always use autocannon.
+ */
+export const LOADGEN: 'wrk' | 'autocannon' = process.env.BENCH_LOADGEN === 'autocannon' || !hasWrk() ? 'autocannon' : 'wrk';
 
 export const READ_KEY = 'bench-read-key';
 export const CONNECTIONS = 32;
@@ -77,8 +87,12 @@ interface RunResult {
   /** Pages by where they came from (the server's /metrics). */
   answers?: Record<string, number>;
   server_max_rss_mb?: number;
+  /** Without the mapped view file's pages (RssAnon). */
+  server_max_anon_rss_mb?: number;
   server_cpu_cores?: number;
   written_events?: number;
+  /** The server's main-thread event-loop delay over the run (prom-client resets it at each scrape). */
+  event_loop_ms?: { p99: number; max: number };
 }
 
 // Request shapes: a timeline (newest 50), a short feed of track events, one event name, last week.
@@ -127,8 +141,11 @@ export interface Child {
   stop(): Promise<number | null>;
 }
 
+/** BENCH_PROF_DIR: every child process writes a V8 CPU profile there when it exits (node --cpu-prof). */
+const PROF = process.env.BENCH_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF_DIR}`] : [];
+
 export function child(ctx: BenchContext, args: string[], env: NodeJS.ProcessEnv, label: string): Child {
-  const proc = spawn(process.execPath, args, { cwd: ctx.root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [...PROF, ...args], { cwd: ctx.root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<number | null>((r) => proc.once('exit', r));
   const lines: Record<string, unknown>[] = [];
   const waiters: ((o: Record<string, unknown>) => void)[] = [];
@@ -194,7 +211,7 @@ export async function metrics(port: number): Promise<Map<string, number>> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const out = new Map<string, number>();
   for (const line of text.split('\n')) {
-    const m = /^(trackhouse_query_[a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$/.exec(line);
+    const m = /^(trackhouse_query_[a-z_]+|trackhouse_nodejs_eventloop_lag_(?:p99|max)_seconds)(\{[^}]*\})? ([0-9.e+-]+)$/.exec(line);
     if (!m) continue;
     const label = /(?:answer|route)="(\w+)"/.exec(m[2] ?? '')?.[1];
     const key = label ? `${m[1]}:${label}` : m[1]!;
@@ -207,12 +224,33 @@ export async function metrics(port: number): Promise<Map<string, number>> {
 export type BenchRequest = string | { path: string; body: string };
 
 /**
- * Runs autocannon for `seconds` (or `amount` requests) over `reqs` in turn; returns totals and a µs
+ * Runs the load generator (LOADGEN) for `seconds` (or autocannon for `amount` requests) over `reqs` in turn; returns totals and a µs
  * histogram of 2xx latencies. A stream is all GETs or all POSTs (JSON, GraphQL's media types).
  */
 export async function load(port: number, reqs: readonly BenchRequest[], seconds: number, amount?: number): Promise<{ result: AutocannonResult; hist: hdr.Histogram }> {
   const hist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
   const posts = typeof reqs[0] !== 'string';
+  if (LOADGEN === 'wrk' && amount === undefined) {
+    const r = await runWrkStream({
+      url: `http://127.0.0.1:${port}`,
+      requests: reqs.map((q) => (typeof q === 'string' ? { method: 'GET' as const, path: q } : { method: 'POST' as const, path: q.path, body: q.body })),
+      headers: { authorization: `Bearer ${READ_KEY}`, ...(posts ? { 'content-type': 'application/json', accept: 'application/graphql-response+json' } : {}) },
+      connections: CONNECTIONS,
+      durationS: seconds,
+    });
+    for (const [us, n] of r.latency_us) hist.recordValueWithCount(Math.max(1, us), n);
+    // Scaled to the asked duration: callers divide totals by it, as with autocannon's.
+    const scale = seconds / r.duration_s;
+    const result: AutocannonResult = {
+      requests: { total: Math.round(r.requests * scale), average: r.requests / r.duration_s },
+      throughput: { total: Math.round(r.bytes * scale) },
+      non2xx: r.status_errors,
+      errors: r.socket_errors,
+      timeouts: r.timeouts,
+      duration: r.duration_s,
+    };
+    return { result, hist };
+  }
   let i = 0;
   const result = await new Promise<AutocannonResult>((resolve, reject) => {
     const inst = autocannon(
@@ -285,6 +323,7 @@ async function measure(ctx: BenchContext, m: Measure): Promise<RunResult> {
     errors: result.errors + result.timeouts,
     latency_ms: { p50: q(50), p90: q(90), p99: q(99), p999: q(99.9), max: Math.round(hist.maxValue) / 1000, mean: Math.round(hist.mean) / 1000 },
     server_max_rss_mb: s.max_rss_mb,
+    server_max_anon_rss_mb: s.max_anon_rss_mb,
     server_cpu_cores: s.cpu_cores,
   };
   if (m.withMetrics) {
@@ -294,9 +333,11 @@ async function measure(ctx: BenchContext, m: Measure): Promise<RunResult> {
       if (d > 0) answers[a] = d;
     }
     out.answers = answers;
+    const lag = (k: string) => Math.round((after.get(`trackhouse_nodejs_eventloop_lag_${k}_seconds`) ?? 0) * 1e4) / 10;
+    out.event_loop_ms = { p99: lag('p99'), max: lag('max') };
   }
   hist.destroy();
-  ctx.log(`${m.name}: ${out.rps} req/s, p50 ${out.latency_ms.p50} ms, p99 ${out.latency_ms.p99} ms, RSS ${out.server_max_rss_mb} MB, ${out.server_cpu_cores} cores`);
+  ctx.log(`${m.name}: ${out.rps} req/s, p50 ${out.latency_ms.p50} ms, p99 ${out.latency_ms.p99} ms, RSS ${out.server_max_rss_mb} MB (anon ${out.server_max_anon_rss_mb}), ${out.server_cpu_cores} cores, event loop ${JSON.stringify(out.event_loop_ms ?? null)}`);
   return out;
 }
 
@@ -412,11 +453,22 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
     builder_events_per_s: caughtUpLine.eventsPerSecond,
     cpu_cores: builtIn.cpu_cores,
     max_rss_mb: builtIn.max_rss_mb,
+    max_anon_rss_mb: builtIn.max_anon_rss_mb,
     view_events: viewMetrics.get('trackhouse_query_view_events') ?? 0,
     view_data_bytes: viewMetrics.get('trackhouse_query_view_bytes') ?? 0,
     view_disk_bytes: statSync(viewFile).blocks * 512,
   };
   ctx.log(`build: ${JSON.stringify(build)}`);
+  if (process.env.BENCH_QUERY_BUILD_ONLY === '1') {
+    // The view build alone (tuning the builder): no read runs.
+    await q.stop();
+    await chHttp.stop();
+    return {
+      name: 'query',
+      results: { data: { ...table, produced }, build },
+      markdown: `## Query API: view build only\n\nView build of ${rows.toLocaleString('en')} events from Kafka: ${build.seconds_to_ready} s to /readyz 200, ${build.events_per_s.toLocaleString('en')} events/s (builder thread alone: ${build.builder_seconds} s, ${Number(build.builder_events_per_s).toLocaleString('en')} events/s), ${build.cpu_cores} cores, max RSS ${build.max_rss_mb} MB (${build.max_anon_rss_mb} MB without the mapped view file), ${Math.round(build.view_disk_bytes / Math.max(1, rows))} bytes per event on disk. (BENCH_QUERY_BUILD_ONLY=1: no read runs.)`,
+    };
+  }
 
   // 3. Reads.
   const results: RunResult[] = [];
@@ -479,25 +531,25 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
       `in Kafka (${PARTITIONS} partitions, produced in ${produced.seconds} s) and in chDB (${mb(table.bytes_on_disk ?? 0)}).`,
     '',
     `View build (\`trackhouse query\` on an empty view, from Kafka): **${build.seconds_to_ready} s to /readyz 200, ${build.events_per_s.toLocaleString('en')} events/s** ` +
-      `(builder thread alone: ${build.builder_seconds} s, ${Number(build.builder_events_per_s).toLocaleString('en')} events/s), ${build.cpu_cores} cores, max RSS ${build.max_rss_mb} MB. ` +
+      `(builder thread alone: ${build.builder_seconds} s, ${Number(build.builder_events_per_s).toLocaleString('en')} events/s), ${build.cpu_cores} cores, max RSS ${build.max_rss_mb} MB (${build.max_anon_rss_mb} MB without the mapped view file). ` +
       `View: ${Number(build.view_events).toLocaleString('en')} events, ${mb(build.view_data_bytes)} of keys and reply JSON, ${mb(build.view_disk_bytes)} on disk ` +
       `(${Math.round(build.view_disk_bytes / Math.max(1, rows))} bytes per event). Target: 10 M events in under 60 s.`,
     '',
-    '| run | deployment | access | writes/s | req/s | reply bytes | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | answers | server RSS MB | server cores | target |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| run | deployment | access | writes/s | req/s | reply bytes | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | answers | server RSS MB (anon) | server cores | event loop p99 / max ms | target |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...results.map(
       (r) =>
         `| ${r.name} | ${r.deployment} | ${r.pattern} | ${r.write_rate} | ${r.rps} | ${r.mean_reply_bytes} | ${r.latency_ms.p50} | ${r.latency_ms.p90} | ${r.latency_ms.p99} | ${r.latency_ms.p999} | ${r.latency_ms.max} | ` +
-        `${r.answers ? Object.entries(r.answers).map(([k, v]) => `${k} ${v}`).join(', ') : '-'} | ${r.server_max_rss_mb ?? '-'} | ${r.server_cpu_cores ?? '-'} | ${views.includes(r) ? (met(r) ? 'met' : 'NOT met') : '-'} |`,
+        `${r.answers ? Object.entries(r.answers).map(([k, v]) => `${k} ${v}`).join(', ') : '-'} | ${r.server_max_rss_mb ?? '-'}${r.server_max_anon_rss_mb !== undefined ? ` (${r.server_max_anon_rss_mb})` : ''} | ${r.server_cpu_cores ?? '-'} | ${r.event_loop_ms ? `${r.event_loop_ms.p99} / ${r.event_loop_ms.max}` : '-'} | ${views.includes(r) ? (met(r) ? 'met' : 'NOT met') : '-'} |`,
     ),
     '',
-    `${CONNECTIONS} connections (autocannon, closed loop, in the bench process; servers in their own processes), ${measureS} s per run after a warm-up ` +
+    `${CONNECTIONS} connections (${LOADGEN === 'wrk' ? 'wrk, 1 thread, closed loop, its own process' : 'autocannon, closed loop, in the bench process'}; servers in their own processes), ${measureS} s per run after a warm-up ` +
       `(hot: each of the ${Math.min(HOT_USERS, users) * SHAPES.length} hot requests once; uniform and Zipf: ${warmS} s). Request shapes: 50% newest 50 events, ` +
       `25% type=track limit 20, 10% one event name limit 20, 15% last 7 days limit 50. Access: uniform = any user; zipf = users drawn by activity; ` +
       `hot = the ${HOT_USERS} most active users. split = \`trackhouse query\` alone (CLICKHOUSE_URL: the seeded chDB served over HTTP by another process); ` +
       `allinone = chDB + sink + query API in one process (the sink inserts the background writes). writes/s: events produced to Kafka during the runs, ` +
       `for users drawn by activity. ceiling-hot: a uWS server writing one prepared reply of the split-hot mean size (the load generator's and loopback's limit here). ` +
-      `clickhouse-uniform: every page from chDB, the path before the view. Machine: ${os.cpus().length} cores, shared with other work: figures are noisy. ` +
+      `clickhouse-uniform: every page from chDB, the path before the view. event loop: the server's main-thread event-loop delay over the run (prom-client's monitorEventLoopDelay), what a request waits behind other work on that thread. Machine: ${os.cpus().length} cores, shared with other work: figures are noisy. ` +
       `${rows < 10_000_000 ? '**Not the 10 M-event target data set.**' : ''}`,
     '',
     `Targets at ${CONNECTIONS} clients: p99 <= ${TARGET_P99_MS} ms and >= ${TARGET_RPS.toLocaleString('en')} req/s: ${views.filter(met).length} of ${views.length} runs met; ` +

@@ -57,6 +57,11 @@ export async function waitForPort(port: number, server: Server, timeoutMs = 60_0
 export interface Sampled<T> {
   result: T;
   max_rss_mb: number;
+  /**
+   * Max RssAnon: the process's own memory, without file pages it maps (the view's LMDB file,
+   * mapped with a write map, counts in VmRSS as it is touched, but the kernel reclaims it).
+   */
+  max_anon_rss_mb: number;
   /** CPU seconds of the process per second of the run. */
   cpu_cores: number;
   /** CPU seconds of the process during the run. */
@@ -68,29 +73,34 @@ export interface Sampled<T> {
 /** Samples a process's RSS (max) and CPU time (and the broker's CPU time) while `work` runs. */
 export async function sampled<T>(pid: number, work: () => Promise<T>, brokerPid?: number): Promise<Sampled<T>> {
   let maxRss = 0;
+  let maxAnon = 0;
+  const sample = () => {
+    const m = rssMb(pid);
+    maxRss = Math.max(maxRss, m.rss);
+    maxAnon = Math.max(maxAnon, m.anon);
+  };
   const cpu0 = cpuSeconds(pid);
   const broker0 = brokerPid === undefined ? 0 : cpuSeconds(brokerPid, true);
   const t0 = process.hrtime.bigint();
-  const timer = setInterval(() => {
-    maxRss = Math.max(maxRss, rssMb(pid));
-  }, 200);
+  const timer = setInterval(sample, 200);
   try {
     const result = await work();
-    maxRss = Math.max(maxRss, rssMb(pid));
+    sample();
     const wall = Number(process.hrtime.bigint() - t0) / 1e9;
     const cpu = cpuSeconds(pid) - cpu0;
     const brokerCpu = brokerPid === undefined ? null : Math.round((cpuSeconds(brokerPid, true) - broker0) * 1000) / 1000;
-    return { result, max_rss_mb: Math.round(maxRss), cpu_cores: Math.round((cpu / wall) * 100) / 100, cpu_s: Math.round(cpu * 1000) / 1000, broker_cpu_s: brokerCpu };
+    return { result, max_rss_mb: Math.round(maxRss), max_anon_rss_mb: Math.round(maxAnon), cpu_cores: Math.round((cpu / wall) * 100) / 100, cpu_s: Math.round(cpu * 1000) / 1000, broker_cpu_s: brokerCpu };
   } finally {
     clearInterval(timer);
   }
 }
 
-function rssMb(pid: number): number {
+function rssMb(pid: number): { rss: number; anon: number } {
   try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : 0;
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) / 1024;
+    return { rss: kb('VmRSS'), anon: kb('RssAnon') };
   } catch {
-    return 0;
+    return { rss: 0, anon: 0 };
   }
 }

@@ -2,7 +2,7 @@
 // autocannon for the same load, which leaves more of a 2-core machine to the server measured.
 // Bodies rotate per request (a Lua script reads them from a file, one per line); the result has
 // the same shape as autocannon's (bench/lib/load.ts).
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -55,6 +55,111 @@ export async function runWrk(o: LoadOptions & { threads?: number }): Promise<Loa
       status_codes: {},
       latency_ms: { p50: ms(r.p50!), p90: ms(r.p90!), p99: ms(r.p99!), p99_9: ms(r.p99_9!), max: ms(r.max!), mean: ms(r.mean!) },
       duration_s: duration,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** True when Debian's `wrk` is on PATH (`wrk --version` exits 1 after printing it). */
+export function hasWrk(): boolean {
+  try {
+    execFileSync('wrk', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch (err) {
+    return (err as { status?: number }).status !== undefined;
+  }
+}
+
+// A stream of requests, one per line: "GET<TAB>path" or "POST<TAB>path<TAB>body". done() prints
+// the totals and every distinct latency with its count (µs, from wrk's own 1-µs histogram) so the caller
+// rebuilds the whole distribution (merging runs, any percentile), not only wrk's four.
+const STREAM_SCRIPT = `
+local lines = {}
+for line in io.lines(os.getenv("WRK_REQUESTS")) do lines[#lines + 1] = line end
+local reqs = {}
+local i = 0
+setup = function(thread)
+  thread:set("offset", i)
+  i = i + 7919
+end
+-- Formatted here, not at load: wrk sets wrk.host (the Host header) only after loading the script.
+init = function()
+  for n, line in ipairs(lines) do
+    local a = string.find(line, "\\t", 1, true)
+    local b = string.find(line, "\\t", a + 1, true)
+    if b then reqs[n] = wrk.format(string.sub(line, 1, a - 1), string.sub(line, a + 1, b - 1), nil, string.sub(line, b + 1))
+    else reqs[n] = wrk.format(string.sub(line, 1, a - 1), string.sub(line, a + 1)) end
+  end
+  i = (offset or 0) % #reqs
+end
+request = function()
+  i = i % #reqs + 1
+  return reqs[i]
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('WRKJSON {"requests":%d,"bytes":%d,"duration_us":%d,"status_errors":%d,"socket_errors":%d,"timeouts":%d}\\n',
+    summary.requests, summary.bytes, summary.duration, e.status, e.connect + e.read + e.write, e.timeout))
+  io.write("WRKHIST")
+  for n = 1, #latency do
+    local v, c = latency(n)
+    io.write(" ", string.format("%d:%d", v, c))
+  end
+  io.write("\\n")
+end
+`;
+
+export interface StreamRequest {
+  method: 'GET' | 'POST';
+  path: string;
+  body?: string;
+}
+
+export interface StreamResult {
+  requests: number;
+  bytes: number;
+  /** Answers with status >= 400 (wrk counts no other status apart). */
+  status_errors: number;
+  socket_errors: number;
+  timeouts: number;
+  duration_s: number;
+  /** [latency µs, count] of every answer. */
+  latency_us: [number, number][];
+}
+
+/** Closed-loop load over a stream of requests, in turn from a thread-specific start. */
+export async function runWrkStream(o: { url: string; requests: readonly StreamRequest[]; headers: Record<string, string>; connections: number; durationS: number; threads?: number }): Promise<StreamResult> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'trackhouse-wrk-'));
+  try {
+    writeFileSync(path.join(dir, 'requests.txt'), `${o.requests.map((r) => (r.body === undefined ? `${r.method}\t${r.path}` : `${r.method}\t${r.path}\t${r.body}`)).join('\n')}\n`);
+    writeFileSync(path.join(dir, 'script.lua'), STREAM_SCRIPT);
+    const args = [`-t${o.threads ?? 1}`, `-c${o.connections}`, `-d${o.durationS}s`, '--timeout', '30s', '-s', path.join(dir, 'script.lua')];
+    for (const [k, v] of Object.entries(o.headers)) args.push('-H', `${k}: ${v}`);
+    args.push(o.url);
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile('wrk', args, { env: { ...process.env, WRK_REQUESTS: path.join(dir, 'requests.txt') }, maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
+        err ? reject(new Error(`wrk failed: ${err.message}\n${stderr}`)) : resolve(stdout),
+      ),
+    );
+    const line = out.split('\n').find((l) => l.startsWith('WRKJSON '));
+    const histLine = out.split('\n').find((l) => l.startsWith('WRKHIST'));
+    if (!line || histLine === undefined) throw new Error(`wrk printed no summary:\n${out.slice(0, 2000)}`);
+    const r = JSON.parse(line.slice(8)) as Record<string, number>;
+    const latency_us: [number, number][] = [];
+    for (const pair of histLine.slice(7).trim().split(' ')) {
+      if (pair === '') continue;
+      const [v, c] = pair.split(':');
+      latency_us.push([Number(v), Number(c)]);
+    }
+    return {
+      requests: r.requests!,
+      bytes: r.bytes!,
+      status_errors: r.status_errors!,
+      socket_errors: r.socket_errors!,
+      timeouts: r.timeouts!,
+      duration_s: r.duration_us! / 1e6,
+      latency_us,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -9,6 +9,7 @@ import type { Logger } from '../common/log.js';
 import { cursorsOf, parseEventsRequest, parseRollupsRequest, type EventsRequest, type QueryReader } from '../query/index.js';
 import { alertsBody, paramError, parseVolumeRequest, volumeBody, type StreamView } from '../stream/index.js';
 import { SDL } from './sdl.js';
+import type { EventReply } from '../schema/index.js';
 
 /** Where the stream's answers come from; null when this process hosts no stream component. */
 export interface StreamSource {
@@ -22,26 +23,8 @@ export interface SchemaSources {
 }
 
 /** A REST event as its reply JSON has it (snake_case). */
-interface EventJson {
-  event_id: string;
-  type: string;
-  event: string | null;
-  user_id: string | null;
-  anonymous_id: string | null;
-  timestamp: string;
-  received_at: string;
-  source: string;
-  category: string | null;
-  group_id: string | null;
-  properties: unknown;
-  traits: unknown;
-  context: unknown;
-  name: string | null;
-  previous_id: string | null;
-}
-
 /** An Event as GraphQL names its fields: one object literal per event, so default resolvers read plain properties. */
-function node(e: EventJson) {
+function node(e: EventReply) {
   return {
     eventId: e.event_id,
     type: e.type,
@@ -100,7 +83,7 @@ function queryString(params: Record<string, unknown>): string {
 /** A REST page body as a connection. */
 function connection(body: Buffer, r: EventsRequest) {
   // Parsed at once: a page from the view is the view reader's reused buffer.
-  const page = JSON.parse(body.toString('utf8')) as { events: EventJson[]; next_cursor: string | null };
+  const page = JSON.parse(body.toString('utf8')) as { events: EventReply[]; next_cursor: string | null };
   const cursorOf = cursorsOf(r);
   const edges: Edge[] = new Array(page.events.length);
   for (let i = 0; i < edges.length; i++) edges[i] = { node: node(page.events[i]!), cursorOf };

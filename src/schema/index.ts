@@ -18,3 +18,4 @@ export {
   userKeyOf,
   type StoredRow,
 } from './row.js';
+export type { EventReply } from './reply.js';

@@ -8,25 +8,16 @@ import type { Env } from '../../src/config/index.js';
 import { startQuery, type QueryServer } from '../../src/query/index.js';
 import { startSink, type RunningSink } from '../../src/sink/index.js';
 import { startTestIngest, TopicReader, type TestIngest } from './ingest-support.js';
+import type { EventReply } from '../../src/schema/index.js';
 
 export const READ_KEY = 'test-read-key';
 
 /** An event as the query API answers it. */
-export interface ApiEvent {
-  event_id: string;
-  type: string;
-  event: string | null;
-  user_id: string | null;
-  anonymous_id: string | null;
-  timestamp: string;
-  received_at: string;
-  source: string;
-  category: string | null;
-  group_id: string | null;
+/** An event of the query API's reply (src/schema/reply.ts), with objects where JSON was stored. */
+export interface ApiEvent extends EventReply {
   properties: Record<string, unknown>;
   traits: Record<string, unknown>;
   context: Record<string, unknown>;
-  [k: string]: unknown;
 }
 
 export interface Pipeline {

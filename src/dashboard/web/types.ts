@@ -20,7 +20,10 @@ export interface RollupRow {
   users: number;
 }
 
-/** GET /v1/users/{id}/events */
+/**
+ * GET /v1/users/{id}/events: src/schema/reply.ts's EventReply, restated because this bundle's
+ * tsconfig (rootDir src/dashboard/web) cannot import from outside it.
+ */
 export interface EventRow {
   event_id: string;
   type: string;
