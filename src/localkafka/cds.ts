@@ -1,7 +1,7 @@
 // Class data sharing (CDS) for the broker's JVM. Kafka loads ~6,000 classes at start; from an
 // archive of them (parsed and verified once, mapped at start) the JVM needs ~40% less CPU to be
 // ready: 4.7 s instead of 8.0 s measured on 2 busy cores, which is most of a supervised restart
-// after a crash (docs/architecture/allinone.md, "Recovery after a broker crash").
+// after a crash (docs/architecture.md, "Recovery after a broker crash").
 //
 // The archive is made from the broker's own first run, without touching that run: it records the
 // classes it loads (-XX:DumpLoadedClassList), and once it is ready a JVM at the lowest priority
