@@ -11,7 +11,7 @@
 // Dumping at the broker's exit instead (-XX:ArchiveClassesAtExit) took its stop from 1.3 s to
 // 11 s, past what `trackhouse start` allows for its whole stop.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 export interface ClassArchive {
@@ -43,7 +43,13 @@ export function classArchive(o: ClassArchiveOptions): ClassArchive {
   if (existsSync(archive)) {
     return { flags: [`-XX:SharedArchiveFile=${archive}`], build() {}, ready: Promise.resolve(archive), cancel() {} };
   }
-  mkdirSync(dir, { recursive: true });
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+  } catch {
+    // Jars on a read-only file system (an image): start without an archive, as before.
+    return { flags: [], build() {}, ready: Promise.resolve(null), cancel() {} };
+  }
   // Several brokers may share the jars (tests, chaos): each records and dumps under its own name,
   // and the archive appears by rename, whole.
   const stem = path.join(dir, `.${process.pid}-${++made}-${Date.now()}`);
