@@ -29,8 +29,22 @@ export function jarCache(): string {
   return path.resolve(ROOT, process.env.TRACKHOUSE_DATA_DIR ?? '.trackhouse');
 }
 
+/**
+ * The jars, and the broker JVM's class archive made from them (src/localkafka/cds.ts), which a
+ * user's broker has from its first run on: without it a case would measure a broker that starts
+ * without one. Made once, by a throwaway broker, if missing.
+ */
 export async function prepareJars(): Promise<void> {
   await ensureJars(jarCache(), LOCAL_KAFKA_VERSION, 'broker');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'trackhouse-chaos-cds-'));
+  try {
+    const broker = await startLocalBroker({ dataDir: dir, cacheDir: jarCache(), version: LOCAL_KAFKA_VERSION, port: 0, controllerPort: 0 });
+    const archive = await broker.classArchive;
+    await broker.stop();
+    if (!archive) process.stderr.write('warning: no class archive for the broker JVM could be made; its starts are slower\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** A case's temp dir; the broker's jars are linked in, not copied. */

@@ -146,18 +146,18 @@ describe('Supervised', () => {
     while (!cond()) await new Promise((r) => setTimeout(r, 5));
   };
 
-  it('restarts a crashed part with doubling backoff, counts each restart, and is not ready while down', async () => {
+  it('restarts a first crash at once, then with doubling backoff, counts each restart, and is not ready while down', async () => {
     const s = setup({ backoffMs: 20, backoffMaxMs: 50, giveUpAfter: 10, stableMs: 60_000 });
     const part = await s.supervised;
     await expect(part.readiness.check()).resolves.toBeUndefined();
     for (let n = 1; n <= 4; n++) {
       s.runs.at(-1)!.crash(137);
       await until(() => s.lines.some((l) => l.msg === 'ingest exited unexpectedly; restarting it' && l.fields.crashesInARow === n));
-      if (n === 1) await expect(part.readiness.check()).rejects.toThrow('ingest is down (exit code 137); restarting it');
+      if (n === 2) await expect(part.readiness.check()).rejects.toThrow('ingest is down (exit code 137); restarting it');
       await until(() => s.runs.length === n + 1);
       await until(() => s.lines.filter((l) => l.msg === 'ingest restarted').length === n);
     }
-    expect(s.lines.filter((l) => l.msg === 'ingest exited unexpectedly; restarting it').map((l) => l.fields.restartInMs)).toEqual([20, 40, 50, 50]);
+    expect(s.lines.filter((l) => l.msg === 'ingest exited unexpectedly; restarting it').map((l) => l.fields.restartInMs)).toEqual([0, 20, 40, 50]);
     expect(await s.count()).toBe(4);
     await expect(part.readiness.check()).resolves.toBeUndefined();
     await part.stop();

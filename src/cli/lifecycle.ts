@@ -269,7 +269,10 @@ export function runUntilSignal(component: Stoppable, log: Logger, options: StopO
 
 /** RESTART_*: how a supervised part is brought back. */
 export interface RestartPolicy {
-  /** First wait before a restart; doubles with each crash in a row, up to backoffMaxMs. */
+  /**
+   * Wait before the second restart in a row; doubles with each further crash in a row, up to
+   * backoffMaxMs. A first crash (after a stable run) is restarted at once.
+   */
   backoffMs: number;
   backoffMaxMs: number;
   /** Give up after this many crashes in a row, each within stableMs of its start. */
@@ -304,11 +307,12 @@ export interface SupervisedOptions {
 
 /**
  * A part of the all-in-one that is restarted when it crashes (the local broker, the ingest child):
- * after an exit nobody asked for it waits (backoffMs, doubling per crash in a row, at most
- * backoffMaxMs) and launches it again, logging the crash and the restart and counting the restart
- * in trackhouse_part_restarts_total{part}. Its readiness check fails while it is down. After
- * giveUpAfter crashes in a row that each came within stableMs of a start, it stops trying and
- * calls onGiveUp with a message saying so.
+ * after an exit nobody asked for it launches it again: at once after a first crash (each second of
+ * waiting is a second of 503s; a wait only helps against a crash loop), then after backoffMs,
+ * doubling per further crash in a row, at most backoffMaxMs. It logs the crash and the restart and
+ * counts the restart in trackhouse_part_restarts_total{part}. Its readiness check fails while it
+ * is down. After giveUpAfter crashes in a row that each came within stableMs of a start, it stops
+ * trying and calls onGiveUp with a message saying so.
  */
 export class Supervised implements Part {
   readonly name: string;
@@ -368,7 +372,7 @@ export class Supervised implements Part {
         this.o.onGiveUp(message);
         return;
       }
-      const delay = Math.min(policy.backoffMaxMs, policy.backoffMs * 2 ** (this.crashesInARow - 1));
+      const delay = this.crashesInARow === 1 ? 0 : Math.min(policy.backoffMaxMs, policy.backoffMs * 2 ** (this.crashesInARow - 2));
       this.down = `${name} is down (exit code ${code}); restarting it`;
       log.error({ part: name, exitCode: code, crashesInARow: this.crashesInARow, restartInMs: delay }, `${name} exited unexpectedly; restarting it`);
       await new Promise<void>((resolve) => {

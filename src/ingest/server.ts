@@ -7,7 +7,7 @@ import { addOpsRoutes } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import { serve, type Serving } from '../common/serve.js';
 import type { Config } from '../config/index.js';
-import { compressionType, createKafka } from '../kafka/index.js';
+import { compressionType, createKafka, PRODUCER_RETRY } from '../kafka/index.js';
 import { createRecordProducer } from '../kafka/producer.js';
 import { EventCodec } from '../schema/index.js';
 import { startErasureReader, type ErasureReader } from '../erasure/index.js';
@@ -46,7 +46,7 @@ export async function startEdgeServer(opts: EdgeServerOptions): Promise<EdgeServ
   const gauges = { pendingBytes: () => 0, inFlight: () => 0 };
   const metrics = new IngestMetrics(opts.registry, gauges);
   const producer = await createRecordProducer({
-    kafka: createKafka(config.kafka, log, opts.brokers),
+    kafka: createKafka(config.kafka, log, opts.brokers, PRODUCER_RETRY),
     log,
     compression: compressionType(config.kafka.compression),
     ackTimeoutMs: ic.ackTimeoutMs,

@@ -1,4 +1,4 @@
-export { createKafka } from './client.js';
+export { createKafka, PRODUCER_RETRY } from './client.js';
 export { compressionType, registerCompression } from './compression.js';
 export { explainKafkaError } from './errors.js';
 export { ensureStreamTopics, ensureTopics, waitForLeaders } from './topics.js';

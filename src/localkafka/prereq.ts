@@ -14,7 +14,20 @@ export interface PrereqOptions {
 
 const orCluster = (o: PrereqOptions) => (o.offerCluster === false ? '' : ', or set KAFKA_BROKERS to use an existing cluster');
 
-export function checkJava(options: PrereqOptions = {}): number {
+export interface JavaRuntime {
+  major: number;
+  /** The runtime's build as `java -version` says it (e.g. 17.0.15+6-Debian-1deb12u1). */
+  build: string;
+}
+
+let checked: JavaRuntime | null = null;
+
+/**
+ * The java on PATH, checked once per process: a supervised broker restart does not pay for
+ * another `java -version` (a JVM start, on the event loop of the process that restarts it).
+ */
+export function javaRuntime(options: PrereqOptions = {}): JavaRuntime {
+  if (checked) return checked;
   const r = spawnSync('java', ['-version'], { encoding: 'utf8' });
   if (r.error || r.status !== 0) {
     throw new PrerequisiteError(
@@ -23,7 +36,8 @@ export function checkJava(options: PrereqOptions = {}): number {
       { cause: r.error },
     );
   }
-  const m = /version "(\d+)(?:\.(\d+))?/.exec(`${r.stderr}${r.stdout}`);
+  const text = `${r.stderr}${r.stdout}`;
+  const m = /version "(\d+)(?:\.(\d+))?/.exec(text);
   const major = m ? (m[1] === '1' ? Number(m[2]) : Number(m[1])) : NaN;
   if (!(major >= MIN_JAVA)) {
     throw new PrerequisiteError(
@@ -31,7 +45,13 @@ export function checkJava(options: PrereqOptions = {}): number {
         ` (for example: apt install openjdk-17-jre-headless)${orCluster(options)}`,
     );
   }
-  return major;
+  const build = /Runtime Environment[^(]*\(build ([^)]+)\)/.exec(text)?.[1] ?? text.split('\n')[0]!.trim();
+  checked = { major, build };
+  return checked;
+}
+
+export function checkJava(options: PrereqOptions = {}): number {
+  return javaRuntime(options).major;
 }
 
 export function checkMaven(options: PrereqOptions = {}): void {

@@ -1,7 +1,7 @@
 // Runs the built CLI (dist/cli/main.js) as a user does, for tests of whole processes: their
 // output, their exit, their children, and the events they take and serve.
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { cpSync, existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LOCAL_KAFKA_VERSION } from '../../src/config/index.js';
@@ -60,10 +60,16 @@ export function runCli(args: string[], env: Record<string, string>): CliProcess 
   };
 }
 
-/** Copies the project's Kafka jars into a fresh data dir, so a test's `start` does not run mvn. */
+/**
+ * Links the project's Kafka jars into a fresh data dir, so a test's `start` does not run mvn and
+ * its broker uses the JVM class archive made beside them (src/localkafka/cds.ts) instead of
+ * making one of its own.
+ */
 export function seedKafkaJars(dataDir: string): void {
   const from = path.resolve('.trackhouse/kafka', LOCAL_KAFKA_VERSION);
-  if (existsSync(from)) cpSync(from, path.join(dataDir, 'kafka', LOCAL_KAFKA_VERSION), { recursive: true });
+  if (!existsSync(from)) return;
+  mkdirSync(path.join(dataDir, 'kafka'), { recursive: true });
+  symlinkSync(from, path.join(dataDir, 'kafka', LOCAL_KAFKA_VERSION));
 }
 
 /** Child processes of `pid` with their command names. */
