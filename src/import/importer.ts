@@ -367,9 +367,7 @@ class Importer {
     while (this.window.length > 0 && this.window[0]!.acked) {
       const h = this.window.shift()!;
       this.inFlightBytes -= h.bytes;
-      let events = 0;
-      for (const r of h.records) if (r.topic === this.eventsTopic) events++;
-      this.loaded += events;
+      this.loaded += h.events;
       if (h.input.name !== '-') this.o.checkpoint.advance(h.input.id, h.input.name, h.end, h.complete);
     }
     this.notify();
