@@ -284,7 +284,4 @@ export function clickhousePart(ch: ClickHouseHandle): Part {
   return { name: 'clickhouse', ifCut: 'closed with the process (an insert in flight is not confirmed, so its records are read again)', stop: () => ch.close() };
 }
 
-/** KAFKA_BROKERS, or the project's local broker (`trackhouse kafka run`) when none is set. */
-export function kafkaBrokers(config: Config): string[] {
-  return config.kafka.brokers.length > 0 ? [...config.kafka.brokers] : [`127.0.0.1:${config.kafka.local.port}`];
-}
+export { kafkaBrokers } from './brokers.js';

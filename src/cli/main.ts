@@ -9,7 +9,7 @@ const program = new Command('trackhouse')
   .description('Self-hosted event tracking: Segment-compatible ingest -> Kafka -> ClickHouse, with a query API')
   .showHelpAfterError();
 
-registerCommands(program);
+await registerCommands(program);
 
 try {
   checkNode();

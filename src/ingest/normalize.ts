@@ -8,13 +8,15 @@
 // - userId, anonymousId and a track's event are at most MAX_ID_LENGTH (8192) characters, the
 //   longest the query API takes;
 // - track needs `event`; group needs `groupId`; alias needs `userId` and `previousId`;
-// - properties, traits and context are objects when present (stored as JSON text);
+// - properties, traits and context are objects when present (stored as JSON text; a JsonText
+//   from ./jsontext.ts is such an object already in its text form, with the members read here);
 // - messageId is the event id (a random UUID when missing);
 // - timestamp/sentAt are ISO 8601; timestamp is corrected for the client's clock skew,
 //   timestamp = receivedAt - (sentAt - timestamp), and is receivedAt when missing; times must
 //   fit ClickHouse's DateTime64(3).
 import { randomUUID } from 'node:crypto';
 import { isStorableTime, MAX_ID_LENGTH, TIME_RANGE_TEXT, type EventRecord, type EventType } from '../schema/index.js';
+import { JsonText, jsonTextOf, objectOf } from './jsontext.js';
 import { problem, type EventProblem } from './problems.js';
 import { EVENT_TIME, parseIsoTime } from '../common/isotime.js';
 
@@ -171,7 +173,7 @@ export function normalizeEvent(raw: unknown, fixedType: EventType | null, ctx: N
   }
   if (traits !== undefined && traits !== null && !isObject(traits)) return problem('invalid_field', 'traits must be an object');
   if (context !== undefined && context !== null && !isObject(context)) return problem('invalid_field', 'context must be an object');
-  if (ctx.context !== null) context = isObject(context) ? { ...ctx.context, ...context } : ctx.context;
+  if (ctx.context !== null) context = isObject(context) ? { ...ctx.context, ...objectOf(context) } : ctx.context;
 
   out.category = null;
   if (isObject(properties)) {
@@ -223,10 +225,12 @@ export function normalizeEvent(raw: unknown, fixedType: EventType | null, ctx: N
 
   // JSON text last: the costliest step, skipped for events already found invalid.
   try {
-    out.properties = properties === undefined || properties === null ? '{}' : JSON.stringify(properties);
-    out.traits = traits === undefined || traits === null ? '{}' : JSON.stringify(traits);
-    out.context = context === undefined || context === null ? '{}' : JSON.stringify(context);
-    if (ctx.ip !== null && !(isObject(context) && 'ip' in context)) out.context = withIp(out.context, ctx.ip);
+    // A JsonText (src/ingest/jsontext.ts: an import's line read without building these objects)
+    // is its own canonical text.
+    out.properties = properties === undefined || properties === null ? '{}' : jsonTextOf(properties);
+    out.traits = traits === undefined || traits === null ? '{}' : jsonTextOf(traits);
+    out.context = context === undefined || context === null ? '{}' : jsonTextOf(context);
+    if (ctx.ip !== null && !(isObject(context) && (context instanceof JsonText ? context.hasIp : 'ip' in context))) out.context = withIp(out.context, ctx.ip);
   } catch {
     // JSON.stringify recurses: only a nesting deeper than the stack allows gets here.
     return problem('invalid_field', 'properties, traits or context are nested too deeply');

@@ -18,7 +18,7 @@ import { compressionType, createKafka, createRecordProducer, ensureTopics, expla
 import { createAuditLog } from '../../audit/index.js';
 import { startErasureReader } from '../../erasure/index.js';
 import { EventCodec } from '../../schema/index.js';
-import { kafkaBrokers } from '../components.js';
+import { kafkaBrokers } from '../brokers.js';
 
 interface ImportCliOptions {
   format: ImportFormat;

@@ -1,0 +1,108 @@
+// npm run profile:import [-- options]: `trackhouse import` of the bench's gzip NDJSON file (as
+// bench/import.ts makes it) against one broker, with the importer's and the broker's CPU seconds
+// and, unless --no-prof, a V8 CPU profile of the importer (node --cpu-prof) summarised by area
+// and function. Run it under the bench lock (flock /tmp/trackhouse-bench.lock ...).
+//
+//   --lines N      lines in the file (default 1000000)
+//   --repeat N     N imports on the same broker and file, one line each
+//   --no-prof      no profiler (its sampling costs a few % of CPU)
+//
+// Broker: BENCH_KAFKA_BROKERS (and BENCH_BROKER_PID to count its CPU), else a fresh local one.
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { LOCAL_KAFKA_VERSION } from '../src/config/index.js';
+import { startLocalBroker, type LocalBroker } from '../src/localkafka/index.js';
+import { makeFile } from './import.js';
+import { cpuTimes } from './lib/cpu.js';
+import { formatSummary, summarise } from './lib/cpuprofile.js';
+
+const root = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
+const { values } = parseArgs({
+  options: {
+    lines: { type: 'string', default: '1000000' },
+    repeat: { type: 'string', default: '1' },
+    'no-prof': { type: 'boolean', default: false },
+  },
+});
+const lines = Number(values.lines);
+const log = (m: string) => process.stderr.write(`[profile-import] ${m}\n`);
+
+const work = path.join(os.tmpdir(), `trackhouse-profile-import-${randomUUID().slice(0, 8)}`);
+mkdirSync(work, { recursive: true });
+let broker: LocalBroker | undefined;
+let brokers = process.env.BENCH_KAFKA_BROKERS?.split(',');
+let brokerPid = process.env.BENCH_BROKER_PID ? Number(process.env.BENCH_BROKER_PID) : undefined;
+const profDir = path.join(root, '.trackhouse', 'profiles');
+mkdirSync(profDir, { recursive: true });
+
+function cpu(pid: number | undefined, tree = false): number {
+  if (pid === undefined) return 0;
+  const t = cpuTimes(pid, tree);
+  return t.user + t.system;
+}
+
+try {
+  if (!brokers) {
+    log('starting a local Kafka broker');
+    broker = await startLocalBroker({ dataDir: path.join(work, 'kafka'), cacheDir: path.join(root, '.trackhouse'), version: LOCAL_KAFKA_VERSION, port: 0, controllerPort: 0, heapMb: 1024 });
+    brokers = broker.brokers;
+    brokerPid = broker.pid;
+  }
+  const file = path.join(work, 'events.ndjson.gz');
+  log(`writing ${lines} lines`);
+  makeFile(file, lines);
+  for (let i = 0; i < Number(values.repeat); i++) {
+    const id = randomUUID().slice(0, 8);
+    const before = new Set(readdirSync(profDir));
+    const prof = values['no-prof'] ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=import-${id}.cpuprofile`];
+    const broker0 = cpu(brokerPid, true);
+    const t0 = performance.now();
+    const child = spawn(process.execPath, [...prof, path.join(root, 'dist/cli/main.js'), 'import', file, '--progress', 'off', '--restart'], {
+      env: {
+        ...process.env,
+        KAFKA_BROKERS: brokers.join(','),
+        KAFKA_TOPIC_EVENTS: `profile-import-${id}.events`,
+        KAFKA_TOPIC_REJECTED: `profile-import-${id}.rejected`,
+        KAFKA_TOPIC_DLQ: `profile-import-${id}.dlq`,
+        TRACKHOUSE_DATA_DIR: path.join(work, 'data'),
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    let childCpu = 0;
+    // The child's CPU, read just before it exits (its /proc entry goes with it).
+    const sampler = setInterval(() => (childCpu = Math.max(childCpu, cpu(child.pid, true))), 100);
+    child.stdout.on('data', (b: Buffer) => (out += b));
+    const code = await new Promise<number | null>((r) => child.on('close', r));
+    clearInterval(sampler);
+    const wall = (performance.now() - t0) / 1000;
+    const brokerCpu = cpu(brokerPid, true) - broker0;
+    if (code !== 0) throw new Error(`import exited ${code}`);
+    const summary = JSON.parse(out.trim().split('\n').pop()!) as { loaded: number; eventsPerSecond: number; durationMs: number };
+    process.stdout.write(
+      `${JSON.stringify({
+        lines,
+        loaded: summary.loaded,
+        events_per_s_wall: Math.round(lines / wall),
+        events_per_s_importer: summary.eventsPerSecond,
+        wall_s: Math.round(wall * 100) / 100,
+        importer_cpu_s: Math.round(childCpu * 100) / 100,
+        broker_cpu_s: Math.round(brokerCpu * 100) / 100,
+        load_avg: os.loadavg().map((x) => Math.round(x * 100) / 100),
+      })}\n`,
+    );
+    if (!values['no-prof']) {
+      const f = readdirSync(profDir).find((n) => !before.has(n) && n.includes(id));
+      if (f) process.stdout.write(`\n${path.join(profDir, f)}\n${formatSummary(summarise(path.join(profDir, f)))}\n`);
+    }
+  }
+} finally {
+  await broker?.stop();
+  rmSync(work, { recursive: true, force: true });
+}

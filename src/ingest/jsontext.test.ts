@@ -1,0 +1,224 @@
+import { isDeepStrictEqual } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { JsonText, parseEventJson } from './jsontext.js';
+import { emptyRecord, normalizeEvent, type NormalizeContext } from './normalize.js';
+
+/** parseEventJson's result with every JsonText turned back into the object it stands for. */
+function expand(v: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) out[k] = x instanceof JsonText ? JSON.parse(x.text) : x;
+  return out;
+}
+
+/** Checks the contract on one line: null, or JSON.parse's value with canonical JsonText members. */
+function check(line: string): Record<string, unknown> | null {
+  let parsed: unknown;
+  let valid = true;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    valid = false;
+  }
+  const fast = parseEventJson(line);
+  if (!valid) {
+    if (fast !== null) expect(fast, line).toBeNull();
+    return null;
+  }
+  if (fast === null) return null;
+  if (Object.getPrototypeOf(fast) !== Object.prototype) expect(Object.getPrototypeOf(fast)).toBe(Object.prototype);
+  // isDeepStrictEqual first: expect() on every one of thousands of lines is slow.
+  const expanded = expand(fast);
+  if (!isDeepStrictEqual(expanded, parsed)) expect(expanded, line).toStrictEqual(parsed);
+  for (const k of ['properties', 'traits', 'context']) {
+    const t = fast[k];
+    if (!(t instanceof JsonText)) continue;
+    const obj = JSON.parse(t.text) as Record<string, unknown>;
+    const want = {
+      text: JSON.stringify(obj),
+      category: typeof obj.category === 'string' ? obj.category : undefined,
+      name: typeof obj.name === 'string' ? obj.name : undefined,
+      groupId: typeof obj.groupId === 'string' || typeof obj.groupId === 'number' ? obj.groupId : undefined,
+      hasIp: 'ip' in obj,
+    };
+    const got = { text: t.text, category: t.category, name: t.name, groupId: t.groupId, hasIp: t.hasIp };
+    if (!isDeepStrictEqual(got, want)) expect(got, line).toStrictEqual(want);
+  }
+  return fast;
+}
+
+const contexts: NormalizeContext[] = [
+  { receivedAt: 1_700_000_000_000, source: 'import', sentAt: null, context: null, ip: null, msTimes: true, skew: false },
+  { receivedAt: 1_700_000_000_000, source: 'edge', sentAt: 1_699_999_999_000, context: { library: { name: 'batch' }, ip: '9.9.9.9' }, ip: '1.2.3.4' },
+  { receivedAt: 1_700_000_000_000, source: 'edge', sentAt: null, context: null, ip: '1.2.3.4' },
+];
+
+/** normalizeEvent gives the same record, or the same problem, from either value. */
+function sameNormalized(line: string, fast: Record<string, unknown>): void {
+  const generic = JSON.parse(line) as Record<string, unknown>;
+  for (const ctx of contexts) {
+    const a = emptyRecord();
+    const b = emptyRecord();
+    const g = { ...generic };
+    const f = { ...fast };
+    // No usable id: normalize would make a random one on each side.
+    if (g.messageId === undefined || g.messageId === null || g.messageId === '') g.messageId = f.messageId = 'fixed-id';
+    const pa = normalizeEvent(g, null, ctx, a);
+    const pb = normalizeEvent(f, null, ctx, b);
+    if (!isDeepStrictEqual(pb, pa)) expect(pb, line).toStrictEqual(pa);
+    if (pa === null && !isDeepStrictEqual(b, a)) expect(b, line).toStrictEqual(a);
+  }
+}
+
+describe('parseEventJson', () => {
+  it('keeps a typical event\'s properties, traits and context as their own text', () => {
+    const line =
+      '{"type":"track","messageId":"m-1","userId":"u-1","event":"Order Completed","timestamp":"2024-01-01T00:00:00.000Z",' +
+      '"properties":{"product_id":"p-1","price":10.99,"currency":"EUR","category":"shoes","tags":["a","b"],"n":null,"ok":true,"emoji":"😀 é"},' +
+      '"traits":{},"context":{"library":{"name":"analytics.js","version":"4.1.0"},"groupId":42,"ip":"1.2.3.4"}}';
+    const v = check(line)!;
+    expect(v.properties).toBeInstanceOf(JsonText);
+    expect((v.properties as JsonText).text).toBe(line.slice(line.indexOf('{"product_id"'), line.indexOf(',"traits"')));
+    expect((v.properties as JsonText).category).toBe('shoes');
+    expect(v.traits).toBeInstanceOf(JsonText);
+    expect((v.context as JsonText).groupId).toBe(42);
+    expect((v.context as JsonText).hasIp).toBe(true);
+    // The nested library.name is not the object's own name.
+    expect((v.context as JsonText).name).toBeUndefined();
+    expect(v.userId).toBe('u-1');
+    sameNormalized(line, v);
+  });
+
+  it('parses a member on its own when its text is not what JSON.stringify writes', () => {
+    const objects = [
+      '{"a": 1}',
+      '{ "a":1}',
+      '{"a":1.0}',
+      '{"a":1.50}',
+      '{"a":1e3}',
+      '{"a":1E-3}',
+      '{"a":-0}',
+      '{"a":-0.0}',
+      '{"a":1234567890123456}',
+      '{"a":0.0000001}',
+      '{"a":"\\/"}',
+      '{"a":"\\u0041"}',
+      '{"a":"\\u00e9"}',
+      '{"a":"\\ud800"}',
+      '{"a":"\ud800"}',
+      '{"a":"\udc00x"}',
+      '{"a":1,"a":2}',
+      '{"b":1,"1":2}',
+      '{"\\u0061":1}',
+      '{"a":[1, 2]}',
+      '{"a":{"b":1,"b":2}}',
+      '{"category":"x","category":"y"}',
+    ];
+    for (const o of objects) {
+      const line = `{"type":"track","userId":"u","event":"e","properties":${o}}`;
+      const v = check(line)!;
+      expect(v, o).not.toBeNull();
+      expect(v.properties, o).not.toBeInstanceOf(JsonText);
+      sameNormalized(line, v);
+    }
+  });
+
+  it('keeps members whose text is already canonical', () => {
+    const objects = ['{"a":0}', '{"a":-1}', '{"a":0.5}', '{"a":-0.25}', '{"a":0.000001}', '{"a":123456789012345}', '{"a":"\\"\\\\\\n\\t\\r\\b\\f"}', '{"a":{"a":1},"b":{"a":2}}', '{"__proto__":1}', '{"":1,"-1":2}'];
+    for (const o of objects) {
+      const v = check(`{"type":"track","userId":"u","event":"e","properties":${o}}`)!;
+      expect(v.properties, o).toBeInstanceOf(JsonText);
+    }
+  });
+
+  it('returns null for what it does not handle and for invalid JSON', () => {
+    for (const line of ['[]', '"x"', '{"__proto__":{}}', '{"a":1}x', '{"a":01}', '{"a":1.}', '{"a":-}', '{"a":tru}', '\ufeff{}', '{"a":"\u0001"}', '{"a":1,}', `{"a":${'['.repeat(100)}${']'.repeat(100)}}`]) {
+      expect(parseEventJson(line), line).toBeNull();
+    }
+    expect(check('{}')).toStrictEqual({});
+    expect(check(' \t{ "a" : 1 , "b":[ ] }\r\n')).toStrictEqual({ a: 1, b: [] });
+  });
+
+  it('agrees with JSON.parse + normalizeEvent on random and hostile lines', () => {
+    let seed = 0x2545f491;
+    const rnd = () => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) / 4294967296;
+    };
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+    const ws = () => (rnd() < 0.08 ? pick([' ', '\n', '\t', '\r', '  ']) : '');
+    const chars = ['a', 'B', '0', ' ', '"', '\\', '/', '\n', '\u0001', '\u001f', 'é', '€', '😀', '\ud800', '\udc00', '\u2028', '\u007f'];
+    const str = (): string => {
+      const n = Math.floor(rnd() * 6);
+      let out = '"';
+      for (let i = 0; i < n; i++) {
+        const c = pick(chars);
+        const code = c.charCodeAt(0);
+        const r = rnd();
+        if (c === '"' || c === '\\' || code < 0x20 || r < 0.15) {
+          if (c === '\n' && r < 0.5) out += '\\n';
+          else if (c === '"') out += '\\"';
+          else if (c === '\\') out += '\\\\';
+          else if (c === '/' && r < 0.1) out += '\\/';
+          else out += c.length === 1 ? `\\u${code.toString(16).padStart(4, '0')}` : c;
+        } else out += c;
+      }
+      return `${out}"`;
+    };
+    const num = (): string =>
+      pick([
+        () => String(Math.floor(rnd() * 1000) - 500),
+        () => String((rnd() - 0.5) * 10 ** Math.floor(rnd() * 30 - 10)),
+        () => pick(['0', '-0', '0.0', '1.50', '1e3', '2E-2', '-0.5', '0.000001', '0.0000001', '1234567890123456', '123456789012345', '9007199254740993', '0.1', '100']),
+      ])();
+    const keyNames = ['category', 'name', 'groupId', 'ip', 'a', 'b', '1', '01', '-1', '', '__proto__', 'x y'];
+    const value = (depth: number): string => {
+      const r = rnd();
+      if (depth > 3 || r < 0.35) return pick([str, num, () => pick(['true', 'false', 'null'])])();
+      if (r < 0.5) {
+        const n = Math.floor(rnd() * 4);
+        return `[${ws()}${Array.from({ length: n }, () => value(depth + 1)).join(`${ws()},${ws()}`)}${ws()}]`;
+      }
+      return obj(depth + 1);
+    };
+    const obj = (depth: number): string => {
+      const n = Math.floor(rnd() * 5);
+      const members = Array.from({ length: n }, () => `${ws()}${rnd() < 0.8 ? JSON.stringify(pick(keyNames)) : str()}${ws()}:${ws()}${value(depth)}`);
+      return `{${members.join(`${ws()},`)}${ws()}}`;
+    };
+    const field = (name: string, v: () => string) => `${ws()}"${name}"${ws()}:${ws()}${v()}`;
+    const iso = () => pick(['"2024-01-01T00:00:00.000Z"', '"2024-02-30T00:00:00Z"', '"yesterday"', '1700000000000', 'null', '"2019-03-04T05:06:07+02:00"']);
+    let fastTaken = 0;
+    let checked = 0;
+    for (let i = 0; i < 6_000; i++) {
+      const fields: string[] = [];
+      if (rnd() < 0.95) fields.push(field('type', () => pick(['"track"', '"identify"', '"page"', '"screen"', '"group"', '"alias"', '"nope"', '1'])));
+      if (rnd() < 0.8) fields.push(field('userId', () => pick([str, num, () => 'null', () => '{}', () => '"u-1"'])()));
+      if (rnd() < 0.3) fields.push(field('anonymousId', () => pick([str, num, () => '"anon"'])()));
+      if (rnd() < 0.7) fields.push(field('messageId', () => pick([str, () => '"m-1"', num])()));
+      if (rnd() < 0.8) fields.push(field('event', () => pick([str, () => '"Viewed"', () => '[]'])()));
+      for (const k of ['name', 'groupId', 'previousId', 'category']) if (rnd() < 0.2) fields.push(field(k, () => value(2)));
+      if (rnd() < 0.7) fields.push(field('timestamp', iso));
+      if (rnd() < 0.2) fields.push(field('sentAt', iso));
+      for (const k of ['properties', 'traits', 'context', 'properties']) {
+        if (rnd() < 0.6) fields.push(field(k, () => (rnd() < 0.85 ? obj(1) : value(3))));
+      }
+      if (rnd() < 0.2) fields.push(field(pick(['integrations', '_metadata', 'batch', 'extra']), () => value(1)));
+      fields.sort(() => rnd() - 0.5);
+      let line = `${ws()}{${fields.join(',')}${ws()}}${ws()}`;
+      if (rnd() < 0.05) {
+        const at = Math.floor(rnd() * line.length);
+        line = rnd() < 0.5 ? line.slice(0, at) : `${line.slice(0, at)}${pick(['x', ',', '"', '}', '\\'])}${line.slice(at)}`;
+      }
+      const v = check(line);
+      if (v === null) continue;
+      checked++;
+      if (['properties', 'traits', 'context'].some((k) => v[k] instanceof JsonText)) fastTaken++;
+      sameNormalized(line, v);
+    }
+    // The generator makes enough of both kinds for the comparison to mean something.
+    expect(checked).toBeGreaterThan(4_500);
+    expect(fastTaken).toBeGreaterThan(1_500);
+  });
+});
