@@ -309,7 +309,10 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
         meets: {
           volume: Math.max(idle.volume.p99_ms, loaded.volume.p99_ms) <= 5000 && idle.volume.lost + loaded.volume.lost === 0,
           alert: Math.max(idle.alert.p99_ms, loaded.alert.p99_ms) <= 2000 && idle.alert.lost + loaded.alert.lost === 0,
-          throughput: throughput.events_per_s >= 100_000 && throughput.cpu_cores <= 1.05,
+          // Keeps up with 100k events/s (drains at least that fast) and needs at most one core for
+          // them: CPU per event x 100k. Not the cores while draining: prefetch lets a backlog drain
+          // faster than 100k/s on more than one core, which says nothing about the cost at 100k/s.
+          throughput: throughput.events_per_s >= 100_000 && (throughput.cpu_seconds_per_million * 100_000) / 1e6 <= 1,
         },
       };
       const row = (name: string, p: Percentiles) => `| ${name} | ${p.probes} | ${p.p50_ms} | ${p.p99_ms} | ${p.max_ms} | ${p.lost} |`;
@@ -332,7 +335,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
         row('alert webhook called, idle', idle.alert),
         row('alert webhook called, under load', loaded.alert),
         '',
-        `Targets: volume p99 <= 5 s (${results.meets.volume ? 'met' : 'not met'}), webhook p99 <= 2 s (${results.meets.alert ? 'met' : 'not met'}), 100k events/s on one core (${results.meets.throughput ? 'met' : 'not met'}). Broker, ingest, load generator and processor share the machine.`,
+        `Targets: volume p99 <= 5 s (${results.meets.volume ? 'met' : 'not met'}), webhook p99 <= 2 s (${results.meets.alert ? 'met' : 'not met'}), 100k events/s on at most one core (${results.meets.throughput ? 'met' : 'not met'}: drains at ${throughput.events_per_s}/s; 100k/s takes ${((throughput.cpu_seconds_per_million * 100_000) / 1e6).toFixed(2)} cores at ${throughput.cpu_seconds_per_million} CPU s per million). Broker, ingest, load generator and processor share the machine.`,
         '',
       ].join('\n');
       return { name: 'alerts', results, markdown };
