@@ -75,18 +75,29 @@ async function encodeCeiling(root: string, file: string): Promise<number> {
   });
 }
 
-function runImport(ctx: BenchContext, file: string, dataDir: string): Promise<{ wallS: number; cpuS: number; summary: { loaded: number; rejected: number; eventsPerSecond: number } }> {
-  const id = `bench-import-${Date.now()}`;
+export interface ImportRun {
+  wallS: number;
+  /** The importer's CPU seconds. */
+  cpuS: number;
+  summary: { loaded: number; rejected: number; eventsPerSecond: number };
+}
+
+/**
+ * `trackhouse import` (dist/) of `file` into topics of its own (`topicPrefix`.events, ...) on
+ * `brokers`: wall time, the importer's CPU, its summary line. `nodeArgs` go before the script
+ * (a profiler's flags).
+ */
+export function runImport(o: { root: string; brokers: readonly string[]; file: string; dataDir: string; topicPrefix: string; nodeArgs?: readonly string[] }): Promise<ImportRun> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const p = spawn(process.execPath, [path.join(ctx.root, 'dist/cli/main.js'), 'import', file, '--progress', 'off', '--restart'], {
+    const p = spawn(process.execPath, [...(o.nodeArgs ?? []), path.join(o.root, 'dist/cli/main.js'), 'import', o.file, '--progress', 'off', '--restart'], {
       env: {
         ...process.env,
-        KAFKA_BROKERS: ctx.brokers.join(','),
-        KAFKA_TOPIC_EVENTS: `${id}.events`,
-        KAFKA_TOPIC_REJECTED: `${id}.rejected`,
-        KAFKA_TOPIC_DLQ: `${id}.dlq`,
-        TRACKHOUSE_DATA_DIR: dataDir,
+        KAFKA_BROKERS: o.brokers.join(','),
+        KAFKA_TOPIC_EVENTS: `${o.topicPrefix}.events`,
+        KAFKA_TOPIC_REJECTED: `${o.topicPrefix}.rejected`,
+        KAFKA_TOPIC_DLQ: `${o.topicPrefix}.dlq`,
+        TRACKHOUSE_DATA_DIR: o.dataDir,
         LOG_LEVEL: 'warn',
       },
     });
@@ -117,7 +128,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
   ctx.log('import: running trackhouse import');
   const load0 = os.loadavg()[0]!;
   const broker0 = ctx.brokerPid !== undefined ? cpuSeconds(ctx.brokerPid, true) : null;
-  const r = await runImport(ctx, file, path.join(ctx.workDir, 'data'));
+  const r = await runImport({ root: ctx.root, brokers: ctx.brokers, file, dataDir: path.join(ctx.workDir, 'data'), topicPrefix: `bench-import-${Date.now()}` });
   const brokerCpu = broker0 !== null ? cpuSeconds(ctx.brokerPid!, true) - broker0 : null;
   if (r.summary.loaded !== lines) throw new Error(`imported ${r.summary.loaded} of ${lines}`);
   const wallRate = Math.round(lines / r.wallS);

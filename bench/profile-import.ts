@@ -8,7 +8,6 @@
 //   --no-prof      no profiler (its sampling costs a few % of CPU)
 //
 // Broker: BENCH_KAFKA_BROKERS (and BENCH_BROKER_PID to count its CPU), else a fresh local one.
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -17,8 +16,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LOCAL_KAFKA_VERSION } from '../src/config/index.js';
 import { startLocalBroker, type LocalBroker } from '../src/localkafka/index.js';
-import { makeFile } from './import.js';
-import { cpuTimes } from './lib/cpu.js';
+import { makeFile, runImport } from './import.js';
+import { cpuSeconds } from './lib/cpu.js';
 import { formatSummary, summarise } from './lib/cpuprofile.js';
 
 const root = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -40,12 +39,6 @@ let brokerPid = process.env.BENCH_BROKER_PID ? Number(process.env.BENCH_BROKER_P
 const profDir = path.join(root, '.trackhouse', 'profiles');
 mkdirSync(profDir, { recursive: true });
 
-function cpu(pid: number | undefined, tree = false): number {
-  if (pid === undefined) return 0;
-  const t = cpuTimes(pid, tree);
-  return t.user + t.system;
-}
-
 try {
   if (!brokers) {
     log('starting a local Kafka broker');
@@ -60,31 +53,9 @@ try {
     const id = randomUUID().slice(0, 8);
     const before = new Set(readdirSync(profDir));
     const prof = values['no-prof'] ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=import-${id}.cpuprofile`];
-    const broker0 = cpu(brokerPid, true);
-    const t0 = performance.now();
-    const child = spawn(process.execPath, [...prof, path.join(root, 'dist/cli/main.js'), 'import', file, '--progress', 'off', '--restart'], {
-      env: {
-        ...process.env,
-        KAFKA_BROKERS: brokers.join(','),
-        KAFKA_TOPIC_EVENTS: `profile-import-${id}.events`,
-        KAFKA_TOPIC_REJECTED: `profile-import-${id}.rejected`,
-        KAFKA_TOPIC_DLQ: `profile-import-${id}.dlq`,
-        TRACKHOUSE_DATA_DIR: path.join(work, 'data'),
-        LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    let childCpu = 0;
-    // The child's CPU, read just before it exits (its /proc entry goes with it).
-    const sampler = setInterval(() => (childCpu = Math.max(childCpu, cpu(child.pid, true))), 100);
-    child.stdout.on('data', (b: Buffer) => (out += b));
-    const code = await new Promise<number | null>((r) => child.on('close', r));
-    clearInterval(sampler);
-    const wall = (performance.now() - t0) / 1000;
-    const brokerCpu = cpu(brokerPid, true) - broker0;
-    if (code !== 0) throw new Error(`import exited ${code}`);
-    const summary = JSON.parse(out.trim().split('\n').pop()!) as { loaded: number; eventsPerSecond: number; durationMs: number };
+    const broker0 = brokerPid === undefined ? 0 : cpuSeconds(brokerPid, true);
+    const { wallS: wall, cpuS: childCpu, summary } = await runImport({ root, brokers, file, dataDir: path.join(work, 'data'), topicPrefix: `profile-import-${id}`, nodeArgs: prof });
+    const brokerCpu = brokerPid === undefined ? 0 : cpuSeconds(brokerPid, true) - broker0;
     process.stdout.write(
       `${JSON.stringify({
         lines,
