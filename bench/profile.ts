@@ -26,8 +26,7 @@ import { cpuTimes, perMillion } from './lib/cpu.js';
 import { formatSummary, summarise } from './lib/cpuprofile.js';
 import { batchBodies, singleBodies } from './lib/events.js';
 import { runLoad, type LoadOptions } from './lib/load.js';
-import { runWrk } from './lib/wrk.js';
-import { execFileSync } from 'node:child_process';
+import { hasWrk, runWrk } from './lib/wrk.js';
 import { startServer, waitForPort } from './lib/proc.js';
 
 const { Kafka, logLevel } = kafkajs();
@@ -56,15 +55,7 @@ const connections = Number(values.connections ?? (batch ? 32 : 128));
 const bodies = batch ? batchBodies(40, 100) : singleBodies(2000);
 const eventsPerRequest = batch ? 100 : 1;
 const log = (m: string) => process.stderr.write(`[profile] ${m}\n`);
-const hasWrk = (() => {
-  try {
-    execFileSync('wrk', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch (err) {
-    return (err as { status?: number }).status !== undefined; // wrk --version exits 1
-  }
-})();
-const loadgen = values.loadgen ?? (hasWrk ? 'wrk' : 'autocannon');
+const loadgen = values.loadgen ?? (hasWrk() ? 'wrk' : 'autocannon');
 const load = (o: LoadOptions) => (loadgen === 'wrk' ? runWrk(o) : runLoad(o));
 
 /** Kafka produce requests and the records in them so far, from the edge's /metrics. */
