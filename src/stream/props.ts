@@ -52,7 +52,7 @@ export class PropertyReader {
           want = this.match(buf, i + 1, close, escaped);
           expectKey = false;
         } else if (depth === 1 && want >= 0) {
-          values[want] = decodeString(buf, i + 1, close, this.interner);
+          values[want] = decodeString(buf, i + 1, close, escaped, this.interner);
           want = -1;
         }
         i = close + 1;
@@ -90,7 +90,7 @@ export class PropertyReader {
   private match(buf: Uint8Array, from: number, to: number, esc: boolean): number {
     if (esc) {
       // An escaped key: compare its decoded text.
-      const key = decodeString(buf, from, to);
+      const key = decodeString(buf, from, to, true);
       return key === undefined ? -1 : this.wanted.indexOf(key);
     }
     const len = to - from;
@@ -126,14 +126,13 @@ function stringEnd(buf: Uint8Array, i: number, end: number): number {
   return -1;
 }
 
-function decodeString(buf: Uint8Array, from: number, to: number, interner?: Interner): string | undefined {
-  for (let j = from; j < to; j++) {
-    if (buf[j] === BACKSLASH) {
-      try {
-        return JSON.parse(Buffer.from(buf.buffer, buf.byteOffset + from - 1, to - from + 2).toString('utf8')) as string;
-      } catch {
-        return undefined;
-      }
+/** The string whose content is [from, to); `esc`: it holds a backslash (stringEnd() told). */
+function decodeString(buf: Uint8Array, from: number, to: number, esc: boolean, interner?: Interner): string | undefined {
+  if (esc) {
+    try {
+      return JSON.parse(Buffer.from(buf.buffer, buf.byteOffset + from - 1, to - from + 2).toString('utf8')) as string;
+    } catch {
+      return undefined;
     }
   }
   return interner ? interner.get(buf, from, to) : utf8(buf, from, to);
