@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/common/log.js';
 import { createKafka } from '../../src/kafka/index.js';
 import { runCli } from '../support/cli.js';
+import { TopicReader } from './ingest-support.js';
 import { kafkaBrokers, tempDir, testConfig, uniqueTopicEnv } from '../support/env.js';
 
 describe('trackhouse migrate on a new cluster', () => {
@@ -22,22 +23,12 @@ describe('trackhouse migrate on a new cluster', () => {
       expect(await cli.exited).toBe(0);
       expect(cli.logs().map((l) => l.msg)).not.toContain('the migrations applied could not be written to the audit trail');
 
-      const consumer = kafka.consumer({ groupId: `${topics.KAFKA_TOPIC_AUDIT}-reader` });
-      const records: Record<string, unknown>[] = [];
-      await consumer.connect();
+      const reader = await new TopicReader(kafka, [topics.KAFKA_TOPIC_AUDIT!]).start();
+      let records: Record<string, unknown>[];
       try {
-        await consumer.subscribe({ topic: topics.KAFKA_TOPIC_AUDIT!, fromBeginning: true });
-        const got = new Promise<void>((resolve) => {
-          void consumer.run({
-            eachMessage: async ({ message }) => {
-              records.push(JSON.parse(message.value!.toString()) as Record<string, unknown>);
-              resolve();
-            },
-          });
-        });
-        await Promise.race([got, new Promise((_, reject) => setTimeout(() => reject(new Error('no audit record within 60 s')), 60_000))]);
+        records = (await reader.waitFor(topics.KAFKA_TOPIC_AUDIT!, 1)).map((r) => JSON.parse(r.value.toString()) as Record<string, unknown>);
       } finally {
-        await consumer.disconnect();
+        await reader.stop();
       }
       expect(records).toHaveLength(1);
       expect(records[0]).toMatchObject({ actor: 'process:migrate', action: 'migrate', outcome: 'ok' });
