@@ -283,5 +283,3 @@ export async function erasuresPart(kafka: Kafka, config: Config, log: Logger): P
 export function clickhousePart(ch: ClickHouseHandle): Part {
   return { name: 'clickhouse', ifCut: 'closed with the process (an insert in flight is not confirmed, so its records are read again)', stop: () => ch.close() };
 }
-
-export { kafkaBrokers } from './brokers.js';

@@ -3,7 +3,8 @@ import { createLogger } from '../../common/log.js';
 import { createRegistry } from '../../common/metrics.js';
 import { loadConfig } from '../../config/index.js';
 import { createKafka, explainKafkaError } from '../../kafka/index.js';
-import { alertsComponent, kafkaBrokers, streamRules } from '../components.js';
+import { kafkaBrokers } from '../brokers.js';
+import { alertsComponent, streamRules } from '../components.js';
 import { Lifecycle } from '../lifecycle.js';
 
 export function registerAlerts(program: Command): void {

@@ -4,7 +4,8 @@ import { createLogger } from '../../common/log.js';
 import { createRegistry } from '../../common/metrics.js';
 import { loadConfig } from '../../config/index.js';
 import { createKafka, ensureTopics, explainKafkaError } from '../../kafka/index.js';
-import { ingestComponent, kafkaBrokers } from '../components.js';
+import { kafkaBrokers } from '../brokers.js';
+import { ingestComponent } from '../components.js';
 import { Lifecycle } from '../lifecycle.js';
 
 export function registerIngest(program: Command): void {

@@ -5,7 +5,8 @@ import { createRegistry } from '../../common/metrics.js';
 import { loadConfig } from '../../config/index.js';
 import { lockDataDir } from '../datadirlock.js';
 import { createKafka, explainKafkaError } from '../../kafka/index.js';
-import { clickhousePart, hostedStream, kafkaBrokers, queryComponent, streamRules } from '../components.js';
+import { kafkaBrokers } from '../brokers.js';
+import { clickhousePart, hostedStream, queryComponent, streamRules } from '../components.js';
 import { Lifecycle } from '../lifecycle.js';
 
 export function registerQuery(program: Command): void {

@@ -9,7 +9,7 @@ import { createAuditLog } from '../../audit/index.js';
 import { auditMigrations } from '../audit.js';
 import { ReplayArgumentError, runReplay, type ReplayFrom } from '../../replay/index.js';
 import { STORABLE_TIMES } from '../../schema/index.js';
-import { kafkaBrokers } from '../components.js';
+import { kafkaBrokers } from '../brokers.js';
 
 const FROM_FORMS =
   'an ISO 8601 time with a zone (2026-11-01T00:00:00Z, 2026-11-01T01:00:00+01:00), a date (2026-11-01, midnight UTC), ' +

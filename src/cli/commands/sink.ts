@@ -7,7 +7,8 @@ import { lockChdbDataDir } from '../datadirlock.js';
 import { createKafka, explainKafkaError } from '../../kafka/index.js';
 import type { SinkHooks } from '../../sink/index.js';
 import { auditMigrations } from '../audit.js';
-import { clickhousePart, kafkaBrokers, sinkComponent } from '../components.js';
+import { kafkaBrokers } from '../brokers.js';
+import { clickhousePart, sinkComponent } from '../components.js';
 import { Lifecycle } from '../lifecycle.js';
 
 export function registerSink(program: Command): void {
