@@ -6,6 +6,8 @@
 //   child process : `trackhouse ingest` (its own event loop and INGEST_THREADS threads, so the
 //                   HTTP hot path never waits behind a sink batch)
 //
+// Start order: the broker, the topics, the ingest child (so events are taken again within seconds
+// of a restart), then chDB and migrations, the erasure list, the query API, the sink.
 // Ctrl-C (SIGINT) or SIGTERM drains in data-flow order: ingest stops taking requests and
 // flushes to Kafka, the sink inserts and commits what it holds, the query API stops, ClickHouse
 // closes, and Kafka stops last. Before that every part says not ready at once and, only when
@@ -71,16 +73,28 @@ export async function startAllInOne(): Promise<number> {
     });
     life.checkpoint();
 
+    // The ingest child starts as soon as the topics exist: it needs only Kafka, and taking events
+    // again is what a restart (after a crash, a kill -9, a broker incident) should give back first.
+    // Opening chDB, migrations, the erasure list, the view and the sink take tens of seconds more.
+    // It still drains and stops before every other part (stopFirst), as data enters there.
+    const ingestPort = config.http.ingestPort === 0 ? await freePort() : config.http.ingestPort;
+    const sinkPort = config.http.sinkPort === 0 ? await freePort() : config.http.sinkPort;
+    const ingest = await Supervised.start({
+      ...supervision,
+      name: 'ingest',
+      ifCut: 'killed; requests it had not answered get no answer (none of them was acknowledged)',
+      launch: () => startIngestChild(config, brokers, ingestPort, log, () => life.stopRequested),
+    });
+    life.add(ingest, { stopFirst: true });
+
     const ch: ClickHouseHandle = await openClickHouse(config.clickhouse, config.dataDir);
     life.add(clickhousePart(ch));
     await checkClickHouse(ch, config.clickhouse);
     await auditMigrations(kafka, config, await migrate(ch.client, log), 'start', ch.location, log);
     life.checkpoint();
 
-    // Started in data-flow order from the back, so they stop as data flows: ingest, sink, query.
-    // Ports are chosen first so the query's dashboard knows where the ingest and the sink answer.
-    const ingestPort = config.http.ingestPort === 0 ? await freePort() : config.http.ingestPort;
-    const sinkPort = config.http.sinkPort === 0 ? await freePort() : config.http.sinkPort;
+    // The rest in data-flow order from the back, so they stop as data flows: (ingest,) sink, query.
+    // Ports were chosen first so the query's dashboard knows where the ingest and the sink answer.
     const queryRegistry = createRegistry('query');
     // The stream component (live volume, alerts) is hosted by the query API: its routes on the query port.
     const stream = hostedStream({ config, kafka, log: componentLog('stream'), registry: queryRegistry, rules });
@@ -93,16 +107,8 @@ export async function startAllInOne(): Promise<number> {
     const sinkConfig: Config = Object.freeze({ ...config, http: Object.freeze({ ...config.http, sinkPort }) });
     const sink = await sinkComponent({ config: sinkConfig, kafka, clickhouse: ch.client, log: componentLog('sink'), registry: sinkRegistry, erasures: erasures.reader });
     if (broker) sink.addCheck(broker.readiness);
-    life.add(sink);
-
-    const ingest = await Supervised.start({
-      ...supervision,
-      name: 'ingest',
-      ifCut: 'killed; requests it had not answered get no answer (none of them was acknowledged)',
-      launch: () => startIngestChild(config, brokers, ingestPort, log, () => life.stopRequested),
-    });
     sink.addCheck(ingest.readiness);
-    life.add(ingest);
+    life.add(sink);
 
     life.ready();
     printBanner(config, keys, { ingestPort, queryPort: query.port, sinkPort: sink.port, brokers });

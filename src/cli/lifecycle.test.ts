@@ -221,3 +221,33 @@ describe('Lifecycle.reloadAll (what SIGHUP runs with TLS on)', () => {
     expect(reloaded).toEqual(['query', 'ingest']);
   });
 });
+
+describe('Lifecycle stop order', () => {
+  it('drains and stops a stopFirst part before every other part, whenever it was added', async () => {
+    const { Lifecycle } = await import('./lifecycle.js');
+    const log = { info() {}, warn() {}, debug() {}, error() {} } as never;
+    const life = new Lifecycle(log, { timeoutMs: 1_000 });
+    const seen: string[] = [];
+    const part = (name: string) => ({ name, drain: () => void seen.push(`drain ${name}`), stop: async () => void seen.push(`stop ${name}`) });
+    // The all-in-one's order: broker, ingest (early, stop first), then chDB, query, sink.
+    life.add(part('kafka'));
+    life.add(part('ingest'), { stopFirst: true });
+    life.add(part('clickhouse'));
+    life.add(part('query'));
+    life.add(part('sink'));
+    life.ready();
+    expect(await life.stopAll(true)).toBe(true);
+    expect(seen).toEqual([
+      'drain ingest',
+      'drain sink',
+      'drain query',
+      'drain clickhouse',
+      'drain kafka',
+      'stop ingest',
+      'stop sink',
+      'stop query',
+      'stop clickhouse',
+      'stop kafka',
+    ]);
+  });
+});

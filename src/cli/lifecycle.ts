@@ -1,5 +1,6 @@
 // Process lifecycle of the long-running commands (`ingest`, `sink`, `query`, `start`, `kafka run`):
-// parts start in order and stop in reverse, a signal drains and stops them, bounded by
+// parts start in order and stop in reverse (one added with `stopFirst` stops before the rest), a
+// signal drains and stops them, bounded by
 // SHUTDOWN_TIMEOUT_MS. One small state machine:
 //
 //   starting --ready()--> running --signal--> stopping --(every part stopped)--> stopped
@@ -73,7 +74,9 @@ export class StartAborted extends InterruptedError {
 export type LifecycleState = 'starting' | 'running' | 'stopping' | 'stopped';
 
 export class Lifecycle {
+  /** In stop order from the end: pop() gives the next part to stop. */
   private readonly parts: Part[] = [];
+  private readonly stopsFirst = new WeakSet<Part>();
   /** The part whose stop() is running. */
   private inStop: Part | null = null;
   private current: LifecycleState = 'starting';
@@ -103,9 +106,18 @@ export class Lifecycle {
     if (this.stopRequested) throw new StartAborted();
   }
 
-  /** A part has started: it is stopped with the others (newest first). A step boundary. */
-  add(part: Part): void {
-    this.parts.push(part);
+  /**
+   * A part has started: it is stopped with the others (newest first). A step boundary.
+   * `stopFirst`: drained and stopped before every part without it, whenever it started (the
+   * all-in-one starts its ingest early, so a restart takes events again within seconds, yet it
+   * must still stop first, as data enters there).
+   */
+  add(part: Part, options?: { stopFirst?: boolean }): void {
+    if (options?.stopFirst) this.stopsFirst.add(part);
+    // The stop-first parts stay at the end of the list, which is where stopping begins.
+    let at = this.parts.length;
+    if (!this.stopsFirst.has(part)) while (at > 0 && this.stopsFirst.has(this.parts[at - 1]!)) at--;
+    this.parts.splice(at, 0, part);
     this.checkpoint();
   }
 

@@ -79,6 +79,16 @@ async function readyzDownThenUp(guardMs = 150_000): Promise<{ status: number; bo
 }
 
 describe('trackhouse start, supervised', () => {
+  it('starts its ingest before ClickHouse, the sink and the query API, so a restart takes events first', () => {
+    const lines = a.logs();
+    const ingestReady = lines.findIndex((l) => l.msg === 'ingest ready');
+    const firstMigration = lines.findIndex((l) => l.msg === 'migration applied');
+    const firstOfLater = lines.findIndex((l) => l.component === 'sink' || l.component === 'query' || l.component === 'erasures');
+    expect(ingestReady).toBeGreaterThan(-1);
+    expect(firstMigration).toBeGreaterThan(ingestReady);
+    expect(firstOfLater).toBeGreaterThan(ingestReady);
+  });
+
   it('refuses a second start on the same data dir before touching anything, naming the running one', async () => {
     const state = path.join(dir.path, 'kafka/local/broker.json');
     const stateBefore = readFileSync(state, 'utf8');
