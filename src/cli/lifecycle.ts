@@ -64,6 +64,11 @@ export interface StopOptions {
 
 export const REPEAT_WINDOW_MS = 1_000;
 
+/** How long before SHUTDOWN_TIMEOUT_MS the hard cut comes, so the exit lands inside the bound. */
+export function exitMarginMs(timeoutMs: number): number {
+  return Math.min(250, Math.floor(timeoutMs / 10));
+}
+
 /** Start-up was cut short by a signal; what had started is stopped. */
 export class StartAborted extends InterruptedError {
   constructor() {
@@ -250,7 +255,9 @@ export class Lifecycle {
         log.info({ signal, drainDelayMs }, drainDelayMs > 0 ? 'stopping: not ready from now on, stopping after the drain delay' : 'stopping');
         // Not cleared when the stop ends: the command exits right after (cli/main.ts); should
         // anything keep it alive anyway, this still ends it. Not unref'd, for the same reason.
-        setTimeout(() => this.giveUp(timeoutMs), timeoutMs);
+        // Cut a little early: killing children, the log line and the exit itself take time, and
+        // an orchestrator counts SHUTDOWN_TIMEOUT_MS to the process being gone, not to the cut.
+        setTimeout(() => this.giveUp(timeoutMs), timeoutMs - exitMarginMs(timeoutMs));
         void this.requestStop().then((clean) => {
           if (clean) log.info('stopped');
           done(clean ? 0 : 1);
