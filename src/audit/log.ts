@@ -1,6 +1,7 @@
 // Writing audit records: to the trackhouse.audit topic, acks=all, so a record is durable before
 // the action it records is reported done.
 import type { Kafka, Producer } from 'kafkajs';
+import { javaCompatiblePartitioner } from '../kafka/partitioner.js';
 import type { AuditRecord } from './record.js';
 
 export interface AuditLog {
@@ -9,7 +10,7 @@ export interface AuditLog {
 }
 
 export async function createAuditLog(kafka: Kafka, topic: string): Promise<AuditLog> {
-  const producer: Producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
+  const producer: Producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1, createPartitioner: javaCompatiblePartitioner });
   await producer.connect();
   return {
     async record(r) {

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Kafka, Producer } from 'kafkajs';
+import { javaCompatiblePartitioner } from '../kafka/partitioner.js';
 import type { Logger } from '../common/log.js';
 import { createPartitionReader, type PartitionReader } from '../kafka/reader.js';
 import { ErasureList, regulationRecordKey, userRecordKey, type Regulation, type UserErasure } from './list.js';
@@ -67,7 +68,7 @@ export interface ErasureWriter {
 }
 
 export async function createErasureWriter(kafka: Kafka, topic: string, list: ErasureList): Promise<ErasureWriter> {
-  const producer: Producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
+  const producer: Producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1, createPartitioner: javaCompatiblePartitioner });
   await producer.connect();
   return {
     async write(users, regulations) {
