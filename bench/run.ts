@@ -21,6 +21,7 @@ const scenarios: Record<string, () => Promise<Scenario>> = {
   import: async () => (await import('./import.js')).run,
   graphql: async () => (await import('./graphql.js')).run,
   erasure: async () => (await import('./erasure.js')).run,
+  sustained: async () => (await import('./sustained.js')).run,
 };
 
 function machine(): Record<string, unknown> {

@@ -19,9 +19,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Kafka as KafkaClient } from 'kafkajs';
 import { kafkajs } from '../src/kafka/kafkajs.js';
 import { cpuSeconds, perMillion } from './lib/cpu.js';
+import { groupLag } from './lib/lag.js';
 
 const { Kafka, logLevel } = kafkajs();
 import type { BenchContext, BenchSection, Scenario } from './types.js';
@@ -133,12 +133,7 @@ async function scrape(port: number): Promise<{ rows: number; workerHeapMb: numbe
   return { rows, workerHeapMb: Math.round(heap / 2 ** 20) };
 }
 
-async function lag(admin: ReturnType<KafkaClient['admin']>, topic: string, group: string): Promise<number> {
-  const high = await admin.fetchTopicOffsets(topic);
-  const committed = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-  const c = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
-  return high.reduce((sum, h) => sum + Number(h.high) - Math.max(0, c.get(h.partition) ?? 0), 0);
-}
+const lag = groupLag;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

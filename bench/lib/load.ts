@@ -27,7 +27,14 @@ export interface LoadOptions {
   durationS: number;
   /** Requests per second over all connections (for the "80 % of max" runs); unset = as fast as it goes. */
   overallRate?: number;
+  /**
+   * A placeholder in the bodies replaced, per request, by a number no other request of the process
+   * got: every event sent is new (a body sent twice would be a resend, which the sink skips).
+   */
+  uniqueSlot?: string;
 }
+
+let uniqueCounter = 0;
 
 export interface LoadResult {
   /** 2xx answers per second. */
@@ -42,7 +49,17 @@ export interface LoadResult {
 }
 
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
-  const requests = o.bodies.map((body) => ({ method: 'POST', path: o.path, body, headers: o.headers }));
+  const slot = o.uniqueSlot;
+  const requests = o.bodies.map((body) =>
+    slot === undefined
+      ? { method: 'POST', path: o.path, body, headers: o.headers }
+      : {
+          method: 'POST',
+          path: o.path,
+          headers: o.headers,
+          setupRequest: (req: Record<string, unknown>) => ({ ...req, body: body.replaceAll(slot, String(++uniqueCounter)) }),
+        },
+  );
   const r = await autocannon({
     url: o.url,
     connections: o.connections,
