@@ -55,7 +55,7 @@ export async function startAllInOne(): Promise<number> {
   // Before anything looks at the data dir: a second start on it stops here, having touched nothing.
   const lock = lockDataDir(config.dataDir, 'trackhouse start');
   // A bad rules file stops the start before anything runs.
-  const rules = streamRules(config, config.stream.inQuery);
+  streamRules(config, config.stream.inQuery);
   const life = new Lifecycle(log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.allInOneDrainDelayMs, reloadOnHangup: config.tls.files !== null });
   life.add({ name: 'data dir lock', ifCut: 'released as the process exits', stop: async () => lock.release() });
   // Installed first, so Ctrl-C during start-up also stops whatever already runs.
@@ -97,7 +97,7 @@ export async function startAllInOne(): Promise<number> {
     // Ports were chosen first so the query's dashboard knows where the ingest and the sink answer.
     const queryRegistry = createRegistry('query');
     // The stream component (live volume, alerts) is hosted by the query API: its routes on the query port.
-    const stream = hostedStream({ config, kafka, log: componentLog('stream'), registry: queryRegistry, rules });
+    const stream = hostedStream({ config, brokers, log: componentLog('stream'), registry: queryRegistry });
     // One erasure list for the sink and the query API: an erasure applies to both at once.
     const erasures = await erasuresPart(kafka, config, componentLog('erasures'));
     life.add(erasures.part);

@@ -134,11 +134,14 @@ export async function queryComponent(
     expectsView: true,
     routes: [
       dashboardRoutes(config, log),
-      graphqlRoutes({ config, log, stream: stream ? { view: () => stream.running?.view() ?? null } : null }),
-      ...(stream ? [(app, g) => stream.routes(app, g.draining, g.done)] satisfies QueryRoutes[] : []),
+      graphqlRoutes({ config, log, stream: stream ? { answer: (route, query) => stream.answer(route, query) } : null }),
+      ...(stream ? [(app, g) => stream.routes(app, g.draining, g.done, g.begin)] satisfies QueryRoutes[] : []),
       adminRoutes({ adminKeys: config.keys.admin, deps: () => admin }),
     ],
   });
+  // The stream runs in a thread of its own (it needs nothing from the view): started now, it is
+  // ready about when the view is.
+  stream?.start();
   let view: View;
   let regulations: RegulationParts | null = null;
   const ownErasures = o.erasures === undefined;
@@ -166,10 +169,10 @@ export async function queryComponent(
     admin = regulations.deps;
   } catch (err) {
     await server.stop();
+    await stream?.stop();
     if (ownErasures) await erasures?.stop();
     throw err;
   }
-  stream?.start();
   const v = view;
   const regs = regulations;
   return {
@@ -210,10 +213,14 @@ export function streamRules(config: Config, runsStream: boolean): Rule[] {
   return runsStream ? loadStreamRules(config) : [];
 }
 
-/** The stream component for the query API to host (queryComponent's `stream`); null with QUERY_STREAM=off. */
-export function hostedStream(o: ComponentBase & { kafka: Kafka; rules: readonly Rule[] }): HostedStream | null {
+/**
+ * The stream component for the query API to host (queryComponent's `stream`), in a thread of its
+ * own; null with QUERY_STREAM=off. Its rules are read there again from TRACKHOUSE_ALERTS (checked
+ * already by streamRules before anything started).
+ */
+export function hostedStream(o: ComponentBase & { brokers: string[] }): HostedStream | null {
   if (!o.config.stream.inQuery) return null;
-  return hostStream({ config: o.config, kafka: o.kafka, log: o.log, registry: o.registry, rules: o.rules });
+  return hostStream({ config: o.config, brokers: o.brokers, log: o.log, registry: o.registry });
 }
 
 /**

@@ -7,13 +7,14 @@ import { buildSchema, GraphQLError, GraphQLObjectType, type GraphQLSchema } from
 import { DependencyError, HttpError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { cursorsOf, parseEventsRequest, parseRollupsRequest, type EventsRequest, type QueryReader } from '../query/index.js';
-import { alertsBody, paramError, parseVolumeRequest, volumeBody, type StreamView } from '../stream/index.js';
+import type { StreamRoute } from '../stream/index.js';
 import { SDL } from './sdl.js';
 import type { EventReply } from '../schema/index.js';
 
 /** Where the stream's answers come from; null when this process hosts no stream component. */
 export interface StreamSource {
-  view(): StreamView | null;
+  /** The REST body of GET /v1/volume or /v1/alerts for a query string (answered by the stream's own thread); rejects with the API's HttpError. */
+  answer(route: StreamRoute, query: string): Promise<string>;
 }
 
 export interface SchemaSources {
@@ -114,11 +115,13 @@ export function buildGraphqlSchema(sources: SchemaSources): GraphQLSchema {
   const schema = buildSchema(SDL);
   const fields = (type: string) => (schema.getType(type) as GraphQLObjectType).getFields();
 
-  const streamView = (): StreamView => {
-    if (sources.stream === null) throw new HttpError('stream_unavailable', 'the stream component does not run in this process (QUERY_STREAM=off): live volume and alerts are served by `trackhouse alerts`');
-    const view = sources.stream.view();
-    if (view === null) throw new HttpError('stream_unavailable', 'the stream processor is not running yet (starting, or Kafka unreachable); retry shortly');
-    return view;
+  const streamAnswer = async (route: StreamRoute, query: string): Promise<unknown> => {
+    try {
+      if (sources.stream === null) throw new HttpError('stream_unavailable', 'the stream component does not run in this process (QUERY_STREAM=off): live volume and alerts are served by `trackhouse alerts`');
+      return JSON.parse(await sources.stream.answer(route, query)) as unknown;
+    } catch (err) {
+      throw graphqlError(err, log);
+    }
   };
 
   fields('Query').user!.resolve = (_s, args: { id: string }) => ({ id: args.id });
@@ -167,24 +170,8 @@ export function buildGraphqlSchema(sources: SchemaSources): GraphQLSchema {
     }
   };
 
-  fields('Query').volume!.resolve = (_s, a: Record<string, unknown>) => {
-    try {
-      const view = streamView();
-      return JSON.parse(volumeBody(view, parseVolumeRequest(queryString(a), Date.now()))) as unknown;
-    } catch (err) {
-      throw graphqlError(err, log);
-    }
-  };
+  fields('Query').volume!.resolve = (_s, a: Record<string, unknown>) => streamAnswer('volume', queryString(a));
 
-  fields('Query').alerts!.resolve = (_s, a: { rule?: string }) => {
-    try {
-      const view = streamView();
-      const rule = a.rule ?? null;
-      if (rule !== null && !view.rules.some((x) => x.rule.name === rule)) throw paramError('rule', `no rule is called ${JSON.stringify(rule.slice(0, 64))}`);
-      return JSON.parse(alertsBody(view, rule)) as unknown;
-    } catch (err) {
-      throw graphqlError(err, log);
-    }
-  };
+  fields('Query').alerts!.resolve = (_s, a: { rule?: string }) => streamAnswer('alerts', queryString({ rule: a.rule }));
   return schema;
 }

@@ -8,7 +8,7 @@
 // Registered on the query server's app (QUERY_STREAM=on) or on `trackhouse alerts`'s own.
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { HTTP_ERRORS, HttpError } from '../common/errors.js';
-import { httpErrorReply, writeJson, type Headers } from '../common/http.js';
+import { httpErrorReply, writeJson, type Headers, type ResponseState } from '../common/http.js';
 import { parseIsoTime, typedTime, type IsoTimeProblem } from '../common/isotime.js';
 import { EVENT_TYPES, MAX_ID_LENGTH, STORABLE_TIMES } from '../schema/index.js';
 import type { Rule } from './rules.js';
@@ -52,8 +52,11 @@ export interface StreamView {
 
 export interface StreamRoutesOptions {
   readKeys: ReadonlySet<string>;
-  view(): StreamView | null;
+  /** The body of an admitted request (streamAnswer), or its promise when another thread answers; throws HttpError. */
+  answer(route: StreamRoute, query: string): string | Promise<string>;
   draining(): boolean;
+  /** Counts an answer given after the handler returned as in flight (the host's stop waits for it) until the returned function runs. */
+  begin?(): () => void;
   /** Recorded per answer (the host's request metrics). */
   done?(route: 'volume' | 'alerts', status: number, start: number): void;
 }
@@ -175,6 +178,22 @@ export function alertsBody(view: StreamView, only: string | null): string {
   return JSON.stringify({ leader: view.leader, caught_up: view.caughtUp, replaying_history: view.replaying, watermark: iso(view.watermark), rules, notifications });
 }
 
+/** The routes a stream answers, and what answers them (GraphQL asks the same). */
+export type StreamRoute = 'volume' | 'alerts';
+
+/**
+ * The body of GET /v1/volume or /v1/alerts for `query` (the query string), from a running stream's
+ * view; throws the API's HttpError (stream_unavailable while it is not running, invalid_parameter).
+ */
+export function streamAnswer(view: StreamView | null, route: StreamRoute, query: string, now: number): string {
+  if (view === null) throw new HttpError('stream_unavailable', 'the stream processor is not running yet (starting, or Kafka unreachable); retry shortly');
+  if (route === 'volume') return volumeBody(view, parseVolumeRequest(query, now));
+  const q = readQuery(query, ALERTS_PARAMS);
+  const rule = q.get('rule') ?? null;
+  if (rule !== null && !view.rules.some((r) => r.rule.name === rule)) throw paramError('rule', `no rule is called ${JSON.stringify(rule.slice(0, 64))}`);
+  return alertsBody(view, rule);
+}
+
 export function registerStreamRoutes(app: TemplatedApp, opts: StreamRoutesOptions): void {
   const authorize = (req: HttpRequest) => {
     const header = req.getHeader('authorization');
@@ -184,34 +203,46 @@ export function registerStreamRoutes(app: TemplatedApp, opts: StreamRoutesOption
     if (!m) throw unauthorized('missing');
     if (!opts.readKeys.has(m[1]!)) throw unauthorized('invalid');
   };
-  const handle = (route: 'volume' | 'alerts', answer: (view: StreamView, query: string) => string) => (res: HttpResponse, req: HttpRequest) => {
+  const fail = (res: HttpResponse, err: unknown, head: boolean): number => {
+    const e = errorReply(err);
+    // Closing the connection when draining moves a keep-alive client to another instance.
+    writeJson(res, e.status, e.body, e.headers, head, err instanceof HttpError && err.code === 'draining');
+    return e.status;
+  };
+  const handle = (route: StreamRoute) => (res: HttpResponse, req: HttpRequest) => {
     const start = performance.now();
     const head = req.getMethod() === 'head';
     let status = 200;
     try {
       if (opts.draining()) throw new HttpError('draining', 'the server is shutting down; retry on another instance');
       authorize(req);
-      const query = req.getQuery() ?? '';
-      const view = opts.view();
-      if (view === null) throw new HttpError('stream_unavailable', 'the stream processor is not running yet (starting, or Kafka unreachable); retry shortly');
-      writeJson(res, 200, answer(view, query), REPLY_HEADERS, head);
+      const body = opts.answer(route, req.getQuery() ?? '');
+      if (typeof body !== 'string') {
+        // Answered by the stream's own thread (the hosted stream): the client may leave meanwhile.
+        const state: ResponseState = { aborted: false };
+        res.onAborted(() => (state.aborted = true));
+        const end = opts.begin?.() ?? (() => {});
+        body.then(
+          (text) => {
+            if (!state.aborted) res.cork(() => writeJson(res, 200, text, REPLY_HEADERS, head));
+            opts.done?.(route, 200, start);
+          },
+          (err: unknown) => {
+            let s = errorReply(err).status;
+            if (!state.aborted) res.cork(() => (s = fail(res, err, head)));
+            opts.done?.(route, s, start);
+          },
+        ).finally(end);
+        return;
+      }
+      writeJson(res, 200, body, REPLY_HEADERS, head);
     } catch (err) {
-      const e = errorReply(err);
-      status = e.status;
-      // Closing the connection when draining moves a keep-alive client to another instance.
-      writeJson(res, e.status, e.body, e.headers, head, err instanceof HttpError && err.code === 'draining');
+      status = fail(res, err, head);
     }
     opts.done?.(route, status, start);
   };
-  const volume = handle('volume', (view, query) => volumeBody(view, parseVolumeRequest(query, Date.now())));
-  const alerts = handle('alerts', (view, query) => {
-    const q = readQuery(query, ALERTS_PARAMS);
-    const rule = q.get('rule') ?? null;
-    if (rule !== null && !view.rules.some((r) => r.rule.name === rule)) throw paramError('rule', `no rule is called ${JSON.stringify(rule.slice(0, 64))}`);
-    return alertsBody(view, rule);
-  });
-  app.get('/v1/volume', volume);
-  app.get('/v1/alerts', alerts);
+  app.get('/v1/volume', handle('volume'));
+  app.get('/v1/alerts', handle('alerts'));
   const methodNotAllowed = JSON.stringify({ error: 'method_not_allowed', message: 'only GET is supported here' });
   for (const path of ['/v1/volume', '/v1/alerts']) {
     app.any(path, (res, req) => {

@@ -4,14 +4,17 @@
 // (`trackhouse alerts`, with its own /healthz, /readyz and /metrics on STREAM_PORT).
 import type { Kafka } from 'kafkajs';
 import type { TemplatedApp } from 'uWebSockets.js';
-import { ConfigError } from '../common/errors.js';
+import { HttpError } from '../common/errors.js';
 import { addOpsRoutes, listen, writeJson, type ReadinessCheck } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import type { Registry } from '../common/metrics.js';
 import { loadUws } from '../common/uws.js';
 import type { Config } from '../config/index.js';
 import { createLease, createLogProducer, ensureStreamTopics, ensureTopics, type Lease, type LogProducer } from '../kafka/index.js';
-import { registerStreamRoutes, type StreamView } from './api.js';
+import { Worker } from 'node:worker_threads';
+import type { Metric, MetricObjectWithValues, MetricValue } from 'prom-client';
+import { registerStreamRoutes, streamAnswer, type StreamRoute, type StreamView } from './api.js';
+import type { FromHostThread, HostThreadData, ToHostThread } from './hostthread.js';
 import { createStreamMetrics, type StreamMetrics } from './metrics.js';
 import { Notifier } from './notifier.js';
 import { StreamProcessor } from './processor.js';
@@ -19,7 +22,7 @@ import { loadRules, type Rule } from './rules.js';
 import { openStore, type OpenStore } from './store.js';
 import { measureValue, type GroupState } from './window.js';
 
-export { alertsBody, parseVolumeRequest, paramError, registerStreamRoutes, volumeBody, type StreamView } from './api.js';
+export { alertsBody, parseVolumeRequest, paramError, registerStreamRoutes, streamAnswer, volumeBody, type StreamRoute, type StreamView } from './api.js';
 export { loadRules, type Rule } from './rules.js';
 
 export interface StreamOptions {
@@ -176,54 +179,149 @@ export async function startStream(opts: StreamOptions): Promise<RunningStream> {
 }
 
 /**
- * The stream component inside another server (the query API): its routes answer 503 until it
- * runs; it starts in the background and, while Kafka cannot be reached, tries again every
- * `retryMs`, so the host keeps serving what does not need it.
+ * The stream component inside another server (the query API), in a thread of its own
+ * (./hostthread.ts) so that its rounds, state commits and Kafka clients never run on the host's
+ * HTTP thread: its routes answer 503 until it runs; it starts in the background and, while Kafka
+ * cannot be reached, tries again every `retryMs`, so the host keeps serving what does not need it.
+ * Its metrics are served by the host's registry (same names and labels as when it ran on the host's thread).
  */
 export interface HostedStream {
-  routes(app: TemplatedApp, draining: () => boolean, done?: (route: 'volume' | 'alerts', status: number, start: number) => void): void;
+  routes(app: TemplatedApp, draining: () => boolean, done?: (route: StreamRoute, status: number, start: number) => void, begin?: () => () => void): void;
+  /** The body of GET /v1/volume or /v1/alerts for a query string (GraphQL); rejects with the API's HttpError. */
+  answer(route: StreamRoute, query: string): Promise<string>;
   start(): void;
-  readonly running: RunningStream | null;
   stop(): Promise<void>;
 }
 
-export function hostStream(opts: StreamOptions, retryMs = 30_000): HostedStream {
-  let running: RunningStream | null = null;
-  let stopped = false;
-  let attempt: Promise<void> | null = null;
-  let timer: NodeJS.Timeout | null = null;
-  const tryStart = () => {
-    attempt = startStream(opts).then(
-      (s) => {
-        if (stopped) return s.stop();
-        running = s;
-      },
-      (err: unknown) => {
-        if (stopped) return;
-        if (err instanceof ConfigError) opts.log.error({ err: err.message }, 'the stream component cannot start; /v1/volume and /v1/alerts answer 503');
-        else opts.log.error({ err, retryInMs: retryMs, brokers: opts.config.kafka.brokers }, 'the stream component could not start (is Kafka reachable? KAFKA_BROKERS); /v1/volume and /v1/alerts answer 503 until it does');
-        timer = setTimeout(tryStart, retryMs);
-        timer.unref();
-      },
-    );
+export interface HostedStreamOptions {
+  config: Config;
+  /** The Kafka brokers (resolved): the thread makes its own clients. */
+  brokers: string[];
+  log: Logger;
+  registry: Registry;
+}
+
+export function hostStream(opts: HostedStreamOptions, retryMs = 30_000): HostedStream {
+  const { log } = opts;
+  let worker: Worker | null = null;
+  let stopping: Promise<void> | null = null;
+  let nextId = 1;
+  const waiting = new Map<number, { resolve: (v: never) => void; reject: (e: unknown) => void }>();
+  let onStopped: (() => void) | null = null;
+
+  const ask = <T>(m: DistributiveOmit<ToHostThread, 'id'>): Promise<T> => {
+    const w = worker;
+    if (w === null || stopping !== null) return Promise.reject(new HttpError('stream_unavailable', 'the stream processor is not running yet (starting, or Kafka unreachable); retry shortly'));
+    const id = nextId++;
+    return new Promise<T>((resolve, reject) => {
+      waiting.set(id, { resolve: resolve as (v: never) => void, reject });
+      w.postMessage({ ...m, id } as ToHostThread);
+    });
   };
+
+  // The thread's metrics, under the host's registry: one proxy per metric name, all filled by one
+  // request to the thread per scrape.
+  let scrape: Promise<Map<string, MetricObjectWithValues<MetricValue<string>>>> | null = null;
+  const proxies = new Set<string>();
+  const scrapeOnce = () =>
+    (scrape ??= ask<MetricObjectWithValues<MetricValue<string>>[]>({ type: 'metrics' })
+      .catch(() => [])
+      .then((list) => {
+        scrape = null;
+        return new Map(list.map((m) => [m.name, m]));
+      }));
+  const addProxies = (list: readonly MetricObjectWithValues<MetricValue<string>>[]) => {
+    for (const m of list) {
+      if (proxies.has(m.name)) continue;
+      proxies.add(m.name);
+      const { name, help, type } = m;
+      opts.registry.registerMetric({
+        name,
+        help,
+        type,
+        aggregator: m.aggregator,
+        get: async () => (await scrapeOnce()).get(name) ?? { name, help, type, values: [], aggregator: m.aggregator },
+        reset: () => {},
+      } as unknown as Metric);
+    }
+  };
+
+  const spawn = () => {
+    const data: HostThreadData = { config: opts.config, brokers: opts.brokers, retryMs };
+    // Built: dist/stream/hostthread.js. From source (tests, tsx): the .ts file, loaded through tsx.
+    const fromSource = import.meta.url.endsWith('.ts');
+    const file = new URL(fromSource ? './hostthread.ts' : './hostthread.js', import.meta.url);
+    const w = fromSource
+      ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((t) => { t.register(); return import(${JSON.stringify(file.href)}); });`, { eval: true, workerData: data })
+      : new Worker(file, { workerData: data });
+    worker = w;
+    w.on('message', (m: FromHostThread) => {
+      if (m.type === 'stopped') {
+        onStopped?.();
+        return;
+      }
+      const p = waiting.get(m.id);
+      if (p === undefined) return;
+      waiting.delete(m.id);
+      if (m.type === 'metrics') {
+        const list = m.metrics as MetricObjectWithValues<MetricValue<string>>[];
+        addProxies(list);
+        p.resolve(list as never);
+      } else if ('body' in m) p.resolve(m.body as never);
+      else p.reject(m.error === null ? new Error('the stream component failed to answer') : new HttpError(m.error.code, m.error.message, { details: m.error.details }));
+    });
+    w.on('error', (err) => log.error({ err }, 'the stream component failed'));
+    w.on('exit', (code) => {
+      if (worker === w) worker = null;
+      for (const p of waiting.values()) p.reject(new HttpError('stream_unavailable', 'the stream processor is not running yet (starting, or Kafka unreachable); retry shortly'));
+      waiting.clear();
+      if (stopping !== null) {
+        onStopped?.();
+        return;
+      }
+      log.error({ code, restartInMs: retryMs }, 'the stream component stopped unexpectedly; restarting it');
+      setTimeout(() => {
+        if (stopping === null) spawn();
+      }, retryMs).unref();
+    });
+    // Its metric names, so the first scrape of the host already lists them.
+    const names = setInterval(() => {
+      if (worker !== w) return clearInterval(names);
+      void scrapeOnce().then((m) => {
+        if (m.size > 0) clearInterval(names);
+      });
+    }, 1_000);
+    names.unref();
+  };
+
   return {
-    routes(app, draining, done) {
-      registerStreamRoutes(app, { readKeys: opts.config.keys.read, view: () => running?.view() ?? null, draining, ...(done ? { done } : {}) });
+    routes(app, draining, done, begin) {
+      registerStreamRoutes(app, {
+        readKeys: opts.config.keys.read,
+        answer: (route, query) => ask<string>({ type: 'answer', route, query, now: Date.now() }),
+        draining,
+        ...(done ? { done } : {}),
+        ...(begin ? { begin } : {}),
+      });
     },
-    start: () => tryStart(),
-    get running() {
-      return running;
-    },
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      // A start in flight is not waited for past the stop timeout: it stops itself when it ends.
-      if (running) await running.stop();
-      void attempt;
+    answer: (route, query) => ask<string>({ type: 'answer', route, query, now: Date.now() }),
+    start: () => spawn(),
+    stop() {
+      stopping ??= (async () => {
+        const w = worker;
+        if (w === null) return;
+        await new Promise<void>((resolve) => {
+          onStopped = resolve;
+          w.postMessage({ type: 'stop' } satisfies ToHostThread);
+        });
+        await w.terminate();
+      })();
+      return stopping;
     },
   };
 }
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 export interface StreamServer {
   readonly port: number;
@@ -238,7 +336,7 @@ export async function startStreamServer(opts: StreamOptions): Promise<StreamServ
   let draining = false;
   const app = loadUws().App();
   addOpsRoutes(app, { registry: opts.registry, draining: () => draining, checks: stream.checks });
-  registerStreamRoutes(app, { readKeys: opts.config.keys.read, view: () => stream.view(), draining: () => draining });
+  registerStreamRoutes(app, { readKeys: opts.config.keys.read, answer: (route, query) => streamAnswer(stream.view(), route, query, Date.now()), draining: () => draining });
   app.any('/*', (res, req) => {
     writeJson(res, 404, JSON.stringify({ error: 'not_found', message: `no route for ${req.getMethod().toUpperCase()} ${req.getUrl().slice(0, 200)}` }), undefined, req.getMethod() === 'head');
   });

@@ -4,7 +4,7 @@ import { createLogger } from '../../common/log.js';
 import { createRegistry } from '../../common/metrics.js';
 import { loadConfig } from '../../config/index.js';
 import { lockDataDir } from '../datadirlock.js';
-import { createKafka, explainKafkaError } from '../../kafka/index.js';
+import { explainKafkaError } from '../../kafka/index.js';
 import { kafkaBrokers } from '../brokers.js';
 import { clickhousePart, hostedStream, queryComponent, streamRules } from '../components.js';
 import { Lifecycle } from '../lifecycle.js';
@@ -22,7 +22,7 @@ export function registerQuery(program: Command): void {
       const config = loadConfig();
       const log = createLogger(config.logLevel, { component: 'query' });
       // The rules file is checked before anything starts: a bad rule stops the command.
-      const rules = streamRules(config, config.stream.inQuery);
+      streamRules(config, config.stream.inQuery);
       const life = new Lifecycle(log, {
         timeoutMs: config.shutdownTimeoutMs,
         drainDelayMs: config.drainDelayMs,
@@ -38,7 +38,7 @@ export function registerQuery(program: Command): void {
         const brokers = kafkaBrokers(config);
         const registry = createRegistry('query');
         const streamLog = createLogger(config.logLevel, { component: 'stream' });
-        const stream = config.stream.inQuery ? hostedStream({ config, kafka: createKafka(config.kafka, streamLog, brokers), log: streamLog, registry, rules }) : null;
+        const stream = hostedStream({ config, brokers, log: streamLog, registry });
         const query = await queryComponent({ config, brokers, clickhouse: ch.client, log, registry, stream }).catch((err: unknown) => {
           throw explainKafkaError(err, config.kafka, brokers);
         });
