@@ -134,7 +134,7 @@ export async function queryComponent(
     expectsView: true,
     routes: [
       dashboardRoutes(config, log),
-      graphqlRoutes({ config, log, stream: stream ? { view: () => stream.running?.view() ?? null } : null }),
+      graphqlRoutes({ config, log, registry: o.registry, stream: stream ? { view: () => stream.running?.view() ?? null } : null }),
       ...(stream ? [(app, g) => stream.routes(app, g.draining, g.done)] satisfies QueryRoutes[] : []),
       adminRoutes({ adminKeys: config.keys.admin, deps: () => admin }),
     ],

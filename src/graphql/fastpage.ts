@@ -1,0 +1,387 @@
+// A page of `user(id) { events(...) { ... } }` written from the view's row bytes, for the
+// operations whose answer is only that page: no JSON.parse of the page, no execution over objects,
+// no JSON.stringify of the result. REST answers a page by copying the view's rows; this copies the
+// selected values out of the same rows, so a GraphQL page costs about what REST's does.
+//
+// planFastPage() decides once per validated document and operation whether it qualifies: a query
+// whose root selects `user` once (and maybe __typename), `user` selects `events` once (and maybe
+// id, __typename), and below that only connection, edge, page-info and Event fields, with aliases
+// and fragments (collected as graphql-js collects them), and no directive anywhere. It compiles
+// the answer into a template: fixed bytes (keys with their aliases, in the selection's order,
+// __typename values, braces) and slots (a row's field value, an edge's cursor, page info).
+//
+// writeFastPage() answers one request with it, or returns null, and the caller executes the
+// operation as before (graphql-jit), when anything could make the answer differ from what
+// execution gives: variables or arguments that do not coerce, a request REST refuses, a page the
+// view does not answer alone (another shard, ClickHouse), a row stored without field offsets (a
+// reply JSON of 64 KiB or more), a `type` that is not an EventType value. A JSON text (properties,
+// traits, context) the view found non-canonical is parsed and serialized as execution would; the
+// others are copied as they are (the view checked they are what JSON.stringify(JSON.parse())
+// gives). src/graphql/fastpage.test.ts and test/integration/graphql-fastpage.test.ts compare its
+// bytes with graphql-jit's.
+import {
+  getArgumentValues,
+  getVariableValues,
+  GraphQLObjectType,
+  Kind,
+  type DocumentNode,
+  type FieldNode,
+  type FragmentDefinitionNode,
+  type GraphQLField,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+} from 'graphql';
+import { cursorsOf, EVENT_FIELDS, FIRST_TEXT_FIELD, parseEventsRequest, ROW_CANONICAL, ROW_HEADER, ROW_NO_LAYOUT, type EventsRequest, type QueryReader, type ViewPage } from '../query/index.js';
+import { queryString } from './schema.js';
+
+/** GraphQL's name of each field of EVENT_FIELDS (the Event type's fields). */
+export const GRAPHQL_NAMES: readonly string[] = EVENT_FIELDS.map((f) => f.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()));
+const FIELD_OF = new Map(GRAPHQL_NAMES.map((n, k) => [n, k]));
+/** Length of `,"<name>":` before each field's value in a row (the end of the value before it). */
+const KEY_BYTES = EVENT_FIELDS.map((f) => f.length + 4);
+const TYPE_FIELD = 1;
+/** The EventType values, quoted as a row has them (a `type` outside them: execution's error, so no fast page). */
+const EVENT_TYPES = ['track', 'identify', 'page', 'screen', 'group', 'alias'].map((t) => Buffer.from(JSON.stringify(t)));
+
+/** A slot of the answer: what is written between two runs of fixed bytes. */
+const enum Slot {
+  /** The user's id argument (JSON string). */
+  UserId,
+  /** The edges: the edge template per row, comma-separated. */
+  Edges,
+  HasNext,
+  StartCursor,
+  EndCursor,
+  /** The edge's cursor (in the edge template). */
+  Cursor,
+  /** A row's field value (in the edge template); `field` says which. */
+  Field,
+}
+
+/** Fixed bytes, or a slot. */
+interface SlotPart {
+  slot: Slot;
+  field: number;
+}
+type Part = Buffer | SlotPart;
+
+export interface FastPlan {
+  operation: OperationDefinitionNode;
+  userField: GraphQLField<unknown, unknown>;
+  userNode: FieldNode;
+  eventsField: GraphQLField<unknown, unknown>;
+  eventsNode: FieldNode;
+  /** The whole answer; Slot.Edges expands to `edge` per row. */
+  page: Part[];
+  edge: Part[];
+  /** Whether the edge template reads the row's `type`; whether any cursor is answered. */
+  readsType: boolean;
+  readsCursor: boolean;
+}
+
+class NotFast extends Error {}
+const notFast = (): never => {
+  throw new NotFast();
+};
+
+/**
+ * The fields of a selection set by response key, in the order execution answers them (graphql-js's
+ * collectFields: a key's first occurrence decides its place; fragments inline; each named fragment
+ * once per collection). Throws NotFast for a directive or a fragment on another type.
+ */
+function collect(sets: readonly SelectionSetNode[], typeName: string, fragments: ReadonlyMap<string, FragmentDefinitionNode>): Map<string, FieldNode[]> {
+  const out = new Map<string, FieldNode[]>();
+  const visited = new Set<string>();
+  const walk = (set: SelectionSetNode) => {
+    for (const s of set.selections) {
+      if ((s.directives?.length ?? 0) > 0) notFast();
+      if (s.kind === Kind.FIELD) {
+        const key = s.alias?.value ?? s.name.value;
+        const seen = out.get(key);
+        if (seen === undefined) out.set(key, [s]);
+        else seen.push(s);
+      } else if (s.kind === Kind.INLINE_FRAGMENT) {
+        if (s.typeCondition !== undefined && s.typeCondition.name.value !== typeName) notFast();
+        walk(s.selectionSet);
+      } else {
+        const name = s.name.value;
+        if (visited.has(name)) continue;
+        visited.add(name);
+        const f = fragments.get(name) ?? notFast();
+        if ((f.directives?.length ?? 0) > 0 || f.typeCondition.name.value !== typeName) notFast();
+        walk(f.selectionSet);
+      }
+    }
+  };
+  for (const set of sets) walk(set);
+  return out;
+}
+
+const subsets = (nodes: readonly FieldNode[]) => nodes.map((n) => n.selectionSet ?? notFast());
+
+/** Builds the parts of an answer: fixed text gathered until a slot. */
+class Parts {
+  readonly parts: Part[] = [];
+  private text = '';
+  add(t: string): this {
+    this.text += t;
+    return this;
+  }
+  slot(slot: Slot, field = -1): this {
+    if (this.text !== '') this.parts.push(Buffer.from(this.text, 'utf8'));
+    this.text = '';
+    this.parts.push({ slot, field });
+    return this;
+  }
+  done(): Part[] {
+    if (this.text !== '') this.parts.push(Buffer.from(this.text, 'utf8'));
+    this.text = '';
+    return this.parts;
+  }
+}
+
+/**
+ * The fast plan of an operation of a validated document (operationName null: its only one), or
+ * null when it does not qualify (it is then executed as any other).
+ */
+export function planFastPage(schema: GraphQLSchema, document: DocumentNode, operationName: string | null): FastPlan | null {
+  const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+  const operation = operationName === null ? (operations.length === 1 ? operations[0] : undefined) : operations.find((o) => o.name?.value === operationName);
+  if (operation === undefined || operation.operation !== 'query' || (operation.directives?.length ?? 0) > 0) return null;
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+  const fields = (type: string) => (schema.getType(type) as GraphQLObjectType).getFields();
+  try {
+    const page = new Parts();
+    const edge = new Parts();
+    let user: { field: GraphQLField<unknown, unknown>; node: FieldNode } | null = null;
+    let events: { field: GraphQLField<unknown, unknown>; node: FieldNode } | null = null;
+    let readsType = false;
+    let readsCursor = false;
+    // Writes `"key":` before each member of an object, separated by commas.
+    const members = (p: Parts, map: Map<string, FieldNode[]>, member: (p: Parts, name: string, nodes: FieldNode[]) => void) => {
+      let first = true;
+      p.add('{');
+      for (const [key, nodes] of map) {
+        p.add(`${first ? '' : ','}"${key}":`);
+        first = false;
+        member(p, nodes[0]!.name.value, nodes);
+      }
+      p.add('}');
+    };
+    const typename = (p: Parts, name: string, type: string) => (name === '__typename' ? (p.add(`"${type}"`), true) : false);
+
+    const nodeMember = (p: Parts, name: string) => {
+      if (typename(p, name, 'Event')) return;
+      const k = FIELD_OF.get(name) ?? notFast();
+      if (k === TYPE_FIELD) readsType = true;
+      p.slot(Slot.Field, k);
+    };
+    const edgeMember = (p: Parts, name: string, nodes: FieldNode[]) => {
+      if (typename(p, name, 'EventEdge')) return;
+      if (name === 'cursor') {
+        readsCursor = true;
+        p.add('"').slot(Slot.Cursor).add('"');
+      } else if (name === 'node') members(p, collect(subsets(nodes), 'Event', fragments), nodeMember);
+      else notFast();
+    };
+    const pageInfoMember = (p: Parts, name: string) => {
+      if (typename(p, name, 'PageInfo')) return;
+      if (name === 'hasNextPage') p.slot(Slot.HasNext);
+      else if (name === 'hasPreviousPage') p.add('false');
+      else if (name === 'startCursor' || name === 'endCursor') {
+        readsCursor = true;
+        p.slot(name === 'startCursor' ? Slot.StartCursor : Slot.EndCursor);
+      }
+      else notFast();
+    };
+    const connectionMember = (p: Parts, name: string, nodes: FieldNode[]) => {
+      if (typename(p, name, 'EventConnection')) return;
+      if (name === 'edges') {
+        // The edge template is built once, whatever the number of `edges` keys (aliases): more than one is not fast.
+        if (edge.parts.length > 0) notFast();
+        members(edge, collect(subsets(nodes), 'EventEdge', fragments), edgeMember);
+        edge.done();
+        p.add('[').slot(Slot.Edges).add(']');
+      } else if (name === 'pageInfo') members(p, collect(subsets(nodes), 'PageInfo', fragments), pageInfoMember);
+      else notFast();
+    };
+    const userMember = (p: Parts, name: string, nodes: FieldNode[]) => {
+      if (typename(p, name, 'User')) return;
+      if (name === 'id') p.slot(Slot.UserId);
+      else if (name === 'events') {
+        if (events !== null) notFast();
+        events = { field: fields('User').events!, node: nodes[0]! };
+        members(p, collect(subsets(nodes), 'EventConnection', fragments), connectionMember);
+      } else notFast();
+    };
+    const rootMember = (p: Parts, name: string, nodes: FieldNode[]) => {
+      if (typename(p, name, 'Query')) return;
+      if (name !== 'user' || user !== null) notFast();
+      user = { field: fields('Query').user!, node: nodes[0]! };
+      members(p, collect(subsets(nodes), 'User', fragments), userMember);
+    };
+    page.add('{"data":');
+    members(page, collect([operation.selectionSet], 'Query', fragments), rootMember);
+    page.add('}');
+    if (user === null || events === null) return null;
+    const u = user as { field: GraphQLField<unknown, unknown>; node: FieldNode };
+    const e = events as { field: GraphQLField<unknown, unknown>; node: FieldNode };
+    return { operation, userField: u.field, userNode: u.node, eventsField: e.field, eventsNode: e.node, page: page.done(), edge: edge.parts, readsType, readsCursor };
+  } catch (err) {
+    if (err instanceof NotFast) return null;
+    throw err;
+  }
+}
+
+/** The answer being written: a buffer kept between requests (the caller copies the bytes out). */
+let out = Buffer.allocUnsafeSlow(1 << 16);
+let at = 0;
+
+function room(n: number): void {
+  if (at + n <= out.length) return;
+  const bigger = Buffer.allocUnsafeSlow(Math.max(out.length * 2, at + n));
+  out.copy(bigger, 0, 0, at);
+  out = bigger;
+}
+
+/** Copies src[s, e) to the answer (a loop for short runs: subarray() allocates a view per call). */
+function copy(src: Uint8Array, s: number, e: number): void {
+  const n = e - s;
+  room(n);
+  if (n < 48) {
+    const o = out;
+    for (let i = 0; i < n; i++) o[at + i] = src[s + i]!;
+  } else out.set(src.subarray(s, e), at);
+  at += n;
+}
+
+function text(t: string, encoding: 'utf8' | 'latin1'): void {
+  room(t.length * 3);
+  at += out.write(t, at, encoding);
+}
+
+function equalsAt(src: Uint8Array, s: number, e: number, lit: Buffer): boolean {
+  if (e - s !== lit.length) return false;
+  for (let i = 0; i < lit.length; i++) if (src[s + i] !== lit[i]) return false;
+  return true;
+}
+
+/** A page's rows and what each field's value spans (offsets from the row headers). */
+interface Rows {
+  page: ViewPage;
+  buf: Buffer;
+  headers: Buffer;
+}
+
+/** Start of field k's value in row i. */
+function valueStart(r: Rows, i: number, k: number): number {
+  const h = i * ROW_HEADER + 1 + 2 * k;
+  return r.page.rows.start(i) + (r.headers[h]! | (r.headers[h + 1]! << 8));
+}
+
+function valueEnd(r: Rows, i: number, k: number): number {
+  return k === EVENT_FIELDS.length - 1 ? r.page.rows.end(i) - 1 : valueStart(r, i, k + 1) - KEY_BYTES[k + 1]!;
+}
+
+/** The event id of row i (its JSON string, unescaped when it holds an escape). */
+function eventId(r: Rows, i: number): string {
+  const s = valueStart(r, i, 0);
+  const e = valueEnd(r, i, 0);
+  const b = r.buf;
+  for (let j = s + 1; j < e - 1; j++) if (b[j] === 0x5c) return JSON.parse(b.toString('utf8', s, e)) as string;
+  return b.toString('utf8', s + 1, e - 1);
+}
+
+function writeParts(parts: readonly Part[], r: Rows, i: number, ctx: Context): void {
+  for (const part of parts) {
+    if (part instanceof Buffer) {
+      copy(part, 0, part.length);
+      continue;
+    }
+    const p = part as SlotPart;
+    switch (p.slot) {
+      case Slot.Field: {
+        const k = p.field;
+        const s = valueStart(r, i, k);
+        const e = valueEnd(r, i, k);
+        if (k >= FIRST_TEXT_FIELD && k < FIRST_TEXT_FIELD + 3 && (r.headers[i * ROW_HEADER]! & (ROW_CANONICAL << (k - FIRST_TEXT_FIELD))) === 0) {
+          // A text JSON.stringify would write otherwise: as execution answers it.
+          text(JSON.stringify(JSON.parse(r.buf.toString('utf8', s, e))), 'utf8');
+        } else copy(r.buf, s, e);
+        break;
+      }
+      case Slot.Cursor:
+        text(ctx.cursorOf(r.page.rows.time(i), eventId(r, i)), 'latin1');
+        break;
+      case Slot.Edges:
+        for (let j = 0; j < r.page.count; j++) {
+          if (j > 0) {
+            room(1);
+            out[at++] = 0x2c;
+          }
+          writeParts(ctx.plan.edge, r, j, ctx);
+        }
+        break;
+      case Slot.UserId:
+        text(JSON.stringify(ctx.userId), 'utf8');
+        break;
+      case Slot.HasNext:
+        text(r.page.hasNext ? 'true' : 'false', 'latin1');
+        break;
+      case Slot.StartCursor:
+      case Slot.EndCursor: {
+        const n = r.page.count;
+        if (n === 0) text('null', 'latin1');
+        else {
+          const j = p.slot === Slot.StartCursor ? 0 : n - 1;
+          text(`"${ctx.cursorOf(r.page.rows.time(j), eventId(r, j))}"`, 'latin1');
+        }
+        break;
+      }
+    }
+  }
+}
+
+interface Context {
+  plan: FastPlan;
+  userId: string;
+  cursorOf: (ts: number, id: string) => string;
+}
+
+/**
+ * The answer `{"data":...}` to one request of a fast plan, as execution would give it, or null (see
+ * the top of this file): then execute the operation. The bytes are a buffer of their own.
+ */
+export function writeFastPage(plan: FastPlan, schema: GraphQLSchema, variables: Record<string, unknown> | null | undefined, reader: QueryReader): Buffer | null {
+  const vars = getVariableValues(schema, plan.operation.variableDefinitions ?? [], variables ?? {});
+  if (vars.errors !== undefined) return null;
+  let r: EventsRequest;
+  let userId: string;
+  try {
+    userId = getArgumentValues(plan.userField, plan.userNode, vars.coerced).id as string;
+    const a = getArgumentValues(plan.eventsField, plan.eventsNode, vars.coerced);
+    const q = queryString({ from: a.from, to: a.to, type: a.type, event: a.event, limit: a.first, cursor: a.after });
+    r = parseEventsRequest(encodeURIComponent(userId), q, reader.limits);
+  } catch {
+    return null;
+  }
+  const page = reader.viewPage(r);
+  if (page === null) return null;
+  const rows: Rows = { page, buf: page.rows.buffer, headers: page.rows.rowHeaders };
+  for (let i = 0; i < page.count; i++) {
+    if ((rows.headers[i * ROW_HEADER]! & ROW_NO_LAYOUT) !== 0) return null;
+    if (plan.readsType) {
+      const s = valueStart(rows, i, TYPE_FIELD);
+      const e = valueEnd(rows, i, TYPE_FIELD);
+      if (!EVENT_TYPES.some((t) => equalsAt(rows.buf, s, e, t))) return null;
+    }
+  }
+  const ctx: Context = { plan, userId, cursorOf: page.count > 0 && plan.readsCursor ? cursorsOf(r) : noCursor };
+  at = 0;
+  writeParts(plan.page, rows, 0, ctx);
+  return Buffer.from(out.subarray(0, at));
+}
+
+const noCursor = (): string => '';
