@@ -96,7 +96,7 @@ function str(s: string, i: number, n: number): number {
       const u = hex4(s, i + 2);
       if (u < 0) return -1;
       // JSON.stringify escapes (as \u00xx, lower-case hex) only the controls without a short escape.
-      if (u >= 0x20 || u === 0x08 || u === 0x09 || u === 0x0a || u === 0x0c || u === 0x0d || s.charCodeAt(i + 5) >= 0x41) canon = false;
+      if (u >= 0x20 || u === 0x08 || u === 0x09 || u === 0x0a || u === 0x0c || u === 0x0d || (s.charCodeAt(i + 5) >= 0x41 && s.charCodeAt(i + 5) <= 0x46)) canon = false;
       i += 6;
       if (u >= 0xdc00 && u <= 0xdfff) return -1;
       if (u >= 0xd800 && u <= 0xdbff) {
