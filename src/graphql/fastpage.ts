@@ -32,7 +32,7 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from 'graphql';
-import { cursorsOf, EVENT_FIELDS, FIRST_TEXT_FIELD, parseEventsRequest, ROW_CANONICAL, ROW_HEADER, ROW_NO_LAYOUT, type EventsRequest, type QueryReader, type ViewPage } from '../query/index.js';
+import { EVENT_FIELDS, FIRST_TEXT_FIELD, parseEventsRequest, ROW_CANONICAL, ROW_HEADER, ROW_NO_LAYOUT, scopeFingerprint, type EventsRequest, type QueryReader, type ViewPage } from '../query/index.js';
 import { queryString } from './schema.js';
 
 /** GraphQL's name of each field of EVENT_FIELDS (the Event type's fields). */
@@ -65,6 +65,7 @@ interface SlotPart {
   field: number;
 }
 type Part = Buffer | SlotPart;
+const isSlot = (p: Part | undefined): p is SlotPart => p !== undefined && !(p instanceof Buffer);
 
 export interface FastPlan {
   operation: OperationDefinitionNode;
@@ -72,9 +73,9 @@ export interface FastPlan {
   userNode: FieldNode;
   eventsField: GraphQLField<unknown, unknown>;
   eventsNode: FieldNode;
-  /** The whole answer; Slot.Edges expands to `edge` per row. */
+  /** The whole answer; Slot.Edges expands to the edge ops per row. */
   page: Part[];
-  edge: Part[];
+  edge: EdgeOps;
   /** Whether the edge template reads the row's `type`; whether any cursor is answered. */
   readsType: boolean;
   readsCursor: boolean;
@@ -228,11 +229,105 @@ export function planFastPage(schema: GraphQLSchema, document: DocumentNode, oper
     if (user === null || events === null) return null;
     const u = user as { field: GraphQLField<unknown, unknown>; node: FieldNode };
     const e = events as { field: GraphQLField<unknown, unknown>; node: FieldNode };
-    return { operation, userField: u.field, userNode: u.node, eventsField: e.field, eventsNode: e.node, page: page.done(), edge: edge.parts, readsType, readsCursor };
+    return { operation, userField: u.field, userNode: u.node, eventsField: e.field, eventsNode: e.node, page: page.done(), edge: compileEdge(edge.parts), readsType, readsCursor };
   } catch (err) {
     if (err instanceof NotFast) return null;
     throw err;
   }
+}
+
+
+/** Ops of the edge template, run per row (see compileEdge). */
+const OP_STATIC = 0;
+const OP_FIELD = 1;
+const OP_RUN = 2;
+const OP_CURSOR = 3;
+
+interface EdgeOps {
+  n: number;
+  kind: Int32Array;
+  a: Int32Array;
+  b: Int32Array;
+  /** For OP_RUN: the ROW_CANONICAL bits of the texts inside the run (the row must have them all). */
+  c: Int32Array;
+  statics: Buffer;
+  /** Bytes the ops write besides the row's values and cursors (to bound a row's answer). */
+  fixed: number;
+  fields: number;
+}
+
+/**
+ * The edge template as ops. A selected field whose key is REST's own (`type`, `source`, `properties`,
+ * ... unaliased, or an alias that is REST's name) is copied with its key straight from the row, and
+ * consecutive ones in REST's order as one run (`"source":..,"category":..` is one copy): fewer,
+ * longer copies. OP_STATIC copies statics[a, a + b); OP_FIELD the value of field a; OP_RUN the row
+ * from field a's key to the end of field b's value; OP_CURSOR the row's cursor.
+ */
+function compileEdge(parts: readonly Part[]): EdgeOps {
+  const kind: number[] = [];
+  const a: number[] = [];
+  const b: number[] = [];
+  const c: number[] = [];
+  const statics: Buffer[] = [];
+  let staticAt = 0;
+  let fixed = 0;
+  let fields = 0;
+  const pushStatic = (buf: Buffer) => {
+    if (buf.length === 0) return;
+    kind.push(OP_STATIC);
+    a.push(staticAt);
+    b.push(buf.length);
+    c.push(0);
+    statics.push(buf);
+    staticAt += buf.length;
+    fixed += buf.length;
+  };
+  const textBit = (k: number) => (k >= FIRST_TEXT_FIELD && k < FIRST_TEXT_FIELD + 3 ? ROW_CANONICAL << (k - FIRST_TEXT_FIELD) : 0);
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i]!;
+    if (p instanceof Buffer) {
+      const q = parts[i + 1];
+      const key = isSlot(q) && q.slot === Slot.Field ? Buffer.from(`"${EVENT_FIELDS[q.field]}":`) : null;
+      if (key !== null && p.length >= key.length && p.subarray(p.length - key.length).equals(key)) {
+        // A run starts at this field's key: the static before it loses the key.
+        pushStatic(p.subarray(0, p.length - key.length));
+        const first = (q as SlotPart).field;
+        let last = first;
+        let mask = textBit(first);
+        i += 1;
+        // Extend while the next static is exactly `,"<REST name of the next field>":` before that field.
+        for (;;) {
+          const sep = parts[i + 1];
+          const nxt = parts[i + 2];
+          if (last + 1 >= EVENT_FIELDS.length || !(sep instanceof Buffer) || !isSlot(nxt) || nxt.slot !== Slot.Field || nxt.field !== last + 1) break;
+          if (!sep.equals(Buffer.from(`,"${EVENT_FIELDS[last + 1]}":`))) break;
+          last += 1;
+          mask |= textBit(last);
+          i += 2;
+        }
+        kind.push(OP_RUN);
+        a.push(first);
+        b.push(last);
+        c.push(mask);
+        fields += last - first + 1;
+        fixed += 16 * (last - first + 1);
+        continue;
+      }
+      pushStatic(p);
+      continue;
+    }
+    if ((p as SlotPart).slot === Slot.Field) {
+      kind.push(OP_FIELD);
+      a.push((p as SlotPart).field);
+      fields++;
+    } else {
+      kind.push(OP_CURSOR);
+      a.push(0);
+    }
+    b.push(0);
+    c.push(0);
+  }
+  return { n: kind.length, kind: Int32Array.from(kind), a: Int32Array.from(a), b: Int32Array.from(b), c: Int32Array.from(c), statics: Buffer.concat(statics), fixed, fields };
 }
 
 /** The answer being written: a buffer kept between requests (the caller copies the bytes out). */
@@ -246,15 +341,118 @@ function room(n: number): void {
   out = bigger;
 }
 
-/** Copies src[s, e) to the answer (a loop for short runs: subarray() allocates a view per call). */
-function copy(src: Uint8Array, s: number, e: number): void {
+/** Copies src[s, e) to the answer, which has room (a loop for short runs: subarray() allocates a view per call). */
+function put(src: Uint8Array, s: number, e: number): void {
   const n = e - s;
-  room(n);
-  if (n < 48) {
+  if (n < 24) {
     const o = out;
-    for (let i = 0; i < n; i++) o[at + i] = src[s + i]!;
+    let t = at;
+    for (let i = s; i < e; i++) o[t++] = src[i]!;
   } else out.set(src.subarray(s, e), at);
   at += n;
+}
+
+function copy(src: Uint8Array, s: number, e: number): void {
+  room(e - s);
+  put(src, s, e);
+}
+
+const B64 = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_', 'latin1');
+/** The cursor's bytes before base64url: `1|<ts>|<fingerprint>|<event id>` (src/query/cursor.ts). */
+let cursorBytes = Buffer.allocUnsafeSlow(1024);
+
+/**
+ * Writes row i's cursor, as encodeCursor() gives it, into the answer: its bytes put together here
+ * (the id as the row has it when it holds no escape) and base64url-encoded by a loop, not through
+ * a string per edge.
+ */
+function writeCursor(r: Rows, i: number, fingerprint: Buffer): void {
+  const s = valueStart(r, i, 0);
+  const e = valueEnd(r, i, 0);
+  const src = r.buf;
+  let escaped = false;
+  for (let j = s + 1; j < e - 1; j++) if (src[j] === 0x5c) escaped = true;
+  const ts = String(r.page.rows.time(i));
+  const id = escaped ? Buffer.from(JSON.parse(src.toString('utf8', s, e)) as string, 'utf8') : null;
+  const idLength = id === null ? e - s - 2 : id.length;
+  const n = 3 + ts.length + fingerprint.length + 1 + idLength;
+  if (n > cursorBytes.length) cursorBytes = Buffer.allocUnsafeSlow(2 * n);
+  const c = cursorBytes;
+  c[0] = 0x31;
+  c[1] = 0x7c;
+  let k = 2;
+  for (let j = 0; j < ts.length; j++) c[k++] = ts.charCodeAt(j);
+  c[k++] = 0x7c;
+  for (let j = 0; j < fingerprint.length; j++) c[k++] = fingerprint[j]!;
+  c[k++] = 0x7c;
+  if (id === null) for (let j = s + 1; j < e - 1; j++) c[k++] = src[j]!;
+  else for (let j = 0; j < id.length; j++) c[k++] = id[j]!;
+  room(Math.ceil((k * 4) / 3) + 4);
+  const o = out;
+  let t = at;
+  let j = 0;
+  for (; j + 3 <= k; j += 3) {
+    const v = (c[j]! << 16) | (c[j + 1]! << 8) | c[j + 2]!;
+    o[t++] = B64[v >>> 18]!;
+    o[t++] = B64[(v >>> 12) & 63]!;
+    o[t++] = B64[(v >>> 6) & 63]!;
+    o[t++] = B64[v & 63]!;
+  }
+  if (k - j === 1) {
+    const v = c[j]!;
+    o[t++] = B64[v >>> 2]!;
+    o[t++] = B64[(v & 3) << 4]!;
+  } else if (k - j === 2) {
+    const v = (c[j]! << 8) | c[j + 1]!;
+    o[t++] = B64[v >>> 10]!;
+    o[t++] = B64[(v >>> 4) & 63]!;
+    o[t++] = B64[(v & 15) << 2]!;
+  }
+  at = t;
+}
+
+/** Writes field k of row i (its value; a JSON text that is not canonical parsed and serialized as execution would). */
+function writeField(r: Rows, i: number, k: number): void {
+  const s = valueStart(r, i, k);
+  const e = valueEnd(r, i, k);
+  if (k >= FIRST_TEXT_FIELD && k < FIRST_TEXT_FIELD + 3 && (r.headers[i * ROW_HEADER]! & (ROW_CANONICAL << (k - FIRST_TEXT_FIELD))) === 0) {
+    text(JSON.stringify(JSON.parse(r.buf.toString('utf8', s, e))), 'utf8');
+  } else copy(r.buf, s, e);
+}
+
+/** Writes row i's edge (the edge ops). */
+function writeEdge(ops: EdgeOps, r: Rows, i: number, ctx: Context): void {
+  // Room for what the ops write but non-canonical texts (those ask for more themselves).
+  room(ops.fixed + ops.fields * (r.page.rows.end(i) - r.page.rows.start(i)));
+  const flags = r.headers[i * ROW_HEADER]!;
+  for (let p = 0; p < ops.n; p++) {
+    switch (ops.kind[p]) {
+      case OP_STATIC:
+        put(ops.statics, ops.a[p]!, ops.a[p]! + ops.b[p]!);
+        break;
+      case OP_RUN: {
+        const first = ops.a[p]!;
+        const last = ops.b[p]!;
+        const mask = ops.c[p]!;
+        if ((flags & mask) === mask) {
+          // The row's own bytes from the first key's quote to the last value's end.
+          put(r.buf, valueStart(r, i, first) - KEY_BYTES[first]! + 1, valueEnd(r, i, last));
+        } else {
+          for (let k = first; k <= last; k++) {
+            text(`${k === first ? '' : ','}"${EVENT_FIELDS[k]}":`, 'latin1');
+            writeField(r, i, k);
+          }
+        }
+        break;
+      }
+      case OP_FIELD:
+        writeField(r, i, ops.a[p]!);
+        break;
+      case OP_CURSOR:
+        writeCursor(r, i, ctx.fingerprint);
+        break;
+    }
+  }
 }
 
 function text(t: string, encoding: 'utf8' | 'latin1'): void {
@@ -285,15 +483,6 @@ function valueEnd(r: Rows, i: number, k: number): number {
   return k === EVENT_FIELDS.length - 1 ? r.page.rows.end(i) - 1 : valueStart(r, i, k + 1) - KEY_BYTES[k + 1]!;
 }
 
-/** The event id of row i (its JSON string, unescaped when it holds an escape). */
-function eventId(r: Rows, i: number): string {
-  const s = valueStart(r, i, 0);
-  const e = valueEnd(r, i, 0);
-  const b = r.buf;
-  for (let j = s + 1; j < e - 1; j++) if (b[j] === 0x5c) return JSON.parse(b.toString('utf8', s, e)) as string;
-  return b.toString('utf8', s + 1, e - 1);
-}
-
 function writeParts(parts: readonly Part[], r: Rows, i: number, ctx: Context): void {
   for (const part of parts) {
     if (part instanceof Buffer) {
@@ -302,26 +491,13 @@ function writeParts(parts: readonly Part[], r: Rows, i: number, ctx: Context): v
     }
     const p = part as SlotPart;
     switch (p.slot) {
-      case Slot.Field: {
-        const k = p.field;
-        const s = valueStart(r, i, k);
-        const e = valueEnd(r, i, k);
-        if (k >= FIRST_TEXT_FIELD && k < FIRST_TEXT_FIELD + 3 && (r.headers[i * ROW_HEADER]! & (ROW_CANONICAL << (k - FIRST_TEXT_FIELD))) === 0) {
-          // A text JSON.stringify would write otherwise: as execution answers it.
-          text(JSON.stringify(JSON.parse(r.buf.toString('utf8', s, e))), 'utf8');
-        } else copy(r.buf, s, e);
-        break;
-      }
-      case Slot.Cursor:
-        text(ctx.cursorOf(r.page.rows.time(i), eventId(r, i)), 'latin1');
-        break;
       case Slot.Edges:
         for (let j = 0; j < r.page.count; j++) {
           if (j > 0) {
             room(1);
             out[at++] = 0x2c;
           }
-          writeParts(ctx.plan.edge, r, j, ctx);
+          writeEdge(ctx.plan.edge, r, j, ctx);
         }
         break;
       case Slot.UserId:
@@ -336,7 +512,9 @@ function writeParts(parts: readonly Part[], r: Rows, i: number, ctx: Context): v
         if (n === 0) text('null', 'latin1');
         else {
           const j = p.slot === Slot.StartCursor ? 0 : n - 1;
-          text(`"${ctx.cursorOf(r.page.rows.time(j), eventId(r, j))}"`, 'latin1');
+          text('"', 'latin1');
+          writeCursor(r, j, ctx.fingerprint);
+          text('"', 'latin1');
         }
         break;
       }
@@ -347,12 +525,14 @@ function writeParts(parts: readonly Part[], r: Rows, i: number, ctx: Context): v
 interface Context {
   plan: FastPlan;
   userId: string;
-  cursorOf: (ts: number, id: string) => string;
+  /** The request's cursor fingerprint (scopeFingerprint), ASCII. */
+  fingerprint: Buffer;
 }
 
 /**
  * The answer `{"data":...}` to one request of a fast plan, as execution would give it, or null (see
- * the top of this file): then execute the operation. The bytes are a buffer of their own.
+ * the top of this file): then execute the operation. The bytes are a view of a buffer the next
+ * call reuses: write or copy them at once.
  */
 export function writeFastPage(plan: FastPlan, schema: GraphQLSchema, variables: Record<string, unknown> | null | undefined, reader: QueryReader): Buffer | null {
   const vars = getVariableValues(schema, plan.operation.variableDefinitions ?? [], variables ?? {});
@@ -378,10 +558,10 @@ export function writeFastPage(plan: FastPlan, schema: GraphQLSchema, variables: 
       if (!EVENT_TYPES.some((t) => equalsAt(rows.buf, s, e, t))) return null;
     }
   }
-  const ctx: Context = { plan, userId, cursorOf: page.count > 0 && plan.readsCursor ? cursorsOf(r) : noCursor };
+  const ctx: Context = { plan, userId, fingerprint: page.count > 0 && plan.readsCursor ? Buffer.from(scopeFingerprint(r), 'latin1') : NO_FINGERPRINT };
   at = 0;
   writeParts(plan.page, rows, 0, ctx);
-  return Buffer.from(out.subarray(0, at));
+  return out.subarray(0, at);
 }
 
-const noCursor = (): string => '';
+const NO_FINGERPRINT = Buffer.alloc(0);

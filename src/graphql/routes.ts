@@ -111,13 +111,18 @@ const JSON_RESPONSE = 'application/json; charset=utf-8';
  * Accept header allows (graphql-http refused the request with 406 before if it allows neither).
  */
 function mediaTypeOf(accept: string | null | undefined): string {
+  return acceptedMediaType(accept) ?? JSON_RESPONSE;
+}
+
+/** As mediaTypeOf(), or null when the Accept header allows neither (graphql-http's 406). */
+function acceptedMediaType(accept: string | null | undefined): string | null {
   for (const a of (accept || '*/*').replace(/\s/g, '').toLowerCase().split(',')) {
     const [type, ...params] = a.split(';');
     const charset = params.find((p) => p.includes('charset=')) ?? 'charset=utf-8';
     if (type === 'application/graphql-response+json' && charset === 'charset=utf-8') return GRAPHQL_RESPONSE;
     if ((type === 'application/json' || type === 'application/*' || type === '*/*') && (charset === 'charset=utf-8' || charset === 'charset=utf8')) return JSON_RESPONSE;
   }
-  return JSON_RESPONSE;
+  return null;
 }
 
 export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
@@ -155,6 +160,34 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
       return p;
     };
 
+    /**
+     * A request's operation, validated, within the cost limit and compiled (each step once per
+     * document, operation and cost-relevant variables), or the errors that refuse it.
+     */
+    const operation = (query: string, variables: Record<string, unknown> | undefined, operationName: string | null): { p: Prepared & { document: DocumentNode }; compiled: Compiled } | readonly GraphQLError[] => {
+      const p = prepare(query);
+      if (p.document === null) return p.errors;
+      // The cost is computed once per document and values of the variables it depends on (a
+      // user id is not one of them), not per request: computing it is a walk of the document.
+      let key = operationName ?? '';
+      for (const v of p.costVariables) key += `|${JSON.stringify(variables?.[v] ?? null)}`;
+      let over = p.costs.get(key);
+      if (over === undefined) {
+        over = cost.check(p.document, variables, operationName ?? undefined);
+        keep(p.costs, key, over, COSTS_KEPT);
+      }
+      if (over !== null) return [over];
+      const name = operationName ?? '';
+      let compiled = p.compiled.get(name);
+      if (compiled === undefined) {
+        const c = compileQuery(schema, p.document, name === '' ? undefined : name);
+        if (!isCompiledQuery(c)) return c.errors ?? [new GraphQLError('the operation could not be compiled')];
+        compiled = { query: c, fast: planFastPage(schema, p.document, name === '' ? null : name) };
+        keep(p.compiled, name, compiled, COSTS_KEPT);
+      }
+      return { p: p as Prepared & { document: DocumentNode }, compiled };
+    };
+
     const handler = createHandler<HttpResponse, Caller, RunContext>({
       schema,
       // GET with a persisted query's hash and no text: the text it stands for.
@@ -186,27 +219,10 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
         return { query, ...(variables ? { variables } : {}), ...(operationName ? { operationName } : {}) };
       },
       onSubscribe(req, params): OperationArgs<RunContext> | readonly GraphQLError[] {
-        const p = prepare(params.query);
-        if (p.document === null) return p.errors;
         const variables = params.variables ?? undefined;
-        // The cost is computed once per document and values of the variables it depends on (a
-        // user id is not one of them), not per request: computing it is a walk of the document.
-        let key = params.operationName ?? '';
-        for (const v of p.costVariables) key += `|${JSON.stringify(variables?.[v] ?? null)}`;
-        let over = p.costs.get(key);
-        if (over === undefined) {
-          over = cost.check(p.document, variables, params.operationName ?? undefined);
-          keep(p.costs, key, over, COSTS_KEPT);
-        }
-        if (over !== null) return [over];
-        const operationName = params.operationName ?? '';
-        let compiled = p.compiled.get(operationName);
-        if (compiled === undefined) {
-          const c = compileQuery(schema, p.document, operationName === '' ? undefined : operationName);
-          if (!isCompiledQuery(c)) return c.errors ?? [new GraphQLError('the operation could not be compiled')];
-          compiled = { query: c, fast: planFastPage(schema, p.document, operationName === '' ? null : operationName) };
-          keep(p.compiled, operationName, compiled, COSTS_KEPT);
-        }
+        const found = operation(params.query, variables, params.operationName ?? null);
+        if (!('compiled' in found)) return found;
+        const { p, compiled } = found;
         // The compiled query travels to execute in the context; resolvers read the Authorization
         // header from it (a page another shard holds is asked for with the caller's key).
         const context: RunContext = { compiled, authorization: req.context.authorization, caller: req.context };
@@ -223,7 +239,8 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
           const reply = writeFastPage(fast, schema, args.variableValues as Record<string, unknown> | undefined, reader);
           if (reply !== null) {
             fastPages.inc();
-            context.caller.reply = reply;
+            // A copy: the page's buffer serves the next page, and this one is written after graphql-http's awaits.
+            context.caller.reply = Buffer.from(reply);
             return FAST_RESULT;
           }
         }
@@ -252,8 +269,52 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
       return state;
     };
 
+    /**
+     * The fast page, answered within this call (no promise, no copy of the page: uWS copies it as
+     * it is written, like REST's) for a POST graphql-http would take as it is and whose operation
+     * has a fast plan the view answers; false (nothing written) for any other, which graphql-http
+     * then handles as before. Each check is graphql-http's own, so the answer is the one it would
+     * give through execute() and onOperation().
+     */
+    const fastPost = (res: HttpResponse, state: Flight, start: number, headers: Map<string, string>, body: string): boolean => {
+      const media = acceptedMediaType(headers.get('accept'));
+      if (media === null) return false;
+      const [type, charset = 'charset=utf-8'] = (headers.get('content-type') || '').replace(/\s/g, '').toLowerCase().split(';');
+      if (type !== 'application/json' || charset !== 'charset=utf-8' || body === '') return false;
+      let data: unknown;
+      try {
+        data = JSON.parse(body);
+      } catch {
+        return false;
+      }
+      if (typeof data !== 'object' || data === null || Array.isArray(data)) return false;
+      const { query, variables, operationName, extensions } = data as Record<string, unknown>;
+      if (typeof query !== 'string') return false;
+      if (variables != null && (typeof variables !== 'object' || Array.isArray(variables))) return false;
+      if (operationName != null && typeof operationName !== 'string') return false;
+      if (extensions != null && (typeof extensions !== 'object' || Array.isArray(extensions))) return false;
+      const vars = (variables ?? undefined) as Record<string, unknown> | undefined;
+      const found = operation(query, vars, (operationName as string | null | undefined) ?? null);
+      if (!('compiled' in found) || found.compiled.fast === null) return false;
+      const reply = writeFastPage(found.compiled.fast, schema, vars, reader);
+      if (reply === null) return false;
+      fastPages.inc();
+      if (!state.aborted) {
+        res.cork(() => {
+          res.writeStatus('200 OK');
+          res.writeHeader(NO_STORE[0], NO_STORE[1]);
+          res.writeHeader('content-type', media);
+          res.end(reply);
+        });
+      }
+      guard.done('graphql', 200, start);
+      state.end();
+      return true;
+    };
+
     /** Runs graphql-http on a request whose headers and body have been read. */
     const run = (res: HttpResponse, state: Flight, start: number, method: 'GET' | 'POST', url: string, headers: Map<string, string>, body: string) => {
+      if (method === 'POST' && fastPost(res, state, start, headers, body)) return;
       const req: GqlRequest<HttpResponse, Caller> = {
         url,
         method,
