@@ -4,7 +4,9 @@
 // query API's request metrics (graphql-http's bundled uWS adapter does none of the three).
 //
 // Per request: the document is looked up by its text (parsed and validated once, depth rule
-// included), the cost is computed with the request's variables, then graphql-js executes it.
+// included), the cost is computed with the request's variables, then a page of one user's events
+// the view answers is written from the view's row bytes (./fastpage.ts; a POST within its call),
+// and anything else is executed by graphql-jit.
 // GET takes a `query`, or a persisted query: `extensions={"persistedQuery":{"version":1,
 // "sha256Hash":"<sha256 of the query text>"}}` for any document this server has validated.
 import { createHash } from 'node:crypto';
