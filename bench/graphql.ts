@@ -170,7 +170,8 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
   const rows = ctx.quick ? 50_000 : Number(process.env.BENCH_GRAPHQL_ROWS ?? 1_000_000);
   const users = Math.max(1000, Math.round(rows / 20));
   const warmS = ctx.quick ? 1 : 5;
-  const measureS = ctx.quick ? 1.5 : 10;
+  // Whole seconds: wrk takes no fraction (it prints its usage and exits).
+  const measureS = ctx.quick ? 2 : 10;
   const hotUsers = ctx.quick ? 50 : 500;
   setHotUsers(hotUsers);
   const data = await prepareData(ctx, rows, users, 'graphql');

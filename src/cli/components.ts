@@ -134,7 +134,7 @@ export async function queryComponent(
     expectsView: true,
     routes: [
       dashboardRoutes(config, log),
-      graphqlRoutes({ config, log, stream: stream ? { answer: (route, query) => stream.answer(route, query) } : null }),
+      graphqlRoutes({ config, log, registry: o.registry, stream: stream ? { answer: (route, query) => stream.answer(route, query) } : null }),
       ...(stream ? [(app, g) => stream.routes(app, g.draining, g.done, g.begin)] satisfies QueryRoutes[] : []),
       adminRoutes({ adminKeys: config.keys.admin, deps: () => admin }),
     ],

@@ -75,7 +75,7 @@ export function graphqlError(err: unknown, log: Logger): GraphQLError {
 }
 
 /** `{ name: value }` as a query string, leaving out null and undefined (REST's "left out"). */
-function queryString(params: Record<string, unknown>): string {
+export function queryString(params: Record<string, unknown>): string {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (v !== null && v !== undefined) q.set(k, String(v));
   return q.toString();

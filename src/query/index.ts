@@ -1,6 +1,7 @@
 // Public surface of the query API: the server entry for `trackhouse query` and the all-in-one,
 // and the pieces tests and benchmarks drive directly.
-export { startQuery, type QueryOptions, type QueryReader, type QueryRoutes, type QueryServer, type RestEventsRequest, type RouteGuard } from './server.js';
-export { cursorsOf } from './cursor.js';
+export { startQuery, type QueryOptions, type QueryReader, type QueryRoutes, type QueryServer, type RestEventsRequest, type RouteGuard, type ViewPage } from './server.js';
+export { EVENT_FIELDS, FIRST_TEXT_FIELD, ROW_CANONICAL, ROW_HEADER, ROW_NO_LAYOUT } from '../view/render.js';
+export { cursorsOf, scopeFingerprint } from './cursor.js';
 export { parseEventsRequest, parseRollupsRequest, readQuery, type EventsRequest, type Limits, type RollupsRequest } from './params.js';
 export { InvalidParameterError, UnauthorizedError, toHttpError } from './errors.js';

@@ -16,6 +16,7 @@ import { serve, type Serving } from '../common/serve.js';
 import type { Config } from '../config/index.js';
 import { partitionForKey } from '../kafka/partitioner.js';
 import type { View } from '../view/view.js';
+import type { ViewReader } from '../view/viewstore.js';
 import { DrainingError, MisroutedError, ShardUnavailableError, toHttpError, UnauthorizedError } from './errors.js';
 import { createGate, type Gate } from './gate.js';
 import { createQueryMetrics, type QueryMetrics, type Route } from './metrics.js';
@@ -85,10 +86,24 @@ export interface QueryReader {
    * `rest` is used only when another shard holds the user.
    */
   events(r: EventsRequest, rest: RestEventsRequest): Buffer | Promise<Buffer>;
+  /**
+   * The page when this shard's view answers it alone (as events() would), its rows left in the
+   * view's reader to copy values out of (valid until the next read: use them at once); else null,
+   * having read nothing that counts as an answer: ask events() then.
+   */
+  viewPage(r: EventsRequest): ViewPage | null;
   /** The REST reply body `{"rows":[...]}`. */
   rollups(r: RollupsRequest): Promise<Buffer>;
   /** QUERY_DEFAULT_LIMIT and QUERY_MAX_LIMIT, for parseEventsRequest. */
   readonly limits: Limits;
+}
+
+/** A page read from the view: its first `count` rows are in `rows` (ViewReader's start/end/rowHeaders/time). */
+export interface ViewPage {
+  rows: ViewReader;
+  count: number;
+  /** Whether another page follows (REST's next_cursor is not null). */
+  hasNext: boolean;
 }
 
 export type QueryRoutes = (app: TemplatedApp, guard: RouteGuard, reader: QueryReader) => void;
@@ -289,6 +304,15 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
     events(r, rest) {
       const shard = otherShard(r);
       return shard === null ? readEvents(r) : fetchFromShard(shard, rest);
+    },
+    viewPage(r) {
+      // readEvents' view path, up to the reply: the conditions under which it answers from the view alone.
+      if (view === null || !view.following() || otherShard(r) !== null) return null;
+      const rows = view.reader;
+      const found = rows.rows(r, r.limit + 1, rows.horizon());
+      if (!found.complete) return null;
+      metrics.answered('view');
+      return { rows, count: Math.min(r.limit, found.count), hasNext: found.count > r.limit };
     },
     rollups: (r: RollupsRequest) => store.dailyRollups(r),
     limits,

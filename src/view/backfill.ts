@@ -5,7 +5,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { hashPair } from '../dedup/hash.js';
 import type { BackfillRow } from './builder.js';
-import { recordJson } from './render.js';
+import { storedEvent } from './render.js';
 
 /** Offsets read per query: bounds the memory of one chunk. */
 const CHUNK_OFFSETS = 20_000;
@@ -69,7 +69,7 @@ export async function readBackfill(
       if (r[1] === lastOffset) continue;
       lastOffset = r[1];
       hashPair(r[0], r[2], id, 0);
-      const json = recordJson({
+      const json = storedEvent({
         event_id: r[2],
         type: r[3] as never,
         event: nul(r[4]),

@@ -86,7 +86,8 @@ export interface BackfillRow {
   id: string;
   type: string;
   event: string;
-  json: string;
+  /** The event as the view stores it (./render.ts storedEvent). */
+  json: Uint8Array;
   hi: number;
   lo: number;
   receivedAt: number;

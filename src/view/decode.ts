@@ -7,7 +7,7 @@
 // Per record i of a task:
 //   status[i]   0 = an event; 1 = not one the sink would write (undecodable, or a time outside
 //               DateTime64: the sink dead-letters it)
-//   the event's reply JSON: json[jsonEnds[i - 1] .. jsonEnds[i])
+//   the event as the view stores it (./render.ts: a header, then its reply JSON): json[jsonEnds[i - 1] .. jsonEnds[i])
 //   its keys: keys[keyEnds[3i] .. keyEnds[3i + 1]) events key, .. keyEnds[3i + 2]) by_type key,
 //               .. keyEnds[3i + 3] = keyEnds[3(i + 1)]) by_event key (empty: no event name)
 //   userBytes[i] length of the user part U at the start of the events key
@@ -15,7 +15,7 @@
 import { hashPair } from '../dedup/hash.js';
 import { EventCodec, recordTimesStorable, userKeyOf } from '../schema/index.js';
 import { KeyWriter, TYPE_CODES } from './keys.js';
-import { recordJson } from './render.js';
+import { recordJson, storedEventMax, writeStoredEvent } from './render.js';
 
 export interface DecodeTask {
   /** Record values back to back; record i is values[ends[i - 1] ?? 0, ends[i]); an empty one has no value. */
@@ -94,8 +94,9 @@ export function decodeRecords(task: DecodeTask): DecodedRecords {
     const code = TYPE_CODES.get(r.type) ?? 0;
     typeCode[i] = code;
     const text = recordJson(r);
-    if (json.length - jsonAt < text.length * 3) json = grow(json, jsonAt, text.length * 3);
-    jsonAt += json.write(text, jsonAt, 'utf8');
+    const need = storedEventMax(text.length);
+    if (json.length - jsonAt < need) json = grow(json, jsonAt, need);
+    jsonAt += writeStoredEvent(text, json, jsonAt);
     jsonEnds[i] = jsonAt;
     // The three keys (see keys.ts): U T I, U y T I, U E T I.
     const k = keys.reset().name(userKey);

@@ -15,12 +15,49 @@
 // to decide; about as fast as JSON.parse here, without the garbage. Texts come from Avro strings,
 // which decode to well-formed UTF-16, and reach ClickHouse as UTF-8: every code unit at or above
 // 0x20 is a valid string character on both sides.
+//
+// The same walk also decides whether a valid text is canonical: exactly what
+// JSON.stringify(JSON.parse(text)) gives back (no whitespace, numbers and string escapes as
+// JSON.stringify writes them, no repeated key, no key JSON.parse would move: one starting with a
+// digit is taken as one). GraphQL answers such a text by copying its bytes (src/graphql/fastpage.ts);
+// any other is parsed and serialized again. Conservative: a text refused here may still be canonical.
 
 const MAX_DEPTH = 1024;
 const UINT64_MAX = '18446744073709551615';
 const INT64_MIN_ABS = '9223372036854775808';
 /** Open containers, innermost last: 1 = object, 2 = array. */
 const stack = new Uint8Array(MAX_DEPTH + 2);
+
+/** Whether the text checked last is canonical so far (see above); only meaningful while valid. */
+let canon = true;
+/** Keys of the open objects (start, end in the text), for repeated keys; firstKey[d]: the first of depth d. */
+const KEYS_TRACKED = 32;
+const keyStart = new Int32Array((MAX_DEPTH + 2) * KEYS_TRACKED);
+const keyEnd = new Int32Array((MAX_DEPTH + 2) * KEYS_TRACKED);
+const firstKey = new Int32Array(MAX_DEPTH + 2);
+let keyTop = 0;
+
+/** Notes the key s[a, b) (quotes included) of the object at `depth`: repeated or digit-first ones are not canonical. */
+function noteKey(s: string, a: number, b: number, depth: number): void {
+  const c = s.charCodeAt(a + 1);
+  if ((c >= 0x30 && c <= 0x39) || keyTop - firstKey[depth]! >= KEYS_TRACKED) {
+    canon = false;
+    return;
+  }
+  const n = b - a;
+  for (let k = firstKey[depth]!; k < keyTop; k++) {
+    if (keyEnd[k]! - keyStart[k]! !== n) continue;
+    const o = keyStart[k]!;
+    let j = 1;
+    while (j < n && s.charCodeAt(o + j) === s.charCodeAt(a + j)) j++;
+    if (j === n) {
+      canon = false;
+      return;
+    }
+  }
+  keyStart[keyTop] = a;
+  keyEnd[keyTop++] = b;
+}
 
 function hex4(s: string, at: number): number {
   let v = 0;
@@ -44,6 +81,12 @@ function str(s: string, i: number, n: number): number {
     const c = s.charCodeAt(i);
     if (c === 0x22) return i + 1;
     if (c >= 0x20 && c !== 0x5c) {
+      if (c >= 0xd800 && c <= 0xdfff) {
+        // A surrogate pair is a character; a lone surrogate JSON.stringify would escape.
+        const d = s.charCodeAt(i + 1);
+        if (c <= 0xdbff && d >= 0xdc00 && d <= 0xdfff) i++;
+        else canon = false;
+      }
       i++;
       continue;
     }
@@ -52,6 +95,8 @@ function str(s: string, i: number, n: number): number {
     if (e === 0x75) {
       const u = hex4(s, i + 2);
       if (u < 0) return -1;
+      // JSON.stringify escapes (as \u00xx, lower-case hex) only the controls without a short escape.
+      if (u >= 0x20 || u === 0x08 || u === 0x09 || u === 0x0a || u === 0x0c || u === 0x0d || (s.charCodeAt(i + 5) >= 0x41 && s.charCodeAt(i + 5) <= 0x46)) canon = false;
       i += 6;
       if (u >= 0xdc00 && u <= 0xdfff) return -1;
       if (u >= 0xd800 && u <= 0xdbff) {
@@ -61,6 +106,7 @@ function str(s: string, i: number, n: number): number {
         i += 6;
       }
     } else if (e === 0x22 || e === 0x5c || e === 0x2f || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) {
+      if (e === 0x2f) canon = false;
       i += 2;
     } else return -1;
   }
@@ -99,6 +145,12 @@ function num(s: string, i: number, n: number): number {
     while (i < n && (c = s.charCodeAt(i)) >= 0x30 && c <= 0x39) i++;
     if (i === f) return -1;
   }
+  if (canon) {
+    // As JSON.stringify writes it: integers of up to 15 digits always (but -0), others when Number() gives them back.
+    if (integer && digits <= 15) {
+      if (negative && digits === 1 && s.charCodeAt(intStart) === 0x30) canon = false;
+    } else if (String(Number(s.slice(start, i))) !== s.slice(start, i)) canon = false;
+  }
   if (integer) {
     if (digits < 19) return i;
     const limit = negative ? INT64_MIN_ABS : UINT64_MAX;
@@ -111,19 +163,32 @@ function num(s: string, i: number, n: number): number {
 }
 
 function ws(s: string, i: number, n: number): number {
+  const from = i;
   while (i < n) {
     const c = s.charCodeAt(i);
     if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
     i++;
   }
+  if (i !== from) canon = false;
   return i;
 }
 
-/** isValidJSON(text) as ClickHouse answers it. */
+/** Whether the text isValidJson() accepted last is canonical (see the top of this file). */
+export function wasCanonical(): boolean {
+  return canon;
+}
+
+/** isValidJSON(text) as ClickHouse answers it; wasCanonical() then says whether it is canonical. */
 export function isValidJson(s: string): boolean {
+  canon = true;
+  keyTop = 0;
   if (s === '{}') return true;
   const n = s.length;
-  let i = s.charCodeAt(0) === 0xfeff ? 1 : 0;
+  let i = 0;
+  if (s.charCodeAt(0) === 0xfeff) {
+    i = 1;
+    canon = false;
+  }
   let depth = 0;
   for (;;) {
     // A value is expected here; its depth is 1 + the containers open.
@@ -132,6 +197,7 @@ export function isValidJson(s: string): boolean {
     const c = s.charCodeAt(i);
     if (c === 0x7b || c === 0x5b) {
       stack[++depth] = c === 0x7b ? 1 : 2;
+      firstKey[depth] = keyTop;
       i = ws(s, i + 1, n);
       const close = s.charCodeAt(i);
       if (close === (c === 0x7b ? 0x7d : 0x5d)) {
@@ -140,8 +206,10 @@ export function isValidJson(s: string): boolean {
       } else if (c === 0x7b) {
         // The first member's key.
         if (close !== 0x22) return false;
+        const a = i;
         i = str(s, i, n);
         if (i < 0) return false;
+        if (canon) noteKey(s, a, i, depth);
         i = ws(s, i, n);
         if (s.charCodeAt(i) !== 0x3a) return false;
         i++;
@@ -174,8 +242,10 @@ export function isValidJson(s: string): boolean {
         i = ws(s, i + 1, n);
         if (stack[depth] === 1) {
           if (s.charCodeAt(i) !== 0x22) return false;
+          const a = i;
           i = str(s, i, n);
           if (i < 0) return false;
+          if (canon) noteKey(s, a, i, depth);
           i = ws(s, i, n);
           if (s.charCodeAt(i) !== 0x3a) return false;
           i++;
@@ -183,6 +253,7 @@ export function isValidJson(s: string): boolean {
         break;
       }
       if (d === (stack[depth] === 1 ? 0x7d : 0x5d)) {
+        if (stack[depth] === 1) keyTop = firstKey[depth]!;
         depth--;
         i++;
         continue;

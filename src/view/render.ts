@@ -6,7 +6,7 @@
 // DateTime64(3) and answered as ISO 8601 UTC with milliseconds; properties, traits and context are
 // spliced in as stored when isValidJSON accepts them, else null, so a reply is always JSON.
 import type { EventRecord, StoredRow } from '../schema/index.js';
-import { isValidJson } from './jsonvalid.js';
+import { isValidJson, wasCanonical } from './jsonvalid.js';
 
 const str = JSON.stringify;
 /**
@@ -68,17 +68,126 @@ export function eventJson(f: StoredRow, propertiesOk: boolean, traitsOk: boolean
   );
 }
 
+/** The fields of an event's reply JSON, in their order (the REST names). */
+export const EVENT_FIELDS = [
+  'event_id',
+  'type',
+  'event',
+  'user_id',
+  'anonymous_id',
+  'timestamp',
+  'received_at',
+  'source',
+  'category',
+  'group_id',
+  'properties',
+  'traits',
+  'context',
+  'name',
+  'previous_id',
+] as const;
+export type EventField = (typeof EVENT_FIELDS)[number];
+
+/**
+ * An event as the view stores it: a header, then its reply JSON (what REST copies into a page).
+ * The header says where each field's value lies, so GraphQL copies values out of the row instead
+ * of parsing it (src/graphql/fastpage.ts):
+ *   byte 0        flags: ROW_CANONICAL << k when JSON text k (properties, traits, context) is as
+ *                 JSON.stringify(JSON.parse(text)) writes it (or null); ROW_NO_LAYOUT when the
+ *                 JSON is too long for 16-bit offsets (the offsets are then 0)
+ *   bytes 1..30   per field of EVENT_FIELDS, the offset of its value in the JSON (uint16 LE); a
+ *                 value ends where the next field's `,"name":` starts, the last one before `}`
+ */
+export const ROW_HEADER = 1 + 2 * EVENT_FIELDS.length;
+export const ROW_CANONICAL = 1;
+export const ROW_NO_LAYOUT = 0x80;
+/** Offset of the JSON text fields in EVENT_FIELDS (properties, traits, context). */
+export const FIRST_TEXT_FIELD = 10;
+
+const starts = new Int32Array(EVENT_FIELDS.length);
+let flags = 0;
+const canonicalText = (t: string, k: number) => {
+  const ok = isValidJson(t);
+  if (!ok || (wasCanonical() && t.charCodeAt(0) !== 0xfeff)) flags |= ROW_CANONICAL << k;
+  return text(t, ok);
+};
+
 /**
  * The reply JSON of a record from Kafka, as the query API renders the row the sink writes for it.
  * Avro strings decode to well-formed UTF-16, which the sink stores as UTF-8 and reads back
  * unchanged, so JSON.stringify of the record's strings is what the ClickHouse path produces.
+ * Notes where each value starts (UTF-16 units) in `starts`, and the flags of the texts in `flags`.
  */
 export function recordJson(r: EventRecord): string {
-  return (
-    `{"event_id":${str(r.event_id)},"type":${str(r.type)},"event":${opt(r.event)},"user_id":${opt(r.user_id)},` +
-    `"anonymous_id":${opt(r.anonymous_id)},"timestamp":"${iso(r.timestamp)}","received_at":"${iso(r.received_at)}",` +
-    `"source":${str(r.source)},"category":${opt(r.category)},"group_id":${opt(r.group_id)},` +
-    `"properties":${text(r.properties, isValidJson(r.properties))},"traits":${text(r.traits, isValidJson(r.traits))},` +
-    `"context":${text(r.context, isValidJson(r.context))},"name":${opt(r.name)},"previous_id":${opt(r.previous_id)}}`
-  );
+  flags = 0;
+  let s = '{"event_id":';
+  starts[0] = s.length;
+  s += str(r.event_id) + ',"type":';
+  starts[1] = s.length;
+  s += str(r.type) + ',"event":';
+  starts[2] = s.length;
+  s += opt(r.event) + ',"user_id":';
+  starts[3] = s.length;
+  s += opt(r.user_id) + ',"anonymous_id":';
+  starts[4] = s.length;
+  s += opt(r.anonymous_id) + ',"timestamp":';
+  starts[5] = s.length;
+  s += `"${iso(r.timestamp)}","received_at":`;
+  starts[6] = s.length;
+  s += `"${iso(r.received_at)}","source":`;
+  starts[7] = s.length;
+  s += str(r.source) + ',"category":';
+  starts[8] = s.length;
+  s += opt(r.category) + ',"group_id":';
+  starts[9] = s.length;
+  s += opt(r.group_id) + ',"properties":';
+  starts[10] = s.length;
+  s += canonicalText(r.properties, 0) + ',"traits":';
+  starts[11] = s.length;
+  s += canonicalText(r.traits, 1) + ',"context":';
+  starts[12] = s.length;
+  s += canonicalText(r.context, 2) + ',"name":';
+  starts[13] = s.length;
+  s += opt(r.name) + ',"previous_id":';
+  starts[14] = s.length;
+  return s + opt(r.previous_id) + '}';
+}
+
+/** Bytes storedEvent() may write for a record whose reply JSON has `jsonLength` UTF-16 units. */
+export const storedEventMax = (jsonLength: number) => ROW_HEADER + 3 * jsonLength;
+
+/**
+ * Writes the record recordJson() rendered last, `json`, as the view stores it (header, then the
+ * reply JSON; see ROW_HEADER) into `out` at `at`, which has storedEventMax(json.length) bytes
+ * free; returns the bytes written.
+ *
+ * Hot path (every event the view takes in): the JSON is written once; its UTF-16 offsets are its
+ * byte offsets when it is ASCII (bytes written = its length), else each piece is measured.
+ */
+export function writeStoredEvent(json: string, out: Buffer, at: number): number {
+  const n = out.write(json, at + ROW_HEADER, 'utf8');
+  let f = flags;
+  if (n >= 0xffff) {
+    f |= ROW_NO_LAYOUT;
+    out.fill(0, at + 1, at + ROW_HEADER);
+  } else {
+    let bytes = 0;
+    let from = 0;
+    for (let k = 0; k < starts.length; k++) {
+      const s = starts[k]!;
+      bytes += n === json.length ? s - from : Buffer.byteLength(json.slice(from, s), 'utf8');
+      from = s;
+      out[at + 1 + 2 * k] = bytes & 0xff;
+      out[at + 2 + 2 * k] = bytes >>> 8;
+    }
+  }
+  out[at] = f;
+  return ROW_HEADER + n;
+}
+
+/** A record as the view stores it, in a buffer of its own (for backfilled rows). */
+export function storedEvent(r: EventRecord): Buffer {
+  const json = recordJson(r);
+  const buf = Buffer.allocUnsafe(storedEventMax(json.length));
+  return Buffer.from(buf.subarray(0, writeStoredEvent(json, buf, 0)));
 }

@@ -14,8 +14,8 @@ import { readBackfill } from './backfill.js';
 import { ViewReader, VIEW_DATABASES } from './viewstore.js';
 import type { BackfillRange, BuilderReport, FromBuilder, ToBuilder, ViewWorkerData } from './builderthread.js';
 
-/** Version of the view's layout (./keys.ts, ./viewstore.ts): a state of another version is rebuilt. */
-export const VIEW_LAYOUT = 2;
+/** Version of the view's layout (./keys.ts, ./viewstore.ts, the stored row of ./render.ts): a state of another version is rebuilt. 3: rows carry a header (field offsets, canonical texts). */
+export const VIEW_LAYOUT = 3;
 
 export interface ViewOptions {
   config: Config;

@@ -11,6 +11,7 @@ import type { Logger } from '../common/log.js';
 import type { DecodedRecords } from './decode.js';
 import type { Bytes, StateStore } from '../state/statestore.js';
 import { KeyWriter, nameLength, readTime, TIME_BASE_MS, TIME_END_MS, TYPE_CODES } from './keys.js';
+import { ROW_HEADER } from './render.js';
 
 export const VIEW_DATABASES = ['events', 'by_type', 'by_event', 'days', 'windows', 'view_meta'] as const;
 
@@ -101,22 +102,22 @@ export class ViewWriter {
     for (const code of TYPE_CODES.values()) this.typeValue.set(code, Buffer.from([code]));
   }
 
-  /** The JSON text as bytes in the current slab. */
-  private value(json: string): Buffer {
-    const max = json.length * 3;
-    if (this.slab.length - this.slabAt < max) {
-      this.slab = Buffer.allocUnsafeSlow(Math.max(1 << 22, max));
+  /** A copy of the stored event in the current slab. */
+  private value(stored: Uint8Array): Buffer {
+    const n = stored.length;
+    if (this.slab.length - this.slabAt < n) {
+      this.slab = Buffer.allocUnsafeSlow(Math.max(1 << 22, n));
       this.slabAt = 0;
     }
-    const n = this.slab.write(json, this.slabAt, 'utf8');
+    this.slab.set(stored, this.slabAt);
     const v = this.slab.subarray(this.slabAt, this.slabAt + n);
     this.slabAt += n;
     return v;
   }
 
-  /** Queues one event (inside StateStore.write()). Returns the bytes it adds to the view. */
-  put(userKey: string, ts: number, id: string, type: string, event: string | null, json: string): number {
-    const value = this.value(json);
+  /** Queues one event, `stored` as ./render.ts storedEvent() gives it (inside StateStore.write()). Returns the bytes it adds to the view. */
+  put(userKey: string, ts: number, id: string, type: string, event: string | null, stored: Uint8Array): number {
+    const value = this.value(stored);
     const k = this.keys;
     k.reset().name(userKey);
     const u = k.at;
@@ -380,6 +381,8 @@ export class ViewReader {
   private keyLength = 0;
   private ends = new Int32Array(1024);
   private times = new Float64Array(1024);
+  /** The stored header (./render.ts ROW_HEADER) of each row read, back to back. */
+  private headers = Buffer.allocUnsafeSlow(1024 * ROW_HEADER);
   private count = 0;
 
   /** lmdb-js options for this thread's handles of the view's databases (pass to openState/attachState). */
@@ -424,9 +427,12 @@ export class ViewReader {
     return this;
   }
 
-  /** Appends one row (a comma, then the value); returns its length. */
+  /** Appends one row (a comma, then the value less its header, which goes to `headers`); returns its length. */
   private append(bytes: Buffer): number {
-    const n = bytes.length;
+    const h = this.headers;
+    const at = this.count * ROW_HEADER;
+    for (let i = 0; i < ROW_HEADER; i++) h[at + i] = bytes[i]!;
+    const n = bytes.length - ROW_HEADER;
     if (this.at + n + 64 > this.out.length) {
       const bigger = Buffer.allocUnsafeSlow(Math.max(this.out.length * 2, this.at + n + 4096));
       this.out.copy(bigger, 0, 0, this.at);
@@ -435,7 +441,7 @@ export class ViewReader {
     this.out[this.at++] = COMMA;
     // Not bytes.copy(): lmdb-js's shared buffer reports the value's length but is larger, and
     // Buffer#copy would copy all of it.
-    this.out.set(bytes.subarray(0, n), this.at);
+    this.out.set(bytes.subarray(ROW_HEADER, ROW_HEADER + n), this.at);
     this.at += n;
     return n;
   }
@@ -462,6 +468,7 @@ export class ViewReader {
     if (want + 1 > this.ends.length) {
       this.ends = new Int32Array(want + 1);
       this.times = new Float64Array(want + 1);
+      this.headers = Buffer.allocUnsafeSlow((want + 1) * ROW_HEADER);
     }
     const lower = Math.max(q.from ?? TIME_BASE_MS, horizon);
     const bounded = q.from !== null && q.from >= horizon;
@@ -517,6 +524,23 @@ export class ViewReader {
   /** Reply JSON of row i of the last read (a view of the reader's buffer). */
   row(i: number): Buffer {
     return this.out.subarray((i === 0 ? PREFIX.length : this.ends[i - 1]!) + 1, this.ends[i]!);
+  }
+
+  /**
+   * The rows of the last read for copying values out of them (GraphQL): row i's reply JSON is
+   * buffer[start(i), end(i)), its stored header (./render.ts ROW_HEADER) headers[i * ROW_HEADER, ...).
+   */
+  get buffer(): Buffer {
+    return this.out;
+  }
+  get rowHeaders(): Buffer {
+    return this.headers;
+  }
+  start(i: number): number {
+    return (i === 0 ? PREFIX.length : this.ends[i - 1]!) + 1;
+  }
+  end(i: number): number {
+    return this.ends[i]!;
   }
 
   /** event_id of row i of the last read: every reply object starts with it. */

@@ -1,0 +1,179 @@
+import { parse, specifiedRules, validate, type DocumentNode } from 'graphql';
+import { compileQuery, isCompiledQuery } from 'graphql-jit';
+import { describe, expect, it } from 'vitest';
+import { randomOperation, rng, slowOf, type Rng } from '../../test/support/graphql-selections.js';
+import { silentLogger } from '../common/log.js';
+import { cursorsOf, type EventsRequest, type QueryReader, type ViewPage } from '../query/index.js';
+import type { EventRecord } from '../schema/index.js';
+import { ROW_CANONICAL, ROW_HEADER, ROW_NO_LAYOUT, storedEvent } from '../view/render.js';
+import { planFastPage, writeFastPage } from './fastpage.js';
+import { buildGraphqlSchema } from './schema.js';
+
+const LIMITS = { defaultLimit: 5, maxLimit: 100 };
+
+/** A page of stored rows as the view reader holds them after a read (reply JSON after `{"events":` and commas, headers apart). */
+function pageOf(stored: Buffer[], times: number[], hasNext: boolean): ViewPage {
+  const prefix = Buffer.from('{"events":');
+  const parts: Buffer[] = [prefix];
+  const ends: number[] = [];
+  let at = prefix.length;
+  for (const s of stored) {
+    parts.push(Buffer.from(','), s.subarray(ROW_HEADER));
+    at += 1 + s.length - ROW_HEADER;
+    ends.push(at);
+  }
+  const buffer = Buffer.concat(parts);
+  const rowHeaders = Buffer.concat(stored.map((s) => s.subarray(0, ROW_HEADER)));
+  const rows = {
+    buffer,
+    rowHeaders,
+    start: (i: number) => (i === 0 ? prefix.length : ends[i - 1]!) + 1,
+    end: (i: number) => ends[i]!,
+    time: (i: number) => times[i]!,
+  };
+  return { rows: rows as never, count: stored.length, hasNext };
+}
+
+/** A reader whose every page is these events: from the view (viewPage) and as REST's body (events). */
+function readerOf(events: EventRecord[], hasNext: boolean, seen: EventsRequest[]): QueryReader {
+  const stored = events.map((e) => storedEvent(e));
+  return {
+    limits: LIMITS,
+    viewPage(r) {
+      seen.push(r);
+      return pageOf(stored, events.map((e) => e.timestamp), hasNext);
+    },
+    events(r) {
+      const rows = stored.map((s) => s.subarray(ROW_HEADER).toString('utf8'));
+      const last = events.at(-1);
+      const next = hasNext && last ? JSON.stringify(cursorsOf(r)(last.timestamp, last.event_id)) : 'null';
+      return Buffer.from(`{"events":[${rows.join(',')}],"next_cursor":${next}}`);
+    },
+    rollups: () => Promise.reject(new Error('not here')),
+  };
+}
+
+const ODD = ['{"a":"\\ud83d\\ude00"}', '{"a": 1}', '{"b":1,"a":2}', '{"1":1,"a":2}', '{"a":1,"a":2}', '{"n":1.50}', '{"n":1e2}', '{"s":"\\/"}', '{"s":"\\u001f\\u001F"}', '{"n":-0}', '[1,2.5,-3e-7,"é😀"]', '"x"', '12345678901234567890', 'not json', '', '\ufeff{"bom":1}', '{"deep":{"a":[{"b":null,"c":true}]}}'];
+
+function randomEvent(r: Rng, i: number): EventRecord {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+  const str = () => pick(['plain', 'ünï "q"', 'tab\there', 'emoji 😀', 'back\\slash', 'line\nbreak', 'x'.repeat(80)]);
+  const opt = () => (r() < 0.3 ? null : r() < 0.1 ? '' : str());
+  const json = () => (r() < 0.5 ? JSON.stringify({ i, p: r() * 100, s: str(), t: [1, 'a', null] }) : pick(ODD));
+  const ts = Date.UTC(2026, 0, 1) + Math.floor(r() * 1e9);
+  return {
+    event_id: r() < 0.2 ? `id-${i}-"odd"\u00e9\\` : `e${i}`,
+    type: pick(['track', 'identify', 'page', 'screen', 'group', 'alias'] as const),
+    event: opt(),
+    user_id: opt(),
+    anonymous_id: opt(),
+    timestamp: ts,
+    sent_at: null,
+    received_at: ts + 5,
+    source: str(),
+    category: opt(),
+    group_id: opt(),
+    name: opt(),
+    previous_id: opt(),
+    properties: json(),
+    traits: json(),
+    context: json(),
+  };
+}
+
+describe('the fast page', () => {
+  it('writes, for random selections over odd rows, the bytes graphql-jit answers', async () => {
+    const r = rng(7);
+    let fast = 0;
+    // One schema over a reader that answers each round's page.
+    let current = readerOf([], false, []);
+    const reader: QueryReader = { limits: LIMITS, viewPage: (q) => current.viewPage(q), events: (q, rest) => current.events(q, rest), rollups: (q) => current.rollups(q) };
+    const schema = buildGraphqlSchema({ reader, stream: null, log: silentLogger() });
+    for (let n = 0; n < 300; n++) {
+      const events = Array.from({ length: Math.floor(r() * 6) }, (_, i) => randomEvent(r, n * 10 + i));
+      const hasNext = events.length > 0 && r() < 0.5;
+      const seen: EventsRequest[] = [];
+      current = readerOf(events, hasNext, seen);
+      const args = { id: r() < 0.2 ? 'ünï "u"' : 'u1', ...(r() < 0.5 ? { first: 1 + Math.floor(r() * 9) } : {}), ...(r() < 0.3 ? { type: 'track' } : {}), ...(r() < 0.3 ? { event: 'Clicked' } : {}) };
+      const op = randomOperation(r, args);
+      const doc = parse(op.query);
+      expect(validate(schema, doc, specifiedRules), op.query).toEqual([]);
+      const plan = planFastPage(schema, doc, null);
+      expect(plan, op.query).not.toBeNull();
+      const got = writeFastPage(plan!, schema, op.variables, reader);
+      expect(got, op.query).not.toBeNull();
+      fast++;
+      expect(got!.toString('utf8'), `${op.query} ${JSON.stringify(op.variables)}`).toBe(await executed(schema, parse(slowOf(op).query), op.variables));
+      // The request it read is the one execution reads (REST's parameters from the arguments).
+      expect(seen).toHaveLength(1);
+      expect(seen[0]!.limit).toBe(args.first ?? LIMITS.defaultLimit);
+    }
+    expect(fast).toBe(300);
+  });
+
+  it('has no plan for what it cannot answer as execution does', () => {
+    const reader = readerOf([], false, []);
+    const schema = buildGraphqlSchema({ reader, stream: null, log: silentLogger() });
+    const plan = (q: string) => planFastPage(schema, parse(q), null);
+    expect(plan('{ user(id: "u") { events { edges { node { eventId } } } } }')).not.toBeNull();
+    for (const q of [
+      '{ user(id: "u") @include(if: true) { events { edges { node { eventId } } } } }',
+      '{ user(id: "u") { events { edges { node { eventId @skip(if: false) } } } } }',
+      '{ user(id: "u") { id } }',
+      '{ a: user(id: "u") { events { edges { cursor } } } b: user(id: "v") { events { edges { cursor } } } }',
+      '{ user(id: "u") { a: events { edges { cursor } } b: events(first: 2) { edges { cursor } } } }',
+      '{ user(id: "u") { events { a: edges { cursor } b: edges { node { eventId } } } } }',
+      '{ rollups(by: event) { day } user(id: "u") { events { edges { cursor } } } }',
+    ]) {
+      expect(validate(schema, parse(q), specifiedRules), q).toEqual([]);
+      expect(plan(q), q).toBeNull();
+    }
+    const two = parse('query A { user(id: "u") { events { edges { cursor } } } } query B { alerts { rules { name } } }');
+    expect(planFastPage(schema, two, 'A')).not.toBeNull();
+    expect(planFastPage(schema, two, 'B')).toBeNull();
+  });
+
+  it('answers null, for execution to answer, when the arguments are refused or a row has no field offsets', () => {
+    const e = randomEvent(rng(1), 1);
+    const reader = readerOf([e], false, []);
+    const schema = buildGraphqlSchema({ reader, stream: null, log: silentLogger() });
+    const q = 'query($n: Int, $after: String) { user(id: "u") { events(first: $n, after: $after) { edges { node { eventId } } } } }';
+    const plan = planFastPage(schema, parse(q), null)!;
+    expect(writeFastPage(plan, schema, { n: 2 }, reader)).not.toBeNull();
+    expect(writeFastPage(plan, schema, { n: 0 }, reader)).toBeNull(); // REST: limit out of range
+    expect(writeFastPage(plan, schema, { n: 'x' }, reader)).toBeNull(); // does not coerce
+    expect(writeFastPage(plan, schema, { after: 'nope' }, reader)).toBeNull(); // not a cursor
+    const long = { ...e, properties: JSON.stringify({ big: 'x'.repeat(70_000) }) };
+    const stored = storedEvent(long);
+    expect(stored[0]! & ROW_NO_LAYOUT).toBe(ROW_NO_LAYOUT);
+    expect(writeFastPage(plan, schema, {}, readerOf([long], false, []))).toBeNull();
+  });
+});
+
+describe('the stored row', () => {
+  it('says where each value lies and which JSON texts are canonical', () => {
+    const e = randomEvent(rng(3), 3);
+    const rec = { ...e, event_id: 'é"1', properties: '{"a": 1}', traits: '{"b":[1,"é"]}', context: 'bad' };
+    const s = storedEvent(rec);
+    const json = s.subarray(ROW_HEADER);
+    const at = (k: number) => s.readUInt16LE(1 + 2 * k);
+    // Offsets are bytes (é is two), each value is the field's reply JSON.
+    const reply = JSON.parse(json.toString('utf8')) as Record<string, unknown>;
+    expect(json.toString('utf8', at(0), at(1) - ',"type":'.length)).toBe(JSON.stringify('é"1'));
+    expect(json.toString('utf8', at(10), at(11) - ',"traits":'.length)).toBe('{"a": 1}');
+    expect(json.toString('utf8', at(11), at(12) - ',"context":'.length)).toBe('{"b":[1,"é"]}');
+    expect(json.toString('utf8', at(12), at(13) - ',"name":'.length)).toBe('null');
+    expect(reply.context).toBeNull();
+    // properties has a space: not canonical; traits is; context is null (canonical).
+    expect(s[0]).toBe((ROW_CANONICAL << 1) | (ROW_CANONICAL << 2));
+  });
+});
+
+/** The operation executed as the server executes it (graphql-jit, then JSON.stringify). */
+async function executed(schema: ReturnType<typeof buildGraphqlSchema>, doc: DocumentNode, variables: Record<string, unknown>): Promise<string> {
+  const c = compileQuery(schema, doc, undefined);
+  if (!isCompiledQuery(c)) throw new Error('not compiled');
+  return JSON.stringify(await c.query(undefined, { authorization: '' }, variables));
+}
+
+
