@@ -15,46 +15,13 @@ import { rejectRecord } from '../ingest/rejects.js';
 import { userKeyOf, type EventCodec } from '../schema/index.js';
 import { csvCall, type CsvMapping } from './csvmap.js';
 import { derivedEventId } from './ids.js';
+import type { ItemFormat, Refusal, WireChunk } from './formats.js';
 import type { Item } from './items.js';
 
-export const VENDOR_FORMATS = ['posthog', 'amplitude', 'mixpanel', 'mixpanel-engage', 'snowplow'] as const;
-export type VendorFormat = (typeof VENDOR_FORMATS)[number];
-export const IMPORT_FORMATS = ['auto', 'segment', ...VENDOR_FORMATS, 'csv'] as const;
-export type ImportFormat = (typeof IMPORT_FORMATS)[number];
-export type ItemFormat = Exclude<ImportFormat, 'auto'>;
-
-export type Refusal = 'user_suppressed' | 'user_erased';
-
 /** Per-record memory beyond its value, as the edge counts it. */
-export const RECORD_MEMORY = 64;
+const RECORD_MEMORY = 64;
 /** A chunk's data buffer starts at this size and doubles when a record does not fit. */
 const DATA_BYTES = 640 * 1024;
-
-/** One chunk of whole items, as it crosses from the worker to the main thread. */
-export interface WireChunk {
-  /** Index of the input (ImportOptions.inputs). */
-  input: number;
-  /** Items through this position are in this chunk or before it. */
-  end: number;
-  /** The input's last chunk, read to its end. */
-  complete: boolean;
-  /** Event values (Avro, Confluent framing) back to back; transferred. */
-  data: ArrayBuffer;
-  /** ends[i]: where event i's value ends in data (it starts where event i-1's ends). */
-  ends: Int32Array;
-  /** The keys back to back (one string: one copy across threads, not one per key)... */
-  keys: string;
-  /** ...and where each ends in it. */
-  keyEnds: Int32Array;
-  /** Records for the rejected topic (rare): value and headers. */
-  rejects: { value: Uint8Array; headers: Record<string, string> }[];
-  /** Rejected events by reason in this chunk, with one example message per code. */
-  rejectedBy: Record<string, { count: number; example: string }>;
-  /** Memory the chunk's records hold, as the producer counts it. */
-  bytes: number;
-  /** Raw bytes of the input read so far (progress). */
-  raw: number;
-}
 
 export interface EncoderOptions {
   rejectedTopic: string;

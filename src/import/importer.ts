@@ -16,13 +16,13 @@ import type { Config } from '../config/index.js';
 import type { OutRecord, ProduceError, RecordProducer } from '../kafka/producer.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { CsvMapping } from './csvmap.js';
-import { RECORD_MEMORY, type ImportFormat, type ItemFormat, type Refusal, type WireChunk } from './encoder.js';
+import type { ImportFormat, ItemFormat, Refusal, WireChunk } from './formats.js';
 import { ImportInputError, ImportKafkaError } from './errors.js';
 import type { Input } from './inputs.js';
 import type { ProgressReporter } from './progress.js';
 import type { FromReader, ReaderInit, ReaderJob, ToReader } from './thread-messages.js';
 
-export { IMPORT_FORMATS, VENDOR_FORMATS, type ImportFormat, type VendorFormat } from './encoder.js';
+export { IMPORT_FORMATS, VENDOR_FORMATS, type ImportFormat, type VendorFormat } from './formats.js';
 
 export interface ImportOptions {
   inputs: readonly Input[];
@@ -41,7 +41,6 @@ export interface ImportOptions {
 }
 
 export interface ImportDeps {
-  config: Config;
   producer: RecordProducer;
   log: Logger;
   /**
@@ -92,11 +91,32 @@ interface Chunk {
   attempts: number;
 }
 
-export async function runImport(deps: ImportDeps, o: ImportOptions): Promise<ImportSummary> {
-  return new Importer(deps, o).run();
+/** An import whose reading thread is starting; run() once Kafka is ready, or cancel(). */
+export interface PreparedImport {
+  run(deps: ImportDeps): Promise<ImportSummary>;
+  /** Stops the reading thread when run() will not be called (setup failed). */
+  cancel(): Promise<void>;
 }
 
-class Importer {
+/**
+ * Starts the reading thread now (it loads its modules and opens the first input while the caller
+ * connects to Kafka, ~0.4 s of a 10 s import); it encodes nothing before run() passes it the
+ * erasure list.
+ */
+export function prepareImport(config: Config, o: ImportOptions): PreparedImport {
+  return new Importer(config, o);
+}
+
+export async function runImport(deps: ImportDeps & { config: Config }, o: ImportOptions): Promise<ImportSummary> {
+  return prepareImport(deps.config, o).run(deps);
+}
+
+class Importer implements PreparedImport {
+  private deps!: ImportDeps;
+  private readonly jobs: ReaderJob[] = [];
+  private readonly reader: Worker | null = null;
+  private skippedFiles = 0;
+  private resumedAfter = 0;
   private readonly eventsTopic: string;
   private readonly rejectedTopic: string;
   private readonly window: Chunk[] = [];
@@ -109,21 +129,43 @@ class Importer {
   private bytesDone = 0;
   private currentRaw = 0;
   private currentIndex = -1;
-  private readonly started = Date.now();
+  private started = Date.now();
   private sentEvents = 0;
   /** From the reading thread, not yet taken. */
   private readonly inbox: FromReader[] = [];
   private arrived: (() => void) | null = null;
 
   constructor(
-    private readonly deps: ImportDeps,
+    config: Config,
     private readonly o: ImportOptions,
   ) {
-    this.eventsTopic = deps.config.kafka.topics.events;
-    this.rejectedTopic = deps.config.kafka.topics.rejected;
+    this.eventsTopic = config.kafka.topics.events;
+    this.rejectedTopic = config.kafka.topics.rejected;
+    for (let i = 0; i < o.inputs.length; i++) {
+      const input = o.inputs[i]!;
+      const state = input.name === '-' ? undefined : o.checkpoint.get(input.id);
+      if (state?.complete === true) {
+        this.skippedFiles++;
+        // Finished inputs count as read for the progress bar.
+        this.bytesDone += input.size ?? 0;
+        continue;
+      }
+      const skip = state?.done ?? 0;
+      this.resumedAfter += skip;
+      this.jobs.push({ input: i, skip, format: this.formatOf(input) });
+    }
+    if (this.jobs.length > 0) this.reader = this.startReader(config);
   }
 
-  async run(): Promise<ImportSummary> {
+  async cancel(): Promise<void> {
+    if (this.reader === null) return;
+    if (this.reader.stdin !== null) process.stdin.unpipe(this.reader.stdin);
+    await this.reader.terminate();
+  }
+
+  async run(deps: ImportDeps): Promise<ImportSummary> {
+    this.deps = deps;
+    this.started = Date.now();
     const o = this.o;
     const totalBytes = o.inputs.some((i) => i.size === null) ? null : o.inputs.reduce((n, i) => n + (i.size ?? 0), 0);
     const tick = () =>
@@ -137,41 +179,21 @@ class Importer {
         rejected: this.rejected,
         elapsedMs: Date.now() - this.started,
       });
-    let skippedFiles = 0;
-    let resumedAfter = 0;
-    const jobs: ReaderJob[] = [];
-    for (let i = 0; i < o.inputs.length; i++) {
-      const input = o.inputs[i]!;
-      const state = input.name === '-' ? undefined : o.checkpoint.get(input.id);
-      if (state?.complete === true) {
-        skippedFiles++;
-        continue;
-      }
-      const skip = state?.done ?? 0;
-      resumedAfter += skip;
-      jobs.push({ input: i, skip, format: this.formatOf(input) });
-    }
-    // Finished inputs count as read for the progress bar.
-    const jobInputs = new Set(jobs.map((j) => j.input));
-    for (let i = 0; i < o.inputs.length; i++) if (!jobInputs.has(i)) this.bytesDone += o.inputs[i]!.size ?? 0;
     const timer = setInterval(tick, o.progressEveryMs);
     // The checkpoint is small: saved often, so a crash repeats little.
     const saver = setInterval(() => o.checkpoint.save(), CHECKPOINT_EVERY_MS);
-    let reader: Worker | null = null;
+    const reader = this.reader;
     const stop = () => reader?.postMessage({ type: 'stop' } satisfies ToReader);
     o.signal.addEventListener('abort', stop);
     try {
-      if (jobs.length > 0 && !o.signal.aborted) {
-        reader = this.startReader(jobs);
+      if (reader !== null && !o.signal.aborted) {
+        this.go(reader);
         await this.takeChunks(reader);
       }
       await this.drain();
     } finally {
       o.signal.removeEventListener('abort', stop);
-      if (reader !== null) {
-        if (reader.stdin !== null) process.stdin.unpipe(reader.stdin);
-        await reader.terminate();
-      }
+      await this.cancel();
       clearInterval(timer);
       clearInterval(saver);
       tick();
@@ -182,8 +204,8 @@ class Importer {
     const durationMs = Date.now() - this.started;
     return {
       files: o.inputs.length,
-      skippedFiles,
-      resumedAfter,
+      skippedFiles: this.skippedFiles,
+      resumedAfter: this.resumedAfter,
       loaded: this.loaded,
       rejected: this.rejected,
       rejectedBy: this.rejectedBy,
@@ -198,40 +220,42 @@ class Importer {
     return /\.csv(\.gz)?$/i.test(input.name) ? 'csv' : 'segment';
   }
 
-  private startReader(jobs: ReaderJob[]): Worker {
+  private startReader(config: Config): Worker {
     const o = this.o;
-    const refusals = (key: string) => this.deps.erasures.refusesImport(key);
-    const refused: [string, Refusal][] = [];
-    for (const u of this.deps.erasures.allUsers()) {
-      const r = refusals(u.userKey);
-      if (r !== null) refused.push([u.userKey, r]);
-    }
     const init: ReaderInit = {
       inputs: [...o.inputs],
-      jobs,
+      jobs: this.jobs,
       rejectedTopic: this.rejectedTopic,
-      maxEventBytes: this.deps.config.ingest.maxEventBytes,
+      maxEventBytes: config.ingest.maxEventBytes,
       source: o.source,
       csv: o.csv,
       csvDelimiter: o.csvDelimiter,
       chunkBytes: CHUNK_BYTES,
       chunkRecords: o.rate === null ? CHUNK_RECORDS : Math.max(1, Math.min(CHUNK_RECORDS, Math.floor(o.rate / 10))),
       credits: READER_CREDITS,
-      refused,
     };
-    const reader = newReader(init, jobs.some((j) => o.inputs[j.input]!.name === '-'));
-    let open = true;
-    this.deps.erasures.onUser((state) => {
-      if (open) reader.postMessage({ type: 'erasure', userKey: state.userKey, refused: refusals(state.userKey) } satisfies ToReader);
-    });
+    const reader = newReader(init, this.jobs.some((j) => o.inputs[j.input]!.name === '-'));
     reader.on('message', (m: FromReader) => this.deliver(m));
     reader.on('error', (err) => this.deliver({ type: 'error', code: undefined, message: err.message, stack: err.stack }));
-    reader.on('exit', () => {
-      open = false;
-      this.deliver({ type: 'error', code: undefined, message: 'the reading thread exited early', stack: undefined });
-    });
+    reader.on('exit', () => this.deliver({ type: 'error', code: undefined, message: 'the reading thread exited early', stack: undefined }));
     if (reader.stdin !== null) process.stdin.pipe(reader.stdin);
     return reader;
+  }
+
+  /** The erasure list as it is now, and every change after: the thread starts encoding. */
+  private go(reader: Worker): void {
+    const list = this.deps.erasures;
+    const refused: [string, Refusal][] = [];
+    for (const u of list.allUsers()) {
+      const r = list.refusesImport(u.userKey);
+      if (r !== null) refused.push([u.userKey, r]);
+    }
+    let open = true;
+    reader.once('exit', () => (open = false));
+    list.onUser((state) => {
+      if (open) reader.postMessage({ type: 'erasure', userKey: state.userKey, refused: list.refusesImport(state.userKey) } satisfies ToReader);
+    });
+    reader.postMessage({ type: 'go', refused } satisfies ToReader);
   }
 
   private deliver(m: FromReader): void {

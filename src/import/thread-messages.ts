@@ -1,6 +1,6 @@
 // Messages between the importer (main thread) and its reading thread (./worker.ts).
 import type { CsvMapping } from './csvmap.js';
-import type { ItemFormat, Refusal, WireChunk } from './encoder.js';
+import type { ItemFormat, Refusal, WireChunk } from './formats.js';
 import type { Input } from './inputs.js';
 
 export interface ReaderJob {
@@ -23,11 +23,11 @@ export interface ReaderInit {
   chunkRecords: number;
   /** Chunks the thread may post before the main thread has taken any. */
   credits: number;
-  /** Users whose events are refused when the import starts (the erasure list). */
-  refused: [string, Refusal][];
 }
 
 export type ToReader =
+  /** Kafka is ready: start encoding; the users whose events are refused (the erasure list). */
+  | { type: 'go'; refused: [string, Refusal][] }
   /** The main thread took a chunk: one more may be posted. */
   | { type: 'credit' }
   /** Stop reading; post the current input's last chunk (not complete), then done. */

@@ -7,7 +7,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { TrackhouseError } from '../common/errors.js';
 import { EventCodec } from '../schema/index.js';
-import { ChunkEncoder, type Refusal } from './encoder.js';
+import { ChunkEncoder } from './encoder.js';
+import type { Refusal } from './formats.js';
 import { openInput } from './inputs.js';
 import { csvItems, jsonItems } from './items.js';
 import type { FromReader, ReaderInit, ToReader } from './thread-messages.js';
@@ -16,13 +17,17 @@ const init = workerData as ReaderInit;
 const port = parentPort!;
 const post = (m: FromReader, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer);
 
-const refused = new Map<string, Refusal>(init.refused);
+const refused = new Map<string, Refusal>();
+let go = false;
 let credits = init.credits;
 let stopped = false;
 let wake: (() => void) | null = null;
 
 port.on('message', (m: ToReader) => {
-  if (m.type === 'credit') credits++;
+  if (m.type === 'go') {
+    go = true;
+    for (const [k, v] of m.refused) refused.set(k, v);
+  } else if (m.type === 'credit') credits++;
   else if (m.type === 'stop') stopped = true;
   else if (m.type === 'erasure') {
     if (m.refused === null) refused.delete(m.userKey);
@@ -49,12 +54,15 @@ async function send(input: number, end: number, complete: boolean, raw: number):
 }
 
 async function run(): Promise<void> {
-  for (const job of init.jobs) {
+  for (let j = 0; j < init.jobs.length; j++) {
+    const job = init.jobs[j]!;
     if (stopped) break;
     const input = init.inputs[job.input]!;
     encoder.setInput(input.id, input.name);
     const opened = await openInput(input);
     const items = job.format === 'csv' ? csvItems(opened.stream, job.skip, init.csvDelimiter) : jsonItems(opened.stream, job.skip);
+    // Started before Kafka was ready: nothing is encoded before the erasure list arrives.
+    while (!go && !stopped) await new Promise<void>((r) => (wake = r));
     let end = job.skip;
     for await (const batch of items) {
       for (let k = 0; k < batch.length; k++) {
