@@ -51,8 +51,9 @@ try {
   makeFile(file, lines);
   for (let i = 0; i < Number(values.repeat); i++) {
     const id = randomUUID().slice(0, 8);
-    const before = new Set(readdirSync(profDir));
-    const prof = values['no-prof'] ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=import-${id}.cpuprofile`];
+    // A folder per run: node writes one profile per thread (the main thread and the reading thread).
+    const runDir = path.join(profDir, `import-${id}`);
+    const prof = values['no-prof'] ? [] : ['--cpu-prof', `--cpu-prof-dir=${runDir}`];
     const broker0 = brokerPid === undefined ? 0 : cpuSeconds(brokerPid, true);
     const { wallS: wall, cpuS: childCpu, summary } = await runImport({ root, brokers, file, dataDir: path.join(work, 'data'), topicPrefix: `profile-import-${id}`, nodeArgs: prof });
     const brokerCpu = brokerPid === undefined ? 0 : cpuSeconds(brokerPid, true) - broker0;
@@ -69,8 +70,7 @@ try {
       })}\n`,
     );
     if (!values['no-prof']) {
-      const f = readdirSync(profDir).find((n) => !before.has(n) && n.includes(id));
-      if (f) process.stdout.write(`\n${path.join(profDir, f)}\n${formatSummary(summarise(path.join(profDir, f)))}\n`);
+      for (const f of readdirSync(runDir).sort()) process.stdout.write(`\n${path.join(runDir, f)}\n${formatSummary(summarise(path.join(runDir, f)))}\n`);
     }
   }
 } finally {

@@ -1,0 +1,207 @@
+// The import's per-item work, run on the import's worker thread (./worker.ts): items (items.ts)
+// -> Segment calls (the Segment event itself, a vendor payload translated by src/ingest/formats/
+// with skew off, or a CSV record by its mapping) -> normalizeEvent (skew off: timestamps kept as
+// given; received_at = import time) -> Avro -> keyed with userKeyOf, as the edge keys. Invalid
+// events become records for the rejected topic with the reason, as the edge sends them.
+//
+// Hot path: events are encoded straight into one ArrayBuffer per chunk, which is then handed to
+// the main thread whole (transferred, not copied) with the value end offsets and the keys: one
+// message per chunk of up to 4,000 events, nothing per event crosses the thread boundary.
+import { translatePayload, Refused, type SegmentCall } from '../ingest/formats/index.js';
+import { parseEventJson } from '../ingest/jsontext.js';
+import { emptyRecord, normalizeEvent, type NormalizeContext } from '../ingest/normalize.js';
+import { problem, type EventProblem } from '../ingest/problems.js';
+import { rejectRecord } from '../ingest/rejects.js';
+import { userKeyOf, type EventCodec } from '../schema/index.js';
+import { csvCall, type CsvMapping } from './csvmap.js';
+import { derivedEventId } from './ids.js';
+import type { ItemFormat, Refusal, WireChunk } from './formats.js';
+import type { Item } from './items.js';
+
+/** Per-record memory beyond its value, as the edge counts it. */
+const RECORD_MEMORY = 64;
+/** A chunk's data buffer starts at this size and doubles when a record does not fit. */
+const DATA_BYTES = 640 * 1024;
+
+export interface EncoderOptions {
+  rejectedTopic: string;
+  maxEventBytes: number;
+  source: string;
+  csv: CsvMapping;
+  refusesImport(userKey: string): Refusal | null;
+}
+
+export class ChunkEncoder {
+  private readonly rec = emptyRecord();
+  private readonly ctx: NormalizeContext = { receivedAt: 0, source: '', sentAt: null, context: null, ip: null, msTimes: true, skew: false };
+  private data = Buffer.from(new ArrayBuffer(DATA_BYTES));
+  private offset = 0;
+  private ends = new Int32Array(1024);
+  private keys = '';
+  private keyEnds = new Int32Array(1024);
+  private n = 0;
+  private rejects: WireChunk['rejects'] = [];
+  private rejectedBy: WireChunk['rejectedBy'] = {};
+  /** Memory of the records in the open chunk. */
+  bytes = 0;
+  /** Records (events and rejects) in the open chunk. */
+  records = 0;
+  private inputId = '';
+  private inputName = '';
+
+  constructor(
+    private readonly codec: EventCodec,
+    private readonly o: EncoderOptions,
+  ) {
+    this.ctx.source = o.source;
+  }
+
+  /** The input the next items come from (its identity derives ids; its name goes in rejects). */
+  setInput(id: string, name: string): void {
+    this.inputId = id;
+    this.inputName = name;
+  }
+
+  /** The open chunk, handed over (its buffers are the caller's now); a new one is opened. */
+  take(input: number, end: number, complete: boolean, raw: number): WireChunk {
+    const n = this.n;
+    const c: WireChunk = {
+      input,
+      end,
+      complete,
+      data: this.data.buffer as ArrayBuffer,
+      ends: this.ends.slice(0, n),
+      keys: this.keys,
+      keyEnds: this.keyEnds.slice(0, n),
+      rejects: this.rejects,
+      rejectedBy: this.rejectedBy,
+      bytes: this.bytes,
+      raw,
+    };
+    this.data = Buffer.from(new ArrayBuffer(DATA_BYTES));
+    this.offset = 0;
+    this.keys = '';
+    this.n = 0;
+    this.rejects = [];
+    this.rejectedBy = {};
+    this.bytes = 0;
+    this.records = 0;
+    return c;
+  }
+
+  /** One item -> its calls -> records in the open chunk. */
+  item(format: ItemFormat, item: Item): void {
+    this.ctx.receivedAt = Date.now();
+    let value = item.value;
+    if (item.text !== undefined && format !== 'csv') {
+      try {
+        // A Segment line is read by the scanner that keeps properties/traits/context as their
+        // JSON text (src/ingest/jsontext.ts: the same value for normalizeEvent, without the
+        // parse + stringify round trip); anything it does not take is JSON.parse's.
+        value = (format === 'segment' ? parseEventJson(item.text) : null) ?? JSON.parse(item.text);
+      } catch (err) {
+        this.reject(item, problem('invalid_field', `the line is not JSON: ${(err as Error).message}`) as EventProblem & { code: string }, 'invalid_json', item.text);
+        return;
+      }
+    }
+    if (format === 'csv') {
+      this.call(item, 0, csvCall(this.o.csv, value as Record<string, string>), item.text);
+      return;
+    }
+    if (format === 'segment') {
+      const list = Array.isArray(value) ? value : isObj(value) && Array.isArray(value.batch) ? value.batch : [value];
+      for (let i = 0; i < list.length; i++) this.call(item, i, list[i], list.length === 1 ? item.text : undefined);
+      return;
+    }
+    const t = translatePayload(format, value, { receivedAt: this.ctx.receivedAt, skew: false });
+    if (t.calls.length === 0) {
+      this.reject(item, problem('not_an_object', `the item holds no ${format} events`), undefined, item.text);
+      return;
+    }
+    for (let i = 0; i < t.calls.length; i++) {
+      const call = t.calls[i]!;
+      if (call instanceof Refused) this.reject(item, call, undefined, undefined, t.raw[i]);
+      else this.call(item, i, call, t.calls.length === 1 ? item.text : undefined, t.raw[i]);
+    }
+  }
+
+  private call(item: Item, index: number, raw: unknown, text: string | undefined, original: unknown = raw): void {
+    if (isObj(raw) && (raw as SegmentCall).messageId === undefined) {
+      // No id of its own: one derived from the file and position, the same on every run.
+      (raw as SegmentCall).messageId = derivedEventId(this.inputId, item.pos, index);
+    }
+    const rec = this.rec;
+    let p: EventProblem | null = normalizeEvent(raw, null, this.ctx, rec);
+    if (p === null) {
+      const key = userKeyOf(rec);
+      const refused = this.o.refusesImport(key);
+      if (refused !== null) {
+        const message = refused === 'user_suppressed' ? 'the user is suppressed (POST /v1/regulations)' : 'the user\'s events were erased (POST /v1/regulations)';
+        this.reject(item, { code: refused, message }, undefined, text, original);
+        return;
+      }
+      const end = this.encode();
+      if (end - this.offset <= this.o.maxEventBytes) {
+        const n = this.n++;
+        if (n === this.ends.length) {
+          this.ends = grow(this.ends);
+          this.keyEnds = grow(this.keyEnds);
+        }
+        this.ends[n] = end;
+        // Appended: V8 builds a rope, flattened once when the chunk is posted.
+        this.keys += key;
+        this.keyEnds[n] = this.keys.length;
+        this.bytes += end - this.offset + key.length + RECORD_MEMORY;
+        this.records++;
+        this.offset = end;
+        return;
+      }
+      p = problem('event_too_large', `the event is larger than ${this.o.maxEventBytes / 1024} KB`);
+    }
+    this.reject(item, p, undefined, text, original);
+  }
+
+  /** Encodes this.rec after the open chunk's values (growing the buffer when it does not fit); returns its end. */
+  private encode(): number {
+    for (;;) {
+      const end = this.codec.encodeInto(this.rec, this.data, this.offset);
+      if (end >= 0) return end;
+      const bigger = Buffer.from(new ArrayBuffer(this.data.length * 2));
+      this.data.copy(bigger, 0, 0, this.offset);
+      this.data = bigger;
+    }
+  }
+
+  private reject(item: Item, p: { code: string; message: string }, code: string | undefined, text: string | undefined, original?: unknown): void {
+    const why = code ?? p.code;
+    const bytes = text !== undefined ? Buffer.from(text) : Buffer.from(safeJson(original ?? item.value));
+    const r = rejectRecord(
+      { topic: this.o.rejectedTopic, code: why, reason: p.message, source: this.o.source, endpoint: 'import', receivedAt: this.ctx.receivedAt, index: item.pos },
+      bytes,
+    );
+    r.headers!.file = this.inputName;
+    this.rejects.push({ value: r.value, headers: r.headers! });
+    this.bytes += r.value.length + RECORD_MEMORY * 4;
+    this.records++;
+    const e = (this.rejectedBy[why] ??= { count: 0, example: p.message });
+    e.count++;
+  }
+}
+
+function grow(a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
+  const bigger = new Int32Array(a.length * 2);
+  bigger.set(a);
+  return bigger;
+}
+
+function isObj(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function safeJson(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? 'null';
+  } catch {
+    return '"<not serializable>"';
+  }
+}
