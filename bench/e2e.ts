@@ -7,13 +7,12 @@
 // pipeline is idle and again under a steady background load of batches (many other users).
 // Percentiles come from an HDR histogram of the probe times.
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as hdr from 'hdr-histogram-js';
-import { freePort } from '../src/localkafka/index.js';
 import { batchBodies } from './lib/events.js';
 import { runLoad } from './lib/load.js';
-import { sampled, startServer, waitForPort, type Server } from './lib/proc.js';
+import { startBenchAllInOne } from './lib/allinone.js';
+import { sampled } from './lib/proc.js';
 import type { BenchContext, BenchSection } from './types.js';
 
 const WRITE_KEY = 'bench-write-key';
@@ -82,28 +81,10 @@ async function probes(ingest: string, query: string, n: number): Promise<Freshne
 
 export async function run(ctx: BenchContext): Promise<BenchSection> {
   const n = ctx.quick ? 15 : 200;
-  const ports = { ingest: await freePort(), query: await freePort(), sink: await freePort() };
-  const tag = `bench-e2e-${Date.now()}`;
-  const server: Server = startServer(process.execPath, [path.join(ctx.root, 'dist/cli/main.js'), 'start'], {
-    TRACKHOUSE_DATA_DIR: path.join(ctx.workDir, 'data'),
-    KAFKA_BROKERS: ctx.brokers.join(','),
-    KAFKA_TOPIC_EVENTS: `${tag}.events`,
-    KAFKA_TOPIC_REJECTED: `${tag}.rejected`,
-    KAFKA_TOPIC_DLQ: `${tag}.dlq`,
-    SINK_GROUP_ID: `${tag}-sink`,
-    TRACKHOUSE_WRITE_KEYS: `${WRITE_KEY}:bench`,
-    TRACKHOUSE_READ_KEYS: READ_KEY,
-    INGEST_PORT: String(ports.ingest),
-    QUERY_PORT: String(ports.query),
-    SINK_PORT: String(ports.sink),
-    LOG_LEVEL: 'warn',
-  });
+  const { server, ports } = await startBenchAllInOne(ctx, `bench-e2e-${Date.now()}`, { write: WRITE_KEY, read: READ_KEY });
   try {
-    await waitForPort(ports.ingest, server, 120_000);
     const ingest = `http://127.0.0.1:${ports.ingest}`;
     const query = `http://127.0.0.1:${ports.query}`;
-    // The banner is printed once ingest is ready; wait for it so every part runs.
-    while (!server.output().includes('Ctrl-C drains')) await sleep(100);
 
     await probes(ingest, query, 3); // warm-up
     ctx.log(`idle: ${n} probes`);

@@ -10,15 +10,12 @@
 // (60000,45000,30000,20000,15000,10000), tried in that order; the search stops at the first that
 // holds. CPU seconds per million events are counted for the all-in-one's process tree (main
 // process and ingest child) and the broker's.
-import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { kafkajs } from '../src/kafka/kafkajs.js';
-import { freePort } from '../src/localkafka/index.js';
+import { startBenchAllInOne } from './lib/allinone.js';
 import { cpuSeconds, perMillion } from './lib/cpu.js';
 import { batchBodies } from './lib/events.js';
 import { groupLag } from './lib/lag.js';
 import { runLoad, type LoadResult } from './lib/load.js';
-import { startServer, waitForPort, type Server } from './lib/proc.js';
 import type { BenchContext, BenchSection } from './types.js';
 
 const { Kafka, logLevel } = kafkajs();
@@ -65,26 +62,8 @@ async function sinkRows(port: number): Promise<number> {
 }
 
 async function step(ctx: BenchContext, admin: ReturnType<InstanceType<typeof Kafka>['admin']>, rate: number, seconds: number): Promise<Step> {
-  const ports = { ingest: await freePort(), query: await freePort(), sink: await freePort() };
-  const tag = `bench-sustained-${rate}-${Date.now().toString(36)}`;
-  const topic = `${tag}.events`;
-  const group = `${tag}-sink`;
-  const server: Server = startServer(process.execPath, [path.join(ctx.root, 'dist/cli/main.js'), 'start'], {
-    TRACKHOUSE_DATA_DIR: path.join(ctx.workDir, tag),
-    KAFKA_BROKERS: ctx.brokers.join(','),
-    KAFKA_TOPIC_EVENTS: topic,
-    KAFKA_TOPIC_REJECTED: `${tag}.rejected`,
-    KAFKA_TOPIC_DLQ: `${tag}.dlq`,
-    SINK_GROUP_ID: group,
-    TRACKHOUSE_WRITE_KEYS: `${WRITE_KEY}:bench`,
-    INGEST_PORT: String(ports.ingest),
-    QUERY_PORT: String(ports.query),
-    SINK_PORT: String(ports.sink),
-    LOG_LEVEL: 'warn',
-  });
+  const { server, ports, topic, group } = await startBenchAllInOne(ctx, `bench-sustained-${rate}-${Date.now().toString(36)}`, { write: WRITE_KEY, read: 'bench-read-key' });
   try {
-    await waitForPort(ports.ingest, server, 120_000);
-    while (!server.output().includes('Ctrl-C drains')) await sleep(100);
     // Every event new: each request's copy of a body gets its own number in the events' ids.
     const bodies = batchBodies(400, BATCH).map((b) => b.replace(/"messageId":"node-next-/g, `"messageId":"${UNIQUE}-`));
     const lags: number[] = [];

@@ -4,20 +4,11 @@
 import { createHash } from 'node:crypto';
 import type { EventRecord, EventType } from '../../src/schema/index.js';
 import { EVENT_TYPES } from '../../src/schema/index.js';
+import { rng } from '../support/rng.js';
 
 export const DAY = 86_400_000;
 
-/** mulberry32: deterministic randomness for a seed, so a failure can be replayed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
 
 const NAMES = ['Order Completed', 'Product Viewed', 'Signed In', 'ünïcødé 😀', 'with "quotes" and \\ backslash', 'tab\tand\nnewline'];
 /** Texts ClickHouse's isValidJSON refuses, and a few that look odd but pass. */

@@ -3,6 +3,7 @@
 // fragments, arguments as variables or literals. slowOf() gives the same operation with a directive
 // that changes nothing (`@include(if: true)`), which the fast page never takes: executed by
 // graphql-jit, its answer must be byte for byte the fast page's.
+import { rng, type Rng } from './rng.js';
 
 const EVENT_FIELDS = [
   'eventId',
@@ -22,19 +23,7 @@ const EVENT_FIELDS = [
   'previousId',
 ];
 
-export type Rng = () => number;
-
-/** A seeded generator (mulberry32). */
-export function rng(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng, type Rng };
 
 export interface Operation {
   query: string;
