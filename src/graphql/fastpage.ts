@@ -33,6 +33,7 @@ import {
   type SelectionSetNode,
 } from 'graphql';
 import { EVENT_FIELDS, FIRST_TEXT_FIELD, parseEventsRequest, ROW_CANONICAL, ROW_HEADER, ROW_NO_LAYOUT, scopeFingerprint, type EventsRequest, type QueryReader, type ViewPage } from '../query/index.js';
+import { EVENT_TYPES } from '../schema/index.js';
 import { queryString } from './schema.js';
 
 /** GraphQL's name of each field of EVENT_FIELDS (the Event type's fields). */
@@ -42,7 +43,7 @@ const FIELD_OF = new Map(GRAPHQL_NAMES.map((n, k) => [n, k]));
 const KEY_BYTES = EVENT_FIELDS.map((f) => f.length + 4);
 const TYPE_FIELD = 1;
 /** The EventType values, quoted as a row has them (a `type` outside them: execution's error, so no fast page). */
-const EVENT_TYPES = ['track', 'identify', 'page', 'screen', 'group', 'alias'].map((t) => Buffer.from(JSON.stringify(t)));
+const QUOTED_TYPES = EVENT_TYPES.map((t) => Buffer.from(JSON.stringify(t)));
 
 /** A slot of the answer: what is written between two runs of fixed bytes. */
 const enum Slot {
@@ -341,7 +342,6 @@ function room(n: number): void {
   out = bigger;
 }
 
-/** Copies src[s, e) to the answer, which has room (a loop for short runs: subarray() allocates a view per call). */
 /**
  * Copies out[s, e) to the answer's end, which has room. Everything copied lies in `out` itself
  * (the plan's fixed bytes and the page's rows are copied in first, one memcpy each), so a copy is
@@ -406,27 +406,7 @@ function writeCursor(r: Rows, i: number, fingerprint: Buffer, middle: Buffer): v
   if (id === null) for (let j = s + 1; j < e - 1; j++) c[k++] = src[j]!;
   else for (let j = 0; j < id.length; j++) c[k++] = id[j]!;
   room(Math.ceil((k * 4) / 3) + 4);
-  const o = out;
-  let t = at;
-  let j = 0;
-  for (; j + 3 <= k; j += 3) {
-    const v = (c[j]! << 16) | (c[j + 1]! << 8) | c[j + 2]!;
-    o[t++] = B64[v >>> 18]!;
-    o[t++] = B64[(v >>> 12) & 63]!;
-    o[t++] = B64[(v >>> 6) & 63]!;
-    o[t++] = B64[v & 63]!;
-  }
-  if (k - j === 1) {
-    const v = c[j]!;
-    o[t++] = B64[v >>> 2]!;
-    o[t++] = B64[(v & 3) << 4]!;
-  } else if (k - j === 2) {
-    const v = (c[j]! << 8) | c[j + 1]!;
-    o[t++] = B64[v >>> 10]!;
-    o[t++] = B64[(v >>> 4) & 63]!;
-    o[t++] = B64[(v & 15) << 2]!;
-  }
-  at = t;
+  at = base64url(c, 0, k, out, at);
 }
 
 function text(t: string, encoding: 'utf8' | 'latin1'): void {
@@ -531,35 +511,32 @@ function writeAlignedCursor(time: number, s: number, e: number, middle: Buffer):
     hi = q;
   }
   room(20 + middle.length + Math.ceil(((e - s) * 4) / 3) + 4);
-  const o = out;
-  let t = at;
-  for (let j = 0; j < 15; j += 3) {
-    const v = (d[j]! << 16) | (d[j + 1]! << 8) | d[j + 2]!;
-    o[t++] = B64[v >>> 18]!;
-    o[t++] = B64[(v >>> 12) & 63]!;
-    o[t++] = B64[(v >>> 6) & 63]!;
-    o[t++] = B64[v & 63]!;
-  }
-  for (let j = 0; j < middle.length; j++) o[t++] = middle[j]!;
+  let t = base64url(d, 0, 15, out, at);
+  for (let j = 0; j < middle.length; j++) out[t++] = middle[j]!;
+  at = base64url(out, s, e, out, t);
+}
+
+/** Writes src[s, e) base64url-encoded (no padding) to o at t; returns the end. A loop: no string per cursor. */
+function base64url(src: Uint8Array, s: number, e: number, o: Buffer, t: number): number {
   let j = s;
   for (; j + 3 <= e; j += 3) {
-    const v = (o[j]! << 16) | (o[j + 1]! << 8) | o[j + 2]!;
+    const v = (src[j]! << 16) | (src[j + 1]! << 8) | src[j + 2]!;
     o[t++] = B64[v >>> 18]!;
     o[t++] = B64[(v >>> 12) & 63]!;
     o[t++] = B64[(v >>> 6) & 63]!;
     o[t++] = B64[v & 63]!;
   }
   if (e - j === 1) {
-    const v = o[j]!;
+    const v = src[j]!;
     o[t++] = B64[v >>> 2]!;
     o[t++] = B64[(v & 3) << 4]!;
   } else if (e - j === 2) {
-    const v = (o[j]! << 8) | o[j + 1]!;
+    const v = (src[j]! << 8) | src[j + 1]!;
     o[t++] = B64[v >>> 10]!;
     o[t++] = B64[(v >>> 4) & 63]!;
     o[t++] = B64[(v & 15) << 2]!;
   }
-  at = t;
+  return t;
 }
 
 /** Writes field k's value of the row in vs/ve (a JSON text that is not canonical parsed and serialized as execution would). */
@@ -571,7 +548,7 @@ function writeValue(flags: number, k: number): void {
   } else copy(s, e);
 }
 
-function writeParts(parts: readonly Part[], r: Rows, i: number, ctx: Context): void {
+function writeParts(parts: readonly Part[], r: Rows, ctx: Context): void {
   for (const part of parts) {
     if (part instanceof Buffer) {
       copyIn(part);
@@ -655,7 +632,7 @@ export function writeFastPage(plan: FastPlan, schema: GraphQLSchema, variables: 
     if (plan.readsType) {
       const s = valueStart(rows, i, TYPE_FIELD);
       const e = valueEnd(rows, i, TYPE_FIELD);
-      if (!EVENT_TYPES.some((t) => equalsAt(out, s, e, t))) return null;
+      if (!QUOTED_TYPES.some((t) => equalsAt(out, s, e, t))) return null;
     }
   }
   const fingerprint = page.count > 0 && plan.readsCursor ? scopeFingerprint(r) : '';
@@ -665,7 +642,7 @@ export function writeFastPage(plan: FastPlan, schema: GraphQLSchema, variables: 
     fingerprint: fingerprint === '' ? NO_FINGERPRINT : Buffer.from(fingerprint, 'latin1'),
     middle: fingerprint === '' ? NO_FINGERPRINT : Buffer.from(Buffer.from(`|${fingerprint}|`, 'latin1').toString('base64url'), 'latin1'),
   };
-  writeParts(plan.page, rows, 0, ctx);
+  writeParts(plan.page, rows, ctx);
   return out.subarray(answer, at);
 }
 
