@@ -10,7 +10,7 @@
 // Chunks are submitted in order; the checkpoint advances over the acknowledged prefix only
 // (lanes may ack out of order). In-flight bytes are bounded (backpressure): taking the next chunk
 // waits for acknowledgements, and the reading thread posts at most READER_CREDITS chunks ahead.
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Logger } from '../common/log.js';
 import type { Config } from '../config/index.js';
 import type { OutRecord, ProduceError, RecordProducer } from '../kafka/producer.js';
@@ -21,6 +21,7 @@ import { ImportInputError, ImportKafkaError } from './errors.js';
 import type { Input } from './inputs.js';
 import type { ProgressReporter } from './progress.js';
 import type { FromReader, ReaderInit, ReaderJob, ToReader } from './thread-messages.js';
+import { startThread } from '../common/thread.js';
 
 export { IMPORT_FORMATS, VENDOR_FORMATS, type ImportFormat, type VendorFormat } from './formats.js';
 
@@ -398,16 +399,9 @@ class Importer implements PreparedImport {
   }
 }
 
-/**
- * Starts ./worker.js (built) or ./worker.ts (from source: tsx, vitest; Node 20 does not apply
- * `--import tsx` to a worker's own entry file, so it starts from a bootstrap that registers tsx's
- * loader in the new thread first, as src/ingest/start.ts does). `stdin`: the thread reads stdin.
- */
+/** The reading thread (./worker.ts); `stdin`: it reads stdin. */
 function newReader(workerData: ReaderInit, stdin: boolean): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./worker.js', import.meta.url), { workerData, stdin });
-  const entry = new URL('./worker.ts', import.meta.url).href;
-  const bootstrap = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
-  return new Worker(bootstrap, { eval: true, workerData, stdin });
+  return startThread(import.meta.url, 'worker', { workerData, stdin });
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

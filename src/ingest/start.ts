@@ -3,7 +3,7 @@
 // turned into a free port first), each with its own Kafka producer; the main thread supervises
 // (metrics, stop). Threads are never terminated, only told to stop: a thread that ends with a uWS
 // socket open aborts the process. Why each of these, measured: docs/architecture/ingest.md, "Threads".
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { AggregatorRegistry, Registry } from 'prom-client';
 import { TrackhouseError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
@@ -11,6 +11,7 @@ import { freePort } from '../common/serve.js';
 import type { Config } from '../config/index.js';
 import { startEdgeServer } from './server.js';
 import type { FromWorker, ToWorker, WorkerInit } from './thread-messages.js';
+import { startThread } from '../common/thread.js';
 
 export interface IngestOptions {
   config: Config;
@@ -54,17 +55,8 @@ export async function startIngest(opts: IngestOptions): Promise<IngestHandle> {
   return startThreads(opts, brokers);
 }
 
-/**
- * Starts the worker file next to this one: worker.js when built; worker.ts when running from
- * source (tsx, vitest). Node 20 does not apply `--import tsx` from a worker's execArgv to the
- * worker's own entry file, so a .ts worker starts from a two-line bootstrap that registers
- * tsx's loader in the new thread first.
- */
 function newWorker(workerData: WorkerInit): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./worker.js', import.meta.url), { workerData });
-  const entry = new URL('./worker.ts', import.meta.url).href;
-  const bootstrap = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
-  return new Worker(bootstrap, { eval: true, workerData });
+  return startThread(import.meta.url, 'worker', { workerData });
 }
 
 class EdgeThread {

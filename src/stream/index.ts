@@ -11,7 +11,7 @@ import type { Registry } from '../common/metrics.js';
 import { loadUws } from '../common/uws.js';
 import type { Config } from '../config/index.js';
 import { createLease, createLogProducer, ensureStreamTopics, ensureTopics, type Lease, type LogProducer } from '../kafka/index.js';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Metric, MetricObjectWithValues, MetricValue } from 'prom-client';
 import { registerStreamRoutes, streamAnswer, type StreamRoute, type StreamView } from './api.js';
 import type { FromHostThread, HostThreadData, ToHostThread } from './hostthread.js';
@@ -21,6 +21,7 @@ import { StreamProcessor } from './processor.js';
 import { loadRules, type Rule } from './rules.js';
 import { openStore, type OpenStore } from './store.js';
 import { measureValue, type GroupState } from './window.js';
+import { startThread } from '../common/thread.js';
 
 export { alertsBody, parseVolumeRequest, paramError, registerStreamRoutes, streamAnswer, volumeBody, type StreamRoute, type StreamView } from './api.js';
 export { loadRules, type Rule } from './rules.js';
@@ -248,12 +249,7 @@ export function hostStream(opts: HostedStreamOptions, retryMs = 30_000): HostedS
 
   const spawn = () => {
     const data: HostThreadData = { config: opts.config, brokers: opts.brokers, retryMs };
-    // Built: dist/stream/hostthread.js. From source (tests, tsx): the .ts file, loaded through tsx.
-    const fromSource = import.meta.url.endsWith('.ts');
-    const file = new URL(fromSource ? './hostthread.ts' : './hostthread.js', import.meta.url);
-    const w = fromSource
-      ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((t) => { t.register(); return import(${JSON.stringify(file.href)}); });`, { eval: true, workerData: data })
-      : new Worker(file, { workerData: data });
+    const w = startThread(import.meta.url, 'hostthread', { workerData: data });
     worker = w;
     w.on('message', (m: FromHostThread) => {
       if (m.type === 'stopped') {

@@ -3,7 +3,7 @@
 // reads (ViewReader), fills what Kafka no longer holds from ClickHouse, and reports progress as
 // metrics and readiness. One interface for the rest of the project: startView() -> View.
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from '../common/log.js';
 import { Counter, Gauge, type Registry } from '../common/metrics.js';
@@ -13,6 +13,7 @@ import { openState, type StateStore } from '../state/statestore.js';
 import { readBackfill } from './backfill.js';
 import { ViewReader, VIEW_DATABASES } from './viewstore.js';
 import type { BackfillRange, BuilderReport, FromBuilder, ToBuilder, ViewWorkerData } from './builderthread.js';
+import { startThread } from '../common/thread.js';
 
 /** Version of the view's layout (./keys.ts, ./viewstore.ts, the stored row of ./render.ts): a state of another version is rebuilt. 3: rows carry a header (field offsets, canonical texts). */
 export const VIEW_LAYOUT = 3;
@@ -107,16 +108,7 @@ export async function startView(opts: ViewOptions): Promise<View> {
   };
 
   const spawn = () => {
-    // Built: dist/view/builderthread.js. From source (tests, tsx): the .ts file, loaded through tsx.
-    const fromSource = import.meta.url.endsWith('.ts');
-    const file = new URL(fromSource ? './builderthread.ts' : './builderthread.js', import.meta.url);
-    // tsx's --import hooks do not reach a worker's entry on Node 20: register them in the worker.
-    const w = fromSource
-      ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((t) => { t.register(); return import(${JSON.stringify(file.href)}); });`, {
-          eval: true,
-          workerData: data,
-        })
-      : new Worker(file, { workerData: data });
+    const w = startThread(import.meta.url, 'builderthread', { workerData: data });
     worker = w;
     w.on('message', (m: FromBuilder) => {
       if (m.type === 'report') {
