@@ -15,6 +15,7 @@
 // the same distribution without reading anything back.
 
 import { EVENTS_INSERT_COLUMNS } from '../src/schema/index.js';
+import { rng } from '../test/support/rng.js';
 
 /** The columns the generator writes: the sink's insert columns but kafka_topic (the table's default). */
 export const EVENT_COLUMNS = EVENTS_INSERT_COLUMNS.filter((c) => c !== 'kafka_topic');
@@ -80,17 +81,8 @@ const AGENTS = [
 ] as const;
 const LOCALES = ['en-US', 'en-GB', 'de-DE', 'fr-FR', 'es-ES', 'ja-JP'] as const;
 
-/** mulberry32: tiny, fast, good enough for synthetic data. */
-export function rng32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (test/support/rng.ts): tiny, fast, good enough for synthetic data. */
+export const rng32 = rng;
 
 /** Cumulative distribution over user ranks 0..users-1 (rank 0 is the heaviest user). */
 export function zipfCdf(users: number, q = ZIPF_Q, s = ZIPF_S): Float64Array {
