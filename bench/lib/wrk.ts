@@ -53,7 +53,8 @@ export function hasWrk(): boolean {
     execFileSync('wrk', ['--version'], { stdio: 'ignore' });
     return true;
   } catch (err) {
-    return (err as { status?: number }).status !== undefined;
+    // wrk --version exits 1 (a status); not installed is ENOENT, whose status is null.
+    return typeof (err as { status?: number | null }).status === 'number';
   }
 }
 
