@@ -34,6 +34,7 @@ import {
 } from 'graphql';
 import { EVENT_FIELDS, FIRST_TEXT_FIELD, parseEventsRequest, ROW_CANONICAL, ROW_HEADER, ROW_NO_LAYOUT, scopeFingerprint, type EventsRequest, type QueryReader, type ViewPage } from '../query/index.js';
 import { EVENT_TYPES } from '../schema/index.js';
+import { compileArgs, readArgs, type FastArgs } from './fastargs.js';
 import { queryString } from './schema.js';
 
 /** GraphQL's name of each field of EVENT_FIELDS (the Event type's fields). */
@@ -77,6 +78,8 @@ export interface FastPlan {
   /** The whole answer; Slot.Edges expands to the edge ops per row. */
   page: Part[];
   edge: EdgeOps;
+  /** The arguments of user and events read without graphql-js's coercion (./fastargs.ts); null: through graphql-js. */
+  args: FastArgs | null;
   /** Whether the edge template reads the row's `type`; whether any cursor is answered. */
   readsType: boolean;
   readsCursor: boolean;
@@ -230,7 +233,8 @@ export function planFastPage(schema: GraphQLSchema, document: DocumentNode, oper
     if (user === null || events === null) return null;
     const u = user as { field: GraphQLField<unknown, unknown>; node: FieldNode };
     const e = events as { field: GraphQLField<unknown, unknown>; node: FieldNode };
-    return { operation, userField: u.field, userNode: u.node, eventsField: e.field, eventsNode: e.node, page: page.done(), edge: compileEdge(edge.parts), readsType, readsCursor };
+    const args = compileArgs(schema, operation, [u, e]);
+    return { operation, userField: u.field, userNode: u.node, eventsField: e.field, eventsNode: e.node, args, page: page.done(), edge: compileEdge(edge.parts), readsType, readsCursor };
   } catch (err) {
     if (err instanceof NotFast) return null;
     throw err;
@@ -600,14 +604,26 @@ interface Context {
  * the top of this file): then execute the operation. The bytes are a view of a buffer the next
  * call reuses: write or copy them at once.
  */
-export function writeFastPage(plan: FastPlan, schema: GraphQLSchema, variables: Record<string, unknown> | null | undefined, reader: QueryReader): Buffer | null {
+/** The user's and the events' arguments as graphql-js coerces them, or null where it reports an error. */
+function argumentsOf(plan: FastPlan, schema: GraphQLSchema, variables: Record<string, unknown> | null | undefined): Record<string, unknown>[] | null {
+  if (plan.args !== null) return readArgs(plan.args, variables);
   const vars = getVariableValues(schema, plan.operation.variableDefinitions ?? [], variables ?? {});
   if (vars.errors !== undefined) return null;
+  try {
+    return [getArgumentValues(plan.userField, plan.userNode, vars.coerced), getArgumentValues(plan.eventsField, plan.eventsNode, vars.coerced)];
+  } catch {
+    return null;
+  }
+}
+
+export function writeFastPage(plan: FastPlan, schema: GraphQLSchema, variables: Record<string, unknown> | null | undefined, reader: QueryReader): Buffer | null {
+  const values = argumentsOf(plan, schema, variables);
+  if (values === null) return null;
   let r: EventsRequest;
   let userId: string;
   try {
-    userId = getArgumentValues(plan.userField, plan.userNode, vars.coerced).id as string;
-    const a = getArgumentValues(plan.eventsField, plan.eventsNode, vars.coerced);
+    userId = values[0]!.id as string;
+    const a = values[1]!;
     const q = queryString({ from: a.from, to: a.to, type: a.type, event: a.event, limit: a.first, cursor: a.after });
     r = parseEventsRequest(encodeURIComponent(userId), q, reader.limits);
   } catch {
