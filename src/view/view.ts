@@ -42,6 +42,8 @@ export interface View {
   readonly partitions: readonly number[];
   /** True once the view has applied everything the topic held when it started (readiness). */
   caughtUp(): boolean;
+  /** Resolves the first time the view has caught up (never, when it is stopped before). */
+  whenCaughtUp(): Promise<void>;
   /** Caught up and still reading Kafka: its pages are as fresh as the topic (else ClickHouse answers). */
   following(): boolean;
   /** The builder's latest report (null before the first). */
@@ -86,6 +88,8 @@ export async function startView(opts: ViewOptions): Promise<View> {
   let nextId = 1;
   const deletes = new Map<number, (n: number) => void>();
   let onStopped: (() => void) | null = null;
+  let caughtUpFirst!: () => void;
+  const caughtUpOnce = new Promise<void>((resolve) => (caughtUpFirst = resolve));
 
   const data: ViewWorkerData = {
     config,
@@ -114,6 +118,7 @@ export async function startView(opts: ViewOptions): Promise<View> {
       if (m.type === 'report') {
         metrics.update(m.report, last);
         last = m.report;
+        if (m.report.caughtUp) caughtUpFirst();
       } else if (m.type === 'backfill-needed') {
         backfill(w, m.ranges).catch((err: unknown) => {
           log.error({ err }, 'reading events beyond the topic retention from ClickHouse failed; the view restarts and tries again');
@@ -172,6 +177,7 @@ export async function startView(opts: ViewOptions): Promise<View> {
     reader,
     partitions: opts.partitions,
     caughtUp: () => last?.caughtUp === true,
+    whenCaughtUp: () => caughtUpOnce,
     following: () => last?.following === true,
     report: () => last,
     erasure: (userKey) => erasing.get(userKey)?.done,

@@ -3,11 +3,12 @@
 // served once (the first copy), and so is a record the topic holds twice (a producer retry); a new
 // replica is not ready until it has caught up, and answers from ClickHouse meanwhile; a disk
 // budget moves the horizon forward and the pages across it still equal ClickHouse's; a user can
-// be deleted from the view (for erasure).
+// be deleted from the view (for erasure); the hosted stream starts only once the view caught up.
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
 import { queryComponent, type QueryComponent } from '../../src/cli/components.js';
+import type { HostedStream } from '../../src/stream/index.js';
 import { silentLogger } from '../../src/common/log.js';
 import { createRegistry } from '../../src/common/metrics.js';
 import type { Config } from '../../src/config/index.js';
@@ -171,6 +172,35 @@ describe('view life cycle', () => {
       expect(await pages(v.server, user, 'limit=3'), user).toEqual(await pages(plain, user, 'limit=3'));
       expect(await pages(v.server, user, 'type=track&limit=5'), user).toEqual(await pages(plain, user, 'type=track&limit=5'));
     }
+  });
+
+  it('starts its hosted stream only once the view has caught up', async () => {
+    // A stream that notes what the view's caught-up gauge said when it was started.
+    const registry = createRegistry('q', false);
+    let atStart: Promise<number | null> | null = null;
+    const stream: HostedStream = {
+      routes() {},
+      answer: async () => '',
+      start() {
+        const gauge = registry.getSingleMetric('trackhouse_query_view_caught_up');
+        atStart = gauge === undefined ? Promise.resolve(null) : gauge.get().then((m) => m.values[0]?.value ?? null);
+      },
+      stop: async () => {},
+    };
+    const d = tempDir();
+    viewDirs.push(d);
+    const v = await queryComponent({
+      config: testConfig(d.path, { KAFKA_TOPIC_EVENTS: config.kafka.topics.events, KAFKA_TOPIC_REJECTED: config.kafka.topics.rejected, KAFKA_TOPIC_DLQ: config.kafka.topics.dlq }),
+      brokers: config.kafka.brokers as string[],
+      clickhouse: ch.client,
+      log: silentLogger(),
+      registry,
+      stream,
+    });
+    views.push(v);
+    await waitFor('the stream to be started', async () => atStart !== null, 240_000);
+    expect(await atStart).toBe(1);
+    expect(v.view.caughtUp()).toBe(true);
   });
 
   it('deletes one user from the view and leaves the others', async () => {
