@@ -8,18 +8,26 @@
 // JSON.stringify(JSON.parse(text)) would give (no whitespace, canonical numbers, no escapes that
 // stringify writes differently, no duplicate or integer-like keys), its text is kept as it is.
 //
-// Contract: parseEventJson(s) returns null, or a value equal to JSON.parse(s) except that the
-// object values of the top-level members `properties`, `traits` and `context` may be JsonText
-// (their canonical text and the members normalizeEvent reads: category, name, groupId, ip). A
-// member that is not canonical is JSON.parse()d on its own, so it is exactly JSON.parse's. null
-// means "not handled here": not an object, not valid JSON, nested deeper than MAX_DEPTH, a
+// Contract: parseEventJson(s) returns null, or a value equal to JSON.parse(s) except that
+//   - the object values of the members `properties`, `traits` and `context` may be JsonText
+//     (their canonical text and the members normalizeEvent reads: category, name, groupId, ip);
+//     a member that is not canonical is JSON.parse()d on its own, so it is exactly JSON.parse's;
+//   - object and array values of members nobody on the ingest path reads (`integrations`,
+//     `_metadata`, anything not in READ) are JsonValue: their text, checked, parsed only if
+//     someone asks (toJSON, so JSON.stringify of the event is still JSON.stringify of JSON.parse);
+//   - the events of a top-level `batch` array are read the same way (a Segment batch body, or an
+//     import line holding one).
+// null means "not handled here": not an object, not valid JSON, nested deeper than MAX_DEPTH, a
 // `__proto__` member. Callers then use JSON.parse and the generic path, so every error message
 // stays the generic one. src/ingest/jsontext.test.ts compares both paths on random and hostile
 // lines.
 //
 // Hot path: one pass over the string with charCodeAt and module-level state (no closures, no
 // per-token objects); duplicate keys are compared as spans of the text, not as new strings, and
-// top-level names are the constant strings of NAMES (see there).
+// top-level names are the constant strings of NAMES (see there). Strings are skipped with one
+// indexOf('"') when the whole text has no backslash, control character or surrogate (one regex
+// test per text; what SDKs and JSON.stringify send), since then a string ends at the next quote
+// and JSON.stringify writes it as it is; otherwise char by char (scanStringSlow).
 
 /** A JSON object kept as its canonical text, with the members normalizeEvent reads. */
 export class JsonText {
@@ -34,6 +42,23 @@ export class JsonText {
     /** Whether the object has an `ip` member (normalize checks context for one). */
     readonly hasIp: boolean,
   ) {}
+
+  /** JSON.stringify of an event holding one writes the object it stands for (a rejected event's bytes). */
+  toJSON(): unknown {
+    return JSON.parse(this.text);
+  }
+}
+
+/**
+ * An object or array member nobody on the ingest path reads, kept as its (checked) text. It
+ * stands for JSON.parse(text): JSON.stringify of an event holding one (a rejected event's bytes)
+ * writes what it would have written for the parsed value.
+ */
+export class JsonValue {
+  constructor(readonly text: string) {}
+  toJSON(): unknown {
+    return JSON.parse(this.text);
+  }
 }
 
 /** JSON text of an object member value: a JsonText's own text, else JSON.stringify. */
@@ -41,9 +66,9 @@ export function jsonTextOf(v: object): string {
   return v instanceof JsonText ? v.text : JSON.stringify(v);
 }
 
-/** The object a JsonText stands for (for code that needs the members themselves). */
+/** The object a JsonText (or JsonValue) stands for (for code that needs the members themselves). */
 export function objectOf(v: object): Record<string, unknown> {
-  return v instanceof JsonText ? (JSON.parse(v.text) as Record<string, unknown>) : (v as Record<string, unknown>);
+  return v instanceof JsonText || v instanceof JsonValue ? (JSON.parse(v.text) as Record<string, unknown>) : (v as Record<string, unknown>);
 }
 
 /** Deeper nesting is left to JSON.parse (recursion here is bounded). */
@@ -67,6 +92,10 @@ const NINE = 57;
 // Scanner state: the text, the position, and facts about the last token / value scanned.
 let s = '';
 let pos = 0;
+/** The text has no backslash, control character or surrogate: a string ends at the next quote. */
+let plain = false;
+/** Any of the characters that make a string more than "up to the next quote". */
+const SPECIAL = /[\u0000-\u001f\\\ud800-\udfff]/;
 /** The value scanned since the flag was last set true is exactly its JSON.stringify form. */
 let canonical = true;
 /** The last string token had a backslash. */
@@ -90,7 +119,13 @@ export function parseEventJson(text: string): Record<string, unknown> | null {
   pos = 0;
   keyTop = 0;
   collect = false;
-  return topLevel();
+  plain = !SPECIAL.test(text);
+  skipWs();
+  const out = eventObject(0);
+  if (out === null) return null;
+  // Only whitespace may follow the top-level object.
+  skipWs();
+  return pos === s.length ? out : null;
 }
 
 /**
@@ -103,6 +138,15 @@ const NAMES = [
   'name', 'groupId', 'previousId', 'category', 'integrations', 'receivedAt', 'originalTimestamp', 'writeKey', 'channel',
   'version', '_metadata', 'batch',
 ];
+/**
+ * Members whose object or array values someone on the ingest path reads (normalizeEvent, the
+ * edge's batch fields, the import): parsed. Any other object or array becomes a JsonValue.
+ */
+const READ: ReadonlySet<string> = new Set([
+  'type', 'userId', 'anonymousId', 'messageId', 'event', 'timestamp', 'sentAt', 'name', 'groupId', 'previousId', 'category', 'writeKey',
+  // Checked to be objects (an array there is refused), or read by the edge and the import.
+  'properties', 'traits', 'context', 'batch',
+]);
 /** By quoted length: the candidates' indices in NAMES. */
 const BY_LENGTH: number[][] = [];
 NAMES.forEach((n, i) => (BY_LENGTH[n.length + 2] ??= []).push(i));
@@ -120,16 +164,19 @@ function nameAt(ks: number, kl: number): string {
   return str.slice(ks + 1, ks + kl - 1);
 }
 
-function topLevel(): Record<string, unknown> | null {
+/**
+ * An event object at pos (the top-level text at depth 0, or an element of its `batch` array at
+ * depth 1); pos ends after its closing brace. null when it is not an object this scanner handles.
+ */
+function eventObject(depth: number): Record<string, unknown> | null {
   const n = s.length;
-  skipWs();
   if (pos >= n || s.charCodeAt(pos) !== LBRACE) return null;
   pos++;
   const out: Record<string, unknown> = {};
   skipWs();
   if (pos < n && s.charCodeAt(pos) === RBRACE) {
     pos++;
-    return end(out);
+    return out;
   }
   for (;;) {
     if (pos >= n || s.charCodeAt(pos) !== QUOTE) return null;
@@ -157,9 +204,14 @@ function topLevel(): Record<string, unknown> | null {
       if (!ok) return null;
       const slice = s.slice(vs, pos);
       out[key] = canonical ? new JsonText(slice, mCategory, mName, mGroupId, mHasIp) : JSON.parse(slice);
+    } else if (c === LBRACKET && depth === 0 && key === 'batch') {
+      const events = batchArray();
+      if (events === null) return null;
+      out[key] = events;
     } else if (c === LBRACE || c === LBRACKET) {
-      if (!scanValue(1)) return null;
-      out[key] = JSON.parse(s.slice(vs, pos));
+      if (!scanValue(depth + 1)) return null;
+      const slice = s.slice(vs, pos);
+      out[key] = READ.has(key) ? JSON.parse(slice) : new JsonValue(slice);
     } else {
       const v = scalar();
       if (v === undefined) return null;
@@ -168,16 +220,40 @@ function topLevel(): Record<string, unknown> | null {
     skipWs();
     if (pos >= n) return null;
     const sep = s.charCodeAt(pos++);
-    if (sep === RBRACE) return end(out);
+    if (sep === RBRACE) return out;
     if (sep !== COMMA) return null;
     skipWs();
   }
 }
 
-/** Only whitespace may follow the top-level object. */
-function end(out: Record<string, unknown>): Record<string, unknown> | null {
+/** A top-level `batch` array at pos: its objects read as events, anything else as JSON.parse reads it. */
+function batchArray(): unknown[] | null {
+  const n = s.length;
+  const out: unknown[] = [];
+  pos++;
   skipWs();
-  return pos === s.length ? out : null;
+  if (pos < n && s.charCodeAt(pos) === RBRACKET) {
+    pos++;
+    return out;
+  }
+  for (;;) {
+    if (pos >= n) return null;
+    if (s.charCodeAt(pos) === LBRACE) {
+      const ev = eventObject(1);
+      if (ev === null) return null;
+      out.push(ev);
+    } else {
+      const vs = pos;
+      if (!scanValue(2)) return null;
+      out.push(JSON.parse(s.slice(vs, pos)));
+    }
+    skipWs();
+    if (pos >= n) return null;
+    const c = s.charCodeAt(pos++);
+    if (c === RBRACKET) return out;
+    if (c !== COMMA) return null;
+    skipWs();
+  }
 }
 
 /** JSON whitespace only (JSON.parse takes these four, not every Unicode space). */
@@ -223,6 +299,22 @@ function literal(word: string): boolean {
  * clears `canonical` when JSON.stringify would write the string differently.
  */
 function scanString(): boolean {
+  if (plain) {
+    // No backslash, control character or surrogate anywhere: the string ends at the next quote,
+    // and JSON.stringify writes it as it is (canonical unchanged).
+    const q = s.indexOf('"', pos + 1);
+    escaped = false;
+    if (q < 0) {
+      pos = s.length;
+      return false;
+    }
+    pos = q + 1;
+    return true;
+  }
+  return scanStringSlow();
+}
+
+function scanStringSlow(): boolean {
   // Locals in the loop: module-level bindings cost a context load (and a hole check) per use.
   const str = s;
   const n = str.length;
