@@ -647,7 +647,13 @@ export class IngestEdge {
 
   private reply(r: IngestRequest, status: number, body: string | Buffer, retryAfter: boolean, closeConnection: boolean, contentType = 'application/json'): void {
     if (r.answered) return;
-    if (!r.aborted) {
+    if (!r.aborted && status === 200 && body === OK_BODY && r.origin === '' && !retryAfter && contentType === 'application/json') {
+      // The usual answer (200, a server-side SDK without Origin): its bytes made once (uWS copies
+      // every string argument into UTF-8 on each call), written by one constant function.
+      okRes = r.res;
+      okClose = closeConnection || r.closeAfter;
+      r.res.cork(writeOk);
+    } else if (!r.aborted) {
       let headers = corsHeaders(r.origin);
       if (retryAfter) {
         // Expose-Headers: Retry-After is not CORS-safelisted; without it a page's fetch (analytics-next) cannot read it.
@@ -698,6 +704,25 @@ export class IngestEdge {
 }
 
 const ANY_ORIGIN: Headers = [['Access-Control-Allow-Origin', '*']];
+
+// The 200 answer without Origin, as writeReply(res, 200, 'application/json', OK_BODY, ANY_ORIGIN)
+// writes it, from bytes made once.
+const OK_STATUS = Buffer.from(statusLine(200));
+const CONTENT_TYPE = Buffer.from('Content-Type');
+const JSON_TYPE = Buffer.from('application/json');
+const ALLOW_ORIGIN = Buffer.from(ANY_ORIGIN[0]![0]);
+const ALLOW_ORIGIN_ANY = Buffer.from(ANY_ORIGIN[0]![1]);
+const OK_BYTES = Buffer.from(OK_BODY);
+/** The response writeOk answers (set just before res.cork(writeOk), which calls it at once). */
+let okRes: HttpResponse | null = null;
+let okClose = false;
+
+function writeOk(): void {
+  const res = okRes!;
+  okRes = null;
+  res.writeStatus(OK_STATUS).writeHeader(CONTENT_TYPE, JSON_TYPE).writeHeader(ALLOW_ORIGIN, ALLOW_ORIGIN_ANY);
+  res.end(OK_BYTES, okClose);
+}
 const EXPOSE_RETRY_AFTER = ['Access-Control-Expose-Headers', 'Retry-After'] as const;
 const ALLOW_POST = ['Allow', 'POST, OPTIONS'] as const;
 const ALLOW_GET = ['Allow', 'GET, OPTIONS'] as const;
