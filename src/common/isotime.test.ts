@@ -30,6 +30,22 @@ describe('event times (EVENT_TIME: SDK payloads, the ingest hot path)', () => {
     for (const [text, iso] of cases) expect([text, event(text)]).toEqual([text, Date.parse(iso)]);
   });
 
+  it('agrees with Date.parse on random times, repeated days and day changes alike', () => {
+    let seed = 7;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648) % n);
+    const pad = (v: number, w: number) => String(v).padStart(w, '0');
+    let t = Date.UTC(1990, 0, 1);
+    for (let i = 0; i < 5_000; i++) {
+      // Mostly a few seconds on (the same day, as in a batch), sometimes days or years on.
+      t += rnd(10) < 8 ? rnd(5_000) : rnd(10) < 8 ? rnd(5 * 86_400_000) : rnd(3_000) * 86_400_000;
+      const d = new Date(t);
+      const offset = rnd(3) === 0 ? 'Z' : `${rnd(2) === 0 ? '+' : '-'}${pad(rnd(14), 2)}:${pad(rnd(4) * 15, 2)}`;
+      const text = `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1, 2)}-${pad(d.getUTCDate(), 2)}T${pad(d.getUTCHours(), 2)}:${pad(d.getUTCMinutes(), 2)}:${pad(d.getUTCSeconds(), 2)}.${pad(d.getUTCMilliseconds(), 3)}${offset}`;
+      const got = event(text);
+      if (got !== Date.parse(text)) expect([text, got]).toEqual([text, Date.parse(text)]);
+    }
+  });
+
   it('gives NaN for anything else, including forms Date.parse would take', () => {
     for (const text of [
       '',

@@ -81,6 +81,22 @@ function digits(s: string, at: number, n: number): number {
   return v;
 }
 
+/** The last day asked for and its Unix ms: the events of a batch mostly share their day. */
+let lastDay = -1;
+let lastDayMs = 0;
+
+/** Unix ms of a valid calendar day at 00:00 UTC (the time of day is added in integers, exactly as Date.UTC would). */
+function dayMs(year: number, month: number, day: number): number {
+  const key = (year * 100 + month) * 100 + day;
+  if (key === lastDay) return lastDayMs;
+  // Date.UTC reads years 0-99 as 1900-1999; shift such years by 400 (a whole Gregorian cycle).
+  const early = year < 100;
+  const utc = Date.UTC(early ? year + 400 : year, month - 1, day);
+  lastDay = key;
+  lastDayMs = early ? utc - GREGORIAN_CYCLE_MS : utc;
+  return lastDayMs;
+}
+
 function isLeap(y: number): boolean {
   return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
 }
@@ -195,10 +211,7 @@ export function parseIsoTime(s: string, o: IsoTimeOptions, why?: IsoTimeProblem)
   }
   if (i !== n) return fail(SYNTAX, o, why);
   if (problem !== NONE) return fail(problem, o, why);
-  // Date.UTC reads years 0-99 as 1900-1999; shift such years by 400 (a whole Gregorian cycle).
-  const early = year < 100;
-  const utc = Date.UTC(early ? year + 400 : year, month - 1, day, hour, minute, second, ms);
-  const t = (early ? utc - GREGORIAN_CYCLE_MS : utc) - offsetMin * 60_000;
+  const t = dayMs(year, month, day) + ((hour * 60 + minute) * 60 + second) * 1000 + ms - offsetMin * 60_000;
   if (o.range !== null && !(t >= o.range.minMs && t < o.range.endMs)) return fail(RANGE, o, why);
   return t;
 }

@@ -6,7 +6,8 @@
 //   headers -> route, content encoding, write key from Basic auth (refused early, body unread)
 //   body    -> gathered (one chunk: read in place; several: copied into a buffer of the declared
 //              size, bounded in total by INGEST_MAX_PENDING_BYTES)
-//           -> inflated (bounded) -> UTF-8 checked -> JSON.parse -> write key from body if needed
+//           -> inflated (bounded) -> UTF-8 checked -> parsed (./jsontext.ts, else JSON.parse)
+//           -> write key from body if needed
 //           -> each event validated + normalized (one pass) -> Avro-encoded into a slab
 //           -> invalid events / unreadable bodies become records for the rejected topic
 //   producer.submit(request) -> settle() once Kafka acked every record -> 200 / 400 / 503.
@@ -26,6 +27,7 @@ import { clientIp } from './clientip.js';
 import { contentEncoding, decodeUtf8, inflate, tooLarge, type ContentEncoding } from './body.js';
 import { problem, type EventProblem } from './problems.js';
 import type { IngestMetrics } from './metrics.js';
+import { objectOf, parseEventJson } from './jsontext.js';
 import { emptyRecord, normalizeEvent, type NormalizeContext } from './normalize.js';
 import { eventBytes, rejectRecord } from './rejects.js';
 import { CALLS, callForPath, type CallKind } from './routes.js';
@@ -348,7 +350,10 @@ export class IngestEdge {
       if (r.encoding !== 'identity') plain = inflate(body, r.encoding, r.limit);
       const text = decodeUtf8(plain);
       try {
-        parsed = JSON.parse(text);
+        // The scanner keeps properties/traits/context as their JSON text (./jsontext.ts: no
+        // objects built only to be stringified again, half the CPU of a batch); whatever it does
+        // not take is JSON.parse's, so error messages stay JSON.parse's.
+        parsed = parseEventJson(text) ?? JSON.parse(text);
       } catch (err) {
         throw new HttpError('malformed_json', `the body is not valid JSON: ${(err as Error).message}`);
       }
@@ -394,7 +399,7 @@ export class IngestEdge {
         ctx.sentAt = sentAt;
       }
       const bc = obj.context;
-      if (typeof bc === 'object' && bc !== null && !Array.isArray(bc)) ctx.context = bc as Record<string, unknown>;
+      if (typeof bc === 'object' && bc !== null && !Array.isArray(bc)) ctx.context = objectOf(bc);
       for (let i = 0; i < batch.length; i++) this.event(r, batch[i], null, i, null);
     }
     this.submit(r);
@@ -642,7 +647,13 @@ export class IngestEdge {
 
   private reply(r: IngestRequest, status: number, body: string | Buffer, retryAfter: boolean, closeConnection: boolean, contentType = 'application/json'): void {
     if (r.answered) return;
-    if (!r.aborted) {
+    if (!r.aborted && status === 200 && body === OK_BODY && r.origin === '' && !retryAfter && contentType === 'application/json') {
+      // The usual answer (200, a server-side SDK without Origin): its bytes made once (uWS copies
+      // every string argument into UTF-8 on each call), written by one constant function.
+      okRes = r.res;
+      okClose = closeConnection || r.closeAfter;
+      r.res.cork(writeOk);
+    } else if (!r.aborted) {
       let headers = corsHeaders(r.origin);
       if (retryAfter) {
         // Expose-Headers: Retry-After is not CORS-safelisted; without it a page's fetch (analytics-next) cannot read it.
@@ -693,6 +704,25 @@ export class IngestEdge {
 }
 
 const ANY_ORIGIN: Headers = [['Access-Control-Allow-Origin', '*']];
+
+// The 200 answer without Origin, as writeReply(res, 200, 'application/json', OK_BODY, ANY_ORIGIN)
+// writes it, from bytes made once.
+const OK_STATUS = Buffer.from(statusLine(200));
+const CONTENT_TYPE = Buffer.from('Content-Type');
+const JSON_TYPE = Buffer.from('application/json');
+const ALLOW_ORIGIN = Buffer.from(ANY_ORIGIN[0]![0]);
+const ALLOW_ORIGIN_ANY = Buffer.from(ANY_ORIGIN[0]![1]);
+const OK_BYTES = Buffer.from(OK_BODY);
+/** The response writeOk answers (set just before res.cork(writeOk), which calls it at once). */
+let okRes: HttpResponse | null = null;
+let okClose = false;
+
+function writeOk(): void {
+  const res = okRes!;
+  okRes = null;
+  res.writeStatus(OK_STATUS).writeHeader(CONTENT_TYPE, JSON_TYPE).writeHeader(ALLOW_ORIGIN, ALLOW_ORIGIN_ANY);
+  res.end(OK_BYTES, okClose);
+}
 const EXPOSE_RETRY_AFTER = ['Access-Control-Expose-Headers', 'Retry-After'] as const;
 const ALLOW_POST = ['Allow', 'POST, OPTIONS'] as const;
 const ALLOW_GET = ['Allow', 'GET, OPTIONS'] as const;

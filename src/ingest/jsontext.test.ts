@@ -1,13 +1,21 @@
 import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { JsonText, parseEventJson } from './jsontext.js';
+import { JsonText, JsonValue, parseEventJson } from './jsontext.js';
 import { emptyRecord, normalizeEvent, type NormalizeContext } from './normalize.js';
 
-/** parseEventJson's result with every JsonText turned back into the object it stands for. */
-function expand(v: Record<string, unknown>): Record<string, unknown> {
+/** parseEventJson's result with every JsonText / JsonValue turned back into the value it stands for. */
+function expand(v: Record<string, unknown>, depth = 0): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v)) out[k] = x instanceof JsonText ? JSON.parse(x.text) : x;
+  for (const [k, x] of Object.entries(v)) {
+    if (x instanceof JsonText || x instanceof JsonValue) out[k] = JSON.parse(x.text);
+    else if (depth === 0 && k === 'batch' && Array.isArray(x)) out[k] = x.map((e) => (isPlainObject(e) ? expand(e, 1) : e));
+    else out[k] = x;
+  }
   return out;
+}
+
+function isPlainObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && Object.getPrototypeOf(x) === Object.prototype;
 }
 
 /** Checks the contract on one line: null, or JSON.parse's value with canonical JsonText members. */
@@ -29,6 +37,9 @@ function check(line: string): Record<string, unknown> | null {
   // isDeepStrictEqual first: expect() on every one of thousands of lines is slow.
   const expanded = expand(fast);
   if (!isDeepStrictEqual(expanded, parsed)) expect(expanded, line).toStrictEqual(parsed);
+  // A rejected event's bytes are JSON.stringify of the value: the same from either.
+  const text = JSON.stringify(fast);
+  if (text !== JSON.stringify(parsed)) expect(text, line).toBe(JSON.stringify(parsed));
   for (const k of ['properties', 'traits', 'context']) {
     const t = fast[k];
     if (!(t instanceof JsonText)) continue;
@@ -135,7 +146,42 @@ describe('parseEventJson', () => {
       expect(parseEventJson(line), line).toBeNull();
     }
     expect(check('{}')).toStrictEqual({});
-    expect(check(' \t{ "a" : 1 , "b":[ ] }\r\n')).toStrictEqual({ a: 1, b: [] });
+    const v = check(' \t{ "a" : 1 , "b":[ ] }\r\n')!;
+    expect(v.a).toBe(1);
+    // A member nobody reads stays text, and still serializes as the value it stands for.
+    expect(v.b).toBeInstanceOf(JsonValue);
+    expect(JSON.stringify(v)).toBe('{"a":1,"b":[]}');
+  });
+
+  it('reads the events of a batch body as events, and anything else in it as JSON.parse does', () => {
+    const events = [
+      '{"type":"track","userId":"u-1","event":"A","properties":{"category":"c","n":1},"context":{"ip":"1.2.3.4"},"integrations":{"All":true},"_metadata":{"v":[1,2]}}',
+      '{"type":"page","anonymousId":"a","properties":{"name":"Home"},"traits":{"x":"\u00e9"}}',
+      '{"type":"identify","userId":"u-2","traits":{"a":1,"a":2}}',
+      '{"type":"track","userId":"u-3","event":"B","properties":[1]}',
+      '{"type":"track","userId":"u-4","event":"C","batch":[{"type":"track"}]}',
+      '7',
+      '"x"',
+      '[{"type":"track"}]',
+      'null',
+    ];
+    const body = `{"writeKey":"k","batch":[${events.join(',')}],"sentAt":"2024-01-01T00:00:00.000Z","context":{"library":{"name":"x"}}}`;
+    const v = check(body)!;
+    const batch = v.batch as unknown[];
+    expect(batch).toHaveLength(events.length);
+    expect((batch[0] as Record<string, unknown>).properties).toBeInstanceOf(JsonText);
+    expect((batch[0] as Record<string, unknown>).integrations).toBeInstanceOf(JsonValue);
+    expect((batch[2] as Record<string, unknown>).traits).not.toBeInstanceOf(JsonText);
+    expect((batch[3] as Record<string, unknown>).properties).toStrictEqual([1]);
+    expect((batch[4] as Record<string, unknown>).batch).toStrictEqual([{ type: 'track' }]);
+    expect(v.context).toBeInstanceOf(JsonText);
+    events.forEach((line, i) => {
+      if (line.startsWith('{')) sameNormalized(line, batch[i] as Record<string, unknown>);
+    });
+    // Whitespace around the elements, an empty batch, and what makes the whole body not handled.
+    check(' { "batch" : [ \n{"type":"track"} ,\t7 ] } ');
+    expect(check('{"batch":[]}')).toStrictEqual({ batch: [] });
+    for (const bad of ['{"batch":[{"__proto__":1}]}', '{"batch":[{"a":1},]}', '{"batch":[{"a":1}', '{"batch":[{"a":1}}']) expect(parseEventJson(bad), bad).toBeNull();
   });
 
   it('agrees with JSON.parse + normalizeEvent on random and hostile lines', () => {

@@ -8,18 +8,26 @@
 // JSON.stringify(JSON.parse(text)) would give (no whitespace, canonical numbers, no escapes that
 // stringify writes differently, no duplicate or integer-like keys), its text is kept as it is.
 //
-// Contract: parseEventJson(s) returns null, or a value equal to JSON.parse(s) except that the
-// object values of the top-level members `properties`, `traits` and `context` may be JsonText
-// (their canonical text and the members normalizeEvent reads: category, name, groupId, ip). A
-// member that is not canonical is JSON.parse()d on its own, so it is exactly JSON.parse's. null
-// means "not handled here": not an object, not valid JSON, nested deeper than MAX_DEPTH, a
+// Contract: parseEventJson(s) returns null, or a value equal to JSON.parse(s) except that
+//   - the object values of the members `properties`, `traits` and `context` may be JsonText
+//     (their canonical text and the members normalizeEvent reads: category, name, groupId, ip);
+//     a member that is not canonical is JSON.parse()d on its own, so it is exactly JSON.parse's;
+//   - object and array values of members nobody on the ingest path reads (`integrations`,
+//     `_metadata`, anything not in READ) are JsonValue: their text, checked, parsed only if
+//     someone asks (toJSON, so JSON.stringify of the event is still JSON.stringify of JSON.parse);
+//   - the events of a top-level `batch` array are read the same way (a Segment batch body, or an
+//     import line holding one).
+// null means "not handled here": not an object, not valid JSON, nested deeper than MAX_DEPTH, a
 // `__proto__` member. Callers then use JSON.parse and the generic path, so every error message
 // stays the generic one. src/ingest/jsontext.test.ts compares both paths on random and hostile
 // lines.
 //
 // Hot path: one pass over the string with charCodeAt and module-level state (no closures, no
 // per-token objects); duplicate keys are compared as spans of the text, not as new strings, and
-// top-level names are the constant strings of NAMES (see there).
+// top-level names are the constant strings of NAMES (see there). Strings are skipped with one
+// indexOf('"') when the whole text has no backslash, control character or surrogate (one regex
+// test per text; what SDKs and JSON.stringify send), since then a string ends at the next quote
+// and JSON.stringify writes it as it is; otherwise char by char (scanStringSlow).
 
 /** A JSON object kept as its canonical text, with the members normalizeEvent reads. */
 export class JsonText {
@@ -34,6 +42,23 @@ export class JsonText {
     /** Whether the object has an `ip` member (normalize checks context for one). */
     readonly hasIp: boolean,
   ) {}
+
+  /** JSON.stringify of an event holding one writes the object it stands for (a rejected event's bytes). */
+  toJSON(): unknown {
+    return JSON.parse(this.text);
+  }
+}
+
+/**
+ * An object or array member nobody on the ingest path reads, kept as its (checked) text. It
+ * stands for JSON.parse(text): JSON.stringify of an event holding one (a rejected event's bytes)
+ * writes what it would have written for the parsed value.
+ */
+export class JsonValue {
+  constructor(readonly text: string) {}
+  toJSON(): unknown {
+    return JSON.parse(this.text);
+  }
 }
 
 /** JSON text of an object member value: a JsonText's own text, else JSON.stringify. */
@@ -41,9 +66,9 @@ export function jsonTextOf(v: object): string {
   return v instanceof JsonText ? v.text : JSON.stringify(v);
 }
 
-/** The object a JsonText stands for (for code that needs the members themselves). */
+/** The object a JsonText (or JsonValue) stands for (for code that needs the members themselves). */
 export function objectOf(v: object): Record<string, unknown> {
-  return v instanceof JsonText ? (JSON.parse(v.text) as Record<string, unknown>) : (v as Record<string, unknown>);
+  return v instanceof JsonText || v instanceof JsonValue ? (JSON.parse(v.text) as Record<string, unknown>) : (v as Record<string, unknown>);
 }
 
 /** Deeper nesting is left to JSON.parse (recursion here is bounded). */
@@ -64,22 +89,28 @@ const DOT = 46;
 const ZERO = 48;
 const NINE = 57;
 
-// Scanner state: the text, the position, and facts about the last token / value scanned.
-let s = '';
-let pos = 0;
+// Scanner state: the text, the position, and facts about the last token / value scanned. `var`,
+// not `let`: a module-level let costs a hole check on every use (measured: 8 % of the scanner);
+// the hot functions also read the text into a local.
+var s = '';
+var pos = 0;
+/** The text has no backslash, control character or surrogate: a string ends at the next quote. */
+var plain = false;
+/** Any of the characters that make a string more than "up to the next quote". */
+const SPECIAL = /[\u0000-\u001f\\\ud800-\udfff]/;
 /** The value scanned since the flag was last set true is exactly its JSON.stringify form. */
-let canonical = true;
+var canonical = true;
 /** The last string token had a backslash. */
-let escaped = false;
+var escaped = false;
 /** Member spans of the objects being scanned (start, length pairs), a stack over nesting levels. */
-let keys = new Int32Array(256);
-let keyTop = 0;
+var keys = new Int32Array(256);
+var keyTop = 0;
 /** Whether the members of the object at depth 1 are collected (for a JsonText), and what was found. */
-let collect = false;
-let mCategory: string | undefined;
-let mName: string | undefined;
-let mGroupId: string | number | undefined;
-let mHasIp = false;
+var collect = false;
+var mCategory: string | undefined;
+var mName: string | undefined;
+var mGroupId: string | number | undefined;
+var mHasIp = false;
 
 /**
  * `text` as JSON.parse would read it, with `properties`, `traits` and `context` objects kept as
@@ -90,7 +121,13 @@ export function parseEventJson(text: string): Record<string, unknown> | null {
   pos = 0;
   keyTop = 0;
   collect = false;
-  return topLevel();
+  plain = !SPECIAL.test(text);
+  skipWs();
+  const out = eventObject(0);
+  if (out === null) return null;
+  // Only whitespace may follow the top-level object.
+  skipWs();
+  return pos === s.length ? out : null;
 }
 
 /**
@@ -103,6 +140,15 @@ const NAMES = [
   'name', 'groupId', 'previousId', 'category', 'integrations', 'receivedAt', 'originalTimestamp', 'writeKey', 'channel',
   'version', '_metadata', 'batch',
 ];
+/**
+ * Members whose object or array values someone on the ingest path reads (normalizeEvent, the
+ * edge's batch fields, the import): parsed. Any other object or array becomes a JsonValue.
+ */
+const READ: ReadonlySet<string> = new Set([
+  'type', 'userId', 'anonymousId', 'messageId', 'event', 'timestamp', 'sentAt', 'name', 'groupId', 'previousId', 'category', 'writeKey',
+  // Checked to be objects (an array there is refused), or read by the edge and the import.
+  'properties', 'traits', 'context', 'batch',
+]);
 /** By quoted length: the candidates' indices in NAMES. */
 const BY_LENGTH: number[][] = [];
 NAMES.forEach((n, i) => (BY_LENGTH[n.length + 2] ??= []).push(i));
@@ -120,33 +166,37 @@ function nameAt(ks: number, kl: number): string {
   return str.slice(ks + 1, ks + kl - 1);
 }
 
-function topLevel(): Record<string, unknown> | null {
-  const n = s.length;
-  skipWs();
-  if (pos >= n || s.charCodeAt(pos) !== LBRACE) return null;
+/**
+ * An event object at pos (the top-level text at depth 0, or an element of its `batch` array at
+ * depth 1); pos ends after its closing brace. null when it is not an object this scanner handles.
+ */
+function eventObject(depth: number): Record<string, unknown> | null {
+  const str = s;
+  const n = str.length;
+  if (pos >= n || str.charCodeAt(pos) !== LBRACE) return null;
   pos++;
   const out: Record<string, unknown> = {};
   skipWs();
-  if (pos < n && s.charCodeAt(pos) === RBRACE) {
+  if (pos < n && str.charCodeAt(pos) === RBRACE) {
     pos++;
-    return end(out);
+    return out;
   }
   for (;;) {
-    if (pos >= n || s.charCodeAt(pos) !== QUOTE) return null;
+    if (pos >= n || str.charCodeAt(pos) !== QUOTE) return null;
     const ks = pos;
     if (!scanString()) return null;
-    const key = escaped ? (JSON.parse(s.slice(ks, pos)) as string) : nameAt(ks, pos - ks);
+    const key = escaped ? (JSON.parse(str.slice(ks, pos)) as string) : nameAt(ks, pos - ks);
     if (key === '__proto__') return null;
     skipWs();
-    if (pos >= n || s.charCodeAt(pos) !== COLON) return null;
+    if (pos >= n || str.charCodeAt(pos) !== COLON) return null;
     pos++;
     skipWs();
     if (pos >= n) return null;
-    const c = s.charCodeAt(pos);
+    const c = str.charCodeAt(pos);
     const vs = pos;
     if (c === QUOTE) {
       if (!scanString()) return null;
-      out[key] = escaped ? JSON.parse(s.slice(vs, pos)) : s.slice(vs + 1, pos - 1);
+      out[key] = escaped ? JSON.parse(str.slice(vs, pos)) : str.slice(vs + 1, pos - 1);
     } else if (c === LBRACE && (key === 'properties' || key === 'traits' || key === 'context')) {
       canonical = true;
       collect = true;
@@ -155,11 +205,16 @@ function topLevel(): Record<string, unknown> | null {
       const ok = scanObject(1);
       collect = false;
       if (!ok) return null;
-      const slice = s.slice(vs, pos);
+      const slice = str.slice(vs, pos);
       out[key] = canonical ? new JsonText(slice, mCategory, mName, mGroupId, mHasIp) : JSON.parse(slice);
+    } else if (c === LBRACKET && depth === 0 && key === 'batch') {
+      const events = batchArray();
+      if (events === null) return null;
+      out[key] = events;
     } else if (c === LBRACE || c === LBRACKET) {
-      if (!scanValue(1)) return null;
-      out[key] = JSON.parse(s.slice(vs, pos));
+      if (!scanValue(depth + 1)) return null;
+      const slice = str.slice(vs, pos);
+      out[key] = READ.has(key) ? JSON.parse(slice) : new JsonValue(slice);
     } else {
       const v = scalar();
       if (v === undefined) return null;
@@ -167,17 +222,42 @@ function topLevel(): Record<string, unknown> | null {
     }
     skipWs();
     if (pos >= n) return null;
-    const sep = s.charCodeAt(pos++);
-    if (sep === RBRACE) return end(out);
+    const sep = str.charCodeAt(pos++);
+    if (sep === RBRACE) return out;
     if (sep !== COMMA) return null;
     skipWs();
   }
 }
 
-/** Only whitespace may follow the top-level object. */
-function end(out: Record<string, unknown>): Record<string, unknown> | null {
+/** A top-level `batch` array at pos: its objects read as events, anything else as JSON.parse reads it. */
+function batchArray(): unknown[] | null {
+  const str = s;
+  const n = str.length;
+  const out: unknown[] = [];
+  pos++;
   skipWs();
-  return pos === s.length ? out : null;
+  if (pos < n && str.charCodeAt(pos) === RBRACKET) {
+    pos++;
+    return out;
+  }
+  for (;;) {
+    if (pos >= n) return null;
+    if (str.charCodeAt(pos) === LBRACE) {
+      const ev = eventObject(1);
+      if (ev === null) return null;
+      out.push(ev);
+    } else {
+      const vs = pos;
+      if (!scanValue(2)) return null;
+      out.push(JSON.parse(str.slice(vs, pos)));
+    }
+    skipWs();
+    if (pos >= n) return null;
+    const c = str.charCodeAt(pos++);
+    if (c === RBRACKET) return out;
+    if (c !== COMMA) return null;
+    skipWs();
+  }
 }
 
 /** JSON whitespace only (JSON.parse takes these four, not every Unicode space). */
@@ -223,6 +303,22 @@ function literal(word: string): boolean {
  * clears `canonical` when JSON.stringify would write the string differently.
  */
 function scanString(): boolean {
+  if (plain) {
+    // No backslash, control character or surrogate anywhere: the string ends at the next quote,
+    // and JSON.stringify writes it as it is (canonical unchanged).
+    const q = s.indexOf('"', pos + 1);
+    escaped = false;
+    if (q < 0) {
+      pos = s.length;
+      return false;
+    }
+    pos = q + 1;
+    return true;
+  }
+  return scanStringSlow();
+}
+
+function scanStringSlow(): boolean {
   // Locals in the loop: module-level bindings cost a context load (and a hole check) per use.
   const str = s;
   const n = str.length;
@@ -286,47 +382,48 @@ function hex4(str: string, at: number): boolean {
  * that double), and not below 1e-6 (which JavaScript writes with an exponent).
  */
 function scanNumber(): boolean {
-  const n = s.length;
-  const neg = s.charCodeAt(pos) === MINUS;
+  const str = s;
+  const n = str.length;
+  const neg = str.charCodeAt(pos) === MINUS;
   if (neg) pos++;
-  let c = pos < n ? s.charCodeAt(pos) : 0;
+  let c = pos < n ? str.charCodeAt(pos) : 0;
   let digits: number;
   if (c === ZERO) {
     pos++;
     digits = 0;
   } else if (c > ZERO && c <= NINE) {
     const is = pos;
-    while (pos < n && (c = s.charCodeAt(pos)) >= ZERO && c <= NINE) pos++;
+    while (pos < n && (c = str.charCodeAt(pos)) >= ZERO && c <= NINE) pos++;
     digits = pos - is;
   } else {
     return false;
   }
-  if (pos < n && s.charCodeAt(pos) === DOT) {
+  if (pos < n && str.charCodeAt(pos) === DOT) {
     pos++;
     const fs = pos;
-    while (pos < n && (c = s.charCodeAt(pos)) >= ZERO && c <= NINE) pos++;
+    while (pos < n && (c = str.charCodeAt(pos)) >= ZERO && c <= NINE) pos++;
     if (pos === fs) return false;
-    if (s.charCodeAt(pos - 1) === ZERO) canonical = false;
+    if (str.charCodeAt(pos - 1) === ZERO) canonical = false;
     if (digits === 0) {
       // 0.000ddd: the zeros are not significant, and six or more make JavaScript write an exponent.
       let z = fs;
-      while (z < pos && s.charCodeAt(z) === ZERO) z++;
+      while (z < pos && str.charCodeAt(z) === ZERO) z++;
       if (z - fs >= 6) canonical = false;
       digits = pos - z;
     } else {
       digits += pos - fs;
     }
   }
-  if (pos < n && ((c = s.charCodeAt(pos)) === 101 || c === 69)) {
+  if (pos < n && ((c = str.charCodeAt(pos)) === 101 || c === 69)) {
     canonical = false;
     pos++;
-    c = pos < n ? s.charCodeAt(pos) : 0;
+    c = pos < n ? str.charCodeAt(pos) : 0;
     if (c === 43 || c === MINUS) {
       pos++;
-      c = pos < n ? s.charCodeAt(pos) : 0;
+      c = pos < n ? str.charCodeAt(pos) : 0;
     }
     if (!(c >= ZERO && c <= NINE)) return false;
-    while (pos < n && (c = s.charCodeAt(pos)) >= ZERO && c <= NINE) pos++;
+    while (pos < n && (c = str.charCodeAt(pos)) >= ZERO && c <= NINE) pos++;
   }
   if (digits > 15) canonical = false;
   // -0 (and -0.0) reads back as 0.
@@ -336,8 +433,9 @@ function scanNumber(): boolean {
 
 /** Any JSON value at pos, checked and skipped (canonical flag kept up to date). */
 function scanValue(depth: number): boolean {
-  if (pos >= s.length) return false;
-  const c = s.charCodeAt(pos);
+  const str = s;
+  if (pos >= str.length) return false;
+  const c = str.charCodeAt(pos);
   if (c === QUOTE) return scanString();
   if (c === LBRACE) return scanObject(depth);
   if (c === LBRACKET) return scanArray(depth);
@@ -348,11 +446,12 @@ function scanValue(depth: number): boolean {
 }
 
 function scanArray(depth: number): boolean {
+  const str = s;
   if (depth > MAX_DEPTH) return false;
-  const n = s.length;
+  const n = str.length;
   pos++;
   skipInnerWs();
-  if (pos < n && s.charCodeAt(pos) === RBRACKET) {
+  if (pos < n && str.charCodeAt(pos) === RBRACKET) {
     pos++;
     return true;
   }
@@ -360,7 +459,7 @@ function scanArray(depth: number): boolean {
     if (!scanValue(depth + 1)) return false;
     skipInnerWs();
     if (pos >= n) return false;
-    const c = s.charCodeAt(pos++);
+    const c = str.charCodeAt(pos++);
     if (c === RBRACKET) return true;
     if (c !== COMMA) return false;
     skipInnerWs();
@@ -380,16 +479,17 @@ function scanObject(depth: number): boolean {
 }
 
 function scanMembers(depth: number, note: boolean): boolean {
-  const n = s.length;
+  const str = s;
+  const n = str.length;
   const base = keyTop;
   pos++;
   skipInnerWs();
-  if (pos < n && s.charCodeAt(pos) === RBRACE) {
+  if (pos < n && str.charCodeAt(pos) === RBRACE) {
     pos++;
     return true;
   }
   for (;;) {
-    if (pos >= n || s.charCodeAt(pos) !== QUOTE) return false;
+    if (pos >= n || str.charCodeAt(pos) !== QUOTE) return false;
     const ks = pos;
     if (!scanString()) return false;
     const kl = pos - ks;
@@ -397,7 +497,7 @@ function scanMembers(depth: number, note: boolean): boolean {
     if (escaped) canonical = false;
     else if (canonical) noteKey(ks, kl, base);
     skipInnerWs();
-    if (pos >= n || s.charCodeAt(pos) !== COLON) return false;
+    if (pos >= n || str.charCodeAt(pos) !== COLON) return false;
     pos++;
     skipInnerWs();
     const vs = pos;
@@ -405,7 +505,7 @@ function scanMembers(depth: number, note: boolean): boolean {
     if (note) member(ks, kl, vs);
     skipInnerWs();
     if (pos >= n) return false;
-    const c = s.charCodeAt(pos++);
+    const c = str.charCodeAt(pos++);
     if (c === RBRACE) return true;
     if (c !== COMMA) return false;
     skipInnerWs();
@@ -418,7 +518,8 @@ function scanMembers(depth: number, note: boolean): boolean {
  * the first one's place), one that starts with a digit (integer-like names move to the front).
  */
 function noteKey(ks: number, kl: number, base: number): void {
-  const first = s.charCodeAt(ks + 1);
+  const str = s;
+  const first = str.charCodeAt(ks + 1);
   if (first >= ZERO && first <= NINE) {
     canonical = false;
     return;
@@ -431,7 +532,7 @@ function noteKey(ks: number, kl: number, base: number): void {
     if (keys[i + 1] !== kl) continue;
     const other = keys[i]!;
     let j = 1;
-    while (j < kl - 1 && s.charCodeAt(other + j) === s.charCodeAt(ks + j)) j++;
+    while (j < kl - 1 && str.charCodeAt(other + j) === str.charCodeAt(ks + j)) j++;
     if (j === kl - 1) {
       canonical = false;
       return;

@@ -5,7 +5,7 @@ import type { ProducerStats } from '../kafka/producer.js';
 
 export class IngestMetrics implements ProducerStats {
   private readonly requests: Counter<'route' | 'status'>;
-  private readonly requestChildren = new Map<string, Counter.Internal>();
+  private readonly requestChildren = new Map<string, Map<number, Counter.Internal>>();
   private readonly accepted: Counter;
   private readonly rejected: Counter<'code'>;
   private readonly rejectedChildren = new Map<string, Counter.Internal>();
@@ -91,9 +91,11 @@ export class IngestMetrics implements ProducerStats {
   }
 
   request(route: string, status: number): void {
-    const k = `${route} ${status}`;
-    let c = this.requestChildren.get(k);
-    if (c === undefined) this.requestChildren.set(k, (c = this.requests.labels(route, String(status))));
+    // Two lookups by constant strings and a number: a key built per request is hashed per request.
+    let byStatus = this.requestChildren.get(route);
+    if (byStatus === undefined) this.requestChildren.set(route, (byStatus = new Map()));
+    let c = byStatus.get(status);
+    if (c === undefined) byStatus.set(status, (c = this.requests.labels(route, String(status))));
     c.inc();
   }
 
