@@ -30,6 +30,8 @@ export interface CeilingResult {
   payload_bytes: number;
   encode_seconds: number;
   insert_seconds: number;
+  /** CPU seconds of this process (chDB's threads included) while inserting, per million rows. */
+  insert_cpu_s_per_m_rows: number;
   rows_per_s: number;
   encode_rows_per_s: number;
 }
@@ -77,6 +79,7 @@ export async function ceiling(args: CeilingArgs): Promise<CeilingResult> {
     const fmt = args.format === 'json' ? 'JSONEachRow' : 'TabSeparated';
     let encodeSeconds = 0;
     let insertSeconds = 0;
+    let insertCpuUs = 0;
     let bytes = 0;
     let inserts = 0;
     for (let done = 0; done < args.rows; ) {
@@ -99,6 +102,7 @@ export async function ceiling(args: CeilingArgs): Promise<CeilingResult> {
       }
       chunks.push(buf.subarray(0, used));
       const t1 = performance.now();
+      const cpu1 = process.cpuUsage();
       // exec with a raw body: the client's insert() wants objects for JSON formats.
       const res = await ch.client.exec({
         query: `INSERT INTO events (${EVENTS_INSERT_COLUMNS.join(', ')}) FORMAT ${fmt}`,
@@ -107,6 +111,8 @@ export async function ceiling(args: CeilingArgs): Promise<CeilingResult> {
       });
       res.stream.resume();
       const t2 = performance.now();
+      const cpu2 = process.cpuUsage(cpu1);
+      insertCpuUs += cpu2.user + cpu2.system;
       encodeSeconds += (t1 - t0) / 1000;
       insertSeconds += (t2 - t1) / 1000;
       bytes += chunks.reduce((a, c) => a + c.length, 0);
@@ -123,6 +129,7 @@ export async function ceiling(args: CeilingArgs): Promise<CeilingResult> {
       payload_bytes: bytes,
       encode_seconds: +encodeSeconds.toFixed(3),
       insert_seconds: +insertSeconds.toFixed(3),
+      insert_cpu_s_per_m_rows: +((insertCpuUs / 1e6) * (1e6 / args.rows)).toFixed(2),
       rows_per_s: Math.round(args.rows / insertSeconds),
       encode_rows_per_s: Math.round(args.rows / encodeSeconds),
     };
