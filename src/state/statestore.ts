@@ -66,6 +66,13 @@ export interface StateStore {
 }
 
 const META = '_meta';
+/**
+ * The LMDB file format the state is written in, part of every state's identity. 2: lmdb-js 2.9
+ * (whose commits cost well under a millisecond; lmdb-js 3.x spent tens of milliseconds per commit
+ * saving and re-checking its free-space list, the floor of the view's freshness). A state written
+ * by lmdb-js 3.x keeps free space in another layout, so it is wiped and rebuilt, never reused.
+ */
+const STORE_FORMAT = 2;
 const OFFSETS = '_offsets';
 const BOOT_ID_FILE = '/proc/sys/kernel/random/boot_id';
 
@@ -136,8 +143,9 @@ export async function openState(opts: StateOptions): Promise<StateStore> {
   let wiped: string | null = null;
   const stored = o.meta.get('identity') as Record<string, unknown> | undefined;
   const openMark = o.meta.get('open') as { boot: string | null } | undefined;
-  if (stored !== undefined && JSON.stringify(stored) !== JSON.stringify(opts.identity)) {
-    wiped = `it was built for ${JSON.stringify(stored)}, this process needs ${JSON.stringify(opts.identity)}`;
+  const identity = { ...opts.identity, store: STORE_FORMAT };
+  if (stored !== undefined && JSON.stringify(stored) !== JSON.stringify(identity)) {
+    wiped = `it was built for ${JSON.stringify(stored)}, this process needs ${JSON.stringify(identity)}`;
   } else if (openMark !== undefined && openMark.boot !== boot) {
     wiped = 'the machine restarted while it was open, so its last unsynced writes may be torn';
   }
@@ -147,7 +155,7 @@ export async function openState(opts: StateOptions): Promise<StateStore> {
     rmSync(opts.path, { recursive: true, force: true });
     o = openEnv(opts.path, names, noSync, opts.mapSizeBytes, opts.dbOptions);
   }
-  o.meta.putSync('identity', opts.identity);
+  o.meta.putSync('identity', identity);
   o.meta.putSync('open', { boot });
   return wrap(o, opts.path, wiped, noSync, true);
 }
@@ -244,4 +252,12 @@ function wrap(o: Opened, dir: string, wiped: string | null, noSync: boolean, own
 /** Blocks actually allocated: with a write map the file is sparse, its length the map size. */
 function diskUsage(file: string): number {
   return statSync(file).blocks * 512;
+}
+
+// lmdb-js 2.9 honours `exclusiveStart` and `inclusiveEnd` in range reads (read.js) but its types leave them out.
+declare module 'lmdb' {
+  interface RangeOptions {
+    exclusiveStart?: boolean;
+    inclusiveEnd?: boolean;
+  }
 }
