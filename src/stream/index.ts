@@ -56,6 +56,7 @@ export async function startStream(opts: StreamOptions): Promise<RunningStream> {
   await ensureTopics(kafka, config.kafka);
   await ensureStreamTopics(kafka, cfg.topics, config.kafka.replicationFactor, log);
   const store: OpenStore = openStore(cfg.dir);
+  if (store.wiped !== null) log.warn({ dir: cfg.dir, reason: store.wiped }, 'stream: state store removed; it is built again from Kafka');
   let metrics: StreamMetrics | null = null;
   let producer: LogProducer | null = null;
   let lease: Lease | null = null;

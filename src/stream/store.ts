@@ -18,7 +18,7 @@
 //   notes    seq                                             -> Note (pending and the last sent)
 //   told     [rule, group]                                   -> Told (from the notification log)
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { ConfigError } from '../common/errors.js';
@@ -97,6 +97,8 @@ export interface OpenStore {
   readonly dbs: StreamDbs;
   /** This store's id, stable across restarts: names the replica's private reader group. */
   readonly instance: string;
+  /** Why an existing store was wiped at open (it is then built again from Kafka), or null. */
+  readonly wiped: string | null;
   close(): Promise<void>;
 }
 
@@ -116,7 +118,9 @@ export function openStore(dir: string): OpenStore {
     if (err instanceof ConfigError) throw err;
   }
   writeFileSync(lock, String(process.pid));
-  const root = open({ path: dir, maxDbs: 16, mapSize: 64 * 1024 ** 3, ...(process.env.LMDB_X ? JSON.parse(process.env.LMDB_X) : {}) });
+  const wiped = wipeOtherFormat(dir);
+  const root = open({ path: dir, maxDbs: 16, mapSize: 64 * 1024 ** 3 });
+  writeFileSync(path.join(dir, FORMAT_FILE), STORE_FORMAT);
   const dbs: StreamDbs = {
     root,
     meta: root.openDB({ name: 'meta' }),
@@ -135,11 +139,36 @@ export function openStore(dir: string): OpenStore {
   return {
     dbs,
     instance,
+    wiped,
     async close() {
       await root.close();
       rmSync(lock, { force: true });
     },
   };
+}
+
+/**
+ * The LMDB file layout the store is written in: 2, lmdb-js 2.9 (src/state/statestore.ts says why
+ * not 3.x). lmdb-js 3.x keeps free space in another layout, so a store without this mark (written
+ * before it) is never opened: its files are removed and the store is built again from Kafka, as a
+ * new replica's is (a new instance, so a new private reader group).
+ */
+const STORE_FORMAT = '2';
+const FORMAT_FILE = 'trackhouse-stream.format';
+
+function wipeOtherFormat(dir: string): string | null {
+  const data = path.join(dir, 'data.mdb');
+  if (!existsSync(data)) return null;
+  let mark: string | null = null;
+  try {
+    mark = readFileSync(path.join(dir, FORMAT_FILE), 'utf8').trim();
+  } catch {
+    // No mark: written by lmdb-js 3.x.
+  }
+  if (mark === STORE_FORMAT) return null;
+  rmSync(data, { force: true });
+  rmSync(path.join(dir, 'lock.mdb'), { force: true });
+  return mark === null ? 'it was written by lmdb-js 3 (no format mark)' : `its format is ${mark}, this build writes ${STORE_FORMAT}`;
 }
 
 function alive(pid: number): boolean {
