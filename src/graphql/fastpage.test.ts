@@ -143,6 +143,9 @@ describe('the fast page', () => {
     expect(writeFastPage(plan, schema, { n: 0 }, reader)).toBeNull(); // REST: limit out of range
     expect(writeFastPage(plan, schema, { n: 'x' }, reader)).toBeNull(); // does not coerce
     expect(writeFastPage(plan, schema, { after: 'nope' }, reader)).toBeNull(); // not a cursor
+    const byId = planFastPage(schema, parse('query($id: String!) { user(id: $id) { events { edges { node { eventId } } } } }'), null)!;
+    expect(writeFastPage(byId, schema, { id: 'u😀' }, reader)).not.toBeNull();
+    expect(writeFastPage(byId, schema, { id: 'u\ud800' }, reader)).toBeNull(); // execution's encodeURIComponent refuses it
     const long = { ...e, properties: JSON.stringify({ big: 'x'.repeat(70_000) }) };
     const stored = storedEvent(long);
     expect(stored[0]! & ROW_NO_LAYOUT).toBe(ROW_NO_LAYOUT);

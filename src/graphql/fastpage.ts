@@ -32,10 +32,9 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from 'graphql';
-import { EVENT_FIELDS, FIRST_TEXT_FIELD, parseEventsRequest, ROW_CANONICAL, ROW_HEADER, ROW_NO_LAYOUT, scopeFingerprint, type EventsRequest, type QueryReader, type ViewPage } from '../query/index.js';
+import { EVENT_FIELDS, eventsRequest, FIRST_TEXT_FIELD, ROW_CANONICAL, ROW_HEADER, ROW_NO_LAYOUT, scopeFingerprint, type EventsRequest, type QueryReader, type ViewPage } from '../query/index.js';
 import { EVENT_TYPES } from '../schema/index.js';
 import { compileArgs, readArgs, type FastArgs } from './fastargs.js';
-import { queryString } from './schema.js';
 
 /** GraphQL's name of each field of EVENT_FIELDS (the Event type's fields). */
 export const GRAPHQL_NAMES: readonly string[] = EVENT_FIELDS.map((f) => f.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()));
@@ -623,9 +622,10 @@ export function writeFastPage(plan: FastPlan, schema: GraphQLSchema, variables: 
   let userId: string;
   try {
     userId = values[0]!.id as string;
+    // Execution puts the id in a path (encodeURIComponent), which refuses a lone surrogate.
+    if (LONE_SURROGATE.test(userId)) return null;
     const a = values[1]!;
-    const q = queryString({ from: a.from, to: a.to, type: a.type, event: a.event, limit: a.first, cursor: a.after });
-    r = parseEventsRequest(encodeURIComponent(userId), q, reader.limits);
+    r = eventsRequest(userId, { from: a.from, to: a.to, type: a.type, event: a.event, limit: a.first, cursor: a.after }, reader.limits);
   } catch {
     return null;
   }
@@ -663,3 +663,4 @@ export function writeFastPage(plan: FastPlan, schema: GraphQLSchema, variables: 
 }
 
 const NO_FINGERPRINT = Buffer.alloc(0);
+const LONE_SURROGATE = /\p{Cs}/u;

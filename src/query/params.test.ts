@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { encodeCursor, scopeFingerprint } from './cursor.js';
 import { InvalidParameterError } from './errors.js';
-import { ceilToDay, eventsCacheKey, parseEventsRequest, parseRollupsRequest, utcDay } from './params.js';
+import { rng } from '../../test/support/rng.js';
+import { ceilToDay, eventsCacheKey, eventsRequest, parseEventsRequest, parseRollupsRequest, utcDay } from './params.js';
 
 const limits = { defaultLimit: 100, maxLimit: 1000 };
 
@@ -75,6 +76,46 @@ describe('parseEventsRequest', () => {
     const c = eventsCacheKey(parseEventsRequest('u', 'from=2026-08-01&limit=51', limits));
     expect(a).toBe(b);
     expect(c).not.toBe(a);
+  });
+});
+
+describe('eventsRequest (decoded values, as GraphQL has them)', () => {
+  /** The request, or the refusal's parameter and message. */
+  const outcome = (fn: () => unknown) => {
+    try {
+      return { ok: fn() };
+    } catch (err) {
+      expect(err).toBeInstanceOf(InvalidParameterError);
+      return { refused: [(err as InvalidParameterError).parameter, (err as Error).message] };
+    }
+  };
+  const cursor = encodeCursor({ ts: 1_780_000_000_000, id: 'e-1' }, scopeFingerprint({ userKey: 'u é', from: null, to: null, type: null, event: null }));
+  const PICK: Record<string, unknown[]> = {
+    from: [undefined, null, '', '2026-08-01T00:00:00Z', '2026-08-01', 'soon', '2026-09-01T00:00:00+02:00'],
+    to: [undefined, null, '2026-08-02T00:00:00Z', '2026-07-01T00:00:00Z'],
+    type: [undefined, null, 'track', 'page', 'click', ''],
+    event: [undefined, null, 'Order Completed', 'a&b=c', '', 'x'.repeat(300)],
+    limit: [undefined, null, 0, 1, 5, 1000, 1001, -3],
+    cursor: [undefined, null, cursor, 'nope', ''],
+  };
+  it('answers and refuses as parseEventsRequest does for the same values sent as a query string', () => {
+    const r = rng(5);
+    let refused = 0;
+    for (let n = 0; n < 2000; n++) {
+      const userKey = ['u é', 'a/b?c', '', 'x'.repeat(300)][Math.floor(r() * 4)]!;
+      const values: Record<string, unknown> = {};
+      const query = new URLSearchParams();
+      for (const [name, options] of Object.entries(PICK)) {
+        const v = options[Math.floor(r() * options.length)];
+        values[name] = v;
+        if (v !== null && v !== undefined) query.set(name, String(v));
+      }
+      const want = outcome(() => parseEventsRequest(encodeURIComponent(userKey), query.toString(), limits));
+      expect(outcome(() => eventsRequest(userKey, values, limits)), JSON.stringify({ userKey, values })).toEqual(want);
+      if ('refused' in want) refused++;
+    }
+    expect(refused).toBeGreaterThan(0);
+    expect(refused).toBeLessThan(2000);
   });
 });
 

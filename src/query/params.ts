@@ -82,7 +82,7 @@ export function ceilToDay(ms: number): number {
   return Math.ceil(ms / DAY_MS) * DAY_MS;
 }
 
-function range(q: Map<string, string>): { from: number | null; to: number | null } {
+function range(q: ReadonlyMap<string, string>): { from: number | null; to: number | null } {
   const from = time('from', q.get('from'));
   const to = time('to', q.get('to'));
   if (from !== null && to !== null && from >= to) {
@@ -99,10 +99,34 @@ export function parseEventsRequest(rawUserId: string, query: string, limits: Lim
   } catch {
     throw new InvalidParameterError('userId', 'userId is not valid percent-encoded UTF-8');
   }
+  checkUserKey(userKey);
+  return eventsRequestOf(userKey, readQuery(query, EVENTS_PARAMS), limits);
+}
+
+/**
+ * The same request from values already decoded (GraphQL's arguments, by REST's parameter names),
+ * without a query string made and parsed again: a value that is null or undefined is left out,
+ * any other is its String(), and an empty one refused, as readQuery() does.
+ */
+export function eventsRequest(userKey: string, values: Readonly<Record<string, unknown>>, limits: Limits): EventsRequest {
+  checkUserKey(userKey);
+  const q = new Map<string, string>();
+  for (const name of EVENTS_PARAMS) {
+    const v = values[name];
+    if (v === null || v === undefined) continue;
+    const text = String(v);
+    if (text === '') throw new InvalidParameterError(name, `${name} is empty; leave it out instead`);
+    q.set(name, text);
+  }
+  return eventsRequestOf(userKey, q, limits);
+}
+
+function checkUserKey(userKey: string): void {
   if (userKey === '') throw new InvalidParameterError('userId', 'userId is empty');
   if (userKey.length > MAX_ID_LENGTH) throw new InvalidParameterError('userId', `userId is longer than ${MAX_ID_LENGTH} characters`);
+}
 
-  const q = readQuery(query, EVENTS_PARAMS);
+function eventsRequestOf(userKey: string, q: ReadonlyMap<string, string>, limits: Limits): EventsRequest {
   const { from, to } = range(q);
 
   let type: EventType | null = null;
