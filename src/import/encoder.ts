@@ -18,7 +18,7 @@ import { derivedEventId } from './ids.js';
 import type { ItemFormat, Refusal, WireChunk } from './formats.js';
 import type { Item } from './items.js';
 
-/** Per-record memory beyond its value, as the edge counts it. */
+/** Per-record memory beyond its value and key, for the producer's in-flight bound (the edge counts 96, src/ingest/edge.ts). */
 const RECORD_MEMORY = 64;
 /** A chunk's data buffer starts at this size and doubles when a record does not fit. */
 const DATA_BYTES = 640 * 1024;
