@@ -5,28 +5,18 @@
 // executed path by an `@include(if: true)` that changes nothing), with the same status and media
 // type; trackhouse_graphql_fast_pages_total proves which path answered. REST's pages are unchanged
 // by the view's row header (the view differential tests compare them with ClickHouse's).
-import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queryComponent, type QueryComponent } from '../../src/cli/components.js';
-import { silentLogger } from '../../src/common/log.js';
-import { createRegistry, type Registry } from '../../src/common/metrics.js';
-import type { Config } from '../../src/config/index.js';
-import { createKafka, ensureTopics } from '../../src/kafka/index.js';
-import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
-import { tempDir, testConfig } from '../support/env.js';
+import type { Registry } from '../../src/common/metrics.js';
+import { tempDir } from '../support/env.js';
 import { randomOperation, rng, slowOf, type Operation, type PageArgs } from '../support/graphql-selections.js';
 import { metricValue } from './query-helpers.js';
-import { produce, waitFor } from './sink-helpers.js';
-import { DAY, randomEvents, randomRequests } from './view-helpers.js';
+import { DAY, queryOnView, randomEvents, randomRequests, type QueryOnView } from './view-helpers.js';
 
 const KEY = 'test-read-key';
 
 describe('the GraphQL fast page against execution, on a view built from Kafka', () => {
   const dir = tempDir();
-  let config: Config;
-  let ch: ClickHouseHandle;
-  let kafka: Kafka;
-  let q: QueryComponent;
+  let view: QueryOnView;
   let registry: Registry;
   let base = '';
   const now = Date.now();
@@ -35,20 +25,11 @@ describe('the GraphQL fast page against execution, on a view built from Kafka', 
   const data = randomEvents(43, 1200, 30, start, end);
 
   beforeAll(async () => {
-    config = testConfig(dir.path, { QUERY_VIEW_DAYS: '3650' });
-    kafka = createKafka(config.kafka, silentLogger());
-    await ensureTopics(kafka, config.kafka);
-    ch = await openClickHouse(config.clickhouse, config.dataDir);
-    await migrate(ch.client, silentLogger());
-    registry = createRegistry('q', false);
-    q = await queryComponent({ config, brokers: config.kafka.brokers as string[], clickhouse: ch.client, log: silentLogger(), registry });
-    await produce(kafka, config.kafka.topics.events, data.events);
-    await waitFor('the view to catch up', async () => q.view.caughtUp() && (q.view.report()?.counts.records ?? 0) >= data.events.length);
-    base = `http://127.0.0.1:${q.port}`;
+    view = await queryOnView(dir.path, data.events);
+    ({ registry, base } = view);
   });
   afterAll(async () => {
-    await q?.stop();
-    await ch?.close();
+    await view?.stop();
     dir.remove();
   });
 

@@ -6,11 +6,9 @@
 // the shard holding it answers, with the caller's key; without a key it is refused, not forwarded.
 import { createServer } from 'node:net';
 import { GraphQLClient, gql } from 'graphql-request';
-import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queryComponent, type QueryComponent } from '../../src/cli/components.js';
 import { silentLogger } from '../../src/common/log.js';
-import { createRegistry, type Registry } from '../../src/common/metrics.js';
+import type { Registry } from '../../src/common/metrics.js';
 import type { Config } from '../../src/config/index.js';
 import { createKafka, ensureTopics, partitionForKey } from '../../src/kafka/index.js';
 import type { EventRecord } from '../../src/schema/index.js';
@@ -18,8 +16,8 @@ import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/wareho
 import { serveClickHouseHttp, type ClickHouseHttp } from '../support/clickhouse-http.js';
 import { kafkaBrokers, tempDir, testConfig } from '../support/env.js';
 import { metricValue } from './query-helpers.js';
-import { produce, testEvent, waitFor } from './sink-helpers.js';
-import { allPages, DAY, randomEvents, randomRequests, type Request } from './view-helpers.js';
+import { produce, testEvent } from './sink-helpers.js';
+import { allPages, DAY, queryOnView, randomEvents, randomRequests, type QueryOnView, type Request } from './view-helpers.js';
 import { spawnQuery, type QueryProcess } from './view-process.js';
 
 const KEY = 'test-read-key';
@@ -86,10 +84,7 @@ async function answers(registry: Registry): Promise<Record<'view' | 'view_clickh
 
 describe('GraphQL from the view', () => {
   const dir = tempDir();
-  let config: Config;
-  let ch: ClickHouseHandle;
-  let kafka: Kafka;
-  let q: QueryComponent;
+  let view: QueryOnView;
   let registry: Registry;
   let base = '';
   let client: GraphQLClient;
@@ -113,21 +108,12 @@ describe('GraphQL from the view', () => {
   );
 
   beforeAll(async () => {
-    config = testConfig(dir.path, { QUERY_VIEW_DAYS: '3650' });
-    kafka = createKafka(config.kafka, silentLogger());
-    await ensureTopics(kafka, config.kafka);
-    ch = await openClickHouse(config.clickhouse, config.dataDir);
-    await migrate(ch.client, silentLogger());
-    registry = createRegistry('q', false);
-    q = await queryComponent({ config, brokers: config.kafka.brokers as string[], clickhouse: ch.client, log: silentLogger(), registry });
-    await produce(kafka, config.kafka.topics.events, [...data.events, ...carol]);
-    await waitFor('the view to catch up', async () => q.view.caughtUp() && (q.view.report()?.counts.records ?? 0) >= data.events.length + carol.length);
-    base = `http://127.0.0.1:${q.port}`;
+    view = await queryOnView(dir.path, [...data.events, ...carol]);
+    ({ registry, base } = view);
     client = new GraphQLClient(`${base}/graphql`, { headers: { authorization: `Bearer ${KEY}` } });
   });
   afterAll(async () => {
-    await q?.stop();
-    await ch?.close();
+    await view?.stop();
     dir.remove();
   });
 

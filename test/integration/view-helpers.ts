@@ -2,9 +2,18 @@
 // can hold, random requests, and a reader that follows next_cursor to the end. Everything runs on
 // the real broker and a real chDB.
 import { createHash } from 'node:crypto';
+import type { Kafka } from 'kafkajs';
+import { queryComponent, type QueryComponent } from '../../src/cli/components.js';
+import { silentLogger } from '../../src/common/log.js';
+import { createRegistry, type Registry } from '../../src/common/metrics.js';
+import type { Config } from '../../src/config/index.js';
+import { createKafka, ensureTopics } from '../../src/kafka/index.js';
 import type { EventRecord, EventType } from '../../src/schema/index.js';
 import { EVENT_TYPES } from '../../src/schema/index.js';
+import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
+import { testConfig } from '../support/env.js';
 import { rng } from '../support/rng.js';
+import { produce, waitFor } from './sink-helpers.js';
 
 export const DAY = 86_400_000;
 
@@ -122,4 +131,43 @@ export async function allPages(base: string, key: string, req: Request, maxPages
     cursor = res.status === 200 ? (JSON.parse(text) as { next_cursor: string | null }).next_cursor : null;
   } while (cursor !== null && pages.length < maxPages);
   return pages;
+}
+
+export interface QueryOnView {
+  config: Config;
+  kafka: Kafka;
+  ch: ClickHouseHandle;
+  q: QueryComponent;
+  registry: Registry;
+  /** http://127.0.0.1:<port> of the query API. */
+  base: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The query component (chDB migrated, QUERY_VIEW_DAYS 3650) with `events` produced to the events
+ * topic and its view caught up with them.
+ */
+export async function queryOnView(dataDir: string, events: readonly EventRecord[]): Promise<QueryOnView> {
+  const config = testConfig(dataDir, { QUERY_VIEW_DAYS: '3650' });
+  const kafka = createKafka(config.kafka, silentLogger());
+  await ensureTopics(kafka, config.kafka);
+  const ch = await openClickHouse(config.clickhouse, config.dataDir);
+  await migrate(ch.client, silentLogger());
+  const registry = createRegistry('q', false);
+  const q = await queryComponent({ config, brokers: config.kafka.brokers as string[], clickhouse: ch.client, log: silentLogger(), registry });
+  await produce(kafka, config.kafka.topics.events, [...events]);
+  await waitFor('the view to catch up', async () => q.view.caughtUp() && (q.view.report()?.counts.records ?? 0) >= events.length);
+  return {
+    config,
+    kafka,
+    ch,
+    q,
+    registry,
+    base: `http://127.0.0.1:${q.port}`,
+    async stop() {
+      await q.stop();
+      await ch.close();
+    },
+  };
 }
