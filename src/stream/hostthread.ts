@@ -5,6 +5,7 @@
 // The host (./index.ts, hostStream) sends the admitted /v1/volume and /v1/alerts requests and the
 // /metrics scrapes here and gets their bodies back.
 import { parentPort, workerData } from 'node:worker_threads';
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import { ConfigError, HttpError } from '../common/errors.js';
 import { createLogger } from '../common/log.js';
 import { Registry } from '../common/metrics.js';
@@ -22,6 +23,9 @@ export interface HostThreadData {
 
 export type ToHostThread = { type: 'answer'; id: number; route: StreamRoute; query: string; now: number } | { type: 'metrics'; id: number } | { type: 'stop' };
 
+/** What the host needs to list one of the thread's metrics. */
+export type MetricName = Pick<MetricObjectWithValues<MetricValue<string>>, 'name' | 'help' | 'type' | 'aggregator'>;
+
 /** An HttpError as it crosses the thread boundary. */
 export interface WireHttpError {
   code: HttpError['code'];
@@ -33,6 +37,8 @@ export type FromHostThread =
   | { type: 'answer'; id: number; body: string }
   | { type: 'answer'; id: number; error: WireHttpError | null }
   | { type: 'metrics'; id: number; metrics: unknown[] }
+  /** Sent once the stream runs, before any answer it gives: its metrics' names, so the host's next scrape lists them. */
+  | { type: 'names'; metrics: MetricName[] }
   | { type: 'stopped' };
 
 const port = parentPort!;
@@ -55,6 +61,7 @@ const tryStart = () => {
       const s = await startStream({ config, kafka: createKafka(config.kafka, log, brokers), log, registry, rules });
       if (stopped) return s.stop();
       running = s;
+      send({ type: 'names', metrics: registry.getMetricsAsArray().map(({ name, help, type, aggregator }): MetricName => ({ name, help, type, aggregator })) });
     } catch (err) {
       if (stopped) return;
       if (err instanceof ConfigError) {
@@ -78,7 +85,10 @@ port.on('message', (m: ToHostThread) => {
   } else if (m.type === 'metrics') {
     void registry.getMetricsAsJSON().then(
       (metrics) => send({ type: 'metrics', id: m.id, metrics }),
-      () => send({ type: 'metrics', id: m.id, metrics: [] }),
+      (err: unknown) => {
+        log.warn({ err }, 'the stream component could not collect its metrics; this scrape lists none of them');
+        send({ type: 'metrics', id: m.id, metrics: [] });
+      },
     );
   } else if (m.type === 'stop') {
     stopped = true;

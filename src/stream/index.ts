@@ -14,7 +14,7 @@ import { createLease, createLogProducer, ensureStreamTopics, ensureTopics, type 
 import type { Worker } from 'node:worker_threads';
 import type { Metric, MetricObjectWithValues, MetricValue } from 'prom-client';
 import { registerStreamRoutes, streamAnswer, type StreamRoute, type StreamView } from './api.js';
-import type { FromHostThread, HostThreadData, ToHostThread } from './hostthread.js';
+import type { FromHostThread, HostThreadData, MetricName, ToHostThread } from './hostthread.js';
 import { createStreamMetrics, type StreamMetrics } from './metrics.js';
 import { Notifier } from './notifier.js';
 import { StreamProcessor } from './processor.js';
@@ -232,7 +232,7 @@ export function hostStream(opts: HostedStreamOptions, retryMs = 30_000): HostedS
         scrape = null;
         return new Map(list.map((m) => [m.name, m]));
       }));
-  const addProxies = (list: readonly MetricObjectWithValues<MetricValue<string>>[]) => {
+  const addProxies = (list: readonly MetricName[]) => {
     for (const m of list) {
       if (proxies.has(m.name)) continue;
       proxies.add(m.name);
@@ -255,6 +255,10 @@ export function hostStream(opts: HostedStreamOptions, retryMs = 30_000): HostedS
     w.on('message', (m: FromHostThread) => {
       if (m.type === 'stopped') {
         onStopped?.();
+        return;
+      }
+      if (m.type === 'names') {
+        addProxies(m.metrics);
         return;
       }
       const p = waiting.get(m.id);
@@ -281,14 +285,6 @@ export function hostStream(opts: HostedStreamOptions, retryMs = 30_000): HostedS
         if (stopping === null) spawn();
       }, retryMs).unref();
     });
-    // Its metric names, so the first scrape of the host already lists them.
-    const names = setInterval(() => {
-      if (worker !== w) return clearInterval(names);
-      void scrapeOnce().then((m) => {
-        if (m.size > 0) clearInterval(names);
-      });
-    }, 1_000);
-    names.unref();
   };
 
   return {
