@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LOCAL_KAFKA_VERSION } from '../src/config/index.js';
 import { startLocalBroker, type LocalBroker } from '../src/localkafka/index.js';
+import { cpuSpeed, cpuSpeedLine } from './lib/cpuspeed.js';
 import type { BenchSection, Scenario } from './types.js';
 
 const root = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -135,7 +136,10 @@ async function main(): Promise<void> {
       mkdirSync(dir, { recursive: true });
       const scenario = await scenarios[name]!();
       try {
-        const section = await scenario({ brokers, brokerPid, workDir: dir, root, quick, log: (m) => log(`${name}: ${m}`) });
+        const before = cpuSpeed();
+        const measured = await scenario({ brokers, brokerPid, workDir: dir, root, quick, log: (m) => log(`${name}: ${m}`) });
+        const after = cpuSpeed();
+        const section: BenchSection = { ...measured, results: { ...measured.results, cpu_probe: { before, after } }, markdown: `${measured.markdown}\n\n${cpuSpeedLine(before, after)}` };
         sections.push(section);
         writeRun(run, stamp, sections);
         if (!quick) {
