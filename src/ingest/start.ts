@@ -8,6 +8,7 @@ import { AggregatorRegistry, Registry } from 'prom-client';
 import { TrackhouseError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { freePort } from '../common/serve.js';
+import { Pending } from '../common/pending.js';
 import type { Config } from '../config/index.js';
 import { startEdgeServer } from './server.js';
 import type { FromWorker, ToWorker, WorkerInit } from './thread-messages.js';
@@ -107,10 +108,9 @@ class EdgeThread {
 
 class Supervisor {
   readonly threads: EdgeThread[] = [];
-  private nextId = 0;
-  private readonly jsonWaiters = new Map<number, (json: unknown[]) => void>();
+  private readonly jsonWaiters = new Pending<unknown[]>();
   private readonly stopWaiters = new Map<EdgeThread, (clean: boolean) => void>();
-  private readonly reloadWaiters = new Map<number, (error: Error | null) => void>();
+  private readonly reloadWaiters = new Pending<Error | null>();
 
   constructor(
     readonly config: Config,
@@ -122,8 +122,7 @@ class Supervisor {
   onMessage(t: EdgeThread, m: FromWorker): void {
     switch (m.type) {
       case 'metrics-json':
-        this.jsonWaiters.get(m.id)?.(m.json);
-        this.jsonWaiters.delete(m.id);
+        this.jsonWaiters.resolve(m.id, m.json);
         break;
       case 'metrics-text':
         void this.metricsText().then(
@@ -135,8 +134,7 @@ class Supervisor {
         this.stopWaiters.get(t)?.(m.clean);
         break;
       case 'tls-reloaded':
-        this.reloadWaiters.get(m.id)?.(m.error === undefined ? null : new TrackhouseError(m.code ?? 'TLS_RELOAD_FAILED', `ingest thread ${t.index}: ${m.error}`));
-        this.reloadWaiters.delete(m.id);
+        this.reloadWaiters.resolve(m.id, m.error === undefined ? null : new TrackhouseError(m.code ?? 'TLS_RELOAD_FAILED', `ingest thread ${t.index}: ${m.error}`));
         break;
       default:
         break;
@@ -146,21 +144,8 @@ class Supervisor {
   /** Prometheus text summed over the supervisor's registry and every thread's. */
   async metricsText(): Promise<string> {
     const parts: unknown[][] = [await this.registry.getMetricsAsJSON()];
-    const asks = this.threads.map(
-      (t) =>
-        new Promise<unknown[]>((resolve) => {
-          const id = this.nextId++;
-          const timer = setTimeout(() => {
-            this.jsonWaiters.delete(id);
-            resolve([]);
-          }, 2_000);
-          this.jsonWaiters.set(id, (json) => {
-            clearTimeout(timer);
-            resolve(json);
-          });
-          t.post({ type: 'metrics-json', id });
-        }),
-    );
+    // A thread that does not answer in 2 s (stuck, exiting) is left out of this scrape.
+    const asks = this.threads.map((t) => this.jsonWaiters.ask((id) => t.post({ type: 'metrics-json', id }), { ms: 2_000, value: [] }));
     parts.push(...(await Promise.all(asks)));
     return AggregatorRegistry.aggregate(parts as Parameters<typeof AggregatorRegistry.aggregate>[0]).metrics();
   }
@@ -169,14 +154,7 @@ class Supervisor {
   async reloadTls(): Promise<void> {
     const answers = this.threads
       .filter((t) => !t.exited && !t.stopping)
-      .map(
-        (t) =>
-          new Promise<Error | null>((resolve) => {
-            const id = this.nextId++;
-            this.reloadWaiters.set(id, resolve);
-            t.post({ type: 'reload-tls', id });
-          }),
-      );
+      .map((t) => this.reloadWaiters.ask((id) => t.post({ type: 'reload-tls', id })));
     const failed = (await Promise.all(answers)).find((e) => e !== null);
     if (failed) throw failed;
   }

@@ -4,6 +4,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { TrackhouseError } from '../common/errors.js';
 import { createLogger } from '../common/log.js';
 import { Registry, createRegistry } from '../common/metrics.js';
+import { Pending } from '../common/pending.js';
 import { startEdgeServer, type EdgeServer } from './server.js';
 import type { FromWorker, ToWorker, WorkerInit } from './thread-messages.js';
 
@@ -14,17 +15,12 @@ const log = createLogger(init.config.logLevel, { component: 'ingest', thread: in
 const registry = createRegistry('ingest', false);
 registry.setDefaultLabels({ component: 'ingest', thread: String(init.thread) });
 
-let nextId = 0;
-const waiting = new Map<number, (text: string) => void>();
+const waiting = new Pending<string>();
 
 /** /metrics on this thread shows every thread's figures, gathered by the supervisor. */
 class AllThreadsMetrics extends Registry {
   override metrics(): Promise<string> {
-    const id = nextId++;
-    return new Promise((resolve) => {
-      waiting.set(id, resolve);
-      send({ type: 'metrics-text', id });
-    });
+    return waiting.ask((id) => send({ type: 'metrics-text', id }));
   }
 }
 
@@ -36,8 +32,7 @@ port.on('message', (m: ToWorker) => {
       void registry.getMetricsAsJSON().then((json) => send({ type: 'metrics-json', id: m.id, json }));
       break;
     case 'metrics-text':
-      waiting.get(m.id)?.(m.text);
-      waiting.delete(m.id);
+      waiting.resolve(m.id, m.text);
       break;
     case 'reload-tls':
       void (server?.reloadTls() ?? Promise.resolve()).then(

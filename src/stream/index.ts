@@ -8,6 +8,7 @@ import { HttpError } from '../common/errors.js';
 import { addOpsRoutes, listen, writeJson, type ReadinessCheck } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import type { Registry } from '../common/metrics.js';
+import { Pending } from '../common/pending.js';
 import { loadUws } from '../common/uws.js';
 import type { Config } from '../config/index.js';
 import { createLease, createLogProducer, ensureStreamTopics, ensureTopics, type Lease, type LogProducer } from '../kafka/index.js';
@@ -203,22 +204,19 @@ export interface HostedStreamOptions {
   registry: Registry;
 }
 
+const unavailable = () => new HttpError('stream_unavailable', 'the stream processor is not running yet (starting, or Kafka unreachable); retry shortly');
+
 export function hostStream(opts: HostedStreamOptions, retryMs = 30_000): HostedStream {
   const { log } = opts;
   let worker: Worker | null = null;
   let stopping: Promise<void> | null = null;
-  let nextId = 1;
-  const waiting = new Map<number, { resolve: (v: never) => void; reject: (e: unknown) => void }>();
+  const waiting = new Pending<unknown>();
   let onStopped: (() => void) | null = null;
 
   const ask = <T>(m: DistributiveOmit<ToHostThread, 'id'>): Promise<T> => {
     const w = worker;
-    if (w === null || stopping !== null) return Promise.reject(new HttpError('stream_unavailable', 'the stream processor is not running yet (starting, or Kafka unreachable); retry shortly'));
-    const id = nextId++;
-    return new Promise<T>((resolve, reject) => {
-      waiting.set(id, { resolve: resolve as (v: never) => void, reject });
-      w.postMessage({ ...m, id } as ToHostThread);
-    });
+    if (w === null || stopping !== null) return Promise.reject(unavailable());
+    return waiting.ask((id) => w.postMessage({ ...m, id } as ToHostThread)) as Promise<T>;
   };
 
   // The thread's metrics, under the host's registry: one proxy per metric name, all filled by one
@@ -261,21 +259,17 @@ export function hostStream(opts: HostedStreamOptions, retryMs = 30_000): HostedS
         addProxies(m.metrics);
         return;
       }
-      const p = waiting.get(m.id);
-      if (p === undefined) return;
-      waiting.delete(m.id);
       if (m.type === 'metrics') {
         const list = m.metrics as MetricObjectWithValues<MetricValue<string>>[];
         addProxies(list);
-        p.resolve(list as never);
-      } else if ('body' in m) p.resolve(m.body as never);
-      else p.reject(m.error === null ? new Error('the stream component failed to answer') : new HttpError(m.error.code, m.error.message, { details: m.error.details }));
+        waiting.resolve(m.id, list);
+      } else if ('body' in m) waiting.resolve(m.id, m.body);
+      else waiting.reject(m.id, m.error === null ? new Error('the stream component failed to answer') : new HttpError(m.error.code, m.error.message, { details: m.error.details }));
     });
     w.on('error', (err) => log.error({ err }, 'the stream component failed'));
     w.on('exit', (code) => {
       if (worker === w) worker = null;
-      for (const p of waiting.values()) p.reject(new HttpError('stream_unavailable', 'the stream processor is not running yet (starting, or Kafka unreachable); retry shortly'));
-      waiting.clear();
+      waiting.rejectAll(unavailable());
       if (stopping !== null) {
         onStopped?.();
         return;
