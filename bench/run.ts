@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LOCAL_KAFKA_VERSION } from '../src/config/index.js';
 import { startLocalBroker, type LocalBroker } from '../src/localkafka/index.js';
-import { cpuSpeed, cpuSpeedLine } from './lib/cpuspeed.js';
+import { cpuShares, cpuSpeed, cpuSpeedLine, cpuTicks } from './lib/cpuspeed.js';
 import type { BenchSection, Scenario } from './types.js';
 
 const root = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -137,9 +137,15 @@ async function main(): Promise<void> {
       const scenario = await scenarios[name]!();
       try {
         const before = cpuSpeed();
+        const ticks = cpuTicks();
         const measured = await scenario({ brokers, brokerPid, workDir: dir, root, quick, log: (m) => log(`${name}: ${m}`) });
+        const shares = cpuShares(ticks, cpuTicks());
         const after = cpuSpeed();
-        const section: BenchSection = { ...measured, results: { ...measured.results, cpu_probe: { before, after } }, markdown: `${measured.markdown}\n\n${cpuSpeedLine(before, after)}` };
+        const section: BenchSection = {
+          ...measured,
+          results: { ...measured.results, cpu_probe: { before, after, ...shares } },
+          markdown: `${measured.markdown}\n\n${cpuSpeedLine(before, after, shares)}`,
+        };
         sections.push(section);
         writeRun(run, stamp, sections);
         if (!quick) {
