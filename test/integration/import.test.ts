@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/localkafka/index.js';
 import { tempDir } from '../support/env.js';
 import { TopicReader } from './ingest-support.js';
 import { startPipeline, type Pipeline } from './pipeline-support.js';
@@ -47,13 +48,20 @@ interface Run {
   stderr: string;
 }
 
-function importCli(args: string[], opts: { killWhen?: () => boolean } = {}): Promise<Run> {
+function importCli(args: string[], opts: { killWhen?: () => boolean; env?: Record<string, string>; interruptWhen?: (stderr: string) => boolean } = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'import', ...args], { env: env(), cwd: root });
+    const p = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'import', ...args], { env: { ...env(), ...opts.env }, cwd: root });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (b: Buffer) => (stdout += b));
-    p.stderr.on('data', (b: Buffer) => (stderr += b));
+    let interrupted = false;
+    p.stderr.on('data', (b: Buffer) => {
+      stderr += b;
+      if (!interrupted && opts.interruptWhen?.(stderr)) {
+        interrupted = true;
+        p.kill('SIGINT');
+      }
+    });
     let poll: NodeJS.Timeout | undefined;
     if (opts.killWhen) {
       poll = setInterval(() => {
@@ -141,6 +149,23 @@ describe('trackhouse import', () => {
     expect(bad.headers.file).toContain('segment.ndjson.gz');
     expect(bad.headers.index).toBe('4');
   }, 180_000);
+
+  it('stops on Ctrl-C while Kafka cannot be reached yet: exit 130, a summary that nothing was sent, no checkpoint', async () => {
+    const file = path.join(dir.path, 'unreached.ndjson');
+    writeFileSync(file, '{"type":"track","event":"A","userId":"u-unreached","messageId":"m-unreached"}\n');
+    const checkpoint = path.join(dir.path, 'unreached-checkpoint.json');
+    const r = await importCli([file, '--checkpoint', checkpoint, '--progress', 'off'], {
+      env: { KAFKA_BROKERS: `127.0.0.1:${await freePort()}` },
+      // kafkajs logs each refused connection while it retries (about 20 s in all).
+      interruptWhen: (stderr) => stderr.includes('ECONNREFUSED'),
+    });
+    expect(r.signal).toBeNull();
+    expect(r.code).toBe(130);
+    expect(summaryOf(r)).toMatchObject({ files: 1, loaded: 0, rejected: 0, interrupted: true, checkpoint });
+    expect(r.stderr).toContain('import interrupted before Kafka was reached');
+    expect(r.stderr).not.toContain('could not reach Kafka');
+    expect(existsSync(checkpoint)).toBe(false);
+  }, 120_000);
 
   it('resumes after kill -9 mid-import with every event exactly once in ClickHouse', async () => {
     const users = 12;

@@ -64,6 +64,22 @@ export function registerImport(program: Command): void {
       const useBar = options.progress === 'bar' || (options.progress === 'auto' && process.stderr.isTTY === true);
       const progress = options.progress === 'off' ? silentReporter : useBar ? barReporter(process.stderr) : logReporter(log);
       const abort = new AbortController();
+      // Ctrl-C / SIGTERM: stop reading, wait for Kafka's acks of what was sent, save the checkpoint.
+      // A second signal exits at once; the checkpoint on disk is then the last one saved. Set up
+      // before Kafka is reached, so a Ctrl-C while it connects (kafkajs retries for ~20 s) ends
+      // with a summary too.
+      let signals = 0;
+      const onSignal = (sig: NodeJS.Signals) => {
+        if (++signals > 1) process.exit(130);
+        log.warn({ signal: sig }, 'import: stopping after Kafka acknowledges what was sent; run the same command to resume');
+        abort.abort();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      const offSignals = () => {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      };
       // The reading thread starts now: it loads while Kafka connects below.
       const prepared = prepareImport(config, {
         inputs,
@@ -82,7 +98,8 @@ export function registerImport(program: Command): void {
         throw explainKafkaError(err, config.kafka, brokers);
       };
       const kafka = createKafka(config.kafka, log, brokers);
-      const { producer, erasures, audit } = await (async () => {
+      const interrupted = new Promise<null>((resolve) => abort.signal.addEventListener('abort', () => resolve(null), { once: true }));
+      const setup = (async () => {
         await ensureTopics(kafka, config.kafka).catch(explain);
         const producer = await createRecordProducer({
           kafka,
@@ -104,24 +121,27 @@ export function registerImport(program: Command): void {
         return { producer, erasures, audit };
       })().catch(async (err: unknown) => {
         await prepared.cancel();
+        offSignals();
         throw err;
       });
-      // Ctrl-C / SIGTERM: stop reading, wait for Kafka's acks of what was sent, save the checkpoint.
-      // A second signal exits at once; the checkpoint on disk is then the last one saved.
-      let signals = 0;
-      const onSignal = (sig: NodeJS.Signals) => {
-        if (++signals > 1) process.exit(130);
-        log.warn({ signal: sig }, 'import: stopping after Kafka acknowledges what was sent; run the same command to resume');
-        abort.abort();
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
+      const ready = await Promise.race([setup, interrupted]);
+      if (ready === null) {
+        // Nothing was sent: the reading thread stops, and the checkpoint is as it was.
+        setup.catch(() => {});
+        await prepared.cancel();
+        offSignals();
+        const summary: Partial<ImportSummary> = { files: inputs.length, loaded: 0, rejected: 0, interrupted: true };
+        process.stdout.write(`${JSON.stringify({ ...summary, checkpoint: checkpoint.file })}\n`);
+        process.stderr.write(`import interrupted before Kafka was reached (${brokers.join(',')}, KAFKA_BROKERS): nothing was sent; run the same command to start\n`);
+        process.exitCode = 130;
+        return;
+      }
+      const { producer, erasures, audit } = ready;
       let summary: ImportSummary;
       try {
         summary = await prepared.run({ producer, log, erasures: erasures.list });
       } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        offSignals();
         await producer.close(config.shutdownTimeoutMs);
         await erasures.stop();
       }
