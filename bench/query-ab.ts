@@ -1,0 +1,134 @@
+// node --import tsx bench/query-ab.ts: the query API's per-page cost, two builds (or more) A/B on
+// one data set, alternating, for comparisons on a shared, throttled machine where absolute rates
+// move with the neighbours: what stays comparable is each build's CPU per page against the other's
+// in the same session.
+//
+// The split `trackhouse query` of each root in turn (BENCH_QUERY_AB_ROOTS, comma-separated project
+// roots with a built dist/, default this one; the first round's order is reversed in the next),
+// on the same view (built once by the first) with QUERY_STREAM=off, each serving uniform, Zipf
+// and hot pages (bench/query.ts's request shapes) to wrk's 32 connections for
+// BENCH_QUERY_AB_SECONDS (5). Per run: req/s, p50/p99, and server CPU µs per page, of the process
+// and of its main thread (the HTTP thread: /proc/<pid>/task/<pid>/stat).
+//
+//   BENCH_QUERY_ROWS (200000), BENCH_QUERY_AB_ROUNDS (2), BENCH_QUERY_AB_WRITES (0: events/s
+//   written to Kafka in the background, bench/query-writer.ts), BENCH_KAFKA_BROKERS (else a fresh
+//   local broker), BENCH_PROF_DIR (each query process writes a V8 CPU profile there).
+// Hold the bench lock: flock /tmp/trackhouse-bench.lock node --import tsx bench/query-ab.ts
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LOCAL_KAFKA_VERSION } from '../src/config/index.js';
+import { startLocalBroker, type LocalBroker } from '../src/localkafka/index.js';
+import { cpuSeconds } from './lib/cpu.js';
+import { child, DATA_END_MS, hotPaths, load, paths, prepareData, SEED, setHotUsers, startSplit, waitReady, type Pattern } from './query.js';
+import type { BenchContext } from './types.js';
+
+const root = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
+const roots = (process.env.BENCH_QUERY_AB_ROOTS ?? root).split(',').filter((r) => r !== '').map((r) => path.resolve(r));
+const rows = Number(process.env.BENCH_QUERY_ROWS ?? 200_000);
+const rounds = Number(process.env.BENCH_QUERY_AB_ROUNDS ?? 2);
+const seconds = Number(process.env.BENCH_QUERY_AB_SECONDS ?? 5);
+const writeRate = Number(process.env.BENCH_QUERY_AB_WRITES ?? 0);
+const users = Math.max(1000, Math.round(rows / 20));
+const log = (m: string) => process.stderr.write(`[query-ab] ${m}\n`);
+
+/** utime + stime of one thread, in seconds. */
+function threadCpu(pid: number, tid: number): number {
+  const s = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/** Milliseconds a 3e8-iteration loop takes here now: the machine's speed at the time. */
+function loopMs(): number {
+  let s = 0;
+  const t = Date.now();
+  for (let i = 0; i < 3e8; i++) s += i;
+  if (s < 0) log('');
+  return Date.now() - t;
+}
+
+interface Row {
+  round: number;
+  root: string;
+  pattern: Pattern;
+  rps: number;
+  p50: number;
+  p99: number;
+  us_per_page: number;
+  main_us_per_page: number;
+  reply_bytes: number;
+}
+
+async function main(): Promise<void> {
+  const work = mkdtempSync(path.join(os.tmpdir(), 'trackhouse-query-ab-'));
+  let broker: LocalBroker | undefined;
+  const out: Row[] = [];
+  try {
+    const external = process.env.BENCH_KAFKA_BROKERS;
+    if (!external) {
+      broker = await startLocalBroker({ dataDir: path.join(work, 'kafka'), cacheDir: path.join(root, '.trackhouse'), version: LOCAL_KAFKA_VERSION, port: 0, controllerPort: 0, heapMb: 1024 });
+    }
+    const brokers = external ? external.split(',') : broker!.brokers;
+    const ctx: BenchContext = { brokers, workDir: work, root, quick: false, log };
+    setHotUsers(Math.min(500, users));
+    const data = await prepareData(ctx, rows, users, 'ab');
+    const env = { ...data.env, QUERY_STREAM: 'off' };
+    log(`uptime: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, 3e8 loop ${loopMs()} ms`);
+    for (let round = 0; round < rounds; round++) {
+      const order = round % 2 === 0 ? roots : [...roots].reverse();
+      for (const r of order) {
+        const split = await startSplit({ ...ctx, root: r }, { ...data, env });
+        await waitReady(split.port, split.query.exited, 1_800_000);
+        const pid = split.query.proc.pid!;
+        const writer = writeRate > 0 ? child(ctx, ['--import', 'tsx', path.join(root, 'bench', 'query-writer.ts'), JSON.stringify({ brokers, topic: data.topic, rate: writeRate, users, seed: SEED, endMs: DATA_END_MS })], env, 'writer') : null;
+        if (writer) await writer.line((o) => ('writing' in o ? true : undefined));
+        for (const pattern of ['uniform', 'zipf', 'hot'] as const) {
+          if (pattern === 'hot') {
+            const keys = hotPaths(users);
+            await load(split.port, keys, 0, keys.length);
+          } else {
+            await load(split.port, paths(pattern, users, 50_000, 7), 1);
+          }
+          const c0 = cpuSeconds(pid);
+          const m0 = threadCpu(pid, pid);
+          const { result, hist } = await load(split.port, paths(pattern, users, 200_000, 11 + round), seconds);
+          const cpu = cpuSeconds(pid) - c0;
+          const mainCpu = threadCpu(pid, pid) - m0;
+          const n = result.requests.total;
+          const row: Row = {
+            round,
+            root: r,
+            pattern,
+            rps: Math.round(n / seconds),
+            p50: Math.round(hist.getValueAtPercentile(50)) / 1000,
+            p99: Math.round(hist.getValueAtPercentile(99)) / 1000,
+            us_per_page: Math.round((cpu / n) * 1e7) / 10,
+            main_us_per_page: Math.round((mainCpu / n) * 1e7) / 10,
+            reply_bytes: Math.round(result.throughput.total / Math.max(1, n)),
+          };
+          hist.destroy();
+          if (result.non2xx > 0 || result.errors > 0) log(`  ${result.non2xx} non-2xx, ${result.errors} errors`);
+          out.push(row);
+          log(JSON.stringify(row));
+        }
+        if (writer) {
+          writer.proc.kill('SIGTERM');
+          await writer.exited;
+        }
+        await split.query.stop();
+        await split.chHttp.stop();
+      }
+      log(`uptime: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, 3e8 loop ${loopMs()} ms`);
+    }
+  } finally {
+    await broker?.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+  const lines = ['| root | access | round | req/s | p50 ms | p99 ms | CPU µs/page (process) | main thread µs/page | reply bytes |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- |'];
+  for (const r of out) lines.push(`| ${r.root} | ${r.pattern} | ${r.round} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.us_per_page} | ${r.main_us_per_page} | ${r.reply_bytes} |`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+await main();
