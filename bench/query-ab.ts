@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { LOCAL_KAFKA_VERSION } from '../src/config/index.js';
 import { startLocalBroker, type LocalBroker } from '../src/localkafka/index.js';
 import { cpuSeconds } from './lib/cpu.js';
-import { child, DATA_END_MS, hotPaths, load, paths, prepareData, SEED, setHotUsers, startSplit, waitReady, type Pattern } from './query.js';
+import { child, DATA_END_MS, hotPaths, load, paths, prepareData, SEED, setHotUsers, waitReady, type Pattern } from './query.js';
 import type { BenchContext } from './types.js';
 
 const root = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -74,32 +74,45 @@ async function main(): Promise<void> {
     const ctx: BenchContext = { brokers, workDir: work, root, quick: false, log };
     setHotUsers(Math.min(500, users));
     const data = await prepareData(ctx, rows, users, 'ab');
-    const env = { ...data.env, QUERY_STREAM: 'off' };
+    // One ClickHouse for all (idle: the views hold every event), one `trackhouse query` per root,
+    // each with a view of its own, all running; the roots take turns per access pattern.
+    const chHttp = child(ctx, ['--import', 'tsx', path.join(root, 'bench', 'query-chdb-http.ts'), data.dataDir], data.env, 'clickhouse-http');
+    const chUrl = await chHttp.line((o) => (typeof o.url === 'string' ? o.url : undefined));
+    const servers = roots.map((r, i) => {
+      const env = { ...data.env, QUERY_STREAM: 'off', CLICKHOUSE_URL: chUrl, TRACKHOUSE_DATA_DIR: path.join(work, `query-${i}`) };
+      const q = child({ ...ctx, root: r }, [path.join(r, 'dist/cli/main.js'), 'query'], env, `query-${i}`);
+      return { root: r, q, port: q.line((o) => (o.msg === 'query API listening' && typeof o.port === 'number' ? o.port : undefined)) };
+    });
+    const ports: number[] = [];
+    for (const s of servers) {
+      const port = await s.port;
+      await waitReady(port, s.q.exited, 1_800_000);
+      ports.push(port);
+    }
+    const writer = writeRate > 0 ? child(ctx, ['--import', 'tsx', path.join(root, 'bench', 'query-writer.ts'), JSON.stringify({ brokers, topic: data.topic, rate: writeRate, users, seed: SEED, endMs: DATA_END_MS })], data.env, 'writer') : null;
+    if (writer) await writer.line((o) => ('writing' in o ? true : undefined));
     log(`uptime: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, 3e8 loop ${loopMs()} ms`);
     for (let round = 0; round < rounds; round++) {
-      const order = round % 2 === 0 ? roots : [...roots].reverse();
-      for (const r of order) {
-        const split = await startSplit({ ...ctx, root: r }, { ...data, env });
-        await waitReady(split.port, split.query.exited, 1_800_000);
-        const pid = split.query.proc.pid!;
-        const writer = writeRate > 0 ? child(ctx, ['--import', 'tsx', path.join(root, 'bench', 'query-writer.ts'), JSON.stringify({ brokers, topic: data.topic, rate: writeRate, users, seed: SEED, endMs: DATA_END_MS })], env, 'writer') : null;
-        if (writer) await writer.line((o) => ('writing' in o ? true : undefined));
-        for (const pattern of ['uniform', 'zipf', 'hot'] as const) {
+      for (const pattern of ['uniform', 'zipf', 'hot'] as const) {
+        const order = (round + (pattern === 'zipf' ? 1 : 0)) % 2 === 0 ? servers.map((_, i) => i) : servers.map((_, i) => i).reverse();
+        for (const i of order) {
+          const port = ports[i]!;
+          const pid = servers[i]!.q.proc.pid!;
           if (pattern === 'hot') {
             const keys = hotPaths(users);
-            await load(split.port, keys, 0, keys.length);
+            await load(port, keys, 0, keys.length);
           } else {
-            await load(split.port, paths(pattern, users, 50_000, 7), 1);
+            await load(port, paths(pattern, users, 50_000, 7), 1);
           }
           const c0 = cpuSeconds(pid);
           const m0 = threadCpu(pid, pid);
-          const { result, hist } = await load(split.port, paths(pattern, users, 200_000, 11 + round), seconds);
+          const { result, hist } = await load(port, paths(pattern, users, 200_000, 11 + round), seconds);
           const cpu = cpuSeconds(pid) - c0;
           const mainCpu = threadCpu(pid, pid) - m0;
           const n = result.requests.total;
           const row: Row = {
             round,
-            root: r,
+            root: servers[i]!.root,
             pattern,
             rps: Math.round(n / seconds),
             p50: Math.round(hist.getValueAtPercentile(50)) / 1000,
@@ -113,21 +126,30 @@ async function main(): Promise<void> {
           out.push(row);
           log(JSON.stringify(row));
         }
-        if (writer) {
-          writer.proc.kill('SIGTERM');
-          await writer.exited;
-        }
-        await split.query.stop();
-        await split.chHttp.stop();
       }
       log(`uptime: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, 3e8 loop ${loopMs()} ms`);
     }
+    if (writer) {
+      writer.proc.kill('SIGTERM');
+      await writer.exited;
+    }
+    for (const s of servers) await s.q.stop();
+    await chHttp.stop();
   } finally {
     await broker?.stop();
     rmSync(work, { recursive: true, force: true });
   }
   const lines = ['| root | access | round | req/s | p50 ms | p99 ms | CPU µs/page (process) | main thread µs/page | reply bytes |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- |'];
   for (const r of out) lines.push(`| ${r.root} | ${r.pattern} | ${r.round} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.us_per_page} | ${r.main_us_per_page} | ${r.reply_bytes} |`);
+  lines.push('', '| access | root | median CPU µs/page (process) | median main thread µs/page | median req/s | median p99 ms |', '| --- | --- | --- | --- | --- | --- |');
+  const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor((a.length - 1) / 2)]!;
+  for (const pattern of ['uniform', 'zipf', 'hot'] as const) {
+    for (const r of roots) {
+      const rs = out.filter((o) => o.pattern === pattern && o.root === r);
+      if (rs.length === 0) continue;
+      lines.push(`| ${pattern} | ${r} | ${med(rs.map((o) => o.us_per_page))} | ${med(rs.map((o) => o.main_us_per_page))} | ${med(rs.map((o) => o.rps))} | ${med(rs.map((o) => o.p99))} |`);
+    }
+  }
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 

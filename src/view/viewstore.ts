@@ -676,10 +676,10 @@ export class ViewReader {
   }
 
   /**
-   * The reply for the last read: its first `limit` rows, and `tail` (`],"next_cursor":...}`)
-   * behind them. A view of the reader's buffer, valid until the next read: send it at once.
+   * The reply for the last read: its first `limit` rows, and `tail` (`],"next_cursor":...}`: bytes,
+   * or ASCII text) behind them. A view of the reader's buffer, valid until the next read: send it at once.
    */
-  reply(limit: number, tail: Buffer): Buffer {
+  reply(limit: number, tail: Buffer | string): Buffer {
     const n = Math.min(limit, this.count);
     const end = n === 0 ? PREFIX.length + 1 : this.ends[n - 1]!;
     if (end + tail.length > this.out.length) {
@@ -689,7 +689,8 @@ export class ViewReader {
     }
     PREFIX.copy(this.out, 0);
     this.out[PREFIX.length] = OPEN;
-    tail.copy(this.out, end);
+    if (typeof tail === 'string') this.out.write(tail, end, 'latin1');
+    else tail.copy(this.out, end);
     return this.out.subarray(0, end + tail.length);
   }
 }
