@@ -1,19 +1,22 @@
-// node --import tsx bench/query-ab.ts: the query API's per-page cost, two builds (or more) A/B on
-// one data set, alternating, for comparisons on a shared, throttled machine where absolute rates
-// move with the neighbours: what stays comparable is each build's CPU per page against the other's
-// in the same session.
+// node --import tsx bench/query-ab.ts: the query API's cost per page, two builds (or more) A/B on
+// one data set, for comparisons on a shared, throttled machine where absolute rates move with the
+// neighbours and the host: what holds is each build's CPU per page against the other's, measured
+// in turns within minutes.
 //
-// The split `trackhouse query` of each root in turn (BENCH_QUERY_AB_ROOTS, comma-separated project
-// roots with a built dist/, default this one; the first round's order is reversed in the next),
-// on the same view (built once by the first) with QUERY_STREAM=off, each serving uniform, Zipf
-// and hot pages (bench/query.ts's request shapes) to wrk's 32 connections for
-// BENCH_QUERY_AB_SECONDS (5). Per run: req/s, p50/p99, and server CPU µs per page, of the process
-// and of its main thread (the HTTP thread: /proc/<pid>/task/<pid>/stat).
+// One split `trackhouse query` per root (BENCH_QUERY_AB_ROOTS, comma-separated project roots with
+// a built dist/, default this one), each on a view of its own built from the same topic, all
+// running (QUERY_STREAM=off), ClickHouse served once (idle: the views hold every event). Per round
+// and access pattern (bench/query.ts's uniform, Zipf and hot, its request shapes), the roots take
+// turns (the order flips between rounds and patterns): a warm-up, then wrk's 32 connections for
+// BENCH_QUERY_AB_SECONDS (5). Per run: req/s, p50/p99, the host's steal share, and the server's
+// CPU µs per page, of the process and of its main thread (the HTTP thread,
+// /proc/<pid>/task/<pid>/stat); then the medians per root and pattern.
 //
 //   BENCH_QUERY_ROWS (200000), BENCH_QUERY_AB_ROUNDS (2), BENCH_QUERY_AB_WRITES (0: events/s
 //   written to Kafka in the background, bench/query-writer.ts), BENCH_KAFKA_BROKERS (else a fresh
 //   local broker), BENCH_PROF_DIR (each query process writes a V8 CPU profile there).
 // Hold the bench lock: flock /tmp/trackhouse-bench.lock node --import tsx bench/query-ab.ts
+import { execFileSync } from 'node:child_process';
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { LOCAL_KAFKA_VERSION } from '../src/config/index.js';
 import { startLocalBroker, type LocalBroker } from '../src/localkafka/index.js';
 import { cpuSeconds } from './lib/cpu.js';
+import { cpuShares, cpuSpeed, cpuTicks } from './lib/cpuspeed.js';
 import { child, DATA_END_MS, hotPaths, load, paths, prepareData, SEED, setHotUsers, waitReady, type Pattern } from './query.js';
 import type { BenchContext } from './types.js';
 
@@ -40,13 +44,14 @@ function threadCpu(pid: number, tid: number): number {
   return (Number(f[11]) + Number(f[12])) / 100;
 }
 
-/** Milliseconds a 3e8-iteration loop takes here now: the machine's speed at the time. */
-function loopMs(): number {
-  let s = 0;
-  const t = Date.now();
-  for (let i = 0; i < 3e8; i++) s += i;
-  if (s < 0) log('');
-  return Date.now() - t;
+/**
+ * The machine's speed now: the session brief's 3e8-iteration loop at script level in a fresh Node
+ * process (ms; ~4 s throttled, 0.45-0.75 s not), and bench/lib/cpuspeed.ts's probe.
+ */
+function speed(): string {
+  const loop = execFileSync(process.execPath, ['-e', 'let s=0;const t=Date.now();for(let i=0;i<3e8;i++)s+=i;console.log(Date.now()-t)'], { encoding: 'utf8' }).trim();
+  const probe = cpuSpeed();
+  return `uptime ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, 3e8 loop ${loop} ms, probe ${probe === null ? '-' : `${probe.wall_ms} ms wall / ${probe.cpu_ms} ms CPU`}`;
 }
 
 interface Row {
@@ -59,6 +64,8 @@ interface Row {
   us_per_page: number;
   main_us_per_page: number;
   reply_bytes: number;
+  /** Share of the machine's CPU time the host took during the run. */
+  steal_pct: number | null;
 }
 
 async function main(): Promise<void> {
@@ -91,7 +98,7 @@ async function main(): Promise<void> {
     }
     const writer = writeRate > 0 ? child(ctx, ['--import', 'tsx', path.join(root, 'bench', 'query-writer.ts'), JSON.stringify({ brokers, topic: data.topic, rate: writeRate, users, seed: SEED, endMs: DATA_END_MS })], data.env, 'writer') : null;
     if (writer) await writer.line((o) => ('writing' in o ? true : undefined));
-    log(`uptime: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, 3e8 loop ${loopMs()} ms`);
+    log(speed());
     for (let round = 0; round < rounds; round++) {
       for (const pattern of ['uniform', 'zipf', 'hot'] as const) {
         const order = (round + (pattern === 'zipf' ? 1 : 0)) % 2 === 0 ? servers.map((_, i) => i) : servers.map((_, i) => i).reverse();
@@ -106,9 +113,11 @@ async function main(): Promise<void> {
           }
           const c0 = cpuSeconds(pid);
           const m0 = threadCpu(pid, pid);
+          const t0 = cpuTicks();
           const { result, hist } = await load(port, paths(pattern, users, 200_000, 11 + round), seconds);
           const cpu = cpuSeconds(pid) - c0;
           const mainCpu = threadCpu(pid, pid) - m0;
+          const shares = cpuShares(t0, cpuTicks());
           const n = result.requests.total;
           const row: Row = {
             round,
@@ -120,6 +129,7 @@ async function main(): Promise<void> {
             us_per_page: Math.round((cpu / n) * 1e7) / 10,
             main_us_per_page: Math.round((mainCpu / n) * 1e7) / 10,
             reply_bytes: Math.round(result.throughput.total / Math.max(1, n)),
+            steal_pct: shares?.steal_pct ?? null,
           };
           hist.destroy();
           if (result.non2xx > 0 || result.errors > 0) log(`  ${result.non2xx} non-2xx, ${result.errors} errors`);
@@ -127,7 +137,7 @@ async function main(): Promise<void> {
           log(JSON.stringify(row));
         }
       }
-      log(`uptime: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, 3e8 loop ${loopMs()} ms`);
+      log(speed());
     }
     if (writer) {
       writer.proc.kill('SIGTERM');
@@ -139,8 +149,8 @@ async function main(): Promise<void> {
     await broker?.stop();
     rmSync(work, { recursive: true, force: true });
   }
-  const lines = ['| root | access | round | req/s | p50 ms | p99 ms | CPU µs/page (process) | main thread µs/page | reply bytes |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- |'];
-  for (const r of out) lines.push(`| ${r.root} | ${r.pattern} | ${r.round} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.us_per_page} | ${r.main_us_per_page} | ${r.reply_bytes} |`);
+  const lines = ['| root | access | round | req/s | p50 ms | p99 ms | CPU µs/page (process) | main thread µs/page | reply bytes | steal % |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |'];
+  for (const r of out) lines.push(`| ${r.root} | ${r.pattern} | ${r.round} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.us_per_page} | ${r.main_us_per_page} | ${r.reply_bytes} | ${r.steal_pct ?? '-'} |`);
   lines.push('', '| access | root | median CPU µs/page (process) | median main thread µs/page | median req/s | median p99 ms |', '| --- | --- | --- | --- | --- | --- |');
   const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor((a.length - 1) / 2)]!;
   for (const pattern of ['uniform', 'zipf', 'hot'] as const) {
