@@ -49,15 +49,47 @@ const SOURCE = /^[A-Za-z0-9._-]{1,64}$/;
 export function readQuery(query: string, allowed: ReadonlySet<string>): Map<string, string> {
   const out = new Map<string, string>();
   if (query === '') return out;
-  for (const [name, value] of new URLSearchParams(query)) {
-    if (!allowed.has(name)) {
-      throw new InvalidParameterError(name, `unknown parameter ${JSON.stringify(name.slice(0, 100))}; allowed: ${[...allowed].join(', ')}`);
+  // Hot path (every page): without '%' or '+' nothing is decoded, so splitting on '&' and the
+  // first '=' gives what URLSearchParams gives (empty pieces skipped, a piece without '=' an empty
+  // value) at a fraction of its cost. Anything else goes through URLSearchParams.
+  if (plain(query)) {
+    for (let at = 0; at <= query.length; ) {
+      let end = query.indexOf('&', at);
+      if (end < 0) end = query.length;
+      if (end > at) {
+        const eq = query.indexOf('=', at);
+        if (eq < 0 || eq > end) add(out, allowed, query.slice(at, end), '');
+        else add(out, allowed, query.slice(at, eq), query.slice(eq + 1, end));
+      }
+      at = end + 1;
     }
-    if (out.has(name)) throw new InvalidParameterError(name, `${name} is given more than once`);
-    if (value === '') throw new InvalidParameterError(name, `${name} is empty; leave it out instead`);
-    out.set(name, value);
+    return out;
   }
+  for (const [name, value] of new URLSearchParams(query)) add(out, allowed, name, value);
   return out;
+}
+
+/**
+ * True when URLSearchParams would take `query` as it is: no '%' or '+' to decode, no leading '?'
+ * to drop, and no UTF-16 surrogate (a lone one it would replace).
+ */
+function plain(query: string): boolean {
+  if (query.charCodeAt(0) === 0x3f) return false;
+  for (let i = 0; i < query.length; i++) {
+    const c = query.charCodeAt(i);
+    if (c === 0x25 || c === 0x2b || (c >= 0xd800 && c <= 0xdfff)) return false;
+  }
+  return true;
+}
+
+/** Adds one parameter, refusing unknown, repeated and empty ones. */
+function add(out: Map<string, string>, allowed: ReadonlySet<string>, name: string, value: string): void {
+  if (!allowed.has(name)) {
+    throw new InvalidParameterError(name, `unknown parameter ${JSON.stringify(name.slice(0, 100))}; allowed: ${[...allowed].join(', ')}`);
+  }
+  if (out.has(name)) throw new InvalidParameterError(name, `${name} is given more than once`);
+  if (value === '') throw new InvalidParameterError(name, `${name} is empty; leave it out instead`);
+  out.set(name, value);
 }
 
 /** `from` and `to`: typed by people, a zone required, within what events can hold. */
@@ -95,7 +127,8 @@ function range(q: ReadonlyMap<string, string>): { from: number | null; to: numbe
 export function parseEventsRequest(rawUserId: string, query: string, limits: Limits): EventsRequest {
   let userKey: string;
   try {
-    userKey = decodeURIComponent(rawUserId);
+    // Without '%' there is nothing to decode (most ids).
+    userKey = rawUserId.indexOf('%') < 0 ? rawUserId : decodeURIComponent(rawUserId);
   } catch {
     throw new InvalidParameterError('userId', 'userId is not valid percent-encoded UTF-8');
   }

@@ -109,7 +109,12 @@ export const NULL_TAIL = Buffer.from('],"next_cursor":null}');
 
 /** The end of a reply whose last row served is (ts, id): the cursor of the next page. */
 export function cursorTail(r: EventsRequest, ts: number, id: string): Buffer {
-  return Buffer.from(`],"next_cursor":"${encodeCursor({ ts, id }, scopeFingerprint(r))}"}`);
+  return Buffer.from(cursorTailText(r, ts, id), 'latin1');
+}
+
+/** cursorTail() as text: ASCII (the cursor is base64url), to write into a reply buffer as latin1. */
+export function cursorTailText(r: EventsRequest, ts: number, id: string): string {
+  return `],"next_cursor":"${encodeCursor({ ts, id }, scopeFingerprint(r))}"}`;
 }
 
 /**

@@ -11,7 +11,9 @@ import type { Logger } from '../common/log.js';
 import type { DecodedRecords } from './decode.js';
 import type { Bytes, StateStore } from '../state/statestore.js';
 import { KeyWriter, nameLength, readTime, TIME_BASE_MS, TIME_END_MS, TYPE_CODES } from './keys.js';
-import { ROW_HEADER } from './render.js';
+import type { RangeOptions } from 'lmdb';
+import { ROW_HEADER, ROW_NO_LAYOUT } from './render.js';
+import { EVENT_TYPES } from '../schema/index.js';
 
 export const VIEW_DATABASES = ['events', 'by_type', 'by_event', 'days', 'windows', 'view_meta'] as const;
 
@@ -356,15 +358,32 @@ const COMMA = 0x2c;
 const ID_START = Buffer.byteLength('{"event_id":');
 const AFTER_ID = Buffer.from(',"type":');
 const USER_OLDER = Buffer.from([1]);
+/** Whether `,"type":` ends right before `at`. */
+function endsWithTypeKey(out: Buffer, at: number): boolean {
+  const n = AFTER_ID.length;
+  for (let i = 0; i < n; i++) if (out[at - n + i] !== AFTER_ID[i]) return false;
+  return true;
+}
+/** Each type's value in an event's reply JSON, with the comma after it (`"track",`). */
+const QUOTED_TYPES: ReadonlyMap<string, Buffer> = new Map(EVENT_TYPES.map((t) => [t, Buffer.from(`${JSON.stringify(t)},`)]));
+/** How many more rows of other types than of the one asked a `type=` read skips before it takes the index (see rows()). */
+const TYPE_SCAN_SLACK = 4;
 
 /**
  * Range reads of the view, written straight into one reply buffer.
  *
- * Hot path (every page the API answers): LMDB hands each value to this reader's decoder, which
- * copies it into the reply buffer behind a comma; keys are copied into one scratch buffer. So a
- * page of 50 events allocates nothing per event (measured: allocating a Buffer per key and value
- * cost most of a page's time), and the reply is the buffer itself: `{"events":` and the rows are
- * in place, the first comma becomes `[`, and the tail is written after the last row served.
+ * Hot path (every page the API answers), written to allocate nothing per row and little per page:
+ * - LMDB hands each value to this reader's decoder, which copies it into the reply buffer behind a
+ *   comma through a plain Uint8Array view of lmdb-js's value buffer (a Buffer's subarray() runs
+ *   Node's FastBuffer constructor: it was a tenth of a page's time);
+ * - keys are copied into one scratch buffer by the key decoder; the keys this reader passes to
+ *   LMDB (range bounds, the events key of an index entry) are KeyWriters, which its key encoder
+ *   copies from their own buffers, so no key is allocated or sliced;
+ * - an index entry's event is read with getBinaryFast(): lmdb-js's get() would copy it into a new
+ *   buffer before the decoder copies it again;
+ * - `by_type` is iterated without values (they are empty), `by_event`'s only when `type=` is asked.
+ * The reply is the buffer itself: `{"events":` and the rows are in place, the first comma becomes
+ * `[`, and the tail is written after the last row served.
  */
 export class ViewReader {
   private events!: Bytes;
@@ -373,26 +392,40 @@ export class ViewReader {
   private meta!: Bytes;
   private state!: StateStore;
   private readonly keys = new KeyWriter();
+  /** The range's bounds and an index entry's events key, passed to LMDB as they are (see writeKey). */
+  private readonly startKey = new KeyWriter();
+  private readonly endKey = new KeyWriter();
   private readonly primary = new KeyWriter();
   private out = Buffer.allocUnsafeSlow(1 << 20);
   private at = PREFIX.length;
   /** The key of the row being read (copied by the key decoder). */
   private key = Buffer.allocUnsafeSlow(4096);
   private keyLength = 0;
+  /** A Uint8Array over the memory of the last value buffer lmdb-js passed (see append()). */
+  private source: Uint8Array = new Uint8Array(0);
   private ends = new Int32Array(1024);
   private times = new Float64Array(1024);
   /** The stored header (./render.ts ROW_HEADER) of each row read, back to back. */
   private headers = Buffer.allocUnsafeSlow(1024 * ROW_HEADER);
   private count = 0;
+  private readonly found: ViewRows = { count: 0, complete: false };
 
   /** lmdb-js options for this thread's handles of the view's databases (pass to openState/attachState). */
   readonly dbOptions: Readonly<Record<string, Record<string, unknown>>>;
 
   constructor() {
     const keyEncoder = {
-      writeKey: (key: Buffer, target: Buffer, start: number) => {
-        target.set(key, start);
-        return start + key.length;
+      writeKey: (key: Buffer | KeyWriter, target: Buffer, start: number) => {
+        if (!(key instanceof KeyWriter)) {
+          target.set(key, start);
+          return start + key.length;
+        }
+        const n = key.at;
+        // lmdb-js grows its key buffer on a RangeError, which set() throws and a loop would not.
+        if (start + n > target.byteLength) throw new RangeError('key buffer too small');
+        const from = key.buf;
+        for (let i = 0; i < n; i++) target[start + i] = from[i]!;
+        return start + n;
       },
       readKey: (source: Buffer, start: number, end: number) => {
         const n = end - start;
@@ -407,7 +440,7 @@ export class ViewReader {
     const appendValue = {
       // needsStableBuffer unset: lmdb-js passes its own buffer, and this copies what it needs.
       encode: (v: Buffer) => v,
-      decode: (bytes: Buffer) => this.append(bytes),
+      decode: (bytes: Uint8Array) => this.append(bytes),
     };
     const firstByte = { encode: (v: Buffer) => v, decode: (bytes: Buffer) => (bytes.length > 0 ? bytes[0]! : 0) };
     // keyEncoding unset: lmdb-js prefers its own binary key reader over a keyEncoder.
@@ -428,10 +461,11 @@ export class ViewReader {
   }
 
   /** Appends one row (a comma, then the value less its header, which goes to `headers`); returns its length. */
-  private append(bytes: Buffer): number {
+  private append(bytes: Uint8Array): number {
     const h = this.headers;
     const at = this.count * ROW_HEADER;
     for (let i = 0; i < ROW_HEADER; i++) h[at + i] = bytes[i]!;
+    // lmdb-js's shared value buffer reports the value's length but is larger: copy n bytes.
     const n = bytes.length - ROW_HEADER;
     if (this.at + n + 64 > this.out.length) {
       const bigger = Buffer.allocUnsafeSlow(Math.max(this.out.length * 2, this.at + n + 4096));
@@ -439,9 +473,13 @@ export class ViewReader {
       this.out = bigger;
     }
     this.out[this.at++] = COMMA;
-    // Not bytes.copy(): lmdb-js's shared buffer reports the value's length but is larger, and
-    // Buffer#copy would copy all of it.
-    this.out.set(bytes.subarray(ROW_HEADER, ROW_HEADER + n), this.at);
+    // The same buffer comes back for every value (until lmdb-js grows it): one view of its memory,
+    // made again only when the buffer changes.
+    let src = this.source;
+    if (src.buffer !== bytes.buffer || src.byteOffset !== bytes.byteOffset) {
+      src = this.source = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.buffer.byteLength - bytes.byteOffset);
+    }
+    this.out.set(src.subarray(ROW_HEADER, ROW_HEADER + n), this.at);
     this.at += n;
     return n;
   }
@@ -460,11 +498,20 @@ export class ViewReader {
    * Reads the newest `want` rows of a request that lie in the view (a page's limit + 1: the extra
    * one says whether another page follows), in (timestamp DESC, event_id DESC) order, into this
    * reader's reply buffer; `horizon` is the view's lower edge, read by the caller in the same
-   * synchronous turn (one LMDB snapshot).
+   * synchronous turn (one LMDB snapshot). The result is this reader's, valid until the next read.
+   *
+   * `type=` alone first reads the user's events themselves, newest first, keeping those of that
+   * type, and goes on from its index (`by_type`) only once they prove rare: a row of the events
+   * range costs one cursor step, an index entry a cursor step and a lookup of its event (about
+   * twice and, out of cache, four times as much), and most pages ask for the common types. The
+   * index takes over when the skipped rows outnumber the kept ones by TYPE_SCAN_SLACK, so a rare
+   * type costs a few rows more than the index alone, never a scan of the user's history.
    */
   rows(q: ViewQuery, want: number, horizon: number): ViewRows {
     this.at = PREFIX.length;
     this.count = 0;
+    const found = this.found;
+    found.count = 0;
     if (want + 1 > this.ends.length) {
       this.ends = new Int32Array(want + 1);
       this.times = new Float64Array(want + 1);
@@ -473,47 +520,126 @@ export class ViewReader {
     const lower = Math.max(q.from ?? TIME_BASE_MS, horizon);
     const bounded = q.from !== null && q.from >= horizon;
     if ((q.to !== null && q.to <= lower) || (q.cursor !== null && q.cursor.ts < lower)) {
-      return { count: 0, complete: bounded || !this.hasOlder(q.userKey) };
+      found.complete = bounded || !this.hasOlder(q.userKey);
+      return found;
     }
-    const k = this.keys.reset().name(q.userKey);
+    const k = this.startKey.reset().name(q.userKey);
     const u = k.at;
-    let db = this.events;
-    let space: 'events' | 'by_type' | 'by_event' = 'events';
-    let wantType = 0;
+    let done: boolean;
     if (q.event !== null) {
-      db = this.byEvent;
-      space = 'by_event';
       k.name(q.event);
-      if (q.type !== null) wantType = TYPE_CODES.get(q.type) ?? -1;
+      const wantType = q.type === null ? 0 : (TYPE_CODES.get(q.type) ?? -1);
+      done = this.readIndex(this.byEvent, q, lower, u, k.at, want, wantType);
+    } else if (q.type !== null && !QUOTED_TYPES.has(q.type)) {
+      // Not a type events have (the API refuses it): its index range is empty.
+      done = this.readIndex(this.byType, q, lower, u, k.byte(0).at, want, 0);
     } else if (q.type !== null) {
-      db = this.byType;
-      space = 'by_type';
-      k.byte(TYPE_CODES.get(q.type) ?? 0);
+      // The events range first (see above), then by_type below the last event read, if need be.
+      this.upperBound(q, k);
+      const quoted = QUOTED_TYPES.get(q.type)!;
+      done = true;
+      let skipped = 0;
+      for (const _ of this.events.getRange(this.range(k, this.endKey.reset().part(k.buf, 0, u).time(lower), true))) {
+        // The decoder appended the row behind the last one kept: keep it, or take it back.
+        const rowStart = this.count === 0 ? PREFIX.length : this.ends[this.count - 1]!;
+        if (this.hasType(rowStart, quoted)) {
+          if (this.keep(u, want)) break;
+        } else {
+          this.at = rowStart;
+          if (++skipped > this.count + TYPE_SCAN_SLACK) {
+            done = false;
+            break;
+          }
+        }
+      }
+      if (!done) {
+        // by_type below the last event read: U y, then that event key's T I.
+        k.reset().part(this.key, 0, u).byte(TYPE_CODES.get(q.type) ?? 0).part(this.key, u, this.keyLength);
+        done = this.readIndex(this.byType, q, lower, u, u + 1, want, 0, true);
+      }
+    } else {
+      this.upperBound(q, k);
+      done = true;
+      for (const _ of this.events.getRange(this.range(k, this.endKey.reset().part(k.buf, 0, u).time(lower), true))) {
+        if (this.keep(u, want)) break;
+      }
     }
-    const p = k.at;
-    // Upper bound (exclusive): the cursor's key when it is the tighter bound, else `to`.
+    found.count = this.count;
+    found.complete = this.count === want || bounded || !this.hasOlder(q.userKey);
+    return found;
+  }
+
+  /** Writes the range's upper bound (exclusive) behind the prefix in `k`: the cursor's key when it is the tighter bound, else `to`. */
+  private upperBound(q: ViewQuery, k: KeyWriter): void {
     if (q.cursor !== null && (q.to === null || q.cursor.ts < q.to)) k.time(q.cursor.ts).id(q.cursor.id);
     else k.time(q.to ?? TIME_END_MS);
-    const start = k.copy();
-    k.at = p;
-    k.time(lower);
-    const end = k.copy();
-    // Offset of T in each key of this space.
-    const tAt = space === 'events' ? u : space === 'by_type' ? u + 1 : p;
-    for (const entry of db.getRange({ start, end, reverse: true, exclusiveStart: true, inclusiveEnd: true })) {
-      if (space !== 'events') {
-        // The index value, through this reader's decoder: the type code (by_event) or 0.
-        if (wantType !== 0 && (entry.value as unknown as number) !== wantType) continue;
-        // The events key is U T I: the user part, then the index key's tail from T on.
-        const pk = this.primary.reset().bytes(this.key, 0, u).bytes(this.key, tAt, this.keyLength).view();
-        // Appends the event's JSON; undefined when it was deleted while we read (erasure).
-        if (this.events.get(pk) === undefined) continue;
-      }
-      this.times[this.count] = readTime(this.key, tAt);
-      this.ends[this.count++] = this.at;
-      if (this.count === want) return { count: this.count, complete: true };
+  }
+
+  /** getRange options: from `start` (exclusive) down to `end` (inclusive), newest first. */
+  private range(start: KeyWriter, end: KeyWriter, values: boolean): RangeOptions {
+    return {
+      // KeyWriters, copied by this reader's key encoder.
+      start: start as unknown as Buffer,
+      end: end as unknown as Buffer,
+      reverse: true,
+      exclusiveStart: true,
+      inclusiveEnd: true,
+      // The events' values are the rows (appended by the decoder); by_type's are empty; by_event's
+      // are the type code, needed only to check `type=`. (lmdb-js reads `values`; its types omit it.)
+      ...({ values } as object),
+    };
+  }
+
+  /** Counts the row just appended (its key in `key`, U `u` bytes long); true when it is the `want`th. */
+  private keep(tAt: number, want: number): boolean {
+    this.times[this.count] = readTime(this.key, tAt);
+    this.ends[this.count++] = this.at;
+    return this.count === want;
+  }
+
+  /** Whether the row appended at `rowStart` (its comma) has the type whose JSON value is `quoted` (with the comma after it). */
+  private hasType(rowStart: number, quoted: Buffer): boolean {
+    const h = this.headers;
+    const hAt = this.count * ROW_HEADER;
+    const out = this.out;
+    // The type's offset from the header, checked against the key before it (8 bytes).
+    let at = (h[hAt]! & ROW_NO_LAYOUT) === 0 ? rowStart + 1 + (h[hAt + 3]! | (h[hAt + 4]! << 8)) : 0;
+    if (at < rowStart + 1 + ID_START + AFTER_ID.length || !endsWithTypeKey(out, at)) {
+      // No offsets (a JSON of 64 KiB or more): the type follows the id, as in id().
+      at = out.indexOf(AFTER_ID, rowStart + 1 + ID_START);
+      if (at < 0 || at >= this.at) return false;
+      at += AFTER_ID.length;
     }
-    return { count: this.count, complete: bounded || !this.hasOlder(q.userKey) };
+    const n = quoted.length;
+    if (at + n > this.at) return false;
+    for (let i = 0; i < n; i++) if (out[at + i] !== quoted[i]) return false;
+    return true;
+  }
+
+  /**
+   * Reads an index (by_type or by_event) from the key in startKey (its first `p` bytes are the
+   * prefix, U first: `u` bytes) down to `lower`, appending each entry's event; `wantType` (not 0):
+   * only entries of that type code (by_event's values). `exclusive`: startKey is a whole key
+   * already read, else the prefix, to which the upper bound is added. True when `want` rows are in.
+   */
+  private readIndex(db: Bytes, q: ViewQuery, lower: number, u: number, p: number, want: number, wantType: number, exclusive = false): boolean {
+    const k = this.startKey;
+    if (!exclusive) this.upperBound(q, k);
+    // Offset of T in the index's keys.
+    const tAt = p;
+    const pk = this.primary;
+    for (const entry of db.getRange(this.range(k, this.endKey.reset().part(k.buf, 0, p).time(lower), wantType !== 0))) {
+      // The index value, through this reader's decoder: the type code (by_event).
+      if (wantType !== 0 && (entry as { value: unknown }).value !== wantType) continue;
+      // The events key is U T I: the user part, then the index key's tail from T on.
+      pk.reset().part(this.key, 0, u).part(this.key, tAt, this.keyLength);
+      const value = this.events.getBinaryFast(pk as unknown as Buffer);
+      // Undefined when the event was deleted while we read (erasure).
+      if (value === undefined) continue;
+      this.append(value);
+      if (this.keep(tAt, want)) return true;
+    }
+    return false;
   }
 
   /** Timestamp of row i of the last read. */
@@ -550,10 +676,10 @@ export class ViewReader {
   }
 
   /**
-   * The reply for the last read: its first `limit` rows, and `tail` (`],"next_cursor":...}`)
-   * behind them. A view of the reader's buffer, valid until the next read: send it at once.
+   * The reply for the last read: its first `limit` rows, and `tail` (`],"next_cursor":...}`: bytes,
+   * or ASCII text) behind them. A view of the reader's buffer, valid until the next read: send it at once.
    */
-  reply(limit: number, tail: Buffer): Buffer {
+  reply(limit: number, tail: Buffer | string): Buffer {
     const n = Math.min(limit, this.count);
     const end = n === 0 ? PREFIX.length + 1 : this.ends[n - 1]!;
     if (end + tail.length > this.out.length) {
@@ -563,7 +689,8 @@ export class ViewReader {
     }
     PREFIX.copy(this.out, 0);
     this.out[PREFIX.length] = OPEN;
-    tail.copy(this.out, end);
+    if (typeof tail === 'string') this.out.write(tail, end, 'latin1');
+    else tail.copy(this.out, end);
     return this.out.subarray(0, end + tail.length);
   }
 }

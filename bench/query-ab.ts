@@ -1,0 +1,166 @@
+// node --import tsx bench/query-ab.ts: the query API's cost per page, two builds (or more) A/B on
+// one data set, for comparisons on a shared, throttled machine where absolute rates move with the
+// neighbours and the host: what holds is each build's CPU per page against the other's, measured
+// in turns within minutes.
+//
+// One split `trackhouse query` per root (BENCH_QUERY_AB_ROOTS, comma-separated project roots with
+// a built dist/, default this one), each on a view of its own built from the same topic, all
+// running (QUERY_STREAM=off), ClickHouse served once (idle: the views hold every event). Per round
+// and access pattern (bench/query.ts's uniform, Zipf and hot, its request shapes), the roots take
+// turns (the order flips between rounds and patterns): a warm-up, then wrk's 32 connections for
+// BENCH_QUERY_AB_SECONDS (5). Per run: req/s, p50/p99, the host's steal share, and the server's
+// CPU µs per page, of the process and of its main thread (the HTTP thread,
+// /proc/<pid>/task/<pid>/stat); then the medians per root and pattern.
+//
+//   BENCH_QUERY_ROWS (200000), BENCH_QUERY_AB_ROUNDS (2), BENCH_QUERY_AB_WRITES (0: events/s
+//   written to Kafka in the background, bench/query-writer.ts), BENCH_KAFKA_BROKERS (else a fresh
+//   local broker), BENCH_PROF_DIR (each query process writes a V8 CPU profile there).
+// Hold the bench lock: flock /tmp/trackhouse-bench.lock node --import tsx bench/query-ab.ts
+import { execFileSync } from 'node:child_process';
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LOCAL_KAFKA_VERSION } from '../src/config/index.js';
+import { startLocalBroker, type LocalBroker } from '../src/localkafka/index.js';
+import { cpuSeconds } from './lib/cpu.js';
+import { cpuShares, cpuSpeed, cpuTicks } from './lib/cpuspeed.js';
+import { child, DATA_END_MS, hotPaths, load, paths, prepareData, SEED, setHotUsers, waitReady, type Pattern } from './query.js';
+import type { BenchContext } from './types.js';
+
+const root = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
+const roots = (process.env.BENCH_QUERY_AB_ROOTS ?? root).split(',').filter((r) => r !== '').map((r) => path.resolve(r));
+const rows = Number(process.env.BENCH_QUERY_ROWS ?? 200_000);
+const rounds = Number(process.env.BENCH_QUERY_AB_ROUNDS ?? 2);
+const seconds = Number(process.env.BENCH_QUERY_AB_SECONDS ?? 5);
+const writeRate = Number(process.env.BENCH_QUERY_AB_WRITES ?? 0);
+const users = Math.max(1000, Math.round(rows / 20));
+const log = (m: string) => process.stderr.write(`[query-ab] ${m}\n`);
+
+/** utime + stime of one thread, in seconds. */
+function threadCpu(pid: number, tid: number): number {
+  const s = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/**
+ * The machine's speed now: the session brief's 3e8-iteration loop at script level in a fresh Node
+ * process (ms; ~4 s throttled, 0.45-0.75 s not), and bench/lib/cpuspeed.ts's probe.
+ */
+function speed(): string {
+  const loop = execFileSync(process.execPath, ['-e', 'let s=0;const t=Date.now();for(let i=0;i<3e8;i++)s+=i;console.log(Date.now()-t)'], { encoding: 'utf8' }).trim();
+  const probe = cpuSpeed();
+  return `uptime ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, 3e8 loop ${loop} ms, probe ${probe === null ? '-' : `${probe.wall_ms} ms wall / ${probe.cpu_ms} ms CPU`}`;
+}
+
+interface Row {
+  round: number;
+  root: string;
+  pattern: Pattern;
+  rps: number;
+  p50: number;
+  p99: number;
+  us_per_page: number;
+  main_us_per_page: number;
+  reply_bytes: number;
+  /** Share of the machine's CPU time the host took during the run. */
+  steal_pct: number | null;
+}
+
+async function main(): Promise<void> {
+  const work = mkdtempSync(path.join(os.tmpdir(), 'trackhouse-query-ab-'));
+  let broker: LocalBroker | undefined;
+  const out: Row[] = [];
+  try {
+    const external = process.env.BENCH_KAFKA_BROKERS;
+    if (!external) {
+      broker = await startLocalBroker({ dataDir: path.join(work, 'kafka'), cacheDir: path.join(root, '.trackhouse'), version: LOCAL_KAFKA_VERSION, port: 0, controllerPort: 0, heapMb: 1024 });
+    }
+    const brokers = external ? external.split(',') : broker!.brokers;
+    const ctx: BenchContext = { brokers, workDir: work, root, quick: false, log };
+    setHotUsers(Math.min(500, users));
+    const data = await prepareData(ctx, rows, users, 'ab');
+    // One ClickHouse for all (idle: the views hold every event), one `trackhouse query` per root,
+    // each with a view of its own, all running; the roots take turns per access pattern.
+    const chHttp = child(ctx, ['--import', 'tsx', path.join(root, 'bench', 'query-chdb-http.ts'), data.dataDir], data.env, 'clickhouse-http');
+    const chUrl = await chHttp.line((o) => (typeof o.url === 'string' ? o.url : undefined));
+    const servers = roots.map((r, i) => {
+      const env = { ...data.env, QUERY_STREAM: 'off', CLICKHOUSE_URL: chUrl, TRACKHOUSE_DATA_DIR: path.join(work, `query-${i}`) };
+      const q = child({ ...ctx, root: r }, [path.join(r, 'dist/cli/main.js'), 'query'], env, `query-${i}`);
+      return { root: r, q, port: q.line((o) => (o.msg === 'query API listening' && typeof o.port === 'number' ? o.port : undefined)) };
+    });
+    const ports: number[] = [];
+    for (const s of servers) {
+      const port = await s.port;
+      await waitReady(port, s.q.exited, 1_800_000);
+      ports.push(port);
+    }
+    const writer = writeRate > 0 ? child(ctx, ['--import', 'tsx', path.join(root, 'bench', 'query-writer.ts'), JSON.stringify({ brokers, topic: data.topic, rate: writeRate, users, seed: SEED, endMs: DATA_END_MS })], data.env, 'writer') : null;
+    if (writer) await writer.line((o) => ('writing' in o ? true : undefined));
+    log(speed());
+    for (let round = 0; round < rounds; round++) {
+      for (const pattern of ['uniform', 'zipf', 'hot'] as const) {
+        const order = (round + (pattern === 'zipf' ? 1 : 0)) % 2 === 0 ? servers.map((_, i) => i) : servers.map((_, i) => i).reverse();
+        for (const i of order) {
+          const port = ports[i]!;
+          const pid = servers[i]!.q.proc.pid!;
+          if (pattern === 'hot') {
+            const keys = hotPaths(users);
+            await load(port, keys, 0, keys.length);
+          } else {
+            await load(port, paths(pattern, users, 50_000, 7), 1);
+          }
+          const c0 = cpuSeconds(pid);
+          const m0 = threadCpu(pid, pid);
+          const t0 = cpuTicks();
+          const { result, hist } = await load(port, paths(pattern, users, 200_000, 11 + round), seconds);
+          const cpu = cpuSeconds(pid) - c0;
+          const mainCpu = threadCpu(pid, pid) - m0;
+          const shares = cpuShares(t0, cpuTicks());
+          const n = result.requests.total;
+          const row: Row = {
+            round,
+            root: servers[i]!.root,
+            pattern,
+            rps: Math.round(n / seconds),
+            p50: Math.round(hist.getValueAtPercentile(50)) / 1000,
+            p99: Math.round(hist.getValueAtPercentile(99)) / 1000,
+            us_per_page: Math.round((cpu / n) * 1e7) / 10,
+            main_us_per_page: Math.round((mainCpu / n) * 1e7) / 10,
+            reply_bytes: Math.round(result.throughput.total / Math.max(1, n)),
+            steal_pct: shares?.steal_pct ?? null,
+          };
+          hist.destroy();
+          if (result.non2xx > 0 || result.errors > 0) log(`  ${result.non2xx} non-2xx, ${result.errors} errors`);
+          out.push(row);
+          log(JSON.stringify(row));
+        }
+      }
+      log(speed());
+    }
+    if (writer) {
+      writer.proc.kill('SIGTERM');
+      await writer.exited;
+    }
+    for (const s of servers) await s.q.stop();
+    await chHttp.stop();
+  } finally {
+    await broker?.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+  const lines = ['| root | access | round | req/s | p50 ms | p99 ms | CPU µs/page (process) | main thread µs/page | reply bytes | steal % |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |'];
+  for (const r of out) lines.push(`| ${r.root} | ${r.pattern} | ${r.round} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.us_per_page} | ${r.main_us_per_page} | ${r.reply_bytes} | ${r.steal_pct ?? '-'} |`);
+  lines.push('', '| access | root | median CPU µs/page (process) | median main thread µs/page | median req/s | median p99 ms |', '| --- | --- | --- | --- | --- | --- |');
+  const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor((a.length - 1) / 2)]!;
+  for (const pattern of ['uniform', 'zipf', 'hot'] as const) {
+    for (const r of roots) {
+      const rs = out.filter((o) => o.pattern === pattern && o.root === r);
+      if (rs.length === 0) continue;
+      lines.push(`| ${pattern} | ${r} | ${med(rs.map((o) => o.us_per_page))} | ${med(rs.map((o) => o.main_us_per_page))} | ${med(rs.map((o) => o.rps))} | ${med(rs.map((o) => o.p99))} |`);
+    }
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+await main();
