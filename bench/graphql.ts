@@ -18,7 +18,9 @@
 // A/B in one run: BENCH_GRAPHQL_ROOTS=/a,/b (built project roots; default this one) starts the
 // query server of each root in turn on the same data, BENCH_GRAPHQL_REPEAT times (default 1:
 // a, b; 2: a, b, a, b), so old and new code meet the same machine.
+import { rmSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import * as hdr from 'hdr-histogram-js';
 import { sampled } from './lib/proc.js';
 import { CONNECTIONS, hotPaths, load, LOADGEN, metrics, paths, prepareData, READ_KEY, setHotUsers, startSplit, waitReady, type BenchRequest, type Pattern } from './query.js';
@@ -214,15 +216,22 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
   const order = Array.from({ length: repeat }, () => (roots.length > 0 ? roots : [ctx.root])).flat();
   const pairs: Pair[] = [];
   let uptime: number[] = [];
-  for (const root of order) {
+  for (const [k, root] of order.entries()) {
     const rctx = { ...ctx, root };
+    // Each server builds its own view from the topic: the one before's view and stream state go.
+    if (k > 0) for (const d of ['view', 'stream']) rmSync(path.join(data.dataDir, d), { recursive: true, force: true });
     const split = await startSplit(rctx, data);
+    let stopping = false;
+    void split.query.exited.then((code) => {
+      if (!stopping) ctx.log(`${root}: the query server exited on its own (code ${code}, signal ${split.query.proc.signalCode})`);
+    });
     try {
       ctx.log(`${root}: building the view`);
       await waitReady(split.port, split.query.exited, 3_600_000);
       if (uptime.length === 0) uptime = os.loadavg().map((l) => Math.round(l * 100) / 100);
       for (const pattern of ['hot', 'zipf'] as const) pairs.push(await pair(rctx, pattern, split.port, split.query.proc.pid!, users, warmS, measureS));
     } finally {
+      stopping = true;
       await split.query.stop();
       await split.chHttp.stop();
     }
