@@ -120,6 +120,19 @@ const API_NAME: Record<Api, string> = { rest: 'REST', graphql: 'GraphQL, cursor 
 const ANSWERS = ['view', 'view_clickhouse', 'clickhouse', 'forwarded'];
 const ROUTE: Record<Api, string> = { rest: 'events', graphql: 'graphql', graphql_nodes: 'graphql' };
 
+/**
+ * The server's metrics, asked again once when the request fails: a keep-alive connection the
+ * server closed as it was reused (seen with the second server of an A/B run) is not a failure.
+ */
+async function metricsOf(ctx: BenchContext, port: number): Promise<Awaited<ReturnType<typeof metrics>>> {
+  try {
+    return await metrics(port);
+  } catch (err) {
+    ctx.log(`metrics: ${(err as Error).message}; asking again`);
+    return metrics(port);
+  }
+}
+
 async function pair(ctx: BenchContext, pattern: Pattern, port: number, pid: number, users: number, warmS: number, measureS: number): Promise<Pair> {
   const name = `view-${pattern}`;
   const measured = paths(pattern, users, 200_000, 11);
@@ -138,9 +151,9 @@ async function pair(ctx: BenchContext, pattern: Pattern, port: number, pid: numb
   const load_avg: number[] = [];
   for (const api of [...APIS, ...APIS]) {
     load_avg.push(os.loadavg()[0]!);
-    const before = await metrics(port);
+    const before = await metricsOf(ctx, port);
     const s = await sampled(pid, () => load(port, streams[api], measureS));
-    const after = await metrics(port);
+    const after = await metricsOf(ctx, port);
     const { result, hist } = s.result;
     hists[api].push(hist);
     const t = totals[api];
