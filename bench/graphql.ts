@@ -14,7 +14,13 @@
 // trackhouse_query_events_answers_total counts where each page came from, per API run.
 // REST and GraphQL alternate (REST, GraphQL, REST, GraphQL) on the one server process, so drift
 // in the shared machine's load falls on both; each side's figures are from its two runs together.
+//
+// A/B in one run: BENCH_GRAPHQL_ROOTS=/a,/b (built project roots; default this one) starts the
+// query server of each root in turn on the same data, BENCH_GRAPHQL_REPEAT times (default 1:
+// a, b; 2: a, b, a, b), so old and new code meet the same machine.
+import { rmSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import * as hdr from 'hdr-histogram-js';
 import { sampled } from './lib/proc.js';
 import { CONNECTIONS, hotPaths, load, LOADGEN, metrics, paths, prepareData, READ_KEY, setHotUsers, startSplit, waitReady, type BenchRequest, type Pattern } from './query.js';
@@ -97,6 +103,8 @@ interface Ratio {
 
 interface Pair {
   name: string;
+  /** The project root whose query server answered (BENCH_GRAPHQL_ROOTS). */
+  root: string;
   pattern: Pattern;
   rest: Side;
   graphql: Side;
@@ -111,6 +119,19 @@ interface Pair {
 const API_NAME: Record<Api, string> = { rest: 'REST', graphql: 'GraphQL, cursor per edge', graphql_nodes: "GraphQL, REST's content" };
 const ANSWERS = ['view', 'view_clickhouse', 'clickhouse', 'forwarded'];
 const ROUTE: Record<Api, string> = { rest: 'events', graphql: 'graphql', graphql_nodes: 'graphql' };
+
+/**
+ * The server's metrics, asked again once when the request fails: a keep-alive connection the
+ * server closed as it was reused (seen with the second server of an A/B run) is not a failure.
+ */
+async function metricsOf(ctx: BenchContext, port: number): Promise<Awaited<ReturnType<typeof metrics>>> {
+  try {
+    return await metrics(port);
+  } catch (err) {
+    ctx.log(`metrics: ${(err as Error).message}; asking again`);
+    return metrics(port);
+  }
+}
 
 async function pair(ctx: BenchContext, pattern: Pattern, port: number, pid: number, users: number, warmS: number, measureS: number): Promise<Pair> {
   const name = `view-${pattern}`;
@@ -130,9 +151,9 @@ async function pair(ctx: BenchContext, pattern: Pattern, port: number, pid: numb
   const load_avg: number[] = [];
   for (const api of [...APIS, ...APIS]) {
     load_avg.push(os.loadavg()[0]!);
-    const before = await metrics(port);
+    const before = await metricsOf(ctx, port);
     const s = await sampled(pid, () => load(port, streams[api], measureS));
-    const after = await metrics(port);
+    const after = await metricsOf(ctx, port);
     const { result, hist } = s.result;
     hists[api].push(hist);
     const t = totals[api];
@@ -181,6 +202,7 @@ async function pair(ctx: BenchContext, pattern: Pattern, port: number, pid: numb
   const difference = (g: Side) => Math.round((g.latency_ms.p99 - rest.latency_ms.p99) * 1000) / 1000;
   return {
     name,
+    root: ctx.root,
     pattern,
     rest,
     graphql,
@@ -202,23 +224,37 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
   const hotUsers = ctx.quick ? 50 : 500;
   setHotUsers(hotUsers);
   const data = await prepareData(ctx, rows, users, 'graphql');
-  const split = await startSplit(ctx, data);
+  const roots = (process.env.BENCH_GRAPHQL_ROOTS ?? '').split(',').filter((r) => r !== '');
+  const repeat = Math.max(1, Number(process.env.BENCH_GRAPHQL_REPEAT ?? 1));
+  const order = Array.from({ length: repeat }, () => (roots.length > 0 ? roots : [ctx.root])).flat();
   const pairs: Pair[] = [];
   let uptime: number[] = [];
-  try {
-    ctx.log('building the view');
-    await waitReady(split.port, split.query.exited, 3_600_000);
-    uptime = os.loadavg().map((l) => Math.round(l * 100) / 100);
-    for (const pattern of ['hot', 'zipf'] as const) pairs.push(await pair(ctx, pattern, split.port, split.query.proc.pid!, users, warmS, measureS));
-  } finally {
-    await split.query.stop();
-    await split.chHttp.stop();
+  for (const [k, root] of order.entries()) {
+    const rctx = { ...ctx, root };
+    // Each server builds its own view from the topic: the one before's view and stream state go.
+    if (k > 0) for (const d of ['view', 'stream']) rmSync(path.join(data.dataDir, d), { recursive: true, force: true });
+    const split = await startSplit(rctx, data);
+    let stopping = false;
+    void split.query.exited.then((code) => {
+      if (!stopping) ctx.log(`${root}: the query server exited on its own (code ${code}, signal ${split.query.proc.signalCode})`);
+    });
+    try {
+      ctx.log(`${root}: building the view`);
+      await waitReady(split.port, split.query.exited, 3_600_000);
+      if (uptime.length === 0) uptime = os.loadavg().map((l) => Math.round(l * 100) / 100);
+      for (const pattern of ['hot', 'zipf'] as const) pairs.push(await pair(rctx, pattern, split.port, split.query.proc.pid!, users, warmS, measureS));
+    } finally {
+      stopping = true;
+      await split.query.stop();
+      await split.chHttp.stop();
+    }
   }
+  const tag = (p: Pair) => (order.length > 1 ? `${p.root}: ${p.name}` : p.name);
   const table = data.table;
   const row = (p: Pair, api: Api) => {
     const s = p[api];
     const answers = Object.entries(s.answers).map(([k, v]) => `${k} ${v}`).join(', ');
-    return `| ${p.name} | ${API_NAME[api]} | ${s.rps} | ${s.mean_reply_bytes} | ${s.latency_ms.p50} | ${s.latency_ms.p90} | ${s.latency_ms.p99} | ${s.latency_ms.p999} | ${s.server_cpu_us_per_request} | ${answers || '-'} | ${s.non_2xx + s.errors} |`;
+    return `| ${tag(p)} | ${API_NAME[api]} | ${s.rps} | ${s.mean_reply_bytes} | ${s.latency_ms.p50} | ${s.latency_ms.p90} | ${s.latency_ms.p99} | ${s.latency_ms.p999} | ${s.server_cpu_us_per_request} | ${answers || '-'} | ${s.non_2xx + s.errors} |`;
   };
   const met = (d: number) => (d <= 1 ? 'met' : 'NOT met');
   const md = [
@@ -233,8 +269,8 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
     '| run | GraphQL page | GraphQL/REST req/s | p50 ratio | p99 ratio | CPU/request ratio | p99 GraphQL - REST (ms) | load average during the runs |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
     ...pairs.flatMap((p) => [
-      `| ${p.name} | cursor per edge | ${p.ratio.rps} | ${p.ratio.p50} | ${p.ratio.p99} | ${p.ratio.cpu_per_request} | ${p.p99_difference_ms} | ${p.load_avg.join(', ')} |`,
-      `| ${p.name} | REST's content | ${p.ratio_nodes.rps} | ${p.ratio_nodes.p50} | ${p.ratio_nodes.p99} | ${p.ratio_nodes.cpu_per_request} | ${p.p99_difference_nodes_ms} | |`,
+      `| ${tag(p)} | cursor per edge | ${p.ratio.rps} | ${p.ratio.p50} | ${p.ratio.p99} | ${p.ratio.cpu_per_request} | ${p.p99_difference_ms} | ${p.load_avg.join(', ')} |`,
+      `| ${tag(p)} | REST's content | ${p.ratio_nodes.rps} | ${p.ratio_nodes.p50} | ${p.ratio_nodes.p99} | ${p.ratio_nodes.cpu_per_request} | ${p.p99_difference_nodes_ms} | |`,
     ]),
     '',
     `${CONNECTIONS} connections (${LOADGEN === 'wrk' ? 'wrk, 1 thread, closed loop, its own process' : 'autocannon, closed loop, in the bench process'}; the server in its own process). REST: GET /v1/users/{id}/events; GraphQL: POST /graphql, ` +
@@ -243,7 +279,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
       'Request shapes as in the query section (50% newest 50, 25% type=track limit 20, 10% one event name limit 20, 15% last 7 days limit 50). ' +
       `Before measuring, 40 pages are fetched through both APIs and must carry the same events, fields and cursors. Machine: ${os.cpus().length} cores, shared: figures are indicative.`,
     '',
-    `Target (#12): GraphQL p99 within 1 ms of REST's at ${CONNECTIONS} clients: ${pairs.map((p) => `${p.name} ${p.p99_difference_ms} ms with a cursor per edge (${met(p.p99_difference_ms)}), ${p.p99_difference_nodes_ms} ms with REST's content (${met(p.p99_difference_nodes_ms)})`).join('; ')}.`,
+    `Target (#12): GraphQL p99 within 1 ms of REST's at ${CONNECTIONS} clients: ${pairs.map((p) => `${tag(p)} ${p.p99_difference_ms} ms with a cursor per edge (${met(p.p99_difference_ms)}), ${p.p99_difference_nodes_ms} ms with REST's content (${met(p.p99_difference_nodes_ms)})`).join('; ')}.`,
   ].join('\n');
   return { name: 'graphql', results: { table, produced: data.produced, connections: CONNECTIONS, measure_seconds: measureS, load_avg_at_start: uptime, pairs }, markdown: md };
 }

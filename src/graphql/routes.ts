@@ -15,7 +15,6 @@ import { createHandler, type OperationArgs, type Request as GqlRequest, type Req
 import { execute, GraphQLError, type ExecutionResult, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, visit, type ASTNode, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { HttpError } from '../common/errors.js';
-import { readBody } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import { Counter, type Registry } from '../common/metrics.js';
 import { DEV_READ_KEY, type Config } from '../config/index.js';
@@ -116,6 +115,30 @@ function mediaTypeOf(accept: string | null | undefined): string {
   return acceptedMediaType(accept) ?? JSON_RESPONSE;
 }
 
+/** Accept and Content-Type headers seen, with what they decide (a client sends the same ones every time). */
+const HEADERS_KEPT = 64;
+const acceptSeen = new Map<string, string | null>();
+const jsonBodySeen = new Map<string, boolean>();
+function remember<V>(m: Map<string, V>, k: string, v: V): V {
+  if (m.size >= HEADERS_KEPT) m.clear();
+  m.set(k, v);
+  return v;
+}
+
+/** acceptedMediaType() remembered per Accept header (it splits and lowercases it). */
+function acceptedMediaTypeOf(accept: string): string | null {
+  const seen = acceptSeen.get(accept);
+  return seen !== undefined ? seen : remember(acceptSeen, accept, acceptedMediaType(accept));
+}
+
+/** Whether a Content-Type is the one graphql-http reads a JSON body with (application/json, UTF-8), remembered per header. */
+function jsonBody(contentType: string): boolean {
+  const seen = jsonBodySeen.get(contentType);
+  if (seen !== undefined) return seen;
+  const [type, charset = 'charset=utf-8'] = contentType.replace(/\s/g, '').toLowerCase().split(';');
+  return remember(jsonBodySeen, contentType, type === 'application/json' && charset === 'charset=utf-8');
+}
+
 /** As mediaTypeOf(), or null when the Accept header allows neither (graphql-http's 406). */
 function acceptedMediaType(accept: string | null | undefined): string | null {
   for (const a of (accept || '*/*').replace(/\s/g, '').toLowerCase().split(',')) {
@@ -127,6 +150,35 @@ function acceptedMediaType(accept: string | null | undefined): string | null {
   return null;
 }
 
+/**
+ * Reads a request body of at most `maxBytes` as text: `onText` gets it whole, or `onTooLarge` is
+ * called once as soon as it grows past the bound (the rest is dropped unread). readBody() of
+ * common/http.ts, without its copies for the usual body that arrives in one chunk: that one is
+ * decoded straight from uWS's chunk, inside the callback (uWS reuses the chunk's memory after it).
+ * Call inside the route handler.
+ */
+export function readText(res: HttpResponse, maxBytes: number, onText: (text: string) => void, onTooLarge: () => void): void {
+  let chunks: Buffer[] | null = null;
+  let size = 0;
+  let refused = false;
+  res.onData((chunk, last) => {
+    if (refused) return;
+    size += chunk.byteLength;
+    if (size > maxBytes) {
+      refused = true;
+      onTooLarge();
+      return;
+    }
+    if (last && chunks === null) {
+      onText(Buffer.from(chunk).toString('utf8'));
+      return;
+    }
+    // Copied: uWS reuses the chunk's memory; decoded once whole (a character may span chunks).
+    (chunks ??= []).push(Buffer.from(new Uint8Array(chunk)));
+    if (last) onText(Buffer.concat(chunks, size).toString('utf8'));
+  });
+}
+
 export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
   return (app, guard, reader) => {
     const { config, log } = opts;
@@ -135,10 +187,18 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
     if (!introspectionAllowed(config)) rules.push(NoSchemaIntrospectionCustomRule);
     const cost = costLimit(schema, config.graphql.maxCost, costEstimator(reader.limits.defaultLimit, reader.limits.maxLimit));
 
-    const fastPages = new Counter({
+    // Counted in a number, handed to prom-client when the metrics are read (its inc() costs about
+    // a microsecond on this machine, per page).
+    let fastCount = 0;
+    let fastReported = 0;
+    new Counter({
       name: 'trackhouse_graphql_fast_pages_total',
       help: 'GraphQL pages of user.events written from the view\'s row bytes (the fast page); other operations and pages are executed by graphql-jit',
       registers: opts.registry ? [opts.registry] : [],
+      collect() {
+        this.inc(fastCount - fastReported);
+        fastReported = fastCount;
+      },
     });
     const documents = new Map<string, Prepared>();
     const persisted = new Map<string, string>();
@@ -147,9 +207,18 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
       if (m.size >= max) m.delete(m.keys().next().value!);
       m.set(k, v);
     };
+    // The last document asked for: a client sends the same text every time, and comparing it costs
+    // less than hashing it for the map (a new string per request).
+    let lastQuery = '';
+    let lastPrepared: Prepared | null = null;
     const prepare = (query: string): Prepared => {
+      if (query === lastQuery && lastPrepared !== null) return lastPrepared;
       let p = documents.get(query);
-      if (p !== undefined) return p;
+      if (p !== undefined) {
+        lastQuery = query;
+        lastPrepared = p;
+        return p;
+      }
       try {
         const document = parse(query, { maxTokens: MAX_TOKENS });
         const errors = validate(schema, document, rules);
@@ -159,6 +228,8 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
       }
       keep(documents, query, p);
       if (p.document !== null) keep(persisted, createHash('sha256').update(query).digest('hex'), query);
+      lastQuery = query;
+      lastPrepared = p;
       return p;
     };
 
@@ -172,7 +243,11 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
       // The cost is computed once per document and values of the variables it depends on (a
       // user id is not one of them), not per request: computing it is a walk of the document.
       let key = operationName ?? '';
-      for (const v of p.costVariables) key += `|${JSON.stringify(variables?.[v] ?? null)}`;
+      for (const v of p.costVariables) {
+        const x = variables?.[v];
+        // A number's JSON is its String(); anything else through JSON.stringify.
+        key += `|${typeof x === 'number' ? String(x) : JSON.stringify(x ?? null)}`;
+      }
       let over = p.costs.get(key);
       if (over === undefined) {
         over = cost.check(p.document, variables, operationName ?? undefined);
@@ -240,7 +315,7 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
         if (fast !== null) {
           const reply = writeFastPage(fast, schema, args.variableValues as Record<string, unknown> | undefined, reader);
           if (reply !== null) {
-            fastPages.inc();
+            fastCount++;
             // A copy: the page's buffer serves the next page, and this one is written after graphql-http's awaits.
             context.caller.reply = Buffer.from(reply);
             return FAST_RESULT;
@@ -279,10 +354,8 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
      * give through execute() and onOperation().
      */
     const fastPost = (res: HttpResponse, state: Flight, start: number, headers: Map<string, string>, body: string): boolean => {
-      const media = acceptedMediaType(headers.get('accept'));
-      if (media === null) return false;
-      const [type, charset = 'charset=utf-8'] = (headers.get('content-type') || '').replace(/\s/g, '').toLowerCase().split(';');
-      if (type !== 'application/json' || charset !== 'charset=utf-8' || body === '') return false;
+      const media = acceptedMediaTypeOf(headers.get('accept') ?? '');
+      if (media === null || !jsonBody(headers.get('content-type') ?? '') || body === '') return false;
       let data: unknown;
       try {
         data = JSON.parse(body);
@@ -300,7 +373,7 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
       if (!('compiled' in found) || found.compiled.fast === null) return false;
       const reply = writeFastPage(found.compiled.fast, schema, vars, reader);
       if (reply === null) return false;
-      fastPages.inc();
+      fastCount++;
       if (!state.aborted) {
         res.cork(() => {
           res.writeStatus('200 OK');
@@ -374,10 +447,10 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
       if (authorization === null) return;
       const state = open(res);
       const headers = requestHeaders((k) => req.getHeader(k), authorization);
-      readBody(
+      readText(
         res,
         MAX_BODY_BYTES,
-        (body) => run(res, state, start, 'POST', '/graphql', headers, body.toString('utf8')),
+        (body) => run(res, state, start, 'POST', '/graphql', headers, body),
         () => {
           if (!state.aborted) res.cork(() => guard.fail(res, new HttpError('body_too_large', `a GraphQL request body may have at most ${MAX_BODY_BYTES} bytes`)));
           state.end();

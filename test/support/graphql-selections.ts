@@ -54,11 +54,15 @@ export function randomOperation(r: Rng, args: PageArgs): Operation {
   const fragments: string[] = [];
   const alias = (name: string) => (r() < 0.2 ? `${name}X${Math.floor(r() * 3)}: ${name}` : name);
   const typename = () => (r() < 0.15 ? ' __typename' : '');
-  const nodeFields = shuffle(r, EVENT_FIELDS.filter(() => r() < 0.5));
+  // Fields in REST's order now and then: runs of fields copied with their keys from the row.
+  const picked = EVENT_FIELDS.filter(() => r() < 0.5);
+  const nodeFields = r() < 0.3 ? picked : shuffle(r, picked);
   if (nodeFields.length === 0) nodeFields.push('eventId');
   // A field twice (the same key: answered once, at its first place).
   if (r() < 0.2) nodeFields.push(nodeFields[0]!);
-  let node = nodeFields.map((f) => alias(f)).join(' ') + typename();
+  // An alias that is REST's key (`event_id: eventId`): copied with the row's key, in runs too.
+  const restKey = (f: string) => (r() < 0.2 ? `${f.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}: ${f}` : alias(f));
+  let node = nodeFields.map((f) => restKey(f)).join(' ') + typename();
   if (r() < 0.2) {
     fragments.push(`fragment NodeBits on Event { ${shuffle(r, EVENT_FIELDS.slice()).slice(0, 3).join(' ')} }`);
     node = r() < 0.5 ? `...NodeBits ${node}` : `${node} ...NodeBits`;

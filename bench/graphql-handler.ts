@@ -1,0 +1,76 @@
+// The GraphQL POST handler's own CPU per request, in one process, for A/B of builds: the route of
+// each built project root (dist/) registered on a fake uWS app and called with a fake request and
+// response, over a fake reader whose every page is the same 50 events (shaped like the bench's).
+// No network, no view read, no reply write: only what src/graphql adds to a page. Rounds
+// alternate between the roots; it prints the median and minimum CPU µs per request of each root
+// and page (the minimum is the steadiest figure on a shared machine).
+//   node --import tsx bench/graphql-handler.ts [root ...]   (default: this project; K=rounds)
+// Every root must give the same bytes for every request (checked first).
+import path from 'node:path';
+import { Registry } from 'prom-client';
+import { silentLogger } from '../src/common/log.js';
+import type { QueryReader, ViewPage } from '../src/query/index.js';
+import type { EventRecord } from '../src/schema/index.js';
+import { ROW_HEADER, storedEvent } from '../src/view/render.js';
+import { NODES_QUERY, PAGE_QUERY } from './graphql.js';
+
+const roots = process.argv.length > 2 ? process.argv.slice(2).map((r) => path.resolve(r)) : [path.resolve(import.meta.dirname, '..')];
+function ev(i: number): EventRecord {
+  const ts = 1764000000000 + i * 1000;
+  const p = 1000 + i;
+  return {
+    event_id: `a1b2c3d4-${String(1000 + i)}-0000-8abc-deadbeef${String(i % 10)}a1b`, type: 'track', event: 'Product Viewed', user_id: 'user-1234', anonymous_id: 'anon-00000000-1234-5678',
+    timestamp: ts, sent_at: ts + 40, received_at: ts + 60, source: 'web', category: i % 2 ? 'shop' : null, group_id: 'org-12', name: null, previous_id: null,
+    properties: `{"product_id":"prod-${p}","sku":"SKU-${p}-M","name":"Product ${p}","price":${p % 500}.99,"currency":"USD","quantity":2,"position":4,"url":"https://shop.example.com/p/${p}","brand":"Brand 7"}`,
+    traits: '{}',
+    context: `{"library":{"name":"analytics.js","version":"4.1.0"},"ip":"203.0.1.2","locale":"en-US","userAgent":"Mozilla/5.0 (X11; Linux x86_64)","page":{"path":"/p/${p}"},"groupId":"org-12"}`,
+  };
+}
+const events = Array.from({ length: 51 }, (_, i) => ev(i));
+const stored = events.map((e) => storedEvent(e));
+const prefix = Buffer.from('{"events":');
+const parts: Buffer[] = [prefix];
+const ends: number[] = [];
+let pos = prefix.length;
+for (const s of stored.slice(0, 50)) { parts.push(Buffer.from(','), s.subarray(ROW_HEADER)); pos += 1 + s.length - ROW_HEADER; ends.push(pos); }
+const rows = { buffer: Buffer.concat(parts), rowHeaders: Buffer.concat(stored.slice(0, 50).map((s) => s.subarray(0, ROW_HEADER))), start: (i: number) => (i === 0 ? prefix.length : ends[i - 1]!) + 1, end: (i: number) => ends[i]!, time: (i: number) => events[i]!.timestamp };
+const page: ViewPage = { rows: rows as never, count: 50, hasNext: true };
+const reader: QueryReader = { limits: { defaultLimit: 50, maxLimit: 1000 }, viewPage: () => page, events: () => { throw new Error('not fast'); }, rollups: () => Promise.reject(new Error('x')) };
+const config = { graphql: { maxDepth: 15, maxCost: 5000, introspection: 'auto' }, keys: { read: new Set(['k']) } };
+
+interface Handler { (res: unknown, req: unknown): void }
+const setups: { root: string; post: Handler; replies: Buffer[] }[] = [];
+for (const root of roots) {
+  const { graphqlRoutes } = (await import(path.join(root, 'dist/graphql/routes.js'))) as typeof import('../src/graphql/routes.js');
+  let post: Handler | null = null;
+  const app = { get: () => app, post: (_p: string, h: Handler) => { post = h; return app; }, any: () => app };
+  const guard = { admit: () => 'Bearer k', fail: () => { throw new Error('fail'); }, draining: () => false, begin: () => () => {}, done: () => {} };
+  graphqlRoutes({ config: config as never, log: silentLogger(), stream: null, registry: new Registry() })(app as never, guard as never, reader);
+  setups.push({ root, post: post!, replies: [] });
+}
+const headers: Record<string, string> = { authorization: 'Bearer k', accept: 'application/graphql-response+json, application/json', 'content-type': 'application/json' };
+const req = { getHeader: (k: string) => headers[k] ?? '', getMethod: () => 'post', getQuery: () => '' };
+function call(s: (typeof setups)[number], body: ArrayBuffer, keep: boolean) {
+  let onData: ((c: ArrayBuffer, last: boolean) => void) | null = null;
+  let reply: unknown = null;
+  const res = { onAborted: () => res, onData: (f: typeof onData) => { onData = f; return res; }, cork: (f: () => void) => { f(); return res; }, writeStatus: () => res, writeHeader: () => res, end: (b: unknown) => { reply = b; return res; } };
+  s.post(res, req);
+  // uWS hands each chunk as an ArrayBuffer it reuses after the callback.
+  onData!(body, true);
+  if (keep) s.replies.push(Buffer.from(reply as Buffer));
+  if (reply === null) throw new Error('no sync reply');
+}
+const VARS = { id: 'user-1234', first: 50 };
+const bodies = [PAGE_QUERY, NODES_QUERY].map((q) => { const b = Buffer.from(JSON.stringify({ query: q, variables: VARS })); return b.buffer.slice(b.byteOffset, b.byteOffset + b.length); });
+for (const s of setups) for (const b of bodies) call(s, b, true);
+for (let i = 0; i < setups[0]!.replies.length; i++) if (!setups.every((s) => s.replies[i]!.equals(setups[0]!.replies[i]!))) throw new Error('replies differ');
+const res: Record<string, number[]> = {};
+for (let k = 0; k < Number(process.env.K ?? 8); k++) for (const s of setups) for (const [bi, b] of bodies.entries()) {
+  const n = 2000;
+  for (let i = 0; i < 200; i++) call(s, b, false);
+  const c = process.cpuUsage();
+  for (let i = 0; i < n; i++) call(s, b, false);
+  const d = process.cpuUsage(c);
+  (res[`${s.root} ${bi ? 'nodes' : 'cursor'}`] ??= []).push((d.user + d.system) / n);
+}
+for (const [k, v] of Object.entries(res)) { const x = v.sort((a, b) => a - b); console.log(k.padEnd(40), 'median', x[x.length >> 1]!.toFixed(1), 'min', x[0]!.toFixed(1), 'µs'); }
