@@ -12,7 +12,6 @@ import path from 'node:path';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type Logger as ClickHouseLogger, type WarnLogParams } from '@clickhouse/client';
 import { PrerequisiteError } from '../common/errors.js';
 import type { ClickHouseConfig } from '../config/index.js';
-import { withRawInserts, type ChdbConnectionLike } from './chdbinsert.js';
 
 export type { ClickHouseClient } from '@clickhouse/client';
 
@@ -76,8 +75,7 @@ export async function openClickHouse(cfg: ClickHouseConfig, dataDir: string): Pr
   mkdirSync(dir, { recursive: true });
   let connection: unknown;
   try {
-    // Byte bodies (the sink's inserts) reach the engine as bytes, not as a JS string: ./chdbinsert.ts.
-    connection = withRawInserts(createChdbConnection({ path: dir }) as ChdbConnectionLike);
+    connection = createChdbConnection({ path: dir });
   } catch (err) {
     // chDB binds a data dir to one process; its error says only that the connection failed.
     if ((err as { code?: string }).code === 'CHDB_CONNECTION') {
