@@ -14,11 +14,11 @@ import type { EventRecord } from '../src/schema/index.js';
 import { eventFactory } from './sink-events.js';
 
 /**
- * tsv: TabSeparated through client.insert, the sink's call (with chDB: its raw Buffer insert,
- * src/warehouse/chdbinsert.ts); tsv-string: the same bytes through client.exec, whose body chDB's
- * connection turns into a JS string (the sink's path before that); json: JSONEachRow, also exec;
- * tsv-back-to-back: as tsv, with every row built before the first insert and no pause between
- * inserts, so chDB's background merges fall inside the timed inserts, as they do in a drain.
+ * tsv: TabSeparated through client.insert, the sink's own call; tsv-string: the same bytes
+ * through client.exec (what this ceiling used before; with chDB both become a JS string body);
+ * json: JSONEachRow, also exec; tsv-back-to-back: as tsv, with every row built before the first
+ * insert and no pause between inserts, so chDB's background merges fall inside the timed
+ * inserts, as they do in a drain.
  */
 export type CeilingFormat = 'tsv' | 'tsv-back-to-back' | 'tsv-string' | 'json' | 'tsv-without-sink-bookkeeping';
 
