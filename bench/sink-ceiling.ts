@@ -13,7 +13,14 @@ import { insertSettings } from '../src/sink/index.js';
 import type { EventRecord } from '../src/schema/index.js';
 import { eventFactory } from './sink-events.js';
 
-export type CeilingFormat = 'tsv' | 'json' | 'tsv-without-sink-bookkeeping';
+/**
+ * tsv: TabSeparated through client.insert, the sink's own call; tsv-string: the same bytes
+ * through client.exec (what this ceiling used before; with chDB both become a JS string body);
+ * json: JSONEachRow, also exec; tsv-back-to-back: as tsv, with every row built before the first
+ * insert and no pause between inserts, so chDB's background merges fall inside the timed
+ * inserts, as they do in a drain.
+ */
+export type CeilingFormat = 'tsv' | 'tsv-back-to-back' | 'tsv-string' | 'json' | 'tsv-without-sink-bookkeeping';
 
 export interface CeilingArgs {
   dir: string;
@@ -77,17 +84,10 @@ export async function ceiling(args: CeilingArgs): Promise<CeilingResult> {
     const factory = eventFactory(args.seed);
     const encode = args.format === 'json' ? jsonRow : encodeTsvRow;
     const fmt = args.format === 'json' ? 'JSONEachRow' : 'TabSeparated';
-    let encodeSeconds = 0;
-    let insertSeconds = 0;
-    let insertCpuUs = 0;
-    let bytes = 0;
-    let inserts = 0;
-    for (let done = 0; done < args.rows; ) {
-      const n = Math.min(args.batchRows, args.rows - done);
+    /** One insert's rows, built like the sink does: written into buffers of about 4 MB, sent back to back. */
+    const encodeBatch = (done: number, n: number): Buffer[] => {
       const records: EventRecord[] = [];
       for (let i = 0; i < n; i++) records.push(factory.next());
-      const t0 = performance.now();
-      // Built like the sink does: rows written into buffers of about 2 MB, sent back to back.
       const chunks: Buffer[] = [];
       let buf = Buffer.allocUnsafe(4 * 1024 * 1024);
       let used = 0;
@@ -101,19 +101,51 @@ export async function ceiling(args: CeilingArgs): Promise<CeilingResult> {
         used += buf.write(line, used);
       }
       chunks.push(buf.subarray(0, used));
+      return chunks;
+    };
+    // tsv-back-to-back: every insert's rows built first, then the inserts one after another with
+    // no pause, timed as a whole (background merges included, as in a drain); the other formats
+    // build each insert's rows between inserts, untimed, so merges may run in those pauses.
+    const backToBack = args.format === 'tsv-back-to-back';
+    const prebuilt: Buffer[][] = [];
+    let encodeSeconds = 0;
+    if (backToBack) {
+      const t0 = performance.now();
+      for (let done = 0; done < args.rows; done += args.batchRows) prebuilt.push(encodeBatch(done, Math.min(args.batchRows, args.rows - done)));
+      encodeSeconds = (performance.now() - t0) / 1000;
+    }
+    let insertSeconds = 0;
+    let insertCpuUs = 0;
+    let bytes = 0;
+    let inserts = 0;
+    for (let done = 0; done < args.rows; ) {
+      const n = Math.min(args.batchRows, args.rows - done);
+      const t0 = performance.now();
+      const chunks = backToBack ? prebuilt[inserts]! : encodeBatch(done, n);
       const t1 = performance.now();
       const cpu1 = process.cpuUsage();
-      // exec with a raw body: the client's insert() wants objects for JSON formats.
-      const res = await ch.client.exec({
-        query: `INSERT INTO events (${EVENTS_INSERT_COLUMNS.join(', ')}) FORMAT ${fmt}`,
-        values: Readable.from(chunks, { objectMode: false }),
-        clickhouse_settings: insertSettings(`ceiling-${done}`),
-      });
-      res.stream.resume();
+      if (args.format === 'json' || args.format === 'tsv-string') {
+        // exec with a raw body: the client's insert() wants objects for JSON formats.
+        const res = await ch.client.exec({
+          query: `INSERT INTO events (${EVENTS_INSERT_COLUMNS.join(', ')}) FORMAT ${fmt}`,
+          values: Readable.from(chunks, { objectMode: false }),
+          clickhouse_settings: insertSettings(`ceiling-${done}`),
+        });
+        res.stream.resume();
+      } else {
+        // The sink's call (src/sink/sinkstore.ts): a byte stream of the rows, in pieces.
+        await ch.client.insert({
+          table: 'events',
+          columns: [...EVENTS_INSERT_COLUMNS],
+          format: 'TabSeparated',
+          values: Readable.from(chunks, { objectMode: false }),
+          clickhouse_settings: insertSettings(`ceiling-${done}`),
+        });
+      }
       const t2 = performance.now();
       const cpu2 = process.cpuUsage(cpu1);
       insertCpuUs += cpu2.user + cpu2.system;
-      encodeSeconds += (t1 - t0) / 1000;
+      if (!backToBack) encodeSeconds += (t1 - t0) / 1000;
       insertSeconds += (t2 - t1) / 1000;
       bytes += chunks.reduce((a, c) => a + c.length, 0);
       inserts++;

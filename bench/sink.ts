@@ -2,8 +2,9 @@
 //
 // 1. Ceiling: the same kind of rows bulk-inserted straight into a fresh chDB data dir with the
 //    project's tables and materialized views (bench/sink-ceiling.ts, one child per format:
-//    TabSeparated as the sink sends, JSONEachRow for comparison, and TabSeparated without the
-//    sink's two bookkeeping views to show what exactly-once costs).
+//    TabSeparated through the sink's own call (client.insert, a byte stream), JSONEachRow for
+//    comparison, and TabSeparated without the sink's two bookkeeping views to show what
+//    exactly-once costs; `tsv-string` on request: the same bytes through client.exec).
 // 2. Backlog: N events are written to a topic first, then `node dist/cli/main.js sink` starts on
 //    a fresh data dir; rows/s from its first insert until the group's lag is zero.
 // 3. Live: a fresh sink process while load generators write at SINK_BENCH_RATE events/s for
@@ -16,7 +17,7 @@
 // A/B and diagnosis: SINK_BENCH_COMPARE=<another build's dist/cli/main.js> drains the same backlog
 // with that build too, in turn with this one; SINK_BENCH_REPEATS=n repeats ceiling + drain(s) n
 // times (medians reported); SINK_BENCH_CEILINGS=tsv measures only the listed ceiling formats;
-// SINK_BENCH_LIVE=0 leaves out the live run; SINK_BENCH_DEBUG=1 runs the drains at debug level
+// SINK_BENCH_CEILINGS=tsv,tsv-back-to-back,tsv-string adds the ceiling without pauses between inserts and the client.exec one; SINK_BENCH_LIVE=0 leaves out the live run; SINK_BENCH_DEBUG=1 runs the drains at debug level
 // and reports the medians of each round's decode / wait / insert / commit times.
 //
 // CPU seconds per million rows, of the sink process (its decode workers and chDB included) and
@@ -426,6 +427,8 @@ export const run: Scenario = async (ctx): Promise<BenchSection> => {
       '| measure | value |',
       '| --- | --- |',
       ...(byFormat.tsv ? [`| ceiling: bulk insert into chDB, TabSeparated, all views | ${perRow(byFormat.tsv)} |`] : []),
+      ...(byFormat['tsv-back-to-back'] ? [`| ceiling: same, every insert's rows built first, inserts back to back (merges timed too) | ${perRow(byFormat['tsv-back-to-back'])} |`] : []),
+      ...(byFormat['tsv-string'] ? [`| ceiling: same TabSeparated through client.exec (the ceiling's call before #16) | ${perRow(byFormat['tsv-string'])} |`] : []),
       ...(byFormat.json ? [`| ceiling: same rows as JSONEachRow | ${perRow(byFormat.json)} |`] : []),
       ...(byFormat['tsv-without-sink-bookkeeping'] ? [`| ceiling: TabSeparated without the sink's 2 bookkeeping views | ${perRow(byFormat['tsv-without-sink-bookkeeping'])} |`] : []),
       `| sink, draining a backlog of ${fmt(p.backlog)} events | **${fmt(drainRowsPerS)} rows/s** (${results_.backlog.ratio_to_ceiling} of ceiling${p.repeats > 1 ? `, median of ${p.repeats}` : ''}) |`,

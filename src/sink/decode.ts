@@ -84,18 +84,44 @@ export async function decodeFetch(
 }
 
 async function run(pool: DecodePool, batch: PartitionBatch, records: FetchedMessage[], bytes: number): Promise<Chunk> {
-  // One copy of the values into a buffer the worker will own (transferred, not cloned).
-  const values = new Uint8Array(bytes);
-  const ends = new Uint32Array(records.length);
-  const offsets = new Float64Array(records.length);
-  let at = 0;
-  for (let i = 0; i < records.length; i++) {
-    const m = records[i]!;
-    values.set(m.value!, at);
-    at += m.value!.length;
-    ends[i] = at;
-    offsets[i] = Number(m.offset);
+  const n = records.length;
+  const starts = new Uint32Array(n);
+  const ends = new Uint32Array(n);
+  const offsets = new Float64Array(n);
+  for (let i = 0; i < n; i++) offsets[i] = Number(records[i]!.offset);
+  // The worker gets a buffer of its own (transferred, not cloned). kafkajs slices the values out
+  // of the fetch's response in order, so a task's values usually lie in one buffer, one after
+  // another with only Kafka's record framing between them: then one copy of that span (about
+  // 10 % more bytes) replaces a copy call per record, which was ~7 % of the main thread's time
+  // in a drain. Anything else (values from different buffers, out of order, far apart) is
+  // copied record by record.
+  const first = records[0]!.value!;
+  const last = records[n - 1]!.value!;
+  const base = first.byteOffset;
+  const span = last.buffer === first.buffer ? last.byteOffset + last.length - base : -1;
+  let contiguous = span >= 0 && span <= 2 * bytes + 4096;
+  for (let i = 0, end = base; contiguous && i < n; i++) {
+    const v = records[i]!.value!;
+    if (v.buffer !== first.buffer || v.byteOffset < end) contiguous = false;
+    starts[i] = v.byteOffset - base;
+    ends[i] = starts[i]! + v.length;
+    end = v.byteOffset + v.length;
   }
-  const result = await pool.decode({ topic: batch.topic, partition: batch.partition, values, ends, offsets });
+  let values: Uint8Array;
+  if (contiguous) {
+    values = new Uint8Array(span);
+    values.set(new Uint8Array(first.buffer, base, span));
+  } else {
+    values = new Uint8Array(bytes);
+    let at = 0;
+    for (let i = 0; i < n; i++) {
+      const v = records[i]!.value!;
+      values.set(v, at);
+      starts[i] = at;
+      at += v.length;
+      ends[i] = at;
+    }
+  }
+  const result = await pool.decode({ topic: batch.topic, partition: batch.partition, values, starts, ends, offsets });
   return { topic: batch.topic, partition: batch.partition, records, result };
 }

@@ -26,7 +26,7 @@ export function createDecodePool(threads: number): DecodePool {
     threads,
     decode: (task) =>
       pool.run(task, {
-        transferList: [task.values.buffer as ArrayBuffer, task.ends.buffer as ArrayBuffer, task.offsets.buffer as ArrayBuffer],
+        transferList: [task.values.buffer as ArrayBuffer, task.starts.buffer as ArrayBuffer, task.ends.buffer as ArrayBuffer, task.offsets.buffer as ArrayBuffer],
       }) as Promise<DecodeResult>,
     destroy: () => pool.destroy(),
   };

@@ -4,8 +4,9 @@
 export interface DecodeTask {
   topic: string;
   partition: number;
-  /** Record values back to back; record i is values[ends[i - 1] ?? 0, ends[i]). */
+  /** Record values; record i is values[starts[i], ends[i]) (bytes between records are not ours). */
   values: Uint8Array;
+  starts: Uint32Array;
   ends: Uint32Array;
   /** Kafka offset of record i. */
   offsets: Float64Array;

@@ -28,11 +28,15 @@ const event = (i: number, over: Partial<EventRecord> = {}): EventRecord => ({
 
 function task(values: Buffer[]) {
   const all = Buffer.concat(values);
+  const starts = new Uint32Array(values.length);
   const ends = new Uint32Array(values.length);
   let at = 0;
-  values.forEach((v, i) => (ends[i] = at += v.length));
+  values.forEach((v, i) => {
+    starts[i] = at;
+    ends[i] = at += v.length;
+  });
   const offsets = Float64Array.from(values, (_, i) => 100 + i);
-  return { topic: 'events', partition: 2, values: new Uint8Array(all), ends, offsets };
+  return { topic: 'events', partition: 2, values: new Uint8Array(all), starts, ends, offsets };
 }
 
 describe('decode worker', () => {

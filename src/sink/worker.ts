@@ -27,8 +27,8 @@ export default function decode(task: DecodeTask): unknown {
   const receivedAt = new Float64Array(n);
   const failures: DecodeFailure[] = [];
   let rows = 0;
-  let start = 0;
   for (let i = 0; i < n; i++) {
+    const start = task.starts[i]!;
     const end = task.ends[i]!;
     const offset = task.offsets[i]!;
     let line: string;
@@ -44,10 +44,8 @@ export default function decode(task: DecodeTask): unknown {
     } catch (err) {
       const code = err instanceof DecodeError || err instanceof InvalidEventError ? err.code : 'RECORD_UNDECODABLE';
       failures.push({ index: i, code, message: (err as Error).message });
-      start = end;
       continue;
     }
-    start = end;
     // A row is at most 3 bytes per UTF-16 unit; make room before writing so write() never truncates.
     if (payload.length - used < line.length * 3) payload = grow(payload, used, line.length * 3);
     used += payload.write(line, used, 'utf8');
