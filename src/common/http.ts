@@ -84,12 +84,14 @@ export function replyJson(res: HttpResponse, state: ResponseState, status: numbe
 }
 
 /**
- * Reads a request body of at most `maxBytes`: `onBody` gets it whole, or `onTooLarge` is called
- * once as soon as it grows past the bound (the rest is dropped unread). uWS reuses each chunk's
- * memory after its callback, so chunks are copied. Call inside the route handler.
+ * Reads a request body of at most `maxBytes` as UTF-8 text: `onText` gets it whole, or
+ * `onTooLarge` is called once as soon as it grows past the bound (the rest is dropped unread). The
+ * usual body, one chunk, is decoded straight from uWS's chunk inside the callback (uWS reuses that
+ * memory after it); longer ones are copied chunk by chunk and decoded once whole (a character may
+ * span chunks). Call inside the route handler.
  */
-export function readBody(res: HttpResponse, maxBytes: number, onBody: (body: Buffer) => void, onTooLarge: () => void): void {
-  const chunks: Buffer[] = [];
+export function readText(res: HttpResponse, maxBytes: number, onText: (text: string) => void, onTooLarge: () => void): void {
+  let chunks: Buffer[] | null = null;
   let size = 0;
   let refused = false;
   res.onData((chunk, last) => {
@@ -100,8 +102,12 @@ export function readBody(res: HttpResponse, maxBytes: number, onBody: (body: Buf
       onTooLarge();
       return;
     }
-    chunks.push(Buffer.from(new Uint8Array(chunk)));
-    if (last) onBody(Buffer.concat(chunks, size));
+    if (last && chunks === null) {
+      onText(Buffer.from(chunk).toString('utf8'));
+      return;
+    }
+    (chunks ??= []).push(Buffer.from(new Uint8Array(chunk)));
+    if (last) onText(Buffer.concat(chunks, size).toString('utf8'));
   });
 }
 

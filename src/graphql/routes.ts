@@ -15,6 +15,7 @@ import { createHandler, type OperationArgs, type Request as GqlRequest, type Req
 import { execute, GraphQLError, type ExecutionResult, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, visit, type ASTNode, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { HttpError } from '../common/errors.js';
+import { readText } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import { Counter, type Registry } from '../common/metrics.js';
 import { DEV_READ_KEY, type Config } from '../config/index.js';
@@ -148,35 +149,6 @@ function acceptedMediaType(accept: string | null | undefined): string | null {
     if ((type === 'application/json' || type === 'application/*' || type === '*/*') && (charset === 'charset=utf-8' || charset === 'charset=utf8')) return JSON_RESPONSE;
   }
   return null;
-}
-
-/**
- * Reads a request body of at most `maxBytes` as text: `onText` gets it whole, or `onTooLarge` is
- * called once as soon as it grows past the bound (the rest is dropped unread). readBody() of
- * common/http.ts, without its copies for the usual body that arrives in one chunk: that one is
- * decoded straight from uWS's chunk, inside the callback (uWS reuses the chunk's memory after it).
- * Call inside the route handler.
- */
-export function readText(res: HttpResponse, maxBytes: number, onText: (text: string) => void, onTooLarge: () => void): void {
-  let chunks: Buffer[] | null = null;
-  let size = 0;
-  let refused = false;
-  res.onData((chunk, last) => {
-    if (refused) return;
-    size += chunk.byteLength;
-    if (size > maxBytes) {
-      refused = true;
-      onTooLarge();
-      return;
-    }
-    if (last && chunks === null) {
-      onText(Buffer.from(chunk).toString('utf8'));
-      return;
-    }
-    // Copied: uWS reuses the chunk's memory; decoded once whole (a character may span chunks).
-    (chunks ??= []).push(Buffer.from(new Uint8Array(chunk)));
-    if (last) onText(Buffer.concat(chunks, size).toString('utf8'));
-  });
 }
 
 export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {

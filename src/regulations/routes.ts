@@ -9,7 +9,7 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { AUDIT_ACTIONS, readAudit, type AuditCopier } from '../audit/index.js';
 import { HttpError } from '../common/errors.js';
-import { readBody, writeJson } from '../common/http.js';
+import { readText, writeJson } from '../common/http.js';
 import { parseIsoTime, typedTime, type IsoTimeProblem } from '../common/isotime.js';
 import { settledWithin } from '../common/wait.js';
 import { REGULATION_TYPES, type ErasureList, type Regulation, type RegulationType } from '../erasure/index.js';
@@ -161,13 +161,13 @@ export function adminRoutes(o: AdminRoutesOptions): QueryRoutes {
         state.aborted = true;
         state.end();
       });
-      readBody(
+      readText(
         res,
         MAX_BODY_BYTES,
-        (raw) => {
+        (text) => {
           let parsed: { type: RegulationType; userIds: string[] };
           try {
-            parsed = parseRegulationBody(raw.toString('utf8'));
+            parsed = parseRegulationBody(text);
           } catch (err) {
             if (!state.aborted) res.cork(() => guard.fail(res, err));
             state.end();

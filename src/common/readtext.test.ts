@@ -1,6 +1,6 @@
 import type { HttpResponse } from 'uWebSockets.js';
 import { describe, expect, it } from 'vitest';
-import { readText } from './routes.js';
+import { readText } from './http.js';
 
 /** A response whose body arrives in these chunks, each in memory uWS reuses (zeroed) after its callback. */
 function bodyOf(chunks: Buffer[], max: number): { text: string | null; tooLarge: number } {
