@@ -67,12 +67,13 @@ export interface StateStore {
 
 const META = '_meta';
 /**
- * The LMDB file format the state is written in, part of every state's identity. 2: lmdb-js 2.9
- * (whose commits cost well under a millisecond; lmdb-js 3.x spent tens of milliseconds per commit
- * saving and re-checking its free-space list, the floor of the view's freshness). A state written
- * by lmdb-js 3.x keeps free space in another layout, so it is wiped and rebuilt, never reused.
+ * The LMDB file format trackhouse's stores are written in (this state's identity includes it; the
+ * stream's store marks it in a file). 2: lmdb-js 2.9 (whose commits cost well under a millisecond;
+ * lmdb-js 3.x spent tens of milliseconds per commit saving and re-checking its free-space list, the
+ * floor of the view's freshness). A store written by lmdb-js 3.x keeps free space in another
+ * layout, so it is wiped and rebuilt, never reused.
  */
-const STORE_FORMAT = 2;
+export const LMDB_FORMAT = 2;
 const OFFSETS = '_offsets';
 const BOOT_ID_FILE = '/proc/sys/kernel/random/boot_id';
 
@@ -143,7 +144,7 @@ export async function openState(opts: StateOptions): Promise<StateStore> {
   let wiped: string | null = null;
   const stored = o.meta.get('identity') as Record<string, unknown> | undefined;
   const openMark = o.meta.get('open') as { boot: string | null } | undefined;
-  const identity = { ...opts.identity, store: STORE_FORMAT };
+  const identity = { ...opts.identity, store: LMDB_FORMAT };
   if (stored !== undefined && JSON.stringify(stored) !== JSON.stringify(identity)) {
     wiped = `it was built for ${JSON.stringify(stored)}, this process needs ${JSON.stringify(identity)}`;
   } else if (openMark !== undefined && openMark.boot !== boot) {

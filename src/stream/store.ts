@@ -22,6 +22,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { ConfigError } from '../common/errors.js';
+import { LMDB_FORMAT } from '../state/statestore.js';
 
 export type Key = string | number | (string | number)[];
 
@@ -148,12 +149,12 @@ export function openStore(dir: string): OpenStore {
 }
 
 /**
- * The LMDB file layout the store is written in: 2, lmdb-js 2.9 (src/state/statestore.ts says why
- * not 3.x). lmdb-js 3.x keeps free space in another layout, so a store without this mark (written
- * before it) is never opened: its files are removed and the store is built again from Kafka, as a
- * new replica's is (a new instance, so a new private reader group).
+ * The LMDB file layout the store is written in (LMDB_FORMAT: src/state/statestore.ts says why).
+ * A store without this mark (written by lmdb-js 3.x) or with another is never opened: its files are
+ * removed and the store is built again from Kafka, as a new replica's is (a new instance, so a new
+ * private reader group).
  */
-const STORE_FORMAT = '2';
+const STORE_FORMAT = String(LMDB_FORMAT);
 const FORMAT_FILE = 'trackhouse-stream.format';
 
 function wipeOtherFormat(dir: string): string | null {
