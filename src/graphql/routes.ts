@@ -161,15 +161,14 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
 
     // Counted in a number, handed to prom-client when the metrics are read (its inc() costs about
     // a microsecond on this machine, per page).
-    let fastCount = 0;
-    let fastReported = 0;
+    let fastPages = 0;
     new Counter({
       name: 'trackhouse_graphql_fast_pages_total',
       help: 'GraphQL pages of user.events written from the view\'s row bytes (the fast page); other operations and pages are executed by graphql-jit',
       registers: opts.registry ? [opts.registry] : [],
       collect() {
-        this.inc(fastCount - fastReported);
-        fastReported = fastCount;
+        this.inc(fastPages);
+        fastPages = 0;
       },
     });
     const documents = new Map<string, Prepared>();
@@ -184,13 +183,15 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
     let lastQuery = '';
     let lastPrepared: Prepared | null = null;
     const prepare = (query: string): Prepared => {
-      if (query === lastQuery && lastPrepared !== null) return lastPrepared;
-      let p = documents.get(query);
-      if (p !== undefined) {
+      if (query !== lastQuery || lastPrepared === null) {
+        lastPrepared = documents.get(query) ?? parseAndValidate(query);
         lastQuery = query;
-        lastPrepared = p;
-        return p;
       }
+      return lastPrepared;
+    };
+    /** A document not seen yet (or forgotten): parsed and validated once, then kept. */
+    const parseAndValidate = (query: string): Prepared => {
+      let p: Prepared;
       try {
         const document = parse(query, { maxTokens: MAX_TOKENS });
         const errors = validate(schema, document, rules);
@@ -200,8 +201,6 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
       }
       keep(documents, query, p);
       if (p.document !== null) keep(persisted, createHash('sha256').update(query).digest('hex'), query);
-      lastQuery = query;
-      lastPrepared = p;
       return p;
     };
 
@@ -287,7 +286,7 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
         if (fast !== null) {
           const reply = writeFastPage(fast, schema, args.variableValues as Record<string, unknown> | undefined, reader);
           if (reply !== null) {
-            fastCount++;
+            fastPages++;
             // A copy: the page's buffer serves the next page, and this one is written after graphql-http's awaits.
             context.caller.reply = Buffer.from(reply);
             return FAST_RESULT;
@@ -345,7 +344,7 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
       if (!('compiled' in found) || found.compiled.fast === null) return false;
       const reply = writeFastPage(found.compiled.fast, schema, vars, reader);
       if (reply === null) return false;
-      fastCount++;
+      fastPages++;
       if (!state.aborted) {
         res.cork(() => {
           res.writeStatus('200 OK');
