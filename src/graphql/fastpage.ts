@@ -248,6 +248,8 @@ const OP_RUN = 2;
 const OP_CURSOR = 3;
 /** OP_RUN with the comma before the first key: the row's own `,` (the static before lost it). */
 const OP_RUN_COMMA = 4;
+/** From field a's value (not its key) to the end of field b's value: an OP_FIELD and the run right after it in the row, as one copy. */
+const OP_SPAN = 5;
 
 interface EdgeOps {
   n: number;
@@ -268,7 +270,10 @@ interface EdgeOps {
  * consecutive ones in REST's order as one run (`"source":..,"category":..` is one copy): fewer,
  * longer copies. OP_STATIC copies statics[a, a + b); OP_FIELD the value of field a; OP_RUN the row
  * from field a's key to the end of field b's value; OP_CURSOR the row's cursor. A run after a
- * field (`,"type":..`) takes the row's comma before its key too (OP_RUN_COMMA): one copy less.
+ * field (`,"type":..`) takes the row's comma before its key too (OP_RUN_COMMA): one copy less;
+ * and when that field is the one before the run's first in the row (`eventId` then `type`), the
+ * field and the run are one copy from the field's value on (OP_SPAN): REST's page asked through
+ * GraphQL is then 6 renamed keys and 6 copies of the row a node.
  */
 function compileEdge(parts: readonly Part[]): EdgeOps {
   const kind: number[] = [];
@@ -328,10 +333,22 @@ function compileEdge(parts: readonly Part[]): EdgeOps {
             statics.pop();
           }
         }
-        kind.push(comma ? OP_RUN_COMMA : OP_RUN);
-        a.push(first);
-        b.push(last);
-        c.push(mask);
+        const prev = kind.length - 1;
+        const prevLast = prev < 0 ? -1 : kind[prev] === OP_FIELD ? a[prev]! : kind[prev] === OP_STATIC || kind[prev] === OP_CURSOR ? -1 : b[prev]!;
+        if (comma && prevLast === first - 1) {
+          // The row op before ends with the field before this run's first: it takes the run.
+          if (kind[prev] === OP_FIELD) {
+            kind[prev] = OP_SPAN;
+            c[prev] = textBit(a[prev]!);
+          }
+          b[prev] = last;
+          c[prev]! |= mask;
+        } else {
+          kind.push(comma ? OP_RUN_COMMA : OP_RUN);
+          a.push(first);
+          b.push(last);
+          c.push(mask);
+        }
         fields += last - first + 1;
         fixed += 16 * (last - first + 1);
         continue;
@@ -355,9 +372,24 @@ function compileEdge(parts: readonly Part[]): EdgeOps {
 
 /** The answer being written: a buffer kept between requests (the caller copies the bytes out). */
 let out = Buffer.allocUnsafeSlow(1 << 16);
-/** `out` as a DataView, for put()'s 4-byte copies (made again when `out` grows). */
+/** `out` as a DataView, for the 4-byte copies (made again when `out` grows). */
 let view = new DataView(out.buffer, out.byteOffset, out.byteLength);
 let at = 0;
+/**
+ * The page's rows: the view reader's buffer, read in place (copying the page into `out` first
+ * cost a memcpy of the whole page per request, ~30 KB on the bench's pages). `sourceView` and
+ * `sourceBytes` are made again only when the reader's buffer changes (it grows rarely).
+ */
+let source: Buffer = Buffer.alloc(0);
+let sourceView: DataView = new DataView(new ArrayBuffer(0));
+let sourceBytes: Uint8Array = new Uint8Array(0);
+
+function readFrom(buffer: Buffer): void {
+  if (buffer === source) return;
+  source = buffer;
+  sourceView = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  sourceBytes = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
 
 function room(n: number): void {
   if (at + n <= out.length) return;
@@ -367,23 +399,41 @@ function room(n: number): void {
   view = new DataView(out.buffer, out.byteOffset, out.byteLength);
 }
 
-/** Copies longer than this are one copyWithin; shorter ones go 4 bytes at a time (see put()). */
+/** Copies longer than this are one native copy; shorter ones go 4 bytes at a time (see put()). */
 const WORD_COPY_MAX = 64;
 
 /**
- * Copies out[s, e) to the answer's end, which has room. Everything copied lies in `out` itself,
- * before the answer (the plan's fixed bytes and the page's rows are copied in first, one memcpy
- * each), so a copy never overlaps its source. Most copies are short (a key, an id, a time): those
- * go 4 bytes at a time through a DataView (unaligned 32-bit loads and stores, compiled inline),
- * the last 4 bytes of the copy written as one word even where it overlaps the one before (no byte
- * loop for the tail); a long one is one copyWithin, which enters C++. Measured on this machine
- * (throttled), per copy: copyWithin about 50 ns whatever the length, a byte loop 2-2.5 ns a byte
- * (8 bytes: 21 ns, 36: 93 ns), 4-byte words 8 ns at 8 bytes, 21 at 36, 38 at 64.
+ * Copies source[s, e) (the page's rows) to the answer's end, which has room. Most copies are
+ * short (a key, an id, a time): those go 4 bytes at a time through DataViews (unaligned 32-bit
+ * loads and stores, compiled inline), the last 4 bytes of the copy written as one word even where
+ * it overlaps the one before (no byte loop for the tail); a long one is one set() of a subarray of
+ * a plain Uint8Array (no Buffer made), which enters C++. Measured on this machine (throttled), per
+ * copy: a native copy about 50 ns whatever the length, a byte loop 2-2.5 ns a byte (8 bytes:
+ * 21 ns, 36: 93 ns), 4-byte words 8 ns at 8 bytes, 21 at 36, 38 at 64.
  */
 function put(s: number, e: number): void {
   const n = e - s;
-  if (n > WORD_COPY_MAX) out.copyWithin(at, s, e);
+  if (n > WORD_COPY_MAX) out.set(sourceBytes.subarray(s, e), at);
   else if (n >= 4) {
+    const v = view;
+    const from = sourceView;
+    const last = e - 4;
+    let t = at;
+    for (let i = s; i < last; i += 4, t += 4) v.setUint32(t, from.getUint32(i, true), true);
+    v.setUint32(at + n - 4, from.getUint32(last, true), true);
+  } else {
+    const o = out;
+    const from = sourceBytes;
+    let t = at;
+    for (let i = s; i < e; i++) o[t++] = from[i]!;
+  }
+  at += n;
+}
+
+/** put() for bytes of `out` itself before the answer (the edge template's fixed bytes, the cursors' middle). */
+function putOwn(s: number, e: number): void {
+  const n = e - s;
+  if (n >= 4) {
     const v = view;
     const last = e - 4;
     let t = at;
@@ -421,7 +471,7 @@ let cursorBytes = Buffer.allocUnsafeSlow(1024);
 function writeCursor(r: Rows, i: number, ctx: Context): void {
   const s = valueStart(r, i, 0);
   const e = valueEnd(r, i, 0);
-  const src = out;
+  const src = source;
   let escaped = false;
   for (let j = s + 1; j < e - 1; j++) if (src[j] === 0x5c) escaped = true;
   const time = r.page.rows.time(i);
@@ -464,18 +514,16 @@ function equalsAt(src: Uint8Array, s: number, e: number, lit: Buffer): boolean {
 interface Rows {
   page: ViewPage;
   headers: Buffer;
-  /** Where the page's buffer offsets lie in `out` (its rows are copied there): add to them. */
-  shift: number;
 }
 
 /** Start of field k's value in row i. */
 function valueStart(r: Rows, i: number, k: number): number {
   const h = i * ROW_HEADER + 1 + 2 * k;
-  return r.shift + r.page.rows.start(i) + (r.headers[h]! | (r.headers[h + 1]! << 8));
+  return r.page.rows.start(i) + (r.headers[h]! | (r.headers[h + 1]! << 8));
 }
 
 function valueEnd(r: Rows, i: number, k: number): number {
-  return k === EVENT_FIELDS.length - 1 ? r.shift + r.page.rows.end(i) - 1 : valueStart(r, i, k + 1) - KEY_BYTES[k + 1]!;
+  return k === EVENT_FIELDS.length - 1 ? r.page.rows.end(i) - 1 : valueStart(r, i, k + 1) - KEY_BYTES[k + 1]!;
 }
 
 /**
@@ -483,8 +531,8 @@ function valueEnd(r: Rows, i: number, k: number): number {
  * (a field's value ends where the next field's key starts), not the whole header first.
  */
 function writeEdge(ops: EdgeOps, r: Rows, i: number, ctx: Context): void {
-  const rowStart = r.shift + r.page.rows.start(i);
-  const rowEnd = r.shift + r.page.rows.end(i);
+  const rowStart = r.page.rows.start(i);
+  const rowEnd = r.page.rows.end(i);
   // Room for what the ops write but non-canonical texts (those ask for more themselves).
   room(ops.fixed + ops.fields * (rowEnd - rowStart));
   const h = r.headers;
@@ -495,7 +543,7 @@ function writeEdge(ops: EdgeOps, r: Rows, i: number, ctx: Context): void {
   for (let p = 0; p < n; p++) {
     const op = kind[p]!;
     if (op === OP_STATIC) {
-      put(a[p]!, a[p]! + b[p]!);
+      putOwn(a[p]!, a[p]! + b[p]!);
     } else if (op === OP_FIELD) {
       const k = a[p]!;
       const s = rowStart + (h[hAt + 2 * k]! | (h[hAt + 2 * k + 1]! << 8));
@@ -507,15 +555,16 @@ function writeEdge(ops: EdgeOps, r: Rows, i: number, ctx: Context): void {
       const first = a[p]!;
       const end = b[p]!;
       const mask = c[p]!;
-      // From the first key's comma (OP_RUN_COMMA) or quote to the last value's end.
-      const from = rowStart + (h[hAt + 2 * first]! | (h[hAt + 2 * first + 1]! << 8)) - KEY_BYTES[first]! + (op === OP_RUN_COMMA ? 0 : 1);
+      // From the first key's comma (OP_RUN_COMMA), quote (OP_RUN) or value (OP_SPAN) to the last value's end.
+      const value = rowStart + (h[hAt + 2 * first]! | (h[hAt + 2 * first + 1]! << 8));
+      const from = op === OP_SPAN ? value : value - KEY_BYTES[first]! + (op === OP_RUN_COMMA ? 0 : 1);
       const to = end === last ? rowEnd - 1 : rowStart + (h[hAt + 2 * end + 2]! | (h[hAt + 2 * end + 3]! << 8)) - KEY_BYTES[end + 1]!;
       if ((flags & mask) === mask) {
         // The row's own bytes.
         put(from, to);
       } else {
         for (let k = first; k <= end; k++) {
-          text(`${k === first && op === OP_RUN ? '' : ','}"${EVENT_FIELDS[k]}":`, 'latin1');
+          if (k > first || op !== OP_SPAN) text(`${k === first && op === OP_RUN ? '' : ','}"${EVENT_FIELDS[k]}":`, 'latin1');
           const s = rowStart + (h[hAt + 2 * k]! | (h[hAt + 2 * k + 1]! << 8));
           const e = k === last ? rowEnd - 1 : rowStart + (h[hAt + 2 * k + 2]! | (h[hAt + 2 * k + 3]! << 8)) - KEY_BYTES[k + 1]!;
           writeValue(flags, k, s, e);
@@ -531,7 +580,7 @@ const digits = new Uint8Array(15);
  * writeCursor() for the common case, in a third of its work: a 13-digit time (2001 to 2286) makes
  * `1|<ts>` 15 bytes and `|<fingerprint>|` 18, both whole base64 groups, so the cursor is the
  * encoding of `1|<ts>` (20 characters), the page's encoded `|<fingerprint>|` (24, written once
- * per page at out[middleAt]), then the encoding of the id's bytes (out[s, e), no escape in them),
+ * per page at out[middleAt]), then the encoding of the id's bytes (source[s, e), no escape in them),
  * nothing staged.
  */
 function writeAlignedCursor(time: number, s: number, e: number, middleAt: number): void {
@@ -553,8 +602,8 @@ function writeAlignedCursor(time: number, s: number, e: number, middleAt: number
   }
   room(20 + 24 + Math.ceil(((e - s) * 4) / 3) + 4);
   at = base64url(d, 0, 15, at);
-  put(middleAt, middleAt + 24);
-  at = base64url(out, s, e, at);
+  putOwn(middleAt, middleAt + 24);
+  at = base64url(source, s, e, at);
 }
 
 /** The base64url characters of every 12 bits, two to a 16-bit entry (first character in the low byte). */
@@ -587,10 +636,10 @@ function base64url(src: Uint8Array, s: number, e: number, t: number): number {
   return t;
 }
 
-/** Writes field k's value, out[s, e) (a JSON text that is not canonical parsed and serialized as execution would). */
+/** Writes field k's value, source[s, e) (a JSON text that is not canonical parsed and serialized as execution would). */
 function writeValue(flags: number, k: number, s: number, e: number): void {
   if (k >= FIRST_TEXT_FIELD && k < FIRST_TEXT_FIELD + 3 && (flags & (ROW_CANONICAL << (k - FIRST_TEXT_FIELD))) === 0) {
-    text(JSON.stringify(JSON.parse(out.toString('utf8', s, e))), 'utf8');
+    text(JSON.stringify(JSON.parse(source.toString('utf8', s, e))), 'utf8');
   } else copy(s, e);
 }
 
@@ -677,14 +726,12 @@ export function writeFastPage(plan: FastPlan, schema: GraphQLSchema, variables: 
   if (page === null) return null;
   const fingerprint = page.count > 0 && plan.readsCursor ? scopeFingerprint(r) : '';
   // `out` holds, in this order: the edge ops' fixed bytes, `|<fingerprint>|` base64url-encoded
-  // (a whole 24 characters when the fingerprint is the usual 16), the page's rows (as the view
-  // reader has them), then the answer; every copy is then within `out` (see put()).
+  // (a whole 24 characters when the fingerprint is the usual 16), then the answer; values are
+  // copied from the page's rows where the view reader has them (see put()).
   const statics = plan.edge.statics;
   const middle = fingerprint.length === 16 ? 24 : 0;
-  const from = page.count > 0 ? page.rows.start(0) : 0;
-  const to = page.count > 0 ? page.rows.end(page.count - 1) : 0;
   at = 0;
-  room(statics.length + middle + (to - from));
+  room(statics.length + middle);
   out.set(statics, 0);
   at = statics.length;
   if (middle > 0) {
@@ -694,11 +741,9 @@ export function writeFastPage(plan: FastPlan, schema: GraphQLSchema, variables: 
     c[17] = 0x7c;
     at = base64url(c, 0, 18, at);
   }
-  out.set(page.rows.buffer.subarray(from, to), at);
-  const shift = at - from;
-  at += to - from;
+  readFrom(page.rows.buffer);
   const answer = at;
-  const rows: Rows = { page, headers: page.rows.rowHeaders, shift };
+  const rows: Rows = { page, headers: page.rows.rowHeaders };
   for (let i = 0; i < page.count; i++) {
     if ((rows.headers[i * ROW_HEADER]! & ROW_NO_LAYOUT) !== 0) return null;
     if (plan.readsType && !isEventType(valueStart(rows, i, TYPE_FIELD), valueEnd(rows, i, TYPE_FIELD))) return null;
@@ -708,9 +753,9 @@ export function writeFastPage(plan: FastPlan, schema: GraphQLSchema, variables: 
   return out.subarray(answer, at);
 }
 
-/** Whether out[s, e) is a quoted EventType value. */
+/** Whether source[s, e) is a quoted EventType value. */
 function isEventType(s: number, e: number): boolean {
-  for (let k = 0; k < QUOTED_TYPES.length; k++) if (equalsAt(out, s, e, QUOTED_TYPES[k]!)) return true;
+  for (let k = 0; k < QUOTED_TYPES.length; k++) if (equalsAt(source, s, e, QUOTED_TYPES[k]!)) return true;
   return false;
 }
 const LONE_SURROGATE = /\p{Cs}/u;
