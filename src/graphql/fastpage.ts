@@ -472,11 +472,26 @@ let cursorBytes = Buffer.allocUnsafeSlow(1024);
  * a string per edge.
  */
 function writeCursor(r: Rows, i: number, ctx: Context): void {
-  const s = valueStart(r, i, 0);
-  const e = valueEnd(r, i, 0);
+  writeCursorOf(r, i, valueStart(r, i, 0), valueEnd(r, i, 0), ctx);
+}
+
+/** Whether source[s, e) holds a backslash: 4 bytes a step (a word has a byte 0x5c iff x ^ 0x5c5c5c5c has a zero byte). */
+function hasBackslash(s: number, e: number): boolean {
+  const v = sourceView;
+  let j = s;
+  for (; j + 4 <= e; j += 4) {
+    const x = v.getUint32(j, true) ^ 0x5c5c5c5c;
+    if (((x - 0x01010101) & ~x & 0x80808080) !== 0) return true;
+  }
+  const src = sourceBytes;
+  for (; j < e; j++) if (src[j] === 0x5c) return true;
+  return false;
+}
+
+/** writeCursor() with row i's event_id value (quoted) at source[s, e): the edge writers have its offsets already. */
+function writeCursorOf(r: Rows, i: number, s: number, e: number, ctx: Context): void {
   const src = source;
-  let escaped = false;
-  for (let j = s + 1; j < e - 1; j++) if (src[j] === 0x5c) escaped = true;
+  const escaped = hasBackslash(s + 1, e - 1);
   const time = r.page.rows.time(i);
   if (!escaped && time >= 1e12 && time < 1e13 && ctx.middleAt >= 0) {
     writeAlignedCursor(time, s + 1, e - 1, ctx.middleAt);
@@ -557,7 +572,7 @@ function slowRun(op: number, first: number, end: number, rowStart: number, rowEn
 }
 
 /** What the compiled edge writers call (small functions: the optimizing compiler inlines them). */
-const WRITER_LIB = { room, put, w32, w16, w8, writeValue, writeCursor, slowRun };
+const WRITER_LIB = { room, put, w32, w16, w8, writeValue, writeCursorOf, slowRun };
 
 /**
  * The edge ops compiled into one function per plan (as graphql-jit compiles a query): the ops'
@@ -596,7 +611,7 @@ function compileWriter(ops: Omit<EdgeOps, 'write'>): EdgeWriter {
     } else if (op === OP_FIELD) {
       body.push(isText(a) ? `writeValue(flags, ${a}, ${valueStart(a)}, ${valueEnd(a)});` : `put(${valueStart(a)}, ${valueEnd(a)});`);
     } else if (op === OP_CURSOR) {
-      body.push('writeCursor(r, i, ctx);');
+      body.push(`writeCursorOf(r, i, ${valueStart(0)}, ${valueEnd(0)}, ctx);`);
     } else {
       // From the first key's comma (OP_RUN_COMMA), quote (OP_RUN) or value (OP_SPAN) to the last value's end.
       const from = op === OP_SPAN ? valueStart(a) : `${valueStart(a)} - ${KEY_BYTES[a]! - (op === OP_RUN_COMMA ? 0 : 1)}`;
@@ -777,7 +792,7 @@ export function writeFastPage(plan: FastPlan, schema: GraphQLSchema, variables: 
   }
   const page = reader.viewPage(r);
   if (page === null) return null;
-  const fingerprint = page.count > 0 && plan.readsCursor ? scopeFingerprint(r) : '';
+  const fingerprint = page.count > 0 && plan.readsCursor ? fingerprintOf(r) : '';
   // `out` holds, in this order: the edge ops' fixed bytes, `|<fingerprint>|` base64url-encoded
   // (a whole 24 characters when the fingerprint is the usual 16), then the answer; values are
   // copied from the page's rows where the view reader has them (see put()).
@@ -804,6 +819,26 @@ export function writeFastPage(plan: FastPlan, schema: GraphQLSchema, variables: 
   const ctx: Context = { plan, userId, fingerprint, middleAt: middle > 0 ? statics.length : -1 };
   writeParts(plan.page, rows, ctx);
   return out.subarray(answer, at);
+}
+
+/** Fingerprints computed, by their scope's text: pages of the same user and filters follow each other. */
+const fingerprints = new Map<string, string>();
+const FINGERPRINTS_KEPT = 4096;
+
+/**
+ * scopeFingerprint() remembered per scope: the GraphQL page writes a cursor on every page that has
+ * an event (endCursor), REST only on those with a next page, and the hash was a twentieth of a
+ * GraphQL page's CPU in the bench's profile; the scope's JSON (what is hashed) is the key.
+ */
+function fingerprintOf(r: EventsRequest): string {
+  const key = JSON.stringify([r.userKey, r.from, r.to, r.type, r.event]);
+  let f = fingerprints.get(key);
+  if (f === undefined) {
+    f = scopeFingerprint(r);
+    if (fingerprints.size >= FINGERPRINTS_KEPT) fingerprints.clear();
+    fingerprints.set(key, f);
+  }
+  return f;
 }
 
 /** Whether source[s, e) is a quoted EventType value. */
