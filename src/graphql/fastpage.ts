@@ -373,70 +373,61 @@ function compileEdge(parts: readonly Part[]): EdgeOps {
   return { ...ops, write: compileWriter(ops) };
 }
 
-/** The answer being written: a buffer kept between requests (the caller copies the bytes out). */
-let out = Buffer.allocUnsafeSlow(1 << 16);
-/** `out` as a DataView, for the 4-byte copies (made again when `out` grows). */
-let view = new DataView(out.buffer, out.byteOffset, out.byteLength);
-let at = 0;
 /**
- * The page's rows: the view reader's buffer, read in place (copying the page into `out` first
- * cost a memcpy of the whole page per request, ~30 KB on the bench's pages). `sourceView` and
- * `sourceBytes` are made again only when the reader's buffer changes (it grows rarely).
+ * Where the answer is written: the view reader's buffer itself, right after the page's rows (its
+ * spare room until the next read, see ViewPage.rows), so every copy is within one buffer: no copy
+ * of the page first, and a long copy is one copyWithin (a subarray of another buffer to set() would
+ * be an object made per copy). When the answer outgrows that room, rows and answer so far move to
+ * `own` (kept between requests, grown when too small), at the same offsets.
  */
-let source: Buffer = Buffer.alloc(0);
-let sourceView: DataView = new DataView(new ArrayBuffer(0));
-let sourceBytes: Uint8Array = new Uint8Array(0);
+let own: Buffer = Buffer.allocUnsafeSlow(1 << 16);
+const ownView = (): DataView => new DataView(own.buffer, own.byteOffset, own.byteLength);
+let ownDataView = ownView();
+let out: Buffer = own;
+/** `out` as a DataView, for the 4-byte copies. */
+let view: DataView = ownDataView;
+let at = 0;
+/** The reader's buffer last written to, and its DataView (made again only when the reader's buffer changes: it grows rarely). */
+let foreign: Buffer = own;
+let foreignView: DataView = ownDataView;
 
-function readFrom(buffer: Buffer): void {
-  if (buffer === source) return;
-  source = buffer;
-  sourceView = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-  sourceBytes = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+function writeInto(buffer: Buffer): void {
+  if (buffer !== foreign) {
+    foreign = buffer;
+    foreignView = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  }
+  out = buffer;
+  view = foreignView;
 }
 
 function room(n: number): void {
   if (at + n <= out.length) return;
-  const bigger = Buffer.allocUnsafeSlow(Math.max(out.length * 2, at + n));
-  out.copy(bigger, 0, 0, at);
-  out = bigger;
-  view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  if (at + n > own.length) {
+    own = Buffer.allocUnsafeSlow(Math.max(own.length * 2, at + n));
+    ownDataView = ownView();
+  }
+  if (out !== own) out.copy(own, 0, 0, at);
+  out = own;
+  view = ownDataView;
 }
 
-/** Copies longer than this are one native copy; shorter ones go 4 bytes at a time (see put()). */
+/** Copies longer than this are one copyWithin; shorter ones go 4 bytes at a time (see put()). */
 const WORD_COPY_MAX = 64;
 
 /**
- * Copies source[s, e) (the page's rows) to the answer's end, which has room. Most copies are
- * short (a key, an id, a time): those go 4 bytes at a time through DataViews (unaligned 32-bit
- * loads and stores, compiled inline), the last 4 bytes of the copy written as one word even where
- * it overlaps the one before (no byte loop for the tail); a long one is one set() of a subarray of
- * a plain Uint8Array (no Buffer made), which enters C++. Measured on this machine (throttled), per
- * copy: a native copy about 50 ns whatever the length, a byte loop 2-2.5 ns a byte (8 bytes:
- * 21 ns, 36: 93 ns), 4-byte words 8 ns at 8 bytes, 21 at 36, 38 at 64.
+ * Copies out[s, e) (the page's rows, or the cursors' middle: both before the answer, so a copy
+ * never overlaps its source) to the answer's end, which has room. Most copies are short (a key,
+ * an id, a time): those go 4 bytes at a time through a DataView (unaligned 32-bit loads and
+ * stores, compiled inline), the last 4 bytes of the copy written as one word even where it
+ * overlaps the one before (no byte loop for the tail); a long one is one copyWithin, which enters
+ * C++. Measured on this machine (throttled), per copy: copyWithin about 50 ns whatever the
+ * length, a byte loop 2-2.5 ns a byte (8 bytes: 21 ns, 36: 93 ns), 4-byte words 8 ns at 8 bytes,
+ * 21 at 36, 38 at 64.
  */
 function put(s: number, e: number): void {
   const n = e - s;
-  if (n > WORD_COPY_MAX) out.set(sourceBytes.subarray(s, e), at);
+  if (n > WORD_COPY_MAX) out.copyWithin(at, s, e);
   else if (n >= 4) {
-    const v = view;
-    const from = sourceView;
-    const last = e - 4;
-    let t = at;
-    for (let i = s; i < last; i += 4, t += 4) v.setUint32(t, from.getUint32(i, true), true);
-    v.setUint32(at + n - 4, from.getUint32(last, true), true);
-  } else {
-    const o = out;
-    const from = sourceBytes;
-    let t = at;
-    for (let i = s; i < e; i++) o[t++] = from[i]!;
-  }
-  at += n;
-}
-
-/** put() for bytes of `out` itself before the answer (the edge template's fixed bytes, the cursors' middle). */
-function putOwn(s: number, e: number): void {
-  const n = e - s;
-  if (n >= 4) {
     const v = view;
     const last = e - 4;
     let t = at;
@@ -475,22 +466,22 @@ function writeCursor(r: Rows, i: number, ctx: Context): void {
   writeCursorOf(r, i, valueStart(r, i, 0), valueEnd(r, i, 0), ctx);
 }
 
-/** Whether source[s, e) holds a backslash: 4 bytes a step (a word has a byte 0x5c iff x ^ 0x5c5c5c5c has a zero byte). */
+/** Whether out[s, e) holds a backslash: 4 bytes a step (a word has a byte 0x5c iff x ^ 0x5c5c5c5c has a zero byte). */
 function hasBackslash(s: number, e: number): boolean {
-  const v = sourceView;
+  const v = view;
   let j = s;
   for (; j + 4 <= e; j += 4) {
     const x = v.getUint32(j, true) ^ 0x5c5c5c5c;
     if (((x - 0x01010101) & ~x & 0x80808080) !== 0) return true;
   }
-  const src = sourceBytes;
+  const src = out;
   for (; j < e; j++) if (src[j] === 0x5c) return true;
   return false;
 }
 
-/** writeCursor() with row i's event_id value (quoted) at source[s, e): the edge writers have its offsets already. */
+/** writeCursor() with row i's event_id value (quoted) at out[s, e): the edge writers have its offsets already. */
 function writeCursorOf(r: Rows, i: number, s: number, e: number, ctx: Context): void {
-  const src = source;
+  const src = out;
   const escaped = hasBackslash(s + 1, e - 1);
   const time = r.page.rows.time(i);
   if (!escaped && time >= 1e12 && time < 1e13 && ctx.middleAt >= 0) {
@@ -646,7 +637,7 @@ const digits = new Uint8Array(15);
  * writeCursor() for the common case, in a third of its work: a 13-digit time (2001 to 2286) makes
  * `1|<ts>` 15 bytes and `|<fingerprint>|` 18, both whole base64 groups, so the cursor is the
  * encoding of `1|<ts>` (20 characters), the page's encoded `|<fingerprint>|` (24, written once
- * per page at out[middleAt]), then the encoding of the id's bytes (source[s, e), no escape in them),
+ * per page at out[middleAt]), then the encoding of the id's bytes (out[s, e), no escape in them),
  * nothing staged.
  */
 function writeAlignedCursor(time: number, s: number, e: number, middleAt: number): void {
@@ -668,8 +659,8 @@ function writeAlignedCursor(time: number, s: number, e: number, middleAt: number
   }
   room(20 + 24 + Math.ceil(((e - s) * 4) / 3) + 4);
   at = base64url(d, 0, 15, at);
-  putOwn(middleAt, middleAt + 24);
-  at = base64url(source, s, e, at);
+  put(middleAt, middleAt + 24);
+  at = base64url(out, s, e, at);
 }
 
 /** The base64url characters of every 12 bits, two to a 16-bit entry (first character in the low byte). */
@@ -702,10 +693,10 @@ function base64url(src: Uint8Array, s: number, e: number, t: number): number {
   return t;
 }
 
-/** Writes field k's value, source[s, e) (a JSON text that is not canonical parsed and serialized as execution would). */
+/** Writes field k's value, out[s, e) (a JSON text that is not canonical parsed and serialized as execution would). */
 function writeValue(flags: number, k: number, s: number, e: number): void {
   if (k >= FIRST_TEXT_FIELD && k < FIRST_TEXT_FIELD + 3 && (flags & (ROW_CANONICAL << (k - FIRST_TEXT_FIELD))) === 0) {
-    text(JSON.stringify(JSON.parse(source.toString('utf8', s, e))), 'utf8');
+    text(JSON.stringify(JSON.parse(out.toString('utf8', s, e))), 'utf8');
   } else copy(s, e);
 }
 
@@ -793,15 +784,13 @@ export function writeFastPage(plan: FastPlan, schema: GraphQLSchema, variables: 
   const page = reader.viewPage(r);
   if (page === null) return null;
   const fingerprint = page.count > 0 && plan.readsCursor ? fingerprintOf(r) : '';
-  // `out` holds, in this order: the edge ops' fixed bytes, `|<fingerprint>|` base64url-encoded
-  // (a whole 24 characters when the fingerprint is the usual 16), then the answer; values are
-  // copied from the page's rows where the view reader has them (see put()).
-  const statics = plan.edge.statics;
+  // `out` is the reader's buffer (see `own`): the page's rows, then `|<fingerprint>|`
+  // base64url-encoded (a whole 24 characters when the fingerprint is the usual 16), then the answer.
   const middle = fingerprint.length === 16 ? 24 : 0;
-  at = 0;
-  room(statics.length + middle);
-  out.set(statics, 0);
-  at = statics.length;
+  writeInto(page.rows.buffer);
+  at = page.count > 0 ? page.rows.end(page.count - 1) : 0;
+  const middleAt = at;
+  room(middle);
   if (middle > 0) {
     const c = cursorBytes;
     c[0] = 0x7c;
@@ -809,14 +798,13 @@ export function writeFastPage(plan: FastPlan, schema: GraphQLSchema, variables: 
     c[17] = 0x7c;
     at = base64url(c, 0, 18, at);
   }
-  readFrom(page.rows.buffer);
   const answer = at;
   const rows: Rows = { page, headers: page.rows.rowHeaders };
   for (let i = 0; i < page.count; i++) {
     if ((rows.headers[i * ROW_HEADER]! & ROW_NO_LAYOUT) !== 0) return null;
     if (plan.readsType && !isEventType(valueStart(rows, i, TYPE_FIELD), valueEnd(rows, i, TYPE_FIELD))) return null;
   }
-  const ctx: Context = { plan, userId, fingerprint, middleAt: middle > 0 ? statics.length : -1 };
+  const ctx: Context = { plan, userId, fingerprint, middleAt: middle > 0 ? middleAt : -1 };
   writeParts(plan.page, rows, ctx);
   return out.subarray(answer, at);
 }
@@ -841,9 +829,9 @@ function fingerprintOf(r: EventsRequest): string {
   return f;
 }
 
-/** Whether source[s, e) is a quoted EventType value. */
+/** Whether out[s, e) is a quoted EventType value. */
 function isEventType(s: number, e: number): boolean {
-  for (let k = 0; k < QUOTED_TYPES.length; k++) if (equalsAt(source, s, e, QUOTED_TYPES[k]!)) return true;
+  for (let k = 0; k < QUOTED_TYPES.length; k++) if (equalsAt(out, s, e, QUOTED_TYPES[k]!)) return true;
   return false;
 }
 const LONE_SURROGATE = /\p{Cs}/u;
