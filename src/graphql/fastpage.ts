@@ -538,18 +538,22 @@ function valueEnd(r: Rows, i: number, k: number): number {
 /** Writes row i's edge: the edge template compiled for one plan (see compileWriter). */
 type EdgeWriter = (r: Rows, i: number, ctx: Context) => void;
 
-/** Writes a 32-bit, 16-bit, 8-bit constant (little-endian) at the answer's end, which has room. */
-function w32(x: number): void {
-  view.setUint32(at, x, true);
-  at += 4;
+/**
+ * Writes n (1 to 20) fixed bytes at the answer's end, given as 32-bit little-endian words a..e:
+ * whole words, the last one's bytes past n included (the answer's room has 4 bytes to spare for
+ * them, and what follows overwrites them). One call per run of fixed bytes (a key, `{"node":{`).
+ */
+function words(n: number, a: number, b: number, c: number, d: number, e: number): void {
+  const v = view;
+  const t = at;
+  v.setUint32(t, a, true);
+  if (n > 4) v.setUint32(t + 4, b, true);
+  if (n > 8) v.setUint32(t + 8, c, true);
+  if (n > 12) v.setUint32(t + 12, d, true);
+  if (n > 16) v.setUint32(t + 16, e, true);
+  at = t + n;
 }
-function w16(x: number): void {
-  view.setUint16(at, x, true);
-  at += 2;
-}
-function w8(x: number): void {
-  out[at++] = x;
-}
+const WORDS_MAX = 20;
 
 /** A run or span (op) of fields first..end whose JSON texts are not all canonical: field by field, with the keys the row has. */
 function slowRun(op: number, first: number, end: number, rowStart: number, rowEnd: number, h: Buffer, hAt: number, flags: number): void {
@@ -563,7 +567,7 @@ function slowRun(op: number, first: number, end: number, rowStart: number, rowEn
 }
 
 /** What the compiled edge writers call (small functions: the optimizing compiler inlines them). */
-const WRITER_LIB = { room, put, w32, w16, w8, writeValue, writeCursorOf, slowRun };
+const WRITER_LIB = { room, put, words, writeValue, writeCursorOf, slowRun };
 
 /**
  * The edge ops compiled into one function per plan (as graphql-jit compiles a query): the ops'
@@ -591,14 +595,12 @@ function compileWriter(ops: Omit<EdgeOps, 'write'>): EdgeWriter {
     const a = ops.a[p]!;
     const b = ops.b[p]!;
     if (op === OP_STATIC) {
-      const bytes = ops.statics.subarray(a, a + b);
-      let j = 0;
-      for (; j + 4 <= bytes.length; j += 4) body.push(`w32(${bytes.readUInt32LE(j)});`);
-      if (j + 2 <= bytes.length) {
-        body.push(`w16(${bytes.readUInt16LE(j)});`);
-        j += 2;
+      for (let j = a; j < a + b; j += WORDS_MAX) {
+        const n = Math.min(WORDS_MAX, a + b - j);
+        const padded = Buffer.alloc(WORDS_MAX);
+        ops.statics.copy(padded, 0, j, j + n);
+        body.push(`words(${n}, ${[0, 4, 8, 12, 16].map((k) => padded.readUInt32LE(k)).join(', ')});`);
       }
-      if (j < bytes.length) body.push(`w8(${bytes[j]!});`);
     } else if (op === OP_FIELD) {
       body.push(isText(a) ? `writeValue(flags, ${a}, ${valueStart(a)}, ${valueEnd(a)});` : `put(${valueStart(a)}, ${valueEnd(a)});`);
     } else if (op === OP_CURSOR) {
@@ -617,8 +619,9 @@ function compileWriter(ops: Omit<EdgeOps, 'write'>): EdgeWriter {
     'const rows = r.page.rows;',
     'const rowStart = rows.start(i);',
     'const rowEnd = rows.end(i);',
-    // Room for what the ops write but non-canonical texts (those ask for more themselves).
-    `room(${ops.fixed} + ${ops.fields} * (rowEnd - rowStart));`,
+    // Room for what the ops write but non-canonical texts (those ask for more themselves), and
+    // the 3 bytes words() may write past its last fixed byte.
+    `room(${ops.fixed + 4} + ${ops.fields} * (rowEnd - rowStart));`,
     'const h = r.headers;',
     `const hAt = i * ${ROW_HEADER} + 1;`,
     'const flags = h[hAt - 1];',
