@@ -1,7 +1,8 @@
 // A page of `user(id) { events(...) { ... } }` written from the view's row bytes, for the
 // operations whose answer is only that page: no JSON.parse of the page, no execution over objects,
 // no JSON.stringify of the result. REST answers a page by copying the view's rows; this copies the
-// selected values out of the same rows, so a GraphQL page costs about what REST's does.
+// selected values out of the same rows, so a GraphQL page costs little more than REST's (1.1-1.4x
+// its CPU per request in the bench, docs/architecture/graphql.md).
 //
 // planFastPage() decides once per validated document and operation whether it qualifies: a query
 // whose root selects `user` once (and maybe __typename), `user` selects `events` once (and maybe
@@ -573,8 +574,9 @@ const WRITER_LIB = { room, put, words, writeValue, writeCursorOf, slowRun };
  * The edge ops compiled into one function per plan (as graphql-jit compiles a query): the ops'
  * order, fields and header offsets become constants, and the fixed bytes (`{"node":{"eventId":`,
  * `,"userId":`, ...) 32-bit stores of constants, no loads. An interpreter of the ops spent about a
- * third of a row's time reading the ops and copying the fixed bytes 4 at a time (profile of the
- * GraphQL bench's server); the values are copied as before (put(), writeValue()). Each field's
+ * fifth of its time reading the ops and header offsets, and copied the fixed bytes 4 at a time
+ * like values (profile of bench/graphql-handler.ts); the values are copied as before (put(),
+ * writeValue()). Each field's
  * value is read from the row's header: out[hAt + 2k] is its offset from the row's start, and it
  * ends where the next field's key starts (the last one: before the row's `}`).
  */
@@ -630,7 +632,6 @@ function compileWriter(ops: Omit<EdgeOps, 'write'>): EdgeWriter {
     '};',
   ].join('\n');
   // Built from numbers only (offsets, lengths, the fixed bytes as integers): no text of the request in it.
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval
   return new Function("lib", code)(WRITER_LIB) as EdgeWriter;
 }
 
@@ -818,8 +819,9 @@ const FINGERPRINTS_KEPT = 4096;
 
 /**
  * scopeFingerprint() remembered per scope: the GraphQL page writes a cursor on every page that has
- * an event (endCursor), REST only on those with a next page, and the hash was a twentieth of a
- * GraphQL page's CPU in the bench's profile; the scope's JSON (what is hashed) is the key.
+ * an event (endCursor), REST only on those with a next page, and the hash was about 3 % of a
+ * GraphQL request's main-thread time in the bench's profile; the scope's JSON (what is hashed)
+ * is the key.
  */
 function fingerprintOf(r: EventsRequest): string {
   const key = JSON.stringify([r.userKey, r.from, r.to, r.type, r.event]);
