@@ -33,7 +33,8 @@ const parts: Buffer[] = [prefix];
 const ends: number[] = [];
 let pos = prefix.length;
 for (const s of stored.slice(0, 50)) { parts.push(Buffer.from(','), s.subarray(ROW_HEADER)); pos += 1 + s.length - ROW_HEADER; ends.push(pos); }
-const rows = { buffer: Buffer.concat(parts), rowHeaders: Buffer.concat(stored.slice(0, 50).map((s) => s.subarray(0, ROW_HEADER))), start: (i: number) => (i === 0 ? prefix.length : ends[i - 1]!) + 1, end: (i: number) => ends[i]!, time: (i: number) => events[i]!.timestamp };
+// With room past the rows, as the view reader's buffer has (1 MiB): the fast page may write its answer there.
+const rows = { buffer: Buffer.concat([...parts, Buffer.alloc(1 << 20)]), rowHeaders: Buffer.concat(stored.slice(0, 50).map((s) => s.subarray(0, ROW_HEADER))), start: (i: number) => (i === 0 ? prefix.length : ends[i - 1]!) + 1, end: (i: number) => ends[i]!, time: (i: number) => events[i]!.timestamp };
 const page: ViewPage = { rows: rows as never, count: 50, hasNext: true };
 const reader: QueryReader = { limits: { defaultLimit: 50, maxLimit: 1000 }, viewPage: () => page, events: () => { throw new Error('not fast'); }, rollups: () => Promise.reject(new Error('x')) };
 const config = { graphql: { maxDepth: 15, maxCost: 5000, introspection: 'auto' }, keys: { read: new Set(['k']) } };

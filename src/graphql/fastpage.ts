@@ -1,7 +1,8 @@
 // A page of `user(id) { events(...) { ... } }` written from the view's row bytes, for the
 // operations whose answer is only that page: no JSON.parse of the page, no execution over objects,
 // no JSON.stringify of the result. REST answers a page by copying the view's rows; this copies the
-// selected values out of the same rows, so a GraphQL page costs about what REST's does.
+// selected values out of the same rows, so a GraphQL page costs little more than REST's (1.1-1.4x
+// its CPU per request in the bench, docs/architecture/graphql.md).
 //
 // planFastPage() decides once per validated document and operation whether it qualifies: a query
 // whose root selects `user` once (and maybe __typename), `user` selects `events` once (and maybe
@@ -248,6 +249,8 @@ const OP_RUN = 2;
 const OP_CURSOR = 3;
 /** OP_RUN with the comma before the first key: the row's own `,` (the static before lost it). */
 const OP_RUN_COMMA = 4;
+/** From field a's value (not its key) to the end of field b's value: an OP_FIELD and the run right after it in the row, as one copy. */
+const OP_SPAN = 5;
 
 interface EdgeOps {
   n: number;
@@ -260,6 +263,8 @@ interface EdgeOps {
   /** Bytes the ops write besides the row's values and cursors (to bound a row's answer). */
   fixed: number;
   fields: number;
+  /** The ops compiled (compileWriter). */
+  write: EdgeWriter;
 }
 
 /**
@@ -268,7 +273,10 @@ interface EdgeOps {
  * consecutive ones in REST's order as one run (`"source":..,"category":..` is one copy): fewer,
  * longer copies. OP_STATIC copies statics[a, a + b); OP_FIELD the value of field a; OP_RUN the row
  * from field a's key to the end of field b's value; OP_CURSOR the row's cursor. A run after a
- * field (`,"type":..`) takes the row's comma before its key too (OP_RUN_COMMA): one copy less.
+ * field (`,"type":..`) takes the row's comma before its key too (OP_RUN_COMMA): one copy less;
+ * and when that field is the one before the run's first in the row (`eventId` then `type`), the
+ * field and the run are one copy from the field's value on (OP_SPAN): REST's page asked through
+ * GraphQL is then 6 renamed keys and 6 copies of the row a node.
  */
 function compileEdge(parts: readonly Part[]): EdgeOps {
   const kind: number[] = [];
@@ -328,10 +336,22 @@ function compileEdge(parts: readonly Part[]): EdgeOps {
             statics.pop();
           }
         }
-        kind.push(comma ? OP_RUN_COMMA : OP_RUN);
-        a.push(first);
-        b.push(last);
-        c.push(mask);
+        const prev = kind.length - 1;
+        const prevLast = prev < 0 ? -1 : kind[prev] === OP_FIELD ? a[prev]! : kind[prev] === OP_STATIC || kind[prev] === OP_CURSOR ? -1 : b[prev]!;
+        if (comma && prevLast === first - 1) {
+          // The row op before ends with the field before this run's first: it takes the run.
+          if (kind[prev] === OP_FIELD) {
+            kind[prev] = OP_SPAN;
+            c[prev] = textBit(a[prev]!);
+          }
+          b[prev] = last;
+          c[prev]! |= mask;
+        } else {
+          kind.push(comma ? OP_RUN_COMMA : OP_RUN);
+          a.push(first);
+          b.push(last);
+          c.push(mask);
+        }
         fields += last - first + 1;
         fixed += 16 * (last - first + 1);
         continue;
@@ -350,35 +370,60 @@ function compileEdge(parts: readonly Part[]): EdgeOps {
     b.push(0);
     c.push(0);
   }
-  return { n: kind.length, kind: Int32Array.from(kind), a: Int32Array.from(a), b: Int32Array.from(b), c: Int32Array.from(c), statics: Buffer.concat(statics), fixed, fields };
+  const ops = { n: kind.length, kind: Int32Array.from(kind), a: Int32Array.from(a), b: Int32Array.from(b), c: Int32Array.from(c), statics: Buffer.concat(statics), fixed, fields };
+  return { ...ops, write: compileWriter(ops) };
 }
 
-/** The answer being written: a buffer kept between requests (the caller copies the bytes out). */
-let out = Buffer.allocUnsafeSlow(1 << 16);
-/** `out` as a DataView, for put()'s 4-byte copies (made again when `out` grows). */
-let view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+/**
+ * Where the answer is written: the view reader's buffer itself, right after the page's rows (its
+ * spare room until the next read, see ViewPage.rows), so every copy is within one buffer: no copy
+ * of the page first, and a long copy is one copyWithin (a subarray of another buffer to set() would
+ * be an object made per copy). When the answer outgrows that room, rows and answer so far move to
+ * `own` (kept between requests, grown when too small), at the same offsets.
+ */
+let own: Buffer = Buffer.allocUnsafeSlow(1 << 16);
+const ownView = (): DataView => new DataView(own.buffer, own.byteOffset, own.byteLength);
+let ownDataView = ownView();
+let out: Buffer = own;
+/** `out` as a DataView, for the 4-byte copies. */
+let view: DataView = ownDataView;
 let at = 0;
+/** The reader's buffer last written to, and its DataView (made again only when the reader's buffer changes: it grows rarely). */
+let foreign: Buffer = own;
+let foreignView: DataView = ownDataView;
+
+function writeInto(buffer: Buffer): void {
+  if (buffer !== foreign) {
+    foreign = buffer;
+    foreignView = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  }
+  out = buffer;
+  view = foreignView;
+}
 
 function room(n: number): void {
   if (at + n <= out.length) return;
-  const bigger = Buffer.allocUnsafeSlow(Math.max(out.length * 2, at + n));
-  out.copy(bigger, 0, 0, at);
-  out = bigger;
-  view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  if (at + n > own.length) {
+    own = Buffer.allocUnsafeSlow(Math.max(own.length * 2, at + n));
+    ownDataView = ownView();
+  }
+  if (out !== own) out.copy(own, 0, 0, at);
+  out = own;
+  view = ownDataView;
 }
 
 /** Copies longer than this are one copyWithin; shorter ones go 4 bytes at a time (see put()). */
 const WORD_COPY_MAX = 64;
 
 /**
- * Copies out[s, e) to the answer's end, which has room. Everything copied lies in `out` itself,
- * before the answer (the plan's fixed bytes and the page's rows are copied in first, one memcpy
- * each), so a copy never overlaps its source. Most copies are short (a key, an id, a time): those
- * go 4 bytes at a time through a DataView (unaligned 32-bit loads and stores, compiled inline),
- * the last 4 bytes of the copy written as one word even where it overlaps the one before (no byte
- * loop for the tail); a long one is one copyWithin, which enters C++. Measured on this machine
- * (throttled), per copy: copyWithin about 50 ns whatever the length, a byte loop 2-2.5 ns a byte
- * (8 bytes: 21 ns, 36: 93 ns), 4-byte words 8 ns at 8 bytes, 21 at 36, 38 at 64.
+ * Copies out[s, e) (the page's rows, or the cursors' middle: both before the answer, so a copy
+ * never overlaps its source) to the answer's end, which has room. Most copies are short (a key,
+ * an id, a time): those go 4 bytes at a time through a DataView (unaligned 32-bit loads and
+ * stores, compiled inline), the last 4 bytes of the copy written as one word even where it
+ * overlaps the one before (no byte loop for the tail); a long one is one copyWithin, which enters
+ * C++. Measured on this machine (throttled), per copy: copyWithin about 50 ns whatever the
+ * length, a byte loop 2-2.5 ns a byte (8 bytes: 21 ns, 36: 93 ns), 4-byte words 8 ns at 8 bytes,
+ * 21 at 36, 38 at 64.
  */
 function put(s: number, e: number): void {
   const n = e - s;
@@ -419,11 +464,26 @@ let cursorBytes = Buffer.allocUnsafeSlow(1024);
  * a string per edge.
  */
 function writeCursor(r: Rows, i: number, ctx: Context): void {
-  const s = valueStart(r, i, 0);
-  const e = valueEnd(r, i, 0);
+  writeCursorOf(r, i, valueStart(r, i, 0), valueEnd(r, i, 0), ctx);
+}
+
+/** Whether out[s, e) holds a backslash: 4 bytes a step (a word has a byte 0x5c iff x ^ 0x5c5c5c5c has a zero byte). */
+function hasBackslash(s: number, e: number): boolean {
+  const v = view;
+  let j = s;
+  for (; j + 4 <= e; j += 4) {
+    const x = v.getUint32(j, true) ^ 0x5c5c5c5c;
+    if (((x - 0x01010101) & ~x & 0x80808080) !== 0) return true;
+  }
   const src = out;
-  let escaped = false;
-  for (let j = s + 1; j < e - 1; j++) if (src[j] === 0x5c) escaped = true;
+  for (; j < e; j++) if (src[j] === 0x5c) return true;
+  return false;
+}
+
+/** writeCursor() with row i's event_id value (quoted) at out[s, e): the edge writers have its offsets already. */
+function writeCursorOf(r: Rows, i: number, s: number, e: number, ctx: Context): void {
+  const src = out;
+  const escaped = hasBackslash(s + 1, e - 1);
   const time = r.page.rows.time(i);
   if (!escaped && time >= 1e12 && time < 1e13 && ctx.middleAt >= 0) {
     writeAlignedCursor(time, s + 1, e - 1, ctx.middleAt);
@@ -464,65 +524,115 @@ function equalsAt(src: Uint8Array, s: number, e: number, lit: Buffer): boolean {
 interface Rows {
   page: ViewPage;
   headers: Buffer;
-  /** Where the page's buffer offsets lie in `out` (its rows are copied there): add to them. */
-  shift: number;
 }
 
 /** Start of field k's value in row i. */
 function valueStart(r: Rows, i: number, k: number): number {
   const h = i * ROW_HEADER + 1 + 2 * k;
-  return r.shift + r.page.rows.start(i) + (r.headers[h]! | (r.headers[h + 1]! << 8));
+  return r.page.rows.start(i) + (r.headers[h]! | (r.headers[h + 1]! << 8));
 }
 
 function valueEnd(r: Rows, i: number, k: number): number {
-  return k === EVENT_FIELDS.length - 1 ? r.shift + r.page.rows.end(i) - 1 : valueStart(r, i, k + 1) - KEY_BYTES[k + 1]!;
+  return k === EVENT_FIELDS.length - 1 ? r.page.rows.end(i) - 1 : valueStart(r, i, k + 1) - KEY_BYTES[k + 1]!;
 }
 
+/** Writes row i's edge: the edge template compiled for one plan (see compileWriter). */
+type EdgeWriter = (r: Rows, i: number, ctx: Context) => void;
+
 /**
- * Writes row i's edge (the edge ops). Each op reads the offsets it needs from the row's header
- * (a field's value ends where the next field's key starts), not the whole header first.
+ * Writes n (1 to 20) fixed bytes at the answer's end, given as 32-bit little-endian words a..e:
+ * whole words, the last one's bytes past n included (the answer's room has 4 bytes to spare for
+ * them, and what follows overwrites them). One call per run of fixed bytes (a key, `{"node":{`).
  */
-function writeEdge(ops: EdgeOps, r: Rows, i: number, ctx: Context): void {
-  const rowStart = r.shift + r.page.rows.start(i);
-  const rowEnd = r.shift + r.page.rows.end(i);
-  // Room for what the ops write but non-canonical texts (those ask for more themselves).
-  room(ops.fixed + ops.fields * (rowEnd - rowStart));
-  const h = r.headers;
-  const hAt = i * ROW_HEADER + 1;
-  const flags = h[hAt - 1]!;
+function words(n: number, a: number, b: number, c: number, d: number, e: number): void {
+  const v = view;
+  const t = at;
+  v.setUint32(t, a, true);
+  if (n > 4) v.setUint32(t + 4, b, true);
+  if (n > 8) v.setUint32(t + 8, c, true);
+  if (n > 12) v.setUint32(t + 12, d, true);
+  if (n > 16) v.setUint32(t + 16, e, true);
+  at = t + n;
+}
+const WORDS_MAX = 20;
+
+/** A run or span (op) of fields first..end whose JSON texts are not all canonical: field by field, with the keys the row has. */
+function slowRun(op: number, first: number, end: number, rowStart: number, rowEnd: number, h: Buffer, hAt: number, flags: number): void {
   const last = EVENT_FIELDS.length - 1;
-  const { n, kind, a, b, c } = ops;
-  for (let p = 0; p < n; p++) {
-    const op = kind[p]!;
+  for (let k = first; k <= end; k++) {
+    if (k > first || op !== OP_SPAN) text(`${k === first && op === OP_RUN ? '' : ','}"${EVENT_FIELDS[k]}":`, 'latin1');
+    const s = rowStart + (h[hAt + 2 * k]! | (h[hAt + 2 * k + 1]! << 8));
+    const e = k === last ? rowEnd - 1 : rowStart + (h[hAt + 2 * k + 2]! | (h[hAt + 2 * k + 3]! << 8)) - KEY_BYTES[k + 1]!;
+    writeValue(flags, k, s, e);
+  }
+}
+
+/** What the compiled edge writers call (small functions: the optimizing compiler inlines them). */
+const WRITER_LIB = { room, put, words, writeValue, writeCursorOf, slowRun };
+
+/**
+ * The edge ops compiled into one function per plan (as graphql-jit compiles a query): the ops'
+ * order, fields and header offsets become constants, and the fixed bytes (`{"node":{"eventId":`,
+ * `,"userId":`, ...) 32-bit stores of constants, no loads. An interpreter of the ops spent about a
+ * fifth of its time reading the ops and header offsets, and copied the fixed bytes 4 at a time
+ * like values (profile of bench/graphql-handler.ts); the values are copied as before (put(),
+ * writeValue()). Each field's
+ * value is read from the row's header: out[hAt + 2k] is its offset from the row's start, and it
+ * ends where the next field's key starts (the last one: before the row's `}`).
+ */
+function compileWriter(ops: Omit<EdgeOps, 'write'>): EdgeWriter {
+  const last = EVENT_FIELDS.length - 1;
+  // Each offset read once, before anything is written (the writes could alias the header for all the compiler knows).
+  const offsets = new Set<number>();
+  const offset = (k: number) => {
+    offsets.add(k);
+    return `o${k}`;
+  };
+  const valueStart = (k: number) => `rowStart + ${offset(k)}`;
+  const valueEnd = (k: number) => (k === last ? 'rowEnd - 1' : `rowStart + ${offset(k + 1)} - ${KEY_BYTES[k + 1]!}`);
+  const isText = (k: number) => k >= FIRST_TEXT_FIELD && k < FIRST_TEXT_FIELD + 3;
+  const body: string[] = [];
+  for (let p = 0; p < ops.n; p++) {
+    const op = ops.kind[p]!;
+    const a = ops.a[p]!;
+    const b = ops.b[p]!;
     if (op === OP_STATIC) {
-      put(a[p]!, a[p]! + b[p]!);
-    } else if (op === OP_FIELD) {
-      const k = a[p]!;
-      const s = rowStart + (h[hAt + 2 * k]! | (h[hAt + 2 * k + 1]! << 8));
-      const e = k === last ? rowEnd - 1 : rowStart + (h[hAt + 2 * k + 2]! | (h[hAt + 2 * k + 3]! << 8)) - KEY_BYTES[k + 1]!;
-      writeValue(flags, k, s, e);
-    } else if (op === OP_CURSOR) {
-      writeCursor(r, i, ctx);
-    } else {
-      const first = a[p]!;
-      const end = b[p]!;
-      const mask = c[p]!;
-      // From the first key's comma (OP_RUN_COMMA) or quote to the last value's end.
-      const from = rowStart + (h[hAt + 2 * first]! | (h[hAt + 2 * first + 1]! << 8)) - KEY_BYTES[first]! + (op === OP_RUN_COMMA ? 0 : 1);
-      const to = end === last ? rowEnd - 1 : rowStart + (h[hAt + 2 * end + 2]! | (h[hAt + 2 * end + 3]! << 8)) - KEY_BYTES[end + 1]!;
-      if ((flags & mask) === mask) {
-        // The row's own bytes.
-        put(from, to);
-      } else {
-        for (let k = first; k <= end; k++) {
-          text(`${k === first && op === OP_RUN ? '' : ','}"${EVENT_FIELDS[k]}":`, 'latin1');
-          const s = rowStart + (h[hAt + 2 * k]! | (h[hAt + 2 * k + 1]! << 8));
-          const e = k === last ? rowEnd - 1 : rowStart + (h[hAt + 2 * k + 2]! | (h[hAt + 2 * k + 3]! << 8)) - KEY_BYTES[k + 1]!;
-          writeValue(flags, k, s, e);
-        }
+      for (let j = a; j < a + b; j += WORDS_MAX) {
+        const n = Math.min(WORDS_MAX, a + b - j);
+        const padded = Buffer.alloc(WORDS_MAX);
+        ops.statics.copy(padded, 0, j, j + n);
+        body.push(`words(${n}, ${[0, 4, 8, 12, 16].map((k) => padded.readUInt32LE(k)).join(', ')});`);
       }
+    } else if (op === OP_FIELD) {
+      body.push(isText(a) ? `writeValue(flags, ${a}, ${valueStart(a)}, ${valueEnd(a)});` : `put(${valueStart(a)}, ${valueEnd(a)});`);
+    } else if (op === OP_CURSOR) {
+      body.push(`writeCursorOf(r, i, ${valueStart(0)}, ${valueEnd(0)}, ctx);`);
+    } else {
+      // From the first key's comma (OP_RUN_COMMA), quote (OP_RUN) or value (OP_SPAN) to the last value's end.
+      const from = op === OP_SPAN ? valueStart(a) : `${valueStart(a)} - ${KEY_BYTES[a]! - (op === OP_RUN_COMMA ? 0 : 1)}`;
+      const mask = ops.c[p]!;
+      if (mask === 0) body.push(`put(${from}, ${valueEnd(b)});`);
+      else body.push(`if ((flags & ${mask}) === ${mask}) put(${from}, ${valueEnd(b)}); else slowRun(${op}, ${a}, ${b}, rowStart, rowEnd, h, hAt, flags);`);
     }
   }
+  const code = [
+    `const { ${Object.keys(WRITER_LIB).join(', ')} } = lib;`,
+    'return function edge(r, i, ctx) {',
+    'const rows = r.page.rows;',
+    'const rowStart = rows.start(i);',
+    'const rowEnd = rows.end(i);',
+    // Room for what the ops write but non-canonical texts (those ask for more themselves), and
+    // the 3 bytes words() may write past its last fixed byte.
+    `room(${ops.fixed + 4} + ${ops.fields} * (rowEnd - rowStart));`,
+    'const h = r.headers;',
+    `const hAt = i * ${ROW_HEADER} + 1;`,
+    'const flags = h[hAt - 1];',
+    ...[...offsets].map((k) => `const o${k} = h[hAt + ${2 * k}] | (h[hAt + ${2 * k + 1}] << 8);`),
+    ...body,
+    '};',
+  ].join('\n');
+  // Built from numbers only (offsets, lengths, the fixed bytes as integers): no text of the request in it.
+  return new Function("lib", code)(WRITER_LIB) as EdgeWriter;
 }
 
 const digits = new Uint8Array(15);
@@ -602,15 +712,17 @@ function writeParts(parts: readonly Part[], r: Rows, ctx: Context): void {
     }
     const p = part as SlotPart;
     switch (p.slot) {
-      case Slot.Edges:
+      case Slot.Edges: {
+        const write = ctx.plan.edge.write;
         for (let j = 0; j < r.page.count; j++) {
           if (j > 0) {
             room(1);
             out[at++] = 0x2c;
           }
-          writeEdge(ctx.plan.edge, r, j, ctx);
+          write(r, j, ctx);
         }
         break;
+      }
       case Slot.UserId:
         text(JSON.stringify(ctx.userId), 'utf8');
         break;
@@ -675,18 +787,14 @@ export function writeFastPage(plan: FastPlan, schema: GraphQLSchema, variables: 
   }
   const page = reader.viewPage(r);
   if (page === null) return null;
-  const fingerprint = page.count > 0 && plan.readsCursor ? scopeFingerprint(r) : '';
-  // `out` holds, in this order: the edge ops' fixed bytes, `|<fingerprint>|` base64url-encoded
-  // (a whole 24 characters when the fingerprint is the usual 16), the page's rows (as the view
-  // reader has them), then the answer; every copy is then within `out` (see put()).
-  const statics = plan.edge.statics;
+  const fingerprint = page.count > 0 && plan.readsCursor ? fingerprintOf(r) : '';
+  // `out` is the reader's buffer (see `own`): the page's rows, then `|<fingerprint>|`
+  // base64url-encoded (a whole 24 characters when the fingerprint is the usual 16), then the answer.
   const middle = fingerprint.length === 16 ? 24 : 0;
-  const from = page.count > 0 ? page.rows.start(0) : 0;
-  const to = page.count > 0 ? page.rows.end(page.count - 1) : 0;
-  at = 0;
-  room(statics.length + middle + (to - from));
-  out.set(statics, 0);
-  at = statics.length;
+  writeInto(page.rows.buffer);
+  at = page.count > 0 ? page.rows.end(page.count - 1) : 0;
+  const middleAt = at;
+  room(middle);
   if (middle > 0) {
     const c = cursorBytes;
     c[0] = 0x7c;
@@ -694,18 +802,36 @@ export function writeFastPage(plan: FastPlan, schema: GraphQLSchema, variables: 
     c[17] = 0x7c;
     at = base64url(c, 0, 18, at);
   }
-  out.set(page.rows.buffer.subarray(from, to), at);
-  const shift = at - from;
-  at += to - from;
   const answer = at;
-  const rows: Rows = { page, headers: page.rows.rowHeaders, shift };
+  const rows: Rows = { page, headers: page.rows.rowHeaders };
   for (let i = 0; i < page.count; i++) {
     if ((rows.headers[i * ROW_HEADER]! & ROW_NO_LAYOUT) !== 0) return null;
     if (plan.readsType && !isEventType(valueStart(rows, i, TYPE_FIELD), valueEnd(rows, i, TYPE_FIELD))) return null;
   }
-  const ctx: Context = { plan, userId, fingerprint, middleAt: middle > 0 ? statics.length : -1 };
+  const ctx: Context = { plan, userId, fingerprint, middleAt: middle > 0 ? middleAt : -1 };
   writeParts(plan.page, rows, ctx);
   return out.subarray(answer, at);
+}
+
+/** Fingerprints computed, by their scope's text: pages of the same user and filters follow each other. */
+const fingerprints = new Map<string, string>();
+const FINGERPRINTS_KEPT = 4096;
+
+/**
+ * scopeFingerprint() remembered per scope: the GraphQL page writes a cursor on every page that has
+ * an event (endCursor), REST only on those with a next page, and the hash was about 3 % of a
+ * GraphQL request's main-thread time in the bench's profile; the scope's JSON (what is hashed)
+ * is the key.
+ */
+function fingerprintOf(r: EventsRequest): string {
+  const key = JSON.stringify([r.userKey, r.from, r.to, r.type, r.event]);
+  let f = fingerprints.get(key);
+  if (f === undefined) {
+    f = scopeFingerprint(r);
+    if (fingerprints.size >= FINGERPRINTS_KEPT) fingerprints.clear();
+    fingerprints.set(key, f);
+  }
+  return f;
 }
 
 /** Whether out[s, e) is a quoted EventType value. */

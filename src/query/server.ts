@@ -98,7 +98,11 @@ export interface QueryReader {
   readonly limits: Limits;
 }
 
-/** A page read from the view: its first `count` rows are in `rows` (ViewReader's start/end/rowHeaders/time). */
+/**
+ * A page read from the view: its first `count` rows are in `rows` (ViewReader's start/end/rowHeaders/time).
+ * Until the next read, `rows.buffer` past the last of them is free for the caller's own bytes (the
+ * GraphQL fast page writes its answer there, next to the rows it copies from).
+ */
 export interface ViewPage {
   rows: ViewReader;
   count: number;

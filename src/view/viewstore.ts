@@ -655,6 +655,8 @@ export class ViewReader {
   /**
    * The rows of the last read for copying values out of them (GraphQL): row i's reply JSON is
    * buffer[start(i), end(i)), its stored header (./render.ts ROW_HEADER) headers[i * ROW_HEADER, ...).
+   * Past the rows a caller uses, the buffer is scratch until the next read (every read and reply()
+   * writes what it needs again): GraphQL writes its answer there.
    */
   get buffer(): Buffer {
     return this.out;
