@@ -10,6 +10,8 @@
 //   --no-prof       no profiler (its sampling costs a few % of CPU)
 //   --repeat N      N runs, one line each (with --no-prof: before/after comparisons)
 //   --loadgen L     wrk (default when installed: far less CPU than autocannon) or autocannon
+//   --rate R        R requests/s over all connections instead of as many as answered (autocannon's
+//                   overallRate): requests trickling in, as from many clients at moderate traffic
 //
 // Broker: BENCH_KAFKA_BROKERS (and BENCH_BROKER_PID to count its CPU), else a fresh local one.
 // Profiles are written to .trackhouse/profiles/ (open them in Chrome DevTools > Performance).
@@ -45,6 +47,7 @@ const { values, positionals } = parseArgs({
     'no-prof': { type: 'boolean', default: false },
     repeat: { type: 'string', default: '1' },
     loadgen: { type: 'string' },
+    rate: { type: 'string' },
   },
 });
 const shape = positionals[0];
@@ -55,7 +58,8 @@ const connections = Number(values.connections ?? (batch ? 32 : 128));
 const bodies = batch ? batchBodies(40, 100) : singleBodies(2000);
 const eventsPerRequest = batch ? 100 : 1;
 const log = (m: string) => process.stderr.write(`[profile] ${m}\n`);
-const loadgen = values.loadgen ?? (hasWrk() ? 'wrk' : 'autocannon');
+const rate = values.rate === undefined ? undefined : Number(values.rate);
+const loadgen = rate !== undefined ? 'autocannon' : (values.loadgen ?? (hasWrk() ? 'wrk' : 'autocannon'));
 const load = (o: LoadOptions) => (loadgen === 'wrk' ? runWrk(o) : runLoad(o));
 
 /** Kafka produce requests and the records in them so far, from the edge's /metrics. */
@@ -104,7 +108,7 @@ try {
     });
     try {
       await waitForPort(port, server);
-      const opts = { url: `http://127.0.0.1:${port}`, path: batch ? '/v1/batch' : '/v1/track', bodies, headers: HEADERS, connections };
+      const opts = { url: `http://127.0.0.1:${port}`, path: batch ? '/v1/batch' : '/v1/track', bodies, headers: HEADERS, connections, overallRate: rate };
       await load({ ...opts, durationS: 3 });
       const produce0 = await produceStats(port);
       const ingest0 = cpuTimes(server.pid);
@@ -127,6 +131,7 @@ try {
         p99_ms: r.latency_ms.p99,
         non_2xx: r.non_2xx + r.errors,
         loadgen,
+        rate: rate ?? null,
         ingest_cores: Math.round((ingestCpu / wall) * 100) / 100,
         ingest_cpu_s_per_m: perMillion(ingestCpu, events),
         ingest_system_share: Math.round(((ingest1.system - ingest0.system) / ingestCpu) * 100) / 100,

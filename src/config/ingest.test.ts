@@ -4,7 +4,7 @@ import { loadConfig } from './index.js';
 describe('ingest settings', () => {
   it('has defaults that keep a produce request under the broker 1 MB limit', () => {
     const c = loadConfig({}, '/tmp').ingest;
-    expect(c).toMatchObject({ threads: 1, ackTimeoutMs: 10_000, produceMaxBytes: 1_000_000, producerLanes: 1, retryAfterS: 5, maxBatchBytes: 500 * 1024, maxEventBytes: 32 * 1024 });
+    expect(c).toMatchObject({ threads: 1, ackTimeoutMs: 10_000, produceMaxBytes: 1_000_000, producerLanes: 1, lingerMs: 5, lingerBytes: 16 * 1024, retryAfterS: 5, maxBatchBytes: 500 * 1024, maxEventBytes: 32 * 1024 });
   });
 
   it('names the variable of a bad value', () => {
@@ -15,6 +15,8 @@ describe('ingest settings', () => {
       ['INGEST_PRODUCE_MAX_BYTES', '1.5'],
       ['INGEST_RETRY_AFTER_S', '-1'],
       ['INGEST_PRODUCER_LANES', '17'],
+      ['INGEST_PRODUCE_LINGER_MS', '-1'],
+      ['INGEST_PRODUCE_LINGER_BYTES', '100'],
     ]) {
       expect(() => loadConfig({ [name!]: value }, '/tmp')).toThrow(new RegExp(`${name}: expected an integer`));
     }

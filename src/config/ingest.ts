@@ -5,6 +5,14 @@ import { int } from './parse.js';
 export const MAX_BATCH_BYTES = 500 * 1024;
 export const MAX_EVENT_BYTES = 32 * 1024;
 
+/**
+ * The producer's linger, chosen by measurement (docs/architecture/ingest.md, "Producer"): 5 ms
+ * (Kafka 4's linger.ms) and 16 KB (~35 events, Kafka's batch.size), below what one free lane finds
+ * queued at full load over 128 connections, so the maximum rate never waits for it.
+ */
+const LINGER_MS = 5;
+const LINGER_BYTES = 16 * 1024;
+
 export const ingestSchema = z
   .object({
     INGEST_THREADS: int(1, 1, 64),
@@ -23,6 +31,14 @@ export const ingestSchema = z
      * round trips); with a local broker 1 and 2 measured the same.
      */
     INGEST_PRODUCER_LANES: int(1, 1, 16),
+    /**
+     * Longest a record waits for others to share its produce request while the producer is free
+     * (Kafka's linger.ms); 0 sends at once. Fewer, fuller produce requests cost the broker and
+     * kafkajs less CPU per event (docs/architecture/ingest.md, "Producer").
+     */
+    INGEST_PRODUCE_LINGER_MS: int(LINGER_MS, 0, 1_000),
+    /** Queued record bytes at which a lingering producer sends at once. */
+    INGEST_PRODUCE_LINGER_BYTES: int(LINGER_BYTES, 1024, 64 * 1024 * 1024),
     /** Seconds a 503 tells clients to wait (Retry-After). */
     INGEST_RETRY_AFTER_S: int(5, 1, 3600),
     /**
@@ -38,6 +54,8 @@ export const ingestSchema = z
     maxPendingBytes: e.INGEST_MAX_PENDING_BYTES,
     produceMaxBytes: e.INGEST_PRODUCE_MAX_BYTES,
     producerLanes: e.INGEST_PRODUCER_LANES,
+    lingerMs: e.INGEST_PRODUCE_LINGER_MS,
+    lingerBytes: e.INGEST_PRODUCE_LINGER_BYTES,
     retryAfterS: e.INGEST_RETRY_AFTER_S,
     clientIp: e.INGEST_CLIENT_IP,
     maxBatchBytes: MAX_BATCH_BYTES,

@@ -1,5 +1,6 @@
 // The caller's address, for context.ip (Segment fills it from the request when an event has none).
-// Read in the route handler, while the uWS request and response are valid.
+// The header is read in the route handler; the peer's address only when an event has no ip of its
+// own, while the response is still open.
 import { isIP } from 'node:net';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 
@@ -29,11 +30,15 @@ function peer(res: HttpResponse): string | null {
   return out;
 }
 
+/** clientIp's answer when the address is the peer's: read with peerAddress() only if an event needs it. */
+export const PEER = Symbol('peer');
+
 /**
  * `forwarded`: the first X-Forwarded-For address (the client, as the first proxy saw it), when it
- * is an IP address; otherwise, and in `socket` mode, the peer. `off`: null.
+ * is an IP address; otherwise, and in `socket` mode, the peer (PEER). `off`: null. Read in the
+ * route handler (the header is gone after it).
  */
-export function clientIp(mode: ClientIpMode, res: HttpResponse, req: HttpRequest): string | null {
+export function clientIp(mode: ClientIpMode, req: HttpRequest): string | typeof PEER | null {
   if (mode === 'off') return null;
   if (mode === 'forwarded') {
     const header = req.getHeader('x-forwarded-for');
@@ -43,5 +48,8 @@ export function clientIp(mode: ClientIpMode, res: HttpResponse, req: HttpRequest
       if (isIP(first) !== 0) return first;
     }
   }
-  return peer(res);
+  return PEER;
 }
+
+/** The peer's address of a request not yet answered (uWS asks the kernel: getpeername). */
+export const peerAddress = peer;

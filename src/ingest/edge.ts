@@ -23,7 +23,7 @@ import type { Config } from '../config/index.js';
 import type { OutRecord, ProduceError, RecordProducer, Submission } from '../kafka/producer.js';
 import { userKeyOf, type EventCodec, type EventRecord, type EventType } from '../schema/index.js';
 import { WriteKeys } from './auth.js';
-import { clientIp } from './clientip.js';
+import { clientIp, peerAddress, PEER } from './clientip.js';
 import { contentEncoding, decodeUtf8, inflate, tooLarge, type ContentEncoding } from './body.js';
 import { problem, type EventProblem } from './problems.js';
 import type { IngestMetrics } from './metrics.js';
@@ -81,8 +81,8 @@ class IngestRequest implements Submission {
   source: string | null = null;
   encoding: ContentEncoding = 'identity';
   origin = '';
-  /** The caller's address for context.ip (INGEST_CLIENT_IP), or null. */
-  ip: string | null = null;
+  /** The caller's address for context.ip (INGEST_CLIENT_IP): PEER until read, or null. */
+  ip: string | typeof PEER | null = null;
   limit = 0;
   /** Content-Length, or -1. */
   declared = -1;
@@ -224,7 +224,7 @@ export class IngestEdge {
     }
     r.encoding = encoding;
     if (key.kind === 'ok') r.source = key.source;
-    r.ip = clientIp(this.deps.config.ingest.clientIp, res, req);
+    r.ip = clientIp(this.deps.config.ingest.clientIp, req);
     r.limit = kind === 'batch' ? this.deps.config.ingest.maxBatchBytes : this.deps.config.ingest.maxEventBytes;
     const length = req.getHeader('content-length');
     if (length !== '') r.declared = Number(length);
@@ -381,7 +381,7 @@ export class IngestEdge {
     ctx.source = r.source;
     ctx.sentAt = null;
     ctx.context = null;
-    ctx.ip = r.ip;
+    ctx.ip = this.ipOf(r);
     if (r.kind !== 'batch') {
       this.event(r, obj, r.kind, -1, plain);
     } else {
@@ -444,7 +444,7 @@ export class IngestEdge {
     ctx.receivedAt = receivedAt;
     ctx.sentAt = null;
     ctx.context = null;
-    ctx.ip = r.ip;
+    ctx.ip = this.ipOf(r);
     ctx.msTimes = true;
     for (let i = 0; i < t.calls.length; i++) {
       const call = t.calls[i]!;
@@ -476,6 +476,24 @@ export class IngestEdge {
     }
     this.submit(r);
   }
+
+  /**
+   * context.ip for r's events: the peer's address is read (a system call) only when an event has no
+   * ip of its own, once per request. Normalizing is synchronous, so one function serves every
+   * request: it reads the request being processed.
+   */
+  private ipOf(r: IngestRequest): string | (() => string | null) | null {
+    if (r.ip !== PEER) return r.ip;
+    this.peerOf = r;
+    return this.peerIp;
+  }
+
+  private peerOf: IngestRequest | null = null;
+  private readonly peerIp = (): string | null => {
+    const r = this.peerOf!;
+    if (r.ip === PEER) r.ip = peerAddress(r.res);
+    return r.ip;
+  };
 
   /** Validates, normalizes and encodes one event; an invalid one becomes a rejected record. */
   private event(r: IngestRequest, raw: unknown, type: EventType | null, index: number, body: Buffer | null, original: unknown = raw): void {

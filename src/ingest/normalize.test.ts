@@ -153,6 +153,17 @@ describe('normalizeEvent', () => {
     expect(JSON.parse(run({ userId: 'u', event: 'e' }, 'track', { ...ip, context: { ip: '192.0.2.1' } }).out.context)).toEqual({ ip: '192.0.2.1' });
   });
 
+  it("asks for the caller's address only for an event without an ip of its own (the edge's costs a system call)", () => {
+    let asked = 0;
+    const ip = () => (asked++, '203.0.113.9');
+    expect(JSON.parse(run({ userId: 'u', event: 'e', context: { ip: '198.51.100.1' } }, 'track', { ip }).out.context)).toEqual({ ip: '198.51.100.1' });
+    expect(asked).toBe(0);
+    expect(JSON.parse(run({ userId: 'u', event: 'e', context: { locale: 'de' } }, 'track', { ip }).out.context)).toEqual({ ip: '203.0.113.9', locale: 'de' });
+    expect(asked).toBe(1);
+    // An address that cannot be read adds nothing.
+    expect(JSON.parse(run({ userId: 'u', event: 'e' }, 'track', { ip: () => null }).out.context)).toEqual({});
+  });
+
   it('takes Unix-ms times only from translated calls (msTimes); Segment calls keep ISO 8601 text only', () => {
     const call = { userId: 'u', event: 'e', timestamp: RECEIVED - 5000, sentAt: RECEIVED - 1000 };
     expect(run(call, 'track').problem).toMatchObject({ code: 'invalid_timestamp' });

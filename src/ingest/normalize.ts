@@ -29,8 +29,12 @@ export interface NormalizeContext {
   sentAt: number | null;
   /** Batch-level context, merged under each event's own context (Segment's batch semantics). */
   context: Record<string, unknown> | null;
-  /** The caller's address, recorded as context.ip when the event's context has no ip; or null. */
-  ip: string | null;
+  /**
+   * The caller's address, recorded as context.ip when the event's context has no ip; or null. A
+   * function is called only then: the edge's peer address costs a system call, and events sent
+   * on behalf of others (server-side SDKs) carry their own ip.
+   */
+  ip: string | (() => string | null) | null;
   /**
    * Calls translated from another vendor's format (src/ingest/formats/) may give `timestamp` and
    * `sentAt` as Unix milliseconds, saving an ISO text round trip per event; Segment's own API
@@ -230,7 +234,10 @@ export function normalizeEvent(raw: unknown, fixedType: EventType | null, ctx: N
     out.properties = properties === undefined || properties === null ? '{}' : jsonTextOf(properties);
     out.traits = traits === undefined || traits === null ? '{}' : jsonTextOf(traits);
     out.context = context === undefined || context === null ? '{}' : jsonTextOf(context);
-    if (ctx.ip !== null && !(isObject(context) && (context instanceof JsonText ? context.hasIp : 'ip' in context))) out.context = withIp(out.context, ctx.ip);
+    if (ctx.ip !== null && !(isObject(context) && (context instanceof JsonText ? context.hasIp : 'ip' in context))) {
+      const ip = typeof ctx.ip === 'string' ? ctx.ip : ctx.ip();
+      if (ip !== null) out.context = withIp(out.context, ip);
+    }
   } catch {
     // JSON.stringify recurses: only a nesting deeper than the stack allows gets here.
     return problem('invalid_field', 'properties, traits or context are nested too deeply');

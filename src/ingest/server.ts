@@ -53,6 +53,8 @@ export async function startEdgeServer(opts: EdgeServerOptions): Promise<EdgeServ
     maxPendingBytes: ic.maxPendingBytes,
     maxRequestBytes: ic.produceMaxBytes,
     lanes: ic.producerLanes,
+    lingerMs: ic.lingerMs,
+    lingerBytes: ic.lingerBytes,
     probeTopic: config.kafka.topics.events,
     stats: metrics,
   });

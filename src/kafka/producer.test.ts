@@ -57,7 +57,7 @@ class Sub {
 let fake: FakeKafka;
 let producer: RecordProducer;
 
-async function make(opts: { maxRequestBytes?: number; maxPendingBytes?: number; ackTimeoutMs?: number; lanes?: number } = {}) {
+async function make(opts: { maxRequestBytes?: number; maxPendingBytes?: number; ackTimeoutMs?: number; lanes?: number; lingerMs?: number; lingerBytes?: number } = {}) {
   fake = new FakeKafka();
   producer = await createRecordProducer({
     kafka: fake as unknown as Kafka,
@@ -67,6 +67,8 @@ async function make(opts: { maxRequestBytes?: number; maxPendingBytes?: number; 
     maxPendingBytes: opts.maxPendingBytes ?? 1_000_000,
     maxRequestBytes: opts.maxRequestBytes ?? 1_000_000,
     lanes: opts.lanes ?? 1,
+    lingerMs: opts.lingerMs,
+    lingerBytes: opts.lingerBytes,
     probeTopic: 'events',
   });
 }
@@ -219,5 +221,130 @@ describe('batching producer', () => {
     await closing;
     expect(a.result?.code).toBe('KAFKA_ACK_TIMEOUT');
     expect(producer.submit(new Sub(['b']))).toBe('closed');
+  });
+});
+
+describe('linger', () => {
+  /** recordSize of a Sub record with key 'k': value + 24 + 1. */
+  const size = (value: string) => value.length + 25;
+
+  it('holds records trickling in until the oldest has waited lingerMs, then sends them in one request', async () => {
+    await make({ lingerMs: 5, lingerBytes: 10_000 });
+    const a = new Sub(['a']);
+    producer.submit(a);
+    await turn(2);
+    expect(fake.sent).toHaveLength(0);
+    const b = new Sub(['b']);
+    producer.submit(b);
+    await turn(2);
+    expect(fake.sent).toHaveLength(0);
+    await turn(1); // a is 5 ms old
+    expect(fake.sent.map((s) => s.records)).toEqual([['events:a', 'events:b']]);
+    // While it is in flight, more queue; when it returns, the next waits for its own oldest record.
+    const c = new Sub(['c']);
+    producer.submit(c);
+    await turn(3);
+    fake.sent[0]!.resolve();
+    await turn(1);
+    expect([a.result, b.result]).toEqual([null, null]);
+    expect(fake.sent).toHaveLength(1);
+    await turn(1); // c is 5 ms old
+    expect(fake.sent.map((s) => s.records)).toEqual([['events:a', 'events:b'], ['events:c']]);
+    fake.sent[1]!.resolve();
+    await turn();
+    expect(c.result).toBeNull();
+    expect(producer.pendingBytes).toBe(0);
+  });
+
+  it('sends at once when lingerBytes are queued, and when a record has already waited lingerMs in flight', async () => {
+    await make({ lingerMs: 50, lingerBytes: 3 * size('xx') });
+    producer.submit(new Sub(['x1', 'x2']));
+    await turn(1);
+    expect(fake.sent).toHaveLength(0);
+    producer.submit(new Sub(['x3']));
+    await turn();
+    expect(fake.sent.map((s) => s.records)).toEqual([['events:x1', 'events:x2', 'events:x3']]);
+    producer.submit(new Sub(['x4']));
+    await turn(60); // x4 waits past lingerMs behind the request in flight
+    fake.sent[0]!.resolve();
+    await turn();
+    expect(fake.sent.map((s) => s.records)).toEqual([['events:x1', 'events:x2', 'events:x3'], ['events:x4']]);
+  });
+
+  it('delivers every record once, in order per key, over two lanes, with requests arriving at any time', async () => {
+    await make({ lanes: 2, lingerMs: 3, lingerBytes: 8 * size('u0-000') });
+    const users = Array.from({ length: 6 }, (_, i) => `u${i}`);
+    const subs: Sub[] = [];
+    let seq = 0;
+    // A fixed pseudo-random schedule: submissions of 1-3 records, some ms apart; Kafka answers each
+    // request a few ms after it is sent.
+    let x = 7;
+    const rnd = (n: number) => (x = (x * 1103515245 + 12345) % 2 ** 31) % n;
+    const answered = new Set<Sent>();
+    for (let step = 0; step < 200; step++) {
+      if (rnd(3) !== 0) {
+        const n = 1 + rnd(3);
+        const vals = Array.from({ length: n }, () => {
+          const u = users[rnd(users.length)]!;
+          return `${u}=${u}-${String(seq++).padStart(3, '0')}`;
+        });
+        const sub = new Sub(vals);
+        expect(producer.submit(sub)).toBe('queued');
+        subs.push(sub);
+      }
+      await turn(rnd(3));
+      for (const s of fake.sent) {
+        if (!answered.has(s) && rnd(2) === 0) {
+          answered.add(s);
+          s.resolve();
+        }
+      }
+    }
+    for (let i = 0; i < 20; i++) {
+      await turn(5);
+      for (const s of fake.sent) if (!answered.has(s)) (answered.add(s), s.resolve());
+    }
+    await turn();
+    expect(subs.every((s) => s.result === null)).toBe(true);
+    const sent = fake.sent.flatMap((s) => s.records.map((r) => r.split(':')[1]!));
+    expect(sent).toHaveLength(seq);
+    expect(new Set(sent).size).toBe(seq);
+    for (const u of users) {
+      const mine = sent.filter((v) => v.startsWith(`${u}-`));
+      expect(mine).toEqual([...mine].sort());
+    }
+    // Lingering packed them: fewer requests than submissions.
+    expect(fake.sent.length).toBeLessThan(subs.length / 2);
+    expect(producer.pendingBytes).toBe(0);
+  });
+
+  it('keeps the ack deadline: a record lingering past it is answered with a timeout and never sent', async () => {
+    // Two one-letter records reach lingerBytes; one does not.
+    await make({ ackTimeoutMs: 100, lingerMs: 1_000, lingerBytes: 2 * size('a') - 1 });
+    const a = new Sub(['a']);
+    producer.submit(a);
+    await turn(400);
+    expect(a.result?.code).toBe('KAFKA_ACK_TIMEOUT');
+    await turn(700);
+    expect(fake.sent).toHaveLength(0);
+    expect(producer.pendingBytes).toBe(0);
+    // The timed-out record no longer counts towards lingerBytes: the next one lingers as it did.
+    producer.submit(new Sub(['b']));
+    await turn(10);
+    expect(fake.sent).toHaveLength(0);
+  });
+
+  it('close sends what lingers at once', async () => {
+    await make({ lingerMs: 1_000, lingerBytes: 10_000 });
+    const a = new Sub(['a']);
+    producer.submit(a);
+    await turn(1);
+    const closing = producer.close(5_000);
+    await turn();
+    expect(fake.sent.map((s) => s.records)).toEqual([['events:a']]);
+    fake.sent[0]!.resolve();
+    await turn();
+    await closing;
+    expect(a.result).toBeNull();
   });
 });

@@ -7,6 +7,13 @@
 // `maxRequestBytes`) leaves in the next one. An idle producer sends at the next setImmediate, so
 // all requests parsed in one event-loop turn share a produce request.
 //
+// Linger (`lingerMs`, `lingerBytes`): when records trickle in (single events), a free lane with
+// fewer than `lingerBytes` queued waits until its oldest queued record is `lingerMs` old before
+// sending, as Kafka's linger.ms does. Every produce request costs the broker and kafkajs a fixed
+// amount of CPU per request and per partition batch, whatever its size; a few records more per
+// request cut both per event (measured: docs/architecture/ingest.md, "Producer"). No record waits
+// more than `lingerMs` for it; a lane whose queue reaches `lingerBytes` sends at once.
+//
 // Lanes: `lanes` kafkajs producers side by side, each with its own queue and its own request in
 // flight, so one lane encodes (kafkajs spends ~8 us of CPU per record) while another waits for
 // the broker, and a request arriving mid-produce need not wait a full round trip. A record's lane
@@ -81,6 +88,10 @@ export interface ProducerOptions {
   maxRequestBytes: number;
   /** kafkajs producers working side by side (see "Lanes" above); default 1. */
   lanes?: number;
+  /** Longest a queued record waits for more to join it while its lane is free (see "Linger"); default 0. */
+  lingerMs?: number;
+  /** Queued record bytes at which a lingering lane sends at once; default 0 (never lingers). */
+  lingerBytes?: number;
   /** Topic the readiness probe asks metadata for. */
   probeTopic: string;
   stats?: ProducerStats;
@@ -110,6 +121,8 @@ class Part {
   constructor(
     readonly tracker: Tracker,
     readonly records: readonly OutRecord[],
+    /** When it was queued (Date.now()): its lane lingers at most lingerMs past it. */
+    readonly at: number,
   ) {}
 }
 
@@ -122,6 +135,10 @@ class Lane {
   counts: number[] = [];
   busy = false;
   scheduled = false;
+  /** The linger timer while one is pending (then `scheduled` is true too). */
+  timer: NodeJS.Timeout | null = null;
+  /** Record bytes queued and not yet taken into a request (recordSize), for the linger bound. */
+  queuedBytes = 0;
   startedAt = 0;
   constructor(
     readonly index: number,
@@ -152,9 +169,13 @@ class BatchingProducer implements RecordProducer {
   private lastAckAt = 0;
   private readonly idleWaiters: (() => void)[] = [];
   private readonly sweepTimer: NodeJS.Timeout;
+  private readonly lingerMs: number;
+  private readonly lingerBytes: number;
 
   constructor(private readonly opts: ProducerOptions) {
     this.log = childLogger(opts.log, { module: 'producer' });
+    this.lingerBytes = Math.max(0, opts.lingerBytes ?? 0);
+    this.lingerMs = this.lingerBytes > 0 ? Math.max(0, opts.lingerMs ?? 0) : 0;
     this.lanes = Array.from({ length: Math.max(1, opts.lanes ?? 1) }, (_, i) => new Lane(i, this.newProducer()));
     // Readiness asks once, without kafkajs's long retry loop: an unanswered probe is the answer.
     this.admin = opts.kafka.admin({ retry: { retries: 0 } });
@@ -194,19 +215,19 @@ class BatchingProducer implements RecordProducer {
     const n = this.lanes.length;
     const recs = sub.records;
     if (n === 1 || recs.length === 0) {
-      this.enqueue(this.lanes[0]!, new Part(t, recs));
+      this.enqueue(this.lanes[0]!, new Part(t, recs, now));
       return 'queued';
     }
     const first = this.laneOf(recs[0]!);
     let split = false;
     for (let i = 1; i < recs.length && !split; i++) split = this.laneOf(recs[i]!) !== first;
     if (!split) {
-      this.enqueue(this.lanes[first]!, new Part(t, recs));
+      this.enqueue(this.lanes[first]!, new Part(t, recs, now));
       return 'queued';
     }
     const byLane: OutRecord[][] = Array.from({ length: n }, () => []);
     for (const r of recs) byLane[this.laneOf(r)]!.push(r);
-    for (let i = 0; i < n; i++) if (byLane[i]!.length > 0) this.enqueue(this.lanes[i]!, new Part(t, byLane[i]!));
+    for (let i = 0; i < n; i++) if (byLane[i]!.length > 0) this.enqueue(this.lanes[i]!, new Part(t, byLane[i]!, now));
     return 'queued';
   }
 
@@ -218,11 +239,31 @@ class BatchingProducer implements RecordProducer {
   private enqueue(lane: Lane, part: Part): void {
     part.tracker.openParts++;
     lane.queue.push(part);
+    if (this.lingerMs > 0) lane.queuedBytes += bytesFrom(part.records, 0);
     this.schedule(lane);
   }
 
+  /**
+   * Arranges the lane's next send: at the next setImmediate, or, lingering, once its oldest queued
+   * record is lingerMs old; a linger timer gives way to setImmediate once lingerBytes are queued.
+   */
   private schedule(lane: Lane): void {
-    if (lane.busy || lane.scheduled || lane.head >= lane.queue.length) return;
+    if (lane.busy || lane.head >= lane.queue.length) return;
+    if (lane.scheduled) {
+      if (lane.timer === null || lane.queuedBytes < this.lingerBytes) return;
+      clearTimeout(lane.timer);
+      lane.timer = null;
+    } else if (this.lingerMs > 0 && lane.queuedBytes < this.lingerBytes && !this.closed) {
+      const wait = lane.queue[lane.head]!.at + this.lingerMs - Date.now();
+      if (wait >= 1) {
+        lane.scheduled = true;
+        lane.timer = setTimeout(() => {
+          lane.timer = null;
+          this.sendNext(lane);
+        }, wait);
+        return;
+      }
+    }
     lane.scheduled = true;
     setImmediate(() => this.sendNext(lane));
   }
@@ -230,6 +271,11 @@ class BatchingProducer implements RecordProducer {
   /** Takes a lane's queued records up to maxRequestBytes and sends them as one produce request. */
   private sendNext(lane: Lane): void {
     lane.scheduled = false;
+    if (lane.timer !== null) {
+      // close() or a full queue asked for this send before the linger ended.
+      clearTimeout(lane.timer);
+      lane.timer = null;
+    }
     if (lane.busy) return;
     const byTopic = new Map<string, Message[]>();
     let bytes = 0;
@@ -240,6 +286,7 @@ class BatchingProducer implements RecordProducer {
       if (part.tracker.settled) {
         // Timed out or failed while queued: never sent.
         lane.head++;
+        this.dequeued(lane, part);
         this.partDone(part);
         continue;
       }
@@ -265,6 +312,7 @@ class BatchingProducer implements RecordProducer {
       if (part.next < recs.length) break; // request full; the rest of this part goes next
       lane.head++;
     }
+    if (this.lingerMs > 0) lane.queuedBytes -= bytes;
     compact(lane);
     if (records === 0) {
       this.notifyIfIdle();
@@ -325,6 +373,11 @@ class BatchingProducer implements RecordProducer {
     }
   }
 
+  /** A part leaves its lane's queue with records never taken (it timed out or failed). */
+  private dequeued(lane: Lane, part: Part): void {
+    if (this.lingerMs > 0) lane.queuedBytes -= bytesFrom(part.records, part.next);
+  }
+
   private settle(t: Tracker, error: ProduceError | null): void {
     if (t.settled) return;
     t.settled = true;
@@ -359,7 +412,7 @@ class BatchingProducer implements RecordProducer {
         if (part.inFlight === 0) this.partDone(part);
       }
       // Drop finished parts at the head now, so their memory goes before the next send.
-      while (lane.head < lane.queue.length && lane.queue[lane.head]!.done) lane.head++;
+      while (lane.head < lane.queue.length && lane.queue[lane.head]!.done) this.dequeued(lane, lane.queue[lane.head++]!);
       compact(lane);
     }
     this.notifyIfIdle();
@@ -400,6 +453,14 @@ class BatchingProducer implements RecordProducer {
 
   async close(timeoutMs: number): Promise<{ submissions: number; records: number }> {
     this.closed = true;
+    for (const lane of this.lanes) {
+      // Closing: what lingers leaves now.
+      if (lane.timer === null) continue;
+      clearTimeout(lane.timer);
+      lane.timer = null;
+      lane.scheduled = false;
+      this.schedule(lane);
+    }
     await this.flush(timeoutMs);
     clearInterval(this.sweepTimer);
     // Whatever is left (Kafka down) is answered now rather than never.
@@ -425,6 +486,7 @@ function compact(lane: Lane): void {
   if (lane.head === lane.queue.length) {
     lane.queue.length = 0;
     lane.head = 0;
+    lane.queuedBytes = 0;
   } else if (lane.head > 1024 && lane.head * 2 > lane.queue.length) {
     lane.queue = lane.queue.slice(lane.head);
     lane.head = 0;
@@ -438,6 +500,13 @@ function recordSize(r: OutRecord): number {
     for (const k in r.headers) size += k.length + r.headers[k]!.length + 4;
   }
   return size;
+}
+
+/** recordSize of records[from..]. */
+function bytesFrom(records: readonly OutRecord[], from: number): number {
+  let n = 0;
+  for (let i = from; i < records.length; i++) n += recordSize(records[i]!);
+  return n;
 }
 
 function timeoutError(ms: number): ProduceError {
