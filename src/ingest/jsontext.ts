@@ -61,6 +61,55 @@ export class JsonValue {
   }
 }
 
+/**
+ * A kept object (a JsonText) read for another vendor's translation: `picked` holds the members
+ * the translation reads (those of its shape's `picks` the object has), each exactly as JSON.parse
+ * gives it, so a translation reads `picked.x` where it would read `parsed.x`; `kept()` is the
+ * object without its shape's `drop` members (PostHog's token and $set), as JSON.stringify writes
+ * the object left once they are deleted. toJSON (a rejected event's bytes) is the whole object.
+ */
+export class PickedText extends JsonText {
+  constructor(
+    text: string,
+    category: string | undefined,
+    name: string | undefined,
+    groupId: string | number | undefined,
+    hasIp: boolean,
+    readonly picked: Record<string, unknown>,
+    /**
+     * The whole text had no backslash, control character or surrogate: every picked string's
+     * JSON is itself in quotes (quotePlain), no JSON.stringify needed.
+     */
+    readonly plain: boolean,
+    /** The text without the dropped members, or null when none was there. */
+    private readonly keptText: string | null,
+  ) {
+    super(text, category, name, groupId, hasIp);
+  }
+
+  /** The object without its dropped members (itself when it had none). */
+  kept(): JsonText {
+    return this.keptText === null ? this : new JsonText(this.keptText, this.category, this.name, this.groupId, this.hasIp);
+  }
+}
+
+/** Characters JSON.stringify escapes in a string (or may: surrogates, which it keeps when paired). */
+const ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/**
+ * JSON.stringify(v) for a string, cheaper: most strings need no escape, and then their JSON is
+ * the string in quotes (measured: a 100-character user agent 256 ns through JSON.stringify, 92
+ * with this test).
+ */
+export function quote(v: string): string {
+  return ESCAPED.test(v) ? JSON.stringify(v) : `"${v}"`;
+}
+
+/** A string known to need no escape (PickedText.plain) as JSON. */
+export function quotePlain(v: string): string {
+  return `"${v}"`;
+}
+
 /** JSON text of an object member value: a JsonText's own text, else JSON.stringify. */
 export function jsonTextOf(v: object): string {
   return v instanceof JsonText ? v.text : JSON.stringify(v);
@@ -111,59 +160,188 @@ var mCategory: string | undefined;
 var mName: string | undefined;
 var mGroupId: string | number | undefined;
 var mHasIp = false;
+/** Picked members of the object being collected, in text order: slot in shape.picks, member start, value start, value end. */
+var picks = new Int32Array(4 * 16);
+var pickCount = 0;
 
 /**
  * `text` as JSON.parse would read it, with `properties`, `traits` and `context` objects kept as
  * JsonText when canonical; null when the text is not a JSON object this scanner handles.
  */
 export function parseEventJson(text: string): Record<string, unknown> | null {
+  return parseShaped(text, SEGMENT) as Record<string, unknown> | null;
+}
+
+/**
+ * `text` as JSON.parse would read it, read as `how` says (see JsonShape): an object, or with
+ * `topArray` an array of events; null when not handled here (then use JSON.parse).
+ */
+export function parseShaped(text: string, how: JsonShape): Record<string, unknown> | unknown[] | null {
   s = text;
   pos = 0;
   keyTop = 0;
   collect = false;
+  shape = how;
   plain = !SPECIAL.test(text);
   skipWs();
-  const out = eventObject(0);
+  const out = how.topArray && pos < s.length && s.charCodeAt(pos) === LBRACKET ? batchArray() : eventObject(0);
   if (out === null) return null;
-  // Only whitespace may follow the top-level object.
+  // Only whitespace may follow the top-level value.
   skipWs();
   return pos === s.length ? out : null;
 }
 
 /**
- * The names of the members an event has, as constant strings: an object built with them takes
- * V8's fast property stores, while a name freshly sliced from the line is looked up in the
- * string table on every store (measured: most of this scanner's time before).
+ * The object text[start, end) as a JsonText when it is one canonical object with nothing after
+ * it; null otherwise (then parse it). For an object found inside another text without reading
+ * the rest (Snowplow's self-describing event, whose data is JSON inside a JSON string).
  */
-const NAMES = [
-  'type', 'userId', 'anonymousId', 'messageId', 'event', 'timestamp', 'sentAt', 'properties', 'traits', 'context',
-  'name', 'groupId', 'previousId', 'category', 'integrations', 'receivedAt', 'originalTimestamp', 'writeKey', 'channel',
-  'version', '_metadata', 'batch',
-];
-/**
- * Members whose object or array values someone on the ingest path reads (normalizeEvent, the
- * edge's batch fields, the import): parsed. Any other object or array becomes a JsonValue.
- */
-const READ: ReadonlySet<string> = new Set([
-  'type', 'userId', 'anonymousId', 'messageId', 'event', 'timestamp', 'sentAt', 'name', 'groupId', 'previousId', 'category', 'writeKey',
-  // Checked to be objects (an array there is refused), or read by the edge and the import.
-  'properties', 'traits', 'context', 'batch',
-]);
-/** By quoted length: the candidates' indices in NAMES. */
-const BY_LENGTH: number[][] = [];
-NAMES.forEach((n, i) => (BY_LENGTH[n.length + 2] ??= []).push(i));
+export function objectTextAt(text: string, start: number, end: number): JsonText | null {
+  if (text.charCodeAt(start) !== LBRACE) return null;
+  s = text;
+  pos = start;
+  keyTop = 0;
+  shape = SEGMENT;
+  plain = !SPECIAL.test(text);
+  canonical = true;
+  collect = true;
+  mCategory = mName = mGroupId = undefined;
+  mHasIp = false;
+  pickCount = 0;
+  const ok = scanObject(1);
+  collect = false;
+  if (!ok || !canonical || pos !== end) return null;
+  return new JsonText(text.slice(start, end), mCategory, mName, mGroupId, mHasIp);
+}
 
-/** The member name whose quoted, unescaped text is s[ks, ks+kl). */
+/** What the scanner does with a member's object or array value, by the member's name. */
+const LAZY = 0; // a JsonValue (its checked text; nobody on the ingest path reads it)
+const PARSE = 1; // JSON.parse of its text
+const TEXT = 2; // an object kept as a JsonText (PickedText when the shape picks members)
+const LIST = 3; // at the top level, an array of events read the same way; deeper, PARSE
+const BAIL = 4; // at the top level, "not handled here" (null): the body is another kind
+/** What a member's object or array value becomes (JsonShape's `kinds`). */
+export const MEMBER = { LAZY, PARSE, TEXT, LIST, BAIL } as const;
+
+/**
+ * How one kind of body is read: the member names its events have (as constant strings: an
+ * object built with them takes V8's fast property stores, while a name freshly sliced from the
+ * line is looked up in the string table on every store; measured: most of this scanner's time
+ * before), what each one's object or array value becomes, and which members of a TEXT object
+ * a translation reads (picked, see PickedText).
+ */
+export class JsonShape {
+  /** By quoted length: the candidates' indices in `names`. */
+  readonly byLength: number[][] = [];
+  readonly kinds: Uint8Array;
+  readonly kindByName: ReadonlyMap<string, number>;
+  /** By quoted length: the candidates' indices in `picks`. */
+  readonly picksByLength: number[][] = [];
+  readonly dropped: Uint8Array;
+  /** Per name (then per pick): its first, middle and last character, compared before startsWith. */
+  readonly nameChars: Uint16Array;
+  readonly pickChars: Uint16Array;
+  /**
+   * Every picked name, undefined: each PickedText's `picked` starts as a copy, so all have one
+   * layout (reads of absent members give undefined, as on the parsed object; measured: adding
+   * the found names one by one cost more than the rest of the picking).
+   */
+  readonly pickTemplate: Readonly<Record<string, undefined>>;
+
+  constructor(
+    readonly names: readonly string[],
+    kinds: Readonly<Record<string, number>>,
+    /** Kind of a name not in `names`. */
+    readonly otherKind: number,
+    /** A top-level array is a list of events (PostHog's /e), not "not handled here". */
+    readonly topArray: boolean,
+    /** Members of a TEXT object whose values are picked (PickedText.picked). */
+    readonly picks: readonly string[] = [],
+    /** Picked members the translation leaves out of the object it stores (PickedText.kept). */
+    drop: readonly string[] = [],
+  ) {
+    names.forEach((n, i) => (this.byLength[n.length + 2] ??= []).push(i));
+    this.kinds = Uint8Array.from(names, (n) => kinds[n] ?? otherKind);
+    this.kindByName = new Map(names.map((n, i) => [n, this.kinds[i]!]));
+    picks.forEach((n, i) => (this.picksByLength[n.length + 2] ??= []).push(i));
+    this.dropped = Uint8Array.from(picks, (n) => (drop.includes(n) ? 1 : 0));
+    this.pickTemplate = Object.fromEntries(picks.map((n) => [n, undefined]));
+    this.nameChars = charsOf(names);
+    this.pickChars = charsOf(picks);
+    // The JsonText facts (category, name, groupId, ip) describe the kept object too.
+    for (const d of drop) if (d === 'category' || d === 'name' || d === 'groupId' || d === 'ip') throw new Error(`${d} cannot be dropped`);
+  }
+}
+
+/** Each name's first, middle and last code unit, three per name. */
+function charsOf(names: readonly string[]): Uint16Array {
+  const out = new Uint16Array(3 * names.length);
+  names.forEach((n, i) => {
+    out[3 * i] = n.charCodeAt(0);
+    out[3 * i + 1] = n.charCodeAt(n.length >> 1);
+    out[3 * i + 2] = n.charCodeAt(n.length - 1);
+  });
+  return out;
+}
+
+/**
+ * Whether the quoted name s[ks, ks+kl) may be the one whose characters are at `at` in `chars`
+ * (names of one length differ in one of these three far more often than not): three inlined
+ * reads instead of a startsWith call for most of the names that are not it.
+ */
+function mayBe(chars: Uint16Array, at: number, ks: number, kl: number): boolean {
+  const str = s;
+  return str.charCodeAt(ks + 1) === chars[at] && str.charCodeAt(ks + 1 + ((kl - 2) >> 1)) === chars[at + 1] && str.charCodeAt(ks + kl - 2) === chars[at + 2];
+}
+
+/** A Segment event or batch body (and an import line). */
+const SEGMENT = new JsonShape(
+  [
+    'type', 'userId', 'anonymousId', 'messageId', 'event', 'timestamp', 'sentAt', 'properties', 'traits', 'context',
+    'name', 'groupId', 'previousId', 'category', 'integrations', 'receivedAt', 'originalTimestamp', 'writeKey', 'channel',
+    'version', '_metadata', 'batch',
+  ],
+  {
+    // Members whose object or array values someone on the ingest path reads (normalizeEvent, the
+    // edge's batch fields, the import): parsed. Any other object or array becomes a JsonValue.
+    type: PARSE, userId: PARSE, anonymousId: PARSE, messageId: PARSE, event: PARSE, timestamp: PARSE, sentAt: PARSE,
+    name: PARSE, groupId: PARSE, previousId: PARSE, category: PARSE, writeKey: PARSE,
+    // Checked to be objects (an array there is refused), or read by the edge and the import.
+    properties: TEXT, traits: TEXT, context: TEXT, batch: LIST,
+  },
+  LAZY,
+  false,
+);
+
+/** The shape being read, and its tables in locals of the module (read on every member). */
+var shape = SEGMENT;
+/** The kind of the name nameAt (or an escaped name) gave last. */
+var nameKind = LAZY;
+
+/** The member name whose quoted, unescaped text is s[ks, ks+kl); sets nameKind. */
 function nameAt(ks: number, kl: number): string {
   const str = s;
-  const candidates = BY_LENGTH[kl];
+  const candidates = shape.byLength[kl];
   if (candidates !== undefined) {
     for (let c = 0; c < candidates.length; c++) {
-      const name = NAMES[candidates[c]!]!;
-      if (str.startsWith(name, ks + 1)) return name;
+      const i = candidates[c]!;
+      if (!mayBe(shape.nameChars, 3 * i, ks, kl)) continue;
+      const name = shape.names[i]!;
+      if (str.startsWith(name, ks + 1)) {
+        nameKind = shape.kinds[i]!;
+        return name;
+      }
     }
   }
+  nameKind = shape.otherKind;
   return str.slice(ks + 1, ks + kl - 1);
+}
+
+/** An escaped member name (rare): unescaped, its kind looked up by value. */
+function escapedName(ks: number): string {
+  const name = JSON.parse(s.slice(ks, pos)) as string;
+  nameKind = shape.kindByName.get(name) ?? shape.otherKind;
+  return name;
 }
 
 /**
@@ -185,7 +363,8 @@ function eventObject(depth: number): Record<string, unknown> | null {
     if (pos >= n || str.charCodeAt(pos) !== QUOTE) return null;
     const ks = pos;
     if (!scanString()) return null;
-    const key = escaped ? (JSON.parse(str.slice(ks, pos)) as string) : nameAt(ks, pos - ks);
+    const key = escaped ? escapedName(ks) : nameAt(ks, pos - ks);
+    const kind = nameKind;
     if (key === '__proto__') return null;
     skipWs();
     if (pos >= n || str.charCodeAt(pos) !== COLON) return null;
@@ -197,24 +376,26 @@ function eventObject(depth: number): Record<string, unknown> | null {
     if (c === QUOTE) {
       if (!scanString()) return null;
       out[key] = escaped ? JSON.parse(str.slice(vs, pos)) : str.slice(vs + 1, pos - 1);
-    } else if (c === LBRACE && (key === 'properties' || key === 'traits' || key === 'context')) {
+    } else if (c === LBRACE && kind === TEXT) {
       canonical = true;
       collect = true;
       mCategory = mName = mGroupId = undefined;
       mHasIp = false;
+      pickCount = 0;
       const ok = scanObject(1);
       collect = false;
       if (!ok) return null;
       const slice = str.slice(vs, pos);
-      out[key] = canonical ? new JsonText(slice, mCategory, mName, mGroupId, mHasIp) : JSON.parse(slice);
-    } else if (c === LBRACKET && depth === 0 && key === 'batch') {
+      out[key] = !canonical ? JSON.parse(slice) : shape.picks.length === 0 ? new JsonText(slice, mCategory, mName, mGroupId, mHasIp) : pickedText(slice, vs);
+    } else if (c === LBRACKET && depth === 0 && kind === LIST) {
       const events = batchArray();
       if (events === null) return null;
       out[key] = events;
     } else if (c === LBRACE || c === LBRACKET) {
+      if (depth === 0 && kind === BAIL) return null;
       if (!scanValue(depth + 1)) return null;
       const slice = str.slice(vs, pos);
-      out[key] = READ.has(key) ? JSON.parse(slice) : new JsonValue(slice);
+      out[key] = kind === LAZY ? new JsonValue(slice) : JSON.parse(slice);
     } else {
       const v = scalar();
       if (v === undefined) return null;
@@ -549,6 +730,8 @@ function noteKey(ks: number, kl: number, base: number): void {
 
 /** A member `s[ks, ks+kl)` (a quoted name) of the object being collected; its value starts at vs, ends at pos. */
 function member(ks: number, kl: number, vs: number): void {
+  const candidates = shape.picksByLength[kl];
+  if (candidates !== undefined) pick(candidates, ks, kl, vs);
   // Names are compared on the quoted text: "ip" is 4 characters, "name" 6, "category" 10, "groupId" 9.
   // Repeated names make the object not canonical, so the order of these writes does not matter.
   if (kl === 4) {
@@ -570,4 +753,71 @@ function stringValue(vs: number): string | undefined {
   if (s.charCodeAt(vs) !== QUOTE) return undefined;
   const raw = s.slice(vs, pos);
   return raw.indexOf('\\') < 0 ? raw.slice(1, -1) : (JSON.parse(raw) as string);
+}
+
+/** Notes the member s[ks, pos) when its name is one of `candidates` (indices in shape.picks). */
+function pick(candidates: number[], ks: number, kl: number, vs: number): void {
+  for (let c = 0; c < candidates.length; c++) {
+    const slot = candidates[c]!;
+    if (!mayBe(shape.pickChars, 3 * slot, ks, kl) || !s.startsWith(shape.picks[slot]!, ks + 1)) continue;
+    if (4 * pickCount + 4 > picks.length) {
+      const bigger = new Int32Array(picks.length * 2);
+      bigger.set(picks);
+      picks = bigger;
+    }
+    const at = 4 * pickCount++;
+    picks[at] = slot;
+    picks[at + 1] = ks;
+    picks[at + 2] = vs;
+    picks[at + 3] = pos;
+    return;
+  }
+}
+
+/**
+ * The canonical object s[base, base + text.length) as a PickedText: its picked members' values
+ * (JSON.parse's), and its text without the dropped ones. Canonical text has no whitespace and no
+ * repeated names, so each member is `"name":value` and members are joined by single commas.
+ */
+function pickedText(text: string, base: number): PickedText {
+  const names = shape.picks;
+  const picked: Record<string, unknown> = { ...shape.pickTemplate };
+  let kept: string | null = null;
+  // Cursor in `text` after the last dropped member (and its comma); the kept runs between them.
+  let from = 1;
+  for (let i = 0; i < pickCount; i++) {
+    const at = 4 * i;
+    const slot = picks[at]!;
+    const vs = picks[at + 2]!;
+    const ve = picks[at + 3]!;
+    picked[names[slot]!] = valueAt(vs, ve);
+    if (shape.dropped[slot] === 1) {
+      const ms = picks[at + 1]! - base;
+      kept = (kept ?? '') + text.slice(from, ms);
+      from = ve - base;
+      if (text.charCodeAt(from) === COMMA) from++;
+    }
+  }
+  if (kept !== null) {
+    kept += text.slice(from, text.length - 1);
+    // A dropped last member leaves the comma before it.
+    if (kept.charCodeAt(kept.length - 1) === COMMA) kept = kept.slice(0, -1);
+    kept = `{${kept}}`;
+  }
+  return new PickedText(text, mCategory, mName, mGroupId, mHasIp, picked, plain, kept);
+}
+
+/** The value s[vs, ve) (checked JSON) as JSON.parse reads it. */
+function valueAt(vs: number, ve: number): unknown {
+  const c = s.charCodeAt(vs);
+  if (c === QUOTE) {
+    if (plain) return s.slice(vs + 1, ve - 1);
+    const raw = s.slice(vs, ve);
+    return raw.indexOf('\\') < 0 ? raw.slice(1, -1) : JSON.parse(raw);
+  }
+  if (c === 116) return true;
+  if (c === 102) return false;
+  if (c === 110) return null;
+  if (c === LBRACE || c === LBRACKET) return JSON.parse(s.slice(vs, ve));
+  return Number(s.slice(vs, ve));
 }

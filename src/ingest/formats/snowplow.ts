@@ -15,6 +15,7 @@
 // | eid                              | messageId                                                     |
 // | dtm + stm (or ttm)               | timestamp: receivedAt - (stm - dtm), as Snowplow's derived_tstamp; ttm is taken as given |
 // | url, page, refr, ua, ip, lang, tz, res, tv, aid, p, sid, vid, co / cx | context.page, userAgent, ip, locale, timezone, screen, library, app, platform, session, contexts |
+import { JsonText, objectTextAt, quote } from '../jsontext.js';
 import { Refused, isObject, msTime, str, type Replies, type SegmentCall, type TranslateOptions, type Translation, type VendorReply } from './types.js';
 
 type Json = Record<string, unknown>;
@@ -36,7 +37,7 @@ export function translateSnowplow(value: unknown, opts: TranslateOptions): Trans
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
     if (key === undefined && isObject(e)) key = str(e.aid);
-    calls[i] = snowplowEvent(e, opts.skew);
+    calls[i] = snowplowEvent(e, opts.skew, opts.prepared === true);
   }
   return { key, calls, raw: events };
 }
@@ -68,6 +69,32 @@ function selfDescribing(pr: unknown, px: unknown): Json | null | undefined {
   }
 }
 
+const OUTER = '{"schema":"';
+const INNER = '","data":{"schema":"';
+const DATA = '","data":';
+
+/**
+ * The self-describing event `{"schema":S,"data":{"schema":S2,"data":{...}}}` exactly as the
+ * trackers' JSON.stringify writes it: S2 and the data object as a JsonText of the text itself
+ * (no parse of the data, no stringify of it later). null for any other text, which then takes
+ * selfDescribing (the same values, parsed).
+ */
+function selfDescribingText(text: string): { schema: string; data: JsonText } | null {
+  if (!text.startsWith(OUTER) || text.charCodeAt(text.length - 1) !== 0x7d || text.charCodeAt(text.length - 2) !== 0x7d) return null;
+  const q1 = text.indexOf('"', OUTER.length);
+  if (q1 < 0 || !text.startsWith(INNER, q1)) return null;
+  const s2 = q1 + INNER.length;
+  const q2 = text.indexOf('"', s2);
+  if (q2 < 0 || !text.startsWith(DATA, q2)) return null;
+  // The schemas are read as the text between quotes: no escapes, no control characters (which JSON.parse refuses).
+  for (let i = OUTER.length; i < q2; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c === 0x5c) return null;
+  }
+  const data = objectTextAt(text, q2 + DATA.length, text.length - 2);
+  return data === null ? null : { schema: text.slice(s2, q2), data };
+}
+
 const names = new Map<string, string>();
 
 /** `iglu:com.acme/button_click/jsonschema/1-0-0` -> `button_click` (remembered: an app has few schemas). */
@@ -82,7 +109,11 @@ export function schemaName(schema: string): string {
   return name;
 }
 
-export function snowplowEvent(e: unknown, skew: boolean): SegmentCall | Refused {
+/**
+ * One tracker event into a Segment call. `texts`: give a self-describing event's data and the
+ * context as JsonText (TranslateOptions.prepared), the same records normalized.
+ */
+export function snowplowEvent(e: unknown, skew: boolean, texts = false): SegmentCall | Refused {
   if (!isObject(e)) return new Refused('not_an_object', 'an event must be a JSON object', 'event', e);
   const call: SegmentCall = {};
   const uid = str(e.uid);
@@ -113,7 +144,7 @@ export function snowplowEvent(e: unknown, skew: boolean): SegmentCall | Refused 
   }
 
   const context: Json = {};
-  let props: Json;
+  let props: Json | JsonText;
   switch (e.e) {
     case 'pv':
       call.type = 'page';
@@ -135,6 +166,20 @@ export function snowplowEvent(e: unknown, skew: boolean): SegmentCall | Refused 
       break;
     }
     case 'ue': {
+      const fast = texts ? selfDescribingText(typeof e.ue_pr === 'string' && e.ue_pr !== '' ? e.ue_pr : typeof e.ue_px === 'string' && e.ue_px !== '' ? Buffer.from(e.ue_px, 'base64').toString('utf8') : '') : null;
+      if (fast !== null) {
+        props = fast.data;
+        const name = schemaName(fast.schema);
+        if (name === 'screen_view' && fast.schema.startsWith('iglu:com.snowplowanalytics.')) {
+          call.type = 'screen';
+          if (fast.data.name !== undefined) call.name = fast.data.name;
+        } else {
+          call.type = 'track';
+          call.event = name;
+        }
+        context.snowplow = { schema: fast.schema };
+        break;
+      }
       const outer = selfDescribing(e.ue_pr, e.ue_px);
       const inner = outer != null && isObject(outer.data) ? outer.data : null;
       if (inner === null || typeof inner.schema !== 'string') {
@@ -173,6 +218,13 @@ export function snowplowEvent(e: unknown, skew: boolean): SegmentCall | Refused 
       return new Refused('unknown_type', `e=${String(e.e).slice(0, 20)} is not an event type trackhouse takes (pv, pp, se, ue, tr, ti)`, 'e', e);
   }
   call.properties = props;
+  if (texts) {
+    const text = contextText(e, aid, context.snowplow as { schema: string } | undefined);
+    if (text !== null) {
+      call.context = text;
+      return call;
+    }
+  }
 
   if (e.url !== undefined || e.page !== undefined || e.refr !== undefined) context.page = { url: e.url, title: e.page, referrer: e.refr };
   if (typeof e.ua === 'string') context.userAgent = e.ua;
@@ -191,6 +243,78 @@ export function snowplowEvent(e: unknown, skew: boolean): SegmentCall | Refused 
   if (cx != null && Array.isArray(cx.data)) context.contexts = cx.data;
   call.context = context;
   return call;
+}
+
+/** `,"name":value` as JSON.stringify writes a member of an object, or '' for undefined (left out). */
+function member(name: string, v: unknown): string {
+  return v === undefined ? '' : `,"${name}":${typeof v === 'string' ? quote(v) : JSON.stringify(v)}`;
+}
+
+/**
+ * The context snowplowEvent builds below, as the JsonText JSON.stringify would write for it,
+ * built as text (member for member, in the same order): measured, the object and its stringify
+ * cost ~0.8 us of the ~5.6 us of an event. null when a value cannot be written (nested too
+ * deeply): then the object is built, and normalizeEvent refuses it as before.
+ */
+function contextText(e: Json, aid: string | undefined, snowplow: { schema: string } | undefined): JsonText | null {
+  try {
+    // Pieces joined by concatenation only: a slice of a half-built (rope) string would copy it.
+    let t = '{';
+    let sep = '';
+    if (snowplow !== undefined) {
+      t += `"snowplow":{"schema":${quote(snowplow.schema)}}`;
+      sep = ',';
+    }
+    if (e.url !== undefined || e.page !== undefined || e.refr !== undefined) {
+      t += `${sep}"page":{${(member('url', e.url) + member('title', e.page) + member('referrer', e.refr)).slice(1)}}`;
+      sep = ',';
+    }
+    if (typeof e.ua === 'string') {
+      t += `${sep}"userAgent":${quote(e.ua)}`;
+      sep = ',';
+    }
+    const hasIp = typeof e.ip === 'string';
+    if (hasIp) {
+      t += `${sep}"ip":${quote(e.ip as string)}`;
+      sep = ',';
+    }
+    if (typeof e.lang === 'string') {
+      t += `${sep}"locale":${quote(e.lang)}`;
+      sep = ',';
+    }
+    if (typeof e.tz === 'string') {
+      t += `${sep}"timezone":${quote(e.tz)}`;
+      sep = ',';
+    }
+    if (typeof e.res === 'string') {
+      const x = e.res.indexOf('x');
+      if (x > 0) {
+        t += `${sep}"screen":{${(member('width', num(e.res.slice(0, x))) + member('height', num(e.res.slice(x + 1)))).slice(1)}}`;
+        sep = ',';
+      }
+    }
+    if (typeof e.tv === 'string') {
+      t += `${sep}"library":{"name":${quote(e.tv)}}`;
+      sep = ',';
+    }
+    if (aid !== undefined) {
+      t += `${sep}"app":{"id":${quote(aid)}}`;
+      sep = ',';
+    }
+    if (typeof e.p === 'string') {
+      t += `${sep}"platform":${quote(e.p)}`;
+      sep = ',';
+    }
+    if (e.sid !== undefined || e.vid !== undefined) {
+      t += `${sep}"session":{${(member('id', e.sid) + member('index', num(e.vid))).slice(1)}}`;
+      sep = ',';
+    }
+    const cx = selfDescribing(e.co, e.cx);
+    if (cx != null && Array.isArray(cx.data)) t += `${sep}"contexts":${JSON.stringify(cx.data)}`;
+    return new JsonText(`${t}}`, undefined, undefined, undefined, hasIp);
+  } catch {
+    return null;
+  }
 }
 
 // Answers: Snowplow's collector answers 200 (the pixel with a 1x1 GIF) and keeps bad events
