@@ -87,9 +87,12 @@ export class PickedText extends JsonText {
     super(text, category, name, groupId, hasIp);
   }
 
-  /** The object without its dropped members (itself when it had none). */
+  /**
+   * The object without its dropped members, as a plain JsonText even when none was dropped: the
+   * code that reads it (normalizeEvent) then sees one class, not two (measured: 0.15 us/event).
+   */
   kept(): JsonText {
-    return this.keptText === null ? this : new JsonText(this.keptText, this.category, this.name, this.groupId, this.hasIp);
+    return new JsonText(this.keptText ?? this.text, this.category, this.name, this.groupId, this.hasIp);
   }
 }
 
@@ -103,6 +106,23 @@ const ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
  */
 export function quote(v: string): string {
   return ESCAPED.test(v) ? JSON.stringify(v) : `"${v}"`;
+}
+
+/**
+ * quote() remembering its last string: a field whose value repeats from one event to the next
+ * (a batch's user agent, library, app id) is compared, not tested again.
+ */
+export class QuoteMemo {
+  private last = '';
+  private quoted = '""';
+
+  quote(v: string): string {
+    if (v !== this.last) {
+      this.last = v;
+      this.quoted = quote(v);
+    }
+    return this.quoted;
+  }
 }
 
 /** A string known to need no escape (PickedText.plain) as JSON. */

@@ -182,12 +182,13 @@ export function translatePayload(vendor: 'posthog' | 'amplitude' | 'mixpanel' | 
 }
 
 /**
- * /batch's body for readPosthogJson, unless it names `events` (Amplitude's, where that member
- * comes first: found at once), which is left to JSON.parse rather than scanned to where the
- * reader gives up.
+ * /batch's body for readPosthogJson, unless its start names `events` (Amplitude's SDKs write it
+ * second, after api_key): left to JSON.parse rather than scanned to where the reader gives up.
+ * Only the start is searched (a PostHog body has no `events`, and searching all of it cost more
+ * than the rest of the request); a later top-level `events` array makes the reader give up.
  */
 function readBatchJson(text: string): unknown {
-  return text.includes('"events"') ? null : readPosthogJson(text);
+  return text.lastIndexOf('"events"', 512) >= 0 ? null : readPosthogJson(text);
 }
 
 function posthog(p: VendorPayload, opts: { receivedAt: number; skew: boolean }): Decoded {

@@ -161,6 +161,11 @@ describe('PostHog bodies: readPosthogJson + the prepared translation vs JSON.par
     const route = formatRoute('/batch')!;
     const amp = Buffer.from('{"api_key":"k","events":[{"event_type":"x","user_id":"u","event_properties":{"a":1}}]}');
     expect(decodeRequest(route, amp, '', 512_000, T).vendor).toBe('amplitude');
+    // `events` after a long first member: the reader itself gives up at it.
+    const late = Buffer.from(`{"options":{"pad":"${'x'.repeat(600)}"},"api_key":"k","events":[{"event_type":"x","user_id":"u"}]}`);
+    const d = decodeRequest(route, late, '', 512_000, T);
+    expect(d.vendor).toBe('amplitude');
+    expect(d.translation.calls).toHaveLength(1);
     expect(readPosthogJson('{"api_key":"k","events":[]}')).toBeNull();
     expect(() => decodeRequest(formatRoute('/i/v0/e')!, Buffer.from('[{"event":"x",}]'), '', 512_000, T)).toThrow(/not valid JSON/);
   });

@@ -15,7 +15,7 @@
 // | eid                              | messageId                                                     |
 // | dtm + stm (or ttm)               | timestamp: receivedAt - (stm - dtm), as Snowplow's derived_tstamp; ttm is taken as given |
 // | url, page, refr, ua, ip, lang, tz, res, tv, aid, p, sid, vid, co / cx | context.page, userAgent, ip, locale, timezone, screen, library, app, platform, session, contexts |
-import { JsonText, objectTextAt, quote } from '../jsontext.js';
+import { JsonText, QuoteMemo, objectTextAt, quote } from '../jsontext.js';
 import { Refused, isObject, msTime, str, type Replies, type SegmentCall, type TranslateOptions, type Translation, type VendorReply } from './types.js';
 
 type Json = Record<string, unknown>;
@@ -98,7 +98,12 @@ function selfDescribingText(text: string): { schema: string; data: JsonText } | 
 const names = new Map<string, string>();
 
 /** `iglu:com.acme/button_click/jsonschema/1-0-0` -> `button_click` (remembered: an app has few schemas). */
+let lastSchema = '';
+let lastName = '';
+
 export function schemaName(schema: string): string {
+  // The last one first: a comparison, where the map would hash the (new) string.
+  if (schema === lastSchema) return lastName;
   let name = names.get(schema);
   if (name === undefined) {
     const parts = schema.split('/');
@@ -106,6 +111,8 @@ export function schemaName(schema: string): string {
     if (names.size >= 1000) names.clear();
     names.set(schema, name);
   }
+  lastSchema = schema;
+  lastName = name;
   return name;
 }
 
@@ -245,6 +252,16 @@ export function snowplowEvent(e: unknown, skew: boolean, texts = false): Segment
   return call;
 }
 
+// The context's strings as JSON, each field remembering its last value (repeated within a batch).
+const SCHEMA = new QuoteMemo();
+const UA = new QuoteMemo();
+const IP = new QuoteMemo();
+const LANG = new QuoteMemo();
+const TZ = new QuoteMemo();
+const TV = new QuoteMemo();
+const AID = new QuoteMemo();
+const PLATFORM = new QuoteMemo();
+
 /** `,"name":value` as JSON.stringify writes a member of an object, or '' for undefined (left out). */
 function member(name: string, v: unknown): string {
   return v === undefined ? '' : `,"${name}":${typeof v === 'string' ? quote(v) : JSON.stringify(v)}`;
@@ -262,7 +279,7 @@ function contextText(e: Json, aid: string | undefined, snowplow: { schema: strin
     let t = '{';
     let sep = '';
     if (snowplow !== undefined) {
-      t += `"snowplow":{"schema":${quote(snowplow.schema)}}`;
+      t += `"snowplow":{"schema":${SCHEMA.quote(snowplow.schema)}}`;
       sep = ',';
     }
     if (e.url !== undefined || e.page !== undefined || e.refr !== undefined) {
@@ -270,20 +287,20 @@ function contextText(e: Json, aid: string | undefined, snowplow: { schema: strin
       sep = ',';
     }
     if (typeof e.ua === 'string') {
-      t += `${sep}"userAgent":${quote(e.ua)}`;
+      t += `${sep}"userAgent":${UA.quote(e.ua)}`;
       sep = ',';
     }
     const hasIp = typeof e.ip === 'string';
     if (hasIp) {
-      t += `${sep}"ip":${quote(e.ip as string)}`;
+      t += `${sep}"ip":${IP.quote(e.ip as string)}`;
       sep = ',';
     }
     if (typeof e.lang === 'string') {
-      t += `${sep}"locale":${quote(e.lang)}`;
+      t += `${sep}"locale":${LANG.quote(e.lang)}`;
       sep = ',';
     }
     if (typeof e.tz === 'string') {
-      t += `${sep}"timezone":${quote(e.tz)}`;
+      t += `${sep}"timezone":${TZ.quote(e.tz)}`;
       sep = ',';
     }
     if (typeof e.res === 'string') {
@@ -294,15 +311,15 @@ function contextText(e: Json, aid: string | undefined, snowplow: { schema: strin
       }
     }
     if (typeof e.tv === 'string') {
-      t += `${sep}"library":{"name":${quote(e.tv)}}`;
+      t += `${sep}"library":{"name":${TV.quote(e.tv)}}`;
       sep = ',';
     }
     if (aid !== undefined) {
-      t += `${sep}"app":{"id":${quote(aid)}}`;
+      t += `${sep}"app":{"id":${AID.quote(aid)}}`;
       sep = ',';
     }
     if (typeof e.p === 'string') {
-      t += `${sep}"platform":${quote(e.p)}`;
+      t += `${sep}"platform":${PLATFORM.quote(e.p)}`;
       sep = ',';
     }
     if (e.sid !== undefined || e.vid !== undefined) {
