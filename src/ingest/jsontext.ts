@@ -163,10 +163,22 @@ const NINE = 57;
 // the hot functions also read the text into a local.
 var s = '';
 var pos = 0;
-/** The text has no backslash, control character or surrogate: a string ends at the next quote. */
-var plain = false;
+/**
+ * Where the next backslash, control character or surrogate is (at or after pos; the text's length
+ * when there is none): a string that closes before it ends at its next quote, with no escape.
+ */
+var special = 0;
+/** The TEXT object just scanned has no special character (so no escape) anywhere in it. */
+var textPlain = false;
 /** Any of the characters that make a string more than "up to the next quote". */
-const SPECIAL = /[\u0000-\u001f\\\ud800-\udfff]/;
+const SPECIAL = /[\u0000-\u001f\\\ud800-\udfff]/g;
+
+/** The first special character at or after `from` (for `special`). */
+function nextSpecial(from: number): number {
+  SPECIAL.lastIndex = from;
+  const m = SPECIAL.exec(s);
+  return m === null ? s.length : m.index;
+}
 /** The value scanned since the flag was last set true is exactly its JSON.stringify form. */
 var canonical = true;
 /** The last string token had a backslash. */
@@ -201,8 +213,8 @@ export function parseShaped(text: string, how: JsonShape): Record<string, unknow
   pos = 0;
   keyTop = 0;
   collect = false;
-  shape = how;
-  plain = !SPECIAL.test(text);
+  use(how);
+  special = nextSpecial(0);
   skipWs();
   const out = how.topArray && pos < s.length && s.charCodeAt(pos) === LBRACKET ? batchArray() : eventObject(0);
   if (out === null) return null;
@@ -213,16 +225,19 @@ export function parseShaped(text: string, how: JsonShape): Record<string, unknow
 
 /**
  * The object text[start, end) as a JsonText when it is one canonical object with nothing after
- * it; null otherwise (then parse it). For an object found inside another text without reading
- * the rest (Snowplow's self-describing event, whose data is JSON inside a JSON string).
+ * it, and text[plainFrom, start) has no backslash, control character or surrogate; null
+ * otherwise (then parse it). For an object found inside another text without reading the rest
+ * (Snowplow's self-describing event, whose data is JSON inside a JSON string).
  */
-export function objectTextAt(text: string, start: number, end: number): JsonText | null {
+export function objectTextAt(text: string, start: number, end: number, plainFrom: number = start): JsonText | null {
   if (text.charCodeAt(start) !== LBRACE) return null;
   s = text;
   pos = start;
   keyTop = 0;
-  shape = SEGMENT;
-  plain = !SPECIAL.test(text);
+  use(SEGMENT);
+  special = nextSpecial(plainFrom);
+  // The caller read text[plainFrom, start) as strings between quotes: no escape may be there.
+  if (special < start) return null;
   canonical = true;
   collect = true;
   mCategory = mName = mGroupId = undefined;
@@ -258,8 +273,7 @@ export class JsonShape {
   /** By quoted length: the candidates' indices in `picks`. */
   readonly picksByLength: number[][] = [];
   readonly dropped: Uint8Array;
-  /** Per name (then per pick): its first, middle and last character, compared before startsWith. */
-  readonly nameChars: Uint16Array;
+  /** Per pick: its first, middle and last character, compared before startsWith. */
   readonly pickChars: Uint16Array;
   /**
    * Every picked name, undefined: each PickedText's `picked` starts as a copy, so all have one
@@ -286,7 +300,6 @@ export class JsonShape {
     picks.forEach((n, i) => (this.picksByLength[n.length + 2] ??= []).push(i));
     this.dropped = Uint8Array.from(picks, (n) => (drop.includes(n) ? 1 : 0));
     this.pickTemplate = Object.fromEntries(picks.map((n) => [n, undefined]));
-    this.nameChars = charsOf(names);
     this.pickChars = charsOf(picks);
     // The JsonText facts (category, name, groupId, ip) describe the kept object too.
     for (const d of drop) if (d === 'category' || d === 'name' || d === 'groupId' || d === 'ip') throw new Error(`${d} cannot be dropped`);
@@ -307,7 +320,9 @@ function charsOf(names: readonly string[]): Uint16Array {
 /**
  * Whether the quoted name s[ks, ks+kl) may be the one whose characters are at `at` in `chars`
  * (names of one length differ in one of these three far more often than not): three inlined
- * reads instead of a startsWith call for most of the names that are not it.
+ * reads instead of a startsWith call for most of the names that are not it. For picks, where
+ * a properties object's many names often share a length with one; not for an event's own names,
+ * which are mostly found first try (measured: the check cost Segment's bodies 5 %).
  */
 function mayBe(chars: Uint16Array, at: number, ks: number, kl: number): boolean {
   const str = s;
@@ -333,22 +348,33 @@ const SEGMENT = new JsonShape(
   false,
 );
 
-/** The shape being read, and its tables in locals of the module (read on every member). */
+/** The shape being read, and its tables in variables of the module (read on every member: one load, not two). */
 var shape = SEGMENT;
+var shapeNames: readonly string[] = SEGMENT.names;
+var shapeByLength: number[][] = SEGMENT.byLength;
+var shapeKinds: Uint8Array = SEGMENT.kinds;
+var shapePicks: number[][] = SEGMENT.picksByLength;
+
+function use(how: JsonShape): void {
+  shape = how;
+  shapeNames = how.names;
+  shapeByLength = how.byLength;
+  shapeKinds = how.kinds;
+  shapePicks = how.picksByLength;
+}
 /** The kind of the name nameAt (or an escaped name) gave last. */
 var nameKind = LAZY;
 
 /** The member name whose quoted, unescaped text is s[ks, ks+kl); sets nameKind. */
 function nameAt(ks: number, kl: number): string {
   const str = s;
-  const candidates = shape.byLength[kl];
+  const candidates = shapeByLength[kl];
   if (candidates !== undefined) {
     for (let c = 0; c < candidates.length; c++) {
       const i = candidates[c]!;
-      if (!mayBe(shape.nameChars, 3 * i, ks, kl)) continue;
-      const name = shape.names[i]!;
+      const name = shapeNames[i]!;
       if (str.startsWith(name, ks + 1)) {
-        nameKind = shape.kinds[i]!;
+        nameKind = shapeKinds[i]!;
         return name;
       }
     }
@@ -402,9 +428,11 @@ function eventObject(depth: number): Record<string, unknown> | null {
       mCategory = mName = mGroupId = undefined;
       mHasIp = false;
       pickCount = 0;
+      const sp = special;
       const ok = scanObject(1);
       collect = false;
       if (!ok) return null;
+      textPlain = sp >= pos;
       const slice = str.slice(vs, pos);
       out[key] = !canonical ? JSON.parse(slice) : shape.picks.length === 0 ? new JsonText(slice, mCategory, mName, mGroupId, mHasIp) : pickedText(slice, vs);
     } else if (c === LBRACKET && depth === 0 && kind === LIST) {
@@ -504,19 +532,17 @@ function literal(word: string): boolean {
  * clears `canonical` when JSON.stringify would write the string differently.
  */
 function scanString(): boolean {
-  if (plain) {
-    // No backslash, control character or surrogate anywhere: the string ends at the next quote,
-    // and JSON.stringify writes it as it is (canonical unchanged).
-    const q = s.indexOf('"', pos + 1);
+  const q = s.indexOf('"', pos + 1);
+  if (q >= 0 && q < special) {
+    // No backslash, control character or surrogate before its quote: the string ends there, and
+    // JSON.stringify writes it as it is (canonical unchanged).
     escaped = false;
-    if (q < 0) {
-      pos = s.length;
-      return false;
-    }
     pos = q + 1;
     return true;
   }
-  return scanStringSlow();
+  const ok = scanStringSlow();
+  if (pos > special) special = nextSpecial(pos);
+  return ok;
 }
 
 function scanStringSlow(): boolean {
@@ -750,7 +776,7 @@ function noteKey(ks: number, kl: number, base: number): void {
 
 /** A member `s[ks, ks+kl)` (a quoted name) of the object being collected; its value starts at vs, ends at pos. */
 function member(ks: number, kl: number, vs: number): void {
-  const candidates = shape.picksByLength[kl];
+  const candidates = shapePicks[kl];
   if (candidates !== undefined) pick(candidates, ks, kl, vs);
   // Names are compared on the quoted text: "ip" is 4 characters, "name" 6, "category" 10, "groupId" 9.
   // Repeated names make the object not canonical, so the order of these writes does not matter.
@@ -824,14 +850,14 @@ function pickedText(text: string, base: number): PickedText {
     if (kept.charCodeAt(kept.length - 1) === COMMA) kept = kept.slice(0, -1);
     kept = `{${kept}}`;
   }
-  return new PickedText(text, mCategory, mName, mGroupId, mHasIp, picked, plain, kept);
+  return new PickedText(text, mCategory, mName, mGroupId, mHasIp, picked, textPlain, kept);
 }
 
 /** The value s[vs, ve) (checked JSON) as JSON.parse reads it. */
 function valueAt(vs: number, ve: number): unknown {
   const c = s.charCodeAt(vs);
   if (c === QUOTE) {
-    if (plain) return s.slice(vs + 1, ve - 1);
+    if (textPlain) return s.slice(vs + 1, ve - 1);
     const raw = s.slice(vs, ve);
     return raw.indexOf('\\') < 0 ? raw.slice(1, -1) : JSON.parse(raw);
   }

@@ -46,6 +46,18 @@ export function translateSnowplow(value: unknown, opts: TranslateOptions): Trans
 function ms(v: unknown): number {
   if (typeof v === 'number') return v;
   if (typeof v !== 'string' || v === '') return NaN;
+  // The trackers' 13 digits, read here: Number() of a string that long is a runtime call
+  // (measured: 8 % of a translation). Up to 15 digits the sum is exact, as Number's.
+  const n = v.length;
+  if (n <= 15) {
+    let x = 0;
+    for (let i = 0; i < n; i++) {
+      const d = v.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) return Number(v);
+      x = x * 10 + d;
+    }
+    return x;
+  }
   return Number(v);
 }
 
@@ -86,12 +98,9 @@ function selfDescribingText(text: string): { schema: string; data: JsonText } | 
   const s2 = q1 + INNER.length;
   const q2 = text.indexOf('"', s2);
   if (q2 < 0 || !text.startsWith(DATA, q2)) return null;
-  // The schemas are read as the text between quotes: no escapes, no control characters (which JSON.parse refuses).
-  for (let i = OUTER.length; i < q2; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x20 || c === 0x5c) return null;
-  }
-  const data = objectTextAt(text, q2 + DATA.length, text.length - 2);
+  // The schemas are read as the text between quotes: objectTextAt checks they hold no escape and
+  // no control character (which JSON.parse refuses), in the same pass as the data's.
+  const data = objectTextAt(text, q2 + DATA.length, text.length - 2, OUTER.length);
   return data === null ? null : { schema: text.slice(s2, q2), data };
 }
 
