@@ -258,6 +258,16 @@ describe('Snowplow bodies: the prepared translation vs the generic one', () => {
     sameOutcome(JSON.stringify(body), translateSnowplow(body, opts), fast);
   });
 
+  it('builds each event\'s context anew when any one of its device fields differs from the last event\'s', () => {
+    const base: Record<string, unknown> = { e: 'pv', uid: 'u', aid: 'k', p: 'web', tv: 'js-4', ua: 'UA', ip: '1.2.3.4', lang: 'de', tz: 'Europe/Berlin', res: '1x2', sid: 's', vid: '3', url: 'https://x.example/' };
+    const events: Record<string, unknown>[] = [base, base];
+    for (const k of ['aid', 'p', 'tv', 'ua', 'ip', 'lang', 'tz', 'res', 'sid', 'vid']) {
+      events.push({ ...base, [k]: `${String(base[k])}-other` }, base, { ...base, [k]: undefined }, base, { ...base, [k]: 7 }, { ...base, [k]: 7 });
+    }
+    const body = { data: events };
+    sameOutcome(JSON.stringify(body), translateSnowplow(JSON.parse(JSON.stringify(body)), opts), translateSnowplow(JSON.parse(JSON.stringify(body)), { ...opts, prepared: true }));
+  });
+
   it('agrees with the generic path on random and hostile events', () => {
     const g = generator(0x1b873593);
     const b64 = (s: string) => Buffer.from(s).toString(g.rnd() < 0.5 ? 'base64' : 'base64url');

@@ -261,20 +261,63 @@ export function snowplowEvent(e: unknown, skew: boolean, texts = false): Segment
   return call;
 }
 
-// The context's strings as JSON, each field remembering its last value (repeated within a batch).
-const SCHEMA = new QuoteMemo();
-const UA = new QuoteMemo();
-const IP = new QuoteMemo();
-const LANG = new QuoteMemo();
-const TZ = new QuoteMemo();
-const TV = new QuoteMemo();
-const AID = new QuoteMemo();
-const PLATFORM = new QuoteMemo();
-
 /** `,"name":value` as JSON.stringify writes a member of an object, or '' for undefined (left out). */
 function member(name: string, v: unknown): string {
   return v === undefined ? '' : `,"${name}":${typeof v === 'string' ? quote(v) : JSON.stringify(v)}`;
 }
+
+/**
+ * The context members that come from the tracker and the device (locale, timezone, screen,
+ * library, app, platform, session), each with a leading comma, as text; remembered for the last
+ * event's values, which the next event of a batch almost always repeats (then the text is reused,
+ * already flat from its first write). Not the user agent and ip, which a server-side tracker
+ * sends per user.
+ */
+class DeviceMembers {
+  private lang: unknown;
+  private tz: unknown;
+  private res: unknown;
+  private tv: unknown;
+  private aid: unknown;
+  private p: unknown;
+  private sid: unknown;
+  private vid: unknown;
+  /** For the values above (all undefined: no member). */
+  private text = '';
+
+  of(e: Json, aid: string | undefined): string {
+    const { lang, tz, res, tv, p, sid, vid } = e;
+    if (lang === this.lang && tz === this.tz && res === this.res && tv === this.tv && aid === this.aid && p === this.p && sid === this.sid && vid === this.vid) {
+      return this.text;
+    }
+    let t = '';
+    if (typeof lang === 'string') t += `,"locale":${quote(lang)}`;
+    if (typeof tz === 'string') t += `,"timezone":${quote(tz)}`;
+    if (typeof res === 'string') {
+      const x = res.indexOf('x');
+      if (x > 0) t += `,"screen":{${(member('width', num(res.slice(0, x))) + member('height', num(res.slice(x + 1)))).slice(1)}}`;
+    }
+    if (typeof tv === 'string') t += `,"library":{"name":${quote(tv)}}`;
+    if (aid !== undefined) t += `,"app":{"id":${quote(aid)}}`;
+    if (typeof p === 'string') t += `,"platform":${quote(p)}`;
+    // (JSON.stringify may throw here for a value nested too deeply: nothing is remembered then.)
+    if (sid !== undefined || vid !== undefined) t += `,"session":{${(member('id', sid) + member('index', num(vid))).slice(1)}}`;
+    this.lang = lang;
+    this.tz = tz;
+    this.res = res;
+    this.tv = tv;
+    this.aid = aid;
+    this.p = p;
+    this.sid = sid;
+    this.vid = vid;
+    this.text = t;
+    return t;
+  }
+}
+
+const DEVICE = new DeviceMembers();
+const SCHEMA = new QuoteMemo();
+const UA = new QuoteMemo();
 
 /**
  * The context snowplowEvent builds below, as the JsonText JSON.stringify would write for it,
@@ -284,60 +327,20 @@ function member(name: string, v: unknown): string {
  */
 function contextText(e: Json, aid: string | undefined, snowplow: { schema: string } | undefined): JsonText | null {
   try {
-    // Pieces joined by concatenation only: a slice of a half-built (rope) string would copy it.
-    let t = '{';
-    let sep = '';
-    if (snowplow !== undefined) {
-      t += `"snowplow":{"schema":${SCHEMA.quote(snowplow.schema)}}`;
-      sep = ',';
-    }
+    // Pieces joined by concatenation only (a slice of a half-built rope string would copy it),
+    // each after a comma but the first.
+    let t = '';
+    if (snowplow !== undefined) t = `"snowplow":{"schema":${SCHEMA.quote(snowplow.schema)}}`;
     if (e.url !== undefined || e.page !== undefined || e.refr !== undefined) {
-      t += `${sep}"page":{${(member('url', e.url) + member('title', e.page) + member('referrer', e.refr)).slice(1)}}`;
-      sep = ',';
+      t += `${t === '' ? '' : ','}"page":{${(member('url', e.url) + member('title', e.page) + member('referrer', e.refr)).slice(1)}}`;
     }
-    if (typeof e.ua === 'string') {
-      t += `${sep}"userAgent":${UA.quote(e.ua)}`;
-      sep = ',';
-    }
-    const hasIp = typeof e.ip === 'string';
-    if (hasIp) {
-      t += `${sep}"ip":${IP.quote(e.ip as string)}`;
-      sep = ',';
-    }
-    if (typeof e.lang === 'string') {
-      t += `${sep}"locale":${LANG.quote(e.lang)}`;
-      sep = ',';
-    }
-    if (typeof e.tz === 'string') {
-      t += `${sep}"timezone":${TZ.quote(e.tz)}`;
-      sep = ',';
-    }
-    if (typeof e.res === 'string') {
-      const x = e.res.indexOf('x');
-      if (x > 0) {
-        t += `${sep}"screen":{${(member('width', num(e.res.slice(0, x))) + member('height', num(e.res.slice(x + 1)))).slice(1)}}`;
-        sep = ',';
-      }
-    }
-    if (typeof e.tv === 'string') {
-      t += `${sep}"library":{"name":${TV.quote(e.tv)}}`;
-      sep = ',';
-    }
-    if (aid !== undefined) {
-      t += `${sep}"app":{"id":${AID.quote(aid)}}`;
-      sep = ',';
-    }
-    if (typeof e.p === 'string') {
-      t += `${sep}"platform":${PLATFORM.quote(e.p)}`;
-      sep = ',';
-    }
-    if (e.sid !== undefined || e.vid !== undefined) {
-      t += `${sep}"session":{${(member('id', e.sid) + member('index', num(e.vid))).slice(1)}}`;
-      sep = ',';
-    }
+    if (typeof e.ua === 'string') t += `${t === '' ? '' : ','}"userAgent":${UA.quote(e.ua)}`;
+    if (typeof e.ip === 'string') t += `${t === '' ? '' : ','}"ip":${quote(e.ip)}`;
+    const device = DEVICE.of(e, aid);
+    if (device !== '') t = t === '' ? device.slice(1) : t + device;
     const cx = selfDescribing(e.co, e.cx);
-    if (cx != null && Array.isArray(cx.data)) t += `${sep}"contexts":${JSON.stringify(cx.data)}`;
-    return new JsonText(`${t}}`, undefined, undefined, undefined, hasIp);
+    if (cx != null && Array.isArray(cx.data)) t += `${t === '' ? '' : ','}"contexts":${JSON.stringify(cx.data)}`;
+    return new JsonText(`{${t}}`, undefined, undefined, undefined, typeof e.ip === 'string');
   } catch {
     return null;
   }
