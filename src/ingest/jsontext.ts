@@ -270,11 +270,13 @@ export class JsonShape {
   readonly byLength: number[][] = [];
   readonly kinds: Uint8Array;
   readonly kindByName: ReadonlyMap<string, number>;
-  /** By quoted length: the candidates' indices in `picks`. */
-  readonly picksByLength: number[][] = [];
+  /**
+   * By quoted length, then by the last character's low 5 bits: the candidates' indices in
+   * `picks`. A properties object's names often share a length with a pick (most are `$`-names);
+   * rarely also its last character, so most names are set aside with two array reads.
+   */
+  readonly picksByLength: number[][][] = [];
   readonly dropped: Uint8Array;
-  /** Per pick: its first, middle and last character, compared before startsWith. */
-  readonly pickChars: Uint16Array;
   /**
    * Every picked name, undefined: each PickedText's `picked` starts as a copy, so all have one
    * layout (reads of absent members give undefined, as on the parsed object; measured: adding
@@ -297,36 +299,12 @@ export class JsonShape {
     names.forEach((n, i) => (this.byLength[n.length + 2] ??= []).push(i));
     this.kinds = Uint8Array.from(names, (n) => kinds[n] ?? otherKind);
     this.kindByName = new Map(names.map((n, i) => [n, this.kinds[i]!]));
-    picks.forEach((n, i) => (this.picksByLength[n.length + 2] ??= []).push(i));
+    picks.forEach((n, i) => ((this.picksByLength[n.length + 2] ??= [])[n.charCodeAt(n.length - 1) & 31] ??= []).push(i));
     this.dropped = Uint8Array.from(picks, (n) => (drop.includes(n) ? 1 : 0));
     this.pickTemplate = Object.fromEntries(picks.map((n) => [n, undefined]));
-    this.pickChars = charsOf(picks);
     // The JsonText facts (category, name, groupId, ip) describe the kept object too.
     for (const d of drop) if (d === 'category' || d === 'name' || d === 'groupId' || d === 'ip') throw new Error(`${d} cannot be dropped`);
   }
-}
-
-/** Each name's first, middle and last code unit, three per name. */
-function charsOf(names: readonly string[]): Uint16Array {
-  const out = new Uint16Array(3 * names.length);
-  names.forEach((n, i) => {
-    out[3 * i] = n.charCodeAt(0);
-    out[3 * i + 1] = n.charCodeAt(n.length >> 1);
-    out[3 * i + 2] = n.charCodeAt(n.length - 1);
-  });
-  return out;
-}
-
-/**
- * Whether the quoted name s[ks, ks+kl) may be the one whose characters are at `at` in `chars`
- * (names of one length differ in one of these three far more often than not): three inlined
- * reads instead of a startsWith call for most of the names that are not it. For picks, where
- * a properties object's many names often share a length with one; not for an event's own names,
- * which are mostly found first try (measured: the check cost Segment's bodies 5 %).
- */
-function mayBe(chars: Uint16Array, at: number, ks: number, kl: number): boolean {
-  const str = s;
-  return str.charCodeAt(ks + 1) === chars[at] && str.charCodeAt(ks + 1 + ((kl - 2) >> 1)) === chars[at + 1] && str.charCodeAt(ks + kl - 2) === chars[at + 2];
 }
 
 /** A Segment event or batch body (and an import line). */
@@ -353,7 +331,7 @@ var shape = SEGMENT;
 var shapeNames: readonly string[] = SEGMENT.names;
 var shapeByLength: number[][] = SEGMENT.byLength;
 var shapeKinds: Uint8Array = SEGMENT.kinds;
-var shapePicks: number[][] = SEGMENT.picksByLength;
+var shapePicks: number[][][] = SEGMENT.picksByLength;
 
 function use(how: JsonShape): void {
   shape = how;
@@ -776,8 +754,11 @@ function noteKey(ks: number, kl: number, base: number): void {
 
 /** A member `s[ks, ks+kl)` (a quoted name) of the object being collected; its value starts at vs, ends at pos. */
 function member(ks: number, kl: number, vs: number): void {
-  const candidates = shapePicks[kl];
-  if (candidates !== undefined) pick(candidates, ks, kl, vs);
+  const byLast = shapePicks[kl];
+  if (byLast !== undefined) {
+    const candidates = byLast[s.charCodeAt(ks + kl - 2) & 31];
+    if (candidates !== undefined) pick(candidates, ks, kl, vs);
+  }
   // Names are compared on the quoted text: "ip" is 4 characters, "name" 6, "category" 10, "groupId" 9.
   // Repeated names make the object not canonical, so the order of these writes does not matter.
   if (kl === 4) {
@@ -805,7 +786,7 @@ function stringValue(vs: number): string | undefined {
 function pick(candidates: number[], ks: number, kl: number, vs: number): void {
   for (let c = 0; c < candidates.length; c++) {
     const slot = candidates[c]!;
-    if (!mayBe(shape.pickChars, 3 * slot, ks, kl) || !s.startsWith(shape.picks[slot]!, ks + 1)) continue;
+    if (!s.startsWith(shape.picks[slot]!, ks + 1)) continue;
     if (4 * pickCount + 4 > picks.length) {
       const bigger = new Int32Array(picks.length * 2);
       bigger.set(picks);
