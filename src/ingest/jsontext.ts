@@ -1,5 +1,5 @@
-// One Segment event as JSON text -> the object normalizeEvent takes, without building the objects
-// it would only turn back into text.
+// One Segment event (or a PostHog capture body) as JSON text -> the object normalizeEvent (or the
+// PostHog translation) takes, without building the objects it would only turn back into text.
 //
 // Why: normalizeEvent stores `properties`, `traits` and `context` as JSON text, so the generic
 // path JSON.parse()s them into objects and JSON.stringify()s them straight back. Measured on the
@@ -13,21 +13,28 @@
 //     (their canonical text and the members normalizeEvent reads: category, name, groupId, ip);
 //     a member that is not canonical is JSON.parse()d on its own, so it is exactly JSON.parse's;
 //   - object and array values of members nobody on the ingest path reads (`integrations`,
-//     `_metadata`, anything not in READ) are JsonValue: their text, checked, parsed only if
-//     someone asks (toJSON, so JSON.stringify of the event is still JSON.stringify of JSON.parse);
+//     `_metadata`, any LAZY name) are JsonValue: their text, checked, parsed only if someone asks
+//     (toJSON, so JSON.stringify of the event is still JSON.stringify of JSON.parse);
 //   - the events of a top-level `batch` array are read the same way (a Segment batch body, or an
 //     import line holding one).
+// parseShaped(s, shape) is the same reading for another kind of body (JsonShape: which members
+// are kept as text, which hold the events, which are parsed): PostHog's (formats/posthog.ts)
+// keeps each event's `properties` as a PickedText, which also carries the members its
+// translation reads, parsed, and its text without the members the translation removes.
+// objectTextAt reads one object inside a text (Snowplow's self-describing event).
 // null means "not handled here": not an object, not valid JSON, nested deeper than MAX_DEPTH, a
-// `__proto__` member. Callers then use JSON.parse and the generic path, so every error message
-// stays the generic one. src/ingest/jsontext.test.ts compares both paths on random and hostile
-// lines.
+// `__proto__` member (or, per shape, a member that says the body is another kind). Callers then
+// use JSON.parse and the generic path, so every error message stays the generic one.
+// src/ingest/jsontext.test.ts and formats/prepared.test.ts compare both paths on random and
+// hostile lines and bodies.
 //
 // Hot path: one pass over the string with charCodeAt and module-level state (no closures, no
 // per-token objects); duplicate keys are compared as spans of the text, not as new strings, and
-// top-level names are the constant strings of NAMES (see there). Strings are skipped with one
-// indexOf('"') when the whole text has no backslash, control character or surrogate (one regex
-// test per text; what SDKs and JSON.stringify send), since then a string ends at the next quote
-// and JSON.stringify writes it as it is; otherwise char by char (scanStringSlow).
+// an event's names are the constant strings of its shape (see JsonShape). A string is skipped
+// with one indexOf('"') when it closes before the next backslash, control character or surrogate
+// of the text (found by one regex search, again only after a string that held one; SDKs and
+// JSON.stringify rarely write any), since then it ends at that quote and JSON.stringify writes it
+// as it is; otherwise char by char (scanStringSlow).
 
 /** A JSON object kept as its canonical text, with the members normalizeEvent reads. */
 export class JsonText {
@@ -279,8 +286,8 @@ export class JsonShape {
   readonly dropped: Uint8Array;
   /**
    * Every picked name, undefined: each PickedText's `picked` starts as a copy, so all have one
-   * layout (reads of absent members give undefined, as on the parsed object; measured: adding
-   * the found names one by one cost more than the rest of the picking).
+   * layout whatever members an event has, and the translation's reads of it stay monomorphic
+   * (reads of absent members give undefined, as on the parsed object).
    */
   readonly pickTemplate: Readonly<Record<string, undefined>>;
 

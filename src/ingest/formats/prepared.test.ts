@@ -157,6 +157,16 @@ describe('PostHog bodies: readPosthogJson + the prepared translation vs JSON.par
     }
   });
 
+  it('builds each event\'s context anew when any one of the properties it comes from differs from the last event\'s', () => {
+    const base: Record<string, unknown> = { $lib: 'web', $lib_version: '1.2', $current_url: 'https://x.example/a', $pathname: '/a', $referrer: 'https://r.example/', title: 'A', $raw_user_agent: 'UA', $ip: '1.2.3.4' };
+    const events: Record<string, unknown>[] = [base, base];
+    for (const k of Object.keys(base)) events.push({ ...base, [k]: `${String(base[k])}-other` }, base, { ...base, [k]: undefined }, base, { ...base, [k]: 7 }, { ...base, [k]: 7 }, { ...base, [k]: 'é"\\' });
+    const body = JSON.stringify({ api_key: 'k', batch: events.map((properties, i) => ({ event: 'x', distinct_id: `u-${i}`, properties })) });
+    const fast = translatePosthog(readPosthogJson(body), { receivedAt: T, skew: true, prepared: true });
+    expect(fast.calls.every((c) => !(c instanceof Refused) && c.context instanceof JsonText)).toBe(true);
+    sameOutcome(body, translatePosthog(JSON.parse(body), { receivedAt: T, skew: true }), fast);
+  });
+
   it('leaves Amplitude\'s body on /batch to JSON.parse, and refuses what JSON.parse refuses with its message', () => {
     const route = formatRoute('/batch')!;
     const amp = Buffer.from('{"api_key":"k","events":[{"event_type":"x","user_id":"u","event_properties":{"a":1}}]}');
