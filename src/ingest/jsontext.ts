@@ -202,6 +202,8 @@ var mHasIp = false;
 /** Picked members of the object being collected, in text order: slot in shape.picks, member start, value start, value end. */
 var picks = new Int32Array(4 * 16);
 var pickCount = 0;
+/** Picked values by index in shape.picks while a PickedText is made (undefined otherwise). */
+const pickValues: unknown[] = [];
 
 /**
  * `text` as JSON.parse would read it, with `properties`, `traits` and `context` objects kept as
@@ -284,12 +286,6 @@ export class JsonShape {
    */
   readonly picksByLength: number[][][] = [];
   readonly dropped: Uint8Array;
-  /**
-   * Every picked name, undefined: each PickedText's `picked` starts as a copy, so all have one
-   * layout whatever members an event has, and the translation's reads of it stay monomorphic
-   * (reads of absent members give undefined, as on the parsed object).
-   */
-  readonly pickTemplate: Readonly<Record<string, undefined>>;
 
   constructor(
     readonly names: readonly string[],
@@ -302,13 +298,19 @@ export class JsonShape {
     readonly picks: readonly string[] = [],
     /** Picked members the translation leaves out of the object it stores (PickedText.kept). */
     drop: readonly string[] = [],
+    /**
+     * The `picked` object from the values by index in `picks` (undefined: absent), written as an
+     * object literal with every pick's name: all have one layout whatever members an event has,
+     * so the translation's reads stay monomorphic, and no store goes by a computed name
+     * (reads of absent members give undefined, as on the parsed object).
+     */
+    readonly pickedOf: (values: readonly unknown[]) => Record<string, unknown> = () => ({}),
   ) {
     names.forEach((n, i) => (this.byLength[n.length + 2] ??= []).push(i));
     this.kinds = Uint8Array.from(names, (n) => kinds[n] ?? otherKind);
     this.kindByName = new Map(names.map((n, i) => [n, this.kinds[i]!]));
     picks.forEach((n, i) => ((this.picksByLength[n.length + 2] ??= [])[n.charCodeAt(n.length - 1) & 31] ??= []).push(i));
     this.dropped = Uint8Array.from(picks, (n) => (drop.includes(n) ? 1 : 0));
-    this.pickTemplate = Object.fromEntries(picks.map((n) => [n, undefined]));
     // The JsonText facts (category, name, groupId, ip) describe the kept object too.
     for (const d of drop) if (d === 'category' || d === 'name' || d === 'groupId' || d === 'ip') throw new Error(`${d} cannot be dropped`);
   }
@@ -793,7 +795,12 @@ function stringValue(vs: number): string | undefined {
 function pick(candidates: number[], ks: number, kl: number, vs: number): void {
   for (let c = 0; c < candidates.length; c++) {
     const slot = candidates[c]!;
-    if (!s.startsWith(shape.picks[slot]!, ks + 1)) continue;
+    // Compared here, not by startsWith: a builtin call costs more than these few characters.
+    const name = shape.picks[slot]!;
+    const n = name.length;
+    let j = 0;
+    while (j < n && s.charCodeAt(ks + 1 + j) === name.charCodeAt(j)) j++;
+    if (j !== n) continue;
     if (4 * pickCount + 4 > picks.length) {
       const bigger = new Int32Array(picks.length * 2);
       bigger.set(picks);
@@ -814,8 +821,7 @@ function pick(candidates: number[], ks: number, kl: number, vs: number): void {
  * repeated names, so each member is `"name":value` and members are joined by single commas.
  */
 function pickedText(text: string, base: number): PickedText {
-  const names = shape.picks;
-  const picked: Record<string, unknown> = { ...shape.pickTemplate };
+  const values = pickValues;
   let kept: string | null = null;
   // Cursor in `text` after the last dropped member (and its comma); the kept runs between them.
   let from = 1;
@@ -824,7 +830,7 @@ function pickedText(text: string, base: number): PickedText {
     const slot = picks[at]!;
     const vs = picks[at + 2]!;
     const ve = picks[at + 3]!;
-    picked[names[slot]!] = valueAt(vs, ve);
+    values[slot] = valueAt(vs, ve);
     if (shape.dropped[slot] === 1) {
       const ms = picks[at + 1]! - base;
       kept = (kept ?? '') + text.slice(from, ms);
@@ -832,6 +838,8 @@ function pickedText(text: string, base: number): PickedText {
       if (text.charCodeAt(from) === COMMA) from++;
     }
   }
+  const picked = shape.pickedOf(values);
+  for (let i = 0; i < pickCount; i++) values[picks[4 * i]!] = undefined;
   if (kept !== null) {
     kept += text.slice(from, text.length - 1);
     // A dropped last member leaves the comma before it.

@@ -37,6 +37,19 @@ const PROPERTY_READS = [
   '$group_key', '$group_set', 'title', '$title', '$screen_name', '$lib', '$lib_version', '$current_url', '$pathname', '$referrer',
   '$raw_user_agent', '$ip', '$groups',
 ];
+/** The picked members as an object (JsonShape's pickedOf): the names of PROPERTY_READS, in its order. */
+function pickedProps(v: readonly unknown[]): Json {
+  return {
+    distinct_id: v[0], $set: v[1], $set_once: v[2], token: v[3], api_key: v[4], $token: v[5], $is_identified: v[6], $device_id: v[7],
+    $anon_distinct_id: v[8], alias: v[9], $group_key: v[10], $group_set: v[11], title: v[12], $title: v[13], $screen_name: v[14],
+    $lib: v[15], $lib_version: v[16], $current_url: v[17], $pathname: v[18], $referrer: v[19], $raw_user_agent: v[20], $ip: v[21],
+    $groups: v[22],
+  };
+}
+if (Object.entries(pickedProps(PROPERTY_READS.map((_, i) => i))).some(([k, i], j) => k !== PROPERTY_READS[j] || i !== j)) {
+  throw new Error('pickedProps does not follow PROPERTY_READS');
+}
+
 /** Left out of the stored properties: the write key, and the `$set`s (they become traits). */
 const PROPERTY_DROPS = ['token', 'api_key', '$set', '$set_once'];
 
@@ -53,6 +66,7 @@ const CAPTURE_BODY = new JsonShape(
   true,
   PROPERTY_READS,
   PROPERTY_DROPS,
+  pickedProps,
 );
 
 /**
