@@ -202,6 +202,8 @@ var mHasIp = false;
 /** Picked members of the object being collected, in text order: slot in shape.picks, member start, value start, value end. */
 var picks = new Int32Array(4 * 16);
 var pickCount = 0;
+/** The kept runs of pickedText, start and end pairs. */
+var keptRuns = new Int32Array(64);
 /** Picked values by index in shape.picks while a PickedText is made (undefined otherwise). */
 const pickValues: unknown[] = [];
 
@@ -822,8 +824,9 @@ function pick(candidates: number[], ks: number, kl: number, vs: number): void {
  */
 function pickedText(text: string, base: number): PickedText {
   const values = pickValues;
-  let kept: string | null = null;
-  // Cursor in `text` after the last dropped member (and its comma); the kept runs between them.
+  // The kept runs of members between the dropped ones, as [start, end) in `text` (the braces
+  // excluded); each run but the last ends with its comma.
+  let runs = 0;
   let from = 1;
   for (let i = 0; i < pickCount; i++) {
     const at = 4 * i;
@@ -832,21 +835,45 @@ function pickedText(text: string, base: number): PickedText {
     const ve = picks[at + 3]!;
     values[slot] = valueAt(vs, ve);
     if (shape.dropped[slot] === 1) {
-      const ms = picks[at + 1]! - base;
-      kept = (kept ?? '') + text.slice(from, ms);
+      keptRuns[2 * runs] = from;
+      keptRuns[2 * runs++ + 1] = picks[at + 1]! - base;
       from = ve - base;
       if (text.charCodeAt(from) === COMMA) from++;
     }
   }
   const picked = shape.pickedOf(values);
   for (let i = 0; i < pickCount; i++) values[picks[4 * i]!] = undefined;
-  if (kept !== null) {
-    kept += text.slice(from, text.length - 1);
-    // A dropped last member leaves the comma before it.
-    if (kept.charCodeAt(kept.length - 1) === COMMA) kept = kept.slice(0, -1);
-    kept = `{${kept}}`;
+  return new PickedText(text, mCategory, mName, mGroupId, mHasIp, picked, textPlain, runs === 0 ? null : keptText(text, runs, from));
+}
+
+/**
+ * `text` without its dropped members: the runs noted by pickedText and the last one from `from`,
+ * as few slices of `text` as can be (its braces included in them), read on `text` itself (a
+ * string built of pieces would be copied into one by the first read of a character).
+ */
+function keptText(text: string, runs: number, from: number): string {
+  const end = text.length - 1;
+  keptRuns[2 * runs] = from;
+  keptRuns[2 * runs++ + 1] = end;
+  // The last run that is not empty drops its comma (when the member after it was dropped).
+  let last = runs - 1;
+  while (last >= 0 && keptRuns[2 * last]! === keptRuns[2 * last + 1]!) last--;
+  if (last < 0) return '{}';
+  if (text.charCodeAt(keptRuns[2 * last + 1]! - 1) === COMMA) keptRuns[2 * last + 1]!--;
+  let out = '';
+  let first = true;
+  for (let r = 0; r <= last; r++) {
+    let a = keptRuns[2 * r]!;
+    let b = keptRuns[2 * r + 1]!;
+    if (a === b) continue;
+    if (first && a === 1) a = 0; // with its opening brace
+    if (r === last && b === end) b = end + 1; // with its closing brace
+    out += text.slice(a, b);
+    first = false;
   }
-  return new PickedText(text, mCategory, mName, mGroupId, mHasIp, picked, textPlain, kept);
+  if (keptRuns[0]! !== 1 || keptRuns[1]! === 1) out = `{${out}`;
+  if (keptRuns[2 * last + 1]! !== end) out += '}';
+  return out;
 }
 
 /** The value s[vs, ve) (checked JSON) as JSON.parse reads it. */
