@@ -1,5 +1,5 @@
-// One Segment event as JSON text -> the object normalizeEvent takes, without building the objects
-// it would only turn back into text.
+// One Segment event (or a PostHog capture body) as JSON text -> the object normalizeEvent (or the
+// PostHog translation) takes, without building the objects it would only turn back into text.
 //
 // Why: normalizeEvent stores `properties`, `traits` and `context` as JSON text, so the generic
 // path JSON.parse()s them into objects and JSON.stringify()s them straight back. Measured on the
@@ -13,21 +13,28 @@
 //     (their canonical text and the members normalizeEvent reads: category, name, groupId, ip);
 //     a member that is not canonical is JSON.parse()d on its own, so it is exactly JSON.parse's;
 //   - object and array values of members nobody on the ingest path reads (`integrations`,
-//     `_metadata`, anything not in READ) are JsonValue: their text, checked, parsed only if
-//     someone asks (toJSON, so JSON.stringify of the event is still JSON.stringify of JSON.parse);
+//     `_metadata`, any LAZY name) are JsonValue: their text, checked, parsed only if someone asks
+//     (toJSON, so JSON.stringify of the event is still JSON.stringify of JSON.parse);
 //   - the events of a top-level `batch` array are read the same way (a Segment batch body, or an
 //     import line holding one).
+// parseShaped(s, shape) is the same reading for another kind of body (JsonShape: which members
+// are kept as text, which hold the events, which are parsed): PostHog's (formats/posthog.ts)
+// keeps each event's `properties` as a PickedText, which also carries the members its
+// translation reads, parsed, and its text without the members the translation removes.
+// objectTextAt reads one object inside a text (Snowplow's self-describing event).
 // null means "not handled here": not an object, not valid JSON, nested deeper than MAX_DEPTH, a
-// `__proto__` member. Callers then use JSON.parse and the generic path, so every error message
-// stays the generic one. src/ingest/jsontext.test.ts compares both paths on random and hostile
-// lines.
+// `__proto__` member (or, per shape, a member that says the body is another kind). Callers then
+// use JSON.parse and the generic path, so every error message stays the generic one.
+// src/ingest/jsontext.test.ts and formats/prepared.test.ts compare both paths on random and
+// hostile lines and bodies.
 //
 // Hot path: one pass over the string with charCodeAt and module-level state (no closures, no
 // per-token objects); duplicate keys are compared as spans of the text, not as new strings, and
-// top-level names are the constant strings of NAMES (see there). Strings are skipped with one
-// indexOf('"') when the whole text has no backslash, control character or surrogate (one regex
-// test per text; what SDKs and JSON.stringify send), since then a string ends at the next quote
-// and JSON.stringify writes it as it is; otherwise char by char (scanStringSlow).
+// an event's names are the constant strings of its shape (see JsonShape). A string is skipped
+// with one indexOf('"') when it closes before the next backslash, control character or surrogate
+// of the text (found by one regex search, again only after a string that held one; SDKs and
+// JSON.stringify rarely write any), since then it ends at that quote and JSON.stringify writes it
+// as it is; otherwise char by char (scanStringSlow).
 
 /** A JSON object kept as its canonical text, with the members normalizeEvent reads. */
 export class JsonText {
@@ -59,6 +66,75 @@ export class JsonValue {
   toJSON(): unknown {
     return JSON.parse(this.text);
   }
+}
+
+/**
+ * A kept object (a JsonText) read for another vendor's translation: `picked` holds the members
+ * the translation reads (those of its shape's `picks` the object has), each exactly as JSON.parse
+ * gives it, so a translation reads `picked.x` where it would read `parsed.x`; `kept()` is the
+ * object without its shape's `drop` members (PostHog's token and $set), as JSON.stringify writes
+ * the object left once they are deleted. toJSON (a rejected event's bytes) is the whole object.
+ */
+export class PickedText extends JsonText {
+  constructor(
+    text: string,
+    category: string | undefined,
+    name: string | undefined,
+    groupId: string | number | undefined,
+    hasIp: boolean,
+    readonly picked: Record<string, unknown>,
+    /**
+     * The whole text had no backslash, control character or surrogate: every picked string's
+     * JSON is itself in quotes (quotePlain), no JSON.stringify needed.
+     */
+    readonly plain: boolean,
+    /** The text without the dropped members, or null when none was there. */
+    private readonly keptText: string | null,
+  ) {
+    super(text, category, name, groupId, hasIp);
+  }
+
+  /**
+   * The object without its dropped members, as a plain JsonText even when none was dropped: the
+   * code that reads it (normalizeEvent) then sees one class, not two (measured: 0.15 us/event).
+   */
+  kept(): JsonText {
+    return new JsonText(this.keptText ?? this.text, this.category, this.name, this.groupId, this.hasIp);
+  }
+}
+
+/** Characters JSON.stringify escapes in a string (or may: surrogates, which it keeps when paired). */
+const ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/**
+ * JSON.stringify(v) for a string, cheaper: most strings need no escape, and then their JSON is
+ * the string in quotes (measured: a 100-character user agent 256 ns through JSON.stringify, 92
+ * with this test).
+ */
+export function quote(v: string): string {
+  return ESCAPED.test(v) ? JSON.stringify(v) : `"${v}"`;
+}
+
+/**
+ * quote() remembering its last string: a field whose value repeats from one event to the next
+ * (a batch's user agent, library, app id) is compared, not tested again.
+ */
+export class QuoteMemo {
+  private last = '';
+  private quoted = '""';
+
+  quote(v: string): string {
+    if (v !== this.last) {
+      this.last = v;
+      this.quoted = quote(v);
+    }
+    return this.quoted;
+  }
+}
+
+/** A string known to need no escape (PickedText.plain) as JSON. */
+export function quotePlain(v: string): string {
+  return `"${v}"`;
 }
 
 /** JSON text of an object member value: a JsonText's own text, else JSON.stringify. */
@@ -94,10 +170,22 @@ const NINE = 57;
 // the hot functions also read the text into a local.
 var s = '';
 var pos = 0;
-/** The text has no backslash, control character or surrogate: a string ends at the next quote. */
-var plain = false;
+/**
+ * Where the next backslash, control character or surrogate is (at or after pos; the text's length
+ * when there is none): a string that closes before it ends at its next quote, with no escape.
+ */
+var special = 0;
+/** The TEXT object just scanned has no special character (so no escape) anywhere in it. */
+var textPlain = false;
 /** Any of the characters that make a string more than "up to the next quote". */
-const SPECIAL = /[\u0000-\u001f\\\ud800-\udfff]/;
+const SPECIAL = /[\u0000-\u001f\\\ud800-\udfff]/g;
+
+/** The first special character at or after `from` (for `special`). */
+function nextSpecial(from: number): number {
+  SPECIAL.lastIndex = from;
+  const m = SPECIAL.exec(s);
+  return m === null ? s.length : m.index;
+}
 /** The value scanned since the flag was last set true is exactly its JSON.stringify form. */
 var canonical = true;
 /** The last string token had a backslash. */
@@ -111,59 +199,184 @@ var mCategory: string | undefined;
 var mName: string | undefined;
 var mGroupId: string | number | undefined;
 var mHasIp = false;
+/** Picked members of the object being collected, in text order: slot in shape.picks, member start, value start, value end. */
+var picks = new Int32Array(4 * 16);
+var pickCount = 0;
+/** The kept runs of pickedText, start and end pairs. */
+var keptRuns = new Int32Array(64);
+/** Picked values by index in shape.picks while a PickedText is made (undefined otherwise). */
+const pickValues: unknown[] = [];
 
 /**
  * `text` as JSON.parse would read it, with `properties`, `traits` and `context` objects kept as
  * JsonText when canonical; null when the text is not a JSON object this scanner handles.
  */
 export function parseEventJson(text: string): Record<string, unknown> | null {
+  return parseShaped(text, SEGMENT) as Record<string, unknown> | null;
+}
+
+/**
+ * `text` as JSON.parse would read it, read as `how` says (see JsonShape): an object, or with
+ * `topArray` an array of events; null when not handled here (then use JSON.parse).
+ */
+export function parseShaped(text: string, how: JsonShape): Record<string, unknown> | unknown[] | null {
   s = text;
   pos = 0;
   keyTop = 0;
   collect = false;
-  plain = !SPECIAL.test(text);
+  use(how);
+  special = nextSpecial(0);
   skipWs();
-  const out = eventObject(0);
+  const out = how.topArray && pos < s.length && s.charCodeAt(pos) === LBRACKET ? batchArray() : eventObject(0);
   if (out === null) return null;
-  // Only whitespace may follow the top-level object.
+  // Only whitespace may follow the top-level value.
   skipWs();
   return pos === s.length ? out : null;
 }
 
 /**
- * The names of the members an event has, as constant strings: an object built with them takes
- * V8's fast property stores, while a name freshly sliced from the line is looked up in the
- * string table on every store (measured: most of this scanner's time before).
+ * The object text[start, end) as a JsonText when it is one canonical object with nothing after
+ * it, and text[plainFrom, start) has no backslash, control character or surrogate; null
+ * otherwise (then parse it). For an object found inside another text without reading the rest
+ * (Snowplow's self-describing event, whose data is JSON inside a JSON string).
  */
-const NAMES = [
-  'type', 'userId', 'anonymousId', 'messageId', 'event', 'timestamp', 'sentAt', 'properties', 'traits', 'context',
-  'name', 'groupId', 'previousId', 'category', 'integrations', 'receivedAt', 'originalTimestamp', 'writeKey', 'channel',
-  'version', '_metadata', 'batch',
-];
-/**
- * Members whose object or array values someone on the ingest path reads (normalizeEvent, the
- * edge's batch fields, the import): parsed. Any other object or array becomes a JsonValue.
- */
-const READ: ReadonlySet<string> = new Set([
-  'type', 'userId', 'anonymousId', 'messageId', 'event', 'timestamp', 'sentAt', 'name', 'groupId', 'previousId', 'category', 'writeKey',
-  // Checked to be objects (an array there is refused), or read by the edge and the import.
-  'properties', 'traits', 'context', 'batch',
-]);
-/** By quoted length: the candidates' indices in NAMES. */
-const BY_LENGTH: number[][] = [];
-NAMES.forEach((n, i) => (BY_LENGTH[n.length + 2] ??= []).push(i));
+export function objectTextAt(text: string, start: number, end: number, plainFrom: number = start): JsonText | null {
+  if (text.charCodeAt(start) !== LBRACE) return null;
+  s = text;
+  pos = start;
+  keyTop = 0;
+  use(SEGMENT);
+  special = nextSpecial(plainFrom);
+  // The caller read text[plainFrom, start) as strings between quotes: no escape may be there.
+  if (special < start) return null;
+  canonical = true;
+  collect = true;
+  mCategory = mName = mGroupId = undefined;
+  mHasIp = false;
+  pickCount = 0;
+  const ok = scanObject(1);
+  collect = false;
+  if (!ok || !canonical || pos !== end) return null;
+  return new JsonText(text.slice(start, end), mCategory, mName, mGroupId, mHasIp);
+}
 
-/** The member name whose quoted, unescaped text is s[ks, ks+kl). */
+/** What the scanner does with a member's object or array value, by the member's name. */
+const LAZY = 0; // a JsonValue (its checked text; nobody on the ingest path reads it)
+const PARSE = 1; // JSON.parse of its text
+const TEXT = 2; // an object kept as a JsonText (PickedText when the shape picks members)
+const LIST = 3; // at the top level, an array of events read the same way; deeper, PARSE
+const BAIL = 4; // at the top level, "not handled here" (null): the body is another kind
+/** What a member's object or array value becomes (JsonShape's `kinds`). */
+export const MEMBER = { LAZY, PARSE, TEXT, LIST, BAIL } as const;
+
+/**
+ * How one kind of body is read: the member names its events have (as constant strings: an
+ * object built with them takes V8's fast property stores, while a name freshly sliced from the
+ * line is looked up in the string table on every store; measured: most of this scanner's time
+ * before), what each one's object or array value becomes, and which members of a TEXT object
+ * a translation reads (picked, see PickedText).
+ */
+export class JsonShape {
+  /** By quoted length: the candidates' indices in `names`. */
+  readonly byLength: number[][] = [];
+  readonly kinds: Uint8Array;
+  readonly kindByName: ReadonlyMap<string, number>;
+  /**
+   * By quoted length, then by the last character's low 5 bits: the candidates' indices in
+   * `picks`. A properties object's names often share a length with a pick (most are `$`-names);
+   * rarely also its last character, so most names are set aside with two array reads.
+   */
+  readonly picksByLength: number[][][] = [];
+  readonly dropped: Uint8Array;
+
+  constructor(
+    readonly names: readonly string[],
+    kinds: Readonly<Record<string, number>>,
+    /** Kind of a name not in `names`. */
+    readonly otherKind: number,
+    /** A top-level array is a list of events (PostHog's /e), not "not handled here". */
+    readonly topArray: boolean,
+    /** Members of a TEXT object whose values are picked (PickedText.picked). */
+    readonly picks: readonly string[] = [],
+    /** Picked members the translation leaves out of the object it stores (PickedText.kept). */
+    drop: readonly string[] = [],
+    /**
+     * The `picked` object from the values by index in `picks` (undefined: absent), written as an
+     * object literal with every pick's name: all have one layout whatever members an event has,
+     * so the translation's reads stay monomorphic, and no store goes by a computed name
+     * (reads of absent members give undefined, as on the parsed object).
+     */
+    readonly pickedOf: (values: readonly unknown[]) => Record<string, unknown> = () => ({}),
+  ) {
+    names.forEach((n, i) => (this.byLength[n.length + 2] ??= []).push(i));
+    this.kinds = Uint8Array.from(names, (n) => kinds[n] ?? otherKind);
+    this.kindByName = new Map(names.map((n, i) => [n, this.kinds[i]!]));
+    picks.forEach((n, i) => ((this.picksByLength[n.length + 2] ??= [])[n.charCodeAt(n.length - 1) & 31] ??= []).push(i));
+    this.dropped = Uint8Array.from(picks, (n) => (drop.includes(n) ? 1 : 0));
+    // The JsonText facts (category, name, groupId, ip) describe the kept object too.
+    for (const d of drop) if (d === 'category' || d === 'name' || d === 'groupId' || d === 'ip') throw new Error(`${d} cannot be dropped`);
+  }
+}
+
+/** A Segment event or batch body (and an import line). */
+const SEGMENT = new JsonShape(
+  [
+    'type', 'userId', 'anonymousId', 'messageId', 'event', 'timestamp', 'sentAt', 'properties', 'traits', 'context',
+    'name', 'groupId', 'previousId', 'category', 'integrations', 'receivedAt', 'originalTimestamp', 'writeKey', 'channel',
+    'version', '_metadata', 'batch',
+  ],
+  {
+    // Members whose object or array values someone on the ingest path reads (normalizeEvent, the
+    // edge's batch fields, the import): parsed. Any other object or array becomes a JsonValue.
+    type: PARSE, userId: PARSE, anonymousId: PARSE, messageId: PARSE, event: PARSE, timestamp: PARSE, sentAt: PARSE,
+    name: PARSE, groupId: PARSE, previousId: PARSE, category: PARSE, writeKey: PARSE,
+    // Checked to be objects (an array there is refused), or read by the edge and the import.
+    properties: TEXT, traits: TEXT, context: TEXT, batch: LIST,
+  },
+  LAZY,
+  false,
+);
+
+/** The shape being read, and its tables in variables of the module (read on every member: one load, not two). */
+var shape = SEGMENT;
+var shapeNames: readonly string[] = SEGMENT.names;
+var shapeByLength: number[][] = SEGMENT.byLength;
+var shapeKinds: Uint8Array = SEGMENT.kinds;
+var shapePicks: number[][][] = SEGMENT.picksByLength;
+
+function use(how: JsonShape): void {
+  shape = how;
+  shapeNames = how.names;
+  shapeByLength = how.byLength;
+  shapeKinds = how.kinds;
+  shapePicks = how.picksByLength;
+}
+/** The kind of the name nameAt (or an escaped name) gave last. */
+var nameKind = LAZY;
+
+/** The member name whose quoted, unescaped text is s[ks, ks+kl); sets nameKind. */
 function nameAt(ks: number, kl: number): string {
   const str = s;
-  const candidates = BY_LENGTH[kl];
+  const candidates = shapeByLength[kl];
   if (candidates !== undefined) {
     for (let c = 0; c < candidates.length; c++) {
-      const name = NAMES[candidates[c]!]!;
-      if (str.startsWith(name, ks + 1)) return name;
+      const i = candidates[c]!;
+      const name = shapeNames[i]!;
+      if (str.startsWith(name, ks + 1)) {
+        nameKind = shapeKinds[i]!;
+        return name;
+      }
     }
   }
+  nameKind = shape.otherKind;
   return str.slice(ks + 1, ks + kl - 1);
+}
+
+/** An escaped member name (rare): unescaped, its kind looked up by value. */
+function escapedName(ks: number): string {
+  const name = JSON.parse(s.slice(ks, pos)) as string;
+  nameKind = shape.kindByName.get(name) ?? shape.otherKind;
+  return name;
 }
 
 /**
@@ -185,7 +398,8 @@ function eventObject(depth: number): Record<string, unknown> | null {
     if (pos >= n || str.charCodeAt(pos) !== QUOTE) return null;
     const ks = pos;
     if (!scanString()) return null;
-    const key = escaped ? (JSON.parse(str.slice(ks, pos)) as string) : nameAt(ks, pos - ks);
+    const key = escaped ? escapedName(ks) : nameAt(ks, pos - ks);
+    const kind = nameKind;
     if (key === '__proto__') return null;
     skipWs();
     if (pos >= n || str.charCodeAt(pos) !== COLON) return null;
@@ -197,24 +411,28 @@ function eventObject(depth: number): Record<string, unknown> | null {
     if (c === QUOTE) {
       if (!scanString()) return null;
       out[key] = escaped ? JSON.parse(str.slice(vs, pos)) : str.slice(vs + 1, pos - 1);
-    } else if (c === LBRACE && (key === 'properties' || key === 'traits' || key === 'context')) {
+    } else if (c === LBRACE && kind === TEXT) {
       canonical = true;
       collect = true;
       mCategory = mName = mGroupId = undefined;
       mHasIp = false;
+      pickCount = 0;
+      const sp = special;
       const ok = scanObject(1);
       collect = false;
       if (!ok) return null;
+      textPlain = sp >= pos;
       const slice = str.slice(vs, pos);
-      out[key] = canonical ? new JsonText(slice, mCategory, mName, mGroupId, mHasIp) : JSON.parse(slice);
-    } else if (c === LBRACKET && depth === 0 && key === 'batch') {
+      out[key] = !canonical ? JSON.parse(slice) : shape.picks.length === 0 ? new JsonText(slice, mCategory, mName, mGroupId, mHasIp) : pickedText(slice, vs);
+    } else if (c === LBRACKET && depth === 0 && kind === LIST) {
       const events = batchArray();
       if (events === null) return null;
       out[key] = events;
     } else if (c === LBRACE || c === LBRACKET) {
+      if (depth === 0 && kind === BAIL) return null;
       if (!scanValue(depth + 1)) return null;
       const slice = str.slice(vs, pos);
-      out[key] = READ.has(key) ? JSON.parse(slice) : new JsonValue(slice);
+      out[key] = kind === LAZY ? new JsonValue(slice) : JSON.parse(slice);
     } else {
       const v = scalar();
       if (v === undefined) return null;
@@ -303,19 +521,17 @@ function literal(word: string): boolean {
  * clears `canonical` when JSON.stringify would write the string differently.
  */
 function scanString(): boolean {
-  if (plain) {
-    // No backslash, control character or surrogate anywhere: the string ends at the next quote,
-    // and JSON.stringify writes it as it is (canonical unchanged).
-    const q = s.indexOf('"', pos + 1);
+  const q = s.indexOf('"', pos + 1);
+  if (q >= 0 && q < special) {
+    // No backslash, control character or surrogate before its quote: the string ends there, and
+    // JSON.stringify writes it as it is (canonical unchanged).
     escaped = false;
-    if (q < 0) {
-      pos = s.length;
-      return false;
-    }
     pos = q + 1;
     return true;
   }
-  return scanStringSlow();
+  const ok = scanStringSlow();
+  if (pos > special) special = nextSpecial(pos);
+  return ok;
 }
 
 function scanStringSlow(): boolean {
@@ -549,6 +765,11 @@ function noteKey(ks: number, kl: number, base: number): void {
 
 /** A member `s[ks, ks+kl)` (a quoted name) of the object being collected; its value starts at vs, ends at pos. */
 function member(ks: number, kl: number, vs: number): void {
+  const byLast = shapePicks[kl];
+  if (byLast !== undefined) {
+    const candidates = byLast[s.charCodeAt(ks + kl - 2) & 31];
+    if (candidates !== undefined) pick(candidates, ks, kl, vs);
+  }
   // Names are compared on the quoted text: "ip" is 4 characters, "name" 6, "category" 10, "groupId" 9.
   // Repeated names make the object not canonical, so the order of these writes does not matter.
   if (kl === 4) {
@@ -570,4 +791,102 @@ function stringValue(vs: number): string | undefined {
   if (s.charCodeAt(vs) !== QUOTE) return undefined;
   const raw = s.slice(vs, pos);
   return raw.indexOf('\\') < 0 ? raw.slice(1, -1) : (JSON.parse(raw) as string);
+}
+
+/** Notes the member s[ks, pos) when its name is one of `candidates` (indices in shape.picks). */
+function pick(candidates: number[], ks: number, kl: number, vs: number): void {
+  for (let c = 0; c < candidates.length; c++) {
+    const slot = candidates[c]!;
+    // Compared here, not by startsWith: a builtin call costs more than these few characters.
+    const name = shape.picks[slot]!;
+    const n = name.length;
+    let j = 0;
+    while (j < n && s.charCodeAt(ks + 1 + j) === name.charCodeAt(j)) j++;
+    if (j !== n) continue;
+    if (4 * pickCount + 4 > picks.length) {
+      const bigger = new Int32Array(picks.length * 2);
+      bigger.set(picks);
+      picks = bigger;
+    }
+    const at = 4 * pickCount++;
+    picks[at] = slot;
+    picks[at + 1] = ks;
+    picks[at + 2] = vs;
+    picks[at + 3] = pos;
+    return;
+  }
+}
+
+/**
+ * The canonical object s[base, base + text.length) as a PickedText: its picked members' values
+ * (JSON.parse's), and its text without the dropped ones. Canonical text has no whitespace and no
+ * repeated names, so each member is `"name":value` and members are joined by single commas.
+ */
+function pickedText(text: string, base: number): PickedText {
+  const values = pickValues;
+  // The kept runs of members between the dropped ones, as [start, end) in `text` (the braces
+  // excluded); each run but the last ends with its comma.
+  let runs = 0;
+  let from = 1;
+  for (let i = 0; i < pickCount; i++) {
+    const at = 4 * i;
+    const slot = picks[at]!;
+    const vs = picks[at + 2]!;
+    const ve = picks[at + 3]!;
+    values[slot] = valueAt(vs, ve);
+    if (shape.dropped[slot] === 1) {
+      keptRuns[2 * runs] = from;
+      keptRuns[2 * runs++ + 1] = picks[at + 1]! - base;
+      from = ve - base;
+      if (text.charCodeAt(from) === COMMA) from++;
+    }
+  }
+  const picked = shape.pickedOf(values);
+  for (let i = 0; i < pickCount; i++) values[picks[4 * i]!] = undefined;
+  return new PickedText(text, mCategory, mName, mGroupId, mHasIp, picked, textPlain, runs === 0 ? null : keptText(text, runs, from));
+}
+
+/**
+ * `text` without its dropped members: the runs noted by pickedText and the last one from `from`,
+ * as few slices of `text` as can be (its braces included in them), read on `text` itself (a
+ * string built of pieces would be copied into one by the first read of a character).
+ */
+function keptText(text: string, runs: number, from: number): string {
+  const end = text.length - 1;
+  keptRuns[2 * runs] = from;
+  keptRuns[2 * runs++ + 1] = end;
+  // The last run that is not empty drops its comma (when the member after it was dropped).
+  let last = runs - 1;
+  while (last >= 0 && keptRuns[2 * last]! === keptRuns[2 * last + 1]!) last--;
+  if (last < 0) return '{}';
+  if (text.charCodeAt(keptRuns[2 * last + 1]! - 1) === COMMA) keptRuns[2 * last + 1]!--;
+  let out = '';
+  let first = true;
+  for (let r = 0; r <= last; r++) {
+    let a = keptRuns[2 * r]!;
+    let b = keptRuns[2 * r + 1]!;
+    if (a === b) continue;
+    if (first && a === 1) a = 0; // with its opening brace
+    if (r === last && b === end) b = end + 1; // with its closing brace
+    out += text.slice(a, b);
+    first = false;
+  }
+  if (keptRuns[0]! !== 1 || keptRuns[1]! === 1) out = `{${out}`;
+  if (keptRuns[2 * last + 1]! !== end) out += '}';
+  return out;
+}
+
+/** The value s[vs, ve) (checked JSON) as JSON.parse reads it. */
+function valueAt(vs: number, ve: number): unknown {
+  const c = s.charCodeAt(vs);
+  if (c === QUOTE) {
+    if (textPlain) return s.slice(vs + 1, ve - 1);
+    const raw = s.slice(vs, ve);
+    return raw.indexOf('\\') < 0 ? raw.slice(1, -1) : JSON.parse(raw);
+  }
+  if (c === 116) return true;
+  if (c === 102) return false;
+  if (c === 110) return null;
+  if (c === LBRACE || c === LBRACKET) return JSON.parse(s.slice(vs, ve));
+  return Number(s.slice(vs, ve));
 }

@@ -14,14 +14,14 @@ import { amplitudeReplies, translateAmplitude } from './amplitude.js';
 import { mixpanelReplies, translateMixpanel } from './mixpanel.js';
 import { readVendorPayload, type VendorPayload } from './payload.js';
 import { PIXEL_CALLS, pixelReplies, translatePixel } from './pixel.js';
-import { posthogEvents, posthogReplies, translatePosthog } from './posthog.js';
+import { posthogEvents, posthogReplies, readPosthogJson, translatePosthog } from './posthog.js';
 import { snowplowReplies, TP2_PATH, translateSnowplow } from './snowplow.js';
 import { GIF_1X1, isObject, type Replies, type Translation } from './types.js';
 
 export { Refused, type Outcome, type Replies, type SegmentCall, type TranslateOptions, type Translation, type VendorReply } from './types.js';
 export { translateAmplitude, amplitudeEvent } from './amplitude.js';
 export { translateMixpanel, mixpanelEvent, mixpanelEngage } from './mixpanel.js';
-export { translatePosthog, posthogEvent } from './posthog.js';
+export { translatePosthog, posthogEvent, readPosthogJson } from './posthog.js';
 export { translateSnowplow, snowplowEvent } from './snowplow.js';
 export { translatePixel } from './pixel.js';
 export { readVendorPayload, decodeData } from './payload.js';
@@ -124,13 +124,17 @@ export interface Decoded {
  * undone (empty for GET). Throws HttpError for a body that cannot be read.
  */
 export function decodeRequest(r: FormatRoute, body: Buffer, query: string, limit: number, receivedAt: number): Decoded {
-  const opts = { receivedAt, skew: true };
+  // Calls in the form normalizeEvent reads cheapest (the edge normalizes them at once).
+  const opts = { receivedAt, skew: true, prepared: true };
   if (r.id === 'snowplow-pixel') {
     const params: Record<string, string> = {};
     for (const [k, v] of new URLSearchParams(query)) params[k] = v;
     return { vendor: 'snowplow', translation: translateSnowplow(params, opts), replies: snowplowReplies(GIF_1X1) };
   }
-  const p = readVendorPayload(body, query, limit);
+  // PostHog's own paths (and /batch, whose Amplitude bodies the reader leaves to JSON.parse) keep
+  // each event's properties as text (readPosthogJson); the shared /track and /engage are read
+  // before the vendor is known, so as plain JSON.
+  const p = readVendorPayload(body, query, limit, r.id === 'posthog' ? readPosthogJson : r.id === 'batch' ? readBatchJson : undefined);
   switch (r.id) {
     case 'segment-pixel':
       return { vendor: 'segment-pixel', translation: translatePixel(p.value, r.pixelCall!), replies: pixelReplies };
@@ -175,6 +179,16 @@ export function translatePayload(vendor: 'posthog' | 'amplitude' | 'mixpanel' | 
     case 'snowplow':
       return translateSnowplow(value, opts);
   }
+}
+
+/**
+ * /batch's body for readPosthogJson, unless its start names `events` (Amplitude's SDKs write it
+ * second, after api_key): left to JSON.parse rather than scanned to where the reader gives up.
+ * Only the start is searched (a PostHog body has no `events`, and searching all of it cost more
+ * than the rest of the request); a later top-level `events` array makes the reader give up.
+ */
+function readBatchJson(text: string): unknown {
+  return text.lastIndexOf('"events"', 512) >= 0 ? null : readPosthogJson(text);
 }
 
 function posthog(p: VendorPayload, opts: { receivedAt: number; skew: boolean }): Decoded {

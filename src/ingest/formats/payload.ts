@@ -21,7 +21,17 @@ function startsJson(text: string): boolean {
   return false;
 }
 
-function parseJson(text: string, what: string): unknown {
+/**
+ * Reads JSON text the way a translation wants it (readPosthogJson: properties kept as text), or
+ * returns null to leave it to JSON.parse (whose messages are the ones an invalid body gets).
+ */
+export type JsonReader = (text: string) => unknown;
+
+function parseJson(text: string, what: string, read?: JsonReader): unknown {
+  if (read !== undefined) {
+    const v = read(text);
+    if (v !== null) return v;
+  }
   try {
     return JSON.parse(text);
   } catch (err) {
@@ -30,21 +40,21 @@ function parseJson(text: string, what: string): unknown {
 }
 
 /** `data` of a form or query: JSON as is, lz-string base64 (lz64), or base64 (standard or URL-safe) JSON. */
-export function decodeData(data: string, compression: string | null, limit: number): unknown {
+export function decodeData(data: string, compression: string | null, limit: number, read?: JsonReader): unknown {
   if (compression === 'lz64') {
     try {
-      return parseJson(decompressLz64(data, limit), 'the lz64 data');
+      return parseJson(decompressLz64(data, limit), 'the lz64 data', read);
     } catch (err) {
       if (err instanceof RangeError) throw tooLarge(limit);
       if (err instanceof Lz64Error) throw new HttpError('corrupt_body', `the lz64 data could not be decompressed: ${err.message}`);
       throw err;
     }
   }
-  if (startsJson(data)) return parseJson(data, 'the data field');
+  if (startsJson(data)) return parseJson(data, 'the data field', read);
   const bytes = Buffer.from(data, 'base64'); // takes both alphabets, padding optional
   if (bytes.length === 0) throw new HttpError('malformed_json', 'the data field is empty or not base64');
   if (!isUtf8(bytes)) throw new HttpError('not_utf8', 'the base64 data field is not valid UTF-8');
-  return parseJson(bytes.toString('utf8'), 'the base64 data field');
+  return parseJson(bytes.toString('utf8'), 'the base64 data field', read);
 }
 
 export interface VendorPayload {
@@ -59,9 +69,10 @@ export interface VendorPayload {
 
 /**
  * The JSON a vendor request carries. `body` is the body with its Content-Encoding undone (empty
- * for GET), `query` the raw query string. Throws HttpError (400 / 413).
+ * for GET), `query` the raw query string; `read` reads the JSON text where given. Throws
+ * HttpError (400 / 413).
  */
-export function readVendorPayload(body: Buffer, query: string, limit: number): VendorPayload {
+export function readVendorPayload(body: Buffer, query: string, limit: number, read?: JsonReader): VendorPayload {
   const params = new URLSearchParams(query);
   let compression = params.get('compression');
   let plain = body;
@@ -81,16 +92,16 @@ export function readVendorPayload(body: Buffer, query: string, limit: number): V
   if (plain.length === 0) {
     const data = params.get('data');
     if (data === null) throw new HttpError('invalid_body', 'no events: send a JSON body or data=');
-    return { value: decodeData(data, compression, limit), params, compression, form: true };
+    return { value: decodeData(data, compression, limit, read), params, compression, form: true };
   }
   if (!isUtf8(plain)) throw new HttpError('not_utf8', 'the body is not valid UTF-8');
   const text = plain.toString('utf8');
-  if (startsJson(text)) return { value: parseJson(text, 'the body'), params, compression, form: false };
+  if (startsJson(text)) return { value: parseJson(text, 'the body', read), params, compression, form: false };
   // A form: data=...&compression=... (fields override the query's).
   const form = new URLSearchParams(text);
   const data = form.get('data');
   if (data === null) throw new HttpError('malformed_json', 'the body is neither JSON nor a form with a data field');
   for (const [k, v] of form) if (k !== 'data') params.set(k, v);
   compression = params.get('compression');
-  return { value: decodeData(data, compression, limit), params, compression, form: true };
+  return { value: decodeData(data, compression, limit, read), params, compression, form: true };
 }

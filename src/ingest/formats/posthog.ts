@@ -15,6 +15,8 @@
 // | timestamp + sent_at / offset             | timestamp, corrected for skew: receivedAt - (sent_at - timestamp), or receivedAt - offset |
 // | $lib, $lib_version, $current_url, $pathname, $referrer, $raw_user_agent, $ip, $groups | context.library, page, userAgent, ip, groupId + groups |
 // | properties                               | properties, less `token` (the write key) and the `$set`s (now traits) |
+import { EVENT_TIME, parseIsoTime } from '../../common/isotime.js';
+import { JsonShape, JsonText, MEMBER, PickedText, objectOf, parseShaped, quote, quotePlain } from '../jsontext.js';
 import { Refused, isObject, msTime, str, type SegmentCall, type TranslateOptions, type Translation, type Replies, type VendorReply } from './types.js';
 
 type Json = Record<string, unknown>;
@@ -27,6 +29,60 @@ function keyOf(o: Json): string | undefined {
     if (typeof v === 'string' && v !== '') return v;
   }
   return undefined;
+}
+
+/** The members of `properties` the translation below reads (keep in step with it). */
+const PROPERTY_READS = [
+  'distinct_id', '$set', '$set_once', 'token', 'api_key', '$token', '$is_identified', '$device_id', '$anon_distinct_id', 'alias',
+  '$group_key', '$group_set', 'title', '$title', '$screen_name', '$lib', '$lib_version', '$current_url', '$pathname', '$referrer',
+  '$raw_user_agent', '$ip', '$groups',
+];
+/** The picked members as an object (JsonShape's pickedOf): the names of PROPERTY_READS, in its order. */
+function pickedProps(v: readonly unknown[]): Json {
+  return {
+    distinct_id: v[0], $set: v[1], $set_once: v[2], token: v[3], api_key: v[4], $token: v[5], $is_identified: v[6], $device_id: v[7],
+    $anon_distinct_id: v[8], alias: v[9], $group_key: v[10], $group_set: v[11], title: v[12], $title: v[13], $screen_name: v[14],
+    $lib: v[15], $lib_version: v[16], $current_url: v[17], $pathname: v[18], $referrer: v[19], $raw_user_agent: v[20], $ip: v[21],
+    $groups: v[22],
+  };
+}
+if (Object.entries(pickedProps(PROPERTY_READS.map((_, i) => i))).some(([k, i], j) => k !== PROPERTY_READS[j] || i !== j)) {
+  throw new Error('pickedProps does not follow PROPERTY_READS');
+}
+
+/** Left out of the stored properties: the write key, and the `$set`s (they become traits). */
+const PROPERTY_DROPS = ['token', 'api_key', '$set', '$set_once'];
+
+/**
+ * A capture body as the edge reads it (../jsontext.ts): events' `properties` kept as their text
+ * with the members read here picked (PickedText), so the stored properties are the sender's own
+ * text (less the dropped members) instead of JSON.parse + JSON.stringify. A body with a top-level
+ * `events` array (Amplitude's, on the shared /batch) is not read this way.
+ */
+const CAPTURE_BODY = new JsonShape(
+  ['event', 'distinct_id', 'properties', 'uuid', 'timestamp', 'sent_at', 'offset', '$set', '$set_once', 'api_key', 'token', '$token', 'batch', 'data', 'historical_migration', 'type', 'library', 'events'],
+  { properties: MEMBER.TEXT, batch: MEMBER.LIST, data: MEMBER.LIST, events: MEMBER.BAIL },
+  MEMBER.PARSE,
+  true,
+  PROPERTY_READS,
+  PROPERTY_DROPS,
+  pickedProps,
+);
+
+/**
+ * A capture body's JSON text read for translatePosthog: JSON.parse's value, with canonical
+ * `properties` objects as PickedText; null when not handled that way (then use JSON.parse).
+ */
+export function readPosthogJson(text: string): unknown {
+  return parseShaped(text, CAPTURE_BODY);
+}
+
+/** The members of an event's properties the translation reads (picked from its text, or the object). */
+function propsOf(e: Json): Json {
+  const p = e.properties;
+  if (p instanceof PickedText) return p.picked;
+  if (p instanceof JsonText) return objectOf(p);
+  return isObject(p) ? p : {};
 }
 
 /** The event list of a capture body, or null when there is none. */
@@ -48,7 +104,13 @@ export function translatePosthog(value: unknown, opts: TranslateOptions, sentAtM
   let sentAt: string | number | undefined;
   let historical = false;
   if (isObject(value)) {
-    if (typeof value.sent_at === 'string') sentAt = value.sent_at;
+    if (typeof value.sent_at === 'string') {
+      sentAt = value.sent_at;
+      // Parsed once for the batch rather than by normalizeEvent for each event (an invalid one
+      // stays text, for normalizeEvent's own refusal).
+      const ms = opts.prepared === true ? parseIsoTime(sentAt, EVENT_TIME) : NaN;
+      if (!Number.isNaN(ms)) sentAt = ms;
+    }
     historical = value.historical_migration === true;
   }
   if (sentAt === undefined && sentAtMs !== undefined) sentAt = msTime(sentAtMs);
@@ -56,7 +118,7 @@ export function translatePosthog(value: unknown, opts: TranslateOptions, sentAtM
   const calls: (SegmentCall | Refused)[] = new Array(events.length);
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
-    if (key === undefined && isObject(e)) key = keyOf(e) ?? (isObject(e.properties) ? keyOf(e.properties) : undefined);
+    if (key === undefined && isObject(e)) key = keyOf(e) ?? (isObject(e.properties) ? keyOf(propsOf(e)) : undefined);
     calls[i] = posthogEvent(e, opts.receivedAt, skew ? sentAt : undefined);
   }
   return { key, calls, raw: events };
@@ -67,7 +129,10 @@ export function posthogEvent(e: unknown, receivedAt: number, sentAt: string | nu
   if (!isObject(e)) return new Refused('not_an_object', 'an event must be a JSON object', 'event', e);
   const name = e.event;
   if (typeof name !== 'string' || name === '') return new Refused('missing_field', 'event is required (a non-empty string)', 'event', e);
-  let props: Json = isObject(e.properties) ? e.properties : {};
+  // Read as the edge reads a body (readPosthogJson), properties are the sender's text: `props`
+  // then holds the members read below, and the text is stored as it is (less the dropped ones).
+  const text = e.properties instanceof PickedText ? e.properties : null;
+  let props: Json = propsOf(e);
   const distinctId = str(e.distinct_id) ?? str(props.distinct_id) ?? str(e.$distinct_id);
   if (distinctId === undefined) return new Refused('missing_id', 'distinct_id is required', 'distinct_id', e);
 
@@ -86,7 +151,7 @@ export function posthogEvent(e: unknown, receivedAt: number, sentAt: string | nu
   const set = isObject(e.$set) ? e.$set : isObject(props.$set) ? props.$set : undefined;
   const setOnce = isObject(e.$set_once) ? e.$set_once : isObject(props.$set_once) ? props.$set_once : undefined;
   if (set !== undefined || setOnce !== undefined) call.traits = setOnce === undefined ? set : set === undefined ? setOnce : { ...setOnce, ...set };
-  if ('token' in props || '$set' in props || '$set_once' in props || 'api_key' in props) {
+  if (text === null && ('token' in props || '$set' in props || '$set_once' in props || 'api_key' in props)) {
     const { token: _t, api_key: _k, $set: _s, $set_once: _o, ...rest } = props;
     props = rest;
   }
@@ -131,8 +196,13 @@ export function posthogEvent(e: unknown, receivedAt: number, sentAt: string | nu
       call.event = name;
       call[anonymous ? 'anonymousId' : 'userId'] = distinctId;
   }
-  call.properties = props;
-  call.context = posthogContext(props);
+  if (text !== null) {
+    call.properties = text.kept();
+    call.context = posthogContextText(props, text.plain ? quotePlain : quote);
+  } else {
+    call.properties = props;
+    call.context = posthogContext(props);
+  }
   return call;
 }
 
@@ -159,6 +229,73 @@ function posthogContext(p: Json): Json {
     }
   }
   return c;
+}
+
+/**
+ * The members of posthogContext's object before `ip` (library, page, userAgent) as text, joined
+ * by commas, for the last event's values: a client's events repeat them, and the text is then
+ * reused, already flat from its first write (a string built of many pieces is copied into one on
+ * its first write). `ip` and `groups` vary per event on a server-side SDK, so are not in it.
+ */
+class ContextHead {
+  private lib: unknown;
+  private version: unknown;
+  private url: unknown;
+  private path: unknown;
+  private referrer: unknown;
+  private title: unknown;
+  private ua: unknown;
+  /** For the values above (all undefined: no member). */
+  private text = '';
+
+  of(p: Json, q: (v: string) => string): string {
+    const { $lib: lib, $lib_version: version, $current_url: url, $pathname: path, $referrer: referrer, title, $raw_user_agent: ua } = p;
+    if (lib === this.lib && version === this.version && url === this.url && path === this.path && referrer === this.referrer && title === this.title && ua === this.ua) return this.text;
+    let t = '';
+    if (typeof lib === 'string') t = `"library":{"name":${q(lib)}${typeof version === 'string' ? `,"version":${q(version)}` : ''}}`;
+    if (typeof url === 'string') {
+      let page = `"url":${q(url)}`;
+      if (typeof path === 'string') page += `,"path":${q(path)}`;
+      if (typeof referrer === 'string') page += `,"referrer":${q(referrer)}`;
+      if (typeof title === 'string') page += `,"title":${q(title)}`;
+      t += `${t === '' ? '' : ','}"page":{${page}}`;
+    }
+    if (typeof ua === 'string') t += `${t === '' ? '' : ','}"userAgent":${q(ua)}`;
+    this.lib = lib;
+    this.version = version;
+    this.url = url;
+    this.path = path;
+    this.referrer = referrer;
+    this.title = title;
+    this.ua = ua;
+    this.text = t;
+    return t;
+  }
+}
+
+const HEAD = new ContextHead();
+
+/**
+ * posthogContext's object as the JsonText JSON.stringify would write for it, built as text: the
+ * members are few and known, and a fresh object plus its stringify cost more than the string
+ * itself (measured: ~0.55 us of ~5 per event). `q` writes a picked string as JSON.stringify does.
+ */
+function posthogContextText(p: Json, q: (v: string) => string): JsonText {
+  let t = HEAD.of(p, q);
+  const hasIp = typeof p.$ip === 'string';
+  if (hasIp) t = `${t}${t === '' ? '' : ','}"ip":${q(p.$ip as string)}`;
+  let groupId: string | undefined;
+  if (isObject(p.$groups)) {
+    t += `${t === '' ? '' : ','}"groups":${JSON.stringify(p.$groups)}`;
+    for (const k in p.$groups) {
+      groupId = str(p.$groups[k]);
+      if (groupId !== undefined) {
+        t += `,"groupId":${quote(groupId)}`;
+        break;
+      }
+    }
+  }
+  return new JsonText(`{${t}}`, undefined, undefined, groupId, hasIp);
 }
 
 // Answers as PostHog's capture service gives them: 200 {"status":1}; errors

@@ -104,6 +104,16 @@ describe('Snowplow tracker protocol -> Segment calls', () => {
     ]);
   });
 
+  it('reads dtm as Number() reads it, digits or not', () => {
+    for (const dtm of ['1795687200000', '0001795687200000', '12', '1e3', ' 12', '0x10', '12.5', '+12', '-12', '１２', '1795687200000123', '17956872000001234', '9007199254740993']) {
+      const t = translateSnowplow({ e: 'pv', uid: 'u', dtm }, { receivedAt: 0, skew: false });
+      const call = t.calls[0]!;
+      const want = Number(dtm);
+      if (Number.isFinite(want) && Math.abs(want) <= 8.64e15) expect(call, dtm).toMatchObject({ timestamp: want });
+      else expect(call, dtm).toBeInstanceOf(Refused);
+    }
+  });
+
   it('answers the pixel with a 1x1 GIF and tp2 with 200 ok', () => {
     const o = { accepted: 1, total: 1, rejected: null, bodyBytes: 0, receivedAt: 0 };
     expect(snowplowReplies(GIF_1X1).done(o)).toEqual({ status: 200, contentType: 'image/gif', body: GIF_1X1 });

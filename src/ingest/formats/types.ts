@@ -41,6 +41,14 @@ export interface TranslateOptions {
   receivedAt: number;
   /** Correct device times for clock skew with the client's send time (HTTP: yes; import: no). */
   skew: boolean;
+  /**
+   * The calls go to normalizeEvent (with msTimes) at once, as at the edge: give them in the form
+   * it reads cheapest, with the same records as a result: properties and context as JsonText
+   * where the translation can build them as text (Snowplow), a batch's send time parsed once
+   * (PostHog). Off, calls hold plain objects and the times as sent (what the translators' own
+   * tests read).
+   */
+  prepared?: boolean;
 }
 
 /** How a request's events fared, for the vendor's answer. */
