@@ -4,7 +4,9 @@
 // A probe sends one track event for a user of its own, notes when the 200 arrived, then asks
 // the query API for that user every 5 ms until the event is there: Kafka -> the query API's view
 // (its own reader, a commit to LMDB), not the sink. Probes run one after another, while the
-// pipeline is idle and again under a steady background load of batches (many other users).
+// pipeline is idle and again under a steady background load of batches (many other users): one
+// 100-event batch every 10 ms (BENCH_E2E_LOAD=bursts: autocannon's rate limit instead, which sends
+// each second's batches at once at the top of the second, the load this bench used before).
 // Percentiles come from an HDR histogram of the probe times.
 //
 // Every background event has a messageId of its own (a repeated body would be a client resend,
@@ -17,7 +19,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as hdr from 'hdr-histogram-js';
 import { batchBodies } from './lib/events.js';
-import { runLoad } from './lib/load.js';
+import { runLoad, runPaced } from './lib/load.js';
 import { startBenchAllInOne } from './lib/allinone.js';
 import { sampled } from './lib/proc.js';
 import type { BenchContext, BenchSection } from './types.js';
@@ -94,7 +96,7 @@ interface RootRun {
   under_load: Freshness & { background_events_per_s: number; allinone_max_rss_mb: number; allinone_cpu_cores: number };
 }
 
-async function measure(ctx: BenchContext, n: number, idleN: number, trace: string): Promise<RootRun> {
+async function measure(ctx: BenchContext, n: number, idleN: number, trace: string, bursts: boolean): Promise<RootRun> {
   const { server, ports } = await startBenchAllInOne(ctx, `bench-e2e-${Date.now()}`, { write: WRITE_KEY, read: READ_KEY });
   try {
     const ingest = `http://127.0.0.1:${ports.ingest}`;
@@ -107,15 +109,21 @@ async function measure(ctx: BenchContext, n: number, idleN: number, trace: strin
 
     // Background: 100-event batches at a steady rate for as long as the probes take.
     const rate = ctx.quick ? 20 : 100; // requests/s, i.e. 2,000 / 10,000 events/s
-    // Long enough that the probes end before the load even when each takes ~1 s.
+    // Long enough that the probes end before the load even when each takes ~1 s; the load stops
+    // when the probes are done (it ran ~3 minutes past them, holding the bench lock).
     const durationS = ctx.quick ? 15 : Math.max(30, n + 10);
     const bodies = batchBodies(400, 100).map((b) => b.replace(/"messageId":"node-next-/g, `"messageId":"${UNIQUE}-${trace}-`));
-    ctx.log(`under load (${rate * 100} events/s in 100-event batches): ${n} probes`);
-    const loadDone = sampled(server.pid, () =>
-      runLoad({ url: ingest, path: '/v1/batch', bodies, headers: { authorization: AUTH, 'content-type': 'application/json' }, connections: 8, durationS, overallRate: rate, uniqueSlot: UNIQUE }),
+    ctx.log(`under load (${rate * 100} events/s in 100-event batches, ${bursts ? "autocannon's per-second bursts" : 'evenly paced'}): ${n} probes`);
+    let probesDone!: () => void;
+    const until = new Promise<void>((r) => (probesDone = r));
+    const headers = { authorization: AUTH, 'content-type': 'application/json' };
+    const loadDone = sampled(server.pid, (): Promise<{ ok_per_s: number }> =>
+      bursts
+        ? runLoad({ url: ingest, path: '/v1/batch', bodies, headers, connections: 8, durationS, overallRate: rate, uniqueSlot: UNIQUE, until })
+        : runPaced({ url: ingest, path: '/v1/batch', bodies, headers, rate, durationS, uniqueSlot: UNIQUE, until }),
     );
     await sleep(2_000);
-    const loaded = await probes(ingest, query, n);
+    const loaded = await probes(ingest, query, n).finally(probesDone);
     const load = await loadDone;
     const background = Math.round(load.result.ok_per_s * 100);
     ctx.log(`loaded p50 ${loaded.p50_ms} ms, p90 ${loaded.p90_ms} ms, p99 ${loaded.p99_ms} ms, max ${loaded.max_ms} ms; background ${background} events/s`);
@@ -130,15 +138,19 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
   const n = Number(process.env.BENCH_E2E_PROBES ?? '') || (ctx.quick ? 15 : 200);
   const roots = (process.env.BENCH_E2E_ROOTS ?? '').split(',').filter((r) => r !== '');
   const repeat = Number(process.env.BENCH_E2E_REPEAT ?? '') || 1;
+  // The background's shape: evenly paced (default), or BENCH_E2E_LOAD=bursts, autocannon's rate
+  // limit (each second's quota sent at once at the top of the second; this bench's load before).
+  const bursts = process.env.BENCH_E2E_LOAD === 'bursts';
   const runs: RootRun[] = [];
   for (let i = 0; i < repeat; i++) {
     for (const root of roots.length > 0 ? roots : [ctx.root]) {
-      runs.push(await measure({ ...ctx, root }, n, roots.length > 0 ? Math.min(n, 30) : n, `${i}-${runs.length}`));
+      runs.push(await measure({ ...ctx, root }, n, roots.length > 0 ? Math.min(n, 30) : n, `${i}-${runs.length}`, bursts));
     }
   }
   const { idle, under_load: loaded } = runs[0]!;
   const results = {
     setup: 'trackhouse start (ingest child + sink and query with chDB in one process), default settings, run broker',
+    background: bursts ? 'autocannon overallRate: each second of batches sent at once at the top of the second' : 'one 100-event batch every 10 ms',
     poll_interval_ms: POLL_MS,
     idle,
     under_load: loaded,
@@ -157,7 +169,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
       return [row(`${tag}idle`, r.idle), row(`${tag}background ${r.under_load.background_events_per_s} events/s`, r.under_load)];
     }),
     '',
-    `All-in-one (\`trackhouse start\`) with default settings: the query API answers from its view, fed from Kafka by its own reader. Each probe: one track event for a new user, timed from its 200 until \`GET /v1/users/{id}/events\` returns it (polled every ${POLL_MS} ms); background events each with a messageId of their own. Target p99 <= ${TARGET_P99_MS} ms: ${results.meets_target ? 'met' : 'NOT met'}.`,
+    `All-in-one (\`trackhouse start\`) with default settings: the query API answers from its view, fed from Kafka by its own reader. Each probe: one track event for a new user, timed from its 200 until \`GET /v1/users/{id}/events\` returns it (polled every ${POLL_MS} ms); background events each with a messageId of their own, ${bursts ? "sent as autocannon's rate limit does (each second's batches at once at the top of the second)" : 'one 100-event batch every 10 ms'}. Target p99 <= ${TARGET_P99_MS} ms: ${results.meets_target ? 'met' : 'NOT met'}.`,
     '',
   ].join('\n');
   return { name: 'e2e', results, markdown };

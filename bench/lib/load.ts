@@ -15,7 +15,8 @@ interface AutocannonResult {
   statusCodeStats: Record<string, { count: number }>;
 }
 
-type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
+/** A run: awaitable for its result, stop() ends it early. */
+type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult> & { stop(): void };
 const autocannon = require('autocannon') as Autocannon;
 
 export interface LoadOptions {
@@ -25,6 +26,8 @@ export interface LoadOptions {
   headers: Record<string, string>;
   connections: number;
   durationS: number;
+  /** Ends the load early once settled (the load runs durationS at most). */
+  until?: Promise<unknown>;
   /** Requests per second over all connections (for the "80 % of max" runs); unset = as fast as it goes. */
   overallRate?: number;
   /**
@@ -60,7 +63,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
           setupRequest: (req: Record<string, unknown>) => ({ ...req, body: body.replaceAll(slot, String(++uniqueCounter)) }),
         },
   );
-  const r = await autocannon({
+  const tracker = autocannon({
     url: o.url,
     connections: o.connections,
     pipelining: 1,
@@ -72,6 +75,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     // samples and a few slow connects into a p90 of a second. We report plain latencies.
     ...(o.overallRate ? { overallRate: Math.max(1, Math.round(o.overallRate)), ignoreCoordinatedOmission: true } : {}),
   });
+  void o.until?.finally(() => tracker.stop());
+  const r = await tracker;
   const codes: Record<string, number> = {};
   for (const [k, v] of Object.entries(r.statusCodeStats ?? {})) codes[k] = v.count;
   return {
@@ -91,4 +96,73 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     },
     duration_s: r.duration,
   };
+}
+
+export interface PacedLoadOptions {
+  url: string;
+  path: string;
+  bodies: string[];
+  headers: Record<string, string>;
+  /** Requests per second, sent one every 1000 / rate ms. */
+  rate: number;
+  durationS: number;
+  /** Ends the load early once settled. */
+  until?: Promise<unknown>;
+  /** Replaced in each body by a number unique in this process. */
+  uniqueSlot?: string;
+}
+
+export interface PacedLoadResult {
+  ok_per_s: number;
+  ok: number;
+  errors: number;
+  /** Sends skipped because 64 requests were still unanswered (the server fell behind). */
+  skipped: number;
+  duration_s: number;
+}
+
+/**
+ * An evenly spaced load: one request every 1000 / rate ms, each sent on time whatever the
+ * answers before it (at most 64 in flight). autocannon's rate limit is a quota per second that
+ * each connection spends at once at the top of every second: "100 requests/s" became all 100
+ * within the first ~400 ms of each second, then nothing (a square wave at 2-3x the rate).
+ */
+export async function runPaced(o: PacedLoadOptions): Promise<PacedLoadResult> {
+  const interval = 1000 / o.rate;
+  const started = performance.now();
+  const end = started + o.durationS * 1000;
+  let stopped = false;
+  void o.until?.finally(() => (stopped = true));
+  let ok = 0;
+  let errors = 0;
+  let skipped = 0;
+  let inFlight = 0;
+  let i = 0;
+  const pending = new Set<Promise<void>>();
+  for (let next = started; !stopped && next < end; next += interval) {
+    const wait = next - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    if (inFlight >= 64) {
+      skipped++;
+      continue;
+    }
+    const raw = o.bodies[i++ % o.bodies.length]!;
+    const body = o.uniqueSlot === undefined ? raw : raw.replaceAll(o.uniqueSlot, String(++uniqueCounter));
+    inFlight++;
+    const p: Promise<void> = fetch(o.url + o.path, { method: 'POST', headers: o.headers, body })
+      .then(async (res) => {
+        await res.arrayBuffer();
+        if (res.status >= 200 && res.status < 300) ok++;
+        else errors++;
+      })
+      .catch(() => void errors++)
+      .finally(() => {
+        inFlight--;
+        pending.delete(p);
+      });
+    pending.add(p);
+  }
+  await Promise.all(pending);
+  const duration = (performance.now() - started) / 1000;
+  return { ok_per_s: ok / duration, ok, errors, skipped, duration_s: duration };
 }
