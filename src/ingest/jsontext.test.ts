@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { JsonText, JsonValue, parseEventJson } from './jsontext.js';
 import { emptyRecord, normalizeEvent, type NormalizeContext } from './normalize.js';
+import { hostileString, xorshift32 } from '../../test/support/hostile-json.js';
 
 /** parseEventJson's result with every JsonText / JsonValue turned back into the value it stands for. */
 function expand(v: Record<string, unknown>, depth = 0): Record<string, unknown> {
@@ -185,33 +186,11 @@ describe('parseEventJson', () => {
   });
 
   it('agrees with JSON.parse + normalizeEvent on random and hostile lines', () => {
-    let seed = 0x2545f491;
-    const rnd = () => {
-      seed ^= seed << 13;
-      seed ^= seed >>> 17;
-      seed ^= seed << 5;
-      return (seed >>> 0) / 4294967296;
-    };
+    const rnd = xorshift32(0x2545f491);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
     const ws = () => (rnd() < 0.08 ? pick([' ', '\n', '\t', '\r', '  ']) : '');
     const chars = ['a', 'B', '0', ' ', '"', '\\', '/', '\n', '\u0001', '\u001f', 'é', '€', '😀', '\ud800', '\udc00', '\u2028', '\u007f'];
-    const str = (): string => {
-      const n = Math.floor(rnd() * 6);
-      let out = '"';
-      for (let i = 0; i < n; i++) {
-        const c = pick(chars);
-        const code = c.charCodeAt(0);
-        const r = rnd();
-        if (c === '"' || c === '\\' || code < 0x20 || r < 0.15) {
-          if (c === '\n' && r < 0.5) out += '\\n';
-          else if (c === '"') out += '\\"';
-          else if (c === '\\') out += '\\\\';
-          else if (c === '/' && r < 0.1) out += '\\/';
-          else out += c.length === 1 ? `\\u${code.toString(16).padStart(4, '0')}` : c;
-        } else out += c;
-      }
-      return `${out}"`;
-    };
+    const str = (): string => hostileString(rnd, chars, 0.15);
     const num = (): string =>
       pick([
         () => String(Math.floor(rnd() * 1000) - 500),

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { JsonText, PickedText } from '../jsontext.js';
 import { emptyRecord, normalizeEvent, type NormalizeContext } from '../normalize.js';
 import { eventBytes } from '../rejects.js';
+import { hostileString, xorshift32 } from '../../../test/support/hostile-json.js';
 import { decodeRequest, formatRoute, readPosthogJson, translatePosthog, translateSnowplow, Refused, type Translation } from './index.js';
 
 const T = Date.UTC(2026, 10, 20, 10);
@@ -50,34 +51,12 @@ function sameOutcome(body: string, generic: Translation, fast: Translation): voi
 
 /** A small deterministic generator of JSON text, canonical or not, with hostile strings and numbers. */
 function generator(seed0: number) {
-  let seed = seed0;
-  const rnd = () => {
-    seed ^= seed << 13;
-    seed ^= seed >>> 17;
-    seed ^= seed << 5;
-    return (seed >>> 0) / 4294967296;
-  };
+  const rnd = xorshift32(seed0);
   const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   let noise = 0;
   const ws = () => (rnd() < noise ? pick([' ', '\n', '\t', '  ']) : '');
   const chars = ['a', 'B', '0', ' ', '"', '\\', '/', '\n', '\u0001', 'é', '€', '😀', '\ud800', '\udc00', '\u2028', '.', '-', 'x'];
-  const str = (): string => {
-    const n = Math.floor(rnd() * 6);
-    let out = '"';
-    for (let i = 0; i < n; i++) {
-      const c = pick(chars);
-      const code = c.charCodeAt(0);
-      const r = rnd();
-      if (c === '"' || c === '\\' || code < 0x20 || r < noise) {
-        if (c === '\n' && r < 0.5) out += '\\n';
-        else if (c === '"') out += '\\"';
-        else if (c === '\\') out += '\\\\';
-        else if (c === '/' && r < 0.1) out += '\\/';
-        else out += c.length === 1 ? `\\u${code.toString(16).padStart(4, '0')}` : c;
-      } else out += c;
-    }
-    return `${out}"`;
-  };
+  const str = (): string => hostileString(rnd, chars, noise);
   const plainStr = () => pick(['"u-1"', '"Mozilla/5.0 (X11; Linux x86_64)"', '"posthog-js"', '"1.2.3"', '"https://x.example/a?b=1"', '"/a"', '""', '"203.0.113.9"', '"shoes"', '"42"']);
   const num = (): string =>
     rnd() < 1 - noise

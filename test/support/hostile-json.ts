@@ -1,0 +1,33 @@
+// Pieces of the random-and-hostile JSON generators of the scanner's differential tests
+// (src/ingest/jsontext.test.ts, src/ingest/formats/prepared.test.ts): deterministic, so a failing
+// case comes back with the same seed.
+
+/** xorshift32 from `seed`: numbers in [0, 1). */
+export function xorshift32(seed: number): () => number {
+  let s = seed;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 4294967296;
+  };
+}
+
+/** A JSON string of up to 5 of `chars`, escaped where JSON must and, with probability `noise`, where it need not. */
+export function hostileString(rnd: () => number, chars: readonly string[], noise: number): string {
+  const n = Math.floor(rnd() * 6);
+  let out = '"';
+  for (let i = 0; i < n; i++) {
+    const c = chars[Math.floor(rnd() * chars.length)]!;
+    const code = c.charCodeAt(0);
+    const r = rnd();
+    if (c === '"' || c === '\\' || code < 0x20 || r < noise) {
+      if (c === '\n' && r < 0.5) out += '\\n';
+      else if (c === '"') out += '\\"';
+      else if (c === '\\') out += '\\\\';
+      else if (c === '/' && r < 0.1) out += '\\/';
+      else out += c.length === 1 ? `\\u${code.toString(16).padStart(4, '0')}` : c;
+    } else out += c;
+  }
+  return `${out}"`;
+}
