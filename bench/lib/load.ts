@@ -98,19 +98,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   };
 }
 
-export interface PacedLoadOptions {
-  url: string;
-  path: string;
-  bodies: string[];
-  headers: Record<string, string>;
-  /** Requests per second, sent one every 1000 / rate ms. */
-  rate: number;
-  durationS: number;
-  /** Ends the load early once settled. */
-  until?: Promise<unknown>;
-  /** Replaced in each body by a number unique in this process. */
-  uniqueSlot?: string;
-}
+/** runLoad's target, bodies and bounds, at `rate` requests per second, one every 1000 / rate ms. */
+export type PacedLoadOptions = Pick<LoadOptions, 'url' | 'path' | 'bodies' | 'headers' | 'durationS' | 'until' | 'uniqueSlot'> & { rate: number };
 
 export interface PacedLoadResult {
   ok_per_s: number;
@@ -136,19 +125,17 @@ export async function runPaced(o: PacedLoadOptions): Promise<PacedLoadResult> {
   let ok = 0;
   let errors = 0;
   let skipped = 0;
-  let inFlight = 0;
   let i = 0;
   const pending = new Set<Promise<void>>();
   for (let next = started; !stopped && next < end; next += interval) {
     const wait = next - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    if (inFlight >= 64) {
+    if (pending.size >= 64) {
       skipped++;
       continue;
     }
     const raw = o.bodies[i++ % o.bodies.length]!;
     const body = o.uniqueSlot === undefined ? raw : raw.replaceAll(o.uniqueSlot, String(++uniqueCounter));
-    inFlight++;
     const p: Promise<void> = fetch(o.url + o.path, { method: 'POST', headers: o.headers, body })
       .then(async (res) => {
         await res.arrayBuffer();
@@ -156,10 +143,7 @@ export async function runPaced(o: PacedLoadOptions): Promise<PacedLoadResult> {
         else errors++;
       })
       .catch(() => void errors++)
-      .finally(() => {
-        inFlight--;
-        pending.delete(p);
-      });
+      .finally(() => pending.delete(p));
     pending.add(p);
   }
   await Promise.all(pending);
