@@ -120,8 +120,10 @@ function mediaTypeOf(accept: string | null | undefined): string {
 const HEADERS_KEPT = 64;
 const acceptSeen = new Map<string, string | null>();
 const jsonBodySeen = new Map<string, boolean>();
-function remember<V>(m: Map<string, V>, k: string, v: V): V {
-  if (m.size >= HEADERS_KEPT) m.clear();
+
+/** Puts k -> v in a map of at most `max` entries, oldest out first (a bounded memory whatever clients send); returns v. */
+function keep<V>(m: Map<string, V>, k: string, v: V, max: number): V {
+  if (m.size >= max) m.delete(m.keys().next().value!);
   m.set(k, v);
   return v;
 }
@@ -129,7 +131,7 @@ function remember<V>(m: Map<string, V>, k: string, v: V): V {
 /** acceptedMediaType() remembered per Accept header (it splits and lowercases it). */
 function acceptedMediaTypeOf(accept: string): string | null {
   const seen = acceptSeen.get(accept);
-  return seen !== undefined ? seen : remember(acceptSeen, accept, acceptedMediaType(accept));
+  return seen !== undefined ? seen : keep(acceptSeen, accept, acceptedMediaType(accept), HEADERS_KEPT);
 }
 
 /** Whether a Content-Type is the one graphql-http reads a JSON body with (application/json, UTF-8), remembered per header. */
@@ -137,7 +139,7 @@ function jsonBody(contentType: string): boolean {
   const seen = jsonBodySeen.get(contentType);
   if (seen !== undefined) return seen;
   const [type, charset = 'charset=utf-8'] = contentType.replace(/\s/g, '').toLowerCase().split(';');
-  return remember(jsonBodySeen, contentType, type === 'application/json' && charset === 'charset=utf-8');
+  return keep(jsonBodySeen, contentType, type === 'application/json' && charset === 'charset=utf-8', HEADERS_KEPT);
 }
 
 /** As mediaTypeOf(), or null when the Accept header allows neither (graphql-http's 406). */
@@ -173,11 +175,6 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
     });
     const documents = new Map<string, Prepared>();
     const persisted = new Map<string, string>();
-    const keep = <V>(m: Map<string, V>, k: string, v: V, max = DOCUMENTS_KEPT) => {
-      // Oldest out first: a bounded memory whatever documents clients send.
-      if (m.size >= max) m.delete(m.keys().next().value!);
-      m.set(k, v);
-    };
     // The last document asked for: a client sends the same text every time, and comparing it costs
     // less than hashing it for the map (a new string per request).
     let lastQuery = '';
@@ -199,8 +196,8 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
       } catch (err) {
         p = { document: null, errors: [err instanceof GraphQLError ? err : new GraphQLError('the query could not be parsed')], costVariables: [], costs: new Map(), compiled: new Map() };
       }
-      keep(documents, query, p);
-      if (p.document !== null) keep(persisted, createHash('sha256').update(query).digest('hex'), query);
+      keep(documents, query, p, DOCUMENTS_KEPT);
+      if (p.document !== null) keep(persisted, createHash('sha256').update(query).digest('hex'), query, DOCUMENTS_KEPT);
       return p;
     };
 
