@@ -15,6 +15,7 @@ import { freePort } from '../src/localkafka/index.js';
 import { EventCodec } from '../src/schema/index.js';
 import { batchBodies } from './lib/events.js';
 import { runLoad, type LoadResult } from './lib/load.js';
+import { median } from './lib/median.js';
 import { sampled, startServer, waitForPort } from './lib/proc.js';
 import { amplitudeEvent, bodies, mixpanelEvent, posthogCapture, snowplowEvent } from './lib/vendor-events.js';
 import type { BenchContext, BenchSection } from './types.js';
@@ -78,10 +79,7 @@ export function edgeMicrosPerEvent(endpoints: Endpoint[], rounds: number): numbe
   const samples: number[][] = endpoints.map(() => []);
   for (let r = 0; r < rounds; r++) endpoints.forEach((e, i) => samples[i]!.push(once(e, bufs[i]!)));
   if (sink === 0) throw new Error('nothing encoded');
-  return samples.map((xs) => {
-    const sorted = [...xs].sort((a, b) => a - b);
-    return Math.round(sorted[Math.floor(sorted.length / 2)]! * 100) / 100;
-  });
+  return samples.map((xs) => Math.round(median(xs) * 100) / 100);
 }
 
 /** Every endpoint with `n` bodies of 100 events; Segment's /v1/batch first and last. */

@@ -27,6 +27,7 @@ import { rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as hdr from 'hdr-histogram-js';
+import { median } from './lib/median.js';
 import { sampled } from './lib/proc.js';
 import { CONNECTIONS, hotPaths, load, LOADGEN, metrics, paths, prepareData, READ_KEY, setHotUsers, startSplit, waitReady, type BenchRequest, type Pattern } from './query.js';
 import type { BenchContext, BenchSection } from './types.js';
@@ -128,12 +129,6 @@ interface Pair {
   load_avg: number[];
 }
 
-/** The median of a list (the mean of the middle two for an even count). */
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 const ROUNDS = Math.max(1, Number(process.env.BENCH_GRAPHQL_ALTERNATIONS ?? 2));
 
 const API_NAME: Record<Api, string> = { rest: 'REST', graphql: 'GraphQL, cursor per edge', graphql_nodes: "GraphQL, REST's content" };
