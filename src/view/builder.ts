@@ -27,12 +27,14 @@ import { readHorizon, ViewWriter } from './viewstore.js';
 
 export const WINDOW_SNAPSHOT_MS = 30_000;
 /**
- * Records per LMDB transaction. A fetch holds up to tens of thousands; one transaction for all of
- * them made each commit slower per event (LMDB keeps a transaction's dirty pages in a sorted list)
- * and kept the thread busy for seconds without a heartbeat. Measured with 1 M events: 10k-20k
- * records per transaction wrote fastest.
+ * Records per LMDB transaction (a fetch of the backlog holds tens of thousands). Since the puts go
+ * in key order (./putorder.ts), a bigger transaction puts more of them on each leaf it copies, and
+ * the pages dirtied per event are what slow a large build (docs/architecture/view.md, "Large
+ * builds"): at 4 M events, 40k per transaction built in 104 s against 181 s with 10k (same lock
+ * hold). In Kafka order 10k-20k had written fastest at 1 M events (a transaction's dirty pages are
+ * a sorted list in LMDB); small rounds (a caught-up view) are far below either.
  */
-export const RECORDS_PER_COMMIT = 10_000;
+export const RECORDS_PER_COMMIT = 40_000;
 
 /** Fetches smaller than this are decoded in the builder's thread: a round trip to a decode thread costs more. */
 const DECODE_HERE_BELOW = 512;
