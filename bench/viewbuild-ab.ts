@@ -110,11 +110,14 @@ async function build(dist: string, label: string, prof: string | null, extra: Re
   let port = 0;
   let caught: Record<string, unknown> | null = null;
   const errors: string[] = [];
+  /** The builder's progress logs (every 5 s): [events applied, events/s over the last 5 s]. */
+  const progress: [number, number][] = [];
   createInterface({ input: p.stdout! }).on('line', (l) => {
     try {
       const o = JSON.parse(l) as Record<string, unknown>;
       if (o.msg === 'query API listening') port = o.port as number;
       if (o.msg === 'view caught up with the topic') caught = o;
+      if (o.msg === 'view catching up') progress.push([o.applied as number, o.eventsPerSecond as number]);
       if (typeof o.level === 'number' && o.level >= 50) errors.push(l.slice(0, 300));
     } catch {
       /* not JSON */
@@ -179,6 +182,7 @@ async function build(dist: string, label: string, prof: string | null, extra: Re
     cpu_by_thread: Object.fromEntries(Object.entries(cpu).sort((a, b) => b[1] - a[1]).slice(0, 10)),
     max_rss_mb: Math.round(maxRss),
     disk_bytes_per_event: Math.round(disk / rows),
+    progress,
     errors: errors.slice(0, 5),
     extra,
   };

@@ -22,16 +22,19 @@ import type { ReadBatch as PartitionBatch } from '../kafka/reader.js';
 import type { StateStore } from '../state/statestore.js';
 import { decodeRecords, type DecodedRecords, type DecodeTask } from './decode.js';
 import type { Decoder } from './decodepool.js';
+import { PutOrder } from './putorder.js';
 import { readHorizon, ViewWriter } from './viewstore.js';
 
 export const WINDOW_SNAPSHOT_MS = 30_000;
 /**
- * Records per LMDB transaction. A fetch holds up to tens of thousands; one transaction for all of
- * them made each commit slower per event (LMDB keeps a transaction's dirty pages in a sorted list)
- * and kept the thread busy for seconds without a heartbeat. Measured with 1 M events: 10k-20k
- * records per transaction wrote fastest.
+ * Records per LMDB transaction (a fetch of the backlog holds tens of thousands). Since the puts go
+ * in key order (./putorder.ts), a bigger transaction puts more of them on each leaf it copies, and
+ * the pages dirtied per event are what slow a large build (docs/architecture/view.md, "Large
+ * builds"): at 4 M events, 40k per transaction built in 104 s against 181 s with 10k (same lock
+ * hold). In Kafka order 10k-20k had written fastest at 1 M events (a transaction's dirty pages are
+ * a sorted list in LMDB); small rounds (a caught-up view) are far below either.
  */
-export const RECORDS_PER_COMMIT = 10_000;
+export const RECORDS_PER_COMMIT = 40_000;
 
 /** Fetches smaller than this are decoded in the builder's thread: a round trip to a decode thread costs more. */
 const DECODE_HERE_BELOW = 512;
@@ -124,6 +127,8 @@ export class ViewBuilder {
   private readonly now: () => number;
   private readonly initial: Promise<void> = Promise.resolve();
   private committing: Promise<void> = this.initial;
+  /** The events of the transaction being queued, put in key order (./putorder.ts). */
+  private readonly order = new PutOrder();
 
   constructor(
     private readonly state: StateStore,
@@ -229,7 +234,13 @@ export class ViewBuilder {
       const previous = this.committing;
       this.committing = this.state.write(
         () => {
-          u.forEach((s, k) => this.applySlice(s.batch, s.from, s.to, decoded[k]!, offsets));
+          const order = this.order;
+          order.reset();
+          u.forEach((s, k) => this.applySlice(s.batch, s.from, s.to, decoded[k]!, offsets, k));
+          // The events the slices took, queued in key order (see ./putorder.ts).
+          const keys = decoded.map((d) => Buffer.from(d.keys.buffer, d.keys.byteOffset, d.keys.byteLength));
+          const json = decoded.map((d) => Buffer.from(d.json.buffer, d.json.byteOffset, d.json.byteLength));
+          order.forEach((part, k) => void this.writer.putDecoded(decoded[part]!, k, keys[part]!, json[part]!));
           this.writer.flushDays();
           if (snapshot) this.saveWindows();
         },
@@ -338,8 +349,11 @@ export class ViewBuilder {
   /** Events taken from ClickHouse (backfill). */
   backfilled = 0;
 
-  /** Records [from, to) of a partition's batch, decoded (inside StateStore.write()). */
-  private applySlice(b: PartitionBatch, from: number, to: number, d: DecodedRecords, offsets: Map<number, number>): void {
+  /**
+   * Records [from, to) of a partition's batch, decoded (inside StateStore.write()): the events to
+   * write go to `this.order` as record k of part `part`, for the caller to queue.
+   */
+  private applySlice(b: PartitionBatch, from: number, to: number, d: DecodedRecords, offsets: Map<number, number>, part: number): void {
     const p = b.partition;
     const c = this.counts;
     const floor = this.next.get(p) ?? -1;
@@ -357,7 +371,7 @@ export class ViewBuilder {
     const horizon = this.horizon;
     const messages = b.records;
     const keys = Buffer.from(d.keys.buffer, d.keys.byteOffset, d.keys.byteLength);
-    const json = Buffer.from(d.json.buffer, d.json.byteOffset, d.json.byteLength);
+    const order = this.order;
     for (let i = from; i < to; i++) {
       const k = i - from;
       const offset = Number(messages[i]!.offset);
@@ -392,7 +406,7 @@ export class ViewBuilder {
         continue;
       }
       if (ts < this.markBelow) this.writer.markOlderKey(keys, d.keyEnds[3 * k]!, d.userBytes[k]!);
-      this.writer.putDecoded(d, k, keys, json);
+      order.add(part, k, keys, d.keyEnds[3 * k]!, d.keyEnds[3 * k + 1]!);
       c.applied++;
     }
     // The whole batch: past its last offset (control records included); a part: past its last record.
