@@ -175,6 +175,22 @@ describe('the fast page', () => {
   });
 });
 
+describe('the type check', () => {
+  it('writes a page whose every type is an EventType value, and refuses one differing in any byte or its length', () => {
+    const e = randomEvent(rng(5), 5);
+    const q = 'query { user(id: "u") { events { edges { node { type } } } } }';
+    const answer = (type: string) => {
+      const reader = readerOf([{ ...e, type: 'track' }, { ...e, type: type as EventRecord['type'] }], false, []);
+      const schema = buildGraphqlSchema({ reader, stream: null, log: silentLogger() });
+      return writeFastPage(planFastPage(schema, parse(q), null)!, schema, {}, reader);
+    };
+    for (const t of ['track', 'identify', 'page', 'screen', 'group', 'alias']) expect(answer(t)?.toString()).toBe(`{"data":{"user":{"events":{"edges":[{"node":{"type":"track"}},{"node":{"type":"${t}"}}]}}}}`);
+    // Each valid value with one byte changed (first, middle, last), cut short or made longer, and other cases.
+    const near = ['trac', 'tracks', 'Track', 'trAck', 'tracK', 'idEntify', 'identifY', 'idenXify', 'identif', 'pag', 'pagee', 'screeN', 'scrEen', 'Group', 'aliaz', '', 'x'];
+    for (const t of near) expect(answer(t), t).toBeNull();
+  });
+});
+
 describe('the stored row', () => {
   it('says where each value lies and which JSON texts are canonical', () => {
     const e = randomEvent(rng(3), 3);
