@@ -175,6 +175,24 @@ describe('the fast page', () => {
   });
 });
 
+describe('the cursors\' fingerprint', () => {
+  it('is REST\'s for every scope, with more users than are remembered and with filters', () => {
+    const e = randomEvent(rng(9), 9);
+    const seen: EventsRequest[] = [];
+    const reader = readerOf([e], true, seen);
+    const schema = buildGraphqlSchema({ reader, stream: null, log: silentLogger() });
+    const plan = planFastPage(schema, parse('query($id: String!, $type: EventType) { user(id: $id) { events(type: $type) { pageInfo { endCursor } } } }'), null)!;
+    for (let pass = 0; pass < 2; pass++) {
+      for (let u = 0; u < 9000; u++) {
+        // Filtered scopes, and user ids that read like the text of a filtered scope asked for before.
+        const vars = u % 3 === 0 ? { id: `user-${u}`, type: 'track' } : { id: u % 7 === 1 ? JSON.stringify([`user-${u - (u % 3)}`, null, null, 'track', null]) : `user-${u}` };
+        const answer = JSON.parse(writeFastPage(plan, schema, vars, reader)!.toString()) as { data: { user: { events: { pageInfo: { endCursor: string } } } } };
+        expect(answer.data.user.events.pageInfo.endCursor).toBe(cursorsOf(seen.at(-1)!)(e.timestamp, e.event_id));
+      }
+    }
+  });
+});
+
 describe('the type check', () => {
   it('writes a page whose every type is an EventType value, and refuses one differing in any byte or its length', () => {
     const e = randomEvent(rng(5), 5);
