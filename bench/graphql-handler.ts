@@ -61,16 +61,19 @@ function call(s: (typeof setups)[number], body: ArrayBuffer, keep: boolean) {
   if (keep) s.replies.push(Buffer.from(reply as Buffer));
   if (reply === null) throw new Error('no sync reply');
 }
-const VARS = { id: 'user-1234', first: 50 };
-const bodies = [PAGE_QUERY, NODES_QUERY].map((q) => { const b = Buffer.from(JSON.stringify({ query: q, variables: VARS })); return b.buffer.slice(b.byteOffset, b.byteOffset + b.length); });
-for (const s of setups) for (const b of bodies) call(s, b, true);
+// USERS=n: each request names one of n users in turn (the fake reader gives every one the same page), so
+// per-scope work (the cursors' fingerprint) is done as often as with the bench's zipf users; default 1.
+const USERS = Math.max(1, Number(process.env.USERS ?? 1));
+const bodiesOf = (q: string) => Array.from({ length: USERS }, (_, u) => { const b = Buffer.from(JSON.stringify({ query: q, variables: { id: USERS === 1 ? 'user-1234' : `user-${u}`, first: 50 } })); return b.buffer.slice(b.byteOffset, b.byteOffset + b.length); });
+const bodies = [bodiesOf(PAGE_QUERY), bodiesOf(NODES_QUERY)];
+for (const s of setups) for (const b of bodies) call(s, b[0]!, true);
 for (let i = 0; i < setups[0]!.replies.length; i++) if (!setups.every((s) => s.replies[i]!.equals(setups[0]!.replies[i]!))) throw new Error('replies differ');
 const res: Record<string, number[]> = {};
 for (let k = 0; k < Number(process.env.K ?? 8); k++) for (const s of setups) for (const [bi, b] of bodies.entries()) {
   const n = 2000;
-  for (let i = 0; i < 200; i++) call(s, b, false);
+  for (let i = 0; i < 200; i++) call(s, b[i % USERS]!, false);
   const c = process.cpuUsage();
-  for (let i = 0; i < n; i++) call(s, b, false);
+  for (let i = 0; i < n; i++) call(s, b[i % USERS]!, false);
   const d = process.cpuUsage(c);
   (res[`${s.root} ${bi ? 'nodes' : 'cursor'}`] ??= []).push((d.user + d.system) / n);
 }

@@ -88,9 +88,11 @@ export function replyJson(res: HttpResponse, state: ResponseState, status: numbe
  * `onTooLarge` is called once as soon as it grows past the bound (the rest is dropped unread). The
  * usual body, one chunk, is decoded straight from uWS's chunk inside the callback (uWS reuses that
  * memory after it); longer ones are copied chunk by chunk and decoded once whole (a character may
- * span chunks). Call inside the route handler.
+ * span chunks). Call inside the route handler. `onWhole`, when given, is first offered a body
+ * that came in one chunk as bytes (valid only during the call: uWS's memory); true: it took the
+ * body, and onText is not called.
  */
-export function readText(res: HttpResponse, maxBytes: number, onText: (text: string) => void, onTooLarge: () => void): void {
+export function readText(res: HttpResponse, maxBytes: number, onText: (text: string) => void, onTooLarge: () => void, onWhole?: (bytes: Buffer) => boolean): void {
   let chunks: Buffer[] | null = null;
   let size = 0;
   let refused = false;
@@ -103,7 +105,8 @@ export function readText(res: HttpResponse, maxBytes: number, onText: (text: str
       return;
     }
     if (last && chunks === null) {
-      onText(Buffer.from(chunk).toString('utf8'));
+      const bytes = Buffer.from(chunk);
+      if (onWhole === undefined || !onWhole(bytes)) onText(bytes.toString('utf8'));
       return;
     }
     (chunks ??= []).push(Buffer.from(new Uint8Array(chunk)));

@@ -175,6 +175,40 @@ describe('the fast page', () => {
   });
 });
 
+describe('the cursors\' fingerprint', () => {
+  it('is REST\'s for every scope, with more users than are remembered and with filters', () => {
+    const e = randomEvent(rng(9), 9);
+    const seen: EventsRequest[] = [];
+    const reader = readerOf([e], true, seen);
+    const schema = buildGraphqlSchema({ reader, stream: null, log: silentLogger() });
+    const plan = planFastPage(schema, parse('query($id: String!, $type: EventType) { user(id: $id) { events(type: $type) { pageInfo { endCursor } } } }'), null)!;
+    for (let pass = 0; pass < 2; pass++) {
+      for (let u = 0; u < 9000; u++) {
+        // Filtered scopes, and user ids that read like the text of a filtered scope asked for before.
+        const vars = u % 3 === 0 ? { id: `user-${u}`, type: 'track' } : { id: u % 7 === 1 ? JSON.stringify([`user-${u - (u % 3)}`, null, null, 'track', null]) : `user-${u}` };
+        const answer = JSON.parse(writeFastPage(plan, schema, vars, reader)!.toString()) as { data: { user: { events: { pageInfo: { endCursor: string } } } } };
+        expect(answer.data.user.events.pageInfo.endCursor).toBe(cursorsOf(seen.at(-1)!)(e.timestamp, e.event_id));
+      }
+    }
+  });
+});
+
+describe('the type check', () => {
+  it('writes a page whose every type is an EventType value, and refuses one differing in any byte or its length', () => {
+    const e = randomEvent(rng(5), 5);
+    const q = 'query { user(id: "u") { events { edges { node { type } } } } }';
+    const answer = (type: string) => {
+      const reader = readerOf([{ ...e, type: 'track' }, { ...e, type: type as EventRecord['type'] }], false, []);
+      const schema = buildGraphqlSchema({ reader, stream: null, log: silentLogger() });
+      return writeFastPage(planFastPage(schema, parse(q), null)!, schema, {}, reader);
+    };
+    for (const t of ['track', 'identify', 'page', 'screen', 'group', 'alias']) expect(answer(t)?.toString()).toBe(`{"data":{"user":{"events":{"edges":[{"node":{"type":"track"}},{"node":{"type":"${t}"}}]}}}}`);
+    // Each valid value with one byte changed (first, middle, last), cut short or made longer, and other cases.
+    const near = ['trac', 'tracks', 'Track', 'trAck', 'tracK', 'idEntify', 'identifY', 'idenXify', 'identif', 'pag', 'pagee', 'screeN', 'scrEen', 'Group', 'aliaz', '', 'x'];
+    for (const t of near) expect(answer(t), t).toBeNull();
+  });
+});
+
 describe('the stored row', () => {
   it('says where each value lies and which JSON texts are canonical', () => {
     const e = randomEvent(rng(3), 3);

@@ -33,7 +33,7 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from 'graphql';
-import { EVENT_FIELDS, eventsRequest, FIRST_TEXT_FIELD, ROW_CANONICAL, ROW_HEADER, ROW_NO_LAYOUT, scopeFingerprint, type EventsRequest, type QueryReader, type ViewPage } from '../query/index.js';
+import { EVENT_FIELDS, eventsRequest, FIRST_TEXT_FIELD, ROW_CANONICAL, ROW_HEADER, ROW_NO_LAYOUT, fingerprintOfScope, scopeText, type EventsRequest, type QueryReader, type ViewPage } from '../query/index.js';
 import { EVENT_TYPES } from '../schema/index.js';
 import { compileArgs, readArgs, type FastArgs } from './fastargs.js';
 
@@ -45,6 +45,13 @@ const KEY_BYTES = EVENT_FIELDS.map((f) => f.length + 4);
 const TYPE_FIELD = 1;
 /** The EventType values, quoted as a row has them (a `type` outside them: execution's error, so no fast page). */
 const QUOTED_TYPES = EVENT_TYPES.map((t) => Buffer.from(JSON.stringify(t)));
+/** Each of QUOTED_TYPES as 32-bit little-endian words at 0, 4, .. and at its last 4 bytes (each is at least 4 bytes long). */
+const TYPE_WORDS = QUOTED_TYPES.map((q) => {
+  const at: number[] = [];
+  for (let k = 0; k + 4 < q.length; k += 4) at.push(k);
+  at.push(q.length - 4);
+  return { length: q.length, at, words: at.map((k) => q.readUInt32LE(k)) };
+});
 
 /** A slot of the answer: what is written between two runs of fixed bytes. */
 const enum Slot {
@@ -514,12 +521,6 @@ function text(t: string, encoding: 'utf8' | 'latin1'): void {
   at += out.write(t, at, encoding);
 }
 
-function equalsAt(src: Uint8Array, s: number, e: number, lit: Buffer): boolean {
-  if (e - s !== lit.length) return false;
-  for (let i = 0; i < lit.length; i++) if (src[s + i] !== lit[i]) return false;
-  return true;
-}
-
 /** A page's rows and what each field's value spans (offsets from the row headers). */
 interface Rows {
   page: ViewPage;
@@ -804,39 +805,64 @@ export function writeFastPage(plan: FastPlan, schema: GraphQLSchema, variables: 
   }
   const answer = at;
   const rows: Rows = { page, headers: page.rows.rowHeaders };
+  const h = rows.headers;
   for (let i = 0; i < page.count; i++) {
-    if ((rows.headers[i * ROW_HEADER]! & ROW_NO_LAYOUT) !== 0) return null;
-    if (plan.readsType && !isEventType(valueStart(rows, i, TYPE_FIELD), valueEnd(rows, i, TYPE_FIELD))) return null;
+    const hAt = i * ROW_HEADER;
+    if ((h[hAt]! & ROW_NO_LAYOUT) !== 0) return null;
+    if (plan.readsType) {
+      // valueStart() and valueEnd() of TYPE_FIELD, the row's start read once.
+      const rowStart = page.rows.start(i);
+      const o = hAt + 1 + 2 * TYPE_FIELD;
+      if (!isEventType(rowStart + (h[o]! | (h[o + 1]! << 8)), rowStart + (h[o + 2]! | (h[o + 3]! << 8)) - KEY_BYTES[TYPE_FIELD + 1]!)) return null;
+    }
   }
   const ctx: Context = { plan, userId, fingerprint, middleAt: middle > 0 ? middleAt : -1 };
   writeParts(plan.page, rows, ctx);
   return out.subarray(answer, at);
 }
 
-/** Fingerprints computed, by their scope's text: pages of the same user and filters follow each other. */
-const fingerprints = new Map<string, string>();
+/**
+ * Fingerprints computed: of scopes without filters by the user key (most pages: no JSON made for
+ * the key), of the others by the scope's text (what is hashed). Two maps, so a user key that reads
+ * like another scope's text cannot meet it.
+ */
+const userFingerprints = new Map<string, string>();
+const scopeFingerprints = new Map<string, string>();
 const FINGERPRINTS_KEPT = 4096;
 
 /**
  * scopeFingerprint() remembered per scope: the GraphQL page writes a cursor on every page that has
- * an event (endCursor), REST only on those with a next page, and the hash was about 3 % of a
- * GraphQL request's main-thread time in the bench's profile; the scope's JSON (what is hashed)
- * is the key.
+ * an event (endCursor), REST only on those with a next page. In the bench's profile (zipf: mostly
+ * users not seen lately) this was about 4 % of a GraphQL request's main-thread time, most of it the
+ * key's JSON made twice (key, then hashed) and the map cleared and refilled every 4096 scopes:
+ * now no JSON for a scope without filters, the text hashed is the key, and the oldest goes first.
  */
 function fingerprintOf(r: EventsRequest): string {
-  const key = JSON.stringify([r.userKey, r.from, r.to, r.type, r.event]);
-  let f = fingerprints.get(key);
+  const plain = r.from === null && r.to === null && r.type === null && r.event === null;
+  const m = plain ? userFingerprints : scopeFingerprints;
+  const key = plain ? r.userKey : scopeText(r);
+  let f = m.get(key);
   if (f === undefined) {
-    f = scopeFingerprint(r);
-    if (fingerprints.size >= FINGERPRINTS_KEPT) fingerprints.clear();
-    fingerprints.set(key, f);
+    f = fingerprintOfScope(plain ? scopeText(r) : key);
+    if (m.size >= FINGERPRINTS_KEPT) m.delete(m.keys().next().value!);
+    m.set(key, f);
   }
   return f;
 }
 
 /** Whether out[s, e) is a quoted EventType value. */
 function isEventType(s: number, e: number): boolean {
-  for (let k = 0; k < QUOTED_TYPES.length; k++) if (equalsAt(out, s, e, QUOTED_TYPES[k]!)) return true;
+  // A word compare per 4 bytes (the last word overlapping), only for the values of this length:
+  // once per row, so a byte loop per value (up to 6 of them) was about 4 % of a page's writing.
+  const n = e - s;
+  const v = view;
+  for (let t = 0; t < TYPE_WORDS.length; t++) {
+    const type = TYPE_WORDS[t]!;
+    if (type.length !== n) continue;
+    let k = 0;
+    while (k < type.at.length && v.getUint32(s + type.at[k]!, true) === type.words[k]) k++;
+    if (k === type.at.length) return true;
+  }
   return false;
 }
 const LONE_SURROGATE = /\p{Cs}/u;

@@ -20,6 +20,7 @@ import type { Logger } from '../common/log.js';
 import { Counter, type Registry } from '../common/metrics.js';
 import { DEV_READ_KEY, type Config } from '../config/index.js';
 import type { QueryRoutes } from '../query/index.js';
+import { BodyShape } from './fastbody.js';
 import { planFastPage, writeFastPage, type FastPlan } from './fastpage.js';
 import { costEstimator, costLimit, depthLimit } from './limits.js';
 import { buildGraphqlSchema, type StreamSource } from './schema.js';
@@ -173,6 +174,7 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
         fastPages = 0;
       },
     });
+    const bodyShape = new BodyShape();
     const documents = new Map<string, Prepared>();
     const persisted = new Map<string, string>();
     // The last document asked for: a client sends the same text every time, and comparing it costs
@@ -337,7 +339,30 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
       if (operationName != null && typeof operationName !== 'string') return false;
       if (extensions != null && (typeof extensions !== 'object' || Array.isArray(extensions))) return false;
       const vars = (variables ?? undefined) as Record<string, unknown> | undefined;
-      const found = operation(query, vars, (operationName as string | null | undefined) ?? null);
+      if (!fastAnswer(res, state, start, media, query, vars, (operationName as string | null | undefined) ?? null)) return false;
+      // The next body likely has the same document: read from its bytes (fastBytes) when it has this shape.
+      if (operationName == null && extensions == null) bodyShape.remember(query);
+      return true;
+    };
+
+    /**
+     * A body that came in one chunk (bytes valid during this call only), read by BodyShape (no
+     * text decoded, no JSON.parse) when it has the usual shape: answered by the fast page, or
+     * else by graphql-http (fastPost would only read the same again); true. False: not that
+     * shape, or headers fastPost refuses: the body is decoded and goes through run() as before.
+     */
+    const fastBytes = (res: HttpResponse, state: Flight, start: number, headers: Map<string, string>, bytes: Buffer): boolean => {
+      const vars = bodyShape.read(bytes);
+      if (vars === null) return false;
+      const media = acceptedMediaTypeOf(headers.get('accept') ?? '');
+      if (media === null || !jsonBody(headers.get('content-type') ?? '')) return false;
+      if (!fastAnswer(res, state, start, media, bodyShape.query, vars, null)) run(res, state, start, 'POST', '/graphql', headers, bytes.toString('utf8'), false);
+      return true;
+    };
+
+    /** The fast page of a request whose parameters are read, written (true), or false: nothing written. */
+    const fastAnswer = (res: HttpResponse, state: Flight, start: number, media: string, query: string, vars: Record<string, unknown> | undefined, operationName: string | null): boolean => {
+      const found = operation(query, vars, operationName);
       if (!('compiled' in found) || found.compiled.fast === null) return false;
       const reply = writeFastPage(found.compiled.fast, schema, vars, reader);
       if (reply === null) return false;
@@ -357,8 +382,8 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
     };
 
     /** Runs graphql-http on a request whose headers and body have been read. */
-    const run = (res: HttpResponse, state: Flight, start: number, method: 'GET' | 'POST', url: string, headers: Map<string, string>, body: string) => {
-      if (method === 'POST' && fastPost(res, state, start, headers, body)) return;
+    const run = (res: HttpResponse, state: Flight, start: number, method: 'GET' | 'POST', url: string, headers: Map<string, string>, body: string, tryFast = true) => {
+      if (tryFast && method === 'POST' && fastPost(res, state, start, headers, body)) return;
       const req: GqlRequest<HttpResponse, Caller> = {
         url,
         method,
@@ -424,6 +449,7 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
           if (!state.aborted) res.cork(() => guard.fail(res, new HttpError('body_too_large', `a GraphQL request body may have at most ${MAX_BODY_BYTES} bytes`)));
           state.end();
         },
+        (bytes) => fastBytes(res, state, start, headers, bytes),
       );
     });
 
