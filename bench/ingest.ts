@@ -139,13 +139,32 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
   // generator needs the other), two threads carry the most batched events.
   const threadCounts = (process.env.BENCH_INGEST_THREADS ?? '1,2').split(',').map((t) => t.trim());
 
+  const id = randomUUID().slice(0, 8);
+  // Ceiling: Kafka's own producer at the same record size, same durability (acks=all) and codec.
+  // Run first, before any server that produces: the scenario's broker is fresh, and its JVM's
+  // warm-up (JIT) used to land on the first trackhouse run (2026-12-04: broker 34 CPU-s per M
+  // single events there against 14-19 in the next runs, the edge at half its rate and 28 CPU-s
+  // per M), so that run measured the broker's start rather than the edge.
+  const recordBytes = meanRecordBytes();
+  const perfTopic = `bench-${id}.perf`;
+  await createTopic(ctx.brokers, perfTopic);
+  ctx.log(`ProducerPerformance: ${recordBytes}-byte records`);
+  const perf: ProducerPerfResult = await producerPerformance({
+    cacheDir: path.join(ctx.root, '.trackhouse'),
+    version: LOCAL_KAFKA_VERSION,
+    brokers: ctx.brokers,
+    topic: perfTopic,
+    records: ctx.quick ? 100_000 : 2_000_000,
+    recordBytes,
+    props: ['acks=all', 'enable.idempotence=true', 'compression.type=lz4'],
+  });
+
   // 1. Ceiling: no-op uWS.
   let port = await freePort();
   const noop = startServer(process.execPath, [...tsx, path.join(ctx.root, 'bench/lib/noop-server.ts')], { PORT: String(port) });
   const noopResult = await withServer(noop, port, () => measure(ctx, 'noop', `http://127.0.0.1:${port}`, noop.pid, undefined, shapes, durationS, warmS));
 
   // 2. trackhouse ingest, the built CLI, at each thread count.
-  const id = randomUUID().slice(0, 8);
   const ingestResults: Record<string, SystemResult> = {};
   const runIngest = async (threads: string, fastPath: 'on' | 'off'): Promise<SystemResult> => {
     port = await freePort();
@@ -187,21 +206,6 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
   });
   await sleep(500);
   const refResult = await withServer(reference, port, () => measure(ctx, 'reference', `http://127.0.0.1:${port}`, reference.pid, ctx.brokerPid, shapes, durationS, warmS));
-
-  // 4. Ceiling: Kafka's own producer at the same record size, same durability (acks=all) and codec.
-  const recordBytes = meanRecordBytes();
-  const perfTopic = `bench-${id}.perf`;
-  await createTopic(ctx.brokers, perfTopic);
-  ctx.log(`ProducerPerformance: ${recordBytes}-byte records`);
-  const perf: ProducerPerfResult = await producerPerformance({
-    cacheDir: path.join(ctx.root, '.trackhouse'),
-    version: LOCAL_KAFKA_VERSION,
-    brokers: ctx.brokers,
-    topic: perfTopic,
-    records: ctx.quick ? 100_000 : 2_000_000,
-    recordBytes,
-    props: ['acks=all', 'enable.idempotence=true', 'compression.type=lz4'],
-  });
 
   const results = {
     config: {

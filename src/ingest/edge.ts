@@ -145,9 +145,11 @@ export class IngestEdge {
 
   register(app: TemplatedApp): void {
     app.post('/v1/:call', (res, req) => {
-      const call = CALLS.get(req.getParameter(0));
+      const name = req.getParameter(0);
+      const call = CALLS.get(name);
+      // The path is /v1/<name> on this route: made once per name rather than read (getUrl) per request.
       if (call === undefined) this.notFound(res, req);
-      else this.begin(res, req, call);
+      else this.begin(res, req, call, null, false, CALL_PATHS.get(name));
     });
     app.options('/*', (res, req) => this.preflight(res, req));
     app.any('/*', (res, req) => {
@@ -193,8 +195,8 @@ export class IngestEdge {
 
   // ---- request start: everything that can be decided from the headers ----
 
-  private begin(res: HttpResponse, req: HttpRequest, kind: CallKind, route: FormatRoute | null = null, noBody = false): void {
-    const r = new IngestRequest(this, res, kind, req.getUrl());
+  private begin(res: HttpResponse, req: HttpRequest, kind: CallKind, route: FormatRoute | null = null, noBody = false, path?: string): void {
+    const r = new IngestRequest(this, res, kind, path ?? req.getUrl());
     this.open++;
     r.origin = req.getHeader('origin');
     if (route !== null) {
@@ -721,15 +723,17 @@ export class IngestEdge {
   }
 }
 
+/** The path of each /v1/<call> name. */
+const CALL_PATHS: ReadonlyMap<string, string> = new Map([...CALLS.keys()].map((name) => [name, `/v1/${name}`]));
+
 const ANY_ORIGIN: Headers = [['Access-Control-Allow-Origin', '*']];
 
 // The 200 answer without Origin, as writeReply(res, 200, 'application/json', OK_BODY, ANY_ORIGIN)
-// writes it, from bytes made once.
-const OK_STATUS = Buffer.from(statusLine(200));
-const CONTENT_TYPE = Buffer.from('Content-Type');
-const JSON_TYPE = Buffer.from('application/json');
-const ALLOW_ORIGIN = Buffer.from(ANY_ORIGIN[0]![0]);
-const ALLOW_ORIGIN_ANY = Buffer.from(ANY_ORIGIN[0]![1]);
+// writes it, from bytes made once. The status and both headers go in one writeStatus call: uWS
+// writes its argument as is after "HTTP/1.1 " and before its own headers (Date, Content-Length),
+// so the bytes are the same as three calls', and each native call we save costs ~0.1 us (a
+// backing-store lookup per Buffer argument) on every single-event request.
+const OK_HEAD = Buffer.from(`${statusLine(200)}\r\nContent-Type: application/json\r\n${ANY_ORIGIN[0]![0]}: ${ANY_ORIGIN[0]![1]}`);
 const OK_BYTES = Buffer.from(OK_BODY);
 /** The response writeOk answers (set just before res.cork(writeOk), which calls it at once). */
 let okRes: HttpResponse | null = null;
@@ -738,7 +742,7 @@ let okClose = false;
 function writeOk(): void {
   const res = okRes!;
   okRes = null;
-  res.writeStatus(OK_STATUS).writeHeader(CONTENT_TYPE, JSON_TYPE).writeHeader(ALLOW_ORIGIN, ALLOW_ORIGIN_ANY);
+  res.writeStatus(OK_HEAD);
   res.end(OK_BYTES, okClose);
 }
 const EXPOSE_RETRY_AFTER = ['Access-Control-Expose-Headers', 'Retry-After'] as const;

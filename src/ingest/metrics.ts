@@ -1,34 +1,45 @@
-// The edge's Prometheus metrics. Labelled children are looked up once and cached, so counting a
-// request on the hot path is a property read and an add, not a label-hash per call.
-import { Counter, Gauge, Histogram, type Registry } from '../common/metrics.js';
+// The edge's Prometheus metrics. Labelled children are looked up once and cached, and what is
+// counted per request (requests by route and status, answer times) is kept in plain numbers that
+// reach prom-client only when /metrics is read (../common/metrics.ts: prom-client hashes the labels
+// on every call), so counting a request on the hot path is two Map reads and an add.
+import { BufferedHistogram, Counter, Gauge, Histogram, PendingCount, type Registry } from '../common/metrics.js';
 import type { ProducerStats } from '../kafka/producer.js';
 
 export class IngestMetrics implements ProducerStats {
   private readonly requests: Counter<'route' | 'status'>;
-  private readonly requestChildren = new Map<string, Map<number, Counter.Internal>>();
-  private readonly accepted: Counter;
+  private readonly requestChildren = new Map<string, Map<number, PendingCount>>();
+  private readonly requestCounts: PendingCount[] = [];
+  private readonly accepted: PendingCount;
   private readonly rejected: Counter<'code'>;
   private readonly rejectedChildren = new Map<string, Counter.Internal>();
   private readonly rejectedBodies: Counter<'code'>;
   private readonly unauthenticated: Counter<'code'>;
-  private readonly answerSeconds: Histogram;
+  private readonly answerSeconds: BufferedHistogram;
   private readonly produceSeconds: Histogram<'result'>;
   private readonly batchRecords: Histogram;
   private readonly batchBytes: Histogram;
 
   constructor(registry: Registry, gauges: { pendingBytes(): number; inFlight(): number }) {
     const registers = [registry];
+    const requestCounts = this.requestCounts;
     this.requests = new Counter({
       name: 'trackhouse_ingest_requests_total',
       help: 'HTTP requests to the ingest API by route and status',
       labelNames: ['route', 'status'],
       registers,
+      collect() {
+        for (const c of requestCounts) c.flush();
+      },
     });
-    this.accepted = new Counter({
+    const accepted = new Counter({
       name: 'trackhouse_ingest_events_accepted_total',
       help: 'Events acknowledged by Kafka',
       registers,
+      collect() {
+        pendingAccepted.flush();
+      },
     });
+    const pendingAccepted = (this.accepted = new PendingCount(accepted));
     this.rejected = new Counter({
       name: 'trackhouse_ingest_events_rejected_total',
       help: 'Invalid events, written to the rejected topic, by reason',
@@ -47,7 +58,7 @@ export class IngestMetrics implements ProducerStats {
       labelNames: ['code'],
       registers,
     });
-    this.answerSeconds = new Histogram({
+    this.answerSeconds = new BufferedHistogram({
       name: 'trackhouse_ingest_answer_seconds',
       help: 'Time from a request body being complete to its answer (includes waiting for Kafka)',
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
@@ -95,8 +106,11 @@ export class IngestMetrics implements ProducerStats {
     let byStatus = this.requestChildren.get(route);
     if (byStatus === undefined) this.requestChildren.set(route, (byStatus = new Map()));
     let c = byStatus.get(status);
-    if (c === undefined) byStatus.set(status, (c = this.requests.labels(route, String(status))));
-    c.inc();
+    if (c === undefined) {
+      byStatus.set(status, (c = new PendingCount(this.requests.labels(route, String(status)))));
+      this.requestCounts.push(c);
+    }
+    c.n++;
   }
 
   answered(seconds: number): void {
@@ -104,7 +118,7 @@ export class IngestMetrics implements ProducerStats {
   }
 
   eventsAccepted(n: number): void {
-    if (n > 0) this.accepted.inc(n);
+    this.accepted.n += n;
   }
 
   eventRejected(code: string): void {

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { BufferedHistogram, Counter, Histogram, PendingCount, Registry } from './metrics.js';
+
+const BUCKETS = [0.001, 0.01, 0.1, 1];
+
+describe('BufferedHistogram', () => {
+  it('exposes exactly what a prom-client Histogram given the same observations exposes', async () => {
+    const plainRegistry = new Registry();
+    const bufferedRegistry = new Registry();
+    const plain = new Histogram({ name: 'h', help: 'x', buckets: BUCKETS, registers: [plainRegistry] });
+    const buffered = new BufferedHistogram({ name: 'h', help: 'x', buckets: BUCKETS, registers: [bufferedRegistry] });
+    // Below, on and between the bounds, above all of them, and again after a first scrape.
+    const rounds = [
+      [0, 0.001, 0.0011, 0.05, 0.1, 0.5, 1, 7],
+      [0.002, 20, 0.0005],
+    ];
+    for (const values of rounds) {
+      for (const v of values) {
+        plain.observe(v);
+        buffered.observe(v);
+      }
+      expect(await bufferedRegistry.metrics()).toBe(await plainRegistry.metrics());
+    }
+    expect(await bufferedRegistry.metrics()).toContain('h_count 11');
+  });
+
+  it('counts again after the registry is reset', async () => {
+    const registry = new Registry();
+    const buffered = new BufferedHistogram({ name: 'h', help: 'x', buckets: BUCKETS, registers: [registry] });
+    buffered.observe(0.5);
+    registry.resetMetrics();
+    buffered.observe(0.05);
+    const text = await registry.metrics();
+    expect(text).toContain('h_bucket{le="0.1"} 1');
+    expect(text).toContain('h_count 1');
+  });
+});
+
+describe('PendingCount', () => {
+  it('adds what was counted to the labelled series when the registry is read', async () => {
+    const registry = new Registry();
+    const pending: PendingCount[] = [];
+    const counter = new Counter({ name: 'c', help: 'x', labelNames: ['k'], registers: [registry], collect: () => pending.forEach((p) => p.flush()) });
+    const a = new PendingCount(counter.labels('a'));
+    pending.push(a);
+    a.n += 3;
+    expect(await registry.metrics()).toContain('c{k="a"} 3');
+    a.n += 2;
+    expect(await registry.metrics()).toContain('c{k="a"} 5');
+  });
+});
