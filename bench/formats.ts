@@ -41,15 +41,17 @@ interface Endpoint {
  * where the formats can differ; rounds alternate between endpoints, and the median is kept, so
  * the machine's other load weighs on all of them alike.
  */
-export function edgeMicrosPerEvent(endpoints: Endpoint[], rounds: number): number[] {
+export function edgeMicrosPerEvent(endpoints: Endpoint[], rounds: number): { micros: number[]; recordBytes: number[] } {
   const codec = new EventCodec();
   const slab = new RecordSlab(codec);
   const rec = emptyRecord();
   const ctx: NormalizeContext = { receivedAt: 0, source: 'bench', sentAt: null, context: null, ip: '127.0.0.1' };
   const bufs = endpoints.map((e) => e.bodies.map((b) => Buffer.from(b)));
   let sink = 0;
-  const once = (e: Endpoint, bodies: Buffer[]): number => {
+  const recordBytes = endpoints.map(() => 0);
+  const once = (e: Endpoint, bodies: Buffer[], i: number): number => {
     let events = 0;
+    let bytes = 0;
     const t0 = process.hrtime.bigint();
     for (const body of bodies) {
       ctx.receivedAt = Date.now();
@@ -70,16 +72,19 @@ export function edgeMicrosPerEvent(endpoints: Endpoint[], rounds: number): numbe
       }
       for (const c of calls) {
         if (c instanceof Refused || normalizeEvent(c, null, ctx, rec) !== null) throw new Error(`${e.name}: an invalid bench event`);
-        sink += slab.encode(rec, 32_768)!.length;
+        bytes += slab.encode(rec, 32_768)!.length;
         events++;
       }
     }
-    return Number(process.hrtime.bigint() - t0) / 1000 / events;
+    const us = Number(process.hrtime.bigint() - t0) / 1000 / events;
+    sink += bytes;
+    recordBytes[i] = Math.round(bytes / events);
+    return us;
   };
   const samples: number[][] = endpoints.map(() => []);
-  for (let r = 0; r < rounds; r++) endpoints.forEach((e, i) => samples[i]!.push(once(e, bufs[i]!)));
+  for (let r = 0; r < rounds; r++) endpoints.forEach((e, i) => samples[i]!.push(once(e, bufs[i]!, i)));
   if (sink === 0) throw new Error('nothing encoded');
-  return samples.map((xs) => Math.round(median(xs) * 100) / 100);
+  return { micros: samples.map((xs) => Math.round(median(xs) * 100) / 100), recordBytes };
 }
 
 /** Every endpoint with `n` bodies of 100 events; Segment's /v1/batch first and last. */
@@ -117,6 +122,12 @@ interface EndpointResult {
   cpu_cores: number;
   edge_us_per_event: number;
   edge_cost_vs_segment_batch: number;
+  /** Avro bytes of one event's record (the Kafka value, before compression). */
+  record_bytes: number;
+  /** The ingest's CPU time per event acknowledged, under load (all its threads). */
+  ingest_cpu_us_per_event: number;
+  /** The broker's CPU time per event acknowledged (its process tree), when its pid is known. */
+  broker_cpu_us_per_event: number | null;
 }
 
 export async function run(ctx: BenchContext): Promise<BenchSection> {
@@ -126,7 +137,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
   const threads = process.env.BENCH_INGEST_THREADS?.split(',')[0]?.trim() ?? '1';
   const endpoints = benchEndpoints(n);
   ctx.log('formats: edge CPU per event, in process');
-  const micros = edgeMicrosPerEvent(endpoints, ctx.quick ? 3 : 15);
+  const { micros, recordBytes } = edgeMicrosPerEvent(endpoints, ctx.quick ? 3 : 15);
   const id = randomUUID().slice(0, 8);
   const port = await freePort();
   const ingest = startServer(process.execPath, [path.join(ctx.root, 'dist/cli/main.js'), 'ingest'], {
@@ -141,7 +152,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
     LOG_LEVEL: 'warn',
   });
   const url = `http://127.0.0.1:${port}`;
-  const measured: Omit<EndpointResult, 'vs_segment_batch' | 'edge_us_per_event' | 'edge_cost_vs_segment_batch'>[] = [];
+  const measured: Omit<EndpointResult, 'vs_segment_batch' | 'edge_us_per_event' | 'edge_cost_vs_segment_batch' | 'record_bytes'>[] = [];
   try {
     await waitForPort(port, ingest);
     // A fresh broker and server start slow (JIT, the broker's new log segments): measured, the first
@@ -153,7 +164,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
       const base = { url, path: e.path, bodies: e.bodies, headers: e.headers, connections: CONNECTIONS };
       await runLoad({ ...base, durationS: warmS });
       ctx.log(`formats ${e.name}: max rate for ${durationS}s`);
-      const r = await sampled(ingest.pid, () => runLoad({ ...base, durationS }));
+      const r = await sampled(ingest.pid, () => runLoad({ ...base, durationS }), ctx.brokerPid);
       const eps = Math.round(r.result.ok_per_s * BATCH);
       ctx.log(`formats ${e.name}: ${eps} events/s`);
       measured.push({
@@ -165,6 +176,10 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
         non_2xx: r.result.non_2xx,
         errors: r.result.errors,
         cpu_cores: r.cpu_cores,
+        // Per event: what decides events/s once the ingest's thread is saturated (a record's size
+        // weighs here, outside the in-process column: LZ4, produce requests, socket writes).
+        ingest_cpu_us_per_event: Math.round((r.cpu_s / (r.result.ok * BATCH)) * 1e8) / 100,
+        broker_cpu_us_per_event: r.broker_cpu_s === null ? null : Math.round((r.broker_cpu_s / (r.result.ok * BATCH)) * 1e8) / 100,
       });
     }
   } finally {
@@ -178,6 +193,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
     vs_segment_batch: Math.round((m.events_per_s / segmentRate) * 100) / 100,
     edge_us_per_event: micros[i]!,
     edge_cost_vs_segment_batch: Math.round((micros[i]! / segmentMicros) * 100) / 100,
+    record_bytes: recordBytes[i]!,
   }));
   const others = rows.slice(1, -1);
   const results = {
@@ -192,13 +208,13 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
     `Each endpoint at ${BATCH}-event batches over ${CONNECTIONS} connections, ${durationS} s each, one trackhouse ingest (INGEST_THREADS=${threads}), ` +
       'the same events in each wire form; events/s durably acknowledged (2xx only). "vs /v1/batch" divides by the mean of the first and last /v1/batch runs. ' +
       '"edge µs/event": the edge\'s own work per event (the body read as the edge reads it: Segment\'s with its scanner, the others\' decoding and translation; normalize, Avro encode) in one process, median of alternating rounds; ' +
-      '"edge cost" is its ratio to /v1/batch\'s.',
+      '"edge cost" is its ratio to /v1/batch\'s; "record bytes": one event\'s Avro record; "ingest / broker CPU µs/event": CPU seconds of the ingest process and of the broker\'s process tree during the run, per event acknowledged.',
     '',
-    '| endpoint | path | events/s | vs /v1/batch | edge µs/event | edge cost vs /v1/batch | body bytes | p50 / p99 ms | CPU cores | non-2xx + errors |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| endpoint | path | events/s | vs /v1/batch | edge µs/event | edge cost vs /v1/batch | ingest / broker CPU µs/event | record bytes | body bytes | p50 / p99 ms | CPU cores | non-2xx + errors |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map(
       (r) =>
-        `| ${r.name} | \`${r.path}\` | ${r.events_per_s} | ${r.vs_segment_batch} | ${r.edge_us_per_event} | ${r.edge_cost_vs_segment_batch} | ${r.mean_body_bytes} | ${r.latency_ms.p50} / ${r.latency_ms.p99} | ${r.cpu_cores} | ${r.non_2xx + r.errors} |`,
+        `| ${r.name} | \`${r.path}\` | ${r.events_per_s} | ${r.vs_segment_batch} | ${r.edge_us_per_event} | ${r.edge_cost_vs_segment_batch} | ${r.ingest_cpu_us_per_event} / ${r.broker_cpu_us_per_event ?? '-'} | ${r.record_bytes} | ${r.mean_body_bytes} | ${r.latency_ms.p50} / ${r.latency_ms.p99} | ${r.cpu_cores} | ${r.non_2xx + r.errors} |`,
     ),
     '',
     `Target: each endpoint within 10 % of /v1/batch: ${results.targets.each_within_10_percent_of_segment_batch ? 'met' : 'NOT met'}.`,
