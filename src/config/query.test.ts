@@ -13,6 +13,7 @@ describe('query config', () => {
       viewDays: 90,
       viewMaxBytes: 32 * 1024 ** 3,
       viewDecodeThreads: 2,
+      viewCommitRecords: 40_000,
       shards: 1,
       shardIndex: 0,
       shardUrl: null,

@@ -20,6 +20,7 @@ export const querySchema = z
     QUERY_VIEW_DAYS: int(90, 1, 3650),
     QUERY_VIEW_MAX_BYTES: int(32 * GIB, 1024 * 1024, 2 ** 50),
     QUERY_VIEW_DECODE_THREADS: int(2, 0, 64),
+    QUERY_VIEW_COMMIT_RECORDS: int(40_000, 100, 1_000_000),
     QUERY_SHARDS: int(1, 1, 1024),
     QUERY_SHARD_INDEX: optionalInt(0, 1023),
     QUERY_SHARD_URL: optionalStr(),
@@ -71,6 +72,8 @@ export const querySchema = z
     viewMaxBytes: e.QUERY_VIEW_MAX_BYTES,
     /** Threads decoding and rendering records for the view's builder (0: in the builder's own thread). */
     viewDecodeThreads: e.QUERY_VIEW_DECODE_THREADS,
+    /** Records per view transaction at most while building (bigger: fewer pages copied per event, more memory). */
+    viewCommitRecords: e.QUERY_VIEW_COMMIT_RECORDS,
     /** Replicas the view's partitions are spread over (1: every replica holds every partition). */
     shards: e.QUERY_SHARDS,
     /** This replica's shard: it holds partitions p with p mod shards = shardIndex. */

@@ -49,6 +49,8 @@ export interface BuilderOptions {
   /** The erasure list: records of erased users are never written (src/erasure/). */
   erasures?: ErasureList;
   now?: () => number;
+  /** Records per transaction at most (RECORDS_PER_COMMIT by default; QUERY_VIEW_COMMIT_RECORDS). */
+  recordsPerCommit?: number;
   /**
    * Called once a transaction is queued and the one before it committed, with the records handled
    * so far and whether anything of this builder's is committed yet (a test hook kills the process here).
@@ -197,7 +199,7 @@ export class ViewBuilder {
   }
 
   /**
-   * Applies one fetch, in transactions of at most RECORDS_PER_COMMIT records. Every part of the
+   * Applies one fetch, in transactions of at most `recordsPerCommit` records. Every part of the
    * fetch is handed to the decode threads at once; the parts are then written in order, each
    * transaction queued while the previous one commits (at most one in flight), and the thread
    * yields between them. Resolves once the last one is queued and the one before it committed.
@@ -206,18 +208,19 @@ export class ViewBuilder {
     const units: Slice[][] = [];
     let unit: Slice[] = [];
     let n = 0;
+    const perCommit = this.opts.recordsPerCommit ?? RECORDS_PER_COMMIT;
     let total = 0;
     for (const b of batches) total += b.records.length;
     const here = this.opts.decoder === undefined || total < DECODE_HERE_BELOW;
     for (const b of batches) {
       let from = 0;
       do {
-        const take = Math.min(b.records.length - from, RECORDS_PER_COMMIT - n);
+        const take = Math.min(b.records.length - from, perCommit - n);
         const task = this.task(b, from, from + take);
         unit.push({ batch: b, from, to: from + take, decoded: here ? Promise.resolve(decodeRecords(task)) : this.opts.decoder!.decode(task) });
         n += take;
         from += take;
-        if (n >= RECORDS_PER_COMMIT) {
+        if (n >= perCommit) {
           units.push(unit);
           unit = [];
           n = 0;

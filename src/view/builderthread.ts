@@ -95,6 +95,7 @@ async function main(data: ViewWorkerData): Promise<void> {
     partitions: data.partitions,
     window: { events: config.sink.dedupWindowEvents, ms: config.sink.dedupWindowMs },
     ...(decoder ? { decoder } : {}),
+    recordsPerCommit: q.viewCommitRecords,
     log,
     // The test hook: SIGKILL with a transaction in flight, once one of this process's committed
     // (so every kill leaves progress for the next start to resume from).
