@@ -59,20 +59,18 @@ export class PutOrder {
   }
 
   private grow(): void {
-    const size = this.hi.length * 2;
-    const hi = new Float64Array(size);
-    hi.set(this.hi);
-    this.hi = hi;
-    const lo = new Float64Array(size);
-    lo.set(this.lo);
-    this.lo = lo;
-    const part = new Uint16Array(size);
-    part.set(this.part);
-    this.part = part;
-    const record = new Uint32Array(size);
-    record.set(this.record);
-    this.record = record;
+    this.hi = doubled(this.hi, Float64Array);
+    this.lo = doubled(this.lo, Float64Array);
+    this.part = doubled(this.part, Uint16Array);
+    this.record = doubled(this.record, Uint32Array);
   }
+}
+
+/** A copy of `a` in an array of twice its length. */
+function doubled<T extends Float64Array | Uint16Array | Uint32Array>(a: T, Make: new (length: number) => T): T {
+  const b = new Make(a.length * 2);
+  b.set(a);
+  return b;
 }
 
 /** Bytes [at, at + 6) of key[..end) as a big-endian number (missing bytes as 0): exact in a double. */
