@@ -33,6 +33,7 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from 'graphql';
+import { keep } from '../common/keep.js';
 import { EVENT_FIELDS, eventsRequest, FIRST_TEXT_FIELD, ROW_CANONICAL, ROW_HEADER, ROW_NO_LAYOUT, fingerprintOfScope, scopeText, type EventsRequest, type QueryReader, type ViewPage } from '../query/index.js';
 import { EVENT_TYPES } from '../schema/index.js';
 import { compileArgs, readArgs, type FastArgs } from './fastargs.js';
@@ -843,9 +844,7 @@ function fingerprintOf(r: EventsRequest): string {
   const key = plain ? r.userKey : scopeText(r);
   let f = m.get(key);
   if (f === undefined) {
-    f = fingerprintOfScope(plain ? scopeText(r) : key);
-    if (m.size >= FINGERPRINTS_KEPT) m.delete(m.keys().next().value!);
-    m.set(key, f);
+    f = keep(m, key, fingerprintOfScope(plain ? scopeText(r) : key), FINGERPRINTS_KEPT);
   }
   return f;
 }

@@ -17,6 +17,7 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { HttpError } from '../common/errors.js';
 import { readText } from '../common/http.js';
 import type { Logger } from '../common/log.js';
+import { keep } from '../common/keep.js';
 import { Counter, type Registry } from '../common/metrics.js';
 import { DEV_READ_KEY, type Config } from '../config/index.js';
 import type { QueryRoutes } from '../query/index.js';
@@ -121,13 +122,6 @@ function mediaTypeOf(accept: string | null | undefined): string {
 const HEADERS_KEPT = 64;
 const acceptSeen = new Map<string, string | null>();
 const jsonBodySeen = new Map<string, boolean>();
-
-/** Puts k -> v in a map of at most `max` entries, oldest out first (a bounded memory whatever clients send); returns v. */
-function keep<V>(m: Map<string, V>, k: string, v: V, max: number): V {
-  if (m.size >= max) m.delete(m.keys().next().value!);
-  m.set(k, v);
-  return v;
-}
 
 /** acceptedMediaType() remembered per Accept header (it splits and lowercases it). */
 function acceptedMediaTypeOf(accept: string): string | null {
