@@ -8,7 +8,6 @@ import type { ProducerStats } from '../kafka/producer.js';
 export class IngestMetrics implements ProducerStats {
   private readonly requests: Counter<'route' | 'status'>;
   private readonly requestChildren = new Map<string, Map<number, PendingCount>>();
-  private readonly requestCounts: PendingCount[] = [];
   private readonly accepted: PendingCount;
   private readonly rejected: Counter<'code'>;
   private readonly rejectedChildren = new Map<string, Counter.Internal>();
@@ -21,14 +20,14 @@ export class IngestMetrics implements ProducerStats {
 
   constructor(registry: Registry, gauges: { pendingBytes(): number; inFlight(): number }) {
     const registers = [registry];
-    const requestCounts = this.requestCounts;
+    const requestChildren = this.requestChildren;
     this.requests = new Counter({
       name: 'trackhouse_ingest_requests_total',
       help: 'HTTP requests to the ingest API by route and status',
       labelNames: ['route', 'status'],
       registers,
       collect() {
-        for (const c of requestCounts) c.flush();
+        for (const byStatus of requestChildren.values()) for (const c of byStatus.values()) c.flush();
       },
     });
     const accepted = new Counter({
@@ -106,10 +105,7 @@ export class IngestMetrics implements ProducerStats {
     let byStatus = this.requestChildren.get(route);
     if (byStatus === undefined) this.requestChildren.set(route, (byStatus = new Map()));
     let c = byStatus.get(status);
-    if (c === undefined) {
-      byStatus.set(status, (c = new PendingCount(this.requests.labels(route, String(status)))));
-      this.requestCounts.push(c);
-    }
+    if (c === undefined) byStatus.set(status, (c = new PendingCount(this.requests.labels(route, String(status)))));
     c.n++;
   }
 
