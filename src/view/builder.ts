@@ -239,10 +239,10 @@ export class ViewBuilder {
         () => {
           const order = this.order;
           order.reset();
-          u.forEach((s, k) => this.applySlice(s.batch, s.from, s.to, decoded[k]!, offsets, k));
-          // The events the slices took, queued in key order (see ./putorder.ts).
           const keys = decoded.map((d) => Buffer.from(d.keys.buffer, d.keys.byteOffset, d.keys.byteLength));
           const json = decoded.map((d) => Buffer.from(d.json.buffer, d.json.byteOffset, d.json.byteLength));
+          u.forEach((s, k) => this.applySlice(s.batch, s.from, s.to, decoded[k]!, keys[k]!, offsets, k));
+          // The events the slices took, queued in key order (see ./putorder.ts).
           order.forEach((part, k) => void this.writer.putDecoded(decoded[part]!, k, keys[part]!, json[part]!));
           this.writer.flushDays();
           if (snapshot) this.saveWindows();
@@ -353,10 +353,10 @@ export class ViewBuilder {
   backfilled = 0;
 
   /**
-   * Records [from, to) of a partition's batch, decoded (inside StateStore.write()): the events to
-   * write go to `this.order` as record k of part `part`, for the caller to queue.
+   * Records [from, to) of a partition's batch, decoded (inside StateStore.write()), `keys` its
+   * keys slab: the events to write go to `this.order` as record k of part `part`, for the caller to queue.
    */
-  private applySlice(b: PartitionBatch, from: number, to: number, d: DecodedRecords, offsets: Map<number, number>, part: number): void {
+  private applySlice(b: PartitionBatch, from: number, to: number, d: DecodedRecords, keys: Buffer, offsets: Map<number, number>, part: number): void {
     const p = b.partition;
     const c = this.counts;
     const floor = this.next.get(p) ?? -1;
@@ -373,7 +373,6 @@ export class ViewBuilder {
     }
     const horizon = this.horizon;
     const messages = b.records;
-    const keys = Buffer.from(d.keys.buffer, d.keys.byteOffset, d.keys.byteLength);
     const order = this.order;
     for (let i = from; i < to; i++) {
       const k = i - from;
