@@ -32,6 +32,8 @@ import { emptyRecord, normalizeEvent, type NormalizeContext } from './normalize.
 import { eventBytes, rejectRecord } from './rejects.js';
 import { CALLS, callForPath, type CallKind } from './routes.js';
 import { decodeRequest, defaultReplies, formatRoute, Refused, type FormatRoute, type Replies, type SegmentCall } from './formats/index.js';
+import { posthogReplies } from './formats/posthog.js';
+import { configPathToken, posthogConfigJson, posthogConfigScript, POSTHOG_FLAGS } from './formats/posthog-sdk.js';
 import { RecordSlab } from './slab.js';
 
 export interface EdgeDeps {
@@ -151,6 +153,10 @@ export class IngestEdge {
       if (call === undefined) this.notFound(res, req);
       else this.begin(res, req, call, null, false, CALL_PATHS.get(name));
     });
+    // posthog-js's remote config and feature flags (formats/posthog-sdk.ts): answered, not 404.
+    app.get('/array/:token/config', (res, req) => this.posthogConfig(res, req, false));
+    app.get('/array/:token/config.js', (res, req) => this.posthogConfig(res, req, true));
+    for (const p of ['/flags', '/flags/', '/decide', '/decide/']) app.post(p, (res, req) => this.posthogFlags(res, req));
     app.options('/*', (res, req) => this.preflight(res, req));
     app.any('/*', (res, req) => {
       const url = req.getUrl();
@@ -692,6 +698,31 @@ export class IngestEdge {
     m.request(r.route === null ? r.kind : r.route.label, status === 0 ? 499 : status);
     if (r.readAt > 0) m.answered((performance.now() - r.readAt) / 1000);
     if (--this.open === 0 && this.idleWaiters.length > 0) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /** posthog-js's remote config: for a known write key as token, features off; else PostHog's 401. */
+  private posthogConfig(res: HttpResponse, req: HttpRequest, script: boolean): void {
+    const token = configPathToken(req.getParameter(0) ?? '');
+    const known = token !== null && this.keys.fromBody(token).kind === 'ok';
+    const reply = !known
+      ? posthogReplies.refused(401, 'unknown_write_key', 'the project token in the path is not a known write key')
+      : script
+        ? posthogConfigScript(token)
+        : posthogConfigJson(token);
+    writeReply(res, reply.status, reply.contentType, reply.body, corsHeaders(req.getHeader('origin')));
+    this.deps.metrics.request('posthog-config', reply.status);
+  }
+
+  /** posthog-js's and posthog-node's flags: none, for everyone; the body is read to its end and dropped. */
+  private posthogFlags(res: HttpResponse, req: HttpRequest): void {
+    const headers = corsHeaders(req.getHeader('origin'));
+    const state = { aborted: false };
+    res.onAborted(() => (state.aborted = true));
+    res.onData((_chunk, isLast) => {
+      if (!isLast || state.aborted) return;
+      res.cork(() => writeReply(res, POSTHOG_FLAGS.status, POSTHOG_FLAGS.contentType, POSTHOG_FLAGS.body, headers));
+      this.deps.metrics.request('posthog-flags', POSTHOG_FLAGS.status);
+    });
   }
 
   private preflight(res: HttpResponse, req: HttpRequest): void {

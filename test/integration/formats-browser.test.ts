@@ -19,6 +19,7 @@ if (!haveChromium) console.warn(`formats-browser: SKIPPED, ${CHROMIUM} is missin
 
 const BUNDLES: Record<string, string> = {
   '/posthog.js': 'node_modules/posthog-js/dist/array.no-external.js',
+  '/posthog-full.js': 'node_modules/posthog-js/dist/array.full.js',
   '/amplitude.js': 'node_modules/@amplitude/analytics-browser/lib/scripts/amplitude-min.js',
   '/snowplow.js': 'node_modules/@snowplow/browser-tracker/dist/index.umd.min.js',
   '/mixpanel.js': 'node_modules/mixpanel-browser/dist/mixpanel.umd.js',
@@ -89,6 +90,38 @@ describe.skipIf(!haveChromium)('browser SDKs in headless Chromium', () => {
     expect(got.get('track:Order Completed')).toMatchObject({ user_id: user, category: 'books', source: 'test' });
     expect(got.get('identify')!.traits).toMatchObject({ plan: 'pro' });
     expect(got.get('page')!.context).toMatchObject({ library: { name: 'web' }, page: { url: `${siteUrl}/shop` } });
+    await pg.close();
+  });
+
+  it('posthog-js with its defaults: remote config and flags answered (no 404), then gzip bodies to /i/v0/e/ as the config asks', async () => {
+    const user = `phdef-${randomUUID()}`;
+    const { pg, failures } = await page('/posthog-full.js', user);
+    const gzipped: string[] = [];
+    pg.on('request', (r) => {
+      if (r.method() === 'POST' && r.postDataBuffer()?.subarray(0, 2).equals(Buffer.from([0x1f, 0x8b]))) gzipped.push(new URL(r.url()).pathname);
+    });
+    await pg.evaluate(
+      ([host, key, u]) => {
+        // Only the bot filter is turned off (headless Chromium sets navigator.webdriver); the rest is posthog-js's defaults.
+        window.posthog.init(key, { api_host: host, opt_out_useragent_filter: true });
+        window.posthog.identify(u, { plan: 'pro' });
+        window.posthog.capture('Order Completed', { total: 12, category: 'books' });
+      },
+      [p.ingest.url, WRITE_KEY, user],
+    );
+    const got = byKind(await p.eventsOf(user, 3, 20_000).catch((err) => Promise.reject(new Error(`${err}; requests: ${failures.join('\n')}`))));
+    expect(failures.filter((f) => !/ -> 200$/.test(f))).toEqual([]);
+    expect(failures.some((f) => f.startsWith(`GET ${p.ingest.url}/array/${WRITE_KEY}/config.js -> 200`))).toBe(true);
+    // identify() reloads the flags even so: answered 200 with none (the filter above).
+    expect(failures.some((f) => /^POST .*\/flags\/\?v=2 -> 200$/.test(f))).toBe(true);
+    expect(got.get('track:Order Completed')).toMatchObject({ user_id: user, category: 'books' });
+    expect(got.get('identify')!.traits).toMatchObject({ plan: 'pro' });
+    expect(got.get('page')!.context).toMatchObject({ page: { url: `${siteUrl}/shop` } });
+    // Events sent once the config has arrived follow it: gzip bodies (no Content-Encoding) to its endpoint.
+    await pg.evaluate(() => window.posthog.capture('Later', { n: 1 }));
+    const later = (await p.eventsOf(user, 4, 20_000)).filter((e) => e.event === 'Later');
+    expect(later).toHaveLength(1);
+    expect(gzipped).toContain('/i/v0/e/');
     await pg.close();
   });
 

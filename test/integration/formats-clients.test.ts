@@ -30,8 +30,11 @@ it('posthog-node: capture, identify, alias, groupIdentify and a pageview reach t
   client.identify({ distinctId: user, properties: { $set: { plan: 'pro' }, $set_once: { first_seen: 'today', plan: 'free' } } });
   client.alias({ distinctId: `${user}-old`, alias: user });
   client.groupIdentify({ groupType: 'company', groupKey: 'acme', properties: { employees: 40 }, distinctId: user });
+  // Flags are asked of /flags/?v=2: none is on (for another id, as the call is itself tracked).
+  const flag = await client.getFeatureFlag('new-checkout', `${user}-flags`);
   await client.shutdown();
   expect(errors).toEqual([]);
+  expect(flag === undefined || flag === false).toBe(true);
 
   const got = byKind(await p.eventsOf(user, 5));
   expect([...got.keys()].sort()).toEqual(['alias', 'group', 'identify', 'page', 'track:Order Completed']);

@@ -71,6 +71,28 @@ describe('PostHog', () => {
     expect([b.status, JSON.parse(b.text).code]).toEqual([401, 'invalid_api_key']);
   });
 
+  it("answers posthog-js's remote config (features off, gzip asked) and flags (none) instead of 404, with CORS; an unknown token gets 401", async () => {
+    const origin = { origin: 'https://shop.example' };
+    const json = await send('GET', `/array/${WRITE_KEY}/config`, undefined, origin);
+    expect([json.status, json.type]).toEqual([200, 'application/json']);
+    expect(JSON.parse(json.text)).toMatchObject({ token: WRITE_KEY, hasFeatureFlags: false, supportedCompression: ['gzip', 'gzip-js'], sessionRecording: false, analytics: { endpoint: '/i/v0/e/' } });
+    const script = await send('GET', `/array/${WRITE_KEY}/config.js`);
+    expect([script.status, script.type]).toEqual([200, 'application/javascript']);
+    const window: { _POSTHOG_REMOTE_CONFIG?: Record<string, { config: { hasFeatureFlags: boolean } }> } = {};
+    new Function('window', script.text)(window);
+    expect(window._POSTHOG_REMOTE_CONFIG?.[WRITE_KEY]?.config.hasFeatureFlags).toBe(false);
+    const res = await fetch(`${ingest.url}/array/${WRITE_KEY}/config`, { headers: origin });
+    expect(res.headers.get('access-control-allow-origin')).toBe('https://shop.example');
+    await res.arrayBuffer();
+    for (const path of ['/flags/?v=2&config=true', '/decide/?v=4']) {
+      const f = await send('POST', path, gzipSync(JSON.stringify({ token: WRITE_KEY, distinct_id: 'u' })), { 'content-type': 'text/plain' });
+      expect([path, f.status, JSON.parse(f.text)]).toMatchObject([path, 200, { flags: {}, featureFlags: {}, errorsWhileComputingFlags: false }]);
+    }
+    const unknown = await send('GET', '/array/nope/config');
+    expect([unknown.status, JSON.parse(unknown.text).type]).toEqual([401, 'authentication_error']);
+    expect((await send('GET', '/array/nope/config.js')).status).toBe(401);
+  });
+
   it('keeps the valid events of a batch and writes the invalid one, as sent, to the rejected topic', async () => {
     const user = `phbad-${randomUUID()}`;
     const bad = { event: 'No Id', properties: { marker: user } };
