@@ -31,8 +31,8 @@ export interface ServeOptions {
   tlsPort: number | null;
   /** The setting `tlsPort` came from (INGEST_TLS_PORT, QUERY_TLS_PORT). */
   tlsPortVariable: string;
-  /** Adds every route to an app; called for each app (each port, each certificate). */
-  routes(app: TemplatedApp): void;
+  /** Adds every route to an app; called for each app (each port, each certificate), `secure` for HTTPS ones. */
+  routes(app: TemplatedApp, secure: boolean): void;
   log?: { info(obj: object, msg: string): void };
 }
 
@@ -58,7 +58,7 @@ export async function serve(opts: ServeOptions): Promise<Serving> {
   const uws = loadUws(opts.log);
   if (opts.tls === null) {
     const app = uws.App();
-    opts.routes(app);
+    opts.routes(app, false);
     const l = await listen(app, opts.host, opts.port, opts.portVariable);
     return {
       port: l.port,
@@ -74,7 +74,7 @@ export async function serve(opts: ServeOptions): Promise<Serving> {
   let plain: Listening | null = null;
   if (separate) {
     const app = uws.App();
-    opts.routes(app);
+    opts.routes(app, false);
     plain = await listen(app, opts.host, opts.port, opts.portVariable);
   }
   const secureVariable = separate ? opts.tlsPortVariable : opts.portVariable;
@@ -134,7 +134,7 @@ class TlsListener {
         variable: 'TLS_CERT_FILE',
       });
     }
-    opts.routes(app);
+    opts.routes(app, true);
     return listen(app, opts.host, port, portVariable);
   }
 

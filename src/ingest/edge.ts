@@ -33,8 +33,9 @@ import { eventBytes, rejectRecord } from './rejects.js';
 import { CALLS, callForPath, type CallKind } from './routes.js';
 import { decodeRequest, defaultReplies, formatRoute, Refused, type FormatRoute, type Replies, type SegmentCall } from './formats/index.js';
 import { posthogReplies } from './formats/posthog.js';
-import { configPathToken, posthogConfigJson, posthogConfigScript, POSTHOG_FLAGS } from './formats/posthog-sdk.js';
+import { posthogConfigJson, posthogConfigScript, POSTHOG_FLAGS } from './formats/posthog-sdk.js';
 import { RecordSlab } from './slab.js';
+import { analyticsSettings, apiHostOf, pageProtocol } from './settings.js';
 
 export interface EdgeDeps {
   config: Config;
@@ -145,7 +146,7 @@ export class IngestEdge {
     this.retryAfter = String(deps.config.ingest.retryAfterS);
   }
 
-  register(app: TemplatedApp): void {
+  register(app: TemplatedApp, secure = false): void {
     app.post('/v1/:call', (res, req) => {
       const name = req.getParameter(0);
       const call = CALLS.get(name);
@@ -153,6 +154,7 @@ export class IngestEdge {
       if (call === undefined) this.notFound(res, req);
       else this.begin(res, req, call, null, false, CALL_PATHS.get(name));
     });
+    app.get('/v1/projects/:key/settings', (res, req) => this.analyticsSettings(res, req, secure));
     // posthog-js's remote config and feature flags (formats/posthog-sdk.ts): answered, not 404.
     app.get('/array/:token/config', (res, req) => this.posthogConfig(res, req, false));
     app.get('/array/:token/config.js', (res, req) => this.posthogConfig(res, req, true));
@@ -700,10 +702,30 @@ export class IngestEdge {
     if (--this.open === 0 && this.idleWaiters.length > 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
+  /** analytics.js's project settings (settings.ts): for a known write key, pointing it back at this host. */
+  private analyticsSettings(res: HttpResponse, req: HttpRequest, secure: boolean): void {
+    const cors = corsHeaders(req.getHeader('origin'));
+    const host = apiHostOf(req.getHeader('host'));
+    const key = safeDecode(req.getParameter(0) ?? '');
+    let status = 200;
+    let body: string;
+    if (this.keys.fromBody(key).kind !== 'ok') {
+      status = 401;
+      body = errorBody('unknown_write_key', 'the write key in the path is not known');
+    } else if (host === null) {
+      status = 400;
+      body = errorBody('invalid_request', 'the Host header is needed to tell analytics.js where to send its events');
+    } else {
+      body = analyticsSettings(key, host, pageProtocol(req.getHeader('x-forwarded-proto'), secure));
+    }
+    writeJson(res, status, body, cors);
+    this.deps.metrics.request('analytics-settings', status);
+  }
+
   /** posthog-js's remote config: for a known write key as token, features off; else PostHog's 401. */
   private posthogConfig(res: HttpResponse, req: HttpRequest, script: boolean): void {
-    const token = configPathToken(req.getParameter(0) ?? '');
-    const known = token !== null && this.keys.fromBody(token).kind === 'ok';
+    const token = safeDecode(req.getParameter(0) ?? '');
+    const known = this.keys.fromBody(token).kind === 'ok';
     const reply = !known
       ? posthogReplies.refused(401, 'unknown_write_key', 'the project token in the path is not a known write key')
       : script
@@ -793,6 +815,15 @@ function corsHeaders(origin: string): Headers {
     ['Access-Control-Allow-Credentials', 'true'],
     ['Vary', 'Origin'],
   ];
+}
+
+/** A path segment URL-decoded ('' when malformed, which no write key is). */
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return '';
+  }
 }
 
 /**

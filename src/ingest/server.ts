@@ -94,8 +94,8 @@ export async function startEdgeServer(opts: EdgeServerOptions): Promise<EdgeServ
       tls: config.tls.files,
       tlsPort: opts.tlsPort,
       tlsPortVariable: 'INGEST_TLS_PORT',
-      routes: (app) => {
-        edge.register(app);
+      routes: (app, secure) => {
+        edge.register(app, secure);
         addOpsRoutes(app, ops);
       },
       log,

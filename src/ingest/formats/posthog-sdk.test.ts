@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { configPathToken, posthogConfigJson, posthogConfigScript, POSTHOG_FLAGS } from './posthog-sdk.js';
+import { posthogConfigJson, posthogConfigScript, POSTHOG_FLAGS } from './posthog-sdk.js';
 
 describe('posthog-js remote config and flags', () => {
   it('the config script leaves the same config as the JSON under the token, where posthog-js reads it', () => {
@@ -15,9 +15,5 @@ describe('posthog-js remote config and flags', () => {
     const flags = JSON.parse(String(POSTHOG_FLAGS.body));
     expect(flags).toMatchObject({ flags: {}, featureFlags: {}, featureFlagPayloads: {}, errorsWhileComputingFlags: false });
     expect('token' in flags).toBe(false);
-  });
-
-  it('reads the token from the path segment, URL-decoded; a malformed escape is no token', () => {
-    expect([configPathToken('a%20b'), configPathToken(''), configPathToken('%E0%A4%A')]).toEqual(['a b', null, null]);
   });
 });

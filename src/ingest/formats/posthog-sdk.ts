@@ -61,13 +61,3 @@ export const POSTHOG_FLAGS: VendorReply = {
     config: { enable_collect_everything: true },
   }),
 };
-
-/** The token of a config path (`/array/<token>/config[.js]`, URL-decoded), or null when it is not one. */
-export function configPathToken(segment: string): string | null {
-  if (segment === '') return null;
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return null;
-  }
-}
