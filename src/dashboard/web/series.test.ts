@@ -1,7 +1,7 @@
 // The dashboard's data shaping (series.ts): pure functions the page runs on API rows, checked
 // here in Node (they use no DOM, which compiling this file under tsconfig.json proves).
 import { describe, expect, it } from 'vitest';
-import { addDays, CounterRate, dailySeries, liveSeries, MINUTE, rankCounts, rejectedFromVolume, topKeys, utcDay } from './series.js';
+import { addDays, CounterRate, dailySeries, liveSeries, MINUTE, rankCounts, sumByKey, topKeys, utcDay } from './series.js';
 
 const T = Date.UTC(2026, 11, 2, 10, 0, 0); // a minute boundary
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -92,12 +92,13 @@ describe('rollup shaping', () => {
 });
 
 describe('rejected counts', () => {
-  it('sums `rejected` over volume rows, and is null when no row carries it', () => {
-    expect(rejectedFromVolume([{ start: iso(T), key: 'web', events: 3 }])).toBeNull();
+  it('sums by=reason rows per error code over the day buckets; no rows, no counts', () => {
+    expect(sumByKey([])).toEqual({});
     expect(
-      rejectedFromVolume([
-        { start: iso(T), key: 'web', events: 3, rejected: { invalid_event: 2, missing_id: 1 } },
-        { start: iso(T), key: 'ios', events: 1, rejected: { missing_id: 4 } },
+      sumByKey([
+        { start: iso(T), key: 'invalid_event', events: 2 },
+        { start: iso(T), key: 'missing_id', events: 1 },
+        { start: iso(T + 86_400_000), key: 'missing_id', events: 4 },
       ]),
     ).toEqual({ invalid_event: 2, missing_id: 5 });
   });

@@ -150,14 +150,10 @@ export function dailySeries(rows: readonly RollupRow[], from: string, to: string
   return { x: days.map((d) => Date.parse(`${d}T00:00:00Z`) / SECOND), lines: limitKeys(counts, maxKeys) };
 }
 
-/** Rejected counts by reason, summed over volume rows that carry them; null when none do. */
-export function rejectedFromVolume(rows: readonly VolumeRow[]): Record<string, number> | null {
-  let out: Record<string, number> | null = null;
-  for (const r of rows) {
-    if (!r.rejected) continue;
-    out ??= {};
-    for (const [reason, n] of Object.entries(r.rejected)) out[reason] = (out[reason] ?? 0) + n;
-  }
+/** Events summed by key over every bucket (by=reason rows: rejected records per error code). */
+export function sumByKey(rows: readonly VolumeRow[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of rows) out[r.key] = (out[r.key] ?? 0) + r.events;
   return out;
 }
 

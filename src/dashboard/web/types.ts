@@ -7,8 +7,6 @@ export interface VolumeRow {
   events: number;
   users?: number;
   sums?: Record<string, number>;
-  /** Rejected events by reason in this window, where the server counts them. */
-  rejected?: Record<string, number>;
 }
 
 /** GET /v1/rollups/daily */

@@ -1,11 +1,11 @@
-// Rejected events by reason. From live volume (rows that carry `rejected` counts) where the
+// Rejected events by reason. From live volume (`/v1/volume?by=reason`, today) where the
 // server has it; otherwise from the ingest's own counters (since it started), where the query
 // process can read them; otherwise the panel says neither is available.
 import { ApiError, type Api } from '../api.js';
 import { bars, part, setStatus } from '../dom.js';
 import { fmtInt } from '../format.js';
 import { type Panel, panelError } from '../panel.js';
-import { rankCounts, rejectedFromVolume, utcDay } from '../series.js';
+import { rankCounts, sumByKey, utcDay } from '../series.js';
 import type { PipelineStatus, VolumeRow } from '../types.js';
 import { RECHECK_MS } from './live.js';
 import type { PipelinePanel } from './pipeline.js';
@@ -40,7 +40,7 @@ export class RejectedPanel implements Panel {
     if (this.volumeMissingSince !== null && Date.now() - this.volumeMissingSince < RECHECK_MS) return 'skipped';
     let rows: VolumeRow[] | null = null;
     try {
-      rows = (await this.api.get<{ rows: VolumeRow[] }>('/v1/volume', { by: 'source', window: 'day', from: `${utcDay(Date.now())}T00:00:00Z` })).rows;
+      rows = (await this.api.get<{ rows: VolumeRow[] }>('/v1/volume', { by: 'reason', window: 'day', from: `${utcDay(Date.now())}T00:00:00Z` })).rows;
     } catch (err) {
       if (!(err instanceof ApiError && err.kind === 'not_found')) {
         panelError(this.section, err, 'rejected counts unavailable');
@@ -48,14 +48,13 @@ export class RejectedPanel implements Panel {
       }
     }
     this.volumeMissingSince = rows === null ? Date.now() : null;
-    const counts = rows === null ? null : rejectedFromVolume(rows);
-    this.useIngest = counts === null;
-    if (counts === null) {
+    this.useIngest = rows === null;
+    if (rows === null) {
       this.renderIngest();
       return;
     }
     setStatus(this.section, 'Today (UTC), from live volume.');
-    this.render(counts);
+    this.render(sumByKey(rows));
   }
 
   private renderIngest(): void {
