@@ -4,18 +4,14 @@
 // events are listed with filters and cursor paging, a phone-sized screen does not scroll sideways,
 // and a stopping server shows 503 and then "no answer" while the data stays on screen.
 // Each test keeps a screenshot (and the paint timings) under test-results/dashboard-browser/<test>/.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium as playwright, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/localkafka/index.js';
 import { CHROMIUM_ARGS, CHROMIUM_MISSING, chromiumPath, outputDir, writeJson } from '../support/chromium.js';
-import { kafkaBrokers, tempDir, uniqueTopicEnv } from '../support/env.js';
+import { sendBatch, startAllInOne, type AllInOne } from '../support/allinone.js';
 
-const MAIN = path.resolve('dist/cli/main.js');
 const SUITE = 'dashboard-browser';
 const executablePath = chromiumPath();
 /** Long enough that the page sees the draining server's 503 whatever the machine's load. */
@@ -29,57 +25,23 @@ if (executablePath === null) {
 }
 
 describe.runIf(executablePath !== null)('dashboard in a browser (Chromium), against trackhouse start', () => {
-  const dir = tempDir('trackhouse-dashboard-');
   const run = randomBytes(3).toString('hex');
   const eventName = `Dashboard Check ${run}`;
   const category = `cat-${run}`;
   const userId = `dash-user-${run}`;
-  let child: ChildProcessWithoutNullStreams | undefined;
-  let exited: Promise<number> = Promise.resolve(0);
-  let output = '';
-  let ingestUrl = '';
+  let aio: AllInOne;
   let dashboardUrl = '';
   let browser: Browser;
 
   beforeAll(async () => {
-    const ports = { ingest: await freePort(), query: await freePort(), sink: await freePort() };
-    ingestUrl = `http://127.0.0.1:${ports.ingest}`;
-    dashboardUrl = `http://127.0.0.1:${ports.query}/dashboard`;
-    child = spawn(process.execPath, [MAIN, 'start'], {
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        KAFKA_BROKERS: kafkaBrokers().join(','),
-        KAFKA_PARTITIONS: '3',
-        ...(uniqueTopicEnv('dashboard') as Record<string, string>),
-        TRACKHOUSE_DATA_DIR: dir.path,
-        INGEST_PORT: String(ports.ingest),
-        QUERY_PORT: String(ports.query),
-        SINK_PORT: String(ports.sink),
-        LOG_LEVEL: 'warn',
-        SHUTDOWN_DRAIN_DELAY_MS: String(DRAIN_DELAY_MS),
-        SHUTDOWN_TIMEOUT_MS: '60000',
-      },
-    });
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    exited = new Promise((resolve) => child!.once('exit', (code) => resolve(code ?? -1)));
-    const deadline = Date.now() + 150_000;
-    while (!output.includes('Ctrl-C drains and stops everything')) {
-      if (child.exitCode !== null) throw new Error(`trackhouse start exited with ${child.exitCode}:\n${output}`);
-      if (Date.now() > deadline) throw new Error(`trackhouse start did not come up:\n${output}`);
-      await sleep(100);
-    }
+    aio = await startAllInOne('dashboard', { SHUTDOWN_DRAIN_DELAY_MS: String(DRAIN_DELAY_MS), SHUTDOWN_TIMEOUT_MS: '60000' });
+    dashboardUrl = `${aio.queryUrl}/dashboard`;
     browser = await playwright.launch({ executablePath: executablePath!, args: CHROMIUM_ARGS, headless: true });
   });
 
   afterAll(async () => {
     await browser?.close();
-    if (child && child.exitCode === null) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-    dir.remove();
+    await aio?.stop();
   });
 
   /** A fresh tab (its own sessionStorage), its page errors collected. */
@@ -126,14 +88,8 @@ describe.runIf(executablePath !== null)('dashboard in a browser (Chromium), agai
     })()`)) as Record<string, number>;
   }
 
-  async function send(batch: object[]): Promise<void> {
-    const res = await fetch(`${ingestUrl}/v1/batch`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from('dev-write-key:').toString('base64')}` },
-      body: JSON.stringify({ batch }),
-    });
-    expect(res.status).toBe(200);
-  }
+  const send = (batch: object[]) => sendBatch(aio.ingestUrl, batch);
+
 
   it('paints the page before any key is entered (first paint recorded)', async () => {
     const test = 'first paint';
@@ -220,6 +176,18 @@ describe.runIf(executablePath !== null)('dashboard in a browser (Chromium), agai
       const total = page.locator('#live [data-source=all] td').nth(2);
       await expect.poll(async () => Number((await total.textContent())?.replace(/,/g, '')), { timeout: 20_000 }).toBeGreaterThanOrEqual(25);
     } else await expect.poll(() => page.locator('#live [data-source=dev]').count(), { timeout: 20_000 }).toBe(1);
+    // A refused event: counted by reason from live volume (today), where the server has it.
+    const refused = await fetch(`${aio.ingestUrl}/v1/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from('dev-write-key:').toString('base64')}` },
+      body: JSON.stringify({ batch: [{ type: 'nonsense', userId, messageId: `${run}-bad` }] }),
+    });
+    expect(refused.status).toBe(400);
+    if (volume.status !== 404) {
+      const reason = page.locator('#rejected [data-list] li', { hasText: 'unknown_type' });
+      await expect.poll(() => reason.locator('.value').textContent().catch(() => null), { timeout: 20_000 }).toBe('1');
+      expect(await page.textContent('#rejected [data-status]')).toContain('from live volume');
+    }
     await screenshot(page, 'events counted');
     expect(errors).toEqual([]);
     await page.context().close();
@@ -282,10 +250,10 @@ describe.runIf(executablePath !== null)('dashboard in a browser (Chromium), agai
     await enterKey(page, 'dev-read-key');
     const topEvent = page.locator('#top [data-events] li', { hasText: eventName });
     await expect.poll(() => topEvent.count(), { timeout: 30_000 }).toBe(1);
-    child!.kill('SIGINT'); // drains: /readyz and the API answer 503 for DRAIN_DELAY_MS, then it stops
+    aio.child.kill('SIGINT'); // drains: /readyz and the API answer 503 for DRAIN_DELAY_MS, then it stops
     await expect.poll(() => page.textContent('#banner'), { timeout: DRAIN_DELAY_MS }).toContain('The query API is unavailable (503');
     await screenshot(page, test, '1-draining');
-    expect(await exited).toBe(0);
+    expect(await aio.exited).toBe(0);
     await expect.poll(() => page.textContent('#banner'), { timeout: 20_000 }).toContain('No answer from the query API');
     expect(await topEvent.count()).toBe(1);
     await screenshot(page, test, '2-gone');

@@ -1,5 +1,7 @@
-// Debian's Chromium for the dashboard's browser tests (apt-get install chromium; .ci/run installs
-// it). playwright-core drives it and never downloads a browser of its own. Without it the browser
+// Debian's Chromium for the browser tests (apt-get install chromium; .ci/run installs it), and its
+// firefox-esr for the dashboard's Firefox test. playwright-core drives Chromium, puppeteer-core
+// Firefox (over WebDriver BiDi, which stock Firefox speaks; playwright needs a patched Firefox);
+// neither downloads a browser of its own. Without it the browser
 // tests are skipped, and npm test says so at its start (test/support/prereqs.ts) and in the list.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -29,6 +31,18 @@ export const CHROMIUM_ARGS = [
   '--disable-component-update',
   '--disable-sync',
 ];
+
+const FIREFOX_CANDIDATES = ['/usr/bin/firefox-esr', '/usr/bin/firefox'];
+
+/** Firefox for the dashboard's Firefox test: FIREFOX_PATH when set, else Debian's firefox-esr; null when there is none. */
+export function firefoxPath(): string | null {
+  const set = process.env.FIREFOX_PATH;
+  if (set) return existsSync(set) ? set : null;
+  return FIREFOX_CANDIDATES.find((p) => existsSync(p)) ?? null;
+}
+
+export const FIREFOX_MISSING =
+  'Firefox is not installed: the dashboard test in Firefox (dashboard-firefox) is skipped (install it with: sudo apt-get install firefox-esr, or set FIREFOX_PATH)';
 
 /** test-results/<suite>/<test>/: where a test keeps its screenshots and measurements. */
 export function outputDir(suite: string, test: string): string {

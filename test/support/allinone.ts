@@ -1,0 +1,71 @@
+// `trackhouse start` (the built CLI) on the run's broker, as a user starts it, for the browser
+// tests: free ports, fresh topics and data dir; resolves once it prints that it is up.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '../../src/localkafka/index.js';
+import { kafkaBrokers, tempDir, uniqueTopicEnv } from './env.js';
+
+const MAIN = path.resolve('dist/cli/main.js');
+
+export interface AllInOne {
+  readonly ingestUrl: string;
+  /** http://127.0.0.1:<query port> */
+  readonly queryUrl: string;
+  readonly child: ChildProcessWithoutNullStreams;
+  /** Its exit code, once it exits. */
+  readonly exited: Promise<number>;
+  output(): string;
+  /** SIGKILL if still running; removes the data dir. */
+  stop(): Promise<void>;
+}
+
+/** Sends a batch to the all-in-one's ingest with the dev write key; throws unless it answers 200. */
+export async function sendBatch(ingestUrl: string, batch: object[]): Promise<void> {
+  const res = await fetch(`${ingestUrl}/v1/batch`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from('dev-write-key:').toString('base64')}` },
+    body: JSON.stringify({ batch }),
+  });
+  if (res.status !== 200) throw new Error(`ingest answered ${res.status}: ${await res.text()}`);
+}
+
+export async function startAllInOne(name: string, env: Record<string, string> = {}): Promise<AllInOne> {
+  const dir = tempDir(`trackhouse-${name}-`);
+  const ports = { ingest: await freePort(), query: await freePort(), sink: await freePort() };
+  const child = spawn(process.execPath, [MAIN, 'start'], {
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      KAFKA_BROKERS: kafkaBrokers().join(','),
+      KAFKA_PARTITIONS: '3',
+      ...(uniqueTopicEnv(name) as Record<string, string>),
+      TRACKHOUSE_DATA_DIR: dir.path,
+      INGEST_PORT: String(ports.ingest),
+      QUERY_PORT: String(ports.query),
+      SINK_PORT: String(ports.sink),
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
+  });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number>((resolve) => child.once('exit', (code) => resolve(code ?? -1)));
+  const stop = async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    dir.remove();
+  };
+  const deadline = Date.now() + 150_000;
+  while (!output.includes('Ctrl-C drains and stops everything')) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      throw new Error(`trackhouse start ${child.exitCode !== null ? `exited with ${child.exitCode}` : 'did not come up'}:\n${output}`);
+    }
+    await sleep(100);
+  }
+  return { ingestUrl: `http://127.0.0.1:${ports.ingest}`, queryUrl: `http://127.0.0.1:${ports.query}`, child, exited, output: () => output, stop };
+}
