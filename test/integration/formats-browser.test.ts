@@ -4,18 +4,16 @@
 // mixpanel-browser send to trackhouse (CORS included), and each one's events are read back
 // through the query API. Skipped, saying so, where /usr/bin/chromium is missing (.ci/run installs it).
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import http from 'node:http';
-import { chromium, type Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { CHROMIUM_MISSING, chromiumPath } from '../support/chromium.js';
+import { browserPipeline } from './browser-support.js';
 import { WRITE_KEY } from './ingest-support.js';
 
 declare const window: Record<string, any>;
-import { byKind, startPipeline, type Pipeline } from './pipeline-support.js';
+import { byKind } from './pipeline-support.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.warn(`formats-browser: SKIPPED, ${CHROMIUM} is missing (apt-get install chromium)`);
+const haveChromium = chromiumPath() !== null;
+if (!haveChromium) console.warn(`formats-browser: SKIPPED: ${CHROMIUM_MISSING}`);
 
 const BUNDLES: Record<string, string> = {
   '/posthog.js': 'node_modules/posthog-js/dist/array.no-external.js',
@@ -26,46 +24,18 @@ const BUNDLES: Record<string, string> = {
 };
 
 describe.skipIf(!haveChromium)('browser SDKs in headless Chromium', () => {
-  let p: Pipeline;
-  let browser: Browser;
-  let site: http.Server;
-  let siteUrl = '';
-
-  beforeAll(async () => {
-    p = await startPipeline();
-    site = http.createServer((req, res) => {
-      const file = BUNDLES[req.url ?? ''];
-      if (file !== undefined) {
-        res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(file));
-      } else {
-        res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>Shop</title><h1>Shop</h1>');
-      }
-    });
-    await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
-    siteUrl = `http://localhost:${(site.address() as { port: number }).port}`;
-    // Flags for this closed network: no background connections, no QUIC (playwright makes a fresh profile).
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await new Promise<void>((resolve) => (site ? site.close(() => resolve()) : resolve()));
-    await p?.close();
-  });
+  const t = browserPipeline(BUNDLES);
 
   async function page(script: string, user: string) {
     // posthog-js drops events from user agents it takes for bots, HeadlessChrome among them.
-    const pg = await browser.newPage({ userAgent: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36' });
+    const pg = await t.browser.newPage({ userAgent: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36' });
     const failures: string[] = [];
     pg.on('pageerror', (e) => failures.push(String(e)));
     pg.on('requestfailed', (r) => failures.push(`${r.url()} ${r.failure()?.errorText}`));
     pg.on('response', (r) => {
-      if (!r.url().startsWith(siteUrl)) failures.push(`${r.request().method()} ${r.url()} -> ${r.status()}`);
+      if (!r.url().startsWith(t.siteUrl)) failures.push(`${r.request().method()} ${r.url()} -> ${r.status()}`);
     });
-    await pg.goto(`${siteUrl}/shop`);
+    await pg.goto(`${t.siteUrl}/shop`);
     await pg.addScriptTag({ url: script });
     return { pg, failures, user };
   }
@@ -81,15 +51,15 @@ describe.skipIf(!haveChromium)('browser SDKs in headless Chromium', () => {
         ph.capture('Order Completed', { total: 12, category: 'books' });
         ph.capture('$pageview');
       },
-      [p.ingest.url, WRITE_KEY, user],
+      [t.p.ingest.url, WRITE_KEY, user],
     );
-    const got = byKind(await p.eventsOf(user, 3, 20_000).catch((err) => Promise.reject(new Error(`${err}; requests: ${failures.join('\n')}`))));
+    const got = byKind(await t.p.eventsOf(user, 3, 20_000).catch((err) => Promise.reject(new Error(`${err}; requests: ${failures.join('\n')}`))));
     // Every request it made to trackhouse was answered 200 (it posts to /e/).
     expect(failures.filter((f) => !/ -> 200$/.test(f))).toEqual([]);
     expect(failures.some((f) => /^POST .*\/e\/ -> 200$/.test(f))).toBe(true);
     expect(got.get('track:Order Completed')).toMatchObject({ user_id: user, category: 'books', source: 'test' });
     expect(got.get('identify')!.traits).toMatchObject({ plan: 'pro' });
-    expect(got.get('page')!.context).toMatchObject({ library: { name: 'web' }, page: { url: `${siteUrl}/shop` } });
+    expect(got.get('page')!.context).toMatchObject({ library: { name: 'web' }, page: { url: `${t.siteUrl}/shop` } });
     await pg.close();
   });
 
@@ -107,19 +77,19 @@ describe.skipIf(!haveChromium)('browser SDKs in headless Chromium', () => {
         window.posthog.identify(u, { plan: 'pro' });
         window.posthog.capture('Order Completed', { total: 12, category: 'books' });
       },
-      [p.ingest.url, WRITE_KEY, user],
+      [t.p.ingest.url, WRITE_KEY, user],
     );
-    const got = byKind(await p.eventsOf(user, 3, 20_000).catch((err) => Promise.reject(new Error(`${err}; requests: ${failures.join('\n')}`))));
+    const got = byKind(await t.p.eventsOf(user, 3, 20_000).catch((err) => Promise.reject(new Error(`${err}; requests: ${failures.join('\n')}`))));
     expect(failures.filter((f) => !/ -> 200$/.test(f))).toEqual([]);
-    expect(failures.some((f) => f.startsWith(`GET ${p.ingest.url}/array/${WRITE_KEY}/config.js -> 200`))).toBe(true);
+    expect(failures.some((f) => f.startsWith(`GET ${t.p.ingest.url}/array/${WRITE_KEY}/config.js -> 200`))).toBe(true);
     // identify() reloads the flags even so: answered 200 with none (the filter above).
     expect(failures.some((f) => /^POST .*\/flags\/\?v=2 -> 200$/.test(f))).toBe(true);
     expect(got.get('track:Order Completed')).toMatchObject({ user_id: user, category: 'books' });
     expect(got.get('identify')!.traits).toMatchObject({ plan: 'pro' });
-    expect(got.get('page')!.context).toMatchObject({ page: { url: `${siteUrl}/shop` } });
+    expect(got.get('page')!.context).toMatchObject({ page: { url: `${t.siteUrl}/shop` } });
     // Events sent once the config has arrived follow it: gzip bodies (no Content-Encoding) to its endpoint.
     await pg.evaluate(() => window.posthog.capture('Later', { n: 1 }));
-    const later = (await p.eventsOf(user, 4, 20_000)).filter((e) => e.event === 'Later');
+    const later = (await t.p.eventsOf(user, 4, 20_000)).filter((e) => e.event === 'Later');
     expect(later).toHaveLength(1);
     expect(gzipped).toContain('/i/v0/e/');
     await pg.close();
@@ -136,10 +106,10 @@ describe.skipIf(!haveChromium)('browser SDKs in headless Chromium', () => {
         const b = await amp.identify(new amp.Identify().set('plan', 'pro')).promise;
         return [a.code, b.code];
       },
-      [p.ingest.url, WRITE_KEY, user],
+      [t.p.ingest.url, WRITE_KEY, user],
     );
     expect(codes).toEqual([200, 200]);
-    const got = byKind(await p.eventsOf(user, 2));
+    const got = byKind(await t.p.eventsOf(user, 2));
     expect(got.get('track:Song Played')).toMatchObject({ user_id: user, properties: { genre: 'jazz' } });
     expect(got.get('identify')!.traits).toEqual({ plan: 'pro' });
     await pg.close();
@@ -156,11 +126,11 @@ describe.skipIf(!haveChromium)('browser SDKs in headless Chromium', () => {
         sp.trackPageView();
         sp.trackStructEvent({ category: 'shop', action: 'add-to-basket', label: 'sku-1', value: 2 });
       },
-      [p.ingest.url, WRITE_KEY, user],
+      [t.p.ingest.url, WRITE_KEY, user],
     );
-    const got = byKind(await p.eventsOf(user, 2));
+    const got = byKind(await t.p.eventsOf(user, 2));
     expect(got.get('page')).toMatchObject({ name: 'Shop', user_id: user, source: 'test' });
-    expect(got.get('page')!.context).toMatchObject({ page: { url: `${siteUrl}/shop` }, platform: 'web' });
+    expect(got.get('page')!.context).toMatchObject({ page: { url: `${t.siteUrl}/shop` }, platform: 'web' });
     expect(got.get('track:add-to-basket')).toMatchObject({ category: 'shop' });
     await pg.close();
   });
@@ -175,9 +145,9 @@ describe.skipIf(!haveChromium)('browser SDKs in headless Chromium', () => {
         mp.identify(u);
         mp.track('Signed Up', { plan: 'team', category: 'growth' });
       },
-      [p.ingest.url, WRITE_KEY, user],
+      [t.p.ingest.url, WRITE_KEY, user],
     );
-    const got = byKind(await p.eventsOf(user, ['track:Signed Up', 'identify']));
+    const got = byKind(await t.p.eventsOf(user, ['track:Signed Up', 'identify']));
     expect(got.get('track:Signed Up')).toMatchObject({ user_id: user, category: 'growth', properties: { plan: 'team', mp_lib: 'web' } });
     expect(got.has('identify')).toBe(true);
     await pg.close();

@@ -3,20 +3,21 @@
 // Firefox (over WebDriver BiDi, which stock Firefox speaks; playwright needs a patched Firefox);
 // neither downloads a browser of its own. Without it the browser
 // tests are skipped, and npm test says so at its start (test/support/prereqs.ts) and in the list.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 
-const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/lib/chromium/chromium'];
-
-/** The browser to drive: CHROMIUM_PATH when set, else Debian's; null when there is none. */
-export function chromiumPath(): string | null {
-  const set = process.env.CHROMIUM_PATH;
-  if (set) return existsSync(set) ? set : null;
-  return CANDIDATES.find((p) => existsSync(p)) ?? null;
+/** A browser's executable: `setting` (a path) when set, else the first of Debian's places that exists; null when none does. */
+function browserPath(setting: string | undefined, candidates: readonly string[]): string | null {
+  if (setting) return existsSync(setting) ? setting : null;
+  return candidates.find((p) => existsSync(p)) ?? null;
 }
 
+/** The browser to drive: CHROMIUM_PATH when set, else Debian's; null when there is none. */
+export const chromiumPath = (): string | null => browserPath(process.env.CHROMIUM_PATH, ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/lib/chromium/chromium']);
+
 export const CHROMIUM_MISSING =
-  'Chromium is not installed: the browser tests (dashboard-browser, formats-browser) are skipped (install it with: sudo apt-get install chromium, or set CHROMIUM_PATH)';
+  'Chromium is not installed: the browser tests (dashboard-browser, formats-browser, ingest-browser) are skipped (install it with: sudo apt-get install chromium, or set CHROMIUM_PATH)';
 
 /**
  * Flags that work on a closed network, as root: without the background-networking ones Chromium
@@ -32,14 +33,8 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
-const FIREFOX_CANDIDATES = ['/usr/bin/firefox-esr', '/usr/bin/firefox'];
-
 /** Firefox for the dashboard's Firefox test: FIREFOX_PATH when set, else Debian's firefox-esr; null when there is none. */
-export function firefoxPath(): string | null {
-  const set = process.env.FIREFOX_PATH;
-  if (set) return existsSync(set) ? set : null;
-  return FIREFOX_CANDIDATES.find((p) => existsSync(p)) ?? null;
-}
+export const firefoxPath = (): string | null => browserPath(process.env.FIREFOX_PATH, ['/usr/bin/firefox-esr', '/usr/bin/firefox']);
 
 export const FIREFOX_MISSING =
   'Firefox is not installed: the dashboard test in Firefox (dashboard-firefox) is skipped (install it with: sudo apt-get install firefox-esr, or set FIREFOX_PATH)';
@@ -54,4 +49,22 @@ export function outputDir(suite: string, test: string): string {
 
 export function writeJson(file: string, value: unknown): void {
   writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * A site of another origin than the servers under test (http://localhost:<port>, while they are on
+ * 127.0.0.1): `scripts` maps a path to a file served as JavaScript (an SDK's browser bundle from
+ * node_modules); every other path is a small HTML page titled "Shop".
+ */
+export async function serveSite(scripts: Readonly<Record<string, string>>): Promise<{ url: string; close(): Promise<void> }> {
+  const site = http.createServer((req, res) => {
+    const file = scripts[req.url ?? ''];
+    if (file !== undefined) res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(file));
+    else res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>Shop</title><h1>Shop</h1>');
+  });
+  await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://localhost:${(site.address() as { port: number }).port}`,
+    close: () => new Promise<void>((resolve) => site.close(() => resolve())),
+  };
 }
