@@ -15,6 +15,7 @@
 // | eid                              | messageId                                                     |
 // | dtm + stm (or ttm)               | timestamp: receivedAt - (stm - dtm), as Snowplow's derived_tstamp; ttm is taken as given |
 // | url, page, refr, ua, ip, lang, tz, res, tv, aid, p, sid, vid, co / cx | context.page, userAgent, ip, locale, timezone, screen, library, app, platform, session, contexts |
+import { keep } from '../../common/keep.js';
 import { JsonText, QuoteMemo, objectTextAt, quote } from '../jsontext.js';
 import { Refused, isObject, msTime, str, type Replies, type SegmentCall, type TranslateOptions, type Translation, type VendorReply } from './types.js';
 
@@ -23,7 +24,7 @@ type Json = Record<string, unknown>;
 export const TP2_PATH = '/com.snowplowanalytics.snowplow/tp2';
 
 /** The events of a tp2 body, an event, or an array of events (import). */
-export function snowplowEvents(value: unknown): unknown[] | null {
+function snowplowEvents(value: unknown): unknown[] | null {
   if (Array.isArray(value)) return value;
   if (!isObject(value)) return null;
   if (Array.isArray(value.data)) return value.data;
@@ -117,8 +118,7 @@ export function schemaName(schema: string): string {
   if (name === undefined) {
     const parts = schema.split('/');
     name = parts.length >= 4 ? parts[parts.length - 3]! : schema;
-    if (names.size >= 1000) names.clear();
-    names.set(schema, name);
+    keep(names, schema, name, 1000);
   }
   lastSchema = schema;
   lastName = name;
