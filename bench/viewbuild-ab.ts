@@ -129,6 +129,7 @@ async function build(dist: string, label: string, prof: string | null, extra: Re
   let ready = 0;
   let cpu: Record<string, number> = {};
   let maxRss = 0;
+  let maxRssAnon = 0;
   for (;;) {
     if (p.exitCode !== null) throw new Error(`query exited: ${errors.join('\n')}`);
     if (pid === 0) {
@@ -140,8 +141,12 @@ async function build(dist: string, label: string, prof: string | null, extra: Re
     }
     if (pid > 0) {
       try {
-        const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+        const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+        const m = /VmRSS:\s+(\d+)/.exec(status);
         if (m) maxRss = Math.max(maxRss, Number(m[1]) / 1024);
+        // The process's own memory: VmRSS also counts the pages of the mapped view file it touched.
+        const a = /RssAnon:\s+(\d+)/.exec(status);
+        if (a) maxRssAnon = Math.max(maxRssAnon, Number(a[1]) / 1024);
       } catch {
         /* gone */
       }
@@ -181,6 +186,7 @@ async function build(dist: string, label: string, prof: string | null, extra: Re
     cpu_s: Math.round(total * 10) / 10,
     cpu_by_thread: Object.fromEntries(Object.entries(cpu).sort((a, b) => b[1] - a[1]).slice(0, 10)),
     max_rss_mb: Math.round(maxRss),
+    max_rss_anon_mb: Math.round(maxRssAnon),
     disk_bytes_per_event: Math.round(disk / rows),
     progress,
     errors: errors.slice(0, 5),

@@ -21,6 +21,8 @@ export const querySchema = z
     QUERY_VIEW_MAX_BYTES: int(32 * GIB, 1024 * 1024, 2 ** 50),
     QUERY_VIEW_DECODE_THREADS: int(2, 0, 64),
     QUERY_VIEW_COMMIT_RECORDS: int(40_000, 100, 1_000_000),
+    QUERY_VIEW_CATCHUP_RECORDS: int(320_000, 100, 10_000_000),
+    QUERY_VIEW_CATCHUP_BYTES: int(384 * 1024 * 1024, 1024 * 1024, 2 ** 40),
     QUERY_SHARDS: int(1, 1, 1024),
     QUERY_SHARD_INDEX: optionalInt(0, 1023),
     QUERY_SHARD_URL: optionalStr(),
@@ -74,6 +76,10 @@ export const querySchema = z
     viewDecodeThreads: e.QUERY_VIEW_DECODE_THREADS,
     /** Records per view transaction at most while building (bigger: fewer pages copied per event, more memory). */
     viewCommitRecords: e.QUERY_VIEW_COMMIT_RECORDS,
+    /** Records per view transaction at most while far behind the topic (a build): gathered over several fetches. */
+    viewCatchUpRecords: e.QUERY_VIEW_CATCHUP_RECORDS,
+    /** Decoded bytes such a transaction holds at most until queued (the one committing holds as much again). */
+    viewCatchUpBytes: e.QUERY_VIEW_CATCHUP_BYTES,
     /** Replicas the view's partitions are spread over (1: every replica holds every partition). */
     shards: e.QUERY_SHARDS,
     /** This replica's shard: it holds partitions p with p mod shards = shardIndex. */

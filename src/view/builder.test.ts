@@ -131,4 +131,55 @@ describe('view builder', () => {
     expect(b.writer.days.has(Math.floor(T0 / DAY_MS))).toBe(false);
     expect(b.writer.days.get(Math.floor(T0 / DAY_MS) + 10)?.events).toBe(60);
   });
+
+  it('while far behind the topic, gathers one transaction over several fetches, and commits what it gathered once near the end', async () => {
+    const state = await open();
+    const reader = readerOf(state);
+    const queued: number[] = [];
+    const b = new ViewBuilder(state, {
+      topic: 't',
+      partitions: [0],
+      window: { events: 1000, ms: 0 },
+      log: silentLogger(),
+      recordsPerCommit: 100,
+      catchUpRecords: 500,
+      afterQueued: (records) => queued.push(records),
+    });
+    await state.write(() => b.setHorizon(0));
+    const events = Array.from({ length: 1000 }, (_, i) => event(i, `u${i % 7}`, T0 + i));
+    const fetch = (from: number, to: number) => ({ ...batch(0, from, events.slice(from, to)), highWatermark: 1000 });
+    // 950 records still to read: the first fetches are gathered, nothing is committed yet.
+    await b.apply([fetch(0, 50)]);
+    await b.apply([fetch(50, 300)]);
+    expect(queued).toEqual([]);
+    expect(state.offsets('t')).toEqual(new Map());
+    // At 500 records gathered (parts of 100) the transaction goes; near the end, the rest goes too.
+    await b.apply([fetch(300, 1000)]);
+    await b.flush();
+    expect(queued).toEqual([500, 1000]);
+    expect(state.offsets('t')).toEqual(new Map([[0, 1000]]));
+    const rows = reader.rows({ userKey: 'u3', from: null, to: null, type: null, event: null, cursor: null }, 1000, 0);
+    expect(rows.count).toBe(events.filter((e) => e.user_id === 'u3').length);
+  });
+
+  it('queues a catching-up transaction once it holds its bytes bound, whatever its records', async () => {
+    const state = await open();
+    const queued: number[] = [];
+    const b = new ViewBuilder(state, {
+      topic: 't',
+      partitions: [0],
+      window: { events: 1000, ms: 0 },
+      log: silentLogger(),
+      recordsPerCommit: 100,
+      catchUpBytes: 1,
+      afterQueued: (records) => queued.push(records),
+    });
+    await state.write(() => b.setHorizon(0));
+    const events = Array.from({ length: 1000 }, (_, i) => event(i, `u${i % 7}`, T0 + i));
+    await b.apply([{ ...batch(0, 0, events.slice(0, 50)), highWatermark: 1000 }]);
+    await b.apply([{ ...batch(0, 50, events.slice(50, 80)), highWatermark: 1000 }]);
+    await b.flush();
+    expect(queued).toEqual([50, 80]);
+    expect(state.offsets('t')).toEqual(new Map([[0, 80]]));
+  });
 });

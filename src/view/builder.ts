@@ -36,6 +36,22 @@ export const WINDOW_SNAPSHOT_MS = 30_000;
  */
 export const RECORDS_PER_COMMIT = 40_000;
 
+/**
+ * While the view is far behind the topic (a build, a replica back after a while: at least a
+ * transaction's worth of records not applied), nobody waits for freshness, so a transaction
+ * gathers records over several fetches, up to this many: in key order, more of them share each
+ * leaf LMDB copies, and the pages dirtied per event are what a large build's rate falls with.
+ * Bounded in memory by CATCH_UP_BYTES. Measured: docs/architecture/view.md, "Large builds".
+ */
+export const CATCH_UP_RECORDS = 320_000;
+/**
+ * The decoded bytes (reply JSON and key slabs, and their arrays) a catching-up transaction holds
+ * at most until it is queued; the one committing holds as much again. ~1.1 KB per bench event.
+ */
+export const CATCH_UP_BYTES = 384 * 1024 * 1024;
+/** Parts (slices) of one transaction at most: PutOrder numbers them in 16 bits. */
+const MAX_PARTS = 65_535;
+
 /** Fetches smaller than this are decoded in the builder's thread: a round trip to a decode thread costs more. */
 const DECODE_HERE_BELOW = 512;
 
@@ -51,6 +67,10 @@ export interface BuilderOptions {
   now?: () => number;
   /** Records per transaction at most (RECORDS_PER_COMMIT by default; QUERY_VIEW_COMMIT_RECORDS). */
   recordsPerCommit?: number;
+  /** Records per transaction at most while far behind the topic (CATCH_UP_RECORDS by default; QUERY_VIEW_CATCHUP_RECORDS). */
+  catchUpRecords?: number;
+  /** Decoded bytes a transaction holds at most while far behind (CATCH_UP_BYTES by default; QUERY_VIEW_CATCHUP_BYTES). */
+  catchUpBytes?: number;
   /**
    * Called once a transaction is queued and the one before it committed, with the records handled
    * so far and whether anything of this builder's is committed yet (a test hook kills the process here).
@@ -129,14 +149,19 @@ export class ViewBuilder {
   private readonly now: () => number;
   private readonly initial: Promise<void> = Promise.resolve();
   private committing: Promise<void> = this.initial;
-  /** The events of the transaction being queued, put in key order (./putorder.ts). */
+  /** The events of the transaction being gathered, put in key order (./putorder.ts). */
   private readonly order = new PutOrder();
+  private gathered: Gathered = gathering();
+  private readonly catchUpRecords: number;
+  private readonly catchUpBytes: number;
 
   constructor(
     private readonly state: StateStore,
     private readonly opts: BuilderOptions,
   ) {
     this.now = opts.now ?? Date.now;
+    this.catchUpRecords = opts.catchUpRecords ?? CATCH_UP_RECORDS;
+    this.catchUpBytes = opts.catchUpBytes ?? CATCH_UP_BYTES;
     this.writer = new ViewWriter(state);
     this.horizon = readHorizon(state.db('view_meta')) ?? Infinity;
     const stored = state.offsets(opts.topic);
@@ -181,6 +206,8 @@ export class ViewBuilder {
   async moveHorizon(horizon: number, chunk: number, log: Logger): Promise<void> {
     if (horizon > this.horizon) {
       this.markBelow = horizon;
+      // Events taken before now are not marked: they are committed before the scan that marks them.
+      await this.flush();
       const marked = await this.writer.markUsersBelow(horizon, chunk);
       await this.state.write(() => this.setHorizon(horizon));
       log.info({ horizon: new Date(horizon).toISOString(), usersWithOlderEvents: marked }, 'view horizon moved forward');
@@ -199,61 +226,95 @@ export class ViewBuilder {
   }
 
   /**
-   * Applies one fetch, in transactions of at most `recordsPerCommit` records. Every part of the
-   * fetch is handed to the decode threads at once; the parts are then written in order, each
-   * transaction queued while the previous one commits (at most one in flight), and the thread
-   * yields between them. Resolves once the last one is queued and the one before it committed.
+   * Applies one fetch. Every part of it is handed to the decode threads at once; the parts are then
+   * taken in order into the transaction being gathered, which is queued (the one before it
+   * committed first: at most one in flight, and the thread yields between them) once it holds
+   * `recordsPerCommit` records, or, while the view is far behind the topic, `catchUpRecords`
+   * records or `catchUpBytes` decoded bytes: then it goes on over the next fetches (see
+   * CATCH_UP_RECORDS). At the end of a fetch that leaves the view near the topic's end, what it
+   * gathered is queued. Resolves once that is done and the transaction before it committed.
    */
   async apply(batches: readonly PartitionBatch[]): Promise<void> {
-    const units: Slice[][] = [];
-    let unit: Slice[] = [];
-    let n = 0;
+    const slices: Slice[] = [];
     const perCommit = this.opts.recordsPerCommit ?? RECORDS_PER_COMMIT;
     let total = 0;
     for (const b of batches) total += b.records.length;
     const here = this.opts.decoder === undefined || total < DECODE_HERE_BELOW;
     for (const b of batches) {
-      let from = 0;
-      do {
-        const take = Math.min(b.records.length - from, perCommit - n);
-        const task = this.task(b, from, from + take);
-        unit.push({ batch: b, from, to: from + take, decoded: here ? Promise.resolve(decodeRecords(task)) : this.opts.decoder!.decode(task) });
-        n += take;
-        from += take;
-        if (n >= perCommit) {
-          units.push(unit);
-          unit = [];
-          n = 0;
+      // Parts of at most perCommit records: the decode threads share a fetch's work.
+      for (let from = 0; from < b.records.length; from += perCommit) {
+        const to = Math.min(b.records.length, from + perCommit);
+        const task = this.task(b, from, to);
+        slices.push({ batch: b, from, to, decoded: here ? Promise.resolve(decodeRecords(task)) : this.opts.decoder!.decode(task) });
+      }
+    }
+    for (const s of slices) {
+      const d = await s.decoded;
+      this.take(s.batch, s.from, s.to, d);
+      if (this.gathered.records >= this.recordsBound() || this.gathered.bytes >= this.catchUpBytes || this.gathered.parts.length >= MAX_PARTS) await this.queue();
+    }
+    if (!this.farBehind()) await this.queue();
+  }
+
+  /** Records a transaction gathers at most: more while far behind (no one waits for freshness then). */
+  private recordsBound(): number {
+    return this.farBehind() ? Math.max(this.catchUpRecords, this.opts.recordsPerCommit ?? RECORDS_PER_COMMIT) : (this.opts.recordsPerCommit ?? RECORDS_PER_COMMIT);
+  }
+
+  /** Records in Kafka not yet applied (by the high watermarks seen) are at least a catching-up transaction's worth. */
+  private farBehind(): boolean {
+    let lag = 0;
+    for (const [p, high] of this.high) lag += Math.max(0, high - (this.next.get(p) ?? 0));
+    return lag >= (this.opts.recordsPerCommit ?? RECORDS_PER_COMMIT);
+  }
+
+  /** Takes records [from, to) of a batch, decoded, into the transaction being gathered. */
+  private take(b: PartitionBatch, from: number, to: number, d: DecodedRecords): void {
+    const g = this.gathered;
+    const part = g.parts.length;
+    const keys = Buffer.from(d.keys.buffer, d.keys.byteOffset, d.keys.byteLength);
+    g.parts.push(d);
+    g.keys.push(keys);
+    g.json.push(Buffer.from(d.json.buffer, d.json.byteOffset, d.json.byteLength));
+    g.partitions.add(b.partition);
+    g.records += to - from;
+    // What this part keeps alive until its transaction commits: the slabs and arrays it came in.
+    for (const a of [d.status, d.json, d.jsonEnds, d.keys, d.keyEnds, d.userBytes, d.ts, d.receivedAt, d.typeCode, d.ids]) g.bytes += a.buffer.byteLength;
+    this.applySlice(b, from, to, d, keys, g.offsets, part);
+  }
+
+  /**
+   * Queues the gathered transaction (its events in key order, the users to mark, day stats, the
+   * partitions' next offsets, the windows when due), then waits for the one before it to commit.
+   */
+  private async queue(): Promise<void> {
+    const g = this.gathered;
+    if (g.parts.length === 0) return;
+    this.gathered = gathering();
+    const order = this.order;
+    // A partition's first commit always carries its window: its offsets must never be stored
+    // without one, or a restart would take resends of the events before them again.
+    const snapshot = this.now() - this.lastSnapshot >= WINDOW_SNAPSHOT_MS || [...g.partitions].some((p) => !this.windowSaved.has(p));
+    const previous = this.committing;
+    this.committing = this.state.write(
+      () => {
+        for (let i = 0; i < g.marks.length; i += 2) {
+          const d = g.parts[g.marks[i]!]!;
+          const k = g.marks[i + 1]!;
+          this.writer.markOlderKey(g.keys[g.marks[i]!]!, d.keyEnds[3 * k]!, d.userBytes[k]!);
         }
-      } while (from < b.records.length);
-    }
-    if (unit.length > 0) units.push(unit);
-    for (const u of units) {
-      const decoded = await Promise.all(u.map((s) => s.decoded));
-      const offsets = new Map<number, number>();
-      // A partition's first commit always carries its window: its offsets must never be stored
-      // without one, or a restart would take resends of the events before them again.
-      const snapshot = this.now() - this.lastSnapshot >= WINDOW_SNAPSHOT_MS || u.some((sl) => !this.windowSaved.has(sl.batch.partition));
-      const previous = this.committing;
-      this.committing = this.state.write(
-        () => {
-          const order = this.order;
-          order.reset();
-          const keys = decoded.map((d) => Buffer.from(d.keys.buffer, d.keys.byteOffset, d.keys.byteLength));
-          const json = decoded.map((d) => Buffer.from(d.json.buffer, d.json.byteOffset, d.json.byteLength));
-          u.forEach((s, k) => this.applySlice(s.batch, s.from, s.to, decoded[k]!, keys[k]!, offsets, k));
-          // The events the slices took, queued in key order (see ./putorder.ts).
-          order.forEach((part, k) => void this.writer.putDecoded(decoded[part]!, k, keys[part]!, json[part]!));
-          this.writer.flushDays();
-          if (snapshot) this.saveWindows();
-        },
-        this.opts.topic,
-        offsets,
-      );
-      if (snapshot) this.lastSnapshot = this.now();
-      await previous;
-      this.opts.afterQueued?.(this.counts.records, previous !== this.initial);
-    }
+        // The events the slices took, queued in key order (see ./putorder.ts).
+        order.forEach((part, k) => void this.writer.putDecoded(g.parts[part]!, k, g.keys[part]!, g.json[part]!));
+        order.reset();
+        this.writer.flushDays();
+        if (snapshot) this.saveWindows();
+      },
+      this.opts.topic,
+      g.offsets,
+    );
+    if (snapshot) this.lastSnapshot = this.now();
+    await previous;
+    this.opts.afterQueued?.(this.counts.records, previous !== this.initial);
   }
 
   /** Records [from, to) of a batch as a decode task; those already applied are left undecoded. */
@@ -282,8 +343,9 @@ export class ViewBuilder {
     return { values, ends, empty };
   }
 
-  /** Resolves when everything applied so far is committed. */
+  /** Resolves when everything applied so far is committed (what is being gathered is queued first). */
   async flush(): Promise<void> {
+    await this.queue();
     await this.committing;
   }
 
@@ -310,6 +372,7 @@ export class ViewBuilder {
    * continues from Kafka at that offset.
    */
   async applyBackfill(partition: number, rows: readonly BackfillRow[], upTo: number | null): Promise<void> {
+    await this.queue();
     const w = this.window(partition);
     const offsets = new Map<number, number>();
     const previous = this.committing;
@@ -353,8 +416,9 @@ export class ViewBuilder {
   backfilled = 0;
 
   /**
-   * Records [from, to) of a partition's batch, decoded (inside StateStore.write()), `keys` its
-   * keys slab: the events to write go to `this.order` as record k of part `part`, for the caller to queue.
+   * Records [from, to) of a partition's batch, decoded, `keys` its keys slab, part `part` of the
+   * transaction being gathered: the events to write go to `this.order` as record k of that part,
+   * the users to mark as having older events to its marks, the partition's next offset to `offsets`.
    */
   private applySlice(b: PartitionBatch, from: number, to: number, d: DecodedRecords, keys: Buffer, offsets: Map<number, number>, part: number): void {
     const p = b.partition;
@@ -374,6 +438,7 @@ export class ViewBuilder {
     const horizon = this.horizon;
     const messages = b.records;
     const order = this.order;
+    const marks = this.gathered.marks;
     for (let i = from; i < to; i++) {
       const k = i - from;
       const offset = Number(messages[i]!.offset);
@@ -404,10 +469,10 @@ export class ViewBuilder {
       const ts = d.ts[k]!;
       if (ts < horizon) {
         c.beyondHorizon++;
-        this.writer.markOlderKey(keys, d.keyEnds[3 * k]!, d.userBytes[k]!);
+        marks.push(part, k);
         continue;
       }
-      if (ts < this.markBelow) this.writer.markOlderKey(keys, d.keyEnds[3 * k]!, d.userBytes[k]!);
+      if (ts < this.markBelow) marks.push(part, k);
       order.add(part, k, keys, d.keyEnds[3 * k]!, d.keyEnds[3 * k + 1]!);
       c.applied++;
     }
@@ -423,6 +488,24 @@ export class ViewBuilder {
       this.readFrom.set(p, next);
     }
   }
+}
+
+/** A transaction being gathered: the decoded parts its puts point into, and what it commits with them. */
+interface Gathered {
+  parts: DecodedRecords[];
+  keys: Buffer[];
+  json: Buffer[];
+  /** Pairs (part, record): users to mark as having events older than the horizon. */
+  marks: number[];
+  offsets: Map<number, number>;
+  partitions: Set<number>;
+  records: number;
+  /** Bytes of the parts' buffers (held until the transaction commits). */
+  bytes: number;
+}
+
+function gathering(): Gathered {
+  return { parts: [], keys: [], json: [], marks: [], offsets: new Map(), partitions: new Set(), records: 0, bytes: 0 };
 }
 
 interface Slice {

@@ -96,6 +96,8 @@ async function main(data: ViewWorkerData): Promise<void> {
     window: { events: config.sink.dedupWindowEvents, ms: config.sink.dedupWindowMs },
     ...(decoder ? { decoder } : {}),
     recordsPerCommit: q.viewCommitRecords,
+    catchUpRecords: q.viewCatchUpRecords,
+    catchUpBytes: q.viewCatchUpBytes,
     log,
     // The test hook: SIGKILL with a transaction in flight, once one of this process's committed
     // (so every kill leaves progress for the next start to resume from).
@@ -191,7 +193,11 @@ async function main(data: ViewWorkerData): Promise<void> {
     if (m.type === 'stop') {
       stopping ??= stop();
     } else if (m.type === 'delete-user') {
-      void builder.writer.deleteUser(m.userKey).then(
+      // After what was applied before (a transaction may be gathering its events still).
+      void (async () => {
+        await builder.flush();
+        return builder.writer.deleteUser(m.userKey);
+      })().then(
         (events) => post({ type: 'deleted', id: m.id, events }),
         (err: unknown) => {
           log.error({ err }, 'deleting a user from the view failed');

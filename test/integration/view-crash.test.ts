@@ -63,8 +63,10 @@ describe('a view killed while it builds', () => {
       TRACKHOUSE_READ_KEYS: KEY,
       QUERY_PORT: '0',
       QUERY_VIEW_DAYS: '30',
-      // Several transactions in this 60k-event build, so a kill lands with one committed and one in flight.
-      QUERY_VIEW_COMMIT_RECORDS: '10000',
+      // Several transactions in this 60k-event build, so a kill lands with one committed and one in
+      // flight (and one gathering over fetches: the build is far behind, see CATCH_UP_RECORDS).
+      QUERY_VIEW_COMMIT_RECORDS: '5000',
+      QUERY_VIEW_CATCHUP_RECORDS: '10000',
       SHUTDOWN_DRAIN_DELAY_MS: '0',
       LOG_LEVEL: 'info',
     };
