@@ -7,8 +7,8 @@ export const MAX_EVENT_BYTES = 32 * 1024;
 
 /**
  * The producer's linger, chosen by measurement (docs/architecture/ingest.md, "Producer"): 5 ms
- * (Kafka 4's linger.ms) and 16 KB (~35 events, Kafka's batch.size), below what one free lane finds
- * queued at full load over 128 connections, so the maximum rate never waits for it.
+ * (Kafka 4's linger.ms) and 16 KB (~35 events, Kafka's batch.size). A free lane also waits (at
+ * most the 5 ms) for as many records as its last request carried (src/kafka/producer.ts).
  */
 const LINGER_MS = 5;
 const LINGER_BYTES = 16 * 1024;
