@@ -304,6 +304,18 @@ describe('linger', () => {
     expect(fake.sent.map((s) => s.records).at(-1)).toEqual(['events:h']);
   });
 
+  it('does not wait for more records once a large request is queued', async () => {
+    await make({ lingerMs: 50, lingerBytes: size('a') });
+    producer.submit(new Sub(['a', 'b', 'c', 'd', 'e']));
+    await turn();
+    const big = 'x'.repeat(100 * 1024);
+    producer.submit(new Sub([big, big, big]));
+    fake.sent[0]!.resolve();
+    await turn();
+    expect(fake.sent).toHaveLength(2); // 3 of 5 records, but 300 KB: sent at once
+    expect(fake.sent[1]!.records).toHaveLength(3);
+  });
+
   it('delivers every record once, in order per key, over two lanes, with requests arriving at any time', async () => {
     await make({ lanes: 2, lingerMs: 3, lingerBytes: 8 * size('u0-000') });
     const users = Array.from({ length: 6 }, (_, i) => `u${i}`);
