@@ -37,7 +37,7 @@ export const ingestSchema = z
      * kafkajs less CPU per event (docs/architecture/ingest.md, "Producer").
      */
     INGEST_PRODUCE_LINGER_MS: int(LINGER_MS, 0, 1_000),
-    /** Queued record bytes at which a lingering producer sends at once. */
+    /** Queued record bytes at which a lingering producer sends at once (with as many records as its last request carried). */
     INGEST_PRODUCE_LINGER_BYTES: int(LINGER_BYTES, 1024, 64 * 1024 * 1024),
     /** Seconds a 503 tells clients to wait (Retry-After). */
     INGEST_RETRY_AFTER_S: int(5, 1, 3600),
