@@ -7,8 +7,8 @@ export const MAX_EVENT_BYTES = 32 * 1024;
 
 /**
  * The producer's linger, chosen by measurement (docs/architecture/ingest.md, "Producer"): 5 ms
- * (Kafka 4's linger.ms) and 16 KB (~35 events, Kafka's batch.size), below what one free lane finds
- * queued at full load over 128 connections, so the maximum rate never waits for it.
+ * (Kafka 4's linger.ms) and 16 KB (~35 events, Kafka's batch.size). A free lane also waits (at
+ * most the 5 ms) for as many records as its last request carried (src/kafka/producer.ts).
  */
 const LINGER_MS = 5;
 const LINGER_BYTES = 16 * 1024;
@@ -37,7 +37,7 @@ export const ingestSchema = z
      * kafkajs less CPU per event (docs/architecture/ingest.md, "Producer").
      */
     INGEST_PRODUCE_LINGER_MS: int(LINGER_MS, 0, 1_000),
-    /** Queued record bytes at which a lingering producer sends at once. */
+    /** Queued record bytes at which a lingering producer sends at once (with as many records as its last request carried). */
     INGEST_PRODUCE_LINGER_BYTES: int(LINGER_BYTES, 1024, 64 * 1024 * 1024),
     /** Seconds a 503 tells clients to wait (Retry-After). */
     INGEST_RETRY_AFTER_S: int(5, 1, 3600),

@@ -271,6 +271,51 @@ describe('linger', () => {
     expect(fake.sent.map((s) => s.records)).toEqual([['events:x1', 'events:x2', 'events:x3'], ['events:x4']]);
   });
 
+  it('a free lane waits (at most lingerMs) until as many records are queued as its last request carried', async () => {
+    // lingerBytes is met by one record: only the record count holds the lane back.
+    await make({ lingerMs: 5, lingerBytes: size('a') });
+    producer.submit(new Sub(['a', 'b', 'c']));
+    await turn();
+    expect(fake.sent).toHaveLength(1);
+    producer.submit(new Sub(['d']));
+    fake.sent[0]!.resolve();
+    await turn(1);
+    expect(fake.sent).toHaveLength(1); // 1 of 3 queued: the callers just answered may come back
+    producer.submit(new Sub(['e']));
+    await turn(1);
+    expect(fake.sent).toHaveLength(1);
+    producer.submit(new Sub(['f']));
+    await turn();
+    expect(fake.sent.map((s) => s.records)).toEqual([['events:a', 'events:b', 'events:c'], ['events:d', 'events:e', 'events:f']]);
+    // Nobody comes back: the next record waits lingerMs and no more.
+    const g = new Sub(['g']);
+    producer.submit(g);
+    fake.sent[1]!.resolve();
+    await turn(4);
+    expect(fake.sent).toHaveLength(2);
+    await turn(1);
+    expect(fake.sent).toHaveLength(3);
+    fake.sent[2]!.resolve();
+    await turn();
+    expect(g.result).toBeNull();
+    // Its last request carried one record: the next record is sent as soon as the lane is free.
+    producer.submit(new Sub(['h']));
+    await turn();
+    expect(fake.sent.map((s) => s.records).at(-1)).toEqual(['events:h']);
+  });
+
+  it('does not wait for more records once a large request is queued', async () => {
+    await make({ lingerMs: 50, lingerBytes: size('a') });
+    producer.submit(new Sub(['a', 'b', 'c', 'd', 'e']));
+    await turn();
+    const big = 'x'.repeat(100 * 1024);
+    producer.submit(new Sub([big, big, big]));
+    fake.sent[0]!.resolve();
+    await turn();
+    expect(fake.sent).toHaveLength(2); // 3 of 5 records, but 300 KB: sent at once
+    expect(fake.sent[1]!.records).toHaveLength(3);
+  });
+
   it('delivers every record once, in order per key, over two lanes, with requests arriving at any time', async () => {
     await make({ lanes: 2, lingerMs: 3, lingerBytes: 8 * size('u0-000') });
     const users = Array.from({ length: 6 }, (_, i) => `u${i}`);
