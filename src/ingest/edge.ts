@@ -31,7 +31,7 @@ import { objectOf, parseEventJson } from './jsontext.js';
 import { emptyRecord, normalizeEvent, type NormalizeContext } from './normalize.js';
 import { eventBytes, rejectRecord } from './rejects.js';
 import { CALLS, callForPath, type CallKind } from './routes.js';
-import { decodeRequest, defaultReplies, formatRoute, Refused, type FormatRoute, type Replies, type SegmentCall } from './formats/index.js';
+import { decodeRequest, defaultReplies, formatRoute, Refused, type FormatRoute, type Replies, type SegmentCall, type Translation } from './formats/index.js';
 import { posthogReplies } from './formats/posthog.js';
 import { posthogConfigJson, posthogConfigScript, POSTHOG_FLAGS } from './formats/posthog-sdk.js';
 import { RecordSlab } from './slab.js';
@@ -392,6 +392,7 @@ export class IngestEdge {
     ctx.sentAt = null;
     ctx.context = null;
     ctx.ip = this.ipOf(r);
+    ctx.msTimes = false;
     if (r.kind !== 'batch') {
       this.event(r, obj, r.kind, -1, plain);
     } else {
@@ -456,25 +457,12 @@ export class IngestEdge {
     ctx.context = null;
     ctx.ip = this.ipOf(r);
     ctx.msTimes = true;
-    for (let i = 0; i < t.calls.length; i++) {
-      const call = t.calls[i]!;
-      ctx.source = r.source;
-      if (call instanceof Refused) {
-        this.rejectEvent(r, call, i, t.raw[i], call.field);
-        continue;
-      }
-      if (perEventKeys && typeof call.writeKey === 'string' && call.writeKey !== t.key) {
-        // Mixpanel carries the token in each event: an event with another known token is that source's.
-        const own = this.keys.fromBody(call.writeKey);
-        if (own.kind !== 'ok') {
-          this.rejectEvent(r, new Refused('invalid_field', 'the event\'s token is not a known write key', 'token', t.raw[i]), i, t.raw[i], 'token');
-          continue;
-        }
-        ctx.source = own.source;
-      }
-      this.event(r, call as SegmentCall, null, i, null, t.raw[i]);
+    try {
+      this.formatEvents(r, r.source, t, perEventKeys);
+    } finally {
+      // Not left set for the next request, even when something here throws.
+      ctx.msTimes = false;
     }
-    ctx.msTimes = false;
     if (r.rejected !== null && decoded.vendor === 'amplitude' && r.accepted > 0) {
       // Amplitude's contract: a 400 means nothing of the request was taken (its SDKs resend the
       // events not listed), so the valid events are dropped here, before Kafka sees them.
@@ -505,6 +493,29 @@ export class IngestEdge {
     return r.ip;
   };
 
+  /** The translated calls of a request, each through the Segment path's event(), or rejected as refused. */
+  private formatEvents(r: IngestRequest, source: string, t: Translation, perEventKeys: boolean): void {
+    const ctx = this.nctx;
+    for (let i = 0; i < t.calls.length; i++) {
+      const call = t.calls[i]!;
+      ctx.source = source;
+      if (call instanceof Refused) {
+        this.rejectEvent(r, call, i, t.raw[i], call.field);
+        continue;
+      }
+      if (perEventKeys && typeof call.writeKey === 'string' && call.writeKey !== t.key) {
+        // Mixpanel carries the token in each event: an event with another known token is that source's.
+        const own = this.keys.fromBody(call.writeKey);
+        if (own.kind !== 'ok') {
+          this.rejectEvent(r, new Refused('invalid_field', 'the event\'s token is not a known write key', 'token', t.raw[i]), i, t.raw[i], 'token');
+          continue;
+        }
+        ctx.source = own.source;
+      }
+      this.event(r, call as SegmentCall, null, i, null, t.raw[i]);
+    }
+  }
+
   /** Validates, normalizes and encodes one event; an invalid one becomes a rejected record. */
   private event(r: IngestRequest, raw: unknown, type: EventType | null, index: number, body: Buffer | null, original: unknown = raw): void {
     const rec = this.scratch;
@@ -518,7 +529,16 @@ export class IngestEdge {
         this.suppressed(r, index, body ?? eventBytes(original));
         return;
       }
-      const value = this.slab.encode(rec, this.deps.config.ingest.maxEventBytes);
+      let value: Buffer | null;
+      try {
+        value = this.slab.encode(rec, this.deps.config.ingest.maxEventBytes);
+      } catch (err) {
+        // normalizeEvent lets through only what the schema takes; should a value still slip past
+        // it, the event is refused with the encoder's reason (and kept in the rejected topic)
+        // rather than failing the request with a 500 its client would retry for ever.
+        this.rejectEvent(r, problem('invalid_field', `the event cannot be encoded: ${(err as Error).message}`), index, original, undefined, body);
+        return;
+      }
       if (value !== null) {
         r.records.push({ topic: this.eventsTopic, key, value });
         r.bytes += value.length + RECORD_MEMORY + key.length;

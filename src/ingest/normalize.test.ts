@@ -173,4 +173,11 @@ describe('normalizeEvent', () => {
     expect(run({ ...call, timestamp: Number.NaN }, 'track', { msTimes: true }).problem).toMatchObject({ code: 'invalid_timestamp' });
     expect(run({ ...call, timestamp: Date.UTC(3000, 0, 1), sentAt: undefined }, 'track', { msTimes: true }).problem).toMatchObject({ code: 'invalid_timestamp' });
   });
+
+  it('takes Unix-ms times with a fraction to the millisecond below (the record holds whole ms)', () => {
+    const { problem, out } = run({ userId: 'u', event: 'e', timestamp: RECEIVED - 5000.7, sentAt: RECEIVED - 999.2 }, 'track', { msTimes: true });
+    expect(problem).toBeNull();
+    expect([out.timestamp, out.sent_at]).toEqual([RECEIVED - 5001 + 1000, RECEIVED - 1000]);
+    expect(Number.isInteger(out.timestamp)).toBe(true);
+  });
 });

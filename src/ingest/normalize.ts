@@ -204,7 +204,9 @@ export function normalizeEvent(raw: unknown, fixedType: EventType | null, ctx: N
     if (Number.isNaN(ts)) return problem('invalid_timestamp', 'timestamp must be an ISO 8601 time');
   } else if (ctx.msTimes === true && typeof rawTs === 'number') {
     if (!Number.isFinite(rawTs)) return problem('invalid_timestamp', 'timestamp must be a finite time');
-    ts = rawTs;
+    // Milliseconds with a fraction (Python's time.time() * 1000) are taken to the millisecond
+    // below: the record's times are whole milliseconds (Avro longs).
+    ts = Math.floor(rawTs);
   } else if (rawTs !== undefined && rawTs !== null) {
     return problem('invalid_timestamp', 'timestamp must be an ISO 8601 string');
   }
@@ -214,7 +216,7 @@ export function normalizeEvent(raw: unknown, fixedType: EventType | null, ctx: N
     sentAt = parseIsoTime(rawSent, EVENT_TIME);
     if (Number.isNaN(sentAt)) return problem('invalid_timestamp', 'sentAt must be an ISO 8601 time');
   } else if (ctx.msTimes === true && typeof rawSent === 'number' && Number.isFinite(rawSent)) {
-    sentAt = rawSent;
+    sentAt = Math.floor(rawSent);
   } else if (rawSent !== undefined && rawSent !== null) {
     return problem('invalid_timestamp', 'sentAt must be an ISO 8601 string');
   }

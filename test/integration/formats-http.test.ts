@@ -216,6 +216,18 @@ describe('Snowplow and pixels', () => {
 });
 
 describe('shared rules', () => {
+  it('takes Unix-ms times with a fraction (to the ms below), and a vendor request leaves nothing behind for the next Segment one', async () => {
+    const user = `frac-${randomUUID()}`;
+    const ph = await send('POST', '/batch/', JSON.stringify({ api_key: WRITE_KEY, batch: [{ event: 'Frac', distinct_id: user, timestamp: Date.UTC(2026, 10, 20, 10) + 0.75 }] }));
+    const amp = await send('POST', '/2/httpapi', JSON.stringify({ api_key: WRITE_KEY, events: [{ event_type: 'Frac', user_id: user, time: Date.UTC(2026, 10, 20, 11) + 0.5 }] }));
+    expect([ph.status, amp.status]).toEqual([200, 200]);
+    const got = await landed(user, 2);
+    expect(got.map((e) => e.timestamp).sort()).toEqual([Date.UTC(2026, 10, 20, 10), Date.UTC(2026, 10, 20, 11)]);
+    // Segment's calls still take ISO 8601 text only: a number is refused (400), not taken as ms.
+    const seg = await send('POST', '/v1/batch', JSON.stringify({ writeKey: WRITE_KEY, batch: [{ type: 'track', event: 'x', userId: user, timestamp: 1e-7 }] }));
+    expect([seg.status, JSON.parse(seg.text).rejected?.[0]?.code]).toEqual([400, 'invalid_timestamp']);
+  });
+
   it('refuses bodies over 500 KB with 413, unknown encodings with 415 and wrong methods with 405 and the path\'s Allow, in each vendor\'s shape', async () => {
     const big = JSON.stringify({ api_key: WRITE_KEY, events: [{ event_type: 'x', user_id: 'u', event_properties: { pad: 'x'.repeat(600_000) } }] });
     const a = await send('POST', '/2/httpapi', big);
