@@ -424,7 +424,7 @@ function room(n: number): void {
 const WORD_COPY_MAX = 64;
 
 /**
- * Copies out[s, e) (the page's rows, or the cursors' middle: both before the answer, so a copy
+ * Copies out[s, e) (the page's rows, before the answer, so a copy
  * never overlaps its source) to the answer's end, which has room. Most copies are short (a key,
  * an id, a time): those go 4 bytes at a time through a DataView (unaligned 32-bit loads and
  * stores, compiled inline), the last 4 bytes of the copy written as one word even where it
