@@ -193,6 +193,27 @@ describe('the cursors\' fingerprint', () => {
   });
 });
 
+describe('the edge cursors', () => {
+  it('are REST\'s cursors for times of every digit in every place, at the 13-digit bounds and outside them, and ids of every length', () => {
+    const r = rng(11);
+    const base = randomEvent(r, 0);
+    // 13 digits (the table-driven path): random, every digit value in every place, the bounds; others go the general way.
+    const times = [1e12, 1e13 - 1, 999_999_999_999, 1e13, 1e13 + 7, 0, 42, 1_234_567_890_123, 9_876_543_210_987];
+    for (let k = 0; k < 200; k++) times.push(1e12 + Math.floor(r() * 9e12));
+    for (let d = 0; d < 10; d++) times.push(Number(`${Math.max(1, d)}${String(d).repeat(12)}`), Number(`1${'0'.repeat(11 - (d % 12))}${d}`.padEnd(13, String(d))));
+    const ids = ['', 'a', 'ab', 'abc', 'abcd', 'a1b2c3d4-1000-0000-8abc-deadbeef0a1b', 'x'.repeat(100), 'é😀', 'back\\slash"q'];
+    const events = times.map((t, k) => ({ ...base, timestamp: t, received_at: t, event_id: ids[k % ids.length]! }));
+    const seen: EventsRequest[] = [];
+    const reader = readerOf(events, false, seen);
+    const schema = buildGraphqlSchema({ reader, stream: null, log: silentLogger() });
+    const plan = planFastPage(schema, parse('query { user(id: "u") { events(first: 100) { edges { cursor node { eventId } } pageInfo { startCursor endCursor } } } }'), null)!;
+    const answer = JSON.parse(writeFastPage(plan, schema, {}, reader)!.toString()) as { data: { user: { events: { edges: { cursor: string }[]; pageInfo: { startCursor: string; endCursor: string } } } } };
+    const cursor = cursorsOf(seen[0]!);
+    expect(answer.data.user.events.edges.map((e) => e.cursor)).toEqual(events.map((e) => cursor(e.timestamp, e.event_id)));
+    expect(answer.data.user.events.pageInfo.endCursor).toBe(cursor(events.at(-1)!.timestamp, events.at(-1)!.event_id));
+  });
+});
+
 describe('the type check', () => {
   it('writes a page whose every type is an EventType value, and refuses one differing in any byte or its length', () => {
     const e = randomEvent(rng(5), 5);

@@ -424,7 +424,7 @@ function room(n: number): void {
 const WORD_COPY_MAX = 64;
 
 /**
- * Copies out[s, e) (the page's rows, or the cursors' middle: both before the answer, so a copy
+ * Copies out[s, e) (the page's rows, before the answer, so a copy
  * never overlaps its source) to the answer's end, which has room. Most copies are short (a key,
  * an id, a time): those go 4 bytes at a time through a DataView (unaligned 32-bit loads and
  * stores, compiled inline), the last 4 bytes of the copy written as one word even where it
@@ -491,12 +491,10 @@ function hasBackslash(s: number, e: number): boolean {
 /** writeCursor() with row i's event_id value (quoted) at out[s, e): the edge writers have its offsets already. */
 function writeCursorOf(r: Rows, i: number, s: number, e: number, ctx: Context): void {
   const src = out;
-  const escaped = hasBackslash(s + 1, e - 1);
   const time = r.page.rows.time(i);
-  if (!escaped && time >= 1e12 && time < 1e13 && ctx.middleAt >= 0) {
-    writeAlignedCursor(time, s + 1, e - 1, ctx.middleAt);
-    return;
-  }
+  // The aligned cursor checks the id for an escape as it encodes it; on one, it is written again here.
+  if (time >= 1e12 && time < 1e13 && ctx.aligned && writeAlignedCursor(time, s + 1, e - 1)) return;
+  const escaped = hasBackslash(s + 1, e - 1);
   const fingerprint = ctx.fingerprint;
   const ts = String(time);
   const id = escaped ? Buffer.from(JSON.parse(src.toString('utf8', s, e)) as string, 'utf8') : null;
@@ -637,41 +635,79 @@ function compileWriter(ops: Omit<EdgeOps, 'write'>): EdgeWriter {
   return new Function("lib", code)(WRITER_LIB) as EdgeWriter;
 }
 
-const digits = new Uint8Array(15);
+/** The base64url characters of every 12 bits, two to a 16-bit entry (first character in the low byte). */
+const B64_PAIRS = new Uint16Array(4096);
+for (let v = 0; v < 4096; v++) B64_PAIRS[v] = B64[v >>> 6]! | (B64[v & 63]! << 8);
+/** The 4 base64url characters of 3 bytes (a 24-bit big-endian value), as one little-endian word. */
+const b64Word = (v: number): number => B64_PAIRS[v >>> 12]! | (B64_PAIRS[v & 4095]! << 16);
+/** b64Word of `1|<d>`, d a digit: an aligned cursor's first 4 characters, by the time's first digit. */
+const TIME_HEAD = Int32Array.from({ length: 10 }, (_, d) => b64Word((0x31 << 16) | (0x7c << 8) | (0x30 + d)));
+/** b64Word of three ASCII digits 000..999: the next 16 characters are 4 of these. */
+const TIME_TRIPLE = Int32Array.from({ length: 1000 }, (_, n) => b64Word(((0x30 + ((n / 100) | 0)) << 16) | ((0x30 + (((n / 10) | 0) % 10)) << 8) | (0x30 + (n % 10))));
 
 /**
  * writeCursor() for the common case, in a third of its work: a 13-digit time (2001 to 2286) makes
  * `1|<ts>` 15 bytes and `|<fingerprint>|` 18, both whole base64 groups, so the cursor is the
- * encoding of `1|<ts>` (20 characters), the page's encoded `|<fingerprint>|` (24, written once
- * per page at out[middleAt]), then the encoding of the id's bytes (out[s, e), no escape in them),
- * nothing staged.
+ * encoding of `1|<ts>` (20 characters), the page's encoded `|<fingerprint>|` (24, MIDDLE, made
+ * once per page), then the encoding of the id's bytes (out[s, e)), nothing staged; false, nothing
+ * written, when the id holds an escape (the cursor has the id unescaped: writeCursorOf's way). `1|<ts>` is 5 groups of 3 bytes whose 4 characters each come from a table: `1|`
+ * and the first digit, then the time's digits 3 by 3 (5 stores, no digit written, no loop; it was
+ * a fifth of a cursor-per-edge page's writing with a digit loop and the generic encoder).
  */
-function writeAlignedCursor(time: number, s: number, e: number, middleAt: number): void {
-  const d = digits;
-  d[0] = 0x31;
-  d[1] = 0x7c;
-  // Both halves fit 32-bit integers: integer division, no floating point.
-  let hi = Math.floor(time / 1e7) | 0;
-  let lo = (time - hi * 1e7) | 0;
-  for (let k = 14; k >= 8; k--) {
-    const q = (lo / 10) | 0;
-    d[k] = 0x30 + lo - q * 10;
-    lo = q;
-  }
-  for (let k = 7; k >= 2; k--) {
-    const q = (hi / 10) | 0;
-    d[k] = 0x30 + hi - q * 10;
-    hi = q;
-  }
+function writeAlignedCursor(time: number, s: number, e: number): boolean {
   room(20 + 24 + Math.ceil(((e - s) * 4) / 3) + 4);
-  at = base64url(d, 0, 15, at);
-  put(middleAt, middleAt + 24);
-  at = base64url(out, s, e, at);
+  // time = d c1 c2 c3 c4 (one digit, four of three); both halves fit 32-bit integers.
+  const hi = Math.floor(time / 1e6) | 0;
+  const lo = (time - hi * 1e6) | 0;
+  const c3 = (lo / 1000) | 0;
+  const top = (hi / 1000) | 0;
+  const d = (top / 1000) | 0;
+  const v = view;
+  const t = at;
+  v.setUint32(t, TIME_HEAD[d]!, true);
+  v.setUint32(t + 4, TIME_TRIPLE[top - d * 1000]!, true);
+  v.setUint32(t + 8, TIME_TRIPLE[hi - top * 1000]!, true);
+  v.setUint32(t + 12, TIME_TRIPLE[c3]!, true);
+  v.setUint32(t + 16, TIME_TRIPLE[lo - c3 * 1000]!, true);
+  // The page's `|<fingerprint>|` (MIDDLE): 6 stores, no copy loop.
+  const m = MIDDLE;
+  v.setUint32(t + 20, m[0]!, true);
+  v.setUint32(t + 24, m[1]!, true);
+  v.setUint32(t + 28, m[2]!, true);
+  v.setUint32(t + 32, m[3]!, true);
+  v.setUint32(t + 36, m[4]!, true);
+  v.setUint32(t + 40, m[5]!, true);
+  const end = base64urlOfId(s, e, t + 44);
+  if (end < 0) return false;
+  at = end;
+  return true;
 }
 
-/** The base64url characters of every 12 bits, two to a 16-bit entry (first character in the low byte). */
-const B64_PAIRS = new Uint16Array(4096);
-for (let v = 0; v < 4096; v++) B64_PAIRS[v] = B64[v >>> 6]! | (B64[v & 63]! << 8);
+/** The page's `|<fingerprint>|` base64url-encoded (24 characters) as 6 little-endian words, for writeAlignedCursor. */
+const MIDDLE = new Int32Array(6);
+
+/**
+ * base64url() of out[s, e) (a row's id, no escape expected), or -1 when it holds a backslash (an
+ * escape: the cursor has the unescaped id, see writeCursorOf). Each 3 bytes are read as one
+ * big-endian 32-bit load (its 4th byte dropped; out[e] exists: the answer lies after the rows)
+ * and checked for a backslash in the same step (a byte of x ^ 0x5c5c5c is 0 iff the test bit is
+ * set), not byte loads and a second pass over the id.
+ */
+function base64urlOfId(s: number, e: number, t: number): number {
+  const v32 = view;
+  let j = s;
+  let slash = 0;
+  for (; j + 3 <= e; j += 3, t += 4) {
+    const w = v32.getUint32(j, false) >>> 8;
+    const x = w ^ 0x5c5c5c;
+    slash |= (x - 0x010101) & ~x & 0x808080;
+    v32.setUint32(t, b64Word(w), true);
+  }
+  const o = out;
+  for (let k = j; k < e; k++) slash |= o[k] === 0x5c ? 1 : 0;
+  if (slash !== 0) return -1;
+  return j === e ? t : base64url(o, j, e, t);
+}
 
 /**
  * Writes src[s, e) base64url-encoded (no padding) into the answer at t, which has room; returns
@@ -752,8 +788,8 @@ interface Context {
   userId: string;
   /** The request's cursor fingerprint (scopeFingerprint, ASCII); '' when no cursor is written. */
   fingerprint: string;
-  /** Where `|<fingerprint>|` base64url-encoded (24 bytes) lies in `out` (see writeAlignedCursor); -1: not there (slow cursors). */
-  middleAt: number;
+  /** Whether MIDDLE holds `|<fingerprint>|` base64url-encoded (see writeAlignedCursor); false: slow cursors. */
+  aligned: boolean;
 }
 
 /**
@@ -790,20 +826,18 @@ export function writeFastPage(plan: FastPlan, schema: GraphQLSchema, variables: 
   const page = reader.viewPage(r);
   if (page === null) return null;
   const fingerprint = page.count > 0 && plan.readsCursor ? fingerprintOf(r) : '';
-  // `out` is the reader's buffer (see `own`): the page's rows, then `|<fingerprint>|`
-  // base64url-encoded (a whole 24 characters when the fingerprint is the usual 16), then the answer.
-  const middle = fingerprint.length === 16 ? 24 : 0;
+  // `|<fingerprint>|` base64url-encoded, a whole 24 characters when the fingerprint is the usual
+  // 16 (MIDDLE, for the aligned cursors); `out` is the reader's buffer (see `own`): the page's
+  // rows, then the answer.
+  const aligned = fingerprint.length === 16;
+  if (aligned) {
+    const f = (k: number) => fingerprint.charCodeAt(k);
+    MIDDLE[0] = b64Word((0x7c << 16) | (f(0) << 8) | f(1));
+    for (let k = 1; k < 5; k++) MIDDLE[k] = b64Word((f(3 * k - 1) << 16) | (f(3 * k) << 8) | f(3 * k + 1));
+    MIDDLE[5] = b64Word((f(14) << 16) | (f(15) << 8) | 0x7c);
+  }
   writeInto(page.rows.buffer);
   at = page.count > 0 ? page.rows.end(page.count - 1) : 0;
-  const middleAt = at;
-  room(middle);
-  if (middle > 0) {
-    const c = cursorBytes;
-    c[0] = 0x7c;
-    for (let j = 0; j < 16; j++) c[j + 1] = fingerprint.charCodeAt(j);
-    c[17] = 0x7c;
-    at = base64url(c, 0, 18, at);
-  }
   const answer = at;
   const rows: Rows = { page, headers: page.rows.rowHeaders };
   const h = rows.headers;
@@ -817,7 +851,7 @@ export function writeFastPage(plan: FastPlan, schema: GraphQLSchema, variables: 
       if (!isEventType(rowStart + (h[o]! | (h[o + 1]! << 8)), rowStart + (h[o + 2]! | (h[o + 3]! << 8)) - KEY_BYTES[TYPE_FIELD + 1]!)) return null;
     }
   }
-  const ctx: Context = { plan, userId, fingerprint, middleAt: middle > 0 ? middleAt : -1 };
+  const ctx: Context = { plan, userId, fingerprint, aligned };
   writeParts(plan.page, rows, ctx);
   return out.subarray(answer, at);
 }
