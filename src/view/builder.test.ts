@@ -132,9 +132,9 @@ describe('view builder', () => {
     expect(b.writer.days.get(Math.floor(T0 / DAY_MS) + 10)?.events).toBe(60);
   });
 
-  it('while far behind the topic, gathers one transaction over several fetches, and commits what it gathered once near the end', async () => {
+  /** A builder far behind a 1000-record topic (100 records a transaction when near its end), recording each transaction it queues. */
+  async function catchingUp(bounds: { catchUpRecords?: number; catchUpBytes?: number }) {
     const state = await open();
-    const reader = readerOf(state);
     const queued: number[] = [];
     const b = new ViewBuilder(state, {
       topic: 't',
@@ -142,11 +142,17 @@ describe('view builder', () => {
       window: { events: 1000, ms: 0 },
       log: silentLogger(),
       recordsPerCommit: 100,
-      catchUpRecords: 500,
+      ...bounds,
       afterQueued: (records) => queued.push(records),
     });
     await state.write(() => b.setHorizon(0));
     const events = Array.from({ length: 1000 }, (_, i) => event(i, `u${i % 7}`, T0 + i));
+    return { state, b, queued, events };
+  }
+
+  it('while far behind the topic, gathers one transaction over several fetches, and commits what it gathered once near the end', async () => {
+    const { state, b, queued, events } = await catchingUp({ catchUpRecords: 500 });
+    const reader = readerOf(state);
     const fetch = (from: number, to: number) => ({ ...batch(0, from, events.slice(from, to)), highWatermark: 1000 });
     // 950 records still to read: the first fetches are gathered, nothing is committed yet.
     await b.apply([fetch(0, 50)]);
@@ -163,19 +169,7 @@ describe('view builder', () => {
   });
 
   it('queues a catching-up transaction once it holds its bytes bound, whatever its records', async () => {
-    const state = await open();
-    const queued: number[] = [];
-    const b = new ViewBuilder(state, {
-      topic: 't',
-      partitions: [0],
-      window: { events: 1000, ms: 0 },
-      log: silentLogger(),
-      recordsPerCommit: 100,
-      catchUpBytes: 1,
-      afterQueued: (records) => queued.push(records),
-    });
-    await state.write(() => b.setHorizon(0));
-    const events = Array.from({ length: 1000 }, (_, i) => event(i, `u${i % 7}`, T0 + i));
+    const { state, b, queued, events } = await catchingUp({ catchUpBytes: 1 });
     await b.apply([{ ...batch(0, 0, events.slice(0, 50)), highWatermark: 1000 }]);
     await b.apply([{ ...batch(0, 50, events.slice(50, 80)), highWatermark: 1000 }]);
     await b.flush();
