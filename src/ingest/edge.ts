@@ -31,7 +31,7 @@ import { objectOf, parseEventJson } from './jsontext.js';
 import { emptyRecord, normalizeEvent, type NormalizeContext } from './normalize.js';
 import { eventBytes, rejectRecord } from './rejects.js';
 import { CALLS, callForPath, type CallKind } from './routes.js';
-import { decodeRequest, defaultReplies, formatRoute, Refused, type FormatRoute, type Replies, type SegmentCall, type Translation } from './formats/index.js';
+import { decodeRequest, defaultReplies, formatRoute, Refused, type FormatRoute, type Replies, type SegmentCall } from './formats/index.js';
 import { posthogReplies } from './formats/posthog.js';
 import { posthogConfigJson, posthogConfigScript, POSTHOG_FLAGS } from './formats/posthog-sdk.js';
 import { RecordSlab } from './slab.js';
@@ -386,13 +386,7 @@ export class IngestEdge {
       r.source = key.source;
     }
 
-    const ctx = this.nctx;
-    ctx.receivedAt = receivedAt;
-    ctx.source = r.source;
-    ctx.sentAt = null;
-    ctx.context = null;
-    ctx.ip = this.ipOf(r);
-    ctx.msTimes = false;
+    const ctx = this.context(r, receivedAt, r.source, false);
     if (r.kind !== 'batch') {
       this.event(r, obj, r.kind, -1, plain);
     } else {
@@ -451,17 +445,25 @@ export class IngestEdge {
       this.bodyRefused(r, new HttpError('invalid_body', 'the body holds no events'), body, { receivedAt });
       return;
     }
-    const ctx = this.nctx;
-    ctx.receivedAt = receivedAt;
-    ctx.sentAt = null;
-    ctx.context = null;
-    ctx.ip = this.ipOf(r);
-    ctx.msTimes = true;
-    try {
-      this.formatEvents(r, r.source, t, perEventKeys);
-    } finally {
-      // Not left set for the next request, even when something here throws.
-      ctx.msTimes = false;
+    const source = r.source;
+    const ctx = this.context(r, receivedAt, source, true);
+    for (let i = 0; i < t.calls.length; i++) {
+      const call = t.calls[i]!;
+      ctx.source = source;
+      if (call instanceof Refused) {
+        this.rejectEvent(r, call, i, t.raw[i], call.field);
+        continue;
+      }
+      if (perEventKeys && typeof call.writeKey === 'string' && call.writeKey !== t.key) {
+        // Mixpanel carries the token in each event: an event with another known token is that source's.
+        const own = this.keys.fromBody(call.writeKey);
+        if (own.kind !== 'ok') {
+          this.rejectEvent(r, new Refused('invalid_field', 'the event\'s token is not a known write key', 'token', t.raw[i]), i, t.raw[i], 'token');
+          continue;
+        }
+        ctx.source = own.source;
+      }
+      this.event(r, call as SegmentCall, null, i, null, t.raw[i]);
     }
     if (r.rejected !== null && decoded.vendor === 'amplitude' && r.accepted > 0) {
       // Amplitude's contract: a 400 means nothing of the request was taken (its SDKs resend the
@@ -493,27 +495,19 @@ export class IngestEdge {
     return r.ip;
   };
 
-  /** The translated calls of a request, each through the Segment path's event(), or rejected as refused. */
-  private formatEvents(r: IngestRequest, source: string, t: Translation, perEventKeys: boolean): void {
+  /**
+   * The normalize context of r's events, every field set here for each request (the object is
+   * reused): nothing of a request before, even one that threw, reaches the next one.
+   */
+  private context(r: IngestRequest, receivedAt: number, source: string, msTimes: boolean): NormalizeContext {
     const ctx = this.nctx;
-    for (let i = 0; i < t.calls.length; i++) {
-      const call = t.calls[i]!;
-      ctx.source = source;
-      if (call instanceof Refused) {
-        this.rejectEvent(r, call, i, t.raw[i], call.field);
-        continue;
-      }
-      if (perEventKeys && typeof call.writeKey === 'string' && call.writeKey !== t.key) {
-        // Mixpanel carries the token in each event: an event with another known token is that source's.
-        const own = this.keys.fromBody(call.writeKey);
-        if (own.kind !== 'ok') {
-          this.rejectEvent(r, new Refused('invalid_field', 'the event\'s token is not a known write key', 'token', t.raw[i]), i, t.raw[i], 'token');
-          continue;
-        }
-        ctx.source = own.source;
-      }
-      this.event(r, call as SegmentCall, null, i, null, t.raw[i]);
-    }
+    ctx.receivedAt = receivedAt;
+    ctx.source = source;
+    ctx.sentAt = null;
+    ctx.context = null;
+    ctx.ip = this.ipOf(r);
+    ctx.msTimes = msTimes;
+    return ctx;
   }
 
   /** Validates, normalizes and encodes one event; an invalid one becomes a rejected record. */
