@@ -152,6 +152,7 @@ export class ViewBuilder {
   /** The events of the transaction being gathered, put in key order (./putorder.ts). */
   private readonly order = new PutOrder();
   private gathered: Gathered = gathering();
+  private readonly perCommit: number;
   private readonly catchUpRecords: number;
   private readonly catchUpBytes: number;
 
@@ -160,7 +161,8 @@ export class ViewBuilder {
     private readonly opts: BuilderOptions,
   ) {
     this.now = opts.now ?? Date.now;
-    this.catchUpRecords = opts.catchUpRecords ?? CATCH_UP_RECORDS;
+    this.perCommit = opts.recordsPerCommit ?? RECORDS_PER_COMMIT;
+    this.catchUpRecords = Math.max(opts.catchUpRecords ?? CATCH_UP_RECORDS, this.perCommit);
     this.catchUpBytes = opts.catchUpBytes ?? CATCH_UP_BYTES;
     this.writer = new ViewWriter(state);
     this.horizon = readHorizon(state.db('view_meta')) ?? Infinity;
@@ -236,7 +238,7 @@ export class ViewBuilder {
    */
   async apply(batches: readonly PartitionBatch[]): Promise<void> {
     const slices: Slice[] = [];
-    const perCommit = this.opts.recordsPerCommit ?? RECORDS_PER_COMMIT;
+    const perCommit = this.perCommit;
     let total = 0;
     for (const b of batches) total += b.records.length;
     const here = this.opts.decoder === undefined || total < DECODE_HERE_BELOW;
@@ -258,14 +260,14 @@ export class ViewBuilder {
 
   /** Records a transaction gathers at most: more while far behind (no one waits for freshness then). */
   private recordsBound(): number {
-    return this.farBehind() ? Math.max(this.catchUpRecords, this.opts.recordsPerCommit ?? RECORDS_PER_COMMIT) : (this.opts.recordsPerCommit ?? RECORDS_PER_COMMIT);
+    return this.farBehind() ? this.catchUpRecords : this.perCommit;
   }
 
   /** Records in Kafka not yet applied (by the high watermarks seen) are at least a catching-up transaction's worth. */
   private farBehind(): boolean {
     let lag = 0;
     for (const [p, high] of this.high) lag += Math.max(0, high - (this.next.get(p) ?? 0));
-    return lag >= (this.opts.recordsPerCommit ?? RECORDS_PER_COMMIT);
+    return lag >= this.perCommit;
   }
 
   /** Takes records [from, to) of a batch, decoded, into the transaction being gathered. */
