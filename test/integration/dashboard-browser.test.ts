@@ -10,7 +10,7 @@ import path from 'node:path';
 import { chromium as playwright, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM_ARGS, CHROMIUM_MISSING, chromiumPath, outputDir, writeJson } from '../support/chromium.js';
-import { sendBatch, startAllInOne, type AllInOne } from '../support/allinone.js';
+import { postBatch, sendBatch, startAllInOne, type AllInOne } from '../support/allinone.js';
 
 const SUITE = 'dashboard-browser';
 const executablePath = chromiumPath();
@@ -177,11 +177,7 @@ describe.runIf(executablePath !== null)('dashboard in a browser (Chromium), agai
       await expect.poll(async () => Number((await total.textContent())?.replace(/,/g, '')), { timeout: 20_000 }).toBeGreaterThanOrEqual(25);
     } else await expect.poll(() => page.locator('#live [data-source=dev]').count(), { timeout: 20_000 }).toBe(1);
     // A refused event: counted by reason from live volume (today), where the server has it.
-    const refused = await fetch(`${aio.ingestUrl}/v1/batch`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from('dev-write-key:').toString('base64')}` },
-      body: JSON.stringify({ batch: [{ type: 'nonsense', userId, messageId: `${run}-bad` }] }),
-    });
+    const refused = await postBatch(aio.ingestUrl, [{ type: 'nonsense', userId, messageId: `${run}-bad` }]);
     expect(refused.status).toBe(400);
     if (volume.status !== 404) {
       const reason = page.locator('#rejected [data-list] li', { hasText: 'unknown_type' });

@@ -20,13 +20,18 @@ export interface AllInOne {
   stop(): Promise<void>;
 }
 
-/** Sends a batch to the all-in-one's ingest with the dev write key; throws unless it answers 200. */
-export async function sendBatch(ingestUrl: string, batch: object[]): Promise<void> {
-  const res = await fetch(`${ingestUrl}/v1/batch`, {
+/** Posts a batch to the all-in-one's ingest with the dev write key; the answer, whatever it is. */
+export function postBatch(ingestUrl: string, batch: object[]): Promise<Response> {
+  return fetch(`${ingestUrl}/v1/batch`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from('dev-write-key:').toString('base64')}` },
     body: JSON.stringify({ batch }),
   });
+}
+
+/** postBatch, throwing unless the ingest answers 200. */
+export async function sendBatch(ingestUrl: string, batch: object[]): Promise<void> {
+  const res = await postBatch(ingestUrl, batch);
   if (res.status !== 200) throw new Error(`ingest answered ${res.status}: ${await res.text()}`);
 }
 
