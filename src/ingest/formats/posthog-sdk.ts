@@ -8,25 +8,27 @@
 // capture endpoint, as PostHog's own config does. Pure: the edge validates the token and writes.
 import type { VendorReply } from './types.js';
 
+/** What every project's remote config says: features off, gzip bodies, capture at /i/v0/e/. */
+const FEATURES_OFF = {
+  supportedCompression: ['gzip', 'gzip-js'],
+  hasFeatureFlags: false,
+  captureDeadClicks: false,
+  capturePerformance: false,
+  autocapture_opt_out: false,
+  autocaptureExceptions: false,
+  analytics: { endpoint: '/i/v0/e/' },
+  elementsChainAsString: true,
+  sessionRecording: false,
+  heatmaps: false,
+  surveys: false,
+  productTours: false,
+  defaultIdentifiedOnly: true,
+  siteApps: [],
+};
+
 /** The remote config of a project (PostHog's `/array/<token>/config` shape, features off). */
 export function posthogRemoteConfig(token: string): Record<string, unknown> {
-  return {
-    token,
-    supportedCompression: ['gzip', 'gzip-js'],
-    hasFeatureFlags: false,
-    captureDeadClicks: false,
-    capturePerformance: false,
-    autocapture_opt_out: false,
-    autocaptureExceptions: false,
-    analytics: { endpoint: '/i/v0/e/' },
-    elementsChainAsString: true,
-    sessionRecording: false,
-    heatmaps: false,
-    surveys: false,
-    productTours: false,
-    defaultIdentifiedOnly: true,
-    siteApps: [],
-  };
+  return { token, ...FEATURES_OFF };
 }
 
 /** `/array/<token>/config`: the config as JSON. */
@@ -56,8 +58,7 @@ export const POSTHOG_FLAGS: VendorReply = {
     featureFlagPayloads: {},
     errorsWhileComputingFlags: false,
     quotaLimited: [],
-    ...posthogRemoteConfig(''),
-    token: undefined,
+    ...FEATURES_OFF,
     config: { enable_collect_everything: true },
   }),
 };
