@@ -650,7 +650,8 @@ const TIME_TRIPLE = Int32Array.from({ length: 1000 }, (_, n) => b64Word(((0x30 +
  * `1|<ts>` 15 bytes and `|<fingerprint>|` 18, both whole base64 groups, so the cursor is the
  * encoding of `1|<ts>` (20 characters), the page's encoded `|<fingerprint>|` (24, MIDDLE, made
  * once per page), then the encoding of the id's bytes (out[s, e)), nothing staged; false, nothing
- * written, when the id holds an escape (the cursor has the id unescaped: writeCursorOf's way). `1|<ts>` is 5 groups of 3 bytes whose 4 characters each come from a table: `1|`
+ * written, when the id holds an escape (the cursor has the id unescaped: writeCursorOf's way).
+ * `1|<ts>` is 5 groups of 3 bytes whose 4 characters each come from a table: `1|`
  * and the first digit, then the time's digits 3 by 3 (5 stores, no digit written, no loop; it was
  * a fifth of a cursor-per-edge page's writing with a digit loop and the generic encoder).
  */
