@@ -1,67 +1,31 @@
 // GraphQL on the real pipeline: `trackhouse start` on the test run's broker (ingest -> Kafka -> sink
 // -> chDB -> query API, and the stream component for live volume), read through graphql-request.
 // With the development keys introspection is on (GRAPHQL_INTROSPECTION=auto).
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildClientSchema, buildSchema, getIntrospectionQuery, printSchema, type IntrospectionQuery } from 'graphql';
 import { GraphQLClient, gql } from 'graphql-request';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/localkafka/index.js';
-import { kafkaBrokers, tempDir, uniqueTopicEnv } from '../support/env.js';
-
-const MAIN = path.resolve('dist/cli/main.js');
+import { startAllInOne, type AllInOne } from '../support/allinone.js';
 
 describe('GraphQL against trackhouse start', () => {
-  const dir = tempDir('trackhouse-graphql-');
   const run = randomBytes(3).toString('hex');
   const userId = `gql-user-${run}`;
-  let child: ChildProcessWithoutNullStreams | undefined;
-  let exited: Promise<number> = Promise.resolve(0);
-  let output = '';
+  let aio: AllInOne;
   let ingestUrl = '';
   let queryUrl = '';
   let client: GraphQLClient;
 
   beforeAll(async () => {
-    const ports = { ingest: await freePort(), query: await freePort(), sink: await freePort() };
-    ingestUrl = `http://127.0.0.1:${ports.ingest}`;
-    queryUrl = `http://127.0.0.1:${ports.query}`;
-    child = spawn(process.execPath, [MAIN, 'start'], {
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        KAFKA_BROKERS: kafkaBrokers().join(','),
-        KAFKA_PARTITIONS: '3',
-        ...(uniqueTopicEnv('graphql') as Record<string, string>),
-        TRACKHOUSE_DATA_DIR: dir.path,
-        INGEST_PORT: String(ports.ingest),
-        QUERY_PORT: String(ports.query),
-        SINK_PORT: String(ports.sink),
-        LOG_LEVEL: 'warn',
-        SHUTDOWN_TIMEOUT_MS: '60000',
-      },
-    });
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    exited = new Promise((resolve) => child!.once('exit', (code) => resolve(code ?? -1)));
-    const deadline = Date.now() + 150_000;
-    while (!output.includes('Ctrl-C drains and stops everything')) {
-      if (child.exitCode !== null) throw new Error(`trackhouse start exited with ${child.exitCode}:\n${output}`);
-      if (Date.now() > deadline) throw new Error(`trackhouse start did not come up:\n${output}`);
-      await sleep(100);
-    }
+    aio = await startAllInOne('graphql', { SHUTDOWN_TIMEOUT_MS: '60000' });
+    ingestUrl = aio.ingestUrl;
+    queryUrl = aio.queryUrl;
     client = new GraphQLClient(`${queryUrl}/graphql`, { headers: { authorization: 'Bearer dev-read-key' } });
   });
 
   afterAll(async () => {
-    if (child && child.exitCode === null) {
-      child.kill('SIGTERM');
-      await exited;
-    }
-    dir.remove();
+    await aio?.stop('SIGTERM');
   });
 
   it('reads back through GraphQL the events sent to the ingest, paged as REST pages them, and counts them in live volume', async () => {

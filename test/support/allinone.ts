@@ -16,8 +16,8 @@ export interface AllInOne {
   /** Its exit code, once it exits. */
   readonly exited: Promise<number>;
   output(): string;
-  /** SIGKILL if still running; removes the data dir. */
-  stop(): Promise<void>;
+  /** Sends `signal` (SIGKILL by default) if still running and waits for the exit; removes the data dir. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
 /** Posts a batch to the all-in-one's ingest with the dev write key; the answer, whatever it is. */
@@ -57,9 +57,9 @@ export async function startAllInOne(name: string, env: Record<string, string> = 
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<number>((resolve) => child.once('exit', (code) => resolve(code ?? -1)));
-  const stop = async () => {
+  const stop = async (signal: NodeJS.Signals = 'SIGKILL') => {
     if (child.exitCode === null) {
-      child.kill('SIGKILL');
+      child.kill(signal);
       await exited;
     }
     dir.remove();
