@@ -2,7 +2,8 @@
 // the all-in-one as a user starts it (`trackhouse start`, on the run's broker): the page paints
 // before any key, a wrong key says so, events sent to the ingest are counted on the page, a user's
 // events are listed with filters and cursor paging, a phone-sized screen does not scroll sideways,
-// and a stopping server shows 503 and then "no answer" while the data stays on screen.
+// and a stopping server shows 503 and then "no answer" while the data stays on screen; a server
+// whose stream is not running yet (503 on live volume only) keeps the rest of the page usable.
 // Each test keeps a screenshot (and the paint timings) under test-results/dashboard-browser/<test>/.
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
@@ -236,6 +237,30 @@ describe.runIf(executablePath !== null)('dashboard in a browser (Chromium), agai
     const widths = (await page.evaluate('({ page: document.documentElement.scrollWidth, screen: window.innerWidth })')) as { page: number; screen: number };
     expect(widths.page).toBeLessThanOrEqual(widths.screen);
     await screenshot(page, 'phone');
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it('keeps the page usable while the stream is not running: live volume and rejects from the ingest, no page-wide 503', async () => {
+    // While the hosted stream starts (or cannot reach Kafka) /v1/volume answers 503
+    // stream_unavailable and every other endpoint answers: that concerns two panels, not the API.
+    // The browser answers /v1/volume with that 503 (the server's body), then lets it through again.
+    const { page, errors } = await open();
+    const streamDown = JSON.stringify({ error: 'stream_unavailable', message: 'the stream processor is not running yet (starting, or Kafka unreachable); retry shortly' });
+    await page.route('**/v1/volume?**', (route) => route.fulfill({ status: 503, contentType: 'application/json', headers: { 'retry-after': '1' }, body: streamDown }));
+    await enterKey(page, 'dev-read-key');
+    await expect.poll(() => page.textContent('#live [data-status]'), { timeout: 20_000 }).toContain('Live volume not available right now: the stream processor is not running yet');
+    const total = page.locator('#live [data-source=all] td').nth(2);
+    await expect.poll(async () => Number((await total.textContent())?.replace(/,/g, '')), { timeout: 20_000 }).toBeGreaterThanOrEqual(25);
+    await expect.poll(() => page.textContent('#rejected [data-status]'), { timeout: 20_000 }).toContain('from its /metrics');
+    const topEvent = page.locator('#top [data-events] li', { hasText: eventName });
+    await expect.poll(() => topEvent.count(), { timeout: 20_000 }).toBe(1);
+    expect(await page.isVisible('#banner')).toBe(false);
+    await screenshot(page, 'stream not running');
+    // The stream is back: the next refresh shows live volume per source again.
+    await page.unroute('**/v1/volume?**');
+    await expect.poll(() => page.locator('#live [data-source=dev]').count(), { timeout: 20_000 }).toBe(1);
+    await expect.poll(() => page.textContent('#rejected [data-status]'), { timeout: 20_000 }).toContain('from live volume');
     expect(errors).toEqual([]);
     await page.context().close();
   });

@@ -14,6 +14,8 @@ export class ApiError extends Error {
     message: string,
     readonly status: number | null = null,
     readonly parameter: string | null = null,
+    /** The API's own error code (`draining`, `stream_unavailable`, ...), when the body had one. */
+    readonly code: string | null = null,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -59,11 +61,12 @@ export class Api {
       if (body === null) throw new ApiError('server', `the answer to ${path} was not JSON`, res.status);
       return body as T;
     }
-    const b = (body ?? {}) as { error?: unknown; message?: unknown; parameter?: unknown };
+    const b = (body ?? {}) as { error?: unknown; code?: unknown; message?: unknown; parameter?: unknown };
     const message = typeof b.message === 'string' ? b.message : `HTTP ${res.status}`;
     const parameter = typeof b.parameter === 'string' ? b.parameter : null;
+    const code = typeof b.error === 'string' ? b.error : typeof b.code === 'string' ? b.code : null;
     const kind: ApiErrorKind =
       res.status === 401 ? 'unauthorized' : res.status === 503 ? 'unavailable' : res.status === 404 ? 'not_found' : res.status === 400 ? 'invalid' : 'server';
-    throw new ApiError(kind, message, res.status, parameter);
+    throw new ApiError(kind, message, res.status, parameter, code);
   }
 }

@@ -16,9 +16,17 @@ export interface Panel {
   reset(): void;
 }
 
+/**
+ * A 503 that concerns one part of the server, not the whole API: the live-volume stream is
+ * starting (or runs elsewhere, QUERY_STREAM=off) while every other panel is answered.
+ */
+export function isPartUnavailable(err: unknown): err is ApiError {
+  return err instanceof ApiError && err.kind === 'unavailable' && err.code === 'stream_unavailable';
+}
+
 /** Errors the page shows in its banner rather than in one panel. */
 export function isPageError(err: unknown): err is ApiError {
-  return err instanceof ApiError && (err.kind === 'unauthorized' || err.kind === 'unavailable' || err.kind === 'network');
+  return err instanceof ApiError && (err.kind === 'unauthorized' || err.kind === 'network' || (err.kind === 'unavailable' && !isPartUnavailable(err)));
 }
 
 /** Shows an error that concerns this panel only; rethrows the ones the page shows. */
@@ -26,7 +34,7 @@ export function panelError(section: HTMLElement, err: unknown, what: string): vo
   if (isPageError(err)) throw err;
   if (err instanceof ApiError) {
     const where = err.parameter ? ` (parameter ${err.parameter})` : '';
-    setStatus(section, `${what}: ${err.message}${where}${err.status ? ` [HTTP ${err.status}]` : ''}`, 'error');
+    setStatus(section, `${what}: ${err.message}${where}${err.status ? ` [HTTP ${err.status}]` : ''}`, isPartUnavailable(err) ? 'warn' : 'error');
     return;
   }
   console.error(err);

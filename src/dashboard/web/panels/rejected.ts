@@ -1,10 +1,11 @@
 // Rejected events by reason. From live volume (`/v1/volume?by=reason`, today) where the
-// server has it; otherwise from the ingest's own counters (since it started), where the query
-// process can read them; otherwise the panel says neither is available.
+// server has it; otherwise (no live volume, or its stream not running yet) from the ingest's own
+// counters (since it started), where the query process can read them; otherwise the panel says
+// neither is available.
 import { ApiError, type Api } from '../api.js';
 import { bars, part, setStatus } from '../dom.js';
 import { fmtInt } from '../format.js';
-import { type Panel, panelError } from '../panel.js';
+import { isPartUnavailable, type Panel, panelError } from '../panel.js';
 import { rankCounts, sumByKey, utcDay } from '../series.js';
 import type { PipelineStatus, VolumeRow } from '../types.js';
 import { RECHECK_MS } from './live.js';
@@ -42,6 +43,12 @@ export class RejectedPanel implements Panel {
     try {
       rows = (await this.api.get<{ rows: VolumeRow[] }>('/v1/volume', { by: 'reason', window: 'day', from: `${utcDay(Date.now())}T00:00:00Z` })).rows;
     } catch (err) {
+      if (isPartUnavailable(err)) {
+        // The stream is starting (or runs elsewhere): the ingest's counters now, live volume at the next refresh.
+        this.useIngest = true;
+        this.renderIngest();
+        return;
+      }
       if (!(err instanceof ApiError && err.kind === 'not_found')) {
         panelError(this.section, err, 'rejected counts unavailable');
         return;
@@ -68,7 +75,7 @@ export class RejectedPanel implements Panel {
       part(this.section, 'list').replaceChildren();
       return;
     }
-    setStatus(this.section, "Since the ingest started, from its /metrics (this server has no live volume). Whole bodies refused are marked 'body'.", 'info');
+    setStatus(this.section, "Since the ingest started, from its /metrics (live volume is not available). Whole bodies refused are marked 'body'.", 'info');
     const merged: Record<string, number> = { ...i.events_rejected };
     for (const [k, v] of Object.entries(i.bodies_rejected ?? {})) merged[`body: ${k}`] = (merged[`body: ${k}`] ?? 0) + v;
     this.render(merged);
