@@ -13,7 +13,8 @@
 //   userBytes[i] length of the user part U at the start of the events key
 //   ts, receivedAt, typeCode, ids (identity hash: high half at 2i, low half at 2i + 1)
 import { hashPair } from '../dedup/hash.js';
-import { EventCodec, recordTimesStorable, userKeyOf } from '../schema/index.js';
+import { EVENT_TYPES, EventCodec, recordTimesStorable, userKeyOf } from '../schema/index.js';
+import { avroRowMax, readAvroRow, SLOW, type AvroFields } from './avrorow.js';
 import { KeyWriter, TYPE_CODES } from './keys.js';
 import { recordJson, storedEventMax, writeStoredEvent } from './render.js';
 
@@ -41,6 +42,10 @@ export interface DecodedRecords {
 
 const codec = new EventCodec();
 const keys = new KeyWriter();
+/** Records of the newest schema are read straight from their bytes (./avrorow.ts) when its layout is the one that reader knows. */
+const byteRowsSchema = codec.specialised ? codec.writerId : -1;
+const f: AvroFields = { eventId: '', userKey: '', event: null, typeIndex: 0, timestamp: 0, receivedAt: 0 };
+const TYPE_CODE_BY_INDEX = EVENT_TYPES.map((t) => TYPE_CODES.get(t) ?? 0);
 
 function grow(buf: Buffer, used: number, need: number): Buffer {
   const next = Buffer.allocUnsafeSlow(Math.max(buf.length * 2, used + need));
@@ -48,8 +53,11 @@ function grow(buf: Buffer, used: number, need: number): Buffer {
   return next;
 }
 
-/** Decodes a task (in a decode thread, or in the builder's own thread for small rounds). */
-export function decodeRecords(task: DecodeTask): DecodedRecords {
+/**
+ * Decodes a task (in a decode thread, or in the builder's own thread for small rounds).
+ * `byteRows` false: every record the string way (decode, render, write), for tests comparing both.
+ */
+export function decodeRecords(task: DecodeTask, byteRows = true): DecodedRecords {
   const n = task.ends.length;
   const values = Buffer.from(task.values.buffer, task.values.byteOffset, task.values.byteLength);
   const status = new Uint8Array(n);
@@ -64,6 +72,7 @@ export function decodeRecords(task: DecodeTask): DecodedRecords {
   const receivedAt = new Float64Array(n);
   const typeCode = new Uint8Array(n);
   const ids = new Uint32Array(2 * n);
+  const schema = byteRows ? byteRowsSchema : -1;
   let start = 0;
   for (let i = 0; i < n; i++) {
     const end = task.ends[i]!;
@@ -71,42 +80,67 @@ export function decodeRecords(task: DecodeTask): DecodedRecords {
     // A record that is no event has no bytes: its ends stay where the previous one's are.
     jsonEnds[i] = jsonAt;
     let ok = task.empty[i] === 0;
-    let r;
+    let userKey = '';
+    let eventId = '';
+    let event: string | null = null;
+    let code = 0;
+    let timestamp = 0;
     if (ok) {
-      try {
-        r = codec.decode(values.subarray(start, end));
-        ok = recordTimesStorable(r);
-      } catch {
-        ok = false;
+      // Hot path: most records are read from their bytes; the rest (another schema version,
+      // malformed, non-UTF-8 bytes) the string way, which decides them exactly as the sink does.
+      const need = avroRowMax(end - start);
+      if (json.length - jsonAt < need) json = grow(json, jsonAt, need);
+      const written = schema < 0 ? SLOW : readAvroRow(values, start, end, schema, json, jsonAt, f);
+      if (written !== SLOW) {
+        jsonAt += written;
+        userKey = f.userKey;
+        eventId = f.eventId;
+        event = f.event;
+        code = TYPE_CODE_BY_INDEX[f.typeIndex]!;
+        timestamp = f.timestamp;
+        receivedAt[i] = f.receivedAt;
+      } else {
+        let r;
+        try {
+          r = codec.decode(values.subarray(start, end));
+          ok = recordTimesStorable(r);
+        } catch {
+          ok = false;
+        }
+        if (ok && r !== undefined) {
+          userKey = userKeyOf(r);
+          eventId = r.event_id;
+          event = r.event !== null && r.event !== '' ? r.event : null;
+          code = TYPE_CODES.get(r.type) ?? 0;
+          timestamp = r.timestamp;
+          receivedAt[i] = r.received_at;
+          const text = recordJson(r);
+          const max = storedEventMax(text.length);
+          if (json.length - jsonAt < max) json = grow(json, jsonAt, max);
+          jsonAt += writeStoredEvent(text, json, jsonAt);
+        }
       }
     }
     start = end;
-    if (!ok || r === undefined) {
+    if (!ok) {
       status[i] = 1;
       keyEnds[3 * i + 1] = keyAt;
       keyEnds[3 * i + 2] = keyAt;
       continue;
     }
-    const userKey = userKeyOf(r);
-    hashPair(userKey, r.event_id, ids, 2 * i);
-    ts[i] = r.timestamp;
-    receivedAt[i] = r.received_at;
-    const code = TYPE_CODES.get(r.type) ?? 0;
+    hashPair(userKey, eventId, ids, 2 * i);
+    ts[i] = timestamp;
     typeCode[i] = code;
-    const text = recordJson(r);
-    const need = storedEventMax(text.length);
-    if (json.length - jsonAt < need) json = grow(json, jsonAt, need);
-    jsonAt += writeStoredEvent(text, json, jsonAt);
     jsonEnds[i] = jsonAt;
     // The three keys (see keys.ts): U T I, U y T I, U E T I.
     const k = keys.reset().name(userKey);
     const u = k.at;
-    k.time(r.timestamp).id(r.event_id);
+    k.time(timestamp).id(eventId);
     const tail = k.at;
     const byType = k.at;
     k.bytes(k.buf, 0, u).byte(code).bytes(k.buf, u, tail);
     const byEvent = k.at;
-    if (r.event !== null && r.event !== '') k.bytes(k.buf, 0, u).name(r.event).bytes(k.buf, u, tail);
+    if (event !== null) k.bytes(k.buf, 0, u).name(event).bytes(k.buf, u, tail);
     const size = k.at;
     if (keySlab.length - keyAt < size) keySlab = grow(keySlab, keyAt, size);
     k.buf.copy(keySlab, keyAt, 0, size);
