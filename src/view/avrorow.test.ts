@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { EventCodec, EVENT_TYPES, type EventRecord } from '../schema/index.js';
+import { EventCodec, EVENT_TYPES, userKeyOf, type EventRecord } from '../schema/index.js';
 import { avroRowMax, readAvroRow, SLOW, type AvroFields } from './avrorow.js';
 import { decodeRecords, type DecodeTask } from './decode.js';
 import { isValidJson, isValidJsonBytes, wasCanonical } from './jsonvalid.js';
@@ -42,6 +42,8 @@ const record: fc.Arbitrary<EventRecord> = fc.record({
   context: jsonText,
 }) as fc.Arbitrary<EventRecord>;
 
+const newFields = (): AvroFields => ({ ascii: true, eventId: '', userKey: '', event: null, idFrom: 0, idTo: 0, userFrom: 0, userTo: 0, eventFrom: -1, eventTo: -1, typeIndex: 0, timestamp: 0, receivedAt: 0 });
+
 function task(values: Uint8Array[]): DecodeTask {
   const all = Buffer.concat(values);
   const ends = new Uint32Array(values.length);
@@ -52,7 +54,7 @@ function task(values: Uint8Array[]): DecodeTask {
 
 describe('readAvroRow', () => {
   it('writes the stored row the string way writes, or leaves the record to it', () => {
-    const fields: AvroFields = { eventId: '', userKey: '', event: null, typeIndex: 0, timestamp: 0, receivedAt: 0 };
+    const fields = newFields();
     let fast = 0;
     fc.assert(
       fc.property(record, (r) => {
@@ -63,7 +65,8 @@ describe('readAvroRow', () => {
         fast++;
         const decoded = codec.decode(v);
         expect(out.subarray(4, 4 + n).toString('hex')).toBe(storedEvent(decoded).toString('hex'));
-        expect(fields.eventId).toBe(decoded.event_id);
+        expect(v.toString('utf8', fields.idFrom, fields.idTo)).toBe(decoded.event_id);
+        expect(v.toString('utf8', fields.userFrom, fields.userTo)).toBe(userKeyOf(decoded));
         expect(fields.timestamp).toBe(decoded.timestamp);
         expect(fields.receivedAt).toBe(decoded.received_at);
         expect(EVENT_TYPES[fields.typeIndex]).toBe(decoded.type);
@@ -75,7 +78,7 @@ describe('readAvroRow', () => {
   });
 
   it('leaves records of another schema id, truncated or with trailing bytes to the string way', () => {
-    const fields: AvroFields = { eventId: '', userKey: '', event: null, typeIndex: 0, timestamp: 0, receivedAt: 0 };
+    const fields = newFields();
     const r = { event_id: 'e', type: 'track', event: 'x', user_id: 'u', anonymous_id: null, timestamp: 1e12, sent_at: null, received_at: 1e12, source: 's', category: null, group_id: null, name: null, previous_id: null, properties: '{}', traits: '{}', context: '{}' } as EventRecord;
     const v = codec.encode(r);
     const out = Buffer.alloc(avroRowMax(v.length + 1));

@@ -31,10 +31,19 @@ export const avroRowMax = (avroBytes: number) => ROW_HEADER + 512 + 6 * avroByte
 
 /** Fields of the record just read (readAvroRow), for the keys and the builder's arrays. */
 export interface AvroFields {
+  /** Whether every string field is ASCII: then the three below are not made (use the byte ranges). */
+  ascii: boolean;
   eventId: string;
   userKey: string;
   /** The event name, or null when absent or empty. */
   event: string | null;
+  /** Byte ranges in the record's buffer: the event id, the user key, the event name (eventFrom -1: none). */
+  idFrom: number;
+  idTo: number;
+  userFrom: number;
+  userTo: number;
+  eventFrom: number;
+  eventTo: number;
   /** Index in EVENT_TYPES. */
   typeIndex: number;
   timestamp: number;
@@ -327,10 +336,21 @@ export function readAvroRow(b: Buffer, start: number, end: number, schemaId: num
   }
   out[at] = flags;
 
-  fields.eventId = stringOf(b, F_EVENT_ID);
   const userId = fs[2 * F_USER_ID]! >= 0 && fs[2 * F_USER_ID] !== fs[2 * F_USER_ID + 1] ? F_USER_ID : F_ANONYMOUS_ID;
-  fields.userKey = fs[2 * userId]! >= 0 ? stringOf(b, userId) : '';
-  fields.event = fs[2 * F_EVENT]! >= 0 && fs[2 * F_EVENT] !== fs[2 * F_EVENT + 1] ? stringOf(b, F_EVENT) : null;
+  const hasEvent = fs[2 * F_EVENT]! >= 0 && fs[2 * F_EVENT] !== fs[2 * F_EVENT + 1];
+  fields.ascii = !nonAscii;
+  fields.idFrom = fs[2 * F_EVENT_ID]!;
+  fields.idTo = fs[2 * F_EVENT_ID + 1]!;
+  fields.userFrom = fs[2 * userId]! >= 0 ? fs[2 * userId]! : 0;
+  fields.userTo = fs[2 * userId]! >= 0 ? fs[2 * userId + 1]! : 0;
+  fields.eventFrom = hasEvent ? fs[2 * F_EVENT]! : -1;
+  fields.eventTo = hasEvent ? fs[2 * F_EVENT + 1]! : -1;
+  if (nonAscii) {
+    // The identity hash is over UTF-16 code units: non-ASCII ids need their strings.
+    fields.eventId = stringOf(b, F_EVENT_ID);
+    fields.userKey = fs[2 * userId]! >= 0 ? stringOf(b, userId) : '';
+    fields.event = hasEvent ? stringOf(b, F_EVENT) : null;
+  }
   fields.typeIndex = typeIndex;
   fields.timestamp = timestamp;
   fields.receivedAt = receivedAt;
