@@ -113,11 +113,14 @@ describe('isValidJsonBytes', () => {
         // Well-formed UTF-8 only (the caller's check): texts with lone surrogates are not asked.
         const b = Buffer.from(t, 'utf8');
         if (b.toString('utf8') !== t) return;
-        const padded = Buffer.concat([Buffer.from('x"'), b, Buffer.from('"]')]);
         const ok = isValidJson(t);
         const canon = wasCanonical();
-        expect(isValidJsonBytes(padded, 2, 2 + b.length), t).toBe(ok);
-        if (ok) expect(wasCanonical(), t).toBe(canon);
+        // Bytes around the text that would complete or extend it: it must be read within its bounds.
+        for (const after of ['"]', 'l', 'e', '0', '"}]', '\\u0041"']) {
+          const padded = Buffer.concat([Buffer.from('x"'), b, Buffer.from(after)]);
+          expect(isValidJsonBytes(padded, 2, 2 + b.length), t).toBe(ok);
+          if (ok) expect(wasCanonical(), t).toBe(canon);
+        }
       }),
       { numRuns: 5000 },
     );

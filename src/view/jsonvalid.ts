@@ -438,13 +438,13 @@ export function isValidJsonBytes(b: Uint8Array, from: number, to: number): boole
   canon = true;
   keyTop = 0;
   high = false;
-  // Offsets relative to the text (keys and lookups index it), through a view of its bytes.
-  const s = b.subarray(from, to);
-  const n = s.length;
-  if (n === 2 && s[0] === 0x7b && s[1] === 0x7d) return true;
-  let i = 0;
-  if (n >= 3 && s[0] === 0xef && s[1] === 0xbb && s[2] === 0xbf) {
-    i = 3;
+  // Offsets into the whole buffer, every read bounded by `n` (no view allocated per text).
+  const s = b;
+  const n = to;
+  let i = from;
+  if (to - from === 2 && s[i] === 0x7b && s[i + 1] === 0x7d) return true;
+  if (to - from >= 3 && s[i] === 0xef && s[i + 1] === 0xbb && s[i + 2] === 0xbf) {
+    i += 3;
     canon = false;
   }
   let depth = 0;
