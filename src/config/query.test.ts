@@ -16,7 +16,6 @@ describe('query config', () => {
       viewCommitRecords: 40_000,
       viewCatchUpRecords: 320_000,
       viewCatchUpBytes: 384 * 1024 * 1024,
-      viewReadAhead: true,
       shards: 1,
       shardIndex: 0,
       shardUrl: null,

@@ -34,11 +34,6 @@ export interface StateOptions {
   /** Initial map size (virtual; LMDB grows it when full). */
   mapSizeBytes?: number;
   /**
-   * false: LMDB's MDB_NORDAHEAD (madvise(MADV_RANDOM) on the map), so a page fault reads, and a
-   * write dirties, one page rather than a readahead-sized folio. Default true (kernel readahead).
-   */
-  readAhead?: boolean;
-  /**
    * Extra lmdb-js options per database, for this thread only (e.g. a decoder that copies values
    * straight into a reader's buffer). Keys and values stay binary on disk.
    */
@@ -103,7 +98,6 @@ function openEnv(
   noSync: boolean,
   mapSizeBytes: number | undefined,
   dbOptions: StateOptions['dbOptions'] = {},
-  readAhead = true,
 ): Opened {
   mkdirSync(dir, { recursive: true });
   const env = open({
@@ -114,7 +108,6 @@ function openEnv(
     // lmdb-js syncs after commit by default on Linux; with noSync there is nothing to sync.
     overlappingSync: false,
     noMemInit: true,
-    ...(readAhead ? {} : { noReadAhead: true }),
     ...(mapSizeBytes ? { mapSize: mapSizeBytes } : {}),
   });
   const dbs = new Map<string, Bytes>();
@@ -147,7 +140,7 @@ export async function openState(opts: StateOptions): Promise<StateStore> {
   const boot = bootId();
   const noSync = boot !== null;
   const names = opts.databases;
-  let o = openEnv(opts.path, names, noSync, opts.mapSizeBytes, opts.dbOptions, opts.readAhead);
+  let o = openEnv(opts.path, names, noSync, opts.mapSizeBytes, opts.dbOptions);
   let wiped: string | null = null;
   const stored = o.meta.get('identity') as Record<string, unknown> | undefined;
   const openMark = o.meta.get('open') as { boot: string | null } | undefined;
@@ -161,7 +154,7 @@ export async function openState(opts: StateOptions): Promise<StateStore> {
     opts.log.warn({ path: opts.path, reason: wiped }, 'local state wiped; it will be rebuilt');
     await o.env.close();
     rmSync(opts.path, { recursive: true, force: true });
-    o = openEnv(opts.path, names, noSync, opts.mapSizeBytes, opts.dbOptions, opts.readAhead);
+    o = openEnv(opts.path, names, noSync, opts.mapSizeBytes, opts.dbOptions);
   }
   o.meta.putSync('identity', identity);
   o.meta.putSync('open', { boot });
@@ -172,9 +165,9 @@ export async function openState(opts: StateOptions): Promise<StateStore> {
  * The same state, from another thread of the process that opened it with openState() (LMDB shares
  * the environment between threads). Its close() leaves the state open for the owner.
  */
-export function attachState(opts: Pick<StateOptions, 'path' | 'databases' | 'mapSizeBytes' | 'dbOptions' | 'readAhead'>): StateStore {
+export function attachState(opts: Pick<StateOptions, 'path' | 'databases' | 'mapSizeBytes' | 'dbOptions'>): StateStore {
   const noSync = bootId() !== null;
-  return wrap(openEnv(opts.path, opts.databases, noSync, opts.mapSizeBytes, opts.dbOptions, opts.readAhead), opts.path, null, noSync, false);
+  return wrap(openEnv(opts.path, opts.databases, noSync, opts.mapSizeBytes, opts.dbOptions), opts.path, null, noSync, false);
 }
 
 function wrap(o: Opened, dir: string, wiped: string | null, noSync: boolean, owner: boolean): StateStore {

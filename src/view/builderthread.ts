@@ -83,7 +83,7 @@ async function main(data: ViewWorkerData): Promise<void> {
   const topic = config.kafka.topics.events;
   const q = config.query;
   const log = createLogger(config.logLevel, { component: 'view' });
-  const state = attachState({ path: data.path, databases: VIEW_DATABASES, readAhead: q.viewReadAhead });
+  const state = attachState({ path: data.path, databases: VIEW_DATABASES });
   const decoder = q.viewDecodeThreads > 0 ? createDecoder(q.viewDecodeThreads) : undefined;
   const killAfter = q.viewTestKillAfterRecords;
   if (killAfter > 0) log.warn({ afterRecords: killAfter }, 'QUERY_VIEW_TEST_KILL_AFTER_RECORDS is set: this process will kill itself (test hook)');

@@ -77,7 +77,6 @@ export async function startView(opts: ViewOptions): Promise<View> {
     databases: VIEW_DATABASES,
     identity: { layout: VIEW_LAYOUT, topic, partitionCount: opts.partitionCount, partitions: opts.partitions.join(',') },
     dbOptions: reader.dbOptions,
-    readAhead: config.query.viewReadAhead,
     log,
   });
   reader.attach(state);
