@@ -64,10 +64,9 @@ export interface PartitionReaderOptions {
    * it, a partition's next fetch waits until onRound resolved, so the broker's turnaround is
    * idle time for a reader that spends its CPU handling rounds. The caller must accept records
    * again that it already handled (a re-join seeks to its position, which a round fetched ahead
-   * has not moved yet): the stream processor skips offsets below its position. A function is
-   * asked at each fetch (the view fetches ahead only while far behind the topic).
+   * has not moved yet): the stream processor skips offsets below its position.
    */
-  prefetch?: boolean | (() => boolean);
+  prefetch?: boolean;
   log: Logger;
 }
 
@@ -175,14 +174,12 @@ export function createPartitionReader(kafka: Kafka, opts: PartitionReaderOptions
       // prefetch: a round is handled after the one before it, even if that one failed (its
       // failure reaches kafkajs through the handlers waiting on it, and the records are read
       // again after the restart that follows). Without, the round before is already handled.
-      // (Always after the round before: without prefetch it is already handled, unless that one was fetched ahead.)
-      const ahead = typeof opts.prefetch === 'function' ? opts.prefetch() : opts.prefetch === true;
-      const prev = previous;
+      const prev = opts.prefetch ? previous : Promise.resolve();
       const after = gate.then(() => prev.catch(() => {}));
       const round: { batches: ReadBatch[]; done: Promise<void>; wait: Promise<void> } = { batches: [], done: after.then(() => onRound(round.batches)), wait: Promise.resolve() };
       // prefetch: this fetch's handlers return once the round before it is handled (so kafkajs
       // fetches the next round while this one is handled); else once this one is.
-      round.wait = ahead ? gate.then(() => prev) : round.done;
+      round.wait = opts.prefetch ? gate.then(() => prev) : round.done;
       round.done.catch(() => {}); // observed through `wait` (here or by the next round)
       previous = round.done;
       collecting = round;

@@ -264,7 +264,7 @@ export class ViewBuilder {
   }
 
   /** Records in Kafka not yet applied (by the high watermarks seen) are at least a catching-up transaction's worth. */
-  farBehind(): boolean {
+  private farBehind(): boolean {
     let lag = 0;
     for (const [p, high] of this.high) lag += Math.max(0, high - (this.next.get(p) ?? 0));
     return lag >= this.perCommit;

@@ -306,9 +306,6 @@ async function main(data: ViewWorkerData): Promise<void> {
     // Fresh events at once (freshness), whole fetches when there is a backlog (build rate).
     maxWaitMs: 100,
     maxBytes: fetchBytes,
-    // While far behind (a build), the next fetch arrives and is parsed while this one is decoded
-    // and written; near the topic's end a fetch waits for the round before, as before (freshness).
-    prefetch: () => builder.farBehind(),
     maxBytesPerPartition: Math.max(1024 * 1024, Math.ceil(fetchBytes / Math.max(1, data.partitions.length))),
     log,
     onCrash() {
