@@ -15,6 +15,9 @@ const text = fc.oneof(
   fc.string({ maxLength: 80 }),
 );
 const optional = fc.option(fc.oneof(text, fc.constant('')), { nil: null });
+/** Ids and names past the keys' plain limits (254 bytes of a user or event name, 400 of an event id): their hashed forms. */
+const long = fc.string({ unit: 'grapheme', minLength: 70, maxLength: 200 });
+const optionalLong = fc.option(fc.oneof(text, long, fc.constant('')), { nil: null });
 /** JSON texts: valid and canonical, valid with other spellings, invalid, with BOMs, big numbers, deep nesting. */
 const jsonText = fc.oneof(
   fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)),
@@ -24,10 +27,10 @@ const jsonText = fc.oneof(
 );
 const ms = fc.integer({ min: Date.UTC(1890, 0, 1), max: Date.UTC(2310, 0, 1) });
 const record: fc.Arbitrary<EventRecord> = fc.record({
-  event_id: text,
+  event_id: fc.oneof(text, long),
   type: fc.constantFrom(...EVENT_TYPES),
-  event: optional,
-  user_id: optional,
+  event: optionalLong,
+  user_id: optionalLong,
   anonymous_id: optional,
   timestamp: ms,
   sent_at: fc.option(ms, { nil: null }),
