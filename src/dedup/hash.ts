@@ -41,3 +41,33 @@ export function hashPair(a: string, b: string, out: Uint32Array, at: number): vo
   out[at] = fmix(h1 ^ n);
   out[at + 1] = fmix(h2 ^ Math.imul(n, 0x27d4eb2d));
 }
+
+/**
+ * hashPair of two ASCII strings given as their bytes, a[aFrom, aTo) and b[bFrom, bTo) of one
+ * buffer: the same hash (an ASCII byte is its UTF-16 code unit), without making the strings (the
+ * view's decode threads read ids straight from the Avro bytes). Only for ASCII: other text hashes
+ * its UTF-16 code units, which are not its bytes.
+ */
+export function hashPairAscii(buf: Uint8Array, aFrom: number, aTo: number, bFrom: number, bTo: number, out: Uint32Array, at: number): void {
+  let h1 = 0x9747b28c;
+  let h2 = 0x2f8a1d3b;
+  const an = aTo - aFrom;
+  const n = an + 1 + (bTo - bFrom);
+  for (let i = 0; i < n; i++) {
+    const c = i < an ? buf[aFrom + i]! : i === an ? 0 : buf[bFrom + i - an - 1]!;
+    let k = Math.imul(c, C1);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, C2);
+    h1 ^= k;
+    h1 = (h1 << 13) | (h1 >>> 19);
+    h1 = (Math.imul(h1, 5) + 0xe6546b64) | 0;
+    let j = Math.imul(c ^ 0x5bd1e995, C2);
+    j = (j << 17) | (j >>> 15);
+    j = Math.imul(j, C1);
+    h2 ^= j;
+    h2 = (h2 << 11) | (h2 >>> 21);
+    h2 = (Math.imul(h2, 9) + 0x38495ab5) | 0;
+  }
+  out[at] = fmix(h1 ^ n);
+  out[at + 1] = fmix(h2 ^ Math.imul(n, 0x27d4eb2d));
+}

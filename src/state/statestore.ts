@@ -8,12 +8,20 @@
 // commits offsets to Kafka; the state is the only record of progress.
 //
 // Durability: the state can always be rebuilt from Kafka, so commits are not fsync'ed (LMDB's
-// noSync with a write map: writes land in the page cache, and the kernel writes them back). A
+// noSync: commits write their pages into the page cache, and the kernel writes them back). A
 // killed process loses nothing (the page cache outlives it); a machine that crashes may tear the
 // last writes, so the state records the kernel's boot id while it is open, and a state left open
 // under another boot id is wiped and rebuilt. Where no boot id is known (not Linux), commits are
-// synced instead. Measured (docs/architecture/view.md): noSync with a write map writes ~5x faster
-// than synced commits for random keys.
+// synced instead. Measured (docs/architecture/view.md): noSync writes ~5x faster than synced
+// commits for random keys.
+//
+// No write map (LMDB's own default): a transaction's dirty pages are copied in memory and written
+// with pwrite() at commit, so the page cache marks dirty only the blocks written. Through a write
+// map, every page LMDB touched dirtied the whole large folio behind it (ext4 on Linux 6.x caches
+// files in readahead-sized folios), and the kernel wrote back ~20x the data from ~2 M view events
+// on: a 10 M-event view built in 136.8 s without the write map against 175.6 s with it (same lock
+// hold; docs/architecture/view.md, "Large builds"), for up to LMDB's dirty-page limit (512 MiB) of
+// anonymous memory per transaction.
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
@@ -104,7 +112,7 @@ function openEnv(
     path: dir,
     maxDbs: names.length + 2,
     noSync,
-    useWritemap: noSync,
+    useWritemap: false,
     // lmdb-js syncs after commit by default on Linux; with noSync there is nothing to sync.
     overlappingSync: false,
     noMemInit: true,
@@ -250,7 +258,7 @@ function wrap(o: Opened, dir: string, wiped: string | null, noSync: boolean, own
   };
 }
 
-/** Blocks actually allocated: with a write map the file is sparse, its length the map size. */
+/** Blocks actually allocated (a file written through a write map was sparse, its length the map size). */
 function diskUsage(file: string): number {
   return statSync(file).blocks * 512;
 }

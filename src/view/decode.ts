@@ -12,8 +12,9 @@
 //               .. keyEnds[3i + 3] = keyEnds[3(i + 1)]) by_event key (empty: no event name)
 //   userBytes[i] length of the user part U at the start of the events key
 //   ts, receivedAt, typeCode, ids (identity hash: high half at 2i, low half at 2i + 1)
-import { hashPair } from '../dedup/hash.js';
-import { EventCodec, recordTimesStorable, userKeyOf } from '../schema/index.js';
+import { hashPair, hashPairAscii } from '../dedup/hash.js';
+import { EVENT_TYPES, EventCodec, recordTimesStorable, userKeyOf, type EventRecord } from '../schema/index.js';
+import { avroRowMax, readAvroRow, SLOW, type AvroFields } from './avrorow.js';
 import { KeyWriter, TYPE_CODES } from './keys.js';
 import { recordJson, storedEventMax, writeStoredEvent } from './render.js';
 
@@ -41,6 +42,10 @@ export interface DecodedRecords {
 
 const codec = new EventCodec();
 const keys = new KeyWriter();
+/** Records of the newest schema are read straight from their bytes (./avrorow.ts) when its layout is the one that reader knows. */
+const byteRowsSchema = codec.specialised ? codec.writerId : -1;
+const f: AvroFields = { ascii: true, eventId: '', userKey: '', event: null, idFrom: 0, idTo: 0, userFrom: 0, userTo: 0, eventFrom: -1, eventTo: -1, typeIndex: 0, timestamp: 0, receivedAt: 0 };
+const TYPE_CODE_BY_INDEX = EVENT_TYPES.map((t) => TYPE_CODES.get(t) ?? 0);
 
 function grow(buf: Buffer, used: number, need: number): Buffer {
   const next = Buffer.allocUnsafeSlow(Math.max(buf.length * 2, used + need));
@@ -48,8 +53,11 @@ function grow(buf: Buffer, used: number, need: number): Buffer {
   return next;
 }
 
-/** Decodes a task (in a decode thread, or in the builder's own thread for small rounds). */
-export function decodeRecords(task: DecodeTask): DecodedRecords {
+/**
+ * Decodes a task (in a decode thread, or in the builder's own thread for small rounds).
+ * `byteRows` false: every record the string way (decode, render, write), for tests comparing both.
+ */
+export function decodeRecords(task: DecodeTask, byteRows = true): DecodedRecords {
   const n = task.ends.length;
   const values = Buffer.from(task.values.buffer, task.values.byteOffset, task.values.byteLength);
   const status = new Uint8Array(n);
@@ -64,55 +72,77 @@ export function decodeRecords(task: DecodeTask): DecodedRecords {
   const receivedAt = new Float64Array(n);
   const typeCode = new Uint8Array(n);
   const ids = new Uint32Array(2 * n);
+  const schema = byteRows ? byteRowsSchema : -1;
   let start = 0;
   for (let i = 0; i < n; i++) {
     const end = task.ends[i]!;
     keyEnds[3 * i] = keyAt;
     // A record that is no event has no bytes: its ends stay where the previous one's are.
     jsonEnds[i] = jsonAt;
-    let ok = task.empty[i] === 0;
-    let r;
-    if (ok) {
-      try {
-        r = codec.decode(values.subarray(start, end));
-        ok = recordTimesStorable(r);
-      } catch {
-        ok = false;
-      }
-    }
+    const from = start;
     start = end;
-    if (!ok || r === undefined) {
-      status[i] = 1;
-      keyEnds[3 * i + 1] = keyAt;
-      keyEnds[3 * i + 2] = keyAt;
+    if (task.empty[i] !== 0) {
+      invalid(i);
       continue;
     }
-    const userKey = userKeyOf(r);
-    hashPair(userKey, r.event_id, ids, 2 * i);
-    ts[i] = r.timestamp;
-    receivedAt[i] = r.received_at;
-    const code = TYPE_CODES.get(r.type) ?? 0;
-    typeCode[i] = code;
-    const text = recordJson(r);
-    const need = storedEventMax(text.length);
+    // Hot path: most records are read from their bytes; the rest (another schema version,
+    // malformed, non-UTF-8 bytes) the string way, which decides them exactly as the sink does.
+    const need = avroRowMax(end - from);
     if (json.length - jsonAt < need) json = grow(json, jsonAt, need);
-    jsonAt += writeStoredEvent(text, json, jsonAt);
+    const written = schema < 0 ? SLOW : readAvroRow(values, from, end, schema, json, jsonAt, f);
+    const k = keys.reset();
+    let u: number;
+    let tail: number;
+    let code: number;
+    if (written !== SLOW) {
+      jsonAt += written;
+      code = TYPE_CODE_BY_INDEX[f.typeIndex]!;
+      ts[i] = f.timestamp;
+      receivedAt[i] = f.receivedAt;
+      if (f.ascii) hashPairAscii(values, f.userFrom, f.userTo, f.idFrom, f.idTo, ids, 2 * i);
+      else hashPair(f.userKey, f.eventId, ids, 2 * i);
+      // The three keys (see keys.ts): U T I, U y T I, U E T I, straight from the record's bytes
+      // (well-formed UTF-8: what name() and id() write of its strings).
+      u = k.nameBytes(values, f.userFrom, f.userTo).at;
+      tail = k.time(f.timestamp).idBytes(values, f.idFrom, f.idTo).at;
+      k.part(k.buf, 0, u).byte(code).part(k.buf, u, tail);
+      byEventAt = k.at;
+      if (f.eventFrom >= 0) k.part(k.buf, 0, u).nameBytes(values, f.eventFrom, f.eventTo).part(k.buf, u, tail);
+    } else {
+      let r: EventRecord;
+      try {
+        r = codec.decode(values.subarray(from, end));
+      } catch {
+        invalid(i);
+        continue;
+      }
+      if (!recordTimesStorable(r)) {
+        invalid(i);
+        continue;
+      }
+      const userKey = userKeyOf(r);
+      code = TYPE_CODES.get(r.type) ?? 0;
+      ts[i] = r.timestamp;
+      receivedAt[i] = r.received_at;
+      hashPair(userKey, r.event_id, ids, 2 * i);
+      const text = recordJson(r);
+      const max = storedEventMax(text.length);
+      if (json.length - jsonAt < max) json = grow(json, jsonAt, max);
+      jsonAt += writeStoredEvent(text, json, jsonAt);
+      u = k.name(userKey).at;
+      tail = k.time(r.timestamp).id(r.event_id).at;
+      k.part(k.buf, 0, u).byte(code).part(k.buf, u, tail);
+      byEventAt = k.at;
+      if (r.event !== null && r.event !== '') k.part(k.buf, 0, u).name(r.event).part(k.buf, u, tail);
+    }
     jsonEnds[i] = jsonAt;
-    // The three keys (see keys.ts): U T I, U y T I, U E T I.
-    const k = keys.reset().name(userKey);
-    const u = k.at;
-    k.time(r.timestamp).id(r.event_id);
-    const tail = k.at;
-    const byType = k.at;
-    k.bytes(k.buf, 0, u).byte(code).bytes(k.buf, u, tail);
-    const byEvent = k.at;
-    if (r.event !== null && r.event !== '') k.bytes(k.buf, 0, u).name(r.event).bytes(k.buf, u, tail);
+    typeCode[i] = code;
     const size = k.at;
     if (keySlab.length - keyAt < size) keySlab = grow(keySlab, keyAt, size);
     k.buf.copy(keySlab, keyAt, 0, size);
     userBytes[i] = u;
-    keyEnds[3 * i + 1] = keyAt + byType;
-    keyEnds[3 * i + 2] = keyAt + byEvent;
+    keyEnds[3 * i + 1] = keyAt + tail;
+    keyEnds[3 * i + 2] = keyAt + byEventAt;
     keyAt += size;
   }
   keyEnds[3 * n] = keyAt;
@@ -129,7 +159,16 @@ export function decodeRecords(task: DecodeTask): DecodedRecords {
     typeCode,
     ids,
   };
+
+  /** Record i is not one the sink would write: no bytes, no keys. */
+  function invalid(i: number): void {
+    status[i] = 1;
+    keyEnds[3 * i + 1] = keyAt;
+    keyEnds[3 * i + 2] = keyAt;
+  }
 }
+/** Where the by_event key starts in the key writer (set per record). */
+let byEventAt = 0;
 
 /** The transferable buffers of a result (moved to the builder, never copied). */
 export function transferables(d: DecodedRecords): ArrayBuffer[] {

@@ -81,6 +81,20 @@ export class KeyWriter {
     return this;
   }
 
+  /** name() of the UTF-8 text b[from, to) (a name short enough to be kept plain; longer ones go through name()). */
+  nameBytes(b: Buffer, from: number, to: number): this {
+    const n = to - from;
+    if (n > MAX_PLAIN) return this.name(b.toString('utf8', from, to));
+    this.buf[this.at++] = n;
+    return this.part(b, from, to);
+  }
+
+  /** id() of the UTF-8 text b[from, to). */
+  idBytes(b: Buffer, from: number, to: number): this {
+    if (to - from > MAX_ID) return this.id(b.toString('utf8', from, to));
+    return this.part(b, from, to);
+  }
+
   byte(b: number): this {
     this.buf[this.at++] = b;
     return this;
