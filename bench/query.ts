@@ -29,7 +29,9 @@
 //    matrix with both (300 k events, BENCH_QUERY_SECONDS=5, quiet host, steal 0 %, CPU profiles
 //    on, 2026-12-04 05:47): closed loop 2 of 12 met, at 10 k/s offered 7 of 12 met, every miss at
 //    10 k/s a run with 2000 writes/s (p99 5.8-20.4 ms, send lag p99 9-52 ms), every run without
-//    writes met there (p99 1.9-4.0 ms). docs/architecture/query.md, "The tail at 32 clients".
+//    writes met there (p99 1.9-4.0 ms). 1 M events, 8 s, no profiling (06:51): both measurements
+//    6 of 12, the six runs without writes (at 10 k/s p99 2.9-3.8 ms), the six with 2000 writes/s
+//    missing both (at 10 k/s 5.2-7.2 ms). docs/architecture/query.md, "The tail at 32 clients".
 //    Before the runs of a deployment the bench waits for the hosted stream (QUERY_STREAM=on) to
 //    catch up with the topic: its catch-up (20 CPU-s per 300 k events, in its own thread) ran
 //    during the first split runs and was measured as theirs.
