@@ -14,7 +14,12 @@
 //
 //   BENCH_QUERY_ROWS (200000), BENCH_QUERY_AB_ROUNDS (2), BENCH_QUERY_AB_WRITES (0: events/s
 //   written to Kafka in the background, bench/query-writer.ts), BENCH_KAFKA_BROKERS (else a fresh
-//   local broker), BENCH_PROF_DIR (each query process writes a V8 CPU profile there).
+//   local broker), BENCH_PROF_DIR (each query process writes a V8 CPU profile there),
+//   BENCH_QUERY_AB_RATE (requests/s: each run paced at that rate offered, wrk's open-loop schedule,
+//   bench/lib/wrk.ts; the rows then give the p99 at that rate and the send lag), BENCH_QUERY_AB_ENVS
+//   (`|`-separated, one per root, each `K=V K=V`: environment of that root's server on top of the
+//   run's, e.g. two settings of one build: roots `A,A`, envs `QUERY_BACKGROUND_NICE=0|QUERY_BACKGROUND_NICE=10`),
+//   BENCH_QUERY_AB_ARGS (`|`-separated, one per root: node options of that root's server, e.g. V8 flags).
 // Hold the bench lock: flock /tmp/trackhouse-bench.lock node --import tsx bench/query-ab.ts
 import { execFileSync } from 'node:child_process';
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -25,7 +30,7 @@ import { LOCAL_KAFKA_VERSION } from '../src/config/index.js';
 import { startLocalBroker, type LocalBroker } from '../src/localkafka/index.js';
 import { cpuSeconds } from './lib/cpu.js';
 import { cpuShares, cpuSpeed, cpuTicks } from './lib/cpuspeed.js';
-import { child, DATA_END_MS, hotPaths, load, paths, prepareData, SEED, setHotUsers, waitReady, type Pattern } from './query.js';
+import { child, DATA_END_MS, hotPaths, load, paths, prepareData, SEED, setHotUsers, waitReady, waitStreamCaughtUp, metrics, type Pattern } from './query.js';
 import type { BenchContext } from './types.js';
 
 const root = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -34,6 +39,9 @@ const rows = Number(process.env.BENCH_QUERY_ROWS ?? 200_000);
 const rounds = Number(process.env.BENCH_QUERY_AB_ROUNDS ?? 2);
 const seconds = Number(process.env.BENCH_QUERY_AB_SECONDS ?? 5);
 const writeRate = Number(process.env.BENCH_QUERY_AB_WRITES ?? 0);
+const rate = process.env.BENCH_QUERY_AB_RATE ? Number(process.env.BENCH_QUERY_AB_RATE) : undefined;
+const nodeArgs = (process.env.BENCH_QUERY_AB_ARGS ?? '').split('|').map((a) => a.trim().split(/\s+/).filter((x) => x !== ''));
+const envs = (process.env.BENCH_QUERY_AB_ENVS ?? '').split('|').map((e) => Object.fromEntries(e.trim().split(/\s+/).filter((kv) => kv.includes('=')).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])));
 const users = Math.max(1000, Math.round(rows / 20));
 const log = (m: string) => process.stderr.write(`[query-ab] ${m}\n`);
 
@@ -57,10 +65,19 @@ function speed(): string {
 interface Row {
   round: number;
   root: string;
+  /** The root's index and its BENCH_QUERY_AB_ENVS entry (one build may run with two settings). */
+  server: string;
   pattern: Pattern;
   rps: number;
   p50: number;
   p99: number;
+  p999: number;
+  max: number;
+  /** Paced runs: p99 of how late requests left against the schedule. */
+  lag_p99: number | null;
+  /** The server's main-thread scavenges during the run: how many, and their mean pause (ms). */
+  scavenges: number;
+  scavenge_mean_ms: number;
   us_per_page: number;
   main_us_per_page: number;
   reply_bytes: number;
@@ -86,9 +103,10 @@ async function main(): Promise<void> {
     const chHttp = child(ctx, ['--import', 'tsx', path.join(root, 'bench', 'query-chdb-http.ts'), data.dataDir], data.env, 'clickhouse-http');
     const chUrl = await chHttp.line((o) => (typeof o.url === 'string' ? o.url : undefined));
     const servers = roots.map((r, i) => {
-      const env = { ...data.env, QUERY_STREAM: 'off', CLICKHOUSE_URL: chUrl, TRACKHOUSE_DATA_DIR: path.join(work, `query-${i}`) };
-      const q = child({ ...ctx, root: r }, [path.join(r, 'dist/cli/main.js'), 'query'], env, `query-${i}`);
-      return { root: r, q, port: q.line((o) => (o.msg === 'query API listening' && typeof o.port === 'number' ? o.port : undefined)) };
+      const env = { ...data.env, QUERY_STREAM: 'off', CLICKHOUSE_URL: chUrl, TRACKHOUSE_DATA_DIR: path.join(work, `query-${i}`), ...envs[i] };
+      const q = child({ ...ctx, root: r }, [...(nodeArgs[i] ?? []), path.join(r, 'dist/cli/main.js'), 'query'], env, `query-${i}`);
+      const label = [String(i), ...(nodeArgs[i] ?? []), ...Object.entries(envs[i] ?? {}).map(([k, v]) => `${k}=${v}`)].join(' ');
+      return { root: r, label, q, port: q.line((o) => (o.msg === 'query API listening' && typeof o.port === 'number' ? o.port : undefined)) };
     });
     const ports: number[] = [];
     for (const s of servers) {
@@ -96,6 +114,7 @@ async function main(): Promise<void> {
       await waitReady(port, s.q.exited, 1_800_000);
       ports.push(port);
     }
+    for (const port of ports) await waitStreamCaughtUp(port, 600_000);
     const writer = writeRate > 0 ? child(ctx, ['--import', 'tsx', path.join(root, 'bench', 'query-writer.ts'), JSON.stringify({ brokers, topic: data.topic, rate: writeRate, users, seed: SEED, endMs: DATA_END_MS })], data.env, 'writer') : null;
     if (writer) await writer.line((o) => ('writing' in o ? true : undefined));
     log(speed());
@@ -111,27 +130,37 @@ async function main(): Promise<void> {
           } else {
             await load(port, paths(pattern, users, 50_000, 7), 1);
           }
+          const g0 = await metrics(port);
           const c0 = cpuSeconds(pid);
           const m0 = threadCpu(pid, pid);
           const t0 = cpuTicks();
-          const { result, hist } = await load(port, paths(pattern, users, 200_000, 11 + round), seconds);
+          const { result, hist, lag } = await load(port, paths(pattern, users, 200_000, 11 + round), seconds, undefined, rate);
           const cpu = cpuSeconds(pid) - c0;
           const mainCpu = threadCpu(pid, pid) - m0;
           const shares = cpuShares(t0, cpuTicks());
+          const g1 = await metrics(port);
+          const gc = (k: string) => (g1.get(`trackhouse_nodejs_gc_duration_seconds_${k}:minor`) ?? 0) - (g0.get(`trackhouse_nodejs_gc_duration_seconds_${k}:minor`) ?? 0);
           const n = result.requests.total;
           const row: Row = {
             round,
             root: servers[i]!.root,
+            server: servers[i]!.label,
             pattern,
             rps: Math.round(n / seconds),
             p50: Math.round(hist.getValueAtPercentile(50)) / 1000,
             p99: Math.round(hist.getValueAtPercentile(99)) / 1000,
+            p999: Math.round(hist.getValueAtPercentile(99.9)) / 1000,
+            max: Math.round(hist.maxValue) / 1000,
+            lag_p99: lag ? Math.round(lag.getValueAtPercentile(99)) / 1000 : null,
+            scavenges: gc('count'),
+            scavenge_mean_ms: Math.round((gc('sum') / Math.max(1, gc('count'))) * 1e5) / 100,
             us_per_page: Math.round((cpu / n) * 1e7) / 10,
             main_us_per_page: Math.round((mainCpu / n) * 1e7) / 10,
             reply_bytes: Math.round(result.throughput.total / Math.max(1, n)),
             steal_pct: shares?.steal_pct ?? null,
           };
           hist.destroy();
+          lag?.destroy();
           if (result.non2xx > 0 || result.errors > 0) log(`  ${result.non2xx} non-2xx, ${result.errors} errors`);
           out.push(row);
           log(JSON.stringify(row));
@@ -149,15 +178,20 @@ async function main(): Promise<void> {
     await broker?.stop();
     rmSync(work, { recursive: true, force: true });
   }
-  const lines = ['| root | access | round | req/s | p50 ms | p99 ms | CPU µs/page (process) | main thread µs/page | reply bytes | steal % |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |'];
-  for (const r of out) lines.push(`| ${r.root} | ${r.pattern} | ${r.round} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.us_per_page} | ${r.main_us_per_page} | ${r.reply_bytes} | ${r.steal_pct ?? '-'} |`);
-  lines.push('', '| access | root | median CPU µs/page (process) | median main thread µs/page | median req/s | median p99 ms |', '| --- | --- | --- | --- | --- | --- |');
+  const lines = [
+    `${rate ? `Paced: ${rate} req/s offered (wrk's open-loop schedule). ` : 'Closed loop. '}${writeRate} events/s written in the background.`,
+    '',
+    '| server | root | access | round | req/s | p50 ms | p99 ms | p99.9 ms | max ms | send lag p99 ms | scavenges (mean ms) | CPU µs/page (process) | main thread µs/page | reply bytes | steal % |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const r of out) lines.push(`| ${r.server} | ${r.root} | ${r.pattern} | ${r.round} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.p999} | ${r.max} | ${r.lag_p99 ?? '-'} | ${r.scavenges} (${r.scavenge_mean_ms}) | ${r.us_per_page} | ${r.main_us_per_page} | ${r.reply_bytes} | ${r.steal_pct ?? '-'} |`);
+  lines.push('', '| access | server | median CPU µs/page (process) | median main thread µs/page | median req/s | median p99 ms | median p99.9 ms | median send lag p99 ms |', '| --- | --- | --- | --- | --- | --- | --- | --- |');
   const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor((a.length - 1) / 2)]!;
   for (const pattern of ['uniform', 'zipf', 'hot'] as const) {
-    for (const r of roots) {
-      const rs = out.filter((o) => o.pattern === pattern && o.root === r);
+    for (const s of [...new Set(out.map((o) => o.server))]) {
+      const rs = out.filter((o) => o.pattern === pattern && o.server === s);
       if (rs.length === 0) continue;
-      lines.push(`| ${pattern} | ${r} | ${med(rs.map((o) => o.us_per_page))} | ${med(rs.map((o) => o.main_us_per_page))} | ${med(rs.map((o) => o.rps))} | ${med(rs.map((o) => o.p99))} |`);
+      lines.push(`| ${pattern} | ${s} | ${med(rs.map((o) => o.us_per_page))} | ${med(rs.map((o) => o.main_us_per_page))} | ${med(rs.map((o) => o.rps))} | ${med(rs.map((o) => o.p99))} | ${med(rs.map((o) => o.p999))} | ${rate ? med(rs.map((o) => o.lag_p99 ?? 0)) : '-'} |`);
     }
   }
   process.stdout.write(`${lines.join('\n')}\n`);

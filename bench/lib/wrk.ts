@@ -66,7 +66,9 @@ local lines = {}
 for line in io.lines(os.getenv("WRK_REQUESTS")) do lines[#lines + 1] = line end
 local reqs = {}
 local i = 0
+local threads = {}
 setup = function(thread)
+  threads[#threads + 1] = thread
   thread:set("offset", i)
   i = i + 7919
 end
@@ -84,6 +86,39 @@ request = function()
   i = i % #reqs + 1
   return reqs[i]
 end
+-- WRK_RATE (requests/s of this thread): paced, an open-loop schedule of one request every
+-- 1/rate s (LuaJIT's ffi reads the monotonic clock; wrk's delay() takes whole ms). delay() books
+-- the next slot for the connection asking; request() notes how late the k-th request goes out
+-- against the k-th slot (the schedule lag: with every connection waiting on the server, requests
+-- leave late, and wrk's latency, counted from the send, no longer covers that wait).
+local rate = tonumber(os.getenv("WRK_RATE") or "")
+lagHist = {}
+if rate then
+  local ffi = require("ffi")
+  ffi.cdef[[ typedef struct { long tv_sec; long tv_nsec; } wrk_timespec; int clock_gettime(int clk, wrk_timespec *tp); ]]
+  local ts = ffi.new("wrk_timespec")
+  local function nowUs() ffi.C.clock_gettime(1, ts); return tonumber(ts.tv_sec) * 1e6 + tonumber(ts.tv_nsec) / 1e3 end
+  local interval = 1e6 / rate
+  local t0, booked, sent = nil, 0, 0
+  delay = function()
+    local now = nowUs()
+    if not t0 then t0 = now end
+    local wait = t0 + booked * interval - now
+    booked = booked + 1
+    if wait <= 0 then return 0 end
+    return math.floor(wait / 1000 + 0.5)
+  end
+  local plain = request
+  request = function()
+    -- wrk calls request() once in its main Lua state to check the script: no schedule there.
+    if not t0 then return plain() end
+    local lag = nowUs() - (t0 + sent * interval)
+    sent = sent + 1
+    local b = lag > 0 and math.floor(lag / 100) or 0
+    lagHist[b] = (lagHist[b] or 0) + 1
+    return plain()
+  end
+end
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format('WRKJSON {"requests":%d,"bytes":%d,"duration_us":%d,"status_errors":%d,"socket_errors":%d,"timeouts":%d}\\n',
@@ -92,6 +127,12 @@ done = function(summary, latency, requests)
   for n = 1, #latency do
     local v, c = latency(n)
     io.write(" ", string.format("%d:%d", v, c))
+  end
+  io.write("\\n")
+  -- Each thread's lag histogram lives in its own Lua state (done() runs in the main one).
+  io.write("WRKLAG")
+  for _, t in ipairs(threads) do
+    for b, c in pairs(t:get("lagHist") or {}) do io.write(" ", string.format("%d:%d", b * 100, c)) end
   end
   io.write("\\n")
 end
@@ -113,10 +154,15 @@ export interface StreamResult {
   duration_s: number;
   /** [latency µs, count] of every answer. */
   latency_us: [number, number][];
+  /** Paced runs (`rate`): [how late a request left against its slot, in 100-µs steps (µs), count]. */
+  schedule_lag_us: [number, number][];
 }
 
-/** Closed-loop load over a stream of requests, in turn from a thread-specific start. */
-export async function runWrkStream(o: { url: string; requests: readonly StreamRequest[]; headers: Record<string, string>; connections: number; durationS: number; threads?: number }): Promise<StreamResult> {
+/**
+ * Load over a stream of requests, in turn from a thread-specific start: closed loop, or with
+ * `rate` (requests/s over all threads) paced by an open-loop schedule (see WRK_RATE in the script).
+ */
+export async function runWrkStream(o: { url: string; requests: readonly StreamRequest[]; headers: Record<string, string>; connections: number; durationS: number; threads?: number; rate?: number }): Promise<StreamResult> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'trackhouse-wrk-'));
   try {
     writeFileSync(path.join(dir, 'requests.txt'), `${o.requests.map((r) => (r.body === undefined ? `${r.method}\t${r.path}` : `${r.method}\t${r.path}\t${r.body}`)).join('\n')}\n`);
@@ -125,7 +171,7 @@ export async function runWrkStream(o: { url: string; requests: readonly StreamRe
     for (const [k, v] of Object.entries(o.headers)) args.push('-H', `${k}: ${v}`);
     args.push(o.url);
     const out = await new Promise<string>((resolve, reject) =>
-      execFile('wrk', args, { env: { ...process.env, WRK_REQUESTS: path.join(dir, 'requests.txt') }, maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
+      execFile('wrk', args, { env: { ...process.env, WRK_REQUESTS: path.join(dir, 'requests.txt'), ...(o.rate ? { WRK_RATE: String(o.rate / (o.threads ?? 1)) } : {}) }, maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
         err ? reject(new Error(`wrk failed: ${err.message}\n${stderr}`)) : resolve(stdout),
       ),
     );
@@ -139,6 +185,12 @@ export async function runWrkStream(o: { url: string; requests: readonly StreamRe
       const [v, c] = pair.split(':');
       latency_us.push([Number(v), Number(c)]);
     }
+    const schedule_lag_us: [number, number][] = [];
+    for (const pair of (out.split('\n').find((l) => l.startsWith('WRKLAG')) ?? 'WRKLAG').slice(6).trim().split(' ')) {
+      if (pair === '') continue;
+      const [v, c] = pair.split(':');
+      schedule_lag_us.push([Number(v), Number(c)]);
+    }
     return {
       requests: r.requests!,
       bytes: r.bytes!,
@@ -147,6 +199,7 @@ export async function runWrkStream(o: { url: string; requests: readonly StreamRe
       timeouts: r.timeouts!,
       duration_s: r.duration_us! / 1e6,
       latency_us,
+      schedule_lag_us,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
