@@ -242,7 +242,7 @@ export function planFastPage(schema: GraphQLSchema, document: DocumentNode, oper
     const u = user as { field: GraphQLField<unknown, unknown>; node: FieldNode };
     const e = events as { field: GraphQLField<unknown, unknown>; node: FieldNode };
     const args = compileArgs(schema, operation, [u, e]);
-    return { operation, userField: u.field, userNode: u.node, eventsField: e.field, eventsNode: e.node, args, page: page.done(), edge: compileEdge(edge.parts), readsType, readsCursor };
+    return { operation, userField: u.field, userNode: u.node, eventsField: e.field, eventsNode: e.node, args, page: page.done(), edge: compileEdge(edge.parts, readsType), readsType, readsCursor };
   } catch (err) {
     if (err instanceof NotFast) return null;
     throw err;
@@ -271,6 +271,8 @@ interface EdgeOps {
   /** Bytes the ops write besides the row's values and cursors (to bound a row's answer). */
   fixed: number;
   fields: number;
+  /** Whether a node reads `type`: each row's is checked to be an EventType value (else execution's error: no fast page). */
+  readsType: boolean;
   /** The ops compiled (compileWriter). */
   write: EdgeWriter;
 }
@@ -286,7 +288,7 @@ interface EdgeOps {
  * field and the run are one copy from the field's value on (OP_SPAN): REST's page asked through
  * GraphQL is then 6 renamed keys and 6 copies of the row a node.
  */
-function compileEdge(parts: readonly Part[]): EdgeOps {
+function compileEdge(parts: readonly Part[], readsType: boolean): EdgeOps {
   const kind: number[] = [];
   const a: number[] = [];
   const b: number[] = [];
@@ -378,7 +380,7 @@ function compileEdge(parts: readonly Part[]): EdgeOps {
     b.push(0);
     c.push(0);
   }
-  const ops = { n: kind.length, kind: Int32Array.from(kind), a: Int32Array.from(a), b: Int32Array.from(b), c: Int32Array.from(c), statics: Buffer.concat(statics), fixed, fields };
+  const ops = { n: kind.length, kind: Int32Array.from(kind), a: Int32Array.from(a), b: Int32Array.from(b), c: Int32Array.from(c), statics: Buffer.concat(statics), fixed, fields, readsType };
   return { ...ops, write: compileWriter(ops) };
 }
 
@@ -536,8 +538,11 @@ function valueEnd(r: Rows, i: number, k: number): number {
   return k === EVENT_FIELDS.length - 1 ? r.page.rows.end(i) - 1 : valueStart(r, i, k + 1) - KEY_BYTES[k + 1]!;
 }
 
-/** Writes every row's edge, comma-separated: the edge template compiled for one plan (see compileWriter). */
-type EdgeWriter = (r: Rows, ctx: Context) => void;
+/**
+ * Writes every row's edge, comma-separated: the edge template compiled for one plan (see
+ * compileWriter); false when a row's `type` is not an EventType value (the answer is void).
+ */
+type EdgeWriter = (r: Rows, ctx: Context) => boolean;
 
 /** A run or span (op) of fields first..end whose JSON texts are not all canonical: field by field, with the keys the row has. */
 function slowRun(op: number, first: number, end: number, rowStart: number, rowEnd: number, h: Buffer, hAt: number, flags: number): void {
@@ -626,6 +631,8 @@ function compileWriter(ops: Omit<EdgeOps, 'write'>): EdgeWriter {
       else body.push(`if ((flags & ${mask}) === ${mask}) ${copy(from, valueEnd(b))} else { ${sync} slowRun(${op}, ${a}, ${b}, rowStart, rowEnd, h, hAt, flags); ${reload} }`);
     }
   }
+  // The type check here, where the row's offsets are at hand, not in a loop of its own first.
+  const typeCheck = ops.readsType ? [`if (!isEventType(${valueStart(TYPE_FIELD)}, ${valueEnd(TYPE_FIELD)})) return false;`] : [];
   const code = [
     `const { ${Object.keys(WRITER_LIB).join(', ')} } = lib;`,
     'return function edges(r, ctx) {',
@@ -649,9 +656,11 @@ function compileWriter(ops: Omit<EdgeOps, 'write'>): EdgeWriter {
     `const hAt = i * ${ROW_HEADER} + 1;`,
     'const flags = h[hAt - 1];',
     ...[...offsets].map((k) => `const o${k} = h[hAt + ${2 * k}] | (h[hAt + ${2 * k + 1}] << 8);`),
+    ...typeCheck,
     ...body,
     sync,
     '}',
+    'return true;',
     '};',
   ].join('\n');
   // Built from numbers only (offsets, lengths, the fixed bytes as integers): no text of the request in it.
@@ -766,7 +775,8 @@ function writeValue(flags: number, k: number, s: number, e: number): void {
   } else copy(s, e);
 }
 
-function writeParts(parts: readonly Part[], r: Rows, ctx: Context): void {
+/** Writes the answer; false when a row makes it void (see EdgeWriter). */
+function writeParts(parts: readonly Part[], r: Rows, ctx: Context): boolean {
   for (const part of parts) {
     if (part instanceof Buffer) {
       copyIn(part);
@@ -775,7 +785,7 @@ function writeParts(parts: readonly Part[], r: Rows, ctx: Context): void {
     const p = part as SlotPart;
     switch (p.slot) {
       case Slot.Edges:
-        ctx.plan.edge.write(r, ctx);
+        if (!ctx.plan.edge.write(r, ctx)) return false;
         break;
       case Slot.UserId:
         text(JSON.stringify(ctx.userId), 'utf8');
@@ -797,6 +807,7 @@ function writeParts(parts: readonly Part[], r: Rows, ctx: Context): void {
       }
     }
   }
+  return true;
 }
 
 interface Context {
@@ -857,18 +868,11 @@ export function writeFastPage(plan: FastPlan, schema: GraphQLSchema, variables: 
   const answer = at;
   const rows: Rows = { page, headers: page.rows.rowHeaders };
   const h = rows.headers;
-  for (let i = 0; i < page.count; i++) {
-    const hAt = i * ROW_HEADER;
-    if ((h[hAt]! & ROW_NO_LAYOUT) !== 0) return null;
-    if (plan.readsType) {
-      // valueStart() and valueEnd() of TYPE_FIELD, the row's start read once.
-      const rowStart = page.rows.start(i);
-      const o = hAt + 1 + 2 * TYPE_FIELD;
-      if (!isEventType(rowStart + (h[o]! | (h[o + 1]! << 8)), rowStart + (h[o + 2]! | (h[o + 3]! << 8)) - KEY_BYTES[TYPE_FIELD + 1]!)) return null;
-    }
-  }
+  // Every row's offsets are needed (the edges, the start and end cursors); each row's `type` is
+  // checked by the edge writer (plan.readsType), which has its offsets at hand.
+  for (let i = 0; i < page.count; i++) if ((h[i * ROW_HEADER]! & ROW_NO_LAYOUT) !== 0) return null;
   const ctx: Context = { plan, userId, fingerprint, aligned };
-  writeParts(plan.page, rows, ctx);
+  if (!writeParts(plan.page, rows, ctx)) return null;
   return out.subarray(answer, at);
 }
 
@@ -927,6 +931,7 @@ const WRITER_LIB = {
   writeValue,
   writeCursorOf,
   slowRun,
+  isEventType,
   outNow: (): Buffer => out,
   viewNow: (): DataView => view,
   atNow: (): number => at,
