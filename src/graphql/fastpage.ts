@@ -555,7 +555,6 @@ function slowRun(op: number, first: number, end: number, rowStart: number, rowEn
   }
 }
 
-
 /**
  * The edge ops compiled into one function per plan (as graphql-jit compiles a query) that writes
  * every edge of the page: the ops' order, fields and header offsets are constants, the fixed bytes
@@ -563,8 +562,8 @@ function slowRun(op: number, first: number, end: number, rowStart: number, rowEn
  * inline, with the answer's buffer, DataView and end in locals. Why it looks this way: with a
  * call per fixed run (words()) and per copy (put()) and a call per edge, about 14 calls a node,
  * the optimizing compiler inlined few of them (its inlining budget is spent after a handful) and a
- * page of 50 nodes spent most of its time in calls and in reloading module variables; straight
- * code per op wrote it in about half the time (bench in docs/architecture/graphql.md). Calls remain
+ * page of 50 nodes spent much of its time in calls and in reloading module variables; straight
+ * code per op writes it in about a quarter less time (docs/architecture/graphql.md). Calls remain
  * only for room (once per row), cursors and non-canonical texts, each followed by a reload of the
  * locals (the answer may have moved to `own`). Each field's value is read from the row's header:
  * out[hAt + 2k] is its offset from the row's start, and it ends where the next field's key starts
