@@ -11,8 +11,11 @@ import { buildGraphqlSchema } from './schema.js';
 
 const LIMITS = { defaultLimit: 5, maxLimit: 100 };
 
-/** A page of stored rows as the view reader holds them after a read (reply JSON after `{"events":` and commas, headers apart). */
-function pageOf(stored: Buffer[], times: number[], hasNext: boolean): ViewPage {
+/**
+ * A page of stored rows as the view reader holds them after a read (reply JSON after `{"events":`
+ * and commas, headers apart), with `spare` bytes of the reader's buffer free past them.
+ */
+function pageOf(stored: Buffer[], times: number[], hasNext: boolean, spare = 0): ViewPage {
   const prefix = Buffer.from('{"events":');
   const parts: Buffer[] = [prefix];
   const ends: number[] = [];
@@ -22,7 +25,7 @@ function pageOf(stored: Buffer[], times: number[], hasNext: boolean): ViewPage {
     at += 1 + s.length - ROW_HEADER;
     ends.push(at);
   }
-  const buffer = Buffer.concat(parts);
+  const buffer = Buffer.concat([...parts, Buffer.alloc(spare)]);
   const rowHeaders = Buffer.concat(stored.map((s) => s.subarray(0, ROW_HEADER)));
   const rows = {
     buffer,
@@ -35,13 +38,13 @@ function pageOf(stored: Buffer[], times: number[], hasNext: boolean): ViewPage {
 }
 
 /** A reader whose every page is these events: from the view (viewPage) and as REST's body (events). */
-function readerOf(events: EventRecord[], hasNext: boolean, seen: EventsRequest[]): QueryReader {
+function readerOf(events: EventRecord[], hasNext: boolean, seen: EventsRequest[], spare = 0): QueryReader {
   const stored = events.map((e) => storedEvent(e));
   return {
     limits: LIMITS,
     viewPage(r) {
       seen.push(r);
-      return pageOf(stored, events.map((e) => e.timestamp), hasNext);
+      return pageOf(stored, events.map((e) => e.timestamp), hasNext, spare);
     },
     events(r) {
       const rows = stored.map((s) => s.subarray(ROW_HEADER).toString('utf8'));
@@ -130,6 +133,24 @@ describe('the fast page', () => {
         expect(got, q).not.toBeNull();
         expect(got!.toString('utf8'), q).toBe(await executed(schema, parse(q.replace('user(id: $id)', 'user(id: $id) @include(if: true)')), variables));
       }
+    }
+  });
+
+  it('writes the bytes graphql-jit answers when the answer outgrows the reader\'s buffer at any row (it moves, rows and all)', async () => {
+    const r = rng(13);
+    let current = readerOf([], false, []);
+    const reader: QueryReader = { limits: { defaultLimit: 5, maxLimit: 1000 }, viewPage: (q) => current.viewPage(q), events: (q, rest) => current.events(q, rest), rollups: (q) => current.rollups(q) };
+    const schema = buildGraphqlSchema({ reader, stream: null, log: silentLogger() });
+    const node = 'eventId type event userId anonymousId timestamp receivedAt source category groupId properties traits context name previousId';
+    const q = `query Page($id: String!, $first: Int) { user(id: $id) { events(first: $first) { edges { cursor node { ${node} } } pageInfo { hasNextPage endCursor } } } }`;
+    const plan = planFastPage(schema, parse(q), null)!;
+    const events = Array.from({ length: 40 }, (_, i) => randomEvent(r, i));
+    // The room each row asks for is a bound well above what it writes: spares from none to more than the answer.
+    for (const spare of [0, 1, 200, 1_000, 3_000, 10_000, 30_000, 100_000, 1_000_000]) {
+      current = readerOf(events, true, [], spare);
+      const got = writeFastPage(plan, schema, { id: 'u1', first: 40 }, reader);
+      expect(got, String(spare)).not.toBeNull();
+      expect(got!.toString('utf8'), String(spare)).toBe(await executed(schema, parse(q.replace('user(id: $id)', 'user(id: $id) @include(if: true)')), { id: 'u1', first: 40 }));
     }
   });
 

@@ -242,7 +242,7 @@ export function planFastPage(schema: GraphQLSchema, document: DocumentNode, oper
     const u = user as { field: GraphQLField<unknown, unknown>; node: FieldNode };
     const e = events as { field: GraphQLField<unknown, unknown>; node: FieldNode };
     const args = compileArgs(schema, operation, [u, e]);
-    return { operation, userField: u.field, userNode: u.node, eventsField: e.field, eventsNode: e.node, args, page: page.done(), edge: compileEdge(edge.parts), readsType, readsCursor };
+    return { operation, userField: u.field, userNode: u.node, eventsField: e.field, eventsNode: e.node, args, page: page.done(), edge: compileEdge(edge.parts, readsType), readsType, readsCursor };
   } catch (err) {
     if (err instanceof NotFast) return null;
     throw err;
@@ -271,6 +271,8 @@ interface EdgeOps {
   /** Bytes the ops write besides the row's values and cursors (to bound a row's answer). */
   fixed: number;
   fields: number;
+  /** Whether a node reads `type`: each row's is checked to be an EventType value (else execution's error: no fast page). */
+  readsType: boolean;
   /** The ops compiled (compileWriter). */
   write: EdgeWriter;
 }
@@ -286,7 +288,7 @@ interface EdgeOps {
  * field and the run are one copy from the field's value on (OP_SPAN): REST's page asked through
  * GraphQL is then 6 renamed keys and 6 copies of the row a node.
  */
-function compileEdge(parts: readonly Part[]): EdgeOps {
+function compileEdge(parts: readonly Part[], readsType: boolean): EdgeOps {
   const kind: number[] = [];
   const a: number[] = [];
   const b: number[] = [];
@@ -378,7 +380,7 @@ function compileEdge(parts: readonly Part[]): EdgeOps {
     b.push(0);
     c.push(0);
   }
-  const ops = { n: kind.length, kind: Int32Array.from(kind), a: Int32Array.from(a), b: Int32Array.from(b), c: Int32Array.from(c), statics: Buffer.concat(statics), fixed, fields };
+  const ops = { n: kind.length, kind: Int32Array.from(kind), a: Int32Array.from(a), b: Int32Array.from(b), c: Int32Array.from(c), statics: Buffer.concat(statics), fixed, fields, readsType };
   return { ...ops, write: compileWriter(ops) };
 }
 
@@ -536,25 +538,11 @@ function valueEnd(r: Rows, i: number, k: number): number {
   return k === EVENT_FIELDS.length - 1 ? r.page.rows.end(i) - 1 : valueStart(r, i, k + 1) - KEY_BYTES[k + 1]!;
 }
 
-/** Writes row i's edge: the edge template compiled for one plan (see compileWriter). */
-type EdgeWriter = (r: Rows, i: number, ctx: Context) => void;
-
 /**
- * Writes n (1 to 20) fixed bytes at the answer's end, given as 32-bit little-endian words a..e:
- * whole words, the last one's bytes past n included (the answer's room has 4 bytes to spare for
- * them, and what follows overwrites them). One call per run of fixed bytes (a key, `{"node":{`).
+ * Writes every row's edge, comma-separated: the edge template compiled for one plan (see
+ * compileWriter); false when a row's `type` is not an EventType value (the answer is void).
  */
-function words(n: number, a: number, b: number, c: number, d: number, e: number): void {
-  const v = view;
-  const t = at;
-  v.setUint32(t, a, true);
-  if (n > 4) v.setUint32(t + 4, b, true);
-  if (n > 8) v.setUint32(t + 8, c, true);
-  if (n > 12) v.setUint32(t + 12, d, true);
-  if (n > 16) v.setUint32(t + 16, e, true);
-  at = t + n;
-}
-const WORDS_MAX = 20;
+type EdgeWriter = (r: Rows, ctx: Context) => boolean;
 
 /** A run or span (op) of fields first..end whose JSON texts are not all canonical: field by field, with the keys the row has. */
 function slowRun(op: number, first: number, end: number, rowStart: number, rowEnd: number, h: Buffer, hAt: number, flags: number): void {
@@ -567,22 +555,24 @@ function slowRun(op: number, first: number, end: number, rowStart: number, rowEn
   }
 }
 
-/** What the compiled edge writers call (small functions: the optimizing compiler inlines them). */
-const WRITER_LIB = { room, put, words, writeValue, writeCursorOf, slowRun };
-
 /**
- * The edge ops compiled into one function per plan (as graphql-jit compiles a query): the ops'
- * order, fields and header offsets become constants, and the fixed bytes (`{"node":{"eventId":`,
- * `,"userId":`, ...) 32-bit stores of constants, no loads. An interpreter of the ops spent about a
- * fifth of its time reading the ops and header offsets, and copied the fixed bytes 4 at a time
- * like values (profile of bench/graphql-handler.ts); the values are copied as before (put(),
- * writeValue()). Each field's
- * value is read from the row's header: out[hAt + 2k] is its offset from the row's start, and it
- * ends where the next field's key starts (the last one: before the row's `}`).
+ * The edge ops compiled into one function per plan (as graphql-jit compiles a query) that writes
+ * every edge of the page: the ops' order, fields and header offsets are constants, the fixed bytes
+ * (`{"node":{"eventId":`, `,"userId":`, ...) 32-bit stores of constants, the copies of row bytes
+ * inline, with the answer's buffer, DataView and end in locals. Why it looks this way: with a
+ * call per fixed run (words()) and per copy (put()) and a call per edge, about 14 calls a node,
+ * the optimizing compiler inlined few of them (its inlining budget is spent after a handful) and a
+ * page of 50 nodes spent much of its time in calls and in reloading module variables; straight
+ * code per op writes it in about a quarter less time (docs/architecture/graphql.md). Calls remain
+ * only for room (once per row), cursors and non-canonical texts, each followed by a reload of the
+ * locals (the answer may have moved to `own`). Each field's value is read from the row's header:
+ * out[hAt + 2k] is its offset from the row's start, and it ends where the next field's key starts
+ * (the last one: before the row's `}`). A copy longer than WORD_COPY_MAX is one copyWithin, a
+ * shorter one 4 bytes a step through the DataView (the last word overlapping), as put() does.
  */
 function compileWriter(ops: Omit<EdgeOps, 'write'>): EdgeWriter {
   const last = EVENT_FIELDS.length - 1;
-  // Each offset read once, before anything is written (the writes could alias the header for all the compiler knows).
+  // Each offset read once per row, before anything is written (the writes could alias the header for all the compiler knows).
   const offsets = new Set<number>();
   const offset = (k: number) => {
     offsets.add(k);
@@ -591,48 +581,89 @@ function compileWriter(ops: Omit<EdgeOps, 'write'>): EdgeWriter {
   const valueStart = (k: number) => `rowStart + ${offset(k)}`;
   const valueEnd = (k: number) => (k === last ? 'rowEnd - 1' : `rowStart + ${offset(k + 1)} - ${KEY_BYTES[k + 1]!}`);
   const isText = (k: number) => k >= FIRST_TEXT_FIELD && k < FIRST_TEXT_FIELD + 3;
+  const sync = 'setAt(t);';
+  const reload = 'o = outNow(); v = viewNow(); t = atNow();';
+  const copy = (s: string, e: string) =>
+    `{ const s = ${s}; const e = ${e}; const n = e - s; ` +
+    `if (n > ${WORD_COPY_MAX}) o.copyWithin(t, s, e); ` +
+    `else if (n >= 4) { const l = e - 4; let d = t; for (let j = s; j < l; j += 4, d += 4) v.setUint32(d, v.getUint32(j, true), true); v.setUint32(t + n - 4, v.getUint32(l, true), true); } ` +
+    `else for (let j = s, d = t; j < e; j++, d++) o[d] = o[j]; ` +
+    't += n; }';
+  // An edge's cursor: writeAlignedCursor() inline (the row's room includes its bytes), else the
+  // general way (writeCursorOf: another time's length or fingerprint, an id with an escape).
+  let cursors = 0;
+  const cursor = (s: string, e: string) =>
+    `{ const time = rows.time(i); const s = ${s} + 1; const e = ${e} - 1; let done = false; ` +
+    'if (aligned && time >= 1e12 && time < 1e13) { ' +
+    'const hi = Math.floor(time / 1e6) | 0; const lo = (time - hi * 1e6) | 0; const c3 = (lo / 1000) | 0; const top = (hi / 1000) | 0; const d = (top / 1000) | 0; ' +
+    'v.setUint32(t, TIME_HEAD[d], true); v.setUint32(t + 4, TIME_TRIPLE[top - d * 1000], true); v.setUint32(t + 8, TIME_TRIPLE[hi - top * 1000], true); ' +
+    'v.setUint32(t + 12, TIME_TRIPLE[c3], true); v.setUint32(t + 16, TIME_TRIPLE[lo - c3 * 1000], true); ' +
+    'v.setUint32(t + 20, m0, true); v.setUint32(t + 24, m1, true); v.setUint32(t + 28, m2, true); v.setUint32(t + 32, m3, true); v.setUint32(t + 36, m4, true); v.setUint32(t + 40, m5, true); ' +
+    'let j = s; let c = t + 44; let slash = 0; ' +
+    'for (; j + 3 <= e; j += 3, c += 4) { const w = v.getUint32(j, false) >>> 8; const x = w ^ 0x5c5c5c; slash |= (x - 0x010101) & ~x & 0x808080; v.setUint32(c, B64_PAIRS[w >>> 12] | (B64_PAIRS[w & 4095] << 16), true); } ' +
+    'if (j + 1 === e) { const w = o[j]; slash |= w === 0x5c ? 1 : 0; o[c] = B64[w >>> 2]; o[c + 1] = B64[(w & 3) << 4]; c += 2; } ' +
+    'else if (j + 2 === e) { const w = (o[j] << 8) | o[j + 1]; slash |= o[j] === 0x5c || o[j + 1] === 0x5c ? 1 : 0; o[c] = B64[w >>> 10]; o[c + 1] = B64[(w >>> 4) & 63]; o[c + 2] = B64[(w & 15) << 2]; c += 3; } ' +
+    'if (slash === 0) { t = c; done = true; } } ' +
+    `if (!done) { ${sync} writeCursorOf(r, i, s - 1, e + 1, ctx); ${reload} } }`;
   const body: string[] = [];
   for (let p = 0; p < ops.n; p++) {
     const op = ops.kind[p]!;
     const a = ops.a[p]!;
     const b = ops.b[p]!;
     if (op === OP_STATIC) {
-      for (let j = a; j < a + b; j += WORDS_MAX) {
-        const n = Math.min(WORDS_MAX, a + b - j);
-        const padded = Buffer.alloc(WORDS_MAX);
-        ops.statics.copy(padded, 0, j, j + n);
-        body.push(`words(${n}, ${[0, 4, 8, 12, 16].map((k) => padded.readUInt32LE(k)).join(', ')});`);
-      }
+      // Whole words, the last one's bytes past the run included (room has 4 bytes to spare; what follows overwrites them).
+      const padded = Buffer.alloc(Math.ceil(b / 4) * 4);
+      ops.statics.copy(padded, 0, a, a + b);
+      for (let k = 0; k < padded.length; k += 4) body.push(`v.setUint32(t + ${k}, ${padded.readUInt32LE(k)}, true);`);
+      body.push(`t += ${b};`);
     } else if (op === OP_FIELD) {
-      body.push(isText(a) ? `writeValue(flags, ${a}, ${valueStart(a)}, ${valueEnd(a)});` : `put(${valueStart(a)}, ${valueEnd(a)});`);
+      if (isText(a)) body.push(sync, `writeValue(flags, ${a}, ${valueStart(a)}, ${valueEnd(a)});`, reload);
+      else body.push(copy(valueStart(a), valueEnd(a)));
     } else if (op === OP_CURSOR) {
-      body.push(`writeCursorOf(r, i, ${valueStart(0)}, ${valueEnd(0)}, ctx);`);
+      cursors++;
+      body.push(cursor(valueStart(0), valueEnd(0)));
     } else {
       // From the first key's comma (OP_RUN_COMMA), quote (OP_RUN) or value (OP_SPAN) to the last value's end.
       const from = op === OP_SPAN ? valueStart(a) : `${valueStart(a)} - ${KEY_BYTES[a]! - (op === OP_RUN_COMMA ? 0 : 1)}`;
       const mask = ops.c[p]!;
-      if (mask === 0) body.push(`put(${from}, ${valueEnd(b)});`);
-      else body.push(`if ((flags & ${mask}) === ${mask}) put(${from}, ${valueEnd(b)}); else slowRun(${op}, ${a}, ${b}, rowStart, rowEnd, h, hAt, flags);`);
+      if (mask === 0) body.push(copy(from, valueEnd(b)));
+      else body.push(`if ((flags & ${mask}) === ${mask}) ${copy(from, valueEnd(b))} else { ${sync} slowRun(${op}, ${a}, ${b}, rowStart, rowEnd, h, hAt, flags); ${reload} }`);
     }
   }
+  // The type check here, where the row's offsets are at hand, not in a loop of its own first.
+  const typeCheck = ops.readsType ? [`if (!isEventType(${valueStart(TYPE_FIELD)}, ${valueEnd(TYPE_FIELD)})) return false;`] : [];
   const code = [
     `const { ${Object.keys(WRITER_LIB).join(', ')} } = lib;`,
-    'return function edge(r, i, ctx) {',
+    'return function edges(r, ctx) {',
     'const rows = r.page.rows;',
+    'const count = r.page.count;',
+    'const h = r.headers;',
+    'const aligned = ctx.aligned;',
+    'const m0 = MIDDLE[0], m1 = MIDDLE[1], m2 = MIDDLE[2], m3 = MIDDLE[3], m4 = MIDDLE[4], m5 = MIDDLE[5];',
+    'for (let i = 0; i < count; i++) {',
     'const rowStart = rows.start(i);',
     'const rowEnd = rows.end(i);',
-    // Room for what the ops write but non-canonical texts (those ask for more themselves), and
-    // the 3 bytes words() may write past its last fixed byte.
-    `room(${ops.fixed + 4} + ${ops.fields} * (rowEnd - rowStart));`,
-    'const h = r.headers;',
+    // Room for what the ops write but non-canonical texts and cursors written the general way
+    // (those ask for more themselves), the comma before the edge, the 3 bytes a last word may
+    // write past its run, and each aligned cursor (44 characters, then 4 per 3 bytes of the id,
+    // which is shorter than the row, and a word's 3 spare bytes).
+    `room(${ops.fixed + 5 + 48 * cursors} + ${ops.fields + 2 * cursors} * (rowEnd - rowStart));`,
+    'let o = outNow();',
+    'let v = viewNow();',
+    'let t = atNow();',
+    'if (i !== 0) o[t++] = 0x2c;',
     `const hAt = i * ${ROW_HEADER} + 1;`,
     'const flags = h[hAt - 1];',
     ...[...offsets].map((k) => `const o${k} = h[hAt + ${2 * k}] | (h[hAt + ${2 * k + 1}] << 8);`),
+    ...typeCheck,
     ...body,
+    sync,
+    '}',
+    'return true;',
     '};',
   ].join('\n');
   // Built from numbers only (offsets, lengths, the fixed bytes as integers): no text of the request in it.
-  return new Function("lib", code)(WRITER_LIB) as EdgeWriter;
+  return new Function('lib', code)(WRITER_LIB) as EdgeWriter;
 }
 
 /** The base64url characters of every 12 bits, two to a 16-bit entry (first character in the low byte). */
@@ -743,7 +774,8 @@ function writeValue(flags: number, k: number, s: number, e: number): void {
   } else copy(s, e);
 }
 
-function writeParts(parts: readonly Part[], r: Rows, ctx: Context): void {
+/** Writes the answer; false when a row makes it void (see EdgeWriter). */
+function writeParts(parts: readonly Part[], r: Rows, ctx: Context): boolean {
   for (const part of parts) {
     if (part instanceof Buffer) {
       copyIn(part);
@@ -751,17 +783,9 @@ function writeParts(parts: readonly Part[], r: Rows, ctx: Context): void {
     }
     const p = part as SlotPart;
     switch (p.slot) {
-      case Slot.Edges: {
-        const write = ctx.plan.edge.write;
-        for (let j = 0; j < r.page.count; j++) {
-          if (j > 0) {
-            room(1);
-            out[at++] = 0x2c;
-          }
-          write(r, j, ctx);
-        }
+      case Slot.Edges:
+        if (!ctx.plan.edge.write(r, ctx)) return false;
         break;
-      }
       case Slot.UserId:
         text(JSON.stringify(ctx.userId), 'utf8');
         break;
@@ -782,6 +806,7 @@ function writeParts(parts: readonly Part[], r: Rows, ctx: Context): void {
       }
     }
   }
+  return true;
 }
 
 interface Context {
@@ -842,18 +867,11 @@ export function writeFastPage(plan: FastPlan, schema: GraphQLSchema, variables: 
   const answer = at;
   const rows: Rows = { page, headers: page.rows.rowHeaders };
   const h = rows.headers;
-  for (let i = 0; i < page.count; i++) {
-    const hAt = i * ROW_HEADER;
-    if ((h[hAt]! & ROW_NO_LAYOUT) !== 0) return null;
-    if (plan.readsType) {
-      // valueStart() and valueEnd() of TYPE_FIELD, the row's start read once.
-      const rowStart = page.rows.start(i);
-      const o = hAt + 1 + 2 * TYPE_FIELD;
-      if (!isEventType(rowStart + (h[o]! | (h[o + 1]! << 8)), rowStart + (h[o + 2]! | (h[o + 3]! << 8)) - KEY_BYTES[TYPE_FIELD + 1]!)) return null;
-    }
-  }
+  // Every row's offsets are needed (the edges, the start and end cursors); each row's `type` is
+  // checked by the edge writer (plan.readsType), which has its offsets at hand.
+  for (let i = 0; i < page.count; i++) if ((h[i * ROW_HEADER]! & ROW_NO_LAYOUT) !== 0) return null;
   const ctx: Context = { plan, userId, fingerprint, aligned };
-  writeParts(plan.page, rows, ctx);
+  if (!writeParts(plan.page, rows, ctx)) return null;
   return out.subarray(answer, at);
 }
 
@@ -900,3 +918,23 @@ function isEventType(s: number, e: number): boolean {
   return false;
 }
 const LONE_SURROGATE = /\p{Cs}/u;
+
+/** What the compiled edge writers call (declared last: it names the cursor tables). */
+const WRITER_LIB = {
+  room,
+  TIME_HEAD,
+  TIME_TRIPLE,
+  MIDDLE,
+  B64_PAIRS,
+  B64,
+  writeValue,
+  writeCursorOf,
+  slowRun,
+  isEventType,
+  outNow: (): Buffer => out,
+  viewNow: (): DataView => view,
+  atNow: (): number => at,
+  setAt: (t: number): void => {
+    at = t;
+  },
+};
