@@ -5,10 +5,12 @@ import { lowerBulkThreads, THREAD } from './threads.js';
 
 const linux = process.platform === 'linux';
 
-/** A worker that names itself `name` (as ./threads.ts nameThread does) and waits to be terminated. */
-function namedWorker(name: string): Promise<Worker> {
+/** A worker that names itself `name` (as ./threads.ts nameThread does), at `nice` if given, and waits to be terminated. */
+function namedWorker(name: string, nice = 0): Promise<Worker> {
   const w = new Worker(
-    `require('node:fs').writeFileSync('/proc/thread-self/comm', ${JSON.stringify(name)}); require('node:worker_threads').parentPort.postMessage('named'); setInterval(() => {}, 1000);`,
+    `const fs = require('node:fs'); fs.writeFileSync('/proc/thread-self/comm', ${JSON.stringify(name)});` +
+      `if (${nice} !== 0) require('node:os').setPriority(Number(fs.readlinkSync('/proc/thread-self').split('/').pop()), ${nice});` +
+      `require('node:worker_threads').parentPort.postMessage('named'); setInterval(() => {}, 1000);`,
     { eval: true },
   );
   return new Promise((resolve, reject) => {
@@ -49,6 +51,12 @@ describe.runIf(linux)('lowerBulkThreads', () => {
     expect(nices(THREAD.viewBuilder)).toEqual([0]);
     expect(nices('node')).toEqual(nodeBefore);
     expect(nodeBefore.every((n) => n === 0)).toBe(true);
+  });
+
+  it('leaves a thread whose priority was set already as it is', async () => {
+    workers.push(await namedWorker('ChosenPool', 3));
+    stop = lowerBulkThreads([], 7);
+    expect(nices('ChosenPool')).toEqual([3]);
   });
 
   it('lowers a bulk thread that names itself after the first scan', async () => {

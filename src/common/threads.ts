@@ -7,7 +7,7 @@
 // when the cores are short, while the bulk work still gets whatever they leave
 // (docs/architecture/view.md, "Freshness").
 import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
-import { setPriority } from 'node:os';
+import { getPriority, setPriority } from 'node:os';
 
 /** Thread names of this project (at most 15 bytes: the kernel's limit). */
 export const THREAD = {
@@ -31,7 +31,8 @@ const NODE = new Set(['node', 'MainThread']);
 
 /**
  * Lowers to `nice` every thread of this process that is bulk work: one named in `bulk`, or any
- * thread not started by Node or by this project (chDB's thread pools). Threads appear later (chDB
+ * thread not started by Node or by this project (chDB's thread pools), unless its priority was
+ * set already. Threads appear later (chDB
  * grows its pools), so the scan runs every `everyMs` (a readdir and a small read per new thread).
  * Returns a function that ends the scan.
  */
@@ -65,7 +66,8 @@ export function lowerBulkThreads(bulk: readonly string[], nice: number, everyMs 
       seen.add(tid);
       if (lowered.has(name) || !ours.has(name)) {
         try {
-          setPriority(Number(tid), nice);
+          // A thread whose priority was chosen (chDB runs one of its MemoryWorkers at -20) keeps it.
+          if (getPriority(Number(tid)) === 0) setPriority(Number(tid), nice);
         } catch {
           // Ended meanwhile, or not permitted: it keeps its priority.
         }
