@@ -47,7 +47,7 @@ import { Lifecycle, StartAborted, Supervised, type Incarnation, type Part } from
 import { chooseLocalPorts } from './localports.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
-/** Nice of the all-in-one's bulk threads (sink, chDB, stream): 10 gives them ~1/9 of a contended core's share against nice 0. */
+/** Nice of the all-in-one's bulk threads (sink, chDB, stream): 10 weighs 110 against nice 0's 1024, about a tenth of a contended core. */
 const BULK_NICE = 10;
 
 export async function startAllInOne(): Promise<number> {
@@ -94,8 +94,8 @@ export async function startAllInOne(): Promise<number> {
     // The sink's work (its decode threads, chDB's insert and merge threads) and the stream share
     // this process with the view: at a lower priority, what a fresh event waits on goes first
     // when the cores are short (measured: docs/architecture/view.md, "Freshness").
-    const stopLowering = lowerBulkThreads([THREAD.sinkDecode, THREAD.stream], BULK_NICE);
-    life.add({ name: 'bulk thread priority', ifCut: 'nothing: a scan of thread names', stop: async () => stopLowering() });
+    // (Its timer is unref'd: it ends with the process, which ends once every part has stopped.)
+    lowerBulkThreads([THREAD.sinkDecode, THREAD.stream], BULK_NICE);
     life.add(clickhousePart(ch));
     await checkClickHouse(ch, config.clickhouse);
     await auditMigrations(kafka, config, await migrate(ch.client, log), 'start', ch.location, log);
