@@ -27,6 +27,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { checkClickHouse, migrate, openClickHouse, type ClickHouseHandle } from '../warehouse/index.js';
 import { InterruptedError, TrackhouseError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
+import { lowerBulkThreads, THREAD } from '../common/threads.js';
 import { Counter, createRegistry, type Registry } from '../common/metrics.js';
 import { currentEnv, DEV_ADMIN_KEY, loadConfig, withDevKeys, type Config } from '../config/index.js';
 import { createKafka, ensureTopics, explainKafkaError } from '../kafka/index.js';
@@ -46,6 +47,8 @@ import { Lifecycle, StartAborted, Supervised, type Incarnation, type Part } from
 import { chooseLocalPorts } from './localports.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+/** Nice of the all-in-one's bulk threads (sink, chDB, stream): 10 weighs 110 against nice 0's 1024, about a tenth of a contended core. */
+const BULK_NICE = 10;
 
 export async function startAllInOne(): Promise<number> {
   const base = loadConfig();
@@ -88,6 +91,11 @@ export async function startAllInOne(): Promise<number> {
     life.add(ingest, { stopFirst: true });
 
     const ch: ClickHouseHandle = await openClickHouse(config.clickhouse, config.dataDir);
+    // The sink's work (its decode threads, chDB's insert and merge threads) and the stream share
+    // this process with the view: at a lower priority, what a fresh event waits on goes first
+    // when the cores are short (measured: docs/architecture/view.md, "Freshness").
+    // (Its timer is unref'd: it ends with the process, which ends once every part has stopped.)
+    lowerBulkThreads([THREAD.sinkDecode, THREAD.stream], BULK_NICE);
     life.add(clickhousePart(ch));
     await checkClickHouse(ch, config.clickhouse);
     await auditMigrations(kafka, config, await migrate(ch.client, log), 'start', ch.location, log);

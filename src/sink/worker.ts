@@ -6,13 +6,15 @@
 // that buffer and the per-row arrays are transferred back (moved, not copied). Each row's
 // identity hash is computed here so the main thread only probes its resend window.
 import { getHeapStatistics } from 'node:v8';
-import { threadId } from 'node:worker_threads';
+import { isMainThread, threadId } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { DecodeError, encodeTsvRow, escapeTsv, EventCodec, InvalidEventError, userKeyOf } from '../schema/index.js';
 import { hashPair } from '../dedup/hash.js';
+import { nameThread, THREAD } from '../common/threads.js';
 import type { DecodeFailure, DecodeResult, DecodeTask } from './types.js';
 
 const codec = new EventCodec();
+if (!isMainThread) nameThread(THREAD.sinkDecode);
 
 export default function decode(task: DecodeTask): unknown {
   const n = task.ends.length;

@@ -8,6 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import { ConfigError, HttpError } from '../common/errors.js';
 import { createLogger } from '../common/log.js';
+import { nameThread, THREAD } from '../common/threads.js';
 import { Registry } from '../common/metrics.js';
 import type { Config } from '../config/index.js';
 import { createKafka } from '../kafka/index.js';
@@ -42,6 +43,7 @@ export type FromHostThread =
   | { type: 'stopped' };
 
 const port = parentPort!;
+nameThread(THREAD.stream);
 const { config, brokers, retryMs } = workerData as HostThreadData;
 const log = createLogger(config.logLevel, { component: 'stream' });
 // The host's registry adds its own default labels (component) when it renders these.

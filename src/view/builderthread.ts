@@ -18,6 +18,7 @@ import { attachState } from '../state/statestore.js';
 import { ErasureList, type UserErasure } from '../erasure/list.js';
 import { ViewBuilder, type BackfillRow, type BuilderCounts } from './builder.js';
 import { createDecoder } from './decodepool.js';
+import { nameThread, THREAD } from '../common/threads.js';
 import { DAY_MS, VIEW_DATABASES, viewSize, type ViewSize } from './viewstore.js';
 
 export interface ViewWorkerData {
@@ -79,6 +80,7 @@ if (parentPort !== null && workerData?.path) void main(workerData as ViewWorkerD
 
 async function main(data: ViewWorkerData): Promise<void> {
   const port = parentPort!;
+  nameThread(THREAD.viewBuilder);
   const { config } = data;
   const topic = config.kafka.topics.events;
   const q = config.query;

@@ -1,0 +1,67 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { afterEach, describe, expect, it } from 'vitest';
+import { lowerBulkThreads, THREAD } from './threads.js';
+
+const linux = process.platform === 'linux';
+
+/** A worker that names itself `name` (as ./threads.ts nameThread does), at `nice` if given, and waits to be terminated. */
+function namedWorker(name: string, nice = 0): Promise<Worker> {
+  const w = new Worker(
+    `const fs = require('node:fs'); fs.writeFileSync('/proc/thread-self/comm', ${JSON.stringify(name)});` +
+      `if (${nice} !== 0) require('node:os').setPriority(Number(fs.readlinkSync('/proc/thread-self').split('/').pop()), ${nice});` +
+      `require('node:worker_threads').parentPort.postMessage('named'); setInterval(() => {}, 1000);`,
+    { eval: true },
+  );
+  return new Promise((resolve, reject) => {
+    w.once('message', () => resolve(w));
+    w.once('error', reject);
+  });
+}
+
+/** Nice of each thread of this process named `name`. */
+function nices(name: string): number[] {
+  const out: number[] = [];
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'latin1');
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== name) continue;
+      out.push(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]));
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return out;
+}
+
+describe.runIf(linux)('lowerBulkThreads', () => {
+  const workers: Worker[] = [];
+  let stop = () => {};
+  afterEach(async () => {
+    stop();
+    await Promise.all(workers.splice(0).map((w) => w.terminate()));
+  });
+
+  it('lowers the named bulk threads and threads of no known name, not the view or Node threads', async () => {
+    workers.push(await namedWorker(THREAD.sinkDecode), await namedWorker(THREAD.viewBuilder), await namedWorker('SomePool'));
+    const nodeBefore = nices('node');
+    stop = lowerBulkThreads([THREAD.sinkDecode], 7);
+    expect(nices(THREAD.sinkDecode)).toEqual([7]);
+    expect(nices('SomePool')).toEqual([7]);
+    expect(nices(THREAD.viewBuilder)).toEqual([0]);
+    expect(nices('node')).toEqual(nodeBefore);
+    expect(nodeBefore.every((n) => n === 0)).toBe(true);
+  });
+
+  it('leaves a thread whose priority was set already as it is', async () => {
+    workers.push(await namedWorker('ChosenPool', 3));
+    stop = lowerBulkThreads([], 7);
+    expect(nices('ChosenPool')).toEqual([3]);
+  });
+
+  it('lowers a bulk thread that names itself after the first scan', async () => {
+    stop = lowerBulkThreads([THREAD.stream], 7, 20);
+    workers.push(await namedWorker(THREAD.stream));
+    await expect.poll(() => nices(THREAD.stream), { timeout: 10_000, interval: 20 }).toEqual([7]);
+  });
+});

@@ -1,0 +1,81 @@
+// Thread names and priorities (Linux; elsewhere both do nothing).
+//
+// Named threads show in `top -H` and /proc/<pid>/task/*/comm. `trackhouse start` runs the sink
+// (its decode workers, chDB's insert and merge threads) and the stream in the process of the
+// query API's view, on a host of few cores: lowering the bulk threads there lets the threads a
+// fresh event waits on (the view's builder, decode and LMDB threads, the HTTP thread) go first
+// when the cores are short, while the bulk work still gets whatever they leave
+// (docs/architecture/view.md, "Freshness").
+import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
+
+/** Thread names of this project (at most 15 bytes: the kernel's limit). */
+export const THREAD = {
+  viewBuilder: 'view-build',
+  viewDecode: 'view-decode',
+  sinkDecode: 'sink-decode',
+  stream: 'stream',
+} as const;
+
+/** Names the calling thread (a worker thread names itself when it starts). */
+export function nameThread(name: string): void {
+  try {
+    writeFileSync('/proc/thread-self/comm', name.slice(0, 15));
+  } catch {
+    // Not Linux (or no /proc): the name is only for people looking at threads.
+  }
+}
+
+/** Node's own threads (the main thread, libuv's pool, V8's, the LMDB writer) keep the process's name. */
+const NODE = new Set(['node', 'MainThread']);
+
+/**
+ * Lowers to `nice` every thread of this process that is bulk work: one named in `bulk`, or any
+ * thread not started by Node or by this project (chDB's thread pools), unless its priority was
+ * set already. Threads appear later (chDB
+ * grows its pools), so the scan runs every `everyMs` (a readdir and a small read per new thread).
+ * Returns a function that ends the scan.
+ */
+export function lowerBulkThreads(bulk: readonly string[], nice: number, everyMs = 2_000): () => void {
+  let self: string;
+  try {
+    self = readlinkSync('/proc/self');
+  } catch {
+    return () => {};
+  }
+  const ours = new Set<string>(Object.values(THREAD));
+  const lowered = new Set<string>(bulk);
+  const seen = new Set<string>();
+  const scan = () => {
+    let tids: string[];
+    try {
+      tids = readdirSync('/proc/self/task');
+    } catch {
+      return;
+    }
+    for (const tid of tids) {
+      if (seen.has(tid) || tid === self) continue;
+      let name: string;
+      try {
+        name = readFileSync(`/proc/self/task/${tid}/comm`, 'latin1').trim();
+      } catch {
+        continue; // ended meanwhile
+      }
+      // A worker thread names itself once it runs: a 'node' thread is looked at again next time.
+      if (NODE.has(name)) continue;
+      seen.add(tid);
+      if (lowered.has(name) || !ours.has(name)) {
+        try {
+          // A thread whose priority was chosen (chDB runs one of its MemoryWorkers at -20) keeps it.
+          if (getPriority(Number(tid)) === 0) setPriority(Number(tid), nice);
+        } catch {
+          // Ended meanwhile, or not permitted: it keeps its priority.
+        }
+      }
+    }
+  };
+  scan();
+  const timer = setInterval(scan, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
