@@ -46,7 +46,8 @@ export function hashPair(a: string, b: string, out: Uint32Array, at: number): vo
  * hashPair of two ASCII strings given as their bytes, a[aFrom, aTo) and b[bFrom, bTo) of one
  * buffer: the same hash (an ASCII byte is its UTF-16 code unit), without making the strings (the
  * view's decode threads read ids straight from the Avro bytes). Only for ASCII: other text hashes
- * its UTF-16 code units, which are not its bytes.
+ * its UTF-16 code units, which are not its bytes. The mixing repeats hashPair's on purpose: with
+ * it in shared helper functions both ran ~25 % slower (2026-12-04, 2 M calls, 4 alternations).
  */
 export function hashPairAscii(buf: Uint8Array, aFrom: number, aTo: number, bFrom: number, bTo: number, out: Uint32Array, at: number): void {
   let h1 = 0x9747b28c;
