@@ -44,7 +44,7 @@ const codec = new EventCodec();
 const keys = new KeyWriter();
 /** Records of the newest schema are read straight from their bytes (./avrorow.ts) when its layout is the one that reader knows. */
 const byteRowsSchema = codec.specialised ? codec.writerId : -1;
-const f: AvroFields = { ascii: true, eventId: '', userKey: '', event: null, idFrom: 0, idTo: 0, userFrom: 0, userTo: 0, eventFrom: -1, eventTo: -1, typeIndex: 0, timestamp: 0, receivedAt: 0 };
+const f: AvroFields = { ascii: true, eventId: '', userKey: '', idFrom: 0, idTo: 0, userFrom: 0, userTo: 0, eventFrom: -1, eventTo: -1, typeIndex: 0, timestamp: 0, receivedAt: 0 };
 const TYPE_CODE_BY_INDEX = EVENT_TYPES.map((t) => TYPE_CODES.get(t) ?? 0);
 
 function grow(buf: Buffer, used: number, need: number): Buffer {
@@ -94,6 +94,7 @@ export function decodeRecords(task: DecodeTask, byteRows = true): DecodedRecords
     let u: number;
     let tail: number;
     let code: number;
+    let byEventAt: number; // where the by_event key starts in the key writer
     if (written !== SLOW) {
       jsonAt += written;
       code = TYPE_CODE_BY_INDEX[f.typeIndex]!;
@@ -167,8 +168,6 @@ export function decodeRecords(task: DecodeTask, byteRows = true): DecodedRecords
     keyEnds[3 * i + 2] = keyAt;
   }
 }
-/** Where the by_event key starts in the key writer (set per record). */
-let byEventAt = 0;
 
 /** The transferable buffers of a result (moved to the builder, never copied). */
 export function transferables(d: DecodedRecords): ArrayBuffer[] {
