@@ -45,7 +45,7 @@ const record: fc.Arbitrary<EventRecord> = fc.record({
   context: jsonText,
 }) as fc.Arbitrary<EventRecord>;
 
-const newFields = (): AvroFields => ({ ascii: true, eventId: '', userKey: '', event: null, idFrom: 0, idTo: 0, userFrom: 0, userTo: 0, eventFrom: -1, eventTo: -1, typeIndex: 0, timestamp: 0, receivedAt: 0 });
+const newFields = (): AvroFields => ({ ascii: true, eventId: '', userKey: '', idFrom: 0, idTo: 0, userFrom: 0, userTo: 0, eventFrom: -1, eventTo: -1, typeIndex: 0, timestamp: 0, receivedAt: 0 });
 
 function task(values: Uint8Array[]): DecodeTask {
   const all = Buffer.concat(values);

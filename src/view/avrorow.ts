@@ -32,12 +32,10 @@ export const avroRowMax = (avroBytes: number) => ROW_HEADER + 512 + 6 * avroByte
 
 /** Fields of the record just read (readAvroRow), for the keys and the builder's arrays. */
 export interface AvroFields {
-  /** Whether every string field is ASCII: then the three below are not made (use the byte ranges). */
+  /** Whether every string field is ASCII: then the two below are not made (use the byte ranges). */
   ascii: boolean;
   eventId: string;
   userKey: string;
-  /** The event name, or null when absent or empty. */
-  event: string | null;
   /** Byte ranges in the record's buffer: the event id, the user key, the event name (eventFrom -1: none). */
   idFrom: number;
   idTo: number;
@@ -64,6 +62,8 @@ const F_PREVIOUS_ID = 12;
 const F_PROPERTIES = 13;
 const F_TRAITS = 14;
 const F_CONTEXT = 15;
+/** The string fields copied with quoted() / optional(): checked for well-formed UTF-8 when one held a byte >= 0x80. */
+const SHORT_STRINGS = [F_EVENT_ID, F_EVENT, F_USER_ID, F_ANONYMOUS_ID, F_SOURCE, F_CATEGORY, F_GROUP_ID, F_NAME, F_PREVIOUS_ID];
 const LAYOUT_EXPECTED = [
   'event_id', 'type', 'event', 'user_id', 'anonymous_id', 'timestamp', 'sent_at', 'received_at',
   'source', 'category', 'group_id', 'name', 'previous_id', 'properties', 'traits', 'context',
@@ -328,7 +328,7 @@ export function readAvroRow(b: Buffer, start: number, end: number, schemaId: num
   out[o++] = 0x7d;
   if (bad) return SLOW;
   if (nonAscii) {
-    for (const f of [F_EVENT_ID, F_EVENT, F_USER_ID, F_ANONYMOUS_ID, F_SOURCE, F_CATEGORY, F_GROUP_ID, F_NAME, F_PREVIOUS_ID]) if (!wellFormed(b, f)) return SLOW;
+    for (const f of SHORT_STRINGS) if (!wellFormed(b, f)) return SLOW;
   }
   const n = o - j;
   if (n >= 0xffff) {
@@ -350,7 +350,6 @@ export function readAvroRow(b: Buffer, start: number, end: number, schemaId: num
     // The identity hash is over UTF-16 code units: non-ASCII ids need their strings.
     fields.eventId = stringOf(b, F_EVENT_ID);
     fields.userKey = fs[2 * userId]! >= 0 ? stringOf(b, userId) : '';
-    fields.event = hasEvent ? stringOf(b, F_EVENT) : null;
   }
   fields.typeIndex = typeIndex;
   fields.timestamp = timestamp;
