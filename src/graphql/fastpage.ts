@@ -88,8 +88,7 @@ export interface FastPlan {
   edge: EdgeOps;
   /** The arguments of user and events read without graphql-js's coercion (./fastargs.ts); null: through graphql-js. */
   args: FastArgs | null;
-  /** Whether the edge template reads the row's `type`; whether any cursor is answered. */
-  readsType: boolean;
+  /** Whether any cursor is answered (whether a node reads `type`: edge.readsType). */
   readsCursor: boolean;
 }
 
@@ -242,7 +241,7 @@ export function planFastPage(schema: GraphQLSchema, document: DocumentNode, oper
     const u = user as { field: GraphQLField<unknown, unknown>; node: FieldNode };
     const e = events as { field: GraphQLField<unknown, unknown>; node: FieldNode };
     const args = compileArgs(schema, operation, [u, e]);
-    return { operation, userField: u.field, userNode: u.node, eventsField: e.field, eventsNode: e.node, args, page: page.done(), edge: compileEdge(edge.parts, readsType), readsType, readsCursor };
+    return { operation, userField: u.field, userNode: u.node, eventsField: e.field, eventsNode: e.node, args, page: page.done(), edge: compileEdge(edge.parts, readsType), readsCursor };
   } catch (err) {
     if (err instanceof NotFast) return null;
     throw err;
@@ -868,7 +867,7 @@ export function writeFastPage(plan: FastPlan, schema: GraphQLSchema, variables: 
   const rows: Rows = { page, headers: page.rows.rowHeaders };
   const h = rows.headers;
   // Every row's offsets are needed (the edges, the start and end cursors); each row's `type` is
-  // checked by the edge writer (plan.readsType), which has its offsets at hand.
+  // checked by the edge writer (plan.edge.readsType), which has its offsets at hand.
   for (let i = 0; i < page.count; i++) if ((h[i * ROW_HEADER]! & ROW_NO_LAYOUT) !== 0) return null;
   const ctx: Context = { plan, userId, fingerprint, aligned };
   if (!writeParts(plan.page, rows, ctx)) return null;
