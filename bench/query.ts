@@ -269,7 +269,8 @@ export async function metrics(port: number): Promise<Map<string, number>> {
  * a catch-up instead of the steady state. Returns at once when the process hosts no stream.
  */
 export async function waitStreamCaughtUp(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const started = Date.now();
+  const deadline = started + timeoutMs;
   for (;;) {
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     let seen = false;
@@ -279,7 +280,7 @@ export async function waitStreamCaughtUp(port: number, timeoutMs: number): Promi
       lag += Number(m[1]);
     }
     // No lag series yet: not hosted (QUERY_STREAM=off), or not started; the view is ready, so the stream starts within a second.
-    if ((seen && lag === 0) || (!seen && !/^trackhouse_stream_/m.test(text) && Date.now() > deadline - timeoutMs + 3000)) return;
+    if ((seen && lag === 0) || (!seen && !/^trackhouse_stream_/m.test(text) && Date.now() > started + 3000)) return;
     if (Date.now() > deadline) throw new Error(`the hosted stream did not catch up within ${timeoutMs} ms (lag ${lag})`);
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -407,9 +408,7 @@ async function measure(ctx: BenchContext, m: Measure): Promise<RunResult> {
       if (d > 0) answers[a] = d;
     }
     out.answers = answers;
-    const lag = (k: string) => Math.round((after.get(`trackhouse_nodejs_eventloop_lag_${k}_seconds`) ?? 0) * 1e4) / 10;
-    out.event_loop_ms = { p99: lag('p99'), max: lag('max') };
-    out.gc = gcDelta(before, after);
+    Object.assign(out, mainThread(before, after));
   }
   hist.destroy();
   ctx.log(`${m.name}: ${out.rps} req/s, p50 ${out.latency_ms.p50} ms, p99 ${out.latency_ms.p99} ms, RSS ${out.server_max_rss_mb} MB (anon ${out.server_max_anon_rss_mb}), ${out.server_cpu_cores} cores, event loop ${JSON.stringify(out.event_loop_ms ?? null)}`);
@@ -418,6 +417,12 @@ async function measure(ctx: BenchContext, m: Measure): Promise<RunResult> {
     ctx.log(`${m.name} at ${TARGET_RPS} req/s offered: ${JSON.stringify(out.paced)}`);
   }
   return out;
+}
+
+/** The server's main thread between two scrapes: its event-loop delay (prom-client's monitor) and its GC. */
+function mainThread(before: Map<string, number>, after: Map<string, number>): Pick<RunResult, 'event_loop_ms' | 'gc'> {
+  const lag = (k: string) => Math.round((after.get(`trackhouse_nodejs_eventloop_lag_${k}_seconds`) ?? 0) * 1e4) / 10;
+  return { event_loop_ms: { p99: lag('p99'), max: lag('max') }, gc: gcDelta(before, after) };
 }
 
 /** GC of the server's main thread between two scrapes, by kind (prom-client's nodejs_gc_duration_seconds). */
@@ -464,9 +469,7 @@ async function paced(m: Measure): Promise<Paced> {
   }
   if (before) {
     const after = await metrics(m.port);
-    const l = (k: string) => Math.round((after.get(`trackhouse_nodejs_eventloop_lag_${k}_seconds`) ?? 0) * 1e4) / 10;
-    out.event_loop_ms = { p99: l('p99'), max: l('max') };
-    out.gc = gcDelta(before, after);
+    Object.assign(out, mainThread(before, after));
   }
   hist.destroy();
   return out;
