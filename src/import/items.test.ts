@@ -27,6 +27,36 @@ describe('import items', () => {
     expect((await all(jsonItems(chunks('[{"a":1}]\n[{"b":2}]\n'), 0))).map((i) => i.text)).toEqual(['[{"a":1}]', '[{"b":2}]']);
   });
 
+  it('keeps a character whose UTF-8 bytes straddle two chunks whole, wherever the cut falls', async () => {
+    const line = '{"event":"Café ☕ 日本 🚀"}';
+    const bytes = Buffer.from(`${line}\n${line}`);
+    for (let cut = 1; cut < bytes.length; cut++) {
+      async function* split(): AsyncGenerator<Buffer> {
+        yield bytes.subarray(0, cut);
+        yield bytes.subarray(cut);
+      }
+      expect((await all(jsonItems(split(), 0))).map((i) => i.text)).toEqual([line, line]);
+    }
+  });
+
+  it('ignores a byte order mark at the start of NDJSON and of a JSON array, and only there', async () => {
+    expect(await all(jsonItems(chunks('\ufeff{"a":1}\n{"b":2}\n'), 0))).toEqual([
+      { pos: 0, text: '{"a":1}' },
+      { pos: 1, text: '{"b":2}' },
+    ]);
+    expect(await all(jsonItems(chunks('\ufeff[{"a":1},{"b":2}]'), 0))).toEqual([
+      { pos: 0, text: undefined, value: { a: 1 } },
+      { pos: 1, text: undefined, value: { b: 2 } },
+    ]);
+    // A BOM split over two chunks, and one inside a later line, which stays.
+    const bom = Buffer.from('\ufeff');
+    async function* split(): AsyncGenerator<Buffer> {
+      yield bom.subarray(0, 1);
+      yield Buffer.concat([bom.subarray(1), Buffer.from('{"a":1}\n\ufeff{"b":2}')]);
+    }
+    expect((await all(jsonItems(split(), 0))).map((i) => i.text)).toEqual(['{"a":1}', '\ufeff{"b":2}']);
+  });
+
   it('reads CSV records with quoted commas and newlines, keeping each record text', async () => {
     const items = await all(csvItems(chunks('\ufeffa,b\n1,"x, ', 'y"\n2,"line\nbreak"\n'), 1, ','));
     expect(items).toEqual([{ pos: 1, text: '2,"line\nbreak"', value: { a: '2', b: 'line\nbreak' } }]);

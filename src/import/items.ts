@@ -3,7 +3,10 @@
 // `skip` items without parsing them.
 //
 // Hot path: a decompressed chunk is decoded to text once and cut at '\n' with indexOf; items
-// are handed over in arrays (one await per chunk, not per line).
+// are handed over in arrays (one await per chunk, not per line). The decoding goes through a
+// StringDecoder, so a character whose UTF-8 bytes straddle two chunks is kept whole. A byte order
+// mark at the start of an input (Windows tools write one) is not part of the first item.
+import { StringDecoder } from 'node:string_decoder';
 import { parse as csvParse } from 'csv-parse';
 
 export interface Item {
@@ -48,7 +51,7 @@ export async function* jsonItems(stream: AsyncIterable<Buffer>, skip: number): A
   if (firstChar === '[') {
     const parts: Buffer[] = [];
     for await (const b of rest()) parts.push(b);
-    const text = Buffer.concat(parts).toString('utf8');
+    const text = withoutBom(Buffer.concat(parts).toString('utf8'));
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -77,10 +80,17 @@ export async function* jsonItems(stream: AsyncIterable<Buffer>, skip: number): A
 
 /** NDJSON lines; blank lines are counted (positions are line numbers - 1) but not returned. */
 export async function* lineItems(stream: AsyncIterable<Buffer>, skip: number): AsyncGenerator<Item[]> {
+  const decoder = new StringDecoder('utf8');
   let carry = '';
   let pos = 0;
+  let started = false;
   for await (const chunk of stream) {
-    const text = carry.length > 0 ? carry + chunk.toString('utf8') : chunk.toString('utf8');
+    let piece = decoder.write(chunk);
+    if (!started && piece.length > 0) {
+      started = true;
+      piece = withoutBom(piece);
+    }
+    const text = carry.length > 0 ? carry + piece : piece;
     const out: Item[] = [];
     let start = 0;
     for (;;) {
@@ -96,7 +106,13 @@ export async function* lineItems(stream: AsyncIterable<Buffer>, skip: number): A
     carry = text.slice(start);
     if (out.length > 0) yield out;
   }
+  // Bytes of a character the input cut short come out as U+FFFD, as toString would give them.
+  carry += started ? decoder.end() : withoutBom(decoder.end());
   if (carry.trim().length > 0 && pos >= skip) yield [{ pos, text: carry.endsWith('\r') ? carry.slice(0, -1) : carry }];
+}
+
+function withoutBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 /**
