@@ -1,6 +1,6 @@
 import { deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { contentEncoding, decodeUtf8, inflate } from './body.js';
+import { contentEncoding, decodeUtf8, inflate, withoutBom } from './body.js';
 import { HttpError } from '../common/errors.js';
 
 const codeOf = (f: () => unknown) => {
@@ -16,6 +16,15 @@ describe('request bodies', () => {
   it('takes gzip, deflate and identity encodings, nothing else', () => {
     expect(['', 'gzip', 'GZIP', 'x-gzip', 'deflate', 'identity'].map(contentEncoding)).toEqual(['identity', 'gzip', 'gzip', 'gzip', 'deflate', 'identity']);
     expect(['br', 'zstd', 'gzip, br', 'compress'].map(contentEncoding)).toEqual([null, null, null, null]);
+  });
+
+  it('drops a leading UTF-8 byte order mark, and nothing else', () => {
+    const json = Buffer.from('{"a":1}');
+    expect(withoutBom(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), json])).toString()).toBe('{"a":1}');
+    expect(withoutBom(json)).toBe(json);
+    expect(withoutBom(Buffer.from([0xef, 0xbb]))).toEqual(Buffer.from([0xef, 0xbb]));
+    const inner = Buffer.from('{"a":"\ufeff"}');
+    expect(withoutBom(inner)).toBe(inner);
   });
 
   it('inflates gzip, zlib and raw deflate bodies', () => {

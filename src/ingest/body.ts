@@ -50,6 +50,14 @@ export function tooLarge(limit: number): HttpError {
   return new HttpError('body_too_large', `the body is larger than ${Math.round(limit / 1024)} KB`);
 }
 
+/**
+ * The body without a leading UTF-8 byte order mark: JSON must not carry one, but a parser may
+ * ignore it (RFC 8259, 8.1), and some Windows clients send it; JSON.parse would refuse the body.
+ */
+export function withoutBom(body: Buffer): Buffer {
+  return body.length >= 3 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? body.subarray(3) : body;
+}
+
 /** The body as text; UTF-8 is checked once (simdutf) before the decode. */
 export function decodeUtf8(body: Buffer): string {
   if (!isUtf8(body)) throw new HttpError('not_utf8', 'the body is not valid UTF-8');

@@ -24,7 +24,7 @@ import type { OutRecord, ProduceError, RecordProducer, Submission } from '../kaf
 import { userKeyOf, type EventCodec, type EventRecord, type EventType } from '../schema/index.js';
 import { WriteKeys } from './auth.js';
 import { clientIp, peerAddress, PEER } from './clientip.js';
-import { contentEncoding, decodeUtf8, inflate, tooLarge, type ContentEncoding } from './body.js';
+import { contentEncoding, decodeUtf8, inflate, tooLarge, withoutBom, type ContentEncoding } from './body.js';
 import { problem, type EventProblem } from './problems.js';
 import type { IngestMetrics } from './metrics.js';
 import { objectOf, parseEventJson } from './jsontext.js';
@@ -358,6 +358,7 @@ export class IngestEdge {
     let plain = body;
     try {
       if (r.encoding !== 'identity') plain = inflate(body, r.encoding, r.limit);
+      plain = withoutBom(plain);
       const text = decodeUtf8(plain);
       try {
         // The scanner keeps properties/traits/context as their JSON text (./jsontext.ts: no
@@ -420,7 +421,7 @@ export class IngestEdge {
     const receivedAt = (r.receivedAt = Date.now());
     let decoded;
     try {
-      const plain = r.encoding !== 'identity' ? inflate(body, r.encoding, r.limit) : body;
+      const plain = withoutBom(r.encoding !== 'identity' ? inflate(body, r.encoding, r.limit) : body);
       decoded = decodeRequest(r.route!, plain, r.query, r.limit, receivedAt);
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;

@@ -163,7 +163,7 @@ describe('every endpoint delivers to Kafka', () => {
     expect(new Set(got.map((e) => e.event_id)).size).toBe(4);
   });
 
-  it('takes the write key from the body with text/plain or no content type (sendBeacon, analytics.js) and gzip/deflate bodies', async () => {
+  it('takes the write key from the body with text/plain or no content type (sendBeacon, analytics.js), gzip/deflate bodies, and a leading byte order mark', async () => {
     const p = `beacon-${randomUUID()}-`;
     const noAuth = { authorization: '' };
     const beacon = JSON.stringify({ writeKey: 'test-write-key', userId: 'b-1', event: 'Beacon', messageId: `${p}1` });
@@ -178,7 +178,11 @@ describe('every endpoint delivers to Kafka', () => {
     const { deflateSync, deflateRawSync } = await import('node:zlib');
     expect((await post(`${ingest.url}/v1/track`, deflateSync(JSON.stringify(trackEvent(`${p}4`, 'b-1'))), { 'content-encoding': 'deflate' })).status).toBe(200);
     expect((await post(`${ingest.url}/v1/track`, deflateRawSync(JSON.stringify(trackEvent(`${p}5`, 'b-1'))), { 'content-encoding': 'deflate' })).status).toBe(200);
-    expect(await reader.events(events, p, 5)).toHaveLength(5);
+    // A body that starts with a UTF-8 byte order mark (some Windows clients send one), plain and gzipped.
+    const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+    expect((await post(`${ingest.url}/v1/track`, Buffer.concat([bom, Buffer.from(JSON.stringify(trackEvent(`${p}6`, 'b-1')))]))).status).toBe(200);
+    expect((await post(`${ingest.url}/v1/batch`, gzipSync(Buffer.concat([bom, Buffer.from(JSON.stringify({ batch: [trackEvent(`${p}7`, 'b-1')] }))])), { 'content-encoding': 'gzip' })).status).toBe(200);
+    expect(await reader.events(events, p, 7)).toHaveLength(7);
   });
 
   it('answers CORS preflights and sets Access-Control-Allow-Origin on replies', async () => {
