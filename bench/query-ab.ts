@@ -83,13 +83,13 @@ interface Row {
   reply_bytes: number;
   /** Share of the machine's CPU time the host took during the run. */
   steal_pct: number | null;
-  /** The server's resident memory after the run (MB): what a bigger young generation costs. */
+  /** The server's anonymous resident memory after the run (MB): what a bigger young generation costs. */
   rss_mb: number;
 }
 
-/** VmRSS of a process, in MB. */
+/** Anonymous resident memory of a process (RssAnon: heaps, not the mapped view), in MB. */
 function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  const m = /RssAnon:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Math.round(Number(m[1]) / 1024) : 0;
 }
 
@@ -190,11 +190,11 @@ async function main(): Promise<void> {
   const lines = [
     `${rate ? `Paced: ${rate} req/s offered (wrk's open-loop schedule). ` : 'Closed loop. '}${writeRate} events/s written in the background.`,
     '',
-    '| server | root | access | round | req/s | p50 ms | p99 ms | p99.9 ms | max ms | send lag p99 ms | scavenges (mean ms) | CPU µs/page (process) | main thread µs/page | reply bytes | steal % | RSS MB |',
+    '| server | root | access | round | req/s | p50 ms | p99 ms | p99.9 ms | max ms | send lag p99 ms | scavenges (mean ms) | CPU µs/page (process) | main thread µs/page | reply bytes | steal % | anon RSS MB |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const r of out) lines.push(`| ${r.server} | ${r.root} | ${r.pattern} | ${r.round} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.p999} | ${r.max} | ${r.lag_p99 ?? '-'} | ${r.scavenges} (${r.scavenge_mean_ms}) | ${r.us_per_page} | ${r.main_us_per_page} | ${r.reply_bytes} | ${r.steal_pct ?? '-'} | ${r.rss_mb} |`);
-  lines.push('', '| access | server | median CPU µs/page (process) | median main thread µs/page | median req/s | median p99 ms | median p99.9 ms | median send lag p99 ms | median scavenges (mean ms) | median RSS MB |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  lines.push('', '| access | server | median CPU µs/page (process) | median main thread µs/page | median req/s | median p99 ms | median p99.9 ms | median send lag p99 ms | median scavenges (mean ms) | median anon RSS MB |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor((a.length - 1) / 2)]!;
   for (const pattern of ['uniform', 'zipf', 'hot'] as const) {
     for (const s of [...new Set(out.map((o) => o.server))]) {
