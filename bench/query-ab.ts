@@ -10,7 +10,8 @@
 // turns (the order flips between rounds and patterns): a warm-up, then wrk's 32 connections for
 // BENCH_QUERY_AB_SECONDS (5). Per run: req/s, p50/p99, the host's steal share, and the server's
 // CPU µs per page, of the process and of its main thread (the HTTP thread,
-// /proc/<pid>/task/<pid>/stat); then the medians per root and pattern.
+// /proc/<pid>/task/<pid>/stat), its main thread's scavenges and its anonymous RSS (heaps, not the
+// mapped view); then the medians per root and pattern.
 //
 //   BENCH_QUERY_ROWS (200000), BENCH_QUERY_AB_ROUNDS (2), BENCH_QUERY_AB_WRITES (0: events/s
 //   written to Kafka in the background, bench/query-writer.ts), BENCH_KAFKA_BROKERS (else a fresh
