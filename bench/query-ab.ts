@@ -10,7 +10,8 @@
 // turns (the order flips between rounds and patterns): a warm-up, then wrk's 32 connections for
 // BENCH_QUERY_AB_SECONDS (5). Per run: req/s, p50/p99, the host's steal share, and the server's
 // CPU µs per page, of the process and of its main thread (the HTTP thread,
-// /proc/<pid>/task/<pid>/stat); then the medians per root and pattern.
+// /proc/<pid>/task/<pid>/stat), its main thread's scavenges and its anonymous RSS (heaps, not the
+// mapped view); then the medians per root and pattern.
 //
 //   BENCH_QUERY_ROWS (200000), BENCH_QUERY_AB_ROUNDS (2), BENCH_QUERY_AB_WRITES (0: events/s
 //   written to Kafka in the background, bench/query-writer.ts), BENCH_KAFKA_BROKERS (else a fresh
@@ -83,6 +84,14 @@ interface Row {
   reply_bytes: number;
   /** Share of the machine's CPU time the host took during the run. */
   steal_pct: number | null;
+  /** The server's anonymous resident memory after the run (MB): what a bigger young generation costs. */
+  rss_mb: number;
+}
+
+/** Anonymous resident memory of a process (RssAnon: heaps, not the mapped view), in MB. */
+function rssMb(pid: number): number {
+  const m = /RssAnon:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Math.round(Number(m[1]) / 1024) : 0;
 }
 
 async function main(): Promise<void> {
@@ -158,6 +167,7 @@ async function main(): Promise<void> {
             main_us_per_page: Math.round((mainCpu / n) * 1e7) / 10,
             reply_bytes: Math.round(result.throughput.total / Math.max(1, n)),
             steal_pct: shares?.steal_pct ?? null,
+            rss_mb: rssMb(pid),
           };
           hist.destroy();
           lag?.destroy();
@@ -181,17 +191,17 @@ async function main(): Promise<void> {
   const lines = [
     `${rate ? `Paced: ${rate} req/s offered (wrk's open-loop schedule). ` : 'Closed loop. '}${writeRate} events/s written in the background.`,
     '',
-    '| server | root | access | round | req/s | p50 ms | p99 ms | p99.9 ms | max ms | send lag p99 ms | scavenges (mean ms) | CPU µs/page (process) | main thread µs/page | reply bytes | steal % |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| server | root | access | round | req/s | p50 ms | p99 ms | p99.9 ms | max ms | send lag p99 ms | scavenges (mean ms) | CPU µs/page (process) | main thread µs/page | reply bytes | steal % | anon RSS MB |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
-  for (const r of out) lines.push(`| ${r.server} | ${r.root} | ${r.pattern} | ${r.round} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.p999} | ${r.max} | ${r.lag_p99 ?? '-'} | ${r.scavenges} (${r.scavenge_mean_ms}) | ${r.us_per_page} | ${r.main_us_per_page} | ${r.reply_bytes} | ${r.steal_pct ?? '-'} |`);
-  lines.push('', '| access | server | median CPU µs/page (process) | median main thread µs/page | median req/s | median p99 ms | median p99.9 ms | median send lag p99 ms |', '| --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of out) lines.push(`| ${r.server} | ${r.root} | ${r.pattern} | ${r.round} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.p999} | ${r.max} | ${r.lag_p99 ?? '-'} | ${r.scavenges} (${r.scavenge_mean_ms}) | ${r.us_per_page} | ${r.main_us_per_page} | ${r.reply_bytes} | ${r.steal_pct ?? '-'} | ${r.rss_mb} |`);
+  lines.push('', '| access | server | median CPU µs/page (process) | median main thread µs/page | median req/s | median p99 ms | median p99.9 ms | median send lag p99 ms | median scavenges (mean ms) | median anon RSS MB |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor((a.length - 1) / 2)]!;
   for (const pattern of ['uniform', 'zipf', 'hot'] as const) {
     for (const s of [...new Set(out.map((o) => o.server))]) {
       const rs = out.filter((o) => o.pattern === pattern && o.server === s);
       if (rs.length === 0) continue;
-      lines.push(`| ${pattern} | ${s} | ${med(rs.map((o) => o.us_per_page))} | ${med(rs.map((o) => o.main_us_per_page))} | ${med(rs.map((o) => o.rps))} | ${med(rs.map((o) => o.p99))} | ${med(rs.map((o) => o.p999))} | ${rate ? med(rs.map((o) => o.lag_p99 ?? 0)) : '-'} |`);
+      lines.push(`| ${pattern} | ${s} | ${med(rs.map((o) => o.us_per_page))} | ${med(rs.map((o) => o.main_us_per_page))} | ${med(rs.map((o) => o.rps))} | ${med(rs.map((o) => o.p99))} | ${med(rs.map((o) => o.p999))} | ${rate ? med(rs.map((o) => o.lag_p99 ?? 0)) : '-'} | ${med(rs.map((o) => o.scavenges))} (${med(rs.map((o) => o.scavenge_mean_ms))}) | ${med(rs.map((o) => o.rss_mb))} |`);
     }
   }
   process.stdout.write(`${lines.join('\n')}\n`);

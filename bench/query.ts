@@ -38,6 +38,10 @@
 // 4. Same run: the ceiling (a uWS server writing one prepared reply of the hot runs' mean size)
 //    and the old path (every page from ClickHouse, bench/query-engine.ts).
 //
+// The query processes (split and all-in-one) start with the product's node options
+// (QUERY_NODE_OPTIONS, src/common/heap.ts: the HTTP thread's young generation), as `npm start` and
+// k8s start them; BENCH_QUERY_NODE_OPTIONS replaces them (`none`: V8's defaults, for a before/after).
+//
 // Parts of the matrix within a short lock hold: BENCH_QUERY_ONLY (a regular expression of run
 // names: `^split-hot`, `writes`), BENCH_QUERY_SECONDS (per measurement, 10; quick 2),
 // BENCH_QUERY_ROWS (1000000 or less for iteration).
@@ -53,6 +57,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import * as hdr from 'hdr-histogram-js';
+import { QUERY_NODE_OPTIONS } from '../src/common/heap.js';
 import { kafkajs } from '../src/kafka/kafkajs.js';
 import { sampled } from './lib/proc.js';
 import { rng32, sampleRank, TRACK_EVENTS, userKeyOf, zipfCdf } from './query-data.js';
@@ -229,6 +234,10 @@ export function child(ctx: BenchContext, args: string[], env: NodeJS.ProcessEnv,
 }
 
 const tsx = (ctx: BenchContext, file: string, ...args: string[]) => ['--import', 'tsx', path.join(ctx.root, 'bench', file), ...args];
+
+/** Node options of the processes serving the query API: the product's, or BENCH_QUERY_NODE_OPTIONS (`none`: none). */
+export const QUERY_NODE_ARGS: string[] =
+  process.env.BENCH_QUERY_NODE_OPTIONS === undefined ? [...QUERY_NODE_OPTIONS] : process.env.BENCH_QUERY_NODE_OPTIONS.split(/\s+/).filter((a) => a !== '' && a !== 'none');
 
 export async function waitReady(port: number, exited: Promise<number | null>, timeoutMs: number): Promise<void> {
   let dead = false;
@@ -552,7 +561,7 @@ export async function startSplit(ctx: BenchContext, data: BenchData): Promise<Sp
   const chHttp = child(ctx, tsx(ctx, 'query-chdb-http.ts', data.dataDir), data.env, 'clickhouse-http');
   const chUrl = await chHttp.line((o) => (typeof o.url === 'string' ? o.url : undefined));
   const startedAt = performance.now();
-  const query = child(ctx, [path.join(ctx.root, 'dist/cli/main.js'), 'query'], { ...data.env, CLICKHOUSE_URL: chUrl }, 'query');
+  const query = child(ctx, [...QUERY_NODE_ARGS, path.join(ctx.root, 'dist/cli/main.js'), 'query'], { ...data.env, CLICKHOUSE_URL: chUrl }, 'query');
   const port = await query.line((o) => (o.msg === 'query API listening' && typeof o.port === 'number' ? o.port : undefined));
   return { chHttp, query, port, startedAt };
 }
@@ -623,7 +632,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
       if (deployment === 'split') {
         sut = q;
       } else {
-        sut = child(ctx, tsx(ctx, 'query-allinone.ts'), env, 'allinone');
+        sut = child(ctx, [...QUERY_NODE_ARGS, ...tsx(ctx, 'query-allinone.ts')], env, 'allinone');
         port = await sut.line((o) => (typeof o.port === 'number' && o.msg === undefined ? o.port : undefined));
       }
       await waitReady(port, sut.exited, 600_000);
@@ -693,7 +702,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
       `(hot: each of the ${Math.min(HOT_USERS, users) * SHAPES.length} hot requests once; uniform and Zipf: ${warmS} s). Request shapes: 50% newest 50 events, ` +
       `25% type=track limit 20, 10% one event name limit 20, 15% last 7 days limit 50. Access: uniform = any user; zipf = users drawn by activity; ` +
       `hot = the ${HOT_USERS} most active users. split = \`trackhouse query\` alone (CLICKHOUSE_URL: the seeded chDB served over HTTP by another process); ` +
-      `allinone = chDB + sink + query API in one process (the sink inserts the background writes). writes/s: events produced to Kafka during the runs, ` +
+      `allinone = chDB + sink + query API in one process (the sink inserts the background writes); both started with the node options \`${QUERY_NODE_ARGS.join(' ') || 'none'}\`. writes/s: events produced to Kafka during the runs, ` +
       `for users drawn by activity. ceiling-hot: a uWS server writing one prepared reply of the split-hot mean size (the load generator's and loopback's limit here). ` +
       `clickhouse-uniform: every page from chDB, the path before the view. event loop: the server's main-thread event-loop delay over the run (prom-client's monitorEventLoopDelay), what a request waits behind other work on that thread. Machine: ${os.cpus().length} cores, shared with other work: figures are noisy. ` +
       `${rows < 10_000_000 ? '**Not the 10 M-event target data set.**' : ''}`,
@@ -728,6 +737,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
       data: { ...table, produced },
       build,
       connections: CONNECTIONS,
+      node_options: QUERY_NODE_ARGS,
       warm_seconds: warmS,
       measure_seconds: measureS,
       runs: results,

@@ -1,6 +1,7 @@
 // The decode worker pool (piscina). Tasks are CPU only; their inputs and results move between
 // threads as transferred buffers.
 import { Piscina } from 'piscina';
+import { threadExecArgv } from '../common/thread.js';
 import type { DecodeResult, DecodeTask } from './types.js';
 
 export interface DecodePool {
@@ -13,7 +14,7 @@ export function createDecodePool(threads: number): DecodePool {
   // Built: dist/sink/worker.js. From source (tests, tsx): the .ts file, loaded through tsx.
   const fromSource = import.meta.url.endsWith('.ts');
   const filename = new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url).href;
-  const execArgv = fromSource && !process.execArgv.includes('tsx') ? [...process.execArgv, '--import', 'tsx'] : process.execArgv;
+  const execArgv = threadExecArgv(fromSource);
   const pool = new Piscina({
     filename,
     minThreads: threads,

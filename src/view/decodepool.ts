@@ -1,5 +1,6 @@
 // The builder's decode threads (piscina), or none: then decoding runs in the builder's own thread.
 import { Piscina } from 'piscina';
+import { threadExecArgv } from '../common/thread.js';
 import { decodeRecords, type DecodedRecords, type DecodeTask } from './decode.js';
 
 export interface Decoder {
@@ -15,7 +16,7 @@ export function createDecoder(threads: number): Decoder {
   // Built: dist/view/decodethread.js. From source (tests, tsx): the .ts file, loaded through tsx.
   const fromSource = import.meta.url.endsWith('.ts');
   const filename = new URL(fromSource ? './decodethread.ts' : './decodethread.js', import.meta.url).href;
-  const execArgv = fromSource && !process.execArgv.includes('tsx') ? [...process.execArgv, '--import', 'tsx'] : process.execArgv;
+  const execArgv = threadExecArgv(fromSource);
   const pool = new Piscina({ filename, minThreads: threads, maxThreads: threads, execArgv, idleTimeout: 60_000 });
   return {
     threads,

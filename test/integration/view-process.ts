@@ -1,9 +1,10 @@
 // `trackhouse query` as its own process (the built CLI, as deployed), for the split-deployment
 // tests: it reaches ClickHouse through CLICKHOUSE_URL and Kafka through KAFKA_BROKERS like any
-// production replica.
+// production replica, started with the node options every launcher gives it (QUERY_NODE_OPTIONS).
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { QUERY_NODE_OPTIONS } from '../../src/common/heap.js';
 import type { Env } from '../../src/config/index.js';
 import { spawnWithPort } from '../support/portproc.js';
 
@@ -22,7 +23,7 @@ export interface QueryProcess {
 
 export function spawnQuery(env: Env): QueryProcess {
   if (!existsSync(MAIN)) throw new Error('dist/cli/main.js is missing: run npm run build first (npm test does)');
-  const { proc, port, exit, log } = spawnWithPort([MAIN, 'query'], { env: { PATH: process.env.PATH, ...env }, portLine: '"query API listening"' });
+  const { proc, port, exit, log } = spawnWithPort([...QUERY_NODE_OPTIONS, MAIN, 'query'], { env: { PATH: process.env.PATH, ...env }, portLine: '"query API listening"' });
   const host = env.HOST ?? '127.0.0.1';
   return {
     proc,

@@ -3,6 +3,7 @@
 // this process, served over HTTP) and each other through QUERY_SHARD_URL. Every user is read
 // through both shards: the shard that does not hold the user forwards the request to the one that
 // does (by the producer's partitioner), and both answers equal ClickHouse's, byte for byte.
+import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -103,6 +104,16 @@ describe('two shards, each reading every user', () => {
       [0, 2],
       [1, 3],
     ]);
+  });
+
+  it('runs with the young generation of QUERY_NODE_OPTIONS: semi-spaces of up to 64 MB, not 16', () => {
+    // V8's heap limit is the old generation's plus three semi-spaces (two, and as much for large
+    // young objects): 64 MB semi-spaces instead of the default's 16 MB at most add 144 MB to it.
+    const plain = JSON.parse(execFileSync(process.execPath, ['-p', 'JSON.stringify(Math.round(require("node:v8").getHeapStatistics().heap_size_limit / 1048576))'], { encoding: 'utf8', env: { PATH: process.env.PATH } })) as number;
+    for (const i of [0, 1]) {
+      const line = shards[i]!.log.find((l) => l.includes('"msg":"query API listening"'))!;
+      expect((JSON.parse(line) as { heapLimitMb: number }).heapLimitMb - plain).toBeGreaterThanOrEqual(3 * (64 - 16));
+    }
   });
 
   it('answers every user through both shards as ClickHouse does', async () => {

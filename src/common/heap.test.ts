@@ -1,0 +1,33 @@
+// The query API's node options are given where the process starts, not in code: these tests hold
+// each launcher to QUERY_NODE_OPTIONS (the running query process's heap is checked in
+// test/integration/view-shards.test.ts).
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { QUERY_NODE_OPTIONS } from './heap.js';
+
+const withOptions = `node ${QUERY_NODE_OPTIONS.join(' ')} dist/cli/main.js`;
+
+/** heapSizes() of a fresh node process started with `args`. */
+function heapOf(args: string[]): { newSpaceMb: number; heapLimitMb: number } {
+  const script = `import('${new URL('./heap.ts', import.meta.url).href}').then((m) => process.stdout.write(JSON.stringify(m.heapSizes())))`;
+  return JSON.parse(execFileSync(process.execPath, [...args, '--import', 'tsx', '-e', script], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } })) as { newSpaceMb: number; heapLimitMb: number };
+}
+
+describe('QUERY_NODE_OPTIONS', () => {
+  it('npm start runs the all-in-one (which serves the query API) with them', () => {
+    const scripts = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts;
+    expect(scripts.start).toContain(`exec ${withOptions} start`);
+  });
+
+  it("k8s's query StatefulSet runs with them", () => {
+    const yaml = readFileSync('k8s/base/query.yaml', 'utf8');
+    expect(yaml).toContain(`command: ${JSON.stringify(['node', ...QUERY_NODE_OPTIONS, 'dist/cli/main.js']).replaceAll(',', ', ')}`);
+  });
+
+  it('raise the heap limit by three semi-spaces of 64 MB instead of at most 16 (V8 takes them)', () => {
+    const plain = heapOf([]);
+    const query = heapOf([...QUERY_NODE_OPTIONS]);
+    expect(query.heapLimitMb - plain.heapLimitMb).toBeGreaterThanOrEqual(3 * (64 - 16));
+  });
+});
