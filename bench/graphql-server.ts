@@ -86,7 +86,8 @@ const port = await listen(app);
 const graphqlPorts: number[] = [];
 for (const set of routeSets) {
   const a = uws.App();
-  set.graphqlRoutes({ config: config as never, log: silentLogger(), stream: null, registry })(a, guard, fakeReader);
+  // A registry each: every route set registers its own trackhouse_graphql_fast_pages_total.
+  set.graphqlRoutes({ config: config as never, log: silentLogger(), stream: null, registry: new Registry() })(a, guard, fakeReader);
   graphqlPorts.push(await listen(a));
 }
 
