@@ -1,7 +1,8 @@
 // npm run bench -- graphql: a page of one user's events through GraphQL (POST /graphql, user.events
 // as a connection) against the same page through REST (GET /v1/users/{id}/events), on ONE query
 // server answering from its view, at 32 concurrent clients (wrk when installed, else autocannon; closed loop): req/s, p50,
-// p99 side by side and their ratios, and the server's CPU per request. Data: BENCH_GRAPHQL_ROWS
+// p99 side by side and their ratios, and the server's CPU per request (split into its main
+// thread's user and system time and its other threads'). Data: BENCH_GRAPHQL_ROWS
 // events (1,000,000; BENCH_QUICK=1: 50,000).
 //
 // The harness is `npm run bench -- query`'s (bench/query.ts): the same events in chDB and in a
