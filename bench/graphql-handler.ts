@@ -9,34 +9,10 @@
 import path from 'node:path';
 import { Registry } from 'prom-client';
 import { silentLogger } from '../src/common/log.js';
-import type { QueryReader, ViewPage } from '../src/query/index.js';
-import type { EventRecord } from '../src/schema/index.js';
-import { ROW_HEADER, storedEvent } from '../src/view/render.js';
+import { fakeReader as reader } from './lib/fakepage.js';
 import { NODES_QUERY, PAGE_QUERY } from './graphql.js';
 
 const roots = process.argv.length > 2 ? process.argv.slice(2).map((r) => path.resolve(r)) : [path.resolve(import.meta.dirname, '..')];
-function ev(i: number): EventRecord {
-  const ts = 1764000000000 + i * 1000;
-  const p = 1000 + i;
-  return {
-    event_id: `a1b2c3d4-${String(1000 + i)}-0000-8abc-deadbeef${String(i % 10)}a1b`, type: 'track', event: 'Product Viewed', user_id: 'user-1234', anonymous_id: 'anon-00000000-1234-5678',
-    timestamp: ts, sent_at: ts + 40, received_at: ts + 60, source: 'web', category: i % 2 ? 'shop' : null, group_id: 'org-12', name: null, previous_id: null,
-    properties: `{"product_id":"prod-${p}","sku":"SKU-${p}-M","name":"Product ${p}","price":${p % 500}.99,"currency":"USD","quantity":2,"position":4,"url":"https://shop.example.com/p/${p}","brand":"Brand 7"}`,
-    traits: '{}',
-    context: `{"library":{"name":"analytics.js","version":"4.1.0"},"ip":"203.0.1.2","locale":"en-US","userAgent":"Mozilla/5.0 (X11; Linux x86_64)","page":{"path":"/p/${p}"},"groupId":"org-12"}`,
-  };
-}
-const events = Array.from({ length: 51 }, (_, i) => ev(i));
-const stored = events.map((e) => storedEvent(e));
-const prefix = Buffer.from('{"events":');
-const parts: Buffer[] = [prefix];
-const ends: number[] = [];
-let pos = prefix.length;
-for (const s of stored.slice(0, 50)) { parts.push(Buffer.from(','), s.subarray(ROW_HEADER)); pos += 1 + s.length - ROW_HEADER; ends.push(pos); }
-// With room past the rows, as the view reader's buffer has (1 MiB): the fast page may write its answer there.
-const rows = { buffer: Buffer.concat([...parts, Buffer.alloc(1 << 20)]), rowHeaders: Buffer.concat(stored.slice(0, 50).map((s) => s.subarray(0, ROW_HEADER))), start: (i: number) => (i === 0 ? prefix.length : ends[i - 1]!) + 1, end: (i: number) => ends[i]!, time: (i: number) => events[i]!.timestamp };
-const page: ViewPage = { rows: rows as never, count: 50, hasNext: true };
-const reader: QueryReader = { limits: { defaultLimit: 50, maxLimit: 1000 }, viewPage: () => page, events: () => { throw new Error('not fast'); }, rollups: () => Promise.reject(new Error('x')) };
 const config = { graphql: { maxDepth: 15, maxCost: 5000, introspection: 'auto' }, keys: { read: new Set(['k']) } };
 
 interface Handler { (res: unknown, req: unknown): void }

@@ -13,9 +13,9 @@ interface Stat {
   system: number;
 }
 
-function stat(pid: number): Stat | null {
+function stat(pid: number, file = `/proc/${pid}/stat`): Stat | null {
   try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const s = readFileSync(file, 'utf8');
     // Fields after "(comm)": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
     const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
     return { ppid: Number(f[1]), user: Number(f[11]), system: Number(f[12]) };
@@ -58,6 +58,12 @@ export function cpuTimes(pid: number, tree = false): { user: number; system: num
     system += s.system;
   }
   return { user: user / TICKS_PER_S, system: system / TICKS_PER_S };
+}
+
+/** User and system CPU seconds used so far by the main thread of `pid` alone (its event loop, for Node); 0 when gone. */
+export function mainThreadTimes(pid: number): { user: number; system: number } {
+  const s = stat(pid, `/proc/${pid}/task/${pid}/stat`);
+  return s === null ? { user: 0, system: 0 } : { user: s.user / TICKS_PER_S, system: s.system / TICKS_PER_S };
 }
 
 /** CPU seconds (user + system) used so far by `pid` (and its descendants with `tree`). */
