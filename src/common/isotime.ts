@@ -69,6 +69,11 @@ const NONE = 99;
 
 const GREGORIAN_CYCLE_MS = 146_097 * 86_400_000;
 const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+/**
+ * 10 ** (9 - digits) for a fraction of 1-8 digits: `10 ** k` with a k known only at run time is a
+ * call to V8's pow (~0.1 us per event time, in a profile of single events).
+ */
+const NANO_SCALE = [1, 100_000_000, 10_000_000, 1_000_000, 100_000, 10_000, 1_000, 100, 10];
 
 function digits(s: string, at: number, n: number): number {
   if (at + n > s.length) return -1;
@@ -178,7 +183,7 @@ export function parseIsoTime(s: string, o: IsoTimeOptions, why?: IsoTimeProblem)
         }
         const count = i - start;
         if (count === 0 || count > o.maxFractionDigits) return fail(SYNTAX, o, why);
-        if (count < 9) nanos *= 10 ** (9 - count);
+        if (count < 9) nanos *= NANO_SCALE[count]!;
         ms = Math.floor(nanos / 1_000_000);
         if (o.fraction === 'ceil' && (nanos % 1_000_000 !== 0 || beyond)) ms++;
       }
