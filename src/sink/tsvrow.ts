@@ -85,7 +85,11 @@ function resetSearch(b: Uint8Array): void {
   nextFrom.fill(0);
 }
 
-/** avsc's readLong (zigzag varint: int arithmetic up to 28 bits, floats beyond). */
+/**
+ * avsc's readLong (zigzag varint: int arithmetic up to 28 bits, floats beyond). The same reader
+ * as src/view/avrorow.ts's, on purpose: each reads this module's own cursor (`p`, `bad`), kept as
+ * module-level lets in the per-record loop; sharing it would move the cursor into an object.
+ */
 function long(b: Uint8Array, end: number): number {
   let n = 0;
   let k = 0;
