@@ -10,6 +10,7 @@ export {
   EVENTS_INSERT_COLUMNS,
   InvalidEventError,
   isStorableTime,
+  isUnixSecondsTime,
   MIN_TIME_MS,
   recordTimesStorable,
   STORABLE_TIMES,

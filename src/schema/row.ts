@@ -104,6 +104,11 @@ function opt(s: string | null): string {
 const MIN_UNIX_SECONDS_MS = 100_000_000_000;
 const END_UNIX_SECONDS_MS = 10_000_000_000_000;
 
+/** Whether a row writes this time as Unix seconds (else as a date-time text, see time()). */
+export function isUnixSecondsTime(ms: number): boolean {
+  return ms >= MIN_UNIX_SECONDS_MS && ms < END_UNIX_SECONDS_MS;
+}
+
 function time(ms: number, field: string): string {
   if (!isStorableTime(ms) || !Number.isInteger(ms)) {
     throw new InvalidEventError(`${field} ${ms} is outside ClickHouse's DateTime64 range (${TIME_RANGE_TEXT})`);
@@ -111,7 +116,7 @@ function time(ms: number, field: string): string {
   // As text outside 1973-03-03 09:46:40 .. 2286-11-20 17:46:40: ClickHouse reads no negative Unix
   // time, and reads Unix seconds of other than 9 or 10 digits as a date (YYYYMMDD...) or not at all,
   // an error that fails the whole insert again on every retry.
-  if (ms < MIN_UNIX_SECONDS_MS || ms >= END_UNIX_SECONDS_MS) return new Date(ms).toISOString().replace('T', ' ').slice(0, 23);
+  if (!isUnixSecondsTime(ms)) return new Date(ms).toISOString().replace('T', ' ').slice(0, 23);
   const frac = ms % 1000;
   return `${(ms - frac) / 1000}.${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}`;
 }

@@ -19,7 +19,7 @@
 // seconds) returns SLOW and goes the string way, which decides exactly as before.
 // src/sink/tsvrow.test.ts compares both ways byte for byte.
 import { EVENT_LAYOUT } from '../schema/writer.js';
-import { EVENT_TYPES, isStorableTime } from '../schema/index.js';
+import { EVENT_TYPES, isStorableTime, isUnixSecondsTime } from '../schema/index.js';
 
 /** writeTsvRow's answer when the record must go the string way. */
 export const SLOW = -1;
@@ -193,10 +193,8 @@ function digits(n: number, out: Uint8Array, o: number): number {
   return o + len;
 }
 
-/** Times written as Unix seconds (row.ts): those with 9 or 10 digits; others go the string way. */
-const MIN_UNIX_SECONDS_MS = 100_000_000_000;
-const END_UNIX_SECONDS_MS = 10_000_000_000_000;
-const timeFits = (ms: number) => ms >= MIN_UNIX_SECONDS_MS && ms < END_UNIX_SECONDS_MS && isStorableTime(ms);
+/** Times row.ts writes as Unix seconds; others go the string way. */
+const timeFits = (ms: number) => isUnixSecondsTime(ms) && isStorableTime(ms);
 
 /** row.ts's time(): seconds, '.', three digits of milliseconds. */
 function time(ms: number, out: Uint8Array, o: number): number {
