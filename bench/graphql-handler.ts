@@ -7,35 +7,21 @@
 //   node --import tsx bench/graphql-handler.ts [root ...]   (default: this project; K=rounds)
 // Every root must give the same bytes for every request (checked first).
 import path from 'node:path';
-import { Registry } from 'prom-client';
-import { silentLogger } from '../src/common/log.js';
-import { fakeReader as reader } from './lib/fakepage.js';
+import { graphqlPostCall } from './lib/fakepage.js';
 import { NODES_QUERY, PAGE_QUERY } from './graphql.js';
 
 const roots = process.argv.length > 2 ? process.argv.slice(2).map((r) => path.resolve(r)) : [path.resolve(import.meta.dirname, '..')];
-const config = { graphql: { maxDepth: 15, maxCost: 5000, introspection: 'auto' }, keys: { read: new Set(['k']) } };
 
-interface Handler { (res: unknown, req: unknown): void }
-const setups: { root: string; post: Handler; replies: Buffer[] }[] = [];
+const setups: { root: string; post: (body: ArrayBuffer) => unknown; replies: Buffer[] }[] = [];
 for (const root of roots) {
   const { graphqlRoutes } = (await import(path.join(root, 'dist/graphql/routes.js'))) as typeof import('../src/graphql/routes.js');
-  let post: Handler | null = null;
-  const app = { get: () => app, post: (_p: string, h: Handler) => { post = h; return app; }, any: () => app };
   const guard = { admit: () => 'Bearer k', fail: () => { throw new Error('fail'); }, draining: () => false, begin: () => () => {}, done: () => {} };
-  graphqlRoutes({ config: config as never, log: silentLogger(), stream: null, registry: new Registry() })(app as never, guard as never, reader);
-  setups.push({ root, post: post!, replies: [] });
+  setups.push({ root, post: graphqlPostCall(graphqlRoutes, guard as never, 'Bearer k'), replies: [] });
 }
-const headers: Record<string, string> = { authorization: 'Bearer k', accept: 'application/graphql-response+json, application/json', 'content-type': 'application/json' };
-const req = { getHeader: (k: string) => headers[k] ?? '', getMethod: () => 'post', getQuery: () => '' };
 function call(s: (typeof setups)[number], body: ArrayBuffer, keep: boolean) {
-  let onData: ((c: ArrayBuffer, last: boolean) => void) | null = null;
-  let reply: unknown = null;
-  const res = { onAborted: () => res, onData: (f: typeof onData) => { onData = f; return res; }, cork: (f: () => void) => { f(); return res; }, writeStatus: () => res, writeHeader: () => res, end: (b: unknown) => { reply = b; return res; } };
-  s.post(res, req);
-  // uWS hands each chunk as an ArrayBuffer it reuses after the callback.
-  onData!(body, true);
-  if (keep) s.replies.push(Buffer.from(reply as Buffer));
+  const reply = s.post(body);
   if (reply === null) throw new Error('no sync reply');
+  if (keep) s.replies.push(Buffer.from(reply as Buffer));
 }
 // USERS=n: each request names one of n users in turn (the fake reader gives every one the same page), so
 // per-scope work (the cursors' fingerprint) is done as often as with the bench's zipf users; default 1.

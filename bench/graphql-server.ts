@@ -21,7 +21,8 @@ import * as ours from '../src/graphql/routes.js';
 import { createGate } from '../src/query/gate.js';
 import { createQueryMetrics } from '../src/query/metrics.js';
 import type { RouteGuard } from '../src/query/index.js';
-import { fakeReader, restBody } from './lib/fakepage.js';
+import { fakeReader, graphqlPostCall, restBody } from './lib/fakepage.js';
+import { median } from './lib/median.js';
 import { graphqlRequest, NODES_QUERY, PAGE_QUERY } from './graphql.js';
 import { runWrkStream } from './lib/wrk.js';
 
@@ -109,22 +110,12 @@ const K = Number(process.env.K ?? 3);
 
 /** The handler alone (fake request and response, no socket), as bench/graphql-handler.ts: µs per request. */
 function handlerAlone(graphqlRoutes: Routes, body: string, n: number): number {
-  let post: ((res: unknown, req: unknown) => void) | null = null;
-  const fake = { get: () => fake, post: (_p: string, h: typeof post) => { post = h; return fake; }, any: () => fake };
-  graphqlRoutes({ config: config as never, log: silentLogger(), stream: null, registry: new Registry() })(fake as never, guard, fakeReader);
-  const headers: Record<string, string> = { authorization: AUTH, accept: 'application/graphql-response+json', 'content-type': 'application/json' };
-  const req = { getHeader: (k: string) => headers[k] ?? '', getMethod: () => 'post', getQuery: () => '' };
+  const call = graphqlPostCall(graphqlRoutes, guard, AUTH);
   const b = Buffer.from(body);
   const ab = b.buffer.slice(b.byteOffset, b.byteOffset + b.length);
-  const call = () => {
-    let onData: ((c: ArrayBuffer, last: boolean) => void) | null = null;
-    const res = { onAborted: () => res, onData: (f: typeof onData) => { onData = f; return res; }, cork: (f: () => void) => { f(); return res; }, writeStatus: () => res, writeHeader: () => res, end: () => res };
-    post!(res, req);
-    onData!(ab, true);
-  };
-  for (let i = 0; i < 500; i++) call();
+  for (let i = 0; i < 500; i++) call(ab);
   const c = process.cpuUsage();
-  for (let i = 0; i < n; i++) call();
+  for (let i = 0; i < n; i++) call(ab);
   const d = process.cpuUsage(c);
   return (d.user + d.system) / n;
 }
@@ -149,8 +140,7 @@ for (let k = 0; k < K; k++) {
     if (r.set !== undefined) (cpu[`${name} handler`] ??= []).push(handlerAlone(routeSets[r.set]!.graphqlRoutes, r.body!, 4000));
   }
 }
-const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 for (const [name, xs] of Object.entries(cpu)) {
-  console.log(`${name.padEnd(16)} CPU µs/request median ${med(xs).toFixed(1)}  rounds ${xs.map((x) => x.toFixed(1)).join(' ')}${rps[name] ? `  req/s ${rps[name]!.map((x) => Math.round(x)).join(' ')}` : ''}`);
+  console.log(`${name.padEnd(16)} CPU µs/request median ${median(xs).toFixed(1)}  rounds ${xs.map((x) => x.toFixed(1)).join(' ')}${rps[name] ? `  req/s ${rps[name]!.map((x) => Math.round(x)).join(' ')}` : ''}`);
 }
 process.exit(0);

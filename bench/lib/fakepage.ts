@@ -1,8 +1,12 @@
 // A page of 50 events shaped like the graphql bench's, laid out as the view reader leaves a page
 // (`{"events":` then each row after its header, a comma before each, 1 MiB of room past the rows),
 // and a QueryReader whose every page is that one: GraphQL's work without a view read
-// (bench/graphql-handler.ts in process, bench/graphql-server.ts behind uWS).
-import type { QueryReader, ViewPage } from '../../src/query/index.js';
+// (bench/graphql-handler.ts in process, bench/graphql-server.ts behind uWS); and the POST /graphql
+// handler called on a fake uWS request and response over it, which both use.
+import { Registry } from 'prom-client';
+import { silentLogger } from '../../src/common/log.js';
+import type { graphqlRoutes } from '../../src/graphql/routes.js';
+import type { QueryReader, RouteGuard, ViewPage } from '../../src/query/index.js';
 import type { EventRecord } from '../../src/schema/index.js';
 import { ROW_HEADER, storedEvent } from '../../src/view/render.js';
 
@@ -50,3 +54,52 @@ export const fakeReader: QueryReader = {
 
 /** REST's reply body for the same 50 rows (`{"events":[...],"next_cursor":...}`), as the view reader writes it. */
 export const restBody: Buffer = Buffer.concat([Buffer.from('{"events":['), ...stored.slice(0, 50).flatMap((s, i) => (i === 0 ? [s.subarray(ROW_HEADER)] : [Buffer.from(','), s.subarray(ROW_HEADER)])), Buffer.from('],"next_cursor":"MXwxNzY0MDAwMDQ5MDAwfGFiY2RlZnxhMWIyYzNkNC0xMDQ5LTAwMDAtOGFiYy1kZWFkYmVlZjlhMWI"}')]);
+
+type Handler = (res: unknown, req: unknown) => void;
+
+/**
+ * The POST /graphql handler of `routes` (some build's graphqlRoutes) registered on a fake uWS app
+ * over fakeReader, with `guard`, and a call that runs it on one request body with a fake request
+ * (`authorization` and GraphQL's content headers) and response, no socket: what src/graphql adds to
+ * a page. The call returns what the handler ended the response with (null: it did not answer at once).
+ */
+export function graphqlPostCall(routes: typeof graphqlRoutes, guard: RouteGuard, authorization: string): (body: ArrayBuffer) => unknown {
+  let post: Handler | null = null;
+  const app = {
+    get: () => app,
+    post: (_path: string, h: Handler) => {
+      post = h;
+      return app;
+    },
+    any: () => app,
+  };
+  const config = { graphql: { maxDepth: 15, maxCost: 5000, introspection: 'auto' }, keys: { read: new Set([authorization.replace(/^Bearer /, '')]) } };
+  routes({ config: config as never, log: silentLogger(), stream: null, registry: new Registry() })(app as never, guard, fakeReader);
+  const headers: Record<string, string> = { authorization, accept: 'application/graphql-response+json, application/json', 'content-type': 'application/json' };
+  const req = { getHeader: (k: string) => headers[k] ?? '', getMethod: () => 'post', getQuery: () => '' };
+  return (body) => {
+    let onData: ((c: ArrayBuffer, last: boolean) => void) | null = null;
+    let reply: unknown = null;
+    const res = {
+      onAborted: () => res,
+      onData: (f: typeof onData) => {
+        onData = f;
+        return res;
+      },
+      cork: (f: () => void) => {
+        f();
+        return res;
+      },
+      writeStatus: () => res,
+      writeHeader: () => res,
+      end: (b: unknown) => {
+        reply = b;
+        return res;
+      },
+    };
+    post!(res, req);
+    // uWS hands each chunk as an ArrayBuffer it reuses after the callback.
+    onData!(body, true);
+    return reply;
+  };
+}
