@@ -23,13 +23,14 @@
 //   BENCH_QUERY_AB_ARGS (`|`-separated, one per root: node options of that root's server, e.g. V8 flags).
 // Hold the bench lock: flock /tmp/trackhouse-bench.lock node --import tsx bench/query-ab.ts
 import { execFileSync } from 'node:child_process';
-import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LOCAL_KAFKA_VERSION } from '../src/config/index.js';
 import { startLocalBroker, type LocalBroker } from '../src/localkafka/index.js';
-import { cpuSeconds } from './lib/cpu.js';
+import { cpuSeconds, mainThreadTimes } from './lib/cpu.js';
+import { rssMb } from './lib/proc.js';
 import { cpuShares, cpuSpeed, cpuTicks } from './lib/cpuspeed.js';
 import { child, DATA_END_MS, hotPaths, load, paths, prepareData, SEED, setHotUsers, waitReady, waitStreamCaughtUp, metrics, type Pattern } from './query.js';
 import type { BenchContext } from './types.js';
@@ -46,11 +47,10 @@ const envs = (process.env.BENCH_QUERY_AB_ENVS ?? '').split('|').map((e) => Objec
 const users = Math.max(1000, Math.round(rows / 20));
 const log = (m: string) => process.stderr.write(`[query-ab] ${m}\n`);
 
-/** utime + stime of one thread, in seconds. */
-function threadCpu(pid: number, tid: number): number {
-  const s = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
+/** utime + stime of the process's main thread (the HTTP thread), in seconds. */
+function mainCpuSeconds(pid: number): number {
+  const t = mainThreadTimes(pid);
+  return t.user + t.system;
 }
 
 /**
@@ -86,12 +86,6 @@ interface Row {
   steal_pct: number | null;
   /** The server's anonymous resident memory after the run (MB): what a bigger young generation costs. */
   rss_mb: number;
-}
-
-/** Anonymous resident memory of a process (RssAnon: heaps, not the mapped view), in MB. */
-function rssMb(pid: number): number {
-  const m = /RssAnon:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Math.round(Number(m[1]) / 1024) : 0;
 }
 
 async function main(): Promise<void> {
@@ -141,11 +135,11 @@ async function main(): Promise<void> {
           }
           const g0 = await metrics(port);
           const c0 = cpuSeconds(pid);
-          const m0 = threadCpu(pid, pid);
+          const m0 = mainCpuSeconds(pid);
           const t0 = cpuTicks();
           const { result, hist, lag } = await load(port, paths(pattern, users, 200_000, 11 + round), seconds, undefined, rate);
           const cpu = cpuSeconds(pid) - c0;
-          const mainCpu = threadCpu(pid, pid) - m0;
+          const mainCpu = mainCpuSeconds(pid) - m0;
           const shares = cpuShares(t0, cpuTicks());
           const g1 = await metrics(port);
           const gc = (k: string) => (g1.get(`trackhouse_nodejs_gc_duration_seconds_${k}:minor`) ?? 0) - (g0.get(`trackhouse_nodejs_gc_duration_seconds_${k}:minor`) ?? 0);
@@ -167,7 +161,7 @@ async function main(): Promise<void> {
             main_us_per_page: Math.round((mainCpu / n) * 1e7) / 10,
             reply_bytes: Math.round(result.throughput.total / Math.max(1, n)),
             steal_pct: shares?.steal_pct ?? null,
-            rss_mb: rssMb(pid),
+            rss_mb: Math.round(rssMb(pid).anon),
           };
           hist.destroy();
           lag?.destroy();

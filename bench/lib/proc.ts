@@ -95,7 +95,8 @@ export async function sampled<T>(pid: number, work: () => Promise<T>, brokerPid?
   }
 }
 
-function rssMb(pid: number): { rss: number; anon: number } {
+/** A process's resident memory now, in MB: all of it (VmRSS) and its anonymous part (RssAnon: heaps, not mapped files); 0 when gone. */
+export function rssMb(pid: number): { rss: number; anon: number } {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) / 1024;
