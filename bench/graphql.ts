@@ -35,7 +35,6 @@ import path from 'node:path';
 import * as hdr from 'hdr-histogram-js';
 import { median } from './lib/median.js';
 import { cpuTimes, mainThreadTimes } from './lib/cpu.js';
-import { sampled } from './lib/proc.js';
 import { CONNECTIONS, hotPaths, load, LOADGEN, metrics, paths, prepareData, READ_KEY, setHotUsers, startSplit, waitReady, waitStreamCaughtUp, type BenchRequest, type Pattern } from './query.js';
 import type { BenchContext, BenchSection } from './types.js';
 
@@ -212,22 +211,25 @@ async function pair(ctx: BenchContext, pattern: Pattern, port: number, pid: numb
     const before = await metricsOf(ctx, port);
     const [proc0, main0] = [cpuTimes(pid), mainThreadTimes(pid)];
     const start_us = monoUs();
-    const s = await sampled(pid, () => load(port, streams[api], measureS));
+    const { result, hist } = await load(port, streams[api], measureS);
     run_windows.push({ api, start_us, end_us: monoUs() });
     const [proc1, main1] = [cpuTimes(pid), mainThreadTimes(pid)];
     const after = await metricsOf(ctx, port);
-    const { result, hist } = s.result;
     hists[api].push(hist);
     const t = totals[api];
     t.requests += result.requests.total;
     t.bytes += result.throughput.total;
     t.non2xx += result.non2xx;
     t.errors += result.errors + result.timeouts;
-    t.cpuS += s.cpu_s;
-    t.mainUserS += main1.user - main0.user;
-    t.mainSystemS += main1.system - main0.system;
-    t.otherS += proc1.user + proc1.system - (proc0.user + proc0.system) - (main1.user + main1.system - main0.user - main0.system);
-    cpu_runs_us[api].push(Math.round((s.cpu_s * 1e7) / Math.max(1, result.requests.total)) / 10);
+    // One reading of the process and its main thread around the run: the total and its split.
+    const cpuS = proc1.user + proc1.system - (proc0.user + proc0.system);
+    const mainUserS = main1.user - main0.user;
+    const mainSystemS = main1.system - main0.system;
+    t.cpuS += cpuS;
+    t.mainUserS += mainUserS;
+    t.mainSystemS += mainSystemS;
+    t.otherS += cpuS - mainUserS - mainSystemS;
+    cpu_runs_us[api].push(Math.round((cpuS * 1e7) / Math.max(1, result.requests.total)) / 10);
     const delta = (k: string) => (after.get(k) ?? 0) - (before.get(k) ?? 0);
     t.routeReplies += delta(`trackhouse_query_requests_total:${ROUTE[api]}`);
     for (const a of ANSWERS) {
