@@ -5,6 +5,7 @@
 import { EventCodec } from '../src/schema/index.js';
 import type { DecodeTask } from '../src/sink/types.js';
 import { decodeTask } from '../src/sink/worker.js';
+import { median } from './lib/median.js';
 import { eventFactory } from './sink-events.js';
 
 const codec = new EventCodec();
@@ -48,5 +49,4 @@ for (let r = 0; r < rounds; r++) {
   str.push(round(false));
   byt.push(round(true));
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 console.log(JSON.stringify({ recordsPerRound: TASKS * N, stringUsPerRecord: median(str).toFixed(2), bytesUsPerRecord: median(byt).toFixed(2), ratio: (median(byt) / median(str)).toFixed(3), string: str.map((x) => +x.toFixed(2)), bytes: byt.map((x) => +x.toFixed(2)) }));
