@@ -9,7 +9,7 @@
 // an await are wrapped in res.cork() so status, headers and body leave in one syscall.
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import type { Registry } from 'prom-client';
-import type { HttpError } from './errors.js';
+import { HttpError } from './errors.js';
 import { listenError } from './listen-errors.js';
 import { loadUws } from './uws.js';
 
@@ -155,6 +155,16 @@ export function readText(res: HttpResponse, maxBytes: number, onText: (text: str
     (chunks ??= []).push(Buffer.from(new Uint8Array(chunk)));
     if (last) onText(Buffer.concat(chunks, size).toString('utf8'));
   });
+}
+
+/**
+ * Throws 415 `unsupported_encoding` for a request body with a Content-Encoding (the read APIs'
+ * POSTs take plain JSON only), instead of reading compressed bytes as JSON and answering 400.
+ */
+export function requireIdentityEncoding(req: HttpRequest): void {
+  const encoding = req.getHeader('content-encoding');
+  if (encoding === '' || encoding.trim().toLowerCase() === 'identity') return;
+  throw new HttpError('unsupported_encoding', `content encoding ${encoding.slice(0, 100)} is not accepted here; send the body uncompressed`);
 }
 
 export interface HttpErrorReply {

@@ -15,7 +15,7 @@ import { createHandler, type OperationArgs, type Request as GqlRequest, type Req
 import { execute, GraphQLError, type ExecutionResult, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, visit, type ASTNode, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { HttpError } from '../common/errors.js';
-import { forMethod, getAndHead, readText, writeJson } from '../common/http.js';
+import { forMethod, getAndHead, readText, requireIdentityEncoding, writeJson } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import { keep } from '../common/keep.js';
 import { Counter, type Registry } from '../common/metrics.js';
@@ -410,10 +410,12 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
     const requestHeaders = (get: (k: string) => string, authorization: string) =>
       new Map([['accept', get('accept')], ['content-type', get('content-type')], ['authorization', authorization]]);
 
-    /** The caller's Authorization header, or null once the refusal is written. */
-    const admitted = (res: HttpResponse, req: HttpRequest): string | null => {
+    /** The caller's Authorization header, or null once the refusal is written. `body`: a POST (its body must be uncompressed). */
+    const admitted = (res: HttpResponse, req: HttpRequest, body = false): string | null => {
       try {
-        return guard.admit(req);
+        const authorization = guard.admit(req);
+        if (body) requireIdentityEncoding(req);
+        return authorization;
       } catch (err) {
         guard.fail(res, err);
         return null;
@@ -431,7 +433,7 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
 
     app.post('/graphql', (res, req) => {
       const start = performance.now();
-      const authorization = admitted(res, req);
+      const authorization = admitted(res, req, true);
       if (authorization === null) return;
       const state = open(res);
       const headers = requestHeaders((k) => req.getHeader(k), authorization);

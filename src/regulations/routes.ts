@@ -9,7 +9,7 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { AUDIT_ACTIONS, readAudit, type AuditCopier } from '../audit/index.js';
 import { HttpError } from '../common/errors.js';
-import { forMethod, getAndHead, readText, writeJson } from '../common/http.js';
+import { forMethod, getAndHead, readText, requireIdentityEncoding, writeJson } from '../common/http.js';
 import { parseIsoTime, typedTime, type IsoTimeProblem } from '../common/isotime.js';
 import { settledWithin } from '../common/wait.js';
 import { REGULATION_TYPES, type ErasureList, type Regulation, type RegulationType } from '../erasure/index.js';
@@ -151,6 +151,7 @@ export function adminRoutes(o: AdminRoutesOptions): QueryRoutes {
       let deps: AdminDeps;
       try {
         [actor, deps] = admit(req);
+        requireIdentityEncoding(req);
       } catch (err) {
         guard.fail(res, err);
         return;
