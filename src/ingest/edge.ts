@@ -160,7 +160,11 @@ export class IngestEdge {
     getAndHead(app, '/array/:token/config', (res, req) => this.posthogConfig(res, req, false));
     getAndHead(app, '/array/:token/config.js', (res, req) => this.posthogConfig(res, req, true));
     for (const p of ['/v1/projects/:key/settings', '/array/:token/config', '/array/:token/config.js']) {
-      app.any(p, (res, req) => this.methodNotAllowed(res, req, `${req.getUrl().slice(0, 200)} takes GET`, ALLOW_GET));
+      // uWS matches this path before the OPTIONS wildcard below: preflights are answered here too.
+      app.any(p, (res, req) => {
+        if (req.getMethod() === 'options') this.preflight(res, req);
+        else this.methodNotAllowed(res, req, `${req.getUrl().slice(0, 200)} takes GET`, ALLOW_GET);
+      });
     }
     for (const p of ['/flags', '/flags/', '/decide', '/decide/']) app.post(p, (res, req) => this.posthogFlags(res, req));
     app.options('/*', (res, req) => this.preflight(res, req));

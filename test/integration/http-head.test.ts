@@ -174,6 +174,10 @@ it('ingest: its GET routes answer HEAD as GET, for known and unknown keys; 405s 
   const answers = await exchange(port, allowed.map(([method, path]) => ({ method, path, ...(method === 'HEAD' ? {} : { body: '' }) })));
   expect(answers.map((a) => [a.status, a.headers.allow])).toEqual(allowed.map(([, , allow]) => [405, allow]));
   expect(answers[0]!.body).toBe('');
-  const [notFound] = await exchange(port, [{ method: 'HEAD', path: '/nope' }]);
+  const [notFound, preflight] = await exchange(port, [
+    { method: 'HEAD', path: '/nope' },
+    { method: 'OPTIONS', path: `/v1/projects/${WRITE_KEY}/settings`, headers: { Origin: 'https://site.example', 'Access-Control-Request-Method': 'GET' } },
+  ]);
   expect([notFound!.status, notFound!.body]).toEqual([404, '']);
+  expect([preflight!.status, preflight!.headers['access-control-allow-origin']]).toEqual([204, 'https://site.example']);
 });
