@@ -7,9 +7,9 @@
 // uWebSockets.js rules these helpers follow: a response must not be touched after the client
 // aborted, so async handlers register onAborted before their first await; and writes made after
 // an await are wrapped in res.cork() so status, headers and body leave in one syscall.
-import type { HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import type { Registry } from 'prom-client';
-import type { HttpError } from './errors.js';
+import { HttpError } from './errors.js';
 import { listenError } from './listen-errors.js';
 import { loadUws } from './uws.js';
 
@@ -40,47 +40,90 @@ export interface ResponseState {
   aborted: boolean;
 }
 
-/**
- * Ends a reply whose status and headers are written. For a HEAD request the body is left out and
- * its length sent instead (RFC 9110: a HEAD answer has a GET's headers and never a body; uWS
- * would send the bytes, which a keep-alive client then reads as the start of its next answer).
- */
-export function endReply(res: HttpResponse, body: string | Uint8Array, head: boolean, close = false): void {
-  if (!head) {
-    res.end(body, close);
-    return;
-  }
-  // The length goes as a header: this uWS build leaves a reply whose length is passed to
-  // endWithoutBody (even undefined) unfinished, which aborts the process.
-  res.writeHeader('Content-Length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength));
-  res.endWithoutBody();
-}
-
 export type Headers = readonly (readonly [string, string])[];
 
 /**
  * The one JSON reply writer of every server here: status, Content-Type, `headers` ([name, value]
- * pairs, in order), the body (already serialized). `head`: a HEAD request (no body, see endReply);
- * `close`: close the connection after the answer. Hot paths pass constant header arrays.
+ * pairs, in order), the body (already serialized). `close`: close the connection after the
+ * answer. Hot paths pass constant header arrays. For a HEAD request pass the headResponse() of
+ * the response (getAndHead and forMethod do): the body is then left out and its length sent.
  */
-export function writeJson(res: HttpResponse, status: number, body: string | Uint8Array, headers?: Headers, head = false, close = false): void {
-  writeReply(res, status, 'application/json', body, headers, head, close);
+export function writeJson(res: HttpResponse, status: number, body: string | Uint8Array, headers?: Headers, close = false): void {
+  writeReply(res, status, 'application/json', body, headers, close);
 }
 
 /**
  * writeJson for an answer of another media type: the ingest edge answers other vendors' clients
  * in their own shapes (a 1x1 GIF for pixels, Mixpanel's text `1`).
  */
-export function writeReply(res: HttpResponse, status: number, contentType: string, body: string | Uint8Array, headers?: Headers, head = false, close = false): void {
+export function writeReply(res: HttpResponse, status: number, contentType: string, body: string | Uint8Array, headers?: Headers, close = false): void {
   res.writeStatus(statusLine(status)).writeHeader('Content-Type', contentType);
   if (headers) for (const [k, v] of headers) res.writeHeader(k, v);
-  endReply(res, body, head, close);
+  res.end(body, close);
 }
 
 /** Same as writeJson, for replies made after an await: corked, and skipped if the client left. */
-export function replyJson(res: HttpResponse, state: ResponseState, status: number, body: string | Uint8Array, headers?: Headers, head = false, close = false): void {
+export function replyJson(res: HttpResponse, state: ResponseState, status: number, body: string | Uint8Array, headers?: Headers, close = false): void {
   if (state.aborted) return;
-  res.cork(() => writeJson(res, status, body, headers, head, close));
+  res.cork(() => writeJson(res, status, body, headers, close));
+}
+
+type RouteHandler = (res: HttpResponse, req: HttpRequest) => void;
+type Body = string | ArrayBuffer | ArrayBufferView | undefined;
+
+const byteLength = (b: Body): number => (b === undefined ? 0 : typeof b === 'string' ? Buffer.byteLength(b) : b.byteLength);
+
+/**
+ * `res` as a GET handler should see it when it answers a HEAD request (RFC 9110 9.3.2: a GET's
+ * status and headers, never a body): end() sends the body's length as Content-Length and no body
+ * (uWS would send the bytes, which a keep-alive client reads as the start of its next answer).
+ * Everything else is `res`'s own. A Proxy, so only HEAD requests pay for it.
+ */
+export function headResponse(res: HttpResponse): HttpResponse {
+  let written = 0;
+  const proxy: HttpResponse = new Proxy(res, {
+    get(target, prop) {
+      if (prop === 'end') return endHead;
+      if (prop === 'tryEnd') return (_body: Body, total: number) => (endHead(undefined, false, total), [true, true]);
+      if (prop === 'write') {
+        return (chunk: Body) => {
+          written += byteLength(chunk);
+          return true;
+        };
+      }
+      const v: unknown = Reflect.get(target, prop, target);
+      if (typeof v !== 'function') return v;
+      // Chained calls (res.writeStatus(...).writeHeader(...)) stay on the proxy.
+      return (...args: unknown[]) => {
+        const out: unknown = (v as (...a: unknown[]) => unknown).apply(target, args);
+        return out === target ? proxy : out;
+      };
+    },
+  });
+  function endHead(body?: Body, close = false, total?: number): HttpResponse {
+    // The length goes as a header: this uWS build leaves a reply whose length is passed to
+    // endWithoutBody (even undefined) unfinished, which aborts the process. For the same reason
+    // it cannot close the connection itself: the client is told to.
+    res.writeHeader('Content-Length', String(total ?? written + byteLength(body)));
+    if (close) res.writeHeader('Connection', 'close');
+    res.endWithoutBody();
+    return proxy;
+  }
+  return proxy;
+}
+
+/** `res`, or its headResponse() for a HEAD request: for handlers that take any method (404, 405). */
+export function forMethod(res: HttpResponse, req: HttpRequest): HttpResponse {
+  return req.getMethod() === 'head' ? headResponse(res) : res;
+}
+
+/**
+ * Serves `handler` for GET and HEAD on `pattern`, the one place HEAD is answered: the GET route
+ * is the handler itself (hot paths pay nothing), HEAD gets it with headResponse(res).
+ */
+export function getAndHead(app: TemplatedApp, pattern: string, handler: RouteHandler): void {
+  app.get(pattern, handler);
+  app.head(pattern, (res, req) => handler(headResponse(res), req));
 }
 
 /**
@@ -112,6 +155,16 @@ export function readText(res: HttpResponse, maxBytes: number, onText: (text: str
     (chunks ??= []).push(Buffer.from(new Uint8Array(chunk)));
     if (last) onText(Buffer.concat(chunks, size).toString('utf8'));
   });
+}
+
+/**
+ * Throws 415 `unsupported_encoding` for a request body with a Content-Encoding (the read APIs'
+ * POSTs take plain JSON only), instead of reading compressed bytes as JSON and answering 400.
+ */
+export function requireIdentityEncoding(req: HttpRequest): void {
+  const encoding = req.getHeader('content-encoding');
+  if (encoding === '' || encoding.trim().toLowerCase() === 'identity') return;
+  throw new HttpError('unsupported_encoding', `content encoding ${encoding.slice(0, 100)} is not accepted here; send the body uncompressed`);
 }
 
 export interface HttpErrorReply {
@@ -190,16 +243,16 @@ export async function runReadiness(opts: OpsOptions): Promise<ReadinessReport> {
 const OPS_METHOD_NOT_ALLOWED = JSON.stringify({ error: 'method_not_allowed', message: 'only GET and HEAD are supported here' });
 
 export function addOpsRoutes(app: TemplatedApp, opts: OpsOptions): void {
-  const healthz = (res: HttpResponse, head: boolean) => writeJson(res, 200, '{"status":"ok"}', undefined, head);
-  const readyz = (res: HttpResponse, head: boolean) => {
+  const healthz = (res: HttpResponse) => writeJson(res, 200, '{"status":"ok"}');
+  const readyz = (res: HttpResponse) => {
     const state: ResponseState = { aborted: false };
     res.onAborted(() => (state.aborted = true));
     void runReadiness(opts).then((report) => {
       const body = JSON.stringify({ status: report.ready ? 'ready' : 'not ready', ...report });
-      replyJson(res, state, report.ready ? 200 : 503, body, undefined, head);
+      replyJson(res, state, report.ready ? 200 : 503, body);
     });
   };
-  const metrics = (res: HttpResponse, head: boolean) => {
+  const metrics = (res: HttpResponse) => {
     const state: ResponseState = { aborted: false };
     res.onAborted(() => (state.aborted = true));
     void opts.registry.metrics().then(
@@ -207,10 +260,10 @@ export function addOpsRoutes(app: TemplatedApp, opts: OpsOptions): void {
         if (state.aborted) return;
         res.cork(() => {
           res.writeStatus('200 OK').writeHeader('Content-Type', opts.registry.contentType);
-          endReply(res, text, head);
+          res.end(text);
         });
       },
-      (err: unknown) => replyJson(res, state, 500, JSON.stringify({ error: 'metrics_failed', message: String(err) }), undefined, head),
+      (err: unknown) => replyJson(res, state, 500, JSON.stringify({ error: 'metrics_failed', message: String(err) })),
     );
   };
   for (const [path, answer] of [
@@ -218,8 +271,7 @@ export function addOpsRoutes(app: TemplatedApp, opts: OpsOptions): void {
     ['/readyz', readyz],
     ['/metrics', metrics],
   ] as const) {
-    app.get(path, (res) => answer(res, false));
-    app.head(path, (res) => answer(res, true));
+    getAndHead(app, path, answer);
     app.any(path, (res) => writeJson(res, 405, OPS_METHOD_NOT_ALLOWED, [['Allow', 'GET, HEAD']]));
   }
 }
@@ -290,7 +342,7 @@ export async function startOpsServer(
   // Without a catch-all uWS closes the connection without an answer.
   app.any('/*', (res, req) => {
     const body = JSON.stringify({ error: 'not_found', message: `no route for ${req.getMethod().toUpperCase()} ${req.getUrl().slice(0, 200)}` });
-    writeJson(res, 404, body, undefined, req.getMethod() === 'head');
+    writeJson(forMethod(res, req), 404, body);
   });
   const http = await listen(app, opts.host, opts.port, opts.portVariable);
   return {

@@ -2,10 +2,10 @@
 //   GET /dashboard                       the page (no key needed: it holds no data)
 //   GET /dashboard/assets/<build>/<file> its scripts, styles and uPlot, cached for a year
 //   GET /v1/pipeline                     ingest health and sink lag, read key required
-// The page and its files also answer HEAD (a GET's headers, no body); other methods get 405.
+// Each also answers HEAD (a GET's headers, no body); other methods get 405.
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { HTTP_ERRORS, type HttpErrorCode } from '../common/errors.js';
-import { endReply, replyJson, statusLine, writeJson, type Headers, type ResponseState } from '../common/http.js';
+import { forMethod, getAndHead, replyJson, statusLine, writeJson, type Headers, type ResponseState } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import type { DashboardConfig } from '../config/index.js';
 import { asset, loadAssets, type Asset, type Assets } from './assets.js';
@@ -62,7 +62,7 @@ export function addDashboardRoutes(app: TemplatedApp, opts: DashboardOptions): v
     const file = slash > 0 && rest.slice(0, slash) === assets.buildId ? assets.files.get(rest.slice(slash + 1)) : undefined;
     if (file === undefined) {
       // Another build's URL (a tab opened before an upgrade) or no such file: reloading the page fixes the first.
-      refuse(res, 'not_found', 'no such dashboard file in this build; reload the page', NO_STORE, isHead(req));
+      refuse(res, 'not_found', 'no such dashboard file in this build; reload the page', NO_STORE);
       return;
     }
     serveFile(res, req, file, IMMUTABLE, 200);
@@ -86,32 +86,25 @@ export function addDashboardRoutes(app: TemplatedApp, opts: DashboardOptions): v
     );
   };
 
-  for (const [path, handler, allow] of [
-    [PAGE_PATH, servePage, 'GET, HEAD'],
-    [`${PAGE_PATH}/`, servePage, 'GET, HEAD'],
-    [`${ASSETS_PREFIX}*`, serveAsset, 'GET, HEAD'],
-    ['/v1/pipeline', servePipeline, 'GET'],
+  const headers: Headers = [['Allow', 'GET, HEAD'], ...NO_STORE];
+  for (const [path, handler] of [
+    [PAGE_PATH, servePage],
+    [`${PAGE_PATH}/`, servePage],
+    [`${ASSETS_PREFIX}*`, serveAsset],
+    ['/v1/pipeline', servePipeline],
   ] as const) {
-    app.get(path, handler);
-    // Like the API's other routes, /v1/pipeline answers HEAD with a bodyless 405.
-    if (allow.includes('HEAD')) app.head(path, handler);
-    const headers: Headers = [['Allow', allow], ...NO_STORE];
-    app.any(path, (res, req) => refuse(res, 'method_not_allowed', `only ${allow} here`, headers, isHead(req)));
+    getAndHead(app, path, handler);
+    app.any(path, (res, req) => refuse(forMethod(res, req), 'method_not_allowed', 'only GET, HEAD here', headers));
   }
 }
 
 /** A refusal of the dashboard's own (no file, wrong method): the API's JSON error body, its status from HTTP_ERRORS. */
-function refuse(res: HttpResponse, code: HttpErrorCode, message: string, headers: Headers, head: boolean): void {
-  writeJson(res, HTTP_ERRORS[code], JSON.stringify({ error: code, message }), headers, head);
-}
-
-function isHead(req: HttpRequest): boolean {
-  return req.getMethod() === 'head';
+function refuse(res: HttpResponse, code: HttpErrorCode, message: string, headers: Headers): void {
+  writeJson(res, HTTP_ERRORS[code], JSON.stringify({ error: code, message }), headers);
 }
 
 /** A file with its validators: 304 when the client has it, gzip when it takes it. */
 function serveFile(res: HttpResponse, req: HttpRequest, file: Asset, cacheControl: string, status: number): void {
-  const head = isHead(req);
   const notModified = status === 200 && matches(req.getHeader('if-none-match'), file.etag);
   const gzip = file.gzip !== null && acceptsGzip(req.getHeader('accept-encoding'));
   res.writeStatus(notModified ? '304 Not Modified' : statusLine(status));
@@ -125,7 +118,7 @@ function serveFile(res: HttpResponse, req: HttpRequest, file: Asset, cacheContro
     return;
   }
   if (gzip) res.writeHeader('Content-Encoding', 'gzip');
-  endReply(res, gzip ? file.gzip! : file.body, head);
+  res.end(gzip ? file.gzip! : file.body);
 }
 
 /** If-None-Match: a list of entity tags (weak ones compare equal for GET, RFC 9110 13.1.2), or "*". */

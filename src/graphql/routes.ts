@@ -7,7 +7,7 @@
 // included), the cost is computed with the request's variables, then a page of one user's events
 // the view answers is written from the view's row bytes (./fastpage.ts; a POST within its call),
 // and anything else is executed by graphql-jit.
-// GET takes a `query`, or a persisted query: `extensions={"persistedQuery":{"version":1,
+// GET (and HEAD: GET's answer without its body) takes a `query`, or a persisted query: `extensions={"persistedQuery":{"version":1,
 // "sha256Hash":"<sha256 of the query text>"}}` for any document this server has validated.
 import { createHash } from 'node:crypto';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
@@ -15,7 +15,7 @@ import { createHandler, type OperationArgs, type Request as GqlRequest, type Req
 import { execute, GraphQLError, type ExecutionResult, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, visit, type ASTNode, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { HttpError } from '../common/errors.js';
-import { readText } from '../common/http.js';
+import { forMethod, getAndHead, readText, requireIdentityEncoding, writeJson } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import { keep } from '../common/keep.js';
 import { Counter, type Registry } from '../common/metrics.js';
@@ -410,17 +410,19 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
     const requestHeaders = (get: (k: string) => string, authorization: string) =>
       new Map([['accept', get('accept')], ['content-type', get('content-type')], ['authorization', authorization]]);
 
-    /** The caller's Authorization header, or null once the refusal is written. */
-    const admitted = (res: HttpResponse, req: HttpRequest): string | null => {
+    /** The caller's Authorization header, or null once the refusal is written. `body`: a POST (its body must be uncompressed). */
+    const admitted = (res: HttpResponse, req: HttpRequest, body = false): string | null => {
       try {
-        return guard.admit(req);
+        const authorization = guard.admit(req);
+        if (body) requireIdentityEncoding(req);
+        return authorization;
       } catch (err) {
         guard.fail(res, err);
         return null;
       }
     };
 
-    app.get('/graphql', (res, req) => {
+    getAndHead(app, '/graphql', (res, req) => {
       const start = performance.now();
       const authorization = admitted(res, req);
       if (authorization === null) return;
@@ -431,7 +433,7 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
 
     app.post('/graphql', (res, req) => {
       const start = performance.now();
-      const authorization = admitted(res, req);
+      const authorization = admitted(res, req, true);
       if (authorization === null) return;
       const state = open(res);
       const headers = requestHeaders((k) => req.getHeader(k), authorization);
@@ -447,13 +449,10 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
       );
     });
 
+    const methodNotAllowed = JSON.stringify({ error: 'method_not_allowed', message: 'GraphQL takes POST, and GET (or HEAD) for queries and persisted queries' });
+    const allowed = [['Allow', 'GET, HEAD, POST'], NO_STORE] as const;
     app.any('/graphql', (res, req) => {
-      const head = req.getMethod() === 'head';
-      res.cork(() => {
-        res.writeStatus('405 Method Not Allowed').writeHeader('Content-Type', 'application/json').writeHeader('Allow', 'GET, POST').writeHeader(NO_STORE[0], NO_STORE[1]);
-        if (head) res.endWithoutBody();
-        else res.end(JSON.stringify({ error: 'method_not_allowed', message: 'GraphQL takes POST, and GET for queries and persisted queries' }));
-      });
+      writeJson(forMethod(res, req), 405, methodNotAllowed, allowed);
       guard.done('graphql', 405, performance.now());
     });
   };

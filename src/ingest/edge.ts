@@ -15,9 +15,9 @@
 // Status of a batch with invalid events: 400 after its valid events are durable; why, and what
 // Segment's SDKs do with it: docs/architecture/ingest.md, "Answers".
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { HTTP_ERRORS, HttpError, type HttpErrorCode } from '../common/errors.js';
+import { HTTP_ERRORS, HttpError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
-import { statusLine, writeJson, writeReply, type Headers } from '../common/http.js';
+import { forMethod, getAndHead, headResponse, statusLine, writeJson, writeReply, type Headers } from '../common/http.js';
 import { EVENT_TIME, parseIsoTime } from '../common/isotime.js';
 import type { Config } from '../config/index.js';
 import type { OutRecord, ProduceError, RecordProducer, Submission } from '../kafka/producer.js';
@@ -154,10 +154,18 @@ export class IngestEdge {
       if (call === undefined) this.notFound(res, req);
       else this.begin(res, req, call, null, false, CALL_PATHS.get(name));
     });
-    app.get('/v1/projects/:key/settings', (res, req) => this.analyticsSettings(res, req, secure));
+    // GET routes answer HEAD too (getAndHead: GET's status and headers, no body).
+    getAndHead(app, '/v1/projects/:key/settings', (res, req) => this.analyticsSettings(res, req, secure));
     // posthog-js's remote config and feature flags (formats/posthog-sdk.ts): answered, not 404.
-    app.get('/array/:token/config', (res, req) => this.posthogConfig(res, req, false));
-    app.get('/array/:token/config.js', (res, req) => this.posthogConfig(res, req, true));
+    getAndHead(app, '/array/:token/config', (res, req) => this.posthogConfig(res, req, false));
+    getAndHead(app, '/array/:token/config.js', (res, req) => this.posthogConfig(res, req, true));
+    for (const p of ['/v1/projects/:key/settings', '/array/:token/config', '/array/:token/config.js']) {
+      // uWS matches this path before the OPTIONS wildcard below: preflights are answered here too.
+      app.any(p, (res, req) => {
+        if (req.getMethod() === 'options') this.preflight(res, req);
+        else this.methodNotAllowed(res, req, `${req.getUrl().slice(0, 200)} takes GET`, ALLOW_GET);
+      });
+    }
     for (const p of ['/flags', '/flags/', '/decide', '/decide/']) app.post(p, (res, req) => this.posthogFlags(res, req));
     app.options('/*', (res, req) => this.preflight(res, req));
     app.any('/*', (res, req) => {
@@ -171,6 +179,8 @@ export class IngestEdge {
       // Other vendors' paths: kept off the Segment routes above, so those never look at them.
       const route = formatRoute(url);
       if (route !== undefined && ((method === 'post' && route.post) || (method === 'get' && route.get))) this.begin(res, req, 'batch', route, method === 'get');
+      // HEAD of a pixel is its GET (the event is taken, as Snowplow's collector does) without the body.
+      else if (route !== undefined && method === 'head' && route.get) this.begin(headResponse(res), req, 'batch', route, true);
       else this.notFound(res, req);
     });
   }
@@ -703,7 +713,7 @@ export class IngestEdge {
         headers = [...headers, ['Retry-After', this.retryAfter], ...(r.origin !== '' ? [EXPOSE_RETRY_AFTER] : [])];
       }
       const res = r.res;
-      res.cork(() => writeReply(res, status, contentType, body, headers, false, closeConnection || r.closeAfter));
+      res.cork(() => writeReply(res, status, contentType, body, headers, closeConnection || r.closeAfter));
     }
     this.done(r, status);
   }
@@ -777,17 +787,21 @@ export class IngestEdge {
     const url = req.getUrl();
     const call = callForPath(url);
     const route = call === undefined ? formatRoute(url) : undefined;
-    const [code, message]: [HttpErrorCode, string] =
-      route !== undefined
-        ? ['method_not_allowed', `${url} takes ${route.get && route.post ? 'GET or POST' : route.get ? 'GET' : 'POST'}`]
-        : call !== undefined
-          ? ['method_not_allowed', `${url} takes POST`]
-          : ['not_found', `no such endpoint: ${url.slice(0, 200)}; see /v1/track, /v1/identify, /v1/page, /v1/screen, /v1/group, /v1/alias, /v1/batch`];
-    const status = HTTP_ERRORS[code];
-    // Preflights pass on every path, so a page posting to a wrong one must be able to read why.
-    const cors = corsHeaders(req.getHeader('origin'));
-    const allow = route === undefined || !route.get ? ALLOW_POST : route.post ? ALLOW_GET_POST : ALLOW_GET;
-    writeJson(res, status, errorBody(code, message), status === 405 ? [...cors, allow] : cors, req.getMethod() === 'head');
+    if (route !== undefined) {
+      const allow = !route.get ? ALLOW_POST : route.post ? ALLOW_GET_POST : ALLOW_GET;
+      this.methodNotAllowed(res, req, `${url} takes ${route.get && route.post ? 'GET (or HEAD) or POST' : route.get ? 'GET (or HEAD)' : 'POST'}`, allow);
+    } else if (call !== undefined) {
+      this.methodNotAllowed(res, req, `${url} takes POST`, ALLOW_POST);
+    } else {
+      const message = `no such endpoint: ${url.slice(0, 200)}; see /v1/track, /v1/identify, /v1/page, /v1/screen, /v1/group, /v1/alias, /v1/batch`;
+      // Preflights pass on every path, so a page posting to a wrong one must be able to read why.
+      writeJson(forMethod(res, req), HTTP_ERRORS.not_found, errorBody('not_found', message), corsHeaders(req.getHeader('origin')));
+    }
+  }
+
+  private methodNotAllowed(res: HttpResponse, req: HttpRequest, message: string, allow: readonly [string, string]): void {
+    const headers: Headers = [...corsHeaders(req.getHeader('origin')), allow];
+    writeJson(forMethod(res, req), HTTP_ERRORS.method_not_allowed, errorBody('method_not_allowed', message), headers);
   }
 }
 
@@ -815,8 +829,8 @@ function writeOk(): void {
 }
 const EXPOSE_RETRY_AFTER = ['Access-Control-Expose-Headers', 'Retry-After'] as const;
 const ALLOW_POST = ['Allow', 'POST, OPTIONS'] as const;
-const ALLOW_GET = ['Allow', 'GET, OPTIONS'] as const;
-const ALLOW_GET_POST = ['Allow', 'GET, POST, OPTIONS'] as const;
+const ALLOW_GET = ['Allow', 'GET, HEAD, OPTIONS'] as const;
+const ALLOW_GET_POST = ['Allow', 'GET, HEAD, POST, OPTIONS'] as const;
 
 /**
  * CORS headers of every answer: the page's origin echoed (with credentials allowed) so fetch with

@@ -11,7 +11,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Registry } from 'prom-client';
 import { ConfigError } from '../common/errors.js';
 import { heapSizes } from '../common/heap.js';
-import { addOpsRoutes, writeJson, type Headers, type ReadinessCheck, type ResponseState } from '../common/http.js';
+import { addOpsRoutes, forMethod, getAndHead, writeJson, type Headers, type ReadinessCheck, type ResponseState } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import { serve, type Serving } from '../common/serve.js';
 import type { Config } from '../config/index.js';
@@ -136,12 +136,12 @@ export interface QueryServer {
 
 const NO_STORE = ['Cache-Control', 'no-store'] as const;
 const REPLY_HEADERS: Headers = [NO_STORE];
-const METHOD_NOT_ALLOWED: Headers = [NO_STORE, ['Allow', 'GET']];
+const METHOD_NOT_ALLOWED: Headers = [NO_STORE, ['Allow', 'GET, HEAD']];
 const FORWARDED = 'x-trackhouse-forwarded';
 
 /** Writes a whole reply (never cached by the client); inside a handler or a cork. */
-function send(res: HttpResponse, status: number, body: string | Uint8Array, headers: Headers = REPLY_HEADERS, head = false, close = false): void {
-  writeJson(res, status, body, headers, head, close);
+function send(res: HttpResponse, status: number, body: string | Uint8Array, headers: Headers = REPLY_HEADERS, close = false): void {
+  writeJson(res, status, body, headers, close);
 }
 
 export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
@@ -191,7 +191,7 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
     const e = toHttpError(err);
     if (e.status >= 500 && !(err instanceof DrainingError)) log.warn({ err, route }, 'query failed');
     // Closing the connection when draining moves a keep-alive client to another instance.
-    send(res, e.status, e.body, [NO_STORE, ...e.headers], false, err instanceof DrainingError);
+    send(res, e.status, e.body, [NO_STORE, ...e.headers], err instanceof DrainingError);
     metrics.done(route, e.status, start);
   };
 
@@ -370,7 +370,8 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
   /** Every route, on one app (the HTTP port's, the HTTPS port's, each reloaded certificate's). */
   const routes = (app: TemplatedApp) => {
     addOpsRoutes(app, ops);
-    app.get('/v1/users/:userId/events', (res, req) => {
+    // GET's handler is the route itself; HEAD gets it through headResponse (common/http.ts).
+    getAndHead(app, '/v1/users/:userId/events', (res, req) => {
       const start = performance.now();
       try {
         if (draining) throw new DrainingError();
@@ -395,7 +396,7 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
       }
     });
 
-    app.get('/v1/rollups/daily', (res, req) => {
+    getAndHead(app, '/v1/rollups/daily', (res, req) => {
       const start = performance.now();
       try {
         if (draining) throw new DrainingError();
@@ -411,15 +412,14 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
 
     for (const path of ['/v1/users/:userId/events', '/v1/rollups/daily']) {
       app.any(path, (res, req) => {
-        const head = req.getMethod() === 'head';
-        send(res, 405, JSON.stringify({ error: 'method_not_allowed', message: 'only GET is supported here' }), METHOD_NOT_ALLOWED, head);
+        send(forMethod(res, req), 405, JSON.stringify({ error: 'method_not_allowed', message: 'only GET and HEAD are supported here' }), METHOD_NOT_ALLOWED);
         metrics.done('other', 405, performance.now());
       });
     }
     app.any('/*', (res, req) => {
       const start = performance.now();
       const method = req.getMethod();
-      send(res, 404, JSON.stringify({ error: 'not_found', message: `no route for ${method.toUpperCase()} ${req.getUrl()}` }), undefined, method === 'head');
+      send(forMethod(res, req), 404, JSON.stringify({ error: 'not_found', message: `no route for ${method.toUpperCase()} ${req.getUrl()}` }));
       metrics.done('other', 404, start);
     });
   };

@@ -9,7 +9,7 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { AUDIT_ACTIONS, readAudit, type AuditCopier } from '../audit/index.js';
 import { HttpError } from '../common/errors.js';
-import { readText, writeJson } from '../common/http.js';
+import { forMethod, getAndHead, readText, requireIdentityEncoding, writeJson } from '../common/http.js';
 import { parseIsoTime, typedTime, type IsoTimeProblem } from '../common/isotime.js';
 import { settledWithin } from '../common/wait.js';
 import { REGULATION_TYPES, type ErasureList, type Regulation, type RegulationType } from '../erasure/index.js';
@@ -151,6 +151,7 @@ export function adminRoutes(o: AdminRoutesOptions): QueryRoutes {
       let deps: AdminDeps;
       try {
         [actor, deps] = admit(req);
+        requireIdentityEncoding(req);
       } catch (err) {
         guard.fail(res, err);
         return;
@@ -192,7 +193,7 @@ export function adminRoutes(o: AdminRoutesOptions): QueryRoutes {
       );
     });
 
-    app.get('/v1/regulations/:id', (res, req) => {
+    getAndHead(app, '/v1/regulations/:id', (res, req) => {
       const start = performance.now();
       try {
         const [, deps] = admit(req);
@@ -205,7 +206,7 @@ export function adminRoutes(o: AdminRoutesOptions): QueryRoutes {
       }
     });
 
-    app.get('/v1/audit', (res, req) => {
+    getAndHead(app, '/v1/audit', (res, req) => {
       const start = performance.now();
       try {
         const [, deps] = admit(req);
@@ -222,8 +223,8 @@ export function adminRoutes(o: AdminRoutesOptions): QueryRoutes {
 
     for (const path of ['/v1/regulations', '/v1/regulations/:id', '/v1/audit']) {
       app.any(path, (res, req) => {
-        const head = req.getMethod() === 'head';
-        writeJson(res, 405, JSON.stringify({ error: 'method_not_allowed', message: path === '/v1/regulations' ? 'only POST is supported here' : 'only GET is supported here' }), [NO_STORE, ['Allow', path === '/v1/regulations' ? 'POST' : 'GET']], head);
+        const post = path === '/v1/regulations';
+        writeJson(forMethod(res, req), 405, JSON.stringify({ error: 'method_not_allowed', message: post ? 'only POST is supported here' : 'only GET and HEAD are supported here' }), [NO_STORE, ['Allow', post ? 'POST' : 'GET, HEAD']]);
         guard.done('other', 405, performance.now());
       });
     }

@@ -8,7 +8,7 @@
 // Registered on the query server's app (QUERY_STREAM=on) or on `trackhouse alerts`'s own.
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { HTTP_ERRORS, HttpError } from '../common/errors.js';
-import { httpErrorReply, writeJson, type Headers, type ResponseState } from '../common/http.js';
+import { forMethod, getAndHead, httpErrorReply, writeJson, type Headers, type ResponseState } from '../common/http.js';
 import { parseIsoTime, typedTime, type IsoTimeProblem } from '../common/isotime.js';
 import { EVENT_TYPES, MAX_ID_LENGTH, STORABLE_TIMES } from '../schema/index.js';
 import type { Rule } from './rules.js';
@@ -122,7 +122,7 @@ export function parseVolumeRequest(query: string, now: number): VolumeRequest {
 
 const NO_STORE = ['Cache-Control', 'no-store'] as const;
 const REPLY_HEADERS: Headers = [NO_STORE];
-const METHOD_NOT_ALLOWED: Headers = [NO_STORE, ['Allow', 'GET']];
+const METHOD_NOT_ALLOWED: Headers = [NO_STORE, ['Allow', 'GET, HEAD']];
 
 /** Status, extra headers and body of an error, through the registry's one mapping. */
 function errorReply(err: unknown): { status: number; body: string; headers: Headers } {
@@ -203,15 +203,14 @@ export function registerStreamRoutes(app: TemplatedApp, opts: StreamRoutesOption
     if (!m) throw unauthorized('missing');
     if (!opts.readKeys.has(m[1]!)) throw unauthorized('invalid');
   };
-  const fail = (res: HttpResponse, err: unknown, head: boolean): number => {
+  const fail = (res: HttpResponse, err: unknown): number => {
     const e = errorReply(err);
     // Closing the connection when draining moves a keep-alive client to another instance.
-    writeJson(res, e.status, e.body, e.headers, head, err instanceof HttpError && err.code === 'draining');
+    writeJson(res, e.status, e.body, e.headers, err instanceof HttpError && err.code === 'draining');
     return e.status;
   };
   const handle = (route: StreamRoute) => (res: HttpResponse, req: HttpRequest) => {
     const start = performance.now();
-    const head = req.getMethod() === 'head';
     let status = 200;
     try {
       if (opts.draining()) throw new HttpError('draining', 'the server is shutting down; retry on another instance');
@@ -224,29 +223,29 @@ export function registerStreamRoutes(app: TemplatedApp, opts: StreamRoutesOption
         const end = opts.begin?.() ?? (() => {});
         body.then(
           (text) => {
-            if (!state.aborted) res.cork(() => writeJson(res, 200, text, REPLY_HEADERS, head));
+            if (!state.aborted) res.cork(() => writeJson(res, 200, text, REPLY_HEADERS));
             opts.done?.(route, 200, start);
           },
           (err: unknown) => {
             let s = errorReply(err).status;
-            if (!state.aborted) res.cork(() => (s = fail(res, err, head)));
+            if (!state.aborted) res.cork(() => (s = fail(res, err)));
             opts.done?.(route, s, start);
           },
         ).finally(end);
         return;
       }
-      writeJson(res, 200, body, REPLY_HEADERS, head);
+      writeJson(res, 200, body, REPLY_HEADERS);
     } catch (err) {
-      status = fail(res, err, head);
+      status = fail(res, err);
     }
     opts.done?.(route, status, start);
   };
-  app.get('/v1/volume', handle('volume'));
-  app.get('/v1/alerts', handle('alerts'));
-  const methodNotAllowed = JSON.stringify({ error: 'method_not_allowed', message: 'only GET is supported here' });
+  getAndHead(app, '/v1/volume', handle('volume'));
+  getAndHead(app, '/v1/alerts', handle('alerts'));
+  const methodNotAllowed = JSON.stringify({ error: 'method_not_allowed', message: 'only GET and HEAD are supported here' });
   for (const path of ['/v1/volume', '/v1/alerts']) {
     app.any(path, (res, req) => {
-      writeJson(res, HTTP_ERRORS.method_not_allowed, methodNotAllowed, METHOD_NOT_ALLOWED, req.getMethod() === 'head');
+      writeJson(forMethod(res, req), HTTP_ERRORS.method_not_allowed, methodNotAllowed, METHOD_NOT_ALLOWED);
     });
   }
 }

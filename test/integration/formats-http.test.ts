@@ -236,10 +236,10 @@ describe('shared rules', () => {
     expect([b.status, JSON.parse(b.text).code]).toEqual([415, 'unsupported_encoding']);
     const c = await send('GET', '/batch');
     expect([c.status, JSON.parse(c.text).code, c.allow]).toEqual([405, 'method_not_allowed', 'POST, OPTIONS']);
-    // Allow names the methods of each path: pixels are GET only, Mixpanel's /track takes both.
+    // Allow names the methods of each path: pixels are GET (and HEAD) only, Mixpanel's /track takes both.
     const d = await send('POST', '/i', '{}');
-    expect([d.status, d.allow]).toEqual([405, 'GET, OPTIONS']);
+    expect([d.status, d.allow]).toEqual([405, 'GET, HEAD, OPTIONS']);
     const e = await send('PUT', '/track', '{}');
-    expect([e.status, e.allow]).toEqual([405, 'GET, POST, OPTIONS']);
+    expect([e.status, e.allow]).toEqual([405, 'GET, HEAD, POST, OPTIONS']);
   });
 });

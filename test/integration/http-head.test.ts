@@ -1,17 +1,63 @@
 // HEAD on the ingest and query servers, on one keep-alive connection as clients reuse it: every
-// answer to HEAD has a GET's status and headers and no body, so the next answer on the connection
-// is read intact (uWS would send the body, which a client then takes for the next answer's start).
+// GET route answers HEAD with the status and headers GET gets (Content-Length: the length of GET's
+// body; auth and parameter errors alike) and no body, so the next answer on the connection is read
+// intact (uWS would send the body, which a client then takes for the next answer's start). Each
+// 405 lists HEAD in Allow where GET is allowed.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { exchange, type RawRequest } from '../support/raw-http.js';
-import { startTestIngest, type TestIngest } from './ingest-support.js';
-import { READ_KEY, startHarness, type Harness } from './query-helpers.js';
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Regulation } from '../../src/erasure/index.js';
+import { adminRoutes, type AdminDeps } from '../../src/regulations/index.js';
+import { paramError, registerStreamRoutes } from '../../src/stream/index.js';
+import { exchange, type RawAnswer, type RawRequest } from '../support/raw-http.js';
+import { startTestIngest, WRITE_KEY, type TestIngest } from './ingest-support.js';
+import { insertRows, READ_KEY, startHarness, type Harness } from './query-helpers.js';
+
+const ADMIN_KEY = 'test-admin-key';
+const REGULATION: Regulation = {
+  id: 'reg_1',
+  type: 'suppress',
+  status: 'finished',
+  actor: 'tester',
+  userKeys: ['u:x'],
+  createdAt: Date.UTC(2026, 0, 1),
+  finishedAt: Date.UTC(2026, 0, 1),
+  counts: null,
+  error: null,
+};
 
 let ingest: TestIngest;
 let query: Harness;
+let clickhouse: ClickHouseClient | null = null;
 
 beforeAll(async () => {
   ingest = await startTestIngest();
-  query = await startHarness();
+  query = await startHarness({
+    env: { TRACKHOUSE_ADMIN_KEYS: `${ADMIN_KEY}:tester` },
+    dashboard: true,
+    graphql: true,
+    routes: [
+      // The stream's routes with a stand-in answer: one answered at once, one later (as the hosted stream's thread does).
+      (app, g) =>
+        registerStreamRoutes(app, {
+          readKeys: new Set([READ_KEY]),
+          answer: (route, q) => {
+            if (q.includes('bad')) throw paramError('bad', 'unknown parameter "bad"');
+            return route === 'volume' ? '{"rows":[],"caught_up":true}' : Promise.resolve('{"rules":[],"notifications":[]}');
+          },
+          draining: g.draining,
+        }),
+      adminRoutes({
+        adminKeys: new Map([[ADMIN_KEY, 'tester']]),
+        deps: () => (clickhouse === null ? null : ({ list: { regulations: new Map([[REGULATION.id, REGULATION]]) }, clickhouse, copier: null } as unknown as AdminDeps)),
+      }),
+    ],
+  });
+  clickhouse = query.ch.client;
+  await insertRows(query.ch, [
+    { event_id: 'e1', user_id: 'alice', timestamp: Date.UTC(2026, 0, 2), properties: '{"plan":"pro"}' },
+    { event_id: 'e2', user_id: 'alice', timestamp: Date.UTC(2026, 0, 3) },
+    { event_id: 'e3', user_id: 'a/b %c é', timestamp: Date.UTC(2026, 0, 3) },
+  ]);
 });
 
 afterAll(async () => {
@@ -19,48 +65,119 @@ afterAll(async () => {
   await ingest?.close();
 });
 
-const head = (path: string, headers?: Record<string, string>): RawRequest => ({ method: 'HEAD', path, headers });
-const healthz: RawRequest = { method: 'GET', path: '/healthz' };
+const bearer = (key: string) => ({ Authorization: `Bearer ${key}` });
+const read = bearer(READ_KEY);
 
-it('ingest: HEAD of an API path is a bodyless 405, of an unknown path a bodyless 404, of /healthz a bodyless 200', async () => {
-  const answers = await exchange(ingest.handle.port, [head('/v1/track'), head('/v1/batch/'), head('/nope'), head('/healthz'), head('/readyz'), healthz]);
-  expect(answers.map((a) => a.status)).toEqual([405, 405, 404, 200, 200, 200]);
-  expect(answers.slice(0, 5).map((a) => a.body)).toEqual(['', '', '', '', '']);
-  expect(answers[0]!.headers.allow).toBe('POST, OPTIONS');
-  expect(Number(answers[0]!.headers['content-length'])).toBeGreaterThan(0);
-  expect(answers[3]!.headers['content-length']).toBe('15');
-  expect(answers[5]!.body).toBe('{"status":"ok"}');
-});
+/** The headers a HEAD answer must repeat: all of GET's but Date (the clock moves). */
+function comparable(a: RawAnswer): Record<string, string> {
+  const { date: _date, ...rest } = a.headers;
+  return rest;
+}
 
-it('query: HEAD of an API path is a bodyless 405 (Allow: GET), of an unknown path a bodyless 404, of /metrics a bodyless 200', async () => {
-  const auth = { Authorization: `Bearer ${READ_KEY}` };
-  const answers = await exchange(query.server.port, [
-    head('/v1/users/alice/events', auth),
-    head('/v1/rollups/daily?by=event', auth),
-    head('/v1/nothing', auth),
-    head('/metrics'),
-    healthz,
-  ]);
-  expect(answers.map((a) => a.status)).toEqual([405, 405, 404, 200, 200]);
-  expect(answers.slice(0, 4).map((a) => a.body)).toEqual(['', '', '', '']);
-  expect(answers[0]!.headers.allow).toBe('GET');
-  expect(answers[0]!.headers['cache-control']).toBe('no-store');
-  expect(Number(answers[3]!.headers['content-length'])).toBeGreaterThan(0);
-  expect(answers[4]!.body).toBe('{"status":"ok"}');
-});
+/** GET, HEAD, GET of `path` on one connection: HEAD has GET's status and headers and no body, and the connection stays usable. */
+async function expectHeadLikeGet(port: number, path: string, headers: Record<string, string> = {}): Promise<RawAnswer> {
+  const get: RawRequest = { method: 'GET', path, headers };
+  const [first, head, again] = await exchange(port, [get, { ...get, method: 'HEAD' }, get]);
+  expect(head!.body, `HEAD ${path}`).toBe('');
+  expect(head!.status, `HEAD ${path}`).toBe(first!.status);
+  expect(comparable(head!), `HEAD ${path}`).toEqual(comparable(first!));
+  expect(Number(head!.headers['content-length']), `HEAD ${path}`).toBe(first!.bodyBytes.length);
+  expect(again!.body, `GET ${path} after the HEAD`).toBe(first!.body);
+  return first!;
+}
 
-it('both: other methods on /healthz, /readyz and /metrics get 405 with Allow: GET, HEAD', async () => {
-  for (const port of [ingest.handle.port, query.server.port]) {
-    const answers = await exchange(port, [
-      { method: 'POST', path: '/healthz', body: '{}' },
-      { method: 'DELETE', path: '/readyz' },
-      { method: 'PUT', path: '/metrics', body: '' },
-      healthz,
-    ]);
-    expect(answers.map((a) => a.status)).toEqual([405, 405, 405, 200]);
-    for (const a of answers.slice(0, 3)) {
-      expect(a.headers.allow).toBe('GET, HEAD');
-      expect(JSON.parse(a.body)).toMatchObject({ error: 'method_not_allowed' });
-    }
+it('query: every GET route answers HEAD with its GET status and headers, no body, for answers, auth errors and bad parameters', async () => {
+  const port = query.server.port;
+  const cases: [string, Record<string, string>, number][] = [
+    ['/v1/users/alice/events', read, 200],
+    ['/v1/users/alice/events?limit=1', read, 200],
+    ['/v1/users/alice/events?limit=zz', read, 400],
+    ['/v1/users/alice/events', {}, 401],
+    ['/v1/users/alice/events', bearer('wrong'), 401],
+    ['/v1/rollups/daily?by=event', read, 200],
+    ['/v1/rollups/daily?by=nothing', read, 400],
+    [`/graphql?query=${encodeURIComponent('{ user(id: "alice") { events(first: 1) { edges { node { event } } } } }')}`, read, 200],
+    ['/graphql', read, 400],
+    ['/graphql?query=%7B__typename%7D', {}, 401],
+    [`/graphql?extensions=${encodeURIComponent('{"persistedQuery":{"version":1,"sha256Hash":"00"}}')}`, read, 200],
+    ['/v1/volume', read, 200],
+    ['/v1/volume?bad=1', read, 400],
+    ['/v1/alerts', read, 200],
+    ['/v1/alerts', {}, 401],
+    ['/v1/regulations/reg_1', bearer(ADMIN_KEY), 200],
+    ['/v1/regulations/reg_2', bearer(ADMIN_KEY), 404],
+    ['/v1/regulations/reg_1', read, 401],
+    ['/v1/audit?limit=5', bearer(ADMIN_KEY), 200],
+    ['/v1/audit?limit=0', bearer(ADMIN_KEY), 400],
+    ['/v1/pipeline', {}, 401],
+    ['/dashboard', {}, 200],
+    ['/healthz', {}, 200],
+    ['/metrics', {}, 200],
+  ];
+  for (const [path, headers, status] of cases) {
+    const get = await expectHeadLikeGet(port, path, headers);
+    expect(get.status, `GET ${path}`).toBe(status);
   }
+});
+
+it('query: HEAD of an unknown path is a bodyless 404; other methods get 405 with Allow listing HEAD beside GET', async () => {
+  const port = query.server.port;
+  const [notFound] = await exchange(port, [{ method: 'HEAD', path: '/v1/nothing', headers: read }]);
+  expect([notFound!.status, notFound!.body]).toEqual([404, '']);
+  expect(Number(notFound!.headers['content-length'])).toBeGreaterThan(0);
+  const allowed: [string, string, string][] = [
+    ['POST', '/v1/users/alice/events', 'GET, HEAD'],
+    ['DELETE', '/v1/rollups/daily', 'GET, HEAD'],
+    ['PUT', '/graphql', 'GET, HEAD, POST'],
+    ['POST', '/v1/volume', 'GET, HEAD'],
+    ['DELETE', '/v1/alerts', 'GET, HEAD'],
+    ['DELETE', '/v1/regulations/reg_1', 'GET, HEAD'],
+    ['POST', '/v1/audit', 'GET, HEAD'],
+    ['GET', '/v1/regulations', 'POST'],
+    ['POST', '/v1/pipeline', 'GET, HEAD'],
+    ['POST', '/dashboard', 'GET, HEAD'],
+    ['DELETE', '/healthz', 'GET, HEAD'],
+  ];
+  const answers = await exchange(port, allowed.map(([method, path]) => ({ method, path, headers: bearer(ADMIN_KEY), ...(method === 'GET' ? {} : { body: '' }) })));
+  expect(answers.map((a) => [a.status, a.headers.allow])).toEqual(allowed.map(([, , allow]) => [405, allow]));
+  for (const a of answers) expect(JSON.parse(a.body)).toMatchObject({ error: 'method_not_allowed' });
+});
+
+it('query: HEAD of a user id with /, %, a space and non-ASCII (percent-encoded) matches its GET', async () => {
+  const get = await expectHeadLikeGet(query.server.port, `/v1/users/${encodeURIComponent('a/b %c é')}/events`, read);
+  expect(JSON.parse(get.body).events.map((e: { event_id: string }) => e.event_id)).toEqual(['e3']);
+});
+
+it('ingest: its GET routes answer HEAD as GET, for known and unknown keys; 405s list HEAD where GET is allowed', async () => {
+  const port = ingest.handle.port;
+  const pixel = Buffer.from(JSON.stringify({ writeKey: WRITE_KEY, event: 'Opened', userId: 'head-user' })).toString('base64');
+  for (const [path, status] of [
+    [`/v1/projects/${WRITE_KEY}/settings`, 200],
+    ['/v1/projects/nobody/settings', 401],
+    [`/array/${WRITE_KEY}/config`, 200],
+    [`/array/${WRITE_KEY}/config.js`, 200],
+    ['/array/nobody/config', 401],
+    [`/v1/pixel/track?data=${pixel}`, 200],
+    ['/healthz', 200],
+  ] as const) {
+    const get = await expectHeadLikeGet(port, path);
+    expect(get.status, `GET ${path}`).toBe(status);
+  }
+  const allowed: [string, string, string][] = [
+    ['HEAD', '/v1/track', 'POST, OPTIONS'],
+    ['POST', `/v1/projects/${WRITE_KEY}/settings`, 'GET, HEAD, OPTIONS'],
+    ['PUT', `/array/${WRITE_KEY}/config`, 'GET, HEAD, OPTIONS'],
+    ['POST', '/v1/pixel/track', 'GET, HEAD, OPTIONS'],
+    ['PUT', '/e', 'GET, HEAD, POST, OPTIONS'],
+    ['PUT', '/readyz', 'GET, HEAD'],
+  ];
+  const answers = await exchange(port, allowed.map(([method, path]) => ({ method, path, ...(method === 'HEAD' ? {} : { body: '' }) })));
+  expect(answers.map((a) => [a.status, a.headers.allow])).toEqual(allowed.map(([, , allow]) => [405, allow]));
+  expect(answers[0]!.body).toBe('');
+  const [notFound, preflight] = await exchange(port, [
+    { method: 'HEAD', path: '/nope' },
+    { method: 'OPTIONS', path: `/v1/projects/${WRITE_KEY}/settings`, headers: { Origin: 'https://site.example', 'Access-Control-Request-Method': 'GET' } },
+  ]);
+  expect([notFound!.status, notFound!.body]).toEqual([404, '']);
+  expect([preflight!.status, preflight!.headers['access-control-allow-origin']]).toEqual([204, 'https://site.example']);
 });

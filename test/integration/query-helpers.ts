@@ -9,7 +9,7 @@ import { createRegistry, type Registry } from '../../src/common/metrics.js';
 import type { Env } from '../../src/config/index.js';
 import { dashboardRoutes } from '../../src/cli/components.js';
 import { graphqlRoutes } from '../../src/graphql/index.js';
-import { startQuery, type QueryServer } from '../../src/query/index.js';
+import { startQuery, type QueryRoutes, type QueryServer } from '../../src/query/index.js';
 import { tempDir, testConfig } from '../support/env.js';
 
 export const READ_KEY = 'test-read-key';
@@ -112,9 +112,9 @@ async function fetchReply(url: string, key: string | null): Promise<Reply> {
 
 /**
  * `dashboard`, `graphql`: the query server also serves the dashboard's or GraphQL's routes, as the
- * query component wires them (GraphQL without a stream component).
+ * query component wires them (GraphQL without a stream component); `routes`: more route sets.
  */
-export async function startHarness(opts: { env?: Env; dashboard?: boolean; graphql?: boolean } = {}): Promise<Harness> {
+export async function startHarness(opts: { env?: Env; dashboard?: boolean; graphql?: boolean; routes?: readonly QueryRoutes[] } = {}): Promise<Harness> {
   const dir = tempDir('trackhouse-query-');
   const config = testConfig(dir.path, opts.env);
   const ch = await openClickHouse(config.clickhouse, config.dataDir);
@@ -123,6 +123,7 @@ export async function startHarness(opts: { env?: Env; dashboard?: boolean; graph
   const routes = [
     ...(opts.dashboard ? [dashboardRoutes(config, silentLogger())] : []),
     ...(opts.graphql ? [graphqlRoutes({ config, log: silentLogger(), stream: null })] : []),
+    ...(opts.routes ?? []),
   ];
   const server = await startQuery({ config, clickhouse: ch.client, log: silentLogger(), registry, routes });
   const base = `http://127.0.0.1:${server.port}`;
