@@ -8,7 +8,8 @@
 // Every root must give the same bytes for every request (checked first).
 import path from 'node:path';
 import { graphqlPostCall } from './lib/fakepage.js';
-import { NODES_QUERY, PAGE_QUERY } from './graphql.js';
+import { graphqlRequest, NODES_QUERY, PAGE_QUERY } from './graphql.js';
+import { paths } from './query.js';
 
 const roots = process.argv.length > 2 ? process.argv.slice(2).map((r) => path.resolve(r)) : [path.resolve(import.meta.dirname, '..')];
 
@@ -26,16 +27,24 @@ function call(s: (typeof setups)[number], body: ArrayBuffer, keep: boolean) {
 // USERS=n: each request names one of n users in turn (the fake reader gives every one the same page), so
 // per-scope work (the cursors' fingerprint) is done as often as with the bench's zipf users; default 1.
 const USERS = Math.max(1, Number(process.env.USERS ?? 1));
-const bodiesOf = (q: string) => Array.from({ length: USERS }, (_, u) => { const b = Buffer.from(JSON.stringify({ query: q, variables: { id: USERS === 1 ? 'user-1234' : `user-${u}`, first: 50 } })); return b.buffer.slice(b.byteOffset, b.byteOffset + b.length); });
+// PATHS=zipf|hot: the graphql bench's own requests instead (its users and request shapes: filters,
+// limits of 20 and 50; 50,000 users as with 1,000,000 events), still answered by the fake page.
+const PATHS = process.env.PATHS === 'zipf' || process.env.PATHS === 'hot' ? paths(process.env.PATHS, 50_000, 20_000, 11) : null;
+const arrayOf = (b: Buffer) => b.buffer.slice(b.byteOffset, b.byteOffset + b.length) as ArrayBuffer;
+const bodiesOf = (q: string) =>
+  PATHS !== null
+    ? PATHS.map((p) => arrayOf(Buffer.from(graphqlRequest(p, q).body)))
+    : Array.from({ length: USERS }, (_, u) => arrayOf(Buffer.from(JSON.stringify({ query: q, variables: { id: USERS === 1 ? 'user-1234' : `user-${u}`, first: 50 } }))));
+const COUNT = PATHS?.length ?? USERS;
 const bodies = [bodiesOf(PAGE_QUERY), bodiesOf(NODES_QUERY)];
 for (const s of setups) for (const b of bodies) call(s, b[0]!, true);
 for (let i = 0; i < setups[0]!.replies.length; i++) if (!setups.every((s) => s.replies[i]!.equals(setups[0]!.replies[i]!))) throw new Error('replies differ');
 const res: Record<string, number[]> = {};
 for (let k = 0; k < Number(process.env.K ?? 8); k++) for (const s of setups) for (const [bi, b] of bodies.entries()) {
   const n = 2000;
-  for (let i = 0; i < 200; i++) call(s, b[i % USERS]!, false);
+  for (let i = 0; i < 200; i++) call(s, b[(k * n + i) % COUNT]!, false);
   const c = process.cpuUsage();
-  for (let i = 0; i < n; i++) call(s, b[i % USERS]!, false);
+  for (let i = 0; i < n; i++) call(s, b[(k * n + 200 + i) % COUNT]!, false);
   const d = process.cpuUsage(c);
   (res[`${s.root} ${bi ? 'nodes' : 'cursor'}`] ??= []).push((d.user + d.system) / n);
 }
