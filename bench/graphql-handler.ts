@@ -5,7 +5,8 @@
 // alternate between the roots; it prints the median and minimum CPU µs per request of each root
 // and page (the minimum is the steadiest figure on a shared machine).
 //   node --import tsx bench/graphql-handler.ts [root ...]   (default: this project; K=rounds)
-// Every root must give the same bytes for every request (checked first).
+// Every root must give the same bytes for every request (checked first). With two roots or more it
+// also prints in how many rounds each later root beat the first.
 import path from 'node:path';
 import { graphqlPostCall } from './lib/fakepage.js';
 import { graphqlRequest, NODES_QUERY, PAGE_QUERY } from './graphql.js';
@@ -37,7 +38,7 @@ const bodiesOf = (q: string) =>
     : Array.from({ length: USERS }, (_, u) => arrayOf(Buffer.from(JSON.stringify({ query: q, variables: { id: USERS === 1 ? 'user-1234' : `user-${u}`, first: 50 } }))));
 const COUNT = PATHS?.length ?? USERS;
 const bodies = [bodiesOf(PAGE_QUERY), bodiesOf(NODES_QUERY)];
-for (const s of setups) for (const b of bodies) call(s, b[0]!, true);
+for (const s of setups) for (const b of bodies) for (let i = 0; i < Math.min(COUNT, 200); i++) call(s, b[i]!, true);
 for (let i = 0; i < setups[0]!.replies.length; i++) if (!setups.every((s) => s.replies[i]!.equals(setups[0]!.replies[i]!))) throw new Error('replies differ');
 const res: Record<string, number[]> = {};
 for (let k = 0; k < Number(process.env.K ?? 8); k++) for (const s of setups) for (const [bi, b] of bodies.entries()) {
@@ -48,4 +49,10 @@ for (let k = 0; k < Number(process.env.K ?? 8); k++) for (const s of setups) for
   const d = process.cpuUsage(c);
   (res[`${s.root} ${bi ? 'nodes' : 'cursor'}`] ??= []).push((d.user + d.system) / n);
 }
-for (const [k, v] of Object.entries(res)) { const x = v.sort((a, b) => a - b); console.log(k.padEnd(40), 'median', x[x.length >> 1]!.toFixed(1), 'min', x[0]!.toFixed(1), 'µs'); }
+// Rounds where each later root beat the first on the same page (rounds alternate the roots: pairs).
+for (const s of setups.slice(1)) for (const page of ['cursor', 'nodes']) {
+  const a = res[`${setups[0]!.root} ${page}`]!;
+  const b = res[`${s.root} ${page}`]!;
+  console.log(`${s.root} ${page}: faster than ${setups[0]!.root} in ${b.filter((x, k) => x < a[k]!).length} of ${b.length} rounds`);
+}
+for (const [k, v] of Object.entries(res)) { const x = [...v].sort((a, b) => a - b); console.log(k.padEnd(40), 'median', x[x.length >> 1]!.toFixed(1), 'min', x[0]!.toFixed(1), 'µs'); }

@@ -18,8 +18,8 @@ const INITIAL = Int32Array.from([0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
 /** The digest of the last sha256() call: 8 words, each the big-endian value of 4 digest bytes. */
 export const SHA256_STATE = new Int32Array(8);
 const W = new Int32Array(64);
-/** The last block(s): the input's tail, the 0x80 byte, zeros and the bit length. */
-const tail = new Uint8Array(128);
+/** The last block(s): the input's tail, the 0x80 byte, zeros and the bit length (a Buffer, as callers' inputs are: block() sees one kind of array). */
+const tail = Buffer.alloc(128);
 
 /** SHA-256 of bytes[start, end) into SHA256_STATE. */
 export function sha256(bytes: Uint8Array, start: number, end: number): void {

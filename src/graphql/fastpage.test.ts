@@ -232,10 +232,13 @@ describe('the cursors\' fingerprint', () => {
       if (r() < 0.3) vars.type = 'track';
       if (r() < 0.3) vars.from = new Date(1_700_000_000_000 + Math.floor(r() * 1e9)).toISOString();
       if (r() < 0.3) vars.to = new Date(1_800_000_000_000 + Math.floor(r() * 1e9)).toISOString();
-      const reply = writeFastPage(plan, schema, vars, reader);
-      expect(reply, JSON.stringify(vars)).not.toBeNull();
-      const answer = JSON.parse(reply!.toString()) as { data: { user: { events: { pageInfo: { endCursor: string } } } } };
-      expect(answer.data.user.events.pageInfo.endCursor, JSON.stringify(vars)).toBe(cursorsOf(seen.at(-1)!)(e.timestamp, e.event_id));
+      // Some scopes asked for twice in a row (the last scope's fingerprint is reused).
+      for (let again = k % 4 === 0 ? 2 : 1; again > 0; again--) {
+        const reply = writeFastPage(plan, schema, vars, reader);
+        expect(reply, JSON.stringify(vars)).not.toBeNull();
+        const answer = JSON.parse(reply!.toString()) as { data: { user: { events: { pageInfo: { endCursor: string } } } } };
+        expect(answer.data.user.events.pageInfo.endCursor, JSON.stringify(vars)).toBe(cursorsOf(seen.at(-1)!)(e.timestamp, e.event_id));
+      }
     }
   });
 });

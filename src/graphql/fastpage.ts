@@ -516,6 +516,19 @@ function writeCursorOf(r: Rows, i: number, s: number, e: number, ctx: Context): 
   at = base64url(c, 0, k, at);
 }
 
+const TRUE = Buffer.from('true');
+const FALSE = Buffer.from('false');
+const NULL = Buffer.from('null');
+const QUOTE = Buffer.from('"');
+
+/** Copies a few fixed bytes to the answer: a loop, not text()'s call into C++ (out.write) for 1-5 bytes. */
+function ascii(b: Buffer): void {
+  room(b.length);
+  const o = out;
+  for (let i = 0; i < b.length; i++) o[at + i] = b[i]!;
+  at += b.length;
+}
+
 function text(t: string, encoding: 'utf8' | 'latin1'): void {
   room(t.length * 3);
   at += out.write(t, at, encoding);
@@ -789,17 +802,17 @@ function writeParts(parts: readonly Part[], r: Rows, ctx: Context): boolean {
         text(JSON.stringify(ctx.userId), 'utf8');
         break;
       case Slot.HasNext:
-        text(r.page.hasNext ? 'true' : 'false', 'latin1');
+        ascii(r.page.hasNext ? TRUE : FALSE);
         break;
       case Slot.StartCursor:
       case Slot.EndCursor: {
         const n = r.page.count;
-        if (n === 0) text('null', 'latin1');
+        if (n === 0) ascii(NULL);
         else {
           const j = p.slot === Slot.StartCursor ? 0 : n - 1;
-          text('"', 'latin1');
+          ascii(QUOTE);
           writeCursor(r, j, ctx);
-          text('"', 'latin1');
+          ascii(QUOTE);
         }
         break;
       }
@@ -851,13 +864,7 @@ export function writeFastPage(plan: FastPlan, schema: GraphQLSchema, variables: 
   // `|<fingerprint>|` base64url-encoded (MIDDLE, for the aligned cursors); `out` is the reader's
   // buffer (see `own`): the page's rows, then the answer.
   const aligned = page.count > 0 && plan.readsCursor;
-  if (aligned) {
-    fingerprintOf(r);
-    const f = FINGERPRINT;
-    MIDDLE[0] = b64Word((0x7c << 16) | (f[0]! << 8) | f[1]!);
-    for (let k = 1; k < 5; k++) MIDDLE[k] = b64Word((f[3 * k - 1]! << 16) | (f[3 * k]! << 8) | f[3 * k + 1]!);
-    MIDDLE[5] = b64Word((f[14]! << 16) | (f[15]! << 8) | 0x7c);
-  }
+  if (aligned) fingerprintOf(r);
   writeInto(page.rows.buffer);
   at = page.count > 0 ? page.rows.end(page.count - 1) : 0;
   const answer = at;
@@ -871,19 +878,28 @@ export function writeFastPage(plan: FastPlan, schema: GraphQLSchema, variables: 
   return out.subarray(answer, at);
 }
 
+/**
+ * The scope FINGERPRINT and MIDDLE hold (userKey null: none): a client paging through one user's
+ * events asks for the same scope page after page, and comparing it costs less than hashing it.
+ */
+const lastScope: { userKey: string | null; from: number | null; to: number | null; type: string | null; event: string | null } = { userKey: null, from: null, to: null, type: null, event: null };
+
 /** The page's cursor fingerprint (scopeFingerprint(): 16 base64url characters) as ASCII, made by fingerprintOf(). */
 const FINGERPRINT = new Uint8Array(16);
 /** The scope's JSON text (scopeText()) as UTF-8: what the fingerprint hashes. */
 let scopeBytes = Buffer.allocUnsafeSlow(1024);
 
 /**
- * scopeFingerprint(r) into FINGERPRINT: SHA-256 of the scope's JSON, its first 12 bytes
- * base64url-encoded. Every page with a cursor needs it (endCursor), REST only pages with a next
- * one. Computed per page, not remembered: a map of 4096 scopes cost more than this at the server
- * (about 2 µs a page for its lookup and upkeep on zipf users, most of whom it missed, then
- * node:crypto's hash(), about 0.8 µs), and the text is not made as a string on the usual path.
+ * scopeFingerprint(r) into FINGERPRINT, and `|<fingerprint>|` base64url-encoded into MIDDLE (for
+ * the aligned cursors), unless they hold it already: SHA-256 of the scope's JSON, its first 12
+ * bytes base64url-encoded. Every page with a cursor needs it (endCursor), REST only pages with a next
+ * one. Only the last scope is remembered: a map of 4096 cost more than hashing at the server (about
+ * 2 µs a page for its lookup and upkeep on zipf users, most of whom it missed, then node:crypto's
+ * hash(), about 0.8 µs); the text is not made as a string on the usual path.
  */
 function fingerprintOf(r: EventsRequest): void {
+  if (r.userKey === lastScope.userKey && r.from === lastScope.from && r.to === lastScope.to && r.type === lastScope.type && r.event === lastScope.event) return;
+  lastScope.userKey = null;
   const n = writeScope(r);
   sha256(scopeBytes, 0, n);
   const s = SHA256_STATE;
@@ -895,6 +911,15 @@ function fingerprintOf(r: EventsRequest): void {
   fingerprintGroup(4, ((w0 & 0xff) << 16) | (w1 >>> 16));
   fingerprintGroup(8, ((w1 & 0xffff) << 8) | (w2 >>> 24));
   fingerprintGroup(12, w2 & 0xffffff);
+  const f = FINGERPRINT;
+  MIDDLE[0] = b64Word((0x7c << 16) | (f[0]! << 8) | f[1]!);
+  for (let k = 1; k < 5; k++) MIDDLE[k] = b64Word((f[3 * k - 1]! << 16) | (f[3 * k]! << 8) | f[3 * k + 1]!);
+  MIDDLE[5] = b64Word((f[14]! << 16) | (f[15]! << 8) | 0x7c);
+  lastScope.from = r.from;
+  lastScope.to = r.to;
+  lastScope.type = r.type;
+  lastScope.event = r.event;
+  lastScope.userKey = r.userKey;
 }
 
 function fingerprintGroup(at: number, g: number): void {
