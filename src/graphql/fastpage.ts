@@ -602,7 +602,7 @@ function compileWriter(ops: Omit<EdgeOps, 'write'>): EdgeWriter {
     `else for (let j = s, d = t; j < e; j++, d++) o[d] = o[j]; ` +
     't += n; }';
   // An edge's cursor: writeAlignedCursor() inline (the row's room includes its bytes), else the
-  // general way (writeCursorOf: another time's length or fingerprint, an id with an escape).
+  // general way (writeCursorOf: another time's length, an id with an escape).
   let cursors = 0;
   const cursor = (s: string, e: string) =>
     `{ const time = rows.time(i); const s = ${s} + 1; const e = ${e} - 1; let done = false; ` +
