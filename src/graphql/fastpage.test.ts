@@ -223,7 +223,7 @@ describe('the cursors\' fingerprint', () => {
       parse('query($id: String!, $type: EventType, $event: String, $from: String, $to: String) { user(id: $id) { events(type: $type, event: $event, from: $from, to: $to) { pageInfo { endCursor } } } }'),
       null,
     )!;
-    const odd = ['u', 'a"b', 'back\\slash', 'tab\there', 'nl\n', '\u0001', 'é', '😀', 'x'.repeat(300), '~', ' ', 'del\u007f', '[1,2]'];
+    const odd = ['u', 'a"b', 'back\\slash', 'tab\there', 'nl\n', '\u0001', 'é', '😀', 'x'.repeat(300), '\u0001'.repeat(250), '"\\'.repeat(120), '😀'.repeat(120), '~', ' ', 'del\u007f', '[1,2]'];
     const r = rng(12);
     for (let k = 0; k < 400; k++) {
       const pick = () => odd[Math.floor(r() * odd.length)]!;

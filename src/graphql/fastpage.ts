@@ -938,7 +938,7 @@ function fingerprintGroup(at: number, g: number): void {
  */
 function writeScope(r: EventsRequest): number {
   const room = 64 + r.userKey.length + (r.event?.length ?? 0);
-  if (scopeBytes.length < 3 * room) scopeBytes = Buffer.allocUnsafeSlow(3 * room);
+  if (scopeBytes.length < room) scopeBytes = Buffer.allocUnsafeSlow(2 * room);
   const b = scopeBytes;
   b[0] = 0x5b;
   let at = jsonString(b, 1, r.userKey);
@@ -950,7 +950,11 @@ function writeScope(r: EventsRequest): number {
     b[at - 1] = 0x5d;
     return at;
   }
-  return b.write(scopeText(r), 0, 'utf8');
+  // Escapes make a character up to 6 bytes: the text's own length decides the room.
+  const text = scopeText(r);
+  const n = Buffer.byteLength(text, 'utf8');
+  if (scopeBytes.length < n) scopeBytes = Buffer.allocUnsafeSlow(2 * n);
+  return scopeBytes.write(text, 0, 'utf8');
 }
 
 /** Writes `"<s>",` at `at` and returns the end, or -1 when JSON.stringify would escape or encode a character of s. */
