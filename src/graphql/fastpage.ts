@@ -20,6 +20,7 @@
 // others are copied as they are (the view checked they are what JSON.stringify(JSON.parse())
 // gives). src/graphql/fastpage.test.ts and test/integration/graphql-fastpage.test.ts compare its
 // bytes with graphql-jit's.
+import { hash } from 'node:crypto';
 import {
   getArgumentValues,
   getVariableValues,
@@ -33,8 +34,7 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from 'graphql';
-import { keep } from '../common/keep.js';
-import { EVENT_FIELDS, eventsRequest, FIRST_TEXT_FIELD, ROW_CANONICAL, ROW_HEADER, ROW_NO_LAYOUT, fingerprintOfScope, scopeText, type EventsRequest, type QueryReader, type ViewPage } from '../query/index.js';
+import { EVENT_FIELDS, eventsRequest, FIRST_TEXT_FIELD, ROW_CANONICAL, ROW_HEADER, ROW_NO_LAYOUT, scopeText, type EventsRequest, type QueryReader, type ViewPage } from '../query/index.js';
 import { EVENT_TYPES } from '../schema/index.js';
 import { compileArgs, readArgs, type FastArgs } from './fastargs.js';
 
@@ -496,7 +496,7 @@ function writeCursorOf(r: Rows, i: number, s: number, e: number, ctx: Context): 
   // The aligned cursor checks the id for an escape as it encodes it; on one, it is written again here.
   if (time >= 1e12 && time < 1e13 && ctx.aligned && writeAlignedCursor(time, s + 1, e - 1)) return;
   const escaped = hasBackslash(s + 1, e - 1);
-  const fingerprint = ctx.fingerprint;
+  const fingerprint = FINGERPRINT;
   const ts = String(time);
   const id = escaped ? Buffer.from(JSON.parse(src.toString('utf8', s, e)) as string, 'utf8') : null;
   const idLength = id === null ? e - s - 2 : id.length;
@@ -508,12 +508,25 @@ function writeCursorOf(r: Rows, i: number, s: number, e: number, ctx: Context): 
   let k = 2;
   for (let j = 0; j < ts.length; j++) c[k++] = ts.charCodeAt(j);
   c[k++] = 0x7c;
-  for (let j = 0; j < fingerprint.length; j++) c[k++] = fingerprint.charCodeAt(j);
+  for (let j = 0; j < fingerprint.length; j++) c[k++] = fingerprint[j]!;
   c[k++] = 0x7c;
   if (id === null) for (let j = s + 1; j < e - 1; j++) c[k++] = src[j]!;
   else for (let j = 0; j < id.length; j++) c[k++] = id[j]!;
   room(Math.ceil((k * 4) / 3) + 4);
   at = base64url(c, 0, k, at);
+}
+
+const TRUE = Buffer.from('true');
+const FALSE = Buffer.from('false');
+const NULL = Buffer.from('null');
+const QUOTE = Buffer.from('"');
+
+/** Copies a few fixed bytes to the answer: a loop, not text()'s call into C++ (out.write) for 1-5 bytes. */
+function ascii(b: Buffer): void {
+  room(b.length);
+  const o = out;
+  for (let i = 0; i < b.length; i++) o[at + i] = b[i]!;
+  at += b.length;
 }
 
 function text(t: string, encoding: 'utf8' | 'latin1'): void {
@@ -589,7 +602,7 @@ function compileWriter(ops: Omit<EdgeOps, 'write'>): EdgeWriter {
     `else for (let j = s, d = t; j < e; j++, d++) o[d] = o[j]; ` +
     't += n; }';
   // An edge's cursor: writeAlignedCursor() inline (the row's room includes its bytes), else the
-  // general way (writeCursorOf: another time's length or fingerprint, an id with an escape).
+  // general way (writeCursorOf: another time's length, an id with an escape).
   let cursors = 0;
   const cursor = (s: string, e: string) =>
     `{ const time = rows.time(i); const s = ${s} + 1; const e = ${e} - 1; let done = false; ` +
@@ -789,17 +802,17 @@ function writeParts(parts: readonly Part[], r: Rows, ctx: Context): boolean {
         text(JSON.stringify(ctx.userId), 'utf8');
         break;
       case Slot.HasNext:
-        text(r.page.hasNext ? 'true' : 'false', 'latin1');
+        ascii(r.page.hasNext ? TRUE : FALSE);
         break;
       case Slot.StartCursor:
       case Slot.EndCursor: {
         const n = r.page.count;
-        if (n === 0) text('null', 'latin1');
+        if (n === 0) ascii(NULL);
         else {
           const j = p.slot === Slot.StartCursor ? 0 : n - 1;
-          text('"', 'latin1');
+          ascii(QUOTE);
           writeCursor(r, j, ctx);
-          text('"', 'latin1');
+          ascii(QUOTE);
         }
         break;
       }
@@ -811,9 +824,7 @@ function writeParts(parts: readonly Part[], r: Rows, ctx: Context): boolean {
 interface Context {
   plan: FastPlan;
   userId: string;
-  /** The request's cursor fingerprint (scopeFingerprint, ASCII); '' when no cursor is written. */
-  fingerprint: string;
-  /** Whether MIDDLE holds `|<fingerprint>|` base64url-encoded (see writeAlignedCursor); false: slow cursors. */
+  /** Whether FINGERPRINT and MIDDLE hold the page's fingerprint (any cursor to write); false: no cursor is written. */
   aligned: boolean;
 }
 
@@ -850,17 +861,10 @@ export function writeFastPage(plan: FastPlan, schema: GraphQLSchema, variables: 
   }
   const page = reader.viewPage(r);
   if (page === null) return null;
-  const fingerprint = page.count > 0 && plan.readsCursor ? fingerprintOf(r) : '';
-  // `|<fingerprint>|` base64url-encoded, a whole 24 characters when the fingerprint is the usual
-  // 16 (MIDDLE, for the aligned cursors); `out` is the reader's buffer (see `own`): the page's
-  // rows, then the answer.
-  const aligned = fingerprint.length === 16;
-  if (aligned) {
-    const f = (k: number) => fingerprint.charCodeAt(k);
-    MIDDLE[0] = b64Word((0x7c << 16) | (f(0) << 8) | f(1));
-    for (let k = 1; k < 5; k++) MIDDLE[k] = b64Word((f(3 * k - 1) << 16) | (f(3 * k) << 8) | f(3 * k + 1));
-    MIDDLE[5] = b64Word((f(14) << 16) | (f(15) << 8) | 0x7c);
-  }
+  // `|<fingerprint>|` base64url-encoded (MIDDLE, for the aligned cursors); `out` is the reader's
+  // buffer (see `own`): the page's rows, then the answer.
+  const aligned = page.count > 0 && plan.readsCursor;
+  if (aligned) fingerprintOf(r);
   writeInto(page.rows.buffer);
   at = page.count > 0 ? page.rows.end(page.count - 1) : 0;
   const answer = at;
@@ -869,36 +873,113 @@ export function writeFastPage(plan: FastPlan, schema: GraphQLSchema, variables: 
   // Every row's offsets are needed (the edges, the start and end cursors); each row's `type` is
   // checked by the edge writer (plan.edge.readsType), which has its offsets at hand.
   for (let i = 0; i < page.count; i++) if ((h[i * ROW_HEADER]! & ROW_NO_LAYOUT) !== 0) return null;
-  const ctx: Context = { plan, userId, fingerprint, aligned };
+  const ctx: Context = { plan, userId, aligned };
   if (!writeParts(plan.page, rows, ctx)) return null;
   return out.subarray(answer, at);
 }
 
 /**
- * Fingerprints computed: of scopes without filters by the user key (most pages: no JSON made for
- * the key), of the others by the scope's text (what is hashed). Two maps, so a user key that reads
- * like another scope's text cannot meet it.
+ * The scope FINGERPRINT and MIDDLE hold (userKey null: none): a client paging through one user's
+ * events asks for the same scope page after page, and comparing it costs less than hashing it.
  */
-const userFingerprints = new Map<string, string>();
-const scopeFingerprints = new Map<string, string>();
-const FINGERPRINTS_KEPT = 4096;
+const lastScope: { userKey: string | null; from: number | null; to: number | null; type: string | null; event: string | null } = { userKey: null, from: null, to: null, type: null, event: null };
+
+/** The page's cursor fingerprint (scopeFingerprint(): 16 base64url characters) as ASCII, made by fingerprintOf(). */
+const FINGERPRINT = new Uint8Array(16);
+/** The scope's JSON text (scopeText()) as UTF-8: what the fingerprint hashes. */
+let scopeBytes = Buffer.allocUnsafeSlow(1024);
 
 /**
- * scopeFingerprint() remembered per scope: the GraphQL page writes a cursor on every page that has
- * an event (endCursor), REST only on those with a next page. In the bench's profile (zipf: mostly
- * users not seen lately) this was about 4 % of a GraphQL request's main-thread time, most of it the
- * key's JSON made twice (key, then hashed) and the map cleared and refilled every 4096 scopes:
- * now no JSON for a scope without filters, the text hashed is the key, and the oldest goes first.
+ * scopeFingerprint(r) into FINGERPRINT, and `|<fingerprint>|` base64url-encoded into MIDDLE (for
+ * the aligned cursors), unless they hold it already: SHA-256 of the scope's JSON, its first 12
+ * bytes base64url-encoded. Every page with a cursor needs it (endCursor), REST only pages with a next
+ * one. Only the last scope is remembered: a map of 4096 cost more than hashing at the server (about
+ * 2 µs a page for its lookup and upkeep on zipf users, most of whom it missed). node:crypto's
+ * hash() of the scope's bytes (no string made on the usual path) takes ~0.8 µs; a SHA-256 in JS
+ * took ~0.6, too little to own a hash function for.
  */
-function fingerprintOf(r: EventsRequest): string {
-  const plain = r.from === null && r.to === null && r.type === null && r.event === null;
-  const m = plain ? userFingerprints : scopeFingerprints;
-  const key = plain ? r.userKey : scopeText(r);
-  let f = m.get(key);
-  if (f === undefined) {
-    f = keep(m, key, fingerprintOfScope(plain ? scopeText(r) : key), FINGERPRINTS_KEPT);
+function fingerprintOf(r: EventsRequest): void {
+  if (r.userKey === lastScope.userKey && r.from === lastScope.from && r.to === lastScope.to && r.type === lastScope.type && r.event === lastScope.event) return;
+  lastScope.userKey = null;
+  const n = writeScope(r);
+  const d = hash('sha256', scopeBytes.subarray(0, n), 'buffer');
+  // The digest's bytes 0-11 are 4 groups of 3 bytes, 4 characters each.
+  for (let g = 0; g < 4; g++) fingerprintGroup(4 * g, (d[3 * g]! << 16) | (d[3 * g + 1]! << 8) | d[3 * g + 2]!);
+  const f = FINGERPRINT;
+  MIDDLE[0] = b64Word((0x7c << 16) | (f[0]! << 8) | f[1]!);
+  for (let k = 1; k < 5; k++) MIDDLE[k] = b64Word((f[3 * k - 1]! << 16) | (f[3 * k]! << 8) | f[3 * k + 1]!);
+  MIDDLE[5] = b64Word((f[14]! << 16) | (f[15]! << 8) | 0x7c);
+  lastScope.from = r.from;
+  lastScope.to = r.to;
+  lastScope.type = r.type;
+  lastScope.event = r.event;
+  lastScope.userKey = r.userKey;
+}
+
+function fingerprintGroup(at: number, g: number): void {
+  const f = FINGERPRINT;
+  f[at] = B64[g >>> 18]!;
+  f[at + 1] = B64[(g >>> 12) & 63]!;
+  f[at + 2] = B64[(g >>> 6) & 63]!;
+  f[at + 3] = B64[g & 63]!;
+}
+
+/**
+ * Writes scopeText(r) (`["<user>",<from>,<to>,<type>,<event>]`, JSON.stringify's) as UTF-8 into
+ * scopeBytes; returns its length. Its strings are written a character at a time when
+ * JSON.stringify leaves them as they are (printable ASCII without `"` or `\`): no text made;
+ * others go through scopeText().
+ */
+function writeScope(r: EventsRequest): number {
+  const room = 64 + r.userKey.length + (r.event?.length ?? 0);
+  if (scopeBytes.length < room) scopeBytes = Buffer.allocUnsafeSlow(2 * room);
+  const b = scopeBytes;
+  b[0] = 0x5b;
+  let at = jsonString(b, 1, r.userKey);
+  if (at >= 0) at = jsonNumber(b, at, r.from);
+  if (at >= 0) at = jsonNumber(b, at, r.to);
+  if (at >= 0) at = r.type === null ? jsonNull(b, at) : jsonString(b, at, r.type);
+  if (at >= 0) at = r.event === null ? jsonNull(b, at) : jsonString(b, at, r.event);
+  if (at >= 0) {
+    b[at - 1] = 0x5d;
+    return at;
   }
-  return f;
+  // Escapes make a character up to 6 bytes: the text's own length decides the room.
+  const text = scopeText(r);
+  const n = Buffer.byteLength(text, 'utf8');
+  if (scopeBytes.length < n) scopeBytes = Buffer.allocUnsafeSlow(2 * n);
+  return scopeBytes.write(text, 0, 'utf8');
+}
+
+/** Writes `"<s>",` at `at` and returns the end, or -1 when JSON.stringify would escape or encode a character of s. */
+function jsonString(b: Buffer, at: number, s: string): number {
+  b[at++] = 0x22;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return -1;
+    b[at++] = c;
+  }
+  b[at++] = 0x22;
+  b[at++] = 0x2c;
+  return at;
+}
+
+function jsonNull(b: Buffer, at: number): number {
+  b[at] = 0x6e;
+  b[at + 1] = 0x75;
+  b[at + 2] = 0x6c;
+  b[at + 3] = 0x6c;
+  b[at + 4] = 0x2c;
+  return at + 5;
+}
+
+/** Writes `<n>,` (JSON's number: its String(), ASCII) or `null,`. */
+function jsonNumber(b: Buffer, at: number, n: number | null): number {
+  if (n === null) return jsonNull(b, at);
+  const t = String(n);
+  for (let i = 0; i < t.length; i++) b[at++] = t.charCodeAt(i);
+  b[at++] = 0x2c;
+  return at;
 }
 
 /** Whether out[s, e) is a quoted EventType value. */
