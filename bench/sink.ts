@@ -19,6 +19,9 @@
 // times (medians reported); SINK_BENCH_CEILINGS=tsv measures only the listed ceiling formats;
 // SINK_BENCH_CEILINGS=tsv,tsv-back-to-back,tsv-string adds the ceiling without pauses between inserts and the client.exec one; SINK_BENCH_LIVE=0 leaves out the live run; SINK_BENCH_DEBUG=1 runs the drains at debug level
 // and reports the medians of each round's decode / wait / insert / commit times.
+// SINK_BENCH_ENV_THIS / SINK_BENCH_ENV_COMPARE: extra env of that build's drains, space-separated
+// NAME=value pairs (e.g. 'SINK_WORKERS=1' or 'NODE_OPTIONS=--max-semi-space-size=64'), to A/B a
+// setting with the same build on both sides.
 //
 // CPU seconds per million rows, of the sink process (its decode workers and chDB included) and
 // of the broker's process tree, are read from /proc before and after the drain and the live run.
@@ -53,6 +56,19 @@ interface Params {
   repeats: number;
   /** SINK_BENCH_DEBUG=1: the drains log at debug level (per-round timings) to <workDir>/drain-*.log, summarised. */
   debug: boolean;
+  /** SINK_BENCH_ENV_THIS / _COMPARE: extra env of each build's drains. */
+  env: { this: Record<string, string>; compare: Record<string, string> };
+}
+
+/** 'A=1 B=x=y' -> { A: '1', B: 'x=y' }. */
+function envPairs(v: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of (v ?? '').split(/\s+/).filter(Boolean)) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new Error(`not NAME=value: ${pair}`);
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
 }
 
 function params(quick: boolean): Params {
@@ -72,6 +88,7 @@ function params(quick: boolean): Params {
     compare: process.env.SINK_BENCH_COMPARE || undefined,
     repeats: num('SINK_BENCH_REPEATS', 1, 1),
     debug: process.env.SINK_BENCH_DEBUG === '1',
+    env: { this: envPairs(process.env.SINK_BENCH_ENV_THIS), compare: envPairs(process.env.SINK_BENCH_ENV_COMPARE) },
   };
 }
 
@@ -268,6 +285,7 @@ export const run: Scenario = async (ctx): Promise<BenchSection> => {
         SINK_GROUP_ID: `${backlogEnv.SINK_GROUP_ID}-${tag}`,
         TRACKHOUSE_DATA_DIR: `${backlogEnv.TRACKHOUSE_DATA_DIR}-${tag}`,
         ...(p.debug ? { LOG_LEVEL: 'debug' } : {}),
+        ...p.env[build],
       };
       ctx.log(`backlog: draining with ${build === 'this' ? 'this build' : p.compare}`);
       const sink = startSinkProcess(ctx, env, build === 'compare' ? path.resolve(p.compare!) : undefined);
