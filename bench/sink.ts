@@ -21,7 +21,8 @@
 // and reports the medians of each round's decode / wait / insert / commit times.
 // SINK_BENCH_ENV_THIS / SINK_BENCH_ENV_COMPARE: extra env of that build's drains, space-separated
 // NAME=value pairs (e.g. 'SINK_WORKERS=1' or 'NODE_OPTIONS=--max-semi-space-size=64'), to A/B a
-// setting with the same build on both sides.
+// setting with the same build on both sides. SINK_BENCH_NODE_ARGS_THIS / _COMPARE: node options
+// of that build's drains, space-separated, before the script (V8 flags NODE_OPTIONS refuses).
 //
 // CPU seconds per million rows, of the sink process (its decode workers and chDB included) and
 // of the broker's process tree, are read from /proc before and after the drain and the live run.
@@ -58,6 +59,8 @@ interface Params {
   debug: boolean;
   /** SINK_BENCH_ENV_THIS / _COMPARE: extra env of each build's drains. */
   env: { this: Record<string, string>; compare: Record<string, string> };
+  /** SINK_BENCH_NODE_ARGS_THIS / _COMPARE: node options of each build's drains. */
+  nodeArgs: { this: string[]; compare: string[] };
 }
 
 /** 'A=1 B=x=y' -> { A: '1', B: 'x=y' }. */
@@ -89,6 +92,10 @@ function params(quick: boolean): Params {
     repeats: num('SINK_BENCH_REPEATS', 1, 1),
     debug: process.env.SINK_BENCH_DEBUG === '1',
     env: { this: envPairs(process.env.SINK_BENCH_ENV_THIS), compare: envPairs(process.env.SINK_BENCH_ENV_COMPARE) },
+    nodeArgs: {
+      this: (process.env.SINK_BENCH_NODE_ARGS_THIS ?? '').split(/\s+/).filter(Boolean),
+      compare: (process.env.SINK_BENCH_NODE_ARGS_COMPARE ?? '').split(/\s+/).filter(Boolean),
+    },
   };
 }
 
@@ -135,8 +142,13 @@ interface RoundLog {
   commitMs: number;
 }
 
-function startSinkProcess(ctx: BenchContext, env: Record<string, string>, mainJs = path.join(ctx.root, 'dist/cli/main.js')): SinkProcess & { rounds: RoundLog[] } {
-  const proc = spawn(process.execPath, [mainJs, 'sink'], {
+function startSinkProcess(
+  ctx: BenchContext,
+  env: Record<string, string>,
+  mainJs = path.join(ctx.root, 'dist/cli/main.js'),
+  nodeArgs: readonly string[] = [],
+): SinkProcess & { rounds: RoundLog[] } {
+  const proc = spawn(process.execPath, [...nodeArgs, mainJs, 'sink'], {
     cwd: ctx.root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -288,7 +300,7 @@ export const run: Scenario = async (ctx): Promise<BenchSection> => {
         ...p.env[build],
       };
       ctx.log(`backlog: draining with ${build === 'this' ? 'this build' : p.compare}`);
-      const sink = startSinkProcess(ctx, env, build === 'compare' ? path.resolve(p.compare!) : undefined);
+      const sink = startSinkProcess(ctx, env, build === 'compare' ? path.resolve(p.compare!) : undefined, p.nodeArgs[build]);
       // A failed drain (the broker gone, a timeout) must not leave the sink process running.
       let ok = false;
       try {
