@@ -304,7 +304,8 @@ export const run: Scenario = async (ctx): Promise<BenchSection> => {
       // A failed drain (the broker gone, a timeout) must not leave the sink process running.
       let ok = false;
       try {
-        const port = await sink.port;
+        // A sink that exits before listening (a refused option) fails the run instead of hanging it.
+        const port = await Promise.race([sink.port, sink.exited.then((code) => Promise.reject(new Error(`the sink exited (${code}) before listening`)))]);
         // From the moment the sink is in the group (its /readyz) until it committed the last record.
         while ((await fetch(`http://127.0.0.1:${port}/readyz`)).status !== 200) await sleep(20);
         const readyAt = performance.now();
