@@ -19,6 +19,10 @@
 // times (medians reported); SINK_BENCH_CEILINGS=tsv measures only the listed ceiling formats;
 // SINK_BENCH_CEILINGS=tsv,tsv-back-to-back,tsv-string adds the ceiling without pauses between inserts and the client.exec one; SINK_BENCH_LIVE=0 leaves out the live run; SINK_BENCH_DEBUG=1 runs the drains at debug level
 // and reports the medians of each round's decode / wait / insert / commit times.
+// SINK_BENCH_ENV_THIS / SINK_BENCH_ENV_COMPARE: extra env of that build's drains, space-separated
+// NAME=value pairs (e.g. 'SINK_WORKERS=1' or 'NODE_OPTIONS=--max-semi-space-size=64'), to A/B a
+// setting with the same build on both sides. SINK_BENCH_NODE_ARGS_THIS / _COMPARE: node options
+// of that build's drains, space-separated, before the script (V8 flags NODE_OPTIONS refuses).
 //
 // CPU seconds per million rows, of the sink process (its decode workers and chDB included) and
 // of the broker's process tree, are read from /proc before and after the drain and the live run.
@@ -53,6 +57,21 @@ interface Params {
   repeats: number;
   /** SINK_BENCH_DEBUG=1: the drains log at debug level (per-round timings) to <workDir>/drain-*.log, summarised. */
   debug: boolean;
+  /** SINK_BENCH_ENV_THIS / _COMPARE: extra env of each build's drains. */
+  env: { this: Record<string, string>; compare: Record<string, string> };
+  /** SINK_BENCH_NODE_ARGS_THIS / _COMPARE: node options of each build's drains. */
+  nodeArgs: { this: string[]; compare: string[] };
+}
+
+/** 'A=1 B=x=y' -> { A: '1', B: 'x=y' }. */
+function envPairs(v: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of (v ?? '').split(/\s+/).filter(Boolean)) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new Error(`not NAME=value: ${pair}`);
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
 }
 
 function params(quick: boolean): Params {
@@ -72,6 +91,11 @@ function params(quick: boolean): Params {
     compare: process.env.SINK_BENCH_COMPARE || undefined,
     repeats: num('SINK_BENCH_REPEATS', 1, 1),
     debug: process.env.SINK_BENCH_DEBUG === '1',
+    env: { this: envPairs(process.env.SINK_BENCH_ENV_THIS), compare: envPairs(process.env.SINK_BENCH_ENV_COMPARE) },
+    nodeArgs: {
+      this: (process.env.SINK_BENCH_NODE_ARGS_THIS ?? '').split(/\s+/).filter(Boolean),
+      compare: (process.env.SINK_BENCH_NODE_ARGS_COMPARE ?? '').split(/\s+/).filter(Boolean),
+    },
   };
 }
 
@@ -118,8 +142,13 @@ interface RoundLog {
   commitMs: number;
 }
 
-function startSinkProcess(ctx: BenchContext, env: Record<string, string>, mainJs = path.join(ctx.root, 'dist/cli/main.js')): SinkProcess & { rounds: RoundLog[] } {
-  const proc = spawn(process.execPath, [mainJs, 'sink'], {
+function startSinkProcess(
+  ctx: BenchContext,
+  env: Record<string, string>,
+  mainJs = path.join(ctx.root, 'dist/cli/main.js'),
+  nodeArgs: readonly string[] = [],
+): SinkProcess & { rounds: RoundLog[] } {
+  const proc = spawn(process.execPath, [...nodeArgs, mainJs, 'sink'], {
     cwd: ctx.root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -268,13 +297,15 @@ export const run: Scenario = async (ctx): Promise<BenchSection> => {
         SINK_GROUP_ID: `${backlogEnv.SINK_GROUP_ID}-${tag}`,
         TRACKHOUSE_DATA_DIR: `${backlogEnv.TRACKHOUSE_DATA_DIR}-${tag}`,
         ...(p.debug ? { LOG_LEVEL: 'debug' } : {}),
+        ...p.env[build],
       };
       ctx.log(`backlog: draining with ${build === 'this' ? 'this build' : p.compare}`);
-      const sink = startSinkProcess(ctx, env, build === 'compare' ? path.resolve(p.compare!) : undefined);
+      const sink = startSinkProcess(ctx, env, build === 'compare' ? path.resolve(p.compare!) : undefined, p.nodeArgs[build]);
       // A failed drain (the broker gone, a timeout) must not leave the sink process running.
       let ok = false;
       try {
-        const port = await sink.port;
+        // A sink that exits before listening (a refused option) fails the run instead of hanging it.
+        const port = await Promise.race([sink.port, sink.exited.then((code) => Promise.reject(new Error(`the sink exited (${code}) before listening`)))]);
         // From the moment the sink is in the group (its /readyz) until it committed the last record.
         while ((await fetch(`http://127.0.0.1:${port}/readyz`)).status !== 200) await sleep(20);
         const readyAt = performance.now();

@@ -1,11 +1,21 @@
+import os from 'node:os';
 import { z } from 'zod';
-import { int, str } from './parse.js';
+import { int, optionalInt, str } from './parse.js';
+
+/**
+ * Decode threads when SINK_WORKERS is unset: 1 on up to 2 cores, 2 above. On 2 shared cores a
+ * second worker only competed with chDB's insert threads and the broker (docs/architecture/sink.md,
+ * "Fourth pass"); with cores to spare it decodes a round's tasks in parallel.
+ */
+export function defaultSinkWorkers(cores: number): number {
+  return cores <= 2 ? 1 : 2;
+}
 
 export const sinkSchema = z
   .object({
     SINK_GROUP_ID: str('trackhouse-sink'),
-    /** Decode threads (piscina). The main thread does all Kafka and ClickHouse I/O. */
-    SINK_WORKERS: int(2, 1, 64),
+    /** Decode threads (piscina). The main thread does all Kafka and ClickHouse I/O. Unset: defaultSinkWorkers(cores). */
+    SINK_WORKERS: optionalInt(1, 64),
     /** An insert holds at most this many rows (a larger fetch is split into several inserts). */
     SINK_BATCH_ROWS: int(100_000, 1, 1_000_000),
     /** At most this many bytes of Kafka records are fetched, decoded and inserted as one batch. */
@@ -31,7 +41,9 @@ export const sinkSchema = z
   })
   .transform((e) => ({
     groupId: e.SINK_GROUP_ID,
-    workers: e.SINK_WORKERS,
+    workers: e.SINK_WORKERS ?? defaultSinkWorkers(os.availableParallelism()),
+    /** Where `workers` came from, for the start log. */
+    workersFrom: e.SINK_WORKERS === undefined ? `default for ${os.availableParallelism()} cores` : 'SINK_WORKERS',
     batchRows: e.SINK_BATCH_ROWS,
     batchBytes: e.SINK_BATCH_BYTES,
     batchMs: e.SINK_BATCH_MS,

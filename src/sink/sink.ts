@@ -126,7 +126,7 @@ export async function startSink(opts: SinkOptions): Promise<RunningSink> {
       },
       () => rounds.drain(),
     );
-    log.info({ topic, groupId: cfg.groupId, partitions, workers: cfg.workers, overlap: consumer.fenced }, 'sink consuming');
+    log.info({ topic, groupId: cfg.groupId, partitions, workers: cfg.workers, workersFrom: cfg.workersFrom, overlap: consumer.fenced }, 'sink consuming');
   } catch (err) {
     await consumer?.stop().catch(() => {});
     await dlq?.close().catch(() => {});
