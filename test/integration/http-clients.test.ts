@@ -8,7 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Regulation } from '../../src/erasure/index.js';
 import { adminRoutes, type AdminDeps } from '../../src/regulations/index.js';
-import { exchange } from '../support/raw-http.js';
+import { exchange, readAnswer, type RawAnswer } from '../support/raw-http.js';
 import { BASIC, startTestIngest, type TestIngest } from './ingest-support.js';
 import { READ_KEY, startHarness, type Harness } from './query-helpers.js';
 
@@ -41,38 +41,19 @@ afterAll(async () => {
   await ingest?.close();
 });
 
-interface Answer {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-/** Reads one HTTP/1.1 answer with a Content-Length from `buf` (null: not complete yet); `head`: the answer to a HEAD (no body). */
-function parse(buf: Buffer, head = false): { answer: Answer; rest: Buffer } | null {
-  const end = buf.indexOf('\r\n\r\n');
-  if (end < 0) return null;
-  const lines = buf.subarray(0, end).toString('latin1').split('\r\n');
-  const headers: Record<string, string> = {};
-  for (const l of lines.slice(1)) headers[l.slice(0, l.indexOf(':')).toLowerCase()] = l.slice(l.indexOf(':') + 1).trim();
-  const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(lines[0]!)![1]);
-  const length = status < 200 || head ? 0 : Number(headers['content-length'] ?? 0);
-  if (buf.length < end + 4 + length) return null;
-  return { answer: { status, headers, body: buf.subarray(end + 4, end + 4 + length).toString('utf8') }, rest: buf.subarray(end + 4 + length) };
-}
-
 /**
  * Sends a request's head with `Expect: 100-continue`, its body only once the server says
  * 100 Continue (as curl, .NET and Java clients do), and resolves with every answer: the interim
  * one first. A server that does not answer 100 leaves the promise pending (the test times out).
  */
-function expectContinue(port: number, head: string, body: Buffer): Promise<Answer[]> {
+function expectContinue(port: number, head: string, body: Buffer): Promise<RawAnswer[]> {
   return new Promise((resolve, reject) => {
-    const answers: Answer[] = [];
+    const answers: RawAnswer[] = [];
     let buf: Buffer = Buffer.alloc(0);
     const socket = net.connect(port, '127.0.0.1', () => socket.write(`${head}Expect: 100-continue\r\nContent-Length: ${body.length}\r\n\r\n`));
     socket.on('data', (chunk) => {
       buf = Buffer.concat([buf, chunk]);
-      for (let got = parse(buf); got !== null; got = parse(buf)) {
+      for (let got = readAnswer(buf, false); got !== null; got = readAnswer(buf, false)) {
         answers.push(got.answer);
         buf = got.rest;
         if (got.answer.status === 100) socket.write(body);
@@ -114,8 +95,8 @@ it('ingest: a chunked body (several chunks, gzip or not) is read whole; keep-ali
     }
     return Buffer.concat([...parts, Buffer.from('0\r\n\r\n')]);
   };
-  const answers = await new Promise<Answer[]>((resolve, reject) => {
-    const got: Answer[] = [];
+  const answers = await new Promise<RawAnswer[]>((resolve, reject) => {
+    const got: RawAnswer[] = [];
     let buf: Buffer = Buffer.alloc(0);
     const request = (gz: boolean) =>
       Buffer.concat([
@@ -126,7 +107,7 @@ it('ingest: a chunked body (several chunks, gzip or not) is read whole; keep-ali
     const socket = net.connect(ingest.handle.port, '127.0.0.1', () => socket.write(requests[0]!));
     socket.on('data', (chunk) => {
       buf = Buffer.concat([buf, chunk]);
-      for (let a = parse(buf); a !== null; a = parse(buf)) {
+      for (let a = readAnswer(buf, false); a !== null; a = readAnswer(buf, false)) {
         got.push(a.answer);
         buf = a.rest;
         if (got.length === requests.length) {
@@ -156,14 +137,14 @@ it('query: requests pipelined in one write are each answered, in order, HEAD inc
     ['HEAD', '/v1/users/nobody/events'],
     ['GET', '/nothing'],
   ];
-  const answers = await new Promise<Answer[]>((resolve, reject) => {
-    const got: Answer[] = [];
+  const answers = await new Promise<RawAnswer[]>((resolve, reject) => {
+    const got: RawAnswer[] = [];
     let buf: Buffer = Buffer.alloc(0);
     const head = () => requests[got.length]![0] === 'HEAD';
     const socket = net.connect(query.server.port, '127.0.0.1', () => socket.write(requests.map(([m, p]) => `${m} ${p} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`).join('')));
     socket.on('data', (chunk) => {
       buf = Buffer.concat([buf, chunk]);
-      for (let a = parse(buf, head()); a !== null; a = parse(buf, head())) {
+      for (let a = readAnswer(buf, head()); a !== null; a = readAnswer(buf, head())) {
         got.push(a.answer);
         buf = a.rest;
         if (got.length === requests.length) {

@@ -28,11 +28,36 @@ function encode(r: RawRequest): Buffer {
   return Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`), body]);
 }
 
+/**
+ * One answer read from the front of `buf` as a client reads it, with the bytes after it; null
+ * while it is incomplete. `head`: the answer to a HEAD (no body whatever its Content-Length).
+ * Interim answers (1xx) are returned too. Throws on a malformed answer.
+ */
+export function readAnswer(buf: Buffer, head: boolean): { answer: RawAnswer; rest: Buffer } | null {
+  const end = buf.indexOf('\r\n\r\n');
+  if (end < 0) return null;
+  const lines = buf.subarray(0, end).toString('latin1').split('\r\n');
+  const m = /^HTTP\/1\.1 (\d{3}) /.exec(lines[0]!);
+  if (!m) throw new Error(`not a status line: ${JSON.stringify(lines[0])}`);
+  const headers: Record<string, string> = {};
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(':');
+    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  const status = Number(m[1]);
+  const bodyless = head || status === 204 || status === 304 || status < 200;
+  const length = bodyless ? 0 : Number(headers['content-length'] ?? NaN);
+  if (!Number.isInteger(length)) throw new Error('an answer without Content-Length');
+  if (buf.length < end + 4 + length) return null;
+  const bytes = Buffer.from(buf.subarray(end + 4, end + 4 + length));
+  return { answer: { status, headers, body: bytes.toString('utf8'), bodyBytes: bytes }, rest: buf.subarray(end + 4 + length) };
+}
+
 /** Sends `requests` in turn on one connection; resolves with every answer, or rejects if one is malformed or the connection ends first. */
 export function exchange(port: number, requests: readonly RawRequest[]): Promise<RawAnswer[]> {
   return new Promise((resolve, reject) => {
     const answers: RawAnswer[] = [];
-    let buf = Buffer.alloc(0);
+    let buf: Buffer = Buffer.alloc(0);
     const socket = net.connect(port, '127.0.0.1', () => socket.write(encode(requests[0]!)));
     const fail = (why: string) => {
       socket.destroy();
@@ -41,27 +66,16 @@ export function exchange(port: number, requests: readonly RawRequest[]): Promise
     socket.on('data', (chunk) => {
       buf = Buffer.concat([buf, chunk]);
       for (;;) {
-        const end = buf.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        const head = buf.subarray(0, end).toString('latin1').split('\r\n');
-        const m = /^HTTP\/1\.1 (\d{3}) /.exec(head[0]!);
-        if (!m) return fail(`not a status line: ${JSON.stringify(head[0])}`);
-        const headers: Record<string, string> = {};
-        for (const line of head.slice(1)) {
-          const colon = line.indexOf(':');
-          headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+        let got: ReturnType<typeof readAnswer>;
+        try {
+          got = readAnswer(buf, requests[answers.length]!.method === 'HEAD');
+        } catch (err) {
+          return fail((err as Error).message);
         }
-        const status = Number(m[1]);
-        const bodyless = requests[answers.length]!.method === 'HEAD' || status === 204 || status === 304 || status < 200;
-        const length = bodyless ? 0 : Number(headers['content-length'] ?? NaN);
-        if (!Number.isInteger(length)) return fail('an answer without Content-Length');
-        if (buf.length < end + 4 + length) return;
-        if (status >= 200) {
-          const bytes = Buffer.from(buf.subarray(end + 4, end + 4 + length));
-          answers.push({ status, headers, body: bytes.toString('utf8'), bodyBytes: bytes });
-        }
-        buf = buf.subarray(end + 4 + length);
-        if (status < 200) continue;
+        if (got === null) return;
+        buf = got.rest;
+        if (got.answer.status < 200) continue;
+        answers.push(got.answer);
         if (answers.length === requests.length) {
           socket.end();
           if (buf.length > 0) return fail('bytes after the last answer');
