@@ -32,6 +32,7 @@ import path from 'node:path';
 import { kafkajs } from '../src/kafka/kafkajs.js';
 import { cpuSeconds, perMillion } from './lib/cpu.js';
 import { groupLag } from './lib/lag.js';
+import { envPairs, words } from './lib/proc.js';
 
 const { Kafka, logLevel } = kafkajs();
 import type { BenchContext, BenchSection, Scenario } from './types.js';
@@ -63,17 +64,6 @@ interface Params {
   nodeArgs: { this: string[]; compare: string[] };
 }
 
-/** 'A=1 B=x=y' -> { A: '1', B: 'x=y' }. */
-function envPairs(v: string | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const pair of (v ?? '').split(/\s+/).filter(Boolean)) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw new Error(`not NAME=value: ${pair}`);
-    out[pair.slice(0, eq)] = pair.slice(eq + 1);
-  }
-  return out;
-}
-
 function params(quick: boolean): Params {
   const num = (name: string, full: number, q: number) => {
     const v = process.env[name];
@@ -92,10 +82,7 @@ function params(quick: boolean): Params {
     repeats: num('SINK_BENCH_REPEATS', 1, 1),
     debug: process.env.SINK_BENCH_DEBUG === '1',
     env: { this: envPairs(process.env.SINK_BENCH_ENV_THIS), compare: envPairs(process.env.SINK_BENCH_ENV_COMPARE) },
-    nodeArgs: {
-      this: (process.env.SINK_BENCH_NODE_ARGS_THIS ?? '').split(/\s+/).filter(Boolean),
-      compare: (process.env.SINK_BENCH_NODE_ARGS_COMPARE ?? '').split(/\s+/).filter(Boolean),
-    },
+    nodeArgs: { this: words(process.env.SINK_BENCH_NODE_ARGS_THIS), compare: words(process.env.SINK_BENCH_NODE_ARGS_COMPARE) },
   };
 }
 

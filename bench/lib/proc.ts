@@ -105,3 +105,19 @@ export function rssMb(pid: number): { rss: number; anon: number } {
     return { rss: 0, anon: 0 };
   }
 }
+
+/** 'a  b c' -> ['a', 'b', 'c']: node options of a process, as a bench variable gives them. */
+export function words(v: string | undefined): string[] {
+  return (v ?? '').split(/\s+/).filter(Boolean);
+}
+
+/** 'A=1 B=x=y' -> { A: '1', B: 'x=y' }: extra environment of a process, as a bench variable gives it. */
+export function envPairs(v: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of words(v)) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new Error(`not NAME=value: ${pair}`);
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
+}
