@@ -11,6 +11,13 @@ export function defaultSinkWorkers(cores: number): number {
   return cores <= 2 ? 1 : 2;
 }
 
+/** The decode thread count, and where it came from (`workersFrom`, for the start log). */
+function decodeWorkers(setting: number | undefined): { workers: number; workersFrom: string } {
+  if (setting !== undefined) return { workers: setting, workersFrom: 'SINK_WORKERS' };
+  const cores = os.availableParallelism();
+  return { workers: defaultSinkWorkers(cores), workersFrom: `default for ${cores} cores` };
+}
+
 export const sinkSchema = z
   .object({
     SINK_GROUP_ID: str('trackhouse-sink'),
@@ -41,9 +48,7 @@ export const sinkSchema = z
   })
   .transform((e) => ({
     groupId: e.SINK_GROUP_ID,
-    workers: e.SINK_WORKERS ?? defaultSinkWorkers(os.availableParallelism()),
-    /** Where `workers` came from, for the start log. */
-    workersFrom: e.SINK_WORKERS === undefined ? `default for ${os.availableParallelism()} cores` : 'SINK_WORKERS',
+    ...decodeWorkers(e.SINK_WORKERS),
     batchRows: e.SINK_BATCH_ROWS,
     batchBytes: e.SINK_BATCH_BYTES,
     batchMs: e.SINK_BATCH_MS,
