@@ -154,17 +154,18 @@ export class IngestEdge {
       if (call === undefined) this.notFound(res, req);
       else this.begin(res, req, call, null, false, CALL_PATHS.get(name));
     });
-    // GET routes answer HEAD too (getAndHead: GET's status and headers, no body).
-    getAndHead(app, '/v1/projects/:key/settings', (res, req) => this.analyticsSettings(res, req, secure));
-    // posthog-js's remote config and feature flags (formats/posthog-sdk.ts): answered, not 404.
-    getAndHead(app, '/array/:token/config', (res, req) => this.posthogConfig(res, req, false));
-    getAndHead(app, '/array/:token/config.js', (res, req) => this.posthogConfig(res, req, true));
-    for (const p of ['/v1/projects/:key/settings', '/array/:token/config', '/array/:token/config.js']) {
-      // uWS matches this path before the OPTIONS wildcard below: preflights are answered here too.
-      app.any(p, (res, req) => {
-        if (req.getMethod() === 'options') this.preflight(res, req);
-        else this.methodNotAllowed(res, req, `${req.getUrl().slice(0, 200)} takes GET`, ALLOW_GET);
-      });
+    // The GET routes: analytics.js's settings, and posthog-js's remote config and feature flags
+    // (formats/posthog-sdk.ts), answered, not 404. Each answers HEAD too (getAndHead), and its own
+    // preflights: uWS matches a path's routes before the OPTIONS wildcard below.
+    const getRoutes: [string, (res: HttpResponse, req: HttpRequest) => void][] = [
+      ['/v1/projects/:key/settings', (res, req) => this.analyticsSettings(res, req, secure)],
+      ['/array/:token/config', (res, req) => this.posthogConfig(res, req, false)],
+      ['/array/:token/config.js', (res, req) => this.posthogConfig(res, req, true)],
+    ];
+    for (const [p, handler] of getRoutes) {
+      getAndHead(app, p, handler);
+      app.options(p, (res, req) => this.preflight(res, req));
+      app.any(p, (res, req) => this.methodNotAllowed(res, req, `${req.getUrl().slice(0, 200)} takes GET`, ALLOW_GET));
     }
     for (const p of ['/flags', '/flags/', '/decide', '/decide/']) app.post(p, (res, req) => this.posthogFlags(res, req));
     app.options('/*', (res, req) => this.preflight(res, req));
