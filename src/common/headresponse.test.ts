@@ -1,8 +1,8 @@
 // headResponse: what a GET handler writes reaches the client as a HEAD answer: status and headers
 // as written, the body's length as Content-Length, no body; chained calls stay on the wrapper.
 import { expect, it } from 'vitest';
-import type { HttpResponse } from 'uWebSockets.js';
-import { headResponse, writeJson } from './http.js';
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { headResponse, noRouteBody, writeJson } from './http.js';
 
 /** A stand-in for uWS's response that records the calls made on it. */
 function recorder(): { res: HttpResponse; calls: string[] } {
@@ -55,4 +55,11 @@ it('tells the client to close when GET would have closed the connection', () => 
   const { res, calls } = recorder();
   writeJson(headResponse(res), 503, '{}', undefined, true);
   expect(calls.slice(-3)).toEqual(['Content-Length: 2', 'Connection: close', 'endWithoutBody(0)']);
+});
+
+it("a 404's body for HEAD is its GET's, so the HEAD's Content-Length is the GET's", () => {
+  const req = (method: string, url: string) => ({ getMethod: () => method, getUrl: () => url }) as unknown as HttpRequest;
+  expect(noRouteBody(req('head', '/nope'))).toBe(noRouteBody(req('get', '/nope')));
+  expect(JSON.parse(noRouteBody(req('get', '/nope')))).toEqual({ error: 'not_found', message: 'no route for GET /nope' });
+  expect(JSON.parse(noRouteBody(req('delete', `/${'x'.repeat(300)}`))).message).toBe(`no route for DELETE /${'x'.repeat(199)}`);
 });

@@ -118,6 +118,15 @@ export function forMethod(res: HttpResponse, req: HttpRequest): HttpResponse {
 }
 
 /**
+ * The 404 body of a path no route takes. A HEAD's names GET, so its Content-Length is the one its
+ * GET answer has (RFC 9110 9.3.2: the same header fields as for GET).
+ */
+export function noRouteBody(req: HttpRequest): string {
+  const method = req.getMethod();
+  return JSON.stringify({ error: 'not_found', message: `no route for ${method === 'head' ? 'GET' : method.toUpperCase()} ${req.getUrl().slice(0, 200)}` });
+}
+
+/**
  * Serves `handler` for GET and HEAD on `pattern`, the one place HEAD is answered: the GET route
  * is the handler itself (hot paths pay nothing), HEAD gets it with headResponse(res).
  */
@@ -341,8 +350,7 @@ export async function startOpsServer(
   addOpsRoutes(app, { ...opts, draining: () => draining });
   // Without a catch-all uWS closes the connection without an answer.
   app.any('/*', (res, req) => {
-    const body = JSON.stringify({ error: 'not_found', message: `no route for ${req.getMethod().toUpperCase()} ${req.getUrl().slice(0, 200)}` });
-    writeJson(forMethod(res, req), 404, body);
+    writeJson(forMethod(res, req), 404, noRouteBody(req));
   });
   const http = await listen(app, opts.host, opts.port, opts.portVariable);
   return {

@@ -11,7 +11,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Registry } from 'prom-client';
 import { ConfigError } from '../common/errors.js';
 import { heapSizes } from '../common/heap.js';
-import { addOpsRoutes, forMethod, getAndHead, writeJson, type Headers, type ReadinessCheck, type ResponseState } from '../common/http.js';
+import { addOpsRoutes, forMethod, getAndHead, noRouteBody, writeJson, type Headers, type ReadinessCheck, type ResponseState } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import { serve, type Serving } from '../common/serve.js';
 import type { Config } from '../config/index.js';
@@ -418,8 +418,7 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
     }
     app.any('/*', (res, req) => {
       const start = performance.now();
-      const method = req.getMethod();
-      send(forMethod(res, req), 404, JSON.stringify({ error: 'not_found', message: `no route for ${method.toUpperCase()} ${req.getUrl()}` }));
+      send(forMethod(res, req), 404, noRouteBody(req));
       metrics.done('other', 404, start);
     });
   };

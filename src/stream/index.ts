@@ -5,7 +5,7 @@
 import type { Kafka } from 'kafkajs';
 import type { TemplatedApp } from 'uWebSockets.js';
 import { HttpError } from '../common/errors.js';
-import { addOpsRoutes, forMethod, listen, writeJson, type ReadinessCheck } from '../common/http.js';
+import { addOpsRoutes, forMethod, listen, noRouteBody, writeJson, type ReadinessCheck } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import type { Registry } from '../common/metrics.js';
 import { Pending } from '../common/pending.js';
@@ -325,7 +325,7 @@ export async function startStreamServer(opts: StreamOptions): Promise<StreamServ
   addOpsRoutes(app, { registry: opts.registry, draining: () => draining, checks: stream.checks });
   registerStreamRoutes(app, { readKeys: opts.config.keys.read, answer: (route, query) => streamAnswer(stream.view(), route, query, Date.now()), draining: () => draining });
   app.any('/*', (res, req) => {
-    writeJson(forMethod(res, req), 404, JSON.stringify({ error: 'not_found', message: `no route for ${req.getMethod().toUpperCase()} ${req.getUrl().slice(0, 200)}` }));
+    writeJson(forMethod(res, req), 404, noRouteBody(req));
   });
   let http;
   try {
