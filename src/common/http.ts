@@ -215,6 +215,9 @@ export interface ReadinessCheck {
   check(): Promise<void>;
 }
 
+/** How long /readyz waits for each check by default: its answer can take this long. */
+export const READINESS_CHECK_TIMEOUT_MS = 2_000;
+
 export interface OpsOptions {
   registry: Registry;
   checks: readonly ReadinessCheck[];
@@ -227,7 +230,7 @@ export interface OpsOptions {
 export async function runReadiness(opts: OpsOptions): Promise<ReadinessReport> {
   const checks: Record<string, string> = {};
   if (opts.draining()) return { ready: false, checks: { draining: 'shutting down' } };
-  const timeout = opts.checkTimeoutMs ?? 2_000;
+  const timeout = opts.checkTimeoutMs ?? READINESS_CHECK_TIMEOUT_MS;
   await Promise.all(
     opts.checks.map(async (c) => {
       let timer: NodeJS.Timeout | undefined;

@@ -17,7 +17,9 @@ export const dashboardSchema = z
   .object({
     DASHBOARD_INGEST_URL: baseUrl(),
     DASHBOARD_SINK_URL: baseUrl(),
-    DASHBOARD_SCRAPE_TIMEOUT_MS: int(1_000, 100, 30_000),
+    // Above the ops servers' per-check bound on /readyz (2 s, READINESS_CHECK_TIMEOUT_MS), so a
+    // slow dependency check shows as its own answer, not as a scrape that gave up first.
+    DASHBOARD_SCRAPE_TIMEOUT_MS: int(2_500, 100, 30_000),
   })
   .transform((e) => ({
     /**
@@ -27,7 +29,7 @@ export const dashboardSchema = z
     ingestUrl: e.DASHBOARD_INGEST_URL,
     /** The same for the sink's ops port (SINK_PORT): readiness, consumer lag, inserts. */
     sinkUrl: e.DASHBOARD_SINK_URL,
-    /** Per request to those URLs; a slower answer shows as "no answer". */
+    /** Per request to those URLs; a slower answer shows as "no answer" (readiness: unknown). */
     scrapeTimeoutMs: e.DASHBOARD_SCRAPE_TIMEOUT_MS,
   }));
 

@@ -50,7 +50,7 @@ describe('config', () => {
   });
 
   it('reads the dashboard\'s ingest and sink URLs, and refuses what is not an http(s) base URL', () => {
-    expect(loadConfig({}).dashboard).toEqual({ ingestUrl: null, sinkUrl: null, scrapeTimeoutMs: 1000 });
+    expect(loadConfig({}).dashboard).toEqual({ ingestUrl: null, sinkUrl: null, scrapeTimeoutMs: 2500 });
     expect(loadConfig({ DASHBOARD_INGEST_URL: 'http://ingest:8080/', DASHBOARD_SINK_URL: 'https://sink.internal:8082' }).dashboard).toMatchObject({
       ingestUrl: 'http://ingest:8080',
       sinkUrl: 'https://sink.internal:8082',

@@ -4,7 +4,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startOpsServer, type OpsServer } from '../common/http.js';
+import { READINESS_CHECK_TIMEOUT_MS, startOpsServer, type OpsServer } from '../common/http.js';
 import { Counter, Gauge, Registry } from '../common/metrics.js';
 import { loadConfig } from '../config/index.js';
 import { createPipelineReader } from './pipeline.js';
@@ -12,6 +12,8 @@ import { createPipelineReader } from './pipeline.js';
 let sink: OpsServer;
 let ingest: OpsServer;
 let silent: http.Server;
+/** An ops server whose readiness check never settles: /readyz answers only at its 300 ms check deadline. */
+let slowReady: OpsServer;
 let closedPort = 0;
 let sinkScrapes = 0;
 const registries = { sink: new Registry(), ingest: new Registry() };
@@ -46,6 +48,14 @@ beforeAll(async () => {
     port: 0,
     portVariable: 'INGEST_PORT',
   });
+  slowReady = await startOpsServer({
+    registry: registries.ingest,
+    checks: [{ name: 'kafka', check: () => new Promise<void>(() => {}) }],
+    checkTimeoutMs: 300,
+    host: '127.0.0.1',
+    port: 0,
+    portVariable: 'INGEST_PORT',
+  });
   silent = http.createServer(() => {}); // takes requests, never answers
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
   const probe = http.createServer();
@@ -56,6 +66,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   sink?.close();
+  slowReady?.close();
   ingest?.close();
   silent?.closeAllConnections();
   await new Promise<void>((resolve) => (silent ? silent.close(() => resolve()) : resolve()));
@@ -99,7 +110,7 @@ describe('the pipeline reader (GET /v1/pipeline)', () => {
     );
     const s = await reader.read();
     expect(s.ingest).toEqual({ configured: false });
-    expect(s.sink).toMatchObject({ configured: true, reachable: false, ready: false, lag: null });
+    expect(s.sink).toMatchObject({ configured: true, reachable: false, ready: null, lag: null });
     expect((s.sink as { error: string }).error).toContain('connection refused');
 
     const hung = await createPipelineReader(
@@ -107,6 +118,20 @@ describe('the pipeline reader (GET /v1/pipeline)', () => {
     ).read();
     expect(hung.ingest).toMatchObject({ configured: true, reachable: false, events_accepted: null });
     expect((hung.ingest as { error: string }).error).toContain('no answer within 200 ms');
+  });
+
+  it('reports readiness as unknown (null), not as not ready, when /readyz answers after the scrape gave up', async () => {
+    const url = `http://127.0.0.1:${slowReady.port}`;
+    const early = await createPipelineReader(config({ DASHBOARD_INGEST_URL: url, DASHBOARD_SCRAPE_TIMEOUT_MS: '150' })).read();
+    expect(early.ingest).toMatchObject({ configured: true, reachable: true, ready: null, events_accepted: 42 });
+    expect((early.ingest as { error: string }).error).toBe('/readyz: no answer within 150 ms');
+    // Waiting longer than the check's own deadline gets /readyz's answer: not ready, and why.
+    const patient = await createPipelineReader(config({ DASHBOARD_INGEST_URL: url, DASHBOARD_SCRAPE_TIMEOUT_MS: '2000' })).read();
+    expect(patient.ingest).toMatchObject({ reachable: true, ready: false, checks: { kafka: 'no answer within 300 ms' }, error: null });
+  });
+
+  it("waits by default longer than an ops server's /readyz may take", () => {
+    expect(config({}).scrapeTimeoutMs).toBeGreaterThan(READINESS_CHECK_TIMEOUT_MS);
   });
 
   it('answers many dashboards with one scrape per second', async () => {

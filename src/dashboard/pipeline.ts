@@ -16,8 +16,8 @@ interface Reachable {
   url: string;
   /** Answered at all (readyz or metrics). */
   reachable: boolean;
-  /** /readyz said 200. */
-  ready: boolean;
+  /** /readyz said 200 (true) or 503 (false); null: no such answer from /readyz (see error). */
+  ready: boolean | null;
   /** Each dependency's readiness check, as its /readyz reports it (name -> "ok" or the reason). */
   checks: Record<string, string>;
   /** What went wrong reaching it, for a person: "no answer within 1000 ms", "HTTP 404", ... */
@@ -107,10 +107,10 @@ async function probe(doFetch: Fetch, url: string, timeoutMs: number): Promise<Pr
   };
   const [ready, metrics] = await Promise.allSettled([get('/readyz'), get('/metrics')]);
   const errors: string[] = [];
-  let isReady = false;
+  let isReady: boolean | null = null;
   let checks: Record<string, string> = {};
   if (ready.status === 'fulfilled') {
-    isReady = ready.value.status === 200;
+    isReady = ready.value.status === 200 ? true : ready.value.status === 503 ? false : null;
     checks = checksOf(ready.value.text);
     if (ready.value.status !== 200 && ready.value.status !== 503) errors.push(`/readyz answered HTTP ${ready.value.status}`);
   } else {

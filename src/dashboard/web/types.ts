@@ -49,7 +49,8 @@ interface Reachable {
   configured: true;
   url: string;
   reachable: boolean;
-  ready: boolean;
+  /** null: /readyz gave no answer. */
+  ready: boolean | null;
   checks: Record<string, string>;
   error: string | null;
 }

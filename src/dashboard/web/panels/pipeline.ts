@@ -92,8 +92,9 @@ export class PipelinePanel implements Panel {
 
 type Health = 'ready' | 'not ready' | 'no answer' | 'unknown';
 
-function state(c: { reachable: boolean; ready: boolean }): Health {
-  return !c.reachable ? 'no answer' : c.ready ? 'ready' : 'not ready';
+/** 'unknown' when the metrics answered but /readyz did not (the note says why). */
+function state(c: { reachable: boolean; ready: boolean | null }): Health {
+  return !c.reachable ? 'no answer' : c.ready === null ? 'unknown' : c.ready ? 'ready' : 'not ready';
 }
 
 function problem(c: { error: string | null; checks: Record<string, string>; url: string }): string | null {
