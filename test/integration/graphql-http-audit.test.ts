@@ -24,34 +24,33 @@ async function failures(results: AuditResult[]): Promise<{ id: string; name: str
   return out;
 }
 
-// One chDB session per process: each setting gets its own harness, one after the other.
-describe('GraphQL over HTTP audit, introspection on', () => {
-  let h: Harness;
+/** A query server with GraphQL for the enclosing describe block (one chDB session per process: one block after the other). */
+function serverWith(introspection: 'on' | 'off'): () => Harness {
+  let h: Harness | undefined;
   beforeAll(async () => {
-    h = await startHarness({ graphql: true, env: { GRAPHQL_INTROSPECTION: 'on' } });
+    h = await startHarness({ graphql: true, env: { GRAPHQL_INTROSPECTION: introspection } });
   });
   afterAll(async () => {
     await h?.close();
   });
+  return () => h!;
+}
+
+describe('GraphQL over HTTP audit, introspection on', () => {
+  const server = serverWith('on');
 
   it('passes every audit, MUST, SHOULD and MAY', async () => {
-    const results = await auditServer({ url: `${h.base}/graphql`, fetchFn: withReadKey });
+    const results = await auditServer({ url: `${server().base}/graphql`, fetchFn: withReadKey });
     expect(results.length).toBeGreaterThanOrEqual(61);
     expect(await failures(results)).toEqual([]);
   });
 });
 
 describe('GraphQL over HTTP audit, introspection off', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({ graphql: true, env: { GRAPHQL_INTROSPECTION: 'off' } });
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
+  const server = serverWith('off');
 
   it('fails only the audits that ask __type, each with the introspection refusal', async () => {
-    const results = await auditServer({ url: `${h.base}/graphql`, fetchFn: withReadKey });
+    const results = await auditServer({ url: `${server().base}/graphql`, fetchFn: withReadKey });
     const failed = await failures(results);
     // 28B9 and 6A70 ask `query Type($name: String!) { __type(name: $name) { name } }` accepting
     // application/json (200 with errors), 2EA1 and D6D5 the same accepting
