@@ -167,7 +167,12 @@ export class IngestEdge {
       app.options(p, (res, req) => this.preflight(res, req));
       app.any(p, (res, req) => this.methodNotAllowed(res, req, `${req.getUrl().slice(0, 200)} takes GET`, ALLOW_GET));
     }
-    for (const p of ['/flags', '/flags/', '/decide', '/decide/']) app.post(p, (res, req) => this.posthogFlags(res, req));
+    // PostHog's feature flags: POST only, with their own preflights and 405s (Allow), as the GET routes.
+    for (const p of ['/flags', '/flags/', '/decide', '/decide/']) {
+      app.post(p, (res, req) => this.posthogFlags(res, req));
+      app.options(p, (res, req) => this.preflight(res, req));
+      app.any(p, (res, req) => this.methodNotAllowed(res, req, `${req.getUrl().slice(0, 200)} takes POST`, ALLOW_POST));
+    }
     app.options('/*', (res, req) => this.preflight(res, req));
     app.any('/*', (res, req) => {
       const url = req.getUrl();

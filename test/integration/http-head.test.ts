@@ -167,15 +167,19 @@ it('ingest: its GET routes answer HEAD as GET, for known and unknown keys; 405s 
     ['PUT', `/array/${WRITE_KEY}/config`, 'GET, HEAD, OPTIONS'],
     ['POST', '/v1/pixel/track', 'GET, HEAD, OPTIONS'],
     ['PUT', '/e', 'GET, HEAD, POST, OPTIONS'],
+    ['TRACE', '/flags', 'POST, OPTIONS'],
+    ['GET', '/decide/', 'POST, OPTIONS'],
     ['PUT', '/readyz', 'GET, HEAD'],
   ];
   const answers = await exchange(port, allowed.map(([method, path]) => ({ method, path, ...(method === 'HEAD' ? {} : { body: '' }) })));
   expect(answers.map((a) => [a.status, a.headers.allow])).toEqual(allowed.map(([, , allow]) => [405, allow]));
   expect(answers[0]!.body).toBe('');
-  const [notFound, preflight] = await exchange(port, [
+  const [notFound, preflight, flagsPreflight] = await exchange(port, [
     { method: 'HEAD', path: '/nope' },
     { method: 'OPTIONS', path: `/v1/projects/${WRITE_KEY}/settings`, headers: { Origin: 'https://site.example', 'Access-Control-Request-Method': 'GET' } },
+    { method: 'OPTIONS', path: '/flags', headers: { Origin: 'https://site.example', 'Access-Control-Request-Method': 'POST' } },
   ]);
   expect([notFound!.status, notFound!.body]).toEqual([404, '']);
   expect([preflight!.status, preflight!.headers['access-control-allow-origin']]).toEqual([204, 'https://site.example']);
+  expect([flagsPreflight!.status, flagsPreflight!.headers['access-control-allow-origin']]).toEqual([204, 'https://site.example']);
 });
