@@ -21,6 +21,17 @@
 //   (`|`-separated, one per root, each `K=V K=V`: environment of that root's server on top of the
 //   run's, e.g. two settings of one build: roots `A,A`, envs `QUERY_BACKGROUND_NICE=0|QUERY_BACKGROUND_NICE=10`),
 //   BENCH_QUERY_AB_ARGS (`|`-separated, one per root: node options of that root's server, e.g. V8 flags).
+//
+// BENCH_QUERY_AB_NICE (e.g. `0,10`): ONE server (the first root, its envs and args), and the turns
+// are nice values of its background threads (src/common/threads.ts QUERY_BACKGROUND: the view's
+// builder and decode threads, the hosted stream's), which the bench sets on them before each turn
+// (setpriority per thread: going back to 0 takes root or CAP_SYS_NICE). With several servers each
+// applies the background writes during the others' measurements, so a setting that changes how
+// the process's own threads share the cores cannot be told apart that way; one server, the same
+// view, alternating settings can. Each row then also gives the CPU of the main thread, the
+// background threads and the others (libuv's pool, which runs lmdb-js's commits, and V8's) in
+// cores, and the view's lag (records not applied) at the end of the run with the records it
+// applied per second: whether the view keeps up with the writes at that setting.
 // Hold the bench lock: flock /tmp/trackhouse-bench.lock node --import tsx bench/query-ab.ts
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -29,7 +40,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LOCAL_KAFKA_VERSION } from '../src/config/index.js';
 import { startLocalBroker, type LocalBroker } from '../src/localkafka/index.js';
-import { cpuSeconds, mainThreadTimes } from './lib/cpu.js';
+import { cpuSeconds, mainThreadTimes, threadTimes } from './lib/cpu.js';
+import { QUERY_BACKGROUND } from '../src/common/threads.js';
 import { envPairs, rssMb, words } from './lib/proc.js';
 import { cpuShares, cpuSpeed, cpuTicks } from './lib/cpuspeed.js';
 import { child, DATA_END_MS, hotPaths, load, paths, prepareData, SEED, setHotUsers, waitReady, waitStreamCaughtUp, metrics, type Pattern } from './query.js';
@@ -44,6 +56,8 @@ const writeRate = Number(process.env.BENCH_QUERY_AB_WRITES ?? 0);
 const rate = process.env.BENCH_QUERY_AB_RATE ? Number(process.env.BENCH_QUERY_AB_RATE) : undefined;
 const nodeArgs = (process.env.BENCH_QUERY_AB_ARGS ?? '').split('|').map(words);
 const envs = (process.env.BENCH_QUERY_AB_ENVS ?? '').split('|').map(envPairs);
+const nices = process.env.BENCH_QUERY_AB_NICE ? process.env.BENCH_QUERY_AB_NICE.split(',').map(Number) : null;
+if (nices !== null && nices.some((n) => !Number.isInteger(n) || n < 0 || n > 19)) throw new Error(`BENCH_QUERY_AB_NICE: nice values 0-19, comma-separated: ${process.env.BENCH_QUERY_AB_NICE}`);
 const users = Math.max(1000, Math.round(rows / 20));
 const log = (m: string) => process.stderr.write(`[query-ab] ${m}\n`);
 
@@ -51,6 +65,28 @@ const log = (m: string) => process.stderr.write(`[query-ab] ${m}\n`);
 function mainCpuSeconds(pid: number): number {
   const t = mainThreadTimes(pid);
   return t.user + t.system;
+}
+
+/** Sets the nice value of every background thread of `pid` (QUERY_BACKGROUND); returns how many. */
+function setBackgroundNice(pid: number, nice: number): number {
+  let n = 0;
+  for (const t of threadTimes(pid)) {
+    if (!QUERY_BACKGROUND.includes(t.name)) continue;
+    os.setPriority(t.tid, nice);
+    n++;
+  }
+  return n;
+}
+
+/** CPU seconds so far of `pid`'s threads: its main thread, its background threads (QUERY_BACKGROUND), the others. */
+function threadGroups(pid: number): { main: number; background: number; other: number } {
+  const g = { main: 0, background: 0, other: 0 };
+  for (const t of threadTimes(pid)) {
+    if (t.tid === pid) g.main += t.seconds;
+    else if (QUERY_BACKGROUND.includes(t.name)) g.background += t.seconds;
+    else g.other += t.seconds;
+  }
+  return g;
 }
 
 /**
@@ -86,6 +122,11 @@ interface Row {
   steal_pct: number | null;
   /** The server's anonymous resident memory after the run (MB): what a bigger young generation costs. */
   rss_mb: number;
+  /** Cores used during the run by the server's main thread, its background threads (QUERY_BACKGROUND) and its other threads. */
+  cores: { main: number; background: number; other: number };
+  /** The view's records not applied yet at the end of the run, and records it handled per second during it. */
+  view_lag: number;
+  view_per_s: number;
 }
 
 async function main(): Promise<void> {
@@ -105,19 +146,31 @@ async function main(): Promise<void> {
     // each with a view of its own, all running; the roots take turns per access pattern.
     const chHttp = child(ctx, ['--import', 'tsx', path.join(root, 'bench', 'query-chdb-http.ts'), data.dataDir], data.env, 'clickhouse-http');
     const chUrl = await chHttp.line((o) => (typeof o.url === 'string' ? o.url : undefined));
-    const servers = roots.map((r, i) => {
+    const started = (nices === null ? roots : roots.slice(0, 1)).map((r, i) => {
       const env = { ...data.env, QUERY_STREAM: 'off', CLICKHOUSE_URL: chUrl, TRACKHOUSE_DATA_DIR: path.join(work, `query-${i}`), ...envs[i] };
       const q = child({ ...ctx, root: r }, [...(nodeArgs[i] ?? []), path.join(r, 'dist/cli/main.js'), 'query'], env, `query-${i}`);
       const label = [String(i), ...(nodeArgs[i] ?? []), ...Object.entries(envs[i] ?? {}).map(([k, v]) => `${k}=${v}`)].join(' ');
-      return { root: r, label, q, port: q.line((o) => (o.msg === 'query API listening' && typeof o.port === 'number' ? o.port : undefined)) };
+      return { root: r, label, q, port: q.line((o) => (o.msg === 'query API listening' && typeof o.port === 'number' ? o.port : undefined)), before: () => {} };
     });
+    // BENCH_QUERY_AB_NICE: the one server once per nice value, which the bench sets before each of its turns.
+    const servers =
+      nices === null
+        ? started
+        : nices.map((nice) => ({
+            ...started[0]!,
+            label: `${started[0]!.label} nice ${nice}`,
+            before: () => {
+              const n = setBackgroundNice(started[0]!.q.proc.pid!, nice);
+              if (n === 0) throw new Error('no background thread found to set the nice value of');
+            },
+          }));
     const ports: number[] = [];
     for (const s of servers) {
       const port = await s.port;
       await waitReady(port, s.q.exited, 1_800_000);
       ports.push(port);
     }
-    for (const port of ports) await waitStreamCaughtUp(port, 600_000);
+    for (const port of new Set(ports)) await waitStreamCaughtUp(port, 600_000);
     const writer = writeRate > 0 ? child(ctx, ['--import', 'tsx', path.join(root, 'bench', 'query-writer.ts'), JSON.stringify({ brokers, topic: data.topic, rate: writeRate, users, seed: SEED, endMs: DATA_END_MS })], data.env, 'writer') : null;
     if (writer) await writer.line((o) => ('writing' in o ? true : undefined));
     log(speed());
@@ -127,6 +180,7 @@ async function main(): Promise<void> {
         for (const i of order) {
           const port = ports[i]!;
           const pid = servers[i]!.q.proc.pid!;
+          servers[i]!.before();
           if (pattern === 'hot') {
             const keys = hotPaths(users);
             await load(port, keys, 0, keys.length);
@@ -136,10 +190,15 @@ async function main(): Promise<void> {
           const g0 = await metrics(port);
           const c0 = cpuSeconds(pid);
           const m0 = mainCpuSeconds(pid);
+          const th0 = threadGroups(pid);
           const t0 = cpuTicks();
+          const w0 = performance.now();
           const { result, hist, lag } = await load(port, paths(pattern, users, 200_000, 11 + round), seconds, undefined, rate);
+          const wall = (performance.now() - w0) / 1000;
           const cpu = cpuSeconds(pid) - c0;
           const mainCpu = mainCpuSeconds(pid) - m0;
+          const th1 = threadGroups(pid);
+          const cores = (k: 'main' | 'background' | 'other') => Math.round(((th1[k] - th0[k]) / wall) * 100) / 100;
           const shares = cpuShares(t0, cpuTicks());
           const g1 = await metrics(port);
           const gc = (k: string) => (g1.get(`trackhouse_nodejs_gc_duration_seconds_${k}:minor`) ?? 0) - (g0.get(`trackhouse_nodejs_gc_duration_seconds_${k}:minor`) ?? 0);
@@ -162,6 +221,9 @@ async function main(): Promise<void> {
             reply_bytes: Math.round(result.throughput.total / Math.max(1, n)),
             steal_pct: shares?.steal_pct ?? null,
             rss_mb: Math.round(rssMb(pid).anon),
+            cores: { main: cores('main'), background: cores('background'), other: cores('other') },
+            view_lag: g1.get('trackhouse_query_view_lag_records') ?? 0,
+            view_per_s: Math.round(((g1.get('trackhouse_query_view_records_total') ?? 0) - (g0.get('trackhouse_query_view_records_total') ?? 0)) / wall),
           };
           hist.destroy();
           lag?.destroy();
@@ -176,7 +238,7 @@ async function main(): Promise<void> {
       writer.proc.kill('SIGTERM');
       await writer.exited;
     }
-    for (const s of servers) await s.q.stop();
+    for (const s of started) await s.q.stop();
     await chHttp.stop();
   } finally {
     await broker?.stop();
@@ -185,10 +247,10 @@ async function main(): Promise<void> {
   const lines = [
     `${rate ? `Paced: ${rate} req/s offered (wrk's open-loop schedule). ` : 'Closed loop. '}${writeRate} events/s written in the background.`,
     '',
-    '| server | root | access | round | req/s | p50 ms | p99 ms | p99.9 ms | max ms | send lag p99 ms | scavenges (mean ms) | CPU µs/page (process) | main thread µs/page | reply bytes | steal % | anon RSS MB |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| server | root | access | round | req/s | p50 ms | p99 ms | p99.9 ms | max ms | send lag p99 ms | scavenges (mean ms) | CPU µs/page (process) | main thread µs/page | cores main / background / other | view lag at end (records) | view records/s | reply bytes | steal % | anon RSS MB |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
-  for (const r of out) lines.push(`| ${r.server} | ${r.root} | ${r.pattern} | ${r.round} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.p999} | ${r.max} | ${r.lag_p99 ?? '-'} | ${r.scavenges} (${r.scavenge_mean_ms}) | ${r.us_per_page} | ${r.main_us_per_page} | ${r.reply_bytes} | ${r.steal_pct ?? '-'} | ${r.rss_mb} |`);
+  for (const r of out) lines.push(`| ${r.server} | ${r.root} | ${r.pattern} | ${r.round} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.p999} | ${r.max} | ${r.lag_p99 ?? '-'} | ${r.scavenges} (${r.scavenge_mean_ms}) | ${r.us_per_page} | ${r.main_us_per_page} | ${r.cores.main} / ${r.cores.background} / ${r.cores.other} | ${r.view_lag} | ${r.view_per_s} | ${r.reply_bytes} | ${r.steal_pct ?? '-'} | ${r.rss_mb} |`);
   lines.push('', '| access | server | median CPU µs/page (process) | median main thread µs/page | median req/s | median p99 ms | median p99.9 ms | median send lag p99 ms | median scavenges (mean ms) | median anon RSS MB |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor((a.length - 1) / 2)]!;
   for (const pattern of ['uniform', 'zipf', 'hot'] as const) {
