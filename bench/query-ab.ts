@@ -32,19 +32,31 @@
 // background threads and the others (libuv's pool, which runs lmdb-js's commits, and V8's) in
 // cores, and the view's lag (records not applied) at the end of the run with the records it
 // applied per second: whether the view keeps up with the writes at that setting.
+// BENCH_QUERY_AB_FRESH=1 (with writes): during each measured run, freshness probes one after
+// another: an event for a user of its own produced to the topic (acks=all, keyed as the edge
+// keys it), then GET of that user every 5 ms until the page holds it; the time from the ack to
+// that answer (the view's part of issue #10's freshness, in this split process, under the run's
+// reads and writes). Their GETs (~200/s) are not in the run's latencies.
 // Hold the bench lock: flock /tmp/trackhouse-bench.lock node --import tsx bench/query-ab.ts
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as hdr from 'hdr-histogram-js';
+import type { Producer } from 'kafkajs';
 import { LOCAL_KAFKA_VERSION } from '../src/config/index.js';
+import { kafkajs } from '../src/kafka/kafkajs.js';
+import { javaCompatiblePartitioner } from '../src/kafka/partitioner.js';
+import { EventCodec } from '../src/schema/index.js';
 import { startLocalBroker, type LocalBroker } from '../src/localkafka/index.js';
 import { cpuSeconds, mainThreadTimes, threadTimes } from './lib/cpu.js';
 import { QUERY_BACKGROUND } from '../src/common/threads.js';
 import { envPairs, rssMb, words } from './lib/proc.js';
 import { cpuShares, cpuSpeed, cpuTicks } from './lib/cpuspeed.js';
-import { child, DATA_END_MS, hotPaths, load, paths, prepareData, SEED, setHotUsers, waitReady, waitStreamCaughtUp, metrics, type Pattern } from './query.js';
+import { child, DATA_END_MS, hotPaths, load, LOADGEN, paths, prepareData, READ_KEY, SEED, setHotUsers, waitReady, waitStreamCaughtUp, metrics, type Pattern } from './query.js';
 import type { BenchContext } from './types.js';
 
 const root = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -58,6 +70,7 @@ const nodeArgs = (process.env.BENCH_QUERY_AB_ARGS ?? '').split('|').map(words);
 const envs = (process.env.BENCH_QUERY_AB_ENVS ?? '').split('|').map(envPairs);
 const nices = process.env.BENCH_QUERY_AB_NICE ? process.env.BENCH_QUERY_AB_NICE.split(',').map(Number) : null;
 if (nices !== null && nices.some((n) => !Number.isInteger(n) || n < 0 || n > 19)) throw new Error(`BENCH_QUERY_AB_NICE: nice values 0-19, comma-separated: ${process.env.BENCH_QUERY_AB_NICE}`);
+const fresh = process.env.BENCH_QUERY_AB_FRESH === '1' && writeRate > 0;
 const users = Math.max(1000, Math.round(rows / 20));
 const log = (m: string) => process.stderr.write(`[query-ab] ${m}\n`);
 
@@ -89,6 +102,34 @@ function threadGroups(pid: number): { main: number; background: number; other: n
   return g;
 }
 
+/** Freshness probes one after another until `untilMs` (performance.now()): see the header. */
+async function probeFreshness(producer: Producer, topic: string, port: number, untilMs: number): Promise<{ hist: hdr.Histogram; lost: number }> {
+  const codec = new EventCodec();
+  const hist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  let lost = 0;
+  while (performance.now() < untilMs) {
+    const user = `fresh-${randomUUID()}`;
+    const id = randomUUID();
+    const now = Date.now();
+    const value = codec.encode({ event_id: id, type: 'track', event: 'Freshness Probe', user_id: user, anonymous_id: null, timestamp: now, sent_at: now, received_at: now, source: 'web', category: null, group_id: null, name: null, previous_id: null, properties: '{}', traits: '{}', context: '{}' });
+    await producer.send({ topic, acks: -1, messages: [{ key: user, value }] });
+    const acked = performance.now();
+    let seen = false;
+    while (performance.now() - acked < 10_000) {
+      const res = await fetch(`http://127.0.0.1:${port}/v1/users/${user}/events?limit=1`, { headers: { authorization: `Bearer ${READ_KEY}` } });
+      const text = await res.text();
+      if (res.status === 200 && text.includes(id)) {
+        hist.recordValue(Math.max(1, Math.round((performance.now() - acked) * 1000)));
+        seen = true;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    if (!seen) lost++;
+  }
+  return { hist, lost };
+}
+
 /**
  * The machine's speed now: the session brief's 3e8-iteration loop at script level in a fresh Node
  * process (ms; ~4 s throttled, 0.45-0.75 s not), and bench/lib/cpuspeed.ts's probe.
@@ -110,8 +151,13 @@ interface Row {
   p99: number;
   p999: number;
   max: number;
-  /** Paced runs: p99 of how late requests left against the schedule. */
+  /** Paced runs: p99 of how late requests left against the schedule (wrk only). */
   lag_p99: number | null;
+  /**
+   * This process's event-loop delay during the run, p99 (ms): with autocannon (no wrk installed)
+   * the load generator runs here, and a delay of its loop delays sends and the reading of answers.
+   */
+  loadgen_loop_p99: number;
   /** The server's main-thread scavenges during the run: how many, and their mean pause (ms). */
   scavenges: number;
   scavenge_mean_ms: number;
@@ -127,6 +173,8 @@ interface Row {
   /** The view's records not applied yet at the end of the run, and records it handled per second during it. */
   view_lag: number;
   view_per_s: number;
+  /** BENCH_QUERY_AB_FRESH: probes during the run, ms from the produce's ack to the page holding the event. */
+  fresh: { probes: number; lost: number; p50: number; p99: number; max: number } | null;
 }
 
 async function main(): Promise<void> {
@@ -173,6 +221,12 @@ async function main(): Promise<void> {
     for (const port of new Set(ports)) await waitStreamCaughtUp(port, 600_000);
     const writer = writeRate > 0 ? child(ctx, ['--import', 'tsx', path.join(root, 'bench', 'query-writer.ts'), JSON.stringify({ brokers, topic: data.topic, rate: writeRate, users, seed: SEED, endMs: DATA_END_MS })], data.env, 'writer') : null;
     if (writer) await writer.line((o) => ('writing' in o ? true : undefined));
+    let producer: Producer | null = null;
+    if (fresh) {
+      const { Kafka, logLevel } = kafkajs();
+      producer = new Kafka({ clientId: 'bench-query-ab-fresh', brokers, logLevel: logLevel.ERROR }).producer({ allowAutoTopicCreation: false, createPartitioner: javaCompatiblePartitioner });
+      await producer.connect();
+    }
     log(speed());
     for (let round = 0; round < rounds; round++) {
       for (const pattern of ['uniform', 'zipf', 'hot'] as const) {
@@ -193,7 +247,12 @@ async function main(): Promise<void> {
           const th0 = threadGroups(pid);
           const t0 = cpuTicks();
           const w0 = performance.now();
+          const loop = monitorEventLoopDelay({ resolution: 10 });
+          loop.enable();
+          const probes = producer ? probeFreshness(producer, data.topic, port, w0 + seconds * 1000) : null;
           const { result, hist, lag } = await load(port, paths(pattern, users, 200_000, 11 + round), seconds, undefined, rate);
+          loop.disable();
+          const freshness = probes ? await probes : null;
           const wall = (performance.now() - w0) / 1000;
           const cpu = cpuSeconds(pid) - c0;
           const mainCpu = mainCpuSeconds(pid) - m0;
@@ -214,6 +273,7 @@ async function main(): Promise<void> {
             p999: Math.round(hist.getValueAtPercentile(99.9)) / 1000,
             max: Math.round(hist.maxValue) / 1000,
             lag_p99: lag ? Math.round(lag.getValueAtPercentile(99)) / 1000 : null,
+            loadgen_loop_p99: Math.round(loop.percentile(99) / 1e4) / 100,
             scavenges: gc('count'),
             scavenge_mean_ms: Math.round((gc('sum') / Math.max(1, gc('count'))) * 1e5) / 100,
             us_per_page: Math.round((cpu / n) * 1e7) / 10,
@@ -224,8 +284,18 @@ async function main(): Promise<void> {
             cores: { main: cores('main'), background: cores('background'), other: cores('other') },
             view_lag: g1.get('trackhouse_query_view_lag_records') ?? 0,
             view_per_s: Math.round(((g1.get('trackhouse_query_view_records_total') ?? 0) - (g0.get('trackhouse_query_view_records_total') ?? 0)) / wall),
+            fresh: freshness
+              ? {
+                  probes: freshness.hist.totalCount,
+                  lost: freshness.lost,
+                  p50: Math.round(freshness.hist.getValueAtPercentile(50)) / 1000,
+                  p99: Math.round(freshness.hist.getValueAtPercentile(99)) / 1000,
+                  max: Math.round(freshness.hist.maxValue) / 1000,
+                }
+              : null,
           };
           hist.destroy();
+          freshness?.hist.destroy();
           lag?.destroy();
           if (result.non2xx > 0 || result.errors > 0) log(`  ${result.non2xx} non-2xx, ${result.errors} errors`);
           out.push(row);
@@ -234,6 +304,7 @@ async function main(): Promise<void> {
       }
       log(speed());
     }
+    await producer?.disconnect();
     if (writer) {
       writer.proc.kill('SIGTERM');
       await writer.exited;
@@ -245,12 +316,12 @@ async function main(): Promise<void> {
     rmSync(work, { recursive: true, force: true });
   }
   const lines = [
-    `${rate ? `Paced: ${rate} req/s offered (wrk's open-loop schedule). ` : 'Closed loop. '}${writeRate} events/s written in the background.`,
+    `${rate ? `Paced: ${rate} req/s offered (${LOADGEN === 'wrk' ? "wrk's open-loop schedule" : "autocannon's overallRate, in this process: no send lag"}). ` : 'Closed loop. '}${writeRate} events/s written in the background. Load generator: ${LOADGEN}.`,
     '',
-    '| server | root | access | round | req/s | p50 ms | p99 ms | p99.9 ms | max ms | send lag p99 ms | scavenges (mean ms) | CPU µs/page (process) | main thread µs/page | cores main / background / other | view lag at end (records) | view records/s | reply bytes | steal % | anon RSS MB |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| server | root | access | round | req/s | p50 ms | p99 ms | p99.9 ms | max ms | send lag p99 ms | load generator loop delay p99 ms | scavenges (mean ms) | CPU µs/page (process) | main thread µs/page | cores main / background / other | view lag at end (records) | view records/s | freshness probes (lost): p50 / p99 / max ms | reply bytes | steal % | anon RSS MB |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
-  for (const r of out) lines.push(`| ${r.server} | ${r.root} | ${r.pattern} | ${r.round} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.p999} | ${r.max} | ${r.lag_p99 ?? '-'} | ${r.scavenges} (${r.scavenge_mean_ms}) | ${r.us_per_page} | ${r.main_us_per_page} | ${r.cores.main} / ${r.cores.background} / ${r.cores.other} | ${r.view_lag} | ${r.view_per_s} | ${r.reply_bytes} | ${r.steal_pct ?? '-'} | ${r.rss_mb} |`);
+  for (const r of out) lines.push(`| ${r.server} | ${r.root} | ${r.pattern} | ${r.round} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.p999} | ${r.max} | ${r.lag_p99 ?? '-'} | ${r.loadgen_loop_p99} | ${r.scavenges} (${r.scavenge_mean_ms}) | ${r.us_per_page} | ${r.main_us_per_page} | ${r.cores.main} / ${r.cores.background} / ${r.cores.other} | ${r.view_lag} | ${r.view_per_s} | ${r.fresh ? `${r.fresh.probes} (${r.fresh.lost}): ${r.fresh.p50} / ${r.fresh.p99} / ${r.fresh.max}` : '-'} | ${r.reply_bytes} | ${r.steal_pct ?? '-'} | ${r.rss_mb} |`);
   lines.push('', '| access | server | median CPU µs/page (process) | median main thread µs/page | median req/s | median p99 ms | median p99.9 ms | median send lag p99 ms | median scavenges (mean ms) | median anon RSS MB |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor((a.length - 1) / 2)]!;
   for (const pattern of ['uniform', 'zipf', 'hot'] as const) {
