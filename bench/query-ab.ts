@@ -22,9 +22,10 @@
 //   run's, e.g. two settings of one build: roots `A,A`, envs `QUERY_BACKGROUND_NICE=0|QUERY_BACKGROUND_NICE=10`),
 //   BENCH_QUERY_AB_ARGS (`|`-separated, one per root: node options of that root's server, e.g. V8 flags).
 //
-// BENCH_QUERY_AB_NICE (e.g. `0,10`): ONE server (the first root, its envs and args), and the turns
-// are nice values of its background threads (src/common/threads.ts QUERY_BACKGROUND: the view's
-// builder and decode threads, the hosted stream's), which the bench sets on them before each turn
+// BENCH_QUERY_AB_NICE (e.g. `0,10,10@stream`): ONE server (the first root, its envs and args), and
+// the turns are nice values of its background threads (src/common/threads.ts QUERY_BACKGROUND: the
+// view's builder and decode threads, the hosted stream's; `N@a+b`: only the threads named a or b
+// at N, the other background threads at 0), which the bench sets on them before each turn
 // (setpriority per thread: going back to 0 takes root or CAP_SYS_NICE). With several servers each
 // applies the background writes during the others' measurements, so a setting that changes how
 // the process's own threads share the cores cannot be told apart that way; one server, the same
@@ -68,8 +69,17 @@ const writeRate = Number(process.env.BENCH_QUERY_AB_WRITES ?? 0);
 const rate = process.env.BENCH_QUERY_AB_RATE ? Number(process.env.BENCH_QUERY_AB_RATE) : undefined;
 const nodeArgs = (process.env.BENCH_QUERY_AB_ARGS ?? '').split('|').map(words);
 const envs = (process.env.BENCH_QUERY_AB_ENVS ?? '').split('|').map(envPairs);
-const nices = process.env.BENCH_QUERY_AB_NICE ? process.env.BENCH_QUERY_AB_NICE.split(',').map(Number) : null;
-if (nices !== null && nices.some((n) => !Number.isInteger(n) || n < 0 || n > 19)) throw new Error(`BENCH_QUERY_AB_NICE: nice values 0-19, comma-separated: ${process.env.BENCH_QUERY_AB_NICE}`);
+/** A BENCH_QUERY_AB_NICE entry: `10` (every background thread at 10) or `10@stream` (those named, `+`-separated, at 10; the others at 0). */
+function niceSetting(entry: string): { label: string; nice: number; names: readonly string[] } {
+  const [n, only] = entry.split('@');
+  const nice = Number(n);
+  const names = only === undefined ? QUERY_BACKGROUND : only.split('+');
+  if (!Number.isInteger(nice) || nice < 0 || nice > 19 || names.some((x) => !QUERY_BACKGROUND.includes(x))) {
+    throw new Error(`BENCH_QUERY_AB_NICE: entries N or N@thread+thread (N 0-19, threads of ${QUERY_BACKGROUND.join(', ')}), comma-separated: ${entry}`);
+  }
+  return { label: `nice ${entry}`, nice, names };
+}
+const nices = process.env.BENCH_QUERY_AB_NICE ? process.env.BENCH_QUERY_AB_NICE.split(',').map(niceSetting) : null;
 const fresh = process.env.BENCH_QUERY_AB_FRESH === '1' && writeRate > 0;
 const users = Math.max(1000, Math.round(rows / 20));
 const log = (m: string) => process.stderr.write(`[query-ab] ${m}\n`);
@@ -80,13 +90,14 @@ function mainCpuSeconds(pid: number): number {
   return t.user + t.system;
 }
 
-/** Sets the nice value of every background thread of `pid` (QUERY_BACKGROUND); returns how many. */
-function setBackgroundNice(pid: number, nice: number): number {
+/** Sets the background threads of `pid` (QUERY_BACKGROUND) named in `names` to `nice`, the others to 0; returns how many were set to `nice`. */
+function setBackgroundNice(pid: number, nice: number, names: readonly string[]): number {
   let n = 0;
   for (const t of threadTimes(pid)) {
     if (!QUERY_BACKGROUND.includes(t.name)) continue;
-    os.setPriority(t.tid, nice);
-    n++;
+    const to = names.includes(t.name) ? nice : 0;
+    os.setPriority(t.tid, to);
+    if (to === nice) n++;
   }
   return n;
 }
@@ -204,11 +215,11 @@ async function main(): Promise<void> {
     const servers =
       nices === null
         ? started
-        : nices.map((nice) => ({
+        : nices.map((setting) => ({
             ...started[0]!,
-            label: `${started[0]!.label} nice ${nice}`,
+            label: `${started[0]!.label} ${setting.label}`,
             before: () => {
-              const n = setBackgroundNice(started[0]!.q.proc.pid!, nice);
+              const n = setBackgroundNice(started[0]!.q.proc.pid!, setting.nice, setting.names);
               if (n === 0) throw new Error('no background thread found to set the nice value of');
             },
           }));
