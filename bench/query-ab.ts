@@ -38,6 +38,13 @@
 // keys it), then GET of that user every 5 ms until the page holds it; the time from the ack to
 // that answer (the view's part of issue #10's freshness, in this split process, under the run's
 // reads and writes). Their GETs (~200/s) are not in the run's latencies.
+// BENCH_QUERY_AB_OWN_SESSION=1: the servers in a session of their own (setsid). Linux's autogroup
+// scheduling (/proc/sys/kernel/sched_autogroup_enabled) shares the cores between sessions first,
+// then between the threads of each: in the bench's session the servers' threads also compete with
+// the load generator (autocannon runs in this process when wrk is missing) and the writer, so a
+// lower priority of the server's background threads would give cores to the client as well, and
+// the client's own delays are in the latencies measured. Each row also gives the server's
+// event-loop delay (p99 and max over the run, prom-client's monitor): the HTTP thread's own.
 // Hold the bench lock: flock /tmp/trackhouse-bench.lock node --import tsx bench/query-ab.ts
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -81,6 +88,7 @@ function niceSetting(entry: string): { label: string; nice: number; names: reado
 }
 const nices = process.env.BENCH_QUERY_AB_NICE ? process.env.BENCH_QUERY_AB_NICE.split(',').map(niceSetting) : null;
 const fresh = process.env.BENCH_QUERY_AB_FRESH === '1' && writeRate > 0;
+const ownSession = process.env.BENCH_QUERY_AB_OWN_SESSION === '1';
 const users = Math.max(1000, Math.round(rows / 20));
 const log = (m: string) => process.stderr.write(`[query-ab] ${m}\n`);
 
@@ -169,6 +177,8 @@ interface Row {
    * the load generator runs here, and a delay of its loop delays sends and the reading of answers.
    */
   loadgen_loop_p99: number;
+  /** The server's event-loop delay over the run (ms; prom-client's monitor, reset at each scrape): p99 and max. */
+  server_loop: { p99: number; max: number };
   /** The server's main-thread scavenges during the run: how many, and their mean pause (ms). */
   scavenges: number;
   scavenge_mean_ms: number;
@@ -207,7 +217,7 @@ async function main(): Promise<void> {
     const chUrl = await chHttp.line((o) => (typeof o.url === 'string' ? o.url : undefined));
     const started = (nices === null ? roots : roots.slice(0, 1)).map((r, i) => {
       const env = { ...data.env, QUERY_STREAM: 'off', CLICKHOUSE_URL: chUrl, TRACKHOUSE_DATA_DIR: path.join(work, `query-${i}`), ...envs[i] };
-      const q = child({ ...ctx, root: r }, [...(nodeArgs[i] ?? []), path.join(r, 'dist/cli/main.js'), 'query'], env, `query-${i}`);
+      const q = child({ ...ctx, root: r }, [...(nodeArgs[i] ?? []), path.join(r, 'dist/cli/main.js'), 'query'], env, `query-${i}`, ownSession);
       const label = [String(i), ...(nodeArgs[i] ?? []), ...Object.entries(envs[i] ?? {}).map(([k, v]) => `${k}=${v}`)].join(' ');
       return { root: r, label, q, port: q.line((o) => (o.msg === 'query API listening' && typeof o.port === 'number' ? o.port : undefined)), before: () => {} };
     });
@@ -285,6 +295,7 @@ async function main(): Promise<void> {
             max: Math.round(hist.maxValue) / 1000,
             lag_p99: lag ? Math.round(lag.getValueAtPercentile(99)) / 1000 : null,
             loadgen_loop_p99: Math.round(loop.percentile(99) / 1e4) / 100,
+            server_loop: { p99: Math.round((g1.get('trackhouse_nodejs_eventloop_lag_p99_seconds') ?? 0) * 1e5) / 100, max: Math.round((g1.get('trackhouse_nodejs_eventloop_lag_max_seconds') ?? 0) * 1e5) / 100 },
             scavenges: gc('count'),
             scavenge_mean_ms: Math.round((gc('sum') / Math.max(1, gc('count'))) * 1e5) / 100,
             us_per_page: Math.round((cpu / n) * 1e7) / 10,
@@ -329,10 +340,10 @@ async function main(): Promise<void> {
   const lines = [
     `${rate ? `Paced: ${rate} req/s offered (${LOADGEN === 'wrk' ? "wrk's open-loop schedule" : "autocannon's overallRate, in this process: no send lag"}). ` : 'Closed loop. '}${writeRate} events/s written in the background. Load generator: ${LOADGEN}.`,
     '',
-    '| server | root | access | round | req/s | p50 ms | p99 ms | p99.9 ms | max ms | send lag p99 ms | load generator loop delay p99 ms | scavenges (mean ms) | CPU µs/page (process) | main thread µs/page | cores main / background / other | view lag at end (records) | view records/s | freshness probes (lost): p50 / p99 / max ms | reply bytes | steal % | anon RSS MB |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| server | root | access | round | req/s | p50 ms | p99 ms | p99.9 ms | max ms | send lag p99 ms | load generator loop delay p99 ms | server loop delay p99 / max ms | scavenges (mean ms) | CPU µs/page (process) | main thread µs/page | cores main / background / other | view lag at end (records) | view records/s | freshness probes (lost): p50 / p99 / max ms | reply bytes | steal % | anon RSS MB |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
-  for (const r of out) lines.push(`| ${r.server} | ${r.root} | ${r.pattern} | ${r.round} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.p999} | ${r.max} | ${r.lag_p99 ?? '-'} | ${r.loadgen_loop_p99} | ${r.scavenges} (${r.scavenge_mean_ms}) | ${r.us_per_page} | ${r.main_us_per_page} | ${r.cores.main} / ${r.cores.background} / ${r.cores.other} | ${r.view_lag} | ${r.view_per_s} | ${r.fresh ? `${r.fresh.probes} (${r.fresh.lost}): ${r.fresh.p50} / ${r.fresh.p99} / ${r.fresh.max}` : '-'} | ${r.reply_bytes} | ${r.steal_pct ?? '-'} | ${r.rss_mb} |`);
+  for (const r of out) lines.push(`| ${r.server} | ${r.root} | ${r.pattern} | ${r.round} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.p999} | ${r.max} | ${r.lag_p99 ?? '-'} | ${r.loadgen_loop_p99} | ${r.server_loop.p99} / ${r.server_loop.max} | ${r.scavenges} (${r.scavenge_mean_ms}) | ${r.us_per_page} | ${r.main_us_per_page} | ${r.cores.main} / ${r.cores.background} / ${r.cores.other} | ${r.view_lag} | ${r.view_per_s} | ${r.fresh ? `${r.fresh.probes} (${r.fresh.lost}): ${r.fresh.p50} / ${r.fresh.p99} / ${r.fresh.max}` : '-'} | ${r.reply_bytes} | ${r.steal_pct ?? '-'} | ${r.rss_mb} |`);
   lines.push('', '| access | server | median CPU µs/page (process) | median main thread µs/page | median req/s | median p99 ms | median p99.9 ms | median send lag p99 ms | median scavenges (mean ms) | median anon RSS MB |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor((a.length - 1) / 2)]!;
   for (const pattern of ['uniform', 'zipf', 'hot'] as const) {
