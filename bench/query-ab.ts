@@ -19,7 +19,8 @@
 //   BENCH_QUERY_AB_RATE (requests/s: each run paced at that rate offered, wrk's open-loop schedule,
 //   bench/lib/wrk.ts; the rows then give the p99 at that rate and the send lag), BENCH_QUERY_AB_ENVS
 //   (`|`-separated, one per root, each `K=V K=V`: environment of that root's server on top of the
-//   run's, e.g. two settings of one build: roots `A,A`, envs `QUERY_BACKGROUND_NICE=0|QUERY_BACKGROUND_NICE=10`),
+//   run's, e.g. two settings of one build: roots `A,A`, envs `QUERY_VIEW_DECODE_THREADS=1|QUERY_VIEW_DECODE_THREADS=2`;
+//   for nice values, BENCH_QUERY_AB_NICE below),
 //   BENCH_QUERY_AB_ARGS (`|`-separated, one per root: node options of that root's server, e.g. V8 flags).
 //
 // BENCH_QUERY_AB_NICE (e.g. `0,10,10@stream`): ONE server (the first root, its envs and args), and
