@@ -90,8 +90,9 @@ export const querySchema = z
     /**
      * `trackhouse query` only: the nice value of its background threads (the view's builder and
      * decode threads, the hosted stream's; src/common/threads.ts QUERY_BACKGROUND), so its HTTP
-     * thread goes first when the cores are short. 0: as every other thread. The all-in-one has
-     * its own rule (its bulk threads at 10, the view's at 0) and ignores it.
+     * thread goes first when the cores are short. 0 (default): as every other thread; at 10 the
+     * reads' p99 under writes fell and the view's freshness p99 rose (docs/architecture/query.md).
+     * The all-in-one has its own rule (its bulk threads at 10, the view's at 0) and ignores it.
      */
     backgroundNice: e.QUERY_BACKGROUND_NICE,
     /**
