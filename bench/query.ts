@@ -191,8 +191,13 @@ export interface Child {
 /** BENCH_PROF_DIR: every child process writes a V8 CPU profile there when it exits (node --cpu-prof). */
 const PROF = process.env.BENCH_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF_DIR}`] : [];
 
-export function child(ctx: BenchContext, args: string[], env: NodeJS.ProcessEnv, label: string): Child {
-  const proc = spawn(process.execPath, [...PROF, ...args], { cwd: ctx.root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * A Node child process. `ownSession`: in a session of its own (setsid), so with Linux's autogroup
+ * scheduling it is a group of its own, sharing the cores evenly with this process's group rather
+ * than thread by thread (and nice values inside it order only its own threads).
+ */
+export function child(ctx: BenchContext, args: string[], env: NodeJS.ProcessEnv, label: string, ownSession = false): Child {
+  const proc = spawn(process.execPath, [...PROF, ...args], { cwd: ctx.root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: ownSession });
   const exited = new Promise<number | null>((r) => proc.once('exit', r));
   const lines: Record<string, unknown>[] = [];
   const waiters: ((o: Record<string, unknown>) => void)[] = [];

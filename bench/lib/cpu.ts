@@ -99,3 +99,24 @@ export function perMillion(cpuS: number, events: number): number | null {
 function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
+
+/** Each thread of `pid` now: its id, name (comm) and CPU seconds so far (user + system); empty when gone. */
+export function threadTimes(pid: number): { tid: number; name: string; seconds: number }[] {
+  const out: { tid: number; name: string; seconds: number }[] = [];
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const s = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      out.push({ tid: Number(tid), name: s.slice(s.indexOf('(') + 1, s.lastIndexOf(')')), seconds: (Number(f[11]) + Number(f[12])) / TICKS_PER_S });
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return out;
+}

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { lowerBulkThreads, THREAD } from './threads.js';
+import { lowerBulkThreads, lowerNamedThreads, QUERY_BACKGROUND, THREAD } from './threads.js';
 
 const linux = process.platform === 'linux';
 
@@ -63,5 +63,60 @@ describe.runIf(linux)('lowerBulkThreads', () => {
     stop = lowerBulkThreads([THREAD.stream], 7, 20);
     workers.push(await namedWorker(THREAD.stream));
     await expect.poll(() => nices(THREAD.stream), { timeout: 10_000, interval: 20 }).toEqual([7]);
+  });
+});
+
+describe('QUERY_BACKGROUND', () => {
+  it("is the view's builder and decode threads and the stream's, not the sink's or Node's", () => {
+    expect([...QUERY_BACKGROUND].sort()).toEqual([THREAD.stream, THREAD.viewBuilder, THREAD.viewDecode].sort());
+    expect(QUERY_BACKGROUND).not.toContain('node');
+    expect(QUERY_BACKGROUND).not.toContain(THREAD.sinkDecode);
+  });
+});
+
+describe.runIf(linux)('lowerNamedThreads', () => {
+  const workers: Worker[] = [];
+  let stop = () => {};
+  afterEach(async () => {
+    stop();
+    await Promise.all(workers.splice(0).map((w) => w.terminate()));
+  });
+
+  it("lowers the query's background threads and leaves threads of other names, Node's and the main thread", async () => {
+    workers.push(
+      await namedWorker(THREAD.viewBuilder),
+      await namedWorker(THREAD.viewDecode),
+      await namedWorker(THREAD.viewDecode),
+      await namedWorker(THREAD.sinkDecode),
+      await namedWorker('SomePool'),
+    );
+    const nodeBefore = nices('node');
+    stop = lowerNamedThreads(QUERY_BACKGROUND, 10);
+    expect(nices(THREAD.viewBuilder)).toEqual([10]);
+    expect(nices(THREAD.viewDecode)).toEqual([10, 10]);
+    expect(nices(THREAD.sinkDecode)).toEqual([0]);
+    expect(nices('SomePool')).toEqual([0]);
+    expect(nices('node')).toEqual(nodeBefore);
+    expect(nodeBefore.every((n) => n === 0)).toBe(true);
+  });
+
+  it('lowers a background thread that starts after the first scan (the stream, once the view caught up)', async () => {
+    stop = lowerNamedThreads(QUERY_BACKGROUND, 10, 20);
+    workers.push(await namedWorker(THREAD.stream));
+    await expect.poll(() => nices(THREAD.stream), { timeout: 10_000, interval: 20 }).toEqual([10]);
+  });
+
+  it('leaves a background thread whose priority was set already as it is', async () => {
+    workers.push(await namedWorker(THREAD.viewBuilder, 3));
+    stop = lowerNamedThreads(QUERY_BACKGROUND, 10);
+    expect(nices(THREAD.viewBuilder)).toEqual([3]);
+  });
+
+  it('stops lowering once ended', async () => {
+    stop = lowerNamedThreads(QUERY_BACKGROUND, 10, 20);
+    stop();
+    workers.push(await namedWorker(THREAD.stream));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(nices(THREAD.stream)).toEqual([0]);
   });
 });

@@ -5,7 +5,9 @@
 // query API's view, on a host of few cores: lowering the bulk threads there lets the threads a
 // fresh event waits on (the view's builder, decode and LMDB threads, the HTTP thread) go first
 // when the cores are short, while the bulk work still gets whatever they leave
-// (docs/architecture/view.md, "Freshness").
+// (docs/architecture/view.md, "Freshness"). `trackhouse query` may lower its background threads
+// (QUERY_BACKGROUND_NICE: the view's and the stream's) so that its HTTP thread goes first
+// (docs/architecture/query.md, "Background threads at a lower priority").
 import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 
@@ -30,6 +32,15 @@ export function nameThread(name: string): void {
 const NODE = new Set(['node', 'MainThread']);
 
 /**
+ * The threads of `trackhouse query` no request waits on: the view's builder and decode threads
+ * and the hosted stream's thread. Not the HTTP (main) thread, nor Node's unnamed ones: libuv's
+ * pool runs lmdb-js's commits (lmdb-js 2.9 has no write thread of its own; its writes are N-API
+ * async work) besides the file system and DNS work of every thread, and V8's threads run the HTTP
+ * thread's parallel scavenges, which it waits for.
+ */
+export const QUERY_BACKGROUND: readonly string[] = [THREAD.viewBuilder, THREAD.viewDecode, THREAD.stream];
+
+/**
  * Lowers to `nice` every thread of this process that is bulk work: one named in `bulk`, or any
  * thread not started by Node or by this project (chDB's thread pools), unless its priority was
  * set already. Threads appear later (chDB
@@ -37,14 +48,29 @@ const NODE = new Set(['node', 'MainThread']);
  * Returns a function that ends the scan.
  */
 export function lowerBulkThreads(bulk: readonly string[], nice: number, everyMs = 2_000): () => void {
+  const ours = new Set<string>(Object.values(THREAD));
+  const lowered = new Set<string>(bulk);
+  return lowerWhere((name) => lowered.has(name) || !ours.has(name), nice, everyMs);
+}
+
+/**
+ * Lowers to `nice` the threads of this process named in `names` and no other, unless a thread's
+ * priority was set already; rescanned every `everyMs` for threads started later (the stream's
+ * starts once the view has caught up). Returns a function that ends the scan.
+ */
+export function lowerNamedThreads(names: readonly string[], nice: number, everyMs = 2_000): () => void {
+  const lowered = new Set<string>(names);
+  return lowerWhere((name) => lowered.has(name), nice, everyMs);
+}
+
+/** Every `everyMs`, each thread of this process seen for the first time with a name of its own, lowered when `pick(name)`. */
+function lowerWhere(pick: (name: string) => boolean, nice: number, everyMs: number): () => void {
   let self: string;
   try {
     self = readlinkSync('/proc/self');
   } catch {
     return () => {};
   }
-  const ours = new Set<string>(Object.values(THREAD));
-  const lowered = new Set<string>(bulk);
   const seen = new Set<string>();
   const scan = () => {
     let tids: string[];
@@ -64,7 +90,7 @@ export function lowerBulkThreads(bulk: readonly string[], nice: number, everyMs 
       // A worker thread names itself once it runs: a 'node' thread is looked at again next time.
       if (NODE.has(name)) continue;
       seen.add(tid);
-      if (lowered.has(name) || !ours.has(name)) {
+      if (pick(name)) {
         try {
           // A thread whose priority was chosen (chDB runs one of its MemoryWorkers at -20) keeps it.
           if (getPriority(Number(tid)) === 0) setPriority(Number(tid), nice);

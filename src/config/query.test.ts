@@ -19,6 +19,7 @@ describe('query config', () => {
       shards: 1,
       shardIndex: 0,
       shardUrl: null,
+      backgroundNice: 0,
       viewTestKillAfterRecords: 0,
     });
   });
@@ -29,6 +30,9 @@ describe('query config', () => {
     ['QUERY_TIMEOUT_MS', '10'],
     ['QUERY_VIEW_MAX_BYTES', '-1'],
     ['QUERY_SHARDS', '0'],
+    ['QUERY_BACKGROUND_NICE', '20'],
+    ['QUERY_BACKGROUND_NICE', '-1'],
+    ['QUERY_BACKGROUND_NICE', 'low'],
   ])('refuses %s=%s naming the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value }, '/tmp')).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value }, '/tmp')).toThrow(name);
@@ -48,6 +52,12 @@ describe('query config', () => {
     [{ QUERY_SHARD_INDEX: '1' }, /QUERY_SHARD_INDEX: must be 0/],
   ])('refuses an incomplete shard setup %#, naming the variable', (env, message) => {
     expect(() => loadConfig(env, '/tmp')).toThrow(message);
+  });
+
+  it('takes the background threads\' nice value from QUERY_BACKGROUND_NICE, 0 to 19', () => {
+    expect(loadConfig({ QUERY_BACKGROUND_NICE: '10' }, '/tmp').query.backgroundNice).toBe(10);
+    expect(loadConfig({ QUERY_BACKGROUND_NICE: '19' }, '/tmp').query.backgroundNice).toBe(19);
+    expect(loadConfig({ QUERY_BACKGROUND_NICE: '0' }, '/tmp').query.backgroundNice).toBe(0);
   });
 
   it('refuses a default limit above the maximum', () => {

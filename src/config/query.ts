@@ -26,6 +26,7 @@ export const querySchema = z
     QUERY_SHARDS: int(1, 1, 1024),
     QUERY_SHARD_INDEX: optionalInt(0, 1023),
     QUERY_SHARD_URL: optionalStr(),
+    QUERY_BACKGROUND_NICE: int(0, 0, 19),
     QUERY_VIEW_TEST_KILL_AFTER_RECORDS: int(0, 0, 1_000_000_000),
     HOSTNAME: optionalStr(),
   })
@@ -86,6 +87,14 @@ export const querySchema = z
     shardIndex: e.QUERY_SHARDS === 1 ? 0 : (e.QUERY_SHARD_INDEX ?? ordinalOf(e.HOSTNAME ?? os.hostname()) ?? 0),
     /** URL of shard i's query API, `{i}` replaced by the index (requests for its users are forwarded there). */
     shardUrl: e.QUERY_SHARD_URL ?? null,
+    /**
+     * `trackhouse query` only: the nice value of its background threads (the view's builder and
+     * decode threads, the hosted stream's; src/common/threads.ts QUERY_BACKGROUND), so its HTTP
+     * thread goes first when the cores are short. 0 (default): as every other thread; at 10 the
+     * reads' p99 under writes fell and the view's freshness p99 rose (docs/architecture/query.md).
+     * The all-in-one has its own rule (its bulk threads at 10, the view's at 0) and ignores it.
+     */
+    backgroundNice: e.QUERY_BACKGROUND_NICE,
     /**
      * Test hook (0: off): the view's builder kills its process (SIGKILL) once it has handled this
      * many records since start, with its last transaction possibly still committing.

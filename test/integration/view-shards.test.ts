@@ -4,11 +4,13 @@
 // through both shards: the shard that does not hold the user forwards the request to the one that
 // does (by the producer's partitioner), and both answers equal ClickHouse's, byte for byte.
 import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
 import { silentLogger } from '../../src/common/log.js';
+import { THREAD } from '../../src/common/threads.js';
 import { createRegistry } from '../../src/common/metrics.js';
 import type { Config } from '../../src/config/index.js';
 import { createKafka, ensureTopics, partitionForKey } from '../../src/kafka/index.js';
@@ -22,6 +24,21 @@ import { spawnQuery, type QueryProcess } from './view-process.js';
 
 const KEY = 'test-read-key';
 const hostOf = (i: number) => `127.0.1${i}.1`;
+
+/** Each thread of process `pid` as `name nice` (the main thread as `main nice`), sorted. */
+function threadNices(pid: number): string[] {
+  const out: string[] = [];
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1');
+      const name = Number(tid) === pid ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      out.push(`${name} ${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]}`);
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return out.sort();
+}
 
 /** A port free on both shard addresses. */
 async function freePortOnBoth(): Promise<number> {
@@ -84,6 +101,8 @@ describe('two shards, each reading every user', () => {
           QUERY_SHARD_INDEX: String(i),
           QUERY_SHARD_URL: `http://127.0.1{i}.1:${port}`,
           QUERY_VIEW_DAYS: '4',
+          // Shard 1 with its background threads lowered (shard 0 as by default): both answer alike below.
+          ...(i === 1 ? { QUERY_BACKGROUND_NICE: '10' } : {}),
           SHUTDOWN_DRAIN_DELAY_MS: '0',
           LOG_LEVEL: 'info',
         }),
@@ -114,6 +133,17 @@ describe('two shards, each reading every user', () => {
       const line = shards[i]!.log.find((l) => l.includes('"msg":"query API listening"'))!;
       expect((JSON.parse(line) as { heapLimitMb: number }).heapLimitMb - plain).toBeGreaterThanOrEqual(3 * (64 - 16));
     }
+  });
+
+  it.runIf(process.platform === 'linux')("QUERY_BACKGROUND_NICE lowers the view's and the stream's threads, and no other", async () => {
+    const background = [THREAD.stream, THREAD.viewBuilder, THREAD.viewDecode, THREAD.viewDecode].sort();
+    const named = (pid: number) => threadNices(pid).filter((t) => background.some((b) => t.startsWith(`${b} `)));
+    // The hosted stream starts once the view has caught up; the scan finds it within 2 s.
+    await expect.poll(() => named(shards[1]!.proc.pid!), { timeout: 30_000, interval: 200 }).toEqual(background.map((b) => `${b} 10`));
+    expect(threadNices(shards[1]!.proc.pid!).filter((t) => !background.some((b) => t.startsWith(`${b} `)) && !t.endsWith(' 0'))).toEqual([]);
+    await expect.poll(() => named(shards[0]!.proc.pid!), { timeout: 30_000, interval: 200 }).toEqual(background.map((b) => `${b} 0`));
+    expect(threadNices(shards[0]!.proc.pid!).filter((t) => !t.endsWith(' 0'))).toEqual([]);
+    expect(JSON.parse(shards[1]!.log.find((l) => l.includes('"msg":"query API started')) ?? '{}')).toMatchObject({ backgroundNice: 10 });
   });
 
   it('answers every user through both shards as ClickHouse does', async () => {

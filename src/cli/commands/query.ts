@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { checkClickHouse, openClickHouse } from '../../warehouse/index.js';
 import { createLogger } from '../../common/log.js';
 import { createRegistry } from '../../common/metrics.js';
+import { lowerNamedThreads, QUERY_BACKGROUND } from '../../common/threads.js';
 import { loadConfig } from '../../config/index.js';
 import { lockDataDir } from '../datadirlock.js';
 import { explainKafkaError } from '../../kafka/index.js';
@@ -31,6 +32,10 @@ export function registerQuery(program: Command): void {
       // The view (and the stream's windows) live in the data dir, chDB or not: one query process
       // per data dir; a second one is refused before it opens anything.
       lockDataDir(config.dataDir, 'trackhouse query');
+      // The view's and the stream's threads, at QUERY_BACKGROUND_NICE, let the HTTP thread go
+      // first when the cores are short (docs/architecture/query.md); they start later, so the
+      // scan goes on (its timer is unref'd: it ends with the process). Not in the all-in-one.
+      if (config.query.backgroundNice > 0) lowerNamedThreads(QUERY_BACKGROUND, config.query.backgroundNice);
       const ch = await openClickHouse(config.clickhouse, config.dataDir);
       life.add(clickhousePart(ch));
       try {
@@ -46,7 +51,7 @@ export function registerQuery(program: Command): void {
         life.add(query);
         life.ready();
         log.info(
-          { port: query.port, tlsPort: query.tlsPort, https: config.tls.files !== null && query.tlsPort === null, clickhouse: ch.location, engine: ch.engine, stream: stream !== null },
+          { port: query.port, tlsPort: query.tlsPort, https: config.tls.files !== null && query.tlsPort === null, clickhouse: ch.location, engine: ch.engine, stream: stream !== null, backgroundNice: config.query.backgroundNice },
           'query API started; the view builds in the background (/readyz 503 until it has caught up)',
         );
         process.exitCode = await exited;
