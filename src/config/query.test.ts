@@ -16,7 +16,6 @@ describe('query config', () => {
       viewCommitRecords: 40_000,
       viewCatchUpRecords: 320_000,
       viewCatchUpBytes: 384 * 1024 * 1024,
-      viewPageSize: 4096,
       shards: 1,
       shardIndex: 0,
       shardUrl: null,
@@ -30,9 +29,6 @@ describe('query config', () => {
     ['QUERY_TIMEOUT_MS', '10'],
     ['QUERY_VIEW_MAX_BYTES', '-1'],
     ['QUERY_SHARDS', '0'],
-    ['QUERY_VIEW_PAGE_SIZE', '2048'],
-    ['QUERY_VIEW_PAGE_SIZE', '12288'],
-    ['QUERY_VIEW_PAGE_SIZE', '131072'],
   ])('refuses %s=%s naming the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value }, '/tmp')).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value }, '/tmp')).toThrow(name);
@@ -52,12 +48,6 @@ describe('query config', () => {
     [{ QUERY_SHARD_INDEX: '1' }, /QUERY_SHARD_INDEX: must be 0/],
   ])('refuses an incomplete shard setup %#, naming the variable', (env, message) => {
     expect(() => loadConfig(env, '/tmp')).toThrow(message);
-  });
-
-  it('takes a view page size that is a power of two from 4096 to 65536', () => {
-    expect(loadConfig({ QUERY_VIEW_PAGE_SIZE: '16384' }, '/tmp').query.viewPageSize).toBe(16_384);
-    expect(loadConfig({ QUERY_VIEW_PAGE_SIZE: '65536' }, '/tmp').query.viewPageSize).toBe(65_536);
-    expect(() => loadConfig({ QUERY_VIEW_PAGE_SIZE: '12288' }, '/tmp')).toThrow(/QUERY_VIEW_PAGE_SIZE: expected a power of two/);
   });
 
   it('refuses a default limit above the maximum', () => {

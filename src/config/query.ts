@@ -23,7 +23,6 @@ export const querySchema = z
     QUERY_VIEW_COMMIT_RECORDS: int(40_000, 100, 1_000_000),
     QUERY_VIEW_CATCHUP_RECORDS: int(320_000, 100, 10_000_000),
     QUERY_VIEW_CATCHUP_BYTES: int(384 * 1024 * 1024, 1024 * 1024, 2 ** 40),
-    QUERY_VIEW_PAGE_SIZE: int(4096, 4096, 65_536).refine((v) => (v & (v - 1)) === 0, { error: 'expected a power of two between 4096 and 65536' }),
     QUERY_SHARDS: int(1, 1, 1024),
     QUERY_SHARD_INDEX: optionalInt(0, 1023),
     QUERY_SHARD_URL: optionalStr(),
@@ -81,8 +80,6 @@ export const querySchema = z
     viewCatchUpRecords: e.QUERY_VIEW_CATCHUP_RECORDS,
     /** Decoded bytes such a transaction holds at most until queued (the one committing holds as much again). */
     viewCatchUpBytes: e.QUERY_VIEW_CATCHUP_BYTES,
-    /** LMDB page size of a view created from now on; a view of another page size is wiped and rebuilt. */
-    viewPageSize: e.QUERY_VIEW_PAGE_SIZE,
     /** Replicas the view's partitions are spread over (1: every replica holds every partition). */
     shards: e.QUERY_SHARDS,
     /** This replica's shard: it holds partitions p with p mod shards = shardIndex. */

@@ -76,7 +76,6 @@ export async function startView(opts: ViewOptions): Promise<View> {
     path: dir,
     databases: VIEW_DATABASES,
     identity: { layout: VIEW_LAYOUT, topic, partitionCount: opts.partitionCount, partitions: opts.partitions.join(',') },
-    pageSize: config.query.viewPageSize,
     dbOptions: reader.dbOptions,
     log,
   });
