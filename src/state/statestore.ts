@@ -42,12 +42,6 @@ export interface StateOptions {
   /** Initial map size (virtual; LMDB grows it when full). */
   mapSizeBytes?: number;
   /**
-   * LMDB page size (a power of two, 4096 to 65536; default 4096, whatever the OS page size). Fixed
-   * when the file is created: LMDB opens an existing file with the page size it was written with,
-   * ignoring this option, so openState() wipes a state whose pages are of another size.
-   */
-  pageSize?: number;
-  /**
    * Extra lmdb-js options per database, for this thread only (e.g. a decoder that copies values
    * straight into a reader's buffer). Keys and values stay binary on disk.
    */
@@ -74,8 +68,6 @@ export interface StateStore {
   putMeta(key: string, value: unknown): void;
   /** Bytes in use by the data (pages of every database, free pages excluded). */
   usedBytes(): number;
-  /** The LMDB page size of the file (fixed when it was created). */
-  pageSize(): number;
   /** Bytes the file takes on disk (blocks allocated). */
   diskBytes(): number;
   close(): Promise<void>;
@@ -109,18 +101,18 @@ interface Opened {
 }
 
 /**
- * The page size of a new state when none is asked for, whatever the OS page size. Larger pages
- * were measured for the view (docs/architecture/view.md, "Page size"): 16 KiB took 20 % more CPU
- * and 1.5 GB more anonymous memory for a 4 M-event build, and a fifth more disk, for no faster build.
+ * The page size of a new state, whatever the OS page size (64 KiB on some arm64 kernels). Larger
+ * pages were measured for the view (docs/architecture/view.md, "Page size"): 16 KiB took 20 % more
+ * CPU and 1.5 GB more anonymous memory for a 4 M-event build, and a fifth more disk, for no faster
+ * build. An existing file keeps the page size it was created with (LMDB reads it from the file).
  */
-export const DEFAULT_PAGE_SIZE = 4096;
+export const PAGE_SIZE = 4096;
 
 function openEnv(
   dir: string,
   names: readonly string[],
   noSync: boolean,
   mapSizeBytes: number | undefined,
-  pageSize: number,
   dbOptions: StateOptions['dbOptions'] = {},
 ): Opened {
   mkdirSync(dir, { recursive: true });
@@ -132,9 +124,9 @@ function openEnv(
     // lmdb-js syncs after commit by default on Linux; with noSync there is nothing to sync.
     overlappingSync: false,
     noMemInit: true,
-    // Always given, so a new file's pages do not follow the OS page size (64 KiB on some arm64
-    // kernels); an existing file keeps its own (mdb_env_open reads it from the meta page).
-    pageSize,
+    // Always given, so a new file's pages do not follow the OS page size; an existing file keeps
+    // its own (mdb_env_open reads it from the meta page), and works as it is.
+    pageSize: PAGE_SIZE,
     ...(mapSizeBytes ? { mapSize: mapSizeBytes } : {}),
   });
   const dbs = new Map<string, Bytes>();
@@ -167,20 +159,13 @@ export async function openState(opts: StateOptions): Promise<StateStore> {
   const boot = bootId();
   const noSync = boot !== null;
   const names = opts.databases;
-  const pageSize = opts.pageSize ?? DEFAULT_PAGE_SIZE;
-  let o = openEnv(opts.path, names, noSync, opts.mapSizeBytes, pageSize, opts.dbOptions);
+  let o = openEnv(opts.path, names, noSync, opts.mapSizeBytes, opts.dbOptions);
   let wiped: string | null = null;
   const stored = o.meta.get('identity') as Record<string, unknown> | undefined;
   const openMark = o.meta.get('open') as { boot: string | null } | undefined;
   const identity = { ...opts.identity, store: LMDB_FORMAT };
-  // The page size is part of what the state was built with, read from the file itself rather than
-  // kept in `identity`: LMDB records it in the meta page (the only place it can differ from the
-  // request), and a state written before the setting existed is judged by what it is.
-  const filePageSize = envPageSize(o.env);
   if (stored !== undefined && JSON.stringify(stored) !== JSON.stringify(identity)) {
     wiped = `it was built for ${JSON.stringify(stored)}, this process needs ${JSON.stringify(identity)}`;
-  } else if (filePageSize !== pageSize) {
-    wiped = `its LMDB pages are ${filePageSize} bytes, this process asks for ${pageSize}`;
   } else if (openMark !== undefined && openMark.boot !== boot) {
     wiped = 'the machine restarted while it was open, so its last unsynced writes may be torn';
   }
@@ -188,7 +173,7 @@ export async function openState(opts: StateOptions): Promise<StateStore> {
     opts.log.warn({ path: opts.path, reason: wiped }, 'local state wiped; it will be rebuilt');
     await o.env.close();
     rmSync(opts.path, { recursive: true, force: true });
-    o = openEnv(opts.path, names, noSync, opts.mapSizeBytes, pageSize, opts.dbOptions);
+    o = openEnv(opts.path, names, noSync, opts.mapSizeBytes, opts.dbOptions);
   }
   o.meta.putSync('identity', identity);
   o.meta.putSync('open', { boot });
@@ -201,8 +186,7 @@ export async function openState(opts: StateOptions): Promise<StateStore> {
  */
 export function attachState(opts: Pick<StateOptions, 'path' | 'databases' | 'mapSizeBytes' | 'dbOptions'>): StateStore {
   const noSync = bootId() !== null;
-  // The file exists (openState made it), so it keeps its page size whatever is asked here.
-  return wrap(openEnv(opts.path, opts.databases, noSync, opts.mapSizeBytes, DEFAULT_PAGE_SIZE, opts.dbOptions), opts.path, null, noSync, false);
+  return wrap(openEnv(opts.path, opts.databases, noSync, opts.mapSizeBytes, opts.dbOptions), opts.path, null, noSync, false);
 }
 
 function envPageSize(env: RootDatabase): number {
@@ -257,9 +241,6 @@ function wrap(o: Opened, dir: string, wiped: string | null, noSync: boolean, own
         pages += s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages;
       }
       return pages * envPageSize(env);
-    },
-    pageSize() {
-      return envPageSize(env);
     },
     diskBytes() {
       try {
