@@ -27,10 +27,10 @@
 // CPU seconds per million rows, of the sink process (its decode workers and chDB included) and
 // of the broker's process tree, are read from /proc before and after the drain and the live run.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { kafkajs } from '../src/kafka/kafkajs.js';
-import { cpuSeconds, perMillion } from './lib/cpu.js';
+import { cpuSeconds, perMillion, threadTimes } from './lib/cpu.js';
 import { groupLag } from './lib/lag.js';
 import { envPairs, words } from './lib/proc.js';
 
@@ -166,22 +166,9 @@ function startSinkProcess(
  */
 function threadCpu(pid: number): Map<string, number> {
   const out = new Map<string, number>();
-  let tasks: string[] = [];
-  try {
-    tasks = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return out;
-  }
-  for (const t of tasks) {
-    try {
-      const st = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
-      const comm = st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'));
-      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-      const name = t === String(pid) ? `main(${comm})` : comm;
-      out.set(name, (out.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) / 100);
-    } catch {
-      /* the thread ended */
-    }
+  for (const t of threadTimes(pid)) {
+    const name = t.tid === pid ? `main(${t.name})` : t.name;
+    out.set(name, (out.get(name) ?? 0) + t.seconds);
   }
   return out;
 }
