@@ -34,18 +34,25 @@ function nices(name: string): number[] {
   return out;
 }
 
-describe.runIf(linux)('lowerBulkThreads', () => {
+/** The workers a test starts and the scan it runs, ended after each test of the enclosing block. */
+function perTest(): { workers: Worker[]; ends(stop: () => void): void } {
   const workers: Worker[] = [];
   let stop = () => {};
   afterEach(async () => {
     stop();
+    stop = () => {};
     await Promise.all(workers.splice(0).map((w) => w.terminate()));
   });
+  return { workers, ends: (s) => (stop = s) };
+}
+
+describe.runIf(linux)('lowerBulkThreads', () => {
+  const { workers, ends } = perTest();
 
   it('lowers the named bulk threads and threads of no known name, not the view or Node threads', async () => {
     workers.push(await namedWorker(THREAD.sinkDecode), await namedWorker(THREAD.viewBuilder), await namedWorker('SomePool'));
     const nodeBefore = nices('node');
-    stop = lowerBulkThreads([THREAD.sinkDecode], 7);
+    ends(lowerBulkThreads([THREAD.sinkDecode], 7));
     expect(nices(THREAD.sinkDecode)).toEqual([7]);
     expect(nices('SomePool')).toEqual([7]);
     expect(nices(THREAD.viewBuilder)).toEqual([0]);
@@ -55,12 +62,12 @@ describe.runIf(linux)('lowerBulkThreads', () => {
 
   it('leaves a thread whose priority was set already as it is', async () => {
     workers.push(await namedWorker('ChosenPool', 3));
-    stop = lowerBulkThreads([], 7);
+    ends(lowerBulkThreads([], 7));
     expect(nices('ChosenPool')).toEqual([3]);
   });
 
   it('lowers a bulk thread that names itself after the first scan', async () => {
-    stop = lowerBulkThreads([THREAD.stream], 7, 20);
+    ends(lowerBulkThreads([THREAD.stream], 7, 20));
     workers.push(await namedWorker(THREAD.stream));
     await expect.poll(() => nices(THREAD.stream), { timeout: 10_000, interval: 20 }).toEqual([7]);
   });
@@ -75,12 +82,7 @@ describe('QUERY_BACKGROUND', () => {
 });
 
 describe.runIf(linux)('lowerNamedThreads', () => {
-  const workers: Worker[] = [];
-  let stop = () => {};
-  afterEach(async () => {
-    stop();
-    await Promise.all(workers.splice(0).map((w) => w.terminate()));
-  });
+  const { workers, ends } = perTest();
 
   it("lowers the query's background threads and leaves threads of other names, Node's and the main thread", async () => {
     workers.push(
@@ -91,7 +93,7 @@ describe.runIf(linux)('lowerNamedThreads', () => {
       await namedWorker('SomePool'),
     );
     const nodeBefore = nices('node');
-    stop = lowerNamedThreads(QUERY_BACKGROUND, 10);
+    ends(lowerNamedThreads(QUERY_BACKGROUND, 10));
     expect(nices(THREAD.viewBuilder)).toEqual([10]);
     expect(nices(THREAD.viewDecode)).toEqual([10, 10]);
     expect(nices(THREAD.sinkDecode)).toEqual([0]);
@@ -101,19 +103,20 @@ describe.runIf(linux)('lowerNamedThreads', () => {
   });
 
   it('lowers a background thread that starts after the first scan (the stream, once the view caught up)', async () => {
-    stop = lowerNamedThreads(QUERY_BACKGROUND, 10, 20);
+    ends(lowerNamedThreads(QUERY_BACKGROUND, 10, 20));
     workers.push(await namedWorker(THREAD.stream));
     await expect.poll(() => nices(THREAD.stream), { timeout: 10_000, interval: 20 }).toEqual([10]);
   });
 
   it('leaves a background thread whose priority was set already as it is', async () => {
     workers.push(await namedWorker(THREAD.viewBuilder, 3));
-    stop = lowerNamedThreads(QUERY_BACKGROUND, 10);
+    ends(lowerNamedThreads(QUERY_BACKGROUND, 10));
     expect(nices(THREAD.viewBuilder)).toEqual([3]);
   });
 
   it('stops lowering once ended', async () => {
-    stop = lowerNamedThreads(QUERY_BACKGROUND, 10, 20);
+    const stop = lowerNamedThreads(QUERY_BACKGROUND, 10, 20);
+    ends(stop);
     stop();
     workers.push(await namedWorker(THREAD.stream));
     await new Promise((r) => setTimeout(r, 200));
