@@ -8,6 +8,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 const TICKS_PER_S = 100;
 
 interface Stat {
+  /** The thread's or process's name (comm). */
+  name: string;
   ppid: number;
   user: number;
   system: number;
@@ -18,7 +20,7 @@ function stat(pid: number, file = `/proc/${pid}/stat`): Stat | null {
     const s = readFileSync(file, 'utf8');
     // Fields after "(comm)": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
     const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return { ppid: Number(f[1]), user: Number(f[11]), system: Number(f[12]) };
+    return { name: s.slice(s.indexOf('(') + 1, s.lastIndexOf(')')), ppid: Number(f[1]), user: Number(f[11]), system: Number(f[12]) };
   } catch {
     return null;
   }
@@ -110,13 +112,8 @@ export function threadTimes(pid: number): { tid: number; name: string; seconds: 
     return out;
   }
   for (const tid of tids) {
-    try {
-      const s = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-      out.push({ tid: Number(tid), name: s.slice(s.indexOf('(') + 1, s.lastIndexOf(')')), seconds: (Number(f[11]) + Number(f[12])) / TICKS_PER_S });
-    } catch {
-      // ended meanwhile
-    }
+    const s = stat(pid, `/proc/${pid}/task/${tid}/stat`);
+    if (s !== null) out.push({ tid: Number(tid), name: s.name, seconds: (s.user + s.system) / TICKS_PER_S });
   }
   return out;
 }
