@@ -61,7 +61,7 @@ import { kafkajs } from '../src/kafka/kafkajs.js';
 import { javaCompatiblePartitioner } from '../src/kafka/partitioner.js';
 import { EventCodec } from '../src/schema/index.js';
 import { startLocalBroker, type LocalBroker } from '../src/localkafka/index.js';
-import { cpuSeconds, mainThreadTimes, threadTimes } from './lib/cpu.js';
+import { cpuSeconds, threadTimes } from './lib/cpu.js';
 import { QUERY_BACKGROUND } from '../src/common/threads.js';
 import { envPairs, rssMb, words } from './lib/proc.js';
 import { cpuShares, cpuSpeed, cpuTicks } from './lib/cpuspeed.js';
@@ -92,12 +92,6 @@ const fresh = process.env.BENCH_QUERY_AB_FRESH === '1' && writeRate > 0;
 const ownSession = process.env.BENCH_QUERY_AB_OWN_SESSION === '1';
 const users = Math.max(1000, Math.round(rows / 20));
 const log = (m: string) => process.stderr.write(`[query-ab] ${m}\n`);
-
-/** utime + stime of the process's main thread (the HTTP thread), in seconds. */
-function mainCpuSeconds(pid: number): number {
-  const t = mainThreadTimes(pid);
-  return t.user + t.system;
-}
 
 /** Sets the background threads of `pid` (QUERY_BACKGROUND) named in `names` to `nice`, the others to 0; returns how many were set to `nice`. */
 function setBackgroundNice(pid: number, nice: number, names: readonly string[]): number {
@@ -265,7 +259,6 @@ async function main(): Promise<void> {
           }
           const g0 = await metrics(port);
           const c0 = cpuSeconds(pid);
-          const m0 = mainCpuSeconds(pid);
           const th0 = threadGroups(pid);
           const t0 = cpuTicks();
           const w0 = performance.now();
@@ -277,8 +270,8 @@ async function main(): Promise<void> {
           const freshness = probes ? await probes : null;
           const wall = (performance.now() - w0) / 1000;
           const cpu = cpuSeconds(pid) - c0;
-          const mainCpu = mainCpuSeconds(pid) - m0;
           const th1 = threadGroups(pid);
+          const mainCpu = th1.main - th0.main;
           const cores = (k: 'main' | 'background' | 'other') => Math.round(((th1[k] - th0[k]) / wall) * 100) / 100;
           const shares = cpuShares(t0, cpuTicks());
           const g1 = await metrics(port);
