@@ -189,10 +189,6 @@ export function attachState(opts: Pick<StateOptions, 'path' | 'databases' | 'map
   return wrap(openEnv(opts.path, opts.databases, noSync, opts.mapSizeBytes, opts.dbOptions), opts.path, null, noSync, false);
 }
 
-function envPageSize(env: RootDatabase): number {
-  return (env.getStats() as { pageSize: number }).pageSize;
-}
-
 function wrap(o: Opened, dir: string, wiped: string | null, noSync: boolean, owner: boolean): StateStore {
   const { env, dbs, meta } = o;
   const offsetsDb = o.offsets;
@@ -240,7 +236,7 @@ function wrap(o: Opened, dir: string, wiped: string | null, noSync: boolean, own
         const s = db.getStats() as { treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number };
         pages += s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages;
       }
-      return pages * envPageSize(env);
+      return pages * (env.getStats() as { pageSize: number }).pageSize;
     },
     diskBytes() {
       try {
