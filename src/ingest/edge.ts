@@ -154,9 +154,14 @@ export class IngestEdge {
       if (call === undefined) this.notFound(res, req);
       else this.begin(res, req, call, null, false, CALL_PATHS.get(name));
     });
+    // A path with routes of its own answers its own preflights and, for other methods, 405 with
+    // Allow: uWS matches a path's routes before the wildcards below.
+    const onlyFor = (p: string, takes: string, allow: readonly [string, string]) => {
+      app.options(p, (res, req) => this.preflight(res, req));
+      app.any(p, (res, req) => this.methodNotAllowed(res, req, `${req.getUrl().slice(0, 200)} takes ${takes}`, allow));
+    };
     // The GET routes: analytics.js's settings, and posthog-js's remote config and feature flags
-    // (formats/posthog-sdk.ts), answered, not 404. Each answers HEAD too (getAndHead), and its own
-    // preflights: uWS matches a path's routes before the OPTIONS wildcard below.
+    // (formats/posthog-sdk.ts), answered, not 404. Each answers HEAD too (getAndHead).
     const getRoutes: [string, (res: HttpResponse, req: HttpRequest) => void][] = [
       ['/v1/projects/:key/settings', (res, req) => this.analyticsSettings(res, req, secure)],
       ['/array/:token/config', (res, req) => this.posthogConfig(res, req, false)],
@@ -164,14 +169,12 @@ export class IngestEdge {
     ];
     for (const [p, handler] of getRoutes) {
       getAndHead(app, p, handler);
-      app.options(p, (res, req) => this.preflight(res, req));
-      app.any(p, (res, req) => this.methodNotAllowed(res, req, `${req.getUrl().slice(0, 200)} takes GET`, ALLOW_GET));
+      onlyFor(p, 'GET', ALLOW_GET);
     }
-    // PostHog's feature flags: POST only, with their own preflights and 405s (Allow), as the GET routes.
+    // PostHog's feature flags: POST only.
     for (const p of ['/flags', '/flags/', '/decide', '/decide/']) {
       app.post(p, (res, req) => this.posthogFlags(res, req));
-      app.options(p, (res, req) => this.preflight(res, req));
-      app.any(p, (res, req) => this.methodNotAllowed(res, req, `${req.getUrl().slice(0, 200)} takes POST`, ALLOW_POST));
+      onlyFor(p, 'POST', ALLOW_POST);
     }
     app.options('/*', (res, req) => this.preflight(res, req));
     app.any('/*', (res, req) => {
