@@ -1,6 +1,6 @@
-import { readdirSync, readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
+import { threadsOf } from '../../test/support/threads.js';
 import { lowerBulkThreads, lowerNamedThreads, QUERY_BACKGROUND, THREAD } from './threads.js';
 
 const linux = process.platform === 'linux';
@@ -21,17 +21,7 @@ function namedWorker(name: string, nice = 0): Promise<Worker> {
 
 /** Nice of each thread of this process named `name`. */
 function nices(name: string): number[] {
-  const out: number[] = [];
-  for (const tid of readdirSync('/proc/self/task')) {
-    try {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'latin1');
-      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== name) continue;
-      out.push(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]));
-    } catch {
-      // ended meanwhile
-    }
-  }
-  return out;
+  return threadsOf().filter((t) => t.name === name).map((t) => t.nice);
 }
 
 /** The workers a test starts and the scan it runs, ended after each test of the enclosing block. */

@@ -4,7 +4,6 @@
 // through both shards: the shard that does not hold the user forwards the request to the one that
 // does (by the producer's partitioner), and both answers equal ClickHouse's, byte for byte.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,23 +20,16 @@ import { kafkaBrokers, tempDir, testConfig } from '../support/env.js';
 import { caughtUp, produce } from './sink-helpers.js';
 import { allPages, DAY, randomEvents } from './view-helpers.js';
 import { spawnQuery, type QueryProcess } from './view-process.js';
+import { threadsOf } from '../support/threads.js';
 
 const KEY = 'test-read-key';
 const hostOf = (i: number) => `127.0.1${i}.1`;
 
 /** Each thread of process `pid` as `name nice` (the main thread as `main nice`), sorted. */
 function threadNices(pid: number): string[] {
-  const out: string[] = [];
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1');
-      const name = Number(tid) === pid ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      out.push(`${name} ${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]}`);
-    } catch {
-      // ended meanwhile
-    }
-  }
-  return out.sort();
+  return threadsOf(pid)
+    .map((t) => `${t.tid === pid ? 'main' : t.name} ${t.nice}`)
+    .sort();
 }
 
 /** A port free on both shard addresses. */
