@@ -494,7 +494,7 @@ function writeCursorOf(r: Rows, i: number, s: number, e: number, ctx: Context): 
   const src = out;
   const time = r.page.rows.time(i);
   // The aligned cursor checks the id for an escape as it encodes it; on one, it is written again here.
-  if (time >= 1e12 && time < 1e13 && ctx.aligned && writeAlignedCursor(time, s + 1, e - 1)) return;
+  if (time >= 1e12 && time < 1e13 && writeAlignedCursor(time, s + 1, e - 1)) return;
   const escaped = hasBackslash(s + 1, e - 1);
   const fingerprint = FINGERPRINT;
   const ts = String(time);
@@ -606,7 +606,7 @@ function compileWriter(ops: Omit<EdgeOps, 'write'>): EdgeWriter {
   let cursors = 0;
   const cursor = (s: string, e: string) =>
     `{ const time = rows.time(i); const s = ${s} + 1; const e = ${e} - 1; let done = false; ` +
-    'if (aligned && time >= 1e12 && time < 1e13) { ' +
+    'if (time >= 1e12 && time < 1e13) { ' +
     'const hi = Math.floor(time / 1e6) | 0; const lo = (time - hi * 1e6) | 0; const c3 = (lo / 1000) | 0; const top = (hi / 1000) | 0; const d = (top / 1000) | 0; ' +
     'v.setUint32(t, TIME_HEAD[d], true); v.setUint32(t + 4, TIME_TRIPLE[top - d * 1000], true); v.setUint32(t + 8, TIME_TRIPLE[hi - top * 1000], true); ' +
     'v.setUint32(t + 12, TIME_TRIPLE[c3], true); v.setUint32(t + 16, TIME_TRIPLE[lo - c3 * 1000], true); ' +
@@ -650,7 +650,6 @@ function compileWriter(ops: Omit<EdgeOps, 'write'>): EdgeWriter {
     'const rows = r.page.rows;',
     'const count = r.page.count;',
     'const h = r.headers;',
-    'const aligned = ctx.aligned;',
     'const m0 = MIDDLE[0], m1 = MIDDLE[1], m2 = MIDDLE[2], m3 = MIDDLE[3], m4 = MIDDLE[4], m5 = MIDDLE[5];',
     'for (let i = 0; i < count; i++) {',
     'const rowStart = rows.start(i);',
@@ -824,8 +823,6 @@ function writeParts(parts: readonly Part[], r: Rows, ctx: Context): boolean {
 interface Context {
   plan: FastPlan;
   userId: string;
-  /** Whether FINGERPRINT and MIDDLE hold the page's fingerprint (any cursor to write); false: no cursor is written. */
-  aligned: boolean;
 }
 
 /**
@@ -861,10 +858,10 @@ export function writeFastPage(plan: FastPlan, schema: GraphQLSchema, variables: 
   }
   const page = reader.viewPage(r);
   if (page === null) return null;
-  // `|<fingerprint>|` base64url-encoded (MIDDLE, for the aligned cursors); `out` is the reader's
-  // buffer (see `own`): the page's rows, then the answer.
-  const aligned = page.count > 0 && plan.readsCursor;
-  if (aligned) fingerprintOf(r);
+  // A page writes cursors only when it has events and its plan reads one: FINGERPRINT and MIDDLE
+  // (`|<fingerprint>|` base64url-encoded, for the aligned cursors) then hold its fingerprint.
+  // `out` is the reader's buffer (see `own`): the page's rows, then the answer.
+  if (page.count > 0 && plan.readsCursor) fingerprintOf(r);
   writeInto(page.rows.buffer);
   at = page.count > 0 ? page.rows.end(page.count - 1) : 0;
   const answer = at;
@@ -873,7 +870,7 @@ export function writeFastPage(plan: FastPlan, schema: GraphQLSchema, variables: 
   // Every row's offsets are needed (the edges, the start and end cursors); each row's `type` is
   // checked by the edge writer (plan.edge.readsType), which has its offsets at hand.
   for (let i = 0; i < page.count; i++) if ((h[i * ROW_HEADER]! & ROW_NO_LAYOUT) !== 0) return null;
-  const ctx: Context = { plan, userId, aligned };
+  const ctx: Context = { plan, userId };
   if (!writeParts(plan.page, rows, ctx)) return null;
   return out.subarray(answer, at);
 }
