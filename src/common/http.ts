@@ -26,6 +26,7 @@ export const STATUS_TEXT: Record<number, string> = {
   411: '411 Length Required',
   413: '413 Payload Too Large',
   415: '415 Unsupported Media Type',
+  422: '422 Unprocessable Content',
   429: '429 Too Many Requests',
   500: '500 Internal Server Error',
   503: '503 Service Unavailable',

@@ -1,5 +1,5 @@
 // Versioned Avro schemas. Each src/schema/avsc/<name>.v<N>.avsc file is one version; its Confluent schema
-// id is N (trackhouse needs no schema registry; one can be seeded with these ids). Readers always
+// id is N (no schema registry needed: the query port serves these ids, src/registry/). Readers always
 // decode into the newest version, resolving older writers' records through Avro schema resolution.
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,8 @@ export interface SchemaVersion {
   readonly version: number;
   readonly file: string;
   readonly type: avro.Type;
+  /** The schema as compact JSON text (what a schema registry serves for its id). */
+  readonly text: string;
 }
 
 export function loadSchemaVersions(name: string, dir: string = SCHEMAS_DIR): SchemaVersion[] {
@@ -25,7 +27,7 @@ export function loadSchemaVersions(name: string, dir: string = SCHEMAS_DIR): Sch
     const m = pattern.exec(file);
     if (!m) continue;
     const schema = JSON.parse(readFileSync(`${dir}/${file}`, 'utf8')) as avro.Schema;
-    versions.push({ version: Number(m[1]), file, type: avro.Type.forSchema(schema) });
+    versions.push({ version: Number(m[1]), file, type: avro.Type.forSchema(schema), text: JSON.stringify(schema) });
   }
   versions.sort((a, b) => a.version - b.version);
   if (versions.length === 0) throw new Error(`no ${name}.v<N>.avsc schema in ${dir}`);

@@ -1,0 +1,118 @@
+// The schema registry on the query port, under /registry (a client's registry URL is
+// http://<query host>:8081/registry): src/registry/answers.ts's answers, read key required.
+// Registry clients send HTTP Basic credentials (`basic.auth.user.info`, kcat's `user:pass@` URL),
+// so the read key is taken as the Basic user name or password, or as a Bearer token as elsewhere
+// on this port. Replies and errors are in Confluent's shape (`{"error_code":N,"message":...}`),
+// which its clients parse.
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { forMethod, readText, writeReply, type Headers } from '../common/http.js';
+import { registryError, type RegistryAnswer, type SchemaRegistryAnswers } from './answers.js';
+
+export const REGISTRY_PATH = '/registry';
+const CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
+/** Schema texts are a few KB; Confluent's own request limit is far above any real schema. */
+const MAX_BODY_BYTES = 1024 * 1024;
+const NO_STORE: Headers = [['Cache-Control', 'no-store']];
+const CHALLENGE: Headers = [
+  ['Cache-Control', 'no-store'],
+  ['WWW-Authenticate', 'Basic realm="trackhouse", charset="UTF-8"'],
+];
+/** What Confluent's registry routes take; PUT and DELETE are answered (read-only: 42205). */
+const METHODS = new Set(['get', 'head', 'post', 'put', 'delete']);
+const ALLOW: Headers = [
+  ['Cache-Control', 'no-store'],
+  ['Allow', 'GET, HEAD, POST, PUT, DELETE'],
+];
+const RETRY: Headers = [
+  ['Cache-Control', 'no-store'],
+  ['Retry-After', '1'],
+];
+
+export interface RegistryRoutesOptions {
+  answers: SchemaRegistryAnswers;
+  readKeys: ReadonlySet<string>;
+  /** True once the server drains: requests get 503. */
+  draining(): boolean;
+  /** Records an answer in the server's request metrics. */
+  done(status: number, start: number): void;
+}
+
+/** Whether an Authorization header carries a read key: Bearer, or Basic as user name or password. */
+export function carriesReadKey(header: string, readKeys: ReadonlySet<string>): boolean {
+  const bearer = /^bearer +(\S+) *$/i.exec(header);
+  if (bearer) return readKeys.has(bearer[1]!);
+  const basic = /^basic +([A-Za-z0-9+/]+={0,2}) *$/i.exec(header);
+  if (!basic) return false;
+  const pair = Buffer.from(basic[1]!, 'base64').toString('utf8');
+  const colon = pair.indexOf(':');
+  const user = colon < 0 ? pair : pair.slice(0, colon);
+  return readKeys.has(user) || (colon >= 0 && readKeys.has(pair.slice(colon + 1)));
+}
+
+/** The path after /registry as segments, percent-decoded; null for one that does not decode. */
+export function registrySegments(url: string): string[] | null {
+  const rest = url.slice(REGISTRY_PATH.length);
+  const segments: string[] = [];
+  for (const part of rest.split('/')) {
+    if (part === '') continue;
+    try {
+      segments.push(decodeURIComponent(part));
+    } catch {
+      return null;
+    }
+  }
+  return segments;
+}
+
+export function addRegistryRoutes(app: TemplatedApp, o: RegistryRoutesOptions): void {
+  const send = (res: HttpResponse, answer: RegistryAnswer, start: number, headers: Headers = NO_STORE, close = false) => {
+    writeReply(res, answer.status, CONTENT_TYPE, answer.body, headers, close);
+    o.done(answer.status, start);
+  };
+  const handler = (res: HttpResponse, req: HttpRequest) => {
+    const start = performance.now();
+    const method = req.getMethod();
+    const out = forMethod(res, req);
+    if (!METHODS.has(method)) {
+      send(out, registryError(405, 405, 'HTTP 405 Method Not Allowed'), start, ALLOW);
+      return;
+    }
+    if (o.draining()) {
+      send(out, registryError(503, 50003, 'this query server is shutting down; retry on another'), start, RETRY);
+      return;
+    }
+    if (!carriesReadKey(req.getHeader('authorization'), o.readKeys)) {
+      send(out, registryError(401, 40101, 'a read key is required: HTTP Basic auth with the read key as user name, or Authorization: Bearer <read key>'), start, CHALLENGE);
+      return;
+    }
+    const segments = registrySegments(req.getUrl());
+    const query = new URLSearchParams(req.getQuery() ?? '');
+    if (segments === null) {
+      send(out, registryError(404, 404, 'HTTP 404 Not Found'), start);
+      return;
+    }
+    if (method === 'get' || method === 'head') {
+      send(out, o.answers.get(segments, query), start);
+      return;
+    }
+    if (method !== 'post') {
+      // PUT and DELETE: a registry's writes, refused as a read-only one refuses them.
+      send(out, o.answers.change(segments), start);
+      return;
+    }
+    const state = { aborted: false };
+    res.onAborted(() => (state.aborted = true));
+    readText(
+      res,
+      MAX_BODY_BYTES,
+      (text) => {
+        if (!state.aborted) res.cork(() => send(res, o.answers.post(segments, text), start));
+      },
+      () => {
+        if (!state.aborted) res.cork(() => send(res, registryError(413, 413, `a request body may have at most ${MAX_BODY_BYTES} bytes`), start, NO_STORE, true));
+      },
+    );
+  };
+  app.any(REGISTRY_PATH, handler);
+  app.any(`${REGISTRY_PATH}/*`, handler);
+}
