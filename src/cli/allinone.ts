@@ -337,6 +337,7 @@ function printBanner(
     `  browser  ${query}/dashboard      (the dashboard: enter the read key below)`,
     `  sink     http://${host}:${p.sinkPort}      (/metrics, /readyz)`,
     `  kafka    ${p.brokers.join(',')}${config.kafka.brokers.length === 0 ? '   (local broker, data in ' + config.dataDir + '/kafka)' : ''}`,
+    `  schemas  ${query}/registry      (Confluent schema registry API of ${config.kafka.topics.events}, for Kafka tools: the read key as user name)`,
     `  data     ${config.clickhouse.url ?? `${config.dataDir}/clickhouse (chDB, in this process)`}`,
     '',
     keys.devWrite ? `  write key  ${writeKey}   (dev key: set TRACKHOUSE_WRITE_KEYS for real ones)` : `  write key  ${writeKey} (from TRACKHOUSE_WRITE_KEYS)`,

@@ -24,6 +24,8 @@ import { shardPartitions, startView, type View } from '../view/view.js';
 import { createAuditLog, startAuditCopier } from '../audit/index.js';
 import { createErasureWriter, startErasureReader, type ErasureList, type ErasureReader } from '../erasure/index.js';
 import { adminRoutes, ErasureStore, RegulationExecutor, type AdminDeps } from '../regulations/index.js';
+import { addRegistryRoutes, SchemaRegistryAnswers } from '../registry/index.js';
+import { loadSchemaVersions } from '../schema/index.js';
 import type { Part } from './lifecycle.js';
 
 export interface Component extends Part {
@@ -111,8 +113,8 @@ export interface QueryComponent extends Component {
 }
 
 /**
- * The query API on QUERY_PORT, with the dashboard (GET /dashboard, GET /v1/pipeline) and GraphQL
- * (POST and GET /graphql) on the same port, and the per-user view of the events topic behind it
+ * The query API on QUERY_PORT, with the dashboard (GET /dashboard, GET /v1/pipeline), GraphQL
+ * (POST and GET /graphql) and the schema registry's read API (/registry) on the same port, and the per-user view of the events topic behind it
  * (every partition, or this shard's with QUERY_SHARDS): the view reads Kafka itself and needs
  * nothing from the sink; ClickHouse answers what lies outside it. With `stream` (hostedStream) it
  * serves /v1/volume and /v1/alerts too: the stream starts once the API listens. Stops the HTTP API
@@ -137,6 +139,7 @@ export async function queryComponent(
       graphqlRoutes({ config, log, registry: o.registry, stream: stream ? { answer: (route, query) => stream.answer(route, query) } : null }),
       ...(stream ? [(app, g) => stream.routes(app, g.draining, g.done, g.begin)] satisfies QueryRoutes[] : []),
       adminRoutes({ adminKeys: config.keys.admin, deps: () => admin }),
+      registryRoutes(config),
     ],
   });
   // The stream runs in a thread of its own and needs nothing from the view, but both catch up on
@@ -248,6 +251,15 @@ export async function alertsComponent(o: ComponentBase & { kafka: Kafka; rules: 
  */
 export function dashboardRoutes(config: Config, log: Logger): QueryRoutes {
   return (app, guard) => addDashboardRoutes(app, { config: config.dashboard, log, admit: guard.admit, fail: guard.fail });
+}
+
+/**
+ * The schema registry's read API (GET /registry/schemas/ids/{id} and the rest) over the event
+ * schemas, behind the read key, so Kafka tools decode the events topic.
+ */
+export function registryRoutes(config: Config): QueryRoutes {
+  const answers = new SchemaRegistryAnswers(loadSchemaVersions('event'), config.kafka.topics.events);
+  return (app, guard) => addRegistryRoutes(app, { answers, readKeys: config.keys.read, draining: guard.draining, done: (status, start) => guard.done('other', status, start) });
 }
 
 interface RegulationParts {
