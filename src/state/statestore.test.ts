@@ -4,9 +4,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { open } from 'lmdb';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../common/log.js';
 import { openState, PAGE_SIZE, type StateStore } from './statestore.js';
+
+// Every lmdb open() call's options, so the test can see what the store asked for: on a kernel with
+// 4 KiB pages a file without the option would have 4096-byte pages too.
+const opened = vi.hoisted(() => [] as { path?: string; pageSize?: number }[]);
+vi.mock('lmdb', async (importOriginal) => {
+  const real = await importOriginal<typeof import('lmdb')>();
+  return { ...real, open: (o: Parameters<typeof real.open>[0]) => (opened.push(o as { path?: string; pageSize?: number }), real.open(o as never)) };
+});
 
 const DBS = ['data'] as const;
 const TOPIC = 't.events';
@@ -41,6 +49,7 @@ describe('state page size', () => {
     await state.close();
     state = undefined;
     expect(PAGE_SIZE).toBe(4096);
+    expect(opened.filter((o) => o.path === dir).map((o) => o.pageSize)).toEqual([PAGE_SIZE]);
     expect(await filePageSize(dir)).toBe(PAGE_SIZE);
   });
 
