@@ -169,7 +169,7 @@ export class IngestEdge {
     ];
     for (const [p, handler] of getRoutes) {
       getAndHead(app, p, handler);
-      onlyFor(p, 'GET', ALLOW_GET);
+      onlyFor(p, 'GET (or HEAD)', ALLOW_GET);
     }
     // PostHog's feature flags: POST only.
     for (const p of ['/flags', '/flags/', '/decide', '/decide/']) {
