@@ -259,7 +259,7 @@ export function dashboardRoutes(config: Config, log: Logger): QueryRoutes {
  */
 export function registryRoutes(config: Config): QueryRoutes {
   const answers = new SchemaRegistryAnswers(loadSchemaVersions('event'), config.kafka.topics.events);
-  return (app, guard) => addRegistryRoutes(app, { answers, readKeys: config.keys.read, draining: guard.draining, done: (status, start) => guard.done('other', status, start) });
+  return (app, guard) => addRegistryRoutes(app, { answers, readKeys: config.keys.read, draining: guard.draining, begin: guard.begin, done: (status, start) => guard.done('other', status, start) });
 }
 
 interface RegulationParts {

@@ -5,7 +5,7 @@
 // on this port. Replies and errors are in Confluent's shape (`{"error_code":N,"message":...}`),
 // which its clients parse.
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { forMethod, readText, writeReply, type Headers } from '../common/http.js';
+import { forMethod, readText, requireIdentityEncoding, writeReply, type Headers } from '../common/http.js';
 import { registryError, type RegistryAnswer, type SchemaRegistryAnswers } from './answers.js';
 
 export const REGISTRY_PATH = '/registry';
@@ -33,6 +33,8 @@ export interface RegistryRoutesOptions {
   readKeys: ReadonlySet<string>;
   /** True once the server drains: requests get 503. */
   draining(): boolean;
+  /** Counts a request answered after its handler returns (a POST's body) as in flight; call the result once answered. */
+  begin(): () => void;
   /** Records an answer in the server's request metrics. */
   done(status: number, start: number): void;
 }
@@ -78,7 +80,7 @@ export function addRegistryRoutes(app: TemplatedApp, o: RegistryRoutesOptions): 
       return;
     }
     if (o.draining()) {
-      send(out, registryError(503, 50003, 'this query server is shutting down; retry on another'), start, RETRY);
+      send(out, registryError(503, 50003, 'this query server is shutting down; retry on another'), start, RETRY, true);
       return;
     }
     if (!carriesReadKey(req.getHeader('authorization'), o.readKeys)) {
@@ -100,17 +102,26 @@ export function addRegistryRoutes(app: TemplatedApp, o: RegistryRoutesOptions): 
       send(out, o.answers.change(segments), start);
       return;
     }
-    const state = { aborted: false };
-    res.onAborted(() => (state.aborted = true));
+    try {
+      requireIdentityEncoding(req);
+    } catch (err) {
+      send(out, registryError(415, 415, (err as Error).message), start);
+      return;
+    }
+    const state = { aborted: false, end: o.begin() };
+    res.onAborted(() => {
+      state.aborted = true;
+      state.end();
+    });
+    const answer = (reply: RegistryAnswer, close: boolean) => {
+      if (!state.aborted) res.cork(() => send(res, reply, start, NO_STORE, close));
+      state.end();
+    };
     readText(
       res,
       MAX_BODY_BYTES,
-      (text) => {
-        if (!state.aborted) res.cork(() => send(res, o.answers.post(segments, text), start));
-      },
-      () => {
-        if (!state.aborted) res.cork(() => send(res, registryError(413, 413, `a request body may have at most ${MAX_BODY_BYTES} bytes`), start, NO_STORE, true));
-      },
+      (text) => answer(o.answers.post(segments, text), false),
+      () => answer(registryError(413, 413, `a request body may have at most ${MAX_BODY_BYTES} bytes`), true),
     );
   };
   app.any(REGISTRY_PATH, handler);

@@ -4,6 +4,7 @@
 // schema gets its id and writes records the sink's codec reads, and anything else is refused as
 // a read-only registry refuses it.
 import { readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registryRoutes } from '../../src/cli/components.js';
@@ -125,7 +126,20 @@ describe('the schema registry on the query port', () => {
     expect(head).toMatchObject({ status: 200, text: '', length: String(Buffer.byteLength((await get('/schemas/ids/2')).text)) });
     const del = await fetch(`${h.base}/registry/subjects/${topic}-value`, { method: 'DELETE', headers: auth });
     expect([del.status, ((await del.json()) as { error_code: number }).error_code]).toEqual([422, 42205]);
+    const gzipped = await fetch(`${h.base}/registry/subjects/${topic}-value`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: gzipSync(JSON.stringify({ schema: schemaText(2) })),
+    });
+    expect([gzipped.status, ((await gzipped.json()) as { error_code: number }).error_code]).toEqual([415, 415]);
     const options = await fetch(`${h.base}/registry/subjects`, { method: 'OPTIONS' });
     expect([options.status, options.headers.get('allow')]).toEqual([405, 'GET, HEAD, POST, PUT, DELETE']);
+  });
+
+  // Last: the server stays draining until afterAll stops it.
+  it('answers 503 with Retry-After once the server drains, as the rest of the port does', async () => {
+    h.server.drain();
+    const res = await fetch(`${h.base}/registry/schemas/ids/2`, { headers: { authorization: `Bearer ${READ_KEY}` } });
+    expect([res.status, res.headers.get('retry-after'), ((await res.json()) as { error_code: number }).error_code]).toEqual([503, '1', 50003]);
   });
 });
