@@ -1,0 +1,97 @@
+// Confluent's own client (confluent-kafka for Python: librdkafka, AvroDeserializer, AvroSerializer,
+// SchemaRegistryClient) reads what the ingest wrote to the real broker through the query port's
+// /registry, as the README tells a user to, and a record it serializes (auto-registering
+// trackhouse's schema, a producer's default) decodes with the sink's codec.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registryRoutes } from '../../src/cli/components.js';
+import { EventCodec, SCHEMAS_DIR, type EventRecord } from '../../src/schema/index.js';
+import { CONFLUENT_PYTHON_MISSING, confluentPython } from '../support/confluent-python.js';
+import { kafkaBrokers } from '../support/env.js';
+import { postJson, startTestIngest, trackEvent, TopicReader, type TestIngest } from './ingest-support.js';
+import { READ_KEY, startHarness, type Harness } from './query-helpers.js';
+
+const python = confluentPython();
+
+// Listed as skipped, with the reason, only when the client is not installed.
+if (python === null) {
+  describe('the schema registry with Confluent\'s Python client', () => {
+    it.skip(CONFLUENT_PYTHON_MISSING, () => {});
+  });
+}
+
+interface PythonAnswer {
+  events: Record<string, unknown>[];
+  serialized: string;
+  subjects: string[];
+}
+
+/** Runs test/support/confluent-python.py with `args`; its JSON answer. */
+function runPython(args: object): Promise<PythonAnswer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(python!, [path.resolve('test/support/confluent-python.py'), JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(JSON.parse(out) as PythonAnswer);
+      else reject(new Error(`confluent-python.py exited with ${code}: ${err.slice(-2000)}`));
+    });
+  });
+}
+
+describe.runIf(python !== null)('the schema registry with Confluent\'s Python client', () => {
+  let ingest: TestIngest;
+  let reader: TopicReader;
+  let h: Harness;
+
+  beforeAll(async () => {
+    ingest = await startTestIngest();
+    h = await startHarness({ env: { KAFKA_TOPIC_EVENTS: ingest.config.kafka.topics.events }, routes: [registryRoutes(ingest.config)] });
+    reader = await new TopicReader(ingest.kafka, [ingest.config.kafka.topics.events]).start();
+  }, 120_000);
+
+  afterAll(async () => {
+    await reader?.stop();
+    await h?.close();
+    await ingest?.close();
+  });
+
+  it('decodes every event the ingest wrote, and its serializer writes records the sink reads', async () => {
+    const topic = ingest.config.kafka.topics.events;
+    const sent = [
+      trackEvent('py-1', 'user-ü', { properties: { total: 12.5, tags: ['a', 'b'], note: '✓ "quoted"' } }),
+      trackEvent('py-2', 'user-2', { event: 'Signed Up' }),
+      { type: 'page', messageId: 'py-3', anonymousId: 'anon-3', name: 'Home', properties: { url: 'https://example.com/' } },
+    ];
+    expect((await postJson(`${ingest.url}/v1/batch`, { batch: sent })).status).toBe(200);
+    const landed = await reader.waitFor(topic, 3);
+    const codec = new EventCodec();
+    const ours = new Map(landed.map((r) => [codec.decode(r.value).event_id, codec.decode(r.value)]));
+
+    const record: EventRecord = { ...ours.get('py-1')!, event_id: 'from-python', properties: '{"from":"python"}' };
+    const answer = await runPython({
+      brokers: kafkaBrokers().join(','),
+      topic,
+      registry: `${h.base}/registry`,
+      key: READ_KEY,
+      want: 3,
+      schema_file: path.join(SCHEMAS_DIR, 'event.v2.avsc'),
+      record,
+    });
+
+    expect(answer.subjects).toEqual([`${topic}-value`, 'trackhouse.Event', `${topic}-trackhouse.Event`]);
+    expect(answer.events.map((e) => e['event_id']).sort()).toEqual(['py-1', 'py-2', 'py-3']);
+    // Field for field what the project's own codec reads from the same bytes (times as epoch ms).
+    for (const e of answer.events) expect(e).toEqual({ ...ours.get(e['event_id'] as string)! });
+    expect(JSON.parse(answer.events.find((e) => e['event_id'] === 'py-1')!['properties'] as string)).toEqual({ total: 12.5, tags: ['a', 'b'], note: '✓ "quoted"' });
+
+    const bytes = Buffer.from(answer.serialized, 'hex');
+    expect([...bytes.subarray(0, 5)]).toEqual([0, 0, 0, 0, 2]);
+    expect(codec.decode(bytes)).toEqual(record);
+  }, 120_000);
+});
