@@ -123,10 +123,9 @@ export class SchemaRegistryAnswers {
       const schema = readSchema(body);
       if ('status' in schema) return schema;
       // BACKWARD: the new schema reads what the version (or every version, with none given) wrote.
-      const writers = n === 5 ? this.version(subject, fifth!) : this.versions;
-      if ('status' in writers) return writers;
-      const list = Array.isArray(writers) ? writers : [writers];
-      return ok({ is_compatible: list.every((w) => reads(schema, w.type)) });
+      const version = n === 5 ? this.version(subject, fifth!) : null;
+      if (version !== null && 'status' in version) return version;
+      return ok({ is_compatible: (version === null ? this.versions : [version]).every((w) => reads(schema, w.type)) });
     }
     return this.change(segments);
   }
