@@ -1,10 +1,11 @@
 // The operational routes every server shares, on the wire: HEAD answers with GET's status and
 // headers and no body (a body would be read as the next answer on a keep-alive connection), other
-// methods get 405 naming the allowed ones, and unknown paths a JSON 404 instead of a closed socket.
+// methods get 405 naming the allowed ones, and unknown paths a JSON 404 instead of a closed socket;
+// and the one reading of Bearer and Basic credentials.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { exchange, type RawRequest } from '../../test/support/raw-http.js';
 import { createRegistry } from './metrics.js';
-import { startOpsServer, type OpsServer } from './http.js';
+import { basicCredentials, bearerToken, startOpsServer, type OpsServer } from './http.js';
 
 let server: OpsServer;
 let ready = true;
@@ -81,4 +82,16 @@ it('answers unknown paths with a JSON 404, and HEAD of one without a body', asyn
   // The body HEAD leaves out is the one GET gets (RFC 9110 9.3.2: GET's header fields).
   expect(answers[1]!.headers['content-length']).toBe(String(Buffer.byteLength(answers[0]!.body)));
   expect(JSON.parse(answers[2]!.body)).toEqual({ error: 'not_found', message: 'no route for POST /v1/track' });
+});
+
+it('reads a Bearer token and Basic credentials as every server here takes them', () => {
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  expect(['Bearer k', 'bearer  k ', 'BEARER k'].map(bearerToken)).toEqual(['k', 'k', 'k']);
+  expect(['', 'Bearer', 'Bearer a b', 'Basic k', 'Token k'].map(bearerToken)).toEqual([null, null, null, null, null]);
+  expect(basicCredentials(`Basic ${b64('key:')}`)).toEqual({ user: 'key', password: '' });
+  expect(basicCredentials(` basic  ${b64('me:se:cret')} `)).toEqual({ user: 'me', password: 'se:cret' });
+  expect(basicCredentials(`Basic ${b64('key')}`)).toEqual({ user: 'key', password: null });
+  expect(Buffer.from('??>:').toString('base64url')).toBe('Pz8-Og');
+  expect(basicCredentials('Basic Pz8-Og')).toEqual({ user: '??>', password: '' });
+  expect(['', 'Basic', 'Basic !!', 'Bearer k'].map(basicCredentials)).toEqual([null, null, null, null]);
 });

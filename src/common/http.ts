@@ -177,6 +177,25 @@ export function requireIdentityEncoding(req: HttpRequest): void {
   throw new HttpError('unsupported_encoding', `content encoding ${encoding.slice(0, 100)} is not accepted here; send the body uncompressed`);
 }
 
+/** The token of an `Authorization: Bearer <token>` header (RFC 6750: the scheme in any case, one or more spaces before the token); else null. */
+export function bearerToken(header: string): string | null {
+  const m = /^bearer +(\S+) *$/i.exec(header);
+  return m === null ? null : m[1]!;
+}
+
+/**
+ * The user name and password of an `Authorization: Basic <base64>` header (the scheme in any case,
+ * spaces around the credentials, either base64 alphabet); the password is null when the decoded
+ * text has no colon (base64 of just a key, as some SDKs send it). Null for any other header.
+ */
+export function basicCredentials(header: string): { user: string; password: string | null } | null {
+  const m = /^\s*basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(header);
+  if (m === null) return null;
+  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon < 0 ? { user: decoded, password: null } : { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
 export interface HttpErrorReply {
   status: number;
   body: string;

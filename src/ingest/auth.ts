@@ -1,5 +1,6 @@
 // Write keys, as Segment's SDKs send them: the user name of HTTP Basic auth (password empty), or
 // a `writeKey` field in the body (analytics.js, sendBeacon).
+import { basicCredentials } from '../common/http.js';
 
 export type KeyLookup =
   | { kind: 'none' }
@@ -28,11 +29,8 @@ export class WriteKeys {
     if (header === '') return NONE;
     const hit = this.byHeader.get(header);
     if (hit !== undefined) return hit;
-    const m = /^\s*basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(header);
-    if (m === null) return UNKNOWN;
-    const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    return this.fromBody(colon < 0 ? decoded : decoded.slice(0, colon));
+    const credentials = basicCredentials(header);
+    return credentials === null ? UNKNOWN : this.fromBody(credentials.user);
   }
 
   /** From the body's writeKey field (any JSON value). */

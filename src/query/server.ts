@@ -11,7 +11,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Registry } from 'prom-client';
 import { ConfigError } from '../common/errors.js';
 import { heapSizes } from '../common/heap.js';
-import { addOpsRoutes, forMethod, getAndHead, noRouteBody, writeJson, type Headers, type ReadinessCheck, type ResponseState } from '../common/http.js';
+import { addOpsRoutes, bearerToken, forMethod, getAndHead, noRouteBody, writeJson, type Headers, type ReadinessCheck, type ResponseState } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import { serve, type Serving } from '../common/serve.js';
 import type { Config } from '../config/index.js';
@@ -340,10 +340,9 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
     const header = req.getHeader('authorization');
     if (header === accepted && header !== '') return header;
     if (header === '') throw new UnauthorizedError('missing');
-    // RFC 6750: scheme is case-insensitive, one or more spaces before the token.
-    const m = /^bearer +(\S+) *$/i.exec(header);
-    if (!m) throw new UnauthorizedError('missing');
-    if (!readKeys.has(m[1]!)) throw new UnauthorizedError('invalid');
+    const token = bearerToken(header);
+    if (token === null) throw new UnauthorizedError('missing');
+    if (!readKeys.has(token)) throw new UnauthorizedError('invalid');
     accepted = header;
     return header;
   };

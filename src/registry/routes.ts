@@ -5,7 +5,7 @@
 // on this port. Replies and errors are in Confluent's shape (`{"error_code":N,"message":...}`),
 // which its clients parse.
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { forMethod, readText, requireIdentityEncoding, writeReply, type Headers } from '../common/http.js';
+import { basicCredentials, bearerToken, forMethod, readText, requireIdentityEncoding, writeReply, type Headers } from '../common/http.js';
 import { registryError, type RegistryAnswer, type SchemaRegistryAnswers } from './answers.js';
 
 export const REGISTRY_PATH = '/registry';
@@ -41,14 +41,10 @@ export interface RegistryRoutesOptions {
 
 /** Whether an Authorization header carries a read key: Bearer, or Basic as user name or password. */
 export function carriesReadKey(header: string, readKeys: ReadonlySet<string>): boolean {
-  const bearer = /^bearer +(\S+) *$/i.exec(header);
-  if (bearer) return readKeys.has(bearer[1]!);
-  const basic = /^basic +([A-Za-z0-9+/]+={0,2}) *$/i.exec(header);
-  if (!basic) return false;
-  const pair = Buffer.from(basic[1]!, 'base64').toString('utf8');
-  const colon = pair.indexOf(':');
-  const user = colon < 0 ? pair : pair.slice(0, colon);
-  return readKeys.has(user) || (colon >= 0 && readKeys.has(pair.slice(colon + 1)));
+  const token = bearerToken(header);
+  if (token !== null) return readKeys.has(token);
+  const basic = basicCredentials(header);
+  return basic !== null && (readKeys.has(basic.user) || (basic.password !== null && readKeys.has(basic.password)));
 }
 
 /** The path after /registry as segments, percent-decoded; null for one that does not decode. */
@@ -88,13 +84,12 @@ export function addRegistryRoutes(app: TemplatedApp, o: RegistryRoutesOptions): 
       return;
     }
     const segments = registrySegments(req.getUrl());
-    const query = new URLSearchParams(req.getQuery() ?? '');
     if (segments === null) {
       send(out, registryError(404, 404, 'HTTP 404 Not Found'), start);
       return;
     }
     if (method === 'get' || method === 'head') {
-      send(out, o.answers.get(segments, query), start);
+      send(out, o.answers.get(segments, new URLSearchParams(req.getQuery() ?? '')), start);
       return;
     }
     if (method !== 'post') {

@@ -9,7 +9,7 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { AUDIT_ACTIONS, readAudit, type AuditCopier } from '../audit/index.js';
 import { HttpError } from '../common/errors.js';
-import { forMethod, getAndHead, readText, requireIdentityEncoding, writeJson } from '../common/http.js';
+import { bearerToken, forMethod, getAndHead, readText, requireIdentityEncoding, writeJson } from '../common/http.js';
 import { parseIsoTime, typedTime, type IsoTimeProblem } from '../common/isotime.js';
 import { settledWithin } from '../common/wait.js';
 import { REGULATION_TYPES, type ErasureList, type Regulation, type RegulationType } from '../erasure/index.js';
@@ -50,9 +50,9 @@ export interface AdminRoutesOptions {
 /** The admin key's name (the actor), or throws. */
 export function adminName(adminKeys: ReadonlyMap<string, string>, header: string): string {
   if (header === '') throw new AdminUnauthorizedError('missing');
-  const m = /^bearer +(\S+) *$/i.exec(header);
-  if (!m) throw new AdminUnauthorizedError('missing');
-  const name = adminKeys.get(m[1]!);
+  const token = bearerToken(header);
+  if (token === null) throw new AdminUnauthorizedError('missing');
+  const name = adminKeys.get(token);
   if (name === undefined) throw new AdminUnauthorizedError('invalid');
   return name;
 }

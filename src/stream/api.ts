@@ -8,7 +8,7 @@
 // Registered on the query server's app (QUERY_STREAM=on) or on `trackhouse alerts`'s own.
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { HTTP_ERRORS, HttpError } from '../common/errors.js';
-import { forMethod, getAndHead, httpErrorReply, writeJson, type Headers, type ResponseState } from '../common/http.js';
+import { bearerToken, forMethod, getAndHead, httpErrorReply, writeJson, type Headers, type ResponseState } from '../common/http.js';
 import { parseIsoTime, typedTime, type IsoTimeProblem } from '../common/isotime.js';
 import { EVENT_TYPES, MAX_ID_LENGTH, STORABLE_TIMES } from '../schema/index.js';
 import type { Rule } from './rules.js';
@@ -198,10 +198,9 @@ export function registerStreamRoutes(app: TemplatedApp, opts: StreamRoutesOption
   const authorize = (req: HttpRequest) => {
     const header = req.getHeader('authorization');
     if (header === '') throw unauthorized('missing');
-    // RFC 6750: scheme is case-insensitive, one or more spaces before the token.
-    const m = /^bearer +(\S+) *$/i.exec(header);
-    if (!m) throw unauthorized('missing');
-    if (!opts.readKeys.has(m[1]!)) throw unauthorized('invalid');
+    const token = bearerToken(header);
+    if (token === null) throw unauthorized('missing');
+    if (!opts.readKeys.has(token)) throw unauthorized('invalid');
   };
   const fail = (res: HttpResponse, err: unknown): number => {
     const e = errorReply(err);
