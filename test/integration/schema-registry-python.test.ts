@@ -5,12 +5,12 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registryRoutes } from '../../src/cli/components.js';
-import { EventCodec, SCHEMAS_DIR, type EventRecord } from '../../src/schema/index.js';
+import { SCHEMAS_DIR, type EventRecord } from '../../src/schema/index.js';
 import { CONFLUENT_PYTHON_MISSING, confluentPython } from '../support/confluent-python.js';
 import { kafkaBrokers } from '../support/env.js';
-import { postJson, startTestIngest, trackEvent, TopicReader, type TestIngest } from './ingest-support.js';
-import { READ_KEY, startHarness, type Harness } from './query-helpers.js';
+import { postJson, trackEvent } from './ingest-support.js';
+import { READ_KEY } from './query-helpers.js';
+import { startRegistryStack, type RegistryStack } from './registry-support.js';
 
 const python = confluentPython();
 
@@ -45,24 +45,18 @@ function runPython(args: object): Promise<PythonAnswer> {
 }
 
 describe.runIf(python !== null)('the schema registry with Confluent\'s Python client', () => {
-  let ingest: TestIngest;
-  let reader: TopicReader;
-  let h: Harness;
+  let stack: RegistryStack;
 
   beforeAll(async () => {
-    ingest = await startTestIngest();
-    h = await startHarness({ env: { KAFKA_TOPIC_EVENTS: ingest.config.kafka.topics.events }, routes: [registryRoutes(ingest.config)] });
-    reader = await new TopicReader(ingest.kafka, [ingest.config.kafka.topics.events]).start();
+    stack = await startRegistryStack();
   }, 120_000);
 
   afterAll(async () => {
-    await reader?.stop();
-    await h?.close();
-    await ingest?.close();
+    await stack?.close();
   });
 
   it('decodes every event the ingest wrote, and its serializer writes records the sink reads', async () => {
-    const topic = ingest.config.kafka.topics.events;
+    const { ingest, query: h, reader, topic } = stack;
     const sent = [
       trackEvent('py-1', 'user-ü', { properties: { total: 12.5, tags: ['a', 'b'], note: '✓ "quoted"' } }),
       trackEvent('py-2', 'user-2', { event: 'Signed Up' }),
@@ -70,8 +64,8 @@ describe.runIf(python !== null)('the schema registry with Confluent\'s Python cl
     ];
     expect((await postJson(`${ingest.url}/v1/batch`, { batch: sent })).status).toBe(200);
     const landed = await reader.waitFor(topic, 3);
-    const codec = new EventCodec();
-    const ours = new Map(landed.map((r) => [codec.decode(r.value).event_id, codec.decode(r.value)]));
+    const codec = reader.codec;
+    const ours = new Map(landed.map((r) => codec.decode(r.value)).map((e) => [e.event_id, e]));
 
     const record: EventRecord = { ...ours.get('py-1')!, event_id: 'from-python', properties: '{"from":"python"}' };
     const answer = await runPython({

@@ -7,28 +7,24 @@ import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registryRoutes } from '../../src/cli/components.js';
 import { EventCodec, loadSchemaVersions, SCHEMAS_DIR } from '../../src/schema/index.js';
-import { startTestIngest, TopicReader, postJson, trackEvent, type TestIngest } from './ingest-support.js';
-import { READ_KEY, startHarness, type Harness } from './query-helpers.js';
+import { postJson, trackEvent, type TestIngest, type TopicReader } from './ingest-support.js';
+import { READ_KEY, type Harness } from './query-helpers.js';
+import { startRegistryStack, type RegistryStack } from './registry-support.js';
 
+let stack: RegistryStack;
 let ingest: TestIngest;
 let reader: TopicReader;
 let h: Harness;
 let topic: string;
 
 beforeAll(async () => {
-  ingest = await startTestIngest();
-  topic = ingest.config.kafka.topics.events;
-  // The query server on the same topic names, as a deployment's query process is.
-  h = await startHarness({ env: { KAFKA_TOPIC_EVENTS: topic }, routes: [registryRoutes(ingest.config)] });
-  reader = await new TopicReader(ingest.kafka, [topic]).start();
+  stack = await startRegistryStack();
+  ({ ingest, reader, query: h, topic } = stack);
 }, 120_000);
 
 afterAll(async () => {
-  await reader?.stop();
-  await h?.close();
-  await ingest?.close();
+  await stack?.close();
 });
 
 const client = (auth: { username: string; password: string } | null = { username: READ_KEY, password: '' }) =>
@@ -44,7 +40,8 @@ describe('the schema registry on the query port', () => {
       { type: 'identify', messageId: 'sr-3', userId: 'user-3', traits: { plan: 'pro' } },
     ];
     expect((await postJson(`${ingest.url}/v1/batch`, { batch: sent })).status).toBe(200);
-    const landed = await reader.waitFor(topic, 3, (r) => new EventCodec().decode(r.value).event_id.startsWith('sr-'));
+    const codec = reader.codec;
+    const landed = await reader.waitFor(topic, 3, (r) => codec.decode(r.value).event_id.startsWith('sr-'));
     const registry = client();
     const decoded = (await Promise.all(landed.map((r) => registry.decode(r.value)))) as Record<string, unknown>[];
     const byId = new Map(decoded.map((d) => [d['event_id'], d]));
@@ -55,8 +52,7 @@ describe('the schema registry on the query port', () => {
     expect(byId.get('sr-3')).toMatchObject({ type: 'identify', user_id: 'user-3' });
     expect(JSON.parse(byId.get('sr-3')!['traits'] as string)).toEqual({ plan: 'pro' });
     // The same values the project's own codec reads from those bytes.
-    const codec = new EventCodec();
-    for (const r of landed) expect(decoded.find((d) => d['event_id'] === codec.decode(r.value).event_id)).toEqual({ ...codec.decode(r.value) });
+    for (const ours of landed.map((r) => codec.decode(r.value))) expect(byId.get(ours.event_id)).toEqual({ ...ours });
   });
 
   it('serves every released schema under its id, so records of the first schema decode too', async () => {
