@@ -6,7 +6,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 
 export const CONFLUENT_PYTHON_VENV = path.resolve('.trackhouse/python-confluent');
-export const CONFLUENT_PYTHON_PACKAGE = 'confluent-kafka[avro,schemaregistry]==2.16.1';
+/** The pinned client, read by pip in .ci/run and in the install command below. */
+export const CONFLUENT_PYTHON_REQUIREMENTS = 'test/support/confluent-python.requirements.txt';
 
 /** The interpreter to run, when it imports Confluent's Avro serializers; else null. */
 export function confluentPython(): string | null {
@@ -18,4 +19,4 @@ export function confluentPython(): string | null {
 
 export const CONFLUENT_PYTHON_MISSING =
   `Confluent's Python client is not installed: the test reading the topic with it (schema-registry-python) is skipped ` +
-  `(install it with: python3 -m venv .trackhouse/python-confluent && .trackhouse/python-confluent/bin/pip install '${CONFLUENT_PYTHON_PACKAGE}', or set CONFLUENT_PYTHON)`;
+  `(install it with: python3 -m venv .trackhouse/python-confluent && .trackhouse/python-confluent/bin/pip install -r ${CONFLUENT_PYTHON_REQUIREMENTS}, or set CONFLUENT_PYTHON)`;
