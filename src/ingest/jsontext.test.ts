@@ -2,15 +2,25 @@ import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { JsonText, JsonValue, parseEventJson } from './jsontext.js';
 import { emptyRecord, normalizeEvent, type NormalizeContext } from './normalize.js';
-import { hostileString, xorshift32 } from '../../test/support/hostile-json.js';
+import { hostileString, roundedWide, xorshift32 } from '../../test/support/hostile-json.js';
 
-/** parseEventJson's result with every JsonText / JsonValue turned back into the value it stands for. */
-function expand(v: Record<string, unknown>, depth = 0): Record<string, unknown> {
+/**
+ * parseEventJson's result with every JsonValue turned back into the value it stands for, and every
+ * JsonText checked to hold the text JSON.stringify writes for JSON.parse's value (less a wide
+ * integer's rounding) and then taken as that value.
+ */
+function expand(v: Record<string, unknown>, parsed: Record<string, unknown>, line: string, depth = 0): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, x] of Object.entries(v)) {
-    if (x instanceof JsonText || x instanceof JsonValue) out[k] = JSON.parse(x.text);
-    else if (depth === 0 && k === 'batch' && Array.isArray(x)) out[k] = x.map((e) => (isPlainObject(e) ? expand(e, 1) : e));
-    else out[k] = x;
+    if (x instanceof JsonText) {
+      const want = JSON.stringify(parsed[k]);
+      if (roundedWide(x.text) !== want) expect(roundedWide(x.text), line).toBe(want);
+      out[k] = parsed[k];
+    } else if (x instanceof JsonValue) out[k] = JSON.parse(x.text);
+    else if (depth === 0 && k === 'batch' && Array.isArray(x) && Array.isArray(parsed.batch)) {
+      const pb = parsed.batch as unknown[];
+      out[k] = x.map((e, i) => (isPlainObject(e) && isPlainObject(pb[i]) ? expand(e, pb[i], line, 1) : e));
+    } else out[k] = x;
   }
   return out;
 }
@@ -19,7 +29,33 @@ function isPlainObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && Object.getPrototypeOf(x) === Object.prototype;
 }
 
-/** Checks the contract on one line: null, or JSON.parse's value with canonical JsonText members. */
+/** Members whose wide integers (a 64-bit id sent as a number) the scanner reads as their digits. */
+const IDS = ['userId', 'anonymousId', 'messageId', 'groupId', 'previousId'];
+
+/**
+ * v (the scanner's event, or a batch body) with each id the scanner read as a wide integer's
+ * digits, where JSON.parse has a number, as that number (checked to be the digits, rounded).
+ */
+function roundedIds(v: Record<string, unknown>, parsed: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...v };
+  for (const k of IDS) {
+    const x = out[k];
+    if (typeof x !== 'string' || typeof parsed[k] !== 'number') continue;
+    expect(x).toMatch(/^-?\d{16,20}$/);
+    expect(Number(x)).toBe(parsed[k]);
+    out[k] = parsed[k];
+  }
+  if (Array.isArray(out.batch) && Array.isArray(parsed.batch)) {
+    const pb = parsed.batch as unknown[];
+    out.batch = out.batch.map((e: unknown, i) => (isPlainObject(e) && isPlainObject(pb[i]) ? roundedIds(e, pb[i]) : e));
+  }
+  return out;
+}
+
+/**
+ * Checks the contract on one line: null, or JSON.parse's value with canonical JsonText members,
+ * except that wide integers keep their digits (compared here rounded, as JSON.parse reads them).
+ */
 function check(line: string): Record<string, unknown> | null {
   let parsed: unknown;
   let valid = true;
@@ -35,11 +71,12 @@ function check(line: string): Record<string, unknown> | null {
   }
   if (fast === null) return null;
   if (Object.getPrototypeOf(fast) !== Object.prototype) expect(Object.getPrototypeOf(fast)).toBe(Object.prototype);
+  const rounded = roundedIds(fast, parsed as Record<string, unknown>);
   // isDeepStrictEqual first: expect() on every one of thousands of lines is slow.
-  const expanded = expand(fast);
+  const expanded = expand(rounded, parsed as Record<string, unknown>, line);
   if (!isDeepStrictEqual(expanded, parsed)) expect(expanded, line).toStrictEqual(parsed);
   // A rejected event's bytes are JSON.stringify of the value: the same from either.
-  const text = JSON.stringify(fast);
+  const text = JSON.stringify(rounded);
   if (text !== JSON.stringify(parsed)) expect(text, line).toBe(JSON.stringify(parsed));
   for (const k of ['properties', 'traits', 'context']) {
     const t = fast[k];
@@ -52,7 +89,8 @@ function check(line: string): Record<string, unknown> | null {
       groupId: typeof obj.groupId === 'string' || typeof obj.groupId === 'number' ? obj.groupId : undefined,
       hasIp: 'ip' in obj,
     };
-    const got = { text: t.text, category: t.category, name: t.name, groupId: t.groupId, hasIp: t.hasIp };
+    const groupId = typeof t.groupId === 'string' && typeof want.groupId === 'number' ? Number(t.groupId) : t.groupId;
+    const got = { text: roundedWide(t.text), category: t.category, name: t.name, groupId, hasIp: t.hasIp };
     if (!isDeepStrictEqual(got, want)) expect(got, line).toStrictEqual(want);
   }
   return fast;
@@ -76,6 +114,9 @@ function sameNormalized(line: string, fast: Record<string, unknown>): void {
     if (g.messageId === undefined || g.messageId === null || g.messageId === '') g.messageId = f.messageId = 'fixed-id';
     const pa = normalizeEvent(g, null, ctx, a);
     const pb = normalizeEvent(f, null, ctx, b);
+    for (const k of ['user_id', 'anonymous_id', 'event_id', 'group_id', 'previous_id', 'properties', 'traits', 'context'] as const) {
+      if (typeof b[k] === 'string') (b as unknown as Record<string, string>)[k] = roundedWide(b[k]);
+    }
     if (!isDeepStrictEqual(pb, pa)) expect(pb, line).toStrictEqual(pa);
     if (pa === null && !isDeepStrictEqual(b, a)) expect(b, line).toStrictEqual(a);
   }
@@ -110,7 +151,7 @@ describe('parseEventJson', () => {
       '{"a":1E-3}',
       '{"a":-0}',
       '{"a":-0.0}',
-      '{"a":1234567890123456}',
+      '{"a":12345678901234567890123}',
       '{"a":0.0000001}',
       '{"a":"\\/"}',
       '{"a":"\\u0041"}',
@@ -135,11 +176,47 @@ describe('parseEventJson', () => {
   });
 
   it('keeps members whose text is already canonical', () => {
-    const objects = ['{"a":0}', '{"a":-1}', '{"a":0.5}', '{"a":-0.25}', '{"a":0.000001}', '{"a":123456789012345}', '{"a":"\\"\\\\\\n\\t\\r\\b\\f"}', '{"a":{"a":1},"b":{"a":2}}', '{"__proto__":1}', '{"":1,"-1":2}'];
+    const objects = ['{"a":0}', '{"a":-1}', '{"a":0.5}', '{"a":-0.25}', '{"a":0.000001}', '{"a":123456789012345}', '{"a":1234567890123456}', '{"a":12345678901234567000}', '{"a":"\\"\\\\\\n\\t\\r\\b\\f"}', '{"a":{"a":1},"b":{"a":2}}', '{"__proto__":1}', '{"":1,"-1":2}'];
     for (const o of objects) {
       const v = check(`{"type":"track","userId":"u","event":"e","properties":${o}}`)!;
       expect(v.properties, o).toBeInstanceOf(JsonText);
     }
+  });
+
+  it('keeps the digits of integers JSON.parse would round that fit 64 bits, in properties, traits, context and ids', () => {
+    const wide = ['12345678901234567890', '9007199254740993', '-9223372036854775808', '18446744073709551615', '-9007199254740993'];
+    for (const n of wide) {
+      // Canonical text is kept as it is; text with whitespace is written again, the digits kept.
+      for (const [o, want] of [
+        [`{"id":${n},"list":[${n},1.5]}`, `{"id":${n},"list":[${n},1.5]}`],
+        [`{ "b": 1.50, "id": ${n}, "1": [${n}] }`, `{"1":[${n}],"b":1.5,"id":${n}}`],
+      ] as const) {
+        const line = `{"type":"track","userId":${n},"event":"e","properties":${o},"traits":${o},"context":${o}}`;
+        const v = parseEventJson(line)!;
+        for (const k of ['properties', 'traits', 'context']) {
+          expect(v[k], `${k} ${o}`).toBeInstanceOf(JsonText);
+          expect((v[k] as JsonText).text, `${k} ${o}`).toBe(want);
+        }
+        expect(v.userId, o).toBe(n);
+        const record = emptyRecord();
+        expect(normalizeEvent(v, null, contexts[2]!, record)).toBeNull();
+        expect(record.user_id).toBe(n);
+        expect(record.properties).toBe(want);
+        // The record reads back as the sender's numbers only where a double holds them.
+        expect(record.properties).not.toBe(JSON.stringify(JSON.parse(want)));
+      }
+    }
+    // A context's groupId (normalize's group_id of a group call) keeps its digits too.
+    const group = parseEventJson('{"type":"group","userId":"u","context":{ "groupId": 12345678901234567890 }}')!;
+    expect((group.context as JsonText).groupId).toBe('12345678901234567890');
+    const inline = parseEventJson('{"type":"group","userId":"u","context":{"groupId":12345678901234567890}}')!;
+    expect((inline.context as JsonText).groupId).toBe('12345678901234567890');
+    // Beyond 64 bits ClickHouse refuses the text: the double is stored, as JSON.stringify writes it.
+    const big = parseEventJson('{"type":"track","userId":"u","event":"e","properties":{"a":123456789012345678901,"b":18446744073709551616}}')!;
+    expect(big.properties).toStrictEqual({ a: 123456789012345680000, b: 18446744073709552000 });
+    // A sender's NUL (the marker's character) leaves the text to JSON.parse: rounded, never confused.
+    const nul = parseEventJson('{"type":"track","userId":"u","event":"e","properties":{ "s": "\\u0000", "a": 9007199254740993 }}')!;
+    expect(nul.properties).toStrictEqual({ s: '\u0000', a: 9007199254740992 });
   });
 
   it('returns null for what it does not handle and for invalid JSON', () => {
@@ -215,6 +292,7 @@ describe('parseEventJson', () => {
     const field = (name: string, v: () => string) => `${ws()}"${name}"${ws()}:${ws()}${v()}`;
     const iso = () => pick(['"2024-01-01T00:00:00.000Z"', '"2024-02-30T00:00:00Z"', '"yesterday"', '1700000000000', 'null', '"2019-03-04T05:06:07+02:00"']);
     let fastTaken = 0;
+    let wideKept = 0;
     let checked = 0;
     for (let i = 0; i < 6_000; i++) {
       const fields: string[] = [];
@@ -240,10 +318,12 @@ describe('parseEventJson', () => {
       if (v === null) continue;
       checked++;
       if (['properties', 'traits', 'context'].some((k) => v[k] instanceof JsonText)) fastTaken++;
+      if (['properties', 'traits', 'context'].some((k) => v[k] instanceof JsonText && roundedWide((v[k] as JsonText).text) !== (v[k] as JsonText).text)) wideKept++;
       sameNormalized(line, v);
     }
     // The generator makes enough of both kinds for the comparison to mean something.
     expect(checked).toBeGreaterThan(4_500);
     expect(fastTaken).toBeGreaterThan(1_500);
+    expect(wideKept).toBeGreaterThan(200);
   });
 });

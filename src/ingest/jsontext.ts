@@ -223,6 +223,7 @@ export function parseShaped(text: string, how: JsonShape): Record<string, unknow
   s = text;
   pos = 0;
   keyTop = 0;
+  wideTop = 0;
   collect = false;
   use(how);
   special = nextSpecial(0);
@@ -250,13 +251,19 @@ export function objectTextAt(text: string, start: number, end: number, plainFrom
   // The caller read text[plainFrom, start) as strings between quotes: no escape may be there.
   if (special < start) return null;
   canonical = true;
+  wideTop = 0;
   collect = true;
   mCategory = mName = mGroupId = undefined;
   mHasIp = false;
   pickCount = 0;
   const ok = scanObject(1);
   collect = false;
-  if (!ok || !canonical || pos !== end) return null;
+  if (!ok || pos !== end) return null;
+  if (!canonical) {
+    if (wideTop === 0) return null;
+    const w = wideText(text.slice(start, end), start);
+    return w instanceof JsonText ? w : null;
+  }
   return new JsonText(text.slice(start, end), mCategory, mName, mGroupId, mHasIp);
 }
 
@@ -266,8 +273,9 @@ const PARSE = 1; // JSON.parse of its text
 const TEXT = 2; // an object kept as a JsonText (PickedText when the shape picks members)
 const LIST = 3; // at the top level, an array of events read the same way; deeper, PARSE
 const BAIL = 4; // at the top level, "not handled here" (null): the body is another kind
+const ID = 5; // an id: PARSE, but a wide integer (integerKind) is read as its digits, not rounded
 /** What a member's object or array value becomes (JsonShape's `kinds`). */
-export const MEMBER = { LAZY, PARSE, TEXT, LIST, BAIL } as const;
+export const MEMBER = { LAZY, PARSE, TEXT, LIST, BAIL, ID } as const;
 
 /**
  * How one kind of body is read: the member names its events have (as constant strings: an
@@ -328,8 +336,8 @@ const SEGMENT = new JsonShape(
   {
     // Members whose object or array values someone on the ingest path reads (normalizeEvent, the
     // edge's batch fields, the import): parsed. Any other object or array becomes a JsonValue.
-    type: PARSE, userId: PARSE, anonymousId: PARSE, messageId: PARSE, event: PARSE, timestamp: PARSE, sentAt: PARSE,
-    name: PARSE, groupId: PARSE, previousId: PARSE, category: PARSE, writeKey: PARSE,
+    type: PARSE, userId: ID, anonymousId: ID, messageId: ID, event: PARSE, timestamp: PARSE, sentAt: PARSE,
+    name: PARSE, groupId: ID, previousId: ID, category: PARSE, writeKey: PARSE,
     // Checked to be objects (an array there is refused), or read by the edge and the import.
     properties: TEXT, traits: TEXT, context: TEXT, batch: LIST,
   },
@@ -414,6 +422,7 @@ function eventObject(depth: number): Record<string, unknown> | null {
     } else if (c === LBRACE && kind === TEXT) {
       canonical = true;
       collect = true;
+      wideTop = 0;
       mCategory = mName = mGroupId = undefined;
       mHasIp = false;
       pickCount = 0;
@@ -423,7 +432,9 @@ function eventObject(depth: number): Record<string, unknown> | null {
       if (!ok) return null;
       textPlain = sp >= pos;
       const slice = str.slice(vs, pos);
-      out[key] = !canonical ? JSON.parse(slice) : shape.picks.length === 0 ? new JsonText(slice, mCategory, mName, mGroupId, mHasIp) : pickedText(slice, vs);
+      out[key] = !canonical
+        ? wideTop === 0 ? JSON.parse(slice) : wideText(slice, vs)
+        : shape.picks.length === 0 ? new JsonText(slice, mCategory, mName, mGroupId, mHasIp) : pickedText(slice, vs);
     } else if (c === LBRACKET && depth === 0 && kind === LIST) {
       const events = batchArray();
       if (events === null) return null;
@@ -434,9 +445,11 @@ function eventObject(depth: number): Record<string, unknown> | null {
       const slice = str.slice(vs, pos);
       out[key] = kind === LAZY ? new JsonValue(slice) : JSON.parse(slice);
     } else {
+      const w = wideTop;
       const v = scalar();
       if (v === undefined) return null;
-      out[key] = v;
+      // A wide id (a 64-bit key sent as a number) as its digits: its text, as an id is stored.
+      out[key] = kind === ID && wideTop !== w ? str.slice(vs, pos) : v;
     }
     skipWs();
     if (pos >= n) return null;
@@ -600,6 +613,8 @@ function hex4(str: string, at: number): boolean {
 function scanNumber(): boolean {
   const str = s;
   const n = str.length;
+  const start = pos;
+  let integral = true;
   const neg = str.charCodeAt(pos) === MINUS;
   if (neg) pos++;
   let c = pos < n ? str.charCodeAt(pos) : 0;
@@ -615,6 +630,7 @@ function scanNumber(): boolean {
     return false;
   }
   if (pos < n && str.charCodeAt(pos) === DOT) {
+    integral = false;
     pos++;
     const fs = pos;
     while (pos < n && (c = str.charCodeAt(pos)) >= ZERO && c <= NINE) pos++;
@@ -632,6 +648,7 @@ function scanNumber(): boolean {
   }
   if (pos < n && ((c = str.charCodeAt(pos)) === 101 || c === 69)) {
     canonical = false;
+    integral = false;
     pos++;
     c = pos < n ? str.charCodeAt(pos) : 0;
     if (c === 43 || c === MINUS) {
@@ -641,10 +658,57 @@ function scanNumber(): boolean {
     if (!(c >= ZERO && c <= NINE)) return false;
     while (pos < n && (c = str.charCodeAt(pos)) >= ZERO && c <= NINE) pos++;
   }
-  if (digits > 15) canonical = false;
+  if (digits > 15) {
+    // Rare (ids, not measures): decided on the token's text. A wide integer stays as it is sent.
+    const kind = integral ? integerKind(str, start, pos) : INEXACT;
+    if (kind === WIDE) noteWide(start, pos);
+    else if (kind === INEXACT) canonical = false;
+  }
   // -0 (and -0.0) reads back as 0.
   if (neg && digits === 0) canonical = false;
   return true;
+}
+
+/** An integer token JSON.stringify writes back as it is. */
+const EXACT = 0;
+/** A wide integer (see integerKind). */
+const WIDE = 1;
+/** Any other number token JSON.stringify may write otherwise. */
+const INEXACT = 2;
+const UINT64_MAX = '18446744073709551615';
+const INT64_MIN_ABS = '9223372036854775808';
+
+/**
+ * What the integer token str[a, b) (no fraction, no exponent) is: EXACT when JSON.parse reads it
+ * as a double JSON.stringify writes back the same; WIDE when it does not but the integer fits a
+ * UInt64 (an Int64 when negative): a 64-bit id such as a Snowflake or a database key, which
+ * JSON.parse would round (12345678901234567890 to 12345678901234567000). Such a token is kept as
+ * sent, digit for digit: ClickHouse's isValidJSON accepts it and JSONExtract reads it exactly.
+ * INEXACT beyond that: ClickHouse would refuse the whole text, so the double is stored.
+ */
+export function integerKind(str: string, a: number, b: number): number {
+  const neg = str.charCodeAt(a) === MINUS;
+  const digits = b - a - (neg ? 1 : 0);
+  const limit = neg ? INT64_MIN_ABS : UINT64_MAX;
+  if (digits > limit.length) return INEXACT;
+  const text = str.slice(a, b);
+  if (String(Number(text)) === text) return EXACT;
+  if (digits === limit.length && (neg ? text.slice(1) : text) > limit) return INEXACT;
+  return WIDE;
+}
+
+/** Wide integers of the TEXT object being scanned (start, end pairs), for wideText. */
+var wide = new Int32Array(16);
+var wideTop = 0;
+
+function noteWide(a: number, b: number): void {
+  if (wideTop + 2 > wide.length) {
+    const bigger = new Int32Array(wide.length * 2);
+    bigger.set(wide);
+    wide = bigger;
+  }
+  wide[wideTop++] = a;
+  wide[wideTop++] = b;
 }
 
 /** Any JSON value at pos, checked and skipped (canonical flag kept up to date). */
@@ -781,9 +845,15 @@ function member(ks: number, kl: number, vs: number): void {
   } else if (kl === 9) {
     if (s.startsWith('"groupId"', ks)) {
       const c = s.charCodeAt(vs);
-      mGroupId = c === QUOTE ? stringValue(vs) : c === MINUS || (c >= ZERO && c <= NINE) ? Number(s.slice(vs, pos)) : undefined;
+      mGroupId = c === QUOTE ? stringValue(vs) : c === MINUS || (c >= ZERO && c <= NINE) ? numberValue(vs) : undefined;
     }
   }
+}
+
+/** The number that ends at pos and starts at vs, as an id reads it: a wide integer as its digits. */
+function numberValue(vs: number): number | string {
+  const t = s.slice(vs, pos);
+  return wideTop !== 0 && wide[wideTop - 2] === vs ? t : Number(t);
 }
 
 /** The string value that ends at pos and starts at vs, or undefined when it is not a string. */
@@ -844,6 +914,76 @@ function pickedText(text: string, base: number): PickedText {
   const picked = shape.pickedOf(values);
   for (let i = 0; i < pickCount; i++) values[picks[4 * i]!] = undefined;
   return new PickedText(text, mCategory, mName, mGroupId, mHasIp, picked, textPlain, runs === 0 ? null : keptText(text, runs, from));
+}
+
+/** A marker standing for the wide integer of that index in wideText's text, as JSON.stringify writes it. */
+const MARKER = /"\\u0000(\d+)"/g;
+/** A character a PickedText's text is not plain with (see PickedText.plain). */
+const NOT_PLAIN = /[\u0000-\u001f\\\ud800-\udfff]/;
+
+/**
+ * The object s[base, base + text.length), which is not canonical and holds wide integers (noted
+ * by scanNumber), as JSON.parse + JSON.stringify would make it but with those integers as sent.
+ * Rare (a Python or Go SDK sending a 64-bit id inside properties), so not written for speed:
+ * each wide integer is swapped for a marker string ("\u0000" and its index: a character no string
+ * of the sender's holds, checked), the text parsed and written as for any other object, and the
+ * markers' JSON swapped back for the digits. Parsing stays JSON.parse's own (repeated names,
+ * the order of integer-like names); only the digits are kept.
+ */
+function wideText(text: string, base: number): JsonText | Record<string, unknown> {
+  // A NUL the sender escaped could be taken for a marker: read as any other object (rounded).
+  if (text.includes('\\u0000')) return JSON.parse(text) as Record<string, unknown>;
+  const digits: string[] = [];
+  let marked = '';
+  let from = 0;
+  for (let i = 0; i < wideTop; i += 2) {
+    const a = wide[i]! - base;
+    marked += `${text.slice(from, a)}"\\u0000${digits.length}"`;
+    from = wide[i + 1]! - base;
+    digits.push(text.slice(a, from));
+  }
+  marked += text.slice(from);
+  const obj = JSON.parse(marked) as Record<string, unknown>;
+  const write = (o: Record<string, unknown>): string => JSON.stringify(o).replace(MARKER, (_, i: string) => digits[Number(i)]!);
+  const out = write(obj);
+  const category = plainString(obj.category);
+  const name = plainString(obj.name);
+  const g = obj.groupId;
+  // Facts as the written text reads back: -0 is written 0.
+  const groupId = typeof g === 'number' ? (g === 0 ? 0 : g) : typeof g === 'string' ? (isMarker(g) ? digits[Number(g.slice(1))]! : g) : undefined;
+  const hasIp = 'ip' in obj;
+  if (shape.picks.length === 0) return new JsonText(out, category, name, groupId, hasIp);
+  // Picked values are read as JSON.parse reads them (wide integers rounded), as on every other path;
+  // from a copy of their own, since unmarked() changes the objects it is given.
+  const copy = JSON.parse(marked) as Record<string, unknown>;
+  const values = shape.picks.map((p) => (Object.hasOwn(copy, p) ? unmarked(copy[p], digits) : undefined));
+  let dropped = false;
+  for (let i = 0; i < shape.picks.length; i++) {
+    if (shape.dropped[i] === 1 && Object.hasOwn(obj, shape.picks[i]!)) {
+      delete obj[shape.picks[i]!];
+      dropped = true;
+    }
+  }
+  return new PickedText(out, category, name, groupId, hasIp, shape.pickedOf(values), !NOT_PLAIN.test(out), dropped ? write(obj) : null);
+}
+
+function isMarker(v: string): boolean {
+  return v.charCodeAt(0) === 0;
+}
+
+function plainString(v: unknown): string | undefined {
+  return typeof v === 'string' && !isMarker(v) ? v : undefined;
+}
+
+/** v with its markers as the numbers JSON.parse reads for them. */
+function unmarked(v: unknown, digits: readonly string[]): unknown {
+  if (typeof v === 'string') return isMarker(v) ? Number(digits[Number(v.slice(1))]) : v;
+  if (Array.isArray(v)) return v.map((x) => unmarked(x, digits));
+  if (typeof v === 'object' && v !== null) {
+    const o = v as Record<string, unknown>;
+    for (const k of Object.keys(o)) o[k] = unmarked(o[k], digits);
+  }
+  return v;
 }
 
 /**

@@ -31,3 +31,14 @@ export function hostileString(rnd: () => number, chars: readonly string[], noise
   }
   return `${out}"`;
 }
+
+/**
+ * `text` (JSON text, or a bare id) with each integer of 16 to 20 digits written as JSON.stringify
+ * writes the double JSON.parse reads for it. The scanner keeps a wide integer's digits
+ * (src/ingest/jsontext.ts integerKind) where JSON.parse + JSON.stringify round them; the rest of
+ * what both paths store must agree exactly. Numbers are found after `:`, `,` or `[` (or as the
+ * whole text): the generators' strings hold at most five characters, so none is taken for one.
+ */
+export function roundedWide(text: string): string {
+  return text.replace(/(^|[:,[])(-?[1-9]\d{15,19})(?=$|[,\]}])/g, (_, before: string, n: string) => before + String(Number(n)));
+}

@@ -61,7 +61,7 @@ const PROPERTY_DROPS = ['token', 'api_key', '$set', '$set_once'];
  */
 const CAPTURE_BODY = new JsonShape(
   ['event', 'distinct_id', 'properties', 'uuid', 'timestamp', 'sent_at', 'offset', '$set', '$set_once', 'api_key', 'token', '$token', 'batch', 'data', 'historical_migration', 'type', 'library', 'events'],
-  { properties: MEMBER.TEXT, batch: MEMBER.LIST, data: MEMBER.LIST, events: MEMBER.BAIL },
+  { distinct_id: MEMBER.ID, properties: MEMBER.TEXT, batch: MEMBER.LIST, data: MEMBER.LIST, events: MEMBER.BAIL },
   MEMBER.PARSE,
   true,
   PROPERTY_READS,
