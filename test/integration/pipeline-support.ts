@@ -27,6 +27,8 @@ export interface Pipeline {
   queryUrl: string;
   /** The query API itself (its ports, reloadTls). */
   query: QueryServer;
+  /** The ClickHouse the sink writes, as a BI tool reads it. */
+  clickhouse: ClickHouseHandle['client'];
   /** A user's events (newest first) once at least `count` are visible through the query API. */
   /**
    * The user's events once `want` of them are visible: a count, or kinds (`byKind` keys) that must
@@ -65,6 +67,7 @@ export async function startPipeline(env: Env = {}): Promise<Pipeline> {
     rejected,
     queryUrl,
     query,
+    clickhouse: ch.client,
     async eventsOf(userId, want, timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {

@@ -2,22 +2,21 @@
 // SchemaRegistryClient) reads what the ingest wrote to the real broker through the query port's
 // /registry, as the README tells a user to, and a record it serializes (auto-registering
 // trackhouse's schema, a producer's default) decodes with the sink's codec.
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SCHEMAS_DIR, type EventRecord } from '../../src/schema/index.js';
-import { CONFLUENT_PYTHON_MISSING, confluentPython } from '../support/confluent-python.js';
+import { PYTHON_CLIENTS_MISSING, pythonClients, runPythonScript } from '../support/python-clients.js';
 import { kafkaBrokers } from '../support/env.js';
 import { postJson, trackEvent } from './ingest-support.js';
 import { READ_KEY } from './query-helpers.js';
 import { startRegistryStack, type RegistryStack } from './registry-support.js';
 
-const python = confluentPython();
+const python = pythonClients();
 
 // Listed as skipped, with the reason, only when the client is not installed.
 if (python === null) {
   describe('the schema registry with Confluent\'s Python client', () => {
-    it.skip(CONFLUENT_PYTHON_MISSING, () => {});
+    it.skip(PYTHON_CLIENTS_MISSING, () => {});
   });
 }
 
@@ -29,19 +28,7 @@ interface PythonAnswer {
 
 /** Runs test/support/confluent-python.py with `args`; its JSON answer. */
 function runPython(args: object): Promise<PythonAnswer> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(python!, [path.resolve('test/support/confluent-python.py'), JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(JSON.parse(out) as PythonAnswer);
-      else reject(new Error(`confluent-python.py exited with ${code}: ${err.slice(-2000)}`));
-    });
-  });
+  return runPythonScript<PythonAnswer>(python!, 'confluent-python.py', args);
 }
 
 describe.runIf(python !== null)('the schema registry with Confluent\'s Python client', () => {

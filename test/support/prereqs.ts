@@ -9,7 +9,7 @@ import { errorMessage } from '../../src/common/errors.js';
 import { LOCAL_KAFKA_VERSION } from '../../src/config/index.js';
 import { checkJava, checkMaven, jarsInstalled } from '../../src/localkafka/index.js';
 import { CHROMIUM_MISSING, chromiumPath, FIREFOX_MISSING, firefoxPath } from './chromium.js';
-import { CONFLUENT_PYTHON_MISSING, confluentPython } from './confluent-python.js';
+import { PYTHON_CLIENTS_MISSING, pythonClients } from './python-clients.js';
 
 /** The jar cache kafka-global.ts gives the test broker. */
 const JAR_CACHE = path.resolve('.trackhouse');
@@ -42,7 +42,7 @@ if (problems.length > 0) {
 // SDKs'); without it they are skipped, said here once so a contributor sees it before the run.
 if (chromiumPath() === null) process.stderr.write(`npm test: ${CHROMIUM_MISSING}.\n`);
 if (firefoxPath() === null) process.stderr.write(`npm test: ${FIREFOX_MISSING}.\n`);
-if (confluentPython() === null) process.stderr.write(`npm test: ${CONFLUENT_PYTHON_MISSING}.\n`);
+if (pythonClients() === null) process.stderr.write(`npm test: ${PYTHON_CLIENTS_MISSING}.\n`);
 // The same for the TLS tests, which make their certificates with the openssl command.
 if (spawnSync('openssl', ['version']).status !== 0) {
   process.stderr.write('npm test: the TLS tests will be SKIPPED: the openssl command is missing (apt-get install openssl).\n');

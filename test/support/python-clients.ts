@@ -1,0 +1,46 @@
+// The Python clients the integration tests drive (Confluent's confluent-kafka with its schema
+// registry and Avro extras; Segment's and PostHog's SDKs), pinned in python-clients.requirements.txt.
+// .ci/run installs them into a virtualenv under .trackhouse/; PYTHON_CLIENTS names another
+// interpreter that has them.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+
+export const PYTHON_CLIENTS_VENV = path.resolve('.trackhouse/python-clients');
+/** The pinned clients, read by pip in .ci/run and in the install command below. */
+export const PYTHON_CLIENTS_REQUIREMENTS = 'test/support/python-clients.requirements.txt';
+/** What the probe imports: one module of each pinned client. */
+const PROBE = 'import confluent_kafka.schema_registry.avro, fastavro, segment.analytics, posthog';
+
+/** The interpreter to run, when it imports every pinned client; else null. */
+export function pythonClients(): string | null {
+  const python = process.env.PYTHON_CLIENTS ?? path.join(PYTHON_CLIENTS_VENV, 'bin', 'python');
+  if (!existsSync(python)) return null;
+  const probe = spawnSync(python, ['-c', PROBE], { stdio: 'ignore', timeout: 30_000 });
+  return probe.status === 0 ? python : null;
+}
+
+export const PYTHON_CLIENTS_MISSING =
+  `the Python clients (Confluent's, Segment's and PostHog's) are not installed: the tests driving them (schema-registry-python, ingest-python-sdks) are skipped ` +
+  `(install them with: python3 -m venv .trackhouse/python-clients && .trackhouse/python-clients/bin/pip install -r ${PYTHON_CLIENTS_REQUIREMENTS}, or set PYTHON_CLIENTS)`;
+
+/**
+ * Runs test/support/<script> with `args` as its one JSON argument (JSON text as it is: numbers
+ * JavaScript cannot hold); the JSON it prints.
+ */
+export function runPythonScript<T>(python: string, script: string, args: object | string, timeoutMs = 90_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const json = typeof args === 'string' ? args : JSON.stringify(args);
+    const child = spawn(python, [path.resolve('test/support', script), json], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(JSON.parse(out) as T);
+      else reject(new Error(`${script} exited with ${code}: ${err.slice(-2000)}`));
+    });
+  });
+}
