@@ -7,6 +7,7 @@
 // content_encoding (for bodies kept compressed), original_bytes + truncated (when cut).
 import { MAX_EVENT_BYTES } from '../config/index.js';
 import type { OutRecord } from '../kafka/producer.js';
+import { JsonText } from './jsontext.js';
 
 /** Values are cut to this size: enough to see what went wrong, bounded whatever was sent. */
 export const REJECT_VALUE_BYTES = MAX_EVENT_BYTES;
@@ -42,11 +43,31 @@ export function rejectRecord(info: RejectInfo, original: Buffer, totalBytes: num
   return { topic: info.topic, key: null, value: Buffer.from(value), headers };
 }
 
-/** An invalid event of a batch as JSON text again (the parsed body no longer has its bytes). */
+/**
+ * An invalid event of a batch as JSON text again (the parsed body no longer has its bytes): as
+ * JSON.stringify writes it, but with the objects the scanner kept as canonical text (properties,
+ * traits, context: JsonText) written as that text, not as the object JSON.parse would read from
+ * it, so a wide integer there keeps its digits (docs/contract.md). A JsonValue (a member nobody
+ * reads) is the sender's text, whitespace and all: JSON.stringify writes it as any parsed value.
+ */
 export function eventBytes(raw: unknown): Buffer {
   try {
-    return Buffer.from(JSON.stringify(raw) ?? 'null');
+    return Buffer.from(eventJson(raw) ?? 'null');
   } catch {
     return Buffer.from('"<event nested too deeply to serialize>"');
   }
+}
+
+function eventJson(raw: unknown): string | undefined {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return JSON.stringify(raw);
+  const event = raw as Record<string, unknown>;
+  const keys = Object.keys(event);
+  if (!keys.some((k) => event[k] instanceof JsonText)) return JSON.stringify(raw);
+  let out = '';
+  for (const k of keys) {
+    const v = event[k];
+    const text = v instanceof JsonText ? v.text : JSON.stringify(v);
+    if (text !== undefined) out += `${out === '' ? '{' : ','}${JSON.stringify(k)}:${text}`;
+  }
+  return out === '' ? '{}' : `${out}}`;
 }
