@@ -23,4 +23,16 @@ describe('write keys', () => {
     expect(keys.fromBody('wk-3')).toEqual({ kind: 'unknown' });
     expect(keys.fromBody(123)).toEqual({ kind: 'unknown' });
   });
+
+  it("reads Jitsu's X-Write-Key: the key whole, or the id part of its key:secret", () => {
+    expect(keys.fromWriteKeyHeader('wk-1')).toEqual({ kind: 'ok', source: 'web' });
+    expect(keys.fromWriteKeyHeader('wk-2:any-secret')).toEqual({ kind: 'ok', source: 'ios' });
+    expect(keys.fromWriteKeyHeader('wk-2:')).toEqual({ kind: 'ok', source: 'ios' });
+    expect(keys.fromWriteKeyHeader('')).toEqual({ kind: 'none' });
+    expect(keys.fromWriteKeyHeader('nope:wk-1')).toEqual({ kind: 'unknown' });
+    expect(keys.fromWriteKeyHeader(':wk-1')).toEqual({ kind: 'unknown' });
+    const colon = new WriteKeys(new Map([['id:secret', 'jitsu']]));
+    expect(colon.fromWriteKeyHeader('id:secret')).toEqual({ kind: 'ok', source: 'jitsu' });
+    expect(colon.fromWriteKeyHeader('id:other')).toEqual({ kind: 'unknown' });
+  });
 });

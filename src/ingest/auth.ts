@@ -1,5 +1,6 @@
 // Write keys, as Segment's SDKs send them: the user name of HTTP Basic auth (password empty), or
-// a `writeKey` field in the body (analytics.js, sendBeacon).
+// a `writeKey` field in the body (analytics.js, sendBeacon); as Jitsu's send them, the header
+// `X-Write-Key`.
 import { basicCredentials } from '../common/http.js';
 
 export type KeyLookup =
@@ -31,6 +32,19 @@ export class WriteKeys {
     if (hit !== undefined) return hit;
     const credentials = basicCredentials(header);
     return credentials === null ? UNKNOWN : this.fromBody(credentials.user);
+  }
+
+  /**
+   * From Jitsu's `X-Write-Key` header ('' when absent): Jitsu keys are `id:secret`, so the value
+   * is taken whole when it is a write key, else its part before the first `:` (the secret is not
+   * checked, as Basic auth's password is not).
+   */
+  fromWriteKeyHeader(header: string): KeyLookup {
+    if (header === '') return NONE;
+    const whole = this.byKey.get(header);
+    if (whole !== undefined) return whole;
+    const colon = header.indexOf(':');
+    return (colon > 0 ? this.byKey.get(header.slice(0, colon)) : undefined) ?? UNKNOWN;
   }
 
   /** From the body's writeKey field (any JSON value). */

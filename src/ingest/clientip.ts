@@ -53,3 +53,15 @@ export function clientIp(mode: ClientIpMode, req: HttpRequest): string | typeof 
 
 /** The peer's address of a request not yet answered (uWS asks the kernel: getpeername). */
 export const peerAddress = peer;
+
+/**
+ * An address with its last part zeroed, as Jitsu's `stripLastOctet` stores it: IPv4's last octet
+ * (203.0.113.9 -> 203.0.113.0), IPv6's last group (2001:db8::7 -> 2001:db8::0); anything else as it is.
+ */
+export function withoutLastPart(ip: string): string {
+  const v = isIP(ip);
+  if (v === 0) return ip;
+  // An IPv6 address may end in an IPv4 one (::ffff:203.0.113.9): its last octet is the last part.
+  const dot = ip.lastIndexOf('.');
+  return dot >= 0 ? `${ip.slice(0, dot)}.0` : `${ip.slice(0, ip.lastIndexOf(':'))}:0`;
+}

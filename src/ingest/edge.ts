@@ -23,14 +23,15 @@ import type { Config } from '../config/index.js';
 import type { OutRecord, ProduceError, RecordProducer, Submission } from '../kafka/producer.js';
 import { userKeyOf, type EventCodec, type EventRecord, type EventType } from '../schema/index.js';
 import { WriteKeys } from './auth.js';
-import { clientIp, peerAddress, PEER } from './clientip.js';
+import { clientIp, peerAddress, PEER, withoutLastPart } from './clientip.js';
 import { contentEncoding, decodeUtf8, inflate, tooLarge, withoutBom, type ContentEncoding } from './body.js';
 import { problem, type EventProblem } from './problems.js';
 import type { IngestMetrics } from './metrics.js';
 import { objectOf, parseEventJson } from './jsontext.js';
 import { emptyRecord, normalizeEvent, type NormalizeContext } from './normalize.js';
 import { eventBytes, rejectRecord } from './rejects.js';
-import { CALLS, callForPath, type CallKind } from './routes.js';
+import { CALLS, callForPath, isJitsuPath, type CallKind } from './routes.js';
+import { JITSU_SCRIPT_CACHE, readJitsuScript } from './jitsu-script.js';
 import { decodeRequest, defaultReplies, formatRoute, Refused, type FormatRoute, type Replies, type SegmentCall } from './formats/index.js';
 import { posthogReplies } from './formats/posthog.js';
 import { posthogConfigJson, posthogConfigScript, POSTHOG_FLAGS } from './formats/posthog-sdk.js';
@@ -86,6 +87,8 @@ class IngestRequest implements Submission {
   origin = '';
   /** The caller's address for context.ip (INGEST_CLIENT_IP): PEER until read, or null. */
   ip: string | typeof PEER | null = null;
+  /** Jitsu's `X-IP-Policy: stripLastOctet`: the address is stored with its last part zeroed. */
+  stripIp = false;
   limit = 0;
   /** Content-Length, or -1. */
   declared = -1;
@@ -134,6 +137,8 @@ export class IngestEdge {
   private readonly eventsTopic: string;
   private readonly rejectedTopic: string;
   private readonly retryAfter: string;
+  /** Jitsu's browser script, served at /p.js. */
+  private readonly jitsuJs: Buffer;
   private draining = false;
   private open = 0;
   private idleWaiters: (() => void)[] = [];
@@ -144,6 +149,7 @@ export class IngestEdge {
     this.eventsTopic = deps.config.kafka.topics.events;
     this.rejectedTopic = deps.config.kafka.topics.rejected;
     this.retryAfter = String(deps.config.ingest.retryAfterS);
+    this.jitsuJs = readJitsuScript();
   }
 
   register(app: TemplatedApp, secure = false): void {
@@ -166,6 +172,7 @@ export class IngestEdge {
       ['/v1/projects/:key/settings', (res, req) => this.analyticsSettings(res, req, secure)],
       ['/array/:token/config', (res, req) => this.posthogConfig(res, req, false)],
       ['/array/:token/config.js', (res, req) => this.posthogConfig(res, req, true)],
+      ['/p.js', (res, req) => this.jitsuScript(res, req)],
     ];
     for (const [p, handler] of getRoutes) {
       getAndHead(app, p, handler);
@@ -237,7 +244,9 @@ export class IngestEdge {
     }
     // An unknown key in the header is refused first: the caller is told who it is not before
     // anything about what it sent (and nothing of the body is read).
-    const key = this.keys.fromHeader(req.getHeader('authorization'));
+    const auth = req.getHeader('authorization');
+    const jitsu = isJitsuPath(r.path);
+    const key = auth === '' && jitsu ? this.keys.fromWriteKeyHeader(req.getHeader('x-write-key')) : this.keys.fromHeader(auth);
     if (key.kind === 'unknown') {
       this.unauthenticated(r, 'unknown_write_key', true);
       return;
@@ -254,6 +263,7 @@ export class IngestEdge {
     r.encoding = encoding;
     if (key.kind === 'ok') r.source = key.source;
     r.ip = clientIp(this.deps.config.ingest.clientIp, req);
+    if (jitsu) this.ipPolicy(r, req.getHeader('x-ip-policy'));
     r.limit = kind === 'batch' ? this.deps.config.ingest.maxBatchBytes : this.deps.config.ingest.maxEventBytes;
     const length = req.getHeader('content-length');
     if (length !== '') r.declared = Number(length);
@@ -511,9 +521,24 @@ export class IngestEdge {
   private peerOf: IngestRequest | null = null;
   private readonly peerIp = (): string | null => {
     const r = this.peerOf!;
-    if (r.ip === PEER) r.ip = peerAddress(r.res);
+    if (r.ip === PEER) {
+      const ip = peerAddress(r.res);
+      r.ip = r.stripIp && ip !== null ? withoutLastPart(ip) : ip;
+    }
     return r.ip;
   };
+
+  /**
+   * Jitsu's `X-IP-Policy` (its SDKs' privacy.ipPolicy) for the address filled into context.ip:
+   * `remove` fills none, `stripLastOctet` zeroes its last part; `keep` (or none) as configured.
+   */
+  private ipPolicy(r: IngestRequest, policy: string): void {
+    if (policy === 'remove') r.ip = null;
+    else if (policy === 'stripLastOctet') {
+      r.stripIp = true;
+      if (typeof r.ip === 'string') r.ip = withoutLastPart(r.ip);
+    }
+  }
 
   /**
    * The normalize context of r's events, every field set here for each request (the object is
@@ -702,7 +727,9 @@ export class IngestEdge {
     this.deps.metrics.unauthenticatedRequest(code);
     const message =
       code === 'missing_write_key'
-        ? 'a write key is required: HTTP Basic auth with the key as user name, or a writeKey field in the body'
+        ? isJitsuPath(r.path)
+          ? 'a write key is required: the X-Write-Key header (Jitsu\'s writeKey), HTTP Basic auth with the key as user name, or a writeKey field in the body'
+          : 'a write key is required: HTTP Basic auth with the key as user name, or a writeKey field in the body'
         : 'the write key is not known';
     this.refuse(r, new HttpError(code, message), closeConnection);
   }
@@ -754,6 +781,13 @@ export class IngestEdge {
     }
     writeJson(res, status, body, cors);
     this.deps.metrics.request('analytics-settings', status);
+  }
+
+  /** Jitsu's browser script (./jitsu-script.ts). */
+  private jitsuScript(res: HttpResponse, req: HttpRequest): void {
+    const headers: Headers = [...corsHeaders(req.getHeader('origin')), ['Cache-Control', JITSU_SCRIPT_CACHE]];
+    writeReply(res, 200, 'application/javascript; charset=utf-8', this.jitsuJs, headers);
+    this.deps.metrics.request('jitsu-script', 200);
   }
 
   /** posthog-js's remote config: for a known write key as token, features off; else PostHog's 401. */

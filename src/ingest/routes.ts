@@ -3,6 +3,9 @@
 // Besides the documented /v1/<call> and /v1/batch: analytics.js / analytics-next post each call
 // to its first letter (/v1/t, /v1/p, /v1/i, /v1/g, /v1/a, /v1/s) and batches to /v1/b; Segment's
 // import tools post batches to /v1/import.
+//
+// Jitsu's SDKs (@jitsu/js, its p.js script) post one event per request to /api/s/<call> from a
+// browser and /api/s/s2s/<call> from a server, in Segment's event format (Jitsu took it over).
 import type { EventType } from '../schema/index.js';
 
 export type CallKind = EventType | 'batch';
@@ -25,9 +28,26 @@ export const CALLS: ReadonlyMap<string, CallKind> = new Map<string, CallKind>([
   ['import', 'batch'],
 ]);
 
-/** The call named by a path's last segment (`/v1/track`, `/v1/track/`), or undefined. */
+/** Jitsu's calls: one event each, named in full. */
+export const JITSU_CALLS: ReadonlyMap<string, CallKind> = new Map<string, CallKind>(
+  ['track', 'identify', 'page', 'screen', 'group', 'alias'].map((c) => [c, c as CallKind]),
+);
+
+/** Path prefixes of Jitsu's calls: the browser's, then the server-to-server one. */
+export const JITSU_PREFIXES = ['/api/s/', '/api/s/s2s/'] as const;
+
+/**
+ * The call named by a path's last segment (`/v1/track`, `/v1/track/`, Jitsu's `/api/s/track`,
+ * `/api/s/s2s/track`), or undefined.
+ */
 export function callForPath(url: string): CallKind | undefined {
-  if (!url.startsWith('/v1/')) return undefined;
   const end = url.endsWith('/') ? url.length - 1 : url.length;
-  return CALLS.get(url.slice(4, end));
+  if (url.startsWith('/v1/')) return CALLS.get(url.slice(4, end));
+  if (!isJitsuPath(url)) return undefined;
+  return JITSU_CALLS.get(url.slice(url.startsWith(JITSU_PREFIXES[1]) ? JITSU_PREFIXES[1].length : JITSU_PREFIXES[0].length, end));
+}
+
+/** A path under Jitsu's /api/s/ (whose write key comes in X-Write-Key). */
+export function isJitsuPath(url: string): boolean {
+  return url.startsWith(JITSU_PREFIXES[0]);
 }

@@ -1,7 +1,8 @@
 // The vendors' browser SDKs in headless Chromium (Debian's chromium, driven by playwright-core),
 // loaded from their npm packages' own browser bundles on a page served from another origin, as a
-// site would: posthog-js, @amplitude/analytics-browser, @snowplow/browser-tracker and
-// mixpanel-browser send to trackhouse (CORS included), and each one's events are read back
+// site would: posthog-js, @amplitude/analytics-browser, @snowplow/browser-tracker,
+// mixpanel-browser and Jitsu's p.js (served by the ingest itself, as Jitsu's is) send to
+// trackhouse (CORS included), and each one's events are read back
 // through the query API. Skipped, saying so, where /usr/bin/chromium is missing (.ci/run installs it).
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
@@ -150,6 +151,37 @@ describe.skipIf(!haveChromium)('browser SDKs in headless Chromium', () => {
     const got = byKind(await t.p.eventsOf(user, ['track:Signed Up', 'identify']));
     expect(got.get('track:Signed Up')).toMatchObject({ user_id: user, category: 'growth', properties: { plan: 'team', mp_lib: 'web' } });
     expect(got.has('identify')).toBe(true);
+    await pg.close();
+  });
+
+  it('Jitsu\'s p.js from the ingest\'s /p.js: its automatic page view, identify and a track, with the key:secret write key in X-Write-Key', async () => {
+    const user = `jitsujs-${randomUUID()}`;
+    const { pg, failures } = await page('/posthog.js', user); // any page of the site; the script comes from the ingest
+    const anonymous = `anon-${user}`;
+    await pg.evaluate(
+      ([key, anon]) => {
+        // As a site configures it (the script tag's data-* attributes, or window.jitsuConfig); the
+        // anonymous id set first, so the automatic page view can be found.
+        window.jitsuConfig = { writeKey: `${key}:secret`, onload: 'jitsuLoaded' };
+        window.jitsuLoaded = (j: any) => j.setAnonymousId(anon);
+      },
+      [WRITE_KEY, anonymous],
+    );
+    await pg.addScriptTag({ url: `${t.p.ingest.url}/p.js` });
+    await pg.waitForFunction(() => window.jitsu !== undefined);
+    await pg.evaluate(async (u) => {
+      await window.jitsu.identify(u, { plan: 'pro' });
+      await window.jitsu.track('Order Completed', { total: 12, category: 'books' });
+    }, user);
+    const got = byKind(await t.p.eventsOf(user, 2, 20_000).catch((err) => Promise.reject(new Error(`${err}; requests: ${failures.join('\n')}`))));
+    // Every request to trackhouse (the script, each call, their preflights) was answered 200 or 204.
+    expect(failures.filter((f) => !/ -> 20[04]$/.test(f))).toEqual([]);
+    expect(failures.some((f) => /^POST .*\/api\/s\/track -> 200$/.test(f))).toBe(true);
+    expect(got.get('track:Order Completed')).toMatchObject({ user_id: user, anonymous_id: anonymous, category: 'books', source: 'test' });
+    expect(got.get('track:Order Completed')!.context).toMatchObject({ library: { name: '@jitsu/js' }, page: { url: `${t.siteUrl}/shop` } });
+    expect(got.get('identify')!.traits).toMatchObject({ plan: 'pro' });
+    const pageViews = await t.p.eventsOf(anonymous, ['page']);
+    expect(pageViews.find((e) => e.type === 'page')!.context).toMatchObject({ page: { url: `${t.siteUrl}/shop` } });
     await pg.close();
   });
 });

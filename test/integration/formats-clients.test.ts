@@ -1,9 +1,10 @@
-// Each vendor's official Node client from npm, unchanged, pointed at trackhouse: its calls become
+// Each vendor's official Node client from npm (Jitsu's @jitsu/js among them), unchanged, pointed at trackhouse: its calls become
 // canonical events that the query API answers with (ingest -> Kafka -> sink -> chDB -> query).
 import { randomUUID } from 'node:crypto';
 import * as amplitude from '@amplitude/analytics-node';
 import Analytics from '@rudderstack/rudder-sdk-node';
 import { buildPageView, buildScreenView, buildSelfDescribingEvent, buildStructEvent, newTracker } from '@snowplow/node-tracker';
+import { jitsuAnalytics } from '@jitsu/js';
 import Mixpanel from 'mixpanel';
 import { PostHog } from 'posthog-node';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -135,4 +136,40 @@ it('@rudderstack/rudder-sdk-node: gzip JSON sent as application/x-www-form-urlen
   const got = byKind(await p.eventsOf(user, 2));
   expect(got.get('track:Item Viewed')).toMatchObject({ category: 'shoes', source: 'test', properties: { sku: 'a', category: 'shoes' } });
   expect(got.get('identify')!.traits).toEqual({ plan: 'team' });
+});
+
+it('@jitsu/js: identify, track, page and group to /api/s/s2s/ and /api/s/ with its key:secret X-Write-Key, and its IP policy honoured', async () => {
+  const user = `jitsu-${randomUUID()}`;
+  const errors: string[] = [];
+  const client = (s2s: boolean, ipPolicy?: 'keep' | 'stripLastOctet' | 'remove', writeKey = `${WRITE_KEY}:any-secret`) =>
+    jitsuAnalytics({ host: p.ingest.url, writeKey, s2s, privacy: ipPolicy === undefined ? undefined : { ipPolicy }, errorPolicy: (msg: string) => void errors.push(msg) });
+  // Server to server (/api/s/s2s/<call>).
+  const server = client(true);
+  await server.identify(user, { plan: 'pro' });
+  await server.track('Order Completed', { total: 12.5, category: 'books' });
+  await server.group('acme', { employees: 40 });
+  // The browser's paths (/api/s/<call>), from Node: the address the edge fills is stripped, or left out, as asked.
+  const stripped = client(false, 'stripLastOctet');
+  await stripped.identify(user);
+  await stripped.page('Pricing', { path: '/pricing' });
+  const removed = client(false, 'remove');
+  await removed.identify(user);
+  await removed.track('Signed Out');
+  expect(errors).toEqual([]);
+  // A key trackhouse does not know is refused (401), and the SDK says so.
+  await client(true, undefined, 'nobody:secret').track('Never Stored', { userId: user });
+  expect(errors).toHaveLength(1);
+  expect(errors[0]).toMatch(/401/);
+
+  const got = byKind(await p.eventsOf(user, 7));
+  expect([...got.keys()].sort()).toEqual(['group', 'identify', 'page', 'track:Order Completed', 'track:Signed Out']);
+  const track = got.get('track:Order Completed')!;
+  expect(track).toMatchObject({ user_id: user, source: 'test', category: 'books', properties: { total: 12.5, category: 'books' } });
+  expect(track.context).toMatchObject({ library: { name: '@jitsu/js' }, ip: '127.0.0.1' });
+  expect(track.event_id).not.toBe('');
+  expect(got.get('group')).toMatchObject({ group_id: 'acme', traits: { employees: 40 } });
+  expect(got.get('page')).toMatchObject({ name: 'Pricing', properties: { path: '/pricing' } });
+  expect(got.get('page')!.context.ip).toBe('127.0.0.0');
+  expect(got.get('track:Signed Out')!.context).not.toHaveProperty('ip');
+  expect((await p.eventsOf(user, 7)).some((e) => e.event === 'Never Stored')).toBe(false);
 });

@@ -215,6 +215,39 @@ describe('Snowplow and pixels', () => {
   });
 });
 
+describe('Jitsu', () => {
+  it('takes /api/s/<call> and /api/s/s2s/<call> with the key in X-Write-Key (whole, or id:secret), the call from the path', async () => {
+    const user = `jt-${randomUUID()}`;
+    const event = (extra: object) => JSON.stringify({ userId: user, writeKey: 'masked:***', ...extra });
+    const a = await send('POST', '/api/s/track', event({ type: 'track', event: 'Viewed' }), { 'x-write-key': `${WRITE_KEY}:secret`, 'content-type': 'application/json' });
+    const b = await send('POST', '/api/s/s2s/identify/', event({ traits: { plan: 'pro' } }), { 'x-write-key': WRITE_KEY });
+    expect([a.status, a.text, b.status, b.text]).toEqual([200, '{"success":true}', 200, '{"success":true}']);
+    const got = await landed(user, 2);
+    expect(got.map((e) => [e.type, e.event, e.source]).sort()).toEqual([['identify', null, 'test'], ['track', 'Viewed', 'test']]);
+  });
+
+  it('refuses an unknown X-Write-Key before the body (401) and says where a missing key goes; other methods get 405', async () => {
+    const unknown = await send('POST', '/api/s/track', JSON.stringify({ userId: 'u', event: 'e' }), { 'x-write-key': 'nobody:secret' });
+    expect([unknown.status, JSON.parse(unknown.text).code]).toEqual([401, 'unknown_write_key']);
+    const missing = await send('POST', '/api/s/s2s/track', JSON.stringify({ userId: 'u', event: 'e' }));
+    expect(missing.status).toBe(401);
+    expect(JSON.parse(missing.text).error).toContain('X-Write-Key');
+    const get = await send('GET', '/api/s/track');
+    expect([get.status, get.allow]).toEqual([405, 'POST, OPTIONS']);
+    expect((await send('POST', '/api/s/batch', '{}', { 'x-write-key': WRITE_KEY })).status).toBe(404);
+  });
+
+  it("serves Jitsu's p.js from its package, as a cacheable script, also to HEAD", async () => {
+    const js = await send('GET', '/p.js');
+    expect([js.status, js.type]).toEqual([200, 'application/javascript; charset=utf-8']);
+    expect(js.text).toContain('/api/s/');
+    expect(js.bytes.length).toBeGreaterThan(10_000);
+    const head = await fetch(`${ingest.url}/p.js`, { method: 'HEAD' });
+    expect([head.status, head.headers.get('content-length'), head.headers.get('cache-control')]).toEqual([200, String(js.bytes.length), 'public, max-age=3600']);
+    expect((await head.arrayBuffer()).byteLength).toBe(0);
+  });
+});
+
 describe('shared rules', () => {
   it('takes Unix-ms times with a fraction (to the ms below, where they made a 500), while Segment calls still refuse a number as timestamp', async () => {
     const user = `frac-${randomUUID()}`;
