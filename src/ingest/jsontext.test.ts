@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { JsonText, JsonValue, parseEventJson } from './jsontext.js';
+import { JsonText, JsonValue, parseEventJson, quote, stringify, wellFormed } from './jsontext.js';
 import { emptyRecord, normalizeEvent, type NormalizeContext } from './normalize.js';
 import { eventBytes } from './rejects.js';
 import { hostileString, roundedWide, xorshift32 } from '../../test/support/hostile-json.js';
@@ -14,7 +14,8 @@ function expand(v: Record<string, unknown>, parsed: Record<string, unknown>, lin
   const out: Record<string, unknown> = {};
   for (const [k, x] of Object.entries(v)) {
     if (x instanceof JsonText) {
-      const want = JSON.stringify(parsed[k]);
+      // What is stored: JSON.stringify's text with lone surrogates as U+FFFD (wellFormed).
+      const want = wellFormed(JSON.stringify(parsed[k]));
       if (roundedWide(x.text) !== want) expect(roundedWide(x.text), line).toBe(want);
       out[k] = parsed[k];
     } else if (x instanceof JsonValue) out[k] = JSON.parse(x.text);
@@ -76,9 +77,10 @@ function check(line: string): Record<string, unknown> | null {
   // isDeepStrictEqual first: expect() on every one of thousands of lines is slow.
   const expanded = expand(rounded, parsed as Record<string, unknown>, line);
   if (!isDeepStrictEqual(expanded, parsed)) expect(expanded, line).toStrictEqual(parsed);
-  // A rejected event's bytes: the same from either, but for a wide integer's digits.
-  const text = roundedWide(eventBytes(rounded).toString());
-  const want = roundedWide(JSON.stringify(parsed));
+  // A rejected event's bytes: the same from either, but for a wide integer's digits (and a lone
+  // surrogate in a text written again to keep them, as U+FFFD).
+  const text = wellFormed(roundedWide(eventBytes(rounded).toString()));
+  const want = wellFormed(roundedWide(JSON.stringify(parsed)));
   if (text !== want) expect(text, line).toBe(want);
   for (const k of ['properties', 'traits', 'context']) {
     const t = fast[k];
@@ -91,8 +93,11 @@ function check(line: string): Record<string, unknown> | null {
       groupId: typeof obj.groupId === 'string' || typeof obj.groupId === 'number' ? obj.groupId : undefined,
       hasIp: 'ip' in obj,
     };
-    const groupId = typeof t.groupId === 'string' && typeof want.groupId === 'number' ? Number(t.groupId) : t.groupId;
-    const got = { text: roundedWide(t.text), category: t.category, name: t.name, groupId, hasIp: t.hasIp };
+    // The facts are the values JSON.parse read (what the generic path normalizes), so a lone
+    // surrogate the written text has as U+FFFD is still one there: compared as the text reads.
+    const asText = <T,>(v: T): T => (typeof v === 'string' ? (JSON.parse(wellFormed(JSON.stringify(v))) as T) : v);
+    const groupId = typeof t.groupId === 'string' && typeof want.groupId === 'number' ? Number(t.groupId) : asText(t.groupId);
+    const got = { text: roundedWide(t.text), category: asText(t.category), name: asText(t.name), groupId, hasIp: t.hasIp };
     if (!isDeepStrictEqual(got, want)) expect(got, line).toStrictEqual(want);
   }
   return fast;
@@ -222,6 +227,16 @@ describe('parseEventJson', () => {
     // A sender's NUL (the marker's character) leaves the text to JSON.parse: rounded, never confused.
     const nul = parseEventJson('{"type":"track","userId":"u","event":"e","properties":{ "s": "\\u0000", "a": 9007199254740993 }}')!;
     expect(nul.properties).toStrictEqual({ s: '\u0000', a: 9007199254740992 });
+  });
+
+  it('writes JSON text with each lone surrogate as U+FFFD (wellFormed), and nothing else changed', () => {
+    const cut = '😀'.slice(0, 1);
+    const value = { a: `Caf${cut}`, pair: '😀', b: `\\${cut}`, text: '\\ud800', c: '😀'.slice(1), [`k${cut}`]: [cut] };
+    expect(stringify(value)).toBe('{"a":"Caf\ufffd","pair":"😀","b":"\\\\\ufffd","text":"\\\\ud800","c":"\ufffd","k\ufffd":["\ufffd"]}');
+    expect(JSON.parse(stringify(value))).toEqual({ a: 'Caf\ufffd', pair: '😀', b: '\\\ufffd', text: '\\ud800', c: '\ufffd', 'k\ufffd': ['\ufffd'] });
+    expect(quote(`x${cut}`)).toBe('"x\ufffd"');
+    const plain = JSON.stringify({ a: 'é\n"', b: '\\ud83d' });
+    expect(wellFormed(plain)).toBe(plain);
   });
 
   it('returns null for what it does not handle and for invalid JSON', () => {

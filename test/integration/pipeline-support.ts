@@ -35,6 +35,11 @@ export interface Pipeline {
    * all be there — a browser SDK may send more events than the test makes, in any order.
    */
   eventsOf(userId: string, want: number | readonly string[], timeoutMs?: number): Promise<ApiEvent[]>;
+  /**
+   * The reply text of a user's events once `want` are visible, as sent (not JSON.parse'd, which
+   * would round integers beyond 2^53 and cannot show what the bytes are).
+   */
+  eventsText(userId: string, want: number): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -62,24 +67,31 @@ export async function startPipeline(env: Env = {}): Promise<Pipeline> {
   const queryUrl = `http://127.0.0.1:${query.port}`;
   const from = '2000-01-01T00:00:00Z';
   const to = '2100-01-01T00:00:00Z';
+  const eventsUrl = (userId: string) => `${queryUrl}/v1/users/${encodeURIComponent(userId)}/events?from=${from}&to=${to}&limit=1000`;
+  const auth = { authorization: `Bearer ${READ_KEY}` };
+  const eventsOf: Pipeline['eventsOf'] = async (userId, want, timeoutMs = 60_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const res = await fetch(eventsUrl(userId), { headers: auth });
+      const body = (await res.json()) as { events: ApiEvent[] };
+      if (res.status !== 200) throw new Error(`query API answered ${res.status}: ${JSON.stringify(body)}`);
+      if (typeof want === 'number' ? body.events.length >= want : want.every((k) => byKind(body.events).has(k))) return body.events;
+      if (Date.now() > deadline) throw new Error(`only ${body.events.length} events (wanted ${JSON.stringify(want)}) of ${userId} became visible: ${JSON.stringify(body.events)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
   return {
     ingest,
     rejected,
     queryUrl,
     query,
     clickhouse: ch.client,
-    async eventsOf(userId, want, timeoutMs = 60_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const res = await fetch(`${queryUrl}/v1/users/${encodeURIComponent(userId)}/events?from=${from}&to=${to}&limit=1000`, {
-          headers: { authorization: `Bearer ${READ_KEY}` },
-        });
-        const body = (await res.json()) as { events: ApiEvent[] };
-        if (res.status !== 200) throw new Error(`query API answered ${res.status}: ${JSON.stringify(body)}`);
-        if (typeof want === 'number' ? body.events.length >= want : want.every((k) => byKind(body.events).has(k))) return body.events;
-        if (Date.now() > deadline) throw new Error(`only ${body.events.length} events (wanted ${JSON.stringify(want)}) of ${userId} became visible: ${JSON.stringify(body.events)}`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
+    eventsOf,
+    async eventsText(userId, want) {
+      await eventsOf(userId, want);
+      const res = await fetch(eventsUrl(userId), { headers: auth });
+      if (res.status !== 200) throw new Error(`query API answered ${res.status}: ${await res.text()}`);
+      return res.text();
     },
     async close() {
       await rejected!.stop();

@@ -1,6 +1,7 @@
 // Pieces of the random-and-hostile JSON generators of the scanner's differential tests
 // (src/ingest/jsontext.test.ts, src/ingest/formats/prepared.test.ts): deterministic, so a failing
-// case comes back with the same seed.
+// case comes back with the same seed. Also wide integers for the end-to-end tests.
+import { randomInt } from 'node:crypto';
 
 /** xorshift32 from `seed`: numbers in [0, 1). */
 export function xorshift32(seed: number): () => number {
@@ -41,4 +42,9 @@ export function hostileString(rnd: () => number, chars: readonly string[], noise
  */
 export function roundedWide(text: string): string {
   return text.replace(/(^|[:,[])(-?[1-9]\d{15,19})(?=$|[,\]}])/g, (_, before: string, n: string) => before + String(Number(n)));
+}
+
+/** A random UInt64 above Int64's range that no double holds (odd: doubles there are multiples of 2048), as text. */
+export function wideId(): string {
+  return `1${String(randomInt(10 ** 9)).padStart(9, '0')}${String(randomInt(10 ** 9)).padStart(9, '0')}`.replace(/\d$/, (d) => String(Number(d) | 1));
 }

@@ -16,7 +16,7 @@
 // | $lib, $lib_version, $current_url, $pathname, $referrer, $raw_user_agent, $ip, $groups | context.library, page, userAgent, ip, groupId + groups |
 // | properties                               | properties, less `token` (the write key) and the `$set`s (now traits) |
 import { EVENT_TIME, parseIsoTime } from '../../common/isotime.js';
-import { JsonShape, JsonText, MEMBER, PickedText, objectOf, parseShaped, quote, quotePlain } from '../jsontext.js';
+import { JsonShape, JsonText, MEMBER, PickedText, objectOf, parseShaped, quote, quotePlain, stringify } from '../jsontext.js';
 import { Refused, isObject, msTime, str, type SegmentCall, type TranslateOptions, type Translation, type Replies, type VendorReply } from './types.js';
 
 type Json = Record<string, unknown>;
@@ -286,7 +286,7 @@ function posthogContextText(p: Json, q: (v: string) => string): JsonText {
   if (hasIp) t = `${t}${t === '' ? '' : ','}"ip":${q(p.$ip as string)}`;
   let groupId: string | undefined;
   if (isObject(p.$groups)) {
-    t += `${t === '' ? '' : ','}"groups":${JSON.stringify(p.$groups)}`;
+    t += `${t === '' ? '' : ','}"groups":${stringify(p.$groups)}`;
     for (const k in p.$groups) {
       groupId = str(p.$groups[k]);
       if (groupId !== undefined) {

@@ -16,7 +16,7 @@
 // | dtm + stm (or ttm)               | timestamp: receivedAt - (stm - dtm), as Snowplow's derived_tstamp; ttm is taken as given |
 // | url, page, refr, ua, ip, lang, tz, res, tv, aid, p, sid, vid, co / cx | context.page, userAgent, ip, locale, timezone, screen, library, app, platform, session, contexts |
 import { keep } from '../../common/keep.js';
-import { JsonText, QuoteMemo, objectTextAt, quote } from '../jsontext.js';
+import { JsonText, QuoteMemo, objectTextAt, quote, stringify } from '../jsontext.js';
 import { Refused, isObject, msTime, str, type Replies, type SegmentCall, type TranslateOptions, type Translation, type VendorReply } from './types.js';
 
 type Json = Record<string, unknown>;
@@ -263,7 +263,8 @@ export function snowplowEvent(e: unknown, skew: boolean, texts = false): Segment
 
 /** `,"name":value` as JSON.stringify writes a member of an object, or '' for undefined (left out). */
 function member(name: string, v: unknown): string {
-  return v === undefined ? '' : `,"${name}":${typeof v === 'string' ? quote(v) : JSON.stringify(v)}`;
+  // Only a string or an object can hold a lone surrogate (stringify); a number or boolean is written as it is.
+  return v === undefined ? '' : `,"${name}":${typeof v === 'string' ? quote(v) : typeof v === 'object' ? stringify(v) : JSON.stringify(v)}`;
 }
 
 /**
@@ -339,7 +340,7 @@ function contextText(e: Json, aid: string | undefined, snowplow: { schema: strin
     const device = DEVICE.of(e, aid);
     if (device !== '') t = t === '' ? device.slice(1) : t + device;
     const cx = selfDescribing(e.co, e.cx);
-    if (cx != null && Array.isArray(cx.data)) t += `${t === '' ? '' : ','}"contexts":${JSON.stringify(cx.data)}`;
+    if (cx != null && Array.isArray(cx.data)) t += `${t === '' ? '' : ','}"contexts":${stringify(cx.data)}`;
     return new JsonText(`{${t}}`, undefined, undefined, undefined, typeof e.ip === 'string');
   } catch {
     return null;

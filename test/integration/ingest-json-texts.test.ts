@@ -1,0 +1,67 @@
+// What the ingest stores as JSON text, read back through the query API (the reply's own bytes) and
+// from ClickHouse, end to end (ingest -> Kafka -> sink -> chDB -> query): a 64-bit id sent as a
+// JSON number keeps its digits, and a lone surrogate (a string cut inside an emoji) is stored as
+// U+FFFD rather than as an escape ClickHouse refuses, which made the whole object unreadable.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { wideId } from '../support/hostile-json.js';
+import { post, WRITE_KEY } from './ingest-support.js';
+import { startPipeline, type Pipeline } from './pipeline-support.js';
+
+let p: Pipeline;
+
+beforeAll(async () => {
+  p = await startPipeline();
+}, 120_000);
+
+afterAll(async () => {
+  await p?.close();
+});
+
+it('reads a 64-bit id sent as a number (userId, anonymousId, distinct_id) as its digits', async () => {
+  const user = wideId();
+  const anon = wideId();
+  const ph = wideId();
+  // Compact, as JSON.stringify would write it, and spaced, as Python's json.dumps does.
+  const segment = `{"batch":[{"type":"track","userId":${user},"event":"Viewed","properties":{"n":${user}}},{"type": "identify", "userId": ${user}, "anonymousId": ${anon}, "traits": {"n": ${anon}}}]}`;
+  expect((await post(`${p.ingest.url}/v1/batch`, segment)).status).toBe(200);
+  const capture = `{"api_key": "${WRITE_KEY}", "batch": [{"event": "Viewed", "distinct_id": ${ph}, "properties": {"n": ${ph}}}]}`;
+  expect((await post(`${p.ingest.url}/batch`, capture, { authorization: '' })).status).toBe(200);
+
+  const text = await p.eventsText(user, 2);
+  expect(text).toContain(`"anonymous_id":"${anon}"`);
+  expect(text).toContain(`"properties":{"n":${user}}`);
+  expect(text).toContain(`"traits":{"n":${anon}}`);
+  expect(text.match(new RegExp(`"user_id":"${user}"`, 'g'))).toHaveLength(2);
+  const captured = await p.eventsText(ph, 1);
+  expect(captured).toContain(`"user_id":"${ph}"`);
+  expect(captured).toContain(`"properties":{"n":${ph}}`);
+});
+
+it('stores a lone surrogate as U+FFFD, so properties and context stay readable in the query API and ClickHouse', async () => {
+  const user = `lone-${wideId()}`;
+  // As JSON.stringify writes a string cut after the first half of 😀 ("\ud83d"), beside a whole
+  // pair, an escaped backslash before "ud800" (text, not an escape) and a lone second half.
+  const segment = `{"userId":"${user}","event":"Viewed","properties":{"title":"Caf\\ud83d","pair":"\\ud83d\\ude00","text":"\\\\ud800","end":"x\\udc00"},"context":{"page":{"title":"\\ud83d"}}}`;
+  expect((await post(`${p.ingest.url}/v1/track`, segment)).status).toBe(200);
+  const capture = `{"api_key":"${WRITE_KEY}","event":"Clicked","distinct_id":"${user}","properties":{"$current_url":"https://shop.example/\\udc00","label":"\\ud800!"}}`;
+  expect((await post(`${p.ingest.url}/i/v0/e/`, capture, { authorization: '' })).status).toBe(200);
+
+  const text = await p.eventsText(user, 2);
+  expect(text).not.toContain('"properties":null');
+  expect(text).not.toContain('"context":null');
+  expect(text).toContain('"properties":{"title":"Caf\ufffd","pair":"😀","text":"\\\\ud800","end":"x\ufffd"}');
+  expect(text).toContain('"page":{"title":"\ufffd"}');
+  expect(text).toContain('"label":"\ufffd!"');
+  expect(text).toContain('"url":"https://shop.example/\ufffd"');
+
+  const res = await p.clickhouse.query({
+    query: `SELECT event, isValidJSON(properties) AS props, isValidJSON(context) AS ctx, JSONExtractString(properties, 'title') AS title
+            FROM events WHERE user_id = {user:String} ORDER BY event`,
+    query_params: { user },
+    format: 'JSONEachRow',
+  });
+  expect(await res.json()).toEqual([
+    { event: 'Clicked', props: 1, ctx: 1, title: '' },
+    { event: 'Viewed', props: 1, ctx: 1, title: 'Caf\ufffd' },
+  ]);
+});
