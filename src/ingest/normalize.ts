@@ -15,7 +15,7 @@
 //   timestamp = receivedAt - (sentAt - timestamp), and is receivedAt when missing; times must
 //   fit ClickHouse's DateTime64(3).
 import { randomUUID } from 'node:crypto';
-import { isStorableTime, MAX_ID_LENGTH, TIME_RANGE_TEXT, type EventRecord, type EventType } from '../schema/index.js';
+import { isStorableTime, jsonTooDeep, MAX_ID_LENGTH, MAX_JSON_DEPTH, TIME_RANGE_TEXT, type EventRecord, type EventType } from '../schema/index.js';
 import { JsonText, jsonTextOf, objectOf } from './jsontext.js';
 import { problem, type EventProblem } from './problems.js';
 import { EVENT_TIME, parseIsoTime } from '../common/isotime.js';
@@ -242,10 +242,15 @@ export function normalizeEvent(raw: unknown, fixedType: EventType | null, ctx: N
     }
   } catch {
     // JSON.stringify recurses: only a nesting deeper than the stack allows gets here.
-    return problem('invalid_field', 'properties, traits or context are nested too deeply');
+    return problem('invalid_field', TOO_DEEP);
   }
+  // Deeper than ClickHouse reads, the whole text would be unreadable there (and null in the
+  // query API): refused, so the event is kept, with the reason, in the rejected topic.
+  if (jsonTooDeep(out.properties) || jsonTooDeep(out.traits) || jsonTooDeep(out.context)) return problem('invalid_field', TOO_DEEP);
   return null;
 }
+
+const TOO_DEEP = `properties, traits or context are nested deeper than ${MAX_JSON_DEPTH} levels, which ClickHouse does not read`;
 
 /**
  * `context` JSON text with an `ip` member first: spliced into the text rather than set on the

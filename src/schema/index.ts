@@ -12,6 +12,8 @@ export {
   isStorableTime,
   isUnixSecondsTime,
   MIN_TIME_MS,
+  jsonTooDeep,
+  MAX_JSON_DEPTH,
   recordTimesStorable,
   STORABLE_TIMES,
   TIME_RANGE_TEXT,

@@ -8,6 +8,8 @@ import {
   EVENTS_INSERT_COLUMNS,
   InvalidEventError,
   isStorableTime,
+  jsonTooDeep,
+  MAX_JSON_DEPTH,
   MIN_TIME_MS,
   recordTimesStorable,
   USER_KEY_SQL,
@@ -143,5 +145,31 @@ describe('TabSeparated rows', () => {
       }
     }
     expect(recordTimesStorable({ ...base, sent_at: null })).toBe(true);
+  });
+});
+
+describe('jsonTooDeep', () => {
+  const nest = (depth: number, inner: string, open = '[', close = ']') => open.repeat(depth) + inner + close.repeat(depth);
+
+  it('finds a value deeper than ClickHouse reads (1024 levels, the top value at 1), as its isValidJSON does', () => {
+    expect(jsonTooDeep(nest(MAX_JSON_DEPTH, ''))).toBe(false); // 1024 empty arrays: the deepest at 1024
+    expect(jsonTooDeep(nest(MAX_JSON_DEPTH + 1, ''))).toBe(true);
+    expect(jsonTooDeep(nest(MAX_JSON_DEPTH, '0'))).toBe(true); // the number at 1025
+    expect(jsonTooDeep(nest(MAX_JSON_DEPTH - 1, '0'))).toBe(false);
+    expect(jsonTooDeep(nest(MAX_JSON_DEPTH - 1, '"s"'))).toBe(false);
+    expect(jsonTooDeep(nest(MAX_JSON_DEPTH, '"s"'))).toBe(true);
+    // Objects: a member's name is not a value; its value is one level down.
+    const objects = (depth: number, inner: string) => '{"a":'.repeat(depth - 1) + inner + '}'.repeat(depth - 1);
+    expect(jsonTooDeep(objects(MAX_JSON_DEPTH, '{"k":{}}'))).toBe(true);
+    expect(jsonTooDeep(objects(MAX_JSON_DEPTH, '{}'))).toBe(false);
+    expect(jsonTooDeep(objects(MAX_JSON_DEPTH, '"v"'))).toBe(false);
+    expect(jsonTooDeep(objects(MAX_JSON_DEPTH + 1, '"v"'))).toBe(true);
+  });
+
+  it('skips brackets, quotes and backslashes inside strings', () => {
+    const brackets = JSON.stringify({ s: '['.repeat(3000), t: '\\"[[[' + '{'.repeat(2000), u: '\\' });
+    expect(jsonTooDeep(brackets)).toBe(false);
+    expect(jsonTooDeep(JSON.stringify({ long: 'x'.repeat(5000), n: [[[1]]] }))).toBe(false);
+    expect(jsonTooDeep(`[${JSON.stringify('\\"'.repeat(600))},${nest(MAX_JSON_DEPTH, '')}]`)).toBe(true);
   });
 });

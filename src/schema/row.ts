@@ -77,6 +77,50 @@ export function recordTimesStorable(r: EventRecord): boolean {
   return fits(r.timestamp) && fits(r.received_at) && (r.sent_at === null || fits(r.sent_at));
 }
 
+// ---- which JSON texts it reads ----
+
+/** The deepest value ClickHouse's JSON functions read (its isValidJSON refuses deeper); the top value is at depth 1. */
+export const MAX_JSON_DEPTH = 1024;
+
+/**
+ * Whether compact JSON text (no whitespace between tokens, as JSON.stringify and the ingest's
+ * scanner keep it) holds a value deeper than MAX_JSON_DEPTH, which makes ClickHouse refuse the
+ * whole text: `isValidJSON` 0, JSONExtract empty, the query API's `null`. Such a text is longer
+ * than 2 * MAX_JSON_DEPTH characters, so almost every text is passed by its length alone; a
+ * longer one is walked once (strings skipped by indexOf).
+ */
+export function jsonTooDeep(text: string): boolean {
+  const n = text.length;
+  if (n <= 2 * MAX_JSON_DEPTH) return false;
+  let depth = 0;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x5b || c === 0x7b) {
+      // [ {: a value at depth + 1, and the containers around what follows.
+      if (++depth > MAX_JSON_DEPTH) return true;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    } else if (c === 0x22) {
+      // A string: its end is the next quote after an even run of backslashes.
+      let q = i;
+      for (;;) {
+        q = text.indexOf('"', q + 1);
+        if (q < 0) return false;
+        let b = q - 1;
+        while (text.charCodeAt(b) === 0x5c) b--;
+        if ((q - 1 - b) % 2 === 0) break;
+      }
+      // A member name (followed by its colon) is not a value.
+      if (text.charCodeAt(q + 1) !== 0x3a && depth + 1 > MAX_JSON_DEPTH) return true;
+      i = q;
+    } else if (c !== 0x2c && c !== 0x3a) {
+      // A number, true, false or null.
+      if (depth + 1 > MAX_JSON_DEPTH) return true;
+    }
+  }
+  return false;
+}
+
 /** A record whose times ClickHouse would refuse (the whole insert with it). */
 export class InvalidEventError extends TrackhouseError {
   constructor(message: string) {

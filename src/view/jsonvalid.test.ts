@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isValidJson, wasCanonical } from './jsonvalid.js';
+import { jsonTooDeep } from '../schema/index.js';
 
 const canonical = (t: string) => isValidJson(t) && wasCanonical();
 const roundTrip = (t: string) => JSON.stringify(JSON.parse(t));
@@ -50,5 +51,26 @@ describe('wasCanonical', () => {
       expect(wasCanonical(), t).toBe(true);
       expect(roundTrip(t)).toBe(t);
     }
+  });
+});
+
+describe('jsonTooDeep (the ingest refuses what ClickHouse would not read)', () => {
+  it('agrees with isValidJson on valid texts nested around ClickHouse\'s limit', () => {
+    let seed = 7;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    let deep = 0;
+    for (let i = 0; i < 400; i++) {
+      const depth = 1015 + Math.floor(rnd() * 20);
+      let t = rnd() < 0.5 ? '"[{\\\\\\""' : rnd() < 0.5 ? '0' : '';
+      for (let d = 0; d < depth; d++) {
+        const r = rnd();
+        t = r < 0.4 ? `[${t}]` : r < 0.8 ? `{"k${d}":${t === '' ? 'null' : t}}` : `[1,"]",${t === '' ? '[]' : t}]`;
+      }
+      const valid = isValidJson(t);
+      expect(jsonTooDeep(t), t.slice(0, 80)).toBe(!valid);
+      if (!valid) deep++;
+    }
+    expect(deep).toBeGreaterThan(100);
+    expect(deep).toBeLessThan(300);
   });
 });

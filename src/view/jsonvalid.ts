@@ -22,7 +22,9 @@
 // digit is taken as one). GraphQL answers such a text by copying its bytes (src/graphql/fastpage.ts);
 // any other is parsed and serialized again. Conservative: a text refused here may still be canonical.
 
-const MAX_DEPTH = 1024;
+import { MAX_JSON_DEPTH } from '../schema/index.js';
+
+const MAX_DEPTH = MAX_JSON_DEPTH;
 const UINT64_MAX = '18446744073709551615';
 const INT64_MIN_ABS = '9223372036854775808';
 /** Open containers, innermost last: 1 = object, 2 = array. */

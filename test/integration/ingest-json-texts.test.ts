@@ -65,3 +65,21 @@ it('stores a lone surrogate as U+FFFD, so properties and context stay readable i
     { event: 'Viewed', props: 1, ctx: 1, title: 'Caf\ufffd' },
   ]);
 });
+
+it('refuses properties nested deeper than ClickHouse reads (400, kept in the rejected topic), and stores the deepest it reads', async () => {
+  const user = `deep-${wideId()}`;
+  // 1023 arrays around a number: the number at depth 1024 of properties, the deepest ClickHouse reads.
+  const legal = `{"userId":"${user}","event":"Deepest","properties":{"a":${'['.repeat(1022)}7${']'.repeat(1022)}}}`;
+  expect((await post(`${p.ingest.url}/v1/track`, legal)).status).toBe(200);
+  const tooDeep = `{"userId":"${user}","event":"Too Deep","messageId":"too-deep-${user}","properties":{"a":${'['.repeat(1023)}7${']'.repeat(1023)}}}`;
+  const refused = await post(`${p.ingest.url}/v1/track`, tooDeep);
+  expect(refused.status).toBe(400);
+  expect(String(refused.body.error)).toContain('nested deeper than 1024 levels');
+  const [kept] = await p.rejected.waitFor(p.ingest.config.kafka.topics.rejected, 1, (r) => r.value.toString().includes(`too-deep-${user}`));
+  expect(kept!.headers.error_code).toBe('invalid_field');
+
+  const text = await p.eventsText(user, 1);
+  expect(text).toContain(`"properties":{"a":${'['.repeat(1022)}7${']'.repeat(1022)}}`);
+  const res = await p.clickhouse.query({ query: `SELECT event, isValidJSON(properties) AS ok FROM events WHERE user_id = {user:String}`, query_params: { user }, format: 'JSONEachRow' });
+  expect(await res.json()).toEqual([{ event: 'Deepest', ok: 1 }]);
+});
