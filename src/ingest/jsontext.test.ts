@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { JsonText, JsonValue, parseEventJson, quote, stringify, wellFormed } from './jsontext.js';
+import { JsonText, JsonValue, parseEventJson, quote, storable, stringify, wellFormed } from './jsontext.js';
 import { emptyRecord, normalizeEvent, type NormalizeContext } from './normalize.js';
 import { eventBytes } from './rejects.js';
 import { hostileString, roundedWide, xorshift32 } from '../../test/support/hostile-json.js';
@@ -14,8 +14,8 @@ function expand(v: Record<string, unknown>, parsed: Record<string, unknown>, lin
   const out: Record<string, unknown> = {};
   for (const [k, x] of Object.entries(v)) {
     if (x instanceof JsonText) {
-      // What is stored: JSON.stringify's text with lone surrogates as U+FFFD (wellFormed).
-      const want = wellFormed(JSON.stringify(parsed[k]));
+      // What is stored: JSON.stringify's text made readable to ClickHouse (stringify).
+      const want = stringify(parsed[k]);
       if (roundedWide(x.text) !== want) expect(roundedWide(x.text), line).toBe(want);
       out[k] = parsed[k];
     } else if (x instanceof JsonValue) out[k] = JSON.parse(x.text);
@@ -79,8 +79,8 @@ function check(line: string): Record<string, unknown> | null {
   if (!isDeepStrictEqual(expanded, parsed)) expect(expanded, line).toStrictEqual(parsed);
   // A rejected event's bytes: the same from either, but for a wide integer's digits (and a lone
   // surrogate in a text written again to keep them, as U+FFFD).
-  const text = wellFormed(roundedWide(eventBytes(rounded).toString()));
-  const want = wellFormed(roundedWide(JSON.stringify(parsed)));
+  const text = storable(roundedWide(eventBytes(rounded).toString()));
+  const want = storable(roundedWide(JSON.stringify(parsed)));
   if (text !== want) expect(text, line).toBe(want);
   for (const k of ['properties', 'traits', 'context']) {
     const t = fast[k];
@@ -237,6 +237,16 @@ describe('parseEventJson', () => {
     expect(quote(`x${cut}`)).toBe('"x\ufffd"');
     const plain = JSON.stringify({ a: 'é\n"', b: '\\ud83d' });
     expect(wellFormed(plain)).toBe(plain);
+  });
+
+  it('writes integers past 64 bits in exponent form (fitIntegers), the same doubles, and nothing else changed', () => {
+    // JSON.stringify writes 2.5e19 (25 ETH in wei) as 25000000000000000000, past UInt64: ClickHouse refuses that.
+    const value = { wei: 2.5e19, neg: -1e19, big: 1e20, fits: 9.2e18, negFits: -9.2e18, u64: 1.8e19, tiny: 0.0000012345678901234567, text: '25000000000000000000', [String(1e20)]: 1 };
+    const text = stringify(value);
+    expect(text).toBe(
+      '{"wei":2.5e+19,"neg":-1e+19,"big":1e+20,"fits":9200000000000000000,"negFits":-9200000000000000000,"u64":18000000000000000000,"tiny":0.0000012345678901234567,"text":"25000000000000000000","100000000000000000000":1}',
+    );
+    expect(JSON.parse(text)).toEqual(value);
   });
 
   it('returns null for what it does not handle and for invalid JSON', () => {

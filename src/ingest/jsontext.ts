@@ -112,7 +112,7 @@ const ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
  * with this test). A lone surrogate is written as U+FFFD (see wellFormed).
  */
 export function quote(v: string): string {
-  return ESCAPED.test(v) ? stringify(v) : `"${v}"`;
+  return ESCAPED.test(v) ? wellFormed(JSON.stringify(v)) : `"${v}"`;
 }
 
 /** A lone surrogate as JSON.stringify escapes it (\ud800), after the backslashes before it. */
@@ -133,9 +133,36 @@ export function wellFormed(text: string): string {
   return text.replace(LONE_SURROGATE, (m, slashes: string) => (slashes.length % 2 === 1 ? `${slashes.slice(0, -1)}\ufffd` : m));
 }
 
-/** JSON.stringify(v), with lone surrogates as U+FFFD (wellFormed): for JSON text that is stored. */
+/** Texts with no run of 19 digits (almost all) need no look for integers past 64 bits. */
+const LONG_DIGITS = /\d{19}/;
+/** A string token, or a run of 19 or more digits outside one that is an integer (not a fraction's digits). */
+const LONG_INTEGER = /"(?:[^"\\]|\\.)*"|(?<![.\d])-?\d{19,}(?![.\deE])/g;
+
+/**
+ * JSON text written by JSON.stringify with each integer past 64 bits in exponent form: it writes
+ * a double from 2^64 up to 1e21 as plain digits (2.5e19 as 25000000000000000000, 25 ETH in wei),
+ * and ClickHouse's isValidJSON refuses an integer that fits neither UInt64 nor Int64, so the
+ * whole object was unreadable there (the query API's null). `2.5e+19` is the same double, which
+ * ClickHouse reads. A run of 19 or more digits outside a string, with no point before or after
+ * it, is a whole integer (a fraction such as 0.0000012345678901234567 has long runs too); one that
+ * fits (a wide one kept digit for digit) stays as it is.
+ */
+export function fitIntegers(text: string): string {
+  if (!LONG_DIGITS.test(text)) return text;
+  return text.replace(LONG_INTEGER, (m) => (m.charCodeAt(0) === QUOTE || integerKind(m, 0, m.length) !== INEXACT ? m : Number(m).toExponential()));
+}
+
+/**
+ * JSON.stringify(v) as the ingest stores it: lone surrogates as U+FFFD (wellFormed), integers past
+ * 64 bits in exponent form (fitIntegers), so ClickHouse reads every text the ingest writes.
+ */
 export function stringify(v: unknown): string {
-  return wellFormed(JSON.stringify(v));
+  return storable(JSON.stringify(v));
+}
+
+/** JSON text written by JSON.stringify as the ingest stores it (see stringify). */
+export function storable(text: string): string {
+  return fitIntegers(wellFormed(text));
 }
 
 /**
@@ -707,7 +734,8 @@ const INT64_MIN_ABS = '9223372036854775808';
  * UInt64 (an Int64 when negative): a 64-bit id such as a Snowflake or a database key, which
  * JSON.parse would round (12345678901234567890 to 12345678901234567000). Such a token is kept as
  * sent, digit for digit: ClickHouse's isValidJSON accepts it and JSONExtract reads it exactly.
- * INEXACT beyond that: ClickHouse would refuse the whole text, so the double is stored.
+ * INEXACT beyond 64 bits, even when the double writes back the same (25000000000000000000):
+ * ClickHouse refuses such an integer, so the text is written again (fitIntegers).
  */
 export function integerKind(str: string, a: number, b: number): number {
   const neg = str.charCodeAt(a) === MINUS;
@@ -715,9 +743,8 @@ export function integerKind(str: string, a: number, b: number): number {
   const limit = neg ? INT64_MIN_ABS : UINT64_MAX;
   if (digits > limit.length) return INEXACT;
   const text = str.slice(a, b);
-  if (String(Number(text)) === text) return EXACT;
   if (digits === limit.length && (neg ? text.slice(1) : text) > limit) return INEXACT;
-  return WIDE;
+  return String(Number(text)) === text ? EXACT : WIDE;
 }
 
 /** Wide integers of the TEXT object being scanned (start, end pairs), for wideText. */

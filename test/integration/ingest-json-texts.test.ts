@@ -83,3 +83,24 @@ it('refuses properties nested deeper than ClickHouse reads (400, kept in the rej
   const res = await p.clickhouse.query({ query: `SELECT event, isValidJSON(properties) AS ok FROM events WHERE user_id = {user:String}`, query_params: { user }, format: 'JSONEachRow' });
   expect(await res.json()).toEqual([{ event: 'Deepest', ok: 1 }]);
 });
+
+it('stores an integer past 64 bits (25 ETH in wei) as the same double in exponent form, which ClickHouse reads', async () => {
+  const user = `wei-${wideId()}`;
+  // Compact (the scanner's path) and spaced (written again), as JavaScript and Python send them.
+  const compact = `{"userId":"${user}","event":"Paid","properties":{"wei":25000000000000000000,"neg":-10000000000000000000,"u64":18446744073709551615}}`;
+  const spaced = `{"userId": "${user}", "event": "Refunded", "properties": {"wei": 25000000000000000000, "big": 100000000000000000000}}`;
+  expect((await post(`${p.ingest.url}/v1/track`, compact)).status).toBe(200);
+  expect((await post(`${p.ingest.url}/v1/track`, spaced)).status).toBe(200);
+  const text = await p.eventsText(user, 2);
+  expect(text).toContain('"properties":{"wei":2.5e+19,"neg":-1e+19,"u64":18446744073709551615}');
+  expect(text).toContain('"properties":{"wei":2.5e+19,"big":1e+20}');
+  const res = await p.clickhouse.query({
+    query: `SELECT event, isValidJSON(properties) AS ok, JSONExtractFloat(properties, 'wei') AS wei FROM events WHERE user_id = {user:String} ORDER BY event`,
+    query_params: { user },
+    format: 'JSONEachRow',
+  });
+  expect(await res.json()).toEqual([
+    { event: 'Paid', ok: 1, wei: 25000000000000000000 },
+    { event: 'Refunded', ok: 1, wei: 25000000000000000000 },
+  ]);
+});

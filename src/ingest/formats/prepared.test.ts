@@ -4,7 +4,7 @@
 // bytes and the same records, on random and hostile bodies.
 import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { JsonText, PickedText, wellFormed } from '../jsontext.js';
+import { JsonText, PickedText, storable } from '../jsontext.js';
 import { emptyRecord, normalizeEvent, type NormalizeContext } from '../normalize.js';
 import { eventBytes } from '../rejects.js';
 import { hostileString, roundedWide, xorshift32 } from '../../../test/support/hostile-json.js';
@@ -37,11 +37,11 @@ function sameOutcome(body: string, generic: Translation, fast: Translation): voi
     const f = fast.calls[i]!;
     // The fast path keeps a wide integer's digits where the generic one rounds them; a text it
     // writes again to keep them has its lone surrogates as U+FFFD.
-    const gb = wellFormed(roundedWide(eventBytes(generic.raw[i]).toString()));
-    const fb = wellFormed(roundedWide(wideIdsRounded(eventBytes(fast.raw[i]).toString())));
+    const gb = storable(roundedWide(eventBytes(generic.raw[i]).toString()));
+    const fb = storable(roundedWide(wideIdsRounded(eventBytes(fast.raw[i]).toString())));
     if (gb !== fb) expect(fb, body).toBe(gb);
     if (g instanceof Refused || f instanceof Refused) {
-      const pick = (x: unknown) => (x instanceof Refused ? { code: x.code, message: x.message, field: x.field, raw: wellFormed(roundedWide(wideIdsRounded(eventBytes(x.raw).toString()))) } : x);
+      const pick = (x: unknown) => (x instanceof Refused ? { code: x.code, message: x.message, field: x.field, raw: storable(roundedWide(wideIdsRounded(eventBytes(x.raw).toString()))) } : x);
       if (!isDeepStrictEqual(pick(f), pick(g))) expect(pick(f), body).toStrictEqual(pick(g));
       continue;
     }
@@ -244,7 +244,7 @@ describe('PostHog bodies: readPosthogJson + the prepared translation vs JSON.par
       checked++;
       // Every value but the kept properties is JSON.parse's; JSON.stringify gives the same text.
       // (A properties text written again, with a wide integer, has its lone surrogates as U+FFFD.)
-      expect(wellFormed(wideIdsRounded(JSON.stringify(read))), body).toBe(wellFormed(JSON.stringify(parsed)));
+      expect(storable(wideIdsRounded(JSON.stringify(read))), body).toBe(storable(JSON.stringify(parsed)));
       for (const path of ['/i/v0/e', '/batch']) {
         const fast = decodeRequest(formatRoute(path)!, Buffer.from(body), '', 512_000, T);
         const generic = translatePosthog(parsed, { receivedAt: T, skew: true });
