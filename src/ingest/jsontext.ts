@@ -747,16 +747,19 @@ export function integerKind(str: string, a: number, b: number): number {
   return String(Number(text)) === text ? EXACT : WIDE;
 }
 
+/** A copy of `a` twice its length (the scanner's tables grow so, and are kept). */
+function doubled(a: Int32Array): Int32Array<ArrayBuffer> {
+  const bigger = new Int32Array(a.length * 2);
+  bigger.set(a);
+  return bigger;
+}
+
 /** Wide integers of the TEXT object being scanned (start, end pairs), for wideText. */
 var wide = new Int32Array(16);
 var wideTop = 0;
 
 function noteWide(a: number, b: number): void {
-  if (wideTop + 2 > wide.length) {
-    const bigger = new Int32Array(wide.length * 2);
-    bigger.set(wide);
-    wide = bigger;
-  }
+  if (wideTop + 2 > wide.length) wide = doubled(wide);
   wide[wideTop++] = a;
   wide[wideTop++] = b;
 }
@@ -868,11 +871,7 @@ function noteKey(ks: number, kl: number, base: number): void {
       return;
     }
   }
-  if (keyTop + 2 > keys.length) {
-    const bigger = new Int32Array(keys.length * 2);
-    bigger.set(keys);
-    keys = bigger;
-  }
+  if (keyTop + 2 > keys.length) keys = doubled(keys);
   keys[keyTop++] = ks;
   keys[keyTop++] = kl;
 }
@@ -923,11 +922,7 @@ function pick(candidates: number[], ks: number, kl: number, vs: number): void {
     let j = 0;
     while (j < n && s.charCodeAt(ks + 1 + j) === name.charCodeAt(j)) j++;
     if (j !== n) continue;
-    if (4 * pickCount + 4 > picks.length) {
-      const bigger = new Int32Array(picks.length * 2);
-      bigger.set(picks);
-      picks = bigger;
-    }
+    if (4 * pickCount + 4 > picks.length) picks = doubled(picks);
     const at = 4 * pickCount++;
     picks[at] = slot;
     picks[at + 1] = ks;
