@@ -11,7 +11,7 @@ import path from 'node:path';
 import { chromium as playwright, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM_ARGS, CHROMIUM_MISSING, chromiumPath, outputDir, writeJson } from '../support/chromium.js';
-import { postBatch, sendBatch, startAllInOne, type AllInOne } from '../support/allinone.js';
+import { postBatch, sendBatch, startAllInOne, withinOneUtcDay, type AllInOne } from '../support/allinone.js';
 
 const SUITE = 'dashboard-browser';
 const executablePath = chromiumPath();
@@ -35,10 +35,12 @@ describe.runIf(executablePath !== null)('dashboard in a browser (Chromium), agai
   let browser: Browser;
 
   beforeAll(async () => {
+    // Its tests read today's top events after sending them: the suite runs within one UTC day.
+    await withinOneUtcDay(150_000);
     aio = await startAllInOne('dashboard', { SHUTDOWN_DRAIN_DELAY_MS: String(DRAIN_DELAY_MS), SHUTDOWN_TIMEOUT_MS: '60000' });
     dashboardUrl = `${aio.queryUrl}/dashboard`;
     browser = await playwright.launch({ executablePath: executablePath!, args: CHROMIUM_ARGS, headless: true });
-  });
+  }, 360_000);
 
   afterAll(async () => {
     await browser?.close();

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sendBatch, startAllInOne, type AllInOne } from '../support/allinone.js';
+import { sendBatch, startAllInOne, withinOneUtcDay, type AllInOne } from '../support/allinone.js';
 import { FIREFOX_MISSING, firefoxPath, outputDir, writeJson } from '../support/chromium.js';
 
 const SUITE = 'dashboard-firefox';
@@ -31,10 +31,12 @@ describe.runIf(executablePath !== null)('dashboard in Firefox, against trackhous
   let dashboardUrl = '';
 
   beforeAll(async () => {
+    // Its tests read today's top events after sending them: the suite runs within one UTC day.
+    await withinOneUtcDay(150_000);
     aio = await startAllInOne('dashboard-ff');
     dashboardUrl = `${aio.queryUrl}/dashboard`;
     browser = await puppeteer.launch({ browser: 'firefox', executablePath: executablePath!, headless: true });
-  });
+  }, 360_000);
 
   afterAll(async () => {
     await browser?.close();

@@ -74,3 +74,15 @@ export async function startAllInOne(name: string, env: Record<string, string> = 
   }
   return { ingestUrl: `http://127.0.0.1:${ports.ingest}`, queryUrl: `http://127.0.0.1:${ports.query}`, child, exited, output: () => output, stop };
 }
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Returns at once when at least `needMs` is left of the current UTC day, else once the next day
+ * has begun: for a suite that sends events and then reads "today" (the dashboard's top events),
+ * which a run crossing midnight UTC would find empty from then on.
+ */
+export async function withinOneUtcDay(needMs: number): Promise<void> {
+  const left = DAY_MS - (Date.now() % DAY_MS);
+  if (left < needMs) await new Promise((resolve) => setTimeout(resolve, left + 1_000));
+}
