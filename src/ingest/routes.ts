@@ -6,7 +6,7 @@
 //
 // Jitsu's SDKs (@jitsu/js, its p.js script) post one event per request to /api/s/<call> from a
 // browser and /api/s/s2s/<call> from a server, in Segment's event format (Jitsu took it over).
-import type { EventType } from '../schema/index.js';
+import { EVENT_TYPES, type EventType } from '../schema/index.js';
 
 export type CallKind = EventType | 'batch';
 
@@ -28,13 +28,11 @@ export const CALLS: ReadonlyMap<string, CallKind> = new Map<string, CallKind>([
   ['import', 'batch'],
 ]);
 
-/** Jitsu's calls: one event each, named in full. */
-export const JITSU_CALLS: ReadonlyMap<string, CallKind> = new Map<string, CallKind>(
-  ['track', 'identify', 'page', 'screen', 'group', 'alias'].map((c) => [c, c as CallKind]),
-);
-
-/** Path prefixes of Jitsu's calls: the browser's, then the server-to-server one. */
-export const JITSU_PREFIXES = ['/api/s/', '/api/s/s2s/'] as const;
+/** Jitsu's calls: one event each, named in full (the event types). */
+const JITSU_CALLS: ReadonlyMap<string, CallKind> = new Map<string, CallKind>(EVENT_TYPES.map((c) => [c, c]));
+/** Jitsu's path prefixes: a browser's, and the server-to-server one under it. */
+const JITSU_BROWSER = '/api/s/';
+const JITSU_SERVER = '/api/s/s2s/';
 
 /**
  * The call named by a path's last segment (`/v1/track`, `/v1/track/`, Jitsu's `/api/s/track`,
@@ -44,10 +42,10 @@ export function callForPath(url: string): CallKind | undefined {
   const end = url.endsWith('/') ? url.length - 1 : url.length;
   if (url.startsWith('/v1/')) return CALLS.get(url.slice(4, end));
   if (!isJitsuPath(url)) return undefined;
-  return JITSU_CALLS.get(url.slice(url.startsWith(JITSU_PREFIXES[1]) ? JITSU_PREFIXES[1].length : JITSU_PREFIXES[0].length, end));
+  return JITSU_CALLS.get(url.slice(url.startsWith(JITSU_SERVER) ? JITSU_SERVER.length : JITSU_BROWSER.length, end));
 }
 
 /** A path under Jitsu's /api/s/ (whose write key comes in X-Write-Key). */
 export function isJitsuPath(url: string): boolean {
-  return url.startsWith(JITSU_PREFIXES[0]);
+  return url.startsWith(JITSU_BROWSER);
 }
