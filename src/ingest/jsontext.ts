@@ -36,6 +36,8 @@
 // JSON.stringify rarely write any), since then it ends at that quote and JSON.stringify writes it
 // as it is; otherwise char by char (scanStringSlow).
 
+import { INT64_MIN_DIGITS, UINT64_MAX_DIGITS } from '../schema/index.js';
+
 /** A JSON object kept as its canonical text, with the members normalizeEvent reads. */
 export class JsonText {
   constructor(
@@ -725,8 +727,6 @@ const EXACT = 0;
 const WIDE = 1;
 /** Any other number token JSON.stringify may write otherwise. */
 const INEXACT = 2;
-const UINT64_MAX = '18446744073709551615';
-const INT64_MIN_ABS = '9223372036854775808';
 
 /**
  * What the integer token str[a, b) (no fraction, no exponent) is: EXACT when JSON.parse reads it
@@ -740,7 +740,7 @@ const INT64_MIN_ABS = '9223372036854775808';
 export function integerKind(str: string, a: number, b: number): number {
   const neg = str.charCodeAt(a) === MINUS;
   const digits = b - a - (neg ? 1 : 0);
-  const limit = neg ? INT64_MIN_ABS : UINT64_MAX;
+  const limit = neg ? INT64_MIN_DIGITS : UINT64_MAX_DIGITS;
   if (digits > limit.length) return INEXACT;
   const text = str.slice(a, b);
   if (digits === limit.length && (neg ? text.slice(1) : text) > limit) return INEXACT;

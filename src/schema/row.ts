@@ -81,6 +81,12 @@ export function recordTimesStorable(r: EventRecord): boolean {
 
 /** The deepest value ClickHouse's JSON functions read (its isValidJSON refuses deeper); the top value is at depth 1. */
 export const MAX_JSON_DEPTH = 1024;
+/**
+ * The integers (no fraction, no exponent) it reads in JSON text: up to UInt64's maximum, down to
+ * Int64's minimum; their digits, to compare a token's with (same length: as strings).
+ */
+export const UINT64_MAX_DIGITS = '18446744073709551615';
+export const INT64_MIN_DIGITS = '9223372036854775808';
 
 /**
  * Whether compact JSON text (no whitespace between tokens, as JSON.stringify and the ingest's

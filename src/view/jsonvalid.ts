@@ -22,11 +22,9 @@
 // digit is taken as one). GraphQL answers such a text by copying its bytes (src/graphql/fastpage.ts);
 // any other is parsed and serialized again. Conservative: a text refused here may still be canonical.
 
-import { MAX_JSON_DEPTH } from '../schema/index.js';
+import { INT64_MIN_DIGITS, MAX_JSON_DEPTH, UINT64_MAX_DIGITS } from '../schema/index.js';
 
 const MAX_DEPTH = MAX_JSON_DEPTH;
-const UINT64_MAX = '18446744073709551615';
-const INT64_MIN_ABS = '9223372036854775808';
 /** Open containers, innermost last: 1 = object, 2 = array. */
 const stack = new Uint8Array(MAX_DEPTH + 2);
 
@@ -155,7 +153,7 @@ function num(s: string, i: number, n: number): number {
   }
   if (integer) {
     if (digits < 19) return i;
-    const limit = negative ? INT64_MIN_ABS : UINT64_MAX;
+    const limit = negative ? INT64_MIN_DIGITS : UINT64_MAX_DIGITS;
     if (digits < limit.length) return i;
     if (digits > limit.length) return -1;
     return s.slice(intStart, intStart + digits) <= limit ? i : -1;
@@ -405,7 +403,7 @@ function numB(s: Uint8Array, i: number, n: number): number {
   }
   if (integer) {
     if (digits < 19) return i;
-    const limit = negative ? INT64_MIN_ABS : UINT64_MAX;
+    const limit = negative ? INT64_MIN_DIGITS : UINT64_MAX_DIGITS;
     if (digits < limit.length) return i;
     if (digits > limit.length) return -1;
     return ascii(s, intStart, intStart + digits) <= limit ? i : -1;
