@@ -998,10 +998,10 @@ function wideText(text: string, base: number): JsonText | Record<string, unknown
   const groupId = typeof g === 'number' ? (g === 0 ? 0 : g) : typeof g === 'string' ? (isMarker(g) ? digits[Number(g.slice(1))]! : g) : undefined;
   const hasIp = 'ip' in obj;
   if (shape.picks.length === 0) return new JsonText(out, category, name, groupId, hasIp);
-  // Picked values are read as JSON.parse reads them (wide integers rounded), as on every other path;
-  // from a copy of their own, since unmarked() changes the objects it is given.
-  const copy = JSON.parse(marked) as Record<string, unknown>;
-  const values = shape.picks.map((p) => (Object.hasOwn(copy, p) ? unmarked(copy[p], digits) : undefined));
+  // Picked values are read as JSON.parse reads them (wide integers rounded), as on every other
+  // path: from the text as sent.
+  const plain = JSON.parse(text) as Record<string, unknown>;
+  const values = shape.picks.map((p) => (Object.hasOwn(plain, p) ? plain[p] : undefined));
   let dropped = false;
   for (let i = 0; i < shape.picks.length; i++) {
     if (shape.dropped[i] === 1 && Object.hasOwn(obj, shape.picks[i]!)) {
@@ -1018,17 +1018,6 @@ function isMarker(v: string): boolean {
 
 function plainString(v: unknown): string | undefined {
   return typeof v === 'string' && !isMarker(v) ? v : undefined;
-}
-
-/** v with its markers as the numbers JSON.parse reads for them. */
-function unmarked(v: unknown, digits: readonly string[]): unknown {
-  if (typeof v === 'string') return isMarker(v) ? Number(digits[Number(v.slice(1))]) : v;
-  if (Array.isArray(v)) return v.map((x) => unmarked(x, digits));
-  if (typeof v === 'object' && v !== null) {
-    const o = v as Record<string, unknown>;
-    for (const k of Object.keys(o)) o[k] = unmarked(o[k], digits);
-  }
-  return v;
 }
 
 /**
