@@ -150,7 +150,8 @@ const LONG_INTEGER = /"(?:[^"\\]|\\.)*"|(?<![.\d])-?\d{19,}(?![.\deE])/g;
  * fits (a wide one kept digit for digit) stays as it is.
  */
 export function fitIntegers(text: string): string {
-  if (!LONG_DIGITS.test(text)) return text;
+  // A number's JSON (a Snowplow field's) is mostly shorter than any such run: not even searched.
+  if (text.length < 19 || !LONG_DIGITS.test(text)) return text;
   return text.replace(LONG_INTEGER, (m) => (m.charCodeAt(0) === QUOTE || integerKind(m, 0, m.length) !== INEXACT ? m : Number(m).toExponential()));
 }
 

@@ -16,7 +16,7 @@
 // | dtm + stm (or ttm)               | timestamp: receivedAt - (stm - dtm), as Snowplow's derived_tstamp; ttm is taken as given |
 // | url, page, refr, ua, ip, lang, tz, res, tv, aid, p, sid, vid, co / cx | context.page, userAgent, ip, locale, timezone, screen, library, app, platform, session, contexts |
 import { keep } from '../../common/keep.js';
-import { fitIntegers, JsonText, QuoteMemo, objectTextAt, quote, stringify } from '../jsontext.js';
+import { JsonText, QuoteMemo, objectTextAt, quote, stringify } from '../jsontext.js';
 import { Refused, isObject, msTime, str, type Replies, type SegmentCall, type TranslateOptions, type Translation, type VendorReply } from './types.js';
 
 type Json = Record<string, unknown>;
@@ -263,11 +263,6 @@ export function snowplowEvent(e: unknown, skew: boolean, texts = false): Segment
 
 /** `,"name":value` as JSON.stringify writes a member of an object, or '' for undefined (left out). */
 function member(name: string, v: unknown): string {
-  // A number's JSON needs fitIntegers only when it is long (a plain integer past 64 bits has 20 digits).
-  if (typeof v === 'number') {
-    const t = JSON.stringify(v);
-    return `,"${name}":${t.length < 19 ? t : fitIntegers(t)}`;
-  }
   return v === undefined ? '' : `,"${name}":${typeof v === 'string' ? quote(v) : stringify(v)}`;
 }
 
