@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isValidJson, wasCanonical } from './jsonvalid.js';
 import { jsonTooDeep } from '../schema/index.js';
+import { rng } from '../../test/support/rng.js';
 
 const canonical = (t: string) => isValidJson(t) && wasCanonical();
 const roundTrip = (t: string) => JSON.stringify(JSON.parse(t));
@@ -56,8 +57,7 @@ describe('wasCanonical', () => {
 
 describe('jsonTooDeep (the ingest refuses what ClickHouse would not read)', () => {
   it('agrees with isValidJson on valid texts nested around ClickHouse\'s limit', () => {
-    let seed = 7;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const rnd = rng(7);
     let deep = 0;
     for (let i = 0; i < 400; i++) {
       const depth = 1015 + Math.floor(rnd() * 20);
