@@ -2,21 +2,14 @@
 // 64-bit ids as JSON numbers, as a Python service's calls do; every digit is read back through
 // the query API and from ClickHouse (ingest -> Kafka -> sink -> chDB -> query). JSON.parse would
 // have rounded each to the nearest double (12345678901234567891 to 12345678901234567000).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PYTHON_CLIENTS_MISSING, pythonClients, runPythonScript } from '../support/python-clients.js';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { runPythonScript } from '../support/python-clients.js';
 import { WRITE_KEY } from './ingest-support.js';
 import { startPipeline, type Pipeline } from './pipeline-support.js';
+import { describeWithPython } from './python-suite.js';
 import { wideId } from '../support/hostile-json.js';
 
-const python = pythonClients();
-
-if (python === null) {
-  describe('64-bit integers from the Python SDKs', () => {
-    it.skip(PYTHON_CLIENTS_MISSING, () => {});
-  });
-}
-
-describe.runIf(python !== null)('64-bit integers from the Python SDKs', () => {
+describeWithPython('64-bit integers from the Python SDKs', (python) => {
   let p: Pipeline;
 
   beforeAll(async () => {
@@ -34,7 +27,7 @@ describe.runIf(python !== null)('64-bit integers from the Python SDKs', () => {
     // Written as text: JavaScript cannot hold these numbers, Python reads them exactly.
     const properties = `{"order_id": ${orderId}, "int64_min": -9223372036854775808, "uint64_max": 18446744073709551615, "safe": 9007199254740991, "price": 1.50, "too_big": 123456789012345678901234567}`;
     const args = `{"host": "${p.ingest.url}", "writeKey": "${WRITE_KEY}", "segmentUser": ${segmentUser}, "posthogUser": ${posthogUser}, "properties": ${properties}}`;
-    const answer = await runPythonScript<{ errors: string[] }>(python!, 'sdk-python.py', args);
+    const answer = await runPythonScript<{ errors: string[] }>(python, 'sdk-python.py', args);
     expect(answer.errors).toEqual([]);
 
     // The stored text as the query API answers it: the 64-bit integers as sent; 1.50 and a number

@@ -3,22 +3,14 @@
 // /registry, as the README tells a user to, and a record it serializes (auto-registering
 // trackhouse's schema, a producer's default) decodes with the sink's codec.
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SCHEMAS_DIR, type EventRecord } from '../../src/schema/index.js';
-import { PYTHON_CLIENTS_MISSING, pythonClients, runPythonScript } from '../support/python-clients.js';
+import { runPythonScript } from '../support/python-clients.js';
 import { kafkaBrokers } from '../support/env.js';
 import { postJson, trackEvent } from './ingest-support.js';
 import { READ_KEY } from './query-helpers.js';
+import { describeWithPython } from './python-suite.js';
 import { startRegistryStack, type RegistryStack } from './registry-support.js';
-
-const python = pythonClients();
-
-// Listed as skipped, with the reason, only when the client is not installed.
-if (python === null) {
-  describe('the schema registry with Confluent\'s Python client', () => {
-    it.skip(PYTHON_CLIENTS_MISSING, () => {});
-  });
-}
 
 interface PythonAnswer {
   events: Record<string, unknown>[];
@@ -26,12 +18,7 @@ interface PythonAnswer {
   subjects: string[];
 }
 
-/** Runs test/support/confluent-python.py with `args`; its JSON answer. */
-function runPython(args: object): Promise<PythonAnswer> {
-  return runPythonScript<PythonAnswer>(python!, 'confluent-python.py', args);
-}
-
-describe.runIf(python !== null)('the schema registry with Confluent\'s Python client', () => {
+describeWithPython('the schema registry with Confluent\'s Python client', (python) => {
   let stack: RegistryStack;
 
   beforeAll(async () => {
@@ -55,7 +42,8 @@ describe.runIf(python !== null)('the schema registry with Confluent\'s Python cl
     const ours = new Map(landed.map((r) => codec.decode(r.value)).map((e) => [e.event_id, e]));
 
     const record: EventRecord = { ...ours.get('py-1')!, event_id: 'from-python', properties: '{"from":"python"}' };
-    const answer = await runPython({
+    // test/support/confluent-python.py: its JSON answer.
+    const answer = await runPythonScript<PythonAnswer>(python, 'confluent-python.py', {
       brokers: kafkaBrokers().join(','),
       topic,
       registry: `${h.base}/registry`,
