@@ -5,8 +5,8 @@
 //
 // Everything they fetch or build lives under .trackhouse/sdk-clients/ (Go's module cache and
 // build cache, the Maven repository, the compiled probe), so a second run is fast and $HOME is
-// untouched. Java is required (the tests already need it for Kafka; this also needs javac and,
-// until the SDK jars are cached, mvn); Go is optional: without it its suite is skipped.
+// untouched. Each half is skipped, saying why, where it cannot be built: Java's without javac (the
+// broker needs only a Java runtime) or, until the SDK jars are cached, mvn; Go's without go.
 // (Loaded by test/support/prereqs.ts outside vitest too: no vitest imports here.)
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -26,7 +26,7 @@ export function goVersion(): string | null {
 }
 
 export const GO_MISSING =
-  'go is not on PATH: the test driving Segment\'s and PostHog\'s Go SDKs (ingest-jvm-go-sdks, its Go suite) is skipped ' +
+  'the test driving Segment\'s and PostHog\'s Go SDKs (ingest-jvm-go-sdks, its Go suite) is SKIPPED: go is not on PATH ' +
   '(install Go 1.21 or newer from https://go.dev/dl/ to run it; its modules come from the Go module proxy into .trackhouse/sdk-clients/go)';
 
 /** Go's caches under .trackhouse/; module files writable, so `rm -rf .trackhouse` works. */
@@ -55,14 +55,14 @@ export async function buildGoProbe(): Promise<string> {
 export function javaSdkProblem(): string | null {
   if (spawnSync('javac', ['-version'], { stdio: 'ignore', timeout: 30_000 }).status !== 0) {
     return (
-      'javac was not found on PATH: ingest-jvm-go-sdks compiles a probe against Segment\'s and PostHog\'s Java SDKs, which needs a JDK, ' +
-      'not only a Java runtime (for example: apt install openjdk-17-jdk-headless)'
+      'the test driving Segment\'s and PostHog\'s Java SDKs (ingest-jvm-go-sdks, its Java suite) is SKIPPED: javac is not on PATH, and ' +
+      'its probe is compiled against the SDKs (install a JDK, not only a Java runtime; for example: apt install openjdk-17-jdk-headless)'
     );
   }
   if (javaClasspath() === null && spawnSync('mvn', ['-v'], { stdio: 'ignore', timeout: 60_000 }).status !== 0) {
     return (
-      'mvn (Apache Maven) was not found on PATH: ingest-jvm-go-sdks fetches Segment\'s and PostHog\'s Java SDKs from Maven Central ' +
-      'with it on first use (for example: apt install maven)'
+      'the test driving Segment\'s and PostHog\'s Java SDKs (ingest-jvm-go-sdks, its Java suite) is SKIPPED: mvn is not on PATH, and ' +
+      'it fetches the SDKs from Maven Central on first use (for example: apt install maven)'
     );
   }
   return null;
