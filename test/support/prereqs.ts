@@ -1,7 +1,10 @@
 // `npm test`'s first step: stops at once, saying what to install, when this machine cannot run the
 // tests. Besides Node 20, the integration tests start a real Kafka broker (test/support/kafka-global.ts),
 // which needs Java 17+ and, until the broker's jars are cached under .trackhouse/, Maven to fetch
-// them. The checks are the CLI's own (src/cli/preflight.ts, src/localkafka/prereq.ts).
+// them. The checks are the CLI's own (src/cli/preflight.ts, src/localkafka/prereq.ts). The Java
+// SDKs' test (ingest-jvm-go-sdks) also needs javac, and Maven until its jars are cached
+// (test/support/sdk-clients.ts); without them it is skipped, saying so, as a Java runtime is
+// enough for the broker.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { checkNode } from '../../src/cli/preflight.js';
@@ -10,6 +13,7 @@ import { LOCAL_KAFKA_VERSION } from '../../src/config/index.js';
 import { checkJava, checkMaven, jarsInstalled } from '../../src/localkafka/index.js';
 import { CHROMIUM_MISSING, chromiumPath, FIREFOX_MISSING, firefoxPath } from './chromium.js';
 import { PYTHON_CLIENTS_MISSING, pythonClients } from './python-clients.js';
+import { GO_MISSING, goVersion, javaSdkProblem } from './sdk-clients.js';
 
 /** The jar cache kafka-global.ts gives the test broker. */
 const JAR_CACHE = path.resolve('.trackhouse');
@@ -43,6 +47,9 @@ if (problems.length > 0) {
 if (chromiumPath() === null) process.stderr.write(`npm test: ${CHROMIUM_MISSING}.\n`);
 if (firefoxPath() === null) process.stderr.write(`npm test: ${FIREFOX_MISSING}.\n`);
 if (pythonClients() === null) process.stderr.write(`npm test: ${PYTHON_CLIENTS_MISSING}.\n`);
+const javaSdk = javaSdkProblem();
+if (javaSdk !== null) process.stderr.write(`npm test: ${javaSdk}.\n`);
+if (goVersion() === null) process.stderr.write(`npm test: ${GO_MISSING}.\n`);
 // The same for the TLS tests, which make their certificates with the openssl command.
 if (spawnSync('openssl', ['version']).status !== 0) {
   process.stderr.write('npm test: the TLS tests will be SKIPPED: the openssl command is missing (apt-get install openssl).\n');

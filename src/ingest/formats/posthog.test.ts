@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { posthogEvent, posthogReplies, translatePosthog } from './posthog.js';
+import { JsonText, PickedText } from '../jsontext.js';
+import { posthogEvent, posthogReplies, readPosthogJson, translatePosthog } from './posthog.js';
 import { Refused } from './types.js';
 
 const T = Date.UTC(2026, 10, 20, 10, 0, 0);
@@ -116,6 +117,22 @@ describe('PostHog capture -> Segment calls', () => {
       ['not_an_object', 'event'],
     ]);
     expect(t.raw).toBe(raw);
+  });
+
+  it('takes $lib from beside event when the properties have none, as posthog-java 1.x sends it, read as text or parsed', () => {
+    // posthog-java 1.2.0's batch, as its HttpSender posts it: `$lib` at the event's top level.
+    const body =
+      '{"api_key":"k","batch":[{"event":"Order Completed","distinct_id":"u1","uuid":"e-1","timestamp":"2026-11-20T09:59:58.123456Z","$lib":"posthog-java","properties":{"total":3}},' +
+      '{"event":"x","distinct_id":"u1","$lib":"posthog-java","properties":{"$lib":"posthog-node","$lib_version":"5.21.2"}}]}';
+    const text = readPosthogJson(body) as { batch: Record<string, unknown>[] };
+    expect(text.batch[0]!.properties).toBeInstanceOf(PickedText); // the edge's own way of reading it
+    for (const [how, value, prepared] of [['parsed', JSON.parse(body), false], ['text', text, true]] as const) {
+      const [java, node] = translatePosthog(value, { ...opts, prepared }).calls.map((c) => (c as Record<string, unknown>).context);
+      const context = (c: unknown) => (c instanceof JsonText ? JSON.parse(c.text) : c);
+      expect(context(java), how).toEqual({ library: { name: 'posthog-java' } });
+      // The properties' own $lib wins over the one beside event.
+      expect(context(node), how).toEqual({ library: { name: 'posthog-node', version: '5.21.2' } });
+    }
   });
 
   it('answers {"status":1}, a validation_error listing invalid events, and authentication_error for a key', () => {

@@ -13,7 +13,7 @@
 // | `$set` / `$set_once` (top or properties) | traits ($set over $set_once)                          |
 // | uuid                                     | messageId (the event id, so resends are deduplicated) |
 // | timestamp + sent_at / offset             | timestamp, corrected for skew: receivedAt - (sent_at - timestamp), or receivedAt - offset |
-// | $lib, $lib_version, $current_url, $pathname, $referrer, $raw_user_agent, $ip, $groups | context.library, page, userAgent, ip, groupId + groups |
+// | $lib, $lib_version (else beside event), $current_url, $pathname, $referrer, $raw_user_agent, $ip, $groups | context.library, page, userAgent, ip, groupId + groups |
 // | properties                               | properties, less `token` (the write key) and the `$set`s (now traits) |
 import { EVENT_TIME, parseIsoTime } from '../../common/isotime.js';
 import { JsonShape, JsonText, MEMBER, PickedText, objectOf, parseShaped, quote, quotePlain, stringify } from '../jsontext.js';
@@ -196,19 +196,23 @@ export function posthogEvent(e: unknown, receivedAt: number, sentAt: string | nu
       call.event = name;
       call[anonymous ? 'anonymousId' : 'userId'] = distinctId;
   }
+  // The library: from properties, as PostHog's SDKs send it, else from beside `event`, where
+  // posthog-java 1.x writes its `$lib` (and no version).
+  const lib = props.$lib === undefined && e.$lib !== undefined ? e : props;
   if (text !== null) {
     call.properties = text.kept();
-    call.context = posthogContextText(props, text.plain ? quotePlain : quote);
+    call.context = posthogContextText(props, lib, text.plain ? quotePlain : quote);
   } else {
     call.properties = props;
-    call.context = posthogContext(props);
+    call.context = posthogContext(props, lib);
   }
   return call;
 }
 
-function posthogContext(p: Json): Json {
+/** The context of an event with properties `p`; `$lib` and `$lib_version` are read from `lib`. */
+function posthogContext(p: Json, lib: Json): Json {
   const c: Json = {};
-  if (typeof p.$lib === 'string') c.library = typeof p.$lib_version === 'string' ? { name: p.$lib, version: p.$lib_version } : { name: p.$lib };
+  if (typeof lib.$lib === 'string') c.library = typeof lib.$lib_version === 'string' ? { name: lib.$lib, version: lib.$lib_version } : { name: lib.$lib };
   if (typeof p.$current_url === 'string') {
     const page: Json = { url: p.$current_url };
     if (typeof p.$pathname === 'string') page.path = p.$pathname;
@@ -248,8 +252,9 @@ class ContextHead {
   /** For the values above (all undefined: no member). */
   private text = '';
 
-  of(p: Json, q: (v: string) => string): string {
-    const { $lib: lib, $lib_version: version, $current_url: url, $pathname: path, $referrer: referrer, title, $raw_user_agent: ua } = p;
+  of(p: Json, from: Json, q: (v: string) => string): string {
+    const { $lib: lib, $lib_version: version } = from;
+    const { $current_url: url, $pathname: path, $referrer: referrer, title, $raw_user_agent: ua } = p;
     if (lib === this.lib && version === this.version && url === this.url && path === this.path && referrer === this.referrer && title === this.title && ua === this.ua) return this.text;
     let t = '';
     if (typeof lib === 'string') t = `"library":{"name":${q(lib)}${typeof version === 'string' ? `,"version":${q(version)}` : ''}}`;
@@ -280,8 +285,8 @@ const HEAD = new ContextHead();
  * members are few and known, and a fresh object plus its stringify cost more than the string
  * itself (measured: ~0.55 us of ~5 per event). `q` writes a picked string as JSON.stringify does.
  */
-function posthogContextText(p: Json, q: (v: string) => string): JsonText {
-  let t = HEAD.of(p, q);
+function posthogContextText(p: Json, lib: Json, q: (v: string) => string): JsonText {
+  let t = HEAD.of(p, lib, q);
   const hasIp = typeof p.$ip === 'string';
   if (hasIp) t = `${t}${t === '' ? '' : ','}"ip":${q(p.$ip as string)}`;
   let groupId: string | undefined;

@@ -1,0 +1,165 @@
+// The Go and Java programs that drive Segment's and PostHog's backend SDKs
+// (test/support/sdk-go/, test/support/sdk-java/; the versions pinned in go.mod and pom.xml), for
+// test/integration/ingest-jvm-go-sdks.test.ts: built here, run with the ingest URL, a write key
+// and a run id, their report read back as JSON lines.
+//
+// Everything they fetch or build lives under .trackhouse/sdk-clients/ (Go's module cache and
+// build cache, the Maven repository, the compiled probe), so a second run is fast and $HOME is
+// untouched. Each half is skipped, saying why, where it cannot be built: Java's without javac (the
+// broker needs only a Java runtime) or, until the SDK jars are cached, mvn; Go's without go.
+// (Loaded by test/support/prereqs.ts outside vitest too: no vitest imports here.)
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import path from 'node:path';
+
+export const SDK_CLIENTS_DIR = path.resolve('.trackhouse/sdk-clients');
+const GO_SOURCE = path.resolve('test/support/sdk-go');
+const JAVA_SOURCE = path.resolve('test/support/sdk-java');
+/** The dependency plugin, by version: Maven's default one differs between Maven releases. */
+const DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1';
+
+/** `go version`'s answer, or null when there is no go on PATH. */
+export function goVersion(): string | null {
+  const r = spawnSync('go', ['version'], { encoding: 'utf8', timeout: 30_000 });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+export const GO_MISSING =
+  'the test driving Segment\'s and PostHog\'s Go SDKs (ingest-jvm-go-sdks, its Go suite) is SKIPPED: go is not on PATH ' +
+  '(install Go 1.21 or newer from https://go.dev/dl/ to run it; its modules come from the Go module proxy into .trackhouse/sdk-clients/go)';
+
+/** Go's caches under .trackhouse/; module files writable, so `rm -rf .trackhouse` works. */
+function goEnv(): NodeJS.ProcessEnv {
+  const go = path.join(SDK_CLIENTS_DIR, 'go');
+  return {
+    ...process.env,
+    GOPATH: path.join(go, 'path'),
+    GOMODCACHE: path.join(go, 'path', 'pkg', 'mod'),
+    GOCACHE: path.join(go, 'cache'),
+    GOFLAGS: '-modcacherw -buildvcs=false',
+    // go.mod's `go` line must not make an older go download a newer toolchain.
+    GOTOOLCHAIN: 'local',
+  };
+}
+
+/** Builds the Go probe (go's build cache makes a second build a cache hit); its path. */
+export async function buildGoProbe(): Promise<string> {
+  const out = path.join(SDK_CLIENTS_DIR, 'go', 'bin', 'sdk-go');
+  const r = await run('go', ['build', '-mod=readonly', '-o', out, '.'], { cwd: GO_SOURCE, env: goEnv() });
+  if (r.code !== 0) throw new Error(`go build of test/support/sdk-go failed (exit ${r.code}):\n${r.text.slice(-4000)}`);
+  return out;
+}
+
+/** Why the Java probe cannot be built here (javac or, with the jars not yet cached, mvn missing), or null. */
+export function javaSdkProblem(): string | null {
+  if (spawnSync('javac', ['-version'], { stdio: 'ignore', timeout: 30_000 }).status !== 0) {
+    return (
+      'the test driving Segment\'s and PostHog\'s Java SDKs (ingest-jvm-go-sdks, its Java suite) is SKIPPED: javac is not on PATH, and ' +
+      'its probe is compiled against the SDKs (install a JDK, not only a Java runtime; for example: apt install openjdk-17-jdk-headless)'
+    );
+  }
+  if (javaClasspath() === null && spawnSync('mvn', ['-v'], { stdio: 'ignore', timeout: 60_000 }).status !== 0) {
+    return (
+      'the test driving Segment\'s and PostHog\'s Java SDKs (ingest-jvm-go-sdks, its Java suite) is SKIPPED: mvn is not on PATH, and ' +
+      'it fetches the SDKs from Maven Central on first use (for example: apt install maven)'
+    );
+  }
+  return null;
+}
+
+/** The file naming the SDK jars, one per version of pom.xml (a changed pin resolves again). */
+function classpathFile(): string {
+  const pom = createHash('sha256').update(readFileSync(path.join(JAVA_SOURCE, 'pom.xml'))).digest('hex').slice(0, 16);
+  return path.join(SDK_CLIENTS_DIR, 'java', `classpath-${pom}.txt`);
+}
+
+/** The SDK jars' classpath when resolved already and every jar is still there; else null. */
+function javaClasspath(): string | null {
+  const file = classpathFile();
+  if (!existsSync(file)) return null;
+  const cp = readFileSync(file, 'utf8').trim();
+  return cp !== '' && cp.split(path.delimiter).every((jar) => existsSync(jar)) ? cp : null;
+}
+
+/**
+ * Resolves the SDK jars (mvn, once per pom.xml) and compiles Probe.java against them; the
+ * classpath that runs it (`java -cp <it> Probe ...`).
+ */
+export async function buildJavaProbe(): Promise<string> {
+  const problem = javaSdkProblem();
+  if (problem !== null) throw new Error(problem);
+  let cp = javaClasspath();
+  if (cp === null) {
+    const file = classpathFile();
+    mkdirSync(path.dirname(file), { recursive: true });
+    const partial = `${file}.tmp-${process.pid}`;
+    const args = ['-q', '-B', `-Dmaven.repo.local=${path.join(SDK_CLIENTS_DIR, 'm2')}`, '-f', path.join(JAVA_SOURCE, 'pom.xml'),
+      `${DEPENDENCY_PLUGIN}:build-classpath`, `-Dmdep.outputFile=${partial}`];
+    const r = await run('mvn', args);
+    if (r.code !== 0) throw new Error(`mvn could not resolve the Java SDKs of test/support/sdk-java/pom.xml (exit ${r.code}):\n${r.text.slice(-4000)}`);
+    renameSync(partial, file);
+    cp = javaClasspath();
+    if (cp === null) throw new Error(`mvn wrote no usable classpath to ${file}`);
+  }
+  const classes = path.join(SDK_CLIENTS_DIR, 'java', 'classes');
+  const r = await run('javac', ['-encoding', 'UTF-8', '-d', classes, '-cp', cp, path.join(JAVA_SOURCE, 'Probe.java')]);
+  if (r.code !== 0) throw new Error(`javac could not compile test/support/sdk-java/Probe.java (exit ${r.code}):\n${r.text.slice(-4000)}`);
+  return [classes, cp].join(path.delimiter);
+}
+
+/** One line a probe printed: what an SDK reported. */
+export interface SdkReport {
+  sdk: string;
+  /** A message's callback: success or failure (with `error`). */
+  callback?: 'success' | 'failure';
+  message?: string;
+  error?: string | null;
+  /** A call the SDK refused before sending. */
+  enqueue_error?: string;
+  /** posthog-java: a batch's size and whether its sender says it was taken. */
+  batch?: number;
+  sent?: boolean;
+  closed?: boolean;
+  unanswered?: number;
+}
+
+/** Runs a built probe (`command` and its leading arguments) with the ingest URL, key and run id; what it reported. */
+export async function runProbe(command: string[], url: string, writeKey: string, runId: string, timeoutMs = 120_000): Promise<SdkReport[]> {
+  const [cmd, ...lead] = command;
+  const r = await run(cmd!, [...lead, url, writeKey, runId], { timeoutMs });
+  if (r.code !== 0) throw new Error(`${command.join(' ')} exited with ${r.code}:\n${r.stderr.slice(-4000)}`);
+  return r.stdout
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as SdkReport);
+}
+
+interface RunResult {
+  code: number;
+  /** stdout and stderr as they came. */
+  text: string;
+  stdout: string;
+  stderr: string;
+}
+
+function run(cmd: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const both: Buffer[] = [];
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => (both.push(d), out.push(d)));
+    child.stderr.on('data', (d: Buffer) => (both.push(d), err.push(d)));
+    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const text = (parts: Buffer[]) => Buffer.concat(parts).toString('utf8');
+      resolve({ code: code ?? (signal === 'SIGKILL' ? 137 : 128), text: text(both), stdout: text(out), stderr: text(err) });
+    });
+  });
+}
