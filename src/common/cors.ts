@@ -16,15 +16,13 @@ import { statusLine, type Headers } from './http.js';
 export type CorsOrigins = '*' | readonly string[];
 
 /** How long a browser may keep a preflight's answer (Chromium keeps it 2 hours at most). */
-export const PREFLIGHT_MAX_AGE_S = 86_400;
+const PREFLIGHT_MAX_AGE_S = 86_400;
 /** Allowed request headers when a preflight names none. */
 const DEFAULT_ALLOW_HEADERS = 'Authorization, Content-Type';
 
 const NONE: Headers = [];
 
 export interface Cors {
-  /** True unless CORS is off. */
-  readonly enabled: boolean;
   /**
    * The CORS headers of an answer to `req`: Access-Control-Allow-Origin and -Expose-Headers when
    * its Origin may read it (plus `Vary: Origin` for a list of origins, on every answer), else none.
@@ -100,7 +98,6 @@ export function createCors(origins: CorsOrigins, expose: readonly string[]): Cor
   };
 
   return {
-    enabled: allowed.length > 0,
     of,
     with(base) {
       const joined = new Map(answers.map((h) => [h, [...base, ...h] as Headers]));
