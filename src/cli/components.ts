@@ -137,7 +137,7 @@ export async function queryComponent(
     routes: [
       dashboardRoutes(config, log),
       graphqlRoutes({ config, log, registry: o.registry, stream: stream ? { answer: (route, query) => stream.answer(route, query) } : null }),
-      ...(stream ? [(app, g) => stream.routes(app, g.draining, g.done, g.begin)] satisfies QueryRoutes[] : []),
+      ...(stream ? [(app, g) => stream.routes(app, g.draining, g.done, g.begin, g.cors)] satisfies QueryRoutes[] : []),
       adminRoutes({ adminKeys: config.keys.admin, deps: () => admin }),
       registryRoutes(config),
     ],
@@ -250,7 +250,7 @@ export async function alertsComponent(o: ComponentBase & { kafka: Kafka; rules: 
  * GET /v1/pipeline, which reads the ingest and the sink at DASHBOARD_INGEST_URL / DASHBOARD_SINK_URL.
  */
 export function dashboardRoutes(config: Config, log: Logger): QueryRoutes {
-  return (app, guard) => addDashboardRoutes(app, { config: config.dashboard, log, admit: guard.admit, fail: guard.fail });
+  return (app, guard) => addDashboardRoutes(app, { config: config.dashboard, log, admit: guard.admit, fail: guard.fail, cors: guard.cors });
 }
 
 /**
@@ -259,7 +259,7 @@ export function dashboardRoutes(config: Config, log: Logger): QueryRoutes {
  */
 export function registryRoutes(config: Config): QueryRoutes {
   const answers = new SchemaRegistryAnswers(loadSchemaVersions('event'), config.kafka.topics.events);
-  return (app, guard) => addRegistryRoutes(app, { answers, readKeys: config.keys.read, draining: guard.draining, begin: guard.begin, done: (status, start) => guard.done('other', status, start) });
+  return (app, guard) => addRegistryRoutes(app, { answers, readKeys: config.keys.read, draining: guard.draining, begin: guard.begin, done: (status, start) => guard.done('other', status, start), cors: guard.cors });
 }
 
 interface RegulationParts {

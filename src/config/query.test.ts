@@ -21,7 +21,37 @@ describe('query config', () => {
       shardUrl: null,
       backgroundNice: 0,
       viewTestKillAfterRecords: 0,
+      corsOrigins: '*',
     });
+  });
+
+  it.each([
+    ['*', '*'],
+    [' * ', '*'],
+    ['https://app.example', ['https://app.example']],
+    ['https://app.example, http://localhost:5173,,http://[::1]:8080', ['https://app.example', 'http://localhost:5173', 'http://[::1]:8080']],
+    ['https://app.example,https://app.example', ['https://app.example']],
+    ['', []],
+    ['  ', []],
+    ['none', []],
+    ['None', []],
+  ])('reads QUERY_CORS_ORIGINS=%j as %j (empty or none: CORS off)', (value, want) => {
+    expect(loadConfig({ QUERY_CORS_ORIGINS: value }, '/tmp').query.corsOrigins).toEqual(want);
+  });
+
+  it.each([
+    ['https://app.example/', /"https:\/\/app\.example\/" is not an origin as browsers send it: write https:\/\/app\.example /],
+    ['https://app.example/path', /write https:\/\/app\.example /],
+    ['https://App.Example', /write https:\/\/app\.example /],
+    ['https://app.example:443', /write https:\/\/app\.example /],
+    ['app.example', /"app\.example" is not an origin such as https:\/\/app\.example/],
+    ['null', /"null" is not an origin/],
+    ['ftp://files.example', /not an http\(s\) origin/],
+    ['https://a.example,*', /\* \(any origin\) stands alone/],
+    ['https://a.example,nope', /"nope" is not an origin/],
+  ])('refuses QUERY_CORS_ORIGINS=%j naming the variable and what to write', (value, message) => {
+    expect(() => loadConfig({ QUERY_CORS_ORIGINS: value }, '/tmp')).toThrow(ConfigError);
+    expect(() => loadConfig({ QUERY_CORS_ORIGINS: value }, '/tmp')).toThrow(new RegExp(`QUERY_CORS_ORIGINS: .*${message.source}`));
   });
 
   it.each([

@@ -4,6 +4,49 @@ import { int, optionalInt, optionalStr } from './parse.js';
 
 const GIB = 1024 ** 3;
 
+/**
+ * The origins whose pages may read the query API (CORS): `*` (any), or a list of origins. Empty
+ * (or `none`) turns CORS off; unlike other settings an empty value is not "unset" here: it is the
+ * empty list. An origin is what a browser sends in `Origin`: scheme://host[:port], lower case, no
+ * path, the scheme's default port left out; anything else could never match, so it is refused.
+ */
+const corsOrigins = () =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx): '*' | readonly string[] => {
+      if (v === undefined) return '*';
+      const items = v
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
+      if (items.length === 1 && items[0]!.toLowerCase() === 'none') return [];
+      if (items.includes('*')) {
+        if (items.length === 1) return '*';
+        ctx.addIssue({ code: 'custom', message: '* (any origin) stands alone: give either * or a list of origins' });
+        return z.NEVER;
+      }
+      for (const item of items) {
+        const problem = originProblem(item);
+        if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+      }
+      return [...new Set(items)];
+    });
+
+/** Why `text` is not an http(s) origin as browsers send it, or null when it is one. */
+function originProblem(text: string): string | null {
+  const example = 'such as https://app.example or http://localhost:3000';
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return `${JSON.stringify(text)} is not an origin ${example}`;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `${JSON.stringify(text)} is not an http(s) origin ${example}`;
+  if (url.origin !== text) return `${JSON.stringify(text)} is not an origin as browsers send it: write ${url.origin} (scheme://host[:port], lower case, no path)`;
+  return null;
+}
+
 /** The ordinal at the end of a StatefulSet pod's hostname (`query-2` -> 2). */
 function ordinalOf(hostname: string): number | undefined {
   const m = /-(\d{1,4})$/.exec(hostname);
@@ -28,6 +71,7 @@ export const querySchema = z
     QUERY_SHARD_URL: optionalStr(),
     QUERY_BACKGROUND_NICE: int(0, 0, 19),
     QUERY_VIEW_TEST_KILL_AFTER_RECORDS: int(0, 0, 1_000_000_000),
+    QUERY_CORS_ORIGINS: corsOrigins(),
     HOSTNAME: optionalStr(),
   })
   .superRefine((e, ctx) => {
@@ -100,6 +144,12 @@ export const querySchema = z
      * many records since start, with its last transaction possibly still committing.
      */
     viewTestKillAfterRecords: e.QUERY_VIEW_TEST_KILL_AFTER_RECORDS,
+    /**
+     * Origins whose pages may read the API from a browser (CORS): '*' any (the default: keys are
+     * bearer headers, never cookies, so a page reads only what the key it holds reads), a list
+     * (each echoed in Access-Control-Allow-Origin), or none ([]).
+     */
+    corsOrigins: e.QUERY_CORS_ORIGINS,
   }));
 
 export type QueryConfig = z.output<typeof querySchema>;

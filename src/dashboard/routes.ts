@@ -2,8 +2,11 @@
 //   GET /dashboard                       the page (no key needed: it holds no data)
 //   GET /dashboard/assets/<build>/<file> its scripts, styles and uPlot, cached for a year
 //   GET /v1/pipeline                     ingest health and sink lag, read key required
-// Each also answers HEAD (a GET's headers, no body); other methods get 405.
+// Each also answers HEAD (a GET's headers, no body); other methods get 405. Every answer carries
+// the query port's CORS headers (the page and its files too: they hold no data, so any page may
+// read them as it may load them); the query server adds OPTIONS and the trailing slash.
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { Cors } from '../common/cors.js';
 import { HTTP_ERRORS, type HttpErrorCode } from '../common/errors.js';
 import { forMethod, getAndHead, replyJson, statusLine, writeJson, type Headers, type ResponseState } from '../common/http.js';
 import type { Logger } from '../common/log.js';
@@ -17,8 +20,10 @@ export interface DashboardOptions {
   log: Logger;
   /** Throws the API's own error when the request may not read data (draining, no or unknown read key). */
   admit(req: HttpRequest): void;
-  /** Writes that error as the API does (inside the handler or a cork). */
-  fail(res: HttpResponse, err: unknown): void;
+  /** Writes that error as the API does (inside the handler or a cork), with the request's CORS headers. */
+  fail(res: HttpResponse, err: unknown, cors: Headers): void;
+  /** The query port's CORS (QUERY_CORS_ORIGINS). */
+  cors: Cors;
   /** For tests: other files, another reader. */
   assets?: Assets;
   pipeline?: PipelineReader;
@@ -54,7 +59,7 @@ export function addDashboardRoutes(app: TemplatedApp, opts: DashboardOptions): v
   const pipeline = opts.pipeline ?? createPipelineReader(opts.config);
 
   const servePage = (res: HttpResponse, req: HttpRequest) => {
-    serveFile(res, req, page, REVALIDATE, assets.problem ? 503 : 200);
+    serveFile(res, req, page, REVALIDATE, assets.problem ? 503 : 200, opts.cors.of(req));
   };
   const serveAsset = (res: HttpResponse, req: HttpRequest) => {
     const rest = req.getUrl().slice(ASSETS_PREFIX.length);
@@ -62,39 +67,40 @@ export function addDashboardRoutes(app: TemplatedApp, opts: DashboardOptions): v
     const file = slash > 0 && rest.slice(0, slash) === assets.buildId ? assets.files.get(rest.slice(slash + 1)) : undefined;
     if (file === undefined) {
       // Another build's URL (a tab opened before an upgrade) or no such file: reloading the page fixes the first.
-      refuse(res, 'not_found', 'no such dashboard file in this build; reload the page', NO_STORE);
+      refuse(res, 'not_found', 'no such dashboard file in this build; reload the page', [...opts.cors.of(req), ...NO_STORE]);
       return;
     }
-    serveFile(res, req, file, IMMUTABLE, 200);
+    serveFile(res, req, file, IMMUTABLE, 200, opts.cors.of(req));
   };
   const servePipeline = (res: HttpResponse, req: HttpRequest) => {
+    const cors = opts.cors.of(req);
     try {
       opts.admit(req);
     } catch (err) {
-      opts.fail(res, err);
+      opts.fail(res, err, cors);
       return;
     }
     const state: ResponseState = { aborted: false };
     res.onAborted(() => (state.aborted = true));
     void pipeline.read().then(
-      (status) => replyJson(res, state, 200, JSON.stringify(status), NO_STORE),
+      (status) => replyJson(res, state, 200, JSON.stringify(status), [...cors, ...NO_STORE]),
       (err: unknown) => {
         // The reader turns every failure into the status body; this is a bug, not a dependency.
         opts.log.error({ err }, 'pipeline status failed');
-        if (!state.aborted) res.cork(() => opts.fail(res, err));
+        if (!state.aborted) res.cork(() => opts.fail(res, err, cors));
       },
     );
   };
 
-  const headers: Headers = [['Allow', 'GET, HEAD'], ...NO_STORE];
+  const headers: Headers = [['Allow', 'GET, HEAD, OPTIONS'], ...NO_STORE];
+  // `/dashboard/` too: the query server registers each pattern with a trailing slash.
   for (const [path, handler] of [
     [PAGE_PATH, servePage],
-    [`${PAGE_PATH}/`, servePage],
     [`${ASSETS_PREFIX}*`, serveAsset],
     ['/v1/pipeline', servePipeline],
   ] as const) {
     getAndHead(app, path, handler);
-    app.any(path, (res, req) => refuse(forMethod(res, req), 'method_not_allowed', 'only GET, HEAD here', headers));
+    app.any(path, (res, req) => refuse(forMethod(res, req), 'method_not_allowed', 'only GET, HEAD here', [...opts.cors.of(req), ...headers]));
   }
 }
 
@@ -104,7 +110,7 @@ function refuse(res: HttpResponse, code: HttpErrorCode, message: string, headers
 }
 
 /** A file with its validators: 304 when the client has it, gzip when it takes it. */
-function serveFile(res: HttpResponse, req: HttpRequest, file: Asset, cacheControl: string, status: number): void {
+function serveFile(res: HttpResponse, req: HttpRequest, file: Asset, cacheControl: string, status: number, cors: Headers): void {
   const notModified = status === 200 && matches(req.getHeader('if-none-match'), file.etag);
   const gzip = file.gzip !== null && acceptsGzip(req.getHeader('accept-encoding'));
   res.writeStatus(notModified ? '304 Not Modified' : statusLine(status));
@@ -113,6 +119,7 @@ function serveFile(res: HttpResponse, req: HttpRequest, file: Asset, cacheContro
   res.writeHeader('ETag', file.etag);
   res.writeHeader('Vary', 'Accept-Encoding');
   for (const [k, v] of SECURITY_HEADERS) res.writeHeader(k, v);
+  for (const [k, v] of cors) res.writeHeader(k, v);
   if (notModified) {
     res.endWithoutBody();
     return;

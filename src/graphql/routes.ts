@@ -15,7 +15,7 @@ import { createHandler, type OperationArgs, type Request as GqlRequest, type Req
 import { execute, GraphQLError, type ExecutionResult, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, visit, type ASTNode, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { HttpError } from '../common/errors.js';
-import { forMethod, getAndHead, readText, requireIdentityEncoding, writeJson } from '../common/http.js';
+import { forMethod, getAndHead, readText, requireIdentityEncoding, writeJson, type Headers } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import { keep } from '../common/keep.js';
 import { Counter, type Registry } from '../common/metrics.js';
@@ -58,10 +58,14 @@ interface Compiled {
 }
 
 type RunContext = Record<PropertyKey, unknown> & { compiled: Compiled; authorization: string; caller: Caller };
-/** A request being answered: whether its client is gone, and the end of its time in flight (RouteGuard.begin). */
+/**
+ * A request being answered: whether its client is gone, the end of its time in flight
+ * (RouteGuard.begin), and its CORS headers (RouteGuard.cors.of(), read in the handler).
+ */
 interface Flight {
   aborted: boolean;
   end: () => void;
+  cors: Headers;
 }
 /** The request headers as run() gives them to graphql-http. */
 interface RequestHeaders {
@@ -301,8 +305,8 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
      * An admitted request until it is answered: in flight for the server's stop() from admission
      * (its body may still be arriving) until its answer is written or the client is gone.
      */
-    const open = (res: HttpResponse): Flight => {
-      const state: Flight = { aborted: false, end: guard.begin() };
+    const open = (res: HttpResponse, cors: Headers): Flight => {
+      const state: Flight = { aborted: false, end: guard.begin(), cors };
       res.onAborted(() => {
         state.aborted = true;
         state.end();
@@ -368,6 +372,7 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
         res.writeStatus('200 OK');
         res.writeHeader(NO_STORE[0], NO_STORE[1]);
         res.writeHeader('content-type', media);
+        for (const [k, v] of state.cors) res.writeHeader(k, v);
         res.end(reply);
       }
       guard.done('graphql', 200, start);
@@ -393,6 +398,7 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
               res.writeStatus(`${init.status} ${init.statusText}`);
               res.writeHeader(NO_STORE[0], NO_STORE[1]);
               for (const [k, v] of Object.entries(init.headers ?? {})) res.writeHeader(k, v);
+              for (const [k, v] of state.cors) res.writeHeader(k, v);
               res.end(req.context.reply ?? out ?? '');
             });
           }
@@ -401,7 +407,7 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
         },
         (err: unknown) => {
           log.warn({ err }, 'graphql request failed');
-          if (!state.aborted) res.cork(() => guard.fail(res, err));
+          if (!state.aborted) res.cork(() => guard.fail(res, err, state.cors));
           state.end();
         },
       );
@@ -411,38 +417,40 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
       new Map([['accept', get('accept')], ['content-type', get('content-type')], ['authorization', authorization]]);
 
     /** The caller's Authorization header, or null once the refusal is written. `body`: a POST (its body must be uncompressed). */
-    const admitted = (res: HttpResponse, req: HttpRequest, body = false): string | null => {
+    const admitted = (res: HttpResponse, req: HttpRequest, cors: Headers, body = false): string | null => {
       try {
         const authorization = guard.admit(req);
         if (body) requireIdentityEncoding(req);
         return authorization;
       } catch (err) {
-        guard.fail(res, err);
+        guard.fail(res, err, cors);
         return null;
       }
     };
 
     getAndHead(app, '/graphql', (res, req) => {
       const start = performance.now();
-      const authorization = admitted(res, req);
+      const cors = guard.cors.of(req);
+      const authorization = admitted(res, req, cors);
       if (authorization === null) return;
-      const state = open(res);
+      const state = open(res, cors);
       const query = req.getQuery() ?? '';
       run(res, state, start, 'GET', query === '' ? '/graphql' : `/graphql?${query}`, requestHeaders((k) => req.getHeader(k), authorization), '');
     });
 
     app.post('/graphql', (res, req) => {
       const start = performance.now();
-      const authorization = admitted(res, req, true);
+      const cors = guard.cors.of(req);
+      const authorization = admitted(res, req, cors, true);
       if (authorization === null) return;
-      const state = open(res);
+      const state = open(res, cors);
       const headers = requestHeaders((k) => req.getHeader(k), authorization);
       readText(
         res,
         MAX_BODY_BYTES,
         (body) => run(res, state, start, 'POST', '/graphql', headers, body),
         () => {
-          if (!state.aborted) res.cork(() => guard.fail(res, new HttpError('body_too_large', `a GraphQL request body may have at most ${MAX_BODY_BYTES} bytes`)));
+          if (!state.aborted) res.cork(() => guard.fail(res, new HttpError('body_too_large', `a GraphQL request body may have at most ${MAX_BODY_BYTES} bytes`), state.cors));
           state.end();
         },
         (bytes) => fastBytes(res, state, start, headers, bytes),
@@ -450,9 +458,9 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
     });
 
     const methodNotAllowed = JSON.stringify({ error: 'method_not_allowed', message: 'GraphQL takes POST, and GET (or HEAD) for queries and persisted queries' });
-    const allowed = [['Allow', 'GET, HEAD, POST'], NO_STORE] as const;
+    const allowed = [['Allow', 'GET, HEAD, POST, OPTIONS'], NO_STORE] as const;
     app.any('/graphql', (res, req) => {
-      writeJson(forMethod(res, req), 405, methodNotAllowed, allowed);
+      writeJson(forMethod(res, req), 405, methodNotAllowed, [...guard.cors.of(req), ...allowed]);
       guard.done('graphql', 405, performance.now());
     });
   };

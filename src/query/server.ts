@@ -9,6 +9,7 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Registry } from 'prom-client';
+import { createCors, type Cors } from '../common/cors.js';
 import { ConfigError } from '../common/errors.js';
 import { heapSizes } from '../common/heap.js';
 import { addOpsRoutes, bearerToken, forMethod, getAndHead, noRouteBody, writeJson, type Headers, type ReadinessCheck, type ResponseState } from '../common/http.js';
@@ -23,6 +24,7 @@ import { createGate, type Gate } from './gate.js';
 import { createQueryMetrics, type QueryMetrics, type Route } from './metrics.js';
 import { parseEventsRequest, parseRollupsRequest, type EventsRequest, type Limits, type RollupsRequest } from './params.js';
 import { createClickHouseRunner, createQueryStore, cursorTailText, NULL_TAIL, type PageRows, type SqlRunner } from './querystore.js';
+import { queryRouter } from './router.js';
 
 export interface QueryOptions {
   config: Config;
@@ -39,7 +41,8 @@ export interface QueryOptions {
   /**
    * Route sets other modules serve on this port (the dashboard's, wired by src/cli/components.ts),
    * registered before the catch-all, each given the API's own read-key check, drain state, error
-   * replies and request metrics.
+   * replies, CORS and request metrics. Each of their patterns also answers with a trailing slash,
+   * and OPTIONS (./router.ts).
    */
   routes?: readonly QueryRoutes[];
 }
@@ -51,8 +54,16 @@ export interface RouteGuard {
    * key); else returns its Authorization header (passed on when a read goes to another shard).
    */
   admit(req: HttpRequest): string;
-  /** Writes that error (or any other) as the API does, counted as route 'other'; inside a handler or a cork. */
-  fail(res: HttpResponse, err: unknown): void;
+  /**
+   * Writes that error (or any other) as the API does, counted as route 'other'; inside a handler
+   * or a cork. `cors`: cors.of() of the request, read in its handler.
+   */
+  fail(res: HttpResponse, err: unknown, cors: Headers): void;
+  /**
+   * The port's CORS (QUERY_CORS_ORIGINS): every answer carries cors.of(req)'s headers, read in the
+   * handler and kept for an answer given later. OPTIONS is answered by the server.
+   */
+  readonly cors: Cors;
   /** True once the server drains: new requests get 503. */
   draining(): boolean;
   /**
@@ -136,8 +147,13 @@ export interface QueryServer {
 
 const NO_STORE = ['Cache-Control', 'no-store'] as const;
 const REPLY_HEADERS: Headers = [NO_STORE];
-const METHOD_NOT_ALLOWED: Headers = [NO_STORE, ['Allow', 'GET, HEAD']];
+const METHOD_NOT_ALLOWED: Headers = [NO_STORE, ['Allow', 'GET, HEAD, OPTIONS']];
 const FORWARDED = 'x-trackhouse-forwarded';
+/**
+ * Answer headers a browser page may read besides the safelisted ones: when to retry a 503 or 429,
+ * why a key was refused, what a 405's path takes.
+ */
+export const EXPOSED_HEADERS = ['Retry-After', 'WWW-Authenticate', 'Allow'] as const;
 
 /** Writes a whole reply (never cached by the client); inside a handler or a cork. */
 function send(res: HttpResponse, status: number, body: string | Uint8Array, headers: Headers = REPLY_HEADERS, close = false): void {
@@ -156,6 +172,10 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
   const runner = gatedRunner(createClickHouseRunner(opts.clickhouse), gate, metrics);
   const store = createQueryStore(runner, q.timeoutMs);
   const limits: Limits = { defaultLimit: q.defaultLimit, maxLimit: q.maxLimit };
+  const cors = createCors(q.corsOrigins, EXPOSED_HEADERS);
+  const corsOf = cors.of;
+  /** A 200's headers: made once per CORS answer, so a page costs no array. */
+  const reply = cors.with(REPLY_HEADERS);
   let view: View | null = null;
   let partitionCount = 1;
   const shardOf = (userKey: string) => partitionForKey(userKey, partitionCount) % q.shards;
@@ -187,16 +207,16 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
   }
   const ops = { registry: opts.registry, draining: () => draining, checks };
 
-  const fail = (res: HttpResponse, route: Route, start: number, err: unknown) => {
+  const fail = (res: HttpResponse, route: Route, start: number, err: unknown, cors: Headers) => {
     const e = toHttpError(err);
     if (e.status >= 500 && !(err instanceof DrainingError)) log.warn({ err, route }, 'query failed');
     // Closing the connection when draining moves a keep-alive client to another instance.
-    send(res, e.status, e.body, [NO_STORE, ...e.headers], err instanceof DrainingError);
+    send(res, e.status, e.body, [...cors, NO_STORE, ...e.headers], err instanceof DrainingError);
     metrics.done(route, e.status, start);
   };
 
   /** Runs an async reply: the response may be gone by the time the body is ready. */
-  const respondLater = (res: HttpResponse, route: Route, start: number, body: Promise<Uint8Array>) => {
+  const respondLater = (res: HttpResponse, route: Route, start: number, body: Promise<Uint8Array>, cors: Headers) => {
     const state: ResponseState = { aborted: false };
     res.onAborted(() => {
       state.aborted = true;
@@ -204,11 +224,11 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
     inflight++;
     body.then(
       (bytes) => {
-        if (!state.aborted) res.cork(() => send(res, 200, bytes));
+        if (!state.aborted) res.cork(() => send(res, 200, bytes, reply(cors)));
         metrics.done(route, 200, start);
       },
       (err: unknown) => {
-        if (!state.aborted) res.cork(() => fail(res, route, start, err));
+        if (!state.aborted) res.cork(() => fail(res, route, start, err, cors));
         else metrics.done(route, toHttpError(err).status, start);
       },
     ).finally(finished);
@@ -237,7 +257,7 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
   };
 
   /** Passes a request on to the shard holding the user, and its answer back as it is. */
-  const forward = (res: HttpResponse, shard: number, url: string, query: string, authorization: string, start: number) => {
+  const forward = (res: HttpResponse, shard: number, url: string, query: string, authorization: string, start: number, cors: Headers) => {
     const state: ResponseState = { aborted: false };
     res.onAborted(() => {
       state.aborted = true;
@@ -246,11 +266,11 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
     askShard(shard, url, query, authorization)
       .then(
         (answer) => {
-          if (!state.aborted) res.cork(() => send(res, answer.status, answer.body, answer.headers));
+          if (!state.aborted) res.cork(() => send(res, answer.status, answer.body, [...cors, ...answer.headers]));
           metrics.done('events', answer.status, start);
         },
         (err: unknown) => {
-          if (!state.aborted) res.cork(() => fail(res, 'events', start, err));
+          if (!state.aborted) res.cork(() => fail(res, 'events', start, err, cors));
           else metrics.done('events', 503, start);
         },
       )
@@ -352,7 +372,8 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
       if (draining) throw new DrainingError();
       return authorize(req);
     },
-    fail: (res, err) => fail(res, 'other', performance.now(), err),
+    fail: (res, err, cors) => fail(res, 'other', performance.now(), err, cors),
+    cors,
     draining: () => draining,
     begin: () => {
       inflight++;
@@ -366,12 +387,20 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
     done: (route, status, start) => metrics.done(route, status, start),
   };
 
-  /** Every route, on one app (the HTTP port's, the HTTPS port's, each reloaded certificate's). */
-  const routes = (app: TemplatedApp) => {
-    addOpsRoutes(app, ops);
+  /**
+   * Every route, on one app (the HTTP port's, the HTTPS port's, each reloaded certificate's). The
+   * API's through queryRouter (a trailing slash, OPTIONS); the ops routes as on every port: no
+   * key, so no CORS (a page of any site could read /metrics through an operator's browser).
+   */
+  const routes = (uwsApp: TemplatedApp) => {
+    addOpsRoutes(uwsApp, ops);
+    const router = queryRouter(uwsApp);
+    const app = router.app;
     // GET's handler is the route itself; HEAD gets it through headResponse (common/http.ts).
     getAndHead(app, '/v1/users/:userId/events', (res, req) => {
       const start = performance.now();
+      // A constant array; with QUERY_CORS_ORIGINS=* the Origin header is not even read.
+      const cors = corsOf(req);
       try {
         if (draining) throw new DrainingError();
         const authorization = authorize(req);
@@ -379,31 +408,32 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
         const shard = otherShard(r);
         if (shard !== null) {
           if (req.getHeader(FORWARDED) !== '') throw new MisroutedError(shard, q.shardIndex);
-          forward(res, shard, req.getUrl(), req.getQuery() ?? '', authorization, start);
+          forward(res, shard, req.getUrl(), req.getQuery() ?? '', authorization, start, cors);
           return;
         }
         const body = readEvents(r);
         if (body instanceof Promise) {
-          respondLater(res, 'events', start, body);
+          respondLater(res, 'events', start, body, cors);
           return;
         }
         // The reply is built in the view reader's buffer; uWS copies it before end() returns.
-        send(res, 200, body);
+        send(res, 200, body, reply(cors));
         metrics.done('events', 200, start);
       } catch (err) {
-        fail(res, 'events', start, err);
+        fail(res, 'events', start, err, cors);
       }
     });
 
     getAndHead(app, '/v1/rollups/daily', (res, req) => {
       const start = performance.now();
+      const cors = corsOf(req);
       try {
         if (draining) throw new DrainingError();
         authorize(req);
         const r = parseRollupsRequest(req.getQuery() ?? '');
-        respondLater(res, 'rollups', start, store.dailyRollups(r));
+        respondLater(res, 'rollups', start, store.dailyRollups(r), cors);
       } catch (err) {
-        fail(res, 'rollups', start, err);
+        fail(res, 'rollups', start, err, cors);
       }
     });
 
@@ -411,15 +441,22 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
 
     for (const path of ['/v1/users/:userId/events', '/v1/rollups/daily']) {
       app.any(path, (res, req) => {
-        send(forMethod(res, req), 405, JSON.stringify({ error: 'method_not_allowed', message: 'only GET and HEAD are supported here' }), METHOD_NOT_ALLOWED);
+        send(forMethod(res, req), 405, JSON.stringify({ error: 'method_not_allowed', message: 'only GET and HEAD are supported here' }), [...corsOf(req), ...METHOD_NOT_ALLOWED]);
         metrics.done('other', 405, performance.now());
       });
     }
-    app.any('/*', (res, req) => {
+    router.finish((methods) => (res, req) => cors.preflight(res, req, methods));
+    // Not the router's: a wildcard has no trailing-slash form, and these take every path.
+    const notFound = (res: HttpResponse, req: HttpRequest) => {
       const start = performance.now();
-      send(forMethod(res, req), 404, noRouteBody(req));
+      // With CORS headers: a page that called a wrong path can read why.
+      send(forMethod(res, req), 404, noRouteBody(req), [...corsOf(req), ...REPLY_HEADERS]);
       metrics.done('other', 404, start);
+    };
+    uwsApp.options('/*', (res, req) => {
+      if (!cors.preflightAnyPath(res, req)) notFound(res, req);
     });
+    uwsApp.any('/*', notFound);
   };
 
   let listening: Serving;

@@ -5,6 +5,7 @@
 // on this port. Replies and errors are in Confluent's shape (`{"error_code":N,"message":...}`),
 // which its clients parse.
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { Cors } from '../common/cors.js';
 import { basicCredentials, bearerToken, forMethod, readText, requireIdentityEncoding, writeReply, type Headers } from '../common/http.js';
 import { registryError, type RegistryAnswer, type SchemaRegistryAnswers } from './answers.js';
 
@@ -17,11 +18,9 @@ const CHALLENGE: Headers = [
   ['Cache-Control', 'no-store'],
   ['WWW-Authenticate', 'Basic realm="trackhouse", charset="UTF-8"'],
 ];
-/** What Confluent's registry routes take; PUT and DELETE are answered (read-only: 42205). */
-const METHODS = new Set(['get', 'head', 'post', 'put', 'delete']);
 const ALLOW: Headers = [
   ['Cache-Control', 'no-store'],
-  ['Allow', 'GET, HEAD, POST, PUT, DELETE'],
+  ['Allow', 'GET, HEAD, POST, PUT, DELETE, OPTIONS'],
 ];
 const RETRY: Headers = [
   ['Cache-Control', 'no-store'],
@@ -37,6 +36,8 @@ export interface RegistryRoutesOptions {
   begin(): () => void;
   /** Records an answer in the server's request metrics. */
   done(status: number, start: number): void;
+  /** The query port's CORS (QUERY_CORS_ORIGINS): its headers go on every answer. */
+  cors: Cors;
 }
 
 /** Whether an Authorization header carries a read key: Bearer, or Basic as user name or password. */
@@ -63,44 +64,41 @@ export function registrySegments(url: string): string[] | null {
 }
 
 export function addRegistryRoutes(app: TemplatedApp, o: RegistryRoutesOptions): void {
-  const send = (res: HttpResponse, answer: RegistryAnswer, start: number, headers: Headers = NO_STORE, close = false) => {
-    writeReply(res, answer.status, CONTENT_TYPE, answer.body, headers, close);
+  const send = (res: HttpResponse, answer: RegistryAnswer, start: number, cors: Headers, headers: Headers = NO_STORE, close = false) => {
+    writeReply(res, answer.status, CONTENT_TYPE, answer.body, [...cors, ...headers], close);
     o.done(answer.status, start);
   };
   const handler = (res: HttpResponse, req: HttpRequest) => {
     const start = performance.now();
     const method = req.getMethod();
     const out = forMethod(res, req);
-    if (!METHODS.has(method)) {
-      send(out, registryError(405, 405, 'HTTP 405 Method Not Allowed'), start, ALLOW);
-      return;
-    }
+    const cors = o.cors.of(req);
     if (o.draining()) {
-      send(out, registryError(503, 50003, 'this query server is shutting down; retry on another'), start, RETRY, true);
+      send(out, registryError(503, 50003, 'this query server is shutting down; retry on another'), start, cors, RETRY, true);
       return;
     }
     if (!carriesReadKey(req.getHeader('authorization'), o.readKeys)) {
-      send(out, registryError(401, 40101, 'a read key is required: HTTP Basic auth with the read key as user name, or Authorization: Bearer <read key>'), start, CHALLENGE);
+      send(out, registryError(401, 40101, 'a read key is required: HTTP Basic auth with the read key as user name, or Authorization: Bearer <read key>'), start, cors, CHALLENGE);
       return;
     }
     const segments = registrySegments(req.getUrl());
     if (segments === null) {
-      send(out, registryError(404, 404, 'HTTP 404 Not Found'), start);
+      send(out, registryError(404, 404, 'HTTP 404 Not Found'), start, cors);
       return;
     }
     if (method === 'get' || method === 'head') {
-      send(out, o.answers.get(segments, new URLSearchParams(req.getQuery() ?? '')), start);
+      send(out, o.answers.get(segments, new URLSearchParams(req.getQuery() ?? '')), start, cors);
       return;
     }
     if (method !== 'post') {
       // PUT and DELETE: a registry's writes, refused as a read-only one refuses them.
-      send(out, o.answers.change(segments), start);
+      send(out, o.answers.change(segments), start, cors);
       return;
     }
     try {
       requireIdentityEncoding(req);
     } catch (err) {
-      send(out, registryError(415, 415, (err as Error).message), start);
+      send(out, registryError(415, 415, (err as Error).message), start, cors);
       return;
     }
     const state = { aborted: false, end: o.begin() };
@@ -109,7 +107,7 @@ export function addRegistryRoutes(app: TemplatedApp, o: RegistryRoutesOptions): 
       state.end();
     });
     const answer = (reply: RegistryAnswer, close: boolean) => {
-      if (!state.aborted) res.cork(() => send(res, reply, start, NO_STORE, close));
+      if (!state.aborted) res.cork(() => send(res, reply, start, cors, NO_STORE, close));
       state.end();
     };
     readText(
@@ -119,6 +117,15 @@ export function addRegistryRoutes(app: TemplatedApp, o: RegistryRoutesOptions): 
       () => answer(registryError(413, 413, `a request body may have at most ${MAX_BODY_BYTES} bytes`), true),
     );
   };
-  app.any(REGISTRY_PATH, handler);
-  app.any(`${REGISTRY_PATH}/*`, handler);
+  // What Confluent's registry routes take, each registered (so the query server's OPTIONS names
+  // them); PUT and DELETE are answered (read-only: 42205); any other method gets 405.
+  const methodNotAllowed = (res: HttpResponse, req: HttpRequest) => send(forMethod(res, req), registryError(405, 405, 'HTTP 405 Method Not Allowed'), performance.now(), o.cors.of(req), ALLOW);
+  for (const path of [REGISTRY_PATH, `${REGISTRY_PATH}/*`]) {
+    app.get(path, handler);
+    app.head(path, handler);
+    app.post(path, handler);
+    app.put(path, handler);
+    app.del(path, handler);
+    app.any(path, methodNotAllowed);
+  }
 }

@@ -9,7 +9,7 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { AUDIT_ACTIONS, readAudit, type AuditCopier } from '../audit/index.js';
 import { HttpError } from '../common/errors.js';
-import { bearerToken, forMethod, getAndHead, readText, requireIdentityEncoding, writeJson } from '../common/http.js';
+import { bearerToken, forMethod, getAndHead, readText, requireIdentityEncoding, writeJson, type Headers } from '../common/http.js';
 import { parseIsoTime, typedTime, type IsoTimeProblem } from '../common/isotime.js';
 import { settledWithin } from '../common/wait.js';
 import { REGULATION_TYPES, type ErasureList, type Regulation, type RegulationType } from '../erasure/index.js';
@@ -121,8 +121,8 @@ export function parseAuditQuery(query: string): { from: number | null; to: numbe
 
 export function adminRoutes(o: AdminRoutesOptions): QueryRoutes {
   return (app, guard) => {
-    const send = (res: HttpResponse, status: number, body: unknown, start: number) => {
-      writeJson(res, status, JSON.stringify(body), [NO_STORE]);
+    const send = (res: HttpResponse, status: number, body: unknown, start: number, cors: Headers) => {
+      writeJson(res, status, JSON.stringify(body), [...cors, NO_STORE]);
       guard.done('other', status, start);
     };
     const admit = (req: HttpRequest): [string, AdminDeps] => {
@@ -132,28 +132,29 @@ export function adminRoutes(o: AdminRoutesOptions): QueryRoutes {
       if (deps === null) throw new HttpError('kafka_unavailable', 'the erasure list is still loading from Kafka; retry shortly');
       return [name, deps];
     };
-    const later = (res: HttpResponse, start: number, work: () => Promise<[number, unknown]>) => {
+    const later = (res: HttpResponse, start: number, cors: Headers, work: () => Promise<[number, unknown]>) => {
       const state = { aborted: false };
       res.onAborted(() => (state.aborted = true));
       work().then(
         ([status, body]) => {
-          if (!state.aborted) res.cork(() => send(res, status, body, start));
+          if (!state.aborted) res.cork(() => send(res, status, body, start, cors));
         },
         (err: unknown) => {
-          if (!state.aborted) res.cork(() => guard.fail(res, err));
+          if (!state.aborted) res.cork(() => guard.fail(res, err, cors));
         },
       );
     };
 
     app.post('/v1/regulations', (res, req) => {
       const start = performance.now();
+      const cors = guard.cors.of(req);
       let actor: string;
       let deps: AdminDeps;
       try {
         [actor, deps] = admit(req);
         requireIdentityEncoding(req);
       } catch (err) {
-        guard.fail(res, err);
+        guard.fail(res, err, cors);
         return;
       }
       // In flight until answered: a stop waits for it (the request may already be in Kafka).
@@ -170,7 +171,7 @@ export function adminRoutes(o: AdminRoutesOptions): QueryRoutes {
           try {
             parsed = parseRegulationBody(text);
           } catch (err) {
-            if (!state.aborted) res.cork(() => guard.fail(res, err));
+            if (!state.aborted) res.cork(() => guard.fail(res, err, cors));
             state.end();
             return;
           }
@@ -178,16 +179,16 @@ export function adminRoutes(o: AdminRoutesOptions): QueryRoutes {
             .submit(parsed.type, parsed.userIds, actor)
             .then(
               (r) => {
-                if (!state.aborted) res.cork(() => send(res, r.status === 'finished' ? 201 : 202, regulationReply(r), start));
+                if (!state.aborted) res.cork(() => send(res, r.status === 'finished' ? 201 : 202, regulationReply(r), start, cors));
               },
               (err: unknown) => {
-                if (!state.aborted) res.cork(() => guard.fail(res, new HttpError('kafka_unavailable', 'the regulation could not be recorded in Kafka; retry shortly', { cause: err })));
+                if (!state.aborted) res.cork(() => guard.fail(res, new HttpError('kafka_unavailable', 'the regulation could not be recorded in Kafka; retry shortly', { cause: err }), cors));
               },
             )
             .finally(state.end);
         },
         () => {
-          if (!state.aborted) res.cork(() => guard.fail(res, new HttpError('body_too_large', `a regulation request may have at most ${MAX_BODY_BYTES} bytes`)));
+          if (!state.aborted) res.cork(() => guard.fail(res, new HttpError('body_too_large', `a regulation request may have at most ${MAX_BODY_BYTES} bytes`), cors));
           state.end();
         },
       );
@@ -195,36 +196,42 @@ export function adminRoutes(o: AdminRoutesOptions): QueryRoutes {
 
     getAndHead(app, '/v1/regulations/:id', (res, req) => {
       const start = performance.now();
+      const cors = guard.cors.of(req);
       try {
         const [, deps] = admit(req);
         const id = decodeURIComponent(req.getParameter(0) ?? '');
         const r = deps.list.regulations.get(id);
-        if (r === undefined) send(res, 404, { error: 'not_found', message: `no regulation ${JSON.stringify(id.slice(0, 100))}` }, start);
-        else send(res, 200, regulationReply(r), start);
+        if (r === undefined) send(res, 404, { error: 'not_found', message: `no regulation ${JSON.stringify(id.slice(0, 100))}` }, start, cors);
+        else send(res, 200, regulationReply(r), start, cors);
       } catch (err) {
-        guard.fail(res, err);
+        guard.fail(res, err, cors);
       }
     });
 
     getAndHead(app, '/v1/audit', (res, req) => {
       const start = performance.now();
+      const cors = guard.cors.of(req);
       try {
         const [, deps] = admit(req);
         const q = parseAuditQuery(req.getQuery() ?? '');
-        later(res, start, async () => {
+        later(res, start, cors, async () => {
           // What was written a moment ago should be there: wait (a little) for the copy.
           if (deps.copier !== null) await settledWithin(deps.copier.caughtUp(), AUDIT_FRESH_MS);
           return [200, { records: await readAudit(deps.clickhouse, q) }];
         });
       } catch (err) {
-        guard.fail(res, err);
+        guard.fail(res, err, cors);
       }
     });
 
     for (const path of ['/v1/regulations', '/v1/regulations/:id', '/v1/audit']) {
       app.any(path, (res, req) => {
         const post = path === '/v1/regulations';
-        writeJson(forMethod(res, req), 405, JSON.stringify({ error: 'method_not_allowed', message: post ? 'only POST is supported here' : 'only GET and HEAD are supported here' }), [NO_STORE, ['Allow', post ? 'POST' : 'GET, HEAD']]);
+        writeJson(forMethod(res, req), 405, JSON.stringify({ error: 'method_not_allowed', message: post ? 'only POST is supported here' : 'only GET and HEAD are supported here' }), [
+          ...guard.cors.of(req),
+          NO_STORE,
+          ['Allow', post ? 'POST, OPTIONS' : 'GET, HEAD, OPTIONS'],
+        ]);
         guard.done('other', 405, performance.now());
       });
     }

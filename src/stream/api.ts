@@ -7,6 +7,7 @@
 //
 // Registered on the query server's app (QUERY_STREAM=on) or on `trackhouse alerts`'s own.
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { Cors } from '../common/cors.js';
 import { HTTP_ERRORS, HttpError } from '../common/errors.js';
 import { bearerToken, forMethod, getAndHead, httpErrorReply, writeJson, type Headers, type ResponseState } from '../common/http.js';
 import { parseIsoTime, typedTime, type IsoTimeProblem } from '../common/isotime.js';
@@ -59,6 +60,11 @@ export interface StreamRoutesOptions {
   begin?(): () => void;
   /** Recorded per answer (the host's request metrics). */
   done?(route: 'volume' | 'alerts', status: number, start: number): void;
+  /**
+   * The query port's CORS (QUERY_CORS_ORIGINS), whose server answers OPTIONS: its headers go on
+   * every answer, and 405s list OPTIONS. Absent (`trackhouse alerts`' own port): no CORS.
+   */
+  cors?: Cors;
 }
 
 export const VOLUME_PARAMS = new Set(['by', 'window', 'from', 'to', 'source', 'event', 'type']);
@@ -122,7 +128,7 @@ export function parseVolumeRequest(query: string, now: number): VolumeRequest {
 
 const NO_STORE = ['Cache-Control', 'no-store'] as const;
 const REPLY_HEADERS: Headers = [NO_STORE];
-const METHOD_NOT_ALLOWED: Headers = [NO_STORE, ['Allow', 'GET, HEAD']];
+const NO_HEADERS: Headers = [];
 
 /** Status, extra headers and body of an error, through the registry's one mapping. */
 function errorReply(err: unknown): { status: number; body: string; headers: Headers } {
@@ -202,14 +208,17 @@ export function registerStreamRoutes(app: TemplatedApp, opts: StreamRoutesOption
     if (token === null) throw unauthorized('missing');
     if (!opts.readKeys.has(token)) throw unauthorized('invalid');
   };
-  const fail = (res: HttpResponse, err: unknown): number => {
+  const corsOf = opts.cors ? opts.cors.of : () => NO_HEADERS;
+  const reply = opts.cors ? opts.cors.with(REPLY_HEADERS) : () => REPLY_HEADERS;
+  const fail = (res: HttpResponse, err: unknown, cors: Headers): number => {
     const e = errorReply(err);
     // Closing the connection when draining moves a keep-alive client to another instance.
-    writeJson(res, e.status, e.body, e.headers, err instanceof HttpError && err.code === 'draining');
+    writeJson(res, e.status, e.body, [...cors, ...e.headers], err instanceof HttpError && err.code === 'draining');
     return e.status;
   };
   const handle = (route: StreamRoute) => (res: HttpResponse, req: HttpRequest) => {
     const start = performance.now();
+    const cors = corsOf(req);
     let status = 200;
     try {
       if (opts.draining()) throw new HttpError('draining', 'the server is shutting down; retry on another instance');
@@ -222,29 +231,30 @@ export function registerStreamRoutes(app: TemplatedApp, opts: StreamRoutesOption
         const end = opts.begin?.() ?? (() => {});
         body.then(
           (text) => {
-            if (!state.aborted) res.cork(() => writeJson(res, 200, text, REPLY_HEADERS));
+            if (!state.aborted) res.cork(() => writeJson(res, 200, text, reply(cors)));
             opts.done?.(route, 200, start);
           },
           (err: unknown) => {
             let s = errorReply(err).status;
-            if (!state.aborted) res.cork(() => (s = fail(res, err)));
+            if (!state.aborted) res.cork(() => (s = fail(res, err, cors)));
             opts.done?.(route, s, start);
           },
         ).finally(end);
         return;
       }
-      writeJson(res, 200, body, REPLY_HEADERS);
+      writeJson(res, 200, body, reply(cors));
     } catch (err) {
-      status = fail(res, err);
+      status = fail(res, err, cors);
     }
     opts.done?.(route, status, start);
   };
   getAndHead(app, '/v1/volume', handle('volume'));
   getAndHead(app, '/v1/alerts', handle('alerts'));
   const methodNotAllowed = JSON.stringify({ error: 'method_not_allowed', message: 'only GET and HEAD are supported here' });
+  const allow: Headers = [NO_STORE, ['Allow', opts.cors ? 'GET, HEAD, OPTIONS' : 'GET, HEAD']];
   for (const path of ['/v1/volume', '/v1/alerts']) {
     app.any(path, (res, req) => {
-      writeJson(forMethod(res, req), HTTP_ERRORS.method_not_allowed, methodNotAllowed, METHOD_NOT_ALLOWED);
+      writeJson(forMethod(res, req), HTTP_ERRORS.method_not_allowed, methodNotAllowed, [...corsOf(req), ...allow]);
     });
   }
 }

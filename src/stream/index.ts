@@ -4,6 +4,7 @@
 // (`trackhouse alerts`, with its own /healthz, /readyz and /metrics on STREAM_PORT).
 import type { Kafka } from 'kafkajs';
 import type { TemplatedApp } from 'uWebSockets.js';
+import type { Cors } from '../common/cors.js';
 import { HttpError } from '../common/errors.js';
 import { addOpsRoutes, forMethod, listen, noRouteBody, writeJson, type ReadinessCheck } from '../common/http.js';
 import type { Logger } from '../common/log.js';
@@ -189,7 +190,8 @@ export async function startStream(opts: StreamOptions): Promise<RunningStream> {
  * Its metrics are served by the host's registry (same names and labels as when it ran on the host's thread).
  */
 export interface HostedStream {
-  routes(app: TemplatedApp, draining: () => boolean, done?: (route: StreamRoute, status: number, start: number) => void, begin?: () => () => void): void;
+  /** Registers /v1/volume and /v1/alerts on the host's app (`cors`: the host's, on every answer). */
+  routes(app: TemplatedApp, draining: () => boolean, done?: (route: StreamRoute, status: number, start: number) => void, begin?: () => () => void, cors?: Cors): void;
   /** The body of GET /v1/volume or /v1/alerts for a query string (GraphQL); rejects with the API's HttpError. */
   answer(route: StreamRoute, query: string): Promise<string>;
   start(): void;
@@ -282,13 +284,14 @@ export function hostStream(opts: HostedStreamOptions, retryMs = 30_000): HostedS
   };
 
   return {
-    routes(app, draining, done, begin) {
+    routes(app, draining, done, begin, cors) {
       registerStreamRoutes(app, {
         readKeys: opts.config.keys.read,
         answer: (route, query) => ask<string>({ type: 'answer', route, query, now: Date.now() }),
         draining,
         ...(done ? { done } : {}),
         ...(begin ? { begin } : {}),
+        ...(cors ? { cors } : {}),
       });
     },
     answer: (route, query) => ask<string>({ type: 'answer', route, query, now: Date.now() }),

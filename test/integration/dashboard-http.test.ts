@@ -94,7 +94,7 @@ describe('GET /dashboard', () => {
     expect(answers[0]!.body).toBe('');
     expect(Number(answers[0]!.headers['content-length'])).toBe(Buffer.byteLength(page));
     expect(answers[1]!.body).toBe('');
-    expect(answers[2]!.headers.allow).toBe('GET, HEAD');
+    expect(answers[2]!.headers.allow).toBe('GET, HEAD, OPTIONS');
     expect(answers[3]!.body).toBe('{"status":"ok"}');
   });
 });
@@ -114,7 +114,7 @@ describe('GET /v1/pipeline', () => {
     expect(answers.map((a) => a.status)).toEqual([200, 405, 200]);
     expect(answers[0]!.body).toBe('');
     expect(Number(answers[0]!.headers['content-length'])).toBeGreaterThan(0);
-    expect(answers[1]!.headers.allow).toBe('GET, HEAD');
+    expect(answers[1]!.headers.allow).toBe('GET, HEAD, OPTIONS');
   });
 
   it('says which parts are not configured (the harness sets no DASHBOARD_* URL)', async () => {

@@ -233,10 +233,10 @@ describe('GraphQL: refusals, limits, introspection, persisted queries', () => {
     expect(byHash.status).toBe(200);
     expect(byHash.headers.get('cache-control')).toBe('no-store');
     expect(((await byHash.json()) as any).data).toEqual(want);
-    // GraphQL over HTTP: no mutation over GET, other methods 405 naming GET, HEAD and POST.
+    // GraphQL over HTTP: no mutation over GET, other methods 405 naming GET, HEAD and POST (and OPTIONS, the port's CORS preflight).
     const put = await fetch(`${h.base}/graphql`, { method: 'PUT', headers });
     expect(put.status).toBe(405);
-    expect(put.headers.get('allow')).toBe('GET, HEAD, POST');
+    expect(put.headers.get('allow')).toBe('GET, HEAD, POST, OPTIONS');
   });
 
   it('answers malformed requests with 4xx GraphQL errors, and a body over the bound with 413', async () => {

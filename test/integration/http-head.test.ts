@@ -2,7 +2,8 @@
 // GET route answers HEAD with the status and headers GET gets (Content-Length: the length of GET's
 // body; auth and parameter errors alike) and no body, so the next answer on the connection is read
 // intact (uWS would send the body, which a client then takes for the next answer's start). Each
-// 405 lists HEAD in Allow where GET is allowed.
+// 405 lists HEAD in Allow where GET is allowed (and OPTIONS on the query port's API routes: CORS
+// preflights, test/integration/query-cors.test.ts).
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Regulation } from '../../src/erasure/index.js';
@@ -45,6 +46,7 @@ beforeAll(async () => {
             return route === 'volume' ? '{"rows":[],"caught_up":true}' : Promise.resolve('{"rules":[],"notifications":[]}');
           },
           draining: g.draining,
+          cors: g.cors,
         }),
       adminRoutes({
         adminKeys: new Map([[ADMIN_KEY, 'tester']]),
@@ -124,16 +126,16 @@ it('query: HEAD of an unknown path is a bodyless 404 with its GET headers; other
   const port = query.server.port;
   expect((await expectHeadLikeGet(port, '/v1/nothing', read)).status).toBe(404);
   const allowed: [string, string, string][] = [
-    ['POST', '/v1/users/alice/events', 'GET, HEAD'],
-    ['DELETE', '/v1/rollups/daily', 'GET, HEAD'],
-    ['PUT', '/graphql', 'GET, HEAD, POST'],
-    ['POST', '/v1/volume', 'GET, HEAD'],
-    ['DELETE', '/v1/alerts', 'GET, HEAD'],
-    ['DELETE', '/v1/regulations/reg_1', 'GET, HEAD'],
-    ['POST', '/v1/audit', 'GET, HEAD'],
-    ['GET', '/v1/regulations', 'POST'],
-    ['POST', '/v1/pipeline', 'GET, HEAD'],
-    ['POST', '/dashboard', 'GET, HEAD'],
+    ['POST', '/v1/users/alice/events', 'GET, HEAD, OPTIONS'],
+    ['DELETE', '/v1/rollups/daily', 'GET, HEAD, OPTIONS'],
+    ['PUT', '/graphql', 'GET, HEAD, POST, OPTIONS'],
+    ['POST', '/v1/volume', 'GET, HEAD, OPTIONS'],
+    ['DELETE', '/v1/alerts', 'GET, HEAD, OPTIONS'],
+    ['DELETE', '/v1/regulations/reg_1', 'GET, HEAD, OPTIONS'],
+    ['POST', '/v1/audit', 'GET, HEAD, OPTIONS'],
+    ['GET', '/v1/regulations', 'POST, OPTIONS'],
+    ['POST', '/v1/pipeline', 'GET, HEAD, OPTIONS'],
+    ['POST', '/dashboard', 'GET, HEAD, OPTIONS'],
     ['DELETE', '/healthz', 'GET, HEAD'],
   ];
   const answers = await exchange(port, allowed.map(([method, path]) => ({ method, path, headers: bearer(ADMIN_KEY), ...(method === 'GET' ? {} : { body: '' }) })));

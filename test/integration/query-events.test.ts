@@ -282,7 +282,7 @@ describe('GET /v1/users/{userId}/events', () => {
     expect((await h.get('/v1/nothing')).status).toBe(404);
     const post = await fetch(`${h.base}${events('alice')}`, { method: 'POST', headers: { authorization: `Bearer ${READ_KEY}` } });
     expect(post.status).toBe(405);
-    expect(post.headers.get('allow')).toBe('GET, HEAD');
+    expect(post.headers.get('allow')).toBe('GET, HEAD, OPTIONS');
     expect(await metricValue(h.registry, 'trackhouse_query_requests_total', { route: 'events', status: '400' })).toBeGreaterThan(0);
   });
 

@@ -128,8 +128,11 @@ describe('the schema registry on the query port', () => {
       body: gzipSync(JSON.stringify({ schema: schemaText(2) })),
     });
     expect([gzipped.status, ((await gzipped.json()) as { error_code: number }).error_code]).toEqual([415, 415]);
+    // OPTIONS is the query port's (a CORS preflight, test/integration/query-cors.test.ts); other methods 405.
     const options = await fetch(`${h.base}/registry/subjects`, { method: 'OPTIONS' });
-    expect([options.status, options.headers.get('allow')]).toEqual([405, 'GET, HEAD, POST, PUT, DELETE']);
+    expect([options.status, options.headers.get('allow')]).toEqual([204, 'GET, HEAD, POST, PUT, DELETE, OPTIONS']);
+    const patch = await fetch(`${h.base}/registry/subjects`, { method: 'PATCH', headers: auth });
+    expect([patch.status, patch.headers.get('allow'), ((await patch.json()) as { error_code: number }).error_code]).toEqual([405, 'GET, HEAD, POST, PUT, DELETE, OPTIONS', 405]);
   });
 
   // Last: the server stays draining until afterAll stops it.
