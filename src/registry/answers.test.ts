@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadSchemaVersions } from '../schema/index.js';
-import { SchemaRegistryAnswers } from './answers.js';
+import { registryMethods, SchemaRegistryAnswers } from './answers.js';
 import { carriesReadKey, registrySegments } from './routes.js';
 
 const versions = loadSchemaVersions('event');
@@ -53,8 +53,40 @@ describe('SchemaRegistryAnswers', () => {
     expect(json(answers.post(['subjects', 'events-value'], '{"schema": 1}'))[1]).toMatchObject({ error_code: 42201 });
     expect(json(answers.post(['subjects', 'events-value'], body('{"type": "nope"}')))[1]).toMatchObject({ error_code: 42201 });
     expect(json(answers.post(['subjects', 'events-value'], JSON.stringify({ schema: v(2).text, schemaType: 'PROTOBUF' })))[1]).toMatchObject({ error_code: 42201 });
-    for (const path of [['subjects', 'events-value'], ['config'], ['mode', 'events-value'], ['schemas', 'ids', '1']]) expect(json(answers.change(path))[1]).toMatchObject({ error_code: 42205 });
-    expect(json(answers.change(['elsewhere']))[0]).toBe(404);
+    expect(json(answers.change())).toEqual([422, { error_code: 42205, message: expect.stringContaining('read-only') as unknown }]);
+    expect(json(answers.post(['subjects', 'unknown-subject', 'versions'], body(v(2).text)))[1]).toMatchObject({ error_code: 42205 });
+  });
+
+  it('takes on each path the methods Confluent\'s registry takes there, and no path it does not have', () => {
+    const reads = 'GET, HEAD, OPTIONS';
+    const cases: [string, string | null][] = [
+      ['', reads],
+      ['subjects', reads],
+      ['subjects/s', 'POST, DELETE, OPTIONS'],
+      ['subjects/s/versions', 'GET, HEAD, POST, OPTIONS'],
+      ['subjects/s/versions/latest', 'GET, HEAD, DELETE, OPTIONS'],
+      ['subjects/s/versions/1/schema', reads],
+      ['subjects/s/versions/1/referencedby', reads],
+      ['subjects/s/versions/1/other', null],
+      ['subjects/s/other', null],
+      ['schemas', reads],
+      ['schemas/types', reads],
+      ['schemas/ids/1', reads],
+      ['schemas/ids/1/schema', reads],
+      ['schemas/ids/1/subjects', reads],
+      ['schemas/ids/1/versions', reads],
+      ['schemas/ids', null],
+      ['schemas/ids/1/other', null],
+      ['config', 'GET, HEAD, PUT, OPTIONS'],
+      ['config/s', 'GET, HEAD, PUT, DELETE, OPTIONS'],
+      ['mode/s', 'GET, HEAD, PUT, DELETE, OPTIONS'],
+      ['mode/s/x', null],
+      ['compatibility/subjects/s/versions', 'POST, OPTIONS'],
+      ['compatibility/subjects/s/versions/latest', 'POST, OPTIONS'],
+      ['compatibility/subjects/s', null],
+      ['elsewhere', null],
+    ];
+    expect(cases.map(([path]) => [path, registryMethods(path === '' ? [] : path.split('/'))])).toEqual(cases);
   });
 
   it('answers the global config for an unknown subject only when asked to default to it', () => {

@@ -44,6 +44,39 @@ interface Registered {
   readonly type: avro.Type;
 }
 
+const READS = 'GET, HEAD, OPTIONS';
+
+/**
+ * The methods Confluent's registry takes on the path `segments` (after the registry's prefix), as
+ * an Allow header lists them (HEAD with every GET), or null for a path it does not have. Its
+ * writes (PUT, DELETE, a registering POST) are taken and refused as a read-only registry refuses
+ * them (42205); any other method is a 405.
+ */
+export function registryMethods(segments: readonly string[]): string | null {
+  const [first, second, third, fourth] = segments;
+  const n = segments.length;
+  switch (first) {
+    case undefined:
+      return READS;
+    case 'subjects':
+      if (n <= 2) return n === 1 ? READS : 'POST, DELETE, OPTIONS';
+      if (third !== 'versions' || n > 5) return null;
+      if (n === 5) return segments[4] === 'schema' || segments[4] === 'referencedby' ? READS : null;
+      return n === 3 ? 'GET, HEAD, POST, OPTIONS' : 'GET, HEAD, DELETE, OPTIONS';
+    case 'schemas':
+      if (n === 1 || (n === 2 && second === 'types')) return READS;
+      if (second !== 'ids' || n < 3 || n > 4) return null;
+      return n === 3 || fourth === 'schema' || fourth === 'subjects' || fourth === 'versions' ? READS : null;
+    case 'config':
+    case 'mode':
+      return n === 1 ? 'GET, HEAD, PUT, OPTIONS' : n === 2 ? 'GET, HEAD, PUT, DELETE, OPTIONS' : null;
+    case 'compatibility':
+      return second === 'subjects' && fourth === 'versions' && (n === 4 || n === 5) ? 'POST, OPTIONS' : null;
+    default:
+      return null;
+  }
+}
+
 export class SchemaRegistryAnswers {
   /** Oldest first; id = version. */
   private readonly versions: readonly Registered[];
@@ -127,13 +160,12 @@ export class SchemaRegistryAnswers {
       if (version !== null && 'status' in version) return version;
       return ok({ is_compatible: (version === null ? this.versions : [version]).every((w) => reads(schema, w.type)) });
     }
-    return this.change(segments);
+    return this.change();
   }
 
-  /** Any other write (PUT, DELETE, another POST): refused on the registry's paths, 404 elsewhere. */
-  change(segments: readonly string[]): RegistryAnswer {
-    const first = segments[0];
-    return first === 'subjects' || first === 'config' || first === 'mode' || first === 'schemas' || first === 'compatibility' ? READ_ONLY('Not permitted') : NOT_FOUND;
+  /** Any other write (PUT, DELETE, another POST) on a path that takes it (registryMethods): refused, read-only. */
+  change(): RegistryAnswer {
+    return READ_ONLY('Not permitted');
   }
 
   private newest(): Registered {

@@ -7,9 +7,11 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Cors } from '../common/cors.js';
 import { basicCredentials, bearerToken, forMethod, readText, requireIdentityEncoding, writeReply, type Headers } from '../common/http.js';
-import { registryError, type RegistryAnswer, type SchemaRegistryAnswers } from './answers.js';
+import { registryError, registryMethods, type RegistryAnswer, type SchemaRegistryAnswers } from './answers.js';
 
 export const REGISTRY_PATH = '/registry';
+const NOT_FOUND = registryError(404, 404, 'HTTP 404 Not Found');
+const METHOD_NOT_ALLOWED = registryError(405, 405, 'HTTP 405 Method Not Allowed');
 const CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
 /** Schema texts are a few KB; Confluent's own request limit is far above any real schema. */
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -17,10 +19,6 @@ const NO_STORE: Headers = [['Cache-Control', 'no-store']];
 const CHALLENGE: Headers = [
   ['Cache-Control', 'no-store'],
   ['WWW-Authenticate', 'Basic realm="trackhouse", charset="UTF-8"'],
-];
-const ALLOW: Headers = [
-  ['Cache-Control', 'no-store'],
-  ['Allow', 'GET, HEAD, POST, PUT, DELETE, OPTIONS'],
 ];
 const RETRY: Headers = [
   ['Cache-Control', 'no-store'],
@@ -77,13 +75,19 @@ export function addRegistryRoutes(app: TemplatedApp, o: RegistryRoutesOptions): 
       send(out, registryError(503, 50003, 'this query server is shutting down; retry on another'), start, cors, RETRY, true);
       return;
     }
+    // A method the path does not take is told as the port's other 405s are, key or not.
+    const segments = registrySegments(req.getUrl());
+    const allow = segments === null ? null : registryMethods(segments);
+    if (allow !== null && !`, ${allow},`.includes(`, ${method.toUpperCase()},`)) {
+      send(out, METHOD_NOT_ALLOWED, start, cors, [...NO_STORE, ['Allow', allow]]);
+      return;
+    }
     if (!carriesReadKey(req.getHeader('authorization'), o.readKeys)) {
       send(out, registryError(401, 40101, 'a read key is required: HTTP Basic auth with the read key as user name, or Authorization: Bearer <read key>'), start, cors, CHALLENGE);
       return;
     }
-    const segments = registrySegments(req.getUrl());
-    if (segments === null) {
-      send(out, registryError(404, 404, 'HTTP 404 Not Found'), start, cors);
+    if (segments === null || allow === null) {
+      send(out, NOT_FOUND, start, cors);
       return;
     }
     if (method === 'get' || method === 'head') {
@@ -92,7 +96,7 @@ export function addRegistryRoutes(app: TemplatedApp, o: RegistryRoutesOptions): 
     }
     if (method !== 'post') {
       // PUT and DELETE: a registry's writes, refused as a read-only one refuses them.
-      send(out, o.answers.change(segments), start, cors);
+      send(out, o.answers.change(), start, cors);
       return;
     }
     try {
@@ -117,15 +121,16 @@ export function addRegistryRoutes(app: TemplatedApp, o: RegistryRoutesOptions): 
       () => answer(registryError(413, 413, `a request body may have at most ${MAX_BODY_BYTES} bytes`), true),
     );
   };
-  // What Confluent's registry routes take, each registered (so the query server's OPTIONS names
-  // them); PUT and DELETE are answered (read-only: 42205); any other method gets 405.
-  const methodNotAllowed = (res: HttpResponse, req: HttpRequest) => send(forMethod(res, req), registryError(405, 405, 'HTTP 405 Method Not Allowed'), performance.now(), o.cors.of(req), ALLOW);
+  // Each path's methods (registryMethods) answer OPTIONS, as a CORS preflight or not; the others
+  // get 405 with them in Allow.
+  const options = (res: HttpResponse, req: HttpRequest) => {
+    const segments = registrySegments(req.getUrl());
+    const allow = segments === null ? null : registryMethods(segments);
+    if (allow !== null) o.cors.preflight(res, req, allow);
+    else if (!o.cors.preflightAnyPath(res, req)) send(res, NOT_FOUND, performance.now(), o.cors.of(req));
+  };
   for (const path of [REGISTRY_PATH, `${REGISTRY_PATH}/*`]) {
-    app.get(path, handler);
-    app.head(path, handler);
-    app.post(path, handler);
-    app.put(path, handler);
-    app.del(path, handler);
-    app.any(path, methodNotAllowed);
+    app.options(path, options);
+    app.any(path, handler);
   }
 }

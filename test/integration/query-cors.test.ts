@@ -105,8 +105,13 @@ const ROUTES: [path: string, methods: string, other: string][] = [
   ['/v1/pipeline', GET_HEAD, 'POST'],
   ['/dashboard', GET_HEAD, 'POST'],
   ['/dashboard/assets/build/app.js', GET_HEAD, 'POST'],
-  ['/registry', 'GET, HEAD, POST, PUT, DELETE, OPTIONS', 'PATCH'],
-  ['/registry/subjects', 'GET, HEAD, POST, PUT, DELETE, OPTIONS', 'PATCH'],
+  // The registry's, path by path as Confluent's (src/registry/answers.ts registryMethods).
+  ['/registry', GET_HEAD, 'POST'],
+  ['/registry/subjects', GET_HEAD, 'PUT'],
+  ['/registry/subjects/events-value', 'POST, DELETE, OPTIONS', 'GET'],
+  ['/registry/subjects/events-value/versions', 'GET, HEAD, POST, OPTIONS', 'DELETE'],
+  ['/registry/schemas/ids/1', GET_HEAD, 'PUT'],
+  ['/registry/config', 'GET, HEAD, PUT, OPTIONS', 'PATCH'],
 ];
 
 describe('QUERY_CORS_ORIGINS=* (the default)', () => {

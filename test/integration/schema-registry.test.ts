@@ -128,11 +128,20 @@ describe('the schema registry on the query port', () => {
       body: gzipSync(JSON.stringify({ schema: schemaText(2) })),
     });
     expect([gzipped.status, ((await gzipped.json()) as { error_code: number }).error_code]).toEqual([415, 415]);
-    // OPTIONS is the query port's (a CORS preflight, test/integration/query-cors.test.ts); other methods 405.
-    const options = await fetch(`${h.base}/registry/subjects`, { method: 'OPTIONS' });
-    expect([options.status, options.headers.get('allow')]).toEqual([204, 'GET, HEAD, POST, PUT, DELETE, OPTIONS']);
-    const patch = await fetch(`${h.base}/registry/subjects`, { method: 'PATCH', headers: auth });
-    expect([patch.status, patch.headers.get('allow'), ((await patch.json()) as { error_code: number }).error_code]).toEqual([405, 'GET, HEAD, POST, PUT, DELETE, OPTIONS', 405]);
+    // OPTIONS (a CORS preflight too, test/integration/query-cors.test.ts) and 405s name each path's
+    // methods, as Confluent's registry takes them.
+    for (const [path, allow, other] of [
+      ['subjects', 'GET, HEAD, OPTIONS', 'PATCH'],
+      [`subjects/${topic}-value`, 'POST, DELETE, OPTIONS', 'GET'],
+      ['schemas/ids/2', 'GET, HEAD, OPTIONS', 'PUT'],
+    ]) {
+      const options = await fetch(`${h.base}/registry/${path}`, { method: 'OPTIONS' });
+      expect([options.status, options.headers.get('allow')], `OPTIONS ${path}`).toEqual([204, allow]);
+      const refused = await fetch(`${h.base}/registry/${path}`, { method: other, headers: auth, ...(other === 'GET' ? {} : { body: '' }) });
+      expect([refused.status, refused.headers.get('allow'), ((await refused.json()) as { error_code: number }).error_code], `${other} ${path}`).toEqual([405, allow, 405]);
+    }
+    const unknown = await fetch(`${h.base}/registry/schemas/ids/2/other`, { method: 'OPTIONS' });
+    expect(unknown.status).toBe(404);
   });
 
   // Last: the server stays draining until afterAll stops it.
