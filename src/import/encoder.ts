@@ -7,7 +7,7 @@
 // Hot path: events are encoded straight into one ArrayBuffer per chunk, which is then handed to
 // the main thread whole (transferred, not copied) with the value end offsets and the keys: one
 // message per chunk of up to 4,000 events, nothing per event crosses the thread boundary.
-import { translatePayload, Refused, type SegmentCall } from '../ingest/formats/index.js';
+import { payloadReader, translatePayload, Refused, type SegmentCall } from '../ingest/formats/index.js';
 import { parseEventJson } from '../ingest/jsontext.js';
 import { emptyRecord, normalizeEvent, type NormalizeContext } from '../ingest/normalize.js';
 import { problem, type EventProblem } from '../ingest/problems.js';
@@ -95,10 +95,11 @@ export class ChunkEncoder {
     let value = item.value;
     if (item.text !== undefined && format !== 'csv') {
       try {
-        // A Segment line is read by the scanner that keeps properties/traits/context as their
-        // JSON text (src/ingest/jsontext.ts: the same value for normalizeEvent, without the
-        // parse + stringify round trip); anything it does not take is JSON.parse's.
-        value = (format === 'segment' ? parseEventJson(item.text) : null) ?? JSON.parse(item.text);
+        // A line is read by the scanner that keeps properties/traits/context as their JSON text
+        // (src/ingest/jsontext.ts: the same value for normalizeEvent, without the parse +
+        // stringify round trip, 64-bit integers as sent), a vendor's by the edge's reader of its
+        // bodies; anything it does not take is JSON.parse's.
+        value = (format === 'segment' ? parseEventJson(item.text) : payloadReader(format)(item.text)) ?? JSON.parse(item.text);
       } catch (err) {
         this.reject(item, problem('invalid_field', `the line is not JSON: ${(err as Error).message}`) as EventProblem & { code: string }, 'invalid_json', item.text);
         return;
@@ -113,7 +114,9 @@ export class ChunkEncoder {
       for (let i = 0; i < list.length; i++) this.call(item, i, list[i], list.length === 1 ? item.text : undefined);
       return;
     }
-    const t = translatePayload(format, value, { receivedAt: this.ctx.receivedAt, skew: false });
+    // prepared: calls as the edge makes them (Snowplow's self-describing data and contexts as
+    // text, their 64-bit integers as sent); normalizeEvent reads them with msTimes, as here.
+    const t = translatePayload(format, value, { receivedAt: this.ctx.receivedAt, skew: false, prepared: true });
     if (t.calls.length === 0) {
       this.reject(item, problem('not_an_object', `the item holds no ${format} events`), undefined, item.text);
       return;

@@ -349,6 +349,8 @@ export class JsonShape {
    */
   readonly picksByLength: number[][][] = [];
   readonly dropped: Uint8Array;
+  /** By index in `picks`: 1 for an id (see idPicks). */
+  readonly idPick: Uint8Array;
 
   constructor(
     readonly names: readonly string[],
@@ -368,12 +370,18 @@ export class JsonShape {
      * (reads of absent members give undefined, as on the parsed object).
      */
     readonly pickedOf: (values: readonly unknown[]) => Record<string, unknown> = () => ({}),
+    /**
+     * Picked members that are ids: a wide integer there (a 64-bit id sent as a number) is picked
+     * as its digits, as MEMBER.ID reads an event's own id, not as the double JSON.parse rounds it to.
+     */
+    idPicks: readonly string[] = [],
   ) {
     names.forEach((n, i) => (this.byLength[n.length + 2] ??= []).push(i));
     this.kinds = Uint8Array.from(names, (n) => kinds[n] ?? otherKind);
     this.kindByName = new Map(names.map((n, i) => [n, this.kinds[i]!]));
     picks.forEach((n, i) => ((this.picksByLength[n.length + 2] ??= [])[n.charCodeAt(n.length - 1) & 31] ??= []).push(i));
     this.dropped = Uint8Array.from(picks, (n) => (drop.includes(n) ? 1 : 0));
+    this.idPick = Uint8Array.from(picks, (n) => (idPicks.includes(n) ? 1 : 0));
     // The JsonText facts (category, name, groupId, ip) describe the kept object too.
     for (const d of drop) if (d === 'category' || d === 'name' || d === 'groupId' || d === 'ip') throw new Error(`${d} cannot be dropped`);
   }
@@ -949,7 +957,7 @@ function pickedText(text: string, base: number): PickedText {
     const slot = picks[at]!;
     const vs = picks[at + 2]!;
     const ve = picks[at + 3]!;
-    values[slot] = valueAt(vs, ve);
+    values[slot] = wideTop !== 0 && shape.idPick[slot] === 1 && isWideAt(vs) ? s.slice(vs, ve) : valueAt(vs, ve);
     if (shape.dropped[slot] === 1) {
       keptRuns[2 * runs] = from;
       keptRuns[2 * runs++ + 1] = picks[at + 1]! - base;
@@ -960,6 +968,12 @@ function pickedText(text: string, base: number): PickedText {
   const picked = shape.pickedOf(values);
   for (let i = 0; i < pickCount; i++) values[picks[4 * i]!] = undefined;
   return new PickedText(text, mCategory, mName, mGroupId, mHasIp, picked, textPlain, runs === 0 ? null : keptText(text, runs, from));
+}
+
+/** Whether a wide integer of the TEXT object being scanned starts at vs. */
+function isWideAt(vs: number): boolean {
+  for (let i = 0; i < wideTop; i += 2) if (wide[i] === vs) return true;
+  return false;
 }
 
 /** A marker standing for the wide integer of that index in wideText's text, as JSON.stringify writes it. */
@@ -980,29 +994,18 @@ function wideText(text: string, base: number): JsonText | Record<string, unknown
   // A NUL the sender escaped could be taken for a marker: read as any other object (rounded).
   if (text.includes('\\u0000')) return JSON.parse(text) as Record<string, unknown>;
   const digits: string[] = [];
-  let marked = '';
-  let from = 0;
-  for (let i = 0; i < wideTop; i += 2) {
-    const a = wide[i]! - base;
-    marked += `${text.slice(from, a)}"\\u0000${digits.length}"`;
-    from = wide[i + 1]! - base;
-    digits.push(text.slice(a, from));
-  }
-  marked += text.slice(from);
-  const obj = JSON.parse(marked) as Record<string, unknown>;
-  const write = (o: Record<string, unknown>): string => stringify(o).replace(MARKER, (_, i: string) => digits[Number(i)]!);
-  const out = write(obj);
-  const category = plainString(obj.category);
-  const name = plainString(obj.name);
-  const g = obj.groupId;
-  // Facts as the written text reads back: -0 is written 0.
-  const groupId = typeof g === 'number' ? (g === 0 ? 0 : g) : typeof g === 'string' ? (isMarker(g) ? digits[Number(g.slice(1))]! : g) : undefined;
-  const hasIp = 'ip' in obj;
-  if (shape.picks.length === 0) return new JsonText(out, category, name, groupId, hasIp);
+  const obj = JSON.parse(marked(text, base, digits)) as Record<string, unknown>;
+  const written = wideJsonText(obj, digits);
+  if (shape.picks.length === 0) return written;
   // Picked values are read as JSON.parse reads them (wide integers rounded), as on every other
   // path: from the text as sent.
   const plain = JSON.parse(text) as Record<string, unknown>;
-  const values = shape.picks.map((p) => (Object.hasOwn(plain, p) ? plain[p] : undefined));
+  // An id's wide integer (idPicks) is its digits.
+  const values = shape.picks.map((p, i) => {
+    if (!Object.hasOwn(plain, p)) return undefined;
+    const m = obj[p];
+    return shape.idPick[i] === 1 && typeof m === 'string' && isMarker(m) ? digits[Number(m.slice(1))] : plain[p];
+  });
   let dropped = false;
   for (let i = 0; i < shape.picks.length; i++) {
     if (shape.dropped[i] === 1 && Object.hasOwn(obj, shape.picks[i]!)) {
@@ -1010,7 +1013,94 @@ function wideText(text: string, base: number): JsonText | Record<string, unknown
       dropped = true;
     }
   }
-  return new PickedText(out, category, name, groupId, hasIp, shape.pickedOf(values), !NOT_PLAIN.test(out), dropped ? write(obj) : null);
+  const out = written.text;
+  const { category, name, groupId, hasIp } = written;
+  return new PickedText(out, category, name, groupId, hasIp, shape.pickedOf(values), !NOT_PLAIN.test(out), dropped ? writeWide(obj, digits) : null);
+}
+
+/**
+ * `text`, whose wide integers the scanner noted (from `base` in s on), with each one as a marker
+ * string; their digits are pushed on `digits` (a marker's number is its index there).
+ */
+function marked(text: string, base: number, digits: string[]): string {
+  let out = '';
+  let from = 0;
+  for (let i = 0; i < wideTop; i += 2) {
+    const a = wide[i]! - base;
+    out += `${text.slice(from, a)}"\\u0000${digits.length}"`;
+    from = wide[i + 1]! - base;
+    digits.push(text.slice(a, from));
+  }
+  return out + text.slice(from);
+}
+
+/** A run of digits as long as the shortest wide integer's (2^53 + 1). */
+const WIDE_DIGITS = /\d{16}/;
+
+/**
+ * A JSON value holding wide integers, for a translation that builds its own objects of it
+ * (Snowplow's self-describing JSON inside a string, merged traits): JSON.parse's value with each
+ * wide integer as a marker string (isWideMarker) whose digits writeWide and wideJsonText write
+ * back; the digits are pushed on `digits`, which several reads may share. undefined when the
+ * text holds no wide integer, or is not one JSON value this scanner reads, or holds an escaped NUL
+ * (which could be taken for a marker): then JSON.parse it as usual. Rare, not written for speed:
+ * one scan, one JSON.parse.
+ */
+export function readWide(text: string, digits: string[]): unknown {
+  // A wide integer has 16 digits or more: most texts are not even scanned.
+  if (!WIDE_DIGITS.test(text) || text.includes('\\u0000')) return undefined;
+  s = text;
+  pos = 0;
+  keyTop = 0;
+  wideTop = 0;
+  collect = false;
+  canonical = true;
+  use(SEGMENT);
+  special = nextSpecial(0);
+  skipWs();
+  const start = pos;
+  if (!scanValue(1)) return undefined;
+  const end = pos;
+  skipWs();
+  if (pos !== text.length || wideTop === 0) return undefined;
+  return JSON.parse(text.slice(0, start) + marked(text.slice(start, end), start, digits) + text.slice(end));
+}
+
+/** A value from readWide (or built of such values) as the ingest stores it, its wide integers as sent. */
+export function writeWide(v: unknown, digits: readonly string[]): string {
+  const text = stringify(v);
+  return digits.length === 0 ? text : text.replace(MARKER, (_, i: string) => digits[Number(i)]!);
+}
+
+/** An object from readWide (or built of such values) as a JsonText (see writeWide), with its facts. */
+export function wideJsonText(obj: Record<string, unknown>, digits: readonly string[]): JsonText {
+  const g = obj.groupId;
+  // Facts as the written text reads back: -0 is written 0.
+  const groupId = typeof g === 'number' ? (g === 0 ? 0 : g) : typeof g === 'string' ? (isMarker(g) ? digits[Number(g.slice(1))]! : g) : undefined;
+  return new JsonText(writeWide(obj, digits), plainString(obj.category), plainString(obj.name), groupId, 'ip' in obj);
+}
+
+/** Whether a value of readWide's is a wide integer's marker (not the string it looks like). */
+export function isWideMarker(v: unknown): boolean {
+  return typeof v === 'string' && isMarker(v);
+}
+
+/**
+ * `{...parts[0], ...parts[1], ...}` as a JsonText, the wide integers of the JsonText parts kept
+ * as sent (a translation's merged traits: $set over $set_once). Rare, not written for speed.
+ */
+export function mergedText(parts: readonly (object | undefined)[]): JsonText {
+  const digits: string[] = [];
+  // A part's string holding a NUL could be taken for a marker: then no part is marked (rounded).
+  let marks = true;
+  for (const p of parts) if (p !== undefined && (p instanceof JsonText ? p.text : JSON.stringify(p)).includes('\\u0000')) marks = false;
+  let out: Record<string, unknown> = {};
+  for (const p of parts) {
+    if (p === undefined) continue;
+    const o = p instanceof JsonText ? ((marks ? readWide(p.text, digits) : undefined) ?? JSON.parse(p.text)) : p;
+    out = { ...out, ...(o as Record<string, unknown>) };
+  }
+  return wideJsonText(out, digits);
 }
 
 function isMarker(v: string): boolean {

@@ -1,7 +1,8 @@
-// Segment's and PostHog's Python SDKs (from PyPI, unchanged) send events whose properties hold
-// 64-bit ids as JSON numbers, as a Python service's calls do; every digit is read back through
-// the query API and from ClickHouse (ingest -> Kafka -> sink -> chDB -> query). JSON.parse would
-// have rounded each to the nearest double (12345678901234567891 to 12345678901234567000).
+// Segment's, PostHog's, Mixpanel's, Amplitude's and Snowplow's Python SDKs (from PyPI, unchanged)
+// send events whose properties hold 64-bit ids as JSON numbers, as a Python service's calls do;
+// every digit is read back through the query API and from ClickHouse (ingest -> Kafka -> sink ->
+// chDB -> query). JSON.parse would have rounded each to the nearest double (12345678901234567891
+// to 12345678901234567000).
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runPythonScript } from '../support/python-clients.js';
 import { WRITE_KEY } from './ingest-support.js';
@@ -20,19 +21,29 @@ describeWithPython('64-bit integers from the Python SDKs', (python) => {
     await p?.close();
   });
 
-  it('keeps every digit of properties and traits from analytics-python and posthog-python, in the query API and in ClickHouse', async () => {
+  it('keeps every digit of properties and traits from the Segment, PostHog, Mixpanel, Amplitude and Snowplow SDKs, in the query API and in ClickHouse', async () => {
     const orderId = wideId();
     const segmentUser = wideId();
     const posthogUser = wideId();
+    const mixpanelUser = wideId();
+    const amplitudeUser = wideId();
+    const snowplowUser = wideId();
     // Written as text: JavaScript cannot hold these numbers, Python reads them exactly.
-    const properties = `{"order_id": ${orderId}, "int64_min": -9223372036854775808, "uint64_max": 18446744073709551615, "safe": 9007199254740991, "price": 1.50, "too_big": 123456789012345678901234567}`;
-    const args = `{"host": "${p.ingest.url}", "writeKey": "${WRITE_KEY}", "segmentUser": ${segmentUser}, "posthogUser": ${posthogUser}, "properties": ${properties}}`;
+    const properties = `{"order_id": ${orderId}, "int64_min": -9223372036854775808, "uint64_max": 18446744073709551615, "safe": 9007199254740991, "price": 1.50, "too_big": 123456789012345678901234567, "city": "Zoë 東京"}`;
+    const users = `"segmentUser": ${segmentUser}, "posthogUser": ${posthogUser}, "mixpanelUser": ${mixpanelUser}, "amplitudeUser": ${amplitudeUser}, "snowplowUser": ${snowplowUser}`;
+    const args = `{"host": "${p.ingest.url}", "writeKey": "${WRITE_KEY}", ${users}, "properties": ${properties}}`;
     const answer = await runPythonScript<{ errors: string[] }>(python, 'sdk-python.py', args);
     expect(answer.errors).toEqual([]);
 
     // The stored text as the query API answers it: the 64-bit integers as sent; 1.50 and a number
     // beyond 64 bits as JSON.stringify writes the double (ClickHouse would refuse the text otherwise).
-    const stored = `"order_id":${orderId},"int64_min":-9223372036854775808,"uint64_max":18446744073709551615,"safe":9007199254740991,"price":1.5,"too_big":1.2345678901234568e+26`;
+    const members: [string, string][] = [
+      ['order_id', orderId], ['int64_min', '-9223372036854775808'], ['uint64_max', '18446744073709551615'], ['safe', '9007199254740991'],
+      ['price', '1.5'], ['too_big', '1.2345678901234568e+26'], ['city', '"Zoë 東京"'],
+    ];
+    const stored = members.map(([k, v]) => `"${k}":${v}`).join(',');
+    // Amplitude's SDK writes its JSON with sorted keys.
+    const sorted = [...members].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `"${k}":${v}`).join(',');
     const segment = await p.eventsText(segmentUser, 2);
     expect(segment).toContain(`"user_id":"${segmentUser}"`);
     expect(segment).toContain(`"properties":{${stored}}`);
@@ -41,17 +52,37 @@ describeWithPython('64-bit integers from the Python SDKs', (python) => {
     expect(posthog).toContain(`"user_id":"${posthogUser}"`);
     expect(posthog).toContain(`"properties":{${stored},`);
 
+    // Mixpanel: an event and a people update, the 64-bit distinct_id as the user id.
+    const kinds = async (user: string, want: number) => (await p.eventsOf(user, want)).map((e) => `${e.type}:${e.event ?? ''}`).sort();
+    expect(await kinds(mixpanelUser, 2)).toEqual(['identify:', 'track:Order Completed']);
+    const mixpanel = await p.eventsText(mixpanelUser, 2);
+    expect(mixpanel).toContain(`"user_id":"${mixpanelUser}"`);
+    expect(mixpanel).toContain(`,${stored}}`); // after the SDK's own members (distinct_id, time, ...)
+    expect(mixpanel).toContain(`"traits":{${stored}}`);
+    // Amplitude: an event and an identify whose $set are the traits.
+    expect(await kinds(amplitudeUser, 2)).toEqual(['identify:', 'track:Order Completed']);
+    const amplitude = await p.eventsText(amplitudeUser, 2);
+    expect(amplitude).toContain(`"user_id":"${amplitudeUser}"`);
+    expect(amplitude).toContain(`"properties":{${sorted}}`);
+    expect(amplitude).toContain(`"traits":{${sorted}}`);
+    // Snowplow: a self-describing event (base64 ue_px) and its context (base64 cx).
+    expect(await kinds(snowplowUser, 1)).toEqual(['track:order_completed']);
+    const snowplow = await p.eventsText(snowplowUser, 1);
+    expect(snowplow).toContain(`"user_id":"${snowplowUser}"`);
+    expect(snowplow).toContain(`"properties":{${stored}}`);
+    expect(snowplow).toContain(`"contexts":[{"schema":"iglu:com.acme/order/jsonschema/1-0-0","data":{"order_id":${orderId}}}]`);
+
     // A BI tool reading ClickHouse gets the integers exactly.
     const res = await p.clickhouse.query({
       query: `SELECT user_id, toString(JSONExtractUInt(properties, 'order_id')) AS order_id, toString(JSONExtractInt(properties, 'int64_min')) AS min,
                      toString(JSONExtractUInt(properties, 'uint64_max')) AS max
               FROM events WHERE user_id IN ({users:Array(String)}) AND type = 'track' ORDER BY user_id`,
-      query_params: { users: [segmentUser, posthogUser] },
+      query_params: { users: [segmentUser, posthogUser, mixpanelUser, amplitudeUser, snowplowUser] },
       format: 'JSONEachRow',
     });
     const rows = (await res.json()) as { user_id: string; order_id: string; min: string; max: string }[];
     expect(rows).toEqual(
-      [segmentUser, posthogUser].sort().map((u) => ({ user_id: u, order_id: orderId, min: '-9223372036854775808', max: '18446744073709551615' })),
+      [segmentUser, posthogUser, mixpanelUser, amplitudeUser, snowplowUser].sort().map((u) => ({ user_id: u, order_id: orderId, min: '-9223372036854775808', max: '18446744073709551615' })),
     );
   });
 });

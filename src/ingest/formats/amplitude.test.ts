@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { storedRecords } from '../../../test/support/vendor-records.js';
+import { JsonText } from '../jsontext.js';
 import { amplitudeReplies, translateAmplitude } from './amplitude.js';
 import { Refused } from './types.js';
 
@@ -116,5 +118,40 @@ describe('Amplitude HTTP V2 / Batch -> Segment calls', () => {
     expect(JSON.parse(amplitudeReplies.refused(401, 'unknown_write_key', 'nope').body as string)).toEqual({ code: 400, error: 'Invalid API key: nope' });
     expect(JSON.parse(amplitudeReplies.refused(401, 'missing_write_key', 'x').body as string)).toEqual({ code: 400, error: 'Request missing required field', missing_field: 'api_key' });
     expect(amplitudeReplies.refused(413, 'body_too_large', 'big').status).toBe(413);
+  });
+});
+
+describe('Amplitude bodies as the edge reads them: 64-bit integers kept as sent', () => {
+  const WIDE = '12345678901234567891'; // JSON.parse reads 12345678901234567000
+  const MAX = '9223372036854775807'; // JSON.parse reads 9223372036854775807 as 9223372036854776000
+
+  it('stores wide integers of event_properties digit for digit, and a user_id sent as one as its digits', () => {
+    // As amplitude-analytics 1.3.0 (Python) posts it: json.dumps with sorted keys and spaces.
+    const body = `{"api_key": "k", "events": [{"device_id": "d-1", "event_properties": {"big": ${MAX}, "name": "Zo\\u00eb"}, "event_type": "Order Completed", "insert_id": "i-1", "library": "amplitude-python/1.3.0", "time": 1795687200000, "user_id": ${WIDE}}], "options": {}}`;
+    for (const path of ['/2/httpapi', '/batch']) {
+      const { decoded, records } = storedRecords(path, body);
+      expect(decoded.vendor, path).toBe('amplitude');
+      expect(records[0], path).toEqual(
+        expect.objectContaining({ type: 'track', event: 'Order Completed', user_id: WIDE, anonymous_id: 'd-1', properties: `{"big":${MAX},"name":"Zoë"}` }),
+      );
+    }
+  });
+
+  it('keeps a canonical event\'s properties as its own text (the fast path), with revenue fields merged keeping the digits', () => {
+    const body = `{"api_key":"k","events":[{"event_type":"x","user_id":"u-1","event_properties":{"big":${WIDE},"a":1}},{"event_type":"y","user_id":"u-1","price":2.5,"quantity":2,"event_properties":{"big":${WIDE},"price":1}}]}`;
+    const { decoded, records } = storedRecords('/2/httpapi', body);
+    expect((decoded.translation.calls[0] as Record<string, unknown>).properties).toBeInstanceOf(JsonText);
+    expect((records[0] as { properties: string }).properties).toBe(`{"big":${WIDE},"a":1}`);
+    // As the generic path's {...event_properties, price, quantity}: price replaced in place.
+    expect((records[1] as { properties: string }).properties).toBe(`{"big":${WIDE},"price":2.5,"quantity":2}`);
+  });
+
+  it('stores identify\'s user_properties ($set over $setOnce, or plain) as traits with their wide integers', () => {
+    const event = (up: string) => `{"api_key":"k","events":[{"event_type":"$identify","user_id":"u-1","user_properties":${up}}]}`;
+    const traits = (up: string) => (storedRecords('/2/httpapi', event(up)).records[0] as { traits: string }).traits;
+    expect(traits(`{"$set": {"plan": "pro", "big": ${MAX}}}`)).toBe(`{"plan":"pro","big":${MAX}}`);
+    expect(traits(`{"$set":{"big":${MAX}}}`)).toBe(`{"big":${MAX}}`);
+    expect(traits(`{"$setOnce":{"first":${WIDE},"plan":"free"},"$set":{"plan":"pro"},"$add":{"n":1}}`)).toBe(`{"first":${WIDE},"plan":"pro","$add":{"n":1}}`);
+    expect(traits(`{"plan":"$5","big":${WIDE}}`)).toBe(`{"plan":"$5","big":${WIDE}}`);
   });
 });

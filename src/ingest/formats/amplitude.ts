@@ -16,11 +16,56 @@
 // | app_version, platform, os_*, device_*, carrier, country, region, city, location_*, language, ip, user_agent, library, session_id, event_id | context.app, platform, os, device, network, location, locale, ip, userAgent, library, sessionId, eventNumber |
 // A request with any invalid event is refused whole (400, the events listed by field), as
 // Amplitude does: its SDKs then drop the listed events and resend the others.
+import { JsonShape, JsonText, MEMBER, PickedText, mergedText, objectOf, parseShaped } from '../jsontext.js';
 import { Refused, isObject, msTime, str, type Replies, type SegmentCall, type TranslateOptions, type Translation, type VendorReply } from './types.js';
 
 type Json = Record<string, unknown>;
 
 export const PAGE_VIEWED = '[Amplitude] Page Viewed';
+const PAGE_TITLE = '[Amplitude] Page Title';
+
+/** The picked members of an event's properties (the page title), as an object (JsonShape's pickedOf). */
+function pickedProps(v: readonly unknown[]): Json {
+  return { '[Amplitude] Page Title': v[0] };
+}
+
+/**
+ * An Amplitude body as the edge and the import read it (../jsontext.ts, as PostHog's): each
+ * event's `event_properties`, `user_properties` and `group_properties` kept as their text, so a
+ * 64-bit integer a server SDK sends (Python's, Java's) is stored as sent, not as the double
+ * JSON.parse rounds it to; user_id, device_id and insert_id sent as such numbers are read as
+ * their digits. The members names are listed for speed (see JsonShape); any other is parsed.
+ */
+const AMPLITUDE_BODY = new JsonShape(
+  [
+    'api_key', 'events', 'options', 'client_upload_time', 'event_type', 'user_id', 'device_id', 'insert_id', 'time', 'event_properties',
+    'user_properties', 'groups', 'group_properties', 'price', 'quantity', 'revenue', 'productId', 'revenueType', 'library', 'app_version',
+    'platform', 'os_name', 'os_version', 'device_brand', 'device_manufacturer', 'device_model', 'carrier', 'country', 'region', 'city',
+    'location_lat', 'location_lng', 'language', 'ip', 'user_agent', 'session_id', 'event_id', 'idfa', 'adid', 'plan', 'ingestion_metadata',
+    'version_name', 'partner_id', 'android_id', 'dma',
+  ],
+  {
+    events: MEMBER.LIST, event_properties: MEMBER.TEXT, user_properties: MEMBER.TEXT, group_properties: MEMBER.TEXT,
+    user_id: MEMBER.ID, device_id: MEMBER.ID, insert_id: MEMBER.ID,
+  },
+  MEMBER.PARSE,
+  true,
+  [PAGE_TITLE],
+  [],
+  pickedProps,
+);
+
+/** user_properties with operations, read again from its text: `$set` and `$setOnce` kept as text. */
+const USER_OPS = new JsonShape(['$set', '$setOnce'], { $set: MEMBER.TEXT, $setOnce: MEMBER.TEXT }, MEMBER.PARSE, false);
+
+/**
+ * An Amplitude body's JSON text read for translateAmplitude: JSON.parse's value with the events'
+ * canonical (or wide-integer holding) property objects as PickedText; null when not handled that
+ * way (then use JSON.parse).
+ */
+export function readAmplitudeJson(text: string): unknown {
+  return parseShaped(text, AMPLITUDE_BODY);
+}
 
 /** The events of a body (`{"events": [...]}`), one event object, or an array of them (import). */
 export function amplitudeEvents(value: unknown): unknown[] | null {
@@ -61,10 +106,21 @@ export function amplitudeEvent(e: unknown, sentAt: string | undefined): SegmentC
     if (sentAt !== undefined) call.sentAt = sentAt;
   }
 
-  let props: Json = isObject(e.event_properties) ? e.event_properties : {};
+  // Read as the edge reads a body (readAmplitudeJson), event_properties is the sender's text:
+  // `props` then holds the page title, and the text is stored as it is.
+  const text = e.event_properties instanceof PickedText ? e.event_properties : null;
+  let props: Json = text !== null ? text.picked : isObject(e.event_properties) ? e.event_properties : {};
+  let stored: Json | JsonText = text !== null ? text.kept() : props;
   if (e.revenue !== undefined || e.price !== undefined || e.productId !== undefined) {
-    props = { ...props };
-    for (const f of ['price', 'quantity', 'revenue', 'productId', 'revenueType']) if (e[f] !== undefined) props[f] = e[f];
+    const revenue: Json = {};
+    for (const f of ['price', 'quantity', 'revenue', 'productId', 'revenueType']) if (e[f] !== undefined) revenue[f] = e[f];
+    if (text !== null) {
+      stored = mergedText([text, revenue]);
+      props = { ...props, ...revenue };
+    } else {
+      props = { ...props, ...revenue };
+      stored = props;
+    }
   }
   const traits = userTraits(e.user_properties);
   if (traits !== undefined) call.traits = traits;
@@ -82,19 +138,20 @@ export function amplitudeEvent(e: unknown, sentAt: string | undefined): SegmentC
     if (gt !== undefined) call.traits = gt;
   } else if (type === PAGE_VIEWED) {
     call.type = 'page';
-    const title = props['[Amplitude] Page Title'];
+    const title = props[PAGE_TITLE];
     if (typeof title === 'string') call.name = title;
   } else {
     call.type = 'track';
     call.event = type;
   }
-  call.properties = props;
+  call.properties = stored;
   call.context = amplitudeContext(e, groups);
   return call;
 }
 
 /** `$set` over `$setOnce` when user_properties holds operations; the object itself otherwise. */
-function userTraits(up: unknown): Json | undefined {
+function userTraits(up: unknown): Json | JsonText | undefined {
+  if (up instanceof JsonText) return userTraitsText(up);
   if (!isObject(up)) return undefined;
   let ops = false;
   for (const k in up) {
@@ -109,6 +166,33 @@ function userTraits(up: unknown): Json | undefined {
   const rest: Json = { ...once, ...set };
   for (const k in up) if (k !== '$set' && k !== '$setOnce') rest[k] = up[k];
   return rest;
+}
+
+/**
+ * userTraits of user_properties kept as text (readAmplitudeJson): the text itself when it has no
+ * operation; else read again with `$set` and `$setOnce` as text, and merged as userTraits merges
+ * them, keeping a wide integer's digits.
+ */
+function userTraitsText(up: JsonText): Json | JsonText {
+  // No `"$` anywhere: no member name starts with `$` (most SDKs' plain user properties).
+  if (!up.text.includes('"$')) return up;
+  const v = parseShaped(up.text, USER_OPS) as Json | null;
+  if (v === null) return userTraits(objectOf(up))!;
+  let ops = false;
+  for (const k in v) {
+    if (k.charCodeAt(0) === 0x24 /* $ */) {
+      ops = true;
+      break;
+    }
+  }
+  if (!ops) return up;
+  const set = isObject(v.$set) ? v.$set : undefined;
+  const once = isObject(v.$setOnce) ? v.$setOnce : undefined;
+  let rest: Json | undefined;
+  for (const k in v) if (k !== '$set' && k !== '$setOnce') (rest ??= {})[k] = v[k];
+  // identify's usual body, {"$set": {...}}: the $set text as it is.
+  if (set instanceof JsonText && once === undefined && rest === undefined) return set;
+  return mergedText([once, set, rest]);
 }
 
 function amplitudeContext(e: Json, groups: Json | undefined): Json {

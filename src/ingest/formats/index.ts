@@ -10,19 +10,19 @@
 //   its engage updates only `$` fields); Mixpanel otherwise.
 // The Segment paths (`/v1/...`) never come here.
 import type { EventType } from '../../schema/index.js';
-import { amplitudeReplies, translateAmplitude } from './amplitude.js';
-import { mixpanelReplies, translateMixpanel } from './mixpanel.js';
+import { amplitudeReplies, readAmplitudeJson, translateAmplitude } from './amplitude.js';
+import { mixpanelReplies, readMixpanelJson, translateMixpanel } from './mixpanel.js';
 import { readVendorPayload, type VendorPayload } from './payload.js';
 import { PIXEL_CALLS, pixelReplies, translatePixel } from './pixel.js';
 import { posthogEvents, posthogReplies, readPosthogJson, translatePosthog } from './posthog.js';
-import { snowplowReplies, TP2_PATH, translateSnowplow } from './snowplow.js';
-import { GIF_1X1, isObject, type Replies, type Translation } from './types.js';
+import { readSnowplowJson, snowplowReplies, TP2_PATH, translateSnowplow } from './snowplow.js';
+import { GIF_1X1, isObject, type Replies, type TranslateOptions, type Translation } from './types.js';
 
 export { Refused, type Outcome, type Replies, type SegmentCall, type TranslateOptions, type Translation, type VendorReply } from './types.js';
-export { translateAmplitude, amplitudeEvent } from './amplitude.js';
-export { translateMixpanel, mixpanelEvent, mixpanelEngage } from './mixpanel.js';
+export { translateAmplitude, amplitudeEvent, readAmplitudeJson } from './amplitude.js';
+export { translateMixpanel, mixpanelEvent, mixpanelEngage, readMixpanelJson } from './mixpanel.js';
 export { translatePosthog, posthogEvent, readPosthogJson } from './posthog.js';
-export { translateSnowplow, snowplowEvent } from './snowplow.js';
+export { translateSnowplow, snowplowEvent, readSnowplowJson } from './snowplow.js';
 export { translatePixel } from './pixel.js';
 export { readVendorPayload, decodeData } from './payload.js';
 
@@ -131,10 +131,10 @@ export function decodeRequest(r: FormatRoute, body: Buffer, query: string, limit
     for (const [k, v] of new URLSearchParams(query)) params[k] = v;
     return { vendor: 'snowplow', translation: translateSnowplow(params, opts), replies: snowplowReplies(GIF_1X1) };
   }
-  // PostHog's own paths (and /batch, whose Amplitude bodies the reader leaves to JSON.parse) keep
-  // each event's properties as text (readPosthogJson); the shared /track and /engage are read
-  // before the vendor is known, so as plain JSON.
-  const p = readVendorPayload(body, query, limit, r.id === 'posthog' ? readPosthogJson : r.id === 'batch' ? readBatchJson : undefined);
+  // Each vendor's bodies are read by its reader (../jsontext.ts): event properties kept as their
+  // text, 64-bit integers as sent. /batch picks PostHog's or Amplitude's by its start; the shared
+  // /track and /engage are read as Mixpanel's, and read again as PostHog's when they are that.
+  const p = readVendorPayload(body, query, limit, READERS[r.id]);
   switch (r.id) {
     case 'segment-pixel':
       return { vendor: 'segment-pixel', translation: translatePixel(p.value, r.pixelCall!), replies: pixelReplies };
@@ -149,7 +149,7 @@ export function decodeRequest(r: FormatRoute, body: Buffer, query: string, limit
       return posthog(p, opts);
     case 'track':
     case 'engage':
-      if (looksLikePosthog(p)) return posthog(p, opts);
+      if (looksLikePosthog(p)) return posthog({ ...p, value: readPosthogJson(p.text) ?? JSON.parse(p.text) }, opts);
       return { vendor: 'mixpanel', translation: translateMixpanel(p.value, r.id), replies: mixpanelReplies(mixpanelStyle(r.id, p.params, false)) };
     case 'mixpanel-import':
       return {
@@ -166,7 +166,7 @@ export function decodeRequest(r: FormatRoute, body: Buffer, query: string, limit
  * for a line or a file of another tool's events. Pass `skew: false` to keep historical times as
  * given; normalize the calls with `msTimes: true` (they may carry Unix-ms times).
  */
-export function translatePayload(vendor: 'posthog' | 'amplitude' | 'mixpanel' | 'mixpanel-engage' | 'snowplow', value: unknown, opts: { receivedAt: number; skew: boolean }): Translation {
+export function translatePayload(vendor: 'posthog' | 'amplitude' | 'mixpanel' | 'mixpanel-engage' | 'snowplow', value: unknown, opts: TranslateOptions): Translation {
   switch (vendor) {
     case 'posthog':
       return translatePosthog(value, opts);
@@ -183,12 +183,43 @@ export function translatePayload(vendor: 'posthog' | 'amplitude' | 'mixpanel' | 
 
 /**
  * /batch's body for readPosthogJson, unless its start names `events` (Amplitude's SDKs write it
- * second, after api_key): left to JSON.parse rather than scanned to where the reader gives up.
- * Only the start is searched (a PostHog body has no `events`, and searching all of it cost more
- * than the rest of the request); a later top-level `events` array makes the reader give up.
+ * second, after api_key; Python's, with sorted keys, first): then for readAmplitudeJson, rather
+ * than scanned to where PostHog's reader gives up. Only the start is searched (a PostHog body has
+ * no `events`, and searching all of it cost more than the rest of the request); a later top-level
+ * `events` array makes PostHog's reader give up, and Amplitude's then reads it.
  */
 function readBatchJson(text: string): unknown {
-  return text.lastIndexOf('"events"', 512) >= 0 ? null : readPosthogJson(text);
+  if (text.lastIndexOf('"events"', 512) >= 0) return readAmplitudeJson(text);
+  return readPosthogJson(text) ?? (text.includes('"events"') ? readAmplitudeJson(text) : null);
+}
+
+/** The JSON reader of each route's bodies (none for the pixels, whose payload is the query). */
+const READERS: Partial<Record<RouteId, (text: string) => unknown>> = {
+  posthog: readPosthogJson,
+  batch: readBatchJson,
+  amplitude: readAmplitudeJson,
+  snowplow: readSnowplowJson,
+  track: readMixpanelJson,
+  engage: readMixpanelJson,
+  'mixpanel-import': readMixpanelJson,
+};
+
+/**
+ * The JSON reader of a vendor's payloads, for `trackhouse import`'s lines (readPosthogJson ...):
+ * null from it means "use JSON.parse".
+ */
+export function payloadReader(vendor: 'posthog' | 'amplitude' | 'mixpanel' | 'mixpanel-engage' | 'snowplow'): (text: string) => unknown {
+  switch (vendor) {
+    case 'posthog':
+      return readPosthogJson;
+    case 'amplitude':
+      return readAmplitudeJson;
+    case 'mixpanel':
+    case 'mixpanel-engage':
+      return readMixpanelJson;
+    case 'snowplow':
+      return readSnowplowJson;
+  }
 }
 
 function posthog(p: VendorPayload, opts: { receivedAt: number; skew: boolean }): Decoded {

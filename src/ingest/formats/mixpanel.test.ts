@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { storedRecords } from '../../../test/support/vendor-records.js';
+import { JsonText } from '../jsontext.js';
 import { mixpanelReplies, translateMixpanel } from './mixpanel.js';
 import { Refused } from './types.js';
 
@@ -78,5 +80,48 @@ describe('Mixpanel track / engage / import -> Segment calls', () => {
       failed_records: [{ index: 1, field: 'properties.distinct_id', message: 'no id' }],
     });
     expect(mixpanelReplies('plain').refused(401, 'unknown_write_key', 'x')).toEqual({ status: 401, contentType: 'text/plain', body: '0' });
+  });
+});
+
+describe('Mixpanel bodies as the edge reads them: 64-bit integers kept as sent', () => {
+  const WIDE = '12345678901234567891'; // JSON.parse reads 12345678901234567000
+  const form = (v: string) => `data=${encodeURIComponent(Buffer.from(v).toString('base64'))}`;
+
+  it('stores a wide integer of properties digit for digit, and a distinct_id sent as one as its digits', () => {
+    // As mixpanel-python 5.4.1 posts it: compact JSON (non-ASCII escaped), base64 in a form.
+    const event = `[{"event":"Order Completed","properties":{"token":"k","distinct_id":${WIDE},"time":1795687200,"$insert_id":"i-1","big":${WIDE},"name":"Zo\\u00eb","mp_lib":"python"}}]`;
+    for (const path of ['/track', '/import']) {
+      const { decoded, records } = storedRecords(path, form(event));
+      expect(decoded.vendor, path).toBe('mixpanel');
+      expect(decoded.translation.key).toBe('k');
+      expect(records[0], path).toMatchObject({ type: 'track', event: 'Order Completed', user_id: WIDE });
+      const r = records[0] as { properties: string; context: string };
+      expect(r.properties, path).toBe(`{"distinct_id":${WIDE},"time":1795687200,"$insert_id":"i-1","big":${WIDE},"name":"Zoë","mp_lib":"python"}`);
+      expect(JSON.parse(r.context)).toEqual({ library: { name: 'python' } });
+    }
+  });
+
+  it('keeps a canonical event\'s properties as its own text, less the token (the fast path)', () => {
+    const body = `[{"event":"x","properties":{"token":"k","distinct_id":"u-1","$device_id":${WIDE},"big":-9223372036854775808,"price":10.5}}]`;
+    const { decoded, records } = storedRecords('/track', body);
+    const call = decoded.translation.calls[0] as Record<string, unknown>;
+    expect(call.properties).toBeInstanceOf(JsonText);
+    expect(call).toMatchObject({ userId: 'u-1', anonymousId: WIDE });
+    expect((records[0] as { properties: string }).properties).toBe(`{"distinct_id":"u-1","$device_id":${WIDE},"big":-9223372036854775808,"price":10.5}`);
+  });
+
+  it('stores engage $set / $set_once traits with their wide integers, and a $distinct_id sent as one as its digits', () => {
+    const set = `{"$token":"k","$distinct_id":${WIDE},"$time":1795687200000,"$set":{"plan":"pro","big":${WIDE}}}`;
+    const { records } = storedRecords('/engage', form(set));
+    expect(records[0]).toMatchObject({ type: 'identify', user_id: WIDE, traits: `{"plan":"pro","big":${WIDE}}` });
+    // Both: $set over $set_once, merged without rounding.
+    const both = `{"$token": "k", "$distinct_id": "u-1", "$set_once": {"first": ${WIDE}, "plan": "free"}, "$set": {"plan": "pro", "big": 9223372036854775807}}`;
+    expect(storedRecords('/engage', both).records[0]).toMatchObject({ user_id: 'u-1', traits: `{"first":${WIDE},"plan":"pro","big":9223372036854775807}` });
+  });
+
+  it('reads a PostHog body on /track as PostHog\'s, not Mixpanel\'s', () => {
+    const { decoded, records } = storedRecords('/track', `{"api_key":"k","batch":[{"event":"x","distinct_id":${WIDE},"properties":{"token":"k","big":${WIDE}}}]}`);
+    expect(decoded.vendor).toBe('posthog');
+    expect(records[0]).toMatchObject({ type: 'track', user_id: WIDE, properties: `{"big":${WIDE}}` });
   });
 });

@@ -15,10 +15,54 @@
 // | time (seconds, or ms when over 1e11) / $time | timestamp (Mixpanel sends no send time: not skew-corrected) |
 // | mp_lib, $lib_version, $current_url, $referrer, $os, ip | context.library, page, os, ip           |
 // | properties                                 | properties, less `token` (the write key)                |
+import { JsonShape, JsonText, MEMBER, PickedText, mergedText, parseShaped } from '../jsontext.js';
 import { Refused, isObject, msTime, str, type Replies, type SegmentCall, type Translation, type VendorReply } from './types.js';
 
 type Json = Record<string, unknown>;
 export type MixpanelEndpoint = 'track' | 'engage' | 'import';
+
+/** The members of an event's `properties` the translation below reads (keep in step with it). */
+const PROPERTY_READS = [
+  'token', 'distinct_id', '$device_id', '$user_id', 'time', '$insert_id', '$identified_id', '$anon_id', 'alias', 'current_page_title',
+  'mp_lib', '$lib_version', '$current_url', '$referrer', '$os', 'ip',
+];
+/** The picked members as an object (JsonShape's pickedOf): the names of PROPERTY_READS, in its order. */
+function pickedProps(v: readonly unknown[]): Json {
+  return {
+    token: v[0], distinct_id: v[1], $device_id: v[2], $user_id: v[3], time: v[4], $insert_id: v[5], $identified_id: v[6], $anon_id: v[7],
+    alias: v[8], current_page_title: v[9], mp_lib: v[10], $lib_version: v[11], $current_url: v[12], $referrer: v[13], $os: v[14], ip: v[15],
+  };
+}
+if (Object.entries(pickedProps(PROPERTY_READS.map((_, i) => i))).some(([k, i], j) => k !== PROPERTY_READS[j] || i !== j)) {
+  throw new Error('pickedProps does not follow PROPERTY_READS');
+}
+
+/**
+ * A Mixpanel body (events of /track and /import, updates of /engage) as the edge and the import
+ * read it (../jsontext.ts, as PostHog's): an event's `properties` and an update's `$set` /
+ * `$set_once` kept as their text (PickedText: the members read here picked, the token left out of
+ * what is stored), so a 64-bit integer a server SDK sends (Python's, Java's) is stored as sent,
+ * not as the double JSON.parse rounds it to; ids sent as such numbers are read as their digits.
+ */
+const MIXPANEL_BODY = new JsonShape(
+  ['event', 'properties', '$token', '$distinct_id', '$time', '$ip', '$set', '$set_once', '$add', '$append', '$union', '$remove', '$unset', '$delete'],
+  { properties: MEMBER.TEXT, $set: MEMBER.TEXT, $set_once: MEMBER.TEXT, $distinct_id: MEMBER.ID },
+  MEMBER.PARSE,
+  true,
+  PROPERTY_READS,
+  ['token'],
+  pickedProps,
+  ['distinct_id', '$device_id', '$user_id', '$insert_id', '$identified_id', '$anon_id', 'alias'],
+);
+
+/**
+ * A Mixpanel body's JSON text read for translateMixpanel: JSON.parse's value with canonical (or
+ * wide-integer holding) `properties`, `$set` and `$set_once` objects as PickedText; null when not
+ * handled that way (then use JSON.parse).
+ */
+export function readMixpanelJson(text: string): unknown {
+  return parseShaped(text, MIXPANEL_BODY);
+}
 
 const DEVICE = '$device:';
 
@@ -46,7 +90,10 @@ export function mixpanelEvent(e: unknown): SegmentCall | Refused {
   if (!isObject(e)) return new Refused('not_an_object', 'an event must be a JSON object', 'event', e);
   const name = e.event;
   if (typeof name !== 'string' || name === '') return new Refused('missing_field', 'event is required (a non-empty string)', 'event', e);
-  let props: Json = isObject(e.properties) ? e.properties : {};
+  // Read as the edge reads a body (readMixpanelJson), properties are the sender's text: `props`
+  // then holds the members read below, and the text is stored as it is (less the token).
+  const text = e.properties instanceof PickedText ? e.properties : null;
+  let props: Json = text !== null ? text.picked : isObject(e.properties) ? e.properties : {};
   const call: SegmentCall = {};
   const token = str(props.token);
   if (token !== undefined) call.writeKey = token;
@@ -59,7 +106,7 @@ export function mixpanelEvent(e: unknown): SegmentCall | Refused {
   if (time !== undefined) call.timestamp = time;
   const insertId = str(props.$insert_id);
   if (insertId !== undefined) call.messageId = insertId;
-  if (token !== undefined) {
+  if (token !== undefined && text === null) {
     const { token: _t, ...rest } = props;
     props = rest;
   }
@@ -92,7 +139,7 @@ export function mixpanelEvent(e: unknown): SegmentCall | Refused {
       if (userId !== undefined) call.userId = userId;
       if (deviceId !== undefined) call.anonymousId = deviceId;
   }
-  call.properties = props;
+  call.properties = text !== null ? text.kept() : props;
   const c: Json = {};
   if (typeof props.mp_lib === 'string') c.library = typeof props.$lib_version === 'string' ? { name: props.mp_lib, version: props.$lib_version } : { name: props.mp_lib };
   if (typeof props.$current_url === 'string') c.page = typeof props.$referrer === 'string' ? { url: props.$current_url, referrer: props.$referrer } : { url: props.$current_url };
@@ -116,7 +163,8 @@ export function mixpanelEngage(u: unknown): SegmentCall | Refused {
   else call.userId = distinctId;
   const set = isObject(u.$set) ? u.$set : undefined;
   const once = isObject(u.$set_once) ? u.$set_once : undefined;
-  call.traits = once === undefined ? (set ?? {}) : { ...once, ...set };
+  // Kept as text (readMixpanelJson), merged keeping a wide integer's digits.
+  call.traits = once === undefined ? (set ?? {}) : once instanceof JsonText || set instanceof JsonText ? mergedText([once, set]) : { ...once, ...set };
   const props: Json = {};
   for (const op of PROFILE_OPS) if (u[op] !== undefined) props[op] = u[op];
   call.properties = props;

@@ -41,24 +41,32 @@ function parseJson(text: string, what: string, read?: JsonReader): unknown {
 
 /** `data` of a form or query: JSON as is, lz-string base64 (lz64), or base64 (standard or URL-safe) JSON. */
 export function decodeData(data: string, compression: string | null, limit: number, read?: JsonReader): unknown {
+  const d = dataText(data, compression, limit);
+  return parseJson(d.text, d.what, read);
+}
+
+/** The JSON text of `data` (see decodeData), and what to call it in a message. */
+function dataText(data: string, compression: string | null, limit: number): { text: string; what: string } {
   if (compression === 'lz64') {
     try {
-      return parseJson(decompressLz64(data, limit), 'the lz64 data', read);
+      return { text: decompressLz64(data, limit), what: 'the lz64 data' };
     } catch (err) {
       if (err instanceof RangeError) throw tooLarge(limit);
       if (err instanceof Lz64Error) throw new HttpError('corrupt_body', `the lz64 data could not be decompressed: ${err.message}`);
       throw err;
     }
   }
-  if (startsJson(data)) return parseJson(data, 'the data field', read);
+  if (startsJson(data)) return { text: data, what: 'the data field' };
   const bytes = Buffer.from(data, 'base64'); // takes both alphabets, padding optional
   if (bytes.length === 0) throw new HttpError('malformed_json', 'the data field is empty or not base64');
   if (!isUtf8(bytes)) throw new HttpError('not_utf8', 'the base64 data field is not valid UTF-8');
-  return parseJson(bytes.toString('utf8'), 'the base64 data field', read);
+  return { text: bytes.toString('utf8'), what: 'the base64 data field' };
 }
 
 export interface VendorPayload {
   value: unknown;
+  /** The JSON text `value` was read from (to read it again for another vendor on a shared path). */
+  text: string;
   /** Form fields and query parameters (the query first, a form field wins). */
   params: URLSearchParams;
   /** posthog-js's `compression` (query or form), or null. */
@@ -92,16 +100,18 @@ export function readVendorPayload(body: Buffer, query: string, limit: number, re
   if (plain.length === 0) {
     const data = params.get('data');
     if (data === null) throw new HttpError('invalid_body', 'no events: send a JSON body or data=');
-    return { value: decodeData(data, compression, limit, read), params, compression, form: true };
+    const d = dataText(data, compression, limit);
+    return { value: parseJson(d.text, d.what, read), text: d.text, params, compression, form: true };
   }
   if (!isUtf8(plain)) throw new HttpError('not_utf8', 'the body is not valid UTF-8');
   const text = plain.toString('utf8');
-  if (startsJson(text)) return { value: parseJson(text, 'the body', read), params, compression, form: false };
+  if (startsJson(text)) return { value: parseJson(text, 'the body', read), text, params, compression, form: false };
   // A form: data=...&compression=... (fields override the query's).
   const form = new URLSearchParams(text);
   const data = form.get('data');
   if (data === null) throw new HttpError('malformed_json', 'the body is neither JSON nor a form with a data field');
   for (const [k, v] of form) if (k !== 'data') params.set(k, v);
   compression = params.get('compression');
-  return { value: decodeData(data, compression, limit, read), params, compression, form: true };
+  const d = dataText(data, compression, limit);
+  return { value: parseJson(d.text, d.what, read), text: d.text, params, compression, form: true };
 }

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { storedRecords } from '../../../test/support/vendor-records.js';
+import { JsonText } from '../jsontext.js';
 import { schemaName, snowplowReplies, translateSnowplow } from './snowplow.js';
 import { GIF_1X1, Refused } from './types.js';
 
@@ -120,5 +122,33 @@ describe('Snowplow tracker protocol -> Segment calls', () => {
     expect(GIF_1X1.subarray(0, 6).toString()).toBe('GIF89a');
     expect(snowplowReplies(null).done(o)).toEqual({ status: 200, contentType: 'text/plain', body: 'ok' });
     expect(snowplowReplies(null).done({ ...o, accepted: 0, rejected: [{ index: 0, code: 'unknown_type', error: 'x' }] }).status).toBe(400);
+  });
+});
+
+describe('Snowplow bodies as the edge reads them: 64-bit integers kept as sent', () => {
+  const WIDE = '12345678901234567891'; // JSON.parse reads 12345678901234567000
+  const UE = 'iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0';
+  const CX = 'iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1';
+  const ORDER = 'iglu:com.acme/order_completed/jsonschema/1-0-0';
+  const tp2 = (events: Record<string, unknown>[], uid = '"u-1"') =>
+    JSON.stringify({ schema: 'iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4', data: events.map((e) => ({ e: 'ue', aid: 'k', p: 'srv', uid: 'UID', dtm: '1795687200000', ...e })) }).replaceAll('"UID"', uid);
+
+  it('stores a self-describing event\'s and its contexts\' wide integers as sent, written with spaces (Python\'s json.dumps), and a uid sent as one as its digits', () => {
+    // As snowplow-tracker 1.1.0 (Python) writes them: json.dumps with spaces, ensure_ascii off; ue_px base64url.
+    const ue = `{"schema": "${UE}", "data": {"schema": "${ORDER}", "data": {"big": ${WIDE}, "name": "Zoë", "n": 1.50}}}`;
+    const cx = `{"schema": "${CX}", "data": [{"schema": "iglu:com.acme/user/jsonschema/1-0-0", "data": {"id": -9223372036854775808}}]}`;
+    for (const e of [{ ue_px: Buffer.from(ue).toString('base64url'), cx: Buffer.from(cx).toString('base64url') }, { ue_pr: ue, co: cx }]) {
+      const { decoded, records } = storedRecords('/com.snowplowanalytics.snowplow/tp2', tp2([e], WIDE));
+      expect(decoded.vendor).toBe('snowplow');
+      const r = records[0] as { properties: string; context: string };
+      expect(records[0]).toMatchObject({ type: 'track', event: 'order_completed', user_id: WIDE });
+      expect(r.properties).toBe(`{"big":${WIDE},"name":"Zoë","n":1.5}`);
+      expect(r.context).toContain(`"contexts":[{"schema":"iglu:com.acme/user/jsonschema/1-0-0","data":{"id":-9223372036854775808}}]`);
+    }
+    // A canonical one (the JavaScript trackers') still takes the fast path: its data as its own text.
+    const compact = JSON.stringify({ schema: UE, data: { schema: ORDER, data: { big: 'BIG', a: 1 } } }).replace('"BIG"', WIDE);
+    const fast = storedRecords('/com.snowplowanalytics.snowplow/tp2', tp2([{ ue_pr: compact }]));
+    expect((fast.decoded.translation.calls[0] as Record<string, unknown>).properties).toBeInstanceOf(JsonText);
+    expect((fast.records[0] as { properties: string }).properties).toBe(`{"big":${WIDE},"a":1}`);
   });
 });

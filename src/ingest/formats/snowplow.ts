@@ -16,12 +16,33 @@
 // | dtm + stm (or ttm)               | timestamp: receivedAt - (stm - dtm), as Snowplow's derived_tstamp; ttm is taken as given |
 // | url, page, refr, ua, ip, lang, tz, res, tv, aid, p, sid, vid, co / cx | context.page, userAgent, ip, locale, timezone, screen, library, app, platform, session, contexts |
 import { keep } from '../../common/keep.js';
-import { JsonText, QuoteMemo, objectTextAt, quote, stringify } from '../jsontext.js';
+import { JsonShape, JsonText, MEMBER, QuoteMemo, isWideMarker, objectTextAt, parseShaped, quote, readWide, stringify, wideJsonText, writeWide } from '../jsontext.js';
 import { Refused, isObject, msTime, str, type Replies, type SegmentCall, type TranslateOptions, type Translation, type VendorReply } from './types.js';
 
 type Json = Record<string, unknown>;
 
 export const TP2_PATH = '/com.snowplowanalytics.snowplow/tp2';
+
+/**
+ * A tp2 body as the edge and the import read it (../jsontext.ts): JSON.parse's value, but the
+ * user and device ids and the event id sent as numbers past 2^53 (a database key) read as their
+ * digits, as Segment's ids are. Every other parameter is text; the JSON inside ue_pr / cx is
+ * read by the translation (selfDescribingText, selfDescribingWide, contextsText).
+ */
+const SNOWPLOW_BODY = new JsonShape(
+  [
+    'schema', 'data', 'e', 'uid', 'duid', 'nuid', 'tnuid', 'eid', 'aid', 'p', 'tv', 'dtm', 'stm', 'ttm', 'ue_pr', 'ue_px', 'co', 'cx', 'url',
+    'page', 'refr', 'ua', 'ip', 'lang', 'tz', 'res', 'sid', 'vid', 'cs', 'vp', 'ds', 'cd', 'cookie', 'tna', 'fp', 'mac',
+  ],
+  { data: MEMBER.LIST, uid: MEMBER.ID, duid: MEMBER.ID, nuid: MEMBER.ID, tnuid: MEMBER.ID, eid: MEMBER.ID },
+  MEMBER.PARSE,
+  true,
+);
+
+/** A tp2 body's JSON text read for translateSnowplow; null when not handled that way (then use JSON.parse). */
+export function readSnowplowJson(text: string): unknown {
+  return parseShaped(text, SNOWPLOW_BODY);
+}
 
 /** The events of a tp2 body, an event, or an array of events (import). */
 function snowplowEvents(value: unknown): unknown[] | null {
@@ -68,12 +89,17 @@ function num(v: unknown): unknown {
   return Number.isFinite(n) ? n : v;
 }
 
+/** The JSON text of a parameter pair: `pr` (`ue_pr`, `co`) as it is, else `px` (`ue_px`, `cx`) base64 or base64url decoded. */
+function jsonParam(pr: unknown, px: unknown): string | undefined {
+  if (typeof pr === 'string' && pr !== '') return pr;
+  if (typeof px === 'string' && px !== '') return Buffer.from(px, 'base64').toString('utf8');
+  return undefined;
+}
+
 /** base64 or base64url JSON (`ue_px`, `cx`), or JSON text (`ue_pr`, `co`). */
 function selfDescribing(pr: unknown, px: unknown): Json | null | undefined {
-  let text: string;
-  if (typeof pr === 'string' && pr !== '') text = pr;
-  else if (typeof px === 'string' && px !== '') text = Buffer.from(px, 'base64').toString('utf8');
-  else return undefined;
+  const text = jsonParam(pr, px);
+  if (text === undefined) return undefined;
   try {
     const v: unknown = JSON.parse(text);
     return isObject(v) ? v : null;
@@ -103,6 +129,35 @@ function selfDescribingText(text: string): { schema: string; data: JsonText } | 
   // no control character (which JSON.parse refuses), in the same pass as the data's.
   const data = objectTextAt(text, q2 + DATA.length, text.length - 2, OUTER.length);
   return data === null ? null : { schema: text.slice(s2, q2), data };
+}
+
+/**
+ * A self-describing event that selfDescribingText does not take (written with spaces, as Python's
+ * json.dumps writes it, or its members in another order) and that holds integers past 2^53: S2
+ * and the data object as a JsonText with those integers as sent (see readWide). null otherwise:
+ * then it takes selfDescribing, as before (the same values, but such integers rounded).
+ */
+function selfDescribingWide(text: string): { schema: string; data: JsonText } | null {
+  const digits: string[] = [];
+  const v = readWide(text, digits);
+  if (!isObject(v) || !isObject(v.data)) return null;
+  const { schema, data } = v.data;
+  if (typeof schema !== 'string' || isWideMarker(schema) || !isObject(data)) return null;
+  return { schema, data: wideJsonText(data, digits) };
+}
+
+/**
+ * `"contexts":` and the data array of the contexts (`co`, or base64 `cx`) as the ingest stores
+ * it, integers past 2^53 as sent (readWide); '' when there are none (or no such array).
+ */
+function contextsText(co: unknown, cx: unknown): string {
+  const text = jsonParam(co, cx);
+  if (text === undefined) return '';
+  const digits: string[] = [];
+  const v = readWide(text, digits);
+  if (v !== undefined) return isObject(v) && Array.isArray(v.data) ? `"contexts":${writeWide(v.data, digits)}` : '';
+  const parsed = selfDescribing(co, cx);
+  return parsed != null && Array.isArray(parsed.data) ? `"contexts":${stringify(parsed.data)}` : '';
 }
 
 const names = new Map<string, string>();
@@ -182,7 +237,8 @@ export function snowplowEvent(e: unknown, skew: boolean, texts = false): Segment
       break;
     }
     case 'ue': {
-      const fast = texts ? selfDescribingText(typeof e.ue_pr === 'string' && e.ue_pr !== '' ? e.ue_pr : typeof e.ue_px === 'string' && e.ue_px !== '' ? Buffer.from(e.ue_px, 'base64').toString('utf8') : '') : null;
+      const sd = texts ? jsonParam(e.ue_pr, e.ue_px) : undefined;
+      const fast = sd === undefined ? null : (selfDescribingText(sd) ?? selfDescribingWide(sd));
       if (fast !== null) {
         props = fast.data;
         const name = schemaName(fast.schema);
@@ -338,8 +394,8 @@ function contextText(e: Json, aid: string | undefined, snowplow: { schema: strin
     if (typeof e.ip === 'string') t += `${t === '' ? '' : ','}"ip":${quote(e.ip)}`;
     const device = DEVICE.of(e, aid);
     if (device !== '') t = t === '' ? device.slice(1) : t + device;
-    const cx = selfDescribing(e.co, e.cx);
-    if (cx != null && Array.isArray(cx.data)) t += `${t === '' ? '' : ','}"contexts":${stringify(cx.data)}`;
+    const contexts = contextsText(e.co, e.cx);
+    if (contexts !== '') t += `${t === '' ? '' : ','}${contexts}`;
     return new JsonText(`{${t}}`, undefined, undefined, undefined, typeof e.ip === 'string');
   } catch {
     return null;
