@@ -39,9 +39,16 @@ const SNOWPLOW_BODY = new JsonShape(
   true,
 );
 
+/**
+ * An id parameter sent as a number. The tracker protocol sends every parameter as a string, and
+ * JSON.parse reads such flat objects faster than the scanner (about 1.3 us an event in
+ * bench/formats.ts's edge loop), so only a body with one is scanned.
+ */
+const NUMERIC_ID = /"(?:uid|duid|nuid|tnuid|eid)"\s*:\s*-?\d/;
+
 /** A tp2 body's JSON text read for translateSnowplow; null when not handled that way (then use JSON.parse). */
 export function readSnowplowJson(text: string): unknown {
-  return parseShaped(text, SNOWPLOW_BODY);
+  return NUMERIC_ID.test(text) ? parseShaped(text, SNOWPLOW_BODY) : null;
 }
 
 /** The events of a tp2 body, an event, or an array of events (import). */
