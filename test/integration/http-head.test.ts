@@ -5,56 +5,21 @@
 // 405 lists HEAD in Allow where GET is allowed (and OPTIONS on the query port's API routes: CORS
 // preflights, test/integration/query-cors.test.ts).
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { ClickHouseClient } from '@clickhouse/client';
-import type { Regulation } from '../../src/erasure/index.js';
-import { adminRoutes, type AdminDeps } from '../../src/regulations/index.js';
-import { paramError, registerStreamRoutes } from '../../src/stream/index.js';
+import { paramError } from '../../src/stream/index.js';
 import { exchange, type RawAnswer, type RawRequest } from '../support/raw-http.js';
 import { startTestIngest, WRITE_KEY, type TestIngest } from './ingest-support.js';
-import { insertRows, READ_KEY, startHarness, type Harness } from './query-helpers.js';
-
-const ADMIN_KEY = 'test-admin-key';
-const REGULATION: Regulation = {
-  id: 'reg_1',
-  type: 'suppress',
-  status: 'finished',
-  actor: 'tester',
-  userKeys: ['u:x'],
-  createdAt: Date.UTC(2026, 0, 1),
-  finishedAt: Date.UTC(2026, 0, 1),
-  counts: null,
-  error: null,
-};
+import { ADMIN_KEY, insertRows, READ_KEY, startWholePort, type Harness } from './query-helpers.js';
 
 let ingest: TestIngest;
 let query: Harness;
-let clickhouse: ClickHouseClient | null = null;
 
 beforeAll(async () => {
   ingest = await startTestIngest();
-  query = await startHarness({
-    env: { TRACKHOUSE_ADMIN_KEYS: `${ADMIN_KEY}:tester` },
-    dashboard: true,
-    graphql: true,
-    routes: [
-      // The stream's routes with a stand-in answer: one answered at once, one later (as the hosted stream's thread does).
-      (app, g) =>
-        registerStreamRoutes(app, {
-          readKeys: new Set([READ_KEY]),
-          answer: (route, q) => {
-            if (q.includes('bad')) throw paramError('bad', 'unknown parameter "bad"');
-            return route === 'volume' ? '{"rows":[],"caught_up":true}' : Promise.resolve('{"rules":[],"notifications":[]}');
-          },
-          draining: g.draining,
-          cors: g.cors,
-        }),
-      adminRoutes({
-        adminKeys: new Map([[ADMIN_KEY, 'tester']]),
-        deps: () => (clickhouse === null ? null : ({ list: { regulations: new Map([[REGULATION.id, REGULATION]]) }, clickhouse, copier: null } as unknown as AdminDeps)),
-      }),
-    ],
+  // The stream's answers: one at once, one later (as the hosted stream's thread does).
+  query = await startWholePort((route, q) => {
+    if (q.includes('bad')) throw paramError('bad', 'unknown parameter "bad"');
+    return route === 'volume' ? '{"rows":[],"caught_up":true}' : Promise.resolve('{"rules":[],"notifications":[]}');
   });
-  clickhouse = query.ch.client;
   await insertRows(query.ch, [
     { event_id: 'e1', user_id: 'alice', timestamp: Date.UTC(2026, 0, 2), properties: '{"plan":"pro"}' },
     { event_id: 'e2', user_id: 'alice', timestamp: Date.UTC(2026, 0, 3) },

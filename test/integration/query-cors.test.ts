@@ -5,65 +5,32 @@
 // list of origins (echoed, Vary: Origin, others get nothing) and empty (off). A trailing slash
 // answers the same bytes as the path without one; the ops routes stay as on every port.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ClickHouseClient } from '@clickhouse/client';
 import { registryRoutes } from '../../src/cli/components.js';
 import { HttpError } from '../../src/common/errors.js';
-import type { Regulation } from '../../src/erasure/index.js';
-import { adminRoutes, type AdminDeps } from '../../src/regulations/index.js';
-import { registerStreamRoutes } from '../../src/stream/index.js';
 import { exchange, type RawAnswer, type RawRequest } from '../support/raw-http.js';
 import { tempDir, testConfig } from '../support/env.js';
-import { insertRows, READ_KEY, startHarness, type Harness } from './query-helpers.js';
+import { ADMIN_KEY, insertRows, READ_KEY, startWholePort, type Harness } from './query-helpers.js';
 
-const ADMIN_KEY = 'test-admin-key';
 const SITE = 'https://app.example';
 const EXPOSED = 'Retry-After, WWW-Authenticate, Allow';
-const REGULATION: Regulation = {
-  id: 'reg_1',
-  type: 'suppress',
-  status: 'finished',
-  actor: 'tester',
-  userKeys: ['u:x'],
-  createdAt: Date.UTC(2026, 0, 1),
-  finishedAt: Date.UTC(2026, 0, 1),
-  counts: null,
-  error: null,
-};
 const GET_HEAD = 'GET, HEAD, OPTIONS';
 const USER = 'a/b %c é';
 const USER_PATH = `/v1/users/${encodeURIComponent(USER)}/events`;
 const PAGE_QUERY = '{ user(id: "alice") { events(first: 2) { edges { node { eventId } } } } }';
 
 let query: Harness;
-let clickhouse: ClickHouseClient | null = null;
 const configDir = tempDir('trackhouse-cors-config-');
 
 beforeAll(async () => {
-  query = await startHarness({
-    env: { TRACKHOUSE_ADMIN_KEYS: `${ADMIN_KEY}:tester` },
-    dashboard: true,
-    graphql: true,
-    routes: [
-      // The stream's routes as the query component registers them, with a stand-in answer: one at
-      // once, one later (as the hosted stream's thread), and a 503 for `down` (not running yet).
-      (app, g) =>
-        registerStreamRoutes(app, {
-          readKeys: new Set([READ_KEY]),
-          answer: (route, q) => {
-            if (q.includes('down')) throw new HttpError('stream_unavailable', 'the stream processor is not running yet');
-            return route === 'volume' ? '{"rows":[],"caught_up":true}' : Promise.resolve('{"rules":[],"notifications":[]}');
-          },
-          draining: g.draining,
-          cors: g.cors,
-        }),
-      adminRoutes({
-        adminKeys: new Map([[ADMIN_KEY, 'tester']]),
-        deps: () => (clickhouse === null ? null : ({ list: { regulations: new Map([[REGULATION.id, REGULATION]]) }, clickhouse, copier: null } as unknown as AdminDeps)),
-      }),
-      registryRoutes(testConfig(configDir.path)),
-    ],
-  });
-  clickhouse = query.ch.client;
+  // The stream's answers: one at once, one later (as the hosted stream's thread), and a 503 for
+  // `down` (not running yet).
+  query = await startWholePort(
+    (route, q) => {
+      if (q.includes('down')) throw new HttpError('stream_unavailable', 'the stream processor is not running yet');
+      return route === 'volume' ? '{"rows":[],"caught_up":true}' : Promise.resolve('{"rules":[],"notifications":[]}');
+    },
+    [registryRoutes(testConfig(configDir.path))],
+  );
   await insertRows(query.ch, [
     { event_id: 'e1', user_id: 'alice', timestamp: Date.UTC(2026, 0, 2) },
     { event_id: 'e2', user_id: 'alice', timestamp: Date.UTC(2026, 0, 3) },

@@ -10,6 +10,9 @@ import type { Env } from '../../src/config/index.js';
 import { dashboardRoutes } from '../../src/cli/components.js';
 import { graphqlRoutes } from '../../src/graphql/index.js';
 import { startQuery, type QueryRoutes, type QueryServer } from '../../src/query/index.js';
+import type { Regulation } from '../../src/erasure/index.js';
+import { adminRoutes, type AdminDeps } from '../../src/regulations/index.js';
+import { registerStreamRoutes } from '../../src/stream/index.js';
 import { tempDir, testConfig } from '../support/env.js';
 
 export const READ_KEY = 'test-read-key';
@@ -159,3 +162,40 @@ export async function metricValue(registry: Registry, name: string, labels: Reco
 }
 
 export const events = (userId: string, query = '') => `/v1/users/${encodeURIComponent(userId)}/events${query ? `?${query}` : ''}`;
+
+export const ADMIN_KEY = 'test-admin-key';
+/** The one regulation the whole-port harness's admin routes list. */
+export const REGULATION: Regulation = {
+  id: 'reg_1',
+  type: 'suppress',
+  status: 'finished',
+  actor: 'tester',
+  userKeys: ['u:x'],
+  createdAt: Date.UTC(2026, 0, 1),
+  finishedAt: Date.UTC(2026, 0, 1),
+  counts: null,
+  error: null,
+};
+
+/**
+ * A query server with every route set the port serves (the dashboard, GraphQL, the stream's and
+ * the admin routes, and `more`), for tests of what every route does: the stream's answers come
+ * from `answer` (a stand-in for the stream processor), the admin routes list REGULATION.
+ */
+export async function startWholePort(answer: Parameters<typeof registerStreamRoutes>[1]['answer'], more: readonly QueryRoutes[] = []): Promise<Harness> {
+  let h: Harness | undefined;
+  h = await startHarness({
+    env: { TRACKHOUSE_ADMIN_KEYS: `${ADMIN_KEY}:tester` },
+    dashboard: true,
+    graphql: true,
+    routes: [
+      (app, g) => registerStreamRoutes(app, { readKeys: new Set([READ_KEY]), answer, draining: g.draining, cors: g.cors }),
+      adminRoutes({
+        adminKeys: new Map([[ADMIN_KEY, 'tester']]),
+        deps: () => (h === undefined ? null : ({ list: { regulations: new Map([[REGULATION.id, REGULATION]]) }, clickhouse: h.ch.client, copier: null } as unknown as AdminDeps)),
+      }),
+      ...more,
+    ],
+  });
+  return h;
+}
