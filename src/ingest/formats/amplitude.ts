@@ -149,18 +149,17 @@ export function amplitudeEvent(e: unknown, sentAt: string | undefined): SegmentC
   return call;
 }
 
+/** Whether user_properties holds operations (`$set`, `$setOnce`, ...: a member name starting with `$`). */
+function hasOperation(o: Json): boolean {
+  for (const k in o) if (k.charCodeAt(0) === 0x24 /* $ */) return true;
+  return false;
+}
+
 /** `$set` over `$setOnce` when user_properties holds operations; the object itself otherwise. */
 function userTraits(up: unknown): Json | JsonText | undefined {
   if (up instanceof JsonText) return userTraitsText(up);
   if (!isObject(up)) return undefined;
-  let ops = false;
-  for (const k in up) {
-    if (k.charCodeAt(0) === 0x24 /* $ */) {
-      ops = true;
-      break;
-    }
-  }
-  if (!ops) return up;
+  if (!hasOperation(up)) return up;
   const set = isObject(up.$set) ? up.$set : undefined;
   const once = isObject(up.$setOnce) ? up.$setOnce : undefined;
   const rest: Json = { ...once, ...set };
@@ -178,14 +177,7 @@ function userTraitsText(up: JsonText): Json | JsonText {
   if (!up.text.includes('"$')) return up;
   const v = parseShaped(up.text, USER_OPS) as Json | null;
   if (v === null) return userTraits(objectOf(up))!;
-  let ops = false;
-  for (const k in v) {
-    if (k.charCodeAt(0) === 0x24 /* $ */) {
-      ops = true;
-      break;
-    }
-  }
-  if (!ops) return up;
+  if (!hasOperation(v)) return up;
   const set = isObject(v.$set) ? v.$set : undefined;
   const once = isObject(v.$setOnce) ? v.$setOnce : undefined;
   let rest: Json | undefined;
