@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { csvItems, jsonItems, type Item } from './items.js';
+import { csvItems, elementTexts, jsonItems, type Item } from './items.js';
 
 async function all(gen: AsyncGenerator<Item[]>): Promise<Item[]> {
   const out: Item[] = [];
@@ -22,9 +22,27 @@ describe('import items', () => {
     expect((await all(jsonItems(chunks('{"a":1}\n\n{"b":2}\n{"c":3}\n'), 3))).map((i) => i.pos)).toEqual([3]);
   });
 
-  it('reads a JSON array as elements, and NDJSON whose lines are arrays as lines', async () => {
-    expect(await all(jsonItems(chunks('  [{"a":1},', '{"b":2}]'), 1))).toEqual([{ pos: 1, text: undefined, value: { b: 2 } }]);
+  it('reads a JSON array as elements, each as its text, and NDJSON whose lines are arrays as lines', async () => {
+    expect(await all(jsonItems(chunks('  [{"a":1},', '\n {"b":12345678901234567891} ]'), 1))).toEqual([{ pos: 1, text: '{"b":12345678901234567891}' }]);
     expect((await all(jsonItems(chunks('[{"a":1}]\n[{"b":2}]\n'), 0))).map((i) => i.text)).toEqual(['[{"a":1}]', '[{"b":2}]']);
+  });
+
+  it('cuts an array\'s text into its elements\' texts, whatever their strings and nesting hold', () => {
+    const elements = [
+      '{"a":"],[,}{\\"","b":[1,{"c":[]}]}',
+      '"a \\\\"',
+      '[]',
+      '{}',
+      '-1.5e3',
+      'null',
+      '{"s":"\\u005d","t":"\\\\","u":"é 🚀"}',
+    ];
+    const text = ` [ ${elements.join(' ,\n\t')} ] `;
+    expect(JSON.parse(text)).toHaveLength(elements.length);
+    expect(elementTexts(text)).toEqual(elements);
+    expect(elementTexts('[]')).toEqual([]);
+    expect(elementTexts('[1]\n[2]')).toBeNull();
+    expect(elementTexts('[1')).toBeNull();
   });
 
   it('keeps a character whose UTF-8 bytes straddle two chunks whole, wherever the cut falls', async () => {
@@ -45,8 +63,8 @@ describe('import items', () => {
       { pos: 1, text: '{"b":2}' },
     ]);
     expect(await all(jsonItems(chunks('\ufeff[{"a":1},{"b":2}]'), 0))).toEqual([
-      { pos: 0, text: undefined, value: { a: 1 } },
-      { pos: 1, text: undefined, value: { b: 2 } },
+      { pos: 0, text: '{"a":1}' },
+      { pos: 1, text: '{"b":2}' },
     ]);
     // A BOM split over two chunks, and one inside a later line, which stays.
     const bom = Buffer.from('\ufeff');

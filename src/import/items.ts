@@ -59,9 +59,15 @@ export async function* jsonItems(stream: AsyncIterable<Buffer>, skip: number): A
       value = undefined; // NDJSON whose first line is an array (a batch per line)
     }
     if (Array.isArray(value)) {
+      // Each element as its text, as an NDJSON line is handed over: the encoder reads it with the
+      // edge's readers, which keep 64-bit integers as sent (JSON.parse's value rounds them), and a
+      // rejected element is sent as it was written. The parse above is the check that the text is
+      // one array, as before.
+      const texts = elementTexts(text);
+      const whole = texts !== null && texts.length === value.length;
       const out: Item[] = [];
       for (let i = skip; i < value.length; i++) {
-        out.push({ pos: i, text: undefined, value: value[i] });
+        out.push(whole ? { pos: i, text: texts[i] } : { pos: i, text: undefined, value: value[i] });
         if (out.length === 4096) yield out.splice(0);
       }
       if (out.length > 0) yield out;
@@ -76,6 +82,45 @@ export async function* jsonItems(stream: AsyncIterable<Buffer>, skip: number): A
     return;
   }
   yield* lineItems(rest(), skip);
+}
+
+/**
+ * The elements of `text`, one JSON array (checked by JSON.parse), as their texts without the
+ * whitespace around them; null if it does not read as one. A walk over its characters that only
+ * tracks strings and nesting.
+ */
+export function elementTexts(text: string): string[] | null {
+  const out: string[] = [];
+  let i = text.indexOf('[');
+  if (i < 0) return null;
+  let depth = 0;
+  let start = -1;
+  const push = (end: number) => {
+    const element = text.slice(start, end).trim();
+    if (element !== '') out.push(element);
+  };
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      // Past the string: its closing quote is the first one not escaped.
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c /* \ */) i++;
+        else if (d === 0x22) break;
+      }
+    } else if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
+      if (depth++ === 0) start = i + 1;
+    } else if (c === 0x5d /* ] */ || c === 0x7d /* } */) {
+      if (--depth === 0) {
+        push(i);
+        return text.slice(i + 1).trim() === '' ? out : null;
+      }
+    } else if (c === 0x2c /* , */ && depth === 1) {
+      push(i);
+      start = i + 1;
+    }
+  }
+  return null;
 }
 
 /** NDJSON lines; blank lines are counted (positions are line numbers - 1) but not returned. */

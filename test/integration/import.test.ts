@@ -12,6 +12,9 @@ import { tempDir } from '../support/env.js';
 import { TopicReader } from './ingest-support.js';
 import { startPipeline, type Pipeline } from './pipeline-support.js';
 
+/** A 64-bit id JSON.parse would read as 12345678901234567000. */
+const WIDE = '12345678901234567891';
+
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 let pipeline: Pipeline;
@@ -93,12 +96,17 @@ describe('trackhouse import', () => {
     ];
     const ndText = `${nd.map((e) => JSON.stringify(e)).join('\n')}\n{not json\n\n`;
     writeFileSync(path.join(dir.path, 'segment.ndjson.gz'), gzipSync(ndText));
+    // A 64-bit id in properties, as a Python or Go service writes it: stored as its digits.
     writeFileSync(
       path.join(dir.path, 'array.json'),
       JSON.stringify([
         { type: 'page', anonymousId: 'imp-b', name: 'Home', timestamp: '2018-01-01T00:00:00Z', messageId: 'imp-b-1' },
-        { type: 'track', anonymousId: 'imp-b', event: 'Clicked', timestamp: '2018-01-01T00:00:01Z', messageId: 'imp-b-2' },
-      ]),
+        { type: 'track', anonymousId: 'imp-b', event: 'Clicked', timestamp: '2018-01-01T00:00:01Z', messageId: 'imp-b-2', properties: { order: 'WIDE' } },
+      ]).replace('"WIDE"', WIDE),
+    );
+    writeFileSync(
+      path.join(dir.path, 'amplitude.json'),
+      JSON.stringify([{ event_type: 'Bought', user_id: 'imp-e', time: Date.UTC(2021, 0, 1), insert_id: 'imp-e-1', event_properties: { order: 'WIDE' } }]).replace('"WIDE"', WIDE),
     );
     writeFileSync(path.join(dir.path, 'csv.csv'), 'who,what,when,plan\nimp-c,Bought,2017-06-01T12:00:00Z,basic\nimp-c,"Bought, twice",1496318400,pro\n,Orphan,2017-06-01T12:00:00Z,x\n');
     writeFileSync(
@@ -123,6 +131,10 @@ describe('trackhouse import', () => {
     expect(ph.code, ph.stderr).toBe(0);
     expect(summaryOf(ph)).toMatchObject({ loaded: 1, rejected: 0 });
 
+    const amp = await importCli([path.join(dir.path, 'amplitude.json'), '--format', 'amplitude']);
+    expect(amp.code, amp.stderr).toBe(0);
+    expect(summaryOf(amp)).toMatchObject({ loaded: 1, rejected: 0 });
+
     const a = await pipeline.eventsOf('imp-a', 2);
     const signedUp = a.find((e) => e.event === 'Signed Up')!;
     expect(signedUp.timestamp).toBe('2019-03-04T05:06:07.089Z');
@@ -133,6 +145,8 @@ describe('trackhouse import', () => {
     expect(a.find((e) => e.type === 'identify')!.event_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     const b = await pipeline.eventsOf('imp-b', 2);
     expect(b.map((e) => e.timestamp).sort()).toEqual(['2018-01-01T00:00:00.000Z', '2018-01-01T00:00:01.000Z']);
+    expect(await pipeline.eventsText('imp-b', 2)).toContain(`"properties":{"order":${WIDE}}`);
+    expect(await pipeline.eventsText('imp-e', 1)).toContain(`"properties":{"order":${WIDE}}`);
     const c = await pipeline.eventsOf('imp-c', 2);
     expect(c.map((e) => [e.event, e.timestamp, e.properties.plan]).sort((x, y) => (x[0]! < y[0]! ? -1 : 1))).toEqual([
       ['Bought', '2017-06-01T12:00:00.000Z', 'basic'],
