@@ -351,6 +351,8 @@ export class JsonShape {
   readonly dropped: Uint8Array;
   /** By index in `picks`: 1 for an id (see idPicks). */
   readonly idPick: Uint8Array;
+  /** By index in `picks`: 1 for an object kept as text (see objectPicks). */
+  readonly objectPick: Uint8Array;
 
   constructor(
     readonly names: readonly string[],
@@ -375,6 +377,12 @@ export class JsonShape {
      * as its digits, as MEMBER.ID reads an event's own id, not as the double JSON.parse rounds it to.
      */
     idPicks: readonly string[] = [],
+    /**
+     * Picked members whose object value a translation stores (PostHog's `$set` in properties,
+     * which become traits): when the TEXT object holds wide integers, such a value is picked as a
+     * JsonText with their digits, not as the object JSON.parse rounds them in.
+     */
+    objectPicks: readonly string[] = [],
   ) {
     names.forEach((n, i) => (this.byLength[n.length + 2] ??= []).push(i));
     this.kinds = Uint8Array.from(names, (n) => kinds[n] ?? otherKind);
@@ -382,6 +390,7 @@ export class JsonShape {
     picks.forEach((n, i) => ((this.picksByLength[n.length + 2] ??= [])[n.charCodeAt(n.length - 1) & 31] ??= []).push(i));
     this.dropped = Uint8Array.from(picks, (n) => (drop.includes(n) ? 1 : 0));
     this.idPick = Uint8Array.from(picks, (n) => (idPicks.includes(n) ? 1 : 0));
+    this.objectPick = Uint8Array.from(picks, (n) => (objectPicks.includes(n) ? 1 : 0));
     // The JsonText facts (category, name, groupId, ip) describe the kept object too.
     for (const d of drop) if (d === 'category' || d === 'name' || d === 'groupId' || d === 'ip') throw new Error(`${d} cannot be dropped`);
   }
@@ -957,7 +966,11 @@ function pickedText(text: string, base: number): PickedText {
     const slot = picks[at]!;
     const vs = picks[at + 2]!;
     const ve = picks[at + 3]!;
-    values[slot] = wideTop !== 0 && shape.idPick[slot] === 1 && isWideAt(vs) ? s.slice(vs, ve) : valueAt(vs, ve);
+    values[slot] =
+      wideTop === 0 ? valueAt(vs, ve)
+      : shape.idPick[slot] === 1 && isWideAt(vs) ? s.slice(vs, ve)
+      : shape.objectPick[slot] === 1 && s.charCodeAt(vs) === LBRACE && hasWideIn(vs, ve) ? objectTextOf(s.slice(vs, ve))
+      : valueAt(vs, ve);
     if (shape.dropped[slot] === 1) {
       keptRuns[2 * runs] = from;
       keptRuns[2 * runs++ + 1] = picks[at + 1]! - base;
@@ -968,6 +981,22 @@ function pickedText(text: string, base: number): PickedText {
   const picked = shape.pickedOf(values);
   for (let i = 0; i < pickCount; i++) values[picks[4 * i]!] = undefined;
   return new PickedText(text, mCategory, mName, mGroupId, mHasIp, picked, textPlain, runs === 0 ? null : keptText(text, runs, from));
+}
+
+/** Whether a wide integer of the TEXT object being scanned lies in [vs, ve). */
+function hasWideIn(vs: number, ve: number): boolean {
+  for (let i = 0; i < wideTop; i += 2) if (wide[i]! >= vs && wide[i]! < ve) return true;
+  return false;
+}
+
+/**
+ * A member's object, written as JSON.stringify would but for its wide integers (it lies in a TEXT
+ * object the scanner kept), as a JsonText of that text, its facts read from its parsed value.
+ */
+function objectTextOf(text: string): JsonText {
+  const o = JSON.parse(text) as Record<string, unknown>;
+  const g = o.groupId;
+  return new JsonText(text, plainString(o.category), plainString(o.name), typeof g === 'string' || typeof g === 'number' ? g : undefined, 'ip' in o);
 }
 
 /** Whether a wide integer of the TEXT object being scanned starts at vs. */
@@ -1000,11 +1029,14 @@ function wideText(text: string, base: number): JsonText | Record<string, unknown
   // Picked values are read as JSON.parse reads them (wide integers rounded), as on every other
   // path: from the text as sent.
   const plain = JSON.parse(text) as Record<string, unknown>;
-  // An id's wide integer (idPicks) is its digits.
+  // An id's wide integer (idPicks) is its digits; an object a translation stores (objectPicks),
+  // its text with them.
   const values = shape.picks.map((p, i) => {
     if (!Object.hasOwn(plain, p)) return undefined;
     const m = obj[p];
-    return shape.idPick[i] === 1 && typeof m === 'string' && isMarker(m) ? digits[Number(m.slice(1))] : plain[p];
+    if (shape.idPick[i] === 1 && typeof m === 'string' && isMarker(m)) return digits[Number(m.slice(1))];
+    if (shape.objectPick[i] === 1 && typeof m === 'object' && m !== null && !Array.isArray(m)) return wideJsonText(m as Record<string, unknown>, digits);
+    return plain[p];
   });
   let dropped = false;
   for (let i = 0; i < shape.picks.length; i++) {

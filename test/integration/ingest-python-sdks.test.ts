@@ -48,9 +48,11 @@ describeWithPython('64-bit integers from the Python SDKs', (python) => {
     expect(segment).toContain(`"user_id":"${segmentUser}"`);
     expect(segment).toContain(`"properties":{${stored}}`);
     expect(segment).toContain(`"traits":{${stored}}`);
-    const posthog = await p.eventsText(posthogUser, 1);
+    // PostHog: an event, and a person update ($set) whose properties are the traits.
+    const posthog = await p.eventsText(posthogUser, 2);
     expect(posthog).toContain(`"user_id":"${posthogUser}"`);
     expect(posthog).toContain(`"properties":{${stored},`);
+    expect(posthog).toContain(`"traits":{${stored}}`);
 
     // Mixpanel: an event and a people update, the 64-bit distinct_id as the user id.
     const kinds = async (user: string, want: number) => (await p.eventsOf(user, want)).map((e) => `${e.type}:${e.event ?? ''}`).sort();
@@ -76,7 +78,7 @@ describeWithPython('64-bit integers from the Python SDKs', (python) => {
     const res = await p.clickhouse.query({
       query: `SELECT user_id, toString(JSONExtractUInt(properties, 'order_id')) AS order_id, toString(JSONExtractInt(properties, 'int64_min')) AS min,
                      toString(JSONExtractUInt(properties, 'uint64_max')) AS max
-              FROM events WHERE user_id IN ({users:Array(String)}) AND type = 'track' ORDER BY user_id`,
+              FROM events WHERE user_id IN ({users:Array(String)}) AND type = 'track' AND event != '$set' ORDER BY user_id`,
       query_params: { users: [segmentUser, posthogUser, mixpanelUser, amplitudeUser, snowplowUser] },
       format: 'JSONEachRow',
     });

@@ -25,6 +25,8 @@ analytics.flush()
 
 client = posthog.Posthog(args['writeKey'], host=args['host'], sync_mode=True, on_error=lambda error, batch: errors.append('posthog: ' + repr(error)))
 client.capture('Order Completed', distinct_id=args['posthogUser'], properties=args['properties'])
+# A person update: $set beside the event, as the server SDKs send it.
+client.set(distinct_id=args['posthogUser'], properties=args['properties'])
 client.shutdown()
 
 # Mixpanel: an event and a people update (/track, /engage), the user's id a 64-bit number.

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { JsonText, PickedText } from '../jsontext.js';
 import { posthogEvent, posthogReplies, readPosthogJson, translatePosthog } from './posthog.js';
+import { storedRecords } from '../../../test/support/vendor-records.js';
 import { Refused } from './types.js';
 
 const T = Date.UTC(2026, 10, 20, 10, 0, 0);
@@ -141,6 +142,33 @@ describe('PostHog capture -> Segment calls', () => {
     expect(bad.status).toBe(400);
     expect(JSON.parse(bad.body as string)).toMatchObject({ type: 'validation_error', code: 'invalid_payload', accepted: 1, rejected: [{ index: 1 }] });
     expect(JSON.parse(posthogReplies.refused(401, 'unknown_write_key', 'no').body as string)).toEqual({ type: 'authentication_error', code: 'invalid_api_key', detail: 'no', attr: null });
+  });
+});
+
+describe('PostHog person properties as the edge stores them: 64-bit integers kept as sent', () => {
+  const WIDE = '12345678901234567891'; // JSON.parse reads 12345678901234567000
+  const traitsOf = (events: object[]) => {
+    const body = JSON.stringify({ api_key: 'k', batch: events }).replaceAll('"WIDE"', WIDE);
+    return storedRecords('/batch/', body).records.map((r) => (typeof r === 'string' ? r : r.traits));
+  };
+
+  it('keeps them in $set and $set_once beside event (posthog-python, posthog-go) and in properties (posthog-java), merged or not', () => {
+    expect(
+      traitsOf([
+        { event: '$identify', distinct_id: 'u', $set: { id: 'WIDE', plan: 'pro' } },
+        { event: '$identify', distinct_id: 'u', $set: { id: 'WIDE' }, $set_once: { first: 'WIDE', id: 1 } },
+        { event: '$identify', distinct_id: 'u', properties: { $set: { id: 'WIDE' }, $set_once: { first: 'a' }, n: 'WIDE' } },
+        { event: '$groupidentify', distinct_id: 'u', properties: { $group_type: 'company', $group_key: 'acme', $group_set: { size: 'WIDE' }, n: 'WIDE' } },
+        // Without such integers: the objects as JSON.parse reads them, merged as before.
+        { event: '$identify', distinct_id: 'u', $set: { id: 2 }, properties: { $set_once: { first: 'a', id: 1 } } },
+      ]),
+    ).toEqual([
+      `{"id":${WIDE},"plan":"pro"}`,
+      `{"first":${WIDE},"id":${WIDE}}`,
+      `{"first":"a","id":${WIDE}}`,
+      `{"size":${WIDE}}`,
+      '{"first":"a","id":2}',
+    ]);
   });
 });
 

@@ -16,7 +16,7 @@
 // | $lib, $lib_version (else beside event), $current_url, $pathname, $referrer, $raw_user_agent, $ip, $groups | context.library, page, userAgent, ip, groupId + groups |
 // | properties                               | properties, less `token` (the write key) and the `$set`s (now traits) |
 import { EVENT_TIME, parseIsoTime } from '../../common/isotime.js';
-import { JsonShape, JsonText, MEMBER, PickedText, objectOf, parseShaped, quote, quotePlain, stringify } from '../jsontext.js';
+import { JsonShape, JsonText, MEMBER, PickedText, mergedText, objectOf, parseShaped, quote, quotePlain, stringify } from '../jsontext.js';
 import { Refused, isObject, msTime, str, type SegmentCall, type TranslateOptions, type Translation, type Replies, type VendorReply } from './types.js';
 
 type Json = Record<string, unknown>;
@@ -61,12 +61,17 @@ const PROPERTY_DROPS = ['token', 'api_key', '$set', '$set_once'];
  */
 const CAPTURE_BODY = new JsonShape(
   ['event', 'distinct_id', 'properties', 'uuid', 'timestamp', 'sent_at', 'offset', '$set', '$set_once', 'api_key', 'token', '$token', 'batch', 'data', 'historical_migration', 'type', 'library', 'events'],
-  { distinct_id: MEMBER.ID, properties: MEMBER.TEXT, batch: MEMBER.LIST, data: MEMBER.LIST, events: MEMBER.BAIL },
+  // `$set` / `$set_once` beside `event` (as posthog-python and posthog-go send them) kept as text
+  // too: they are stored as traits, 64-bit integers as sent.
+  { distinct_id: MEMBER.ID, properties: MEMBER.TEXT, $set: MEMBER.TEXT, $set_once: MEMBER.TEXT, batch: MEMBER.LIST, data: MEMBER.LIST, events: MEMBER.BAIL },
   MEMBER.PARSE,
   true,
   PROPERTY_READS,
   PROPERTY_DROPS,
   pickedProps,
+  [],
+  // ... and inside properties (posthog-java, posthog-js), picked as text when they hold such integers.
+  ['$set', '$set_once', '$group_set'],
 );
 
 /**
@@ -150,7 +155,10 @@ export function posthogEvent(e: unknown, receivedAt: number, sentAt: string | nu
   // Traits: $set over $set_once, from the event or its properties.
   const set = isObject(e.$set) ? e.$set : isObject(props.$set) ? props.$set : undefined;
   const setOnce = isObject(e.$set_once) ? e.$set_once : isObject(props.$set_once) ? props.$set_once : undefined;
-  if (set !== undefined || setOnce !== undefined) call.traits = setOnce === undefined ? set : set === undefined ? setOnce : { ...setOnce, ...set };
+  if (set !== undefined || setOnce !== undefined) {
+    // Either may be kept as its text (readPosthogJson): merged keeping a 64-bit integer's digits.
+    call.traits = setOnce === undefined ? set : set === undefined ? setOnce : set instanceof JsonText || setOnce instanceof JsonText ? mergedText([setOnce, set]) : { ...setOnce, ...set };
+  }
   if (text === null && ('token' in props || '$set' in props || '$set_once' in props || 'api_key' in props)) {
     const { token: _t, api_key: _k, $set: _s, $set_once: _o, ...rest } = props;
     props = rest;
