@@ -18,6 +18,8 @@ const CITY = 'Zürich — 東京 🚀';
 const INT64_MAX = '"int64_max":9223372036854775807';
 const INT64_MIN = '"int64_min":-9223372036854775808';
 const UINT64_MAX = '"uint64_max":18446744073709551615';
+/** A person property PostHog's probes set: a Long / int64 id, stored as its digits in the traits. */
+const ACCOUNT_ID = '"account_id":9223372036854775807';
 
 let p: Pipeline | undefined;
 /** How to run each probe once built, or why it could not be built. */
@@ -124,7 +126,8 @@ async function expectPosthogCalls(user: string, library: string, traits: Record<
   expect([count(text, INT64_MAX), count(text, INT64_MIN), count(text, UINT64_MAX)]).toEqual([1, 1, 1]);
   const kinds = byKind(events);
   expect(kinds.get('track:Order Completed')!.properties).toMatchObject({ city: CITY, price: 1.5 });
-  expect(kinds.get('identify')!.traits).toEqual(traits);
+  expect(kinds.get('identify')!.traits).toEqual({ ...traits, account_id: Number('9223372036854775807') });
+  expect(count(text, ACCOUNT_ID)).toBe(1);
   const alias = await p!.eventsOf(`${user}-alias`, 1);
   expect(alias).toHaveLength(1);
   expect(alias[0]).toMatchObject({ type: 'alias', user_id: `${user}-alias`, previous_id: user });

@@ -95,7 +95,7 @@ func main() {
 	}
 	const phSdk = "posthog-go"
 	enqueued(phSdk, ph.Enqueue(posthog.Capture{DistinctId: posthogUser, Event: "Order Completed", Properties: props(), Groups: posthog.NewGroups().Set("company", group)}))
-	enqueued(phSdk, ph.Enqueue(posthog.Identify{DistinctId: posthogUser, Properties: posthog.NewProperties().Set("name", "Zoë Go").Set("plan", "pro")}))
+	enqueued(phSdk, ph.Enqueue(posthog.Identify{DistinctId: posthogUser, Properties: posthog.NewProperties().Set("name", "Zoë Go").Set("plan", "pro").Set("account_id", int64(math.MaxInt64))}))
 	// As PostHog's docs write it: the user's distinct id, and another id of theirs to merge in.
 	enqueued(phSdk, ph.Enqueue(posthog.Alias{DistinctId: posthogUser, Alias: posthogUser + "-alias"}))
 	enqueued(phSdk, ph.Enqueue(posthog.GroupIdentify{Type: "company", Key: group, Properties: posthog.NewProperties().Set("name", "Acme")}))

@@ -124,6 +124,7 @@ public class Probe {
     Map<String, Object> set = new LinkedHashMap<>();
     set.put("name", "Zoë Java");
     set.put("plan", "pro");
+    set.put("account_id", Long.MAX_VALUE);
     posthog.identify(posthogUser, set, Map.of("first_seen", "2026-01-01"));
     // As PostHog's docs write it: the user's distinct id, and another id of theirs to merge in.
     posthog.alias(posthogUser, posthogUser + "-alias");
