@@ -6,6 +6,7 @@ import { silentLogger } from '../common/log.js';
 import { cursorsOf, type EventsRequest, type QueryReader, type ViewPage } from '../query/index.js';
 import type { EventRecord } from '../schema/index.js';
 import { ROW_CANONICAL, ROW_HEADER, ROW_NO_LAYOUT, storedEvent } from '../view/render.js';
+import { restoreDigits } from './exactjson.js';
 import { planFastPage, writeFastPage } from './fastpage.js';
 import { buildGraphqlSchema } from './schema.js';
 
@@ -56,7 +57,7 @@ function readerOf(events: EventRecord[], hasNext: boolean, seen: EventsRequest[]
   };
 }
 
-const ODD = ['{"a":"\\ud83d\\ude00"}', '{"a": 1}', '{"b":1,"a":2}', '{"1":1,"a":2}', '{"a":1,"a":2}', '{"n":1.50}', '{"n":1e2}', '{"s":"\\/"}', '{"s":"\\u001f\\u001F"}', '{"n":-0}', '[1,2.5,-3e-7,"é😀"]', '"x"', '12345678901234567890', 'not json', '', '\ufeff{"bom":1}', '{"deep":{"a":[{"b":null,"c":true}]}}'];
+const ODD = ['{"a":"\\ud83d\\ude00"}', '{"a": 1}', '{"b":1,"a":2}', '{"1":1,"a":2}', '{"a":1,"a":2}', '{"n":1.50}', '{"n":1e2}', '{"s":"\\/"}', '{"s":"\\u001f\\u001F"}', '{"n":-0}', '[1,2.5,-3e-7,"é😀"]', '"x"', '12345678901234567890', '{"id":12345678901234567891,"n":-9223372036854775808,"s":"12345678901234567891"}', 'not json', '', '\ufeff{"bom":1}', '{"deep":{"a":[{"b":null,"c":true}]}}'];
 
 function randomEvent(r: Rng, i: number): EventRecord {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
@@ -134,6 +135,18 @@ describe('the fast page', () => {
         expect(got!.toString('utf8'), q).toBe(await executed(schema, parse(q.replace('user(id: $id)', 'user(id: $id) @include(if: true)')), variables));
       }
     }
+  });
+
+  it('writes integers past 2^53 in properties, traits and context as stored, as execution does (REST answers them so)', async () => {
+    const WIDE = '12345678901234567891';
+    const e = { ...randomEvent(rng(5), 1), properties: `{"id":${WIDE},"n":1.50}`, traits: `{"max":18446744073709551615}`, context: '{"min": -9223372036854775808}' };
+    const reader = readerOf([e], false, []);
+    const schema = buildGraphqlSchema({ reader, stream: null, log: silentLogger() });
+    const q = 'query Page($id: String!) { user(id: $id) { events { edges { node { properties traits context } } } } }';
+    const got = writeFastPage(planFastPage(schema, parse(q), null)!, schema, { id: 'u1' }, reader)!.toString('utf8');
+    const want = `{"data":{"user":{"events":{"edges":[{"node":{"properties":{"id":${WIDE},"n":1.5},"traits":{"max":18446744073709551615},"context":{"min":-9223372036854775808}}}]}}}}`;
+    expect(got).toBe(want);
+    expect(await executed(schema, parse(q.replace('user(id: $id)', 'user(id: $id) @include(if: true)')), { id: 'u1' })).toBe(want);
   });
 
   it('writes the bytes graphql-jit answers when the answer outgrows the reader\'s buffer at any row (it moves, rows and all)', async () => {
@@ -299,11 +312,12 @@ describe('the stored row', () => {
   });
 });
 
-/** The operation executed as the server executes it (graphql-jit, then JSON.stringify). */
+/** The operation executed as the server executes it (graphql-jit, then JSON.stringify, integers past 2^53 written back). */
 async function executed(schema: ReturnType<typeof buildGraphqlSchema>, doc: DocumentNode, variables: Record<string, unknown>): Promise<string> {
   const c = compileQuery(schema, doc, undefined);
   if (!isCompiledQuery(c)) throw new Error('not compiled');
-  return JSON.stringify(await c.query(undefined, { authorization: '' }, variables));
+  const digits: string[] = [];
+  return restoreDigits(JSON.stringify(await c.query(undefined, { authorization: '', digits }, variables)), digits);
 }
 
 

@@ -16,7 +16,8 @@
 // execution gives: variables or arguments that do not coerce, a request REST refuses, a page the
 // view does not answer alone (another shard, ClickHouse), a row stored without field offsets (a
 // reply JSON of 64 KiB or more), a `type` that is not an EventType value. A JSON text (properties,
-// traits, context) the view found non-canonical is parsed and serialized as execution would; the
+// traits, context) the view found non-canonical is parsed and serialized as execution would
+// (integers past 2^53 kept, ./exactjson.ts); the
 // others are copied as they are (the view checked they are what JSON.stringify(JSON.parse())
 // gives). src/graphql/fastpage.test.ts and test/integration/graphql-fastpage.test.ts compare its
 // bytes with graphql-jit's.
@@ -36,6 +37,7 @@ import {
 } from 'graphql';
 import { EVENT_FIELDS, eventsRequest, FIRST_TEXT_FIELD, ROW_CANONICAL, ROW_HEADER, ROW_NO_LAYOUT, scopeText, type EventsRequest, type QueryReader, type ViewPage } from '../query/index.js';
 import { EVENT_TYPES } from '../schema/index.js';
+import { exactStringify } from './exactjson.js';
 import { compileArgs, readArgs, type FastArgs } from './fastargs.js';
 
 /** GraphQL's name of each field of EVENT_FIELDS (the Event type's fields). */
@@ -781,7 +783,7 @@ function base64url(src: Uint8Array, s: number, e: number, t: number): number {
 /** Writes field k's value, out[s, e) (a JSON text that is not canonical parsed and serialized as execution would). */
 function writeValue(flags: number, k: number, s: number, e: number): void {
   if (k >= FIRST_TEXT_FIELD && k < FIRST_TEXT_FIELD + 3 && (flags & (ROW_CANONICAL << (k - FIRST_TEXT_FIELD))) === 0) {
-    text(JSON.stringify(JSON.parse(out.toString('utf8', s, e))), 'utf8');
+    text(exactStringify(out.toString('utf8', s, e)), 'utf8');
   } else copy(s, e);
 }
 

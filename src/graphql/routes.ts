@@ -21,6 +21,7 @@ import { keep } from '../common/keep.js';
 import { Counter, type Registry } from '../common/metrics.js';
 import { DEV_READ_KEY, type Config } from '../config/index.js';
 import type { QueryRoutes } from '../query/index.js';
+import { restoreDigits, withoutMarkers } from './exactjson.js';
 import { BodyShape } from './fastbody.js';
 import { planFastPage, writeFastPage, type FastPlan } from './fastpage.js';
 import { costEstimator, costLimit, depthLimit } from './limits.js';
@@ -57,7 +58,7 @@ interface Compiled {
   fast: FastPlan | null;
 }
 
-type RunContext = Record<PropertyKey, unknown> & { compiled: Compiled; authorization: string; caller: Caller };
+type RunContext = Record<PropertyKey, unknown> & { compiled: Compiled; authorization: string; caller: Caller; digits: string[] };
 /**
  * A request being answered: whether its client is gone, the end of its time in flight
  * (RouteGuard.begin), and its CORS headers (RouteGuard.cors.of(), read in the handler).
@@ -270,7 +271,7 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
         const { p, compiled } = found;
         // The compiled query travels to execute in the context; resolvers read the Authorization
         // header from it (a page another shard holds is asked for with the caller's key).
-        const context: RunContext = { compiled, authorization: req.context.authorization, caller: req.context };
+        const context: RunContext = { compiled, authorization: req.context.authorization, caller: req.context, digits: [] };
         return { schema, document: p.document, variableValues: variables, operationName: params.operationName ?? null, contextValue: context, rootValue: undefined };
       },
       // A page of one user's events the view answers: written from the view's row bytes when the
@@ -294,10 +295,17 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
       // A result without errors is serialized here, not by graphql-http: its JSON.stringify has a
       // replacer (for errors), which takes V8 off its fast path for the whole page (a third of the
       // serialization's time on a page of 50 events). Status and media type as graphql-http's.
-      onOperation(req, _args, result): GqlResponse | void {
+      // Integers past 2^53 in the events' JSON are written back as their digits (./exactjson.ts).
+      // graphql-http writes an answer with errors: its data (null today, every root field being
+      // non-null) gets them as JSON.parse reads them, never a marker.
+      onOperation(req, args, result): GqlResponse | void {
         if (result === FAST_RESULT) return ['', { status: 200, statusText: 'OK', headers: { 'content-type': mediaTypeOf((req.headers as RequestHeaders).get('accept')) } }];
-        if ((result as ExecutionResult).errors !== undefined) return;
-        return [JSON.stringify(result), { status: 200, statusText: 'OK', headers: { 'content-type': mediaTypeOf((req.headers as RequestHeaders).get('accept')) } }];
+        const { digits } = args.contextValue as RunContext;
+        if ((result as ExecutionResult).errors !== undefined) {
+          if (digits.length > 0) (result as { data?: unknown }).data = withoutMarkers((result as ExecutionResult).data, digits);
+          return;
+        }
+        return [restoreDigits(JSON.stringify(result), digits), { status: 200, statusText: 'OK', headers: { 'content-type': mediaTypeOf((req.headers as RequestHeaders).get('accept')) } }];
       },
     });
 

@@ -8,6 +8,7 @@ import { DependencyError, HttpError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { cursorsOf, parseEventsRequest, parseRollupsRequest, type EventsRequest, type QueryReader } from '../query/index.js';
 import type { StreamRoute } from '../stream/index.js';
+import { parseExact } from './exactjson.js';
 import { SDL } from './sdl.js';
 import type { EventReply } from '../schema/index.js';
 
@@ -81,10 +82,21 @@ export function queryString(params: Record<string, unknown>): string {
   return q.toString();
 }
 
+/**
+ * A request's context as the resolvers read it: the caller's Authorization header, and where the
+ * answer's integers past 2^53 are kept (./exactjson.ts: the server writes them back into the
+ * answer; without it they are read as JSON.parse reads them).
+ */
+export interface ResolverContext {
+  authorization: string;
+  digits?: string[];
+}
+
 /** A REST page body as a connection. */
-function connection(body: Buffer, r: EventsRequest) {
+function connection(body: Buffer, r: EventsRequest, context: ResolverContext) {
   // Parsed at once: a page from the view is the view reader's reused buffer.
-  const page = JSON.parse(body.toString('utf8')) as { events: EventReply[]; next_cursor: string | null };
+  const text = body.toString('utf8');
+  const page = (context.digits === undefined ? JSON.parse(text) : parseExact(text, context.digits)) as { events: EventReply[]; next_cursor: string | null };
   const cursorOf = cursorsOf(r);
   const edges: Edge[] = new Array(page.events.length);
   for (let i = 0; i < edges.length; i++) edges[i] = { node: node(page.events[i]!), cursorOf };
@@ -129,7 +141,7 @@ export function buildGraphqlSchema(sources: SchemaSources): GraphQLSchema {
   fields('User').events!.resolve = (
     user: { id: string },
     a: { from?: string; to?: string; type?: string; event?: string; first?: number; after?: string },
-    context: { authorization: string },
+    context: ResolverContext,
   ) => {
     let r: EventsRequest;
     let body: Buffer | Promise<Buffer>;
@@ -142,9 +154,9 @@ export function buildGraphqlSchema(sources: SchemaSources): GraphQLSchema {
       throw graphqlError(err, log);
     }
     // A page from the view is answered within this call, like REST's: no promise, execution stays synchronous.
-    if (!(body instanceof Promise)) return connection(body, r);
+    if (!(body instanceof Promise)) return connection(body, r, context);
     return body.then(
-      (b) => connection(b, r),
+      (b) => connection(b, r, context),
       (err: unknown) => {
         throw graphqlError(err, log);
       },

@@ -116,6 +116,19 @@ describe('GraphQL user.events and rollups, from ClickHouse (no view)', () => {
     expect(await bothWalks({ from: iso(T0 + 10 * H), to: iso(T0 + 30 * H) }, 2)).toHaveLength(carol.filter((r) => r.timestamp >= T0 + 10 * H && r.timestamp < T0 + 30 * H).length);
   });
 
+  it('answers integers past 2^53 in properties, traits and context digit for digit, as REST does', async () => {
+    const WIDE = '12345678901234567891';
+    await insertRows(h.ch, [{ event_id: 'w-1', user_id: 'wendy', timestamp: T0, properties: `{"id":${WIDE},"s":"${WIDE}"}`, traits: '{"max":18446744073709551615}', context: '{"min":-9223372036854775808}' }]);
+    const rest = await fetch(`${h.base}${events('wendy')}`, { headers: { authorization: `Bearer ${READ_KEY}` } });
+    expect(await rest.text()).toContain(`"properties":{"id":${WIDE},"s":"${WIDE}"},"traits":{"max":18446744073709551615},"context":{"min":-9223372036854775808}`);
+    const ask = async (query: string) =>
+      (await fetch(`${h.base}/graphql`, { method: 'POST', headers: { authorization: `Bearer ${READ_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ query }) })).text();
+    const nodes = '{ user(id: "wendy") { events { edges { node { properties traits context } } } } }';
+    expect(await ask(nodes)).toBe(
+      `{"data":{"user":{"events":{"edges":[{"node":{"properties":{"id":${WIDE},"s":"${WIDE}"},"traits":{"max":18446744073709551615},"context":{"min":-9223372036854775808}}}]}}}}`,
+    );
+  });
+
   it('starts after any edge`s cursor, as REST starts after a next_cursor', async () => {
     const first: PageResult = await client.request<PageResult>(PAGE, { id: 'carol', first: 10 });
     const mid = first.user.events.edges[4]!;
