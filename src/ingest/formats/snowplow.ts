@@ -103,9 +103,8 @@ function jsonParam(pr: unknown, px: unknown): string | undefined {
   return undefined;
 }
 
-/** base64 or base64url JSON (`ue_px`, `cx`), or JSON text (`ue_pr`, `co`). */
-function selfDescribing(pr: unknown, px: unknown): Json | null | undefined {
-  const text = jsonParam(pr, px);
+/** A parameter pair's JSON text (jsonParam) as an object: undefined without the pair, null when it is not a JSON object. */
+function selfDescribing(text: string | undefined): Json | null | undefined {
   if (text === undefined) return undefined;
   try {
     const v: unknown = JSON.parse(text);
@@ -163,7 +162,7 @@ function contextsText(co: unknown, cx: unknown): string {
   const digits: string[] = [];
   const v = readWide(text, digits);
   if (v !== undefined) return isObject(v) && Array.isArray(v.data) ? `"contexts":${writeWide(v.data, digits)}` : '';
-  const parsed = selfDescribing(co, cx);
+  const parsed = selfDescribing(text);
   return parsed != null && Array.isArray(parsed.data) ? `"contexts":${stringify(parsed.data)}` : '';
 }
 
@@ -244,8 +243,8 @@ export function snowplowEvent(e: unknown, skew: boolean, texts = false): Segment
       break;
     }
     case 'ue': {
-      const sd = texts ? jsonParam(e.ue_pr, e.ue_px) : undefined;
-      const fast = sd === undefined ? null : (selfDescribingText(sd) ?? selfDescribingWide(sd));
+      const sd = jsonParam(e.ue_pr, e.ue_px);
+      const fast = !texts || sd === undefined ? null : (selfDescribingText(sd) ?? selfDescribingWide(sd));
       if (fast !== null) {
         props = fast.data;
         const name = schemaName(fast.schema);
@@ -259,7 +258,7 @@ export function snowplowEvent(e: unknown, skew: boolean, texts = false): Segment
         context.snowplow = { schema: fast.schema };
         break;
       }
-      const outer = selfDescribing(e.ue_pr, e.ue_px);
+      const outer = selfDescribing(sd);
       const inner = outer != null && isObject(outer.data) ? outer.data : null;
       if (inner === null || typeof inner.schema !== 'string') {
         return new Refused('invalid_field', 'ue_pr / ue_px must hold a self-describing event {"schema","data":{"schema","data"}}', 'ue_pr', e);
@@ -318,7 +317,7 @@ export function snowplowEvent(e: unknown, skew: boolean, texts = false): Segment
   if (aid !== undefined) context.app = { id: aid };
   if (typeof e.p === 'string') context.platform = e.p;
   if (e.sid !== undefined || e.vid !== undefined) context.session = { id: e.sid, index: num(e.vid) };
-  const cx = selfDescribing(e.co, e.cx);
+  const cx = selfDescribing(jsonParam(e.co, e.cx));
   if (cx != null && Array.isArray(cx.data)) context.contexts = cx.data;
   call.context = context;
   return call;
