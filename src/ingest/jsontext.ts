@@ -1118,6 +1118,16 @@ export function isWideMarker(v: unknown): boolean {
 }
 
 /**
+ * `over` laid over `under` (a translation's `$set` over `$set_once`): either alone as it is; both as
+ * `{...under, ...over}`, through mergedText when either is kept as text (its wide integers as sent).
+ */
+export function overlaid(under: object | undefined, over: object | undefined): object | undefined {
+  if (under === undefined) return over;
+  if (over === undefined) return under;
+  return under instanceof JsonText || over instanceof JsonText ? mergedText([under, over]) : { ...under, ...over };
+}
+
+/**
  * `{...parts[0], ...parts[1], ...}` as a JsonText, the wide integers of the JsonText parts kept
  * as sent (a translation's merged traits: $set over $set_once). Rare, not written for speed.
  */

@@ -15,7 +15,7 @@
 // | time (seconds, or ms when over 1e11) / $time | timestamp (Mixpanel sends no send time: not skew-corrected) |
 // | mp_lib, $lib_version, $current_url, $referrer, $os, ip | context.library, page, os, ip           |
 // | properties                                 | properties, less `token` (the write key)                |
-import { JsonShape, JsonText, MEMBER, PickedText, mergedText, parseShaped } from '../jsontext.js';
+import { JsonShape, MEMBER, PickedText, overlaid, parseShaped } from '../jsontext.js';
 import { Refused, isObject, msTime, str, type Replies, type SegmentCall, type Translation, type VendorReply } from './types.js';
 
 type Json = Record<string, unknown>;
@@ -164,7 +164,7 @@ export function mixpanelEngage(u: unknown): SegmentCall | Refused {
   const set = isObject(u.$set) ? u.$set : undefined;
   const once = isObject(u.$set_once) ? u.$set_once : undefined;
   // Kept as text (readMixpanelJson), merged keeping a wide integer's digits.
-  call.traits = once === undefined ? (set ?? {}) : once instanceof JsonText || set instanceof JsonText ? mergedText([once, set]) : { ...once, ...set };
+  call.traits = overlaid(once, set) ?? {};
   const props: Json = {};
   for (const op of PROFILE_OPS) if (u[op] !== undefined) props[op] = u[op];
   call.properties = props;

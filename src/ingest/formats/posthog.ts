@@ -16,7 +16,7 @@
 // | $lib, $lib_version (else beside event), $current_url, $pathname, $referrer, $raw_user_agent, $ip, $groups | context.library, page, userAgent, ip, groupId + groups |
 // | properties                               | properties, less `token` (the write key) and the `$set`s (now traits) |
 import { EVENT_TIME, parseIsoTime } from '../../common/isotime.js';
-import { JsonShape, JsonText, MEMBER, PickedText, mergedText, objectOf, parseShaped, quote, quotePlain, stringify } from '../jsontext.js';
+import { JsonShape, JsonText, MEMBER, PickedText, objectOf, overlaid, parseShaped, quote, quotePlain, stringify } from '../jsontext.js';
 import { Refused, isObject, msTime, str, type SegmentCall, type TranslateOptions, type Translation, type Replies, type VendorReply } from './types.js';
 
 type Json = Record<string, unknown>;
@@ -155,10 +155,8 @@ export function posthogEvent(e: unknown, receivedAt: number, sentAt: string | nu
   // Traits: $set over $set_once, from the event or its properties.
   const set = isObject(e.$set) ? e.$set : isObject(props.$set) ? props.$set : undefined;
   const setOnce = isObject(e.$set_once) ? e.$set_once : isObject(props.$set_once) ? props.$set_once : undefined;
-  if (set !== undefined || setOnce !== undefined) {
-    // Either may be kept as its text (readPosthogJson): merged keeping a 64-bit integer's digits.
-    call.traits = setOnce === undefined ? set : set === undefined ? setOnce : set instanceof JsonText || setOnce instanceof JsonText ? mergedText([setOnce, set]) : { ...setOnce, ...set };
-  }
+  // Either may be kept as its text (readPosthogJson): merged keeping a 64-bit integer's digits.
+  if (set !== undefined || setOnce !== undefined) call.traits = overlaid(setOnce, set);
   if (text === null && ('token' in props || '$set' in props || '$set_once' in props || 'api_key' in props)) {
     const { token: _t, api_key: _k, $set: _s, $set_once: _o, ...rest } = props;
     props = rest;
