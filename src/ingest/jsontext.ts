@@ -968,7 +968,7 @@ function pickedText(text: string, base: number): PickedText {
     const ve = picks[at + 3]!;
     values[slot] =
       wideTop === 0 ? valueAt(vs, ve)
-      : shape.idPick[slot] === 1 && isWideAt(vs) ? s.slice(vs, ve)
+      : shape.idPick[slot] === 1 && hasWideIn(vs, vs + 1) ? s.slice(vs, ve)
       : shape.objectPick[slot] === 1 && s.charCodeAt(vs) === LBRACE && hasWideIn(vs, ve) ? objectTextOf(s.slice(vs, ve))
       : valueAt(vs, ve);
     if (shape.dropped[slot] === 1) {
@@ -994,15 +994,7 @@ function hasWideIn(vs: number, ve: number): boolean {
  * object the scanner kept), as a JsonText of that text, its facts read from its parsed value.
  */
 function objectTextOf(text: string): JsonText {
-  const o = JSON.parse(text) as Record<string, unknown>;
-  const g = o.groupId;
-  return new JsonText(text, plainString(o.category), plainString(o.name), typeof g === 'string' || typeof g === 'number' ? g : undefined, 'ip' in o);
-}
-
-/** Whether a wide integer of the TEXT object being scanned starts at vs. */
-function isWideAt(vs: number): boolean {
-  for (let i = 0; i < wideTop; i += 2) if (wide[i] === vs) return true;
-  return false;
+  return withFacts(text, JSON.parse(text) as Record<string, unknown>, []);
 }
 
 /** A marker standing for the wide integer of that index in wideText's text, as JSON.stringify writes it. */
@@ -1106,10 +1098,15 @@ export function writeWide(v: unknown, digits: readonly string[]): string {
 
 /** An object from readWide (or built of such values) as a JsonText (see writeWide), with its facts. */
 export function wideJsonText(obj: Record<string, unknown>, digits: readonly string[]): JsonText {
+  return withFacts(writeWide(obj, digits), obj, digits);
+}
+
+/** `text` as a JsonText with the facts of `obj`, its value (a groupId's marker read as its digits). */
+function withFacts(text: string, obj: Record<string, unknown>, digits: readonly string[]): JsonText {
   const g = obj.groupId;
   // Facts as the written text reads back: -0 is written 0.
-  const groupId = typeof g === 'number' ? (g === 0 ? 0 : g) : typeof g === 'string' ? (isMarker(g) ? digits[Number(g.slice(1))]! : g) : undefined;
-  return new JsonText(writeWide(obj, digits), plainString(obj.category), plainString(obj.name), groupId, 'ip' in obj);
+  const groupId = typeof g === 'number' ? (g === 0 ? 0 : g) : typeof g === 'string' ? (isMarker(g) ? (digits[Number(g.slice(1))] ?? g) : g) : undefined;
+  return new JsonText(text, plainString(obj.category), plainString(obj.name), groupId, 'ip' in obj);
 }
 
 /** Whether a value of readWide's is a wide integer's marker (not the string it looks like). */
