@@ -24,7 +24,7 @@ export { translateMixpanel, mixpanelEvent, mixpanelEngage, readMixpanelJson } fr
 export { translatePosthog, posthogEvent, readPosthogJson } from './posthog.js';
 export { translateSnowplow, snowplowEvent, readSnowplowJson } from './snowplow.js';
 export { translatePixel } from './pixel.js';
-export { readVendorPayload, decodeData } from './payload.js';
+export { readVendorPayload } from './payload.js';
 
 export type Vendor = 'posthog' | 'amplitude' | 'mixpanel' | 'snowplow' | 'segment-pixel';
 

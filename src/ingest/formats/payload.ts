@@ -39,13 +39,10 @@ function parseJson(text: string, what: string, read?: JsonReader): unknown {
   }
 }
 
-/** `data` of a form or query: JSON as is, lz-string base64 (lz64), or base64 (standard or URL-safe) JSON. */
-export function decodeData(data: string, compression: string | null, limit: number, read?: JsonReader): unknown {
-  const d = dataText(data, compression, limit);
-  return parseJson(d.text, d.what, read);
-}
-
-/** The JSON text of `data` (see decodeData), and what to call it in a message. */
+/**
+ * The JSON text of `data` (a form's or the query's): JSON as is, lz-string base64 (lz64), or
+ * base64 (standard or URL-safe) JSON; and what to call it in a message.
+ */
 function dataText(data: string, compression: string | null, limit: number): { text: string; what: string } {
   if (compression === 'lz64') {
     try {
@@ -100,8 +97,7 @@ export function readVendorPayload(body: Buffer, query: string, limit: number, re
   if (plain.length === 0) {
     const data = params.get('data');
     if (data === null) throw new HttpError('invalid_body', 'no events: send a JSON body or data=');
-    const d = dataText(data, compression, limit);
-    return { value: parseJson(d.text, d.what, read), text: d.text, params, compression, form: true };
+    return formPayload(data, params, compression, limit, read);
   }
   if (!isUtf8(plain)) throw new HttpError('not_utf8', 'the body is not valid UTF-8');
   const text = plain.toString('utf8');
@@ -111,7 +107,11 @@ export function readVendorPayload(body: Buffer, query: string, limit: number, re
   const data = form.get('data');
   if (data === null) throw new HttpError('malformed_json', 'the body is neither JSON nor a form with a data field');
   for (const [k, v] of form) if (k !== 'data') params.set(k, v);
-  compression = params.get('compression');
+  return formPayload(data, params, params.get('compression'), limit, read);
+}
+
+/** The payload of a request whose events came as `data=`. */
+function formPayload(data: string, params: URLSearchParams, compression: string | null, limit: number, read?: JsonReader): VendorPayload {
   const d = dataText(data, compression, limit);
   return { value: parseJson(d.text, d.what, read), text: d.text, params, compression, form: true };
 }
