@@ -161,12 +161,15 @@ export function decodeRequest(r: FormatRoute, body: Buffer, query: string, limit
   }
 }
 
+/** The vendors whose payloads `trackhouse import` reads (Mixpanel's events and its engage updates apart). */
+export type PayloadVendor = 'posthog' | 'amplitude' | 'mixpanel' | 'mixpanel-engage' | 'snowplow';
+
 /**
  * One payload of a known vendor -> Segment calls, with no HTTP: what `trackhouse import` needs
  * for a line or a file of another tool's events. Pass `skew: false` to keep historical times as
  * given; normalize the calls with `msTimes: true` (they may carry Unix-ms times).
  */
-export function translatePayload(vendor: 'posthog' | 'amplitude' | 'mixpanel' | 'mixpanel-engage' | 'snowplow', value: unknown, opts: TranslateOptions): Translation {
+export function translatePayload(vendor: PayloadVendor, value: unknown, opts: TranslateOptions): Translation {
   switch (vendor) {
     case 'posthog':
       return translatePosthog(value, opts);
@@ -208,7 +211,7 @@ const READERS: Partial<Record<RouteId, (text: string) => unknown>> = {
  * The JSON reader of a vendor's payloads, for `trackhouse import`'s lines (readPosthogJson ...):
  * null from it means "use JSON.parse".
  */
-export function payloadReader(vendor: 'posthog' | 'amplitude' | 'mixpanel' | 'mixpanel-engage' | 'snowplow'): (text: string) => unknown {
+export function payloadReader(vendor: PayloadVendor): (text: string) => unknown {
   switch (vendor) {
     case 'posthog':
       return readPosthogJson;
