@@ -53,6 +53,13 @@ export const oneOf = <const T extends readonly [string, ...string[]]>(values: T,
     z.enum(values, { error: `expected one of ${values.join(', ')}` }).default(fallback as never),
   );
 
+/** The items of a comma-separated value, trimmed; blanks dropped. */
+export const items = (v: string): string[] =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+
 /** Comma-separated list; blanks dropped. */
 export const list = () =>
   z.preprocess(
@@ -60,12 +67,5 @@ export const list = () =>
     z
       .string()
       .optional()
-      .transform((v) =>
-        v === undefined
-          ? []
-          : v
-              .split(',')
-              .map((s) => s.trim())
-              .filter((s) => s.length > 0),
-      ),
+      .transform((v) => (v === undefined ? [] : items(v))),
   );

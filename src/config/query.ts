@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { z } from 'zod';
-import { int, optionalInt, optionalStr } from './parse.js';
+import { int, items, optionalInt, optionalStr } from './parse.js';
 
 const GIB = 1024 ** 3;
 
@@ -16,21 +16,18 @@ const corsOrigins = () =>
     .optional()
     .transform((v, ctx): '*' | readonly string[] => {
       if (v === undefined) return '*';
-      const items = v
-        .split(',')
-        .map((s) => s.trim())
-        .filter((s) => s !== '');
-      if (items.length === 1 && items[0]!.toLowerCase() === 'none') return [];
-      if (items.includes('*')) {
-        if (items.length === 1) return '*';
+      const origins = items(v);
+      if (origins.length === 1 && origins[0]!.toLowerCase() === 'none') return [];
+      if (origins.includes('*')) {
+        if (origins.length === 1) return '*';
         ctx.addIssue({ code: 'custom', message: '* (any origin) stands alone: give either * or a list of origins' });
         return z.NEVER;
       }
-      for (const item of items) {
-        const problem = originProblem(item);
+      for (const origin of origins) {
+        const problem = originProblem(origin);
         if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
       }
-      return [...new Set(items)];
+      return [...new Set(origins)];
     });
 
 /** Why `text` is not an http(s) origin as browsers send it, or null when it is one. */
