@@ -2,9 +2,10 @@
 // registry and Avro extras; Segment's and PostHog's SDKs), pinned in python-clients.requirements.txt.
 // .ci/run installs them into a virtualenv under .trackhouse/; PYTHON_CLIENTS names another
 // interpreter that has them.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { runChild } from './child.js';
 
 export const PYTHON_CLIENTS_VENV = path.resolve('.trackhouse/python-clients');
 /** The pinned clients, read by pip in .ci/run and in the install command below. */
@@ -28,19 +29,9 @@ export const PYTHON_CLIENTS_MISSING =
  * Runs test/support/<script> with `args` as its one JSON argument (JSON text as it is: numbers
  * JavaScript cannot hold); the JSON it prints.
  */
-export function runPythonScript<T>(python: string, script: string, args: object | string, timeoutMs = 90_000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const json = typeof args === 'string' ? args : JSON.stringify(args);
-    const child = spawn(python, [path.resolve('test/support', script), json], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(JSON.parse(out) as T);
-      else reject(new Error(`${script} exited with ${code}: ${err.slice(-2000)}`));
-    });
-  });
+export async function runPythonScript<T>(python: string, script: string, args: object | string, timeoutMs = 90_000): Promise<T> {
+  const json = typeof args === 'string' ? args : JSON.stringify(args);
+  const r = await runChild(python, [path.resolve('test/support', script), json], { timeoutMs });
+  if (r.code !== 0) throw new Error(`${script} exited with ${r.code}: ${r.stderr.slice(-2000)}`);
+  return JSON.parse(r.stdout) as T;
 }

@@ -8,10 +8,11 @@
 // untouched. Each half is skipped, saying why, where it cannot be built: Java's without javac (the
 // broker needs only a Java runtime) or, until the SDK jars are cached, mvn; Go's without go.
 // (Loaded by test/support/prereqs.ts outside vitest too: no vitest imports here.)
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
+import { runChild } from './child.js';
 
 export const SDK_CLIENTS_DIR = path.resolve('.trackhouse/sdk-clients');
 const GO_SOURCE = path.resolve('test/support/sdk-go');
@@ -46,7 +47,7 @@ function goEnv(): NodeJS.ProcessEnv {
 /** Builds the Go probe (go's build cache makes a second build a cache hit); its path. */
 export async function buildGoProbe(): Promise<string> {
   const out = path.join(SDK_CLIENTS_DIR, 'go', 'bin', 'sdk-go');
-  const r = await run('go', ['build', '-mod=readonly', '-o', out, '.'], { cwd: GO_SOURCE, env: goEnv() });
+  const r = await runChild('go', ['build', '-mod=readonly', '-o', out, '.'], { cwd: GO_SOURCE, env: goEnv() });
   if (r.code !== 0) throw new Error(`go build of test/support/sdk-go failed (exit ${r.code}):\n${r.text.slice(-4000)}`);
   return out;
 }
@@ -96,14 +97,14 @@ export async function buildJavaProbe(): Promise<string> {
     const partial = `${file}.tmp-${process.pid}`;
     const args = ['-q', '-B', `-Dmaven.repo.local=${path.join(SDK_CLIENTS_DIR, 'm2')}`, '-f', path.join(JAVA_SOURCE, 'pom.xml'),
       `${DEPENDENCY_PLUGIN}:build-classpath`, `-Dmdep.outputFile=${partial}`];
-    const r = await run('mvn', args);
+    const r = await runChild('mvn', args);
     if (r.code !== 0) throw new Error(`mvn could not resolve the Java SDKs of test/support/sdk-java/pom.xml (exit ${r.code}):\n${r.text.slice(-4000)}`);
     renameSync(partial, file);
     cp = javaClasspath();
     if (cp === null) throw new Error(`mvn wrote no usable classpath to ${file}`);
   }
   const classes = path.join(SDK_CLIENTS_DIR, 'java', 'classes');
-  const r = await run('javac', ['-encoding', 'UTF-8', '-d', classes, '-cp', cp, path.join(JAVA_SOURCE, 'Probe.java')]);
+  const r = await runChild('javac', ['-encoding', 'UTF-8', '-d', classes, '-cp', cp, path.join(JAVA_SOURCE, 'Probe.java')]);
   if (r.code !== 0) throw new Error(`javac could not compile test/support/sdk-java/Probe.java (exit ${r.code}):\n${r.text.slice(-4000)}`);
   return [classes, cp].join(path.delimiter);
 }
@@ -127,39 +128,10 @@ export interface SdkReport {
 /** Runs a built probe (`command` and its leading arguments) with the ingest URL, key and run id; what it reported. */
 export async function runProbe(command: string[], url: string, writeKey: string, runId: string, timeoutMs = 120_000): Promise<SdkReport[]> {
   const [cmd, ...lead] = command;
-  const r = await run(cmd!, [...lead, url, writeKey, runId], { timeoutMs });
+  const r = await runChild(cmd!, [...lead, url, writeKey, runId], { timeoutMs });
   if (r.code !== 0) throw new Error(`${command.join(' ')} exited with ${r.code}:\n${r.stderr.slice(-4000)}`);
   return r.stdout
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as SdkReport);
-}
-
-interface RunResult {
-  code: number;
-  /** stdout and stderr as they came. */
-  text: string;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const both: Buffer[] = [];
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (d: Buffer) => (both.push(d), out.push(d)));
-    child.stderr.on('data', (d: Buffer) => (both.push(d), err.push(d)));
-    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      const text = (parts: Buffer[]) => Buffer.concat(parts).toString('utf8');
-      resolve({ code: code ?? (signal === 'SIGKILL' ? 137 : 128), text: text(both), stdout: text(out), stderr: text(err) });
-    });
-  });
 }
