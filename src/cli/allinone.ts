@@ -27,6 +27,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { checkClickHouse, migrate, openClickHouse, type ClickHouseHandle } from '../warehouse/index.js';
 import { InterruptedError, TrackhouseError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
+import { claimPort } from '../common/listen-errors.js';
 import { lowerBulkThreads, THREAD } from '../common/threads.js';
 import { Counter, createRegistry, type Registry } from '../common/metrics.js';
 import { currentEnv, DEV_ADMIN_KEY, loadConfig, withDevKeys, type Config } from '../config/index.js';
@@ -68,6 +69,7 @@ export async function startAllInOne(): Promise<number> {
   const supervision = supervisionOf(config, log, sinkRegistry, life);
 
   try {
+    await claimHttpPorts(config);
     const { brokers, broker } = await kafkaFor(config, log, life, supervision);
     const kafka = createKafka(config.kafka, log, brokers);
     await ensureTopics(kafka, config.kafka).catch((err: unknown) => {
@@ -131,6 +133,23 @@ export async function startAllInOne(): Promise<number> {
     }
     throw err;
   }
+}
+
+/**
+ * A port another process serves (another trackhouse start, say) stops the start here, in a
+ * second, rather than after the broker, chDB and the view have started; each part claims its
+ * port again as it listens.
+ */
+async function claimHttpPorts(config: Config): Promise<void> {
+  const { host, ingestPort, queryPort, sinkPort } = config.http;
+  const ports: [number | null, string][] = [
+    [ingestPort, 'INGEST_PORT'],
+    [queryPort, 'QUERY_PORT'],
+    [sinkPort, 'SINK_PORT'],
+    [config.tls.files ? config.tls.ingestPort : null, 'INGEST_TLS_PORT'],
+    [config.tls.files ? config.tls.queryPort : null, 'QUERY_TLS_PORT'],
+  ];
+  for (const [port, variable] of ports) if (port !== null) await claimPort(host, port, variable);
 }
 
 /** What every supervised part shares: the policy, the counter, and giving up (stop all, exit 1). */

@@ -10,7 +10,7 @@
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import type { Registry } from 'prom-client';
 import { HttpError } from './errors.js';
-import { listenError } from './listen-errors.js';
+import { claimPort, listenError } from './listen-errors.js';
 import { loadUws } from './uws.js';
 
 export const STATUS_TEXT: Record<number, string> = {
@@ -318,9 +318,12 @@ export interface Listening {
 
 /**
  * Listens on host:port. `portVariable` names the setting the port came from (QUERY_PORT, ...), so
- * a failure is a ConfigError that says which of HOST and that variable to change.
+ * a failure is a ConfigError that says which of HOST and that variable to change. A port another
+ * process listens on is refused first (`claimPort`), unless `shared`: the caller binds it beside
+ * its own listener on purpose (a TLS reload, the ingest's edge threads, whose supervisor claimed it).
  */
-export function listen(app: TemplatedApp, host: string, port: number, portVariable?: string): Promise<Listening> {
+export async function listen(app: TemplatedApp, host: string, port: number, portVariable?: string, shared = false): Promise<Listening> {
+  if (!shared) await claimPort(host, port, portVariable);
   const uws = loadUws();
   return new Promise((resolve, reject) => {
     app.listen(host, port, (socket: us_listen_socket | false) => {

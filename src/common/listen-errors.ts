@@ -19,7 +19,25 @@ export function probeListen(host: string, port: number): Promise<string | null> 
  * address came from.
  */
 export async function listenError(host: string, port: number, variable?: string): Promise<ConfigError> {
+  return errorFor(await probeListen(host, port), host, port, variable);
+}
+
+/**
+ * Refuses a port another process already listens on, before uWebSockets.js binds it. uSockets
+ * binds a fixed port with SO_REUSEPORT, so its listen succeeds beside any socket that set it too
+ * (a second trackhouse, another uWS server, nginx's `reuseport`), and the kernel then splits new
+ * connections between the two processes without a word: half the events and reads would go to
+ * the other one. node:net binds without SO_REUSEPORT, so its bind fails on any listener there.
+ * Only "in use" is decided here; anything else is left to the listen itself, whose address
+ * resolution may differ from node:net's (`localhost`).
+ */
+export async function claimPort(host: string, port: number, variable?: string): Promise<void> {
+  if (port === 0) return;
   const code = await probeListen(host, port);
+  if (code === 'EADDRINUSE') throw errorFor(code, host, port, variable);
+}
+
+function errorFor(code: string | null, host: string, port: number, variable?: string): ConfigError {
   const details = { variable: variable ?? null, host, port, reason: code };
   const where = `could not listen on ${host}:${port}`;
   const portSetting = variable ? `${variable}=${port}` : `port ${port}`;

@@ -34,6 +34,11 @@ export interface ServeOptions {
   /** Adds every route to an app; called for each app (each port, each certificate), `secure` for HTTPS ones. */
   routes(app: TemplatedApp, secure: boolean): void;
   log?: { info(obj: object, msg: string): void };
+  /**
+   * The ports were claimed by the caller and are bound by several apps of this process on
+   * purpose (the ingest's edge threads): skip the check that no other process listens there.
+   */
+  portsClaimed?: boolean;
 }
 
 export interface Serving {
@@ -59,7 +64,7 @@ export async function serve(opts: ServeOptions): Promise<Serving> {
   if (opts.tls === null) {
     const app = uws.App();
     opts.routes(app, false);
-    const l = await listen(app, opts.host, opts.port, opts.portVariable);
+    const l = await listen(app, opts.host, opts.port, opts.portVariable, opts.portsClaimed);
     return {
       port: l.port,
       tlsPort: null,
@@ -75,7 +80,7 @@ export async function serve(opts: ServeOptions): Promise<Serving> {
   if (separate) {
     const app = uws.App();
     opts.routes(app, false);
-    plain = await listen(app, opts.host, opts.port, opts.portVariable);
+    plain = await listen(app, opts.host, opts.port, opts.portVariable, opts.portsClaimed);
   }
   const secureVariable = separate ? opts.tlsPortVariable : opts.portVariable;
   let secure: TlsListener;
@@ -117,10 +122,11 @@ class TlsListener {
   ) {}
 
   static async start(opts: ServeOptions, files: TlsFiles, port: number, portVariable: string): Promise<TlsListener> {
-    return new TlsListener(opts, files, port, portVariable, await TlsListener.open(opts, files, port, portVariable));
+    return new TlsListener(opts, files, port, portVariable, await TlsListener.open(opts, files, port, portVariable, opts.portsClaimed ?? false));
   }
 
-  private static async open(opts: ServeOptions, files: TlsFiles, port: number, portVariable: string): Promise<Listening> {
+  /** `shared`: bind beside a listener of this process (a reload, or edge threads) without claiming the port. */
+  private static async open(opts: ServeOptions, files: TlsFiles, port: number, portVariable: string, shared: boolean): Promise<Listening> {
     const problems = tlsFileProblems(files);
     if (problems.length > 0) {
       throw new ConfigError(problems.map(([v, m]) => `${v}: ${m}`).join('; '), { variable: problems[0]![0] });
@@ -135,14 +141,14 @@ class TlsListener {
       });
     }
     opts.routes(app, true);
-    return listen(app, opts.host, port, portVariable);
+    return listen(app, opts.host, port, portVariable, shared);
   }
 
   /** One reload at a time; a second SIGHUP during one waits for it and then loads again. */
   reload(): Promise<void> {
     const run = async () => {
       if (this.closed) return;
-      const next = await TlsListener.open(this.opts, this.files, this.port, this.portVariable);
+      const next = await TlsListener.open(this.opts, this.files, this.port, this.portVariable, true);
       if (this.closed) {
         next.closeAll();
         return;

@@ -25,6 +25,8 @@ export interface EdgeServerOptions {
   port: number;
   /** HTTPS port apart from `port` (INGEST_TLS_PORT, made concrete by the supervisor); null: none. */
   tlsPort: number | null;
+  /** An edge thread: the supervisor claimed the ports, which every thread binds (SO_REUSEPORT). */
+  portsClaimed?: boolean;
 }
 
 export interface EdgeServer {
@@ -94,6 +96,7 @@ export async function startEdgeServer(opts: EdgeServerOptions): Promise<EdgeServ
       tls: config.tls.files,
       tlsPort: opts.tlsPort,
       tlsPortVariable: 'INGEST_TLS_PORT',
+      portsClaimed: opts.portsClaimed ?? false,
       routes: (app, secure) => {
         edge.register(app, secure);
         addOpsRoutes(app, ops);

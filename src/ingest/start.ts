@@ -7,6 +7,7 @@ import type { Worker } from 'node:worker_threads';
 import { AggregatorRegistry, Registry } from 'prom-client';
 import { TrackhouseError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
+import { claimPort } from '../common/listen-errors.js';
 import { freePort } from '../common/serve.js';
 import { Pending } from '../common/pending.js';
 import type { Config } from '../config/index.js';
@@ -190,6 +191,10 @@ async function startThreads(opts: IngestOptions, brokers: string[]): Promise<Ing
   // Every thread binds the same ports (SO_REUSEPORT), so a port asked as 0 is chosen here once.
   const tlsAsked = opts.config.tls.files ? opts.config.tls.ingestPort : null;
   const tlsPort = tlsAsked === 0 ? await freePort(host) : tlsAsked;
+  // Claimed once here: each thread binds them beside the others, so none of them can tell another
+  // process's listener from its siblings'.
+  await claimPort(host, port, 'INGEST_PORT');
+  if (tlsPort !== null) await claimPort(host, tlsPort, 'INGEST_TLS_PORT');
   sup.threads.push(...Array.from({ length: n }, (_, i) => new EdgeThread(i, sup)));
   const started = await Promise.allSettled(sup.threads.map((t) => t.start(port, tlsPort)));
   const failed = started.find((s) => s.status === 'rejected');

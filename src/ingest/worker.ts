@@ -70,6 +70,7 @@ try {
     brokers: init.brokers,
     port: init.port,
     tlsPort: init.tlsPort,
+    portsClaimed: true,
   });
   send({ type: 'listening', port: server.port, tlsPort: server.tlsPort });
 } catch (err) {

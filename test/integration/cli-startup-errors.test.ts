@@ -6,6 +6,9 @@ import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listen, type Listening } from '../../src/common/http.js';
+import { freePort } from '../../src/common/serve.js';
+import { loadUws } from '../../src/common/uws.js';
 import { kafkaBrokers, tempDir, uniqueTopicEnv } from '../support/env.js';
 
 const MAIN = path.resolve('dist/cli/main.js');
@@ -37,6 +40,9 @@ function expectCleanFailure(o: Outcome, ...mentions: (string | RegExp)[]): void 
 /** A port held by a plain listener for the whole file. */
 let held: net.Server;
 let busyPort = 0;
+/** A port held by a uWebSockets.js app of this process (SO_REUSEPORT) for the whole file. */
+let uwsHeld: Listening;
+let uwsBusyPort = 0;
 const dir = tempDir('trackhouse-startup-');
 /** A port nothing listens on (taken from the kernel, then released). */
 let closedPort = 0;
@@ -45,6 +51,8 @@ beforeAll(async () => {
   held = net.createServer();
   await new Promise<void>((resolve) => held.listen(0, '127.0.0.1', resolve));
   busyPort = (held.address() as net.AddressInfo).port;
+  uwsBusyPort = await freePort('127.0.0.1');
+  uwsHeld = await listen(loadUws().App(), '127.0.0.1', uwsBusyPort);
   const probe = net.createServer();
   await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
   closedPort = (probe.address() as net.AddressInfo).port;
@@ -53,10 +61,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await new Promise<void>((resolve) => held.close(() => resolve()));
+  uwsHeld.closeAll();
   dir.remove();
 });
 
-describe('a port or address the servers cannot listen on', () => {
+describe('an address the servers cannot listen on', () => {
   it('query with HOST=256.1.1.1 names HOST and says what to set', async () => {
     const o = await run('query', {
       HOST: '256.1.1.1',
@@ -66,14 +75,24 @@ describe('a port or address the servers cannot listen on', () => {
     });
     expectCleanFailure(o, /HOST=256\.1\.1\.1 is not an address of this machine/, /0\.0\.0\.0/);
   });
+});
+
+// Held by node:net, the servers' own listen fails. Held by another uWebSockets.js server (a second
+// trackhouse), it would succeed: both bind with SO_REUSEPORT and the kernel would split the
+// connections between the two processes, so the port is claimed before the listen.
+describe.each([
+  { holder: 'a plain listener', busy: () => busyPort },
+  { holder: 'another uWebSockets.js server (SO_REUSEPORT, as a second trackhouse)', busy: () => uwsBusyPort },
+])('a port held by $holder', ({ holder, busy }) => {
+  const tag = holder.startsWith('a plain') ? 'plain' : 'uws';
 
   it('query on a busy QUERY_PORT names QUERY_PORT', async () => {
     const o = await run('query', {
-      QUERY_PORT: String(busyPort),
+      QUERY_PORT: String(busy()),
       TRACKHOUSE_READ_KEYS: 'k',
-      TRACKHOUSE_DATA_DIR: path.join(dir.path, 'query-port'),
+      TRACKHOUSE_DATA_DIR: path.join(dir.path, `query-port-${tag}`),
     });
-    expectCleanFailure(o, new RegExp(`QUERY_PORT=${busyPort} is already in use`), /set QUERY_PORT to a free port/);
+    expectCleanFailure(o, new RegExp(`QUERY_PORT=${busy()} is already in use`), /set QUERY_PORT to a free port/);
   });
 
   it('ingest on a busy INGEST_PORT names INGEST_PORT', async () => {
@@ -81,35 +100,42 @@ describe('a port or address the servers cannot listen on', () => {
       ...(uniqueTopicEnv('startup') as Record<string, string>),
       KAFKA_BROKERS: kafkaBrokers().join(','),
       KAFKA_PARTITIONS: '1',
-      INGEST_PORT: String(busyPort),
+      INGEST_PORT: String(busy()),
       TRACKHOUSE_WRITE_KEYS: 'k:s',
-      TRACKHOUSE_DATA_DIR: path.join(dir.path, 'ingest-port'),
+      TRACKHOUSE_DATA_DIR: path.join(dir.path, `ingest-port-${tag}`),
     });
-    expectCleanFailure(o, new RegExp(`INGEST_PORT=${busyPort} is already in use`));
+    expectCleanFailure(o, new RegExp(`INGEST_PORT=${busy()} is already in use`));
   });
 
-  it('ingest with INGEST_THREADS=2 on a busy INGEST_PORT names INGEST_PORT too (the error crosses from the edge threads)', async () => {
+  it('ingest with INGEST_THREADS=2 on a busy INGEST_PORT names INGEST_PORT too', async () => {
     const o = await run('ingest', {
       ...(uniqueTopicEnv('startup') as Record<string, string>),
       KAFKA_BROKERS: kafkaBrokers().join(','),
       KAFKA_PARTITIONS: '1',
       INGEST_THREADS: '2',
-      INGEST_PORT: String(busyPort),
+      INGEST_PORT: String(busy()),
       TRACKHOUSE_WRITE_KEYS: 'k:s',
-      TRACKHOUSE_DATA_DIR: path.join(dir.path, 'ingest-threads-port'),
+      TRACKHOUSE_DATA_DIR: path.join(dir.path, `ingest-threads-port-${tag}`),
     });
-    expectCleanFailure(o, new RegExp(`INGEST_PORT=${busyPort} is already in use`));
+    expectCleanFailure(o, new RegExp(`INGEST_PORT=${busy()} is already in use`));
+  });
+
+  it('start (the all-in-one) on a busy QUERY_PORT names it before it starts a broker', async () => {
+    const dataDir = path.join(dir.path, `start-port-${tag}`);
+    const o = await run('start', { QUERY_PORT: String(busy()), INGEST_PORT: '0', SINK_PORT: '0', TRACKHOUSE_DATA_DIR: dataDir });
+    expectCleanFailure(o, new RegExp(`QUERY_PORT=${busy()} is already in use`));
+    expect(existsSync(path.join(dataDir, 'kafka'))).toBe(false);
   });
 
   it('sink on a busy SINK_PORT names SINK_PORT', async () => {
     const o = await run('sink', {
       ...(uniqueTopicEnv('startup') as Record<string, string>),
       KAFKA_BROKERS: kafkaBrokers().join(','),
-      SINK_PORT: String(busyPort),
+      SINK_PORT: String(busy()),
       SINK_WORKERS: '1',
-      TRACKHOUSE_DATA_DIR: path.join(dir.path, 'sink-port'),
+      TRACKHOUSE_DATA_DIR: path.join(dir.path, `sink-port-${tag}`),
     });
-    expectCleanFailure(o, new RegExp(`SINK_PORT=${busyPort} is already in use`));
+    expectCleanFailure(o, new RegExp(`SINK_PORT=${busy()} is already in use`));
   });
 });
 
