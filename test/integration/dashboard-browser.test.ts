@@ -1,9 +1,11 @@
 // The dashboard in a real browser (Debian's Chromium, headless, driven by playwright-core) against
 // the all-in-one as a user starts it (`trackhouse start`, on the run's broker): the page paints
 // before any key, a wrong key says so, events sent to the ingest are counted on the page, a user's
-// events are listed with filters and cursor paging, a phone-sized screen does not scroll sideways,
-// and a stopping server shows 503 and then "no answer" while the data stays on screen; a server
-// whose stream is not running yet (503 on live volume only) keeps the rest of the page usable.
+// events are listed with filters and cursor paging, their properties' integers past 2^53 digit for
+// digit (rounded, as before, where the browser lacks JSON.rawJSON), a phone-sized screen does not
+// scroll sideways, and a stopping server shows 503 and then "no answer" while the data stays on
+// screen; a server whose stream is not running yet (503 on live volume only) keeps the rest of the
+// page usable.
 // Each test keeps a screenshot (and the paint timings) under test-results/dashboard-browser/<test>/.
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
@@ -11,7 +13,7 @@ import path from 'node:path';
 import { chromium as playwright, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM_ARGS, CHROMIUM_MISSING, chromiumPath, outputDir, writeJson } from '../support/chromium.js';
-import { postBatch, sendBatch, startAllInOne, withinOneUtcDay, type AllInOne } from '../support/allinone.js';
+import { postBatch, sendBatch, startAllInOne, userEventsText, withinOneUtcDay, WIDE_PROPERTIES, type AllInOne } from '../support/allinone.js';
 
 const SUITE = 'dashboard-browser';
 const executablePath = chromiumPath();
@@ -228,6 +230,41 @@ describe.runIf(executablePath !== null)('dashboard in a browser (Chromium), agai
     await expect.poll(() => page.textContent('#user [data-status]'), { timeout: 20_000 }).toContain(`No events for nobody-${run}`);
     expect(errors).toEqual([]);
     await page.context().close();
+  });
+
+  it("shows integers past 2^53 in a user's event properties digit for digit, and rounded as before where the browser lacks JSON.rawJSON", async () => {
+    const test = 'wide integers';
+    const wideUser = `wide-user-${run}`;
+    await sendBatch(aio.ingestUrl, `[{"type":"track","userId":"${wideUser}","event":"Order Placed","messageId":"${run}-wide","properties":${WIDE_PROPERTIES.sent}}]`);
+    // The API answers the digits as sent (docs/contract.md): what the page must show.
+    await expect.poll(() => userEventsText(aio.queryUrl, wideUser), { timeout: 30_000 }).toContain(`"properties":${WIDE_PROPERTIES.sent}`);
+    const lookUp = async (page: Page) => {
+      await enterKey(page, 'dev-read-key');
+      await page.fill('#user input[name=user]', wideUser);
+      await page.click('#user button[type=submit]');
+      const cell = page.locator('#user table tbody tr td.json');
+      await expect.poll(() => cell.count(), { timeout: 20_000 }).toBe(1);
+      return cell.textContent();
+    };
+    const { page, errors } = await open();
+    expect(await page.evaluate('typeof JSON.rawJSON')).toBe('function');
+    expect(await lookUp(page)).toBe(WIDE_PROPERTIES.sent);
+    await screenshot(page, test, '1-digit-for-digit');
+    expect(errors).toEqual([]);
+    await page.context().close();
+
+    // A browser without source text access (Chromium before 114): the page parses as it always did.
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    await context.addInitScript('delete JSON.rawJSON');
+    const old = await context.newPage();
+    const oldErrors: string[] = [];
+    old.on('pageerror', (e) => oldErrors.push(e.message));
+    await old.goto(dashboardUrl);
+    expect(await old.evaluate('typeof JSON.rawJSON')).toBe('undefined');
+    expect(await lookUp(old)).toBe(WIDE_PROPERTIES.rounded);
+    await screenshot(old, test, '2-without-rawjson');
+    expect(oldErrors).toEqual([]);
+    await context.close();
   });
 
   it('fits a phone screen: nothing makes the page scroll sideways', async () => {

@@ -1,7 +1,8 @@
 // The dashboard in Firefox (Debian's firefox-esr, headless, driven by puppeteer-core over WebDriver
 // BiDi) against the all-in-one as a user starts it: the page paints before any key (first paint
 // recorded), a wrong key says so, events sent to the ingest are counted, a user's events are listed
-// and paged, and a phone-sized window does not scroll sideways. The Chromium test
+// and paged, their properties' integers past 2^53 shown digit for digit, and a phone-sized window
+// does not scroll sideways. The Chromium test
 // (dashboard-browser.test.ts) covers the same and more; this one proves the page is not
 // Chromium-only. Each test keeps a screenshot under test-results/dashboard-firefox/<test>/.
 import { randomBytes } from 'node:crypto';
@@ -9,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sendBatch, startAllInOne, withinOneUtcDay, type AllInOne } from '../support/allinone.js';
+import { sendBatch, startAllInOne, userEventsText, withinOneUtcDay, WIDE_PROPERTIES, type AllInOne } from '../support/allinone.js';
 import { FIREFOX_MISSING, firefoxPath, outputDir, writeJson } from '../support/chromium.js';
 
 const SUITE = 'dashboard-firefox';
@@ -116,6 +117,23 @@ describe.runIf(executablePath !== null)('dashboard in Firefox, against trackhous
     // Newest first: the three page calls were sent last.
     expect(await page.$eval('#user table tbody tr td:nth-child(2)', (e) => e.textContent)).toBe('page');
     await screenshot(page, 'events counted');
+    expect(errors).toEqual([]);
+    await close();
+  });
+
+  it("shows integers past 2^53 in a user's event properties digit for digit", async () => {
+    const wideUser = `wide-user-${run}`;
+    await sendBatch(aio.ingestUrl, `[{"type":"track","userId":"${wideUser}","event":"Order Placed","messageId":"${run}-wide","properties":${WIDE_PROPERTIES.sent}}]`);
+    await expect.poll(() => userEventsText(aio.queryUrl, wideUser), { timeout: 30_000 }).toContain(`"properties":${WIDE_PROPERTIES.sent}`);
+    const { page, errors, close } = await open();
+    expect(await page.evaluate('typeof JSON.rawJSON')).toBe('function');
+    await enterKey(page, 'dev-read-key');
+    await page.type('#user input[name=user]', wideUser);
+    // Enter submits the form: a click right after the key can miss a button that charts still move.
+    await page.keyboard.press('Enter');
+    await expect.poll(() => count(page, '#user table tbody tr'), { timeout: 20_000 }).toBe(1);
+    expect(await text(page, '#user table tbody tr td.json')).toBe(WIDE_PROPERTIES.sent);
+    await screenshot(page, 'wide integers');
     expect(errors).toEqual([]);
     await close();
   });

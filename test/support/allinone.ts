@@ -20,19 +20,38 @@ export interface AllInOne {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Posts a batch to the all-in-one's ingest with the dev write key; the answer, whatever it is. */
-export function postBatch(ingestUrl: string, batch: object[]): Promise<Response> {
+/**
+ * Posts a batch to the all-in-one's ingest with the dev write key; the answer, whatever it is.
+ * A string is the batch's JSON array text as sent (for numbers JSON.stringify cannot write).
+ */
+export function postBatch(ingestUrl: string, batch: object[] | string): Promise<Response> {
   return fetch(`${ingestUrl}/v1/batch`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from('dev-write-key:').toString('base64')}` },
-    body: JSON.stringify({ batch }),
+    body: typeof batch === 'string' ? `{"batch":${batch}}` : JSON.stringify({ batch }),
   });
 }
 
 /** postBatch, throwing unless the ingest answers 200. */
-export async function sendBatch(ingestUrl: string, batch: object[]): Promise<void> {
+export async function sendBatch(ingestUrl: string, batch: object[] | string): Promise<void> {
   const res = await postBatch(ingestUrl, batch);
   if (res.status !== 200) throw new Error(`ingest answered ${res.status}: ${await res.text()}`);
+}
+
+/**
+ * Properties holding integers a double rounds (a UInt64, Int64's minimum, 2^53 + 1) beside ordinary
+ * numbers: `sent` as JSON text (the ingest and the API keep those digits), `rounded` as
+ * JSON.parse then JSON.stringify show it.
+ */
+export const WIDE_PROPERTIES = {
+  sent: '{"order_id":12345678901234567891,"min":-9223372036854775808,"next":9007199254740993,"count":3,"ratio":0.5}',
+  rounded: '{"order_id":12345678901234567000,"min":-9223372036854776000,"next":9007199254740992,"count":3,"ratio":0.5}',
+} as const;
+
+/** The text of the query API's first page of `user`'s events (dev read key). */
+export async function userEventsText(queryUrl: string, user: string): Promise<string> {
+  const res = await fetch(`${queryUrl}/v1/users/${encodeURIComponent(user)}/events`, { headers: { authorization: 'Bearer dev-read-key' } });
+  return res.text();
 }
 
 export async function startAllInOne(name: string, env: Record<string, string> = {}): Promise<AllInOne> {

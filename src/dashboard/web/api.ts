@@ -36,7 +36,8 @@ export function buildPath(path: string, query: Query = {}): string {
 export class Api {
   constructor(private readonly key: () => string | null) {}
 
-  async get<T>(path: string, query?: Query): Promise<T> {
+  /** `parse` reads the body's text: exactjson.ts's parseExact for values the page shows as JSON. */
+  async get<T>(path: string, query?: Query, parse: (text: string) => unknown = JSON.parse): Promise<T> {
     const key = this.key();
     if (key === null) throw new ApiError('unauthorized', 'no read key entered');
     let res: Response;
@@ -53,7 +54,7 @@ export class Api {
     const text = await res.text().catch(() => '');
     let body: unknown = null;
     try {
-      body = JSON.parse(text);
+      body = parse(text);
     } catch {
       // A proxy's HTML error page, say: the status still tells what happened.
     }

@@ -33,6 +33,7 @@ export interface EventRow {
   source: string | null;
   category: string | null;
   group_id: string | null;
+  /** Read by parseExact (exactjson.ts): an integer past 2^53 may be a RawJson, for JSON.stringify only. */
   properties: unknown;
   traits: unknown;
   context: unknown;

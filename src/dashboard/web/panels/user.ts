@@ -2,6 +2,7 @@
 // first, a page at a time ("Load older events" follows next_cursor).
 import type { Api } from '../api.js';
 import { el, part, replace, setStatus } from '../dom.js';
+import { parseExact } from '../exactjson.js';
 import { fmtInt, fmtUtc, localInputToIso } from '../format.js';
 import { type Panel, panelError } from '../panel.js';
 import type { EventRow, EventsPage } from '../types.js';
@@ -74,7 +75,8 @@ export class UserPanel implements Panel {
     this.more.disabled = true;
     let page: EventsPage;
     try {
-      page = await this.api.get<EventsPage>(`/v1/users/${encodeURIComponent(r.user)}/events`, { ...r.query, cursor: append ? this.cursor : null });
+      // Properties keep their 64-bit integers digit for digit (eventRow shows them by JSON.stringify).
+      page = await this.api.get<EventsPage>(`/v1/users/${encodeURIComponent(r.user)}/events`, { ...r.query, cursor: append ? this.cursor : null }, parseExact);
     } catch (err) {
       this.more.disabled = false;
       panelError(this.section, err, `events of ${r.user} unavailable`);
@@ -112,6 +114,7 @@ export class UserPanel implements Panel {
   }
 }
 
+/** Properties as JSON text: JSON.stringify is what writes a kept 64-bit integer (exactjson.ts) as its digits. */
 function eventRow(e: EventRow): HTMLElement {
   const props = e.properties && typeof e.properties === 'object' && Object.keys(e.properties).length > 0 ? JSON.stringify(e.properties) : '';
   return el(
