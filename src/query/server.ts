@@ -13,6 +13,7 @@ import { createCors, type Cors } from '../common/cors.js';
 import { ConfigError } from '../common/errors.js';
 import { heapSizes } from '../common/heap.js';
 import { addOpsRoutes, bearerToken, forMethod, getAndHead, noRouteBody, writeJson, type Headers, type ReadinessCheck, type ResponseState } from '../common/http.js';
+import { apiRouter } from '../common/router.js';
 import type { Logger } from '../common/log.js';
 import { serve, type Serving } from '../common/serve.js';
 import type { Config } from '../config/index.js';
@@ -24,7 +25,6 @@ import { createGate, type Gate } from './gate.js';
 import { createQueryMetrics, type QueryMetrics, type Route } from './metrics.js';
 import { parseEventsRequest, parseRollupsRequest, type EventsRequest, type Limits, type RollupsRequest } from './params.js';
 import { createClickHouseRunner, createQueryStore, cursorTailText, NULL_TAIL, type PageRows, type SqlRunner } from './querystore.js';
-import { queryRouter } from './router.js';
 
 export interface QueryOptions {
   config: Config;
@@ -42,7 +42,7 @@ export interface QueryOptions {
    * Route sets other modules serve on this port (the dashboard's, wired by src/cli/components.ts),
    * registered before the catch-all, each given the API's own read-key check, drain state, error
    * replies, CORS and request metrics. Each of their patterns also answers with a trailing slash,
-   * and OPTIONS (./router.ts).
+   * and OPTIONS (src/common/router.ts).
    */
   routes?: readonly QueryRoutes[];
 }
@@ -389,12 +389,12 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
 
   /**
    * Every route, on one app (the HTTP port's, the HTTPS port's, each reloaded certificate's). The
-   * API's through queryRouter (a trailing slash, OPTIONS); the ops routes as on every port: no
+   * API's through apiRouter (a trailing slash, OPTIONS, the catch-alls); the ops routes as on every port: no
    * key, so no CORS (a page of any site could read /metrics through an operator's browser).
    */
   const routes = (uwsApp: TemplatedApp) => {
     addOpsRoutes(uwsApp, ops);
-    const router = queryRouter(uwsApp);
+    const router = apiRouter(uwsApp);
     const app = router.app;
     // GET's handler is the route itself; HEAD gets it through headResponse (common/http.ts).
     getAndHead(app, '/v1/users/:userId/events', (res, req) => {
@@ -445,18 +445,12 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
         metrics.done('other', 405, performance.now());
       });
     }
-    router.finish((methods) => (res, req) => cors.preflight(res, req, methods));
-    // Not the router's: a wildcard has no trailing-slash form, and these take every path.
-    const notFound = (res: HttpResponse, req: HttpRequest) => {
+    router.finish(cors, (res, req) => {
       const start = performance.now();
       // With CORS headers: a page that called a wrong path can read why.
       send(forMethod(res, req), 404, noRouteBody(req), [...corsOf(req), ...REPLY_HEADERS]);
       metrics.done('other', 404, start);
-    };
-    uwsApp.options('/*', (res, req) => {
-      if (!cors.preflightAnyPath(res, req)) notFound(res, req);
     });
-    uwsApp.any('/*', notFound);
   };
 
   let listening: Serving;
