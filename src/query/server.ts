@@ -9,7 +9,7 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Registry } from 'prom-client';
-import { createCors, type Cors } from '../common/cors.js';
+import { createCors, READ_API_EXPOSED_HEADERS, type Cors } from '../common/cors.js';
 import { ConfigError } from '../common/errors.js';
 import { heapSizes } from '../common/heap.js';
 import { addOpsRoutes, bearerToken, forMethod, getAndHead, noRouteBody, writeJson, type Headers, type ReadinessCheck, type ResponseState } from '../common/http.js';
@@ -149,11 +149,6 @@ const NO_STORE = ['Cache-Control', 'no-store'] as const;
 const REPLY_HEADERS: Headers = [NO_STORE];
 const METHOD_NOT_ALLOWED: Headers = [NO_STORE, ['Allow', 'GET, HEAD, OPTIONS']];
 const FORWARDED = 'x-trackhouse-forwarded';
-/**
- * Answer headers a browser page may read besides the safelisted ones: when to retry a 503 or 429,
- * why a key was refused, what a 405's path takes.
- */
-export const EXPOSED_HEADERS = ['Retry-After', 'WWW-Authenticate', 'Allow'] as const;
 
 /** Writes a whole reply (never cached by the client); inside a handler or a cork. */
 function send(res: HttpResponse, status: number, body: string | Uint8Array, headers: Headers = REPLY_HEADERS, close = false): void {
@@ -172,7 +167,7 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
   const runner = gatedRunner(createClickHouseRunner(opts.clickhouse), gate, metrics);
   const store = createQueryStore(runner, q.timeoutMs);
   const limits: Limits = { defaultLimit: q.defaultLimit, maxLimit: q.maxLimit };
-  const cors = createCors(q.corsOrigins, EXPOSED_HEADERS);
+  const cors = createCors(q.corsOrigins, READ_API_EXPOSED_HEADERS);
   const corsOf = cors.of;
   /** A 200's headers: made once per CORS answer, so a page costs no array. */
   const reply = cors.with(REPLY_HEADERS);
