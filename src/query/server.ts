@@ -384,8 +384,8 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
 
   /**
    * Every route, on one app (the HTTP port's, the HTTPS port's, each reloaded certificate's). The
-   * API's through apiRouter (a trailing slash, OPTIONS, the catch-alls); the ops routes as on every port: no
-   * key, so no CORS (a page of any site could read /metrics through an operator's browser).
+   * API's through apiRouter (a trailing slash, OPTIONS, the catch-alls); the ops routes as on every
+   * port: no key, so no CORS (a page of any site could read /metrics through an operator's browser).
    */
   const routes = (uwsApp: TemplatedApp) => {
     addOpsRoutes(uwsApp, ops);
