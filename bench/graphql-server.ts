@@ -14,14 +14,13 @@
 // dist/ are served on an app of their own and the GraphQL runs alternate between them (A/B).
 import path from 'node:path';
 import { Registry } from 'prom-client';
-import { createCors } from '../src/common/cors.js';
+import { createCors, READ_API_EXPOSED_HEADERS } from '../src/common/cors.js';
 import { silentLogger } from '../src/common/log.js';
 import { writeJson } from '../src/common/http.js';
 import { loadUws } from '../src/common/uws.js';
 import * as ours from '../src/graphql/routes.js';
 import { createGate } from '../src/query/gate.js';
 import { createQueryMetrics } from '../src/query/metrics.js';
-import { EXPOSED_HEADERS } from '../src/query/server.js';
 import type { RouteGuard } from '../src/query/index.js';
 import { fakeReader, graphqlPostCall, restBody } from './lib/fakepage.js';
 import { median } from './lib/median.js';
@@ -52,7 +51,7 @@ const guard: RouteGuard = {
   },
   done: (route, status, start) => metrics.done(route, status, start),
   // As the query server's by default (QUERY_CORS_ORIGINS=*).
-  cors: createCors('*', EXPOSED_HEADERS),
+  cors: createCors('*', READ_API_EXPOSED_HEADERS),
 };
 const config = { graphql: { maxDepth: 15, maxCost: 5000, introspection: 'auto' }, keys: { read: new Set([KEY]) } };
 const REPLY_HEADERS = [['Cache-Control', 'no-store']] as const;

@@ -137,7 +137,7 @@ export async function queryComponent(
     routes: [
       dashboardRoutes(config, log),
       graphqlRoutes({ config, log, registry: o.registry, stream: stream ? { answer: (route, query) => stream.answer(route, query) } : null }),
-      ...(stream ? [(app, g) => stream.routes(app, g.draining, g.done, g.begin, g.cors)] satisfies QueryRoutes[] : []),
+      ...(stream ? [(app, g) => stream.routes(app, g.draining, g.cors, g.done, g.begin)] satisfies QueryRoutes[] : []),
       adminRoutes({ adminKeys: config.keys.admin, deps: () => admin }),
       registryRoutes(config),
     ],

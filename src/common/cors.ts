@@ -22,6 +22,12 @@ const DEFAULT_ALLOW_HEADERS = 'Authorization, Content-Type';
 
 const NONE: Headers = [];
 
+/**
+ * What a page may read of the read APIs' answers (the query port's, `trackhouse alerts`') besides
+ * the safelisted headers: when to retry a 503 or 429, why a key was refused, what a 405's path takes.
+ */
+export const READ_API_EXPOSED_HEADERS = ['Retry-After', 'WWW-Authenticate', 'Allow'] as const;
+
 export interface Cors {
   /**
    * The CORS headers of an answer to `req`: Access-Control-Allow-Origin and -Expose-Headers when

@@ -5,7 +5,8 @@ import { int, items, optionalInt, optionalStr } from './parse.js';
 const GIB = 1024 ** 3;
 
 /**
- * The origins whose pages may read the query API (CORS): `*` (any), or a list of origins. Empty
+ * The origins whose pages may read the query API (CORS), and the same API on `trackhouse alerts`'
+ * port (/v1/volume, /v1/alerts moved to their own process): `*` (any), or a list of origins. Empty
  * (or `none`) turns CORS off; unlike other settings an empty value is not "unset" here: it is the
  * empty list. An origin is what a browser sends in `Origin`: scheme://host[:port], lower case, no
  * path, the scheme's default port left out; anything else could never match, so it is refused.
@@ -142,9 +143,10 @@ export const querySchema = z
      */
     viewTestKillAfterRecords: e.QUERY_VIEW_TEST_KILL_AFTER_RECORDS,
     /**
-     * Origins whose pages may read the API from a browser (CORS): '*' any (the default: keys are
-     * bearer headers, never cookies, so a page reads only what the key it holds reads), a list
-     * (each echoed in Access-Control-Allow-Origin), or none ([]).
+     * Origins whose pages may read the API from a browser (CORS), on QUERY_PORT and on STREAM_PORT
+     * (`trackhouse alerts`) alike: '*' any (the default: keys are bearer headers, never cookies, so
+     * a page reads only what the key it holds reads), a list (each echoed in
+     * Access-Control-Allow-Origin), or none ([]).
      */
     corsOrigins: e.QUERY_CORS_ORIGINS,
   }));

@@ -9,10 +9,11 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Registry } from 'prom-client';
-import { createCors, type Cors } from '../common/cors.js';
+import { createCors, READ_API_EXPOSED_HEADERS, type Cors } from '../common/cors.js';
 import { ConfigError } from '../common/errors.js';
 import { heapSizes } from '../common/heap.js';
 import { addOpsRoutes, bearerToken, forMethod, getAndHead, noRouteBody, writeJson, type Headers, type ReadinessCheck, type ResponseState } from '../common/http.js';
+import { apiRouter } from '../common/router.js';
 import type { Logger } from '../common/log.js';
 import { serve, type Serving } from '../common/serve.js';
 import type { Config } from '../config/index.js';
@@ -24,7 +25,6 @@ import { createGate, type Gate } from './gate.js';
 import { createQueryMetrics, type QueryMetrics, type Route } from './metrics.js';
 import { parseEventsRequest, parseRollupsRequest, type EventsRequest, type Limits, type RollupsRequest } from './params.js';
 import { createClickHouseRunner, createQueryStore, cursorTailText, NULL_TAIL, type PageRows, type SqlRunner } from './querystore.js';
-import { queryRouter } from './router.js';
 
 export interface QueryOptions {
   config: Config;
@@ -42,7 +42,7 @@ export interface QueryOptions {
    * Route sets other modules serve on this port (the dashboard's, wired by src/cli/components.ts),
    * registered before the catch-all, each given the API's own read-key check, drain state, error
    * replies, CORS and request metrics. Each of their patterns also answers with a trailing slash,
-   * and OPTIONS (./router.ts).
+   * and OPTIONS (src/common/router.ts).
    */
   routes?: readonly QueryRoutes[];
 }
@@ -149,11 +149,6 @@ const NO_STORE = ['Cache-Control', 'no-store'] as const;
 const REPLY_HEADERS: Headers = [NO_STORE];
 const METHOD_NOT_ALLOWED: Headers = [NO_STORE, ['Allow', 'GET, HEAD, OPTIONS']];
 const FORWARDED = 'x-trackhouse-forwarded';
-/**
- * Answer headers a browser page may read besides the safelisted ones: when to retry a 503 or 429,
- * why a key was refused, what a 405's path takes.
- */
-export const EXPOSED_HEADERS = ['Retry-After', 'WWW-Authenticate', 'Allow'] as const;
 
 /** Writes a whole reply (never cached by the client); inside a handler or a cork. */
 function send(res: HttpResponse, status: number, body: string | Uint8Array, headers: Headers = REPLY_HEADERS, close = false): void {
@@ -172,7 +167,7 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
   const runner = gatedRunner(createClickHouseRunner(opts.clickhouse), gate, metrics);
   const store = createQueryStore(runner, q.timeoutMs);
   const limits: Limits = { defaultLimit: q.defaultLimit, maxLimit: q.maxLimit };
-  const cors = createCors(q.corsOrigins, EXPOSED_HEADERS);
+  const cors = createCors(q.corsOrigins, READ_API_EXPOSED_HEADERS);
   const corsOf = cors.of;
   /** A 200's headers: made once per CORS answer, so a page costs no array. */
   const reply = cors.with(REPLY_HEADERS);
@@ -389,12 +384,12 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
 
   /**
    * Every route, on one app (the HTTP port's, the HTTPS port's, each reloaded certificate's). The
-   * API's through queryRouter (a trailing slash, OPTIONS); the ops routes as on every port: no
-   * key, so no CORS (a page of any site could read /metrics through an operator's browser).
+   * API's through apiRouter (a trailing slash, OPTIONS, the catch-alls); the ops routes as on every
+   * port: no key, so no CORS (a page of any site could read /metrics through an operator's browser).
    */
   const routes = (uwsApp: TemplatedApp) => {
     addOpsRoutes(uwsApp, ops);
-    const router = queryRouter(uwsApp);
+    const router = apiRouter(uwsApp);
     const app = router.app;
     // GET's handler is the route itself; HEAD gets it through headResponse (common/http.ts).
     getAndHead(app, '/v1/users/:userId/events', (res, req) => {
@@ -445,18 +440,12 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
         metrics.done('other', 405, performance.now());
       });
     }
-    router.finish((methods) => (res, req) => cors.preflight(res, req, methods));
-    // Not the router's: a wildcard has no trailing-slash form, and these take every path.
-    const notFound = (res: HttpResponse, req: HttpRequest) => {
+    router.finish(cors, (res, req) => {
       const start = performance.now();
       // With CORS headers: a page that called a wrong path can read why.
       send(forMethod(res, req), 404, noRouteBody(req), [...corsOf(req), ...REPLY_HEADERS]);
       metrics.done('other', 404, start);
-    };
-    uwsApp.options('/*', (res, req) => {
-      if (!cors.preflightAnyPath(res, req)) notFound(res, req);
     });
-    uwsApp.any('/*', notFound);
   };
 
   let listening: Serving;

@@ -5,7 +5,8 @@
 // (src/common/http.ts), as the query API's. Both are answered inside the uWS handler
 // from the committed store (LMDB reads take microseconds; a range is bounded to MAX_BUCKETS).
 //
-// Registered on the query server's app (QUERY_STREAM=on) or on `trackhouse alerts`'s own.
+// Registered on the query server's app (QUERY_STREAM=on) or on `trackhouse alerts`'s own, both
+// through src/common/router.ts: a trailing slash, OPTIONS and CORS the same on either port.
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Cors } from '../common/cors.js';
 import { HTTP_ERRORS, HttpError } from '../common/errors.js';
@@ -61,10 +62,10 @@ export interface StreamRoutesOptions {
   /** Recorded per answer (the host's request metrics). */
   done?(route: 'volume' | 'alerts', status: number, start: number): void;
   /**
-   * The query port's CORS (QUERY_CORS_ORIGINS), whose server answers OPTIONS: its headers go on
-   * every answer, and 405s list OPTIONS. Absent (`trackhouse alerts`' own port): no CORS.
+   * The port's CORS (QUERY_CORS_ORIGINS, on the query port and `trackhouse alerts`' alike), whose
+   * server answers OPTIONS (src/common/router.ts): its headers go on every answer, 405s list OPTIONS.
    */
-  cors?: Cors;
+  cors: Cors;
 }
 
 export const VOLUME_PARAMS = new Set(['by', 'window', 'from', 'to', 'source', 'event', 'type']);
@@ -128,7 +129,6 @@ export function parseVolumeRequest(query: string, now: number): VolumeRequest {
 
 const NO_STORE = ['Cache-Control', 'no-store'] as const;
 const REPLY_HEADERS: Headers = [NO_STORE];
-const NO_HEADERS: Headers = [];
 
 /** Status, extra headers and body of an error, through the registry's one mapping. */
 function errorReply(err: unknown): { status: number; body: string; headers: Headers } {
@@ -208,8 +208,8 @@ export function registerStreamRoutes(app: TemplatedApp, opts: StreamRoutesOption
     if (token === null) throw unauthorized('missing');
     if (!opts.readKeys.has(token)) throw unauthorized('invalid');
   };
-  const corsOf = opts.cors ? opts.cors.of : () => NO_HEADERS;
-  const reply = opts.cors ? opts.cors.with(REPLY_HEADERS) : () => REPLY_HEADERS;
+  const corsOf = opts.cors.of;
+  const reply = opts.cors.with(REPLY_HEADERS);
   const fail = (res: HttpResponse, err: unknown, cors: Headers): number => {
     const e = errorReply(err);
     // Closing the connection when draining moves a keep-alive client to another instance.
@@ -251,7 +251,7 @@ export function registerStreamRoutes(app: TemplatedApp, opts: StreamRoutesOption
   getAndHead(app, '/v1/volume', handle('volume'));
   getAndHead(app, '/v1/alerts', handle('alerts'));
   const methodNotAllowed = JSON.stringify({ error: 'method_not_allowed', message: 'only GET and HEAD are supported here' });
-  const allow: Headers = [NO_STORE, ['Allow', opts.cors ? 'GET, HEAD, OPTIONS' : 'GET, HEAD']];
+  const allow: Headers = [NO_STORE, ['Allow', 'GET, HEAD, OPTIONS']];
   for (const path of ['/v1/volume', '/v1/alerts']) {
     app.any(path, (res, req) => {
       writeJson(forMethod(res, req), HTTP_ERRORS.method_not_allowed, methodNotAllowed, [...corsOf(req), ...allow]);

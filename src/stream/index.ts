@@ -4,12 +4,13 @@
 // (`trackhouse alerts`, with its own /healthz, /readyz and /metrics on STREAM_PORT).
 import type { Kafka } from 'kafkajs';
 import type { TemplatedApp } from 'uWebSockets.js';
-import type { Cors } from '../common/cors.js';
+import { createCors, READ_API_EXPOSED_HEADERS, type Cors } from '../common/cors.js';
 import { HttpError } from '../common/errors.js';
 import { addOpsRoutes, forMethod, listen, noRouteBody, writeJson, type ReadinessCheck } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import type { Registry } from '../common/metrics.js';
 import { Pending } from '../common/pending.js';
+import { apiRouter } from '../common/router.js';
 import { loadUws } from '../common/uws.js';
 import type { Config } from '../config/index.js';
 import { createLease, createLogProducer, ensureStreamTopics, ensureTopics, type Lease, type LogProducer } from '../kafka/index.js';
@@ -191,7 +192,7 @@ export async function startStream(opts: StreamOptions): Promise<RunningStream> {
  */
 export interface HostedStream {
   /** Registers /v1/volume and /v1/alerts on the host's app (`cors`: the host's, on every answer). */
-  routes(app: TemplatedApp, draining: () => boolean, done?: (route: StreamRoute, status: number, start: number) => void, begin?: () => () => void, cors?: Cors): void;
+  routes(app: TemplatedApp, draining: () => boolean, cors: Cors, done?: (route: StreamRoute, status: number, start: number) => void, begin?: () => () => void): void;
   /** The body of GET /v1/volume or /v1/alerts for a query string (GraphQL); rejects with the API's HttpError. */
   answer(route: StreamRoute, query: string): Promise<string>;
   start(): void;
@@ -284,14 +285,14 @@ export function hostStream(opts: HostedStreamOptions, retryMs = 30_000): HostedS
   };
 
   return {
-    routes(app, draining, done, begin, cors) {
+    routes(app, draining, cors, done, begin) {
       registerStreamRoutes(app, {
         readKeys: opts.config.keys.read,
         answer: (route, query) => ask<string>({ type: 'answer', route, query, now: Date.now() }),
         draining,
+        cors,
         ...(done ? { done } : {}),
         ...(begin ? { begin } : {}),
-        ...(cors ? { cors } : {}),
       });
     },
     answer: (route, query) => ask<string>({ type: 'answer', route, query, now: Date.now() }),
@@ -320,15 +321,24 @@ export interface StreamServer {
   stop(): Promise<void>;
 }
 
-/** `trackhouse alerts`: the stream component with its API and ops routes on STREAM_PORT. */
+/** As on every answer of the API (and the query port's 404). */
+const NO_STORE = ['Cache-Control', 'no-store'] as const;
+
+/**
+ * `trackhouse alerts`: the stream component with its API and ops routes on STREAM_PORT. The API
+ * answers as on the query port: the same router (a trailing slash, OPTIONS, the 404) and CORS
+ * (QUERY_CORS_ORIGINS); the ops routes go on the app itself, without CORS, as there.
+ */
 export async function startStreamServer(opts: StreamOptions): Promise<StreamServer> {
   const stream = await startStream(opts);
   let draining = false;
   const app = loadUws().App();
   addOpsRoutes(app, { registry: opts.registry, draining: () => draining, checks: stream.checks });
-  registerStreamRoutes(app, { readKeys: opts.config.keys.read, answer: (route, query) => streamAnswer(stream.view(), route, query, Date.now()), draining: () => draining });
-  app.any('/*', (res, req) => {
-    writeJson(forMethod(res, req), 404, noRouteBody(req));
+  const cors = createCors(opts.config.query.corsOrigins, READ_API_EXPOSED_HEADERS);
+  const router = apiRouter(app);
+  registerStreamRoutes(router.app, { readKeys: opts.config.keys.read, answer: (route, query) => streamAnswer(stream.view(), route, query, Date.now()), draining: () => draining, cors });
+  router.finish(cors, (res, req) => {
+    writeJson(forMethod(res, req), 404, noRouteBody(req), [...cors.of(req), NO_STORE]);
   });
   let http;
   try {

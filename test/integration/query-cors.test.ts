@@ -7,13 +7,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registryRoutes } from '../../src/cli/components.js';
 import { HttpError } from '../../src/common/errors.js';
-import { exchange, type RawAnswer, type RawRequest } from '../support/raw-http.js';
+import { exchange, type RawRequest } from '../support/raw-http.js';
 import { tempDir, testConfig } from '../support/env.js';
+import { bearer, corsOf, EXPOSED, GET_HEAD, headersBesidesDate, preflight, SITE, withSlash } from './cors-helpers.js';
 import { ADMIN_KEY, insertRows, READ_KEY, startWholePort, type Harness } from './query-helpers.js';
 
-const SITE = 'https://app.example';
-const EXPOSED = 'Retry-After, WWW-Authenticate, Allow';
-const GET_HEAD = 'GET, HEAD, OPTIONS';
 const USER = 'a/b %c é';
 const USER_PATH = `/v1/users/${encodeURIComponent(USER)}/events`;
 const PAGE_QUERY = '{ user(id: "alice") { events(first: 2) { edges { node { eventId } } } } }';
@@ -43,21 +41,10 @@ afterAll(async () => {
   configDir.remove();
 });
 
-const bearer = (key: string) => ({ Authorization: `Bearer ${key}` });
 const read = bearer(READ_KEY);
 const admin = bearer(ADMIN_KEY);
 const json = { 'Content-Type': 'application/json' };
-const preflight = (path: string, method = 'GET', origin = SITE, headers = 'authorization, content-type'): RawRequest => ({
-  method: 'OPTIONS',
-  path,
-  headers: { Origin: origin, 'Access-Control-Request-Method': method, ...(headers === '' ? {} : { 'Access-Control-Request-Headers': headers }) },
-});
 const graphqlPost = (body: unknown, headers: Record<string, string> = read): RawRequest => ({ method: 'POST', path: '/graphql', headers: { ...headers, ...json }, body: JSON.stringify(body) });
-
-/** The CORS headers of an answer (names in lower case). */
-function corsOf(a: RawAnswer): Record<string, string> {
-  return Object.fromEntries(Object.entries(a.headers).filter(([k]) => k.startsWith('access-control-') || k === 'vary'));
-}
 
 /** Every route of the port and the methods it takes (its 405's Allow), with a method it does not take. */
 const ROUTES: [path: string, methods: string, other: string][] = [
@@ -179,12 +166,6 @@ describe('QUERY_CORS_ORIGINS=* (the default)', () => {
 });
 
 describe('a trailing slash', () => {
-  /** Every header but Date, which moves. */
-  const headers = (a: RawAnswer) => {
-    const { date: _date, ...rest } = a.headers;
-    return rest;
-  };
-
   it('answers the same status, headers and bytes as the path without it, on every route', async () => {
     const requests: RawRequest[] = [
       { method: 'GET', path: '/v1/users/alice/events?limit=1', headers: read },
@@ -203,20 +184,17 @@ describe('a trailing slash', () => {
       { method: 'GET', path: '/registry/subjects', headers: read },
       { method: 'DELETE', path: '/v1/users/alice/events', headers: read, body: '' },
     ];
-    const slashed = requests.map((r) => {
-      const q = r.path.indexOf('?');
-      return { ...r, path: q < 0 ? `${r.path}/` : `${r.path.slice(0, q)}/${r.path.slice(q)}` };
-    });
+    const slashed = requests.map(withSlash);
     const plain = await exchange(query.server.port, requests);
-    const withSlash = await exchange(query.server.port, slashed);
+    const slashAnswers = await exchange(query.server.port, slashed);
     plain.forEach((a, i) => {
       const what = `${slashed[i]!.method} ${slashed[i]!.path}`;
-      expect(withSlash[i]!.status, what).toBe(a.status);
-      expect(headers(withSlash[i]!), what).toEqual(headers(a));
-      expect(withSlash[i]!.bodyBytes.equals(a.bodyBytes), what).toBe(true);
+      expect(slashAnswers[i]!.status, what).toBe(a.status);
+      expect(headersBesidesDate(slashAnswers[i]!), what).toEqual(headersBesidesDate(a));
+      expect(slashAnswers[i]!.bodyBytes.equals(a.bodyBytes), what).toBe(true);
     });
     expect(plain.map((a) => a.status)).toEqual([200, 200, 401, 200, 200, 200, 200, 200, 200, 200, 200, 401, 200, 200, 405]);
-    expect(JSON.parse(withSlash[1]!.body).events.map((e: { event_id: string }) => e.event_id)).toEqual(['e3']);
+    expect(JSON.parse(slashAnswers[1]!.body).events.map((e: { event_id: string }) => e.event_id)).toEqual(['e3']);
   });
 
   it('keeps the user path as it is: an empty user id or a second slash is no route; an encoded slash is part of the id', async () => {

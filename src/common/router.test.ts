@@ -1,10 +1,11 @@
-// queryRouter: each pattern a route set registers is registered on the app as given and with a
+// apiRouter: each pattern a route set registers is registered on the app as given and with a
 // trailing slash, each (method, path) once, and finish() adds OPTIONS with the methods registered
-// for the path; anything else on the app is the app's own.
+// for the path, then the port's catch-alls; anything else on the app is the app's own.
 import { describe, expect, it } from 'vitest';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { getAndHead } from '../common/http.js';
-import { queryRouter, withTrailingSlash } from './router.js';
+import { createCors } from './cors.js';
+import { getAndHead } from './http.js';
+import { apiRouter, withTrailingSlash } from './router.js';
 
 type Handler = (res: HttpResponse, req: HttpRequest) => void;
 
@@ -23,6 +24,22 @@ function recordingApp(): { app: TemplatedApp; routes: string[]; handlers: Map<st
   return { app: app as unknown as TemplatedApp, routes, handlers };
 }
 
+/** A request with these headers (names in lower case). */
+function request(headers: Record<string, string>): HttpRequest {
+  return { getHeader: (name: string) => headers[name] ?? '' } as unknown as HttpRequest;
+}
+
+/** A stand-in for uWS's response that records what is written. */
+function recorder(): { res: HttpResponse; calls: string[] } {
+  const calls: string[] = [];
+  const res = {
+    writeStatus: (s: string) => (calls.push(`status ${s}`), res),
+    writeHeader: (k: string, v: string) => (calls.push(`${k}: ${v}`), res),
+    endWithoutBody: () => (calls.push('end'), res),
+  };
+  return { res: res as unknown as HttpResponse, calls };
+}
+
 describe('withTrailingSlash', () => {
   it('adds the slash form unless the pattern ends in a slash or a wildcard', () => {
     expect(withTrailingSlash('/v1/users/:userId/events')).toEqual(['/v1/users/:userId/events', '/v1/users/:userId/events/']);
@@ -31,10 +48,10 @@ describe('withTrailingSlash', () => {
   });
 });
 
-describe('queryRouter', () => {
+describe('apiRouter', () => {
   it('registers every pattern with and without a trailing slash, the same handler for both', () => {
     const { app, routes, handlers } = recordingApp();
-    const router = queryRouter(app);
+    const router = apiRouter(app);
     const handler: Handler = () => {};
     router.app.post('/graphql', handler);
     router.app.any('/graphql', handler);
@@ -44,7 +61,7 @@ describe('queryRouter', () => {
 
   it('registers a pattern given with and without its slash once', () => {
     const { app, routes } = recordingApp();
-    const router = queryRouter(app);
+    const router = apiRouter(app);
     router.app.get('/dashboard', () => {});
     router.app.get('/dashboard/', () => {});
     expect(routes).toEqual(['get /dashboard', 'get /dashboard/']);
@@ -52,7 +69,7 @@ describe('queryRouter', () => {
 
   it('adds OPTIONS on finish with the methods each path was registered for, in Allow order; the 405s (any) add none', () => {
     const { app, routes, handlers } = recordingApp();
-    const router = queryRouter(app);
+    const router = apiRouter(app);
     const noop: Handler = () => {};
     getAndHead(router.app, '/v1/users/:userId/events', noop);
     router.app.any('/v1/users/:userId/events', noop);
@@ -61,12 +78,7 @@ describe('queryRouter', () => {
     for (const m of ['get', 'head', 'post', 'put', 'del'] as const) router.app[m]('/registry/*', noop);
     router.app.options('/own', noop);
     router.app.get('/own', noop);
-    const asked: string[] = [];
-    router.finish((methods) => {
-      asked.push(methods);
-      return noop;
-    });
-    expect(asked).toEqual(['GET, HEAD, OPTIONS', 'GET, HEAD, POST, OPTIONS', 'GET, HEAD, POST, PUT, DELETE, OPTIONS']);
+    router.finish(createCors('*', []), noop);
     expect(routes.filter((r) => r.startsWith('options'))).toEqual([
       'options /own',
       'options /own/',
@@ -75,14 +87,42 @@ describe('queryRouter', () => {
       'options /graphql',
       'options /graphql/',
       'options /registry/*',
+      'options /*',
+    ]);
+    const allowOf = (route: string) => {
+      const { res, calls } = recorder();
+      handlers.get(route)!(res, request({ origin: 'https://a.example', 'access-control-request-method': 'GET' }));
+      return [calls[0], calls.find((c) => c.startsWith('Allow: '))];
+    };
+    expect(['options /v1/users/:userId/events/', 'options /graphql', 'options /registry/*'].map(allowOf)).toEqual([
+      ['status 204 No Content', 'Allow: GET, HEAD, OPTIONS'],
+      ['status 204 No Content', 'Allow: GET, HEAD, POST, OPTIONS'],
+      ['status 204 No Content', 'Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS'],
     ]);
     // A route set's own OPTIONS stays its own.
     expect(handlers.get('options /own')).toBe(noop);
   });
 
+  it('ends the port on finish: a preflight on any other path is granted, anything else there is notFound', () => {
+    const { app, routes, handlers } = recordingApp();
+    const router = apiRouter(app);
+    router.app.get('/v1/volume', () => {});
+    const missed: string[] = [];
+    const notFound: Handler = (_res, req) => void missed.push(req.getHeader('origin'));
+    router.finish(createCors('*', []), notFound);
+    expect(routes.slice(-2)).toEqual(['options /*', 'any /*']);
+    expect(handlers.get('any /*')).toBe(notFound);
+    const granted = recorder();
+    handlers.get('options /*')!(granted.res, request({ origin: 'https://a.example', 'access-control-request-method': 'GET' }));
+    expect(granted.calls[0]).toBe('status 204 No Content');
+    const plain = recorder();
+    handlers.get('options /*')!(plain.res, request({ origin: 'https://plain.example' }));
+    expect([plain.calls, missed]).toEqual([[], ['https://plain.example']]);
+  });
+
   it('leaves the rest of the app as it is, and chains registrations on the router', () => {
     const { app } = recordingApp();
-    const router = queryRouter(app);
+    const router = apiRouter(app);
     expect((router.app as unknown as { numSubscribers(): number }).numSubscribers()).toBe(7);
     expect(router.app.get('/a', () => {})).toBe(router.app);
   });
