@@ -3,6 +3,7 @@
 // for the path, then the port's catch-alls; anything else on the app is the app's own.
 import { describe, expect, it } from 'vitest';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { fakeRequest, recorder } from '../../test/support/uws-fakes.js';
 import { createCors } from './cors.js';
 import { getAndHead } from './http.js';
 import { apiRouter, withTrailingSlash } from './router.js';
@@ -22,22 +23,6 @@ function recordingApp(): { app: TemplatedApp; routes: string[]; handlers: Map<st
     };
   }
   return { app: app as unknown as TemplatedApp, routes, handlers };
-}
-
-/** A request with these headers (names in lower case). */
-function request(headers: Record<string, string>): HttpRequest {
-  return { getHeader: (name: string) => headers[name] ?? '' } as unknown as HttpRequest;
-}
-
-/** A stand-in for uWS's response that records what is written. */
-function recorder(): { res: HttpResponse; calls: string[] } {
-  const calls: string[] = [];
-  const res = {
-    writeStatus: (s: string) => (calls.push(`status ${s}`), res),
-    writeHeader: (k: string, v: string) => (calls.push(`${k}: ${v}`), res),
-    endWithoutBody: () => (calls.push('end'), res),
-  };
-  return { res: res as unknown as HttpResponse, calls };
 }
 
 describe('withTrailingSlash', () => {
@@ -91,7 +76,7 @@ describe('apiRouter', () => {
     ]);
     const allowOf = (route: string) => {
       const { res, calls } = recorder();
-      handlers.get(route)!(res, request({ origin: 'https://a.example', 'access-control-request-method': 'GET' }));
+      handlers.get(route)!(res, fakeRequest({ origin: 'https://a.example', 'access-control-request-method': 'GET' }));
       return [calls[0], calls.find((c) => c.startsWith('Allow: '))];
     };
     expect(['options /v1/users/:userId/events/', 'options /graphql', 'options /registry/*'].map(allowOf)).toEqual([
@@ -113,10 +98,10 @@ describe('apiRouter', () => {
     expect(routes.slice(-2)).toEqual(['options /*', 'any /*']);
     expect(handlers.get('any /*')).toBe(notFound);
     const granted = recorder();
-    handlers.get('options /*')!(granted.res, request({ origin: 'https://a.example', 'access-control-request-method': 'GET' }));
+    handlers.get('options /*')!(granted.res, fakeRequest({ origin: 'https://a.example', 'access-control-request-method': 'GET' }));
     expect(granted.calls[0]).toBe('status 204 No Content');
     const plain = recorder();
-    handlers.get('options /*')!(plain.res, request({ origin: 'https://plain.example' }));
+    handlers.get('options /*')!(plain.res, fakeRequest({ origin: 'https://plain.example' }));
     expect([plain.calls, missed]).toEqual([[], ['https://plain.example']]);
   });
 
