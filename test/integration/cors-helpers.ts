@@ -1,6 +1,7 @@
 // Helpers of the CORS tests of the read API's ports (the query port, `trackhouse alerts`' port),
 // over raw HTTP (test/support/raw-http.ts): the requests a browser sends and what to read of the
 // answers.
+import { expect } from 'vitest';
 import type { RawAnswer, RawRequest } from '../support/raw-http.js';
 
 /** The page's origin. */
@@ -34,4 +35,21 @@ export function headersBesidesDate(a: RawAnswer): Record<string, string> {
 export function withSlash(r: RawRequest): RawRequest {
   const q = r.path.indexOf('?');
   return { ...r, path: q < 0 ? `${r.path}/` : `${r.path.slice(0, q)}/${r.path.slice(q)}` };
+}
+
+/**
+ * Each answer has its case's status and the headers of `Access-Control-Allow-Origin: *` (no
+ * credentials, the exposed headers); `each` adds the checks of one port.
+ */
+export function expectAnyOriginOnEvery(answers: RawAnswer[], cases: [RawRequest, number][], each: (a: RawAnswer, what: string) => void): void {
+  expect(answers).toHaveLength(cases.length);
+  answers.forEach((a, i) => {
+    const [r, status] = cases[i]!;
+    const what = `${r.method} ${r.path}`;
+    expect(a.status, what).toBe(status);
+    expect(a.headers['access-control-allow-origin'], what).toBe('*');
+    expect(a.headers['access-control-expose-headers'], what).toBe(EXPOSED);
+    expect(a.headers['access-control-allow-credentials'], what).toBeUndefined();
+    each(a, what);
+  });
 }

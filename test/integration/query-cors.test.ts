@@ -9,7 +9,7 @@ import { registryRoutes } from '../../src/cli/components.js';
 import { HttpError } from '../../src/common/errors.js';
 import { exchange, type RawRequest } from '../support/raw-http.js';
 import { tempDir, testConfig } from '../support/env.js';
-import { bearer, corsOf, EXPOSED, GET_HEAD, headersBesidesDate, preflight, SITE, withSlash } from './cors-helpers.js';
+import { bearer, corsOf, EXPOSED, expectAnyOriginOnEvery, GET_HEAD, headersBesidesDate, preflight, SITE, withSlash } from './cors-helpers.js';
 import { ADMIN_KEY, insertRows, READ_KEY, startWholePort, type Harness } from './query-helpers.js';
 
 const USER = 'a/b %c é';
@@ -127,15 +127,7 @@ describe('QUERY_CORS_ORIGINS=* (the default)', () => {
       [{ method: 'GET', path: '/v1/nothing', headers: read }, 404],
     ];
     const answers = await exchange(query.server.port, cases.map(([r]) => r));
-    answers.forEach((a, i) => {
-      const [r, status] = cases[i]!;
-      const what = `${r.method} ${r.path}`;
-      expect(a.status, what).toBe(status);
-      expect(a.headers['access-control-allow-origin'], what).toBe('*');
-      expect(a.headers['access-control-expose-headers'], what).toBe(EXPOSED);
-      expect(a.headers['access-control-allow-credentials'], what).toBeUndefined();
-      expect(a.headers.vary ?? '', what).not.toContain('Origin');
-    });
+    expectAnyOriginOnEvery(answers, cases, (a, what) => expect(a.headers.vary ?? '', what).not.toContain('Origin'));
     // What the exposed headers are there for.
     const retry = answers[cases.findIndex(([, s]) => s === 503)]!;
     expect(retry.headers['retry-after']).toBe('1');

@@ -9,7 +9,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { createKafka, ensureTopics } from '../../src/kafka/index.js';
 import { exchange, type RawAnswer, type RawRequest } from '../support/raw-http.js';
 import { tempDir } from '../support/env.js';
-import { bearer, corsOf, EXPOSED, GET_HEAD, headersBesidesDate, preflight, SITE, withSlash } from './cors-helpers.js';
+import { bearer, corsOf, EXPOSED, expectAnyOriginOnEvery, GET_HEAD, headersBesidesDate, preflight, SITE, withSlash } from './cors-helpers.js';
 import { event, getJson, send, spawnAlerts, streamEnv, until, type AlertsChild } from './stream-helpers.js';
 
 const read = bearer('test-read-key');
@@ -75,15 +75,7 @@ describe('trackhouse alerts from a page of another origin', () => {
         [{ method: 'GET', path: '/v1/nothing', headers: read }, 404],
       ];
       const answers = await exchange(anyPort, cases.map(([r]) => r));
-      answers.forEach((a, i) => {
-        const [r, status] = cases[i]!;
-        const what = `${r.method} ${r.path}`;
-        expect(a.status, what).toBe(status);
-        expect(a.headers['access-control-allow-origin'], what).toBe('*');
-        expect(a.headers['access-control-expose-headers'], what).toBe(EXPOSED);
-        expect(a.headers['access-control-allow-credentials'], what).toBeUndefined();
-        expect(a.headers['cache-control'], what).toBe('no-store');
-      });
+      expectAnyOriginOnEvery(answers, cases, (a, what) => expect(a.headers['cache-control'], what).toBe('no-store'));
       expect(JSON.parse(answers[0]!.body).rows).toEqual([expect.objectContaining({ key: 'web', events: 1 })]);
       expect(JSON.parse(answers[3]!.body).error).toBe('unauthorized');
       expect(answers[4]!.headers['www-authenticate']).toContain('invalid_token');
