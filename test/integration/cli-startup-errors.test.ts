@@ -18,7 +18,12 @@ interface Outcome {
   stderr: string;
 }
 
-function run(command: string, env: Record<string, string>): Promise<Outcome> {
+/**
+ * Runs the command to its end. One that is still running after `limitMs` (it started where it
+ * should have refused) is killed, so a failing case reports its exit code as null instead of
+ * leaving a server behind.
+ */
+function run(command: string, env: Record<string, string>, limitMs = 60_000): Promise<Outcome> {
   if (!existsSync(MAIN)) throw new Error('dist/cli/main.js is missing: run npm run build first (npm test does)');
   const child = spawn(process.execPath, [MAIN, command], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', ...env },
@@ -26,7 +31,13 @@ function run(command: string, env: Record<string, string>): Promise<Outcome> {
   });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stderr })));
+  const limit = setTimeout(() => child.kill('SIGKILL'), limitMs);
+  return new Promise((resolve) =>
+    child.once('close', (code) => {
+      clearTimeout(limit);
+      resolve({ code, stderr });
+    }),
+  );
 }
 
 /** What main.ts prints for a TrackhouseError: `trackhouse: <message>`, and no stack frames. */
