@@ -28,6 +28,7 @@ import { checkClickHouse, migrate, openClickHouse, type ClickHouseHandle } from 
 import { InterruptedError, TrackhouseError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { claimPort } from '../common/listen-errors.js';
+import { VERSION } from '../common/version.js';
 import { lowerBulkThreads, THREAD } from '../common/threads.js';
 import { Counter, createRegistry, type Registry } from '../common/metrics.js';
 import { currentEnv, DEV_ADMIN_KEY, loadConfig, withDevKeys, type Config } from '../config/index.js';
@@ -349,7 +350,7 @@ function printBanner(
   const query = `${queryHttps(config) ? 'https' : 'http'}://${host}:${p.queryPort}`;
   const lines = [
     '',
-    'trackhouse is running',
+    `trackhouse ${VERSION} is running (Node.js ${process.versions.node})`,
     '',
     `  ingest   ${ingest}      (Segment HTTP Tracking API: /v1/track, /v1/batch, ...)`,
     `  query    ${query}      (/v1/users/{userId}/events, /v1/rollups/daily${config.stream.inQuery ? ', /v1/volume, /v1/alerts' : ''})`,

@@ -2,11 +2,13 @@
 // trackhouse command line. Each command lives in its own module under ./commands/.
 import { Command } from 'commander';
 import { TrackhouseError } from '../common/errors.js';
+import { VERSION } from '../common/version.js';
 import { registerCommands } from './commands/index.js';
 import { checkNode } from './preflight.js';
 
 const program = new Command('trackhouse')
   .description('Self-hosted event tracking: Segment-compatible ingest -> Kafka -> ClickHouse, with a query API')
+  .version(VERSION, '-V, --version', "print trackhouse's version")
   .showHelpAfterError();
 
 await registerCommands(program);

@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { AggregatorRegistry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { BufferedHistogram, Counter, Histogram, PendingCount, Registry } from './metrics.js';
+import { BufferedHistogram, Counter, createRegistry, Histogram, PendingCount, Registry } from './metrics.js';
 
 const BUCKETS = [0.001, 0.01, 0.1, 1];
 
@@ -47,5 +49,23 @@ describe('PendingCount', () => {
     expect(await registry.metrics()).toContain('c{k="a"} 3');
     a.n += 2;
     expect(await registry.metrics()).toContain('c{k="a"} 5');
+  });
+});
+
+describe('createRegistry', () => {
+  it("exposes trackhouse_build_info with package.json's version and this Node.js, set to 1", async () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const text = await createRegistry('probe').metrics();
+    expect(text).toContain(`trackhouse_build_info{version="${pkg.version}",node="${process.versions.node}",component="probe"} 1\n`);
+  });
+
+  it('counts trackhouse_build_info once when the ingest threads\' registries are summed', async () => {
+    const threads = await Promise.all([createRegistry('ingest'), createRegistry('ingest')].map((r) => r.getMetricsAsJSON()));
+    const summed = await AggregatorRegistry.aggregate(threads).metrics();
+    expect(summed).toMatch(/^trackhouse_build_info\{[^}]*\} 1$/m);
+  });
+
+  it('leaves it out, with the process metrics, when asked for a bare registry', async () => {
+    expect(await createRegistry('bare', false).metrics()).not.toContain('trackhouse_build_info');
   });
 });

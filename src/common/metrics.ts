@@ -1,13 +1,29 @@
 // Prometheus metrics (prom-client). Each process owns one Registry, built at start and passed to
 // the parts that record into it, so tests can read exact values from their own registry.
-import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { VERSION } from './version.js';
 
 export { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+/**
+ * A process's registry. `withDefaults`: Node's own metrics (prom-client's defaults) and
+ * `trackhouse_build_info`, the version and Node.js of what runs (the usual *_build_info gauge,
+ * always 1), so a dashboard can tell which build a series came from.
+ */
 export function createRegistry(component: string, withDefaults = true): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ component });
-  if (withDefaults) collectDefaultMetrics({ register: registry, prefix: 'trackhouse_' });
+  if (withDefaults) {
+    collectDefaultMetrics({ register: registry, prefix: 'trackhouse_' });
+    new Gauge({
+      name: 'trackhouse_build_info',
+      help: "trackhouse's version and the Node.js version it runs on (always 1)",
+      labelNames: ['version', 'node'],
+      registers: [registry],
+      // Ingest threads' registries are summed into one exposition: one 1, not one per thread.
+      aggregator: 'first',
+    }).set({ version: VERSION, node: process.versions.node }, 1);
+  }
   return registry;
 }
 
