@@ -75,8 +75,9 @@ export class TimeChart {
     const utcDay = (ts: number) => new Date(ts * 1e3).toISOString().slice(0, 10);
     return {
       width: Math.max(this.container.clientWidth, 200),
-      // Room on the right for the last x label.
-      padding: [8, 24, 0, 0],
+      // Room on the right for half the last x label, centred on the last tick: a day
+      // ("2026-12-05") is wider than a time of day ("3:35am").
+      padding: [8, days ? 40 : 24, 0, 0],
       height: this.opts.height,
       // Days are UTC days (the rollups'); times of day are shown in the person's own zone.
       ...(days ? { tzDate: (ts: number) => uPlot.tzDate(new Date(ts * 1e3), 'Etc/UTC') } : {}),
