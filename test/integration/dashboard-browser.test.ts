@@ -191,6 +191,8 @@ describe.runIf(executablePath !== null)('dashboard in a browser (Chromium), agai
       await expect.poll(() => page.textContent('#rejected [data-status]'), { timeout: 30_000 }).toContain('from live volume');
       const reason = page.locator('#rejected [data-list] li', { hasText: 'unknown_type' });
       await expect.poll(() => reason.locator('.value').textContent().catch(() => null), { timeout: 20_000 }).toBe('1');
+      // The alerts panel, which may have met the stream's 503 while it started, shows its states too.
+      await expect.poll(() => page.textContent('#alerts [data-status]'), { timeout: 30_000 }).toBe('No alert rules (TRACKHOUSE_ALERTS).');
     }
     await screenshot(page, 'events counted');
     expect(errors).toEqual([]);

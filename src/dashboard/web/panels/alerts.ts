@@ -3,7 +3,7 @@
 import { ApiError, type Api } from '../api.js';
 import { el, part, replace, setStatus } from '../dom.js';
 import { fmtUtc } from '../format.js';
-import { type Panel, panelError } from '../panel.js';
+import { isPartUnavailable, type Panel, panelError } from '../panel.js';
 
 type Obj = Record<string, unknown>;
 
@@ -13,7 +13,12 @@ const first = (o: Obj, ...keys: string[]): unknown => keys.map((k) => o[k]).find
 
 export class AlertsPanel implements Panel {
   readonly id = 'alerts';
-  readonly everyMs = 10_000;
+  /** The last answer was the stream's 503 (it is starting): asked again sooner, so states show once it runs. */
+  private starting = false;
+
+  get everyMs(): number {
+    return this.starting ? 2_000 : 10_000;
+  }
 
   constructor(
     private readonly section: HTMLElement,
@@ -30,6 +35,7 @@ export class AlertsPanel implements Panel {
     try {
       body = await this.api.get<Obj>('/v1/alerts');
     } catch (err) {
+      this.starting = isPartUnavailable(err);
       if (err instanceof ApiError && err.kind === 'not_found') {
         setStatus(this.section, 'Alerts not available on this server (it has no GET /v1/alerts).', 'warn');
         part(this.section, 'body').replaceChildren();
@@ -38,6 +44,7 @@ export class AlertsPanel implements Panel {
       panelError(this.section, err, 'alerts unavailable');
       return;
     }
+    this.starting = false;
     const rules = list(body.rules);
     const notifications = list(body.notifications).slice(0, 20);
     setStatus(this.section, rules.length === 0 ? 'No alert rules (TRACKHOUSE_ALERTS).' : '');
