@@ -66,6 +66,13 @@ describe('normalizeEvent', () => {
     expect(run({ type: 'Track', userId: 'u' }).problem?.code).toBe('unknown_type');
   });
 
+  it('says whether a batch item\'s type is missing, unknown or not a string', () => {
+    expect(run({ userId: 'u', event: 'E' }).problem?.message).toMatch(/^type is missing: in a batch or an import every event needs one of track, identify/);
+    expect(run({ type: 'Track', userId: 'u' }).problem?.message).toMatch(/^type "Track" is not one we take: /);
+    expect(run({ type: 'x'.repeat(500), userId: 'u' }).problem?.message).toMatch(new RegExp(`^type "${'x'.repeat(40)}" is not`));
+    expect(run({ type: 7, userId: 'u' }).problem?.message).toMatch(/^type is a number, not a string: /);
+  });
+
   it('checks the Segment rules for each call', () => {
     const cases: [unknown, EventType | null, string | null][] = [
       [{ userId: 'u', event: 'e' }, 'track', null],

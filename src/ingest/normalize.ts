@@ -110,7 +110,10 @@ export function normalizeEvent(raw: unknown, fixedType: EventType | null, ctx: N
   } else {
     const t = raw.type;
     if (typeof t !== 'string' || !TYPES.has(t)) {
-      return problem('unknown_type', 'type must be one of track, identify, page, screen, group, alias');
+      // Said apart: a batch item or import line without a type is the usual mistake.
+      const which =
+        t === undefined || t === null ? 'type is missing' : typeof t === 'string' ? `type "${t.slice(0, 40)}" is not one we take` : `type is a ${typeof t}, not a string`;
+      return problem('unknown_type', `${which}: in a batch or an import every event needs one of track, identify, page, screen, group, alias`);
     }
     type = t as EventType;
   }
