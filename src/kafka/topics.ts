@@ -66,7 +66,10 @@ export async function ensureTopics(kafka: Kafka, cfg: KafkaConfig, log?: Logger)
     const needsBroker = cfg.replicationFactor === -1 || cfg.replicationFactor >= 3;
     const all = topicSpecs(cfg, { replicationFactor: null, minInsyncReplicas: null });
     const missing = all.filter((s) => !existing.has(s.topic));
-    if (log) await reportRetentionDrift(admin, all.filter((s) => existing.has(s.topic)), log);
+    if (log) {
+      await reportRetentionDrift(admin, all.filter((s) => existing.has(s.topic)), log);
+      if (existing.has(cfg.topics.events)) await reportPartitionDrift(admin, cfg.topics.events, cfg.partitions, log);
+    }
     if (missing.length === 0) return [];
     const broker = needsBroker ? await brokerDefaults(admin, log) : { replicationFactor: null, minInsyncReplicas: null };
     const wanted = topicSpecs(cfg, broker).filter((s) => !existing.has(s.topic));
@@ -162,6 +165,28 @@ async function brokerDefaults(admin: Admin, log: Logger | undefined): Promise<Br
     // Without DescribeConfigs rights on the cluster the topics are created with the broker's values.
     log?.warn({ err: (err as Error).message }, 'could not read the brokers\' default replication settings; min.insync.replicas is left to the broker');
     return { replicationFactor: null, minInsyncReplicas: null };
+  }
+}
+
+/**
+ * The events topic's partitions are the unit of per-user order, of the sink's and the view's
+ * parallelism and of QUERY_SHARDS: a KAFKA_PARTITIONS that differs from an existing topic changes
+ * nothing, so say so, and what adding partitions by hand would cost.
+ */
+async function reportPartitionDrift(admin: Admin, topic: string, configured: number, log: Logger): Promise<void> {
+  try {
+    const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+    const actual = meta.topics[0]?.partitions.length;
+    if (actual === undefined || actual === configured) return;
+    log.warn(
+      { topic, partitions: actual, configured, variable: 'KAFKA_PARTITIONS' },
+      `topic ${topic} exists with ${actual} partitions, not the configured ${configured} (KAFKA_PARTITIONS); ` +
+        'trackhouse never changes an existing topic. Adding partitions (kafka-topics.sh --alter) sends many users to ' +
+        "another partition from then on: their events before and after are no longer in one partition's order, and " +
+        'query shards (QUERY_SHARDS) must be rebuilt',
+    );
+  } catch (err) {
+    log.debug({ err: (err as Error).message }, 'could not read the partitions of the events topic');
   }
 }
 

@@ -1,5 +1,6 @@
 // The topics trackhouse creates, as the real broker describes them: each with its configured
-// retention; an existing topic is never altered, and a retention that differs is logged.
+// retention; an existing topic is never altered, and a retention or an events partition count that
+// differs is logged.
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/common/log.js';
@@ -98,5 +99,20 @@ describe('ensureTopics', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ level: 40, topic: events, retentionMs: 86_400_000, configured: -1, variable: 'KAFKA_EVENTS_RETENTION_MS' });
     expect(lines[0]!.msg).toMatch(/never changes an existing topic/);
+  });
+
+  it('never adds partitions to an existing events topic, and logs a KAFKA_PARTITIONS that differs', async () => {
+    const env = uniqueTopicEnv('topics');
+    const created = testConfig(dir.path, { ...env, KAFKA_PARTITIONS: '2' });
+    await ensureTopics(kafka, created.kafka);
+    const later = testConfig(dir.path, { ...env, KAFKA_PARTITIONS: '4' });
+    const { log, lines } = capturingLogger('info');
+    expect(await ensureTopics(kafka, later.kafka, log)).toEqual([]);
+    const { events } = later.kafka.topics;
+    const meta = await admin.fetchTopicMetadata({ topics: [events] });
+    expect(meta.topics[0]!.partitions).toHaveLength(2);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: 40, topic: events, partitions: 2, configured: 4, variable: 'KAFKA_PARTITIONS' });
+    expect(lines[0]!.msg).toMatch(/never changes an existing topic.*QUERY_SHARDS/);
   });
 });
