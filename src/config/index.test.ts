@@ -44,7 +44,9 @@ describe('config', () => {
     expect(msg).toContain('INGEST_PORT: expected an integer between 0 and 65535 (got "80800")');
     expect(msg).toContain('KAFKA_COMPRESSION: expected one of lz4, gzip, none');
     expect(msg).toContain('TRACKHOUSE_WRITE_KEYS');
-    expect(msg).toContain('"broken"');
+    // The bad item by position: a key is a secret, never repeated.
+    expect(msg).toContain('item 2 is not one (no ":")');
+    expect(msg).not.toContain('broken');
     expect(msg).toContain('CLICKHOUSE_URL');
     expect((err as ConfigError).details.problems).toHaveLength(4);
   });
@@ -84,6 +86,33 @@ describe('config', () => {
     expect(() => loadConfig({ TRACKHOUSE_ADMIN_KEYS: 'wk:alice', TRACKHOUSE_WRITE_KEYS: 'wk:web' })).toThrow('an admin key must differ');
     expect([...withDevKeys(loadConfig({}).keys).admin]).toEqual([['dev-admin-key', 'dev']]);
     expect(withDevKeys(c.keys).devAdmin).toBe(false);
+  });
+
+  it('never repeats a key in a configuration error, naming the bad item by its position', () => {
+    const problem = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return null;
+    };
+    const write = problem({ TRACKHOUSE_WRITE_KEYS: 'wk-s3cret:web,no-source-s3cret', TRACKHOUSE_ADMIN_KEYS: 'ak-s3cret:bad name' });
+    expect(write).toContain('TRACKHOUSE_WRITE_KEYS: expected comma-separated key:source pairs (source: letters, digits, . _ -); item 2 is not one (no ":")');
+    expect(write).toContain('TRACKHOUSE_ADMIN_KEYS: expected comma-separated key:name pairs');
+    expect(write).toContain('item 1 is not one');
+    expect(write).not.toMatch(/s3cret/);
+  });
+
+  it('refuses a write or admin key given twice, which would silently keep one source or name', () => {
+    expect(() => loadConfig({ TRACKHOUSE_WRITE_KEYS: 'k1:web,k2:ios,k1:android' })).toThrow(
+      'TRACKHOUSE_WRITE_KEYS: items 1 and 3 give the same key (each key has one source)',
+    );
+    expect(() => loadConfig({ TRACKHOUSE_ADMIN_KEYS: 'a1:alice,a1:alice' })).toThrow('TRACKHOUSE_ADMIN_KEYS: items 1 and 2 give the same key (each key has one name)');
+    expect([...loadConfig({ TRACKHOUSE_WRITE_KEYS: 'k1:web,k2:web' }).keys.write]).toEqual([
+      ['k1', 'web'],
+      ['k2', 'web'],
+    ]);
   });
 
   it('falls back to dev keys only where none are configured', () => {

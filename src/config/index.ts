@@ -100,6 +100,16 @@ export type Config = Readonly<
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
+/** Settings whose values are never repeated in a message (they end up in terminals and pod logs). */
+const SECRETS: ReadonlySet<string> = new Set([
+  'TRACKHOUSE_WRITE_KEYS',
+  'TRACKHOUSE_READ_KEYS',
+  'TRACKHOUSE_ADMIN_KEYS',
+  'KAFKA_SASL_PASSWORD',
+  'CLICKHOUSE_PASSWORD',
+  'TLS_KEY_PASSPHRASE',
+]);
+
 /**
  * Reads and validates every setting at once. On any problem throws a ConfigError whose message
  * lists each offending variable with what was expected, so one run shows all mistakes.
@@ -115,7 +125,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     }
     for (const issue of result.error.issues) {
       const variable = String(issue.path[0] ?? name);
-      const raw = env[variable];
+      const raw = SECRETS.has(variable) ? undefined : env[variable];
       problems.push(`${variable}: ${issue.message}${raw === undefined ? '' : ` (got ${JSON.stringify(raw)})`}`);
     }
   }

@@ -9,28 +9,50 @@ export const DEV_ADMIN_NAME = 'dev';
 
 const writeKeyPair = /^([^:\s]+):([A-Za-z0-9._-]{1,64})$/;
 
+/** Why a pair failed, without repeating the key: these values are secrets. */
+function noSource(pair: string): string {
+  return pair.includes(':') ? '' : ' (no ":")';
+}
+
+/**
+ * A key given twice: with two sources (or names) one would silently win; the same pair twice is
+ * harmless but says the list is not what was meant. Items are named by position, not by key.
+ */
+function duplicates(pairs: readonly string[], what: string, ctx: z.RefinementCtx): void {
+  const seen = new Map<string, number>();
+  pairs.forEach((pair, i) => {
+    const key = writeKeyPair.exec(pair)?.[1];
+    if (key === undefined) return;
+    const first = seen.get(key);
+    if (first === undefined) seen.set(key, i);
+    else ctx.addIssue({ code: 'custom', message: `items ${first + 1} and ${i + 1} give the same key (each key has one ${what})` });
+  });
+}
+
 export const keysSchema = z
   .object({
     TRACKHOUSE_WRITE_KEYS: list().superRefine((pairs, ctx) => {
-      for (const pair of pairs) {
+      pairs.forEach((pair, i) => {
         if (!writeKeyPair.test(pair)) {
           ctx.addIssue({
             code: 'custom',
-            message: `expected comma-separated key:source pairs (source: letters, digits, . _ -), got "${pair}"`,
+            message: `expected comma-separated key:source pairs (source: letters, digits, . _ -); item ${i + 1} is not one${noSource(pair)}`,
           });
         }
-      }
+      });
+      duplicates(pairs, 'source', ctx);
     }),
     TRACKHOUSE_READ_KEYS: list(),
     TRACKHOUSE_ADMIN_KEYS: list().superRefine((pairs, ctx) => {
-      for (const pair of pairs) {
+      pairs.forEach((pair, i) => {
         if (!writeKeyPair.test(pair)) {
           ctx.addIssue({
             code: 'custom',
-            message: `expected comma-separated key:name pairs (name, the actor in the audit trail: letters, digits, . _ -), got "${pair}"`,
+            message: `expected comma-separated key:name pairs (name, the actor in the audit trail: letters, digits, . _ -); item ${i + 1} is not one${noSource(pair)}`,
           });
         }
-      }
+      });
+      duplicates(pairs, 'name', ctx);
     }),
   })
   .superRefine((e, ctx) => {
