@@ -9,16 +9,20 @@
 // string's length and moved only when the guess was wrong (non-ASCII text). Measured here: a
 // native call costs ~100 ns whatever the length, a JS copy several ns per char.
 //
-// Byte identity with avsc 5.7, including its quirks, so records never change with the writer:
+// Byte identity with avsc 5.7, so records never change with the writer, but for one of its quirks:
 //   - long: avsc's zigzag varint, integer arithmetic below 2^30 and float arithmetic above;
-//   - string: varint byte length, then the bytes. avsc writes strings of up to 64 UTF-8 bytes with
-//     its own loop, which encodes a lone UTF-16 surrogate (JSON "\ud800" in an id) as the 3 bytes
-//     ED A0 80, and longer ones with utf8Write, which writes U+FFFD (EF BF BD); we do the same;
+//   - string: varint byte length, then the UTF-8 bytes. A lone UTF-16 surrogate (JSON "\ud800" in
+//     an event name or id, a browser SDK cutting a string inside an emoji) has no UTF-8 form: it is
+//     written as U+FFFD (EF BF BD), as utf8Write, Node and every UTF-8 decoder do. avsc's own loop
+//     (its strings of up to 64 bytes) writes ED A0 80 instead, bytes that strict Avro readers
+//     refuse: fastavro, so confluent-kafka's Python deserializer, raised UnicodeDecodeError on the
+//     whole record. The same length either way (3 bytes), so nothing else moves;
 //   - nullable union: branch index 0 for null, 1 for the value.
 // Anything unusual (a field undefined, so its default applies; a wrong type, which avsc rejects
-// with its own message; a buffer that may be too small) is handed to avsc whole, so those
-// cases behave exactly as before. src/schema/writer.test.ts compares both writers on random
-// records (unicode, lone surrogates, nulls, long strings) and the golden fixtures pin the bytes.
+// with its own message; a buffer that may be too small) is handed to avsc whole, its strings
+// made well-formed first, so those cases behave as before. src/schema/writer.test.ts compares
+// both writers on random records (unicode, lone surrogates, nulls, long strings) and the golden
+// fixtures pin the bytes.
 import type avro from 'avsc';
 import type { EventRecord } from './types.js';
 
@@ -54,8 +58,6 @@ type Utf8Write = (this: Buffer, s: string, offset: number, length?: number) => n
 /** What avsc checks to choose utf8Write for strings over 64 bytes (it exists on Node 20-24). */
 const utf8Write = (Buffer.prototype as unknown as { utf8Write?: Utf8Write }).utf8Write;
 
-/** Largest string length (UTF-16 units) whose UTF-8 form may still be written by avsc's loop. */
-const SHORT = 64;
 /** Room for everything but the strings' bytes: 16 fields' indices, lengths and longs. */
 const FIXED_ROOM = 16 * 10;
 
@@ -83,7 +85,7 @@ function sameLayout(type: avro.Type): boolean {
  */
 export function compileEventWriter(type: avro.Type): RecordWriter | null {
   if (!sameLayout(type)) return null;
-  const generic: RecordWriter = (rec, buf, pos) => type.encode(rec, buf, pos);
+  const generic: RecordWriter = (rec, buf, pos) => type.encode(wellFormed(rec), buf, pos);
   return (rec, buf, pos) => {
     const r = rec;
     // Cheap checks first: only well-typed records with room to spare take the fast path.
@@ -234,8 +236,21 @@ function utf8Length(s: string): number {
   return len;
 }
 
-/** ES2024's String.prototype.isWellFormed (V8 11.1+, so Node 20 on): no lone surrogates. */
-const isWellFormed = (String.prototype as unknown as { isWellFormed: (this: string) => boolean }).isWellFormed;
+/** ES2024's String.prototype.isWellFormed / toWellFormed (V8 11.1+, so Node 20 on): lone surrogates. */
+const { isWellFormed, toWellFormed } = String.prototype as unknown as { isWellFormed: (this: string) => boolean; toWellFormed: (this: string) => string };
+
+/**
+ * The record with each lone surrogate of its strings as U+FFFD, for avsc (the rare records this
+ * writer hands over), whose own loop would write ED xx xx; the same record when there is none.
+ */
+function wellFormed(rec: EventRecord): EventRecord {
+  let out: Record<string, unknown> | null = null;
+  for (const k in rec) {
+    const v = (rec as unknown as Record<string, unknown>)[k];
+    if (typeof v === 'string' && !isWellFormed.call(v)) (out ??= { ...rec })[k] = toWellFormed.call(v);
+  }
+  return (out ?? rec) as EventRecord;
+}
 
 /** Strings up to this many UTF-16 units are copied in JS; longer ones cost one native write. */
 const JS_COPY = 16;
@@ -255,11 +270,7 @@ function writeString(buf: Buffer, pos: number, s: string): number {
     buf[pos] = n << 1;
     return p;
   }
-  if (utf8Write === undefined || (n <= SHORT && !isWellFormed.call(s))) {
-    // A lone surrogate in a string avsc writes with its own loop (up to 64 bytes), or no utf8Write.
-    const len = utf8Length(s);
-    if (len <= SHORT || utf8Write === undefined) return writeUtf8Loop(buf, writeLength(buf, pos, len), s);
-  }
+  if (utf8Write === undefined) return writeUtf8Loop(buf, writeLength(buf, pos, utf8Length(s)), s);
   // One native UTF-8 write, the length prefix sized for an ASCII string first and moved when the
   // UTF-8 form turned out longer (well-formed text writes the same bytes either way).
   const guess = lengthSize(n);
@@ -270,7 +281,7 @@ function writeString(buf: Buffer, pos: number, s: string): number {
   return pos + size + written;
 }
 
-/** avsc's loop for strings of up to 64 bytes (a lone surrogate becomes 3 bytes, ED xx xx). */
+/** avsc's loop for strings of up to 64 bytes, but a lone surrogate becomes U+FFFD (EF BF BD). */
 function writeUtf8Loop(buf: Buffer, pos: number, s: string): number {
   const n = s.length;
   for (let i = 0; i < n; i++) {
@@ -288,6 +299,10 @@ function writeUtf8Loop(buf: Buffer, pos: number, s: string): number {
       buf[pos++] = ((c1 >> 12) & 0x3f) | 0x80;
       buf[pos++] = ((c1 >> 6) & 0x3f) | 0x80;
       buf[pos++] = (c1 & 0x3f) | 0x80;
+    } else if ((c1 & 0xf800) === 0xd800) {
+      buf[pos++] = 0xef;
+      buf[pos++] = 0xbf;
+      buf[pos++] = 0xbd;
     } else {
       buf[pos++] = (c1 >> 12) | 0xe0;
       buf[pos++] = ((c1 >> 6) & 0x3f) | 0x80;

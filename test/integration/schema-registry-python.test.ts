@@ -35,9 +35,12 @@ describeWithPython('the schema registry with Confluent\'s Python client', (pytho
       trackEvent('py-1', 'user-ü', { properties: { total: 12.5, tags: ['a', 'b'], note: '✓ "quoted"' } }),
       trackEvent('py-2', 'user-2', { event: 'Signed Up' }),
       { type: 'page', messageId: 'py-3', anonymousId: 'anon-3', name: 'Home', properties: { url: 'https://example.com/' } },
+      // A string cut inside an emoji (a browser SDK truncating a title) is a lone surrogate, sent as
+      // "\ud83d": its record must still be UTF-8 that fastavro, strict, decodes (U+FFFD in its place).
+      trackEvent('py-4', 'user-\ud83d', { event: 'Viewed \ud83d\ude00 \ud83d', properties: { title: 'cut \ud83d' } }),
     ];
     expect((await postJson(`${ingest.url}/v1/batch`, { batch: sent })).status).toBe(200);
-    const landed = await reader.waitFor(topic, 3);
+    const landed = await reader.waitFor(topic, 4);
     const codec = reader.codec;
     const ours = new Map(landed.map((r) => codec.decode(r.value)).map((e) => [e.event_id, e]));
 
@@ -48,16 +51,17 @@ describeWithPython('the schema registry with Confluent\'s Python client', (pytho
       topic,
       registry: `${h.base}/registry`,
       key: READ_KEY,
-      want: 3,
+      want: 4,
       schema_file: path.join(SCHEMAS_DIR, 'event.v2.avsc'),
       record,
     });
 
     expect(answer.subjects).toEqual([`${topic}-value`, 'trackhouse.Event', `${topic}-trackhouse.Event`]);
-    expect(answer.events.map((e) => e['event_id']).sort()).toEqual(['py-1', 'py-2', 'py-3']);
+    expect(answer.events.map((e) => e['event_id']).sort()).toEqual(['py-1', 'py-2', 'py-3', 'py-4']);
     // Field for field what the project's own codec reads from the same bytes (times as epoch ms).
     for (const e of answer.events) expect(e).toEqual({ ...ours.get(e['event_id'] as string)! });
     expect(JSON.parse(answer.events.find((e) => e['event_id'] === 'py-1')!['properties'] as string)).toEqual({ total: 12.5, tags: ['a', 'b'], note: '✓ "quoted"' });
+    expect(answer.events.find((e) => e['event_id'] === 'py-4')).toMatchObject({ user_id: 'user-\ufffd', event: 'Viewed 😀 \ufffd' });
 
     const bytes = Buffer.from(answer.serialized, 'hex');
     expect([...bytes.subarray(0, 5)]).toEqual([0, 0, 0, 0, 2]);
