@@ -86,13 +86,21 @@ describe('ensureTopics', () => {
     expect(again.lines).toEqual([]);
   });
 
-  it('never alters an existing topic whose retention differs, and logs the difference naming the variable', async () => {
+  /**
+   * Topics created with `first`'s settings, then ensureTopics again with `then`'s (the same topic
+   * names): what the second call created (nothing, it must be) and logged, and its config.
+   */
+  async function createdThenAgain(first: Record<string, string>, then: Record<string, string>) {
     const env = uniqueTopicEnv('topics');
-    const created = testConfig(dir.path, { ...env, KAFKA_EVENTS_RETENTION_MS: '86400000' });
-    await ensureTopics(kafka, created.kafka);
-    const later = testConfig(dir.path, { ...env, KAFKA_EVENTS_RETENTION_MS: '-1' });
+    await ensureTopics(kafka, testConfig(dir.path, { ...env, ...first }).kafka);
+    const later = testConfig(dir.path, { ...env, ...then });
     const { log, lines } = capturingLogger('info');
     expect(await ensureTopics(kafka, later.kafka, log)).toEqual([]);
+    return { later, lines };
+  }
+
+  it('never alters an existing topic whose retention differs, and logs the difference naming the variable', async () => {
+    const { later, lines } = await createdThenAgain({ KAFKA_EVENTS_RETENTION_MS: '86400000' }, { KAFKA_EVENTS_RETENTION_MS: '-1' });
     const { events, rejected, dlq } = later.kafka.topics;
     const described = await topicConfigs(admin, [events, rejected, dlq]);
     expect([events, rejected, dlq].map((t) => described[t]!['retention.ms']!.value)).toEqual(['86400000', '2592000000', '-1']);
@@ -102,12 +110,7 @@ describe('ensureTopics', () => {
   });
 
   it('never adds partitions to an existing events topic, and logs a KAFKA_PARTITIONS that differs', async () => {
-    const env = uniqueTopicEnv('topics');
-    const created = testConfig(dir.path, { ...env, KAFKA_PARTITIONS: '2' });
-    await ensureTopics(kafka, created.kafka);
-    const later = testConfig(dir.path, { ...env, KAFKA_PARTITIONS: '4' });
-    const { log, lines } = capturingLogger('info');
-    expect(await ensureTopics(kafka, later.kafka, log)).toEqual([]);
+    const { later, lines } = await createdThenAgain({ KAFKA_PARTITIONS: '2' }, { KAFKA_PARTITIONS: '4' });
     const { events } = later.kafka.topics;
     const meta = await admin.fetchTopicMetadata({ topics: [events] });
     expect(meta.topics[0]!.partitions).toHaveLength(2);
