@@ -43,6 +43,9 @@ export interface ResponseState {
 
 export type Headers = readonly (readonly [string, string])[];
 
+/** The header of every API answer: never cached (each reads live data, or says why it did not). */
+export const NO_STORE = ['Cache-Control', 'no-store'] as const;
+
 /**
  * The one JSON reply writer of every server here: status, Content-Type, `headers` ([name, value]
  * pairs, in order), the body (already serialized). `close`: close the connection after the

@@ -8,7 +8,7 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Cors } from '../common/cors.js';
 import { HTTP_ERRORS, type HttpErrorCode } from '../common/errors.js';
-import { forMethod, getAndHead, replyJson, statusLine, writeJson, type Headers, type ResponseState } from '../common/http.js';
+import { forMethod, getAndHead, NO_STORE, replyJson, statusLine, writeJson, type Headers, type ResponseState } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import type { DashboardConfig } from '../config/index.js';
 import { asset, loadAssets, type Asset, type Assets } from './assets.js';
@@ -47,7 +47,6 @@ const SECURITY_HEADERS: readonly (readonly [string, string])[] = [
   ['X-Frame-Options', 'DENY'],
 ];
 
-const NO_STORE: Headers = [['Cache-Control', 'no-store']];
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 const REVALIDATE = 'no-cache';
 
@@ -67,7 +66,7 @@ export function addDashboardRoutes(app: TemplatedApp, opts: DashboardOptions): v
     const file = slash > 0 && rest.slice(0, slash) === assets.buildId ? assets.files.get(rest.slice(slash + 1)) : undefined;
     if (file === undefined) {
       // Another build's URL (a tab opened before an upgrade) or no such file: reloading the page fixes the first.
-      refuse(res, 'not_found', 'no such dashboard file in this build; reload the page', [...opts.cors.of(req), ...NO_STORE]);
+      refuse(res, 'not_found', 'no such dashboard file in this build; reload the page', [...opts.cors.of(req), NO_STORE]);
       return;
     }
     serveFile(res, req, file, IMMUTABLE, 200, opts.cors.of(req));
@@ -83,7 +82,7 @@ export function addDashboardRoutes(app: TemplatedApp, opts: DashboardOptions): v
     const state: ResponseState = { aborted: false };
     res.onAborted(() => (state.aborted = true));
     void pipeline.read().then(
-      (status) => replyJson(res, state, 200, JSON.stringify(status), [...cors, ...NO_STORE]),
+      (status) => replyJson(res, state, 200, JSON.stringify(status), [...cors, NO_STORE]),
       (err: unknown) => {
         // The reader turns every failure into the status body; this is a bug, not a dependency.
         opts.log.error({ err }, 'pipeline status failed');
@@ -92,7 +91,7 @@ export function addDashboardRoutes(app: TemplatedApp, opts: DashboardOptions): v
     );
   };
 
-  const headers: Headers = [['Allow', 'GET, HEAD, OPTIONS'], ...NO_STORE];
+  const headers: Headers = [['Allow', 'GET, HEAD, OPTIONS'], NO_STORE];
   // `/dashboard/` too: the query server registers each pattern with a trailing slash.
   for (const [path, handler] of [
     [PAGE_PATH, servePage],

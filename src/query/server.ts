@@ -12,7 +12,7 @@ import type { Registry } from 'prom-client';
 import { createCors, READ_API_EXPOSED_HEADERS, type Cors } from '../common/cors.js';
 import { ConfigError } from '../common/errors.js';
 import { heapSizes } from '../common/heap.js';
-import { addOpsRoutes, bearerToken, forMethod, getAndHead, noRouteBody, writeJson, type Headers, type ReadinessCheck, type ResponseState } from '../common/http.js';
+import { addOpsRoutes, bearerToken, forMethod, getAndHead, noRouteBody, NO_STORE, writeJson, type Headers, type ReadinessCheck, type ResponseState } from '../common/http.js';
 import { apiRouter } from '../common/router.js';
 import type { Logger } from '../common/log.js';
 import { serve, type Serving } from '../common/serve.js';
@@ -145,7 +145,6 @@ export interface QueryServer {
   stop(): Promise<void>;
 }
 
-const NO_STORE = ['Cache-Control', 'no-store'] as const;
 const REPLY_HEADERS: Headers = [NO_STORE];
 const METHOD_NOT_ALLOWED: Headers = [NO_STORE, ['Allow', 'GET, HEAD, OPTIONS']];
 const FORWARDED = 'x-trackhouse-forwarded';

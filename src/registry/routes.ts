@@ -6,7 +6,7 @@
 // which its clients parse.
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Cors } from '../common/cors.js';
-import { basicCredentials, bearerToken, forMethod, readText, requireIdentityEncoding, writeReply, type Headers } from '../common/http.js';
+import { basicCredentials, bearerToken, forMethod, NO_STORE, readText, requireIdentityEncoding, writeReply, type Headers } from '../common/http.js';
 import { registryError, registryMethods, type RegistryAnswer, type SchemaRegistryAnswers } from './answers.js';
 
 export const REGISTRY_PATH = '/registry';
@@ -15,15 +15,9 @@ const METHOD_NOT_ALLOWED = registryError(405, 405, 'HTTP 405 Method Not Allowed'
 const CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
 /** Schema texts are a few KB; Confluent's own request limit is far above any real schema. */
 const MAX_BODY_BYTES = 1024 * 1024;
-const NO_STORE: Headers = [['Cache-Control', 'no-store']];
-const CHALLENGE: Headers = [
-  ['Cache-Control', 'no-store'],
-  ['WWW-Authenticate', 'Basic realm="trackhouse", charset="UTF-8"'],
-];
-const RETRY: Headers = [
-  ['Cache-Control', 'no-store'],
-  ['Retry-After', '1'],
-];
+const REPLY: Headers = [NO_STORE];
+const CHALLENGE: Headers = [NO_STORE, ['WWW-Authenticate', 'Basic realm="trackhouse", charset="UTF-8"']];
+const RETRY: Headers = [NO_STORE, ['Retry-After', '1']];
 
 export interface RegistryRoutesOptions {
   answers: SchemaRegistryAnswers;
@@ -62,7 +56,7 @@ export function registrySegments(url: string): string[] | null {
 }
 
 export function addRegistryRoutes(app: TemplatedApp, o: RegistryRoutesOptions): void {
-  const send = (res: HttpResponse, answer: RegistryAnswer, start: number, cors: Headers, headers: Headers = NO_STORE, close = false) => {
+  const send = (res: HttpResponse, answer: RegistryAnswer, start: number, cors: Headers, headers: Headers = REPLY, close = false) => {
     writeReply(res, answer.status, CONTENT_TYPE, answer.body, [...cors, ...headers], close);
     o.done(answer.status, start);
   };
@@ -79,7 +73,7 @@ export function addRegistryRoutes(app: TemplatedApp, o: RegistryRoutesOptions): 
     const segments = registrySegments(req.getUrl());
     const allow = segments === null ? null : registryMethods(segments);
     if (allow !== null && !`, ${allow},`.includes(`, ${method.toUpperCase()},`)) {
-      send(out, METHOD_NOT_ALLOWED, start, cors, [...NO_STORE, ['Allow', allow]]);
+      send(out, METHOD_NOT_ALLOWED, start, cors, [NO_STORE, ['Allow', allow]]);
       return;
     }
     if (!carriesReadKey(req.getHeader('authorization'), o.readKeys)) {
@@ -111,7 +105,7 @@ export function addRegistryRoutes(app: TemplatedApp, o: RegistryRoutesOptions): 
       state.end();
     });
     const answer = (reply: RegistryAnswer, close: boolean) => {
-      if (!state.aborted) res.cork(() => send(res, reply, start, cors, NO_STORE, close));
+      if (!state.aborted) res.cork(() => send(res, reply, start, cors, REPLY, close));
       state.end();
     };
     readText(

@@ -9,7 +9,7 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { AUDIT_ACTIONS, readAudit, type AuditCopier } from '../audit/index.js';
 import { HttpError } from '../common/errors.js';
-import { bearerToken, forMethod, getAndHead, readText, requireIdentityEncoding, writeJson, type Headers } from '../common/http.js';
+import { bearerToken, forMethod, getAndHead, NO_STORE, readText, requireIdentityEncoding, writeJson, type Headers } from '../common/http.js';
 import { parseIsoTime, typedTime, type IsoTimeProblem } from '../common/isotime.js';
 import { settledWithin } from '../common/wait.js';
 import { REGULATION_TYPES, type ErasureList, type Regulation, type RegulationType } from '../erasure/index.js';
@@ -21,7 +21,6 @@ import type { RegulationExecutor } from './executor.js';
 export const MAX_USERS_PER_REGULATION = 5_000;
 const MAX_BODY_BYTES = 1024 * 1024;
 const AUDIT_PARAMS = new Set(['from', 'to', 'action', 'limit']);
-const NO_STORE = ['Cache-Control', 'no-store'] as const;
 /** GET /v1/audit waits at most this long for the copy of the topic to catch up. */
 const AUDIT_FRESH_MS = 2_000;
 

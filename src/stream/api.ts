@@ -10,7 +10,7 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Cors } from '../common/cors.js';
 import { HTTP_ERRORS, HttpError } from '../common/errors.js';
-import { bearerToken, forMethod, getAndHead, httpErrorReply, writeJson, type Headers, type ResponseState } from '../common/http.js';
+import { bearerToken, forMethod, getAndHead, httpErrorReply, NO_STORE, writeJson, type Headers, type ResponseState } from '../common/http.js';
 import { parseIsoTime, typedTime, type IsoTimeProblem } from '../common/isotime.js';
 import { EVENT_TYPES, MAX_ID_LENGTH, STORABLE_TIMES } from '../schema/index.js';
 import type { Rule } from './rules.js';
@@ -127,7 +127,6 @@ export function parseVolumeRequest(query: string, now: number): VolumeRequest {
   return { kind: 'volume', q: { by: by as VolumeQuery['by'], window, from, to, source, event, type } };
 }
 
-const NO_STORE = ['Cache-Control', 'no-store'] as const;
 const REPLY_HEADERS: Headers = [NO_STORE];
 
 /** Status, extra headers and body of an error, through the registry's one mapping. */

@@ -6,7 +6,7 @@ import type { Kafka } from 'kafkajs';
 import type { TemplatedApp } from 'uWebSockets.js';
 import { createCors, READ_API_EXPOSED_HEADERS, type Cors } from '../common/cors.js';
 import { HttpError } from '../common/errors.js';
-import { addOpsRoutes, forMethod, listen, noRouteBody, writeJson, type ReadinessCheck } from '../common/http.js';
+import { addOpsRoutes, forMethod, listen, noRouteBody, NO_STORE, writeJson, type ReadinessCheck } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import type { Registry } from '../common/metrics.js';
 import { Pending } from '../common/pending.js';
@@ -320,9 +320,6 @@ export interface StreamServer {
   drain(): void;
   stop(): Promise<void>;
 }
-
-/** As on every answer of the API (and the query port's 404). */
-const NO_STORE = ['Cache-Control', 'no-store'] as const;
 
 /**
  * `trackhouse alerts`: the stream component with its API and ops routes on STREAM_PORT. The API
