@@ -9,51 +9,37 @@ export const DEV_ADMIN_NAME = 'dev';
 
 const writeKeyPair = /^([^:\s]+):([A-Za-z0-9._-]{1,64})$/;
 
-/** Why a pair failed, without repeating the key: these values are secrets. */
-function noSource(pair: string): string {
-  return pair.includes(':') ? '' : ' (no ":")';
-}
-
 /**
- * A key given twice: with two sources (or names) one would silently win; the same pair twice is
- * harmless but says the list is not what was meant. Items are named by position, not by key.
+ * Comma-separated `key:<what>` pairs. Errors name an item by its position and never repeat it (the
+ * keys are secrets); a key given twice is refused: with two values one would silently win, and
+ * the same pair twice says the list is not what was meant.
  */
-function duplicates(pairs: readonly string[], what: string, ctx: z.RefinementCtx): void {
-  const seen = new Map<string, number>();
-  pairs.forEach((pair, i) => {
-    const key = writeKeyPair.exec(pair)?.[1];
-    if (key === undefined) return;
-    const first = seen.get(key);
-    if (first === undefined) seen.set(key, i);
-    else ctx.addIssue({ code: 'custom', message: `items ${first + 1} and ${i + 1} give the same key (each key has one ${what})` });
+const keyPairs = (what: 'source' | 'name', about = '') =>
+  list().superRefine((pairs, ctx) => {
+    const seen = new Map<string, number>();
+    pairs.forEach((pair, i) => {
+      const key = writeKeyPair.exec(pair)?.[1];
+      if (key === undefined) {
+        const colon = pair.includes(':') ? '' : ' (no ":")';
+        ctx.addIssue({ code: 'custom', message: `expected comma-separated key:${what} pairs (${what}${about}: letters, digits, . _ -); item ${i + 1} is not one${colon}` });
+        return;
+      }
+      const first = seen.get(key);
+      if (first === undefined) seen.set(key, i);
+      else ctx.addIssue({ code: 'custom', message: `items ${first + 1} and ${i + 1} give the same key (each key has one ${what})` });
+    });
   });
+
+/** key -> its value, of pairs keyPairs has checked. */
+function pairMap(pairs: readonly string[]): ReadonlyMap<string, string> {
+  return new Map(pairs.map((pair) => writeKeyPair.exec(pair)!.slice(1, 3) as [string, string]));
 }
 
 export const keysSchema = z
   .object({
-    TRACKHOUSE_WRITE_KEYS: list().superRefine((pairs, ctx) => {
-      pairs.forEach((pair, i) => {
-        if (!writeKeyPair.test(pair)) {
-          ctx.addIssue({
-            code: 'custom',
-            message: `expected comma-separated key:source pairs (source: letters, digits, . _ -); item ${i + 1} is not one${noSource(pair)}`,
-          });
-        }
-      });
-      duplicates(pairs, 'source', ctx);
-    }),
+    TRACKHOUSE_WRITE_KEYS: keyPairs('source'),
     TRACKHOUSE_READ_KEYS: list(),
-    TRACKHOUSE_ADMIN_KEYS: list().superRefine((pairs, ctx) => {
-      pairs.forEach((pair, i) => {
-        if (!writeKeyPair.test(pair)) {
-          ctx.addIssue({
-            code: 'custom',
-            message: `expected comma-separated key:name pairs (name, the actor in the audit trail: letters, digits, . _ -); item ${i + 1} is not one${noSource(pair)}`,
-          });
-        }
-      });
-      duplicates(pairs, 'name', ctx);
-    }),
+    TRACKHOUSE_ADMIN_KEYS: keyPairs('name', ', the actor in the audit trail'),
   })
   .superRefine((e, ctx) => {
     // An admin key may erase data and read the audit trail: it must not also be a read or write key.
@@ -65,25 +51,13 @@ export const keysSchema = z
       }
     }
   })
-  .transform((e) => {
-    const write = new Map<string, string>();
-    for (const pair of e.TRACKHOUSE_WRITE_KEYS) {
-      const m = writeKeyPair.exec(pair)!;
-      write.set(m[1]!, m[2]!);
-    }
-    const admin = new Map<string, string>();
-    for (const pair of e.TRACKHOUSE_ADMIN_KEYS) {
-      const m = writeKeyPair.exec(pair)!;
-      admin.set(m[1]!, m[2]!);
-    }
-    return {
-      /** admin key -> name recorded as the actor in the audit trail (regulations, audit reads) */
-      admin: admin as ReadonlyMap<string, string>,
-      /** write key -> source name stamped on every event sent with it */
-      write: write as ReadonlyMap<string, string>,
-      read: new Set(e.TRACKHOUSE_READ_KEYS) as ReadonlySet<string>,
-    };
-  });
+  .transform((e) => ({
+    /** admin key -> name recorded as the actor in the audit trail (regulations, audit reads) */
+    admin: pairMap(e.TRACKHOUSE_ADMIN_KEYS),
+    /** write key -> source name stamped on every event sent with it */
+    write: pairMap(e.TRACKHOUSE_WRITE_KEYS),
+    read: new Set(e.TRACKHOUSE_READ_KEYS) as ReadonlySet<string>,
+  }));
 
 export type KeysConfig = z.output<typeof keysSchema>;
 
