@@ -281,7 +281,10 @@ function writeString(buf: Buffer, pos: number, s: string): number {
   return pos + size + written;
 }
 
-/** avsc's loop for strings of up to 64 bytes, but a lone surrogate becomes U+FFFD (EF BF BD). */
+/**
+ * UTF-8 in JS, for the short non-ASCII strings (and every string where Buffer has no utf8Write):
+ * avsc's loop, but a lone surrogate becomes U+FFFD (EF BF BD), as utf8Write writes it.
+ */
 function writeUtf8Loop(buf: Buffer, pos: number, s: string): number {
   const n = s.length;
   for (let i = 0; i < n; i++) {
