@@ -65,12 +65,11 @@ describe('a port another uWebSockets.js server listens on', () => {
     beside.closeAll();
   });
 
-  it('leaves a free port free, and passes port 0 (the kernel picks)', async () => {
+  it('leaves a free port free: the probe is closed before the listen', async () => {
     const free = await freePort('127.0.0.1');
     await expect(claimPort('127.0.0.1', free, 'QUERY_PORT')).resolves.toBeUndefined();
     const l = await listen(loadUws().App(), '127.0.0.1', free, 'QUERY_PORT');
     expect(l.port).toBe(free);
     l.closeAll();
-    await expect(claimPort('127.0.0.1', 0, 'QUERY_PORT')).resolves.toBeUndefined();
   });
 });
