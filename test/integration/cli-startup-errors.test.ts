@@ -1,7 +1,6 @@
 // Start-up failures of the built CLI, as an operator meets them: one line on stderr that names the
 // setting to change, exit code 2, no stack trace. Each case runs `node dist/cli/main.js <command>`
 // as a child process.
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -9,39 +8,24 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listen, type Listening } from '../../src/common/http.js';
 import { freePort } from '../../src/common/serve.js';
 import { loadUws } from '../../src/common/uws.js';
+import { runChild, type RunResult } from '../support/child.js';
+import { MAIN } from '../support/cli.js';
 import { kafkaBrokers, tempDir, uniqueTopicEnv } from '../support/env.js';
 
-const MAIN = path.resolve('dist/cli/main.js');
-
-interface Outcome {
-  code: number | null;
-  stderr: string;
-}
-
 /**
- * Runs the command to its end. One that is still running after `limitMs` (it started where it
- * should have refused) is killed, so a failing case reports its exit code as null instead of
- * leaving a server behind.
+ * Runs the command to its end. One still running after a minute (it started where it should have
+ * refused) is killed, so a failing case reports exit code 137 instead of leaving a server behind.
  */
-function run(command: string, env: Record<string, string>, limitMs = 60_000): Promise<Outcome> {
+function run(command: string, env: Record<string, string>): Promise<RunResult> {
   if (!existsSync(MAIN)) throw new Error('dist/cli/main.js is missing: run npm run build first (npm test does)');
-  const child = spawn(process.execPath, [MAIN, command], {
+  return runChild(process.execPath, [MAIN, command], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    timeoutMs: 60_000,
   });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const limit = setTimeout(() => child.kill('SIGKILL'), limitMs);
-  return new Promise((resolve) =>
-    child.once('close', (code) => {
-      clearTimeout(limit);
-      resolve({ code, stderr });
-    }),
-  );
 }
 
 /** What main.ts prints for a TrackhouseError: `trackhouse: <message>`, and no stack frames. */
-function expectCleanFailure(o: Outcome, ...mentions: (string | RegExp)[]): void {
+function expectCleanFailure(o: RunResult, ...mentions: (string | RegExp)[]): void {
   expect(o.code, o.stderr).toBe(2);
   expect(o.stderr).toMatch(/^trackhouse: /m);
   expect(o.stderr).not.toMatch(/^\s+at /m);
