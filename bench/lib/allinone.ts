@@ -29,6 +29,7 @@ export async function startBenchAllInOne(ctx: BenchContext, tag: string, keys: {
     INGEST_PORT: String(ports.ingest),
     QUERY_PORT: String(ports.query),
     SINK_PORT: String(ports.sink),
+    BI_PORT: '0',
     LOG_LEVEL: 'warn',
   });
   try {

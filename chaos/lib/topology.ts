@@ -237,6 +237,7 @@ export class AllInOne implements Topology {
       INGEST_PORT: String(ports.ingest),
       QUERY_PORT: String(ports.query),
       SINK_PORT: String(ports.sink),
+      BI_PORT: '0',
       LOCAL_KAFKA_PORT: String(ports.kafka),
       LOCAL_KAFKA_CONTROLLER_PORT: String(ports.controller),
       ...(this.o.broker ? { KAFKA_BROKERS: this.o.broker.brokers } : {}),

@@ -24,10 +24,10 @@ import https from 'node:https';
 import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { checkClickHouse, migrate, openClickHouse, type ClickHouseHandle } from '../warehouse/index.js';
+import { checkClickHouse, migrate, openClickHouse, serveSqlPort, type ClickHouseHandle } from '../warehouse/index.js';
 import { InterruptedError, TrackhouseError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
-import { claimPort } from '../common/listen-errors.js';
+import { claimPort, probeListen } from '../common/listen-errors.js';
 import { VERSION } from '../common/version.js';
 import { lowerBulkThreads, THREAD } from '../common/threads.js';
 import { Counter, createRegistry, type Registry } from '../common/metrics.js';
@@ -70,7 +70,7 @@ export async function startAllInOne(): Promise<number> {
   const supervision = supervisionOf(config, log, sinkRegistry, life);
 
   try {
-    await claimHttpPorts(config);
+    const biPort = await claimHttpPorts(config, log);
     const { brokers, broker } = await kafkaFor(config, log, life, supervision);
     const kafka = createKafka(config.kafka, log, brokers);
     await ensureTopics(kafka, config.kafka).catch((err: unknown) => {
@@ -103,6 +103,12 @@ export async function startAllInOne(): Promise<number> {
     await checkClickHouse(ch, config.clickhouse);
     await auditMigrations(kafka, config, await migrate(ch.client, log), 'start', ch.location, log);
     life.checkpoint();
+    // BI tools read the tables through it; it stops just before ClickHouse closes.
+    const sqlPort =
+      biPort === null
+        ? null
+        : await serveSqlPort({ client: ch.client, host: config.http.host, port: biPort, portVariable: 'BI_PORT', readKeys: config.keys.read, log: componentLog('sql') });
+    if (sqlPort) life.add({ name: 'SQL port', ifCut: 'closed with its connections', stop: async () => sqlPort.close() });
 
     // The rest in data-flow order from the back, so they stop as data flows: (ingest,) sink, query.
     // Ports were chosen first so the query's dashboard knows where the ingest and the sink answer.
@@ -122,7 +128,7 @@ export async function startAllInOne(): Promise<number> {
     life.add(sink);
 
     life.ready();
-    printBanner(config, keys, { ingestPort, queryPort: query.port, sinkPort: sink.port, brokers });
+    printBanner(config, keys, { ingestPort, queryPort: query.port, sinkPort: sink.port, sqlPort: sqlPort?.port ?? null, brokers });
     return await Promise.race([signalled, supervision.gaveUp]);
   } catch (err) {
     await life.stopAll();
@@ -139,9 +145,11 @@ export async function startAllInOne(): Promise<number> {
 /**
  * A port another process serves (another trackhouse start, say) stops the start here, in a
  * second, rather than after the broker, chDB and the view have started; each part claims its
- * port again as it listens.
+ * port again as it listens. Returns the SQL port to serve for BI tools, or null: none with a
+ * ClickHouse server (BI tools connect to it), with BI_PORT=off, or when the default port is taken
+ * (a ClickHouse server of the user's own, most likely: said, and the start goes on).
  */
-async function claimHttpPorts(config: Config): Promise<void> {
+async function claimHttpPorts(config: Config, log: Logger): Promise<number | null> {
   const { host, ingestPort, queryPort, sinkPort } = config.http;
   const ports: [number | null, string][] = [
     [ingestPort, 'INGEST_PORT'],
@@ -151,6 +159,22 @@ async function claimHttpPorts(config: Config): Promise<void> {
     [config.tls.files ? config.tls.queryPort : null, 'QUERY_TLS_PORT'],
   ];
   for (const [port, variable] of ports) if (port !== null) await claimPort(host, port, variable);
+  return sqlPortToServe(config, log);
+}
+
+/** The SQL port `start` serves, claimed (see claimHttpPorts), or null. */
+export async function sqlPortToServe(config: Config, log: Pick<Logger, 'warn'>): Promise<number | null> {
+  const bi = config.clickhouse.url === null ? config.http.biPort : null;
+  if (bi === null) return null;
+  if (bi.explicit) {
+    await claimPort(config.http.host, bi.port, 'BI_PORT');
+    return bi.port;
+  }
+  if ((await probeListen(config.http.host, bi.port)) === 'EADDRINUSE') {
+    log.warn({ port: bi.port }, `port ${bi.port} is in use, so the read-only SQL port for BI tools is not served; set BI_PORT to a free port (0 picks one), or BI_PORT=off to say none`);
+    return null;
+  }
+  return bi.port;
 }
 
 /** What every supervised part shares: the policy, the counter, and giving up (stop all, exit 1). */
@@ -341,7 +365,7 @@ function answers(url: string): Promise<boolean> {
 function printBanner(
   config: Config,
   keys: ReturnType<typeof withDevKeys>,
-  p: { ingestPort: number; queryPort: number; sinkPort: number; brokers: string[] },
+  p: { ingestPort: number; queryPort: number; sinkPort: number; sqlPort: number | null; brokers: string[] },
 ): void {
   const host = loopbackFor(config.http.host);
   const writeKey = [...keys.write.keys()][0]!;
@@ -359,6 +383,7 @@ function printBanner(
     `  kafka    ${p.brokers.join(',')}${config.kafka.brokers.length === 0 ? '   (local broker, data in ' + config.dataDir + '/kafka)' : ''}`,
     `  schemas  ${query}/registry      (Confluent schema registry API of ${config.kafka.topics.events}, for Kafka tools: the read key as user name)`,
     `  data     ${config.clickhouse.url ?? `${config.dataDir}/clickhouse (chDB, in this process)`}`,
+    ...(p.sqlPort === null ? [] : [`  sql      http://${host}:${p.sqlPort}      (ClickHouse HTTP interface for BI tools, read-only: any user name, the read key as password)`]),
     '',
     keys.devWrite ? `  write key  ${writeKey}   (dev key: set TRACKHOUSE_WRITE_KEYS for real ones)` : `  write key  ${writeKey} (from TRACKHOUSE_WRITE_KEYS)`,
     keys.devRead ? `  read key   ${readKey}    (dev key: set TRACKHOUSE_READ_KEYS for real ones)` : `  read key   (from TRACKHOUSE_READ_KEYS)`,

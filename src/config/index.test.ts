@@ -5,7 +5,7 @@ import { loadConfig, withDevKeys } from './index.js';
 describe('config', () => {
   it('uses the documented defaults when nothing is set', () => {
     const c = loadConfig({}, '/srv/app');
-    expect(c.http).toEqual({ host: '127.0.0.1', ingestPort: 8080, queryPort: 8081, sinkPort: 8082 });
+    expect(c.http).toEqual({ host: '127.0.0.1', ingestPort: 8080, queryPort: 8081, sinkPort: 8082, biPort: { port: 8123, explicit: false } });
     expect(c.kafka.topics).toEqual({
       events: 'trackhouse.events',
       rejected: 'trackhouse.rejected',
@@ -18,6 +18,15 @@ describe('config', () => {
     expect(c.dataDir).toBe('/srv/app/.trackhouse');
     expect(c.ingest.maxBatchBytes).toBe(500 * 1024);
     expect(c.ingest.maxEventBytes).toBe(32 * 1024);
+  });
+
+  it('reads BI_PORT as a port chosen on purpose, or off, and names anything else', () => {
+    expect(loadConfig({ BI_PORT: '9123' }).http.biPort).toEqual({ port: 9123, explicit: true });
+    expect(loadConfig({ BI_PORT: '0' }).http.biPort).toEqual({ port: 0, explicit: true });
+    expect(loadConfig({ BI_PORT: ' OFF ' }).http.biPort).toBeNull();
+    for (const bad of ['65536', 'on', '-1', '80a']) {
+      expect(() => loadConfig({ BI_PORT: bad })).toThrow(`BI_PORT: expected a port (an integer between 0 and 65535, 0 picks a free one) or off (got "${bad}")`);
+    }
   });
 
   it('reads the restart policy of trackhouse start, and names a maximum below the first wait', () => {

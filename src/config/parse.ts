@@ -22,6 +22,18 @@ export const optionalInt = (min: number, max: number) => z.preprocess(unsetIfEmp
 
 export const port = (fallback: number) => int(fallback, 0, 65535);
 
+/** A port or `off`, left as written (undefined when unset) so the caller can tell a default from a choice. */
+export const optionalPortOrOff = () => {
+  const error = 'expected a port (an integer between 0 and 65535, 0 picks a free one) or off';
+  return z.preprocess(
+    (v) => (typeof unsetIfEmpty(v) === 'string' ? (v as string).trim().toLowerCase() : undefined),
+    z
+      .string()
+      .refine((v) => v === 'off' || (/^\d{1,5}$/.test(v) && Number(v) <= 65535), { error })
+      .optional(),
+  );
+};
+
 /**
  * A Kafka topic retention in milliseconds: -1 (keep forever) or at least `min`. Absent stays
  * undefined, so the caller can pick a default that depends on other settings.

@@ -1,3 +1,4 @@
 export { chdbPath, openClickHouse, type ClickHouseClient, type ClickHouseHandle } from './client.js';
 export { checkClickHouse, explainClickHouseError } from './reach.js';
 export { loadMigrations, migrate, MIGRATIONS_DIR, MigrationError, splitStatements, type MigrateResult, type Migration } from './migrate.js';
+export { serveSqlPort, type SqlPort, type SqlPortOptions } from './sqlport.js';

@@ -1,12 +1,14 @@
 // The all-in-one as a user runs it: `trackhouse start` on a fresh data dir (its own local Kafka),
 // events from the official Segment Node SDK and from the curl command the banner prints, read
 // back through the query API with every filter and across pages, rollups checked against what
-// was sent, Ctrl-C, and a second start that finds the first one's data.
+// was sent and read by a BI tool's client on the SQL port, Ctrl-C, and a second start that finds
+// the first one's data.
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Analytics } from '@segment/analytics-node';
+import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/localkafka/index.js';
 import { tempDir } from '../support/env.js';
@@ -29,6 +31,7 @@ async function startAllInOne(dataDir: string, ports: Record<string, number>, ext
       INGEST_PORT: String(ports.ingest),
       QUERY_PORT: String(ports.query),
       SINK_PORT: String(ports.sink),
+      BI_PORT: String(ports.bi ?? 0),
       LOCAL_KAFKA_PORT: '0',
       LOCAL_KAFKA_CONTROLLER_PORT: '0',
       LOG_LEVEL: 'warn',
@@ -78,6 +81,7 @@ describe('trackhouse start (all-in-one), end to end', () => {
     ports.ingest = await freePort();
     ports.query = await freePort();
     ports.sink = await freePort();
+    ports.bi = await freePort();
     ingestUrl = `http://127.0.0.1:${ports.ingest}`;
     queryUrl = `http://127.0.0.1:${ports.query}`;
     run = await startAllInOne(dir.path, ports);
@@ -235,12 +239,39 @@ describe('trackhouse start (all-in-one), end to end', () => {
     expect(total(byGroup, 'g2')).toBe(1);
   });
 
+  it('serves the same rollups to a BI tool\'s ClickHouse client on the SQL port the banner names, read-only', async () => {
+    const biUrl = `http://127.0.0.1:${ports.bi}`;
+    expect(run!.stdout()).toContain(`sql      ${biUrl}`);
+    const range = `from=${encodeURIComponent(at(0, 0).toISOString())}&to=${encodeURIComponent(at(3, 0).toISOString())}`;
+    const rest = (await getJson(`${queryUrl}/v1/rollups/daily?by=event&${range}`)).body.rows as { day: string; type: string; key: string; events: number; users: number }[];
+    const bi = createClient({ url: biUrl, username: 'metabase', password: 'dev-read-key', log: { level: ClickHouseLogLevel.OFF } });
+    try {
+      const rows = await (
+        await bi.query({
+          query:
+            // The query API's key: the event's name, or the call's type for calls without one (one source here, so users add up).
+            "SELECT day, type, if(event = '', type, event) AS key, toUInt32(sum(events)) AS events, toUInt32(sum(users)) AS users " +
+            'FROM events_daily_by_event_v WHERE day >= {from:Date} AND day < {to:Date} GROUP BY day, type, event',
+          query_params: { from: at(0, 0).toISOString().slice(0, 10), to: at(3, 0).toISOString().slice(0, 10) },
+          format: 'JSONEachRow',
+        })
+      ).json<{ day: string; type: string; key: string; events: number; users: number }>();
+      expect(rows.length).toBeGreaterThanOrEqual(4);
+      const byDayAndKey = (a: { day: string; key: string }, b: { day: string; key: string }) => `${a.day} ${a.key}`.localeCompare(`${b.day} ${b.key}`);
+      expect(rows.sort(byDayAndKey)).toEqual([...rest].sort(byDayAndKey));
+      await expect(bi.command({ query: 'TRUNCATE TABLE events' })).rejects.toMatchObject({ code: '164' });
+    } finally {
+      await bi.close();
+    }
+  });
+
   it('Ctrl-C stops every part, Kafka included, with exit code 0, and a second start finds the data', async () => {
     const statePath = path.join(dir.path, 'kafka', 'local', 'broker.json');
     const kafkaPid = (JSON.parse(readFileSync(statePath, 'utf8')) as { pid: number }).pid;
     run!.child.kill('SIGINT');
     expect(await run!.exited).toBe(0);
     expect(() => process.kill(kafkaPid, 0)).toThrow();
+    await expect(fetch(`http://127.0.0.1:${ports.bi}/ping`)).rejects.toThrow();
     expect(existsSync(statePath)).toBe(false);
 
     run = await startAllInOne(dir.path, ports);

@@ -18,6 +18,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
+import { engineError, errorBody, statusOf, unescapeParam } from '../../src/warehouse/http-interface.js';
 
 export interface ClickHouseHttp {
   readonly url: string;
@@ -29,28 +30,6 @@ export interface ClickHouseHttp {
 
 const NOT_SETTINGS = new Set(['query', 'query_id', 'database', 'session_id', 'session_timeout', 'session_check', 'role', 'user', 'password', 'compress', 'decompress']);
 const SUMMARY = JSON.stringify({ read_rows: '0', read_bytes: '0', written_rows: '0', written_bytes: '0', total_rows_to_read: '0', result_rows: '0', result_bytes: '0', elapsed_ns: '0' });
-const UNESCAPES: Record<string, string> = { t: '\t', n: '\n', r: '\r', '0': '\0', b: '\b', f: '\f', "'": "'", '\\': '\\' };
-
-/** A parameter's escaped text form, as the client sent it, back to the value. */
-function unescape(text: string): string {
-  return text.replace(/\\(.)/gs, (m, c: string) => UNESCAPES[c] ?? m);
-}
-
-interface ErrorLike {
-  code?: string | number;
-  type?: string;
-  message?: string;
-  cause?: unknown;
-}
-
-/** ClickHouse's error body and code from what chDB threw. */
-function clickhouseError(err: unknown): { code: string; body: string } {
-  const e = (err ?? {}) as ErrorLike;
-  const text = (e.cause as ErrorLike | undefined)?.message ?? e.message ?? String(err);
-  const code = /Code: (\d+)/.exec(text)?.[1] ?? (e.code !== undefined && /^\d+$/.test(String(e.code)) ? String(e.code) : '1001');
-  const body = text.startsWith('Code:') ? text : `Code: ${code}. DB::Exception: ${text}. (${e.type ?? 'STD_EXCEPTION'})`;
-  return { code, body: `${body} (version 24.8.1.1 (chDB))\n` };
-}
 
 export async function serveClickHouseHttp(client: ClickHouseClient, opts: { host?: string; port?: number } = {}): Promise<ClickHouseHttp> {
   let requests = 0;
@@ -68,7 +47,7 @@ export async function serveClickHouseHttp(client: ClickHouseClient, opts: { host
       const params: Record<string, string> = {};
       const settings: Record<string, string> = {};
       for (const [k, v] of url.searchParams) {
-        if (k.startsWith('param_')) params[k.slice(6)] = unescape(v);
+        if (k.startsWith('param_')) params[k.slice(6)] = unescapeParam(v);
         else if (!NOT_SETTINGS.has(k)) settings[k] = v;
       }
       const inUrl = url.searchParams.get('query');
@@ -86,12 +65,14 @@ export async function serveClickHouseHttp(client: ClickHouseClient, opts: { host
           for await (const chunk of result.stream) res.write(chunk as Buffer);
           res.end();
         } catch (err) {
-          const { code, body: text } = clickhouseError(err);
+          const e = engineError(err);
           if (res.headersSent) {
             res.destroy();
             return;
           }
-          res.writeHead(500, { 'Content-Type': 'text/plain; charset=UTF-8', 'X-ClickHouse-Exception-Code': code, 'X-ClickHouse-Query-Id': queryId }).end(text);
+          res
+            .writeHead(statusOf(e.code), { 'Content-Type': 'text/plain; charset=UTF-8', 'X-ClickHouse-Exception-Code': String(e.code), 'X-ClickHouse-Query-Id': queryId })
+            .end(errorBody(e, '24.8.1.1 (chDB)'));
         }
       })();
     });

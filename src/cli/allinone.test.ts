@@ -1,0 +1,50 @@
+// Which read-only SQL port `trackhouse start` serves for BI tools.
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigError } from '../common/errors.js';
+import { loadConfig } from '../config/index.js';
+import { sqlPortToServe } from './allinone.js';
+
+const servers: net.Server[] = [];
+afterEach(() => {
+  for (const s of servers.splice(0)) s.close();
+});
+
+/** A port another process holds (here: a plain listener). */
+async function heldPort(): Promise<number> {
+  const srv = net.createServer();
+  servers.push(srv);
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  return (srv.address() as net.AddressInfo).port;
+}
+
+function warnings() {
+  const seen: string[] = [];
+  return { seen, log: { warn: (_fields: object, msg: string) => void seen.push(msg) } as never };
+}
+
+describe('sqlPortToServe', () => {
+  it('skips the default port when something else holds it, saying how to choose another', async () => {
+    const held = await heldPort();
+    const config = loadConfig({});
+    const asDefault = { ...config, http: { ...config.http, biPort: { port: held, explicit: false } } };
+    const w = warnings();
+    expect(await sqlPortToServe(asDefault, w.log)).toBeNull();
+    expect(w.seen).toEqual([`port ${held} is in use, so the read-only SQL port for BI tools is not served; set BI_PORT to a free port (0 picks one), or BI_PORT=off to say none`]);
+  });
+
+  it('stops the start when BI_PORT was chosen and is held, naming BI_PORT', async () => {
+    const held = await heldPort();
+    await expect(sqlPortToServe(loadConfig({ BI_PORT: String(held) }), warnings().log)).rejects.toThrow(ConfigError);
+    await expect(sqlPortToServe(loadConfig({ BI_PORT: String(held) }), warnings().log)).rejects.toThrow(`BI_PORT=${held} is already in use`);
+  });
+
+  it('serves none with a ClickHouse server (BI tools connect to it) or with BI_PORT=off', async () => {
+    expect(await sqlPortToServe(loadConfig({ CLICKHOUSE_URL: 'http://clickhouse:8123', BI_PORT: '9999' }), warnings().log)).toBeNull();
+    expect(await sqlPortToServe(loadConfig({ BI_PORT: 'off' }), warnings().log)).toBeNull();
+  });
+
+  it('serves a free port chosen with BI_PORT, and 0 for the kernel\'s pick', async () => {
+    expect(await sqlPortToServe(loadConfig({ BI_PORT: '0' }), warnings().log)).toBe(0);
+  });
+});

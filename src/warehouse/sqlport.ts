@@ -1,0 +1,217 @@
+// The all-in-one's read-only SQL port for BI tools: ClickHouse's HTTP interface over the chDB
+// engine of `trackhouse start`, so Grafana, Metabase, DBeaver, clickhouse-connect or curl read the
+// events and the rollups as they would from a ClickHouse server. With a ClickHouse server
+// (CLICKHOUSE_URL) BI tools connect to it instead, and this port is not opened.
+//
+// - GET or POST, the statement in `query=` or the body (both: joined by a newline), `param_<name>`
+//   for `{name:Type}` parameters, other URL parameters as settings of this query, `default_format`
+//   or the X-ClickHouse-Format header (TabSeparated when neither it nor a FORMAT clause says),
+//   `query_id`, `database` (only `default`: chDB keeps every table there); `/ping` and `GET /`
+//   answer `Ok.`.
+// - The password is a read key (TRACKHOUSE_READ_KEYS): X-ClickHouse-Key, HTTP Basic or
+//   `password=`; any user name (or the key as the user name, with no password).
+// - Only what ./readonly.ts lets through runs, under its limits. chDB runs one statement at a
+//   time, for this port, the sink and the query API alike, so at most MAX_IN_FLIGHT wait here;
+//   more are told 503 (TOO_MANY_SIMULTANEOUS_QUERIES) with Retry-After.
+// - Answers and errors as ClickHouse's server sends them (./http-interface.ts).
+import { randomUUID } from 'node:crypto';
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import type { ClickHouseClient, DataFormat } from '@clickhouse/client';
+import { basicCredentials, listen, readText, statusLine } from '../common/http.js';
+import type { Logger } from '../common/log.js';
+import { loadUws } from '../common/uws.js';
+import { contentTypeOf, engineError, errorBody, statusOf, unescapeParam, type EngineError } from './http-interface.js';
+import { DEFAULT_READ_ONLY_LIMITS, readOnlyStatement, resultText, type ReadOnlyLimits } from './readonly.js';
+
+export interface SqlPortOptions {
+  client: ClickHouseClient;
+  host: string;
+  port: number;
+  /** The setting `port` came from (BI_PORT), for errors. */
+  portVariable: string;
+  readKeys: ReadonlySet<string>;
+  log: Logger;
+  limits?: ReadOnlyLimits;
+}
+
+export interface SqlPort {
+  readonly port: number;
+  /** Stops taking connections and closes the open ones. */
+  close(): void;
+}
+
+/** Statements waiting for or holding the engine at once; the rest are told to come back. */
+const MAX_IN_FLIGHT = 4;
+/** ClickHouse's own bound on a statement's text (max_query_size) is 256 KiB; a body may carry a little more. */
+const MAX_BODY_BYTES = 1024 * 1024;
+/** URL parameters that are not settings; the HTTP-only ones chDB would refuse as unknown settings. */
+const NOT_SETTINGS: ReadonlySet<string> = new Set([
+  'query',
+  'query_id',
+  'database',
+  'default_format',
+  'user',
+  'password',
+  'quota_key',
+  'session_id',
+  'session_timeout',
+  'session_check',
+  'role',
+  'compress',
+  'decompress',
+  'buffer_size',
+  'wait_end_of_query',
+  'send_progress_in_http_headers',
+  'enable_http_compression',
+  'http_zlib_compression_level',
+  'add_http_cors_header',
+  'cancel_http_readonly_queries_on_client_close',
+  'client_protocol_version',
+  'readonly',
+]);
+
+const OK = 'Ok.\n';
+
+interface Request {
+  sql: string;
+  params: Record<string, string>;
+  settings: Record<string, string>;
+  defaultFormat: string;
+  queryId: string;
+}
+
+export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
+  const limits = opts.limits ?? DEFAULT_READ_ONLY_LIMITS;
+  const version = (await resultText(opts.client, 'SELECT version()', {}, 'RawBLOB')).trim();
+  let inFlight = 0;
+
+  const fail = (res: HttpResponse, e: EngineError, queryId: string, extra: readonly (readonly [string, string])[] = []) => {
+    res.writeStatus(statusLine(statusOf(e.code)));
+    res.writeHeader('Content-Type', 'text/plain; charset=UTF-8');
+    res.writeHeader('X-ClickHouse-Exception-Code', String(e.code));
+    res.writeHeader('X-ClickHouse-Query-Id', queryId);
+    for (const [k, v] of extra) res.writeHeader(k, v);
+    res.end(errorBody(e, version));
+  };
+
+  const run = async (res: HttpResponse, state: { aborted: boolean }, r: Request) => {
+    try {
+      const statement = await readOnlyStatement(opts.client, r.sql, r.params, r.settings, limits);
+      const format = / FORMAT ([A-Za-z0-9_]+)(?= SETTINGS |$)/.exec(statement)?.[1] ?? r.defaultFormat;
+      const result = await opts.client.exec({ query: statement, query_params: r.params, query_id: r.queryId, clickhouse_settings: { default_format: r.defaultFormat as DataFormat } });
+      const chunks: Buffer[] = [];
+      for await (const chunk of result.stream) chunks.push(chunk as Buffer);
+      if (state.aborted) return;
+      res.cork(() => {
+        res.writeStatus('200 OK');
+        res.writeHeader('Content-Type', contentTypeOf(format));
+        res.writeHeader('X-ClickHouse-Format', format);
+        res.writeHeader('X-ClickHouse-Query-Id', r.queryId);
+        res.writeHeader('X-ClickHouse-Timezone', 'UTC');
+        res.writeHeader('X-ClickHouse-Server-Display-Name', 'trackhouse');
+        res.writeHeader('X-ClickHouse-Summary', JSON.stringify(result.summary ?? {}));
+        res.end(Buffer.concat(chunks));
+      });
+    } catch (err) {
+      const e = engineError(err);
+      opts.log.debug({ code: e.code, type: e.type, queryId: r.queryId }, 'SQL port: statement not run');
+      if (!state.aborted) res.cork(() => fail(res, e, r.queryId));
+    }
+  };
+
+  const handle = (res: HttpResponse, req: HttpRequest) => {
+    const method = req.getMethod();
+    const url = req.getUrl();
+    const search = new URLSearchParams(req.getQuery() ?? '');
+    const queryId = search.get('query_id') ?? randomUUID();
+    if (url === '/ping' || url === '/replicas_status' || (url === '/' && method === 'get' && !search.has('query'))) {
+      res.writeStatus('200 OK').writeHeader('Content-Type', 'text/plain; charset=UTF-8').end(OK);
+      return;
+    }
+    if (url !== '/' || (method !== 'get' && method !== 'post')) {
+      fail(res, { code: 48, type: 'NOT_IMPLEMENTED', message: `there is no handler for ${method.toUpperCase()} ${url.slice(0, 200)}: statements go to GET or POST /` }, queryId, [['Allow', 'GET, POST']]);
+      return;
+    }
+    const basic = basicCredentials(req.getHeader('authorization'));
+    // A tool with only a user name field may carry the key there, as Segment's SDKs do theirs.
+    const key = req.getHeader('x-clickhouse-key') || basic?.password || search.get('password') || (basic !== null && opts.readKeys.has(basic.user) ? basic.user : '');
+    if (key === '') {
+      fail(res, { code: 194, type: 'REQUIRED_PASSWORD', message: 'a password is required: a read key of this trackhouse (TRACKHOUSE_READ_KEYS), with any user name' }, queryId, [
+        ['WWW-Authenticate', 'Basic realm="trackhouse", charset="UTF-8"'],
+      ]);
+      return;
+    }
+    if (!opts.readKeys.has(key)) {
+      fail(res, { code: 516, type: 'AUTHENTICATION_FAILED', message: 'the password is not a read key of this trackhouse (TRACKHOUSE_READ_KEYS)' }, queryId);
+      return;
+    }
+    const encoding = req.getHeader('content-encoding').trim().toLowerCase();
+    if (encoding !== '' && encoding !== 'identity') {
+      fail(res, { code: 48, type: 'NOT_IMPLEMENTED', message: `request bodies with Content-Encoding ${encoding.slice(0, 50)} are not served here; send the statement uncompressed` }, queryId);
+      return;
+    }
+    // chDB keeps every table in `default`; another database would be an answer from the wrong tables.
+    const database = search.get('database') || req.getHeader('x-clickhouse-database') || 'default';
+    if (database !== 'default') {
+      fail(res, { code: 81, type: 'UNKNOWN_DATABASE', message: `Database ${database.slice(0, 100)} does not exist here: trackhouse's tables are in default` }, queryId);
+      return;
+    }
+    const params: Record<string, string> = {};
+    const settings: Record<string, string> = {};
+    for (const [k, v] of search) {
+      if (k.startsWith('param_')) params[k.slice(6)] = unescapeParam(v);
+      else if (!NOT_SETTINGS.has(k) && !k.startsWith('http_')) settings[k] = v;
+    }
+    const inUrl = search.get('query') ?? '';
+    // X-ClickHouse-Format is the header form of default_format (ClickHouse's Java client sends it).
+    const defaultFormat = search.get('default_format') || req.getHeader('x-clickhouse-format') || 'TabSeparated';
+    const request = (body: string): Request => ({
+      sql: inUrl !== '' && body !== '' ? `${inUrl}\n${body}` : inUrl + body,
+      params,
+      settings,
+      defaultFormat,
+      queryId,
+    });
+    if (inFlight >= MAX_IN_FLIGHT) {
+      fail(res, { code: 202, type: 'TOO_MANY_SIMULTANEOUS_QUERIES', message: `${MAX_IN_FLIGHT} statements are already running or waiting here (chDB runs one at a time)` }, queryId, [['Retry-After', '1']]);
+      return;
+    }
+    // One place in the count per request, given back once: when it is answered, or when its
+    // client leaves before the body is whole (its statement then never runs).
+    inFlight++;
+    let counted = true;
+    const release = () => {
+      if (counted) inFlight--;
+      counted = false;
+    };
+    const state = { aborted: false };
+    let running = false;
+    res.onAborted(() => {
+      state.aborted = true;
+      if (!running) release();
+    });
+    const start = (body: string) => {
+      const r = request(body);
+      if (r.sql.trim() === '') {
+        release();
+        if (!state.aborted) res.cork(() => fail(res, { code: 62, type: 'SYNTAX_ERROR', message: 'Empty query' }, queryId));
+        return;
+      }
+      running = true;
+      void run(res, state, r).finally(release);
+    };
+    if (method === 'get') start('');
+    else
+      readText(res, MAX_BODY_BYTES, start, () => {
+        release();
+        if (!state.aborted) fail(res, { code: 393, type: 'QUERY_IS_TOO_LARGE', message: `the statement is over ${MAX_BODY_BYTES} bytes` }, queryId);
+      });
+  };
+
+  const app = loadUws(opts.log).App();
+  app.any('/*', handle);
+  const l = await listen(app, opts.host, opts.port, opts.portVariable);
+  opts.log.info({ port: l.port, engine: `chDB ${version}` }, 'read-only SQL port (ClickHouse HTTP interface) listening');
+  return { port: l.port, close: () => l.closeAll() };
+}
+

@@ -1,0 +1,261 @@
+// The all-in-one's read-only SQL port for BI tools, on a real chDB with the project's migrations:
+// ClickHouse's own clients (@clickhouse/client, clickhouse-connect) read the tables through it as
+// from a ClickHouse server, and nothing sent to it writes, reads the machine's files, or changes
+// the engine the sink and the query API share.
+import { existsSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient as HttpClient } from '@clickhouse/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/common/log.js';
+import { loadConfig } from '../../src/config/index.js';
+import { migrate, openClickHouse, serveSqlPort, type ClickHouseHandle, type SqlPort } from '../../src/warehouse/index.js';
+import { tempDir } from '../support/env.js';
+import { runPythonScript } from '../support/python-clients.js';
+import { describeWithPython } from './python-suite.js';
+
+const KEY = 'bi-read-key';
+const DAY = '2026-11-30';
+
+let dir: ReturnType<typeof tempDir>;
+let ch: ClickHouseHandle;
+let port: SqlPort;
+let tight: SqlPort;
+let base = '';
+
+/** The engine's own answer, in this process (not through the port). */
+async function engine(query: string): Promise<string> {
+  return (await ch.client.query({ query, format: 'TabSeparated' })).text();
+}
+
+/** A statement through the port: status, the exception code header, the body. */
+async function sql(statement: string, opts: { key?: string | null; search?: Record<string, string>; url?: string; method?: string } = {}) {
+  const url = new URL(opts.url ?? base);
+  for (const [k, v] of Object.entries(opts.search ?? {})) url.searchParams.set(k, v);
+  const headers: Record<string, string> = {};
+  if (opts.key !== null) headers['x-clickhouse-key'] = opts.key ?? KEY;
+  const res = await fetch(url, { method: opts.method ?? 'POST', headers, body: (opts.method ?? 'POST') === 'POST' ? statement : undefined });
+  return { status: res.status, code: res.headers.get('x-clickhouse-exception-code'), body: await res.text(), headers: res.headers };
+}
+
+beforeAll(async () => {
+  dir = tempDir('trackhouse-sqlport-');
+  const log = createLogger('silent');
+  ch = await openClickHouse(loadConfig({}).clickhouse, dir.path);
+  await migrate(ch.client, log);
+  await ch.client.command({
+    query:
+      'INSERT INTO events (event_id, type, event, user_id, anonymous_id, timestamp, received_at, source, category, properties) VALUES ' +
+      `('e1', 'track', 'Signed Up', 'u-1', '', '${DAY} 10:00:00.000', '${DAY} 10:00:00.100', 'web', 'signup', '{}'), ` +
+      `('e2', 'track', 'Signed Up', 'u-2', '', '${DAY} 11:00:00.000', '${DAY} 11:00:00.100', 'web', 'signup', '{}'), ` +
+      `('e3', 'track', 'Order Completed', 'u-1', '', '${DAY} 12:00:00.000', '${DAY} 12:00:00.100', 'web', 'checkout', '{}')`,
+  });
+  port = await serveSqlPort({ client: ch.client, host: '127.0.0.1', port: 0, portVariable: 'BI_PORT', readKeys: new Set([KEY]), log });
+  tight = await serveSqlPort({
+    client: ch.client,
+    host: '127.0.0.1',
+    port: 0,
+    portVariable: 'BI_PORT',
+    readKeys: new Set([KEY]),
+    log,
+    limits: { maxSeconds: 1, maxResultBytes: 10_000 },
+  });
+  base = `http://127.0.0.1:${port.port}/`;
+});
+
+afterAll(async () => {
+  port?.close();
+  tight?.close();
+  await ch?.close();
+  dir?.remove();
+});
+
+describe('the read-only SQL port with ClickHouse\'s JS client', () => {
+  let client: HttpClient;
+  beforeAll(() => {
+    // Its log off: the refusals below are expected, and it would print each one.
+    client = createClient({ url: base, username: 'grafana', password: KEY, log: { level: ClickHouseLogLevel.OFF } });
+  });
+  afterAll(async () => client.close());
+
+  it('reads the rollup view, the events with bound parameters, and the table list, as from a server', async () => {
+    const rollups = await (await client.query({ query: 'SELECT toString(day) AS day, event, events, users FROM events_daily_by_event_v ORDER BY event', format: 'JSONEachRow' })).json();
+    expect(rollups).toEqual([
+      { day: DAY, event: 'Order Completed', events: '1', users: '1' },
+      { day: DAY, event: 'Signed Up', events: '2', users: '2' },
+    ]);
+    const events = await (
+      await client.query({ query: 'SELECT event_id FROM events WHERE user_id = {user:String} AND timestamp >= {from:DateTime64(3)} ORDER BY timestamp', query_params: { user: "u-1", from: `${DAY} 11:00:00.000` }, format: 'JSONEachRow' })
+    ).json();
+    expect(events).toEqual([{ event_id: 'e3' }]);
+    const tables = await (await client.query({ query: 'SHOW TABLES', format: 'JSONEachRow' })).json<{ name: string }>();
+    expect(tables.map((t) => t.name)).toEqual(expect.arrayContaining(['events', 'events_daily_by_event_v', 'events_daily_by_category_v', 'events_daily_by_group_v']));
+    expect(await client.ping()).toMatchObject({ success: true });
+  });
+
+  it('passes URL settings to the query alone: the shared engine keeps its own', async () => {
+    const before = (await engine("SELECT getSetting('max_threads')")).trim();
+    const seen = await (await client.query({ query: "SELECT toString(getSetting('max_threads')) AS v", format: 'JSONEachRow', clickhouse_settings: { max_threads: 1 } })).json<{ v: string }>();
+    expect(seen).toEqual([{ v: '1' }]);
+    expect((await engine("SELECT getSetting('max_threads')")).trim()).toBe(before);
+    expect((await engine("SELECT getSetting('readonly')")).trim()).toBe('0');
+  });
+
+  it('refuses an INSERT with ClickHouse\'s READONLY error, and the table is unchanged', async () => {
+    await expect(client.command({ query: "INSERT INTO events (event_id) VALUES ('x')" })).rejects.toMatchObject({ code: '164', type: 'READONLY' });
+    expect((await engine('SELECT count() FROM events')).trim()).toBe('3');
+  });
+});
+
+describe('the read-only SQL port refuses', () => {
+  const outfile = () => path.join(dir.path, 'written.txt');
+
+  it.each([
+    ['DROP TABLE events', /not Drop/],
+    ['TRUNCATE TABLE events', /not Truncate/],
+    ["INSERT INTO events (event_id) SELECT 'x'", /not Insert/],
+    ['ALTER TABLE events DELETE WHERE 1', /not Alter/],
+    ['CREATE TABLE x (a UInt8) ENGINE = Memory', /not Create/],
+    ['SET readonly = 0', /not Set/],
+    ['SYSTEM DROP MARK CACHE', /not SYSTEM/],
+    ['KILL QUERY WHERE 1', /not KillQuery/],
+    ['OPTIMIZE TABLE events FINAL', /not Optimize/],
+    ["SELECT * FROM url('http://127.0.0.1:9/', CSV, 'a String')", /table function url\(\) is not served/],
+    ["SELECT * FROM view(SELECT * FROM file('/etc/hostname', LineAsString))", /table function file\(\) is not served/],
+    ["SELECT file('/etc/hostname')", /file\(\) reads/],
+    ["SELECT arrayMap(x -> `file`(x), ['/etc/hostname'])", /file\(\) reads/],
+    ["SELECT * FROM (SELECT * FROM system.one SETTINGS readonly = 0)", /SETTINGS in the statement/],
+    ["SELECT * FROM s3('http://127.0.0.1:9/b/k', CSV)", /table function s3\(\) is not served/],
+    ['EXPLAIN PIPELINE INSERT INTO events (event_id) SELECT 1', /EXPLAIN only of a SELECT/],
+  ])('%s', async (statement, message) => {
+    const r = await sql(statement);
+    expect(r.status).toBe(403);
+    expect(r.code).toBe('164');
+    expect(r.body).toMatch(message);
+    expect(r.body).toMatch(/^Code: 164\. DB::Exception: .*\(READONLY\) \(version \d+\.\d+/);
+  });
+
+  it('INTO OUTFILE, and writes no file', async () => {
+    const r = await sql(`SELECT 1 INTO OUTFILE '${outfile()}'`);
+    expect([r.status, r.code]).toEqual([403, '164']);
+    expect(existsSync(outfile())).toBe(false);
+  });
+
+  it('a second statement after a SELECT, running neither', async () => {
+    const r = await sql('SELECT 1; DROP TABLE events');
+    expect([r.status, r.code]).toEqual([400, '62']);
+    expect(r.body).toMatch(/Multi-statements are not allowed/);
+    expect(r.body).not.toMatch(/formatQuerySingleLine/);
+    expect((await engine('EXISTS TABLE events')).trim()).toBe('1');
+  });
+
+  it('readonly=0 or a higher limit in the URL: the port\'s own settings win', async () => {
+    const r = await sql("INSERT INTO events (event_id) VALUES ('x')", { search: { readonly: '0' } });
+    expect([r.status, r.code]).toEqual([403, '164']);
+    const big = await sql('SELECT * FROM numbers(100000)', { url: `http://127.0.0.1:${tight.port}/`, search: { max_result_bytes: '1000000000' } });
+    expect([big.status, big.code]).toEqual([400, '396']);
+  });
+
+  it('a statement past the time limit, with ClickHouse\'s TIMEOUT_EXCEEDED', async () => {
+    const r = await sql('SELECT sleep(2)', { url: `http://127.0.0.1:${tight.port}/` });
+    expect([r.status, r.code]).toEqual([408, '159']);
+  });
+
+  it('a request without a read key (401, asking for Basic credentials) or with a wrong one (403); the key as user name passes', async () => {
+    const none = await sql('SELECT 1', { key: null });
+    expect([none.status, none.code]).toEqual([401, '194']);
+    expect(none.headers.get('www-authenticate')).toMatch(/^Basic /);
+    const wrong = await sql('SELECT 1', { key: 'not-a-key' });
+    expect([wrong.status, wrong.code]).toEqual([403, '516']);
+    const asUser = await fetch(`${base}?query=SELECT+1`, { headers: { authorization: `Basic ${Buffer.from(`${KEY}:`).toString('base64')}` } });
+    expect([asUser.status, await asUser.text()]).toEqual([200, '1\n']);
+  });
+
+  it('more statements at once than it lets wait for the engine, with 503 and Retry-After', async () => {
+    const answers = await Promise.all(Array.from({ length: 6 }, () => sql('SELECT sleep(1)')));
+    const busy = answers.filter((a) => a.status === 503);
+    expect(answers.filter((a) => a.status === 200)).toHaveLength(4);
+    expect(busy).toHaveLength(2);
+    expect(busy[0]!.code).toBe('202');
+    expect(busy[0]!.headers.get('retry-after')).toBe('1');
+  });
+});
+
+describe('the read-only SQL port speaks ClickHouse\'s HTTP interface', () => {
+  it('answers Ok. on GET / and /ping, and a GET with query= and default_format', async () => {
+    expect(await (await fetch(base)).text()).toBe('Ok.\n');
+    expect(await (await fetch(`${base}ping`)).text()).toBe('Ok.\n');
+    const r = await sql('', { method: 'GET', search: { query: 'SELECT count() AS n FROM events', default_format: 'JSONCompact' } });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(r.headers.get('x-clickhouse-format')).toBe('JSONCompact');
+    expect(JSON.parse(r.body).data).toEqual([['3']]);
+  });
+
+  it('joins a statement begun in query= with the rest in the body, as ClickHouse does, and takes query= alone on a POST', async () => {
+    expect((await sql(' count() FROM events', { search: { query: 'SELECT' } })).body).toBe('3\n');
+    expect((await sql('', { search: { query: 'SELECT 42' } })).body).toBe('42\n');
+  });
+
+  it('gives back the place of a client that leaves before its body is whole', async () => {
+    const { port: p } = new URL(base);
+    for (let i = 0; i < 6; i++) {
+      await new Promise<void>((resolve, reject) => {
+        const socket = net.connect(Number(p), '127.0.0.1', () => {
+          socket.write(`POST / HTTP/1.1\r\nHost: x\r\nX-ClickHouse-Key: ${KEY}\r\nContent-Length: 100\r\n\r\nSELECT `);
+          setTimeout(() => socket.destroy(), 50);
+        });
+        socket.on('close', () => resolve());
+        socket.on('error', reject);
+      });
+    }
+    await sleep(100);
+    const r = await sql('SELECT 1');
+    expect([r.status, r.body]).toEqual([200, '1\n']);
+  });
+
+  it('takes the FORMAT clause over default_format, and TabSeparated when neither says', async () => {
+    const tsv = await sql('SELECT event_id, user_id FROM events ORDER BY event_id LIMIT 2');
+    expect(tsv.body).toBe('e1\tu-1\ne2\tu-2\n');
+    expect(tsv.headers.get('x-clickhouse-format')).toBe('TabSeparated');
+    const csv = await sql('SELECT event_id FROM events ORDER BY event_id LIMIT 1 FORMAT CSVWithNames', { search: { default_format: 'JSON' } });
+    expect(csv.body).toBe('"event_id"\n"e1"\n');
+    expect(csv.headers.get('x-clickhouse-format')).toBe('CSVWithNames');
+  });
+
+  it('answers for the default database only, where every table is, and says so for another', async () => {
+    const other = await sql('SELECT 1', { search: { database: 'analytics' } });
+    expect([other.status, other.code]).toEqual([404, '81']);
+    expect(other.body).toMatch(/trackhouse's tables are in default/);
+    expect((await sql('SELECT 1', { search: { database: 'default' } })).status).toBe(200);
+  });
+
+  it('answers an unknown table with 404 and the engine\'s code, and an empty statement with 400', async () => {
+    const missing = await sql('SELECT * FROM no_such_table');
+    expect([missing.status, missing.code]).toEqual([404, '60']);
+    const empty = await sql('  ');
+    expect([empty.status, empty.code]).toEqual([400, '62']);
+  });
+});
+
+describeWithPython('the read-only SQL port with clickhouse-connect (Python)', (python) => {
+  it('reads the rollups and a user\'s events in its Native format, and is refused a DROP', async () => {
+    const out = await runPythonScript<{ version: string; columns: string[]; rollups: unknown[][]; events: unknown[][]; drop: string }>(python, 'clickhouse-connect.py', {
+      host: '127.0.0.1',
+      port: port.port,
+      key: KEY,
+      user: 'u-2',
+    });
+    expect(out.version).toMatch(/^\d+\.\d+/);
+    expect(out.columns).toEqual(['toString(day)', 'event', 'events', 'users']);
+    expect(out.rollups).toEqual([
+      [DAY, 'Order Completed', 1, 1],
+      [DAY, 'Signed Up', 2, 2],
+    ]);
+    expect(out.events).toEqual([['e2', 'u-2', Date.parse(`${DAY}T11:00:00Z`)]]);
+    expect(out.drop).toMatch(/code: 164/);
+    expect((await engine('SELECT count() FROM events')).trim()).toBe('3');
+  });
+});
+
