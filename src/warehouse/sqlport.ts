@@ -1,5 +1,5 @@
 // The all-in-one's read-only SQL port for BI tools: ClickHouse's HTTP interface over the chDB
-// engine of `trackhouse start`, so Grafana, Metabase, DBeaver, clickhouse-connect or curl read the
+// engine of `trackhouse start`, so DBeaver, Metabase, Superset, clickhouse-connect or curl read the
 // events and the rollups as they would from a ClickHouse server. With a ClickHouse server
 // (CLICKHOUSE_URL) BI tools connect to it instead, and this port is not opened.
 //
@@ -13,13 +13,15 @@
 // - Only what ./readonly.ts lets through runs, under its limits. chDB runs one statement at a
 //   time, for this port, the sink and the query API alike, so at most MAX_IN_FLIGHT wait here;
 //   more are told 503 (TOO_MANY_SIMULTANEOUS_QUERIES) with Retry-After.
-// - Answers and errors as ClickHouse's server sends them (./http-interface.ts).
+// - Answers and errors as ClickHouse's server sends them (./http-interface.ts); with `compress=1`
+//   (ClickHouse's JDBC driver asks for it) in its compressed blocks (./compressed.ts).
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { ClickHouseClient, DataFormat } from '@clickhouse/client';
 import { basicCredentials, listen, readText, statusLine } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import { loadUws } from '../common/uws.js';
+import { nativeCompressed } from './compressed.js';
 import { contentTypeOf, engineError, errorBody, statusOf, unescapeParam, type EngineError } from './http-interface.js';
 import { DEFAULT_READ_ONLY_LIMITS, readOnlyStatement, resultText, type ReadOnlyLimits } from './readonly.js';
 
@@ -72,8 +74,18 @@ const NOT_SETTINGS: ReadonlySet<string> = new Set([
 
 const OK = 'Ok.\n';
 
+/**
+ * The first client protocol revision whose Native layout has a byte per column after its type
+ * (custom serialization). chDB writes revision 0's layout and cannot be asked for another.
+ */
+const NATIVE_CUSTOM_SERIALIZATION = 54454;
+
 interface Request {
   sql: string;
+  /** client_protocol_version, 0 when not sent. */
+  protocol: number;
+  /** compress=1: the answer in ClickHouse's compressed blocks (./compressed.ts), as ClickHouse's JDBC driver asks. */
+  compress: boolean;
   params: Record<string, string>;
   settings: Record<string, string>;
   defaultFormat: string;
@@ -85,19 +97,26 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
   const version = (await resultText(opts.client, 'SELECT version()', {}, 'RawBLOB')).trim();
   let inFlight = 0;
 
-  const fail = (res: HttpResponse, e: EngineError, queryId: string, extra: readonly (readonly [string, string])[] = []) => {
-    res.writeStatus(statusLine(statusOf(e.code)));
+  /** An error answer; with `compress`, framed like a result, except 401 and 403, which a server sends before it compresses. */
+  const fail = (res: HttpResponse, e: EngineError, queryId: string, compress = false, extra: readonly (readonly [string, string])[] = []) => {
+    const status = statusOf(e.code);
+    res.writeStatus(statusLine(status));
     res.writeHeader('Content-Type', 'text/plain; charset=UTF-8');
     res.writeHeader('X-ClickHouse-Exception-Code', String(e.code));
     res.writeHeader('X-ClickHouse-Query-Id', queryId);
     for (const [k, v] of extra) res.writeHeader(k, v);
-    res.end(errorBody(e, version));
+    const body = errorBody(e, version);
+    res.end(compress && status !== 401 && status !== 403 ? nativeCompressed(Buffer.from(body)) : body);
   };
 
   const run = async (res: HttpResponse, state: { aborted: boolean }, r: Request) => {
     try {
       const statement = await readOnlyStatement(opts.client, r.sql, r.params, r.settings, limits);
       const format = / FORMAT ([A-Za-z0-9_]+)(?= SETTINGS |$)/.exec(statement)?.[1] ?? r.defaultFormat;
+      if (format.toLowerCase() === 'native' && r.protocol >= NATIVE_CUSTOM_SERIALIZATION) {
+        // clickhouse-go (Grafana's plugin) asks for 54460 and would misread revision 0's bytes.
+        throw Object.assign(new Error(`the Native format of client protocol ${r.protocol} is not served here (only its revision-0 layout); use another format, such as RowBinaryWithNamesAndTypes or JSON`), { code: 48, type: 'NOT_IMPLEMENTED' });
+      }
       const result = await opts.client.exec({ query: statement, query_params: r.params, query_id: r.queryId, clickhouse_settings: { default_format: r.defaultFormat as DataFormat } });
       const chunks: Buffer[] = [];
       for await (const chunk of result.stream) chunks.push(chunk as Buffer);
@@ -110,12 +129,13 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
         res.writeHeader('X-ClickHouse-Timezone', 'UTC');
         res.writeHeader('X-ClickHouse-Server-Display-Name', 'trackhouse');
         res.writeHeader('X-ClickHouse-Summary', JSON.stringify(result.summary ?? {}));
-        res.end(Buffer.concat(chunks));
+        const body = Buffer.concat(chunks);
+        res.end(r.compress ? nativeCompressed(body) : body);
       });
     } catch (err) {
       const e = engineError(err);
       opts.log.debug({ code: e.code, type: e.type, queryId: r.queryId }, 'SQL port: statement not run');
-      if (!state.aborted) res.cork(() => fail(res, e, r.queryId));
+      if (!state.aborted) res.cork(() => fail(res, e, r.queryId, r.compress));
     }
   };
 
@@ -124,36 +144,37 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
     const url = req.getUrl();
     const search = new URLSearchParams(req.getQuery() ?? '');
     const queryId = search.get('query_id') ?? randomUUID();
+    const compress = search.get('compress') === '1' || search.get('compress') === 'true';
     if (url === '/ping' || url === '/replicas_status' || (url === '/' && method === 'get' && !search.has('query'))) {
       res.writeStatus('200 OK').writeHeader('Content-Type', 'text/plain; charset=UTF-8').end(OK);
       return;
     }
     if (url !== '/' || (method !== 'get' && method !== 'post')) {
-      fail(res, { code: 48, type: 'NOT_IMPLEMENTED', message: `there is no handler for ${method.toUpperCase()} ${url.slice(0, 200)}: statements go to GET or POST /` }, queryId, [['Allow', 'GET, POST']]);
+      fail(res, { code: 48, type: 'NOT_IMPLEMENTED', message: `there is no handler for ${method.toUpperCase()} ${url.slice(0, 200)}: statements go to GET or POST /` }, queryId, compress, [['Allow', 'GET, POST']]);
       return;
     }
     const basic = basicCredentials(req.getHeader('authorization'));
     // A tool with only a user name field may carry the key there, as Segment's SDKs do theirs.
     const key = req.getHeader('x-clickhouse-key') || basic?.password || search.get('password') || (basic !== null && opts.readKeys.has(basic.user) ? basic.user : '');
     if (key === '') {
-      fail(res, { code: 194, type: 'REQUIRED_PASSWORD', message: 'a password is required: a read key of this trackhouse (TRACKHOUSE_READ_KEYS), with any user name' }, queryId, [
+      fail(res, { code: 194, type: 'REQUIRED_PASSWORD', message: 'a password is required: a read key of this trackhouse (TRACKHOUSE_READ_KEYS), with any user name' }, queryId, compress, [
         ['WWW-Authenticate', 'Basic realm="trackhouse", charset="UTF-8"'],
       ]);
       return;
     }
     if (!opts.readKeys.has(key)) {
-      fail(res, { code: 516, type: 'AUTHENTICATION_FAILED', message: 'the password is not a read key of this trackhouse (TRACKHOUSE_READ_KEYS)' }, queryId);
+      fail(res, { code: 516, type: 'AUTHENTICATION_FAILED', message: 'the password is not a read key of this trackhouse (TRACKHOUSE_READ_KEYS)' }, queryId, compress);
       return;
     }
     const encoding = req.getHeader('content-encoding').trim().toLowerCase();
     if (encoding !== '' && encoding !== 'identity') {
-      fail(res, { code: 48, type: 'NOT_IMPLEMENTED', message: `request bodies with Content-Encoding ${encoding.slice(0, 50)} are not served here; send the statement uncompressed` }, queryId);
+      fail(res, { code: 48, type: 'NOT_IMPLEMENTED', message: `request bodies with Content-Encoding ${encoding.slice(0, 50)} are not served here; send the statement uncompressed` }, queryId, compress);
       return;
     }
     // chDB keeps every table in `default`; another database would be an answer from the wrong tables.
     const database = search.get('database') || req.getHeader('x-clickhouse-database') || 'default';
     if (database !== 'default') {
-      fail(res, { code: 81, type: 'UNKNOWN_DATABASE', message: `Database ${database.slice(0, 100)} does not exist here: trackhouse's tables are in default` }, queryId);
+      fail(res, { code: 81, type: 'UNKNOWN_DATABASE', message: `Database ${database.slice(0, 100)} does not exist here: trackhouse's tables are in default` }, queryId, compress);
       return;
     }
     const params: Record<string, string> = {};
@@ -167,13 +188,15 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
     const defaultFormat = search.get('default_format') || req.getHeader('x-clickhouse-format') || 'TabSeparated';
     const request = (body: string): Request => ({
       sql: inUrl !== '' && body !== '' ? `${inUrl}\n${body}` : inUrl + body,
+      protocol: Number(search.get('client_protocol_version')) || 0,
+      compress,
       params,
       settings,
       defaultFormat,
       queryId,
     });
     if (inFlight >= MAX_IN_FLIGHT) {
-      fail(res, { code: 202, type: 'TOO_MANY_SIMULTANEOUS_QUERIES', message: `${MAX_IN_FLIGHT} statements are already running or waiting here (chDB runs one at a time)` }, queryId, [['Retry-After', '1']]);
+      fail(res, { code: 202, type: 'TOO_MANY_SIMULTANEOUS_QUERIES', message: `${MAX_IN_FLIGHT} statements are already running or waiting here (chDB runs one at a time)` }, queryId, compress, [['Retry-After', '1']]);
       return;
     }
     // One place in the count per request, given back once: when it is answered, or when its
@@ -194,7 +217,7 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
       const r = request(body);
       if (r.sql.trim() === '') {
         release();
-        if (!state.aborted) res.cork(() => fail(res, { code: 62, type: 'SYNTAX_ERROR', message: 'Empty query' }, queryId));
+        if (!state.aborted) res.cork(() => fail(res, { code: 62, type: 'SYNTAX_ERROR', message: 'Empty query' }, queryId, compress));
         return;
       }
       running = true;
@@ -204,7 +227,7 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
     else
       readText(res, MAX_BODY_BYTES, start, () => {
         release();
-        if (!state.aborted) fail(res, { code: 393, type: 'QUERY_IS_TOO_LARGE', message: `the statement is over ${MAX_BODY_BYTES} bytes` }, queryId);
+        if (!state.aborted) fail(res, { code: 393, type: 'QUERY_IS_TOO_LARGE', message: `the statement is over ${MAX_BODY_BYTES} bytes` }, queryId, compress);
       });
   };
 

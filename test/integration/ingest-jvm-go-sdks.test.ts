@@ -7,7 +7,7 @@
 // are cached) the Java suite, and without go the Go suite, is listed as skipped, saying why.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildGoProbe, buildJavaProbe, GO_MISSING, goVersion, javaSdkProblem, runProbe, type SdkReport } from '../support/sdk-clients.js';
+import { buildGoProbe, buildJava, GO_MISSING, goVersion, javaProblem, runProbe, SDK_PROBE, type SdkReport } from '../support/sdk-clients.js';
 import { metricsText, metricValue, WRITE_KEY } from './ingest-support.js';
 import { byKind, startPipeline, type ApiEvent, type Pipeline } from './pipeline-support.js';
 
@@ -24,7 +24,7 @@ const ACCOUNT_ID = '"account_id":9223372036854775807';
 let p: Pipeline | undefined;
 /** How to run each probe once built, or why it could not be built. */
 const probes: { java?: string[] | Error; go?: string[] | Error } = {};
-const JAVA_PROBLEM = javaSdkProblem();
+const JAVA_PROBLEM = javaProblem(SDK_PROBE);
 const GO_VERSION = goVersion();
 
 beforeAll(async () => {
@@ -32,7 +32,7 @@ beforeAll(async () => {
   // into .trackhouse/sdk-clients/ and compiles; a later one finds them there.
   const [pipeline, java, go] = await Promise.allSettled([
     startPipeline(),
-    JAVA_PROBLEM !== null ? Promise.resolve(undefined) : buildJavaProbe().then((cp) => ['java', '-cp', cp, 'Probe']),
+    JAVA_PROBLEM !== null ? Promise.resolve(undefined) : buildJava(SDK_PROBE).then((cp) => ['java', '-cp', cp, 'Probe']),
     GO_VERSION === null ? Promise.resolve(undefined) : buildGoProbe().then((bin) => [bin]),
   ]);
   probes.java = java.status === 'fulfilled' ? java.value : (java.reason as Error);

@@ -7,12 +7,15 @@ import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient as HttpClient } from '@clickhouse/client';
+import { uncompressSync } from 'lz4-napi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/common/log.js';
 import { loadConfig } from '../../src/config/index.js';
 import { migrate, openClickHouse, serveSqlPort, type ClickHouseHandle, type SqlPort } from '../../src/warehouse/index.js';
 import { tempDir } from '../support/env.js';
+import { runChild } from '../support/child.js';
 import { runPythonScript } from '../support/python-clients.js';
+import { buildJava, JDBC_PROBE, javaProblem } from '../support/sdk-clients.js';
 import { describeWithPython } from './python-suite.js';
 
 const KEY = 'bi-read-key';
@@ -37,6 +40,22 @@ async function sql(statement: string, opts: { key?: string | null; search?: Reco
   if (opts.key !== null) headers['x-clickhouse-key'] = opts.key ?? KEY;
   const res = await fetch(url, { method: opts.method ?? 'POST', headers, body: (opts.method ?? 'POST') === 'POST' ? statement : undefined });
   return { status: res.status, code: res.headers.get('x-clickhouse-exception-code'), body: await res.text(), headers: res.headers };
+}
+
+/** A compress=1 body read back: each block's header checked, its LZ4 block inflated (lz4-napi wants the size before it). */
+function unframe(bytes: Buffer): string {
+  const parts: Buffer[] = [];
+  for (let at = 0; at < bytes.length; ) {
+    expect(bytes[at + 16]).toBe(0x82);
+    const hashed = bytes.readUInt32LE(at + 17);
+    const size = bytes.readUInt32LE(at + 21);
+    const block = bytes.subarray(at + 25, at + 16 + hashed);
+    const prefix = Buffer.alloc(4);
+    prefix.writeUInt32LE(size);
+    parts.push(uncompressSync(Buffer.concat([prefix, block])));
+    at += 16 + hashed;
+  }
+  return Buffer.concat(parts).toString();
 }
 
 beforeAll(async () => {
@@ -224,6 +243,36 @@ describe('the read-only SQL port speaks ClickHouse\'s HTTP interface', () => {
     expect(csv.headers.get('x-clickhouse-format')).toBe('CSVWithNames');
   });
 
+  it('writes Native in revision 0\'s layout, for the protocol versions that read it, and says so to newer ones', async () => {
+    const old = await sql('SELECT 1 AS check', { search: { default_format: 'Native', client_protocol_version: '54405' } });
+    expect(old.status).toBe(200);
+    expect(old.headers.get('x-clickhouse-format')).toBe('Native');
+    const newer = await sql('SELECT 1 AS check', { search: { default_format: 'Native', client_protocol_version: '54460' } });
+    expect([newer.status, newer.code]).toEqual([501, '48']);
+    expect(newer.body).toMatch(/Native format of client protocol 54460 is not served here/);
+  });
+
+  it('with compress=1 sends results and errors in ClickHouse\'s compressed blocks, and 401/403 plain, as a server does', async () => {
+    const framed = async (search: Record<string, string>, statement: string, key?: string | null) => {
+      const url = new URL(base);
+      for (const [k, v] of Object.entries({ compress: '1', ...search })) url.searchParams.set(k, v);
+      const res = await fetch(url, { method: 'POST', headers: key === null ? {} : { 'x-clickhouse-key': key ?? KEY }, body: statement });
+      return { status: res.status, bytes: Buffer.from(await res.arrayBuffer()) };
+    };
+    const ok = await framed({}, 'SELECT event_id FROM events ORDER BY event_id');
+    expect(ok.status).toBe(200);
+    expect(unframe(ok.bytes)).toBe('e1\ne2\ne3\n');
+    const missing = await framed({}, 'SELECT * FROM no_such_table');
+    expect(missing.status).toBe(404);
+    expect(unframe(missing.bytes)).toMatch(/^Code: 60\. DB::Exception: /);
+    const refused = await framed({}, 'DROP TABLE events');
+    expect(refused.status).toBe(403);
+    expect(refused.bytes.toString()).toMatch(/^Code: 164\. /);
+    const anonymous = await framed({}, 'SELECT 1', null);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.bytes.toString()).toMatch(/^Code: 194\. /);
+  });
+
   it('answers for the default database only, where every table is, and says so for another', async () => {
     const other = await sql('SELECT 1', { search: { database: 'analytics' } });
     expect([other.status, other.code]).toEqual([404, '81']);
@@ -259,3 +308,25 @@ describeWithPython('the read-only SQL port with clickhouse-connect (Python)', (p
   });
 });
 
+const JDBC_PROBLEM = javaProblem(JDBC_PROBE);
+
+describe('the read-only SQL port with ClickHouse\'s JDBC driver (DBeaver, Metabase, Tableau)', () => {
+  if (JDBC_PROBLEM !== null) {
+    it.skip(JDBC_PROBLEM, () => {});
+    return;
+  }
+  it('lists the rollup tables, reads the rollup view with a bound date from its compressed answer, and is refused a DROP', async () => {
+    const cp = await buildJava(JDBC_PROBE);
+    const r = await runChild('java', ['-cp', cp, 'JdbcProbe', `jdbc:clickhouse:http://127.0.0.1:${port.port}/default`, KEY], { timeoutMs: 120_000 });
+    expect(r.code, r.stderr.slice(-3000)).toBe(0);
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { product: string; tables: string[]; rows: [string, string, number][]; drop: string };
+    expect(out.product).toBe('ClickHouse');
+    expect(out.tables).toEqual(expect.arrayContaining(['events_daily_by_event', 'events_daily_by_event_v', 'events_daily_by_category_v', 'events_daily_by_group_v']));
+    expect(out.rows).toEqual([
+      [DAY, 'Order Completed', 1],
+      [DAY, 'Signed Up', 2],
+    ]);
+    expect(out.drop).toMatch(/Code: 164\. DB::Exception: .*not Drop/);
+    expect((await engine('SELECT count() FROM events')).trim()).toBe('3');
+  });
+});

@@ -13,7 +13,7 @@ import { LOCAL_KAFKA_VERSION } from '../../src/config/index.js';
 import { checkJava, checkMaven, jarsInstalled } from '../../src/localkafka/index.js';
 import { CHROMIUM_MISSING, chromiumPath, FIREFOX_MISSING, firefoxPath } from './chromium.js';
 import { PYTHON_CLIENTS_MISSING, pythonClients } from './python-clients.js';
-import { GO_MISSING, goVersion, javaSdkProblem } from './sdk-clients.js';
+import { GO_MISSING, goVersion, JDBC_PROBE, javaProblem, SDK_PROBE } from './sdk-clients.js';
 
 /** The jar cache kafka-global.ts gives the test broker. */
 const JAR_CACHE = path.resolve('.trackhouse');
@@ -47,8 +47,10 @@ if (problems.length > 0) {
 if (chromiumPath() === null) process.stderr.write(`npm test: ${CHROMIUM_MISSING}.\n`);
 if (firefoxPath() === null) process.stderr.write(`npm test: ${FIREFOX_MISSING}.\n`);
 if (pythonClients() === null) process.stderr.write(`npm test: ${PYTHON_CLIENTS_MISSING}.\n`);
-const javaSdk = javaSdkProblem();
-if (javaSdk !== null) process.stderr.write(`npm test: ${javaSdk}.\n`);
+for (const program of [SDK_PROBE, JDBC_PROBE]) {
+  const problem = javaProblem(program);
+  if (problem !== null) process.stderr.write(`npm test: ${problem}.\n`);
+}
 if (goVersion() === null) process.stderr.write(`npm test: ${GO_MISSING}.\n`);
 // The same for the TLS tests, which make their certificates with the openssl command.
 if (spawnSync('openssl', ['version']).status !== 0) {

@@ -1,7 +1,8 @@
 // The Go and Java programs that drive Segment's and PostHog's backend SDKs
 // (test/support/sdk-go/, test/support/sdk-java/; the versions pinned in go.mod and pom.xml), for
 // test/integration/ingest-jvm-go-sdks.test.ts: built here, run with the ingest URL, a write key
-// and a run id, their report read back as JSON lines.
+// and a run id, their report read back as JSON lines. The same Java build serves the program
+// driving ClickHouse's JDBC driver (test/support/jdbc-java/, for sql-port.test.ts).
 //
 // Everything they fetch or build lives under .trackhouse/sdk-clients/ (Go's module cache and
 // build cache, the Maven repository, the compiled probe), so a second run is fast and $HOME is
@@ -52,60 +53,80 @@ export async function buildGoProbe(): Promise<string> {
   return out;
 }
 
-/** Why the Java probe cannot be built here (javac or, with the jars not yet cached, mvn missing), or null. */
-export function javaSdkProblem(): string | null {
+/** A Java program the tests compile and run against jars pinned in its folder's pom.xml. */
+export interface JavaProgram {
+  /** Its folder: pom.xml and <main>.java. */
+  source: string;
+  /** Its class (and file) name. */
+  main: string;
+  /** What it drives and which test needs it, for the messages saying why it is skipped. */
+  what: string;
+}
+
+export const SDK_PROBE: JavaProgram = {
+  source: JAVA_SOURCE,
+  main: 'Probe',
+  what: "the test driving Segment's and PostHog's Java SDKs (ingest-jvm-go-sdks, its Java suite)",
+};
+
+export const JDBC_PROBE: JavaProgram = {
+  source: path.resolve('test/support/jdbc-java'),
+  main: 'JdbcProbe',
+  what: "the test driving ClickHouse's JDBC driver (sql-port, its JDBC case)",
+};
+
+/** Why `program` cannot be built here (javac or, with its jars not yet cached, mvn missing), or null. */
+export function javaProblem(program: JavaProgram): string | null {
   if (spawnSync('javac', ['-version'], { stdio: 'ignore', timeout: 30_000 }).status !== 0) {
     return (
-      'the test driving Segment\'s and PostHog\'s Java SDKs (ingest-jvm-go-sdks, its Java suite) is SKIPPED: javac is not on PATH, and ' +
-      'its probe is compiled against the SDKs (install a JDK, not only a Java runtime; for example: apt install openjdk-17-jdk-headless)'
+      `${program.what} is SKIPPED: javac is not on PATH, and ` +
+      'its probe is compiled against the jars it drives (install a JDK, not only a Java runtime; for example: apt install openjdk-17-jdk-headless)'
     );
   }
-  if (javaClasspath() === null && spawnSync('mvn', ['-v'], { stdio: 'ignore', timeout: 60_000 }).status !== 0) {
-    return (
-      'the test driving Segment\'s and PostHog\'s Java SDKs (ingest-jvm-go-sdks, its Java suite) is SKIPPED: mvn is not on PATH, and ' +
-      'it fetches the SDKs from Maven Central on first use (for example: apt install maven)'
-    );
+  if (javaClasspath(program) === null && spawnSync('mvn', ['-v'], { stdio: 'ignore', timeout: 60_000 }).status !== 0) {
+    return `${program.what} is SKIPPED: mvn is not on PATH, and it fetches its jars from Maven Central on first use (for example: apt install maven)`;
   }
   return null;
 }
 
-/** The file naming the SDK jars, one per version of pom.xml (a changed pin resolves again). */
-function classpathFile(): string {
-  const pom = createHash('sha256').update(readFileSync(path.join(JAVA_SOURCE, 'pom.xml'))).digest('hex').slice(0, 16);
-  return path.join(SDK_CLIENTS_DIR, 'java', `classpath-${pom}.txt`);
+/** The file naming the program's jars, one per version of its pom.xml (a changed pin resolves again). */
+function classpathFile(program: JavaProgram): string {
+  const pom = createHash('sha256').update(readFileSync(path.join(program.source, 'pom.xml'))).digest('hex').slice(0, 16);
+  return path.join(SDK_CLIENTS_DIR, 'java', `classpath-${program.main}-${pom}.txt`);
 }
 
-/** The SDK jars' classpath when resolved already and every jar is still there; else null. */
-function javaClasspath(): string | null {
-  const file = classpathFile();
+/** The jars' classpath when resolved already and every jar is still there; else null. */
+function javaClasspath(program: JavaProgram): string | null {
+  const file = classpathFile(program);
   if (!existsSync(file)) return null;
   const cp = readFileSync(file, 'utf8').trim();
   return cp !== '' && cp.split(path.delimiter).every((jar) => existsSync(jar)) ? cp : null;
 }
 
 /**
- * Resolves the SDK jars (mvn, once per pom.xml) and compiles Probe.java against them; the
- * classpath that runs it (`java -cp <it> Probe ...`).
+ * Resolves the program's jars (mvn, once per pom.xml) and compiles it against them; the
+ * classpath that runs it (`java -cp <it> <main> ...`).
  */
-export async function buildJavaProbe(): Promise<string> {
-  const problem = javaSdkProblem();
+export async function buildJava(program: JavaProgram): Promise<string> {
+  const problem = javaProblem(program);
   if (problem !== null) throw new Error(problem);
-  let cp = javaClasspath();
+  const where = path.relative(process.cwd(), program.source);
+  let cp = javaClasspath(program);
   if (cp === null) {
-    const file = classpathFile();
+    const file = classpathFile(program);
     mkdirSync(path.dirname(file), { recursive: true });
     const partial = `${file}.tmp-${process.pid}`;
-    const args = ['-q', '-B', `-Dmaven.repo.local=${path.join(SDK_CLIENTS_DIR, 'm2')}`, '-f', path.join(JAVA_SOURCE, 'pom.xml'),
+    const args = ['-q', '-B', `-Dmaven.repo.local=${path.join(SDK_CLIENTS_DIR, 'm2')}`, '-f', path.join(program.source, 'pom.xml'),
       `${DEPENDENCY_PLUGIN}:build-classpath`, `-Dmdep.outputFile=${partial}`];
     const r = await runChild('mvn', args);
-    if (r.code !== 0) throw new Error(`mvn could not resolve the Java SDKs of test/support/sdk-java/pom.xml (exit ${r.code}):\n${r.text.slice(-4000)}`);
+    if (r.code !== 0) throw new Error(`mvn could not resolve the jars of ${where}/pom.xml (exit ${r.code}):\n${r.text.slice(-4000)}`);
     renameSync(partial, file);
-    cp = javaClasspath();
+    cp = javaClasspath(program);
     if (cp === null) throw new Error(`mvn wrote no usable classpath to ${file}`);
   }
-  const classes = path.join(SDK_CLIENTS_DIR, 'java', 'classes');
-  const r = await runChild('javac', ['-encoding', 'UTF-8', '-d', classes, '-cp', cp, path.join(JAVA_SOURCE, 'Probe.java')]);
-  if (r.code !== 0) throw new Error(`javac could not compile test/support/sdk-java/Probe.java (exit ${r.code}):\n${r.text.slice(-4000)}`);
+  const classes = path.join(SDK_CLIENTS_DIR, 'java', program.main, 'classes');
+  const r = await runChild('javac', ['-encoding', 'UTF-8', '-d', classes, '-cp', cp, path.join(program.source, `${program.main}.java`)]);
+  if (r.code !== 0) throw new Error(`javac could not compile ${where}/${program.main}.java (exit ${r.code}):\n${r.text.slice(-4000)}`);
   return [classes, cp].join(path.delimiter);
 }
 
