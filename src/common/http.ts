@@ -29,6 +29,7 @@ export const STATUS_TEXT: Record<number, string> = {
   422: '422 Unprocessable Content',
   429: '429 Too Many Requests',
   500: '500 Internal Server Error',
+  501: '501 Not Implemented',
   503: '503 Service Unavailable',
 };
 

@@ -39,7 +39,7 @@ async function sql(statement: string, opts: { key?: string | null; search?: Reco
   const headers: Record<string, string> = {};
   if (opts.key !== null) headers['x-clickhouse-key'] = opts.key ?? KEY;
   const res = await fetch(url, { method: opts.method ?? 'POST', headers, body: (opts.method ?? 'POST') === 'POST' ? statement : undefined });
-  return { status: res.status, code: res.headers.get('x-clickhouse-exception-code'), body: await res.text(), headers: res.headers };
+  return { status: res.status, statusText: res.statusText, code: res.headers.get('x-clickhouse-exception-code'), body: await res.text(), headers: res.headers };
 }
 
 /** A compress=1 body read back: each block's header checked, its LZ4 block inflated (lz4-napi wants the size before it). */
@@ -248,7 +248,7 @@ describe('the read-only SQL port speaks ClickHouse\'s HTTP interface', () => {
     expect(old.status).toBe(200);
     expect(old.headers.get('x-clickhouse-format')).toBe('Native');
     const newer = await sql('SELECT 1 AS check', { search: { default_format: 'Native', client_protocol_version: '54460' } });
-    expect([newer.status, newer.code]).toEqual([501, '48']);
+    expect([newer.status, newer.statusText, newer.code]).toEqual([501, 'Not Implemented', '48']);
     expect(newer.body).toMatch(/Native format of client protocol 54460 is not served here/);
   });
 
