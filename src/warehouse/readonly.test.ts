@@ -131,16 +131,16 @@ describe('refusal (what the read-only SQL port runs)', () => {
 
 describe('settingsClause', () => {
   it('gives a server\'s JSON defaults, then the caller\'s settings, then the limits, and readonly last', () => {
-    const clause = settingsClause({ max_threads: '1', note: "it's" }, { maxSeconds: 30, maxResultBytes: 1000 });
+    const clause = settingsClause({ max_threads: '1', note: "it's" }, { maxSeconds: 30, maxResultBytes: 1000, maxMemoryBytes: 5000 });
     expect(clause).toBe(
-      " SETTINGS output_format_json_quote_64bit_integers = 1, max_threads = 1, note = 'it\\'s', max_execution_time = 30, max_result_bytes = 1000, result_overflow_mode = 'throw', readonly = 1",
+      " SETTINGS output_format_json_quote_64bit_integers = 1, max_threads = 1, note = 'it\\'s', max_execution_time = 30, max_result_bytes = 1000, result_overflow_mode = 'throw', max_memory_usage = 5000, readonly = 1",
     );
   });
 
   it('lets a caller lower a limit but not lift it, nor set readonly or the overflow mode', () => {
-    const limits = { maxSeconds: 30, maxResultBytes: 1000 };
-    expect(settingsClause({ max_execution_time: '5', max_result_bytes: '5000', readonly: '0', result_overflow_mode: 'break' }, limits)).toBe(
-      " SETTINGS output_format_json_quote_64bit_integers = 1, max_execution_time = 5, max_result_bytes = 1000, result_overflow_mode = 'throw', readonly = 1",
+    const limits = { maxSeconds: 30, maxResultBytes: 1000, maxMemoryBytes: 5000 };
+    expect(settingsClause({ max_execution_time: '5', max_result_bytes: '5000', readonly: '0', result_overflow_mode: 'break', max_memory_usage: '0' }, limits)).toBe(
+      " SETTINGS output_format_json_quote_64bit_integers = 1, max_execution_time = 5, max_result_bytes = 1000, result_overflow_mode = 'throw', max_memory_usage = 5000, readonly = 1",
     );
     expect(settingsClause({ output_format_json_quote_64bit_integers: '0' }, limits)).toMatch(/^ SETTINGS output_format_json_quote_64bit_integers = 0, /);
   });

@@ -10,9 +10,9 @@
 //    `SETTINGS readonly = 0` would undo step 3 for its part), no INTO OUTFILE (readonly lets it
 //    write files), no `file()` (the scalar function reads any file, readonly or not), and table
 //    functions only from a list that reads nothing outside the engine.
-// 3. It runs with `SETTINGS readonly = 1` (no writes, DDL or other table functions), a time limit
-//    and a result-size limit that a URL setting can lower but not lift: chDB runs one query at a
-//    time and holds the whole result in memory.
+// 3. It runs with `SETTINGS readonly = 1` (no writes, DDL or other table functions), and time,
+//    result-size and memory limits that a URL setting can lower but not lift: chDB runs one query
+//    at a time, holds the whole result in memory, and shares the process with the pipeline.
 //
 // Settings passed with a query are kept by chDB for the queries after it (./client.ts), so all of
 // these go in the statement's own SETTINGS clause, which applies to it alone.
@@ -50,9 +50,11 @@ export interface ReadOnlyLimits {
   maxSeconds: number;
   /** max_result_bytes (result_overflow_mode = 'throw'). */
   maxResultBytes: number;
+  /** max_memory_usage: what one statement may hold while it runs (a groupArray of everything would take the all-in-one down). */
+  maxMemoryBytes: number;
 }
 
-export const DEFAULT_READ_ONLY_LIMITS: ReadOnlyLimits = { maxSeconds: 30, maxResultBytes: 256 * 1024 * 1024 };
+export const DEFAULT_READ_ONLY_LIMITS: ReadOnlyLimits = { maxSeconds: 30, maxResultBytes: 256 * 1024 * 1024, maxMemoryBytes: 1024 * 1024 * 1024 };
 
 /** A statement this port does not run, with ClickHouse's error code for it (READONLY). */
 export class RefusedStatement extends Error {
@@ -128,6 +130,7 @@ export function settingsClause(settings: Readonly<Record<string, string>>, limit
     max_execution_time: String(lower('max_execution_time', limits.maxSeconds)),
     max_result_bytes: String(lower('max_result_bytes', limits.maxResultBytes)),
     result_overflow_mode: 'throw',
+    max_memory_usage: String(lower('max_memory_usage', limits.maxMemoryBytes)),
   };
   const parts: string[] = [];
   for (const [name, value] of Object.entries({ ...SERVER_DEFAULTS, ...settings })) {

@@ -78,7 +78,7 @@ beforeAll(async () => {
     portVariable: 'BI_PORT',
     readKeys: new Set([KEY]),
     log,
-    limits: { maxSeconds: 1, maxResultBytes: 10_000 },
+    limits: { maxSeconds: 1, maxResultBytes: 10_000, maxMemoryBytes: 20_000_000 },
   });
   base = `http://127.0.0.1:${port.port}/`;
 });
@@ -174,6 +174,12 @@ describe('the read-only SQL port refuses', () => {
     expect([r.status, r.code]).toEqual([403, '164']);
     const big = await sql('SELECT * FROM numbers(100000)', { url: `http://127.0.0.1:${tight.port}/`, search: { max_result_bytes: '1000000000' } });
     expect([big.status, big.code]).toEqual([400, '396']);
+  });
+
+  it('a statement holding more memory than its limit, even with max_memory_usage=0 (no limit) in the URL', async () => {
+    const r = await sql('SELECT length(groupArray(number)) FROM numbers(10000000)', { url: `http://127.0.0.1:${tight.port}/`, search: { max_memory_usage: '0' } });
+    expect([r.status, r.code]).toEqual([500, '241']);
+    expect(r.body).toMatch(/MEMORY_LIMIT_EXCEEDED/);
   });
 
   it('a statement past the time limit, with ClickHouse\'s TIMEOUT_EXCEEDED', async () => {
