@@ -107,8 +107,16 @@ export async function startAllInOne(): Promise<number> {
     const sqlPort =
       biPort === null
         ? null
-        : await serveSqlPort({ client: ch.client, host: config.http.host, port: biPort, portVariable: 'BI_PORT', readKeys: config.keys.read, log: componentLog('sql') });
-    if (sqlPort) life.add({ name: 'SQL port', ifCut: 'closed with its connections', stop: async () => sqlPort.close() });
+        : await serveSqlPort({
+            client: ch.client,
+            host: config.http.host,
+            port: biPort,
+            portVariable: 'BI_PORT',
+            readKeys: config.keys.read,
+            log: componentLog('sql'),
+            tls: config.tls.files,
+          });
+    if (sqlPort) life.add({ name: 'SQL port', ifCut: 'closed with its connections', stop: async () => sqlPort.close(), reload: () => sqlPort.reloadTls() });
 
     // The rest in data-flow order from the back, so they stop as data flows: (ingest,) sink, query.
     // Ports were chosen first so the query's dashboard knows where the ingest and the sink answer.
@@ -128,7 +136,7 @@ export async function startAllInOne(): Promise<number> {
     life.add(sink);
 
     life.ready();
-    printBanner(config, keys, { ingestPort, queryPort: query.port, sinkPort: sink.port, sqlPort: sqlPort?.port ?? null, brokers });
+    printBanner(config, keys, { ingestPort, queryPort: query.port, sinkPort: sink.port, sqlPort, brokers });
     return await Promise.race([signalled, supervision.gaveUp]);
   } catch (err) {
     await life.stopAll();
@@ -365,7 +373,7 @@ function answers(url: string): Promise<boolean> {
 function printBanner(
   config: Config,
   keys: ReturnType<typeof withDevKeys>,
-  p: { ingestPort: number; queryPort: number; sinkPort: number; sqlPort: number | null; brokers: string[] },
+  p: { ingestPort: number; queryPort: number; sinkPort: number; sqlPort: { port: number; secure: boolean } | null; brokers: string[] },
 ): void {
   const host = loopbackFor(config.http.host);
   const writeKey = [...keys.write.keys()][0]!;
@@ -383,7 +391,9 @@ function printBanner(
     `  kafka    ${p.brokers.join(',')}${config.kafka.brokers.length === 0 ? '   (local broker, data in ' + config.dataDir + '/kafka)' : ''}`,
     `  schemas  ${query}/registry      (Confluent schema registry API of ${config.kafka.topics.events}, for Kafka tools: the read key as user name)`,
     `  data     ${config.clickhouse.url ?? `${config.dataDir}/clickhouse (chDB, in this process)`}`,
-    ...(p.sqlPort === null ? [] : [`  sql      http://${host}:${p.sqlPort}      (ClickHouse HTTP interface for BI tools, read-only: any user name, the read key as password)`]),
+    ...(p.sqlPort === null
+      ? []
+      : [`  sql      ${p.sqlPort.secure ? 'https' : 'http'}://${host}:${p.sqlPort.port}      (ClickHouse HTTP interface for BI tools, read-only: any user name, the read key as password)`]),
     '',
     keys.devWrite ? `  write key  ${writeKey}   (dev key: set TRACKHOUSE_WRITE_KEYS for real ones)` : `  write key  ${writeKey} (from TRACKHOUSE_WRITE_KEYS)`,
     keys.devRead ? `  read key   ${readKey}    (dev key: set TRACKHOUSE_READ_KEYS for real ones)` : `  read key   (from TRACKHOUSE_READ_KEYS)`,

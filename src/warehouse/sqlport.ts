@@ -18,9 +18,10 @@
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { ClickHouseClient, DataFormat } from '@clickhouse/client';
-import { basicCredentials, listen, readText, statusLine } from '../common/http.js';
+import { basicCredentials, readText, statusLine } from '../common/http.js';
 import type { Logger } from '../common/log.js';
-import { loadUws } from '../common/uws.js';
+import { serve } from '../common/serve.js';
+import type { TlsFiles } from '../common/tls.js';
 import { nativeCompressed } from './compressed.js';
 import { contentTypeOf, engineError, errorBody, statusOf, unescapeParam, type EngineError } from './http-interface.js';
 import { DEFAULT_READ_ONLY_LIMITS, readOnlyStatement, resultText, type ReadOnlyLimits } from './readonly.js';
@@ -34,10 +35,16 @@ export interface SqlPortOptions {
   readKeys: ReadonlySet<string>;
   log: Logger;
   limits?: ReadOnlyLimits;
+  /** TLS_CERT_FILE / TLS_KEY_FILE: the port speaks HTTPS with them (the read key travels in each request). */
+  tls?: TlsFiles | null;
 }
 
 export interface SqlPort {
   readonly port: number;
+  /** True when it speaks HTTPS. */
+  readonly secure: boolean;
+  /** Loads the certificate files again (SIGHUP); open connections keep theirs. */
+  reloadTls(): Promise<void>;
   /** Stops taking connections and closes the open ones. */
   close(): void;
 }
@@ -231,10 +238,17 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
       });
   };
 
-  const app = loadUws(opts.log).App();
-  app.any('/*', handle);
-  const l = await listen(app, opts.host, opts.port, opts.portVariable);
-  opts.log.info({ port: l.port, engine: `chDB ${version}` }, 'read-only SQL port (ClickHouse HTTP interface) listening');
-  return { port: l.port, close: () => l.closeAll() };
+  const served = await serve({
+    host: opts.host,
+    port: opts.port,
+    portVariable: opts.portVariable,
+    tls: opts.tls ?? null,
+    tlsPort: null,
+    tlsPortVariable: opts.portVariable,
+    routes: (app) => app.any('/*', handle),
+    log: opts.log,
+  });
+  opts.log.info({ port: served.port, https: served.secure, engine: `chDB ${version}` }, 'read-only SQL port (ClickHouse HTTP interface) listening');
+  return { port: served.port, secure: served.secure, reloadTls: () => served.reloadTls(), close: () => served.closeAll() };
 }
 

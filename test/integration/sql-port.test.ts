@@ -2,7 +2,9 @@
 // ClickHouse's own clients (@clickhouse/client, clickhouse-connect) read the tables through it as
 // from a ClickHouse server, and nothing sent to it writes, reads the machine's files, or changes
 // the engine the sink and the query API share.
-import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -311,6 +313,38 @@ describeWithPython('the read-only SQL port with clickhouse-connect (Python)', (p
     expect(out.events).toEqual([['e2', 'u-2', Date.parse(`${DAY}T11:00:00Z`)]]);
     expect(out.drop).toMatch(/code: 164/);
     expect((await engine('SELECT count() FROM events')).trim()).toBe('3');
+  });
+});
+
+const OPENSSL = spawnSync('openssl', ['version']).status === 0;
+
+describe('the read-only SQL port with TLS files', () => {
+  if (!OPENSSL) {
+    it.skip('SKIPPED: the openssl command is missing (apt-get install openssl): it makes the test certificate', () => {});
+    return;
+  }
+  it('speaks HTTPS only, so the read key never crosses the network in clear', async () => {
+    const certFile = path.join(dir.path, 'bi.crt');
+    const keyFile = path.join(dir.path, 'bi.key');
+    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
+    expect(made.status, made.stderr?.toString()).toBe(0);
+    const secure = await serveSqlPort({ client: ch.client, host: '127.0.0.1', port: 0, portVariable: 'BI_PORT', readKeys: new Set([KEY]), log: createLogger('silent'), tls: { certFile, keyFile } });
+    try {
+      expect(secure.secure).toBe(true);
+      const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = https.request({ host: '127.0.0.1', port: secure.port, method: 'POST', path: '/', ca: readFileSync(certFile), headers: { 'x-clickhouse-key': KEY } }, (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+        req.end('SELECT count() FROM events');
+      });
+      expect(answer).toEqual({ status: 200, body: '3\n' });
+      await expect(fetch(`http://127.0.0.1:${secure.port}/ping`)).rejects.toThrow();
+    } finally {
+      secure.close();
+    }
   });
 });
 
