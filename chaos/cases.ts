@@ -7,7 +7,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Counters } from './lib/load.js';
 import { reap, signal, tailOf } from './lib/procs.js';
-import { AllInOne, ROOT, Split, SuiteBroker, WRITE_KEY, type Topology, type Workspace } from './lib/topology.js';
+import { AllInOne, READ_KEY, ROOT, Split, SuiteBroker, WRITE_KEY, type Topology, type Workspace } from './lib/topology.js';
 
 /** How long a fault lasts when it has a duration (the broker paused, ClickHouse hanging, ...). */
 export const FAULT_MS = Number(process.env.CHAOS_FAULT_S ?? 30) * 1000;
@@ -288,6 +288,41 @@ export const CASES: Case[] = [
   kill9('ingest', 'kill -9 of `trackhouse ingest` (split deployment); the suite restarts it at once, as an orchestrator would', split, { name: 'kill-ingest-split', orchestrated: true }),
   kill9('sink', 'kill -9 of `trackhouse sink` (split deployment); the suite restarts it at once, as an orchestrator would', split, { orchestrated: true }),
   kill9('query', 'kill -9 of `trackhouse query` (split deployment); the suite restarts it at once, as an orchestrator would', split, { orchestrated: true }),
+  {
+    name: 'bi-heavy',
+    what: `BI tools keep the shared chDB engine busy for ${FAULT_MS / 1000} s: two clients send CPU-heavy statements back to back to the read-only SQL port, each running until its limit, while events flow (all-in-one)`,
+    topology: allInOne,
+    fault: async (ctx) => {
+      if (!(ctx.topo instanceof AllInOne)) throw new Error('bi-heavy needs the all-in-one');
+      const url = ctx.topo.sqlUrl;
+      const until = performance.now() + FAULT_MS;
+      const answers: Record<string, number> = {};
+      const seconds: number[] = [];
+      // Each runs until the port's time limit unless it ends first: the engine is theirs between the sink's inserts.
+      const heavy = 'SELECT sum(cityHash64(number)) FROM numbers(100000000000)';
+      const client = async () => {
+        while (performance.now() < until) {
+          const t = performance.now();
+          const res = await fetch(`${url}/?max_execution_time=${Math.max(1, Math.ceil((until - t) / 1000))}`, {
+            method: 'POST',
+            headers: { 'x-clickhouse-key': READ_KEY },
+            body: heavy,
+          }).catch(() => null);
+          const key = res === null ? 'no answer' : `${res.status} ${res.headers.get('x-clickhouse-exception-code') ?? ''}`.trim();
+          await res?.text();
+          answers[key] = (answers[key] ?? 0) + 1;
+          seconds.push(Math.round(performance.now() - t) / 1000);
+        }
+      };
+      ctx.log(`two clients send heavy statements to ${url} for ${FAULT_MS / 1000} s`);
+      await Promise.all([client(), client()]);
+      ctx.figures.sql_answers = answers;
+      ctx.figures.sql_statement_seconds = seconds;
+      ctx.log(`SQL port answers: ${JSON.stringify(answers)}`);
+      if (!Object.keys(answers).some((k) => k.startsWith('408') || k.startsWith('200'))) ctx.failures.push('no heavy statement ran on the SQL port (none ended 200 or at its time limit)');
+      return performance.now();
+    },
+  },
   {
     name: 'slowloris',
     what: `10,000 idle connections and 200 slow-body clients held on the ingest port for ${FAULT_MS / 1000} s while normal traffic goes on (all-in-one)`,

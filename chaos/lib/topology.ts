@@ -203,7 +203,7 @@ export interface AllInOneOptions {
 export class AllInOne implements Topology {
   readonly name = 'all-in-one';
   private proc: Proc | null = null;
-  private ports = { ingest: 0, query: 0, sink: 0, kafka: 0, controller: 0 };
+  private ports = { ingest: 0, query: 0, sink: 0, bi: 0, kafka: 0, controller: 0 };
   /** Every PID this topology's processes started, so stop() can make sure none outlives it. */
   private readonly known = new Set<number>();
   private starts = 0;
@@ -219,6 +219,11 @@ export class AllInOne implements Topology {
 
   get queryUrl(): string {
     return `http://127.0.0.1:${this.ports.query}`;
+  }
+
+  /** The read-only SQL port for BI tools (BI_PORT), served on chDB. */
+  get sqlUrl(): string {
+    return `http://127.0.0.1:${this.ports.bi}`;
   }
 
   /** The running `trackhouse start` process. */
@@ -237,7 +242,7 @@ export class AllInOne implements Topology {
       INGEST_PORT: String(ports.ingest),
       QUERY_PORT: String(ports.query),
       SINK_PORT: String(ports.sink),
-      BI_PORT: '0',
+      BI_PORT: String(ports.bi),
       LOCAL_KAFKA_PORT: String(ports.kafka),
       LOCAL_KAFKA_CONTROLLER_PORT: String(ports.controller),
       ...(this.o.broker ? { KAFKA_BROKERS: this.o.broker.brokers } : {}),
@@ -248,7 +253,7 @@ export class AllInOne implements Topology {
 
   /** A second `trackhouse start` on the same data dir, on ports of its own (a person's second `npm start`). */
   async startAnother(): Promise<Proc> {
-    const ports = { ingest: await freePort(), query: await freePort(), sink: await freePort(), kafka: await freePort(), controller: await freePort() };
+    const ports = { ingest: await freePort(), query: await freePort(), sink: await freePort(), bi: await freePort(), kafka: await freePort(), controller: await freePort() };
     return startProc('start-again', process.execPath, [CLI, 'start'], this.env(ports), this.ws.path('start-second.log'));
   }
 

@@ -12,7 +12,8 @@
 //   `password=`; any user name (or the key as the user name, with no password).
 // - Only what ./readonly.ts lets through runs, under its limits. chDB runs one statement at a
 //   time, for this port, the sink and the query API alike, so at most MAX_IN_FLIGHT wait here;
-//   more are told 503 (TOO_MANY_SIMULTANEOUS_QUERIES) with Retry-After.
+//   more are told 503 (TOO_MANY_SIMULTANEOUS_QUERIES) with Retry-After. Meanwhile the sink's
+//   inserts wait their turn: nothing is lost, Kafka holds the events (chaos case bi-heavy).
 // - Answers and errors as ClickHouse's server sends them (./http-interface.ts); with `compress=1`
 //   (ClickHouse's JDBC driver asks for it) in its compressed blocks (./compressed.ts).
 import { randomUUID } from 'node:crypto';
@@ -49,8 +50,12 @@ export interface SqlPort {
   close(): void;
 }
 
-/** Statements waiting for or holding the engine at once; the rest are told to come back. */
-const MAX_IN_FLIGHT = 4;
+/**
+ * Statements waiting for or holding the engine at once; the rest are told to come back. A
+ * dashboard sends its cards' statements together, each usually milliseconds on the rollups; the
+ * bound keeps a pile of slow ones from holding the sink's inserts for longer than 8 time limits.
+ */
+const MAX_IN_FLIGHT = 8;
 /** ClickHouse's own bound on a statement's text (max_query_size) is 256 KiB; a body may carry a little more. */
 const MAX_BODY_BYTES = 1024 * 1024;
 /** URL parameters that are not settings; the HTTP-only ones chDB would refuse as unknown settings. */
