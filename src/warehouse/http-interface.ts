@@ -16,6 +16,17 @@ export interface EngineError {
   message: string;
 }
 
+/** An exception this process raises in ClickHouse's terms: its code and name go to the client as a server's would. */
+export class ClickHouseException extends Error implements EngineError {
+  constructor(
+    readonly code: number,
+    readonly type: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 interface ErrorLike {
   code?: string | number;
   type?: string;

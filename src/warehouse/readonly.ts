@@ -17,7 +17,7 @@
 // Settings passed with a query are kept by chDB for the queries after it (./client.ts), so all of
 // these go in the statement's own SETTINGS clause, which applies to it alone.
 import type { ClickHouseClient, DataFormat } from '@clickhouse/client';
-import { engineError, type EngineError } from './http-interface.js';
+import { ClickHouseException, engineError, type EngineError } from './http-interface.js';
 
 /** Table functions that read only the engine's own tables or make rows up. */
 const TABLE_FUNCTIONS: ReadonlySet<string> = new Set([
@@ -57,9 +57,10 @@ export interface ReadOnlyLimits {
 export const DEFAULT_READ_ONLY_LIMITS: ReadOnlyLimits = { maxSeconds: 30, maxResultBytes: 256 * 1024 * 1024, maxMemoryBytes: 1024 * 1024 * 1024 };
 
 /** A statement this port does not run, with ClickHouse's error code for it (READONLY). */
-export class RefusedStatement extends Error {
-  readonly code = 164;
-  readonly type = 'READONLY';
+export class RefusedStatement extends ClickHouseException {
+  constructor(message: string) {
+    super(164, 'READONLY', message);
+  }
 }
 
 const SERVED = 'this port is read-only: it serves SELECT, SHOW, DESCRIBE, EXISTS and EXPLAIN SELECT';
@@ -144,20 +145,17 @@ export function settingsClause(settings: Readonly<Record<string, string>>, limit
 }
 
 /** A statement the engine could not parse (a syntax error, a second statement), in its words. */
-export class UnparsedStatement extends Error {
-  readonly code: number;
-  readonly type: string;
+export class UnparsedStatement extends ClickHouseException {
   constructor(e: EngineError) {
-    super(e.message.replace(/[.:\s]*In scope SELECT formatQuerySingleLine\([\s\S]*$/, ''));
-    this.code = e.code;
-    this.type = e.type;
+    super(e.code, e.type, e.message.replace(/[.:\s]*In scope SELECT formatQuerySingleLine\([\s\S]*$/, ''));
   }
 }
 
 /** A URL parameter that cannot be a setting (ClickHouse's UNKNOWN_SETTING). */
-export class BadSetting extends Error {
-  readonly code = 115;
-  readonly type = 'UNKNOWN_SETTING';
+export class BadSetting extends ClickHouseException {
+  constructor(message: string) {
+    super(115, 'UNKNOWN_SETTING', message);
+  }
 }
 
 const FORMAT_QUERY = 'SELECT formatQuerySingleLine({trackhouse_statement:String})';

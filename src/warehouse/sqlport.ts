@@ -24,7 +24,7 @@ import type { Logger } from '../common/log.js';
 import { serve } from '../common/serve.js';
 import type { TlsFiles } from '../common/tls.js';
 import { nativeCompressed } from './compressed.js';
-import { contentTypeOf, engineError, errorBody, statusOf, unescapeParam, type EngineError } from './http-interface.js';
+import { ClickHouseException, contentTypeOf, engineError, errorBody, statusOf, unescapeParam, type EngineError } from './http-interface.js';
 import { DEFAULT_READ_ONLY_LIMITS, readOnlyStatement, resultText, type ReadOnlyLimits } from './readonly.js';
 
 export interface SqlPortOptions {
@@ -127,7 +127,11 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
       const format = / FORMAT ([A-Za-z0-9_]+)(?= SETTINGS |$)/.exec(statement)?.[1] ?? r.defaultFormat;
       if (format.toLowerCase() === 'native' && r.protocol >= NATIVE_CUSTOM_SERIALIZATION) {
         // clickhouse-go (Grafana's plugin) asks for 54460 and would misread revision 0's bytes.
-        throw Object.assign(new Error(`the Native format of client protocol ${r.protocol} is not served here (only its revision-0 layout); use another format, such as RowBinaryWithNamesAndTypes or JSON`), { code: 48, type: 'NOT_IMPLEMENTED' });
+        throw new ClickHouseException(
+          48,
+          'NOT_IMPLEMENTED',
+          `the Native format of client protocol ${r.protocol} is not served here (only its revision-0 layout); use another format, such as RowBinaryWithNamesAndTypes or JSON`,
+        );
       }
       const result = await opts.client.exec({ query: statement, query_params: r.params, query_id: r.queryId, clickhouse_settings: { default_format: r.defaultFormat as DataFormat } });
       const chunks: Buffer[] = [];
