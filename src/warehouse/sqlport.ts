@@ -19,7 +19,7 @@
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { ClickHouseClient, DataFormat } from '@clickhouse/client';
-import { basicCredentials, readText, statusLine } from '../common/http.js';
+import { basicCredentials, forMethod, readText, statusLine } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import { serve } from '../common/serve.js';
 import type { TlsFiles } from '../common/tls.js';
@@ -161,12 +161,13 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
     const search = new URLSearchParams(req.getQuery() ?? '');
     const queryId = search.get('query_id') ?? randomUUID();
     const compress = search.get('compress') === '1' || search.get('compress') === 'true';
-    if (url === '/ping' || url === '/replicas_status' || (url === '/' && method === 'get' && !search.has('query'))) {
-      res.writeStatus('200 OK').writeHeader('Content-Type', 'text/plain; charset=UTF-8').end(OK);
+    if (url === '/ping' || url === '/replicas_status' || (url === '/' && (method === 'get' || method === 'head') && !search.has('query'))) {
+      // HEAD too, without the body (a load balancer's health check).
+      forMethod(res, req).writeStatus('200 OK').writeHeader('Content-Type', 'text/plain; charset=UTF-8').end(OK);
       return;
     }
     if (url !== '/' || (method !== 'get' && method !== 'post')) {
-      fail(res, { code: 48, type: 'NOT_IMPLEMENTED', message: `there is no handler for ${method.toUpperCase()} ${url.slice(0, 200)}: statements go to GET or POST /` }, queryId, compress, [['Allow', 'GET, POST']]);
+      fail(forMethod(res, req), { code: 48, type: 'NOT_IMPLEMENTED', message: `there is no handler for ${method.toUpperCase()} ${url.slice(0, 200)}: statements go to GET or POST /` }, queryId, compress, [['Allow', 'GET, POST']]);
       return;
     }
     const basic = basicCredentials(req.getHeader('authorization'));

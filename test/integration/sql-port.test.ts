@@ -213,6 +213,10 @@ describe('the read-only SQL port speaks ClickHouse\'s HTTP interface', () => {
   it('answers Ok. on GET / and /ping, and a GET with query= and default_format', async () => {
     expect(await (await fetch(base)).text()).toBe('Ok.\n');
     expect(await (await fetch(`${base}ping`)).text()).toBe('Ok.\n');
+    const head = await fetch(`${base}ping`, { method: 'HEAD' });
+    expect([head.status, head.headers.get('content-length'), await head.text()]).toEqual([200, '4', '']);
+    // The connection stays usable after a HEAD: no stray body was sent on it.
+    expect(await (await fetch(`${base}ping`)).text()).toBe('Ok.\n');
     const r = await sql('', { method: 'GET', search: { query: 'SELECT count() AS n FROM events', default_format: 'JSONCompact' } });
     expect(r.status).toBe(200);
     expect(r.headers.get('content-type')).toMatch(/^application\/json/);
