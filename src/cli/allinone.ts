@@ -103,6 +103,8 @@ export async function startAllInOne(): Promise<number> {
     await checkClickHouse(ch, config.clickhouse);
     await auditMigrations(kafka, config, await migrate(ch.client, log), 'start', ch.location, log);
     life.checkpoint();
+    // The query API's /metrics, which the SQL port's statements are counted on too.
+    const queryRegistry = createRegistry('query');
     // BI tools read the tables through it; it stops just before ClickHouse closes.
     const sqlPort =
       biPort === null
@@ -115,12 +117,12 @@ export async function startAllInOne(): Promise<number> {
             readKeys: config.keys.read,
             log: componentLog('sql'),
             tls: config.tls.files,
+            registry: queryRegistry,
           });
     if (sqlPort) life.add({ name: 'SQL port', ifCut: 'closed with its connections', stop: async () => sqlPort.close(), reload: () => sqlPort.reloadTls() });
 
     // The rest in data-flow order from the back, so they stop as data flows: (ingest,) sink, query.
     // Ports were chosen first so the query's dashboard knows where the ingest and the sink answer.
-    const queryRegistry = createRegistry('query');
     // The stream component (live volume, alerts) is hosted by the query API: its routes on the query port.
     const stream = hostedStream({ config, brokers, log: componentLog('stream'), registry: queryRegistry });
     // One erasure list for the sink and the query API: an erasure applies to both at once.

@@ -21,6 +21,7 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { ClickHouseClient, DataFormat } from '@clickhouse/client';
 import { basicCredentials, forMethod, readText, statusLine } from '../common/http.js';
 import type { Logger } from '../common/log.js';
+import { Counter, Histogram, type Registry } from '../common/metrics.js';
 import { serve } from '../common/serve.js';
 import type { TlsFiles } from '../common/tls.js';
 import { nativeCompressed } from './compressed.js';
@@ -38,6 +39,8 @@ export interface SqlPortOptions {
   limits?: ReadOnlyLimits;
   /** TLS_CERT_FILE / TLS_KEY_FILE: the port speaks HTTPS with them (the read key travels in each request). */
   tls?: TlsFiles | null;
+  /** Where its statements are counted and timed (the query API's /metrics in the all-in-one). */
+  registry?: Registry;
 }
 
 export interface SqlPort {
@@ -86,6 +89,9 @@ const NOT_SETTINGS: ReadonlySet<string> = new Set([
 
 const OK = 'Ok.\n';
 
+/** Refused by this port: READONLY, or over a limit (TIMEOUT_EXCEEDED, TOO_MANY_ROWS_OR_BYTES, MEMORY_LIMIT_EXCEEDED). */
+const REFUSED_CODES: ReadonlySet<number> = new Set([164, 159, 396, 241]);
+
 /**
  * The first client protocol revision whose Native layout has a byte per column after its type
  * (custom serialization). chDB writes revision 0's layout and cannot be asked for another.
@@ -108,6 +114,21 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
   const limits = opts.limits ?? DEFAULT_READ_ONLY_LIMITS;
   const version = (await resultText(opts.client, 'SELECT version()', {}, 'RawBLOB')).trim();
   let inFlight = 0;
+  const registers = opts.registry ? [opts.registry] : [];
+  // Time on the engine is time the sink's inserts wait: what to look at when the rollups lag.
+  const statements = new Counter({
+    name: 'trackhouse_sql_statements_total',
+    help: 'Statements sent to the read-only SQL port, by outcome: ok, refused (not read-only, or over a limit), failed (the engine said no), busy (503), unauthorized',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
+  for (const outcome of ['ok', 'refused', 'failed', 'busy', 'unauthorized']) statements.inc({ outcome }, 0);
+  const engineSeconds = new Histogram({
+    name: 'trackhouse_sql_statement_seconds',
+    help: 'Time from a statement being taken to its answer, waiting for the engine included (the sink waits while one runs)',
+    buckets: [0.005, 0.02, 0.1, 0.5, 2, 10, 30, 60],
+    registers,
+  });
 
   /** An error answer; with `compress`, framed like a result, except 401 and 403, which a server sends before it compresses. */
   const fail = (res: HttpResponse, e: EngineError, queryId: string, compress = false, extra: readonly (readonly [string, string])[] = []) => {
@@ -122,6 +143,7 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
   };
 
   const run = async (res: HttpResponse, state: { aborted: boolean }, r: Request) => {
+    const stopTimer = engineSeconds.startTimer();
     try {
       const statement = await readOnlyStatement(opts.client, r.sql, r.params, r.settings, limits);
       const format = / FORMAT ([A-Za-z0-9_]+)(?= SETTINGS |$)/.exec(statement)?.[1] ?? r.defaultFormat;
@@ -148,10 +170,14 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
         const body = Buffer.concat(chunks);
         res.end(r.compress ? nativeCompressed(body) : body);
       });
+      statements.inc({ outcome: 'ok' });
     } catch (err) {
       const e = engineError(err);
+      statements.inc({ outcome: REFUSED_CODES.has(e.code) ? 'refused' : 'failed' });
       opts.log.debug({ code: e.code, type: e.type, queryId: r.queryId }, 'SQL port: statement not run');
       if (!state.aborted) res.cork(() => fail(res, e, r.queryId, r.compress));
+    } finally {
+      stopTimer();
     }
   };
 
@@ -174,12 +200,14 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
     // A tool with only a user name field may carry the key there, as Segment's SDKs do theirs.
     const key = req.getHeader('x-clickhouse-key') || basic?.password || search.get('password') || (basic !== null && opts.readKeys.has(basic.user) ? basic.user : '');
     if (key === '') {
+      statements.inc({ outcome: 'unauthorized' });
       fail(res, { code: 194, type: 'REQUIRED_PASSWORD', message: 'a password is required: a read key of this trackhouse (TRACKHOUSE_READ_KEYS), with any user name' }, queryId, compress, [
         ['WWW-Authenticate', 'Basic realm="trackhouse", charset="UTF-8"'],
       ]);
       return;
     }
     if (!opts.readKeys.has(key)) {
+      statements.inc({ outcome: 'unauthorized' });
       fail(res, { code: 516, type: 'AUTHENTICATION_FAILED', message: 'the password is not a read key of this trackhouse (TRACKHOUSE_READ_KEYS)' }, queryId, compress);
       return;
     }
@@ -213,6 +241,7 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
       queryId,
     });
     if (inFlight >= MAX_IN_FLIGHT) {
+      statements.inc({ outcome: 'busy' });
       fail(res, { code: 202, type: 'TOO_MANY_SIMULTANEOUS_QUERIES', message: `${MAX_IN_FLIGHT} statements are already running or waiting here (chDB runs one at a time)` }, queryId, compress, [['Retry-After', '1']]);
       return;
     }

@@ -12,6 +12,7 @@ import { ClickHouseLogLevel, createClient, type ClickHouseClient as HttpClient }
 import { uncompressSync } from 'lz4-napi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/common/log.js';
+import { createRegistry } from '../../src/common/metrics.js';
 import { loadConfig } from '../../src/config/index.js';
 import { migrate, openClickHouse, serveSqlPort, type ClickHouseHandle, type SqlPort } from '../../src/warehouse/index.js';
 import { tempDir } from '../support/env.js';
@@ -283,6 +284,25 @@ describe('the read-only SQL port speaks ClickHouse\'s HTTP interface', () => {
     const anonymous = await framed({}, 'SELECT 1', null);
     expect(anonymous.status).toBe(401);
     expect(anonymous.bytes.toString()).toMatch(/^Code: 194\. /);
+  });
+
+  it('counts its statements by outcome and times them, for the /metrics it is given', async () => {
+    const registry = createRegistry('query', false);
+    const counted = await serveSqlPort({ client: ch.client, host: '127.0.0.1', port: 0, portVariable: 'BI_PORT', readKeys: new Set([KEY]), log: createLogger('silent'), registry });
+    try {
+      const url = `http://127.0.0.1:${counted.port}/`;
+      expect((await sql('SELECT 1', { url })).status).toBe(200);
+      expect((await sql('DROP TABLE events', { url })).status).toBe(403);
+      expect((await sql('SELECT * FROM no_such_table', { url })).status).toBe(404);
+      expect((await sql('SELECT 1', { url, key: 'wrong' })).status).toBe(403);
+      const text = await registry.metrics();
+      for (const [outcome, n] of [['ok', 1], ['refused', 1], ['failed', 1], ['unauthorized', 1], ['busy', 0]] as const) {
+        expect(text).toContain(`trackhouse_sql_statements_total{outcome="${outcome}",component="query"} ${n}`);
+      }
+      expect(text).toContain('trackhouse_sql_statement_seconds_count{component="query"} 3');
+    } finally {
+      counted.close();
+    }
   });
 
   it('answers for the default database only, where every table is, and says so for another', async () => {
