@@ -1,7 +1,7 @@
 // Which statements the read-only SQL port runs, judged on the engine's own syntax-tree dumps
 // (`EXPLAIN AST`, captured from chDB 26.7); test/integration/sql-port.test.ts runs them for real.
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_READ_ONLY_LIMITS, refusal, settingsClause } from './readonly.js';
+import { DEFAULT_READ_ONLY_LIMITS, refusal, settingsClause, unquoted } from './readonly.js';
 
 const ast = (text: string) => text.trim().split('\n');
 
@@ -120,8 +120,17 @@ describe('refusal (what the read-only SQL port runs)', () => {
     expect(refusal(SUBQUERY_SETTINGS)).toMatch(/SETTINGS in the statement are not served/);
   });
 
-  it('refuses INTO OUTFILE, which readonly lets write files', () => {
+  it('refuses INTO OUTFILE, which readonly lets write files, on every statement that takes it', () => {
     expect(refusal(INTO_OUTFILE)).toMatch(/INTO OUTFILE/);
+    expect(refusal(ast("ShowTables (children 1)\n Literal 'x'"))).toMatch(/INTO OUTFILE/);
+    expect(refusal(ast("DescribeQuery (children 2)\n TableExpression (children 1)\n  TableIdentifier t\n Literal 'x'"))).toMatch(/INTO OUTFILE/);
+    expect(refusal(ast("ExistsTableQuery  t (children 2)\n Identifier t\n Literal 'x'"))).toMatch(/INTO OUTFILE/);
+    expect(refusal(ast("Explain EXPLAIN (children 2)\n SelectWithUnionQuery (children 1)\n  ExpressionList (children 1)\n Literal 'x'"))).toMatch(/INTO OUTFILE/);
+  });
+
+  it('blanks what is quoted, so only SQL\'s own INTO OUTFILE is found', () => {
+    expect(unquoted("SELECT 'INTO OUTFILE' AS `INTO OUTFILE`")).toBe("SELECT '            ' AS `            `");
+    expect(unquoted("SELECT 'it\\'s' INTO OUTFILE 'x'")).toBe("SELECT '     ' INTO OUTFILE ' '");
   });
 
   it('refuses an empty dump', () => {

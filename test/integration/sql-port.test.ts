@@ -158,11 +158,15 @@ describe('the read-only SQL port refuses', () => {
     expect(r.body).toMatch(/^Code: 164\. DB::Exception: .*\(READONLY\) \(version \d+\.\d+/);
   });
 
-  it('INTO OUTFILE, and writes no file', async () => {
-    const r = await sql(`SELECT 1 INTO OUTFILE '${outfile()}'`);
-    expect([r.status, r.code]).toEqual([403, '164']);
-    expect(existsSync(outfile())).toBe(false);
-  });
+  it.each(['SELECT 1', 'EXPLAIN SELECT 1', 'SHOW TABLES', 'DESCRIBE TABLE events', 'EXISTS TABLE events', 'SHOW CREATE TABLE events', 'SHOW COLUMNS FROM events'])(
+    '%s INTO OUTFILE, and writes no file',
+    async (statement) => {
+      const r = await sql(`${statement} INTO OUTFILE '${outfile()}'`);
+      expect([r.status, r.code]).toEqual([403, '164']);
+      expect(r.body).toMatch(/INTO OUTFILE writes the server's files/);
+      expect(existsSync(outfile())).toBe(false);
+    },
+  );
 
   it('a second statement after a SELECT, running neither', async () => {
     const r = await sql('SELECT 1; DROP TABLE events');
