@@ -3,7 +3,7 @@
 // from a ClickHouse server, and nothing sent to it writes, reads the machine's files, or changes
 // the engine the sink and the query API share.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
@@ -16,6 +16,7 @@ import { createRegistry } from '../../src/common/metrics.js';
 import { loadConfig } from '../../src/config/index.js';
 import { migrate, openClickHouse, serveSqlPort, type ClickHouseHandle, type SqlPort } from '../../src/warehouse/index.js';
 import { tempDir } from '../support/env.js';
+import { rng } from '../support/rng.js';
 import { runChild } from '../support/child.js';
 import { runPythonScript } from '../support/python-clients.js';
 import { buildJava, JDBC_PROBE, javaProblem } from '../support/sdk-clients.js';
@@ -156,6 +157,44 @@ describe('the read-only SQL port refuses', () => {
     expect(r.code).toBe('164');
     expect(r.body).toMatch(message);
     expect(r.body).toMatch(/^Code: 164\. DB::Exception: .*\(READONLY\) \(version \d+\.\d+/);
+  });
+
+  it('every statement of a random mix of reads, writes, file and network access that is not read-only: nothing written or read outside, the engine as it was', async () => {
+    const secret = path.join(dir.path, 'secret.txt');
+    writeFileSync(secret, 'SECRET-CANARY\n');
+    const written = path.join(dir.path, 'written-canary.txt');
+    const heads = ['SELECT count() FROM', 'SELECT * FROM', "INSERT INTO events (event_id) SELECT 'x' FROM", 'CREATE TABLE z ENGINE = Memory AS SELECT * FROM', 'EXPLAIN SELECT * FROM', 'DESCRIBE TABLE', 'SELECT * FROM numbers(1) JOIN'];
+    const sources = [
+      'events',
+      'numbers(3)',
+      `file('${secret}', LineAsString)`,
+      `url('http://127.0.0.1:9/', LineAsString)`,
+      `view(SELECT * FROM file('${secret}', LineAsString))`,
+      '(SELECT * FROM events SETTINGS readonly = 0)',
+      "merge('default', '^events$')",
+      `(SELECT file('${secret}') AS line)`,
+    ];
+    const tails = ['', 'SETTINGS readonly = 0', `INTO OUTFILE '${written}'`, 'FORMAT JSON', '; DROP TABLE events', 'LIMIT 1', 'ON 1'];
+    const alone = ['DROP TABLE events', 'TRUNCATE TABLE events', 'SET readonly = 0', 'SYSTEM DROP MARK CACHE', 'KILL QUERY WHERE 1', 'OPTIMIZE TABLE events', `SELECT file('${secret}')`];
+    const random = rng(20261205);
+    const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+    const seen: Record<number, number> = {};
+    for (let i = 0; i < 200; i++) {
+      const statement = random() < 0.15 ? pick(alone) : `${pick(heads)} ${pick(sources)} ${pick(tails)}`;
+      const r = await sql(statement, random() < 0.3 ? { search: { readonly: '0', max_memory_usage: '0' } } : {});
+      seen[r.status] = (seen[r.status] ?? 0) + 1;
+      expect([200, 400, 403, 404, 408, 500, 501], statement).toContain(r.status);
+      expect(r.body, statement).not.toContain('SECRET-CANARY');
+      expect(existsSync(written), statement).toBe(false);
+    }
+    // Enough of each kind to mean something: answers, refusals, and statements the engine rejected.
+    expect(seen[200] ?? 0).toBeGreaterThanOrEqual(5);
+    expect(seen[403] ?? 0).toBeGreaterThanOrEqual(50);
+    expect((await engine('SELECT count() FROM events')).trim()).toBe('3');
+    expect((await engine("SELECT count() FROM system.tables WHERE database = 'default' AND name = 'z'")).trim()).toBe('0');
+    expect((await engine("SELECT getSetting('readonly')")).trim()).toBe('0');
+    expect(existsSync(written)).toBe(false);
+    expect((await sql('SELECT 1')).body).toBe('1\n');
   });
 
   it.each(['SELECT 1', 'EXPLAIN SELECT 1', 'SHOW TABLES', 'DESCRIBE TABLE events', 'EXISTS TABLE events', 'SHOW CREATE TABLE events', 'SHOW COLUMNS FROM events'])(
