@@ -19,19 +19,9 @@
 import type { ClickHouseClient, DataFormat } from '@clickhouse/client';
 import { ClickHouseException, engineError, type EngineError } from './http-interface.js';
 
-/** Table functions that read only the engine's own tables or make rows up. */
-const TABLE_FUNCTIONS: ReadonlySet<string> = new Set([
-  'numbers',
-  'numbers_mt',
-  'zeros',
-  'zeros_mt',
-  'generate_series',
-  'generateseries',
-  'generaterandom',
-  'values',
-  'view',
-  'merge',
-]);
+/** Table functions that read only the engine's own tables or make rows up (names are case-insensitive). */
+const TABLE_FUNCTION_NAMES = ['numbers', 'numbers_mt', 'zeros', 'zeros_mt', 'generate_series', 'generateSeries', 'generateRandom', 'values', 'view', 'merge'];
+const TABLE_FUNCTIONS: ReadonlySet<string> = new Set(TABLE_FUNCTION_NAMES.map((n) => n.toLowerCase()));
 
 /** Statement kinds served: the root node of their syntax tree. */
 const ROOTS: ReadonlySet<string> = new Set([
@@ -117,7 +107,7 @@ export function refusal(astLines: readonly string[]): string | null {
     if (n.kind === 'TableExpression') {
       const child = nodes[i + 1];
       if (child !== undefined && child.depth === n.depth + 1 && child.kind === 'Function' && !TABLE_FUNCTIONS.has(child.name.toLowerCase())) {
-        return `table function ${child.name}() is not served here (only ${[...TABLE_FUNCTIONS].join(', ')})`;
+        return `table function ${child.name}() is not served here (only ${TABLE_FUNCTION_NAMES.join(', ')})`;
       }
     }
     // The root's own clauses. INTO OUTFILE's file name is the one literal among them, whatever the
