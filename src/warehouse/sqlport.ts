@@ -19,7 +19,7 @@
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { ClickHouseClient, DataFormat } from '@clickhouse/client';
-import { basicCredentials, forMethod, readText, statusLine } from '../common/http.js';
+import { basicCredentials, forMethod, readText, writeReply, type Headers } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import { Counter, Histogram, type Registry } from '../common/metrics.js';
 import { serve } from '../common/serve.js';
@@ -88,6 +88,7 @@ const NOT_SETTINGS: ReadonlySet<string> = new Set([
 ]);
 
 const OK = 'Ok.\n';
+const TEXT = 'text/plain; charset=UTF-8';
 
 /** Refused by this port: READONLY, or over a limit (TIMEOUT_EXCEEDED, TOO_MANY_ROWS_OR_BYTES, MEMORY_LIMIT_EXCEEDED). */
 const REFUSED_CODES: ReadonlySet<number> = new Set([164, 159, 396, 241]);
@@ -131,15 +132,14 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
   });
 
   /** An error answer; with `compress`, framed like a result, except 401 and 403, which a server sends before it compresses. */
-  const fail = (res: HttpResponse, e: EngineError, queryId: string, compress = false, extra: readonly (readonly [string, string])[] = []) => {
+  const fail = (res: HttpResponse, e: EngineError, queryId: string, compress = false, extra: Headers = []) => {
     const status = statusOf(e.code);
-    res.writeStatus(statusLine(status));
-    res.writeHeader('Content-Type', 'text/plain; charset=UTF-8');
-    res.writeHeader('X-ClickHouse-Exception-Code', String(e.code));
-    res.writeHeader('X-ClickHouse-Query-Id', queryId);
-    for (const [k, v] of extra) res.writeHeader(k, v);
     const body = errorBody(e, version);
-    res.end(compress && status !== 401 && status !== 403 ? nativeCompressed(Buffer.from(body)) : body);
+    writeReply(res, status, TEXT, compress && status !== 401 && status !== 403 ? nativeCompressed(Buffer.from(body)) : body, [
+      ['X-ClickHouse-Exception-Code', String(e.code)],
+      ['X-ClickHouse-Query-Id', queryId],
+      ...extra,
+    ]);
   };
 
   const run = async (res: HttpResponse, state: { aborted: boolean }, r: Request) => {
@@ -159,17 +159,16 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
       const chunks: Buffer[] = [];
       for await (const chunk of result.stream) chunks.push(chunk as Buffer);
       if (state.aborted) return;
-      res.cork(() => {
-        res.writeStatus('200 OK');
-        res.writeHeader('Content-Type', contentTypeOf(format));
-        res.writeHeader('X-ClickHouse-Format', format);
-        res.writeHeader('X-ClickHouse-Query-Id', r.queryId);
-        res.writeHeader('X-ClickHouse-Timezone', 'UTC');
-        res.writeHeader('X-ClickHouse-Server-Display-Name', 'trackhouse');
-        res.writeHeader('X-ClickHouse-Summary', JSON.stringify(result.summary ?? {}));
-        const body = Buffer.concat(chunks);
-        res.end(r.compress ? nativeCompressed(body) : body);
-      });
+      const body = Buffer.concat(chunks);
+      res.cork(() =>
+        writeReply(res, 200, contentTypeOf(format), r.compress ? nativeCompressed(body) : body, [
+          ['X-ClickHouse-Format', format],
+          ['X-ClickHouse-Query-Id', r.queryId],
+          ['X-ClickHouse-Timezone', 'UTC'],
+          ['X-ClickHouse-Server-Display-Name', 'trackhouse'],
+          ['X-ClickHouse-Summary', JSON.stringify(result.summary ?? {})],
+        ]),
+      );
       statements.inc({ outcome: 'ok' });
     } catch (err) {
       const e = engineError(err);
@@ -189,7 +188,7 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
     const compress = search.get('compress') === '1' || search.get('compress') === 'true';
     if (url === '/ping' || url === '/replicas_status' || (url === '/' && (method === 'get' || method === 'head') && !search.has('query'))) {
       // HEAD too, without the body (a load balancer's health check).
-      forMethod(res, req).writeStatus('200 OK').writeHeader('Content-Type', 'text/plain; charset=UTF-8').end(OK);
+      writeReply(forMethod(res, req), 200, TEXT, OK);
       return;
     }
     if (url !== '/' || (method !== 'get' && method !== 'post')) {
