@@ -180,6 +180,14 @@ export async function resultText(client: ClickHouseClient, query: string, params
   return out;
 }
 
+/** A statement as this port runs it. */
+export interface ReadOnlyStatement {
+  /** The canonical text with its SETTINGS clause. */
+  statement: string;
+  /** Its FORMAT clause's format, or null when it names none. */
+  format: string | null;
+}
+
 /**
  * The statement to run for `sql` (with its `{name:Type}` parameters), or a RefusedStatement; a
  * syntax error or a second statement is the engine's own error.
@@ -190,7 +198,7 @@ export async function readOnlyStatement(
   params: Record<string, unknown>,
   settings: Readonly<Record<string, string>>,
   limits: ReadOnlyLimits,
-): Promise<string> {
+): Promise<ReadOnlyStatement> {
   let canonical: string;
   try {
     canonical = (await resultText(client, FORMAT_QUERY, { trackhouse_statement: sql }, 'RawBLOB')).trim();
@@ -202,8 +210,10 @@ export async function readOnlyStatement(
     .split('\n')
     .filter((l) => l !== '')
     .map((l) => (JSON.parse(l) as [string])[0]);
+  const sqlOnly = unquoted(canonical);
   // Belt and braces for the one clause readonly lets write: the canonical text must not name it either.
-  const why = refusal(lines) ?? (/\bINTO\s+OUTFILE\b/i.test(unquoted(canonical)) ? INTO_OUTFILE : null);
+  const why = refusal(lines) ?? (/\bINTO\s+OUTFILE\b/i.test(sqlOnly) ? INTO_OUTFILE : null);
   if (why !== null) throw new RefusedStatement(why);
-  return canonical + settingsClause(settings, limits);
+  // SETTINGS and INTO OUTFILE are refused above, so a FORMAT clause is the last one.
+  return { statement: canonical + settingsClause(settings, limits), format: / FORMAT (\w+)$/.exec(sqlOnly)?.[1] ?? null };
 }

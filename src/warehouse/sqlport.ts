@@ -145,8 +145,8 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
   const run = async (res: HttpResponse, state: { aborted: boolean }, r: Request) => {
     const stopTimer = engineSeconds.startTimer();
     try {
-      const statement = await readOnlyStatement(opts.client, r.sql, r.params, r.settings, limits);
-      const format = / FORMAT ([A-Za-z0-9_]+)(?= SETTINGS |$)/.exec(statement)?.[1] ?? r.defaultFormat;
+      const ran = await readOnlyStatement(opts.client, r.sql, r.params, r.settings, limits);
+      const format = ran.format ?? r.defaultFormat;
       if (format.toLowerCase() === 'native' && r.protocol >= NATIVE_CUSTOM_SERIALIZATION) {
         // clickhouse-go (Grafana's plugin) asks for 54460 and would misread revision 0's bytes.
         throw new ClickHouseException(
@@ -155,7 +155,7 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
           `the Native format of client protocol ${r.protocol} is not served here (only its revision-0 layout); use another format, such as RowBinaryWithNamesAndTypes or JSON`,
         );
       }
-      const result = await opts.client.exec({ query: statement, query_params: r.params, query_id: r.queryId, clickhouse_settings: { default_format: r.defaultFormat as DataFormat } });
+      const result = await opts.client.exec({ query: ran.statement, query_params: r.params, query_id: r.queryId, clickhouse_settings: { default_format: r.defaultFormat as DataFormat } });
       const chunks: Buffer[] = [];
       for await (const chunk of result.stream) chunks.push(chunk as Buffer);
       if (state.aborted) return;

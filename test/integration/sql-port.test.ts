@@ -297,6 +297,8 @@ describe('the read-only SQL port speaks ClickHouse\'s HTTP interface', () => {
     const csv = await sql('SELECT event_id FROM events ORDER BY event_id LIMIT 1 FORMAT CSVWithNames', { search: { default_format: 'JSON' } });
     expect(csv.body).toBe('"event_id"\n"e1"\n');
     expect(csv.headers.get('x-clickhouse-format')).toBe('CSVWithNames');
+    const quoted = await sql("SELECT ' FORMAT JSON SETTINGS ' AS s");
+    expect([quoted.body, quoted.headers.get('x-clickhouse-format')]).toEqual([' FORMAT JSON SETTINGS \n', 'TabSeparated']);
   });
 
   it('writes Native in revision 0\'s layout, for the protocol versions that read it, and says so to newer ones', async () => {
