@@ -1,6 +1,6 @@
 // The pieces of ClickHouse's HTTP interface the SQL port answers with.
 import { describe, expect, it } from 'vitest';
-import { contentTypeOf, engineError, errorBody, statusOf, unescapeParam } from './http-interface.js';
+import { contentTypeOf, engineError, errorBody, paramsAndSettings, statusOf, unescapeParam } from './http-interface.js';
 
 describe('ClickHouse HTTP interface pieces', () => {
   it('reads the code, message and name of an engine error from the message its cause carries', () => {
@@ -31,6 +31,11 @@ describe('ClickHouse HTTP interface pieces', () => {
     expect(contentTypeOf('CSV')).toMatch(/^text\/csv/);
     expect(contentTypeOf('Native')).toBe('application/octet-stream');
     expect(contentTypeOf('Pretty')).toMatch(/^text\/plain/);
+  });
+
+  it('splits a request\'s URL into {name:Type} parameters and settings, leaving the interface\'s own parameters out', () => {
+    const search = new URLSearchParams('query=SELECT+1&param_user=a%5Ctb&max_threads=2&default_format=JSON&compress=1&http_zlib_compression_level=3&readonly=0');
+    expect(paramsAndSettings(search)).toEqual({ params: { user: 'a\tb' }, settings: { max_threads: '2', readonly: '0' } });
   });
 
   it('reads a parameter in ClickHouse\'s escaped text form back to its value', () => {

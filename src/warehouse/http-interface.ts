@@ -9,6 +9,41 @@ export function unescapeParam(text: string): string {
   return text.replace(/\\(.)/gs, (m, c: string) => UNESCAPES[c] ?? m);
 }
 
+/** URL parameters of the interface itself, not settings; `http_*` ones neither (chDB refuses those as unknown settings). */
+const INTERFACE_PARAMETERS: ReadonlySet<string> = new Set([
+  'query',
+  'query_id',
+  'database',
+  'default_format',
+  'user',
+  'password',
+  'quota_key',
+  'session_id',
+  'session_timeout',
+  'session_check',
+  'role',
+  'compress',
+  'decompress',
+  'buffer_size',
+  'wait_end_of_query',
+  'send_progress_in_http_headers',
+  'enable_http_compression',
+  'add_http_cors_header',
+  'cancel_http_readonly_queries_on_client_close',
+  'client_protocol_version',
+]);
+
+/** A request's `{name:Type}` parameters (`param_<name>`, unescaped) and its settings (the other URL parameters but the interface's own). */
+export function paramsAndSettings(search: URLSearchParams): { params: Record<string, string>; settings: Record<string, string> } {
+  const params: Record<string, string> = {};
+  const settings: Record<string, string> = {};
+  for (const [k, v] of search) {
+    if (k.startsWith('param_')) params[k.slice(6)] = unescapeParam(v);
+    else if (!INTERFACE_PARAMETERS.has(k) && !k.startsWith('http_')) settings[k] = v;
+  }
+  return { params, settings };
+}
+
 /** A ClickHouse exception: its number, its name, its message. */
 export interface EngineError {
   code: number;

@@ -25,7 +25,7 @@ import { Counter, Histogram, type Registry } from '../common/metrics.js';
 import { serve } from '../common/serve.js';
 import type { TlsFiles } from '../common/tls.js';
 import { nativeCompressed } from './compressed.js';
-import { ClickHouseException, contentTypeOf, engineError, errorBody, statusOf, unescapeParam, type EngineError } from './http-interface.js';
+import { ClickHouseException, contentTypeOf, engineError, errorBody, paramsAndSettings, statusOf, type EngineError } from './http-interface.js';
 import { DEFAULT_READ_ONLY_LIMITS, readOnlyStatement, resultText, type ReadOnlyLimits } from './readonly.js';
 
 export interface SqlPortOptions {
@@ -61,32 +61,6 @@ export interface SqlPort {
 const MAX_IN_FLIGHT = 8;
 /** ClickHouse's own bound on a statement's text (max_query_size) is 256 KiB; a body may carry a little more. */
 const MAX_BODY_BYTES = 1024 * 1024;
-/** URL parameters that are not settings; the HTTP-only ones chDB would refuse as unknown settings. */
-const NOT_SETTINGS: ReadonlySet<string> = new Set([
-  'query',
-  'query_id',
-  'database',
-  'default_format',
-  'user',
-  'password',
-  'quota_key',
-  'session_id',
-  'session_timeout',
-  'session_check',
-  'role',
-  'compress',
-  'decompress',
-  'buffer_size',
-  'wait_end_of_query',
-  'send_progress_in_http_headers',
-  'enable_http_compression',
-  'http_zlib_compression_level',
-  'add_http_cors_header',
-  'cancel_http_readonly_queries_on_client_close',
-  'client_protocol_version',
-  'readonly',
-]);
-
 const OK = 'Ok.\n';
 const TEXT = 'text/plain; charset=UTF-8';
 
@@ -221,12 +195,7 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
       fail(res, { code: 81, type: 'UNKNOWN_DATABASE', message: `Database ${database.slice(0, 100)} does not exist here: trackhouse's tables are in default` }, queryId, compress);
       return;
     }
-    const params: Record<string, string> = {};
-    const settings: Record<string, string> = {};
-    for (const [k, v] of search) {
-      if (k.startsWith('param_')) params[k.slice(6)] = unescapeParam(v);
-      else if (!NOT_SETTINGS.has(k) && !k.startsWith('http_')) settings[k] = v;
-    }
+    const { params, settings } = paramsAndSettings(search);
     const inUrl = search.get('query') ?? '';
     // X-ClickHouse-Format is the header form of default_format (ClickHouse's Java client sends it).
     const defaultFormat = search.get('default_format') || req.getHeader('x-clickhouse-format') || 'TabSeparated';

@@ -18,7 +18,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { engineError, errorBody, statusOf, unescapeParam } from '../../src/warehouse/http-interface.js';
+import { engineError, errorBody, paramsAndSettings, statusOf } from '../../src/warehouse/http-interface.js';
 
 export interface ClickHouseHttp {
   readonly url: string;
@@ -28,7 +28,6 @@ export interface ClickHouseHttp {
   close(): Promise<void>;
 }
 
-const NOT_SETTINGS = new Set(['query', 'query_id', 'database', 'session_id', 'session_timeout', 'session_check', 'role', 'user', 'password', 'compress', 'decompress']);
 const SUMMARY = JSON.stringify({ read_rows: '0', read_bytes: '0', written_rows: '0', written_bytes: '0', total_rows_to_read: '0', result_rows: '0', result_bytes: '0', elapsed_ns: '0' });
 
 export async function serveClickHouseHttp(client: ClickHouseClient, opts: { host?: string; port?: number } = {}): Promise<ClickHouseHttp> {
@@ -44,12 +43,10 @@ export async function serveClickHouseHttp(client: ClickHouseClient, opts: { host
         return;
       }
       const body = Buffer.concat(chunks);
-      const params: Record<string, string> = {};
-      const settings: Record<string, string> = {};
-      for (const [k, v] of url.searchParams) {
-        if (k.startsWith('param_')) params[k.slice(6)] = unescapeParam(v);
-        else if (!NOT_SETTINGS.has(k)) settings[k] = v;
-      }
+      const { params, settings } = paramsAndSettings(url.searchParams);
+      // chDB's connection takes the default format as this setting.
+      const defaultFormat = url.searchParams.get('default_format');
+      if (defaultFormat !== null) settings.default_format = defaultFormat;
       const inUrl = url.searchParams.get('query');
       const query = inUrl ?? body.toString('utf8');
       const queryId = url.searchParams.get('query_id') ?? crypto.randomUUID();
