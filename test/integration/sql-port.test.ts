@@ -36,14 +36,15 @@ async function engine(query: string): Promise<string> {
   return (await ch.client.query({ query, format: 'TabSeparated' })).text();
 }
 
-/** A statement through the port: status, the exception code header, the body. */
+/** A statement through the port: status, the exception code header, the body (as text and as bytes). */
 async function sql(statement: string, opts: { key?: string | null; search?: Record<string, string>; url?: string; method?: string } = {}) {
   const url = new URL(opts.url ?? base);
   for (const [k, v] of Object.entries(opts.search ?? {})) url.searchParams.set(k, v);
   const headers: Record<string, string> = {};
   if (opts.key !== null) headers['x-clickhouse-key'] = opts.key ?? KEY;
   const res = await fetch(url, { method: opts.method ?? 'POST', headers, body: (opts.method ?? 'POST') === 'POST' ? statement : undefined });
-  return { status: res.status, statusText: res.statusText, code: res.headers.get('x-clickhouse-exception-code'), body: await res.text(), headers: res.headers };
+  const bytes = Buffer.from(await res.arrayBuffer());
+  return { status: res.status, statusText: res.statusText, code: res.headers.get('x-clickhouse-exception-code'), body: bytes.toString(), bytes, headers: res.headers };
 }
 
 /** A compress=1 body read back: each block's header checked, its LZ4 block inflated (lz4-napi wants the size before it). */
@@ -316,22 +317,17 @@ describe('the read-only SQL port speaks ClickHouse\'s HTTP interface', () => {
   });
 
   it('with compress=1 sends results and errors in ClickHouse\'s compressed blocks, and 401/403 plain, as a server does', async () => {
-    const framed = async (search: Record<string, string>, statement: string, key?: string | null) => {
-      const url = new URL(base);
-      for (const [k, v] of Object.entries({ compress: '1', ...search })) url.searchParams.set(k, v);
-      const res = await fetch(url, { method: 'POST', headers: key === null ? {} : { 'x-clickhouse-key': key ?? KEY }, body: statement });
-      return { status: res.status, bytes: Buffer.from(await res.arrayBuffer()) };
-    };
-    const ok = await framed({}, 'SELECT event_id FROM events ORDER BY event_id');
+    const framed = (statement: string, key?: string | null) => sql(statement, { search: { compress: '1' }, ...(key === undefined ? {} : { key }) });
+    const ok = await framed('SELECT event_id FROM events ORDER BY event_id');
     expect(ok.status).toBe(200);
     expect(unframe(ok.bytes)).toBe('e1\ne2\ne3\n');
-    const missing = await framed({}, 'SELECT * FROM no_such_table');
+    const missing = await framed('SELECT * FROM no_such_table');
     expect(missing.status).toBe(404);
     expect(unframe(missing.bytes)).toMatch(/^Code: 60\. DB::Exception: /);
-    const refused = await framed({}, 'DROP TABLE events');
+    const refused = await framed('DROP TABLE events');
     expect(refused.status).toBe(403);
     expect(refused.bytes.toString()).toMatch(/^Code: 164\. /);
-    const anonymous = await framed({}, 'SELECT 1', null);
+    const anonymous = await framed('SELECT 1', null);
     expect(anonymous.status).toBe(401);
     expect(anonymous.bytes.toString()).toMatch(/^Code: 194\. /);
   });
