@@ -34,7 +34,7 @@ const ROOTS: ReadonlySet<string> = new Set([
   'Explain',
 ]);
 
-/** Limits every statement runs under; the last word, after any URL setting. */
+/** Limits every statement runs under: a URL setting may lower them, not lift them. */
 export interface ReadOnlyLimits {
   /** max_execution_time, in seconds. */
   maxSeconds: number;
@@ -131,7 +131,7 @@ function literal(value: string): string {
 
 /**
  * The SETTINGS clause a served statement runs with: a server's defaults, the caller's settings,
- * the limits (a caller's lower time or result limit is kept), readonly last. The engine refuses a
+ * the limits (a caller's lower time, result or memory limit is kept), readonly last. The engine refuses a
  * setting named again once readonly is on, and applies them in order, so none may follow it.
  */
 export function settingsClause(settings: Readonly<Record<string, string>>, limits: ReadOnlyLimits): string {
