@@ -11,6 +11,14 @@ import { registerCompression } from './compression.js';
 const TRANSIENT =
   /coordinator is loading|coordinator is not available|not the correct coordinator|not the leader|no leader|leadership election|rebalance in progress/i;
 
+/**
+ * kafkajs warns of every idempotent producer whose retries are bounded. The audit and erasure
+ * producers bound them on purpose: in a broker outage their caller gets an error (a 503) instead
+ * of waiting without end. A record the caller sends again is the same keyed state (the erasure
+ * topic is compacted) or carries its id (audit), so the warning says nothing an operator can act on.
+ */
+const BOUNDED_IDEMPOTENT = 'Limiting retries for the idempotent producer may invalidate EoS guarantees';
+
 function pinoLogCreator(log: Logger): logCreator {
   const { logLevel } = kafkajs();
   const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -25,7 +33,8 @@ function pinoLogCreator(log: Logger): logCreator {
       // kafkajs logs the protocol errors it retries by itself (a coordinator still loading after
       // a broker start, a leader moving) at ERROR; they are routine, so they go to debug.
       const transient = level === logLevel.ERROR && typeof rest.error === 'string' && TRANSIENT.test(rest.error);
-      log[transient ? 'debug' : (levels[level] ?? 'info')]({ kafkajs: label, ...rest }, message);
+      const decided = message === BOUNDED_IDEMPOTENT;
+      log[transient || decided ? 'debug' : (levels[level] ?? 'info')]({ kafkajs: label, ...rest }, message);
     };
 }
 
