@@ -25,7 +25,8 @@ import { Counter, Histogram, type Registry } from '../common/metrics.js';
 import { serve } from '../common/serve.js';
 import type { TlsFiles } from '../common/tls.js';
 import { nativeCompressed } from './compressed.js';
-import { ClickHouseException, contentTypeOf, engineError, errorBody, paramsAndSettings, statusOf, type EngineError } from './http-interface.js';
+import { nativeForRevision } from './native.js';
+import { contentTypeOf, engineError, errorBody, paramsAndSettings, statusOf, type EngineError } from './http-interface.js';
 import { DEFAULT_READ_ONLY_LIMITS, readOnlyStatement, resultText, type ReadOnlyLimits } from './readonly.js';
 
 export interface SqlPortOptions {
@@ -66,12 +67,6 @@ const TEXT = 'text/plain; charset=UTF-8';
 
 /** Refused by this port: READONLY, or over a limit (TIMEOUT_EXCEEDED, TOO_MANY_ROWS_OR_BYTES, MEMORY_LIMIT_EXCEEDED). */
 const REFUSED_CODES: ReadonlySet<number> = new Set([164, 159, 396, 241]);
-
-/**
- * The first client protocol revision whose Native layout has a byte per column after its type
- * (custom serialization). chDB writes revision 0's layout and cannot be asked for another.
- */
-const NATIVE_CUSTOM_SERIALIZATION = 54454;
 
 interface Request {
   sql: string;
@@ -121,19 +116,13 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
     try {
       const ran = await readOnlyStatement(opts.client, r.sql, r.params, r.settings, limits);
       const format = ran.format ?? r.defaultFormat;
-      if (format.toLowerCase() === 'native' && r.protocol >= NATIVE_CUSTOM_SERIALIZATION) {
-        // clickhouse-go (Grafana's plugin) asks for 54460 and would misread revision 0's bytes.
-        throw new ClickHouseException(
-          48,
-          'NOT_IMPLEMENTED',
-          `the Native format of client protocol ${r.protocol} is not served here (only its revision-0 layout); use another format, such as RowBinaryWithNamesAndTypes or JSON`,
-        );
-      }
       const result = await opts.client.exec({ query: ran.statement, query_params: r.params, query_id: r.queryId, clickhouse_settings: { default_format: r.defaultFormat as DataFormat } });
       const chunks: Buffer[] = [];
       for await (const chunk of result.stream) chunks.push(chunk as Buffer);
       if (state.aborted) return;
-      const body = Buffer.concat(chunks);
+      // chDB writes Native as revision 0 reads it; clickhouse-go (Grafana's plugin) sends 54460.
+      const engineBody = Buffer.concat(chunks);
+      const body = r.protocol > 0 && format.toLowerCase() === 'native' ? nativeForRevision(engineBody, r.protocol) : engineBody;
       res.cork(() =>
         writeReply(res, 200, contentTypeOf(format), r.compress ? nativeCompressed(body) : body, [
           ['X-ClickHouse-Format', format],

@@ -7,7 +7,7 @@
 // are cached) the Java suite, and without go the Go suite, is listed as skipped, saying why.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildGoProbe, buildJava, GO_MISSING, goVersion, javaProblem, runProbe, SDK_PROBE, type SdkReport } from '../support/sdk-clients.js';
+import { buildGo, buildJava, GO_SDK_PROBE, goProblem, javaProblem, runProbe, SDK_PROBE, type SdkReport } from '../support/sdk-clients.js';
 import { metricsText, metricValue, WRITE_KEY } from './ingest-support.js';
 import { byKind, startPipeline, type ApiEvent, type Pipeline } from './pipeline-support.js';
 
@@ -25,7 +25,7 @@ let p: Pipeline | undefined;
 /** How to run each probe once built, or why it could not be built. */
 const probes: { java?: string[] | Error; go?: string[] | Error } = {};
 const JAVA_PROBLEM = javaProblem(SDK_PROBE);
-const GO_VERSION = goVersion();
+const GO_PROBLEM = goProblem(GO_SDK_PROBE);
 
 beforeAll(async () => {
   // Built beside the pipeline's start: a first run fetches the SDKs (mvn, the Go module proxy)
@@ -33,7 +33,7 @@ beforeAll(async () => {
   const [pipeline, java, go] = await Promise.allSettled([
     startPipeline(),
     JAVA_PROBLEM !== null ? Promise.resolve(undefined) : buildJava(SDK_PROBE).then((cp) => ['java', '-cp', cp, 'Probe']),
-    GO_VERSION === null ? Promise.resolve(undefined) : buildGoProbe().then((bin) => [bin]),
+    GO_PROBLEM !== null ? Promise.resolve(undefined) : buildGo(GO_SDK_PROBE).then((bin) => [bin]),
   ]);
   probes.java = java.status === 'fulfilled' ? java.value : (java.reason as Error);
   if (go.status === 'fulfilled') probes.go = go.value;
@@ -182,8 +182,8 @@ describe('Java: analytics-java 3.5.4 and posthog-java 1.2.0', () => {
 });
 
 describe('Go: analytics-go 3.3.0 and posthog-go 1.5.2', () => {
-  if (GO_VERSION === null) {
-    it.skip(GO_MISSING, () => {});
+  if (GO_PROBLEM !== null) {
+    it.skip(GO_PROBLEM, () => {});
     return;
   }
   let r: Runs;

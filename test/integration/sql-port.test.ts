@@ -19,7 +19,7 @@ import { tempDir } from '../support/env.js';
 import { rng } from '../support/rng.js';
 import { runChild } from '../support/child.js';
 import { runPythonScript } from '../support/python-clients.js';
-import { buildJava, JDBC_PROBE, javaProblem } from '../support/sdk-clients.js';
+import { buildGo, buildJava, CLICKHOUSE_GO_PROBE, goProblem, JDBC_PROBE, javaProblem } from '../support/sdk-clients.js';
 import { describeWithPython } from './python-suite.js';
 
 const KEY = 'bi-read-key';
@@ -307,13 +307,40 @@ describe('the read-only SQL port speaks ClickHouse\'s HTTP interface', () => {
     expect([quoted.body, quoted.headers.get('x-clickhouse-format')]).toEqual([' FORMAT JSON SETTINGS \n', 'TabSeparated']);
   });
 
-  it('writes Native in revision 0\'s layout, for the protocol versions that read it, and says so to newer ones', async () => {
-    const old = await sql('SELECT 1 AS check', { search: { default_format: 'Native', client_protocol_version: '54405' } });
-    expect(old.status).toBe(200);
-    expect(old.headers.get('x-clickhouse-format')).toBe('Native');
-    const newer = await sql('SELECT 1 AS check', { search: { default_format: 'Native', client_protocol_version: '54460' } });
-    expect([newer.status, newer.statusText, newer.code]).toEqual([501, 'Not Implemented', '48']);
-    expect(newer.body).toMatch(/Native format of client protocol 54460 is not served here/);
+  it('writes Native in the layout of the client protocol sent: the engine\'s own columns, with BlockInfo and a no-custom-serialization byte each', async () => {
+    // One block of many types; the engine's answer for each column alone (revision 0) is the oracle.
+    const columns = [
+      'event_id', 'type', 'timestamp', 'sent_at', 'kafka_offset', '[event, category] AS pair', 'map(source, kafka_partition) AS by_source',
+      '(user_id, toLowCardinality(event)) AS t', 'toDecimal64(kafka_offset, 2) AS d', 'if(user_id = \'u-1\', NULL, user_id) AS maybe', 'toUUID(\'00000000-0000-0000-0000-00000000002a\') AS u',
+    ];
+    const from = 'FROM events ORDER BY event_id';
+    const native = async (statement: string, protocol: string) => {
+      const r = await sql(statement, { search: { default_format: 'Native', client_protocol_version: protocol } });
+      expect([r.status, r.headers.get('x-clickhouse-format')], r.body).toEqual([200, 'Native']);
+      return r.bytes;
+    };
+    const alone: Buffer[] = [];
+    for (const c of columns) alone.push(await native(`SELECT ${c} ${from}`, '0'));
+    const expected: Buffer[] = [Buffer.from('0100' + '02ffffffff' + '00', 'hex'), Buffer.from([columns.length, 3])];
+    for (const one of alone) {
+      expect([one[0], one[1]]).toEqual([1, 3]);
+      // name and type (each a length byte and text here), the 0 byte, then the data to the end.
+      const typeEnd = 3 + one[2]! + 1 + one[3 + one[2]!]!;
+      expected.push(one.subarray(2, typeEnd), Buffer.from([0]), one.subarray(typeEnd));
+    }
+    const whole = `SELECT ${columns.join(', ')} ${from}`;
+    expect((await native(whole, '54460')).toString('hex')).toBe(Buffer.concat(expected).toString('hex'));
+    // Revision 0 (no client_protocol_version) is the engine's own bytes.
+    expect((await native(whole, '0')).toString('hex')).toBe(Buffer.concat([Buffer.from([columns.length, 3]), ...alone.map((one) => one.subarray(2))]).toString('hex'));
+    // Before custom serializations: BlockInfo only; before LowCardinality in Native: refused, as its column would need converting.
+    const older = await native('SELECT event_id FROM events ORDER BY event_id LIMIT 1', '54405');
+    expect(older.subarray(0, 10).toString('hex')).toBe('0100' + '02ffffffff' + '00' + '0101');
+    const ancient = await sql('SELECT type FROM events', { search: { default_format: 'Native', client_protocol_version: '54400' } });
+    expect([ancient.status, ancient.code]).toEqual([501, '48']);
+    expect(ancient.body).toMatch(/client protocol 54400 is not served here for column type of type LowCardinality\(String\)/);
+    const dynamic = await sql('SELECT 1::Dynamic AS x', { search: { default_format: 'Native', client_protocol_version: '54460' } });
+    expect([dynamic.status, dynamic.statusText, dynamic.code]).toEqual([501, 'Not Implemented', '48']);
+    expect(dynamic.body).toMatch(/column x of type Dynamic; cast it/);
   });
 
   it('with compress=1 sends results and errors in ClickHouse\'s compressed blocks, and 401/403 plain, as a server does', async () => {
@@ -438,5 +465,70 @@ describe('the read-only SQL port with ClickHouse\'s JDBC driver (DBeaver, Metaba
     ]);
     expect(out.drop).toMatch(/Code: 164\. DB::Exception: .*not Drop/);
     expect((await engine('SELECT count() FROM events')).trim()).toBe('3');
+  });
+});
+
+const CLICKHOUSE_GO_PROBLEM = goProblem(CLICKHOUSE_GO_PROBE);
+
+describe('the read-only SQL port with ClickHouse\'s Go client over HTTP (Grafana\'s ClickHouse plugin)', () => {
+  if (CLICKHOUSE_GO_PROBLEM !== null) {
+    it.skip(CLICKHOUSE_GO_PROBLEM, () => {});
+    return;
+  }
+  interface Answer {
+    statement: string;
+    columns?: { name: string; type: string }[];
+    rows?: unknown[][];
+    error?: string;
+  }
+  const run = async (compression: string, statements: string[]): Promise<Answer[]> => {
+    const bin = await buildGo(CLICKHOUSE_GO_PROBE);
+    const r = await runChild(bin, [`127.0.0.1:${port.port}`, KEY, compression, ...statements], { timeoutMs: 120_000 });
+    expect(r.code, r.stderr.slice(-3000)).toBe(0);
+    return r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Answer);
+  };
+
+  it('reads the rollups, every column of the events, the table list and a result of several blocks from its Native answers; other types and writes refused', async () => {
+    const [rollups, events, tables, blocks, dynamic, drop] = await run('none', [
+      'SELECT day, event, events, users FROM events_daily_by_event_v ORDER BY event',
+      "SELECT * FROM events WHERE user_id = 'u-1' ORDER BY timestamp",
+      "SELECT name FROM system.tables WHERE database = 'default' AND startsWith(name, 'events_daily_by_') AND endsWith(name, '_v') ORDER BY name",
+      'SELECT count() AS rows, sum(n) AS total, max(s) AS longest FROM (SELECT number AS n, toString(number) AS s FROM numbers(150000))',
+      'SELECT 1::Dynamic AS x',
+      'DROP TABLE events',
+    ]);
+    expect(rollups!.columns).toEqual([
+      { name: 'day', type: 'Date' },
+      { name: 'event', type: 'String' },
+      { name: 'events', type: 'UInt64' },
+      { name: 'users', type: 'UInt64' },
+    ]);
+    expect(rollups!.rows).toEqual([
+      [`${DAY}T00:00:00Z`, 'Order Completed', 1, 1],
+      [`${DAY}T00:00:00Z`, 'Signed Up', 2, 2],
+    ]);
+    expect(events!.error).toBeUndefined();
+    expect(events!.columns!.map((c) => c.type)).toEqual(expect.arrayContaining(['LowCardinality(String)', "DateTime64(3, 'UTC')", "Nullable(DateTime64(3, 'UTC'))", 'UInt32', 'UInt64']));
+    const byName = (row: unknown[]) => Object.fromEntries(events!.columns!.map((c, i) => [c.name, row[i]]));
+    expect(events!.rows!.map(byName)).toMatchObject([
+      { event_id: 'e1', type: 'track', event: 'Signed Up', timestamp: `${DAY}T10:00:00Z`, sent_at: null, received_at: `${DAY}T10:00:00.1Z`, source: 'web', category: 'signup' },
+      { event_id: 'e3', type: 'track', event: 'Order Completed', timestamp: `${DAY}T12:00:00Z`, sent_at: null, source: 'web', category: 'checkout' },
+    ]);
+    expect(tables!.rows).toEqual([['events_daily_by_category_v'], ['events_daily_by_event_v'], ['events_daily_by_group_v']]);
+    expect(blocks!.rows).toEqual([[150000, 11249925000, '99999']]);
+    expect(dynamic!.error).toMatch(/HTTP 501.*code: 48.*column x of type Dynamic/);
+    expect(drop!.error).toMatch(/code: 164/);
+    expect((await engine('SELECT count() FROM events')).trim()).toBe('3');
+  });
+
+  it('reads the same with its LZ4 and ZSTD block compression (compress=1) and with gzip asked for', async () => {
+    const statement = 'SELECT event, users FROM events_daily_by_event_v ORDER BY event';
+    for (const compression of ['lz4', 'zstd', 'gzip']) {
+      const [answer] = await run(compression, [statement]);
+      expect(answer!.rows, compression).toEqual([
+        ['Order Completed', 1],
+        ['Signed Up', 2],
+      ]);
+    }
   });
 });

@@ -13,7 +13,7 @@ import { LOCAL_KAFKA_VERSION } from '../../src/config/index.js';
 import { checkJava, checkMaven, jarsInstalled } from '../../src/localkafka/index.js';
 import { CHROMIUM_MISSING, chromiumPath, FIREFOX_MISSING, firefoxPath } from './chromium.js';
 import { PYTHON_CLIENTS_MISSING, pythonClients } from './python-clients.js';
-import { GO_MISSING, goVersion, JDBC_PROBE, javaProblem, SDK_PROBE } from './sdk-clients.js';
+import { CLICKHOUSE_GO_PROBE, GO_SDK_PROBE, goProblem, JDBC_PROBE, javaProblem, SDK_PROBE } from './sdk-clients.js';
 
 /** The jar cache kafka-global.ts gives the test broker. */
 const JAR_CACHE = path.resolve('.trackhouse');
@@ -51,7 +51,10 @@ for (const program of [SDK_PROBE, JDBC_PROBE]) {
   const problem = javaProblem(program);
   if (problem !== null) process.stderr.write(`npm test: ${problem}.\n`);
 }
-if (goVersion() === null) process.stderr.write(`npm test: ${GO_MISSING}.\n`);
+for (const program of [GO_SDK_PROBE, CLICKHOUSE_GO_PROBE]) {
+  const problem = goProblem(program);
+  if (problem !== null) process.stderr.write(`npm test: ${problem}.\n`);
+}
 // The same for the TLS tests, which make their certificates with the openssl command.
 if (spawnSync('openssl', ['version']).status !== 0) {
   process.stderr.write('npm test: the TLS tests will be SKIPPED: the openssl command is missing (apt-get install openssl).\n');

@@ -1,8 +1,9 @@
 // The Go and Java programs that drive Segment's and PostHog's backend SDKs
 // (test/support/sdk-go/, test/support/sdk-java/; the versions pinned in go.mod and pom.xml), for
 // test/integration/ingest-jvm-go-sdks.test.ts: built here, run with the ingest URL, a write key
-// and a run id, their report read back as JSON lines. The same Java build serves the program
-// driving ClickHouse's JDBC driver (test/support/jdbc-java/, for sql-port.test.ts).
+// and a run id, their report read back as JSON lines. The same builds serve the programs driving
+// ClickHouse's JDBC driver (test/support/jdbc-java/) and its Go client (test/support/clickhouse-go/),
+// for sql-port.test.ts.
 //
 // Everything they fetch or build lives under .trackhouse/sdk-clients/ (Go's module cache and
 // build cache, the Maven repository, the compiled probe), so a second run is fast and $HOME is
@@ -27,9 +28,44 @@ export function goVersion(): string | null {
   return r.status === 0 ? r.stdout.trim() : null;
 }
 
-export const GO_MISSING =
-  'the test driving Segment\'s and PostHog\'s Go SDKs (ingest-jvm-go-sdks, its Go suite) is SKIPPED: go is not on PATH ' +
-  '(install Go 1.21 or newer from https://go.dev/dl/ to run it; its modules come from the Go module proxy into .trackhouse/sdk-clients/go)';
+/** A Go program the tests build against the modules pinned in its folder's go.mod. */
+export interface GoProgram {
+  /** Its folder: go.mod, go.sum and main.go. */
+  source: string;
+  /** The binary's name under .trackhouse/sdk-clients/go/bin/. */
+  name: string;
+  /** What it drives and which test needs it, for the message saying why it is skipped. */
+  what: string;
+  /** The oldest Go its modules build with (go.mod's `go` line), as [major, minor]. */
+  minimum: [number, number];
+}
+
+export const GO_SDK_PROBE: GoProgram = {
+  source: GO_SOURCE,
+  name: 'sdk-go',
+  what: "the test driving Segment's and PostHog's Go SDKs (ingest-jvm-go-sdks, its Go suite)",
+  minimum: [1, 21],
+};
+
+export const CLICKHOUSE_GO_PROBE: GoProgram = {
+  source: path.resolve('test/support/clickhouse-go'),
+  name: 'clickhouse-go',
+  what: "the test driving ClickHouse's Go client, as Grafana's plugin does (sql-port, its clickhouse-go case)",
+  minimum: [1, 26],
+};
+
+/** Why `program` cannot be built here (no go, or one older than its modules need), or null. */
+export function goProblem(program: GoProgram): string | null {
+  const version = goVersion();
+  const [major, minor] = program.minimum;
+  const wanted = `Go ${major}.${minor} or newer from https://go.dev/dl/; its modules come from the Go module proxy into .trackhouse/sdk-clients/go`;
+  if (version === null) return `${program.what} is SKIPPED: go is not on PATH (install ${wanted})`;
+  const m = /go(\d+)\.(\d+)/.exec(version);
+  if (m === null || Number(m[1]) < major || (Number(m[1]) === major && Number(m[2]) < minor)) {
+    return `${program.what} is SKIPPED: ${version} is older than its modules need (install ${wanted})`;
+  }
+  return null;
+}
 
 /** Go's caches under .trackhouse/; module files writable, so `rm -rf .trackhouse` works. */
 function goEnv(): NodeJS.ProcessEnv {
@@ -45,11 +81,11 @@ function goEnv(): NodeJS.ProcessEnv {
   };
 }
 
-/** Builds the Go probe (go's build cache makes a second build a cache hit); its path. */
-export async function buildGoProbe(): Promise<string> {
-  const out = path.join(SDK_CLIENTS_DIR, 'go', 'bin', 'sdk-go');
-  const r = await runChild('go', ['build', '-mod=readonly', '-o', out, '.'], { cwd: GO_SOURCE, env: goEnv() });
-  if (r.code !== 0) throw new Error(`go build of test/support/sdk-go failed (exit ${r.code}):\n${r.text.slice(-4000)}`);
+/** Builds a Go program (go's build cache makes a second build a cache hit); its path. */
+export async function buildGo(program: GoProgram): Promise<string> {
+  const out = path.join(SDK_CLIENTS_DIR, 'go', 'bin', program.name);
+  const r = await runChild('go', ['build', '-mod=readonly', '-o', out, '.'], { cwd: program.source, env: goEnv() });
+  if (r.code !== 0) throw new Error(`go build of ${path.relative(process.cwd(), program.source)} failed (exit ${r.code}):\n${r.text.slice(-4000)}`);
   return out;
 }
 
