@@ -24,7 +24,7 @@ import https from 'node:https';
 import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { checkClickHouse, migrate, openClickHouse, serveSqlPort, type ClickHouseHandle } from '../warehouse/index.js';
+import { checkClickHouse, createSqlEngine, migrate, openClickHouse, serveSqlPort, type ClickHouseHandle } from '../warehouse/index.js';
 import { InterruptedError, TrackhouseError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { claimPort, probeListen } from '../common/listen-errors.js';
@@ -110,14 +110,13 @@ export async function startAllInOne(): Promise<number> {
       biPort === null
         ? null
         : await serveSqlPort({
-            client: ch.client,
+            engine: await createSqlEngine(ch.client, { registry: queryRegistry }),
             host: config.http.host,
             port: biPort,
             portVariable: 'BI_PORT',
             readKeys: config.keys.read,
             log: componentLog('sql'),
             tls: config.tls.files,
-            registry: queryRegistry,
           });
     if (sqlPort) life.add({ name: 'SQL port', ifCut: 'closed with its connections', stop: async () => sqlPort.close(), reload: () => sqlPort.reloadTls() });
 

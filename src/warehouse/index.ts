@@ -2,3 +2,4 @@ export { chdbPath, openClickHouse, type ClickHouseClient, type ClickHouseHandle 
 export { checkClickHouse, explainClickHouseError } from './reach.js';
 export { loadMigrations, migrate, MIGRATIONS_DIR, MigrationError, splitStatements, type MigrateResult, type Migration } from './migrate.js';
 export { serveSqlPort, type SqlPort, type SqlPortOptions } from './sqlport.js';
+export { createSqlEngine, type SqlEngine } from './sqlengine.js';

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/common/log.js';
 import { createRegistry } from '../../src/common/metrics.js';
 import { loadConfig } from '../../src/config/index.js';
-import { migrate, openClickHouse, serveSqlPort, type ClickHouseHandle, type SqlPort } from '../../src/warehouse/index.js';
+import { createSqlEngine, migrate, openClickHouse, serveSqlPort, type ClickHouseHandle, type SqlPort } from '../../src/warehouse/index.js';
 import { tempDir } from '../support/env.js';
 import { rng } from '../support/rng.js';
 import { runChild } from '../support/child.js';
@@ -75,15 +75,14 @@ beforeAll(async () => {
       `('e2', 'track', 'Signed Up', 'u-2', '', '${DAY} 11:00:00.000', '${DAY} 11:00:00.100', 'web', 'signup', '{}'), ` +
       `('e3', 'track', 'Order Completed', 'u-1', '', '${DAY} 12:00:00.000', '${DAY} 12:00:00.100', 'web', 'checkout', '{}')`,
   });
-  port = await serveSqlPort({ client: ch.client, host: '127.0.0.1', port: 0, portVariable: 'BI_PORT', readKeys: new Set([KEY]), log });
+  port = await serveSqlPort({ engine: await createSqlEngine(ch.client), host: '127.0.0.1', port: 0, portVariable: 'BI_PORT', readKeys: new Set([KEY]), log });
   tight = await serveSqlPort({
-    client: ch.client,
+    engine: await createSqlEngine(ch.client, { limits: { maxSeconds: 1, maxResultBytes: 10_000, maxMemoryBytes: 20_000_000 } }),
     host: '127.0.0.1',
     port: 0,
     portVariable: 'BI_PORT',
     readKeys: new Set([KEY]),
     log,
-    limits: { maxSeconds: 1, maxResultBytes: 10_000, maxMemoryBytes: 20_000_000 },
   });
   base = `http://127.0.0.1:${port.port}/`;
 });
@@ -361,7 +360,7 @@ describe('the read-only SQL port speaks ClickHouse\'s HTTP interface', () => {
 
   it('counts its statements by outcome and times them, for the /metrics it is given', async () => {
     const registry = createRegistry('query', false);
-    const counted = await serveSqlPort({ client: ch.client, host: '127.0.0.1', port: 0, portVariable: 'BI_PORT', readKeys: new Set([KEY]), log: createLogger('silent'), registry });
+    const counted = await serveSqlPort({ engine: await createSqlEngine(ch.client, { registry }), host: '127.0.0.1', port: 0, portVariable: 'BI_PORT', readKeys: new Set([KEY]), log: createLogger('silent') });
     try {
       const url = `http://127.0.0.1:${counted.port}/`;
       expect((await sql('SELECT 1', { url })).status).toBe(200);
@@ -425,7 +424,7 @@ describe('the read-only SQL port with TLS files', () => {
     const keyFile = path.join(dir.path, 'bi.key');
     const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
     expect(made.status, made.stderr?.toString()).toBe(0);
-    const secure = await serveSqlPort({ client: ch.client, host: '127.0.0.1', port: 0, portVariable: 'BI_PORT', readKeys: new Set([KEY]), log: createLogger('silent'), tls: { certFile, keyFile } });
+    const secure = await serveSqlPort({ engine: await createSqlEngine(ch.client), host: '127.0.0.1', port: 0, portVariable: 'BI_PORT', readKeys: new Set([KEY]), log: createLogger('silent'), tls: { certFile, keyFile } });
     try {
       expect(secure.secure).toBe(true);
       const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
