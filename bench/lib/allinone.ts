@@ -30,6 +30,7 @@ export async function startBenchAllInOne(ctx: BenchContext, tag: string, keys: {
     QUERY_PORT: String(ports.query),
     SINK_PORT: String(ports.sink),
     BI_PORT: '0',
+    BI_NATIVE_PORT: 'off',
     LOG_LEVEL: 'warn',
   });
   try {

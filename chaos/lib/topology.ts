@@ -243,6 +243,7 @@ export class AllInOne implements Topology {
       QUERY_PORT: String(ports.query),
       SINK_PORT: String(ports.sink),
       BI_PORT: String(ports.bi),
+      BI_NATIVE_PORT: 'off',
       LOCAL_KAFKA_PORT: String(ports.kafka),
       LOCAL_KAFKA_CONTROLLER_PORT: String(ports.controller),
       ...(this.o.broker ? { KAFKA_BROKERS: this.o.broker.brokers } : {}),

@@ -44,6 +44,19 @@ describe('sqlPortToServe', () => {
     expect(await sqlPortToServe(loadConfig({ BI_PORT: 'off' }), warnings().log)).toBeNull();
   });
 
+  it('does the same for BI_NATIVE_PORT, naming it', async () => {
+    const held = await heldPort();
+    const config = loadConfig({});
+    const w = warnings();
+    expect(await sqlPortToServe({ ...config, http: { ...config.http, biNativePort: { port: held, explicit: false } } }, w.log, 'BI_NATIVE_PORT')).toBeNull();
+    expect(w.seen).toEqual([
+      `port ${held} is in use, so the read-only SQL port for BI tools in ClickHouse's native protocol is not served; set BI_NATIVE_PORT to a free port (0 picks one), or BI_NATIVE_PORT=off to say none`,
+    ]);
+    await expect(sqlPortToServe(loadConfig({ BI_NATIVE_PORT: String(held) }), warnings().log, 'BI_NATIVE_PORT')).rejects.toThrow(`BI_NATIVE_PORT=${held} is already in use`);
+    expect(await sqlPortToServe(loadConfig({ BI_NATIVE_PORT: 'off', BI_PORT: '0' }), warnings().log, 'BI_NATIVE_PORT')).toBeNull();
+    expect(await sqlPortToServe(loadConfig({ BI_NATIVE_PORT: '0' }), warnings().log, 'BI_NATIVE_PORT')).toBe(0);
+  });
+
   it('serves a free port chosen with BI_PORT, and 0 for the kernel\'s pick', async () => {
     expect(await sqlPortToServe(loadConfig({ BI_PORT: '0' }), warnings().log)).toBe(0);
   });

@@ -24,7 +24,7 @@ import https from 'node:https';
 import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { checkClickHouse, createSqlEngine, migrate, openClickHouse, serveSqlPort, type ClickHouseHandle } from '../warehouse/index.js';
+import { checkClickHouse, createSqlEngine, migrate, openClickHouse, serveNativePort, serveSqlPort, type ClickHouseHandle } from '../warehouse/index.js';
 import { InterruptedError, TrackhouseError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { claimPort, probeListen } from '../common/listen-errors.js';
@@ -70,7 +70,7 @@ export async function startAllInOne(): Promise<number> {
   const supervision = supervisionOf(config, log, sinkRegistry, life);
 
   try {
-    const biPort = await claimHttpPorts(config, log);
+    const biPorts = await claimHttpPorts(config, log);
     const { brokers, broker } = await kafkaFor(config, log, life, supervision);
     const kafka = createKafka(config.kafka, log, brokers);
     await ensureTopics(kafka, config.kafka).catch((err: unknown) => {
@@ -105,20 +105,35 @@ export async function startAllInOne(): Promise<number> {
     life.checkpoint();
     // The query API's /metrics, which the SQL port's statements are counted on too.
     const queryRegistry = createRegistry('query');
-    // BI tools read the tables through it; it stops just before ClickHouse closes.
+    // BI tools read the tables through them (the same engine gate and metrics); they stop just
+    // before ClickHouse closes.
+    const sqlEngine = biPorts.http === null && biPorts.native === null ? null : await createSqlEngine(ch.client, { registry: queryRegistry });
     const sqlPort =
-      biPort === null
+      sqlEngine === null || biPorts.http === null
         ? null
         : await serveSqlPort({
-            engine: await createSqlEngine(ch.client, { registry: queryRegistry }),
+            engine: sqlEngine,
             host: config.http.host,
-            port: biPort,
+            port: biPorts.http,
             portVariable: 'BI_PORT',
             readKeys: config.keys.read,
             log: componentLog('sql'),
             tls: config.tls.files,
           });
     if (sqlPort) life.add({ name: 'SQL port', ifCut: 'closed with its connections', stop: async () => sqlPort.close(), reload: () => sqlPort.reloadTls() });
+    const nativePort =
+      sqlEngine === null || biPorts.native === null
+        ? null
+        : await serveNativePort({
+            engine: sqlEngine,
+            host: config.http.host,
+            port: biPorts.native,
+            portVariable: 'BI_NATIVE_PORT',
+            readKeys: config.keys.read,
+            log: componentLog('sql'),
+            tls: config.tls.files,
+          });
+    if (nativePort) life.add({ name: 'native SQL port', ifCut: 'closed with its connections', stop: async () => nativePort.close(), reload: () => nativePort.reloadTls() });
 
     // The rest in data-flow order from the back, so they stop as data flows: (ingest,) sink, query.
     // Ports were chosen first so the query's dashboard knows where the ingest and the sink answer.
@@ -137,7 +152,7 @@ export async function startAllInOne(): Promise<number> {
     life.add(sink);
 
     life.ready();
-    printBanner(config, keys, { ingestPort, queryPort: query.port, sinkPort: sink.port, sqlPort, brokers });
+    printBanner(config, keys, { ingestPort, queryPort: query.port, sinkPort: sink.port, sqlPort, nativePort, brokers });
     return await Promise.race([signalled, supervision.gaveUp]);
   } catch (err) {
     await life.stopAll();
@@ -154,11 +169,11 @@ export async function startAllInOne(): Promise<number> {
 /**
  * A port another process serves (another trackhouse start, say) stops the start here, in a
  * second, rather than after the broker, chDB and the view have started; each part claims its
- * port again as it listens. Returns the SQL port to serve for BI tools, or null: none with a
- * ClickHouse server (BI tools connect to it), with BI_PORT=off, or when the default port is taken
- * (a ClickHouse server of the user's own, most likely: said, and the start goes on).
+ * port again as it listens. Returns the SQL ports to serve for BI tools, each or null: none with a
+ * ClickHouse server (BI tools connect to it), with BI_PORT=off (BI_NATIVE_PORT=off), or when the
+ * default port is taken (a ClickHouse server of the user's own, most likely: said, and the start goes on).
  */
-async function claimHttpPorts(config: Config, log: Logger): Promise<number | null> {
+async function claimHttpPorts(config: Config, log: Logger): Promise<{ http: number | null; native: number | null }> {
   const { host, ingestPort, queryPort, sinkPort } = config.http;
   const ports: [number | null, string][] = [
     [ingestPort, 'INGEST_PORT'],
@@ -168,19 +183,25 @@ async function claimHttpPorts(config: Config, log: Logger): Promise<number | nul
     [config.tls.files ? config.tls.queryPort : null, 'QUERY_TLS_PORT'],
   ];
   for (const [port, variable] of ports) if (port !== null) await claimPort(host, port, variable);
-  return sqlPortToServe(config, log);
+  return { http: await sqlPortToServe(config, log, 'BI_PORT'), native: await sqlPortToServe(config, log, 'BI_NATIVE_PORT') };
 }
 
-/** The SQL port `start` serves, claimed (see claimHttpPorts), or null. */
-export async function sqlPortToServe(config: Config, log: Pick<Logger, 'warn'>): Promise<number | null> {
-  const bi = config.clickhouse.url === null ? config.http.biPort : null;
+/** The SQL ports `start` serves for BI tools, by the variable that sets each. */
+const BI_PORTS = {
+  BI_PORT: { of: (c: Config) => c.http.biPort, what: 'the read-only SQL port for BI tools' },
+  BI_NATIVE_PORT: { of: (c: Config) => c.http.biNativePort, what: "the read-only SQL port for BI tools in ClickHouse's native protocol" },
+} as const;
+
+/** A SQL port `start` serves (BI_PORT, or BI_NATIVE_PORT), claimed (see claimHttpPorts), or null. */
+export async function sqlPortToServe(config: Config, log: Pick<Logger, 'warn'>, variable: keyof typeof BI_PORTS = 'BI_PORT'): Promise<number | null> {
+  const bi = config.clickhouse.url === null ? BI_PORTS[variable].of(config) : null;
   if (bi === null) return null;
   if (bi.explicit) {
-    await claimPort(config.http.host, bi.port, 'BI_PORT');
+    await claimPort(config.http.host, bi.port, variable);
     return bi.port;
   }
   if ((await probeListen(config.http.host, bi.port)) === 'EADDRINUSE') {
-    log.warn({ port: bi.port }, `port ${bi.port} is in use, so the read-only SQL port for BI tools is not served; set BI_PORT to a free port (0 picks one), or BI_PORT=off to say none`);
+    log.warn({ port: bi.port }, `port ${bi.port} is in use, so ${BI_PORTS[variable].what} is not served; set ${variable} to a free port (0 picks one), or ${variable}=off to say none`);
     return null;
   }
   return bi.port;
@@ -374,7 +395,7 @@ function answers(url: string): Promise<boolean> {
 function printBanner(
   config: Config,
   keys: ReturnType<typeof withDevKeys>,
-  p: { ingestPort: number; queryPort: number; sinkPort: number; sqlPort: { port: number; secure: boolean } | null; brokers: string[] },
+  p: { ingestPort: number; queryPort: number; sinkPort: number; sqlPort: { port: number; secure: boolean } | null; nativePort: { port: number; secure: boolean } | null; brokers: string[] },
 ): void {
   const host = loopbackFor(config.http.host);
   const writeKey = [...keys.write.keys()][0]!;
@@ -395,6 +416,9 @@ function printBanner(
     ...(p.sqlPort === null
       ? []
       : [`  sql      ${p.sqlPort.secure ? 'https' : 'http'}://${host}:${p.sqlPort.port}      (ClickHouse HTTP interface for BI tools, read-only: any user name, the read key as password)`]),
+    ...(p.nativePort === null
+      ? []
+      : [`  native   ${host}:${p.nativePort.port}${p.nativePort.secure ? ' (TLS)' : ''}      (ClickHouse native protocol, as Grafana's ClickHouse plugin speaks it by default; read-only, the read key as password)`]),
     '',
     keys.devWrite ? `  write key  ${writeKey}   (dev key: set TRACKHOUSE_WRITE_KEYS for real ones)` : `  write key  ${writeKey} (from TRACKHOUSE_WRITE_KEYS)`,
     keys.devRead ? `  read key   ${readKey}    (dev key: set TRACKHOUSE_READ_KEYS for real ones)` : `  read key   (from TRACKHOUSE_READ_KEYS)`,

@@ -5,7 +5,7 @@ import { loadConfig, withDevKeys } from './index.js';
 describe('config', () => {
   it('uses the documented defaults when nothing is set', () => {
     const c = loadConfig({}, '/srv/app');
-    expect(c.http).toEqual({ host: '127.0.0.1', ingestPort: 8080, queryPort: 8081, sinkPort: 8082, biPort: { port: 8123, explicit: false } });
+    expect(c.http).toEqual({ host: '127.0.0.1', ingestPort: 8080, queryPort: 8081, sinkPort: 8082, biPort: { port: 8123, explicit: false }, biNativePort: { port: 9000, explicit: false } });
     expect(c.kafka.topics).toEqual({
       events: 'trackhouse.events',
       rejected: 'trackhouse.rejected',
@@ -27,6 +27,13 @@ describe('config', () => {
     for (const bad of ['65536', 'on', '-1', '80a']) {
       expect(() => loadConfig({ BI_PORT: bad })).toThrow(`BI_PORT: expected a port (an integer between 0 and 65535, 0 picks a free one) or off (got "${bad}")`);
     }
+  });
+
+  it('reads BI_NATIVE_PORT alike, 9000 by default', () => {
+    expect(loadConfig({}).http.biNativePort).toEqual({ port: 9000, explicit: false });
+    expect(loadConfig({ BI_NATIVE_PORT: '0' }).http.biNativePort).toEqual({ port: 0, explicit: true });
+    expect(loadConfig({ BI_NATIVE_PORT: 'off', BI_PORT: '8124' }).http).toMatchObject({ biNativePort: null, biPort: { port: 8124, explicit: true } });
+    expect(() => loadConfig({ BI_NATIVE_PORT: 'x' })).toThrow('BI_NATIVE_PORT: expected a port');
   });
 
   it('reads the restart policy of trackhouse start, and names a maximum below the first wait', () => {

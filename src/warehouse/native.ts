@@ -269,24 +269,39 @@ export function layoutOf(type: string): Layout {
  * (48, NOT_IMPLEMENTED) naming the first column whose type it cannot lay out.
  */
 export function nativeForRevision(body: Buffer, revision: number): Buffer {
-  if (revision <= 0) return body;
+  return revision <= 0 ? body : Buffer.concat(nativeBlocks(body, revision).blocks);
+}
+
+/** A column's name and type, as a block's header gives them. */
+export interface NativeColumn {
+  name: string;
+  type: string;
+}
+
+/**
+ * `body`'s blocks one by one in the layout `revision` reads (the native protocol sends each in a
+ * packet of its own), and the columns of the first (none for an empty body: chDB writes no block).
+ */
+export function nativeBlocks(body: Buffer, revision: number): { blocks: Buffer[]; columns: NativeColumn[] } {
   const custom = revision >= CUSTOM_SERIALIZATION_REVISION;
   const b = new Reader(body);
-  // The output is the input cut at each block's start and after each column's type.
-  const parts: Buffer[] = [];
-  let copied = 0;
+  const blocks: Buffer[] = [];
+  let columnsOfFirst: NativeColumn[] | null = null;
   let at = 0;
   const layouts = new Map<string, Layout>();
   try {
     while (at < body.length) {
-      parts.push(body.subarray(copied, at), BLOCK_INFO);
-      copied = at;
+      // The block is its input cut after each column's type, with BlockInfo in front.
+      const parts: Buffer[] = revision > 0 ? [BLOCK_INFO] : [];
+      let copied = at;
       const [columns, afterColumns] = b.varuint(at);
       const [rows, afterRows] = b.varuint(afterColumns);
       at = afterRows;
+      const seen: NativeColumn[] = [];
       for (let c = 0; c < columns; c++) {
         const [column, afterName] = b.str(at);
         const [type, afterType] = b.str(afterName);
+        seen.push({ name: column, type });
         at = afterType;
         let layout = layouts.get(type);
         if (layout === undefined) {
@@ -306,13 +321,42 @@ export function nativeForRevision(body: Buffer, revision: number): Buffer {
         // Zero rows are written as zero bytes, prefix included.
         if (rows > 0) at = layout.data(b, layout.prefix(b, at), rows);
       }
+      parts.push(body.subarray(copied, at));
+      blocks.push(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+      columnsOfFirst ??= seen;
     }
   } catch (err) {
     if (!(err instanceof Truncated)) throw err;
     throw new ClickHouseException(1001, 'STD_EXCEPTION', `the engine's Native answer could not be read at byte ${at} of ${body.length}`);
   }
-  parts.push(body.subarray(copied));
+  return { blocks, columns: columnsOfFirst ?? [] };
+}
+
+/** A block of no rows with these columns, in the layout `revision` reads: a result's header. */
+export function headerBlock(columns: readonly NativeColumn[], revision: number): Buffer {
+  const parts: Buffer[] = revision > 0 ? [BLOCK_INFO] : [];
+  parts.push(varuintBytes(columns.length), varuintBytes(0));
+  for (const c of columns) {
+    parts.push(stringBytes(c.name), stringBytes(c.type));
+    if (revision >= CUSTOM_SERIALIZATION_REVISION) parts.push(NOT_CUSTOM);
+  }
   return Buffer.concat(parts);
+}
+
+export function varuintBytes(n: number): Buffer {
+  const out: number[] = [];
+  let rest = n;
+  while (rest >= 0x80) {
+    out.push((rest % 128) | 0x80);
+    rest = Math.floor(rest / 128);
+  }
+  out.push(rest);
+  return Buffer.from(out);
+}
+
+export function stringBytes(s: string): Buffer {
+  const text = Buffer.from(s, 'utf8');
+  return Buffer.concat([varuintBytes(text.length), text]);
 }
 
 function unsupported(revision: number, column: string, type: string): ClickHouseException {

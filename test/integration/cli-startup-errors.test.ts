@@ -129,6 +129,13 @@ describe.each([
     expect(existsSync(path.join(dataDir, 'kafka'))).toBe(false);
   });
 
+  it('start on a busy BI_NATIVE_PORT, set on purpose, names it before it starts a broker', async () => {
+    const dataDir = path.join(dir.path, `start-bi-native-port-${tag}`);
+    const o = await run('start', { BI_NATIVE_PORT: String(busy()), BI_PORT: '0', QUERY_PORT: '0', INGEST_PORT: '0', SINK_PORT: '0', TRACKHOUSE_DATA_DIR: dataDir });
+    expectCleanFailure(o, new RegExp(`BI_NATIVE_PORT=${busy()} is already in use`));
+    expect(existsSync(path.join(dataDir, 'kafka'))).toBe(false);
+  });
+
   it('sink on a busy SINK_PORT names SINK_PORT', async () => {
     const o = await run('sink', {
       ...(uniqueTopicEnv('startup') as Record<string, string>),

@@ -5,6 +5,7 @@
 // the first one's data.
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Analytics } from '@segment/analytics-node';
@@ -22,6 +23,26 @@ interface Running {
   exited: Promise<number>;
 }
 
+/** What the native SQL port sends to a hello with the dev read key (revision 54460), until its own hello is whole or 5 s pass. */
+function nativeHello(port: number): Promise<Buffer> {
+  const str = (t: string) => Buffer.concat([Buffer.from([t.length]), Buffer.from(t)]);
+  const hello = Buffer.concat([Buffer.from([0]), str('e2e'), Buffer.from([1, 1, 0xdc, 0xa9, 0x03]), str('default'), str('grafana'), str('dev-read-key')]);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(hello));
+    const got: Buffer[] = [];
+    const timer = setTimeout(() => socket.destroy(), 5000);
+    socket.on('data', (d: Buffer) => {
+      got.push(d);
+      if (Buffer.concat(got).includes(Buffer.from('trackhouse'))) socket.destroy();
+    });
+    socket.on('error', reject);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(got));
+    });
+  });
+}
+
 async function startAllInOne(dataDir: string, ports: Record<string, number>, extraEnv: Record<string, string> = {}): Promise<Running> {
   const child = spawn(process.execPath, [MAIN, 'start'], {
     env: {
@@ -32,6 +53,7 @@ async function startAllInOne(dataDir: string, ports: Record<string, number>, ext
       QUERY_PORT: String(ports.query),
       SINK_PORT: String(ports.sink),
       BI_PORT: String(ports.bi ?? 0),
+      BI_NATIVE_PORT: String(ports.biNative ?? 0),
       LOCAL_KAFKA_PORT: '0',
       LOCAL_KAFKA_CONTROLLER_PORT: '0',
       LOG_LEVEL: 'warn',
@@ -82,6 +104,7 @@ describe('trackhouse start (all-in-one), end to end', () => {
     ports.query = await freePort();
     ports.sink = await freePort();
     ports.bi = await freePort();
+    ports.biNative = await freePort();
     ingestUrl = `http://127.0.0.1:${ports.ingest}`;
     queryUrl = `http://127.0.0.1:${ports.query}`;
     run = await startAllInOne(dir.path, ports);
@@ -263,6 +286,10 @@ describe('trackhouse start (all-in-one), end to end', () => {
     } finally {
       await bi.close();
     }
+    // The native protocol's port the banner names answers a hello with the read key (clients: sql-port.test.ts).
+    expect(run!.stdout()).toContain(`native   127.0.0.1:${ports.biNative}`);
+    const serverHello = await nativeHello(ports.biNative!);
+    expect([serverHello[0], serverHello.includes(Buffer.from('trackhouse'))]).toEqual([0, true]);
   });
 
   it('Ctrl-C stops every part, Kafka included, with exit code 0, and a second start finds the data', async () => {
@@ -272,6 +299,7 @@ describe('trackhouse start (all-in-one), end to end', () => {
     expect(await run!.exited).toBe(0);
     expect(() => process.kill(kafkaPid, 0)).toThrow();
     await expect(fetch(`http://127.0.0.1:${ports.bi}/ping`)).rejects.toThrow();
+    await expect(nativeHello(ports.biNative!)).rejects.toThrow(/ECONNREFUSED/);
     expect(existsSync(statePath)).toBe(false);
 
     run = await startAllInOne(dir.path, ports);

@@ -108,6 +108,7 @@ describe.each<Fault>(['stopped', 'paused', 'slow'])('SIGTERM with the broker %s'
         QUERY_PORT: String(ports.startQuery),
         SINK_PORT: String(ports.startSink),
         BI_PORT: '0',
+        BI_NATIVE_PORT: '0',
       });
       await ingest.waitFor('ingest listening');
       await sink.waitFor('sink ops endpoints listening');

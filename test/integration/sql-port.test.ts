@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
+import tls from 'node:tls';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/common/log.js';
 import { createRegistry } from '../../src/common/metrics.js';
 import { loadConfig } from '../../src/config/index.js';
-import { createSqlEngine, migrate, openClickHouse, serveSqlPort, type ClickHouseHandle, type SqlPort } from '../../src/warehouse/index.js';
+import { createSqlEngine, migrate, openClickHouse, serveNativePort, serveSqlPort, type ClickHouseHandle, type NativePort, type SqlPort } from '../../src/warehouse/index.js';
 import { tempDir } from '../support/env.js';
 import { rng } from '../support/rng.js';
 import { runChild } from '../support/child.js';
@@ -28,6 +29,7 @@ const DAY = '2026-11-30';
 let dir: ReturnType<typeof tempDir>;
 let ch: ClickHouseHandle;
 let port: SqlPort;
+let native: NativePort;
 let tight: SqlPort;
 let base = '';
 
@@ -75,7 +77,10 @@ beforeAll(async () => {
       `('e2', 'track', 'Signed Up', 'u-2', '', '${DAY} 11:00:00.000', '${DAY} 11:00:00.100', 'web', 'signup', '{}'), ` +
       `('e3', 'track', 'Order Completed', 'u-1', '', '${DAY} 12:00:00.000', '${DAY} 12:00:00.100', 'web', 'checkout', '{}')`,
   });
-  port = await serveSqlPort({ engine: await createSqlEngine(ch.client), host: '127.0.0.1', port: 0, portVariable: 'BI_PORT', readKeys: new Set([KEY]), log });
+  // Both ports over one engine gate, as trackhouse start serves them.
+  const engine = await createSqlEngine(ch.client);
+  port = await serveSqlPort({ engine, host: '127.0.0.1', port: 0, portVariable: 'BI_PORT', readKeys: new Set([KEY]), log });
+  native = await serveNativePort({ engine, host: '127.0.0.1', port: 0, portVariable: 'BI_NATIVE_PORT', readKeys: new Set([KEY]), log });
   tight = await serveSqlPort({
     engine: await createSqlEngine(ch.client, { limits: { maxSeconds: 1, maxResultBytes: 10_000, maxMemoryBytes: 20_000_000 } }),
     host: '127.0.0.1',
@@ -89,6 +94,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   port?.close();
+  native?.close();
   tight?.close();
   await ch?.close();
   dir?.remove();
@@ -412,6 +418,121 @@ describeWithPython('the read-only SQL port with clickhouse-connect (Python)', (p
   });
 });
 
+describeWithPython('the read-only native SQL port with clickhouse-driver (Python)', (python) => {
+  it("reads the rollups, an event by a server-side parameter and an empty result's columns with each compression, and is refused a DROP", async () => {
+    type Run = { server: string; rollups: unknown[][]; events: unknown[][]; empty: string[][]; drop: string };
+    const out = await runPythonScript<Record<string, Run>>(python, 'clickhouse-driver.py', { host: '127.0.0.1', port: native.port, key: KEY, user: 'u-2' });
+    expect(Object.keys(out)).toEqual(['False', 'lz4', 'zstd']);
+    for (const [compression, run] of Object.entries(out)) {
+      expect(run, compression).toEqual({
+        server: 'ClickHouse 54460',
+        rollups: [
+          [DAY, 'Order Completed', 1, 1],
+          [DAY, 'Signed Up', 2, 2],
+        ],
+        // The parameter went escaped twice (the driver's way), and comes back as sent.
+        events: [['e2', 'u-2', "it's a\ttab \\ and a quote"]],
+        empty: [
+          ['event', 'String'],
+          ['users', 'UInt64'],
+        ],
+        drop: expect.stringMatching(/^code 164: .*not Drop/),
+      });
+    }
+    expect((await engine('SELECT count() FROM events')).trim()).toBe('3');
+  });
+});
+
+describe('the read-only native SQL port, packet by packet', () => {
+  const str = (t: string) => Buffer.concat([Buffer.from([Buffer.byteLength(t)]), Buffer.from(t)]);
+  /** A client of revision 54460 that says hello to `database` and sends `then`; what the server sent until it closed or went quiet. */
+  async function converse(database: string, then: Buffer[] = [], quietMs = 1500): Promise<{ bytes: Buffer; closed: boolean }> {
+    const revision = Buffer.from([0xdc, 0xa9, 0x03]); // 54460 as a varuint
+    const packet = Buffer.concat([Buffer.from([0]), str('raw-client'), Buffer.from([1, 1]), revision, str(database), str('raw'), str(KEY)]);
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(native.port, '127.0.0.1');
+      const got: Buffer[] = [];
+      let closed = false;
+      let timer: NodeJS.Timeout;
+      const done = () => {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve({ bytes: Buffer.concat(got), closed });
+      };
+      const quiet = () => {
+        clearTimeout(timer);
+        timer = setTimeout(done, quietMs);
+      };
+      socket.on('connect', () => {
+        socket.write(Buffer.concat([packet, str(''), ...then]));
+        quiet();
+      });
+      socket.on('data', (d: Buffer) => {
+        got.push(d);
+        quiet();
+      });
+      socket.on('end', () => {
+        closed = true;
+        done();
+      });
+      socket.on('error', reject);
+    });
+  }
+  const exceptionOf = (bytes: Buffer, at: number) => {
+    expect(bytes[at]).toBe(2);
+    const code = bytes.readInt32LE(at + 1);
+    const text = bytes.subarray(at + 5).toString('latin1');
+    return { code, text };
+  };
+
+  it('refuses another database at the hello, with UNKNOWN_DATABASE, and closes', async () => {
+    const r = await converse('analytics');
+    expect(r.closed).toBe(true);
+    const e = exceptionOf(r.bytes, 0);
+    expect(e.code).toBe(81);
+    expect(e.text).toMatch(/Database analytics does not exist here: trackhouse's tables are in default\. \(UNKNOWN_DATABASE\)/);
+  });
+
+  it('answers a Ping with a Pong after its hello, and a packet out of turn with an exception, then closes', async () => {
+    const r = await converse('default', [Buffer.from([4]), Buffer.from([9])]);
+    const helloEnd = r.bytes.indexOf(Buffer.from('trackhouse')) + 'trackhouse'.length + 1;
+    expect(r.bytes[0]).toBe(0);
+    expect(r.bytes[helloEnd]).toBe(4);
+    const e = exceptionOf(r.bytes, helloEnd + 1);
+    expect([e.code, r.closed]).toEqual([48, true]);
+    expect(e.text).toMatch(/packet 9 out of turn/);
+  });
+
+  it("counts its statements against the engine's one bound with the HTTP port: busy while 8 wait there, and takes the next", async () => {
+    // A Query with no client info (kind 0), no settings, stage Complete, uncompressed; then the empty block.
+    const query = (sql: string) =>
+      Buffer.concat([Buffer.from([1]), str('q'), Buffer.from([0]), str(''), str(''), Buffer.from([2, 0]), str(sql), str(''), Buffer.from([2]), str(''), Buffer.from('0100' + '02ffffffff' + '00' + '0000', 'hex')]);
+    const held = Array.from({ length: 8 }, () => sql('SELECT sleep(1)'));
+    await sleep(300);
+    const r = await converse('default', [query('SELECT 1 AS one')]);
+    expect((await Promise.all(held)).map((a) => a.status)).toEqual(Array(8).fill(200));
+    const helloEnd = r.bytes.indexOf(Buffer.from('trackhouse')) + 'trackhouse'.length + 1;
+    const e = exceptionOf(r.bytes, helloEnd);
+    expect([e.code, r.closed]).toEqual([202, false]);
+    expect(e.text).toMatch(/8 statements are already running or waiting here/);
+    // Once they are done, the same statement is answered: header, one block, EndOfStream.
+    const again = await converse('default', [query('SELECT 1 AS one')]);
+    const answer = again.bytes.subarray(again.bytes.indexOf(Buffer.from('trackhouse')) + 'trackhouse'.length + 1);
+    const header = Buffer.concat([Buffer.from([1]), str(''), Buffer.from('0100' + '02ffffffff' + '00', 'hex'), Buffer.from([1, 0]), str('one'), str('UInt8'), Buffer.from([0])]);
+    const block = Buffer.concat([Buffer.from([1]), str(''), Buffer.from('0100' + '02ffffffff' + '00', 'hex'), Buffer.from([1, 1]), str('one'), str('UInt8'), Buffer.from([0, 1])]);
+    expect(answer.toString('hex')).toBe(Buffer.concat([header, block, Buffer.from([5])]).toString('hex'));
+    // No rows: the header all the same (chDB writes no block), a trailing comment and semicolon notwithstanding.
+    const none = await converse('default', [query('SELECT 1 AS one WHERE 0; -- nothing')]);
+    expect(none.bytes.subarray(none.bytes.indexOf(Buffer.from('trackhouse')) + 'trackhouse'.length + 1).toString('hex')).toBe(Buffer.concat([header, Buffer.from([5])]).toString('hex'));
+  });
+
+  it('tells an HTTP client (a browser, curl) in HTTP that this port is not HTTP, and where HTTP is', async () => {
+    const res = await fetch(`http://127.0.0.1:${native.port}/`);
+    expect(res.status).toBe(400);
+    expect(await res.text()).toMatch(/^This port \(BI_NATIVE_PORT\) speaks ClickHouse's native TCP protocol .* use the SQL port BI_PORT/);
+  });
+});
+
 const OPENSSL = spawnSync('openssl', ['version']).status === 0;
 
 describe('the read-only SQL port with TLS files', () => {
@@ -438,6 +559,37 @@ describe('the read-only SQL port with TLS files', () => {
       });
       expect(answer).toEqual({ status: 200, body: '3\n' });
       await expect(fetch(`http://127.0.0.1:${secure.port}/ping`)).rejects.toThrow();
+    } finally {
+      secure.close();
+    }
+  });
+
+  it('speaks TLS on the native port with them: a hello over TLS is answered, one in clear is not', async () => {
+    const certFile = path.join(dir.path, 'native.crt');
+    const keyFile = path.join(dir.path, 'native.key');
+    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
+    expect(made.status, made.stderr?.toString()).toBe(0);
+    const secure = await serveNativePort({ engine: await createSqlEngine(ch.client), host: '127.0.0.1', port: 0, portVariable: 'BI_NATIVE_PORT', readKeys: new Set([KEY]), log: createLogger('silent'), tls: { certFile, keyFile } });
+    const str = (t: string) => Buffer.concat([Buffer.from([t.length]), Buffer.from(t)]);
+    const hello = Buffer.concat([Buffer.from([0]), str('tls-client'), Buffer.from([1, 1, 0xdc, 0xa9, 0x03]), str('default'), str('bi'), str(KEY)]);
+    const firstBytes = (socket: net.Socket) =>
+      new Promise<Buffer>((resolve) => {
+        const got: Buffer[] = [];
+        socket.on('data', (d: Buffer) => {
+          got.push(d);
+          if (Buffer.concat(got).includes(Buffer.from('trackhouse'))) socket.destroy();
+        });
+        socket.on('error', () => socket.destroy());
+        socket.on('close', () => resolve(Buffer.concat(got)));
+        setTimeout(() => socket.destroy(), 3000);
+      });
+    try {
+      expect(secure.secure).toBe(true);
+      const overTls = tls.connect({ host: '127.0.0.1', port: secure.port, ca: readFileSync(certFile), servername: '127.0.0.1' }, () => overTls.write(hello));
+      const answered = await firstBytes(overTls);
+      expect([answered[0], answered.includes(Buffer.from('ClickHouse')), answered.includes(Buffer.from('trackhouse'))]).toEqual([0, true, true]);
+      const inClear = net.connect(secure.port, '127.0.0.1', () => inClear.write(hello));
+      expect((await firstBytes(inClear)).includes(Buffer.from('trackhouse'))).toBe(false);
     } finally {
       secure.close();
     }
@@ -469,7 +621,7 @@ describe('the read-only SQL port with ClickHouse\'s JDBC driver (DBeaver, Metaba
 
 const CLICKHOUSE_GO_PROBLEM = goProblem(CLICKHOUSE_GO_PROBE);
 
-describe('the read-only SQL port with ClickHouse\'s Go client over HTTP (Grafana\'s ClickHouse plugin)', () => {
+describe('the read-only SQL ports with ClickHouse\'s Go client, over HTTP and the native protocol (Grafana\'s ClickHouse plugin)', () => {
   if (CLICKHOUSE_GO_PROBLEM !== null) {
     it.skip(CLICKHOUSE_GO_PROBLEM, () => {});
     return;
@@ -480,19 +632,23 @@ describe('the read-only SQL port with ClickHouse\'s Go client over HTTP (Grafana
     rows?: unknown[][];
     error?: string;
   }
-  const run = async (compression: string, statements: string[]): Promise<Answer[]> => {
+  const probe = async (protocol: 'http' | 'native', compression: string, statements: string[], key = KEY) => {
     const bin = await buildGo(CLICKHOUSE_GO_PROBE);
-    const r = await runChild(bin, [`127.0.0.1:${port.port}`, KEY, compression, ...statements], { timeoutMs: 120_000 });
+    return runChild(bin, [protocol, `127.0.0.1:${protocol === 'http' ? port.port : native.port}`, key, compression, ...statements], { timeoutMs: 120_000 });
+  };
+  const answers = async (protocol: 'http' | 'native', compression: string, statements: string[]): Promise<Answer[]> => {
+    const r = await probe(protocol, compression, statements);
     expect(r.code, r.stderr.slice(-3000)).toBe(0);
     return r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Answer);
   };
 
-  it('reads the rollups, every column of the events, the table list and a result of several blocks from its Native answers; other types and writes refused', async () => {
-    const [rollups, events, tables, blocks, dynamic, drop] = await run('none', [
+  it.each(['http', 'native'] as const)('over %s reads the rollups, every column of the events, the table list, an empty result\'s columns and a result of several blocks; other types and writes refused', async (protocol) => {
+    const [rollups, events, tables, blocks, empty, dynamic, drop] = await answers(protocol, 'none', [
       'SELECT day, event, events, users FROM events_daily_by_event_v ORDER BY event',
       "SELECT * FROM events WHERE user_id = 'u-1' ORDER BY timestamp",
       "SELECT name FROM system.tables WHERE database = 'default' AND startsWith(name, 'events_daily_by_') AND endsWith(name, '_v') ORDER BY name",
       'SELECT count() AS rows, sum(n) AS total, max(s) AS longest FROM (SELECT number AS n, toString(number) AS s FROM numbers(150000))',
+      'SELECT event, users FROM events_daily_by_event_v WHERE 0',
       'SELECT 1::Dynamic AS x',
       'DROP TABLE events',
     ]);
@@ -515,19 +671,36 @@ describe('the read-only SQL port with ClickHouse\'s Go client over HTTP (Grafana
     ]);
     expect(tables!.rows).toEqual([['events_daily_by_category_v'], ['events_daily_by_event_v'], ['events_daily_by_group_v']]);
     expect(blocks!.rows).toEqual([[150000, 11249925000, '99999']]);
-    expect(dynamic!.error).toMatch(/HTTP 501.*code: 48.*column x of type Dynamic/);
+    // A server sends an empty result's header; over HTTP chDB's empty body has none, as clickhouse-go takes it.
+    expect([empty!.columns, empty!.rows, empty!.error]).toEqual([
+      protocol === 'native'
+        ? [
+            { name: 'event', type: 'String' },
+            { name: 'users', type: 'UInt64' },
+          ]
+        : undefined,
+      undefined,
+      undefined,
+    ]);
+    expect(dynamic!.error).toMatch(/code: 48.*column x of type Dynamic/);
     expect(drop!.error).toMatch(/code: 164/);
     expect((await engine('SELECT count() FROM events')).trim()).toBe('3');
   });
 
-  it('reads the same with its LZ4 and ZSTD block compression (compress=1) and with gzip asked for', async () => {
+  it('reads the same with its LZ4 and ZSTD block compression (compress=1 over HTTP) and with gzip asked for over HTTP', async () => {
     const statement = 'SELECT event, users FROM events_daily_by_event_v ORDER BY event';
-    for (const compression of ['lz4', 'zstd', 'gzip']) {
-      const [answer] = await run(compression, [statement]);
-      expect(answer!.rows, compression).toEqual([
+    for (const [protocol, compression] of [['http', 'lz4'], ['http', 'zstd'], ['http', 'gzip'], ['native', 'lz4'], ['native', 'zstd']] as const) {
+      const [answer] = await answers(protocol, compression, [statement]);
+      expect(answer!.rows, `${protocol} ${compression}`).toEqual([
         ['Order Completed', 1],
         ['Signed Up', 2],
       ]);
     }
+  });
+
+  it('is refused at the native hello with a key that is not a read key', async () => {
+    const r = await probe('native', 'none', ['SELECT 1'], 'not-a-key');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/code: 516, message: grafana: the password is not a read key/);
   });
 });

@@ -30,6 +30,7 @@ beforeAll(async () => {
     QUERY_PORT: String(ports.query),
     SINK_PORT: String(ports.sink),
     BI_PORT: '0',
+    BI_NATIVE_PORT: '0',
     LOCAL_KAFKA_PORT: String(ports.kafka),
     LOCAL_KAFKA_CONTROLLER_PORT: String(ports.controller),
     LOG_LEVEL: 'info',

@@ -67,8 +67,9 @@ export async function startAllInOne(name: string, env: Record<string, string> = 
       INGEST_PORT: String(ports.ingest),
       QUERY_PORT: String(ports.query),
       SINK_PORT: String(ports.sink),
-      // The SQL port on a free port: the default, ClickHouse's 8123, is one port for every test at once.
+      // The SQL ports on free ports: the defaults, ClickHouse's 8123 and 9000, are one port for every test at once.
       BI_PORT: '0',
+      BI_NATIVE_PORT: '0',
       LOG_LEVEL: 'warn',
       ...env,
     },

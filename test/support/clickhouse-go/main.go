@@ -1,7 +1,7 @@
 // Reads statements through ClickHouse's Go client (clickhouse-go, as Grafana's ClickHouse plugin
-// uses it) over HTTP, for test/integration/sql-port.test.ts.
+// uses it) over HTTP or the native protocol, for test/integration/sql-port.test.ts.
 //
-//	clickhouse-go <host:port> <password> <none|lz4|zstd|gzip> <statement>...
+//	clickhouse-go <http|native> <host:port> <password> <none|lz4|zstd|gzip> <statement>...
 //
 // One JSON line per statement: its columns (name, database type) and rows, or its error.
 package main
@@ -89,25 +89,32 @@ func jsonOrText(v any) []byte {
 }
 
 func main() {
-	if len(os.Args) < 4 {
-		fmt.Fprintln(os.Stderr, "usage: clickhouse-go <host:port> <password> <none|lz4|zstd|gzip> <statement>...")
+	if len(os.Args) < 5 {
+		fmt.Fprintln(os.Stderr, "usage: clickhouse-go <http|native> <host:port> <password> <none|lz4|zstd|gzip> <statement>...")
 		os.Exit(2)
 	}
+	protocols := map[string]clickhouse.Protocol{"http": clickhouse.HTTP, "native": clickhouse.Native}
+	protocol, ok := protocols[os.Args[1]]
+	if !ok {
+		fmt.Fprintln(os.Stderr, "unknown protocol:", os.Args[1])
+		os.Exit(2)
+	}
+	args := os.Args[2:]
 	methods := map[string]clickhouse.CompressionMethod{
 		"none": clickhouse.CompressionNone,
 		"lz4":  clickhouse.CompressionLZ4,
 		"zstd": clickhouse.CompressionZSTD,
 		"gzip": clickhouse.CompressionGZIP,
 	}
-	method, ok := methods[os.Args[3]]
+	method, ok := methods[args[2]]
 	if !ok {
-		fmt.Fprintln(os.Stderr, "unknown compression:", os.Args[3])
+		fmt.Fprintln(os.Stderr, "unknown compression:", args[2])
 		os.Exit(2)
 	}
 	conn, err := clickhouse.Open(&clickhouse.Options{
-		Protocol:    clickhouse.HTTP,
-		Addr:        []string{os.Args[1]},
-		Auth:        clickhouse.Auth{Database: "default", Username: "grafana", Password: os.Args[2]},
+		Protocol:    protocol,
+		Addr:        []string{args[0]},
+		Auth:        clickhouse.Auth{Database: "default", Username: "grafana", Password: args[1]},
 		Compression: &clickhouse.Compression{Method: method},
 		DialTimeout: 10 * time.Second,
 		ReadTimeout: 30 * time.Second,
@@ -123,7 +130,7 @@ func main() {
 		os.Exit(1)
 	}
 	enc := json.NewEncoder(os.Stdout)
-	for _, statement := range os.Args[4:] {
+	for _, statement := range args[3:] {
 		if err := enc.Encode(run(ctx, conn, statement)); err != nil {
 			fmt.Fprintln(os.Stderr, "write:", err)
 			os.Exit(1)
