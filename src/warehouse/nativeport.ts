@@ -19,7 +19,6 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { ConfigError } from '../common/errors.js';
 import { claimPort } from '../common/listen-errors.js';
-import type { Logger } from '../common/log.js';
 import { tlsFileProblems, type TlsFiles } from '../common/tls.js';
 import { ClickHouseException, engineError, type EngineError } from './http-interface.js';
 import { headerBlock, nativeBlocks, type NativeColumn } from './native.js';
@@ -41,28 +40,10 @@ import {
   SERVER_REVISION,
   type ClientQuery,
 } from './nativeproto.js';
-import { MAX_IN_FLIGHT, type SqlEngine } from './sqlengine.js';
+import { MAX_IN_FLIGHT, type BiPort, type BiPortOptions } from './sqlengine.js';
 
-export interface NativePortOptions {
-  engine: SqlEngine;
-  host: string;
-  port: number;
-  /** The setting `port` came from (BI_NATIVE_PORT), for errors. */
-  portVariable: string;
-  readKeys: ReadonlySet<string>;
-  log: Logger;
-  /** TLS_CERT_FILE / TLS_KEY_FILE: the port speaks TLS with them (the read key travels in the hello). */
-  tls?: TlsFiles | null;
-}
-
-export interface NativePort {
-  readonly port: number;
-  readonly secure: boolean;
-  /** Loads the certificate files again (SIGHUP); open connections keep theirs. */
-  reloadTls(): Promise<void>;
-  /** Stops taking connections and closes the open ones. */
-  close(): void;
-}
+export type NativePortOptions = BiPortOptions;
+export type NativePort = BiPort;
 
 /** A hello must come this soon after the connection opens. */
 const HELLO_TIMEOUT_MS = 10_000;

@@ -5,7 +5,9 @@
 // port's: at most MAX_IN_FLIGHT wait, and the sink's inserts wait their turn behind at most as
 // many time limits. Nothing is lost meanwhile: Kafka holds the events (chaos case bi-heavy).
 import type { ClickHouseClient, DataFormat } from '@clickhouse/client';
+import type { Logger } from '../common/log.js';
 import { Counter, Histogram, type Registry } from '../common/metrics.js';
+import type { TlsFiles } from '../common/tls.js';
 import { ClickHouseException, engineError } from './http-interface.js';
 import { DEFAULT_READ_ONLY_LIMITS, readOnlyStatement, resultText, type ReadOnlyLimits } from './readonly.js';
 
@@ -18,6 +20,31 @@ export const MAX_IN_FLIGHT = 8;
 
 /** Refused by the ports: READONLY, or over a limit (TIMEOUT_EXCEEDED, TOO_MANY_ROWS_OR_BYTES, MEMORY_LIMIT_EXCEEDED). */
 const REFUSED_CODES: ReadonlySet<number> = new Set([164, 159, 396, 241]);
+
+/** What each BI port (HTTP, native protocol) is served with. */
+export interface BiPortOptions {
+  /** The engine, its limits and its metrics, shared by the ports. */
+  engine: SqlEngine;
+  host: string;
+  port: number;
+  /** The setting `port` came from (BI_PORT, BI_NATIVE_PORT), for errors. */
+  portVariable: string;
+  readKeys: ReadonlySet<string>;
+  log: Logger;
+  /** TLS_CERT_FILE / TLS_KEY_FILE: the port speaks HTTPS or TLS with them (the read key travels on it). */
+  tls?: TlsFiles | null;
+}
+
+/** A BI port, served. */
+export interface BiPort {
+  readonly port: number;
+  /** True when it speaks HTTPS or TLS. */
+  readonly secure: boolean;
+  /** Loads the certificate files again (SIGHUP); open connections keep theirs. */
+  reloadTls(): Promise<void>;
+  /** Stops taking connections and closes the open ones. */
+  close(): void;
+}
 
 export interface SqlStatement {
   sql: string;

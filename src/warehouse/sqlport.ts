@@ -19,36 +19,14 @@
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { basicCredentials, forMethod, readText, writeReply, type Headers } from '../common/http.js';
-import type { Logger } from '../common/log.js';
 import { serve } from '../common/serve.js';
-import type { TlsFiles } from '../common/tls.js';
 import { nativeCompressed } from './compressed.js';
 import { nativeForRevision } from './native.js';
 import { contentTypeOf, engineError, errorBody, paramsAndSettings, statusOf, type EngineError } from './http-interface.js';
-import { MAX_IN_FLIGHT, type SqlEngine } from './sqlengine.js';
+import { MAX_IN_FLIGHT, type BiPort, type BiPortOptions } from './sqlengine.js';
 
-export interface SqlPortOptions {
-  /** The engine, its limits and its metrics, shared with the native protocol's port. */
-  engine: SqlEngine;
-  host: string;
-  port: number;
-  /** The setting `port` came from (BI_PORT), for errors. */
-  portVariable: string;
-  readKeys: ReadonlySet<string>;
-  log: Logger;
-  /** TLS_CERT_FILE / TLS_KEY_FILE: the port speaks HTTPS with them (the read key travels in each request). */
-  tls?: TlsFiles | null;
-}
-
-export interface SqlPort {
-  readonly port: number;
-  /** True when it speaks HTTPS. */
-  readonly secure: boolean;
-  /** Loads the certificate files again (SIGHUP); open connections keep theirs. */
-  reloadTls(): Promise<void>;
-  /** Stops taking connections and closes the open ones. */
-  close(): void;
-}
+export type SqlPortOptions = BiPortOptions;
+export type SqlPort = BiPort;
 
 /** ClickHouse's own bound on a statement's text (max_query_size) is 256 KiB; a body may carry a little more. */
 const MAX_BODY_BYTES = 1024 * 1024;

@@ -535,16 +535,21 @@ describe('the read-only native SQL port, packet by packet', () => {
 
 const OPENSSL = spawnSync('openssl', ['version']).status === 0;
 
-describe('the read-only SQL port with TLS files', () => {
+describe('the read-only SQL ports with TLS files', () => {
   if (!OPENSSL) {
     it.skip('SKIPPED: the openssl command is missing (apt-get install openssl): it makes the test certificate', () => {});
     return;
   }
-  it('speaks HTTPS only, so the read key never crosses the network in clear', async () => {
-    const certFile = path.join(dir.path, 'bi.crt');
-    const keyFile = path.join(dir.path, 'bi.key');
+  /** A self-signed certificate for 127.0.0.1 and its key, in the test's folder. */
+  const certificate = (name: string) => {
+    const certFile = path.join(dir.path, `${name}.crt`);
+    const keyFile = path.join(dir.path, `${name}.key`);
     const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
     expect(made.status, made.stderr?.toString()).toBe(0);
+    return { certFile, keyFile };
+  };
+  it('speaks HTTPS only, so the read key never crosses the network in clear', async () => {
+    const { certFile, keyFile } = certificate('bi');
     const secure = await serveSqlPort({ engine: await createSqlEngine(ch.client), host: '127.0.0.1', port: 0, portVariable: 'BI_PORT', readKeys: new Set([KEY]), log: createLogger('silent'), tls: { certFile, keyFile } });
     try {
       expect(secure.secure).toBe(true);
@@ -565,10 +570,7 @@ describe('the read-only SQL port with TLS files', () => {
   });
 
   it('speaks TLS on the native port with them: a hello over TLS is answered, one in clear is not', async () => {
-    const certFile = path.join(dir.path, 'native.crt');
-    const keyFile = path.join(dir.path, 'native.key');
-    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
-    expect(made.status, made.stderr?.toString()).toBe(0);
+    const { certFile, keyFile } = certificate('native');
     const secure = await serveNativePort({ engine: await createSqlEngine(ch.client), host: '127.0.0.1', port: 0, portVariable: 'BI_NATIVE_PORT', readKeys: new Set([KEY]), log: createLogger('silent'), tls: { certFile, keyFile } });
     const str = (t: string) => Buffer.concat([Buffer.from([t.length]), Buffer.from(t)]);
     const hello = Buffer.concat([Buffer.from([0]), str('tls-client'), Buffer.from([1, 1, 0xdc, 0xa9, 0x03]), str('default'), str('bi'), str(KEY)]);
