@@ -256,6 +256,8 @@ export async function serveNativePort(opts: NativePortOptions): Promise<NativePo
       resolve();
     });
   });
+  // After the listen, an error (out of file descriptors, say) is one connection's, not the process's.
+  server.on('error', (err) => log.warn({ err: (err as Error).message }, 'native SQL port: a connection could not be taken'));
   const port = (server.address() as net.AddressInfo).port;
   log.info({ port, tls: files !== null, revision: SERVER_REVISION }, 'read-only SQL port (ClickHouse native protocol) listening');
   return {
