@@ -312,33 +312,53 @@ describe('the read-only SQL port speaks ClickHouse\'s HTTP interface', () => {
     expect([quoted.body, quoted.headers.get('x-clickhouse-format')]).toEqual([' FORMAT JSON SETTINGS \n', 'TabSeparated']);
   });
 
-  it('writes Native in the layout of the client protocol sent: the engine\'s own columns, with BlockInfo and a no-custom-serialization byte each', async () => {
-    // One block of many types; the engine's answer for each column alone (revision 0) is the oracle.
-    const columns = [
-      'event_id', 'type', 'timestamp', 'sent_at', 'kafka_offset', '[event, category] AS pair', 'map(source, kafka_partition) AS by_source',
-      '(user_id, toLowCardinality(event)) AS t', 'toDecimal64(kafka_offset, 2) AS d', 'if(user_id = \'u-1\', NULL, user_id) AS maybe', 'toUUID(\'00000000-0000-0000-0000-00000000002a\') AS u',
-    ];
-    const from = 'FROM events ORDER BY event_id';
-    const native = async (statement: string, protocol: string) => {
-      const r = await sql(statement, { search: { default_format: 'Native', client_protocol_version: protocol } });
-      expect([r.status, r.headers.get('x-clickhouse-format')], r.body).toEqual([200, 'Native']);
-      return r.bytes;
-    };
-    const alone: Buffer[] = [];
-    for (const c of columns) alone.push(await native(`SELECT ${c} ${from}`, '0'));
-    const expected: Buffer[] = [Buffer.from('0100' + '02ffffffff' + '00', 'hex'), Buffer.from([columns.length, 3])];
-    for (const one of alone) {
-      expect([one[0], one[1]]).toEqual([1, 3]);
-      // name and type (each a length byte and text here), the 0 byte, then the data to the end.
-      const typeEnd = 3 + one[2]! + 1 + one[3 + one[2]!]!;
+  const nativeOf = async (statement: string, protocol: string) => {
+    const r = await sql(statement, { search: { default_format: 'Native', client_protocol_version: protocol } });
+    expect([r.status, r.headers.get('x-clickhouse-format')], `${statement}: ${r.body}`).toEqual([200, 'Native']);
+    return r.bytes;
+  };
+  /** A varuint of a Native header and where it ends. */
+  const varuintAt = (b: Buffer, at: number): [number, number] => {
+    let value = 0;
+    for (let shift = 0; ; shift += 7) {
+      const byte = b[at++]!;
+      value += (byte & 0x7f) * 2 ** shift;
+      if (byte < 0x80) return [value, at];
+    }
+  };
+  /**
+   * The port's answer at revision 54460 for these columns, against the oracle: the engine's answer
+   * for each column alone (revision 0; one block of `rows`), its type followed by the 0 byte, all
+   * behind one BlockInfo; and at revision 0, the engine's own bytes.
+   */
+  async function expectRelaid(columns: string[], from: string, rows: number) {
+    const expected: Buffer[] = [Buffer.from('0100' + '02ffffffff' + '00', 'hex'), Buffer.from([columns.length, rows])];
+    const plain: Buffer[] = [Buffer.from([columns.length, rows])];
+    for (const c of columns) {
+      const one = await nativeOf(`SELECT ${c} ${from}`, '0');
+      expect([one[0], one[1]], c).toEqual([1, rows]);
+      const [nameLength, nameAt] = varuintAt(one, 2);
+      const [typeLength, typeAt] = varuintAt(one, nameAt + nameLength);
+      const typeEnd = typeAt + typeLength;
       expected.push(one.subarray(2, typeEnd), Buffer.from([0]), one.subarray(typeEnd));
+      plain.push(one.subarray(2));
     }
     const whole = `SELECT ${columns.join(', ')} ${from}`;
-    expect((await native(whole, '54460')).toString('hex')).toBe(Buffer.concat(expected).toString('hex'));
-    // Revision 0 (no client_protocol_version) is the engine's own bytes.
-    expect((await native(whole, '0')).toString('hex')).toBe(Buffer.concat([Buffer.from([columns.length, 3]), ...alone.map((one) => one.subarray(2))]).toString('hex'));
+    expect((await nativeOf(whole, '54460')).toString('hex')).toBe(Buffer.concat(expected).toString('hex'));
+    expect((await nativeOf(whole, '0')).toString('hex')).toBe(Buffer.concat(plain).toString('hex'));
+  }
+
+  it('writes Native in the layout of the client protocol sent: the engine\'s own columns, with BlockInfo and a no-custom-serialization byte each', async () => {
+    await expectRelaid(
+      [
+        'event_id', 'type', 'timestamp', 'sent_at', 'kafka_offset', '[event, category] AS pair', 'map(source, kafka_partition) AS by_source',
+        '(user_id, toLowCardinality(event)) AS t', 'toDecimal64(kafka_offset, 2) AS d', 'if(user_id = \'u-1\', NULL, user_id) AS maybe', 'toUUID(\'00000000-0000-0000-0000-00000000002a\') AS u',
+      ],
+      'FROM events ORDER BY event_id',
+      3,
+    );
     // Before custom serializations: BlockInfo only; before LowCardinality in Native: refused, as its column would need converting.
-    const older = await native('SELECT event_id FROM events ORDER BY event_id LIMIT 1', '54405');
+    const older = await nativeOf('SELECT event_id FROM events ORDER BY event_id LIMIT 1', '54405');
     expect(older.subarray(0, 10).toString('hex')).toBe('0100' + '02ffffffff' + '00' + '0101');
     const ancient = await sql('SELECT type FROM events', { search: { default_format: 'Native', client_protocol_version: '54400' } });
     expect([ancient.status, ancient.code]).toEqual([501, '48']);
@@ -346,6 +366,23 @@ describe('the read-only SQL port speaks ClickHouse\'s HTTP interface', () => {
     const dynamic = await sql('SELECT 1::Dynamic AS x', { search: { default_format: 'Native', client_protocol_version: '54460' } });
     expect([dynamic.status, dynamic.statusText, dynamic.code]).toEqual([501, 'Not Implemented', '48']);
     expect(dynamic.body).toMatch(/column x of type Dynamic; cast it/);
+  });
+
+  it('re-lays every type it knows as the engine writes it, nested and wide ones included', async () => {
+    await expectRelaid(
+      [
+        "[if(number = 1, NULL, 'a'), 'b'] AS nullable_items", "map(toLowCardinality(toString(number)), number) AS lc_keys", 'range(number) AS ragged',
+        '[range(number), [7]] AS nested', "toDate32('2020-01-01') + number AS d32", "toDateTime64('2020-01-01 00:00:00', 6, 'UTC') AS dt6",
+        "toIPv4('1.2.3.4') AS ip4", "toIPv6('::1') AS ip6", 'number % 2 = 0 AS flag', 'toInt128(-1) * number AS i128', 'toUInt256(number) AS u256',
+        'toDecimal128(number, 3) AS d128', "CAST(if(number = 0, 'a', 'b'), 'Enum16(\\'a\\' = 1, \\'b\\' = 1000)') AS e16", "toFixedString('ab', 2) AS fixed",
+        "toLowCardinality(toNullable(if(number = 2, NULL, toFixedString('cd', 2)))) AS lc_fixed", 'toIntervalDay(number) AS days', '[] AS nothing',
+        "CAST((number, if(number = 3, NULL, 'x')), 'Tuple(a Int8, b Nullable(String))') AS named", "[(1., 2.)]::Ring AS ring", "[[(1., 2.)]]::Polygon AS polygon",
+        "repeat('x', 300 + number) AS long_text", "[toLowCardinality(toString(number)), 'k']::Array(LowCardinality(Nullable(String))) AS lc_items",
+        'toBFloat16(1.5) AS bf16', 'toFloat32(number) / 3 AS f32', "toDateTime(number, 'UTC') AS dt",
+      ],
+      'FROM numbers(4)',
+      4,
+    );
   });
 
   it('with compress=1 sends results and errors in ClickHouse\'s compressed blocks, and 401/403 plain, as a server does', async () => {
