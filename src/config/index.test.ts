@@ -29,6 +29,11 @@ describe('config', () => {
     }
   });
 
+  it('names the KAFKA_BROKERS entry that is not host:port, once, beside the value given', () => {
+    expect(() => loadConfig({ KAFKA_BROKERS: 'k1:9092,k2' })).toThrow('KAFKA_BROKERS: every entry must be host:port, and "k2" is not (got "k1:9092,k2")');
+    expect(loadConfig({ KAFKA_BROKERS: 'k1:9092, k2:9093' }).kafka.brokers).toEqual(['k1:9092', 'k2:9093']);
+  });
+
   it('reads BI_NATIVE_PORT alike, 9000 by default', () => {
     expect(loadConfig({}).http.biNativePort).toEqual({ port: 9000, explicit: false });
     expect(loadConfig({ BI_NATIVE_PORT: '0' }).http.biNativePort).toEqual({ port: 0, explicit: true });

@@ -59,7 +59,7 @@ export const kafkaSchema = z
     }
     for (const b of e.KAFKA_BROKERS) {
       if (!/^[^\s:]+:\d{1,5}$/.test(b)) {
-        ctx.addIssue({ code: 'custom', path: ['KAFKA_BROKERS'], message: `expected host:port entries, got "${b}"` });
+        ctx.addIssue({ code: 'custom', path: ['KAFKA_BROKERS'], message: `every entry must be host:port, and "${b}" is not` });
       }
     }
   })
