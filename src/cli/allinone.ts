@@ -27,6 +27,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { checkClickHouse, createSqlEngine, migrate, openClickHouse, serveNativePort, serveSqlPort, type ClickHouseHandle } from '../warehouse/index.js';
 import { InterruptedError, TrackhouseError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
+import { processRunning } from '../common/process.js';
 import { claimPort, probeListen } from '../common/listen-errors.js';
 import { VERSION } from '../common/version.js';
 import { lowerBulkThreads, THREAD } from '../common/threads.js';
@@ -70,7 +71,9 @@ export async function startAllInOne(): Promise<number> {
   const supervision = supervisionOf(config, log, sinkRegistry, life);
 
   try {
-    const biPorts = await claimHttpPorts(config, log);
+    // After a start that was killed, its ingest child may hold INGEST_PORT for a moment more.
+    if (lock.previous !== null) log.info({ previousPid: lock.previous }, 'took the data dir over from a trackhouse that is gone; its parts stop by themselves');
+    const biPorts = await claimHttpPorts(config, log, lock.previous === null ? 0 : PREVIOUS_RUN_GRACE_MS);
     const { brokers, broker } = await kafkaFor(config, log, life, supervision);
     const kafka = createKafka(config.kafka, log, brokers);
     await ensureTopics(kafka, config.kafka).catch((err: unknown) => {
@@ -173,7 +176,7 @@ export async function startAllInOne(): Promise<number> {
  * ClickHouse server (BI tools connect to it), with BI_PORT=off (BI_NATIVE_PORT=off), or when the
  * default port is taken (a ClickHouse server of the user's own, most likely: said, and the start goes on).
  */
-async function claimHttpPorts(config: Config, log: Logger): Promise<{ http: number | null; native: number | null }> {
+async function claimHttpPorts(config: Config, log: Logger, waitMs: number): Promise<{ http: number | null; native: number | null }> {
   const { host, ingestPort, queryPort, sinkPort } = config.http;
   const ports: [number | null, string][] = [
     [ingestPort, 'INGEST_PORT'],
@@ -182,9 +185,27 @@ async function claimHttpPorts(config: Config, log: Logger): Promise<{ http: numb
     [config.tls.files ? config.tls.ingestPort : null, 'INGEST_TLS_PORT'],
     [config.tls.files ? config.tls.queryPort : null, 'QUERY_TLS_PORT'],
   ];
-  for (const [port, variable] of ports) if (port !== null) await claimPort(host, port, variable);
+  const deadline = Date.now() + waitMs;
+  for (const [port, variable] of ports) {
+    if (port === null) continue;
+    for (;;) {
+      try {
+        await claimPort(host, port, variable);
+        break;
+      } catch (err) {
+        if (Date.now() >= deadline) throw err;
+        await sleep(100);
+      }
+    }
+  }
   return { http: await sqlPortToServe(config, log, 'BI_PORT'), native: await sqlPortToServe(config, log, 'BI_NATIVE_PORT') };
 }
+
+/**
+ * How long a start that took the data dir over from a killed one waits for that one's ports: its
+ * ingest child sees the parent gone and stops within a second (measured: 0.25-0.5 s after kill -9).
+ */
+const PREVIOUS_RUN_GRACE_MS = 10_000;
 
 /** The SQL ports `start` serves for BI tools, by the variable that sets each. */
 const BI_PORTS = {
@@ -265,6 +286,26 @@ function loopbackFor(host: string): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
 
+/** Asks a broker's wrapper (its process group) to stop, and waits until it has; SIGKILL after 20 s. */
+async function stopOrphanBroker(pid: number): Promise<void> {
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, name);
+    } catch {
+      /* gone already */
+    }
+  };
+  signal('SIGTERM');
+  const deadline = Date.now() + 20_000;
+  while (processRunning(pid)) {
+    if (Date.now() > deadline) {
+      signal('SIGKILL');
+      break;
+    }
+    await sleep(100);
+  }
+}
+
 async function kafkaFor(
   config: Config,
   log: Logger,
@@ -273,7 +314,13 @@ async function kafkaFor(
 ): Promise<{ brokers: string[]; broker: Supervised | null }> {
   if (config.kafka.brokers.length > 0) return { brokers: config.kafka.brokers, broker: null };
   const running = await findRunningBroker(config.dataDir);
-  if (running) {
+  if (running?.owner === 'start') {
+    // The broker of a start that is gone (this one holds the data dir): it stops by itself once it
+    // sees that, within a second; reusing it would leave this start without Kafka then.
+    log.info({ brokerPid: running.pid }, 'waiting for the local Kafka broker of the previous start, which is gone, to stop');
+    await stopOrphanBroker(running.pid);
+    clearBrokerState(config.dataDir, running.pid);
+  } else if (running) {
     // One started by `trackhouse kafka run`: it belongs to that command, which stops it.
     log.info({ port: running.port, brokerPid: running.pid }, 'reusing the local Kafka broker already running for this data dir');
     return { brokers: [`127.0.0.1:${running.port}`], broker: null };
@@ -285,7 +332,7 @@ async function kafkaFor(
   // Every run on the same ports: the clients keep the address they were given.
   const launch = async (): Promise<Incarnation> => {
     const broker: LocalBroker = await startLocalBroker({ dataDir: config.dataDir, version: local.version, port, controllerPort });
-    writeBrokerState(config.dataDir, { pid: broker.pid, port: broker.port, version: local.version, startedAt: new Date().toISOString() });
+    writeBrokerState(config.dataDir, { pid: broker.pid, port: broker.port, version: local.version, startedAt: new Date().toISOString(), owner: 'start' });
     log.info({ brokers: broker.brokers, log: broker.logFile, brokerPid: broker.pid }, 'local Kafka broker ready');
     // A crash may leave the wrapper's watchdog or the JVM behind (the wrapper killed): clear the group.
     void broker.exited.then(() => broker.kill());

@@ -1,11 +1,12 @@
 // The data dir lock with real processes: a live holder is named, one killed with -9 is taken
-// over, and a pid that now belongs to another program does not hold the folder.
+// over (a zombie too), and a pid that now belongs to another program does not hold the folder.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/support/env.js';
+import { zombie } from '../../test/support/zombie.js';
 import { DataDirInUseError, DataDirUnusableError, LOCK_FILE, lockDataDir } from './datadirlock.js';
 
 const dirs: { remove(): void }[] = [];
@@ -41,8 +42,27 @@ describe('data dir lock', () => {
     expect(JSON.parse(readFileSync(path.join(dir, LOCK_FILE), 'utf8')).pid).toBe(other.pid);
     const mine = lockDataDir(dir, 'test');
     expect(JSON.parse(readFileSync(path.join(dir, LOCK_FILE), 'utf8')).pid).toBe(process.pid);
+    expect(mine.previous).toBe(other.pid);
     mine.release();
     expect(existsSync(path.join(dir, LOCK_FILE))).toBe(false);
+    // Taken afresh, there was no one before.
+    const again = lockDataDir(dir, 'test');
+    expect(again.previous).toBeNull();
+    again.release();
+  });
+
+  it('takes over from a holder killed and not yet reaped by its parent (a zombie holds nothing)', async () => {
+    const dir = fresh();
+    const z = await zombie();
+    try {
+      expect(() => process.kill(z.pid, 0)).not.toThrow();
+      writeFileSync(path.join(dir, LOCK_FILE), JSON.stringify({ pid: z.pid, startTicks: null, command: 'trackhouse start', since: '' }));
+      const mine = lockDataDir(dir, 'test');
+      expect(mine.previous).toBe(z.pid);
+      mine.release();
+    } finally {
+      z.end();
+    }
   });
 
   it('says which folder cannot be used and which variable to change, instead of a raw fs error', () => {

@@ -4,12 +4,14 @@
 // (`Cannot lock file .../status`); it says who holds the folder and stops, having touched nothing.
 //
 // The file is created with O_EXCL. A lock whose process is gone (kill -9, a crash, a reboot) is
-// stale and taken over: the holder is alive only if its pid exists and, where /proc tells, that
-// process started when the lock says (a pid reused by another program is not a holder). Taking
+// stale and taken over: the holder is alive only if its pid runs (a zombie, killed and not yet
+// reaped, does not) and, where /proc tells, that process started when the lock says (a pid reused
+// by another program is not a holder). Taking
 // over renames the stale file away first, so two processes racing for it cannot both win.
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { TrackhouseError } from '../common/errors.js';
+import { processRunning, procStat } from '../common/process.js';
 
 export const LOCK_FILE = 'trackhouse.lock';
 
@@ -48,31 +50,16 @@ export class DataDirUnusableError extends TrackhouseError {
 
 export interface DataDirLock {
   readonly file: string;
+  /** The pid of a holder that was gone and whose lock this one took over, or null: its parts may still be stopping. */
+  readonly previous: number | null;
   /** Removes the lock file if it is still ours. Idempotent; also run on process exit. */
   release(): void;
 }
 
-function startTicksOf(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Field 2 (comm) may hold spaces and parentheses: count from the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[19]); // field 22 overall
-    return Number.isFinite(ticks) ? ticks : null;
-  } catch {
-    return null;
-  }
-}
-
 function alive(holder: LockContent): boolean {
-  try {
-    process.kill(holder.pid, 0);
-  } catch (err) {
-    // EPERM: it exists, under another user.
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
+  if (!processRunning(holder.pid)) return false;
   if (holder.startTicks === null) return true;
-  const now = startTicksOf(holder.pid);
+  const now = procStat(holder.pid)?.startTicks ?? null;
   return now === null || now === holder.startTicks;
 }
 
@@ -96,7 +83,8 @@ export function lockDataDir(dataDir: string, command: string): DataDirLock {
     throw new DataDirUnusableError(dataDir, err as NodeJS.ErrnoException);
   }
   const file = path.join(dataDir, LOCK_FILE);
-  const mine: LockContent = { pid: process.pid, startTicks: startTicksOf(process.pid), command, since: new Date().toISOString() };
+  const mine: LockContent = { pid: process.pid, startTicks: procStat(process.pid)?.startTicks ?? null, command, since: new Date().toISOString() };
+  let previous: number | null = null;
   for (let attempt = 0; ; attempt++) {
     let fd: number;
     try {
@@ -115,6 +103,7 @@ export function lockDataDir(dataDir: string, command: string): DataDirLock {
         throw new DataDirInUseError(dataDir, holder.pid);
       }
       takeOver(file, holder);
+      previous = holder?.pid ?? previous;
       continue;
     }
     try {
@@ -131,7 +120,7 @@ export function lockDataDir(dataDir: string, command: string): DataDirLock {
     };
     // A hard exit (SHUTDOWN_TIMEOUT_MS, an uncaught error) still leaves the folder free.
     process.on('exit', release);
-    return { file, release };
+    return { file, previous, release };
   }
 }
 

@@ -2,6 +2,7 @@
 // developer runs with `trackhouse kafka run`) is found and reused instead of clashing on ports.
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { processRunning } from '../common/process.js';
 import { brokerAnswers } from './broker.js';
 
 export interface BrokerState {
@@ -9,6 +10,12 @@ export interface BrokerState {
   port: number;
   version: string;
   startedAt: string;
+  /**
+   * Which command runs it: `trackhouse kafka run` (a broker another command may use while it runs)
+   * or `trackhouse start` (one that belongs to that start, and stops once it is gone). Absent in
+   * files written before it was recorded: taken as `kafka run`'s.
+   */
+  owner?: 'kafka run' | 'start';
 }
 
 function stateFile(dataDir: string): string {
@@ -34,14 +41,9 @@ export function readBrokerState(dataDir: string): BrokerState | null {
   }
 }
 
-/** The broker recorded in the data dir, if its process is alive and it answers Kafka requests. */
+/** The broker recorded in the data dir, if its process runs and it answers Kafka requests. */
 export async function findRunningBroker(dataDir: string): Promise<BrokerState | null> {
   const state = readBrokerState(dataDir);
-  if (!state) return null;
-  try {
-    process.kill(state.pid, 0);
-  } catch {
-    return null;
-  }
+  if (!state || !processRunning(state.pid)) return null;
   return (await brokerAnswers(state.port)) ? state : null;
 }

@@ -22,6 +22,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { ConfigError } from '../common/errors.js';
+import { processRunning } from '../common/process.js';
 import { LMDB_FORMAT } from '../state/statestore.js';
 
 export type Key = string | number | (string | number)[];
@@ -112,7 +113,7 @@ export function openStore(dir: string): OpenStore {
   const lock = path.join(dir, 'trackhouse-stream.pid');
   try {
     const pid = Number(readFileSync(lock, 'utf8'));
-    if (Number.isInteger(pid) && pid !== process.pid && alive(pid)) {
+    if (Number.isInteger(pid) && pid !== process.pid && processRunning(pid)) {
       throw new ConfigError(`STREAM_DIR ${dir} is in use by process ${pid}; give each stream process its own STREAM_DIR`, { variable: 'STREAM_DIR' });
     }
   } catch (err) {
@@ -172,11 +173,4 @@ function wipeOtherFormat(dir: string): string | null {
   return mark === null ? 'it was written by lmdb-js 3 (no format mark)' : `its format is ${mark}, this build writes ${STORE_FORMAT}`;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+

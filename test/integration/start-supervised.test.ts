@@ -165,6 +165,28 @@ describe('trackhouse start, supervised', () => {
     expect(isAlive(lastLogged('ingest ready', 'ingestPid'))).toBe(false);
   });
 
+  it('after a start killed with -9, a start at once on its data dir takes it over, waits for the old parts, runs its own broker, and stores what is acknowledged', { timeout: 300_000 }, async () => {
+    const killed = runCli(['start'], env);
+    others.push(killed);
+    await killed.waitFor('Ctrl-C drains and stops everything');
+    const oldBroker = Number(killed.logs().find((l) => l.msg === 'local Kafka broker ready')?.brokerPid);
+    process.kill(killed.pid, 'SIGKILL');
+    await killed.exited;
+    // At once: the old broker and ingest child are still stopping (they see their parent gone).
+    const next = runCli(['start'], env);
+    others.push(next);
+    await next.waitFor('Ctrl-C drains and stops everything');
+    const took = next.logs().find((l) => l.msg === 'took the data dir over from a trackhouse that is gone; its parts stop by themselves');
+    expect(took?.previousPid).toBe(killed.pid);
+    const newBroker = Number(next.logs().find((l) => l.msg === 'local Kafka broker ready')?.brokerPid);
+    expect(newBroker).not.toBe(oldBroker);
+    expect(isAlive(oldBroker)).toBe(false);
+    const after = await sendUntilAcked(ingestUrl, 'after-takeover', 30, 'after-takeover');
+    expect((await storedIds(queryUrl, 'after-takeover', after.length)).sort()).toEqual([...after].sort());
+    next.child.kill('SIGTERM');
+    expect(await next.exited).toBe(0);
+  });
+
   it('wrote every log line as JSON with each key once (kafkajs lines and child processes included)', () => {
     // The checker itself: a repeated key is found at any depth.
     expect(duplicateKeys('{"a":1,"b":{"c":1,"c":2},"a":3}')).toEqual(['b.c', 'a']);

@@ -26,7 +26,7 @@ export function registerKafka(program: Command): void {
         port: config.kafka.local.port,
         controllerPort: config.kafka.local.controllerPort,
       });
-      writeBrokerState(config.dataDir, { pid: broker.pid, port: broker.port, version: config.kafka.local.version, startedAt: new Date().toISOString() });
+      writeBrokerState(config.dataDir, { pid: broker.pid, port: broker.port, version: config.kafka.local.version, startedAt: new Date().toISOString(), owner: 'kafka run' });
       log.info({ brokers: broker.brokers, brokerPid: broker.pid, log: broker.logFile }, 'local Kafka running; trackhouse start will reuse it');
       process.exitCode = await runUntilSignal(
         {

@@ -1,0 +1,30 @@
+// A zombie process for tests of pid checks: a child that has exited and that its parent never
+// reaps. `sh` starts a short `sleep` in the background and becomes a long one (exec), which does
+// not wait for children; the short one, once done, stays a zombie until the parent ends.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+function state(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** A zombie's pid; `end()` stops its parent, and init reaps both. */
+export async function zombie(): Promise<{ pid: number; end(): void }> {
+  const parent = spawn('sh', ['-c', 'sleep 0.2 & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const end = () => parent.kill('SIGKILL');
+  try {
+    const pid = await new Promise<number>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+    for (let i = 0; i < 250 && state(pid) !== 'Z'; i++) await sleep(20);
+    if (state(pid) !== 'Z') throw new Error(`pid ${pid} did not become a zombie (state ${state(pid)})`);
+    return { pid, end };
+  } catch (err) {
+    end();
+    throw err;
+  }
+}
