@@ -13,6 +13,9 @@
 // - Only what ./readonly.ts lets through runs, under its limits, and at most MAX_IN_FLIGHT
 //   statements wait for the engine (./sqlengine.ts, shared with the native protocol's port); more
 //   are told 503 (TOO_MANY_SIMULTANEOUS_QUERIES) with Retry-After.
+// - CORS as ClickHouse gives it: with `add_http_cors_header=1` every answer carries its headers,
+//   and a browser's preflight (OPTIONS) is answered, so a web SQL tool of another origin can read
+//   the port with its key (the key, not the origin, is what is checked).
 // - Answers and errors as ClickHouse's server sends them (./http-interface.ts); with `compress=1`
 //   (ClickHouse's JDBC driver asks for it) in its compressed blocks (./compressed.ts); Native in
 //   the layout of the client_protocol_version sent (./native.ts: clickhouse-go sends one).
@@ -33,12 +36,31 @@ const MAX_BODY_BYTES = 1024 * 1024;
 const OK = 'Ok.\n';
 const TEXT = 'text/plain; charset=UTF-8';
 
-interface Request {
+/** What every answer to a request carries: its query id, its framing, its CORS headers. */
+interface Reply {
+  queryId: string;
+  /** compress=1: the answer in ClickHouse's compressed blocks (./compressed.ts), as ClickHouse's JDBC driver asks. */
+  compress: boolean;
+  /** add_http_cors_header=1: CORS, so a page of any origin reads the answer (the key is its own). */
+  cors: Headers;
+}
+
+/**
+ * ClickHouse's CORS headers (addHeaderCORS), and the ones a page needs to read an answer's
+ * format, summary and exception code.
+ */
+const CORS: Headers = [
+  ['Access-Control-Allow-Origin', '*'],
+  ['Access-Control-Allow-Headers', 'origin, x-requested-with, content-type, authorization, x-clickhouse-format, x-clickhouse-user, x-clickhouse-key, x-clickhouse-database'],
+  ['Access-Control-Allow-Methods', 'POST, GET, OPTIONS'],
+  ['Access-Control-Expose-Headers', 'X-ClickHouse-Format, X-ClickHouse-Query-Id, X-ClickHouse-Summary, X-ClickHouse-Exception-Code, X-ClickHouse-Timezone'],
+  ['Access-Control-Max-Age', '86400'],
+];
+
+interface Request extends Reply {
   sql: string;
   /** client_protocol_version, 0 when not sent. */
   protocol: number;
-  /** compress=1: the answer in ClickHouse's compressed blocks (./compressed.ts), as ClickHouse's JDBC driver asks. */
-  compress: boolean;
   params: Record<string, string>;
   settings: Record<string, string>;
   defaultFormat: string;
@@ -50,12 +72,13 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
   const version = engine.version;
 
   /** An error answer; with `compress`, framed like a result, except 401 and 403, which a server sends before it compresses. */
-  const fail = (res: HttpResponse, e: EngineError, queryId: string, compress = false, extra: Headers = []) => {
+  const fail = (res: HttpResponse, e: EngineError, r: Reply, extra: Headers = []) => {
     const status = statusOf(e.code);
     const body = errorBody(e, version);
-    writeReply(res, status, TEXT, compress && status !== 401 && status !== 403 ? nativeCompressed(Buffer.from(body)) : body, [
+    writeReply(res, status, TEXT, r.compress && status !== 401 && status !== 403 ? nativeCompressed(Buffer.from(body)) : body, [
       ['X-ClickHouse-Exception-Code', String(e.code)],
-      ['X-ClickHouse-Query-Id', queryId],
+      ['X-ClickHouse-Query-Id', r.queryId],
+      ...r.cors,
       ...extra,
     ]);
   };
@@ -74,12 +97,13 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
           ['X-ClickHouse-Timezone', 'UTC'],
           ['X-ClickHouse-Server-Display-Name', 'trackhouse'],
           ['X-ClickHouse-Summary', JSON.stringify(result.summary)],
+          ...r.cors,
         ]),
       );
     } catch (err) {
       const e = engineError(err);
       opts.log.debug({ code: e.code, type: e.type, queryId: r.queryId }, 'SQL port: statement not run');
-      if (!state.aborted) res.cork(() => fail(res, e, r.queryId, r.compress));
+      if (!state.aborted) res.cork(() => fail(res, e, r));
     }
   };
 
@@ -88,14 +112,24 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
     const url = req.getUrl();
     const search = new URLSearchParams(req.getQuery() ?? '');
     const queryId = search.get('query_id') ?? randomUUID();
-    const compress = search.get('compress') === '1' || search.get('compress') === 'true';
+    const on = (name: string) => search.get(name) === '1' || search.get(name) === 'true';
+    const compress = on('compress');
+    const reply: Reply = { queryId, compress, cors: on('add_http_cors_header') ? CORS : [] };
     if (url === '/ping' || url === '/replicas_status' || (url === '/' && (method === 'get' || method === 'head') && !search.has('query'))) {
       // HEAD too, without the body (a load balancer's health check).
-      writeReply(forMethod(res, req), 200, TEXT, OK);
+      writeReply(forMethod(res, req), 200, TEXT, OK, reply.cors);
+      return;
+    }
+    if (method === 'options') {
+      // A browser's preflight, before a request with the key in a header: what ClickHouse answers
+      // when http_options_response holds its documented CORS headers.
+      res.writeStatus('204 No Content');
+      for (const [k, v] of CORS) res.writeHeader(k, v);
+      res.end();
       return;
     }
     if (url !== '/' || (method !== 'get' && method !== 'post')) {
-      fail(forMethod(res, req), { code: 48, type: 'NOT_IMPLEMENTED', message: `there is no handler for ${method.toUpperCase()} ${url.slice(0, 200)}: statements go to GET or POST /` }, queryId, compress, [['Allow', 'GET, POST']]);
+      fail(forMethod(res, req), { code: 48, type: 'NOT_IMPLEMENTED', message: `there is no handler for ${method.toUpperCase()} ${url.slice(0, 200)}: statements go to GET or POST /` }, reply, [['Allow', 'GET, POST, OPTIONS']]);
       return;
     }
     const basic = basicCredentials(req.getHeader('authorization'));
@@ -103,25 +137,25 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
     const key = req.getHeader('x-clickhouse-key') || basic?.password || search.get('password') || (basic !== null && opts.readKeys.has(basic.user) ? basic.user : '');
     if (key === '') {
       engine.unauthorized();
-      fail(res, { code: 194, type: 'REQUIRED_PASSWORD', message: 'a password is required: a read key of this trackhouse (TRACKHOUSE_READ_KEYS), with any user name' }, queryId, compress, [
+      fail(res, { code: 194, type: 'REQUIRED_PASSWORD', message: 'a password is required: a read key of this trackhouse (TRACKHOUSE_READ_KEYS), with any user name' }, reply, [
         ['WWW-Authenticate', 'Basic realm="trackhouse", charset="UTF-8"'],
       ]);
       return;
     }
     if (!opts.readKeys.has(key)) {
       engine.unauthorized();
-      fail(res, { code: 516, type: 'AUTHENTICATION_FAILED', message: 'the password is not a read key of this trackhouse (TRACKHOUSE_READ_KEYS)' }, queryId, compress);
+      fail(res, { code: 516, type: 'AUTHENTICATION_FAILED', message: 'the password is not a read key of this trackhouse (TRACKHOUSE_READ_KEYS)' }, reply);
       return;
     }
     const encoding = req.getHeader('content-encoding').trim().toLowerCase();
     if (encoding !== '' && encoding !== 'identity') {
-      fail(res, { code: 48, type: 'NOT_IMPLEMENTED', message: `request bodies with Content-Encoding ${encoding.slice(0, 50)} are not served here; send the statement uncompressed` }, queryId, compress);
+      fail(res, { code: 48, type: 'NOT_IMPLEMENTED', message: `request bodies with Content-Encoding ${encoding.slice(0, 50)} are not served here; send the statement uncompressed` }, reply);
       return;
     }
     // chDB keeps every table in `default`; another database would be an answer from the wrong tables.
     const database = search.get('database') || req.getHeader('x-clickhouse-database') || 'default';
     if (database !== 'default') {
-      fail(res, { code: 81, type: 'UNKNOWN_DATABASE', message: `Database ${database.slice(0, 100)} does not exist here: trackhouse's tables are in default` }, queryId, compress);
+      fail(res, { code: 81, type: 'UNKNOWN_DATABASE', message: `Database ${database.slice(0, 100)} does not exist here: trackhouse's tables are in default` }, reply);
       return;
     }
     const { params, settings } = paramsAndSettings(search);
@@ -129,17 +163,16 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
     // X-ClickHouse-Format is the header form of default_format (ClickHouse's Java client sends it).
     const defaultFormat = search.get('default_format') || req.getHeader('x-clickhouse-format') || 'TabSeparated';
     const request = (body: string): Request => ({
+      ...reply,
       sql: inUrl !== '' && body !== '' ? `${inUrl}\n${body}` : inUrl + body,
       protocol: Number(search.get('client_protocol_version')) || 0,
-      compress,
       params,
       settings,
       defaultFormat,
-      queryId,
     });
     const release = engine.admit();
     if (release === null) {
-      fail(res, { code: 202, type: 'TOO_MANY_SIMULTANEOUS_QUERIES', message: `${MAX_IN_FLIGHT} statements are already running or waiting here (chDB runs one at a time)` }, queryId, compress, [['Retry-After', '1']]);
+      fail(res, { code: 202, type: 'TOO_MANY_SIMULTANEOUS_QUERIES', message: `${MAX_IN_FLIGHT} statements are already running or waiting here (chDB runs one at a time)` }, reply, [['Retry-After', '1']]);
       return;
     }
     // The place is given back once: when the request is answered, or when its client leaves
@@ -154,7 +187,7 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
       const r = request(body);
       if (r.sql.trim() === '') {
         release();
-        if (!state.aborted) res.cork(() => fail(res, { code: 62, type: 'SYNTAX_ERROR', message: 'Empty query' }, queryId, compress));
+        if (!state.aborted) res.cork(() => fail(res, { code: 62, type: 'SYNTAX_ERROR', message: 'Empty query' }, reply));
         return;
       }
       running = true;
@@ -164,7 +197,7 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
     else
       readText(res, MAX_BODY_BYTES, start, () => {
         release();
-        if (!state.aborted) fail(res, { code: 393, type: 'QUERY_IS_TOO_LARGE', message: `the statement is over ${MAX_BODY_BYTES} bytes` }, queryId, compress);
+        if (!state.aborted) fail(res, { code: 393, type: 'QUERY_IS_TOO_LARGE', message: `the statement is over ${MAX_BODY_BYTES} bytes` }, reply);
       });
   };
 

@@ -278,6 +278,20 @@ describe('the read-only SQL port speaks ClickHouse\'s HTTP interface', () => {
     expect(JSON.parse(r.body).data).toEqual([['3']]);
   });
 
+  it('answers a CORS preflight with 204, and adds CORS headers to answers and errors only with add_http_cors_header=1', async () => {
+    const preflight = await fetch(base, { method: 'OPTIONS', headers: { origin: 'http://tool.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-clickhouse-key' } });
+    expect([preflight.status, preflight.headers.get('access-control-allow-origin'), preflight.headers.get('access-control-allow-methods')]).toEqual([204, '*', 'POST, GET, OPTIONS']);
+    expect(preflight.headers.get('access-control-allow-headers')).toMatch(/x-clickhouse-key/);
+    const withCors = await sql('SELECT 1', { search: { add_http_cors_header: '1' } });
+    const refused = await sql('DROP TABLE events', { search: { add_http_cors_header: '1' } });
+    const without = await sql('SELECT 1');
+    expect([withCors.status, withCors.headers.get('access-control-allow-origin'), withCors.headers.get('access-control-expose-headers')]).toEqual([200, '*', expect.stringContaining('X-ClickHouse-Exception-Code')]);
+    expect([refused.status, refused.headers.get('access-control-allow-origin')]).toEqual([403, '*']);
+    expect([without.status, without.headers.get('access-control-allow-origin')]).toEqual([200, null]);
+    // Not a setting: the engine is not asked for it (it would refuse an unknown one).
+    expect(withCors.body).toBe('1\n');
+  });
+
   it('joins a statement begun in query= with the rest in the body, as ClickHouse does, and takes query= alone on a POST', async () => {
     expect((await sql(' count() FROM events', { search: { query: 'SELECT' } })).body).toBe('3\n');
     expect((await sql('', { search: { query: 'SELECT 42' } })).body).toBe('42\n');

@@ -17,7 +17,7 @@ function browserPath(setting: string | undefined, candidates: readonly string[])
 export const chromiumPath = (): string | null => browserPath(process.env.CHROMIUM_PATH, ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/lib/chromium/chromium']);
 
 export const CHROMIUM_MISSING =
-  'Chromium is not installed: the browser tests (dashboard-browser, formats-browser, ingest-browser) are skipped (install it with: sudo apt-get install chromium, or set CHROMIUM_PATH)';
+  'Chromium is not installed: the browser tests (dashboard-browser, formats-browser, ingest-browser, query-cors-browser, sql-port-browser) are skipped (install it with: sudo apt-get install chromium, or set CHROMIUM_PATH)';
 
 /**
  * Flags that work on a closed network, as root: without the background-networking ones Chromium
