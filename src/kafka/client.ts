@@ -8,7 +8,8 @@ import { childLogger, type Logger } from '../common/log.js';
 import type { KafkaConfig } from '../config/index.js';
 import { registerCompression } from './compression.js';
 
-const TRANSIENT =
+/** Broker answers that kafkajs (or our reader, restarting) retries by itself: routine while a broker starts or a leader moves. */
+export const TRANSIENT =
   /coordinator is loading|coordinator is not available|not the correct coordinator|not the leader|no leader|leadership election|rebalance in progress/i;
 
 /**
@@ -31,9 +32,12 @@ function pinoLogCreator(log: Logger): logCreator {
     ({ level, label, log: entry }) => {
       const { message, timestamp: _t, logger: _l, ...rest } = entry as { message: string; [k: string]: unknown };
       // kafkajs logs the protocol errors it retries by itself (a coordinator still loading after
-      // a broker start, a leader moving) at ERROR; they are routine, so they go to debug.
-      const transient = level === logLevel.ERROR && typeof rest.error === 'string' && TRANSIENT.test(rest.error);
-      const decided = message === BOUNDED_IDEMPOTENT;
+      // a broker start, a leader moving) at ERROR, in its error field or, for a consumer's crash,
+      // in the message ("Crash: KafkaJSProtocolError: The coordinator is loading ..."); they are
+      // routine, so they go to debug. So does its "Restarting the consumer in N ms": our reader
+      // logs each crash and whether it restarts (src/kafka/reader.ts).
+      const transient = level === logLevel.ERROR && (TRANSIENT.test(message) || (typeof rest.error === 'string' && TRANSIENT.test(rest.error)));
+      const decided = message === BOUNDED_IDEMPOTENT || message.startsWith('Restarting the consumer in ');
       log[transient || decided ? 'debug' : (levels[level] ?? 'info')]({ kafkajs: label, ...rest }, message);
     };
 }

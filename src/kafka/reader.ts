@@ -17,6 +17,7 @@ import { settledWithin } from '../common/wait.js';
 import { errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { partitionOffsets } from './admin.js';
+import { TRANSIENT } from './client.js';
 import { kafkajs } from './kafkajs.js';
 
 export interface ReadRecord {
@@ -159,7 +160,10 @@ export function createPartitionReader(kafka: Kafka, opts: PartitionReaderOptions
     opts.onJoin?.();
   });
   consumer.on(consumer.events.CRASH, (e) => {
-    log.error({ err: errorMessage(e.payload.error), restart: e.payload.restart }, 'Kafka reader crashed');
+    const err = errorMessage(e.payload.error);
+    // A group coordinator still loading on a broker that just started: kafkajs restarts the reader, routinely.
+    const routine = e.payload.restart && TRANSIENT.test(err);
+    log[routine ? 'info' : 'error']({ err, restart: e.payload.restart }, routine ? 'Kafka reader restarting: the broker is not ready for its group yet' : 'Kafka reader crashed');
     opts.onCrash?.();
   });
 

@@ -118,6 +118,17 @@ describe('trackhouse start (all-in-one), end to end', () => {
     dir.remove();
   });
 
+  it('comes up on a fresh data dir without a warning or an error line (what a new user reads first)', () => {
+    const upToBanner = run!.stdout().slice(0, run!.stdout().indexOf('Ctrl-C drains'));
+    const loud = upToBanner
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { level: number; msg: string })
+      .filter((l) => l.level >= 40);
+    expect(loud.map((l) => l.msg)).toEqual([]);
+    expect(upToBanner).toContain('trackhouse ');
+  });
+
   it('prints the URLs and dev keys, and its curl command works when pasted', async () => {
     const out = run!.stdout();
     expect(out).toContain(ingestUrl);
