@@ -4,12 +4,12 @@
 // Chromium sends only after a preflight, answered by the port) or as password= (no preflight),
 // and reads a refusal's exception code from its exposed header. Without the parameter, Chromium
 // refuses the answer: fetch rejects with a TypeError.
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/common/log.js';
-import { loadConfig } from '../../src/config/index.js';
-import { createSqlEngine, migrate, openClickHouse, serveSqlPort, type ClickHouseHandle, type SqlPort } from '../../src/warehouse/index.js';
-import { CHROMIUM_ARGS, CHROMIUM_MISSING, chromiumPath, serveSite } from '../support/chromium.js';
+import { createSqlEngine, serveSqlPort, type ClickHouseHandle, type SqlPort } from '../../src/warehouse/index.js';
+import { chdbWithEvents } from '../support/bi-engine.js';
+import { CHROMIUM_MISSING, chromiumPath, pageOfAnotherOrigin } from '../support/chromium.js';
 import { tempDir } from '../support/env.js';
 
 const executablePath = chromiumPath();
@@ -35,30 +35,19 @@ describe.runIf(executablePath !== null)('the SQL port from a page of another ori
   let ch: ClickHouseHandle;
   let port: SqlPort;
   let base = '';
-  let site: Awaited<ReturnType<typeof serveSite>>;
-  let browser: Browser;
+  let other: Awaited<ReturnType<typeof pageOfAnotherOrigin>>;
   let page: Page;
 
   beforeAll(async () => {
-    const log = createLogger('silent');
-    ch = await openClickHouse(loadConfig({}).clickhouse, dir.path);
-    await migrate(ch.client, log);
-    await ch.client.command({
-      query:
-        'INSERT INTO events (event_id, type, event, user_id, anonymous_id, timestamp, received_at, source, category, properties) VALUES ' +
-        "('e1', 'track', 'Signed Up', 'u-1', '', '2026-11-30 10:00:00.000', '2026-11-30 10:00:00.100', 'web', 'signup', '{}')",
-    });
-    port = await serveSqlPort({ engine: await createSqlEngine(ch.client), host: '127.0.0.1', port: 0, portVariable: 'BI_PORT', readKeys: new Set([KEY]), log });
+    ch = await chdbWithEvents(dir.path, '2026-11-30', [['e1', 'Signed Up', 'u-1', 10, 'signup']]);
+    port = await serveSqlPort({ engine: await createSqlEngine(ch.client), host: '127.0.0.1', port: 0, portVariable: 'BI_PORT', readKeys: new Set([KEY]), log: createLogger('silent') });
     base = `http://127.0.0.1:${port.port}/`;
-    site = await serveSite({});
-    browser = await chromium.launch({ executablePath: executablePath!, args: CHROMIUM_ARGS });
-    page = await browser.newPage();
-    await page.goto(site.url);
+    other = await pageOfAnotherOrigin(executablePath!);
+    page = other.page;
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await site?.close();
+    await other?.close();
     port?.close();
     await ch?.close();
     dir.remove();
@@ -79,7 +68,7 @@ describe.runIf(executablePath !== null)('the SQL port from a page of another ori
   const statement = 'SELECT event, events FROM events_daily_by_event_v FORMAT JSONEachRow';
 
   it('is served from another origin than the port', async () => {
-    expect(await page.evaluate('location.origin')).toBe(site.url);
+    expect(await page.evaluate('location.origin')).toBe(other.url);
   });
 
   it('reads the rollups with the key in X-ClickHouse-Key, after a preflight the port answers', async () => {

@@ -14,8 +14,8 @@ import { uncompressSync } from 'lz4-napi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/common/log.js';
 import { createRegistry } from '../../src/common/metrics.js';
-import { loadConfig } from '../../src/config/index.js';
-import { createSqlEngine, migrate, openClickHouse, serveNativePort, serveSqlPort, type ClickHouseHandle, type NativePort, type SqlPort } from '../../src/warehouse/index.js';
+import { createSqlEngine, serveNativePort, serveSqlPort, type ClickHouseHandle, type NativePort, type SqlPort } from '../../src/warehouse/index.js';
+import { chdbWithEvents } from '../support/bi-engine.js';
 import { tempDir } from '../support/env.js';
 import { rng } from '../support/rng.js';
 import { runChild } from '../support/child.js';
@@ -68,15 +68,11 @@ function unframe(bytes: Buffer): string {
 beforeAll(async () => {
   dir = tempDir('trackhouse-sqlport-');
   const log = createLogger('silent');
-  ch = await openClickHouse(loadConfig({}).clickhouse, dir.path);
-  await migrate(ch.client, log);
-  await ch.client.command({
-    query:
-      'INSERT INTO events (event_id, type, event, user_id, anonymous_id, timestamp, received_at, source, category, properties) VALUES ' +
-      `('e1', 'track', 'Signed Up', 'u-1', '', '${DAY} 10:00:00.000', '${DAY} 10:00:00.100', 'web', 'signup', '{}'), ` +
-      `('e2', 'track', 'Signed Up', 'u-2', '', '${DAY} 11:00:00.000', '${DAY} 11:00:00.100', 'web', 'signup', '{}'), ` +
-      `('e3', 'track', 'Order Completed', 'u-1', '', '${DAY} 12:00:00.000', '${DAY} 12:00:00.100', 'web', 'checkout', '{}')`,
-  });
+  ch = await chdbWithEvents(dir.path, DAY, [
+    ['e1', 'Signed Up', 'u-1', 10, 'signup'],
+    ['e2', 'Signed Up', 'u-2', 11, 'signup'],
+    ['e3', 'Order Completed', 'u-1', 12, 'checkout'],
+  ]);
   // Both ports over one engine gate, as trackhouse start serves them.
   const engine = await createSqlEngine(ch.client);
   port = await serveSqlPort({ engine, host: '127.0.0.1', port: 0, portVariable: 'BI_PORT', readKeys: new Set([KEY]), log });

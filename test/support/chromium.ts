@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import type { Page } from 'playwright-core';
 
 /** A browser's executable: `setting` (a path) when set, else the first of Debian's places that exists; null when none does. */
 function browserPath(setting: string | undefined, candidates: readonly string[]): string | null {
@@ -66,5 +67,26 @@ export async function serveSite(scripts: Readonly<Record<string, string>>): Prom
   return {
     url: `http://localhost:${(site.address() as { port: number }).port}`,
     close: () => new Promise<void>((resolve) => site.close(() => resolve())),
+  };
+}
+
+/**
+ * Chromium (at `executablePath`) with one page open on a site of another origin than the servers
+ * under test (serveSite); `close()` ends both.
+ */
+export async function pageOfAnotherOrigin(executablePath: string): Promise<{ url: string; page: Page; close(): Promise<void> }> {
+  // Loaded here: test/support/prereqs.ts reads this file before any browser is wanted.
+  const { chromium } = await import('playwright-core');
+  const site = await serveSite({});
+  const browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
+  const page = await browser.newPage();
+  await page.goto(site.url);
+  return {
+    url: site.url,
+    page,
+    close: async () => {
+      await browser.close();
+      await site.close();
+    },
   };
 }
