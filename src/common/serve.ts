@@ -17,7 +17,7 @@ import net from 'node:net';
 import type { TemplatedApp } from 'uWebSockets.js';
 import { ConfigError } from './errors.js';
 import { listen, type Listening } from './http.js';
-import { sslAppOptions, tlsFileProblems, type TlsFiles } from './tls.js';
+import { checkTlsFiles, sslAppOptions, type TlsFiles } from './tls.js';
 import { loadUws } from './uws.js';
 
 export interface ServeOptions {
@@ -127,10 +127,7 @@ class TlsListener {
 
   /** `shared`: bind beside a listener of this process (a reload, or edge threads) without claiming the port. */
   private static async open(opts: ServeOptions, files: TlsFiles, port: number, portVariable: string, shared: boolean): Promise<Listening> {
-    const problems = tlsFileProblems(files);
-    if (problems.length > 0) {
-      throw new ConfigError(problems.map(([v, m]) => `${v}: ${m}`).join('; '), { variable: problems[0]![0] });
-    }
+    checkTlsFiles(files);
     let app: TemplatedApp;
     try {
       app = loadUws().SSLApp(sslAppOptions(files));

@@ -6,6 +6,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import type { AppOptions } from 'uWebSockets.js';
+import { ConfigError } from './errors.js';
 
 export interface TlsFiles {
   /** PEM certificate; may hold the whole chain (leaf first, then intermediates). TLS_CERT_FILE */
@@ -59,6 +60,12 @@ export function tlsFileProblems(files: TlsFiles): [string, string][] {
     problems.push(['TLS_KEY_FILE', `${files.keyFile} is not the key of the certificate in ${files.certFile}: ${(err as Error).message}`]);
   }
   return problems;
+}
+
+/** Throws a ConfigError naming each problem of tlsFileProblems(), the first one's setting as its variable. */
+export function checkTlsFiles(files: TlsFiles): void {
+  const problems = tlsFileProblems(files);
+  if (problems.length > 0) throw new ConfigError(problems.map(([v, m]) => `${v}: ${m}`).join('; '), { variable: problems[0]![0] });
 }
 
 /** SSLApp's options for the files (uSockets loads the certificate as a chain file). */

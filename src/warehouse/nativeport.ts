@@ -17,9 +17,8 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
-import { ConfigError } from '../common/errors.js';
 import { claimPort } from '../common/listen-errors.js';
-import { tlsFileProblems, type TlsFiles } from '../common/tls.js';
+import { checkTlsFiles, type TlsFiles } from '../common/tls.js';
 import { ClickHouseException, engineError, type EngineError } from './http-interface.js';
 import { headerBlock, nativeBlocks, type NativeColumn } from './native.js';
 import {
@@ -57,8 +56,7 @@ const HTTP_METHOD = /^(GET|POST|HEAD|PUT|DELETE|OPTIONS|PATCH|CONNECT|TRACE) /;
 type State = 'hello' | 'addendum' | 'ready' | 'external' | 'running' | 'closed';
 
 function secureContext(files: TlsFiles): tls.SecureContextOptions {
-  const problems = tlsFileProblems(files);
-  if (problems.length > 0) throw new ConfigError(problems.map(([v, m]) => `${v}: ${m}`).join('; '), { variable: problems[0]![0] });
+  checkTlsFiles(files);
   return { cert: readFileSync(files.certFile), key: readFileSync(files.keyFile), ...(files.passphrase !== undefined ? { passphrase: files.passphrase } : {}) };
 }
 
