@@ -21,6 +21,7 @@
 //   the layout of the client_protocol_version sent (./native.ts: clickhouse-go sends one).
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { createCors } from '../common/cors.js';
 import { basicCredentials, forMethod, readText, writeReply, type Headers } from '../common/http.js';
 import { serve } from '../common/serve.js';
 import { nativeCompressed } from './compressed.js';
@@ -46,16 +47,12 @@ interface Reply {
 }
 
 /**
- * ClickHouse's CORS headers (addHeaderCORS), and the ones a page needs to read an answer's
- * format, summary and exception code.
+ * CORS for any origin (the read key, not the origin, decides), exposing what a page needs to read
+ * an answer's format, summary and exception code: the query port's mechanism (../common/cors.ts).
  */
-const CORS: Headers = [
-  ['Access-Control-Allow-Origin', '*'],
-  ['Access-Control-Allow-Headers', 'origin, x-requested-with, content-type, authorization, x-clickhouse-format, x-clickhouse-user, x-clickhouse-key, x-clickhouse-database'],
-  ['Access-Control-Allow-Methods', 'POST, GET, OPTIONS'],
-  ['Access-Control-Expose-Headers', 'X-ClickHouse-Format, X-ClickHouse-Query-Id, X-ClickHouse-Summary, X-ClickHouse-Exception-Code, X-ClickHouse-Timezone'],
-  ['Access-Control-Max-Age', '86400'],
-];
+const CORS = createCors('*', ['X-ClickHouse-Format', 'X-ClickHouse-Query-Id', 'X-ClickHouse-Summary', 'X-ClickHouse-Exception-Code', 'X-ClickHouse-Timezone']);
+/** What a preflight may ask for, in ClickHouse's order. */
+const METHODS = 'POST, GET, OPTIONS';
 
 interface Request extends Reply {
   sql: string;
@@ -64,7 +61,6 @@ interface Request extends Reply {
   params: Record<string, string>;
   settings: Record<string, string>;
   defaultFormat: string;
-  queryId: string;
 }
 
 export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
@@ -114,7 +110,7 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
     const queryId = search.get('query_id') ?? randomUUID();
     const on = (name: string) => search.get(name) === '1' || search.get(name) === 'true';
     const compress = on('compress');
-    const reply: Reply = { queryId, compress, cors: on('add_http_cors_header') ? CORS : [] };
+    const reply: Reply = { queryId, compress, cors: on('add_http_cors_header') ? CORS.of(req) : [] };
     if (url === '/ping' || url === '/replicas_status' || (url === '/' && (method === 'get' || method === 'head') && !search.has('query'))) {
       // HEAD too, without the body (a load balancer's health check).
       writeReply(forMethod(res, req), 200, TEXT, OK, reply.cors);
@@ -122,14 +118,12 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
     }
     if (method === 'options') {
       // A browser's preflight, before a request with the key in a header: what ClickHouse answers
-      // when http_options_response holds its documented CORS headers.
-      res.writeStatus('204 No Content');
-      for (const [k, v] of CORS) res.writeHeader(k, v);
-      res.end();
+      // when http_options_response holds CORS headers.
+      CORS.preflight(res, req, METHODS);
       return;
     }
     if (url !== '/' || (method !== 'get' && method !== 'post')) {
-      fail(forMethod(res, req), { code: 48, type: 'NOT_IMPLEMENTED', message: `there is no handler for ${method.toUpperCase()} ${url.slice(0, 200)}: statements go to GET or POST /` }, reply, [['Allow', 'GET, POST, OPTIONS']]);
+      fail(forMethod(res, req), { code: 48, type: 'NOT_IMPLEMENTED', message: `there is no handler for ${method.toUpperCase()} ${url.slice(0, 200)}: statements go to GET or POST /` }, reply, [['Allow', METHODS]]);
       return;
     }
     const basic = basicCredentials(req.getHeader('authorization'));
