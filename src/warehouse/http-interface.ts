@@ -2,7 +2,8 @@
 // server in front of chDB answers with, so ClickHouse's own clients read its answers as a
 // server's: parameters, error bodies and their statuses, content types.
 
-const UNESCAPES: Readonly<Record<string, string>> = { t: '\t', n: '\n', r: '\r', '0': '\0', b: '\b', f: '\f', "'": "'", '\\': '\\' };
+/** ClickHouse's escape sequences in its quoted and escaped text forms, by the letter after the backslash. */
+export const UNESCAPES: Readonly<Record<string, string>> = { t: '\t', n: '\n', r: '\r', '0': '\0', b: '\b', f: '\f', "'": "'", '\\': '\\' };
 
 /** A `param_<name>` URL parameter's value, sent in ClickHouse's escaped text form, back to the value. */
 export function unescapeParam(text: string): string {
@@ -81,7 +82,12 @@ export function engineError(err: unknown): EngineError {
 
 /** The body ClickHouse sends with an error, which its clients parse for the code. */
 export function errorBody(e: EngineError, version: string): string {
-  return `Code: ${e.code}. DB::Exception: ${e.message.replace(/[.\s]+$/, '')}. (${e.type}) (version ${version})\n`;
+  return `Code: ${e.code}. DB::Exception: ${displayText(e)} (version ${version})\n`;
+}
+
+/** An exception's text as a server shows it: the message, then its name (`... not Drop. (READONLY)`). */
+export function displayText(e: Pick<EngineError, 'type' | 'message'>): string {
+  return `${e.message.replace(/[.\s]+$/, '')}. (${e.type})`;
 }
 
 // CANNOT_PARSE_TEXT, _QUOTED_STRING, _INPUT_ASSERTION_FAILED, BAD_ARGUMENTS, CANNOT_PARSE_DATE,

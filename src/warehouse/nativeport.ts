@@ -39,7 +39,7 @@ import {
   SERVER_REVISION,
   type ClientQuery,
 } from './nativeproto.js';
-import { MAX_IN_FLIGHT, type BiPort, type BiPortOptions } from './sqlengine.js';
+import { BUSY, type BiPort, type BiPortOptions } from './sqlengine.js';
 
 export type NativePortOptions = BiPortOptions;
 export type NativePort = BiPort;
@@ -82,7 +82,7 @@ export async function serveNativePort(opts: NativePortOptions): Promise<NativePo
     };
     /** An exception, then the connection closed: the client's packets can no longer be followed. */
     const fatal = (e: EngineError) => {
-      send(exception(e.code, e.type, e.message));
+      send(exception(e));
       state = 'closed';
       socket.end();
     };
@@ -110,7 +110,7 @@ export async function serveNativePort(opts: NativePortOptions): Promise<NativePo
     const run = async (q: ClientQuery) => {
       const release = engine.admit();
       if (release === null) {
-        send(exception(202, 'TOO_MANY_SIMULTANEOUS_QUERIES', `${MAX_IN_FLIGHT} statements are already running or waiting here (chDB runs one at a time)`));
+        send(exception(BUSY));
         return;
       }
       try {
@@ -131,7 +131,7 @@ export async function serveNativePort(opts: NativePortOptions): Promise<NativePo
       } catch (err) {
         const e = engineError(err);
         log.debug({ code: e.code, type: e.type, queryId: q.queryId }, 'native SQL port: statement not run');
-        send(exception(e.code, e.type, e.message));
+        send(exception(e));
       } finally {
         release();
       }

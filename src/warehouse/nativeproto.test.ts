@@ -87,7 +87,7 @@ describe('the native protocol, read by the server', () => {
     expect(serverHello('26.7.2.1', 54460, 'trackhouse').toString('hex')).toBe(
       Buffer.concat([varuint(0), str('ClickHouse'), varuint(26), varuint(7), varuint(54460), str('UTC'), str('trackhouse'), varuint(2)]).toString('hex'),
     );
-    const e = exception(164, 'READONLY', 'not Drop.');
+    const e = exception({ code: 164, type: 'READONLY', message: 'not Drop.' });
     const r = new PacketReader(e);
     expect(r.varuint()).toBe(2);
     expect(e.readInt32LE(1)).toBe(164);

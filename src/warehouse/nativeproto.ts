@@ -5,7 +5,7 @@
 // caller reads again when more has come. Field by field as ClickHouse's TCPHandler and
 // ClientInfo::read take them.
 import { nativeCompressed } from './compressed.js';
-import { unescapeParam } from './http-interface.js';
+import { displayText, UNESCAPES, unescapeParam, type EngineError } from './http-interface.js';
 import { stringBytes, varuintBytes } from './native.js';
 
 /** The revision this server speaks: server query time in progress packets (54460). */
@@ -110,7 +110,7 @@ export interface ClientQuery {
 /** A setting's or parameter's value as the protocol sends it: a custom one (flag 2) is a quoted field dump. */
 function fieldText(value: string, custom: boolean): string {
   if (!custom || value.length < 2 || value[0] !== "'" || value[value.length - 1] !== "'") return value;
-  return value.slice(1, -1).replace(/\\(.)/gs, (_m, c: string) => ({ t: '\t', n: '\n', r: '\r', '0': '\0', b: '\b', f: '\f' })[c] ?? c);
+  return value.slice(1, -1).replace(/\\(.)/gs, (_m, c: string) => UNESCAPES[c] ?? c);
 }
 
 function readNamedValues(r: PacketReader): Record<string, string> {
@@ -236,9 +236,8 @@ export function dataPacket(block: Buffer, compressed: boolean): Buffer {
 }
 
 /** An Exception packet: code, class name, text (as a server's: the message, then its name), no stack, no nested one. */
-export function exception(code: number, name: string, message: string): Buffer {
+export function exception(e: EngineError): Buffer {
   const codeBytes = Buffer.alloc(4);
-  codeBytes.writeInt32LE(code);
-  const text = `${message.replace(/[.\s]+$/, '')}. (${name})`;
-  return Buffer.concat([varuintBytes(SERVER.Exception), codeBytes, stringBytes('DB::Exception'), stringBytes(text), stringBytes(''), Buffer.from([0])]);
+  codeBytes.writeInt32LE(e.code);
+  return Buffer.concat([varuintBytes(SERVER.Exception), codeBytes, stringBytes('DB::Exception'), stringBytes(displayText(e)), stringBytes(''), Buffer.from([0])]);
 }

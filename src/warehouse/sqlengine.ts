@@ -8,7 +8,7 @@ import type { ClickHouseClient, DataFormat } from '@clickhouse/client';
 import type { Logger } from '../common/log.js';
 import { Counter, Histogram, type Registry } from '../common/metrics.js';
 import type { TlsFiles } from '../common/tls.js';
-import { ClickHouseException, engineError } from './http-interface.js';
+import { ClickHouseException, engineError, type EngineError } from './http-interface.js';
 import { DEFAULT_READ_ONLY_LIMITS, readOnlyStatement, resultText, type ReadOnlyLimits } from './readonly.js';
 
 /**
@@ -17,6 +17,13 @@ import { DEFAULT_READ_ONLY_LIMITS, readOnlyStatement, resultText, type ReadOnlyL
  * bound keeps a pile of slow ones from holding the sink's inserts for longer than 8 time limits.
  */
 export const MAX_IN_FLIGHT = 8;
+
+/** What a statement past the bound is told, by either port. */
+export const BUSY: EngineError = {
+  code: 202,
+  type: 'TOO_MANY_SIMULTANEOUS_QUERIES',
+  message: `${MAX_IN_FLIGHT} statements are already running or waiting here (chDB runs one at a time)`,
+};
 
 /** Refused by the ports: READONLY, or over a limit (TIMEOUT_EXCEEDED, TOO_MANY_ROWS_OR_BYTES, MEMORY_LIMIT_EXCEEDED). */
 const REFUSED_CODES: ReadonlySet<number> = new Set([164, 159, 396, 241]);

@@ -27,7 +27,7 @@ import { serve } from '../common/serve.js';
 import { nativeCompressed } from './compressed.js';
 import { nativeForRevision } from './native.js';
 import { contentTypeOf, engineError, errorBody, paramsAndSettings, statusOf, type EngineError } from './http-interface.js';
-import { MAX_IN_FLIGHT, type BiPort, type BiPortOptions } from './sqlengine.js';
+import { BUSY, type BiPort, type BiPortOptions } from './sqlengine.js';
 
 export type SqlPortOptions = BiPortOptions;
 export type SqlPort = BiPort;
@@ -166,7 +166,7 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
     });
     const release = engine.admit();
     if (release === null) {
-      fail(res, { code: 202, type: 'TOO_MANY_SIMULTANEOUS_QUERIES', message: `${MAX_IN_FLIGHT} statements are already running or waiting here (chDB runs one at a time)` }, reply, [['Retry-After', '1']]);
+      fail(res, BUSY, reply, [['Retry-After', '1']]);
       return;
     }
     // The place is given back once: when the request is answered, or when its client leaves
