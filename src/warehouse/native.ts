@@ -269,7 +269,8 @@ export function layoutOf(type: string): Layout {
  * (48, NOT_IMPLEMENTED) naming the first column whose type it cannot lay out.
  */
 export function nativeForRevision(body: Buffer, revision: number): Buffer {
-  return revision <= 0 ? body : Buffer.concat(nativeBlocks(body, revision).blocks);
+  // One copy of the whole answer (it may be 256 MiB): the blocks' parts are views of `body`.
+  return revision <= 0 ? body : Buffer.concat(relaid(body, revision).blocks.flat());
 }
 
 /** A column's name and type, as a block's header gives them. */
@@ -283,9 +284,15 @@ export interface NativeColumn {
  * packet of its own), and the columns of the first (none for an empty body: chDB writes no block).
  */
 export function nativeBlocks(body: Buffer, revision: number): { blocks: Buffer[]; columns: NativeColumn[] } {
+  const { blocks, columns } = relaid(body, revision);
+  return { blocks: blocks.map((parts) => (parts.length === 1 ? parts[0]! : Buffer.concat(parts))), columns };
+}
+
+/** Each block of `body` as the parts that make it in `revision`'s layout: views of `body` and the bytes put between them. */
+function relaid(body: Buffer, revision: number): { blocks: Buffer[][]; columns: NativeColumn[] } {
   const custom = revision >= CUSTOM_SERIALIZATION_REVISION;
   const b = new Reader(body);
-  const blocks: Buffer[] = [];
+  const blocks: Buffer[][] = [];
   let columnsOfFirst: NativeColumn[] | null = null;
   let at = 0;
   const layouts = new Map<string, Layout>();
@@ -297,11 +304,11 @@ export function nativeBlocks(body: Buffer, revision: number): { blocks: Buffer[]
       const [columns, afterColumns] = b.varuint(at);
       const [rows, afterRows] = b.varuint(afterColumns);
       at = afterRows;
-      const seen: NativeColumn[] = [];
+      const first: NativeColumn[] | null = columnsOfFirst === null ? [] : null;
       for (let c = 0; c < columns; c++) {
         const [column, afterName] = b.str(at);
         const [type, afterType] = b.str(afterName);
-        seen.push({ name: column, type });
+        first?.push({ name: column, type });
         at = afterType;
         let layout = layouts.get(type);
         if (layout === undefined) {
@@ -322,8 +329,8 @@ export function nativeBlocks(body: Buffer, revision: number): { blocks: Buffer[]
         if (rows > 0) at = layout.data(b, layout.prefix(b, at), rows);
       }
       parts.push(body.subarray(copied, at));
-      blocks.push(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
-      columnsOfFirst ??= seen;
+      blocks.push(parts);
+      columnsOfFirst ??= first;
     }
   } catch (err) {
     if (!(err instanceof Truncated)) throw err;
