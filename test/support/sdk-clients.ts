@@ -36,28 +36,31 @@ export interface GoProgram {
   name: string;
   /** What it drives and which test needs it, for the message saying why it is skipped. */
   what: string;
-  /** The oldest Go its modules build with (go.mod's `go` line), as [major, minor]. */
-  minimum: [number, number];
 }
 
 export const GO_SDK_PROBE: GoProgram = {
   source: GO_SOURCE,
   name: 'sdk-go',
   what: "the test driving Segment's and PostHog's Go SDKs (ingest-jvm-go-sdks, its Go suite)",
-  minimum: [1, 21],
 };
 
 export const CLICKHOUSE_GO_PROBE: GoProgram = {
   source: path.resolve('test/support/clickhouse-go'),
   name: 'clickhouse-go',
   what: "the test driving ClickHouse's Go client, as Grafana's plugin does (sql-port, its clickhouse-go case)",
-  minimum: [1, 26],
 };
+
+/** The oldest Go the program's modules build with: its go.mod's `go` line, as [major, minor]. */
+function minimumGo(program: GoProgram): [number, number] {
+  const m = /^go (\d+)\.(\d+)/m.exec(readFileSync(path.join(program.source, 'go.mod'), 'utf8'));
+  if (m === null) throw new Error(`${path.join(program.source, 'go.mod')} has no go line`);
+  return [Number(m[1]), Number(m[2])];
+}
 
 /** Why `program` cannot be built here (no go, or one older than its modules need), or null. */
 export function goProblem(program: GoProgram): string | null {
   const version = goVersion();
-  const [major, minor] = program.minimum;
+  const [major, minor] = minimumGo(program);
   const wanted = `Go ${major}.${minor} or newer from https://go.dev/dl/; its modules come from the Go module proxy into .trackhouse/sdk-clients/go`;
   if (version === null) return `${program.what} is SKIPPED: go is not on PATH (install ${wanted})`;
   const m = /go(\d+)\.(\d+)/.exec(version);
