@@ -1,9 +1,10 @@
 // Runs the built CLI (dist/cli/main.js) as a user does, for tests of whole processes: their
 // output, their exit, their children, and the events they take and serve.
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { processRunning } from '../../src/common/process.js';
 import { LOCAL_KAFKA_VERSION } from '../../src/config/index.js';
 
 export const MAIN = path.resolve('dist/cli/main.js');
@@ -85,14 +86,8 @@ export function childrenOf(pid: number): { pid: number; comm: string }[] {
     });
 }
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
-  } catch {
-    return false;
-  }
-}
+/** Whether `pid` still runs (a zombie does not): the project's own check. */
+export const isAlive = processRunning;
 
 /** POSTs a batch of `n` track events for `user`; the status and the event ids. */
 export async function sendBatch(ingestUrl: string, user: string, n: number, tag: string): Promise<{ status: number; ids: string[] }> {

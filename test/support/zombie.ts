@@ -2,17 +2,10 @@
 // reaps. `sh` starts a short `sleep` in the background and becomes a long one (exec), which does
 // not wait for children; the short one, once done, stays a zombie until the parent ends.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { procStat } from '../../src/common/process.js';
 
-function state(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? null;
-  } catch {
-    return null;
-  }
-}
+const state = (pid: number) => procStat(pid)?.state ?? null;
 
 /** A zombie's pid; `end()` stops its parent, and init reaps both. */
 export async function zombie(): Promise<{ pid: number; end(): void }> {
