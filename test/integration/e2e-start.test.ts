@@ -12,6 +12,7 @@ import { Analytics } from '@segment/analytics-node';
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/localkafka/index.js';
+import { helloPacket } from '../support/bi-engine.js';
 import { tempDir } from '../support/env.js';
 
 const MAIN = path.resolve('dist/cli/main.js');
@@ -25,8 +26,7 @@ interface Running {
 
 /** What the native SQL port sends to a hello with the dev read key (revision 54460), until its own hello is whole or 5 s pass. */
 function nativeHello(port: number): Promise<Buffer> {
-  const str = (t: string) => Buffer.concat([Buffer.from([t.length]), Buffer.from(t)]);
-  const hello = Buffer.concat([Buffer.from([0]), str('e2e'), Buffer.from([1, 1, 0xdc, 0xa9, 0x03]), str('default'), str('grafana'), str('dev-read-key')]);
+  const hello = helloPacket('dev-read-key');
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1', () => socket.write(hello));
     const got: Buffer[] = [];

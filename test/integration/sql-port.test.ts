@@ -15,7 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/common/log.js';
 import { createRegistry } from '../../src/common/metrics.js';
 import { createSqlEngine, serveNativePort, serveSqlPort, type ClickHouseHandle, type NativePort, type SqlPort } from '../../src/warehouse/index.js';
-import { chdbWithEvents } from '../support/bi-engine.js';
+import { stringBytes } from '../../src/warehouse/native.js';
+import { chdbWithEvents, helloPacket } from '../support/bi-engine.js';
 import { tempDir } from '../support/env.js';
 import { rng } from '../support/rng.js';
 import { runChild } from '../support/child.js';
@@ -491,11 +492,10 @@ describeWithPython('the read-only native SQL port with clickhouse-driver (Python
 });
 
 describe('the read-only native SQL port, packet by packet', () => {
-  const str = (t: string) => Buffer.concat([Buffer.from([Buffer.byteLength(t)]), Buffer.from(t)]);
+  const str = stringBytes;
   /** A client of revision 54460 that says hello to `database` and sends `then`; what the server sent until it closed or went quiet. */
   async function converse(database: string, then: Buffer[] = [], quietMs = 1500): Promise<{ bytes: Buffer; closed: boolean }> {
-    const revision = Buffer.from([0xdc, 0xa9, 0x03]); // 54460 as a varuint
-    const packet = Buffer.concat([Buffer.from([0]), str('raw-client'), Buffer.from([1, 1]), revision, str(database), str('raw'), str(KEY)]);
+    const packet = helloPacket(KEY, database);
     return new Promise((resolve, reject) => {
       const socket = net.connect(native.port, '127.0.0.1');
       const got: Buffer[] = [];
@@ -619,8 +619,7 @@ describe('the read-only SQL ports with TLS files', () => {
   it('speaks TLS on the native port with them: a hello over TLS is answered, one in clear is not', async () => {
     const { certFile, keyFile } = certificate('native');
     const secure = await serveNativePort({ engine: await createSqlEngine(ch.client), host: '127.0.0.1', port: 0, portVariable: 'BI_NATIVE_PORT', readKeys: new Set([KEY]), log: createLogger('silent'), tls: { certFile, keyFile } });
-    const str = (t: string) => Buffer.concat([Buffer.from([t.length]), Buffer.from(t)]);
-    const hello = Buffer.concat([Buffer.from([0]), str('tls-client'), Buffer.from([1, 1, 0xdc, 0xa9, 0x03]), str('default'), str('bi'), str(KEY)]);
+    const hello = helloPacket(KEY);
     const firstBytes = (socket: net.Socket) =>
       new Promise<Buffer>((resolve) => {
         const got: Buffer[] = [];
