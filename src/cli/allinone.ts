@@ -27,7 +27,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { checkClickHouse, createSqlEngine, migrate, openClickHouse, serveNativePort, serveSqlPort, type ClickHouseHandle } from '../warehouse/index.js';
 import { InterruptedError, TrackhouseError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
-import { processRunning } from '../common/process.js';
 import { claimPort, probeListen } from '../common/listen-errors.js';
 import { VERSION } from '../common/version.js';
 import { lowerBulkThreads, THREAD } from '../common/threads.js';
@@ -40,6 +39,7 @@ import {
   freePort,
   portIsFree,
   startLocalBroker,
+  stopBrokerGroup,
   writeBrokerState,
   type LocalBroker,
 } from '../localkafka/index.js';
@@ -286,26 +286,6 @@ function loopbackFor(host: string): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
 
-/** Asks a broker's wrapper (its process group) to stop, and waits until it has; SIGKILL after 20 s. */
-async function stopOrphanBroker(pid: number): Promise<void> {
-  const signal = (name: NodeJS.Signals) => {
-    try {
-      process.kill(-pid, name);
-    } catch {
-      /* gone already */
-    }
-  };
-  signal('SIGTERM');
-  const deadline = Date.now() + 20_000;
-  while (processRunning(pid)) {
-    if (Date.now() > deadline) {
-      signal('SIGKILL');
-      break;
-    }
-    await sleep(100);
-  }
-}
-
 async function kafkaFor(
   config: Config,
   log: Logger,
@@ -318,7 +298,7 @@ async function kafkaFor(
     // The broker of a start that is gone (this one holds the data dir): it stops by itself once it
     // sees that, within a second; reusing it would leave this start without Kafka then.
     log.info({ brokerPid: running.pid }, 'waiting for the local Kafka broker of the previous start, which is gone, to stop');
-    await stopOrphanBroker(running.pid);
+    await stopBrokerGroup(running.pid);
     clearBrokerState(config.dataDir, running.pid);
   } else if (running) {
     // One started by `trackhouse kafka run`: it belongs to that command, which stops it.

@@ -11,6 +11,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TrackhouseError } from '../common/errors.js';
+import { processRunning } from '../common/process.js';
 import { ensureJars } from './jars.js';
 import { classArchive } from './cds.js';
 import { javaRuntime } from './prereq.js';
@@ -244,6 +245,30 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
     kill: () => killGroup(child),
     classArchive: cds.ready,
   };
+}
+
+/**
+ * Stops a broker this process did not start, by the pid of its wrapper (the leader of its process
+ * group, as broker.json records it): SIGTERM to the group, then waits until it has gone; SIGKILL
+ * after 20 s.
+ */
+export async function stopBrokerGroup(pid: number): Promise<void> {
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, name);
+    } catch {
+      /* gone already */
+    }
+  };
+  signal('SIGTERM');
+  const deadline = Date.now() + 20_000;
+  while (processRunning(pid)) {
+    if (Date.now() > deadline) {
+      signal('SIGKILL');
+      break;
+    }
+    await sleep(100);
+  }
 }
 
 function killGroup(child: ChildProcess): void {
