@@ -7,7 +7,9 @@
 // pipeline is idle and again under a steady background load of batches (many other users): one
 // 100-event batch every 10 ms (BENCH_E2E_LOAD=bursts: autocannon's rate limit instead, which sends
 // each second's batches at once at the top of the second, the load this bench used before).
-// Percentiles come from an HDR histogram of the probe times.
+// Percentiles come from an HDR histogram of the probe times. Beside them, the view's own share
+// over the same probes, from its metrics: how old each transaction's oldest record was when it
+// committed, and how long the commit took from queueing (where a caught-up view's delay goes).
 //
 // Every background event has a messageId of its own (a repeated body would be a client resend,
 // which the view and the sink skip without writing: that would not be 10k events/s written).
@@ -22,6 +24,7 @@ import * as hdr from 'hdr-histogram-js';
 import { batchBodies } from './lib/events.js';
 import { runLoad, runPaced } from './lib/load.js';
 import { startBenchAllInOne } from './lib/allinone.js';
+import { histogramBuckets, histogramDelta } from './lib/histogram.js';
 import { sampled } from './lib/proc.js';
 import type { BenchContext, BenchSection } from './types.js';
 
@@ -41,6 +44,41 @@ interface Freshness {
   mean_ms: number;
   /** Probes that were not visible within the deadline (should be 0). */
   lost: number;
+  /** The view's own share, from its metrics over the same probes (every transaction, background included). */
+  view: ViewShare;
+}
+
+/**
+ * Quantiles as histogram bucket bounds (ms; null: nothing observed, -1: above the last bound).
+ * record_age: Kafka timestamp of a transaction's oldest record to its commit; commit: queued to committed.
+ */
+interface ViewShare {
+  transactions: number;
+  record_age_p50_ms: number | null;
+  record_age_p99_ms: number | null;
+  commit_p50_ms: number | null;
+  commit_p99_ms: number | null;
+}
+
+const AGE = 'trackhouse_query_view_record_age_seconds';
+const COMMIT = 'trackhouse_query_view_commit_seconds';
+
+async function viewBuckets(query: string): Promise<{ age: Map<number, number>; commit: Map<number, number> }> {
+  const text = await (await fetch(`${query}/metrics`)).text();
+  return { age: histogramBuckets(text, AGE), commit: histogramBuckets(text, COMMIT) };
+}
+
+function viewShare(before: Awaited<ReturnType<typeof viewBuckets>>, after: Awaited<ReturnType<typeof viewBuckets>>): ViewShare {
+  const age = histogramDelta(before.age, after.age);
+  const commit = histogramDelta(before.commit, after.commit);
+  const ms = (s: number | null) => (s === null ? null : Number.isFinite(s) ? Math.round(s * 1000 * 10) / 10 : -1);
+  return {
+    transactions: commit.count,
+    record_age_p50_ms: ms(age.quantile(0.5)),
+    record_age_p99_ms: ms(age.quantile(0.99)),
+    commit_p50_ms: ms(commit.quantile(0.5)),
+    commit_p99_ms: ms(commit.quantile(0.99)),
+  };
 }
 
 const UNIQUE = '@@req@@';
@@ -69,6 +107,7 @@ async function probes(ingest: string, query: string, n: number): Promise<Freshne
   const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000, numberOfSignificantValueDigits: 3 });
   let lost = 0;
   let sum = 0;
+  const before = await viewBuckets(query);
   for (let i = 0; i < n; i++) {
     const ms = await probe(ingest, query, 30_000);
     if (ms === null) lost++;
@@ -86,6 +125,7 @@ async function probes(ingest: string, query: string, n: number): Promise<Freshne
     max_ms: h.maxValue,
     mean_ms: Math.round(sum / Math.max(1, n - lost)),
     lost,
+    view: viewShare(before, await viewBuckets(query)),
   };
   h.destroy();
   return out;
@@ -179,12 +219,14 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
     target_p99_ms: TARGET_P99_MS,
     meets_target: runs.every((r) => Math.max(r.idle.p99_ms, r.under_load.p99_ms) <= TARGET_P99_MS && r.idle.lost + r.under_load.lost === 0),
   };
-  const row = (name: string, f: Freshness) => `| ${name} | ${f.probes} | ${f.p50_ms} | ${f.p90_ms} | ${f.p99_ms} | ${f.max_ms} | ${f.lost} |`;
+  const bound = (ms: number | null) => (ms === null ? '-' : ms < 0 ? '> 3600000' : `<= ${ms}`);
+  const row = (name: string, f: Freshness) =>
+    `| ${name} | ${f.probes} | ${f.p50_ms} | ${f.p90_ms} | ${f.p99_ms} | ${f.max_ms} | ${f.lost} | ${f.view.transactions} | ${bound(f.view.record_age_p50_ms)} / ${bound(f.view.record_age_p99_ms)} | ${bound(f.view.commit_p50_ms)} / ${bound(f.view.commit_p99_ms)} |`;
   const markdown = [
     '## End to end: freshness (ingest 200 -> visible in the query API)',
     '',
-    '| condition | probes | p50 ms | p90 ms | p99 ms | max ms | not visible in 30 s |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    '| condition | probes | p50 ms | p90 ms | p99 ms | max ms | not visible in 30 s | view transactions | oldest record at commit p50 / p99 ms | commit p50 / p99 ms |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...runs.flatMap((r) => {
       const tag = runs.length > 1 ? `${r.root}: ` : '';
       return [row(`${tag}idle`, r.idle), row(`${tag}background ${r.under_load.background_events_per_s} events/s`, r.under_load)];
@@ -193,6 +235,10 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
     `The bench process's own event-loop delay while the loaded probes ran (it sends the background too; a delay there delays a probe's answer as seen): ${runs
       .map((r) => `p99 ${r.under_load.client_loop_p99_ms} / max ${r.under_load.client_loop_max_ms} ms`)
       .join('; ')}.`,
+    '',
+    "The last three columns are the view's own share over the same probes, from its metrics (histogram bucket bounds, every transaction counted, the background's included): " +
+      "each transaction's oldest record, from its Kafka timestamp to readable in the view (`trackhouse_query_view_record_age_seconds`), and the time from its queueing to its commit, which waits for the transaction before it (`trackhouse_query_view_commit_seconds`). " +
+      "A record's age starts at the ingest's send to Kafka, before its 200; a probe also waits for its next poll and the query's answer.",
     '',
     `All-in-one (\`trackhouse start\`) with default settings: the query API answers from its view, fed from Kafka by its own reader. Each probe: one track event for a new user, timed from its 200 until \`GET /v1/users/{id}/events\` returns it (polled every ${POLL_MS} ms); background events each with a messageId of their own, ${bursts ? "sent as autocannon's rate limit does (each second's batches at once at the top of the second)" : 'one 100-event batch every 10 ms'}. Target p99 <= ${TARGET_P99_MS} ms: ${results.meets_target ? 'met' : 'NOT met'}.`,
     '',

@@ -176,4 +176,22 @@ describe('view builder', () => {
     expect(queued).toEqual([50, 80]);
     expect(state.offsets('t')).toEqual(new Map([[0, 80]]));
   });
+
+  it('times each commit, and ages it by the oldest Kafka timestamp among its records', async () => {
+    const state = await open();
+    const b = new ViewBuilder(state, { topic: 't', partitions: [0, 1], window: { events: 1000, ms: 0 }, log: silentLogger(), now: () => T0 });
+    await state.write(() => b.setHorizon(0));
+    const writtenAt = (rb: ReadBatch, ms: number): ReadBatch => ({ ...rb, records: rb.records.map((r) => ({ ...r, timestamp: String(ms) })) });
+    // One fetch, two partitions: one transaction, as old as its older partition's record.
+    await b.apply([writtenAt(batch(0, 0, [event(1, 'u', T0)]), T0 - 250), writtenAt(batch(1, 0, [event(2, 'v', T0)]), T0 - 4000)]);
+    await b.flush();
+    const t = b.takeTimings();
+    expect(t).toHaveLength(2);
+    expect(t[0]).toBeGreaterThanOrEqual(0);
+    expect(t[1]).toBe(4);
+    expect(b.takeTimings()).toEqual([]);
+    await b.apply([writtenAt(batch(0, 1, [event(3, 'u', T0)]), T0 + 60_000)]); // a producer clock ahead of this one
+    await b.flush();
+    expect(b.takeTimings()[1]).toBe(0);
+  });
 });

@@ -49,6 +49,8 @@ export const CATCH_UP_RECORDS = 320_000;
  * at most until it is queued; the one committing holds as much again. ~1.1 KB per bench event.
  */
 export const CATCH_UP_BYTES = 384 * 1024 * 1024;
+/** Commits whose timings wait for the next report at most (the thread reports every 500 ms). */
+const MAX_TIMINGS = 4_096;
 /** Parts (slices) of one transaction at most: PutOrder numbers them in 16 bits. */
 const MAX_PARTS = 65_535;
 
@@ -97,6 +99,13 @@ export interface BuilderCounts {
   /** Records read in all (every offset handled). */
   records: number;
 }
+
+/**
+ * Committed transactions since the last `takeTimings()`, as pairs: seconds from queued to committed
+ * (a transaction waits for the one before it), and the age of its oldest record then (Kafka
+ * timestamp to readable in the view: how stale the view was for that event).
+ */
+export type CommitTimings = number[];
 
 function windowKey(partition: number): Buffer {
   const k = Buffer.allocUnsafe(4);
@@ -153,6 +162,7 @@ export class ViewBuilder {
   private readonly order = new PutOrder();
   private gathered: Gathered = gathering();
   private readonly perCommit: number;
+  private timings: CommitTimings = [];
   private readonly catchUpRecords: number;
   private readonly catchUpBytes: number;
 
@@ -280,6 +290,10 @@ export class ViewBuilder {
     g.json.push(Buffer.from(d.json.buffer, d.json.byteOffset, d.json.byteLength));
     g.partitions.add(b.partition);
     g.records += to - from;
+    // A part's first record is its oldest (a partition's timestamps grow with its offsets, up to
+    // producers' clocks), so one look per part, not per record.
+    const ts = Number(b.records[from]!.timestamp);
+    if (ts < g.oldest) g.oldest = ts;
     // What this part keeps alive until its transaction commits: the slabs and arrays it came in.
     for (const a of [d.status, d.json, d.jsonEnds, d.keys, d.keyEnds, d.userBytes, d.ts, d.receivedAt, d.typeCode, d.ids]) g.bytes += a.buffer.byteLength;
     this.applySlice(b, from, to, d, keys, g.offsets, part);
@@ -298,25 +312,40 @@ export class ViewBuilder {
     // without one, or a restart would take resends of the events before them again.
     const snapshot = this.now() - this.lastSnapshot >= WINDOW_SNAPSHOT_MS || [...g.partitions].some((p) => !this.windowSaved.has(p));
     const previous = this.committing;
-    this.committing = this.state.write(
-      () => {
-        for (let i = 0; i < g.marks.length; i += 2) {
-          const d = g.parts[g.marks[i]!]!;
-          const k = g.marks[i + 1]!;
-          this.writer.markOlderKey(g.keys[g.marks[i]!]!, d.keyEnds[3 * k]!, d.userBytes[k]!);
-        }
-        // The events the slices took, queued in key order (see ./putorder.ts).
-        order.forEach((part, k) => void this.writer.putDecoded(g.parts[part]!, k, g.keys[part]!, g.json[part]!));
-        order.reset();
-        this.writer.flushDays();
-        if (snapshot) this.saveWindows();
-      },
-      this.opts.topic,
-      g.offsets,
-    );
+    const queuedAt = performance.now();
+    this.committing = this.state
+      .write(
+        () => {
+          for (let i = 0; i < g.marks.length; i += 2) {
+            const d = g.parts[g.marks[i]!]!;
+            const k = g.marks[i + 1]!;
+            this.writer.markOlderKey(g.keys[g.marks[i]!]!, d.keyEnds[3 * k]!, d.userBytes[k]!);
+          }
+          // The events the slices took, queued in key order (see ./putorder.ts).
+          order.forEach((part, k) => void this.writer.putDecoded(g.parts[part]!, k, g.keys[part]!, g.json[part]!));
+          order.reset();
+          this.writer.flushDays();
+          if (snapshot) this.saveWindows();
+        },
+        this.opts.topic,
+        g.offsets,
+      )
+      .then(() => this.committed(queuedAt, g.oldest));
     if (snapshot) this.lastSnapshot = this.now();
     await previous;
     this.opts.afterQueued?.(this.counts.records, previous !== this.initial);
+  }
+
+  private committed(queuedAt: number, oldest: number): void {
+    if (this.timings.length >= 2 * MAX_TIMINGS) return;
+    this.timings.push((performance.now() - queuedAt) / 1000, Number.isFinite(oldest) ? Math.max(0, this.now() - oldest) / 1000 : Number.NaN);
+  }
+
+  /** The timings of the transactions committed since the last call (see CommitTimings). */
+  takeTimings(): CommitTimings {
+    const t = this.timings;
+    this.timings = [];
+    return t;
   }
 
   /** Records [from, to) of a batch as a decode task; those already applied are left undecoded. */
@@ -504,10 +533,12 @@ interface Gathered {
   records: number;
   /** Bytes of the parts' buffers (held until the transaction commits). */
   bytes: number;
+  /** The oldest Kafka timestamp of its parts' first records, ms. */
+  oldest: number;
 }
 
 function gathering(): Gathered {
-  return { parts: [], keys: [], json: [], marks: [], offsets: new Map(), partitions: new Set(), records: 0, bytes: 0 };
+  return { parts: [], keys: [], json: [], marks: [], offsets: new Map(), partitions: new Set(), records: 0, bytes: 0, oldest: Infinity };
 }
 
 interface Slice {

@@ -16,7 +16,7 @@ import { createKafka } from '../kafka/client.js';
 import { createPartitionReader, type PartitionReader } from '../kafka/reader.js';
 import { attachState } from '../state/statestore.js';
 import { ErasureList, type UserErasure } from '../erasure/list.js';
-import { ViewBuilder, type BackfillRow, type BuilderCounts } from './builder.js';
+import { ViewBuilder, type BackfillRow, type BuilderCounts, type CommitTimings } from './builder.js';
 import { createDecoder } from './decodepool.js';
 import { nameThread, THREAD } from '../common/threads.js';
 import { DAY_MS, VIEW_DATABASES, viewSize, type ViewSize } from './viewstore.js';
@@ -62,6 +62,8 @@ export interface BuilderReport {
   rounds: number;
   backfilled: number;
   gaps: number;
+  /** The transactions committed since the report before (./builder.ts CommitTimings). */
+  commits: CommitTimings;
 }
 
 /** builder -> main */
@@ -175,6 +177,7 @@ async function main(data: ViewWorkerData): Promise<void> {
     rounds,
     backfilled: builder.backfilled,
     gaps: builder.gaps,
+    commits: builder.takeTimings(),
   });
   const post = (m: FromBuilder) => port.postMessage(m);
 

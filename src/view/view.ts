@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from '../common/log.js';
-import { Counter, Gauge, type Registry } from '../common/metrics.js';
+import { Counter, Gauge, Histogram, type Registry } from '../common/metrics.js';
 import type { Config } from '../config/index.js';
 import { userHash, type ErasureList, type UserErasure } from '../erasure/list.js';
 import { openState, type StateStore } from '../state/statestore.js';
@@ -254,6 +254,20 @@ function viewMetrics(registry: Registry, state: StateStore): ViewMetrics {
   });
   const backfilled = new Counter({ name: 'trackhouse_query_view_backfilled_total', help: 'Events read from ClickHouse because Kafka no longer held them', registers: [registry] });
   const gaps = new Counter({ name: 'trackhouse_query_view_gap_records_total', help: 'Records deleted by retention before the view read them', registers: [registry] });
+  const commitSeconds = new Histogram({
+    name: 'trackhouse_query_view_commit_seconds',
+    help: "Time from a view transaction being queued to its commit (it waits for the one before it): what a caught-up view's freshness is made of",
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const recordAge = new Histogram({
+    name: 'trackhouse_query_view_record_age_seconds',
+    help:
+      "Age of each view transaction's oldest record when it committed: from its Kafka timestamp (the producer's clock) to readable in the view. " +
+      'Large while the view catches up',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600],
+    registers: [registry],
+  });
   const outcomes = [
     ['applied', 'applied'],
     ['redelivered', 'redelivered'],
@@ -276,6 +290,11 @@ function viewMetrics(registry: Registry, state: StateStore): ViewMetrics {
       if (db > 0) backfilled.inc(db);
       const dg = now.gaps - (b?.gaps ?? 0);
       if (dg > 0) gaps.inc(dg);
+      const c = now.commits;
+      for (let i = 0; i + 1 < c.length; i += 2) {
+        commitSeconds.observe(c[i]!);
+        if (!Number.isNaN(c[i + 1])) recordAge.observe(c[i + 1]!);
+      }
     },
   };
 }

@@ -18,7 +18,8 @@ import { shardPartitions, startView as startBareView } from '../../src/view/view
 import { partitionCount } from '../../src/kafka/admin.js';
 import { startSink, type RunningSink } from '../../src/sink/index.js';
 import { tempDir, testConfig } from '../support/env.js';
-import { caughtUp, count, produce, resendOf, waitFor } from './sink-helpers.js';
+import { metricsText, metricValue } from './ingest-support.js';
+import { caughtUp, count, produce, resendOf, testEvent, waitFor } from './sink-helpers.js';
 import { allPages, DAY, randomEvents } from './view-helpers.js';
 
 const KEY = 'test-read-key';
@@ -102,6 +103,27 @@ describe('view life cycle', () => {
     expect(page.events).toEqual([expect.objectContaining({ event_id: 'resent-once', timestamp: new Date(original.timestamp).toISOString() })]);
     const twicePage = JSON.parse((await pages(v.server, 'twice'))[0]!.text) as { events: { event_id: string }[] };
     expect(twicePage.events.map((e) => e.event_id)).toEqual(['delivered-twice']);
+  });
+
+  it('reports each commit: how long it took, and how old its oldest record was by its Kafka timestamp', async () => {
+    const v = views[0]!;
+    const url = `http://127.0.0.1:${v.server.port}`;
+    const AGE = 'trackhouse_query_view_record_age_seconds';
+    const COMMIT = 'trackhouse_query_view_commit_seconds';
+    const read = async () => {
+      const text = await metricsText(url);
+      // Commits whose oldest record was 30 s to 5 min old.
+      return { commits: metricValue(text, `${COMMIT}_count`), aged: metricValue(text, `${AGE}_count`), minutes: metricValue(text, `${AGE}_bucket`, 'le="300"') - metricValue(text, `${AGE}_bucket`, 'le="30"') };
+    };
+    const before = await read();
+    // Written two minutes ago, by the producer's clock (as a producer would stamp a record it had to retry for that long).
+    const aged = [0, 1, 2].map((i) => testEvent(900 + i, { event_id: `aged-${i}`, user_id: 'aged', anonymous_id: null, timestamp: now - DAY }));
+    await produce(kafka, config.kafka.topics.events, aged, () => Date.now() - 120_000);
+    await waitFor('the aged events in the view', async () => (await pages(v.server, 'aged'))[0]!.text.includes('aged-2'), 60_000);
+    await waitFor('their commit in the metrics', async () => (await read()).aged > before.aged, 10_000);
+    const after = await read();
+    expect(after.commits).toBeGreaterThan(before.commits);
+    expect(after.minutes).toBeGreaterThan(before.minutes);
   });
 
   it('is not ready until it has caught up, and answers from ClickHouse meanwhile', async () => {
