@@ -94,6 +94,15 @@ export class HttpError extends TrackhouseError {
   }
 }
 
+/** A request parameter is missing, unknown, repeated or has a bad value (400, the parameter named in the body). */
+export class InvalidParameterError extends HttpError {
+  readonly parameter: string;
+  constructor(parameter: string, message: string) {
+    super('invalid_parameter', message, { details: { parameter } });
+    this.parameter = parameter;
+  }
+}
+
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);

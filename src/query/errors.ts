@@ -5,14 +5,7 @@
 import { DependencyError, HttpError } from '../common/errors.js';
 import { httpErrorReply, type HttpErrorReply } from '../common/http.js';
 
-/** A request parameter is missing, unknown, repeated or has a bad value. */
-export class InvalidParameterError extends HttpError {
-  readonly parameter: string;
-  constructor(parameter: string, message: string) {
-    super('invalid_parameter', message, { details: { parameter } });
-    this.parameter = parameter;
-  }
-}
+export { InvalidParameterError } from '../common/errors.js';
 
 /** No bearer read key, or one that is not configured. */
 export class UnauthorizedError extends HttpError {

@@ -2,6 +2,7 @@
 // request or refused with an InvalidParameterError naming the parameter; nothing the client sent
 // goes further unchecked. Values later reach ClickHouse only as query parameters.
 import { parseIsoTime, typedTime, type IsoTimeProblem } from '../common/isotime.js';
+import { readQuery } from '../common/querystring.js';
 import { EVENT_TYPES, MAX_ID_LENGTH, STORABLE_TIMES, type EventType } from '../schema/index.js';
 import { decodeCursor, scopeFingerprint, type Cursor } from './cursor.js';
 import { InvalidParameterError } from './errors.js';
@@ -44,53 +45,6 @@ export interface Limits {
 const EVENTS_PARAMS = new Set(['from', 'to', 'type', 'event', 'limit', 'cursor']);
 const ROLLUP_PARAMS = new Set(['by', 'from', 'to', 'source']);
 const SOURCE = /^[A-Za-z0-9._-]{1,64}$/;
-
-/** Parses a raw query string; unknown, repeated and empty parameters are refused. */
-export function readQuery(query: string, allowed: ReadonlySet<string>): Map<string, string> {
-  const out = new Map<string, string>();
-  if (query === '') return out;
-  // Hot path (every page): without '%' or '+' nothing is decoded, so splitting on '&' and the
-  // first '=' gives what URLSearchParams gives (empty pieces skipped, a piece without '=' an empty
-  // value) at a fraction of its cost. Anything else goes through URLSearchParams.
-  if (plain(query)) {
-    for (let at = 0; at <= query.length; ) {
-      let end = query.indexOf('&', at);
-      if (end < 0) end = query.length;
-      if (end > at) {
-        const eq = query.indexOf('=', at);
-        if (eq < 0 || eq > end) add(out, allowed, query.slice(at, end), '');
-        else add(out, allowed, query.slice(at, eq), query.slice(eq + 1, end));
-      }
-      at = end + 1;
-    }
-    return out;
-  }
-  for (const [name, value] of new URLSearchParams(query)) add(out, allowed, name, value);
-  return out;
-}
-
-/**
- * True when URLSearchParams would take `query` as it is: no '%' or '+' to decode, no leading '?'
- * to drop, and no UTF-16 surrogate (a lone one it would replace).
- */
-function plain(query: string): boolean {
-  if (query.charCodeAt(0) === 0x3f) return false;
-  for (let i = 0; i < query.length; i++) {
-    const c = query.charCodeAt(i);
-    if (c === 0x25 || c === 0x2b || (c >= 0xd800 && c <= 0xdfff)) return false;
-  }
-  return true;
-}
-
-/** Adds one parameter, refusing unknown, repeated and empty ones. */
-function add(out: Map<string, string>, allowed: ReadonlySet<string>, name: string, value: string): void {
-  if (!allowed.has(name)) {
-    throw new InvalidParameterError(name, `unknown parameter ${JSON.stringify(name.slice(0, 100))}; allowed: ${[...allowed].join(', ')}`);
-  }
-  if (out.has(name)) throw new InvalidParameterError(name, `${name} is given more than once`);
-  if (value === '') throw new InvalidParameterError(name, `${name} is empty; leave it out instead`);
-  out.set(name, value);
-}
 
 /** `from` and `to`: typed by people, a zone required, within what events can hold. */
 const TIME = typedTime(STORABLE_TIMES);

@@ -13,7 +13,8 @@ import { bearerToken, forMethod, getAndHead, NO_STORE, readText, requireIdentity
 import { parseIsoTime, typedTime, type IsoTimeProblem } from '../common/isotime.js';
 import { settledWithin } from '../common/wait.js';
 import { REGULATION_TYPES, type ErasureList, type Regulation, type RegulationType } from '../erasure/index.js';
-import { InvalidParameterError, readQuery, type QueryRoutes } from '../query/index.js';
+import { readQuery } from '../common/querystring.js';
+import { InvalidParameterError, type QueryRoutes } from '../query/index.js';
 import { MAX_ID_LENGTH } from '../schema/index.js';
 import type { RegulationExecutor } from './executor.js';
 

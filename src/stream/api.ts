@@ -9,9 +9,10 @@
 // through src/common/router.ts: a trailing slash, OPTIONS and CORS the same on either port.
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Cors } from '../common/cors.js';
-import { HTTP_ERRORS, HttpError } from '../common/errors.js';
+import { HTTP_ERRORS, HttpError, InvalidParameterError } from '../common/errors.js';
 import { bearerToken, forMethod, getAndHead, httpErrorReply, NO_STORE, writeJson, type Headers, type ResponseState } from '../common/http.js';
 import { parseIsoTime, typedTime, type IsoTimeProblem } from '../common/isotime.js';
+import { readQuery } from '../common/querystring.js';
 import { EVENT_TYPES, MAX_ID_LENGTH, STORABLE_TIMES } from '../schema/index.js';
 import type { Rule } from './rules.js';
 import type { Note } from './store.js';
@@ -31,7 +32,7 @@ function unauthorized(reason: 'missing' | 'invalid'): HttpError {
 
 /** A bad request parameter: 400 `invalid_parameter` naming it. */
 export function paramError(parameter: string, message: string): HttpError {
-  return new HttpError('invalid_parameter', message, { details: { parameter } });
+  return new InvalidParameterError(parameter, message);
 }
 
 /** What the API reads; null while the stream component is not running (503). */
@@ -71,18 +72,6 @@ export interface StreamRoutesOptions {
 export const VOLUME_PARAMS = new Set(['by', 'window', 'from', 'to', 'source', 'event', 'type']);
 export const ALERTS_PARAMS = new Set(['rule']);
 const SOURCE = /^[A-Za-z0-9._-]{1,64}$/;
-
-function readQuery(query: string, allowed: ReadonlySet<string>): Map<string, string> {
-  const out = new Map<string, string>();
-  if (query === '') return out;
-  for (const [name, value] of new URLSearchParams(query)) {
-    if (!allowed.has(name)) throw paramError(name, `unknown parameter ${JSON.stringify(name.slice(0, 100))}; allowed: ${[...allowed].join(', ')}`);
-    if (out.has(name)) throw paramError(name, `${name} is given more than once`);
-    if (value === '') throw paramError(name, `${name} is empty; leave it out instead`);
-    out.set(name, value);
-  }
-  return out;
-}
 
 /** `from` and `to`: typed by people, a zone required, within what events can hold (as the query API's). */
 const TIME = typedTime(STORABLE_TIMES);

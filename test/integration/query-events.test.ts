@@ -252,6 +252,8 @@ describe('GET /v1/users/{userId}/events', () => {
       [events('alice', 'type='), 'type'],
       [events('alice', 'limit=5&limit=6'), 'limit'],
       [events('alice', 'cursor=bogus'), 'cursor'],
+      [events('alice', 'event=%E0%A4'), 'event'],
+      [events('alice', 'event=50%'), 'event'],
       ['/v1/users/%E0%A4%A/events', 'userId'],
       ['/v1/rollups/daily', 'by'],
       ['/v1/rollups/daily?by=user', 'by'],

@@ -115,6 +115,7 @@ describe('GET /v1/volume', () => {
       ['limit=5', 'limit'],
       ['by=source&by=event', 'by'],
       ['window=minute&from=2020-01-01', 'from'],
+      ['by=event&event=%C3', 'event'],
     ];
     for (const [query, parameter] of bad) {
       const r = await getJson(`${base}/v1/volume?${query}`);
