@@ -96,12 +96,13 @@ export async function startAllInOne(): Promise<number> {
     });
     life.add(ingest, { stopFirst: true });
 
-    const ch: ClickHouseHandle = await openClickHouse(config.clickhouse, config.dataDir);
     // The sink's work (its decode threads, chDB's insert and merge threads) and the stream share
     // this process with the view: at a lower priority, what a fresh event waits on goes first
-    // when the cores are short (measured: docs/architecture/view.md, "Freshness").
-    // (Its timer is unref'd: it ends with the process, which ends once every part has stopped.)
-    lowerBulkThreads([THREAD.sinkDecode, THREAD.stream], BULK_NICE);
+    // when the cores are short (measured: docs/architecture/view.md, "Freshness"). Called before
+    // chDB runs anything or a worker thread of ours starts: Node's threads are the ones already
+    // there (see lowerBulkThreads). (Its timer is unref'd: it ends with the process.)
+    await lowerBulkThreads([THREAD.sinkDecode, THREAD.stream], BULK_NICE);
+    const ch: ClickHouseHandle = await openClickHouse(config.clickhouse, config.dataDir);
     life.add(clickhousePart(ch));
     await checkClickHouse(ch, config.clickhouse);
     await auditMigrations(kafka, config, await migrate(ch.client, log), 'start', ch.location, log);

@@ -1,3 +1,4 @@
+import { readlinkSync, writeFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { threadsOf } from '../../test/support/threads.js';
@@ -42,7 +43,7 @@ describe.runIf(linux)('lowerBulkThreads', () => {
   it('lowers the named bulk threads and threads of no known name, not the view or Node threads', async () => {
     workers.push(await namedWorker(THREAD.sinkDecode), await namedWorker(THREAD.viewBuilder), await namedWorker('SomePool'));
     const nodeBefore = nices('node');
-    ends(lowerBulkThreads([THREAD.sinkDecode], 7));
+    ends(await lowerBulkThreads([THREAD.sinkDecode], 7));
     expect(nices(THREAD.sinkDecode)).toEqual([7]);
     expect(nices('SomePool')).toEqual([7]);
     expect(nices(THREAD.viewBuilder)).toEqual([0]);
@@ -52,12 +53,28 @@ describe.runIf(linux)('lowerBulkThreads', () => {
 
   it('leaves a thread whose priority was set already as it is', async () => {
     workers.push(await namedWorker('ChosenPool', 3));
-    ends(lowerBulkThreads([], 7));
+    ends(await lowerBulkThreads([], 7));
     expect(nices('ChosenPool')).toEqual([3]);
   });
 
+  it("keeps Node's threads (libuv's pool among them) at their priority when renamed later, as chDB renames the pool's", async () => {
+    ends(await lowerBulkThreads([], 7, 20));
+    const self = readlinkSync('/proc/self');
+    const nodeThread = threadsOf().find((t) => t.name === 'node' && String(t.tid) !== self)!;
+    const comm = `/proc/self/task/${nodeThread.tid}/comm`;
+    writeFileSync(comm, 'Unknown');
+    try {
+      // A thread of ours first seen as "Unknown" is lowered: the scan runs and would lower the renamed one.
+      workers.push(await namedWorker('Unknown'));
+      await expect.poll(() => nices('Unknown').sort(), { timeout: 10_000, interval: 20 }).toEqual([0, 7]);
+      expect(threadsOf().find((t) => t.tid === nodeThread.tid)?.nice).toBe(0);
+    } finally {
+      writeFileSync(comm, 'node');
+    }
+  });
+
   it('lowers a bulk thread that names itself after the first scan', async () => {
-    ends(lowerBulkThreads([THREAD.stream], 7, 20));
+    ends(await lowerBulkThreads([THREAD.stream], 7, 20));
     workers.push(await namedWorker(THREAD.stream));
     await expect.poll(() => nices(THREAD.stream), { timeout: 10_000, interval: 20 }).toEqual([7]);
   });

@@ -9,6 +9,7 @@
 // (QUERY_BACKGROUND_NICE: the view's and the stream's) so that its HTTP thread goes first
 // (docs/architecture/query.md, "Background threads at a lower priority").
 import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { getPriority, setPriority } from 'node:os';
 
 /** Thread names of this project (at most 15 bytes: the kernel's limit). */
@@ -45,12 +46,18 @@ export const QUERY_BACKGROUND: readonly string[] = [THREAD.viewBuilder, THREAD.v
  * thread not started by Node or by this project (chDB's thread pools), unless its priority was
  * set already. Threads appear later (chDB
  * grows its pools), so the scan runs every `everyMs` (a readdir and a small read per new thread).
- * Returns a function that ends the scan.
+ * Node's own threads are the ones that exist when it is called (call it before starting worker
+ * threads), libuv's pool among them: they keep their priority whatever they are called later.
+ * chDB renames a pool thread that ran one of its queries to "Unknown", and lowered by that name,
+ * the pool ran the view's and the stream's LMDB commits at nice 10 (found 2026-12-05).
+ * Resolves to a function that ends the scan.
  */
-export function lowerBulkThreads(bulk: readonly string[], nice: number, everyMs = 2_000): () => void {
+export async function lowerBulkThreads(bulk: readonly string[], nice: number, everyMs = 2_000): Promise<() => void> {
+  // libuv starts every thread of its pool on its first task: after this one, they are all there.
+  await stat(process.cwd()).catch(() => undefined);
   const ours = new Set<string>(Object.values(THREAD));
   const lowered = new Set<string>(bulk);
-  return lowerWhere((name) => lowered.has(name) || !ours.has(name), nice, everyMs);
+  return lowerWhere((name) => lowered.has(name) || !ours.has(name), nice, everyMs, true);
 }
 
 /**
@@ -60,11 +67,15 @@ export function lowerBulkThreads(bulk: readonly string[], nice: number, everyMs 
  */
 export function lowerNamedThreads(names: readonly string[], nice: number, everyMs = 2_000): () => void {
   const lowered = new Set<string>(names);
-  return lowerWhere((name) => lowered.has(name), nice, everyMs);
+  return lowerWhere((name) => lowered.has(name), nice, everyMs, false);
 }
 
-/** Every `everyMs`, each thread of this process seen for the first time with a name of its own, lowered when `pick(name)`. */
-function lowerWhere(pick: (name: string) => boolean, nice: number, everyMs: number): () => void {
+/**
+ * Every `everyMs`, each thread of this process seen for the first time with a name of its own,
+ * lowered when `pick(name)`. `keepNodeThreads`: the threads with Node's name at the first scan are
+ * never looked at again (see lowerBulkThreads).
+ */
+function lowerWhere(pick: (name: string) => boolean, nice: number, everyMs: number, keepNodeThreads: boolean): () => void {
   let self: string;
   try {
     self = readlinkSync('/proc/self');
@@ -72,6 +83,7 @@ function lowerWhere(pick: (name: string) => boolean, nice: number, everyMs: numb
     return () => {};
   }
   const seen = new Set<string>();
+  let first = true;
   const scan = () => {
     let tids: string[];
     try {
@@ -87,8 +99,11 @@ function lowerWhere(pick: (name: string) => boolean, nice: number, everyMs: numb
       } catch {
         continue; // ended meanwhile
       }
-      // A worker thread names itself once it runs: a 'node' thread is looked at again next time.
-      if (NODE.has(name)) continue;
+      if (NODE.has(name)) {
+        if (first && keepNodeThreads) seen.add(tid);
+        // A worker thread names itself once it runs: a 'node' thread is looked at again next time.
+        continue;
+      }
       seen.add(tid);
       if (pick(name)) {
         try {
@@ -99,6 +114,7 @@ function lowerWhere(pick: (name: string) => boolean, nice: number, everyMs: numb
         }
       }
     }
+    first = false;
   };
   scan();
   const timer = setInterval(scan, everyMs);

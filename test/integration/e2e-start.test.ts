@@ -11,9 +11,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Analytics } from '@segment/analytics-node';
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { THREAD } from '../../src/common/threads.js';
 import { freePort } from '../../src/localkafka/index.js';
 import { helloPacket } from '../support/bi-engine.js';
 import { tempDir } from '../support/env.js';
+import { threadsOf } from '../support/threads.js';
 
 const MAIN = path.resolve('dist/cli/main.js');
 const DAY = 86_400_000;
@@ -301,6 +303,18 @@ describe('trackhouse start (all-in-one), end to end', () => {
     expect(run!.stdout()).toContain(`native   127.0.0.1:${ports.biNative}`);
     const serverHello = await nativeHello(ports.biNative!);
     expect([serverHello[0], serverHello.includes(Buffer.from('trackhouse'))]).toEqual([0, true]);
+  });
+
+  it("lowers chDB's and the sink's threads, not libuv's pool, which runs the view's LMDB commits", () => {
+    const threads = threadsOf(run!.child.pid!);
+    const nices = (name: string) => threads.filter((t) => t.name === name).map((t) => t.nice);
+    // chDB renames a pool thread that ran one of its queries "Unknown": the sink's inserts and the
+    // BI port's queries above ran on them. They were lowered by that name until 2026-12-05.
+    expect(nices('Unknown').length, 'libuv pool threads renamed by chDB').toBeGreaterThan(0);
+    expect(new Set(nices('Unknown'))).toEqual(new Set([0]));
+    expect(new Set(nices('MergeMutate'))).toEqual(new Set([10]));
+    expect(new Set(nices(THREAD.sinkDecode))).toEqual(new Set([10]));
+    expect(new Set(nices(THREAD.viewBuilder))).toEqual(new Set([0]));
   });
 
   it('Ctrl-C stops every part, Kafka included, with exit code 0, and a second start finds the data', async () => {
