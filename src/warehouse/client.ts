@@ -89,9 +89,35 @@ export async function openClickHouse(cfg: ClickHouseConfig, dataDir: string): Pr
     throw err;
   }
   const client = createClient({
-    connection,
+    connection: oneStatementAtATime(connection as EngineConnection),
     request_timeout: cfg.requestTimeoutMs,
     log: LOG,
   } as Parameters<typeof createClient>[0]);
   return { client, engine: 'chdb', location: dir, close: () => client.close() };
+}
+
+/** The calls of @clickhouse/client's connection contract that run a statement (close waits its turn too). */
+const STATEMENT_CALLS = ['query', 'exec', 'command', 'insert', 'ping', 'close'] as const;
+type EngineConnection = Record<(typeof STATEMENT_CALLS)[number], (params?: unknown) => Promise<unknown>>;
+
+/**
+ * chDB runs one statement at a time, and a call waiting for its turn inside chDB holds one of
+ * libuv's pool threads (four by default), which the view's and the stream's LMDB commits and
+ * every file system call of the process need too. Four BI statements (or three and a sink insert)
+ * held the whole pool, and the per-user API's fresh events waited up to 30 s, a BI statement's
+ * time limit. So the calls wait their turn here, in JavaScript, and at most one is in chDB.
+ */
+export function oneStatementAtATime<C extends EngineConnection>(connection: C): C {
+  let tail: Promise<unknown> = Promise.resolve();
+  const settle = () => undefined;
+  const wrapped = Object.create(connection) as C;
+  for (const name of STATEMENT_CALLS) {
+    const call = connection[name].bind(connection);
+    wrapped[name] = (params?: unknown) => {
+      const turn = tail.then(() => call(params));
+      tail = turn.then(settle, settle);
+      return turn;
+    };
+  }
+  return wrapped;
 }

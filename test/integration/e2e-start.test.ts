@@ -305,6 +305,39 @@ describe('trackhouse start (all-in-one), end to end', () => {
     expect([serverHello[0], serverHello.includes(Buffer.from('trackhouse'))]).toEqual([0, true]);
   });
 
+  it("keeps the per-user API fresh while BI statements queue for chDB (they once held libuv's whole pool)", async () => {
+    // chDB runs one statement at a time: four slow ones, each ended by its own 8 s limit, queue
+    // for 32 s. Waiting inside chDB they held libuv's four pool threads, which the view's LMDB
+    // commits need too: a fresh event showed only as the first statement ended. Now it shows while
+    // that one runs, seconds before its answer (a margin between two moments of this run, not a
+    // speed: the view takes milliseconds, the statement its 8 s).
+    const slow = 'SELECT count() FROM numbers(100000000000) WHERE sipHash64(number) % 7 = 1';
+    const bi = `http://127.0.0.1:${ports.bi}/?user=metabase&password=dev-read-key&max_execution_time=8`;
+    let firstAnswer = Infinity;
+    const statements = Array.from({ length: 4 }, () =>
+      fetch(bi, { method: 'POST', body: slow }).then(async (r) => {
+        firstAnswer = Math.min(firstAnswer, performance.now());
+        return [r.status, (await r.text()).slice(0, 40)];
+      }),
+    );
+    await sleep(500);
+    const user = `fresh-during-bi-${Date.now()}`;
+    const sent = await fetch(`${ingestUrl}/v1/track`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from('dev-write-key:').toString('base64')}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ userId: user, event: 'Fresh During BI' }),
+    });
+    expect(sent.status).toBe(200);
+    let visibleAt = Infinity;
+    while (visibleAt === Infinity && firstAnswer === Infinity) {
+      if ((await getJson(`${queryUrl}/v1/users/${user}/events`)).body.events?.length === 1) visibleAt = performance.now();
+      else await sleep(20);
+    }
+    const answers = await Promise.all(statements);
+    expect(answers).toEqual(Array.from({ length: 4 }, () => [408, expect.stringContaining('Code: 159.')]));
+    expect(firstAnswer - visibleAt).toBeGreaterThan(2_000);
+  });
+
   it("lowers chDB's and the sink's threads, not libuv's pool, which runs the view's LMDB commits", () => {
     const threads = threadsOf(run!.child.pid!);
     const nices = (name: string) => threads.filter((t) => t.name === name).map((t) => t.nice);
