@@ -111,7 +111,7 @@ export async function startAllInOne(): Promise<number> {
     const queryRegistry = createRegistry('query');
     // BI tools read the tables through them (the same engine gate and metrics); they stop just
     // before ClickHouse closes.
-    const sqlEngine = biPorts.http === null && biPorts.native === null ? null : await createSqlEngine(ch.client, { registry: queryRegistry });
+    const sqlEngine = biPorts.http === null && biPorts.native === null ? null : await createSqlEngine(ch.biClient, { registry: queryRegistry });
     const sqlPort =
       sqlEngine === null || biPorts.http === null
         ? null

@@ -17,6 +17,11 @@ export type { ClickHouseClient } from '@clickhouse/client';
 
 export interface ClickHouseHandle {
   readonly client: ClickHouseClient;
+  /**
+   * The same engine for the BI ports' statements: on chDB their calls wait behind every waiting
+   * call of `client`'s (engineTurns); on a server, `client` itself.
+   */
+  readonly biClient: ClickHouseClient;
   /** 'chdb' or 'server', for logs and for the few places that must know (none in SQL). */
   readonly engine: 'chdb' | 'server';
   /** Where chDB keeps its data, or the server URL. */
@@ -56,7 +61,7 @@ export async function openClickHouse(cfg: ClickHouseConfig, dataDir: string): Pr
       application: 'trackhouse',
       log: LOG,
     });
-    return { client, engine: 'server', location: cfg.url, close: () => client.close() };
+    return { client, biClient: client, engine: 'server', location: cfg.url, close: () => client.close() };
   }
   let createChdbConnection: (opts: { path: string }) => unknown;
   try {
@@ -88,12 +93,10 @@ export async function openClickHouse(cfg: ClickHouseConfig, dataDir: string): Pr
     }
     throw err;
   }
-  const client = createClient({
-    connection: oneStatementAtATime(connection as EngineConnection),
-    request_timeout: cfg.requestTimeoutMs,
-    log: LOG,
-  } as Parameters<typeof createClient>[0]);
-  return { client, engine: 'chdb', location: dir, close: () => client.close() };
+  const turns = engineTurns(connection as EngineConnection);
+  const clientOf = (c: EngineConnection) => createClient({ connection: c, request_timeout: cfg.requestTimeoutMs, log: LOG } as Parameters<typeof createClient>[0]);
+  const client = clientOf(turns.first);
+  return { client, biClient: clientOf(turns.last), engine: 'chdb', location: dir, close: () => client.close() };
 }
 
 /** The calls of @clickhouse/client's connection contract that run a statement (close waits its turn too). */
@@ -106,18 +109,34 @@ type EngineConnection = Record<(typeof STATEMENT_CALLS)[number], (params?: unkno
  * every file system call of the process need too. Four BI statements (or three and a sink insert)
  * held the whole pool, and the per-user API's fresh events waited up to 30 s, a BI statement's
  * time limit. So the calls wait their turn here, in JavaScript, and at most one is in chDB.
+ *
+ * Two views of the one connection, with one queue: `first`'s calls (the pipeline's: the sink's
+ * inserts, the query API, migrations) go before any waiting call of `last`'s (the BI ports'), so
+ * a sink insert waits for at most the one statement running, not for every BI statement queued.
  */
-export function oneStatementAtATime<C extends EngineConnection>(connection: C): C {
-  let tail: Promise<unknown> = Promise.resolve();
-  const settle = () => undefined;
-  const wrapped = Object.create(connection) as C;
-  for (const name of STATEMENT_CALLS) {
-    const call = connection[name].bind(connection);
-    wrapped[name] = (params?: unknown) => {
-      const turn = tail.then(() => call(params));
-      tail = turn.then(settle, settle);
-      return turn;
-    };
-  }
-  return wrapped;
+export function engineTurns<C extends EngineConnection>(connection: C): { first: C; last: C } {
+  const waiting: [(() => void)[], (() => void)[]] = [[], []];
+  let busy = false;
+  const next = () => {
+    const run = waiting[0].shift() ?? waiting[1].shift();
+    if (run === undefined) busy = false;
+    else run();
+  };
+  const view = (lane: 0 | 1): C => {
+    const wrapped = Object.create(connection) as C;
+    for (const name of STATEMENT_CALLS) {
+      const call = connection[name].bind(connection);
+      wrapped[name] = (params?: unknown) =>
+        new Promise((resolve, reject) => {
+          const run = () => void Promise.resolve().then(() => call(params)).then(resolve, reject).finally(next);
+          if (busy) waiting[lane].push(run);
+          else {
+            busy = true;
+            run();
+          }
+        });
+    }
+    return wrapped;
+  };
+  return { first: view(0), last: view(1) };
 }

@@ -2,8 +2,9 @@
 // native TCP protocol, ./nativeport.ts): what runs (./readonly.ts), how many statements wait for
 // it at once, and their count and time on the query API's /metrics. chDB runs one statement at a
 // time, for these ports, the sink and the query API alike, so the bound is the engine's, not a
-// port's: at most MAX_IN_FLIGHT wait, and the sink's inserts wait their turn behind at most as
-// many time limits. Nothing is lost meanwhile: Kafka holds the events (chaos case bi-heavy).
+// port's: at most MAX_IN_FLIGHT wait. The ports run on the client whose calls go after every
+// waiting call of the pipeline's (./client.ts engineTurns), so a sink insert waits for at most the
+// one statement running. Nothing is lost meanwhile: Kafka holds the events (chaos case bi-heavy).
 import type { ClickHouseClient, DataFormat } from '@clickhouse/client';
 import type { Logger } from '../common/log.js';
 import { Counter, Histogram, type Registry } from '../common/metrics.js';
@@ -14,7 +15,7 @@ import { DEFAULT_READ_ONLY_LIMITS, readOnlyStatement, resultText, type ReadOnlyL
 /**
  * Statements waiting for or holding the engine at once; the rest are told to come back. A
  * dashboard sends its cards' statements together, each usually milliseconds on the rollups; the
- * bound keeps a pile of slow ones from holding the sink's inserts for longer than 8 time limits.
+ * bound keeps a pile of slow ones from waiting without end.
  */
 export const MAX_IN_FLIGHT = 8;
 
