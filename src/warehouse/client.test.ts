@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { engineTurns } from './client.js';
+import { engineTurns, FIRST_IN_A_ROW } from './client.js';
 
 /** A connection whose every call stays running until the test ends it, recording what starts. */
 function fakeEngine() {
@@ -54,5 +54,19 @@ describe('engineTurns', () => {
     }
     await Promise.all(results);
     expect(e.log).toEqual(['query bi-1', 'insert sink-1', 'insert sink-2', 'query bi-2', 'query bi-3']);
+  });
+
+  it("lets a waiting BI statement go after FIRST_IN_A_ROW of the pipeline's calls in a row, so a busy pipeline does not starve it", async () => {
+    const e = fakeEngine();
+    const { first, last } = engineTurns(e.connection);
+    const results = [first.insert('running'), last.query('bi')];
+    for (let i = 0; i < FIRST_IN_A_ROW + 2; i++) results.push(first.insert(`sink-${i}`));
+    for (let i = 0; i < results.length; i++) {
+      await tick();
+      e.running.shift()!.end(true);
+    }
+    await Promise.all(results);
+    const sinks = Array.from({ length: FIRST_IN_A_ROW + 2 }, (_, i) => `insert sink-${i}`);
+    expect(e.log).toEqual(['insert running', ...sinks.slice(0, FIRST_IN_A_ROW), 'query bi', ...sinks.slice(FIRST_IN_A_ROW)]);
   });
 });

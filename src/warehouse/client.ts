@@ -103,6 +103,9 @@ export async function openClickHouse(cfg: ClickHouseConfig, dataDir: string): Pr
 const STATEMENT_CALLS = ['query', 'exec', 'command', 'insert', 'ping', 'close'] as const;
 type EngineConnection = Record<(typeof STATEMENT_CALLS)[number], (params?: unknown) => Promise<unknown>>;
 
+/** The pipeline's calls run in a row at most this many times while a BI statement waits for its turn. */
+export const FIRST_IN_A_ROW = 4;
+
 /**
  * chDB runs one statement at a time, and a call waiting for its turn inside chDB holds one of
  * libuv's pool threads (four by default), which the view's and the stream's LMDB commits and
@@ -113,12 +116,18 @@ type EngineConnection = Record<(typeof STATEMENT_CALLS)[number], (params?: unkno
  * Two views of the one connection, with one queue: `first`'s calls (the pipeline's: the sink's
  * inserts, the query API, migrations) go before any waiting call of `last`'s (the BI ports'), so
  * a sink insert waits for at most the one statement running, not for every BI statement queued.
+ * A busy pipeline does not starve the BI ports: after FIRST_IN_A_ROW of its calls in a row, one
+ * waiting BI statement goes.
  */
 export function engineTurns<C extends EngineConnection>(connection: C): { first: C; last: C } {
   const waiting: [(() => void)[], (() => void)[]] = [[], []];
   let busy = false;
+  /** `first`'s calls run in a row while one of `last`'s waited: after FIRST_IN_A_ROW, one of `last`'s goes, so neither starves. */
+  let inARow = 0;
   const next = () => {
-    const run = waiting[0].shift() ?? waiting[1].shift();
+    const lastsTurn = waiting[1].length > 0 && (waiting[0].length === 0 || inARow >= FIRST_IN_A_ROW);
+    const run = lastsTurn ? waiting[1].shift() : waiting[0].shift();
+    inARow = lastsTurn || waiting[1].length === 0 ? 0 : inARow + 1;
     if (run === undefined) busy = false;
     else run();
   };
