@@ -24,8 +24,9 @@ import * as hdr from 'hdr-histogram-js';
 import { batchBodies } from './lib/events.js';
 import { runLoad, runPaced } from './lib/load.js';
 import { startBenchAllInOne } from './lib/allinone.js';
-import { histogramBuckets, histogramDelta } from './lib/histogram.js';
+import { histogramDelta } from './lib/histogram.js';
 import { sampled } from './lib/proc.js';
+import { Metrics } from '../src/dashboard/prometheus.js';
 import type { BenchContext, BenchSection } from './types.js';
 
 const WRITE_KEY = 'bench-write-key';
@@ -64,8 +65,8 @@ const AGE = 'trackhouse_query_view_record_age_seconds';
 const COMMIT = 'trackhouse_query_view_commit_seconds';
 
 async function viewBuckets(query: string): Promise<{ age: Map<number, number>; commit: Map<number, number> }> {
-  const text = await (await fetch(`${query}/metrics`)).text();
-  return { age: histogramBuckets(text, AGE), commit: histogramBuckets(text, COMMIT) };
+  const m = new Metrics(await (await fetch(`${query}/metrics`)).text());
+  return { age: m.buckets(AGE) ?? new Map(), commit: m.buckets(COMMIT) ?? new Map() };
 }
 
 function viewShare(before: Awaited<ReturnType<typeof viewBuckets>>, after: Awaited<ReturnType<typeof viewBuckets>>): ViewShare {

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { histogramBuckets, histogramDelta } from './histogram.js';
+import { Metrics } from '../../src/dashboard/prometheus.js';
+import { histogramDelta } from './histogram.js';
+
+const histogramBuckets = (text: string, name: string) => new Metrics(text).buckets(name)!;
 
 const scrape = (counts: [string, number][]) =>
   ['# HELP x_seconds x', '# TYPE x_seconds histogram', ...counts.map(([le, n]) => `x_seconds_bucket{le="${le}",component="q"} ${n}`), 'x_seconds_count{component="q"} 0', 'y_bucket{le="1"} 99'].join('\n');

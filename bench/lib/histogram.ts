@@ -1,20 +1,7 @@
-// A Prometheus histogram read from two scrapes of /metrics: what was observed between them, and
-// its quantiles as bucket bounds (the bound of the first bucket holding the quantile: an upper
-// bound, as histogram_quantile() would interpolate within it).
-
-/** Cumulative bucket counts by upper bound (`le`), summed over every series of `name`. */
-export function histogramBuckets(text: string, name: string): Map<number, number> {
-  const out = new Map<number, number>();
-  const prefix = `${name}_bucket{`;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(prefix)) continue;
-    const le = /le="([^"]+)"/.exec(line)?.[1];
-    if (le === undefined) continue;
-    const bound = le === '+Inf' ? Infinity : Number(le);
-    out.set(bound, (out.get(bound) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
-  }
-  return out;
-}
+// A Prometheus histogram read from two scrapes of /metrics (their buckets as
+// src/dashboard/prometheus.ts reads them): what was observed between them, and its quantiles as
+// bucket bounds (the bound of the first bucket holding the quantile: an upper bound, as
+// histogram_quantile() would interpolate within it).
 
 export interface HistogramDelta {
   count: number;
@@ -22,7 +9,7 @@ export interface HistogramDelta {
   quantile(q: number): number | null;
 }
 
-/** What was observed between two scrapes' buckets (see histogramBuckets). */
+/** What was observed between two scrapes' buckets (Metrics.buckets()). */
 export function histogramDelta(before: Map<number, number>, after: Map<number, number>): HistogramDelta {
   const bounds = [...after.keys()].sort((a, b) => a - b);
   const cumulative = bounds.map((b) => (after.get(b) ?? 0) - (before.get(b) ?? 0));

@@ -1,12 +1,13 @@
-// Reading counters and gauges out of a Prometheus text exposition (what our /metrics serve).
-// Parsing is parse-prometheus-text-format's (escaping, comments, exponents, +Inf); this keeps only
-// what the dashboard asks of it: a metric's value summed over series, or split by one label.
+// Reading counters, gauges and histograms out of a Prometheus text exposition (what our /metrics
+// serve). Parsing is parse-prometheus-text-format's (escaping, comments, exponents, +Inf); this
+// keeps only what is asked of it: a metric's value summed over series, or split by one label, and
+// a histogram's buckets summed over series (the e2e bench's view share).
 import parsePrometheus from 'parse-prometheus-text-format';
 
 interface Family {
   name: string;
   type: string;
-  metrics: { value?: string; labels?: Record<string, string> }[];
+  metrics: { value?: string; labels?: Record<string, string>; buckets?: Record<string, string> }[];
 }
 
 export class Metrics {
@@ -37,6 +38,20 @@ export class Metrics {
     for (const m of f.metrics) {
       const key = m.labels?.[label] ?? '';
       out[key] = (out[key] ?? 0) + numberOf(m.value);
+    }
+    return out;
+  }
+
+  /** A histogram's cumulative counts by bucket bound (`le`; +Inf as Infinity), summed over its series; null when absent. */
+  buckets(name: string): Map<number, number> | null {
+    const f = this.families.get(name);
+    if (!f) return null;
+    const out = new Map<number, number>();
+    for (const m of f.metrics) {
+      for (const [le, count] of Object.entries(m.buckets ?? {})) {
+        const bound = le === '+Inf' ? Infinity : Number(le);
+        out.set(bound, (out.get(bound) ?? 0) + numberOf(count));
+      }
     }
     return out;
   }
