@@ -19,17 +19,17 @@ export function readQuery(query: string, allowed: ReadonlySet<string>): Map<stri
       const eq = text.indexOf('=', at);
       const rawName = eq < 0 || eq > end ? text.slice(at, end) : text.slice(at, eq);
       const rawValue = eq < 0 || eq > end ? '' : text.slice(eq + 1, end);
-      if (decode) {
-        const name = component(rawName);
-        if (name === null) throw new InvalidParameterError(rawName, `parameter name ${JSON.stringify(rawName.slice(0, 100))} is not valid percent-encoded UTF-8`);
-        const value = component(rawValue);
-        // The name is checked first, so an unknown one is reported as such.
-        if (value === null) {
-          check(out, allowed, name, 'x');
-          throw new InvalidParameterError(name, `${name} is not valid percent-encoded UTF-8`);
-        }
-        add(out, allowed, name, value);
-      } else add(out, allowed, rawName, rawValue);
+      const name = decode ? component(rawName) : rawName;
+      if (name === null) throw new InvalidParameterError(rawName, `parameter name ${JSON.stringify(rawName.slice(0, 100))} is not valid percent-encoded UTF-8`);
+      // The name is checked first, so an unknown one is reported as such.
+      if (!allowed.has(name)) {
+        throw new InvalidParameterError(name, `unknown parameter ${JSON.stringify(name.slice(0, 100))}; allowed: ${[...allowed].join(', ')}`);
+      }
+      if (out.has(name)) throw new InvalidParameterError(name, `${name} is given more than once`);
+      const value = decode ? component(rawValue) : rawValue;
+      if (value === null) throw new InvalidParameterError(name, `${name} is not valid percent-encoded UTF-8`);
+      if (value === '') throw new InvalidParameterError(name, `${name} is empty; leave it out instead`);
+      out.set(name, value);
     }
     at = end + 1;
   }
@@ -61,18 +61,4 @@ function component(raw: string): string | null {
   }
   // A lone surrogate sent as it is (not percent-encoded) becomes U+FFFD, as URLSearchParams makes it.
   return decoded.replace(LONE_SURROGATE, '\ufffd');
-}
-
-function check(out: Map<string, string>, allowed: ReadonlySet<string>, name: string, value: string): void {
-  if (!allowed.has(name)) {
-    throw new InvalidParameterError(name, `unknown parameter ${JSON.stringify(name.slice(0, 100))}; allowed: ${[...allowed].join(', ')}`);
-  }
-  if (out.has(name)) throw new InvalidParameterError(name, `${name} is given more than once`);
-  if (value === '') throw new InvalidParameterError(name, `${name} is empty; leave it out instead`);
-}
-
-/** Adds one parameter, refusing unknown, repeated and empty ones. */
-function add(out: Map<string, string>, allowed: ReadonlySet<string>, name: string, value: string): void {
-  check(out, allowed, name, value);
-  out.set(name, value);
 }
