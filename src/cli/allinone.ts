@@ -24,7 +24,7 @@ import https from 'node:https';
 import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { checkClickHouse, createSqlEngine, migrate, openClickHouse, serveNativePort, serveSqlPort, type ClickHouseHandle } from '../warehouse/index.js';
+import { checkClickHouse, createSqlEngine, migrate, openClickHouse, serveNativePort, serveSqlPort, type BiPort, type BiPortOptions, type ClickHouseHandle } from '../warehouse/index.js';
 import { InterruptedError, TrackhouseError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { claimPort, probeListen } from '../common/listen-errors.js';
@@ -112,32 +112,15 @@ export async function startAllInOne(): Promise<number> {
     // BI tools read the tables through them (the same engine gate and metrics); they stop just
     // before ClickHouse closes.
     const sqlEngine = biPorts.http === null && biPorts.native === null ? null : await createSqlEngine(ch.biClient, { registry: queryRegistry });
-    const sqlPort =
-      sqlEngine === null || biPorts.http === null
-        ? null
-        : await serveSqlPort({
-            engine: sqlEngine,
-            host: config.http.host,
-            port: biPorts.http,
-            portVariable: 'BI_PORT',
-            readKeys: config.keys.read,
-            log: componentLog('sql'),
-            tls: config.tls.files,
-          });
-    if (sqlPort) life.add({ name: 'SQL port', ifCut: 'closed with its connections', stop: async () => sqlPort.close(), reload: () => sqlPort.reloadTls() });
-    const nativePort =
-      sqlEngine === null || biPorts.native === null
-        ? null
-        : await serveNativePort({
-            engine: sqlEngine,
-            host: config.http.host,
-            port: biPorts.native,
-            portVariable: 'BI_NATIVE_PORT',
-            readKeys: config.keys.read,
-            log: componentLog('sql'),
-            tls: config.tls.files,
-          });
-    if (nativePort) life.add({ name: 'native SQL port', ifCut: 'closed with its connections', stop: async () => nativePort.close(), reload: () => nativePort.reloadTls() });
+    // Each BI port (ClickHouse's HTTP interface, its native protocol) on the one engine, a part of its own.
+    const biPort = async (serve: (o: BiPortOptions) => Promise<BiPort>, port: number | null, portVariable: string, name: string): Promise<BiPort | null> => {
+      if (sqlEngine === null || port === null) return null;
+      const p = await serve({ engine: sqlEngine, host: config.http.host, port, portVariable, readKeys: config.keys.read, log: componentLog('sql'), tls: config.tls.files });
+      life.add({ name, ifCut: 'closed with its connections', stop: async () => p.close(), reload: () => p.reloadTls() });
+      return p;
+    };
+    const sqlPort = await biPort(serveSqlPort, biPorts.http, 'BI_PORT', 'SQL port');
+    const nativePort = await biPort(serveNativePort, biPorts.native, 'BI_NATIVE_PORT', 'native SQL port');
 
     // The rest in data-flow order from the back, so they stop as data flows: (ingest,) sink, query.
     // Ports were chosen first so the query's dashboard knows where the ingest and the sink answer.

@@ -2,5 +2,5 @@ export { chdbPath, openClickHouse, type ClickHouseClient, type ClickHouseHandle 
 export { checkClickHouse, explainClickHouseError } from './reach.js';
 export { loadMigrations, migrate, MIGRATIONS_DIR, MigrationError, splitStatements, type MigrateResult, type Migration } from './migrate.js';
 export { serveSqlPort, type SqlPort, type SqlPortOptions } from './sqlport.js';
-export { createSqlEngine, type SqlEngine } from './sqlengine.js';
+export { createSqlEngine, type BiPort, type BiPortOptions, type SqlEngine } from './sqlengine.js';
 export { serveNativePort, type NativePort, type NativePortOptions } from './nativeport.js';
