@@ -172,5 +172,3 @@ function wipeOtherFormat(dir: string): string | null {
   rmSync(path.join(dir, 'lock.mdb'), { force: true });
   return mark === null ? 'it was written by lmdb-js 3 (no format mark)' : `its format is ${mark}, this build writes ${STORE_FORMAT}`;
 }
-
-

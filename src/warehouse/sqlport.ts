@@ -208,4 +208,3 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
   opts.log.info({ port: served.port, https: served.secure, engine: `chDB ${version}` }, 'read-only SQL port (ClickHouse HTTP interface) listening');
   return { port: served.port, secure: served.secure, reloadTls: () => served.reloadTls(), close: () => served.closeAll() };
 }
-
