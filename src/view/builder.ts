@@ -338,7 +338,7 @@ export class ViewBuilder {
 
   private committed(queuedAt: number, oldest: number): void {
     if (this.timings.length >= 2 * MAX_TIMINGS) return;
-    this.timings.push((performance.now() - queuedAt) / 1000, Number.isFinite(oldest) ? Math.max(0, this.now() - oldest) / 1000 : Number.NaN);
+    this.timings.push((performance.now() - queuedAt) / 1000, Math.max(0, this.now() - oldest) / 1000);
   }
 
   /** The timings of the transactions committed since the last call (see CommitTimings). */

@@ -293,7 +293,7 @@ function viewMetrics(registry: Registry, state: StateStore): ViewMetrics {
       const c = now.commits;
       for (let i = 0; i + 1 < c.length; i += 2) {
         commitSeconds.observe(c[i]!);
-        if (!Number.isNaN(c[i + 1])) recordAge.observe(c[i + 1]!);
+        recordAge.observe(c[i + 1]!);
       }
     },
   };
