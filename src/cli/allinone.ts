@@ -63,7 +63,10 @@ export async function startAllInOne(): Promise<number> {
   // A bad rules file stops the start before anything runs.
   streamRules(config, config.stream.inQuery);
   const life = new Lifecycle(log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.allInOneDrainDelayMs, reloadOnHangup: config.tls.files !== null });
-  life.add({ name: 'data dir lock', ifCut: 'released as the process exits', stop: async () => lock.release() });
+  // chDB keeps the folder until a BI statement it is running ends (the process's exit waits for
+  // it): the lock stays until then, naming this process, so a new start says who holds the folder.
+  let chdbBusy = () => false;
+  life.add({ name: 'data dir lock', ifCut: 'released as the process exits', stop: async () => (chdbBusy() ? undefined : lock.release()) });
   // Installed first, so Ctrl-C during start-up also stops whatever already runs.
   const signalled = life.untilSignal();
   const componentLog = (component: string) => createLogger(config.logLevel, { component });
@@ -103,7 +106,8 @@ export async function startAllInOne(): Promise<number> {
     // there (see lowerBulkThreads). (Its timer is unref'd: it ends with the process.)
     await lowerBulkThreads([THREAD.sinkDecode, THREAD.stream], BULK_NICE);
     const ch: ClickHouseHandle = await openClickHouse(config.clickhouse, config.dataDir);
-    life.add(clickhousePart(ch));
+    life.add(clickhousePart(ch, log));
+    chdbBusy = ch.biRunning;
     await checkClickHouse(ch, config.clickhouse);
     await auditMigrations(kafka, config, await migrate(ch.client, log), 'start', ch.location, log);
     life.checkpoint();

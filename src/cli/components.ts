@@ -7,7 +7,7 @@
 // Each component is a lifecycle Part (./lifecycle.ts): drain() turns it not ready, stop() stops it.
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
-import type { ClickHouseHandle } from '../warehouse/index.js';
+import { DEFAULT_READ_ONLY_LIMITS, type ClickHouseHandle } from '../warehouse/index.js';
 import { startOpsServer, type ReadinessCheck } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import type { Registry } from '../common/metrics.js';
@@ -309,6 +309,15 @@ export async function erasuresPart(kafka: Kafka, config: Config, log: Logger): P
 }
 
 /** An open ClickHouse client as a part: closed after the components that use it. */
-export function clickhousePart(ch: ClickHouseHandle): Part {
-  return { name: 'clickhouse', ifCut: 'closed with the process (an insert in flight is not confirmed, so its records are read again)', stop: () => ch.close() };
+export function clickhousePart(ch: ClickHouseHandle, log: Logger): Part {
+  return {
+    name: 'clickhouse',
+    ifCut: 'closed with the process (an insert in flight is not confirmed, so its records are read again)',
+    stop: async () => {
+      if (ch.biRunning()) {
+        log.warn({ limitSeconds: DEFAULT_READ_ONLY_LIMITS.maxSeconds }, 'a BI statement is still running in chDB, which cannot stop it: the process exits when it ends (within its time limit)');
+      }
+      await ch.close();
+    },
+  };
 }

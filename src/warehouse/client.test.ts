@@ -1,17 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { engineTurns, FIRST_IN_A_ROW } from './client.js';
+import { engineTurns, FIRST_IN_A_ROW, StatementNotRun } from './client.js';
 
 /** A connection whose every call stays running until the test ends it, recording what starts. */
 function fakeEngine() {
   const log: string[] = [];
+  const params: unknown[] = [];
   const running: { end: (ok: boolean) => void }[] = [];
-  const call = (name: string) => (params?: unknown) =>
+  const call = (name: string) => (p?: unknown) =>
     new Promise((resolve, reject) => {
-      log.push(`${name} ${String(params)}`);
+      params.push(p);
+      log.push(`${name} ${typeof p === 'object' && p !== null ? (p as { tag: string }).tag : String(p)}`);
       running.push({ end: (ok) => (ok ? resolve(`${name} done`) : reject(new Error(`${name} failed`))) });
     });
   const connection = { query: call('query'), exec: call('exec'), command: call('command'), insert: call('insert'), ping: call('ping'), close: call('close') };
-  return { connection, log, running };
+  return { connection, log, params, running };
 }
 
 const tick = () => new Promise((r) => setImmediate(r));
@@ -68,5 +70,60 @@ describe('engineTurns', () => {
     await Promise.all(results);
     const sinks = Array.from({ length: FIRST_IN_A_ROW + 2 }, (_, i) => `insert sink-${i}`);
     expect(e.log).toEqual(['insert running', ...sinks.slice(0, FIRST_IN_A_ROW), 'query bi', ...sinks.slice(FIRST_IN_A_ROW)]);
+  });
+
+  it('drops a waiting call whose client left (its abort signal) without it reaching the engine, and keeps the signal from the engine', async () => {
+    const e = fakeEngine();
+    const { first, last } = engineTurns(e.connection);
+    const gone = new AbortController();
+    const results = [first.insert({ tag: 'sink' }), last.query({ tag: 'bi-left', abort_signal: gone.signal }), last.query({ tag: 'bi-stays', abort_signal: new AbortController().signal })].map(outcome);
+    await tick();
+    gone.abort();
+    expect(await results[1]).toBe('its client left before its turn');
+    e.running.shift()!.end(true);
+    await tick();
+    e.running.shift()!.end(true);
+    expect(await Promise.all(results)).toEqual(['insert done', 'its client left before its turn', 'query done']);
+    expect(e.log).toEqual(['insert sink', 'query bi-stays']);
+    // chDB would reject an aborted call at once while computing on, letting the next one in beside it.
+    expect(e.params.map((p) => (p as { abort_signal?: unknown }).abort_signal)).toEqual([undefined, undefined]);
+    // An already aborted call is refused before it waits.
+    const late = last.query({ tag: 'late', abort_signal: AbortSignal.abort() });
+    await expect(late).rejects.toBeInstanceOf(StatementNotRun);
+    expect(e.log).toHaveLength(2);
+  });
+
+  it('closes without waiting for a running BI statement, and refuses the BI statements waiting or sent after', async () => {
+    const e = fakeEngine();
+    const { first, last, biRunning } = engineTurns(e.connection);
+    const results = [last.query({ tag: 'bi-running' }), last.query({ tag: 'bi-waiting' })].map(outcome);
+    await tick();
+    expect(biRunning()).toBe(true);
+    const closed = outcome(first.close());
+    await tick();
+    // The engine's close is called while the BI statement still runs (chDB defers the destroy).
+    expect(e.log).toEqual(['query bi-running', 'close undefined']);
+    expect(await results[1]).toBe('the engine closed before its turn');
+    await expect(last.query({ tag: 'bi-after' })).rejects.toThrow('the engine closed before its turn');
+    e.running[1]!.end(true);
+    expect(await closed).toBe('close done');
+    e.running[0]!.end(true);
+    expect(await results[0]).toBe('query done');
+    expect(biRunning()).toBe(false);
+  });
+
+  it("waits for a running pipeline call before closing (the sink's last insert)", async () => {
+    const e = fakeEngine();
+    const { first, biRunning } = engineTurns(e.connection);
+    const insert = outcome(first.insert({ tag: 'last-insert' }));
+    const closed = outcome(first.close());
+    await tick();
+    expect(biRunning()).toBe(false);
+    expect(e.log).toEqual(['insert last-insert']);
+    e.running.shift()!.end(true);
+    await tick();
+    expect(e.log).toEqual(['insert last-insert', 'close undefined']);
+    e.running.shift()!.end(true);
+    expect(await Promise.all([insert, closed])).toEqual(['insert done', 'close done']);
   });
 });

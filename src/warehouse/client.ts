@@ -26,6 +26,8 @@ export interface ClickHouseHandle {
   readonly engine: 'chdb' | 'server';
   /** Where chDB keeps its data, or the server URL. */
   readonly location: string;
+  /** chDB is running a BI statement, which `close()` does not wait for and the process's exit does (at most its time limit). */
+  biRunning(): boolean;
   close(): Promise<void>;
 }
 
@@ -61,7 +63,7 @@ export async function openClickHouse(cfg: ClickHouseConfig, dataDir: string): Pr
       application: 'trackhouse',
       log: LOG,
     });
-    return { client, biClient: client, engine: 'server', location: cfg.url, close: () => client.close() };
+    return { client, biClient: client, engine: 'server', location: cfg.url, biRunning: () => false, close: () => client.close() };
   }
   let createChdbConnection: (opts: { path: string }) => unknown;
   try {
@@ -96,7 +98,7 @@ export async function openClickHouse(cfg: ClickHouseConfig, dataDir: string): Pr
   const turns = engineTurns(connection as EngineConnection);
   const clientOf = (c: EngineConnection) => createClient({ connection: c, request_timeout: cfg.requestTimeoutMs, log: LOG } as Parameters<typeof createClient>[0]);
   const client = clientOf(turns.first);
-  return { client, biClient: clientOf(turns.last), engine: 'chdb', location: dir, close: () => client.close() };
+  return { client, biClient: clientOf(turns.last), engine: 'chdb', location: dir, biRunning: turns.biRunning, close: () => client.close() };
 }
 
 /** The calls of @clickhouse/client's connection contract that run a statement (close waits its turn too). */
@@ -105,6 +107,11 @@ type EngineConnection = Record<(typeof STATEMENT_CALLS)[number], (params?: unkno
 
 /** The pipeline's calls run in a row at most this many times while a BI statement waits for its turn. */
 export const FIRST_IN_A_ROW = 4;
+
+/** A BI statement that never reached the engine: its client left, or the engine closed first. */
+export class StatementNotRun extends Error {
+  override readonly name = 'StatementNotRun';
+}
 
 /**
  * chDB runs one statement at a time, and a call waiting for its turn inside chDB holds one of
@@ -118,18 +125,30 @@ export const FIRST_IN_A_ROW = 4;
  * a sink insert waits for at most the one statement running, not for every BI statement queued.
  * A busy pipeline does not starve the BI ports: after FIRST_IN_A_ROW of its calls in a row, one
  * waiting BI statement goes.
+ *
+ * A call's `abort_signal` (its client left) takes it out of the queue; it never reaches chDB,
+ * which would reject an aborted call at once while it computes on, letting the next call in
+ * beside it. `close` refuses the waiting BI calls, and does not wait for a running one: chDB
+ * destroys the connection once that statement ends (the process's exit waits for it).
  */
-export function engineTurns<C extends EngineConnection>(connection: C): { first: C; last: C } {
-  const waiting: [(() => void)[], (() => void)[]] = [[], []];
+export function engineTurns<C extends EngineConnection>(connection: C): { first: C; last: C; biRunning(): boolean } {
+  interface Turn {
+    start(): void;
+    refuse(why: string): void;
+  }
+  const waiting: [Turn[], Turn[]] = [[], []];
   let busy = false;
+  /** The lane of the call in chDB, while `busy`. */
+  let runningLane: 0 | 1 = 0;
+  let closed = false;
   /** `first`'s calls run in a row while one of `last`'s waited: after FIRST_IN_A_ROW, one of `last`'s goes, so neither starves. */
   let inARow = 0;
   const next = () => {
     const lastsTurn = waiting[1].length > 0 && (waiting[0].length === 0 || inARow >= FIRST_IN_A_ROW);
-    const run = lastsTurn ? waiting[1].shift() : waiting[0].shift();
+    const turn = lastsTurn ? waiting[1].shift() : waiting[0].shift();
     inARow = lastsTurn || waiting[1].length === 0 ? 0 : inARow + 1;
-    if (run === undefined) busy = false;
-    else run();
+    if (turn === undefined) busy = false;
+    else turn.start();
   };
   const view = (lane: 0 | 1): C => {
     const wrapped = Object.create(connection) as C;
@@ -137,15 +156,49 @@ export function engineTurns<C extends EngineConnection>(connection: C): { first:
       const call = connection[name].bind(connection);
       wrapped[name] = (params?: unknown) =>
         new Promise((resolve, reject) => {
-          const run = () => void Promise.resolve().then(() => call(params)).then(resolve, reject).finally(next);
-          if (busy) waiting[lane].push(run);
-          else {
-            busy = true;
-            run();
+          const signal = (params as { abort_signal?: AbortSignal } | undefined)?.abort_signal;
+          const own = signal === undefined ? params : { ...(params as object), abort_signal: undefined };
+          const turn: Turn = {
+            start() {
+              signal?.removeEventListener('abort', left);
+              runningLane = lane;
+              void Promise.resolve().then(() => call(own)).then(resolve, reject).finally(next);
+            },
+            refuse(why) {
+              signal?.removeEventListener('abort', left);
+              reject(new StatementNotRun(why));
+            },
+          };
+          function left() {
+            const queue = waiting[lane];
+            const at = queue.indexOf(turn);
+            if (at >= 0) {
+              queue.splice(at, 1);
+              turn.refuse(CLIENT_LEFT);
+            }
           }
+          if (signal?.aborted) return turn.refuse(CLIENT_LEFT);
+          if (lane === 1 && closed) return turn.refuse(ENGINE_CLOSED);
+          if (name === 'close') {
+            closed = true;
+            for (const t of waiting[1].splice(0)) t.refuse(ENGINE_CLOSED);
+            // The pipeline has stopped before the engine closes, so only a BI statement can be
+            // running: chDB destroys the connection once it ends, and nothing else waits for it.
+            if (busy && runningLane === 1) return void Promise.resolve().then(() => call(own)).then(resolve, reject);
+          }
+          if (!busy) {
+            busy = true;
+            turn.start();
+            return;
+          }
+          waiting[lane].push(turn);
+          signal?.addEventListener('abort', left, { once: true });
         });
     }
     return wrapped;
   };
-  return { first: view(0), last: view(1) };
+  return { first: view(0), last: view(1), biRunning: () => busy && runningLane === 1 };
 }
+
+const CLIENT_LEFT = 'its client left before its turn';
+const ENGINE_CLOSED = 'the engine closed before its turn';

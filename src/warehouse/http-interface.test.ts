@@ -9,12 +9,13 @@ describe('ClickHouse HTTP interface pieces', () => {
       type: 'UNKNOWN_TABLE',
       cause: { message: "Code: 60. DB::Exception: Unknown table expression identifier 'x' in scope SELECT * FROM x. (UNKNOWN_TABLE)" },
     });
-    expect(engineError(err)).toEqual({ code: 60, type: 'UNKNOWN_TABLE', message: "Unknown table expression identifier 'x' in scope SELECT * FROM x." });
+    expect(engineError(err)).toEqual({ code: 60, type: 'UNKNOWN_TABLE', message: "Unknown table expression identifier 'x' in scope SELECT * FROM x.", stated: true });
   });
 
   it('takes a numeric code and type from errors of this process', () => {
-    expect(engineError(Object.assign(new Error('no'), { code: 164, type: 'READONLY' }))).toEqual({ code: 164, type: 'READONLY', message: 'no' });
-    expect(engineError(new Error('boom')).code).toBe(1001);
+    expect(engineError(Object.assign(new Error('no'), { code: 164, type: 'READONLY' }))).toEqual({ code: 164, type: 'READONLY', message: 'no', stated: true });
+    // Not an engine's error (an aborted request, a failure of this process's own): not stated.
+    expect(engineError(new Error('boom'))).toMatchObject({ code: 1001, stated: false });
   });
 
   it('writes the error body ClickHouse clients parse, with one period after the message', () => {

@@ -70,14 +70,14 @@ interface ErrorLike {
   cause?: unknown;
 }
 
-/** What the engine (through @clickhouse/client's ClickHouseError) or this process threw, as ClickHouse names it. */
-export function engineError(err: unknown): EngineError {
+/** What the engine (through @clickhouse/client's ClickHouseError) or this process threw, as ClickHouse names it; `stated`: it carries a ClickHouse code (not a client-side failure, such as an aborted request). */
+export function engineError(err: unknown): EngineError & { stated: boolean } {
   const e = (err ?? {}) as ErrorLike;
   const text = (e.cause as ErrorLike | undefined)?.message ?? e.message ?? String(err);
   const stated = /^Code: (\d+)\. DB::Exception: ([\s\S]*?)(?: \(([A-Z_0-9]+)\))?\s*$/.exec(text);
-  if (stated) return { code: Number(stated[1]), type: stated[3] ?? e.type ?? 'UNKNOWN_EXCEPTION', message: stated[2]!.trim() };
-  const code = typeof e.code === 'number' || (typeof e.code === 'string' && /^\d+$/.test(e.code)) ? Number(e.code) : 1001;
-  return { code, type: e.type ?? 'STD_EXCEPTION', message: text.trim() };
+  if (stated) return { code: Number(stated[1]), type: stated[3] ?? e.type ?? 'UNKNOWN_EXCEPTION', message: stated[2]!.trim(), stated: true };
+  const coded = typeof e.code === 'number' || (typeof e.code === 'string' && /^\d+$/.test(e.code));
+  return { code: coded ? Number(e.code) : 1001, type: e.type ?? 'STD_EXCEPTION', message: text.trim(), stated: coded };
 }
 
 /** The body ClickHouse sends with an error, which its clients parse for the code. */

@@ -73,6 +73,8 @@ export async function serveNativePort(opts: NativePortOptions): Promise<NativePo
     let revision = 0;
     let query: ClientQuery | null = null;
     let cancelled = false;
+    /** Aborted by a Cancel or the connection's end: the running statement's calls still waiting for the engine are dropped. */
+    let gone: AbortController | null = null;
 
     const send = (...packets: Buffer[]) => {
       if (state === 'closed') return;
@@ -100,7 +102,7 @@ export async function serveNativePort(opts: NativePortOptions): Promise<NativePo
           text = text.replace(/\s+$/, '').replace(/;$/, '').replace(/--[^\n]*$/, '').replace(/\/\*[\s\S]*?\*\/$/, '');
         }
         const sql = `SELECT * FROM (\n${text}\n) LIMIT 0`;
-        const meta = await engine.run({ sql, params: q.params, settings: q.settings, defaultFormat: 'JSONCompact', queryId: randomUUID() });
+        const meta = await engine.run({ sql, params: q.params, settings: q.settings, defaultFormat: 'JSONCompact', queryId: randomUUID(), signal: gone?.signal });
         return (JSON.parse(meta.body.toString('utf8')) as { meta: NativeColumn[] }).meta.map(({ name, type }) => ({ name, type }));
       } catch {
         return [];
@@ -113,8 +115,9 @@ export async function serveNativePort(opts: NativePortOptions): Promise<NativePo
         send(exception(BUSY));
         return;
       }
+      gone = new AbortController();
       try {
-        const result = await engine.run({ sql: q.sql, params: q.params, settings: q.settings, defaultFormat: 'Native', queryId: q.queryId || randomUUID() });
+        const result = await engine.run({ sql: q.sql, params: q.params, settings: q.settings, defaultFormat: 'Native', queryId: q.queryId || randomUUID(), signal: gone.signal });
         if (result.format.toLowerCase() !== 'native') {
           throw new ClickHouseException(48, 'NOT_IMPLEMENTED', `FORMAT ${result.format} is not served over the native protocol, whose client formats the rows itself: leave the FORMAT clause out`);
         }
@@ -131,8 +134,9 @@ export async function serveNativePort(opts: NativePortOptions): Promise<NativePo
       } catch (err) {
         const e = engineError(err);
         log.debug({ code: e.code, type: e.type, queryId: q.queryId }, 'native SQL port: statement not run');
-        send(exception(e));
+        send(cancelled ? endOfStream() : exception(e));
       } finally {
+        gone = null;
         release();
       }
     };
@@ -169,6 +173,7 @@ export async function serveNativePort(opts: NativePortOptions): Promise<NativePo
         // Read while a statement runs: a Cancel (its answer is then only EndOfStream); anything
         // else waits until the answer is sent (handled before this is called).
         cancelled = true;
+        gone?.abort();
         return;
       }
       if (state === 'external') {
@@ -240,6 +245,7 @@ export async function serveNativePort(opts: NativePortOptions): Promise<NativePo
     socket.on('error', () => {});
     socket.on('close', () => {
       state = 'closed';
+      gone?.abort();
       sockets.delete(socket);
     });
   };

@@ -173,8 +173,8 @@ export class BadSetting extends ClickHouseException {
 const FORMAT_QUERY = 'SELECT formatQuerySingleLine({trackhouse_statement:String})';
 
 /** A statement's whole result as text. */
-export async function resultText(client: ClickHouseClient, query: string, params: Record<string, unknown>, format: string): Promise<string> {
-  const result = await client.exec({ query, query_params: params, clickhouse_settings: { default_format: format as DataFormat } });
+export async function resultText(client: ClickHouseClient, query: string, params: Record<string, unknown>, format: string, signal?: AbortSignal): Promise<string> {
+  const result = await client.exec({ query, query_params: params, clickhouse_settings: { default_format: format as DataFormat }, ...(signal ? { abort_signal: signal } : {}) });
   let out = '';
   for await (const chunk of result.stream) out += (chunk as Buffer).toString('utf8');
   return out;
@@ -198,15 +198,17 @@ export async function readOnlyStatement(
   params: Record<string, unknown>,
   settings: Readonly<Record<string, string>>,
   limits: ReadOnlyLimits,
+  signal?: AbortSignal,
 ): Promise<ReadOnlyStatement> {
   let canonical: string;
   try {
-    canonical = (await resultText(client, FORMAT_QUERY, { trackhouse_statement: sql }, 'RawBLOB')).trim();
+    canonical = (await resultText(client, FORMAT_QUERY, { trackhouse_statement: sql }, 'RawBLOB', signal)).trim();
   } catch (err) {
+    if (signal?.aborted) throw err;
     // The engine names the statement it ran, ours: the caller's text is what it could not parse.
     throw new UnparsedStatement(engineError(err));
   }
-  const lines = (await resultText(client, `EXPLAIN AST ${canonical}`, params, 'JSONCompactEachRow'))
+  const lines = (await resultText(client, `EXPLAIN AST ${canonical}`, params, 'JSONCompactEachRow', signal))
     .split('\n')
     .filter((l) => l !== '')
     .map((l) => (JSON.parse(l) as [string])[0]);

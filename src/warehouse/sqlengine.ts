@@ -10,6 +10,7 @@ import type { Logger } from '../common/log.js';
 import { Counter, Histogram, type Registry } from '../common/metrics.js';
 import type { TlsFiles } from '../common/tls.js';
 import { ClickHouseException, engineError, type EngineError } from './http-interface.js';
+import { StatementNotRun } from './client.js';
 import { DEFAULT_READ_ONLY_LIMITS, readOnlyStatement, resultText, type ReadOnlyLimits } from './readonly.js';
 
 /**
@@ -62,6 +63,8 @@ export interface SqlStatement {
   /** The format when the statement names none. */
   defaultFormat: string;
   queryId: string;
+  /** Aborted when the client has gone: a statement still waiting for the engine is then not run. */
+  signal?: AbortSignal;
 }
 
 export interface SqlResult {
@@ -90,11 +93,11 @@ export async function createSqlEngine(client: ClickHouseClient, opts: { limits?:
   // Time on the engine is time the sink's inserts wait: what to look at when the rollups lag.
   const statements = new Counter({
     name: 'trackhouse_sql_statements_total',
-    help: 'Statements sent to the read-only SQL ports, by outcome: ok, refused (not read-only, or over a limit), failed (the engine said no), busy (503), unauthorized',
+    help: 'Statements sent to the read-only SQL ports, by outcome: ok, refused (not read-only, or over a limit), failed (the engine said no), busy (503), unauthorized, abandoned (the client left before the answer; on chDB a statement still waiting is then not run)',
     labelNames: ['outcome'] as const,
     registers,
   });
-  for (const outcome of ['ok', 'refused', 'failed', 'busy', 'unauthorized']) statements.inc({ outcome }, 0);
+  for (const outcome of ['ok', 'refused', 'failed', 'busy', 'unauthorized', 'abandoned']) statements.inc({ outcome }, 0);
   const engineSeconds = new Histogram({
     name: 'trackhouse_sql_statement_seconds',
     help: 'Time from a statement being taken to its answer, waiting for the engine included (the sink waits while one runs)',
@@ -120,14 +123,25 @@ export async function createSqlEngine(client: ClickHouseClient, opts: { limits?:
     async run(s) {
       const stopTimer = engineSeconds.startTimer();
       try {
-        const ran = await readOnlyStatement(client, s.sql, s.params, s.settings, limits);
-        const result = await client.exec({ query: ran.statement, query_params: s.params, query_id: s.queryId, clickhouse_settings: { default_format: s.defaultFormat as DataFormat } });
+        const ran = await readOnlyStatement(client, s.sql, s.params, s.settings, limits, s.signal);
+        const result = await client.exec({
+          query: ran.statement,
+          query_params: s.params,
+          query_id: s.queryId,
+          clickhouse_settings: { default_format: s.defaultFormat as DataFormat },
+          ...(s.signal ? { abort_signal: s.signal } : {}),
+        });
         const chunks: Buffer[] = [];
         for await (const chunk of result.stream) chunks.push(chunk as Buffer);
         statements.inc({ outcome: 'ok' });
         return { format: ran.format ?? s.defaultFormat, body: Buffer.concat(chunks), summary: result.summary ?? {} };
       } catch (err) {
         const e = engineError(err);
+        // Not run on chDB (StatementNotRun); on a server, the request cancelled before any answer.
+        if (err instanceof StatementNotRun || (s.signal?.aborted === true && !e.stated)) {
+          statements.inc({ outcome: 'abandoned' });
+          throw err;
+        }
         statements.inc({ outcome: REFUSED_CODES.has(e.code) ? 'refused' : 'failed' });
         throw new ClickHouseException(e.code, e.type, e.message);
       } finally {

@@ -27,7 +27,7 @@ import { serve } from '../common/serve.js';
 import { nativeCompressed } from './compressed.js';
 import { nativeForRevision } from './native.js';
 import { contentTypeOf, engineError, errorBody, paramsAndSettings, statusOf, type EngineError } from './http-interface.js';
-import { BUSY, type BiPort, type BiPortOptions } from './sqlengine.js';
+import { BUSY, type BiPort, type BiPortOptions, type SqlStatement } from './sqlengine.js';
 
 export type SqlPortOptions = BiPortOptions;
 export type SqlPort = BiPort;
@@ -54,13 +54,9 @@ const CORS = createCors('*', ['X-ClickHouse-Format', 'X-ClickHouse-Query-Id', 'X
 /** What a preflight may ask for, in ClickHouse's order. */
 const METHODS = 'POST, GET, OPTIONS';
 
-interface Request extends Reply {
-  sql: string;
+interface Request extends Reply, SqlStatement {
   /** client_protocol_version, 0 when not sent. */
   protocol: number;
-  params: Record<string, string>;
-  settings: Record<string, string>;
-  defaultFormat: string;
 }
 
 export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
@@ -156,8 +152,9 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
     const inUrl = search.get('query') ?? '';
     // X-ClickHouse-Format is the header form of default_format (ClickHouse's Java client sends it).
     const defaultFormat = search.get('default_format') || req.getHeader('x-clickhouse-format') || 'TabSeparated';
-    const request = (body: string): Request => ({
+    const request = (body: string, signal: AbortSignal): Request => ({
       ...reply,
+      signal,
       sql: inUrl !== '' && body !== '' ? `${inUrl}\n${body}` : inUrl + body,
       protocol: Number(search.get('client_protocol_version')) || 0,
       params,
@@ -170,15 +167,18 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
       return;
     }
     // The place is given back once: when the request is answered, or when its client leaves
-    // before the body is whole (its statement then never runs).
+    // before the body is whole (its statement then never runs). A client that leaves later aborts
+    // `gone`: a statement still waiting for the engine is then dropped, not run for no one.
     const state = { aborted: false };
     let running = false;
+    const gone = new AbortController();
     res.onAborted(() => {
       state.aborted = true;
+      gone.abort();
       if (!running) release();
     });
     const start = (body: string) => {
-      const r = request(body);
+      const r = request(body, gone.signal);
       if (r.sql.trim() === '') {
         release();
         if (!state.aborted) res.cork(() => fail(res, { code: 62, type: 'SYNTAX_ERROR', message: 'Empty query' }, reply));

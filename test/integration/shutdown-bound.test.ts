@@ -6,6 +6,7 @@
 // Uses a broker of its own (this file stops and pauses it), reached through a proxy that can
 // delay bytes. The only time asserted is the contract: SHUTDOWN_TIMEOUT_MS plus a generous margin
 // for a loaded machine to start and end a process.
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -202,6 +203,53 @@ describe('SIGTERM with ClickHouse not answering', () => {
       for (const res of held) res.destroy();
       server.close();
       queryDir.remove();
+    }
+  });
+});
+
+describe('SIGTERM while chDB runs a BI statement', () => {
+  it('start stops every part without waiting for it, keeps the data dir lock until it ends, and exits 0', { timeout: 180_000 }, async () => {
+    const startDir = tempDir('trackhouse-bound-bi-');
+    try {
+      const ports = { ingest: await freePort(), query: await freePort(), sink: await freePort(), bi: await freePort() };
+      const start = run(['start'], {
+        KAFKA_BROKERS: kafkaBrokers().join(','),
+        ...uniqueTopicEnv('bound-bi'),
+        TRACKHOUSE_DATA_DIR: startDir.path,
+        INGEST_PORT: String(ports.ingest),
+        QUERY_PORT: String(ports.query),
+        SINK_PORT: String(ports.sink),
+        BI_PORT: String(ports.bi),
+        BI_NATIVE_PORT: 'off',
+      });
+      await start.waitFor('Ctrl-C drains and stops everything');
+      // Longer than SHUTDOWN_TIMEOUT_MS, within the BI statements' own limit (30 s); chDB cannot stop it.
+      const statement = fetch(`http://127.0.0.1:${ports.bi}/?max_block_size=1`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from('default:dev-read-key').toString('base64')}` },
+        body: 'SELECT sum(sleepEachRow(1)) FROM numbers(12)',
+      }).then(
+        (r) => r.status,
+        () => 0,
+      );
+      await new Promise((r) => setTimeout(r, 1_500));
+      const terminated = terminate(start);
+      await start.waitFor(/"msg":"stopped"\}/, 60_000);
+      // Every part stopped while the statement runs on; the folder is still this process's.
+      expect(isAlive(start.pid)).toBe(true);
+      const lock = JSON.parse(readFileSync(path.join(startDir.path, 'trackhouse.lock'), 'utf8')) as { pid: number };
+      expect(lock.pid).toBe(start.pid);
+      const r = await terminated;
+      const why = `exit ${r.code} after ${Math.round(r.ms)} ms\n${start.stdout().slice(-4000)}\n${start.stderr().slice(-2000)}`;
+      expect(r.code, why).toBe(0);
+      expect(leftLine(start), why).toBeUndefined();
+      expect(start.logs().filter((l) => l.level === 40).map((l) => l.msg), why).toEqual([
+        'a BI statement is still running in chDB, which cannot stop it: the process exits when it ends (within its time limit)',
+      ]);
+      // The client of the BI port was let go when the port closed.
+      expect(await statement).not.toBe(200);
+    } finally {
+      startDir.remove();
     }
   });
 });

@@ -431,6 +431,34 @@ describe('the read-only SQL port speaks ClickHouse\'s HTTP interface', () => {
     }
   });
 
+  it('drops a statement whose client left while it waited for the engine: it never runs', async () => {
+    const registry = createRegistry('query', false);
+    const counted = await serveSqlPort({ engine: await createSqlEngine(ch.biClient, { registry }), host: '127.0.0.1', port: 0, portVariable: 'BI_PORT', readKeys: new Set([KEY]), log: createLogger('silent') });
+    try {
+      const url = `http://127.0.0.1:${counted.port}/`;
+      const running = sql('SELECT sleep(1)', { url });
+      await sleep(200);
+      // Each of its engine calls waits behind the running statement's call of the same step, so its
+      // last one (the statement itself) waits for the sleep: run, it would fail (no such table).
+      const gone = new AbortController();
+      const left = fetch(url, { method: 'POST', headers: { 'x-clickhouse-key': KEY }, body: 'SELECT * FROM no_such_table_left', signal: gone.signal }).then(
+        (r) => r.status,
+        (err: Error) => err.name,
+      );
+      await sleep(200);
+      gone.abort();
+      expect(await left).toBe('AbortError');
+      expect((await running).status).toBe(200);
+      expect((await sql('SELECT 2', { url })).body).toBe('2\n');
+      const text = await registry.metrics();
+      for (const [outcome, n] of [['ok', 2], ['failed', 0], ['abandoned', 1]] as const) {
+        expect(text).toContain(`trackhouse_sql_statements_total{outcome="${outcome}",component="query"} ${n}`);
+      }
+    } finally {
+      counted.close();
+    }
+  });
+
   it('answers for the default database only, where every table is, and says so for another', async () => {
     const other = await sql('SELECT 1', { search: { database: 'analytics' } });
     expect([other.status, other.code]).toEqual([404, '81']);
@@ -571,6 +599,37 @@ describe('the read-only native SQL port, packet by packet', () => {
     // No rows: the header all the same (chDB writes no block), a trailing comment and semicolon notwithstanding.
     const none = await converse('default', [query('SELECT 1 AS one WHERE 0; -- nothing')]);
     expect(none.bytes.subarray(none.bytes.indexOf(Buffer.from('trackhouse')) + 'trackhouse'.length + 1).toString('hex')).toBe(Buffer.concat([header, Buffer.from([5])]).toString('hex'));
+  });
+
+  it('drops a statement whose connection closed while it waited for the engine: it never runs', async () => {
+    const registry = createRegistry('query', false);
+    const engine = await createSqlEngine(ch.biClient, { registry });
+    const counted = await serveNativePort({ engine, host: '127.0.0.1', port: 0, portVariable: 'BI_NATIVE_PORT', readKeys: new Set([KEY]), log: createLogger('silent') });
+    const http = await serveSqlPort({ engine, host: '127.0.0.1', port: 0, portVariable: 'BI_PORT', readKeys: new Set([KEY]), log: createLogger('silent') });
+    try {
+      const query = (statement: string) =>
+        Buffer.concat([Buffer.from([1]), str('q'), Buffer.from([0]), str(''), str(''), Buffer.from([2, 0]), str(statement), str(''), Buffer.from([2]), str(''), Buffer.from('0100' + '02ffffffff' + '00' + '0000', 'hex')]);
+      const running = sql('SELECT sleep(1)', { url: `http://127.0.0.1:${http.port}/` });
+      await sleep(200);
+      // Run, it would fail (no such table); the connection closes while it waits behind the sleep.
+      await new Promise<void>((resolve, reject) => {
+        const socket = net.connect(counted.port, '127.0.0.1', () => {
+          socket.write(Buffer.concat([helloPacket(KEY, 'default'), str(''), query('SELECT * FROM no_such_table_native')]));
+          setTimeout(() => socket.destroy(), 200);
+        });
+        socket.on('close', () => resolve());
+        socket.on('error', reject);
+      });
+      expect((await running).status).toBe(200);
+      await sleep(100);
+      const text = await registry.metrics();
+      for (const [outcome, n] of [['ok', 1], ['failed', 0], ['abandoned', 1]] as const) {
+        expect(text).toContain(`trackhouse_sql_statements_total{outcome="${outcome}",component="query"} ${n}`);
+      }
+    } finally {
+      counted.close();
+      http.close();
+    }
   });
 
   it('tells an HTTP client (a browser, curl) in HTTP that this port is not HTTP, and where HTTP is', async () => {

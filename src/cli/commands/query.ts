@@ -37,7 +37,7 @@ export function registerQuery(program: Command): void {
       // scan goes on (its timer is unref'd: it ends with the process). Not in the all-in-one.
       if (config.query.backgroundNice > 0) lowerNamedThreads(QUERY_BACKGROUND, config.query.backgroundNice);
       const ch = await openClickHouse(config.clickhouse, config.dataDir);
-      life.add(clickhousePart(ch));
+      life.add(clickhousePart(ch, log));
       try {
         await checkClickHouse(ch, config.clickhouse);
         const brokers = kafkaBrokers(config);

@@ -26,7 +26,7 @@ export function registerSink(program: Command): void {
       const life = new Lifecycle(log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.drainDelayMs });
       lockChdbDataDir(config, 'trackhouse sink');
       const ch = await openClickHouse(config.clickhouse, config.dataDir);
-      life.add(clickhousePart(ch));
+      life.add(clickhousePart(ch, log));
       let code: number;
       try {
         await checkClickHouse(ch, config.clickhouse);
