@@ -112,6 +112,23 @@ describe('engineTurns', () => {
     expect(biRunning()).toBe(false);
   });
 
+  it('lets a pipeline call waiting behind a running BI statement go before it closes', async () => {
+    const e = fakeEngine();
+    const { first, last } = engineTurns(e.connection);
+    const bi = outcome(last.query({ tag: 'bi' }));
+    await tick();
+    const insert = outcome(first.insert({ tag: 'insert' }));
+    const closed = outcome(first.close());
+    await tick();
+    expect(e.log).toEqual(['query bi']);
+    for (let i = 0; i < 3; i++) {
+      e.running.shift()!.end(true);
+      await tick();
+    }
+    expect(e.log).toEqual(['query bi', 'insert insert', 'close undefined']);
+    expect(await Promise.all([bi, insert, closed])).toEqual(['query done', 'insert done', 'close done']);
+  });
+
   it("waits for a running pipeline call before closing (the sink's last insert)", async () => {
     const e = fakeEngine();
     const { first, biRunning } = engineTurns(e.connection);

@@ -182,9 +182,9 @@ export function engineTurns<C extends EngineConnection>(connection: C): { first:
           if (name === 'close') {
             closed = true;
             for (const t of waiting[1].splice(0)) t.refuse(ENGINE_CLOSED);
-            // The pipeline has stopped before the engine closes, so only a BI statement can be
-            // running: chDB destroys the connection once it ends, and nothing else waits for it.
-            if (busy && runningLane === 1) return void Promise.resolve().then(() => call(own)).then(resolve, reject);
+            // The pipeline stops before the engine closes, so only a BI statement is running:
+            // chDB destroys the connection once it ends. A pipeline call still waiting goes first.
+            if (busy && runningLane === 1 && waiting[0].length === 0) return void Promise.resolve().then(() => call(own)).then(resolve, reject);
           }
           if (!busy) {
             busy = true;
