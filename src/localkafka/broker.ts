@@ -253,31 +253,29 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
  * after 20 s.
  */
 export async function stopBrokerGroup(pid: number): Promise<void> {
-  const signal = (name: NodeJS.Signals) => {
-    try {
-      process.kill(-pid, name);
-    } catch {
-      /* gone already */
-    }
-  };
-  signal('SIGTERM');
+  signalGroup(pid, 'SIGTERM');
   const deadline = Date.now() + 20_000;
   while (processRunning(pid)) {
     if (Date.now() > deadline) {
-      signal('SIGKILL');
+      signalGroup(pid, 'SIGKILL');
       break;
     }
     await sleep(100);
   }
 }
 
+/** Signals the process group led by `pid`; one already gone is not an error. */
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    /* gone already */
+  }
+}
+
 function killGroup(child: ChildProcess): void {
   child.stdin?.end();
-  try {
-    process.kill(-child.pid!, 'SIGKILL');
-  } catch {
-    /* already gone */
-  }
+  signalGroup(child.pid!, 'SIGKILL');
 }
 
 async function stopChild(child: ChildProcess, exited: Promise<number>, timeoutMs: number): Promise<void> {
