@@ -8,6 +8,8 @@
 // Every root must give the same bytes for every request (checked first). With two roots or more it
 // also prints in how many rounds each later root beat the first.
 import path from 'node:path';
+import { createCors, READ_API_EXPOSED_HEADERS } from '../src/common/cors.js';
+import type { RouteGuard } from '../src/query/server.js';
 import { graphqlPostCall } from './lib/fakepage.js';
 import { graphqlRequest, NODES_QUERY, PAGE_QUERY } from './graphql.js';
 import { paths } from './query.js';
@@ -17,8 +19,17 @@ const roots = process.argv.length > 2 ? process.argv.slice(2).map((r) => path.re
 const setups: { root: string; post: (body: ArrayBuffer) => unknown; replies: Buffer[] }[] = [];
 for (const root of roots) {
   const { graphqlRoutes } = (await import(path.join(root, 'dist/graphql/routes.js'))) as typeof import('../src/graphql/routes.js');
-  const guard = { admit: () => 'Bearer k', fail: () => { throw new Error('fail'); }, draining: () => false, begin: () => () => {}, done: () => {} };
-  setups.push({ root, post: graphqlPostCall(graphqlRoutes, guard as never, 'Bearer k'), replies: [] });
+  const guard: RouteGuard = {
+    admit: () => 'Bearer k',
+    fail: () => {
+      throw new Error('fail');
+    },
+    cors: createCors('*', READ_API_EXPOSED_HEADERS),
+    draining: () => false,
+    begin: () => () => {},
+    done: () => {},
+  };
+  setups.push({ root, post: graphqlPostCall(graphqlRoutes, guard, 'Bearer k'), replies: [] });
 }
 function call(s: (typeof setups)[number], body: ArrayBuffer, keep: boolean) {
   const reply = s.post(body);

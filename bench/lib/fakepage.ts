@@ -67,6 +67,7 @@ export function graphqlPostCall(routes: typeof graphqlRoutes, guard: RouteGuard,
   let post: Handler | null = null;
   const app = {
     get: () => app,
+    head: () => app,
     post: (_path: string, h: Handler) => {
       post = h;
       return app;
