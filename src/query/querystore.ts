@@ -42,19 +42,26 @@ export interface QueryStore {
   ready(): Promise<void>;
 }
 
-export function createClickHouseRunner(client: ClickHouseClient): SqlRunner {
+/**
+ * `timeoutMs` (QUERY_TIMEOUT_MS) bounds each statement from the moment it is sent, its wait for
+ * the engine included: on chDB, which runs one statement at a time, a statement still waiting
+ * behind another (a BI tool's, up to its own 30 s) when it passes is dropped, and the request
+ * gets a 503 then rather than an answer much later.
+ */
+export function createClickHouseRunner(client: ClickHouseClient, timeoutMs: number): SqlRunner {
   return {
     async run(sql) {
+      const deadline = AbortSignal.timeout(timeoutMs);
       try {
-        const result = await client.exec({ query: sql.query, query_params: sql.params });
+        const result = await client.exec({ query: sql.query, query_params: sql.params, abort_signal: deadline });
         const chunks: Buffer[] = [];
         for await (const chunk of result.stream) chunks.push(chunk as Buffer);
         return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
       } catch (err) {
-        throw new DependencyError('CLICKHOUSE_QUERY_FAILED', `ClickHouse query failed: ${(err as Error).message}`, {
-          retriable: true,
-          cause: err,
-        });
+        const why = deadline.aborted
+          ? `ClickHouse did not answer within QUERY_TIMEOUT_MS (${timeoutMs} ms); on the in-process engine a statement waits while another runs (a BI tool's, say)`
+          : `ClickHouse query failed: ${(err as Error).message}`;
+        throw new DependencyError('CLICKHOUSE_QUERY_FAILED', why, { retriable: true, cause: err });
       }
     },
   };

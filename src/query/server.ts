@@ -163,7 +163,7 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
   }
   const gate = createGate(q.maxConcurrent, q.maxQueued);
   const metrics: QueryMetrics = createQueryMetrics(opts.registry, { gate });
-  const runner = gatedRunner(createClickHouseRunner(opts.clickhouse), gate, metrics);
+  const runner = gatedRunner(createClickHouseRunner(opts.clickhouse, q.timeoutMs), gate, metrics);
   const store = createQueryStore(runner, q.timeoutMs);
   const limits: Limits = { defaultLimit: q.defaultLimit, maxLimit: q.maxLimit };
   const cors = createCors(q.corsOrigins, READ_API_EXPOSED_HEADERS);

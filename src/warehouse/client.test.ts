@@ -79,11 +79,11 @@ describe('engineTurns', () => {
     const results = [first.insert({ tag: 'sink' }), last.query({ tag: 'bi-left', abort_signal: gone.signal }), last.query({ tag: 'bi-stays', abort_signal: new AbortController().signal })].map(outcome);
     await tick();
     gone.abort();
-    expect(await results[1]).toBe('its client left before its turn');
+    expect(await results[1]).toBe('not run: its abort signal fired before its turn (its client left, or its deadline passed)');
     e.running.shift()!.end(true);
     await tick();
     e.running.shift()!.end(true);
-    expect(await Promise.all(results)).toEqual(['insert done', 'its client left before its turn', 'query done']);
+    expect(await Promise.all(results)).toEqual(['insert done', 'not run: its abort signal fired before its turn (its client left, or its deadline passed)', 'query done']);
     expect(e.log).toEqual(['insert sink', 'query bi-stays']);
     // chDB would reject an aborted call at once while computing on, letting the next one in beside it.
     expect(e.params.map((p) => (p as { abort_signal?: unknown }).abort_signal)).toEqual([undefined, undefined]);
@@ -103,8 +103,8 @@ describe('engineTurns', () => {
     await tick();
     // The engine's close is called while the BI statement still runs (chDB defers the destroy).
     expect(e.log).toEqual(['query bi-running', 'close undefined']);
-    expect(await results[1]).toBe('the engine closed before its turn');
-    await expect(last.query({ tag: 'bi-after' })).rejects.toThrow('the engine closed before its turn');
+    expect(await results[1]).toBe('not run: the engine closed before its turn');
+    await expect(last.query({ tag: 'bi-after' })).rejects.toThrow('not run: the engine closed before its turn');
     e.running[1]!.end(true);
     expect(await closed).toBe('close done');
     e.running[0]!.end(true);

@@ -10,7 +10,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type Logger as ClickHouseLogger, type WarnLogParams } from '@clickhouse/client';
-import { PrerequisiteError } from '../common/errors.js';
+import { PrerequisiteError, TrackhouseError } from '../common/errors.js';
 import type { ClickHouseConfig } from '../config/index.js';
 
 export type { ClickHouseClient } from '@clickhouse/client';
@@ -108,9 +108,11 @@ type EngineConnection = Record<(typeof STATEMENT_CALLS)[number], (params?: unkno
 /** The pipeline's calls run in a row at most this many times while a BI statement waits for its turn. */
 export const FIRST_IN_A_ROW = 4;
 
-/** A BI statement that never reached the engine: its client left, or the engine closed first. */
-export class StatementNotRun extends Error {
-  override readonly name = 'StatementNotRun';
+/** A call that never reached the engine: its abort signal fired first (its client left, its deadline passed), or the engine closed. */
+export class StatementNotRun extends TrackhouseError {
+  constructor(why: string, cause?: unknown) {
+    super('STATEMENT_NOT_RUN', `not run: ${why}`, { retriable: true, cause });
+  }
 }
 
 /**
@@ -126,7 +128,7 @@ export class StatementNotRun extends Error {
  * A busy pipeline does not starve the BI ports: after FIRST_IN_A_ROW of its calls in a row, one
  * waiting BI statement goes.
  *
- * A call's `abort_signal` (its client left) takes it out of the queue; it never reaches chDB,
+ * A call's `abort_signal` (its client left, its deadline passed) takes it out of the queue; it never reaches chDB,
  * which would reject an aborted call at once while it computes on, letting the next call in
  * beside it. `close` refuses the waiting BI calls, and does not wait for a running one: chDB
  * destroys the connection once that statement ends (the process's exit waits for it).
@@ -166,7 +168,7 @@ export function engineTurns<C extends EngineConnection>(connection: C): { first:
             },
             refuse(why) {
               signal?.removeEventListener('abort', left);
-              reject(new StatementNotRun(why));
+              reject(new StatementNotRun(why, why === ABORTED ? signal?.reason : undefined));
             },
           };
           function left() {
@@ -174,10 +176,10 @@ export function engineTurns<C extends EngineConnection>(connection: C): { first:
             const at = queue.indexOf(turn);
             if (at >= 0) {
               queue.splice(at, 1);
-              turn.refuse(CLIENT_LEFT);
+              turn.refuse(ABORTED);
             }
           }
-          if (signal?.aborted) return turn.refuse(CLIENT_LEFT);
+          if (signal?.aborted) return turn.refuse(ABORTED);
           if (lane === 1 && closed) return turn.refuse(ENGINE_CLOSED);
           if (name === 'close') {
             closed = true;
@@ -200,5 +202,5 @@ export function engineTurns<C extends EngineConnection>(connection: C): { first:
   return { first: view(0), last: view(1), biRunning: () => busy && runningLane === 1 };
 }
 
-const CLIENT_LEFT = 'its client left before its turn';
+const ABORTED = 'its abort signal fired before its turn (its client left, or its deadline passed)';
 const ENGINE_CLOSED = 'the engine closed before its turn';

@@ -95,6 +95,24 @@ describe('GET /v1/rollups/daily', () => {
     expect((await h.get('/v1/rollups/daily?by=event')).body).toEqual(before);
   });
 
+  it('answers 503 once QUERY_TIMEOUT_MS passes while the engine runs another statement, and answers again once it is free', async () => {
+    const other = await h.another({ env: { QUERY_TIMEOUT_MS: '300' } });
+    // A BI tool's statement holds chDB (one statement at a time) for 3 s.
+    let biDone = false;
+    const bi = h.ch.biClient.query({ query: 'SELECT sleep(3)', format: 'TabSeparated' }).then((rs) => {
+      biDone = true;
+      return rs.text();
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    const waited = await other.get('/v1/rollups/daily?by=event');
+    expect([waited.status, waited.headers.get('retry-after'), biDone]).toEqual([503, '1', false]);
+    expect(waited.body).toMatchObject({ error: 'clickhouse_unavailable' });
+    expect(await bi).toBe('0\n');
+    const again = await other.get('/v1/rollups/daily?by=event');
+    expect(again.status).toBe(200);
+    expect((again.body as { rows: unknown[] }).rows.length).toBeGreaterThan(0);
+  });
+
   it('answers 503 with Retry-After, and /readyz 503, when ClickHouse fails', async () => {
     await h.ch.close(); // every query from now on fails
     const r = await h.get('/v1/rollups/daily?by=event');
