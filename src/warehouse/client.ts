@@ -128,10 +128,11 @@ export class StatementNotRun extends TrackhouseError {
  * A busy pipeline does not starve the BI ports: after FIRST_IN_A_ROW of its calls in a row, one
  * waiting BI statement goes.
  *
- * A call's `abort_signal` (its client left, its deadline passed) takes it out of the queue; it never reaches chDB,
- * which would reject an aborted call at once while it computes on, letting the next call in
- * beside it. `close` refuses the waiting BI calls, and does not wait for a running one: chDB
- * destroys the connection once that statement ends (the process's exit waits for it).
+ * A call's `abort_signal` (its client left, its deadline passed) takes it out of the queue; the
+ * signal never reaches chDB, which would reject an aborted call at once while it computes on,
+ * letting the next call in beside it. `close` refuses the waiting BI calls, and does not wait for
+ * a running one: chDB destroys the connection once that statement ends (the process's exit waits
+ * for it).
  */
 export function engineTurns<C extends EngineConnection>(connection: C): { first: C; last: C; biRunning(): boolean } {
   interface Turn {
