@@ -57,6 +57,8 @@ const METHODS = 'POST, GET, OPTIONS';
 interface Request extends Reply, SqlStatement {
   /** client_protocol_version, 0 when not sent. */
   protocol: number;
+  /** Aborted when the client leaves: nothing is written to its response then. */
+  signal: AbortSignal;
 }
 
 export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
@@ -75,10 +77,10 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
     ]);
   };
 
-  const run = async (res: HttpResponse, state: { aborted: boolean }, r: Request) => {
+  const run = async (res: HttpResponse, r: Request) => {
     try {
       const result = await engine.run(r);
-      if (state.aborted) return;
+      if (r.signal.aborted) return;
       const format = result.format;
       // chDB writes Native as revision 0 reads it; clickhouse-go (Grafana's plugin) sends 54460.
       const body = r.protocol > 0 && format.toLowerCase() === 'native' ? nativeForRevision(result.body, r.protocol) : result.body;
@@ -95,7 +97,7 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
     } catch (err) {
       const e = engineError(err);
       opts.log.debug({ code: e.code, type: e.type, queryId: r.queryId }, 'SQL port: statement not run');
-      if (!state.aborted) res.cork(() => fail(res, e, r));
+      if (!r.signal.aborted) res.cork(() => fail(res, e, r));
     }
   };
 
@@ -169,11 +171,9 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
     // The place is given back once: when the request is answered, or when its client leaves
     // before the body is whole (its statement then never runs). A client that leaves later aborts
     // `gone`: a statement still waiting for the engine is then dropped, not run for no one.
-    const state = { aborted: false };
     let running = false;
     const gone = new AbortController();
     res.onAborted(() => {
-      state.aborted = true;
       gone.abort();
       if (!running) release();
     });
@@ -181,17 +181,17 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
       const r = request(body, gone.signal);
       if (r.sql.trim() === '') {
         release();
-        if (!state.aborted) res.cork(() => fail(res, { code: 62, type: 'SYNTAX_ERROR', message: 'Empty query' }, reply));
+        if (!gone.signal.aborted) res.cork(() => fail(res, { code: 62, type: 'SYNTAX_ERROR', message: 'Empty query' }, reply));
         return;
       }
       running = true;
-      void run(res, state, r).finally(release);
+      void run(res, r).finally(release);
     };
     if (method === 'get') start('');
     else
       readText(res, MAX_BODY_BYTES, start, () => {
         release();
-        if (!state.aborted) fail(res, { code: 393, type: 'QUERY_IS_TOO_LARGE', message: `the statement is over ${MAX_BODY_BYTES} bytes` }, reply);
+        if (!gone.signal.aborted) fail(res, { code: 393, type: 'QUERY_IS_TOO_LARGE', message: `the statement is over ${MAX_BODY_BYTES} bytes` }, reply);
       });
   };
 
