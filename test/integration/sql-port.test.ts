@@ -521,6 +521,9 @@ describeWithPython('the read-only native SQL port with clickhouse-driver (Python
 
 describe('the read-only native SQL port, packet by packet', () => {
   const str = stringBytes;
+  /** A Query with no client info (kind 0), no settings, stage Complete, uncompressed; then the empty block. */
+  const query = (sql: string) =>
+    Buffer.concat([Buffer.from([1]), str('q'), Buffer.from([0]), str(''), str(''), Buffer.from([2, 0]), str(sql), str(''), Buffer.from([2]), str(''), Buffer.from('0100' + '02ffffffff' + '00' + '0000', 'hex')]);
   /** A client of revision 54460 that says hello to `database` and sends `then`; what the server sent until it closed or went quiet. */
   async function converse(database: string, then: Buffer[] = [], quietMs = 1500): Promise<{ bytes: Buffer; closed: boolean }> {
     const packet = helloPacket(KEY, database);
@@ -579,9 +582,6 @@ describe('the read-only native SQL port, packet by packet', () => {
   });
 
   it("counts its statements against the engine's one bound with the HTTP port: busy while 8 wait there, and takes the next", async () => {
-    // A Query with no client info (kind 0), no settings, stage Complete, uncompressed; then the empty block.
-    const query = (sql: string) =>
-      Buffer.concat([Buffer.from([1]), str('q'), Buffer.from([0]), str(''), str(''), Buffer.from([2, 0]), str(sql), str(''), Buffer.from([2]), str(''), Buffer.from('0100' + '02ffffffff' + '00' + '0000', 'hex')]);
     const held = Array.from({ length: 8 }, () => sql('SELECT sleep(1)'));
     await sleep(300);
     const r = await converse('default', [query('SELECT 1 AS one')]);
@@ -607,8 +607,6 @@ describe('the read-only native SQL port, packet by packet', () => {
     const counted = await serveNativePort({ engine, host: '127.0.0.1', port: 0, portVariable: 'BI_NATIVE_PORT', readKeys: new Set([KEY]), log: createLogger('silent') });
     const http = await serveSqlPort({ engine, host: '127.0.0.1', port: 0, portVariable: 'BI_PORT', readKeys: new Set([KEY]), log: createLogger('silent') });
     try {
-      const query = (statement: string) =>
-        Buffer.concat([Buffer.from([1]), str('q'), Buffer.from([0]), str(''), str(''), Buffer.from([2, 0]), str(statement), str(''), Buffer.from([2]), str(''), Buffer.from('0100' + '02ffffffff' + '00' + '0000', 'hex')]);
       const running = sql('SELECT sleep(1)', { url: `http://127.0.0.1:${http.port}/` });
       await sleep(200);
       // Run, it would fail (no such table); the connection closes while it waits behind the sleep.
