@@ -72,8 +72,10 @@ export async function serveNativePort(opts: NativePortOptions): Promise<NativePo
     let state: State = 'hello';
     let revision = 0;
     let query: ClientQuery | null = null;
-    let cancelled = false;
-    /** Aborted by a Cancel or the connection's end: the running statement's calls still waiting for the engine are dropped. */
+    /**
+     * The running statement's, aborted by a Cancel (its answer is then only EndOfStream) or the
+     * connection's end: its calls still waiting for the engine are dropped.
+     */
     let gone: AbortController | null = null;
 
     const send = (...packets: Buffer[]) => {
@@ -89,7 +91,7 @@ export async function serveNativePort(opts: NativePortOptions): Promise<NativePo
       socket.end();
     };
 
-    const header = async (q: ClientQuery, columns: NativeColumn[]): Promise<NativeColumn[]> => {
+    const header = async (q: ClientQuery, columns: NativeColumn[], signal: AbortSignal): Promise<NativeColumn[]> => {
       if (columns.length > 0) return columns;
       // chDB writes no block for no rows; a server sends the header anyway, which tools show as
       // the columns of an empty result. A SELECT's columns come from its JSON meta.
@@ -102,7 +104,7 @@ export async function serveNativePort(opts: NativePortOptions): Promise<NativePo
           text = text.replace(/\s+$/, '').replace(/;$/, '').replace(/--[^\n]*$/, '').replace(/\/\*[\s\S]*?\*\/$/, '');
         }
         const sql = `SELECT * FROM (\n${text}\n) LIMIT 0`;
-        const meta = await engine.run({ sql, params: q.params, settings: q.settings, defaultFormat: 'JSONCompact', queryId: randomUUID(), signal: gone?.signal });
+        const meta = await engine.run({ sql, params: q.params, settings: q.settings, defaultFormat: 'JSONCompact', queryId: randomUUID(), signal });
         return (JSON.parse(meta.body.toString('utf8')) as { meta: NativeColumn[] }).meta.map(({ name, type }) => ({ name, type }));
       } catch {
         return [];
@@ -115,18 +117,18 @@ export async function serveNativePort(opts: NativePortOptions): Promise<NativePo
         send(exception(BUSY));
         return;
       }
-      gone = new AbortController();
+      const { signal } = (gone = new AbortController());
       try {
-        const result = await engine.run({ sql: q.sql, params: q.params, settings: q.settings, defaultFormat: 'Native', queryId: q.queryId || randomUUID(), signal: gone.signal });
+        const result = await engine.run({ sql: q.sql, params: q.params, settings: q.settings, defaultFormat: 'Native', queryId: q.queryId || randomUUID(), signal });
         if (result.format.toLowerCase() !== 'native') {
           throw new ClickHouseException(48, 'NOT_IMPLEMENTED', `FORMAT ${result.format} is not served over the native protocol, whose client formats the rows itself: leave the FORMAT clause out`);
         }
-        if (cancelled) {
+        if (signal.aborted) {
           send(endOfStream());
           return;
         }
         const { blocks, columns } = nativeBlocks(result.body, revision);
-        const names = await header(q, columns);
+        const names = await header(q, columns, signal);
         const packets = names.length > 0 ? [dataPacket(headerBlock(names, revision), q.compression)] : [];
         for (const block of blocks) packets.push(dataPacket(block, q.compression));
         packets.push(endOfStream());
@@ -134,7 +136,7 @@ export async function serveNativePort(opts: NativePortOptions): Promise<NativePo
       } catch (err) {
         const e = engineError(err);
         log.debug({ code: e.code, type: e.type, queryId: q.queryId }, 'native SQL port: statement not run');
-        send(cancelled ? endOfStream() : exception(e));
+        send(signal.aborted ? endOfStream() : exception(e));
       } finally {
         gone = null;
         release();
@@ -172,7 +174,6 @@ export async function serveNativePort(opts: NativePortOptions): Promise<NativePo
       if (state === 'running') {
         // Read while a statement runs: a Cancel (its answer is then only EndOfStream); anything
         // else waits until the answer is sent (handled before this is called).
-        cancelled = true;
         gone?.abort();
         return;
       }
@@ -185,7 +186,6 @@ export async function serveNativePort(opts: NativePortOptions): Promise<NativePo
         if (!readDataIsEmpty(r, query!.compression)) throw new BadPacket('external tables are not served here');
         const q = query!;
         state = 'running';
-        cancelled = false;
         void run(q).finally(() => {
           if (state === 'closed') return;
           state = 'ready';

@@ -601,6 +601,13 @@ describe('the read-only native SQL port, packet by packet', () => {
     expect(none.bytes.subarray(none.bytes.indexOf(Buffer.from('trackhouse')) + 'trackhouse'.length + 1).toString('hex')).toBe(Buffer.concat([header, Buffer.from([5])]).toString('hex'));
   });
 
+  it('answers a Cancel sent before its statement reached the engine with EndOfStream alone, and goes on serving the connection', async () => {
+    // Run, the statement would fail (no such table): an exception, not EndOfStream.
+    const r = await converse('default', [query('SELECT * FROM no_such_table_cancelled'), Buffer.from([3]), Buffer.from([4])]);
+    const helloEnd = r.bytes.indexOf(Buffer.from('trackhouse')) + 'trackhouse'.length + 1;
+    expect([r.bytes.subarray(helloEnd).toString('hex'), r.closed]).toEqual(['0504', false]);
+  });
+
   it('drops a statement whose connection closed while it waited for the engine: it never runs', async () => {
     const registry = createRegistry('query', false);
     const engine = await createSqlEngine(ch.biClient, { registry });
