@@ -174,7 +174,7 @@ const FORMAT_QUERY = 'SELECT formatQuerySingleLine({trackhouse_statement:String}
 
 /** A statement's whole result as text. */
 export async function resultText(client: ClickHouseClient, query: string, params: Record<string, unknown>, format: string, signal?: AbortSignal): Promise<string> {
-  const result = await client.exec({ query, query_params: params, clickhouse_settings: { default_format: format as DataFormat }, ...(signal ? { abort_signal: signal } : {}) });
+  const result = await client.exec({ query, query_params: params, clickhouse_settings: { default_format: format as DataFormat }, abort_signal: signal });
   let out = '';
   for await (const chunk of result.stream) out += (chunk as Buffer).toString('utf8');
   return out;

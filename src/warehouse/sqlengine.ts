@@ -129,7 +129,7 @@ export async function createSqlEngine(client: ClickHouseClient, opts: { limits?:
           query_params: s.params,
           query_id: s.queryId,
           clickhouse_settings: { default_format: s.defaultFormat as DataFormat },
-          ...(s.signal ? { abort_signal: s.signal } : {}),
+          abort_signal: s.signal,
         });
         const chunks: Buffer[] = [];
         for await (const chunk of result.stream) chunks.push(chunk as Buffer);
