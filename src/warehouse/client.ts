@@ -137,7 +137,7 @@ export class StatementNotRun extends TrackhouseError {
 export function engineTurns<C extends EngineConnection>(connection: C): { first: C; last: C; biRunning(): boolean } {
   interface Turn {
     start(): void;
-    refuse(why: string): void;
+    refuse(why: string, cause?: unknown): void;
   }
   const waiting: [Turn[], Turn[]] = [[], []];
   let busy = false;
@@ -167,9 +167,9 @@ export function engineTurns<C extends EngineConnection>(connection: C): { first:
               runningLane = lane;
               void Promise.resolve().then(() => call(own)).then(resolve, reject).finally(next);
             },
-            refuse(why) {
+            refuse(why, cause) {
               signal?.removeEventListener('abort', left);
-              reject(new StatementNotRun(why, why === ABORTED ? signal?.reason : undefined));
+              reject(new StatementNotRun(why, cause));
             },
           };
           function left() {
@@ -177,10 +177,10 @@ export function engineTurns<C extends EngineConnection>(connection: C): { first:
             const at = queue.indexOf(turn);
             if (at >= 0) {
               queue.splice(at, 1);
-              turn.refuse(ABORTED);
+              turn.refuse(ABORTED, signal!.reason);
             }
           }
-          if (signal?.aborted) return turn.refuse(ABORTED);
+          if (signal?.aborted) return turn.refuse(ABORTED, signal.reason);
           if (lane === 1 && closed) return turn.refuse(ENGINE_CLOSED);
           if (name === 'close') {
             closed = true;
