@@ -223,6 +223,9 @@ describe('SIGTERM while chDB runs a BI statement', () => {
         BI_NATIVE_PORT: 'off',
       });
       await start.waitFor('Ctrl-C drains and stops everything');
+      // Once every part runs: the hosted stream starts after the view caught up, and a stop during
+      // its group join waits for that join (5.5 s on a loaded CI host), which is not what this checks.
+      await start.waitFor('stream processor running');
       // Longer than SHUTDOWN_TIMEOUT_MS, within the BI statements' own limit (30 s); chDB cannot stop it.
       const statement = fetch(`http://127.0.0.1:${ports.bi}/?max_block_size=1`, {
         method: 'POST',
