@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import type { Logger } from '../common/log.js';
-import { errorMessage } from '../common/errors.js';
+import { errorMessage, statementFailed } from '../common/errors.js';
 import { createPartitionReader, type PartitionReader, type ReadBatch } from '../kafka/reader.js';
 import type { AuditRecord } from './record.js';
 
@@ -115,19 +115,30 @@ export interface AuditQuery {
   limit: number;
 }
 
-/** Newest first; `time` as ISO 8601, scope and counts as objects. */
-export async function readAudit(clickhouse: ClickHouseClient, q: AuditQuery): Promise<unknown[]> {
-  const rs = await clickhouse.query({
-    query: `SELECT toUnixTimestamp64Milli(time) AS t, actor, action, id, scope, counts, outcome
+/**
+ * Newest first; `time` as ISO 8601, scope and counts as objects. `timeoutMs` (QUERY_TIMEOUT_MS)
+ * bounds the statement from the moment it is sent, its wait for the in-process engine's turn
+ * included; a failure or timeout is a retriable DependencyError (the API's 503).
+ */
+export async function readAudit(clickhouse: ClickHouseClient, q: AuditQuery, timeoutMs: number): Promise<unknown[]> {
+  const deadline = AbortSignal.timeout(timeoutMs);
+  let rows: { t: string | number; actor: string; action: string; id: string; scope: string; counts: string; outcome: string }[];
+  try {
+    const rs = await clickhouse.query({
+      query: `SELECT toUnixTimestamp64Milli(time) AS t, actor, action, id, scope, counts, outcome
       FROM audit_log FINAL
       WHERE time >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND time < fromUnixTimestamp64Milli({to:Int64}, 'UTC')
         AND ({action:String} = '' OR action = {action:String})
       ORDER BY time DESC, kafka_offset DESC
       LIMIT {limit:UInt32}`,
-    query_params: { from: q.from ?? 0, to: q.to ?? 8_640_000_000_000, action: q.action ?? '', limit: q.limit },
-    format: 'JSONEachRow',
-  });
-  const rows = await rs.json<{ t: string | number; actor: string; action: string; id: string; scope: string; counts: string; outcome: string }>();
+      query_params: { from: q.from ?? 0, to: q.to ?? 8_640_000_000_000, action: q.action ?? '', limit: q.limit },
+      format: 'JSONEachRow',
+      abort_signal: deadline,
+    });
+    rows = await rs.json();
+  } catch (err) {
+    throw statementFailed(err, 'the audit trail read', deadline, timeoutMs);
+  }
   return rows.map((r) => ({
     time: new Date(Number(r.t)).toISOString(),
     actor: r.actor,

@@ -138,7 +138,7 @@ export async function queryComponent(
       dashboardRoutes(config, log),
       graphqlRoutes({ config, log, registry: o.registry, stream: stream ? { answer: (route, query) => stream.answer(route, query) } : null }),
       ...(stream ? [(app, g) => stream.routes(app, g.draining, g.cors, g.done, g.begin)] satisfies QueryRoutes[] : []),
-      adminRoutes({ adminKeys: config.keys.admin, deps: () => admin }),
+      adminRoutes({ adminKeys: config.keys.admin, timeoutMs: config.query.timeoutMs, deps: () => admin }),
       registryRoutes(config),
     ],
   });

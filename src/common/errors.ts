@@ -51,6 +51,18 @@ export class DependencyError extends TrackhouseError {
 }
 
 /**
+ * A ClickHouse statement run under `deadline` (AbortSignal.timeout(timeoutMs), QUERY_TIMEOUT_MS)
+ * failed: retriable, saying whether the deadline passed, which on the in-process engine includes
+ * the wait for its turn. `what` names the read ("the events query").
+ */
+export function statementFailed(err: unknown, what: string, deadline: AbortSignal, timeoutMs: number): DependencyError {
+  const why = deadline.aborted
+    ? `ClickHouse did not answer ${what} within QUERY_TIMEOUT_MS (${timeoutMs} ms); on the in-process engine a statement waits while another runs (a BI tool's, say)`
+    : `ClickHouse failed ${what}: ${errorMessage(err)}`;
+  return new DependencyError('CLICKHOUSE_QUERY_FAILED', why, { retriable: true, cause: err });
+}
+
+/**
  * Every code an HTTP answer of trackhouse carries, with its status: the one mapping from a problem
  * to a status, for ingest and query alike (as fastify's lib/errors.js registers its codes). The
  * codes are the wire's: lowercase, in each API's JSON error body (`code` on the Segment-compatible

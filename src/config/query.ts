@@ -105,7 +105,7 @@ export const querySchema = z
     defaultLimit: e.QUERY_DEFAULT_LIMIT,
     /** Largest `limit` a request may ask for. */
     maxLimit: e.QUERY_MAX_LIMIT,
-    /** Per ClickHouse query (max_execution_time); a slower query fails with 503. */
+    /** Per ClickHouse statement of the API, its wait for the engine's turn included; a slower one fails with 503. */
     timeoutMs: e.QUERY_TIMEOUT_MS,
     /** ClickHouse queries running at once; more wait in a queue. */
     maxConcurrent: e.QUERY_MAX_CONCURRENT,

@@ -3,7 +3,7 @@
 //
 // A reply body is built once as bytes, so it can be cached and written as it is.
 import type { ClickHouseClient } from '@clickhouse/client';
-import { DependencyError } from '../common/errors.js';
+import { DependencyError, statementFailed } from '../common/errors.js';
 import type { StoredRow } from '../schema/index.js';
 import { eventJson } from '../view/render.js';
 import { encodeCursor, scopeFingerprint } from './cursor.js';
@@ -50,7 +50,7 @@ export interface QueryStore {
  */
 export function createClickHouseRunner(client: ClickHouseClient, timeoutMs: number): SqlRunner {
   return {
-    async run(sql) {
+    async run(sql, kind) {
       const deadline = AbortSignal.timeout(timeoutMs);
       try {
         const result = await client.exec({ query: sql.query, query_params: sql.params, abort_signal: deadline });
@@ -58,10 +58,7 @@ export function createClickHouseRunner(client: ClickHouseClient, timeoutMs: numb
         for await (const chunk of result.stream) chunks.push(chunk as Buffer);
         return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
       } catch (err) {
-        const why = deadline.aborted
-          ? `ClickHouse did not answer within QUERY_TIMEOUT_MS (${timeoutMs} ms); on the in-process engine a statement waits while another runs (a BI tool's, say)`
-          : `ClickHouse query failed: ${(err as Error).message}`;
-        throw new DependencyError('CLICKHOUSE_QUERY_FAILED', why, { retriable: true, cause: err });
+        throw statementFailed(err, `the ${kind} query`, deadline, timeoutMs);
       }
     },
   };

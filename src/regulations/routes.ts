@@ -14,7 +14,8 @@ import { parseIsoTime, typedTime, type IsoTimeProblem } from '../common/isotime.
 import { settledWithin } from '../common/wait.js';
 import { REGULATION_TYPES, type ErasureList, type Regulation, type RegulationType } from '../erasure/index.js';
 import { readQuery } from '../common/querystring.js';
-import { InvalidParameterError, type QueryRoutes } from '../query/index.js';
+import { InvalidParameterError } from '../common/errors.js';
+import type { QueryRoutes } from '../query/index.js';
 import { MAX_ID_LENGTH } from '../schema/index.js';
 import type { RegulationExecutor } from './executor.js';
 
@@ -43,6 +44,8 @@ export interface AdminDeps {
 
 export interface AdminRoutesOptions {
   adminKeys: ReadonlyMap<string, string>;
+  /** QUERY_TIMEOUT_MS: GET /v1/audit's ClickHouse read, its wait for the engine included, or 503. */
+  timeoutMs: number;
   /** Null until the erasure list is loaded (the routes answer 503 until then). */
   deps: () => AdminDeps | null;
 }
@@ -217,7 +220,7 @@ export function adminRoutes(o: AdminRoutesOptions): QueryRoutes {
         later(res, start, cors, async () => {
           // What was written a moment ago should be there: wait (a little) for the copy.
           if (deps.copier !== null) await settledWithin(deps.copier.caughtUp(), AUDIT_FRESH_MS);
-          return [200, { records: await readAudit(deps.clickhouse, q) }];
+          return [200, { records: await readAudit(deps.clickhouse, q, o.timeoutMs) }];
         });
       } catch (err) {
         guard.fail(res, err, cors);

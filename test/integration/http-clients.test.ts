@@ -32,7 +32,7 @@ beforeAll(async () => {
   });
   query = await startHarness({
     graphql: true,
-    routes: [adminRoutes({ adminKeys: new Map([[ADMIN_KEY, 'tester']]), deps: () => ({ executor: { submit } }) as unknown as AdminDeps })],
+    routes: [adminRoutes({ adminKeys: new Map([[ADMIN_KEY, 'tester']]), timeoutMs: 10_000, deps: () => ({ executor: { submit } }) as unknown as AdminDeps })],
   });
 });
 

@@ -192,6 +192,7 @@ export async function startWholePort(answer: Parameters<typeof registerStreamRou
       (app, g) => registerStreamRoutes(app, { readKeys: new Set([READ_KEY]), answer, draining: g.draining, cors: g.cors }),
       adminRoutes({
         adminKeys: new Map([[ADMIN_KEY, 'tester']]),
+        timeoutMs: 10_000,
         deps: () => (h === undefined ? null : ({ list: { regulations: new Map([[REGULATION.id, REGULATION]]) }, clickhouse: h.ch.client, copier: null } as unknown as AdminDeps)),
       }),
       ...more,
