@@ -12,7 +12,7 @@ import type { Registry } from 'prom-client';
 import { createCors, READ_API_EXPOSED_HEADERS, type Cors } from '../common/cors.js';
 import { ConfigError } from '../common/errors.js';
 import { heapSizes } from '../common/heap.js';
-import { addOpsRoutes, bearerToken, forMethod, getAndHead, noRouteBody, NO_STORE, writeJson, type Headers, type ReadinessCheck, type ResponseState } from '../common/http.js';
+import { addOpsRoutes, bearerToken, forMethod, getAndHead, noRouteBody, NO_STORE, writeJson, type Headers, type HttpErrorReply, type ReadinessCheck, type ResponseState } from '../common/http.js';
 import { apiRouter } from '../common/router.js';
 import type { Logger } from '../common/log.js';
 import { serve, type Serving } from '../common/serve.js';
@@ -56,9 +56,10 @@ export interface RouteGuard {
   admit(req: HttpRequest): string;
   /**
    * Writes that error (or any other) as the API does, counted as route 'other'; inside a handler
-   * or a cork. `cors`: cors.of() of the request, read in its handler.
+   * or a cork. `cors`: cors.of() of the request, read in its handler. `body`: the answer's body
+   * from the API's (an emulated API's error envelope beside it).
    */
-  fail(res: HttpResponse, err: unknown, cors: Headers): void;
+  fail(res: HttpResponse, err: unknown, cors: Headers, body?: (reply: HttpErrorReply) => string): void;
   /**
    * The port's CORS (QUERY_CORS_ORIGINS): every answer carries cors.of(req)'s headers, read in the
    * handler and kept for an answer given later. OPTIONS is answered by the server.
@@ -201,11 +202,11 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
   }
   const ops = { registry: opts.registry, draining: () => draining, checks };
 
-  const fail = (res: HttpResponse, route: Route, start: number, err: unknown, cors: Headers) => {
+  const fail = (res: HttpResponse, route: Route, start: number, err: unknown, cors: Headers, body?: (reply: HttpErrorReply) => string) => {
     const e = toHttpError(err);
     if (e.status >= 500 && !(err instanceof DrainingError)) log.warn({ err, route }, 'query failed');
     // Closing the connection when draining moves a keep-alive client to another instance.
-    send(res, e.status, e.body, [...cors, NO_STORE, ...e.headers], err instanceof DrainingError);
+    send(res, e.status, body ? body(e) : e.body, [...cors, NO_STORE, ...e.headers], err instanceof DrainingError);
     metrics.done(route, e.status, start);
   };
 
@@ -366,7 +367,7 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
       if (draining) throw new DrainingError();
       return authorize(req);
     },
-    fail: (res, err, cors) => fail(res, 'other', performance.now(), err, cors),
+    fail: (res, err, cors, body) => fail(res, 'other', performance.now(), err, cors, body),
     cors,
     draining: () => draining,
     begin: () => {

@@ -3,24 +3,26 @@
 //   POST /v1/regulations        {"type":"delete"|"suppress"|"suppress_with_delete","user_ids":[...]}
 //                               -> 202 (deletion running) or 201 (suppress: done) {"id",...}
 //   GET  /v1/regulations/{id}   -> its status and counts
+//   POST /regulations, GET /regulations/{regulateId}: the same in Segment's Public API shape (./bodies.ts)
 //   GET  /v1/audit?from=&to=&action=&limit=   -> {"records":[...]}, newest first
 // Nothing here changes or deletes audit records: the trail has no write API.
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { AUDIT_ACTIONS, readAudit, type AuditCopier } from '../audit/index.js';
 import { HttpError } from '../common/errors.js';
-import { bearerToken, forMethod, getAndHead, NO_STORE, readText, requireIdentityEncoding, writeJson, type Headers } from '../common/http.js';
+import { bearerToken, forMethod, getAndHead, NO_STORE, readText, requireIdentityEncoding, writeJson, type Headers, type HttpErrorReply } from '../common/http.js';
 import { parseIsoTime, typedTime, type IsoTimeProblem } from '../common/isotime.js';
 import { settledWithin } from '../common/wait.js';
-import { REGULATION_TYPES, type ErasureList, type Regulation, type RegulationType } from '../erasure/index.js';
+import type { ErasureList, Regulation } from '../erasure/index.js';
 import { readQuery } from '../common/querystring.js';
 import { InvalidParameterError } from '../common/errors.js';
 import type { QueryRoutes } from '../query/index.js';
-import { MAX_ID_LENGTH } from '../schema/index.js';
+import { parseRegulationBody, parseSegmentRegulation, regulationReply, segmentCreatedReply, segmentErrorBody, segmentRegulationReply, type RegulationRequest } from './bodies.js';
 import type { RegulationExecutor } from './executor.js';
 
-/** At most this many users per request (Segment's regulations API takes 5000 ids). */
-export const MAX_USERS_PER_REGULATION = 5_000;
+/** The body of an error answer from the API's (Segment's routes add its envelope). */
+type ErrorBody = (reply: HttpErrorReply) => string;
+
 const MAX_BODY_BYTES = 1024 * 1024;
 const AUDIT_PARAMS = new Set(['from', 'to', 'action', 'limit']);
 /** GET /v1/audit waits at most this long for the copy of the topic to catch up. */
@@ -60,46 +62,6 @@ export function adminName(adminKeys: ReadonlyMap<string, string>, header: string
   return name;
 }
 
-/** Validates a POST /v1/regulations body; errors name the field. */
-export function parseRegulationBody(text: string): { type: RegulationType; userIds: string[] } {
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new HttpError('malformed_json', 'the body is not JSON');
-  }
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new InvalidParameterError('body', 'the body must be a JSON object with type and user_ids');
-  const b = body as Record<string, unknown>;
-  for (const k of Object.keys(b)) if (k !== 'type' && k !== 'user_ids') throw new InvalidParameterError(k, `unknown field ${JSON.stringify(k.slice(0, 100))}; allowed: type, user_ids`);
-  if (typeof b.type !== 'string' || !(REGULATION_TYPES as readonly string[]).includes(b.type)) {
-    throw new InvalidParameterError('type', `type must be one of ${REGULATION_TYPES.join(', ')}`);
-  }
-  const ids = b.user_ids;
-  if (!Array.isArray(ids) || ids.length === 0) throw new InvalidParameterError('user_ids', 'user_ids must be a non-empty array of user ids');
-  if (ids.length > MAX_USERS_PER_REGULATION) throw new InvalidParameterError('user_ids', `user_ids may hold at most ${MAX_USERS_PER_REGULATION} ids per request`);
-  for (const [i, id] of ids.entries()) {
-    if (typeof id !== 'string' || id === '' || id.length > MAX_ID_LENGTH) {
-      throw new InvalidParameterError('user_ids', `user_ids[${i}] must be a non-empty string of at most ${MAX_ID_LENGTH} characters`);
-    }
-  }
-  return { type: b.type as RegulationType, userIds: ids as string[] };
-}
-
-/** The reply body of a regulation (never the user ids: only how many). */
-export function regulationReply(r: Regulation): Record<string, unknown> {
-  return {
-    id: r.id,
-    type: r.type,
-    status: r.status,
-    actor: r.actor,
-    users: r.userKeys.length,
-    created_at: new Date(r.createdAt).toISOString(),
-    finished_at: r.finishedAt === null ? null : new Date(r.finishedAt).toISOString(),
-    counts: r.counts === null ? null : { events: r.counts.events, rollup_days: r.counts.days, view_events: r.counts.viewEvents },
-    error: r.error,
-  };
-}
-
 const ANY_TIME = typedTime(null);
 function time(name: string, value: string | undefined): number | null {
   if (value === undefined) return null;
@@ -107,6 +69,15 @@ function time(name: string, value: string | undefined): number | null {
   const t = parseIsoTime(value, ANY_TIME, why);
   if (Number.isNaN(t)) throw new InvalidParameterError(name, `${name}: ${why.reason}`);
   return t;
+}
+
+/** A path segment percent-decoded, or a 400 naming the path parameter. */
+function pathId(raw: string, param: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new InvalidParameterError(param, `${param} is not valid percent-encoded UTF-8`);
+  }
 }
 
 export function parseAuditQuery(query: string): { from: number | null; to: number | null; action: string | null; limit: number } {
@@ -148,68 +119,80 @@ export function adminRoutes(o: AdminRoutesOptions): QueryRoutes {
       );
     };
 
-    app.post('/v1/regulations', (res, req) => {
-      const start = performance.now();
-      const cors = guard.cors.of(req);
-      let actor: string;
-      let deps: AdminDeps;
-      try {
-        [actor, deps] = admit(req);
-        requireIdentityEncoding(req);
-      } catch (err) {
-        guard.fail(res, err, cors);
-        return;
-      }
-      // In flight until answered: a stop waits for it (the request may already be in Kafka).
-      const state = { aborted: false, end: guard.begin() };
-      res.onAborted(() => {
-        state.aborted = true;
-        state.end();
-      });
-      readText(
-        res,
-        MAX_BODY_BYTES,
-        (text) => {
-          let parsed: { type: RegulationType; userIds: string[] };
-          try {
-            parsed = parseRegulationBody(text);
-          } catch (err) {
-            if (!state.aborted) res.cork(() => guard.fail(res, err, cors));
-            state.end();
-            return;
-          }
-          deps.executor
-            .submit(parsed.type, parsed.userIds, actor)
-            .then(
-              (r) => {
-                if (!state.aborted) res.cork(() => send(res, r.status === 'finished' ? 201 : 202, regulationReply(r), start, cors));
-              },
-              (err: unknown) => {
-                if (!state.aborted) res.cork(() => guard.fail(res, new HttpError('kafka_unavailable', 'the regulation could not be recorded in Kafka; retry shortly', { cause: err }), cors));
-              },
-            )
-            .finally(state.end);
-        },
-        () => {
-          if (!state.aborted) res.cork(() => guard.fail(res, new HttpError('body_too_large', `a regulation request may have at most ${MAX_BODY_BYTES} bytes`), cors));
+    /** POST `path`: a regulation request read by `parse`, carried out, answered by `reply` (errors' bodies by `errorBody`). */
+    const postRegulation = (path: string, parse: (text: string) => RegulationRequest, reply: (r: Regulation) => [number, unknown], errorBody?: ErrorBody) => {
+      const fail = (res: HttpResponse, err: unknown, cors: Headers) => guard.fail(res, err, cors, errorBody);
+      app.post(path, (res, req) => {
+        const start = performance.now();
+        const cors = guard.cors.of(req);
+        let actor: string;
+        let deps: AdminDeps;
+        try {
+          [actor, deps] = admit(req);
+          requireIdentityEncoding(req);
+        } catch (err) {
+          fail(res, err, cors);
+          return;
+        }
+        // In flight until answered: a stop waits for it (the request may already be in Kafka).
+        const state = { aborted: false, end: guard.begin() };
+        res.onAborted(() => {
+          state.aborted = true;
           state.end();
-        },
-      );
-    });
+        });
+        readText(
+          res,
+          MAX_BODY_BYTES,
+          (text) => {
+            let parsed: RegulationRequest;
+            try {
+              parsed = parse(text);
+            } catch (err) {
+              if (!state.aborted) res.cork(() => fail(res, err, cors));
+              state.end();
+              return;
+            }
+            deps.executor
+              .submit(parsed.type, parsed.userIds, actor)
+              .then(
+                (r) => {
+                  if (!state.aborted) res.cork(() => send(res, ...reply(r), start, cors));
+                },
+                (err: unknown) => {
+                  if (!state.aborted) res.cork(() => fail(res, new HttpError('kafka_unavailable', 'the regulation could not be recorded in Kafka; retry shortly', { cause: err }), cors));
+                },
+              )
+              .finally(state.end);
+          },
+          () => {
+            if (!state.aborted) res.cork(() => fail(res, new HttpError('body_too_large', `a regulation request may have at most ${MAX_BODY_BYTES} bytes`), cors));
+            state.end();
+          },
+        );
+      });
+    };
+    /** GET (and HEAD) `path`: the regulation its id (the path parameter `param`) names, answered by `reply` (errors' bodies by `errorBody`). */
+    const getRegulation = (path: string, param: string, reply: (r: Regulation) => unknown, errorBody?: ErrorBody) => {
+      getAndHead(app, path, (res, req) => {
+        const start = performance.now();
+        const cors = guard.cors.of(req);
+        try {
+          const [, deps] = admit(req);
+          const id = pathId(req.getParameter(0) ?? '', param);
+          const r = deps.list.regulations.get(id);
+          if (r === undefined) throw new HttpError('not_found', `no regulation ${JSON.stringify(id.slice(0, 100))}`);
+          send(res, 200, reply(r), start, cors);
+        } catch (err) {
+          guard.fail(res, err, cors, errorBody);
+        }
+      });
+    };
 
-    getAndHead(app, '/v1/regulations/:id', (res, req) => {
-      const start = performance.now();
-      const cors = guard.cors.of(req);
-      try {
-        const [, deps] = admit(req);
-        const id = decodeURIComponent(req.getParameter(0) ?? '');
-        const r = deps.list.regulations.get(id);
-        if (r === undefined) send(res, 404, { error: 'not_found', message: `no regulation ${JSON.stringify(id.slice(0, 100))}` }, start, cors);
-        else send(res, 200, regulationReply(r), start, cors);
-      } catch (err) {
-        guard.fail(res, err, cors);
-      }
-    });
+    postRegulation('/v1/regulations', parseRegulationBody, (r) => [r.status === 'finished' ? 201 : 202, regulationReply(r)]);
+    getRegulation('/v1/regulations/:id', 'id', regulationReply);
+    // Segment answers a created regulation 200, whatever its state.
+    postRegulation('/regulations', parseSegmentRegulation, (r) => [200, segmentCreatedReply(r)], segmentErrorBody);
+    getRegulation('/regulations/:regulateId', 'regulateId', segmentRegulationReply, segmentErrorBody);
 
     getAndHead(app, '/v1/audit', (res, req) => {
       const start = performance.now();
@@ -227,14 +210,13 @@ export function adminRoutes(o: AdminRoutesOptions): QueryRoutes {
       }
     });
 
-    for (const path of ['/v1/regulations', '/v1/regulations/:id', '/v1/audit']) {
+    for (const path of ['/v1/regulations', '/v1/regulations/:id', '/regulations', '/regulations/:regulateId', '/v1/audit']) {
+      const post = path.endsWith('/regulations');
+      const message = post ? 'only POST is supported here' : 'only GET and HEAD are supported here';
+      const reply = { status: 405, body: JSON.stringify({ error: 'method_not_allowed', message }) };
+      const body = path.startsWith('/regulations') ? segmentErrorBody(reply) : reply.body;
       app.any(path, (res, req) => {
-        const post = path === '/v1/regulations';
-        writeJson(forMethod(res, req), 405, JSON.stringify({ error: 'method_not_allowed', message: post ? 'only POST is supported here' : 'only GET and HEAD are supported here' }), [
-          ...guard.cors.of(req),
-          NO_STORE,
-          ['Allow', post ? 'POST, OPTIONS' : 'GET, HEAD, OPTIONS'],
-        ]);
+        writeJson(forMethod(res, req), 405, body, [...guard.cors.of(req), NO_STORE, ['Allow', post ? 'POST, OPTIONS' : 'GET, HEAD, OPTIONS']]);
         guard.done('other', 405, performance.now());
       });
     }

@@ -261,6 +261,53 @@ describe('erasure', () => {
     const ids = (await (await ch.client.query({ query: `SELECT event_id FROM events WHERE user_key = '${ERASED}' ORDER BY event_id`, format: 'JSONEachRow' })).json<{ event_id: string }>()).map((r) => r.event_id);
     expect(ids).toEqual(['new-0', 'new-1']);
   });
+
+  it("Segment's Public API regulation calls, as @segment/public-api-sdk-typescript 47 sends them, erase a user the same way", { timeout: 120_000 }, async () => {
+    const GONE = 'user-9';
+    const gone = events.filter((e) => (e.user_id ?? e.anonymous_id) === GONE).length;
+    expect(gone).toBeGreaterThan(0);
+    expect((await ids(run.query.port, GONE)).length).toBe(gone);
+    // The SDK's requests byte for byte (captured from createWorkspaceRegulation and getRegulation).
+    const sdk = (path: string, body?: string, key = ADMIN) =>
+      fetch(`http://127.0.0.1:${run.query.port}${path}`, {
+        method: body === undefined ? 'GET' : 'POST',
+        headers: { 'User-Agent': 'Public API SDK 47.0.0 (TypeScript)', Accept: 'application/json', Authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body,
+      });
+    const request = (regulationType: string) => `{"regulationType":"${regulationType}","subjectType":"USER_ID","subjectIds":["${GONE}"]}`;
+    expect((await sdk('/regulations', request('SUPPRESS_WITH_DELETE'), READ)).status).toBe(401);
+    // Refusals carry Segment's error envelope too: the SDK's unwrap() throws errors[0].
+    const unsuppress = await sdk('/regulations', request('UNSUPPRESS'));
+    expect([unsuppress.status, await unsuppress.json()]).toEqual([
+      400,
+      expect.objectContaining({ error: 'invalid_parameter', parameter: 'regulationType', errors: [{ type: 'invalid_parameter', field: 'regulationType', status: 400, message: expect.stringContaining('UNSUPPRESS') }] }),
+    ]);
+    const list = await sdk('/regulations?pagination.count=10');
+    expect([list.status, await list.json()]).toEqual([405, expect.objectContaining({ errors: [expect.objectContaining({ type: 'method_not_allowed', status: 405 })] })]);
+
+    const created = await sdk('/regulations', request('SUPPRESS_WITH_DELETE'));
+    expect(created.status).toBe(200);
+    const { data } = (await created.json()) as { data: { regulateId: string } };
+    const done = await waitFor(
+      'the regulation to finish',
+      async () => {
+        const r = (await (await sdk(`/regulations/${data.regulateId}`)).json()) as { data: { regulation: { overallStatus: string } } };
+        return r.data.regulation.overallStatus === 'FINISHED' ? r : undefined;
+      },
+      90_000,
+    );
+    expect(done).toEqual({
+      data: { regulation: { id: data.regulateId, workspaceId: 'trackhouse', overallStatus: 'FINISHED', createdAt: expect.any(String), finishedAt: expect.any(String), streamStatus: [] } },
+    });
+    expect(await (await admin(`/v1/regulations/${data.regulateId}`)).json()).toMatchObject({ type: 'suppress_with_delete', status: 'finished', actor: 'dpo', users: 1, counts: { events: gone } });
+    expect(await ids(run.query.port, GONE)).toEqual([]);
+    expect(await count(ch.client, `SELECT count() FROM events WHERE user_key = '${GONE}'`)).toBe(0);
+    expect(run.erasures.list.user(GONE)).toMatchObject({ suppressed: true });
+    const unknown = await sdk('/regulations/reg_nope');
+    expect([unknown.status, await unknown.json()]).toEqual([404, expect.objectContaining({ error: 'not_found', errors: [expect.objectContaining({ type: 'not_found', status: 404 })] })]);
+    // trackhouse's own routes keep their body.
+    expect(await (await admin('/v1/regulations/reg_nope')).json()).toEqual({ error: 'not_found', message: 'no regulation "reg_nope"' });
+  });
 });
 
 function topicsOf(c: Config): Record<string, string> {

@@ -55,6 +55,8 @@ const ROUTES: [path: string, methods: string, other: string][] = [
   ['/v1/alerts', GET_HEAD, 'DELETE'],
   ['/v1/regulations', 'POST, OPTIONS', 'GET'],
   ['/v1/regulations/reg_1', GET_HEAD, 'DELETE'],
+  ['/regulations', 'POST, OPTIONS', 'GET'],
+  ['/regulations/reg_1', GET_HEAD, 'DELETE'],
   ['/v1/audit', GET_HEAD, 'POST'],
   ['/v1/pipeline', GET_HEAD, 'POST'],
   ['/dashboard', GET_HEAD, 'POST'],
