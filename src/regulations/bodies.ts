@@ -24,7 +24,7 @@ function objectBody(text: string, fields: readonly string[]): Record<string, unk
   } catch {
     throw new HttpError('malformed_json', 'the body is not JSON');
   }
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new InvalidParameterError('body', `the body must be a JSON object with ${fields.join(' and ')}`);
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new InvalidParameterError('body', `the body must be a JSON object with ${fields.slice(0, -1).join(', ')} and ${fields.at(-1)!}`);
   const b = body as Record<string, unknown>;
   for (const k of Object.keys(b)) {
     if (!fields.includes(k)) throw new InvalidParameterError(k, `unknown field ${JSON.stringify(k.slice(0, 100))}; allowed: ${fields.join(', ')}`);
