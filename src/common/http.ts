@@ -308,7 +308,11 @@ export function addOpsRoutes(app: TemplatedApp, opts: OpsOptions): void {
     ['/metrics', metrics],
   ] as const) {
     getAndHead(app, path, answer);
-    app.any(path, (res) => writeJson(res, 405, OPS_METHOD_NOT_ALLOWED, [['Allow', 'GET, HEAD']]));
+    const notAllowed = (res: HttpResponse) => writeJson(res, 405, OPS_METHOD_NOT_ALLOWED, [['Allow', 'GET, HEAD']]);
+    app.any(path, notAllowed);
+    // OPTIONS too: from uWS v20.4x on (Node 22 and 24's builds) a read API's OPTIONS catch-all
+    // (`/*`, its CORS preflight) wins over this path's `any`, and the ops routes have no CORS.
+    app.options(path, notAllowed);
   }
 }
 

@@ -29,8 +29,12 @@ export function nameThread(name: string): void {
   }
 }
 
-/** Node's own threads (the main thread, libuv's pool, V8's, the LMDB writer) keep the process's name. */
-const NODE = new Set(['node', 'MainThread']);
+/**
+ * The names of Node's own threads (the main thread, libuv's pool, V8's, a worker thread before it
+ * names itself). Node 20 leaves them the process's name; Node 22 names libuv's pool and V8's task
+ * scheduler, Node 24 every one of them (the kernel keeps 15 bytes of each).
+ */
+export const NODE_THREAD_NAMES: ReadonlySet<string> = new Set(['node', 'MainThread', 'libuv-worker', 'V8Worker', 'DelayedTaskSche', 'SignalInspector', 'WorkerThread']);
 
 /**
  * The threads of `trackhouse query` no request waits on: the view's builder and decode threads
@@ -99,9 +103,9 @@ function lowerWhere(pick: (name: string) => boolean, nice: number, everyMs: numb
       } catch {
         continue; // ended meanwhile
       }
-      if (NODE.has(name)) {
+      if (NODE_THREAD_NAMES.has(name)) {
         if (first && keepNodeThreads) seen.add(tid);
-        // A worker thread names itself once it runs: a 'node' thread is looked at again next time.
+        // A worker thread names itself once it runs: one with Node's name is looked at again next time.
         continue;
       }
       seen.add(tid);

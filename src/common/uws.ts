@@ -189,10 +189,21 @@ export function loadUws(log?: { info(obj: object, msg: string): void }): Uws {
   return uws;
 }
 
+/**
+ * The most bytes of a request's line and headers the builds for Node 22 and 24 (uWS v20.4x+) read,
+ * given to them in UWS_HTTP_MAX_HEADERS_SIZE, which they read from the environment when they load
+ * (their own default, 4 KB, answers 431 to a per-user URL of a long user id, a Segment or Snowplow
+ * pixel with a large payload). The Node 20 build reads about as much as this without it.
+ */
+export const UWS_MAX_HEADERS_BYTES = 65_536;
+
 function load(): Uws {
   if (loaded) return loaded.uws;
   const runtime = currentRuntime();
   const choice = chooseUwsBuild(runtime, installedDir);
+  // Not a setting of trackhouse's (src/config reads those): the native module's own knob, read by it
+  // from the environment, so it is put there before the module loads. An operator's value stays.
+  process.env.UWS_HTTP_MAX_HEADERS_SIZE ??= String(UWS_MAX_HEADERS_BYTES);
   let uws: Uws;
   try {
     uws = require(choice.file) as Uws;

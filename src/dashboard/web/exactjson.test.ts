@@ -36,10 +36,10 @@ describe('integers past 2^53 in the API\'s JSON', () => {
 
   it('is JSON.parse without source text access: same values, wide integers rounded as before', () => {
     const text = '{"events":[{"properties":{"order_id":12345678901234567891,"min":-9223372036854775808,"n":2,"r":0.5}}],"next_cursor":null}';
-    const parsed = parseExact(text, undefined);
+    const parsed = parseExact(text, null);
     expect(parsed).toEqual(JSON.parse(text));
     expect(JSON.stringify(parsed)).toBe('{"events":[{"properties":{"order_id":12345678901234567000,"min":-9223372036854776000,"n":2,"r":0.5}}],"next_cursor":null}');
-    expect(() => parseExact('<html>', undefined)).toThrow(SyntaxError);
+    expect(() => parseExact('<html>', null)).toThrow(SyntaxError);
   });
 
   it('uses the reviver it is given on every value of the text', () => {

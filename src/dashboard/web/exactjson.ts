@@ -43,9 +43,10 @@ const nativeReviver = nativeRawJSON === undefined ? undefined : keepDigits(nativ
 
 /**
  * JSON.parse(text), with integers past 2^53 kept digit for digit where the browser can
- * (`reviver` is for tests; undefined: exactly JSON.parse). A kept integer is an object: show it
- * with JSON.stringify only. A call per value: for reads shown as JSON, not for polled counts.
+ * (`reviver` is for tests; null: exactly JSON.parse, as in a browser without source text access).
+ * A kept integer is an object: show it with JSON.stringify only. A call per value: for reads shown
+ * as JSON, not for polled counts.
  */
-export function parseExact(text: string, reviver: Reviver | undefined = nativeReviver): unknown {
-  return reviver === undefined ? JSON.parse(text) : JSON.parse(text, reviver);
+export function parseExact(text: string, reviver: Reviver | null = nativeReviver ?? null): unknown {
+  return reviver === null ? JSON.parse(text) : JSON.parse(text, reviver);
 }
