@@ -48,13 +48,13 @@ describe.runIf(linux)('lowerBulkThreads', () => {
 
   it('lowers the named bulk threads and threads of no known name, not the view or Node threads', async () => {
     workers.push(await namedWorker(THREAD.sinkDecode), await namedWorker(THREAD.viewBuilder), await namedWorker('SomePool'));
-    const nodeBefore = nodeNices();
     ends(await lowerBulkThreads([THREAD.sinkDecode], 7));
     expect(nices(THREAD.sinkDecode)).toEqual([7]);
     expect(nices('SomePool')).toEqual([7]);
     expect(nices(THREAD.viewBuilder)).toEqual([0]);
-    expect(nodeNices()).toEqual(nodeBefore);
-    expect(nodeBefore.length > 1 && nodeBefore.every((n) => n === 0)).toBe(true);
+    // Node's threads, libuv's pool among them (lowerBulkThreads starts it: more than before), at 0.
+    expect(nodeNices().length).toBeGreaterThan(1);
+    expect(nodeNices().filter((n) => n !== 0)).toEqual([]);
   });
 
   it('leaves a thread whose priority was set already as it is', async () => {
@@ -119,14 +119,14 @@ describe.runIf(linux)('lowerNamedThreads', () => {
       await namedWorker(THREAD.sinkDecode),
       await namedWorker('SomePool'),
     );
-    const nodeBefore = nodeNices();
     ends(lowerNamedThreads(QUERY_BACKGROUND, 10));
     expect(nices(THREAD.viewBuilder)).toEqual([10]);
     expect(nices(THREAD.viewDecode)).toEqual([10, 10]);
     expect(nices(THREAD.sinkDecode)).toEqual([0]);
     expect(nices('SomePool')).toEqual([0]);
-    expect(nodeNices()).toEqual(nodeBefore);
-    expect(nodeBefore.length > 1 && nodeBefore.every((n) => n === 0)).toBe(true);
+    // Node's threads, libuv's pool among them (lowerBulkThreads starts it: more than before), at 0.
+    expect(nodeNices().length).toBeGreaterThan(1);
+    expect(nodeNices().filter((n) => n !== 0)).toEqual([]);
   });
 
   it('lowers a background thread that starts after the first scan (the stream, once the view caught up)', async () => {
