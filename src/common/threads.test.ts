@@ -1,8 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import { readlinkSync, writeFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { threadsOf } from '../../test/support/threads.js';
-import { execFileSync } from 'node:child_process';
 import { lowerBulkThreads, lowerNamedThreads, NODE_THREAD_NAMES, QUERY_BACKGROUND, THREAD } from './threads.js';
 
 const linux = process.platform === 'linux';
@@ -26,9 +26,14 @@ function nices(name: string): number[] {
   return threadsOf().filter((t) => t.name === name).map((t) => t.nice);
 }
 
-/** Nice of each of Node's own threads in this process (NODE_THREAD_NAMES: which names depends on Node's version). */
-function nodeNices(): number[] {
-  return threadsOf().filter((t) => NODE_THREAD_NAMES.has(t.name)).map((t) => t.nice);
+/**
+ * Node's own threads in this process (NODE_THREAD_NAMES: which names depends on Node's version)
+ * are all at nice 0, however many there are now (lowerBulkThreads starts libuv's pool itself).
+ */
+function expectNodeThreadsAtZero(): void {
+  const nodeNices = threadsOf().filter((t) => NODE_THREAD_NAMES.has(t.name)).map((t) => t.nice);
+  expect(nodeNices.length).toBeGreaterThan(1);
+  expect(nodeNices.filter((n) => n !== 0)).toEqual([]);
 }
 
 /** The workers a test starts and the scan it runs, ended after each test of the enclosing block. */
@@ -52,9 +57,7 @@ describe.runIf(linux)('lowerBulkThreads', () => {
     expect(nices(THREAD.sinkDecode)).toEqual([7]);
     expect(nices('SomePool')).toEqual([7]);
     expect(nices(THREAD.viewBuilder)).toEqual([0]);
-    // Node's threads, libuv's pool among them (lowerBulkThreads starts it: more than before), at 0.
-    expect(nodeNices().length).toBeGreaterThan(1);
-    expect(nodeNices().filter((n) => n !== 0)).toEqual([]);
+    expectNodeThreadsAtZero();
   });
 
   it('leaves a thread whose priority was set already as it is', async () => {
@@ -124,9 +127,7 @@ describe.runIf(linux)('lowerNamedThreads', () => {
     expect(nices(THREAD.viewDecode)).toEqual([10, 10]);
     expect(nices(THREAD.sinkDecode)).toEqual([0]);
     expect(nices('SomePool')).toEqual([0]);
-    // Node's threads, libuv's pool among them (lowerBulkThreads starts it: more than before), at 0.
-    expect(nodeNices().length).toBeGreaterThan(1);
-    expect(nodeNices().filter((n) => n !== 0)).toEqual([]);
+    expectNodeThreadsAtZero();
   });
 
   it('lowers a background thread that starts after the first scan (the stream, once the view caught up)', async () => {
