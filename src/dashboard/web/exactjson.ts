@@ -39,7 +39,7 @@ export function keepDigits(rawJSON: (text: string) => RawJson): Reviver {
   };
 }
 
-const nativeReviver = nativeRawJSON === undefined ? undefined : keepDigits(nativeRawJSON);
+const nativeReviver: Reviver | null = nativeRawJSON === undefined ? null : keepDigits(nativeRawJSON);
 
 /**
  * JSON.parse(text), with integers past 2^53 kept digit for digit where the browser can
@@ -47,6 +47,6 @@ const nativeReviver = nativeRawJSON === undefined ? undefined : keepDigits(nativ
  * A kept integer is an object: show it with JSON.stringify only. A call per value: for reads shown
  * as JSON, not for polled counts.
  */
-export function parseExact(text: string, reviver: Reviver | null = nativeReviver ?? null): unknown {
+export function parseExact(text: string, reviver: Reviver | null = nativeReviver): unknown {
   return reviver === null ? JSON.parse(text) : JSON.parse(text, reviver);
 }
