@@ -9,13 +9,12 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { AUDIT_ACTIONS, readAudit, type AuditCopier } from '../audit/index.js';
-import { HttpError } from '../common/errors.js';
-import { bearerToken, forMethod, getAndHead, NO_STORE, readText, requireIdentityEncoding, writeJson, type Headers, type HttpErrorReply } from '../common/http.js';
+import { HttpError, InvalidParameterError } from '../common/errors.js';
+import { bearerToken, forMethod, getAndHead, httpErrorReply, NO_STORE, readText, requireIdentityEncoding, writeJson, type Headers, type HttpErrorReply } from '../common/http.js';
 import { parseIsoTime, typedTime, type IsoTimeProblem } from '../common/isotime.js';
 import { settledWithin } from '../common/wait.js';
 import type { ErasureList, Regulation } from '../erasure/index.js';
 import { readQuery } from '../common/querystring.js';
-import { InvalidParameterError } from '../common/errors.js';
 import type { QueryRoutes } from '../query/index.js';
 import { parseRegulationBody, parseSegmentRegulation, regulationReply, segmentCreatedReply, segmentErrorBody, segmentRegulationReply, type RegulationRequest } from './bodies.js';
 import type { RegulationExecutor } from './executor.js';
@@ -212,8 +211,7 @@ export function adminRoutes(o: AdminRoutesOptions): QueryRoutes {
 
     for (const path of ['/v1/regulations', '/v1/regulations/:id', '/regulations', '/regulations/:regulateId', '/v1/audit']) {
       const post = path.endsWith('/regulations');
-      const message = post ? 'only POST is supported here' : 'only GET and HEAD are supported here';
-      const reply = { status: 405, body: JSON.stringify({ error: 'method_not_allowed', message }) };
+      const reply = httpErrorReply(new HttpError('method_not_allowed', post ? 'only POST is supported here' : 'only GET and HEAD are supported here'));
       const body = path.startsWith('/regulations') ? segmentErrorBody(reply) : reply.body;
       app.any(path, (res, req) => {
         writeJson(forMethod(res, req), 405, body, [...guard.cors.of(req), NO_STORE, ['Allow', post ? 'POST, OPTIONS' : 'GET, HEAD, OPTIONS']]);
