@@ -107,7 +107,7 @@ export function segmentCreatedReply(r: Regulation): { data: { regulateId: string
 
 const SEGMENT_STATUS: Readonly<Record<RegulationStatus, string>> = { running: 'RUNNING', finished: 'FINISHED', failed: 'FAILED' };
 /** Segment names a workspace in each regulation; trackhouse has one. */
-export const SEGMENT_WORKSPACE_ID = 'trackhouse';
+const SEGMENT_WORKSPACE_ID = 'trackhouse';
 
 /** GET /regulations/{regulateId}'s answer (GetRegulation200Response); no destinations, so no stream statuses. */
 export function segmentRegulationReply(r: Regulation): Record<string, unknown> {
