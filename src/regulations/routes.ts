@@ -118,8 +118,12 @@ export function adminRoutes(o: AdminRoutesOptions): QueryRoutes {
       );
     };
 
+    /** Each path's 405 (its methods, its errors' body), registered after every route of the port. */
+    const notAllowed: { path: string; post: boolean; errorBody?: ErrorBody }[] = [];
+
     /** POST `path`: a regulation request read by `parse`, carried out, answered by `reply` (errors' bodies by `errorBody`). */
     const postRegulation = (path: string, parse: (text: string) => RegulationRequest, reply: (r: Regulation) => [number, unknown], errorBody?: ErrorBody) => {
+      notAllowed.push({ path, post: true, errorBody });
       const fail = (res: HttpResponse, err: unknown, cors: Headers) => guard.fail(res, err, cors, errorBody);
       app.post(path, (res, req) => {
         const start = performance.now();
@@ -172,6 +176,7 @@ export function adminRoutes(o: AdminRoutesOptions): QueryRoutes {
     };
     /** GET (and HEAD) `path`: the regulation its id (the path parameter `param`) names, answered by `reply` (errors' bodies by `errorBody`). */
     const getRegulation = (path: string, param: string, reply: (r: Regulation) => unknown, errorBody?: ErrorBody) => {
+      notAllowed.push({ path, post: false, errorBody });
       getAndHead(app, path, (res, req) => {
         const start = performance.now();
         const cors = guard.cors.of(req);
@@ -193,6 +198,7 @@ export function adminRoutes(o: AdminRoutesOptions): QueryRoutes {
     postRegulation('/regulations', parseSegmentRegulation, (r) => [200, segmentCreatedReply(r)], segmentErrorBody);
     getRegulation('/regulations/:regulateId', 'regulateId', segmentRegulationReply, segmentErrorBody);
 
+    notAllowed.push({ path: '/v1/audit', post: false });
     getAndHead(app, '/v1/audit', (res, req) => {
       const start = performance.now();
       const cors = guard.cors.of(req);
@@ -209,10 +215,9 @@ export function adminRoutes(o: AdminRoutesOptions): QueryRoutes {
       }
     });
 
-    for (const path of ['/v1/regulations', '/v1/regulations/:id', '/regulations', '/regulations/:regulateId', '/v1/audit']) {
-      const post = path.endsWith('/regulations');
+    for (const { path, post, errorBody } of notAllowed) {
       const reply = httpErrorReply(new HttpError('method_not_allowed', post ? 'only POST is supported here' : 'only GET and HEAD are supported here'));
-      const body = path.startsWith('/regulations') ? segmentErrorBody(reply) : reply.body;
+      const body = errorBody ? errorBody(reply) : reply.body;
       app.any(path, (res, req) => {
         writeJson(forMethod(res, req), 405, body, [...guard.cors.of(req), NO_STORE, ['Allow', post ? 'POST, OPTIONS' : 'GET, HEAD, OPTIONS']]);
         guard.done('other', 405, performance.now());
