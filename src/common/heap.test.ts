@@ -1,18 +1,12 @@
 // The query API's node options are given where the process starts, not in code: these tests hold
 // each launcher to QUERY_NODE_OPTIONS (the running query process's heap is checked in
 // test/integration/view-shards.test.ts).
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { heapOf, SEMI_SPACE_16_MB } from '../../test/support/heap.js';
 import { QUERY_NODE_OPTIONS } from './heap.js';
 
 const withOptions = `node ${QUERY_NODE_OPTIONS.join(' ')} dist/cli/main.js`;
-
-/** heapSizes() of a fresh node process started with `args`. */
-function heapOf(args: string[]): { newSpaceMb: number; heapLimitMb: number } {
-  const script = `import('${new URL('./heap.ts', import.meta.url).href}').then((m) => process.stdout.write(JSON.stringify(m.heapSizes())))`;
-  return JSON.parse(execFileSync(process.execPath, [...args, '--import', 'tsx', '-e', script], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } })) as { newSpaceMb: number; heapLimitMb: number };
-}
 
 describe('QUERY_NODE_OPTIONS', () => {
   it('npm start runs the all-in-one (which serves the query API) with them', () => {
@@ -28,7 +22,7 @@ describe('QUERY_NODE_OPTIONS', () => {
   it('raise the heap limit by three semi-spaces of 64 MB instead of 16 (V8 takes them)', () => {
     // Against 16 MB semi-spaces given explicitly: Node 20's default on this machine, while Node 24's
     // V8 already picks 64 MB on a machine of this memory, so the default would show no difference.
-    const plain = heapOf(['--max-semi-space-size=16']);
+    const plain = heapOf(SEMI_SPACE_16_MB);
     const query = heapOf([...QUERY_NODE_OPTIONS]);
     expect(query.heapLimitMb - plain.heapLimitMb).toBeGreaterThanOrEqual(3 * (64 - 16));
   });

@@ -3,7 +3,6 @@
 // this process, served over HTTP) and each other through QUERY_SHARD_URL. Every user is read
 // through both shards: the shard that does not hold the user forwards the request to the one that
 // does (by the producer's partitioner), and both answers equal ClickHouse's, byte for byte.
-import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +15,7 @@ import { createKafka, ensureTopics, partitionForKey } from '../../src/kafka/inde
 import { startQuery, type QueryServer } from '../../src/query/index.js';
 import { startSink, type RunningSink } from '../../src/sink/index.js';
 import { serveClickHouseHttp, type ClickHouseHttp } from '../support/clickhouse-http.js';
+import { heapOf, SEMI_SPACE_16_MB } from '../support/heap.js';
 import { kafkaBrokers, tempDir, testConfig } from '../support/env.js';
 import { caughtUp, produce } from './sink-helpers.js';
 import { allPages, DAY, randomEvents } from './view-helpers.js';
@@ -119,9 +119,8 @@ describe('two shards, each reading every user', () => {
 
   it('runs with the young generation of QUERY_NODE_OPTIONS: semi-spaces of up to 64 MB, not 16', () => {
     // V8's heap limit is the old generation's plus three semi-spaces (two, and as much for large
-    // young objects): 64 MB semi-spaces instead of 16 MB add 144 MB to it. The 16 MB are given
-    // explicitly: Node 20's default here, while Node 24's V8 may pick 64 MB by itself.
-    const plain = JSON.parse(execFileSync(process.execPath, ['--max-semi-space-size=16', '-p', 'JSON.stringify(Math.round(require("node:v8").getHeapStatistics().heap_size_limit / 1048576))'], { encoding: 'utf8', env: { PATH: process.env.PATH } })) as number;
+    // young objects): 64 MB semi-spaces instead of 16 MB add 144 MB to it.
+    const plain = heapOf(SEMI_SPACE_16_MB).heapLimitMb;
     for (const i of [0, 1]) {
       const line = shards[i]!.log.find((l) => l.includes('"msg":"query API listening"'))!;
       expect((JSON.parse(line) as { heapLimitMb: number }).heapLimitMb - plain).toBeGreaterThanOrEqual(3 * (64 - 16));
