@@ -407,6 +407,7 @@ const SEGMENT = new JsonShape(
     // Members whose object or array values someone on the ingest path reads (normalizeEvent, the
     // edge's batch fields, the import): parsed. Any other object or array becomes a JsonValue.
     type: PARSE, userId: ID, anonymousId: ID, messageId: ID, event: PARSE, timestamp: PARSE, sentAt: PARSE,
+    originalTimestamp: PARSE,
     name: PARSE, groupId: ID, previousId: ID, category: PARSE, writeKey: PARSE,
     // Checked to be objects (an array there is refused), or read by the edge and the import.
     properties: TEXT, traits: TEXT, context: TEXT, batch: LIST,

@@ -53,6 +53,16 @@ describe('normalizeEvent', () => {
     expect(run({ type: 'track', userId: 'u', event: 'e' }, null, { sentAt: 5 }).out.timestamp).toBe(RECEIVED);
   });
 
+  it('takes originalTimestamp (RudderStack SDKs) when timestamp is missing, skew-corrected the same way', () => {
+    const call = { type: 'track', userId: 'u', event: 'e', originalTimestamp: '2030-01-01T13:00:00.000Z', sentAt: '2030-01-01T13:00:07.500Z' };
+    expect(run(call).out.timestamp).toBe(RECEIVED - 7500);
+    expect(run({ ...call, sentAt: undefined }).out.timestamp).toBe(Date.parse('2030-01-01T13:00:00.000Z'));
+    // timestamp, when given, wins.
+    expect(run({ ...call, timestamp: '2030-01-01T13:00:05.500Z' }).out.timestamp).toBe(RECEIVED - 2000);
+    expect(run({ ...call, originalTimestamp: 'yesterday' }).problem).toMatchObject({ code: 'invalid_timestamp', message: 'originalTimestamp must be an ISO 8601 time' });
+    expect(run({ ...call, originalTimestamp: 5 }).problem).toMatchObject({ code: 'invalid_timestamp', message: 'originalTimestamp must be an ISO 8601 string' });
+  });
+
   it('keeps the timestamp as given, sentAt recorded, when skew correction is off (imports)', () => {
     const out = run({ type: 'track', userId: 'u', event: 'e', timestamp: '2019-05-01T10:00:00Z', sentAt: '2019-05-01T10:00:09Z' }, null, { skew: false }).out;
     expect(out.timestamp).toBe(Date.parse('2019-05-01T10:00:00Z'));

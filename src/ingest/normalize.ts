@@ -11,9 +11,9 @@
 // - properties, traits and context are objects when present (stored as JSON text; a JsonText
 //   from ./jsontext.ts is such an object already in its text form, with the members read here);
 // - messageId is the event id (a random UUID when missing);
-// - timestamp/sentAt are ISO 8601; timestamp is corrected for the client's clock skew,
-//   timestamp = receivedAt - (sentAt - timestamp), and is receivedAt when missing; times must
-//   fit ClickHouse's DateTime64(3).
+// - timestamp/sentAt are ISO 8601; timestamp (else originalTimestamp) is corrected for the
+//   client's clock skew, timestamp = receivedAt - (sentAt - timestamp), and is receivedAt when
+//   both are missing; times must fit ClickHouse's DateTime64(3).
 import { randomUUID } from 'node:crypto';
 import { isStorableTime, jsonTooDeep, MAX_ID_LENGTH, MAX_JSON_DEPTH, TIME_RANGE_TEXT, type EventRecord, type EventType } from '../schema/index.js';
 import { JsonText, jsonTextOf, objectOf } from './jsontext.js';
@@ -199,19 +199,26 @@ export function normalizeEvent(raw: unknown, fixedType: EventType | null, ctx: N
   }
   out.group_id = groupId;
 
-  // Times.
-  const rawTs = raw.timestamp;
+  // Times. Without a timestamp, the device's time may come as originalTimestamp (RudderStack's
+  // SDKs send that, with sentAt; it is Segment's name for the time its libraries send as
+  // timestamp), corrected the same way: timestamp = receivedAt - (sentAt - originalTimestamp).
+  let rawTs = raw.timestamp;
+  let tsName = 'timestamp';
+  if (rawTs === undefined || rawTs === null) {
+    rawTs = raw.originalTimestamp;
+    tsName = 'originalTimestamp';
+  }
   let ts = NaN;
   if (typeof rawTs === 'string') {
     ts = parseIsoTime(rawTs, EVENT_TIME);
-    if (Number.isNaN(ts)) return problem('invalid_timestamp', 'timestamp must be an ISO 8601 time');
+    if (Number.isNaN(ts)) return problem('invalid_timestamp', `${tsName} must be an ISO 8601 time`);
   } else if (ctx.msTimes === true && typeof rawTs === 'number') {
-    if (!Number.isFinite(rawTs)) return problem('invalid_timestamp', 'timestamp must be a finite time');
+    if (!Number.isFinite(rawTs)) return problem('invalid_timestamp', `${tsName} must be a finite time`);
     // Milliseconds with a fraction (Python's time.time() * 1000) are taken to the millisecond
     // below: the record's times are whole milliseconds (Avro longs).
     ts = Math.floor(rawTs);
   } else if (rawTs !== undefined && rawTs !== null) {
-    return problem('invalid_timestamp', 'timestamp must be an ISO 8601 string');
+    return problem('invalid_timestamp', `${tsName} must be an ISO 8601 string`);
   }
   let sentAt = ctx.sentAt;
   const rawSent = raw.sentAt;

@@ -127,15 +127,24 @@ it('@snowplow/node-tracker: page view, structured, self-describing and screen vi
   for (const e of got.values()) expect(e.event_id).toMatch(/^[0-9a-f-]{36}$/); // eid
 });
 
-it('@rudderstack/rudder-sdk-node: gzip JSON sent as application/x-www-form-urlencoded to /v1/batch is taken', async () => {
+it('@rudderstack/rudder-sdk-node: gzip JSON sent as application/x-www-form-urlencoded to /v1/batch is taken, timed by its originalTimestamp', async () => {
   const user = `rs-${randomUUID()}`;
   const client = new Analytics(WRITE_KEY, { dataPlaneUrl: p.ingest.url, flushAt: 10, flushInterval: 100_000 });
+  // The SDK sends its first call at once and queues the others until a flush. It stamps each
+  // call with originalTimestamp (not timestamp) and the request with sentAt.
   client.track({ userId: user, event: 'Item Viewed', properties: { sku: 'a', category: 'shoes' } });
+  const calledAt = Date.now();
   client.identify({ userId: user, traits: { plan: 'team' } });
+  await new Promise((r) => setTimeout(r, 1500));
   await client.flush();
   const got = byKind(await p.eventsOf(user, 2));
   expect(got.get('track:Item Viewed')).toMatchObject({ category: 'shoes', source: 'test', properties: { sku: 'a', category: 'shoes' } });
-  expect(got.get('identify')!.traits).toEqual({ plan: 'team' });
+  const identify = got.get('identify')!;
+  expect(identify.traits).toEqual({ plan: 'team' });
+  // The queued call left 1.5 s after it was made: its stored time is the call's, not the arrival's.
+  const timestamp = Date.parse(identify.timestamp);
+  expect(Date.parse(identify.received_at) - timestamp).toBeGreaterThanOrEqual(1400);
+  expect(Math.abs(timestamp - calledAt)).toBeLessThan(400);
 });
 
 it('@jitsu/js: identify, track, page and group to /api/s/s2s/ and /api/s/ with its key:secret X-Write-Key, and its IP policy honoured', async () => {
