@@ -11,19 +11,26 @@ export interface StoredRecord {
   properties: string;
   traits: string;
   context: string;
+  timestamp: number;
+  sent_at: number | null;
 }
 
-/** `body` POSTed to `path` (with `query`): the decoded request, and each call normalized (or its refusal code). */
+export const RECEIVED_AT = Date.UTC(2026, 10, 20, 10);
+
+/**
+ * `body` POSTed to `path` (with `query`) at RECEIVED_AT:
+ * the decoded request, and each call normalized (or its refusal code).
+ */
 export function storedRecords(path: string, body: string, query = ''): { decoded: Decoded; records: (StoredRecord | string)[] } {
-  const receivedAt = Date.UTC(2026, 10, 20, 10);
+  const receivedAt = RECEIVED_AT;
   const decoded = decodeRequest(formatRoute(path)!, Buffer.from(body), query, 512_000, receivedAt);
   const records = decoded.translation.calls.map((call) => {
     if (call instanceof Refused) return call.code;
     const rec = emptyRecord();
     const p = normalizeEvent(call, null, { receivedAt, source: 'edge', sentAt: null, context: null, ip: null, msTimes: true }, rec);
     if (p !== null) return p.code;
-    const { type, event, user_id, anonymous_id, properties, traits, context } = rec;
-    return { type, event, user_id, anonymous_id, properties, traits, context } as StoredRecord;
+    const { type, event, user_id, anonymous_id, properties, traits, context, timestamp, sent_at } = rec;
+    return { type, event, user_id, anonymous_id, properties, traits, context, timestamp, sent_at } as StoredRecord;
   });
   return { decoded, records };
 }

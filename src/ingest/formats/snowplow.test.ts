@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { storedRecords } from '../../../test/support/vendor-records.js';
+import { RECEIVED_AT, storedRecords } from '../../../test/support/vendor-records.js';
 import { JsonText } from '../jsontext.js';
 import { schemaName, snowplowReplies, translateSnowplow } from './snowplow.js';
 import { GIF_1X1, Refused } from './types.js';
@@ -93,6 +93,31 @@ describe('Snowplow tracker protocol -> Segment calls', () => {
     expect(a).toMatchObject({ timestamp: 1795687200000 });
     expect(a).not.toHaveProperty('sentAt');
     expect(b).not.toHaveProperty('sentAt');
+  });
+
+  it('times an event as Snowplow\'s derived_tstamp: moved back by stm - dtm only when dtm < stm, else (and without stm) the arrival', () => {
+    const T = RECEIVED_AT;
+    const tp2 = JSON.stringify({
+      schema: 'iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4',
+      data: [
+        { e: 'pv', aid: 'k', uid: 'early', dtm: String(T - 60_000), stm: String(T - 55_000) },
+        // The device's clock went back between creating and sending (an NTP sync): enrich takes the collector's time.
+        { e: 'pv', aid: 'k', uid: 'back', dtm: String(T + 3_600_000), stm: String(T - 5_000) },
+        // No stm (a GET with useStm off, an old tracker): the collector's time, not the device's.
+        { e: 'pv', aid: 'k', uid: 'nostm', dtm: String(T - 86_400_000) },
+        { e: 'pv', aid: 'k', uid: 'true', ttm: String(T - 86_400_000), dtm: String(T), stm: String(T) },
+      ],
+    });
+    const rows = storedRecords('/com.snowplowanalytics.snowplow/tp2', tp2).records as { user_id: string; timestamp: number; sent_at: number | null }[];
+    expect(rows.map((r) => [r.user_id, r.timestamp - T, r.sent_at === null ? null : r.sent_at - T])).toEqual([
+      ['early', -5_000, -55_000],
+      ['back', 0, -5_000],
+      ['nostm', 0, null],
+      ['true', -86_400_000, null],
+    ]);
+    // Without skew correction (import), dtm is kept as given.
+    const [imported] = translateSnowplow({ e: 'pv', uid: 'u', dtm: String(T + 3_600_000), stm: String(T) }, { ...opts, skew: false }).calls;
+    expect(imported).toMatchObject({ timestamp: T + 3_600_000 });
   });
 
   it('refuses unknown event types, events without ids, bad times and unreadable self-describing events', () => {

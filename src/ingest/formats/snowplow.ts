@@ -212,11 +212,16 @@ export function snowplowEvent(e: unknown, skew: boolean, texts = false): Segment
   } else if (e.dtm !== undefined) {
     const t = msTime(dtm);
     if (t === undefined) return new Refused('invalid_timestamp', 'dtm must be Unix milliseconds', 'dtm', e);
-    call.timestamp = t;
-    if (skew && e.stm !== undefined) {
+    if (!skew) call.timestamp = t;
+    else if (e.stm !== undefined) {
       const s = msTime(ms(e.stm));
       if (s === undefined) return new Refused('invalid_timestamp', 'stm must be Unix milliseconds', 'stm', e);
       call.sentAt = s;
+      // Snowplow's enrich (EventEnrichments.getDerivedTimestamp) moves the collector's time back
+      // by stm - dtm only when dtm < stm; otherwise, and without stm, derived_tstamp is the
+      // collector's time: never ahead of the arrival, whatever the device's clock did. Without
+      // a timestamp, normalizeEvent stores receivedAt.
+      if (t < s) call.timestamp = t;
     }
   }
 
