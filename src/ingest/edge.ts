@@ -89,6 +89,8 @@ class IngestRequest implements Submission {
   ip: string | typeof PEER | null = null;
   /** Jitsu's `X-IP-Policy: stripLastOctet`: the address is stored with its last part zeroed. */
   stripIp = false;
+  /** The User-Agent header of a Snowplow request (its events' user agent when they send no `ua`); else ''. */
+  userAgent = '';
   limit = 0;
   /** Content-Length, or -1. */
   declared = -1;
@@ -264,6 +266,7 @@ export class IngestEdge {
     if (key.kind === 'ok') r.source = key.source;
     r.ip = clientIp(this.deps.config.ingest.clientIp, req);
     if (jitsu) this.ipPolicy(r, req.getHeader('x-ip-policy'));
+    else if (route !== null && (route.id === 'snowplow' || route.id === 'snowplow-pixel')) this.snowplowHeaders(r, req);
     r.limit = kind === 'batch' ? this.deps.config.ingest.maxBatchBytes : this.deps.config.ingest.maxEventBytes;
     const length = req.getHeader('content-length');
     if (length !== '') r.declared = Number(length);
@@ -451,7 +454,7 @@ export class IngestEdge {
     let decoded;
     try {
       const plain = withoutBom(r.encoding !== 'identity' ? inflate(body, r.encoding, r.limit) : body);
-      decoded = decodeRequest(r.route!, plain, r.query, r.limit, receivedAt);
+      decoded = decodeRequest(r.route!, plain, r.query, r.limit, receivedAt, r.userAgent);
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;
       this.bodyRefused(r, err, body, { receivedAt });
@@ -538,6 +541,17 @@ export class IngestEdge {
       r.stripIp = true;
       if (typeof r.ip === 'string') r.ip = withoutLastPart(r.ip);
     }
+  }
+
+  /**
+   * What Snowplow's collector takes from the headers: the User-Agent, which enrich stores as the
+   * user agent of events without `ua` (the browser tracker sends none), and `SP-Anonymous` (the
+   * trackers' server-side anonymisation), with which the collector records no address
+   * (RemoteAddress.Unknown): then none is filled into context.ip; an event's own `ip` is kept.
+   */
+  private snowplowHeaders(r: IngestRequest, req: HttpRequest): void {
+    r.userAgent = req.getHeader('user-agent');
+    if (req.getHeader('sp-anonymous') !== '') r.ip = null;
   }
 
   /**

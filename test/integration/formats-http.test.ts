@@ -196,6 +196,23 @@ describe('Snowplow and pixels', () => {
     expect(se.timestamp).toBe(se.received_at - 5000);
   });
 
+  it('takes the User-Agent header as the user agent of events without ua, and fills no address under SP-Anonymous, as Snowplow\'s collector does', async () => {
+    const user = `spua-${randomUUID()}`;
+    const BROWSER = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36';
+    // What @snowplow/browser-tracker sends: no ua parameter (the browser's header says it).
+    const pixel = await send('GET', `/i?e=pv&aid=${WRITE_KEY}&duid=${user}&eid=${user}-1&url=${encodeURIComponent('https://x.example/')}`, undefined, { 'user-agent': BROWSER });
+    const tp2 = (n: number, extra: object) => JSON.stringify({ schema: 'iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4', data: [{ e: 'se', se_ca: 'c', se_ac: 'a', aid: WRITE_KEY, duid: user, eid: `${user}-${n}`, ...extra }] });
+    // withServerAnonymisation: the tracker adds SP-Anonymous: *; an event's own ip (setIpAddress) is still kept.
+    const anonymous = await send('POST', '/com.snowplowanalytics.snowplow/tp2', tp2(2, {}), { 'content-type': 'application/json', 'user-agent': BROWSER, 'sp-anonymous': '*' });
+    const own = await send('POST', '/com.snowplowanalytics.snowplow/tp2', tp2(3, { ua: 'set-by-setUseragent', ip: '198.51.100.7' }), { 'content-type': 'application/json', 'user-agent': BROWSER, 'sp-anonymous': '*' });
+    expect([pixel.status, anonymous.status, own.status]).toEqual([200, 200, 200]);
+    const got = new Map((await landed(user, 3)).map((e) => [e.event_id, JSON.parse(e.context) as Record<string, unknown>]));
+    expect(got.get(`${user}-1`)).toMatchObject({ userAgent: BROWSER, ip: '127.0.0.1' });
+    expect(got.get(`${user}-2`)!.userAgent).toBe(BROWSER);
+    expect(got.get(`${user}-2`)).not.toHaveProperty('ip');
+    expect(got.get(`${user}-3`)).toMatchObject({ userAgent: 'set-by-setUseragent', ip: '198.51.100.7' });
+  });
+
   it('an unknown app id is refused (401) and an unknown event type goes to the rejected topic (400)', async () => {
     expect((await send('GET', '/i?e=pv&aid=nope&duid=x')).status).toBe(401);
     const user = `spbad-${randomUUID()}`;

@@ -18,12 +18,12 @@ export interface StoredRecord {
 export const RECEIVED_AT = Date.UTC(2026, 10, 20, 10);
 
 /**
- * `body` POSTed to `path` (with `query`) at RECEIVED_AT:
+ * `body` POSTed to `path` (with `query`, and `userAgent` as its User-Agent header) at RECEIVED_AT:
  * the decoded request, and each call normalized (or its refusal code).
  */
-export function storedRecords(path: string, body: string, query = ''): { decoded: Decoded; records: (StoredRecord | string)[] } {
+export function storedRecords(path: string, body: string, query = '', userAgent = ''): { decoded: Decoded; records: (StoredRecord | string)[] } {
   const receivedAt = RECEIVED_AT;
-  const decoded = decodeRequest(formatRoute(path)!, Buffer.from(body), query, 512_000, receivedAt);
+  const decoded = decodeRequest(formatRoute(path)!, Buffer.from(body), query, 512_000, receivedAt, userAgent);
   const records = decoded.translation.calls.map((call) => {
     if (call instanceof Refused) return call.code;
     const rec = emptyRecord();

@@ -121,11 +121,12 @@ export interface Decoded {
 
 /**
  * A request of `route` -> its vendor, translation and answers. `body` has its Content-Encoding
- * undone (empty for GET). Throws HttpError for a body that cannot be read.
+ * undone (empty for GET); `userAgent` is its User-Agent header (TranslateOptions.userAgent).
+ * Throws HttpError for a body that cannot be read.
  */
-export function decodeRequest(r: FormatRoute, body: Buffer, query: string, limit: number, receivedAt: number): Decoded {
+export function decodeRequest(r: FormatRoute, body: Buffer, query: string, limit: number, receivedAt: number, userAgent = ''): Decoded {
   // Calls in the form normalizeEvent reads cheapest (the edge normalizes them at once).
-  const opts = { receivedAt, skew: true, prepared: true };
+  const opts = { receivedAt, skew: true, prepared: true, userAgent };
   if (r.id === 'snowplow-pixel') {
     const params: Record<string, string> = {};
     for (const [k, v] of new URLSearchParams(query)) params[k] = v;

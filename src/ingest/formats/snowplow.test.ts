@@ -120,6 +120,25 @@ describe('Snowplow tracker protocol -> Segment calls', () => {
     expect(imported).toMatchObject({ timestamp: T + 3_600_000 });
   });
 
+  it('takes the request\'s User-Agent as the user agent of events without ua (the browser tracker sends none), as Snowplow\'s collector does', () => {
+    const HEADER = 'Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0.0.0 Safari/537.36';
+    const body = JSON.stringify({
+      schema: 'iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4',
+      data: [
+        { e: 'se', aid: 'k', duid: 'd', se_ca: 'c', se_ac: 'a' },
+        { e: 'se', aid: 'k', duid: 'd', se_ca: 'c', se_ac: 'a', ua: 'set-by-setUseragent' },
+      ],
+    });
+    const ua = (records: unknown[]) => records.map((r) => (JSON.parse((r as { context: string }).context) as { userAgent?: string }).userAgent);
+    expect(ua(storedRecords('/com.snowplowanalytics.snowplow/tp2', body, '', HEADER).records)).toEqual([HEADER, 'set-by-setUseragent']);
+    expect(ua(storedRecords('/i', '', 'e=pv&aid=k&duid=d&url=https%3A%2F%2Fx.example%2F', HEADER).records)).toEqual([HEADER]);
+    // Without the header (the import), none.
+    expect(ua(storedRecords('/com.snowplowanalytics.snowplow/tp2', body).records)).toEqual([undefined, 'set-by-setUseragent']);
+    // The generic path (calls as plain objects) says the same.
+    const plain = translateSnowplow(JSON.parse(body), { ...opts, userAgent: HEADER }).calls as { context: { userAgent?: string } }[];
+    expect(plain.map((c) => c.context.userAgent)).toEqual([HEADER, 'set-by-setUseragent']);
+  });
+
   it('refuses unknown event types, events without ids, bad times and unreadable self-describing events', () => {
     const t = translateSnowplow([{ e: 'xx', duid: 'd' }, { e: 'pv' }, { e: 'pv', duid: 'd', dtm: 'soon' }, { e: 'ue', ue_pr: '{nope', duid: 'd' }, { e: 'se', duid: 'd' }], opts);
     expect(t.calls.map((c) => (c instanceof Refused ? [c.code, c.field] : 'ok'))).toEqual([

@@ -13,8 +13,9 @@
 // | other e                          | refused (unknown_type)                                        |
 // | uid / duid (else nuid, tnuid)    | userId / anonymousId                                          |
 // | eid                              | messageId                                                     |
-// | dtm + stm (or ttm)               | timestamp: receivedAt - (stm - dtm), as Snowplow's derived_tstamp; ttm is taken as given |
+// | dtm + stm (or ttm)               | timestamp as Snowplow's derived_tstamp: receivedAt - (stm - dtm) when dtm < stm, else (also without stm) receivedAt; ttm is taken as given |
 // | url, page, refr, ua, ip, lang, tz, res, tv, aid, p, sid, vid, co / cx | context.page, userAgent, ip, locale, timezone, screen, library, app, platform, session, contexts |
+// | (no ua) the User-Agent header    | context.userAgent, as Snowplow's collector and enrich record it                               |
 import { keep } from '../../common/keep.js';
 import { JsonShape, JsonText, MEMBER, QuoteMemo, isWideMarker, objectTextAt, parseShaped, quote, readWide, stringify, wideJsonText, writeWide } from '../jsontext.js';
 import { Refused, isObject, msTime, str, type Replies, type SegmentCall, type TranslateOptions, type Translation, type VendorReply } from './types.js';
@@ -66,7 +67,7 @@ export function translateSnowplow(value: unknown, opts: TranslateOptions): Trans
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
     if (key === undefined && isObject(e)) key = str(e.aid);
-    calls[i] = snowplowEvent(e, opts.skew, opts.prepared === true);
+    calls[i] = snowplowEvent(e, opts.skew, opts.prepared === true, opts.userAgent);
   }
   return { key, calls, raw: events };
 }
@@ -188,9 +189,10 @@ export function schemaName(schema: string): string {
 
 /**
  * One tracker event into a Segment call. `texts`: give a self-describing event's data and the
- * context as JsonText (TranslateOptions.prepared), the same records normalized.
+ * context as JsonText (TranslateOptions.prepared), the same records normalized. `headerUa`: the
+ * request's User-Agent, the user agent of an event without `ua` (TranslateOptions.userAgent).
  */
-export function snowplowEvent(e: unknown, skew: boolean, texts = false): SegmentCall | Refused {
+export function snowplowEvent(e: unknown, skew: boolean, texts = false, headerUa?: string): SegmentCall | Refused {
   if (!isObject(e)) return new Refused('not_an_object', 'an event must be a JSON object', 'event', e);
   const call: SegmentCall = {};
   const uid = str(e.uid);
@@ -301,8 +303,10 @@ export function snowplowEvent(e: unknown, skew: boolean, texts = false): Segment
       return new Refused('unknown_type', `e=${String(e.e).slice(0, 20)} is not an event type trackhouse takes (pv, pp, se, ue, tr, ti)`, 'e', e);
   }
   call.properties = props;
+  // Snowplow's collector records the request's User-Agent; enrich keeps it unless `ua` is sent.
+  const ua = typeof e.ua === 'string' ? e.ua : headerUa !== undefined && headerUa !== '' ? headerUa : undefined;
   if (texts) {
-    const text = contextText(e, aid, context.snowplow as { schema: string } | undefined);
+    const text = contextText(e, aid, context.snowplow as { schema: string } | undefined, ua);
     if (text !== null) {
       call.context = text;
       return call;
@@ -310,7 +314,7 @@ export function snowplowEvent(e: unknown, skew: boolean, texts = false): Segment
   }
 
   if (e.url !== undefined || e.page !== undefined || e.refr !== undefined) context.page = { url: e.url, title: e.page, referrer: e.refr };
-  if (typeof e.ua === 'string') context.userAgent = e.ua;
+  if (ua !== undefined) context.userAgent = ua;
   if (typeof e.ip === 'string') context.ip = e.ip;
   if (typeof e.lang === 'string') context.locale = e.lang;
   if (typeof e.tz === 'string') context.timezone = e.tz;
@@ -392,7 +396,7 @@ const UA = new QuoteMemo();
  * cost ~0.8 us of the ~5.6 us of an event. null when a value cannot be written (nested too
  * deeply): then the object is built, and normalizeEvent refuses it as before.
  */
-function contextText(e: Json, aid: string | undefined, snowplow: { schema: string } | undefined): JsonText | null {
+function contextText(e: Json, aid: string | undefined, snowplow: { schema: string } | undefined, ua: string | undefined): JsonText | null {
   try {
     // Pieces joined by concatenation only (a slice of a half-built rope string would copy it),
     // each after a comma but the first.
@@ -401,7 +405,7 @@ function contextText(e: Json, aid: string | undefined, snowplow: { schema: strin
     if (e.url !== undefined || e.page !== undefined || e.refr !== undefined) {
       t += `${t === '' ? '' : ','}"page":{${(member('url', e.url) + member('title', e.page) + member('referrer', e.refr)).slice(1)}}`;
     }
-    if (typeof e.ua === 'string') t += `${t === '' ? '' : ','}"userAgent":${UA.quote(e.ua)}`;
+    if (ua !== undefined) t += `${t === '' ? '' : ','}"userAgent":${UA.quote(ua)}`;
     if (typeof e.ip === 'string') t += `${t === '' ? '' : ','}"ip":${quote(e.ip)}`;
     const device = DEVICE.of(e, aid);
     if (device !== '') t = t === '' ? device.slice(1) : t + device;

@@ -49,6 +49,12 @@ export interface TranslateOptions {
    * tests read).
    */
   prepared?: boolean;
+  /**
+   * The request's User-Agent header ('' or undefined: none). Snowplow's collector records it, and
+   * enrich takes it as the event's user agent unless the event carries `ua` (the browser tracker
+   * never sends `ua`: the browser's header is its user agent).
+   */
+  userAgent?: string;
 }
 
 /** How a request's events fared, for the vendor's answer. */
