@@ -24,12 +24,14 @@ const BUNDLES: Record<string, string> = {
   '/mixpanel.js': 'node_modules/mixpanel-browser/dist/mixpanel.umd.js',
 };
 
+const BROWSER_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36';
+
 describe.skipIf(!haveChromium)('browser SDKs in headless Chromium', () => {
   const t = browserPipeline(BUNDLES);
 
   async function page(script: string, user: string) {
     // posthog-js drops events from user agents it takes for bots, HeadlessChrome among them.
-    const pg = await t.browser.newPage({ userAgent: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36' });
+    const pg = await t.browser.newPage({ userAgent: BROWSER_UA });
     const failures: string[] = [];
     pg.on('pageerror', (e) => failures.push(String(e)));
     pg.on('requestfailed', (r) => failures.push(`${r.url()} ${r.failure()?.errorText}`));
@@ -131,8 +133,10 @@ describe.skipIf(!haveChromium)('browser SDKs in headless Chromium', () => {
     );
     const got = byKind(await t.p.eventsOf(user, 2));
     expect(got.get('page')).toMatchObject({ name: 'Shop', user_id: user, source: 'test' });
-    expect(got.get('page')!.context).toMatchObject({ page: { url: `${t.siteUrl}/shop` }, platform: 'web' });
+    // The tracker sends no ua: the browser's User-Agent header is the events' user agent, as Snowplow's collector records it.
+    expect(got.get('page')!.context).toMatchObject({ page: { url: `${t.siteUrl}/shop` }, platform: 'web', userAgent: BROWSER_UA });
     expect(got.get('track:add-to-basket')).toMatchObject({ category: 'shop' });
+    expect(got.get('track:add-to-basket')!.context).toMatchObject({ userAgent: BROWSER_UA });
     await pg.close();
   });
 
