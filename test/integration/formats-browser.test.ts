@@ -140,6 +140,39 @@ describe.skipIf(!haveChromium)('browser SDKs in headless Chromium', () => {
     await pg.close();
   });
 
+  it('@snowplow/browser-tracker with anonymous tracking: stored under its session id, with no address', async () => {
+    const { pg } = await page('/snowplow.js', 'anonymous');
+    const sent: { sid?: string; duid?: string; uid?: string; anonymousHeader?: string }[] = [];
+    pg.on('request', (r) => {
+      if (r.method() !== 'POST' || !r.url().includes('/com.snowplowanalytics.snowplow/tp2')) return;
+      for (const e of (JSON.parse(r.postData() ?? '{}') as { data?: { sid?: string; duid?: string; uid?: string }[] }).data ?? []) {
+        sent.push({ sid: e.sid, duid: e.duid, uid: e.uid, anonymousHeader: r.headers()['sp-anonymous'] });
+      }
+    });
+    const label = `anon-${randomUUID()}`;
+    await pg.evaluate(
+      ([url, key, l]) => {
+        const sp = window.snowplowBrowserTracking;
+        sp.newTracker('spa', url, {
+          appId: key,
+          eventMethod: 'post',
+          bufferSize: 1,
+          anonymousTracking: { withSessionTracking: true, withServerAnonymisation: true },
+        });
+        sp.trackStructEvent({ category: 'shop', action: 'anonymous-view', label: l });
+      },
+      [t.p.ingest.url, WRITE_KEY, label],
+    );
+    await expect.poll(() => sent.length, { timeout: 20_000 }).toBeGreaterThan(0);
+    // The tracker sends neither user nor device id, only its session id, and asks for no address.
+    expect(sent[0]).toMatchObject({ duid: undefined, uid: undefined, anonymousHeader: '*' });
+    expect(sent[0]!.sid).toMatch(/^[0-9a-f-]{36}$/);
+    const [event] = await t.p.eventsOf(sent[0]!.sid!, 1);
+    expect(event).toMatchObject({ user_id: null, anonymous_id: sent[0]!.sid, event: 'anonymous-view', properties: { label } });
+    expect(event!.context).not.toHaveProperty('ip');
+    await pg.close();
+  });
+
   it('mixpanel-browser: identify and a track', async () => {
     const user = `mpjs-${randomUUID()}`;
     const { pg } = await page('/mixpanel.js', user);

@@ -150,6 +150,15 @@ describe('Snowplow tracker protocol -> Segment calls', () => {
     ]);
   });
 
+  it('takes the session id as the anonymous id of anonymous tracking, which sends no uid, duid or network id', () => {
+    const sid = 'c6ef3124-b53a-4b13-a233-0088f79dcbcb';
+    const tp2 = JSON.stringify({ schema: 'iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4', data: [{ e: 'pv', aid: 'k', sid, vid: '1', url: 'https://x.example/' }] });
+    const [row] = storedRecords('/com.snowplowanalytics.snowplow/tp2', tp2).records as { user_id: string | null; anonymous_id: string }[];
+    expect(row).toMatchObject({ user_id: null, anonymous_id: sid });
+    // A device id still wins over the session id.
+    expect(translateSnowplow({ e: 'pv', duid: 'd', sid }, opts).calls[0]).toMatchObject({ anonymousId: 'd' });
+  });
+
   it('reads dtm as Number() reads it, digits or not', () => {
     for (const dtm of ['1795687200000', '0001795687200000', '12', '1e3', ' 12', '0x10', '12.5', '+12', '-12', '１２', '1795687200000123', '17956872000001234', '9007199254740993']) {
       const t = translateSnowplow({ e: 'pv', uid: 'u', dtm }, { receivedAt: 0, skew: false });

@@ -11,7 +11,7 @@
 // | e=pp                             | track "Page Ping" (pp_mix, pp_max, pp_miy, pp_may)           |
 // | e=tr / e=ti                      | track "Transaction" / "Transaction Item" with their tr_* / ti_* fields |
 // | other e                          | refused (unknown_type)                                        |
-// | uid / duid (else nuid, tnuid)    | userId / anonymousId                                          |
+// | uid / duid (else nuid, tnuid, sid) | userId / anonymousId                                        |
 // | eid                              | messageId                                                     |
 // | dtm + stm (or ttm)               | timestamp as Snowplow's derived_tstamp: receivedAt - (stm - dtm) when dtm < stm, else (also without stm) receivedAt; ttm is taken as given |
 // | url, page, refr, ua, ip, lang, tz, res, tv, aid, p, sid, vid, co / cx | context.page, userAgent, ip, locale, timezone, screen, library, app, platform, session, contexts |
@@ -35,7 +35,7 @@ const SNOWPLOW_BODY = new JsonShape(
     'schema', 'data', 'e', 'uid', 'duid', 'nuid', 'tnuid', 'eid', 'aid', 'p', 'tv', 'dtm', 'stm', 'ttm', 'ue_pr', 'ue_px', 'co', 'cx', 'url',
     'page', 'refr', 'ua', 'ip', 'lang', 'tz', 'res', 'sid', 'vid', 'cs', 'vp', 'ds', 'cd', 'cookie', 'tna', 'fp', 'mac',
   ],
-  { data: MEMBER.LIST, uid: MEMBER.ID, duid: MEMBER.ID, nuid: MEMBER.ID, tnuid: MEMBER.ID, eid: MEMBER.ID },
+  { data: MEMBER.LIST, uid: MEMBER.ID, duid: MEMBER.ID, nuid: MEMBER.ID, tnuid: MEMBER.ID, sid: MEMBER.ID, eid: MEMBER.ID },
   MEMBER.PARSE,
   true,
 );
@@ -45,7 +45,7 @@ const SNOWPLOW_BODY = new JsonShape(
  * JSON.parse reads such flat objects faster than the scanner (about 1.3 us an event in
  * bench/formats.ts's edge loop), so only a body with one is scanned.
  */
-const NUMERIC_ID = /"(?:uid|duid|nuid|tnuid|eid)"\s*:\s*-?\d/;
+const NUMERIC_ID = /"(?:uid|duid|nuid|tnuid|sid|eid)"\s*:\s*-?\d/;
 
 /** A tp2 body's JSON text read for translateSnowplow; null when not handled that way (then use JSON.parse). */
 export function readSnowplowJson(text: string): unknown {
@@ -196,8 +196,12 @@ export function snowplowEvent(e: unknown, skew: boolean, texts = false, headerUa
   if (!isObject(e)) return new Refused('not_an_object', 'an event must be a JSON object', 'event', e);
   const call: SegmentCall = {};
   const uid = str(e.uid);
-  const anon = str(e.duid) ?? str(e.nuid) ?? str(e.tnuid);
-  if (uid === undefined && anon === undefined) return new Refused('missing_id', 'uid or duid is required', 'uid', e);
+  // Anonymous tracking (browser tracker's anonymousTracking) sends no uid, duid or network id;
+  // with session tracking its session id is the only id, and stands in for the visitor.
+  const anon = str(e.duid) ?? str(e.nuid) ?? str(e.tnuid) ?? str(e.sid);
+  if (uid === undefined && anon === undefined) {
+    return new Refused('missing_id', 'uid, duid or sid is required (anonymous tracking without session tracking sends none)', 'uid', e);
+  }
   if (uid !== undefined) call.userId = uid;
   if (anon !== undefined) call.anonymousId = anon;
   const eid = str(e.eid);
