@@ -100,6 +100,15 @@ function mixpanelStyle(id: RouteId, params: URLSearchParams, json: boolean): 'pl
   return params.get('verbose') === '1' ? 'verbose' : 'plain';
 }
 
+/**
+ * Mixpanel's `ip=0`: "do not take this request's address for the user". Its server SDKs send it
+ * by default (mixpanel on npm: `geolocate: false`), as their requests come from the site's own
+ * servers; Mixpanel then records no location from the address, and stores no address at all.
+ */
+function mixpanelNoIp(params: URLSearchParams): boolean {
+  return params.get('ip') === '0';
+}
+
 const POSTHOG_COMPRESSION: ReadonlySet<string> = new Set(['lz64', 'gzip-js', 'gzip', 'base64']);
 
 /** The shared-path rule for `/track` and `/engage` (see the top of this file). */
@@ -117,6 +126,11 @@ export interface Decoded {
   replies: Replies;
   /** A key the request gives outside its events (Mixpanel's `api_key=`): it wins over theirs, as a Basic auth key does. */
   requestKey?: string;
+  /**
+   * The caller's address is not the user's (Mixpanel's `ip=0`, its server SDKs' default): no
+   * context.ip is filled from it; an address the events carry is still taken.
+   */
+  noCallerIp?: boolean;
 }
 
 /**
@@ -150,13 +164,19 @@ export function decodeRequest(r: FormatRoute, body: Buffer, query: string, limit
     case 'track':
     case 'engage':
       if (looksLikePosthog(p)) return posthog({ ...p, value: readPosthogJson(p.text) ?? JSON.parse(p.text) }, opts);
-      return { vendor: 'mixpanel', translation: translateMixpanel(p.value, r.id), replies: mixpanelReplies(mixpanelStyle(r.id, p.params, false)) };
+      return {
+        vendor: 'mixpanel',
+        translation: translateMixpanel(p.value, r.id),
+        replies: mixpanelReplies(mixpanelStyle(r.id, p.params, false)),
+        noCallerIp: mixpanelNoIp(p.params),
+      };
     case 'mixpanel-import':
       return {
         vendor: 'mixpanel',
         translation: translateMixpanel(p.value, 'import'),
         replies: mixpanelReplies(mixpanelStyle(r.id, p.params, !p.form)),
         requestKey: p.params.get('api_key') ?? undefined,
+        noCallerIp: mixpanelNoIp(p.params),
       };
   }
 }
