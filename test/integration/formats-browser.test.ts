@@ -61,6 +61,11 @@ describe.skipIf(!haveChromium)('browser SDKs in headless Chromium', () => {
     expect(got.get('track:Order Completed')).toMatchObject({ user_id: user, category: 'books', source: 'test' });
     expect(got.get('identify')!.traits).toMatchObject({ plan: 'pro' });
     expect(got.get('page')!.context).toMatchObject({ library: { name: 'web' }, page: { url: `${t.siteUrl}/shop` } });
+    // The device's id (posthog-js's $device_id, the distinct_id it had before identify) stays the
+    // anonymous id of the identified user's events, as analytics.js's anonymousId does.
+    const device = await pg.evaluate(() => window.posthog.get_property('$device_id'));
+    expect(device).toMatch(/^[0-9a-f-]{36}$/);
+    for (const e of got.values()) expect(e, `${e.type} ${e.event}`).toMatchObject({ user_id: user, anonymous_id: device });
     await pg.close();
   });
 

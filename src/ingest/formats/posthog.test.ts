@@ -96,6 +96,25 @@ describe('PostHog capture -> Segment calls', () => {
     expect(translatePosthog({ token: 'k4', event: 'x', distinct_id: 'u' }, opts).key).toBe('k4');
   });
 
+  it('keeps an identified user\'s $device_id (posthog-js) as the anonymous id, as Amplitude\'s device_id and Mixpanel\'s $device_id are', () => {
+    const props = { distinct_id: 'u1', $device_id: 'dev-1', $is_identified: true };
+    const calls = translatePosthog(
+      [
+        { event: 'Bought', properties: props },
+        { event: '$pageview', properties: { ...props, title: 'Home' } },
+        { event: '$identify', properties: { ...props } },
+        { event: '$groupidentify', properties: { ...props, $group_type: 'company', $group_key: 'acme' } },
+        { event: '$create_alias', properties: { ...props, alias: 'u2' } },
+        { event: 'Seen', properties: { distinct_id: 'u3' } },
+      ],
+      opts,
+    ).calls as Record<string, unknown>[];
+    for (const c of calls.slice(0, 4)) expect(c, String(c.type)).toMatchObject({ userId: 'u1', anonymousId: 'dev-1' });
+    expect(calls[4]).toEqual(expect.objectContaining({ type: 'alias', userId: 'u2', previousId: 'u1' }));
+    expect(calls[4]).not.toHaveProperty('anonymousId');
+    expect(calls[5]).not.toHaveProperty('anonymousId');
+  });
+
   it('counts an offset back from the receive time, takes posthog-js _= as sent_at, and skips skew for historical_migration and import', () => {
     expect(posthogEvent({ event: 'x', distinct_id: 'u', offset: 1500 }, T, undefined)).toMatchObject({ timestamp: T - 1500 });
     const viaQuery = translatePosthog([{ event: 'x', distinct_id: 'u', timestamp: '2026-11-20T09:00:00.000Z' }], opts, T - 1000).calls[0];
