@@ -245,10 +245,24 @@ export function payloadReader(vendor: PayloadVendor): (text: string) => unknown 
   }
 }
 
+/** 2021-01-01: a query send time before it is not milliseconds (PostHog's capture's own bound). */
+const QUERY_SENT_AT_FLOOR = Date.UTC(2021, 0, 1);
+
+/**
+ * The send time posthog-js puts in the query, `sent_at=<ms>` or `_=<ms>`, as PostHog's capture
+ * reads it: Unix milliseconds after 2020, else none. Older clients sent seconds there, which taken
+ * as milliseconds (1970) would push their events ~56 years ahead by the skew correction.
+ */
+function querySentAt(params: URLSearchParams): number | undefined {
+  const v = params.get('sent_at') ?? params.get('_');
+  if (v === null || !/^\d{1,16}$/.test(v)) return undefined;
+  const ms = Number(v);
+  return ms > QUERY_SENT_AT_FLOOR ? ms : undefined;
+}
+
 function posthog(p: VendorPayload, opts: { receivedAt: number; skew: boolean }): Decoded {
-  // posthog-js puts its send time in the query as `_=<ms>`.
-  const underscore = p.params.get('_');
-  const sentAtMs = underscore !== null && /^\d{10,16}$/.test(underscore) ? Number(underscore) : undefined;
+  // A body's own sent_at wins over the query's (translatePosthog), as in PostHog's capture.
+  const sentAtMs = querySentAt(p.params);
   if (posthogEvents(p.value) === null) return { vendor: 'posthog', translation: { key: undefined, calls: [], raw: [] }, replies: posthogReplies };
   return { vendor: 'posthog', translation: translatePosthog(p.value, opts, sentAtMs), replies: posthogReplies };
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { JsonText, PickedText } from '../jsontext.js';
+import { decodeRequest, formatRoute } from './index.js';
 import { posthogEvent, posthogReplies, readPosthogJson, translatePosthog } from './posthog.js';
 import { storedRecords } from '../../../test/support/vendor-records.js';
 import { Refused } from './types.js';
@@ -124,6 +125,20 @@ describe('PostHog capture -> Segment calls', () => {
     const imported = translatePosthog({ sent_at: '2026-11-20T09:00:01Z', batch: [{ event: 'x', distinct_id: 'u', timestamp: '2020-01-01T00:00:00Z' }] }, { receivedAt: T, skew: false });
     expect(imported.calls[0]).toMatchObject({ timestamp: '2020-01-01T00:00:00Z' });
     expect(imported.calls[0]).not.toHaveProperty('sentAt');
+  });
+
+  it('reads a query send time (sent_at= or _=) only as milliseconds after 2020, as PostHog\'s capture does', () => {
+    const body = Buffer.from('[{"event":"x","distinct_id":"u","timestamp":"2026-11-20T09:59:59.000Z","properties":{"token":"k"}}]');
+    const sentAt = (query: string) => (decodeRequest(formatRoute('/e')!, body, query, 512_000, T).translation.calls[0] as Record<string, unknown>).sentAt;
+    expect(sentAt(`_=${T - 1000}&ver=1.0`)).toBe(T - 1000);
+    // Seconds (older clients): not a send time. Taken as ms (1970), the skew correction put the
+    // event in 2083.
+    expect(sentAt(`_=${Math.floor((T - 1000) / 1000)}`)).toBeUndefined();
+    expect(sentAt(`sent_at=${T - 2000}`)).toBe(T - 2000);
+    expect(sentAt('_=abc')).toBeUndefined();
+    // The body's sent_at wins.
+    const batch = Buffer.from('{"api_key":"k","sent_at":"2026-11-20T10:00:00.000Z","batch":[{"event":"x","distinct_id":"u","timestamp":"2026-11-20T09:59:59.000Z"}]}');
+    expect((decodeRequest(formatRoute('/batch')!, batch, `_=${T - 5000}`, 512_000, T).translation.calls[0] as Record<string, unknown>).sentAt).toBe(T);
   });
 
   it('refuses events without event name, distinct_id, alias or group key, keeping the original for the rejected topic', () => {

@@ -13,7 +13,7 @@
 // | $device_id of an identified user's event | anonymousId beside userId (the device's id, which posthog-js keeps across identify) |
 // | `$set` / `$set_once` (top or properties) | traits ($set over $set_once)                          |
 // | uuid                                     | messageId (the event id, so resends are deduplicated) |
-// | timestamp + sent_at / offset             | timestamp, corrected for skew: receivedAt - (sent_at - timestamp), or receivedAt - offset |
+// | timestamp + sent_at / offset             | timestamp, corrected for skew: receivedAt - (sent_at - timestamp), or receivedAt - offset (sent_at: the body's, else the query's ms, formats/index.ts) |
 // | $lib, $lib_version (else beside event), $current_url, $pathname, $referrer, $raw_user_agent, $ip, $groups | context.library, page, userAgent, ip, groupId + groups |
 // | properties                               | properties, less `token` (the write key) and the `$set`s (now traits) |
 import { EVENT_TIME, parseIsoTime } from '../../common/isotime.js';
