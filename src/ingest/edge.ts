@@ -462,6 +462,7 @@ export class IngestEdge {
     }
     const t = decoded.translation;
     r.replies = decoded.replies;
+    if (decoded.noCallerIp === true) r.ip = null;
     // Whose key: Basic auth, then a request-level key (Mixpanel's api_key=), then the payload's.
     let perEventKeys = false;
     if (r.source === null) {

@@ -63,6 +63,11 @@ describe.skipIf(!haveChromium)('browser SDKs in headless Chromium', () => {
     expect(got.get('track:Order Completed')).toMatchObject({ user_id: user, category: 'books', source: 'test' });
     expect(got.get('identify')!.traits).toMatchObject({ plan: 'pro' });
     expect(got.get('page')!.context).toMatchObject({ library: { name: 'web' }, page: { url: `${t.siteUrl}/shop` } });
+    // The device's id (posthog-js's $device_id, the distinct_id it had before identify) stays the
+    // anonymous id of the identified user's events, as analytics.js's anonymousId does.
+    const device = await pg.evaluate(() => window.posthog.get_property('$device_id'));
+    expect(device).toMatch(/^[0-9a-f-]{36}$/);
+    for (const e of got.values()) expect(e, `${e.type} ${e.event}`).toMatchObject({ user_id: user, anonymous_id: device });
     await pg.close();
   });
 
@@ -182,12 +187,22 @@ describe.skipIf(!haveChromium)('browser SDKs in headless Chromium', () => {
         mp.init(key, { api_host: url, batch_requests: false, persistence: 'localStorage', track_pageview: false });
         mp.identify(u);
         mp.track('Signed Up', { plan: 'team', category: 'growth' });
+        mp.people.set({ plan: 'team' });
       },
       [t.p.ingest.url, WRITE_KEY, user],
     );
-    const got = byKind(await t.p.eventsOf(user, ['track:Signed Up', 'identify']));
-    expect(got.get('track:Signed Up')).toMatchObject({ user_id: user, category: 'growth', properties: { plan: 'team', mp_lib: 'web' } });
-    expect(got.has('identify')).toBe(true);
+    // Its events and its profile updates come in requests of their own, in any order.
+    const isUpdate = (e: { type: string; traits: unknown }) => e.type === 'identify' && (e.traits as Record<string, unknown>).plan === 'team';
+    let got = await t.p.eventsOf(user, ['track:Signed Up', 'identify']);
+    for (let i = 0; i < 100 && !got.some(isUpdate); i++) got = await new Promise((r) => setTimeout(r, 200)).then(() => t.p.eventsOf(user, 1));
+    const signedUp = got.find((e) => e.event === 'Signed Up');
+    expect(signedUp).toMatchObject({ user_id: user, category: 'growth', properties: { plan: 'team', mp_lib: 'web' } });
+    expect(got.some((e) => e.type === 'identify' && e.properties.$anon_distinct_id !== undefined)).toBe(true);
+    // The profile update (/engage) carries $device_id and $user_id as the events do: the same ids.
+    const device = await pg.evaluate(() => window.mixpanel.get_property('$device_id'));
+    const update = got.find(isUpdate);
+    expect(update).toMatchObject({ user_id: user, anonymous_id: device });
+    expect(signedUp).toMatchObject({ anonymous_id: device });
     await pg.close();
   });
 

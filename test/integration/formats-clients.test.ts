@@ -95,6 +95,16 @@ it('mixpanel: track, people.set and import (legacy api_key) reach the query API'
   const old = got.get('track:Old Purchase')!;
   expect(old.timestamp).toBe('2026-11-20T10:00:00.000Z');
   expect(old.properties).toMatchObject({ amount: 9 });
+  // The client sends ip=0 unless told to geolocate: the request comes from the site's server, so
+  // its address is not the user's, and Mixpanel keeps none. No context.ip is filled from it.
+  for (const e of got.values()) expect(e.context).not.toHaveProperty('ip');
+
+  // With `geolocate: true` (ip=1) the caller's address is the user's, as Mixpanel takes it.
+  const geo = Mixpanel.init(WRITE_KEY, { host: '127.0.0.1', port, protocol: 'http', geolocate: true } as Parameters<typeof Mixpanel.init>[1]);
+  const located = `${user}-geo`;
+  await call((cb) => geo.track('Located', { distinct_id: located }, cb));
+  await call((cb) => geo.people.set(located, { plan: 'pro' }, cb));
+  for (const e of await p.eventsOf(located, 2)) expect(e.context).toMatchObject({ ip: '127.0.0.1' });
 });
 
 it('@snowplow/node-tracker: page view, structured, self-describing and screen view events over tp2', async () => {

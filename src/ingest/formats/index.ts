@@ -100,6 +100,15 @@ function mixpanelStyle(id: RouteId, params: URLSearchParams, json: boolean): 'pl
   return params.get('verbose') === '1' ? 'verbose' : 'plain';
 }
 
+/**
+ * Mixpanel's `ip=0`: "do not take this request's address for the user". Its server SDKs send it
+ * by default (mixpanel on npm: `geolocate: false`), as their requests come from the site's own
+ * servers; Mixpanel then records no location from the address, and stores no address at all.
+ */
+function mixpanelNoIp(params: URLSearchParams): boolean {
+  return params.get('ip') === '0';
+}
+
 const POSTHOG_COMPRESSION: ReadonlySet<string> = new Set(['lz64', 'gzip-js', 'gzip', 'base64']);
 
 /** The shared-path rule for `/track` and `/engage` (see the top of this file). */
@@ -117,6 +126,11 @@ export interface Decoded {
   replies: Replies;
   /** A key the request gives outside its events (Mixpanel's `api_key=`): it wins over theirs, as a Basic auth key does. */
   requestKey?: string;
+  /**
+   * The caller's address is not the user's (Mixpanel's `ip=0`, its server SDKs' default): no
+   * context.ip is filled from it; an address the events carry is still taken.
+   */
+  noCallerIp?: boolean;
 }
 
 /**
@@ -151,13 +165,19 @@ export function decodeRequest(r: FormatRoute, body: Buffer, query: string, limit
     case 'track':
     case 'engage':
       if (looksLikePosthog(p)) return posthog({ ...p, value: readPosthogJson(p.text) ?? JSON.parse(p.text) }, opts);
-      return { vendor: 'mixpanel', translation: translateMixpanel(p.value, r.id), replies: mixpanelReplies(mixpanelStyle(r.id, p.params, false)) };
+      return {
+        vendor: 'mixpanel',
+        translation: translateMixpanel(p.value, r.id),
+        replies: mixpanelReplies(mixpanelStyle(r.id, p.params, false)),
+        noCallerIp: mixpanelNoIp(p.params),
+      };
     case 'mixpanel-import':
       return {
         vendor: 'mixpanel',
         translation: translateMixpanel(p.value, 'import'),
         replies: mixpanelReplies(mixpanelStyle(r.id, p.params, !p.form)),
         requestKey: p.params.get('api_key') ?? undefined,
+        noCallerIp: mixpanelNoIp(p.params),
       };
   }
 }
@@ -226,10 +246,24 @@ export function payloadReader(vendor: PayloadVendor): (text: string) => unknown 
   }
 }
 
+/** 2021-01-01: a query send time before it is not milliseconds (PostHog's capture's own bound). */
+const QUERY_SENT_AT_FLOOR = Date.UTC(2021, 0, 1);
+
+/**
+ * The send time posthog-js puts in the query, `sent_at=<ms>` or `_=<ms>`, as PostHog's capture
+ * reads it: Unix milliseconds after 2020, else none. Older clients sent seconds there, which taken
+ * as milliseconds (1970) would push their events ~56 years ahead by the skew correction.
+ */
+function querySentAt(params: URLSearchParams): number | undefined {
+  const v = params.get('sent_at') ?? params.get('_');
+  if (v === null || !/^\d{1,16}$/.test(v)) return undefined;
+  const ms = Number(v);
+  return ms > QUERY_SENT_AT_FLOOR ? ms : undefined;
+}
+
 function posthog(p: VendorPayload, opts: { receivedAt: number; skew: boolean }): Decoded {
-  // posthog-js puts its send time in the query as `_=<ms>`.
-  const underscore = p.params.get('_');
-  const sentAtMs = underscore !== null && /^\d{10,16}$/.test(underscore) ? Number(underscore) : undefined;
+  // A body's own sent_at wins over the query's (translatePosthog), as in PostHog's capture.
+  const sentAtMs = querySentAt(p.params);
   if (posthogEvents(p.value) === null) return { vendor: 'posthog', translation: { key: undefined, calls: [], raw: [] }, replies: posthogReplies };
   return { vendor: 'posthog', translation: translatePosthog(p.value, opts, sentAtMs), replies: posthogReplies };
 }

@@ -56,6 +56,22 @@ describe('Mixpanel track / engage / import -> Segment calls', () => {
     });
   });
 
+  it('takes an engage update\'s $user_id / $device_id (mixpanel-browser\'s) as its ids, and $ip "0" as no address', () => {
+    const calls = translateMixpanel(
+      [
+        { $token: 'k', $distinct_id: 'u1', $device_id: 'd1', $user_id: 'u1', $set: { plan: 'pro' } },
+        { $token: 'k', $distinct_id: '$device:d2', $device_id: 'd2', $set: { plan: 'free' } },
+        { $token: 'k', $distinct_id: 'u3', $set: { plan: 'team' }, $ip: '0' },
+      ],
+      'engage',
+    ).calls;
+    expect(calls[0]).toMatchObject({ type: 'identify', userId: 'u1', anonymousId: 'd1' });
+    expect(calls[1]).toMatchObject({ type: 'identify', anonymousId: 'd2' });
+    expect(calls[1]).not.toHaveProperty('userId');
+    expect(calls[2]).toMatchObject({ type: 'identify', userId: 'u3' });
+    expect(calls[2]).not.toHaveProperty('context');
+  });
+
   it('refuses events without a name, a distinct_id or a readable time', () => {
     const t = translateMixpanel([{ properties: { distinct_id: 'u' } }, { event: 'x', properties: {} }, { event: 'x', properties: { distinct_id: 'u', time: 'soon' } }], 'import');
     expect(t.calls.map((c) => (c instanceof Refused ? [c.code, c.field] : 'ok'))).toEqual([

@@ -9,11 +9,12 @@
 // | `$create_alias`                            | alias: userId = properties.alias, previousId = distinct_id |
 // | `$mp_web_page_view`                        | page, name = current_page_title                         |
 // | any other event                            | track: event = the event name                           |
-// | engage update (`$distinct_id`, `$set`, ...) | identify: traits = $set over $set_once; other operations ($add, $unset, ...) as properties |
+// | engage update (`$distinct_id`, `$set`, ...) | identify: ids as for events ($user_id, $device_id); traits = $set over $set_once; other operations ($add, $unset, ...) as properties |
 // | distinct_id / $user_id / $device_id        | userId = $user_id, else distinct_id unless it is `$device:...`; anonymousId = $device_id, else that device id |
 // | $insert_id                                 | messageId                                               |
 // | time (seconds, or ms when over 1e11) / $time | timestamp (Mixpanel sends no send time: not skew-corrected) |
 // | mp_lib, $lib_version, $current_url, $referrer, $os, ip | context.library, page, os, ip           |
+// | query `ip=0` (formats/index.ts)            | no context.ip from the caller's address (the edge leaves it out) |
 // | properties                                 | properties, less `token` (the write key)                |
 import { JsonShape, MEMBER, PickedText, overlaid, parseShaped } from '../jsontext.js';
 import { Refused, isObject, msTime, str, type Replies, type SegmentCall, type Translation, type VendorReply } from './types.js';
@@ -45,8 +46,8 @@ if (Object.entries(pickedProps(PROPERTY_READS.map((_, i) => i))).some(([k, i], j
  * not as the double JSON.parse rounds it to; ids sent as such numbers are read as their digits.
  */
 const MIXPANEL_BODY = new JsonShape(
-  ['event', 'properties', '$token', '$distinct_id', '$time', '$ip', '$set', '$set_once', '$add', '$append', '$union', '$remove', '$unset', '$delete'],
-  { properties: MEMBER.TEXT, $set: MEMBER.TEXT, $set_once: MEMBER.TEXT, $distinct_id: MEMBER.ID },
+  ['event', 'properties', '$token', '$distinct_id', '$device_id', '$user_id', '$time', '$ip', '$set', '$set_once', '$add', '$append', '$union', '$remove', '$unset', '$delete'],
+  { properties: MEMBER.TEXT, $set: MEMBER.TEXT, $set_once: MEMBER.TEXT, $distinct_id: MEMBER.ID, $device_id: MEMBER.ID, $user_id: MEMBER.ID },
   MEMBER.PARSE,
   true,
   PROPERTY_READS,
@@ -159,8 +160,12 @@ export function mixpanelEngage(u: unknown): SegmentCall | Refused {
   const call: SegmentCall = { type: 'identify' };
   const token = str(u.$token);
   if (token !== undefined) call.writeKey = token;
-  if (distinctId.startsWith(DEVICE)) call.anonymousId = distinctId.slice(DEVICE.length);
-  else call.userId = distinctId;
+  // As for events: mixpanel-browser's updates carry $device_id and, once identified, $user_id
+  // beside the distinct id (Mixpanel's simplified ID merge).
+  const deviceId = str(u.$device_id) ?? (distinctId.startsWith(DEVICE) ? distinctId.slice(DEVICE.length) : undefined);
+  const userId = str(u.$user_id) ?? (distinctId.startsWith(DEVICE) ? undefined : distinctId);
+  if (userId !== undefined) call.userId = userId;
+  if (deviceId !== undefined) call.anonymousId = deviceId;
   const set = isObject(u.$set) ? u.$set : undefined;
   const once = isObject(u.$set_once) ? u.$set_once : undefined;
   // Kept as text (readMixpanelJson), merged keeping a wide integer's digits.
@@ -171,7 +176,9 @@ export function mixpanelEngage(u: unknown): SegmentCall | Refused {
   const time = timeOf(u.$time);
   if (time === null) return new Refused('invalid_timestamp', '$time must be Unix milliseconds', '$time', u);
   if (time !== undefined) call.timestamp = time;
-  if (typeof u.$ip === 'string') call.context = { ip: u.$ip };
+  // `$ip: "0"` is Mixpanel's "ignore the address" (its clients' way to keep the server's own
+  // address off a profile), not an address.
+  if (typeof u.$ip === 'string' && u.$ip !== '0') call.context = { ip: u.$ip };
   return call;
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { JsonText, PickedText } from '../jsontext.js';
+import { decodeRequest, formatRoute } from './index.js';
 import { posthogEvent, posthogReplies, readPosthogJson, translatePosthog } from './posthog.js';
 import { storedRecords } from '../../../test/support/vendor-records.js';
 import { Refused } from './types.js';
@@ -96,6 +97,25 @@ describe('PostHog capture -> Segment calls', () => {
     expect(translatePosthog({ token: 'k4', event: 'x', distinct_id: 'u' }, opts).key).toBe('k4');
   });
 
+  it('keeps an identified user\'s $device_id (posthog-js) as the anonymous id, as Amplitude\'s device_id and Mixpanel\'s $device_id are', () => {
+    const props = { distinct_id: 'u1', $device_id: 'dev-1', $is_identified: true };
+    const calls = translatePosthog(
+      [
+        { event: 'Bought', properties: props },
+        { event: '$pageview', properties: { ...props, title: 'Home' } },
+        { event: '$identify', properties: { ...props } },
+        { event: '$groupidentify', properties: { ...props, $group_type: 'company', $group_key: 'acme' } },
+        { event: '$create_alias', properties: { ...props, alias: 'u2' } },
+        { event: 'Seen', properties: { distinct_id: 'u3' } },
+      ],
+      opts,
+    ).calls as Record<string, unknown>[];
+    for (const c of calls.slice(0, 4)) expect(c, String(c.type)).toMatchObject({ userId: 'u1', anonymousId: 'dev-1' });
+    expect(calls[4]).toEqual(expect.objectContaining({ type: 'alias', userId: 'u2', previousId: 'u1' }));
+    expect(calls[4]).not.toHaveProperty('anonymousId');
+    expect(calls[5]).not.toHaveProperty('anonymousId');
+  });
+
   it('counts an offset back from the receive time, takes posthog-js _= as sent_at, and skips skew for historical_migration and import', () => {
     expect(posthogEvent({ event: 'x', distinct_id: 'u', offset: 1500 }, T, undefined)).toMatchObject({ timestamp: T - 1500 });
     const viaQuery = translatePosthog([{ event: 'x', distinct_id: 'u', timestamp: '2026-11-20T09:00:00.000Z' }], opts, T - 1000).calls[0];
@@ -105,6 +125,20 @@ describe('PostHog capture -> Segment calls', () => {
     const imported = translatePosthog({ sent_at: '2026-11-20T09:00:01Z', batch: [{ event: 'x', distinct_id: 'u', timestamp: '2020-01-01T00:00:00Z' }] }, { receivedAt: T, skew: false });
     expect(imported.calls[0]).toMatchObject({ timestamp: '2020-01-01T00:00:00Z' });
     expect(imported.calls[0]).not.toHaveProperty('sentAt');
+  });
+
+  it('reads a query send time (sent_at= or _=) only as milliseconds after 2020, as PostHog\'s capture does', () => {
+    const body = Buffer.from('[{"event":"x","distinct_id":"u","timestamp":"2026-11-20T09:59:59.000Z","properties":{"token":"k"}}]');
+    const sentAt = (query: string) => (decodeRequest(formatRoute('/e')!, body, query, 512_000, T).translation.calls[0] as Record<string, unknown>).sentAt;
+    expect(sentAt(`_=${T - 1000}&ver=1.0`)).toBe(T - 1000);
+    // Seconds (older clients): not a send time. Taken as ms (1970), the skew correction put the
+    // event in 2083.
+    expect(sentAt(`_=${Math.floor((T - 1000) / 1000)}`)).toBeUndefined();
+    expect(sentAt(`sent_at=${T - 2000}`)).toBe(T - 2000);
+    expect(sentAt('_=abc')).toBeUndefined();
+    // The body's sent_at wins.
+    const batch = Buffer.from('{"api_key":"k","sent_at":"2026-11-20T10:00:00.000Z","batch":[{"event":"x","distinct_id":"u","timestamp":"2026-11-20T09:59:59.000Z"}]}');
+    expect((decodeRequest(formatRoute('/batch')!, batch, `_=${T - 5000}`, 512_000, T).translation.calls[0] as Record<string, unknown>).sentAt).toBe(T);
   });
 
   it('refuses events without event name, distinct_id, alias or group key, keeping the original for the rejected topic', () => {

@@ -10,9 +10,10 @@
 // | `$pageview` / `$screen`                  | page (name = title) / screen (name = $screen_name)    |
 // | any other event                          | track: event = the event name                         |
 // | distinct_id                              | userId; anonymousId when the event says it is anonymous ($is_identified false, or it equals $device_id) |
+// | $device_id of an identified user's event | anonymousId beside userId (the device's id, which posthog-js keeps across identify) |
 // | `$set` / `$set_once` (top or properties) | traits ($set over $set_once)                          |
 // | uuid                                     | messageId (the event id, so resends are deduplicated) |
-// | timestamp + sent_at / offset             | timestamp, corrected for skew: receivedAt - (sent_at - timestamp), or receivedAt - offset |
+// | timestamp + sent_at / offset             | timestamp, corrected for skew: receivedAt - (sent_at - timestamp), or receivedAt - offset (sent_at: the body's, else the query's ms, formats/index.ts) |
 // | $lib, $lib_version (else beside event), $current_url, $pathname, $referrer, $raw_user_agent, $ip, $groups | context.library, page, userAgent, ip, groupId + groups |
 // | properties                               | properties, less `token` (the write key) and the `$set`s (now traits) |
 import { EVENT_TIME, parseIsoTime } from '../../common/isotime.js';
@@ -163,12 +164,17 @@ export function posthogEvent(e: unknown, receivedAt: number, sentAt: string | nu
   }
 
   const anonymous = props.$is_identified === false || (props.$device_id !== undefined && props.$device_id === distinctId);
+  // The device's own id, which posthog-js keeps across identify (Segment's anonymousId): an
+  // identified user's events carry it as $device_id beside their distinct_id.
+  const deviceId = anonymous ? undefined : str(props.$device_id);
   switch (name) {
-    case '$identify':
+    case '$identify': {
       call.type = 'identify';
       call.userId = distinctId;
-      if (str(props.$anon_distinct_id) !== undefined) call.anonymousId = props.$anon_distinct_id;
+      const anon = str(props.$anon_distinct_id) ?? deviceId;
+      if (anon !== undefined && anon !== distinctId) call.anonymousId = anon;
       break;
+    }
     case '$create_alias': {
       const alias = str(props.alias);
       if (alias === undefined) return new Refused('missing_field', '$create_alias needs properties.alias', 'properties.alias', e);
@@ -202,6 +208,7 @@ export function posthogEvent(e: unknown, receivedAt: number, sentAt: string | nu
       call.event = name;
       call[anonymous ? 'anonymousId' : 'userId'] = distinctId;
   }
+  if (deviceId !== undefined && deviceId !== distinctId && call.type !== 'identify' && call.type !== 'alias') call.anonymousId = deviceId;
   // The library: from properties, as PostHog's SDKs send it, else from beside `event`, where
   // posthog-java 1.x writes its `$lib` (and no version).
   const lib = props.$lib === undefined && e.$lib !== undefined ? e : props;

@@ -193,6 +193,18 @@ describe('PostHog bodies: readPosthogJson + the prepared translation vs JSON.par
     expect(() => decodeRequest(formatRoute('/i/v0/e')!, Buffer.from('[{"event":"x",}]'), '', 512_000, T)).toThrow(/not valid JSON/);
   });
 
+  it('marks Mixpanel\'s ip=0 requests: the caller\'s address is not to be taken for their users', () => {
+    const body = Buffer.from(`data=${Buffer.from('[{"event":"e","properties":{"token":"k","distinct_id":"u"}}]').toString('base64')}`);
+    for (const path of ['/track', '/engage', '/import']) {
+      expect(decodeRequest(formatRoute(path)!, body, 'ip=0&verbose=1', 512_000, T).noCallerIp, path).toBe(true);
+      expect(decodeRequest(formatRoute(path)!, body, 'ip=1&verbose=1', 512_000, T).noCallerIp, path).toBe(false);
+      expect(decodeRequest(formatRoute(path)!, body, '', 512_000, T).noCallerIp, path).toBe(false);
+    }
+    // PostHog's requests on the shared paths say nothing of it.
+    const ph = Buffer.from('{"api_key":"k","batch":[{"event":"e","distinct_id":"u"}]}');
+    expect(decodeRequest(formatRoute('/track')!, ph, 'ip=0', 512_000, T).noCallerIp).toBeUndefined();
+  });
+
   it('agrees with the generic path on random and hostile bodies', () => {
     const g = generator(0x2545f491);
     const eventKeys = ['event', 'distinct_id', '$distinct_id', 'uuid', 'timestamp', 'offset', 'sent_at', '$set', '$set_once', 'properties', 'type', 'token'];
