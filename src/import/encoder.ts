@@ -14,6 +14,8 @@ import { problem, type EventProblem } from '../ingest/problems.js';
 import { rejectRecord } from '../ingest/rejects.js';
 import { userKeyOf, type EventCodec } from '../schema/index.js';
 import { csvCall, type CsvMapping } from './csvmap.js';
+import { ImportInputError } from './errors.js';
+import { SNOWPLOW_ENRICHED_HELP, snowplowEnriched, translateAmplitudeExport } from './exports.js';
 import { derivedEventId } from './ids.js';
 import type { ItemFormat, Refusal, WireChunk } from './formats.js';
 import type { Item } from './items.js';
@@ -101,6 +103,7 @@ export class ChunkEncoder {
         // bodies; anything it does not take is JSON.parse's.
         value = (format === 'segment' ? parseEventJson(item.text) : payloadReader(format)(item.text)) ?? JSON.parse(item.text);
       } catch (err) {
+        this.refuseEnriched(item, undefined);
         this.reject(item, problem('invalid_field', `the line is not JSON: ${(err as Error).message}`) as EventProblem & { code: string }, 'invalid_json', item.text);
         return;
       }
@@ -116,8 +119,12 @@ export class ChunkEncoder {
     }
     // prepared: calls as the edge makes them (Snowplow's self-describing data and contexts as
     // text, their 64-bit integers as sent); normalizeEvent reads them with msTimes, as here.
-    const t = translatePayload(format, value, { receivedAt: this.ctx.receivedAt, skew: false, prepared: true });
+    // Amplitude's Export API lines are not its HTTP API's events (./exports.ts).
+    const t =
+      (format === 'amplitude' ? translateAmplitudeExport(value) : null) ??
+      translatePayload(format, value, { receivedAt: this.ctx.receivedAt, skew: false, prepared: true });
     if (t.calls.length === 0) {
+      if (format === 'snowplow') this.refuseEnriched(item, value);
       this.reject(item, problem('not_an_object', `the item holds no ${format} events`), undefined, item.text);
       return;
     }
@@ -126,6 +133,12 @@ export class ChunkEncoder {
       if (call instanceof Refused) this.reject(item, call, undefined, undefined, t.raw[i]);
       else this.call(item, i, call, t.calls.length === 1 ? item.text : undefined, t.raw[i]);
     }
+  }
+
+  /** Stops the import at a Snowplow enriched event: every line would be refused, and why is not what a reject says. */
+  private refuseEnriched(item: Item, value: unknown): void {
+    const what = snowplowEnriched(item.text, value);
+    if (what !== null) throw new ImportInputError(`${this.inputName}: item ${item.pos + 1} is ${what}; ${SNOWPLOW_ENRICHED_HELP}`);
   }
 
   private call(item: Item, index: number, raw: unknown, text: string | undefined, original: unknown = raw): void {
