@@ -17,6 +17,7 @@ import { csvCall, type CsvMapping } from './csvmap.js';
 import { ImportInputError } from './errors.js';
 import { SNOWPLOW_ENRICHED_HELP, snowplowEnriched, translateAmplitudeExport } from './exports.js';
 import { derivedEventId } from './ids.js';
+import { WallClockZone } from './timezone.js';
 import type { ItemFormat, Refusal, WireChunk } from './formats.js';
 import type { Item } from './items.js';
 
@@ -30,6 +31,8 @@ export interface EncoderOptions {
   maxEventBytes: number;
   source: string;
   csv: CsvMapping;
+  /** Mixpanel: the zone whose wall clock the export's times are (./timezone.ts); null or absent: UTC. */
+  mixpanelTimezone?: string | null;
   refusesImport(userKey: string): Refusal | null;
 }
 
@@ -50,12 +53,14 @@ export class ChunkEncoder {
   records = 0;
   private inputId = '';
   private inputName = '';
+  private readonly mixpanelZone: WallClockZone | null;
 
   constructor(
     private readonly codec: EventCodec,
     private readonly o: EncoderOptions,
   ) {
     this.ctx.source = o.source;
+    this.mixpanelZone = o.mixpanelTimezone ? new WallClockZone(o.mixpanelTimezone) : null;
   }
 
   /** The input the next items come from (its identity derives ids; its name goes in rejects). */
@@ -130,8 +135,13 @@ export class ChunkEncoder {
     }
     for (let i = 0; i < t.calls.length; i++) {
       const call = t.calls[i]!;
-      if (call instanceof Refused) this.reject(item, call, undefined, undefined, t.raw[i]);
-      else this.call(item, i, call, t.calls.length === 1 ? item.text : undefined, t.raw[i]);
+      if (call instanceof Refused) {
+        this.reject(item, call, undefined, undefined, t.raw[i]);
+        continue;
+      }
+      // Mixpanel's time (Unix ms here) as the project's wall clock -> UTC.
+      if (format === 'mixpanel' && this.mixpanelZone !== null && typeof call.timestamp === 'number') call.timestamp = this.mixpanelZone.toUtc(call.timestamp);
+      this.call(item, i, call, t.calls.length === 1 ? item.text : undefined, t.raw[i]);
     }
   }
 

@@ -8,8 +8,8 @@ import type { ItemFormat } from './formats.js';
 
 const codec = new EventCodec();
 
-function encode(format: ItemFormat, lines: unknown[]): { events: EventRecord[]; rejects: Record<string, string>[] } {
-  const enc = new ChunkEncoder(codec, { rejectedTopic: 'rejected', maxEventBytes: 32 * 1024, source: 'history', csv: parseCsvMapping(undefined, 'track'), refusesImport: () => null });
+function encode(format: ItemFormat, lines: unknown[], mixpanelTimezone: string | null = null): { events: EventRecord[]; rejects: Record<string, string>[] } {
+  const enc = new ChunkEncoder(codec, { rejectedTopic: 'rejected', maxEventBytes: 32 * 1024, source: 'history', csv: parseCsvMapping(undefined, 'track'), mixpanelTimezone, refusesImport: () => null });
   enc.setInput('file-id', 'export.ndjson');
   lines.forEach((l, pos) => enc.item(format, { pos, text: typeof l === 'string' ? l : JSON.stringify(l) }));
   const c = enc.take(0, lines.length, true, 0);
@@ -99,6 +99,17 @@ describe('import of vendor exports', () => {
       ['Signed up', 'hpuDqcvpltpCjBsebtxwadtEBDnFAdycabFb', '2020-10-13T17:48:31.000Z', 'user123', 'dev-1'],
       ['Purchase', 'ms-1', '2020-10-15T18:38:41.456Z', null, 'dev-2'],
     ]);
+  });
+
+  it('Mixpanel raw export of a project created before 2023: --mixpanel-timezone reads time as the project\'s wall clock', () => {
+    // https://mixpanel.com/help/reference/exporting-raw-data ("API details"): seconds "in your project's timezone, not UTC".
+    // 10:48:31 on the clock of a US/Pacific project (PDT, UTC-7) is 17:48:31 UTC; 04:00 in January (PST) is 12:00 UTC.
+    const lines = [
+      { event: 'Signed up', properties: { time: Date.UTC(2020, 9, 13, 10, 48, 31) / 1000, $insert_id: 'tz-1', distinct_id: 'user123' } },
+      { event: 'Signed up', properties: { time: Date.UTC(2020, 0, 15, 4, 0, 0), $insert_id: 'tz-2', distinct_id: 'user123' } },
+    ];
+    expect(encode('mixpanel', lines, 'US/Pacific').events.map((e) => iso(e.timestamp))).toEqual(['2020-10-13T17:48:31.000Z', '2020-01-15T12:00:00.000Z']);
+    expect(encode('mixpanel', lines).events.map((e) => iso(e.timestamp))).toEqual(['2020-10-13T10:48:31.000Z', '2020-01-15T04:00:00.000Z']);
   });
 
   it('PostHog batch export JSON lines: uuid as the id, the ISO timestamp (microseconds, offset) as the time', () => {

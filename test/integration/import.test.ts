@@ -220,6 +220,13 @@ describe('trackhouse import', () => {
     ]);
     expect((await pipeline.eventsOf('exp-ph', 1)).map((e) => [e.event, e.event_id, e.timestamp])).toEqual([['clicked', '0190d9a8-0000-7000-8000-0000000000e1', '2022-03-04T05:06:07.891Z']]);
     expect((await pipeline.eventsOf('exp-seg', 1)).map((e) => [e.event_id, e.timestamp])).toEqual([['exp-seg-1', '2020-01-01T11:59:20.000Z']]);
+    // A project created before 2023 exports its zone's wall clock: --mixpanel-timezone reads it.
+    const mpLocal = path.join(dir.path, 'mixpanel-export-local.ndjson');
+    writeFileSync(mpLocal, `${JSON.stringify({ event: 'Signed up', properties: { time: Date.UTC(2020, 9, 13, 10, 48, 31) / 1000, $insert_id: 'exp-mp-tz-1', distinct_id: 'exp-mp-tz' } })}\n`);
+    expect((await importCli([mpLocal, '--format', 'mixpanel', '--mixpanel-timezone', 'Mars/Olympus'])).code).toBe(2);
+    const tz = await importCli([mpLocal, '--format', 'mixpanel', '--mixpanel-timezone', 'US/Pacific', '--progress', 'off']);
+    expect(tz.code, tz.stderr).toBe(0);
+    expect((await pipeline.eventsOf('exp-mp-tz', 1)).map((e) => [e.event_id, e.timestamp])).toEqual([['exp-mp-tz-1', '2020-10-13T17:48:31.000Z']]);
     // The second Amplitude file's events were the same events: still two.
     await new Promise((r) => setTimeout(r, 1500));
     expect((await pipeline.eventsOf('exp-amp', 2)).length).toBe(2);
