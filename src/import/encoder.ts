@@ -14,7 +14,10 @@ import { problem, type EventProblem } from '../ingest/problems.js';
 import { rejectRecord } from '../ingest/rejects.js';
 import { userKeyOf, type EventCodec } from '../schema/index.js';
 import { csvCall, type CsvMapping } from './csvmap.js';
+import { ImportInputError } from './errors.js';
+import { SNOWPLOW_ENRICHED_HELP, snowplowEnriched, translateAmplitudeExport } from './exports.js';
 import { derivedEventId } from './ids.js';
+import { WallClockZone } from './timezone.js';
 import type { ItemFormat, Refusal, WireChunk } from './formats.js';
 import type { Item } from './items.js';
 
@@ -28,6 +31,8 @@ export interface EncoderOptions {
   maxEventBytes: number;
   source: string;
   csv: CsvMapping;
+  /** Mixpanel: the zone whose wall clock the export's times are (./timezone.ts); null or absent: UTC. */
+  mixpanelTimezone?: string | null;
   refusesImport(userKey: string): Refusal | null;
 }
 
@@ -48,12 +53,14 @@ export class ChunkEncoder {
   records = 0;
   private inputId = '';
   private inputName = '';
+  private readonly mixpanelZone: WallClockZone | null;
 
   constructor(
     private readonly codec: EventCodec,
     private readonly o: EncoderOptions,
   ) {
     this.ctx.source = o.source;
+    this.mixpanelZone = o.mixpanelTimezone ? new WallClockZone(o.mixpanelTimezone) : null;
   }
 
   /** The input the next items come from (its identity derives ids; its name goes in rejects). */
@@ -101,6 +108,7 @@ export class ChunkEncoder {
         // bodies; anything it does not take is JSON.parse's.
         value = (format === 'segment' ? parseEventJson(item.text) : payloadReader(format)(item.text)) ?? JSON.parse(item.text);
       } catch (err) {
+        this.refuseEnriched(item, undefined);
         this.reject(item, problem('invalid_field', `the line is not JSON: ${(err as Error).message}`) as EventProblem & { code: string }, 'invalid_json', item.text);
         return;
       }
@@ -116,16 +124,31 @@ export class ChunkEncoder {
     }
     // prepared: calls as the edge makes them (Snowplow's self-describing data and contexts as
     // text, their 64-bit integers as sent); normalizeEvent reads them with msTimes, as here.
-    const t = translatePayload(format, value, { receivedAt: this.ctx.receivedAt, skew: false, prepared: true });
+    // Amplitude's Export API lines are not its HTTP API's events (./exports.ts).
+    const t =
+      (format === 'amplitude' ? translateAmplitudeExport(value) : null) ??
+      translatePayload(format, value, { receivedAt: this.ctx.receivedAt, skew: false, prepared: true });
     if (t.calls.length === 0) {
+      if (format === 'snowplow') this.refuseEnriched(item, value);
       this.reject(item, problem('not_an_object', `the item holds no ${format} events`), undefined, item.text);
       return;
     }
     for (let i = 0; i < t.calls.length; i++) {
       const call = t.calls[i]!;
-      if (call instanceof Refused) this.reject(item, call, undefined, undefined, t.raw[i]);
-      else this.call(item, i, call, t.calls.length === 1 ? item.text : undefined, t.raw[i]);
+      if (call instanceof Refused) {
+        this.reject(item, call, undefined, undefined, t.raw[i]);
+        continue;
+      }
+      // Mixpanel's time (Unix ms here) as the project's wall clock -> UTC.
+      if (format === 'mixpanel' && this.mixpanelZone !== null && typeof call.timestamp === 'number') call.timestamp = this.mixpanelZone.toUtc(call.timestamp);
+      this.call(item, i, call, t.calls.length === 1 ? item.text : undefined, t.raw[i]);
     }
+  }
+
+  /** Stops the import at a Snowplow enriched event: every line would be refused, and why is not what a reject says. */
+  private refuseEnriched(item: Item, value: unknown): void {
+    const what = snowplowEnriched(item.text, value);
+    if (what !== null) throw new ImportInputError(`${this.inputName}: item ${item.pos + 1} is ${what}; ${SNOWPLOW_ENRICHED_HELP}`);
   }
 
   private call(item: Item, index: number, raw: unknown, text: string | undefined, original: unknown = raw): void {

@@ -30,6 +30,8 @@ export interface ImportOptions {
   format: ImportFormat;
   csv: CsvMapping;
   csvDelimiter: string;
+  /** Mixpanel: the project's zone when the export's times are its wall clock (./timezone.ts); null: UTC. */
+  mixpanelTimezone?: string | null;
   /** Stamped as every event's source. */
   source: string;
   /** Events per second at most; null: as fast as Kafka takes them. */
@@ -231,6 +233,7 @@ class Importer implements PreparedImport {
       source: o.source,
       csv: o.csv,
       csvDelimiter: o.csvDelimiter,
+      mixpanelTimezone: o.mixpanelTimezone ?? null,
       chunkBytes: CHUNK_BYTES,
       chunkRecords: o.rate === null ? CHUNK_RECORDS : Math.max(1, Math.min(CHUNK_RECORDS, Math.floor(o.rate / 10))),
       credits: READER_CREDITS,

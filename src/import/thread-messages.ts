@@ -19,6 +19,7 @@ export interface ReaderInit {
   source: string;
   csv: CsvMapping;
   csvDelimiter: string;
+  mixpanelTimezone: string | null;
   chunkBytes: number;
   chunkRecords: number;
   /** Chunks the thread may post before the main thread has taken any. */

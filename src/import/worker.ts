@@ -43,6 +43,7 @@ const encoder = new ChunkEncoder(new EventCodec(), {
   maxEventBytes: init.maxEventBytes,
   source: init.source,
   csv: init.csv,
+  mixpanelTimezone: init.mixpanelTimezone,
   refusesImport: (key) => (refused.size === 0 ? null : (refused.get(key) ?? null)),
 });
 

@@ -164,6 +164,81 @@ describe('trackhouse import', () => {
     expect(bad.headers.index).toBe('4');
   }, 180_000);
 
+  it('loads the vendors\' own export files with their event times and ids; a re-export of the same events adds none; stops at Snowplow enriched TSV', async () => {
+    // Amplitude's Export API: gzip JSON lines with event_time (UTC) and $insert_id / uuid, no `time`.
+    const amp = (insertId: string | null, uuid: string, eventTime: string, type: string) => ({
+      $insert_id: insertId, amplitude_id: 987654321012, app: 123456, city: 'Berlin', client_event_time: eventTime, client_upload_time: '2024-01-01 12:00:01.000000',
+      device_carrier: null, device_id: 'exp-amp-device', event_id: 3, event_properties: { plan: 'pro' }, event_time: eventTime, event_type: type, groups: {},
+      ip_address: '203.0.113.9', library: 'amplitude-ts/2.1.0', os_name: 'Chrome', platform: 'Web', server_received_time: '2024-01-01 12:00:02.000000',
+      server_upload_time: '2024-01-01 12:00:02.500000', session_id: -1, user_id: 'exp-amp', user_properties: { email: 'a@example.com' }, uuid, version_name: '1.2.3',
+    });
+    const ampEvents = [amp('exp-amp-ins-1', '6f1c0c2e-0000-4000-8000-000000000001', '2021-05-06 07:08:09.123000', 'Signed Up'), amp(null, '6f1c0c2e-0000-4000-8000-000000000002', '2021-05-06 07:09:00.000000', 'Upgraded')];
+    const ampFile = path.join(dir.path, 'amplitude-export-1.json.gz');
+    writeFileSync(ampFile, gzipSync(`${ampEvents.map((e) => JSON.stringify(e)).join('\n')}\n`));
+    // The same events exported again (another file: other derived ids, the same vendor ids).
+    const ampAgain = path.join(dir.path, 'amplitude-export-2.json.gz');
+    writeFileSync(ampAgain, gzipSync(`${[...ampEvents].reverse().map((e) => JSON.stringify(e)).join('\n')}\n`));
+    // Mixpanel's raw export: time in seconds (and in ms with time_in_ms=true).
+    const mpFile = path.join(dir.path, 'mixpanel-export.ndjson');
+    writeFileSync(
+      mpFile,
+      [
+        { event: 'Signed up', properties: { time: 1602611311, $insert_id: 'exp-mp-ins-1', mp_processing_time_ms: 1602625711874, distinct_id: 'exp-mp', $email: 'm@example.com' } },
+        { event: 'Purchase', properties: { time: 1602787121456, $insert_id: 'exp-mp-ins-2', mp_processing_time_ms: 1602787122000, distinct_id: 'exp-mp' } },
+      ].map((e) => `${JSON.stringify(e)}\n`).join(''),
+    );
+    // PostHog's batch export (JSON lines).
+    const phFile = path.join(dir.path, 'posthog-export.jsonl');
+    writeFileSync(
+      phFile,
+      `${JSON.stringify({ uuid: '0190d9a8-0000-7000-8000-0000000000e1', event: 'clicked', distinct_id: 'exp-ph', person_id: '0190d9a8-0000-7000-8000-00000000aaaa', properties: { $browser: 'Chrome' }, person_properties: {}, elements_chain: '', timestamp: '2022-03-04T05:06:07.891234+00:00', created_at: '2022-03-04T05:06:10.000000+00:00', _inserted_at: '2022-03-04T05:06:11.000000+00:00' })}\n`,
+    );
+    // Segment's own export: timestamp beside originalTimestamp, sentAt and receivedAt.
+    const segFile = path.join(dir.path, 'segment-export.json');
+    writeFileSync(
+      segFile,
+      `${JSON.stringify({ type: 'track', event: 'Order Completed', userId: 'exp-seg', messageId: 'exp-seg-1', originalTimestamp: '2020-01-01T11:59:00.000Z', sentAt: '2020-01-01T11:59:50.000Z', receivedAt: '2020-01-01T12:00:10.000Z', timestamp: '2020-01-01T11:59:20.000Z', channel: 'server', projectId: 'p1', version: 2 })}\n`,
+    );
+
+    for (const [file, format] of [[ampFile, 'amplitude'], [ampAgain, 'amplitude'], [mpFile, 'mixpanel'], [phFile, 'posthog'], [segFile, 'segment']] as const) {
+      const r = await importCli([file, '--format', format, '--progress', 'off']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(summaryOf(r), file).toMatchObject({ rejected: 0 });
+    }
+
+    const a = await pipeline.eventsOf('exp-amp', 2);
+    expect(a.map((e) => [e.event, e.event_id, e.timestamp, e.anonymous_id]).sort()).toEqual([
+      ['Signed Up', 'exp-amp-ins-1', '2021-05-06T07:08:09.123Z', 'exp-amp-device'],
+      ['Upgraded', '6f1c0c2e-0000-4000-8000-000000000002', '2021-05-06T07:09:00.000Z', 'exp-amp-device'],
+    ]);
+    expect(a[0]!.context).toMatchObject({ ip: '203.0.113.9', app: { version: '1.2.3' } });
+    expect(a[0]!.properties).toEqual({ plan: 'pro' });
+    const m = await pipeline.eventsOf('exp-mp', 2);
+    expect(m.map((e) => [e.event, e.event_id, e.timestamp]).sort()).toEqual([
+      ['Purchase', 'exp-mp-ins-2', '2020-10-15T18:38:41.456Z'],
+      ['Signed up', 'exp-mp-ins-1', '2020-10-13T17:48:31.000Z'],
+    ]);
+    expect((await pipeline.eventsOf('exp-ph', 1)).map((e) => [e.event, e.event_id, e.timestamp])).toEqual([['clicked', '0190d9a8-0000-7000-8000-0000000000e1', '2022-03-04T05:06:07.891Z']]);
+    expect((await pipeline.eventsOf('exp-seg', 1)).map((e) => [e.event_id, e.timestamp])).toEqual([['exp-seg-1', '2020-01-01T11:59:20.000Z']]);
+    // A project created before 2023 exports its zone's wall clock: --mixpanel-timezone reads it.
+    const mpLocal = path.join(dir.path, 'mixpanel-export-local.ndjson');
+    writeFileSync(mpLocal, `${JSON.stringify({ event: 'Signed up', properties: { time: Date.UTC(2020, 9, 13, 10, 48, 31) / 1000, $insert_id: 'exp-mp-tz-1', distinct_id: 'exp-mp-tz' } })}\n`);
+    expect((await importCli([mpLocal, '--format', 'mixpanel', '--mixpanel-timezone', 'Mars/Olympus'])).code).toBe(2);
+    const tz = await importCli([mpLocal, '--format', 'mixpanel', '--mixpanel-timezone', 'US/Pacific', '--progress', 'off']);
+    expect(tz.code, tz.stderr).toBe(0);
+    expect((await pipeline.eventsOf('exp-mp-tz', 1)).map((e) => [e.event_id, e.timestamp])).toEqual([['exp-mp-tz-1', '2020-10-13T17:48:31.000Z']]);
+    // The second Amplitude file's events were the same events: still two.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await pipeline.eventsOf('exp-amp', 2)).length).toBe(2);
+
+    // Snowplow's enriched events (131 tab-separated fields) are refused as such, before anything is sent.
+    const tsv = path.join(dir.path, 'enriched.tsv');
+    writeFileSync(tsv, `${['app', 'web', '2024-01-01 12:00:00.000', '2024-01-01 12:00:00.000', '', 'page_view', 'e8aef68d-8533-45c6-a672-26a0f01be9bd', ...new Array<string>(124).fill('')].join('\t')}\n`);
+    const sp = await importCli([tsv, '--format', 'snowplow', '--progress', 'off']);
+    expect(sp.code).toBe(2);
+    expect(sp.stderr).toContain('is a Snowplow enriched event (TSV); enriched events are not supported');
+  }, 180_000);
+
   it('stops on Ctrl-C while Kafka cannot be reached yet: exit 130, a summary that nothing was sent, no checkpoint', async () => {
     const file = path.join(dir.path, 'unreached.ndjson');
     writeFileSync(file, '{"type":"track","event":"A","userId":"u-unreached","messageId":"m-unreached"}\n');

@@ -5,6 +5,7 @@ import { loadConfig } from '../../config/index.js';
 import {
   barReporter,
   Checkpoint,
+  checkMixpanelTimezone,
   IMPORT_FORMATS,
   listInputs,
   logReporter,
@@ -29,6 +30,7 @@ interface ImportCliOptions {
   restart?: boolean;
   checkpoint?: string;
   progress: 'auto' | 'bar' | 'json' | 'off';
+  mixpanelTimezone?: string;
 }
 
 function positiveRate(v: string): number {
@@ -50,6 +52,7 @@ export function registerImport(program: Command): void {
     .option('--map <pairs>', 'CSV: field=column pairs, e.g. userId=user,event=action,timestamp=ts,properties.plan=plan; unmapped columns become properties')
     .option('--csv-type <type>', 'CSV: the call type when no column is mapped to type', 'track')
     .option('--csv-delimiter <char>', 'CSV: the field delimiter', ',')
+    .option('--mixpanel-timezone <zone>', 'Mixpanel: the project\'s time zone, for raw exports of projects created before 2023, whose times are that zone\'s wall clock')
     .option('--source <name>', 'the source stamped on every event', 'import')
     .option('--rate <events/s>', 'at most this many events per second', positiveRate)
     .option('--restart', 'ignore the checkpoint and start every input from the beginning')
@@ -59,6 +62,7 @@ export function registerImport(program: Command): void {
       const config = loadConfig();
       const log = createLogger(config.logLevel, { component: 'import' }, 'stderr');
       const csv = parseCsvMapping(options.map, options.csvType);
+      if (options.mixpanelTimezone !== undefined) checkMixpanelTimezone(options.mixpanelTimezone, options.format);
       const inputs = listInputs(args);
       const checkpoint = new Checkpoint(path.resolve(options.checkpoint ?? path.join(config.dataDir, 'import-checkpoint.json')), options.restart === true);
       const useBar = options.progress === 'bar' || (options.progress === 'auto' && process.stderr.isTTY === true);
@@ -86,6 +90,7 @@ export function registerImport(program: Command): void {
         format: options.format,
         csv,
         csvDelimiter: options.csvDelimiter,
+        mixpanelTimezone: options.mixpanelTimezone ?? null,
         source: options.source,
         rate: options.rate ?? null,
         checkpoint,

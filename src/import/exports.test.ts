@@ -1,0 +1,157 @@
+// Vendors' export lines through the import's encoder (translation, normalizeEvent, Avro) and
+// back: the stored times, ids and properties are the vendor's, not the import's.
+import { describe, expect, it } from 'vitest';
+import { EventCodec, type EventRecord } from '../schema/index.js';
+import { parseCsvMapping } from './csvmap.js';
+import { ChunkEncoder } from './encoder.js';
+import type { ItemFormat } from './formats.js';
+
+const codec = new EventCodec();
+
+function encode(format: ItemFormat, lines: unknown[], mixpanelTimezone: string | null = null): { events: EventRecord[]; rejects: Record<string, string>[] } {
+  const enc = new ChunkEncoder(codec, { rejectedTopic: 'rejected', maxEventBytes: 32 * 1024, source: 'history', csv: parseCsvMapping(undefined, 'track'), mixpanelTimezone, refusesImport: () => null });
+  enc.setInput('file-id', 'export.ndjson');
+  lines.forEach((l, pos) => enc.item(format, { pos, text: typeof l === 'string' ? l : JSON.stringify(l) }));
+  const c = enc.take(0, lines.length, true, 0);
+  const events: EventRecord[] = [];
+  let start = 0;
+  for (const end of c.ends) {
+    events.push(codec.decode(new Uint8Array(c.data, start, end - start)));
+    start = end;
+  }
+  return { events, rejects: c.rejects.map((r) => r.headers) };
+}
+
+const iso = (t: number | bigint) => new Date(Number(t)).toISOString();
+
+/** An Amplitude Export API line (https://amplitude.com/docs/apis/analytics/export, "Response schema"). */
+const AMPLITUDE_EXPORT = {
+  $insert_id: 'a1b2c3d4-insert',
+  $schema: 12,
+  amplitude_id: 987654321012,
+  app: 123456,
+  city: 'Berlin',
+  client_event_time: '2024-01-01 11:59:58.100000',
+  client_upload_time: '2024-01-01 12:00:01.000000',
+  country: 'Germany',
+  data: {},
+  device_carrier: null,
+  device_id: 'device-12345',
+  event_id: 7,
+  event_properties: { plan: 'pro' },
+  event_time: '2024-01-01 12:00:00.123000',
+  event_type: 'Signed Up',
+  groups: {},
+  ip_address: '203.0.113.9',
+  language: 'German',
+  library: 'amplitude-ts/2.1.0',
+  os_name: 'Chrome',
+  os_version: '120',
+  platform: 'Web',
+  processed_time: '2024-01-01 12:00:05.000000',
+  server_received_time: '2024-01-01 12:00:02.000000',
+  server_upload_time: '2024-01-01 12:00:02.500000',
+  session_id: 1704110398000,
+  user_id: 'user-12345',
+  user_properties: { email: 'a@example.com' },
+  uuid: '6f1c0c2e-0000-4000-8000-000000000001',
+  version_name: '1.2.3',
+};
+
+describe('import of vendor exports', () => {
+  it('Amplitude Export API lines: event_time (UTC) as the time, $insert_id (else uuid) as the id, ip_address and version_name kept', () => {
+    const { events, rejects } = encode('amplitude', [
+      AMPLITUDE_EXPORT,
+      { ...AMPLITUDE_EXPORT, $insert_id: null, event_time: '2023-06-30 23:59:59.999999', session_id: -1 },
+      { ...AMPLITUDE_EXPORT, event_time: 'soon' },
+      // An HTTP API event in the same file is read as before.
+      { event_type: 'Live', user_id: 'user-12345', time: Date.UTC(2022, 0, 1), insert_id: 'live-1' },
+    ]);
+    expect(rejects.map((r) => r.error_code)).toEqual(['invalid_timestamp']);
+    expect(rejects[0]!.index).toBe('2');
+    expect(events.map((e) => [e.event, e.event_id, iso(e.timestamp), e.user_id, e.anonymous_id])).toEqual([
+      ['Signed Up', 'a1b2c3d4-insert', '2024-01-01T12:00:00.123Z', 'user-12345', 'device-12345'],
+      ['Signed Up', '6f1c0c2e-0000-4000-8000-000000000001', '2023-06-30T23:59:59.999Z', 'user-12345', 'device-12345'],
+      ['Live', 'live-1', '2022-01-01T00:00:00.000Z', 'user-12345', null],
+    ]);
+    expect(JSON.parse(events[0]!.properties)).toEqual({ plan: 'pro' });
+    expect(JSON.parse(events[0]!.traits)).toEqual({ email: 'a@example.com' });
+    const ctx = JSON.parse(events[0]!.context) as Record<string, unknown>;
+    expect(ctx).toMatchObject({ ip: '203.0.113.9', app: { version: '1.2.3' }, sessionId: 1704110398000, eventNumber: 7, library: { name: 'amplitude-ts', version: '2.1.0' } });
+    expect((JSON.parse(events[1]!.context) as Record<string, unknown>).sessionId).toBeUndefined();
+  });
+
+  it('Amplitude Export API lines in a JSON array are read the same', () => {
+    const { events } = encode('amplitude', [JSON.stringify([AMPLITUDE_EXPORT, { ...AMPLITUDE_EXPORT, $insert_id: 'second' }])]);
+    expect(events.map((e) => [e.event_id, iso(e.timestamp)])).toEqual([
+      ['a1b2c3d4-insert', '2024-01-01T12:00:00.123Z'],
+      ['second', '2024-01-01T12:00:00.123Z'],
+    ]);
+  });
+
+  it('Mixpanel raw export lines: properties.time in seconds (or ms with time_in_ms), $insert_id as the id', () => {
+    // https://docs.mixpanel.com/docs/export-methods ("Example payload")
+    const { events } = encode('mixpanel', [
+      { event: 'Signed up', properties: { time: 1602611311, $insert_id: 'hpuDqcvpltpCjBsebtxwadtEBDnFAdycabFb', mp_processing_time_ms: 1602625711874, distinct_id: 'user123', $device_id: 'dev-1', $user_id: 'user123' } },
+      { event: 'Purchase', properties: { time: 1602787121456, $insert_id: 'ms-1', mp_processing_time_ms: 1602787122000, distinct_id: '$device:dev-2' } },
+    ]);
+    expect(events.map((e) => [e.event, e.event_id, iso(e.timestamp), e.user_id, e.anonymous_id])).toEqual([
+      ['Signed up', 'hpuDqcvpltpCjBsebtxwadtEBDnFAdycabFb', '2020-10-13T17:48:31.000Z', 'user123', 'dev-1'],
+      ['Purchase', 'ms-1', '2020-10-15T18:38:41.456Z', null, 'dev-2'],
+    ]);
+  });
+
+  it('Mixpanel raw export of a project created before 2023: --mixpanel-timezone reads time as the project\'s wall clock', () => {
+    // https://mixpanel.com/help/reference/exporting-raw-data ("API details"): seconds "in your project's timezone, not UTC".
+    // 10:48:31 on the clock of a US/Pacific project (PDT, UTC-7) is 17:48:31 UTC; 04:00 in January (PST) is 12:00 UTC.
+    const lines = [
+      { event: 'Signed up', properties: { time: Date.UTC(2020, 9, 13, 10, 48, 31) / 1000, $insert_id: 'tz-1', distinct_id: 'user123' } },
+      { event: 'Signed up', properties: { time: Date.UTC(2020, 0, 15, 4, 0, 0), $insert_id: 'tz-2', distinct_id: 'user123' } },
+    ];
+    expect(encode('mixpanel', lines, 'US/Pacific').events.map((e) => iso(e.timestamp))).toEqual(['2020-10-13T17:48:31.000Z', '2020-01-15T12:00:00.000Z']);
+    expect(encode('mixpanel', lines).events.map((e) => iso(e.timestamp))).toEqual(['2020-10-13T10:48:31.000Z', '2020-01-15T04:00:00.000Z']);
+  });
+
+  it('PostHog batch export JSON lines: uuid as the id, the ISO timestamp (microseconds, offset) as the time', () => {
+    // https://posthog.com/docs/cdp/batch-exports/s3 ("Events model"; JSONLines: ISO 8601 times, nested properties)
+    const { events } = encode('posthog', [
+      {
+        uuid: '0190d9a8-0000-7000-8000-000000000002',
+        event: 'clicked',
+        distinct_id: 'ph-user',
+        person_id: '0190d9a8-0000-7000-8000-00000000aaaa',
+        properties: { $browser: 'Chrome', $set: { email: 'p@example.com' } },
+        person_properties: { email: 'p@example.com' },
+        elements_chain: '',
+        timestamp: '2024-01-01T12:00:00.123456+00:00',
+        created_at: '2024-01-01T12:00:05.000000+00:00',
+        _inserted_at: '2024-01-01T12:00:06.000000+00:00',
+      },
+    ]);
+    expect(events.map((e) => [e.event, e.event_id, iso(e.timestamp), e.user_id])).toEqual([['clicked', '0190d9a8-0000-7000-8000-000000000002', '2024-01-01T12:00:00.123Z', 'ph-user']]);
+    expect(JSON.parse(events[0]!.properties)).toEqual({ $browser: 'Chrome' });
+    expect(JSON.parse(events[0]!.traits)).toEqual({ email: 'p@example.com' });
+  });
+
+  it('Segment export lines: timestamp (already skew-corrected) is the time, not originalTimestamp, sentAt or receivedAt', () => {
+    const { events } = encode('segment', [
+      {
+        type: 'track', event: 'Order Completed', userId: 'seg-u', anonymousId: 'anon-1', messageId: 'seg-1', channel: 'server', projectId: 'p1', version: 2,
+        originalTimestamp: '2024-01-01T11:59:00.000Z', sentAt: '2024-01-01T11:59:50.000Z', receivedAt: '2024-01-01T12:00:10.000Z', timestamp: '2024-01-01T11:59:20.000Z',
+        properties: { total: 5 },
+      },
+    ]);
+    expect(events.map((e) => [e.event_id, iso(e.timestamp), e.user_id, e.anonymous_id])).toEqual([['seg-1', '2024-01-01T11:59:20.000Z', 'seg-u', 'anon-1']]);
+  });
+
+  it('stops at a Snowplow enriched event (TSV or the Analytics SDKs\' JSON) with a message that says so', () => {
+    const tsv = ['app', 'web', '2024-01-01 12:00:00.000', '2024-01-01 12:00:00.000', '', 'page_view', 'e8aef68d-8533-45c6-a672-26a0f01be9bd', ...new Array(124).fill('')].join('\t');
+    expect(tsv.split('\t').length).toBe(131);
+    expect(() => encode('snowplow', [tsv])).toThrow(/item 1 is a Snowplow enriched event \(TSV\); enriched events are not supported/);
+    expect(() => encode('segment', [tsv])).toThrow(/Snowplow enriched event \(TSV\)/);
+    const json = { app_id: 'app', platform: 'web', collector_tstamp: '2024-01-01T12:00:00.000Z', event: 'page_view', event_id: 'e8aef68d-8533-45c6-a672-26a0f01be9bd', domain_userid: 'd1' };
+    expect(() => encode('snowplow', [json])).toThrow(/Snowplow enriched event \(the Analytics SDKs' JSON\)/);
+    // A line that is simply broken is still one reject.
+    expect(encode('snowplow', ['{broken']).rejects.map((r) => r.error_code)).toEqual(['invalid_json']);
+  });
+});

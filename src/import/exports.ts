@@ -1,0 +1,100 @@
+// The vendors' EXPORT files, as people bring them to `trackhouse import`, where their shape
+// differs from what the vendor's SDKs send live (which src/ingest/formats/<vendor>.ts reads).
+//
+// - Amplitude's Export API (and its S3 export) writes one event per line with `event_time`
+//   ("2024-01-01 12:00:00.123000", UTC, already corrected for the device's clock), `$insert_id`,
+//   `uuid`, `ip_address`, `device_carrier`, `version_name`, and no `time` (Unix ms), the only time
+//   the HTTP API's translator reads. Such a line is told apart by `event_time` without `time`
+//   (the HTTP API has no `event_time`) and reshaped into an HTTP API event before translation.
+// - Mixpanel's raw export (`{"event", "properties": {"time": <s or ms>, "$insert_id", ...}}`),
+//   PostHog's batch exports (JSON lines: `uuid`, `event`, `distinct_id`, ISO `timestamp`,
+//   `properties`) and Segment's own (`timestamp` beside `originalTimestamp`, `sentAt`,
+//   `receivedAt`) are what the live translators and the Segment path read already.
+// - Snowplow's enriched events (TSV, or their JSON form from the Analytics SDKs) are not
+//   supported: `snowplowEnriched` names them so the import stops with a clear message.
+import { EVENT_TIME, parseIsoTime } from '../common/isotime.js';
+import { amplitudeEvent, amplitudeEvents } from '../ingest/formats/amplitude.js';
+import { Refused, type SegmentCall, type Translation } from '../ingest/formats/index.js';
+
+type Json = Record<string, unknown>;
+
+function isObj(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** An Amplitude Export API event: `event_time` and no HTTP API `time`. */
+export function isAmplitudeExport(e: unknown): e is Json {
+  return isObj(e) && e.event_time !== undefined && e.event_time !== null && e.time === undefined;
+}
+
+/**
+ * translateAmplitude for an item that holds Export API events (a line, an array element, or a
+ * list of them); null when it holds none, so the HTTP API's translation reads it as before.
+ */
+export function translateAmplitudeExport(value: unknown): Translation | null {
+  if (!isAmplitudeExport(value)) {
+    // A list (a JSON array line, or a body) with an export event in it; else not ours.
+    const list = Array.isArray(value) ? value : isObj(value) && Array.isArray(value.events) ? value.events : null;
+    if (list === null || !list.some(isAmplitudeExport)) return null;
+  }
+  const events = amplitudeEvents(value) ?? [];
+  const calls: (SegmentCall | Refused)[] = new Array(events.length);
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i];
+    if (!isAmplitudeExport(e)) {
+      calls[i] = amplitudeEvent(e, undefined);
+      continue;
+    }
+    const http = httpApiEvent(e);
+    calls[i] = http instanceof Refused ? http : amplitudeEvent(http, undefined);
+  }
+  return { key: undefined, calls, raw: events };
+}
+
+/** An Export API event as the HTTP API event the translator reads (its names, `time` in ms). */
+export function httpApiEvent(e: Json): Json | Refused {
+  // event_time is Amplitude's time of the event: client_event_time moved by the difference
+  // between the server's and the client's upload times (the device's clock skew), in UTC.
+  const at = typeof e.event_time === 'string' ? e.event_time : typeof e.client_event_time === 'string' ? e.client_event_time : undefined;
+  const time = at === undefined ? NaN : parseIsoTime(at, EVENT_TIME);
+  if (Number.isNaN(time)) return new Refused('invalid_timestamp', 'event_time must be a UTC time ("2024-01-01 12:00:00.123000")', 'event_time', e);
+  const out: Json = { ...e, time };
+  delete out.event_time;
+  // Amplitude's dedup key as the SDK sent it (so an event also sent live is the same event),
+  // else Amplitude's own id of the event: re-importing an export never doubles it.
+  const insertId = e.$insert_id ?? e.uuid;
+  if (insertId !== undefined && insertId !== null) out.insert_id = insertId;
+  if (out.ip === undefined && typeof e.ip_address === 'string') out.ip = e.ip_address;
+  if (out.carrier === undefined && e.device_carrier !== undefined && e.device_carrier !== null) out.carrier = e.device_carrier;
+  if (out.app_version === undefined && e.version_name !== undefined && e.version_name !== null) out.app_version = e.version_name;
+  // -1 is Amplitude's "no session".
+  if (e.session_id === -1 || e.session_id === null) delete out.session_id;
+  // null members (the export writes every column) are absent ones for the translator.
+  for (const k in out) if (out[k] === null) delete out[k];
+  return out;
+}
+
+/** Fewest tab-separated fields taken as an enriched event (Snowplow's TSV has 131). */
+const ENRICHED_TSV_FIELDS = 100;
+
+/**
+ * Why an item is a Snowplow enriched event, which the import does not read (their shape is
+ * enrich's output, not the tracker protocol the snowplow format reads); null when it is not one.
+ * Called only for items that did not read as events, so it costs nothing on good input.
+ */
+export function snowplowEnriched(text: string | undefined, value: unknown): string | null {
+  if (text !== undefined && value === undefined) {
+    let tabs = 0;
+    for (let i = text.indexOf('\t'); i >= 0 && tabs < ENRICHED_TSV_FIELDS; i = text.indexOf('\t', i + 1)) tabs++;
+    if (tabs + 1 >= ENRICHED_TSV_FIELDS) return 'a Snowplow enriched event (TSV)';
+    return null;
+  }
+  if (isObj(value) && value.e === undefined && value.collector_tstamp !== undefined && value.event_id !== undefined) {
+    return 'a Snowplow enriched event (the Analytics SDKs\' JSON)';
+  }
+  return null;
+}
+
+export const SNOWPLOW_ENRICHED_HELP =
+  'enriched events are not supported: --format snowplow reads the trackers\' events (tp2 payloads, as the collector receives them); ' +
+  'load enriched data from your warehouse with --format csv and --map (README, "Importing history")';
