@@ -43,6 +43,7 @@ import {
   writeBrokerState,
   type LocalBroker,
 } from '../localkafka/index.js';
+import { dataDirCookielessSecret } from './cookielesssecret.js';
 import { auditMigrations } from './audit.js';
 import { clickhousePart, erasuresPart, hostedStream, queryComponent, sinkComponent, streamRules } from './components.js';
 import { lockDataDir } from './datadirlock.js';
@@ -336,6 +337,8 @@ async function startIngestChild(config: Config, brokers: string[], port: number,
     SHUTDOWN_TIMEOUT_MS: String(childTimeoutMs),
     SHUTDOWN_DRAIN_DELAY_MS: String(Math.min(config.allInOneDrainDelayMs, childTimeoutMs - 1)),
     TRACKHOUSE_WRITE_KEYS: [...config.keys.write].map(([k, s]) => `${k}:${s}`).join(','),
+    // The same on every (re)start of the child: PostHog cookieless visitors keep their id of the day.
+    INGEST_COOKIELESS_SECRET: config.ingest.cookielessSecret ?? dataDirCookielessSecret(config.dataDir),
   };
   // Its own process group, so a terminal's Ctrl-C reaches only us and we drain in order; the
   // IPC channel makes it stop if we die.

@@ -21,4 +21,11 @@ describe('ingest settings', () => {
       expect(() => loadConfig({ [name!]: value }, '/tmp')).toThrow(new RegExp(`${name}: expected an integer`));
     }
   });
+
+  it('takes INGEST_COOKIELESS_SECRET of 32 characters or more, and none by default', () => {
+    expect(loadConfig({}, '/tmp').ingest.cookielessSecret).toBeNull();
+    const secret = 'a'.repeat(32);
+    expect(loadConfig({ INGEST_COOKIELESS_SECRET: secret }, '/tmp').ingest.cookielessSecret).toBe(secret);
+    expect(() => loadConfig({ INGEST_COOKIELESS_SECRET: 'short' }, '/tmp')).toThrow(/INGEST_COOKIELESS_SECRET: expected at least 32 characters/);
+  });
 });

@@ -1,5 +1,8 @@
 import { z } from 'zod';
-import { int } from './parse.js';
+import { int, optionalStr } from './parse.js';
+
+/** The shortest INGEST_COOKIELESS_SECRET taken: 32 characters (e.g. `openssl rand -hex 16`, 128 bits). */
+export const MIN_COOKIELESS_SECRET = 32;
 
 /** Limits from Segment's HTTP Tracking API, kept so its SDKs behave the same against trackhouse. */
 export const MAX_BATCH_BYTES = 500 * 1024;
@@ -47,6 +50,17 @@ export const ingestSchema = z
      * proxy or load balancer that sets it; the peer when absent), or `off` (not recorded).
      */
     INGEST_CLIENT_IP: z.enum(['socket', 'forwarded', 'off']).default('socket'),
+    /**
+     * The secret each UTC day's salt of PostHog's cookieless ids is derived from (HMAC): the same
+     * on every ingest process that should give one visitor one id. Unset: a random one per process
+     * start (`trackhouse start` keeps one in its data dir). Never the write key, which is public.
+     */
+    INGEST_COOKIELESS_SECRET: optionalStr().pipe(
+      z
+        .string()
+        .min(MIN_COOKIELESS_SECRET, { error: `expected at least ${MIN_COOKIELESS_SECRET} characters of a random secret (e.g. openssl rand -hex 32)` })
+        .optional(),
+    ),
   })
   .transform((e) => ({
     threads: e.INGEST_THREADS,
@@ -58,6 +72,8 @@ export const ingestSchema = z
     lingerBytes: e.INGEST_PRODUCE_LINGER_BYTES,
     retryAfterS: e.INGEST_RETRY_AFTER_S,
     clientIp: e.INGEST_CLIENT_IP,
+    /** null: none configured; startIngest then makes one for the process (all its threads). */
+    cookielessSecret: e.INGEST_COOKIELESS_SECRET ?? null,
     maxBatchBytes: MAX_BATCH_BYTES,
     maxEventBytes: MAX_EVENT_BYTES,
   }));

@@ -13,6 +13,7 @@ import { Pending } from '../common/pending.js';
 import type { Config } from '../config/index.js';
 import { startEdgeServer } from './server.js';
 import type { FromWorker, ToWorker, WorkerInit } from './thread-messages.js';
+import { randomCookielessSecret } from './formats/cookieless.js';
 import { startThread } from '../common/thread.js';
 
 export interface IngestOptions {
@@ -41,7 +42,8 @@ export interface IngestHandle {
   stop(): Promise<void>;
 }
 
-export async function startIngest(opts: IngestOptions): Promise<IngestHandle> {
+export async function startIngest(given: IngestOptions): Promise<IngestHandle> {
+  const opts = withCookielessSecret(given);
   const brokers = opts.brokers ?? opts.config.kafka.brokers;
   if (brokers.length === 0) throw new Error('startIngest needs Kafka brokers (config.kafka.brokers or the brokers option)');
   if (opts.config.ingest.threads <= 1) {
@@ -55,6 +57,16 @@ export async function startIngest(opts: IngestOptions): Promise<IngestHandle> {
     });
   }
   return startThreads(opts, brokers);
+}
+
+/**
+ * Without INGEST_COOKIELESS_SECRET, one random secret for the process, made here once so every
+ * edge thread gives a PostHog cookieless visitor the same id (formats/cookieless.ts).
+ */
+function withCookielessSecret(opts: IngestOptions): IngestOptions {
+  const c = opts.config;
+  if (c.ingest.cookielessSecret !== null && c.ingest.cookielessSecret !== undefined) return opts;
+  return { ...opts, config: { ...c, ingest: { ...c.ingest, cookielessSecret: randomCookielessSecret() } } };
 }
 
 function newWorker(workerData: WorkerInit): Worker {
