@@ -33,7 +33,8 @@ import { eventBytes, rejectRecord } from './rejects.js';
 import { CALLS, callForPath, isJitsuPath, type CallKind } from './routes.js';
 import { JITSU_SCRIPT_CACHE, readJitsuScript } from './jitsu-script.js';
 import { decodeRequest, defaultReplies, formatRoute, Refused, type FormatRoute, type Replies, type SegmentCall } from './formats/index.js';
-import { posthogReplies } from './formats/posthog.js';
+import { COOKIELESS, COOKIELESS_SENTINEL, CookielessIds, randomCookielessSecret } from './formats/cookieless.js';
+import { posthogReplies, type CookielessCall } from './formats/posthog.js';
 import { posthogConfigJson, posthogConfigScript, POSTHOG_FLAGS } from './formats/posthog-sdk.js';
 import { RecordSlab } from './slab.js';
 import { analyticsSettings, apiHostOf, pageProtocol } from './settings.js';
@@ -126,6 +127,8 @@ class IngestRequest implements Submission {
 
 export class IngestEdge {
   private readonly keys: WriteKeys;
+  /** PostHog cookieless visitors' ids; startIngest gives every thread the process's secret. */
+  private readonly cookielessIds: CookielessIds;
   private readonly slab: RecordSlab;
   private readonly scratch: EventRecord = emptyRecord();
   private readonly nctx: NormalizeContext = { receivedAt: 0, source: '', sentAt: null, context: null, ip: null, msTimes: false };
@@ -147,6 +150,7 @@ export class IngestEdge {
 
   constructor(private readonly deps: EdgeDeps) {
     this.keys = new WriteKeys(deps.config.keys.write);
+    this.cookielessIds = new CookielessIds(deps.config.ingest.cookielessSecret ?? randomCookielessSecret());
     this.slab = new RecordSlab(deps.codec);
     this.eventsTopic = deps.config.kafka.topics.events;
     this.rejectedTopic = deps.config.kafka.topics.rejected;
@@ -480,10 +484,15 @@ export class IngestEdge {
       return;
     }
     const source = r.source;
+    const cookieless = t.cookieless === true;
+    if (cookieless) this.cookielessVisitors(r, t.calls, source, receivedAt);
     const ctx = this.context(r, receivedAt, source, true);
+    const ip = ctx.ip;
     for (let i = 0; i < t.calls.length; i++) {
       const call = t.calls[i]!;
       ctx.source = source;
+      // A cookieless event's address was only hashed: it is not stored (as PostHog's stripPIIProperties).
+      if (cookieless) ctx.ip = (call as CookielessCall)[COOKIELESS] !== undefined ? null : ip;
       if (call instanceof Refused) {
         this.rejectEvent(r, call, i, t.raw[i], call.field);
         continue;
@@ -509,6 +518,36 @@ export class IngestEdge {
       r.accepted = 0;
     }
     this.submit(r);
+  }
+
+  /**
+   * PostHog cookieless events (formats/cookieless.ts): "$posthog_cookieless" as anonymousId or
+   * previousId becomes the visitor's id of the day, hashed from the source (PostHog's project),
+   * the event's `$ip` else the caller's address, the site's root domain, the user agent and
+   * `$cookieless_extra`.
+   */
+  private cookielessVisitors(r: IngestRequest, calls: readonly unknown[], source: string, receivedAt: number): void {
+    for (const c of calls) {
+      const input = (c as CookielessCall)[COOKIELESS];
+      if (input === undefined) continue;
+      const call = c as CookielessCall;
+      const id = this.cookielessIds.id(receivedAt, source, input.ip ?? this.callerAddress(r), input);
+      if (call.anonymousId === COOKIELESS_SENTINEL) call.anonymousId = id;
+      if (call.previousId === COOKIELESS_SENTINEL) call.previousId = id;
+    }
+  }
+
+  /**
+   * The caller's address for a cookieless hash: as context.ip would have it, else (INGEST_CLIENT_IP
+   * off) the peer's, which is hashed and never stored.
+   */
+  private callerAddress(r: IngestRequest): string {
+    if (typeof r.ip === 'string') return r.ip;
+    if (r.ip === PEER) {
+      this.peerOf = r;
+      return this.peerIp() ?? '';
+    }
+    return peerAddress(r.res) ?? '';
   }
 
   /**

@@ -71,6 +71,74 @@ describe.skipIf(!haveChromium)('browser SDKs in headless Chromium', () => {
     await pg.close();
   });
 
+  it('posthog-js with cookieless_mode always: two visitors (user agents) get two anonymous ids of the day, neither "$posthog_cookieless", and no stored address', async () => {
+    const run = randomUUID();
+    const name = `Cookieless ${run}`;
+    const visitors = [
+      ['a', BROWSER_UA],
+      ['b', BROWSER_UA.replace('Linux x86_64', 'Windows NT 10.0; Win64; x64')],
+    ] as const;
+    for (const [visitor, userAgent] of visitors) {
+      // Each page in its own browser context: no storage shared (and cookieless mode keeps none).
+      const pg = await t.browser.newPage({ userAgent });
+      const failures: string[] = [];
+      let posted = 0;
+      pg.on('response', (r) => {
+        if (r.url().startsWith(t.siteUrl)) return;
+        if (r.status() !== 200) failures.push(`${r.request().method()} ${r.url()} -> ${r.status()}`);
+        else if (r.request().method() === 'POST') posted++;
+      });
+      await pg.goto(`${t.siteUrl}/shop`);
+      await pg.addScriptTag({ url: '/posthog.js' });
+      const sent = await pg.evaluate(
+        ([host, key, ev, v]) => {
+          const ph = window.posthog;
+          ph.init(key, { api_host: host, cookieless_mode: 'always', autocapture: false, capture_pageview: false, disable_session_recording: true, advanced_disable_decide: true, request_batching: false, opt_out_useragent_filter: true });
+          ph.capture(ev, { visitor: v, n: 1 });
+          ph.capture(ev, { visitor: v, n: 2 });
+          return ph.get_distinct_id();
+        },
+        [t.p.ingest.url, WRITE_KEY, name, visitor],
+      );
+      expect(sent).toBe('$posthog_cookieless');
+      // Both events answered before the page goes (request_batching off: a request each).
+      await expect.poll(() => posted, { timeout: 10_000 }).toBe(2);
+      expect(failures).toEqual([]);
+      await pg.close();
+    }
+    type Row = { visitor: string; user_id: string; anonymous_id: string; ip: string; ua: string; raw_ua: string };
+    let rows: Row[] = [];
+    await expect
+      .poll(
+        async () => {
+          const res = await t.p.clickhouse.query({
+            query: `SELECT JSONExtractString(properties, 'visitor') AS visitor, user_id, anonymous_id, JSONExtractString(context, 'ip') AS ip,
+                      JSONExtractString(context, 'userAgent') AS ua, JSONExtractString(properties, '$raw_user_agent') AS raw_ua
+                    FROM events WHERE event = {name:String} ORDER BY visitor`,
+            query_params: { name },
+            format: 'JSONEachRow',
+          });
+          rows = await res.json<Row>();
+          return rows.length;
+        },
+        { timeout: 20_000, interval: 200 },
+      )
+      .toBe(4);
+    const idOf = (v: string) => new Set(rows.filter((r) => r.visitor === v).map((r) => r.anonymous_id));
+    // One id per visitor for both of its events, another for the other visitor.
+    expect([...idOf('a')]).toHaveLength(1);
+    expect([...idOf('b')]).toHaveLength(1);
+    const [a] = idOf('a');
+    const [b] = idOf('b');
+    expect(a).not.toBe(b);
+    for (const id of [a, b]) expect(id).toMatch(/^cookieless_[A-Za-z0-9_-]{22}$/);
+    // Anonymous, and neither the address nor the user agent it was hashed from is stored.
+    for (const r of rows) expect(r).toMatchObject({ user_id: '', ip: '', ua: '', raw_ua: '' });
+    // Each is a user of its own in the per-user API.
+    const ofA = await t.p.eventsOf(a!, 2);
+    expect(ofA.map((e) => e.properties.visitor)).toEqual(['a', 'a']);
+  });
+
   it('posthog-js with its defaults: remote config and flags answered (no 404), then gzip bodies to /i/v0/e/ as the config asks', async () => {
     const user = `phdef-${randomUUID()}`;
     const { pg, failures } = await page('/posthog-full.js', user);

@@ -16,8 +16,10 @@
 // | timestamp + sent_at / offset             | timestamp, corrected for skew: receivedAt - (sent_at - timestamp), or receivedAt - offset (sent_at: the body's, else the query's ms, formats/index.ts) |
 // | $lib, $lib_version (else beside event), $current_url, $pathname, $referrer, $raw_user_agent, $ip, $groups | context.library, page, userAgent, ip, groupId + groups |
 // | properties                               | properties, less `token` (the write key) and the `$set`s (now traits) |
+// | distinct_id / $anon_distinct_id "$posthog_cookieless" (cookieless mode) | the visitor's id of the day, given by the edge (cookieless.ts); $ip, $raw_user_agent, $cookieless_extra not kept |
 import { EVENT_TIME, parseIsoTime } from '../../common/isotime.js';
 import { JsonShape, JsonText, MEMBER, PickedText, objectOf, overlaid, parseShaped, quote, quotePlain, stringify } from '../jsontext.js';
+import { COOKIELESS, COOKIELESS_SENTINEL, takeCookielessInput, type CookielessInput } from './cookieless.js';
 import { Refused, isObject, msTime, str, type SegmentCall, type TranslateOptions, type Translation, type Replies, type VendorReply } from './types.js';
 
 type Json = Record<string, unknown>;
@@ -122,25 +124,43 @@ export function translatePosthog(value: unknown, opts: TranslateOptions, sentAtM
   if (sentAt === undefined && sentAtMs !== undefined) sentAt = msTime(sentAtMs);
   const skew = opts.skew && !historical;
   const calls: (SegmentCall | Refused)[] = new Array(events.length);
+  const seen: CookielessSeen = { cookieless: false };
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
     if (key === undefined && isObject(e)) key = keyOf(e) ?? (isObject(e.properties) ? keyOf(propsOf(e)) : undefined);
-    calls[i] = posthogEvent(e, opts.receivedAt, skew ? sentAt : undefined);
+    calls[i] = posthogEvent(e, opts.receivedAt, skew ? sentAt : undefined, seen);
   }
-  return { key, calls, raw: events };
+  return seen.cookieless ? { key, calls, raw: events, cookieless: true } : { key, calls, raw: events };
 }
 
+/** Set by posthogEvent when a call of the request is cookieless (so the edge looks for them only then). */
+export interface CookielessSeen {
+  cookieless: boolean;
+}
+
+/** A call of a cookieless event: its sentinel ids are replaced by the edge (CookielessIds) with these inputs. */
+export type CookielessCall = SegmentCall & { [COOKIELESS]?: CookielessInput };
+
 /** One capture event into a Segment call. `sentAt`: the batch's send time when skew is corrected. */
-export function posthogEvent(e: unknown, receivedAt: number, sentAt: string | number | undefined): SegmentCall | Refused {
+export function posthogEvent(e: unknown, receivedAt: number, sentAt: string | number | undefined, seen?: CookielessSeen): SegmentCall | Refused {
   if (!isObject(e)) return new Refused('not_an_object', 'an event must be a JSON object', 'event', e);
   const name = e.event;
   if (typeof name !== 'string' || name === '') return new Refused('missing_field', 'event is required (a non-empty string)', 'event', e);
   // Read as the edge reads a body (readPosthogJson), properties are the sender's text: `props`
   // then holds the members read below, and the text is stored as it is (less the dropped ones).
-  const text = e.properties instanceof PickedText ? e.properties : null;
+  let text = e.properties instanceof PickedText ? e.properties : null;
   let props: Json = propsOf(e);
   const distinctId = str(e.distinct_id) ?? str(props.distinct_id) ?? str(e.$distinct_id);
   if (distinctId === undefined) return new Refused('missing_id', 'distinct_id is required', 'distinct_id', e);
+  // posthog-js in cookieless mode (and its $identify's $anon_distinct_id): the visitor's id is
+  // made at the edge from the request. Such an event's properties are read whole (its hash inputs
+  // come out of them); every other event pays these two compares.
+  let cookieless: CookielessInput | undefined;
+  if (distinctId === COOKIELESS_SENTINEL || props.$anon_distinct_id === COOKIELESS_SENTINEL) {
+    props = text !== null ? objectOf(text) : { ...props };
+    text = null;
+    cookieless = takeCookielessInput(props);
+  }
 
   const call: SegmentCall = {};
   const uuid = str(e.uuid);
@@ -163,7 +183,7 @@ export function posthogEvent(e: unknown, receivedAt: number, sentAt: string | nu
     props = rest;
   }
 
-  const anonymous = props.$is_identified === false || (props.$device_id !== undefined && props.$device_id === distinctId);
+  const anonymous = props.$is_identified === false || (props.$device_id !== undefined && props.$device_id === distinctId) || cookieless !== undefined;
   // The device's own id, which posthog-js keeps across identify (Segment's anonymousId): an
   // identified user's events carry it as $device_id beside their distinct_id.
   const deviceId = anonymous ? undefined : str(props.$device_id);
@@ -218,6 +238,10 @@ export function posthogEvent(e: unknown, receivedAt: number, sentAt: string | nu
   } else {
     call.properties = props;
     call.context = posthogContext(props, lib);
+  }
+  if (cookieless !== undefined) {
+    (call as CookielessCall)[COOKIELESS] = cookieless;
+    if (seen !== undefined) seen.cookieless = true;
   }
   return call;
 }

@@ -34,6 +34,11 @@ export interface Translation {
   calls: (SegmentCall | Refused)[];
   /** The vendor events as given, for the rejected topic (same order as `calls`). */
   raw: unknown[];
+  /**
+   * Some calls are PostHog cookieless events (formats/cookieless.ts): their sentinel ids are
+   * to be replaced with the visitor's id of the day, which needs the request (source, address).
+   */
+  cookieless?: boolean;
 }
 
 export interface TranslateOptions {
