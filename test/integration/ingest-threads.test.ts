@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { BASIC, metricsText, metricValue, startTestIngest, TopicReader, trackEvent, type TestIngest } from './ingest-support.js';
+import { BASIC, metricsText, metricValue, startTestIngest, TopicReader, trackEvent, WRITE_KEY, type TestIngest } from './ingest-support.js';
 
 let ingest: TestIngest;
 let reader: TopicReader;
@@ -18,10 +18,10 @@ afterAll(async () => {
 });
 
 /** One request on a connection of its own, so the kernel picks a thread for each. */
-function postOnNewConnection(port: number, body: string): Promise<number> {
+function postOnNewConnection(port: number, body: string, path = '/v1/track'): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: '127.0.0.1', port, path: '/v1/track', method: 'POST', agent: false, headers: { 'content-type': 'application/json', authorization: BASIC } },
+      { host: '127.0.0.1', port, path, method: 'POST', agent: false, headers: { 'content-type': 'application/json', ...(path === '/v1/track' ? { authorization: BASIC } : {}) } },
       (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
@@ -50,4 +50,26 @@ it('both threads accept connections on the same port and their events arrive', a
 
   const got = await reader.events(ingest.config.kafka.topics.events, prefix, 60);
   expect(new Set(got.map((e) => e.event_id)).size).toBe(60);
+});
+
+it('gives a PostHog cookieless visitor one anonymous id on every thread (one secret for the process)', async () => {
+  const prefix = randomUUID().slice(0, 24);
+  const body = (i: number) =>
+    JSON.stringify({
+      api_key: WRITE_KEY,
+      event: 'Viewed',
+      uuid: `${prefix}${String(i).padStart(12, '0')}`,
+      properties: { distinct_id: '$posthog_cookieless', $cookieless_mode: true, $host: 'www.example.com', $raw_user_agent: 'Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0' },
+    });
+  const before = await metricsText(ingest.url);
+  const statuses = await Promise.all(Array.from({ length: 40 }, (_, i) => postOnNewConnection(ingest.handle.port, body(i), '/e/')));
+  expect(statuses).toEqual(Array(40).fill(200));
+  const after = await metricsText(ingest.url);
+  const served = (t: string) => metricValue(after, 'trackhouse_ingest_events_accepted_total', `thread="${t}"`) - metricValue(before, 'trackhouse_ingest_events_accepted_total', `thread="${t}"`);
+  expect(served('0')).toBeGreaterThan(0);
+  expect(served('1')).toBeGreaterThan(0);
+  const got = await reader.events(ingest.config.kafka.topics.events, prefix, 40);
+  const ids = new Set(got.map((e) => e.anonymous_id));
+  expect(ids.size).toBe(1);
+  expect([...ids][0]).toMatch(/^cookieless_/);
 });
