@@ -156,6 +156,8 @@ describe.each(OVERLAYS)('k8s/overlays/%s', (overlay) => {
       expect(env.TRACKHOUSE_WRITE_KEYS, w.metadata.name).toBeTruthy();
       expect(env.CLICKHOUSE_URL, w.metadata.name).toMatch(/^https?:\/\//);
       expect(env.KAFKA_BROKERS, w.metadata.name).toBeTruthy();
+      // Every ingest pod hashes PostHog cookieless visitors with the same secret (one id per visitor and day).
+      if (c.args?.[0] === 'ingest') expect(loadConfig(env, '/app').ingest.cookielessSecret, w.metadata.name).toMatch(/.{32}/);
       expect(() => loadConfig(env, '/app'), w.metadata.name).not.toThrow();
     }
   });
