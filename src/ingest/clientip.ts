@@ -51,6 +51,17 @@ export function clientIp(mode: ClientIpMode, req: HttpRequest): string | typeof 
   return PEER;
 }
 
+/**
+ * Whether a request's User-Agent names one of Segment's server libraries: analytics-python
+ * (`analytics-python/<v>`), analytics-go (`analytics-go (version: <v>)`) and analytics-java
+ * (`analytics-java/<v>`). Segment fills context.ip from the request "for client side events
+ * only" (Segment spec, common fields): these run on the site's backend, whose address is not the
+ * user's, so none is filled for them. (rudder-sdk-python sends analytics-python's User-Agent too.)
+ */
+export function segmentServerLibrary(userAgent: string): boolean {
+  return userAgent.startsWith('analytics-python/') || userAgent.startsWith('analytics-go (') || userAgent.startsWith('analytics-java/');
+}
+
 /** The peer's address of a request not yet answered (uWS asks the kernel: getpeername). */
 export const peerAddress = peer;
 

@@ -23,7 +23,7 @@ import type { Config } from '../config/index.js';
 import type { OutRecord, ProduceError, RecordProducer, Submission } from '../kafka/producer.js';
 import { userKeyOf, type EventCodec, type EventRecord, type EventType } from '../schema/index.js';
 import { WriteKeys } from './auth.js';
-import { clientIp, peerAddress, PEER, withoutLastPart } from './clientip.js';
+import { clientIp, peerAddress, PEER, segmentServerLibrary, withoutLastPart } from './clientip.js';
 import { contentEncoding, decodeUtf8, inflate, tooLarge, withoutBom, type ContentEncoding } from './body.js';
 import { problem, type EventProblem } from './problems.js';
 import type { IngestMetrics } from './metrics.js';
@@ -266,6 +266,7 @@ export class IngestEdge {
     if (key.kind === 'ok') r.source = key.source;
     r.ip = clientIp(this.deps.config.ingest.clientIp, req);
     if (jitsu) this.ipPolicy(r, req.getHeader('x-ip-policy'));
+    else if (route === null && segmentServerLibrary(req.getHeader('user-agent'))) r.ip = null;
     else if (route !== null && (route.id === 'snowplow' || route.id === 'snowplow-pixel')) this.snowplowHeaders(r, req);
     r.limit = kind === 'batch' ? this.deps.config.ingest.maxBatchBytes : this.deps.config.ingest.maxEventBytes;
     const length = req.getHeader('content-length');

@@ -48,6 +48,12 @@ describeWithPython('64-bit integers from the Python SDKs', (python) => {
     expect(segment).toContain(`"user_id":"${segmentUser}"`);
     expect(segment).toContain(`"properties":{${stored}}`);
     expect(segment).toContain(`"traits":{${stored}}`);
+    // The request came from the site's backend: Segment fills context.ip "for client side events
+    // only", so a server library's calls carry none (Mixpanel's client says so with ip=0, in the
+    // form body); PostHog's capture records the caller's address, as here.
+    for (const e of await p.eventsOf(segmentUser, 2)) expect(e.context, e.type).toEqual({ library: { name: 'analytics-python', version: expect.any(String) } });
+    for (const e of await p.eventsOf(mixpanelUser, 2)) expect(e.context?.ip, e.type).toBeUndefined();
+    for (const e of await p.eventsOf(posthogUser, 2)) expect(e.context?.ip, e.type).toBe('127.0.0.1');
     // PostHog: an event, and a person update ($set) whose properties are the traits.
     const posthog = await p.eventsText(posthogUser, 2);
     expect(posthog).toContain(`"user_id":"${posthogUser}"`);
