@@ -18,6 +18,7 @@
 // | properties                               | properties, less `token` (the write key) and the `$set`s (now traits) |
 import { EVENT_TIME, parseIsoTime } from '../../common/isotime.js';
 import { JsonShape, JsonText, MEMBER, PickedText, objectOf, overlaid, parseShaped, quote, quotePlain, stringify } from '../jsontext.js';
+import { derivedEventId } from './derived-id.js';
 import { Refused, isObject, msTime, str, type SegmentCall, type TranslateOptions, type Translation, type Replies, type VendorReply } from './types.js';
 
 type Json = Record<string, unknown>;
@@ -143,7 +144,7 @@ export function posthogEvent(e: unknown, receivedAt: number, sentAt: string | nu
   if (distinctId === undefined) return new Refused('missing_id', 'distinct_id is required', 'distinct_id', e);
 
   const call: SegmentCall = {};
-  const uuid = str(e.uuid);
+  const uuid = str(e.uuid) ?? derivedEventId(distinctId, name, e.timestamp);
   if (uuid !== undefined) call.messageId = uuid;
   if (typeof e.offset === 'number' && Number.isFinite(e.offset)) {
     call.timestamp = msTime(receivedAt - e.offset);
