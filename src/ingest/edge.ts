@@ -89,6 +89,8 @@ class IngestRequest implements Submission {
   ip: string | typeof PEER | null = null;
   /** Jitsu's `X-IP-Policy: stripLastOctet`: the address is stored with its last part zeroed. */
   stripIp = false;
+  /** A Segment server library's User-Agent: the address goes only into events with `channel` (RudderStack's, sharing it). */
+  ipNeedsChannel = false;
   /** The User-Agent header of a Snowplow request (its events' user agent when they send no `ua`); else ''. */
   userAgent = '';
   limit = 0;
@@ -128,7 +130,7 @@ export class IngestEdge {
   private readonly keys: WriteKeys;
   private readonly slab: RecordSlab;
   private readonly scratch: EventRecord = emptyRecord();
-  private readonly nctx: NormalizeContext = { receivedAt: 0, source: '', sentAt: null, context: null, ip: null, msTimes: false };
+  private readonly nctx: NormalizeContext = { receivedAt: 0, source: '', sentAt: null, context: null, ip: null, ipNeedsChannel: false, msTimes: false };
   /** Full-size (maxBatchBytes) buffers for multi-chunk bodies. */
   private readonly pool: Buffer[] = [];
   /**
@@ -266,7 +268,7 @@ export class IngestEdge {
     if (key.kind === 'ok') r.source = key.source;
     r.ip = clientIp(this.deps.config.ingest.clientIp, req);
     if (jitsu) this.ipPolicy(r, req.getHeader('x-ip-policy'));
-    else if (route === null && segmentServerLibrary(req.getHeader('user-agent'))) r.ip = null;
+    else if (route === null && segmentServerLibrary(req.getHeader('user-agent'))) r.ipNeedsChannel = true;
     else if (route !== null && (route.id === 'snowplow' || route.id === 'snowplow-pixel')) this.snowplowHeaders(r, req);
     r.limit = kind === 'batch' ? this.deps.config.ingest.maxBatchBytes : this.deps.config.ingest.maxEventBytes;
     const length = req.getHeader('content-length');
@@ -567,6 +569,7 @@ export class IngestEdge {
     ctx.sentAt = null;
     ctx.context = null;
     ctx.ip = this.ipOf(r);
+    ctx.ipNeedsChannel = r.ipNeedsChannel;
     ctx.msTimes = msTimes;
     return ctx;
   }
