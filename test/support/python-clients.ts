@@ -22,7 +22,7 @@ export function pythonClients(): string | null {
 }
 
 export const PYTHON_CLIENTS_MISSING =
-  `the Python clients (Confluent's, ClickHouse's, and Segment's, PostHog's, Mixpanel's, Amplitude's and Snowplow's SDKs) are not installed: the tests driving them (schema-registry-python, ingest-python-sdks, sql-port) are skipped ` +
+  `the Python clients (Confluent's, ClickHouse's, and Segment's, RudderStack's, PostHog's, Mixpanel's, Amplitude's and Snowplow's SDKs) are not installed: the tests driving them (schema-registry-python, ingest-python-sdks, sql-port) are skipped ` +
   `(install them with: python3 -m venv .trackhouse/python-clients && .trackhouse/python-clients/bin/pip install -r ${PYTHON_CLIENTS_REQUIREMENTS}, or set PYTHON_CLIENTS)`;
 
 /**
