@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { withoutLastPart } from './clientip.js';
+import { segmentServerLibrary, withoutLastPart } from './clientip.js';
 
 describe('withoutLastPart', () => {
   it("zeroes an address's last octet or group, as Jitsu's stripLastOctet stores it", () => {
@@ -9,5 +9,12 @@ describe('withoutLastPart', () => {
     expect(withoutLastPart('::1')).toBe('::0');
     expect(withoutLastPart('::ffff:203.0.113.9')).toBe('::ffff:203.0.113.0');
     expect(withoutLastPart('not an address')).toBe('not an address');
+  });
+});
+
+describe('segmentServerLibrary', () => {
+  it("knows Segment's Python, Go and Java libraries by their User-Agent, and nothing else", () => {
+    for (const ua of ['analytics-python/2.4.0', 'analytics-go (version: 3.3.0)', 'analytics-java/3.5.4']) expect(segmentServerLibrary(ua), ua).toBe(true);
+    for (const ua of ['', 'Mozilla/5.0 (X11; Linux x86_64)', 'analytics-node-next/latest', 'python-requests/2.34.2', 'posthog-python/7.91.1']) expect(segmentServerLibrary(ua), ua).toBe(false);
   });
 });

@@ -23,7 +23,7 @@ import type { Config } from '../config/index.js';
 import type { OutRecord, ProduceError, RecordProducer, Submission } from '../kafka/producer.js';
 import { userKeyOf, type EventCodec, type EventRecord, type EventType } from '../schema/index.js';
 import { WriteKeys } from './auth.js';
-import { clientIp, peerAddress, PEER, withoutLastPart } from './clientip.js';
+import { clientIp, peerAddress, PEER, segmentServerLibrary, withoutLastPart } from './clientip.js';
 import { contentEncoding, decodeUtf8, inflate, tooLarge, withoutBom, type ContentEncoding } from './body.js';
 import { problem, type EventProblem } from './problems.js';
 import type { IngestMetrics } from './metrics.js';
@@ -90,6 +90,8 @@ class IngestRequest implements Submission {
   ip: string | typeof PEER | null = null;
   /** Jitsu's `X-IP-Policy: stripLastOctet`: the address is stored with its last part zeroed. */
   stripIp = false;
+  /** A Segment server library's User-Agent: the address goes only into events with `channel` (RudderStack's, sharing it). */
+  ipNeedsChannel = false;
   /** The User-Agent header of a Snowplow request (its events' user agent when they send no `ua`); else ''. */
   userAgent = '';
   limit = 0;
@@ -131,7 +133,7 @@ export class IngestEdge {
   private readonly cookielessIds: CookielessIds;
   private readonly slab: RecordSlab;
   private readonly scratch: EventRecord = emptyRecord();
-  private readonly nctx: NormalizeContext = { receivedAt: 0, source: '', sentAt: null, context: null, ip: null, msTimes: false };
+  private readonly nctx: NormalizeContext = { receivedAt: 0, source: '', sentAt: null, context: null, ip: null, ipNeedsChannel: false, msTimes: false };
   /** Full-size (maxBatchBytes) buffers for multi-chunk bodies. */
   private readonly pool: Buffer[] = [];
   /**
@@ -270,6 +272,7 @@ export class IngestEdge {
     if (key.kind === 'ok') r.source = key.source;
     r.ip = clientIp(this.deps.config.ingest.clientIp, req);
     if (jitsu) this.ipPolicy(r, req.getHeader('x-ip-policy'));
+    else if (route === null && segmentServerLibrary(req.getHeader('user-agent'))) r.ipNeedsChannel = true;
     else if (route !== null && (route.id === 'snowplow' || route.id === 'snowplow-pixel')) this.snowplowHeaders(r, req);
     r.limit = kind === 'batch' ? this.deps.config.ingest.maxBatchBytes : this.deps.config.ingest.maxEventBytes;
     const length = req.getHeader('content-length');
@@ -605,6 +608,7 @@ export class IngestEdge {
     ctx.sentAt = null;
     ctx.context = null;
     ctx.ip = this.ipOf(r);
+    ctx.ipNeedsChannel = r.ipNeedsChannel;
     ctx.msTimes = msTimes;
     return ctx;
   }

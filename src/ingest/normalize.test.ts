@@ -170,6 +170,13 @@ describe('normalizeEvent', () => {
     expect(JSON.parse(run({ userId: 'u', event: 'e' }, 'track', { ...ip, context: { ip: '192.0.2.1' } }).out.context)).toEqual({ ip: '192.0.2.1' });
   });
 
+  it("from a Segment server library's request, fills the caller's address only into calls with channel (RudderStack's SDKs)", () => {
+    const server = { ip: '203.0.113.9', ipNeedsChannel: true };
+    expect(JSON.parse(run({ userId: 'u', event: 'e', context: { library: { name: 'analytics-python' } } }, 'track', server).out.context)).toEqual({ library: { name: 'analytics-python' } });
+    expect(JSON.parse(run({ userId: 'u', event: 'e', channel: 'server' }, 'track', server).out.context)).toEqual({ ip: '203.0.113.9' });
+    expect(JSON.parse(run({ userId: 'u', event: 'e', context: { ip: '198.51.100.1' } }, 'track', server).out.context)).toEqual({ ip: '198.51.100.1' });
+  });
+
   it("asks for the caller's address only for an event without an ip of its own (the edge's costs a system call)", () => {
     let asked = 0;
     const ip = () => (asked++, '203.0.113.9');

@@ -36,6 +36,14 @@ export interface NormalizeContext {
    */
   ip: string | (() => string | null) | null;
   /**
+   * The request came from one of Segment's server libraries (by its User-Agent, clientip.ts):
+   * Segment fills the caller's address "for client side events only", so `ip` goes only into
+   * events that carry `channel`: RudderStack's server SDKs send the same User-Agent (rudder-sdk-
+   * python, rudder-sdk-go) and stamp every call with `channel`, and RudderStack's server fills
+   * the request's address (its context_ip is context.ip, else request_ip).
+   */
+  ipNeedsChannel?: boolean;
+  /**
    * Calls translated from another vendor's format (src/ingest/formats/) may give `timestamp` and
    * `sentAt` as Unix milliseconds, saving an ISO text round trip per event; Segment's own API
    * takes ISO 8601 text only, so this is false for its endpoints.
@@ -246,7 +254,7 @@ export function normalizeEvent(raw: unknown, fixedType: EventType | null, ctx: N
     out.properties = properties === undefined || properties === null ? '{}' : jsonTextOf(properties);
     out.traits = traits === undefined || traits === null ? '{}' : jsonTextOf(traits);
     out.context = context === undefined || context === null ? '{}' : jsonTextOf(context);
-    if (ctx.ip !== null && !(isObject(context) && (context instanceof JsonText ? context.hasIp : 'ip' in context))) {
+    if (ctx.ip !== null && (ctx.ipNeedsChannel !== true || typeof raw.channel === 'string') && !(isObject(context) && (context instanceof JsonText ? context.hasIp : 'ip' in context))) {
       const ip = typeof ctx.ip === 'string' ? ctx.ip : ctx.ip();
       if (ip !== null) out.context = withIp(out.context, ip);
     }

@@ -1,4 +1,4 @@
-// Segment's, PostHog's, Mixpanel's, Amplitude's and Snowplow's Python SDKs (from PyPI, unchanged)
+// Segment's, RudderStack's, PostHog's, Mixpanel's, Amplitude's and Snowplow's Python SDKs (from PyPI, unchanged)
 // send events whose properties hold 64-bit ids as JSON numbers, as a Python service's calls do;
 // every digit is read back through the query API and from ClickHouse (ingest -> Kafka -> sink ->
 // chDB -> query). JSON.parse would have rounded each to the nearest double (12345678901234567891
@@ -28,10 +28,11 @@ describeWithPython('64-bit integers from the Python SDKs', (python) => {
     const mixpanelUser = wideId();
     const amplitudeUser = wideId();
     const snowplowUser = wideId();
+    const rudderUser = `rudder-python-${wideId()}`;
     // Written as text: JavaScript cannot hold these numbers, Python reads them exactly.
     const properties = `{"order_id": ${orderId}, "int64_min": -9223372036854775808, "uint64_max": 18446744073709551615, "safe": 9007199254740991, "price": 1.50, "too_big": 123456789012345678901234567, "city": "Zoë 東京"}`;
     const users = `"segmentUser": ${segmentUser}, "posthogUser": ${posthogUser}, "mixpanelUser": ${mixpanelUser}, "amplitudeUser": ${amplitudeUser}, "snowplowUser": ${snowplowUser}`;
-    const args = `{"host": "${p.ingest.url}", "writeKey": "${WRITE_KEY}", ${users}, "properties": ${properties}}`;
+    const args = `{"host": "${p.ingest.url}", "writeKey": "${WRITE_KEY}", ${users}, "rudderUser": "${rudderUser}", "properties": ${properties}}`;
     const answer = await runPythonScript<{ errors: string[] }>(python, 'sdk-python.py', args);
     expect(answer.errors).toEqual([]);
 
@@ -48,6 +49,17 @@ describeWithPython('64-bit integers from the Python SDKs', (python) => {
     expect(segment).toContain(`"user_id":"${segmentUser}"`);
     expect(segment).toContain(`"properties":{${stored}}`);
     expect(segment).toContain(`"traits":{${stored}}`);
+    // The request came from the site's backend: Segment fills context.ip "for client side events
+    // only", so a server library's calls carry none (Mixpanel's client says so with ip=0, in the
+    // form body); PostHog's capture records the caller's address, as here.
+    for (const e of await p.eventsOf(segmentUser, 2)) expect(e.context, e.type).toEqual({ library: { name: 'analytics-python', version: expect.any(String) } });
+    for (const e of await p.eventsOf(mixpanelUser, 2)) expect(e.context?.ip, e.type).toBeUndefined();
+    for (const e of await p.eventsOf(posthogUser, 2)) expect(e.context?.ip, e.type).toBe('127.0.0.1');
+    // rudder-sdk-python sends Segment's User-Agent, but marks its calls channel=server: RudderStack
+    // fills the request's address (context_ip = context.ip, else request_ip), as here.
+    const rudder = await p.eventsOf(rudderUser, 2);
+    expect(rudder.map((e) => e.type).sort()).toEqual(['identify', 'track']);
+    for (const e of rudder) expect(e.context, e.type).toMatchObject({ ip: '127.0.0.1', library: { name: 'analytics-python' } });
     // PostHog: an event, and a person update ($set) whose properties are the traits.
     const posthog = await p.eventsText(posthogUser, 2);
     expect(posthog).toContain(`"user_id":"${posthogUser}"`);

@@ -11,7 +11,7 @@ export const PYTHON_CLIENTS_VENV = path.resolve('.trackhouse/python-clients');
 /** The pinned clients, read by pip in .ci/run and in the install command below. */
 export const PYTHON_CLIENTS_REQUIREMENTS = 'test/support/python-clients.requirements.txt';
 /** What the probe imports: one module of each pinned client. */
-const PROBE = 'import confluent_kafka.schema_registry.avro, fastavro, clickhouse_connect, clickhouse_driver, lz4, zstd, clickhouse_cityhash, segment.analytics, posthog, mixpanel, amplitude, snowplow_tracker';
+const PROBE = 'import confluent_kafka.schema_registry.avro, fastavro, clickhouse_connect, clickhouse_driver, lz4, zstd, clickhouse_cityhash, segment.analytics, rudderstack.analytics, posthog, mixpanel, amplitude, snowplow_tracker';
 
 /** The interpreter to run, when it imports every pinned client; else null. */
 export function pythonClients(): string | null {
@@ -22,7 +22,7 @@ export function pythonClients(): string | null {
 }
 
 export const PYTHON_CLIENTS_MISSING =
-  `the Python clients (Confluent's, ClickHouse's, and Segment's, PostHog's, Mixpanel's, Amplitude's and Snowplow's SDKs) are not installed: the tests driving them (schema-registry-python, ingest-python-sdks, sql-port) are skipped ` +
+  `the Python clients (Confluent's, ClickHouse's, and Segment's, RudderStack's, PostHog's, Mixpanel's, Amplitude's and Snowplow's SDKs) are not installed: the tests driving them (schema-registry-python, ingest-python-sdks, sql-port) are skipped ` +
   `(install them with: python3 -m venv .trackhouse/python-clients && .trackhouse/python-clients/bin/pip install -r ${PYTHON_CLIENTS_REQUIREMENTS}, or set PYTHON_CLIENTS)`;
 
 /**

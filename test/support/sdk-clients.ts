@@ -183,6 +183,8 @@ export interface SdkReport {
   sent?: boolean;
   closed?: boolean;
   unanswered?: number;
+  /** posthog-go's resending client: the requests it made. */
+  requests?: number;
 }
 
 /** Runs a built probe (`command` and its leading arguments) with the ingest URL, key and run id; what it reported. */

@@ -1,4 +1,4 @@
-# Segment's, PostHog's, Mixpanel's, Amplitude's and Snowplow's Python SDKs, unchanged, pointed at
+# Segment's, RudderStack's, PostHog's, Mixpanel's, Amplitude's and Snowplow's Python SDKs, unchanged, pointed at
 # trackhouse's ingest, for test/integration/ingest-python-sdks.test.ts. Python reads the
 # argument's integers exactly and the SDKs write them with json.dumps (", " and ": " between
 # members, but Mixpanel's compact; Snowplow's inside base64 parameters), so the bodies carry
@@ -9,6 +9,7 @@ import sys
 import amplitude
 import mixpanel
 import posthog
+import rudderstack.analytics
 import segment.analytics as analytics
 import snowplow_tracker
 
@@ -22,6 +23,13 @@ analytics.on_error = lambda error, batch: errors.append('segment: ' + repr(error
 analytics.track(user_id=args['segmentUser'], event='Order Completed', properties=args['properties'])
 analytics.identify(user_id=args['segmentUser'], traits=args['properties'])
 analytics.flush()
+
+# RudderStack's: Segment's API, the same User-Agent as Segment's library, each call marked channel=server.
+if 'rudderUser' in args:
+    rudder = rudderstack.analytics.Client(args['writeKey'], host=args['host'], sync_mode=True, on_error=lambda error, batch: errors.append('rudderstack: ' + repr(error)))
+    rudder.track(user_id=args['rudderUser'], event='Order Completed', properties={'n': 1})
+    rudder.identify(user_id=args['rudderUser'], traits={'plan': 'pro'})
+    rudder.flush()
 
 client = posthog.Posthog(args['writeKey'], host=args['host'], sync_mode=True, on_error=lambda error, batch: errors.append('posthog: ' + repr(error)))
 client.capture('Order Completed', distinct_id=args['posthogUser'], properties=args['properties'])

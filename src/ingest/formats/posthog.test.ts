@@ -9,6 +9,25 @@ const T = Date.UTC(2026, 10, 20, 10, 0, 0);
 const opts = { receivedAt: T, skew: true };
 
 describe('PostHog capture -> Segment calls', () => {
+  it("gives an event without uuid (posthog-go 1.5) an id derived from its distinct_id, name and sub-millisecond time, so a resent batch is deduplicated", () => {
+    const body = (ts: string, name = 'Resent', uuid?: string) => ({ api_key: 'k', batch: [{ type: 'capture', uuid, distinct_id: 'u1', event: name, timestamp: ts, properties: {} }] });
+    const id = (b: object) => (translatePosthog(b, opts).calls[0] as { messageId?: string }).messageId;
+    const go = '2026-11-20T09:59:58.123456789Z';
+    const first = id(body(go));
+    expect(first).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(id(body(go))).toBe(first);
+    expect(id(body(go, 'Resent', ''))).toBe(first); // posthog-go writes "uuid":""
+    // The body as the edge reads it gives the same id.
+    const text = JSON.stringify({ api_key: 'k', batch: [{ type: 'capture', uuid: '', distinct_id: 'u1', event: 'Resent', timestamp: go, properties: {} }] });
+    expect(id(readPosthogJson(text)!)).toBe(first);
+    expect(id(body('2026-11-20T09:59:58.123456788Z'))).not.toBe(first);
+    expect(id(body(go, 'Other'))).not.toBe(first);
+    // A sent uuid wins; a time of whole milliseconds (or none) may be shared by real events: no id.
+    expect(id(body(go, 'Resent', 'e-1'))).toBe('e-1');
+    expect(id(body('2026-11-20T09:59:58.123Z'))).toBeUndefined();
+    expect(id(body('2026-11-20T09:59:58Z'))).toBeUndefined();
+  });
+
   it('maps a custom event field by field: distinct_id, uuid, timestamp + sent_at, properties, context, $groups', () => {
     const t = translatePosthog(
       {

@@ -20,6 +20,7 @@
 import { EVENT_TIME, parseIsoTime } from '../../common/isotime.js';
 import { JsonShape, JsonText, MEMBER, PickedText, objectOf, overlaid, parseShaped, quote, quotePlain, stringify } from '../jsontext.js';
 import { COOKIELESS, COOKIELESS_SENTINEL, takeCookielessInput, type CookielessInput } from './cookieless.js';
+import { derivedEventId } from './derived-id.js';
 import { Refused, isObject, msTime, str, type SegmentCall, type TranslateOptions, type Translation, type Replies, type VendorReply } from './types.js';
 
 type Json = Record<string, unknown>;
@@ -163,7 +164,7 @@ export function posthogEvent(e: unknown, receivedAt: number, sentAt: string | nu
   }
 
   const call: SegmentCall = {};
-  const uuid = str(e.uuid);
+  const uuid = str(e.uuid) ?? derivedEventId(distinctId, name, e.timestamp);
   if (uuid !== undefined) call.messageId = uuid;
   if (typeof e.offset === 'number' && Number.isFinite(e.offset)) {
     call.timestamp = msTime(receivedAt - e.offset);

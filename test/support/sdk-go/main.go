@@ -13,8 +13,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/posthog/posthog-go"
 	analytics "github.com/segmentio/analytics-go/v3"
@@ -51,6 +54,26 @@ func (posthogCallback) Success(m posthog.APIMessage) {
 
 func (posthogCallback) Failure(m posthog.APIMessage, err error) {
 	report(map[string]interface{}{"sdk": "posthog-go", "callback": "failure", "message": fmt.Sprintf("%T", m), "error": err.Error()})
+}
+
+// retryCallback reports posthog-go's outcomes for the client whose batch is refused and resent,
+// under its own name (the test counts the main clients' callbacks exactly).
+type retryCallback struct{}
+
+func (retryCallback) Success(m posthog.APIMessage) {
+	report(map[string]interface{}{"sdk": "posthog-go-retry", "callback": "success", "message": fmt.Sprintf("%T", m)})
+}
+
+func (retryCallback) Failure(m posthog.APIMessage, err error) {
+	report(map[string]interface{}{"sdk": "posthog-go-retry", "callback": "failure", "message": fmt.Sprintf("%T", m), "error": err.Error()})
+}
+
+// countingTransport counts the requests posthog-go makes (its first try and each resend).
+type countingTransport struct{ n int32 }
+
+func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	atomic.AddInt32(&t.n, 1)
+	return http.DefaultTransport.RoundTrip(req)
 }
 
 func enqueued(sdk string, err error) {
@@ -99,6 +122,20 @@ func main() {
 	// As PostHog's docs write it: the user's distinct id, and another id of theirs to merge in.
 	enqueued(phSdk, ph.Enqueue(posthog.Alias{DistinctId: posthogUser, Alias: posthogUser + "-alias"}))
 	enqueued(phSdk, ph.Enqueue(posthog.GroupIdentify{Type: "company", Key: group, Properties: posthog.NewProperties().Set("name", "Acme")}))
+
+	// posthog-go 1.5.2 resends a batch whole on any answer but 2xx (a 400 too), and gives its
+	// events no uuid: one event the ingest refuses (a time past 2299) makes it resend the other.
+	transport := &countingTransport{}
+	retry, err := posthog.NewWithConfig(key, posthog.Config{Endpoint: url, Callback: retryCallback{}, Transport: transport,
+		Interval: 50 * time.Millisecond, BatchSize: 2, RetryAfter: func(int) time.Duration { return 150 * time.Millisecond }})
+	if err != nil {
+		panic(err)
+	}
+	enqueued("posthog-go-retry", retry.Enqueue(posthog.Capture{DistinctId: posthogUser + "-retry", Event: "Resent", Properties: posthog.NewProperties().Set("n", 1)}))
+	enqueued("posthog-go-retry", retry.Enqueue(posthog.Capture{DistinctId: posthogUser + "-retry", Event: "Too Late", Timestamp: time.Date(2400, 1, 1, 0, 0, 0, 0, time.UTC)}))
+	time.Sleep(800 * time.Millisecond)
+	retry.Close()
+	report(map[string]interface{}{"sdk": "posthog-go-retry", "requests": atomic.LoadInt32(&transport.n)})
 
 	// Close sends what is queued and waits for the answers (a failed send is not retried once
 	// the client is closing: it is reported to the callback at once).
