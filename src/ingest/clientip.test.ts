@@ -13,8 +13,10 @@ describe('withoutLastPart', () => {
 });
 
 describe('segmentServerLibrary', () => {
-  it("knows Segment's Python, Go and Java libraries by their User-Agent, and nothing else", () => {
-    for (const ua of ['analytics-python/2.4.0', 'analytics-go (version: 3.3.0)', 'analytics-java/3.5.4']) expect(segmentServerLibrary(ua), ua).toBe(true);
-    for (const ua of ['', 'Mozilla/5.0 (X11; Linux x86_64)', 'analytics-node-next/latest', 'python-requests/2.34.2', 'posthog-python/7.91.1']) expect(segmentServerLibrary(ua), ua).toBe(false);
+  it("knows Segment's Python, Go, Java and Node libraries by their User-Agent, and nothing else", () => {
+    for (const ua of ['analytics-python/2.4.0', 'analytics-go (version: 3.3.0)', 'analytics-java/3.5.4', 'analytics-node-next/latest', 'analytics-node/6.2.0']) {
+      expect(segmentServerLibrary(ua), ua).toBe(true);
+    }
+    for (const ua of ['', 'Mozilla/5.0 (X11; Linux x86_64)', 'node', 'python-requests/2.34.2', 'posthog-python/7.91.1', 'posthog-node/5.0.0']) expect(segmentServerLibrary(ua), ua).toBe(false);
   });
 });

@@ -53,15 +53,22 @@ export function clientIp(mode: ClientIpMode, req: HttpRequest): string | typeof 
 
 /**
  * Whether a request's User-Agent names one of Segment's server libraries: analytics-python
- * (`analytics-python/<v>`), analytics-go (`analytics-go (version: <v>)`) and analytics-java
- * (`analytics-java/<v>`). Segment fills context.ip from the request "for client side events
+ * (`analytics-python/<v>`), analytics-go (`analytics-go (version: <v>)`), analytics-java
+ * (`analytics-java/<v>`), @segment/analytics-node (`analytics-node-next/latest`) and the older
+ * analytics-node (`analytics-node/<v>`, which rudder-sdk-node copied). Segment fills context.ip from the request "for client side events
  * only" (Segment spec, common fields): these run on the site's backend, whose address is not the
  * user's, so none is filled for them (NormalizeContext.ipNeedsChannel: RudderStack's SDKs, which
  * send the same User-Agents, mark their calls with `channel`, and theirs get it, as RudderStack's
  * server fills it).
  */
 export function segmentServerLibrary(userAgent: string): boolean {
-  return userAgent.startsWith('analytics-python/') || userAgent.startsWith('analytics-go (') || userAgent.startsWith('analytics-java/');
+  return (
+    userAgent.startsWith('analytics-python/') ||
+    userAgent.startsWith('analytics-go (') ||
+    userAgent.startsWith('analytics-java/') ||
+    userAgent.startsWith('analytics-node-next/') ||
+    userAgent.startsWith('analytics-node/')
+  );
 }
 
 /** The peer's address of a request not yet answered (uWS asks the kernel: getpeername). */

@@ -151,6 +151,8 @@ it('@rudderstack/rudder-sdk-node: gzip JSON sent as application/x-www-form-urlen
   expect(got.get('track:Item Viewed')).toMatchObject({ category: 'shoes', source: 'test', properties: { sku: 'a', category: 'shoes' } });
   const identify = got.get('identify')!;
   expect(identify.traits).toEqual({ plan: 'team' });
+  // Its User-Agent is the old analytics-node's, but its calls say `channel`: RudderStack's server fills the address.
+  expect(identify.context).toMatchObject({ ip: '127.0.0.1' });
   // The queued call left 1.5 s after it was made: its stored time is the call's, not the arrival's.
   const timestamp = Date.parse(identify.timestamp);
   expect(Date.parse(identify.received_at) - timestamp).toBeGreaterThanOrEqual(1400);
