@@ -159,6 +159,66 @@ describe('Snowplow tracker protocol -> Segment calls', () => {
     expect(translateSnowplow({ e: 'pv', duid: 'd', sid }, opts).calls[0]).toMatchObject({ anonymousId: 'd' });
   });
 
+  // What snowplow-android-tracker (and snowplow-ios-tracker) send: no duid, no network id (the
+  // collector's cookie, which this server sets none of), p=mob, contexts and the event base64
+  // (cx, ue_px); the device's id is the client_session entity's userId (Session.kt,
+  // retrieveUserId: kept per install; all zeros under userAnonymisation). Schemas and keys:
+  // TrackerConstants.kt (SCHEMA_SCREEN_VIEW, MOBILE_SCHEMA, SESSION_SCHEMA), Parameters.kt.
+  const mobileEvent = (session: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+    e: 'ue',
+    eid: 'a2f1b6c4-1b7e-4d0a-9d55-0f3f6a1e2b3c',
+    tv: 'andr-6.0.8',
+    tna: 'appTracker',
+    aid: 'k',
+    p: 'mob',
+    res: '1080x2400',
+    lang: 'English',
+    tz: 'Europe/Berlin',
+    dtm: '1795687200000',
+    stm: '1795687200400',
+    ue_px: b64({
+      schema: 'iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0',
+      data: { schema: 'iglu:com.snowplowanalytics.mobile/screen_view/jsonschema/1-0-0', data: { name: 'Checkout', id: '5a0c2c5e-8f5e-4a59-b0a0-5c1b8e9f0d11', type: 'Default' } },
+    }),
+    cx: b64({
+      schema: 'iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1',
+      data: [
+        { schema: 'iglu:com.snowplowanalytics.snowplow/mobile_context/jsonschema/1-0-2', data: { osType: 'android', osVersion: '14', deviceManufacturer: 'Google', deviceModel: 'Pixel 8', networkType: 'wifi' } },
+        { schema: 'iglu:com.snowplowanalytics.snowplow/client_session/jsonschema/1-0-2', data: { eventIndex: 3, storageMechanism: 'LOCAL_STORAGE', sessionIndex: 2, firstEventId: 'f1', firstEventTimestamp: '2026-11-26T10:00:00.000Z', previousSessionId: 'p1', ...session } },
+      ],
+    }),
+    ...extra,
+  });
+  const tp2Of = (events: unknown[]) => JSON.stringify({ schema: 'iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4', data: events });
+  const DEVICE = '0f2b2c5e-5b7a-4c55-9a4e-3c2d1e0f9a8b';
+  const SESSION = '9d7e4c1a-2b3c-4d5e-8f90-a1b2c3d4e5f6';
+
+  it("takes a mobile tracker's client_session userId as the anonymous id (the mobile trackers send no duid)", () => {
+    const body = tp2Of([
+      mobileEvent({ userId: DEVICE, sessionId: SESSION }),
+      mobileEvent({ userId: DEVICE, sessionId: SESSION }, { uid: 'user-7', eid: 'b2' }),
+      // userAnonymisation: the session's userId is zeros; the session id stands in, as sid does for the browser's anonymous tracking.
+      mobileEvent({ userId: '00000000-0000-0000-0000-000000000000', sessionId: SESSION, previousSessionId: null }, { eid: 'c3' }),
+    ]);
+    const { decoded, records } = storedRecords('/com.snowplowanalytics.snowplow/tp2', body);
+    expect(decoded.translation.calls.filter((c) => c instanceof Refused)).toEqual([]);
+    const rows = records as { type: string; properties: string; user_id: string | null; anonymous_id: string; context: string }[];
+    expect(rows.map((r) => [r.type, JSON.parse(r.properties).name, r.user_id, r.anonymous_id])).toEqual([
+      ['screen', 'Checkout', null, DEVICE],
+      ['screen', 'Checkout', 'user-7', DEVICE],
+      ['screen', 'Checkout', null, SESSION],
+    ]);
+    expect(JSON.parse(rows[0]!.context)).toMatchObject({ platform: 'mob', library: { name: 'andr-6.0.8' }, screen: { width: 1080, height: 2400 } });
+    // The generic path (calls as plain objects) says the same; a duid still wins.
+    expect(translateSnowplow(JSON.parse(body), opts).calls.map((c) => (c as { anonymousId?: string }).anonymousId)).toEqual([DEVICE, DEVICE, SESSION]);
+    expect(translateSnowplow(mobileEvent({ userId: DEVICE }, { duid: 'd' }), opts).calls[0]).toMatchObject({ anonymousId: 'd' });
+    // Written as co (base64encoding off) too; and no entity, no ids at all: refused as before.
+    const plain = mobileEvent({ userId: DEVICE, sessionId: SESSION });
+    const co = Buffer.from(plain.cx, 'base64url').toString();
+    expect(translateSnowplow({ ...plain, cx: undefined, co }, opts).calls[0]).toMatchObject({ anonymousId: DEVICE });
+    expect(translateSnowplow({ ...plain, cx: undefined }, opts).calls[0]).toBeInstanceOf(Refused);
+  });
+
   it('reads dtm as Number() reads it, digits or not', () => {
     for (const dtm of ['1795687200000', '0001795687200000', '12', '1e3', ' 12', '0x10', '12.5', '+12', '-12', '１２', '1795687200000123', '17956872000001234', '9007199254740993']) {
       const t = translateSnowplow({ e: 'pv', uid: 'u', dtm }, { receivedAt: 0, skew: false });

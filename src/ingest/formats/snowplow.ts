@@ -11,7 +11,7 @@
 // | e=pp                             | track "Page Ping" (pp_mix, pp_max, pp_miy, pp_may)           |
 // | e=tr / e=ti                      | track "Transaction" / "Transaction Item" with their tr_* / ti_* fields |
 // | other e                          | refused (unknown_type)                                        |
-// | uid / duid (else nuid, tnuid, sid) | userId / anonymousId                                        |
+// | uid / duid (else nuid, tnuid, client_session userId, sid) | userId / anonymousId             |
 // | eid                              | messageId                                                     |
 // | dtm + stm (or ttm)               | timestamp as Snowplow's derived_tstamp: receivedAt - (stm - dtm) when dtm < stm, else (also without stm) receivedAt; ttm is taken as given |
 // | url, page, refr, ua, ip, lang, tz, res, tv, aid, p, sid, vid, co / cx | context.page, userAgent, ip, locale, timezone, screen, library, app, platform, session, contexts |
@@ -167,6 +167,32 @@ function contextsText(co: unknown, cx: unknown): string {
   return parsed != null && Array.isArray(parsed.data) ? `"contexts":${stringify(parsed.data)}` : '';
 }
 
+const CLIENT_SESSION = 'iglu:com.snowplowanalytics.snowplow/client_session/';
+const NIL_UUID = '00000000-0000-0000-0000-000000000000';
+
+/**
+ * The anonymous id of an event without duid or network id: the client_session entity's userId
+ * (not the zeros of anonymisation), else `sid`, else the entity's sessionId. Only such events
+ * (the mobile trackers', anonymous tracking) pay for reading the contexts here.
+ */
+function sessionIds(e: Json): string | undefined {
+  const text = jsonParam(e.co, e.cx);
+  let session: Json | undefined;
+  if (text !== undefined && text.includes('client_session/')) {
+    const cx = selfDescribing(text);
+    const list = cx != null && Array.isArray(cx.data) ? cx.data : [];
+    for (const c of list) {
+      if (isObject(c) && typeof c.schema === 'string' && c.schema.startsWith(CLIENT_SESSION) && isObject(c.data)) {
+        session = c.data;
+        break;
+      }
+    }
+  }
+  const user = session === undefined ? undefined : str(session.userId);
+  if (user !== undefined && user !== NIL_UUID) return user;
+  return str(e.sid) ?? (session === undefined ? undefined : str(session.sessionId));
+}
+
 const names = new Map<string, string>();
 
 /** `iglu:com.acme/button_click/jsonschema/1-0-0` -> `button_click` (remembered: an app has few schemas). */
@@ -196,11 +222,14 @@ export function snowplowEvent(e: unknown, skew: boolean, texts = false, headerUa
   if (!isObject(e)) return new Refused('not_an_object', 'an event must be a JSON object', 'event', e);
   const call: SegmentCall = {};
   const uid = str(e.uid);
-  // Anonymous tracking (browser tracker's anonymousTracking) sends no uid, duid or network id;
-  // with session tracking its session id is the only id, and stands in for the visitor.
-  const anon = str(e.duid) ?? str(e.nuid) ?? str(e.tnuid) ?? str(e.sid);
+  // The mobile trackers send no duid: their device's id is the client_session entity's userId
+  // (kept for the app's install), which Snowplow's mobile data models take as device_user_id.
+  // Anonymous tracking (browser tracker's anonymousTracking, the mobile trackers' userAnonymisation)
+  // sends no uid, duid or network id and a session userId of zeros; with session tracking its
+  // session id is the only id, and stands in for the visitor.
+  const anon = str(e.duid) ?? str(e.nuid) ?? str(e.tnuid) ?? sessionIds(e);
   if (uid === undefined && anon === undefined) {
-    return new Refused('missing_id', 'uid, duid or sid is required (anonymous tracking without session tracking sends none)', 'uid', e);
+    return new Refused('missing_id', 'uid, duid, a client_session entity or sid is required (anonymous tracking without session tracking sends none)', 'uid', e);
   }
   if (uid !== undefined) call.userId = uid;
   if (anon !== undefined) call.anonymousId = anon;
