@@ -11,7 +11,7 @@ import { browserPipeline } from './browser-support.js';
 import { WRITE_KEY } from './ingest-support.js';
 
 declare const window: Record<string, any>;
-import { byKind } from './pipeline-support.js';
+import { byKind, type ApiEvent } from './pipeline-support.js';
 
 const haveChromium = chromiumPath() !== null;
 if (!haveChromium) console.warn(`formats-browser: SKIPPED: ${CHROMIUM_MISSING}`);
@@ -22,6 +22,7 @@ const BUNDLES: Record<string, string> = {
   '/amplitude.js': 'node_modules/@amplitude/analytics-browser/lib/scripts/amplitude-min.js',
   '/snowplow.js': 'node_modules/@snowplow/browser-tracker/dist/index.umd.min.js',
   '/mixpanel.js': 'node_modules/mixpanel-browser/dist/mixpanel.umd.js',
+  '/analytics.js': 'node_modules/@segment/analytics-next/dist/umd/index.js',
 };
 
 const BROWSER_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36';
@@ -29,7 +30,7 @@ const BROWSER_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, l
 describe.skipIf(!haveChromium)('browser SDKs in headless Chromium', () => {
   const t = browserPipeline(BUNDLES);
 
-  async function page(script: string, user: string) {
+  async function page(script: string | null, user: string) {
     // posthog-js drops events from user agents it takes for bots, HeadlessChrome among them.
     const pg = await t.browser.newPage({ userAgent: BROWSER_UA });
     const failures: string[] = [];
@@ -39,8 +40,33 @@ describe.skipIf(!haveChromium)('browser SDKs in headless Chromium', () => {
       if (!r.url().startsWith(t.siteUrl)) failures.push(`${r.request().method()} ${r.url()} -> ${r.status()}`);
     });
     await pg.goto(`${t.siteUrl}/shop`);
-    await pg.addScriptTag({ url: script });
+    if (script !== null) await pg.addScriptTag({ url: script });
     return { pg, failures, user };
+  }
+
+  // What the page sent to the ingest, seen as the browser issued it (a beacon's or keepalive
+  // request's answer is never seen by the page, nor here once the page is gone).
+  function sentFrom(pg: Awaited<ReturnType<typeof page>>['pg']) {
+    const sent: { method: string; path: string; contentType: string; body: string }[] = [];
+    pg.on('request', (r) => {
+      if (!r.url().startsWith(t.p.ingest.url)) return;
+      const u = new URL(r.url());
+      sent.push({ method: r.method(), path: u.pathname + u.search, contentType: r.headers()['content-type'] ?? '', body: r.postData() ?? '' });
+    });
+    return sent;
+  }
+
+  // Leaves the page the way a visitor does (a link to another page of the site): pagehide and
+  // visibilitychange fire, and only beacons and keepalive requests outlive the page.
+  const leave = (pg: Awaited<ReturnType<typeof page>>['pg']) => pg.goto(`${t.siteUrl}/away`);
+
+  // A user's events once `want` are stored, read again a moment later: none came twice.
+  async function settled(user: string, want: number): Promise<ApiEvent[]> {
+    await t.p.eventsOf(user, want, 20_000);
+    await new Promise((r) => setTimeout(r, 1_500));
+    const got = await t.p.eventsOf(user, want);
+    expect(got.map((e) => `${e.type}:${e.event}`).sort(), 'each event stored once').toHaveLength(want);
+    return got;
   }
 
   it('posthog-js: identify, a custom event and a pageview', async () => {
@@ -303,5 +329,31 @@ describe.skipIf(!haveChromium)('browser SDKs in headless Chromium', () => {
     const pageViews = await t.p.eventsOf(anonymous, ['page']);
     expect(pageViews.find((e) => e.type === 'page')!.context).toMatchObject({ page: { url: `${t.siteUrl}/shop` } });
     await pg.close();
+  });
+
+  it("Segment's pixel as a page's <img> with btoa's unescaped '+' in ?data=, the page left at once: each event stored once, as sent", async () => {
+    const user = `pixel-${randomUUID()}`;
+    const { pg } = await page(null, user);
+    const sent = sentFrom(pg);
+    const at = '2026-01-02T03:04:05.678Z';
+    await pg.evaluate(
+      ([url, key, u, time]) => {
+        // As sites and email templates write it: base64 put in the URL as is, so a '+' of its
+        // alphabet arrives unescaped (the query's form decoding reads it as a space).
+        for (let i = 0; i < 3; i++) {
+          let pad = '';
+          const payload = () => ({ writeKey: key, userId: u, event: 'Email Opened', messageId: `${u}-${i}`, timestamp: time, properties: { subject: `Hi ${i}`, pad } });
+          while (!btoa(JSON.stringify(payload())).includes('+')) pad += '>';
+          new window.Image().src = `${url}/v1/pixel/track?data=${btoa(JSON.stringify(payload()))}`;
+        }
+      },
+      [t.p.ingest.url, WRITE_KEY, user, at],
+    );
+    await leave(pg);
+    expect(sent.filter((r) => r.method === 'GET' && /\/v1\/pixel\/track\?data=[^%]*\+/.test(r.path))).toHaveLength(3);
+    const got = await settled(user, 3);
+    expect(got.map((e) => e.event_id).sort()).toEqual([0, 1, 2].map((i) => `${user}-${i}`));
+    for (const e of got) expect(e).toMatchObject({ type: 'track', event: 'Email Opened', user_id: user, timestamp: at, source: 'test' });
+    expect(got.map((e) => e.properties.subject).sort()).toEqual(['Hi 0', 'Hi 1', 'Hi 2']);
   });
 });
