@@ -47,14 +47,31 @@ describe.skipIf(!haveChromium)('browser SDKs in headless Chromium', () => {
   // What the page sent to the ingest, seen as the browser issued it (a beacon's or keepalive
   // request's answer is never seen by the page, nor here once the page is gone).
   function sentFrom(pg: Awaited<ReturnType<typeof page>>['pg']) {
-    const sent: { method: string; path: string; contentType: string; body: string }[] = [];
+    const sent: { method: string; path: string; type: string; contentType: string; body: string }[] = [];
     pg.on('request', (r) => {
       if (!r.url().startsWith(t.p.ingest.url)) return;
       const u = new URL(r.url());
-      sent.push({ method: r.method(), path: u.pathname + u.search, contentType: r.headers()['content-type'] ?? '', body: r.postData() ?? '' });
+      sent.push({ method: r.method(), path: u.pathname + u.search, type: r.resourceType(), contentType: r.headers()['content-type'] ?? '', body: r.postData() ?? '' });
     });
     return sent;
   }
+
+  // Records each navigator.sendBeacon call (its URL, the Blob's type or 'string', whether the browser
+  // took it) in sessionStorage, which the site's next page (same origin, same tab) still has.
+  const spyBeacons = (pg: Awaited<ReturnType<typeof page>>['pg']) =>
+    pg.evaluate(() => {
+      const { navigator: nav, sessionStorage: store } = window;
+      const send = nav.sendBeacon.bind(nav);
+      nav.sendBeacon = (url: string, data: unknown) => {
+        const taken: boolean = send(url, data);
+        const log = JSON.parse(store.getItem('beacons') ?? '[]') as unknown[];
+        log.push({ url: String(url), type: data instanceof window.Blob ? (data as { type: string }).type : typeof data, taken });
+        store.setItem('beacons', JSON.stringify(log));
+        return taken;
+      };
+    });
+  const beaconsSent = (pg: Awaited<ReturnType<typeof page>>['pg']) =>
+    pg.evaluate(() => JSON.parse(window.sessionStorage.getItem('beacons') ?? '[]') as { url: string; type: string; taken: boolean }[]);
 
   // Leaves the page the way a visitor does (a link to another page of the site): pagehide and
   // visibilitychange fire, and only beacons and keepalive requests outlive the page.
@@ -355,5 +372,166 @@ describe.skipIf(!haveChromium)('browser SDKs in headless Chromium', () => {
     expect(got.map((e) => e.event_id).sort()).toEqual([0, 1, 2].map((i) => `${user}-${i}`));
     for (const e of got) expect(e).toMatchObject({ type: 'track', event: 'Email Opened', user_id: user, timestamp: at, source: 'test' });
     expect(got.map((e) => e.properties.subject).sort()).toEqual(['Hi 0', 'Hi 1', 'Hi 2']);
+  });
+
+  it('posthog-js, the page left: its queue and $pageleave go by sendBeacon (gzip, or base64 forms without compression), each event once', async () => {
+    for (const [variant, opts] of [
+      ['gzip', {}],
+      ['base64', { disable_compression: true }],
+    ] as const) {
+      const user = `phbeacon-${variant}-${randomUUID()}`;
+      const { pg, failures } = await page('/posthog.js', user);
+      await spyBeacons(pg);
+      const device = await pg.evaluate(
+        ([host, key, u, o]) => {
+          const ph = window.posthog;
+          // Batched (its default): the queue waits for its timer, so the page's leaving sends it.
+          // The user comes by bootstrap: an identify() sent just before leaving can be lost in
+          // posthog-js itself (it gzips an unbatched capture asynchronously, and the page is gone first).
+          ph.init(key, { api_host: host, bootstrap: { distinctID: u, isIdentifiedID: true }, autocapture: false, capture_pageview: true, capture_pageleave: true, disable_session_recording: true, advanced_disable_decide: true, opt_out_useragent_filter: true, ...o });
+          ph.capture('Order Completed', { total: 12 });
+          ph.capture('Basket Viewed', { items: 1 });
+          return ph.get_property('$device_id');
+        },
+        [t.p.ingest.url, WRITE_KEY, user, opts] as const,
+      );
+      await leave(pg);
+      const got = byKind(await settled(user, 4));
+      expect([...got.keys()].sort()).toEqual(['page', 'track:$pageleave', 'track:Basket Viewed', 'track:Order Completed']);
+      for (const e of got.values()) expect(e, `${e.type} ${e.event}`).toMatchObject({ user_id: user, anonymous_id: device, source: 'test' });
+      expect(got.get('track:$pageleave')!.context).toMatchObject({ page: { url: `${t.siteUrl}/shop` } });
+      // The beacons: gzip as text/plain, or data=<base64> as a form with ?compression=base64, types
+      // sendBeacon sends without a CORS preflight; the write key travels in them.
+      const beacons = await beaconsSent(pg);
+      expect(beacons.length).toBeGreaterThan(0);
+      for (const b of beacons) {
+        expect(b).toMatchObject({ type: variant === 'gzip' ? 'text/plain' : 'application/x-www-form-urlencoded', taken: true });
+        expect(new URL(b.url).pathname).toBe('/e/');
+        if (variant === 'base64') expect(new URL(b.url).searchParams.get('compression')).toBe('base64');
+      }
+      // The page sees those it left behind as aborted (it is gone), never as refused.
+      expect(failures.filter((f) => !/ -> 200$| net::ERR_ABORTED$/.test(f))).toEqual([]);
+    }
+  });
+
+  it('@amplitude/analytics-browser flushed by beacon on pagehide, as Amplitude documents it: each event once, with its ids and time', async () => {
+    const user = `ampbeacon-${randomUUID()}`;
+    const { pg } = await page('/amplitude.js', user);
+    await spyBeacons(pg);
+    const before = Date.now();
+    const device = await pg.evaluate(
+      async ([url, key, u]) => {
+        const amp = window.amplitude;
+        // A long flush interval: nothing leaves before the page does.
+        await amp.init(key, u, { serverUrl: `${url}/2/httpapi`, autocapture: false, remoteConfig: { fetchRemoteConfig: false }, flushIntervalMillis: 60_000 }).promise;
+        window.addEventListener('pagehide', () => {
+          amp.setTransport('beacon');
+          amp.flush();
+        });
+        amp.track('Song Played', { genre: 'jazz' });
+        amp.identify(new amp.Identify().set('plan', 'pro'));
+        return amp.getDeviceId();
+      },
+      [t.p.ingest.url, WRITE_KEY, user],
+    );
+    await leave(pg);
+    // A string body: text/plain, which needs no preflight; the key is the body's api_key.
+    expect(await beaconsSent(pg)).toEqual([{ url: `${t.p.ingest.url}/2/httpapi`, type: 'string', taken: true }]);
+    const got = byKind(await settled(user, 2));
+    expect(got.get('track:Song Played')).toMatchObject({ user_id: user, anonymous_id: device, properties: { genre: 'jazz' }, source: 'test' });
+    expect(got.get('identify')).toMatchObject({ user_id: user, anonymous_id: device, traits: { plan: 'pro' } });
+    for (const e of got.values()) expect(Date.parse(e.timestamp)).toBeGreaterThanOrEqual(before - 1_000);
+    for (const e of got.values()) expect(Date.parse(e.timestamp)).toBeLessThanOrEqual(Date.parse(e.received_at));
+  });
+
+  it("mixpanel-browser with api_transport 'sendBeacon', the page left at once: data= forms as text/plain, each event once", async () => {
+    const user = `mpbeacon-${randomUUID()}`;
+    const { pg } = await page('/mixpanel.js', user);
+    await spyBeacons(pg);
+    const device = await pg.evaluate(
+      ([url, key, u]) => {
+        const mp = window.mixpanel;
+        mp.init(key, { api_host: url, api_transport: 'sendBeacon', batch_requests: false, persistence: 'localStorage', track_pageview: false });
+        mp.identify(u);
+        mp.track('Signed Up', { plan: 'team' });
+        mp.track('Left', { n: 1 });
+        return mp.get_property('$device_id');
+      },
+      [t.p.ingest.url, WRITE_KEY, user],
+    );
+    await leave(pg);
+    const beacons = await beaconsSent(pg);
+    expect(beacons.map((b) => new URL(b.url).pathname).sort()).toEqual(['/engage/', '/track/', '/track/', '/track/']);
+    for (const b of beacons) expect(b).toMatchObject({ type: 'string', taken: true });
+    // The $identify event and the profile update identify() sends, and the two tracks.
+    const got = await settled(user, 4);
+    for (const e of got) expect(e, `${e.type} ${e.event}`).toMatchObject({ user_id: user, anonymous_id: device, source: 'test' });
+    expect(got.filter((e) => e.type === 'track').map((e) => e.event).sort()).toEqual(['Left', 'Signed Up']);
+  });
+
+  it('@snowplow/browser-tracker with keepalive, POST (a preflighted JSON body) and eventMethod beacon (GET /i), the page left at once: each event once', async () => {
+    for (const [variant, opts] of [
+      ['keepalive', { eventMethod: 'post', keepalive: true }],
+      // Tracker v4 has no sendBeacon: 'beacon' is a GET by fetch, lost on leaving without keepalive.
+      ['beacon', { eventMethod: 'beacon', keepalive: true }],
+    ] as const) {
+      const user = `spbeacon-${variant}-${randomUUID()}`;
+      const { pg } = await page('/snowplow.js', user);
+      const sent = sentFrom(pg);
+      await pg.evaluate(
+        ([url, key, u, o]) => {
+          const sp = window.snowplowBrowserTracking;
+          sp.newTracker(`sp-${o.eventMethod}`, url, { appId: key, bufferSize: 1, stateStorageStrategy: 'none', ...o });
+          sp.setUserId(u);
+          sp.trackPageView();
+          sp.trackStructEvent({ category: 'shop', action: 'add-to-basket', label: 'sku-1', value: 2 });
+        },
+        [t.p.ingest.url, WRITE_KEY, user, opts] as const,
+      );
+      await leave(pg);
+      if (variant === 'beacon') expect(sent.some((r) => r.method === 'GET' && r.path.startsWith('/i?'))).toBe(true);
+      const got = byKind(await settled(user, 2));
+      expect(got.get('page')).toMatchObject({ name: 'Shop', user_id: user, source: 'test' });
+      expect(got.get('track:add-to-basket')).toMatchObject({ user_id: user, category: 'shop' });
+      // The tracker's own event ids.
+      for (const e of got.values()) expect(e.event_id).toMatch(/^[0-9a-f-]{36}$/);
+    }
+  });
+
+  it('analytics.js (@segment/analytics-next) batching with keepalive: the page left sends the batch (Basic auth, preflighted), a hidden-then-visible page sends it twice, each event stored once', async () => {
+    for (const leaveBy of ['navigation', 'hidden then visible'] as const) {
+      const user = `ajskeep-${leaveBy.replaceAll(' ', '-')}-${randomUUID()}`;
+      const { pg } = await page('/analytics.js', user);
+      const sent = sentFrom(pg);
+      const ids = await pg.evaluate(
+        async ([cdnURL, key, u]) => {
+          const [ajs] = await window.AnalyticsNext.AnalyticsBrowser.load(
+            { writeKey: key, cdnURL },
+            { integrations: { 'Segment.io': { deliveryStrategy: { strategy: 'batching', config: { size: 10, timeout: 2_000, keepalive: true } } } } },
+          );
+          const calls = [ajs.identify(u, { plan: 'pro' }), ajs.track('Order Completed', { total: 12 }), ajs.page('Shop')];
+          return (await Promise.all(calls)).map((ctx: any) => ctx.event.messageId as string);
+        },
+        [t.p.ingest.url, WRITE_KEY, user],
+      );
+      if (leaveBy === 'navigation') await leave(pg);
+      else {
+        // What a tab switch does to the page (headless Chromium never hides it by itself).
+        const show = (state: string) =>
+          pg.evaluate((st) => {
+            Object.defineProperty(window.document, 'visibilityState', { configurable: true, get: () => st });
+            window.document.dispatchEvent(new window.Event('visibilitychange'));
+          }, state);
+        await show('hidden');
+        await expect.poll(() => sent.filter((r) => r.method === 'POST' && r.path === '/v1/b').length).toBe(1);
+        await show('visible');
+        // analytics-next keeps the batch after the hidden page's send and sends it again at its
+        // timer: the same messageIds twice, stored once.
+        await expect.poll(() => sent.filter((r) => r.method === 'POST' && r.path === '/v1/b').length, { timeout: 10_000 }).toBe(2);
+      }
+      const got = await settled(user, 3);
+      expect(got.map((e) => e.event_id).sort()).toEqual([...ids].sort());
+      for (const e of got) expect(e).toMatchObject({ user_id: user, source: 'test' });
+    }
   });
 });
