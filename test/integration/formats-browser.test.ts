@@ -5,8 +5,9 @@
 // trackhouse (CORS included), and each one's events are read back
 // through the query API. Skipped, saying so, where /usr/bin/chromium is missing (.ci/run installs it).
 import { randomUUID } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
-import { CHROMIUM_MISSING, chromiumPath } from '../support/chromium.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import puppeteer, { type Browser as FirefoxBrowser } from 'puppeteer-core';
+import { CHROMIUM_MISSING, chromiumPath, firefoxPath } from '../support/chromium.js';
 import { browserPipeline } from './browser-support.js';
 import { WRITE_KEY } from './ingest-support.js';
 
@@ -533,5 +534,55 @@ describe.skipIf(!haveChromium)('browser SDKs in headless Chromium', () => {
       expect(got.map((e) => e.event_id).sort()).toEqual([...ids].sort());
       for (const e of got) expect(e).toMatchObject({ user_id: user, source: 'test' });
     }
+  });
+
+  // The same unload transports in Firefox (Debian's firefox-esr, puppeteer-core over WebDriver BiDi,
+  // as dashboard-firefox.test.ts drives it), on this block's pipeline and site.
+  describe.runIf(firefoxPath() !== null)('in Firefox', () => {
+    let firefox: FirefoxBrowser;
+    beforeAll(async () => {
+      firefox = await puppeteer.launch({ browser: 'firefox', executablePath: firefoxPath()!, headless: true });
+    }, 120_000);
+    afterAll(async () => {
+      await firefox?.close();
+    });
+
+    it("the page left at once after posthog-js (sendBeacon, base64 form), Snowplow (keepalive, preflighted) and analytics-next (keepalive, Basic auth) calls and two pixels with an unescaped '+': each event once", async () => {
+      const context = await firefox.createBrowserContext();
+      const pg = await context.newPage();
+      const errors: string[] = [];
+      pg.on('pageerror', (e) => errors.push(String(e)));
+      await pg.goto(`${t.siteUrl}/shop`);
+      for (const script of ['/posthog.js', '/snowplow.js', '/analytics.js']) await pg.addScriptTag({ url: `${t.siteUrl}${script}` });
+      const user = `ffbeacon-${randomUUID()}`;
+      // Evaluated as text: this file is compiled without the DOM's types.
+      const ids = (await pg.evaluate(`(async () => {
+        const [url, key, u] = ${JSON.stringify([t.p.ingest.url, WRITE_KEY, user])};
+        posthog.init(key, { api_host: url, bootstrap: { distinctID: u, isIdentifiedID: true }, autocapture: false, capture_pageview: false,
+          capture_pageleave: true, disable_session_recording: true, advanced_disable_decide: true, opt_out_useragent_filter: true, disable_compression: true });
+        posthog.capture('PostHog Queued');
+        const sp = snowplowBrowserTracking;
+        sp.newTracker('ff', url, { appId: key, bufferSize: 1, stateStorageStrategy: 'none', eventMethod: 'post', keepalive: true });
+        sp.setUserId(u);
+        sp.trackStructEvent({ category: 'shop', action: 'snowplow-kept-alive' });
+        const [ajs] = await AnalyticsNext.AnalyticsBrowser.load({ writeKey: key, cdnURL: url },
+          { integrations: { 'Segment.io': { deliveryStrategy: { strategy: 'batching', config: { size: 10, timeout: 60000, keepalive: true } } } } });
+        const ctx = await ajs.track('Segment Batched', {}, { userId: u });
+        for (let i = 0; i < 2; i++) {
+          let pad = '';
+          const payload = () => ({ writeKey: key, userId: u, event: 'Pixel ' + i, messageId: u + '-pixel-' + i, properties: { pad } });
+          while (!btoa(JSON.stringify(payload())).includes('+')) pad += '>';
+          new Image().src = url + '/v1/pixel/track?data=' + btoa(JSON.stringify(payload()));
+        }
+        return [ctx.event.messageId];
+      })()`)) as string[];
+      await pg.goto(`${t.siteUrl}/away`);
+      const got = await settled(user, 6);
+      expect(got.map((e) => e.event).sort()).toEqual(['Pixel 0', 'Pixel 1', 'PostHog Queued', 'Segment Batched', '$pageleave', 'snowplow-kept-alive'].sort());
+      for (const e of got) expect(e, String(e.event)).toMatchObject({ user_id: user, source: 'test' });
+      expect(got.find((e) => e.event === 'Segment Batched')!.event_id).toBe(ids[0]);
+      expect(errors).toEqual([]);
+      await context.close();
+    });
   });
 });
