@@ -5,13 +5,14 @@
 // trackhouse (CORS included), and each one's events are read back
 // through the query API. Skipped, saying so, where /usr/bin/chromium is missing (.ci/run installs it).
 import { randomUUID } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
-import { CHROMIUM_MISSING, chromiumPath } from '../support/chromium.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import puppeteer, { type Browser as FirefoxBrowser } from 'puppeteer-core';
+import { CHROMIUM_MISSING, chromiumPath, firefoxPath } from '../support/chromium.js';
 import { browserPipeline } from './browser-support.js';
 import { WRITE_KEY } from './ingest-support.js';
 
 declare const window: Record<string, any>;
-import { byKind } from './pipeline-support.js';
+import { byKind, type ApiEvent } from './pipeline-support.js';
 
 const haveChromium = chromiumPath() !== null;
 if (!haveChromium) console.warn(`formats-browser: SKIPPED: ${CHROMIUM_MISSING}`);
@@ -22,6 +23,7 @@ const BUNDLES: Record<string, string> = {
   '/amplitude.js': 'node_modules/@amplitude/analytics-browser/lib/scripts/amplitude-min.js',
   '/snowplow.js': 'node_modules/@snowplow/browser-tracker/dist/index.umd.min.js',
   '/mixpanel.js': 'node_modules/mixpanel-browser/dist/mixpanel.umd.js',
+  '/analytics.js': 'node_modules/@segment/analytics-next/dist/umd/index.js',
 };
 
 const BROWSER_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36';
@@ -29,7 +31,7 @@ const BROWSER_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, l
 describe.skipIf(!haveChromium)('browser SDKs in headless Chromium', () => {
   const t = browserPipeline(BUNDLES);
 
-  async function page(script: string, user: string) {
+  async function page(script: string | null, user: string) {
     // posthog-js drops events from user agents it takes for bots, HeadlessChrome among them.
     const pg = await t.browser.newPage({ userAgent: BROWSER_UA });
     const failures: string[] = [];
@@ -39,8 +41,50 @@ describe.skipIf(!haveChromium)('browser SDKs in headless Chromium', () => {
       if (!r.url().startsWith(t.siteUrl)) failures.push(`${r.request().method()} ${r.url()} -> ${r.status()}`);
     });
     await pg.goto(`${t.siteUrl}/shop`);
-    await pg.addScriptTag({ url: script });
+    if (script !== null) await pg.addScriptTag({ url: script });
     return { pg, failures, user };
+  }
+
+  // What the page sent to the ingest, seen as the browser issued it (a beacon's or keepalive
+  // request's answer is never seen by the page, nor here once the page is gone).
+  function sentFrom(pg: Awaited<ReturnType<typeof page>>['pg']) {
+    const sent: { method: string; path: string; type: string; contentType: string; body: string }[] = [];
+    pg.on('request', (r) => {
+      if (!r.url().startsWith(t.p.ingest.url)) return;
+      const u = new URL(r.url());
+      sent.push({ method: r.method(), path: u.pathname + u.search, type: r.resourceType(), contentType: r.headers()['content-type'] ?? '', body: r.postData() ?? '' });
+    });
+    return sent;
+  }
+
+  // Records each navigator.sendBeacon call (its URL, the Blob's type or 'string', whether the browser
+  // took it) in sessionStorage, which the site's next page (same origin, same tab) still has.
+  const spyBeacons = (pg: Awaited<ReturnType<typeof page>>['pg']) =>
+    pg.evaluate(() => {
+      const { navigator: nav, sessionStorage: store } = window;
+      const send = nav.sendBeacon.bind(nav);
+      nav.sendBeacon = (url: string, data: unknown) => {
+        const taken: boolean = send(url, data);
+        const log = JSON.parse(store.getItem('beacons') ?? '[]') as unknown[];
+        log.push({ url: String(url), type: data instanceof window.Blob ? (data as { type: string }).type : typeof data, taken });
+        store.setItem('beacons', JSON.stringify(log));
+        return taken;
+      };
+    });
+  const beaconsSent = (pg: Awaited<ReturnType<typeof page>>['pg']) =>
+    pg.evaluate(() => JSON.parse(window.sessionStorage.getItem('beacons') ?? '[]') as { url: string; type: string; taken: boolean }[]);
+
+  // Leaves the page the way a visitor does (a link to another page of the site): pagehide and
+  // visibilitychange fire, and only beacons and keepalive requests outlive the page.
+  const leave = (pg: Awaited<ReturnType<typeof page>>['pg']) => pg.goto(`${t.siteUrl}/away`);
+
+  // A user's events once `want` are stored, read again a moment later: none came twice.
+  async function settled(user: string, want: number): Promise<ApiEvent[]> {
+    await t.p.eventsOf(user, want, 20_000);
+    await new Promise((r) => setTimeout(r, 1_500));
+    const got = await t.p.eventsOf(user, want);
+    expect(got.map((e) => `${e.type}:${e.event}`).sort(), 'each event stored once').toHaveLength(want);
+    return got;
   }
 
   it('posthog-js: identify, a custom event and a pageview', async () => {
@@ -303,5 +347,244 @@ describe.skipIf(!haveChromium)('browser SDKs in headless Chromium', () => {
     const pageViews = await t.p.eventsOf(anonymous, ['page']);
     expect(pageViews.find((e) => e.type === 'page')!.context).toMatchObject({ page: { url: `${t.siteUrl}/shop` } });
     await pg.close();
+  });
+
+  it("Segment's pixel as a page's <img> with btoa's unescaped '+' in ?data=, the page left at once: each event stored once, as sent", async () => {
+    const user = `pixel-${randomUUID()}`;
+    const { pg } = await page(null, user);
+    const sent = sentFrom(pg);
+    const at = '2026-01-02T03:04:05.678Z';
+    await pg.evaluate(
+      ([url, key, u, time]) => {
+        // As sites and email templates write it: base64 put in the URL as is, so a '+' of its
+        // alphabet arrives unescaped (the query's form decoding reads it as a space).
+        for (let i = 0; i < 3; i++) {
+          let pad = '';
+          const payload = () => ({ writeKey: key, userId: u, event: 'Email Opened', messageId: `${u}-${i}`, timestamp: time, properties: { subject: `Hi ${i}`, pad } });
+          while (!btoa(JSON.stringify(payload())).includes('+')) pad += '>';
+          new window.Image().src = `${url}/v1/pixel/track?data=${btoa(JSON.stringify(payload()))}`;
+        }
+      },
+      [t.p.ingest.url, WRITE_KEY, user, at],
+    );
+    await leave(pg);
+    expect(sent.filter((r) => r.method === 'GET' && /\/v1\/pixel\/track\?data=[^%]*\+/.test(r.path))).toHaveLength(3);
+    const got = await settled(user, 3);
+    expect(got.map((e) => e.event_id).sort()).toEqual([0, 1, 2].map((i) => `${user}-${i}`));
+    for (const e of got) expect(e).toMatchObject({ type: 'track', event: 'Email Opened', user_id: user, timestamp: at, source: 'test' });
+    expect(got.map((e) => e.properties.subject).sort()).toEqual(['Hi 0', 'Hi 1', 'Hi 2']);
+  });
+
+  it('posthog-js, the page left: its queue and $pageleave go by sendBeacon (gzip, or base64 forms without compression), each event once', async () => {
+    for (const [variant, opts] of [
+      ['gzip', {}],
+      ['base64', { disable_compression: true }],
+    ] as const) {
+      const user = `phbeacon-${variant}-${randomUUID()}`;
+      const { pg, failures } = await page('/posthog.js', user);
+      await spyBeacons(pg);
+      const device = await pg.evaluate(
+        ([host, key, u, o]) => {
+          const ph = window.posthog;
+          // Batched (its default): the queue waits for its timer, so the page's leaving sends it.
+          // The user comes by bootstrap: an identify() sent just before leaving can be lost in
+          // posthog-js itself (it gzips an unbatched capture asynchronously, and the page is gone first).
+          ph.init(key, { api_host: host, bootstrap: { distinctID: u, isIdentifiedID: true }, autocapture: false, capture_pageview: true, capture_pageleave: true, disable_session_recording: true, advanced_disable_decide: true, opt_out_useragent_filter: true, ...o });
+          ph.capture('Order Completed', { total: 12 });
+          ph.capture('Basket Viewed', { items: 1 });
+          return ph.get_property('$device_id');
+        },
+        [t.p.ingest.url, WRITE_KEY, user, opts] as const,
+      );
+      await leave(pg);
+      const got = byKind(await settled(user, 4));
+      expect([...got.keys()].sort()).toEqual(['page', 'track:$pageleave', 'track:Basket Viewed', 'track:Order Completed']);
+      for (const e of got.values()) expect(e, `${e.type} ${e.event}`).toMatchObject({ user_id: user, anonymous_id: device, source: 'test' });
+      expect(got.get('track:$pageleave')!.context).toMatchObject({ page: { url: `${t.siteUrl}/shop` } });
+      // The beacons: gzip as text/plain, or data=<base64> as a form with ?compression=base64, types
+      // sendBeacon sends without a CORS preflight; the write key travels in them.
+      const beacons = await beaconsSent(pg);
+      expect(beacons.length).toBeGreaterThan(0);
+      for (const b of beacons) {
+        expect(b).toMatchObject({ type: variant === 'gzip' ? 'text/plain' : 'application/x-www-form-urlencoded', taken: true });
+        expect(new URL(b.url).pathname).toBe('/e/');
+        if (variant === 'base64') expect(new URL(b.url).searchParams.get('compression')).toBe('base64');
+      }
+      // The page sees those it left behind as aborted (it is gone), never as refused.
+      expect(failures.filter((f) => !/ -> 200$| net::ERR_ABORTED$/.test(f))).toEqual([]);
+    }
+  });
+
+  it('@amplitude/analytics-browser flushed by beacon on pagehide, as Amplitude documents it: each event once, with its ids and time', async () => {
+    const user = `ampbeacon-${randomUUID()}`;
+    const { pg } = await page('/amplitude.js', user);
+    await spyBeacons(pg);
+    const before = Date.now();
+    const device = await pg.evaluate(
+      async ([url, key, u]) => {
+        const amp = window.amplitude;
+        // A long flush interval: nothing leaves before the page does.
+        await amp.init(key, u, { serverUrl: `${url}/2/httpapi`, autocapture: false, remoteConfig: { fetchRemoteConfig: false }, flushIntervalMillis: 60_000 }).promise;
+        window.addEventListener('pagehide', () => {
+          amp.setTransport('beacon');
+          amp.flush();
+        });
+        amp.track('Song Played', { genre: 'jazz' });
+        amp.identify(new amp.Identify().set('plan', 'pro'));
+        return amp.getDeviceId();
+      },
+      [t.p.ingest.url, WRITE_KEY, user],
+    );
+    await leave(pg);
+    // A string body: text/plain, which needs no preflight; the key is the body's api_key.
+    expect(await beaconsSent(pg)).toEqual([{ url: `${t.p.ingest.url}/2/httpapi`, type: 'string', taken: true }]);
+    const got = byKind(await settled(user, 2));
+    expect(got.get('track:Song Played')).toMatchObject({ user_id: user, anonymous_id: device, properties: { genre: 'jazz' }, source: 'test' });
+    expect(got.get('identify')).toMatchObject({ user_id: user, anonymous_id: device, traits: { plan: 'pro' } });
+    for (const e of got.values()) expect(Date.parse(e.timestamp)).toBeGreaterThanOrEqual(before - 1_000);
+    for (const e of got.values()) expect(Date.parse(e.timestamp)).toBeLessThanOrEqual(Date.parse(e.received_at));
+  });
+
+  it("mixpanel-browser with api_transport 'sendBeacon', the page left at once: data= forms as text/plain, each event once", async () => {
+    const user = `mpbeacon-${randomUUID()}`;
+    const { pg } = await page('/mixpanel.js', user);
+    await spyBeacons(pg);
+    const device = await pg.evaluate(
+      ([url, key, u]) => {
+        const mp = window.mixpanel;
+        mp.init(key, { api_host: url, api_transport: 'sendBeacon', batch_requests: false, persistence: 'localStorage', track_pageview: false });
+        mp.identify(u);
+        mp.track('Signed Up', { plan: 'team' });
+        mp.track('Left', { n: 1 });
+        return mp.get_property('$device_id');
+      },
+      [t.p.ingest.url, WRITE_KEY, user],
+    );
+    await leave(pg);
+    const beacons = await beaconsSent(pg);
+    expect(beacons.map((b) => new URL(b.url).pathname).sort()).toEqual(['/engage/', '/track/', '/track/', '/track/']);
+    for (const b of beacons) expect(b).toMatchObject({ type: 'string', taken: true });
+    // The $identify event and the profile update identify() sends, and the two tracks.
+    const got = await settled(user, 4);
+    for (const e of got) expect(e, `${e.type} ${e.event}`).toMatchObject({ user_id: user, anonymous_id: device, source: 'test' });
+    expect(got.filter((e) => e.type === 'track').map((e) => e.event).sort()).toEqual(['Left', 'Signed Up']);
+  });
+
+  it('@snowplow/browser-tracker with keepalive, POST (a preflighted JSON body) and eventMethod beacon (GET /i), the page left at once: each event once', async () => {
+    for (const [variant, opts] of [
+      ['keepalive', { eventMethod: 'post', keepalive: true }],
+      // Tracker v4 has no sendBeacon: 'beacon' is a GET by fetch, lost on leaving without keepalive.
+      ['beacon', { eventMethod: 'beacon', keepalive: true }],
+    ] as const) {
+      const user = `spbeacon-${variant}-${randomUUID()}`;
+      const { pg } = await page('/snowplow.js', user);
+      const sent = sentFrom(pg);
+      await pg.evaluate(
+        ([url, key, u, o]) => {
+          const sp = window.snowplowBrowserTracking;
+          sp.newTracker(`sp-${o.eventMethod}`, url, { appId: key, bufferSize: 1, stateStorageStrategy: 'none', ...o });
+          sp.setUserId(u);
+          sp.trackPageView();
+          sp.trackStructEvent({ category: 'shop', action: 'add-to-basket', label: 'sku-1', value: 2 });
+        },
+        [t.p.ingest.url, WRITE_KEY, user, opts] as const,
+      );
+      // GET sends one event per request, one request at a time: an event queued behind one in flight
+      // (here in memory only) would go with the page. So the page goes once both are on their way.
+      if (variant === 'beacon') await expect.poll(() => sent.filter((r) => r.method === 'GET' && r.path.startsWith('/i?')).length).toBe(2);
+      await leave(pg);
+      const got = byKind(await settled(user, 2));
+      expect(got.get('page')).toMatchObject({ name: 'Shop', user_id: user, source: 'test' });
+      expect(got.get('track:add-to-basket')).toMatchObject({ user_id: user, category: 'shop' });
+      // The tracker's own event ids.
+      for (const e of got.values()) expect(e.event_id).toMatch(/^[0-9a-f-]{36}$/);
+    }
+  });
+
+  it('analytics.js (@segment/analytics-next) batching with keepalive: the page left sends the batch (Basic auth, preflighted), a hidden-then-visible page sends it twice, each event stored once', async () => {
+    for (const leaveBy of ['navigation', 'hidden then visible'] as const) {
+      const user = `ajskeep-${leaveBy.replaceAll(' ', '-')}-${randomUUID()}`;
+      const { pg } = await page('/analytics.js', user);
+      const sent = sentFrom(pg);
+      const ids = await pg.evaluate(
+        async ([cdnURL, key, u]) => {
+          const [ajs] = await window.AnalyticsNext.AnalyticsBrowser.load(
+            { writeKey: key, cdnURL },
+            { integrations: { 'Segment.io': { deliveryStrategy: { strategy: 'batching', config: { size: 10, timeout: 2_000, keepalive: true } } } } },
+          );
+          const calls = [ajs.identify(u, { plan: 'pro' }), ajs.track('Order Completed', { total: 12 }), ajs.page('Shop')];
+          return (await Promise.all(calls)).map((ctx: any) => ctx.event.messageId as string);
+        },
+        [t.p.ingest.url, WRITE_KEY, user],
+      );
+      if (leaveBy === 'navigation') await leave(pg);
+      else {
+        // What a tab switch does to the page (headless Chromium never hides it by itself).
+        const show = (state: string) =>
+          pg.evaluate((st) => {
+            Object.defineProperty(window.document, 'visibilityState', { configurable: true, get: () => st });
+            window.document.dispatchEvent(new window.Event('visibilitychange'));
+          }, state);
+        await show('hidden');
+        await expect.poll(() => sent.filter((r) => r.method === 'POST' && r.path === '/v1/b').length).toBe(1);
+        await show('visible');
+        // analytics-next keeps the batch after the hidden page's send and sends it again at its
+        // timer: the same messageIds twice, stored once.
+        await expect.poll(() => sent.filter((r) => r.method === 'POST' && r.path === '/v1/b').length, { timeout: 10_000 }).toBe(2);
+      }
+      const got = await settled(user, 3);
+      expect(got.map((e) => e.event_id).sort()).toEqual([...ids].sort());
+      for (const e of got) expect(e).toMatchObject({ user_id: user, source: 'test' });
+    }
+  });
+
+  // The same unload transports in Firefox (Debian's firefox-esr, puppeteer-core over WebDriver BiDi,
+  // as dashboard-firefox.test.ts drives it), on this block's pipeline and site.
+  describe.runIf(firefoxPath() !== null)('in Firefox', () => {
+    let firefox: FirefoxBrowser;
+    beforeAll(async () => {
+      firefox = await puppeteer.launch({ browser: 'firefox', executablePath: firefoxPath()!, headless: true });
+    }, 120_000);
+    afterAll(async () => {
+      await firefox?.close();
+    });
+
+    it("the page left at once after posthog-js (sendBeacon, base64 form), Snowplow (keepalive, preflighted) and analytics-next (keepalive, Basic auth) calls and two pixels with an unescaped '+': each event once", async () => {
+      const context = await firefox.createBrowserContext();
+      const pg = await context.newPage();
+      const errors: string[] = [];
+      pg.on('pageerror', (e) => errors.push(String(e)));
+      await pg.goto(`${t.siteUrl}/shop`);
+      for (const script of ['/posthog.js', '/snowplow.js', '/analytics.js']) await pg.addScriptTag({ url: `${t.siteUrl}${script}` });
+      const user = `ffbeacon-${randomUUID()}`;
+      // Evaluated as text: this file is compiled without the DOM's types.
+      const ids = (await pg.evaluate(`(async () => {
+        const [url, key, u] = ${JSON.stringify([t.p.ingest.url, WRITE_KEY, user])};
+        posthog.init(key, { api_host: url, bootstrap: { distinctID: u, isIdentifiedID: true }, autocapture: false, capture_pageview: false,
+          capture_pageleave: true, disable_session_recording: true, advanced_disable_decide: true, opt_out_useragent_filter: true, disable_compression: true });
+        posthog.capture('PostHog Queued');
+        const sp = snowplowBrowserTracking;
+        sp.newTracker('ff', url, { appId: key, bufferSize: 1, stateStorageStrategy: 'none', eventMethod: 'post', keepalive: true });
+        sp.setUserId(u);
+        sp.trackStructEvent({ category: 'shop', action: 'snowplow-kept-alive' });
+        const [ajs] = await AnalyticsNext.AnalyticsBrowser.load({ writeKey: key, cdnURL: url },
+          { integrations: { 'Segment.io': { deliveryStrategy: { strategy: 'batching', config: { size: 10, timeout: 60000, keepalive: true } } } } });
+        const ctx = await ajs.track('Segment Batched', {}, { userId: u });
+        for (let i = 0; i < 2; i++) {
+          let pad = '';
+          const payload = () => ({ writeKey: key, userId: u, event: 'Pixel ' + i, messageId: u + '-pixel-' + i, properties: { pad } });
+          while (!btoa(JSON.stringify(payload())).includes('+')) pad += '>';
+          new Image().src = url + '/v1/pixel/track?data=' + btoa(JSON.stringify(payload()));
+        }
+        return [ctx.event.messageId];
+      })()`)) as string[];
+      await pg.goto(`${t.siteUrl}/away`);
+      const got = await settled(user, 6);
+      expect(got.map((e) => e.event).sort()).toEqual(['Pixel 0', 'Pixel 1', 'PostHog Queued', 'Segment Batched', '$pageleave', 'snowplow-kept-alive'].sort());
+      for (const e of got) expect(e, String(e.event)).toMatchObject({ user_id: user, source: 'test' });
+      expect(got.find((e) => e.event === 'Segment Batched')!.event_id).toBe(ids[0]);
+      expect(errors).toEqual([]);
+      await context.close();
+    });
   });
 });

@@ -46,7 +46,7 @@ function parseJson(text: string, what: string, read?: JsonReader): unknown {
 function dataText(data: string, compression: string | null, limit: number): { text: string; what: string } {
   if (compression === 'lz64') {
     try {
-      return { text: decompressLz64(data, limit), what: 'the lz64 data' };
+      return { text: decompressLz64(plusRestored(data), limit), what: 'the lz64 data' };
     } catch (err) {
       if (err instanceof RangeError) throw tooLarge(limit);
       if (err instanceof Lz64Error) throw new HttpError('corrupt_body', `the lz64 data could not be decompressed: ${err.message}`);
@@ -54,10 +54,20 @@ function dataText(data: string, compression: string | null, limit: number): { te
     }
   }
   if (startsJson(data)) return { text: data, what: 'the data field' };
-  const bytes = Buffer.from(data, 'base64'); // takes both alphabets, padding optional
+  const bytes = Buffer.from(plusRestored(data), 'base64'); // takes both alphabets, padding optional
   if (bytes.length === 0) throw new HttpError('malformed_json', 'the data field is empty or not base64');
   if (!isUtf8(bytes)) throw new HttpError('not_utf8', 'the base64 data field is not valid UTF-8');
   return { text: bytes.toString('utf8'), what: 'the base64 data field' };
+}
+
+/**
+ * Base64 (or lz-string's base64) with its spaces turned back into '+'. A '+' sent unescaped, as a
+ * pixel's `<img src="...?data=' + btoa(json) + '">` or a hand-built form writes it, reads as a space
+ * once form-decoded, and Buffer.from(, 'base64') skips spaces, so the bytes would shift. Base64
+ * never holds a space, so each one was a '+' (PostHog's capture restores them the same way).
+ */
+function plusRestored(data: string): string {
+  return data.includes(' ') ? data.replaceAll(' ', '+') : data;
 }
 
 export interface VendorPayload {
