@@ -30,7 +30,7 @@ import type { IngestMetrics } from './metrics.js';
 import { objectOf, parseEventJson } from './jsontext.js';
 import { emptyRecord, normalizeEvent, type NormalizeContext } from './normalize.js';
 import { eventBytes, rejectRecord } from './rejects.js';
-import { CALLS, callForPath, isJitsuPath, type CallKind } from './routes.js';
+import { CALLS, callForPath, isJitsuPath, isJitsuServerPath, type CallKind } from './routes.js';
 import { JITSU_SCRIPT_CACHE, readJitsuScript } from './jitsu-script.js';
 import { decodeRequest, defaultReplies, formatRoute, Refused, type FormatRoute, type Replies, type SegmentCall } from './formats/index.js';
 import { COOKIELESS, COOKIELESS_SENTINEL, CookielessIds, randomCookielessSecret } from './formats/cookieless.js';
@@ -271,8 +271,10 @@ export class IngestEdge {
     r.encoding = encoding;
     if (key.kind === 'ok') r.source = key.source;
     r.ip = clientIp(this.deps.config.ingest.clientIp, req);
-    if (jitsu) this.ipPolicy(r, req.getHeader('x-ip-policy'));
-    else if (route === null && segmentServerLibrary(req.getHeader('user-agent'))) r.ipNeedsChannel = true;
+    if (jitsu) {
+      if (isJitsuServerPath(r.path)) r.ip = null;
+      else this.ipPolicy(r, req.getHeader('x-ip-policy'));
+    } else if (route === null && segmentServerLibrary(req.getHeader('user-agent'))) r.ipNeedsChannel = true;
     else if (route !== null && (route.id === 'snowplow' || route.id === 'snowplow-pixel')) this.snowplowHeaders(r, req);
     r.limit = kind === 'batch' ? this.deps.config.ingest.maxBatchBytes : this.deps.config.ingest.maxEventBytes;
     const length = req.getHeader('content-length');

@@ -45,6 +45,15 @@ export function callForPath(url: string): CallKind | undefined {
   return JITSU_CALLS.get(url.slice(url.startsWith(JITSU_SERVER) ? JITSU_SERVER.length : JITSU_BROWSER.length, end));
 }
 
+/**
+ * A path of Jitsu's server-to-server calls (/api/s/s2s/): they come from the site's backend, so
+ * its address is not the user's; Jitsu's own ingest fills context.ip for browser calls only (it
+ * records the caller as a separate requestIp).
+ */
+export function isJitsuServerPath(url: string): boolean {
+  return url.startsWith(JITSU_SERVER);
+}
+
 /** A path under Jitsu's /api/s/ (whose write key comes in X-Write-Key). */
 export function isJitsuPath(url: string): boolean {
   return url.startsWith(JITSU_BROWSER);
