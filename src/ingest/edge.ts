@@ -32,6 +32,7 @@ import { emptyRecord, normalizeEvent, type NormalizeContext } from './normalize.
 import { eventBytes, rejectRecord } from './rejects.js';
 import { CALLS, callForPath, isJitsuPath, isJitsuServerPath, type CallKind } from './routes.js';
 import { JITSU_SCRIPT_CACHE, readJitsuScript } from './jitsu-script.js';
+import { posthogScriptRoutes } from './posthog-script.js';
 import { decodeRequest, defaultReplies, formatRoute, Refused, type FormatRoute, type Replies, type SegmentCall } from './formats/index.js';
 import { COOKIELESS, COOKIELESS_SENTINEL, CookielessIds, randomCookielessSecret } from './formats/cookieless.js';
 import { posthogReplies, type CookielessCall } from './formats/posthog.js';
@@ -181,6 +182,8 @@ export class IngestEdge {
       ['/array/:token/config', (res, req) => this.posthogConfig(res, req, false)],
       ['/array/:token/config.js', (res, req) => this.posthogConfig(res, req, true)],
       ['/p.js', (res, req) => this.jitsuScript(res, req)],
+      // posthog-js's bundles for PostHog's snippet (./posthog-script.ts).
+      ...posthogScriptRoutes(this.deps.metrics, (res, req) => this.notFound(res, req)),
     ];
     for (const [p, handler] of getRoutes) {
       getAndHead(app, p, handler);

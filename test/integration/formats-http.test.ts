@@ -2,6 +2,8 @@
 // them (gzip-js, lz64, base64 data= forms, pixels), the shared-path rule, each vendor's answers,
 // and the rejected topic, all through the same validation as Segment's endpoints.
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { gzipSync } from 'node:zlib';
 import LZString from 'lz-string';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -91,6 +93,27 @@ describe('PostHog', () => {
     const unknown = await send('GET', '/array/nope/config');
     expect([unknown.status, JSON.parse(unknown.text).type]).toEqual([401, 'authentication_error']);
     expect((await send('GET', '/array/nope/config.js')).status).toBe(401);
+  });
+
+  it("serves posthog-js's bundles from its package at /static/ (PostHog's snippet's array.js, the extensions it loads, also by version and to HEAD), and nothing else there", async () => {
+    const installed = readFileSync(createRequire(import.meta.url).resolve('posthog-js/dist/array.js'));
+    const version = (createRequire(import.meta.url)('posthog-js/package.json') as { version: string }).version;
+    const js = await send('GET', '/static/array.js', undefined, { origin: 'https://shop.example' });
+    expect([js.status, js.type]).toEqual([200, 'application/javascript; charset=utf-8']);
+    expect(js.bytes.equals(installed)).toBe(true);
+    const res = await fetch(`${ingest.url}/static/${version}/surveys.js?v=${version}`, { method: 'HEAD' });
+    expect([res.status, res.headers.get('cache-control'), res.headers.get('access-control-allow-origin'), res.headers.get('x-content-type-options')]).toEqual([200, 'public, max-age=3600', '*', 'nosniff']);
+    expect(Number(res.headers.get('content-length'))).toBeGreaterThan(10_000);
+    expect((await res.arrayBuffer()).byteLength).toBe(0);
+    for (const path of ['/static/array.full.js', `/static/${version.split('.')[0]}/array.js`, '/static/exception-autocapture.js?v=1', '/static/web-vitals.js']) {
+      expect([path, (await send('GET', path)).status]).toEqual([path, 200]);
+    }
+    // Not listed, not installed, another version, or out of the package: the edge's 404.
+    for (const path of ['/static/recorder.js', '/static/toolbar.js', '/static/array.js.map', '/static/package.json', '/static/0.0.1/array.js', '/static/..%2Fpackage.json', '/static/%2e%2e/package.json', '/static/']) {
+      const a = await send('GET', path);
+      expect([path, a.status, JSON.parse(a.text).code]).toEqual([path, 404, 'not_found']);
+    }
+    expect((await send('POST', '/static/array.js', '{}')).status).toBe(405);
   });
 
   it('keeps the valid events of a batch and writes the invalid one, as sent, to the rejected topic', async () => {

@@ -1,0 +1,101 @@
+// posthog-js's browser bundles (its npm package's dist/, unchanged), served at /static/<file> as
+// PostHog's asset host serves them. PostHog's copy-paste snippet loads
+// `api_host.replace(".i.posthog.com", "-assets.i.posthog.com") + "/static/array.js"`, so with
+// api_host set to trackhouse the library comes from here; array.js then loads its lazy extensions
+// from `/static/<kind>.js?v=<version>` (`/static/<version>/<kind>.js` with
+// strict_script_versioning; posthog-js lib/src/entrypoints/external-scripts-loader.js) when a
+// site's init options ask for one (the remote config trackhouse answers turns them all off).
+// Only a fixed list of names is served: a path never reaches the file system.
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { writeReply, type Headers } from '../common/http.js';
+import type { IngestMetrics } from './metrics.js';
+
+/**
+ * The loaders (array.js: PostHog's snippet; array.full.js: the snippet of posthog-js's own
+ * playground) and the extensions array.js loads whose work ends in events trackhouse takes:
+ * surveys.js (loaded on every page, even with surveys off in the remote config, for the
+ * survey API), and, when a site's init options ask for them, exception autocapture, web vitals,
+ * dead clicks and tracing headers. Not the recorders (recordings go to /s/, which trackhouse does
+ * not take, and the config turns recording off), logs (/i/v1/logs), conversations and product
+ * tours (PostHog's API), the chat integrations (they link replays) or the toolbar (PostHog's app).
+ * Kinds: PostHogExtensionKind, posthog-js dist/src/utils/globals.d.ts.
+ */
+const FILES = [
+  'array.js',
+  'array.full.js',
+  'surveys.js',
+  'exception-autocapture.js',
+  'web-vitals.js',
+  'web-vitals-with-attribution.js',
+  'web-vitals-soft-navs.js',
+  'web-vitals-with-attribution-soft-navs.js',
+  'dead-clicks-autocapture.js',
+  'tracing-headers.js',
+] as const;
+
+/**
+ * Browsers may keep a file an hour: a new package version shows within that. A script loaded with
+ * crossOrigin "anonymous" (the snippet's) needs CORS; no credentials go with it, so any origin.
+ */
+const HEADERS: Headers = [
+  ['Access-Control-Allow-Origin', '*'],
+  ['Cache-Control', 'public, max-age=3600'],
+  ['X-Content-Type-Options', 'nosniff'],
+];
+
+export interface PosthogScripts {
+  /** The installed posthog-js version, as array.js reports it (`?v=`, `/static/<version>/`). */
+  readonly version: string;
+  readonly files: ReadonlyMap<string, Buffer>;
+}
+
+let read: PosthogScripts | undefined;
+
+/**
+ * The installed package's files, read once per process: at the edge's start, when it registers
+ * its routes (once per listener: plain and TLS share them).
+ */
+export function readPosthogScripts(): PosthogScripts {
+  if (read !== undefined) return read;
+  const pkg = createRequire(import.meta.url).resolve('posthog-js/package.json');
+  const dist = join(dirname(pkg), 'dist');
+  const files = new Map<string, Buffer>();
+  for (const name of FILES) {
+    const path = join(dist, name);
+    if (existsSync(path)) files.set(name, readFileSync(path));
+  }
+  if (!files.has('array.js')) throw new Error(`posthog-js has no dist/array.js at ${dist}`);
+  read = { version: (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version, files };
+  return read;
+}
+
+type Handler = (res: HttpResponse, req: HttpRequest) => void;
+
+/**
+ * The GET routes: /static/<file>, and /static/<version>/<file> for the installed version or its
+ * major (posthog-js's loader's data-sdk-version may give either). Any other name or version gets
+ * the edge's 404 (`notFound`). The files are read here, once.
+ */
+export function posthogScriptRoutes(metrics: IngestMetrics, notFound: Handler, scripts = readPosthogScripts()): [string, Handler][] {
+  const { version, files } = scripts;
+  const major = version.slice(0, version.indexOf('.'));
+  const serve = (res: HttpResponse, req: HttpRequest, name: string | undefined): void => {
+    const body = name === undefined ? undefined : files.get(name);
+    if (body === undefined) return notFound(res, req);
+    writeReply(res, 200, 'application/javascript; charset=utf-8', body, HEADERS);
+    metrics.request('posthog-script', 200);
+  };
+  return [
+    ['/static/:file', (res, req) => serve(res, req, req.getParameter(0))],
+    [
+      '/static/:version/:file',
+      (res, req) => {
+        const v = req.getParameter(0);
+        serve(res, req, v === version || v === major ? req.getParameter(1) : undefined);
+      },
+    ],
+  ];
+}
