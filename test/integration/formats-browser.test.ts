@@ -1,7 +1,8 @@
 // The vendors' browser SDKs in headless Chromium (Debian's chromium, driven by playwright-core),
 // loaded from their npm packages' own browser bundles on a page served from another origin, as a
 // site would: posthog-js, @amplitude/analytics-browser, @snowplow/browser-tracker,
-// mixpanel-browser and Jitsu's p.js (served by the ingest itself, as Jitsu's is) send to
+// mixpanel-browser, Jitsu's p.js and PostHog's snippet (the scripts served by the ingest itself,
+// as Jitsu's and PostHog's hosts serve them) send to
 // trackhouse (CORS included), and each one's events are read back
 // through the query API. Skipped, saying so, where /usr/bin/chromium is missing (.ci/run installs it).
 import { randomUUID } from 'node:crypto';
