@@ -33,6 +33,7 @@ import { eventBytes, rejectRecord } from './rejects.js';
 import { CALLS, callForPath, isJitsuPath, isJitsuServerPath, type CallKind } from './routes.js';
 import { JITSU_SCRIPT_CACHE, readJitsuScript } from './jitsu-script.js';
 import { posthogScriptRoutes } from './posthog-script.js';
+import { AnalyticsScriptRoutes } from './analytics-script.js';
 import { decodeRequest, defaultReplies, formatRoute, Refused, type FormatRoute, type Replies, type SegmentCall } from './formats/index.js';
 import { COOKIELESS, COOKIELESS_SENTINEL, CookielessIds, randomCookielessSecret } from './formats/cookieless.js';
 import { posthogReplies, type CookielessCall } from './formats/posthog.js';
@@ -147,6 +148,8 @@ export class IngestEdge {
   private readonly retryAfter: string;
   /** Jitsu's browser script, served at /p.js. */
   private readonly jitsuJs: Buffer;
+  /** analytics.js and its chunks, as Segment's snippet loads them (./analytics-script.ts). */
+  private readonly analyticsJs: AnalyticsScriptRoutes;
   private draining = false;
   private open = 0;
   private idleWaiters: (() => void)[] = [];
@@ -159,6 +162,7 @@ export class IngestEdge {
     this.rejectedTopic = deps.config.kafka.topics.rejected;
     this.retryAfter = String(deps.config.ingest.retryAfterS);
     this.jitsuJs = readJitsuScript();
+    this.analyticsJs = new AnalyticsScriptRoutes({ knownKey: (k) => this.keys.fromBody(k).kind === 'ok', cors: corsHeaders, count: (r, s) => deps.metrics.request(r, s) });
   }
 
   register(app: TemplatedApp, secure = false): void {
@@ -184,6 +188,8 @@ export class IngestEdge {
       ['/p.js', (res, req) => this.jitsuScript(res, req)],
       // posthog-js's bundles for PostHog's snippet (./posthog-script.ts).
       ...posthogScriptRoutes(this.deps.metrics, (res, req) => this.notFound(res, req)),
+      ['/analytics.js/v1/:key/analytics.min.js', (res, req) => this.analyticsJs.script(res, req)],
+      ['/analytics-next/bundles/:file', (res, req) => this.analyticsJs.bundle(res, req)],
     ];
     for (const [p, handler] of getRoutes) {
       getAndHead(app, p, handler);

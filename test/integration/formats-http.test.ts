@@ -2,12 +2,17 @@
 // them (gzip-js, lz64, base64 data= forms, pixels), the shared-path rule, each vendor's answers,
 // and the rejected topic, all through the same validation as Segment's endpoints.
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { gzipSync } from 'node:zlib';
+import path from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import LZString from 'lz-string';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exchange } from '../support/raw-http.js';
 import { startTestIngest, TopicReader, WRITE_KEY, type TestIngest } from './ingest-support.js';
+
+/** @segment/analytics-next's browser builds, as installed. */
+const UMD = path.dirname(createRequire(import.meta.url).resolve('@segment/analytics-next/dist/umd/standalone.js'));
 
 let ingest: TestIngest;
 let reader: TopicReader;
@@ -313,6 +318,36 @@ describe('Jitsu', () => {
     const head = await fetch(`${ingest.url}/p.js`, { method: 'HEAD' });
     expect([head.status, head.headers.get('content-length'), head.headers.get('cache-control')]).toEqual([200, String(js.bytes.length), 'public, max-age=3600']);
     expect((await head.arrayBuffer()).byteLength).toBe(0);
+  });
+});
+
+// Segment's snippet loads <cdn>/analytics.js/v1/<key>/analytics.min.js, which lazy-loads chunks from
+// <cdn>/analytics-next/bundles/ (src/ingest/analytics-script.ts); the page test is ingest-browser.
+describe("analytics.js at the paths Segment's snippet loads it from", () => {
+  const script = `/analytics.js/v1/${WRITE_KEY}/analytics.min.js`;
+  const chunk = readdirSync(UMD).find((f) => /^queryString\.bundle\.[0-9a-f]+\.js$/.test(f))!;
+
+  it('serves the standalone build for a known key, short-cached, gzipped when asked; an unknown key gets 401 as its settings do', async () => {
+    const [plain, gz, unknown] = await exchange(ingest.handle.port, [
+      { method: 'GET', path: script, headers: {} },
+      { method: 'GET', path: script, headers: { 'Accept-Encoding': 'gzip, deflate, br' } },
+      { method: 'GET', path: '/analytics.js/v1/nobody/analytics.min.js', headers: {} },
+    ]);
+    expect([plain!.status, plain!.headers['content-type'], plain!.headers['cache-control'], plain!.headers['content-encoding']]).toEqual([200, 'application/javascript; charset=utf-8', 'public, max-age=300', undefined]);
+    // The package's build, after the few bytes that let it find its CDN on plain http.
+    expect(plain!.bodyBytes.toString('utf8')).toContain(readFileSync(`${UMD}/standalone.js`, 'utf8').slice(0, 2000));
+    expect([gz!.status, gz!.headers['content-encoding'], gz!.headers.vary]).toEqual([200, 'gzip', 'Accept-Encoding']);
+    expect(gunzipSync(gz!.bodyBytes).equals(plain!.bodyBytes)).toBe(true);
+    expect([unknown!.status, JSON.parse(unknown!.body).code]).toEqual([401, 'unknown_write_key']);
+  });
+
+  it('serves only dist/umd files as chunks, the hashed ones cached for good; no other name, nor a path out of it', async () => {
+    const paths = [`/analytics-next/bundles/${chunk}`, `/analytics-next/bundles/${chunk}.map`, '/analytics-next/bundles/nope.bundle.0123456789abcdef.js', '/analytics-next/bundles/..%2Fpackage.json', '/analytics-next/bundles/%2E%2E%2F%2E%2E%2Fpackage.json', '/analytics-next/bundles/../../package.json', `/analytics-next/bundles/${chunk}.gz`];
+    const answers = await exchange(ingest.handle.port, paths.map((path) => ({ method: 'GET', path, headers: { 'Accept-Encoding': 'gzip;q=0' } })));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 404, 404, 404, 404, 404]);
+    expect([answers[0]!.headers['content-type'], answers[0]!.headers['cache-control'], answers[0]!.headers['content-encoding']]).toEqual(['application/javascript; charset=utf-8', 'public, max-age=31536000, immutable', undefined]);
+    expect(answers[0]!.bodyBytes.equals(readFileSync(`${UMD}/${chunk}`))).toBe(true);
+    expect(answers[1]!.headers['content-type']).toBe('application/json; charset=utf-8');
   });
 });
 

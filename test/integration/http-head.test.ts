@@ -128,6 +128,10 @@ it('ingest: its GET routes answer HEAD as GET, for known and unknown keys; 405s 
     [`/array/${WRITE_KEY}/config`, 200],
     [`/array/${WRITE_KEY}/config.js`, 200],
     ['/array/nobody/config', 401],
+    [`/analytics.js/v1/${WRITE_KEY}/analytics.min.js`, 200],
+    ['/analytics.js/v1/nobody/analytics.min.js', 401],
+    ['/analytics-next/bundles/standalone.js.map', 200],
+    ['/analytics-next/bundles/nope.js', 404],
     [`/v1/pixel/track?data=${pixel}`, 200],
     ['/healthz', 200],
   ] as const) {
