@@ -336,7 +336,7 @@ describe("analytics.js at the paths Segment's snippet loads it from", () => {
     expect([plain!.status, plain!.headers['content-type'], plain!.headers['cache-control'], plain!.headers['content-encoding']]).toEqual([200, 'application/javascript; charset=utf-8', 'public, max-age=300', undefined]);
     // The package's build, after the few bytes that let it find its CDN on plain http.
     expect(plain!.bodyBytes.toString('utf8')).toContain(readFileSync(`${UMD}/standalone.js`, 'utf8').slice(0, 2000));
-    expect([gz!.status, gz!.headers['content-encoding'], gz!.headers.vary]).toEqual([200, 'gzip', 'Accept-Encoding']);
+    expect([gz!.status, gz!.headers['content-encoding'], gz!.headers.vary, gz!.headers['x-content-type-options']]).toEqual([200, 'gzip', 'Accept-Encoding', 'nosniff']);
     expect(gunzipSync(gz!.bodyBytes).equals(plain!.bodyBytes)).toBe(true);
     expect([unknown!.status, JSON.parse(unknown!.body).code]).toEqual([401, 'unknown_write_key']);
   });
