@@ -19,4 +19,24 @@ describe('segmentServerLibrary', () => {
     }
     for (const ua of ['', 'Mozilla/5.0 (X11; Linux x86_64)', 'node', 'python-requests/2.34.2', 'posthog-python/7.91.1', 'posthog-node/5.0.0']) expect(segmentServerLibrary(ua), ua).toBe(false);
   });
+
+  it("knows Segment's Ruby, PHP and .NET libraries, and not its mobile ones, whose address Segment fills", () => {
+    // segmentio/analytics-ruby lib/segment/analytics/defaults.rb:11 ("analytics-ruby/#{Analytics::VERSION}");
+    // segmentio/analytics-php lib/Consumer/LibCurl.php:57-61 (and Socket.php createBody, ForkCurl.php
+    // flushBatch): "$libName/$libVersion" of context.library, 'analytics-php' (lib/Client.php getDefaultContext);
+    // segmentio/Analytics.NET Analytics/Config.cs:71-79 and Model/Context.cs: "Analytics.NET/<VERSION>".
+    for (const ua of ['analytics-ruby/2.2.3.pre', 'analytics-php/3.8.0', 'Analytics.NET/3.8.1']) {
+      expect(segmentServerLibrary(ua), ua).toBe(true);
+    }
+    const mobile = [
+      'analytics-ios/1.5.14', // analytics-swift HTTPClient.swift configuredRequest, analytics-ios SEGHTTPClient.m: "analytics-ios/<v>"
+      'analytics-android/4.11.3', // analytics-android ConnectionFactory.java:20
+      'analytics-kotlin/1.19.2', // analytics-kotlin core HTTPClient.kt:48-51 (Android and JVM alike)
+      'analytics-flutter/1.1.0', // analytics_flutter packages/core/lib/utils/http_client.dart _configuredRequest
+      'okhttp/4.9.2', // analytics-react-native sets none (packages/core/src/api.ts): its platform's default
+    ];
+    // RudderStack's Ruby, PHP and .NET SDKs send their own (rudder-sdk-ruby: Net::HTTP's default "Ruby").
+    const rudder = ['Ruby', 'rudder-analytics-php/2.1.0', 'RudderAnalytics.NET/3.1.0'];
+    for (const ua of [...mobile, ...rudder]) expect(segmentServerLibrary(ua), ua).toBe(false);
+  });
 });

@@ -54,12 +54,17 @@ export function clientIp(mode: ClientIpMode, req: HttpRequest): string | typeof 
 /**
  * Whether a request's User-Agent names one of Segment's server libraries: analytics-python
  * (`analytics-python/<v>`), analytics-go (`analytics-go (version: <v>)`), analytics-java
- * (`analytics-java/<v>`), @segment/analytics-node (`analytics-node-next/latest`) and the older
- * analytics-node (`analytics-node/<v>`, which rudder-sdk-node copied). Segment fills context.ip from the request "for client side events
- * only" (Segment spec, common fields): these run on the site's backend, whose address is not the
- * user's, so none is filled for them (NormalizeContext.ipNeedsChannel: RudderStack's SDKs, which
- * send the same User-Agents, mark their calls with `channel`, and theirs get it, as RudderStack's
- * server fills it).
+ * (`analytics-java/<v>`), @segment/analytics-node (`analytics-node-next/latest`), the older
+ * analytics-node (`analytics-node/<v>`, which rudder-sdk-node copied), analytics-ruby
+ * (`analytics-ruby/<v>`), analytics-php (`analytics-php/<v>`, its context.library) and Analytics.NET
+ * (`Analytics.NET/<v>`; it also builds for Xamarin and Unity, but Segment catalogs it, and its users
+ * run it, as a server library). Segment fills context.ip from the request "for client side events only"
+ * (Segment spec, common fields): these run on the site's backend, whose address is not the user's,
+ * so none is filled for them (NormalizeContext.ipNeedsChannel: RudderStack's SDKs, which send the
+ * same User-Agents, mark their calls with `channel`, and theirs get it, as RudderStack's server
+ * fills it). Not here: the mobile libraries (analytics-ios/ from analytics-swift too,
+ * analytics-android/, analytics-kotlin/, analytics-flutter/), whose address Segment fills, and
+ * Analytics-CSharp, which sends no User-Agent of its own.
  */
 export function segmentServerLibrary(userAgent: string): boolean {
   return (
@@ -67,7 +72,10 @@ export function segmentServerLibrary(userAgent: string): boolean {
     userAgent.startsWith('analytics-go (') ||
     userAgent.startsWith('analytics-java/') ||
     userAgent.startsWith('analytics-node-next/') ||
-    userAgent.startsWith('analytics-node/')
+    userAgent.startsWith('analytics-node/') ||
+    userAgent.startsWith('analytics-ruby/') ||
+    userAgent.startsWith('analytics-php/') ||
+    userAgent.startsWith('Analytics.NET/')
   );
 }
 
