@@ -186,8 +186,8 @@ export class IngestEdge {
       ['/array/:token/config', (res, req) => this.posthogConfig(res, req, false)],
       ['/array/:token/config.js', (res, req) => this.posthogConfig(res, req, true)],
       ['/p.js', (res, req) => this.jitsuScript(res, req)],
-      // posthog-js's bundles for PostHog's snippet (./posthog-script.ts).
-      ...posthogScriptRoutes(this.deps.metrics, (res, req) => this.notFound(res, req)),
+      // posthog-js's bundles for PostHog's snippets, /array/<token>/array.js too (./posthog-script.ts).
+      ...posthogScriptRoutes(this.deps.metrics, (res, req) => this.notFound(res, req), { knownKey: (t) => this.keys.fromBody(t).kind === 'ok', cors: corsHeaders }),
       ['/analytics.js/v1/:key/analytics.min.js', (res, req) => this.analyticsJs.script(res, req)],
       ['/analytics-next/bundles/:file', (res, req) => this.analyticsJs.bundle(res, req)],
     ];

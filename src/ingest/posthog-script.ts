@@ -6,11 +6,19 @@
 // strict_script_versioning; posthog-js lib/src/entrypoints/external-scripts-loader.js) when a
 // site's init options ask for one (the remote config trackhouse answers turns them all off).
 // Only a fixed list of names is served: a path never reaches the file system.
+//
+// PostHog's second snippet (its app's JSSnippetV2, behind the remote-config flag: PostHog/posthog
+// frontend/src/lib/components/JSSnippet.tsx) loads `/array/<token>/array.js` instead: array.js,
+// a blank line, then the token's config script, the body of `/array/<token>/config.js`
+// (RemoteConfig.get_array_js_via_token, posthog/models/remote_config.py). Served here the same
+// way, for write keys, with trackhouse's config script (formats/posthog-sdk.ts).
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { writeReply, type Headers } from '../common/http.js';
+import { posthogConfigScript } from './formats/posthog-sdk.js';
+import { posthogReplies } from './formats/posthog.js';
 import type { IngestMetrics } from './metrics.js';
 
 /**
@@ -74,21 +82,76 @@ export function readPosthogScripts(): PosthogScripts {
 
 type Handler = (res: HttpResponse, req: HttpRequest) => void;
 
+/** What `/array/<token>/array.js` needs from the edge: the key check and its CORS headers. */
+export interface PosthogArrayDeps {
+  knownKey(token: string): boolean;
+  cors(origin: string): Headers;
+}
+
+/**
+ * Tokens whose joined array.js is kept (each ~380 KB). Only write keys get one, a fixed set, so
+ * the bound is never reached in practice; past it the oldest is dropped (and built again if asked).
+ */
+export const MAX_ARRAY_SCRIPTS = 32;
+
+/** `/array/<token>/array.js` bodies, each joined once, when its token is first asked for. */
+export class PosthogArrayScripts {
+  private readonly joined = new Map<string, Buffer>();
+
+  constructor(
+    private readonly arrayJs: Buffer,
+    private readonly bound = MAX_ARRAY_SCRIPTS,
+  ) {}
+
+  /** array.js, a blank line, the token's config script: the order of PostHog's get_array_js_via_token. */
+  body(token: string): Buffer {
+    let body = this.joined.get(token);
+    if (body === undefined) {
+      if (this.joined.size >= this.bound) this.joined.delete(this.joined.keys().next().value as string);
+      body = Buffer.concat([this.arrayJs, Buffer.from(`\n\n${posthogConfigScript(token).body}`)]);
+      this.joined.set(token, body);
+    }
+    return body;
+  }
+
+  get size(): number {
+    return this.joined.size;
+  }
+}
+
+const UNKNOWN_TOKEN = posthogReplies.refused(401, 'unknown_write_key', 'the project token in the path is not a known write key');
+const JS = 'application/javascript; charset=utf-8';
+
 /**
  * The GET routes: /static/<file>, and /static/<version>/<file> for the installed version or its
  * major (posthog-js's loader's data-sdk-version may give either). Any other name or version gets
- * the edge's 404 (`notFound`). The files are read here, once.
+ * the edge's 404 (`notFound`). The files are read here, once. And /array/<token>/array.js: for a
+ * token that is not a write key, the 401 the config routes answer it.
  */
-export function posthogScriptRoutes(metrics: IngestMetrics, notFound: Handler, scripts = readPosthogScripts()): [string, Handler][] {
+export function posthogScriptRoutes(metrics: IngestMetrics, notFound: Handler, deps: PosthogArrayDeps, scripts = readPosthogScripts()): [string, Handler][] {
   const { version, files } = scripts;
   const major = version.slice(0, version.indexOf('.'));
   const serve = (res: HttpResponse, req: HttpRequest, name: string | undefined): void => {
     const body = name === undefined ? undefined : files.get(name);
     if (body === undefined) return notFound(res, req);
-    writeReply(res, 200, 'application/javascript; charset=utf-8', body, HEADERS);
+    writeReply(res, 200, JS, body, HEADERS);
     metrics.request('posthog-script', 200);
   };
+  const withConfig = new PosthogArrayScripts(files.get('array.js')!);
   return [
+    [
+      '/array/:token/array.js',
+      (res, req) => {
+        const token = safeDecode(req.getParameter(0) ?? '');
+        if (!deps.knownKey(token)) {
+          writeReply(res, UNKNOWN_TOKEN.status, UNKNOWN_TOKEN.contentType, UNKNOWN_TOKEN.body, deps.cors(req.getHeader('origin')));
+          metrics.request('posthog-array-script', UNKNOWN_TOKEN.status);
+          return;
+        }
+        writeReply(res, 200, JS, withConfig.body(token), HEADERS);
+        metrics.request('posthog-array-script', 200);
+      },
+    ],
     ['/static/:file', (res, req) => serve(res, req, req.getParameter(0))],
     [
       '/static/:version/:file',
@@ -98,4 +161,13 @@ export function posthogScriptRoutes(metrics: IngestMetrics, notFound: Handler, s
       },
     ],
   ];
+}
+
+/** A path segment URL-decoded ('' when malformed, which no write key is). */
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return '';
+  }
 }

@@ -216,8 +216,11 @@ describe.skipIf(!haveChromium)('browser SDKs in headless Chromium', () => {
     await pg.close();
   });
 
-  it("PostHog's copy-paste snippet with only api_host set to the ingest: it loads posthog-js from <ingest>/static/array.js, every request answered 200 by the ingest, events stored", async () => {
-    const user = `phsnip-${randomUUID()}`;
+  // PostHog's snippet as its app generates it, loading posthog-js from `arrayJs` under the assets
+  // host, with only the token (a write key) and api_host filled in; the site's own calls made at
+  // once (the stub queues them until posthog-js has loaded). What the page asked for and was
+  // answered, and its errors, are kept.
+  async function posthogSnippet(user: string, arrayJs: string) {
     const pg = await t.browser.newPage({ userAgent: BROWSER_UA });
     // posthog-js drops events when navigator.webdriver is set (automation); a visitor's browser has it false.
     await pg.addInitScript(() => Object.defineProperty(window.navigator, 'webdriver', { get: () => false }));
@@ -230,28 +233,37 @@ describe.skipIf(!haveChromium)('browser SDKs in headless Chromium', () => {
       if (!r.url().startsWith(t.siteUrl)) requests.push(`${r.request().method()} ${new URL(r.url()).pathname} -> ${r.status()}`);
     });
     await pg.goto(`${t.siteUrl}/shop`);
-    // The snippet PostHog's app generates (PostHog/posthog frontend/src/lib/components/JSSnippet.tsx,
+    // The snippet of PostHog's app (PostHog/posthog frontend/src/lib/components/JSSnippet.tsx,
     // snippetFunctions and useJsSnippet: crossOrigin "anonymous", the -assets host rewrite, the
-    // options it writes), with the method list of PostHog's docs (PostHog/posthog.com
-    // contents/docs/integrate/snippet.mdx); only the token (a write key) and api_host filled in.
+    // options it writes; JSSnippetV2 passes `/array/<token>/array.js` as its arrayJs), with the
+    // method list of PostHog's docs (PostHog/posthog.com contents/docs/integrate/snippet.mdx).
     await pg.addScriptTag({
       content:
-        `!function(t,e){var o,n,p,r;e.__SV||(window.posthog && window.posthog.__loaded)||(window.posthog=e,e._i=[],e.init=function(i,s,a){function g(t,e){var o=e.split(".");2==o.length&&(t=t[o[0]],e=o[1]),t[e]=function(){t.push([e].concat(Array.prototype.slice.call(arguments,0)))}}(p=t.createElement("script")).type="text/javascript",p.crossOrigin="anonymous",p.async=!0,p.src=s.api_host.replace(".i.posthog.com","-assets.i.posthog.com")+"/static/array.js",(r=t.getElementsByTagName("script")[0]).parentNode.insertBefore(p,r);var u=e;for(void 0!==a?u=e[a]=[]:a="posthog",u.people=u.people||[],u.toString=function(t){var e="posthog";return"posthog"!==a&&(e+="."+a),t||(e+=" (stub)"),e},u.people.toString=function(){return u.toString(1)+".people (stub)"},o="init capture register register_once register_for_session unregister unregister_for_session getFeatureFlag getFeatureFlagPayload isFeatureEnabled reloadFeatureFlags updateEarlyAccessFeatureEnrollment getEarlyAccessFeatures on onFeatureFlags onSessionId getSurveys getActiveMatchingSurveys renderSurvey canRenderSurvey getNextSurveyStep identify setPersonProperties group resetGroups setPersonPropertiesForFlags resetPersonPropertiesForFlags setGroupPropertiesForFlags resetGroupPropertiesForFlags reset get_distinct_id getGroups get_session_id get_session_replay_url alias set_config startSessionRecording stopSessionRecording sessionRecordingStarted captureException loadToolbar get_property getSessionProperty createPersonProfile opt_in_capturing opt_out_capturing has_opted_in_capturing has_opted_out_capturing clear_opt_in_out_capturing debug".split(" "),n=0;n<o.length;n++)g(u,o[n]);e._i.push([i,s,a])},e.__SV=1)}(document,window.posthog||[]);\n` +
+        `!function(t,e){var o,n,p,r;e.__SV||(window.posthog && window.posthog.__loaded)||(window.posthog=e,e._i=[],e.init=function(i,s,a){function g(t,e){var o=e.split(".");2==o.length&&(t=t[o[0]],e=o[1]),t[e]=function(){t.push([e].concat(Array.prototype.slice.call(arguments,0)))}}(p=t.createElement("script")).type="text/javascript",p.crossOrigin="anonymous",p.async=!0,p.src=s.api_host.replace(".i.posthog.com","-assets.i.posthog.com")+${JSON.stringify(arrayJs)},(r=t.getElementsByTagName("script")[0]).parentNode.insertBefore(p,r);var u=e;for(void 0!==a?u=e[a]=[]:a="posthog",u.people=u.people||[],u.toString=function(t){var e="posthog";return"posthog"!==a&&(e+="."+a),t||(e+=" (stub)"),e},u.people.toString=function(){return u.toString(1)+".people (stub)"},o="init capture register register_once register_for_session unregister unregister_for_session getFeatureFlag getFeatureFlagPayload isFeatureEnabled reloadFeatureFlags updateEarlyAccessFeatureEnrollment getEarlyAccessFeatures on onFeatureFlags onSessionId getSurveys getActiveMatchingSurveys renderSurvey canRenderSurvey getNextSurveyStep identify setPersonProperties group resetGroups setPersonPropertiesForFlags resetPersonPropertiesForFlags setGroupPropertiesForFlags resetGroupPropertiesForFlags reset get_distinct_id getGroups get_session_id get_session_replay_url alias set_config startSessionRecording stopSessionRecording sessionRecordingStarted captureException loadToolbar get_property getSessionProperty createPersonProfile opt_in_capturing opt_out_capturing has_opted_in_capturing has_opted_out_capturing clear_opt_in_out_capturing debug".split(" "),n=0;n<o.length;n++)g(u,o[n]);e._i.push([i,s,a])},e.__SV=1)}(document,window.posthog||[]);\n` +
         `posthog.init(${JSON.stringify(WRITE_KEY)}, {\n    api_host: ${JSON.stringify(t.p.ingest.url)},\n    defaults: '2025-05-24',\n    person_profiles: 'identified_only',\n})\n` +
-        // The site's own calls, made at once: the stub queues them until posthog-js has loaded.
         `posthog.identify(${JSON.stringify(user)}, { plan: 'pro' });\nposthog.capture('Order Completed', { total: 12, category: 'books' });`,
     });
-    const got = byKind(await t.p.eventsOf(user, 3, 20_000).catch((err) => Promise.reject(new Error(`${err}; requests: ${requests.join('\n')}`))));
+    const got = byKind(await t.p.eventsOf(user, 3, 20_000).catch((err) => Promise.reject(new Error(`${err}; requests: ${requests.join('\n')}; problems: ${problems.join('\n')}`))));
     expect(got.get('track:Order Completed')).toMatchObject({ user_id: user, category: 'books' });
     expect(got.get('identify')!.traits).toMatchObject({ plan: 'pro' });
     expect(got.get('page')!.context).toMatchObject({ page: { url: `${t.siteUrl}/shop` }, library: { name: 'web' } });
     expect(problems).toEqual([]);
     const answers = requests.filter((r) => / -> \d+$/.test(r));
-    expect(answers).toContain('GET /static/array.js -> 200');
+    expect(answers).toContain(`GET ${arrayJs} -> 200`);
     expect(answers.filter((r) => !/ -> 200$/.test(r))).toEqual([]);
     // Nothing went anywhere but the site and the ingest (no PostHog host, no CDN).
     expect(requests.filter((r) => !/ -> \d+$/.test(r) && !r.startsWith(t.siteUrl) && !r.startsWith(t.p.ingest.url))).toEqual([]);
     await pg.close();
+    return answers;
+  }
+
+  it("PostHog's copy-paste snippet with only api_host set to the ingest: it loads posthog-js from <ingest>/static/array.js, every request answered 200 by the ingest, events stored", async () => {
+    await posthogSnippet(`phsnip-${randomUUID()}`, '/static/array.js');
+  });
+
+  it("PostHog's V2 snippet (JSSnippetV2) with only api_host set to the ingest: it loads <ingest>/array/<token>/array.js, posthog-js with the project's config, every request answered 200 by the ingest, events stored", async () => {
+    const answers = await posthogSnippet(`phsnip2-${randomUUID()}`, `/array/${WRITE_KEY}/array.js`);
+    expect(answers).not.toContain('GET /static/array.js -> 200');
   });
 
   it('@amplitude/analytics-browser: a track and an identify', async () => {

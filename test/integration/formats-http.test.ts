@@ -121,6 +121,27 @@ describe('PostHog', () => {
     expect((await send('POST', '/static/array.js', '{}')).status).toBe(405);
   });
 
+  it("serves PostHog's V2 snippet's /array/<token>/array.js for a write key: posthog-js's array.js, then the token's config script (as PostHog's server joins them), also to HEAD; an unknown token gets 401", async () => {
+    const installed = readFileSync(createRequire(import.meta.url).resolve('posthog-js/dist/array.js'));
+    const config = await send('GET', `/array/${WRITE_KEY}/config.js`);
+    const js = await send('GET', `/array/${WRITE_KEY}/array.js`, undefined, { origin: 'https://shop.example' });
+    expect([js.status, js.type]).toEqual([200, 'application/javascript; charset=utf-8']);
+    expect(js.bytes.equals(Buffer.concat([installed, Buffer.from(`\n\n${config.text}`)]))).toBe(true);
+    // The config part leaves the token's config where posthog-js looks for it.
+    const window: { _POSTHOG_REMOTE_CONFIG?: Record<string, { config: { hasFeatureFlags: boolean; sessionRecording: boolean } }> } = {};
+    new Function('window', js.bytes.subarray(installed.length).toString('utf8'))(window);
+    expect(window._POSTHOG_REMOTE_CONFIG?.[WRITE_KEY]?.config).toMatchObject({ hasFeatureFlags: false, sessionRecording: false });
+    expect((await send('GET', `/array/${WRITE_KEY}/array.js`)).bytes.equals(js.bytes)).toBe(true);
+    const res = await fetch(`${ingest.url}/array/${WRITE_KEY}/array.js`, { method: 'HEAD' });
+    expect([res.status, res.headers.get('cache-control'), res.headers.get('access-control-allow-origin'), res.headers.get('x-content-type-options')]).toEqual([200, 'public, max-age=3600', '*', 'nosniff']);
+    expect(Number(res.headers.get('content-length'))).toBe(js.bytes.length);
+    expect((await res.arrayBuffer()).byteLength).toBe(0);
+    const unknown = await send('GET', '/array/nope/array.js', undefined, { origin: 'https://shop.example' });
+    expect([unknown.status, JSON.parse(unknown.text)]).toEqual([401, { type: 'authentication_error', code: 'invalid_api_key', detail: 'the project token in the path is not a known write key', attr: null }]);
+    expect((await fetch(`${ingest.url}/array/nope/array.js`, { method: 'HEAD' })).status).toBe(401);
+    expect((await send('POST', `/array/${WRITE_KEY}/array.js`, '{}')).status).toBe(405);
+  });
+
   it('keeps the valid events of a batch and writes the invalid one, as sent, to the rejected topic', async () => {
     const user = `phbad-${randomUUID()}`;
     const bad = { event: 'No Id', properties: { marker: user } };
