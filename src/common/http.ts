@@ -131,6 +131,15 @@ export function noRouteBody(req: HttpRequest): string {
   return JSON.stringify({ error: 'not_found', message: `no route for ${method === 'head' ? 'GET' : method.toUpperCase()} ${req.getUrl().slice(0, 200)}` });
 }
 
+/** Route parameter `i`, percent-decoded; '' when absent or malformed (which no key or token is). */
+export function decodedParameter(req: HttpRequest, i: number): string {
+  try {
+    return decodeURIComponent(req.getParameter(i) ?? '');
+  } catch {
+    return '';
+  }
+}
+
 /**
  * Serves `handler` for GET and HEAD on `pattern`, the one place HEAD is answered: the GET route
  * is the handler itself (hot paths pay nothing), HEAD gets it with headResponse(res).

@@ -10,7 +10,9 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import { writeJson, writeReply, type Headers } from '../common/http.js';
+import { decodedParameter, writeJson, writeReply, type Headers } from '../common/http.js';
+import { errorBody } from './problems.js';
+import { UNKNOWN_KEY_BODY } from './settings.js';
 
 /**
  * The script: short, since it names the chunks by hash, so after an upgrade a browser's old copy
@@ -126,7 +128,7 @@ export class AnalyticsScriptRoutes {
    * page's console should say why at the first request.
    */
   script(res: HttpResponse, req: HttpRequest): void {
-    const key = safeDecode(req.getParameter(0) ?? '');
+    const key = decodedParameter(req, 0);
     if (!this.deps.knownKey(key)) {
       writeJson(res, 401, UNKNOWN_KEY_BODY, this.deps.cors(req.getHeader('origin')));
       this.deps.count('analytics-script', 401);
@@ -140,8 +142,7 @@ export class AnalyticsScriptRoutes {
   bundle(res: HttpResponse, req: HttpRequest): void {
     const asset = this.assets.bundles.get(req.getParameter(0) ?? '');
     if (asset === undefined) {
-      const message = `no such analytics.js bundle: ${req.getUrl().slice(0, 200)}`;
-      writeJson(res, 404, JSON.stringify({ success: false, code: 'not_found', error: message, message }), this.deps.cors(req.getHeader('origin')));
+      writeJson(res, 404, errorBody('not_found', `no such analytics.js bundle: ${req.getUrl().slice(0, 200)}`), this.deps.cors(req.getHeader('origin')));
       this.deps.count('analytics-bundle', 404);
       return;
     }
@@ -156,18 +157,3 @@ export class AnalyticsScriptRoutes {
   }
 }
 
-const UNKNOWN_KEY_BODY = JSON.stringify({
-  success: false,
-  code: 'unknown_write_key',
-  error: 'the write key in the path is not known',
-  message: 'the write key in the path is not known',
-});
-
-/** A path segment URL-decoded ('' when malformed, which no write key is). */
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return '';
-  }
-}

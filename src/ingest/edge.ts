@@ -17,7 +17,7 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { HTTP_ERRORS, HttpError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
-import { forMethod, getAndHead, headResponse, statusLine, writeJson, writeReply, type Headers } from '../common/http.js';
+import { decodedParameter, forMethod, getAndHead, headResponse, statusLine, writeJson, writeReply, type Headers } from '../common/http.js';
 import { EVENT_TIME, parseIsoTime } from '../common/isotime.js';
 import type { Config } from '../config/index.js';
 import type { OutRecord, ProduceError, RecordProducer, Submission } from '../kafka/producer.js';
@@ -25,7 +25,7 @@ import { userKeyOf, type EventCodec, type EventRecord, type EventType } from '..
 import { WriteKeys } from './auth.js';
 import { clientIp, peerAddress, PEER, segmentServerLibrary, withoutLastPart } from './clientip.js';
 import { contentEncoding, decodeUtf8, inflate, tooLarge, withoutBom, type ContentEncoding } from './body.js';
-import { problem, type EventProblem } from './problems.js';
+import { errorBody, problem, type EventProblem } from './problems.js';
 import type { IngestMetrics } from './metrics.js';
 import { objectOf, parseEventJson } from './jsontext.js';
 import { emptyRecord, normalizeEvent, type NormalizeContext } from './normalize.js';
@@ -39,7 +39,7 @@ import { COOKIELESS, COOKIELESS_SENTINEL, CookielessIds, randomCookielessSecret 
 import { posthogReplies, type CookielessCall } from './formats/posthog.js';
 import { posthogConfigJson, posthogConfigScript, POSTHOG_FLAGS } from './formats/posthog-sdk.js';
 import { RecordSlab } from './slab.js';
-import { analyticsSettings, apiHostOf, pageProtocol } from './settings.js';
+import { analyticsSettings, apiHostOf, pageProtocol, UNKNOWN_KEY_BODY } from './settings.js';
 
 export interface EdgeDeps {
   config: Config;
@@ -836,12 +836,12 @@ export class IngestEdge {
   private analyticsSettings(res: HttpResponse, req: HttpRequest, secure: boolean): void {
     const cors = corsHeaders(req.getHeader('origin'));
     const host = apiHostOf(req.getHeader('host'));
-    const key = safeDecode(req.getParameter(0) ?? '');
+    const key = decodedParameter(req, 0);
     let status = 200;
     let body: string;
     if (this.keys.fromBody(key).kind !== 'ok') {
       status = 401;
-      body = errorBody('unknown_write_key', 'the write key in the path is not known');
+      body = UNKNOWN_KEY_BODY;
     } else if (host === null) {
       status = 400;
       body = errorBody('invalid_request', 'the Host header is needed to tell analytics.js where to send its events');
@@ -861,7 +861,7 @@ export class IngestEdge {
 
   /** posthog-js's remote config: for a known write key as token, features off; else PostHog's 401. */
   private posthogConfig(res: HttpResponse, req: HttpRequest, script: boolean): void {
-    const token = safeDecode(req.getParameter(0) ?? '');
+    const token = decodedParameter(req, 0);
     const known = this.keys.fromBody(token).kind === 'ok';
     const reply = !known
       ? posthogReplies.refused(401, 'unknown_write_key', 'the project token in the path is not a known write key')
@@ -958,19 +958,3 @@ function corsHeaders(origin: string): Headers {
   ];
 }
 
-/** A path segment URL-decoded ('' when malformed, which no write key is). */
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return '';
-  }
-}
-
-/**
- * `error` is this API's field; `message` carries the same text for Segment's clients, which read
- * `code` and `message` from an error answer (segment-analytics-python logs them).
- */
-function errorBody(code: string, message: string): string {
-  return JSON.stringify({ success: false, code, error: message, message });
-}

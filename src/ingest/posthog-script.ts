@@ -16,7 +16,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import { writeReply, type Headers } from '../common/http.js';
+import { decodedParameter, writeReply, type Headers } from '../common/http.js';
 import { posthogConfigScript } from './formats/posthog-sdk.js';
 import { posthogReplies } from './formats/posthog.js';
 import type { IngestMetrics } from './metrics.js';
@@ -142,7 +142,7 @@ export function posthogScriptRoutes(metrics: IngestMetrics, notFound: Handler, d
     [
       '/array/:token/array.js',
       (res, req) => {
-        const token = safeDecode(req.getParameter(0) ?? '');
+        const token = decodedParameter(req, 0);
         if (!deps.knownKey(token)) {
           writeReply(res, UNKNOWN_TOKEN.status, UNKNOWN_TOKEN.contentType, UNKNOWN_TOKEN.body, deps.cors(req.getHeader('origin')));
           metrics.request('posthog-array-script', UNKNOWN_TOKEN.status);
@@ -161,13 +161,4 @@ export function posthogScriptRoutes(metrics: IngestMetrics, notFound: Handler, d
       },
     ],
   ];
-}
-
-/** A path segment URL-decoded ('' when malformed, which no write key is). */
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return '';
-  }
 }

@@ -4,6 +4,10 @@
 // here it does not load at all. The settings point its Segment.io destination back at the host the
 // page reached (`apiHost`), turn its metrics off (they would go to api.segment.io), and enable
 // no other destination. Pure: the edge checks the key and picks host and protocol.
+import { errorBody } from './problems.js';
+
+/** What a write key in the path that is not known gets, here and for the script (analytics-script.ts). */
+export const UNKNOWN_KEY_BODY = errorBody('unknown_write_key', 'the write key in the path is not known');
 
 /** Settings in the shape Segment's CDN serves, for `apiHost` (host[:port]) and `protocol`. */
 export function analyticsSettings(writeKey: string, apiHost: string, protocol: 'http' | 'https'): string {
