@@ -36,7 +36,7 @@ import { posthogScriptRoutes } from './posthog-script.js';
 import { AnalyticsScriptRoutes } from './analytics-script.js';
 import { decodeRequest, defaultReplies, formatRoute, Refused, type FormatRoute, type Replies, type SegmentCall } from './formats/index.js';
 import { COOKIELESS, COOKIELESS_SENTINEL, CookielessIds, randomCookielessSecret } from './formats/cookieless.js';
-import { posthogReplies, type CookielessCall } from './formats/posthog.js';
+import { POSTHOG_UNKNOWN_TOKEN, type CookielessCall } from './formats/posthog.js';
 import { posthogConfigJson, posthogConfigScript, POSTHOG_FLAGS } from './formats/posthog-sdk.js';
 import { RecordSlab } from './slab.js';
 import { analyticsSettings, apiHostOf, pageProtocol, UNKNOWN_KEY_BODY } from './settings.js';
@@ -154,6 +154,9 @@ export class IngestEdge {
   private open = 0;
   private idleWaiters: (() => void)[] = [];
 
+  /** Whether a key given in a path (analytics.js's, posthog-js's token) is a write key. */
+  private readonly knownKey = (key: string): boolean => this.keys.fromBody(key).kind === 'ok';
+
   constructor(private readonly deps: EdgeDeps) {
     this.keys = new WriteKeys(deps.config.keys.write);
     this.cookielessIds = new CookielessIds(deps.config.ingest.cookielessSecret ?? randomCookielessSecret());
@@ -162,7 +165,7 @@ export class IngestEdge {
     this.rejectedTopic = deps.config.kafka.topics.rejected;
     this.retryAfter = String(deps.config.ingest.retryAfterS);
     this.jitsuJs = readJitsuScript();
-    this.analyticsJs = new AnalyticsScriptRoutes({ knownKey: (k) => this.keys.fromBody(k).kind === 'ok', cors: corsHeaders, count: (r, s) => deps.metrics.request(r, s) });
+    this.analyticsJs = new AnalyticsScriptRoutes({ knownKey: this.knownKey, cors: corsHeaders, count: (r, s) => deps.metrics.request(r, s) });
   }
 
   register(app: TemplatedApp, secure = false): void {
@@ -187,7 +190,7 @@ export class IngestEdge {
       ['/array/:token/config.js', (res, req) => this.posthogConfig(res, req, true)],
       ['/p.js', (res, req) => this.jitsuScript(res, req)],
       // posthog-js's bundles for PostHog's snippets, /array/<token>/array.js too (./posthog-script.ts).
-      ...posthogScriptRoutes(this.deps.metrics, (res, req) => this.notFound(res, req), { knownKey: (t) => this.keys.fromBody(t).kind === 'ok', cors: corsHeaders }),
+      ...posthogScriptRoutes(this.deps.metrics, (res, req) => this.notFound(res, req), { knownKey: this.knownKey, cors: corsHeaders }),
       ['/analytics.js/v1/:key/analytics.min.js', (res, req) => this.analyticsJs.script(res, req)],
       ['/analytics-next/bundles/:file', (res, req) => this.analyticsJs.bundle(res, req)],
     ];
@@ -839,7 +842,7 @@ export class IngestEdge {
     const key = decodedParameter(req, 0);
     let status = 200;
     let body: string;
-    if (this.keys.fromBody(key).kind !== 'ok') {
+    if (!this.knownKey(key)) {
       status = 401;
       body = UNKNOWN_KEY_BODY;
     } else if (host === null) {
@@ -862,9 +865,8 @@ export class IngestEdge {
   /** posthog-js's remote config: for a known write key as token, features off; else PostHog's 401. */
   private posthogConfig(res: HttpResponse, req: HttpRequest, script: boolean): void {
     const token = decodedParameter(req, 0);
-    const known = this.keys.fromBody(token).kind === 'ok';
-    const reply = !known
-      ? posthogReplies.refused(401, 'unknown_write_key', 'the project token in the path is not a known write key')
+    const reply = !this.knownKey(token)
+      ? POSTHOG_UNKNOWN_TOKEN
       : script
         ? posthogConfigScript(token)
         : posthogConfigJson(token);

@@ -18,7 +18,7 @@ import { dirname, join } from 'node:path';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { decodedParameter, writeReply, type Headers } from '../common/http.js';
 import { posthogConfigScript } from './formats/posthog-sdk.js';
-import { posthogReplies } from './formats/posthog.js';
+import { POSTHOG_UNKNOWN_TOKEN as UNKNOWN_TOKEN } from './formats/posthog.js';
 import type { IngestMetrics } from './metrics.js';
 
 /**
@@ -119,7 +119,6 @@ export class PosthogArrayScripts {
   }
 }
 
-const UNKNOWN_TOKEN = posthogReplies.refused(401, 'unknown_write_key', 'the project token in the path is not a known write key');
 const JS = 'application/javascript; charset=utf-8';
 
 /**

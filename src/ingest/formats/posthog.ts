@@ -364,3 +364,6 @@ export const posthogReplies: Replies = {
     return json(status, { type, code: code === 'unknown_write_key' || code === 'missing_write_key' ? 'invalid_api_key' : code, detail: message, attr: null });
   },
 };
+
+/** What a token in the path that is not a write key gets: the config routes and /array/<token>/array.js. */
+export const POSTHOG_UNKNOWN_TOKEN = posthogReplies.refused(401, 'unknown_write_key', 'the project token in the path is not a known write key');
