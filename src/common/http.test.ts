@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { exchange, type RawRequest } from '../../test/support/raw-http.js';
 import { createRegistry } from './metrics.js';
-import { basicCredentials, bearerToken, startOpsServer, type OpsServer } from './http.js';
+import { acceptsGzip, basicCredentials, bearerToken, startOpsServer, type OpsServer } from './http.js';
 
 let server: OpsServer;
 let ready = true;
@@ -94,4 +94,9 @@ it('reads a Bearer token and Basic credentials as every server here takes them',
   expect(Buffer.from('??>:').toString('base64url')).toBe('Pz8-Og');
   expect(basicCredentials('Basic Pz8-Og')).toEqual({ user: '??>', password: '' });
   expect(['', 'Basic', 'Basic !!', 'Bearer k'].map(basicCredentials)).toEqual([null, null, null, null]);
+});
+
+it('acceptsGzip takes gzip (or *) listed with a q above 0, whatever the case and spacing', () => {
+  for (const h of ['gzip', 'gzip, deflate, br', 'br;q=1.0, GZIP;q=0.5', '*', 'x-gzip', 'deflate, *;q=0.1']) expect(acceptsGzip(h), h).toBe(true);
+  for (const h of ['', 'identity', 'br, deflate', 'gzip;q=0', 'gzip; q=0.000', '*;q=0', 'gzip;q=0, *']) expect(acceptsGzip(h), h).toBe(false);
 });

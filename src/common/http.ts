@@ -131,6 +131,24 @@ export function noRouteBody(req: HttpRequest): string {
   return JSON.stringify({ error: 'not_found', message: `no route for ${method === 'head' ? 'GET' : method.toUpperCase()} ${req.getUrl().slice(0, 200)}` });
 }
 
+/**
+ * Whether an Accept-Encoding header takes gzip: listed (or `*`) with a q above 0 (RFC 9110 12.5.3).
+ */
+export function acceptsGzip(acceptEncoding: string): boolean {
+  if (acceptEncoding === '') return false;
+  let star = false;
+  for (const part of acceptEncoding.split(',')) {
+    const [coding = '', ...params] = part.split(';');
+    const name = coding.trim().toLowerCase();
+    if (name !== 'gzip' && name !== 'x-gzip' && name !== '*') continue;
+    const q = params.map((p) => p.trim().toLowerCase()).find((p) => p.startsWith('q='));
+    const ok = q === undefined || Number(q.slice(2)) > 0;
+    if (name === '*') star = ok;
+    else return ok;
+  }
+  return star;
+}
+
 /** Route parameter `i`, percent-decoded; '' when absent or malformed (which no key or token is). */
 export function decodedParameter(req: HttpRequest, i: number): string {
   try {

@@ -8,7 +8,7 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Cors } from '../common/cors.js';
 import { HTTP_ERRORS, type HttpErrorCode } from '../common/errors.js';
-import { forMethod, getAndHead, NO_STORE, replyJson, statusLine, writeJson, type Headers, type ResponseState } from '../common/http.js';
+import { acceptsGzip, forMethod, getAndHead, NO_STORE, replyJson, statusLine, writeJson, type Headers, type ResponseState } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import type { DashboardConfig } from '../config/index.js';
 import { asset, loadAssets, type Asset, type Assets } from './assets.js';
@@ -132,14 +132,4 @@ export function matches(header: string, etag: string): boolean {
   if (header === '') return false;
   if (header.trim() === '*') return true;
   return header.split(',').some((t) => t.trim().replace(/^W\//, '') === etag);
-}
-
-/** Accept-Encoding names gzip without q=0. */
-export function acceptsGzip(header: string): boolean {
-  for (const part of header.toLowerCase().split(',')) {
-    const [coding, ...params] = part.trim().split(';');
-    if (coding?.trim() !== 'gzip') continue;
-    return !params.some((p) => /^\s*q\s*=\s*0(\.0*)?\s*$/.test(p));
-  }
-  return false;
 }

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import { decodedParameter, writeJson, writeReply, type Headers } from '../common/http.js';
+import { acceptsGzip, decodedParameter, writeJson, writeReply, type Headers } from '../common/http.js';
 import { errorBody } from './problems.js';
 import { UNKNOWN_KEY_BODY } from './settings.js';
 
@@ -81,25 +81,6 @@ export function readAnalyticsAssets(dir = umdDir()): AnalyticsAssets {
 
 function umdDir(): string {
   return path.dirname(createRequire(import.meta.url).resolve('@segment/analytics-next/dist/umd/standalone.js'));
-}
-
-/**
- * Whether an Accept-Encoding header takes gzip: listed (or `*`) with a q above 0 (RFC 9110 12.5.3).
- * Not parsed per request beyond a scan of the header (this route is not the event path).
- */
-export function acceptsGzip(acceptEncoding: string): boolean {
-  if (acceptEncoding === '') return false;
-  let star = false;
-  for (const part of acceptEncoding.split(',')) {
-    const [coding = '', ...params] = part.split(';');
-    const name = coding.trim().toLowerCase();
-    if (name !== 'gzip' && name !== 'x-gzip' && name !== '*') continue;
-    const q = params.map((p) => p.trim().toLowerCase()).find((p) => p.startsWith('q='));
-    const ok = q === undefined || Number(q.slice(2)) > 0;
-    if (name === '*') star = ok;
-    else return ok;
-  }
-  return star;
 }
 
 /** What the routes need from the edge: the key check, CORS headers, the request counter. */
