@@ -157,8 +157,7 @@ function selfDescribingWide(text: string): { schema: string; data: JsonText } | 
  * `"contexts":` and the data array of the contexts (`co`, or base64 `cx`) as the ingest stores
  * it, integers past 2^53 as sent (readWide); '' when there are none (or no such array).
  */
-function contextsText(co: unknown, cx: unknown): string {
-  const text = jsonParam(co, cx);
+function contextsText(text: string | undefined): string {
   if (text === undefined) return '';
   const digits: string[] = [];
   const v = readWide(text, digits);
@@ -172,11 +171,10 @@ const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 
 /**
  * The anonymous id of an event without duid or network id: the client_session entity's userId
- * (not the zeros of anonymisation), else `sid`, else the entity's sessionId. Only such events
- * (the mobile trackers', anonymous tracking) pay for reading the contexts here.
+ * (not the zeros of anonymisation) in its contexts' `text`, else `sid`, else the entity's
+ * sessionId. Only such events (the mobile trackers', anonymous tracking) parse the contexts here.
  */
-function sessionIds(e: Json): string | undefined {
-  const text = jsonParam(e.co, e.cx);
+function sessionIds(sid: unknown, text: string | undefined): string | undefined {
   let session: Json | undefined;
   if (text !== undefined && text.includes('client_session/')) {
     const cx = selfDescribing(text);
@@ -190,7 +188,7 @@ function sessionIds(e: Json): string | undefined {
   }
   const user = session === undefined ? undefined : str(session.userId);
   if (user !== undefined && user !== NIL_UUID) return user;
-  return str(e.sid) ?? (session === undefined ? undefined : str(session.sessionId));
+  return str(sid) ?? (session === undefined ? undefined : str(session.sessionId));
 }
 
 const names = new Map<string, string>();
@@ -227,7 +225,9 @@ export function snowplowEvent(e: unknown, skew: boolean, texts = false, headerUa
   // Anonymous tracking (browser tracker's anonymousTracking, the mobile trackers' userAnonymisation)
   // sends no uid, duid or network id and a session userId of zeros; with session tracking its
   // session id is the only id, and stands in for the visitor.
-  const anon = str(e.duid) ?? str(e.nuid) ?? str(e.tnuid) ?? sessionIds(e);
+  // The contexts' JSON text (co, or cx decoded from base64), decoded once for the ids and the context.
+  const contexts = jsonParam(e.co, e.cx);
+  const anon = str(e.duid) ?? str(e.nuid) ?? str(e.tnuid) ?? sessionIds(e.sid, contexts);
   if (uid === undefined && anon === undefined) {
     return new Refused('missing_id', 'uid, duid, a client_session entity or sid is required (anonymous tracking without session tracking sends none)', 'uid', e);
   }
@@ -339,7 +339,7 @@ export function snowplowEvent(e: unknown, skew: boolean, texts = false, headerUa
   // Snowplow's collector records the request's User-Agent; enrich keeps it unless `ua` is sent.
   const ua = typeof e.ua === 'string' ? e.ua : headerUa !== undefined && headerUa !== '' ? headerUa : undefined;
   if (texts) {
-    const text = contextText(e, aid, context.snowplow as { schema: string } | undefined, ua);
+    const text = contextText(e, aid, context.snowplow as { schema: string } | undefined, ua, contexts);
     if (text !== null) {
       call.context = text;
       return call;
@@ -359,7 +359,7 @@ export function snowplowEvent(e: unknown, skew: boolean, texts = false, headerUa
   if (aid !== undefined) context.app = { id: aid };
   if (typeof e.p === 'string') context.platform = e.p;
   if (e.sid !== undefined || e.vid !== undefined) context.session = { id: e.sid, index: num(e.vid) };
-  const cx = selfDescribing(jsonParam(e.co, e.cx));
+  const cx = selfDescribing(contexts);
   if (cx != null && Array.isArray(cx.data)) context.contexts = cx.data;
   call.context = context;
   return call;
@@ -429,7 +429,7 @@ const UA = new QuoteMemo();
  * cost ~0.8 us of the ~5.6 us of an event. null when a value cannot be written (nested too
  * deeply): then the object is built, and normalizeEvent refuses it as before.
  */
-function contextText(e: Json, aid: string | undefined, snowplow: { schema: string } | undefined, ua: string | undefined): JsonText | null {
+function contextText(e: Json, aid: string | undefined, snowplow: { schema: string } | undefined, ua: string | undefined, contextsJson: string | undefined): JsonText | null {
   try {
     // Pieces joined by concatenation only (a slice of a half-built rope string would copy it),
     // each after a comma but the first.
@@ -442,7 +442,7 @@ function contextText(e: Json, aid: string | undefined, snowplow: { schema: strin
     if (typeof e.ip === 'string') t += `${t === '' ? '' : ','}"ip":${quote(e.ip)}`;
     const device = DEVICE.of(e, aid);
     if (device !== '') t = t === '' ? device.slice(1) : t + device;
-    const contexts = contextsText(e.co, e.cx);
+    const contexts = contextsText(contextsJson);
     if (contexts !== '') t += `${t === '' ? '' : ','}${contexts}`;
     return new JsonText(`{${t}}`, undefined, undefined, undefined, typeof e.ip === 'string');
   } catch {
