@@ -24,6 +24,9 @@ describe('PosthogArrayScripts', () => {
     expect(again).not.toBe(first);
     expect(again.equals(first)).toBe(true);
     expect(scripts.size).toBe(2);
-    expect(MAX_ARRAY_SCRIPTS).toBeGreaterThan(0);
+    // Without a bound given, MAX_ARRAY_SCRIPTS.
+    const unbounded = new PosthogArrayScripts(arrayJs);
+    for (let i = 0; i <= MAX_ARRAY_SCRIPTS; i++) unbounded.body(`key-${i}`);
+    expect(unbounded.size).toBe(MAX_ARRAY_SCRIPTS);
   });
 });

@@ -109,7 +109,6 @@ describe('PostHog', () => {
     const res = await fetch(`${ingest.url}/static/${version}/surveys.js?v=${version}`, { method: 'HEAD' });
     expect([res.status, res.headers.get('cache-control'), res.headers.get('access-control-allow-origin'), res.headers.get('x-content-type-options')]).toEqual([200, 'public, max-age=3600', '*', 'nosniff']);
     expect(Number(res.headers.get('content-length'))).toBeGreaterThan(10_000);
-    expect((await res.arrayBuffer()).byteLength).toBe(0);
     for (const path of ['/static/array.full.js', `/static/${version.split('.')[0]}/array.js`, '/static/exception-autocapture.js?v=1', '/static/web-vitals.js']) {
       expect([path, (await send('GET', path)).status]).toEqual([path, 200]);
     }
@@ -135,7 +134,6 @@ describe('PostHog', () => {
     const res = await fetch(`${ingest.url}/array/${WRITE_KEY}/array.js`, { method: 'HEAD' });
     expect([res.status, res.headers.get('cache-control'), res.headers.get('access-control-allow-origin'), res.headers.get('x-content-type-options')]).toEqual([200, 'public, max-age=3600', '*', 'nosniff']);
     expect(Number(res.headers.get('content-length'))).toBe(js.bytes.length);
-    expect((await res.arrayBuffer()).byteLength).toBe(0);
     const unknown = await send('GET', '/array/nope/array.js', undefined, { origin: 'https://shop.example' });
     expect([unknown.status, JSON.parse(unknown.text)]).toEqual([401, { type: 'authentication_error', code: 'invalid_api_key', detail: 'the project token in the path is not a known write key', attr: null }]);
     expect((await fetch(`${ingest.url}/array/nope/array.js`, { method: 'HEAD' })).status).toBe(401);
@@ -338,7 +336,6 @@ describe('Jitsu', () => {
     expect(js.bytes.length).toBeGreaterThan(10_000);
     const head = await fetch(`${ingest.url}/p.js`, { method: 'HEAD' });
     expect([head.status, head.headers.get('content-length'), head.headers.get('cache-control')]).toEqual([200, String(js.bytes.length), 'public, max-age=3600']);
-    expect((await head.arrayBuffer()).byteLength).toBe(0);
   });
 });
 

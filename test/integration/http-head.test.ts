@@ -132,6 +132,12 @@ it('ingest: its GET routes answer HEAD as GET, for known and unknown keys; 405s 
     ['/analytics.js/v1/nobody/analytics.min.js', 401],
     ['/analytics-next/bundles/standalone.js.map', 200],
     ['/analytics-next/bundles/nope.js', 404],
+    ['/static/array.js', 200],
+    ['/static/1/surveys.js', 200],
+    ['/static/recorder.js', 404],
+    [`/array/${WRITE_KEY}/array.js`, 200],
+    ['/array/nobody/array.js', 401],
+    ['/p.js', 200],
     [`/v1/pixel/track?data=${pixel}`, 200],
     ['/healthz', 200],
   ] as const) {
