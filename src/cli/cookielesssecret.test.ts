@@ -22,9 +22,13 @@ describe('the all-in-one cookieless secret', () => {
     expect(readFileSync(path.join(d, COOKIELESS_SECRET_FILE), 'utf8').trim()).toBe(first);
   });
 
-  it('replaces a file too short to be a secret', () => {
+  it('replaces a file too short to be a secret, readable by its owner only', () => {
     const d = dir();
-    writeFileSync(path.join(d, COOKIELESS_SECRET_FILE), 'short\n');
-    expect(dataDirCookielessSecret(d)).toMatch(/^[0-9a-f]{64}$/);
+    const file = path.join(d, COOKIELESS_SECRET_FILE);
+    writeFileSync(file, 'short\n', { mode: 0o644 });
+    const secret = dataDirCookielessSecret(d);
+    expect(secret).toMatch(/^[0-9a-f]{64}$/);
+    expect(readFileSync(file, 'utf8').trim()).toBe(secret);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
   });
 });

@@ -3,7 +3,7 @@
 // ingest child. Readable by its owner only: with it, a day's ids can be recomputed from guessed
 // addresses and user agents.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { MIN_COOKIELESS_SECRET } from '../config/ingest.js';
 
@@ -21,5 +21,7 @@ export function dataDirCookielessSecret(dataDir: string): string {
   const secret = randomBytes(32).toString('hex');
   mkdirSync(dataDir, { recursive: true });
   writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  // `mode` applies to a file it creates only: one it replaces keeps its own.
+  chmodSync(file, 0o600);
   return secret;
 }
