@@ -38,7 +38,7 @@ export const CHROMIUM_ARGS = [
 export const firefoxPath = (): string | null => browserPath(process.env.FIREFOX_PATH, ['/usr/bin/firefox-esr', '/usr/bin/firefox']);
 
 export const FIREFOX_MISSING =
-  'Firefox is not installed: the dashboard test in Firefox (dashboard-firefox) is skipped (install it with: sudo apt-get install firefox-esr, or set FIREFOX_PATH)';
+  'Firefox is not installed: the tests in Firefox (dashboard-firefox, and formats-browser\'s unload transports) are skipped (install it with: sudo apt-get install firefox-esr, or set FIREFOX_PATH)';
 
 /** test-results/<suite>/<test>/: where a test keeps its screenshots and measurements. */
 export function outputDir(suite: string, test: string): string {
