@@ -11,6 +11,7 @@ import { freePort } from '../../src/localkafka/index.js';
 import { tempDir } from '../support/env.js';
 import { TopicReader } from './ingest-support.js';
 import { startPipeline, type Pipeline } from './pipeline-support.js';
+import { count } from './sink-helpers.js';
 
 /** A 64-bit id JSON.parse would read as 12345678901234567000. */
 const WIDE = '12345678901234567891';
@@ -230,6 +231,8 @@ describe('trackhouse import', () => {
     // The second Amplitude file's events were the same events: still two.
     await new Promise((r) => setTimeout(r, 1500));
     expect((await pipeline.eventsOf('exp-amp', 2)).length).toBe(2);
+    // In ClickHouse too: the query API collapses rows with the same time and id, so it alone would not show a copy.
+    expect(await count(pipeline.clickhouse, "SELECT count() FROM events WHERE user_key = 'exp-amp'")).toBe(2);
 
     // Snowplow's enriched events (131 tab-separated fields) are refused as such, before anything is sent.
     const tsv = path.join(dir.path, 'enriched.tsv');

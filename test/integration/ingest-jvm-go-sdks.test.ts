@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildGo, buildJava, GO_SDK_PROBE, goProblem, javaProblem, runProbe, SDK_PROBE, type SdkReport } from '../support/sdk-clients.js';
 import { metricsText, metricValue, WRITE_KEY } from './ingest-support.js';
 import { byKind, startPipeline, type ApiEvent, type Pipeline } from './pipeline-support.js';
+import { count as countRows } from './sink-helpers.js';
 
 const WRONG_KEY = 'not-a-write-key';
 /** A property value beyond ASCII: Latin, CJK and an emoji (a surrogate pair in Java and JavaScript). */
@@ -231,6 +232,8 @@ describe('Go: analytics-go 3.3.0 and posthog-go 1.5.2', () => {
     // the sink has written what came with them.
     await p!.eventsOf(`go-posthog-${r.run}`, 2);
     expect((await p!.eventsOf(user, 1)).map((e) => e.event)).toEqual(['Resent']);
+    // In ClickHouse too: the query API collapses rows with the same time and id, so it alone would not show a copy.
+    expect(await countRows(p!.clickhouse, `SELECT count() FROM events WHERE user_key = '${user}'`)).toBe(1);
   });
 
   it('with a wrong write key: both SDKs report the refusal and no event of their users is stored', async () => {
