@@ -9,6 +9,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import LZString from 'lz-string';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exchange } from '../support/raw-http.js';
+import { snowplowMobileEvent, tp2Body } from '../support/vendor-records.js';
 import { startTestIngest, TopicReader, WRITE_KEY, type TestIngest } from './ingest-support.js';
 
 /** @segment/analytics-next's browser builds, as installed. */
@@ -261,23 +262,12 @@ describe('Snowplow and pixels', () => {
   });
 
   it("stores snowplow-android-tracker's events (no duid: the client_session entity's userId is the device) instead of refusing them", async () => {
-    // As the mobile trackers send them (Parameters.kt, TrackerConstants.kt, Session.kt): p=mob, cx and
-    // ue_px base64, a screen_view of Snowplow's mobile schema, the install's id in client_session.userId.
+    // As the mobile trackers send them (snowplowMobileEvent): the install's id in client_session.userId.
     const device = randomUUID();
-    const session = randomUUID();
-    const sd = (schema: string, data: unknown) => ({ schema, data });
     const now = Date.now();
-    const event = (eid: string, extra: object) => ({
-      e: 'ue', eid, tv: 'andr-6.0.8', tna: 'appTracker', aid: WRITE_KEY, p: 'mob', res: '1080x2400', lang: 'English', tz: 'Europe/Berlin',
-      dtm: String(now - 2000), stm: String(now),
-      ue_px: b64(sd('iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0', sd('iglu:com.snowplowanalytics.mobile/screen_view/jsonschema/1-0-0', { name: 'Checkout', id: randomUUID(), type: 'Default' }))),
-      cx: b64(sd('iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1', [
-        sd('iglu:com.snowplowanalytics.snowplow/mobile_context/jsonschema/1-0-2', { osType: 'android', osVersion: '14', deviceManufacturer: 'Google', deviceModel: 'Pixel 8' }),
-        sd('iglu:com.snowplowanalytics.snowplow/client_session/jsonschema/1-0-2', { userId: device, sessionId: session, sessionIndex: 1, eventIndex: 1, storageMechanism: 'LOCAL_STORAGE', firstEventId: eid, previousSessionId: null }),
-      ])),
-      ...extra,
-    });
-    const body = JSON.stringify({ schema: 'iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4', data: [event(`${device}-1`, {}), event(`${device}-2`, { uid: `u-${device}` })] });
+    const event = (eid: string, extra: object) =>
+      snowplowMobileEvent({ userId: device, sessionId: randomUUID() }, { eid, aid: WRITE_KEY, dtm: String(now - 2000), stm: String(now), ...extra });
+    const body = tp2Body([event(`${device}-1`, {}), event(`${device}-2`, { uid: `u-${device}` })]);
     const a = await send('POST', '/com.snowplowanalytics.snowplow/tp2', body, { 'content-type': 'application/json; charset=utf-8', 'user-agent': 'okhttp/4.12.0' });
     expect([a.status, a.text]).toEqual([200, 'ok']);
     const [anon] = await landed(device, 1);

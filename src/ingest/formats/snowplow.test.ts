@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RECEIVED_AT, storedRecords } from '../../../test/support/vendor-records.js';
+import { RECEIVED_AT, snowplowMobileEvent, storedRecords, tp2Body } from '../../../test/support/vendor-records.js';
 import { JsonText } from '../jsontext.js';
 import { schemaName, snowplowReplies, translateSnowplow } from './snowplow.js';
 import { GIF_1X1, Refused } from './types.js';
@@ -97,17 +97,14 @@ describe('Snowplow tracker protocol -> Segment calls', () => {
 
   it('times an event as Snowplow\'s derived_tstamp: moved back by stm - dtm only when dtm < stm, else (and without stm) the arrival', () => {
     const T = RECEIVED_AT;
-    const tp2 = JSON.stringify({
-      schema: 'iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4',
-      data: [
-        { e: 'pv', aid: 'k', uid: 'early', dtm: String(T - 60_000), stm: String(T - 55_000) },
-        // The device's clock went back between creating and sending (an NTP sync): enrich takes the collector's time.
-        { e: 'pv', aid: 'k', uid: 'back', dtm: String(T + 3_600_000), stm: String(T - 5_000) },
-        // No stm (a GET with useStm off, an old tracker): the collector's time, not the device's.
-        { e: 'pv', aid: 'k', uid: 'nostm', dtm: String(T - 86_400_000) },
-        { e: 'pv', aid: 'k', uid: 'true', ttm: String(T - 86_400_000), dtm: String(T), stm: String(T) },
-      ],
-    });
+    const tp2 = tp2Body([
+      { e: 'pv', aid: 'k', uid: 'early', dtm: String(T - 60_000), stm: String(T - 55_000) },
+      // The device's clock went back between creating and sending (an NTP sync): enrich takes the collector's time.
+      { e: 'pv', aid: 'k', uid: 'back', dtm: String(T + 3_600_000), stm: String(T - 5_000) },
+      // No stm (a GET with useStm off, an old tracker): the collector's time, not the device's.
+      { e: 'pv', aid: 'k', uid: 'nostm', dtm: String(T - 86_400_000) },
+      { e: 'pv', aid: 'k', uid: 'true', ttm: String(T - 86_400_000), dtm: String(T), stm: String(T) },
+    ]);
     const rows = storedRecords('/com.snowplowanalytics.snowplow/tp2', tp2).records as { user_id: string; timestamp: number; sent_at: number | null }[];
     expect(rows.map((r) => [r.user_id, r.timestamp - T, r.sent_at === null ? null : r.sent_at - T])).toEqual([
       ['early', -5_000, -55_000],
@@ -122,13 +119,10 @@ describe('Snowplow tracker protocol -> Segment calls', () => {
 
   it('takes the request\'s User-Agent as the user agent of events without ua (the browser tracker sends none), as Snowplow\'s collector does', () => {
     const HEADER = 'Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0.0.0 Safari/537.36';
-    const body = JSON.stringify({
-      schema: 'iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4',
-      data: [
-        { e: 'se', aid: 'k', duid: 'd', se_ca: 'c', se_ac: 'a' },
-        { e: 'se', aid: 'k', duid: 'd', se_ca: 'c', se_ac: 'a', ua: 'set-by-setUseragent' },
-      ],
-    });
+    const body = tp2Body([
+      { e: 'se', aid: 'k', duid: 'd', se_ca: 'c', se_ac: 'a' },
+      { e: 'se', aid: 'k', duid: 'd', se_ca: 'c', se_ac: 'a', ua: 'set-by-setUseragent' },
+    ]);
     const ua = (records: unknown[]) => records.map((r) => (JSON.parse((r as { context: string }).context) as { userAgent?: string }).userAgent);
     expect(ua(storedRecords('/com.snowplowanalytics.snowplow/tp2', body, '', HEADER).records)).toEqual([HEADER, 'set-by-setUseragent']);
     expect(ua(storedRecords('/i', '', 'e=pv&aid=k&duid=d&url=https%3A%2F%2Fx.example%2F', HEADER).records)).toEqual([HEADER]);
@@ -152,53 +146,22 @@ describe('Snowplow tracker protocol -> Segment calls', () => {
 
   it('takes the session id as the anonymous id of anonymous tracking, which sends no uid, duid or network id', () => {
     const sid = 'c6ef3124-b53a-4b13-a233-0088f79dcbcb';
-    const tp2 = JSON.stringify({ schema: 'iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4', data: [{ e: 'pv', aid: 'k', sid, vid: '1', url: 'https://x.example/' }] });
+    const tp2 = tp2Body([{ e: 'pv', aid: 'k', sid, vid: '1', url: 'https://x.example/' }]);
     const [row] = storedRecords('/com.snowplowanalytics.snowplow/tp2', tp2).records as { user_id: string | null; anonymous_id: string }[];
     expect(row).toMatchObject({ user_id: null, anonymous_id: sid });
     // A device id still wins over the session id.
     expect(translateSnowplow({ e: 'pv', duid: 'd', sid }, opts).calls[0]).toMatchObject({ anonymousId: 'd' });
   });
 
-  // What snowplow-android-tracker (and snowplow-ios-tracker) send: no duid, no network id (the
-  // collector's cookie, which this server sets none of), p=mob, contexts and the event base64
-  // (cx, ue_px); the device's id is the client_session entity's userId (Session.kt,
-  // retrieveUserId: kept per install; all zeros under userAnonymisation). Schemas and keys:
-  // TrackerConstants.kt (SCHEMA_SCREEN_VIEW, MOBILE_SCHEMA, SESSION_SCHEMA), Parameters.kt.
-  const mobileEvent = (session: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
-    e: 'ue',
-    eid: 'a2f1b6c4-1b7e-4d0a-9d55-0f3f6a1e2b3c',
-    tv: 'andr-6.0.8',
-    tna: 'appTracker',
-    aid: 'k',
-    p: 'mob',
-    res: '1080x2400',
-    lang: 'English',
-    tz: 'Europe/Berlin',
-    dtm: '1795687200000',
-    stm: '1795687200400',
-    ue_px: b64({
-      schema: 'iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0',
-      data: { schema: 'iglu:com.snowplowanalytics.mobile/screen_view/jsonschema/1-0-0', data: { name: 'Checkout', id: '5a0c2c5e-8f5e-4a59-b0a0-5c1b8e9f0d11', type: 'Default' } },
-    }),
-    cx: b64({
-      schema: 'iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1',
-      data: [
-        { schema: 'iglu:com.snowplowanalytics.snowplow/mobile_context/jsonschema/1-0-2', data: { osType: 'android', osVersion: '14', deviceManufacturer: 'Google', deviceModel: 'Pixel 8', networkType: 'wifi' } },
-        { schema: 'iglu:com.snowplowanalytics.snowplow/client_session/jsonschema/1-0-2', data: { eventIndex: 3, storageMechanism: 'LOCAL_STORAGE', sessionIndex: 2, firstEventId: 'f1', firstEventTimestamp: '2026-11-26T10:00:00.000Z', previousSessionId: 'p1', ...session } },
-      ],
-    }),
-    ...extra,
-  });
-  const tp2Of = (events: unknown[]) => JSON.stringify({ schema: 'iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4', data: events });
   const DEVICE = '0f2b2c5e-5b7a-4c55-9a4e-3c2d1e0f9a8b';
   const SESSION = '9d7e4c1a-2b3c-4d5e-8f90-a1b2c3d4e5f6';
 
   it("takes a mobile tracker's client_session userId as the anonymous id (the mobile trackers send no duid)", () => {
-    const body = tp2Of([
-      mobileEvent({ userId: DEVICE, sessionId: SESSION }),
-      mobileEvent({ userId: DEVICE, sessionId: SESSION }, { uid: 'user-7', eid: 'b2' }),
+    const body = tp2Body([
+      snowplowMobileEvent({ userId: DEVICE, sessionId: SESSION }),
+      snowplowMobileEvent({ userId: DEVICE, sessionId: SESSION }, { uid: 'user-7', eid: 'b2' }),
       // userAnonymisation: the session's userId is zeros; the session id stands in, as sid does for the browser's anonymous tracking.
-      mobileEvent({ userId: '00000000-0000-0000-0000-000000000000', sessionId: SESSION, previousSessionId: null }, { eid: 'c3' }),
+      snowplowMobileEvent({ userId: '00000000-0000-0000-0000-000000000000', sessionId: SESSION, previousSessionId: null }, { eid: 'c3' }),
     ]);
     const { decoded, records } = storedRecords('/com.snowplowanalytics.snowplow/tp2', body);
     expect(decoded.translation.calls.filter((c) => c instanceof Refused)).toEqual([]);
@@ -211,10 +174,10 @@ describe('Snowplow tracker protocol -> Segment calls', () => {
     expect(JSON.parse(rows[0]!.context)).toMatchObject({ platform: 'mob', library: { name: 'andr-6.0.8' }, screen: { width: 1080, height: 2400 } });
     // The generic path (calls as plain objects) says the same; a duid still wins.
     expect(translateSnowplow(JSON.parse(body), opts).calls.map((c) => (c as { anonymousId?: string }).anonymousId)).toEqual([DEVICE, DEVICE, SESSION]);
-    expect(translateSnowplow(mobileEvent({ userId: DEVICE }, { duid: 'd' }), opts).calls[0]).toMatchObject({ anonymousId: 'd' });
+    expect(translateSnowplow(snowplowMobileEvent({ userId: DEVICE }, { duid: 'd' }), opts).calls[0]).toMatchObject({ anonymousId: 'd' });
     // Written as co (base64encoding off) too; and no entity, no ids at all: refused as before.
-    const plain = mobileEvent({ userId: DEVICE, sessionId: SESSION });
-    const co = Buffer.from(plain.cx, 'base64url').toString();
+    const plain = snowplowMobileEvent({ userId: DEVICE, sessionId: SESSION });
+    const co = Buffer.from(plain.cx as string, 'base64url').toString();
     expect(translateSnowplow({ ...plain, cx: undefined, co }, opts).calls[0]).toMatchObject({ anonymousId: DEVICE });
     expect(translateSnowplow({ ...plain, cx: undefined }, opts).calls[0]).toBeInstanceOf(Refused);
   });
