@@ -35,7 +35,7 @@ import { JITSU_SCRIPT_CACHE, readJitsuScript } from './jitsu-script.js';
 import { posthogScriptRoutes } from './posthog-script.js';
 import { AnalyticsScriptRoutes } from './analytics-script.js';
 import { decodeRequest, defaultReplies, formatRoute, Refused, type FormatRoute, type Replies, type SegmentCall } from './formats/index.js';
-import { COOKIELESS, COOKIELESS_SENTINEL, CookielessIds, randomCookielessSecret } from './formats/cookieless.js';
+import { COOKIELESS, COOKIELESS_SENTINEL, CookielessIds } from './formats/cookieless.js';
 import { POSTHOG_UNKNOWN_TOKEN, type CookielessCall } from './formats/posthog.js';
 import { posthogConfigJson, posthogConfigScript, POSTHOG_FLAGS } from './formats/posthog-sdk.js';
 import { RecordSlab } from './slab.js';
@@ -159,7 +159,11 @@ export class IngestEdge {
 
   constructor(private readonly deps: EdgeDeps) {
     this.keys = new WriteKeys(deps.config.keys.write);
-    this.cookielessIds = new CookielessIds(deps.config.ingest.cookielessSecret ?? randomCookielessSecret());
+    // startIngest makes the process's secret when none is configured: one per edge here would give
+    // a visitor another id on each thread.
+    const secret = deps.config.ingest.cookielessSecret;
+    if (secret === null || secret === undefined) throw new Error('IngestEdge needs config.ingest.cookielessSecret (startIngest sets one for the process)');
+    this.cookielessIds = new CookielessIds(secret);
     this.slab = new RecordSlab(deps.codec);
     this.eventsTopic = deps.config.kafka.topics.events;
     this.rejectedTopic = deps.config.kafka.topics.rejected;
