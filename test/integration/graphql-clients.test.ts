@@ -138,47 +138,55 @@ function printedFrom(result: { data?: unknown }): string {
 /** What @graphql-tools/executor-http (graphql-config, codegen's URL loader) sends with its POSTs. */
 const TOOLS_HEADERS = { accept: 'application/graphql-response+json, application/json, multipart/mixed', 'content-type': 'application/json' };
 
+/** Apollo Client with relay-style paging of a user's events (the cache merges each page after the last). */
+const apollo = (link: ApolloLink) =>
+  new ApolloClient({
+    link,
+    cache: new InMemoryCache({ typePolicies: { User: { keyFields: ['id'], fields: { events: relayStylePagination(['from', 'to', 'type', 'event']) } } } }),
+  });
+const http = (log: Sent[], key = READ_KEY) => new HttpLink({ uri: `${base}/graphql`, headers: { authorization: `Bearer ${key}` }, fetch: recordingFetch(log) });
+
+/**
+ * erin's whole history paged 5 by 5 by Apollo Client's fetchMore with `endCursor` as `after`: every
+ * event once, in REST's order, one request a page, each with its operationName.
+ */
+async function apolloPagesAll(): Promise<void> {
+  const log: Sent[] = [];
+  const client = apollo(http(log));
+  const variables = { id: 'erin', first: 5 };
+  const watched = client.watchQuery<PageData>({ query: PAGE, variables });
+  let sub: { unsubscribe(): void } | undefined;
+  try {
+    await new Promise((resolve, reject) => {
+      sub = watched.subscribe({ next: (r) => r.loading || resolve(r), error: reject });
+    });
+    // The connection as the cache holds it.
+    const merged = () => client.readQuery<PageData>({ query: PAGE, variables })!.user.events;
+    let pages = 1;
+    while (merged().pageInfo.hasNextPage) {
+      await watched.fetchMore({ variables: { after: merged().pageInfo.endCursor } });
+      expect(++pages).toBeLessThan(20);
+    }
+    const ids = merged().edges.map((e) => e.node.eventId);
+    expect(pages).toBe(8);
+    expect(new Set(ids).size).toBe(37);
+    expect(ids).toEqual(await restIds(5));
+  } finally {
+    sub?.unsubscribe();
+  }
+  expect(log).toHaveLength(8);
+  for (const s of log) {
+    expect(s.status).toBe(200);
+    expect(JSON.parse(s.body!).operationName).toBe('ErinPage');
+  }
+}
+
 describe('with introspection on', () => {
   serverWith({ GRAPHQL_MAX_COST: '500', GRAPHQL_INTROSPECTION: 'on' });
 
   describe('Apollo Client', () => {
-    const apollo = (link: ApolloLink) =>
-      new ApolloClient({
-        link,
-        cache: new InMemoryCache({ typePolicies: { User: { keyFields: ['id'], fields: { events: relayStylePagination(['from', 'to', 'type', 'event']) } } } }),
-      });
-    const http = (log: Sent[], key = READ_KEY, extra: Partial<HttpLink.Options> = {}) =>
-      new HttpLink({ uri: `${base}/graphql`, headers: { authorization: `Bearer ${key}` }, fetch: recordingFetch(log), ...extra });
-
     it('queries with variables and operationName, and pages the whole history with fetchMore as REST does', async () => {
-      const log: Sent[] = [];
-      const client = apollo(http(log));
-      const variables = { id: 'erin', first: 5 };
-      const watched = client.watchQuery<PageData>({ query: PAGE, variables });
-      let sub: { unsubscribe(): void } | undefined;
-      try {
-        await new Promise((resolve, reject) => {
-          sub = watched.subscribe({ next: (r) => r.loading || resolve(r), error: reject });
-        });
-        // The connection as the cache holds it: relayStylePagination merges each page after the last.
-        const merged = () => client.readQuery<PageData>({ query: PAGE, variables })!.user.events;
-        let pages = 1;
-        while (merged().pageInfo.hasNextPage) {
-          await watched.fetchMore({ variables: { after: merged().pageInfo.endCursor } });
-          expect(++pages).toBeLessThan(20);
-        }
-        const ids = merged().edges.map((e) => e.node.eventId);
-        expect(pages).toBe(8);
-        expect(new Set(ids).size).toBe(37);
-        expect(ids).toEqual(await restIds(5));
-      } finally {
-        sub?.unsubscribe();
-      }
-      expect(log).toHaveLength(8);
-      for (const s of log) {
-        expect(s.status).toBe(200);
-        expect(JSON.parse(s.body!).operationName).toBe('ErinPage');
-      }
+      await apolloPagesAll();
     });
 
     it('shows a wrong key as a ServerError 401 and a query over the cost limit as GraphQL errors', async () => {
@@ -394,10 +402,15 @@ describe('on the view: the fast page', () => {
   });
   const fastPages = () => metricValue(view!.registry, 'trackhouse_graphql_fast_pages_total');
 
+  it('pages Apollo Client`s fetchMore (its __typename fields and operationName) with the fast page, as REST pages', async () => {
+    const before = await fastPages();
+    await apolloPagesAll();
+    expect((await fastPages()) - before).toBe(8);
+  });
+
   it('answers Apollo`s persisted-query hits over POST (the hash alone) with the fast page', async () => {
     const log: Sent[] = [];
-    const link = ApolloLink.from([new PersistedQueryLink({ sha256 }), new HttpLink({ uri: `${base}/graphql`, headers: auth, fetch: recordingFetch(log) })]);
-    const client = new ApolloClient({ link, cache: new InMemoryCache() });
+    const client = apollo(ApolloLink.from([new PersistedQueryLink({ sha256 }), http(log)]));
     const query = gql`query ViewApq($id: String!) { user(id: $id) { events(first: 3) { edges { cursor node { eventId } } pageInfo { endCursor } } } }`;
     const want = (await restIds(3)).slice(0, 3);
     const before = await fastPages();
