@@ -314,6 +314,12 @@ describe('with introspection on', () => {
         expect(r.headers.get('content-type')).toBe('application/graphql-response+json; charset=utf-8');
         expect(printedFrom((await r.json()) as { data?: unknown })).toBe(DOCUMENTED);
       }
+      // By GET too (executor-http's useGETForQueries): a URL past the 2 KB urql keeps GETs within.
+      const url = `${base}/graphql?${new URLSearchParams({ query: every, operationName: 'IntrospectionQuery' })}`;
+      expect(url.length).toBeGreaterThan(2048);
+      const r = await fetch(url, { headers: { accept: TOOLS_HEADERS.accept, ...auth } });
+      expect(r.status).toBe(200);
+      expect(printedFrom((await r.json()) as { data?: unknown })).toBe(DOCUMENTED);
     });
   });
 
