@@ -8,10 +8,11 @@
 // the view answers is written from the view's row bytes (./fastpage.ts; a POST within its call),
 // and anything else is executed by graphql-jit.
 // GET (and HEAD: GET's answer without its body) takes a `query`, or a persisted query: `extensions={"persistedQuery":{"version":1,
-// "sha256Hash":"<sha256 of the query text>"}}` for any document this server has validated.
+// "sha256Hash":"<sha256 of the query text>"}}` for any document this server has validated; a
+// POST the same `extensions` in its JSON body without `query`. A JSON array body (a batch) is refused.
 import { createHash } from 'node:crypto';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
-import { createHandler, type OperationArgs, type Request as GqlRequest, type RequestParams, type Response as GqlResponse } from 'graphql-http';
+import { createHandler, parseRequestParams, type OperationArgs, type Request as GqlRequest, type RequestParams, type Response as GqlResponse } from 'graphql-http';
 import { execute, GraphQLError, type ExecutionResult, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, visit, type ASTNode, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { HttpError } from '../common/errors.js';
@@ -83,6 +84,15 @@ interface Caller {
 
 /** The result execute() gives graphql-http when the fast page has written the answer into Caller.reply. */
 const FAST_RESULT: ExecutionResult = Object.freeze({ data: null });
+
+/** The answer to a persisted query's hash this server has not seen (Apollo's protocol: 200, the client retries with the text). */
+const PERSISTED_QUERY_NOT_FOUND: GqlResponse = [
+  JSON.stringify({ errors: [{ message: 'PersistedQueryNotFound', extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } }] }),
+  { status: 200, statusText: 'OK', headers: { 'content-type': 'application/json; charset=utf-8' } },
+];
+
+/** Why a POST body that is a JSON array (a batch of operations, Apollo's BatchHttpLink) is refused. */
+export const BATCH_REFUSED = 'batched operations (a JSON array body) are not supported: send one operation per request (Apollo Client: HttpLink, not BatchHttpLink)';
 
 /** Cost verdicts kept per document (per values of its cost variables). */
 const COSTS_KEPT = 64;
@@ -203,6 +213,18 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
     };
 
     /**
+     * The text of a persisted query asked for by its hash alone (`extensions.persistedQuery.
+     * sha256Hash`, Apollo's automatic persisted queries): the text this server validated under
+     * that hash, PersistedQueryNotFound's answer (the client then sends the text once), or
+     * undefined when the extensions name no hash.
+     */
+    const persistedText = (extensions: unknown): string | GqlResponse | undefined => {
+      const hash = (extensions as { persistedQuery?: { sha256Hash?: unknown } } | null)?.persistedQuery?.sha256Hash;
+      if (typeof hash !== 'string') return undefined;
+      return persisted.get(hash.toLowerCase()) ?? PERSISTED_QUERY_NOT_FOUND;
+    };
+
+    /**
      * A request's operation, validated, within the cost limit and compiled (each step once per
      * document, operation and cost-relevant variables), or the errors that refuse it.
      */
@@ -236,33 +258,38 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
 
     const handler = createHandler<HttpResponse, Caller, RunContext>({
       schema,
-      // GET with a persisted query's hash and no text: the text it stands for.
-      parseRequestParams(req): RequestParams | GqlResponse | void {
-        if (req.method !== 'GET') return;
-        const search = new URLSearchParams(req.url.slice(req.url.indexOf('?') + 1));
-        if (search.has('query')) return;
-        const ext = search.get('extensions');
-        if (ext === null) return;
-        let hash: unknown;
-        let variables: Record<string, unknown> | undefined;
+      // A persisted query's hash without its text (GET's parameters or a POST's JSON body): the
+      // text it stands for. A POST body that is a JSON array (Apollo's BatchHttpLink): refused
+      // by name (graphql-http would say "Missing query").
+      parseRequestParams(req): Promise<RequestParams | GqlResponse> | GqlResponse | void {
+        if (req.method === 'GET') {
+          const search = new URLSearchParams(req.url.slice(req.url.indexOf('?') + 1));
+          if (search.has('query')) return;
+          let extensions: unknown;
+          try {
+            extensions = JSON.parse(search.get('extensions') ?? 'null');
+          } catch {
+            return;
+          }
+          const query = persistedText(extensions);
+          if (typeof query !== 'string') return query;
+          search.set('query', query);
+          return parseRequestParams({ ...req, url: `/graphql?${search}` });
+        }
+        if (req.method !== 'POST' || typeof req.body !== 'string' || !jsonBody((req.headers as RequestHeaders).get('content-type') ?? '')) return;
+        if (/^\s*\[/.test(req.body)) throw new Error(BATCH_REFUSED);
+        // Only a body naming a persisted query is parsed here (graphql-http parses it again).
+        if (!req.body.includes('"persistedQuery"')) return;
+        let data: unknown;
         try {
-          hash = (JSON.parse(ext) as { persistedQuery?: { sha256Hash?: unknown } }).persistedQuery?.sha256Hash;
-          const v = search.get('variables');
-          if (v !== null) variables = JSON.parse(v) as Record<string, unknown>;
+          data = JSON.parse(req.body);
         } catch {
           return;
         }
-        if (typeof hash !== 'string') return;
-        const query = persisted.get(hash.toLowerCase());
-        if (query === undefined) {
-          // Apollo's automatic persisted queries: the client then sends the text once.
-          return [
-            JSON.stringify({ errors: [{ message: 'PersistedQueryNotFound', extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } }] }),
-            { status: 200, statusText: 'OK', headers: { 'content-type': 'application/json; charset=utf-8' } },
-          ];
-        }
-        const operationName = search.get('operationName');
-        return { query, ...(variables ? { variables } : {}), ...(operationName ? { operationName } : {}) };
+        if (typeof data !== 'object' || data === null || (data as { query?: unknown }).query != null) return;
+        const query = persistedText((data as { extensions?: unknown }).extensions);
+        if (typeof query !== 'string') return query;
+        return parseRequestParams({ ...req, body: { ...data, query } });
       },
       onSubscribe(req, params): OperationArgs<RunContext> | readonly GraphQLError[] {
         const variables = params.variables ?? undefined;
@@ -339,7 +366,9 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
         return false;
       }
       if (typeof data !== 'object' || data === null || Array.isArray(data)) return false;
-      const { query, variables, operationName, extensions } = data as Record<string, unknown>;
+      const { query: text, variables, operationName, extensions } = data as Record<string, unknown>;
+      // A persisted query's hash alone (Apollo's automatic persisted queries over POST): its text.
+      const query = text == null ? persistedText(extensions) : text;
       if (typeof query !== 'string') return false;
       if (variables != null && (typeof variables !== 'object' || Array.isArray(variables))) return false;
       if (operationName != null && typeof operationName !== 'string') return false;
