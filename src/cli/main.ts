@@ -9,7 +9,10 @@ import { checkNode } from './preflight.js';
 const program = new Command('trackhouse')
   .description('Self-hosted event tracking: Segment-compatible ingest -> Kafka -> ClickHouse, with a query API')
   .version(VERSION, '-V, --version', "print trackhouse's version")
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // A command line it cannot take exits 2, as a bad setting does (commander's own code is 1).
+  // Set before the commands are added, which inherit it.
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
 await registerCommands(program);
 

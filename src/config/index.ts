@@ -108,6 +108,7 @@ const SECRETS: ReadonlySet<string> = new Set([
   'KAFKA_SASL_PASSWORD',
   'CLICKHOUSE_PASSWORD',
   'TLS_KEY_PASSPHRASE',
+  'INGEST_COOKIELESS_SECRET',
 ]);
 
 /**

@@ -28,4 +28,16 @@ describe('ingest settings', () => {
     expect(loadConfig({ INGEST_COOKIELESS_SECRET: secret }, '/tmp').ingest.cookielessSecret).toBe(secret);
     expect(() => loadConfig({ INGEST_COOKIELESS_SECRET: 'short' }, '/tmp')).toThrow(/INGEST_COOKIELESS_SECRET: expected at least 32 characters/);
   });
+
+  it('never repeats INGEST_COOKIELESS_SECRET in its error: a real secret cut short would end up in terminals and pod logs', () => {
+    const cut = '7f3c9a1e5b2d8f4a6c0e9b3d7a1f5c2';
+    let message = '';
+    try {
+      loadConfig({ INGEST_COOKIELESS_SECRET: cut }, '/tmp');
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/INGEST_COOKIELESS_SECRET: expected at least 32 characters/);
+    expect(message).not.toContain(cut);
+  });
 });

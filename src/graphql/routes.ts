@@ -164,6 +164,19 @@ function acceptedMediaType(accept: string | null | undefined): string | null {
 }
 
 export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
+  // Counted in a number, handed to prom-client when the metrics are read (its inc() costs about
+  // a microsecond on this machine, per page). One metric for every app the routes are added to
+  // (the plain port's, the HTTPS port's, each reloaded certificate's): a second registration throws.
+  let fastPages = 0;
+  new Counter({
+    name: 'trackhouse_graphql_fast_pages_total',
+    help: 'GraphQL pages of user.events written from the view\'s row bytes (the fast page); other operations and pages are executed by graphql-jit',
+    registers: opts.registry ? [opts.registry] : [],
+    collect() {
+      this.inc(fastPages);
+      fastPages = 0;
+    },
+  });
   return (app, guard, reader) => {
     const { config, log } = opts;
     const schema: GraphQLSchema = buildGraphqlSchema({ reader, stream: opts.stream, log });
@@ -171,18 +184,6 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
     if (!introspectionAllowed(config)) rules.push(NoSchemaIntrospectionCustomRule);
     const cost = costLimit(schema, config.graphql.maxCost, costEstimator(reader.limits.defaultLimit, reader.limits.maxLimit));
 
-    // Counted in a number, handed to prom-client when the metrics are read (its inc() costs about
-    // a microsecond on this machine, per page).
-    let fastPages = 0;
-    new Counter({
-      name: 'trackhouse_graphql_fast_pages_total',
-      help: 'GraphQL pages of user.events written from the view\'s row bytes (the fast page); other operations and pages are executed by graphql-jit',
-      registers: opts.registry ? [opts.registry] : [],
-      collect() {
-        this.inc(fastPages);
-        fastPages = 0;
-      },
-    });
     const bodyShape = new BodyShape();
     const documents = new Map<string, Prepared>();
     const persisted = new Map<string, string>();

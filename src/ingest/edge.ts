@@ -82,6 +82,8 @@ class IngestRequest implements Submission {
   readonly records: OutRecord[] = [];
   bytes = 0;
   accepted = 0;
+  /** Valid events left out because the vendor refuses a request whole (Amplitude); still counted in its answer's total. */
+  dropped = 0;
   rejected: RejectedEvent[] | null = null;
   /** A whole-body rejection whose record goes to the rejected topic before it is answered. */
   bodyError: HttpError | null = null;
@@ -536,6 +538,7 @@ export class IngestEdge {
       r.records.length = 0;
       r.records.push(...kept);
       r.bytes = kept.reduce((n, x) => n + x.value.length + RECORD_MEMORY * 4, 0);
+      r.dropped = r.accepted;
       r.accepted = 0;
     }
     this.submit(r);
@@ -766,7 +769,7 @@ export class IngestEdge {
       const v =
         r.bodyError !== null
           ? r.replies.refused(r.bodyError.status, r.bodyError.code, r.bodyError.message)
-          : r.replies.done({ accepted: r.accepted, total: r.accepted + (r.rejected?.length ?? 0), rejected: r.rejected, bodyBytes: r.size, receivedAt: r.receivedAt });
+          : r.replies.done({ accepted: r.accepted, total: r.accepted + r.dropped + (r.rejected?.length ?? 0), rejected: r.rejected, bodyBytes: r.size, receivedAt: r.receivedAt });
       this.reply(r, v.status, v.body, false, false, v.contentType);
       return;
     }

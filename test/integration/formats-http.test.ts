@@ -172,7 +172,12 @@ describe('Amplitude', () => {
     const bad = { user_id: user, event_properties: { why: 'no event_type' } };
     const a = await send('POST', '/2/httpapi', JSON.stringify({ api_key: WRITE_KEY, events: [{ event_type: 'Fine', user_id: user }, bad] }));
     expect(a.status).toBe(400);
-    expect(JSON.parse(a.text)).toMatchObject({ code: 400, events_with_missing_fields: { event_type: [1] }, events_with_invalid_fields: {} });
+    expect(JSON.parse(a.text)).toMatchObject({
+      code: 400,
+      error: '1 of 2 events are invalid; nothing of this request was ingested',
+      events_with_missing_fields: { event_type: [1] },
+      events_with_invalid_fields: {},
+    });
     const [rej] = await reader.waitFor(rejectedTopic, 1, (r) => r.value.includes(user));
     expect(JSON.parse(rej!.value.toString())).toEqual(bad);
     // A later request's event has landed, and none of the refused request's did.

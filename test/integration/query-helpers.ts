@@ -115,7 +115,8 @@ async function fetchReply(url: string, key: string | null): Promise<Reply> {
 
 /**
  * `dashboard`, `graphql`: the query server also serves the dashboard's or GraphQL's routes, as the
- * query component wires them (GraphQL without a stream component); `routes`: more route sets.
+ * query component wires them (GraphQL with its metric, without a stream component); `routes`: more
+ * route sets.
  */
 export async function startHarness(opts: { env?: Env; dashboard?: boolean; graphql?: boolean; routes?: readonly QueryRoutes[] } = {}): Promise<Harness> {
   const dir = tempDir('trackhouse-query-');
@@ -125,7 +126,7 @@ export async function startHarness(opts: { env?: Env; dashboard?: boolean; graph
   const registry = createRegistry('query', false);
   const routes = [
     ...(opts.dashboard ? [dashboardRoutes(config, silentLogger())] : []),
-    ...(opts.graphql ? [graphqlRoutes({ config, log: silentLogger(), stream: null })] : []),
+    ...(opts.graphql ? [graphqlRoutes({ config, log: silentLogger(), registry, stream: null })] : []),
     ...(opts.routes ?? []),
   ];
   const server = await startQuery({ config, clickhouse: ch.client, log: silentLogger(), registry, routes });

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { kafkaBrokers, tempDir, uniqueTopicEnv } from '../support/env.js';
 import { READ_KEY, startPipeline, type ApiEvent } from './pipeline-support.js';
+import { startHarness } from './query-helpers.js';
 
 const MAIN = path.resolve('dist/cli/main.js');
 const WRITE_AUTH = `Basic ${Buffer.from('test-write-key:').toString('base64')}`;
@@ -202,6 +203,29 @@ describe.skipIf(!OPENSSL)('TLS in transit', () => {
       await expect(httpsCall(ingest.port, certs.ca, 'GET', '/healthz', {})).rejects.toThrow();
     } finally {
       await p.close();
+    }
+  });
+
+  it('serves GraphQL, counted in one metric, on the HTTP and the HTTPS port and after a reload, as trackhouse query wires it', async () => {
+    use(certs, 1);
+    // The routes are added to each app: the plain port's, the HTTPS port's, each reloaded certificate's.
+    const h = await startHarness({ graphql: true, env: { TLS_CERT_FILE: certs.certFile, TLS_KEY_FILE: certs.keyFile, QUERY_TLS_PORT: '0' } });
+    try {
+      const tlsPort = h.server.tlsPort!;
+      const body = JSON.stringify({ query: '{ user(id: "tls-gql") { events(first: 5) { edges { cursor } } } }' });
+      const headers = { 'content-type': 'application/json', authorization: `Bearer ${READ_KEY}` };
+      const plain = await fetch(`${h.base}/graphql`, { method: 'POST', headers, body });
+      expect([plain.status, await plain.json()]).toEqual([200, { data: { user: { events: { edges: [] } } } }]);
+      const before = await httpsCall(tlsPort, certs.ca, 'POST', '/graphql', headers, body);
+      expect([before.status, before.serial]).toEqual([200, SERIAL[1]]);
+      use(certs, 2);
+      await h.server.reloadTls();
+      const after = await httpsCall(tlsPort, certs.ca, 'POST', '/graphql', headers, body);
+      expect([after.status, after.serial, JSON.parse(after.body)]).toEqual([200, SERIAL[2], { data: { user: { events: { edges: [] } } } }]);
+      const metric = (await h.registry.metrics()).split('\n').filter((l) => l.startsWith('trackhouse_graphql_fast_pages_total'));
+      expect(metric).toHaveLength(1);
+    } finally {
+      await h.close();
     }
   });
 
