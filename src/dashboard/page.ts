@@ -32,7 +32,7 @@ ${scripts}
     <button type="submit">Use key</button>
   </form>
   <div id="key-set" class="key-set" hidden>
-    <span>read key set for this tab</span>
+    <span id="key-set-note" tabindex="-1">read key set for this tab</span>
     <button id="key-forget" type="button">Forget key</button>
   </div>
 </header>
@@ -83,7 +83,7 @@ ${banner}
     </form>
     <p class="status" data-status></p>
     <div class="chart" data-chart></div>
-    <div class="table-wrap"><table data-table></table></div>
+    <div class="table-wrap" tabindex="0" role="region" aria-label="Daily rollups, every row"><table data-table></table></div>
   </section>
   <section id="user" class="panel wide" aria-labelledby="user-title">
     <h2 id="user-title">One user's timeline</h2>
@@ -97,7 +97,7 @@ ${banner}
       <button type="submit">Show events</button>
     </form>
     <p class="status" data-status></p>
-    <div class="table-wrap"><table data-table></table></div>
+    <div class="table-wrap" tabindex="0" role="region" aria-label="The user's events" data-wrap><table data-table></table></div>
     <button type="button" data-more hidden>Load older events</button>
   </section>
 </main>

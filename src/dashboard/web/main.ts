@@ -25,6 +25,7 @@ const banner = $('banner');
 const keyForm = $<HTMLFormElement>('key-form');
 const keyInput = $<HTMLInputElement>('key-input');
 const keySet = $('key-set');
+const keySetNote = $('key-set-note');
 
 function showBanner(text: string, kind: 'info' | 'warn' | 'error'): void {
   banner.textContent = text;
@@ -48,9 +49,12 @@ function renderBanner(): void {
 }
 
 function showKeyForm(show: boolean): void {
+  const hadFocus = keyForm.contains(document.activeElement);
   keyForm.hidden = !show;
   keySet.hidden = show;
   if (show) keyInput.focus();
+  // The form just submitted is gone: its focus goes to the note that replaced it, not to the body.
+  else if (hadFocus) keySetNote.focus();
 }
 
 const pipeline = new PipelinePanel($('pipeline'), api);
