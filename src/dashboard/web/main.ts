@@ -21,17 +21,23 @@ const $ = <T extends HTMLElement>(id: string): T => {
 let key: string | null = loadKey();
 const api = new Api(() => key);
 
+const messages = $('messages');
 const banner = $('banner');
 const keyForm = $<HTMLFormElement>('key-form');
 const keyInput = $<HTMLInputElement>('key-input');
 const keySet = $('key-set');
 const keySetNote = $('key-set-note');
 
+/**
+ * The banner, in its live region (always on the page): errors are announced at once, the rest
+ * politely. The same message again (every failing refresh) is left alone, so it is said once.
+ */
 function showBanner(text: string, kind: 'info' | 'warn' | 'error'): void {
+  if (banner.textContent === text && banner.classList.contains(kind)) return;
+  messages.setAttribute('aria-live', kind === 'error' ? 'assertive' : 'polite');
   banner.textContent = text;
   banner.className = `banner ${kind}`;
   banner.hidden = text === '';
-  banner.setAttribute('role', kind === 'error' ? 'alert' : 'status');
 }
 
 /** Errors of the whole page, by panel: shown until that panel's next refresh works. */
