@@ -8,9 +8,11 @@ export function renderPage(base: string, problem: string | null): string {
     ? ''
     : `<script defer src="${base}uplot.js"></script>
 <script type="module" src="${base}main.js"></script>`;
+  // The banner sits in a live region that is always on the page (even with no message), so a
+  // screen reader hears each new message; main.ts makes it assertive for errors.
   const banner = problem
-    ? `<div id="banner" class="banner error" role="alert">The dashboard cannot run: ${escapeHtml(problem)}.</div>`
-    : `<div id="banner" class="banner info" role="status">Loading the dashboard's scripts… If this message stays, the scripts did not load: reload the page, or check that JavaScript is enabled.</div>`;
+    ? `<div id="messages" class="messages" aria-live="assertive"><div id="banner" class="banner error">The dashboard cannot run: ${escapeHtml(problem)}.</div></div>`
+    : `<div id="messages" class="messages" aria-live="polite"><div id="banner" class="banner info">Loading the dashboard's scripts… If this message stays, the scripts did not load: reload the page, or check that JavaScript is enabled.</div></div>`;
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -32,13 +34,14 @@ ${scripts}
     <button type="submit">Use key</button>
   </form>
   <div id="key-set" class="key-set" hidden>
-    <span>read key set for this tab</span>
+    <span id="key-set-note" tabindex="-1">read key set for this tab</span>
     <button id="key-forget" type="button">Forget key</button>
   </div>
 </header>
+<main>
 ${banner}
 <noscript><div class="banner error">This dashboard needs JavaScript. The API works without it: see the README's "Reading events".</div></noscript>
-<main class="grid">
+<div class="grid">
   <section id="live" class="panel wide" aria-labelledby="live-title">
     <h2 id="live-title">Live events per second, by source</h2>
     <p class="note">The last 15 minutes, per minute, updated every 2 s.</p>
@@ -81,9 +84,9 @@ ${banner}
       <label>Source <input name="source" type="text" placeholder="all" spellcheck="false"></label>
       <button type="submit">Show</button>
     </form>
-    <p class="status" data-status></p>
+    <p class="status" data-status role="status"></p>
     <div class="chart" data-chart></div>
-    <div class="table-wrap"><table data-table></table></div>
+    <div class="table-wrap" tabindex="0" role="region" aria-label="Daily rollups, every row"><table data-table></table></div>
   </section>
   <section id="user" class="panel wide" aria-labelledby="user-title">
     <h2 id="user-title">One user's timeline</h2>
@@ -96,10 +99,11 @@ ${banner}
       <label>Per page <select name="limit"><option>20</option><option selected>100</option><option>500</option></select></label>
       <button type="submit">Show events</button>
     </form>
-    <p class="status" data-status></p>
-    <div class="table-wrap"><table data-table></table></div>
+    <p class="status" data-status role="status"></p>
+    <div class="table-wrap" tabindex="0" role="region" aria-label="The user's events" data-wrap><table data-table></table></div>
     <button type="button" data-more hidden>Load older events</button>
   </section>
+</div>
 </main>
 </body>
 </html>

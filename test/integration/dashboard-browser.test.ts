@@ -5,13 +5,15 @@
 // digit (rounded, as before, where the browser lacks JSON.rawJSON), a phone-sized screen does not
 // scroll sideways, and a stopping server shows 503 and then "no answer" while the data stays on
 // screen; a server whose stream is not running yet (503 on live volume only) keeps the rest of the
-// page usable.
+// page usable. axe-core finds no serious or critical violation in any of those states (laptop,
+// phone, dark), and the key, the range picker and the user lookup work from the keyboard alone.
 // Each test keeps a screenshot (and the paint timings) under test-results/dashboard-browser/<test>/.
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium as playwright, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { axeViolations, violationLines, type AxeViolation } from '../support/axe.js';
 import { CHROMIUM_ARGS, CHROMIUM_MISSING, chromiumPath, outputDir, writeJson } from '../support/chromium.js';
 import { postBatch, sendBatch, startAllInOne, userEventsText, withinOneUtcDay, WIDE_PROPERTIES, type AllInOne } from '../support/allinone.js';
 
@@ -19,6 +21,8 @@ const SUITE = 'dashboard-browser';
 const executablePath = chromiumPath();
 /** Long enough that the page sees the draining server's 503 whatever the machine's load. */
 const DRAIN_DELAY_MS = 20_000;
+const LAPTOP = { width: 1280, height: 900 };
+const PHONE = { width: 390, height: 844 };
 
 // Listed as skipped, with the reason, only when there is no browser to drive.
 if (executablePath === null) {
@@ -50,8 +54,8 @@ describe.runIf(executablePath !== null)('dashboard in a browser (Chromium), agai
   });
 
   /** A fresh tab (its own sessionStorage), its page errors collected. */
-  async function open(viewport = { width: 1280, height: 900 }): Promise<{ page: Page; errors: string[] }> {
-    const context = await browser.newContext({ viewport });
+  async function open(viewport = LAPTOP, colorScheme: 'light' | 'dark' = 'light'): Promise<{ page: Page; errors: string[] }> {
+    const context = await browser.newContext({ viewport, colorScheme });
     const page = await context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
@@ -107,7 +111,7 @@ describe.runIf(executablePath !== null)('dashboard in a browser (Chromium), agai
     const warm: Record<string, number>[] = [];
     for (let i = 0; i < 5; i++) {
       if (i > 0) {
-        const c = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+        const c = await browser.newContext({ viewport: LAPTOP });
         const p = await c.newPage();
         await p.goto(dashboardUrl);
         cold.push(await paintTiming(p));
@@ -258,7 +262,7 @@ describe.runIf(executablePath !== null)('dashboard in a browser (Chromium), agai
     await page.context().close();
 
     // A browser without source text access (Chromium before 114): the page parses as it always did.
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const context = await browser.newContext({ viewport: LAPTOP });
     await context.addInitScript('delete JSON.rawJSON');
     const old = await context.newPage();
     const oldErrors: string[] = [];
@@ -272,7 +276,7 @@ describe.runIf(executablePath !== null)('dashboard in a browser (Chromium), agai
   });
 
   it('fits a phone screen: nothing makes the page scroll sideways', async () => {
-    const { page, errors } = await open({ width: 390, height: 844 });
+    const { page, errors } = await open(PHONE);
     await enterKey(page, 'dev-read-key');
     await expect.poll(() => page.locator('#top [data-events] li', { hasText: eventName }).count(), { timeout: 30_000 }).toBe(1);
     await page.fill('#user input[name=user]', userId);
@@ -281,6 +285,129 @@ describe.runIf(executablePath !== null)('dashboard in a browser (Chromium), agai
     const widths = (await page.evaluate('({ page: document.documentElement.scrollWidth, screen: window.innerWidth })')) as { page: number; screen: number };
     expect(widths.page).toBeLessThanOrEqual(widths.screen);
     await screenshot(page, 'phone');
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
+  // Every state a person meets (the key prompt, a refused key, the data, a user's timeline, the
+  // API's 503, no answer) checked by axe-core: no serious or critical violation, at a laptop's and
+  // a phone's size, light and dark. The report of each state is kept beside its screenshot.
+  for (const [screen, viewport, scheme] of [['laptop', LAPTOP, 'light'], ['phone', PHONE, 'light'], ['laptop, dark', LAPTOP, 'dark']] as const) {
+    it(`has no serious or critical axe-core violation in any state of the page (${screen})`, async () => {
+      const test = `axe ${screen}`;
+      const { page, errors } = await open(viewport, scheme);
+      const found: Record<string, AxeViolation[]> = {};
+      let n = 0;
+      const check = async (state: string) => {
+        found[state] = await axeViolations((script) => page.evaluate(script));
+        await screenshot(page, test, `${++n}-${state.replace(/[^a-z0-9]+/gi, '-')}`);
+      };
+      await expect.poll(() => page.textContent('#banner')).toContain('Enter the read key');
+      await check('key prompt');
+      await enterKey(page, 'not-the-read-key');
+      await expect.poll(() => page.textContent('#banner'), { timeout: 20_000 }).toContain('The read key was refused (401');
+      await check('401');
+      await enterKey(page, 'dev-read-key');
+      await expect.poll(() => page.locator('#top [data-events] li', { hasText: eventName }).count(), { timeout: 30_000 }).toBe(1);
+      await expect.poll(() => page.locator('#rollups table tbody tr').count(), { timeout: 30_000 }).toBeGreaterThan(0);
+      await expect.poll(() => page.locator('#pipeline [data-component=sink]').count(), { timeout: 20_000 }).toBe(1);
+      await expect.poll(() => page.locator('#live [data-source]').count(), { timeout: 20_000 }).toBeGreaterThan(0);
+      // Beyond axe's rules: each chart (a canvas) is an image with a name, its numbers in the panel as text.
+      const canvases = await page.locator('.chart canvas').count();
+      expect(canvases).toBeGreaterThan(0);
+      expect(await page.locator('.chart [role=img][aria-label] canvas').count()).toBe(canvases);
+      expect(await page.getByRole('img', { name: /events per second by source/ }).count()).toBe(1);
+      // No message now, but its live region is on the page, so the next one is heard.
+      expect(await page.isVisible('#banner')).toBe(false);
+      expect(await page.evaluate("getComputedStyle(document.querySelector('#messages')).display !== 'none' && document.querySelector('#messages').getAttribute('aria-live')")).toBe('polite');
+      await check('data');
+      await page.fill('#user input[name=user]', userId);
+      await page.selectOption('#user select[name=limit]', '20');
+      await page.click('#user button[type=submit]');
+      await expect.poll(() => page.locator('#user table tbody tr').count(), { timeout: 20_000 }).toBe(20);
+      // The lookup's outcome is a status a screen reader hears.
+      expect(await page.getByRole('status').filter({ hasText: `20 events of ${userId}` }).count()).toBe(1);
+      await check('user timeline');
+      // The API's own refusals, as the browser sees them: a draining server's 503, then no answer.
+      const draining = JSON.stringify({ error: 'draining', message: 'the server is shutting down' });
+      await page.route('**/v1/**', (route) => route.fulfill({ status: 503, contentType: 'application/json', body: draining }));
+      await expect.poll(() => page.textContent('#banner'), { timeout: 20_000 }).toContain('The query API is unavailable (503');
+      expect(await page.getAttribute('#messages', 'aria-live')).toBe('assertive');
+      await check('503');
+      await page.unroute('**/v1/**');
+      await page.route('**/v1/**', (route) => route.abort('connectionrefused'));
+      await expect.poll(() => page.textContent('#banner'), { timeout: 20_000 }).toContain('No answer from the query API');
+      await check('no answer');
+      writeJson(path.join(outputDir(SUITE, test), 'axe.json'), found);
+      const all = violationLines(found, false);
+      if (all.length > 0) process.stdout.write(`axe-core, ${screen}, every violation:\n${all.join('\n')}\n`);
+      const serious = violationLines(found, true);
+      expect(serious, `serious or critical axe-core violations (${screen}):\n${serious.join('\n')}`).toEqual([]);
+      expect(errors).toEqual([]);
+      await page.context().close();
+    });
+  }
+
+  it('works with the keyboard alone: the key, the range picker, the user lookup and its filters; focus visible', async () => {
+    const test = 'keyboard';
+    const { page, errors } = await open();
+    const focused = () => page.evaluate('document.activeElement === document.body ? "body" : document.activeElement.id || document.activeElement.outerHTML.slice(0, 80)');
+    const tabTo = async (selector: string, max = 60) => {
+      for (let i = 0; i < max; i++) {
+        await page.keyboard.press('Tab');
+        if (await page.evaluate(`document.activeElement.matches(${JSON.stringify(selector)})`)) return;
+      }
+      throw new Error(`Tab never reached ${selector} (focus on ${String(await focused())})`);
+    };
+    // The focused element shows the page's own ring: 2 px or more, not the browser's thin default.
+    const ring = () => page.evaluate(`(() => { const s = getComputedStyle(document.activeElement); return document.activeElement.matches(':focus-visible') && s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2; })()`);
+
+    await tabTo('#key-input');
+    expect(await ring()).toBe(true);
+    await page.keyboard.type('dev-read-key');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.isVisible('#key-form')).toBe(false);
+    // The form is gone: focus is on what replaced it (not lost to the body), and Tab goes on from there.
+    expect(await focused()).toBe('key-set-note');
+    await page.keyboard.press('Tab');
+    expect(await focused()).toBe('key-forget');
+    expect(await ring()).toBe(true);
+
+    // The range picker: by category, one source, shown with Enter in a field.
+    await tabTo('#rollups select[name=by]');
+    await page.keyboard.press('c');
+    expect(await page.inputValue('#rollups select[name=by]')).toBe('category');
+    await tabTo('#rollups input[name=source]');
+    await page.keyboard.type('dev');
+    await page.keyboard.press('Enter');
+    const categoryRow = page.locator('#rollups table tbody tr', { hasText: category });
+    await expect.poll(() => categoryRow.locator('td.num').first().textContent().catch(() => null), { timeout: 20_000 }).toBe('22');
+    await tabTo('#rollups button[type=submit]');
+    expect(await ring()).toBe(true);
+
+    // The user lookup: 20 a page, then the older ones; then the type filter.
+    const rows = page.locator('#user table tbody tr');
+    await tabTo('#user input[name=user]');
+    await page.keyboard.type(userId);
+    await tabTo('#user select[name=limit]');
+    await page.keyboard.press('2');
+    expect(await page.inputValue('#user select[name=limit]')).toBe('20');
+    await tabTo('#user button[type=submit]');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => rows.count(), { timeout: 20_000 }).toBe(20);
+    await tabTo('#user [data-more]');
+    expect(await ring()).toBe(true);
+    await page.keyboard.press('Enter');
+    await expect.poll(() => rows.count(), { timeout: 20_000 }).toBe(25);
+    // The button is gone with the last page: focus stays in the panel, on the table it filled.
+    expect(await page.evaluate("document.activeElement.closest('#user') !== null")).toBe(true);
+    await tabTo('#user select[name=type]');
+    await page.keyboard.press('p');
+    expect(await page.inputValue('#user select[name=type]')).toBe('page');
+    await tabTo('#user input[name=event]');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => rows.count(), { timeout: 20_000 }).toBe(3);
+    await screenshot(page, test);
     expect(errors).toEqual([]);
     await page.context().close();
   });

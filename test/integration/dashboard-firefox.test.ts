@@ -2,7 +2,7 @@
 // BiDi) against the all-in-one as a user starts it: the page paints before any key (first paint
 // recorded), a wrong key says so, events sent to the ingest are counted, a user's events are listed
 // and paged, their properties' integers past 2^53 shown digit for digit, and a phone-sized window
-// does not scroll sideways. The Chromium test
+// does not scroll sideways, and axe-core finds no serious or critical violation. The Chromium test
 // (dashboard-browser.test.ts) covers the same and more; this one proves the page is not
 // Chromium-only. Each test keeps a screenshot under test-results/dashboard-firefox/<test>/.
 import { randomBytes } from 'node:crypto';
@@ -11,6 +11,7 @@ import path from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendBatch, startAllInOne, userEventsText, withinOneUtcDay, WIDE_PROPERTIES, type AllInOne } from '../support/allinone.js';
+import { axeViolations, violationLines, type AxeViolation } from '../support/axe.js';
 import { FIREFOX_MISSING, firefoxPath, outputDir, writeJson } from '../support/chromium.js';
 
 const SUITE = 'dashboard-firefox';
@@ -63,8 +64,8 @@ describe.runIf(executablePath !== null)('dashboard in Firefox, against trackhous
     await page.click('#key-form button[type=submit]');
   }
 
-  async function screenshot(page: Page, test: string): Promise<void> {
-    await page.screenshot({ path: path.join(outputDir(SUITE, test), 'screenshot.png') as `${string}.png`, fullPage: true });
+  async function screenshot(page: Page, test: string, name = 'screenshot'): Promise<void> {
+    await page.screenshot({ path: path.join(outputDir(SUITE, test), `${name}.png`) as `${string}.png`, fullPage: true });
   }
 
   it('paints the page before any key is entered (first paint recorded)', async () => {
@@ -151,4 +152,36 @@ describe.runIf(executablePath !== null)('dashboard in Firefox, against trackhous
     expect(errors).toEqual([]);
     await close();
   });
+
+  // axe-core in Firefox too (the Chromium test also checks the 503 and "no answer" states, and dark).
+  for (const [screen, viewport] of [['laptop', { width: 1280, height: 900 }], ['phone', { width: 390, height: 844 }]] as const) {
+    it(`has no serious or critical axe-core violation: the key prompt, a refused key, the data, a user's timeline (${screen})`, async () => {
+      const test = `axe ${screen}`;
+      const { page, errors, close } = await open(viewport);
+      const found: Record<string, AxeViolation[]> = {};
+      let n = 0;
+      const check = async (state: string) => {
+        found[state] = await axeViolations((script) => page.evaluate(script));
+        await screenshot(page, test, `${++n}-${state.replace(/[^a-z0-9]+/gi, '-')}`);
+      };
+      await expect.poll(() => text(page, '#banner')).toContain('Enter the read key');
+      await check('key prompt');
+      await enterKey(page, 'not-the-read-key');
+      await expect.poll(() => text(page, '#banner'), { timeout: 20_000 }).toContain('The read key was refused (401');
+      await check('401');
+      await enterKey(page, 'dev-read-key');
+      await expect.poll(() => count(page, '#top [data-events] li'), { timeout: 30_000 }).toBeGreaterThan(0);
+      await expect.poll(() => count(page, '#rollups table tbody tr'), { timeout: 30_000 }).toBeGreaterThan(0);
+      await check('data');
+      await page.type('#user input[name=user]', userId);
+      await page.keyboard.press('Enter');
+      await expect.poll(() => count(page, '#user table tbody tr'), { timeout: 20_000 }).toBeGreaterThan(0);
+      await check('user timeline');
+      writeJson(path.join(outputDir(SUITE, test), 'axe.json'), found);
+      const serious = violationLines(found, true);
+      expect(serious, `serious or critical axe-core violations (Firefox, ${screen}):\n${serious.join('\n')}`).toEqual([]);
+      expect(errors).toEqual([]);
+      await close();
+    });
+  }
 });

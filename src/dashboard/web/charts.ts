@@ -13,6 +13,8 @@ export interface ChartOptions {
   height: number;
   /** Value axis unit shown in the legend, e.g. "events/s". */
   unit: string;
+  /** The chart's text alternative: what it shows and where the same numbers are as text. */
+  label: string;
   /** Days on the x axis (UTC dates) instead of times of day (the person's local time). */
   days?: boolean;
   /** Show this many seconds up to the newest point (a moving window), rather than the data's span. */
@@ -59,6 +61,10 @@ export class TimeChart {
     this.container.replaceChildren();
     this.labels = labels;
     this.plot = new uPlot(this.options(lines), data, this.container);
+    // A canvas says nothing to a screen reader: one image with a name (its legend, the live
+    // values under the pointer, is part of the picture); the numbers are in the panel as text.
+    this.plot.root.setAttribute('role', 'img');
+    this.plot.root.setAttribute('aria-label', this.opts.label);
   }
 
   clear(): void {

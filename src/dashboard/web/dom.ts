@@ -39,12 +39,17 @@ export function part<T extends HTMLElement = HTMLElement>(panel: HTMLElement, na
 
 export type StatusKind = 'info' | 'warn' | 'error' | 'ok';
 
-/** A panel's one-line status ("loading", "not available on this server", an error). Empty hides it. */
+/**
+ * A panel's one-line status ("loading", "not available on this server", an error); empty takes
+ * no room. It stays on the page (a live region must be there before its text changes) and is left
+ * alone when unchanged, so a screen reader says a status once, not at every refresh.
+ */
 export function setStatus(panel: HTMLElement, text: string, kind: StatusKind = 'info'): void {
   const s = part(panel, 'status');
+  const cls = `status ${kind}`;
+  if (s.textContent === text && s.className === cls) return;
   s.textContent = text;
-  s.className = `status ${kind}`;
-  s.hidden = text === '';
+  s.className = cls;
 }
 
 /** Horizontal bars: label, value text, and a bar whose width is the value's share of the largest. */

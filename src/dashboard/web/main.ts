@@ -21,16 +21,23 @@ const $ = <T extends HTMLElement>(id: string): T => {
 let key: string | null = loadKey();
 const api = new Api(() => key);
 
+const messages = $('messages');
 const banner = $('banner');
 const keyForm = $<HTMLFormElement>('key-form');
 const keyInput = $<HTMLInputElement>('key-input');
 const keySet = $('key-set');
+const keySetNote = $('key-set-note');
 
+/**
+ * The banner, in its live region (always on the page): errors are announced at once, the rest
+ * politely. The same message again (every failing refresh) is left alone, so it is said once.
+ */
 function showBanner(text: string, kind: 'info' | 'warn' | 'error'): void {
+  if (banner.textContent === text && banner.classList.contains(kind)) return;
+  messages.setAttribute('aria-live', kind === 'error' ? 'assertive' : 'polite');
   banner.textContent = text;
   banner.className = `banner ${kind}`;
   banner.hidden = text === '';
-  banner.setAttribute('role', kind === 'error' ? 'alert' : 'status');
 }
 
 /** Errors of the whole page, by panel: shown until that panel's next refresh works. */
@@ -48,9 +55,12 @@ function renderBanner(): void {
 }
 
 function showKeyForm(show: boolean): void {
+  const hadFocus = keyForm.contains(document.activeElement);
   keyForm.hidden = !show;
   keySet.hidden = show;
   if (show) keyInput.focus();
+  // The form just submitted is gone: its focus goes to the note that replaced it, not to the body.
+  else if (hadFocus) keySetNote.focus();
 }
 
 const pipeline = new PipelinePanel($('pipeline'), api);

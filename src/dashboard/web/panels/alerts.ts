@@ -67,7 +67,7 @@ export class AlertsPanel implements Panel {
         ? null
         : el(
             'div',
-            { class: 'table-wrap' },
+            { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Last notifications' },
             el(
               'table',
               { class: 'compact' },

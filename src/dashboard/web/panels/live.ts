@@ -31,7 +31,13 @@ export class LivePanel implements Panel {
     private readonly api: Api,
     pipeline: PipelinePanel,
   ) {
-    this.chart = new TimeChart(part(section, 'chart'), { height: 220, unit: 'events/s', format: fmtRate, windowSec: MINUTES * 60 });
+    this.chart = new TimeChart(part(section, 'chart'), {
+      height: 220,
+      unit: 'events/s',
+      label: 'Chart of events per second by source over the last 15 minutes; the table below has the numbers.',
+      format: fmtRate,
+      windowSec: MINUTES * 60,
+    });
     pipeline.onStatus((s) => {
       this.ingest = s.ingest;
       if (s.ingest.configured && s.ingest.events_accepted !== null) this.fallback.add(Date.parse(s.time), s.ingest.events_accepted);

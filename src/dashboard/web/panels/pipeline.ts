@@ -22,7 +22,14 @@ export class PipelinePanel implements Panel {
     private readonly section: HTMLElement,
     private readonly api: Api,
   ) {
-    this.chart = new TimeChart(part(section, 'chart'), { height: 140, unit: 'records', format: (v) => fmtInt(v), integer: true, windowSec: 15 * 60 });
+    this.chart = new TimeChart(part(section, 'chart'), {
+      height: 140,
+      unit: 'records',
+      label: "Chart of the sink's lag in records over the last 15 minutes; the sink's card above has the current lag.",
+      format: (v) => fmtInt(v),
+      integer: true,
+      windowSec: 15 * 60,
+    });
   }
 
   /** Called with every status read. */

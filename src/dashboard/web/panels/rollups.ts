@@ -23,7 +23,14 @@ export class RollupsPanel implements Panel {
     private readonly api: Api,
     run: (p: Panel) => void,
   ) {
-    this.chart = new TimeChart(part(section, 'chart'), { height: 240, unit: 'events', days: true, integer: true, format: (v) => fmtInt(v) });
+    this.chart = new TimeChart(part(section, 'chart'), {
+      height: 240,
+      unit: 'events',
+      label: 'Chart of events per UTC day for the busiest keys; the table below has every row.',
+      days: true,
+      integer: true,
+      format: (v) => fmtInt(v),
+    });
     this.form = part<HTMLFormElement>(section, 'form');
     const today = utcDay(Date.now());
     this.input('from').value = addDays(today, -6);

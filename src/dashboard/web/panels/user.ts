@@ -72,6 +72,8 @@ export class UserPanel implements Panel {
     const r = this.request;
     if (r === null || r.user === '') return;
     const append = this.loadingMore && this.cursor !== null;
+    // Read before the button is disabled (which takes the focus away from it).
+    const moreFocused = document.activeElement === this.more;
     this.more.disabled = true;
     let page: EventsPage;
     try {
@@ -79,6 +81,7 @@ export class UserPanel implements Panel {
       page = await this.api.get<EventsPage>(`/v1/users/${encodeURIComponent(r.user)}/events`, { ...r.query, cursor: append ? this.cursor : null }, parseExact);
     } catch (err) {
       this.more.disabled = false;
+      if (moreFocused) this.more.focus();
       panelError(this.section, err, `events of ${r.user} unavailable`);
       return;
     } finally {
@@ -104,6 +107,8 @@ export class UserPanel implements Panel {
     this.cursor = page.next_cursor;
     this.more.hidden = page.next_cursor === null;
     this.more.disabled = false;
+    // The focus stays where the person was: on the button, or on the table once it has it all.
+    if (moreFocused) (this.more.hidden ? part(this.section, 'wrap') : this.more).focus();
     setStatus(
       this.section,
       this.shown === 0
