@@ -71,7 +71,7 @@ export class RollupsPanel implements Panel {
     const shown = sorted.slice(0, MAX_TABLE_ROWS);
     replace(
       part(this.section, 'table'),
-      el('caption', {}, `${fmtInt(rows.length)} rows by ${by}${rows.length > shown.length ? `, the first ${fmtInt(shown.length)} shown` : ''}`),
+      el('caption', {}, `${fmtInt(rows.length)} ${rows.length === 1 ? 'row' : 'rows'} by ${by}${rows.length > shown.length ? `, the first ${fmtInt(shown.length)} shown` : ''}`),
       el('thead', {}, el('tr', {}, el('th', {}, 'day (UTC)'), el('th', {}, by), el('th', { class: 'num' }, 'events'), el('th', { class: 'num' }, 'users'))),
       el('tbody', {}, ...shown.map((r) => el('tr', {}, el('td', {}, r.day), el('td', {}, r.key), el('td', { class: 'num' }, fmtInt(r.events)), el('td', { class: 'num' }, fmtInt(r.users))))),
     );
