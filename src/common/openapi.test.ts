@@ -99,6 +99,20 @@ describe('the OpenAPI document for client generators', () => {
     expect(branches).toEqual([{ required: ['userId'] }, { required: ['anonymousId'] }]);
   });
 
+  // schemathesis generated {"anonymousId":""}, schema-valid before, which the edge refuses (missing_id).
+  it('refuses a call whose userId and anonymousId are both absent, empty or null, as the edge does', () => {
+    const track = validator({ $ref: '#/components/schemas/TrackCall' });
+    const verdicts = [
+      { anonymousId: '', event: 'e' },
+      { userId: null, anonymousId: '', event: 'e' },
+      { event: 'e' },
+      { userId: '', anonymousId: 'a-1', event: 'e' },
+      { userId: 0, event: 'e' },
+      { anonymousId: 'a-1', userId: null, event: 'e' },
+    ].map((call) => track(call));
+    expect(verdicts).toEqual([false, false, false, true, true, true]);
+  });
+
   // A YAML flow mapping splits an unquoted description at its comma: the rest became a keyword.
   const keywords = new Set(['type', 'format', 'description', 'properties', 'required', 'additionalProperties', 'items', 'enum', 'nullable', 'minimum', 'maximum', 'minLength', 'maxLength', 'minItems', 'maxItems', 'pattern', 'default', 'example', 'allOf', 'anyOf', 'oneOf', 'not', '$ref', 'title', 'readOnly', 'writeOnly', 'discriminator', 'deprecated']);
   it('uses only schema keywords in schemas', () => {

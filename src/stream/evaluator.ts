@@ -6,7 +6,7 @@
 // (afterRound), not per event.
 import type { EventProjection } from '../schema/index.js';
 import type { Rule } from './rules.js';
-import type { StoredGroup, StreamDbs } from './store.js';
+import { keyPart, type StoredGroup, type StreamDbs } from './store.js';
 import { Hll } from './hll.js';
 import { GroupState, RuleWindows, type Transition } from './window.js';
 
@@ -129,6 +129,8 @@ export class Evaluator {
           group = null;
       }
       if (group === null) continue;
+      // A user id or property value may be longer than an lmdb key holds.
+      group = keyPart(group);
       const t = rule.axis === 'event' ? p.timestamp : Math.max(p.received_at, rw.horizon);
       if (rw.isLate(t)) {
         rt.counters.late++;

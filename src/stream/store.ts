@@ -17,7 +17,7 @@
 //   groups   [rule, group]                                   -> StoredGroup
 //   notes    seq                                             -> Note (pending and the last sent)
 //   told     [rule, group]                                   -> Told (from the notification log)
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
@@ -26,6 +26,21 @@ import { processRunning } from '../common/process.js';
 import { LMDB_FORMAT } from '../state/statestore.js';
 
 export type Key = string | number | (string | number)[];
+
+/** lmdb refuses a key over 1978 bytes ("String does not fit in target buffer"). */
+const KEY_PART_MAX_BYTES = 1024;
+const KEY_PART_HEAD = 256;
+
+/**
+ * A string as a key part: itself, or when over KEY_PART_MAX_BYTES in UTF-8 (an event name or user
+ * id may have 8192 characters) its first 256 characters, `…` and a hash of the whole, so distinct
+ * strings stay distinct keys.
+ */
+export function keyPart(s: string): string {
+  if (s.length * 3 <= KEY_PART_MAX_BYTES || Buffer.byteLength(s) <= KEY_PART_MAX_BYTES) return s;
+  const cut = KEY_PART_HEAD - (/[\uD800-\uDBFF]/.test(s[KEY_PART_HEAD - 1]!) ? 1 : 0);
+  return `${s.slice(0, cut)}…${createHash('sha256').update(s).digest('hex').slice(0, 16)}`;
+}
 
 export interface StreamDbs {
   readonly root: RootDatabase;

@@ -8,7 +8,7 @@
 // by (minute, source, type, event); the accumulator is folded into the 9 cells (3 granularities
 // x 3 dimensions) once per round, then the cells changed are written with the round's commit.
 import { Hll } from './hll.js';
-import type { StreamDbs, VolumeCellData } from './store.js';
+import { keyPart, type StreamDbs, type VolumeCellData } from './store.js';
 
 export const GRANULARITIES = ['minute', 'hour', 'day'] as const;
 export type Granularity = (typeof GRANULARITIES)[number];
@@ -182,7 +182,7 @@ export class Volume {
   }
 
   private cell(g: number, dim: number, start: number, size: number, a: Acc): Cell {
-    const parts: (string | number)[] = dim === 0 ? [g, dim, start, a.source] : dim === 1 ? [g, dim, start, a.source, a.type] : [g, dim, start, a.source, a.type, a.event];
+    const parts: (string | number)[] = dim === 0 ? [g, dim, start, a.source] : dim === 1 ? [g, dim, start, a.source, a.type] : [g, dim, start, a.source, a.type, keyPart(a.event)];
     const k = parts.join('\u0000');
     let c = this.cells.get(k);
     if (c === undefined) {
@@ -249,11 +249,12 @@ export class Volume {
     const g = G_INDEX[q.window];
     const dim = q.by === 'event' || q.event !== null ? 2 : q.by === 'type' || q.type !== null ? 1 : 0;
     const rows = new Map<string, { start: number; key: string; type?: string; n: number; l: number; s: Float64Array; h: Hll }>();
+    const wanted = q.event === null ? null : keyPart(q.event);
     for (const { key, value } of this.dbs.volume.getRange({ start: [g, dim, q.from], end: [g, dim, q.to] })) {
       const [, , start, source, type, event] = key as [number, number, number, string, string?, string?];
       if (q.source !== null && source !== q.source) continue;
       if (q.type !== null && type !== q.type) continue;
-      if (q.event !== null && event !== q.event) continue;
+      if (wanted !== null && event !== wanted) continue;
       const rowKey = q.by === 'source' ? source : q.by === 'type' ? type! : event || type!;
       const id = `${start}\u0000${rowKey}\u0000${q.by === 'event' ? type : ''}`;
       let r = rows.get(id);

@@ -12,7 +12,7 @@ import { errorMessage } from '../../src/common/errors.js';
 import { LOCAL_KAFKA_VERSION } from '../../src/config/index.js';
 import { checkJava, checkMaven, jarsInstalled } from '../../src/localkafka/index.js';
 import { CHROMIUM_MISSING, chromiumPath, FIREFOX_MISSING, firefoxPath } from './chromium.js';
-import { PYTHON_CLIENTS_MISSING, pythonClients } from './python-clients.js';
+import { PYTHON_CLIENTS_MISSING, SCHEMATHESIS_MISSING, pythonClients, schemathesisCli } from './python-clients.js';
 import { CLICKHOUSE_GO_PROBE, GO_SDK_PROBE, goProblem, JDBC_PROBE, javaProblem, SDK_PROBE } from './sdk-clients.js';
 
 /** The jar cache kafka-global.ts gives the test broker. */
@@ -47,6 +47,7 @@ if (problems.length > 0) {
 if (chromiumPath() === null) process.stderr.write(`npm test: ${CHROMIUM_MISSING}.\n`);
 if (firefoxPath() === null) process.stderr.write(`npm test: ${FIREFOX_MISSING}.\n`);
 if (pythonClients() === null) process.stderr.write(`npm test: ${PYTHON_CLIENTS_MISSING}.\n`);
+else if (schemathesisCli() === null) process.stderr.write(`npm test: ${SCHEMATHESIS_MISSING}.\n`);
 for (const program of [SDK_PROBE, JDBC_PROBE]) {
   const problem = javaProblem(program);
   if (problem !== null) process.stderr.write(`npm test: ${problem}.\n`);

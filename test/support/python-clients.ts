@@ -15,11 +15,27 @@ const PROBE = 'import confluent_kafka.schema_registry.avro, fastavro, clickhouse
 
 /** The interpreter to run, when it imports every pinned client; else null. */
 export function pythonClients(): string | null {
+  return importing(PROBE);
+}
+
+/** The interpreter (PYTHON_CLIENTS, else the venv's) when it runs `imports`; else null. */
+function importing(imports: string): string | null {
   const python = process.env.PYTHON_CLIENTS ?? path.join(PYTHON_CLIENTS_VENV, 'bin', 'python');
   if (!existsSync(python)) return null;
-  const probe = spawnSync(python, ['-c', PROBE], { stdio: 'ignore', timeout: 30_000 });
+  const probe = spawnSync(python, ['-c', imports], { stdio: 'ignore', timeout: 30_000 });
   return probe.status === 0 ? python : null;
 }
+
+/** The pinned schemathesis's command, beside the interpreter that imports it; else null. */
+export function schemathesisCli(): string | null {
+  const python = importing('import schemathesis');
+  const cli = python === null ? null : path.join(path.dirname(python), 'schemathesis');
+  return cli !== null && existsSync(cli) ? cli : null;
+}
+
+export const SCHEMATHESIS_MISSING =
+  `schemathesis is not installed: test/integration/openapi-schemathesis.test.ts is skipped ` +
+  `(install it with the Python clients: .trackhouse/python-clients/bin/pip install -r ${PYTHON_CLIENTS_REQUIREMENTS})`;
 
 export const PYTHON_CLIENTS_MISSING =
   `the Python clients (Confluent's, ClickHouse's, and Segment's, RudderStack's, PostHog's, Mixpanel's, Amplitude's and Snowplow's SDKs) are not installed: the tests driving them (schema-registry-python, ingest-python-sdks, sql-port) are skipped ` +
