@@ -14,7 +14,9 @@
 // to stop is logged, the ones before it are still stopped, and the exit code is 1. The same
 // signal twice within REPEAT_WINDOW_MS counts once; after it, a signal exits at once (130). Why the
 // delay and the window: docs/architecture.md, "Processes". With TLS on, SIGHUP reloads the
-// certificate files (reloadAll) and the process keeps running.
+// certificate files (reloadAll) and the process keeps running: from the Lifecycle's creation (and,
+// through ./hangup.ts, from main.ts's first line), so a SIGHUP during start-up never ends it.
+// One then is applied once, at ready(): the parts started before it hold the files as they were.
 //
 // The bound is hard: SHUTDOWN_TIMEOUT_MS after the signal the process exits whatever its parts are
 // doing (kafkajs retrying against a broker that is gone or paused, an insert that does not end),
@@ -29,6 +31,7 @@ import { InterruptedError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { Counter } from '../common/metrics.js';
 import type { ReadinessCheck } from '../common/http.js';
+import { settleHangup } from './hangup.js';
 
 export interface Stoppable {
   /** Optional first phase: not ready, new requests refused, the port still open. */
@@ -88,14 +91,37 @@ export class Lifecycle {
   /** A stop asked for during start-up, honoured at the next step boundary. */
   private stopAsked = false;
   private stopping: Promise<boolean> | null = null;
+  /** A SIGHUP came during start-up: reload at ready(). */
+  private reloadAsked = false;
   private release!: (clean: boolean) => void;
   /** Resolves once every part is stopped: true when each stopped without an error. */
   readonly stopped = new Promise<boolean>((resolve) => (this.release = resolve));
 
+  /** With reloadOnHangup, SIGHUP is handled from here on (a start-up with TLS on takes one too). */
   constructor(
     private readonly log: Logger,
     private readonly options: StopOptions,
-  ) {}
+  ) {
+    if (options.reloadOnHangup) {
+      process.on('SIGHUP', () => this.hangup());
+      if (settleHangup(true)) this.hangup();
+    } else {
+      settleHangup(false);
+    }
+  }
+
+  /** SIGHUP with TLS on: reload now, at the end of start-up, or not at all once stopping. */
+  private hangup(): void {
+    if (this.current === 'running' && this.stopping === null) {
+      this.log.info({ signal: 'SIGHUP' }, 'reloading the TLS certificate files');
+      void this.reloadAll();
+    } else if (this.current === 'starting' && !this.stopRequested) {
+      this.reloadAsked = true;
+      this.log.info({ signal: 'SIGHUP' }, 'SIGHUP during start-up: the TLS certificate files are loaded again once every part has started');
+    } else {
+      this.log.info({ signal: 'SIGHUP' }, 'SIGHUP while stopping: nothing is reloaded');
+    }
+  }
 
   get state(): LifecycleState {
     return this.current;
@@ -130,6 +156,11 @@ export class Lifecycle {
   ready(): void {
     if (this.current === 'starting') this.current = 'running';
     this.checkpoint();
+    if (this.reloadAsked) {
+      this.reloadAsked = false;
+      this.log.info({ signal: 'SIGHUP' }, 'started: reloading the TLS certificate files, as asked during start-up');
+      void this.reloadAll();
+    }
   }
 
   /**
@@ -265,12 +296,6 @@ export class Lifecycle {
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
-      if (this.options.reloadOnHangup) {
-        process.on('SIGHUP', () => {
-          log.info({ signal: 'SIGHUP' }, 'reloading the TLS certificate files');
-          void this.reloadAll();
-        });
-      }
       // Started by `trackhouse start` with an IPC channel: if that parent dies, stop too.
       if (process.channel) process.once('disconnect', onParentGone);
     });

@@ -12,10 +12,27 @@ export type { Logger } from 'pino';
 /**
  * Logs go to stdout for the servers; `to: 'stderr'` for commands whose stdout is their result
  * (replay prints a JSON summary there, which a script must be able to parse alone).
+ *
+ * Written synchronously, as console.log writes to a file or a pipe. pino's default stdout writes in
+ * libuv's thread pool: a line still there when the process exits (every command ends with
+ * process.exit) lands after the lines process.exit flushes, or is lost, so `trackhouse start`
+ * could say "part kafka stopped" after its final "stopped", and the last lines before a hard exit
+ * (SHUTDOWN_TIMEOUT_MS, a crash) could go missing. Logs are a few lines per second, none per event.
  */
 export function createLogger(level: string, bindings: Record<string, unknown> = {}, to: 'stdout' | 'stderr' = 'stdout'): Logger {
   const options = { level, base: { pid: process.pid, ...bindings }, timestamp: pino.stdTimeFunctions.isoTime };
-  return to === 'stdout' ? pino(options) : pino(options, pino.destination({ fd: 2, sync: true }));
+  return pino(options, destination(to));
+}
+
+/** One synchronous destination per stream and thread, shared by every logger of it. */
+const destinations = new Map<'stdout' | 'stderr', pino.DestinationStream>();
+function destination(to: 'stdout' | 'stderr'): pino.DestinationStream {
+  let d = destinations.get(to);
+  if (d === undefined) {
+    d = pino.destination({ fd: to === 'stdout' ? 1 : 2, sync: true });
+    destinations.set(to, d);
+  }
+  return d;
 }
 
 /** A child logger whose bindings are new keys: throws on a key the parent already binds. */

@@ -1,5 +1,6 @@
 // kafkajs's own log lines, as createKafka routes them into ours: what it retries by itself goes to
-// debug, anything else keeps its level.
+// debug, a consumer group's rebalance to info or warn with the group named, anything else keeps
+// its level.
 import { describe, expect, it } from 'vitest';
 import { capturingLogger } from '../../test/support/log.js';
 import { loadConfig } from '../config/index.js';
@@ -25,5 +26,35 @@ describe("kafkajs's log through createKafka", () => {
       [40, 'Some other warning'],
     ]);
     expect(lines.every((l) => l.module === 'kafkajs')).toBe(true);
+  });
+
+  // The lines of a rebalance, as kafkajs 2.2.4 writes them: src/network/connection.js logs every
+  // error answer ("Response <api>"), src/consumer/runner.js what it does about it.
+  it('puts a rebalance (a member joining or leaving) at info with its group, a forgotten member at warn, and no rebalance answer at error', () => {
+    const { log, lines } = capturingLogger('debug');
+    const k = createKafka(loadConfig({ KAFKA_BROKERS: 'k1:9092' }).kafka, log).logger();
+    const conn = { broker: 'k1:9092', clientId: 'trackhouse', correlationId: 17, size: 10 };
+    const member = { groupId: 'alerts-leader', memberId: 'trackhouse-1' };
+    k.error('Response Heartbeat(key: 12, version: 3)', { ...conn, error: 'The group is rebalancing, so a rejoin is needed' });
+    k.warn('The group is rebalancing, re-joining', { ...member, error: 'The group is rebalancing, so a rejoin is needed' });
+    k.error('Response OffsetCommit(key: 8, version: 5)', { ...conn, error: 'Specified group generation id is not valid' });
+    k.error('Response Heartbeat(key: 12, version: 3)', { ...conn, error: 'The coordinator is not aware of this member' });
+    k.error('The coordinator is not aware of this member, re-joining the group', { ...member, error: 'The coordinator is not aware of this member' });
+    k.error('Response JoinGroup(key: 11, version: 5)', { ...conn, error: 'The group member needs to have a valid member id before actually entering a consumer group' });
+    // Still errors: a refusal, a broker-side failure, a crash that is no rebalance.
+    k.error('Response JoinGroup(key: 11, version: 5)', { ...conn, error: 'Not authorized to access group: Group authorization failed' });
+    k.error('Response Produce(key: 0, version: 7)', { ...conn, error: 'The server experienced an unexpected error when processing the request' });
+    k.error('Crash: KafkaJSNonRetriableError: The group is rebalancing, so a rejoin is needed', { groupId: 'g' });
+    expect(lines.map((l) => [l.level, l.msg, l.groupId ?? null])).toEqual([
+      [20, 'Response Heartbeat(key: 12, version: 3)', null],
+      [30, 'The group is rebalancing, re-joining', 'alerts-leader'],
+      [20, 'Response OffsetCommit(key: 8, version: 5)', null],
+      [20, 'Response Heartbeat(key: 12, version: 3)', null],
+      [40, 'The coordinator is not aware of this member, re-joining the group', 'alerts-leader'],
+      [20, 'Response JoinGroup(key: 11, version: 5)', null],
+      [50, 'Response JoinGroup(key: 11, version: 5)', null],
+      [50, 'Response Produce(key: 0, version: 7)', null],
+      [50, 'Crash: KafkaJSNonRetriableError: The group is rebalancing, so a rejoin is needed', 'g'],
+    ]);
   });
 });

@@ -3,7 +3,7 @@
 // interfaces, so a faster client can be measured against it later.
 import type { KafkaConfig as KafkajsConfig, logCreator, RetryOptions, SASLOptions } from 'kafkajs';
 import type { Kafka } from 'kafkajs';
-import { fastPathStatus, kafkajs } from './kafkajs.js';
+import { fastPathStatus, kafkajs, protocolErrorMessages } from './kafkajs.js';
 import { childLogger, type Logger } from '../common/log.js';
 import type { KafkaConfig } from '../config/index.js';
 import { registerCompression } from './compression.js';
@@ -20,25 +20,59 @@ export const TRANSIENT =
  */
 const BOUNDED_IDEMPOTENT = 'Limiting retries for the idempotent producer may invalidate EoS guarantees';
 
+/**
+ * Broker answers that send a member of a consumer group back to (re)join it: how the group
+ * protocol runs a rebalance (a member joined, left or timed out), which kafkajs answers by
+ * re-joining. Operators alert on ERROR; these are no error.
+ */
+const REJOIN_ERRORS = ['REBALANCE_IN_PROGRESS', 'UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'MEMBER_ID_REQUIRED'] as const;
+
+/**
+ * kafkajs's lines about a group's membership, at the level they deserve, each with its groupId:
+ * a rebalance is normal (info); a member the coordinator forgot (its session expired: a long
+ * pause, a lost connection) re-joins by itself, worth a look (warn; kafkajs says ERROR).
+ */
+const GROUP_LINES: Record<string, 'info' | 'warn'> = {
+  'The group is rebalancing, re-joining': 'info',
+  'The coordinator is not aware of this member, re-joining the group': 'warn',
+};
+
+type Level = 'error' | 'warn' | 'info' | 'debug';
+
+/**
+ * The level of one kafkajs line in our log. kafkajs logs the protocol errors it retries by itself
+ * (a coordinator still loading after a broker start, a leader moving) at ERROR, in its error field
+ * or, for a consumer's crash, in the message ("Crash: KafkaJSProtocolError: The coordinator is
+ * loading ..."); they are routine: debug. So is its "Restarting the consumer in N ms": our reader
+ * logs each crash and whether it restarts (src/kafka/reader.ts). Every error answer is logged by
+ * the connection ("Response Heartbeat(key: 12, version: 3)", ERROR, no group named) before its
+ * caller handles it; a rejoin answer's caller logs what it does with the group (GROUP_LINES), or
+ * handles it in our code (the consumer's rebalance fence): the connection's line goes to debug.
+ */
+function kafkajsLevel(level: Level, message: string, error: unknown, rejoin: ReadonlySet<string>): Level {
+  const group = GROUP_LINES[message];
+  if (group !== undefined) return group;
+  if (message === BOUNDED_IDEMPOTENT || message.startsWith('Restarting the consumer in ')) return 'debug';
+  if (level !== 'error') return level;
+  const text = typeof error === 'string' ? error : '';
+  if (TRANSIENT.test(message) || TRANSIENT.test(text)) return 'debug';
+  if (message.startsWith('Response ') && rejoin.has(text)) return 'debug';
+  return level;
+}
+
 function pinoLogCreator(log: Logger): logCreator {
   const { logLevel } = kafkajs();
-  const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  const levels: Record<number, Level> = {
     [logLevel.ERROR]: 'error',
     [logLevel.WARN]: 'warn',
     [logLevel.INFO]: 'info',
     [logLevel.DEBUG]: 'debug',
   };
+  const rejoin = new Set(protocolErrorMessages(REJOIN_ERRORS));
   return () =>
     ({ level, label, log: entry }) => {
       const { message, timestamp: _t, logger: _l, ...rest } = entry as { message: string; [k: string]: unknown };
-      // kafkajs logs the protocol errors it retries by itself (a coordinator still loading after
-      // a broker start, a leader moving) at ERROR, in its error field or, for a consumer's crash,
-      // in the message ("Crash: KafkaJSProtocolError: The coordinator is loading ..."); they are
-      // routine, so they go to debug. So does its "Restarting the consumer in N ms": our reader
-      // logs each crash and whether it restarts (src/kafka/reader.ts).
-      const transient = level === logLevel.ERROR && (TRANSIENT.test(message) || (typeof rest.error === 'string' && TRANSIENT.test(rest.error)));
-      const decided = message === BOUNDED_IDEMPOTENT || message.startsWith('Restarting the consumer in ');
-      log[transient || decided ? 'debug' : (levels[level] ?? 'info')]({ kafkajs: label, ...rest }, message);
+      log[kafkajsLevel(levels[level] ?? 'info', message, rest.error, rejoin)]({ kafkajs: label, ...rest }, message);
     };
 }
 

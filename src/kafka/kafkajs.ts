@@ -29,3 +29,10 @@ export function kafkajs(fastPath = true): Kafkajs {
 export function fastPathStatus(): FastPathStatus {
   return status;
 }
+
+/** kafkajs's text of the broker errors named by type (its protocol/error.js table; client.test.ts pins them). */
+export function protocolErrorMessages(types: readonly string[]): string[] {
+  kafkajs();
+  const { errorCodes } = require('kafkajs/src/protocol/error') as { errorCodes: { type: string; message: string }[] };
+  return errorCodes.filter((e) => types.includes(e.type)).map((e) => e.message);
+}

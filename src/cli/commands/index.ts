@@ -18,6 +18,13 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   kafka: async () => (await import('./kafka.js')).registerKafka,
 };
 
+/** The commands whose Lifecycle reloads the TLS certificate files on SIGHUP when TLS is on. */
+const RELOAD_ON_HANGUP = new Set(['start', 'ingest', 'query']);
+
+export function reloadsOnHangup(name: string): boolean {
+  return RELOAD_ON_HANGUP.has(name);
+}
+
 /** Registers the command named by `argv` (node, script, command, ...), or every command. */
 export async function registerCommands(program: Command, argv: readonly string[] = process.argv): Promise<void> {
   const name = argv[2];

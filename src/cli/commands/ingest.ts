@@ -24,13 +24,14 @@ export function registerIngest(program: Command): void {
       const explain = (err: unknown) => {
         throw explainKafkaError(err, config.kafka, brokers);
       };
-      const created = await ensureTopics(createKafka(config.kafka, log, brokers), config.kafka).catch(explain);
-      if (created.length > 0) log.info({ topics: created }, 'created Kafka topics');
+      // First, so SIGHUP reloads (TLS on) rather than ends the process while Kafka is asked.
       const life = new Lifecycle(log, {
         timeoutMs: config.shutdownTimeoutMs,
         drainDelayMs: config.drainDelayMs,
         reloadOnHangup: config.tls.files !== null,
       });
+      const created = await ensureTopics(createKafka(config.kafka, log, brokers), config.kafka).catch(explain);
+      if (created.length > 0) log.info({ topics: created }, 'created Kafka topics');
       const ingest = await ingestComponent({ config, log, registry: createRegistry('ingest'), brokers }).catch(explain);
       const exited = life.untilSignal();
       life.add(ingest);
