@@ -278,7 +278,8 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
           return parseRequestParams({ ...req, url: `/graphql?${search}` });
         }
         if (req.method !== 'POST' || typeof req.body !== 'string' || !jsonBody((req.headers as RequestHeaders).get('content-type') ?? '')) return;
-        if (/^\s*\[/.test(req.body)) throw new Error(BATCH_REFUSED);
+        // graphql-http answers an Error thrown here (not a GraphQLError) 400 with its message alone.
+        if (/^\s*\[/.test(req.body)) throw new HttpError('invalid_body', BATCH_REFUSED);
         // Only a body naming a persisted query is parsed here (graphql-http parses it again).
         if (!req.body.includes('"persistedQuery"')) return;
         let data: unknown;

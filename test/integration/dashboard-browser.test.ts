@@ -13,16 +13,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium as playwright, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { axeViolations, violationLines, type AxeViolation } from '../support/axe.js';
-import { CHROMIUM_ARGS, CHROMIUM_MISSING, chromiumPath, outputDir, writeJson } from '../support/chromium.js';
+import { axeStates, violationLines } from '../support/axe.js';
+import { CHROMIUM_ARGS, CHROMIUM_MISSING, chromiumPath, LAPTOP, outputDir, PHONE, writeJson } from '../support/chromium.js';
 import { postBatch, sendBatch, startAllInOne, userEventsText, withinOneUtcDay, WIDE_PROPERTIES, type AllInOne } from '../support/allinone.js';
 
 const SUITE = 'dashboard-browser';
 const executablePath = chromiumPath();
 /** Long enough that the page sees the draining server's 503 whatever the machine's load. */
 const DRAIN_DELAY_MS = 20_000;
-const LAPTOP = { width: 1280, height: 900 };
-const PHONE = { width: 390, height: 844 };
 
 // Listed as skipped, with the reason, only when there is no browser to drive.
 if (executablePath === null) {
@@ -296,12 +294,7 @@ describe.runIf(executablePath !== null)('dashboard in a browser (Chromium), agai
     it(`has no serious or critical axe-core violation in any state of the page (${screen})`, async () => {
       const test = `axe ${screen}`;
       const { page, errors } = await open(viewport, scheme);
-      const found: Record<string, AxeViolation[]> = {};
-      let n = 0;
-      const check = async (state: string) => {
-        found[state] = await axeViolations((script) => page.evaluate(script));
-        await screenshot(page, test, `${++n}-${state.replace(/[^a-z0-9]+/gi, '-')}`);
-      };
+      const { found, check } = axeStates((script) => page.evaluate(script), (name) => screenshot(page, test, name));
       await expect.poll(() => page.textContent('#banner')).toContain('Enter the read key');
       await check('key prompt');
       await enterKey(page, 'not-the-read-key');

@@ -11,8 +11,8 @@ import path from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendBatch, startAllInOne, userEventsText, withinOneUtcDay, WIDE_PROPERTIES, type AllInOne } from '../support/allinone.js';
-import { axeViolations, violationLines, type AxeViolation } from '../support/axe.js';
-import { FIREFOX_MISSING, firefoxPath, outputDir, writeJson } from '../support/chromium.js';
+import { axeStates, violationLines } from '../support/axe.js';
+import { FIREFOX_MISSING, firefoxPath, LAPTOP, outputDir, PHONE, writeJson } from '../support/chromium.js';
 
 const SUITE = 'dashboard-firefox';
 const executablePath = firefoxPath();
@@ -46,7 +46,7 @@ describe.runIf(executablePath !== null)('dashboard in Firefox, against trackhous
   });
 
   /** A fresh window (its own sessionStorage), its page errors collected. */
-  async function open(viewport = { width: 1280, height: 900 }): Promise<{ page: Page; errors: string[]; close(): Promise<void> }> {
+  async function open(viewport = LAPTOP): Promise<{ page: Page; errors: string[]; close(): Promise<void> }> {
     const context = await browser.createBrowserContext();
     const page = await context.newPage();
     const errors: string[] = [];
@@ -140,7 +140,7 @@ describe.runIf(executablePath !== null)('dashboard in Firefox, against trackhous
   });
 
   it('fits a phone screen: nothing makes the page scroll sideways', async () => {
-    const { page, errors, close } = await open({ width: 390, height: 844 });
+    const { page, errors, close } = await open(PHONE);
     await enterKey(page, 'dev-read-key');
     await page.type('#user input[name=user]', userId);
     // Enter, as above: the button, far down a phone's page, may still be moving as panels fill.
@@ -154,16 +154,11 @@ describe.runIf(executablePath !== null)('dashboard in Firefox, against trackhous
   });
 
   // axe-core in Firefox too (the Chromium test also checks the 503 and "no answer" states, and dark).
-  for (const [screen, viewport] of [['laptop', { width: 1280, height: 900 }], ['phone', { width: 390, height: 844 }]] as const) {
+  for (const [screen, viewport] of [['laptop', LAPTOP], ['phone', PHONE]] as const) {
     it(`has no serious or critical axe-core violation: the key prompt, a refused key, the data, a user's timeline (${screen})`, async () => {
       const test = `axe ${screen}`;
       const { page, errors, close } = await open(viewport);
-      const found: Record<string, AxeViolation[]> = {};
-      let n = 0;
-      const check = async (state: string) => {
-        found[state] = await axeViolations((script) => page.evaluate(script));
-        await screenshot(page, test, `${++n}-${state.replace(/[^a-z0-9]+/gi, '-')}`);
-      };
+      const { found, check } = axeStates((script) => page.evaluate(script), (name) => screenshot(page, test, name));
       await expect.poll(() => text(page, '#banner')).toContain('Enter the read key');
       await check('key prompt');
       await enterKey(page, 'not-the-read-key');

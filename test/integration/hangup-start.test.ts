@@ -3,7 +3,6 @@
 // during start-up, reloads its certificate once it has started, and serves HTTPS. The first SIGHUP
 // goes as soon as the process catches SIGHUP (main.ts's first line) or, whichever comes first,
 // once it holds its data dir (start-up under way): before the fix that one ended it.
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
@@ -12,10 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/common/log.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createKafka, ensureTopics } from '../../src/kafka/index.js';
+import { OPENSSL, selfSignedCertificate } from '../support/certificate.js';
 import { runCli, type CliProcess } from '../support/cli.js';
 import { kafkaBrokers, tempDir, uniqueTopicEnv } from '../support/env.js';
 
-const OPENSSL = spawnSync('openssl', ['version']).status === 0;
 if (!OPENSSL) console.warn('hangup-start.test.ts: SKIPPED, the openssl command is missing: it makes the test certificate');
 
 const dir = tempDir('trackhouse-hangup-start-');
@@ -24,10 +23,7 @@ let q: CliProcess | undefined;
 
 beforeAll(async () => {
   if (!OPENSSL) return;
-  const cert = path.join(dir.path, 'server.crt');
-  const key = path.join(dir.path, 'server.key');
-  const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8' });
-  if (made.status !== 0) throw new Error(made.stderr);
+  const { certFile, keyFile } = selfSignedCertificate(dir.path, 'server');
   env = {
     ...(uniqueTopicEnv('hangup') as Record<string, string>),
     KAFKA_BROKERS: kafkaBrokers().join(','),
@@ -37,8 +33,8 @@ beforeAll(async () => {
     QUERY_PORT: '0',
     QUERY_STREAM: 'off',
     TRACKHOUSE_READ_KEYS: 'test-read-key',
-    TLS_CERT_FILE: cert,
-    TLS_KEY_FILE: key,
+    TLS_CERT_FILE: certFile,
+    TLS_KEY_FILE: keyFile,
     LOG_LEVEL: 'info',
   };
   await ensureTopics(createKafka(loadConfig(env).kafka, silentLogger()), loadConfig(env).kafka);

@@ -2,7 +2,6 @@
 // ClickHouse's own clients (@clickhouse/client, clickhouse-connect) read the tables through it as
 // from a ClickHouse server, and nothing sent to it writes, reads the machine's files, or changes
 // the engine the sink and the query API share.
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import tls from 'node:tls';
@@ -17,6 +16,7 @@ import { createRegistry } from '../../src/common/metrics.js';
 import { createSqlEngine, serveNativePort, serveSqlPort, type ClickHouseHandle, type NativePort, type SqlPort } from '../../src/warehouse/index.js';
 import { stringBytes } from '../../src/warehouse/native.js';
 import { chdbWithEvents, helloPacket } from '../support/bi-engine.js';
+import { OPENSSL, selfSignedCertificate } from '../support/certificate.js';
 import { tempDir } from '../support/env.js';
 import { rng } from '../support/rng.js';
 import { runChild } from '../support/child.js';
@@ -644,21 +644,12 @@ describe('the read-only native SQL port, packet by packet', () => {
   });
 });
 
-const OPENSSL = spawnSync('openssl', ['version']).status === 0;
-
 describe('the read-only SQL ports with TLS files', () => {
   if (!OPENSSL) {
     it.skip('SKIPPED: the openssl command is missing (apt-get install openssl): it makes the test certificate', () => {});
     return;
   }
-  /** A self-signed certificate for 127.0.0.1 and its key, in the test's folder. */
-  const certificate = (name: string) => {
-    const certFile = path.join(dir.path, `${name}.crt`);
-    const keyFile = path.join(dir.path, `${name}.key`);
-    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
-    expect(made.status, made.stderr?.toString()).toBe(0);
-    return { certFile, keyFile };
-  };
+  const certificate = (name: string) => selfSignedCertificate(dir.path, name);
   it('speaks HTTPS only, so the read key never crosses the network in clear', async () => {
     const { certFile, keyFile } = certificate('bi');
     const secure = await serveSqlPort({ engine: await createSqlEngine(ch.client), host: '127.0.0.1', port: 0, portVariable: 'BI_PORT', readKeys: new Set([KEY]), log: createLogger('silent'), tls: { certFile, keyFile } });

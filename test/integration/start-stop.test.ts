@@ -8,8 +8,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/localkafka/index.js';
-import { childrenOf, isAlive, MAIN, seedKafkaJars } from '../support/cli.js';
+import { childrenOf, isAlive, localStartEnv, MAIN } from '../support/cli.js';
 import { tempDir } from '../support/env.js';
 
 const FINAL = '"component":"start","msg":"stopped"}';
@@ -24,9 +23,7 @@ afterEach(() => {
 
 async function startWithLocalBroker() {
   dir = tempDir('trackhouse-start-stop-');
-  seedKafkaJars(dir.path);
-  const env: Record<string, string> = { PATH: process.env.PATH!, HOME: process.env.HOME!, TRACKHOUSE_DATA_DIR: dir.path, BI_PORT: '0', BI_NATIVE_PORT: '0', LOG_LEVEL: 'info' };
-  for (const variable of ['INGEST_PORT', 'QUERY_PORT', 'SINK_PORT', 'LOCAL_KAFKA_PORT', 'LOCAL_KAFKA_CONTROLLER_PORT']) env[variable] = String(await freePort());
+  const env = { PATH: process.env.PATH!, HOME: process.env.HOME!, ...(await localStartEnv(dir.path)) };
   const logFile = path.join(dir.path, 'start.log');
   const fd = openSync(logFile, 'w');
   const child = spawn(process.execPath, [MAIN, 'start'], { env, stdio: ['ignore', fd, fd] });

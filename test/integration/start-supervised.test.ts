@@ -7,13 +7,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/localkafka/index.js';
-import { childrenOf, get, isAlive, runCli, seedKafkaJars, sendUntilAcked, storedIds, type CliProcess } from '../support/cli.js';
+import { childrenOf, get, isAlive, localStartEnv, runCli, sendUntilAcked, storedIds, type CliProcess } from '../support/cli.js';
 import { tempDir } from '../support/env.js';
 import { duplicateKeys, logProblems } from '../support/logkeys.js';
 
 const dir = tempDir('trackhouse-supervised-');
-const ports: Record<string, number> = {};
 const env: Record<string, string> = {};
 let a: CliProcess;
 const others: CliProcess[] = [];
@@ -22,26 +20,15 @@ let queryUrl = '';
 let sinkUrl = '';
 
 beforeAll(async () => {
-  seedKafkaJars(dir.path);
-  for (const p of ['ingest', 'query', 'sink', 'kafka', 'controller']) ports[p] = await freePort();
-  Object.assign(env, {
-    TRACKHOUSE_DATA_DIR: dir.path,
-    INGEST_PORT: String(ports.ingest),
-    QUERY_PORT: String(ports.query),
-    SINK_PORT: String(ports.sink),
-    BI_PORT: '0',
-    BI_NATIVE_PORT: '0',
-    LOCAL_KAFKA_PORT: String(ports.kafka),
-    LOCAL_KAFKA_CONTROLLER_PORT: String(ports.controller),
-    LOG_LEVEL: 'info',
+  Object.assign(env, await localStartEnv(dir.path), {
     RESTART_BACKOFF_MS: '300',
     // One crash in a row is restarted; the second within 10 minutes of a start ends it.
     RESTART_GIVE_UP_AFTER: '1',
     RESTART_STABLE_MS: '600000',
   });
-  ingestUrl = `http://127.0.0.1:${ports.ingest}`;
-  queryUrl = `http://127.0.0.1:${ports.query}`;
-  sinkUrl = `http://127.0.0.1:${ports.sink}`;
+  ingestUrl = `http://127.0.0.1:${env.INGEST_PORT}`;
+  queryUrl = `http://127.0.0.1:${env.QUERY_PORT}`;
+  sinkUrl = `http://127.0.0.1:${env.SINK_PORT}`;
   a = runCli(['start'], env);
   await a.waitFor('Ctrl-C drains and stops everything');
 });

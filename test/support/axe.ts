@@ -40,6 +40,22 @@ export function describeViolations(violations: readonly AxeViolation[]): string 
 /** Violations found in each state of a page, by state ("key prompt", "503", ...). */
 export type AxeByState = Record<string, readonly AxeViolation[]>;
 
+/**
+ * axe-core run state after state of one page: `check(state)` records the state's violations in
+ * `found` and takes its screenshot, named `<n>-<state>` in the order checked.
+ */
+export function axeStates(evaluate: Evaluate, screenshot: (name: string) => Promise<void>): { found: AxeByState; check(state: string): Promise<void> } {
+  const found: Record<string, readonly AxeViolation[]> = {};
+  let n = 0;
+  return {
+    found,
+    async check(state) {
+      found[state] = await axeViolations(evaluate);
+      await screenshot(`${++n}-${state.replace(/[^a-z0-9]+/gi, '-')}`);
+    },
+  };
+}
+
 /** "state: rule-id (...)" lines, every violation or (`seriousOnly`) the serious and critical ones. */
 export function violationLines(found: AxeByState, seriousOnly: boolean): string[] {
   return Object.entries(found).flatMap(([state, vs]) => vs.filter((v) => !seriousOnly || isSerious(v)).map((v) => `${state}: ${describeViolations([v])}`));

@@ -15,6 +15,10 @@ function browserPath(setting: string | undefined, candidates: readonly string[])
 }
 
 /** The browser to drive: CHROMIUM_PATH when set, else Debian's; null when there is none. */
+/** The window sizes the dashboard's browser tests use: a laptop's and a phone's. */
+export const LAPTOP: Readonly<{ width: number; height: number }> = { width: 1280, height: 900 };
+export const PHONE: Readonly<{ width: number; height: number }> = { width: 390, height: 844 };
+
 export const chromiumPath = (): string | null => browserPath(process.env.CHROMIUM_PATH, ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/lib/chromium/chromium']);
 
 export const CHROMIUM_MISSING =

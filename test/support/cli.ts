@@ -6,6 +6,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { processRunning } from '../../src/common/process.js';
 import { LOCAL_KAFKA_VERSION } from '../../src/config/index.js';
+import { freePort } from '../../src/localkafka/index.js';
 
 export const MAIN = path.resolve('dist/cli/main.js');
 
@@ -71,6 +72,18 @@ export function seedKafkaJars(dataDir: string): void {
   if (!existsSync(from)) return;
   mkdirSync(path.join(dataDir, 'kafka'), { recursive: true });
   symlinkSync(from, path.join(dataDir, 'kafka', LOCAL_KAFKA_VERSION));
+}
+
+/**
+ * The environment of a `trackhouse start` in `dataDir` with a local broker of its own: the
+ * project's Kafka jars linked in (seedKafkaJars), every port free, the SQL ports on free ports
+ * too, logs at info. Ports are read back from it (`INGEST_PORT`, ...).
+ */
+export async function localStartEnv(dataDir: string): Promise<Record<string, string>> {
+  seedKafkaJars(dataDir);
+  const env: Record<string, string> = { TRACKHOUSE_DATA_DIR: dataDir, BI_PORT: '0', BI_NATIVE_PORT: '0', LOG_LEVEL: 'info' };
+  for (const variable of ['INGEST_PORT', 'QUERY_PORT', 'SINK_PORT', 'LOCAL_KAFKA_PORT', 'LOCAL_KAFKA_CONTROLLER_PORT']) env[variable] = String(await freePort());
+  return env;
 }
 
 /** Child processes of `pid` with their command names. */

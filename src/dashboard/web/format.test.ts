@@ -1,6 +1,6 @@
 // The dashboard's number and time formatting (format.ts), checked in Node: it uses no DOM.
 import { describe, expect, it } from 'vitest';
-import { fmtBytes, fmtInt, fmtRate, fmtUtc, localInputToIso } from './format.js';
+import { fmtBytes, fmtCount, fmtInt, fmtRate, fmtUtc, localInputToIso } from './format.js';
 
 describe('formatting', () => {
   it('numbers, rates, bytes and times', () => {
@@ -12,6 +12,11 @@ describe('formatting', () => {
     expect(fmtBytes(512)).toBe('512 B');
     expect(fmtBytes(64 * 1024 * 1024)).toBe('64 MiB');
     expect(fmtUtc('2026-08-01T12:34:56.789Z')).toBe('2026-08-01 12:34:56.789 UTC');
+  });
+
+  // The rollups table's caption once said "1 rows".
+  it('a count with its noun: singular for one only', () => {
+    expect(['row', 'event', 'partition'].map((noun, i) => fmtCount([1, 0, 1234][i]!, noun))).toEqual(['1 row', '0 events', '1,234 partitions']);
   });
 
   it('a datetime-local value becomes an ISO instant; empty or nonsense is no bound', () => {

@@ -7,6 +7,11 @@ export function fmtInt(n: number | null | undefined): string {
   return n === null || n === undefined ? '—' : integer.format(n);
 }
 
+/** A count and its noun, the noun singular for 1: "1 row", "1,234 rows". */
+export function fmtCount(n: number, noun: string): string {
+  return `${integer.format(n)} ${n === 1 ? noun : `${noun}s`}`;
+}
+
 /** Events per second: two decimals under 1, one under 100, none above. */
 export function fmtRate(n: number | null | undefined): string {
   if (n === null || n === undefined) return '—';

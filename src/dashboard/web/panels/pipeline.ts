@@ -4,7 +4,7 @@
 import type { Api } from '../api.js';
 import { TimeChart } from '../charts.js';
 import { el, part, replace, setStatus } from '../dom.js';
-import { fmtBytes, fmtInt, fmtRate } from '../format.js';
+import { fmtBytes, fmtCount, fmtInt, fmtRate } from '../format.js';
 import { type Panel, panelError } from '../panel.js';
 import { CounterRate, History } from '../series.js';
 import type { IngestStatus, PipelineStatus, SinkStatus } from '../types.js';
@@ -87,7 +87,7 @@ export class PipelinePanel implements Panel {
     if (!k.configured) return card('Sink', 'unknown', [], 'Not configured (DASHBOARD_SINK_URL).');
     const partitions = k.lag_by_partition ? Object.keys(k.lag_by_partition).length : 0;
     return card('Sink', state(k), [
-      ['lag', k.lag === null ? '—' : `${fmtInt(k.lag)} records (${partitions} partition${partitions === 1 ? '' : 's'})`],
+      ['lag', k.lag === null ? '—' : `${fmtInt(k.lag)} records (${fmtCount(partitions, 'partition')})`],
       ['inserted now', `${fmtRate(this.inserted.latest())} rows/s`],
       ['inserted since start', fmtInt(k.rows_inserted)],
       ['insert failures', fmtInt(k.insert_failures)],

@@ -3,7 +3,7 @@
 import type { Api } from '../api.js';
 import { TimeChart } from '../charts.js';
 import { el, part, replace, setStatus } from '../dom.js';
-import { fmtInt } from '../format.js';
+import { fmtCount, fmtInt } from '../format.js';
 import { type Panel, panelError } from '../panel.js';
 import { addDays, dailySeries, utcDay } from '../series.js';
 import type { RollupRow } from '../types.js';
@@ -71,7 +71,7 @@ export class RollupsPanel implements Panel {
     const shown = sorted.slice(0, MAX_TABLE_ROWS);
     replace(
       part(this.section, 'table'),
-      el('caption', {}, `${fmtInt(rows.length)} ${rows.length === 1 ? 'row' : 'rows'} by ${by}${rows.length > shown.length ? `, the first ${fmtInt(shown.length)} shown` : ''}`),
+      el('caption', {}, `${fmtCount(rows.length, 'row')} by ${by}${rows.length > shown.length ? `, the first ${fmtInt(shown.length)} shown` : ''}`),
       el('thead', {}, el('tr', {}, el('th', {}, 'day (UTC)'), el('th', {}, by), el('th', { class: 'num' }, 'events'), el('th', { class: 'num' }, 'users'))),
       el('tbody', {}, ...shown.map((r) => el('tr', {}, el('td', {}, r.day), el('td', {}, r.key), el('td', { class: 'num' }, fmtInt(r.events)), el('td', { class: 'num' }, fmtInt(r.users))))),
     );

@@ -3,7 +3,7 @@
 import type { Api } from '../api.js';
 import { el, part, replace, setStatus } from '../dom.js';
 import { parseExact } from '../exactjson.js';
-import { fmtInt, fmtUtc, localInputToIso } from '../format.js';
+import { fmtCount, fmtUtc, localInputToIso } from '../format.js';
 import { type Panel, panelError } from '../panel.js';
 import type { EventRow, EventsPage } from '../types.js';
 
@@ -113,7 +113,7 @@ export class UserPanel implements Panel {
       this.section,
       this.shown === 0
         ? `No events for ${r.user} with these filters.`
-        : `${fmtInt(this.shown)} event${this.shown === 1 ? '' : 's'} of ${r.user}, newest first${page.next_cursor ? '; older ones follow' : ''}.`,
+        : `${fmtCount(this.shown, 'event')} of ${r.user}, newest first${page.next_cursor ? '; older ones follow' : ''}.`,
       this.shown === 0 ? 'warn' : 'info',
     );
   }
