@@ -2,14 +2,18 @@
 // the real broker (docs/architecture/ingest.md, "Producer").
 import { randomBytes, randomUUID } from 'node:crypto';
 import { CompressionTypes } from 'kafkajs';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/common/log.js';
+import { createRegistry } from '../../src/common/metrics.js';
 import { MAX_EVENT_BYTES } from '../../src/config/index.js';
 import { createKafka, waitForLeaders } from '../../src/kafka/index.js';
 import { createRecordProducer, type OutRecord, type RecordProducer } from '../../src/kafka/producer.js';
 import { MAX_ID_LENGTH } from '../../src/schema/index.js';
-import { kafkaBrokers, testConfig } from '../support/env.js';
+import { startSink } from '../../src/sink/index.js';
+import { migrate, openClickHouse } from '../../src/warehouse/index.js';
+import { kafkaBrokers, tempDir, testConfig } from '../support/env.js';
 import { TopicReader } from './ingest-support.js';
+import { caughtUp, produce, readTopic, tally, testEvent } from './sink-helpers.js';
 
 const kafka = createKafka(testConfig('unused').kafka, silentLogger(), kafkaBrokers());
 const producers: RecordProducer[] = [];
@@ -60,4 +64,45 @@ it('keeps a produce request of events keyed by the longest user ids under the br
   expect(error).toBeNull();
   const got = await reader.waitFor(topic, records.length);
   expect(got.map((r) => r.key).sort()).toEqual(records.map((r) => r.key).sort());
+});
+
+describe('dead letters at the largest sizes', () => {
+  const dir = tempDir();
+  afterAll(() => dir.remove());
+
+  // What the sink cannot decode goes to the DLQ before its offsets are committed. All the dead
+  // letters of a round went in one produce request, and a record at the events topic's own limit
+  // grew past it with the DLQ's headers: the broker refused the send (MESSAGE_TOO_LARGE), and the
+  // sink read the same records again for ever, storing nothing after them.
+  it('sends a round of many large undecodable records, and one at the topic\'s limit, and goes on', async () => {
+    const config = testConfig(dir.path, { SINK_BATCH_MS: '100' });
+    const ch = await openClickHouse(config.clickhouse, config.dataDir);
+    await migrate(ch.client, silentLogger());
+    const sink = await startSink({ config, kafka, clickhouse: ch.client, log: silentLogger(), registry: createRegistry('sink', false) });
+    try {
+      const events = Array.from({ length: 200 }, (_, i) => testEvent(i));
+      const eventsTopic = config.kafka.topics.events;
+      await produce(kafka, eventsTopic, events.slice(0, 100));
+      // 40 records of 100 KB (incompressible) on one partition: 4 MB of dead letters in a round.
+      const garbage = Array.from({ length: 40 }, () => ({ key: 'not-avro', value: randomBytes(100_000) }));
+      for (let i = 0; i < garbage.length; i += 8) await produce(kafka, eventsTopic, garbage.slice(i, i + 8));
+      // As large as the broker takes (message.max.bytes 1048588, batch and record overhead aside).
+      const huge = { key: 'huge', value: randomBytes(1_048_400) };
+      await produce(kafka, eventsTopic, [huge]);
+      await produce(kafka, eventsTopic, events.slice(100));
+      await caughtUp(kafka, eventsTopic, config.sink.groupId);
+      expect((await tally(ch.client)).rows).toBe(events.length);
+      const letters = await readTopic(kafka, config.kafka.topics.dlq, garbage.length + 1);
+      expect(letters).toHaveLength(garbage.length + 1);
+      const values = new Set(garbage.map((g) => g.value.toString('base64')));
+      expect(letters.filter((l) => l.key === 'not-avro' && values.has(l.value!.toString('base64')))).toHaveLength(garbage.length);
+      const big = letters.find((l) => l.key === 'huge')!;
+      expect(big.headers['trackhouse.error.code']).toBe('RECORD_UNDECODABLE');
+      expect(big.headers['trackhouse.original_bytes']).toBe(String(huge.value.length));
+      expect(huge.value.subarray(0, big.value!.length).equals(big.value!)).toBe(true);
+    } finally {
+      await sink.stop();
+      await ch.close();
+    }
+  });
 });
