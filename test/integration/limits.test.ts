@@ -6,7 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/common/log.js';
 import { createRegistry } from '../../src/common/metrics.js';
 import { MAX_EVENT_BYTES } from '../../src/config/index.js';
-import { createKafka, waitForLeaders } from '../../src/kafka/index.js';
+import { applyRegulation, createErasureWriter, ErasureList, type Regulation } from '../../src/erasure/index.js';
+import { createKafka, ensureTopics, waitForLeaders } from '../../src/kafka/index.js';
+import { MAX_USERS_PER_REGULATION } from '../../src/regulations/bodies.js';
 import { createRecordProducer, type OutRecord, type RecordProducer } from '../../src/kafka/producer.js';
 import { MAX_ID_LENGTH } from '../../src/schema/index.js';
 import { startSink } from '../../src/sink/index.js';
@@ -105,4 +107,24 @@ describe('dead letters at the largest sizes', () => {
       await ch.close();
     }
   });
+});
+
+// POST /v1/regulations takes 5000 user ids in a 1 MB body. Their user records and the regulation
+// record (which lists them all) went to the regulations topic in one uncompressed batch of 2.5 MB:
+// the broker refused it (MESSAGE_TOO_LARGE) and the request failed on every retry.
+it('records a regulation of the most user ids a request takes on the regulations topic', async () => {
+  const config = testConfig('unused');
+  await ensureTopics(kafka, config.kafka);
+  const writer = await createErasureWriter(kafka, config.kafka.topics.regulations, new ErasureList());
+  try {
+    const keys = Array.from({ length: MAX_USERS_PER_REGULATION }, (_, i) => `${i}-`.padEnd(200, 'u'));
+    const at = Date.now();
+    const reg: Regulation = { id: 'reg_limits', type: 'suppress', status: 'finished', actor: 'dpo', userKeys: keys, createdAt: at, finishedAt: at, counts: null, error: null };
+    expect(JSON.stringify({ type: 'suppress', user_ids: keys }).length).toBeLessThan(1024 * 1024);
+    await writer.write(keys.map((k) => applyRegulation(undefined, k, 'suppress', reg.id, at)), [reg]);
+    const got = await readTopic(kafka, config.kafka.topics.regulations, keys.length + 1);
+    expect(got.filter((r) => r.key === 'r/reg_limits')).toHaveLength(1);
+  } finally {
+    await writer.close();
+  }
 });
