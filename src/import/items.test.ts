@@ -62,6 +62,21 @@ describe('import items', () => {
     await expect(read).rejects.toThrow(/at most 256 MB.*NDJSON/);
   });
 
+  // A quote never closed gathered the rest of a CSV input into one field: past 512 MB, a crash.
+  it('stops at a CSV record longer than MAX_LINE_CHARS with an input error naming it', async () => {
+    const mb = Buffer.alloc(1024 * 1024, 'x');
+    async function* input(): AsyncGenerator<Buffer> {
+      yield Buffer.from('a,b\n1,2\n3,"');
+      for (let i = 0; i < MAX_LINE_CHARS / mb.length + 2; i++) yield mb;
+    }
+    const got: Item[] = [];
+    const read = (async () => {
+      for await (const b of csvItems(input(), 0, ',')) got.push(...b);
+    })();
+    await expect(read).rejects.toThrow(ImportInputError);
+    await expect(read).rejects.toThrow(/a CSV record is longer than 64 Mi characters by line 3/);
+  });
+
   it('reads a JSON array as elements, each as its text, and NDJSON whose lines are arrays as lines', async () => {
     expect(await all(jsonItems(chunks('  [{"a":1},', '\n {"b":12345678901234567891} ]'), 1))).toEqual([{ pos: 1, text: '{"b":12345678901234567891}' }]);
     expect((await all(jsonItems(chunks('[{"a":1}]\n[{"b":2}]\n'), 0))).map((i) => i.text)).toEqual(['[{"a":1}]', '[{"b":2}]']);

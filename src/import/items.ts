@@ -219,8 +219,10 @@ function withoutBom(text: string): string {
  * the record's line(s), for the rejected topic. csv-parse handles quoting, embedded newlines and
  * BOMs; positions count records, not lines.
  */
-export async function* csvItems(stream: AsyncIterable<Buffer>, skip: number, delimiter: string): AsyncGenerator<Item[]> {
-  const parser = csvParse({ columns: true, bom: true, delimiter, skip_empty_lines: true, relax_column_count: true, raw: true });
+export async function* csvItems(stream: AsyncIterable<Buffer>, skip: number, delimiter: string, maxRecord = MAX_LINE_CHARS): AsyncGenerator<Item[]> {
+  // A record's size is bounded as a line's is: an unclosed quote otherwise gathered the rest of
+  // the input into one field, past V8's longest string.
+  const parser = csvParse({ columns: true, bom: true, delimiter, skip_empty_lines: true, relax_column_count: true, raw: true, max_record_size: maxRecord });
   // Fed by hand rather than piped, so a read error (a corrupt gzip) reaches the reader below.
   void (async () => {
     try {
@@ -232,13 +234,19 @@ export async function* csvItems(stream: AsyncIterable<Buffer>, skip: number, del
   })();
   let pos = 0;
   let out: Item[] = [];
-  for await (const rec of parser as AsyncIterable<{ record: Record<string, string>; raw: string }>) {
-    if (pos >= skip) out.push({ pos, text: rec.raw.replace(/\r?\n$/, ''), value: rec.record });
-    pos++;
-    if (out.length === 1024) {
-      yield out;
-      out = [];
+  try {
+    for await (const rec of parser as AsyncIterable<{ record: Record<string, string>; raw: string }>) {
+      if (pos >= skip) out.push({ pos, text: rec.raw.replace(/\r?\n$/, ''), value: rec.record });
+      pos++;
+      if (out.length === 1024) {
+        yield out;
+        out = [];
+      }
     }
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'CSV_MAX_RECORD_SIZE') throw err;
+    const line = (err as { lines?: number }).lines;
+    throw new ImportInputError(`a CSV record is longer than ${maxRecord / 1024 / 1024} Mi characters by line ${line} (a quote not closed?)`, err);
   }
   if (out.length > 0) yield out;
 }
