@@ -177,7 +177,7 @@ export type { SinkConfig } from './sink.js';
 export type { StreamConfig } from './stream.js';
 export type { TlsConfig } from './tls.js';
 export { PROPERTY_NAME } from './stream.js';
-export { DEV_ADMIN_KEY, DEV_READ_KEY, DEV_SOURCE, DEV_WRITE_KEY, withDevKeys } from './keys.js';
+export { DEV_ADMIN_KEY, DEV_READ_KEY, DEV_SOURCE, DEV_WRITE_KEY, SOURCE_NAME, SOURCE_NAME_RULE, withDevKeys } from './keys.js';
 export { LOCAL_KAFKA_VERSION } from './kafka.js';
 export { MAX_BATCH_BYTES, MAX_EVENT_BYTES } from './ingest.js';
 

@@ -7,7 +7,11 @@ export const DEV_READ_KEY = 'dev-read-key';
 export const DEV_ADMIN_KEY = 'dev-admin-key';
 export const DEV_ADMIN_NAME = 'dev';
 
-const writeKeyPair = /^([^:\s]+):([A-Za-z0-9._-]{1,64})$/;
+/** A source's name (stamped on every event; a key part of the stream's volume): 1-64 of these. */
+export const SOURCE_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+export const SOURCE_NAME_RULE = '1-64 letters, digits, dots, underscores or dashes';
+
+const writeKeyPair = new RegExp(`^([^:\\s]+):(${SOURCE_NAME.source.slice(1, -1)})$`);
 
 /**
  * Comma-separated `key:<what>` pairs. Errors name an item by its position and never repeat it (the

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Kafka, Producer } from 'kafkajs';
 import { javaCompatiblePartitioner } from '../kafka/partitioner.js';
+import { byteGroups } from '../kafka/sizes.js';
 import type { Logger } from '../common/log.js';
 import { createPartitionReader, type PartitionReader } from '../kafka/reader.js';
 import { ErasureList, regulationRecordKey, userRecordKey, type Regulation, type UserErasure } from './list.js';
@@ -76,8 +77,8 @@ export async function createErasureWriter(kafka: Kafka, topic: string, list: Era
         ...users.map((u) => ({ key: userRecordKey(u.userKey), value: JSON.stringify(u) })),
         ...regulations.map((r) => ({ key: regulationRecordKey(r.id), value: JSON.stringify(r) })),
       ];
-      if (messages.length === 0) return;
-      await producer.send({ topic, acks: -1, messages });
+      // 5000 users of a request and its record listing them all: more than one batch may hold.
+      for (const group of byteGroups(messages)) await producer.send({ topic, acks: -1, messages: group });
       // This process need not wait for its own reader to see them.
       for (const u of users) list.setUser(u.userKey, u);
       for (const r of regulations) list.regulations.set(r.id, r);

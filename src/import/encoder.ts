@@ -19,7 +19,7 @@ import { SNOWPLOW_ENRICHED_HELP, snowplowEnriched, translateAmplitudeExport } fr
 import { derivedEventId } from './ids.js';
 import { WallClockZone } from './timezone.js';
 import type { ItemFormat, Refusal, WireChunk } from './formats.js';
-import type { Item } from './items.js';
+import { MAX_LINE_CHARS, type Item } from './items.js';
 
 /** Per-record memory beyond its value and key, for the producer's in-flight bound (the edge counts 96, src/ingest/edge.ts). */
 const RECORD_MEMORY = 64;
@@ -100,6 +100,11 @@ export class ChunkEncoder {
   item(format: ItemFormat, item: Item): void {
     this.ctx.receivedAt = Date.now();
     let value = item.value;
+    if (item.tooLong !== undefined) {
+      const p = problem('event_too_large', `the line is longer than ${MAX_LINE_CHARS / 1024 / 1024} Mi characters (${item.tooLong} bytes)`);
+      this.reject(item, p as EventProblem & { code: string }, undefined, item.text, undefined, item.tooLong);
+      return;
+    }
     if (item.text !== undefined && format !== 'csv') {
       try {
         // A line is read by the scanner that keeps properties/traits/context as their JSON text
@@ -198,12 +203,14 @@ export class ChunkEncoder {
     }
   }
 
-  private reject(item: Item, p: { code: string; message: string }, code: string | undefined, text: string | undefined, original?: unknown): void {
+  /** `totalBytes`: the original's size when `text` is only its start. */
+  private reject(item: Item, p: { code: string; message: string }, code: string | undefined, text: string | undefined, original?: unknown, totalBytes?: number): void {
     const why = code ?? p.code;
     const bytes = text !== undefined ? Buffer.from(text) : Buffer.from(safeJson(original ?? item.value));
     const r = rejectRecord(
       { topic: this.o.rejectedTopic, code: why, reason: p.message, source: this.o.source, endpoint: 'import', receivedAt: this.ctx.receivedAt, index: item.pos },
       bytes,
+      totalBytes,
     );
     r.headers!.file = this.inputName;
     this.rejects.push({ value: r.value, headers: r.headers! });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { csvItems, elementTexts, jsonItems, type Item } from './items.js';
+import { ImportInputError } from './errors.js';
+import { csvItems, elementTexts, jsonItems, lineItems, MAX_ARRAY_BYTES, MAX_LINE_CHARS, type Item } from './items.js';
 
 async function all(gen: AsyncGenerator<Item[]>): Promise<Item[]> {
   const out: Item[] = [];
@@ -20,6 +21,60 @@ describe('import items', () => {
       { pos: 3, text: '{"c":3}' },
     ]);
     expect((await all(jsonItems(chunks('{"a":1}\n\n{"b":2}\n{"c":3}\n'), 3))).map((i) => i.pos)).toEqual([3]);
+  });
+
+  // A 600 MB line was joined again with every 64 KB chunk (minutes) and then passed V8's longest
+  // string: the import crashed. It is now an item of its start and size (rejected, event_too_large).
+  it('keeps only the start and the size of a line longer than MAX_LINE_CHARS, and the lines around it whole', async () => {
+    const mb = Buffer.alloc(1024 * 1024, 'x');
+    async function* input(): AsyncGenerator<Buffer> {
+      yield Buffer.from('{"a":1}\n{"pad":"');
+      for (let i = 0; i < MAX_LINE_CHARS / mb.length + 2; i++) yield mb;
+      yield Buffer.from('é"}\r\n{"b":2}');
+    }
+    const items = await all(jsonItems(input(), 0));
+    expect(items.map((i) => [i.pos, i.text!.length, i.tooLong])).toEqual([
+      [0, 7, undefined],
+      [1, 32 * 1024, MAX_LINE_CHARS + 2 * mb.length + 13], // and its bytes: {"pad":" é"} \r
+      [2, 7, undefined],
+    ]);
+    expect(items[1]!.text!.startsWith('{"pad":"xxx')).toBe(true);
+    // The same at a small bound, where the line ends in a chunk of its own, and as the last line.
+    expect(await all(lineItems(chunks('{"a":1}\n', '123456', '789\n{"b":2}\n', 'abcdefghijk'), 0, 8))).toEqual([
+      { pos: 0, text: '{"a":1}' },
+      { pos: 1, text: '123456789', tooLong: 9 },
+      { pos: 2, text: '{"b":2}' },
+      { pos: 3, text: 'abcdefghijk', tooLong: 11 },
+    ]);
+  });
+
+  // Read whole: a 600 MB array passed V8's longest string and the import crashed with a stack trace.
+  it('refuses a JSON array input larger than MAX_ARRAY_BYTES with what to do instead', async () => {
+    const mb = Buffer.alloc(1024 * 1024, ' ');
+    async function* input(): AsyncGenerator<Buffer> {
+      yield Buffer.from('[{"a":1},');
+      for (let i = 0; i < 600; i++) yield mb;
+      yield Buffer.from(']');
+    }
+    expect(MAX_ARRAY_BYTES).toBeLessThan(600 * mb.length);
+    const read = all(jsonItems(input(), 0));
+    await expect(read).rejects.toThrow(ImportInputError);
+    await expect(read).rejects.toThrow(/at most 256 MB.*NDJSON/);
+  });
+
+  // A quote never closed gathered the rest of a CSV input into one field: past 512 MB, a crash.
+  it('stops at a CSV record longer than MAX_LINE_CHARS with an input error naming it', async () => {
+    const mb = Buffer.alloc(1024 * 1024, 'x');
+    async function* input(): AsyncGenerator<Buffer> {
+      yield Buffer.from('a,b\n1,2\n3,"');
+      for (let i = 0; i < MAX_LINE_CHARS / mb.length + 2; i++) yield mb;
+    }
+    const got: Item[] = [];
+    const read = (async () => {
+      for await (const b of csvItems(input(), 0, ',')) got.push(...b);
+    })();
+    await expect(read).rejects.toThrow(ImportInputError);
+    await expect(read).rejects.toThrow(/a CSV record is longer than 64 Mi characters by line 3/);
   });
 
   it('reads a JSON array as elements, each as its text, and NDJSON whose lines are arrays as lines', async () => {

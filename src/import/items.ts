@@ -8,6 +8,7 @@
 // mark at the start of an input (Windows tools write one) is not part of the first item.
 import { StringDecoder } from 'node:string_decoder';
 import { parse as csvParse } from 'csv-parse';
+import { ImportInputError } from './errors.js';
 
 export interface Item {
   pos: number;
@@ -15,11 +16,23 @@ export interface Item {
   text: string | undefined;
   /** The parsed value when the reader parsed it (JSON array elements, CSV records). */
   value?: unknown;
+  /** A line longer than MAX_LINE_CHARS: its UTF-8 bytes; `text` is then only its start. */
+  tooLong?: number;
 }
 
 export type ItemKind = 'json' | 'csv';
 
 const ARRAY_PROBE_BYTES = 64;
+
+/**
+ * A JSON array input is read whole (its text, then its parse): beyond this V8's strings and the
+ * memory give out (over 512 MB the read crashed), so a larger one is refused, NDJSON is streamed.
+ */
+export const MAX_ARRAY_BYTES = 256 * 1024 * 1024;
+/** A longer NDJSON line (no event or batch is this large) becomes an item with its start only. */
+export const MAX_LINE_CHARS = 64 * 1024 * 1024;
+/** What is kept of such a line: what the rejected topic keeps. */
+const LONG_LINE_HEAD = 32 * 1024;
 
 /** NDJSON or a JSON array (told by its first non-blank character, '['). */
 export async function* jsonItems(stream: AsyncIterable<Buffer>, skip: number): AsyncGenerator<Item[]> {
@@ -50,7 +63,16 @@ export async function* jsonItems(stream: AsyncIterable<Buffer>, skip: number): A
   }
   if (firstChar === '[') {
     const parts: Buffer[] = [];
-    for await (const b of rest()) parts.push(b);
+    let size = 0;
+    for await (const b of rest()) {
+      parts.push(b);
+      size += b.length;
+      if (size > MAX_ARRAY_BYTES) {
+        throw new ImportInputError(
+          `a JSON array input may hold at most ${MAX_ARRAY_BYTES / 1024 / 1024} MB (it is read whole); give larger ones as NDJSON, one event per line (jq -c '.[]' in.json > out.ndjson)`,
+        );
+      }
+    }
     const text = withoutBom(Buffer.concat(parts).toString('utf8'));
     let value: unknown;
     try {
@@ -123,37 +145,69 @@ export function elementTexts(text: string): string[] | null {
   return null;
 }
 
-/** NDJSON lines; blank lines are counted (positions are line numbers - 1) but not returned. */
-export async function* lineItems(stream: AsyncIterable<Buffer>, skip: number): AsyncGenerator<Item[]> {
+/**
+ * NDJSON lines; blank lines are counted (positions are line numbers - 1) but not returned. The
+ * start of a line is kept in pieces until its end arrives (one join per line, not per chunk); one
+ * over MAX_LINE_CHARS keeps only its first LONG_LINE_HEAD characters and its length.
+ */
+export async function* lineItems(stream: AsyncIterable<Buffer>, skip: number, maxLine = MAX_LINE_CHARS): AsyncGenerator<Item[]> {
   const decoder = new StringDecoder('utf8');
-  let carry = '';
+  let carry: string[] = [];
+  let carried = 0;
+  let carriedBytes = 0;
   let pos = 0;
   let started = false;
+  const line = (tail: string): Item | null => {
+    const total = carried + tail.length;
+    let item: Item | null = null;
+    if (pos >= skip) {
+      if (total > maxLine) {
+        const text = (carry.join('') + tail.slice(0, LONG_LINE_HEAD)).slice(0, LONG_LINE_HEAD);
+        item = { pos, text, tooLong: carriedBytes + Buffer.byteLength(tail) };
+      }
+      else {
+        let text = carry.length > 0 ? carry.join('') + tail : tail;
+        if (text.endsWith('\r')) text = text.slice(0, -1);
+        if (text.length > 0) item = { pos, text };
+      }
+    }
+    carry = [];
+    carried = carriedBytes = 0;
+    pos++;
+    return item;
+  };
+  const keep = (piece: string) => {
+    // Past the bound only the length is counted: the line's start is what is kept of it.
+    if (carried + piece.length <= maxLine) carry.push(piece);
+    else if (carried <= maxLine) carry = [(carry.join('') + piece.slice(0, LONG_LINE_HEAD)).slice(0, LONG_LINE_HEAD)];
+    carried += piece.length;
+    carriedBytes += Buffer.byteLength(piece);
+  };
   for await (const chunk of stream) {
     let piece = decoder.write(chunk);
     if (!started && piece.length > 0) {
       started = true;
       piece = withoutBom(piece);
     }
-    const text = carry.length > 0 ? carry + piece : piece;
     const out: Item[] = [];
     let start = 0;
     for (;;) {
-      const nl = text.indexOf('\n', start);
+      const nl = piece.indexOf('\n', start);
       if (nl < 0) break;
-      if (pos >= skip) {
-        const end = nl > start && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
-        if (end > start) out.push({ pos, text: text.slice(start, end) });
-      }
-      pos++;
+      const it = line(piece.slice(start, nl));
+      if (it !== null) out.push(it);
       start = nl + 1;
     }
-    carry = text.slice(start);
+    if (start < piece.length) keep(start === 0 ? piece : piece.slice(start));
     if (out.length > 0) yield out;
   }
   // Bytes of a character the input cut short come out as U+FFFD, as toString would give them.
-  carry += started ? decoder.end() : withoutBom(decoder.end());
-  if (carry.trim().length > 0 && pos >= skip) yield [{ pos, text: carry.endsWith('\r') ? carry.slice(0, -1) : carry }];
+  const end = started ? decoder.end() : withoutBom(decoder.end());
+  if (end.length > 0) keep(end);
+  if (carried > maxLine || carry.join('').trim().length > 0) {
+    const it = line('');
+    if (it !== null) yield [it];
+  }
 }
 
 function withoutBom(text: string): string {
@@ -165,8 +219,10 @@ function withoutBom(text: string): string {
  * the record's line(s), for the rejected topic. csv-parse handles quoting, embedded newlines and
  * BOMs; positions count records, not lines.
  */
-export async function* csvItems(stream: AsyncIterable<Buffer>, skip: number, delimiter: string): AsyncGenerator<Item[]> {
-  const parser = csvParse({ columns: true, bom: true, delimiter, skip_empty_lines: true, relax_column_count: true, raw: true });
+export async function* csvItems(stream: AsyncIterable<Buffer>, skip: number, delimiter: string, maxRecord = MAX_LINE_CHARS): AsyncGenerator<Item[]> {
+  // A record's size is bounded as a line's is: an unclosed quote otherwise gathered the rest of
+  // the input into one field, past V8's longest string.
+  const parser = csvParse({ columns: true, bom: true, delimiter, skip_empty_lines: true, relax_column_count: true, raw: true, max_record_size: maxRecord });
   // Fed by hand rather than piped, so a read error (a corrupt gzip) reaches the reader below.
   void (async () => {
     try {
@@ -178,13 +234,19 @@ export async function* csvItems(stream: AsyncIterable<Buffer>, skip: number, del
   })();
   let pos = 0;
   let out: Item[] = [];
-  for await (const rec of parser as AsyncIterable<{ record: Record<string, string>; raw: string }>) {
-    if (pos >= skip) out.push({ pos, text: rec.raw.replace(/\r?\n$/, ''), value: rec.record });
-    pos++;
-    if (out.length === 1024) {
-      yield out;
-      out = [];
+  try {
+    for await (const rec of parser as AsyncIterable<{ record: Record<string, string>; raw: string }>) {
+      if (pos >= skip) out.push({ pos, text: rec.raw.replace(/\r?\n$/, ''), value: rec.record });
+      pos++;
+      if (out.length === 1024) {
+        yield out;
+        out = [];
+      }
     }
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'CSV_MAX_RECORD_SIZE') throw err;
+    const line = (err as { lines?: number }).lines;
+    throw new ImportInputError(`a CSV record is longer than ${maxRecord / 1024 / 1024} Mi characters by line ${line} (a quote not closed?)`, err);
   }
   if (out.length > 0) yield out;
 }

@@ -537,11 +537,12 @@ function compact(lane: Lane): void {
   }
 }
 
+/** In bytes as Kafka gets them: a key of 8192 characters may be 24 KB in UTF-8. */
 function recordSize(r: OutRecord): number {
   let size = r.value.length + RECORD_OVERHEAD;
-  if (r.key !== null) size += r.key.length;
+  if (r.key !== null) size += Buffer.byteLength(r.key);
   if (r.headers !== undefined) {
-    for (const k in r.headers) size += k.length + r.headers[k]!.length + 4;
+    for (const k in r.headers) size += Buffer.byteLength(k) + Buffer.byteLength(r.headers[k]!) + 4;
   }
   return size;
 }

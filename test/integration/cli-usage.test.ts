@@ -14,6 +14,8 @@ describe('trackhouse usage errors', () => {
   it.each([
     [['import', '--format', 'bogus', 'x.ndjson'], /argument 'bogus' is invalid/],
     [['import', '--rate', 'abc', 'x.ndjson'], /argument 'abc' is invalid/],
+    // Every event's source is a key part of the stream's volume: one of 3000 characters crashed it.
+    [['import', '--source', 's'.repeat(65), 'x.ndjson'], /--source.*1-64 letters, digits/],
     [['import'], /missing required argument 'inputs'/],
     [['replay', '--from', '2026-11-01', '--bogus'], /unknown option '--bogus'/],
     [['replay'], /required option '--from <start>' not specified/],

@@ -284,3 +284,21 @@ export function cliReplay(env: Record<string, string>, from: string): Promise<{ 
     proc.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+/** Reads `n` records of a topic from its start, with their headers as text. */
+export async function readTopic(kafka: Kafka, topic: string, n: number) {
+  const consumer = kafka.consumer({ groupId: `read-${topic}-${Date.now()}` });
+  const out: { key: string | null; value: Buffer | null; headers: Record<string, string> }[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
+      out.push({ key: message.key?.toString() ?? null, value: message.value, headers });
+    },
+  });
+  await waitFor(`${n} records in ${topic}`, async () => out.length >= n);
+  await consumer.disconnect();
+  return out;
+}

@@ -10,7 +10,7 @@ import { createKafka, partitionForKey } from '../../src/kafka/index.js';
 import { userKeyOf, type EventRecord } from '../../src/schema/index.js';
 import { startSink, type RunningSink } from '../../src/sink/index.js';
 import { tempDir, testConfig } from '../support/env.js';
-import { caughtUp, count, encode, expectedTally, offsets, produce, rows, tally, testEvent, waitFor, type Produced } from './sink-helpers.js';
+import { caughtUp, count, encode, expectedTally, offsets, produce, readTopic, rows, tally, testEvent, waitFor, type Produced } from './sink-helpers.js';
 
 describe('sink', () => {
   const dir = tempDir();
@@ -120,19 +120,3 @@ describe('sink', () => {
   });
 });
 
-async function readTopic(kafka: Kafka, topic: string, n: number) {
-  const consumer = kafka.consumer({ groupId: `read-${topic}-${Date.now()}` });
-  const out: { key: string | null; value: Buffer | null; headers: Record<string, string> }[] = [];
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
-      out.push({ key: message.key?.toString() ?? null, value: message.value, headers });
-    },
-  });
-  await waitFor(`${n} records in ${topic}`, async () => out.length >= n);
-  await consumer.disconnect();
-  return out;
-}

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { createLogger } from '../../common/log.js';
-import { loadConfig } from '../../config/index.js';
+import { loadConfig, SOURCE_NAME, SOURCE_NAME_RULE } from '../../config/index.js';
 import {
   barReporter,
   Checkpoint,
@@ -39,6 +39,12 @@ function positiveRate(v: string): number {
   return n;
 }
 
+/** As a write key's source (TRACKHOUSE_WRITE_KEYS): later stages key by it. */
+function sourceName(v: string): string {
+  if (!SOURCE_NAME.test(v)) throw new InvalidArgumentError(`expected ${SOURCE_NAME_RULE}`);
+  return v;
+}
+
 export function registerImport(program: Command): void {
   program
     .command('import')
@@ -53,7 +59,7 @@ export function registerImport(program: Command): void {
     .option('--csv-type <type>', 'CSV: the call type when no column is mapped to type', 'track')
     .option('--csv-delimiter <char>', 'CSV: the field delimiter', ',')
     .option('--mixpanel-timezone <zone>', 'Mixpanel: the project\'s time zone, for raw exports of projects created before 2023, whose times are that zone\'s wall clock')
-    .option('--source <name>', 'the source stamped on every event', 'import')
+    .option('--source <name>', `the source stamped on every event (${SOURCE_NAME_RULE})`, sourceName, 'import')
     .option('--rate <events/s>', 'at most this many events per second', positiveRate)
     .option('--restart', 'ignore the checkpoint and start every input from the beginning')
     .option('--checkpoint <file>', 'where progress is kept (default: <TRACKHOUSE_DATA_DIR>/import-checkpoint.json)')
