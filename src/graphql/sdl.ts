@@ -126,7 +126,7 @@ type VolumeRow {
   events: Float!
   "Null for by: reason."
   users: Float
-  "Sums of the numeric properties of STREAM_SUM_PROPERTIES, by name."
+  "Sums of the numeric properties of VOLUME_SUM_PROPERTIES, by name (null where a sum is beyond a double's range)."
   sums: JSON
   late: Float
   rejected: Float
