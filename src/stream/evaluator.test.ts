@@ -1,20 +1,12 @@
 // Rule groups on a real store (lmdb in a temp folder): what a group's name does to its keys.
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { tempStreamStores } from '../../test/support/stream-store.js';
 import type { EventProjection } from '../schema/index.js';
 import { Evaluator } from './evaluator.js';
 import { parseRules } from './rules.js';
-import { keyPart, openStore, type OpenStore } from './store.js';
+import { keyPart } from './store.js';
 
-let store: OpenStore | undefined;
-let dir: string | undefined;
-afterEach(async () => {
-  await store?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-  store = dir = undefined;
-});
+const tempStore = tempStreamStores('trackhouse-evaluator-');
 
 const NOW = Date.UTC(2026, 11, 5, 12, 0);
 const event = (user: string): EventProjection => ({
@@ -25,8 +17,7 @@ describe('a rule grouped by user', () => {
   // A spec-valid user id of 3000 characters made the group's key exceed lmdb's 1978 bytes: the
   // write threw and the stream component crashed on every restart.
   it('keeps a group for a user id too long for an lmdb key, apart from a similar one, across a reload', async () => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'trackhouse-evaluator-'));
-    store = openStore(dir);
+    const store = tempStore();
     const rules = parseRules({ rules: [{ name: 'per-user', group_by: 'user', window: { type: 'tumbling', size: '1h' }, condition: { above: 1000 }, webhook: { url: 'http://127.0.0.1:9/hook' } }] }, { latenessMs: 60_000 });
     const users = ['ü'.repeat(3000), `${'ü'.repeat(2999)}x`];
     const evaluator = new Evaluator(rules, store.dbs);

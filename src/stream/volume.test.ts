@@ -1,24 +1,15 @@
 // Live volume on a real store (lmdb in a temp folder): what an event's name does to its keys.
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { keyPart, openStore, type OpenStore } from './store.js';
+import { describe, expect, it } from 'vitest';
+import { tempStreamStores } from '../../test/support/stream-store.js';
+import { keyPart } from './store.js';
 import { Volume, type VolumeQuery } from './volume.js';
 
 const MINUTE = Date.UTC(2026, 11, 5, 12, 0);
-let store: OpenStore | undefined;
-let dir: string | undefined;
-afterEach(async () => {
-  await store?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-  store = dir = undefined;
-});
+const tempStore = tempStreamStores('trackhouse-volume-');
 
 /** Counts one track per name in the same minute and commits it, as a processed round does. */
 async function counted(names: string[]): Promise<Volume> {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'trackhouse-volume-'));
-  store = openStore(dir);
+  const store = tempStore();
   const volume = new Volume(store.dbs, { sumProperties: [], latenessMs: 0, retentionMs: { minute: 1e12, hour: 1e12, day: 1e12 } });
   names.forEach((name, user) => volume.add(MINUTE, 'web', 'track', name, user, null, false));
   volume.fold();
