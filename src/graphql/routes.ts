@@ -138,6 +138,18 @@ const HEADERS_KEPT = 64;
 const acceptSeen = new Map<string, string | null>();
 const jsonBodySeen = new Map<string, boolean>();
 
+/** A POST body graphql-http would read as a JSON object (its content-type, not an array), parsed; else null. */
+function jsonObject(headers: Map<string, string>, body: string): Record<string, unknown> | null {
+  if (body === '' || !jsonBody(headers.get('content-type') ?? '')) return null;
+  let data: unknown;
+  try {
+    data = JSON.parse(body);
+  } catch {
+    return null;
+  }
+  return typeof data === 'object' && data !== null && !Array.isArray(data) ? (data as Record<string, unknown>) : null;
+}
+
 /** acceptedMediaType() remembered per Accept header (it splits and lowercases it). */
 function acceptedMediaTypeOf(accept: string): string | null {
   const seen = acceptSeen.get(accept);
@@ -277,19 +289,18 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
           search.set('query', query);
           return parseRequestParams({ ...req, url: `/graphql?${search}` });
         }
-        if (req.method !== 'POST' || typeof req.body !== 'string' || !jsonBody((req.headers as RequestHeaders).get('content-type') ?? '')) return;
-        // graphql-http answers an Error thrown here (not a GraphQLError) 400 with its message alone.
-        if (/^\s*\[/.test(req.body)) throw new HttpError('invalid_body', BATCH_REFUSED);
-        // Only a body naming a persisted query is parsed here (graphql-http parses it again).
-        if (!req.body.includes('"persistedQuery"')) return;
-        let data: unknown;
-        try {
-          data = JSON.parse(req.body);
-        } catch {
+        if (req.method !== 'POST') return;
+        // Text: a body run() could not read as a JSON object, answered by graphql-http (415, 400)
+        // but an array, refused by name. graphql-http answers an Error thrown here (not a
+        // GraphQLError) 400 with its message alone.
+        if (typeof req.body === 'string') {
+          if (/^\s*\[/.test(req.body) && jsonBody((req.headers as RequestHeaders).get('content-type') ?? '')) throw new HttpError('invalid_body', BATCH_REFUSED);
           return;
         }
-        if (typeof data !== 'object' || data === null || (data as { query?: unknown }).query != null) return;
-        const query = persistedText((data as { extensions?: unknown }).extensions);
+        // The object run() parsed (graphql-http takes it as it is, not parsing the text again).
+        const data = req.body as Record<string, unknown>;
+        if (data.query != null) return;
+        const query = persistedText(data.extensions);
         if (typeof query !== 'string') return query;
         return parseRequestParams({ ...req, body: { ...data, query } });
       },
@@ -358,17 +369,10 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
      * then handles as before. Each check is graphql-http's own, so the answer is the one it would
      * give through execute() and onOperation().
      */
-    const fastPost = (res: HttpResponse, state: Flight, start: number, headers: Map<string, string>, body: string): boolean => {
+    const fastPost = (res: HttpResponse, state: Flight, start: number, headers: Map<string, string>, data: Record<string, unknown>): boolean => {
       const media = acceptedMediaTypeOf(headers.get('accept') ?? '');
-      if (media === null || !jsonBody(headers.get('content-type') ?? '') || body === '') return false;
-      let data: unknown;
-      try {
-        data = JSON.parse(body);
-      } catch {
-        return false;
-      }
-      if (typeof data !== 'object' || data === null || Array.isArray(data)) return false;
-      const { query: text, variables, operationName, extensions } = data as Record<string, unknown>;
+      if (media === null) return false;
+      const { query: text, variables, operationName, extensions } = data;
       // A persisted query's hash alone (Apollo's automatic persisted queries over POST): its text.
       const query = text == null ? persistedText(extensions) : text;
       if (typeof query !== 'string') return false;
@@ -421,12 +425,16 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
 
     /** Runs graphql-http on a request whose headers and body have been read. */
     const run = (res: HttpResponse, state: Flight, start: number, method: 'GET' | 'POST', url: string, headers: Map<string, string>, body: string, tryFast = true) => {
-      if (tryFast && method === 'POST' && fastPost(res, state, start, headers, body)) return;
+      // A POST's JSON object parsed once, here: for the fast page, then handed to graphql-http as
+      // it is (it parses only a body given as text). Any other body goes as text: graphql-http
+      // answers it as before (415, unparsable, not an object, a batch refused by name).
+      const data = method === 'POST' ? jsonObject(headers, body) : null;
+      if (data !== null && tryFast && fastPost(res, state, start, headers, data)) return;
       const req: GqlRequest<HttpResponse, Caller> = {
         url,
         method,
         headers: { get: (k: string) => headers.get(k.toLowerCase()) ?? null } satisfies RequestHeaders,
-        body,
+        body: data ?? body,
         raw: res,
         context: { authorization: headers.get('authorization') ?? '', reply: null },
       };
