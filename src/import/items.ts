@@ -8,6 +8,7 @@
 // mark at the start of an input (Windows tools write one) is not part of the first item.
 import { StringDecoder } from 'node:string_decoder';
 import { parse as csvParse } from 'csv-parse';
+import { REJECT_VALUE_BYTES } from '../ingest/rejects.js';
 import { ImportInputError } from './errors.js';
 
 export interface Item {
@@ -31,8 +32,8 @@ const ARRAY_PROBE_BYTES = 64;
 export const MAX_ARRAY_BYTES = 256 * 1024 * 1024;
 /** A longer NDJSON line (no event or batch is this large) becomes an item with its start only. */
 export const MAX_LINE_CHARS = 64 * 1024 * 1024;
-/** What is kept of such a line: what the rejected topic keeps. */
-const LONG_LINE_HEAD = 32 * 1024;
+/** What is kept of such a line: what the rejected topic keeps of a value (its record is cut there anyway). */
+const LONG_LINE_HEAD = REJECT_VALUE_BYTES;
 
 /** NDJSON or a JSON array (told by its first non-blank character, '['). */
 export async function* jsonItems(stream: AsyncIterable<Buffer>, skip: number): AsyncGenerator<Item[]> {

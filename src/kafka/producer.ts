@@ -128,6 +128,8 @@ class Part {
   next = 0;
   /** Records of this part in the lane's request now in flight. */
   inFlight = 0;
+  /** recordSize of records[next..], summed once at enqueue: each record is sized once, not per pass. */
+  bytesLeft = 0;
   done = false;
   constructor(
     readonly tracker: Tracker,
@@ -256,8 +258,9 @@ class BatchingProducer implements RecordProducer {
   private enqueue(lane: Lane, part: Part): void {
     part.tracker.openParts++;
     lane.queue.push(part);
+    part.bytesLeft = bytesFrom(part.records, 0);
     if (this.lingerMs > 0) {
-      lane.queuedBytes += bytesFrom(part.records, 0);
+      lane.queuedBytes += part.bytesLeft;
       lane.queuedRecords += part.records.length;
     }
     this.schedule(lane);
@@ -326,15 +329,24 @@ class BatchingProducer implements RecordProducer {
       }
       const recs = part.records;
       const first = part.next;
+      // The rest of the part fits whole (the usual case): no record is sized again.
+      const whole = bytes + part.bytesLeft <= limit;
       while (part.next < recs.length) {
         const r = recs[part.next]!;
-        const size = recordSize(r);
-        if (bytes + size > limit && bytes > 0) break;
+        if (!whole) {
+          const size = recordSize(r);
+          if (bytes + size > limit && bytes > 0) break;
+          bytes += size;
+          part.bytesLeft -= size;
+        }
         let list = byTopic.get(r.topic);
         if (list === undefined) byTopic.set(r.topic, (list = []));
         list.push(r);
-        bytes += size;
         part.next++;
+      }
+      if (whole) {
+        bytes += part.bytesLeft;
+        part.bytesLeft = 0;
       }
       const taken = part.next - first;
       if (taken > 0) {
@@ -416,7 +428,7 @@ class BatchingProducer implements RecordProducer {
   /** A part leaves its lane's queue with records never taken (it timed out or failed). */
   private dequeued(lane: Lane, part: Part): void {
     if (this.lingerMs > 0) {
-      lane.queuedBytes -= bytesFrom(part.records, part.next);
+      lane.queuedBytes -= part.bytesLeft;
       lane.queuedRecords -= part.records.length - part.next;
     }
   }
