@@ -3,6 +3,7 @@
 // goes further unchecked. Values later reach ClickHouse only as query parameters.
 import { parseIsoTime, typedTime, type IsoTimeProblem } from '../common/isotime.js';
 import { readQuery } from '../common/querystring.js';
+import { SOURCE_NAME, SOURCE_NAME_RULE } from '../config/index.js';
 import { EVENT_TYPES, MAX_ID_LENGTH, STORABLE_TIMES, type EventType } from '../schema/index.js';
 import { decodeCursor, scopeFingerprint, type Cursor } from './cursor.js';
 import { InvalidParameterError } from './errors.js';
@@ -44,7 +45,6 @@ export interface Limits {
 
 const EVENTS_PARAMS = new Set(['from', 'to', 'type', 'event', 'limit', 'cursor']);
 const ROLLUP_PARAMS = new Set(['by', 'from', 'to', 'source']);
-const SOURCE = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** `from` and `to`: typed by people, a zone required, within what events can hold. */
 const TIME = typedTime(STORABLE_TIMES);
@@ -164,8 +164,8 @@ export function parseRollupsRequest(query: string): RollupsRequest {
   }
   const { from, to } = range(q);
   const source = q.get('source') ?? null;
-  if (source !== null && !SOURCE.test(source)) {
-    throw new InvalidParameterError('source', 'source must be 1-64 letters, digits, dots, underscores or dashes');
+  if (source !== null && !SOURCE_NAME.test(source)) {
+    throw new InvalidParameterError('source', `source must be ${SOURCE_NAME_RULE}`);
   }
   // The rollups' `day` is a ClickHouse Date (1970-01-01 to 2149-06-06): a bound outside that
   // range selects nothing more than no bound does, and would not fit the parameter type.

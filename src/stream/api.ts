@@ -13,6 +13,7 @@ import { HTTP_ERRORS, HttpError, InvalidParameterError } from '../common/errors.
 import { bearerToken, forMethod, getAndHead, httpErrorReply, NO_STORE, writeJson, type Headers, type ResponseState } from '../common/http.js';
 import { parseIsoTime, typedTime, type IsoTimeProblem } from '../common/isotime.js';
 import { readQuery } from '../common/querystring.js';
+import { SOURCE_NAME, SOURCE_NAME_RULE } from '../config/index.js';
 import { EVENT_TYPES, MAX_ID_LENGTH, STORABLE_TIMES } from '../schema/index.js';
 import type { Rule } from './rules.js';
 import type { Note } from './store.js';
@@ -71,7 +72,6 @@ export interface StreamRoutesOptions {
 
 export const VOLUME_PARAMS = new Set(['by', 'window', 'from', 'to', 'source', 'event', 'type']);
 export const ALERTS_PARAMS = new Set(['rule']);
-const SOURCE = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** `from` and `to`: typed by people, a zone required, within what events can hold (as the query API's). */
 const TIME = typedTime(STORABLE_TIMES);
@@ -103,7 +103,7 @@ export function parseVolumeRequest(query: string, now: number): VolumeRequest {
   from ??= to - DEFAULT_SPAN[window];
   if ((to - from) / size > MAX_BUCKETS) throw paramError('from', `from..to spans more than ${MAX_BUCKETS} ${window}s; narrow it or use a larger window`);
   const source = q.get('source') ?? null;
-  if (source !== null && !SOURCE.test(source)) throw paramError('source', 'source must be 1-64 letters, digits, dots, underscores or dashes');
+  if (source !== null && !SOURCE_NAME.test(source)) throw paramError('source', `source must be ${SOURCE_NAME_RULE}`);
   const event = q.get('event') ?? null;
   if (event !== null && event.length > MAX_ID_LENGTH) throw paramError('event', `event is longer than ${MAX_ID_LENGTH} characters`);
   const type = q.get('type') ?? null;

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../common/errors.js';
-import { PROPERTY_NAME } from '../config/index.js';
+import { PROPERTY_NAME, SOURCE_NAME } from '../config/index.js';
 import { EVENT_TYPES, type EventType } from '../schema/index.js';
 import type { Condition, MeasureKind, WindowSpec } from './window.js';
 
@@ -66,7 +66,7 @@ function makeRuleSchema(unitMs: number) {
       property: z.string().regex(PROPERTY_NAME, 'not a property name (1-128 of A-Z a-z 0-9 _ $ @ . -)').optional(),
       filter: z
         .strictObject({
-          source: oneOrMany(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'not a source name')).optional(),
+          source: oneOrMany(z.string().regex(SOURCE_NAME, 'not a source name')).optional(),
           type: oneOrMany(z.enum(EVENT_TYPES)).optional(),
           event: oneOrMany(text).optional(),
           /** Rejected records only: their error_code header. */
