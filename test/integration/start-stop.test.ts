@@ -23,7 +23,10 @@ afterEach(() => {
 
 async function startWithLocalBroker() {
   dir = tempDir('trackhouse-start-stop-');
-  const env = { PATH: process.env.PATH!, HOME: process.env.HOME!, ...(await localStartEnv(dir.path)) };
+  // Every port 0 (start picks each as it binds it): this test reaches no server, and ports picked
+  // here would wait through the broker's start-up, free for another process on the machine to take.
+  const ports = { INGEST_PORT: '0', QUERY_PORT: '0', SINK_PORT: '0', LOCAL_KAFKA_PORT: '0', LOCAL_KAFKA_CONTROLLER_PORT: '0' };
+  const env = { PATH: process.env.PATH!, HOME: process.env.HOME!, ...(await localStartEnv(dir.path)), ...ports };
   const logFile = path.join(dir.path, 'start.log');
   const fd = openSync(logFile, 'w');
   const child = spawn(process.execPath, [MAIN, 'start'], { env, stdio: ['ignore', fd, fd] });

@@ -1,22 +1,20 @@
 // Stream stores (real lmdb) in temp folders, for the stream's unit tests.
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterEach } from 'vitest';
 import { openStore, type OpenStore } from '../../src/stream/store.js';
+import { tempDir } from './env.js';
 
 /** Opens a store in a new temp folder per call; each is closed and removed after its test. */
 export function tempStreamStores(prefix: string): () => OpenStore {
-  const opened: { store: OpenStore; dir: string }[] = [];
+  const opened: { store: OpenStore; dir: ReturnType<typeof tempDir> }[] = [];
   afterEach(async () => {
     for (const { store, dir } of opened.splice(0)) {
       await store.close();
-      rmSync(dir, { recursive: true, force: true });
+      dir.remove();
     }
   });
   return () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
-    const store = openStore(dir);
+    const dir = tempDir(prefix);
+    const store = openStore(dir.path);
     opened.push({ store, dir });
     return store;
   };
