@@ -375,6 +375,32 @@ describe.skipIf(!haveChromium)('browser SDKs in headless Chromium', () => {
     await pg.close();
   });
 
+  it('mixpanel-browser: get_group(key, id).set, set_once and union go to /groups/ and are stored as group events of the group', async () => {
+    const groupId = `acme-${randomUUID()}`;
+    const { pg, failures } = await page('/mixpanel.js', groupId);
+    await pg.evaluate(
+      ([url, key, id]) => {
+        const mp = window.mixpanel;
+        mp.init(key, { api_host: url, batch_requests: false, persistence: 'localStorage', track_pageview: false });
+        const group = mp.get_group('company', id);
+        group.set({ name: 'Acme', plan: 'team' });
+        group.set_once('founded', 1999);
+        group.union('tags', ['b2b']);
+      },
+      [t.p.ingest.url, WRITE_KEY, groupId],
+    );
+    const got = await t.p.eventsOf(`$company_${groupId}`, 3, 20_000).catch((err) => Promise.reject(new Error(`${err}; requests: ${failures.join('\n')}`)));
+    // Every request it made to trackhouse was answered 200, the updates on /groups/.
+    expect(failures.filter((f) => !/ -> 200$/.test(f))).toEqual([]);
+    expect(failures.filter((f) => /^POST .*\/groups\/\?.* -> 200$/.test(f))).toHaveLength(3);
+    for (const e of got) expect(e).toMatchObject({ type: 'group', group_id: groupId, anonymous_id: null, source: 'test', context: { groups: { company: groupId } } });
+    const traits = got.map((e) => e.traits);
+    expect(traits).toContainEqual({ name: 'Acme', plan: 'team' });
+    expect(traits).toContainEqual({ founded: 1999 });
+    expect(got.map((e) => e.properties)).toContainEqual({ $union: { tags: ['b2b'] } });
+    await pg.close();
+  });
+
   it('Jitsu\'s p.js from the ingest\'s /p.js: its automatic page view, identify and a track, with the key:secret write key in X-Write-Key', async () => {
     const user = `jitsujs-${randomUUID()}`;
     const { pg, failures } = await page('/posthog.js', user); // any page of the site; the script comes from the ingest

@@ -8,6 +8,7 @@ export interface StoredRecord {
   event: string | null;
   user_id: string | null;
   anonymous_id: string | null;
+  group_id: string | null;
   properties: string;
   traits: string;
   context: string;
@@ -29,8 +30,8 @@ export function storedRecords(path: string, body: string, query = '', userAgent 
     const rec = emptyRecord();
     const p = normalizeEvent(call, null, { receivedAt, source: 'edge', sentAt: null, context: null, ip: null, msTimes: true }, rec);
     if (p !== null) return p.code;
-    const { type, event, user_id, anonymous_id, properties, traits, context, timestamp, sent_at } = rec;
-    return { type, event, user_id, anonymous_id, properties, traits, context, timestamp, sent_at } as StoredRecord;
+    const { type, event, user_id, anonymous_id, group_id, properties, traits, context, timestamp, sent_at } = rec;
+    return { type, event, user_id, anonymous_id, group_id, properties, traits, context, timestamp, sent_at } as StoredRecord;
   });
   return { decoded, records };
 }

@@ -20,7 +20,7 @@ import { GIF_1X1, isObject, type Replies, type TranslateOptions, type Translatio
 
 export { Refused, type Outcome, type Replies, type SegmentCall, type TranslateOptions, type Translation, type VendorReply } from './types.js';
 export { translateAmplitude, amplitudeEvent, readAmplitudeJson } from './amplitude.js';
-export { translateMixpanel, mixpanelEvent, mixpanelEngage, readMixpanelJson } from './mixpanel.js';
+export { translateMixpanel, mixpanelEvent, mixpanelEngage, mixpanelGroup, readMixpanelJson } from './mixpanel.js';
 export { translatePosthog, posthogEvent, readPosthogJson } from './posthog.js';
 export { translateSnowplow, snowplowEvent, readSnowplowJson } from './snowplow.js';
 export { translatePixel } from './pixel.js';
@@ -35,6 +35,7 @@ export type RouteId =
   | 'track'
   | 'engage'
   | 'mixpanel-import'
+  | 'mixpanel-groups'
   | 'snowplow-pixel'
   | 'snowplow'
   | 'segment-pixel';
@@ -60,6 +61,8 @@ const ROUTES: ReadonlyMap<string, FormatRoute> = new Map<string, FormatRoute>([
   ['/track', route('track', true, true)],
   ['/engage', route('engage', true, true)],
   ['/import', route('mixpanel-import', true, true)],
+  // Mixpanel's group profile updates: PostHog has no such path, so the body is never asked whose.
+  ['/groups', route('mixpanel-groups', true, true)],
   ['/i', route('snowplow-pixel', true, false)],
   [TP2_PATH, route('snowplow', false, true)],
   ...[...PIXEL_CALLS].map((c): [string, FormatRoute] => [`/v1/pixel/${c}`, { ...route('segment-pixel', true, false), pixelCall: c as EventType }]),
@@ -85,6 +88,7 @@ export function defaultReplies(r: FormatRoute, query: string): Replies {
     case 'track':
     case 'engage':
     case 'mixpanel-import':
+    case 'mixpanel-groups':
       return mixpanelReplies(mixpanelStyle(r.id, new URLSearchParams(query), false));
     case 'snowplow':
       return snowplowReplies(null);
@@ -171,6 +175,13 @@ export function decodeRequest(r: FormatRoute, body: Buffer, query: string, limit
         replies: mixpanelReplies(mixpanelStyle(r.id, p.params, false)),
         noCallerIp: mixpanelNoIp(p.params),
       };
+    case 'mixpanel-groups':
+      return {
+        vendor: 'mixpanel',
+        translation: translateMixpanel(p.value, 'groups'),
+        replies: mixpanelReplies(mixpanelStyle(r.id, p.params, false)),
+        noCallerIp: mixpanelNoIp(p.params),
+      };
     case 'mixpanel-import':
       return {
         vendor: 'mixpanel',
@@ -226,6 +237,7 @@ const READERS: Partial<Record<RouteId, (text: string) => unknown>> = {
   track: readMixpanelJson,
   engage: readMixpanelJson,
   'mixpanel-import': readMixpanelJson,
+  'mixpanel-groups': readMixpanelJson,
 };
 
 /**

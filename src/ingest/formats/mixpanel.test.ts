@@ -141,3 +141,87 @@ describe('Mixpanel bodies as the edge reads them: 64-bit integers kept as sent',
     expect(records[0]).toMatchObject({ type: 'track', user_id: WIDE, properties: `{"big":${WIDE}}` });
   });
 });
+
+describe('Mixpanel group profile updates (/groups) -> group calls', () => {
+  const WIDE = '12345678901234567891';
+  const form = (v: string) => `data=${encodeURIComponent(Buffer.from(v).toString('base64'))}`;
+
+  it('maps an update to a group call: $group_id the group id, $<group_key>_<group_id> the user id, context.groups, $set over $set_once as traits', () => {
+    // As the mixpanel npm client's groups.set sends it (with a $time and $ip of its modifiers).
+    const t = translateMixpanel({ $token: 'k1', $group_key: 'company', $group_id: 'Acme Inc.', $set: { plan: 'pro' }, $set_once: { founded: 1999, plan: 'free' }, $time: 1795687200000, $ip: '203.0.113.9' }, 'groups');
+    expect(t.key).toBe('k1');
+    expect(t.calls[0]).toEqual({
+      type: 'group',
+      writeKey: 'k1',
+      groupId: 'Acme Inc.',
+      userId: '$company_Acme Inc.',
+      traits: { founded: 1999, plan: 'pro' },
+      properties: {},
+      timestamp: 1795687200000,
+      context: { groups: { company: 'Acme Inc.' }, ip: '203.0.113.9' },
+    });
+  });
+
+  it('keeps the other operations ($union, $remove, $unset, $delete, $add) as properties, a numeric $group_id as its text, $ip "0" as no address', () => {
+    const calls = translateMixpanel(
+      [
+        { $token: 'k', $group_key: 'org', $group_id: 42, $union: { tags: ['a', 'b'] }, $ip: '0' },
+        { $token: 'k', $group_key: 'org', $group_id: 42, $remove: { tags: 'a' } },
+        { $token: 'k', $group_key: 'org', $group_id: 42, $unset: ['legacy'] },
+        { $token: 'k', $group_key: 'org', $group_id: 42, $delete: '' },
+        { $token: 'k', $group_key: 'org', $group_id: 42, $add: { seats: 3 } },
+      ],
+      'groups',
+    ).calls;
+    expect(calls.map((c) => (c as Record<string, unknown>).properties)).toEqual([{ $union: { tags: ['a', 'b'] } }, { $remove: { tags: 'a' } }, { $unset: ['legacy'] }, { $delete: '' }, { $add: { seats: 3 } }]);
+    for (const c of calls) expect(c).toMatchObject({ type: 'group', groupId: '42', userId: '$org_42', traits: {}, context: { groups: { org: '42' } } });
+    expect((calls[0] as Record<string, unknown>).context).not.toHaveProperty('ip');
+  });
+
+  it('refuses an update without $group_key or $group_id, or with an unreadable $time, naming the field', () => {
+    const t = translateMixpanel(
+      [
+        { $token: 'k', $group_id: 'acme', $set: { a: 1 } },
+        { $token: 'k', $group_key: 'company', $set: { a: 1 } },
+        { $token: 'k', $group_key: '', $group_id: 'acme' },
+        { $token: 'k', $group_key: 'company', $group_id: { id: 1 } },
+        { $token: 'k', $group_key: 'company', $group_id: 'acme', $time: 'soon' },
+        'text',
+      ],
+      'groups',
+    );
+    expect(t.calls.map((c) => (c instanceof Refused ? [c.code, c.field] : 'ok'))).toEqual([
+      ['missing_field', '$group_key'],
+      ['missing_id', '$group_id'],
+      ['missing_field', '$group_key'],
+      ['missing_id', '$group_id'],
+      ['invalid_timestamp', '$time'],
+      ['not_an_object', 'update'],
+    ]);
+    expect(t.raw[1]).toEqual({ $token: 'k', $group_key: 'company', $set: { a: 1 } });
+  });
+
+  it('stores a group update as the edge does: group_id, the group\'s user id, traits and a 64-bit $group_id with every digit', () => {
+    // As mixpanel-python 5.4.1 posts group_set: compact JSON, not base64, in a form.
+    const body = `data=${encodeURIComponent(`{"$token":"k","$time":1795687200123.456,"$group_key":"company","$group_id":${WIDE},"$set":{"name":"Acme","big":${WIDE}}}`)}&verbose=1&ip=0`;
+    const { decoded, records } = storedRecords('/groups', body);
+    expect([decoded.vendor, decoded.translation.key, decoded.noCallerIp]).toEqual(['mixpanel', 'k', true]);
+    expect(records[0]).toMatchObject({ type: 'group', group_id: WIDE, user_id: `$company_${WIDE}`, anonymous_id: null, traits: `{"name":"Acme","big":${WIDE}}`, properties: '{}' });
+    expect(JSON.parse((records[0] as { context: string }).context)).toEqual({ groups: { company: WIDE } });
+    // mixpanel-browser's base64 form on /groups/, and the npm client's GET ?data= on /groups.
+    const browser = storedRecords('/groups/', form('{"$set":{"plan":"team"},"$token":"k","$group_key":"company","$group_id":"acme"}'));
+    expect(browser.records[0]).toMatchObject({ type: 'group', group_id: 'acme', user_id: '$company_acme', traits: '{"plan":"team"}' });
+    const get = storedRecords('/groups', '', `ip=0&verbose=0&${form('{"$token":"k","$group_key":"company","$group_id":"acme","$delete":""}')}`);
+    expect(get.records[0]).toMatchObject({ type: 'group', group_id: 'acme', properties: '{"$delete":""}' });
+  });
+
+  it('answers /groups as Mixpanel answers /engage: 1 / 0, {"status":...} with verbose=1', () => {
+    const ok = { accepted: 1, total: 1, rejected: null, bodyBytes: 1, receivedAt: 0 };
+    const bad = { accepted: 0, total: 1, rejected: [{ index: 0, code: 'missing_id', error: '$group_id is required', field: '$group_id' }], bodyBytes: 1, receivedAt: 0 };
+    const plain = storedRecords('/groups', '{"$token":"k","$group_key":"c","$group_id":"a"}').decoded.replies;
+    const verbose = storedRecords('/groups/', '{"$token":"k","$group_key":"c","$group_id":"a"}', 'verbose=1').decoded.replies;
+    expect([plain.done(ok), plain.done(bad)]).toMatchObject([{ status: 200, body: '1' }, { status: 400, body: '0' }]);
+    expect(JSON.parse(verbose.done(ok).body as string)).toEqual({ status: 1, error: null });
+    expect(JSON.parse(verbose.done(bad).body as string)).toMatchObject({ status: 0, error: expect.stringContaining('$group_id is required') });
+  });
+});

@@ -1,8 +1,8 @@
-// Mixpanel's ingestion API (`/track`, `/engage`, `/import`) into Segment calls.
+// Mixpanel's ingestion API (`/track`, `/engage`, `/groups`, `/import`) into Segment calls.
 //
 // Bodies: an event or an array of them, as JSON or as the form `data=<base64 JSON>` (also in the
-// query of a GET). The project token in each event's properties (`$token` of an engage update)
-// is the write key; `/import` may carry it as HTTP Basic auth or `api_key=` instead.
+// query of a GET). The project token in each event's properties (`$token` of an engage or group
+// update) is the write key; `/import` may carry it as HTTP Basic auth or `api_key=` instead.
 //
 // | Mixpanel                                   | Segment call                                            |
 // | `$identify`                                | identify: userId = $identified_id, anonymousId = $anon_id |
@@ -10,6 +10,7 @@
 // | `$mp_web_page_view`                        | page, name = current_page_title                         |
 // | any other event                            | track: event = the event name                           |
 // | engage update (`$distinct_id`, `$set`, ...) | identify: ids as for events ($user_id, $device_id); traits = $set over $set_once; other operations ($add, $unset, ...) as properties |
+// | group update (`$group_key`, `$group_id`, `$set`, ...) | group: groupId = $group_id, userId = `$<group_key>_<group_id>` (PostHog's distinct id of a group: updates carry no user); context.groups = {[$group_key]: $group_id}; traits and properties as for engage |
 // | distinct_id / $user_id / $device_id        | userId = $user_id, else distinct_id unless it is `$device:...`; anonymousId = $device_id, else that device id |
 // | $insert_id                                 | messageId                                               |
 // | time (seconds, or ms when over 1e11) / $time | timestamp (Mixpanel sends no send time: not skew-corrected) |
@@ -20,7 +21,7 @@ import { JsonShape, MEMBER, PickedText, overlaid, parseShaped } from '../jsontex
 import { Refused, isObject, msTime, str, type Replies, type SegmentCall, type Translation, type VendorReply } from './types.js';
 
 type Json = Record<string, unknown>;
-export type MixpanelEndpoint = 'track' | 'engage' | 'import';
+export type MixpanelEndpoint = 'track' | 'engage' | 'groups' | 'import';
 
 /** The members of an event's `properties` the translation below reads (keep in step with it). */
 const PROPERTY_READS = [
@@ -43,11 +44,15 @@ if (Object.entries(pickedProps(PROPERTY_READS.map((_, i) => i))).some(([k, i], j
  * read it (../jsontext.ts, as PostHog's): an event's `properties` and an update's `$set` /
  * `$set_once` kept as their text (PickedText: the members read here picked, the token left out of
  * what is stored), so a 64-bit integer a server SDK sends (Python's, Java's) is stored as sent,
- * not as the double JSON.parse rounds it to; ids sent as such numbers are read as their digits.
+ * not as the double JSON.parse rounds it to; ids sent as such numbers (a group's `$group_id` too)
+ * are read as their digits.
  */
 const MIXPANEL_BODY = new JsonShape(
-  ['event', 'properties', '$token', '$distinct_id', '$device_id', '$user_id', '$time', '$ip', '$set', '$set_once', '$add', '$append', '$union', '$remove', '$unset', '$delete'],
-  { properties: MEMBER.TEXT, $set: MEMBER.TEXT, $set_once: MEMBER.TEXT, $distinct_id: MEMBER.ID, $device_id: MEMBER.ID, $user_id: MEMBER.ID },
+  [
+    'event', 'properties', '$token', '$distinct_id', '$device_id', '$user_id', '$group_key', '$group_id', '$time', '$ip', '$set', '$set_once', '$add',
+    '$append', '$union', '$remove', '$unset', '$delete',
+  ],
+  { properties: MEMBER.TEXT, $set: MEMBER.TEXT, $set_once: MEMBER.TEXT, $distinct_id: MEMBER.ID, $device_id: MEMBER.ID, $user_id: MEMBER.ID, $group_id: MEMBER.ID },
   MEMBER.PARSE,
   true,
   PROPERTY_READS,
@@ -80,7 +85,7 @@ export function translateMixpanel(value: unknown, endpoint: MixpanelEndpoint): T
   const calls: (SegmentCall | Refused)[] = new Array(events.length);
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
-    const call = endpoint === 'engage' ? mixpanelEngage(e) : mixpanelEvent(e);
+    const call = endpoint === 'engage' ? mixpanelEngage(e) : endpoint === 'groups' ? mixpanelGroup(e) : mixpanelEvent(e);
     if (key === undefined && !(call instanceof Refused)) key = call.writeKey as string | undefined;
     calls[i] = call;
   }
@@ -166,9 +171,47 @@ export function mixpanelEngage(u: unknown): SegmentCall | Refused {
   const userId = str(u.$user_id) ?? (distinctId.startsWith(DEVICE) ? undefined : distinctId);
   if (userId !== undefined) call.userId = userId;
   if (deviceId !== undefined) call.anonymousId = deviceId;
+  const refused = profileUpdate(u, call);
+  if (refused !== undefined) return refused;
+  const ip = profileIp(u);
+  if (ip !== undefined) call.context = { ip };
+  return call;
+}
+
+/**
+ * A group profile update (/groups): `{"$token", "$group_key", "$group_id", "$set": {...}, ...}`,
+ * as mixpanel (npm) `groups.set`, mixpanel-browser `get_group(key, id).set` and the Python SDK's
+ * `group_set` send it. It is about a group, not a user, and carries no user id: the user id is
+ * `$<group_key>_<group_id>`, the distinct id PostHog's server SDKs give a group's own
+ * `$groupidentify`, so a group's updates are one key in Kafka (kept in order) and one "user" in
+ * the query API, whichever of the two vendors' SDKs sent them.
+ */
+export function mixpanelGroup(u: unknown): SegmentCall | Refused {
+  if (!isObject(u)) return new Refused('not_an_object', 'an update must be a JSON object', 'update', u);
+  const groupKey = str(u.$group_key);
+  if (groupKey === undefined) return new Refused('missing_field', '$group_key is required (the kind of group, e.g. "company")', '$group_key', u);
+  const groupId = str(u.$group_id);
+  if (groupId === undefined) return new Refused('missing_id', '$group_id is required (the group\'s id, a string or a number)', '$group_id', u);
+  const call: SegmentCall = { type: 'group', groupId, userId: `$${groupKey}_${groupId}` };
+  const token = str(u.$token);
+  if (token !== undefined) call.writeKey = token;
+  const refused = profileUpdate(u, call);
+  if (refused !== undefined) return refused;
+  const context: Json = { groups: { [groupKey]: groupId } };
+  const ip = profileIp(u);
+  if (ip !== undefined) context.ip = ip;
+  call.context = context;
+  return call;
+}
+
+/**
+ * What engage and group updates share: traits = `$set` over `$set_once` (kept as text by
+ * readMixpanelJson, merged keeping a wide integer's digits), the other operations as properties,
+ * and the timestamp from `$time`. Returns the refusal of an unreadable `$time`, else undefined.
+ */
+function profileUpdate(u: Json, call: SegmentCall): Refused | undefined {
   const set = isObject(u.$set) ? u.$set : undefined;
   const once = isObject(u.$set_once) ? u.$set_once : undefined;
-  // Kept as text (readMixpanelJson), merged keeping a wide integer's digits.
   call.traits = overlaid(once, set) ?? {};
   const props: Json = {};
   for (const op of PROFILE_OPS) if (u[op] !== undefined) props[op] = u[op];
@@ -176,13 +219,15 @@ export function mixpanelEngage(u: unknown): SegmentCall | Refused {
   const time = timeOf(u.$time);
   if (time === null) return new Refused('invalid_timestamp', '$time must be Unix milliseconds', '$time', u);
   if (time !== undefined) call.timestamp = time;
-  // `$ip: "0"` is Mixpanel's "ignore the address" (its clients' way to keep the server's own
-  // address off a profile), not an address.
-  if (typeof u.$ip === 'string' && u.$ip !== '0') call.context = { ip: u.$ip };
-  return call;
+  return undefined;
 }
 
-// Answers as Mixpanel gives them. /track and /engage: `1` / `0` as text, or with `verbose=1`
+/** An update's `$ip`, unless `"0"`: Mixpanel's "ignore the address" (its clients' way to keep the server's own address off a profile). */
+function profileIp(u: Json): string | undefined {
+  return typeof u.$ip === 'string' && u.$ip !== '0' ? u.$ip : undefined;
+}
+
+// Answers as Mixpanel gives them. /track, /engage and /groups: `1` / `0` as text, or with `verbose=1`
 // {"status":1|0,"error":...} (the mixpanel npm client reads both). /import with a JSON body or
 // strict=1 (its current API): {"code":200,"num_records_imported":N,"status":1}, and a 400 with
 // failed_records; the legacy form /import answers like /track.
