@@ -53,6 +53,13 @@ describe('PendingCount', () => {
 });
 
 describe('createRegistry', () => {
+  // promlint: "non-counter metrics should not have "_total" suffix" (prom-client's defaults had three).
+  it('names no metric but a counter with the _total suffix', async () => {
+    const families = await createRegistry('test').getMetricsAsJSON();
+    expect(families.filter((f) => f.name.endsWith('_total') && String(f.type) !== 'counter').map((f) => f.name)).toEqual([]);
+    expect(families.map((f) => f.name)).toContain('trackhouse_nodejs_active_handles');
+  });
+
   it("exposes trackhouse_build_info with package.json's version and this Node.js, set to 1", async () => {
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
     const text = await createRegistry('probe').metrics();

@@ -94,9 +94,31 @@ describe('the OpenAPI document for client generators', () => {
     }
   });
 
-  it("keeps CallFields' anyOf to `required` alone (with properties, generators require userId and anonymousId)", () => {
-    const branches = at(doc, 'components', 'schemas', 'CallFields', 'anyOf');
-    expect(branches).toEqual([{ required: ['userId'] }, { required: ['anonymousId'] }]);
+  // openapi-typescript reads a branch of `required` alone as `unknown`, which swallows the union:
+  // TrackCall became `{event, properties}` and a typed client refused `userId`. The `not` below
+  // refuses a call without ids by itself.
+  it('gives CallFields no anyOf (openapi-typescript typed every call without its ids)', () => {
+    expect(at(doc, 'components', 'schemas', 'CallFields', 'anyOf')).toBeUndefined();
+  });
+
+  it('gives every operation an operationId of its own (generators log and make one up from the path)', () => {
+    const ids = operations.map((o) => at(o.op, 'operationId'));
+    expect(operations.filter((o, i) => ids[i] === undefined).map((o) => `${o.method} ${o.path}`)).toEqual([]);
+    expect(ids.filter((id, i) => ids.indexOf(id) !== i)).toEqual([]);
+  });
+
+  // openapi-typescript types `{type: object}` with neither `properties` nor `additionalProperties`
+  // as Record<string, never>: a typed client could read no field of the reply.
+  it('says additionalProperties: true on every object schema that lists no properties', () => {
+    const bare: string[] = [];
+    const walk = (v: Json | undefined, where: string): void => {
+      if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${where}[${i}]`));
+      if (!isObj(v)) return;
+      if (v.type === 'object' && v.properties === undefined && v.additionalProperties === undefined && v.allOf === undefined && v.oneOf === undefined && v.anyOf === undefined) bare.push(where);
+      for (const [k, x] of Object.entries(v)) walk(x, `${where}.${k}`);
+    };
+    walk(doc, '');
+    expect(bare).toEqual([]);
   });
 
   // schemathesis generated {"anonymousId":""}, schema-valid before, which the edge refuses (missing_id).

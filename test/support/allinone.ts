@@ -12,6 +12,8 @@ export interface AllInOne {
   readonly ingestUrl: string;
   /** http://127.0.0.1:<query port> */
   readonly queryUrl: string;
+  /** http://127.0.0.1:<sink port>: its /healthz, /readyz and /metrics. */
+  readonly sinkUrl: string;
   readonly child: ChildProcessWithoutNullStreams;
   /** Its exit code, once it exits. */
   readonly exited: Promise<number>;
@@ -93,7 +95,7 @@ export async function startAllInOne(name: string, env: Record<string, string> = 
     }
     await sleep(100);
   }
-  return { ingestUrl: `http://127.0.0.1:${ports.ingest}`, queryUrl: `http://127.0.0.1:${ports.query}`, child, exited, output: () => output, stop };
+  return { ingestUrl: `http://127.0.0.1:${ports.ingest}`, queryUrl: `http://127.0.0.1:${ports.query}`, sinkUrl: `http://127.0.0.1:${ports.sink}`, child, exited, output: () => output, stop };
 }
 
 const DAY_MS = 86_400_000;

@@ -12,8 +12,9 @@ import { errorMessage } from '../../src/common/errors.js';
 import { LOCAL_KAFKA_VERSION } from '../../src/config/index.js';
 import { checkJava, checkMaven, jarsInstalled } from '../../src/localkafka/index.js';
 import { CHROMIUM_MISSING, chromiumPath, FIREFOX_MISSING, firefoxPath } from './chromium.js';
-import { PYTHON_CLIENTS_MISSING, SCHEMATHESIS_MISSING, pythonClients, schemathesisCli } from './python-clients.js';
-import { CLICKHOUSE_GO_PROBE, GO_SDK_PROBE, goProblem, JDBC_PROBE, javaProblem, SDK_PROBE } from './sdk-clients.js';
+import { openapiGeneratorProblem } from './openapi-clients.js';
+import { GENERATED_CLIENT_PYTHON_MISSING, generatedClientPython, PYTHON_CLIENTS_MISSING, SCHEMATHESIS_MISSING, pythonClients, schemathesisCli } from './python-clients.js';
+import { CLICKHOUSE_GO_PROBE, GO_SDK_PROBE, goProblem, JDBC_PROBE, javaProblem, METRICS_GO_PROBE, SDK_PROBE } from './sdk-clients.js';
 
 /** The jar cache kafka-global.ts gives the test broker. */
 const JAR_CACHE = path.resolve('.trackhouse');
@@ -48,11 +49,14 @@ if (chromiumPath() === null) process.stderr.write(`npm test: ${CHROMIUM_MISSING}
 if (firefoxPath() === null) process.stderr.write(`npm test: ${FIREFOX_MISSING}.\n`);
 if (pythonClients() === null) process.stderr.write(`npm test: ${PYTHON_CLIENTS_MISSING}.\n`);
 else if (schemathesisCli() === null) process.stderr.write(`npm test: ${SCHEMATHESIS_MISSING}.\n`);
+else if (generatedClientPython() === null) process.stderr.write(`npm test: ${GENERATED_CLIENT_PYTHON_MISSING}.\n`);
+const generatorProblem = openapiGeneratorProblem();
+if (generatorProblem !== null) process.stderr.write(`npm test: ${generatorProblem}.\n`);
 for (const program of [SDK_PROBE, JDBC_PROBE]) {
   const problem = javaProblem(program);
   if (problem !== null) process.stderr.write(`npm test: ${problem}.\n`);
 }
-for (const program of [GO_SDK_PROBE, CLICKHOUSE_GO_PROBE]) {
+for (const program of [GO_SDK_PROBE, CLICKHOUSE_GO_PROBE, METRICS_GO_PROBE]) {
   const problem = goProblem(program);
   if (problem !== null) process.stderr.write(`npm test: ${problem}.\n`);
 }

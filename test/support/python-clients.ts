@@ -18,6 +18,15 @@ export function pythonClients(): string | null {
   return importing(PROBE);
 }
 
+/** The interpreter when it has what OpenAPI Generator's python client needs (pydantic, urllib3, dateutil); else null. */
+export function generatedClientPython(): string | null {
+  return importing('import pydantic, urllib3, dateutil, typing_extensions');
+}
+
+export const GENERATED_CLIENT_PYTHON_MISSING =
+  `pydantic is not installed: the python client generated from docs/openapi.yaml (openapi-clients) is not run ` +
+  `(install it with the Python clients: .trackhouse/python-clients/bin/pip install -r ${PYTHON_CLIENTS_REQUIREMENTS})`;
+
 /** The interpreter (PYTHON_CLIENTS, else the venv's) when it runs `imports`; else null. */
 function importing(imports: string): string | null {
   const python = process.env.PYTHON_CLIENTS ?? path.join(PYTHON_CLIENTS_VENV, 'bin', 'python');

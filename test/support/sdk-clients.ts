@@ -50,6 +50,12 @@ export const CLICKHOUSE_GO_PROBE: GoProgram = {
   what: "the test driving ClickHouse's Go client, as Grafana's plugin does (sql-port, its clickhouse-go case)",
 };
 
+export const METRICS_GO_PROBE: GoProgram = {
+  source: path.resolve('test/support/metrics-go'),
+  name: 'metrics-go',
+  what: "the test checking /metrics with Prometheus' own parsers and promlint (metrics-prometheus)",
+};
+
 /** The oldest Go the program's modules build with: its go.mod's `go` line, as [major, minor]. */
 function minimumGo(program: GoProgram): [number, number] {
   const m = /^go (\d+)\.(\d+)/m.exec(readFileSync(path.join(program.source, 'go.mod'), 'utf8'));
