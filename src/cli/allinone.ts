@@ -410,14 +410,26 @@ function answers(url: string): Promise<boolean> {
   });
 }
 
-function printBanner(
-  config: Config,
-  keys: ReturnType<typeof withDevKeys>,
-  p: { ingestPort: number; queryPort: number; sinkPort: number; sqlPort: { port: number; secure: boolean } | null; nativePort: { port: number; secure: boolean } | null; brokers: string[] },
-): void {
+function printBanner(config: Config, keys: ReturnType<typeof withDevKeys>, p: BannerPorts): void {
+  process.stdout.write(`${bannerLines(config, keys, p).join('\n')}\n`);
+}
+
+interface BannerPorts {
+  ingestPort: number;
+  queryPort: number;
+  sinkPort: number;
+  sqlPort: { port: number; secure: boolean } | null;
+  nativePort: { port: number; secure: boolean } | null;
+  brokers: string[];
+}
+
+/** The banner's lines: the URLs, the keys (a configured read or admin key never: stdout ends up in logs). */
+export function bannerLines(config: Config, keys: ReturnType<typeof withDevKeys>, p: BannerPorts): string[] {
   const host = loopbackFor(config.http.host);
   const writeKey = [...keys.write.keys()][0]!;
-  const readKey = [...keys.read][0]!;
+  // A configured read key is a secret (the write key is in every page that sends events): the
+  // example names it only when it is the dev key.
+  const readKey = keys.devRead ? [...keys.read][0]! : '<read key>';
   const ingest = `${ingestHttps(config) ? 'https' : 'http'}://${host}:${p.ingestPort}`;
   const query = `${queryHttps(config) ? 'https' : 'http'}://${host}:${p.queryPort}`;
   const lines = [
@@ -451,5 +463,5 @@ function printBanner(
     '  Ctrl-C drains and stops everything.',
     '',
   ];
-  process.stdout.write(`${lines.join('\n')}\n`);
+  return lines;
 }
