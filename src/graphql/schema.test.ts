@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { buildSchema, getIntrospectionQuery, parse, printSchema, specifiedRules, validate } from 'graphql';
 import { getComplexity } from 'graphql-query-complexity';
 import { describe, expect, it } from 'vitest';
-import { costEstimator, depthLimit, MAX_SPREAD_FIELDS } from './limits.js';
+import { costEstimator, depthLimit, MAX_SPREAD_FIELDS, validationRules } from './limits.js';
 import { SDL } from './sdl.js';
 
 const DOC = new URL('../../docs/schema.graphql', import.meta.url);
@@ -46,6 +46,18 @@ describe('depth limit', () => {
   it('lets the standard introspection query through at the default (15)', () => {
     expect(errorsOf(getIntrospectionQuery(), 15)).toEqual([]);
     expect(errorsOf(getIntrospectionQuery(), 14)).toHaveLength(1);
+  });
+});
+
+describe('fields sharing a response key', () => {
+  const ruleErrors = (query: string) => validate(schema, parse(query), validationRules(15)).map((e) => e.message);
+  it('refuses more than 100 in one selection before graphql-js compares each pair of them (300 ms a request at the token limit)', () => {
+    const many = (n: number) => `{ ${Array.from({ length: n }, () => 'user(id: "a") { id }').join(' ')} }`;
+    expect(ruleErrors(many(300))).toEqual(['300 fields answer as "user" in one selection; the limit is 100']);
+    expect(ruleErrors(`{ a: __typename ${Array.from({ length: 150 }, () => '... on Query { a: __typename }').join(' ')} }`)).toEqual([
+      '151 fields answer as "a" in one selection; the limit is 100',
+    ]);
+    expect(ruleErrors(many(100))).toEqual([]);
   });
 });
 
