@@ -2,8 +2,8 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../common/errors.js';
-import { loadConfig } from '../config/index.js';
-import { sqlPortToServe } from './allinone.js';
+import { loadConfig, withDevKeys } from '../config/index.js';
+import { bannerLines, devKeysRefusal, sqlPortToServe } from './allinone.js';
 
 const servers: net.Server[] = [];
 afterEach(() => {
@@ -59,5 +59,33 @@ describe('sqlPortToServe', () => {
 
   it('serves a free port chosen with BI_PORT, and 0 for the kernel\'s pick', async () => {
     expect(await sqlPortToServe(loadConfig({ BI_PORT: '0' }), warnings().log)).toBe(0);
+  });
+});
+
+describe('the banner of trackhouse start', () => {
+  const ports = { ingestPort: 8080, queryPort: 8081, sinkPort: 8082, sqlPort: null, nativePort: null, brokers: ['127.0.0.1:9092'] };
+  it('never prints a configured read or admin key (its output ends up in logs), and prints the dev keys it made up', () => {
+    const config = loadConfig({ TRACKHOUSE_WRITE_KEYS: 'wk-1:web', TRACKHOUSE_READ_KEYS: 'rk-secret', TRACKHOUSE_ADMIN_KEYS: 'ak-secret:ops' });
+    const text = bannerLines(config, withDevKeys(config.keys), ports).join('\n');
+    expect(text).not.toMatch(/rk-secret|ak-secret/);
+    expect(text).toContain("curl -H 'Authorization: Bearer <read key>'");
+    const dev = loadConfig({});
+    const devText = bannerLines(dev, withDevKeys(dev.keys), ports).join('\n');
+    expect(devText).toContain("curl -H 'Authorization: Bearer dev-read-key'");
+    expect(devText).toContain('admin key  dev-admin-key');
+  });
+});
+
+describe('the dev keys of trackhouse start', () => {
+  it('are refused on an address other machines reach, naming each key setting left unset; loopback takes them', () => {
+    const none = withDevKeys(loadConfig({}).keys);
+    expect(devKeysRefusal('0.0.0.0', none)).toBe(
+      'HOST=0.0.0.0 is reachable from other machines, and TRACKHOUSE_WRITE_KEYS, TRACKHOUSE_READ_KEYS, TRACKHOUSE_ADMIN_KEYS are unset, so the published dev keys would be taken there (the admin key erases data); set them, or HOST=127.0.0.1',
+    );
+    const someSet = withDevKeys(loadConfig({ TRACKHOUSE_WRITE_KEYS: 'wk:web', TRACKHOUSE_READ_KEYS: 'rk' }).keys);
+    expect(devKeysRefusal('10.1.2.3', someSet)).toMatch(/^HOST=10\.1\.2\.3 is reachable from other machines, and TRACKHOUSE_ADMIN_KEYS is unset/);
+    for (const host of ['127.0.0.1', '127.0.1.1', 'localhost', '::1', '[::1]']) expect(devKeysRefusal(host, none)).toBeNull();
+    const all = withDevKeys(loadConfig({ TRACKHOUSE_WRITE_KEYS: 'wk:web', TRACKHOUSE_READ_KEYS: 'rk', TRACKHOUSE_ADMIN_KEYS: 'ak:ops' }).keys);
+    expect(devKeysRefusal('0.0.0.0', all)).toBeNull();
   });
 });

@@ -25,7 +25,7 @@ import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { checkClickHouse, createSqlEngine, migrate, openClickHouse, serveNativePort, serveSqlPort, type BiPort, type BiPortOptions, type ClickHouseHandle } from '../warehouse/index.js';
-import { InterruptedError, TrackhouseError } from '../common/errors.js';
+import { ConfigError, InterruptedError, TrackhouseError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { claimPort, probeListen } from '../common/listen-errors.js';
 import { VERSION } from '../common/version.js';
@@ -57,6 +57,8 @@ const BULK_NICE = 10;
 export async function startAllInOne(): Promise<number> {
   const base = loadConfig();
   const keys = withDevKeys(base.keys);
+  const exposed = devKeysRefusal(base.http.host, keys);
+  if (exposed !== null) throw new ConfigError(exposed);
   const config: Config = Object.freeze({ ...base, keys: { write: keys.write, read: keys.read, admin: keys.admin } });
   const log = createLogger(config.logLevel, { component: 'start' });
   // Before anything looks at the data dir: a second start on it stops here, having touched nothing.
@@ -269,6 +271,30 @@ function queryHttps(config: Config): boolean {
 }
 
 /** An address to reach a server listening on `host` from this machine. */
+/** Whether only this machine reaches `host` (HOST). */
+function loopbackOnly(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/**
+ * Why `trackhouse start` may not take the dev keys on `host`, or null. They are in the README, so
+ * on an address other machines reach anyone there could read every event and, with the admin
+ * key, erase users.
+ */
+export function devKeysRefusal(host: string, keys: ReturnType<typeof withDevKeys>): string | null {
+  if (loopbackOnly(host)) return null;
+  const unset = [
+    ...(keys.devWrite ? ['TRACKHOUSE_WRITE_KEYS'] : []),
+    ...(keys.devRead ? ['TRACKHOUSE_READ_KEYS'] : []),
+    ...(keys.devAdmin ? ['TRACKHOUSE_ADMIN_KEYS'] : []),
+  ];
+  if (unset.length === 0) return null;
+  return (
+    `HOST=${host} is reachable from other machines, and ${unset.join(', ')} ${unset.length === 1 ? 'is' : 'are'} unset, ` +
+    'so the published dev keys would be taken there (the admin key erases data); set them, or HOST=127.0.0.1'
+  );
+}
+
 function loopbackFor(host: string): string {
   if (host === '0.0.0.0') return '127.0.0.1';
   if (host === '::') return '[::1]';
@@ -410,14 +436,26 @@ function answers(url: string): Promise<boolean> {
   });
 }
 
-function printBanner(
-  config: Config,
-  keys: ReturnType<typeof withDevKeys>,
-  p: { ingestPort: number; queryPort: number; sinkPort: number; sqlPort: { port: number; secure: boolean } | null; nativePort: { port: number; secure: boolean } | null; brokers: string[] },
-): void {
+function printBanner(config: Config, keys: ReturnType<typeof withDevKeys>, p: BannerPorts): void {
+  process.stdout.write(`${bannerLines(config, keys, p).join('\n')}\n`);
+}
+
+interface BannerPorts {
+  ingestPort: number;
+  queryPort: number;
+  sinkPort: number;
+  sqlPort: { port: number; secure: boolean } | null;
+  nativePort: { port: number; secure: boolean } | null;
+  brokers: string[];
+}
+
+/** The banner's lines: the URLs, the keys (a configured read or admin key never: stdout ends up in logs). */
+export function bannerLines(config: Config, keys: ReturnType<typeof withDevKeys>, p: BannerPorts): string[] {
   const host = loopbackFor(config.http.host);
   const writeKey = [...keys.write.keys()][0]!;
-  const readKey = [...keys.read][0]!;
+  // A configured read key is a secret (the write key is in every page that sends events): the
+  // example names it only when it is the dev key.
+  const readKey = keys.devRead ? [...keys.read][0]! : '<read key>';
   const ingest = `${ingestHttps(config) ? 'https' : 'http'}://${host}:${p.ingestPort}`;
   const query = `${queryHttps(config) ? 'https' : 'http'}://${host}:${p.queryPort}`;
   const lines = [
@@ -451,5 +489,5 @@ function printBanner(
     '  Ctrl-C drains and stops everything.',
     '',
   ];
-  process.stdout.write(`${lines.join('\n')}\n`);
+  return lines;
 }

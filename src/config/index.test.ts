@@ -105,6 +105,10 @@ describe('config', () => {
       'TRACKHOUSE_ADMIN_KEYS: an admin key must differ from every read and write key',
     );
     expect(() => loadConfig({ TRACKHOUSE_ADMIN_KEYS: 'wk:alice', TRACKHOUSE_WRITE_KEYS: 'wk:web' })).toThrow('an admin key must differ');
+    // A write key ships in every page that sends events: as a read key too, anyone could read them all.
+    expect(() => loadConfig({ TRACKHOUSE_READ_KEYS: 'rk,wk', TRACKHOUSE_WRITE_KEYS: 'wk:web' })).toThrow(
+      'TRACKHOUSE_READ_KEYS: a read key must differ from every write key (write keys are public: browsers send them); item 2 is one',
+    );
     expect([...withDevKeys(loadConfig({}).keys).admin]).toEqual([['dev-admin-key', 'dev']]);
     expect(withDevKeys(c.keys).devAdmin).toBe(false);
   });

@@ -46,8 +46,15 @@ export const keysSchema = z
     TRACKHOUSE_ADMIN_KEYS: keyPairs('name', ', the actor in the audit trail'),
   })
   .superRefine((e, ctx) => {
+    // A write key ships in every page that sends events: as a read key it would let anyone read them all.
+    const writeKeys = new Set(e.TRACKHOUSE_WRITE_KEYS.map((p) => p.split(':')[0]!));
+    e.TRACKHOUSE_READ_KEYS.forEach((key, i) => {
+      if (writeKeys.has(key)) {
+        ctx.addIssue({ code: 'custom', path: ['TRACKHOUSE_READ_KEYS'], message: `a read key must differ from every write key (write keys are public: browsers send them); item ${i + 1} is one` });
+      }
+    });
     // An admin key may erase data and read the audit trail: it must not also be a read or write key.
-    const others = new Set([...e.TRACKHOUSE_READ_KEYS, ...e.TRACKHOUSE_WRITE_KEYS.map((p) => p.split(':')[0]!)]);
+    const others = new Set([...e.TRACKHOUSE_READ_KEYS, ...writeKeys]);
     for (const pair of e.TRACKHOUSE_ADMIN_KEYS) {
       const key = writeKeyPair.exec(pair)?.[1];
       if (key !== undefined && others.has(key)) {

@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { createHandler, parseRequestParams, type OperationArgs, type Request as GqlRequest, type RequestParams, type Response as GqlResponse } from 'graphql-http';
-import { execute, GraphQLError, type ExecutionResult, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, visit, type ASTNode, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
+import { execute, GraphQLError, type ExecutionResult, NoSchemaIntrospectionCustomRule, parse, validate, visit, type ASTNode, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { HttpError } from '../common/errors.js';
 import { forMethod, getAndHead, readText, requireIdentityEncoding, writeJson, type Headers } from '../common/http.js';
@@ -25,7 +25,7 @@ import type { QueryRoutes } from '../query/index.js';
 import { restoreDigits, withoutMarkers } from './exactjson.js';
 import { BodyShape } from './fastbody.js';
 import { planFastPage, writeFastPage, type FastPlan } from './fastpage.js';
-import { costEstimator, costLimit, depthLimit } from './limits.js';
+import { costEstimator, costLimit, validationRules } from './limits.js';
 import { buildGraphqlSchema, type StreamSource } from './schema.js';
 
 /** Largest POST body read (a query with its variables); larger ones get 413 before parsing. */
@@ -192,7 +192,7 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
   return (app, guard, reader) => {
     const { config, log } = opts;
     const schema: GraphQLSchema = buildGraphqlSchema({ reader, stream: opts.stream, log });
-    const rules: ValidationRule[] = [...specifiedRules, depthLimit(config.graphql.maxDepth)];
+    const rules: ValidationRule[] = validationRules(config.graphql.maxDepth);
     if (!introspectionAllowed(config)) rules.push(NoSchemaIntrospectionCustomRule);
     const cost = costLimit(schema, config.graphql.maxCost, costEstimator(reader.limits.defaultLimit, reader.limits.maxLimit));
 

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { buildSchema, getIntrospectionQuery, parse, printSchema, specifiedRules, validate } from 'graphql';
 import { getComplexity } from 'graphql-query-complexity';
 import { describe, expect, it } from 'vitest';
-import { costEstimator, depthLimit } from './limits.js';
+import { costEstimator, depthLimit, MAX_SPREAD_FIELDS, validationRules } from './limits.js';
 import { SDL } from './sdl.js';
 
 const DOC = new URL('../../docs/schema.graphql', import.meta.url);
@@ -34,9 +34,30 @@ describe('depth limit', () => {
     const q = 'query P { user(id: "u") { ...E } } fragment E on User { events { ... on EventConnection { edges { node { eventId } } } } }';
     expect(errorsOf(q, 4)).toEqual(['operation P is nested 5 fields deep; the limit is 4 (GRAPHQL_MAX_DEPTH)']);
   });
+  it('refuses a document whose fragments spread into more fields than the limit (each fragment spreading the last twice), naming it', () => {
+    let fragments = 'fragment F0 on Query { __typename }\n';
+    for (let i = 1; i <= 20; i++) fragments += `fragment F${i} on Query { ...F${i - 1} ...F${i - 1} }\n`;
+    expect(errorsOf(`query Bomb { ...F20 }\n${fragments}`, 15)).toEqual([
+      `operation Bomb spreads into 1048576 fields with its fragments; the limit is ${MAX_SPREAD_FIELDS}`,
+    ]);
+    // One spread less each is 2^20 - 1 fewer: a document of the same text size, well within it.
+    expect(errorsOf('query Fine { ...F1 }\nfragment F0 on Query { __typename }\nfragment F1 on Query { ...F0 ...F0 }', 15)).toEqual([]);
+  });
   it('lets the standard introspection query through at the default (15)', () => {
     expect(errorsOf(getIntrospectionQuery(), 15)).toEqual([]);
     expect(errorsOf(getIntrospectionQuery(), 14)).toHaveLength(1);
+  });
+});
+
+describe('fields sharing a response key', () => {
+  const ruleErrors = (query: string) => validate(schema, parse(query), validationRules(15)).map((e) => e.message);
+  it('refuses more than 100 in one selection before graphql-js compares each pair of them (300 ms a request at the token limit)', () => {
+    const many = (n: number) => `{ ${Array.from({ length: n }, () => 'user(id: "a") { id }').join(' ')} }`;
+    expect(ruleErrors(many(300))).toEqual(['300 fields answer as "user" in one selection; the limit is 100']);
+    expect(ruleErrors(`{ a: __typename ${Array.from({ length: 150 }, () => '... on Query { a: __typename }').join(' ')} }`)).toEqual([
+      '151 fields answer as "a" in one selection; the limit is 100',
+    ]);
+    expect(ruleErrors(many(100))).toEqual([]);
   });
 });
 

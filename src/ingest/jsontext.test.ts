@@ -239,6 +239,18 @@ describe('parseEventJson', () => {
     expect(wellFormed(plain)).toBe(plain);
   });
 
+  it('reads a long run of backslashes before a lone surrogate elsewhere once (a 500 KB batch held the ingest thread for seconds)', () => {
+    // 100,000 backslashes (200,000 in the JSON text) not followed by u, and a lone surrogate after: each start inside the run
+    // used to scan the rest of it (quadratic: about 2 minutes for this text, 13 s for a batch of 32 KB events).
+    const value = { a: `${'\\'.repeat(100_000)}x`, b: '😀'.slice(0, 1) };
+    const text = stringify(value);
+    expect(text.length).toBe(200_000 + 17);
+    expect(JSON.parse(text)).toEqual({ a: value.a, b: '\ufffd' });
+    // The run's parity still decides: an odd run ends in the escape's own backslash, an even one is escaped backslashes.
+    expect(wellFormed('"\\\\\\ud800"')).toBe('"\\\\\ufffd"');
+    expect(wellFormed('"\\\\ud800"')).toBe('"\\\\ud800"');
+  });
+
   it('writes integers past 64 bits in exponent form (fitIntegers), the same doubles, and nothing else changed', () => {
     // JSON.stringify writes 2.5e19 (25 ETH in wei) as 25000000000000000000, past UInt64: ClickHouse refuses that.
     const value = { wei: 2.5e19, neg: -1e19, big: 1e20, fits: 9.2e18, negFits: -9.2e18, u64: 1.8e19, tiny: 0.0000012345678901234567, text: '25000000000000000000', [String(1e20)]: 1 };

@@ -57,6 +57,23 @@ describe('rules file', () => {
     expect(JSON.stringify(r!.definition)).not.toContain('0123456789abcdef0123');
   });
 
+  it('shows a webhook by its origin alone in the definition /v1/alerts answers: a chat hook\'s path or query is its credential', () => {
+    const file = path.join(dir, 'hook.yaml');
+    writeFileSync(
+      file,
+      `rules:
+  - name: slack
+    window: { type: tumbling, size: 1d }
+    condition: { above: 0 }
+    webhook: { url: "https://bot:pw123@hooks.slack.com/services/T0/B0/SECRETTOKEN?token=QUERYSECRET" }
+`,
+    );
+    const [r] = loadRules(file, defaults);
+    expect(r!.webhook.url).toBe('https://bot:pw123@hooks.slack.com/services/T0/B0/SECRETTOKEN?token=QUERYSECRET');
+    expect((r!.definition.webhook as { url: string }).url).toBe('https://hooks.slack.com/…');
+    expect(JSON.stringify(r!.definition)).not.toMatch(/SECRETTOKEN|QUERYSECRET|pw123|bot/);
+  });
+
   it('reads JSON, sliding windows with their step, and silence on arrival time without lateness', () => {
     const file = path.join(dir, 'alerts.json');
     writeFileSync(

@@ -223,6 +223,16 @@ function ruleLabel(entry: unknown, i: number): string {
 
 type Parsed = z.output<RuleSchema>;
 
+/**
+ * A webhook's URL as /v1/alerts shows it to read-key holders: its origin, `…` for the rest. A
+ * chat hook's path (Slack's /services/T/B/<token>) or query (?token=) is its credential, as is a
+ * user and password in it; header values and the secret are not shown either.
+ */
+function shownUrl(url: string): string {
+  const u = new URL(url);
+  return u.pathname === '/' && u.search === '' && u.username === '' ? u.origin : `${u.origin}/…`;
+}
+
 function compile(r: Parsed, defaults: RuleDefaults): Rule {
   const absent = 'absent' in r.condition;
   const condition: Condition = 'above' in r.condition ? { op: 'above', threshold: r.condition.above } : 'below' in r.condition ? { op: 'below', threshold: r.condition.below } : { op: 'absent', threshold: 0 };
@@ -231,7 +241,7 @@ function compile(r: Parsed, defaults: RuleDefaults): Rule {
   const lateness = absent ? 0 : (r.lateness ?? defaults.latenessMs);
   const groupBy: GroupBy = r.group_by.startsWith('property:') ? { kind: 'property', property: r.group_by.slice('property:'.length) } : { kind: r.group_by as 'none' | 'source' | 'user' | 'reason' };
   const { webhook, ...rest } = r;
-  const definition: Record<string, unknown> = { ...rest, webhook: { url: webhook.url, headers: Object.keys(webhook.headers ?? {}), signed: webhook.secret !== undefined } };
+  const definition: Record<string, unknown> = { ...rest, webhook: { url: shownUrl(webhook.url), headers: Object.keys(webhook.headers ?? {}), signed: webhook.secret !== undefined } };
   const identity = JSON.stringify([r.measure, r.property ?? null, r.filter, r.group_by, r.window.type, r.window.size, step, condition, lateness]);
   return {
     name: r.name,

@@ -139,6 +139,18 @@ describe('refusal (what the read-only SQL port runs)', () => {
 });
 
 describe('settingsClause', () => {
+  it.each(['format_template_resultset', 'format_template_row', 'format_schema', 'output_format_schema', 'input_format_record_errors_file_path', 'format_avro_schema_registry_url', 'Format_Schema'])(
+    'refuses %s, a setting naming a file or address of the server, with READONLY',
+    (name) => {
+      expect(() => settingsClause({ [name]: '/etc/hostname' }, DEFAULT_READ_ONLY_LIMITS)).toThrow(/names a file, directory or address of the server/);
+    },
+  );
+
+  it('keeps the settings BI tools send (formats, limits, time zones)', () => {
+    const clause = settingsClause({ output_format_json_quote_64bit_integers: '0', date_time_output_format: 'iso', max_result_rows: '10', session_timezone: 'UTC' }, DEFAULT_READ_ONLY_LIMITS);
+    expect(clause).toMatch(/date_time_output_format = 'iso', max_result_rows = 10, session_timezone = 'UTC'/);
+  });
+
   it('gives a server\'s JSON defaults, then the caller\'s settings, then the limits, and readonly last', () => {
     const clause = settingsClause({ max_threads: '1', note: "it's" }, { maxSeconds: 30, maxResultBytes: 1000, maxMemoryBytes: 5000 });
     expect(clause).toBe(

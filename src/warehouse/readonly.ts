@@ -13,6 +13,7 @@
 // 3. It runs with `SETTINGS readonly = 1` (no writes, DDL or other table functions), and time,
 //    result-size and memory limits that a URL setting can lower but not lift: chDB runs one query
 //    at a time, holds the whole result in memory, and shares the process with the pipeline.
+//    Settings that name a file, directory or address of the server are refused (settingRefusal).
 //
 // Settings passed with a query are kept by chDB for the queries after it (./client.ts), so all of
 // these go in the statement's own SETTINGS clause, which applies to it alone.
@@ -125,6 +126,26 @@ export function refusal(astLines: readonly string[]): string | null {
  */
 const SERVER_DEFAULTS: Readonly<Record<string, string>> = { output_format_json_quote_64bit_integers: '1' };
 
+/**
+ * Words of the settings that name a file, directory or address of the server: a format's schema or
+ * template (`format_schema`, `format_template_resultset`, `format_template_row`), where a schema is
+ * written (`output_format_schema`), where errors go, a URL. chDB is clickhouse-local, which takes
+ * any path in them, so as URL settings they read the machine's files into an error message (a
+ * template's text is quoted back) or write a file. Refused by a word of the name, whatever the
+ * value, so a setting of that kind added by a later engine is refused too.
+ */
+const SERVER_RESOURCE_WORDS: ReadonlySet<string> = new Set(['schema', 'template', 'file', 'files', 'path', 'paths', 'dir', 'directory', 'url', 'uri', 'credentials']);
+
+/** Why a setting named so is not served, or null. */
+export function settingRefusal(name: string): string | null {
+  return name
+    .toLowerCase()
+    .split('_')
+    .some((w) => SERVER_RESOURCE_WORDS.has(w))
+    ? `the setting ${name} names a file, directory or address of the server and is not served here`
+    : null;
+}
+
 function literal(value: string): string {
   return /^-?\d+(\.\d+)?$/.test(value) ? value : `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
@@ -149,6 +170,8 @@ export function settingsClause(settings: Readonly<Record<string, string>>, limit
   for (const [name, value] of Object.entries({ ...SERVER_DEFAULTS, ...settings })) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new BadSetting(`${JSON.stringify(name.slice(0, 100))} is not a setting name`);
     if (name in own || name === 'readonly') continue;
+    const refused = settingRefusal(name);
+    if (refused !== null) throw new RefusedStatement(refused);
     parts.push(`${name} = ${literal(value)}`);
   }
   for (const [name, value] of Object.entries(own)) parts.push(`${name} = ${literal(value)}`);

@@ -53,6 +53,8 @@ interface Reply {
 const CORS = createCors('*', ['X-ClickHouse-Format', 'X-ClickHouse-Query-Id', 'X-ClickHouse-Summary', 'X-ClickHouse-Exception-Code', 'X-ClickHouse-Timezone']);
 /** What a preflight may ask for, in ClickHouse's order. */
 const METHODS = 'POST, GET, OPTIONS';
+/** A control character: what must not reach a header value. */
+const CONTROL = /[\x00-\x1f\x7f]/;
 
 interface Request extends Reply, SqlStatement {
   /** client_protocol_version, 0 when not sent. */
@@ -105,10 +107,18 @@ export async function serveSqlPort(opts: SqlPortOptions): Promise<SqlPort> {
     const method = req.getMethod();
     const url = req.getUrl();
     const search = new URLSearchParams(req.getQuery() ?? '');
-    const queryId = search.get('query_id') ?? randomUUID();
+    const askedId = search.get('query_id');
+    // The id is echoed in X-ClickHouse-Query-Id, before the key is checked: a control character
+    // (a percent-encoded CR LF) would end the header there and write the caller's own headers and body.
+    const badId = askedId !== null && CONTROL.test(askedId);
+    const queryId = askedId === null || badId ? randomUUID() : askedId;
     const on = (name: string) => search.get(name) === '1' || search.get(name) === 'true';
     const compress = on('compress');
     const reply: Reply = { queryId, compress, cors: on('add_http_cors_header') ? CORS.of(req) : [] };
+    if (badId) {
+      fail(forMethod(res, req), { code: 36, type: 'BAD_ARGUMENTS', message: 'query_id holds a control character (a line break?); send printable characters only' }, reply);
+      return;
+    }
     if (url === '/ping' || url === '/replicas_status' || (url === '/' && (method === 'get' || method === 'head') && !search.has('query'))) {
       // HEAD too, without the body (a load balancer's health check).
       writeReply(forMethod(res, req), 200, TEXT, OK, reply.cors);

@@ -72,6 +72,23 @@ describe('an address the servers cannot listen on', () => {
   });
 });
 
+describe('the dev keys on an address other machines reach', () => {
+  it('start with HOST=0.0.0.0 and no keys names the key settings, before it reaches Kafka', async () => {
+    const o = await run('start', {
+      HOST: '0.0.0.0',
+      INGEST_PORT: '0',
+      QUERY_PORT: '0',
+      SINK_PORT: '0',
+      BI_PORT: 'off',
+      BI_NATIVE_PORT: 'off',
+      // Nothing listens there: a start that went on would stop at Kafka, naming KAFKA_BROKERS.
+      KAFKA_BROKERS: `127.0.0.1:${closedPort}`,
+      TRACKHOUSE_DATA_DIR: path.join(dir.path, 'dev-keys'),
+    });
+    expectCleanFailure(o, /HOST=0\.0\.0\.0 is reachable from other machines/, /TRACKHOUSE_WRITE_KEYS, TRACKHOUSE_READ_KEYS, TRACKHOUSE_ADMIN_KEYS are unset/);
+  });
+});
+
 // Held by node:net, the servers' own listen fails. Held by another uWebSockets.js server (a second
 // trackhouse), it would succeed: both bind with SO_REUSEPORT and the kernel would split the
 // connections between the two processes, so the port is claimed before the listen.

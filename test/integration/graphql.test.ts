@@ -223,6 +223,17 @@ describe('GraphQL: refusals, limits, introspection, persisted queries', () => {
     expect(r.errors[0]!.message).toBe('the operation is nested 16 fields deep; the limit is 15 (GRAPHQL_MAX_DEPTH)');
   });
 
+  it('refuses fragments that spread into 2^40 fields with a GraphQL error, and goes on answering', async () => {
+    // 2 KB of text; measured field by field it would hold the query port's thread for good.
+    let fragments = 'fragment F0 on Query { __typename }\n';
+    for (let i = 1; i <= 40; i++) fragments += `fragment F${i} on Query { ...F${i - 1} ...F${i - 1} }\n`;
+    const r = await refusal(client.request(`query Bomb { ...F40 }\n${fragments}`));
+    expect(r.status).toBe(400);
+    expect(r.errors[0]!.extensions).toMatchObject({ code: 'fields_limit', fields: 2 ** 40, limit: 20_000 });
+    const ok = await client.request<{ __typename: string }>('{ __typename }');
+    expect(ok.__typename).toBe('Query');
+  });
+
   it('serves the schema of docs/schema.graphql (introspection on by setting)', async () => {
     const result = await client.request<IntrospectionQuery>(getIntrospectionQuery());
     const served = printSchema(buildClientSchema(result));

@@ -20,6 +20,7 @@ import { OPENSSL, selfSignedCertificate } from '../support/certificate.js';
 import { tempDir } from '../support/env.js';
 import { rng } from '../support/rng.js';
 import { runChild } from '../support/child.js';
+import { exchange } from '../support/raw-http.js';
 import { runPythonScript } from '../support/python-clients.js';
 import { buildGo, buildJava, CLICKHOUSE_GO_PROBE, goProblem, JDBC_PROBE, javaProblem } from '../support/sdk-clients.js';
 import { describeWithPython } from './python-suite.js';
@@ -238,6 +239,33 @@ describe('the read-only SQL port refuses', () => {
   it('a statement past the time limit, with ClickHouse\'s TIMEOUT_EXCEEDED', async () => {
     const r = await sql('SELECT sleep(2)', { url: `http://127.0.0.1:${tight.port}/` });
     expect([r.status, r.code]).toEqual([408, '159']);
+  });
+
+  it('a URL setting that names a server file: none is read into an answer or written (format_template_*, format_schema, output_format_schema)', async () => {
+    const secret = path.join(dir.path, 'secret.txt');
+    writeFileSync(secret, 'top-secret-contents\n');
+    const written = path.join(dir.path, 'written.proto');
+    const answers = [
+      await sql('SELECT 1 FORMAT Template', { search: { format_template_resultset: secret } }),
+      await sql('SELECT 1 FORMAT Template', { search: { format_template_row: secret } }),
+      await sql('SELECT 1 AS a FORMAT Protobuf', { search: { format_schema: `${secret}:M` } }),
+      await sql('SELECT 1 AS a FORMAT Protobuf', { search: { output_format_schema: written } }),
+    ];
+    for (const r of answers) {
+      expect([r.status, r.code]).toEqual([403, '164']);
+      expect(r.body).toMatch(/names a file, directory or address of the server/);
+      expect(r.body).not.toMatch(/top-secret/);
+    }
+    expect(existsSync(written)).toBe(false);
+  });
+
+  it('a query_id with a line break: 400 before the key is asked for, and nothing of it among the headers', async () => {
+    const { port: p } = new URL(base);
+    const [r] = await exchange(Number(p), [{ method: 'GET', path: '/?query=SELECT+1&query_id=a%0d%0aSet-Cookie:%20x=1%0d%0a%0d%0ainjected' }]);
+    expect([r!.status, r!.headers['x-clickhouse-exception-code']]).toEqual([400, '36']);
+    expect(r!.headers['set-cookie']).toBeUndefined();
+    expect(r!.headers['x-clickhouse-query-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(r!.body).toMatch(/query_id/);
   });
 
   it('a request without a read key (401, asking for Basic credentials) or with a wrong one (403); the key as user name passes', async () => {
