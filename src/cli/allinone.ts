@@ -270,7 +270,6 @@ function queryHttps(config: Config): boolean {
   return config.tls.files !== null && config.tls.queryPort === null;
 }
 
-/** An address to reach a server listening on `host` from this machine. */
 /** Whether only this machine reaches `host` (HOST). */
 function loopbackOnly(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
@@ -295,6 +294,7 @@ export function devKeysRefusal(host: string, keys: ReturnType<typeof withDevKeys
   );
 }
 
+/** An address to reach a server listening on `host` from this machine. */
 function loopbackFor(host: string): string {
   if (host === '0.0.0.0') return '127.0.0.1';
   if (host === '::') return '[::1]';
