@@ -1348,7 +1348,7 @@ export interface components {
             watermark: string | null;
             rules: {
                 name: string;
-                /** @description The rule as written; the webhook as its URL, header names and whether it is signed (no secret, no header values). */
+                /** @description The rule as written; the webhook as its URL's origin (followed by "/…" when it has a path, query or user: those may be its credential), header names and whether it is signed (no secret, no header values). */
                 definition: {
                     [key: string]: unknown;
                 };
