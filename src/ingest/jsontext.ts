@@ -1147,9 +1147,9 @@ export function overlaid(under: object | undefined, over: object | undefined): o
  */
 export function mergedText(parts: readonly (object | undefined)[]): JsonText {
   const digits: string[] = [];
-  // A part's string holding a NUL could be taken for a marker: then no part is marked (rounded).
+  // A part's string that could be taken for a marker: then no part is marked (rounded).
   let marks = true;
-  for (const p of parts) if (p !== undefined && (p instanceof JsonText ? p.text : JSON.stringify(p)).includes('\\u0000')) marks = false;
+  for (const p of parts) if (p !== undefined && !unmistakable(p instanceof JsonText ? p.text : JSON.stringify(p))) marks = false;
   let out: Record<string, unknown> = {};
   for (const p of parts) {
     if (p === undefined) continue;

@@ -140,6 +140,8 @@ interface Call {
   text: string;
   messageId: string;
   time: Time;
+  /** The call's own sentAt minus its timestamp (clock skew: the edge corrects by it), if sent. */
+  skew: number | null;
   /** Integer texts past 2^53 that fit 64 bits, sent in properties / traits / context. */
   wide: string[];
 }
@@ -158,6 +160,8 @@ const call = fc
     context: fc.option(object, { nil: undefined }),
     time,
     dupEvent: fc.option(nameText, { nil: undefined }),
+    dupProperties: fc.option(object, { nil: undefined }),
+    sentAt: fc.option(fc.tuple(fc.integer({ min: -DAY, max: DAY }), fc.constantFrom(...OFFSETS), fc.integer({ min: 0, max: 9 })), { nil: undefined }),
   })
   .map((r): Call => {
     const messageId = `rt-${randomUUID()}`;
@@ -173,14 +177,23 @@ const call = fc
     if ((r.type === 'page' || r.type === 'screen') && r.extra !== undefined) parts.push(`"name":${r.extra}`, `"category":${r.extra}`);
     if (r.type === 'group') parts.push(`"groupId":${r.groupId}`);
     if (r.type === 'alias') parts.push(`"previousId":${r.previousId}`);
-    const wide: string[] = [];
-    for (const [k, o] of [['properties', r.properties], ['traits', r.traits], ['context', r.context]] as const) {
+    // The device's send time: the edge moves timestamp by the skew it shows (Segment's rule).
+    let skew: number | null = null;
+    if (r.sentAt !== undefined) {
+      const [by, zone, digits] = r.sentAt;
+      const unit = digits >= 3 ? 1 : 10 ** (3 - digits);
+      const sent = Math.floor((r.time.ms + by) / unit) * unit;
+      skew = sent - r.time.ms;
+      parts.push(`"sentAt":${quote(isoAt(sent, zone, digits, '999999'))}`);
+    }
+    // A repeated key: the last one counts, as JSON.parse reads it.
+    for (const [k, o] of [['properties', r.properties], ['traits', r.traits], ['context', r.context], ['properties', r.dupProperties]] as const) {
       if (o === undefined) continue;
       const t = render(o);
       parts.push(`"${k}":${t}`);
-      wide.push(...survivors(t));
     }
-    return { text: `{${parts.join(',')}}`, messageId, time: r.time, wide };
+    const text = `{${parts.join(',')}}`;
+    return { text, messageId, time: r.time, skew, wide: survivors(text) };
   })
   // Within the 32 KB an event may take.
   .filter((c) => Buffer.byteLength(c.text) < 30_000);
@@ -254,8 +267,10 @@ function own(o: unknown, k: string): unknown {
   return o !== null && typeof o === 'object' && Object.hasOwn(o, k) ? (o as Record<string, unknown>)[k] : undefined;
 }
 
-function expected(c: Call, ip: string): Omit<Reply, 'received_at'> {
+/** `batchContext`: the batch's own context text (Segment merges it under each event's context), or null. */
+function expected(c: Call, ip: string, batchContext: string | null): Omit<Reply, 'received_at'> {
   const e = JSON.parse(c.text) as Record<string, unknown>;
+  if (batchContext !== null) e.context = { ...(JSON.parse(batchContext) as object), ...(e.context ?? {}) };
   const type = e.type as string;
   const props = e.properties;
   let category = typeof own(props, 'category') === 'string' && own(props, 'category') !== '' ? (own(props, 'category') as string) : null;
@@ -371,15 +386,16 @@ describe('a call sent to the edge reads back intact', () => {
       beyondView: `http://127.0.0.1:${narrow.server.port}`,
     });
     await fc.assert(
-      fc.asyncProperty(fc.array(call, { minLength: 1, maxLength: 3 }), async (calls) => {
+      fc.asyncProperty(fc.array(call, { minLength: 1, maxLength: 3 }), fc.option(object.map(render), { nil: null, freq: 4 }), async (calls, batchContext) => {
         const before = Date.now();
-        const res = await fetch(`${p.ingest.url}/v1/batch`, { method: 'POST', headers: { authorization: BASIC, 'content-type': 'application/json' }, body: `{"batch":[${calls.map((c) => c.text).join(',')}]}` });
+        const body = `{"batch":[${calls.map((c) => c.text).join(',')}]${batchContext === null ? '' : `,"context":${batchContext}`}}`;
+        const res = await fetch(`${p.ingest.url}/v1/batch`, { method: 'POST', headers: { authorization: BASIC, 'content-type': 'application/json' }, body });
         const answer = await res.text();
         expect(`${res.status} ${answer}`).toBe('200 {"success":true}');
         const after = Date.now();
         const s = servers();
         for (const c of calls) {
-          const want = expected(c, ip);
+          const want = expected(c, ip, batchContext);
           const user = (want.user_id ?? want.anonymous_id)!;
           const all = `from=${WIDE_FROM}&to=${WIDE_TO}&limit=1000`;
           const reads: [string, () => Promise<Got>][] = [
@@ -391,9 +407,17 @@ describe('a call sent to the edge reads back intact', () => {
             ['GraphQL fast page, beyond the view', () => graphql(s.beyondView, user, GQL.fast)],
             ['GraphQL executed, beyond the view', () => graphql(s.beyondView, user, GQL.executed)],
           ];
+          let ms = c.time.ms;
           for (const [what, read] of reads) {
             const got = await until(what, read, c.messageId);
             const { received_at, ...rest } = got.event;
+            if (c.skew !== null) {
+              // Corrected by the skew from the time the edge received it, which lies in [before, after].
+              ms = Date.parse(rest.timestamp);
+              expect(ms).toBeGreaterThanOrEqual(before - c.skew);
+              expect(ms).toBeLessThanOrEqual(after - c.skew);
+              want.timestamp = rest.timestamp;
+            }
             expect(rest, `${what}: ${c.text.slice(0, 300)}`).toEqual(want);
             expect(Date.parse(received_at)).toBeGreaterThanOrEqual(before - 1);
             expect(Date.parse(received_at)).toBeLessThanOrEqual(after + 1);
@@ -402,7 +426,6 @@ describe('a call sent to the edge reads back intact', () => {
             for (const w of c.wide) expect(got.text.includes(w), `${what}: ${w} of ${c.text.slice(0, 300)}`).toBe(true);
           }
           // Filters find it: its own millisecond, bounds in other zones, its type and name.
-          const ms = c.time.ms;
           for (const base of [s.clickhouse, s.view, s.beyondView]) {
             const zone = OFFSETS[ms % OFFSETS.length]!;
             expect(has(await rest(base, user, `from=${bound(ms, zone)}&to=${bound(ms + 1, -zone)}`), c.messageId), `[${ms}, ${ms + 1}) ${base}`).toBe(true);
