@@ -10,11 +10,12 @@ import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/common/log.js';
-import { createRegistry } from '../../src/common/metrics.js';
+import { createRegistry, type Registry } from '../../src/common/metrics.js';
 import { queryComponent, type QueryComponent } from '../../src/cli/components.js';
 import { kafkaBrokers, tempDir, testConfig } from '../support/env.js';
 import { BASIC } from './ingest-support.js';
 import { READ_KEY, startPipeline, type Pipeline } from './pipeline-support.js';
+import { metricValue } from './query-helpers.js';
 
 // ---------------------------------------------------------------------------------------------
 // JSON values as text, so the text can hold what JSON.stringify never writes (duplicate keys,
@@ -257,8 +258,9 @@ function stored(v: unknown): unknown {
 function idOf(v: unknown, sentText: string, name: string): string | null {
   if (typeof v === 'string') return v === '' ? null : wf(v);
   if (typeof v === 'number') {
-    const m = new RegExp(`"${name}":(-?\\d+)(?=[,}])`).exec(sentText);
-    return m && fitsWide(m[1]!) ? m[1]! : String(v);
+    // Sent as an integer past 2^53 that fits 64 bits: its digits (the one of that value).
+    for (const m of sentText.matchAll(new RegExp(`"${name}":(-?\\d+)(?=[,}])`, 'g'))) if (fitsWide(m[1]!) && Number(m[1]) === v) return m[1]!;
+    return String(v);
   }
   return null;
 }
@@ -289,7 +291,7 @@ function expected(c: Call, ip: string, batchContext: string | null): Omit<Reply,
     timestamp: new Date(c.time.ms).toISOString(),
     source: 'test',
     category: category === null ? null : wf(category),
-    group_id: type === 'group' ? idOf(e.groupId, c.text, 'groupId') : typeof ctxGroup === 'string' || typeof ctxGroup === 'number' ? idOf(ctxGroup, '', 'groupId') : null,
+    group_id: type === 'group' ? idOf(e.groupId, c.text, 'groupId') : typeof ctxGroup === 'string' || typeof ctxGroup === 'number' ? idOf(ctxGroup, `${c.text}${batchContext ?? ''}`, 'groupId') : null,
     properties: stored(props ?? {}),
     traits: stored(e.traits ?? {}),
     context: withIp,
@@ -319,10 +321,10 @@ async function rest(base: string, user: string, query: string): Promise<Got> {
 }
 
 const NODE = 'eventId type event userId anonymousId timestamp receivedAt source category groupId properties traits context name previousId';
-/** The fast page (the operation is only that page) and graphql-jit's execution (one more field). */
+/** The fast page (the operation is only that page) and graphql-jit's execution (a directive: never a fast page). */
 const GQL = {
   fast: `query ($id: String!) { user(id: $id) { events(from: "${WIDE_FROM}", to: "${WIDE_TO}", first: 1000) { edges { node { ${NODE} } } } } }`,
-  executed: `query ($id: String!) { __typename user(id: $id) { id events(from: "${WIDE_FROM}", to: "${WIDE_TO}", first: 1000) { edges { node { ${NODE} } } } } }`,
+  executed: `query ($id: String!) { user(id: $id) { events(from: "${WIDE_FROM}", to: "${WIDE_TO}", first: 1000) { edges { node @include(if: true) { ${NODE} } } } } }`,
 };
 
 async function graphql(base: string, user: string, doc: string): Promise<Got> {
@@ -361,14 +363,17 @@ describe('a call sent to the edge reads back intact', () => {
   let wide: QueryComponent; // the view holds every generated event
   let narrow: QueryComponent; // one day of view: every generated event comes from ClickHouse
   let ip = '';
+  let registry: Registry | undefined;
+  let wideRegistry: Registry;
 
   beforeAll(async () => {
     p = await startPipeline();
     const t = p.ingest.config.kafka.topics;
     const topics = { KAFKA_TOPIC_EVENTS: t.events, KAFKA_TOPIC_REJECTED: t.rejected, KAFKA_TOPIC_DLQ: t.dlq };
     const component = (dir: string, days: string) =>
-      queryComponent({ config: testConfig(dir, { ...topics, QUERY_VIEW_DAYS: days }), brokers: kafkaBrokers(), clickhouse: p.clickhouse, log: silentLogger(), registry: createRegistry('q', false) });
+      queryComponent({ config: testConfig(dir, { ...topics, QUERY_VIEW_DAYS: days }), brokers: kafkaBrokers(), clickhouse: p.clickhouse, log: silentLogger(), registry: (registry = createRegistry('q', false)) });
     wide = await component(dirs[0]!.path, '3650');
+    wideRegistry = registry!;
     narrow = await component(dirs[1]!.path, '1');
     // The address the edge records for this test's requests.
     ip = '127.0.0.1';
@@ -436,7 +441,24 @@ describe('a call sent to the edge reads back intact', () => {
           }
         }
       }),
-      { numRuns: 25, seed: 20261206, endOnFailure: true },
+      { numRuns: 40, seed: 20261206, endOnFailure: true },
     );
+    // Both GraphQL paths were taken: the fast page (from the view's bytes) and graphql-jit's.
+    expect(await metricValue(wideRegistry, 'trackhouse_graphql_fast_pages_total', {})).toBeGreaterThan(0);
+  });
+
+  it('finds the users `.` and `..` through GraphQL; a URL path cannot hold them (clients resolve dot segments)', async () => {
+    const ids = ['.', '..'];
+    const batch = ids.map((userId) => ({ type: 'track', userId, event: 'dots', messageId: `dots-${randomUUID()}`, timestamp: '2024-02-29T12:00:00Z' }));
+    const res = await fetch(`${p.ingest.url}/v1/batch`, { method: 'POST', headers: { authorization: BASIC, 'content-type': 'application/json' }, body: JSON.stringify({ batch }) });
+    expect(res.status).toBe(200);
+    const view = `http://127.0.0.1:${wide.server.port}`;
+    for (const [i, id] of ids.entries()) {
+      const got = await until(`GraphQL ${id}`, () => graphql(view, id, GQL.fast), batch[i]!.messageId);
+      expect(got.event.user_id).toBe(id);
+    }
+    // fetch (the WHATWG URL parser) turns /v1/users/../events into /v1/events, escaped dots too.
+    expect(new URL(`${view}/v1/users/${encodeURIComponent('..')}/events`).pathname).toBe('/v1/events');
+    expect(new URL(`${view}/v1/users/%2E%2E/events`).pathname).toBe('/v1/events');
   });
 });
