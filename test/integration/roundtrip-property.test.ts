@@ -454,6 +454,28 @@ describe('a call sent to the edge reads back intact', () => {
     expect(await metricValue(wideRegistry, 'trackhouse_graphql_fast_pages_total', {})).toBeGreaterThan(0);
   });
 
+  it('finds users and event names of the longest length the edge takes (8192 UTF-16 units), from REST and GraphQL', async () => {
+    const ids = ['a'.repeat(8192), 'é'.repeat(8192), '😀'.repeat(4096), '%/?#'.repeat(2048), `${'x'.repeat(8191)}😀`.slice(0, 8192)];
+    // The name as long as the id where both fit the 32 KB an event may take.
+    const batch = ids.map((userId, i) => ({ type: 'track', userId, event: i === 1 || i === 2 ? `${userId.slice(0, 2048)}!` : userId, messageId: `long-${randomUUID()}`, timestamp: '2024-02-29T23:59:59.999+00:00' }));
+    const res = await fetch(`${p.ingest.url}/v1/batch`, { method: 'POST', headers: { authorization: BASIC, 'content-type': 'application/json' }, body: JSON.stringify({ batch }) });
+    expect(`${res.status} ${await res.text()}`).toBe('200 {"success":true}');
+    const view = `http://127.0.0.1:${wide.server.port}`;
+    for (const [i, id] of ids.entries()) {
+      const user = wf(id);
+      const name = wf(batch[i]!.event);
+      const q = `from=2024-02-29T23:59:59.999Z&to=2024-03-01T05:30:00%2B05:30&event=${encodeURIComponent(name)}`;
+      for (const [what, read] of [
+        ['REST, ClickHouse', () => rest(p.queryUrl, user, q)],
+        ['REST, view', () => rest(view, user, q)],
+        ['GraphQL, view', () => graphql(view, user, GQL.fast)],
+      ] as const) {
+        const got = await until(`${what} ${i}`, read, batch[i]!.messageId);
+        expect([got.event.user_id, got.event.event], `${what} ${i}`).toEqual([user, name]);
+      }
+    }
+  });
+
   it('finds the users `.` and `..` through GraphQL; a URL path cannot hold them (clients resolve dot segments)', async () => {
     const ids = ['.', '..'];
     const batch = ids.map((userId) => ({ type: 'track', userId, event: 'dots', messageId: `dots-${randomUUID()}`, timestamp: '2024-02-29T12:00:00Z' }));
