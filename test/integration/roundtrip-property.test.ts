@@ -393,10 +393,13 @@ describe('a call sent to the edge reads back intact', () => {
       beyondView: `http://127.0.0.1:${narrow.server.port}`,
     });
     await fc.assert(
-      fc.asyncProperty(fc.array(call, { minLength: 1, maxLength: 3 }), fc.option(small.map(render), { nil: null, freq: 4 }), async (calls, batchContext) => {
+      fc.asyncProperty(fc.array(call, { minLength: 1, maxLength: 3 }), fc.option(small.map(render), { nil: null, freq: 4 }), fc.boolean(), async (calls, batchContext, single) => {
         const before = Date.now();
-        const body = `{"batch":[${calls.map((c) => c.text).join(',')}]${batchContext === null ? '' : `,"context":${batchContext}`}}`;
-        const res = await fetch(`${p.ingest.url}/v1/batch`, { method: 'POST', headers: { authorization: BASIC, 'content-type': 'application/json' }, body });
+        // One call alone goes to its own endpoint (/v1/track, ...) half the time, as analytics.js sends it.
+        const alone = single && calls.length === 1 && batchContext === null;
+        const body = alone ? calls[0]!.text : `{"batch":[${calls.map((c) => c.text).join(',')}]${batchContext === null ? '' : `,"context":${batchContext}`}}`;
+        const path = alone ? (JSON.parse(calls[0]!.text) as { type: string }).type : 'batch';
+        const res = await fetch(`${p.ingest.url}/v1/${path}`, { method: 'POST', headers: { authorization: BASIC, 'content-type': 'application/json' }, body });
         const answer = await res.text();
         expect(`${res.status} ${answer}`).toBe('200 {"success":true}');
         const after = Date.now();
