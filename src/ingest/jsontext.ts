@@ -1065,7 +1065,7 @@ function marked(text: string, base: number, digits: string[]): string {
 }
 
 /** A run of digits as long as the shortest wide integer's (2^53 + 1). */
-const WIDE_DIGITS = /\d{16}/;
+export const WIDE_DIGITS = /\d{16}/;
 
 /**
  * A JSON value holding wide integers, for a translation that builds its own objects of it
