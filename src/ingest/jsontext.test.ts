@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { JsonText, JsonValue, parseEventJson, quote, storable, stringify, wellFormed } from './jsontext.js';
+import { JsonText, JsonValue, jsonTextOf, parseEventJson, quote, storable, stringify, wellFormed } from './jsontext.js';
 import { emptyRecord, normalizeEvent, type NormalizeContext } from './normalize.js';
 import { eventBytes } from './rejects.js';
 import { hostileString, roundedWide, xorshift32 } from '../../test/support/hostile-json.js';
@@ -224,9 +224,30 @@ describe('parseEventJson', () => {
     // Beyond 64 bits ClickHouse refuses the text: the double is stored, as JSON.stringify writes it.
     const big = parseEventJson('{"type":"track","userId":"u","event":"e","properties":{"a":123456789012345678901,"b":18446744073709551616}}')!;
     expect(big.properties).toStrictEqual({ a: 123456789012345680000, b: 18446744073709552000 });
-    // A sender's NUL (the marker's character) leaves the text to JSON.parse: rounded, never confused.
-    const nul = parseEventJson('{"type":"track","userId":"u","event":"e","properties":{ "s": "\\u0000", "a": 9007199254740993 }}')!;
-    expect(nul.properties).toStrictEqual({ s: '\u0000', a: 9007199254740992 });
+    // A sender's NUL (the marker's character) keeps the digits, in a string, a key, a groupId.
+    const nul = parseEventJson('{"type":"track","userId":"u","event":"e","properties":{ "s": "\\u0000", "\\u0000k": "x\\u0000y", "a": 9007199254740993 }}')!;
+    expect(jsonTextOf(nul.properties as object)).toBe('{"s":"\\u0000","\\u0000k":"x\\u0000y","a":9007199254740993}');
+    const gid = parseEventJson('{"type":"track","userId":"u","event":"e","context":{ "groupId": "\\u0000x0", "a": 9007199254740993 }}')!;
+    expect(gid.context).toBeInstanceOf(JsonText);
+    expect((gid.context as JsonText).groupId).toBe('\u0000x0');
+    expect((gid.context as JsonText).text).toBe('{"groupId":"\\u0000x0","a":9007199254740993}');
+    // Only a sender's string that could read as a marker (a NUL then a digit, however escaped)
+    // leaves the text to JSON.parse: rounded, never confused.
+    for (const s of ['"\\u00000"', '"\\u0000\\u0030"', '"a\\u0022\\u00000"', '"x\\u00001"']) {
+      const odd = parseEventJson(`{"type":"track","userId":"u","event":"e","properties":{ "s": ${s}, "a": 9007199254740993 }}`)!;
+      expect(odd.properties, s).toStrictEqual({ s: JSON.parse(s) as string, a: 9007199254740992 });
+    }
+  });
+
+  it('keeps the digits of a wide integer in a body that also holds nesting as deep as an event may be', () => {
+    // 1024 levels (what ClickHouse reads) is valid; the scanner once left anything past 64 to
+    // JSON.parse, which rounded every wide integer of every event of the body.
+    const deep = `${'{"d":'.repeat(1023)}1${'}'.repeat(1023)}`;
+    const body = parseEventJson(`{"batch":[{"type":"track","userId":"u","event":"e","properties":{"id": 12345678901234567890}},{"type":"track","userId":"u","event":"e","properties":${deep}}]}`)!;
+    expect(body).not.toBeNull();
+    const [wide, nested] = body.batch as Record<string, unknown>[];
+    expect(jsonTextOf(wide!.properties as object)).toBe('{"id":12345678901234567890}');
+    expect(jsonTextOf(nested!.properties as object)).toBe(deep);
   });
 
   it('writes JSON text with each lone surrogate as U+FFFD (wellFormed), and nothing else changed', () => {
@@ -262,7 +283,7 @@ describe('parseEventJson', () => {
   });
 
   it('returns null for what it does not handle and for invalid JSON', () => {
-    for (const line of ['[]', '"x"', '{"__proto__":{}}', '{"a":1}x', '{"a":01}', '{"a":1.}', '{"a":-}', '{"a":tru}', '\ufeff{}', '{"a":"\u0001"}', '{"a":1,}', `{"a":${'['.repeat(100)}${']'.repeat(100)}}`]) {
+    for (const line of ['[]', '"x"', '{"__proto__":{}}', '{"a":1}x', '{"a":01}', '{"a":1.}', '{"a":-}', '{"a":tru}', '\ufeff{}', '{"a":"\u0001"}', '{"a":1,}', `{"a":${'['.repeat(1100)}${']'.repeat(1100)}}`]) {
       expect(parseEventJson(line), line).toBeNull();
     }
     expect(check('{}')).toStrictEqual({});

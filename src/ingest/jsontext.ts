@@ -36,7 +36,7 @@
 // JSON.stringify rarely write any), since then it ends at that quote and JSON.stringify writes it
 // as it is; otherwise char by char (scanStringSlow).
 
-import { INT64_MIN_DIGITS, UINT64_MAX_DIGITS } from '../schema/index.js';
+import { INT64_MIN_DIGITS, MAX_JSON_DEPTH, UINT64_MAX_DIGITS } from '../schema/index.js';
 
 /** A JSON object kept as its canonical text, with the members normalizeEvent reads. */
 export class JsonText {
@@ -205,8 +205,13 @@ export function objectOf(v: object): Record<string, unknown> {
   return v instanceof JsonText || v instanceof JsonValue ? (JSON.parse(v.text) as Record<string, unknown>) : (v as Record<string, unknown>);
 }
 
-/** Deeper nesting is left to JSON.parse (recursion here is bounded). */
-const MAX_DEPTH = 64;
+/**
+ * Deeper nesting is left to JSON.parse (recursion here is bounded). As deep as an event may be
+ * (MAX_JSON_DEPTH, what ClickHouse reads) and a little more: a body the scanner leaves goes to
+ * JSON.parse whole, which rounds the wide integers of every event in it (64 did, for a batch with
+ * one event 65 levels deep). Two frames a level, ~2,000 at most: far inside a thread's stack.
+ */
+const MAX_DEPTH = MAX_JSON_DEPTH + 8;
 /** Objects with more members skip the duplicate-key check and count as not canonical. */
 const MAX_KEYS_CHECKED = 64;
 
@@ -1012,14 +1017,14 @@ const NOT_PLAIN = new RegExp(SPECIAL.source);
  * The object s[base, base + text.length), which is not canonical and holds wide integers (noted
  * by scanNumber), as JSON.parse + JSON.stringify would make it but with those integers as sent.
  * Rare (a Python or Go SDK sending a 64-bit id inside properties), so not written for speed:
- * each wide integer is swapped for a marker string ("\u0000" and its index: a character no string
- * of the sender's holds, checked), the text parsed and written as for any other object, and the
+ * each wide integer is swapped for a marker string ("\u0000" and its index: NUL then digits, which
+ * no string of the sender's holds, checked), the text parsed and written as for any other object, and the
  * markers' JSON swapped back for the digits. Parsing stays JSON.parse's own (repeated names,
  * the order of integer-like names); only the digits are kept.
  */
 function wideText(text: string, base: number): JsonText | Record<string, unknown> {
-  // A NUL the sender escaped could be taken for a marker: read as any other object (rounded).
-  if (text.includes('\\u0000')) return JSON.parse(text) as Record<string, unknown>;
+  // A string of the sender's that could read as a marker: read as any other object (rounded).
+  if (!unmistakable(text)) return JSON.parse(text) as Record<string, unknown>;
   const digits: string[] = [];
   const obj = JSON.parse(marked(text, base, digits)) as Record<string, unknown>;
   const written = wideJsonText(obj, digits);
@@ -1065,20 +1070,20 @@ function marked(text: string, base: number, digits: string[]): string {
 }
 
 /** A run of digits as long as the shortest wide integer's (2^53 + 1). */
-const WIDE_DIGITS = /\d{16}/;
+export const WIDE_DIGITS = /\d{16}/;
 
 /**
  * A JSON value holding wide integers, for a translation that builds its own objects of it
  * (Snowplow's self-describing JSON inside a string, merged traits): JSON.parse's value with each
  * wide integer as a marker string (isWideMarker) whose digits writeWide and wideJsonText write
  * back; the digits are pushed on `digits`, which several reads may share. undefined when the
- * text holds no wide integer, or is not one JSON value this scanner reads, or holds an escaped NUL
+ * text holds no wide integer, or is not one JSON value this scanner reads, or holds a NUL then a digit
  * (which could be taken for a marker): then JSON.parse it as usual. Rare, not written for speed:
  * one scan, one JSON.parse.
  */
 export function readWide(text: string, digits: string[]): unknown {
   // A wide integer has 16 digits or more: most texts are not even scanned.
-  if (!WIDE_DIGITS.test(text) || text.includes('\\u0000')) return undefined;
+  if (!WIDE_DIGITS.test(text) || !unmistakable(text)) return undefined;
   s = text;
   pos = 0;
   keyTop = 0;
@@ -1095,6 +1100,17 @@ export function readWide(text: string, digits: string[]): unknown {
   if (pos !== text.length || wideTop === 0) return undefined;
   return JSON.parse(text.slice(0, start) + marked(text.slice(start, end), start, digits) + text.slice(end));
 }
+
+/**
+ * Whether no string of the sender's in `text` (a key or a value) could be taken for a marker by
+ * writeWide or isMarker: none holds a NUL followed by a digit, which JSON writes only as `\u0000`
+ * then a digit or its `\u003N` escape. Before, any escaped NUL in an object rounded its wide
+ * integers, which the contract keeps; now only such a string does (docs/contract.md). One search.
+ */
+function unmistakable(text: string): boolean {
+  return !SENDER_MARKER.test(text);
+}
+const SENDER_MARKER = /\\u0000(?:\d|\\u003\d)/;
 
 /** A value from readWide (or built of such values) as the ingest stores it, its wide integers as sent. */
 export function writeWide(v: unknown, digits: readonly string[]): string {
@@ -1136,9 +1152,9 @@ export function overlaid(under: object | undefined, over: object | undefined): o
  */
 export function mergedText(parts: readonly (object | undefined)[]): JsonText {
   const digits: string[] = [];
-  // A part's string holding a NUL could be taken for a marker: then no part is marked (rounded).
+  // A part's string that could be taken for a marker: then no part is marked (rounded).
   let marks = true;
-  for (const p of parts) if (p !== undefined && (p instanceof JsonText ? p.text : JSON.stringify(p)).includes('\\u0000')) marks = false;
+  for (const p of parts) if (p !== undefined && !unmistakable(p instanceof JsonText ? p.text : JSON.stringify(p))) marks = false;
   let out: Record<string, unknown> = {};
   for (const p of parts) {
     if (p === undefined) continue;
@@ -1148,9 +1164,11 @@ export function mergedText(parts: readonly (object | undefined)[]): JsonText {
   return wideJsonText(out, digits);
 }
 
+/** A marker: NUL and digits (unmistakable() sees that no string of the sender's is one). */
 function isMarker(v: string): boolean {
-  return v.charCodeAt(0) === 0;
+  return v.charCodeAt(0) === 0 && MARKER_TEXT.test(v);
 }
+const MARKER_TEXT = /^\u0000\d+$/;
 
 function plainString(v: unknown): string | undefined {
   return typeof v === 'string' && !isMarker(v) ? v : undefined;

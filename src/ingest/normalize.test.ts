@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_ID_LENGTH, type EventType } from '../schema/index.js';
+import { parseEventJson } from './jsontext.js';
 import { emptyRecord, normalizeEvent, type NormalizeContext } from './normalize.js';
 
 const RECEIVED = Date.parse('2030-01-01T12:00:00.000Z');
@@ -136,6 +137,16 @@ describe('normalizeEvent', () => {
     const { out } = run({ userId: 'u', event: 'e', context: { ip: 'event' } }, 'track', { context: { ip: 'batch', app: 'a' } });
     expect(JSON.parse(out.context)).toEqual({ ip: 'event', app: 'a' });
     expect(JSON.parse(run({ userId: 'u', event: 'e' }, 'track', { context: { app: 'a' } }).out.context)).toEqual({ app: 'a' });
+  });
+
+  it('keeps the digits of wide integers in a batch context and in the event context laid over it', () => {
+    // As the edge reads a batch body: both contexts as JsonText, with their integers past 2^53.
+    const body = parseEventJson('{"batch":[{"type":"track","userId":"u","event":"e","context":{"device":{"id":12345678901234567891},"groupId":9223372036854775807}}],"context":{"app":{"build":18446744073709551615},"device":{"id":1}}}')!;
+    const event = (body.batch as unknown[])[0];
+    const { problem, out } = run(event, null, { context: body.context as object });
+    expect(problem).toBeNull();
+    expect(out.context).toBe('{"app":{"build":18446744073709551615},"device":{"id":12345678901234567891},"groupId":9223372036854775807}');
+    expect(out.group_id).toBe('9223372036854775807');
   });
 
   it('refuses properties nested deeper than JSON can be written, instead of throwing', () => {

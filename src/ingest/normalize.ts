@@ -16,7 +16,7 @@
 //   both are missing; times must fit ClickHouse's DateTime64(3).
 import { randomUUID } from 'node:crypto';
 import { isStorableTime, jsonTooDeep, MAX_ID_LENGTH, MAX_JSON_DEPTH, TIME_RANGE_TEXT, type EventRecord, type EventType } from '../schema/index.js';
-import { JsonText, jsonTextOf, objectOf } from './jsontext.js';
+import { JsonText, jsonTextOf, objectOf, overlaid, WIDE_DIGITS } from './jsontext.js';
 import { problem, type EventProblem } from './problems.js';
 import { EVENT_TIME, parseIsoTime } from '../common/isotime.js';
 
@@ -27,8 +27,11 @@ export interface NormalizeContext {
   source: string;
   /** Batch-level sentAt (Unix ms), or null; an event's own sentAt wins. */
   sentAt: number | null;
-  /** Batch-level context, merged under each event's own context (Segment's batch semantics). */
-  context: Record<string, unknown> | null;
+  /**
+   * Batch-level context, merged under each event's own context (Segment's batch semantics): an
+   * object, or a JsonText, whose wide integers' digits the merge keeps (jsontext.ts overlaid).
+   */
+  context: object | null;
   /**
    * The caller's address, recorded as context.ip when the event's context has no ip; or null. A
    * function is called only then: the edge's peer address costs a system call, and events sent
@@ -100,6 +103,11 @@ function idOf(v: unknown): string | null | typeof WRONG {
   if (v === undefined || v === null) return null;
   if (typeof v === 'number' && Number.isFinite(v)) return String(v);
   return WRONG;
+}
+
+/** Whether `v` is kept as text that may hold an integer past 2^53 (16 digits in a row). */
+function mayBeWide(v: object): boolean {
+  return v instanceof JsonText && WIDE_DIGITS.test(v.text);
 }
 
 function isObject(v: unknown): v is Json {
@@ -188,7 +196,9 @@ export function normalizeEvent(raw: unknown, fixedType: EventType | null, ctx: N
   }
   if (traits !== undefined && traits !== null && !isObject(traits)) return problem('invalid_field', 'traits must be an object');
   if (context !== undefined && context !== null && !isObject(context)) return problem('invalid_field', 'context must be an object');
-  if (ctx.context !== null) context = isObject(context) ? { ...ctx.context, ...objectOf(context) } : ctx.context;
+  // Through text (overlaid) only when a part may hold a wide integer, whose digits it keeps; the
+  // usual merge is one spread.
+  if (ctx.context !== null) context = isObject(context) ? (mayBeWide(ctx.context) || mayBeWide(context) ? overlaid(ctx.context, context) : { ...objectOf(ctx.context), ...objectOf(context) }) : ctx.context;
 
   out.category = null;
   if (isObject(properties)) {
