@@ -3988,7 +3988,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description The user id (or anonymous id), percent-encoded; decoded as UTF-8. 1 to 8192 characters after decoding. */
+                /** @description The user id (or anonymous id), percent-encoded (`encodeURIComponent`); decoded as UTF-8. 1 to 8192 characters after decoding. The ids `.` and `..` cannot be asked for here, as HTTP clients resolve them as dot segments, escaped or not (`/v1/users/../events` is `/v1/events`); GraphQL's `user(id:)` reads them. */
                 userId: string;
             };
             cookie?: never;
