@@ -66,9 +66,10 @@ export async function startAllInOne(): Promise<number> {
   // A bad rules file stops the start before anything runs.
   streamRules(config, config.stream.inQuery);
   const life = new Lifecycle(log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.allInOneDrainDelayMs, reloadOnHangup: config.tls.files !== null });
-  // chDB keeps the folder until a BI statement it is running ends (the process's exit waits for
+  // chDB keeps the folder until a BI statement it is running ends (untilReleased, below, waits for
   // it): the lock stays until then, naming this process, so a new start says who holds the folder.
   let chdbBusy = () => false;
+  let ch: ClickHouseHandle | null = null;
   life.add({ name: 'data dir lock', ifCut: 'released as the process exits', stop: async () => (chdbBusy() ? undefined : lock.release()) });
   // Installed first, so Ctrl-C during start-up also stops whatever already runs.
   const signalled = life.untilSignal();
@@ -108,17 +109,18 @@ export async function startAllInOne(): Promise<number> {
     // chDB runs anything or a worker thread of ours starts: Node's threads are the ones already
     // there (see lowerBulkThreads). (Its timer is unref'd: it ends with the process.)
     await lowerBulkThreads([THREAD.sinkDecode, THREAD.stream], BULK_NICE);
-    const ch: ClickHouseHandle = await openClickHouse(config.clickhouse, config.dataDir);
-    life.add(clickhousePart(ch, log));
-    chdbBusy = ch.biRunning;
-    await checkClickHouse(ch, config.clickhouse);
-    await auditMigrations(kafka, config, await migrate(ch.client, log), 'start', ch.location, log);
+    const opened = await openClickHouse(config.clickhouse, config.dataDir);
+    ch = opened;
+    life.add(clickhousePart(opened, log));
+    chdbBusy = opened.biRunning;
+    await checkClickHouse(opened, config.clickhouse);
+    await auditMigrations(kafka, config, await migrate(opened.client, log), 'start', opened.location, log);
     life.checkpoint();
     // The query API's /metrics, which the SQL port's statements are counted on too.
     const queryRegistry = createRegistry('query');
     // BI tools read the tables through them (the same engine gate and metrics); they stop just
     // before ClickHouse closes.
-    const sqlEngine = biPorts.http === null && biPorts.native === null ? null : await createSqlEngine(ch.biClient, { registry: queryRegistry });
+    const sqlEngine = biPorts.http === null && biPorts.native === null ? null : await createSqlEngine(opened.biClient, { registry: queryRegistry });
     // Each BI port (ClickHouse's HTTP interface, its native protocol) on the one engine, a part of its own.
     const biPort = async (serve: (o: BiPortOptions) => Promise<BiPort>, port: number | null, portVariable: string, name: string): Promise<BiPort | null> => {
       if (sqlEngine === null || port === null) return null;
@@ -137,10 +139,10 @@ export async function startAllInOne(): Promise<number> {
     const erasures = await erasuresPart(kafka, config, componentLog('erasures'));
     life.add(erasures.part);
     const queryConfig = withDashboardTargets(config, ingestPort, sinkPort);
-    const query = await queryComponent({ config: queryConfig, brokers, clickhouse: ch.client, log: componentLog('query'), registry: queryRegistry, stream, erasures: erasures.reader });
+    const query = await queryComponent({ config: queryConfig, brokers, clickhouse: opened.client, log: componentLog('query'), registry: queryRegistry, stream, erasures: erasures.reader });
     life.add(query);
     const sinkConfig: Config = Object.freeze({ ...config, http: Object.freeze({ ...config.http, sinkPort }) });
-    const sink = await sinkComponent({ config: sinkConfig, kafka, clickhouse: ch.client, log: componentLog('sink'), registry: sinkRegistry, erasures: erasures.reader });
+    const sink = await sinkComponent({ config: sinkConfig, kafka, clickhouse: opened.client, log: componentLog('sink'), registry: sinkRegistry, erasures: erasures.reader });
     if (broker) sink.addCheck(broker.readiness);
     sink.addCheck(ingest.readiness);
     life.add(sink);
@@ -157,7 +159,31 @@ export async function startAllInOne(): Promise<number> {
       return await signalled;
     }
     throw err;
+  } finally {
+    // Every part has stopped (or start-up failed and stopped them): main.ts exits right after.
+    await untilReleased(ch, life, log);
+    lock.release();
   }
+}
+
+/**
+ * Waits until chDB has let go of the data dir, so the process exits only then. process.exit()
+ * runs libchdb's exit handlers and static destructors, which tear the engine down; when a BI
+ * statement was still running at the stop (chDB cannot stop one), they ran as it ended, while the
+ * engine's threads were still at work, and the process died of SIGSEGV about once in 20-30 stops
+ * on a loaded 2-core machine, after logging "stopped". Awaited here, chDB destroys the connection
+ * from JavaScript once the statement ends, as after any stop, and only then does the process exit
+ * (and give up the lock). Outside SHUTDOWN_TIMEOUT_MS, and not bounded here: the statement's own
+ * time limit bounds it, and process.exit() would wait for it all the same (Node joins the libuv
+ * pool thread the statement runs on).
+ */
+async function untilReleased(ch: ClickHouseHandle | null, life: Lifecycle, log: Logger): Promise<void> {
+  if (ch === null) return;
+  const running = ch.biRunning();
+  life.disarmCut();
+  const t0 = performance.now();
+  await ch.released();
+  if (running) log.info({ waitedMs: Math.round(performance.now() - t0) }, 'the BI statement ended and chDB let go of the data dir: exiting');
 }
 
 /**

@@ -43,9 +43,36 @@ process.exit(code);
 `,
 );
 
+// A command that waits, after every part stopped, for what no part could stop (start: chDB's BI
+// statement), longer than SHUTDOWN_TIMEOUT_MS; with disarmCut() or without.
+const AFTER_STOP = path.join(dir.path, 'after-stop.mts');
+writeFileSync(
+  AFTER_STOP,
+  `import { Lifecycle } from ${JSON.stringify(LIFECYCLE)};
+const [timeoutMs, waitMs, disarm] = process.argv.slice(2).map(Number);
+const say = (m: string) => process.stdout.write(m + '\\n');
+const log = { info() {}, warn() {}, error(_o: unknown, m: string) { say('error: ' + m); }, debug() {} } as never;
+setInterval(() => {}, 1 << 30);
+const life = new Lifecycle(log, { timeoutMs });
+const stopped = life.untilSignal();
+life.add({ name: 'component', stop: async () => say('stopping') });
+life.ready();
+say('ready');
+const code = await stopped;
+if (disarm) life.disarmCut();
+await new Promise((r) => setTimeout(r, waitMs));
+say('exit ' + code);
+process.exit(code);
+`,
+);
+
 /** Starts the fixture; `line(text)` waits until its output holds `text`; `exited` is its exit code. */
-function start(drainDelayMs: number, repeatWindowMs: number, stopHangs = false, timeoutMs = 0) {
-  const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, String(drainDelayMs), String(repeatWindowMs), stopHangs ? '1' : '0', String(timeoutMs)], {
+function start(drainDelayMs: number, repeatWindowMs: number, stopHangs = false, timeoutMs = 0, fixture?: { afterStopWaitMs: number; disarm: boolean }) {
+  const args =
+    fixture === undefined
+      ? [FIXTURE, String(drainDelayMs), String(repeatWindowMs), stopHangs ? '1' : '0', String(timeoutMs)]
+      : [AFTER_STOP, String(timeoutMs), String(fixture.afterStopWaitMs), fixture.disarm ? '1' : '0'];
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -109,6 +136,18 @@ describe('runUntilSignal', () => {
     await p.line('stopping 1');
     p.child.kill('SIGINT');
     expect(await p.exited).toBe(130);
+  });
+
+  it('lets a command wait past SHUTDOWN_TIMEOUT_MS after every part stopped once it disarms the cut, and still cuts it otherwise', async () => {
+    const waited = start(0, 0, false, 1_000, { afterStopWaitMs: 3_000, disarm: true });
+    const cut = start(0, 0, false, 1_000, { afterStopWaitMs: 3_000, disarm: false });
+    await Promise.all([ready(waited), ready(cut)]);
+    waited.child.kill('SIGTERM');
+    cut.child.kill('SIGTERM');
+    expect(await waited.exited).toBe(0);
+    expect(waited.out().split('\n').filter(Boolean)).toEqual(['ready', 'stopping', 'exit 0']);
+    expect(await cut.exited).toBe(1);
+    expect(cut.out()).toContain('error: SHUTDOWN_TIMEOUT_MS (1000 ms) passed');
   });
 });
 

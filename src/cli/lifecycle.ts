@@ -94,6 +94,8 @@ export class Lifecycle {
   /** A SIGHUP came during start-up: reload at ready(). */
   private reloadAsked = false;
   private release!: (clean: boolean) => void;
+  /** SHUTDOWN_TIMEOUT_MS's hard cut, armed by a signal. */
+  private cut: NodeJS.Timeout | null = null;
   /** Resolves once every part is stopped: true when each stopped without an error. */
   readonly stopped = new Promise<boolean>((resolve) => (this.release = resolve));
 
@@ -224,6 +226,16 @@ export class Lifecycle {
     return this.stopping;
   }
 
+  /**
+   * Every part has stopped, and the command waits for what no part can stop before it exits
+   * (`start`: a BI statement chDB runs on, bounded by its own time limit): SHUTDOWN_TIMEOUT_MS's
+   * cut no longer applies. A second signal still exits at once.
+   */
+  disarmCut(): void {
+    if (this.cut !== null) clearTimeout(this.cut);
+    this.cut = null;
+  }
+
   /** The parts not stopped yet, the one stopping first. */
   unfinished(): Part[] {
     return [...(this.inStop ? [this.inStop] : []), ...[...this.parts].reverse()];
@@ -288,7 +300,7 @@ export class Lifecycle {
         // anything keep it alive anyway, this still ends it. Not unref'd, for the same reason.
         // Cut a little early: killing children, the log line and the exit itself take time, and
         // an orchestrator counts SHUTDOWN_TIMEOUT_MS to the process being gone, not to the cut.
-        setTimeout(() => this.giveUp(timeoutMs), timeoutMs - exitMarginMs(timeoutMs));
+        this.cut = setTimeout(() => this.giveUp(timeoutMs), timeoutMs - exitMarginMs(timeoutMs));
         void this.requestStop().then((clean) => {
           if (clean) log.info('stopped');
           done(clean ? 0 : 1);

@@ -26,9 +26,15 @@ export interface ClickHouseHandle {
   readonly engine: 'chdb' | 'server';
   /** Where chDB keeps its data, or the server URL. */
   readonly location: string;
-  /** chDB is running a BI statement, which `close()` does not wait for and the process's exit does (at most its time limit). */
+  /** chDB is running a BI statement, which `close()` does not wait for (at most its time limit). */
   biRunning(): boolean;
   close(): Promise<void>;
+  /**
+   * After close(): resolves once the engine has let go of the data dir. At once on a server; on
+   * chDB when the connection is destroyed, which waits for a BI statement still running. The
+   * process must not exit before: see `untilReleased` in ../cli/allinone.ts.
+   */
+  released(): Promise<void>;
 }
 
 /**
@@ -63,13 +69,17 @@ export async function openClickHouse(cfg: ClickHouseConfig, dataDir: string): Pr
       application: 'trackhouse',
       log: LOG,
     });
-    return { client, biClient: client, engine: 'server', location: cfg.url, biRunning: () => false, close: () => client.close() };
+    return { client, biClient: client, engine: 'server', location: cfg.url, biRunning: () => false, close: () => client.close(), released: async () => {} };
   }
   let createChdbConnection: (opts: { path: string }) => unknown;
+  let drainPending: () => Promise<void>;
   try {
     ({ createChdbConnection } = (await import('chdb/connection')) as unknown as {
       createChdbConnection: (opts: { path: string }) => unknown;
     });
+    // chDB's own wait for what runs in native code: statements still running and the destruction
+    // of a connection that close() deferred behind them (the same module instance as the connection's).
+    ({ drainPending } = (await import('chdb')) as unknown as { drainPending: () => Promise<void> });
   } catch (err) {
     throw new PrerequisiteError(
       'CLICKHOUSE_URL is not set, so the in-process ClickHouse engine is used, but it (npm package chdb) is not ' +
@@ -98,7 +108,7 @@ export async function openClickHouse(cfg: ClickHouseConfig, dataDir: string): Pr
   const turns = engineTurns(connection as EngineConnection);
   const clientOf = (c: EngineConnection) => createClient({ connection: c, request_timeout: cfg.requestTimeoutMs, log: LOG } as Parameters<typeof createClient>[0]);
   const client = clientOf(turns.first);
-  return { client, biClient: clientOf(turns.last), engine: 'chdb', location: dir, biRunning: turns.biRunning, close: () => client.close() };
+  return { client, biClient: clientOf(turns.last), engine: 'chdb', location: dir, biRunning: turns.biRunning, close: () => client.close(), released: () => drainPending() };
 }
 
 /** The calls of @clickhouse/client's connection contract that run a statement (close waits its turn too). */
@@ -131,8 +141,7 @@ export class StatementNotRun extends TrackhouseError {
  * A call's `abort_signal` (its client left, its deadline passed) takes it out of the queue; the
  * signal never reaches chDB, which would reject an aborted call at once while it computes on,
  * letting the next call in beside it. `close` refuses the waiting BI calls, and does not wait for
- * a running one: chDB destroys the connection once that statement ends (the process's exit waits
- * for it).
+ * a running one: chDB destroys the connection once that statement ends (`released()`).
  */
 export function engineTurns<C extends EngineConnection>(connection: C): { first: C; last: C; biRunning(): boolean } {
   interface Turn {

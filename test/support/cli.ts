@@ -2,6 +2,7 @@
 // output, their exit, their children, and the events they take and serve.
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { processRunning } from '../../src/common/process.js';
@@ -23,7 +24,6 @@ export interface CliProcess {
   logs(): Record<string, unknown>[];
 }
 
-const SIGNALS: Record<string, number> = { SIGKILL: 9, SIGTERM: 15, SIGINT: 2 };
 
 /** Starts `node dist/cli/main.js <args>` with exactly `env` (plus PATH and HOME). */
 export function runCli(args: string[], env: Record<string, string>): CliProcess {
@@ -32,7 +32,9 @@ export function runCli(args: string[], env: Record<string, string>): CliProcess 
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number>((resolve) => child.once('exit', (code, signal) => resolve(code ?? 128 + (SIGNALS[signal ?? ''] ?? 0))));
+  // Every signal by its number (SIGABRT 134, SIGSEGV 139), as a shell reports it: a signal missing
+  // from a short list read as 128, which looked like an exit code the process chose.
+  const exited = new Promise<number>((resolve) => child.once('exit', (code, signal) => resolve(code ?? 128 + (signal === null ? 0 : osConstants.signals[signal]))));
   const matches = (t: string | RegExp) => (typeof t === 'string' ? out.includes(t) : t.test(out));
   return {
     child,
