@@ -1,15 +1,14 @@
 // docs/openapi.yaml as microservice teams use it: clients generated from it, driven against
 // `trackhouse start` on free ports.
-// - TypeScript: openapi-typescript's types (test/support/openapi-ts/api.d.ts, whose types, not
-//   their comments, must equal a fresh generation) and openapi-fetch; test/support/openapi-ts/client.ts must compile with
-//   tsc --noEmit, then its calls send a user's events (POST /v1/batch, /v1/track) and read them
+// - TypeScript: openapi-typescript's types, generated on each run into test/support/openapi-ts/
+//   api.d.ts (not committed), and openapi-fetch; test/support/openapi-ts/client.ts and this file
+//   must compile against them with tsc --noEmit, then its calls send a user's events (POST /v1/batch, /v1/track) and read them
 //   back: the events with from/to/type/event filters, page by page with the cursor, the rollups by
 //   event and by category, /healthz on both ports, a 400 as the typed error. The fields of every
 //   reply must be exactly those of the generated types.
 // - Python: OpenAPI Generator's `python` client (its CLI jar from Maven Central, pinned in
 //   test/support/openapi-clients.ts), generated with no warning but the few listed below, each
 //   harmless, and driven by test/support/openapi-python.py over the same reads.
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAllInOne, type AllInOne } from '../support/allinone.js';
@@ -95,14 +94,11 @@ afterAll(async () => {
 });
 
 describe('a TypeScript client: openapi-typescript + openapi-fetch', () => {
-  it('is generated from the document as committed, and the client file compiles against it', async () => {
+  it('is generated from the document without a warning, and the client file and this test compile against it', async () => {
     const bin = await ensureOpenapiTypescript();
-    const fresh = await generateTypes(bin, path.join(work.path, 'api.d.ts'));
+    const fresh = await generateTypes(bin, OPENAPI_TS_TYPES);
     expect(fresh.output).not.toMatch(/warn|error/i);
-    // The types, not their comments: a description edited in the document leaves the committed file
-    // as good for the client, and need not fail here until it is regenerated.
-    const typesOnly = (text: string) => text.replace(/\/\*\*[\s\S]*?\*\//g, '').replace(/^\s*\n/gm, '');
-    expect(typesOnly(fresh.text) === typesOnly(readFileSync(OPENAPI_TS_TYPES, 'utf8')), 'test/support/openapi-ts/api.d.ts is stale: regenerate it (README, "The HTTP API, and checking it")').toBe(true);
+    expect(fresh.text).toMatch(/export interface paths \{/);
     const tsc = await compileClient();
     expect(tsc.text).toBe('');
     expect(tsc.code).toBe(0);

@@ -15,7 +15,7 @@ import { runChild } from './child.js';
 
 export const OPENAPI_SPEC = path.resolve('docs/openapi.yaml');
 const TOOL_PACKAGE = path.resolve('test/support/openapi-ts');
-/** The generated types the client file is written against (committed; must equal a fresh generation). */
+/** The generated types the client file is written against: made by each run of the test (gitignored). */
 export const OPENAPI_TS_TYPES = path.join(TOOL_PACKAGE, 'api.d.ts');
 export const OPENAPI_TS_CLIENT = path.join(TOOL_PACKAGE, 'client.ts');
 const CACHE = path.resolve('.trackhouse/openapi');

@@ -1,7 +1,7 @@
 // A microservice's client of trackhouse, as a team writes it from docs/openapi.yaml: openapi-fetch
-// over the types openapi-typescript generated (api.d.ts beside this file, regenerated and compared
-// by test/integration/openapi-clients.test.ts, which also compiles this file with tsc --noEmit
-// before it runs these calls). Nothing here is typed by hand but the field lists below, which tsc
+// over the types openapi-typescript generates (api.d.ts beside this file, not committed: made by
+// each run of test/integration/openapi-clients.test.ts, which then compiles this file and itself
+// with tsc --noEmit before it runs these calls). Nothing here is typed by hand but the field lists below, which tsc
 // holds to the generated types: a field added to or missing from the document fails the compile,
 // and the test compares them with the keys of the real replies.
 import createClient, { type Client } from 'openapi-fetch';
