@@ -62,7 +62,7 @@ export async function startAllInOne(): Promise<number> {
   const config: Config = Object.freeze({ ...base, keys: { write: keys.write, read: keys.read, admin: keys.admin } });
   const log = createLogger(config.logLevel, { component: 'start' });
   // Before anything looks at the data dir: a second start on it stops here, having touched nothing.
-  const lock = lockDataDir(config.dataDir, 'trackhouse start');
+  const lock = lockDataDir(config.dataDir, 'trackhouse start', { chosen: config.dataDirChosen, log });
   // A bad rules file stops the start before anything runs.
   streamRules(config, config.stream.inQuery);
   const life = new Lifecycle(log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.allInOneDrainDelayMs, reloadOnHangup: config.tls.files !== null });

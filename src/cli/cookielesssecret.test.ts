@@ -18,6 +18,8 @@ describe('the all-in-one cookieless secret', () => {
     const first = dataDirCookielessSecret(d);
     expect(first).toMatch(/^[0-9a-f]{64}$/);
     expect(statSync(path.join(d, COOKIELESS_SECRET_FILE)).mode & 0o777).toBe(0o600);
+    // The data dir it made too: the folder of every event.
+    expect(statSync(d).mode & 0o777).toBe(0o700);
     expect(dataDirCookielessSecret(d)).toBe(first);
     expect(readFileSync(path.join(d, COOKIELESS_SECRET_FILE), 'utf8').trim()).toBe(first);
   });

@@ -3,8 +3,9 @@
 // ingest child. Readable by its owner only: with it, a day's ids can be recomputed from guessed
 // addresses and user agents.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { makePrivateDir } from '../common/privatedir.js';
 import { MIN_COOKIELESS_SECRET } from '../config/ingest.js';
 
 export const COOKIELESS_SECRET_FILE = 'cookieless-secret';
@@ -19,7 +20,7 @@ export function dataDirCookielessSecret(dataDir: string): string {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   const secret = randomBytes(32).toString('hex');
-  mkdirSync(dataDir, { recursive: true });
+  makePrivateDir(dataDir);
   writeFileSync(file, `${secret}\n`, { mode: 0o600 });
   // `mode` applies to a file it creates only: one it replaces keeps its own.
   chmodSync(file, 0o600);

@@ -1,7 +1,7 @@
 // The data dir lock with real processes: a live holder is named, one killed with -9 is taken
 // over (a zombie too), and a pid that now belongs to another program does not hold the folder.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -91,5 +91,48 @@ describe('data dir lock', () => {
     expect(() => lockDataDir(dir, 'test')).toThrow(/already held by this process/);
     first.release();
     lockDataDir(dir, 'test').release();
+  });
+
+  describe('mode of the folder (events are personal data)', () => {
+    const modeOf = (dir: string) => (statSync(dir).mode & 0o777).toString(8);
+    const logged = () => {
+      const lines: [object, string][] = [];
+      return { lines, log: { info: (obj: object, msg: string) => lines.push([obj, msg]) } };
+    };
+    const made0755 = () => {
+      const dir = path.join(fresh(), 'data');
+      mkdirSync(dir);
+      chmodSync(dir, 0o755);
+      return dir;
+    };
+
+    it('makes a missing data dir, and its missing parents, readable by its owner only', () => {
+      const parent = path.join(fresh(), 'srv');
+      const dir = path.join(parent, 'trackhouse');
+      const { lines, log } = logged();
+      lockDataDir(dir, 'test', { chosen: true, log }).release();
+      expect([modeOf(parent), modeOf(dir)]).toEqual(['700', '700']);
+      expect(lines).toEqual([]);
+    });
+
+    it('tightens its default folder that an earlier version made 0755, and says so', () => {
+      const dir = made0755();
+      const { lines, log } = logged();
+      lockDataDir(dir, 'test', { chosen: false, log }).release();
+      expect(modeOf(dir)).toBe('700');
+      expect(lines).toEqual([[{ dataDir: dir, was: '0755' }, 'data dir made readable by its owner only (0700)']]);
+    });
+
+    it('leaves a TRACKHOUSE_DATA_DIR that exists as the operator made it, and says so', () => {
+      const dir = made0755();
+      const { lines, log } = logged();
+      lockDataDir(dir, 'test', { chosen: true, log }).release();
+      expect(modeOf(dir)).toBe('755');
+      expect(lines.map(([obj]) => obj)).toEqual([{ dataDir: dir, mode: '0755' }]);
+      expect(lines[0]![1]).toMatch(/readable by other users, left as it is/);
+      // Not told whether the operator chose it: the careful answer.
+      lockDataDir(dir, 'test').release();
+      expect(modeOf(dir)).toBe('755');
+    });
   });
 });

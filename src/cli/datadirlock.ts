@@ -11,6 +11,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { TrackhouseError } from '../common/errors.js';
+import { makeOwnPrivateDir, octal, openBits, PRIVATE_DIR_MODE } from '../common/privatedir.js';
 import { processRunning, procStat } from '../common/process.js';
 
 export const LOCK_FILE = 'trackhouse.lock';
@@ -72,16 +73,47 @@ function read(file: string): LockContent | null {
   }
 }
 
+export interface DataDirOptions {
+  /**
+   * TRACKHOUSE_DATA_DIR was set (the default when not told): a folder that exists there may be
+   * the operator's, and keeps its mode. Unset, it is trackhouse's own `.trackhouse`, and one an
+   * earlier version made readable by others is made 0700.
+   */
+  chosen?: boolean;
+  /** Told when the folder was tightened, or left readable by others. */
+  log?: { info(obj: object, msg: string): void };
+}
+
 /**
- * Takes `<dataDir>/trackhouse.lock` for this process, or throws DataDirInUseError naming the live
- * holder. `command` is recorded for a person reading the file.
+ * The data dir, made 0700 (the events under it are personal data) if missing. An existing one is
+ * tightened only when it is trackhouse's default; the operator's keeps its mode, with a log line:
+ * trackhouse's own folders in it (clickhouse, view, stream, kafka) are 0700 whatever its mode.
  */
-export function lockDataDir(dataDir: string, command: string): DataDirLock {
+function privateDataDir(dataDir: string, opts: DataDirOptions): void {
   try {
-    mkdirSync(dataDir, { recursive: true });
+    if (mkdirSync(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE }) !== undefined) return;
+    if (openBits(dataDir) === 0) return;
+    // makeOwnPrivateDir leaves a folder another user owns (null).
+    const was = opts.chosen === false ? makeOwnPrivateDir(dataDir) : null;
+    if (was !== null) {
+      opts.log?.info({ dataDir, was: octal(was) }, 'data dir made readable by its owner only (0700)');
+      return;
+    }
+    opts.log?.info(
+      { dataDir, mode: octal(statSync(dataDir).mode) },
+      'data dir readable by other users, left as it is (TRACKHOUSE_DATA_DIR may name your folder); the folders trackhouse keeps data in are 0700: chmod 700 it if nothing else needs it',
+    );
   } catch (err) {
     throw new DataDirUnusableError(dataDir, err as NodeJS.ErrnoException);
   }
+}
+
+/**
+ * Takes `<dataDir>/trackhouse.lock` for this process, or throws DataDirInUseError naming the live
+ * holder. `command` is recorded for a person reading the file. Makes the folder first (0700).
+ */
+export function lockDataDir(dataDir: string, command: string, opts: DataDirOptions = {}): DataDirLock {
+  privateDataDir(dataDir, opts);
   const file = path.join(dataDir, LOCK_FILE);
   const mine: LockContent = { pid: process.pid, startTicks: procStat(process.pid)?.startTicks ?? null, command, since: new Date().toISOString() };
   let previous: number | null = null;
@@ -157,6 +189,10 @@ function statMtime(file: string): number {
  * The commands that open chDB (sink, query, migrate, replay without CLICKHOUSE_URL) own the data
  * dir while they run; with a ClickHouse server they leave it alone. Released on exit.
  */
-export function lockChdbDataDir(config: { clickhouse: { url: string | null }; dataDir: string }, command: string): DataDirLock | null {
-  return config.clickhouse.url === null ? lockDataDir(config.dataDir, command) : null;
+export function lockChdbDataDir(
+  config: { clickhouse: { url: string | null }; dataDir: string; dataDirChosen: boolean },
+  command: string,
+  log?: DataDirOptions['log'],
+): DataDirLock | null {
+  return config.clickhouse.url === null ? lockDataDir(config.dataDir, command, { chosen: config.dataDirChosen, log }) : null;
 }

@@ -36,7 +36,7 @@ function recorder(): { res: HttpResponse; calls: string[] } {
 it('sends the status and headers GET writes, the UTF-8 length of its body, and no body', () => {
   const { res, calls } = recorder();
   writeJson(headResponse(res), 200, '{"name":"é"}', [['Cache-Control', 'no-store']]);
-  expect(calls).toEqual(['status 200 OK', 'Content-Type: application/json', 'Cache-Control: no-store', 'Content-Length: 13', 'endWithoutBody(0)']);
+  expect(calls).toEqual(['status 200 OK', 'Content-Type: application/json', 'X-Content-Type-Options: nosniff', 'Cache-Control: no-store', 'Content-Length: 13', 'endWithoutBody(0)']);
 });
 
 it('keeps chained calls and cork on the wrapper, and counts bytes written before end', () => {

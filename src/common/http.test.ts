@@ -84,6 +84,22 @@ it('answers unknown paths with a JSON 404, and HEAD of one without a body', asyn
   expect(JSON.parse(answers[2]!.body)).toEqual({ error: 'not_found', message: 'no route for POST /v1/track' });
 });
 
+it('says X-Content-Type-Options: nosniff on every answer: 200, 503, 405, 404 and the metrics text', async () => {
+  ready = false;
+  try {
+    const answers = await exchange(server.port, [get('/healthz'), get('/readyz'), get('/metrics'), { method: 'POST', path: '/healthz', body: '{}' }, get('/nope')]);
+    expect(answers.map((a) => [a.status, a.headers['x-content-type-options']])).toEqual([
+      [200, 'nosniff'],
+      [503, 'nosniff'],
+      [200, 'nosniff'],
+      [405, 'nosniff'],
+      [404, 'nosniff'],
+    ]);
+  } finally {
+    ready = true;
+  }
+});
+
 it('reads a Bearer token and Basic credentials as every server here takes them', () => {
   const b64 = (s: string) => Buffer.from(s).toString('base64');
   expect(['Bearer k', 'bearer  k ', 'BEARER k'].map(bearerToken)).toEqual(['k', 'k', 'k']);

@@ -48,7 +48,13 @@ export type Headers = readonly (readonly [string, string])[];
 export const NO_STORE = ['Cache-Control', 'no-store'] as const;
 
 /**
- * The one JSON reply writer of every server here: status, Content-Type, `headers` ([name, value]
+ * On every answer with a body, of every server here: a browser reads it as its Content-Type says,
+ * never sniffs JSON (which may echo a sender's text) into HTML or script.
+ */
+export const NOSNIFF = ['X-Content-Type-Options', 'nosniff'] as const;
+
+/**
+ * The one JSON reply writer of every server here: status, Content-Type, NOSNIFF, `headers` ([name, value]
  * pairs, in order), the body (already serialized). `close`: close the connection after the
  * answer. Hot paths pass constant header arrays. For a HEAD request pass the headResponse() of
  * the response (getAndHead and forMethod do): the body is then left out and its length sent.
@@ -62,7 +68,8 @@ export function writeJson(res: HttpResponse, status: number, body: string | Uint
  * in their own shapes (a 1x1 GIF for pixels, Mixpanel's text `1`).
  */
 export function writeReply(res: HttpResponse, status: number, contentType: string, body: string | Uint8Array, headers?: Headers, close = false): void {
-  res.writeStatus(statusLine(status)).writeHeader('Content-Type', contentType);
+  // NOSNIFF: one constant header write per answer, not a header array to build.
+  res.writeStatus(statusLine(status)).writeHeader('Content-Type', contentType).writeHeader(NOSNIFF[0], NOSNIFF[1]);
   if (headers) for (const [k, v] of headers) res.writeHeader(k, v);
   res.end(body, close);
 }
@@ -322,7 +329,7 @@ export function addOpsRoutes(app: TemplatedApp, opts: OpsOptions): void {
       (text) => {
         if (state.aborted) return;
         res.cork(() => {
-          res.writeStatus('200 OK').writeHeader('Content-Type', opts.registry.contentType);
+          res.writeStatus('200 OK').writeHeader('Content-Type', opts.registry.contentType).writeHeader(NOSNIFF[0], NOSNIFF[1]);
           res.end(text);
         });
       },

@@ -16,8 +16,14 @@ describe('config', () => {
     expect(c.kafka.brokers).toEqual([]);
     expect(c.clickhouse.url).toBeNull();
     expect(c.dataDir).toBe('/srv/app/.trackhouse');
+    expect(c.dataDirChosen).toBe(false);
     expect(c.ingest.maxBatchBytes).toBe(500 * 1024);
     expect(c.ingest.maxEventBytes).toBe(32 * 1024);
+  });
+
+  it('tells a TRACKHOUSE_DATA_DIR set (a folder that may be the operator\'s) from the default, an empty value being unset', () => {
+    expect([loadConfig({ TRACKHOUSE_DATA_DIR: 'data' }, '/srv').dataDir, loadConfig({ TRACKHOUSE_DATA_DIR: 'data' }, '/srv').dataDirChosen]).toEqual(['/srv/data', true]);
+    expect([loadConfig({ TRACKHOUSE_DATA_DIR: '' }, '/srv').dataDir, loadConfig({ TRACKHOUSE_DATA_DIR: '' }, '/srv').dataDirChosen]).toEqual(['/srv/.trackhouse', false]);
   });
 
   it('reads BI_PORT as a port chosen on purpose, or off, and names anything else', () => {

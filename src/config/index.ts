@@ -9,7 +9,7 @@ import { httpSchema } from './http.js';
 import { ingestSchema } from './ingest.js';
 import { kafkaSchema } from './kafka.js';
 import { keysSchema } from './keys.js';
-import { int, oneOf, optionalInt, str } from './parse.js';
+import { int, oneOf, optionalInt, optionalStr } from './parse.js';
 import { querySchema } from './query.js';
 import { sinkSchema } from './sink.js';
 import { streamSchema } from './stream.js';
@@ -25,7 +25,7 @@ export const DEFAULT_DRAIN_DELAY_MS = 5_000;
 
 const generalSchema = z
   .object({
-    TRACKHOUSE_DATA_DIR: str('.trackhouse'),
+    TRACKHOUSE_DATA_DIR: optionalStr(),
     LOG_LEVEL: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], 'info'),
     SHUTDOWN_TIMEOUT_MS: int(15_000, 100, 600_000),
     SHUTDOWN_DRAIN_DELAY_MS: optionalInt(0, 600_000),
@@ -48,7 +48,8 @@ const generalSchema = z
     }
   })
   .transform((e) => ({
-    dataDir: e.TRACKHOUSE_DATA_DIR,
+    dataDir: e.TRACKHOUSE_DATA_DIR ?? '.trackhouse',
+    dataDirChosen: e.TRACKHOUSE_DATA_DIR !== undefined,
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     drainDelayMs: e.SHUTDOWN_DRAIN_DELAY_MS ?? Math.min(DEFAULT_DRAIN_DELAY_MS, Math.floor(e.SHUTDOWN_TIMEOUT_MS / 2)),
@@ -86,6 +87,8 @@ export type Config = Readonly<
     stream: Omit<Sections['stream'], 'dir'> & { dir: string };
     /** Absolute path of the folder holding local Kafka and chDB data. */
     dataDir: string;
+    /** TRACKHOUSE_DATA_DIR was set: an existing folder there may be the operator's (its mode is left as it is). */
+    dataDirChosen: boolean;
     logLevel: Sections['general']['logLevel'];
     /** Bounds the whole graceful stop, drain delay included. */
     shutdownTimeoutMs: number;
@@ -136,6 +139,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   const s = out as Sections;
   const config: Config = {
     dataDir: path.resolve(cwd, s.general.dataDir),
+    dataDirChosen: s.general.dataDirChosen,
     logLevel: s.general.logLevel,
     shutdownTimeoutMs: s.general.shutdownTimeoutMs,
     drainDelayMs: s.general.drainDelayMs,

@@ -27,6 +27,17 @@ describe('JSON with integers past 2^53 through parse and stringify', () => {
     expect(withoutMarkers({ a, b }, digits)).toEqual({ a: { a: Number(WIDE) }, b: { b: [-Number(WIDE)], fake: '\u0000abc:0' } });
   });
 
+  it('keeps a member named __proto__ as an own member when it takes the markers out, prototype untouched', () => {
+    const digits: string[] = [];
+    // JSON.parse makes __proto__ an own member; an assignment would set the copy's prototype instead.
+    const value = parseExact(`{"__proto__":{"id":${WIDE},"x":1},"b":{"__proto__":"s"}}`, digits);
+    const out = withoutMarkers(value, digits) as Record<string, unknown>;
+    expect(JSON.stringify(out)).toBe(`{"__proto__":{"id":${Number(WIDE)},"x":1},"b":{"__proto__":"s"}}`);
+    expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
+    expect(Object.keys(out)).toEqual(['__proto__', 'b']);
+    expect((out as { x?: unknown }).x).toBeUndefined();
+  });
+
   it('throws on what JSON.parse throws on', () => {
     expect(() => parseExact(`{"a":${WIDE}`, [])).toThrow(SyntaxError);
     expect(() => parseExact('not json', [])).toThrow(SyntaxError);

@@ -73,8 +73,10 @@ export function withoutMarkers(value: unknown, digits: readonly string[]): unkno
   }
   if (Array.isArray(value)) return value.map((v) => withoutMarkers(v, digits));
   if (typeof value === 'object' && value !== null) {
+    // Defined, not assigned: JSON.parse makes a member named __proto__ an own property, and an
+    // assignment would set the copy's prototype instead (or drop a primitive). Rare path.
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = withoutMarkers(v, digits);
+    for (const [k, v] of Object.entries(value)) Object.defineProperty(out, k, { value: withoutMarkers(v, digits), writable: true, enumerable: true, configurable: true });
     return out;
   }
   return value;

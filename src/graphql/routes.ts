@@ -16,7 +16,7 @@ import { createHandler, parseRequestParams, type OperationArgs, type Request as 
 import { execute, GraphQLError, type ExecutionResult, NoSchemaIntrospectionCustomRule, parse, validate, visit, type ASTNode, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { HttpError } from '../common/errors.js';
-import { forMethod, getAndHead, readText, requireIdentityEncoding, writeJson, type Headers } from '../common/http.js';
+import { forMethod, getAndHead, NOSNIFF, readText, requireIdentityEncoding, writeJson, type Headers } from '../common/http.js';
 import type { Logger } from '../common/log.js';
 import { keep } from '../common/keep.js';
 import { Counter, type Registry } from '../common/metrics.js';
@@ -415,6 +415,7 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
         res.writeStatus('200 OK');
         res.writeHeader(NO_STORE[0], NO_STORE[1]);
         res.writeHeader('content-type', media);
+        res.writeHeader(NOSNIFF[0], NOSNIFF[1]);
         for (const [k, v] of state.cors) res.writeHeader(k, v);
         res.end(reply);
       }
@@ -444,6 +445,7 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
             res.cork(() => {
               res.writeStatus(`${init.status} ${init.statusText}`);
               res.writeHeader(NO_STORE[0], NO_STORE[1]);
+              res.writeHeader(NOSNIFF[0], NOSNIFF[1]);
               for (const [k, v] of Object.entries(init.headers ?? {})) res.writeHeader(k, v);
               for (const [k, v] of state.cors) res.writeHeader(k, v);
               res.end(req.context.reply ?? out ?? '');

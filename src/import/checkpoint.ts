@@ -4,9 +4,10 @@
 // that point; a resumed import starts there. Records sent after it but not yet acked when the
 // process died are sent again with the same event ids, and the sink keeps each (user, event id)
 // once (docs/architecture/sink.md, resend window).
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ImportArgumentError } from './errors.js';
+import { makePrivateDir } from '../common/privatedir.js';
 
 export interface InputState {
   /** The name it had when last imported (for people reading the file). */
@@ -47,7 +48,7 @@ export class Checkpoint {
 
   save(): void {
     if (!this.dirty) return;
-    mkdirSync(path.dirname(this.file), { recursive: true });
+    makePrivateDir(path.dirname(this.file));
     const tmp = `${this.file}.${process.pid}.tmp`;
     writeFileSync(tmp, `${JSON.stringify(this.data, null, 1)}\n`);
     renameSync(tmp, this.file);

@@ -91,8 +91,6 @@ export interface AnalyticsScriptDeps {
 }
 
 const VARY: readonly [string, string] = ['Vary', 'Accept-Encoding'];
-/** A browser runs these bytes only as the script type they are sent as. */
-const NOSNIFF: readonly [string, string] = ['X-Content-Type-Options', 'nosniff'];
 const GZIP: readonly [string, string] = ['Content-Encoding', 'gzip'];
 
 /** GET (and HEAD, through getAndHead) of the script and of its chunks. */
@@ -133,7 +131,7 @@ export class AnalyticsScriptRoutes {
 
   private write(res: HttpResponse, req: HttpRequest, asset: Asset): void {
     const gzip = acceptsGzip(req.getHeader('accept-encoding'));
-    const headers: Headers = [...this.deps.cors(req.getHeader('origin')), ['Cache-Control', asset.cacheControl], VARY, NOSNIFF];
+    const headers: Headers = [...this.deps.cors(req.getHeader('origin')), ['Cache-Control', asset.cacheControl], VARY];
     writeReply(res, 200, asset.contentType, gzip ? asset.gzip : asset.body, gzip ? [...headers, GZIP] : headers);
   }
 }

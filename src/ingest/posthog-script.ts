@@ -51,7 +51,6 @@ const FILES = [
 const HEADERS: Headers = [
   ['Access-Control-Allow-Origin', '*'],
   ['Cache-Control', 'public, max-age=3600'],
-  ['X-Content-Type-Options', 'nosniff'],
 ];
 
 export interface PosthogScripts {

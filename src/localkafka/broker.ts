@@ -6,12 +6,13 @@
 // process group, so a terminal's Ctrl-C reaches us first and we stop Kafka last, after draining.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TrackhouseError } from '../common/errors.js';
 import { processRunning } from '../common/process.js';
+import { makeOwnPrivateDir, makePrivateDir } from '../common/privatedir.js';
 import { ensureJars } from './jars.js';
 import { classArchive } from './cds.js';
 import { javaRuntime } from './prereq.js';
@@ -155,8 +156,11 @@ export async function startLocalBroker(opts: LocalBrokerOptions): Promise<LocalB
   const dir = path.join(opts.dataDir, 'kafka', opts.instance ?? 'local');
   const logsDir = path.join(dir, 'logs');
   const logDirs = path.join(dir, 'data');
-  mkdirSync(logsDir, { recursive: true });
-  mkdirSync(logDirs, { recursive: true });
+  // Kafka's logs hold every event: `<dataDir>/kafka` is trackhouse's own folder, 0700 even if an
+  // earlier version made it 0755.
+  makeOwnPrivateDir(path.join(opts.dataDir, 'kafka'));
+  makePrivateDir(logsDir);
+  makePrivateDir(logDirs);
 
   const port = opts.port === 0 ? await freePort() : opts.port;
   let controllerPort = opts.controllerPort === 0 ? await freePort() : opts.controllerPort;

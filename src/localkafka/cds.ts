@@ -11,8 +11,9 @@
 // Dumping at the broker's exit instead (-XX:ArchiveClassesAtExit) took its stop from 1.3 s to
 // 11 s, past what `trackhouse start` allows for its whole stop.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { makePrivateDir } from '../common/privatedir.js';
 
 export interface ClassArchive {
   /** JVM flags for this run: use the archive, or record the classes it loads to make one. */
@@ -44,7 +45,7 @@ export function classArchive(o: ClassArchiveOptions): ClassArchive {
     return { flags: [`-XX:SharedArchiveFile=${archive}`], build() {}, ready: Promise.resolve(archive), cancel() {} };
   }
   try {
-    mkdirSync(dir, { recursive: true });
+    makePrivateDir(dir);
     accessSync(dir, constants.W_OK);
   } catch {
     // Jars on a read-only file system (an image): start without an archive, as before.

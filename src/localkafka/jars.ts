@@ -5,9 +5,10 @@
 // data dir too, so nothing is written outside the project. A finished set has a marker file;
 // concurrent callers (parallel test workers) each resolve into a temp folder and rename it.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { InterruptedError, PrerequisiteError } from '../common/errors.js';
+import { makePrivateDir } from '../common/privatedir.js';
 import { checkMaven } from './prereq.js';
 
 const DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1';
@@ -61,7 +62,7 @@ export async function ensureJars(dataDir: string, version: string, set: JarSet =
   if (jarsInstalled(dataDir, version, set)) return dir;
   checkMaven();
   const work = `${dir}.tmp-${process.pid}-${Date.now()}`;
-  mkdirSync(work, { recursive: true });
+  makePrivateDir(work);
   writeFileSync(path.join(work, 'pom.xml'), pom(set, version));
   const args = [
     '-q',

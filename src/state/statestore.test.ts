@@ -1,6 +1,6 @@
 // The state's LMDB page size: a new file gets PAGE_SIZE pages whatever the OS page size, and a
 // file created with other pages (an older build on a 64 KiB-page kernel) is opened as it is, kept.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { open } from 'lmdb';
@@ -81,6 +81,24 @@ describe('state page size', () => {
       expect(reopened.get('k')).toBe('v');
     } finally {
       await reopened.close();
+    }
+  });
+});
+
+describe('state folder', () => {
+  it('is made readable by its owner only, and so again when a state of another identity is wiped and made anew', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'statestore-'));
+    const dir = path.join(root, 'view');
+    try {
+      const first = await openState({ path: dir, databases: DBS, identity: { layout: 1 }, log: silentLogger() });
+      await first.close();
+      expect(statSync(dir).mode & 0o777).toBe(0o700);
+      const again = await openState({ path: dir, databases: DBS, identity: { layout: 2 }, log: silentLogger() });
+      await again.close();
+      expect(again.wiped).not.toBeNull();
+      expect(statSync(dir).mode & 0o777).toBe(0o700);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
     }
   });
 });

@@ -22,10 +22,11 @@
 // on: a 10 M-event view built in 136.8 s without the write map against 175.6 s with it (same lock
 // hold; docs/architecture/view.md, "Large builds"), for up to LMDB's dirty-page limit (512 MiB) of
 // anonymous memory per transaction.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { Logger } from '../common/log.js';
+import { makePrivateDir } from '../common/privatedir.js';
 
 export type { Database } from 'lmdb';
 
@@ -115,7 +116,7 @@ function openEnv(
   mapSizeBytes: number | undefined,
   dbOptions: StateOptions['dbOptions'] = {},
 ): Opened {
-  mkdirSync(dir, { recursive: true });
+  makePrivateDir(dir);
   const env = open({
     path: dir,
     maxDbs: names.length + 2,

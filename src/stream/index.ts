@@ -2,6 +2,7 @@
 // startStream() builds it from config and a Kafka client; the CLI hosts it in `trackhouse query`
 // (QUERY_STREAM=on, the default: its routes on the query port) or runs it alone
 // (`trackhouse alerts`, with its own /healthz, /readyz and /metrics on STREAM_PORT).
+import path from 'node:path';
 import type { Kafka } from 'kafkajs';
 import type { TemplatedApp } from 'uWebSockets.js';
 import { createCors, READ_API_EXPOSED_HEADERS, type Cors } from '../common/cors.js';
@@ -58,7 +59,7 @@ export async function startStream(opts: StreamOptions): Promise<RunningStream> {
   const cfg = config.stream;
   await ensureTopics(kafka, config.kafka);
   await ensureStreamTopics(kafka, cfg.topics, config.kafka.replicationFactor, log);
-  const store: OpenStore = openStore(cfg.dir);
+  const store: OpenStore = openStore(cfg.dir, cfg.dir === path.join(config.dataDir, 'stream'));
   if (store.wiped !== null) log.warn({ dir: cfg.dir, reason: store.wiped }, 'stream: state store removed; it is built again from Kafka');
   let metrics: StreamMetrics | null = null;
   let producer: LogProducer | null = null;

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, unlinkSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -38,5 +38,30 @@ describe('stream state store format', () => {
     expect(fresh.instance).not.toBe(old.instance);
     expect(fresh.dbs.offsets.get(['t', 0])).toBeUndefined();
     await fresh.close();
+  });
+});
+
+describe('stream state store folder', () => {
+  const modeOf = (dir: string) => statSync(dir).mode & 0o777;
+  const made0755 = () => {
+    const dir = path.join(tempDir(), 'stream');
+    mkdirSync(dir);
+    chmodSync(dir, 0o755);
+    return dir;
+  };
+
+  it('is made readable by its owner only, parents included', async () => {
+    const dir = path.join(tempDir(), 'a', 'stream');
+    await openStore(dir).close();
+    expect([modeOf(path.dirname(dir)), modeOf(dir)]).toEqual([0o700, 0o700]);
+  });
+
+  it('tightens its own <data dir>/stream that an earlier version made 0755, and leaves a STREAM_DIR that exists as it is', async () => {
+    const own = made0755();
+    await openStore(own, true).close();
+    expect(modeOf(own)).toBe(0o700);
+    const operators = made0755();
+    await openStore(operators).close();
+    expect(modeOf(operators)).toBe(0o755);
   });
 });

@@ -18,11 +18,12 @@
 //   notes    seq                                             -> Note (pending and the last sent)
 //   told     [rule, group]                                   -> Told (from the notification log)
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { ConfigError } from '../common/errors.js';
 import { processRunning } from '../common/process.js';
+import { makeOwnPrivateDir, makePrivateDir } from '../common/privatedir.js';
 import { LMDB_FORMAT } from '../state/statestore.js';
 
 export type Key = string | number | (string | number)[];
@@ -120,11 +121,14 @@ export interface OpenStore {
 }
 
 /**
- * Opens (or creates) the store in `dir`. A second live process on the same folder is refused:
- * both would read every partition and write the same offsets.
+ * Opens (or creates, 0700) the store in `dir`; `own`: it is trackhouse's `<data dir>/stream`, made
+ * 0700 even if an earlier version made it 0755 (a STREAM_DIR that exists keeps its mode). A second
+ * live process on the same folder is refused: both would read every partition and write the same
+ * offsets.
  */
-export function openStore(dir: string): OpenStore {
-  mkdirSync(dir, { recursive: true });
+export function openStore(dir: string, own = false): OpenStore {
+  if (own) makeOwnPrivateDir(dir);
+  else makePrivateDir(dir);
   const lock = path.join(dir, 'trackhouse-stream.pid');
   try {
     const pid = Number(readFileSync(lock, 'utf8'));

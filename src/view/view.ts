@@ -14,6 +14,7 @@ import { readBackfill } from './backfill.js';
 import { ViewReader, VIEW_DATABASES } from './viewstore.js';
 import type { BackfillRange, BuilderReport, FromBuilder, ToBuilder, ViewWorkerData } from './builderthread.js';
 import { startThread } from '../common/thread.js';
+import { makeOwnPrivateDir } from '../common/privatedir.js';
 
 /** Version of the view's layout (./keys.ts, ./viewstore.ts, the stored row of ./render.ts): a state of another version is rebuilt. 3: rows carry a header (field offsets, canonical texts). */
 export const VIEW_LAYOUT = 3;
@@ -71,6 +72,8 @@ export async function startView(opts: ViewOptions): Promise<View> {
   const { config, log } = opts;
   const topic = config.kafka.topics.events;
   const dir = path.join(config.dataDir, 'view');
+  // Every event of the view's window: trackhouse's own folder, 0700 even if an earlier version made it 0755.
+  makeOwnPrivateDir(dir);
   const reader = new ViewReader();
   const state: StateStore = await openState({
     path: dir,

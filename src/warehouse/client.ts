@@ -7,10 +7,10 @@
 // - settings passed with a query stay set on the session for the queries after it, so any
 //   setting we rely on (insert_deduplication_token above all) must be passed explicitly every time;
 // - the client's `database` option is ignored: chDB works in `default`.
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type Logger as ClickHouseLogger, type WarnLogParams } from '@clickhouse/client';
 import { PrerequisiteError, TrackhouseError } from '../common/errors.js';
+import { makeOwnPrivateDir } from '../common/privatedir.js';
 import type { ClickHouseConfig } from '../config/index.js';
 
 export type { ClickHouseClient } from '@clickhouse/client';
@@ -89,7 +89,8 @@ export async function openClickHouse(cfg: ClickHouseConfig, dataDir: string): Pr
     );
   }
   const dir = chdbPath(dataDir);
-  mkdirSync(dir, { recursive: true });
+  // Its parts hold every event: trackhouse's own folder, 0700 even if an earlier version made it 0755.
+  makeOwnPrivateDir(dir);
   let connection: unknown;
   try {
     connection = createChdbConnection({ path: dir });

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { paramError } from '../../src/stream/index.js';
 import { exchange, type RawAnswer, type RawRequest } from '../support/raw-http.js';
-import { startTestIngest, WRITE_KEY, type TestIngest } from './ingest-support.js';
+import { BASIC, startTestIngest, WRITE_KEY, type TestIngest } from './ingest-support.js';
 import { ADMIN_KEY, insertRows, READ_KEY, startWholePort, type Harness } from './query-helpers.js';
 
 let ingest: TestIngest;
@@ -165,4 +165,72 @@ it('ingest: its GET routes answer HEAD as GET, for known and unknown keys; 405s 
   expect([notFound!.status, notFound!.body]).toEqual([404, '']);
   expect([preflight!.status, preflight!.headers['access-control-allow-origin']]).toEqual([204, 'https://site.example']);
   expect([flagsPreflight!.status, flagsPreflight!.headers['access-control-allow-origin']]).toEqual([204, 'https://site.example']);
+});
+
+/** Each answer (status, X-Content-Type-Options as fetch joins repeated headers) of the requests. */
+async function nosniffOf(base: string, requests: [string, RequestInit][]): Promise<[string, number, string | null][]> {
+  const out: [string, number, string | null][] = [];
+  for (const [path, init] of requests) {
+    const res = await fetch(`${base}${path}`, init);
+    await res.arrayBuffer();
+    out.push([`${init.method ?? 'GET'} ${path}`, res.status, res.headers.get('x-content-type-options')]);
+  }
+  return out;
+}
+
+it('query: every answer with a body says X-Content-Type-Options: nosniff once (JSON answers and errors, GraphQL both paths, ops routes, dashboard)', async () => {
+  const auth = { headers: read };
+  const gql = (query: string): RequestInit => ({ method: 'POST', headers: { ...read, 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+  const answers = await nosniffOf(query.base, [
+    ['/v1/users/alice/events', auth],
+    ['/v1/users/alice/events?limit=zz', auth],
+    ['/v1/users/alice/events', {}],
+    ['/v1/rollups/daily?by=event', auth],
+    ['/graphql', gql('{ user(id: "alice") { events(first: 1) { edges { node { event } } } } }')],
+    ['/graphql', gql('{ __typename }')],
+    ['/graphql', gql('{ nope }')],
+    ['/graphql', { method: 'POST', headers: { ...read, 'content-type': 'application/json' }, body: '{' }],
+    ['/graphql?query=%7B__typename%7D', {}],
+    ['/v1/volume', auth],
+    ['/v1/volume?bad=1', auth],
+    ['/v1/alerts', auth],
+    ['/v1/regulations/reg_1', { headers: bearer(ADMIN_KEY) }],
+    ['/v1/pipeline', {}],
+    ['/dashboard', {}],
+    ['/v1/nothing', auth],
+    ['/v1/users/alice/events', { method: 'POST', headers: read, body: '' }],
+    ['/healthz', {}],
+    ['/readyz', {}],
+    ['/metrics', {}],
+  ]);
+  expect(answers.filter(([, , nosniff]) => nosniff !== 'nosniff')).toEqual([]);
+  expect(new Set(answers.map(([, status]) => status))).toEqual(new Set([200, 400, 401, 404, 405]));
+});
+
+it('ingest: every answer with a body says X-Content-Type-Options: nosniff once, the fast 200 of a server SDK included', async () => {
+  const json = { 'content-type': 'application/json' };
+  const track = (extra: Record<string, string>, body = JSON.stringify({ event: 'Opened', userId: 'nosniff-user' })): RequestInit => ({
+    method: 'POST',
+    headers: { ...json, authorization: BASIC, ...extra },
+    body,
+  });
+  const pixel = Buffer.from(JSON.stringify({ writeKey: WRITE_KEY, event: 'Opened', userId: 'nosniff-user' })).toString('base64');
+  const answers = await nosniffOf(ingest.url, [
+    ['/v1/track', track({})],
+    ['/v1/track', track({ origin: 'https://site.example' })],
+    ['/v1/track', track({}, '{')],
+    ['/v1/track', { method: 'POST', headers: json, body: '{"event":"Opened","userId":"u"}' }],
+    ['/v1/track', track({}, JSON.stringify({ event: 'Opened', userId: 'u', properties: { big: 'x'.repeat(40_000) } }))],
+    [`/v1/pixel/track?data=${pixel}`, {}],
+    [`/v1/projects/${WRITE_KEY}/settings`, {}],
+    [`/analytics.js/v1/${WRITE_KEY}/analytics.min.js`, {}],
+    ['/static/array.js', {}],
+    ['/nope', {}],
+    ['/v1/track', { method: 'PUT', body: '' }],
+    ['/healthz', {}],
+    ['/readyz', {}],
+    ['/metrics', {}],
+  ]);
+  expect(answers.filter(([, , nosniff]) => nosniff !== 'nosniff')).toEqual([]);
+  expect(answers.slice(0, 5).map(([, status]) => status)).toEqual([200, 200, 400, 401, 413]);
 });

@@ -1,3 +1,5 @@
+import { chmodSync, mkdirSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LOCAL_KAFKA_VERSION } from '../../src/config/index.js';
@@ -31,7 +33,13 @@ describe('local Kafka broker', () => {
 
     it('keeps its data across a stop and a start in the same folder', async () => {
       const opts = { dataDir: dir.path, cacheDir: '.trackhouse', version: LOCAL_KAFKA_VERSION, port: 0, controllerPort: 0 };
+      // As an earlier version left it: the folder of every event's log, readable by every local user.
+      const kafkaDir = path.join(dir.path, 'kafka');
+      mkdirSync(kafkaDir);
+      chmodSync(kafkaDir, 0o755);
       broker = await startLocalBroker(opts);
+      const modeOf = (p: string) => statSync(p).mode & 0o777;
+      expect([modeOf(kafkaDir), modeOf(path.join(kafkaDir, 'local')), modeOf(path.join(kafkaDir, 'local', 'data'))]).toEqual([0o700, 0o700, 0o700]);
       let kafka = new Kafka({ brokers: broker.brokers, logLevel: logLevel.NOTHING });
       let admin = kafka.admin();
       await admin.connect();

@@ -1,5 +1,6 @@
+import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadMigrations, migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
+import { chdbPath, loadMigrations, migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
 import { silentLogger } from '../../src/common/log.js';
 import { tempDir, testConfig } from '../support/env.js';
 
@@ -23,5 +24,23 @@ describe('trackhouse migrate on chDB', () => {
     });
     const names = (await rs.json<{ name: string }>()).map((r) => r.name);
     expect(names).toEqual(expect.arrayContaining(['events', 'events_daily_by_event', 'events_daily_by_category', 'events_daily_by_group']));
+  });
+
+  it('keeps chDB\'s files in a folder readable by its owner only, even one an earlier version made 0755', async () => {
+    // chDB holds one data dir per process: the first one's session ends first.
+    await ch?.close();
+    ch = undefined;
+    const other = tempDir();
+    try {
+      const cfg = testConfig(other.path);
+      const folder = chdbPath(cfg.dataDir);
+      mkdirSync(folder);
+      chmodSync(folder, 0o755);
+      const opened = await openClickHouse(cfg.clickhouse, cfg.dataDir);
+      await opened.close();
+      expect(statSync(folder).mode & 0o777).toBe(0o700);
+    } finally {
+      other.remove();
+    }
   });
 });

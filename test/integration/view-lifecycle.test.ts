@@ -4,6 +4,8 @@
 // replica is not ready until it has caught up, and answers from ClickHouse meanwhile; a disk
 // budget moves the horizon forward and the pages across it still equal ClickHouse's; a user can
 // be deleted from the view (for erasure); the hosted stream starts only once the view caught up.
+import { chmodSync, mkdirSync, statSync } from 'node:fs';
+import path from 'node:path';
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
@@ -44,6 +46,10 @@ describe('view life cycle', () => {
   const startView = async (env: Record<string, string>) => {
     const d = tempDir();
     viewDirs.push(d);
+    // As an earlier version left it: every event of the window, readable by every local user.
+    const viewDir = path.join(d.path, 'view');
+    mkdirSync(viewDir);
+    chmodSync(viewDir, 0o755);
     const v = await queryComponent({
       config: testConfig(d.path, {
         KAFKA_TOPIC_EVENTS: config.kafka.topics.events,
@@ -57,6 +63,7 @@ describe('view life cycle', () => {
       registry: createRegistry('q', false),
     });
     views.push(v);
+    expect(statSync(viewDir).mode & 0o777, 'the view\'s folder').toBe(0o700);
     await waitFor('the view to catch up', async () => v.view.caughtUp(), 240_000);
     return v;
   };

@@ -13,7 +13,7 @@ export function registerMigrate(program: Command): void {
     .action(async () => {
       const config = loadConfig();
       const log = createLogger(config.logLevel, { component: 'migrate' });
-      lockChdbDataDir(config, 'trackhouse migrate');
+      lockChdbDataDir(config, 'trackhouse migrate', log);
       const ch = await openClickHouse(config.clickhouse, config.dataDir);
       try {
         await checkClickHouse(ch, config.clickhouse);

@@ -31,7 +31,7 @@ export function registerQuery(program: Command): void {
       });
       // The view (and the stream's windows) live in the data dir, chDB or not: one query process
       // per data dir; a second one is refused before it opens anything.
-      lockDataDir(config.dataDir, 'trackhouse query');
+      lockDataDir(config.dataDir, 'trackhouse query', { chosen: config.dataDirChosen, log });
       // The view's and the stream's threads, at QUERY_BACKGROUND_NICE, let the HTTP thread go
       // first when the cores are short (docs/architecture/query.md); they start later, so the
       // scan goes on (its timer is unref'd: it ends with the process). Not in the all-in-one.

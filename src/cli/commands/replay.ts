@@ -60,7 +60,7 @@ export function registerReplay(program: Command): void {
       const config = loadConfig();
       const log = createLogger(config.logLevel, { component: 'replay' }, 'stderr');
       // A chDB data dir held by a running sink or start is reported by openClickHouse.
-      lockChdbDataDir(config, 'trackhouse replay');
+      lockChdbDataDir(config, 'trackhouse replay', log);
       const ch = await openClickHouse(config.clickhouse, config.dataDir);
       try {
         await checkClickHouse(ch, config.clickhouse);

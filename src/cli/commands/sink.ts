@@ -24,7 +24,7 @@ export function registerSink(program: Command): void {
       const brokers = kafkaBrokers(config);
       const kafka = createKafka(config.kafka, log, brokers);
       const life = new Lifecycle(log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.drainDelayMs });
-      lockChdbDataDir(config, 'trackhouse sink');
+      lockChdbDataDir(config, 'trackhouse sink', log);
       const ch = await openClickHouse(config.clickhouse, config.dataDir);
       life.add(clickhousePart(ch, log));
       let code: number;
