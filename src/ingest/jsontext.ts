@@ -123,7 +123,7 @@ export function quote(v: string): string {
  * followed by `u` started a scan of the rest of the run, quadratic in its length (a 32 KB event
  * of backslashes held the ingest thread for a second, a 500 KB batch for 13).
  */
-const LONE_SURROGATE = /(?<!\\)(\\+)ud[89a-f][0-9a-f]{2}/g;
+export const LONE_SURROGATE = /(?<!\\)(\\+)ud[89a-f][0-9a-f]{2}/g;
 
 /**
  * JSON text written by JSON.stringify with each lone surrogate (half of a UTF-16 pair, as a string
