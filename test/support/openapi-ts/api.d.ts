@@ -297,7 +297,7 @@ export interface paths {
         put?: never;
         /**
          * Mixpanel group profile updates
-         * @description An update or an array, as JSON or `data=<base64 JSON>`: `$token` (the write key), `$group_key`, `$group_id`, and `$set`, `$set_once`, `$union`, `$remove`, `$unset`, `$delete`. Each becomes a group event (docs/formats.md).
+         * @description An update or an array, as JSON or `data=<base64 JSON>` (or `data=<JSON>`, as the Python SDK posts it): `$token` (the write key), `$group_key`, `$group_id`, `$time`, `$ip`, and `$set`, `$set_once`, `$add`, `$union`, `$remove`, `$unset`, `$delete`. Each becomes a group event (docs/formats.md).
          */
         post: operations["mixpanelGroups"];
         delete?: never;
@@ -735,8 +735,9 @@ export interface paths {
          *     to, type, event, first, after) }` as a connection with REST's cursors, `rollups(by, from, to,
          *     source)`, `volume(...)`, `alerts(rule)`. Arguments are checked as REST checks its parameters;
          *     a refusal is a GraphQL error with `extensions.code` (`invalid_parameter` and `argument`,
-         *     `depth_limit`, `cost_limit`, `stream_unavailable`, ...). Limits: `GRAPHQL_MAX_DEPTH` (15),
-         *     `GRAPHQL_MAX_COST` (5000); introspection per `GRAPHQL_INTROSPECTION`. Bodies over 256 KiB get
+         *     `depth_limit`, `cost_limit`, `fields_limit`, `stream_unavailable`, ...). Limits: `GRAPHQL_MAX_DEPTH` (15),
+         *     `GRAPHQL_MAX_COST` (5000), 20,000 fields with the fragments spread out, 100 fields of one
+         *     selection under the same key; introspection per `GRAPHQL_INTROSPECTION`. Bodies over 256 KiB get
          *     413. A persisted query may be sent by its hash alone (`extensions.persistedQuery`, as by GET).
          *     One operation per request: a JSON array body (a batch) gets a 400 saying so. With `Accept: application/graphql-response+json` a request refused before execution
          *     (syntax, validation, limits) is a 400; with `application/json` (the default) a 200 carrying
