@@ -124,10 +124,13 @@ async function main(): Promise<void> {
     await once(['--help'], 0, /Usage: trackhouse/);
     await once(['migrate'], 0, /migrations up to date/);
     // The all-in-one needs a writable data dir, chDB and Java; the production image has none of
-    // them (read-only root filesystem): it must say so, exit 2, no stack trace.
+    // them (read-only root filesystem): it must say so, exit 2, no stack trace. The image listens
+    // on 0.0.0.0, so without keys it first refuses the published dev keys; the other cases set them.
+    const keys = ['-e', `TRACKHOUSE_WRITE_KEYS=${WRITE_KEY}:image`, '-e', `TRACKHOUSE_READ_KEYS=${READ_KEY}`, '-e', 'TRACKHOUSE_ADMIN_KEYS=image-admin-key:image'];
     for (const [what, extra, says] of [
-      ['start (read-only /app: no data dir)', [], /cannot use \/app\/\.trackhouse as the data dir .*TRACKHOUSE_DATA_DIR/],
-      ['start (TRACKHOUSE_DATA_DIR=/tmp/th, no KAFKA_BROKERS, no CLICKHOUSE_URL)', ['-e', 'TRACKHOUSE_DATA_DIR=/tmp/th'], /^trackhouse: java was not found/m],
+      ['start (the image\'s HOST=0.0.0.0, no keys)', [], /^trackhouse: HOST=0\.0\.0\.0 is reachable from other machines, and TRACKHOUSE_WRITE_KEYS, TRACKHOUSE_READ_KEYS, TRACKHOUSE_ADMIN_KEYS are unset/m],
+      ['start (keys set; read-only /app: no data dir)', keys, /cannot use \/app\/\.trackhouse as the data dir .*TRACKHOUSE_DATA_DIR/],
+      ['start (keys set; TRACKHOUSE_DATA_DIR=/tmp/th, no KAFKA_BROKERS, no CLICKHOUSE_URL)', [...keys, '-e', 'TRACKHOUSE_DATA_DIR=/tmp/th'], /^trackhouse: java was not found/m],
     ] as const) {
       const r = await docker(['run', '--rm', ...hardened, ...extra, TAG, 'start'], { allowFail: true, timeoutMs: 180_000 });
       const ok = r.code === 2 && says.test(r.out) && !/^\s+at /m.test(r.out);

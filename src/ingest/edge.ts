@@ -27,7 +27,7 @@ import { clientIp, peerAddress, PEER, segmentServerLibrary, withoutLastPart } fr
 import { contentEncoding, decodeUtf8, inflate, tooLarge, withoutBom, type ContentEncoding } from './body.js';
 import { errorBody, problem, type EventProblem } from './problems.js';
 import type { IngestMetrics } from './metrics.js';
-import { JsonText, objectOf, parseEventJson, WIDE_DIGITS } from './jsontext.js';
+import { mayHoldWide, objectOf, parseEventJson } from './jsontext.js';
 import { emptyRecord, normalizeEvent, type NormalizeContext } from './normalize.js';
 import { eventBytes, rejectRecord } from './rejects.js';
 import { CALLS, callForPath, isJitsuPath, isJitsuServerPath, type CallKind } from './routes.js';
@@ -467,7 +467,7 @@ export class IngestEdge {
       // normalizeEvent lays each event's context over it. Parsed once for the batch, as the text
       // would be parsed again for every event; kept as text (a JsonText) only when it may hold a
       // wide integer, whose digits the merge then keeps (jsontext.ts overlaid).
-      if (typeof bc === 'object' && bc !== null && !Array.isArray(bc)) ctx.context = bc instanceof JsonText && !WIDE_DIGITS.test(bc.text) ? objectOf(bc) : bc;
+      if (typeof bc === 'object' && bc !== null && !Array.isArray(bc)) ctx.context = mayHoldWide(bc) ? bc : objectOf(bc);
       for (let i = 0; i < batch.length; i++) this.event(r, batch[i], null, i, null);
     }
     this.submit(r);

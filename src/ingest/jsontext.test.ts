@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { JsonText, JsonValue, jsonTextOf, parseEventJson, quote, storable, stringify, wellFormed } from './jsontext.js';
+import { JsonText, JsonValue, jsonTextOf, LONE_SURROGATE, parseEventJson, quote, storable, stringify, wellFormed } from './jsontext.js';
 import { emptyRecord, normalizeEvent, type NormalizeContext } from './normalize.js';
 import { eventBytes } from './rejects.js';
 import { hostileString, roundedWide, xorshift32 } from '../../test/support/hostile-json.js';
@@ -270,6 +270,16 @@ describe('parseEventJson', () => {
     // The run's parity still decides: an odd run ends in the escape's own backslash, an even one is escaped backslashes.
     expect(wellFormed('"\\\\\\ud800"')).toBe('"\\\\\ufffd"');
     expect(wellFormed('"\\\\ud800"')).toBe('"\\\\ud800"');
+    // Why it is linear: no match starts inside a run of backslashes, only at its first one (the
+    // text above took 42 s with such starts, inside the test timeout, so its time alone proves nothing).
+    const run = `x${'\\'.repeat(7)}ud800`;
+    const starts: number[] = [];
+    for (let at = 0; at < run.length; at++) {
+      const sticky = new RegExp(LONE_SURROGATE.source, 'y');
+      sticky.lastIndex = at;
+      if (sticky.test(run)) starts.push(at);
+    }
+    expect(starts).toEqual([1]);
   });
 
   it('writes integers past 64 bits in exponent form (fitIntegers), the same doubles, and nothing else changed', () => {

@@ -123,7 +123,7 @@ export function quote(v: string): string {
  * followed by `u` started a scan of the rest of the run, quadratic in its length (a 32 KB event
  * of backslashes held the ingest thread for a second, a 500 KB batch for 13).
  */
-const LONE_SURROGATE = /(?<!\\)(\\+)ud[89a-f][0-9a-f]{2}/g;
+export const LONE_SURROGATE = /(?<!\\)(\\+)ud[89a-f][0-9a-f]{2}/g;
 
 /**
  * JSON text written by JSON.stringify with each lone surrogate (half of a UTF-16 pair, as a string
@@ -1070,7 +1070,15 @@ function marked(text: string, base: number, digits: string[]): string {
 }
 
 /** A run of digits as long as the shortest wide integer's (2^53 + 1). */
-export const WIDE_DIGITS = /\d{16}/;
+const WIDE_DIGITS = /\d{16}/;
+
+/**
+ * Whether `v` is kept as text that may hold an integer past 2^53 (a run of 16 digits): only then
+ * must a merge go through the text (overlaid) to keep its digits. One search, no allocation.
+ */
+export function mayHoldWide(v: object): v is JsonText {
+  return v instanceof JsonText && WIDE_DIGITS.test(v.text);
+}
 
 /**
  * A JSON value holding wide integers, for a translation that builds its own objects of it

@@ -16,7 +16,7 @@
 //   both are missing; times must fit ClickHouse's DateTime64(3).
 import { randomUUID } from 'node:crypto';
 import { isStorableTime, jsonTooDeep, MAX_ID_LENGTH, MAX_JSON_DEPTH, TIME_RANGE_TEXT, type EventRecord, type EventType } from '../schema/index.js';
-import { JsonText, jsonTextOf, objectOf, overlaid, WIDE_DIGITS } from './jsontext.js';
+import { JsonText, jsonTextOf, mayHoldWide, objectOf, overlaid } from './jsontext.js';
 import { problem, type EventProblem } from './problems.js';
 import { EVENT_TIME, parseIsoTime } from '../common/isotime.js';
 
@@ -29,7 +29,8 @@ export interface NormalizeContext {
   sentAt: number | null;
   /**
    * Batch-level context, merged under each event's own context (Segment's batch semantics): an
-   * object, or a JsonText, whose wide integers' digits the merge keeps (jsontext.ts overlaid).
+   * object, or a JsonText only when it may hold wide integers (mayHoldWide), whose digits the
+   * merge then keeps (jsontext.ts overlaid).
    */
   context: object | null;
   /**
@@ -103,11 +104,6 @@ function idOf(v: unknown): string | null | typeof WRONG {
   if (v === undefined || v === null) return null;
   if (typeof v === 'number' && Number.isFinite(v)) return String(v);
   return WRONG;
-}
-
-/** Whether `v` is kept as text that may hold an integer past 2^53 (16 digits in a row). */
-function mayBeWide(v: object): boolean {
-  return v instanceof JsonText && WIDE_DIGITS.test(v.text);
 }
 
 function isObject(v: unknown): v is Json {
@@ -197,8 +193,9 @@ export function normalizeEvent(raw: unknown, fixedType: EventType | null, ctx: N
   if (traits !== undefined && traits !== null && !isObject(traits)) return problem('invalid_field', 'traits must be an object');
   if (context !== undefined && context !== null && !isObject(context)) return problem('invalid_field', 'context must be an object');
   // Through text (overlaid) only when a part may hold a wide integer, whose digits it keeps; the
-  // usual merge is one spread.
-  if (ctx.context !== null) context = isObject(context) ? (mayBeWide(ctx.context) || mayBeWide(context) ? overlaid(ctx.context, context) : { ...objectOf(ctx.context), ...objectOf(context) }) : ctx.context;
+  // usual merge is one spread. The batch context is a JsonText only when it may (the edge looked
+  // once per batch), so its text is not searched again for each event.
+  if (ctx.context !== null) context = isObject(context) ? (ctx.context instanceof JsonText || mayHoldWide(context) ? overlaid(ctx.context, context) : { ...objectOf(ctx.context), ...objectOf(context) }) : ctx.context;
 
   out.category = null;
   if (isObject(properties)) {

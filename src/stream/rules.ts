@@ -46,7 +46,13 @@ const oneOrMany = <T extends z.ZodType>(t: T) => z.union([t, z.array(t).min(1)])
 const text = z.string().min(1).max(8192);
 
 const webhookSchema = z.strictObject({
-  url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+  // fetch refuses a URL with credentials, quoting it whole in its error (the note's last_error).
+  url: z
+    .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
+    .refine((u) => {
+      const { username, password } = new URL(u);
+      return username === '' && password === '';
+    }, 'holds a user name or password, which is not sent from a URL: send them in webhook.headers (Authorization: Basic ...)'),
   headers: z.record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'not a valid header name'), z.string()).optional(),
   /** HMAC-SHA256 key of the X-Trackhouse-Signature header; no header without it. */
   secret: z.string().min(16, 'a signing secret needs at least 16 characters').optional(),
@@ -225,12 +231,12 @@ type Parsed = z.output<RuleSchema>;
 
 /**
  * A webhook's URL as /v1/alerts shows it to read-key holders: its origin, `…` for the rest. A
- * chat hook's path (Slack's /services/T/B/<token>) or query (?token=) is its credential, as is a
- * user and password in it; header values and the secret are not shown either.
+ * chat hook's path (Slack's /services/T/B/<token>) or query (?token=) is its credential (a user
+ * and password are refused in it); header values and the secret are not shown either.
  */
 function shownUrl(url: string): string {
   const u = new URL(url);
-  return u.pathname === '/' && u.search === '' && u.username === '' ? u.origin : `${u.origin}/…`;
+  return u.pathname === '/' && u.search === '' ? u.origin : `${u.origin}/…`;
 }
 
 function compile(r: Parsed, defaults: RuleDefaults): Rule {

@@ -1,6 +1,7 @@
 // Which statements the read-only SQL port runs, judged on the engine's own syntax-tree dumps
 // (`EXPLAIN AST`, captured from chDB 26.7); test/integration/sql-port.test.ts runs them for real.
 import { describe, expect, it } from 'vitest';
+import { paramsAndSettings } from './http-interface.js';
 import { DEFAULT_READ_ONLY_LIMITS, refusal, settingsClause, unquoted } from './readonly.js';
 
 const ast = (text: string) => text.trim().split('\n');
@@ -149,6 +150,20 @@ describe('settingsClause', () => {
   it('keeps the settings BI tools send (formats, limits, time zones)', () => {
     const clause = settingsClause({ output_format_json_quote_64bit_integers: '0', date_time_output_format: 'iso', max_result_rows: '10', session_timezone: 'UTC' }, DEFAULT_READ_ONLY_LIMITS);
     expect(clause).toMatch(/date_time_output_format = 'iso', max_result_rows = 10, session_timezone = 'UTC'/);
+  });
+
+  // What clickhouse-jdbc, clickhouse-go, clickhouse-connect, Metabase and Grafana put in the URL:
+  // each is the interface's own parameter or a setting that names nothing of the server's.
+  it.each([
+    ['session_id', 'a1'], ['session_timeout', '60'], ['wait_end_of_query', '1'], ['output_format_json_quote_64bit_integers', '0'],
+    ['date_time_input_format', 'best_effort'], ['enable_http_compression', '1'], ['http_zlib_compression_level', '3'], ['max_result_rows', '500'],
+    ['result_overflow_mode', 'break'], ['extremes', '0'], ['default_format', 'JSON'], ['query_id', 'q-1'], ['database', 'default'],
+    ['compress', '1'], ['decompress', '1'], ['role', 'analyst'], ['use_client_time_zone', '1'], ['send_progress_in_http_headers', '1'],
+    ['http_headers_progress_interval_ms', '100'], ['output_format_arrow_string_as_string', '1'], ['session_timezone', 'UTC'],
+  ])('takes %s=%s, which BI clients send, from the URL', (name, value) => {
+    const { settings } = paramsAndSettings(new URLSearchParams({ [name]: value }));
+    const clause = settingsClause(settings, DEFAULT_READ_ONLY_LIMITS);
+    if (name in settings && name !== 'result_overflow_mode') expect(clause).toContain(`${name} = `);
   });
 
   it('gives a server\'s JSON defaults, then the caller\'s settings, then the limits, and readonly last', () => {

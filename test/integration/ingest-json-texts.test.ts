@@ -37,6 +37,29 @@ it('reads a 64-bit id sent as a number (userId, anonymousId, distinct_id) as its
   expect(captured).toContain(`"properties":{"n":${ph}}`);
 });
 
+it('keeps the digits of a batch-level context\'s 64-bit integers in each event, its own context laid over it or not', async () => {
+  const user = wideId();
+  const build = wideId();
+  const device = wideId();
+  // The edge keeps a batch context that may hold such a number as text, and lays each event's
+  // context over it through that text; parsed as an object, every event's copy would be rounded.
+  const body =
+    `{"batch":[{"type":"track","userId":"${user}","event":"Plain"},` +
+    `{"type":"track","userId":"${user}","event":"Own","context":{"device":{"id":${device}}}},` +
+    `{"type":"track","userId":"${user}","event":"Small","context":{"locale":"fr"}}],` +
+    `"context":{"app":{"build":${build}},"device":{"id":1}}}`;
+  expect((await post(`${p.ingest.url}/v1/batch`, body)).status).toBe(200);
+  // Each wide number of the reply's own bytes read as its digits (JSON.parse would round it).
+  const text = (await p.eventsText(user, 3)).replace(/:(\d{16,})(?=[,}])/g, ':"$1"');
+  const { events } = JSON.parse(text) as { events: { event: string; context: Record<string, unknown> }[] };
+  const contexts = Object.fromEntries(events.map(({ event, context: { ip, ...rest } }) => [event, rest]));
+  expect(contexts).toEqual({
+    Plain: { app: { build }, device: { id: 1 } },
+    Own: { app: { build }, device: { id: device } },
+    Small: { app: { build }, device: { id: 1 }, locale: 'fr' },
+  });
+});
+
 it('stores a lone surrogate as U+FFFD, so properties and context stay readable in the query API and ClickHouse', async () => {
   const user = `lone-${wideId()}`;
   // As JSON.stringify writes a string cut after the first half of 😀 ("\ud83d"), beside a whole

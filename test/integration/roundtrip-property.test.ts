@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/common/log.js';
+import type { EventReply } from '../../src/schema/index.js';
 import { createRegistry, type Registry } from '../../src/common/metrics.js';
 import { queryComponent, type QueryComponent } from '../../src/cli/components.js';
 import { kafkaBrokers, tempDir, testConfig } from '../support/env.js';
@@ -222,23 +223,8 @@ function fitsWide(t: string): boolean {
 // ---------------------------------------------------------------------------------------------
 // The oracle: the reply an event should get, from JSON.parse of what was sent.
 
-interface Reply {
-  event_id: string;
-  type: string;
-  event: string | null;
-  user_id: string | null;
-  anonymous_id: string | null;
-  timestamp: string;
-  received_at: string;
-  source: string;
-  category: string | null;
-  group_id: string | null;
-  properties: unknown;
-  traits: unknown;
-  context: unknown;
-  name: string | null;
-  previous_id: string | null;
-}
+/** One event of a reply, as REST answers it (GraphQL's nodes are read into the same shape). */
+type Reply = EventReply;
 
 /** A lone surrogate as U+FFFD (String.prototype.toWellFormed, Node 20; not in this lib target). */
 const wf = (s: string): string => (String.prototype as unknown as { toWellFormed(this: string): string }).toWellFormed.call(s);
