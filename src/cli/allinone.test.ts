@@ -84,7 +84,7 @@ describe('the dev keys of trackhouse start', () => {
     );
     const someSet = withDevKeys(loadConfig({ TRACKHOUSE_WRITE_KEYS: 'wk:web', TRACKHOUSE_READ_KEYS: 'rk' }).keys);
     expect(devKeysRefusal('10.1.2.3', someSet)).toMatch(/^HOST=10\.1\.2\.3 is reachable from other machines, and TRACKHOUSE_ADMIN_KEYS is unset/);
-    for (const host of ['127.0.0.1', '127.0.1.1', 'localhost', '::1', '[::1]']) expect(devKeysRefusal(host, none)).toBeNull();
+    for (const host of ['127.0.0.1', '127.0.1.1', 'localhost', '::1', '[::1]', '::ffff:127.0.0.1', '[::ffff:127.0.0.1]']) expect(devKeysRefusal(host, none)).toBeNull();
     const all = withDevKeys(loadConfig({ TRACKHOUSE_WRITE_KEYS: 'wk:web', TRACKHOUSE_READ_KEYS: 'rk', TRACKHOUSE_ADMIN_KEYS: 'ak:ops' }).keys);
     expect(devKeysRefusal('0.0.0.0', all)).toBeNull();
   });

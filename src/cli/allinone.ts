@@ -298,7 +298,7 @@ function queryHttps(config: Config): boolean {
 
 /** Whether only this machine reaches `host` (HOST). */
 function loopbackOnly(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^\[?(::ffff:)?127\.\d+\.\d+\.\d+\]?$/i.test(host);
 }
 
 /**
