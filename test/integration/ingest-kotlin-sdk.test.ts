@@ -5,7 +5,10 @@
 // and the JVM trusts that certificate (a truststore made by keytool). The SDK first fetches the
 // project settings from the ingest, then sends its batch to `/v1/b` gzipped as text/plain with the
 // write key only in the body; every call is read back through the query API, 64-bit ids digit
-// for digit, each with its own message id, and no connection went anywhere but the ingest.
+// for digit, each with its own message id, and no connection went anywhere but the ingest. With
+// a wrong write key too: the SDK, refused its settings, would use its built-in ones and send to
+// api.segment.io, so the ingest answers settings to a client that is not a page for any key and
+// refuses the batch instead.
 // Without javac (or mvn, until the SDK's jars are cached), openssl or keytool it is listed as
 // skipped, saying why.
 import { spawnSync } from 'node:child_process';
@@ -38,6 +41,7 @@ interface KotlinReport {
 }
 
 const STORE_PASS = 'trackhouse';
+const WRONG_KEY = 'not-a-write-key';
 const KEYTOOL = spawnSync('keytool', ['-help'], { stdio: 'ignore' }).status === 0;
 const PROBLEM =
   javaProblem(KOTLIN_SDK_PROBE) ??
@@ -59,6 +63,11 @@ describe('analytics-kotlin 1.27.0 on the JVM, over HTTPS', () => {
   let origin: string;
   let run: string;
   let lines: KotlinReport[];
+  let wrongLines: KotlinReport[];
+  /** Requests the ingest answered 401 during the wrong-key run. */
+  let refused: number;
+  /** The ingest's metrics between the two runs. */
+  let metricsBefore: string;
   let from: number;
   let to: number;
 
@@ -80,6 +89,10 @@ describe('analytics-kotlin 1.27.0 on the JVM, over HTTPS', () => {
     origin = `https://127.0.0.1:${p!.ingest.handle.tlsPort}`;
     run = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
     const java = ['java', `-Djavax.net.ssl.trustStore=${store}`, `-Djavax.net.ssl.trustStorePassword=${STORE_PASS}`, '-Djavax.net.ssl.trustStoreType=PKCS12', '-cp', cp.value, KOTLIN_SDK_PROBE.main];
+    // The wrong key first: once the right run's events are visible, these would be too, had any been stored.
+    wrongLines = await runProbe<KotlinReport>(java, origin, WRONG_KEY, `${run}-wrong-key`);
+    metricsBefore = await metricsText(p!.ingest.url);
+    refused = metricValue(metricsBefore, 'trackhouse_ingest_requests_total', 'status="401"');
     from = Date.now();
     lines = await runProbe<KotlinReport>(java, origin, WRITE_KEY, run);
     to = Date.now();
@@ -97,7 +110,9 @@ describe('analytics-kotlin 1.27.0 on the JVM, over HTTPS', () => {
     const hosts = lines.flatMap((l) => (l.connect !== undefined ? [l.connect.replace(/^[a-z]+:\/\/([^/]+).*$/, '$1')] : []));
     expect([...new Set(hosts)]).toEqual([`127.0.0.1:${p!.ingest.handle.tlsPort}`]);
     const metrics = await metricsText(p!.ingest.url);
-    const requests = (route: string) => metricValue(metrics, 'trackhouse_ingest_requests_total', `route="${route}"`, 'status="200"');
+    const requests = (route: string) =>
+      metricValue(metrics, 'trackhouse_ingest_requests_total', `route="${route}"`, 'status="200"') -
+      metricValue(metricsBefore, 'trackhouse_ingest_requests_total', `route="${route}"`, 'status="200"');
     expect([requests('analytics-settings'), requests('batch')]).toEqual([1, 1]);
     // The settings answer keeps the SDK on the ingest (its Segment.io apiHost replaces the
     // configured one) and its sampleRate 0 keeps the SDK's metrics from going to api.segment.io/v1/m.
@@ -145,5 +160,23 @@ describe('analytics-kotlin 1.27.0 on the JVM, over HTTPS', () => {
         expect(t, `${e.type} ${e.timestamp} ${e.received_at}`).toBeLessThanOrEqual(to);
       }
     }
+  });
+
+  it('with a wrong write key: still kept on the ingest (not sent to api.segment.io), its batch refused, nothing of its user stored', async () => {
+    // Any settings answer but 200 makes the SDK fall back to its built-in settings, whose apiHost
+    // is api.segment.io/v1 (System.defaultState): the ingest answers an unknown key's settings too.
+    const hosts = wrongLines.flatMap((l) => (l.connect !== undefined ? [l.connect.replace(/^[a-z]+:\/\/([^/]+).*$/, '$1')] : []));
+    expect([...new Set(hosts)]).toEqual([`127.0.0.1:${p!.ingest.handle.tlsPort}`]);
+    expect(wrongLines.find((l) => l.settings !== undefined)!.settings?.['Segment.io']).toMatchObject({ apiHost: `127.0.0.1:${p!.ingest.handle.tlsPort}/v1` });
+    expect(wrongLines.find((l) => l.telemetry !== undefined)!.telemetry).toMatchObject({ sample_rate: 0 });
+    // The batch is refused, and the SDK reports it.
+    expect(refused).toBe(1);
+    expect(wrongLines.filter((l) => l.error !== undefined).map((l) => l.error)).toContainEqual(expect.stringMatching(/HTTP 401.*unknown_write_key/));
+    expect(wrongLines.find((l) => l.uploaded !== undefined)!.uploaded).toBe(0);
+    // A 401 is final for the SDK: it drops the batch rather than resend it.
+    expect(wrongLines.find((l) => l.pending !== undefined)!.pending).toBe(0);
+
+    await p!.eventsOf(`kotlin-${run}`, 4);
+    for (const user of [`kotlin-${run}-wrong-key`, `kotlin-${run}-wrong-key-alias`]) expect(await p!.eventsOf(user, 0), user).toEqual([]);
   });
 });

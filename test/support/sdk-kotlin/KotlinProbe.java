@@ -140,8 +140,14 @@ public class KotlinProbe {
     analytics.alias(user + "-alias");
     while (written.get() < 5 && System.currentTimeMillis() < deadline) Thread.sleep(20);
     report("queued", String.valueOf(written.get()));
+    // The settings' outcome is known by now (the SDK holds calls until it is): an error after the
+    // flush is the upload's.
+    int errorsBefore = errors.get();
     analytics.flush();
-    while (uploaded.get() == 0 && errors.get() == 0 && System.currentTimeMillis() < deadline) Thread.sleep(50);
+    while (uploaded.get() == 0 && errors.get() == errorsBefore && System.currentTimeMillis() < deadline) Thread.sleep(50);
+    // A refused batch: the SDK drops it or keeps it to retry; give it a moment to decide.
+    long settle = Math.min(deadline, System.currentTimeMillis() + 5_000);
+    while (uploaded.get() == 0 && !analytics.pendingUploads().isEmpty() && System.currentTimeMillis() < settle) Thread.sleep(50);
     Settings settings = analytics.settings();
     report("settings", settings == null ? "null" : settings.getIntegrations().toString());
     // The SDK's own metrics (Telemetry) go to their own host, not the settings' apiHost.
