@@ -852,7 +852,11 @@ export class IngestEdge {
     const key = decodedParameter(req, 0);
     let status = 200;
     let body: string;
-    if (!this.knownKey(key)) {
+    // An unknown key: a page (a browser's fetch, with Origin) gets 401, so analytics.js fails to
+    // load saying why. Any other client gets the settings: Segment's analytics-kotlin takes a
+    // refusal as "use my built-in settings", whose apiHost is api.segment.io, and would send the
+    // app's events there; here its batch gets the 401 instead (ingest-kotlin-sdk.test.ts).
+    if (!this.knownKey(key) && req.getHeader('origin') !== '') {
       status = 401;
       body = UNKNOWN_KEY_BODY;
     } else if (host === null) {

@@ -3,10 +3,13 @@
 // `AnalyticsBrowser.load({ writeKey, cdnURL: '<trackhouse ingest URL>' })`, and without an answer
 // here it does not load at all. The settings point its Segment.io destination back at the host the
 // page reached (`apiHost`), turn its metrics off (they would go to api.segment.io), and enable
-// no other destination. Pure: the edge checks the key and picks host and protocol.
+// no other destination. Segment's Android SDK, analytics-kotlin, reads the same settings from its
+// `cdnHost`; the edge answers it even for an unknown key, since that SDK takes a refusal as a
+// reason to send to api.segment.io (a page's request is refused). Pure: the edge checks the key
+// and picks host and protocol.
 import { errorBody } from './problems.js';
 
-/** What a write key in the path that is not known gets, here and for the script (analytics-script.ts). */
+/** What a write key in the path that is not known gets, from a page here and for the script (analytics-script.ts). */
 export const UNKNOWN_KEY_BODY = errorBody('unknown_write_key', 'the write key in the path is not known');
 
 /** Settings in the shape Segment's CDN serves, for `apiHost` (host[:port]) and `protocol`. */

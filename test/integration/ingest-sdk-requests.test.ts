@@ -256,14 +256,19 @@ describe('analytics-next in a browser', () => {
     expect(got.get('beacon-1')).toMatchObject({ type: 'track', event: 'Beacon Sent', user_id: 'web-user', source: 'test' });
   });
 
-  it("gets its project settings from /v1/projects/<key>/settings (cdnURL): pointed back at the Host it used, https behind a proxy that says so", async () => {
+  it("gets its project settings from /v1/projects/<key>/settings (cdnURL): pointed back at the Host it used, https behind a proxy that says so; an unknown key refused to a page only", async () => {
     const a = await send('GET', `/v1/projects/${WRITE_KEY}/settings`, { Origin: origin, Host: 'ingest.example:8080' });
     expect([a.status, a.headers['access-control-allow-origin']]).toEqual([200, origin]);
     expect(JSON.parse(a.body).integrations['Segment.io']).toMatchObject({ apiKey: WRITE_KEY, apiHost: 'ingest.example:8080/v1', protocol: 'http' });
     const proxied = await send('GET', `/v1/projects/${WRITE_KEY}/settings`, { Host: 'ingest.example', 'X-Forwarded-Proto': 'https' });
     expect(JSON.parse(proxied.body).integrations['Segment.io']).toMatchObject({ apiHost: 'ingest.example/v1', protocol: 'https' });
-    const unknown = await send('GET', '/v1/projects/nope/settings', {});
+    // An unknown key: a page is refused (analytics.js fails to load saying why); a client that is
+    // not a page gets settings, so a mobile SDK stays here and has its batch refused rather than
+    // fall back to api.segment.io (ingest-kotlin-sdk.test.ts).
+    const unknown = await send('GET', '/v1/projects/nope/settings', { Origin: origin });
     expect([unknown.status, JSON.parse(unknown.body).code]).toEqual([401, 'unknown_write_key']);
+    const app = await send('GET', '/v1/projects/nope/settings', { Host: 'ingest.example:8080' });
+    expect([app.status, JSON.parse(app.body).integrations['Segment.io']]).toEqual([200, expect.objectContaining({ apiKey: 'nope', apiHost: 'ingest.example:8080/v1' })]);
   });
 
   it('can read why a post to a wrong path failed: 404 and 405 carry the CORS headers too', async () => {

@@ -2,8 +2,8 @@
 // tests. Besides Node 20, the integration tests start a real Kafka broker (test/support/kafka-global.ts),
 // which needs Java 17+ and, until the broker's jars are cached under .trackhouse/, Maven to fetch
 // them. The checks are the CLI's own (src/cli/preflight.ts, src/localkafka/prereq.ts). The Java
-// SDKs' test (ingest-jvm-go-sdks) also needs javac, and Maven until its jars are cached
-// (test/support/sdk-clients.ts); without them it is skipped, saying so, as a Java runtime is
+// SDKs' tests (ingest-jvm-go-sdks, ingest-kotlin-sdk) also need javac, and Maven until their jars are cached
+// (test/support/sdk-clients.ts); without them they are skipped, saying so, as a Java runtime is
 // enough for the broker.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -14,7 +14,7 @@ import { checkJava, checkMaven, jarsInstalled } from '../../src/localkafka/index
 import { CHROMIUM_MISSING, chromiumPath, FIREFOX_MISSING, firefoxPath } from './chromium.js';
 import { openapiGeneratorProblem } from './openapi-clients.js';
 import { GENERATED_CLIENT_PYTHON_MISSING, generatedClientPython, PYTHON_CLIENTS_MISSING, SCHEMATHESIS_MISSING, pythonClients, schemathesisCli } from './python-clients.js';
-import { CLICKHOUSE_GO_PROBE, GO_SDK_PROBE, goProblem, JDBC_PROBE, javaProblem, METRICS_GO_PROBE, SDK_PROBE } from './sdk-clients.js';
+import { CLICKHOUSE_GO_PROBE, GO_SDK_PROBE, goProblem, JDBC_PROBE, javaProblem, KOTLIN_SDK_PROBE, METRICS_GO_PROBE, SDK_PROBE } from './sdk-clients.js';
 
 /** The jar cache kafka-global.ts gives the test broker. */
 const JAR_CACHE = path.resolve('.trackhouse');
@@ -52,7 +52,7 @@ else if (schemathesisCli() === null) process.stderr.write(`npm test: ${SCHEMATHE
 else if (generatedClientPython() === null) process.stderr.write(`npm test: ${GENERATED_CLIENT_PYTHON_MISSING}.\n`);
 const generatorProblem = openapiGeneratorProblem();
 if (generatorProblem !== null) process.stderr.write(`npm test: ${generatorProblem}.\n`);
-for (const program of [SDK_PROBE, JDBC_PROBE]) {
+for (const program of [SDK_PROBE, KOTLIN_SDK_PROBE, JDBC_PROBE]) {
   const problem = javaProblem(program);
   if (problem !== null) process.stderr.write(`npm test: ${problem}.\n`);
 }

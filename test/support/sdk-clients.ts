@@ -3,7 +3,8 @@
 // test/integration/ingest-jvm-go-sdks.test.ts: built here, run with the ingest URL, a write key
 // and a run id, their report read back as JSON lines. The same builds serve the programs driving
 // ClickHouse's JDBC driver (test/support/jdbc-java/) and its Go client (test/support/clickhouse-go/),
-// for sql-port.test.ts.
+// for sql-port.test.ts, and the one driving Segment's analytics-kotlin on the JVM
+// (test/support/sdk-kotlin/), for ingest-kotlin-sdk.test.ts.
 //
 // Everything they fetch or build lives under .trackhouse/sdk-clients/ (Go's module cache and
 // build cache, the Maven repository, the compiled probe), so a second run is fast and $HOME is
@@ -114,6 +115,12 @@ export const SDK_PROBE: JavaProgram = {
   what: "the test driving Segment's and PostHog's Java SDKs (ingest-jvm-go-sdks, its Java suite)",
 };
 
+export const KOTLIN_SDK_PROBE: JavaProgram = {
+  source: path.resolve('test/support/sdk-kotlin'),
+  main: 'KotlinProbe',
+  what: "the test driving Segment's Android SDK core, analytics-kotlin, on the JVM (ingest-kotlin-sdk)",
+};
+
 export const JDBC_PROBE: JavaProgram = {
   source: path.resolve('test/support/jdbc-java'),
   main: 'JdbcProbe',
@@ -194,12 +201,12 @@ export interface SdkReport {
 }
 
 /** Runs a built probe (`command` and its leading arguments) with the ingest URL, key and run id; what it reported. */
-export async function runProbe(command: string[], url: string, writeKey: string, runId: string, timeoutMs = 120_000): Promise<SdkReport[]> {
+export async function runProbe<T = SdkReport>(command: string[], url: string, writeKey: string, runId: string, timeoutMs = 120_000): Promise<T[]> {
   const [cmd, ...lead] = command;
   const r = await runChild(cmd!, [...lead, url, writeKey, runId], { timeoutMs });
   if (r.code !== 0) throw new Error(`${command.join(' ')} exited with ${r.code}:\n${r.stderr.slice(-4000)}`);
   return r.stdout
     .split('\n')
     .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as SdkReport);
+    .map((l) => JSON.parse(l) as T);
 }
