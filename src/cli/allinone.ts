@@ -157,7 +157,8 @@ export async function startAllInOne(): Promise<number> {
     // fail, it was stopped, like the rest.
     if (err instanceof InterruptedError && life.stopRequested) {
       if (!(err instanceof StartAborted)) log.info(err.message);
-      return await signalled;
+      // Stopped by a signal, or by a supervised part that gave up during start-up: no signal comes then.
+      return await Promise.race([signalled, supervision.gaveUp]);
     }
     throw err;
   } finally {

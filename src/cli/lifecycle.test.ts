@@ -306,3 +306,21 @@ describe('Lifecycle stop order', () => {
     ]);
   });
 });
+
+describe('Lifecycle stop during start-up, not asked by a signal', () => {
+  it('stops a part that a start-up step under way adds after the stop finished (a supervised part gave up meanwhile)', async () => {
+    const { Lifecycle, StartAborted } = await import('./lifecycle.js');
+    const log = { info() {}, warn() {}, debug() {}, error() {} } as never;
+    const life = new Lifecycle(log, { timeoutMs: 1_000 });
+    const seen: string[] = [];
+    const part = (name: string) => ({ name, stop: async () => void seen.push(`stop ${name}`) });
+    life.add(part('kafka'));
+    // `start`'s give-up: every part so far stopped while the next step (opening chDB) ran on.
+    expect(await life.stopAll()).toBe(true);
+    // That step ends and adds its part, which tells it to stop starting...
+    expect(() => life.add(part('clickhouse'))).toThrow(StartAborted);
+    // ...and the start-up's error path stops what it started.
+    expect(await life.stopAll()).toBe(true);
+    expect(seen).toEqual(['stop kafka', 'stop clickhouse']);
+  });
+});
