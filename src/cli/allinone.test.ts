@@ -88,4 +88,15 @@ describe('the dev keys of trackhouse start', () => {
     const all = withDevKeys(loadConfig({ TRACKHOUSE_WRITE_KEYS: 'wk:web', TRACKHOUSE_READ_KEYS: 'rk', TRACKHOUSE_ADMIN_KEYS: 'ak:ops' }).keys);
     expect(devKeysRefusal('0.0.0.0', all)).toBeNull();
   });
+
+  it('read HOST as an address: every spelling of loopback takes them, anything else that only looks like 127.x.x.x does not', () => {
+    const none = withDevKeys(loadConfig({}).keys);
+    const taken = (hosts: string[]) => hosts.map((h) => [h, devKeysRefusal(h, none) === null]);
+    // The same two loopback addresses written out in full, in hex, or in capitals.
+    const loopback = ['0:0:0:0:0:0:0:1', '[0:0:0:0:0:0:0:1]', '::ffff:7f00:1', '::FFFF:127.0.0.1', '0:0:0:0:0:ffff:127.0.0.1'];
+    expect(taken(loopback)).toEqual(loopback.map((h) => [h, true]));
+    // Not addresses (half a bracket pair, IPv4 in brackets, an octet over 255), or not loopback.
+    const other = ['[127.0.0.1', '127.0.0.1]', '[127.0.0.1]', '127.0.0.256', '::ffff:10.0.0.1', '128.0.0.1', '::'];
+    expect(taken(other)).toEqual(other.map((h) => [h, false]));
+  });
 });

@@ -21,6 +21,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import https from 'node:https';
+import { BlockList, isIP } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -156,7 +157,8 @@ export async function startAllInOne(): Promise<number> {
     // fail, it was stopped, like the rest.
     if (err instanceof InterruptedError && life.stopRequested) {
       if (!(err instanceof StartAborted)) log.info(err.message);
-      return await signalled;
+      // Stopped by a signal, or by a supervised part that gave up during start-up: no signal comes then.
+      return await Promise.race([signalled, supervision.gaveUp]);
     }
     throw err;
   } finally {
@@ -296,9 +298,21 @@ function queryHttps(config: Config): boolean {
   return config.tls.files !== null && config.tls.queryPort === null;
 }
 
-/** Whether only this machine reaches `host` (HOST). */
+/** 127.0.0.0/8 and ::1; BlockList also matches IPv4-mapped IPv6 (::ffff:127.0.0.1, ::ffff:7f00:1). */
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/**
+ * Whether only this machine reaches `host` (HOST): `localhost`, or an address (an IPv6 one maybe
+ * in brackets) in LOOPBACK, however it is spelled. Read as an address, not matched as text.
+ */
 function loopbackOnly(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host === '[::1]' || /^\[?(::ffff:)?127\.\d+\.\d+\.\d+\]?$/i.test(host);
+  if (host === 'localhost') return true;
+  const address = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  const family = isIP(address);
+  if (family === 0 || (family === 4 && address !== host)) return false;
+  return LOOPBACK.check(address, family === 4 ? 'ipv4' : 'ipv6');
 }
 
 /**

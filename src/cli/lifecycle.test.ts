@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { tempDir } from '../../test/support/env.js';
 import { Counter, Registry } from '../common/metrics.js';
 import { Supervised, type RestartPolicy } from './lifecycle.js';
@@ -49,17 +49,18 @@ const AFTER_STOP = path.join(dir.path, 'after-stop.mts');
 writeFileSync(
   AFTER_STOP,
   `import { Lifecycle } from ${JSON.stringify(LIFECYCLE)};
-const [timeoutMs, waitMs, disarm] = process.argv.slice(2).map(Number);
+const [timeoutMs, waitMs, disarm, repeatWindowMs] = process.argv.slice(2).map(Number);
 const say = (m: string) => process.stdout.write(m + '\\n');
 const log = { info() {}, warn() {}, error(_o: unknown, m: string) { say('error: ' + m); }, debug() {} } as never;
 setInterval(() => {}, 1 << 30);
-const life = new Lifecycle(log, { timeoutMs });
+const life = new Lifecycle(log, { timeoutMs, repeatWindowMs });
 const stopped = life.untilSignal();
 life.add({ name: 'component', stop: async () => say('stopping') });
 life.ready();
 say('ready');
 const code = await stopped;
 if (disarm) life.disarmCut();
+say(disarm ? 'disarmed' : 'armed');
 await new Promise((r) => setTimeout(r, waitMs));
 say('exit ' + code);
 process.exit(code);
@@ -71,7 +72,7 @@ function start(drainDelayMs: number, repeatWindowMs: number, stopHangs = false, 
   const args =
     fixture === undefined
       ? [FIXTURE, String(drainDelayMs), String(repeatWindowMs), stopHangs ? '1' : '0', String(timeoutMs)]
-      : [AFTER_STOP, String(timeoutMs), String(fixture.afterStopWaitMs), fixture.disarm ? '1' : '0'];
+      : [AFTER_STOP, String(timeoutMs), String(fixture.afterStopWaitMs), fixture.disarm ? '1' : '0', String(repeatWindowMs)];
   const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -145,9 +146,24 @@ describe('runUntilSignal', () => {
     waited.child.kill('SIGTERM');
     cut.child.kill('SIGTERM');
     expect(await waited.exited).toBe(0);
-    expect(waited.out().split('\n').filter(Boolean)).toEqual(['ready', 'stopping', 'exit 0']);
+    expect(waited.out().split('\n').filter(Boolean)).toEqual(['ready', 'stopping', 'disarmed', 'exit 0']);
     expect(await cut.exited).toBe(1);
     expect(cut.out()).toContain('error: SHUTDOWN_TIMEOUT_MS (1000 ms) passed');
+  });
+
+  it('still exits 130 at once on a second signal while the command waits with the cut disarmed', async () => {
+    // The wait (start: a BI statement chDB runs on) outlasts the test: only the second signal ends it.
+    const p = start(0, 0, false, 1_000, { afterStopWaitMs: 600_000, disarm: true });
+    // A regression that ignores the second signal fails by the test's timeout: the fixture must not wait on.
+    onTestFinished(() => {
+      if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    });
+    await ready(p);
+    p.child.kill('SIGTERM');
+    await p.line('disarmed');
+    p.child.kill('SIGTERM');
+    expect(await p.exited).toBe(130);
+    expect(p.out()).not.toContain('exit ');
   });
 });
 
@@ -288,5 +304,23 @@ describe('Lifecycle stop order', () => {
       'stop clickhouse',
       'stop kafka',
     ]);
+  });
+});
+
+describe('Lifecycle stop during start-up, not asked by a signal', () => {
+  it('stops a part that a start-up step under way adds after the stop finished (a supervised part gave up meanwhile)', async () => {
+    const { Lifecycle, StartAborted } = await import('./lifecycle.js');
+    const log = { info() {}, warn() {}, debug() {}, error() {} } as never;
+    const life = new Lifecycle(log, { timeoutMs: 1_000 });
+    const seen: string[] = [];
+    const part = (name: string) => ({ name, stop: async () => void seen.push(`stop ${name}`) });
+    life.add(part('kafka'));
+    // `start`'s give-up: every part so far stopped while the next step (opening chDB) ran on.
+    expect(await life.stopAll()).toBe(true);
+    // That step ends and adds its part, which tells it to stop starting...
+    expect(() => life.add(part('clickhouse'))).toThrow(StartAborted);
+    // ...and the start-up's error path stops what it started.
+    expect(await life.stopAll()).toBe(true);
+    expect(seen).toEqual(['stop kafka', 'stop clickhouse']);
   });
 });

@@ -197,8 +197,16 @@ export class Lifecycle {
     return ok;
   }
 
-  /** Stops every part started so far, newest first (draining them first when asked). Once. */
+  /**
+   * Stops every part started so far, newest first (draining them first when asked). Once; a part
+   * added after that stop finished (a start-up step under way when a supervised part gave up, not
+   * a signal: add() then throws StartAborted) is stopped by the next call.
+   */
   stopAll(drain = false): Promise<boolean> {
+    if (this.stopping !== null && this.current === 'stopped' && this.parts.length > 0) {
+      const before = this.stopping;
+      this.stopping = (async () => (await this.stopParts()) && (await before))();
+    }
     this.stopping ??= (async () => {
       this.current = 'stopping';
       const delay = this.options.drainDelayMs ?? 0;
@@ -206,24 +214,30 @@ export class Lifecycle {
         for (const part of [...this.parts].reverse()) part.drain?.();
         if (delay > 0) await sleep(delay);
       }
-      let clean = true;
-      while (this.parts.length > 0) {
-        const part = this.parts.pop()!;
-        this.inStop = part;
-        try {
-          await part.stop();
-          this.log.info({ part: part.name }, 'stopped');
-        } catch (err) {
-          clean = false;
-          this.log.error({ err, part: part.name }, 'error while stopping');
-        }
-      }
-      this.inStop = null;
-      this.current = 'stopped';
-      this.release(clean);
-      return clean;
+      return this.stopParts();
     })();
     return this.stopping;
+  }
+
+  /** Stops the parts left, newest first; true when each stopped without an error. */
+  private async stopParts(): Promise<boolean> {
+    this.current = 'stopping';
+    let clean = true;
+    while (this.parts.length > 0) {
+      const part = this.parts.pop()!;
+      this.inStop = part;
+      try {
+        await part.stop();
+        this.log.info({ part: part.name }, 'stopped');
+      } catch (err) {
+        clean = false;
+        this.log.error({ err, part: part.name }, 'error while stopping');
+      }
+    }
+    this.inStop = null;
+    this.current = 'stopped';
+    this.release(clean);
+    return clean;
   }
 
   /**

@@ -51,7 +51,7 @@ describe('depth limit', () => {
 
 describe('fields sharing a response key', () => {
   const ruleErrors = (query: string) => validate(schema, parse(query), validationRules(15)).map((e) => e.message);
-  it('refuses more than 100 in one selection before graphql-js compares each pair of them (300 ms a request at the token limit)', () => {
+  it('refuses more than 100 in one selection before graphql-js compares each pair of them', () => {
     const many = (n: number) => `{ ${Array.from({ length: n }, () => 'user(id: "a") { id }').join(' ')} }`;
     expect(ruleErrors(many(300))).toEqual(['300 fields answer as "user" in one selection; the limit is 100']);
     expect(ruleErrors(`{ a: __typename ${Array.from({ length: 150 }, () => '... on Query { a: __typename }').join(' ')} }`)).toEqual([
