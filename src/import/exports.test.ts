@@ -112,6 +112,21 @@ describe('import of vendor exports', () => {
     expect(encode('mixpanel', lines).events.map((e) => iso(e.timestamp))).toEqual(['2020-10-13T10:48:31.000Z', '2020-01-15T04:00:00.000Z']);
   });
 
+  it('--format mixpanel-groups: a group update line (as /groups takes it) becomes a group event with its group id and traits', () => {
+    // As the mixpanel npm client's groups.set sends it; $group_id as a number is read as its digits.
+    const { events, rejects } = encode('mixpanel-groups', [
+      { $token: 'tok', $group_key: 'company', $group_id: 'Acme Inc.', $set: { plan: 'enterprise', seats: 40 }, $set_once: { plan: 'trial', founded: 1999 }, $time: 1704110400000 },
+      '{"$token":"tok","$group_key":"company","$group_id":9007199254740993,"$set":{"plan":"free"}}',
+      { $token: 'tok', $group_id: 'no-key', $set: { plan: 'free' } },
+    ]);
+    expect(events.map((e) => [e.type, e.group_id, e.user_id, JSON.parse(e.traits)])).toEqual([
+      ['group', 'Acme Inc.', '$company_Acme Inc.', { plan: 'enterprise', seats: 40, founded: 1999 }],
+      ['group', '9007199254740993', '$company_9007199254740993', { plan: 'free' }],
+    ]);
+    expect(iso(events[0]!.timestamp)).toBe('2024-01-01T12:00:00.000Z');
+    expect(rejects.map((r) => [r.error_code, r.index])).toEqual([['missing_field', '2']]);
+  });
+
   it('PostHog batch export JSON lines: uuid as the id, the ISO timestamp (microseconds, offset) as the time', () => {
     // https://posthog.com/docs/cdp/batch-exports/s3 ("Events model"; JSONLines: ISO 8601 times, nested properties)
     const { events } = encode('posthog', [
