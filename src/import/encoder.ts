@@ -15,7 +15,7 @@ import { rejectRecord } from '../ingest/rejects.js';
 import { userKeyOf, type EventCodec } from '../schema/index.js';
 import { csvCall, type CsvMapping } from './csvmap.js';
 import { ImportInputError } from './errors.js';
-import { SNOWPLOW_ENRICHED_HELP, snowplowEnriched, translateAmplitudeExport } from './exports.js';
+import { SNOWPLOW_ENRICHED_HELP, snowplowEnriched, translateAmplitudeExport, translateMixpanelProfiles } from './exports.js';
 import { derivedEventId } from './ids.js';
 import { WallClockZone } from './timezone.js';
 import type { ItemFormat, Refusal, WireChunk } from './formats.js';
@@ -129,9 +129,10 @@ export class ChunkEncoder {
     }
     // prepared: calls as the edge makes them (Snowplow's self-describing data and contexts as
     // text, their 64-bit integers as sent); normalizeEvent reads them with msTimes, as here.
-    // Amplitude's Export API lines are not its HTTP API's events (./exports.ts).
+    // Amplitude's Export API lines are not its HTTP API's events, nor Mixpanel's exported profiles
+    // its engage updates (./exports.ts).
     const t =
-      (format === 'amplitude' ? translateAmplitudeExport(value) : null) ??
+      (format === 'amplitude' ? translateAmplitudeExport(value) : format === 'mixpanel-engage' ? translateMixpanelProfiles(value) : null) ??
       translatePayload(format, value, { receivedAt: this.ctx.receivedAt, skew: false, prepared: true });
     if (t.calls.length === 0) {
       if (format === 'snowplow') this.refuseEnriched(item, value);

@@ -112,6 +112,41 @@ describe('import of vendor exports', () => {
     expect(encode('mixpanel', lines).events.map((e) => iso(e.timestamp))).toEqual(['2020-10-13T10:48:31.000Z', '2020-01-15T04:00:00.000Z']);
   });
 
+  it('--format mixpanel-groups: a group update line (as /groups takes it) becomes a group event with its group id and traits', () => {
+    // As the mixpanel npm client's groups.set sends it; $group_id as a number is read as its digits.
+    const { events, rejects } = encode('mixpanel-groups', [
+      { $token: 'tok', $group_key: 'company', $group_id: 'Acme Inc.', $set: { plan: 'enterprise', seats: 40 }, $set_once: { plan: 'trial', founded: 1999 }, $time: 1704110400000 },
+      '{"$token":"tok","$group_key":"company","$group_id":9007199254740993,"$set":{"plan":"free"}}',
+      { $token: 'tok', $group_id: 'no-key', $set: { plan: 'free' } },
+    ]);
+    expect(events.map((e) => [e.type, e.group_id, e.user_id, JSON.parse(e.traits)])).toEqual([
+      ['group', 'Acme Inc.', '$company_Acme Inc.', { plan: 'enterprise', seats: 40, founded: 1999 }],
+      ['group', '9007199254740993', '$company_9007199254740993', { plan: 'free' }],
+    ]);
+    expect(iso(events[0]!.timestamp)).toBe('2024-01-01T12:00:00.000Z');
+    expect(rejects.map((r) => [r.error_code, r.index])).toEqual([['missing_field', '2']]);
+  });
+
+  it('Mixpanel profile export (Engage query API results): an identify with traits = $properties, timed at the import\'s run', () => {
+    // https://docs.mixpanel.com/reference/engage-query: {"results": [{"$distinct_id", "$properties": {...}}]}, saved as lines or whole.
+    const profile = { $distinct_id: 'user123', $properties: { $email: 'a@example.com', $last_seen: '2024-01-01T12:00:00', $created: '2023-06-01T09:00:00', plan: 'pro' } };
+    const { events, rejects } = encode('mixpanel-engage', [
+      profile,
+      { page: 0, page_size: 1000, results: [{ $distinct_id: 42, $properties: { $email: 'b@example.com' } }] },
+      // An update with $set stays an update: traits are $set, not $properties.
+      { $distinct_id: 'user9', $set: { plan: 'free' }, $properties: { plan: 'ignored' } },
+      { $properties: { $email: 'no-id@example.com' } },
+    ]);
+    expect(events.map((e) => [e.type, e.user_id, JSON.parse(e.traits)])).toEqual([
+      ['identify', 'user123', profile.$properties],
+      ['identify', '42', { $email: 'b@example.com' }],
+      ['identify', 'user9', { plan: 'free' }],
+    ]);
+    // No time of the profile's own is taken ($last_seen's zone is not documented): the run's.
+    expect(events.slice(0, 2).map((e) => e.timestamp === e.received_at)).toEqual([true, true]);
+    expect(rejects.map((r) => [r.error_code, r.index])).toEqual([['missing_id', '3']]);
+  });
+
   it('PostHog batch export JSON lines: uuid as the id, the ISO timestamp (microseconds, offset) as the time', () => {
     // https://posthog.com/docs/cdp/batch-exports/s3 ("Events model"; JSONLines: ISO 8601 times, nested properties)
     const { events } = encode('posthog', [

@@ -10,11 +10,17 @@
 //   PostHog's batch exports (JSON lines: `uuid`, `event`, `distinct_id`, ISO `timestamp`,
 //   `properties`) and Segment's own (`timestamp` beside `originalTimestamp`, `sentAt`,
 //   `receivedAt`) are what the live translators and the Segment path read already.
+// - Mixpanel's profile export (the Engage query API's `results` entries:
+//   `{"$distinct_id", "$properties": {"$email", "$last_seen": "2024-01-01T12:00:00", ...}}`) is a
+//   profile's state, not an update: read by `--format mixpanel-engage` as the update that sets it
+//   (`$set` = `$properties`). It says when nothing happened: `$last_seen` is the last activity, in a
+//   zone Mixpanel's docs do not name, and a profile set without events has none; so the identify
+//   is timed at the import's run (normalizeEvent's receivedAt), `$last_seen` kept as a trait.
 // - Snowplow's enriched events (TSV, or their JSON form from the Analytics SDKs) are not
 //   supported: `snowplowEnriched` names them so the import stops with a clear message.
 import { EVENT_TIME, parseIsoTime } from '../common/isotime.js';
 import { amplitudeEvent, amplitudeEvents } from '../ingest/formats/amplitude.js';
-import { Refused, type SegmentCall, type Translation } from '../ingest/formats/index.js';
+import { mixpanelEngage, Refused, type SegmentCall, type Translation } from '../ingest/formats/index.js';
 
 type Json = Record<string, unknown>;
 
@@ -72,6 +78,38 @@ export function httpApiEvent(e: Json): Json | Refused {
   // null members (the export writes every column) are absent ones for the translator.
   for (const k in out) if (out[k] === null) delete out[k];
   return out;
+}
+
+/** The operations of an engage update: a line with one is an update, not an exported profile. */
+const ENGAGE_OPS = ['$set', '$set_once', '$add', '$append', '$union', '$remove', '$unset', '$delete'] as const;
+
+/** A Mixpanel profile export entry: `$properties` (an object) and no engage operation. */
+export function isMixpanelProfile(e: unknown): e is Json {
+  if (!isObj(e) || !isObj(e.$properties)) return false;
+  for (const op of ENGAGE_OPS) if (e[op] !== undefined) return false;
+  return true;
+}
+
+/**
+ * translateMixpanel(value, 'engage') for an item that holds exported profiles (a line, an array
+ * element, a list of them, or a saved Engage API answer `{"results": [...]}`); null when it holds
+ * none, so the updates are read as before. A profile is an identify whose traits are its
+ * `$properties`, untimed (see the top of this file).
+ */
+export function translateMixpanelProfiles(value: unknown): Translation | null {
+  let list: unknown[];
+  if (isMixpanelProfile(value)) list = [value];
+  else {
+    const l = Array.isArray(value) ? value : isObj(value) && Array.isArray(value.results) ? value.results : null;
+    if (l === null || !l.some(isMixpanelProfile)) return null;
+    list = l;
+  }
+  const calls: (SegmentCall | Refused)[] = new Array(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const e = list[i];
+    calls[i] = mixpanelEngage(isMixpanelProfile(e) ? { $distinct_id: e.$distinct_id, $set: e.$properties } : e);
+  }
+  return { key: undefined, calls, raw: list };
 }
 
 /** Fewest tab-separated fields taken as an enriched event (Snowplow's TSV has 131). */

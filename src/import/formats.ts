@@ -1,7 +1,7 @@
 // What the import reads (formats) and what its reading thread hands over (chunks): a module of
 // its own so the main thread loads none of the encoding code (./encoder.ts runs on the thread).
 
-export const VENDOR_FORMATS = ['posthog', 'amplitude', 'mixpanel', 'mixpanel-engage', 'snowplow'] as const;
+export const VENDOR_FORMATS = ['posthog', 'amplitude', 'mixpanel', 'mixpanel-engage', 'mixpanel-groups', 'snowplow'] as const;
 export type VendorFormat = (typeof VENDOR_FORMATS)[number];
 export const IMPORT_FORMATS = ['auto', 'segment', ...VENDOR_FORMATS, 'csv'] as const;
 export type ImportFormat = (typeof IMPORT_FORMATS)[number];

@@ -193,8 +193,8 @@ export function decodeRequest(r: FormatRoute, body: Buffer, query: string, limit
   }
 }
 
-/** The vendors whose payloads `trackhouse import` reads (Mixpanel's events and its engage updates apart). */
-export type PayloadVendor = 'posthog' | 'amplitude' | 'mixpanel' | 'mixpanel-engage' | 'snowplow';
+/** The vendors whose payloads `trackhouse import` reads (Mixpanel's events, engage updates and group updates apart). */
+export type PayloadVendor = 'posthog' | 'amplitude' | 'mixpanel' | 'mixpanel-engage' | 'mixpanel-groups' | 'snowplow';
 
 /**
  * One payload of a known vendor -> Segment calls, with no HTTP: what `trackhouse import` needs
@@ -211,6 +211,8 @@ export function translatePayload(vendor: PayloadVendor, value: unknown, opts: Tr
       return translateMixpanel(value, 'import');
     case 'mixpanel-engage':
       return translateMixpanel(value, 'engage');
+    case 'mixpanel-groups':
+      return translateMixpanel(value, 'groups');
     case 'snowplow':
       return translateSnowplow(value, opts);
   }
@@ -252,6 +254,7 @@ export function payloadReader(vendor: PayloadVendor): (text: string) => unknown 
       return readAmplitudeJson;
     case 'mixpanel':
     case 'mixpanel-engage':
+    case 'mixpanel-groups':
       return readMixpanelJson;
     case 'snowplow':
       return readSnowplowJson;
