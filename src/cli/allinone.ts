@@ -26,7 +26,7 @@ import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { checkClickHouse, createSqlEngine, migrate, openClickHouse, serveNativePort, serveSqlPort, type BiPort, type BiPortOptions, type ClickHouseHandle } from '../warehouse/index.js';
-import { ConfigError, InterruptedError, TrackhouseError } from '../common/errors.js';
+import { ConfigError, errorMessage, InterruptedError, TrackhouseError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { claimPort, probeListen } from '../common/listen-errors.js';
 import { VERSION } from '../common/version.js';
@@ -154,9 +154,13 @@ export async function startAllInOne(): Promise<number> {
   } catch (err) {
     await life.stopAll();
     // Ctrl-C reaches the tools we run too (mvn fetching the broker's jars): that step did not
-    // fail, it was stopped, like the rest.
-    if (err instanceof InterruptedError && life.stopRequested) {
-      if (!(err instanceof StartAborted)) log.info(err.message);
+    // fail, it was stopped, like the rest. After a supervised part gave up during start-up, the
+    // step under way may also fail for real (the stop closed the Kafka or chDB it was using):
+    // that is the give-up's doing, which says why, and the exit is the give-up's 1, not 2.
+    if (life.stopRequested && (err instanceof InterruptedError || supervision.givenUp())) {
+      if (err instanceof InterruptedError) {
+        if (!(err instanceof StartAborted)) log.info(err.message);
+      } else log.info({ err: errorMessage(err) }, 'a start-up step failed after the give-up stopped what it used');
       // Stopped by a signal, or by a supervised part that gave up during start-up: no signal comes then.
       return await Promise.race([signalled, supervision.gaveUp]);
     }
@@ -258,13 +262,17 @@ function supervisionOf(config: Config, log: Logger, registry: Registry, life: Li
   for (const part of ['kafka', 'ingest']) restarts.inc({ part }, 0);
   let giveUp!: (code: number) => void;
   const gaveUp = new Promise<number>((resolve) => (giveUp = resolve));
+  let given = false;
   return {
     log,
     policy: config.restart,
     restarts,
     gaveUp,
+    /** A part gave up and started the stop (not a signal). */
+    givenUp: () => given,
     onGiveUp: () => {
       if (life.stopRequested) return;
+      given = true;
       void life.stopAll().then(() => giveUp(1));
     },
   };

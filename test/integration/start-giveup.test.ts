@@ -27,7 +27,7 @@ it('exits 1 with the give-up message and a free data dir when its ingest child g
   // The case under test: the crash came before start-up finished (chDB and the view take seconds more).
   expect(a.stdout()).not.toContain('Ctrl-C drains and stops everything');
   const code = await a.exited;
-  const why = a.stdout().slice(-4000);
+  const why = `${a.stdout().slice(-4000)}\n${a.stderr().slice(-2000)}`;
   expect(code, why).toBe(1);
   expect(a.logs().some((l) => typeof l.msg === 'string' && l.msg.startsWith('ingest crashed 1 times in a row')), why).toBe(true);
   expect(existsSync(path.join(dir.path, 'trackhouse.lock'))).toBe(false);
