@@ -69,9 +69,8 @@ export async function startAllInOne(): Promise<number> {
   const life = new Lifecycle(log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.allInOneDrainDelayMs, reloadOnHangup: config.tls.files !== null });
   // chDB keeps the folder until a BI statement it is running ends (untilReleased, below, waits for
   // it): the lock stays until then, naming this process, so a new start says who holds the folder.
-  let chdbBusy = () => false;
   let ch: ClickHouseHandle | null = null;
-  life.add({ name: 'data dir lock', ifCut: 'released as the process exits', stop: async () => (chdbBusy() ? undefined : lock.release()) });
+  life.add({ name: 'data dir lock', ifCut: 'released as the process exits', stop: async () => (ch?.biRunning() ? undefined : lock.release()) });
   // Installed first, so Ctrl-C during start-up also stops whatever already runs.
   const signalled = life.untilSignal();
   const componentLog = (component: string) => createLogger(config.logLevel, { component });
@@ -113,7 +112,6 @@ export async function startAllInOne(): Promise<number> {
     const opened = await openClickHouse(config.clickhouse, config.dataDir);
     ch = opened;
     life.add(clickhousePart(opened, log));
-    chdbBusy = opened.biRunning;
     await checkClickHouse(opened, config.clickhouse);
     await auditMigrations(kafka, config, await migrate(opened.client, log), 'start', opened.location, log);
     life.checkpoint();
