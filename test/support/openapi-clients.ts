@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { runChild } from './child.js';
+import { mvnOnPath } from './sdk-clients.js';
 
 export const OPENAPI_SPEC = path.resolve('docs/openapi.yaml');
 const TOOL_PACKAGE = path.resolve('test/support/openapi-ts');
@@ -28,7 +29,7 @@ const DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.8.
 export function openapiGeneratorProblem(): string | null {
   const what = "the python client OpenAPI Generator makes from docs/openapi.yaml (openapi-clients) is SKIPPED";
   if (spawnSync('java', ['-version'], { stdio: 'ignore', timeout: 30_000 }).status !== 0) return `${what}: java is not on PATH (install a Java 11+ runtime)`;
-  if (!existsSync(generatorJar()) && spawnSync('mvn', ['-v'], { stdio: 'ignore', timeout: 60_000 }).status !== 0) {
+  if (!existsSync(generatorJar()) && !mvnOnPath()) {
     return `${what}: mvn is not on PATH, and it fetches org.openapitools:openapi-generator-cli from Maven Central on first use (for example: apt install maven)`;
   }
   return null;

@@ -127,6 +127,11 @@ export const JDBC_PROBE: JavaProgram = {
   what: "the test driving ClickHouse's JDBC driver (sql-port, its JDBC case)",
 };
 
+/** Whether `mvn` runs here (what fetches a test's jars from Maven Central on first use). */
+export function mvnOnPath(): boolean {
+  return spawnSync('mvn', ['-v'], { stdio: 'ignore', timeout: 60_000 }).status === 0;
+}
+
 /** Why `program` cannot be built here (javac or, with its jars not yet cached, mvn missing), or null. */
 export function javaProblem(program: JavaProgram): string | null {
   if (spawnSync('javac', ['-version'], { stdio: 'ignore', timeout: 30_000 }).status !== 0) {
@@ -135,7 +140,7 @@ export function javaProblem(program: JavaProgram): string | null {
       'its probe is compiled against the jars it drives (install a JDK, not only a Java runtime; for example: apt install openjdk-17-jdk-headless)'
     );
   }
-  if (javaClasspath(program) === null && spawnSync('mvn', ['-v'], { stdio: 'ignore', timeout: 60_000 }).status !== 0) {
+  if (javaClasspath(program) === null && !mvnOnPath()) {
     return `${program.what} is SKIPPED: mvn is not on PATH, and it fetches its jars from Maven Central on first use (for example: apt install maven)`;
   }
   return null;
