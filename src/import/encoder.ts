@@ -142,7 +142,9 @@ export class ChunkEncoder {
     // text, their 64-bit integers as sent); normalizeEvent reads them with msTimes, as here.
     // Amplitude's Export API lines are not its HTTP API's events, nor Mixpanel's exported profiles
     // (of users, and of groups) its engage and group updates (./exports.ts).
-    // Mixpanel's group profile exports the group updates of mixpanel-groups (a group key is needed).
+    // A group's exported profile is read by mixpanel-groups only, with its group key (the entry's
+    // or --group-key): without one every entry would be refused alike, so the import stops and says
+    // what to pass. Cheap on other lines: a few member reads (isMixpanelProfile).
     if (format === 'mixpanel-engage' && holdsGroupProfile(value)) {
       throw new ImportInputError(`${this.inputName}: item ${item.pos + 1} is a Mixpanel group profile ($group_key and $properties): import group profiles with --format mixpanel-groups`);
     }
