@@ -15,7 +15,16 @@ import { rejectRecord } from '../ingest/rejects.js';
 import { userKeyOf, type EventCodec } from '../schema/index.js';
 import { csvCall, type CsvMapping } from './csvmap.js';
 import { ImportInputError } from './errors.js';
-import { SNOWPLOW_ENRICHED_HELP, snowplowEnriched, translateAmplitudeExport, translateMixpanelProfiles } from './exports.js';
+import {
+  GROUP_KEY_HELP,
+  groupKeyMissing,
+  holdsGroupProfile,
+  SNOWPLOW_ENRICHED_HELP,
+  snowplowEnriched,
+  translateAmplitudeExport,
+  translateMixpanelGroupProfiles,
+  translateMixpanelProfiles,
+} from './exports.js';
 import { derivedEventId } from './ids.js';
 import { WallClockZone } from './timezone.js';
 import type { ItemFormat, Refusal, WireChunk } from './formats.js';
@@ -33,6 +42,8 @@ export interface EncoderOptions {
   csv: CsvMapping;
   /** Mixpanel: the zone whose wall clock the export's times are (./timezone.ts); null or absent: UTC. */
   mixpanelTimezone?: string | null;
+  /** mixpanel-groups: the group key of exported group profiles that do not name one (`--group-key`); null or absent: none. */
+  mixpanelGroupKey?: string | null;
   refusesImport(userKey: string): Refusal | null;
 }
 
@@ -130,10 +141,25 @@ export class ChunkEncoder {
     // prepared: calls as the edge makes them (Snowplow's self-describing data and contexts as
     // text, their 64-bit integers as sent); normalizeEvent reads them with msTimes, as here.
     // Amplitude's Export API lines are not its HTTP API's events, nor Mixpanel's exported profiles
-    // its engage updates (./exports.ts).
+    // (of users, and of groups) its engage and group updates (./exports.ts).
+    // A group's exported profile is read by mixpanel-groups only, with its group key (the entry's
+    // or --group-key): without one every entry would be refused alike, so the import stops and says
+    // what to pass. Cheap on other lines: a few member reads (isMixpanelProfile).
+    if (format === 'mixpanel-engage' && holdsGroupProfile(value)) {
+      throw new ImportInputError(`${this.inputName}: item ${item.pos + 1} is a Mixpanel group profile ($group_key and $properties): import group profiles with --format mixpanel-groups`);
+    }
+    const groupKey = this.o.mixpanelGroupKey ?? null;
+    if (format === 'mixpanel-groups' && groupKey === null && groupKeyMissing(value)) {
+      throw new ImportInputError(`${this.inputName}: item ${item.pos + 1} is a Mixpanel group profile without $group_key; ${GROUP_KEY_HELP}`);
+    }
     const t =
-      (format === 'amplitude' ? translateAmplitudeExport(value) : format === 'mixpanel-engage' ? translateMixpanelProfiles(value) : null) ??
-      translatePayload(format, value, { receivedAt: this.ctx.receivedAt, skew: false, prepared: true });
+      (format === 'amplitude'
+        ? translateAmplitudeExport(value)
+        : format === 'mixpanel-engage'
+          ? translateMixpanelProfiles(value)
+          : format === 'mixpanel-groups'
+            ? translateMixpanelGroupProfiles(value, groupKey)
+            : null) ?? translatePayload(format, value, { receivedAt: this.ctx.receivedAt, skew: false, prepared: true });
     if (t.calls.length === 0) {
       if (format === 'snowplow') this.refuseEnriched(item, value);
       this.reject(item, problem('not_an_object', `the item holds no ${format} events`), undefined, item.text);

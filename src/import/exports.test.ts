@@ -1,18 +1,26 @@
 // Vendors' export lines through the import's encoder (translation, normalizeEvent, Avro) and
 // back: the stored times, ids and properties are the vendor's, not the import's.
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { EventCodec, type EventRecord } from '../schema/index.js';
 import { parseCsvMapping } from './csvmap.js';
 import { ChunkEncoder } from './encoder.js';
 import type { ItemFormat } from './formats.js';
+import { jsonItems, type Item } from './items.js';
 
 const codec = new EventCodec();
 
-function encode(format: ItemFormat, lines: unknown[], mixpanelTimezone: string | null = null): { events: EventRecord[]; rejects: Record<string, string>[] } {
-  const enc = new ChunkEncoder(codec, { rejectedTopic: 'rejected', maxEventBytes: 32 * 1024, source: 'history', csv: parseCsvMapping(undefined, 'track'), mixpanelTimezone, refusesImport: () => null });
+function encode(format: ItemFormat, lines: unknown[], mixpanelTimezone: string | null = null, mixpanelGroupKey: string | null = null): { events: EventRecord[]; rejects: Record<string, string>[] } {
+  return encodeItems(format, lines.map((l, pos) => ({ pos, text: typeof l === 'string' ? l : JSON.stringify(l) })), mixpanelTimezone, mixpanelGroupKey);
+}
+
+function encodeItems(format: ItemFormat, items: Item[], mixpanelTimezone: string | null = null, mixpanelGroupKey: string | null = null): { events: EventRecord[]; rejects: Record<string, string>[] } {
+  const enc = new ChunkEncoder(codec, {
+    rejectedTopic: 'rejected', maxEventBytes: 32 * 1024, source: 'history', csv: parseCsvMapping(undefined, 'track'), mixpanelTimezone, mixpanelGroupKey, refusesImport: () => null,
+  });
   enc.setInput('file-id', 'export.ndjson');
-  lines.forEach((l, pos) => enc.item(format, { pos, text: typeof l === 'string' ? l : JSON.stringify(l) }));
-  const c = enc.take(0, lines.length, true, 0);
+  for (const item of items) enc.item(format, item);
+  const c = enc.take(0, items.length, true, 0);
   const events: EventRecord[] = [];
   let start = 0;
   for (const end of c.ends) {
@@ -145,6 +153,87 @@ describe('import of vendor exports', () => {
     // No time of the profile's own is taken ($last_seen's zone is not documented): the run's.
     expect(events.slice(0, 2).map((e) => e.timestamp === e.received_at)).toEqual([true, true]);
     expect(rejects.map((r) => [r.error_code, r.index])).toEqual([['missing_id', '3']]);
+  });
+
+  it('Mixpanel profile export: a 64-bit integer in $properties is stored as exported, in NDJSON lines, a JSON array and the saved Engage answer', async () => {
+    // JSON.parse reads 9007199254740993 as 9007199254740992; /engage's $set keeps it (readMixpanelJson).
+    const wide = '9007199254740993';
+    const line = `{"$distinct_id":"wide-1","$properties":{"account_id":${wide},"$email":"w@example.com"}}`;
+    const answer = `{"page":0,"page_size":1000,"results":[{"$distinct_id":"wide-2","$properties":{"account_id":${wide}}}],"session_id":"s","status":"ok","total":1}`;
+    const array = `[\n  {"$distinct_id": "wide-3", "$properties": {"account_id": ${wide}, "n": 1}},\n  {"$distinct_id":"wide-4","$properties":{"account_id":${wide}}}\n]`;
+    const items: Item[] = [];
+    for await (const batch of jsonItems(Readable.from([Buffer.from(array)]), 0)) items.push(...batch);
+    const { events, rejects } = encodeItems('mixpanel-engage', [{ pos: 0, text: line }, { pos: 1, text: answer }, ...items.map((it, i) => ({ ...it, pos: 2 + i }))]);
+    expect(rejects).toEqual([]);
+    expect(events.map((e) => [e.user_id, e.traits])).toEqual([
+      ['wide-1', `{"account_id":${wide},"$email":"w@example.com"}`],
+      ['wide-2', `{"account_id":${wide}}`],
+      ['wide-3', `{"account_id":${wide},"n":1}`],
+      ['wide-4', `{"account_id":${wide}}`],
+    ]);
+  });
+
+  it('Amplitude Export API lines: 64-bit integers in event, user and group properties are stored as exported', () => {
+    // httpApiEvent spreads the line's members: the property objects stay the reader's text (readAmplitudeJson).
+    const wide = '9007199254740993';
+    const line = (type: string, extra: string) =>
+      `{"event_time":"2024-01-01 12:00:00.000000","event_type":"${type}","user_id":"amp-wide","uuid":"u-${type}","event_properties":{"order":${wide}},"user_properties":{"account": ${wide}}${extra}}`;
+    const { events, rejects } = encode('amplitude', [line('Bought', ''), line('$groupidentify', `,"groups":{"company":"acme"},"group_properties":{"company_id":${wide}}`)]);
+    expect(rejects).toEqual([]);
+    expect(events.map((e) => [e.type, e.properties, e.traits])).toEqual([
+      ['track', `{"order":${wide}}`, `{"account":${wide}}`],
+      ['group', `{"order":${wide}}`, `{"company_id":${wide}}`],
+    ]);
+  });
+
+  it('Mixpanel group profile export (Engage query API with data_group_id) under mixpanel-groups: the group update that sets it', () => {
+    // The entries are a user profile export's, $distinct_id being the group's id; the group key is --group-key's unless the entry names one.
+    const wide = '9007199254740993';
+    const lines = [
+      `{"$distinct_id":"acme","$properties":{"$name":"Acme","$created":"2023-06-01T09:00:00","crm_id":${wide}}}`,
+      { page: 0, page_size: 1000, results: [{ $distinct_id: 42, $properties: { seats: 40 } }], session_id: 's', status: 'ok', total: 1 },
+      { $group_key: 'team', $group_id: 'core', $distinct_id: 'core', $properties: { size: 3 } },
+      // An update stays an update.
+      { $group_key: 'company', $group_id: 'acme', $set: { plan: 'pro' } },
+    ];
+    const { events, rejects } = encode('mixpanel-groups', lines, null, 'company');
+    expect(rejects).toEqual([]);
+    expect(events.map((e) => [e.type, e.user_id, e.group_id, e.traits, JSON.parse(e.context)])).toEqual([
+      ['group', '$company_acme', 'acme', `{"$name":"Acme","$created":"2023-06-01T09:00:00","crm_id":${wide}}`, { groups: { company: 'acme' } }],
+      ['group', '$company_42', '42', '{"seats":40}', { groups: { company: '42' } }],
+      ['group', '$team_core', 'core', '{"size":3}', { groups: { team: 'core' } }],
+      ['group', '$company_acme', 'acme', '{"plan":"pro"}', { groups: { company: 'acme' } }],
+    ]);
+    // Timed at the import's run, as user profiles are.
+    expect(events.slice(0, 3).map((e) => e.timestamp === e.received_at)).toEqual([true, true, true]);
+    // Entries that name their key need no --group-key.
+    expect(encode('mixpanel-groups', [lines[2]]).events.map((e) => e.user_id)).toEqual(['$team_core']);
+  });
+
+  it('a Mixpanel group profile export without --group-key, or under mixpanel-engage, stops the import saying what to pass', () => {
+    const entry = { $distinct_id: 'acme', $properties: { $name: 'Acme' } };
+    expect(() => encode('mixpanel-groups', [entry])).toThrow(/item 1 is a Mixpanel group profile without \$group_key; .*pass --group-key <key>/);
+    expect(() => encode('mixpanel-groups', [{ results: [entry] }])).toThrow(/pass --group-key/);
+    expect(() => encode('mixpanel-engage', [{ $group_key: 'company', $distinct_id: 'acme', $properties: { $name: 'Acme' } }])).toThrow(
+      /item 1 is a Mixpanel group profile \(\$group_key and \$properties\): import group profiles with --format mixpanel-groups/,
+    );
+    // Group updates need no --group-key: they carry theirs.
+    expect(encode('mixpanel-groups', [{ $group_key: 'company', $group_id: 'acme', $set: { a: 1 } }]).events.length).toBe(1);
+  });
+
+  it('a group id over 8192 characters is refused naming the field sent ($group_id, an exported profile\'s $distinct_id, or $group_key with it), not userId', () => {
+    const long = 'g'.repeat(8193);
+    const { events, rejects } = encode('mixpanel-groups', [
+      { $group_key: 'company', $group_id: long, $set: { a: 1 } },
+      { $group_key: 'company', $group_id: 'g'.repeat(8188), $set: { a: 1 } },
+      { $distinct_id: long, $properties: { a: 1 } },
+    ], null, 'company');
+    expect(events).toEqual([]);
+    expect(rejects.map((r) => [r.error_code, r.reason])).toEqual([
+      ['invalid_field', '$group_id is longer than 8192 characters'],
+      ['invalid_field', '$group_key and $group_id are longer than 8190 characters together (the group\'s user id, $<group_key>_<group_id>, is at most 8192)'],
+      ['invalid_field', '$distinct_id is longer than 8192 characters'],
+    ]);
   });
 
   it('PostHog batch export JSON lines: uuid as the id, the ISO timestamp (microseconds, offset) as the time', () => {

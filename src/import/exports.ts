@@ -16,11 +16,21 @@
 //   (`$set` = `$properties`). It says when nothing happened: `$last_seen` is the last activity, in a
 //   zone Mixpanel's docs do not name, and a profile set without events has none; so the identify
 //   is timed at the import's run (normalizeEvent's receivedAt), `$last_seen` kept as a trait.
+//   `$properties` is read as the edge reads `$set` (readMixpanelJson keeps it as text), so a
+//   64-bit integer in it is stored as exported, not rounded.
+// - Mixpanel's GROUP profile export (the same API with `data_group_id`, the group key's numeric
+//   id in Mixpanel) has the same entries, `$distinct_id` being the group's id: the group key is
+//   not in them (tools that add it write `$group_key`, and `$group_id` beside `$distinct_id`).
+//   `--format mixpanel-groups` reads such an entry as the /groups update that sets it: group key
+//   = the entry's `$group_key`, else `--group-key`; group id = `$group_id`, else `$distinct_id`.
+//   Without either key the import stops and says to pass `--group-key` (each entry would be
+//   refused alike); under mixpanel-engage an entry with `$group_key` stops it the same way, as a
+//   group's profile is not a user's.
 // - Snowplow's enriched events (TSV, or their JSON form from the Analytics SDKs) are not
 //   supported: `snowplowEnriched` names them so the import stops with a clear message.
 import { EVENT_TIME, parseIsoTime } from '../common/isotime.js';
 import { amplitudeEvent, amplitudeEvents } from '../ingest/formats/amplitude.js';
-import { mixpanelEngage, Refused, type SegmentCall, type Translation } from '../ingest/formats/index.js';
+import { mixpanelEngage, mixpanelGroup, Refused, type SegmentCall, type Translation } from '../ingest/formats/index.js';
 
 type Json = Record<string, unknown>;
 
@@ -97,19 +107,65 @@ export function isMixpanelProfile(e: unknown): e is Json {
  * `$properties`, untimed (see the top of this file).
  */
 export function translateMixpanelProfiles(value: unknown): Translation | null {
-  let list: unknown[];
-  if (isMixpanelProfile(value)) list = [value];
-  else {
-    const l = Array.isArray(value) ? value : isObj(value) && Array.isArray(value.results) ? value.results : null;
-    if (l === null || !l.some(isMixpanelProfile)) return null;
-    list = l;
-  }
+  const list = profileList(value);
+  if (list === null) return null;
   const calls: (SegmentCall | Refused)[] = new Array(list.length);
   for (let i = 0; i < list.length; i++) {
     const e = list[i];
     calls[i] = mixpanelEngage(isMixpanelProfile(e) ? { $distinct_id: e.$distinct_id, $set: e.$properties } : e);
   }
   return { key: undefined, calls, raw: list };
+}
+
+/**
+ * translateMixpanel(value, 'groups') for an item that holds exported GROUP profiles (shapes as
+ * translateMixpanelProfiles); null when it holds none. Each is the group update that sets it:
+ * key = its `$group_key`, else `groupKey` (`--group-key`); id = its `$group_id`, else its
+ * `$distinct_id`. Call groupKeyMissing first: here an entry without a key is refused as an update is.
+ */
+export function translateMixpanelGroupProfiles(value: unknown, groupKey: string | null): Translation | null {
+  const list = profileList(value);
+  if (list === null) return null;
+  const calls: (SegmentCall | Refused)[] = new Array(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const e = list[i];
+    if (!isMixpanelProfile(e)) {
+      calls[i] = mixpanelGroup(e);
+      continue;
+    }
+    const idField = e.$group_id !== undefined && e.$group_id !== null ? '$group_id' : '$distinct_id';
+    const call = mixpanelGroup({ $group_key: e.$group_key ?? groupKey ?? undefined, $group_id: e[idField], $set: e.$properties });
+    // A refusal names the entry's own field: its id is its $distinct_id when it has no $group_id.
+    calls[i] = call instanceof Refused && idField !== '$group_id' ? renamed(call, '$group_id', idField, e) : call;
+  }
+  return { key: undefined, calls, raw: list };
+}
+
+function renamed(r: Refused, from: string, to: string, raw: unknown): Refused {
+  return new Refused(r.code, r.message.split(from).join(to), r.field === from ? to : r.field, raw);
+}
+
+/** Whether an item holds an exported group profile without `$group_key` (then `--group-key` is needed). */
+export function groupKeyMissing(value: unknown): boolean {
+  const list = profileList(value);
+  return list !== null && list.some((e) => isMixpanelProfile(e) && (e.$group_key === undefined || e.$group_key === null));
+}
+
+/** Whether an item holds an exported profile that names its group key: a group's, not a user's. */
+export function holdsGroupProfile(value: unknown): boolean {
+  const list = profileList(value);
+  return list !== null && list.some((e) => isMixpanelProfile(e) && e.$group_key !== undefined && e.$group_key !== null);
+}
+
+export const GROUP_KEY_HELP =
+  'a Mixpanel group profile export (Engage query API with data_group_id) does not name the group key: pass --group-key <key>, ' +
+  'the group key\'s name as your events carry it (e.g. company), not Mixpanel\'s numeric data_group_id';
+
+/** The profile entries of an item (one, a list, or a saved answer's `results`) with at least one exported profile; else null. */
+function profileList(value: unknown): unknown[] | null {
+  if (isMixpanelProfile(value)) return [value];
+  const l = Array.isArray(value) ? value : isObj(value) && Array.isArray(value.results) ? value.results : null;
+  return l !== null && l.some(isMixpanelProfile) ? l : null;
 }
 
 /** Fewest tab-separated fields taken as an enriched event (Snowplow's TSV has 131). */

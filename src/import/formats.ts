@@ -1,5 +1,6 @@
 // What the import reads (formats) and what its reading thread hands over (chunks): a module of
 // its own so the main thread loads none of the encoding code (./encoder.ts runs on the thread).
+import { ImportArgumentError } from './errors.js';
 
 export const VENDOR_FORMATS = ['posthog', 'amplitude', 'mixpanel', 'mixpanel-engage', 'mixpanel-groups', 'snowplow'] as const;
 export type VendorFormat = (typeof VENDOR_FORMATS)[number];
@@ -35,3 +36,12 @@ export interface WireChunk {
   raw: number;
 }
 
+
+/**
+ * Checks `--group-key` on the command line: a name (the group key's, e.g. company), with
+ * `--format mixpanel-groups`, the one format whose exported profiles need it (./exports.ts).
+ */
+export function checkMixpanelGroupKey(key: string, format: string): void {
+  if (format !== 'mixpanel-groups') throw new ImportArgumentError(`--group-key applies to --format mixpanel-groups only (not ${format})`);
+  if (key.trim() === '') throw new ImportArgumentError('--group-key: expected the group key\'s name, e.g. company');
+}

@@ -32,6 +32,8 @@ export interface ImportOptions {
   csvDelimiter: string;
   /** Mixpanel: the project's zone when the export's times are its wall clock (./timezone.ts); null: UTC. */
   mixpanelTimezone?: string | null;
+  /** mixpanel-groups: the group key of exported group profiles that name none (./exports.ts); null: none given. */
+  mixpanelGroupKey?: string | null;
   /** Stamped as every event's source. */
   source: string;
   /** Events per second at most; null: as fast as Kafka takes them. */
@@ -234,6 +236,7 @@ class Importer implements PreparedImport {
       csv: o.csv,
       csvDelimiter: o.csvDelimiter,
       mixpanelTimezone: o.mixpanelTimezone ?? null,
+      mixpanelGroupKey: o.mixpanelGroupKey ?? null,
       chunkBytes: CHUNK_BYTES,
       chunkRecords: o.rate === null ? CHUNK_RECORDS : Math.max(1, Math.min(CHUNK_RECORDS, Math.floor(o.rate / 10))),
       credits: READER_CREDITS,

@@ -20,6 +20,7 @@ export interface ReaderInit {
   csv: CsvMapping;
   csvDelimiter: string;
   mixpanelTimezone: string | null;
+  mixpanelGroupKey: string | null;
   chunkBytes: number;
   chunkRecords: number;
   /** Chunks the thread may post before the main thread has taken any. */

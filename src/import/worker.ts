@@ -44,6 +44,7 @@ const encoder = new ChunkEncoder(new EventCodec(), {
   source: init.source,
   csv: init.csv,
   mixpanelTimezone: init.mixpanelTimezone,
+  mixpanelGroupKey: init.mixpanelGroupKey,
   refusesImport: (key) => (refused.size === 0 ? null : (refused.get(key) ?? null)),
 });
 

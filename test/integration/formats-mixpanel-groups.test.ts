@@ -119,6 +119,14 @@ describe('over HTTP', () => {
     expect(rejected.map((r) => r.headers.reason)).toEqual(['$group_key is required (the kind of group, e.g. "company")', '$group_id is required (the group\'s id, a string or a number)']);
   });
 
+  it('refuses a $group_id over 8192 characters with a reason that names $group_id, not the userId it would make', async () => {
+    const groupId = `long-${randomUUID()}-${'g'.repeat(8192)}`;
+    const res = await send('POST', '/groups?verbose=1', JSON.stringify([{ $token: WRITE_KEY, $group_key: 'team', $group_id: groupId, $set: { a: 1 } }]), { 'content-type': 'application/json' });
+    expect([res.status, JSON.parse(res.text)]).toEqual([400, { status: 0, error: '1 of 1 events are invalid (event 0: $group_id is longer than 8192 characters); the other 0 were accepted' }]);
+    const [r] = await p.rejected.waitFor(p.ingest.config.kafka.topics.rejected, 1, (x) => x.value.toString().includes(groupId));
+    expect([r!.headers.error_code, r!.headers.reason, r!.headers.endpoint]).toEqual(['invalid_field', '$group_id is longer than 8192 characters', '/groups']);
+  });
+
   it('refuses an unknown token with 401 "0" (or {"status":0} with verbose=1), as /engage does, storing nothing', async () => {
     const groupId = `nokey-${randomUUID()}`;
     const data = encodeURIComponent(b64({ $token: 'not-a-key', $group_key: 'team', $group_id: groupId, $set: { a: 1 } }));

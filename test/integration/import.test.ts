@@ -242,6 +242,64 @@ describe('trackhouse import', () => {
     expect(sp.stderr).toContain('is a Snowplow enriched event (TSV); enriched events are not supported');
   }, 180_000);
 
+  it('keeps the 64-bit integers of Mixpanel profile exports (lines, an array, the saved Engage answer) and of Amplitude\'s Export API lines', async () => {
+    // Mixpanel's user profile export: a line, a JSON array (as a tool saves the results), the saved Engage answer.
+    const profiles = path.join(dir.path, 'mixpanel-profiles.ndjson');
+    writeFileSync(
+      profiles,
+      `{"$distinct_id":"fid-mp-1","$properties":{"account_id":${WIDE},"$email":"a@example.com"}}\n` +
+        `{"page":0,"page_size":1000,"results":[{"$distinct_id":"fid-mp-2","$properties":{"account_id":${WIDE}}}],"session_id":"s","status":"ok","total":1}\n`,
+    );
+    const profileArray = path.join(dir.path, 'mixpanel-profiles.json');
+    writeFileSync(profileArray, `[\n  {"$distinct_id": "fid-mp-3", "$properties": {"account_id": ${WIDE}}}\n]\n`);
+    for (const file of [profiles, profileArray]) {
+      const r = await importCli([file, '--format', 'mixpanel-engage', '--progress', 'off']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(summaryOf(r)).toMatchObject({ rejected: 0 });
+    }
+    for (const user of ['fid-mp-1', 'fid-mp-2', 'fid-mp-3']) expect(await pipeline.eventsText(user, 1), user).toContain(`"account_id":${WIDE}`);
+    // Amplitude's Export API line: event, user properties as exported.
+    const amp = path.join(dir.path, 'amplitude-wide.json');
+    writeFileSync(amp, `{"event_time":"2024-01-01 12:00:00.000000","event_type":"Bought","user_id":"fid-amp","uuid":"fid-amp-1","event_properties":{"order":${WIDE}},"user_properties":{"account":${WIDE}}}\n`);
+    const ampRun = await importCli([amp, '--format', 'amplitude', '--progress', 'off']);
+    expect(ampRun.code, ampRun.stderr).toBe(0);
+    const ampText = await pipeline.eventsText('fid-amp', 1);
+    expect([ampText.includes(`"order":${WIDE}`), ampText.includes(`"account":${WIDE}`)]).toEqual([true, true]);
+  }, 180_000);
+
+  it('reads a Mixpanel group profile export as group updates with --group-key, and stops saying to pass it when it is missing', async () => {
+    // Mixpanel's group profile export (data_group_id): entries do not name the group key.
+    const groups = path.join(dir.path, 'mixpanel-group-profiles.ndjson');
+    writeFileSync(groups, `{"page":0,"page_size":1000,"results":[{"$distinct_id":"fid-acme","$properties":{"$name":"Acme","crm_id":${WIDE}}}],"status":"ok","total":1}\n`);
+    const noKey = await importCli([groups, '--format', 'mixpanel-groups', '--progress', 'off']);
+    expect(noKey.code).toBe(2);
+    expect(noKey.stderr).toContain('is a Mixpanel group profile without $group_key');
+    expect(noKey.stderr).toContain('pass --group-key <key>');
+    expect((await importCli([groups, '--format', 'mixpanel-engage', '--group-key', 'company'])).code).toBe(2);
+    const withKey = await importCli([groups, '--format', 'mixpanel-groups', '--group-key', 'company', '--progress', 'off', '--restart']);
+    expect(withKey.code, withKey.stderr).toBe(0);
+    expect(summaryOf(withKey)).toMatchObject({ loaded: 1, rejected: 0 });
+    const [g] = await pipeline.eventsOf('$company_fid-acme', 1);
+    expect([g!.type, g!.group_id, g!.context]).toEqual(['group', 'fid-acme', { groups: { company: 'fid-acme' } }]);
+    expect(await pipeline.eventsText('$company_fid-acme', 1)).toContain(`"crm_id":${WIDE}`);
+    // The group's entry never became a user's profile.
+    expect(await count(pipeline.clickhouse, "SELECT count() FROM events WHERE user_key = 'fid-acme'")).toBe(0);
+  }, 180_000);
+
+  it('refuses a group id over 8192 characters with a reason naming the field the file has ($group_id, or an exported profile\'s $distinct_id)', async () => {
+    const long = path.join(dir.path, 'mixpanel-group-long.ndjson');
+    const longId = `fid-long-${'g'.repeat(8192)}`;
+    writeFileSync(long, `${JSON.stringify({ $group_key: 'company', $group_id: longId, $set: { a: 1 } })}\n${JSON.stringify({ $group_key: 'company', $distinct_id: longId, $properties: { a: 1 } })}\n`);
+    const longRun = await importCli([long, '--format', 'mixpanel-groups', '--progress', 'off']);
+    expect(longRun.code, longRun.stderr).toBe(0);
+    expect(summaryOf(longRun)).toMatchObject({ loaded: 0, rejected: 2 });
+    const rejected = await pipeline.rejected.waitFor(pipeline.ingest.config.kafka.topics.rejected, 2, (r) => r.headers.endpoint === 'import' && (r.headers.file ?? '').includes('mixpanel-group-long'));
+    expect(rejected.map((r) => [r.headers.index, r.headers.error_code, r.headers.reason]).sort()).toEqual([
+      ['0', 'invalid_field', '$group_id is longer than 8192 characters'],
+      ['1', 'invalid_field', '$distinct_id is longer than 8192 characters'],
+    ]);
+  }, 180_000);
+
   it('stops on Ctrl-C while Kafka cannot be reached yet: exit 130, a summary that nothing was sent, no checkpoint', async () => {
     const file = path.join(dir.path, 'unreached.ndjson');
     writeFileSync(file, '{"type":"track","event":"A","userId":"u-unreached","messageId":"m-unreached"}\n');

@@ -5,6 +5,7 @@ import { loadConfig, SOURCE_NAME, SOURCE_NAME_RULE } from '../../config/index.js
 import {
   barReporter,
   Checkpoint,
+  checkMixpanelGroupKey,
   checkMixpanelTimezone,
   IMPORT_FORMATS,
   listInputs,
@@ -31,6 +32,7 @@ interface ImportCliOptions {
   checkpoint?: string;
   progress: 'auto' | 'bar' | 'json' | 'off';
   mixpanelTimezone?: string;
+  groupKey?: string;
 }
 
 function positiveRate(v: string): number {
@@ -59,6 +61,7 @@ export function registerImport(program: Command): void {
     .option('--csv-type <type>', 'CSV: the call type when no column is mapped to type', 'track')
     .option('--csv-delimiter <char>', 'CSV: the field delimiter', ',')
     .option('--mixpanel-timezone <zone>', 'Mixpanel: the project\'s time zone, for raw exports of projects created before 2023, whose times are that zone\'s wall clock')
+    .option('--group-key <key>', 'mixpanel-groups: the group key (e.g. company) of a Mixpanel group profile export, whose entries do not name it')
     .option('--source <name>', `the source stamped on every event (${SOURCE_NAME_RULE})`, sourceName, 'import')
     .option('--rate <events/s>', 'at most this many events per second', positiveRate)
     .option('--restart', 'ignore the checkpoint and start every input from the beginning')
@@ -69,6 +72,7 @@ export function registerImport(program: Command): void {
       const log = createLogger(config.logLevel, { component: 'import' }, 'stderr');
       const csv = parseCsvMapping(options.map, options.csvType);
       if (options.mixpanelTimezone !== undefined) checkMixpanelTimezone(options.mixpanelTimezone, options.format);
+      if (options.groupKey !== undefined) checkMixpanelGroupKey(options.groupKey, options.format);
       const inputs = listInputs(args);
       const checkpoint = new Checkpoint(path.resolve(options.checkpoint ?? path.join(config.dataDir, 'import-checkpoint.json')), options.restart === true);
       const useBar = options.progress === 'bar' || (options.progress === 'auto' && process.stderr.isTTY === true);
@@ -97,6 +101,7 @@ export function registerImport(program: Command): void {
         csv,
         csvDelimiter: options.csvDelimiter,
         mixpanelTimezone: options.mixpanelTimezone ?? null,
+        mixpanelGroupKey: options.groupKey ?? null,
         source: options.source,
         rate: options.rate ?? null,
         checkpoint,

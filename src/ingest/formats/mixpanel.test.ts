@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { storedRecords } from '../../../test/support/vendor-records.js';
 import { JsonText } from '../jsontext.js';
-import { mixpanelReplies, translateMixpanel } from './mixpanel.js';
+import { mixpanelReplies, readMixpanelJson, translateMixpanel } from './mixpanel.js';
 import { Refused } from './types.js';
 
 describe('Mixpanel track / engage / import -> Segment calls', () => {
@@ -160,6 +160,31 @@ describe('Mixpanel group profile updates (/groups) -> group calls', () => {
       timestamp: 1795687200000,
       context: { groups: { company: 'Acme Inc.' }, ip: '203.0.113.9' },
     });
+  });
+
+  it('refuses a $group_id over 8192 characters naming $group_id, and a key and id too long together naming $group_key (not the userId they make)', () => {
+    const calls = translateMixpanel(
+      [
+        { $token: 'k', $group_key: 'company', $group_id: 'g'.repeat(8193), $set: { a: 1 } },
+        { $token: 'k', $group_key: 'company', $group_id: 'g'.repeat(8184), $set: { a: 1 } },
+        { $token: 'k', $group_key: 'company', $group_id: 'g'.repeat(8183), $set: { a: 1 } },
+      ],
+      'groups',
+    ).calls;
+    expect(calls.slice(0, 2).map((c) => c instanceof Refused && [c.code, c.field, c.message])).toEqual([
+      ['invalid_field', '$group_id', '$group_id is longer than 8192 characters'],
+      ['invalid_field', '$group_key', "$group_key and $group_id are longer than 8190 characters together (the group's user id, $<group_key>_<group_id>, is at most 8192)"],
+    ]);
+    // $company_ + 8183 characters: 8192, the longest user id.
+    expect((calls[2] as { userId: string }).userId.length).toBe(8192);
+  });
+
+  it('takes the write key from refused updates and events too, so a body of only invalid ones is answered with their reasons, not 401', () => {
+    expect(translateMixpanel([{ $token: 'k1', $group_key: 'company', $group_id: 'g'.repeat(8193) }], 'groups').key).toBe('k1');
+    expect(translateMixpanel({ $token: 'k2', $set: { a: 1 } }, 'engage').key).toBe('k2');
+    expect(translateMixpanel([{ event: '', properties: { token: 'k3', distinct_id: 'u' } }], 'track').key).toBe('k3');
+    // As the edge reads a body: properties kept as text, the token picked.
+    expect(translateMixpanel(readMixpanelJson('[{"event":"","properties":{"token":"k4","distinct_id":"u"}}]'), 'track').key).toBe('k4');
   });
 
   it('keeps the other operations ($union, $remove, $unset, $delete, $add) as properties, a numeric $group_id as its text, $ip "0" as no address', () => {

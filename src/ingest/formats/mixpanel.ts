@@ -18,6 +18,7 @@
 // | query `ip=0` (formats/index.ts)            | no context.ip from the caller's address (the edge leaves it out) |
 // | properties                                 | properties, less `token` (the write key)                |
 import { JsonShape, MEMBER, PickedText, overlaid, parseShaped } from '../jsontext.js';
+import { MAX_ID_LENGTH } from '../../schema/index.js';
 import { Refused, isObject, msTime, str, type Replies, type SegmentCall, type Translation, type VendorReply } from './types.js';
 
 type Json = Record<string, unknown>;
@@ -45,14 +46,20 @@ if (Object.entries(pickedProps(PROPERTY_READS.map((_, i) => i))).some(([k, i], j
  * `$set_once` kept as their text (PickedText: the members read here picked, the token left out of
  * what is stored), so a 64-bit integer a server SDK sends (Python's, Java's) is stored as sent,
  * not as the double JSON.parse rounds it to; ids sent as such numbers (a group's `$group_id` too)
- * are read as their digits.
+ * are read as their digits. A profile export's `$properties` (the import's mixpanel-engage and
+ * mixpanel-groups) is kept the same way, also in the entries of a saved answer's `results`.
  */
 const MIXPANEL_BODY = new JsonShape(
   [
     'event', 'properties', '$token', '$distinct_id', '$device_id', '$user_id', '$group_key', '$group_id', '$time', '$ip', '$set', '$set_once', '$add',
-    '$append', '$union', '$remove', '$unset', '$delete',
+    '$append', '$union', '$remove', '$unset', '$delete', '$properties', 'results',
   ],
-  { properties: MEMBER.TEXT, $set: MEMBER.TEXT, $set_once: MEMBER.TEXT, $distinct_id: MEMBER.ID, $device_id: MEMBER.ID, $user_id: MEMBER.ID, $group_id: MEMBER.ID },
+  {
+    properties: MEMBER.TEXT, $set: MEMBER.TEXT, $set_once: MEMBER.TEXT, $distinct_id: MEMBER.ID, $device_id: MEMBER.ID, $user_id: MEMBER.ID, $group_id: MEMBER.ID,
+    // A profile export's entries (trackhouse import, src/import/exports.ts): `$properties` is the
+    // profile's state, stored as traits like `$set`; `results` is the saved Engage answer's list of them.
+    $properties: MEMBER.TEXT, results: MEMBER.LIST,
+  },
   MEMBER.PARSE,
   true,
   PROPERTY_READS,
@@ -86,10 +93,21 @@ export function translateMixpanel(value: unknown, endpoint: MixpanelEndpoint): T
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
     const call = endpoint === 'engage' ? mixpanelEngage(e) : endpoint === 'groups' ? mixpanelGroup(e) : mixpanelEvent(e);
-    if (key === undefined && !(call instanceof Refused)) key = call.writeKey as string | undefined;
+    // A refused event's token counts too (as PostHog's api_key does): a body whose every event is
+    // invalid is answered with their reasons (and dead-lettered), not 401 "a write key is required".
+    if (key === undefined) key = call instanceof Refused ? tokenOf(e) : (call.writeKey as string | undefined);
     calls[i] = call;
   }
   return { key, calls, raw: events };
+}
+
+/** The project token an event (`properties.token`) or an update (`$token`) carries, as the translation reads it. */
+function tokenOf(e: unknown): string | undefined {
+  if (!isObject(e)) return undefined;
+  const update = str(e.$token);
+  if (update !== undefined) return update;
+  const p = e.properties instanceof PickedText ? e.properties.picked : isObject(e.properties) ? e.properties : undefined;
+  return p === undefined ? undefined : str(p.token);
 }
 
 export function mixpanelEvent(e: unknown): SegmentCall | Refused {
@@ -178,6 +196,9 @@ export function mixpanelEngage(u: unknown): SegmentCall | Refused {
   return call;
 }
 
+const GROUP_ID_TOO_LONG = `$group_id is longer than ${MAX_ID_LENGTH} characters`;
+const GROUP_KEY_AND_ID_TOO_LONG = `$group_key and $group_id are longer than ${MAX_ID_LENGTH - 2} characters together (the group's user id, $<group_key>_<group_id>, is at most ${MAX_ID_LENGTH})`;
+
 /**
  * A group profile update (/groups): `{"$token", "$group_key", "$group_id", "$set": {...}, ...}`,
  * as mixpanel (npm) `groups.set`, mixpanel-browser `get_group(key, id).set` and the Python SDK's
@@ -192,6 +213,9 @@ export function mixpanelGroup(u: unknown): SegmentCall | Refused {
   if (groupKey === undefined) return new Refused('missing_field', '$group_key is required (the kind of group, e.g. "company")', '$group_key', u);
   const groupId = str(u.$group_id);
   if (groupId === undefined) return new Refused('missing_id', '$group_id is required (the group\'s id, a string or a number)', '$group_id', u);
+  // The user id below is the longest id normalizeEvent takes: a refusal names the fields sent, not `userId`.
+  if (groupId.length > MAX_ID_LENGTH) return new Refused('invalid_field', GROUP_ID_TOO_LONG, '$group_id', u);
+  if (groupKey.length + groupId.length + 2 > MAX_ID_LENGTH) return new Refused('invalid_field', GROUP_KEY_AND_ID_TOO_LONG, '$group_key', u);
   const call: SegmentCall = { type: 'group', groupId, userId: `$${groupKey}_${groupId}` };
   const token = str(u.$token);
   if (token !== undefined) call.writeKey = token;
