@@ -51,6 +51,15 @@ function plain(query: string): boolean {
 
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
+/**
+ * `text` with each lone UTF-16 surrogate made U+FFFD, as URLSearchParams makes one and as the
+ * ingest stores one (UTF-8 has none): a value given already decoded (a GraphQL argument) then
+ * names what was stored under it. String.prototype.toWellFormed, which is ES2024.
+ */
+export function wellFormed(text: string): string {
+  return text.replace(LONE_SURROGATE, '\ufffd');
+}
+
 /** A name or value decoded ('+' is a space), or null when its percent-encoding is not UTF-8. */
 function component(raw: string): string | null {
   let decoded: string;
@@ -60,5 +69,5 @@ function component(raw: string): string | null {
     return null;
   }
   // A lone surrogate sent as it is (not percent-encoded) becomes U+FFFD, as URLSearchParams makes it.
-  return decoded.replace(LONE_SURROGATE, '\ufffd');
+  return wellFormed(decoded);
 }

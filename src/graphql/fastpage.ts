@@ -851,7 +851,7 @@ export function writeFastPage(plan: FastPlan, schema: GraphQLSchema, variables: 
   let userId: string;
   try {
     userId = values[0]!.id as string;
-    // Execution puts the id in a path (encodeURIComponent), which refuses a lone surrogate.
+    // An id with a lone surrogate is left to execution, which makes it well-formed first (U+FFFD).
     if (LONE_SURROGATE.test(userId)) return null;
     const a = values[1]!;
     r = eventsRequest(userId, { from: a.from, to: a.to, type: a.type, event: a.event, limit: a.first, cursor: a.after }, reader.limits);

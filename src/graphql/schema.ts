@@ -5,6 +5,7 @@
 // both APIs accept, refuse and page alike.
 import { buildSchema, GraphQLError, GraphQLObjectType, type GraphQLSchema } from 'graphql';
 import { DependencyError, HttpError } from '../common/errors.js';
+import { wellFormed } from '../common/querystring.js';
 import type { Logger } from '../common/log.js';
 import { cursorsOf, parseEventsRequest, parseRollupsRequest, type EventsRequest, type QueryReader } from '../query/index.js';
 import type { StreamRoute } from '../stream/index.js';
@@ -147,7 +148,9 @@ export function buildGraphqlSchema(sources: SchemaSources): GraphQLSchema {
     let body: Buffer | Promise<Buffer>;
     try {
       const q = queryString({ from: a.from, to: a.to, type: a.type, event: a.event, limit: a.first, cursor: a.after });
-      const userPath = encodeURIComponent(user.id);
+      // A lone surrogate made U+FFFD, as the ingest stored it (and as `event` becomes one through
+      // the query string): encodeURIComponent throws on one, which answered "internal error".
+      const userPath = encodeURIComponent(wellFormed(user.id));
       r = parseEventsRequest(userPath, q, reader.limits);
       body = reader.events(r, { userPath, query: q, authorization: context.authorization });
     } catch (err) {

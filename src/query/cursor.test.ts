@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { MAX_EVENT_BYTES } from '../config/index.js';
 import { decodeCursor, encodeCursor, scopeFingerprint } from './cursor.js';
 
 const scope = { userKey: 'u', from: null, to: null, type: null, event: null };
@@ -14,6 +15,17 @@ describe('cursor', () => {
         expect(decodeCursor(text, fp)).toEqual({ ts, id });
       }),
     );
+  });
+
+  it('takes back the cursor it writes for the longest event id an accepted event can carry', () => {
+    // The ingest bounds a messageId only by the event's size: an id of thousands of characters is
+    // accepted, and its page's next_cursor must be taken back, or that user's pages stop there.
+    const fp = scopeFingerprint(scope);
+    const ts = Date.UTC(1900, 0, 1); // the longest timestamp text, "-2208988800000"
+    for (const id of ['x'.repeat(5000), 'x'.repeat(MAX_EVENT_BYTES), '\u4e2d'.repeat(Math.floor(MAX_EVENT_BYTES / 3))]) {
+      const back = decodeCursor(encodeCursor({ ts, id }, fp), fp);
+      expect(typeof back === 'string' ? `${id.length} characters: ${back}` : back.id === id && back.ts === ts).toBe(true);
+    }
   });
 
   it('is bound to user and filters', () => {

@@ -10,6 +10,7 @@
 // the user and filters it was made for, so a cursor replayed with other filters is refused
 // instead of silently giving a page of a different query; `limit` may change between pages.
 import { hash } from 'node:crypto';
+import { MAX_EVENT_BYTES } from '../config/index.js';
 import { isStorableTime } from '../schema/index.js';
 
 export interface Cursor {
@@ -29,8 +30,14 @@ export interface CursorScope {
 }
 
 const VERSION = '1';
-/** Longer cursors are refused before any decoding work. */
-export const MAX_CURSOR_LENGTH = 4096;
+/**
+ * Longer cursors are refused before any decoding work. The longest this API writes is that of the
+ * longest event id: the ingest bounds a messageId only by the event's size (an encoded event is at
+ * most MAX_EVENT_BYTES), so the bound is that many bytes of id after "1|<ts>|<fingerprint>|"
+ * (at most 2 + 16 + 1 + 16 + 1 bytes), in base64url. A lower one (it was 4096) refused the
+ * next_cursor of a page ending on an event with an id of a few thousand characters.
+ */
+export const MAX_CURSOR_LENGTH = Math.ceil(((2 + 16 + 1 + 16 + 1 + MAX_EVENT_BYTES) * 4) / 3);
 
 export function scopeFingerprint(s: CursorScope): string {
   // One-shot hash(): a third of createHash()'s cost, on every page that has a next one.

@@ -129,6 +129,27 @@ describe('GraphQL user.events and rollups, from ClickHouse (no view)', () => {
     );
   });
 
+  it('finds the events of a user id sent with a lone surrogate, which the ingest stores as U+FFFD, as it finds such an event name', async () => {
+    // The ingest keeps "lone\ud800x" as "lone\ufffdx" (UTF-8 has no lone surrogates). GraphQL takes
+    // the id as sent: the resolver put it through encodeURIComponent, which threw, and the answer
+    // was "internal error" (logged as a resolver failure) instead of the user's events.
+    await insertRows(h.ch, [{ event_id: 'l-1', user_id: 'lone\ufffdx', timestamp: T0, event: 'e\ufffd' }]);
+    const ask = async (variables: Record<string, unknown>) => {
+      const res = await fetch(`${h.base}/graphql`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${READ_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ query: 'query($id: String!, $event: String) { user(id: $id) { events(event: $event) { edges { node { eventId userId } } } } }', variables }),
+      });
+      return { status: res.status, body: (await res.json()) as { data?: PageResult | null; errors?: unknown[] } };
+    };
+    for (const variables of [{ id: 'lone\ud800x' }, { id: 'lone\ud800x', event: 'e\udc00' }, { id: 'lone\ufffdx', event: 'e\udc00' }]) {
+      const r = await ask(variables);
+      expect(r.status).toBe(200);
+      expect(r.body.errors, JSON.stringify(variables)).toBeUndefined();
+      expect(r.body.data!.user.events.edges.map((e) => e.node)).toEqual([{ eventId: 'l-1', userId: 'lone\ufffdx' }]);
+    }
+  });
+
   it('starts after any edge`s cursor, as REST starts after a next_cursor', async () => {
     const first: PageResult = await client.request<PageResult>(PAGE, { id: 'carol', first: 10 });
     const mid = first.user.events.edges[4]!;

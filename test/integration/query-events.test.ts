@@ -223,6 +223,24 @@ describe('GET /v1/users/{userId}/events', () => {
     expect(Number((await count.json<{ n: number }>())[0]!.n)).toBe(alice.length + aliceBeforeSignIn.length + bob.length + 1 + 12 + 3 + 3 + hostile.length);
   });
 
+  it('pages through events whose ids are as long as an accepted event allows (each page\'s cursor is taken back)', async () => {
+    // A messageId is bounded only by the event's 32 KB: a 5000-character id made a next_cursor of
+    // 6700 characters that the next request refused as "not a cursor returned by this API".
+    const long: Row[] = [5_000, 20_000, 30_000].map((n, i) => ({ event_id: `${'x'.repeat(n)}-${i}`, user_id: 'long-ids', timestamp: T0 + i * H }));
+    await insertRows(h.ch, long);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const r: { status: number; text: string; body: any } = await h.get(events('long-ids', `limit=1${cursor ? `&cursor=${cursor}` : ''}`));
+      expect(r.status, r.text.slice(0, 300)).toBe(200);
+      seen.push(...ids(r.body));
+      cursor = r.body.next_cursor;
+      pages++;
+    } while (cursor !== null && pages < 10);
+    expect(seen).toEqual(newestFirst(long).map((e) => e.event_id));
+  });
+
   it('requires a known bearer read key', async () => {
     const missing = await h.get(events('alice'), null);
     expect(missing.status).toBe(401);
