@@ -168,7 +168,7 @@ describe('config', () => {
       'TRACKHOUSE_WRITE_KEYS: item 1 is dev-read-key, the development read key trackhouse start takes while TRACKHOUSE_READ_KEYS is unset',
     );
     expect(() => withDevKeys(loadConfig({ TRACKHOUSE_ADMIN_KEYS: 'dev-read-key:alice' }).keys)).toThrow(
-      'TRACKHOUSE_ADMIN_KEYS: item 1 is dev-read-key, the development read key trackhouse start takes while TRACKHOUSE_READ_KEYS is unset',
+      'TRACKHOUSE_ADMIN_KEYS: item 1 is dev-read-key, the development read key trackhouse start takes while TRACKHOUSE_READ_KEYS is unset; an admin key must differ from every read key: choose another admin key, or set TRACKHOUSE_READ_KEYS',
     );
     expect(() => withDevKeys(loadConfig({ TRACKHOUSE_READ_KEYS: 'dev-admin-key' }).keys)).toThrow(
       'TRACKHOUSE_READ_KEYS: item 1 is dev-admin-key, the development admin key trackhouse start takes while TRACKHOUSE_ADMIN_KEYS is unset',

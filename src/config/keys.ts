@@ -102,7 +102,7 @@ export function withDevKeys(keys: KeysConfig): KeysConfig & { devWrite: boolean;
       const role = variable === 'TRACKHOUSE_WRITE_KEYS' ? 'write' : variable === 'TRACKHOUSE_READ_KEYS' ? 'read' : 'admin';
       problems.push(
         `${variable}: item ${i + 1} is ${dev.key}, the development ${dev.role} key trackhouse start takes while ${dev.variable} is unset; ` +
-          `a ${role} key must differ from every ${dev.role} key: choose another ${role} key, or set ${dev.variable}`,
+          `${role === 'admin' ? 'an' : 'a'} ${role} key must differ from every ${dev.role} key: choose another ${role} key, or set ${dev.variable}`,
       );
     });
   }
