@@ -17,6 +17,7 @@ import { apiRouter } from '../common/router.js';
 import type { Logger } from '../common/log.js';
 import { serve, type Serving } from '../common/serve.js';
 import type { Config } from '../config/index.js';
+import { callForPath } from '../ingest/routes.js';
 import { partitionForKey } from '../kafka/partitioner.js';
 import type { View } from '../view/view.js';
 import type { ViewReader, ViewRows } from '../view/viewstore.js';
@@ -25,6 +26,12 @@ import { createGate, type Gate } from './gate.js';
 import { createQueryMetrics, type QueryMetrics, type Route } from './metrics.js';
 import { parseEventsRequest, parseRollupsRequest, type EventsRequest, type Limits, type RollupsRequest } from './params.js';
 import { createClickHouseRunner, createQueryStore, cursorTailText, NULL_TAIL, type PageRows, type SqlRunner } from './querystore.js';
+
+/**
+ * The 404 hint for a Segment (or Jitsu) event path: `npm start` prints both ports, and a call
+ * meant for the ingest reaching this one said only "no route" (a new user's mix-up).
+ */
+const SENT_TO_QUERY_PORT = 'this is the query port; events go to the ingest port (INGEST_PORT, 8080 unless set)';
 
 export interface QueryOptions {
   config: Config;
@@ -443,7 +450,7 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
     router.finish(cors, (res, req) => {
       const start = performance.now();
       // With CORS headers: a page that called a wrong path can read why.
-      send(forMethod(res, req), 404, noRouteBody(req), [...corsOf(req), ...REPLY_HEADERS]);
+      send(forMethod(res, req), 404, noRouteBody(req, callForPath(req.getUrl()) === undefined ? '' : SENT_TO_QUERY_PORT), [...corsOf(req), ...REPLY_HEADERS]);
       metrics.done('other', 404, start);
     });
   };
