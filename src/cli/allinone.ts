@@ -207,19 +207,34 @@ async function claimHttpPorts(config: Config, log: Logger, waitMs: number): Prom
     [config.tls.files ? config.tls.queryPort : null, 'QUERY_TLS_PORT'],
   ];
   const deadline = Date.now() + waitMs;
-  for (const [port, variable] of ports) {
+  for (const [i, [port, variable]] of ports.entries()) {
     if (port === null) continue;
     for (;;) {
       try {
         await claimPort(host, port, variable);
         break;
       } catch (err) {
-        if (Date.now() >= deadline) throw err;
+        if (Date.now() >= deadline) throw await withOtherPortsTaken(err, host, ports.slice(i + 1));
         await sleep(100);
       }
     }
   }
   return { http: await sqlPortToServe(config, log, 'BI_PORT'), native: await sqlPortToServe(config, log, 'BI_NATIVE_PORT') };
+}
+
+/**
+ * `err` (a port in use), naming the ports after it that are in use too: a second trackhouse holds
+ * them all, and named one at a time each needed another failed start to find.
+ */
+async function withOtherPortsTaken(err: unknown, host: string, rest: readonly [number | null, string][]): Promise<unknown> {
+  if (!(err instanceof ConfigError) || err.details.reason !== 'EADDRINUSE') return err;
+  const taken: string[] = [];
+  for (const [port, variable] of rest) {
+    if (port !== null && port !== 0 && (await probeListen(host, port)) === 'EADDRINUSE') taken.push(`${variable}=${port}`);
+  }
+  if (taken.length === 0) return err;
+  const also = taken.length === 1 ? `${taken[0]} is in use too: give it a free port as well` : `${taken.join(', ')} are in use too: give each a free port as well`;
+  return new ConfigError(`${err.message}. ${also}`, { ...err.details, alsoInUse: taken });
 }
 
 /**

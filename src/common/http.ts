@@ -130,12 +130,14 @@ export function forMethod(res: HttpResponse, req: HttpRequest): HttpResponse {
 }
 
 /**
- * The 404 body of a path no route takes. A HEAD's names GET, so its Content-Length is the one its
- * GET answer has (RFC 9110 9.3.2: the same header fields as for GET).
+ * The 404 body of a path no route takes, with `hint` (what the caller likely meant) after it. A
+ * HEAD's names GET, so its Content-Length is the one its GET answer has (RFC 9110 9.3.2: the same
+ * header fields as for GET).
  */
-export function noRouteBody(req: HttpRequest): string {
+export function noRouteBody(req: HttpRequest, hint = ''): string {
   const method = req.getMethod();
-  return JSON.stringify({ error: 'not_found', message: `no route for ${method === 'head' ? 'GET' : method.toUpperCase()} ${req.getUrl().slice(0, 200)}` });
+  const where = `no route for ${method === 'head' ? 'GET' : method.toUpperCase()} ${req.getUrl().slice(0, 200)}`;
+  return JSON.stringify({ error: 'not_found', message: hint === '' ? where : `${where}: ${hint}` });
 }
 
 /**

@@ -157,6 +157,27 @@ describe('config', () => {
     expect(some.devRead).toBe(true);
   });
 
+  it('refuses configured keys that clash with the dev keys trackhouse start fills in, before anything starts', () => {
+    // The dev keys are public (in the README): a read key equal to the dev write key would let any
+    // page read every event, and the ingest child, given the merged keys, refused them only after
+    // the broker had started (40 s into a first start).
+    expect(() => withDevKeys(loadConfig({ TRACKHOUSE_READ_KEYS: 'dev-write-key' }).keys)).toThrow(
+      'TRACKHOUSE_READ_KEYS: item 1 is dev-write-key, the development write key trackhouse start takes while TRACKHOUSE_WRITE_KEYS is unset; a read key must differ from every write key: choose another read key, or set TRACKHOUSE_WRITE_KEYS',
+    );
+    expect(() => withDevKeys(loadConfig({ TRACKHOUSE_WRITE_KEYS: 'dev-read-key:web' }).keys)).toThrow(
+      'TRACKHOUSE_WRITE_KEYS: item 1 is dev-read-key, the development read key trackhouse start takes while TRACKHOUSE_READ_KEYS is unset',
+    );
+    expect(() => withDevKeys(loadConfig({ TRACKHOUSE_ADMIN_KEYS: 'dev-read-key:alice' }).keys)).toThrow(
+      'TRACKHOUSE_ADMIN_KEYS: item 1 is dev-read-key, the development read key trackhouse start takes while TRACKHOUSE_READ_KEYS is unset; an admin key must differ from every read key: choose another admin key, or set TRACKHOUSE_READ_KEYS',
+    );
+    expect(() => withDevKeys(loadConfig({ TRACKHOUSE_READ_KEYS: 'dev-admin-key' }).keys)).toThrow(
+      'TRACKHOUSE_READ_KEYS: item 1 is dev-admin-key, the development admin key trackhouse start takes while TRACKHOUSE_ADMIN_KEYS is unset',
+    );
+    expect(() => withDevKeys(loadConfig({ TRACKHOUSE_READ_KEYS: 'dev-write-key' }).keys)).toThrow(ConfigError);
+    // Set together, the same names are the operator's own keys, checked by loadConfig as any others.
+    expect([...withDevKeys(loadConfig({ TRACKHOUSE_READ_KEYS: 'dev-write-key', TRACKHOUSE_WRITE_KEYS: 'wk:web' }).keys).read]).toEqual(['dev-write-key']);
+  });
+
   it('treats an empty variable as unset and returns a frozen object', () => {
     const c = loadConfig({ INGEST_PORT: '', KAFKA_SSL: '' });
     expect(c.http.ingestPort).toBe(8080);

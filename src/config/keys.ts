@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ConfigError } from '../common/errors.js';
 import { list } from './parse.js';
 
 export const DEV_WRITE_KEY = 'dev-write-key';
@@ -72,11 +73,40 @@ export const keysSchema = z
 
 export type KeysConfig = z.output<typeof keysSchema>;
 
-/** The keys `trackhouse start` uses when none are configured, so a first run works at once. */
+/**
+ * The keys `trackhouse start` uses when none are configured, so a first run works at once.
+ * keysSchema checks only the keys that were set; a set key equal to a dev key filled in beside it
+ * (TRACKHOUSE_READ_KEYS=dev-write-key alone, say) breaks the same rules, so it is refused here, at
+ * once: the ingest child would otherwise refuse the merged keys only after the broker started.
+ */
 export function withDevKeys(keys: KeysConfig): KeysConfig & { devWrite: boolean; devRead: boolean; devAdmin: boolean } {
   const devWrite = keys.write.size === 0;
   const devRead = keys.read.size === 0;
   const devAdmin = keys.admin.size === 0;
+  const set = {
+    TRACKHOUSE_WRITE_KEYS: devWrite ? [] : [...keys.write.keys()],
+    TRACKHOUSE_READ_KEYS: devRead ? [] : [...keys.read],
+    TRACKHOUSE_ADMIN_KEYS: devAdmin ? [] : [...keys.admin.keys()],
+  };
+  const filled = [
+    ...(devWrite ? [{ key: DEV_WRITE_KEY, role: 'write', variable: 'TRACKHOUSE_WRITE_KEYS' }] : []),
+    ...(devRead ? [{ key: DEV_READ_KEY, role: 'read', variable: 'TRACKHOUSE_READ_KEYS' }] : []),
+    ...(devAdmin ? [{ key: DEV_ADMIN_KEY, role: 'admin', variable: 'TRACKHOUSE_ADMIN_KEYS' }] : []),
+  ];
+  const problems: string[] = [];
+  for (const [variable, given] of Object.entries(set)) {
+    given.forEach((key, i) => {
+      const dev = filled.find((d) => d.key === key);
+      if (dev === undefined) return;
+      // The dev keys are published, so naming one is no leak (the operator's own keys never are).
+      const role = variable === 'TRACKHOUSE_WRITE_KEYS' ? 'write' : variable === 'TRACKHOUSE_READ_KEYS' ? 'read' : 'admin';
+      problems.push(
+        `${variable}: item ${i + 1} is ${dev.key}, the development ${dev.role} key trackhouse start takes while ${dev.variable} is unset; ` +
+          `${role === 'admin' ? 'an' : 'a'} ${role} key must differ from every ${dev.role} key: choose another ${role} key, or set ${dev.variable}`,
+      );
+    });
+  }
+  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`, { problems });
   return {
     admin: devAdmin ? new Map([[DEV_ADMIN_KEY, DEV_ADMIN_NAME]]) : keys.admin,
     write: devWrite ? new Map([[DEV_WRITE_KEY, DEV_SOURCE]]) : keys.write,

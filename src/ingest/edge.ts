@@ -28,7 +28,7 @@ import { contentEncoding, decodeUtf8, inflate, tooLarge, withoutBom, type Conten
 import { errorBody, problem, type EventProblem } from './problems.js';
 import type { IngestMetrics } from './metrics.js';
 import { mayHoldWide, objectOf, parseEventJson } from './jsontext.js';
-import { emptyRecord, normalizeEvent, type NormalizeContext } from './normalize.js';
+import { emptyRecord, normalizeEvent, notATime, type NormalizeContext } from './normalize.js';
 import { eventBytes, rejectRecord } from './rejects.js';
 import { CALLS, callForPath, isJitsuPath, isJitsuServerPath, type CallKind } from './routes.js';
 import { JITSU_SCRIPT_CACHE, readJitsuScript } from './jitsu-script.js';
@@ -458,7 +458,7 @@ export class IngestEdge {
       if (typeof obj.sentAt === 'string') {
         const sentAt = parseIsoTime(obj.sentAt, EVENT_TIME);
         if (Number.isNaN(sentAt)) {
-          this.bodyRefused(r, new HttpError('invalid_body', 'sentAt must be an ISO 8601 time'), body, { receivedAt });
+          this.bodyRefused(r, new HttpError('invalid_body', notATime('sentAt')), body, { receivedAt });
           return;
         }
         ctx.sentAt = sentAt;

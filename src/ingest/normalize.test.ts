@@ -60,8 +60,23 @@ describe('normalizeEvent', () => {
     expect(run({ ...call, sentAt: undefined }).out.timestamp).toBe(Date.parse('2030-01-01T13:00:00.000Z'));
     // timestamp, when given, wins.
     expect(run({ ...call, timestamp: '2030-01-01T13:00:05.500Z' }).out.timestamp).toBe(RECEIVED - 2000);
-    expect(run({ ...call, originalTimestamp: 'yesterday' }).problem).toMatchObject({ code: 'invalid_timestamp', message: 'originalTimestamp must be an ISO 8601 time' });
-    expect(run({ ...call, originalTimestamp: 5 }).problem).toMatchObject({ code: 'invalid_timestamp', message: 'originalTimestamp must be an ISO 8601 string' });
+    expect(run({ ...call, originalTimestamp: 'yesterday' }).problem).toMatchObject({ code: 'invalid_timestamp', message: expect.stringMatching(/^originalTimestamp must be an ISO 8601 time/) });
+    expect(run({ ...call, originalTimestamp: 5 }).problem).toMatchObject({ code: 'invalid_timestamp', message: expect.stringMatching(/^originalTimestamp must be an ISO 8601 string/) });
+  });
+
+  it('says how to write a time it cannot read: an example, and that a time without a zone is UTC', () => {
+    // A new user's first mistakes: a word, Unix seconds, an impossible day, an RFC 2822 date.
+    const call = { type: 'track', userId: 'u', event: 'e' };
+    const example = 'such as 2026-08-01T12:00:00.000Z (or with an offset, +02:00; a time without a zone is UTC)';
+    expect(run({ ...call, timestamp: 'yesterday' }).problem).toEqual({ code: 'invalid_timestamp', message: `timestamp must be an ISO 8601 time ${example}` });
+    expect(run({ ...call, timestamp: '2026-02-30T00:00:00Z' }).problem?.message).toBe(`timestamp must be an ISO 8601 time ${example}`);
+    expect(run({ ...call, timestamp: 'Sat, 06 Dec 2026 03:00:00 GMT' }).problem?.message).toBe(`timestamp must be an ISO 8601 time ${example}`);
+    expect(run({ ...call, timestamp: 1765000000 }).problem).toEqual({
+      code: 'invalid_timestamp',
+      message: `timestamp must be an ISO 8601 string ${example}, not a number`,
+    });
+    expect(run({ ...call, sentAt: 'now' }).problem?.message).toBe(`sentAt must be an ISO 8601 time ${example}`);
+    expect(run({ ...call, sentAt: true }).problem?.message).toBe(`sentAt must be an ISO 8601 string ${example}, not a boolean`);
   });
 
   it('keeps the timestamp as given, sentAt recorded, when skew correction is off (imports)', () => {

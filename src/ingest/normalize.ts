@@ -94,6 +94,12 @@ const ID_TOO_LONG = {
 
 const TIMESTAMP_RANGE = `timestamp (after clock-skew correction) must be between ${TIME_RANGE_TEXT.replace(' to ', ' and ')}`;
 const SENT_AT_RANGE = `sentAt must be between ${TIME_RANGE_TEXT.replace(' to ', ' and ')}`;
+/** What a time that cannot be read is refused with: how to write one (parseIsoTime's EVENT_TIME rules). */
+export const TIME_EXAMPLE = 'such as 2026-08-01T12:00:00.000Z (or with an offset, +02:00; a time without a zone is UTC)';
+/** `name` is text that is not a time (built only for a refusal). */
+export const notATime = (name: string): string => `${name} must be an ISO 8601 time ${TIME_EXAMPLE}`;
+/** `name` is not text at all (a Unix time as a number, say). */
+const notAString = (name: string, value: unknown): string => `${name} must be an ISO 8601 string ${TIME_EXAMPLE}, not ${value === null ? 'null' : `a ${typeof value}`}`;
 
 /** Marker for a field of the wrong type (ids and names). */
 const WRONG = Symbol('wrong type');
@@ -226,24 +232,24 @@ export function normalizeEvent(raw: unknown, fixedType: EventType | null, ctx: N
   let ts = NaN;
   if (typeof rawTs === 'string') {
     ts = parseIsoTime(rawTs, EVENT_TIME);
-    if (Number.isNaN(ts)) return problem('invalid_timestamp', `${tsName} must be an ISO 8601 time`);
+    if (Number.isNaN(ts)) return problem('invalid_timestamp', notATime(tsName));
   } else if (ctx.msTimes === true && typeof rawTs === 'number') {
     if (!Number.isFinite(rawTs)) return problem('invalid_timestamp', `${tsName} must be a finite time`);
     // Milliseconds with a fraction (Python's time.time() * 1000) are taken to the millisecond
     // below: the record's times are whole milliseconds (Avro longs).
     ts = Math.floor(rawTs);
   } else if (rawTs !== undefined && rawTs !== null) {
-    return problem('invalid_timestamp', `${tsName} must be an ISO 8601 string`);
+    return problem('invalid_timestamp', notAString(tsName, rawTs));
   }
   let sentAt = ctx.sentAt;
   const rawSent = raw.sentAt;
   if (typeof rawSent === 'string') {
     sentAt = parseIsoTime(rawSent, EVENT_TIME);
-    if (Number.isNaN(sentAt)) return problem('invalid_timestamp', 'sentAt must be an ISO 8601 time');
+    if (Number.isNaN(sentAt)) return problem('invalid_timestamp', notATime('sentAt'));
   } else if (ctx.msTimes === true && typeof rawSent === 'number' && Number.isFinite(rawSent)) {
     sentAt = Math.floor(rawSent);
   } else if (rawSent !== undefined && rawSent !== null) {
-    return problem('invalid_timestamp', 'sentAt must be an ISO 8601 string');
+    return problem('invalid_timestamp', notAString('sentAt', rawSent));
   }
   const receivedAt = ctx.receivedAt;
   const timestamp = Number.isNaN(ts) ? receivedAt : sentAt === null || ctx.skew === false ? ts : receivedAt - (sentAt - ts);

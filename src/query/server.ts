@@ -26,6 +26,18 @@ import { createQueryMetrics, type QueryMetrics, type Route } from './metrics.js'
 import { parseEventsRequest, parseRollupsRequest, type EventsRequest, type Limits, type RollupsRequest } from './params.js';
 import { createClickHouseRunner, createQueryStore, cursorTailText, NULL_TAIL, type PageRows, type SqlRunner } from './querystore.js';
 
+/**
+ * The 404 hint for a Segment (or Jitsu) event path: `npm start` prints both ports, and a call
+ * meant for the ingest reaching this one said only "no route" (a new user's mix-up).
+ */
+const SENT_TO_QUERY_PORT = 'this is the query port; events go to the ingest port (INGEST_PORT, 8080 unless set)';
+/**
+ * The ingest's Segment call paths (/v1/<call>, analytics.js's one-letter forms, /v1/import) and
+ * Jitsu's (/api/s/[s2s/]<call>), as src/ingest/routes.ts takes them; written here since the query
+ * API does not import the ingest (docs/architecture.md). Only a 404's wording depends on it.
+ */
+const EVENT_PATH = /^\/(?:v1\/(?:track|identify|page|screen|group|alias|batch|import|[tipsgab])|api\/s\/(?:s2s\/)?(?:track|identify|page|screen|group|alias))\/?$/;
+
 export interface QueryOptions {
   config: Config;
   /** Shared with the sink in the all-in-one: every setting a query relies on is in its own SQL. */
@@ -443,7 +455,7 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
     router.finish(cors, (res, req) => {
       const start = performance.now();
       // With CORS headers: a page that called a wrong path can read why.
-      send(forMethod(res, req), 404, noRouteBody(req), [...corsOf(req), ...REPLY_HEADERS]);
+      send(forMethod(res, req), 404, noRouteBody(req, EVENT_PATH.test(req.getUrl()) ? SENT_TO_QUERY_PORT : ''), [...corsOf(req), ...REPLY_HEADERS]);
       metrics.done('other', 404, start);
     });
   };

@@ -165,6 +165,14 @@ describe.each([
   });
 });
 
+it('start with several of its ports taken (a second trackhouse on another data dir) names every one, before it starts a broker', async () => {
+  // Named one at a time, a user set INGEST_PORT, started again, met QUERY_PORT, and so on.
+  const dataDir = path.join(dir.path, 'start-ports-taken');
+  const o = await run('start', { INGEST_PORT: String(busyPort), QUERY_PORT: String(uwsBusyPort), SINK_PORT: '0', BI_PORT: 'off', BI_NATIVE_PORT: 'off', TRACKHOUSE_DATA_DIR: dataDir });
+  expectCleanFailure(o, new RegExp(`INGEST_PORT=${busyPort} is already in use`), new RegExp(`QUERY_PORT=${uwsBusyPort} is in use too: give it a free port as well`));
+  expect(existsSync(path.join(dataDir, 'kafka'))).toBe(false);
+});
+
 describe('dependencies that do not answer', () => {
   it('ingest with an unreachable KAFKA_BROKERS names KAFKA_BROKERS and the address it tried', async () => {
     const o = await run('ingest', {

@@ -207,14 +207,15 @@ describe('bad input', () => {
 
   it('each kind of bad body gets its status and a JSON body naming the problem, and lands in the rejected topic', async () => {
     const m = randomUUID();
-    const cases: { name: string; path: string; body: string | Buffer; headers?: Record<string, string>; status: number; code: string }[] = [
+    const example = 'such as 2026-08-01T12:00:00.000Z (or with an offset, +02:00; a time without a zone is UTC)';
+    const cases: { name: string; path: string; body: string | Buffer; headers?: Record<string, string>; status: number; code: string; error?: string }[] = [
       { name: 'malformed JSON', path: 'track', body: `{"userId":"${m}_1_",`, status: 400, code: 'malformed_json' },
       { name: 'not UTF-8', path: 'batch', body: Buffer.concat([Buffer.from(`{"m":"${m}_2_`), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]), status: 400, code: 'not_utf8' },
       { name: 'not an object', path: 'track', body: `["${m}_3_"]`, status: 400, code: 'invalid_body' },
       { name: 'batch without array', path: 'batch', body: `{"batch":{"m":"${m}_4_"}}`, status: 400, code: 'invalid_body' },
       { name: 'track without event', path: 'track', body: `{"userId":"${m}_5_"}`, status: 400, code: 'missing_field' },
       { name: 'no user', path: 'identify', body: `{"traits":{"m":"${m}_6_"}}`, status: 400, code: 'missing_id' },
-      { name: 'bad timestamp', path: 'page', body: `{"userId":"${m}_7_","timestamp":"yesterday"}`, status: 400, code: 'invalid_timestamp' },
+      { name: 'bad timestamp', path: 'page', body: `{"userId":"${m}_7_","timestamp":"yesterday"}`, status: 400, code: 'invalid_timestamp', error: `timestamp must be an ISO 8601 time ${example}` },
       { name: 'timestamp out of range', path: 'track', body: `{"userId":"${m}_8_","event":"e","timestamp":"2400-01-01T00:00:00Z"}`, status: 400, code: 'invalid_timestamp' },
       { name: 'properties not an object', path: 'track', body: `{"userId":"${m}_9_","event":"e","properties":[1]}`, status: 400, code: 'invalid_field' },
       { name: 'group without groupId', path: 'group', body: `{"userId":"${m}_10_"}`, status: 400, code: 'missing_field' },
@@ -223,11 +224,14 @@ describe('bad input', () => {
       { name: 'single event over 32 KB', path: 'track', body: `{"userId":"${m}_13_","event":"e","properties":{"x":"${'a'.repeat(40_000)}"}}`, status: 413, code: 'body_too_large' },
       { name: 'batch over 500 KB', path: 'batch', body: `{"m":"${m}_14_","batch":["${'a'.repeat(600_000)}"]}`, status: 413, code: 'body_too_large' },
       { name: 'gzip bomb', path: 'batch', body: Buffer.concat([gzipSync(`{"m":"${m}_15_","pad":"`), gzipSync(Buffer.alloc(50_000_000, 0x61))]), headers: { 'content-encoding': 'gzip' }, status: 413, code: 'body_too_large' },
+      // The answer says how to write a time (a new user's first guess is a word or Unix seconds).
+      { name: 'batch sentAt not a time', path: 'batch', body: `{"sentAt":"now","batch":[{"type":"track","userId":"${m}_16_","event":"e"}]}`, status: 400, code: 'invalid_body', error: `sentAt must be an ISO 8601 time ${example}` },
     ];
     for (const c of cases) {
       const r = await post(`${ingest.url}/v1/${c.path}`, c.body, c.headers);
       expect([c.name, r.status, r.body.success, r.body.code]).toEqual([c.name, c.status, false, c.code]);
       expect(typeof r.body.error).toBe('string');
+      if (c.error !== undefined) expect([c.name, r.body.error]).toEqual([c.name, c.error]);
     }
     for (const [i, c] of cases.entries()) {
       const marker = `${m}_${i + 1}_`;

@@ -147,6 +147,25 @@ describe('QUERY_CORS_ORIGINS=* (the default)', () => {
     expect([missing!.status, JSON.parse(missing!.body).message, missing!.headers['access-control-allow-origin']]).toEqual([404, 'no route for GET /v1/user/alice/events', '*']);
   });
 
+  it('answers an event sent to the query port by mistake with a 404 that names the ingest port', async () => {
+    // A new user's mix-up: `npm start` prints both ports, and curl to the query one got only
+    // "no route for POST /v1/track", which does not say where events go.
+    const event = JSON.stringify({ userId: 'u', event: 'e' });
+    const answers = await exchange(query.server.port, [
+      { method: 'POST', path: '/v1/track', headers: json, body: event },
+      { method: 'POST', path: '/v1/batch/', headers: json, body: '{"batch":[]}' },
+      { method: 'POST', path: '/api/s/s2s/track', headers: json, body: event },
+      { method: 'GET', path: '/v1/tracks' },
+    ]);
+    const hint = ': this is the query port; events go to the ingest port (INGEST_PORT, 8080 unless set)';
+    expect(answers.map((a) => [a.status, JSON.parse(a.body).message])).toEqual([
+      [404, `no route for POST /v1/track${hint}`],
+      [404, `no route for POST /v1/batch/${hint}`],
+      [404, `no route for POST /api/s/s2s/track${hint}`],
+      [404, 'no route for GET /v1/tracks'],
+    ]);
+  });
+
   it('leaves the ops routes as on every port: no CORS headers, OPTIONS 405, no trailing slash', async () => {
     const [health, options, slash] = await exchange(query.server.port, [
       { method: 'GET', path: '/healthz', headers: { Origin: SITE } },
