@@ -185,7 +185,7 @@ export async function startAllInOne(): Promise<number> {
  * from JavaScript once the statement ends, as after any stop, and only then does the process exit
  * (and give up the lock). Outside SHUTDOWN_TIMEOUT_MS, and not bounded here: the statement's own
  * time limit bounds it, and process.exit() would wait for it all the same (Node joins the libuv
- * pool thread the statement runs on).
+ * pool thread the statement runs on). A second signal still exits at once: ./hardexit.ts.
  */
 async function untilReleased(ch: ClickHouseHandle | null, life: Lifecycle, log: Logger): Promise<void> {
   if (ch === null) return;
