@@ -67,10 +67,14 @@ export async function startAllInOne(): Promise<number> {
   // A bad rules file stops the start before anything runs.
   streamRules(config, config.stream.inQuery);
   const life = new Lifecycle(log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.allInOneDrainDelayMs, reloadOnHangup: config.tls.files !== null });
-  // chDB keeps the folder until a BI statement it is running ends (untilReleased, below, waits for
-  // it): the lock stays until then, naming this process, so a new start says who holds the folder.
+  // The lock is no part of the Lifecycle: it is released once, in the `finally` below, after chDB
+  // has let go of the folder (untilReleased: a BI statement it runs ends) or was never opened, so a
+  // new start meanwhile is told who holds the folder. A part's stop could not know that: a
+  // supervised part giving up during start-up stops the parts while openClickHouse is still under
+  // way (`ch` not set yet), and the lock, released then, was free while this process opened chDB
+  // (start-giveup.test.ts). A hard cut (SHUTDOWN_TIMEOUT_MS, a second signal) ends the process
+  // without the `finally`: the lock's exit handler releases it then.
   let ch: ClickHouseHandle | null = null;
-  life.add({ name: 'data dir lock', ifCut: 'released as the process exits', stop: async () => (ch?.biRunning() ? undefined : lock.release()) });
   // Installed first, so Ctrl-C during start-up also stops whatever already runs.
   const signalled = life.untilSignal();
   const componentLog = (component: string) => createLogger(config.logLevel, { component });
@@ -164,7 +168,9 @@ export async function startAllInOne(): Promise<number> {
     }
     throw err;
   } finally {
-    // Every part has stopped (or start-up failed and stopped them): main.ts exits right after.
+    // Every part has stopped (or start-up failed and stopped them), and no start-up step is under
+    // way (one that was has ended: this is its return or throw), so chDB is open only if `ch` is
+    // set. Released here only, then main.ts exits.
     await untilReleased(ch, life, log);
     lock.release();
   }
@@ -179,7 +185,7 @@ export async function startAllInOne(): Promise<number> {
  * from JavaScript once the statement ends, as after any stop, and only then does the process exit
  * (and give up the lock). Outside SHUTDOWN_TIMEOUT_MS, and not bounded here: the statement's own
  * time limit bounds it, and process.exit() would wait for it all the same (Node joins the libuv
- * pool thread the statement runs on).
+ * pool thread the statement runs on). A second signal still exits at once: ./hardexit.ts.
  */
 async function untilReleased(ch: ClickHouseHandle | null, life: Lifecycle, log: Logger): Promise<void> {
   if (ch === null) return;

@@ -21,7 +21,8 @@
 // The bound is hard: SHUTDOWN_TIMEOUT_MS after the signal the process exits whatever its parts are
 // doing (kafkajs retrying against a broker that is gone or paused, an insert that does not end),
 // with one log line naming each part that had not stopped and what that leaves behind, and exit
-// code 1; parts with child processes are killed first. A stop that finishes in time exits the
+// code 1; parts with child processes are killed first. A hard exit (this cut, a second signal) does
+// not wait for a chDB statement still running, nor run libchdb's exit handlers: ./hardexit.ts. A stop that finishes in time exits the
 // process at once (cli/main.ts), so timers and sockets a client library keeps cannot hold it.
 //
 // Supervised parts (the all-in-one's broker and ingest child) are restarted when they crash:
@@ -31,6 +32,7 @@ import { InterruptedError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { Counter } from '../common/metrics.js';
 import type { ReadinessCheck } from '../common/http.js';
+import { exitNow, prepareHardExit } from './hardexit.js';
 import { settleHangup } from './hangup.js';
 
 export interface Stoppable {
@@ -275,7 +277,7 @@ export class Lifecycle {
       { timeoutMs, unfinished: left.map((p) => p.name), left: what },
       `SHUTDOWN_TIMEOUT_MS (${timeoutMs} ms) passed ${why}; exiting with code 1.${what.length > 0 ? ` Left: ${what.join('; ')}` : ''}`,
     );
-    process.exit(1);
+    exitNow(1);
   }
 
   /**
@@ -306,9 +308,11 @@ export class Lifecycle {
             return;
           }
           log.warn({ signal }, 'second signal: exiting now');
-          process.exit(130);
+          exitNow(130);
         }
         stoppingSince = performance.now();
+        // The hard exits that may follow (the cut, a second signal) then wait for nothing.
+        prepareHardExit();
         log.info({ signal, drainDelayMs }, drainDelayMs > 0 ? 'stopping: not ready from now on, stopping after the drain delay' : 'stopping');
         // Not cleared when the stop ends: the command exits right after (cli/main.ts); should
         // anything keep it alive anyway, this still ends it. Not unref'd, for the same reason.

@@ -262,4 +262,52 @@ describe('SIGTERM while chDB runs a BI statement', () => {
       startDir.remove();
     }
   });
+
+  it('a second signal while start waits for the statement exits 130 at once, not when the statement ends, and frees the data dir', { timeout: 180_000 }, async () => {
+    const startDir = tempDir('trackhouse-bound-bi2-');
+    try {
+      const ports = { ingest: await freePort(), query: await freePort(), sink: await freePort(), bi: await freePort() };
+      const start = run(['start'], {
+        KAFKA_BROKERS: kafkaBrokers().join(','),
+        ...uniqueTopicEnv('bound-bi2'),
+        TRACKHOUSE_DATA_DIR: startDir.path,
+        INGEST_PORT: String(ports.ingest),
+        QUERY_PORT: String(ports.query),
+        SINK_PORT: String(ports.sink),
+        BI_PORT: String(ports.bi),
+        BI_NATIVE_PORT: 'off',
+      });
+      await start.waitFor('Ctrl-C drains and stops everything');
+      await start.waitFor('stream processor running');
+      // 28 s, within the BI statements' own limit (30 s); chDB cannot stop it.
+      const statementMs = 28_000;
+      const statementSent = performance.now();
+      void fetch(`http://127.0.0.1:${ports.bi}/?max_block_size=1`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from('default:dev-read-key').toString('base64')}` },
+        body: `SELECT sum(sleepEachRow(1)) FROM numbers(${statementMs / 1000})`,
+      }).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 1_500));
+      start.child.kill('SIGTERM');
+      await start.waitFor(new RegExp(`"pid":${start.pid},"component":"start","msg":"stopped"\\}`), 60_000);
+      expect(isAlive(start.pid)).toBe(true);
+      // Past the window in which a repeated signal counts once (REPEAT_WINDOW_MS).
+      await new Promise((r) => setTimeout(r, 1_500));
+      start.child.kill('SIGTERM');
+      const code = await start.exited;
+      const exitedAfterMs = performance.now() - statementSent;
+      const why = `exit ${code} ${Math.round(exitedAfterMs)} ms after the statement was sent\n${start.stdout().slice(-4000)}\n${start.stderr().slice(-2000)}`;
+      // 130, not 139: libchdb's exit handlers did not run beside the statement (src/cli/hardexit.ts).
+      expect(code, why).toBe(130);
+      expect(start.logs().some((l) => l.msg === 'second signal: exiting now'), why).toBe(true);
+      // It did not wait for the statement (process.exit() did: Node joins the pool thread it runs on).
+      // Its end is seconds away from the exit; no machine is that slow to end a process.
+      expect(exitedAfterMs, why).toBeLessThan(statementMs);
+      expect(start.logs().some((l) => l.msg === 'the BI statement ended and chDB let go of the data dir: exiting'), why).toBe(false);
+      // The lock's exit handler ran before the process ended.
+      expect(existsSync(path.join(startDir.path, 'trackhouse.lock')), why).toBe(false);
+    } finally {
+      startDir.remove();
+    }
+  });
 });
