@@ -9,6 +9,7 @@
 import { migrate, openClickHouse } from '../src/warehouse/index.js';
 import { silentLogger } from '../src/common/log.js';
 import { ErasureStore } from '../src/regulations/store.js';
+import { ROLLUP_TIME_SQL } from '../src/schema/index.js';
 
 export interface ErasureArgs {
   dir: string;
@@ -72,14 +73,14 @@ async function run(args: ErasureArgs): Promise<ErasureResult> {
     const t2 = performance.now();
     await store.rebuildRollups(erased.days);
     const t3 = performance.now();
-    // Every rollup equals an aggregation of what `events` holds now (what a rebuild gives).
+    // Every rollup equals an aggregation of what `events` holds now in the rollups' day range (what a rebuild gives).
     const pairs: [string, string][] = [
       ['SELECT toString(day) d, source, type, event, events, users FROM events_daily_by_event_v ORDER BY d, source, type, event',
-        'SELECT toString(toDate(timestamp)) d, source, type, event, count() events, uniqExact(user_key) users FROM events GROUP BY d, source, type, event ORDER BY d, source, type, event'],
+        `SELECT toString(toDate(timestamp)) d, source, type, event, count() events, uniqExact(user_key) users FROM events WHERE ${ROLLUP_TIME_SQL} GROUP BY d, source, type, event ORDER BY d, source, type, event`],
       ['SELECT toString(day) d, source, category, events, users FROM events_daily_by_category_v ORDER BY d, source, category',
-        "SELECT toString(toDate(timestamp)) d, source, category, count() events, uniqExact(user_key) users FROM events WHERE category != '' GROUP BY d, source, category ORDER BY d, source, category"],
+        `SELECT toString(toDate(timestamp)) d, source, category, count() events, uniqExact(user_key) users FROM events WHERE category != '' AND ${ROLLUP_TIME_SQL} GROUP BY d, source, category ORDER BY d, source, category`],
       ['SELECT toString(day) d, source, group_id, events, users FROM events_daily_by_group_v ORDER BY d, source, group_id',
-        "SELECT toString(toDate(timestamp)) d, source, group_id, count() events, uniqExact(user_key) users FROM events WHERE group_id != '' GROUP BY d, source, group_id ORDER BY d, source, group_id"],
+        `SELECT toString(toDate(timestamp)) d, source, group_id, count() events, uniqExact(user_key) users FROM events WHERE group_id != '' AND ${ROLLUP_TIME_SQL} GROUP BY d, source, group_id ORDER BY d, source, group_id`],
     ];
     let equal = true;
     for (const [a, b] of pairs) {

@@ -4,7 +4,7 @@
 import { parseIsoTime, typedTime, type IsoTimeProblem } from '../common/isotime.js';
 import { readQuery } from '../common/querystring.js';
 import { SOURCE_NAME, SOURCE_NAME_RULE } from '../config/index.js';
-import { EVENT_TYPES, MAX_ID_LENGTH, STORABLE_TIMES, type EventType } from '../schema/index.js';
+import { EVENT_TYPES, MAX_ID_LENGTH, ROLLUP_END_MS, STORABLE_TIMES, type EventType } from '../schema/index.js';
 import { decodeCursor, scopeFingerprint, type Cursor } from './cursor.js';
 import { InvalidParameterError } from './errors.js';
 
@@ -181,7 +181,8 @@ export function parseRollupsRequest(query: string): RollupsRequest {
   };
 }
 
-const LAST_DATE_MS = Date.UTC(2149, 5, 6);
+/** Midnight of the last day a rollup's `day` (a ClickHouse Date) holds: 2149-06-06. */
+const LAST_DATE_MS = ROLLUP_END_MS - DAY_MS;
 
 /** The part of a request that selects its answer, for the cache (the user is kept apart). */
 export function eventsCacheKey(r: EventsRequest): string {

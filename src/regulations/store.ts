@@ -12,25 +12,26 @@
 // the materialized views' own SELECTs. Rows the sink inserts for such a day between the delete and
 // the rebuild would be counted twice there (the mutation does not touch parts written after it);
 // docs/data-protection.md says so.
+// The rebuild counts only events in the rollups' day range (ROLLUP_TIME_SQL, as the views of
+// clickhouse/004 do): toDate() of a time outside ClickHouse Date's range is another day.
 import type { ClickHouseClient } from '@clickhouse/client';
+import { ROLLUP_TIME_SQL } from '../schema/index.js';
 
 const SYNC = { mutations_sync: '2' } as const;
 
-/** The rollup tables and the SELECT of the materialized view that fills each (clickhouse/002). */
+/** The rollup tables and the SELECT of the materialized view that fills each (clickhouse/004), for `days`. */
 const ROLLUPS = [
   {
     table: 'events_daily_by_event',
-    select: 'SELECT toDate(timestamp) AS day, source, type, event, count() AS events, uniqExactState(user_key) AS users FROM events WHERE toDate(timestamp) IN {days:Array(Date)} GROUP BY day, source, type, event',
+    select: `SELECT toDate(timestamp) AS day, source, type, event, count() AS events, uniqExactState(user_key) AS users FROM events WHERE ${ROLLUP_TIME_SQL} AND toDate(timestamp) IN {days:Array(Date)} GROUP BY day, source, type, event`,
   },
   {
     table: 'events_daily_by_category',
-    select:
-      "SELECT toDate(timestamp) AS day, source, category, count() AS events, uniqExactState(user_key) AS users FROM events WHERE category != '' AND toDate(timestamp) IN {days:Array(Date)} GROUP BY day, source, category",
+    select: `SELECT toDate(timestamp) AS day, source, category, count() AS events, uniqExactState(user_key) AS users FROM events WHERE category != '' AND ${ROLLUP_TIME_SQL} AND toDate(timestamp) IN {days:Array(Date)} GROUP BY day, source, category`,
   },
   {
     table: 'events_daily_by_group',
-    select:
-      "SELECT toDate(timestamp) AS day, source, group_id, count() AS events, uniqExactState(user_key) AS users FROM events WHERE group_id != '' AND toDate(timestamp) IN {days:Array(Date)} GROUP BY day, source, group_id",
+    select: `SELECT toDate(timestamp) AS day, source, group_id, count() AS events, uniqExactState(user_key) AS users FROM events WHERE group_id != '' AND ${ROLLUP_TIME_SQL} AND toDate(timestamp) IN {days:Array(Date)} GROUP BY day, source, group_id`,
   },
 ] as const;
 
@@ -42,20 +43,23 @@ export interface ErasedRows {
 export class ErasureStore {
   constructor(private readonly client: ClickHouseClient) {}
 
-  /** Deletes the users' rows; returns how many there were and on which days (UTC). */
+  /**
+   * Deletes the users' rows; returns how many there were and the days (UTC) the rollups counted
+   * them on (an event outside the rollups' day range is counted on none).
+   */
   async deleteUsers(userKeys: readonly string[]): Promise<ErasedRows> {
     const rs = await this.client.query({
-      query: 'SELECT toString(toDate(timestamp)) AS day, count() AS n FROM events WHERE user_key IN {keys:Array(String)} GROUP BY day ORDER BY day',
+      query: `SELECT toString(toDate(timestamp)) AS day, count() AS n, countIf(${ROLLUP_TIME_SQL}) AS counted FROM events WHERE user_key IN {keys:Array(String)} GROUP BY day ORDER BY day`,
       query_params: { keys: userKeys },
       format: 'JSONEachRow',
     });
-    const found = await rs.json<{ day: string; n: string | number }>();
+    const found = await rs.json<{ day: string; n: string | number; counted: string | number }>();
     const events = found.reduce((a, r) => a + Number(r.n), 0);
     if (events > 0) {
       await this.client.command({ query: 'ALTER TABLE events DELETE WHERE user_key IN {keys:Array(String)}', query_params: { keys: userKeys }, clickhouse_settings: SYNC });
     }
     await this.client.command({ query: 'ALTER TABLE sink_recent_ids DELETE WHERE user_key IN {keys:Array(String)}', query_params: { keys: userKeys }, clickhouse_settings: SYNC });
-    return { events, days: found.map((r) => r.day) };
+    return { events, days: found.filter((r) => Number(r.counted) > 0).map((r) => r.day) };
   }
 
   /** Rows of the users still in `events` (after a delete: rows the sink had in flight). */

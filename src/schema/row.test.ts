@@ -12,6 +12,10 @@ import {
   MAX_JSON_DEPTH,
   MIN_TIME_MS,
   recordTimesStorable,
+  ROLLUP_DAYS_TEXT,
+  ROLLUP_END_MS,
+  ROLLUP_FIRST_MS,
+  ROLLUP_TIME_SQL,
   USER_KEY_SQL,
   userKeyOf,
 } from './row.js';
@@ -69,6 +73,35 @@ describe('the storable time range', () => {
     expect(isStorableTime(Date.parse('2299-12-31T23:59:59.999Z'))).toBe(true);
     expect(isStorableTime(Date.parse('2300-01-01T00:00:00.000Z'))).toBe(false);
     expect([MIN_TIME_MS, END_TIME_MS]).toEqual([Date.UTC(1900, 0, 1), Date.UTC(2300, 0, 1)]);
+  });
+});
+
+describe('the rollups\' day range', () => {
+  const migration = () => readFileSync(fileURLToPath(new URL('../../clickhouse/004_rollups_date_range.sql', import.meta.url)), 'utf8');
+
+  it('is ClickHouse Date\'s: events from 1970-01-01 up to, not including, 2149-06-07 (UTC)', () => {
+    expect([ROLLUP_FIRST_MS, ROLLUP_END_MS]).toEqual([0, Date.parse('2149-06-07T00:00:00.000Z')]);
+    expect(ROLLUP_DAYS_TEXT).toBe(`${new Date(ROLLUP_FIRST_MS).toISOString().slice(0, 10)} to ${new Date(ROLLUP_END_MS - 1).toISOString().slice(0, 10)}`);
+  });
+
+  it('says the same bounds in its SQL text', () => {
+    const bounds = [...ROLLUP_TIME_SQL.matchAll(/toDateTime64\('([^']+)', 3, 'UTC'\)/g)].map((m) => Date.parse(`${m[1]!.replace(' ', 'T')}Z`));
+    expect(bounds).toEqual([ROLLUP_FIRST_MS, ROLLUP_END_MS]);
+    expect(ROLLUP_TIME_SQL).toMatch(/^timestamp >= .* AND timestamp < .*$/);
+  });
+
+  it('is the range clickhouse/004 gives each materialized view and each repair', () => {
+    const sql = migration();
+    const views = [...sql.matchAll(/ALTER TABLE (\w+) MODIFY QUERY\n[\s\S]*?\nWHERE (.*)\n/g)].map((m) => [m[1], m[2]]);
+    expect(views).toEqual([
+      ['events_daily_by_event_mv', ROLLUP_TIME_SQL],
+      ['events_daily_by_category_mv', `category != '' AND ${ROLLUP_TIME_SQL}`],
+      ['events_daily_by_group_mv', `group_id != '' AND ${ROLLUP_TIME_SQL}`],
+    ]);
+    // Every bound in the file is the range's: the repairs select `NOT (range)` and `range`.
+    const ranges = sql.split('\n').filter((l) => !l.startsWith('--') && l.includes('toDateTime64'));
+    for (const l of ranges) expect(l).toContain(ROLLUP_TIME_SQL);
+    expect(ranges.filter((l) => l.includes(`NOT (${ROLLUP_TIME_SQL})`))).toHaveLength(6);
   });
 });
 

@@ -68,6 +68,27 @@ export function isStorableTime(ms: number): boolean {
   return ms >= MIN_TIME_MS && ms < END_TIME_MS;
 }
 
+// ---- which day the daily rollups count it on ----
+
+/**
+ * The daily rollups' `day` is a ClickHouse `Date` (1970-01-01 to 2149-06-06), and toDate() of a
+ * time outside it wraps or clamps (1900-01-01 becomes 2079-06-07, 2299-12-31 2120-07-26,
+ * 2149-06-07 1970-01-01): the rollups count only events with ROLLUP_FIRST_MS <= timestamp <
+ * ROLLUP_END_MS. Such events stay in `events`.
+ */
+export const ROLLUP_FIRST_MS = Date.UTC(1970, 0, 1);
+/** The first millisecond whose day a rollup cannot hold (exclusive end): 2149-06-07 00:00:00.000 UTC. */
+export const ROLLUP_END_MS = Date.UTC(2149, 5, 7);
+/** The days the rollups hold, as people read them. */
+export const ROLLUP_DAYS_TEXT = '1970-01-01 to 2149-06-06';
+/**
+ * The same range over `events.timestamp`, in ClickHouse's terms: the WHERE of the rollups'
+ * materialized views (clickhouse/004_rollups_date_range.sql, which a unit test keeps equal to
+ * this text) and of the erasure's day rebuild.
+ */
+export const ROLLUP_TIME_SQL =
+  "timestamp >= toDateTime64('1970-01-01 00:00:00', 3, 'UTC') AND timestamp < toDateTime64('2149-06-07 00:00:00', 3, 'UTC')";
+
 /**
  * Every time of a record fits `events` (whole milliseconds in the storable range): the records
  * encodeTsvRow writes. The sink dead-letters the others, and the view leaves them out the same way.

@@ -1,5 +1,7 @@
 // Applies clickhouse/NNN_name.sql in order, each once. Every statement is itself idempotent
-// (IF NOT EXISTS), so a run interrupted half-way is finished by the next one.
+// (IF NOT EXISTS; a view's MODIFY QUERY; a synchronous delete of rows followed by the
+// non-deduplicated insert that rebuilds them), so a run interrupted half-way is finished by the
+// next one.
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
