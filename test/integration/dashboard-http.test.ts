@@ -141,14 +141,20 @@ describe('GET /v1/pipeline with the ingest refusing requests at the door', () =>
   afterAll(async () => {
     await ingest?.close();
   });
-  it('counts a wrong write key, a missing one and an unreadable keyless body by code; the page has their list', async () => {
+  it('counts a wrong write key, a missing one, an unreadable keyless body and an encoding it cannot undo by code; the page has their list', async () => {
     // Sent as an app would: no Authorization header at all unless given.
     const post = (headers: Record<string, string>, body: string) =>
       fetch(`${ingest.url}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
     const wrongKey = { authorization: `Basic ${Buffer.from('not-a-write-key:').toString('base64')}` };
     const batch = JSON.stringify({ batch: [{ type: 'track', userId: 'u1', event: 'E', messageId: 'refused-1' }] });
-    const answers = [await post(wrongKey, batch), await post(wrongKey, batch), await post({}, batch), await post({}, '{"batch":[')];
-    expect(answers.map((a) => a.status)).toEqual([401, 401, 401, 400]);
+    const answers = [
+      await post(wrongKey, batch),
+      await post(wrongKey, batch),
+      await post({}, batch),
+      await post({}, '{"batch":['),
+      await post({ 'content-encoding': 'br' }, batch), // refused before its body is read
+    ];
+    expect(answers.map((a) => a.status)).toEqual([401, 401, 401, 400, 415]);
     // One scrape a second at most, shared: the next one after the refusals has them.
     await expect
       .poll(
@@ -159,7 +165,7 @@ describe('GET /v1/pipeline with the ingest refusing requests at the door', () =>
         },
         { timeout: 10_000 },
       )
-      .toEqual({ status: 200, unauthenticated: { unknown_write_key: 2, missing_write_key: 2 }, bodies_rejected: { malformed_json: 1 } });
+      .toEqual({ status: 200, unauthenticated: { unknown_write_key: 2, missing_write_key: 2 }, bodies_rejected: { malformed_json: 1, unsupported_encoding: 1 } });
     // The page (no key, no data) has the place the refusals are listed, under the rejected events.
     const html = await (await fetch(`http://127.0.0.1:${q.server.port}/dashboard`)).text();
     expect(html).toContain('<h3 id="refused-title">Requests refused before any event was read</h3>');
