@@ -69,6 +69,9 @@ ${banner}
     <h2 id="rejected-title">Rejected events by reason</h2>
     <p class="status" data-status></p>
     <ol class="bars" data-list></ol>
+    <h3 id="refused-title">Requests refused before any event was read</h3>
+    <p class="note" data-refused-note></p>
+    <ol class="refused" data-refused aria-labelledby="refused-title"></ol>
   </section>
   <section id="alerts" class="panel" aria-labelledby="alerts-title">
     <h2 id="alerts-title">Alerts</h2>

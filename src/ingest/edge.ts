@@ -283,6 +283,8 @@ export class IngestEdge {
     const encoding = contentEncoding(req.getHeader('content-encoding'));
     if (encoding === null) {
       const shown = req.getHeader('content-encoding').slice(0, 100);
+      // Counted with the other bodies refused, so the dashboard can say why an app's sends fail.
+      this.deps.metrics.bodyRejected('unsupported_encoding');
       this.refuse(r, new HttpError('unsupported_encoding', `content encoding ${shown} is not accepted; send gzip, deflate or none`), true);
       return;
     }

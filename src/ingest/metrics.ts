@@ -47,7 +47,7 @@ export class IngestMetrics implements ProducerStats {
     });
     this.rejectedBodies = new Counter({
       name: 'trackhouse_ingest_bodies_rejected_total',
-      help: 'Whole request bodies refused (malformed JSON, not UTF-8, too large, ...), by reason',
+      help: 'Whole request bodies refused (malformed JSON, not UTF-8, too large, an encoding not taken, ...), by reason',
       labelNames: ['code'],
       registers,
     });

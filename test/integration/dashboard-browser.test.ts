@@ -201,6 +201,36 @@ describe.runIf(executablePath !== null)('dashboard in a browser (Chromium), agai
     await page.context().close();
   });
 
+  it('shows requests refused before any event was read (a wrong write key, none, an unreadable body) by code, with what each means', async () => {
+    const test = 'refused requests';
+    // What an app with a wrong key pasted into its SDK sends: the ingest answers 401 and writes
+    // nothing to Kafka, so only its counters (read through /v1/pipeline) know.
+    const post = (headers: Record<string, string>, body: string) => fetch(`${aio.ingestUrl}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+    const wrongKey = { authorization: `Basic ${Buffer.from('not-a-write-key:').toString('base64')}` };
+    const batch = JSON.stringify({ batch: [{ type: 'track', userId, event: eventName, messageId: `${run}-refused` }] });
+    const answers = [
+      ...(await Promise.all([1, 2, 3].map(() => post(wrongKey, batch)))).map((r) => r.status),
+      (await post({}, batch)).status, // no key anywhere
+      (await post({}, '{"batch":[')).status, // no key, and a body that is not JSON
+    ];
+    expect(answers).toEqual([401, 401, 401, 401, 400]);
+    const { page, errors } = await open();
+    await enterKey(page, 'dev-read-key');
+    const refused = (code: string) => page.locator(`#rejected [data-refused] li[data-code=${code}]`);
+    await expect.poll(() => refused('unknown_write_key').locator('.value').textContent().catch(() => null), { timeout: 20_000 }).toBe('3');
+    expect(await refused('unknown_write_key').locator('.label').textContent()).toBe('unknown_write_key (401)');
+    expect(await refused('unknown_write_key').locator('.meaning').textContent()).toContain('the key the app sends is not in TRACKHOUSE_WRITE_KEYS');
+    // The keyless body that did not parse is counted as keyless and by its reason, as the ingest counts it.
+    expect(await refused('missing_write_key').locator('.value').textContent()).toBe('2');
+    expect(await refused('missing_write_key').locator('.meaning').textContent()).toContain('Set the write key in the SDK');
+    expect(await refused('malformed_json').locator('.value').textContent()).toBe('1');
+    expect(await refused('malformed_json').locator('.meaning').textContent()).toContain('not JSON');
+    expect((await page.textContent('#rejected [data-refused-note]'))?.toLowerCase()).toContain('since the ingest started');
+    await screenshot(page, test);
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
   it("shows one user's events, with the type and event filters and cursor paging", async () => {
     const { page, errors } = await open();
     await enterKey(page, 'dev-read-key');

@@ -1,10 +1,13 @@
 // GET /dashboard and its files on the real query server: content types, caching (the page
 // revalidated with its ETag, files under a build hash cached for a year), gzip, the CSP, HEAD and
-// other methods, and GET /v1/pipeline behind the read key like the rest of the API.
+// other methods, and GET /v1/pipeline behind the read key like the rest of the API; with a real
+// ingest (on the run's broker), the requests it refused before reading any event counted by code
+// in /v1/pipeline, and the page's place for them.
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONTENT_SECURITY_POLICY } from '../../src/dashboard/index.js';
 import { exchange } from '../support/raw-http.js';
+import { startTestIngest, type TestIngest } from './ingest-support.js';
 import { READ_KEY, startHarness, type Harness } from './query-helpers.js';
 
 let h: Harness;
@@ -122,5 +125,50 @@ describe('GET /v1/pipeline', () => {
     expect(r.status).toBe(200);
     expect(r.headers.get('cache-control')).toBe('no-store');
     expect(r.body).toMatchObject({ ingest: { configured: false }, sink: { configured: false } });
+  });
+});
+
+describe('GET /v1/pipeline with the ingest refusing requests at the door', () => {
+  let ingest: TestIngest;
+  let q: Awaited<ReturnType<Harness['another']>>;
+
+  beforeAll(async () => {
+    ingest = await startTestIngest();
+    // A second query server on the harness's chDB (one data dir per process), reading this ingest.
+    q = await h.another({ dashboard: true, env: { DASHBOARD_INGEST_URL: ingest.url } });
+  }, 120_000);
+
+  afterAll(async () => {
+    await ingest?.close();
+  });
+  it('counts a wrong write key, a missing one, an unreadable keyless body and an encoding it cannot undo by code; the page has their list', async () => {
+    // Sent as an app would: no Authorization header at all unless given.
+    const post = (headers: Record<string, string>, body: string) =>
+      fetch(`${ingest.url}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+    const wrongKey = { authorization: `Basic ${Buffer.from('not-a-write-key:').toString('base64')}` };
+    const batch = JSON.stringify({ batch: [{ type: 'track', userId: 'u1', event: 'E', messageId: 'refused-1' }] });
+    const answers = [
+      await post(wrongKey, batch),
+      await post(wrongKey, batch),
+      await post({}, batch),
+      await post({}, '{"batch":['),
+      await post({ 'content-encoding': 'br' }, batch), // refused before its body is read
+    ];
+    expect(answers.map((a) => a.status)).toEqual([401, 401, 401, 400, 415]);
+    // One scrape a second at most, shared: the next one after the refusals has them.
+    await expect
+      .poll(
+        async () => {
+          const r = await q.get('/v1/pipeline');
+          const i = (r.body as { ingest: { unauthenticated: unknown; bodies_rejected: unknown } }).ingest;
+          return { status: r.status, unauthenticated: i.unauthenticated, bodies_rejected: i.bodies_rejected };
+        },
+        { timeout: 10_000 },
+      )
+      .toEqual({ status: 200, unauthenticated: { unknown_write_key: 2, missing_write_key: 2 }, bodies_rejected: { malformed_json: 1, unsupported_encoding: 1 } });
+    // The page (no key, no data) has the place the refusals are listed, under the rejected events.
+    const html = await (await fetch(`http://127.0.0.1:${q.server.port}/dashboard`)).text();
+    expect(html).toContain('<h3 id="refused-title">Requests refused before any event was read</h3>');
+    expect(html).toMatch(/<ol class="refused" data-refused aria-labelledby="refused-title"><\/ol>/);
   });
 });

@@ -97,7 +97,7 @@ export interface Harness {
   base: string;
   get(path: string, key?: string | null): Promise<Reply>;
   /** Another query server on the same ClickHouse client (as the all-in-one shares it). */
-  another(opts?: { env?: Env }): Promise<{ server: QueryServer; registry: Registry; get(path: string): Promise<Reply> }>;
+  another(opts?: { env?: Env; dashboard?: boolean }): Promise<{ server: QueryServer; registry: Registry; get(path: string): Promise<Reply> }>;
   close(): Promise<void>;
 }
 
@@ -141,7 +141,8 @@ export async function startHarness(opts: { env?: Env; dashboard?: boolean; graph
     async another(o = {}) {
       const cfg = testConfig(dir.path, { ...opts.env, ...o.env });
       const reg = createRegistry('query', false);
-      const other = await startQuery({ config: cfg, clickhouse: ch.client, log: silentLogger(), registry: reg });
+      const more = o.dashboard ? [dashboardRoutes(cfg, silentLogger())] : [];
+      const other = await startQuery({ config: cfg, clickhouse: ch.client, log: silentLogger(), registry: reg, routes: more });
       others.push(other);
       return { server: other, registry: reg, get: (path: string) => fetchReply(`http://127.0.0.1:${other.port}${path}`, READ_KEY) };
     },

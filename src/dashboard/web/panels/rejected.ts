@@ -1,11 +1,14 @@
 // Rejected events by reason. From live volume (`/v1/volume?by=reason`, today) where the
 // server has it; otherwise (no live volume, or its stream not running yet) from the ingest's own
 // counters (since it started), where the query process can read them; otherwise the panel says
-// neither is available.
+// neither is available. Below them, requests the ingest refused before reading any event (a wrong
+// or missing write key, a body it could not read), by code with what each means, from the
+// ingest's counters in /v1/pipeline: they are never written to Kafka, so live volume has none.
 import { ApiError, type Api } from '../api.js';
-import { bars, part, setStatus } from '../dom.js';
+import { bars, el, part, replace, setStatus } from '../dom.js';
 import { fmtInt } from '../format.js';
 import { isPartUnavailable, type Panel, panelError } from '../panel.js';
+import { refusals } from '../refusals.js';
 import { rankCounts, sumByKey, utcDay } from '../series.js';
 import type { PipelineStatus, VolumeRow } from '../types.js';
 import { RECHECK_MS } from './live.js';
@@ -26,6 +29,7 @@ export class RejectedPanel implements Panel {
     pipeline.onStatus((s) => {
       this.ingest = s.ingest;
       if (this.useIngest) this.renderIngest();
+      this.renderRefused();
     });
   }
 
@@ -34,6 +38,8 @@ export class RejectedPanel implements Panel {
     this.useIngest = false;
     this.volumeMissingSince = null;
     part(this.section, 'list').replaceChildren();
+    part(this.section, 'refused').replaceChildren();
+    part(this.section, 'refused-note').textContent = '';
     setStatus(this.section, 'Waiting for the read key.');
   }
 
@@ -47,6 +53,7 @@ export class RejectedPanel implements Panel {
         // The stream is starting (or runs elsewhere): the ingest's counters now, live volume at the next refresh.
         this.useIngest = true;
         this.renderIngest();
+        this.renderRefused();
         return;
       }
       if (!(err instanceof ApiError && err.kind === 'not_found')) {
@@ -56,6 +63,7 @@ export class RejectedPanel implements Panel {
     }
     this.volumeMissingSince = rows === null ? Date.now() : null;
     this.useIngest = rows === null;
+    this.renderRefused();
     if (rows === null) {
       this.renderIngest();
       return;
@@ -75,10 +83,44 @@ export class RejectedPanel implements Panel {
       part(this.section, 'list').replaceChildren();
       return;
     }
-    setStatus(this.section, "Since the ingest started, from its /metrics (live volume is not available). Whole bodies refused are marked 'body'.", 'info');
-    const merged: Record<string, number> = { ...i.events_rejected };
-    for (const [k, v] of Object.entries(i.bodies_rejected ?? {})) merged[`body: ${k}`] = (merged[`body: ${k}`] ?? 0) + v;
-    this.render(merged);
+    // Whole bodies refused are listed below with the other refused requests, not here.
+    setStatus(this.section, 'Since the ingest started, from its /metrics (live volume is not available).', 'info');
+    this.render(i.events_rejected);
+  }
+
+  /** Requests refused before any event was read: the ingest's counters, whatever the list above reads. */
+  private renderRefused(): void {
+    const i = this.ingest;
+    const note = part(this.section, 'refused-note');
+    const list = part(this.section, 'refused');
+    if (i === null) return; // no /v1/pipeline answer yet
+    if (!i.configured || (i.unauthenticated === null && i.bodies_rejected === null)) {
+      note.textContent = 'Not available: the query process cannot read the ingest\'s /metrics (DASHBOARD_INGEST_URL).';
+      list.replaceChildren();
+      return;
+    }
+    note.textContent = this.useIngest
+      ? 'Since the ingest started, from its /metrics, as above. The sender got the status shown.'
+      : 'Since the ingest started, from its /metrics: these are never written to Kafka, so live volume (above) has none, except bodies refused with a valid key, which are also rejected events above. The sender got the status shown.';
+    const rows = refusals(i.unauthenticated, i.bodies_rejected);
+    if (rows.length === 0) {
+      replace(list, el('li', { class: 'empty' }, 'No requests refused.'));
+      return;
+    }
+    const max = Math.max(...rows.map((r) => r.count), 1);
+    replace(
+      list,
+      ...rows.map((r) => {
+        const bar = el('span', { class: 'bar' });
+        bar.style.width = `${Math.max(1, (r.count / max) * 100)}%`;
+        return el(
+          'li',
+          { 'data-code': r.code },
+          el('div', { class: 'row' }, el('span', { class: 'label' }, r.status === null ? r.code : `${r.code} (${r.status})`), el('span', { class: 'value' }, fmtInt(r.count)), bar),
+          el('p', { class: 'meaning' }, r.meaning),
+        );
+      }),
+    );
   }
 
   private render(counts: Record<string, number>): void {
