@@ -8,6 +8,7 @@
 // the main thread whole (transferred, not copied) with the value end offsets and the keys: one
 // message per chunk of up to 4,000 events, nothing per event crosses the thread boundary.
 import { payloadReader, translatePayload, Refused, type SegmentCall } from '../ingest/formats/index.js';
+import { vendorRefusal } from '../ingest/formats/refusal.js';
 import { parseEventJson } from '../ingest/jsontext.js';
 import { emptyRecord, normalizeEvent, type NormalizeContext } from '../ingest/normalize.js';
 import { problem, type EventProblem } from '../ingest/problems.js';
@@ -173,7 +174,7 @@ export class ChunkEncoder {
       }
       // Mixpanel's time (Unix ms here) as the project's wall clock -> UTC.
       if (format === 'mixpanel' && this.mixpanelZone !== null && typeof call.timestamp === 'number') call.timestamp = this.mixpanelZone.toUtc(call.timestamp);
-      this.call(item, i, call, t.calls.length === 1 ? item.text : undefined, t.raw[i]);
+      this.call(item, i, call, t.calls.length === 1 ? item.text : undefined, t.raw[i], format);
     }
   }
 
@@ -183,7 +184,8 @@ export class ChunkEncoder {
     if (what !== null) throw new ImportInputError(`${this.inputName}: item ${item.pos + 1} is ${what}; ${SNOWPLOW_ENRICHED_HELP}`);
   }
 
-  private call(item: Item, index: number, raw: unknown, text: string | undefined, original: unknown = raw): void {
+  /** `vendor`: the format `original` is in (raw its translation), whose fields a refusal names. */
+  private call(item: Item, index: number, raw: unknown, text: string | undefined, original: unknown = raw, vendor: ItemFormat | null = null): void {
     if (isObj(raw) && (raw as SegmentCall).messageId === undefined) {
       // No id of its own: one derived from the file and position, the same on every run.
       (raw as SegmentCall).messageId = derivedEventId(this.inputId, item.pos, index);
@@ -216,7 +218,8 @@ export class ChunkEncoder {
       }
       p = problem('event_too_large', `the event is larger than ${this.o.maxEventBytes / 1024} KB`);
     }
-    this.reject(item, p, undefined, text, original);
+    // A vendor's event is refused naming its own field (distinct_id, not userId), as at the edge.
+    this.reject(item, (vendor === null ? null : vendorRefusal(vendor, p, raw, original)) ?? p, undefined, text, original);
   }
 
   /** Encodes this.rec after the open chunk's values (growing the buffer when it does not fit); returns its end. */

@@ -82,6 +82,44 @@ describe('import items', () => {
     expect((await all(jsonItems(chunks('[{"a":1}]\n[{"b":2}]\n'), 0))).map((i) => i.text)).toEqual(['[{"a":1}]', '[{"b":2}]']);
   });
 
+  // `curl .../engage | jq . > out.json` was cut into lines, each invalid_json: every entry rejected.
+  it('reads a pretty-printed JSON object whole as one item, its text kept (64-bit integers as written)', async () => {
+    const saved = JSON.stringify({ results: [{ $distinct_id: 'u1', $properties: { n: 1 } }] }, null, 2).replace('"n": 1', '"n": 12345678901234567891');
+    for (const input of [saved, `\ufeff \n\t${saved}\n\n`]) {
+      // In chunks that cut the first line and the rest anywhere.
+      expect(await all(jsonItems(chunks(input.slice(0, 5), input.slice(5, 40), input.slice(40)), 0))).toEqual([{ pos: 0, text: saved }]);
+    }
+    expect(await all(jsonItems(chunks(saved), 1))).toEqual([]);
+    const batch = '{\n  "batch": [\n    {"type": "track", "event": "a"}\n  ]\n}';
+    expect(await all(jsonItems(chunks(batch), 0))).toEqual([{ pos: 0, text: batch }]);
+  });
+
+  it('reads a { input as NDJSON when its first line parses, and a broken one as lines with their positions', async () => {
+    expect((await all(jsonItems(chunks('{"a":1}\n{"b":\n2}\n'), 0))).map((i) => [i.pos, i.text])).toEqual([
+      [0, '{"a":1}'],
+      [1, '{"b":'],
+      [2, '2}'],
+    ]);
+    // Neither NDJSON nor one value: each line as NDJSON reads it, to be rejected where it is.
+    expect((await all(jsonItems(chunks('{"a":\n1}}\n\n{"c":3}\n'), 0))).map((i) => [i.pos, i.text])).toEqual([
+      [0, '{"a":'],
+      [1, '1}}'],
+      [3, '{"c":3}'],
+    ]);
+  });
+
+  it('refuses a multi-line JSON value larger than MAX_ARRAY_BYTES with what to do instead', async () => {
+    const mb = Buffer.alloc(1024 * 1024, ' ');
+    async function* input(): AsyncGenerator<Buffer> {
+      yield Buffer.from('{\n"results": [');
+      for (let i = 0; i < 300; i++) yield mb;
+      yield Buffer.from(']}');
+    }
+    const read = all(jsonItems(input(), 0));
+    await expect(read).rejects.toThrow(ImportInputError);
+    await expect(read).rejects.toThrow(/at most 256 MB.*NDJSON/);
+  });
+
   it('cuts an array\'s text into its elements\' texts, whatever their strings and nesting hold', () => {
     const elements = [
       '{"a":"],[,}{\\"","b":[1,{"c":[]}]}',

@@ -35,7 +35,11 @@ export const MAX_LINE_CHARS = 64 * 1024 * 1024;
 /** What is kept of such a line: what the rejected topic keeps of a value (its record is cut there anyway). */
 const LONG_LINE_HEAD = REJECT_VALUE_BYTES;
 
-/** NDJSON or a JSON array (told by its first non-blank character, '['). */
+/**
+ * NDJSON, a JSON array (told by its first non-blank character, '['), or one JSON value written
+ * over many lines (first non-blank character '{' and a first line that is not JSON on its own).
+ * A BOM and whitespace before the first character are skipped.
+ */
 export async function* jsonItems(stream: AsyncIterable<Buffer>, skip: number): AsyncGenerator<Item[]> {
   const it = stream[Symbol.asyncIterator]();
   const head: Buffer[] = [];
@@ -62,19 +66,55 @@ export async function* jsonItems(stream: AsyncIterable<Buffer>, skip: number): A
       yield r.value;
     }
   }
-  if (firstChar === '[') {
-    const parts: Buffer[] = [];
-    let size = 0;
-    for await (const b of rest()) {
-      parts.push(b);
-      size += b.length;
-      if (size > MAX_ARRAY_BYTES) {
-        throw new ImportInputError(
-          `a JSON array input may hold at most ${MAX_ARRAY_BYTES / 1024 / 1024} MB (it is read whole); give larger ones as NDJSON, one event per line (jq -c '.[]' in.json > out.ndjson)`,
-        );
-      }
+  if (firstChar === '{') {
+    // NDJSON when its first line is a JSON value (streamed, as before); else a saved API answer
+    // or a pretty-printed object (`jq . > out.json`), read whole as one JSON value when it parses
+    // as one. Only the first line is held to tell: an NDJSON input is not read into memory.
+    let nl = -1;
+    for (let i = 0; i < head.length && nl < 0; i++) {
+      const at = head[i]!.indexOf(0x0a);
+      if (at >= 0) nl = head.slice(0, i).reduce((n, b) => n + b.length, 0) + at;
     }
-    const text = withoutBom(Buffer.concat(parts).toString('utf8'));
+    while (nl < 0 && !done && headLen <= MAX_LINE_CHARS) {
+      const r = await it.next();
+      if (r.done) {
+        done = true;
+        break;
+      }
+      const at = r.value.indexOf(0x0a);
+      if (at >= 0) nl = headLen + at;
+      head.push(r.value);
+      headLen += r.value.length;
+    }
+    if (nl < 0 && headLen > MAX_LINE_CHARS) {
+      // A first line this long is rejected as an NDJSON line is (event_too_large).
+      yield* lineItems(rest(), skip);
+      return;
+    }
+    const first = Buffer.concat(head);
+    if (parses(withoutBom(first.subarray(0, nl < 0 ? first.length : nl).toString('utf8')))) {
+      yield* lineItems(rest(), skip);
+      return;
+    }
+    const text = await wholeText(rest(), 'a JSON input written over many lines (its first line is not JSON on its own)', "jq -c '.results[]' in.json > out.ndjson, or '.batch[]'");
+    if (parses(text)) {
+      // Its text, as an NDJSON line is handed over: the encoder's readers keep 64-bit integers as
+      // sent (JSON.parse's value rounds them). A list inside it (`results`, `batch`) is the
+      // format's to read, as on one line.
+      if (skip === 0) yield [{ pos: 0, text: text.trim() }];
+      return;
+    }
+    // Broken NDJSON: its lines are rejected one by one, with their positions.
+    yield* lineItems(
+      (async function* () {
+        yield Buffer.from(text);
+      })(),
+      skip,
+    );
+    return;
+  }
+  if (firstChar === '[') {
+    const text = await wholeText(rest(), 'a JSON array input', "jq -c '.[]' in.json > out.ndjson");
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -105,6 +145,31 @@ export async function* jsonItems(stream: AsyncIterable<Buffer>, skip: number): A
     return;
   }
   yield* lineItems(rest(), skip);
+}
+
+/** An input read whole (a JSON array, or one JSON value): its text without a BOM; refused past MAX_ARRAY_BYTES. */
+async function wholeText(stream: AsyncIterable<Buffer>, what: string, instead: string): Promise<string> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const b of stream) {
+    parts.push(b);
+    size += b.length;
+    if (size > MAX_ARRAY_BYTES) {
+      throw new ImportInputError(
+        `${what} may hold at most ${MAX_ARRAY_BYTES / 1024 / 1024} MB (it is read whole); give larger ones as NDJSON, one event per line (${instead})`,
+      );
+    }
+  }
+  return withoutBom(Buffer.concat(parts).toString('utf8'));
+}
+
+function parses(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -34,8 +34,9 @@ import { CALLS, callForPath, isJitsuPath, isJitsuServerPath, type CallKind } fro
 import { JITSU_SCRIPT_CACHE, readJitsuScript } from './jitsu-script.js';
 import { posthogScriptRoutes } from './posthog-script.js';
 import { AnalyticsScriptRoutes } from './analytics-script.js';
-import { decodeRequest, defaultReplies, formatRoute, Refused, type FormatRoute, type Replies, type SegmentCall } from './formats/index.js';
+import { decodeRequest, defaultReplies, formatRoute, Refused, type FormatRoute, type Replies, type SegmentCall, type Vendor } from './formats/index.js';
 import { COOKIELESS, COOKIELESS_SENTINEL, CookielessIds } from './formats/cookieless.js';
+import { vendorRefusal } from './formats/refusal.js';
 import { POSTHOG_UNKNOWN_TOKEN, type CookielessCall } from './formats/posthog.js';
 import { posthogConfigJson, posthogConfigScript, POSTHOG_FLAGS } from './formats/posthog-sdk.js';
 import { RecordSlab } from './slab.js';
@@ -534,7 +535,7 @@ export class IngestEdge {
         }
         ctx.source = own.source;
       }
-      this.event(r, call as SegmentCall, null, i, null, t.raw[i]);
+      this.event(r, call as SegmentCall, null, i, null, t.raw[i], decoded.vendor);
     }
     if (r.rejected !== null && decoded.vendor === 'amplitude' && r.accepted > 0) {
       // Amplitude's contract: a 400 means nothing of the request was taken (its SDKs resend the
@@ -640,7 +641,8 @@ export class IngestEdge {
   }
 
   /** Validates, normalizes and encodes one event; an invalid one becomes a rejected record. */
-  private event(r: IngestRequest, raw: unknown, type: EventType | null, index: number, body: Buffer | null, original: unknown = raw): void {
+  /** `vendor`: the format `original` came in (raw is its translation), whose fields a refusal names. */
+  private event(r: IngestRequest, raw: unknown, type: EventType | null, index: number, body: Buffer | null, original: unknown = raw, vendor: Vendor | null = null): void {
     const rec = this.scratch;
     let p: EventProblem | null = normalizeEvent(raw, type, this.nctx, rec);
     if (p === null) {
@@ -670,7 +672,10 @@ export class IngestEdge {
       }
       p = problem('event_too_large', `the event is larger than ${this.deps.config.ingest.maxEventBytes / 1024} KB`);
     }
-    this.rejectEvent(r, p, index, original, undefined, body);
+    // A vendor's event is refused naming its own field (distinct_id, not userId): only here, on refusal.
+    const own = vendor === null ? null : vendorRefusal(vendor, p, raw, original);
+    if (own !== null) this.rejectEvent(r, own, index, original, own.field, body);
+    else this.rejectEvent(r, p, index, original, undefined, body);
   }
 
   private suppressed(r: IngestRequest, index: number, original: Buffer): void {

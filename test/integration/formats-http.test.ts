@@ -364,6 +364,25 @@ describe("analytics.js at the paths Segment's snippet loads it from", () => {
   });
 });
 
+describe('refusals in vendor terms', () => {
+  // normalizeEvent checks the Segment call each translator makes: its reasons named Segment's
+  // fields ("userId is longer than ..."), which none of these clients sent.
+  it("refuses an id over 8192 characters naming the vendor's own field, in each vendor's answer and the rejected record", async () => {
+    const long = `idlong-${randomUUID()}-${'x'.repeat(8192)}`;
+    const ph = await send('POST', '/batch/', JSON.stringify({ api_key: WRITE_KEY, batch: [{ event: 'Long', distinct_id: long }] }));
+    expect([ph.status, JSON.parse(ph.text).rejected]).toEqual([400, [{ index: 0, code: 'invalid_field', error: 'distinct_id is longer than 8192 characters', field: 'distinct_id' }]]);
+    const [rej] = await reader.waitFor(rejectedTopic, 1, (r) => r.value.includes(long) && r.headers.endpoint === '/batch/');
+    expect([rej!.headers.error_code, rej!.headers.reason]).toEqual(['invalid_field', 'distinct_id is longer than 8192 characters']);
+    const amp = await send('POST', '/2/httpapi', JSON.stringify({ api_key: WRITE_KEY, events: [{ event_type: 'Long', user_id: 'u1', device_id: long }] }));
+    expect([amp.status, JSON.parse(amp.text).events_with_invalid_fields]).toEqual([400, { device_id: [0] }]);
+    const auth = { authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}`, 'content-type': 'application/json' };
+    const mp = await send('POST', '/import?strict=1&project_id=1', JSON.stringify([{ event: 'Long', properties: { distinct_id: long, time: 1600000000000 } }]), auth);
+    expect([mp.status, JSON.parse(mp.text).failed_records]).toEqual([400, [{ index: 0, field: 'properties.distinct_id', message: 'properties.distinct_id is longer than 8192 characters' }]]);
+    const sp = await send('POST', '/com.snowplowanalytics.snowplow/tp2', tp2Body([{ e: 'pv', aid: WRITE_KEY, p: 'web', tv: 'js-3', uid: long }]), { 'content-type': 'application/json' });
+    expect([sp.status, JSON.parse(sp.text).rejected]).toEqual([400, [{ index: 0, code: 'invalid_field', error: 'uid is longer than 8192 characters', field: 'uid' }]]);
+  });
+});
+
 describe('shared rules', () => {
   it('takes Unix-ms times with a fraction (to the ms below, where they made a 500), while Segment calls still refuse a number as timestamp', async () => {
     const user = `frac-${randomUUID()}`;

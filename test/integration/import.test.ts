@@ -267,6 +267,25 @@ describe('trackhouse import', () => {
     expect([ampText.includes(`"order":${WIDE}`), ampText.includes(`"account":${WIDE}`)]).toEqual([true, true]);
   }, 180_000);
 
+  // A saved API answer pretty-printed (`curl .../engage | jq . > out.json`) was cut into lines,
+  // each invalid_json: every entry was rejected.
+  it('loads a pretty-printed saved answer (jq .) whole: Mixpanel\'s Engage {"results":[...]} and a gzip Segment {"batch":[...]} with a BOM, 64-bit integers kept', async () => {
+    const engage = path.join(dir.path, 'mixpanel-engage-pretty.json');
+    const answer = { page: 0, page_size: 1000, results: [{ $distinct_id: 'fid-pretty-1', $properties: { account_id: 1 } }, { $distinct_id: 'fid-pretty-2', $properties: { $email: 'b@example.com' } }], status: 'ok', total: 2 };
+    writeFileSync(engage, `${JSON.stringify(answer, null, 2).replace('"account_id": 1', `"account_id": ${WIDE}`)}\n`);
+    const batch = path.join(dir.path, 'segment-batch-pretty.json.gz');
+    const body = { batch: [{ type: 'track', event: 'Pretty', userId: 'fid-pretty-3', messageId: 'fid-pretty-m1', properties: { order: 1 } }, { type: 'identify', userId: 'fid-pretty-3', messageId: 'fid-pretty-m2', traits: { a: 1 } }] };
+    writeFileSync(batch, gzipSync(`\ufeff\n  ${JSON.stringify(body, null, 2).replace('"order": 1', `"order": ${WIDE}`)}\n`));
+    for (const [file, format, loaded] of [[engage, 'mixpanel-engage', 2], [batch, 'segment', 2]] as const) {
+      const r = await importCli([file, '--format', format, '--progress', 'off']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(summaryOf(r), file).toMatchObject({ loaded, rejected: 0 });
+    }
+    expect(await pipeline.eventsText('fid-pretty-1', 1)).toContain(`"account_id":${WIDE}`);
+    expect(await pipeline.eventsOf('fid-pretty-2', 1)).toHaveLength(1);
+    expect(await pipeline.eventsText('fid-pretty-3', 2)).toContain(`"order":${WIDE}`);
+  }, 180_000);
+
   it('reads a Mixpanel group profile export as group updates with --group-key, and stops saying to pass it when it is missing', async () => {
     // Mixpanel's group profile export (data_group_id): entries do not name the group key.
     const groups = path.join(dir.path, 'mixpanel-group-profiles.ndjson');
