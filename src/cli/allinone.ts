@@ -292,6 +292,9 @@ function supervisionOf(config: Config, log: Logger, registry: Registry, life: Li
     onGiveUp: () => {
       if (life.stopRequested) return;
       given = true;
+      // The same bound as a signal's stop: a part's stop or a start-up step under way (waiting
+      // for a broker that does not answer) that never ends is cut at SHUTDOWN_TIMEOUT_MS, exit 1.
+      life.armCut();
       void life.stopAll().then(() => giveUp(1));
     },
   };

@@ -67,6 +67,25 @@ process.exit(code);
 `,
 );
 
+// `trackhouse start` after a supervised part gave up (no signal): it arms the cut and stops the
+// parts, while the start-up step under way never ends.
+const GIVE_UP = path.join(dir.path, 'give-up.mts');
+writeFileSync(
+  GIVE_UP,
+  `import { Lifecycle } from ${JSON.stringify(LIFECYCLE)};
+const say = (m: string) => process.stdout.write(m + '\\n');
+const log = { info() {}, warn() {}, error(_o: unknown, m: string) { say('error: ' + m); }, debug() {} } as never;
+const life = new Lifecycle(log, { timeoutMs: 300 });
+void life.untilSignal();
+life.add({ name: 'component', stop: async () => say('stopping') });
+life.armCut();
+await life.stopAll();
+say('stopped');
+// The step under way: it never ends (nor would a timer keep the process).
+await new Promise(() => setInterval(() => {}, 1 << 30));
+`,
+);
+
 /** Starts the fixture; `line(text)` waits until its output holds `text`; `exited` is its exit code. */
 function start(drainDelayMs: number, repeatWindowMs: number, stopHangs = false, timeoutMs = 0, fixture?: { afterStopWaitMs: number; disarm: boolean }) {
   const args =
@@ -164,6 +183,24 @@ describe('runUntilSignal', () => {
     p.child.kill('SIGTERM');
     expect(await p.exited).toBe(130);
     expect(p.out()).not.toContain('exit ');
+  });
+});
+
+describe('Lifecycle.armCut', () => {
+  it('exits 1 at SHUTDOWN_TIMEOUT_MS after a stop no signal asked for, when a start-up step never ends', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', GIVE_UP], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    onTestFinished(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    expect(code).toBe(1);
+    expect(out.split('\n').filter(Boolean)).toEqual([
+      'stopping',
+      'stopped',
+      'error: SHUTDOWN_TIMEOUT_MS (300 ms) passed while a start-up step was still running; exiting with code 1.',
+    ]);
   });
 });
 

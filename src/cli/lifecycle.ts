@@ -18,7 +18,8 @@
 // through ./hangup.ts, from main.ts's first line), so a SIGHUP during start-up never ends it.
 // One then is applied once, at ready(): the parts started before it hold the files as they were.
 //
-// The bound is hard: SHUTDOWN_TIMEOUT_MS after the signal the process exits whatever its parts are
+// The bound is hard: SHUTDOWN_TIMEOUT_MS after the signal (or after a supervised part gave up,
+// which stops the parts with no signal: armCut) the process exits whatever its parts are
 // doing (kafkajs retrying against a broker that is gone or paused, an insert that does not end),
 // with one log line naming each part that had not stopped and what that leaves behind, and exit
 // code 1; parts with child processes are killed first. A hard exit (this cut, a second signal) does
@@ -96,8 +97,10 @@ export class Lifecycle {
   /** A SIGHUP came during start-up: reload at ready(). */
   private reloadAsked = false;
   private release!: (clean: boolean) => void;
-  /** SHUTDOWN_TIMEOUT_MS's hard cut, armed by a signal. */
+  /** SHUTDOWN_TIMEOUT_MS's hard cut, armed by a signal or a supervised part's give-up (armCut). */
   private cut: NodeJS.Timeout | null = null;
+  /** ready() was called: start-up had finished. */
+  private wasReady = false;
   /** Resolves once every part is stopped: true when each stopped without an error. */
   readonly stopped = new Promise<boolean>((resolve) => (this.release = resolve));
 
@@ -159,6 +162,7 @@ export class Lifecycle {
   /** Start-up finished: from now on a stop request stops at once. */
   ready(): void {
     if (this.current === 'starting') this.current = 'running';
+    this.wasReady = true;
     this.checkpoint();
     if (this.reloadAsked) {
       this.reloadAsked = false;
@@ -271,13 +275,29 @@ export class Lifecycle {
       }
     }
     const what = left.map((p) => `${p.name}: ${p.ifCut ?? 'its stop did not finish'}`);
-    // During start-up the step under way (fetching jars, waiting for Kafka) is what did not end.
-    const why = this.current === 'starting' && this.inStop === null ? 'while a start-up step was still running' : `before ${left.map((p) => p.name).join(', ')} stopped`;
+    // During start-up the step under way (fetching jars, waiting for Kafka) is what did not end: a
+    // signal's stop waits for it (state still 'starting'); a give-up's stop may be over already.
+    const why = !this.wasReady && this.inStop === null ? 'while a start-up step was still running' : `before ${left.map((p) => p.name).join(', ')} stopped`;
     this.log.error(
       { timeoutMs, unfinished: left.map((p) => p.name), left: what },
       `SHUTDOWN_TIMEOUT_MS (${timeoutMs} ms) passed ${why}; exiting with code 1.${what.length > 0 ? ` Left: ${what.join('; ')}` : ''}`,
     );
     exitNow(1);
+  }
+
+  /**
+   * Arms SHUTDOWN_TIMEOUT_MS's hard cut (once): a signal does, and so does a stop nobody signalled
+   * (a supervised part gave up), so a stop or a start-up step that never ends cannot keep the
+   * process (and the data dir lock) alive. Not cleared when the stop ends: see untilSignal.
+   */
+  armCut(): void {
+    if (this.cut !== null) return;
+    const { timeoutMs } = this.options;
+    // The hard exits that may follow (the cut, a second signal) then wait for nothing.
+    prepareHardExit();
+    // Cut a little early: killing children, the log line and the exit itself take time, and an
+    // orchestrator counts SHUTDOWN_TIMEOUT_MS to the process being gone, not to the cut.
+    this.cut = setTimeout(() => this.giveUp(timeoutMs), timeoutMs - exitMarginMs(timeoutMs));
   }
 
   /**
@@ -287,7 +307,7 @@ export class Lifecycle {
    * window exits at once with 130. Install it before start-up, so a signal then is honoured too.
    */
   untilSignal(): Promise<number> {
-    const { timeoutMs, repeatWindowMs = REPEAT_WINDOW_MS } = this.options;
+    const { repeatWindowMs = REPEAT_WINDOW_MS } = this.options;
     const drainDelayMs = this.options.drainDelayMs ?? 0;
     const log = this.log;
     return new Promise((resolve) => {
@@ -311,14 +331,10 @@ export class Lifecycle {
           exitNow(130);
         }
         stoppingSince = performance.now();
-        // The hard exits that may follow (the cut, a second signal) then wait for nothing.
-        prepareHardExit();
         log.info({ signal, drainDelayMs }, drainDelayMs > 0 ? 'stopping: not ready from now on, stopping after the drain delay' : 'stopping');
         // Not cleared when the stop ends: the command exits right after (cli/main.ts); should
         // anything keep it alive anyway, this still ends it. Not unref'd, for the same reason.
-        // Cut a little early: killing children, the log line and the exit itself take time, and
-        // an orchestrator counts SHUTDOWN_TIMEOUT_MS to the process being gone, not to the cut.
-        this.cut = setTimeout(() => this.giveUp(timeoutMs), timeoutMs - exitMarginMs(timeoutMs));
+        this.armCut();
         void this.requestStop().then((clean) => {
           if (clean) log.info('stopped');
           done(clean ? 0 : 1);

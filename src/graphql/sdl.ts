@@ -1,5 +1,7 @@
 // The GraphQL schema's SDL: the one definition the server builds from. docs/schema.graphql is its
 // printed copy for readers and tools; src/graphql/schema.test.ts fails when the two differ.
+import { ROLLUP_DAYS_TEXT } from '../schema/index.js';
+
 export const SDL = /* GraphQL */ `
 """
 trackhouse's read API as GraphQL: the same data, checks and cursors as the REST endpoints
@@ -10,7 +12,10 @@ inclusive, \`to\` exclusive.
 type Query {
   "One user: the user id, or the anonymous id for events of a user never identified."
   user(id: String!): User!
-  "Daily rollups: every UTC day whose midnight lies in [from, to), ordered by day, then key."
+  """
+  Daily rollups: every UTC day whose midnight lies in [from, to), ordered by day, then key.
+  An event whose time is outside ClickHouse Date's days (${ROLLUP_DAYS_TEXT}, UTC) is in no rollup (it is kept for user(id)).
+  """
   rollups(by: RollupDimension!, from: String, to: String, source: String): [RollupRow!]!
   "Live volume from the stream processor (as GET /v1/volume)."
   volume(by: VolumeDimension = source, window: VolumeWindow = minute, from: String, to: String, source: String, event: String, type: EventType): Volume!

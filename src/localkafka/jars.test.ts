@@ -1,6 +1,6 @@
 // ensureJars with a stand-in `mvn` on PATH: a fetch ended by a signal (Ctrl-C reaches mvn too)
 // says it was interrupted; a real failure says mvn could not resolve the jars.
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { InterruptedError, PrerequisiteError } from '../common/errors.js';
@@ -42,5 +42,33 @@ describe('ensureJars when mvn does not finish', () => {
     const err = await ensureJars(path.join(dir.path, 'data-fail'), '3.9.2').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PrerequisiteError);
     expect((err as Error).message).toMatch(/^mvn could not resolve Kafka 3\.9\.2 \(broker\) from Maven Central \(exit 1\):\nCould not transfer artifact/);
+  });
+});
+
+describe('ensureJars and the Maven repository it names (<data dir>/m2)', () => {
+  /** As mvn does: the local repository made (mkdir -p, the usual umask) if missing, then a fetch. */
+  const MAKES_REPOSITORY = [
+    'umask 022',
+    'for a in "$@"; do case "$a" in -Dmaven.repo.local=*) mkdir -p "${a#-Dmaven.repo.local=}/org/apache/kafka" ;; esac; done',
+    'exit 1',
+  ].join('\n');
+  const modeOf = (p: string) => statSync(p).mode & 0o777;
+
+  it('makes it 0700 before mvn runs, as every folder trackhouse makes', async () => {
+    fakeMvn('makes-repository', MAKES_REPOSITORY);
+    const data = path.join(dir.path, 'data-m2-new');
+    await ensureJars(data, '3.9.2').catch(() => undefined);
+    expect(modeOf(path.join(data, 'm2'))).toBe(0o700);
+    // mvn made what is inside: the folder above keeps it from other users.
+    expect(existsSync(path.join(data, 'm2', 'org', 'apache', 'kafka'))).toBe(true);
+  });
+
+  it('takes group and others off one an earlier version left 0755', async () => {
+    fakeMvn('makes-repository-old', MAKES_REPOSITORY);
+    const data = path.join(dir.path, 'data-m2-old');
+    mkdirSync(path.join(data, 'm2'), { recursive: true });
+    chmodSync(path.join(data, 'm2'), 0o755);
+    await ensureJars(data, '3.9.2').catch(() => undefined);
+    expect(modeOf(path.join(data, 'm2'))).toBe(0o700);
   });
 });

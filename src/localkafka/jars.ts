@@ -2,13 +2,15 @@
 //
 // A throwaway pom (packaging=pom) lists the broker artifact; the dependency plugin copies its
 // runtime closure into <dataDir>/kafka/<version>/<set>/. The Maven repository lives under the
-// data dir too, so nothing is written outside the project. A finished set has a marker file;
+// data dir too (<dataDir>/m2), so nothing is written outside the project; trackhouse makes it 0700
+// before mvn runs, as every folder it names (mvn makes a missing one with the umask's mode, 0755,
+// and the folder it tightens is one an earlier version left so). A finished set has a marker file;
 // concurrent callers (parallel test workers) each resolve into a temp folder and rename it.
 import { spawn } from 'node:child_process';
 import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { InterruptedError, PrerequisiteError } from '../common/errors.js';
-import { makePrivateDir } from '../common/privatedir.js';
+import { makeOwnPrivateDir, makePrivateDir } from '../common/privatedir.js';
 import { checkMaven } from './prereq.js';
 
 const DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1';
@@ -63,11 +65,13 @@ export async function ensureJars(dataDir: string, version: string, set: JarSet =
   checkMaven();
   const work = `${dir}.tmp-${process.pid}-${Date.now()}`;
   makePrivateDir(work);
+  const repository = path.join(dataDir, 'm2');
+  makeOwnPrivateDir(repository);
   writeFileSync(path.join(work, 'pom.xml'), pom(set, version));
   const args = [
     '-q',
     '-B',
-    `-Dmaven.repo.local=${path.join(dataDir, 'm2')}`,
+    `-Dmaven.repo.local=${repository}`,
     '-f',
     path.join(work, 'pom.xml'),
     `${DEPENDENCY_PLUGIN}:copy-dependencies`,

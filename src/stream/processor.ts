@@ -407,6 +407,10 @@ export class StreamProcessor {
         (err: unknown) => {
           // The store refused a write (disk full, say): nothing of this commit is in it, and the
           // records after the last commit are read again after a restart. Stop rather than drift.
+          // process.exit, not cli/hardexit.ts's exitNow: beside chDB (`start`, `query`) this runs
+          // in the stream host thread (hostthread.ts), where process.exit ends that thread only and
+          // the host starts it again, while exitNow's _exit() would end the whole process;
+          // `trackhouse alerts` runs it on its main thread, in a process without chDB.
           this.o.log.fatal({ err }, 'the stream store could not commit; exiting so the next start resumes from the last commit');
           process.exit(1);
         },

@@ -1,11 +1,13 @@
 // `trackhouse start` whose supervised part (here its ingest child) gives up while start-up is still
 // under way (chDB opening, migrations, the view): no signal comes, yet it stops every part,
-// frees the data dir and exits 1, as a give-up after start-up does (start-supervised.test.ts).
+// frees the data dir and exits 1, as a give-up after start-up does (start-supervised.test.ts);
+// and when the start-up step under way then never ends, SHUTDOWN_TIMEOUT_MS cuts it as after a signal.
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, expect, it } from 'vitest';
-import { freePort } from '../../src/localkafka/index.js';
+import { LOCAL_KAFKA_VERSION } from '../../src/config/index.js';
+import { freePort, startLocalBroker } from '../../src/localkafka/index.js';
 import { isAlive, localStartEnv, runCli, type CliProcess } from '../support/cli.js';
 import { kafkaBrokers, tempDir, uniqueTopicEnv } from '../support/env.js';
 
@@ -132,6 +134,71 @@ it('keeps the data dir lock until chDB has let go when its ingest child gives up
     expect(heldAfter, `the lock file stopped naming the start ${lockGoneAt} ms after the crash, and chDB held ${own.path} after that (ms)\n${why}`).toEqual([]);
     expect(existsSync(path.join(own.path, 'trackhouse.lock'))).toBe(false);
   } finally {
+    own.remove();
+  }
+});
+
+it('exits 1 at SHUTDOWN_TIMEOUT_MS, freeing the data dir, when its ingest child gives up while a start-up step waits on a broker that does not answer', { timeout: 180_000 }, async () => {
+  const own = tempDir('trackhouse-giveup-hang-');
+  // A broker of the test's own, to pause: the start's Kafka steps then wait without end (kafkajs's
+  // requests time out after 30 s each, and are tried again).
+  const broker = await startLocalBroker({ dataDir: path.join(own.path, 'broker'), cacheDir: '.trackhouse', version: LOCAL_KAFKA_VERSION, port: 0, controllerPort: 0 });
+  let paused = false;
+  try {
+    const dataDir = path.join(own.path, 'data');
+    const env: Record<string, string> = {
+      KAFKA_BROKERS: broker.brokers.join(','),
+      TRACKHOUSE_DATA_DIR: dataDir,
+      BI_PORT: '0',
+      BI_NATIVE_PORT: '0',
+      LOG_LEVEL: 'info',
+      RESTART_GIVE_UP_AFTER: '0',
+      RESTART_STABLE_MS: '600000',
+      SHUTDOWN_TIMEOUT_MS: '3000',
+    };
+    for (const variable of ['INGEST_PORT', 'QUERY_PORT', 'SINK_PORT']) env[variable] = String(await freePort());
+    const last = Math.max(...readdirSync('clickhouse').filter((f) => /^\d+_.*\.sql$/.test(f)).map((f) => Number(f.split('_')[0])));
+    const c = runCli(['start'], env);
+    racing = c;
+    // At `ingest ready` (the topics made) the broker is paused, the start held meanwhile so it
+    // reaches no Kafka step first. Once the last migration is applied, the next step writes the
+    // audit record, on Kafka: it waits on the paused broker, and the ingest child is killed then.
+    let ingestPid = 0;
+    let seen = '';
+    let handled = 0;
+    c.child.stdout.on('data', (d: Buffer) => {
+      seen += d.toString();
+      const lines = seen.split('\n');
+      for (; handled < lines.length - 1; handled++) {
+        const line = lines[handled]!;
+        if (line.includes('"msg":"ingest ready"')) {
+          process.kill(c.pid, 'SIGSTOP');
+          process.kill(-broker.pid, 'SIGSTOP');
+          paused = true;
+          ingestPid = Number((JSON.parse(line) as { ingestPid: number }).ingestPid);
+          process.kill(c.pid, 'SIGCONT');
+        } else if (line.includes('"msg":"migration applied"') && (JSON.parse(line) as { version: number }).version === last) {
+          process.kill(ingestPid, 'SIGKILL');
+        }
+      }
+    });
+    const code = await c.exited;
+    const why = `${c.stdout().slice(-4000)}\n${c.stderr().slice(-2000)}`;
+    expect(code, why).toBe(1);
+    expect(c.logs().some((l) => typeof l.msg === 'string' && l.msg.startsWith('ingest crashed 1 times in a row')), why).toBe(true);
+    expect(
+      c.logs().some((l) => l.msg === 'SHUTDOWN_TIMEOUT_MS (3000 ms) passed while a start-up step was still running; exiting with code 1.'),
+      why,
+    ).toBe(true);
+    // The cut, not the step's own end (kafkajs gave up on the paused broker after ~30 s, and the
+    // old code exited 1 then, without this line; a step with no time limit of its own, such as mvn
+    // fetching the jars, kept it forever): the audit step had not finished when the process exited.
+    expect(c.logs().some((l) => l.msg === 'the migrations applied could not be written to the audit trail'), why).toBe(false);
+    // The lock's exit handler released it: a new start may take the folder.
+    expect(existsSync(path.join(dataDir, 'trackhouse.lock'))).toBe(false);
+  } finally {
+    if (paused) process.kill(-broker.pid, 'SIGCONT');
+    await broker.stop();
     own.remove();
   }
 });

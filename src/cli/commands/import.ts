@@ -81,7 +81,8 @@ export function registerImport(program: Command): void {
       // Ctrl-C / SIGTERM: stop reading, wait for Kafka's acks of what was sent, save the checkpoint.
       // A second signal exits at once; the checkpoint on disk is then the last one saved. Set up
       // before Kafka is reached, so a Ctrl-C while it connects (kafkajs retries for ~20 s) ends
-      // with a summary too.
+      // with a summary too. process.exit, not hardexit.ts's exitNow: this process never opens chDB,
+      // and what its libuv pool threads run (file reads, compression) ends in milliseconds.
       let signals = 0;
       const onSignal = (sig: NodeJS.Signals) => {
         if (++signals > 1) process.exit(130);
