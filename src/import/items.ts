@@ -105,12 +105,7 @@ export async function* jsonItems(stream: AsyncIterable<Buffer>, skip: number): A
       return;
     }
     // Broken NDJSON: its lines are rejected one by one, with their positions.
-    yield* lineItems(
-      (async function* () {
-        yield Buffer.from(text);
-      })(),
-      skip,
-    );
+    yield* textLines(text, skip);
     return;
   }
   if (firstChar === '[') {
@@ -136,12 +131,7 @@ export async function* jsonItems(stream: AsyncIterable<Buffer>, skip: number): A
       if (out.length > 0) yield out;
       return;
     }
-    yield* lineItems(
-      (async function* () {
-        yield Buffer.from(text);
-      })(),
-      skip,
-    );
+    yield* textLines(text, skip);
     return;
   }
   yield* lineItems(rest(), skip);
@@ -216,6 +206,16 @@ export function elementTexts(text: string): string[] | null {
  * start of a line is kept in pieces until its end arrives (one join per line, not per chunk); one
  * over MAX_LINE_CHARS keeps only its first LONG_LINE_HEAD characters and its length.
  */
+/** The lines of a text already read whole, as NDJSON items (a JSON input that is not one value after all). */
+function textLines(text: string, skip: number): AsyncGenerator<Item[]> {
+  return lineItems(
+    (async function* () {
+      yield Buffer.from(text);
+    })(),
+    skip,
+  );
+}
+
 export async function* lineItems(stream: AsyncIterable<Buffer>, skip: number, maxLine = MAX_LINE_CHARS): AsyncGenerator<Item[]> {
   const decoder = new StringDecoder('utf8');
   let carry: string[] = [];

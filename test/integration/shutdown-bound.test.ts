@@ -207,25 +207,33 @@ describe('SIGTERM with ClickHouse not answering', () => {
   });
 });
 
+/**
+ * `trackhouse start` on free ports with the BI HTTP port on, once every part runs: the hosted
+ * stream starts after the view caught up, and a stop during its group join waits for that join
+ * (5.5 s on a loaded CI host), which is not what these tests check.
+ */
+async function startWithBiPort(dataDir: string, tag: string) {
+  const ports = { ingest: await freePort(), query: await freePort(), sink: await freePort(), bi: await freePort() };
+  const start = run(['start'], {
+    KAFKA_BROKERS: kafkaBrokers().join(','),
+    ...uniqueTopicEnv(tag),
+    TRACKHOUSE_DATA_DIR: dataDir,
+    INGEST_PORT: String(ports.ingest),
+    QUERY_PORT: String(ports.query),
+    SINK_PORT: String(ports.sink),
+    BI_PORT: String(ports.bi),
+    BI_NATIVE_PORT: 'off',
+  });
+  await start.waitFor('Ctrl-C drains and stops everything');
+  await start.waitFor('stream processor running');
+  return { start, ports };
+}
+
 describe('SIGTERM while chDB runs a BI statement', () => {
   it('start stops every part without waiting for it, keeps the data dir lock until it ends, and exits 0', { timeout: 180_000 }, async () => {
     const startDir = tempDir('trackhouse-bound-bi-');
     try {
-      const ports = { ingest: await freePort(), query: await freePort(), sink: await freePort(), bi: await freePort() };
-      const start = run(['start'], {
-        KAFKA_BROKERS: kafkaBrokers().join(','),
-        ...uniqueTopicEnv('bound-bi'),
-        TRACKHOUSE_DATA_DIR: startDir.path,
-        INGEST_PORT: String(ports.ingest),
-        QUERY_PORT: String(ports.query),
-        SINK_PORT: String(ports.sink),
-        BI_PORT: String(ports.bi),
-        BI_NATIVE_PORT: 'off',
-      });
-      await start.waitFor('Ctrl-C drains and stops everything');
-      // Once every part runs: the hosted stream starts after the view caught up, and a stop during
-      // its group join waits for that join (5.5 s on a loaded CI host), which is not what this checks.
-      await start.waitFor('stream processor running');
+      const { start, ports } = await startWithBiPort(startDir.path, 'bound-bi');
       // Longer than SHUTDOWN_TIMEOUT_MS, within the BI statements' own limit (30 s); chDB cannot stop it.
       const statement = fetch(`http://127.0.0.1:${ports.bi}/?max_block_size=1`, {
         method: 'POST',
@@ -266,19 +274,7 @@ describe('SIGTERM while chDB runs a BI statement', () => {
   it('a second signal while start waits for the statement exits 130 at once, not when the statement ends, and frees the data dir', { timeout: 180_000 }, async () => {
     const startDir = tempDir('trackhouse-bound-bi2-');
     try {
-      const ports = { ingest: await freePort(), query: await freePort(), sink: await freePort(), bi: await freePort() };
-      const start = run(['start'], {
-        KAFKA_BROKERS: kafkaBrokers().join(','),
-        ...uniqueTopicEnv('bound-bi2'),
-        TRACKHOUSE_DATA_DIR: startDir.path,
-        INGEST_PORT: String(ports.ingest),
-        QUERY_PORT: String(ports.query),
-        SINK_PORT: String(ports.sink),
-        BI_PORT: String(ports.bi),
-        BI_NATIVE_PORT: 'off',
-      });
-      await start.waitFor('Ctrl-C drains and stops everything');
-      await start.waitFor('stream processor running');
+      const { start, ports } = await startWithBiPort(startDir.path, 'bound-bi2');
       // 28 s, within the BI statements' own limit (30 s); chDB cannot stop it.
       const statementMs = 28_000;
       const statementSent = performance.now();

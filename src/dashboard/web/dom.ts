@@ -59,12 +59,12 @@ export function bars(list: HTMLElement, items: readonly { label: string; value: 
     return;
   }
   const max = Math.max(...items.map((i) => i.value), 1);
-  replace(
-    list,
-    ...items.map((i) => {
-      const bar = el('span', { class: 'bar' });
-      bar.style.width = `${Math.max(1, (i.value / max) * 100)}%`;
-      return el('li', { title: i.title }, el('span', { class: 'label' }, i.label), el('span', { class: 'value' }, i.text), bar);
-    }),
-  );
+  replace(list, ...items.map((i) => el('li', { title: i.title }, el('span', { class: 'label' }, i.label), el('span', { class: 'value' }, i.text), bar(i.value, max))));
+}
+
+/** A bar whose width is `value`'s share of `max` (at least 1 %, so a count is never invisible). */
+export function bar(value: number, max: number): HTMLElement {
+  const b = el('span', { class: 'bar' });
+  b.style.width = `${Math.max(1, (value / max) * 100)}%`;
+  return b;
 }

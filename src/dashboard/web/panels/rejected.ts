@@ -5,7 +5,7 @@
 // or missing write key, a body it could not read), by code with what each means, from the
 // ingest's counters in /v1/pipeline: they are never written to Kafka, so live volume has none.
 import { ApiError, type Api } from '../api.js';
-import { bars, el, part, replace, setStatus } from '../dom.js';
+import { bar, bars, el, part, replace, setStatus } from '../dom.js';
 import { fmtInt } from '../format.js';
 import { isPartUnavailable, type Panel, panelError } from '../panel.js';
 import { refusals } from '../refusals.js';
@@ -110,16 +110,14 @@ export class RejectedPanel implements Panel {
     const max = Math.max(...rows.map((r) => r.count), 1);
     replace(
       list,
-      ...rows.map((r) => {
-        const bar = el('span', { class: 'bar' });
-        bar.style.width = `${Math.max(1, (r.count / max) * 100)}%`;
-        return el(
+      ...rows.map((r) =>
+        el(
           'li',
           { 'data-code': r.code },
-          el('div', { class: 'row' }, el('span', { class: 'label' }, r.status === null ? r.code : `${r.code} (${r.status})`), el('span', { class: 'value' }, fmtInt(r.count)), bar),
+          el('div', { class: 'row' }, el('span', { class: 'label' }, r.status === null ? r.code : `${r.code} (${r.status})`), el('span', { class: 'value' }, fmtInt(r.count)), bar(r.count, max)),
           el('p', { class: 'meaning' }, r.meaning),
-        );
-      }),
+        ),
+      ),
     );
   }
 
