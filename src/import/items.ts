@@ -201,11 +201,6 @@ export function elementTexts(text: string): string[] | null {
   return null;
 }
 
-/**
- * NDJSON lines; blank lines are counted (positions are line numbers - 1) but not returned. The
- * start of a line is kept in pieces until its end arrives (one join per line, not per chunk); one
- * over MAX_LINE_CHARS keeps only its first LONG_LINE_HEAD characters and its length.
- */
 /** The lines of a text already read whole, as NDJSON items (a JSON input that is not one value after all). */
 function textLines(text: string, skip: number): AsyncGenerator<Item[]> {
   return lineItems(
@@ -216,6 +211,11 @@ function textLines(text: string, skip: number): AsyncGenerator<Item[]> {
   );
 }
 
+/**
+ * NDJSON lines; blank lines are counted (positions are line numbers - 1) but not returned. The
+ * start of a line is kept in pieces until its end arrives (one join per line, not per chunk); one
+ * over MAX_LINE_CHARS keeps only its first LONG_LINE_HEAD characters and its length.
+ */
 export async function* lineItems(stream: AsyncIterable<Buffer>, skip: number, maxLine = MAX_LINE_CHARS): AsyncGenerator<Item[]> {
   const decoder = new StringDecoder('utf8');
   let carry: string[] = [];
