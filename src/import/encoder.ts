@@ -20,6 +20,7 @@ import {
   GROUP_KEY_HELP,
   groupKeyMissing,
   holdsGroupProfile,
+  mixpanelProfiles,
   SNOWPLOW_ENRICHED_HELP,
   snowplowEnriched,
   translateAmplitudeExport,
@@ -145,22 +146,23 @@ export class ChunkEncoder {
     // (of users, and of groups) its engage and group updates (./exports.ts).
     // A group's exported profile is read by mixpanel-groups only, with its group key (the entry's
     // or --group-key): without one every entry would be refused alike, so the import stops and says
-    // what to pass. Cheap on other lines: a few member reads (isMixpanelProfile).
-    if (format === 'mixpanel-engage' && holdsGroupProfile(value)) {
+    // what to pass. Cheap on other lines: a few member reads (isMixpanelProfile), once per item.
+    const profiles = format === 'mixpanel-engage' || format === 'mixpanel-groups' ? mixpanelProfiles(value) : null;
+    const groupKey = this.o.mixpanelGroupKey ?? null;
+    if (profiles !== null && format === 'mixpanel-engage' && holdsGroupProfile(profiles)) {
       throw new ImportInputError(`${this.inputName}: item ${item.pos + 1} is a Mixpanel group profile ($group_key and $properties): import group profiles with --format mixpanel-groups`);
     }
-    const groupKey = this.o.mixpanelGroupKey ?? null;
-    if (format === 'mixpanel-groups' && groupKey === null && groupKeyMissing(value)) {
+    if (profiles !== null && format === 'mixpanel-groups' && groupKey === null && groupKeyMissing(profiles)) {
       throw new ImportInputError(`${this.inputName}: item ${item.pos + 1} is a Mixpanel group profile without $group_key; ${GROUP_KEY_HELP}`);
     }
     const t =
       (format === 'amplitude'
         ? translateAmplitudeExport(value)
-        : format === 'mixpanel-engage'
-          ? translateMixpanelProfiles(value)
-          : format === 'mixpanel-groups'
-            ? translateMixpanelGroupProfiles(value, groupKey)
-            : null) ?? translatePayload(format, value, { receivedAt: this.ctx.receivedAt, skew: false, prepared: true });
+        : profiles === null
+          ? null
+          : format === 'mixpanel-engage'
+            ? translateMixpanelProfiles(profiles)
+            : translateMixpanelGroupProfiles(profiles, groupKey)) ?? translatePayload(format, value, { receivedAt: this.ctx.receivedAt, skew: false, prepared: true });
     if (t.calls.length === 0) {
       if (format === 'snowplow') this.refuseEnriched(item, value);
       this.reject(item, problem('not_an_object', `the item holds no ${format} events`), undefined, item.text);

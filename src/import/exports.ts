@@ -101,14 +101,12 @@ export function isMixpanelProfile(e: unknown): e is Json {
 }
 
 /**
- * translateMixpanel(value, 'engage') for an item that holds exported profiles (a line, an array
- * element, a list of them, or a saved Engage API answer `{"results": [...]}`); null when it holds
- * none, so the updates are read as before. A profile is an identify whose traits are its
- * `$properties`, untimed (see the top of this file).
+ * translateMixpanel(value, 'engage') for the entries of an item that holds exported profiles
+ * (mixpanelProfiles: a line, an array element, a list of them, or a saved Engage API answer
+ * `{"results": [...]}`). A profile is an identify whose traits are its `$properties`, untimed (see
+ * the top of this file).
  */
-export function translateMixpanelProfiles(value: unknown): Translation | null {
-  const list = profileList(value);
-  if (list === null) return null;
+export function translateMixpanelProfiles(list: unknown[]): Translation {
   const calls: (SegmentCall | Refused)[] = new Array(list.length);
   for (let i = 0; i < list.length; i++) {
     const e = list[i];
@@ -118,14 +116,12 @@ export function translateMixpanelProfiles(value: unknown): Translation | null {
 }
 
 /**
- * translateMixpanel(value, 'groups') for an item that holds exported GROUP profiles (shapes as
- * translateMixpanelProfiles); null when it holds none. Each is the group update that sets it:
+ * translateMixpanel(value, 'groups') for the entries of an item that holds exported GROUP profiles
+ * (mixpanelProfiles). Each is the group update that sets it:
  * key = its `$group_key`, else `groupKey` (`--group-key`); id = its `$group_id`, else its
  * `$distinct_id`. Call groupKeyMissing first: here an entry without a key is refused as an update is.
  */
-export function translateMixpanelGroupProfiles(value: unknown, groupKey: string | null): Translation | null {
-  const list = profileList(value);
-  if (list === null) return null;
+export function translateMixpanelGroupProfiles(list: unknown[], groupKey: string | null): Translation {
   const calls: (SegmentCall | Refused)[] = new Array(list.length);
   for (let i = 0; i < list.length; i++) {
     const e = list[i];
@@ -145,24 +141,26 @@ function renamed(r: Refused, from: string, to: string, raw: unknown): Refused {
   return new Refused(r.code, r.message.split(from).join(to), r.field === from ? to : r.field, raw);
 }
 
-/** Whether an item holds an exported group profile without `$group_key` (then `--group-key` is needed). */
-export function groupKeyMissing(value: unknown): boolean {
-  const list = profileList(value);
-  return list !== null && list.some((e) => isMixpanelProfile(e) && (e.$group_key === undefined || e.$group_key === null));
+/** Whether profile entries (mixpanelProfiles) hold one without `$group_key` (then `--group-key` is needed). */
+export function groupKeyMissing(list: readonly unknown[]): boolean {
+  return list.some((e) => isMixpanelProfile(e) && (e.$group_key === undefined || e.$group_key === null));
 }
 
-/** Whether an item holds an exported profile that names its group key: a group's, not a user's. */
-export function holdsGroupProfile(value: unknown): boolean {
-  const list = profileList(value);
-  return list !== null && list.some((e) => isMixpanelProfile(e) && e.$group_key !== undefined && e.$group_key !== null);
+/** Whether profile entries (mixpanelProfiles) hold one that names its group key: a group's, not a user's. */
+export function holdsGroupProfile(list: readonly unknown[]): boolean {
+  return list.some((e) => isMixpanelProfile(e) && e.$group_key !== undefined && e.$group_key !== null);
 }
 
 export const GROUP_KEY_HELP =
   'a Mixpanel group profile export (Engage query API with data_group_id) does not name the group key: pass --group-key <key>, ' +
   'the group key\'s name as your events carry it (e.g. company), not Mixpanel\'s numeric data_group_id';
 
-/** The profile entries of an item (one, a list, or a saved answer's `results`) with at least one exported profile; else null. */
-function profileList(value: unknown): unknown[] | null {
+/**
+ * The profile entries of an item (one, a list, or a saved answer's `results`) with at least one
+ * exported profile; else null (updates, read as before). Found once per item and handed to the
+ * checks and translations below.
+ */
+export function mixpanelProfiles(value: unknown): unknown[] | null {
   if (isMixpanelProfile(value)) return [value];
   const l = Array.isArray(value) ? value : isObj(value) && Array.isArray(value.results) ? value.results : null;
   return l !== null && l.some(isMixpanelProfile) ? l : null;
