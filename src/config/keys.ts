@@ -83,26 +83,21 @@ export function withDevKeys(keys: KeysConfig): KeysConfig & { devWrite: boolean;
   const devWrite = keys.write.size === 0;
   const devRead = keys.read.size === 0;
   const devAdmin = keys.admin.size === 0;
-  const set = {
-    TRACKHOUSE_WRITE_KEYS: devWrite ? [] : [...keys.write.keys()],
-    TRACKHOUSE_READ_KEYS: devRead ? [] : [...keys.read],
-    TRACKHOUSE_ADMIN_KEYS: devAdmin ? [] : [...keys.admin.keys()],
-  };
-  const filled = [
-    ...(devWrite ? [{ key: DEV_WRITE_KEY, role: 'write', variable: 'TRACKHOUSE_WRITE_KEYS' }] : []),
-    ...(devRead ? [{ key: DEV_READ_KEY, role: 'read', variable: 'TRACKHOUSE_READ_KEYS' }] : []),
-    ...(devAdmin ? [{ key: DEV_ADMIN_KEY, role: 'admin', variable: 'TRACKHOUSE_ADMIN_KEYS' }] : []),
+  // One row per role: the keys set for it (none when its dev key is filled in) and its dev key.
+  const roles = [
+    { role: 'write', variable: 'TRACKHOUSE_WRITE_KEYS', dev: DEV_WRITE_KEY, filled: devWrite, set: [...keys.write.keys()] },
+    { role: 'read', variable: 'TRACKHOUSE_READ_KEYS', dev: DEV_READ_KEY, filled: devRead, set: [...keys.read] },
+    { role: 'admin', variable: 'TRACKHOUSE_ADMIN_KEYS', dev: DEV_ADMIN_KEY, filled: devAdmin, set: [...keys.admin.keys()] },
   ];
   const problems: string[] = [];
-  for (const [variable, given] of Object.entries(set)) {
-    given.forEach((key, i) => {
-      const dev = filled.find((d) => d.key === key);
+  for (const r of roles) {
+    r.set.forEach((key, i) => {
+      const dev = roles.find((d) => d.filled && d.dev === key);
       if (dev === undefined) return;
       // The dev keys are published, so naming one is no leak (the operator's own keys never are).
-      const role = variable === 'TRACKHOUSE_WRITE_KEYS' ? 'write' : variable === 'TRACKHOUSE_READ_KEYS' ? 'read' : 'admin';
       problems.push(
-        `${variable}: item ${i + 1} is ${dev.key}, the development ${dev.role} key trackhouse start takes while ${dev.variable} is unset; ` +
-          `${role === 'admin' ? 'an' : 'a'} ${role} key must differ from every ${dev.role} key: choose another ${role} key, or set ${dev.variable}`,
+        `${r.variable}: item ${i + 1} is ${dev.dev}, the development ${dev.role} key trackhouse start takes while ${dev.variable} is unset; ` +
+          `${r.role === 'admin' ? 'an' : 'a'} ${r.role} key must differ from every ${dev.role} key: choose another ${r.role} key, or set ${dev.variable}`,
       );
     });
   }
