@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { describe, expect, it } from 'vitest';
 import { rng } from '../../test/support/rng.js';
 import { InvalidParameterError } from './errors.js';
-import { readQuery } from './querystring.js';
+import { malformedEncoding, readQuery } from './querystring.js';
 
 /** Whether a name or value is malformed percent-encoding: a '%' without two hex digits, or bytes that are not UTF-8. */
 function malformed(raw: string): boolean {
@@ -84,5 +84,21 @@ describe('readQuery', () => {
     }
     expect(readQuery('event=Order%20Completed&', allowed)).toEqual(new Map([['event', 'Order Completed']]));
     expect(readQuery('?event=a+b%2B%C3%A9', allowed)).toEqual(new Map([['event', 'a b+é']]));
+  });
+});
+
+describe('malformedEncoding', () => {
+  it('names the first name or value whose percent-encoding is not UTF-8, as readQuery refuses it', () => {
+    expect(malformedEncoding('query=%7B%20x%20%7D&variables=%7B%7D')).toBeNull();
+    expect(malformedEncoding('?query=a+b')).toBeNull();
+    expect(malformedEncoding('a')).toBeNull();
+    const value = malformedEncoding('query=ok&variables=%zz');
+    expect(value).toBeInstanceOf(InvalidParameterError);
+    expect(value!.parameter).toBe('variables');
+    expect(value!.message).toBe('variables is not valid percent-encoded UTF-8');
+    expect(malformedEncoding('query=%E0')!.parameter).toBe('query');
+    const name = malformedEncoding('q%zz=1&query=x');
+    expect(name!.parameter).toBe('q%zz');
+    expect(name!.message).toMatch(/^parameter name "q%zz" is not valid/);
   });
 });

@@ -37,6 +37,24 @@ export function readQuery(query: string, allowed: ReadonlySet<string>): Map<stri
 }
 
 /**
+ * The first name or value of a raw query string whose percent-encoding is not UTF-8, as the 400
+ * readQuery would give, or null. For a query string another library parses (GraphQL's GET, read
+ * by graphql-http through URLSearchParams, which keeps `%zz` as it is).
+ */
+export function malformedEncoding(query: string): InvalidParameterError | null {
+  if (plain(query)) return null;
+  const text = query.charCodeAt(0) === 0x3f ? query.slice(1) : query;
+  for (const piece of text.split('&')) {
+    const eq = piece.indexOf('=');
+    const rawName = eq < 0 ? piece : piece.slice(0, eq);
+    const name = component(rawName);
+    if (name === null) return new InvalidParameterError(rawName, `parameter name ${JSON.stringify(rawName.slice(0, 100))} is not valid percent-encoded UTF-8`);
+    if (eq >= 0 && component(piece.slice(eq + 1)) === null) return new InvalidParameterError(name, `${name} is not valid percent-encoded UTF-8`);
+  }
+  return null;
+}
+
+/**
  * True when the text is what URLSearchParams would give: no '%' or '+' to decode, no leading '?'
  * to drop, and no UTF-16 surrogate (a lone one it would replace).
  */

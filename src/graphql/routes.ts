@@ -20,6 +20,7 @@ import { forMethod, getAndHead, NOSNIFF, readText, requireIdentityEncoding, writ
 import type { Logger } from '../common/log.js';
 import { keep } from '../common/keep.js';
 import { Counter, type Registry } from '../common/metrics.js';
+import { malformedEncoding } from '../common/querystring.js';
 import { DEV_READ_KEY, type Config } from '../config/index.js';
 import type { QueryRoutes } from '../query/index.js';
 import { restoreDigits, withoutMarkers } from './exactjson.js';
@@ -276,7 +277,11 @@ export function graphqlRoutes(opts: GraphqlRoutesOptions): QueryRoutes {
       // by name (graphql-http would say "Missing query").
       parseRequestParams(req): Promise<RequestParams | GqlResponse> | GqlResponse | void {
         if (req.method === 'GET') {
-          const search = new URLSearchParams(req.url.slice(req.url.indexOf('?') + 1));
+          const raw = req.url.slice(req.url.indexOf('?') + 1);
+          // As REST refuses it: URLSearchParams would look `%zz` up as it is.
+          const malformed = malformedEncoding(raw);
+          if (malformed !== null) throw malformed;
+          const search = new URLSearchParams(raw);
           if (search.has('query')) return;
           let extensions: unknown;
           try {

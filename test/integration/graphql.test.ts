@@ -278,6 +278,13 @@ describe('GraphQL: refusals, limits, introspection, persisted queries', () => {
     expect(byHash.status).toBe(200);
     expect(byHash.headers.get('cache-control')).toBe('no-store');
     expect(((await byHash.json()) as any).data).toEqual(want);
+    // Malformed percent-encoding is refused, as REST refuses it, not looked up as it is (`%zz`).
+    const query2 = encodeURIComponent('{ user(id: "x") { id } }');
+    for (const bad of [`query=${query2}&variables=%7B%22id%22%3A%22%zz%22%7D`, `query=%E0${query2}`, `q%zz=1&query=${query2}`]) {
+      const refused = await fetch(`${h.base}/graphql?${bad}`, { headers });
+      expect(refused.status, bad).toBe(400);
+      expect(((await refused.json()) as any).errors[0].message, bad).toMatch(/is not valid percent-encoded UTF-8/);
+    }
     // GraphQL over HTTP: no mutation over GET, other methods 405 naming GET, HEAD and POST (and OPTIONS, the port's CORS preflight).
     const put = await fetch(`${h.base}/graphql`, { method: 'PUT', headers });
     expect(put.status).toBe(405);
