@@ -102,3 +102,40 @@ describe('state folder', () => {
     }
   });
 });
+
+describe('wipeIf', () => {
+  it('wipes a state of the same identity when its owner gives a reason, read from the state, and keeps it otherwise', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'statestore-'));
+    const dir = path.join(root, 'state');
+    try {
+      const first = await openState({ path: dir, databases: DBS, identity: { layout: 1 }, log: silentLogger() });
+      await first.write(() => first.putMeta('window', 3));
+      await first.close();
+      const seen: unknown[] = [];
+      const keep = await openState({ path: dir, databases: DBS, identity: { layout: 1 }, wipeIf: (s) => (seen.push(s.getMeta('window')), null), log: silentLogger() });
+      expect(keep.wiped).toBeNull();
+      expect(keep.getMeta('window')).toBe(3);
+      await keep.close();
+      expect(seen).toEqual([3]);
+      const wipe = await openState({ path: dir, databases: DBS, identity: { layout: 1 }, wipeIf: (s) => (s.getMeta<number>('window')! < 30 ? 'window widened' : null), log: silentLogger() });
+      expect(wipe.wiped).toBe('window widened');
+      expect(wipe.getMeta('window')).toBeUndefined();
+      await wipe.close();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('is not asked for a new state', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'statestore-'));
+    try {
+      let asked = 0;
+      const s = await openState({ path: path.join(root, 'state'), databases: DBS, identity: { layout: 1 }, wipeIf: () => (asked++, 'no'), log: silentLogger() });
+      expect(s.wiped).toBeNull();
+      expect(asked).toBe(0);
+      await s.close();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});

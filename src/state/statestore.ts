@@ -40,6 +40,12 @@ export interface StateOptions {
    * another identity is wiped: its contents mean something else now.
    */
   identity: Readonly<Record<string, string | number>>;
+  /**
+   * A reason to wipe a state whose identity matches, read from it before anything else is (its
+   * contents are right but no longer what its owner needs: a window it cannot widen in place), or
+   * null to keep it.
+   */
+  wipeIf?: (state: Pick<StateStore, 'db' | 'getMeta'>) => string | null;
   /** Initial map size (virtual; LMDB grows it when full). */
   mapSizeBytes?: number;
   /**
@@ -169,6 +175,8 @@ export async function openState(opts: StateOptions): Promise<StateStore> {
     wiped = `it was built for ${JSON.stringify(stored)}, this process needs ${JSON.stringify(identity)}`;
   } else if (openMark !== undefined && openMark.boot !== boot) {
     wiped = 'the machine restarted while it was open, so its last unsynced writes may be torn';
+  } else if (stored !== undefined && opts.wipeIf !== undefined) {
+    wiped = opts.wipeIf(wrap(o, opts.path, null, noSync, false));
   }
   if (wiped !== null) {
     opts.log.warn({ path: opts.path, reason: wiped }, 'local state wiped; it will be rebuilt');

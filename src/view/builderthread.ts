@@ -19,7 +19,7 @@ import { ErasureList, type UserErasure } from '../erasure/list.js';
 import { ViewBuilder, type BackfillRow, type BuilderCounts, type CommitTimings } from './builder.js';
 import { createDecoder } from './decodepool.js';
 import { nameThread, THREAD } from '../common/threads.js';
-import { DAY_MS, VIEW_DATABASES, viewSize, type ViewSize } from './viewstore.js';
+import { ageHorizon, DAY_MS, VIEW_DATABASES, viewSize, type ViewSize } from './viewstore.js';
 
 export interface ViewWorkerData {
   config: Config;
@@ -116,7 +116,7 @@ async function main(data: ViewWorkerData): Promise<void> {
     if (u.updatedAt > erasedAt && (u.erasedAll || u.erasedUpTo !== null)) await builder.writer.deleteUser(u.userKey);
   }
   if (listAt > erasedAt) await state.write(() => state.putMeta(ERASED_AT, listAt));
-  const wantedHorizon = () => Math.floor((Date.now() - q.viewDays * DAY_MS) / DAY_MS) * DAY_MS;
+  const wantedHorizon = () => ageHorizon(q.viewDays, Date.now());
   if (!Number.isFinite(builder.currentHorizon)) {
     await state.write(() => builder.setHorizon(wantedHorizon()));
   }

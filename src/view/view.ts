@@ -1,5 +1,5 @@
 // The query API's per-user view, main-thread side: opens the state (wiping it when it was built for
-// other partitions or torn by a machine crash), runs the builder thread (./builderthread.ts), serves range
+// other partitions, torn by a machine crash, or its window was widened), runs the builder thread (./builderthread.ts), serves range
 // reads (ViewReader), fills what Kafka no longer holds from ClickHouse, and reports progress as
 // metrics and readiness. One interface for the rest of the project: startView() -> View.
 import path from 'node:path';
@@ -11,7 +11,7 @@ import type { Config } from '../config/index.js';
 import { userHash, type ErasureList, type UserErasure } from '../erasure/list.js';
 import { openState, type StateStore } from '../state/statestore.js';
 import { readBackfill } from './backfill.js';
-import { ViewReader, VIEW_DATABASES } from './viewstore.js';
+import { readHorizon, ViewReader, VIEW_DATABASES, widenedWindow, type ViewWindow } from './viewstore.js';
 import type { BackfillRange, BuilderReport, FromBuilder, ToBuilder, ViewWorkerData } from './builderthread.js';
 import { startThread } from '../common/thread.js';
 import { makeOwnPrivateDir } from '../common/privatedir.js';
@@ -67,6 +67,8 @@ export function shardPartitions(partitionCount: number, shards: number, index: n
 }
 
 const RESTART_MS = 5_000;
+/** Meta key of the window settings the view was built under (widenedWindow). */
+const WINDOW_META = 'window';
 
 export async function startView(opts: ViewOptions): Promise<View> {
   const { config, log } = opts;
@@ -75,13 +77,16 @@ export async function startView(opts: ViewOptions): Promise<View> {
   // Every event of the view's window: trackhouse's own folder, 0700 even if an earlier version made it 0755.
   makeOwnPrivateDir(dir);
   const reader = new ViewReader();
+  const window: ViewWindow = { days: config.query.viewDays, maxBytes: config.query.viewMaxBytes };
   const state: StateStore = await openState({
     path: dir,
     databases: VIEW_DATABASES,
     identity: { layout: VIEW_LAYOUT, topic, partitionCount: opts.partitionCount, partitions: opts.partitions.join(',') },
+    wipeIf: (s) => widenedWindow(s.getMeta<ViewWindow>(WINDOW_META), readHorizon(s.db('view_meta')), window, Date.now()),
     dbOptions: reader.dbOptions,
     log,
   });
+  await state.write(() => state.putMeta(WINDOW_META, window));
   reader.attach(state);
   const metrics = viewMetrics(opts.registry, state);
   let last: BuilderReport | null = null;

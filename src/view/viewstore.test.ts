@@ -7,7 +7,7 @@ import { silentLogger } from '../common/log.js';
 import { EVENT_TYPES, type EventRecord, type EventType } from '../schema/index.js';
 import { attachState, openState, type StateStore } from '../state/statestore.js';
 import { ROW_HEADER, storedEvent } from './render.js';
-import { ViewReader, ViewWriter, VIEW_DATABASES, type ViewQuery } from './viewstore.js';
+import { ageHorizon, DAY_MS, ViewReader, ViewWriter, VIEW_DATABASES, widenedWindow, type ViewQuery } from './viewstore.js';
 
 const T0 = Date.UTC(2026, 9, 1);
 const NAMES = ['Clicked', 'Viewed', 'Bought', 'Ünïcode näme'];
@@ -176,5 +176,31 @@ describe('view reader', () => {
     const found = reader.rows(q, 1000, 0);
     expect(found.count).toBe(want.length);
     for (let j = 0; j < found.count; j++) expect(reader.id(j)).toBe(want[j]!.id);
+  });
+});
+
+describe('widenedWindow', () => {
+  const now = Date.UTC(2026, 11, 6, 7, 30);
+  const window = { days: 7, maxBytes: 1000 };
+
+  it('asks for a rebuild when a raised setting reaches below the horizon the view holds', () => {
+    const horizon = ageHorizon(7, now);
+    expect(horizon).toBe(Date.UTC(2026, 10, 29));
+    expect(widenedWindow(window, horizon, { days: 30, maxBytes: 1000 }, now)).toBe(
+      'QUERY_VIEW_DAYS raised from 7 to 30: the view holds events from 2026-11-29T00:00:00.000Z on, so ' +
+        'it is rebuilt to hold them from 2026-11-06T00:00:00.000Z (older pages come from ClickHouse meanwhile)',
+    );
+    // The budget had moved the horizon past the age: raising it may give the days back.
+    expect(widenedWindow(window, horizon + 3 * DAY_MS, { days: 7, maxBytes: 5000 }, now)).toMatch(/^QUERY_VIEW_MAX_BYTES raised from 1000 to 5000: /);
+  });
+
+  it('keeps the view when nothing was raised, when the horizon already reaches the new days, or when nothing was recorded', () => {
+    const horizon = ageHorizon(7, now);
+    expect(widenedWindow(window, horizon, window, now)).toBeNull();
+    expect(widenedWindow(window, horizon, { days: 3, maxBytes: 500 }, now)).toBeNull();
+    expect(widenedWindow(window, horizon, { days: 7, maxBytes: 5000 }, now)).toBeNull();
+    expect(widenedWindow(window, ageHorizon(30, now), { days: 30, maxBytes: 1000 }, now)).toBeNull();
+    expect(widenedWindow(undefined, horizon, { days: 30, maxBytes: 1000 }, now)).toBeNull();
+    expect(widenedWindow(window, undefined, { days: 30, maxBytes: 1000 }, now)).toBeNull();
   });
 });

@@ -20,6 +20,36 @@ export const VIEW_DATABASES = ['events', 'by_type', 'by_event', 'days', 'windows
 export const DAY_MS = 86_400_000;
 const EMPTY = Buffer.alloc(0);
 
+/** The horizon QUERY_VIEW_DAYS asks for at `now`: that many days back, at UTC midnight. */
+export function ageHorizon(days: number, now: number): number {
+  return Math.floor((now - days * DAY_MS) / DAY_MS) * DAY_MS;
+}
+
+/** The settings that bound the view's window, as its state records them (meta `window`). */
+export interface ViewWindow {
+  days: number;
+  maxBytes: number;
+}
+
+/**
+ * Why a view must be rebuilt to honour a widened window, or null. The horizon only moves forward
+ * (events below it were never written, or were deleted), so raising QUERY_VIEW_DAYS or
+ * QUERY_VIEW_MAX_BYTES would change nothing for a view whose horizon is later than the new
+ * settings allow; rebuilt, it reads them again (from Kafka, and ClickHouse beyond retention).
+ */
+export function widenedWindow(stored: ViewWindow | undefined, horizon: number | undefined, wanted: ViewWindow, now: number): string | null {
+  if (stored === undefined || horizon === undefined || !Number.isFinite(horizon)) return null;
+  const raised: string[] = [];
+  if (wanted.days > stored.days) raised.push(`QUERY_VIEW_DAYS raised from ${stored.days} to ${wanted.days}`);
+  if (wanted.maxBytes > stored.maxBytes) raised.push(`QUERY_VIEW_MAX_BYTES raised from ${stored.maxBytes} to ${wanted.maxBytes}`);
+  const target = ageHorizon(wanted.days, now);
+  if (raised.length === 0 || horizon <= target) return null;
+  return (
+    `${raised.join(', ')}: the view holds events from ${new Date(horizon).toISOString()} on, so ` +
+    `it is rebuilt to hold them from ${new Date(target).toISOString()} (older pages come from ClickHouse meanwhile)`
+  );
+}
+
 /** What one day of event time holds. */
 export interface DayStats {
   events: number;

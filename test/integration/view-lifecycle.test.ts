@@ -17,6 +17,7 @@ import type { Config } from '../../src/config/index.js';
 import { createKafka, ensureTopics } from '../../src/kafka/index.js';
 import { startQuery, type QueryServer } from '../../src/query/index.js';
 import { shardPartitions, startView as startBareView } from '../../src/view/view.js';
+import type { BuilderReport } from '../../src/view/builderthread.js';
 import { partitionCount } from '../../src/kafka/admin.js';
 import { startSink, type RunningSink } from '../../src/sink/index.js';
 import { tempDir, testConfig } from '../support/env.js';
@@ -201,6 +202,51 @@ describe('view life cycle', () => {
       expect(await pages(v.server, user, 'limit=3'), user).toEqual(await pages(plain, user, 'limit=3'));
       expect(await pages(v.server, user, 'type=track&limit=5'), user).toEqual(await pages(plain, user, 'type=track&limit=5'));
     }
+  });
+
+  it('is rebuilt to hold the older days when QUERY_VIEW_DAYS is raised, and kept when it is lowered or the same', { timeout: 300_000 }, async () => {
+    const d = tempDir();
+    viewDirs.push(d);
+    const run = async (days: string, until: (r: BuilderReport) => boolean = () => true) => {
+      const v = await queryComponent({
+        config: testConfig(d.path, {
+          KAFKA_TOPIC_EVENTS: config.kafka.topics.events,
+          KAFKA_TOPIC_REJECTED: config.kafka.topics.rejected,
+          KAFKA_TOPIC_DLQ: config.kafka.topics.dlq,
+          QUERY_VIEW_DAYS: days,
+        }),
+        brokers: config.kafka.brokers as string[],
+        clickhouse: ch.client,
+        log: silentLogger(),
+        registry: createRegistry('q', false),
+      });
+      try {
+        await waitFor('the view to catch up', async () => v.view.caughtUp() && until(v.view.report()!), 240_000);
+        const r = v.view.report()!;
+        const olderPage = await pages(v.server, data.users[0]!, 'limit=1000');
+        return { horizon: r.horizon, held: r.size.events, applied: r.counts.applied, olderPage };
+      } finally {
+        await v.stop();
+      }
+    };
+    const total = await count(ch.client, 'SELECT count() FROM events');
+    // Three days of the nine the data spans.
+    const narrow = await run('3');
+    expect(narrow.horizon).toBeGreaterThan(now - 4 * DAY);
+    expect(narrow.held).toBeLessThan(total);
+    expect(narrow.applied).toBeGreaterThan(0);
+    // Raised: rebuilt from Kafka, so every event is held (before, the horizon only moved forward).
+    const wide = await run('30');
+    expect(wide.horizon).toBeLessThanOrEqual(now - 29 * DAY);
+    expect(wide.held).toBe(total);
+    expect(wide.applied).toBe(total);
+    expect(wide.olderPage).toEqual(narrow.olderPage);
+    // The same setting again, then a lower one: resumed, nothing read again.
+    const same = await run('30');
+    expect(same.applied).toBe(0);
+    expect(same.held).toBe(total);
+    const lower = await run('3', (r) => r.horizon > now - 4 * DAY);
+    expect(lower.applied).toBe(0);
   });
 
   it('starts its hosted stream only once the view has caught up', async () => {
