@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ImportInputError } from './errors.js';
-import { csvItems, elementTexts, jsonItems, lineItems, MAX_ARRAY_BYTES, MAX_LINE_CHARS, type Item } from './items.js';
+import { csvItems, elementTexts, jsonItems, lineItems, MAX_ARRAY_BYTES, MAX_LINE_CHARS, sequenceTexts, type Item } from './items.js';
 
 async function all(gen: AsyncGenerator<Item[]>): Promise<Item[]> {
   const out: Item[] = [];
@@ -92,6 +92,26 @@ describe('import items', () => {
     expect(await all(jsonItems(chunks(saved), 1))).toEqual([]);
     const batch = '{\n  "batch": [\n    {"type": "track", "event": "a"}\n  ]\n}';
     expect(await all(jsonItems(chunks(batch), 0))).toEqual([{ pos: 0, text: batch }]);
+  });
+
+  // `jq . events.ndjson > out.json` writes each event pretty-printed, one after another: every line was rejected.
+  it('reads pretty-printed values written one after another as one item each, texts kept, and a broken one as lines', async () => {
+    const a = JSON.stringify({ type: 'track', event: 'a', userId: 'u1', properties: { n: 1 } }, null, 2).replace('"n": 1', '"n": 12345678901234567891');
+    const b = JSON.stringify({ batch: [{ type: 'identify', userId: 'u2', traits: { s: 'x}]"\\' } }] }, null, 2);
+    const c = JSON.stringify({ type: 'page', userId: 'u3', name: '{' }, null, 2);
+    const input = `${a}\n${b}\n\u001e${c}\n`;
+    expect(await all(jsonItems(chunks(input.slice(0, 7), input.slice(7, 100), input.slice(100)), 0))).toEqual([
+      { pos: 0, text: a },
+      { pos: 1, text: b },
+      { pos: 2, text: c },
+    ]);
+    expect((await all(jsonItems(chunks(input), 2))).map((i) => i.pos)).toEqual([2]);
+    // One of them broken: every line goes as NDJSON reads it, to be rejected where it is.
+    const broken = `${a}\n{\n  "b": \n}\n`;
+    expect((await all(jsonItems(chunks(broken), 0))).length).toBe(broken.split('\n').filter((l) => l !== '').length);
+    expect(sequenceTexts('{"a":1} 2 {"b":2}')).toBeNull();
+    expect(sequenceTexts('{"a":1}')).toBeNull();
+    expect(sequenceTexts('{"a":1}{"b":[2]}[3]')).toEqual(['{"a":1}', '{"b":[2]}', '[3]']);
   });
 
   it('reads a { input as NDJSON when its first line parses, and a broken one as lines with their positions', async () => {

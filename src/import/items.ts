@@ -37,7 +37,8 @@ const LONG_LINE_HEAD = REJECT_VALUE_BYTES;
 
 /**
  * NDJSON, a JSON array (told by its first non-blank character, '['), or one JSON value written
- * over many lines (first non-blank character '{' and a first line that is not JSON on its own).
+ * over many lines (first non-blank character '{' and a first line that is not JSON on its own), or
+ * several such values one after another (`jq .` of an NDJSON file), each an item.
  * A BOM and whitespace before the first character are skipped.
  */
 export async function* jsonItems(stream: AsyncIterable<Buffer>, skip: number): AsyncGenerator<Item[]> {
@@ -102,6 +103,16 @@ export async function* jsonItems(stream: AsyncIterable<Buffer>, skip: number): A
       // sent (JSON.parse's value rounds them). A list inside it (`results`, `batch`) is the
       // format's to read, as on one line.
       if (skip === 0) yield [{ pos: 0, text: text.trim() }];
+      return;
+    }
+    // Several values one after another (`jq . events.ndjson > out.json`, `jq --seq`): each an item.
+    const values = sequenceTexts(text);
+    if (values !== null) {
+      for (let i = skip; i < values.length; i += 4096) {
+        const out: Item[] = [];
+        for (let j = i; j < Math.min(values.length, i + 4096); j++) out.push({ pos: j, text: values[j]! });
+        yield out;
+      }
       return;
     }
     // Broken NDJSON: its lines are rejected one by one, with their positions.
@@ -199,6 +210,41 @@ export function elementTexts(text: string): string[] | null {
     }
   }
   return null;
+}
+
+/**
+ * The JSON objects and arrays of `text` written one after another, with whitespace (or RFC 7464's
+ * record separator) between them, as their texts; null unless there are several and each parses.
+ * The same walk as elementTexts, at the top level.
+ */
+export function sequenceTexts(text: string): string[] | null {
+  const out: string[] = [];
+  let depth = 0;
+  let start = -1;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (depth === 0) {
+      if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+        start = i;
+        depth = 1;
+      } else if (!(c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09 || c === 0x1e)) {
+        return null;
+      }
+    } else if (c === 0x22 /* " */) {
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c /* \ */) i++;
+        else if (d === 0x22) break;
+      }
+    } else if (c === 0x7b || c === 0x5b) {
+      depth++;
+    } else if ((c === 0x7d /* } */ || c === 0x5d /* ] */) && --depth === 0) {
+      const value = text.slice(start, i + 1);
+      if (!parses(value)) return null;
+      out.push(value);
+    }
+  }
+  return depth === 0 && out.length > 1 ? out : null;
 }
 
 /** The lines of a text already read whole, as NDJSON items (a JSON input that is not one value after all). */

@@ -286,6 +286,22 @@ describe('trackhouse import', () => {
     expect(await pipeline.eventsText('fid-pretty-3', 2)).toContain(`"order":${WIDE}`);
   }, 180_000);
 
+  // `jq . events.ndjson > events.json` pretty-prints each event, one after another: every line was rejected.
+  it('loads pretty-printed events written one after another (jq . of NDJSON), each once, 64-bit integers kept', async () => {
+    const file = path.join(dir.path, 'segment-jq.json');
+    const events = [
+      { type: 'track', event: 'Jq', userId: 'fid-jq-1', messageId: 'fid-jq-m1', properties: { order: 1 } },
+      { type: 'identify', userId: 'fid-jq-1', messageId: 'fid-jq-m2', traits: { plan: 'pro' } },
+      { type: 'track', event: 'Jq', userId: 'fid-jq-2', messageId: 'fid-jq-m3' },
+    ];
+    writeFileSync(file, events.map((e) => JSON.stringify(e, null, 2)).join('\n').replace('"order": 1', `"order": ${WIDE}`) + '\n');
+    const r = await importCli([file, '--format', 'segment', '--progress', 'off']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(summaryOf(r)).toMatchObject({ loaded: 3, rejected: 0 });
+    expect(await pipeline.eventsText('fid-jq-1', 2)).toContain(`"order":${WIDE}`);
+    expect(await pipeline.eventsOf('fid-jq-2', 1)).toHaveLength(1);
+  }, 180_000);
+
   it('reads a Mixpanel group profile export as group updates with --group-key, and stops saying to pass it when it is missing', async () => {
     // Mixpanel's group profile export (data_group_id): entries do not name the group key.
     const groups = path.join(dir.path, 'mixpanel-group-profiles.ndjson');
