@@ -25,6 +25,7 @@ export interface ViewWorkerData {
   config: Config;
   brokers: string[];
   path: string;
+  /** The partitions held at start; partitions added to the topic later join them (`holds`). */
   partitions: number[];
   partitionCount: number;
   /** The erasure list when the view started; changes come as 'erasures' messages. */
@@ -71,6 +72,8 @@ export type FromBuilder =
   | { type: 'report'; report: BuilderReport }
   | { type: 'backfill-needed'; ranges: BackfillRange[]; horizon: number }
   | { type: 'deleted'; id: number; events: number }
+  /** The topic has more partitions than before: the view now reads `partitions` of `partitionCount`. */
+  | { type: 'partitions'; partitions: number[]; partitionCount: number }
   | { type: 'stopped' };
 
 const REPORT_MS = 500;
@@ -304,7 +307,9 @@ async function main(data: ViewWorkerData): Promise<void> {
   reader = createPartitionReader(kafka, {
     topics: [topic],
     groupId,
-    partitions: new Map([[topic, data.partitions]]),
+    // This shard's partitions (p mod QUERY_SHARDS = its index) among those the topic has at each
+    // join: a partition added while the view runs is read from its first record, without a restart.
+    holds: (_, p) => p % q.shards === q.shardIndex,
     // Where the state says, or (a partition never read) its first record.
     position: (_, p) => builder.readFrom.get(p) ?? null,
     startTime: () => 0,
@@ -321,7 +326,29 @@ async function main(data: ViewWorkerData): Promise<void> {
       post({ type: 'report', report: report() });
     },
     onJoin() {
-      if (following || !caughtUp || reader === null) return;
+      if (reader === null) return;
+      const added = (reader.assigned().get(topic) ?? []).filter((p) => !data.partitions.includes(p));
+      if (added.length > 0) {
+        // Held from now on: in readiness, lag and reports. Caught up already (nothing of them was
+        // in the topic when the view started), so the view stays ready while it reads them.
+        data.partitions = [...data.partitions, ...added].sort((a, b) => a - b);
+        const r = reader;
+        void r
+          .endOffsets()
+          .then((ends) => {
+            const count = ends.get(topic)?.size ?? 0;
+            for (const [p, h] of ends.get(topic) ?? []) if (added.includes(p) && h > (builder.high.get(p) ?? 0)) builder.high.set(p, h);
+            data.partitionCount = Math.max(data.partitionCount, count, ...added.map((p) => p + 1));
+            log.info({ topic, added, partitions: data.partitions, partitionCount: data.partitionCount }, 'the events topic has new partitions: the view reads them from their first record, no restart needed');
+            post({ type: 'partitions', partitions: [...data.partitions], partitionCount: data.partitionCount });
+          })
+          .catch((err: unknown) => {
+            data.partitionCount = Math.max(data.partitionCount, ...added.map((p) => p + 1));
+            log.warn({ err, added }, 'could not read the end offsets of the new partitions');
+            post({ type: 'partitions', partitions: [...data.partitions], partitionCount: data.partitionCount });
+          });
+      }
+      if (following || !caughtUp) return;
       const r = reader;
       void r
         .endOffsets()
