@@ -105,6 +105,7 @@ export async function startView(opts: ViewOptions): Promise<View> {
   // Every event of the view's window: trackhouse's own folder, 0700 even if an earlier version made it 0755.
   makeOwnPrivateDir(dir);
   const reader = new ViewReader();
+  let grownFrom: number | undefined;
   const state: StateStore = await openState({
     path: dir,
     databases: VIEW_DATABASES,
@@ -119,6 +120,7 @@ export async function startView(opts: ViewOptions): Promise<View> {
           'the events topic has more partitions than when the view was written: the view is kept and reads the added ones from their first record',
         );
         shardsWarning(Number(stored.partitionCount), opts.partitionCount);
+        grownFrom = Number(stored.partitionCount);
       }
       return kept;
     },
@@ -145,6 +147,7 @@ export async function startView(opts: ViewOptions): Promise<View> {
     path: dir,
     partitions: [...opts.partitions],
     partitionCount: opts.partitionCount,
+    ...(grownFrom !== undefined && grownFrom < opts.partitionCount ? { grownFrom } : {}),
     erasures: opts.erasures?.allUsers() ?? [],
   };
 

@@ -1,8 +1,9 @@
 // An operator adds partitions to the events topic while the query API runs (what every Kafka guide
 // says to do when traffic grows), then restarts it later. Users whose key now hashes to a new
 // partition have their newer events there. Against the real broker and chDB: the running view
-// reads the new partitions without a restart (their events are in the per-user pages), and a
-// restart keeps the view (nothing applied again) instead of wiping and rebuilding it.
+// reads the new partitions without a restart (their events are in the per-user pages), a client
+// resend of an event written before the change, now on another partition than its original, is
+// served once, and a restart keeps the view (nothing applied again) instead of rebuilding it.
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryComponent, type QueryComponent } from '../../src/cli/components.js';
@@ -13,7 +14,7 @@ import { createKafka, ensureTopics, partitionForKey } from '../../src/kafka/inde
 import type { EventRecord } from '../../src/schema/index.js';
 import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
 import { tempDir, testConfig } from '../support/env.js';
-import { produce, testEvent, waitFor } from './sink-helpers.js';
+import { produce, resendOf, testEvent, waitFor } from './sink-helpers.js';
 import { allPages } from './view-helpers.js';
 
 const KEY = 'test-read-key';
@@ -30,6 +31,8 @@ describe('partitions added to the events topic while the query API runs', () => 
   const before = USERS.map((u, i) => event(i, u));
   const after = USERS.map((u, i) => event(1000 + i, u));
   const moved = USERS.filter((u) => partitionForKey(u, 4) >= 2);
+  // Client resends of events acknowledged before the change: the same user and messageId.
+  const resends = before.filter((e) => moved.includes(e.user_id!)).map((e) => resendOf(e, 3));
 
   const start = () =>
     queryComponent({ config, brokers: config.kafka.brokers as string[], clickhouse: ch.client, log: silentLogger(), registry: createRegistry('q', false) });
@@ -54,7 +57,7 @@ describe('partitions added to the events topic while the query API runs', () => 
     await admin.createPartitions({ topicPartitions: [{ topic: config.kafka.topics.events, count: 4 }] });
     await admin.disconnect();
     // A new producer: it sees the 4 partitions at once, as ingest does within KAFKA_METADATA_MAX_AGE_MS.
-    await produce(kafka, config.kafka.topics.events, after);
+    await produce(kafka, config.kafka.topics.events, [...after, ...resends]);
   });
 
   afterAll(async () => {
@@ -69,10 +72,12 @@ describe('partitions added to the events topic while the query API runs', () => 
   });
 
   it('serves the events written to the new partitions without a restart', async () => {
+    await waitFor('every record read', async () => (q!.view.report()?.counts.records ?? 0) >= before.length + after.length + resends.length);
     await waitFor('every user to have both events in the view', async () => {
       for (const u of USERS) if ((await idsOf(u))?.length !== 2) return false;
       return true;
     });
+    expect(q!.view.report()?.counts.resent).toBe(resends.length);
     for (const [i, u] of USERS.entries()) expect(await idsOf(u), u).toEqual([`grow-${1000 + i}`, `grow-${i}`]);
     expect(q!.view.partitions).toEqual([0, 1, 2, 3]);
     await waitFor('the view to know the new count', async () => q!.view.partitionCount() === 4);
@@ -87,5 +92,25 @@ describe('partitions added to the events topic while the query API runs', () => 
     expect(q.view.partitions).toEqual([0, 1, 2, 3]);
     expect(q.view.report()?.counts.applied).toBe(0);
     for (const [i, u] of USERS.entries()) expect(await idsOf(u), u).toEqual([`grow-${1000 + i}`, `grow-${i}`]);
+  });
+
+  it('grown again while stopped: reads the new partitions after the restart and still drops resends across the change', async () => {
+    await q!.stop();
+    q = null;
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createPartitions({ topicPartitions: [{ topic: config.kafka.topics.events, count: 8 }] });
+    await admin.disconnect();
+    const third = USERS.map((u, i) => event(2000 + i, u));
+    const movedAgain = new Set(USERS.filter((u) => partitionForKey(u, 8) !== partitionForKey(u, 4)));
+    const resentAgain = after.filter((e) => movedAgain.has(e.user_id!)).map((e) => resendOf(e, 3));
+    expect(movedAgain.size).toBeGreaterThan(0);
+    await produce(kafka, config.kafka.topics.events, [...third, ...resentAgain]);
+    q = await start();
+    await waitFor('the restarted view to catch up', async () => q!.view.caughtUp());
+    expect(q.view.partitions).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(q.view.report()?.counts.applied).toBe(third.length);
+    expect(q.view.report()?.counts.resent).toBe(resentAgain.length);
+    for (const [i, u] of USERS.entries()) expect(await idsOf(u), u).toEqual([`grow-${2000 + i}`, `grow-${1000 + i}`, `grow-${i}`]);
   });
 });
