@@ -69,4 +69,21 @@ describe('partitions added to the events topic while the sink runs', () => {
     await caughtUp(kafka, config.kafka.topics.events, config.sink.groupId);
     expect(await tally(ch.client)).toEqual(expectedTally([...before, ...after]));
   });
+
+  it('grown again while stopped: consumes the new partitions after a restart and still drops resends across the change', async () => {
+    await sink!.stop();
+    sink = null;
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createPartitions({ topicPartitions: [{ topic: config.kafka.topics.events, count: 8 }] });
+    await admin.disconnect();
+    const third = USERS.map((u, i) => event(2000 + i, u));
+    const movedAgain = new Set(USERS.filter((u) => partitionForKey(u, 8) !== partitionForKey(u, 4)));
+    const resentAgain = after.filter((e) => movedAgain.has(e.user_id!)).map((e) => resendOf(e, 3));
+    expect(movedAgain.size).toBeGreaterThan(0);
+    await produce(kafka, config.kafka.topics.events, [...third, ...resentAgain]);
+    sink = await startSink({ config, kafka, clickhouse: ch.client, log: silentLogger(), registry: createRegistry('sink', false) });
+    await caughtUp(kafka, config.kafka.topics.events, config.sink.groupId);
+    expect(await tally(ch.client)).toEqual(expectedTally([...before, ...after, ...third]));
+  });
 });
