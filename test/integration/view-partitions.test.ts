@@ -114,3 +114,63 @@ describe('partitions added to the events topic while the query API runs', () => 
     for (const [i, u] of USERS.entries()) expect(await idsOf(u), u).toEqual([`grow-${2000 + i}`, `grow-${1000 + i}`, `grow-${i}`]);
   });
 });
+
+describe('partitions added while a shard of QUERY_SHARDS=2 runs', () => {
+  const dir = tempDir('th-partitions-shard-');
+  let config: Config;
+  let kafka: Kafka;
+  let ch: ClickHouseHandle;
+  let q: QueryComponent | null = null;
+  const now = Date.now();
+  const event = (i: number, user: string): EventRecord => testEvent(i, { event_id: `shard-${i}`, user_id: user, anonymous_id: null, timestamp: now - 3_600_000 + i, received_at: now - 3_600_000 + i });
+  // Shard 0's users: on an even partition, of 2 partitions as of 4 (p mod 2 = murmur2 mod 2 for both).
+  const mine = USERS.filter((u) => partitionForKey(u, 4) % 2 === 0);
+
+  beforeAll(async () => {
+    config = testConfig(dir.path, {
+      KAFKA_PARTITIONS: '2',
+      QUERY_VIEW_DAYS: '3650',
+      KAFKA_METADATA_MAX_AGE_MS: '1000',
+      QUERY_SHARDS: '2',
+      QUERY_SHARD_INDEX: '0',
+      QUERY_SHARD_URL: 'http://127.0.0.1:9/{i}',
+    });
+    kafka = createKafka(config.kafka, silentLogger());
+    await ensureTopics(kafka, config.kafka);
+    ch = await openClickHouse(config.clickhouse, config.dataDir);
+    await migrate(ch.client, silentLogger());
+    q = await queryComponent({ config, brokers: config.kafka.brokers as string[], clickhouse: ch.client, log: silentLogger(), registry: createRegistry('q', false) });
+    await produce(kafka, config.kafka.topics.events, USERS.map((u, i) => event(i, u)));
+    await waitFor('the shard to apply its first events', async () => q!.view.caughtUp() && (q!.view.report()?.counts.applied ?? 0) >= mine.length);
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createPartitions({ topicPartitions: [{ topic: config.kafka.topics.events, count: 4 }] });
+    await admin.disconnect();
+    await produce(kafka, config.kafka.topics.events, USERS.map((u, i) => event(1000 + i, u)));
+  });
+
+  afterAll(async () => {
+    await q?.stop();
+    await ch?.close();
+    dir.remove();
+  });
+
+  it("reads its share of the new partitions (p mod 2 = 0) without a restart and serves its users' events from them", async () => {
+    expect(mine.some((u) => partitionForKey(u, 4) === 2)).toBe(true);
+    await waitFor('the shard to hold partition 2', async () => q!.view.partitions.includes(2));
+    expect(q!.view.partitions).toEqual([0, 2]);
+    const ids = async (user: string) => {
+      const pages = await allPages(`http://127.0.0.1:${q!.port}`, KEY, { user, query: 'limit=1000' });
+      return pages.flatMap((p) => (p.status === 200 ? (JSON.parse(p.text) as { events: { event_id: string }[] }).events.map((e) => e.event_id) : [`status ${p.status}`]));
+    };
+    await waitFor("every user of the shard to have both events", async () => {
+      for (const u of mine) if ((await ids(u)).length !== 2) return false;
+      return true;
+    });
+    for (const u of mine) {
+      const i = USERS.indexOf(u);
+      expect(await ids(u), u).toEqual([`shard-${1000 + i}`, `shard-${i}`]);
+    }
+    await waitFor('the shard to know the new count', async () => q!.view.partitionCount() === 4);
+  });
+});
