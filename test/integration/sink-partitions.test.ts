@@ -10,6 +10,7 @@ import { createRegistry } from '../../src/common/metrics.js';
 import type { Config } from '../../src/config/index.js';
 import { createKafka, ensureTopics, partitionForKey } from '../../src/kafka/index.js';
 import type { EventRecord } from '../../src/schema/index.js';
+import { runReplay } from '../../src/replay/index.js';
 import { startSink, type RunningSink } from '../../src/sink/index.js';
 import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
 import { tempDir, testConfig } from '../support/env.js';
@@ -29,6 +30,7 @@ describe('partitions added to the events topic while the sink runs', () => {
   const moved = new Set(USERS.filter((u) => partitionForKey(u, 4) !== partitionForKey(u, 2)));
   // Client resends of events acknowledged before the change: the same user and messageId.
   const resends = before.filter((e) => moved.has(e.user_id!)).map((e) => resendOf(e, 3));
+  const grownAgain = USERS.map((u, i) => event(2000 + i, u));
 
   beforeAll(async () => {
     config = testConfig(dir.path, { KAFKA_PARTITIONS: '2', SINK_BATCH_MS: '100', KAFKA_METADATA_MAX_AGE_MS: '1000' });
@@ -77,7 +79,7 @@ describe('partitions added to the events topic while the sink runs', () => {
     await admin.connect();
     await admin.createPartitions({ topicPartitions: [{ topic: config.kafka.topics.events, count: 8 }] });
     await admin.disconnect();
-    const third = USERS.map((u, i) => event(2000 + i, u));
+    const third = grownAgain;
     const movedAgain = new Set(USERS.filter((u) => partitionForKey(u, 8) !== partitionForKey(u, 4)));
     const resentAgain = after.filter((e) => movedAgain.has(e.user_id!)).map((e) => resendOf(e, 3));
     expect(movedAgain.size).toBeGreaterThan(0);
@@ -85,5 +87,16 @@ describe('partitions added to the events topic while the sink runs', () => {
     sink = await startSink({ config, kafka, clickhouse: ch.client, log: silentLogger(), registry: createRegistry('sink', false) });
     await caughtUp(kafka, config.kafka.topics.events, config.sink.groupId);
     expect(await tally(ch.client)).toEqual(expectedTally([...before, ...after, ...third]));
+  });
+
+  it('replays every partition of the grown topic, old and new, and finds every event present', async () => {
+    await sink!.stop();
+    sink = null;
+    const summary = await runReplay({ config, kafka, clickhouse: ch.client, log: silentLogger(), from: { kind: 'time', ms: 0 } });
+    expect(summary.partitions.map((p) => p.partition)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(summary.inserted).toBe(0);
+    expect(summary.read).toBe(summary.present);
+    expect(summary.read).toBeGreaterThan(before.length + after.length);
+    expect(await tally(ch.client)).toEqual(expectedTally([...before, ...after, ...grownAgain]));
   });
 });
