@@ -9,7 +9,8 @@
 // with `holds` those it selects (its own assigner), is never rebalanced against anyone, and never
 // commits. Partitions added to a topic while it runs are read too: kafkajs re-joins when its
 // metadata (refreshed every KAFKA_METADATA_MAX_AGE_MS) shows them, and the assignment of that join
-// is taken from the topic's partitions as they are then. After every join it seeks each partition to the caller's position (or, for a partition
+// is taken from the topic's partitions as they are then (a new partition from its first record).
+// After every join it seeks each partition to the caller's position (or, for a partition
 // the caller has never read, to the first record at or after `startTime`, Kafka's record time), so
 // a re-join for any reason (a new partition, a missed heartbeat) never rewinds or skips. Records
 // come in rounds: every partition batch of one fetch together, as src/kafka/consumer.ts does for
