@@ -42,6 +42,11 @@ export const kafkaSchema = z
     KAFKA_COMPRESSION: oneOf(['lz4', 'gzip', 'none'], 'lz4'),
     /** off: kafkajs as published, without the faster grouping, encoding and decoding (to measure what they buy). */
     KAFKA_FASTPATH: oneOf(['on', 'off'], 'on'),
+    /**
+     * How old a client's cluster metadata may get before it asks again: how soon a producer writes
+     * to, and a consumer or reader reads, partitions added to a topic while trackhouse runs.
+     */
+    KAFKA_METADATA_MAX_AGE_MS: int(30_000, 1_000, 3_600_000),
     KAFKA_SSL: bool(false),
     KAFKA_SASL_MECHANISM: oneOf(['none', 'plain', 'scram-sha-256', 'scram-sha-512'], 'none'),
     KAFKA_SASL_USERNAME: optionalStr(),
@@ -86,6 +91,7 @@ export const kafkaSchema = z
     },
     compression: e.KAFKA_COMPRESSION,
     fastPath: e.KAFKA_FASTPATH === 'on',
+    metadataMaxAgeMs: e.KAFKA_METADATA_MAX_AGE_MS,
     ssl: e.KAFKA_SSL,
     sasl:
       e.KAFKA_SASL_MECHANISM === 'none'

@@ -112,5 +112,14 @@ export function createKafka(cfg: KafkaConfig, log: Logger, brokers: string[] = c
   if (cfg.sasl) {
     options.sasl = { mechanism: cfg.sasl.mechanism, username: cfg.sasl.username, password: cfg.sasl.password } as SASLOptions;
   }
-  return new Kafka(options);
+  const kafka = new Kafka(options);
+  // Every producer and consumer made from this client refreshes its cluster metadata at least this
+  // often (kafkajs's default is 5 minutes): that is how soon partitions added to a topic while
+  // trackhouse runs are written to (the partitioner takes the count from it) and read (a consumer
+  // group's member re-joins when its topics' partitions changed, and is assigned the new ones).
+  const producer = kafka.producer.bind(kafka);
+  const consumer = kafka.consumer.bind(kafka);
+  kafka.producer = (c) => producer({ metadataMaxAge: cfg.metadataMaxAgeMs, ...c });
+  kafka.consumer = (c) => consumer({ metadataMaxAge: cfg.metadataMaxAgeMs, ...c });
+  return kafka;
 }

@@ -65,7 +65,7 @@ export interface GroupConsumerOptions {
   fromBeginning: boolean;
   /** Replay: read these partitions from these offsets instead of the committed ones. */
   startOffsets?: ReadonlyMap<number, number>;
-  /** Partitions of the topic, so every batch of a fetch joins the same round. */
+  /** Partitions of the topic at start (partitions added later are consumed as well). */
   partitions: number;
   sessionTimeoutMs?: number;
   rebalanceTimeoutMs?: number;
@@ -256,7 +256,9 @@ export function createGroupConsumer(kafka: Kafka, opts: GroupConsumerOptions): G
       await consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: Math.max(1, opts.partitions),
+        // At least every partition, so every batch of a fetch joins the same round: not the count
+        // at start, since partitions added to the topic later are assigned after a re-join.
+        partitionsConsumedConcurrently: Math.max(1_000, opts.partitions),
         eachBatch,
       });
       if (opts.startOffsets) {

@@ -31,3 +31,14 @@ describe('Java-compatible partitioner', () => {
     expect(keyless.size).toBe(6);
   });
 });
+
+describe('shards across partitions added to the topic', () => {
+  it('keeps every key on its shard when both counts are multiples of the shard count (QUERY_SHARDS), and not otherwise', () => {
+    const keys = Array.from({ length: 2000 }, (_, i) => `user-${i}`);
+    const shardOf = (k: string, count: number, shards: number) => partitionForKey(k, count) % shards;
+    for (const [from, to, shards] of [[6, 12, 2], [6, 12, 3], [4, 6, 2], [6, 18, 6]] as const) {
+      for (const k of keys) expect(shardOf(k, to, shards), `${k} ${from}->${to}/${shards}`).toBe(shardOf(k, from, shards));
+    }
+    expect(keys.some((k) => shardOf(k, 9, 2) !== shardOf(k, 6, 2))).toBe(true);
+  });
+});

@@ -6,8 +6,11 @@
 //
 // kafkajs has no manual assignment, so the reader is the only member of a consumer group of its
 // own (a group id no other process uses, a new one per start): it is assigned every partition, or
-// with `partitions` exactly those (a fixed assigner), is never rebalanced against anyone, and never
-// commits. After every join it seeks each partition to the caller's position (or, for a partition
+// with `holds` those it selects (its own assigner), is never rebalanced against anyone, and never
+// commits. Partitions added to a topic while it runs are read too: kafkajs re-joins when its
+// metadata (refreshed every KAFKA_METADATA_MAX_AGE_MS) shows them, and the assignment of that join
+// is taken from the topic's partitions as they are then (a new partition from its first record).
+// After every join it seeks each partition to the caller's position (or, for a partition
 // the caller has never read, to the first record at or after `startTime`, Kafka's record time), so
 // a re-join for any reason (a new partition, a missed heartbeat) never rewinds or skips. Records
 // come in rounds: every partition batch of one fetch together, as src/kafka/consumer.ts does for
@@ -43,8 +46,11 @@ export interface PartitionReaderOptions {
   topics: readonly string[];
   /** A group id only this reader uses. */
   groupId: string;
-  /** The partitions to read of each topic (every topic must be listed); absent: every partition of every topic. */
-  partitions?: ReadonlyMap<string, readonly number[]>;
+  /**
+   * Which partitions to read, asked at every join of every partition the topic has then (so a
+   * partition added later is asked about too); absent: every partition of every topic.
+   */
+  holds?(topic: string, partition: number): boolean;
   /** The next offset to read, or null for a partition never read (it starts at startTime). */
   position(topic: string, partition: number): number | null;
   /** Kafka record time (ms) a never-read partition of `topic` starts at; 0 for its first record. */
@@ -58,7 +64,7 @@ export interface PartitionReaderOptions {
   sessionTimeoutMs?: number;
   /** Told when kafkajs's consumer crashed (it restarts itself): the reader is not following. */
   onCrash?(): void;
-  /** Told after each join, the first and every one after a crash: reading again. */
+  /** Told after each join, the first, every one after a crash and after partitions were added: reading again. */
   onJoin?(): void;
   /**
    * Fetch the next round while the caller handles this one (at most one round ahead). Without
@@ -84,33 +90,39 @@ export interface PartitionReader {
   stop(): Promise<void>;
 }
 
-const FIXED = 'TrackhouseFixedPartitions';
+const SELECTED = 'TrackhouseSelectedPartitions';
 
-/** Gives the group's first member exactly `partitions` (the reader's group has one member). */
-export function fixedAssigner(partitions: ReadonlyMap<string, readonly number[]>): PartitionAssigner {
+/**
+ * Gives the group's first member (the reader's group has one) the partitions `holds` selects among
+ * those each topic has at this join: kafkajs's leader refreshes the metadata just before it assigns.
+ */
+export function selectingAssigner(holds: (topic: string, partition: number) => boolean): PartitionAssigner {
   const { AssignerProtocol } = kafkajs();
-  const assignment = Object.fromEntries([...partitions].map(([t, ps]) => [t, [...ps]]));
-  return () => ({
-    name: FIXED,
+  return ({ cluster }) => ({
+    name: SELECTED,
     version: 0,
-    async assign({ members }) {
+    async assign({ members, topics }) {
+      const assignment: Record<string, number[]> = {};
+      for (const t of topics) {
+        assignment[t] = cluster
+          .findTopicPartitionMetadata(t)
+          .map((m) => m.partitionId)
+          .filter((p) => holds(t, p))
+          .sort((a, b) => a - b);
+      }
       return members.map((m, i) => ({
         memberId: m.memberId,
         memberAssignment: AssignerProtocol.MemberAssignment.encode({ version: 0, assignment: i === 0 ? assignment : {}, userData: Buffer.alloc(0) }),
       }));
     },
     protocol({ topics }) {
-      return { name: FIXED, metadata: AssignerProtocol.MemberMetadata.encode({ version: 0, topics, userData: Buffer.alloc(0) }) };
+      return { name: SELECTED, metadata: AssignerProtocol.MemberMetadata.encode({ version: 0, topics, userData: Buffer.alloc(0) }) };
     },
   });
 }
 
 export function createPartitionReader(kafka: Kafka, opts: PartitionReaderOptions): PartitionReader {
   const log = opts.log;
-  if (opts.partitions) {
-    const missing = opts.topics.filter((t) => !opts.partitions!.has(t));
-    if (missing.length > 0) throw new Error(`partition reader: no partitions given for ${missing.join(', ')}`);
-  }
   // Alone in its group: nothing to rebalance against. The session must outlast a long pause (a
   // large store write) yet stay short: after a crash kafkajs joins again as a new member, and the
   // join waits until the broker has dropped the old one; at 60 s that kept the view ClickHouse's
@@ -121,7 +133,7 @@ export function createPartitionReader(kafka: Kafka, opts: PartitionReaderOptions
     sessionTimeout,
     rebalanceTimeout: sessionTimeout,
     heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 3)),
-    ...(opts.partitions ? { partitionAssigners: [fixedAssigner(opts.partitions)] } : {}),
+    ...(opts.holds ? { partitionAssigners: [selectingAssigner(opts.holds)] } : {}),
     // kafkajs restarts a crashed consumer with its backoff, up to 30 s between attempts by
     // default: after a broker outage the reader came back ~50 s after the broker did. A reader
     // holds no group state worth sparing the broker, so it retries at most 3 s apart.
@@ -144,7 +156,13 @@ export function createPartitionReader(kafka: Kafka, opts: PartitionReaderOptions
   let onRound: (batches: readonly ReadBatch[]) => Promise<void> = async () => {};
 
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
+    const before = assignment;
     assignment = new Map(Object.entries(e.payload.memberAssignment).map(([t, ps]) => [t, [...ps].sort((a, b) => a - b)]));
+    for (const [topic, partitions] of before.size === 0 ? [] : assignment) {
+      const known = new Set(before.get(topic) ?? []);
+      const added = partitions.filter((p) => !known.has(p));
+      if (added.length > 0) log.info({ topic, partitions: added, groupId: opts.groupId }, 'partitions added to the topic while reading: reading them too, from their first record');
+    }
     const seeks: Record<string, Record<number, number | string>> = {};
     for (const [topic, partitions] of assignment) {
       for (const p of partitions) {

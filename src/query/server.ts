@@ -185,7 +185,10 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
   const reply = cors.with(REPLY_HEADERS);
   let view: View | null = null;
   let partitionCount = 1;
-  const shardOf = (userKey: string) => partitionForKey(userKey, partitionCount) % q.shards;
+  // The topic's count as the view last saw it (partitions added while running included), so every
+  // replica forwards by the partitioner the producers use now. With counts that are multiples of
+  // QUERY_SHARDS the shard of a user does not change with the count (view.md, Adding partitions).
+  const shardOf = (userKey: string) => partitionForKey(userKey, view?.partitionCount() ?? partitionCount) % q.shards;
 
   let draining = false;
   let inflight = 0;

@@ -71,7 +71,11 @@ export async function startSink(opts: SinkOptions): Promise<RunningSink> {
   await ensureTopics(kafka, config.kafka, log);
   const partitions = await partitionCount(kafka, topic);
   const store = new SinkStore(opts.clickhouse, topic, { baseMs: cfg.retryBaseMs, maxMs: cfg.retryMaxMs }, log, metrics);
-  const states = new PartitionStates(store, { events: cfg.dedupWindowEvents, ms: cfg.dedupWindowMs }, log);
+  const states = new PartitionStates(store, { events: cfg.dedupWindowEvents, ms: cfg.dedupWindowMs }, log, {
+    count: partitions,
+    // Asked after every assignment: partitions added to the topic move users' keys (src/sink/partitions.ts).
+    now: () => partitionCount(kafka, topic),
+  });
   // No record is stored before the erasure list is known: an erased user must not come back.
   const ownList = opts.erasures === undefined ? await startErasureReader(kafka, config.kafka.topics.regulations, log) : null;
   if (ownList !== null) await ownList.loaded;

@@ -121,6 +121,30 @@ export class SinkStore {
   }
 
   /**
+   * The identities of recent rows of other partitions whose user key the producers' partitioner
+   * (Kafka's murmur2, ClickHouse's kafkaMurmurHash) now puts on `partition` out of `count`: the
+   * users that moved there when partitions were added to the topic. Rows inserted at or after
+   * `insertedSinceMs` (0: all the table keeps), newest first by received_at.
+   */
+  movedIds(partition: number, count: number, insertedSinceMs: number, limit: number, signal: AbortSignal): Promise<RecentId[]> {
+    return this.retry('read recent event ids of users that moved partition', signal, async () => {
+      const rs = await this.client.query({
+        // inserted_at is the table's partition key: the days before it are not read at all.
+        query: `SELECT user_key, event_id, toUnixTimestamp64Milli(received_at) AS r FROM sink_recent_ids
+                WHERE kafka_topic = {topic:String} AND kafka_partition != {partition:UInt32}
+                  AND inserted_at >= toDateTime(intDiv({since:Int64}, 1000), 'UTC')
+                  AND kafkaMurmurHash(user_key) % {count:UInt32} = {partition:UInt32}
+                ORDER BY received_at DESC LIMIT ${Math.max(0, Math.floor(limit))}`,
+        query_params: { topic: this.topic, partition, count, since: Math.max(0, Math.floor(insertedSinceMs)) },
+        format: 'JSONCompactEachRow',
+        clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
+      });
+      const rows = await rs.json<[string, string, number | string]>();
+      return rows.map(([userKey, eventId, r]) => ({ userKey, eventId, receivedAtMs: Number(r) }));
+    });
+  }
+
+  /**
    * One call at a time (chDB wants its calls from one place, and concurrent inserts would only
    * compete for the same cores), retried until it succeeds or `signal` aborts after a failure.
    */

@@ -41,11 +41,17 @@ export interface StateOptions {
    */
   identity: Readonly<Record<string, string | number>>;
   /**
-   * A reason to wipe a state whose identity matches, read from it before anything else is (its
+   * A reason to wipe a state whose identity matches (or that `keeps` keeps), read from it before anything else is (its
    * contents are right but no longer what its owner needs: a window it cannot widen in place), or
    * null to keep it.
    */
   wipeIf?: (state: Pick<StateStore, 'db' | 'getMeta'>) => string | null;
+  /**
+   * Whether a state found with another identity (`stored`) is still good for `identity` (the view:
+   * built before its topic gained partitions); it is then kept and its identity rewritten. Absent:
+   * any other identity is wiped. The store format must match whatever this says.
+   */
+  keeps?(stored: Readonly<Record<string, unknown>>, identity: Readonly<Record<string, string | number>>): boolean;
   /** Initial map size (virtual; LMDB grows it when full). */
   mapSizeBytes?: number;
   /**
@@ -171,7 +177,7 @@ export async function openState(opts: StateOptions): Promise<StateStore> {
   const stored = o.meta.get('identity') as Record<string, unknown> | undefined;
   const openMark = o.meta.get('open') as { boot: string | null } | undefined;
   const identity = { ...opts.identity, store: LMDB_FORMAT };
-  if (stored !== undefined && JSON.stringify(stored) !== JSON.stringify(identity)) {
+  if (stored !== undefined && JSON.stringify(stored) !== JSON.stringify(identity) && !(stored.store === identity.store && opts.keeps?.(stored, opts.identity) === true)) {
     wiped = `it was built for ${JSON.stringify(stored)}, this process needs ${JSON.stringify(identity)}`;
   } else if (openMark !== undefined && openMark.boot !== boot) {
     wiped = 'the machine restarted while it was open, so its last unsynced writes may be torn';

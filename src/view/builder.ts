@@ -5,7 +5,10 @@
 // - below the partition's stored next offset: already applied (a redelivery): skipped;
 // - not decodable, or a time outside DateTime64's range: the sink dead-letters it: skipped;
 // - its (user_key, event_id) in the partition's resend window: a client resend: skipped (the
-//   first copy in Kafka order is the one kept, as in ClickHouse);
+//   first copy in Kafka order is the one kept, as in ClickHouse); for a while after partitions
+//   were added to the topic, also in the window of the partition its key hashed to under the
+//   other counts (`setPartitionCounts`): a resend whose original was written before the change
+//   lands on another partition than the original (the sink checks the same, src/sink/partitions.ts);
 // - older than the view's horizon: ClickHouse's to answer: only remembered in the window;
 // - else: rendered to its reply JSON and queued with its index entries.
 // A round's writes and the partitions' next offsets commit in one LMDB transaction
@@ -18,6 +21,7 @@
 import type { Logger } from '../common/log.js';
 import type { ErasureList } from '../erasure/list.js';
 import { ResendWindow } from '../dedup/resendwindow.js';
+import { partitionForKey } from '../kafka/partitioner.js';
 import type { ReadBatch as PartitionBatch } from '../kafka/reader.js';
 import type { StateStore } from '../state/statestore.js';
 import { decodeRecords, type DecodedRecords, type DecodeTask } from './decode.js';
@@ -156,6 +160,11 @@ export class ViewBuilder {
   /** Partitions whose window is in the state (restored, or saved in a commit queued since). */
   private readonly windowSaved = new Set<number>();
   private readonly now: () => number;
+  /**
+   * The topic's partition counts (the current and earlier ones) while a count changed within the
+   * resend window's time; empty otherwise (no record pays for the look-up then).
+   */
+  private partitionCounts: readonly number[] = [];
   private readonly initial: Promise<void> = Promise.resolve();
   private committing: Promise<void> = this.initial;
   /** The events of the transaction being gathered, put in key order (./putorder.ts). */
@@ -196,6 +205,16 @@ export class ViewBuilder {
         this.readFrom.set(p, next);
       }
     }
+  }
+
+  /**
+   * The topic has `current` partitions and had each of `earlier` within the resend window's time:
+   * a record's resend is also looked for in the window of the partition its key hashed to under
+   * each of them. No earlier count: only the record's own partition's window.
+   */
+  setPartitionCounts(current: number, earlier: readonly number[]): void {
+    const others = earlier.filter((c) => c !== current);
+    this.partitionCounts = others.length === 0 ? [] : [current, ...new Set(others)];
   }
 
   /** Sets the horizon (events older are not kept); call inside StateStore.write(). */
@@ -443,6 +462,16 @@ export class ViewBuilder {
     await commit;
   }
 
+  /** Whether the identity is in the window of a partition the record's key hashed to under another count. */
+  private seenElsewhere(p: number, key: Buffer | null, hi: number, lo: number): boolean {
+    if (key === null) return false;
+    for (const count of this.partitionCounts) {
+      const q = partitionForKey(key, count);
+      if (q !== p && this.windows.get(q)?.has(hi, lo) === true) return true;
+    }
+    return false;
+  }
+
   /** Events taken from ClickHouse (backfill). */
   backfilled = 0;
 
@@ -483,11 +512,14 @@ export class ViewBuilder {
         c.invalid++;
         continue;
       }
-      const resent = w.seen(d.ids[2 * k]!, d.ids[2 * k + 1]!, d.receivedAt[k]!);
+      const hi = d.ids[2 * k]!;
+      const lo = d.ids[2 * k + 1]!;
+      let resent = w.seen(hi, lo, d.receivedAt[k]!);
       if (replay) {
         c.replayed++;
         continue;
       }
+      if (!resent && this.partitionCounts.length > 0) resent = this.seenElsewhere(p, messages[i]!.key, hi, lo);
       if (resent) {
         c.resent++;
         continue;

@@ -25,10 +25,20 @@ export interface ViewWorkerData {
   config: Config;
   brokers: string[];
   path: string;
+  /** The partitions held at start; partitions added to the topic later join them (`holds`). */
   partitions: number[];
   partitionCount: number;
+  /** The count the kept state was built with, when the topic grew while the view was stopped. */
+  grownFrom?: number;
   /** The erasure list when the view started; changes come as 'erasures' messages. */
   erasures: UserErasure[];
+}
+
+/** The partition counts the view has read the events topic with, kept in the state's meta. */
+interface PartitionCounts {
+  count: number;
+  /** Earlier counts, until when a resend of an event written under them may still come. */
+  earlier: { count: number; until: number }[];
 }
 
 /** main -> builder */
@@ -71,6 +81,8 @@ export type FromBuilder =
   | { type: 'report'; report: BuilderReport }
   | { type: 'backfill-needed'; ranges: BackfillRange[]; horizon: number }
   | { type: 'deleted'; id: number; events: number }
+  /** The topic has more partitions than before: the view now reads `partitions` of `partitionCount`. */
+  | { type: 'partitions'; partitions: number[]; partitionCount: number }
   | { type: 'stopped' };
 
 const REPORT_MS = 500;
@@ -116,6 +128,24 @@ async function main(data: ViewWorkerData): Promise<void> {
     if (u.updatedAt > erasedAt && (u.erasedAll || u.erasedUpTo !== null)) await builder.writer.deleteUser(u.userKey);
   }
   if (listAt > erasedAt) await state.write(() => state.putMeta(ERASED_AT, listAt));
+  // The topic's partition counts, for resends across a change (builder.setPartitionCounts): the
+  // count this view last read with, and earlier ones until a resend of an event written under them
+  // would be out of the window anyway (SINK_DEDUP_WINDOW_MS after the change; 0: kept).
+  const COUNTS = 'partitions/counts';
+  const windowMs = config.sink.dedupWindowMs;
+  const noteCount = async (count: number) => {
+    // A state of a version before these counts were kept: the count its identity named, if it grew.
+    const stored = state.getMeta<PartitionCounts>(COUNTS) ?? (data.grownFrom !== undefined ? { count: data.grownFrom, earlier: [] } : undefined);
+    const now = Date.now();
+    const earlier = (stored?.earlier ?? []).filter((e) => e.until > now);
+    if (stored !== undefined && stored.count < count) earlier.push({ count: stored.count, until: windowMs > 0 ? now + windowMs : Number.MAX_SAFE_INTEGER });
+    builder.setPartitionCounts(count, earlier.map((e) => e.count));
+    if (stored === undefined || stored.count !== count || earlier.length !== stored.earlier.length) {
+      await state.write(() => state.putMeta(COUNTS, { count, earlier } satisfies PartitionCounts));
+    }
+    if (earlier.length > 0) log.info({ partitionCount: count, earlier }, 'the events topic changed partition count recently: resends are also looked for on the partitions their users had before');
+  };
+  await noteCount(data.partitionCount);
   const wantedHorizon = () => ageHorizon(q.viewDays, Date.now());
   if (!Number.isFinite(builder.currentHorizon)) {
     await state.write(() => builder.setHorizon(wantedHorizon()));
@@ -304,7 +334,9 @@ async function main(data: ViewWorkerData): Promise<void> {
   reader = createPartitionReader(kafka, {
     topics: [topic],
     groupId,
-    partitions: new Map([[topic, data.partitions]]),
+    // This shard's partitions (p mod QUERY_SHARDS = its index) among those the topic has at each
+    // join: a partition added while the view runs is read from its first record, without a restart.
+    holds: (_, p) => p % q.shards === q.shardIndex,
     // Where the state says, or (a partition never read) its first record.
     position: (_, p) => builder.readFrom.get(p) ?? null,
     startTime: () => 0,
@@ -321,7 +353,30 @@ async function main(data: ViewWorkerData): Promise<void> {
       post({ type: 'report', report: report() });
     },
     onJoin() {
-      if (following || !caughtUp || reader === null) return;
+      if (reader === null) return;
+      const added = (reader.assigned().get(topic) ?? []).filter((p) => !data.partitions.includes(p));
+      if (added.length > 0) {
+        // Held from now on: in readiness, lag and reports. Caught up already (nothing of them was
+        // in the topic when the view started), so the view stays ready while it reads them.
+        data.partitions = [...data.partitions, ...added].sort((a, b) => a - b);
+        const r = reader;
+        void r
+          .endOffsets()
+          .then((ends) => {
+            const count = ends.get(topic)?.size ?? 0;
+            for (const [p, h] of ends.get(topic) ?? []) if (added.includes(p) && h > (builder.high.get(p) ?? 0)) builder.high.set(p, h);
+            data.partitionCount = Math.max(data.partitionCount, count, ...added.map((p) => p + 1));
+            void noteCount(data.partitionCount).catch((err: unknown) => log.warn({ err }, 'could not note the new partition count'));
+            log.info({ topic, added, partitions: data.partitions, partitionCount: data.partitionCount }, 'the events topic has new partitions: the view reads them from their first record, no restart needed');
+            post({ type: 'partitions', partitions: [...data.partitions], partitionCount: data.partitionCount });
+          })
+          .catch((err: unknown) => {
+            data.partitionCount = Math.max(data.partitionCount, ...added.map((p) => p + 1));
+            log.warn({ err, added }, 'could not read the end offsets of the new partitions');
+            post({ type: 'partitions', partitions: [...data.partitions], partitionCount: data.partitionCount });
+          });
+      }
+      if (following || !caughtUp) return;
       const r = reader;
       void r
         .endOffsets()

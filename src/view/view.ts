@@ -40,7 +40,10 @@ export interface ViewOptions {
 
 export interface View {
   readonly reader: ViewReader;
+  /** Partitions held: this shard's of the topic, including partitions added since start. */
   readonly partitions: readonly number[];
+  /** The events topic's partition count, as the view last saw it (it grows while running). */
+  partitionCount(): number;
   /** True once the view has applied everything the topic held when it started (readiness). */
   caughtUp(): boolean;
   /** Resolves the first time the view has caught up (never, when it is stopped before). */
@@ -70,23 +73,67 @@ const RESTART_MS = 5_000;
 /** Meta key of the window settings the view was built under (widenedWindow). */
 const WINDOW_META = 'window';
 
+/** What the view's state records it was built for: layout, topic, and the partitions of its shard. */
+export function viewIdentity(layout: number, topic: string, partitionCount: number, partitions: readonly number[]): Record<string, string | number> {
+  return { layout, topic, partitionCount, partitions: partitions.join(',') };
+}
+
+/**
+ * Whether a state built for `stored` holds a part of what `wanted` asks for and nothing else: the
+ * same layout, topic and shard, with fewer partitions (the topic grew since, as Kafka topics only
+ * do). Its partitions are kept and the added ones read from their first record; anything else
+ * (another shard or QUERY_SHARDS, another topic or layout) is wiped.
+ */
+export function keepsGrownView(stored: Readonly<Record<string, unknown>>, wanted: Readonly<Record<string, string | number>>, shards: number, shardIndex: number): boolean {
+  const count = stored.partitionCount;
+  if (stored.layout !== wanted.layout || stored.topic !== wanted.topic || typeof count !== 'number' || typeof wanted.partitionCount !== 'number') return false;
+  if (count > wanted.partitionCount) return false;
+  return stored.partitions === shardPartitions(count, shards, shardIndex).join(',');
+}
+
 export async function startView(opts: ViewOptions): Promise<View> {
   const { config, log } = opts;
   const topic = config.kafka.topics.events;
+  const shardsWarning = (before: number, after: number) => {
+    const shards = config.query.shards;
+    if (shards > 1 && (before % shards !== 0 || after % shards !== 0)) {
+      log.error(
+        { before, partitionCount: after, shards },
+        `the events topic went from ${before} to ${after} partitions, and QUERY_SHARDS=${shards} does not divide both: a user's events from before the change may sit on another shard than the user's newer ones, and per-user pages miss them. Give the topic a multiple of QUERY_SHARDS partitions (or set QUERY_SHARDS to a divisor of both), then restart the query replicas with their view directories removed`,
+      );
+    }
+  };
   const dir = path.join(config.dataDir, 'view');
   // Every event of the view's window: trackhouse's own folder, 0700 even if an earlier version made it 0755.
   makeOwnPrivateDir(dir);
   const reader = new ViewReader();
   const window: ViewWindow = { days: config.query.viewDays, maxBytes: config.query.viewMaxBytes };
+  let grownFrom: number | undefined;
   const state: StateStore = await openState({
     path: dir,
     databases: VIEW_DATABASES,
-    identity: { layout: VIEW_LAYOUT, topic, partitionCount: opts.partitionCount, partitions: opts.partitions.join(',') },
+    identity: viewIdentity(VIEW_LAYOUT, topic, opts.partitionCount, opts.partitions),
+    // Partitions added to the topic since the state was written (while the view ran, or while it
+    // was stopped): kept, not rebuilt; the new partitions are read from their first record.
+    keeps: (stored, wanted) => {
+      const kept = keepsGrownView(stored, wanted, config.query.shards, config.query.shardIndex);
+      if (kept) {
+        log.info(
+          { before: stored.partitionCount, partitionCount: opts.partitionCount, partitions: opts.partitions },
+          'the events topic has more partitions than when the view was written: the view is kept and reads the added ones from their first record',
+        );
+        shardsWarning(Number(stored.partitionCount), opts.partitionCount);
+        grownFrom = Number(stored.partitionCount);
+      }
+      return kept;
+    },
     wipeIf: (s) => widenedWindow(s.getMeta<ViewWindow>(WINDOW_META), readHorizon(s.db('view_meta')), window, Date.now()),
     dbOptions: reader.dbOptions,
     log,
   });
   await state.write(() => state.putMeta(WINDOW_META, window));
+  // Kept for its partitions but wiped all the same (a widened window): it is new.
+  if (state.wiped !== null) grownFrom = undefined;
   reader.attach(state);
   const metrics = viewMetrics(opts.registry, state);
   let last: BuilderReport | null = null;
@@ -98,6 +145,8 @@ export async function startView(opts: ViewOptions): Promise<View> {
   let onStopped: (() => void) | null = null;
   let caughtUpFirst!: () => void;
   const caughtUpOnce = new Promise<void>((resolve) => (caughtUpFirst = resolve));
+  let held: readonly number[] = opts.partitions;
+  let partitionCount = opts.partitionCount;
 
   const data: ViewWorkerData = {
     config,
@@ -105,6 +154,7 @@ export async function startView(opts: ViewOptions): Promise<View> {
     path: dir,
     partitions: [...opts.partitions],
     partitionCount: opts.partitionCount,
+    ...(grownFrom !== undefined && grownFrom < opts.partitionCount ? { grownFrom } : {}),
     erasures: opts.erasures?.allUsers() ?? [],
   };
 
@@ -135,6 +185,15 @@ export async function startView(opts: ViewOptions): Promise<View> {
       } else if (m.type === 'deleted') {
         deletes.get(m.id)?.(m.events);
         deletes.delete(m.id);
+      } else if (m.type === 'partitions') {
+        held = m.partitions;
+        data.partitions = [...m.partitions];
+        if (m.partitionCount !== partitionCount) {
+          const before = partitionCount;
+          partitionCount = m.partitionCount;
+          data.partitionCount = partitionCount;
+          shardsWarning(before, partitionCount);
+        }
       } else if (m.type === 'stopped') {
         onStopped?.();
       }
@@ -183,7 +242,10 @@ export async function startView(opts: ViewOptions): Promise<View> {
 
   return {
     reader,
-    partitions: opts.partitions,
+    get partitions() {
+      return held;
+    },
+    partitionCount: () => partitionCount,
     caughtUp: () => last?.caughtUp === true,
     whenCaughtUp: () => caughtUpOnce,
     following: () => last?.following === true,
