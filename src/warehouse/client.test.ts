@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { engineTurns, FIRST_IN_A_ROW, StatementNotRun } from './client.js';
+import { ConfigError } from '../common/errors.js';
+import { loadConfig } from '../config/index.js';
+import { engineTurns, FIRST_IN_A_ROW, openClickHouse, StatementNotRun } from './client.js';
 
 /** A connection whose every call stays running until the test ends it, recording what starts. */
 function fakeEngine() {
@@ -142,5 +144,30 @@ describe('engineTurns', () => {
     expect(e.log).toEqual(['insert last-insert', 'close undefined']);
     e.running.shift()!.end(true);
     expect(await Promise.all([insert, closed])).toEqual(['insert done', 'close done']);
+  });
+});
+
+describe('openClickHouse with CLICKHOUSE_URL', () => {
+  it('names CLICKHOUSE_URL, in one line, when the client refuses the URL (a parameter it does not know), repeating no value of it', async () => {
+    const cfg = loadConfig({ CLICKHOUSE_URL: 'http://clickhouse:8123/?password=Secr3tPw' }).clickhouse;
+    const err = await openClickHouse(cfg, '/nonexistent').then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toBe(
+      'CLICKHOUSE_URL: @clickhouse/client refuses it: Unknown URL parameters: password; give the user and password as ' +
+        'http://user:password@host:8123 or in CLICKHOUSE_USER / CLICKHOUSE_PASSWORD, and see its documentation for the URL parameters it takes',
+    );
+    expect((err as Error).message).not.toContain('Secr3tPw');
+  });
+
+  it('gives the client the user and password taken out of the URL, and shows the URL without them', async () => {
+    const ch = await openClickHouse(loadConfig({ CLICKHOUSE_URL: 'http://analyst:Secr3tPw@clickhouse:8123' }).clickhouse, '/nonexistent');
+    try {
+      expect(ch.location).toBe('http://clickhouse:8123/');
+    } finally {
+      await ch.close();
+    }
   });
 });

@@ -9,7 +9,7 @@
 // - the client's `database` option is ignored: chDB works in `default`.
 import path from 'node:path';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type Logger as ClickHouseLogger, type WarnLogParams } from '@clickhouse/client';
-import { PrerequisiteError, TrackhouseError } from '../common/errors.js';
+import { ConfigError, errorMessage, PrerequisiteError, TrackhouseError } from '../common/errors.js';
 import { makeOwnPrivateDir } from '../common/privatedir.js';
 import type { ClickHouseConfig } from '../config/index.js';
 
@@ -58,10 +58,15 @@ export function chdbPath(dataDir: string): string {
   return path.join(dataDir, 'clickhouse');
 }
 
-export async function openClickHouse(cfg: ClickHouseConfig, dataDir: string): Promise<ClickHouseHandle> {
-  if (cfg.url !== null) {
-    const client = createClient({
-      url: cfg.url,
+/**
+ * The client of a ClickHouse server. It parses the URL when made and throws on what it does not
+ * take (a URL parameter it does not know, such as `password`): that is a bad setting, named as one,
+ * not a stack trace. The config has taken any user and password out of the URL already.
+ */
+function serverClient(cfg: ClickHouseConfig, url: string): ClickHouseClient {
+  try {
+    return createClient({
+      url,
       username: cfg.username,
       password: cfg.password,
       database: cfg.database,
@@ -69,6 +74,17 @@ export async function openClickHouse(cfg: ClickHouseConfig, dataDir: string): Pr
       application: 'trackhouse',
       log: LOG,
     });
+  } catch (err) {
+    throw new ConfigError(
+      `CLICKHOUSE_URL: @clickhouse/client refuses it: ${errorMessage(err)}; give the user and password as http://user:password@host:8123 ` +
+        'or in CLICKHOUSE_USER / CLICKHOUSE_PASSWORD, and see its documentation for the URL parameters it takes',
+    );
+  }
+}
+
+export async function openClickHouse(cfg: ClickHouseConfig, dataDir: string): Promise<ClickHouseHandle> {
+  if (cfg.url !== null) {
+    const client = serverClient(cfg, cfg.url);
     return { client, biClient: client, engine: 'server', location: cfg.url, biRunning: () => false, close: () => client.close(), released: async () => {} };
   }
   let createChdbConnection: (opts: { path: string }) => unknown;
