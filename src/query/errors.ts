@@ -52,6 +52,11 @@ export type HttpReply = HttpErrorReply;
 /** The one place that turns an error into status, headers and a JSON body. */
 export function toHttpError(err: unknown): HttpReply {
   if (err instanceof HttpError) return httpErrorReply(err);
+  if (err instanceof DependencyError && err.code === 'CLICKHOUSE_NOT_MIGRATED') {
+    return httpErrorReply(
+      new HttpError('clickhouse_unavailable', "ClickHouse does not hold trackhouse's tables yet: its migrations have not run (trackhouse migrate); retry once they have", { cause: err }),
+    );
+  }
   if (err instanceof DependencyError) {
     return httpErrorReply(new HttpError('clickhouse_unavailable', 'ClickHouse did not answer the query; retry shortly', { cause: err }));
   }
