@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { capturingLogger } from '../../test/support/log.js';
 import { ConfigError } from '../common/errors.js';
 import { loadConfig } from '../config/index.js';
 import { engineTurns, FIRST_IN_A_ROW, openClickHouse, StatementNotRun } from './client.js';
@@ -167,6 +168,27 @@ describe('openClickHouse with CLICKHOUSE_URL', () => {
     try {
       expect(ch.location).toBe('http://clickhouse:8123/');
     } finally {
+      await ch.close();
+    }
+  });
+
+  it("writes the client's warnings as lines of the command's JSON log, and a failed call's (its caller reports it) at debug, nothing on stderr", async () => {
+    const { log, lines } = capturingLogger('debug');
+    const stderr = vi.spyOn(process.stderr, 'write');
+    // Over 60 s, the client warns about progress headers when made; port 1: nothing listens.
+    const cfg = loadConfig({ CLICKHOUSE_URL: 'http://127.0.0.1:1', CLICKHOUSE_REQUEST_TIMEOUT_MS: '120000' }).clickhouse;
+    const ch = await openClickHouse(cfg, '/nonexistent', log.child({ component: 'sink' }));
+    try {
+      const ping = await ch.client.ping();
+      expect(ping.success).toBe(false);
+      const written = stderr.mock.calls.map((c) => String(c[0]));
+      expect(written.filter((w) => w.includes('@clickhouse/client'))).toEqual([]);
+      expect(lines.map((l) => [l.level, l.component, l.module, l.clientModule, String(l.msg).slice(0, 30)])).toEqual([
+        [40, 'sink', 'clickhouse-client', 'Config', 'request_timeout is set to 1200'],
+        [20, 'sink', 'clickhouse-client', 'Connection', 'Ping: HTTP request error.'],
+      ]);
+    } finally {
+      stderr.mockRestore();
       await ch.close();
     }
   });

@@ -37,7 +37,7 @@ export function registerQuery(program: Command): void {
       // first when the cores are short (docs/architecture/query.md); they start later, so the
       // scan goes on (its timer is unref'd: it ends with the process). Not in the all-in-one.
       if (config.query.backgroundNice > 0) lowerNamedThreads(QUERY_BACKGROUND, config.query.backgroundNice);
-      const ch = await openClickHouse(config.clickhouse, config.dataDir);
+      const ch = await openClickHouse(config.clickhouse, config.dataDir, log);
       life.add(clickhousePart(ch, log));
       try {
         await checkClickHouse(ch, config.clickhouse);
