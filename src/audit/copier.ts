@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import type { Logger } from '../common/log.js';
-import { errorMessage, statementFailed } from '../common/errors.js';
+import { errorMessage, missingTable, NOT_MIGRATED, statementFailed } from '../common/errors.js';
 import { createPartitionReader, type PartitionReader, type ReadBatch } from '../kafka/reader.js';
 import type { AuditRecord } from './record.js';
 
@@ -74,7 +74,12 @@ export function startAuditCopier(kafka: Kafka, topic: string, clickhouse: ClickH
         break;
       } catch (err) {
         const waitMs = Math.min(30_000, 1_000 * 2 ** attempt);
-        log.warn({ err: errorMessage(err), retryInMs: waitMs }, 'could not read where the audit copy stands in ClickHouse; retrying');
+        log.warn(
+          { err: errorMessage(err), retryInMs: waitMs },
+          missingTable(err)
+            ? `ClickHouse has no audit_log table: ${NOT_MIGRATED}; retrying`
+            : 'could not read where the audit copy stands in ClickHouse; retrying',
+        );
         await new Promise((r) => setTimeout(r, waitMs).unref());
       }
     }

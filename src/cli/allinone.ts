@@ -113,7 +113,7 @@ export async function startAllInOne(): Promise<number> {
     // chDB runs anything or a worker thread of ours starts: Node's threads are the ones already
     // there (see lowerBulkThreads). (Its timer is unref'd: it ends with the process.)
     await lowerBulkThreads([THREAD.sinkDecode, THREAD.stream], BULK_NICE);
-    const opened = await openClickHouse(config.clickhouse, config.dataDir);
+    const opened = await openClickHouse(config.clickhouse, config.dataDir, log);
     ch = opened;
     life.add(clickhousePart(opened, log));
     await checkClickHouse(opened, config.clickhouse);

@@ -50,12 +50,27 @@ export class DependencyError extends TrackhouseError {
   }
 }
 
+/** What to do when ClickHouse lacks trackhouse's tables: said the same way wherever it shows. */
+export const NOT_MIGRATED = 'its migrations have not run; run `trackhouse migrate` (`trackhouse sink` also applies them at start)';
+
+/**
+ * ClickHouse answered that a table does not exist (UNKNOWN_TABLE, code 60): on a server nobody has
+ * migrated yet, which the process that asked can only report, naming what to run.
+ */
+export function missingTable(err: unknown): boolean {
+  const e = err as { type?: unknown; code?: unknown } | null;
+  return typeof e === 'object' && e !== null && (e.type === 'UNKNOWN_TABLE' || e.code === '60');
+}
+
 /**
  * A ClickHouse statement run under `deadline` (AbortSignal.timeout(timeoutMs), QUERY_TIMEOUT_MS)
  * failed: retriable, saying whether the deadline passed, which on the in-process engine includes
  * the wait for its turn. `what` names the read ("the events query").
  */
 export function statementFailed(err: unknown, what: string, deadline: AbortSignal, timeoutMs: number): DependencyError {
+  if (!deadline.aborted && missingTable(err)) {
+    return new DependencyError('CLICKHOUSE_NOT_MIGRATED', `ClickHouse has no table for ${what}: ${NOT_MIGRATED}`, { retriable: true, cause: err });
+  }
   const why = deadline.aborted
     ? `ClickHouse did not answer ${what} within QUERY_TIMEOUT_MS (${timeoutMs} ms); on the in-process engine a statement waits while another runs (a BI tool's, say)`
     : `ClickHouse failed ${what}: ${errorMessage(err)}`;

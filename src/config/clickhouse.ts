@@ -12,13 +12,27 @@ export const clickhouseSchema = z
     CLICKHOUSE_REQUEST_TIMEOUT_MS: int(30_000, 100, 3_600_000),
   })
   .transform((e) => ({
-    /** Unset: the ClickHouse engine runs in-process (chDB) with its data under the data dir. */
-    url: e.CLICKHOUSE_URL ?? null,
-    username: e.CLICKHOUSE_USER,
-    password: e.CLICKHOUSE_PASSWORD,
+    ...credentialsApart(e.CLICKHOUSE_URL, e.CLICKHOUSE_USER, e.CLICKHOUSE_PASSWORD),
     /** Used with a server only; chDB always works in its `default` database. */
     database: e.CLICKHOUSE_DATABASE,
     requestTimeoutMs: e.CLICKHOUSE_REQUEST_TIMEOUT_MS,
   }));
+
+/**
+ * A user and password written into CLICKHOUSE_URL (http://user:password@host:8123) are taken out of
+ * it: they win over CLICKHOUSE_USER / CLICKHOUSE_PASSWORD, as @clickhouse/client would decide, and
+ * the URL left, which start-up lines, error messages and the audit trail's migration records show,
+ * holds no password.
+ */
+function credentialsApart(raw: string | undefined, username: string, password: string): { url: string | null; username: string; password: string } {
+  /** Unset: the ClickHouse engine runs in-process (chDB) with its data under the data dir. */
+  if (raw === undefined) return { url: null, username, password };
+  const url = new URL(raw);
+  if (url.username === '' && url.password === '') return { url: raw, username, password };
+  const fromUrl = { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) };
+  url.username = '';
+  url.password = '';
+  return { url: url.toString(), username: fromUrl.username === '' ? username : fromUrl.username, password: fromUrl.password === '' ? password : fromUrl.password };
+}
 
 export type ClickHouseConfig = z.output<typeof clickhouseSchema>;

@@ -115,6 +115,14 @@ const SECRETS: ReadonlySet<string> = new Set([
 ]);
 
 /**
+ * A value repeated in a message with the password of any URL in it masked (CLICKHOUSE_URL may carry
+ * one, http://user:password@host:8123, and so may a URL refused elsewhere).
+ */
+function withoutUrlPasswords(value: string): string {
+  return value.replace(/(\/\/[^/?#@\s:]*):[^/?#@\s]*@/g, '$1:***@');
+}
+
+/**
  * Reads and validates every setting at once. On any problem throws a ConfigError whose message
  * lists each offending variable with what was expected, so one run shows all mistakes.
  */
@@ -129,7 +137,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     }
     for (const issue of result.error.issues) {
       const variable = String(issue.path[0] ?? name);
-      const raw = SECRETS.has(variable) ? undefined : env[variable];
+      const given = SECRETS.has(variable) ? undefined : env[variable];
+      const raw = given === undefined ? undefined : withoutUrlPasswords(given);
       problems.push(`${variable}: ${issue.message}${raw === undefined ? '' : ` (got ${JSON.stringify(raw)})`}`);
     }
   }

@@ -2,7 +2,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { buildSchema, getIntrospectionQuery, parse, printSchema, specifiedRules, validate } from 'graphql';
 import { getComplexity } from 'graphql-query-complexity';
 import { describe, expect, it } from 'vitest';
+import { statementFailed } from '../common/errors.js';
+import { silentLogger } from '../common/log.js';
 import { costEstimator, depthLimit, MAX_SPREAD_FIELDS, validationRules } from './limits.js';
+import { graphqlError } from './schema.js';
 import { SDL } from './sdl.js';
 
 const DOC = new URL('../../docs/schema.graphql', import.meta.url);
@@ -74,5 +77,16 @@ describe('cost', () => {
     const one = '{ a: user(id: "a") { events(first: 10) { edges { node { eventId } } } } }';
     const two = '{ a: user(id: "a") { events(first: 10) { edges { node { eventId } } } } b: user(id: "b") { events(first: 10) { edges { node { eventId } } } } }';
     expect(cost(two)).toBe(2 * cost(one));
+  });
+});
+
+describe('graphqlError', () => {
+  it('says a ClickHouse without trackhouse\'s tables has not been migrated, as the REST 503 does', () => {
+    const unknownTable = Object.assign(new Error("Unknown table expression identifier 'events_daily_by_event'"), { code: '60', type: 'UNKNOWN_TABLE' });
+    const err = graphqlError(statementFailed(unknownTable, 'the rollups query', new AbortController().signal, 10_000), silentLogger());
+    expect([err.message, err.extensions]).toEqual([
+      "ClickHouse does not hold trackhouse's tables yet: its migrations have not run (trackhouse migrate); retry once they have",
+      { code: 'clickhouse_unavailable', retriable: true },
+    ]);
   });
 });

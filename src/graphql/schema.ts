@@ -7,7 +7,7 @@ import { buildSchema, GraphQLError, GraphQLObjectType, type GraphQLSchema } from
 import { DependencyError, HttpError } from '../common/errors.js';
 import { wellFormed } from '../common/querystring.js';
 import type { Logger } from '../common/log.js';
-import { cursorsOf, parseEventsRequest, parseRollupsRequest, type EventsRequest, type QueryReader } from '../query/index.js';
+import { cursorsOf, dependencyMessage, parseEventsRequest, parseRollupsRequest, type EventsRequest, type QueryReader } from '../query/index.js';
 import type { StreamRoute } from '../stream/index.js';
 import { parseExact } from './exactjson.js';
 import { SDL } from './sdl.js';
@@ -70,7 +70,7 @@ export function graphqlError(err: unknown, log: Logger): GraphQLError {
     return new GraphQLError(err.message, { extensions: { code: err.code, retriable: err.retriable } });
   }
   if (err instanceof DependencyError) {
-    return new GraphQLError('ClickHouse did not answer the query; retry shortly', { extensions: { code: 'clickhouse_unavailable', retriable: true } });
+    return new GraphQLError(dependencyMessage(err), { extensions: { code: 'clickhouse_unavailable', retriable: true } });
   }
   log.warn({ err }, 'graphql resolver failed');
   return new GraphQLError('internal error', { extensions: { code: 'internal_error' } });

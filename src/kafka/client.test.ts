@@ -57,4 +57,30 @@ describe("kafkajs's log through createKafka", () => {
       [50, 'Crash: KafkaJSNonRetriableError: The group is rebalancing, so a rejoin is needed', 'g'],
     ]);
   });
+
+  // As kafkajs 2.2.4 writes a refused connection (src/network/connection.js) and a consumer's
+  // crash in its fetch loop: the stack's frames are Node's and kafkajs's own.
+  it('drops the stack of a line whose stack shows only kafkajs and Node frames, and keeps one that reaches our code', () => {
+    const { log, lines } = capturingLogger('debug');
+    const k = createKafka(loadConfig({ KAFKA_BROKERS: 'k1:9092' }).kafka, log).logger();
+    k.error('Connection error: connect ECONNREFUSED 127.0.0.1:9092', {
+      broker: '127.0.0.1:9092',
+      clientId: 'trackhouse',
+      stack: 'Error: connect ECONNREFUSED 127.0.0.1:9092\n    at TCPConnectWrap.afterConnect [as oncomplete] (node:net:1611:16)',
+    });
+    k.error('Crash: KafkaJSNoBrokerAvailableError: No broker available', {
+      groupId: 'g',
+      stack:
+        'KafkaJSNoBrokerAvailableError: No broker available\n    at createFetchers (/app/node_modules/kafkajs/src/consumer/fetchManager.js:38:13)\n' +
+        '    at Object.start (/app/node_modules/kafkajs/src/consumer/fetchManager.js:61:5)\n    at new Promise (<anonymous>)\n    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)',
+    });
+    const ours = 'TypeError: x is undefined\n    at onBatch (file:///app/dist/sink/sink.js:10:5)\n    at /app/node_modules/kafkajs/src/consumer/runner.js:1:1';
+    k.error('Crash: TypeError: x is undefined', { groupId: 'g', stack: ours });
+    expect(lines.map((l) => [l.level, l.msg, l.stack ?? null])).toEqual([
+      [50, 'Connection error: connect ECONNREFUSED 127.0.0.1:9092', null],
+      [50, 'Crash: KafkaJSNoBrokerAvailableError: No broker available', null],
+      [50, 'Crash: TypeError: x is undefined', ours],
+    ]);
+    expect(lines[0]).toMatchObject({ broker: '127.0.0.1:9092', clientId: 'trackhouse' });
+  });
 });

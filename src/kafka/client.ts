@@ -60,6 +60,19 @@ function kafkajsLevel(level: Level, message: string, error: unknown, rejoin: Rea
   return level;
 }
 
+/**
+ * Whether a stack kafkajs logs has a frame outside kafkajs and Node, that is in trackhouse (a batch
+ * handler's crash). A refused connection's or a consumer's "No broker available" stack shows only
+ * Node's socket and kafkajs's own frames: nothing the message does not say, on every attempt (two
+ * a second per client while a broker is down), so such a line goes without it.
+ */
+function reachesOurCode(stack: string): boolean {
+  return stack.split('\n').some((line) => {
+    const frame = line.trim();
+    return frame.startsWith('at ') && !frame.includes('/node_modules/kafkajs/') && !/\(node:|^at node:|\(<anonymous>\)$/.test(frame);
+  });
+}
+
 function pinoLogCreator(log: Logger): logCreator {
   const { logLevel } = kafkajs();
   const levels: Record<number, Level> = {
@@ -72,6 +85,7 @@ function pinoLogCreator(log: Logger): logCreator {
   return () =>
     ({ level, label, log: entry }) => {
       const { message, timestamp: _t, logger: _l, ...rest } = entry as { message: string; [k: string]: unknown };
+      if (typeof rest.stack === 'string' && !reachesOurCode(rest.stack)) delete rest.stack;
       log[kafkajsLevel(levels[level] ?? 'info', message, rest.error, rejoin)]({ kafkajs: label, ...rest }, message);
     };
 }

@@ -34,6 +34,20 @@ describe('explainKafkaError', () => {
     expect((e as Error).message).toMatch(/KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD/);
   });
 
+  // As kafkajs 2.2.4 throws it when the listener at KAFKA_BROKERS takes no SASL (a PLAINTEXT port
+  // given to a client with KAFKA_SASL_MECHANISM set): the broker refuses the SaslHandshake request.
+  it('names KAFKA_SASL_MECHANISM and KAFKA_BROKERS when the listener there does not speak SASL', () => {
+    const sasl = loadConfig({ KAFKA_BROKERS: 'kafka-0:9092', KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'Secr3t' }).kafka;
+    const handshake = kafkajsError('KafkaJSProtocolError', 'Request is not valid given the current SASL state', { type: 'ILLEGAL_SASL_STATE', code: 34 });
+    const e = explainKafkaError(handshake, sasl, ['kafka-0:9092']);
+    expect(e).toBeInstanceOf(DependencyError);
+    expect((e as DependencyError).code).toBe('KAFKA_AUTH_FAILED');
+    expect((e as Error).message).toBe(
+      'Kafka at kafka-0:9092 does not take SASL there (Request is not valid given the current SASL state), and KAFKA_SASL_MECHANISM=plain ' +
+        'is set: point KAFKA_BROKERS at the listener that takes SASL (SASL_PLAINTEXT or SASL_SSL), or unset KAFKA_SASL_MECHANISM if the cluster needs none',
+    );
+  });
+
   it('names KAFKA_REPLICATION_FACTOR when the cluster refuses to create the topics', () => {
     const aggregate = kafkajsError('KafkaJSAggregateError', 'Topic creation errors', {
       errors: [kafkajsError('KafkaJSCreateTopicError', 'Replication factor: 3 larger than available brokers: 1.', { type: 'INVALID_REPLICATION_FACTOR' })],

@@ -53,6 +53,14 @@ export function explainKafkaError(err: unknown, cfg: KafkaConfig, brokers: reado
       { cause: err, details: { variable: 'KAFKA_SASL_USERNAME', brokers } },
     );
   }
+  if (errors.some((e) => e.type === 'ILLEGAL_SASL_STATE')) {
+    return new DependencyError(
+      'KAFKA_AUTH_FAILED',
+      `Kafka at ${list} does not take SASL there (${reason}), and KAFKA_SASL_MECHANISM=${cfg.sasl?.mechanism ?? '(unset)'} is set: ` +
+        'point KAFKA_BROKERS at the listener that takes SASL (SASL_PLAINTEXT or SASL_SSL), or unset KAFKA_SASL_MECHANISM if the cluster needs none',
+      { cause: err, details: { variable: 'KAFKA_SASL_MECHANISM', brokers } },
+    );
+  }
   const badTopic = errors.find((e) => e.type === 'INVALID_REPLICATION_FACTOR' || e.type === 'INVALID_PARTITIONS');
   if (badTopic) {
     const variable = badTopic.type === 'INVALID_PARTITIONS' ? 'KAFKA_PARTITIONS' : 'KAFKA_REPLICATION_FACTOR';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DependencyError, HTTP_ERRORS } from '../common/errors.js';
+import { DependencyError, HTTP_ERRORS, statementFailed } from '../common/errors.js';
 import { DrainingError, InvalidParameterError, OverloadedError, toHttpError, UnauthorizedError } from './errors.js';
 
 describe('toHttpError', () => {
@@ -25,6 +25,19 @@ describe('toHttpError', () => {
       { error: 'draining', message: 'the server is shutting down; retry on another instance' },
       { error: 'clickhouse_unavailable', message: 'ClickHouse did not answer the query; retry shortly' },
     ]);
+  });
+
+  it('says a ClickHouse without trackhouse\'s tables has not been migrated, and what to run, instead of "did not answer"', () => {
+    const unknownTable = Object.assign(new Error("Unknown table expression identifier 'events_daily_by_event' in scope SELECT ..."), { code: '60', type: 'UNKNOWN_TABLE' });
+    const err = statementFailed(unknownTable, 'the rollups query', new AbortController().signal, 10_000);
+    expect([err.code, err.retriable]).toEqual(['CLICKHOUSE_NOT_MIGRATED', true]);
+    expect(err.message).toBe('ClickHouse has no table for the rollups query: its migrations have not run; run `trackhouse migrate` (`trackhouse sink` also applies them at start)');
+    const reply = toHttpError(err);
+    expect([reply.status, reply.headers]).toEqual([503, [['Retry-After', '1']]]);
+    expect(JSON.parse(reply.body)).toEqual({
+      error: 'clickhouse_unavailable',
+      message: "ClickHouse does not hold trackhouse's tables yet: its migrations have not run (trackhouse migrate); retry once they have",
+    });
   });
 
   it('answers anything else with a 500 that shows none of its detail', () => {

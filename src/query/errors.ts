@@ -49,11 +49,16 @@ export class MisroutedError extends HttpError {
 
 export type HttpReply = HttpErrorReply;
 
+/** What a client is told of a ClickHouse failure (REST's 503 and GraphQL's error alike). */
+export function dependencyMessage(err: DependencyError): string {
+  return err.code === 'CLICKHOUSE_NOT_MIGRATED'
+    ? "ClickHouse does not hold trackhouse's tables yet: its migrations have not run (trackhouse migrate); retry once they have"
+    : 'ClickHouse did not answer the query; retry shortly';
+}
+
 /** The one place that turns an error into status, headers and a JSON body. */
 export function toHttpError(err: unknown): HttpReply {
   if (err instanceof HttpError) return httpErrorReply(err);
-  if (err instanceof DependencyError) {
-    return httpErrorReply(new HttpError('clickhouse_unavailable', 'ClickHouse did not answer the query; retry shortly', { cause: err }));
-  }
+  if (err instanceof DependencyError) return httpErrorReply(new HttpError('clickhouse_unavailable', dependencyMessage(err), { cause: err }));
   return httpErrorReply(new HttpError('internal_error', 'internal error'));
 }

@@ -10,7 +10,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Registry } from 'prom-client';
 import { createCors, READ_API_EXPOSED_HEADERS, type Cors } from '../common/cors.js';
-import { ConfigError } from '../common/errors.js';
+import { ConfigError, DependencyError } from '../common/errors.js';
 import { heapSizes } from '../common/heap.js';
 import { addOpsRoutes, bearerToken, forMethod, getAndHead, noRouteBody, NO_STORE, writeJson, type Headers, type HttpErrorReply, type ReadinessCheck, type ResponseState } from '../common/http.js';
 import { apiRouter } from '../common/router.js';
@@ -219,7 +219,10 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
 
   const fail = (res: HttpResponse, route: Route, start: number, err: unknown, cors: Headers, body?: (reply: HttpErrorReply) => string) => {
     const e = toHttpError(err);
-    if (e.status >= 500 && !(err instanceof DrainingError)) log.warn({ err, route }, 'query failed');
+    // A dependency's failure is expected and its message says all (ClickHouse down, not migrated):
+    // one line without a stack; anything else with its stack, to be looked into.
+    if (err instanceof DependencyError) log.warn({ route, code: err.code, err: err.message }, 'query failed');
+    else if (e.status >= 500 && !(err instanceof DrainingError)) log.warn({ err, route }, 'query failed');
     // Closing the connection when draining moves a keep-alive client to another instance.
     send(res, e.status, body ? body(e) : e.body, [...cors, NO_STORE, ...e.headers], err instanceof DrainingError);
     metrics.done(route, e.status, start);

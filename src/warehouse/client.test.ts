@@ -1,5 +1,8 @@
-import { describe, expect, it } from 'vitest';
-import { engineTurns, FIRST_IN_A_ROW, StatementNotRun } from './client.js';
+import { describe, expect, it, vi } from 'vitest';
+import { capturingLogger } from '../../test/support/log.js';
+import { ConfigError } from '../common/errors.js';
+import { loadConfig } from '../config/index.js';
+import { engineTurns, FIRST_IN_A_ROW, openClickHouse, StatementNotRun } from './client.js';
 
 /** A connection whose every call stays running until the test ends it, recording what starts. */
 function fakeEngine() {
@@ -142,5 +145,51 @@ describe('engineTurns', () => {
     expect(e.log).toEqual(['insert last-insert', 'close undefined']);
     e.running.shift()!.end(true);
     expect(await Promise.all([insert, closed])).toEqual(['insert done', 'close done']);
+  });
+});
+
+describe('openClickHouse with CLICKHOUSE_URL', () => {
+  it('names CLICKHOUSE_URL, in one line, when the client refuses the URL (a parameter it does not know), repeating no value of it', async () => {
+    const cfg = loadConfig({ CLICKHOUSE_URL: 'http://clickhouse:8123/?password=Secr3tPw' }).clickhouse;
+    const err = await openClickHouse(cfg, '/nonexistent').then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toBe(
+      'CLICKHOUSE_URL: @clickhouse/client refuses it: Unknown URL parameters: password; give the user and password as ' +
+        'http://user:password@host:8123 or in CLICKHOUSE_USER / CLICKHOUSE_PASSWORD, and see its documentation for the URL parameters it takes',
+    );
+    expect((err as Error).message).not.toContain('Secr3tPw');
+  });
+
+  it('gives the client the user and password taken out of the URL, and shows the URL without them', async () => {
+    const ch = await openClickHouse(loadConfig({ CLICKHOUSE_URL: 'http://analyst:Secr3tPw@clickhouse:8123' }).clickhouse, '/nonexistent');
+    try {
+      expect(ch.location).toBe('http://clickhouse:8123/');
+    } finally {
+      await ch.close();
+    }
+  });
+
+  it("writes the client's warnings as lines of the command's JSON log, and a failed call's (its caller reports it) at debug, nothing on stderr", async () => {
+    const { log, lines } = capturingLogger('debug');
+    const stderr = vi.spyOn(process.stderr, 'write');
+    // Over 60 s, the client warns about progress headers when made; port 1: nothing listens.
+    const cfg = loadConfig({ CLICKHOUSE_URL: 'http://127.0.0.1:1', CLICKHOUSE_REQUEST_TIMEOUT_MS: '120000' }).clickhouse;
+    const ch = await openClickHouse(cfg, '/nonexistent', log.child({ component: 'sink' }));
+    try {
+      const ping = await ch.client.ping();
+      expect(ping.success).toBe(false);
+      const written = stderr.mock.calls.map((c) => String(c[0]));
+      expect(written.filter((w) => w.includes('@clickhouse/client'))).toEqual([]);
+      expect(lines.map((l) => [l.level, l.component, l.module, l.clientModule, String(l.msg).slice(0, 30)])).toEqual([
+        [40, 'sink', 'clickhouse-client', 'Config', 'request_timeout is set to 1200'],
+        [20, 'sink', 'clickhouse-client', 'Connection', 'Ping: HTTP request error.'],
+      ]);
+    } finally {
+      stderr.mockRestore();
+      await ch.close();
+    }
   });
 });

@@ -9,7 +9,8 @@
 // - the client's `database` option is ignored: chDB works in `default`.
 import path from 'node:path';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type Logger as ClickHouseLogger, type WarnLogParams } from '@clickhouse/client';
-import { PrerequisiteError, TrackhouseError } from '../common/errors.js';
+import { ConfigError, errorMessage, PrerequisiteError, TrackhouseError } from '../common/errors.js';
+import { childLogger, type Logger } from '../common/log.js';
 import { makeOwnPrivateDir } from '../common/privatedir.js';
 import type { ClickHouseConfig } from '../config/index.js';
 
@@ -54,21 +55,60 @@ class WarningsOnly implements ClickHouseLogger {
 
 const LOG = { LoggerClass: WarningsOnly, level: ClickHouseLogLevel.WARN };
 
+/**
+ * The client's warnings as lines of the command's JSON log. "<Op>: HTTP request error." comes with
+ * every call a network failure ends (the sink's /readyz ping every probe while ClickHouse is down),
+ * and the caller reports that error itself: debug. Without a log (tests, tools), WarningsOnly.
+ */
+function clientLog(log: Logger | undefined): { LoggerClass: new () => ClickHouseLogger; level: ClickHouseLogLevel } {
+  if (log === undefined) return LOG;
+  const out = childLogger(log, { module: 'clickhouse-client' });
+  class ToJsonLog implements ClickHouseLogger {
+    trace(): void {}
+    debug(): void {}
+    info(): void {}
+    warn({ module, message, err }: WarnLogParams): void {
+      const fields = { clientModule: module, ...(err === undefined ? {} : { err: errorMessage(err) }) };
+      if (message.endsWith(': HTTP request error.')) out.debug(fields, message);
+      else out.warn(fields, message);
+    }
+    error(): void {}
+  }
+  return { LoggerClass: ToJsonLog, level: ClickHouseLogLevel.WARN };
+}
+
 export function chdbPath(dataDir: string): string {
   return path.join(dataDir, 'clickhouse');
 }
 
-export async function openClickHouse(cfg: ClickHouseConfig, dataDir: string): Promise<ClickHouseHandle> {
-  if (cfg.url !== null) {
-    const client = createClient({
-      url: cfg.url,
+/**
+ * The client of a ClickHouse server. It parses the URL when made and throws on what it does not
+ * take (a URL parameter it does not know, such as `password`): that is a bad setting, named as one,
+ * not a stack trace. The config has taken any user and password out of the URL already.
+ */
+function serverClient(cfg: ClickHouseConfig, url: string, log: Logger | undefined): ClickHouseClient {
+  try {
+    return createClient({
+      url,
       username: cfg.username,
       password: cfg.password,
       database: cfg.database,
       request_timeout: cfg.requestTimeoutMs,
       application: 'trackhouse',
-      log: LOG,
+      log: clientLog(log),
     });
+  } catch (err) {
+    throw new ConfigError(
+      `CLICKHOUSE_URL: @clickhouse/client refuses it: ${errorMessage(err)}; give the user and password as http://user:password@host:8123 ` +
+        'or in CLICKHOUSE_USER / CLICKHOUSE_PASSWORD, and see its documentation for the URL parameters it takes',
+    );
+  }
+}
+
+/** `log`: the command's, which the client's own warnings join as JSON lines (else plain lines on stderr). */
+export async function openClickHouse(cfg: ClickHouseConfig, dataDir: string, log?: Logger): Promise<ClickHouseHandle> {
+  if (cfg.url !== null) {
+    const client = serverClient(cfg, cfg.url, log);
     return { client, biClient: client, engine: 'server', location: cfg.url, biRunning: () => false, close: () => client.close(), released: async () => {} };
   }
   let createChdbConnection: (opts: { path: string }) => unknown;
@@ -107,7 +147,7 @@ export async function openClickHouse(cfg: ClickHouseConfig, dataDir: string): Pr
     throw err;
   }
   const turns = engineTurns(connection as EngineConnection);
-  const clientOf = (c: EngineConnection) => createClient({ connection: c, request_timeout: cfg.requestTimeoutMs, log: LOG } as Parameters<typeof createClient>[0]);
+  const clientOf = (c: EngineConnection) => createClient({ connection: c, request_timeout: cfg.requestTimeoutMs, log: clientLog(log) } as Parameters<typeof createClient>[0]);
   const client = clientOf(turns.first);
   return { client, biClient: clientOf(turns.last), engine: 'chdb', location: dir, biRunning: turns.biRunning, close: () => client.close(), released: () => drainPending() };
 }

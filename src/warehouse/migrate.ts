@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { errorMessage, TrackhouseError } from '../common/errors.js';
+import { errorMessage, missingTable, TrackhouseError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 
 /** clickhouse/ (the migrations) sits two levels above both src/warehouse and dist/warehouse. */
@@ -86,6 +86,24 @@ async function appliedMigrations(client: ClickHouseClient): Promise<Map<number, 
   } catch (err) {
     throw new MigrationError(`could not create or read the table ${MIGRATIONS_TABLE} that records applied migrations: ${describe(err)}`, err);
   }
+}
+
+/**
+ * The versions of clickhouse/ that ClickHouse has not recorded as applied, without changing
+ * anything (the command that runs queries only says what is missing; migrate and sink apply).
+ */
+export async function pendingMigrations(client: ClickHouseClient, dir: string = MIGRATIONS_DIR): Promise<number[]> {
+  let done: Set<number>;
+  try {
+    const rs = await client.query({ query: `SELECT DISTINCT version FROM ${MIGRATIONS_TABLE}`, format: 'JSONEachRow' });
+    done = new Set((await rs.json<{ version: number }>()).map((r) => Number(r.version)));
+  } catch (err) {
+    if (!missingTable(err)) throw err;
+    done = new Set();
+  }
+  return loadMigrations(dir)
+    .map((m) => m.version)
+    .filter((v) => !done.has(v));
 }
 
 export async function migrate(client: ClickHouseClient, log: Logger, dir: string = MIGRATIONS_DIR): Promise<MigrateResult> {

@@ -53,4 +53,32 @@ describe('CLICKHOUSE_URL', () => {
       expect(s.url).toContain('database=tracking');
     }
   });
+
+  it('takes the user and password of a URL that holds them, and never prints the password', async () => {
+    const port = (server.address() as { port: number }).port;
+    seen.length = 0;
+    const child = spawn(process.execPath, [path.resolve('dist/cli/main.js'), 'migrate'], {
+      env: { PATH: process.env.PATH, TRACKHOUSE_DATA_DIR: dir.path, CLICKHOUSE_URL: `http://analyst:s%40cr3t-In-Url@127.0.0.1:${port}`, CLICKHOUSE_USER: 'ignored' },
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const code = await new Promise<number>((resolve) => child.once('exit', (c) => resolve(c ?? -1)));
+    expect(code).toBe(2);
+    expect(output).toMatch(new RegExp(`^trackhouse: .*ACCESS_DENIED`, 'm'));
+    expect(seen.length).toBeGreaterThan(0);
+    for (const s of seen) expect(s.auth).toBe(`Basic ${Buffer.from('analyst:s@cr3t-In-Url').toString('base64')}`);
+    expect(output).not.toMatch(/cr3t-In-Url/);
+    // Every line is trackhouse's: no warning of the client's about the URL overriding a setting.
+    expect(output).not.toContain('@clickhouse/client');
+    // Nothing listening there: the message names the URL, without its password.
+    const unreachable = spawn(process.execPath, [path.resolve('dist/cli/main.js'), 'migrate'], {
+      env: { PATH: process.env.PATH, TRACKHOUSE_DATA_DIR: dir.path, CLICKHOUSE_URL: 'http://analyst:s%40cr3t-In-Url@127.0.0.1:1' },
+    });
+    let stderr = '';
+    unreachable.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    expect(await new Promise<number>((resolve) => unreachable.once('exit', (c) => resolve(c ?? -1)))).toBe(2);
+    expect(stderr).toContain('trackhouse: could not reach ClickHouse at http://127.0.0.1:1/ (CLICKHOUSE_URL)');
+    expect(stderr).not.toMatch(/cr3t-In-Url/);
+  });
 });

@@ -19,6 +19,11 @@ export function registerAlerts(program: Command): void {
       const config = loadConfig();
       const log = createLogger(config.logLevel, { component: 'alerts' });
       const rules = streamRules(config, true);
+      // Unlike the query API, which refuses to start without a read key, this runs without one: its
+      // webhooks need none. But its API then refuses everyone, which /readyz does not show.
+      if (config.keys.read.size === 0) {
+        log.warn('TRACKHOUSE_READ_KEYS is empty: GET /v1/volume and /v1/alerts answer 401 to every request (the webhooks are sent all the same)');
+      }
       if (config.stream.testKillBeforeWebhook > 0) {
         log.warn({ before: config.stream.testKillBeforeWebhook }, 'STREAM_TEST_KILL_BEFORE_WEBHOOK is set: this process will kill itself before a webhook call (test hook)');
       }

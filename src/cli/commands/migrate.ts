@@ -14,7 +14,7 @@ export function registerMigrate(program: Command): void {
       const config = loadConfig();
       const log = createLogger(config.logLevel, { component: 'migrate' });
       lockChdbDataDir(config, 'trackhouse migrate', log);
-      const ch = await openClickHouse(config.clickhouse, config.dataDir);
+      const ch = await openClickHouse(config.clickhouse, config.dataDir, log);
       try {
         await checkClickHouse(ch, config.clickhouse);
         const result = await migrate(ch.client, log);

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
-import { checkClickHouse, openClickHouse } from '../../warehouse/index.js';
-import { createLogger } from '../../common/log.js';
+import { checkClickHouse, openClickHouse, pendingMigrations, type ClickHouseHandle } from '../../warehouse/index.js';
+import { errorMessage, NOT_MIGRATED } from '../../common/errors.js';
+import { createLogger, type Logger } from '../../common/log.js';
 import { createRegistry } from '../../common/metrics.js';
 import { lowerNamedThreads, QUERY_BACKGROUND } from '../../common/threads.js';
 import { loadConfig } from '../../config/index.js';
@@ -36,10 +37,11 @@ export function registerQuery(program: Command): void {
       // first when the cores are short (docs/architecture/query.md); they start later, so the
       // scan goes on (its timer is unref'd: it ends with the process). Not in the all-in-one.
       if (config.query.backgroundNice > 0) lowerNamedThreads(QUERY_BACKGROUND, config.query.backgroundNice);
-      const ch = await openClickHouse(config.clickhouse, config.dataDir);
+      const ch = await openClickHouse(config.clickhouse, config.dataDir, log);
       life.add(clickhousePart(ch, log));
       try {
         await checkClickHouse(ch, config.clickhouse);
+        await reportPendingMigrations(ch, log);
         const brokers = kafkaBrokers(config);
         const registry = createRegistry('query');
         const streamLog = createLogger(config.logLevel, { component: 'stream' });
@@ -60,4 +62,23 @@ export function registerQuery(program: Command): void {
         throw err;
       }
     });
+}
+
+/**
+ * Started before `trackhouse migrate` (or a release's new migration), the query API still serves
+ * its view's pages, and what needs ClickHouse's tables answers 503 until they exist: said once at
+ * start, with what to run, rather than only in each failed request's line.
+ */
+async function reportPendingMigrations(ch: ClickHouseHandle, log: Logger): Promise<void> {
+  try {
+    const pending = await pendingMigrations(ch.client);
+    if (pending.length > 0) {
+      log.warn(
+        { pending, clickhouse: ch.location },
+        `ClickHouse lacks migrations ${pending.join(', ')}: ${NOT_MIGRATED}. Until then rollups, pages older than the view and the audit trail answer 503`,
+      );
+    }
+  } catch (err) {
+    log.warn({ err: errorMessage(err), clickhouse: ch.location }, 'could not read which migrations ClickHouse has applied');
+  }
 }

@@ -61,7 +61,7 @@ export function registerReplay(program: Command): void {
       const log = createLogger(config.logLevel, { component: 'replay' }, 'stderr');
       // A chDB data dir held by a running sink or start is reported by openClickHouse.
       lockChdbDataDir(config, 'trackhouse replay', log);
-      const ch = await openClickHouse(config.clickhouse, config.dataDir);
+      const ch = await openClickHouse(config.clickhouse, config.dataDir, log);
       try {
         await checkClickHouse(ch, config.clickhouse);
         // A replay may be what fills a brand-new ClickHouse.

@@ -25,7 +25,7 @@ export function registerSink(program: Command): void {
       const kafka = createKafka(config.kafka, log, brokers);
       const life = new Lifecycle(log, { timeoutMs: config.shutdownTimeoutMs, drainDelayMs: config.drainDelayMs });
       lockChdbDataDir(config, 'trackhouse sink', log);
-      const ch = await openClickHouse(config.clickhouse, config.dataDir);
+      const ch = await openClickHouse(config.clickhouse, config.dataDir, log);
       life.add(clickhousePart(ch, log));
       let code: number;
       try {
