@@ -81,6 +81,34 @@ describe('rules file', () => {
     expect(problems({ rules: [{ name: 'user', window: { type: 'tumbling', size: '1d' }, condition: { above: 0 }, webhook: { url: 'https://bot@hooks.example.com/in' } }] })).toContain('webhook.url: holds a user name or password');
   });
 
+  it('refuses a webhook URL that is no URL at all (a bad port, a space, nothing after the scheme) naming the rule and field, where it threw a bare TypeError: Invalid URL', () => {
+    const rule = (name: string, url: string) => ({ name, window: { type: 'tumbling', size: '1d' }, condition: { above: 0 }, webhook: { url } });
+    const msg = problems({ rules: [rule('port', 'https://hooks.example.com:99999/in'), rule('space', 'http://exa mple.com/'), rule('bare', 'http://'), rule('empty', ''), rule('ok', 'https://hooks.example.com/in')] });
+    for (const [i, name] of ['port', 'space', 'bare', 'empty'].entries()) expect(msg).toContain(`rule "${name}" (#${i + 1}): webhook.url: expected an http:// or https:// URL`);
+    expect(msg).not.toContain('rule "ok"');
+  });
+
+  it('refuses webhook headers fetch would refuse or trackhouse sets itself, naming the header and never quoting its value: each made every call fail (the value in last_error) or corrupted Idempotency-Key / Content-Type', () => {
+    const rule = (headers: Record<string, string>) => ({ name: 'h', window: { type: 'tumbling', size: '1d' }, condition: { above: 0 }, webhook: { url: 'https://hooks.example.com/in', headers } });
+    const split = problems({ rules: [rule({ Authorization: 'Bearer tok\r\nX-Evil: 1' })] });
+    expect(split).toContain('rule "h" (#1): webhook.headers.Authorization: a header value must be ISO-8859-1 text without line breaks or control characters');
+    expect(split).not.toContain('tok');
+    expect(problems({ rules: [rule({ Authorization: 'Bearer t\u2192k' })] })).toContain('webhook.headers.Authorization: a header value must be ISO-8859-1 text');
+    for (const name of ['Content-Type', 'content-length', 'Host', 'Idempotency-Key', 'X-Trackhouse-Signature', 'Transfer-Encoding', 'User-Agent']) {
+      expect(problems({ rules: [rule({ [name]: 'x' })] })).toContain(`rule "h" (#1): webhook.headers.${name}: trackhouse sets this header on every call; leave it out`);
+    }
+    expect(problems({ rules: [rule({ 'Bad Name': 'x' })] })).toContain('webhook.headers.Bad Name: not a valid header name');
+    // Still taken: any other header, latin-1 values, tabs.
+    const [r] = parseRules({ rules: [rule({ Authorization: 'Bearer abc', 'X-Team': 'caf\u00e9\tshop' })] }, defaults);
+    expect(r!.webhook.headers).toEqual({ Authorization: 'Bearer abc', 'X-Team': 'caf\u00e9\tshop' });
+  });
+
+  it('lists a name used twice even when the first rule of that name is invalid too: every mistake at once', () => {
+    const msg = problems({ rules: [{ name: 'x', window: { type: 'tumbling', size: '0m' }, condition: { above: 1 }, webhook: hook }, { name: 'x', window: { type: 'tumbling', size: '1m' }, condition: { above: 1 }, webhook: hook }] });
+    expect(msg).toContain('rule "x" (#1): window.size');
+    expect(msg).toContain('rule "x" (#2): name: another rule is called "x"');
+  });
+
   it('reads JSON, sliding windows with their step, and silence on arrival time without lateness', () => {
     const file = path.join(dir, 'alerts.json');
     writeFileSync(
