@@ -103,6 +103,15 @@ describe('rules file', () => {
     expect(r!.webhook.headers).toEqual({ Authorization: 'Bearer abc', 'X-Team': 'caf\u00e9\tshop' });
   });
 
+  it('says what a filter takes where zod said only "Invalid input": an unknown type, a number for an event or source', () => {
+    const rule = (filter: unknown) => ({ rules: [{ name: 'f', filter, window: { type: 'tumbling', size: '1d' }, condition: { above: 0 }, webhook: hook }] });
+    expect(problems(rule({ type: 'click' }))).toContain('rule "f" (#1): filter.type: expected an event type (track, identify, page, screen, group, alias), or a list of them');
+    expect(problems(rule({ type: ['track', 'click'] }))).toContain('filter.type: expected an event type');
+    expect(problems(rule({ event: 5 }))).toContain('rule "f" (#1): filter.event: expected an event name (1-8192 characters), or a list of them');
+    expect(problems(rule({ source: 5 }))).toContain('rule "f" (#1): filter.source: expected a source name (1-64 letters, digits, dots, underscores or dashes), or a list of them');
+    expect(problems(rule({ source: 'a b' }))).toContain('rule "f" (#1): filter.source: not a source name (1-64 letters');
+  });
+
   it('lists a name used twice even when the first rule of that name is invalid too: every mistake at once', () => {
     const msg = problems({ rules: [{ name: 'x', window: { type: 'tumbling', size: '0m' }, condition: { above: 1 }, webhook: hook }, { name: 'x', window: { type: 'tumbling', size: '1m' }, condition: { above: 1 }, webhook: hook }] });
     expect(msg).toContain('rule "x" (#1): window.size');

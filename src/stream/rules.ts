@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../common/errors.js';
-import { PROPERTY_NAME, SOURCE_NAME } from '../config/index.js';
+import { PROPERTY_NAME, SOURCE_NAME, SOURCE_NAME_RULE } from '../config/index.js';
 import { EVENT_TYPES, type EventType } from '../schema/index.js';
 import type { Condition, MeasureKind, WindowSpec } from './window.js';
 
@@ -41,7 +41,9 @@ function fmt(ms: number): string {
   return `${ms}ms`;
 }
 
-const oneOrMany = <T extends z.ZodType>(t: T) => z.union([t, z.array(t).min(1)]).transform((v) => (Array.isArray(v) ? v : [v]) as z.output<T>[]);
+/** A value or a non-empty list of them; `what` says what a value is when one is not (zod's own is "Invalid input"). */
+const oneOrMany = <T extends z.ZodType>(t: T, what: string) =>
+  z.union([t, z.array(t).min(1)], { error: `expected ${what}, or a list of them` }).transform((v) => (Array.isArray(v) ? v : [v]) as z.output<T>[]);
 
 const text = z.string().min(1).max(8192);
 
@@ -96,11 +98,11 @@ function makeRuleSchema(unitMs: number) {
       property: z.string().regex(PROPERTY_NAME, 'not a property name (1-128 of A-Z a-z 0-9 _ $ @ . -)').optional(),
       filter: z
         .strictObject({
-          source: oneOrMany(z.string().regex(SOURCE_NAME, 'not a source name')).optional(),
-          type: oneOrMany(z.enum(EVENT_TYPES)).optional(),
-          event: oneOrMany(text).optional(),
+          source: oneOrMany(z.string().regex(SOURCE_NAME, `not a source name (${SOURCE_NAME_RULE})`), `a source name (${SOURCE_NAME_RULE})`).optional(),
+          type: oneOrMany(z.enum(EVENT_TYPES), `an event type (${EVENT_TYPES.join(', ')})`).optional(),
+          event: oneOrMany(text, 'an event name (1-8192 characters)').optional(),
           /** Rejected records only: their error_code header. */
-          reason: oneOrMany(text).optional(),
+          reason: oneOrMany(text, 'an error code such as invalid_event').optional(),
         })
         .default({}),
       group_by: z
