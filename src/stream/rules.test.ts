@@ -6,7 +6,7 @@ import { ConfigError } from '../common/errors.js';
 import { loadRules, parseDuration, parseRules } from './rules.js';
 
 const defaults = { latenessMs: 60_000 };
-const hook = { url: 'http://127.0.0.1:9/hook' };
+const hook = { url: 'http://127.0.0.1:9999/hook' };
 
 function problems(doc: unknown): string {
   try {
@@ -86,6 +86,15 @@ describe('rules file', () => {
     const msg = problems({ rules: [rule('port', 'https://hooks.example.com:99999/in'), rule('space', 'http://exa mple.com/'), rule('bare', 'http://'), rule('empty', ''), rule('ok', 'https://hooks.example.com/in')] });
     for (const [i, name] of ['port', 'space', 'bare', 'empty'].entries()) expect(msg).toContain(`rule "${name}" (#${i + 1}): webhook.url: expected an http:// or https:// URL`);
     expect(msg).not.toContain('rule "ok"');
+  });
+
+  it('refuses a webhook URL on a port fetch never connects to (6000, 10080, ...): every attempt failed with "fetch failed" until the note was dropped', () => {
+    const rule = (url: string) => ({ rules: [{ name: 'x11', window: { type: 'tumbling', size: '1d' }, condition: { above: 0 }, webhook: { url } }] });
+    for (const port of ['6000', '10080', '5060', '2049']) {
+      expect(problems(rule(`http://hooks.example.com:${port}/in`))).toContain(`rule "x11" (#1): webhook.url: port ${port} is one fetch never connects to`);
+    }
+    expect(parseRules(rule('http://hooks.example.com:8080/in'), defaults)).toHaveLength(1);
+    expect(parseRules(rule('https://hooks.example.com/in'), defaults)).toHaveLength(1);
   });
 
   it('refuses webhook headers fetch would refuse or trackhouse sets itself, naming the header and never quoting its value: each made every call fail (the value in last_error) or corrupted Idempotency-Key / Content-Type', () => {

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { ConfigError } from '../common/errors.js';
 import { PROPERTY_NAME, SOURCE_NAME, SOURCE_NAME_RULE } from '../config/index.js';
 import { EVENT_TYPES, type EventType } from '../schema/index.js';
+import { FETCH_BAD_PORTS } from './webhook.js';
 import type { Condition, MeasureKind, WindowSpec } from './window.js';
 
 const MINUTE = 60_000;
@@ -78,7 +79,10 @@ const webhookSchema = z.strictObject({
       if (!URL.canParse(u)) return true;
       const { username, password } = new URL(u);
       return username === '' && password === '';
-    }, 'holds a user name or password, which is not sent from a URL: send them in webhook.headers (Authorization: Basic ...)'),
+    }, 'holds a user name or password, which is not sent from a URL: send them in webhook.headers (Authorization: Basic ...)')
+    .refine((u) => !URL.canParse(u) || !FETCH_BAD_PORTS.has(new URL(u).port), {
+      error: (issue) => `port ${new URL(issue.input as string).port} is one fetch never connects to (the Fetch standard's "bad ports": 6000, 10080, 5060, ...); let the receiver listen on another port`,
+    }),
   headers: webhookHeaders.optional(),
   /** HMAC-SHA256 key of the X-Trackhouse-Signature header; no header without it. */
   secret: z.string().min(16, 'a signing secret needs at least 16 characters').optional(),
