@@ -39,7 +39,7 @@ const PER_BATCH = 2_500;
 const dir = mkdtempSync(path.join(os.tmpdir(), 'trackhouse-alerts-cpu-'));
 try {
   const rulesFile = path.join(dir, 'rules.json');
-  writeFileSync(rulesFile, JSON.stringify({ rules: benchRules('http://127.0.0.1:9/hook').slice(0, Number(values.rules)) }));
+  writeFileSync(rulesFile, JSON.stringify({ rules: benchRules('http://127.0.0.1:9999/hook').slice(0, Number(values.rules)) }));
   const codec = new EventCodec();
   const factory = eventFactory(7);
   const templates: { key: Buffer; value: Buffer; ts: string }[] = [];
