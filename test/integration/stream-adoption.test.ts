@@ -59,10 +59,10 @@ describe('adopting alerts', () => {
     }
   });
 
-  it('a receiver that hangs for many groups: no more than ALERTS_WEBHOOK_CONCURRENCY calls pile up; released, each group is told once', async () => {
+  it('a receiver that hangs for many groups: no more than half of ALERTS_WEBHOOK_CONCURRENCY calls pile up; released, each group is told once', async () => {
     const receiver = await startReceiver();
     const rules = writeRules(dir.path, [{ name: 'per-user', group_by: 'user', window: { type: 'tumbling', size: '1d' }, condition: { above: 0 }, webhook: { url: receiver.url } }]);
-    const env = streamEnv(dir.path, { TRACKHOUSE_ALERTS: rules, STREAM_DIR: `${dir.path}/hang`, ALERTS_WEBHOOK_TIMEOUT_MS: '120000', ALERTS_WEBHOOK_CONCURRENCY: '3' });
+    const env = streamEnv(dir.path, { TRACKHOUSE_ALERTS: rules, STREAM_DIR: `${dir.path}/hang`, ALERTS_WEBHOOK_TIMEOUT_MS: '120000', ALERTS_WEBHOOK_CONCURRENCY: '6' });
     const { config, kafka } = await setup(env);
     const server = await startStreamServer({ config, kafka, log: silentLogger(), registry: createRegistry('alerts', false), rules: loadStreamRules(config) });
     try {
@@ -78,8 +78,44 @@ describe('adopting alerts', () => {
       expect(receiver.calls).toHaveLength(20);
       expect(receiver.open.max).toBe(3);
     } finally {
+      receiver.release(200);
       await server.stop();
       await receiver.close();
+    }
+  });
+
+  it('one receiver hanging with many groups to tell leaves slots to the others: another rule\'s receiver is called meanwhile', async () => {
+    const slow = await startReceiver();
+    const fast = await startReceiver();
+    const rules = writeRules(dir.path, [
+      { name: 'per-user', filter: { event: 'Order Completed' }, group_by: 'user', window: { type: 'tumbling', size: '1d' }, condition: { above: 0 }, webhook: { url: slow.url } },
+      { name: 'signups', filter: { event: 'Signed Up' }, window: { type: 'tumbling', size: '1d' }, condition: { above: 0 }, webhook: { url: fast.url } },
+    ]);
+    const env = streamEnv(dir.path, { TRACKHOUSE_ALERTS: rules, STREAM_DIR: `${dir.path}/slots`, ALERTS_WEBHOOK_TIMEOUT_MS: '120000', ALERTS_WEBHOOK_CONCURRENCY: '4' });
+    const { config, kafka } = await setup(env);
+    const server = await startStreamServer({ config, kafka, log: silentLogger(), registry: createRegistry('alerts', false), rules: loadStreamRules(config) });
+    try {
+      slow.failNext(...Array.from({ length: 20 }, () => 'hang' as const));
+      await send(kafka, config.kafka.topics.events, Array.from({ length: 20 }, (_, i) => event(Date.now(), { user_id: `user-${i}` })));
+      await slow.waitFor(2, 'calls to the slow receiver');
+      await send(kafka, config.kafka.topics.events, [event(Date.now(), { user_id: 'new-user', event: 'Signed Up' })]);
+      // Told while the slow receiver still holds its calls: it has half the slots, rounded up.
+      const [call] = await fast.waitFor(1, 'the other rule\'s call', 60_000);
+      expect(call!.body).toMatchObject({ rule: 'signups', status: 'alert' });
+      expect([slow.calls.length, slow.open.max]).toEqual([2, 2]);
+      // Released two by two, each group is told once.
+      await until('every group told', async () => {
+        slow.release(200);
+        return new Set(slow.calls.map((c) => c.body.group.key)).size === 20;
+      }, 120_000);
+      slow.release(200);
+      expect(slow.calls).toHaveLength(20);
+      expect(slow.open.max).toBe(2);
+    } finally {
+      slow.release(200);
+      await server.stop();
+      await slow.close();
+      await fast.close();
     }
   });
 
