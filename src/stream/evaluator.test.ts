@@ -10,7 +10,7 @@ const tempStore = tempStreamStores('trackhouse-evaluator-');
 
 const NOW = Date.UTC(2026, 11, 5, 12, 0);
 const event = (user: string): EventProjection => ({
-  type: 'track', event: 'Order Completed', user_id: user, anonymous_id: null, timestamp: NOW, received_at: NOW, source: 'web', propsStart: 0, propsEnd: 0, buf: Buffer.alloc(0),
+  type: 'track', event: 'Order Completed', user_id: user, anonymous_id: null, timestamp: NOW, received_at: NOW, source: 'web', propsStart: 0, propsEnd: 0, idStart: 0, idEnd: 0, buf: Buffer.alloc(0),
 });
 
 describe('a rule grouped by user', () => {

@@ -1,6 +1,7 @@
 // The README's alert rule, as a user copies it, in the all-in-one (`trackhouse start`, the stream
 // hosted by the query): events sent through the ingest's Segment API make one signed webhook call
-// with the documented body; /v1/volume, /v1/alerts and GraphQL's volume and alerts say the same.
+// with the documented body; /v1/volume, /v1/alerts and GraphQL's volume and alerts say the same, and
+// volume counts what the daily rollup counts (a client's resend once).
 import { createHmac } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -23,7 +24,7 @@ describe('the README alert rule in the all-in-one', () => {
     dir.remove();
   });
 
-  it('notifies once, signed, with the documented body; volume, alerts and GraphQL agree', async () => {
+  it('notifies once, signed, with the documented body; volume, alerts and GraphQL agree; volume counts a resend once, as the rollup', async () => {
     receiver = await startReceiver();
     const rules = path.join(dir.path, 'alerts.yaml');
     // README.md, "Live volume and alerts", with the receiver's URL.
@@ -73,14 +74,22 @@ describe('the README alert rule in the all-in-one', () => {
     expect(call!.headers['idempotency-key']).toBe(body.id);
     expect(call!.headers['content-type']).toBe('application/json');
 
-    // Another order keeps user-42 above the line: nothing more to say.
+    // Another order keeps user-42 above the line: nothing more to say. The client retries it (the
+    // same messageId), then sends a sentinel: the same user, so the same partition, read after.
     await sendBatch(aio.ingestUrl, [order(`${id}-3`, 10)]);
-    const volume = await until('the three orders in volume', async () => {
+    await sendBatch(aio.ingestUrl, [order(`${id}-3`, 10)]);
+    await sendBatch(aio.ingestUrl, [{ type: 'track', userId: 'user-42', event: 'Sentinel', messageId: `${id}-s` }]);
+    const rows = await until('the sentinel in volume', async () => {
       const r = await getJson(`${q}/v1/volume?by=event&window=day&source=dev`, key);
-      const row = r.body.rows?.find((x: { key: string }) => x.key === 'Order Completed');
-      return row?.events === 3 ? row : undefined;
+      return r.body.rows?.some((x: { key: string }) => x.key === 'Sentinel') ? (r.body.rows as { key: string; events: number }[]) : undefined;
     });
-    expect(volume).toMatchObject({ type: 'track', users: 1 });
+    // Three orders, the resend not counted: as ClickHouse's daily rollup counts them.
+    expect(rows.find((x) => x.key === 'Order Completed')).toMatchObject({ type: 'track', events: 3, users: 1 });
+    const rollup = await until('the orders in the daily rollup', async () => {
+      const r = await getJson(`${q}/v1/rollups/daily?by=event&from=${day.toISOString().slice(0, 10)}`, key);
+      return r.body.rows?.some((x: { key: string }) => x.key === 'Sentinel') ? r.body.rows.find((x: { key: string }) => x.key === 'Order Completed') : undefined;
+    });
+    expect(rollup).toMatchObject({ events: 3, users: 1 });
     const alerts = (await getJson(`${q}/v1/alerts?rule=big-spender`, key)).body;
     expect(alerts.rules[0]).toMatchObject({ name: 'big-spender', alerting_count: 1, alerting: [expect.objectContaining({ group: 'user-42', value: 1130.5, current: 1140.5 })] });
     expect(alerts.notifications[0]).toMatchObject({ id: body.id, delivery: 'delivered', attempts: 1 });
