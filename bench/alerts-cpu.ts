@@ -35,11 +35,13 @@ const { values } = parseArgs({
 const n = Number(values.events);
 const PARTITIONS = 6;
 const PER_BATCH = 2_500;
+/** event_id is the first field: 5-byte header, 1-byte length (36), then the 36 characters. */
+const ID_AT = 6;
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'trackhouse-alerts-cpu-'));
 try {
   const rulesFile = path.join(dir, 'rules.json');
-  writeFileSync(rulesFile, JSON.stringify({ rules: benchRules('http://127.0.0.1:9/hook').slice(0, Number(values.rules)) }));
+  writeFileSync(rulesFile, JSON.stringify({ rules: benchRules('http://127.0.0.1:9999/hook').slice(0, Number(values.rules)) }));
   const codec = new EventCodec();
   const factory = eventFactory(7);
   const templates: { key: Buffer; value: Buffer; ts: string }[] = [];
@@ -76,7 +78,14 @@ try {
         const records: ReadRecord[] = [];
         for (let i = 0; i < PER_BATCH && made < n; i++, made++) {
           const t = templates[made % templates.length]!;
-          records.push({ offset: String(offsets[part]!++), key: t.key, value: t.value, timestamp: t.ts });
+          // A fresh event_id per record past the templates (as bench/sink-load.ts writes them):
+          // a repeated id is a client resend, which the processor skips.
+          let value = t.value;
+          if (made >= templates.length) {
+            value = Buffer.from(t.value);
+            value.write(made.toString(16).padStart(18, '0'), ID_AT + 18, 'latin1');
+          }
+          records.push({ offset: String(offsets[part]!++), key: t.key, value, timestamp: t.ts });
         }
         round.push({ topic: config.kafka.topics.events, partition: part, records, lastOffset: offsets[part]! - 1, highWatermark: offsets[part]! });
       }

@@ -44,7 +44,8 @@ describe('EventProjector', () => {
         const buf = codec.encode(r);
         projector.read(buf, out);
         const full = codec.decode(buf);
-        expect({ ...pick(out), properties: propertiesText(out) }).toEqual({
+        expect({ ...pick(out), properties: propertiesText(out), id: out.buf.toString('utf8', out.idStart, out.idEnd) }).toEqual({
+          id: full.event_id,
           type: full.type,
           event: full.event,
           user_id: full.user_id,
@@ -100,6 +101,7 @@ describe('EventProjector', () => {
           expect(out.source).toBe(r.source);
           expect(out.event).toBe(r.event);
           expect(propertiesText(out)).toBe(r.properties);
+          expect(out.buf.toString('utf8', out.idStart, out.idEnd)).toBe(Buffer.from(r.event_id).toString('utf8'));
         }),
         { numRuns: 100 },
       );

@@ -1,5 +1,6 @@
 // Reads a few fields of a framed event record without decoding the rest: the stream processor
-// needs the type, event name, times, source and (sometimes) properties of every event, at up to
+// needs the type, event name, times, source, the bounds of the event id (to drop resends) and
+// (sometimes) properties of every event, at up to
 // 100k events/s on one core. avsc's full decode builds every string of the record (context and
 // traits are most of its bytes); skipping the fields nobody asked for costs a quarter of that
 // (figures at compile() below).
@@ -28,12 +29,15 @@ export interface EventProjection {
   /** properties: the JSON text is bytes [propsStart, propsEnd) of the record buffer. */
   propsStart: number;
   propsEnd: number;
+  /** event_id (the messageId): bytes [idStart, idEnd) of the record buffer, UTF-8, not decoded. */
+  idStart: number;
+  idEnd: number;
   /** The record buffer the bounds refer to. */
   buf: Buffer;
 }
 
 export function emptyProjection(): EventProjection {
-  return { type: 'track', event: null, user_id: null, anonymous_id: null, timestamp: 0, received_at: 0, source: '', propsStart: 0, propsEnd: 0, buf: Buffer.alloc(0) };
+  return { type: 'track', event: null, user_id: null, anonymous_id: null, timestamp: 0, received_at: 0, source: '', propsStart: 0, propsEnd: 0, idStart: 0, idEnd: 0, buf: Buffer.alloc(0) };
 }
 
 /** The JSON text of `properties` of a projection. */
@@ -47,7 +51,7 @@ const K = { null: 0, boolean: 1, int: 2, long: 2, float: 3, double: 4, string: 5
 type Kind = (typeof K)[keyof typeof K];
 
 /** Slots as numbers, for the same reason. */
-const S = { none: 0, type: 1, event: 2, user_id: 3, anonymous_id: 4, timestamp: 5, received_at: 6, source: 7, properties: 8 } as const;
+const S = { none: 0, type: 1, event: 2, user_id: 3, anonymous_id: 4, timestamp: 5, received_at: 6, source: 7, properties: 8, event_id: 9 } as const;
 
 interface Step {
   /** One kind, or the kinds of a union's branches (index = branch). */
@@ -142,6 +146,7 @@ function compile(plan: readonly Step[]): (buf: Buffer, out: EventProjection, v: 
       case K.string: {
         let code = `${readVarint}\nlen = n; if (len < 0 || p + len > buf.length) return -1;`;
         if (slot === S.properties) code += '\nout.propsStart = p; out.propsEnd = p + len;';
+        else if (slot === S.event_id) code += '\nout.idStart = p; out.idEnd = p + len;';
         else if (slot !== S.none) code += `\nout.${name} = u(buf, p, p + len);`;
         return `${code}\np += len;`;
       }
@@ -209,6 +214,7 @@ export class EventProjector {
     out.user_id = null;
     out.anonymous_id = null;
     out.propsStart = out.propsEnd = 0;
+    out.idStart = out.idEnd = 0;
     const end = reader(buf, out, null, this.text);
     if (end === -2 || end === -3) throw new DecodeError(`record with schema id ${id} is not valid Avro: a union branch or enum index out of range`);
     if (end === -1 || end > buf.length || Number.isNaN(end)) throw new DecodeError(`record with schema id ${id} is truncated`);
@@ -217,10 +223,14 @@ export class EventProjector {
 
   private slow(buf: Buffer, out: EventProjection): void {
     const e = this.codec.decode(buf);
+    // One buffer holding the properties' text, then the id's: the bounds refer to it.
     const props = Buffer.from(e.properties);
-    out.buf = props;
+    const id = Buffer.from(e.event_id);
+    out.buf = Buffer.concat([props, id]);
     out.propsStart = 0;
     out.propsEnd = props.length;
+    out.idStart = props.length;
+    out.idEnd = props.length + id.length;
     out.type = e.type;
     out.event = e.event;
     out.user_id = e.user_id;

@@ -26,6 +26,7 @@ export interface StreamMetrics {
   records: Counter<'topic'>;
   late: Counter;
   undecodable: Counter;
+  resends: Counter;
   commitSeconds: Histogram;
   roundSeconds: Histogram;
   notifications: Counter<'rule' | 'outcome'>;
@@ -39,6 +40,7 @@ export function createStreamMetrics(registry: Registry, src: StreamMetricsSource
   for (const t of TOPICS) records.inc({ topic: t }, 0);
   const late = new Counter({ name: 'trackhouse_stream_late_events_total', help: 'Events older than the watermark minus STREAM_ALLOWED_LATENESS_MS, counted in the volume of their arrival minute as late', registers: [registry] });
   const undecodable = new Counter({ name: 'trackhouse_stream_undecodable_total', help: 'Event records the stream processor could not decode (skipped; the sink sends them to the DLQ)', registers: [registry] });
+  const resends = new Counter({ name: 'trackhouse_stream_resent_events_total', help: 'Event records skipped as a client resend: a (user, messageId) read before, within SINK_DEDUP_WINDOW_EVENTS / _MS of the partition, as the sink and the view skip them', registers: [registry] });
   const commitSeconds = new Histogram({ name: 'trackhouse_stream_commit_duration_seconds', help: 'One LMDB transaction: state, offsets, notifications', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [registry] });
   const roundSeconds = new Histogram({ name: 'trackhouse_stream_round_duration_seconds', help: 'Processing of one fetch (all partitions), decode to decisions', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [registry] });
   const notifications = new Counter({ name: 'trackhouse_alerts_notifications_total', help: 'Webhook outcomes: delivered, failed (to be retried), dropped (after ALERTS_WEBHOOK_MAX_ATTEMPTS), superseded (already told)', labelNames: ['rule', 'outcome'], registers: [registry] });
@@ -163,5 +165,5 @@ export function createStreamMetrics(registry: Registry, src: StreamMetricsSource
       for (const r of rows) this.set({ key: r.key }, r.events);
     },
   });
-  return { records, late, undecodable, commitSeconds, roundSeconds, notifications, webhookSeconds };
+  return { records, late, undecodable, resends, commitSeconds, roundSeconds, notifications, webhookSeconds };
 }

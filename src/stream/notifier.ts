@@ -14,8 +14,9 @@
 // before the log has it makes the next leader call again, with the same id: receivers
 // deduplicate on Idempotency-Key. That window is one webhook round trip plus one Kafka write.
 //
-// Delivery: in order per rule and group, at most ALERTS_WEBHOOK_CONCURRENCY calls at once,
-// retried with backoff (doubling from ALERTS_WEBHOOK_BACKOFF_BASE_MS to _MAX_MS, with jitter)
+// Delivery: in order per rule and group, at most ALERTS_WEBHOOK_CONCURRENCY calls at once and at
+// most half of them (rounded up) to one receiver (a URL origin), so a receiver that hangs with many
+// groups to tell leaves the others slots; retried with backoff (doubling from ALERTS_WEBHOOK_BACKOFF_BASE_MS to _MAX_MS, with jitter)
 // while the webhook fails; after ALERTS_WEBHOOK_MAX_ATTEMPTS a note is dropped: logged, counted,
 // recorded in the log as dropped. A note is sent only once the transaction that made it is
 // committed, so a crash can never send something the store then forgets.
@@ -74,6 +75,11 @@ export class Notifier {
   /** Notes written by a commit that has not ended yet. */
   private readonly committing = new Set<Note>();
   private readonly inFlight = new Set<string>();
+  /** Calls in flight per receiver (the webhook URL's origin). */
+  private readonly inFlightTo = new Map<string, number>();
+  /** Each rule's receiver, and how many calls one receiver may have at once. */
+  private readonly receiverOf: Map<string, string>;
+  private readonly perReceiver: number;
   private seq = 0;
   private calls = 0;
   private leader = false;
@@ -88,6 +94,8 @@ export class Notifier {
   constructor(o: NotifierOptions) {
     this.o = o;
     this.rules = new Map(o.rules.map((r) => [r.name, r]));
+    this.receiverOf = new Map(o.rules.map((r) => [r.name, new URL(r.webhook.url).origin]));
+    this.perReceiver = Math.max(1, Math.ceil(o.webhook.concurrency / 2));
   }
 
   /** Loads notes and what receivers were told. */
@@ -354,9 +362,17 @@ export class Notifier {
         this.persist([n]);
         continue;
       }
+      // A rule gone from the file has no receiver: send() finishes its note without a call.
+      const to = this.receiverOf.get(n.rule) ?? '';
+      const busy = this.inFlightTo.get(to) ?? 0;
+      if (busy >= this.perReceiver) continue;
+      this.inFlightTo.set(to, busy + 1);
       this.inFlight.add(k);
       const p = this.send(n).finally(() => {
         this.inFlight.delete(k);
+        const left = (this.inFlightTo.get(to) ?? 1) - 1;
+        if (left > 0) this.inFlightTo.set(to, left);
+        else this.inFlightTo.delete(to);
         this.running.delete(p);
         this.kick();
       });

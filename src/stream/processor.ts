@@ -3,7 +3,9 @@
 // with the consumed offsets in one LMDB transaction.
 //
 // A round (one fetch, all partitions):
-//   events    project the record (src/schema/projection.ts), hash its key (the user key), parse
+//   events    project the record (src/schema/projection.ts), hash its key (the user key), skip it
+//             if its (user, event id) is in the partition's resend window (a client resend of a
+//             messageId: src/dedup/, as the sink and the view skip it), parse
 //             properties only when a wanted property name is in their bytes, count the volume
 //             (late: older than watermark - lateness, counted at arrival), feed the rules
 //   rejected  source and reason from the headers, time from received_at
@@ -21,6 +23,8 @@ import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import type { Logger } from '../common/log.js';
 import type { Config } from '../config/index.js';
+import { hashBytes } from '../dedup/hash.js';
+import { ResendWindow } from '../dedup/resendwindow.js';
 import { createPartitionReader, type PartitionReader, type ReadBatch } from '../kafka/index.js';
 import { DecodeError, emptyProjection, EventProjector, utf8, type EventProjection } from '../schema/index.js';
 import { Evaluator } from './evaluator.js';
@@ -94,6 +98,14 @@ export class StreamProcessor {
   private readonly props: PropertyReader;
   private readonly sumIndex: number[];
   private readonly sums: Float64Array | null;
+  /**
+   * Per events partition, the recent (user, event id) identities: a client's resend of a
+   * messageId is a new record in the same partition (the key is the user) and is skipped, as
+   * the sink and the view skip it (same bounds, SINK_DEDUP_WINDOW_*). Kept in memory only: a
+   * resend of an event read before this process started counts again.
+   */
+  private readonly resendWindows = new Map<string, ResendWindow>();
+  private readonly idHash = new Uint32Array(2);
   private readonly o: ProcessorOptions;
 
   constructor(o: ProcessorOptions) {
@@ -258,8 +270,17 @@ export class StreamProcessor {
     m?.roundSeconds.observe((performance.now() - started) / 1000);
   }
 
+  private resendWindow(k: string): ResendWindow | null {
+    const { dedupWindowEvents, dedupWindowMs } = this.o.config.sink;
+    if (dedupWindowEvents === 0) return null;
+    let w = this.resendWindows.get(k);
+    if (w === undefined) this.resendWindows.set(k, (w = new ResendWindow(dedupWindowEvents, dedupWindowMs)));
+    return w;
+  }
+
   private events(b: ReadBatch, from: number, k: string): number {
-    const { proj, key, projector, volume, evaluator } = this;
+    const { proj, key, projector, volume, evaluator, idHash } = this;
+    const resends = this.resendWindow(k);
     const wantsProps = this.props.wanted.length > 0;
     const m = this.o.metrics();
     const lateness = this.o.config.stream.allowedLatenessMs;
@@ -285,6 +306,13 @@ export class StreamProcessor {
       n++;
       if (proj.received_at > newest) newest = proj.received_at;
       const user = r.key === null || r.key.length === 0 ? -1 : murmur3(r.key);
+      if (resends !== null) {
+        hashBytes(user, proj.buf, proj.idStart, proj.idEnd, idHash, 0);
+        if (resends.seen(idHash[0]!, idHash[1]!, proj.received_at)) {
+          m?.resends.inc();
+          continue;
+        }
+      }
       key.reset(r.key);
       // Properties: only the wanted members (src/stream/props.ts), not the whole object, and not
       // at all when no rule or sum reads any.

@@ -6,7 +6,7 @@ import { ConfigError } from '../common/errors.js';
 import { loadRules, parseDuration, parseRules } from './rules.js';
 
 const defaults = { latenessMs: 60_000 };
-const hook = { url: 'http://127.0.0.1:9/hook' };
+const hook = { url: 'http://127.0.0.1:9999/hook' };
 
 function problems(doc: unknown): string {
   try {
@@ -79,6 +79,52 @@ describe('rules file', () => {
     expect(msg).toContain('rule "basic" (#1): webhook.url: holds a user name or password, which is not sent from a URL: send them in webhook.headers (Authorization: Basic ...)');
     expect(msg).not.toMatch(/pw123/);
     expect(problems({ rules: [{ name: 'user', window: { type: 'tumbling', size: '1d' }, condition: { above: 0 }, webhook: { url: 'https://bot@hooks.example.com/in' } }] })).toContain('webhook.url: holds a user name or password');
+  });
+
+  it('refuses a webhook URL that is no URL at all (a bad port, a space, nothing after the scheme) naming the rule and field, where it threw a bare TypeError: Invalid URL', () => {
+    const rule = (name: string, url: string) => ({ name, window: { type: 'tumbling', size: '1d' }, condition: { above: 0 }, webhook: { url } });
+    const msg = problems({ rules: [rule('port', 'https://hooks.example.com:99999/in'), rule('space', 'http://exa mple.com/'), rule('bare', 'http://'), rule('empty', ''), rule('ok', 'https://hooks.example.com/in')] });
+    for (const [i, name] of ['port', 'space', 'bare', 'empty'].entries()) expect(msg).toContain(`rule "${name}" (#${i + 1}): webhook.url: expected an http:// or https:// URL`);
+    expect(msg).not.toContain('rule "ok"');
+  });
+
+  it('refuses a webhook URL on a port fetch never connects to (6000, 10080, ...): every attempt failed with "fetch failed" until the note was dropped', () => {
+    const rule = (url: string) => ({ rules: [{ name: 'x11', window: { type: 'tumbling', size: '1d' }, condition: { above: 0 }, webhook: { url } }] });
+    for (const port of ['6000', '10080', '5060', '2049']) {
+      expect(problems(rule(`http://hooks.example.com:${port}/in`))).toContain(`rule "x11" (#1): webhook.url: port ${port} is one fetch never connects to`);
+    }
+    expect(parseRules(rule('http://hooks.example.com:8080/in'), defaults)).toHaveLength(1);
+    expect(parseRules(rule('https://hooks.example.com/in'), defaults)).toHaveLength(1);
+  });
+
+  it('refuses webhook headers fetch would refuse or trackhouse sets itself, naming the header and never quoting its value: each made every call fail (the value in last_error) or corrupted Idempotency-Key / Content-Type', () => {
+    const rule = (headers: Record<string, string>) => ({ name: 'h', window: { type: 'tumbling', size: '1d' }, condition: { above: 0 }, webhook: { url: 'https://hooks.example.com/in', headers } });
+    const split = problems({ rules: [rule({ Authorization: 'Bearer tok\r\nX-Evil: 1' })] });
+    expect(split).toContain('rule "h" (#1): webhook.headers.Authorization: a header value must be ISO-8859-1 text without line breaks or control characters');
+    expect(split).not.toContain('tok');
+    expect(problems({ rules: [rule({ Authorization: 'Bearer t\u2192k' })] })).toContain('webhook.headers.Authorization: a header value must be ISO-8859-1 text');
+    for (const name of ['Content-Type', 'content-length', 'Host', 'Idempotency-Key', 'X-Trackhouse-Signature', 'Transfer-Encoding', 'User-Agent']) {
+      expect(problems({ rules: [rule({ [name]: 'x' })] })).toContain(`rule "h" (#1): webhook.headers.${name}: trackhouse sets this header on every call; leave it out`);
+    }
+    expect(problems({ rules: [rule({ 'Bad Name': 'x' })] })).toContain('webhook.headers.Bad Name: not a valid header name');
+    // Still taken: any other header, latin-1 values, tabs.
+    const [r] = parseRules({ rules: [rule({ Authorization: 'Bearer abc', 'X-Team': 'caf\u00e9\tshop' })] }, defaults);
+    expect(r!.webhook.headers).toEqual({ Authorization: 'Bearer abc', 'X-Team': 'caf\u00e9\tshop' });
+  });
+
+  it('says what a filter takes where zod said only "Invalid input": an unknown type, a number for an event or source', () => {
+    const rule = (filter: unknown) => ({ rules: [{ name: 'f', filter, window: { type: 'tumbling', size: '1d' }, condition: { above: 0 }, webhook: hook }] });
+    expect(problems(rule({ type: 'click' }))).toContain('rule "f" (#1): filter.type: expected an event type (track, identify, page, screen, group, alias), or a list of them');
+    expect(problems(rule({ type: ['track', 'click'] }))).toContain('filter.type: expected an event type');
+    expect(problems(rule({ event: 5 }))).toContain('rule "f" (#1): filter.event: expected an event name (1-8192 characters), or a list of them');
+    expect(problems(rule({ source: 5 }))).toContain('rule "f" (#1): filter.source: expected a source name (1-64 letters, digits, dots, underscores or dashes), or a list of them');
+    expect(problems(rule({ source: 'a b' }))).toContain('rule "f" (#1): filter.source: not a source name (1-64 letters');
+  });
+
+  it('lists a name used twice even when the first rule of that name is invalid too: every mistake at once', () => {
+    const msg = problems({ rules: [{ name: 'x', window: { type: 'tumbling', size: '0m' }, condition: { above: 1 }, webhook: hook }, { name: 'x', window: { type: 'tumbling', size: '1m' }, condition: { above: 1 }, webhook: hook }] });
+    expect(msg).toContain('rule "x" (#1): window.size');
+    expect(msg).toContain('rule "x" (#2): name: another rule is called "x"');
   });
 
   it('reads JSON, sliding windows with their step, and silence on arrival time without lateness', () => {

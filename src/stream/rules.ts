@@ -6,8 +6,9 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../common/errors.js';
-import { PROPERTY_NAME, SOURCE_NAME } from '../config/index.js';
+import { PROPERTY_NAME, SOURCE_NAME, SOURCE_NAME_RULE } from '../config/index.js';
 import { EVENT_TYPES, type EventType } from '../schema/index.js';
+import { FETCH_BAD_PORTS } from './webhook.js';
 import type { Condition, MeasureKind, WindowSpec } from './window.js';
 
 const MINUTE = 60_000;
@@ -41,19 +42,48 @@ function fmt(ms: number): string {
   return `${ms}ms`;
 }
 
-const oneOrMany = <T extends z.ZodType>(t: T) => z.union([t, z.array(t).min(1)]).transform((v) => (Array.isArray(v) ? v : [v]) as z.output<T>[]);
+/** A value or a non-empty list of them; `what` says what a value is when one is not (zod's own is "Invalid input"). */
+const oneOrMany = <T extends z.ZodType>(t: T, what: string) =>
+  z.union([t, z.array(t).min(1)], { error: `expected ${what}, or a list of them` }).transform((v) => (Array.isArray(v) ? v : [v]) as z.output<T>[]);
 
 const text = z.string().min(1).max(8192);
+
+/**
+ * Headers every call sets itself (webhook.ts) or that fetch manages: a rule's own would be
+ * appended to ours ("text/plain, application/json"; an Idempotency-Key that is not the id) or make
+ * every call fail (a Content-Length that is not the body's, Transfer-Encoding, Expect).
+ */
+const RESERVED_HEADERS = new Set(['content-type', 'content-length', 'transfer-encoding', 'host', 'connection', 'keep-alive', 'expect', 'te', 'trailer', 'upgrade', 'user-agent', 'idempotency-key']);
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
+/** What fetch sends as a header value: ISO-8859-1 text, tabs but no line breaks or other control characters. */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/** A rule's webhook headers; problems name the header, never quote its value (often a credential). */
+const webhookHeaders = z.record(z.string(), z.string()).superRefine((headers, ctx) => {
+  for (const [name, value] of Object.entries(headers)) {
+    const issue = (message: string) => ctx.addIssue({ code: 'custom', path: [name], message });
+    const lower = name.toLowerCase();
+    if (!HEADER_NAME.test(name)) issue('not a valid header name');
+    else if (RESERVED_HEADERS.has(lower) || lower.startsWith('x-trackhouse-')) issue('trackhouse sets this header on every call; leave it out');
+    else if (!HEADER_VALUE.test(value)) issue('a header value must be ISO-8859-1 text without line breaks or control characters');
+  }
+});
 
 const webhookSchema = z.strictObject({
   // fetch refuses a URL with credentials, quoting it whole in its error (the note's last_error).
   url: z
     .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
     .refine((u) => {
+      // z.url's own issue already says what is wrong with a URL that does not parse; its
+      // refinements still run (zod does not stop at a failed check), and new URL would throw.
+      if (!URL.canParse(u)) return true;
       const { username, password } = new URL(u);
       return username === '' && password === '';
-    }, 'holds a user name or password, which is not sent from a URL: send them in webhook.headers (Authorization: Basic ...)'),
-  headers: z.record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'not a valid header name'), z.string()).optional(),
+    }, 'holds a user name or password, which is not sent from a URL: send them in webhook.headers (Authorization: Basic ...)')
+    .refine((u) => !URL.canParse(u) || !FETCH_BAD_PORTS.has(new URL(u).port), {
+      error: (issue) => `port ${new URL(issue.input as string).port} is one fetch never connects to (the Fetch standard's "bad ports": 6000, 10080, 5060, ...); let the receiver listen on another port`,
+    }),
+  headers: webhookHeaders.optional(),
   /** HMAC-SHA256 key of the X-Trackhouse-Signature header; no header without it. */
   secret: z.string().min(16, 'a signing secret needs at least 16 characters').optional(),
 });
@@ -72,11 +102,11 @@ function makeRuleSchema(unitMs: number) {
       property: z.string().regex(PROPERTY_NAME, 'not a property name (1-128 of A-Z a-z 0-9 _ $ @ . -)').optional(),
       filter: z
         .strictObject({
-          source: oneOrMany(z.string().regex(SOURCE_NAME, 'not a source name')).optional(),
-          type: oneOrMany(z.enum(EVENT_TYPES)).optional(),
-          event: oneOrMany(text).optional(),
+          source: oneOrMany(z.string().regex(SOURCE_NAME, `not a source name (${SOURCE_NAME_RULE})`), `a source name (${SOURCE_NAME_RULE})`).optional(),
+          type: oneOrMany(z.enum(EVENT_TYPES), `an event type (${EVENT_TYPES.join(', ')})`).optional(),
+          event: oneOrMany(text, 'an event name (1-8192 characters)').optional(),
           /** Rejected records only: their error_code header. */
-          reason: oneOrMany(text).optional(),
+          reason: oneOrMany(text, 'an error code such as invalid_event').optional(),
         })
         .default({}),
       group_by: z
@@ -202,19 +232,18 @@ export function parseRules(doc: unknown, defaults: RuleDefaults, file = 'rules')
   top.data.rules.forEach((entry, i) => {
     const label = ruleLabel(entry, i);
     const parsed = ruleSchemaFor(defaults.unitMs ?? MINUTE).safeParse(entry);
+    // A name used before is a problem of its own, whether or not either rule has others.
+    const name = (entry as { name?: unknown } | null)?.name;
+    const repeated = typeof name === 'string' && names.has(name);
+    if (typeof name === 'string') names.add(name);
     if (!parsed.success) {
       for (const issue of parsed.error.issues) {
         const field = issue.path.length > 0 ? issue.path.join('.') : '(rule)';
         problems.push(`${label}: ${field}: ${issue.message}`);
       }
-      return;
     }
-    if (names.has(parsed.data.name)) {
-      problems.push(`${label}: name: another rule is called "${parsed.data.name}"`);
-      return;
-    }
-    names.add(parsed.data.name);
-    rules.push(compile(parsed.data, defaults));
+    if (repeated) problems.push(`${label}: name: another rule is called "${(name as string).slice(0, 64)}"`);
+    if (parsed.success && !repeated) rules.push(compile(parsed.data, defaults));
   });
   if (problems.length > 0) {
     throw new ConfigError(`TRACKHOUSE_ALERTS: ${file} has invalid rules:\n  ${problems.join('\n  ')}`, { variable: 'TRACKHOUSE_ALERTS', problems });

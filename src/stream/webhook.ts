@@ -44,6 +44,37 @@ export function signature(secret: string, timestamp: number, body: string): stri
 
 export type AttemptResult = { ok: true; status: number } | { ok: false; error: string };
 
+/**
+ * Ports fetch never connects to (the Fetch standard's "bad ports", as undici lists them): a webhook
+ * URL with one failed every attempt with "fetch failed" until the note was dropped; the rules
+ * refuse it at start instead.
+ */
+export const FETCH_BAD_PORTS: ReadonlySet<string> = new Set(
+  '1 7 9 11 13 15 17 19 20 21 22 23 25 37 42 43 53 69 77 79 87 95 101 102 103 104 109 110 111 113 115 117 119 123 135 137 139 143 161 179 389 427 465 512 513 514 515 526 530 531 532 540 548 554 556 563 587 601 636 989 990 993 995 1719 1720 1723 2049 3659 4045 4190 5060 5061 6000 6566 6665 6666 6667 6668 6669 6679 6697 10080'.split(' '),
+);
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * A redirect's answer, for last_error: not followed (a receiver's own answer counts, and a POST
+ * sent on to another origin would carry the signature and headers there), with where it points as
+ * an origin only (a chat hook's path is its credential), so the user can fix the URL.
+ */
+function redirectError(status: number, location: string | null, base: string): string {
+  let to = '';
+  if (location !== null && URL.canParse(location, base)) to = ` (Location: ${new URL(location, base).origin}/…)`;
+  return `HTTP ${status}: redirects are not followed${to}; set webhook.url to where it points`;
+}
+
+/** What went wrong below HTTP: fetch says only "fetch failed"; its cause has the code and the words. */
+function transportError(err: unknown): string {
+  const cause = (err as { cause?: unknown }).cause;
+  if (!(cause instanceof Error)) return errorMessage(err);
+  const code = (cause as { code?: unknown }).code;
+  if (typeof code !== 'string' || cause.message.includes(code)) return cause.message;
+  return `${code}: ${cause.message}`;
+}
+
 export async function callWebhook(rule: Rule, n: Note, attempt: number, timeoutMs: number, now = Date.now()): Promise<AttemptResult> {
   const body = webhookBody(rule, n);
   const ts = Math.floor(now / 1000);
@@ -61,11 +92,11 @@ export async function callWebhook(rule: Rule, n: Note, attempt: number, timeoutM
     const res = await fetch(rule.webhook.url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
     await res.arrayBuffer().catch(() => undefined);
     if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status };
+    if (REDIRECTS.has(res.status)) return { ok: false, error: redirectError(res.status, res.headers.get('location'), rule.webhook.url) };
     return { ok: false, error: `HTTP ${res.status}` };
   } catch (err) {
-    const e = err as { name?: string; cause?: { code?: string } };
-    if (e.name === 'TimeoutError') return { ok: false, error: `no answer within ${timeoutMs} ms` };
-    return { ok: false, error: e.cause?.code ?? errorMessage(err) };
+    if ((err as { name?: string }).name === 'TimeoutError') return { ok: false, error: `no answer within ${timeoutMs} ms` };
+    return { ok: false, error: transportError(err) };
   }
 }
 

@@ -1,7 +1,7 @@
 // Start-up failures of the built CLI, as an operator meets them: one line on stderr that names the
 // setting to change, exit code 2, no stack trace. Each case runs `node dist/cli/main.js <command>`
 // as a child process.
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -196,5 +196,45 @@ describe('dependencies that do not answer', () => {
       TRACKHOUSE_DATA_DIR: path.join(dir.path, 'query-ch'),
     });
     expectCleanFailure(o, /could not reach ClickHouse at .* \(CLICKHOUSE_URL\)/);
+  });
+});
+
+describe('an alert rules file with a webhook URL that does not parse', () => {
+  // The README's rule, its URL given a port over 65535: a bare "TypeError: Invalid URL" stack
+  // (exit 1) before, the URL quoted whole in it (a chat hook's path is its credential).
+  const rules = () => {
+    const file = path.join(dir.path, 'bad-url.yaml');
+    writeFileSync(
+      file,
+      `rules:
+  - name: big-spender
+    measure: sum
+    property: total
+    filter: { type: track, event: Order Completed }
+    group_by: user
+    window: { type: tumbling, size: 1d }
+    condition: { above: 1000 }
+    webhook: { url: "https://hooks.example.com:99999/T0/SECRETPATH", secret: at-least-16-characters }
+`,
+    );
+    return file;
+  };
+
+  it.each(['alerts', 'query', 'start'])('%s names TRACKHOUSE_ALERTS, the rule and webhook.url, before it reaches anything', async (command) => {
+    const o = await run(command, {
+      TRACKHOUSE_ALERTS: rules(),
+      STREAM_PORT: '0',
+      QUERY_PORT: '0',
+      INGEST_PORT: '0',
+      SINK_PORT: '0',
+      BI_PORT: 'off',
+      BI_NATIVE_PORT: 'off',
+      TRACKHOUSE_READ_KEYS: 'k',
+      KAFKA_BROKERS: `127.0.0.1:${closedPort}`,
+      CLICKHOUSE_URL: `http://127.0.0.1:${closedPort}`,
+      TRACKHOUSE_DATA_DIR: path.join(dir.path, `bad-url-${command}`),
+    });
+    expectCleanFailure(o, /TRACKHOUSE_ALERTS/, /rule "big-spender" \(#1\): webhook\.url: expected an http:\/\/ or https:\/\/ URL/);
+    expect(o.stderr).not.toContain('SECRETPATH');
   });
 });

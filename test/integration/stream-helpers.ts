@@ -17,6 +17,8 @@ const codec = new EventCodec();
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface Call {
+  /** The request's path and query. */
+  url: string;
   headers: http.IncomingHttpHeaders;
   raw: string;
   body: {
@@ -31,11 +33,21 @@ export interface Call {
   answered: number;
 }
 
+/**
+ * How the receiver answers one call: a status; `close` (the socket destroyed once the body is
+ * read, no answer); `hang` (never answers: the sender's timeout decides); a redirect to `location`.
+ */
+export type Answer = number | 'close' | 'hang' | { redirect: 301 | 302 | 307 | 308; location: string };
+
 export interface Receiver {
   readonly url: string;
   readonly calls: Call[];
-  /** Status to answer the next calls with, in order; 200 once they are used up. */
-  failNext(...statuses: number[]): void;
+  /** Requests being answered now, and the most there ever were at once. */
+  readonly open: { now: number; max: number };
+  /** How to answer the next calls, in order; 200 once they are used up. */
+  failNext(...answers: Answer[]): void;
+  /** Answers every call left hanging (and still connected) with `status`; returns how many. */
+  release(status?: number): number;
   waitFor(n: number, what?: string, timeoutMs?: number): Promise<Call[]>;
   close(): Promise<void>;
 }
@@ -43,13 +55,25 @@ export interface Receiver {
 /** A real webhook receiver on a free port. */
 export async function startReceiver(): Promise<Receiver> {
   const calls: Call[] = [];
-  const script: number[] = [];
+  const script: Answer[] = [];
+  const open = { now: 0, max: 0 };
+  const hanging = new Set<http.ServerResponse>();
   const server = http.createServer((req, res) => {
+    open.max = Math.max(open.max, ++open.now);
+    res.on('close', () => open.now--);
     let raw = '';
     req.on('data', (d: Buffer) => (raw += d.toString()));
     req.on('end', () => {
-      const answered = script.shift() ?? 200;
-      calls.push({ headers: req.headers, raw, body: JSON.parse(raw) as Call['body'], answered });
+      const answer = script.shift() ?? 200;
+      const answered = typeof answer === 'number' ? answer : answer === 'close' || answer === 'hang' ? 0 : answer.redirect;
+      calls.push({ url: req.url ?? '', headers: req.headers, raw, body: JSON.parse(raw) as Call['body'], answered });
+      if (answer === 'hang') {
+        hanging.add(res);
+        res.on('close', () => hanging.delete(res));
+        return;
+      }
+      if (answer === 'close') return void req.socket.destroy();
+      if (typeof answer === 'object') res.setHeader('location', answer.location);
       res.statusCode = answered;
       res.end(answered === 200 ? 'ok' : 'no');
     });
@@ -59,7 +83,17 @@ export async function startReceiver(): Promise<Receiver> {
   return {
     url: `http://127.0.0.1:${port}/hook`,
     calls,
+    open,
     failNext: (...s) => script.push(...s),
+    release(status = 200) {
+      const n = hanging.size;
+      for (const res of hanging) {
+        res.statusCode = status;
+        res.end('late');
+      }
+      hanging.clear();
+      return n;
+    },
     async waitFor(n, what = `${n} webhook calls`, timeoutMs = 180_000) {
       const deadline = Date.now() + timeoutMs;
       while (calls.length < n) {
