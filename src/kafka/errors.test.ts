@@ -57,6 +57,19 @@ describe('explainKafkaError', () => {
     expect(e.message).toMatch(/refused to create the topics: Replication factor: 3 larger .*\(KAFKA_REPLICATION_FACTOR=3\)/);
   });
 
+  // As kafkajs 2.2.4 on Node 20 gives it when KAFKA_SSL=true meets a PLAINTEXT listener (seen against the local broker).
+  it('names KAFKA_SSL when the listener at KAFKA_BROKERS drops the TLS handshake', () => {
+    const tls = loadConfig({ KAFKA_BROKERS: 'kafka-0:9092', KAFKA_SSL: 'true' }).kafka;
+    const dropped = kafkajsError('KafkaJSNumberOfRetriesExceeded', 'Connection error: Client network socket disconnected before secure TLS connection was established', {
+      cause: kafkajsError('KafkaJSConnectionError', 'Connection error: Client network socket disconnected before secure TLS connection was established'),
+    });
+    const e = explainKafkaError(dropped, tls, ['kafka-0:9092']) as DependencyError;
+    expect(e.code).toBe('KAFKA_UNREACHABLE');
+    expect(e.message).toMatch(/KAFKA_SSL=true is set and no TLS session was made there: if that listener is PLAINTEXT .*unset KAFKA_SSL or point KAFKA_BROKERS at the SSL listener\.$/);
+    // A refused connection with KAFKA_SSL set is not blamed on TLS.
+    expect((explainKafkaError(refused, tls, ['kafka-0:9092']) as Error).message).not.toContain('KAFKA_SSL=true');
+  });
+
   it('returns any other error as it was', () => {
     const other = new Error('something else');
     expect(explainKafkaError(other, configured, ['kafka-0:9092'])).toBe(other);

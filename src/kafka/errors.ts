@@ -82,7 +82,14 @@ export function explainKafkaError(err: unknown, cfg: KafkaConfig, brokers: reado
       { cause: err, retriable: true, details: { variable: 'KAFKA_BROKERS', brokers } },
     );
   }
-  const security = cfg.ssl || cfg.sasl ? '' : ' If the cluster needs TLS or SASL, set KAFKA_SSL / KAFKA_SASL_MECHANISM.';
+  // A plaintext listener drops a TLS client's hello: Node says "Client network socket disconnected
+  // before secure TLS connection was established" (or ECONNRESET), which names no setting.
+  const tlsRefused = cfg.ssl && errors.some((e) => /before secure TLS connection|ECONNRESET|EPROTO|wrong version number/.test(e.message ?? ''));
+  const security = tlsRefused
+    ? ' KAFKA_SSL=true is set and no TLS session was made there: if that listener is PLAINTEXT (or SASL_PLAINTEXT), unset KAFKA_SSL or point KAFKA_BROKERS at the SSL listener.'
+    : cfg.ssl || cfg.sasl
+      ? ''
+      : ' If the cluster needs TLS or SASL, set KAFKA_SSL / KAFKA_SASL_MECHANISM.';
   return new DependencyError(
     'KAFKA_UNREACHABLE',
     `could not reach Kafka at ${list} (KAFKA_BROKERS): ${reason}. Check that the brokers run and that KAFKA_BROKERS lists ` +
