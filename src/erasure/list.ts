@@ -55,6 +55,13 @@ export interface Regulation {
   finishedAt: number | null;
   counts: RegulationCounts | null;
   error: string | null;
+  /**
+   * The days (YYYY-MM-DD) whose rollups the deletion must rebuild, written before the rows are
+   * deleted: once they are gone, `events` no longer says which days held them, and a run that
+   * failed or stopped after the delete must still rebuild those days when it runs again.
+   * Absent in records written before it existed.
+   */
+  rollupDays?: string[];
 }
 
 export const userRecordKey = (userKey: string) => `u/${userKey}`;

@@ -103,23 +103,35 @@ export class RegulationExecutor {
   private async run(reg: Regulation): Promise<void> {
     const { store, log } = this.d;
     const started = this.now();
+    // Days a run before this one (interrupted, or failed after its delete) had to rebuild.
+    const days = new Set(reg.rollupDays ?? []);
+    let current = reg;
+    /** Finds the users' rows, makes their days durable in the regulation's record, then deletes them. */
+    const erase = async (): Promise<number> => {
+      const found = await store.findUsers(reg.userKeys);
+      const before = days.size;
+      for (const d of found.days) days.add(d);
+      if (days.size > before) {
+        current = { ...current, rollupDays: [...days].sort() };
+        await this.d.writer.write([], [current]);
+      }
+      await store.deleteUsers(reg.userKeys, found);
+      return found.events;
+    };
     try {
-      const first = await store.deleteUsers(reg.userKeys);
-      let events = first.events;
-      const days = new Set(first.days);
+      let events = await erase();
       if (this.d.recheckAfterMs > 0) {
         await new Promise((r) => setTimeout(r, this.d.recheckAfterMs));
         if ((await store.countUsers(reg.userKeys)) > 0) {
-          const again = await store.deleteUsers(reg.userKeys);
-          events += again.events;
-          for (const d of again.days) days.add(d);
-          log.warn({ regulation: reg.id, events: again.events }, 'rows of erased users arrived after the delete (in flight in the sink); deleted too');
+          const again = await erase();
+          events += again;
+          log.warn({ regulation: reg.id, events: again }, 'rows of erased users arrived after the delete (in flight in the sink); deleted too');
         }
       }
       await store.rebuildRollups([...days].sort());
       let viewEvents = 0;
       for (const k of reg.userKeys) viewEvents += (await this.d.viewErasure?.(k)) ?? 0;
-      const done: Regulation = { ...reg, status: 'finished', finishedAt: this.now(), counts: { events, days: days.size, viewEvents }, error: null };
+      const done: Regulation = { ...current, status: 'finished', finishedAt: this.now(), counts: { events, days: days.size, viewEvents }, error: null };
       await this.d.writer.write([], [done]);
       await this.d.audit.record({
         time: done.finishedAt!,
@@ -145,7 +157,7 @@ export class RegulationExecutor {
         })
         .catch(() => {});
       // Left `running` in the topic, so the next start runs it again; the GET shows the error.
-      this.d.list.regulations.set(reg.id, { ...reg, error: errorMessage(err) });
+      this.d.list.regulations.set(reg.id, { ...current, error: errorMessage(err) });
     }
   }
 }

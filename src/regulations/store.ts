@@ -44,22 +44,30 @@ export class ErasureStore {
   constructor(private readonly client: ClickHouseClient) {}
 
   /**
-   * Deletes the users' rows; returns how many there were and the days (UTC) the rollups counted
-   * them on (an event outside the rollups' day range is counted on none).
+   * How many rows the users have, and the days (UTC) the rollups count them on (an event outside
+   * the rollups' day range is counted on none).
    */
-  async deleteUsers(userKeys: readonly string[]): Promise<ErasedRows> {
+  async findUsers(userKeys: readonly string[]): Promise<ErasedRows> {
     const rs = await this.client.query({
       query: `SELECT toString(toDate(timestamp)) AS day, count() AS n, countIf(${ROLLUP_TIME_SQL}) AS counted FROM events WHERE user_key IN {keys:Array(String)} GROUP BY day ORDER BY day`,
       query_params: { keys: userKeys },
       format: 'JSONEachRow',
     });
     const found = await rs.json<{ day: string; n: string | number; counted: string | number }>();
-    const events = found.reduce((a, r) => a + Number(r.n), 0);
-    if (events > 0) {
+    return { events: found.reduce((a, r) => a + Number(r.n), 0), days: found.filter((r) => Number(r.counted) > 0).map((r) => r.day) };
+  }
+
+  /**
+   * Deletes the users' rows; returns how many there were and the days the rollups counted them on
+   * (findUsers's answer: pass it when the caller asked already, to act on the days before the rows go).
+   */
+  async deleteUsers(userKeys: readonly string[], found?: ErasedRows): Promise<ErasedRows> {
+    const rows = found ?? (await this.findUsers(userKeys));
+    if (rows.events > 0) {
       await this.client.command({ query: 'ALTER TABLE events DELETE WHERE user_key IN {keys:Array(String)}', query_params: { keys: userKeys }, clickhouse_settings: SYNC });
     }
     await this.client.command({ query: 'ALTER TABLE sink_recent_ids DELETE WHERE user_key IN {keys:Array(String)}', query_params: { keys: userKeys }, clickhouse_settings: SYNC });
-    return { events, days: found.filter((r) => Number(r.counted) > 0).map((r) => r.day) };
+    return rows;
   }
 
   /** Rows of the users still in `events` (after a delete: rows the sink had in flight). */
@@ -75,11 +83,13 @@ export class ErasureStore {
     for (const r of ROLLUPS) {
       await this.client.command({ query: `ALTER TABLE ${r.table} DELETE WHERE day IN {days:Array(Date)}`, query_params: { days }, clickhouse_settings: SYNC });
       // Not deduplicated: a rebuilt day may equal a block inserted before (the window would drop it).
+      // Any number of months at once: the tables are partitioned by month, and a user's days may
+      // span years (a ClickHouse server refuses more than 100 partitions per INSERT by default).
       // Explicit settings: chDB keeps a previous call's settings on its session.
       await this.client.command({
         query: `INSERT INTO ${r.table} ${r.select}`,
         query_params: { days },
-        clickhouse_settings: { insert_deduplicate: 0, insert_deduplication_token: '' },
+        clickhouse_settings: { insert_deduplicate: 0, insert_deduplication_token: '', max_partitions_per_insert_block: '0' },
       });
     }
   }
