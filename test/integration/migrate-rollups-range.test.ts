@@ -127,3 +127,41 @@ describe('migration 004: rollups count only the days a Date holds', () => {
     expect(await new ErasureStore(ch.client).deleteUsers(['u-a'])).toEqual({ events: 1, days: [] });
   });
 });
+
+// Wrapped days spread over more than 100 months (a client clock off by decades, month after month):
+// 004's rebuild inserts them in one block, which a ClickHouse server refuses past
+// max_partitions_per_insert_block (100 by default) after the days were already deleted.
+describe('migration 004 over wrapped days of more than 100 months', () => {
+  const dir = tempDir();
+  const upTo003 = tempDir('trackhouse-migrations-003-');
+  let ch: ClickHouseHandle;
+  const MONTHS = 110;
+  const WRAP_DAYS = 65_536; // toDate() wraps modulo 2^16 days: 1900-01-01 is counted on 2079-06-07
+  const junk = Array.from({ length: MONTHS }, (_, k) => dated(`wrap-${k}`, new Date(t('1900-01-01T12:00:00.000Z') + k * 31 * 86_400_000).toISOString()));
+  const real = junk.map((r, k) => dated(`real-${k}`, new Date(r.timestamp! + WRAP_DAYS * 86_400_000).toISOString()));
+
+  beforeAll(async () => {
+    for (const f of readdirSync(MIGRATIONS_DIR).filter((f) => /^00[123]_.*\.sql$/.test(f))) copyFileSync(path.join(MIGRATIONS_DIR, f), path.join(upTo003.path, f));
+    const cfg = testConfig(dir.path);
+    ch = await openClickHouse(cfg.clickhouse, cfg.dataDir);
+    await migrate(ch.client, silentLogger(), upTo003.path);
+    for (let i = 0; i < MONTHS; i += 40) await insertRows(ch, [...junk.slice(i, i + 40), ...real.slice(i, i + 40)]);
+  });
+  afterAll(async () => {
+    await ch?.close();
+    dir.remove();
+    upTo003.remove();
+  });
+
+  it('rebuilds every wrapped day under the server default of 100 partitions per insert', async () => {
+    const days = async () => {
+      const rs = await ch.client.query({ query: 'SELECT toString(sum(events)) AS n, toString(uniqExact(toYYYYMM(day))) AS months FROM events_daily_by_event', format: 'JSONEachRow' });
+      return (await rs.json<{ n: string; months: string }>())[0];
+    };
+    expect(await days()).toEqual({ n: String(2 * MONTHS), months: String(MONTHS) });
+    // As a server's default (chDB keeps a call's settings on its session).
+    await ch.client.command({ query: 'SELECT 1', clickhouse_settings: { max_partitions_per_insert_block: '100' } });
+    expect((await migrate(ch.client, silentLogger())).applied).toEqual([4]);
+    expect(await days()).toEqual({ n: String(MONTHS), months: String(MONTHS) });
+  });
+});
