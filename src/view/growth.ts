@@ -19,6 +19,7 @@ const COUNTS = 'partitions/counts';
 /** What the growth needs of the view's Kafka reader (src/kafka/reader.ts). */
 export interface JoinedReader {
   assigned(): ReadonlyMap<string, readonly number[]>;
+  partitionCounts(): ReadonlyMap<string, number>;
   endOffsets(): Promise<Map<string, Map<number, number>>>;
 }
 
@@ -54,8 +55,10 @@ export class TopicGrowth {
    * keys hashed to under the counts of the resend window's time before (kept in the state's meta:
    * the count this view last read with, and earlier ones until a resend of an event written under
    * them would be out of the window anyway, SINK_DEDUP_WINDOW_MS after the change; 0: kept).
+   * The builder uses the counts once this returns; the promise is their saving (queued before
+   * any transaction of records applied after the call).
    */
-  async noteCount(count: number): Promise<void> {
+  noteCount(count: number): Promise<void> {
     const { state, builder, log, windowMs } = this.o;
     // A state of a version before these counts were kept: the count its identity named, if it grew.
     const stored = state.getMeta<PartitionCounts>(COUNTS) ?? (this.o.grownFrom !== undefined ? { count: this.o.grownFrom, earlier: [] } : undefined);
@@ -63,37 +66,43 @@ export class TopicGrowth {
     const earlier = (stored?.earlier ?? []).filter((e) => e.until > now);
     if (stored !== undefined && stored.count < count) earlier.push({ count: stored.count, until: windowMs > 0 ? now + windowMs : Number.MAX_SAFE_INTEGER });
     builder.setPartitionCounts(count, earlier.map((e) => e.count));
-    if (stored === undefined || stored.count !== count || earlier.length !== stored.earlier.length) {
-      await state.write(() => state.putMeta(COUNTS, { count, earlier } satisfies PartitionCounts));
-    }
     if (earlier.length > 0) log.info({ partitionCount: count, earlier }, 'the events topic changed partition count recently: resends are also looked for on the partitions their users had before');
+    if (stored !== undefined && stored.count === count && earlier.length === stored.earlier.length) return Promise.resolve();
+    return state.write(() => state.putMeta(COUNTS, { count, earlier } satisfies PartitionCounts));
   }
 
   /**
-   * The reader joined its group: partitions it was assigned beyond those held are held from now on
-   * (in readiness, lag and reports; caught up already, as nothing of them was in the topic when the
-   * view started, so the view stays ready while it reads them). Returns the partitions added.
+   * The reader joined its group (called in its onJoin, before any record of the join is fetched):
+   * partitions it was assigned beyond those held are held from now on (in readiness, lag and
+   * reports; caught up already, as nothing of them was in the topic when the view started, so the
+   * view stays ready while it reads them), and the builder gets the topic's count as of the join
+   * at once. Their first records are often resends of events written before the change (a client
+   * retrying, the user's key now hashing to a new partition): the builder must know the count to
+   * drop them, so it is not left waiting on a round trip to the broker (which, on a loaded
+   * machine, the fetch of those records overtook). Returns the partitions added.
    */
   joined(reader: JoinedReader): number[] {
     const { topic, builder, log } = this.o;
     const added = (reader.assigned().get(topic) ?? []).filter((p) => !this.partitions.includes(p));
-    if (added.length === 0) return added;
+    const count = Math.max(this.count, reader.partitionCounts().get(topic) ?? 0, ...added.map((p) => p + 1));
+    if (added.length === 0 && count === this.count) return added;
     this.partitions = [...this.partitions, ...added].sort((a, b) => a - b);
-    void reader
-      .endOffsets()
-      .then((ends) => {
-        const count = ends.get(topic)?.size ?? 0;
-        for (const [p, h] of ends.get(topic) ?? []) if (added.includes(p) && h > (builder.high.get(p) ?? 0)) builder.high.set(p, h);
-        this.count = Math.max(this.count, count, ...added.map((p) => p + 1));
-        void this.noteCount(this.count).catch((err: unknown) => log.warn({ err }, 'could not note the new partition count'));
-        log.info({ topic, added, partitions: this.partitions, partitionCount: this.count }, 'the events topic has new partitions: the view reads them from their first record, no restart needed');
-        this.o.onGrown([...this.partitions], this.count);
-      })
-      .catch((err: unknown) => {
-        this.count = Math.max(this.count, ...added.map((p) => p + 1));
-        log.warn({ err, added }, 'could not read the end offsets of the new partitions');
-        this.o.onGrown([...this.partitions], this.count);
-      });
+    this.count = count;
+    this.noteCount(count).catch((err: unknown) => log.warn({ err }, 'could not save the new partition count (the builder uses it all the same)'));
+    log.info(
+      { topic, added, partitions: this.partitions, partitionCount: count },
+      added.length > 0 ? 'the events topic has new partitions: the view reads them from their first record, no restart needed' : 'the events topic has new partitions, none of them this shard\'s',
+    );
+    this.o.onGrown([...this.partitions], count);
+    // Their lag until their first fetch says (reports, metrics).
+    if (added.length > 0) {
+      void reader
+        .endOffsets()
+        .then((ends) => {
+          for (const [p, h] of ends.get(topic) ?? []) if (added.includes(p) && h > (builder.high.get(p) ?? 0)) builder.high.set(p, h);
+        })
+        .catch((err: unknown) => log.warn({ err, added }, 'could not read the end offsets of the new partitions'));
+    }
     return added;
   }
 }
