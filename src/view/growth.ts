@@ -88,7 +88,12 @@ export class TopicGrowth {
     if (added.length === 0 && count === this.count) return added;
     this.partitions = [...this.partitions, ...added].sort((a, b) => a - b);
     this.count = count;
-    this.noteCount(count).catch((err: unknown) => log.warn({ err }, 'could not save the new partition count (the builder uses it all the same)'));
+    // In kafkajs's GROUP_JOIN listener: a failure to save is logged, never thrown into the join.
+    try {
+      this.noteCount(count).catch((err: unknown) => log.warn({ err }, 'could not save the new partition count (the builder uses it all the same)'));
+    } catch (err) {
+      log.warn({ err }, 'could not read the partition counts kept in the view; resends across this change may be taken as new events');
+    }
     log.info(
       { topic, added, partitions: this.partitions, partitionCount: count },
       added.length > 0 ? 'the events topic has new partitions: the view reads them from their first record, no restart needed' : 'the events topic has new partitions, none of them this shard\'s',
