@@ -87,6 +87,12 @@ export interface PartitionReader {
   endOffsets(): Promise<Map<string, Map<number, number>>>;
   /** Partitions assigned (all of each topic), once joined. */
   assigned(): ReadonlyMap<string, readonly number[]>;
+  /**
+   * With `holds`: each topic's partition count at the last join, from the metadata the assignment
+   * was chosen from (so also counting partitions `holds` did not select). Set before onJoin is told,
+   * so before any record of that join is fetched; empty without `holds`.
+   */
+  partitionCounts(): ReadonlyMap<string, number>;
   stop(): Promise<void>;
 }
 
@@ -95,8 +101,9 @@ const SELECTED = 'TrackhouseSelectedPartitions';
 /**
  * Gives the group's first member (the reader's group has one) the partitions `holds` selects among
  * those each topic has at this join: kafkajs's leader refreshes the metadata just before it assigns.
+ * `counted` is told each topic's partition count as of that metadata.
  */
-export function selectingAssigner(holds: (topic: string, partition: number) => boolean): PartitionAssigner {
+export function selectingAssigner(holds: (topic: string, partition: number) => boolean, counted?: (topic: string, partitionCount: number) => void): PartitionAssigner {
   const { AssignerProtocol } = kafkajs();
   return ({ cluster }) => ({
     name: SELECTED,
@@ -104,11 +111,9 @@ export function selectingAssigner(holds: (topic: string, partition: number) => b
     async assign({ members, topics }) {
       const assignment: Record<string, number[]> = {};
       for (const t of topics) {
-        assignment[t] = cluster
-          .findTopicPartitionMetadata(t)
-          .map((m) => m.partitionId)
-          .filter((p) => holds(t, p))
-          .sort((a, b) => a - b);
+        const all = cluster.findTopicPartitionMetadata(t).map((m) => m.partitionId);
+        counted?.(t, all.length);
+        assignment[t] = all.filter((p) => holds(t, p)).sort((a, b) => a - b);
       }
       return members.map((m, i) => ({
         memberId: m.memberId,
@@ -128,12 +133,15 @@ export function createPartitionReader(kafka: Kafka, opts: PartitionReaderOptions
   // join waits until the broker has dropped the old one; at 60 s that kept the view ClickHouse's
   // for a minute after each broker return.
   const sessionTimeout = opts.sessionTimeoutMs ?? 15_000;
+  /** Partition counts the assigner saw at the join being made; taken at its GROUP_JOIN. */
+  const counting = new Map<string, number>();
+  let partitionCounts: ReadonlyMap<string, number> = new Map();
   const consumer: Consumer = kafka.consumer({
     groupId: opts.groupId,
     sessionTimeout,
     rebalanceTimeout: sessionTimeout,
     heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 3)),
-    ...(opts.holds ? { partitionAssigners: [selectingAssigner(opts.holds)] } : {}),
+    ...(opts.holds ? { partitionAssigners: [selectingAssigner(opts.holds, (t, n) => counting.set(t, n))] } : {}),
     // kafkajs restarts a crashed consumer with its backoff, up to 30 s between attempts by
     // default: after a broker outage the reader came back ~50 s after the broker did. A reader
     // holds no group state worth sparing the broker, so it retries at most 3 s apart.
@@ -158,6 +166,7 @@ export function createPartitionReader(kafka: Kafka, opts: PartitionReaderOptions
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     const before = assignment;
     assignment = new Map(Object.entries(e.payload.memberAssignment).map(([t, ps]) => [t, [...ps].sort((a, b) => a - b)]));
+    partitionCounts = new Map(counting);
     for (const [topic, partitions] of before.size === 0 ? [] : assignment) {
       const known = new Set(before.get(topic) ?? []);
       const added = partitions.filter((p) => !known.has(p));
@@ -242,6 +251,7 @@ export function createPartitionReader(kafka: Kafka, opts: PartitionReaderOptions
       return out;
     },
     assigned: () => assignment,
+    partitionCounts: () => partitionCounts,
     async stop() {
       if (stopping) return;
       stopping = true;

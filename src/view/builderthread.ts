@@ -16,6 +16,7 @@ import { createKafka } from '../kafka/client.js';
 import { createPartitionReader, type PartitionReader } from '../kafka/reader.js';
 import { attachState } from '../state/statestore.js';
 import { ErasureList, type UserErasure } from '../erasure/list.js';
+import { TopicGrowth } from './growth.js';
 import { ViewBuilder, type BackfillRow, type BuilderCounts, type CommitTimings } from './builder.js';
 import { createDecoder } from './decodepool.js';
 import { nameThread, THREAD } from '../common/threads.js';
@@ -32,13 +33,6 @@ export interface ViewWorkerData {
   grownFrom?: number;
   /** The erasure list when the view started; changes come as 'erasures' messages. */
   erasures: UserErasure[];
-}
-
-/** The partition counts the view has read the events topic with, kept in the state's meta. */
-interface PartitionCounts {
-  count: number;
-  /** Earlier counts, until when a resend of an event written under them may still come. */
-  earlier: { count: number; until: number }[];
 }
 
 /** main -> builder */
@@ -128,24 +122,19 @@ async function main(data: ViewWorkerData): Promise<void> {
     if (u.updatedAt > erasedAt && (u.erasedAll || u.erasedUpTo !== null)) await builder.writer.deleteUser(u.userKey);
   }
   if (listAt > erasedAt) await state.write(() => state.putMeta(ERASED_AT, listAt));
-  // The topic's partition counts, for resends across a change (builder.setPartitionCounts): the
-  // count this view last read with, and earlier ones until a resend of an event written under them
-  // would be out of the window anyway (SINK_DEDUP_WINDOW_MS after the change; 0: kept).
-  const COUNTS = 'partitions/counts';
-  const windowMs = config.sink.dedupWindowMs;
-  const noteCount = async (count: number) => {
-    // A state of a version before these counts were kept: the count its identity named, if it grew.
-    const stored = state.getMeta<PartitionCounts>(COUNTS) ?? (data.grownFrom !== undefined ? { count: data.grownFrom, earlier: [] } : undefined);
-    const now = Date.now();
-    const earlier = (stored?.earlier ?? []).filter((e) => e.until > now);
-    if (stored !== undefined && stored.count < count) earlier.push({ count: stored.count, until: windowMs > 0 ? now + windowMs : Number.MAX_SAFE_INTEGER });
-    builder.setPartitionCounts(count, earlier.map((e) => e.count));
-    if (stored === undefined || stored.count !== count || earlier.length !== stored.earlier.length) {
-      await state.write(() => state.putMeta(COUNTS, { count, earlier } satisfies PartitionCounts));
-    }
-    if (earlier.length > 0) log.info({ partitionCount: count, earlier }, 'the events topic changed partition count recently: resends are also looked for on the partitions their users had before');
-  };
-  await noteCount(data.partitionCount);
+  // The partitions held and the topic's partition counts, as the topic grows (./growth.ts).
+  const growth = new TopicGrowth({
+    topic,
+    partitions: data.partitions,
+    partitionCount: data.partitionCount,
+    ...(data.grownFrom !== undefined ? { grownFrom: data.grownFrom } : {}),
+    state,
+    builder,
+    windowMs: config.sink.dedupWindowMs,
+    log,
+    onGrown: (partitions, partitionCount) => post({ type: 'partitions', partitions: [...partitions], partitionCount }),
+  });
+  await growth.noteCount(data.partitionCount);
   const wantedHorizon = () => ageHorizon(q.viewDays, Date.now());
   if (!Number.isFinite(builder.currentHorizon)) {
     await state.write(() => builder.setHorizon(wantedHorizon()));
@@ -162,14 +151,14 @@ async function main(data: ViewWorkerData): Promise<void> {
     low.set(w.partition, Number(w.low));
     target.set(w.partition, Number(w.high));
   }
-  for (const [p, h] of target) if (data.partitions.includes(p)) builder.high.set(p, h);
+  for (const [p, h] of target) if (growth.partitions.includes(p)) builder.high.set(p, h);
 
   let rounds = 0;
   let caughtUp = false;
   const started = performance.now();
   const nextOf = (p: number) => builder.next.get(p) ?? low.get(p) ?? 0;
   const checkCaughtUp = async () => {
-    if (caughtUp || !data.partitions.every((p) => nextOf(p) >= (target.get(p) ?? 0))) return;
+    if (caughtUp || !growth.partitions.every((p) => nextOf(p) >= (target.get(p) ?? 0))) return;
     // Ready only once what was read is also readable.
     await builder.flush();
     caughtUp = true;
@@ -189,17 +178,17 @@ async function main(data: ViewWorkerData): Promise<void> {
   let behind: Map<number, number> | null = null;
   const checkFollowing = async () => {
     const ends = behind;
-    if (following || !caughtUp || ends === null || !data.partitions.every((p) => nextOf(p) >= (ends.get(p) ?? 0))) return;
+    if (following || !caughtUp || ends === null || !growth.partitions.every((p) => nextOf(p) >= (ends.get(p) ?? 0))) return;
     await builder.flush();
     if (behind !== ends) return; // crashed again meanwhile
     following = true;
     behind = null;
-    log.info({ partitions: data.partitions.map((p) => ({ partition: p, next: nextOf(p) })) }, 'view following the topic again; pages come from it again');
+    log.info({ partitions: growth.partitions.map((p) => ({ partition: p, next: nextOf(p) })) }, 'view following the topic again; pages come from it again');
     post({ type: 'report', report: report() });
   };
   const report = (): BuilderReport => ({
     counts: { ...builder.counts },
-    partitions: data.partitions.map((p) => ({ partition: p, next: nextOf(p), high: Math.max(builder.high.get(p) ?? 0, nextOf(p)) })),
+    partitions: growth.partitions.map((p) => ({ partition: p, next: nextOf(p), high: Math.max(builder.high.get(p) ?? 0, nextOf(p)) })),
     caughtUp,
     following,
     horizon: builder.currentHorizon,
@@ -213,7 +202,7 @@ async function main(data: ViewWorkerData): Promise<void> {
 
   // Beyond retention: what Kafka no longer holds comes from ClickHouse, through the main thread.
   const ranges: BackfillRange[] = [];
-  for (const p of data.partitions) {
+  for (const p of growth.partitions) {
     const from = builder.next.get(p) ?? 0;
     const earliest = low.get(p) ?? 0;
     if (from < earliest) ranges.push({ partition: p, from, to: earliest });
@@ -272,7 +261,7 @@ async function main(data: ViewWorkerData): Promise<void> {
     if (caughtUp) return;
     const now = performance.now();
     const applied = builder.counts.applied;
-    const remaining = data.partitions.reduce((n, p) => n + Math.max(0, (target.get(p) ?? 0) - nextOf(p)), 0);
+    const remaining = growth.partitions.reduce((n, p) => n + Math.max(0, (target.get(p) ?? 0) - nextOf(p)), 0);
     const rate = (applied - lastApplied) / ((now - lastProgress) / 1000);
     log.info(
       { applied, eventsPerSecond: Math.round(rate), recordsRemaining: remaining, backfilled: builder.backfilled, view: viewSize(builder.writer.days) },
@@ -343,7 +332,7 @@ async function main(data: ViewWorkerData): Promise<void> {
     // Fresh events at once (freshness), whole fetches when there is a backlog (build rate).
     maxWaitMs: 100,
     maxBytes: fetchBytes,
-    maxBytesPerPartition: Math.max(1024 * 1024, Math.ceil(fetchBytes / Math.max(1, data.partitions.length))),
+    maxBytesPerPartition: Math.max(1024 * 1024, Math.ceil(fetchBytes / Math.max(1, growth.partitions.length))),
     log,
     onCrash() {
       behind = null;
@@ -354,42 +343,21 @@ async function main(data: ViewWorkerData): Promise<void> {
     },
     onJoin() {
       if (reader === null) return;
-      const added = (reader.assigned().get(topic) ?? []).filter((p) => !data.partitions.includes(p));
-      if (added.length > 0) {
-        // Held from now on: in readiness, lag and reports. Caught up already (nothing of them was
-        // in the topic when the view started), so the view stays ready while it reads them.
-        data.partitions = [...data.partitions, ...added].sort((a, b) => a - b);
-        const r = reader;
-        void r
-          .endOffsets()
-          .then((ends) => {
-            const count = ends.get(topic)?.size ?? 0;
-            for (const [p, h] of ends.get(topic) ?? []) if (added.includes(p) && h > (builder.high.get(p) ?? 0)) builder.high.set(p, h);
-            data.partitionCount = Math.max(data.partitionCount, count, ...added.map((p) => p + 1));
-            void noteCount(data.partitionCount).catch((err: unknown) => log.warn({ err }, 'could not note the new partition count'));
-            log.info({ topic, added, partitions: data.partitions, partitionCount: data.partitionCount }, 'the events topic has new partitions: the view reads them from their first record, no restart needed');
-            post({ type: 'partitions', partitions: [...data.partitions], partitionCount: data.partitionCount });
-          })
-          .catch((err: unknown) => {
-            data.partitionCount = Math.max(data.partitionCount, ...added.map((p) => p + 1));
-            log.warn({ err, added }, 'could not read the end offsets of the new partitions');
-            post({ type: 'partitions', partitions: [...data.partitions], partitionCount: data.partitionCount });
-          });
-      }
+      growth.joined(reader);
       if (following || !caughtUp) return;
       const r = reader;
       void r
         .endOffsets()
         .then((ends) => {
           behind = new Map(ends.get(topic) ?? []);
-          for (const [p, h] of behind) if (data.partitions.includes(p) && h > (builder.high.get(p) ?? 0)) builder.high.set(p, h);
+          for (const [p, h] of behind) if (growth.partitions.includes(p) && h > (builder.high.get(p) ?? 0)) builder.high.set(p, h);
           return checkFollowing();
         })
         .catch((err: unknown) => log.warn({ err }, 'could not read the end offsets after a re-join; the next one tries again'));
     },
   });
   log.info(
-    { topic, partitions: data.partitions, groupId, from: Object.fromEntries(builder.readFrom), horizon: new Date(builder.currentHorizon).toISOString() },
+    { topic, partitions: growth.partitions, groupId, from: Object.fromEntries(builder.readFrom), horizon: new Date(builder.currentHorizon).toISOString() },
     'view reading Kafka',
   );
   await reader.start(async (batches) => {

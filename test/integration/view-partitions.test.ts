@@ -73,11 +73,13 @@ describe('partitions added to the events topic while the query API runs', () => 
 
   it('serves the events written to the new partitions without a restart', async () => {
     await waitFor('every record read', async () => (q!.view.report()?.counts.records ?? 0) >= before.length + after.length + resends.length);
+    // Counted with the records: a resend applied as a new event (the builder without the grown
+    // count yet, when the new partitions' first records came) fails here, not as a page wait.
+    expect(q!.view.report()?.counts).toMatchObject({ resent: resends.length, applied: before.length + after.length });
     await waitFor('every user to have both events in the view', async () => {
       for (const u of USERS) if ((await idsOf(u))?.length !== 2) return false;
       return true;
     });
-    expect(q!.view.report()?.counts.resent).toBe(resends.length);
     for (const [i, u] of USERS.entries()) expect(await idsOf(u), u).toEqual([`grow-${1000 + i}`, `grow-${i}`]);
     expect(q!.view.partitions).toEqual([0, 1, 2, 3]);
     await waitFor('the view to know the new count', async () => q!.view.partitionCount() === 4);
