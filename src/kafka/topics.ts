@@ -131,13 +131,16 @@ export async function ensureLeaseTopic(kafka: Kafka, topic: string, replicationF
   await admin.connect();
   try {
     if ((await admin.listTopics()).includes(topic)) return;
+    // false: another runner created it in between (kafkajs answers so rather than throwing).
+    let created: boolean;
     try {
-      await admin.createTopics({ waitForLeaders: false, topics: [{ topic, numPartitions: 1, replicationFactor, configEntries: [{ name: 'retention.ms', value: String(3_600_000) }] }] });
+      created = await admin.createTopics({ waitForLeaders: false, topics: [{ topic, numPartitions: 1, replicationFactor, configEntries: [{ name: 'retention.ms', value: String(3_600_000) }] }] });
     } catch (err) {
       if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
+      created = false;
     }
     await waitForLeaders(admin, [topic]);
-    log?.info({ topic }, 'created the migrations lease topic');
+    if (created) log?.info({ topic }, 'created the migrations lease topic');
   } finally {
     await admin.disconnect();
   }
