@@ -50,10 +50,12 @@ export async function migrateExclusively(opts: MigrateExclusivelyOptions): Promi
   const { config, ch, kafka, log } = opts;
   const dir = opts.dir ?? MIGRATIONS_DIR;
   if (ch.engine === 'chdb') return migrate(ch.client, log, dir);
-  if ((await pendingMigrations(ch.client, dir)).length === 0) return migrate(ch.client, log, dir);
+  const pending = await pendingMigrations(ch.client, dir);
+  if (pending.length === 0) return migrate(ch.client, log, dir);
 
   const m = config.clickhouse.migrations;
   const where = { topic: m.leaseTopic, groupId: m.leaseGroup };
+  log.info({ ...where, pending }, 'migrations missing: taking the migrations lock');
   await ensureLeaseTopic(kafka, m.leaseTopic, config.kafka.replicationFactor, log);
   let acquired!: () => void;
   const held = new Promise<void>((resolve) => (acquired = resolve));

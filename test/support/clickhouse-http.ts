@@ -25,6 +25,8 @@ export interface ClickHouseHttp {
   readonly port: number;
   /** Requests answered so far (a test can tell the query process really asked). */
   readonly requests: number;
+  /** Statements the gate holds now. */
+  readonly gated: number;
   close(): Promise<void>;
 }
 
@@ -41,8 +43,8 @@ export interface StatementGate {
   timeoutMs: number;
 }
 
-function gated(gate: StatementGate | undefined): (query: string) => Promise<void> {
-  if (gate === undefined) return async () => {};
+function gated(gate: StatementGate | undefined): { pass(query: string): Promise<void>; held(): number } {
+  if (gate === undefined) return { pass: async () => {}, held: () => 0 };
   let waiting: (() => void)[] = [];
   let timer: NodeJS.Timeout | undefined;
   const open = () => {
@@ -52,19 +54,22 @@ function gated(gate: StatementGate | undefined): (query: string) => Promise<void
     waiting = [];
     for (const release of released) release();
   };
-  return (query) => {
-    if (!gate.match.test(query)) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      waiting.push(resolve);
-      if (waiting.length >= gate.count) open();
-      else timer ??= setTimeout(open, gate.timeoutMs);
-    });
+  return {
+    pass: (query) => {
+      if (!gate.match.test(query)) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        waiting.push(resolve);
+        if (waiting.length >= gate.count) open();
+        else timer ??= setTimeout(open, gate.timeoutMs);
+      });
+    },
+    held: () => waiting.length,
   };
 }
 
 export async function serveClickHouseHttp(client: ClickHouseClient, opts: { host?: string; port?: number; gate?: StatementGate } = {}): Promise<ClickHouseHttp> {
   let requests = 0;
-  const pass = gated(opts.gate);
+  const gate = gated(opts.gate);
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -85,7 +90,7 @@ export async function serveClickHouseHttp(client: ClickHouseClient, opts: { host
       const queryId = url.searchParams.get('query_id') ?? crypto.randomUUID();
       void (async () => {
         try {
-          await pass(query);
+          await gate.pass(query);
           const result = await client.exec({
             query,
             query_params: params,
@@ -118,6 +123,9 @@ export async function serveClickHouseHttp(client: ClickHouseClient, opts: { host
     port,
     get requests() {
       return requests;
+    },
+    get gated() {
+      return gate.held();
     },
     close: () =>
       new Promise<void>((resolve) => {
