@@ -25,7 +25,7 @@ import { BlockList, isIP } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { checkClickHouse, createSqlEngine, migrate, openClickHouse, serveNativePort, serveSqlPort, type BiPort, type BiPortOptions, type ClickHouseHandle } from '../warehouse/index.js';
+import { checkClickHouse, createSqlEngine, openClickHouse, serveNativePort, serveSqlPort, type BiPort, type BiPortOptions, type ClickHouseHandle } from '../warehouse/index.js';
 import { ConfigError, errorMessage, InterruptedError, TrackhouseError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { claimPort, probeListen } from '../common/listen-errors.js';
@@ -46,6 +46,7 @@ import {
 } from '../localkafka/index.js';
 import { dataDirCookielessSecret } from './cookielesssecret.js';
 import { auditMigrations } from './audit.js';
+import { migrateExclusively } from './migrations.js';
 import { clickhousePart, erasuresPart, hostedStream, queryComponent, sinkComponent, streamRules } from './components.js';
 import { lockDataDir } from './datadirlock.js';
 import { Lifecycle, StartAborted, Supervised, type Incarnation, type Part } from './lifecycle.js';
@@ -117,7 +118,7 @@ export async function startAllInOne(): Promise<number> {
     ch = opened;
     life.add(clickhousePart(opened, log));
     await checkClickHouse(opened, config.clickhouse);
-    await auditMigrations(kafka, config, await migrate(opened.client, log), 'start', opened.location, log);
+    await auditMigrations(kafka, config, await migrateExclusively({ config, ch: opened, kafka, log }), 'start', opened.location, log);
     life.checkpoint();
     // The query API's /metrics, which the SQL port's statements are counted on too.
     const queryRegistry = createRegistry('query');

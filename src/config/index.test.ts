@@ -272,3 +272,20 @@ describe('KAFKA_FASTPATH', () => {
     expect(() => loadConfig({ KAFKA_FASTPATH: 'fast' })).toThrow(/KAFKA_FASTPATH: expected one of on, off \(got "fast"\)/);
   });
 });
+
+describe('the migrations lock', () => {
+  it('has documented defaults, each settable, and names a wait bound out of range', () => {
+    expect(loadConfig({}).clickhouse.migrations).toEqual({
+      leaseTopic: 'trackhouse.migrations.lease',
+      leaseGroup: 'trackhouse-migrations-lock',
+      leaseSessionTimeoutMs: 10_000,
+      waitTimeoutMs: 600_000,
+    });
+    expect(
+      loadConfig({ KAFKA_TOPIC_MIGRATIONS_LEASE: 't', MIGRATIONS_LEASE_GROUP: 'g', MIGRATIONS_LEASE_SESSION_TIMEOUT_MS: '30000', MIGRATIONS_WAIT_TIMEOUT_MS: '5000' }).clickhouse.migrations,
+    ).toEqual({ leaseTopic: 't', leaseGroup: 'g', leaseSessionTimeoutMs: 30_000, waitTimeoutMs: 5_000 });
+    expect(() => loadConfig({ MIGRATIONS_WAIT_TIMEOUT_MS: '0' })).toThrow(/MIGRATIONS_WAIT_TIMEOUT_MS/);
+    // Below the broker's group.min.session.timeout.ms (6 s by default) a join is refused.
+    expect(() => loadConfig({ MIGRATIONS_LEASE_SESSION_TIMEOUT_MS: '1000' })).toThrow(/MIGRATIONS_LEASE_SESSION_TIMEOUT_MS/);
+  });
+});

@@ -49,7 +49,7 @@ type Level = 'error' | 'warn' | 'info' | 'debug';
  * caller handles it; a rejoin answer's caller logs what it does with the group (GROUP_LINES), or
  * handles it in our code (the consumer's rebalance fence): the connection's line goes to debug.
  */
-function kafkajsLevel(level: Level, message: string, error: unknown, rejoin: ReadonlySet<string>): Level {
+function kafkajsLevel(level: Level, message: string, error: unknown, rejoin: ReadonlySet<string>, topicExists: string | undefined): Level {
   const group = GROUP_LINES[message];
   if (group !== undefined) return group;
   if (message === BOUNDED_IDEMPOTENT || message.startsWith('Restarting the consumer in ')) return 'debug';
@@ -57,6 +57,8 @@ function kafkajsLevel(level: Level, message: string, error: unknown, rejoin: Rea
   const text = typeof error === 'string' ? error : '';
   if (TRANSIENT.test(message) || TRANSIENT.test(text)) return 'debug';
   if (message.startsWith('Response ') && rejoin.has(text)) return 'debug';
+  // Replicas starting together all create a missing topic; the callers take "already exists" as done.
+  if (message.startsWith('Response CreateTopics') && text === topicExists) return 'debug';
   return level;
 }
 
@@ -82,11 +84,12 @@ function pinoLogCreator(log: Logger): logCreator {
     [logLevel.DEBUG]: 'debug',
   };
   const rejoin = new Set(protocolErrorMessages(REJOIN_ERRORS));
+  const [topicExists] = protocolErrorMessages(['TOPIC_ALREADY_EXISTS']);
   return () =>
     ({ level, label, log: entry }) => {
       const { message, timestamp: _t, logger: _l, ...rest } = entry as { message: string; [k: string]: unknown };
       if (typeof rest.stack === 'string' && !reachesOurCode(rest.stack)) delete rest.stack;
-      log[kafkajsLevel(levels[level] ?? 'info', message, rest.error, rejoin)]({ kafkajs: label, ...rest }, message);
+      log[kafkajsLevel(levels[level] ?? 'info', message, rest.error, rejoin, topicExists)]({ kafkajs: label, ...rest }, message);
     };
 }
 

@@ -121,6 +121,31 @@ export async function ensureStreamTopics(kafka: Kafka, topics: { alerts: string;
   }
 }
 
+/**
+ * The topic of the migrations lock (KAFKA_TOPIC_MIGRATIONS_LEASE, src/cli/migrations.ts), created
+ * when missing: one partition, never written, its consumer group is the lease. Several runners
+ * start together on a new cluster, so another one creating it in between is expected.
+ */
+export async function ensureLeaseTopic(kafka: Kafka, topic: string, replicationFactor: number, log?: Logger): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    if ((await admin.listTopics()).includes(topic)) return;
+    // false: another runner created it in between (kafkajs answers so rather than throwing).
+    let created: boolean;
+    try {
+      created = await admin.createTopics({ waitForLeaders: false, topics: [{ topic, numPartitions: 1, replicationFactor, configEntries: [{ name: 'retention.ms', value: String(3_600_000) }] }] });
+    } catch (err) {
+      if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
+      created = false;
+    }
+    await waitForLeaders(admin, [topic]);
+    if (created) log?.info({ topic }, 'created the migrations lease topic');
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** Metadata errors a just-created topic answers with until the brokers know it. */
 const NOT_YET = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
 

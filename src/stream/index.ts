@@ -109,6 +109,8 @@ export async function startStream(opts: StreamOptions): Promise<RunningStream> {
       groupId: cfg.leaderGroup,
       sessionTimeoutMs: cfg.leaseSessionTimeoutMs,
       log,
+      name: 'alerts',
+      holderDoes: 'this replica sends notifications',
       onChange: (leader) => {
         const g = ++generation;
         if (!leader) {

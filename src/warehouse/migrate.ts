@@ -106,7 +106,7 @@ export async function pendingMigrations(client: ClickHouseClient, dir: string = 
     const rs = await client.query({ query: `SELECT DISTINCT version FROM ${MIGRATIONS_TABLE}`, format: 'JSONEachRow' });
     done = new Set((await rs.json<{ version: number }>()).map((r) => Number(r.version)));
   } catch (err) {
-    if (!missingTable(err)) throw err;
+    if (!missingTable(err)) throw new MigrationError(`could not read the table ${MIGRATIONS_TABLE} that records applied migrations: ${describe(err)}`, err);
     done = new Set();
   }
   return loadMigrations(dir)
@@ -114,7 +114,20 @@ export async function pendingMigrations(client: ClickHouseClient, dir: string = 
     .filter((v) => !done.has(v));
 }
 
-export async function migrate(client: ClickHouseClient, log: Logger, dir: string = MIGRATIONS_DIR): Promise<MigrateResult> {
+export interface MigrateOptions {
+  /**
+   * Called before every statement and before each migration is recorded; throws to stop (the
+   * migrations lock lost: src/cli/migrations.ts). What ran stays: the next run finishes it.
+   */
+  beforeStep?(): void;
+}
+
+/**
+ * Not safe to run twice at once against one ClickHouse: a rebuild (004's delete, then insert) of
+ * two runners interleaved counts rows twice. Commands go through src/cli/migrations.ts, which
+ * takes the migrations lock first.
+ */
+export async function migrate(client: ClickHouseClient, log: Logger, dir: string = MIGRATIONS_DIR, opts: MigrateOptions = {}): Promise<MigrateResult> {
   const done = await appliedMigrations(client);
   const result: MigrateResult = { applied: [], skipped: [] };
   for (const m of loadMigrations(dir)) {
@@ -127,6 +140,7 @@ export async function migrate(client: ClickHouseClient, log: Logger, dir: string
       continue;
     }
     for (const [i, statement] of m.statements.entries()) {
+      opts.beforeStep?.();
       try {
         await client.command({ query: statement });
       } catch (err) {
@@ -136,6 +150,7 @@ export async function migrate(client: ClickHouseClient, log: Logger, dir: string
         );
       }
     }
+    opts.beforeStep?.();
     await client.insert({
       table: MIGRATIONS_TABLE,
       values: [{ version: m.version, name: m.name, checksum: m.checksum }],

@@ -25,13 +25,51 @@ export interface ClickHouseHttp {
   readonly port: number;
   /** Requests answered so far (a test can tell the query process really asked). */
   readonly requests: number;
+  /** Statements the gate holds now. */
+  readonly gated: number;
   close(): Promise<void>;
 }
 
 const SUMMARY = JSON.stringify({ read_rows: '0', read_bytes: '0', written_rows: '0', written_bytes: '0', total_rows_to_read: '0', result_rows: '0', result_bytes: '0', elapsed_ns: '0' });
 
-export async function serveClickHouseHttp(client: ClickHouseClient, opts: { host?: string; port?: number } = {}): Promise<ClickHouseHttp> {
+/**
+ * Holds the statements that match `match` until `count` of them wait (or `timeoutMs` passed since
+ * the first), then runs them all: a test's way to make concurrent clients reach one statement at
+ * the same moment, whatever their start-up times.
+ */
+export interface StatementGate {
+  match: RegExp;
+  count: number;
+  timeoutMs: number;
+}
+
+function gated(gate: StatementGate | undefined): { pass(query: string): Promise<void>; held(): number } {
+  if (gate === undefined) return { pass: async () => {}, held: () => 0 };
+  let waiting: (() => void)[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const open = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    const released = waiting;
+    waiting = [];
+    for (const release of released) release();
+  };
+  return {
+    pass: (query) => {
+      if (!gate.match.test(query)) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        waiting.push(resolve);
+        if (waiting.length >= gate.count) open();
+        else timer ??= setTimeout(open, gate.timeoutMs);
+      });
+    },
+    held: () => waiting.length,
+  };
+}
+
+export async function serveClickHouseHttp(client: ClickHouseClient, opts: { host?: string; port?: number; gate?: StatementGate } = {}): Promise<ClickHouseHttp> {
   let requests = 0;
+  const gate = gated(opts.gate);
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -52,6 +90,7 @@ export async function serveClickHouseHttp(client: ClickHouseClient, opts: { host
       const queryId = url.searchParams.get('query_id') ?? crypto.randomUUID();
       void (async () => {
         try {
+          await gate.pass(query);
           const result = await client.exec({
             query,
             query_params: params,
@@ -84,6 +123,9 @@ export async function serveClickHouseHttp(client: ClickHouseClient, opts: { host
     port,
     get requests() {
       return requests;
+    },
+    get gated() {
+      return gate.held();
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { checkClickHouse, migrate, openClickHouse } from '../../warehouse/index.js';
+import { checkClickHouse, openClickHouse } from '../../warehouse/index.js';
 import { parseIsoTime, typedTime, type IsoTimeProblem } from '../../common/isotime.js';
 import { createLogger } from '../../common/log.js';
 import { loadConfig } from '../../config/index.js';
@@ -7,6 +7,7 @@ import { lockChdbDataDir } from '../datadirlock.js';
 import { createKafka, explainKafkaError } from '../../kafka/index.js';
 import { createAuditLog } from '../../audit/index.js';
 import { auditMigrations } from '../audit.js';
+import { migrateExclusively } from '../migrations.js';
 import { ReplayArgumentError, runReplay, type ReplayFrom } from '../../replay/index.js';
 import { STORABLE_TIMES } from '../../schema/index.js';
 import { kafkaBrokers } from '../brokers.js';
@@ -65,9 +66,9 @@ export function registerReplay(program: Command): void {
       try {
         await checkClickHouse(ch, config.clickhouse);
         // A replay may be what fills a brand-new ClickHouse.
-        const migrated = await migrate(ch.client, log);
         const brokers = kafkaBrokers(config);
         const kafka = createKafka(config.kafka, log, brokers);
+        const migrated = await migrateExclusively({ config, ch, kafka, log });
         await auditMigrations(kafka, config, migrated, 'replay', ch.location, log);
         const started = Date.now();
         const summary = await runReplay({ config, kafka, clickhouse: ch.client, log, from }).catch((err: unknown) => {

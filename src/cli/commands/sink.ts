@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { checkClickHouse, migrate, openClickHouse } from '../../warehouse/index.js';
+import { checkClickHouse, openClickHouse } from '../../warehouse/index.js';
 import { createLogger } from '../../common/log.js';
 import { createRegistry } from '../../common/metrics.js';
 import { loadConfig } from '../../config/index.js';
@@ -10,6 +10,7 @@ import { auditMigrations } from '../audit.js';
 import { kafkaBrokers } from '../brokers.js';
 import { clickhousePart, sinkComponent } from '../components.js';
 import { Lifecycle } from '../lifecycle.js';
+import { migrateExclusively } from '../migrations.js';
 
 export function registerSink(program: Command): void {
   program
@@ -30,7 +31,7 @@ export function registerSink(program: Command): void {
       let code: number;
       try {
         await checkClickHouse(ch, config.clickhouse);
-        await auditMigrations(kafka, config, await migrate(ch.client, log), 'sink', ch.location, log);
+        await auditMigrations(kafka, config, await migrateExclusively({ config, ch, kafka, log }), 'sink', ch.location, log);
         const hooks: SinkHooks = {};
         if (config.sink.testKillAfterInserts > 0) {
           const n = config.sink.testKillAfterInserts;
