@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionForKey } from '../../src/kafka/index.js';
 import { postJson, startTestIngest, TopicReader, trackEvent, type TestIngest } from './ingest-support.js';
-import { waitFor } from './sink-helpers.js';
+import { growTopic, waitFor } from './sink-helpers.js';
 
 const USERS = Array.from({ length: 24 }, (_, i) => `grow-${i}`);
 
@@ -29,10 +29,7 @@ describe('partitions added to the events topic while ingest runs', () => {
     topic = ingest.config.kafka.topics.events;
     const first = await postJson(`${ingest.url}/v1/batch`, { batch: USERS.map((u, i) => trackEvent(`before-${i}`, u)) });
     expect(first.status).toBe(200);
-    const admin = ingest.kafka.admin();
-    await admin.connect();
-    await admin.createPartitions({ topicPartitions: [{ topic, count: 4 }] });
-    await admin.disconnect();
+    await growTopic(ingest.kafka, topic, 4);
     reader = await new TopicReader(ingest.kafka, [topic]).start();
   });
 

@@ -189,6 +189,17 @@ export async function recordsIn(kafka: Kafka, topic: string): Promise<number> {
   }
 }
 
+/** Adds partitions to a topic, as an operator does with kafka-topics.sh --alter --partitions. */
+export async function growTopic(kafka: Kafka, topic: string, count: number): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.createPartitions({ topicPartitions: [{ topic, count }] });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** Resolves once the group has committed up to the high watermark of every partition. */
 export function caughtUp(kafka: Kafka, topic: string, groupId: string, timeoutMs = 60_000): Promise<true> {
   return waitFor(

@@ -14,7 +14,7 @@ import { runReplay } from '../../src/replay/index.js';
 import { startSink, type RunningSink } from '../../src/sink/index.js';
 import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
 import { tempDir, testConfig } from '../support/env.js';
-import { caughtUp, count, expectedTally, produce, resendOf, tally, testEvent, waitFor } from './sink-helpers.js';
+import { caughtUp, count, expectedTally, growTopic, produce, resendOf, tally, testEvent, waitFor } from './sink-helpers.js';
 
 const USERS = Array.from({ length: 24 }, (_, i) => `grow-${i}`);
 
@@ -41,10 +41,7 @@ describe('partitions added to the events topic while the sink runs', () => {
     sink = await startSink({ config, kafka, clickhouse: ch.client, log: silentLogger(), registry: createRegistry('sink', false) });
     await produce(kafka, config.kafka.topics.events, before);
     await caughtUp(kafka, config.kafka.topics.events, config.sink.groupId);
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createPartitions({ topicPartitions: [{ topic: config.kafka.topics.events, count: 4 }] });
-    await admin.disconnect();
+    await growTopic(kafka, config.kafka.topics.events, 4);
     // A new producer sees the 4 partitions at once, as ingest does within KAFKA_METADATA_MAX_AGE_MS.
     await produce(kafka, config.kafka.topics.events, [...after, ...resends]);
   });
@@ -75,10 +72,7 @@ describe('partitions added to the events topic while the sink runs', () => {
   it('grown again while stopped: consumes the new partitions after a restart and still drops resends across the change', async () => {
     await sink!.stop();
     sink = null;
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createPartitions({ topicPartitions: [{ topic: config.kafka.topics.events, count: 8 }] });
-    await admin.disconnect();
+    await growTopic(kafka, config.kafka.topics.events, 8);
     const third = grownAgain;
     const movedAgain = new Set(USERS.filter((u) => partitionForKey(u, 8) !== partitionForKey(u, 4)));
     const resentAgain = after.filter((e) => movedAgain.has(e.user_id!)).map((e) => resendOf(e, 3));

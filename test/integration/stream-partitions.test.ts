@@ -10,6 +10,7 @@ import { createKafka, ensureTopics, partitionForKey } from '../../src/kafka/inde
 import { startStreamServer, type StreamServer } from '../../src/stream/index.js';
 import { tempDir } from '../support/env.js';
 import { event, getJson, send, streamEnv, until } from './stream-helpers.js';
+import { growTopic } from './sink-helpers.js';
 
 const MIN = 60_000;
 const USERS = Array.from({ length: 24 }, (_, i) => `grow-${i}`);
@@ -43,10 +44,7 @@ describe('partitions added to the events topic while the stream runs', () => {
       USERS.map((u, i) => event(t + i, { user_id: u })),
     );
     await until('the first events counted', async () => (await counted()) === USERS.length);
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createPartitions({ topicPartitions: [{ topic: config.kafka.topics.events, count: 4 }] });
-    await admin.disconnect();
+    await growTopic(kafka, config.kafka.topics.events, 4);
     // A new producer: it writes to the 4 partitions at once.
     await send(
       kafka,

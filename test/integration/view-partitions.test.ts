@@ -14,7 +14,7 @@ import { createKafka, ensureTopics, partitionForKey } from '../../src/kafka/inde
 import type { EventRecord } from '../../src/schema/index.js';
 import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
 import { tempDir, testConfig } from '../support/env.js';
-import { produce, resendOf, testEvent, waitFor } from './sink-helpers.js';
+import { growTopic, produce, resendOf, testEvent, waitFor } from './sink-helpers.js';
 import { allPages } from './view-helpers.js';
 
 const KEY = 'test-read-key';
@@ -52,10 +52,7 @@ describe('partitions added to the events topic while the query API runs', () => 
     q = await start();
     await produce(kafka, config.kafka.topics.events, before);
     await waitFor('the view to apply the first events', async () => q!.view.caughtUp() && (q!.view.report()?.counts.applied ?? 0) >= before.length);
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createPartitions({ topicPartitions: [{ topic: config.kafka.topics.events, count: 4 }] });
-    await admin.disconnect();
+    await growTopic(kafka, config.kafka.topics.events, 4);
     // A new producer: it sees the 4 partitions at once, as ingest does within KAFKA_METADATA_MAX_AGE_MS.
     await produce(kafka, config.kafka.topics.events, [...after, ...resends]);
   });
@@ -99,10 +96,7 @@ describe('partitions added to the events topic while the query API runs', () => 
   it('grown again while stopped: reads the new partitions after the restart and still drops resends across the change', async () => {
     await q!.stop();
     q = null;
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createPartitions({ topicPartitions: [{ topic: config.kafka.topics.events, count: 8 }] });
-    await admin.disconnect();
+    await growTopic(kafka, config.kafka.topics.events, 8);
     const third = USERS.map((u, i) => event(2000 + i, u));
     const movedAgain = new Set(USERS.filter((u) => partitionForKey(u, 8) !== partitionForKey(u, 4)));
     const resentAgain = after.filter((e) => movedAgain.has(e.user_id!)).map((e) => resendOf(e, 3));
@@ -144,10 +138,7 @@ describe('partitions added while a shard of QUERY_SHARDS=2 runs', () => {
     q = await queryComponent({ config, brokers: config.kafka.brokers as string[], clickhouse: ch.client, log: silentLogger(), registry: createRegistry('q', false) });
     await produce(kafka, config.kafka.topics.events, USERS.map((u, i) => event(i, u)));
     await waitFor('the shard to apply its first events', async () => q!.view.caughtUp() && (q!.view.report()?.counts.applied ?? 0) >= mine.length);
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createPartitions({ topicPartitions: [{ topic: config.kafka.topics.events, count: 4 }] });
-    await admin.disconnect();
+    await growTopic(kafka, config.kafka.topics.events, 4);
     await produce(kafka, config.kafka.topics.events, USERS.map((u, i) => event(1000 + i, u)));
   });
 
