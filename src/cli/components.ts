@@ -46,7 +46,7 @@ export async function ingestComponent(o: ComponentBase & { brokers: string[] }):
   const ingest = await startIngest({ config: o.config, log: o.log, registry: o.registry, brokers: o.brokers });
   return {
     name: 'ingest',
-    ifCut: 'requests still waiting for Kafka get no answer (none of them was acknowledged)',
+    ifCut: 'its producer was still waiting on Kafka: requests still waiting, if any, get no answer (none of them was acknowledged)',
     port: ingest.port,
     tlsPort: ingest.tlsPort,
     drain: () => ingest.drain(),
