@@ -145,9 +145,9 @@ export async function startView(opts: ViewOptions): Promise<View> {
   let onStopped: (() => void) | null = null;
   let caughtUpFirst!: () => void;
   const caughtUpOnce = new Promise<void>((resolve) => (caughtUpFirst = resolve));
-  let held: readonly number[] = opts.partitions;
-  let partitionCount = opts.partitionCount;
 
+  // The partitions held and the topic's count, as the builder thread last reported them (a
+  // restarted thread starts from them too).
   const data: ViewWorkerData = {
     config,
     brokers: opts.brokers,
@@ -186,13 +186,10 @@ export async function startView(opts: ViewOptions): Promise<View> {
         deletes.get(m.id)?.(m.events);
         deletes.delete(m.id);
       } else if (m.type === 'partitions') {
-        held = m.partitions;
         data.partitions = [...m.partitions];
-        if (m.partitionCount !== partitionCount) {
-          const before = partitionCount;
-          partitionCount = m.partitionCount;
-          data.partitionCount = partitionCount;
-          shardsWarning(before, partitionCount);
+        if (m.partitionCount !== data.partitionCount) {
+          shardsWarning(data.partitionCount, m.partitionCount);
+          data.partitionCount = m.partitionCount;
         }
       } else if (m.type === 'stopped') {
         onStopped?.();
@@ -243,9 +240,9 @@ export async function startView(opts: ViewOptions): Promise<View> {
   return {
     reader,
     get partitions() {
-      return held;
+      return data.partitions;
     },
-    partitionCount: () => partitionCount,
+    partitionCount: () => data.partitionCount,
     caughtUp: () => last?.caughtUp === true,
     whenCaughtUp: () => caughtUpOnce,
     following: () => last?.following === true,
