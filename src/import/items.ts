@@ -108,11 +108,12 @@ export async function* jsonItems(stream: AsyncIterable<Buffer>, skip: number): A
     // Several values one after another (`jq . events.ndjson > out.json`, `jq --seq`): each an item.
     const values = sequenceTexts(text);
     if (values !== null) {
-      for (let i = skip; i < values.length; i += 4096) {
-        const out: Item[] = [];
-        for (let j = i; j < Math.min(values.length, i + 4096); j++) out.push({ pos: j, text: values[j]! });
-        yield out;
+      const out: Item[] = [];
+      for (let i = skip; i < values.length; i++) {
+        out.push({ pos: i, text: values[i]! });
+        if (out.length === 4096) yield out.splice(0);
       }
+      if (out.length > 0) yield out;
       return;
     }
     // Broken NDJSON: its lines are rejected one by one, with their positions.
