@@ -139,3 +139,25 @@ describe('wipeIf', () => {
     }
   });
 });
+
+describe('keeps', () => {
+  it('keeps a state of another identity that its owner accepts, and says which identity it had', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'statestore-'));
+    const dir = path.join(root, 'state');
+    try {
+      await (await openState({ path: dir, databases: DBS, identity: { layout: 1, count: 2 }, log: silentLogger() })).close();
+      const grown = await openState({ path: dir, databases: DBS, identity: { layout: 1, count: 4 }, keeps: (s) => s.layout === 1, log: silentLogger() });
+      expect([grown.wiped, grown.keptFrom?.count]).toEqual([null, 2]);
+      await grown.close();
+      const same = await openState({ path: dir, databases: DBS, identity: { layout: 1, count: 4 }, keeps: () => true, log: silentLogger() });
+      expect([same.wiped, same.keptFrom]).toEqual([null, null]);
+      await same.close();
+      const other = await openState({ path: dir, databases: DBS, identity: { layout: 2, count: 4 }, keeps: () => false, log: silentLogger() });
+      expect(other.wiped).not.toBeNull();
+      expect(other.keptFrom).toBeNull();
+      await other.close();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});

@@ -68,6 +68,8 @@ export interface StateStore {
   readonly path: string;
   /** Why the state was wiped at open, or null if it was kept (or new). */
   readonly wiped: string | null;
+  /** The identity it was built for, when that differed and `keeps` kept it; else null. */
+  readonly keptFrom: Readonly<Record<string, unknown>> | null;
   db(name: string): Bytes;
   /** Next offset to read per partition of `topic`, as last written. */
   offsets(topic: string): Map<number, number>;
@@ -177,8 +179,9 @@ export async function openState(opts: StateOptions): Promise<StateStore> {
   const stored = o.meta.get('identity') as Record<string, unknown> | undefined;
   const openMark = o.meta.get('open') as { boot: string | null } | undefined;
   const identity = { ...opts.identity, store: LMDB_FORMAT };
-  if (stored !== undefined && JSON.stringify(stored) !== JSON.stringify(identity) && !(stored.store === identity.store && opts.keeps?.(stored, opts.identity) === true)) {
-    wiped = `it was built for ${JSON.stringify(stored)}, this process needs ${JSON.stringify(identity)}`;
+  const other = stored !== undefined && JSON.stringify(stored) !== JSON.stringify(identity) ? stored : null;
+  if (other !== null && !(other.store === identity.store && opts.keeps?.(other, opts.identity) === true)) {
+    wiped = `it was built for ${JSON.stringify(other)}, this process needs ${JSON.stringify(identity)}`;
   } else if (openMark !== undefined && openMark.boot !== boot) {
     wiped = 'the machine restarted while it was open, so its last unsynced writes may be torn';
   } else if (stored !== undefined && opts.wipeIf !== undefined) {
@@ -192,7 +195,7 @@ export async function openState(opts: StateOptions): Promise<StateStore> {
   }
   o.meta.putSync('identity', identity);
   o.meta.putSync('open', { boot });
-  return wrap(o, opts.path, wiped, noSync, true);
+  return wrap(o, opts.path, wiped, noSync, true, wiped === null ? other : null);
 }
 
 /**
@@ -204,7 +207,7 @@ export function attachState(opts: Pick<StateOptions, 'path' | 'databases' | 'map
   return wrap(openEnv(opts.path, opts.databases, noSync, opts.mapSizeBytes, opts.dbOptions), opts.path, null, noSync, false);
 }
 
-function wrap(o: Opened, dir: string, wiped: string | null, noSync: boolean, owner: boolean): StateStore {
+function wrap(o: Opened, dir: string, wiped: string | null, noSync: boolean, owner: boolean, keptFrom: Readonly<Record<string, unknown>> | null = null): StateStore {
   const { env, dbs, meta } = o;
   const offsetsDb = o.offsets;
   const dataFile = path.join(dir, 'data.mdb');
@@ -213,6 +216,7 @@ function wrap(o: Opened, dir: string, wiped: string | null, noSync: boolean, own
   return {
     path: dir,
     wiped,
+    keptFrom,
     db(name) {
       const db = dbs.get(name);
       if (!db) throw new Error(`state database ${name} was not declared`);

@@ -108,32 +108,26 @@ export async function startView(opts: ViewOptions): Promise<View> {
   makeOwnPrivateDir(dir);
   const reader = new ViewReader();
   const window: ViewWindow = { days: config.query.viewDays, maxBytes: config.query.viewMaxBytes };
-  let grownFrom: number | undefined;
   const state: StateStore = await openState({
     path: dir,
     databases: VIEW_DATABASES,
     identity: viewIdentity(VIEW_LAYOUT, topic, opts.partitionCount, opts.partitions),
     // Partitions added to the topic since the state was written (while the view ran, or while it
     // was stopped): kept, not rebuilt; the new partitions are read from their first record.
-    keeps: (stored, wanted) => {
-      const kept = keepsGrownView(stored, wanted, config.query.shards, config.query.shardIndex);
-      if (kept) {
-        log.info(
-          { before: stored.partitionCount, partitionCount: opts.partitionCount, partitions: opts.partitions },
-          'the events topic has more partitions than when the view was written: the view is kept and reads the added ones from their first record',
-        );
-        shardsWarning(Number(stored.partitionCount), opts.partitionCount);
-        grownFrom = Number(stored.partitionCount);
-      }
-      return kept;
-    },
+    keeps: (stored, wanted) => keepsGrownView(stored, wanted, config.query.shards, config.query.shardIndex),
     wipeIf: (s) => widenedWindow(s.getMeta<ViewWindow>(WINDOW_META), readHorizon(s.db('view_meta')), window, Date.now()),
     dbOptions: reader.dbOptions,
     log,
   });
   await state.write(() => state.putMeta(WINDOW_META, window));
-  // Kept for its partitions but wiped all the same (a widened window): it is new.
-  if (state.wiped !== null) grownFrom = undefined;
+  const grownFrom = state.keptFrom === null ? undefined : Number(state.keptFrom.partitionCount);
+  if (grownFrom !== undefined) {
+    log.info(
+      { before: grownFrom, partitionCount: opts.partitionCount, partitions: opts.partitions },
+      'the events topic has more partitions than when the view was written: the view is kept and reads the added ones from their first record',
+    );
+    shardsWarning(grownFrom, opts.partitionCount);
+  }
   reader.attach(state);
   const metrics = viewMetrics(opts.registry, state);
   let last: BuilderReport | null = null;
