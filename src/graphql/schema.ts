@@ -152,7 +152,7 @@ export function buildGraphqlSchema(sources: SchemaSources): GraphQLSchema {
       // the query string): encodeURIComponent throws on one, which answered "internal error".
       const userPath = encodeURIComponent(wellFormed(user.id));
       r = parseEventsRequest(userPath, q, reader.limits);
-      body = reader.events(r, { userPath, query: q, authorization: context.authorization });
+      body = reader.events(r, { query: q, authorization: context.authorization });
     } catch (err) {
       throw graphqlError(err, log);
     }

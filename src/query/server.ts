@@ -21,6 +21,7 @@ import { partitionForKey } from '../kafka/partitioner.js';
 import type { View } from '../view/view.js';
 import type { ViewReader, ViewRows } from '../view/viewstore.js';
 import { DrainingError, MisroutedError, ShardUnavailableError, toHttpError, UnauthorizedError } from './errors.js';
+import { getFromShard, shardEventsPath } from './forward.js';
 import { createGate, type Gate } from './gate.js';
 import { createQueryMetrics, type QueryMetrics, type Route } from './metrics.js';
 import { parseEventsRequest, parseRollupsRequest, type EventsRequest, type Limits, type RollupsRequest } from './params.js';
@@ -89,10 +90,11 @@ export interface RouteGuard {
   done(route: Route, status: number, start: number): void;
 }
 
-/** The REST request a page read stands for: what goes to the shard holding the user. */
+/**
+ * The REST request a page read stands for: what goes to the shard holding the user (its path is
+ * made from the request's user key, ./forward.ts).
+ */
 export interface RestEventsRequest {
-  /** The user id as it appears in the path (percent-encoded). */
-  userPath: string;
   /** The query string, without '?'. */
   query: string;
   /** The caller's Authorization header. */
@@ -248,35 +250,33 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
   };
 
   /**
-   * Asks the shard holding a user for `path` (with its query) with the caller's key: its status,
-   * body and the headers a client acts on. Rejects with ShardUnavailableError when it cannot be
-   * reached or its answer cannot be read.
+   * Asks the shard holding the user of `r` for its page (`query`, as the client sent it) with the
+   * caller's key: its status, body and the headers a client acts on. Rejects with
+   * ShardUnavailableError when it cannot be reached or its answer cannot be read.
    */
-  const askShard = async (shard: number, path: string, query: string, authorization: string) => {
+  const askShard = async (shard: number, r: EventsRequest, query: string, authorization: string) => {
     metrics.answered('forwarded');
-    const target = `${q.shardUrl!.replaceAll('{i}', String(shard))}${path}${query === '' ? '' : `?${query}`}`;
     try {
-      const answer = await fetch(target, { headers: { authorization, [FORWARDED]: '1' }, signal: AbortSignal.timeout(q.timeoutMs) });
-      const body = Buffer.from(await answer.arrayBuffer());
+      const answer = await getFromShard(q.shardUrl!.replaceAll('{i}', String(shard)), shardEventsPath(r.userKey, query), { authorization, [FORWARDED]: '1' }, q.timeoutMs);
       const headers: (readonly [string, string])[] = [NO_STORE];
       for (const h of ['retry-after', 'www-authenticate']) {
-        const v = answer.headers.get(h);
-        if (v !== null) headers.push([h, v]);
+        const v = answer.headers[h];
+        if (typeof v === 'string') headers.push([h, v]);
       }
-      return { status: answer.status, body, headers };
+      return { status: answer.status, body: answer.body, headers };
     } catch (err) {
       throw new ShardUnavailableError(shard, err);
     }
   };
 
   /** Passes a request on to the shard holding the user, and its answer back as it is. */
-  const forward = (res: HttpResponse, shard: number, url: string, query: string, authorization: string, start: number, cors: Headers) => {
+  const forward = (res: HttpResponse, shard: number, r: EventsRequest, query: string, authorization: string, start: number, cors: Headers) => {
     const state: ResponseState = { aborted: false };
     res.onAborted(() => {
       state.aborted = true;
     });
     inflight++;
-    askShard(shard, url, query, authorization)
+    askShard(shard, r, query, authorization)
       .then(
         (answer) => {
           if (!state.aborted) res.cork(() => send(res, answer.status, answer.body, [...cors, ...answer.headers]));
@@ -342,8 +342,8 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
 
 
   /** A page from the shard holding the user, as its REST reply body (route sets: GraphQL). */
-  const fetchFromShard = async (shard: number, rest: RestEventsRequest): Promise<Buffer> => {
-    const answer = await askShard(shard, `/v1/users/${rest.userPath}/events`, rest.query, rest.authorization);
+  const fetchFromShard = async (shard: number, r: EventsRequest, rest: RestEventsRequest): Promise<Buffer> => {
+    const answer = await askShard(shard, r, rest.query, rest.authorization);
     // Parameters and keys were checked here already: anything but 200 is the shard's trouble.
     if (answer.status !== 200) throw new ShardUnavailableError(shard, new Error(`it answered ${answer.status}: ${answer.body.toString('utf8', 0, 200)}`));
     return answer.body;
@@ -352,7 +352,7 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
   const reader: QueryReader = {
     events(r, rest) {
       const shard = otherShard(r);
-      return shard === null ? readEvents(r) : fetchFromShard(shard, rest);
+      return shard === null ? readEvents(r) : fetchFromShard(shard, r, rest);
     },
     viewPage(r) {
       // readEvents' view path, up to the reply (events() reads the rows again when this is null).
@@ -421,7 +421,7 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
         const shard = otherShard(r);
         if (shard !== null) {
           if (req.getHeader(FORWARDED) !== '') throw new MisroutedError(shard, q.shardIndex);
-          forward(res, shard, req.getUrl(), req.getQuery() ?? '', authorization, start, cors);
+          forward(res, shard, r, req.getQuery() ?? '', authorization, start, cors);
           return;
         }
         const body = readEvents(r);

@@ -15,9 +15,10 @@ import { createKafka, ensureTopics, partitionForKey } from '../../src/kafka/inde
 import { startQuery, type QueryServer } from '../../src/query/index.js';
 import { startSink, type RunningSink } from '../../src/sink/index.js';
 import { serveClickHouseHttp, type ClickHouseHttp } from '../support/clickhouse-http.js';
+import { exchange, type RawAnswer } from '../support/raw-http.js';
 import { heapOf, SEMI_SPACE_16_MB } from '../support/heap.js';
 import { kafkaBrokers, tempDir, testConfig } from '../support/env.js';
-import { caughtUp, produce } from './sink-helpers.js';
+import { caughtUp, produce, testEvent } from './sink-helpers.js';
 import { allPages, DAY, randomEvents } from './view-helpers.js';
 import { spawnQuery, type QueryProcess } from './view-process.js';
 import { threadsOf } from '../support/threads.js';
@@ -50,6 +51,22 @@ async function freePortOnBoth(): Promise<number> {
   }
 }
 
+/**
+ * Users whose ids a client can put in the path in more than one way, each way as it goes on the
+ * wire: dot segments (which a URL parser resolves away, escaped or not: curl --path-as-is and Go
+ * send them), backslashes (a URL parser reads `\` as `/` in an http URL; curl sends them raw),
+ * UTF-8 and `+` unencoded, and an encoded slash.
+ */
+const AWKWARD: readonly { id: string; paths: readonly string[] }[] = [
+  { id: '.', paths: ['.', '%2E', '%2e'] },
+  { id: '..', paths: ['..', '%2E%2E', '.%2e'] },
+  { id: 'back\\slash\\', paths: ['back\\slash\\', 'back%5Cslash%5C'] },
+  { id: '..\\..\\x', paths: ['..\\..\\x', '..%5C..%5Cx'] },
+  { id: 'José', paths: ['José', 'Jos%C3%A9'] },
+  { id: 'a+b@example.com', paths: ['a+b@example.com', 'a%2Bb%40example.com'] },
+  { id: 'org/42', paths: ['org%2F42', 'org%2f42'] },
+];
+
 describe('two shards, each reading every user', () => {
   const dir = tempDir();
   const shardDirs = [tempDir(), tempDir()];
@@ -64,6 +81,10 @@ describe('two shards, each reading every user', () => {
   const now = Date.now();
   // Half the events older than the view keeps: those pages come from ClickHouse over HTTP.
   const data = randomEvents(21, 1200, 40, now - 8 * DAY, now);
+  // Three events of each awkward user: two the view holds, one older than it (from ClickHouse).
+  const awkward = AWKWARD.flatMap((u, k) =>
+    [now - 1000, now - 2000, now - 8 * DAY].map((ts, j) => testEvent(k * 3 + j, { event_id: `evt/${k}-${j}?#% ü`, user_id: u.id, timestamp: ts, sent_at: null, received_at: ts })),
+  );
 
   beforeAll(async () => {
     config = testConfig(dir.path, { KAFKA_PARTITIONS: '4', SINK_BATCH_MS: '100' });
@@ -74,7 +95,7 @@ describe('two shards, each reading every user', () => {
     sink = await startSink({ config, kafka, clickhouse: ch.client, log: silentLogger(), registry: createRegistry('sink', false) });
     http = await serveClickHouseHttp(ch.client);
     plain = await startQuery({ config, clickhouse: ch.client, log: silentLogger(), registry: createRegistry('q', false) });
-    await produce(kafka, config.kafka.topics.events, data.events);
+    await produce(kafka, config.kafka.topics.events, [...data.events, ...awkward]);
     await caughtUp(kafka, config.kafka.topics.events, config.sink.groupId);
     port = await freePortOnBoth();
     for (const i of [0, 1]) {
@@ -157,5 +178,45 @@ describe('two shards, each reading every user', () => {
     }
     // Pages older than the view came from ClickHouse through CLICKHOUSE_URL.
     expect(http.requests).toBeGreaterThan(0);
+  });
+
+  it('answers users whose ids are dot segments, hold backslashes or come unencoded through either shard, REST and GraphQL', async () => {
+    // Both ways of forwarding are taken: some of these users are shard 0's, some shard 1's.
+    expect(new Set(AWKWARD.map((u) => partitionForKey(u.id, 4) % 2))).toEqual(new Set([0, 1]));
+    const auth = { authorization: `Bearer ${KEY}` };
+    /** Every page (limit 2, so the last one is past the view's horizon) through `path` as sent. */
+    const pages = async (p: number, host: string, path: string): Promise<RawAnswer[]> => {
+      const out: RawAnswer[] = [];
+      let cursor: string | null = null;
+      do {
+        const [a] = await exchange(p, [{ method: 'GET', path: `/v1/users/${path}/events?limit=2${cursor ? `&cursor=${cursor}` : ''}`, headers: auth }], host);
+        out.push(a!);
+        cursor = a!.status === 200 ? (JSON.parse(a!.body) as { next_cursor: string | null }).next_cursor : null;
+      } while (cursor !== null && out.length < 5);
+      return out;
+    };
+    const GQL = 'query ($id: String!) { user(id: $id) { events(first: 10) { edges { node { eventId userId } } } } }';
+    for (const u of AWKWARD) {
+      const want = await pages(plain.port, '127.0.0.1', u.paths[0]!);
+      expect(want.map((a) => a.status)).toEqual([200, 200]);
+      const events = want.flatMap((a) => (JSON.parse(a.body) as { events: { event_id: string; user_id: string }[] }).events);
+      expect(events.map((e) => e.user_id)).toEqual([u.id, u.id, u.id]);
+      for (const path of u.paths) {
+        for (const i of [0, 1]) {
+          const got = await pages(port, hostOf(i), path);
+          expect(got.map((a) => `${a.status} ${a.body}`), `${path} via shard ${i}`).toEqual(want.map((a) => `${a.status} ${a.body}`));
+        }
+      }
+      for (const i of [0, 1]) {
+        const res = await fetch(`http://${hostOf(i)}:${port}/graphql`, {
+          method: 'POST',
+          headers: { ...auth, 'content-type': 'application/json' },
+          body: JSON.stringify({ query: GQL, variables: { id: u.id } }),
+        });
+        expect(await res.json(), `${u.id} via shard ${i}'s GraphQL`).toEqual({
+          data: { user: { events: { edges: events.map((e) => ({ node: { eventId: e.event_id, userId: e.user_id } })) } } },
+        });
+      }
+    }
   });
 });

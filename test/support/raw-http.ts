@@ -53,12 +53,15 @@ export function readAnswer(buf: Buffer, head: boolean): { answer: RawAnswer; res
   return { answer: { status, headers, body: bytes.toString('utf8'), bodyBytes: bytes }, rest: buf.subarray(end + 4 + length) };
 }
 
-/** Sends `requests` in turn on one connection; resolves with every answer, or rejects if one is malformed or the connection ends first. */
-export function exchange(port: number, requests: readonly RawRequest[]): Promise<RawAnswer[]> {
+/**
+ * Sends `requests` in turn on one connection to `host`; resolves with every answer, or rejects if
+ * one is malformed or the connection ends first.
+ */
+export function exchange(port: number, requests: readonly RawRequest[], host = '127.0.0.1'): Promise<RawAnswer[]> {
   return new Promise((resolve, reject) => {
     const answers: RawAnswer[] = [];
     let buf: Buffer = Buffer.alloc(0);
-    const socket = net.connect(port, '127.0.0.1', () => socket.write(encode(requests[0]!)));
+    const socket = net.connect(port, host, () => socket.write(encode(requests[0]!)));
     const fail = (why: string) => {
       socket.destroy();
       reject(new Error(`${why} (after ${answers.length} answers; unread: ${JSON.stringify(buf.toString('latin1').slice(0, 200))})`));
