@@ -398,9 +398,11 @@ export class StreamProcessor {
   private async planRebuilds(): Promise<void> {
     const { dedupWindowEvents, dedupWindowMs } = this.o.config.sink;
     const prefix = `${this.topics.events}\u0000`;
-    const missing = [...this.positions.keys()].filter((k) => k.startsWith(prefix) && !this.resendWindows.has(k));
+    const missing = [...this.positions.entries()].filter(([k, position]) => k.startsWith(prefix) && position > 0 && !this.resendWindows.has(k)).map(([k]) => k);
     const restored = [...this.replayFrom.entries()].reduce((n, [k, from]) => n + (this.positions.get(k)! - from), 0);
-    if (this.resendWindows.size > 0) this.o.log.info({ partitions: this.resendWindows.size, records: restored }, 'stream: resend windows restored from the store; re-reading the records since they were saved to bring them up to date');
+    if (this.resendWindows.size > 0) {
+      this.o.log.info({ partitions: this.resendWindows.size, records: restored }, 'stream: resend windows kept from the last run (records read since they were saved are read again to bring them up to date)');
+    }
     if (dedupWindowEvents === 0 || missing.length === 0) return;
     const offsets = partitionOffsets(this.o.kafka);
     let atTime: Map<number, number> | null = null;
@@ -410,6 +412,7 @@ export class StreamProcessor {
       await offsets.close();
     }
     let records = 0;
+    let partitions = 0;
     for (const k of missing) {
       const partition = Number(k.slice(prefix.length));
       const position = this.positions.get(k)!;
@@ -417,9 +420,12 @@ export class StreamProcessor {
       if (from >= position) continue;
       this.replayFrom.set(k, from);
       records += position - from;
+      partitions++;
     }
+    // A partition with nothing in its window's bounds (never read, or quiet for longer) has nothing to rebuild.
+    if (partitions === 0) return;
     this.o.log.info(
-      { partitions: missing.length, records },
+      { partitions, records },
       'stream: no saved resend window for partitions read before (a store written by an earlier version, or a start stopped before its first save): re-reading their last records within SINK_DEDUP_WINDOW_MS / _EVENTS to rebuild it, so a client resend of an event counted before is not counted again',
     );
   }
