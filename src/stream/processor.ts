@@ -113,6 +113,8 @@ export class StreamProcessor {
    * from; records below the position only feed the window (they were counted before).
    */
   private readonly replayFrom = new Map<string, number>();
+  /** Partitions whose window took identities since it was last saved. */
+  private readonly windowsChanged = new Set<string>();
   private lastWindowSave = 0;
   private saveWindowsNext = false;
   private readonly idHash = new Uint32Array(2);
@@ -303,6 +305,7 @@ export class StreamProcessor {
     // Offsets rise within a batch: only its head can be before `from` (read already).
     let i = this.replayFrom.has(k) ? this.replay(b, from, k) : 0;
     while (i < records.length && Number(records[i]!.offset) < from) i++;
+    if (resends !== null && i < records.length) this.windowsChanged.add(k);
     for (; i < records.length; i++) {
       const r = records[i]!;
       if (r.value === null) continue;
@@ -371,7 +374,10 @@ export class StreamProcessor {
       hashBytes(r.key === null || r.key.length === 0 ? -1 : murmur3(r.key), proj.buf, proj.idStart, proj.idEnd, idHash, 0);
       resends.seen(idHash[0]!, idHash[1]!, proj.received_at);
     }
-    if (b.lastOffset + 1 >= from) this.replayFrom.delete(k);
+    if (b.lastOffset + 1 >= from) {
+      this.replayFrom.delete(k);
+      this.windowsChanged.add(k);
+    }
     return i;
   }
 
@@ -514,12 +520,14 @@ export class StreamProcessor {
         if (this.saveWindowsNext || now - this.lastWindowSave >= WINDOW_SAVE_MS) {
           this.saveWindowsNext = false;
           this.lastWindowSave = now;
-          for (const [k, w] of this.resendWindows) {
+          for (const k of this.windowsChanged) {
             const position = this.positions.get(k);
+            const w = this.resendWindows.get(k);
             // A window still being replayed is behind its position: the saved one stays.
-            if (position === undefined || this.replayFrom.has(k)) continue;
+            if (position === undefined || w === undefined || this.replayFrom.has(k)) continue;
             const [topic, p] = k.split('\u0000') as [string, string];
             dbs.windows.put([topic, Number(p)], savedWindow(position, w.snapshot()));
+            this.windowsChanged.delete(k);
           }
         }
         dbs.meta.put('backfill', this.backfill);
@@ -565,7 +573,7 @@ export class StreamProcessor {
     // What was read and counted is kept: the next start resumes after it.
     while (this.committing !== null) await this.committing;
     // The windows as they are now, so the next start replays nothing.
-    this.saveWindowsNext = this.resendWindows.size > 0;
+    this.saveWindowsNext = this.windowsChanged.size > 0;
     if (this.dirty || this.changedPositions.size > 0 || this.saveWindowsNext) {
       this.commit();
       while (this.committing !== null) await this.committing;
