@@ -20,8 +20,11 @@ describe('stream resend windows across restarts', () => {
   const dir = tempDir('th-stream-resends-restart-');
   let server: StreamServer | null = null;
   afterAll(async () => {
-    await server?.stop();
-    dir.remove();
+    try {
+      await server?.stop();
+    } finally {
+      dir.remove();
+    }
   });
 
   it('counts a resend of an event read before a clean restart, and before a start on a store without saved windows, once', async () => {
