@@ -57,7 +57,7 @@ describe('stream resend windows across restarts', () => {
         const rows = r.body.rows ?? [];
         const seen = rows.filter((x) => x.key === 'sentinel').reduce((n, x) => n + x.events, 0);
         return seen === sentinels ? rows.filter((x) => x.key !== 'sentinel').reduce((n, x) => n + x.events, 0) : undefined;
-      }, 30_000);
+      });
     };
 
     const first = Array.from({ length: 90 }, (_, i) => event(now - (i % 50) * 1000, { user_id: `u${i % 7}`, received_at: now }));
@@ -84,7 +84,7 @@ describe('stream resend windows across restarts', () => {
     const new2 = Array.from({ length: 10 }, (_, i) => event(now - i * 1000, { user_id: `m${i % 3}`, received_at: now + 2000 }));
     expect(await sendAndCount(base, [...resent2, ...new2])).toBe(110);
     await stop();
-  });
+  }, 360_000);
 });
 
 const codec = new EventCodec();
