@@ -6,7 +6,7 @@ import path from 'node:path';
 import { open } from 'lmdb';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../common/log.js';
-import { openState, PAGE_SIZE, type StateStore } from './statestore.js';
+import { identityChange, LMDB_FORMAT, openState, PAGE_SIZE, type StateStore } from './statestore.js';
 
 // Every lmdb open() call's options, so the test can see what the store asked for: on a kernel with
 // 4 KiB pages a file without the option would have 4096-byte pages too.
@@ -156,6 +156,36 @@ describe('keeps', () => {
       expect(other.wiped).not.toBeNull();
       expect(other.keptFrom).toBeNull();
       await other.close();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('identityChange: why a state of another identity is wiped, for the log', () => {
+  it('names each field that differs, before -> now, and says a state without a store format (lmdb-js 3.x) is never reused', () => {
+    // The identity a view written before 2026-12-03 (lmdb-js 3.x) recorded: no store format.
+    const before = { layout: 3, topic: 'trackhouse.events', partitionCount: 6, partitions: '0,1,2,3,4,5' };
+    expect(identityChange(before, { ...before, store: LMDB_FORMAT })).toBe(
+      `it was written for another store than this build needs (store none -> ${LMDB_FORMAT}); a file of another LMDB store format (lmdb-js 3.x wrote none) is never reused`,
+    );
+    expect(identityChange({ ...before, store: LMDB_FORMAT }, { ...before, layout: 4, topic: 't2', store: LMDB_FORMAT })).toBe(
+      'it was written for another layout and topic than this build needs (layout 3 -> 4, topic "trackhouse.events" -> "t2")',
+    );
+  });
+
+  it('is the reason openState gives when it wipes a state whose identity has no store format', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'statestore-'));
+    const dir = path.join(root, 'view');
+    try {
+      await (await openState({ path: dir, databases: DBS, identity: { layout: 1 }, log: silentLogger() })).close();
+      // Rewrite the recorded identity as a version before the store format was recorded left it.
+      const env = open({ path: dir, maxDbs: DBS.length + 2 });
+      await env.openDB<unknown, string>({ name: '_meta', encoding: 'json' }).put('identity', { layout: 1 });
+      await env.close();
+      const again = await openState({ path: dir, databases: DBS, identity: { layout: 1 }, log: silentLogger() });
+      await again.close();
+      expect(again.wiped).toBe(identityChange({ layout: 1 }, { layout: 1, store: LMDB_FORMAT }));
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

@@ -181,7 +181,7 @@ export async function openState(opts: StateOptions): Promise<StateStore> {
   const identity = { ...opts.identity, store: LMDB_FORMAT };
   const other = stored !== undefined && JSON.stringify(stored) !== JSON.stringify(identity) ? stored : null;
   if (other !== null && !(other.store === identity.store && opts.keeps?.(other, opts.identity) === true)) {
-    wiped = `it was built for ${JSON.stringify(other)}, this process needs ${JSON.stringify(identity)}`;
+    wiped = identityChange(other, identity);
   } else if (openMark !== undefined && openMark.boot !== boot) {
     wiped = 'the machine restarted while it was open, so its last unsynced writes may be torn';
   } else if (stored !== undefined && opts.wipeIf !== undefined) {
@@ -196,6 +196,18 @@ export async function openState(opts: StateOptions): Promise<StateStore> {
   o.meta.putSync('identity', identity);
   o.meta.putSync('open', { boot });
   return wrap(o, opts.path, wiped, noSync, true, wiped === null ? other : null);
+}
+
+/**
+ * Why a state built for `stored` is no good for `wanted`, for the log: the fields that differ, each
+ * as before -> now (a store format missing from `stored`: lmdb-js 3.x files, before 2026-12-03).
+ */
+export function identityChange(stored: Readonly<Record<string, unknown>>, wanted: Readonly<Record<string, unknown>>): string {
+  const show = (v: unknown) => (v === undefined ? 'none' : JSON.stringify(v));
+  const keys = [...new Set([...Object.keys(stored), ...Object.keys(wanted)])].filter((k) => JSON.stringify(stored[k]) !== JSON.stringify(wanted[k]));
+  const changes = keys.map((k) => `${k} ${show(stored[k])} -> ${show(wanted[k])}`).join(', ');
+  const format = keys.includes('store') ? '; a file of another LMDB store format (lmdb-js 3.x wrote none) is never reused' : '';
+  return `it was written for another ${keys.join(' and ')} than this build needs (${changes})${format}`;
 }
 
 /**

@@ -25,7 +25,8 @@ import type { Logger } from '../common/log.js';
 import type { Config } from '../config/index.js';
 import { hashBytes } from '../dedup/hash.js';
 import { ResendWindow } from '../dedup/resendwindow.js';
-import { createPartitionReader, type PartitionReader, type ReadBatch } from '../kafka/index.js';
+import { partitionOffsets } from '../kafka/admin.js';
+import { createPartitionReader, type PartitionReader, type ReadBatch, type ReadRecord } from '../kafka/index.js';
 import { DecodeError, emptyProjection, EventProjector, utf8, type EventProjection } from '../schema/index.js';
 import { Evaluator } from './evaluator.js';
 import { murmur3 } from './hll.js';
@@ -33,6 +34,7 @@ import type { StreamMetrics } from './metrics.js';
 import { Notifier } from './notifier.js';
 import { PropertyReader } from './props.js';
 import type { Rule } from './rules.js';
+import { readSavedWindow, rebuildFrom, savedWindow, WINDOW_SAVE_MS } from './resendstate.js';
 import type { OpenStore } from './store.js';
 import { Volume } from './volume.js';
 
@@ -101,10 +103,20 @@ export class StreamProcessor {
   /**
    * Per events partition, the recent (user, event id) identities: a client's resend of a
    * messageId is a new record in the same partition (the key is the user) and is skipped, as
-   * the sink and the view skip it (same bounds, SINK_DEDUP_WINDOW_*). Kept in memory only: a
-   * resend of an event read before this process started counts again.
+   * the sink and the view skip it (same bounds, SINK_DEDUP_WINDOW_*). Saved in the store and
+   * restored or rebuilt at start (./resendstate.ts), so a resend of an event read before this
+   * process started is skipped too.
    */
   private readonly resendWindows = new Map<string, ResendWindow>();
+  /**
+   * Per events partition whose window is being brought up to its position: the offset it is read
+   * from; records below the position only feed the window (they were counted before).
+   */
+  private readonly replayFrom = new Map<string, number>();
+  /** Partitions whose window took identities since it was last saved. */
+  private readonly windowsChanged = new Set<string>();
+  private lastWindowSave = 0;
+  private saveWindowsNext = false;
   private readonly idHash = new Uint32Array(2);
   private readonly o: ProcessorOptions;
 
@@ -126,6 +138,7 @@ export class StreamProcessor {
       this.positions.set(tp(topic, partition), value);
     }
     this.watermarkMs = (dbs.meta.get('watermark') as number | undefined) ?? -Infinity;
+    this.restoreWindows();
     // A store that never read the events topic replays only STREAM_BACKFILL_MS of it, and
     // notifies nothing of that history (see notifier.backfillDone).
     const stored = dbs.meta.get('backfill') as boolean | undefined;
@@ -152,12 +165,13 @@ export class StreamProcessor {
     this.notifier.load();
     const cfg = this.o.config.stream;
     const startTime = Date.now() - cfg.backfillMs;
+    await this.planRebuilds();
     this.reader = createPartitionReader(this.o.kafka, {
       topics: [this.topics.events, this.topics.rejected, this.topics.alerts],
       // A new group per start: a process killed a moment ago would otherwise stay a member of its
       // group until its session expires, and the restart would wait for it to be dropped.
       groupId: `trackhouse-stream-${this.o.store.instance}-${randomUUID().slice(0, 8)}`,
-      position: (topic, partition) => this.positions.get(tp(topic, partition)) ?? null,
+      position: (topic, partition) => this.replayFrom.get(tp(topic, partition)) ?? this.positions.get(tp(topic, partition)) ?? null,
       onSeek: (topic, partition, offset) => {
         if (offset !== null && !this.positions.has(tp(topic, partition))) {
           this.positions.set(tp(topic, partition), offset);
@@ -289,8 +303,9 @@ export class StreamProcessor {
     let n = 0;
     const records = b.records;
     // Offsets rise within a batch: only its head can be before `from` (read already).
-    let i = 0;
+    let i = this.replayFrom.has(k) ? this.replay(b, from, k) : 0;
     while (i < records.length && Number(records[i]!.offset) < from) i++;
+    if (resends !== null && i < records.length) this.windowsChanged.add(k);
     for (; i < records.length; i++) {
       const r = records[i]!;
       if (r.value === null) continue;
@@ -334,6 +349,91 @@ export class StreamProcessor {
     }
     this.partitionTime.set(k, newest);
     return n;
+  }
+
+  /**
+   * Feeds the records of `b` below `from` (counted before this start) to the partition's resend
+   * window, nothing else; ends the replay once the batch reaches `from`. Returns the index of the
+   * first record at or after `from`.
+   */
+  private replay(b: ReadBatch, from: number, k: string): number {
+    const { proj, projector, idHash } = this;
+    const records: readonly ReadRecord[] = b.records;
+    const resends = this.resendWindow(k);
+    let i = 0;
+    for (; i < records.length; i++) {
+      const r = records[i]!;
+      if (Number(r.offset) >= from) break;
+      if (r.value === null || resends === null) continue;
+      try {
+        projector.read(r.value, proj);
+      } catch (err) {
+        if (err instanceof DecodeError) continue;
+        throw err;
+      }
+      hashBytes(r.key === null || r.key.length === 0 ? -1 : murmur3(r.key), proj.buf, proj.idStart, proj.idEnd, idHash, 0);
+      resends.seen(idHash[0]!, idHash[1]!, proj.received_at);
+    }
+    if (b.lastOffset + 1 >= from) {
+      this.replayFrom.delete(k);
+      this.windowsChanged.add(k);
+    }
+    return i;
+  }
+
+  /** The saved windows of the events partitions this store has positions for (./resendstate.ts). */
+  private restoreWindows(): void {
+    const { dedupWindowEvents, dedupWindowMs } = this.o.config.sink;
+    if (dedupWindowEvents === 0) return;
+    for (const { key, value } of this.o.store.dbs.windows.getRange({})) {
+      const [topic, partition] = key as [string, number];
+      const k = tp(topic, partition);
+      const position = this.positions.get(k);
+      const saved = readSavedWindow(value);
+      if (topic !== this.topics.events || position === undefined || saved === null || saved.offset > position) continue;
+      this.resendWindows.set(k, ResendWindow.restore(saved.bytes, dedupWindowEvents, dedupWindowMs));
+      if (saved.offset < position) this.replayFrom.set(k, saved.offset);
+    }
+  }
+
+  /**
+   * For each events partition read before and without a restored window (a store written before
+   * windows were kept, or a start killed before its first save): where to read from so its window
+   * holds what it held, within its bounds, before the position. Logged, with the records re-read.
+   */
+  private async planRebuilds(): Promise<void> {
+    const { dedupWindowEvents, dedupWindowMs } = this.o.config.sink;
+    const prefix = `${this.topics.events}\u0000`;
+    const missing = [...this.positions.entries()].filter(([k, position]) => k.startsWith(prefix) && position > 0 && !this.resendWindows.has(k)).map(([k]) => k);
+    const restored = [...this.replayFrom.entries()].reduce((n, [k, from]) => n + (this.positions.get(k)! - from), 0);
+    if (this.resendWindows.size > 0) {
+      this.o.log.info({ partitions: this.resendWindows.size, records: restored }, 'stream: resend windows kept from the last run (records read since they were saved are read again to bring them up to date)');
+    }
+    if (dedupWindowEvents === 0 || missing.length === 0) return;
+    const offsets = partitionOffsets(this.o.kafka);
+    let atTime: Map<number, number> | null = null;
+    try {
+      if (dedupWindowMs > 0) atTime = await offsets.atTime(this.topics.events, Date.now() - dedupWindowMs);
+    } finally {
+      await offsets.close();
+    }
+    let records = 0;
+    let partitions = 0;
+    for (const k of missing) {
+      const partition = Number(k.slice(prefix.length));
+      const position = this.positions.get(k)!;
+      const from = rebuildFrom(position, dedupWindowEvents, atTime === null ? null : (atTime.get(partition) ?? -1));
+      if (from >= position) continue;
+      this.replayFrom.set(k, from);
+      records += position - from;
+      partitions++;
+    }
+    // A partition with nothing in its window's bounds (never read, or quiet for longer) has nothing to rebuild.
+    if (partitions === 0) return;
+    this.o.log.info(
+      { partitions, records },
+      'stream: no saved resend window for partitions read before (a store written by an earlier version, or a start stopped before its first save): re-reading their last records within SINK_DEDUP_WINDOW_MS / _EVENTS to rebuild it, so a client resend of an event counted before is not counted again',
+    );
   }
 
   private rejected(b: ReadBatch, from: number, k: string): number {
@@ -417,6 +517,19 @@ export class StreamProcessor {
           dbs.offsets.put([topic, Number(p)], this.positions.get(k)!);
         }
         if (Number.isFinite(this.watermarkMs)) dbs.meta.put('watermark', this.watermarkMs);
+        if (this.saveWindowsNext || now - this.lastWindowSave >= WINDOW_SAVE_MS) {
+          this.saveWindowsNext = false;
+          this.lastWindowSave = now;
+          for (const k of this.windowsChanged) {
+            const position = this.positions.get(k);
+            const w = this.resendWindows.get(k);
+            // A window still being replayed is behind its position: the saved one stays.
+            if (position === undefined || w === undefined || this.replayFrom.has(k)) continue;
+            const [topic, p] = k.split('\u0000') as [string, string];
+            dbs.windows.put([topic, Number(p)], savedWindow(position, w.snapshot()));
+            this.windowsChanged.delete(k);
+          }
+        }
         dbs.meta.put('backfill', this.backfill);
         this.volume.write();
         this.volume.prune(Date.now());
@@ -459,7 +572,9 @@ export class StreamProcessor {
     await this.reader?.stop();
     // What was read and counted is kept: the next start resumes after it.
     while (this.committing !== null) await this.committing;
-    if (this.dirty || this.changedPositions.size > 0) {
+    // The windows as they are now, so the next start replays nothing.
+    this.saveWindowsNext = this.windowsChanged.size > 0;
+    if (this.dirty || this.changedPositions.size > 0 || this.saveWindowsNext) {
       this.commit();
       while (this.committing !== null) await this.committing;
     }

@@ -17,6 +17,8 @@
 //   groups   [rule, group]                                   -> StoredGroup
 //   notes    seq                                             -> Note (pending and the last sent)
 //   told     [rule, group]                                   -> Told (from the notification log)
+//   windows  [topic, partition]                              -> SavedWindow (./resendstate.ts): a
+//            partition's resend window and the offset it reflects
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -52,6 +54,7 @@ export interface StreamDbs {
   readonly groups: Database<StoredGroup, Key>;
   readonly notes: Database<Note, number>;
   readonly told: Database<Told, Key>;
+  readonly windows: Database<unknown, Key>;
 }
 
 export interface VolumeCellData {
@@ -151,6 +154,7 @@ export function openStore(dir: string, own = false): OpenStore {
     groups: root.openDB({ name: 'groups' }),
     notes: root.openDB({ name: 'notes' }),
     told: root.openDB({ name: 'told' }),
+    windows: root.openDB({ name: 'windows' }),
   };
   let instance = dbs.meta.get('instance') as string | undefined;
   if (instance === undefined) {

@@ -119,6 +119,7 @@ export async function startView(opts: ViewOptions): Promise<View> {
     dbOptions: reader.dbOptions,
     log,
   });
+  const kept = state.offsets(topic);
   await state.write(() => state.putMeta(WINDOW_META, window));
   const grownFrom = state.keptFrom === null ? undefined : Number(state.keptFrom.partitionCount);
   if (grownFrom !== undefined) {
@@ -230,6 +231,8 @@ export async function startView(opts: ViewOptions): Promise<View> {
     erasing.set(u.userKey, { at: u.updatedAt, done });
   });
   if (state.wiped !== null) log.info({ reason: state.wiped }, 'view rebuilt from scratch');
+  else if (kept.size > 0) log.info({ partitions: kept.size }, 'view kept from the last run: it reads on from its stored offsets, nothing is rebuilt');
+  else log.info('no view yet: it is built from Kafka (and ClickHouse beyond the topic retention), older pages come from ClickHouse meanwhile');
 
   return {
     reader,
