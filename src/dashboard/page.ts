@@ -44,7 +44,7 @@ ${banner}
 <div class="grid">
   <section id="live" class="panel wide" aria-labelledby="live-title">
     <h2 id="live-title">Live events per second, by source</h2>
-    <p class="note">The last 15 minutes, per minute, updated every 2 s.</p>
+    <p class="note">The last 15 minutes, per minute, updated every 2 s. Times of day on the chart are your time (<span data-local-zone>the browser's zone</span>); the minutes are the same instants in every zone.</p>
     <p class="status" data-status></p>
     <div class="chart" data-chart></div>
     <table class="compact" data-table></table>
@@ -102,6 +102,7 @@ ${banner}
       <label>Per page <select name="limit"><option>20</option><option selected>100</option><option>500</option></select></label>
       <button type="submit">Show events</button>
     </form>
+    <p class="note">From and To are your time (<span data-local-zone>the browser's zone</span>); the events' times are listed in UTC.</p>
     <p class="status" data-status role="status"></p>
     <div class="table-wrap" tabindex="0" role="region" aria-label="The user's events" data-wrap><table data-table></table></div>
     <button type="button" data-more hidden>Load older events</button>

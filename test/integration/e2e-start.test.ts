@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { THREAD } from '../../src/common/threads.js';
 import { freePort } from '../../src/localkafka/index.js';
 import { helloPacket } from '../support/bi-engine.js';
-import { tempDir } from '../support/env.js';
+import { RUN_TZ, tempDir } from '../support/env.js';
 import { threadsOf } from '../support/threads.js';
 import { metricsText, metricValue } from './ingest-support.js';
 
@@ -51,6 +51,7 @@ async function startAllInOne(dataDir: string, ports: Record<string, number>, ext
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
+      ...RUN_TZ,
       TRACKHOUSE_DATA_DIR: dataDir,
       INGEST_PORT: String(ports.ingest),
       QUERY_PORT: String(ports.query),

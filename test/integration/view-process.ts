@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { QUERY_NODE_OPTIONS } from '../../src/common/heap.js';
 import type { Env } from '../../src/config/index.js';
+import { RUN_TZ } from '../support/env.js';
 import { spawnWithPort } from '../support/portproc.js';
 
 export const MAIN = path.resolve('dist/cli/main.js');
@@ -23,7 +24,7 @@ export interface QueryProcess {
 
 export function spawnQuery(env: Env): QueryProcess {
   if (!existsSync(MAIN)) throw new Error('dist/cli/main.js is missing: run npm run build first (npm test does)');
-  const { proc, port, exit, log } = spawnWithPort([...QUERY_NODE_OPTIONS, MAIN, 'query'], { env: { PATH: process.env.PATH, ...env }, portLine: '"query API listening"' });
+  const { proc, port, exit, log } = spawnWithPort([...QUERY_NODE_OPTIONS, MAIN, 'query'], { env: { PATH: process.env.PATH, ...RUN_TZ, ...env }, portLine: '"query API listening"' });
   const host = env.HOST ?? '127.0.0.1';
   return {
     proc,

@@ -4,7 +4,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../../src/localkafka/index.js';
-import { kafkaBrokers, tempDir, uniqueTopicEnv } from './env.js';
+import { kafkaBrokers, RUN_TZ, tempDir, uniqueTopicEnv } from './env.js';
 
 const MAIN = path.resolve('dist/cli/main.js');
 
@@ -62,6 +62,7 @@ export async function startAllInOne(name: string, env: Record<string, string> = 
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
+      ...RUN_TZ,
       KAFKA_BROKERS: kafkaBrokers().join(','),
       KAFKA_PARTITIONS: '3',
       ...(uniqueTopicEnv(name) as Record<string, string>),

@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { processRunning } from '../../src/common/process.js';
 import { LOCAL_KAFKA_VERSION } from '../../src/config/index.js';
 import { freePort } from '../../src/localkafka/index.js';
+import { RUN_TZ } from './env.js';
 
 export const MAIN = path.resolve('dist/cli/main.js');
 
@@ -25,9 +26,9 @@ export interface CliProcess {
 }
 
 
-/** Starts `node dist/cli/main.js <args>` with exactly `env` (plus PATH and HOME). */
+/** Starts `node dist/cli/main.js <args>` with exactly `env` (plus PATH, HOME and the run's TZ). */
 export function runCli(args: string[], env: Record<string, string>): CliProcess {
-  const child = spawn(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
+  const child = spawn(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...RUN_TZ, ...env } });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));

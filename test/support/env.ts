@@ -7,6 +7,13 @@ import path from 'node:path';
 import { inject } from 'vitest';
 import { loadConfig, type Config, type Env } from '../../src/config/index.js';
 
+/**
+ * The run's time zone for the processes a test starts with an environment of its own (which
+ * otherwise holds only what the test names): `TZ=Asia/Kathmandu npx vitest run ...` then runs the
+ * children in that zone too, not only the test workers. Empty when TZ is not set.
+ */
+export const RUN_TZ: Record<string, string> = process.env.TZ !== undefined ? { TZ: process.env.TZ } : {};
+
 export function kafkaBrokers(): string[] {
   return inject('kafkaBrokers');
 }

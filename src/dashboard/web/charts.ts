@@ -113,7 +113,7 @@ export class TimeChart {
         },
       ],
       series: [
-        { label: days ? 'day (UTC)' : 'time' , value: days ? '{YYYY}-{MM}-{DD}' : '{HH}:{mm}' },
+        { label: days ? 'day (UTC)' : 'your time', value: days ? '{YYYY}-{MM}-{DD}' : '{HH}:{mm}' },
         ...lines.map((l, i) => ({
           label: l.label,
           stroke: PALETTE[i % PALETTE.length]!,

@@ -1,6 +1,6 @@
 // The dashboard's number and time formatting (format.ts), checked in Node: it uses no DOM.
 import { describe, expect, it } from 'vitest';
-import { fmtBytes, fmtCount, fmtInt, fmtRate, fmtUtc, localInputToIso } from './format.js';
+import { fmtBytes, fmtCount, fmtInt, fmtRate, fmtUtc, fmtUtcRange, localInputToIso } from './format.js';
 
 describe('formatting', () => {
   it('numbers, rates, bytes and times', () => {
@@ -23,5 +23,15 @@ describe('formatting', () => {
     expect(localInputToIso('2026-08-01T12:00', () => Date.UTC(2026, 7, 1, 10))).toBe('2026-08-01T10:00:00.000Z');
     expect(localInputToIso('')).toBeNull();
     expect(localInputToIso('not a time')).toBeNull();
+  });
+});
+
+describe('the UTC range a status line states', () => {
+  // The timeline's From and To are typed in the browser's zone: the status says the UTC instants the API got.
+  it('says each bound present, in UTC', () => {
+    expect(fmtUtcRange(null, null)).toBe('');
+    expect(fmtUtcRange('2026-08-01T07:00:00.000Z', null)).toBe(' from 2026-08-01 07:00:00.000 UTC');
+    expect(fmtUtcRange(null, '2026-08-02T07:00:00.000Z')).toBe(' before 2026-08-02 07:00:00.000 UTC');
+    expect(fmtUtcRange('2026-08-01T07:00:00.000Z', '2026-08-02T07:00:00.000Z')).toBe(' from 2026-08-01 07:00:00.000 UTC up to 2026-08-02 07:00:00.000 UTC');
   });
 });

@@ -38,6 +38,25 @@ export function fmtUtc(iso: string): string {
 }
 
 /**
+ * The bounds of a from/to filter (ISO 8601 instants, null: none) as words in UTC, for a status line
+ * that says what a local-time input was taken as: "" or " from 2026-08-01 07:00:00.000 UTC", etc.
+ */
+export function fmtUtcRange(from: string | null, to: string | null): string {
+  if (from !== null && to !== null) return ` from ${fmtUtc(from)} up to ${fmtUtc(to)}`;
+  if (from !== null) return ` from ${fmtUtc(from)}`;
+  return to !== null ? ` before ${fmtUtc(to)}` : '';
+}
+
+/**
+ * The browser's time zone as the page names it beside local times ("America/Los_Angeles"), or
+ * null when the browser does not say.
+ */
+export function localZone(): string | null {
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  return typeof zone === 'string' && zone !== '' ? zone : null;
+}
+
+/**
  * A datetime-local input's value (the person's local time, no zone) as an ISO 8601 instant, or
  * null when empty or not a time.
  */

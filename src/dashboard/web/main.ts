@@ -2,6 +2,7 @@
 // loops, and the banner that says what is wrong when the API answers 401 or 503 or does not
 // answer at all. Panels keep what they last showed while the banner explains.
 import { Api, ApiError } from './api.js';
+import { localZone } from './format.js';
 import { forgetKey, loadKey, saveKey } from './key.js';
 import { isPageError, type Panel } from './panel.js';
 import { AlertsPanel } from './panels/alerts.js';
@@ -17,6 +18,10 @@ const $ = <T extends HTMLElement>(id: string): T => {
   if (!e) throw new Error(`the page has no #${id}`);
   return e as T;
 };
+
+// Local times on the page (the live chart, the timeline's From and To) say which zone they are in.
+const zone = localZone();
+if (zone !== null) for (const e of document.querySelectorAll('[data-local-zone]')) e.textContent = zone;
 
 let key: string | null = loadKey();
 const api = new Api(() => key);
@@ -48,7 +53,7 @@ function renderBanner(): void {
   const errors = [...failing.values()];
   const network = errors.find((e) => e.kind === 'network');
   const unavailable = errors.find((e) => e.kind === 'unavailable');
-  const since = lastSuccess ? ` What you see is from ${lastSuccess.toLocaleTimeString()}.` : '';
+  const since = lastSuccess ? ` What you see is from ${lastSuccess.toLocaleTimeString(undefined, { timeZoneName: 'short' })}.` : '';
   if (network) showBanner(`No answer from the query API at ${location.origin} (${network.message}). Retrying every few seconds.${since}`, 'error');
   else if (unavailable) showBanner(`The query API is unavailable (503: ${unavailable.message}). Retrying every few seconds.${since}`, 'error');
   else showBanner('', 'info');

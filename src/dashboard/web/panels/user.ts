@@ -3,7 +3,7 @@
 import type { Api } from '../api.js';
 import { el, part, replace, setStatus } from '../dom.js';
 import { parseExact } from '../exactjson.js';
-import { fmtCount, fmtUtc, localInputToIso } from '../format.js';
+import { fmtCount, fmtUtc, fmtUtcRange, localInputToIso } from '../format.js';
 import { type Panel, panelError } from '../panel.js';
 import type { EventRow, EventsPage } from '../types.js';
 
@@ -109,11 +109,13 @@ export class UserPanel implements Panel {
     this.more.disabled = false;
     // The focus stays where the person was: on the button, or on the table once it has it all.
     if (moreFocused) (this.more.hidden ? part(this.section, 'wrap') : this.more).focus();
+    // The range in UTC, as the API took it: what the From and To typed in local time meant.
+    const range = fmtUtcRange(r.query.from ?? null, r.query.to ?? null);
     setStatus(
       this.section,
       this.shown === 0
-        ? `No events for ${r.user} with these filters.`
-        : `${fmtCount(this.shown, 'event')} of ${r.user}, newest first${page.next_cursor ? '; older ones follow' : ''}.`,
+        ? `No events for ${r.user} with these filters${range}.`
+        : `${fmtCount(this.shown, 'event')} of ${r.user}${range}, newest first${page.next_cursor ? '; older ones follow' : ''}.`,
       this.shown === 0 ? 'warn' : 'info',
     );
   }
