@@ -122,7 +122,7 @@ export class Notifier {
     else this.toldOk.delete(k);
   }
 
-  /** Groups whose receiver's state is remembered (for tests and metrics). */
+  /** Groups whose receiver's last told state is kept (in memory; the store holds the same). */
   get toldCount(): number {
     return this.told.size;
   }
