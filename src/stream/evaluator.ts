@@ -43,6 +43,7 @@ export class Evaluator {
   readonly runtimes: readonly RuleRuntime[];
   private readonly forEvents: RuleRuntime[];
   private readonly forRejected: RuleRuntime[];
+  private readonly byName: ReadonlyMap<string, RuleRuntime>;
   /** Property names some rule reads (a sum, or a group). */
   readonly properties: readonly string[];
 
@@ -61,6 +62,7 @@ export class Evaluator {
     this.runtimes = rules.map((r) => new RuleRuntime(r));
     this.forEvents = this.runtimes.filter((r) => r.rule.reads.events);
     this.forRejected = this.runtimes.filter((r) => r.rule.reads.rejected);
+    this.byName = new Map(this.runtimes.map((r) => [r.rule.name, r]));
     const props = new Set<string>();
     for (const r of rules) {
       if (r.property !== null) props.add(r.property);
@@ -93,6 +95,11 @@ export class Evaluator {
       }
     }
     return reset;
+  }
+
+  /** The rule's horizon: its windows ending at or before it are final (-Infinity for a rule not in the file). */
+  horizonOf(rule: string): number {
+    return this.byName.get(rule)?.rw.horizon ?? -Infinity;
   }
 
   /** The ungrouped group of each rule exists from the start: it can be silent before any event. */

@@ -10,7 +10,10 @@
 //   - a note that would tell a receiver the state it already believes (an alert to a receiver
 //     told "alert", a recovery to one never told of an alert) is superseded.
 // So after a failover the new leader sends only what nobody sent; before sending anything it
-// reads the log to its end. Left: a leader that dies after the receiver accepted a call but
+// reads the log to its end. A receiver told "ok" is what a group never told anything believes, so
+// its told state is forgotten once the windows up to the one it was told about are final here (the
+// rule's horizon): no note of this replica can be for such a window any more, so the state would
+// decide nothing again, and a rule grouped by user would otherwise keep one per user ever told. Left: a leader that dies after the receiver accepted a call but
 // before the log has it makes the next leader call again, with the same id: receivers
 // deduplicate on Idempotency-Key. That window is one webhook round trip plus one Kafka write.
 //
@@ -68,6 +71,8 @@ export class Notifier {
   /** Pending notes per rule and group, in order. */
   private readonly queues = new Map<string, Note[]>();
   private readonly told = new Map<string, Told>();
+  /** Keys of `told` whose receiver believes "ok": forgotten by write() once their window is final. */
+  private readonly toldOk = new Set<string>();
   private readonly dirtyNotes = new Set<Note>();
   private readonly dirtyTold = new Set<string>();
   /** Notes made since the last commit began: not sent until a commit holding them ends. */
@@ -107,8 +112,19 @@ export class Notifier {
     }
     for (const { key, value } of this.o.dbs.told.getRange({})) {
       const [rule, group] = key as [string, string];
-      this.told.set(groupKey(rule, group), value);
+      this.setTold(groupKey(rule, group), value);
     }
+  }
+
+  private setTold(k: string, t: Told): void {
+    this.told.set(k, t);
+    if (t.receiver === 'ok') this.toldOk.add(k);
+    else this.toldOk.delete(k);
+  }
+
+  /** Groups whose receiver's last told state is kept (in memory; the store holds the same). */
+  get toldCount(): number {
+    return this.told.size;
   }
 
   private enqueue(n: Note): void {
@@ -217,7 +233,7 @@ export class Notifier {
     }
     const k = groupKey(v.rule, v.group);
     const told: Told = { id: v.id, kind: v.kind, windowEnd: v.window_end, status: v.status, receiver: v.receiver, at: v.at };
-    this.told.set(k, told);
+    this.setTold(k, told);
     this.dirtyTold.add(k);
     const q = this.queues.get(k);
     if (q === undefined) {
@@ -255,8 +271,12 @@ export class Notifier {
     }
   }
 
-  /** Inside the processor's transaction: notes and told states changed since the last write. */
-  write(): void {
+  /**
+   * Inside the processor's transaction: notes and told states changed since the last write, and
+   * told states forgotten. `horizonOf`: each rule's horizon here (windows ending at or before it
+   * are final); -Infinity forgets nothing of that rule.
+   */
+  write(horizonOf: (rule: string) => number): void {
     const { dbs } = this.o;
     for (const n of this.dirtyNotes) dbs.notes.put(n.seq, n);
     for (const k of this.dirtyTold) {
@@ -266,7 +286,30 @@ export class Notifier {
     dbs.meta.put('seq', this.seq);
     this.dirtyNotes.clear();
     this.dirtyTold.clear();
+    this.forgetTold(horizonOf);
     this.trim();
+  }
+
+  /**
+   * Drops the told states of receivers told "ok" about a window that is final here, unless a note
+   * of the group is still queued or being sent (it is judged against that state). Every later note
+   * is for a window ending after the horizon, so a missing state ("ok", nothing told) decides it
+   * as this one would have. Only candidates are looked at: states told "ok" not yet forgotten.
+   */
+  private forgetTold(horizonOf: (rule: string) => number): void {
+    for (const k of this.toldOk) {
+      const t = this.told.get(k);
+      if (t === undefined || t.receiver !== 'ok') {
+        this.toldOk.delete(k);
+        continue;
+      }
+      if (this.queues.has(k) || this.inFlight.has(k)) continue;
+      const [rule, group] = k.split('\u0000') as [string, string];
+      if (!(t.windowEnd <= horizonOf(rule))) continue;
+      this.told.delete(k);
+      this.toldOk.delete(k);
+      this.o.dbs.told.remove([rule, group]);
+    }
   }
 
   /** Inside a commit's transaction: the notes it holds (pass them to committed() once it ended). */
@@ -437,7 +480,7 @@ export class Notifier {
     const previous = this.told.get(k)?.receiver ?? 'ok';
     const receiver: 'alert' | 'ok' = status === 'delivered' ? (n.kind === 'alert' ? 'alert' : 'ok') : previous;
     const value: LogValue = { id: n.id, rule: rule.name, group: n.group, kind: n.kind, window_end: n.windowEnd, status, receiver, at: Date.now(), attempts: n.attempts };
-    this.told.set(k, { id: n.id, kind: n.kind, windowEnd: n.windowEnd, status, receiver, at: value.at });
+    this.setTold(k, { id: n.id, kind: n.kind, windowEnd: n.windowEnd, status, receiver, at: value.at });
     this.dirtyTold.add(k);
     for (let i = 0; !this.stopped; i++) {
       try {

@@ -534,7 +534,7 @@ export class StreamProcessor {
         this.volume.write();
         this.volume.prune(Date.now());
         this.evaluator.write();
-        this.notifier.write();
+        this.notifier.write((rule) => this.evaluator.horizonOf(rule));
         notes = this.notifier.takeUncommitted();
         this.changedPositions.clear();
         this.dirty = false;
