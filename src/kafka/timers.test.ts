@@ -9,7 +9,7 @@ function queue(throttledUntil: number, pending: number) {
   return { throttledUntil, throttleCheckTimeoutId: null as NodeJS.Timeout | null, pending: new Array(pending).fill(0), checkPendingRequests: vi.fn() };
 }
 
-describe('kafkajs request queue timer (Node 23+ TimeoutNegativeWarning)', () => {
+describe('kafkajs request queue timer', () => {
   afterEach(() => vi.restoreAllMocks());
 
   it('is the method kafkajs request queues use once kafkajs is loaded', () => {
@@ -18,13 +18,17 @@ describe('kafkajs request queue timer (Node 23+ TimeoutNegativeWarning)', () => 
     expect(RequestQueue.prototype.scheduleCheckPendingRequests).toBe(scheduleCheckPendingRequests);
   });
 
-  it('never passes a negative delay: 1 ms when idle (what Node did with the negative one), 10 ms with requests pending, else the throttle left', () => {
+  it('arms no timer when no request waits and nothing is throttled; else 10 ms with requests pending, or the throttle left, never a negative delay', () => {
     const spy = vi.spyOn(globalThis, 'setTimeout');
     const now = Date.now();
     vi.spyOn(Date, 'now').mockReturnValue(now);
+    const idle = queue(-1, 0);
+    scheduleCheckPendingRequests.call(idle);
+    expect(spy).not.toHaveBeenCalled();
+    expect(idle.throttleCheckTimeoutId).toBeNull();
     for (const [q, delay] of [
-      [queue(-1, 0), 1],
       [queue(-1, 3), 10],
+      [queue(now, 1), 10],
       [queue(now + 250, 0), 250],
       [queue(now + 250, 2), 250],
     ] as const) {
@@ -45,5 +49,23 @@ describe('kafkajs request queue timer (Node 23+ TimeoutNegativeWarning)', () => 
     await new Promise((r) => setTimeout(r, 30));
     expect(q.checkPendingRequests).toHaveBeenCalledTimes(1);
     expect(q.throttleCheckTimeoutId).toBeNull();
+  });
+
+  it("leaves an idle kafkajs queue asleep: no check runs after a response when nothing waits (kafkajs 2.2.4's own method ran one every millisecond, forever)", () => {
+    kafkajs();
+    vi.useFakeTimers();
+    try {
+      const RequestQueue = require('kafkajs/src/network/requestQueue/index.js') as new (o: object) => { checkPendingRequests(): void; destroy(): void };
+      const noop = () => {};
+      const q = new RequestQueue({ maxInFlightRequests: null, requestTimeout: 30_000, enforceRequestTimeout: false, clientId: 't', broker: 'b', logger: { debug: noop, info: noop, warn: noop, error: noop } });
+      const checks = vi.spyOn(q, 'checkPendingRequests');
+      // What fulfillRequest does with each response.
+      q.checkPendingRequests();
+      vi.advanceTimersByTime(1000);
+      expect(checks).toHaveBeenCalledTimes(1);
+      q.destroy();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -1,9 +1,15 @@
-// kafkajs 2.2.4 on Node 23 and later: RequestQueue#scheduleCheckPendingRequests passes a negative
-// delay to setTimeout whenever nothing is throttled (throttledUntil starts at -1), so every
-// process printed "TimeoutNegativeWarning: -1796249235112 is a negative number" once on Node 24.
-// Node has always run such a timer after 1 ms; this clamps the delay to 1 ms itself, the same
-// behaviour without the warning. Installed by ./kafkajs.ts when it first loads kafkajs (with or without the fast path), and
-// only on kafkajs 2.2.4 (whose method this replaces line for line).
+// kafkajs 2.2.4's RequestQueue#scheduleCheckPendingRequests, replaced (line for line otherwise):
+// - it armed a timer even when no request was waiting and nothing was throttled, with a negative
+//   delay (throttledUntil starts at -1), which Node runs after 1 ms; the check then armed the next
+//   one, forever (tulios/kafkajs#1556, #1704): about a thousand wake-ups a second on every broker
+//   connection of every kafkajs client, idle or not. Measured on an idle all-in-one (2026-12-06):
+//   the main thread, the view's builder, the stream and the ingest child each spent 3-4 % of a
+//   core, most of it in this loop. Now a check is armed only for a request that waits (push()
+//   queues it and calls this; a response's fulfillRequest checks the queue) or for a throttle's
+//   end, never with a negative delay;
+// - on Node 23 and later that negative delay also printed "TimeoutNegativeWarning".
+// Installed by ./kafkajs.ts when it first loads kafkajs (with or without the fast path), and only
+// on kafkajs 2.2.4.
 import { createRequire } from 'node:module';
 import { PATCHED_KAFKAJS_VERSION } from './fastpath.js';
 
@@ -20,14 +26,16 @@ interface RequestQueueLike {
 const CHECK_PENDING_REQUESTS_INTERVAL = 10;
 
 export function scheduleCheckPendingRequests(this: RequestQueueLike): void {
-  let scheduleAt = this.throttledUntil - Date.now();
-  if (!this.throttleCheckTimeoutId) {
-    if (this.pending.length > 0) scheduleAt = scheduleAt > 0 ? scheduleAt : CHECK_PENDING_REQUESTS_INTERVAL;
-    this.throttleCheckTimeoutId = setTimeout(() => {
+  if (this.throttleCheckTimeoutId) return;
+  const throttledFor = this.throttledUntil - Date.now();
+  if (this.pending.length === 0 && throttledFor <= 0) return;
+  this.throttleCheckTimeoutId = setTimeout(
+    () => {
       this.throttleCheckTimeoutId = null;
       this.checkPendingRequests();
-    }, Math.max(1, scheduleAt));
-  }
+    },
+    throttledFor > 0 ? throttledFor : CHECK_PENDING_REQUESTS_INTERVAL,
+  );
 }
 
 let installed: boolean | undefined;
