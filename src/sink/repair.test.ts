@@ -68,7 +68,7 @@ describe('repair of an insert cut short', () => {
   it('a repair that failed half-way leaves the intent with its days; the next one rebuilds them though the rows are gone', async () => {
     writeIntent(file, blockIntent('t', 'tok', new Map([[0, [5, 8]]])));
     const first = fakeStore(file, { rows: 4, days: ['2026-10-31'] }, 'resetFloors');
-    await expect(repairInterruptedInsert(file, 't', first.store, silentLogger(), metrics())).rejects.toThrow(/resetFloors failed/);
+    await expect(repairInterruptedInsert(file, 't', first.store, silentLogger(), metrics())).rejects.toThrow(/undoing it failed: injected: resetFloors failed.*start the sink again/);
     const r = readIntent(file, 't');
     expect(r.status === 'ok' && r.intent.days).toEqual(['2026-10-31']);
     const second = fakeStore(file, { rows: 0, days: [] });

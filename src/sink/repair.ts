@@ -11,7 +11,7 @@
 // Every step is safe to run again: a crash during the repair leaves the intent, and the next
 // start repeats it.
 import { renameSync } from 'node:fs';
-import { errorMessage } from '../common/errors.js';
+import { errorMessage, TrackhouseError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { readIntent, removeIntent, writeIntent, type InsertIntent } from './intent.js';
 import type { SinkMetrics } from './metrics.js';
@@ -42,13 +42,19 @@ export async function repairInterruptedInsert(file: string, topic: string, store
   if (read.status === 'partial') log.warn({ file, problem: read.problem }, 'the insert intent is damaged; repairing the partitions it still names');
   const intent = read.intent;
   const { ranges } = intent;
-  const found = await store.blockRows(intent.topic, ranges);
-  const days = [...new Set([...(intent.days ?? []), ...found.days])].sort();
-  writeIntent(file, { ...intent, days });
-  // sink_recent_ids too when events holds none of them (a repair cut short after events' delete).
-  await store.deleteBlockRows(intent.topic, ranges, found.rows > 0);
-  await store.resetFloors(intent.topic, ranges);
-  await store.rebuildRollups(days);
+  let found: { rows: number; days: string[] };
+  let days: string[];
+  try {
+    found = await store.blockRows(intent.topic, ranges);
+    days = [...new Set([...(intent.days ?? []), ...found.days])].sort();
+    writeIntent(file, { ...intent, days });
+    // sink_recent_ids too when events holds none of them (a repair cut short after events' delete).
+    await store.deleteBlockRows(intent.topic, ranges, found.rows > 0);
+    await store.resetFloors(intent.topic, ranges);
+    await store.rebuildRollups(days);
+  } catch (err) {
+    throw new RepairFailed(file, err);
+  }
   removeIntent(file);
   metrics.repairedInserts.inc();
   log.warn(
@@ -70,5 +76,17 @@ function writeAside(file: string, aside: string, log: Logger): void {
     renameSync(file, aside);
   } catch (err) {
     log.error({ file, err: errorMessage(err) }, 'cannot move the unreadable insert intent aside; remove it by hand');
+  }
+}
+
+/** The repair did not finish; the intent stays, so the next start does it again. */
+export class RepairFailed extends TrackhouseError {
+  constructor(file: string, cause: unknown) {
+    super(
+      'SINK_REPAIR_FAILED',
+      `the last sink stopped during an insert, and undoing it failed: ${errorMessage(cause)}. ` +
+        `Nothing was consumed; start the sink again once ClickHouse answers (it repairs from ${file} again)`,
+      { retriable: true, cause },
+    );
   }
 }

@@ -32,7 +32,6 @@ import { SinkStore } from './sinkstore.js';
 import { blockIntent, removeIntent, writeIntent } from './intent.js';
 import { repairInterruptedInsert } from './repair.js';
 
-
 /** Test-only fault injection; production leaves it out. */
 export interface SinkHooks {
   /** Runs after ClickHouse confirmed an insert, before anything is committed. */
