@@ -4,7 +4,7 @@
 // (chDB's, LMDB's, Kafka's own files, made with the umask's modes) is out of other users' reach.
 //
 // A folder that exists already is the operator's unless trackhouse names it itself (a subfolder
-// of its data dir: clickhouse, view, stream, kafka, m2): trackhouse tightens only those
+// of its data dir: clickhouse, view, stream, kafka, sink, m2): trackhouse tightens only those
 // (makeOwnPrivateDir), so a folder someone made and pointed it at keeps the mode they gave it.
 import { chmodSync, mkdirSync, statSync } from 'node:fs';
 

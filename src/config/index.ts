@@ -82,9 +82,15 @@ const sections = {
 type Sections = { [K in keyof typeof sections]: z.output<(typeof sections)[K]> };
 
 export type Config = Readonly<
-  Omit<Sections, 'general' | 'stream'> & {
+  Omit<Sections, 'general' | 'stream' | 'sink'> & {
     /** STREAM_DIR resolved: `<data dir>/stream` unless set. */
     stream: Omit<Sections['stream'], 'dir'> & { dir: string };
+    /**
+     * `intentFile`: where the sink notes the insert in flight, `<data dir>/sink/insert-intent.json`,
+     * with chDB only (CLICKHOUSE_URL unset): a chDB insert dies with the process half written
+     * (src/sink/intent.ts). Null with a ClickHouse server, which finishes an insert by itself.
+     */
+    sink: Sections['sink'] & { intentFile: string | null };
     /** Absolute path of the folder holding local Kafka and chDB data. */
     dataDir: string;
     /** TRACKHOUSE_DATA_DIR was set: an existing folder there may be the operator's (its mode is left as it is). */
@@ -159,7 +165,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     kafka: s.kafka,
     clickhouse: s.clickhouse,
     ingest: s.ingest,
-    sink: s.sink,
+    sink: { ...s.sink, intentFile: s.clickhouse.url === null ? path.join(path.resolve(cwd, s.general.dataDir), 'sink', 'insert-intent.json') : null },
     query: s.query,
     stream: { ...s.stream, dir: s.stream.dir === null ? path.join(path.resolve(cwd, s.general.dataDir), 'stream') : path.resolve(cwd, s.stream.dir) },
     dashboard: s.dashboard,

@@ -21,3 +21,11 @@ describe('sink config: decode workers', () => {
     for (const v of ['0', '65', 'two']) expect(() => loadConfig({ SINK_WORKERS: v }, '/tmp')).toThrow(ConfigError);
   });
 });
+
+describe('sink config: insert intent', () => {
+  it('is a file in the data dir with chDB, and none with a ClickHouse server', () => {
+    expect(loadConfig({}, '/tmp').sink.intentFile).toBe('/tmp/.trackhouse/sink/insert-intent.json');
+    expect(loadConfig({ TRACKHOUSE_DATA_DIR: '/var/lib/th' }, '/tmp').sink.intentFile).toBe('/var/lib/th/sink/insert-intent.json');
+    expect(loadConfig({ CLICKHOUSE_URL: 'http://127.0.0.1:8123' }, '/tmp').sink.intentFile).toBeNull();
+  });
+});

@@ -19,6 +19,7 @@ export interface SinkMetrics {
   waitingForClickHouse: Gauge;
   workerHeap: Gauge<'thread'>;
   rounds: Counter;
+  repairedInserts: Counter;
 }
 
 export function createSinkMetrics(registry: Registry, readLag: LagReader = async () => []): SinkMetrics {
@@ -99,6 +100,11 @@ export function createSinkMetrics(registry: Registry, readLag: LagReader = async
     rounds: new Counter({
       name: 'trackhouse_sink_fetches_total',
       help: 'Fetches processed (each becomes one or more inserts)',
+      registers,
+    }),
+    repairedInserts: new Counter({
+      name: 'trackhouse_sink_interrupted_inserts_repaired_total',
+      help: 'Inserts the last process died in the middle of (chDB), undone at start and inserted again from Kafka',
       registers,
     }),
   };

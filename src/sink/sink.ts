@@ -7,10 +7,12 @@
 // offsets committed. Rounds overlap: round n+1 is fetched and decoded while round n inserts
 // (RoundHandler below). See docs/architecture/sink.md for the guarantees and their limits.
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
 import { errorMessage, TrackhouseError } from '../common/errors.js';
 import type { ReadinessCheck } from '../common/http.js';
+import { makeOwnPrivateDir } from '../common/privatedir.js';
 import type { Logger } from '../common/log.js';
 import type { Registry } from '../common/metrics.js';
 import type { Config } from '../config/index.js';
@@ -27,6 +29,8 @@ import { createSinkMetrics, type SinkMetrics } from './metrics.js';
 import { PartitionStates } from './partitions.js';
 import { createDecodePool, type DecodePool } from './pool.js';
 import { SinkStore } from './sinkstore.js';
+import { blockIntent, removeIntent, writeIntent } from './intent.js';
+import { repairInterruptedInsert } from './repair.js';
 
 /** Test-only fault injection; production leaves it out. */
 export interface SinkHooks {
@@ -71,6 +75,11 @@ export async function startSink(opts: SinkOptions): Promise<RunningSink> {
   await ensureTopics(kafka, config.kafka, log);
   const partitions = await partitionCount(kafka, topic);
   const store = new SinkStore(opts.clickhouse, topic, { baseMs: cfg.retryBaseMs, maxMs: cfg.retryMaxMs }, log, metrics);
+  // chDB: an insert the last process died in the middle of is undone before any floor is read.
+  if (cfg.intentFile !== null) {
+    makeOwnPrivateDir(path.dirname(cfg.intentFile));
+    await repairInterruptedInsert(cfg.intentFile, topic, store, log, metrics);
+  }
   const states = new PartitionStates(store, { events: cfg.dedupWindowEvents, ms: cfg.dedupWindowMs }, log, {
     count: partitions,
     // Asked after every assignment: partitions added to the topic move users' keys (src/sink/partitions.ts).
@@ -120,6 +129,8 @@ export async function startSink(opts: SinkOptions): Promise<RunningSink> {
       insertBytes: cfg.batchBytes * 2,
       ...(opts.hooks ? { hooks: opts.hooks } : {}),
       erasures,
+      intentFile: cfg.intentFile,
+      topic,
     });
     await consumer.start(
       (round) => rounds.handle(round),
@@ -182,6 +193,9 @@ interface RoundDeps {
   insertBytes: number;
   hooks?: SinkHooks;
   erasures: RecordFilter;
+  /** chDB: the insert intent written before each insert and removed after it (src/sink/intent.ts). */
+  intentFile: string | null;
+  topic: string;
 }
 
 /** A round past decoding: its dead letters, insert blocks and commit, run while the next round decodes. */
@@ -320,8 +334,13 @@ class RoundHandler {
       for (const l of s.letters) metrics.deadLetters.inc({ code: String(l.headers['trackhouse.error.code']) });
       this.d.log.warn({ records: s.letters.length }, 'undecodable records sent to the dead-letter topic');
     }
+    const intent = this.d.intentFile;
     for (const block of s.blocks) {
+      if (intent !== null) writeIntent(intent, blockIntent(this.d.topic, block.token, block.ranges));
       await this.d.store.insert(block, s.signal);
+      // Only once ClickHouse confirmed it: an insert that failed may have landed in part, and the
+      // next insert's intent (the same records read again, from no later) replaces this one.
+      if (intent !== null) removeIntent(intent);
       for (const [p, [, top]] of block.ranges) {
         const st = states.get(p);
         if (top > st.floor) st.floor = top;

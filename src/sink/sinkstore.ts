@@ -7,8 +7,9 @@ import { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
-import { EVENTS_INSERT_COLUMNS } from '../schema/index.js';
+import { EVENTS_INSERT_COLUMNS, rebuildRollups, ROLLUP_TIME_SQL } from '../schema/index.js';
 import { retrying, type BackoffOptions } from './backoff.js';
+import type { IntentRange } from './intent.js';
 import type { SinkMetrics } from './metrics.js';
 
 export interface InsertBlock {
@@ -144,6 +145,58 @@ export class SinkStore {
     });
   }
 
+  // ---- repair of an insert cut short (src/sink/repair.ts): once at start, before any floor is
+  // read, so not queued or retried (a failure fails the start, and the next start repairs again).
+
+  /** The rows of the block's ranges in `events`, and the days (UTC) the rollups count them on. */
+  async blockRows(topic: string, ranges: readonly IntentRange[]): Promise<{ rows: number; days: string[] }> {
+    const rs = await this.client.query({
+      query: `SELECT count() AS n, groupUniqArrayIf(toString(toDate(timestamp)), ${ROLLUP_TIME_SQL}) AS days FROM events WHERE ${rangesSql(ranges)}`,
+      query_params: { topic },
+      format: 'JSONEachRow',
+      clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
+    });
+    const [r] = await rs.json<{ n: number | string; days: string[] }>();
+    return { rows: Number(r?.n ?? 0), days: [...(r?.days ?? [])].sort() };
+  }
+
+  /**
+   * Deletes the block's ranges from `sink_recent_ids` and, unless `events` is false (none there: a
+   * mutation of a large table for nothing), from `events` (mutations: returns once done).
+   */
+  async deleteBlockRows(topic: string, ranges: readonly IntentRange[], events: boolean): Promise<void> {
+    for (const table of events ? ['events', 'sink_recent_ids'] : ['sink_recent_ids']) {
+      await this.client.command({ query: `ALTER TABLE ${table} DELETE WHERE ${rangesSql(ranges)}`, query_params: { topic }, clickhouse_settings: { mutations_sync: '2' } });
+    }
+  }
+
+  /**
+   * Sets the floor of each partition of the block to the offset before its first record: every
+   * record before it was handled when the insert started (stages run one at a time, in order).
+   */
+  async resetFloors(topic: string, ranges: readonly IntentRange[]): Promise<void> {
+    await this.client.command({
+      query: 'ALTER TABLE sink_offsets DELETE WHERE kafka_topic = {topic:String} AND kafka_partition IN {partitions:Array(UInt32)}',
+      query_params: { topic, partitions: ranges.map((r) => r[0]) },
+      clickhouse_settings: { mutations_sync: '2' },
+    });
+    const floors = ranges.filter(([, first]) => first > 0);
+    if (floors.length === 0) return;
+    await this.client.command({
+      query: `INSERT INTO sink_offsets (kafka_topic, kafka_partition, max_offset)
+              SELECT {topic:String}, t.1, t.2 FROM (SELECT arrayJoin(arrayZip({partitions:Array(UInt32)}, {floors:Array(UInt64)})) AS t)`,
+      query_params: { topic, partitions: floors.map((r) => r[0]), floors: floors.map((r) => r[1] - 1) },
+      // The table drops a block equal to one inserted before (non_replicated_deduplication_window):
+      // the same floor written by an earlier repair must go in again.
+      clickhouse_settings: { insert_deduplicate: 0, insert_deduplication_token: '', async_insert: 0 },
+    });
+  }
+
+  /** The three daily rollups of `days` rebuilt from `events`. */
+  rebuildRollups(days: readonly string[]): Promise<void> {
+    return rebuildRollups(this.client, days);
+  }
+
   /**
    * One call at a time (chDB wants its calls from one place, and concurrent inserts would only
    * compete for the same cores), retried until it succeeds or `signal` aborts after a failure.
@@ -167,4 +220,10 @@ export class SinkStore {
     this.queue = next.catch(() => {});
     return next;
   }
+}
+
+/** The rows of `ranges` of the topic bound as {topic:String}; the offsets are checked integers (src/sink/intent.ts). */
+function rangesSql(ranges: readonly IntentRange[]): string {
+  const each = ranges.map(([p, first, last]) => `(kafka_partition = ${p} AND kafka_offset BETWEEN ${first} AND ${last})`);
+  return `kafka_topic = {topic:String} AND (${each.join(' OR ')})`;
 }

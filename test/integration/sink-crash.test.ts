@@ -180,6 +180,8 @@ describe('trackhouse sink process', () => {
     const sink = await startSink({ config, kafka, clickhouse: ch.client, log: silentLogger(), registry });
     try {
       await caughtUp(kafka, topic, group);
+      // The check README's Upgrading section gives: no (partition, offset) is in events twice.
+      expect(await count(ch.client, 'SELECT count() - uniqExact(kafka_topic, kafka_partition, kafka_offset) FROM events')).toBe(0);
       expect(await tally(ch.client)).toEqual(expectedTally(events));
       const skipped = (await registry.getSingleMetric('trackhouse_sink_duplicates_skipped_total')!.get()).values;
       expect(skipped.find((v) => v.labels.reason === 'redelivered')!.value).toBeGreaterThan(0);
