@@ -197,7 +197,11 @@ describe('all times are UTC: the all-in-one in TZ=Asia/Kathmandu, the dashboard 
       // (Polled, the pointer leaving and coming back each time: uPlot updates its legend on the
       // next animation frame after a move, and a refresh of the panel may redraw the chart.)
       const at = (fromRight: boolean) => async () => {
-        const box = (await page.locator('#rollups .u-over').boundingBox())!;
+        // In view first: the mouse reaches only what the viewport shows, and below the fold
+        // (the panels above it grow with the data) the move hovered nothing.
+        const over = page.locator('#rollups .u-over');
+        await over.scrollIntoViewIfNeeded();
+        const box = (await over.boundingBox())!;
         await page.mouse.move(0, 0);
         await page.mouse.move(box.x + (fromRight ? box.width - 4 : 4), box.y + box.height / 2, { steps: 2 });
         const l = await page.locator('#rollups .u-legend .u-series').evaluateAll((s) => s.map((e) => [e.querySelector('.u-label')?.textContent, e.querySelector('.u-value')?.textContent]));
