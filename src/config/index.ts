@@ -152,8 +152,9 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`, { problems });
   }
   const s = out as Sections;
+  const dataDir = path.resolve(cwd, s.general.dataDir);
   const config: Config = {
-    dataDir: path.resolve(cwd, s.general.dataDir),
+    dataDir,
     dataDirChosen: s.general.dataDirChosen,
     logLevel: s.general.logLevel,
     shutdownTimeoutMs: s.general.shutdownTimeoutMs,
@@ -165,9 +166,9 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     kafka: s.kafka,
     clickhouse: s.clickhouse,
     ingest: s.ingest,
-    sink: { ...s.sink, intentFile: s.clickhouse.url === null ? path.join(path.resolve(cwd, s.general.dataDir), 'sink', 'insert-intent.json') : null },
+    sink: { ...s.sink, intentFile: s.clickhouse.url === null ? path.join(dataDir, 'sink', 'insert-intent.json') : null },
     query: s.query,
-    stream: { ...s.stream, dir: s.stream.dir === null ? path.join(path.resolve(cwd, s.general.dataDir), 'stream') : path.resolve(cwd, s.stream.dir) },
+    stream: { ...s.stream, dir: s.stream.dir === null ? path.join(dataDir, 'stream') : path.resolve(cwd, s.stream.dir) },
     dashboard: s.dashboard,
     tls: s.tls,
     graphql: s.graphql,
