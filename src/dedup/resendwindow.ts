@@ -109,6 +109,13 @@ export class ResendWindow {
     return out;
   }
 
+  /** Whether `bytes` are a whole snapshot(): its header, then the 12 bytes of each entry it counts. */
+  static isSnapshot(bytes: Uint8Array): boolean {
+    if (bytes.byteLength < 8) return false;
+    const count = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true);
+    return bytes.byteLength === 8 + count * 12;
+  }
+
   /** A window with the entries of a snapshot() (the newest `capacity` of them). */
   static restore(bytes: Uint8Array, capacity: number, windowMs: number): ResendWindow {
     const w = new ResendWindow(capacity, windowMs);

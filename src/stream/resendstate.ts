@@ -7,6 +7,7 @@
 // save, another format) has its window rebuilt from the topic: the records of the window's bounds
 // (SINK_DEDUP_WINDOW_MS before now, at most SINK_DEDUP_WINDOW_EVENTS) before its position. Either
 // way a client's resend of an event counted before the start is not counted again.
+import { ResendWindow } from '../dedup/resendwindow.js';
 
 /** How often the windows are saved beside the offsets (also at the first commit and at stop). */
 export const WINDOW_SAVE_MS = 30_000;
@@ -27,14 +28,12 @@ export function savedWindow(offset: number, snapshot: Uint8Array): SavedWindow {
 
 /**
  * The offset and snapshot bytes of a stored value, or null when it is not a saved window of this
- * version whose bytes hold what their header says (8 bytes, then 12 per identity).
+ * version holding a whole ResendWindow snapshot.
  */
 export function readSavedWindow(value: unknown): { offset: number; bytes: Uint8Array } | null {
   if (typeof value !== 'object' || value === null) return null;
   const { v, o, w } = value as Partial<SavedWindow>;
-  if (v !== SAVED_WINDOW_VERSION || typeof o !== 'number' || !Number.isSafeInteger(o) || o < 0 || !(w instanceof Uint8Array) || w.byteLength < 8) return null;
-  const count = new DataView(w.buffer, w.byteOffset, w.byteLength).getUint32(0, true);
-  if (w.byteLength !== 8 + count * 12) return null;
+  if (v !== SAVED_WINDOW_VERSION || typeof o !== 'number' || !Number.isSafeInteger(o) || o < 0 || !(w instanceof Uint8Array) || !ResendWindow.isSnapshot(w)) return null;
   return { offset: o, bytes: w };
 }
 
