@@ -28,4 +28,4 @@ export {
   type StoredRow,
 } from './row.js';
 export type { EventReply } from './reply.js';
-export { rebuildRollups, ROLLUPS } from './rollups.js';
+export { rebuildRollups } from './rollups.js';

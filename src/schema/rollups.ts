@@ -11,7 +11,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { ROLLUP_TIME_SQL } from './row.js';
 
 /** The rollup tables and the SELECT of the materialized view that fills each (clickhouse/004), for `days`. */
-export const ROLLUPS = [
+const ROLLUPS = [
   {
     table: 'events_daily_by_event',
     select: `SELECT toDate(timestamp) AS day, source, type, event, count() AS events, uniqExactState(user_key) AS users FROM events WHERE ${ROLLUP_TIME_SQL} AND toDate(timestamp) IN {days:Array(Date)} GROUP BY day, source, type, event`,
