@@ -17,6 +17,8 @@
 // A/B on one broker in one run: BENCH_E2E_ROOTS=/a,/b (built project roots; default this one)
 // runs the loaded probes against each root in turn, BENCH_E2E_REPEAT times (default 1), so old and
 // new code are measured in the same session. BENCH_E2E_PROBES overrides the probe count.
+// BENCH_E2E_WARMUP_S (default 60): seconds of background load before the measured probes, probed
+// and reported per 20-s window (a fresh broker's JVM and the all-in-one are slower at first).
 import { randomUUID } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -27,6 +29,7 @@ import { startBenchAllInOne } from './lib/allinone.js';
 import { histogramDelta } from './lib/histogram.js';
 import { sampled } from './lib/proc.js';
 import { Metrics } from '../src/dashboard/prometheus.js';
+import { CpuMeter } from './lib/cpu.js';
 import type { BenchContext, BenchSection } from './types.js';
 
 const WRITE_KEY = 'bench-write-key';
@@ -104,12 +107,13 @@ async function probe(ingest: string, query: string, deadlineMs: number): Promise
   return null;
 }
 
-async function probes(ingest: string, query: string, n: number): Promise<Freshness> {
+/** `n` probes one after another, or as many as fit before `untilMs` (performance.now()) when given. */
+async function probes(ingest: string, query: string, n: number, untilMs = Infinity): Promise<Freshness> {
   const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000, numberOfSignificantValueDigits: 3 });
   let lost = 0;
   let sum = 0;
   const before = await viewBuckets(query);
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < n && performance.now() < untilMs; i++) {
     const ms = await probe(ingest, query, 30_000);
     if (ms === null) lost++;
     else {
@@ -119,7 +123,7 @@ async function probes(ingest: string, query: string, n: number): Promise<Freshne
     await sleep(20 + Math.random() * 80); // do not phase-lock with the sink's flush interval
   }
   const out: Freshness = {
-    probes: n,
+    probes: h.totalCount + lost,
     p50_ms: h.getValueAtPercentile(50),
     p90_ms: h.getValueAtPercentile(90),
     p99_ms: h.getValueAtPercentile(99),
@@ -132,9 +136,23 @@ async function probes(ingest: string, query: string, n: number): Promise<Freshne
   return out;
 }
 
+/** Probes while the background warms a fresh pipeline, per window of its first seconds. */
+interface WarmupWindow {
+  from_s: number;
+  to_s: number;
+  probes: number;
+  p50_ms: number;
+  p99_ms: number;
+  max_ms: number;
+  allinone_cpu_cores: number;
+  broker_cpu_cores: number | null;
+}
+
 interface RootRun {
   root: string;
   idle: Freshness;
+  /** The background's first seconds, before the measured probes (BENCH_E2E_WARMUP_S). */
+  warmup: WarmupWindow[];
   under_load: Freshness & {
     background_events_per_s: number;
     allinone_max_rss_mb: number;
@@ -145,7 +163,7 @@ interface RootRun {
   };
 }
 
-async function measure(ctx: BenchContext, n: number, idleN: number, trace: string, bursts: boolean): Promise<RootRun> {
+async function measure(ctx: BenchContext, n: number, idleN: number, trace: string, bursts: boolean, warmupS: number): Promise<RootRun> {
   const { server, ports } = await startBenchAllInOne(ctx, `bench-e2e-${Date.now()}`, { write: WRITE_KEY, read: READ_KEY });
   try {
     const ingest = `http://127.0.0.1:${ports.ingest}`;
@@ -160,7 +178,7 @@ async function measure(ctx: BenchContext, n: number, idleN: number, trace: strin
     const rate = ctx.quick ? 20 : 100; // requests/s, i.e. 2,000 / 10,000 events/s
     // Long enough that the probes end before the load even when each takes ~1 s; the load stops
     // when the probes are done (it ran ~3 minutes past them, holding the bench lock).
-    const durationS = ctx.quick ? 15 : Math.max(30, n + 10);
+    const durationS = warmupS + (ctx.quick ? 15 : Math.max(30, n + 10));
     const bodies = batchBodies(400, 100).map((b) => b.replace(/"messageId":"node-next-/g, `"messageId":"${UNIQUE}-${trace}-`));
     ctx.log(`under load (${rate * 100} events/s in 100-event batches, ${bursts ? "autocannon's per-second bursts" : 'evenly paced'}): ${n} probes`);
     let probesDone!: () => void;
@@ -172,6 +190,22 @@ async function measure(ctx: BenchContext, n: number, idleN: number, trace: strin
         : runPaced({ url: ingest, path: '/v1/batch', bodies, headers, rate, durationS, uniqueSlot: UNIQUE, until }),
     );
     await sleep(2_000);
+    // A fresh broker and all-in-one are slower for their first minute or so under load (the JVM's
+    // and V8's compilers, heaps growing, chDB's first parts): probed and reported per window, then
+    // the measured probes run on the warm pipeline, as a long-running one is.
+    const warmup: WarmupWindow[] = [];
+    const windowS = Math.min(20, warmupS);
+    for (let from = 0; from < warmupS; from += windowS) {
+      const to = Math.min(warmupS, from + windowS);
+      const meter = new CpuMeter({ allinone: { pid: server.pid, tree: true }, broker: ctx.brokerPid === undefined ? undefined : { pid: ctx.brokerPid, tree: true } }).start();
+      const started = performance.now();
+      const f = await probes(ingest, query, Infinity, started + (to - from) * 1000);
+      const cpu = meter.stop();
+      const s = (performance.now() - started) / 1000;
+      const cores = (v: number | undefined) => (v === undefined ? null : Math.round((v / s) * 100) / 100);
+      warmup.push({ from_s: from, to_s: to, probes: f.probes, p50_ms: f.p50_ms, p99_ms: f.p99_ms, max_ms: f.max_ms, allinone_cpu_cores: cores(cpu.allinone) ?? 0, broker_cpu_cores: cores(cpu.broker) });
+      ctx.log(`warm-up ${from}-${to} s: ${f.probes} probes, p50 ${f.p50_ms} ms, p99 ${f.p99_ms} ms; all-in-one ${cores(cpu.allinone)} cores, broker ${cores(cpu.broker)}`);
+    }
     // The probes share this process with the background's sender: its event-loop delay is a
     // delay the probes see too, so it is reported beside them.
     const loop = monitorEventLoopDelay({ resolution: 1 });
@@ -188,6 +222,7 @@ async function measure(ctx: BenchContext, n: number, idleN: number, trace: strin
     return {
       root: ctx.root,
       idle,
+      warmup,
       under_load: { ...loaded, background_events_per_s: background, allinone_max_rss_mb: load.max_rss_mb, allinone_cpu_cores: load.cpu_cores, ...clientLoop },
     };
   } finally {
@@ -203,10 +238,13 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
   // The background's shape: evenly paced (default), or BENCH_E2E_LOAD=bursts, autocannon's rate
   // limit (each second's quota sent at once at the top of the second; this bench's load before).
   const bursts = process.env.BENCH_E2E_LOAD === 'bursts';
+  // Seconds of background load before the measured probes (probed per window and reported apart).
+  const warmupText = process.env.BENCH_E2E_WARMUP_S ?? '';
+  const warmupS = warmupText === '' ? (ctx.quick ? 4 : 60) : Math.max(0, Number(warmupText) || 0);
   const runs: RootRun[] = [];
   for (let i = 0; i < repeat; i++) {
     for (const root of roots.length > 0 ? roots : [ctx.root]) {
-      runs.push(await measure({ ...ctx, root }, n, roots.length > 0 ? Math.min(n, 30) : n, `${i}-${runs.length}`, bursts));
+      runs.push(await measure({ ...ctx, root }, n, roots.length > 0 ? Math.min(n, 30) : n, `${i}-${runs.length}`, bursts, warmupS));
     }
   }
   const { idle, under_load: loaded } = runs[0]!;
@@ -214,6 +252,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
     setup: 'trackhouse start (ingest child + sink and query with chDB in one process), default settings, run broker',
     background: bursts ? 'autocannon overallRate: each second of batches sent at once at the top of the second' : 'one 100-event batch every 10 ms',
     poll_interval_ms: POLL_MS,
+    warmup_s: warmupS,
     idle,
     under_load: loaded,
     ...(runs.length > 1 ? { runs } : {}),
@@ -237,11 +276,23 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
       .map((r) => `p99 ${r.under_load.client_loop_p99_ms} / max ${r.under_load.client_loop_max_ms} ms`)
       .join('; ')}.`,
     '',
+    ...(warmupS > 0
+      ? [
+          `Before the measured probes the background ran for ${warmupS} s on the freshly started all-in-one, probed all the while (the view grows by the background's events meanwhile):`,
+          '',
+          '| run | seconds of load | probes | p50 ms | p99 ms | max ms | all-in-one cores | broker cores |',
+          '| --- | --- | --- | --- | --- | --- | --- | --- |',
+          ...runs.flatMap((r, i) =>
+            r.warmup.map((w) => `| ${i + 1}${runs.length > 1 ? ` ${r.root}` : ''} | ${w.from_s}-${w.to_s} | ${w.probes} | ${w.p50_ms} | ${w.p99_ms} | ${w.max_ms} | ${w.allinone_cpu_cores} | ${w.broker_cpu_cores ?? '-'} |`),
+          ),
+          '',
+        ]
+      : []),
     "The last three columns are the view's own share over the same probes, from its metrics (histogram bucket bounds, every transaction counted, the background's included): " +
       "each transaction's oldest record, from its Kafka timestamp to readable in the view (`trackhouse_query_view_record_age_seconds`), and the time from its queueing to its commit, which waits for the transaction before it (`trackhouse_query_view_commit_seconds`). " +
       "A record's age starts at the ingest's send to Kafka, before its 200; a probe also waits for its next poll and the query's answer.",
     '',
-    `All-in-one (\`trackhouse start\`) with default settings: the query API answers from its view, fed from Kafka by its own reader. Each probe: one track event for a new user, timed from its 200 until \`GET /v1/users/{id}/events\` returns it (polled every ${POLL_MS} ms); background events each with a messageId of their own, ${bursts ? "sent as autocannon's rate limit does (each second's batches at once at the top of the second)" : 'one 100-event batch every 10 ms'}. Target p99 <= ${TARGET_P99_MS} ms: ${results.meets_target ? 'met' : 'NOT met'}.`,
+    `All-in-one (\`trackhouse start\`) with default settings: the query API answers from its view, fed from Kafka by its own reader. Each probe: one track event for a new user, timed from its 200 until \`GET /v1/users/{id}/events\` returns it (polled every ${POLL_MS} ms); background events each with a messageId of their own${warmupS > 0 ? ` (the measured probes start after ${warmupS} s of it)` : ''}, ${bursts ? "sent as autocannon's rate limit does (each second's batches at once at the top of the second)" : 'one 100-event batch every 10 ms'}. Target p99 <= ${TARGET_P99_MS} ms: ${results.meets_target ? 'met' : 'NOT met'}.`,
     '',
   ].join('\n');
   return { name: 'e2e', results, markdown };
