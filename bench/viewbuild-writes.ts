@@ -17,6 +17,9 @@
 //   flock /tmp/trackhouse-bench.lock node --import tsx bench/viewbuild-writes.ts 3000000 10000 key
 //   flock /tmp/trackhouse-bench.lock node --import tsx bench/viewbuild-writes.ts 6000000 40000 log
 //   flock /tmp/trackhouse-bench.lock node --import tsx bench/viewbuild-writes.ts 6000000 40000 key noreadahead
+//   flock /tmp/trackhouse-bench.lock node --import tsx bench/viewbuild-writes.ts 3000000 1000 colo
+// LMDB is opened as the view opens it (no write map) unless `writemap` follows the order; `colo`
+// puts the three key spaces in one tree (docs/architecture/view.md, "Under a steady load").
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
@@ -25,16 +28,21 @@ import { open } from 'lmdb';
 
 const events = Number(process.argv[2] ?? 3_000_000);
 const perTxn = Number(process.argv[3] ?? 10_000);
-const order = process.argv[4] === 'key' || process.argv[4] === 'log' ? process.argv[4] : 'kafka';
+const order = process.argv[4] === 'key' || process.argv[4] === 'log' || process.argv[4] === 'colo' ? process.argv[4] : 'kafka';
 const log = order === 'log';
+// colo: the three key spaces in one database, a tag byte after the user key (U 0 T I, U 1 y T I,
+// U 2 E T I), so an event's three puts land in its user's part of one tree.
+const colo = order === 'colo';
 const VALUE = 620;
 const users = Math.round(events / 20);
 const dir = path.join(os.tmpdir(), `viewbuild-writes-${process.pid}`);
 rmSync(dir, { recursive: true, force: true });
 // `noreadahead` (5th argument): LMDB's MDB_NORDAHEAD, madvise(MADV_RANDOM) on the map: page faults read
 // (and the page cache holds) single pages, not readahead-sized folios.
-const noReadAhead = process.argv[5] === 'noreadahead';
-const env = open({ path: dir, maxDbs: 5, noSync: true, useWritemap: true, overlappingSync: false, noMemInit: true, ...({ noReadAhead } as object) });
+const noReadAhead = process.argv.slice(5).includes('noreadahead');
+// `writemap`: LMDB's write map (the view opened LMDB so until 2026-12-04); without it, as the view now.
+const useWritemap = process.argv.slice(5).includes('writemap');
+const env = open({ path: dir, maxDbs: 5, noSync: true, useWritemap, overlappingSync: false, noMemInit: true, pageSize: 4096, ...({ noReadAhead } as object) });
 const dbs = ['events', 'by_type', 'by_event', 'log'].map((name) => env.openDB<Buffer, Buffer>({ name, keyEncoding: 'binary', encoding: 'binary' }));
 // lmdb-js 2.9 takes put options (append: MDB_APPEND) in the version argument; its types do not say so.
 const APPEND = { append: true } as unknown as number;
@@ -110,6 +118,7 @@ for (let i = 0; i < events; ) {
     const s = at;
     keys[at++] = user.length;
     at += keys.write(user, at, 'latin1');
+    if (colo) keys[at++] = 0;
     const ue = at;
     ts += 3;
     keys.writeUIntBE(ts, at, 6);
@@ -129,18 +138,21 @@ for (let i = 0; i < events; ) {
     puts.push([0, pk, log ? pos : value]);
     const t = at;
     at += keys.copy(keys, at, s, ue);
+    if (colo) keys[at - 1] = 1;
     keys[at++] = 1 + (u % 5);
     at += keys.copy(keys, at, ue, t);
     puts.push([1, keys.subarray(t, at), log ? pos : EMPTY]);
     const e = at;
     at += keys.copy(keys, at, s, ue);
+    if (colo) keys[at - 1] = 2;
     keys[at++] = 6;
     at += keys.write(`evt${u % 30}`, at, 'latin1');
     at += keys.copy(keys, at, ue, t);
     puts.push([2, keys.subarray(e, at), log ? pos : ONE]);
   }
   // Key order: each event's three puts stay together, ordered by the events key.
-  if (order !== 'kafka') {
+  if (colo) puts.sort((a, b) => Buffer.compare(a[1], b[1]));
+  else if (order !== 'kafka') {
     const byEvent: [number, Buffer, Buffer][][] = [];
     for (let k = 0; k < puts.length; k += 3) byEvent.push(puts.slice(k, k + 3));
     byEvent.sort((a, b) => Buffer.compare(a[0]![1], b[0]![1]));
@@ -149,7 +161,7 @@ for (let i = 0; i < events; ) {
   }
   const commit = env.batch(() => {
     for (const [k, v] of logPuts) void dbs[3]!.put(k, v, APPEND);
-    for (const [d, k, v] of puts) void dbs[d]!.put(k, v);
+    for (const [d, k, v] of puts) void dbs[colo ? 0 : d]!.put(k, v);
   });
   await previous;
   previous = commit;
