@@ -18,7 +18,7 @@
 // runs the loaded probes against each root in turn, BENCH_E2E_REPEAT times (default 1), so old and
 // new code are measured in the same session. BENCH_E2E_PROBES overrides the probe count.
 // BENCH_E2E_WARMUP_S (default 60): seconds of background load before the measured probes, probed
-// and reported per 20-s window (a fresh broker's JVM and the all-in-one are slower at first).
+// and reported per 20-s window (a fresh broker's JVM is slower at first; the view grows meanwhile).
 import { randomUUID } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -190,9 +190,9 @@ async function measure(ctx: BenchContext, n: number, idleN: number, trace: strin
         : runPaced({ url: ingest, path: '/v1/batch', bodies, headers, rate, durationS, uniqueSlot: UNIQUE, until }),
     );
     await sleep(2_000);
-    // A fresh broker and all-in-one are slower for their first minute or so under load (the JVM's
-    // and V8's compilers, heaps growing, chDB's first parts): probed and reported per window, then
-    // the measured probes run on the warm pipeline, as a long-running one is.
+    // A fresh broker is slower for its first seconds under load (its JVM compiling), and the
+    // all-in-one's cost grows with its view (docs/architecture/view.md, "Under a steady load"):
+    // each window's probes and CPU are reported, then the measured probes follow.
     const warmup: WarmupWindow[] = [];
     const windowS = Math.min(20, warmupS);
     for (let from = 0; from < warmupS; from += windowS) {
