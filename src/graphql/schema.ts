@@ -5,9 +5,8 @@
 // both APIs accept, refuse and page alike.
 import { buildSchema, GraphQLError, GraphQLObjectType, type GraphQLSchema } from 'graphql';
 import { DependencyError, HttpError } from '../common/errors.js';
-import { wellFormed } from '../common/querystring.js';
 import type { Logger } from '../common/log.js';
-import { cursorsOf, dependencyMessage, parseEventsRequest, parseRollupsRequest, type EventsRequest, type QueryReader } from '../query/index.js';
+import { cursorsOf, dependencyMessage, parseEventsRequest, parseRollupsRequest, userSegment, type EventsRequest, type QueryReader } from '../query/index.js';
 import type { StreamRoute } from '../stream/index.js';
 import { parseExact } from './exactjson.js';
 import { SDL } from './sdl.js';
@@ -148,10 +147,9 @@ export function buildGraphqlSchema(sources: SchemaSources): GraphQLSchema {
     let body: Buffer | Promise<Buffer>;
     try {
       const q = queryString({ from: a.from, to: a.to, type: a.type, event: a.event, limit: a.first, cursor: a.after });
-      // A lone surrogate made U+FFFD, as the ingest stored it (and as `event` becomes one through
-      // the query string): encodeURIComponent throws on one, which answered "internal error".
-      const userPath = encodeURIComponent(wellFormed(user.id));
-      r = parseEventsRequest(userPath, q, reader.limits);
+      // The id as a path segment, as a forwarded page carries it (a lone surrogate made U+FFFD, as
+      // the ingest stored it: encodeURIComponent throws on one, which answered "internal error").
+      r = parseEventsRequest(userSegment(user.id), q, reader.limits);
       body = reader.events(r, { query: q, authorization: context.authorization });
     } catch (err) {
       throw graphqlError(err, log);

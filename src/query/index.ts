@@ -4,4 +4,5 @@ export { startQuery, type QueryOptions, type QueryReader, type QueryRoutes, type
 export { EVENT_FIELDS, FIRST_TEXT_FIELD, ROW_CANONICAL, ROW_HEADER, ROW_NO_LAYOUT } from '../view/render.js';
 export { cursorsOf, scopeFingerprint, scopeText } from './cursor.js';
 export { eventsRequest, parseEventsRequest, parseRollupsRequest, type EventsRequest, type Limits, type RollupsRequest } from './params.js';
+export { userSegment } from './forward.js';
 export { dependencyMessage, InvalidParameterError, UnauthorizedError, toHttpError } from './errors.js';
