@@ -28,8 +28,7 @@ const UNSENDABLE = /[^\x21-\x7e]+/g;
  * so the shard decodes the same parameters.
  */
 export function sendableQuery(query: string): string {
-  UNSENDABLE.lastIndex = 0;
-  return UNSENDABLE.test(query) ? query.replace(UNSENDABLE, (s) => encodeURIComponent(wellFormed(s))) : query;
+  return query.replace(UNSENDABLE, (s) => encodeURIComponent(wellFormed(s)));
 }
 
 /** `/v1/users/<userSegment>/events`, with `?query` (sendableQuery's) when there is one. */
