@@ -1,17 +1,17 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { tempDir } from '../../test/support/env.js';
 import { blockIntent, intentText, readIntent, removeIntent, writeIntent } from './intent.js';
 
 describe('insert intent file', () => {
-  let dir: string;
+  let dir: ReturnType<typeof tempDir>;
   let file: string;
   beforeEach(() => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'th-partial-intent-'));
-    file = path.join(dir, 'insert-intent.json');
+    dir = tempDir('th-partial-intent-');
+    file = path.join(dir.path, 'insert-intent.json');
   });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  afterEach(() => dir.remove());
 
   const intent = blockIntent(
     'events-topic',
@@ -25,7 +25,7 @@ describe('insert intent file', () => {
   it('reads back what was written, and leaves no temporary file', () => {
     writeIntent(file, intent);
     expect(readIntent(file, 'other')).toEqual({ status: 'ok', intent: { topic: 'events-topic', token: 'sink-abc-0:10-20,2:5-9', ranges: [[0, 10, 20], [2, 5, 9]] } });
-    expect(readdirSync(dir)).toEqual(['insert-intent.json']);
+    expect(readdirSync(dir.path)).toEqual(['insert-intent.json']);
   });
 
   it('keeps the saved days of a repair', () => {

@@ -1,7 +1,7 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { tempDir } from '../../test/support/env.js';
 import { silentLogger } from '../common/log.js';
 import { createRegistry } from '../common/metrics.js';
 import { blockIntent, readIntent, writeIntent, type IntentRange } from './intent.js';
@@ -36,13 +36,13 @@ function fakeStore(file: string, found: { rows: number; days: string[] }, failAt
 }
 
 describe('repair of an insert cut short', () => {
-  let dir: string;
+  let dir: ReturnType<typeof tempDir>;
   let file: string;
   beforeEach(() => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'th-partial-repair-'));
-    file = path.join(dir, 'insert-intent.json');
+    dir = tempDir('th-partial-repair-');
+    file = path.join(dir.path, 'insert-intent.json');
   });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  afterEach(() => dir.remove());
   const metrics = () => createSinkMetrics(createRegistry('sink', false));
 
   it('does nothing without an intent', async () => {
@@ -79,7 +79,6 @@ describe('repair of an insert cut short', () => {
   });
 
   it('an unreadable intent is moved aside and the start goes on', async () => {
-    const { writeFileSync } = await import('node:fs');
     writeFileSync(file, 'not an intent');
     const { store, calls } = fakeStore(file, { rows: 0, days: [] });
     expect(await repairInterruptedInsert(file, 't', store, silentLogger(), metrics())).toBeNull();
