@@ -11,6 +11,7 @@ import type { Config } from '../config/index.js';
 import { userHash, type ErasureList, type UserErasure } from '../erasure/list.js';
 import { openState, type StateStore } from '../state/statestore.js';
 import { readBackfill } from './backfill.js';
+import { PendingRows } from './pending.js';
 import { readHorizon, ViewReader, VIEW_DATABASES, widenedWindow, type ViewWindow } from './viewstore.js';
 import type { BackfillRange, BuilderReport, FromBuilder, ToBuilder, ViewWorkerData } from './builderthread.js';
 import { startThread } from '../common/thread.js';
@@ -129,8 +130,10 @@ export async function startView(opts: ViewOptions): Promise<View> {
     );
     shardsWarning(grownFrom, opts.partitionCount);
   }
-  reader.attach(state);
-  const metrics = viewMetrics(opts.registry, state);
+  // Events the builder applied and has not committed yet: the reader merges them into its pages.
+  const pending = new PendingRows();
+  reader.attach(state, pending);
+  const metrics = viewMetrics(opts.registry, state, pending);
   let last: BuilderReport | null = null;
   let worker: Worker | null = null;
   let stopping = false;
@@ -177,6 +180,12 @@ export async function startView(opts: ViewOptions): Promise<View> {
           log.error({ err }, 'reading events beyond the topic retention from ClickHouse failed; the view restarts and tries again');
           void w.terminate();
         });
+      } else if (m.type === 'pending') {
+        pending.add(m.batch);
+      } else if (m.type === 'committed') {
+        // LMDB serves them from the next read on: a new snapshot first, then they go.
+        state.renewReads();
+        pending.committed(m.seq);
       } else if (m.type === 'deleted') {
         deletes.get(m.id)?.(m.events);
         deletes.delete(m.id);
@@ -193,6 +202,8 @@ export async function startView(opts: ViewOptions): Promise<View> {
     w.on('error', (err) => log.error({ err }, 'view builder failed'));
     w.on('exit', (code) => {
       if (worker === w) worker = null;
+      // Never committed: a new builder reads them from Kafka again.
+      pending.clear();
       for (const resolve of deletes.values()) resolve(-1);
       deletes.clear();
       if (stopping) {
@@ -276,7 +287,7 @@ interface ViewMetrics {
   update(now: BuilderReport, before: BuilderReport | null): void;
 }
 
-function viewMetrics(registry: Registry, state: StateStore): ViewMetrics {
+function viewMetrics(registry: Registry, state: StateStore, pending: PendingRows): ViewMetrics {
   let report: BuilderReport | null = null;
   const gauge = (name: string, help: string, value: (r: BuilderReport) => number) =>
     new Gauge({
@@ -299,6 +310,14 @@ function viewMetrics(registry: Registry, state: StateStore): ViewMetrics {
   gauge('trackhouse_query_view_horizon_seconds', 'The view holds every event from this time on (Unix seconds); older ones are answered by ClickHouse', (r) =>
     Number.isFinite(r.horizon) ? r.horizon / 1000 : 0,
   );
+  new Gauge({
+    name: 'trackhouse_query_view_pending_events',
+    help: 'Events applied to the view and readable, not committed to its LMDB file yet (QUERY_VIEW_COMMIT_MS)',
+    registers: [registry],
+    collect() {
+      this.set(pending.size);
+    },
+  });
   new Gauge({
     name: 'trackhouse_query_view_disk_bytes',
     help: 'Disk blocks the view file takes',
