@@ -118,7 +118,7 @@ export interface BuilderCounts {
 /**
  * Committed transactions since the last `takeTimings()`, as pairs: seconds from queued to committed
  * (a transaction waits for the one before it), and the age of its oldest record then (Kafka
- * timestamp to readable in the view: how stale the view was for that event).
+ * timestamp to commit; a caught-up view serves the event from memory before, see onPending).
  */
 export type CommitTimings = number[];
 

@@ -339,14 +339,14 @@ function viewMetrics(registry: Registry, state: StateStore, pending: PendingRows
   const gaps = new Counter({ name: 'trackhouse_query_view_gap_records_total', help: 'Records deleted by retention before the view read them', registers: [registry] });
   const commitSeconds = new Histogram({
     name: 'trackhouse_query_view_commit_seconds',
-    help: "Time from a view transaction being queued to its commit (it waits for the one before it): what a caught-up view's freshness is made of",
+    help: 'Time from a view transaction being queued to its commit (it waits for the one before it). Its events are readable before (QUERY_VIEW_COMMIT_MS)',
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
   const recordAge = new Histogram({
     name: 'trackhouse_query_view_record_age_seconds',
     help:
-      "Age of each view transaction's oldest record when it committed: from its Kafka timestamp (the producer's clock) to readable in the view. " +
+      "Age of each view transaction's oldest record when it committed: from its Kafka timestamp (the producer's clock) to its commit (a caught-up view serves it from memory before). " +
       'Large while the view catches up',
     buckets: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600],
     registers: [registry],
