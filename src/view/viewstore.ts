@@ -439,6 +439,8 @@ export class ViewReader {
   /** The stored header (./render.ts ROW_HEADER) of each row read, back to back. */
   private headers = Buffer.allocUnsafeSlow(1024 * ROW_HEADER);
   private count = 0;
+  /** Where the first row read from LMDB goes: PREFIX.length, or behind room left for pending rows. */
+  private base = PREFIX.length;
   private readonly found: ViewRows = { count: 0, complete: false };
   /** Events applied and not committed yet (./pending.ts), merged into the pages read from LMDB. */
   private pending: PendingRows | null = null;
@@ -577,9 +579,17 @@ export class ViewReader {
       found.complete = bounded || !this.hasOlder(q.userKey);
       return found;
     }
-    // Most users have no pending event: one map look-up, and the read below as it always was.
+    // Most users have no pending event: one map look-up, and the read as it always was.
     const pending = this.pending !== null && this.pending.size > 0 ? this.matchPending(q, lower, want) : 0;
-    this.saving = pending > 0;
+    if (pending === 0) this.read(q, lower, want);
+    else this.readWithPending(q, lower, want, pending);
+    found.count = this.count;
+    found.complete = this.count === want || bounded || !this.hasOlder(q.userKey);
+    return found;
+  }
+
+  /** Reads the newest `want` rows of the request from LMDB, appended from `base` on (see rows()). */
+  private read(q: ViewQuery, lower: number, want: number): void {
     const k = this.startKey.reset().name(q.userKey);
     const u = k.at;
     let done: boolean;
@@ -598,7 +608,7 @@ export class ViewReader {
       let skipped = 0;
       for (const _ of this.events.getRange(this.range(k, this.endKey.reset().part(k.buf, 0, u).time(lower), true))) {
         // The decoder appended the row behind the last one kept: keep it, or take it back.
-        const rowStart = this.count === 0 ? PREFIX.length : this.ends[this.count - 1]!;
+        const rowStart = this.count === 0 ? this.base : this.ends[this.count - 1]!;
         if (this.hasType(rowStart, quoted)) {
           if (this.keep(u, want)) break;
         } else {
@@ -621,13 +631,61 @@ export class ViewReader {
         if (this.keep(u, want)) break;
       }
     }
-    if (pending > 0) {
-      this.saving = false;
-      this.merge(pending, want);
+  }
+
+  /**
+   * A read for a user with `n` pending events that match (pendingRows, newest first). Usually they
+   * are newer than anything committed: then the page is they, then LMDB's newest `want - n`, so
+   * LMDB's rows are read behind a gap left for them, and they are written into it (no second copy
+   * of the page). Otherwise (an event whose time is older than the user's newest committed one),
+   * LMDB's `want` rows are read again and the two lists merged.
+   */
+  private readWithPending(q: ViewQuery, lower: number, want: number, n: number): void {
+    const rows = this.pendingRows;
+    let gap = 0;
+    for (let j = 0; j < n; j++) {
+      const r = rows[j]!;
+      gap += 1 + r.b.ends[3 * r.i + 2]! - r.b.ends[3 * r.i + 1]! - ROW_HEADER;
     }
-    found.count = this.count;
-    found.complete = this.count === want || bounded || !this.hasOlder(q.userKey);
-    return found;
+    this.reserve(gap);
+    this.saving = true;
+    this.base = this.at = PREFIX.length + gap;
+    // At least one row, even when the pending ones fill the page: LMDB's newest must be older.
+    this.read(q, lower, Math.max(1, want - n));
+    const c = Math.min(this.count, want - n);
+    let newer = this.count === 0;
+    if (!newer) {
+      const r = rows[n - 1]!;
+      newer = this.saved.compare(r.buf, keyStart(r.b, r.i) + r.b.userBytes[r.i]!, r.b.ends[3 * r.i]!, 0, this.savedEnds[0]!) < 0;
+    }
+    if (newer) {
+      // The pending rows first: LMDB's rows move back n places in the arrays, not in the buffer.
+      this.ends.copyWithin(n, 0, c);
+      this.times.copyWithin(n, 0, c);
+      this.headers.copyWithin(n * ROW_HEADER, 0, c * ROW_HEADER);
+      let at = PREFIX.length;
+      const out = this.out;
+      for (let j = 0; j < n; j++) {
+        const r = rows[j]!;
+        const b = r.b;
+        const from = b.ends[3 * r.i + 1]!;
+        out[at++] = COMMA;
+        out.set(b.bytes.subarray(from + ROW_HEADER, b.ends[3 * r.i + 2]!), at);
+        at += b.ends[3 * r.i + 2]! - from - ROW_HEADER;
+        this.headers.set(b.bytes.subarray(from, from + ROW_HEADER), j * ROW_HEADER);
+        this.times[j] = b.ts[r.i]!;
+        this.ends[j] = at;
+      }
+      this.count = c + n;
+      this.at = this.ends[c + n - 1]!;
+    } else {
+      this.base = this.at = PREFIX.length;
+      this.count = 0;
+      this.read(q, lower, want);
+      this.merge(n, want);
+    }
+    this.saving = false;
+    this.base = PREFIX.length;
   }
 
   /**
