@@ -14,6 +14,7 @@ describe('query config', () => {
       viewMaxBytes: 32 * 1024 ** 3,
       viewDecodeThreads: 2,
       viewCommitRecords: 40_000,
+      viewCommitMs: 250,
       viewCatchUpRecords: 320_000,
       viewCatchUpBytes: 384 * 1024 * 1024,
       shards: 1,

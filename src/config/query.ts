@@ -62,6 +62,7 @@ export const querySchema = z
     QUERY_VIEW_MAX_BYTES: int(32 * GIB, 1024 * 1024, 2 ** 50),
     QUERY_VIEW_DECODE_THREADS: int(2, 0, 64),
     QUERY_VIEW_COMMIT_RECORDS: int(40_000, 100, 1_000_000),
+    QUERY_VIEW_COMMIT_MS: int(250, 0, 60_000),
     QUERY_VIEW_CATCHUP_RECORDS: int(320_000, 100, 10_000_000),
     QUERY_VIEW_CATCHUP_BYTES: int(384 * 1024 * 1024, 1024 * 1024, 2 ** 40),
     QUERY_SHARDS: int(1, 1, 1024),
@@ -119,6 +120,12 @@ export const querySchema = z
     viewDecodeThreads: e.QUERY_VIEW_DECODE_THREADS,
     /** Records per view transaction at most while building (bigger: fewer pages copied per event, more memory). */
     viewCommitRecords: e.QUERY_VIEW_COMMIT_RECORDS,
+    /**
+     * Once caught up, the view commits what it applied at most this often (or at
+     * viewCommitRecords); meanwhile the applied events are served from the query thread's memory
+     * (src/view/pending.ts). 0: a commit per fetch, events readable once committed.
+     */
+    viewCommitMs: e.QUERY_VIEW_COMMIT_MS,
     /** Records per view transaction at most while far behind the topic (a build): gathered over several fetches. */
     viewCatchUpRecords: e.QUERY_VIEW_CATCHUP_RECORDS,
     /** Decoded bytes such a transaction holds at most until queued (the one committing holds as much again). */

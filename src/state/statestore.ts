@@ -78,6 +78,11 @@ export interface StateStore {
    * `offsets` of `topic` with it, in one LMDB transaction. Resolves once committed.
    */
   write(fn: () => void, topic?: string, offsets?: Iterable<readonly [number, number]>): Promise<void>;
+  /**
+   * Makes this thread's next read see every transaction committed so far, in any thread (lmdb-js
+   * keeps a read snapshot until the end of the event-loop turn).
+   */
+  renewReads(): void;
   /** A small JSON value kept beside the data (written in the transaction it is queued in). */
   getMeta<T>(key: string): T | undefined;
   putMeta(key: string, value: unknown): void;
@@ -254,6 +259,9 @@ function wrap(o: Opened, dir: string, wiped: string | null, noSync: boolean, own
           }
         })
         .then(() => undefined);
+    },
+    renewReads() {
+      env.resetReadTxn();
     },
     getMeta<T>(key: string) {
       return meta.get(key) as T | undefined;

@@ -26,6 +26,7 @@ import type { ReadBatch as PartitionBatch } from '../kafka/reader.js';
 import type { StateStore } from '../state/statestore.js';
 import { decodeRecords, type DecodedRecords, type DecodeTask } from './decode.js';
 import type { Decoder } from './decodepool.js';
+import { packPending, type PendingBatch } from './pending.js';
 import { PutOrder } from './putorder.js';
 import { readHorizon, ViewWriter } from './viewstore.js';
 
@@ -78,6 +79,16 @@ export interface BuilderOptions {
   /** Decoded bytes a transaction holds at most while far behind (CATCH_UP_BYTES by default; QUERY_VIEW_CATCHUP_BYTES). */
   catchUpBytes?: number;
   /**
+   * Once near the topic's end, a transaction is queued at most this long after its first record
+   * was taken (or at recordsPerCommit records); meanwhile its events go to `onPending` as they are
+   * taken. 0 (or no onPending): queued at the end of each fetch.
+   */
+  commitMs?: number;
+  /** Events taken into a transaction that is not committed yet, readable before it is (./pending.ts). */
+  onPending?: (batch: PendingBatch) => void;
+  /** Transaction `seq` has committed (and every one before it): its pending events are in LMDB. */
+  onCommitted?: (seq: number) => void;
+  /**
    * Called once a transaction is queued and the one before it committed, with the records handled
    * so far and whether anything of this builder's is committed yet (a test hook kills the process here).
    */
@@ -107,7 +118,7 @@ export interface BuilderCounts {
 /**
  * Committed transactions since the last `takeTimings()`, as pairs: seconds from queued to committed
  * (a transaction waits for the one before it), and the age of its oldest record then (Kafka
- * timestamp to readable in the view: how stale the view was for that event).
+ * timestamp to commit; a caught-up view serves the event from memory before, see onPending).
  */
 export type CommitTimings = number[];
 
@@ -169,11 +180,20 @@ export class ViewBuilder {
   private committing: Promise<void> = this.initial;
   /** The events of the transaction being gathered, put in key order (./putorder.ts). */
   private readonly order = new PutOrder();
-  private gathered: Gathered = gathering();
+  private gathered: Gathered;
   private readonly perCommit: number;
   private timings: CommitTimings = [];
   private readonly catchUpRecords: number;
   private readonly catchUpBytes: number;
+  private readonly commitMs: number;
+  /** Transactions gathered so far (the number of the one being gathered). */
+  private seq = 0;
+  /** Inside apply(): tick() leaves the transaction to it. */
+  private applying = false;
+  /** The part being taken: its applied records and the users it marks, when they are published (onPending). */
+  private readonly fresh: number[] = [];
+  private readonly freshMarks: number[] = [];
+  private publishing = false;
 
   constructor(
     private readonly state: StateStore,
@@ -183,6 +203,8 @@ export class ViewBuilder {
     this.perCommit = opts.recordsPerCommit ?? RECORDS_PER_COMMIT;
     this.catchUpRecords = Math.max(opts.catchUpRecords ?? CATCH_UP_RECORDS, this.perCommit);
     this.catchUpBytes = opts.catchUpBytes ?? CATCH_UP_BYTES;
+    this.commitMs = opts.onPending === undefined ? 0 : (opts.commitMs ?? 0);
+    this.gathered = gathering(++this.seq);
     this.writer = new ViewWriter(state);
     this.horizon = readHorizon(state.db('view_meta')) ?? Infinity;
     const stored = state.offsets(opts.topic);
@@ -266,6 +288,15 @@ export class ViewBuilder {
    * gathered is queued. Resolves once that is done and the transaction before it committed.
    */
   async apply(batches: readonly PartitionBatch[]): Promise<void> {
+    this.applying = true;
+    try {
+      await this.applyFetch(batches);
+    } finally {
+      this.applying = false;
+    }
+  }
+
+  private async applyFetch(batches: readonly PartitionBatch[]): Promise<void> {
     const slices: Slice[] = [];
     const perCommit = this.perCommit;
     let total = 0;
@@ -284,7 +315,21 @@ export class ViewBuilder {
       this.take(s.batch, s.from, s.to, d);
       if (this.gathered.records >= this.recordsBound() || this.gathered.bytes >= this.catchUpBytes || this.gathered.parts.length >= MAX_PARTS) await this.queue();
     }
-    if (!this.farBehind()) await this.queue();
+    if (!this.farBehind() && (this.commitMs === 0 || this.due())) await this.queue();
+  }
+
+  /** Whether the transaction being gathered has waited commitMs since its first record. */
+  private due(): boolean {
+    return this.gathered.parts.length > 0 && performance.now() - this.gathered.started >= this.commitMs;
+  }
+
+  /**
+   * Queues the transaction being gathered when it is due and no fetch is being applied (a quiet
+   * topic brings no fetch to do it). Call every fraction of commitMs; resolves once queued.
+   */
+  async tick(): Promise<void> {
+    if (this.applying || this.commitMs === 0 || !this.due()) return;
+    await this.queue();
   }
 
   /** Records a transaction gathers at most: more while far behind (no one waits for freshness then). */
@@ -302,6 +347,7 @@ export class ViewBuilder {
   /** Takes records [from, to) of a batch, decoded, into the transaction being gathered. */
   private take(b: PartitionBatch, from: number, to: number, d: DecodedRecords): void {
     const g = this.gathered;
+    if (g.parts.length === 0) g.started = performance.now();
     const part = g.parts.length;
     const keys = Buffer.from(d.keys.buffer, d.keys.byteOffset, d.keys.byteLength);
     g.parts.push(d);
@@ -315,7 +361,15 @@ export class ViewBuilder {
     if (ts < g.oldest) g.oldest = ts;
     // What this part keeps alive until its transaction commits: the slabs and arrays it came in.
     for (const a of [d.status, d.json, d.jsonEnds, d.keys, d.keyEnds, d.userBytes, d.ts, d.receivedAt, d.typeCode, d.ids]) g.bytes += a.buffer.byteLength;
+    // Far behind, nobody reads these events before they commit: only a caught-up view publishes.
+    this.publishing = this.commitMs > 0 && !this.farBehind();
     this.applySlice(b, from, to, d, keys, g.offsets, part);
+    if (this.publishing) {
+      if (this.fresh.length > 0 || this.freshMarks.length > 0) this.opts.onPending!(packPending(g.seq, d, keys, g.json[part]!, this.fresh, this.freshMarks));
+      this.fresh.length = 0;
+      this.freshMarks.length = 0;
+      this.publishing = false;
+    }
   }
 
   /**
@@ -325,7 +379,7 @@ export class ViewBuilder {
   private async queue(): Promise<void> {
     const g = this.gathered;
     if (g.parts.length === 0) return;
-    this.gathered = gathering();
+    this.gathered = gathering(++this.seq);
     const order = this.order;
     // A partition's first commit always carries its window: its offsets must never be stored
     // without one, or a restart would take resends of the events before them again.
@@ -349,7 +403,10 @@ export class ViewBuilder {
         this.opts.topic,
         g.offsets,
       )
-      .then(() => this.committed(queuedAt, g.oldest));
+      .then(() => {
+        this.committed(queuedAt, g.oldest);
+        this.opts.onCommitted?.(g.seq);
+      });
     if (snapshot) this.lastSnapshot = this.now();
     await previous;
     this.opts.afterQueued?.(this.counts.records, previous !== this.initial);
@@ -533,10 +590,15 @@ export class ViewBuilder {
       if (ts < horizon) {
         c.beyondHorizon++;
         marks.push(part, k);
+        if (this.publishing) this.freshMarks.push(k);
         continue;
       }
-      if (ts < this.markBelow) marks.push(part, k);
+      if (ts < this.markBelow) {
+        marks.push(part, k);
+        if (this.publishing) this.freshMarks.push(k);
+      }
       order.add(part, k, keys, d.keyEnds[3 * k]!, d.keyEnds[3 * k + 1]!);
+      if (this.publishing) this.fresh.push(k);
       c.applied++;
     }
     // The whole batch: past its last offset (control records included); a part: past its last record.
@@ -555,6 +617,10 @@ export class ViewBuilder {
 
 /** A transaction being gathered: the decoded parts its puts point into, and what it commits with them. */
 interface Gathered {
+  /** Its number: transactions are numbered in the order they are gathered (and committed). */
+  seq: number;
+  /** performance.now() when its first part was taken. */
+  started: number;
   parts: DecodedRecords[];
   keys: Buffer[];
   json: Buffer[];
@@ -569,8 +635,8 @@ interface Gathered {
   oldest: number;
 }
 
-function gathering(): Gathered {
-  return { parts: [], keys: [], json: [], marks: [], offsets: new Map(), partitions: new Set(), records: 0, bytes: 0, oldest: Infinity };
+function gathering(seq: number): Gathered {
+  return { seq, started: 0, parts: [], keys: [], json: [], marks: [], offsets: new Map(), partitions: new Set(), records: 0, bytes: 0, oldest: Infinity };
 }
 
 interface Slice {

@@ -19,6 +19,7 @@ import { ErasureList, type UserErasure } from '../erasure/list.js';
 import { TopicGrowth } from './growth.js';
 import { ViewBuilder, type BackfillRow, type BuilderCounts, type CommitTimings } from './builder.js';
 import { createDecoder } from './decodepool.js';
+import { pendingTransfer, type PendingBatch } from './pending.js';
 import { nameThread, THREAD } from '../common/threads.js';
 import { ageHorizon, DAY_MS, VIEW_DATABASES, viewSize, type ViewSize } from './viewstore.js';
 
@@ -77,6 +78,10 @@ export type FromBuilder =
   | { type: 'deleted'; id: number; events: number }
   /** The topic has more partitions than before: the view now reads `partitions` of `partitionCount`. */
   | { type: 'partitions'; partitions: number[]; partitionCount: number }
+  /** Events applied in transaction `batch.seq`, readable before it commits (./pending.ts). */
+  | { type: 'pending'; batch: PendingBatch }
+  /** Transaction `seq` and those before it have committed. */
+  | { type: 'committed'; seq: number }
   | { type: 'stopped' };
 
 const REPORT_MS = 500;
@@ -108,6 +113,9 @@ async function main(data: ViewWorkerData): Promise<void> {
     recordsPerCommit: q.viewCommitRecords,
     catchUpRecords: q.viewCatchUpRecords,
     catchUpBytes: q.viewCatchUpBytes,
+    commitMs: q.viewCommitMs,
+    onPending: (batch) => port.postMessage({ type: 'pending', batch } satisfies FromBuilder, pendingTransfer(batch)),
+    onCommitted: (seq) => port.postMessage({ type: 'committed', seq } satisfies FromBuilder),
     log,
     // The test hook: SIGKILL with a transaction in flight, once one of this process's committed
     // (so every kill leaves progress for the next start to resume from).
@@ -255,6 +263,18 @@ async function main(data: ViewWorkerData): Promise<void> {
   });
 
   const reporter = setInterval(() => post({ type: 'report', report: report() }), REPORT_MS);
+  // A transaction due while no fetch comes (a quiet topic) is queued by this timer.
+  const ticker =
+    q.viewCommitMs > 0
+      ? setInterval(
+          () =>
+            void builder.tick().catch((err: unknown) => {
+              log.error({ err }, 'committing to the view failed; the builder thread restarts');
+              process.exit(1);
+            }),
+          Math.max(5, Math.min(100, q.viewCommitMs / 4)),
+        )
+      : undefined;
   let lastProgress = performance.now();
   let lastApplied = 0;
   const progress = setInterval(() => {
@@ -299,6 +319,7 @@ async function main(data: ViewWorkerData): Promise<void> {
 
   async function stop(): Promise<void> {
     clearInterval(maintenance);
+    clearInterval(ticker);
     clearInterval(progress);
     await reader?.stop();
     await Promise.allSettled(pending);

@@ -11,6 +11,7 @@ import type { Config } from '../config/index.js';
 import { userHash, type ErasureList, type UserErasure } from '../erasure/list.js';
 import { openState, type StateStore } from '../state/statestore.js';
 import { readBackfill } from './backfill.js';
+import { PendingRows } from './pending.js';
 import { readHorizon, ViewReader, VIEW_DATABASES, widenedWindow, type ViewWindow } from './viewstore.js';
 import type { BackfillRange, BuilderReport, FromBuilder, ToBuilder, ViewWorkerData } from './builderthread.js';
 import { startThread } from '../common/thread.js';
@@ -129,8 +130,10 @@ export async function startView(opts: ViewOptions): Promise<View> {
     );
     shardsWarning(grownFrom, opts.partitionCount);
   }
-  reader.attach(state);
-  const metrics = viewMetrics(opts.registry, state);
+  // Events the builder applied and has not committed yet: the reader merges them into its pages.
+  const pending = new PendingRows();
+  reader.attach(state, pending);
+  const metrics = viewMetrics(opts.registry, state, pending);
   let last: BuilderReport | null = null;
   let worker: Worker | null = null;
   let stopping = false;
@@ -177,6 +180,12 @@ export async function startView(opts: ViewOptions): Promise<View> {
           log.error({ err }, 'reading events beyond the topic retention from ClickHouse failed; the view restarts and tries again');
           void w.terminate();
         });
+      } else if (m.type === 'pending') {
+        pending.add(m.batch);
+      } else if (m.type === 'committed') {
+        // LMDB serves them from the next read on: a new snapshot first, then they go.
+        state.renewReads();
+        pending.committed(m.seq);
       } else if (m.type === 'deleted') {
         deletes.get(m.id)?.(m.events);
         deletes.delete(m.id);
@@ -193,6 +202,8 @@ export async function startView(opts: ViewOptions): Promise<View> {
     w.on('error', (err) => log.error({ err }, 'view builder failed'));
     w.on('exit', (code) => {
       if (worker === w) worker = null;
+      // Never committed: a new builder reads them from Kafka again.
+      pending.clear();
       for (const resolve of deletes.values()) resolve(-1);
       deletes.clear();
       if (stopping) {
@@ -276,7 +287,7 @@ interface ViewMetrics {
   update(now: BuilderReport, before: BuilderReport | null): void;
 }
 
-function viewMetrics(registry: Registry, state: StateStore): ViewMetrics {
+function viewMetrics(registry: Registry, state: StateStore, pending: PendingRows): ViewMetrics {
   let report: BuilderReport | null = null;
   const gauge = (name: string, help: string, value: (r: BuilderReport) => number) =>
     new Gauge({
@@ -300,6 +311,14 @@ function viewMetrics(registry: Registry, state: StateStore): ViewMetrics {
     Number.isFinite(r.horizon) ? r.horizon / 1000 : 0,
   );
   new Gauge({
+    name: 'trackhouse_query_view_pending_events',
+    help: 'Events applied to the view and readable, not committed to its LMDB file yet (QUERY_VIEW_COMMIT_MS)',
+    registers: [registry],
+    collect() {
+      this.set(pending.size);
+    },
+  });
+  new Gauge({
     name: 'trackhouse_query_view_disk_bytes',
     help: 'Disk blocks the view file takes',
     registers: [registry],
@@ -320,14 +339,14 @@ function viewMetrics(registry: Registry, state: StateStore): ViewMetrics {
   const gaps = new Counter({ name: 'trackhouse_query_view_gap_records_total', help: 'Records deleted by retention before the view read them', registers: [registry] });
   const commitSeconds = new Histogram({
     name: 'trackhouse_query_view_commit_seconds',
-    help: "Time from a view transaction being queued to its commit (it waits for the one before it): what a caught-up view's freshness is made of",
+    help: 'Time from a view transaction being queued to its commit (it waits for the one before it). Its events are readable before (QUERY_VIEW_COMMIT_MS)',
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
   const recordAge = new Histogram({
     name: 'trackhouse_query_view_record_age_seconds',
     help:
-      "Age of each view transaction's oldest record when it committed: from its Kafka timestamp (the producer's clock) to readable in the view. " +
+      "Age of each view transaction's oldest record when it committed: from its Kafka timestamp (the producer's clock) to its commit (a caught-up view serves it from memory before). " +
       'Large while the view catches up',
     buckets: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600],
     registers: [registry],

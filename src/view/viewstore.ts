@@ -14,6 +14,7 @@ import { KeyWriter, nameLength, readTime, TIME_BASE_MS, TIME_END_MS, TYPE_CODES 
 import type { RangeOptions } from 'lmdb';
 import { ROW_HEADER, ROW_NO_LAYOUT } from './render.js';
 import { EVENT_TYPES } from '../schema/index.js';
+import { keyStart, type PendingRow, type PendingRows } from './pending.js';
 
 export const VIEW_DATABASES = ['events', 'by_type', 'by_event', 'days', 'windows', 'view_meta'] as const;
 
@@ -438,7 +439,24 @@ export class ViewReader {
   /** The stored header (./render.ts ROW_HEADER) of each row read, back to back. */
   private headers = Buffer.allocUnsafeSlow(1024 * ROW_HEADER);
   private count = 0;
+  /** Where the first row read from LMDB goes: PREFIX.length, or behind room left for pending rows. */
+  private base = PREFIX.length;
   private readonly found: ViewRows = { count: 0, complete: false };
+  /** Events applied and not committed yet (./pending.ts), merged into the pages read from LMDB. */
+  private pending: PendingRows | null = null;
+  /** The pending events of the current read that match it, newest first. */
+  private readonly pendingRows: PendingRow[] = [];
+  private readonly pendingUpper = new KeyWriter();
+  private readonly pendingEvent = new KeyWriter();
+  /** While merging: the T I part of each row's key read from LMDB (`savedEnds[i]` its end). */
+  private saving = false;
+  private saved = Buffer.allocUnsafeSlow(1 << 16);
+  private savedEnds = new Int32Array(1024);
+  /** While merging: the rows read from LMDB, moved aside. */
+  private aside = Buffer.allocUnsafeSlow(1 << 16);
+  private asideHeaders = Buffer.allocUnsafeSlow(1024 * ROW_HEADER);
+  private asideEnds = new Int32Array(1024);
+  private asideTimes = new Float64Array(1024);
 
   /** lmdb-js options for this thread's handles of the view's databases (pass to openState/attachState). */
   readonly dbOptions: Readonly<Record<string, Record<string, unknown>>>;
@@ -481,8 +499,10 @@ export class ViewReader {
     };
   }
 
-  attach(state: StateStore): this {
+  /** `pending`: the events the builder applied and has not committed yet, served with LMDB's. */
+  attach(state: StateStore, pending?: PendingRows): this {
     this.state = state;
+    this.pending = pending ?? null;
     this.events = state.db('events');
     this.byType = state.db('by_type');
     this.byEvent = state.db('by_event');
@@ -521,7 +541,9 @@ export class ViewReader {
 
   /** Whether ClickHouse may hold events of this user older than the horizon. */
   private hasOlder(userKey: string): boolean {
-    return this.meta.getBinaryFast(this.keys.reset().byte(OLDER).name(userKey).view()) !== undefined;
+    if (this.meta.getBinaryFast(this.keys.reset().byte(OLDER).name(userKey).view()) !== undefined) return true;
+    const p = this.pending;
+    return p !== null && p.size > 0 && p.marked(this.keys.buf.toString('latin1', 1, this.keys.at));
   }
 
   /**
@@ -546,6 +568,10 @@ export class ViewReader {
       this.ends = new Int32Array(want + 1);
       this.times = new Float64Array(want + 1);
       this.headers = Buffer.allocUnsafeSlow((want + 1) * ROW_HEADER);
+      this.savedEnds = new Int32Array(want + 1);
+      this.asideEnds = new Int32Array(want + 1);
+      this.asideTimes = new Float64Array(want + 1);
+      this.asideHeaders = Buffer.allocUnsafeSlow((want + 1) * ROW_HEADER);
     }
     const lower = Math.max(q.from ?? TIME_BASE_MS, horizon);
     const bounded = q.from !== null && q.from >= horizon;
@@ -553,6 +579,17 @@ export class ViewReader {
       found.complete = bounded || !this.hasOlder(q.userKey);
       return found;
     }
+    // Most users have no pending event: one map look-up, and the read as it always was.
+    const pending = this.pending !== null && this.pending.size > 0 ? this.matchPending(q, lower, want) : 0;
+    if (pending === 0) this.read(q, lower, want);
+    else this.readWithPending(q, lower, want, pending);
+    found.count = this.count;
+    found.complete = this.count === want || bounded || !this.hasOlder(q.userKey);
+    return found;
+  }
+
+  /** Reads the newest `want` rows of the request from LMDB, appended from `base` on (see rows()). */
+  private read(q: ViewQuery, lower: number, want: number): void {
     const k = this.startKey.reset().name(q.userKey);
     const u = k.at;
     let done: boolean;
@@ -571,7 +608,7 @@ export class ViewReader {
       let skipped = 0;
       for (const _ of this.events.getRange(this.range(k, this.endKey.reset().part(k.buf, 0, u).time(lower), true))) {
         // The decoder appended the row behind the last one kept: keep it, or take it back.
-        const rowStart = this.count === 0 ? PREFIX.length : this.ends[this.count - 1]!;
+        const rowStart = this.count === 0 ? this.base : this.ends[this.count - 1]!;
         if (this.hasType(rowStart, quoted)) {
           if (this.keep(u, want)) break;
         } else {
@@ -594,9 +631,155 @@ export class ViewReader {
         if (this.keep(u, want)) break;
       }
     }
-    found.count = this.count;
-    found.complete = this.count === want || bounded || !this.hasOlder(q.userKey);
-    return found;
+  }
+
+  /**
+   * A read for a user with `n` pending events that match (pendingRows, newest first). Usually they
+   * are newer than anything committed: then the page is they, then LMDB's newest `want - n`, so
+   * LMDB's rows are read behind a gap left for them, and they are written into it (no second copy
+   * of the page). Otherwise (an event whose time is older than the user's newest committed one),
+   * LMDB's `want` rows are read again and the two lists merged.
+   */
+  private readWithPending(q: ViewQuery, lower: number, want: number, n: number): void {
+    const rows = this.pendingRows;
+    let gap = 0;
+    for (let j = 0; j < n; j++) {
+      const r = rows[j]!;
+      gap += 1 + r.b.ends[3 * r.i + 2]! - r.b.ends[3 * r.i + 1]! - ROW_HEADER;
+    }
+    this.reserve(gap);
+    this.saving = true;
+    this.base = this.at = PREFIX.length + gap;
+    // At least one row, even when the pending ones fill the page: LMDB's newest must be older.
+    this.read(q, lower, Math.max(1, want - n));
+    const c = Math.min(this.count, want - n);
+    let newer = this.count === 0;
+    if (!newer) {
+      const r = rows[n - 1]!;
+      newer = this.saved.compare(r.buf, keyStart(r.b, r.i) + r.b.userBytes[r.i]!, r.b.ends[3 * r.i]!, 0, this.savedEnds[0]!) < 0;
+    }
+    if (newer) {
+      // The pending rows first: LMDB's rows move back n places in the arrays, not in the buffer.
+      this.ends.copyWithin(n, 0, c);
+      this.times.copyWithin(n, 0, c);
+      this.headers.copyWithin(n * ROW_HEADER, 0, c * ROW_HEADER);
+      let at = PREFIX.length;
+      const out = this.out;
+      for (let j = 0; j < n; j++) {
+        const r = rows[j]!;
+        const b = r.b;
+        const from = b.ends[3 * r.i + 1]!;
+        out[at++] = COMMA;
+        out.set(b.bytes.subarray(from + ROW_HEADER, b.ends[3 * r.i + 2]!), at);
+        at += b.ends[3 * r.i + 2]! - from - ROW_HEADER;
+        this.headers.set(b.bytes.subarray(from, from + ROW_HEADER), j * ROW_HEADER);
+        this.times[j] = b.ts[r.i]!;
+        this.ends[j] = at;
+      }
+      this.count = c + n;
+      this.at = this.ends[c + n - 1]!;
+    } else {
+      this.base = this.at = PREFIX.length;
+      this.count = 0;
+      this.read(q, lower, want);
+      this.merge(n, want);
+    }
+    this.saving = false;
+    this.base = PREFIX.length;
+  }
+
+  /**
+   * The user's pending events that the request selects, newest first, at most `want`, into
+   * pendingRows; returns how many. The same bounds as the LMDB read: below the cursor's key (or
+   * `to`), at or above `lower`, of the type and event name asked.
+   */
+  private matchPending(q: ViewQuery, lower: number, want: number): number {
+    const out = this.pendingRows;
+    out.length = 0;
+    const k = this.pendingUpper.reset().name(q.userKey);
+    const list = this.pending!.rowsOf(k.buf.toString('latin1', 0, k.at));
+    if (list === undefined) return 0;
+    this.upperBound(q, k);
+    const upper = k.buf;
+    const upperEnd = k.at;
+    const code = q.type === null ? -1 : (TYPE_CODES.get(q.type) ?? -2);
+    let eventEnd = 0;
+    if (q.event !== null) eventEnd = this.pendingEvent.reset().name(q.userKey).name(q.event).at;
+    const event = this.pendingEvent.buf;
+    for (let j = list.length - 1; j >= 0 && out.length < want; j--) {
+      const r: PendingRow = list[j]!;
+      const b = r.b;
+      const i = r.i;
+      const keyEnd = b.ends[3 * i]!;
+      // The list is in key order, so in time order: below `lower`, every one before is too.
+      if (b.ts[i]! < lower) break;
+      if (r.buf.compare(upper, 0, upperEnd, keyStart(b, i), keyEnd) >= 0) continue;
+      if (code !== -1 && b.typeCode[i] !== code) continue;
+      if (eventEnd > 0) {
+        // by_event key U E T I: the request's U E is its start.
+        if (b.ends[3 * i + 1]! - keyEnd <= eventEnd || r.buf.compare(event, 0, eventEnd, keyEnd, keyEnd + eventEnd) !== 0) continue;
+      }
+      out.push(r);
+    }
+    return out.length;
+  }
+
+  /**
+   * Merges the `n` pending rows (newest first) with the rows read from LMDB into the reply
+   * buffer, newest first, at most `want`. A key in both (committed while this thread had not yet
+   * heard) is served once, from the pending row: the later write, as LMDB would keep it.
+   */
+  private merge(n: number, want: number): void {
+    const count = this.count;
+    const used = this.at - PREFIX.length;
+    if (this.aside.length < used) this.aside = Buffer.allocUnsafeSlow(Math.max(used, this.aside.length * 2));
+    this.out.copy(this.aside, 0, PREFIX.length, this.at);
+    this.headers.copy(this.asideHeaders, 0, 0, count * ROW_HEADER);
+    this.asideEnds.set(this.ends.subarray(0, count));
+    this.asideTimes.set(this.times.subarray(0, count));
+    this.at = PREFIX.length;
+    this.count = 0;
+    const rows = this.pendingRows;
+    let i = 0;
+    let j = 0;
+    while (this.count < want && (i < count || j < n)) {
+      let c: number;
+      if (i >= count) c = -1;
+      else if (j >= n) c = 1;
+      else {
+        const r = rows[j]!;
+        const b = r.b;
+        const savedFrom = i === 0 ? 0 : this.savedEnds[i - 1]!;
+        c = this.saved.compare(r.buf, keyStart(b, r.i) + b.userBytes[r.i]!, b.ends[3 * r.i]!, savedFrom, this.savedEnds[i]!);
+      }
+      if (c > 0) {
+        // LMDB's row i: its comma and JSON, its header, its time.
+        const from = (i === 0 ? PREFIX.length : this.asideEnds[i - 1]!) - PREFIX.length;
+        const to = this.asideEnds[i]! - PREFIX.length;
+        this.reserve(to - from);
+        this.aside.copy(this.out, this.at, from, to);
+        this.at += to - from;
+        this.asideHeaders.copy(this.headers, this.count * ROW_HEADER, i * ROW_HEADER, (i + 1) * ROW_HEADER);
+        this.times[this.count] = this.asideTimes[i]!;
+        this.ends[this.count++] = this.at;
+        i++;
+      } else {
+        const r = rows[j++]!;
+        const b = r.b;
+        this.append(b.bytes.subarray(b.ends[3 * r.i + 1]!, b.ends[3 * r.i + 2]!));
+        this.times[this.count] = b.ts[r.i]!;
+        this.ends[this.count++] = this.at;
+        if (c === 0) i++;
+      }
+    }
+  }
+
+  /** Room for `n` more bytes in the reply buffer. */
+  private reserve(n: number): void {
+    if (this.at + n + 64 <= this.out.length) return;
+    const bigger = Buffer.allocUnsafeSlow(Math.max(this.out.length * 2, this.at + n + 4096));
+    this.out.copy(bigger, 0, 0, this.at);
+    this.out = bigger;
   }
 
   /** Writes the range's upper bound (exclusive) behind the prefix in `k`: the cursor's key when it is the tighter bound, else `to`. */
@@ -622,9 +805,23 @@ export class ViewReader {
 
   /** Counts the row just appended (its key in `key`, U `u` bytes long); true when it is the `want`th. */
   private keep(tAt: number, want: number): boolean {
+    if (this.saving) this.save(tAt);
     this.times[this.count] = readTime(this.key, tAt);
     this.ends[this.count++] = this.at;
     return this.count === want;
+  }
+
+  /** Keeps the T I part of the current key (from `tAt`) as row `count`'s, for merge(). */
+  private save(tAt: number): void {
+    const from = this.count === 0 ? 0 : this.savedEnds[this.count - 1]!;
+    const n = this.keyLength - tAt;
+    if (from + n > this.saved.length) {
+      const bigger = Buffer.allocUnsafeSlow(Math.max(this.saved.length * 2, from + n));
+      this.saved.copy(bigger, 0, 0, from);
+      this.saved = bigger;
+    }
+    this.key.copy(this.saved, from, tAt, this.keyLength);
+    this.savedEnds[this.count] = from + n;
   }
 
   /** Whether the row appended at `rowStart` (its comma) has the type whose JSON value is `quoted` (with the comma after it). */

@@ -84,14 +84,7 @@ describe('a view killed while it builds', () => {
     // Restarts that found offsets stored by a killed process; each must read on from them.
     let resumed = 0;
     let stored = new Map<number, number>();
-    const storedOffsets = async (): Promise<Map<number, number>> => {
-      const state = attachState({ path: path.join(viewDir.path, 'view'), databases: VIEW_DATABASES });
-      try {
-        return state.offsets(config.kafka.topics.events);
-      } finally {
-        await state.close();
-      }
-    };
+    const storedOffsets = () => storedOffsetsOf(viewDir.path, config.kafka.topics.events);
     const startedFrom = (log: string[]) => {
       const line = log.find((l) => l.includes('"view reading Kafka"'));
       return line === undefined ? null : new Map(Object.entries((JSON.parse(line) as { from: Record<string, number> }).from).map(([p, o]) => [Number(p), o]));
@@ -149,4 +142,60 @@ describe('a view killed while it builds', () => {
       await q.stop();
     }
   });
+
+  it('serves new events before it commits them, and after a kill -9 then has each exactly once', { timeout: 300_000 }, async () => {
+    // Commits far apart: the new events stay applied and uncommitted while the test looks.
+    const q = spawnQuery({ ...env, QUERY_VIEW_COMMIT_MS: '60000' });
+    const port = await q.port;
+    await q.ready();
+    const before = await storedOffsetsOf(viewDir.path, config.kafka.topics.events);
+    const more = randomEvents(32, 3_000, 300, now - DAY, now);
+    await produce(kafka, config.kafka.topics.events, more.events);
+    await caughtUp(kafka, config.kafka.topics.events, config.sink.groupId);
+    const rows = await count(ch.client, 'SELECT count() FROM events');
+    const users = [...new Set([...data.users, ...more.users])];
+    try {
+      // Every page as ClickHouse has it, the new events included...
+      await waitFor(
+        'the new events in the view',
+        async () => (await metric(port, 'trackhouse_query_view_events')) + (await metric(port, 'trackhouse_query_view_pending_events')) === rows,
+      );
+      for (const user of users) {
+        const req = { user, query: 'limit=1000' };
+        expect(await allPages(`http://127.0.0.1:${port}`, KEY, req), user).toEqual(await allPages(`http://127.0.0.1:${plain.port}`, KEY, req));
+      }
+      // ...served before their commit: the stored offsets and the view's committed count are as before.
+      expect(await storedOffsetsOf(viewDir.path, config.kafka.topics.events)).toEqual(before);
+      const pending = await metric(port, 'trackhouse_query_view_pending_events');
+      expect(pending).toBeGreaterThan(2_500);
+      expect(await metric(port, 'trackhouse_query_view_events')).toBe(rows - pending);
+    } finally {
+      q.proc.kill('SIGKILL');
+      await q.exit;
+    }
+    // Killed with them uncommitted: the next process reads them from Kafka again, once.
+    const again = spawnQuery(env);
+    const againPort = await again.port;
+    await again.ready();
+    try {
+      for (const user of users) {
+        const req = { user, query: 'limit=1000' };
+        expect(await allPages(`http://127.0.0.1:${againPort}`, KEY, req), user).toEqual(await allPages(`http://127.0.0.1:${plain.port}`, KEY, req));
+      }
+      await waitFor('the events committed', async () => (await metric(againPort, 'trackhouse_query_view_events')) === rows);
+      expect(await metric(againPort, 'trackhouse_query_view_pending_events')).toBe(0);
+    } finally {
+      await again.stop();
+    }
+  });
 });
+
+/** The offsets stored in the view's state (read beside a running process: LMDB has many readers). */
+async function storedOffsetsOf(dataDir: string, topic: string): Promise<Map<number, number>> {
+  const state = attachState({ path: path.join(dataDir, 'view'), databases: VIEW_DATABASES });
+  try {
+    return state.offsets(topic);
+  } finally {
+    await state.close();
+  }
+}
