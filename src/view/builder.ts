@@ -328,7 +328,9 @@ export class ViewBuilder {
    * topic brings no fetch to do it). Call every fraction of commitMs; resolves once queued.
    */
   async tick(): Promise<void> {
-    if (this.applying || this.commitMs === 0 || !this.due()) return;
+    // Far behind, a transaction gathers over fetches up to catchUpRecords (see CATCH_UP_RECORDS):
+    // queued by time, a build's transactions would shrink to a quarter second's fetches.
+    if (this.applying || this.commitMs === 0 || this.farBehind() || !this.due()) return;
     await this.queue();
   }
 
@@ -361,6 +363,7 @@ export class ViewBuilder {
     if (ts < g.oldest) g.oldest = ts;
     // What this part keeps alive until its transaction commits: the slabs and arrays it came in.
     for (const a of [d.status, d.json, d.jsonEnds, d.keys, d.keyEnds, d.userBytes, d.ts, d.receivedAt, d.typeCode, d.ids]) g.bytes += a.buffer.byteLength;
+    if (b.highWatermark > (this.high.get(b.partition) ?? -1)) this.high.set(b.partition, b.highWatermark);
     // Far behind, nobody reads these events before they commit: only a caught-up view publishes.
     this.publishing = this.commitMs > 0 && !this.farBehind();
     this.applySlice(b, from, to, d, keys, g.offsets, part);
@@ -543,7 +546,6 @@ export class ViewBuilder {
     const floor = this.next.get(p) ?? -1;
     const readFrom = this.readFrom.get(p) ?? floor;
     const w = this.window(p);
-    if (b.highWatermark > (this.high.get(p) ?? -1)) this.high.set(p, b.highWatermark);
     const first = b.records[from];
     if (from === 0 && first !== undefined && floor >= 0 && Number(first.offset) > Math.max(floor, readFrom)) {
       this.gaps += Number(first.offset) - Math.max(floor, readFrom);

@@ -180,4 +180,32 @@ describe('pending events (applied, not committed yet)', () => {
     pending.committed(1);
     expect(pending.size).toBe(0);
   });
+
+  it('leaves a catching-up transaction to gather over fetches, however long it waits', async () => {
+    const pending = new PendingRows();
+    const a = await view(pending);
+    const committed: number[] = [];
+    const builder = new ViewBuilder(a.state, {
+      topic: 't',
+      partitions: [0],
+      window: { events: 1000, ms: 0 },
+      log: silentLogger(),
+      recordsPerCommit: 100,
+      commitMs: 10,
+      onPending: (batch) => pending.add(batch),
+      onCommitted: (seq) => committed.push(seq),
+    });
+    await a.state.write(() => builder.setHorizon(0));
+    // The topic holds far more than a transaction's worth beyond these fetches: the view is far behind.
+    await builder.apply([{ ...batch(0, 0, events(rng(4), 0, 50)), highWatermark: 10_000 }]);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    await builder.tick();
+    await builder.apply([{ ...batch(0, 50, events(rng(5), 50, 30)), highWatermark: 10_000 }]);
+    await builder.flush();
+    // Both fetches in one transaction (the timer queued nothing), and nothing published: nobody
+    // waits for a build's events.
+    expect(committed).toEqual([1]);
+    expect(pending.size).toBe(0);
+    expect(a.state.offsets('t')).toEqual(new Map([[0, 80]]));
+  });
 });
