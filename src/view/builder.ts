@@ -190,6 +190,8 @@ export class ViewBuilder {
   private seq = 0;
   /** Inside apply(): tick() leaves the transaction to it. */
   private applying = false;
+  /** Transactions queued and not committed yet. */
+  private inFlight = 0;
   /** The part being taken: its applied records and the users it marks, when they are published (onPending). */
   private readonly fresh: number[] = [];
   private readonly freshMarks: number[] = [];
@@ -329,8 +331,10 @@ export class ViewBuilder {
    */
   async tick(): Promise<void> {
     // Far behind, a transaction gathers over fetches up to catchUpRecords (see CATCH_UP_RECORDS):
-    // queued by time, a build's transactions would shrink to a quarter second's fetches.
-    if (this.applying || this.commitMs === 0 || this.farBehind() || !this.due()) return;
+    // queued by time, a build's transactions would shrink to a quarter second's fetches. And only
+    // once the one before has committed: apply() waits for it when it queues, this timer does not,
+    // so commits slower than commitMs would pile transactions (and their decoded slabs) up unbounded.
+    if (this.applying || this.inFlight > 0 || this.commitMs === 0 || this.farBehind() || !this.due()) return;
     await this.queue();
   }
 
@@ -406,10 +410,18 @@ export class ViewBuilder {
         this.opts.topic,
         g.offsets,
       )
-      .then(() => {
-        this.committed(queuedAt, g.oldest);
-        this.opts.onCommitted?.(g.seq);
-      });
+      .then(
+        () => {
+          this.inFlight--;
+          this.committed(queuedAt, g.oldest);
+          this.opts.onCommitted?.(g.seq);
+        },
+        (err: unknown) => {
+          this.inFlight--;
+          throw err;
+        },
+      );
+    this.inFlight++;
     if (snapshot) this.lastSnapshot = this.now();
     await previous;
     this.opts.afterQueued?.(this.counts.records, previous !== this.initial);

@@ -181,6 +181,41 @@ describe('pending events (applied, not committed yet)', () => {
     expect(pending.size).toBe(0);
   });
 
+  it('queues by the timer only once the transaction before has committed', async () => {
+    const pending = new PendingRows();
+    const a = await view(pending);
+    // Commits that take 60 ms, longer than the cadence.
+    const slow: StateStore = { ...a.state, write: (fn, topic, offsets) => a.state.write(fn, topic, offsets).then(() => new Promise((r) => setTimeout(r, 60))) };
+    const committed: number[] = [];
+    const builder = new ViewBuilder(slow, {
+      topic: 't',
+      partitions: [0],
+      window: { events: 1000, ms: 0 },
+      log: silentLogger(),
+      commitMs: 5,
+      onPending: (batch) => pending.add(batch),
+      onCommitted: (seq) => committed.push(seq),
+    });
+    await slow.write(() => builder.setHorizon(0));
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const r = rng(6);
+    await builder.apply([batch(0, 0, events(r, 0, 10))]);
+    await sleep(10);
+    await builder.tick(); // queues the first (due, nothing in flight)
+    await builder.apply([batch(0, 10, events(r, 10, 10))]);
+    await sleep(10);
+    await builder.tick(); // the first still commits: waits
+    await builder.apply([batch(0, 20, events(r, 20, 10))]); // due: queued here, after the first
+    await builder.flush();
+    expect(committed).toEqual([1, 2]);
+    expect(a.state.offsets('t')).toEqual(new Map([[0, 30]]));
+    // Every event applied is readable (a resend among the random ones is not applied).
+    expect(builder.counts.applied).toBeGreaterThan(25);
+    expect(pending.size).toBe(builder.counts.applied);
+    for (const seq of committed) pending.committed(seq);
+    expect(pending.size).toBe(0);
+  });
+
   it('leaves a catching-up transaction to gather over fetches, however long it waits', async () => {
     const pending = new PendingRows();
     const a = await view(pending);
