@@ -5,7 +5,7 @@ import { silentLogger } from '../common/log.js';
 import type { ReadBatch, ReadRecord } from '../kafka/reader.js';
 import { EVENT_TYPES, EventCodec, type EventRecord } from '../schema/index.js';
 import { attachState, openState, type StateStore } from '../state/statestore.js';
-import { ViewBuilder } from './builder.js';
+import { ViewBuilder, type BuilderOptions } from './builder.js';
 import { PendingRows } from './pending.js';
 import { DAY_MS, ViewReader, VIEW_DATABASES, type ViewQuery } from './viewstore.js';
 
@@ -48,6 +48,19 @@ function batch(partition: number, first: number, evs: readonly EventRecord[]): R
   return { topic: 't', partition, records, lastOffset: first + evs.length - 1, highWatermark: first + evs.length };
 }
 
+/** A builder of partition 0 publishing into `pending`, recording its commits in `committed`. */
+function publishing(state: StateStore, pending: PendingRows, committed: number[], opts: Partial<BuilderOptions>): ViewBuilder {
+  return new ViewBuilder(state, {
+    topic: 't',
+    partitions: [0],
+    window: { events: 1000, ms: 0 },
+    log: silentLogger(),
+    onPending: (batch) => pending.add(batch),
+    onCommitted: (seq) => committed.push(seq),
+    ...opts,
+  });
+}
+
 describe('pending events (applied, not committed yet)', () => {
   const states: StateStore[] = [];
   const dirs: { remove(): void }[] = [];
@@ -74,15 +87,7 @@ describe('pending events (applied, not committed yet)', () => {
     const b = await view();
     // Commits the query thread has not heard of yet: pending and LMDB then hold the same events.
     const unheard: number[] = [];
-    const builderA = new ViewBuilder(a.state, {
-      topic: 't',
-      partitions: [0, 1],
-      window: { events: 1000, ms: 0 },
-      log: silentLogger(),
-      commitMs: 1e9,
-      onPending: (batch) => pending.add(batch),
-      onCommitted: (seq) => unheard.push(seq),
-    });
+    const builderA = publishing(a.state, pending, unheard, { partitions: [0, 1], commitMs: 1e9 });
     const builderB = new ViewBuilder(b.state, { topic: 't', partitions: [0, 1], window: { events: 1000, ms: 0 }, log: silentLogger() });
     await a.state.write(() => builderA.setHorizon(T0));
     await b.state.write(() => builderB.setHorizon(T0));
@@ -155,15 +160,7 @@ describe('pending events (applied, not committed yet)', () => {
     const pending = new PendingRows();
     const a = await view(pending);
     const committed: number[] = [];
-    const builder = new ViewBuilder(a.state, {
-      topic: 't',
-      partitions: [0],
-      window: { events: 1000, ms: 0 },
-      log: silentLogger(),
-      commitMs: 50,
-      onPending: (batch) => pending.add(batch),
-      onCommitted: (seq) => committed.push(seq),
-    });
+    const builder = publishing(a.state, pending, committed, { commitMs: 50 });
     await a.state.write(() => builder.setHorizon(0));
     const r = rng(3);
     await builder.apply([batch(0, 0, events(r, 0, 10))]);
@@ -187,15 +184,7 @@ describe('pending events (applied, not committed yet)', () => {
     // Commits that take 60 ms, longer than the cadence.
     const slow: StateStore = { ...a.state, write: (fn, topic, offsets) => a.state.write(fn, topic, offsets).then(() => new Promise((r) => setTimeout(r, 60))) };
     const committed: number[] = [];
-    const builder = new ViewBuilder(slow, {
-      topic: 't',
-      partitions: [0],
-      window: { events: 1000, ms: 0 },
-      log: silentLogger(),
-      commitMs: 5,
-      onPending: (batch) => pending.add(batch),
-      onCommitted: (seq) => committed.push(seq),
-    });
+    const builder = publishing(slow, pending, committed, { commitMs: 5 });
     await slow.write(() => builder.setHorizon(0));
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     const r = rng(6);
@@ -220,16 +209,7 @@ describe('pending events (applied, not committed yet)', () => {
     const pending = new PendingRows();
     const a = await view(pending);
     const committed: number[] = [];
-    const builder = new ViewBuilder(a.state, {
-      topic: 't',
-      partitions: [0],
-      window: { events: 1000, ms: 0 },
-      log: silentLogger(),
-      recordsPerCommit: 100,
-      commitMs: 10,
-      onPending: (batch) => pending.add(batch),
-      onCommitted: (seq) => committed.push(seq),
-    });
+    const builder = publishing(a.state, pending, committed, { recordsPerCommit: 100, commitMs: 10 });
     await a.state.write(() => builder.setHorizon(0));
     // The topic holds far more than a transaction's worth beyond these fetches: the view is far behind.
     await builder.apply([{ ...batch(0, 0, events(rng(4), 0, 50)), highWatermark: 10_000 }]);
