@@ -517,11 +517,7 @@ export class ViewReader {
     for (let i = 0; i < ROW_HEADER; i++) h[at + i] = bytes[i]!;
     // lmdb-js's shared value buffer reports the value's length but is larger: copy n bytes.
     const n = bytes.length - ROW_HEADER;
-    if (this.at + n + 64 > this.out.length) {
-      const bigger = Buffer.allocUnsafeSlow(Math.max(this.out.length * 2, this.at + n + 4096));
-      this.out.copy(bigger, 0, 0, this.at);
-      this.out = bigger;
-    }
+    this.reserve(n);
     this.out[this.at++] = COMMA;
     // The same buffer comes back for every value (until lmdb-js grows it): one view of its memory,
     // made again only when the buffer changes.
