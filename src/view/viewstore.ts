@@ -649,29 +649,15 @@ export class ViewReader {
     // At least one row, even when the pending ones fill the page: LMDB's newest must be older.
     this.read(q, lower, Math.max(1, want - n));
     const c = Math.min(this.count, want - n);
-    let newer = this.count === 0;
-    if (!newer) {
-      const r = rows[n - 1]!;
-      newer = this.saved.compare(r.buf, keyStart(r.b, r.i) + r.b.userBytes[r.i]!, r.b.ends[3 * r.i]!, 0, this.savedEnds[0]!) < 0;
-    }
-    if (newer) {
+    if (this.count === 0 || this.comparePending(0, rows[n - 1]!) < 0) {
       // The pending rows first: LMDB's rows move back n places in the arrays, not in the buffer.
       this.ends.copyWithin(n, 0, c);
       this.times.copyWithin(n, 0, c);
       this.headers.copyWithin(n * ROW_HEADER, 0, c * ROW_HEADER);
-      let at = PREFIX.length;
-      const out = this.out;
-      for (let j = 0; j < n; j++) {
-        const r = rows[j]!;
-        const b = r.b;
-        const from = b.ends[3 * r.i + 1]!;
-        out[at++] = COMMA;
-        out.set(b.bytes.subarray(from + ROW_HEADER, b.ends[3 * r.i + 2]!), at);
-        at += b.ends[3 * r.i + 2]! - from - ROW_HEADER;
-        this.headers.set(b.bytes.subarray(from, from + ROW_HEADER), j * ROW_HEADER);
-        this.times[j] = b.ts[r.i]!;
-        this.ends[j] = at;
-      }
+      // Into the gap reserved above, so append() never grows the buffer (which would drop LMDB's rows).
+      this.at = PREFIX.length;
+      this.count = 0;
+      for (let j = 0; j < n; j++) this.appendPending(rows[j]!);
       this.count = c + n;
       this.at = this.ends[c + n - 1]!;
     } else {
@@ -743,10 +729,7 @@ export class ViewReader {
       if (i >= count) c = -1;
       else if (j >= n) c = 1;
       else {
-        const r = rows[j]!;
-        const b = r.b;
-        const savedFrom = i === 0 ? 0 : this.savedEnds[i - 1]!;
-        c = this.saved.compare(r.buf, keyStart(b, r.i) + b.userBytes[r.i]!, b.ends[3 * r.i]!, savedFrom, this.savedEnds[i]!);
+        c = this.comparePending(i, rows[j]!);
       }
       if (c > 0) {
         // LMDB's row i: its comma and JSON, its header, its time.
@@ -760,14 +743,24 @@ export class ViewReader {
         this.ends[this.count++] = this.at;
         i++;
       } else {
-        const r = rows[j++]!;
-        const b = r.b;
-        this.append(b.bytes.subarray(b.ends[3 * r.i + 1]!, b.ends[3 * r.i + 2]!));
-        this.times[this.count] = b.ts[r.i]!;
-        this.ends[this.count++] = this.at;
+        this.appendPending(rows[j++]!);
         if (c === 0) i++;
       }
     }
+  }
+
+  /** Appends a pending event as the next row (its stored row through append(): header aside, comma and JSON). */
+  private appendPending(r: PendingRow): void {
+    const b = r.b;
+    this.append(b.bytes.subarray(b.ends[3 * r.i + 1]!, b.ends[3 * r.i + 2]!));
+    this.times[this.count] = b.ts[r.i]!;
+    this.ends[this.count++] = this.at;
+  }
+
+  /** Orders LMDB's row i (its saved T I) against a pending event, by their keys' bytes: < 0 when the row is older. */
+  private comparePending(i: number, r: PendingRow): number {
+    const b = r.b;
+    return this.saved.compare(r.buf, keyStart(b, r.i) + b.userBytes[r.i]!, b.ends[3 * r.i]!, i === 0 ? 0 : this.savedEnds[i - 1]!, this.savedEnds[i]!);
   }
 
   /** Room for `n` more bytes in the reply buffer. */
