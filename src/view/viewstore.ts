@@ -679,14 +679,15 @@ export class ViewReader {
     const out = this.pendingRows;
     out.length = 0;
     const k = this.pendingUpper.reset().name(q.userKey);
-    const list = this.pending!.rowsOf(k.buf.toString('latin1', 0, k.at));
+    const u = k.at;
+    const list = this.pending!.rowsOf(k.buf.toString('latin1', 0, u));
     if (list === undefined) return 0;
+    // by_event's prefix U E: the user part as written above (a long user key is hashed once).
+    const eventEnd = q.event === null ? 0 : this.pendingEvent.reset().part(k.buf, 0, u).name(q.event).at;
     this.upperBound(q, k);
     const upper = k.buf;
     const upperEnd = k.at;
     const code = q.type === null ? -1 : (TYPE_CODES.get(q.type) ?? -2);
-    let eventEnd = 0;
-    if (q.event !== null) eventEnd = this.pendingEvent.reset().name(q.userKey).name(q.event).at;
     const event = this.pendingEvent.buf;
     for (let j = list.length - 1; j >= 0 && out.length < want; j--) {
       const r: PendingRow = list[j]!;
