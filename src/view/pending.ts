@@ -188,7 +188,7 @@ export class PendingRows {
 }
 
 /** Orders two pending events by their events keys' bytes. */
-export function compareKeys(a: PendingRow, b: PendingRow): number {
+function compareKeys(a: PendingRow, b: PendingRow): number {
   const as = keyStart(a.b, a.i);
   const bs = keyStart(b.b, b.i);
   return a.buf.compare(b.buf, bs, b.b.ends[3 * b.i]!, as, a.b.ends[3 * a.i]!);
