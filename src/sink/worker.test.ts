@@ -1,30 +1,14 @@
 import { valueSymbol } from 'piscina';
 import { describe, expect, it } from 'vitest';
+import { eventRecord } from '../../test/support/events.js';
 import { EventCodec, type EventRecord } from '../schema/index.js';
 import { hashPair } from '../dedup/hash.js';
 import type { DecodeResult } from './types.js';
 import decode from './worker.js';
 
 const codec = new EventCodec();
-const event = (i: number, over: Partial<EventRecord> = {}): EventRecord => ({
-  event_id: `e-${i}`,
-  type: 'track',
-  event: 'Viewed',
-  user_id: `u-${i % 2}`,
-  anonymous_id: null,
-  timestamp: 1_763_700_000_000 + i,
-  sent_at: null,
-  received_at: 1_763_700_000_000 + i,
-  source: 'web',
-  category: null,
-  group_id: null,
-  name: null,
-  previous_id: null,
-  properties: '{}',
-  traits: '{}',
-  context: '{}',
-  ...over,
-});
+const event = (i: number, over: Partial<EventRecord> = {}): EventRecord =>
+  eventRecord({ event_id: `e-${i}`, event: 'Viewed', user_id: `u-${i % 2}`, timestamp: 1_763_700_000_000 + i, received_at: 1_763_700_000_000 + i, ...over });
 
 function task(values: Buffer[]) {
   const all = Buffer.concat(values);

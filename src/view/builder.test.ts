@@ -2,40 +2,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { eventRecord, recordBatch } from '../../test/support/events.js';
 import { silentLogger } from '../common/log.js';
-import type { ReadBatch, ReadRecord } from '../kafka/reader.js';
-import { EventCodec, type EventRecord } from '../schema/index.js';
+import type { ReadBatch } from '../kafka/reader.js';
+import type { EventRecord } from '../schema/index.js';
 import { attachState, openState, type StateStore } from '../state/statestore.js';
 import { ViewBuilder } from './builder.js';
 import { DAY_MS, readHorizon, ViewReader, VIEW_DATABASES } from './viewstore.js';
 
-const codec = new EventCodec();
 const T0 = Date.UTC(2026, 9, 1);
 
-const event = (i: number, user: string, ts: number, over: Partial<EventRecord> = {}): EventRecord => ({
-  event_id: `e-${i}`,
-  type: 'track',
-  event: 'Clicked',
-  user_id: user,
-  anonymous_id: null,
-  timestamp: ts,
-  sent_at: null,
-  received_at: T0 + 30 * DAY_MS + i,
-  source: 'web',
-  category: null,
-  group_id: null,
-  name: null,
-  previous_id: null,
-  properties: '{}',
-  traits: '{}',
-  context: '{}',
-  ...over,
-});
-
-function batch(partition: number, first: number, events: readonly EventRecord[]): ReadBatch {
-  const records: ReadRecord[] = events.map((e, i) => ({ offset: String(first + i), key: null, value: codec.encode(e), timestamp: '0' }));
-  return { topic: 't', partition, records, lastOffset: first + events.length - 1, highWatermark: first + events.length };
-}
+const event = (i: number, user: string, ts: number, over: Partial<EventRecord> = {}): EventRecord =>
+  eventRecord({ event_id: `e-${i}`, user_id: user, timestamp: ts, received_at: T0 + 30 * DAY_MS + i, ...over });
 
 describe('view builder', () => {
   const dirs: string[] = [];
@@ -66,9 +44,9 @@ describe('view builder', () => {
     const b = new ViewBuilder(state, { topic: 't', partitions: [0], window: { events: 1000, ms: 0 }, log: silentLogger() });
     await state.write(() => b.setHorizon(0));
     const first = [event(1, 'u', T0), event(2, 'u', T0 + 1)];
-    await b.apply([batch(0, 0, first)]);
-    await b.apply([batch(0, 0, first)]); // the same records again (a re-join)
-    await b.apply([batch(0, 2, [event(1, 'u', T0 + 3)])]); // a client resend of e-1
+    await b.apply([recordBatch(0, 0, first)]);
+    await b.apply([recordBatch(0, 0, first)]); // the same records again (a re-join)
+    await b.apply([recordBatch(0, 2, [event(1, 'u', T0 + 3)])]); // a client resend of e-1
     await b.flush();
     expect(b.counts).toMatchObject({ applied: 2, redelivered: 2, resent: 1 });
     expect(state.offsets('t')).toEqual(new Map([[0, 3]]));
@@ -80,13 +58,13 @@ describe('view builder', () => {
     const opts = { topic: 't', partitions: [0, 1], window: { events: 1000, ms: 0 }, log: silentLogger(), now: () => T0 };
     const killed = new ViewBuilder(state, opts);
     await state.write(() => killed.setHorizon(0));
-    await killed.apply([batch(0, 0, [event(1, 'u', T0)])]);
+    await killed.apply([recordBatch(0, 0, [event(1, 'u', T0)])]);
     // Partition 1 first appears in a later commit, well within the window snapshot interval.
-    await killed.apply([batch(1, 0, [event(2, 'v', T0 + 1)])]);
+    await killed.apply([recordBatch(1, 0, [event(2, 'v', T0 + 1)])]);
     await killed.flush();
     // kill -9: no saveAll(). The next process's builder on the same state gets a resend of e-2.
     const next = new ViewBuilder(state, opts);
-    await next.apply([batch(1, 1, [event(2, 'v', T0 + 4)])]);
+    await next.apply([recordBatch(1, 1, [event(2, 'v', T0 + 4)])]);
     await next.flush();
     expect(next.counts).toMatchObject({ applied: 0, resent: 1 });
     expect(state.offsets('t')).toEqual(new Map([[0, 1], [1, 2]]));
@@ -103,7 +81,7 @@ describe('view builder', () => {
       if (u % 2 === 0) events.push(event(events.length, `old-${u}`, T0 + u));
       events.push(event(events.length, u % 2 === 0 ? `old-${u}` : `new-${u}`, T0 + 10 * DAY_MS + u));
     }
-    await b.apply([batch(0, 0, events)]);
+    await b.apply([recordBatch(0, 0, events)]);
     await b.flush();
     // After every commit of the move: a user with an event older than the stored horizon is never
     // answered from the view alone (the page goes on in ClickHouse). Marking early only costs a query.
@@ -153,7 +131,7 @@ describe('view builder', () => {
   it('while far behind the topic, gathers one transaction over several fetches, and commits what it gathered once near the end', async () => {
     const { state, b, queued, events } = await catchingUp({ catchUpRecords: 500 });
     const reader = readerOf(state);
-    const fetch = (from: number, to: number) => ({ ...batch(0, from, events.slice(from, to)), highWatermark: 1000 });
+    const fetch = (from: number, to: number) => ({ ...recordBatch(0, from, events.slice(from, to)), highWatermark: 1000 });
     // 950 records still to read: the first fetches are gathered, nothing is committed yet.
     await b.apply([fetch(0, 50)]);
     await b.apply([fetch(50, 300)]);
@@ -170,8 +148,8 @@ describe('view builder', () => {
 
   it('queues a catching-up transaction once it holds its bytes bound, whatever its records', async () => {
     const { state, b, queued, events } = await catchingUp({ catchUpBytes: 1 });
-    await b.apply([{ ...batch(0, 0, events.slice(0, 50)), highWatermark: 1000 }]);
-    await b.apply([{ ...batch(0, 50, events.slice(50, 80)), highWatermark: 1000 }]);
+    await b.apply([{ ...recordBatch(0, 0, events.slice(0, 50)), highWatermark: 1000 }]);
+    await b.apply([{ ...recordBatch(0, 50, events.slice(50, 80)), highWatermark: 1000 }]);
     await b.flush();
     expect(queued).toEqual([50, 80]);
     expect(state.offsets('t')).toEqual(new Map([[0, 80]]));
@@ -183,14 +161,14 @@ describe('view builder', () => {
     await state.write(() => b.setHorizon(0));
     const writtenAt = (rb: ReadBatch, ms: number): ReadBatch => ({ ...rb, records: rb.records.map((r) => ({ ...r, timestamp: String(ms) })) });
     // One fetch, two partitions: one transaction, as old as its older partition's record.
-    await b.apply([writtenAt(batch(0, 0, [event(1, 'u', T0)]), T0 - 250), writtenAt(batch(1, 0, [event(2, 'v', T0)]), T0 - 4000)]);
+    await b.apply([writtenAt(recordBatch(0, 0, [event(1, 'u', T0)]), T0 - 250), writtenAt(recordBatch(1, 0, [event(2, 'v', T0)]), T0 - 4000)]);
     await b.flush();
     const t = b.takeTimings();
     expect(t).toHaveLength(2);
     expect(t[0]).toBeGreaterThanOrEqual(0);
     expect(t[1]).toBe(4);
     expect(b.takeTimings()).toEqual([]);
-    await b.apply([writtenAt(batch(0, 1, [event(3, 'u', T0)]), T0 + 60_000)]); // a producer clock ahead of this one
+    await b.apply([writtenAt(recordBatch(0, 1, [event(3, 'u', T0)]), T0 + 60_000)]); // a producer clock ahead of this one
     await b.flush();
     expect(b.takeTimings()[1]).toBe(0);
   });

@@ -2,41 +2,22 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { eventRecord, recordBatch } from '../../test/support/events.js';
 import { silentLogger } from '../common/log.js';
 import { partitionForKey } from '../kafka/partitioner.js';
 import type { ReadBatch } from '../kafka/reader.js';
-import { EventCodec, type EventRecord } from '../schema/index.js';
+import type { EventRecord } from '../schema/index.js';
 import { openState, type StateStore } from '../state/statestore.js';
 import { ViewBuilder } from './builder.js';
 import { TopicGrowth } from './growth.js';
 import { VIEW_DATABASES } from './viewstore.js';
 
-const codec = new EventCodec();
 const T0 = Date.UTC(2026, 9, 1);
 
-const event = (id: string, user: string, receivedAt: number): EventRecord => ({
-  event_id: id,
-  type: 'track',
-  event: 'Clicked',
-  user_id: user,
-  anonymous_id: null,
-  timestamp: T0,
-  sent_at: null,
-  received_at: receivedAt,
-  source: 'web',
-  category: null,
-  group_id: null,
-  name: null,
-  previous_id: null,
-  properties: '{}',
-  traits: '{}',
-  context: '{}',
-});
+const event = (id: string, user: string, receivedAt: number): EventRecord => eventRecord({ event_id: id, user_id: user, timestamp: T0, received_at: receivedAt });
 
 /** One record keyed by its user, as ingest writes it. */
-function batch(partition: number, offset: number, e: EventRecord): ReadBatch {
-  return { topic: 't', partition, records: [{ offset: String(offset), key: Buffer.from(e.user_id!), value: codec.encode(e), timestamp: String(e.received_at) }], lastOffset: offset, highWatermark: offset + 1 };
-}
+const batch = (partition: number, offset: number, e: EventRecord): ReadBatch => recordBatch(partition, offset, [e], true);
 
 /** A user whose key hashes to another partition of `after` than of `before`. */
 function movedUser(before: number, after: number, holds: (p: number) => boolean = () => true): string {

@@ -1,15 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { rng } from '../../test/support/rng.js';
 import { tempDir } from '../../test/support/env.js';
+import { eventRecord, recordBatch } from '../../test/support/events.js';
 import { silentLogger } from '../common/log.js';
-import type { ReadBatch, ReadRecord } from '../kafka/reader.js';
-import { EVENT_TYPES, EventCodec, type EventRecord } from '../schema/index.js';
+import { EVENT_TYPES, type EventRecord } from '../schema/index.js';
 import { attachState, openState, type StateStore } from '../state/statestore.js';
 import { ViewBuilder, type BuilderOptions } from './builder.js';
 import { PendingRows } from './pending.js';
 import { DAY_MS, ViewReader, VIEW_DATABASES, type ViewQuery } from './viewstore.js';
 
-const codec = new EventCodec();
 const T0 = Date.UTC(2026, 9, 1);
 const NAMES = ['Clicked', 'Viewed', 'Ünïcode näme'];
 const USERS = ['a', 'b', 'ünï', 'c'.repeat(300), 'd'];
@@ -20,32 +19,20 @@ function events(r: () => number, from: number, n: number): EventRecord[] {
   for (let i = from; i < from + n; i++) {
     const type = EVENT_TYPES[Math.floor(r() * EVENT_TYPES.length)]!;
     const x = r();
-    out.push({
-      event_id: x < 0.05 ? `x${'y'.repeat(420)}-${i}` : x < 0.1 ? `é-${i % 7}` : `e-${i}`,
-      type,
-      event: type === 'track' ? NAMES[Math.floor(r() * NAMES.length)]! : null,
-      user_id: USERS[Math.floor(r() * USERS.length)]!,
-      anonymous_id: null,
-      // A tenth older than the horizon (T0): ClickHouse's; many share a millisecond.
-      timestamp: r() < 0.1 ? T0 - DAY_MS + i : T0 + Math.floor(r() * 50) * 1000 + (r() < 0.5 ? 0 : Math.floor(r() * 3)),
-      sent_at: null,
-      received_at: T0 + 30 * DAY_MS + i,
-      source: 'web',
-      category: null,
-      group_id: null,
-      name: null,
-      previous_id: null,
-      properties: `{"i":${i}}`,
-      traits: '{}',
-      context: '{}',
-    });
+    out.push(
+      eventRecord({
+        event_id: x < 0.05 ? `x${'y'.repeat(420)}-${i}` : x < 0.1 ? `é-${i % 7}` : `e-${i}`,
+        type,
+        event: type === 'track' ? NAMES[Math.floor(r() * NAMES.length)]! : null,
+        user_id: USERS[Math.floor(r() * USERS.length)]!,
+        // A tenth older than the horizon (T0): ClickHouse's; many share a millisecond.
+        timestamp: r() < 0.1 ? T0 - DAY_MS + i : T0 + Math.floor(r() * 50) * 1000 + (r() < 0.5 ? 0 : Math.floor(r() * 3)),
+        received_at: T0 + 30 * DAY_MS + i,
+        properties: `{"i":${i}}`,
+      }),
+    );
   }
   return out;
-}
-
-function batch(partition: number, first: number, evs: readonly EventRecord[]): ReadBatch {
-  const records: ReadRecord[] = evs.map((e, i) => ({ offset: String(first + i), key: null, value: codec.encode(e), timestamp: '0' }));
-  return { topic: 't', partition, records, lastOffset: first + evs.length - 1, highWatermark: first + evs.length };
 }
 
 /** A builder of partition 0 publishing into `pending`, recording its commits in `committed`. */
@@ -103,7 +90,7 @@ describe('pending events (applied, not committed yet)', () => {
       // Resends: a few events of earlier rounds again (the window drops them in both views).
       if (round > 0 && r() < 0.3) evs.push(...events(rng(round), Math.max(0, i - 30), 3));
       i += evs.length;
-      const fetch = [batch(p, offsets[p]!, evs)];
+      const fetch = [recordBatch(p, offsets[p]!, evs)];
       offsets[p]! += evs.length;
       await builderA.apply(fetch);
       await builderB.apply(fetch);
@@ -163,7 +150,7 @@ describe('pending events (applied, not committed yet)', () => {
     const builder = publishing(a.state, pending, committed, { commitMs: 50 });
     await a.state.write(() => builder.setHorizon(0));
     const r = rng(3);
-    await builder.apply([batch(0, 0, events(r, 0, 10))]);
+    await builder.apply([recordBatch(0, 0, events(r, 0, 10))]);
     await builder.tick();
     // Readable at once, not committed: no offset stored yet.
     expect(pending.size).toBe(10);
@@ -188,13 +175,13 @@ describe('pending events (applied, not committed yet)', () => {
     await slow.write(() => builder.setHorizon(0));
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     const r = rng(6);
-    await builder.apply([batch(0, 0, events(r, 0, 10))]);
+    await builder.apply([recordBatch(0, 0, events(r, 0, 10))]);
     await sleep(10);
     await builder.tick(); // queues the first (due, nothing in flight)
-    await builder.apply([batch(0, 10, events(r, 10, 10))]);
+    await builder.apply([recordBatch(0, 10, events(r, 10, 10))]);
     await sleep(10);
     await builder.tick(); // the first still commits: waits
-    await builder.apply([batch(0, 20, events(r, 20, 10))]); // due: queued here, after the first
+    await builder.apply([recordBatch(0, 20, events(r, 20, 10))]); // due: queued here, after the first
     await builder.flush();
     expect(committed).toEqual([1, 2]);
     expect(a.state.offsets('t')).toEqual(new Map([[0, 30]]));
@@ -212,10 +199,10 @@ describe('pending events (applied, not committed yet)', () => {
     const builder = publishing(a.state, pending, committed, { recordsPerCommit: 100, commitMs: 10 });
     await a.state.write(() => builder.setHorizon(0));
     // The topic holds far more than a transaction's worth beyond these fetches: the view is far behind.
-    await builder.apply([{ ...batch(0, 0, events(rng(4), 0, 50)), highWatermark: 10_000 }]);
+    await builder.apply([{ ...recordBatch(0, 0, events(rng(4), 0, 50)), highWatermark: 10_000 }]);
     await new Promise((resolve) => setTimeout(resolve, 30));
     await builder.tick();
-    await builder.apply([{ ...batch(0, 50, events(rng(5), 50, 30)), highWatermark: 10_000 }]);
+    await builder.apply([{ ...recordBatch(0, 50, events(rng(5), 50, 30)), highWatermark: 10_000 }]);
     await builder.flush();
     // Both fetches in one transaction (the timer queued nothing), and nothing published: nobody
     // waits for a build's events.

@@ -2,9 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventRecord } from '../../test/support/events.js';
 import { rng } from '../../test/support/rng.js';
 import { silentLogger } from '../common/log.js';
-import { EVENT_TYPES, type EventRecord, type EventType } from '../schema/index.js';
+import { EVENT_TYPES, type EventType } from '../schema/index.js';
 import { attachState, openState, type StateStore } from '../state/statestore.js';
 import { ROW_HEADER, storedEvent } from './render.js';
 import { ageHorizon, DAY_MS, ViewReader, ViewWriter, VIEW_DATABASES, widenedWindow, type ViewQuery } from './viewstore.js';
@@ -45,24 +46,16 @@ function events(): Stored[] {
       const event = type === 'track' ? NAMES[Math.floor(r() * NAMES.length)]! : null;
       // One in fifty is a JSON of 64 KiB or more (a row without field offsets).
       const big = r() < 0.02;
-      const rec: EventRecord = {
+      const rec = eventRecord({
         event_id: id,
         type,
         event,
         user_id: user,
-        anonymous_id: null,
         timestamp: ts,
-        sent_at: null,
         received_at: ts + 5,
-        source: 'web',
-        category: null,
-        group_id: null,
         name: type === 'page' ? 'Home' : null,
-        previous_id: null,
         properties: big ? JSON.stringify({ pad: 'p'.repeat(70_000) }) : `{"i":${n}}`,
-        traits: '{}',
-        context: '{}',
-      };
+      });
       const stored = storedEvent(rec);
       // One in ten without field offsets in its header (as if too long for them): read all the same.
       if (r() < 0.1) stored.fill(0, 0, ROW_HEADER);

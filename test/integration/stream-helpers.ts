@@ -11,6 +11,7 @@ import type { Kafka } from 'kafkajs';
 import type { Env } from '../../src/config/index.js';
 import { EventCodec, type EventRecord } from '../../src/schema/index.js';
 import { kafkaBrokers, uniqueTopicEnv } from '../support/env.js';
+import { eventRecord } from '../support/events.js';
 import { spawnWithPort, type PortProcess } from '../support/portproc.js';
 
 const codec = new EventCodec();
@@ -143,25 +144,7 @@ export function writeRules(dir: string, rules: unknown[]): string {
 
 /** An event at time `t` (event time and arrival), of `user`, with properties. */
 export function event(t: number, over: Partial<EventRecord> = {}): EventRecord {
-  return {
-    event_id: randomUUID(),
-    type: 'track',
-    event: 'Order Completed',
-    user_id: 'user-1',
-    anonymous_id: null,
-    timestamp: t,
-    sent_at: null,
-    received_at: t,
-    source: 'web',
-    category: null,
-    group_id: null,
-    name: null,
-    previous_id: null,
-    properties: '{}',
-    traits: '{}',
-    context: '{}',
-    ...over,
-  };
+  return eventRecord({ event_id: randomUUID(), event: 'Order Completed', user_id: 'user-1', timestamp: t, received_at: t, ...over });
 }
 
 /** Writes events keyed by user (as the edge does), and rejected records with their headers. */
