@@ -10,7 +10,7 @@
 // turns (the order flips between rounds and patterns): a warm-up, then wrk's 32 connections for
 // BENCH_QUERY_AB_SECONDS (5). Per run: req/s, p50/p99, the host's steal share, and the server's
 // CPU µs per page, of the process and of its main thread (the HTTP thread,
-// /proc/<pid>/task/<pid>/stat), its main thread's scavenges and its anonymous RSS (heaps, not the
+// /proc/<pid>/task/<pid>/stat), its main thread's scavenges and mark-compacts, and its anonymous RSS (heaps, not the
 // mapped view); then the medians per root and pattern.
 //
 //   BENCH_QUERY_ROWS (200000), BENCH_QUERY_AB_ROUNDS (2), BENCH_QUERY_AB_WRITES (0: events/s
@@ -177,6 +177,9 @@ interface Row {
   /** The server's main-thread scavenges during the run: how many, and their mean pause (ms). */
   scavenges: number;
   scavenge_mean_ms: number;
+  /** Its main-thread mark-compact GCs (V8's major and incremental marking) during the run, and their total pause (ms). */
+  majors: number;
+  majors_ms: number;
   us_per_page: number;
   main_us_per_page: number;
   reply_bytes: number;
@@ -275,7 +278,8 @@ async function main(): Promise<void> {
           const cores = (k: 'main' | 'background' | 'other') => Math.round(((th1[k] - th0[k]) / wall) * 100) / 100;
           const shares = cpuShares(t0, cpuTicks());
           const g1 = await metrics(port);
-          const gc = (k: string) => (g1.get(`trackhouse_nodejs_gc_duration_seconds_${k}:minor`) ?? 0) - (g0.get(`trackhouse_nodejs_gc_duration_seconds_${k}:minor`) ?? 0);
+          const gc = (k: string, kind = 'minor') => (g1.get(`trackhouse_nodejs_gc_duration_seconds_${k}:${kind}`) ?? 0) - (g0.get(`trackhouse_nodejs_gc_duration_seconds_${k}:${kind}`) ?? 0);
+          const majors = gc('count', 'major') + gc('count', 'incremental');
           const n = result.requests.total;
           const row: Row = {
             round,
@@ -292,6 +296,8 @@ async function main(): Promise<void> {
             server_loop: { p99: Math.round((g1.get('trackhouse_nodejs_eventloop_lag_p99_seconds') ?? 0) * 1e5) / 100, max: Math.round((g1.get('trackhouse_nodejs_eventloop_lag_max_seconds') ?? 0) * 1e5) / 100 },
             scavenges: gc('count'),
             scavenge_mean_ms: Math.round((gc('sum') / Math.max(1, gc('count'))) * 1e5) / 100,
+            majors,
+            majors_ms: Math.round((gc('sum', 'major') + gc('sum', 'incremental')) * 1e4) / 10,
             us_per_page: Math.round((cpu / n) * 1e7) / 10,
             main_us_per_page: Math.round((mainCpu / n) * 1e7) / 10,
             reply_bytes: Math.round(result.throughput.total / Math.max(1, n)),
@@ -334,10 +340,10 @@ async function main(): Promise<void> {
   const lines = [
     `${rate ? `Paced: ${rate} req/s offered (${LOADGEN === 'wrk' ? "wrk's open-loop schedule" : "autocannon's overallRate, in this process: no send lag"}). ` : 'Closed loop. '}${writeRate} events/s written in the background. Load generator: ${LOADGEN}.`,
     '',
-    '| server | root | access | round | req/s | p50 ms | p99 ms | p99.9 ms | max ms | send lag p99 ms | load generator loop delay p99 ms | server loop delay p99 / max ms | scavenges (mean ms) | CPU µs/page (process) | main thread µs/page | cores main / background / other | view lag at end (records) | view records/s | freshness probes (lost): p50 / p99 / max ms | reply bytes | steal % | anon RSS MB |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| server | root | access | round | req/s | p50 ms | p99 ms | p99.9 ms | max ms | send lag p99 ms | load generator loop delay p99 ms | server loop delay p99 / max ms | scavenges (mean ms) | mark-compacts (total ms) | CPU µs/page (process) | main thread µs/page | cores main / background / other | view lag at end (records) | view records/s | freshness probes (lost): p50 / p99 / max ms | reply bytes | steal % | anon RSS MB |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
-  for (const r of out) lines.push(`| ${r.server} | ${r.root} | ${r.pattern} | ${r.round} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.p999} | ${r.max} | ${r.lag_p99 ?? '-'} | ${r.loadgen_loop_p99} | ${r.server_loop.p99} / ${r.server_loop.max} | ${r.scavenges} (${r.scavenge_mean_ms}) | ${r.us_per_page} | ${r.main_us_per_page} | ${r.cores.main} / ${r.cores.background} / ${r.cores.other} | ${r.view_lag} | ${r.view_per_s} | ${r.fresh ? `${r.fresh.probes} (${r.fresh.lost}): ${r.fresh.p50} / ${r.fresh.p99} / ${r.fresh.max}` : '-'} | ${r.reply_bytes} | ${r.steal_pct ?? '-'} | ${r.rss_mb} |`);
+  for (const r of out) lines.push(`| ${r.server} | ${r.root} | ${r.pattern} | ${r.round} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.p999} | ${r.max} | ${r.lag_p99 ?? '-'} | ${r.loadgen_loop_p99} | ${r.server_loop.p99} / ${r.server_loop.max} | ${r.scavenges} (${r.scavenge_mean_ms}) | ${r.majors} (${r.majors_ms}) | ${r.us_per_page} | ${r.main_us_per_page} | ${r.cores.main} / ${r.cores.background} / ${r.cores.other} | ${r.view_lag} | ${r.view_per_s} | ${r.fresh ? `${r.fresh.probes} (${r.fresh.lost}): ${r.fresh.p50} / ${r.fresh.p99} / ${r.fresh.max}` : '-'} | ${r.reply_bytes} | ${r.steal_pct ?? '-'} | ${r.rss_mb} |`);
   lines.push('', '| access | server | median CPU µs/page (process) | median main thread µs/page | median req/s | median p99 ms | median p99.9 ms | median send lag p99 ms | median scavenges (mean ms) | median anon RSS MB |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor((a.length - 1) / 2)]!;
   for (const pattern of ['uniform', 'zipf', 'hot'] as const) {
