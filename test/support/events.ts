@@ -1,5 +1,6 @@
 // Event records and Kafka batches of them for unit tests: a test names only the fields it is about,
 // and the view's tests encode batches one way.
+import { emptyRecord } from '../../src/ingest/normalize.js';
 import type { ReadBatch, ReadRecord } from '../../src/kafka/reader.js';
 import { EventCodec, type EventRecord } from '../../src/schema/index.js';
 
@@ -7,25 +8,8 @@ const codec = new EventCodec();
 
 /** A track event of user `u` with every optional field empty; `over` sets what the test is about. */
 export function eventRecord(over: Partial<EventRecord> = {}): EventRecord {
-  return {
-    event_id: 'e-0',
-    type: 'track',
-    event: 'Clicked',
-    user_id: 'u',
-    anonymous_id: null,
-    timestamp: Date.UTC(2026, 9, 1),
-    sent_at: null,
-    received_at: Date.UTC(2026, 9, 1),
-    source: 'web',
-    category: null,
-    group_id: null,
-    name: null,
-    previous_id: null,
-    properties: '{}',
-    traits: '{}',
-    context: '{}',
-    ...over,
-  };
+  const t = Date.UTC(2026, 9, 1);
+  return { ...emptyRecord(), event_id: 'e-0', event: 'Clicked', user_id: 'u', timestamp: t, received_at: t, source: 'web', ...over };
 }
 
 /**
