@@ -65,7 +65,7 @@ import { cpuSeconds, threadTimes } from './lib/cpu.js';
 import { QUERY_BACKGROUND } from '../src/common/threads.js';
 import { envPairs, rssMb, words } from './lib/proc.js';
 import { cpuShares, cpuSpeed, cpuTicks } from './lib/cpuspeed.js';
-import { child, DATA_END_MS, hotPaths, load, LOADGEN, paths, prepareData, READ_KEY, SEED, setHotUsers, waitReady, waitStreamCaughtUp, metrics, type Pattern } from './query.js';
+import { child, DATA_END_MS, gcDelta, hotPaths, load, LOADGEN, paths, prepareData, READ_KEY, SEED, setHotUsers, waitReady, waitStreamCaughtUp, metrics, type Pattern } from './query.js';
 import type { BenchContext } from './types.js';
 
 const root = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -278,8 +278,11 @@ async function main(): Promise<void> {
           const cores = (k: 'main' | 'background' | 'other') => Math.round(((th1[k] - th0[k]) / wall) * 100) / 100;
           const shares = cpuShares(t0, cpuTicks());
           const g1 = await metrics(port);
-          const gc = (k: string, kind = 'minor') => (g1.get(`trackhouse_nodejs_gc_duration_seconds_${k}:${kind}`) ?? 0) - (g0.get(`trackhouse_nodejs_gc_duration_seconds_${k}:${kind}`) ?? 0);
-          const majors = gc('count', 'major') + gc('count', 'incremental');
+          const gc = gcDelta(g0, g1);
+          const none = { count: 0, ms: 0 };
+          const minor = gc.minor ?? none;
+          const major = gc.major ?? none;
+          const incremental = gc.incremental ?? none;
           const n = result.requests.total;
           const row: Row = {
             round,
@@ -294,10 +297,10 @@ async function main(): Promise<void> {
             lag_p99: lag ? Math.round(lag.getValueAtPercentile(99)) / 1000 : null,
             loadgen_loop_p99: Math.round(loop.percentile(99) / 1e4) / 100,
             server_loop: { p99: Math.round((g1.get('trackhouse_nodejs_eventloop_lag_p99_seconds') ?? 0) * 1e5) / 100, max: Math.round((g1.get('trackhouse_nodejs_eventloop_lag_max_seconds') ?? 0) * 1e5) / 100 },
-            scavenges: gc('count'),
-            scavenge_mean_ms: Math.round((gc('sum') / Math.max(1, gc('count'))) * 1e5) / 100,
-            majors,
-            majors_ms: Math.round((gc('sum', 'major') + gc('sum', 'incremental')) * 1e4) / 10,
+            scavenges: minor.count,
+            scavenge_mean_ms: Math.round((minor.ms / Math.max(1, minor.count)) * 100) / 100,
+            majors: major.count + incremental.count,
+            majors_ms: Math.round((major.ms + incremental.ms) * 10) / 10,
             us_per_page: Math.round((cpu / n) * 1e7) / 10,
             main_us_per_page: Math.round((mainCpu / n) * 1e7) / 10,
             reply_bytes: Math.round(result.throughput.total / Math.max(1, n)),

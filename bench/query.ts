@@ -446,7 +446,7 @@ function gcText(gc: Record<string, { count: number; ms: number }>): string {
   return `${minor.count} (${minor.ms}), ${other.reduce((n, [, v]) => n + v.count, 0)} (${Math.round(other.reduce((n, [, v]) => n + v.ms, 0) * 10) / 10})`;
 }
 
-function gcDelta(before: Map<string, number>, after: Map<string, number>): Record<string, { count: number; ms: number }> {
+export function gcDelta(before: Map<string, number>, after: Map<string, number>): Record<string, { count: number; ms: number }> {
   const out: Record<string, { count: number; ms: number }> = {};
   for (const kind of ['minor', 'major', 'incremental', 'weakcb']) {
     const d = (k: string) => (after.get(`trackhouse_nodejs_gc_duration_seconds_${k}:${kind}`) ?? 0) - (before.get(`trackhouse_nodejs_gc_duration_seconds_${k}:${kind}`) ?? 0);
