@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rng } from '../../test/support/rng.js';
 import { tempDir } from '../../test/support/env.js';
@@ -156,7 +157,7 @@ describe('pending events (applied, not committed yet)', () => {
     expect(pending.size).toBe(10);
     expect(committed).toEqual([]);
     expect(a.state.offsets('t').size).toBe(0);
-    await new Promise((resolve) => setTimeout(resolve, 60));
+    await sleep(60);
     await builder.tick();
     await builder.flush();
     expect(committed).toEqual([1]);
@@ -169,11 +170,10 @@ describe('pending events (applied, not committed yet)', () => {
     const pending = new PendingRows();
     const a = await view(pending);
     // Commits that take 60 ms, longer than the cadence.
-    const slow: StateStore = { ...a.state, write: (fn, topic, offsets) => a.state.write(fn, topic, offsets).then(() => new Promise((r) => setTimeout(r, 60))) };
+    const slow: StateStore = { ...a.state, write: (fn, topic, offsets) => a.state.write(fn, topic, offsets).then(() => sleep(60)) };
     const committed: number[] = [];
     const builder = publishing(slow, pending, committed, { commitMs: 5 });
     await slow.write(() => builder.setHorizon(0));
-    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     const r = rng(6);
     await builder.apply([recordBatch(0, 0, events(r, 0, 10))]);
     await sleep(10);
@@ -200,7 +200,7 @@ describe('pending events (applied, not committed yet)', () => {
     await a.state.write(() => builder.setHorizon(0));
     // The topic holds far more than a transaction's worth beyond these fetches: the view is far behind.
     await builder.apply([{ ...recordBatch(0, 0, events(rng(4), 0, 50)), highWatermark: 10_000 }]);
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await sleep(30);
     await builder.tick();
     await builder.apply([{ ...recordBatch(0, 50, events(rng(5), 50, 30)), highWatermark: 10_000 }]);
     await builder.flush();
