@@ -410,17 +410,11 @@ export class ViewBuilder {
         this.opts.topic,
         g.offsets,
       )
-      .then(
-        () => {
-          this.inFlight--;
-          this.committed(queuedAt, g.oldest);
-          this.opts.onCommitted?.(g.seq);
-        },
-        (err: unknown) => {
-          this.inFlight--;
-          throw err;
-        },
-      );
+      .then(() => {
+        this.committed(queuedAt, g.oldest);
+        this.opts.onCommitted?.(g.seq);
+      })
+      .finally(() => this.inFlight--);
     this.inFlight++;
     if (snapshot) this.lastSnapshot = this.now();
     await previous;
