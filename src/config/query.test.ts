@@ -17,6 +17,7 @@ describe('query config', () => {
       viewCommitMs: 250,
       viewCatchUpRecords: 320_000,
       viewCatchUpBytes: 384 * 1024 * 1024,
+      viewBulkRecords: 1_000_000,
       shards: 1,
       shardIndex: 0,
       shardUrl: null,

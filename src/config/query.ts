@@ -65,6 +65,7 @@ export const querySchema = z
     QUERY_VIEW_COMMIT_MS: int(250, 0, 60_000),
     QUERY_VIEW_CATCHUP_RECORDS: int(320_000, 100, 10_000_000),
     QUERY_VIEW_CATCHUP_BYTES: int(384 * 1024 * 1024, 1024 * 1024, 2 ** 40),
+    QUERY_VIEW_BULK_RECORDS: int(1_000_000, 0, 2 ** 50),
     QUERY_SHARDS: int(1, 1, 1024),
     QUERY_SHARD_INDEX: optionalInt(0, 1023),
     QUERY_SHARD_URL: optionalStr(),
@@ -130,6 +131,8 @@ export const querySchema = z
     viewCatchUpRecords: e.QUERY_VIEW_CATCHUP_RECORDS,
     /** Decoded bytes such a transaction holds at most until queued (the one committing holds as much again). */
     viewCatchUpBytes: e.QUERY_VIEW_CATCHUP_BYTES,
+    /** An empty view facing at least this many records is built by sorting (src/view/bulk.ts); 0: never. */
+    viewBulkRecords: e.QUERY_VIEW_BULK_RECORDS,
     /** Replicas the view's partitions are spread over (1: every replica holds every partition). */
     shards: e.QUERY_SHARDS,
     /** This replica's shard: it holds partitions p with p mod shards = shardIndex. */

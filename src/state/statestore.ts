@@ -86,6 +86,8 @@ export interface StateStore {
   /** A small JSON value kept beside the data (written in the transaction it is queued in). */
   getMeta<T>(key: string): T | undefined;
   putMeta(key: string, value: unknown): void;
+  /** Removes a meta value (in the transaction it is queued in). */
+  removeMeta(key: string): void;
   /** Bytes in use by the data (pages of every database, free pages excluded). */
   usedBytes(): number;
   /** Bytes the file takes on disk (blocks allocated). */
@@ -269,6 +271,9 @@ function wrap(o: Opened, dir: string, wiped: string | null, noSync: boolean, own
     putMeta(key, value) {
       void meta.put(key, value);
     },
+    removeMeta(key) {
+      void meta.remove(key);
+    },
     usedBytes() {
       let pages = 0;
       for (const db of [...dbs.values(), meta, offsetsDb]) {
@@ -313,10 +318,14 @@ function diskUsage(file: string): number {
   return statSync(file).blocks * 512;
 }
 
-// lmdb-js 2.9 honours `exclusiveStart` and `inclusiveEnd` in range reads (read.js) but its types leave them out.
+// lmdb-js 2.9 honours `exclusiveStart` and `inclusiveEnd` in range reads (read.js), and put()'s
+// options (write.js: `append` is MDB_APPEND), but its types leave them out.
 declare module 'lmdb' {
   interface RangeOptions {
     exclusiveStart?: boolean;
     inclusiveEnd?: boolean;
+  }
+  interface Database<V, K> {
+    put(id: K, value: V, options: PutOptions): Promise<boolean>;
   }
 }

@@ -24,6 +24,7 @@ import { ResendWindow } from '../dedup/resendwindow.js';
 import { partitionForKey } from '../kafka/partitioner.js';
 import type { ReadBatch as PartitionBatch } from '../kafka/reader.js';
 import type { StateStore } from '../state/statestore.js';
+import { BULK_META, mergeRuns, Runs, serializeRun } from './bulk.js';
 import { decodeRecords, type DecodedRecords, type DecodeTask } from './decode.js';
 import type { Decoder } from './decodepool.js';
 import { packPending, type PendingBatch } from './pending.js';
@@ -93,6 +94,8 @@ export interface BuilderOptions {
    * so far and whether anything of this builder's is committed yet (a test hook kills the process here).
    */
   afterQueued?: (records: number, committed: boolean) => void;
+  /** A bulk build's merge (./bulk.ts MergeOptions): events per transaction, a user's index entries held at most. */
+  bulkMerge?: { perTransaction?: number; userEntries?: number };
 }
 
 /** Counters since start (the thread reports them; metrics and progress logs read them). */
@@ -196,6 +199,10 @@ export class ViewBuilder {
   private readonly fresh: number[] = [];
   private readonly freshMarks: number[] = [];
   private publishing = false;
+  /** The runs of a bulk build in progress (./bulk.ts), or null. */
+  private bulk: Runs | null = null;
+  /** A bulk build was given up (a stop before it finished): nothing more is written. */
+  private abandoned = false;
 
   constructor(
     private readonly state: StateStore,
@@ -345,6 +352,7 @@ export class ViewBuilder {
 
   /** Records in Kafka not yet applied (by the high watermarks seen) are at least a catching-up transaction's worth. */
   private farBehind(): boolean {
+    if (this.bulk !== null) return true;
     let lag = 0;
     for (const [p, high] of this.high) lag += Math.max(0, high - (this.next.get(p) ?? 0));
     return lag >= this.perCommit;
@@ -385,8 +393,9 @@ export class ViewBuilder {
    */
   private async queue(): Promise<void> {
     const g = this.gathered;
-    if (g.parts.length === 0) return;
+    if (g.parts.length === 0 || this.abandoned) return;
     this.gathered = gathering(++this.seq);
+    if (this.bulk !== null) return this.queueRun(g, this.bulk);
     const order = this.order;
     // A partition's first commit always carries its window: its offsets must never be stored
     // without one, or a restart would take resends of the events before them again.
@@ -419,6 +428,86 @@ export class ViewBuilder {
     if (snapshot) this.lastSnapshot = this.now();
     await previous;
     this.opts.afterQueued?.(this.counts.records, previous !== this.initial);
+  }
+
+  /**
+   * A bulk build's queue(): the gathered events become a run, in exact key order; only the users
+   * to mark go to LMDB now (view_meta, which the merge does not write). Offsets are kept in memory
+   * until the merge commits them (finishBulk()).
+   */
+  private async queueRun(g: Gathered, runs: Runs): Promise<void> {
+    const { parts, keys } = g;
+    const entries = this.order.exact((pa, ra, pb, rb) => {
+      const ea = parts[pa]!.keyEnds;
+      const eb = parts[pb]!.keyEnds;
+      return keys[pa]!.compare(keys[pb]!, eb[3 * rb]!, eb[3 * rb + 1]!, ea[3 * ra]!, ea[3 * ra + 1]!);
+    });
+    this.order.reset();
+    for (let i = 0; i < entries.n; i++) this.writer.countDecoded(parts[entries.part[i]!]!, entries.record[i]!);
+    const chunks = serializeRun(parts, keys, g.json, entries);
+    const marks =
+      g.marks.length === 0
+        ? Promise.resolve()
+        : this.state.write(() => {
+            for (let i = 0; i < g.marks.length; i += 2) {
+              const d = g.parts[g.marks[i]!]!;
+              const k = g.marks[i + 1]!;
+              this.writer.markOlderKey(g.keys[g.marks[i]!]!, d.keyEnds[3 * k]!, d.userBytes[k]!);
+            }
+          });
+    const previous = this.committing;
+    const queuedAt = performance.now();
+    this.committing = Promise.all([runs.write(chunks, entries.n), marks])
+      .then(() => this.committed(queuedAt, g.oldest))
+      .finally(() => this.inFlight--);
+    this.inFlight++;
+    await previous;
+  }
+
+  /**
+   * Starts a bulk build (./bulk.ts) of this empty view, its runs in `dir`: transactions become
+   * runs until flush() merges them and commits the offsets. The state is marked until then, so
+   * a view stopped or killed before is wiped at its next open.
+   */
+  async startBulk(dir: string): Promise<void> {
+    const events = (this.state.db('events').getStats() as { entryCount: number }).entryCount;
+    if (events > 0 || this.next.size > 0) throw new Error('a bulk build needs an empty view');
+    await this.state.write(() => this.state.putMeta(BULK_META, { startedAt: new Date(this.now()).toISOString() }));
+    this.bulk = new Runs(dir);
+  }
+
+  /** Whether a bulk build is in progress. */
+  get bulkBuilding(): boolean {
+    return this.bulk !== null;
+  }
+
+  /** Merges a bulk build's runs into LMDB, then commits the offsets, windows and day stats (the build's end). */
+  private async finishBulk(runs: Runs): Promise<void> {
+    const started = performance.now();
+    this.opts.log.info({ runs: runs.count, events: runs.events, runBytes: runs.bytes }, 'view bulk build: merging its runs into the view');
+    try {
+      const counts = await mergeRuns(this.state, runs, {
+        ...this.opts.bulkMerge,
+        log: this.opts.log,
+        afterCommit: () => this.opts.afterQueued?.(this.counts.records, true),
+      });
+      const offsets = new Map(this.next);
+      for (const [p, next] of offsets) this.windowAt.set(p, Math.max(this.windowAt.get(p) ?? 0, next));
+      await this.state.write(
+        () => {
+          this.writer.flushDays();
+          this.saveWindows();
+          this.state.removeMeta(BULK_META);
+        },
+        this.opts.topic,
+        offsets,
+      );
+      this.lastSnapshot = this.now();
+      this.opts.log.info({ ...counts, seconds: Math.round((performance.now() - started) / 100) / 10 }, 'view bulk build: merged');
+      this.opts.onCommitted?.(this.seq - 1);
+    } finally {
+      runs.remove();
+    }
   }
 
   private committed(queuedAt: number, oldest: number): void {
@@ -463,10 +552,28 @@ export class ViewBuilder {
   async flush(): Promise<void> {
     await this.queue();
     await this.committing;
+    const runs = this.bulk;
+    if (runs !== null) {
+      this.bulk = null;
+      this.committing = this.finishBulk(runs);
+      await this.committing;
+    }
   }
 
-  /** Saves every window with its offset (at stop, so a restart replays nothing). */
+  /**
+   * Saves every window with its offset (at stop, so a restart replays nothing). A bulk build in
+   * progress is given up instead: merging could take longer than a stop may, and its state is
+   * wiped and built again at the next start.
+   */
   async saveAll(): Promise<void> {
+    if (this.bulk !== null) {
+      const runs = this.bulk;
+      this.abandoned = true;
+      await this.committing.catch(() => {});
+      runs.remove();
+      this.opts.log.warn({ applied: this.counts.applied }, 'view bulk build stopped before its end: the view is built again at the next start');
+      return;
+    }
     await this.flush();
     await this.state.write(() => this.saveWindows());
   }

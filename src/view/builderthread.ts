@@ -8,7 +8,9 @@
 // the state left off. Progress goes to the log every few seconds until the view has caught up with
 // the offsets the topic had at start, and to the main thread as reports (metrics, /readyz).
 import { randomBytes } from 'node:crypto';
+import { statfsSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../common/log.js';
 import type { Config } from '../config/index.js';
@@ -18,6 +20,7 @@ import { attachState } from '../state/statestore.js';
 import { ErasureList, type UserErasure } from '../erasure/list.js';
 import { TopicGrowth } from './growth.js';
 import { ViewBuilder, type BackfillRow, type BuilderCounts, type CommitTimings } from './builder.js';
+import { BULK_DISK_PER_RECORD } from './bulk.js';
 import { createDecoder } from './decodepool.js';
 import { pendingTransfer, type PendingBatch } from './pending.js';
 import { nameThread, THREAD } from '../common/threads.js';
@@ -337,6 +340,18 @@ async function main(data: ViewWorkerData): Promise<void> {
     await Promise.all(backfills);
   }
   if (stopping) return;
+  // An empty view in front of a large backlog is built by sorting (./bulk.ts), if the disk has room for its runs.
+  const backlog = growth.partitions.reduce((n, p) => n + Math.max(0, (target.get(p) ?? 0) - (low.get(p) ?? 0)), 0);
+  if (q.viewBulkRecords > 0 && ranges.length === 0 && builder.next.size === 0 && backlog >= q.viewBulkRecords) {
+    const free = freeBytes(data.path);
+    const need = backlog * BULK_DISK_PER_RECORD;
+    if (free !== null && free < need) {
+      log.warn({ records: backlog, freeBytes: free, neededBytes: need }, 'too little free disk for a bulk build of the view: it is built by inserting instead (slower)');
+    } else {
+      await builder.startBulk(path.join(data.path, 'bulk'));
+      log.info({ records: backlog }, 'view bulk build: the view is empty and the topic holds many records, so they are sorted into runs and merged (the view is wiped and built again if this process stops before the end)');
+    }
+  }
   await checkCaughtUp();
   void maintain();
   const fetchBytes = 16 * 1024 * 1024;
@@ -387,4 +402,14 @@ async function main(data: ViewWorkerData): Promise<void> {
     await checkCaughtUp();
     await checkFollowing();
   });
+}
+
+/** Bytes free for this process on the file system of `dir`, or null if unknown. */
+function freeBytes(dir: string): number | null {
+  try {
+    const s = statfsSync(dir);
+    return s.bavail * s.bsize;
+  } catch {
+    return null;
+  }
 }

@@ -58,6 +58,26 @@ export class PutOrder {
     }
   }
 
+  /**
+   * The entries in exact key order, for a bulk build's runs (./bulk.ts): `tie` compares two entries
+   * whose first 12 bytes are equal by their whole keys (0: equal keys, kept in the order added).
+   */
+  exact(tie: (partA: number, recordA: number, partB: number, recordB: number) => number): { n: number; part: Uint16Array; record: Uint32Array } {
+    const n = this.n;
+    const order = this.order;
+    order.length = n;
+    for (let i = 0; i < n; i++) order[i] = i;
+    const { hi, lo, part, record } = this;
+    order.sort((a, b) => hi[a]! - hi[b]! || lo[a]! - lo[b]! || tie(part[a]!, record[a]!, part[b]!, record[b]!) || a - b);
+    const out = { n, part: new Uint16Array(n), record: new Uint32Array(n) };
+    for (let i = 0; i < n; i++) {
+      const e = order[i]!;
+      out.part[i] = part[e]!;
+      out.record[i] = record[e]!;
+    }
+    return out;
+  }
+
   private grow(): void {
     this.hi = doubled(this.hi, Float64Array);
     this.lo = doubled(this.lo, Float64Array);

@@ -10,6 +10,7 @@ import { Counter, Gauge, Histogram, type Registry } from '../common/metrics.js';
 import type { Config } from '../config/index.js';
 import { userHash, type ErasureList, type UserErasure } from '../erasure/list.js';
 import { openState, type StateStore } from '../state/statestore.js';
+import { interruptedBulk } from './bulk.js';
 import { readBackfill } from './backfill.js';
 import { PendingRows } from './pending.js';
 import { readHorizon, ViewReader, VIEW_DATABASES, widenedWindow, type ViewWindow } from './viewstore.js';
@@ -116,7 +117,7 @@ export async function startView(opts: ViewOptions): Promise<View> {
     // Partitions added to the topic since the state was written (while the view ran, or while it
     // was stopped): kept, not rebuilt; the new partitions are read from their first record.
     keeps: (stored, wanted) => keepsGrownView(stored, wanted, config.query.shards, config.query.shardIndex),
-    wipeIf: (s) => widenedWindow(s.getMeta<ViewWindow>(WINDOW_META), readHorizon(s.db('view_meta')), window, Date.now()),
+    wipeIf: (s) => interruptedBulk(s) ?? widenedWindow(s.getMeta<ViewWindow>(WINDOW_META), readHorizon(s.db('view_meta')), window, Date.now()),
     dbOptions: reader.dbOptions,
     log,
   });

@@ -185,12 +185,21 @@ export class ViewWriter {
     const value = json.subarray(k === 0 ? 0 : d.jsonEnds[k - 1]!, d.jsonEnds[k]!);
     void this.events.put(pk, value);
     void this.byType.put(keys.subarray(e[3 * k + 1]!, e[3 * k + 2]!), EMPTY);
-    let bytes = e[3 * k + 2]! - e[3 * k]! + value.length;
     if (e[3 * k + 3]! > e[3 * k + 2]!) {
       const code = d.typeCode[k]!;
       void this.byEvent.put(keys.subarray(e[3 * k + 2]!, e[3 * k + 3]!), this.typeValue.get(code) ?? Buffer.from([code]));
-      bytes += e[3 * k + 3]! - e[3 * k + 2]! + 1;
     }
+    return this.countDecoded(d, k);
+  }
+
+  /**
+   * Counts record k of a decoded task in the day stats as putDecoded() does, without the puts (a
+   * bulk build writes them later: ./bulk.ts). Returns the bytes it adds.
+   */
+  countDecoded(d: DecodedRecords, k: number): number {
+    const e = d.keyEnds;
+    let bytes = e[3 * k + 2]! - e[3 * k]! + d.jsonEnds[k]! - (k === 0 ? 0 : d.jsonEnds[k - 1]!);
+    if (e[3 * k + 3]! > e[3 * k + 2]!) bytes += e[3 * k + 3]! - e[3 * k + 2]! + 1;
     this.count(d.ts[k]!, bytes);
     return bytes;
   }

@@ -1,0 +1,203 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { eventRecord, recordBatch } from '../../test/support/events.js';
+import { silentLogger } from '../common/log.js';
+import type { ReadBatch } from '../kafka/reader.js';
+import { EVENT_TYPES, type EventRecord } from '../schema/index.js';
+import { openState, type StateStore } from '../state/statestore.js';
+import { ViewBuilder, type BuilderOptions } from './builder.js';
+import { BULK_META, interruptedBulk } from './bulk.js';
+import { DAY_MS, VIEW_DATABASES } from './viewstore.js';
+
+const T0 = Date.UTC(2026, 9, 1);
+
+/** A deterministic generator (mulberry32), so a failure can be replayed. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Fetches of three partitions (each user on one, as the producer keys them) with what makes the
+ * order hard: users whose keys share their first 12 bytes and more, short and non-ASCII ones, events
+ * of one user in the same millisecond, resends within the window, copies of one (user, time, id)
+ * beyond it with another type or name, events without a name, undecodable records, events older
+ * than the horizon.
+ */
+function fetches(seed: number, events: number): ReadBatch[][] {
+  const rnd = random(seed);
+  const users = [
+    ...Array.from({ length: 30 }, (_, i) => `user-with-a-long-shared-prefix-${i % 3}-${i}`),
+    ...Array.from({ length: 10 }, (_, i) => `u${i}`),
+    'ü-ñ',
+    'x'.repeat(300),
+  ];
+  const per: EventRecord[][] = [[], [], []];
+  const sent: EventRecord[] = [];
+  for (let i = 0; i < events; i++) {
+    const u = Math.floor(rnd() * users.length);
+    const partition = u % 3;
+    let e: EventRecord;
+    const roll = rnd();
+    if (roll < 0.05 && sent.length > 0) {
+      // A resend (maybe within the window) or a copy of an earlier identity with other fields.
+      const earlier = sent[Math.floor(rnd() * sent.length)]!;
+      e = { ...earlier, type: EVENT_TYPES[Math.floor(rnd() * EVENT_TYPES.length)]!, event: rnd() < 0.5 ? earlier.event : `Other ${i % 4}`, received_at: T0 + 40 * DAY_MS + i };
+      per[users.indexOf(e.user_id!) % 3]!.push(e);
+      continue;
+    }
+    const ts = roll < 0.08 ? T0 - 400 * DAY_MS : T0 + Math.floor(rnd() * 20) * 3_600_000 + (rnd() < 0.3 ? 0 : Math.floor(rnd() * 1000));
+    e = eventRecord({
+      event_id: rnd() < 0.02 ? 'x'.repeat(390 + Math.floor(rnd() * 20)) + String(i % 5) : `e-${i}`,
+      user_id: users[u]!,
+      timestamp: ts,
+      received_at: T0 + 40 * DAY_MS + i,
+      type: EVENT_TYPES[Math.floor(rnd() * EVENT_TYPES.length)]!,
+      event: rnd() < 0.15 ? null : `Event ${Math.floor(rnd() * 6)}`,
+    });
+    sent.push(e);
+    per[partition]!.push(e);
+  }
+  const out: ReadBatch[][] = [];
+  const at = [0, 0, 0];
+  // Fetches of 1-120 records per partition, partitions interleaved, one undecodable record here and there.
+  while (at.some((a, p) => a < per[p]!.length)) {
+    const fetch: ReadBatch[] = [];
+    for (let p = 0; p < 3; p++) {
+      const n = Math.min(per[p]!.length - at[p]!, 1 + Math.floor(rnd() * 120));
+      if (n === 0) continue;
+      const b = recordBatch(p, at[p]!, per[p]!.slice(at[p]!, at[p]! + n), true);
+      if (rnd() < 0.2) (b.records[0] as { value: Buffer | null }).value = Buffer.from([0xff, 0x01]);
+      fetch.push({ ...b, highWatermark: per[p]!.length });
+      at[p]! += n;
+    }
+    out.push(fetch);
+  }
+  return out;
+}
+
+/** Every entry of every database and the offsets, as hex, for byte-for-byte comparison. */
+function contents(state: StateStore): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const name of VIEW_DATABASES) {
+    out[name] = [...state.db(name).getRange({ snapshot: false })].map(({ key, value }) => `${key.toString('hex')}=${value.toString('hex')}`);
+  }
+  out.offsets = [...state.offsets('t')].map(([p, n]) => `${p}:${n}`);
+  return out;
+}
+
+/** Per database: the same entries, or the first that differs (a whole-state diff is too long to show). */
+function expectSame(got: Record<string, string[]>, want: Record<string, string[]>): void {
+  for (const name of Object.keys(want)) {
+    const g = got[name]!;
+    const w = want[name]!;
+    const i = w.findIndex((x, j) => g[j] !== x);
+    expect({ name, count: g.length, firstDifference: i < 0 ? null : { at: i, got: g[i], want: w[i] } }).toEqual({ name, count: w.length, firstDifference: null });
+  }
+}
+
+describe('bulk build', () => {
+  const dirs: string[] = [];
+  const states: StateStore[] = [];
+  afterEach(async () => {
+    for (const s of states.splice(0)) await s.close();
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  async function open(): Promise<StateStore> {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'view-bulk-'));
+    dirs.push(dir);
+    const state = await openState({ path: dir, databases: VIEW_DATABASES, identity: { t: 1 }, log: silentLogger() });
+    states.push(state);
+    return state;
+  }
+
+  const options = (over: Partial<BuilderOptions> = {}): BuilderOptions => ({
+    topic: 't',
+    partitions: [0, 1, 2],
+    // A small window, so copies of an identity beyond it are written twice (the later one wins).
+    window: { events: 40, ms: 0 },
+    log: silentLogger(),
+    now: () => T0 + 41 * DAY_MS,
+    recordsPerCommit: 100,
+    catchUpRecords: 150,
+    ...over,
+  });
+
+  async function build(state: StateStore, data: ReadBatch[][], bulk: boolean, over: Partial<BuilderOptions> = {}): Promise<ViewBuilder> {
+    const b = new ViewBuilder(state, options(over));
+    await state.write(() => b.setHorizon(T0 - 100 * DAY_MS));
+    if (bulk) await b.startBulk(path.join(state.path, 'bulk'));
+    for (const f of data) await b.apply(f);
+    await b.flush();
+    // Both states' resend windows saved at their ends (else each holds the snapshot of its own last save).
+    await b.saveAll();
+    return b;
+  }
+
+  it.each([
+    ['many runs, small merge transactions', 11, 3_000, { perTransaction: 37 }],
+    ['users with more index entries than it holds for sorting', 12, 2_000, { perTransaction: 500, userEntries: 7 }],
+  ])('leaves the state the inserting build leaves, byte for byte: %s', async (_, seed, events, merge) => {
+    const data = fetches(seed, events);
+    const inserted = await open();
+    const a = await build(inserted, data, false);
+    const sorted = await open();
+    const b = await build(sorted, data, true, { bulkMerge: merge });
+    expect(b.counts).toEqual(a.counts);
+    expect(a.counts.resent).toBeGreaterThan(0);
+    expect(a.counts.beyondHorizon).toBeGreaterThan(0);
+    expect(a.counts.invalid).toBeGreaterThan(0);
+    const want = contents(inserted);
+    expect(want.events!.length).toBeGreaterThan(events / 2);
+    expectSame(contents(sorted), want);
+    expect(sorted.getMeta(BULK_META)).toBeUndefined();
+    expect(existsSync(path.join(sorted.path, 'bulk'))).toBe(false);
+    expect(b.bulkBuilding).toBe(false);
+  });
+
+  it('goes on inserting after the merge, as the inserting build would', async () => {
+    const data = fetches(13, 2_400);
+    const first = data.slice(0, Math.floor(data.length / 2));
+    const rest = data.slice(first.length);
+    const inserted = await open();
+    const a = await build(inserted, data, false);
+    const sorted = await open();
+    const b = await build(sorted, first, true);
+    for (const f of rest) await b.apply(f);
+    await b.flush();
+    await b.saveAll();
+    expect(b.counts).toEqual(a.counts);
+    expectSame(contents(sorted), contents(inserted));
+  });
+
+  it('leaves a state stopped before the merge marked for wiping, with no offsets and no runs', async () => {
+    const state = await open();
+    const b = new ViewBuilder(state, options());
+    await state.write(() => b.setHorizon(0));
+    await b.startBulk(path.join(state.path, 'bulk'));
+    for (const f of fetches(14, 1_000)) await b.apply(f);
+    expect(existsSync(path.join(state.path, 'bulk'))).toBe(true);
+    await b.saveAll();
+    expect(state.offsets('t').size).toBe(0);
+    expect(state.db('events').getCount()).toBe(0);
+    expect(interruptedBulk(state)).toMatch(/bulk build \(started .*\) stopped before its end/);
+    expect(existsSync(path.join(state.path, 'bulk'))).toBe(false);
+  });
+
+  it('refuses to start on a view that holds events', async () => {
+    const state = await open();
+    const data = fetches(15, 300);
+    await build(state, data, false);
+    const b = new ViewBuilder(state, options());
+    await expect(b.startBulk(path.join(state.path, 'bulk'))).rejects.toThrow(/empty view/);
+  });
+});

@@ -1,0 +1,481 @@
+// A bulk build: an empty view in front of a large backlog is filled by sorting, not by inserting.
+//
+// Why: inserted, a build's events land on random leaves of three B-trees that outgrow the page
+// cache; every transaction copies (copy-on-write) a good part of their leaves, the file ends up
+// with pages ~65 % full, and from ~3 M events on the build waits for the disk (10 M events took
+// 226-247 s here on 2026-12-06, the kernel writing ~36 GB for an 18.7 GB file:
+// docs/architecture/view.md, "The 10 M runs"). Sorted first, every page is written once, full,
+// at the right edge of its tree (LMDB's MDB_APPEND).
+//
+// How: the builder takes records as usual (the sink's decisions, in partition order), but each
+// transaction it gathers becomes a run: its events in exact key order, written to a file. Once
+// the view has read what the topic held at start, the runs are merged (a k-way merge) and
+// appended to `events`, and each user's `by_type` / `by_event` entries, sorted per user, to their
+// trees (a user's keys in all three start with U, so users come in the same order in each). The
+// data goes in several transactions; the partitions' offsets and resend windows go in the last
+// one. Until then the state carries the `bulk` mark: a view found with it (a kill, a stop during
+// the build) is wiped at open and built again (src/view/view.ts).
+//
+// The result is the state the inserting build would leave, key for key and byte for byte
+// (src/view/bulk.test.ts): a key put twice keeps its last value in Kafka order, as LMDB's
+// overwrite does.
+import { closeSync, mkdirSync, openSync, readSync, rmSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from '../common/log.js';
+import type { Bytes, StateStore } from '../state/statestore.js';
+import type { DecodedRecords } from './decode.js';
+import { nameLength } from './keys.js';
+
+/** The meta key a state carries while a bulk build has not committed its offsets. */
+export const BULK_META = 'bulk';
+
+/** Why a state must be wiped: it carries the mark of a bulk build that never committed its offsets (else null). */
+export function interruptedBulk(state: Pick<StateStore, 'getMeta'>): string | null {
+  const mark = state.getMeta<{ startedAt?: string }>(BULK_META);
+  return mark === undefined ? null : `its bulk build (started ${mark.startedAt ?? 'at an unknown time'}) stopped before its end`;
+}
+
+/**
+ * Bytes of free disk a bulk build asks for per record: its runs (~0.8 KB per bench event) and the
+ * view beside them (~1.1 KB) until the merge ends, with room to spare.
+ */
+export const BULK_DISK_PER_RECORD = 2_500;
+
+/** A run record: u16 events key length, u16 by_type key length, u16 by_event key length, u8 type code, u8 0, u32 value length; then the keys and the value. */
+const HEADER = 12;
+/** Bytes of a run written (and read back) at a time. */
+const CHUNK = 8 << 20;
+/** Events per LMDB transaction of the merge (values stay referenced by lmdb-js until their commit). */
+export const MERGE_EVENTS = 50_000;
+/**
+ * A user's index entries held for sorting at most; a user with more has them put without
+ * MDB_APPEND, in sorted batches (the next user's keys are above all of them, so appending goes on).
+ */
+export const USER_ENTRIES = 262_144;
+
+const APPEND = { append: true } as const;
+const EMPTY = Buffer.alloc(0);
+const TYPE_VALUES = Array.from({ length: 256 }, (_, c) => Buffer.from([c]));
+
+/** The entries of one gathered transaction, in exact key order: entry i is record[i] of part[i]. */
+export interface RunEntries {
+  n: number;
+  part: Uint16Array;
+  record: Uint32Array;
+}
+
+/**
+ * Serializes a transaction's events (in `order`) as one run, in chunks ready to write. Each
+ * record's three keys are contiguous in its part's key slab, so one copy takes them all.
+ */
+export function serializeRun(parts: readonly DecodedRecords[], keys: readonly Buffer[], json: readonly Buffer[], order: RunEntries): Buffer[] {
+  const chunks: Buffer[] = [];
+  let buf = Buffer.allocUnsafeSlow(CHUNK);
+  let at = 0;
+  for (let i = 0; i < order.n; i++) {
+    const p = order.part[i]!;
+    const k = order.record[i]!;
+    const d = parts[p]!;
+    const e = d.keyEnds;
+    const k0 = e[3 * k]!;
+    const k1 = e[3 * k + 1]!;
+    const k2 = e[3 * k + 2]!;
+    const k3 = e[3 * k + 3]!;
+    const v0 = k === 0 ? 0 : d.jsonEnds[k - 1]!;
+    const v1 = d.jsonEnds[k]!;
+    const len = HEADER + (k3 - k0) + (v1 - v0);
+    if (buf.length - at < len) {
+      chunks.push(buf.subarray(0, at));
+      buf = Buffer.allocUnsafeSlow(Math.max(CHUNK, len));
+      at = 0;
+    }
+    buf.writeUInt16LE(k1 - k0, at);
+    buf.writeUInt16LE(k2 - k1, at + 2);
+    buf.writeUInt16LE(k3 - k2, at + 4);
+    buf[at + 6] = d.typeCode[k]!;
+    buf[at + 7] = 0;
+    buf.writeUInt32LE(v1 - v0, at + 8);
+    keys[p]!.copy(buf, at + HEADER, k0, k3);
+    json[p]!.copy(buf, at + HEADER + (k3 - k0), v0, v1);
+    at += len;
+  }
+  if (at > 0) chunks.push(buf.subarray(0, at));
+  return chunks;
+}
+
+/** The runs of one bulk build, in a directory of their own. */
+export class Runs {
+  private readonly files: string[] = [];
+  /** Events written to runs. */
+  events = 0;
+  bytes = 0;
+
+  constructor(readonly dir: string) {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  }
+
+  get count(): number {
+    return this.files.length;
+  }
+
+  /** Writes the next run; resolves once it is in the file. */
+  async write(chunks: readonly Buffer[], events: number): Promise<void> {
+    if (events === 0) return;
+    const file = path.join(this.dir, `run-${String(this.files.length).padStart(6, '0')}`);
+    this.files.push(file);
+    this.events += events;
+    for (const c of chunks) this.bytes += c.length;
+    await writeFile(file, chunks, { mode: 0o600 });
+  }
+
+  /** Deletes the runs (merged, or abandoned). */
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Cursors over every run, in the order written. */
+  open(): RunCursor[] {
+    return this.files.map((f, i) => new RunCursor(f, i));
+  }
+}
+
+/**
+ * Reads a run record by record. Each refill takes a new buffer: the keys and values handed to
+ * lmdb-js point into it until their transaction commits.
+ */
+export class RunCursor {
+  private readonly fd: number;
+  private buf: Buffer = EMPTY;
+  /** File offset of buf[0]. */
+  private base = 0;
+  /** Bytes of buf read from the file. */
+  private end = 0;
+  /** Where the next record starts in buf. */
+  private pos = 0;
+  /** The current record's parts in `chunk`: events key [pk0, pk1), by_type key [pk1, tk1), by_event key [tk1, ek1), value [ek1, v1). */
+  pk0 = 0;
+  pk1 = 0;
+  tk1 = 0;
+  ek1 = 0;
+  v1 = 0;
+  code = 0;
+  done = false;
+
+  constructor(
+    readonly file: string,
+    readonly run: number,
+  ) {
+    this.fd = openSync(file, 'r');
+  }
+
+  /** The buffer the current record lies in. */
+  get chunk(): Buffer {
+    return this.buf;
+  }
+
+  /** Moves to the next record (the first, on the first call); false at the end of the run. */
+  next(): boolean {
+    if (!this.ensure(HEADER)) {
+      this.close();
+      return false;
+    }
+    let b = this.buf;
+    let a = this.pos;
+    const pk = b.readUInt16LE(a);
+    const tk = b.readUInt16LE(a + 2);
+    const ek = b.readUInt16LE(a + 4);
+    const v = b.readUInt32LE(a + 8);
+    if (!this.ensure(HEADER + pk + tk + ek + v)) throw new Error(`bulk-build run ${this.file} ends inside a record: the file is truncated`);
+    b = this.buf;
+    a = this.pos;
+    this.code = b[a + 6]!;
+    this.pk0 = a + HEADER;
+    this.pk1 = this.pk0 + pk;
+    this.tk1 = this.pk1 + tk;
+    this.ek1 = this.tk1 + ek;
+    this.v1 = this.ek1 + v;
+    this.pos = this.v1;
+    return true;
+  }
+
+  /** Makes n bytes from pos available, reading them into a new buffer if needed; false at the end of the file. */
+  private ensure(n: number): boolean {
+    if (this.pos + n <= this.end) return true;
+    const fileAt = this.base + this.pos;
+    const size = Math.max(CHUNK, n);
+    const buf = Buffer.allocUnsafeSlow(size);
+    let got = 0;
+    while (got < size) {
+      const r = readSync(this.fd, buf, got, size - got, fileAt + got);
+      if (r === 0) break;
+      got += r;
+    }
+    this.buf = buf;
+    this.base = fileAt;
+    this.pos = 0;
+    this.end = got;
+    if (got === 0) return false;
+    if (got < n) throw new Error(`bulk-build run ${this.file} ends inside a record: the file is truncated`);
+    return true;
+  }
+
+  close(): void {
+    if (!this.done) {
+      this.done = true;
+      closeSync(this.fd);
+    }
+  }
+}
+
+/** What the merge wrote. */
+export interface MergeCounts {
+  events: number;
+  byType: number;
+  byEvent: number;
+  /** Users whose index entries outnumbered USER_ENTRIES (put without MDB_APPEND). */
+  largeUsers: number;
+}
+
+export interface MergeOptions {
+  /** Events per transaction (MERGE_EVENTS). */
+  perTransaction?: number;
+  /** A user's index entries held for sorting at most (USER_ENTRIES). */
+  userEntries?: number;
+  log: Logger;
+  /** Called after each transaction of the merge has committed (a test hook kills the process there). */
+  afterCommit?: () => void;
+}
+
+/**
+ * Merges the runs into the (empty) `events`, `by_type` and `by_event` databases, in transactions
+ * of `perTransaction` events, one committing while the next is queued. Resolves once the last has
+ * committed; the caller then commits the offsets.
+ */
+export async function mergeRuns(state: StateStore, runs: Runs, opts: MergeOptions): Promise<MergeCounts> {
+  const m = new Merger(state, runs.open(), opts.userEntries ?? USER_ENTRIES);
+  const per = opts.perTransaction ?? MERGE_EVENTS;
+  const started = performance.now();
+  let logged = started;
+  let previous: Promise<void> = Promise.resolve();
+  try {
+    while (!m.done) {
+      const commit = state.write(() => m.steps(per));
+      await previous;
+      opts.afterCommit?.();
+      previous = commit;
+      const now = performance.now();
+      if (now - logged >= 5_000) {
+        logged = now;
+        opts.log.info({ merged: m.read, events: runs.events, eventsPerSecond: Math.round(m.read / ((now - started) / 1000)) }, 'view bulk build merging its runs');
+      }
+    }
+  } finally {
+    await previous.catch(() => {});
+    m.close();
+  }
+  await previous;
+  const counts = m.counts;
+  const entries = (db: Bytes) => (db.getStats() as { entryCount: number }).entryCount;
+  const got = { events: entries(state.db('events')), byType: entries(state.db('by_type')), byEvent: entries(state.db('by_event')) };
+  // MDB_APPEND refuses a key not above the last one, and lmdb-js reports that as a put not done,
+  // not as an error: a count short here would be events lost, so the build stops instead.
+  if (got.events !== counts.events || (counts.largeUsers === 0 && (got.byType !== counts.byType || got.byEvent !== counts.byEvent))) {
+    throw new Error(`the view's bulk build wrote ${JSON.stringify(got)} entries where it put ${JSON.stringify(counts)}: keys out of order; the view is built again`);
+  }
+  return counts;
+}
+
+/** The k-way merge of the runs; `steps()` runs inside a write transaction. */
+class Merger {
+  private readonly events: Bytes;
+  private readonly byType: Bytes;
+  private readonly byEvent: Bytes;
+  /** Cursor indexes, a binary heap by (events key, run). */
+  private readonly heap: number[] = [];
+  /** The last record taken, not put yet: a later record with the same events key replaces it. */
+  private held: Buffer | null = null;
+  private heldPk0 = 0;
+  private heldPk1 = 0;
+  private heldV0 = 0;
+  private heldV1 = 0;
+  /** The user whose index entries are being gathered: U in userBuf[userAt, userAt + userLen). */
+  private userBuf: Buffer = EMPTY;
+  private userAt = 0;
+  private userLen = 0;
+  /** That user's by_type and by_event entries (buffer, start, end; type code), in the order taken. */
+  private readonly types = new Entries();
+  private readonly names = new Entries();
+  /** The user has had entries put without MDB_APPEND (more than userEntries of them). */
+  private large = false;
+  readonly counts: MergeCounts = { events: 0, byType: 0, byEvent: 0, largeUsers: 0 };
+  /** Records read from the runs. */
+  read = 0;
+  done = false;
+
+  constructor(
+    state: StateStore,
+    private readonly cursors: RunCursor[],
+    private readonly userEntries: number,
+  ) {
+    this.events = state.db('events');
+    this.byType = state.db('by_type');
+    this.byEvent = state.db('by_event');
+    for (let i = 0; i < cursors.length; i++) if (cursors[i]!.next()) this.push(i);
+    if (this.heap.length === 0) this.done = true;
+  }
+
+  /** Takes up to `n` records in key order and queues their puts (inside a write transaction). */
+  steps(n: number): void {
+    const heap = this.heap;
+    for (let i = 0; i < n && heap.length > 0; i++) {
+      const c = this.cursors[heap[0]!]!;
+      this.take(c);
+      if (c.next()) this.siftDown(0);
+      else {
+        const last = heap.pop()!;
+        if (heap.length > 0) {
+          heap[0] = last;
+          this.siftDown(0);
+        }
+      }
+    }
+    if (heap.length === 0) {
+      this.putHeld();
+      this.flushUser(true);
+      this.done = true;
+    }
+  }
+
+  private take(c: RunCursor): void {
+    this.read++;
+    const b = c.chunk;
+    // A key put twice: the later one (in Kafka order: runs are written in that order, and a run
+    // keeps it for equal keys) replaces the earlier, as the inserting build's overwrite does.
+    if (this.held === null || this.held.compare(b, c.pk0, c.pk1, this.heldPk0, this.heldPk1) !== 0) this.putHeld();
+    this.held = b;
+    this.heldPk0 = c.pk0;
+    this.heldPk1 = c.pk1;
+    this.heldV0 = c.ek1;
+    this.heldV1 = c.v1;
+    const u = nameLength(b, c.pk0);
+    if (u !== this.userLen || this.userBuf.compare(b, c.pk0, c.pk0 + u, this.userAt, this.userAt + this.userLen) !== 0) {
+      this.flushUser(true);
+      this.userBuf = b;
+      this.userAt = c.pk0;
+      this.userLen = u;
+      this.large = false;
+    }
+    this.types.add(b, c.pk1, c.tk1, 0);
+    if (c.ek1 > c.tk1) this.names.add(b, c.tk1, c.ek1, c.code);
+    if (this.types.n + this.names.n >= this.userEntries) this.flushUser(false);
+  }
+
+  private putHeld(): void {
+    const h = this.held;
+    if (h === null) return;
+    void this.events.put(h.subarray(this.heldPk0, this.heldPk1), h.subarray(this.heldV0, this.heldV1), APPEND);
+    this.counts.events++;
+    this.held = null;
+  }
+
+  /**
+   * Puts the user's gathered index entries, each tree's in key order (equal keys: the last taken).
+   * `userDone` false: the user has more to come, so these go without MDB_APPEND (later ones may sort
+   * below them), and so does the rest of this user's.
+   */
+  private flushUser(userDone: boolean): void {
+    if (!userDone && !this.large) {
+      this.large = true;
+      this.counts.largeUsers++;
+    }
+    const append = !this.large;
+    this.counts.byType += this.types.putSorted(this.byType, append, null);
+    this.counts.byEvent += this.names.putSorted(this.byEvent, append, TYPE_VALUES);
+  }
+
+  private less(a: number, b: number): boolean {
+    const x = this.cursors[a]!;
+    const y = this.cursors[b]!;
+    const c = x.chunk.compare(y.chunk, y.pk0, y.pk1, x.pk0, x.pk1);
+    return c < 0 || (c === 0 && x.run < y.run);
+  }
+
+  private push(i: number): void {
+    const heap = this.heap;
+    heap.push(i);
+    let k = heap.length - 1;
+    while (k > 0) {
+      const parent = (k - 1) >> 1;
+      if (!this.less(heap[k]!, heap[parent]!)) break;
+      [heap[k], heap[parent]] = [heap[parent]!, heap[k]!];
+      k = parent;
+    }
+  }
+
+  private siftDown(k: number): void {
+    const heap = this.heap;
+    const n = heap.length;
+    for (;;) {
+      const l = 2 * k + 1;
+      if (l >= n) return;
+      const r = l + 1;
+      const m = r < n && this.less(heap[r]!, heap[l]!) ? r : l;
+      if (!this.less(heap[m]!, heap[k]!)) return;
+      [heap[k], heap[m]] = [heap[m]!, heap[k]!];
+      k = m;
+    }
+  }
+
+  close(): void {
+    for (const c of this.cursors) c.close();
+  }
+}
+
+/** A user's entries of one index, in the order taken: key = buf[start, end), with a type code. */
+class Entries {
+  n = 0;
+  private bufs: Buffer[] = [];
+  private starts: number[] = [];
+  private ends: number[] = [];
+  private codes: number[] = [];
+  private readonly order: number[] = [];
+
+  add(buf: Buffer, start: number, end: number, code: number): void {
+    const i = this.n++;
+    this.bufs[i] = buf;
+    this.starts[i] = start;
+    this.ends[i] = end;
+    this.codes[i] = code;
+  }
+
+  /**
+   * Puts the entries in key order (equal keys once: the last taken) and forgets them; `values`
+   * null: empty values, else values[code]. Returns the puts made.
+   */
+  putSorted(db: Bytes, append: boolean, values: readonly Buffer[] | null): number {
+    const n = this.n;
+    if (n === 0) return 0;
+    const { bufs, starts, ends, codes, order } = this;
+    order.length = n;
+    for (let i = 0; i < n; i++) order[i] = i;
+    if (n > 1) order.sort((a, b) => bufs[a]!.compare(bufs[b]!, starts[b]!, ends[b]!, starts[a]!, ends[a]!) || a - b);
+    let puts = 0;
+    for (let j = 0; j < n; j++) {
+      const i = order[j]!;
+      if (j + 1 < n) {
+        const next = order[j + 1]!;
+        if (bufs[i]!.compare(bufs[next]!, starts[next]!, ends[next]!, starts[i]!, ends[i]!) === 0) continue;
+      }
+      const key = bufs[i]!.subarray(starts[i]!, ends[i]!);
+      const value = values === null ? EMPTY : values[codes[i]!]!;
+      void (append ? db.put(key, value, APPEND) : db.put(key, value));
+      puts++;
+    }
+    // Drop the references: the chunks they point into can go once their puts commit.
+    for (let i = 0; i < n; i++) this.bufs[i] = EMPTY;
+    this.n = 0;
+    return puts;
+  }
+}
