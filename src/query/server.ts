@@ -211,6 +211,7 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
         if (view.caughtUp()) return;
         const r = view.report();
         const lag = r === null ? null : r.partitions.reduce((n, p) => n + Math.max(0, p.high - p.next), 0);
+        if (r?.bulk === 'merging') throw new Error(`the view is merging its bulk build's runs (${r.counts.applied} events)`);
         throw new Error(lag === null ? 'the view is starting' : `the view is catching up with Kafka (${lag} records to go)`);
       },
     });

@@ -95,7 +95,7 @@ export interface BuilderOptions {
    */
   afterQueued?: (records: number, committed: boolean) => void;
   /** A bulk build's merge (./bulk.ts MergeOptions): events per transaction, a user's index entries held at most. */
-  bulkMerge?: { perTransaction?: number; userEntries?: number };
+  bulkMerge?: { perTransaction?: number; userEntries?: number; blockBytes?: number };
 }
 
 /** Counters since start (the thread reports them; metrics and progress logs read them). */
@@ -203,6 +203,8 @@ export class ViewBuilder {
   private bulk: Runs | null = null;
   /** A bulk build was given up (a stop before it finished): nothing more is written. */
   private abandoned = false;
+  /** A bulk build's runs are being merged. */
+  private merging = false;
 
   constructor(
     private readonly state: StateStore,
@@ -444,7 +446,7 @@ export class ViewBuilder {
     });
     this.order.reset();
     for (let i = 0; i < entries.n; i++) this.writer.countDecoded(parts[entries.part[i]!]!, entries.record[i]!);
-    const chunks = serializeRun(parts, keys, g.json, entries);
+    const chunks = serializeRun(parts, keys, g.json, entries, this.opts.bulkMerge?.blockBytes);
     const marks =
       g.marks.length === 0
         ? Promise.resolve()
@@ -478,13 +480,19 @@ export class ViewBuilder {
 
   /** Whether a bulk build is in progress. */
   get bulkBuilding(): boolean {
-    return this.bulk !== null;
+    return this.bulk !== null || this.merging;
+  }
+
+  /** A bulk build's phase: taking records into runs, or merging them; null when none is in progress. */
+  get bulkPhase(): 'runs' | 'merging' | null {
+    return this.merging ? 'merging' : this.bulk !== null ? 'runs' : null;
   }
 
   /** Merges a bulk build's runs into LMDB, then commits the offsets, windows and day stats (the build's end). */
   private async finishBulk(runs: Runs): Promise<void> {
     const started = performance.now();
     this.opts.log.info({ runs: runs.count, events: runs.events, runBytes: runs.bytes }, 'view bulk build: merging its runs into the view');
+    this.merging = true;
     try {
       const counts = await mergeRuns(this.state, runs, {
         ...this.opts.bulkMerge,
@@ -506,6 +514,7 @@ export class ViewBuilder {
       this.opts.log.info({ ...counts, seconds: Math.round((performance.now() - started) / 100) / 10 }, 'view bulk build: merged');
       this.opts.onCommitted?.(this.seq - 1);
     } finally {
+      this.merging = false;
       runs.remove();
     }
   }

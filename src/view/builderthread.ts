@@ -72,6 +72,8 @@ export interface BuilderReport {
   gaps: number;
   /** The transactions committed since the report before (./builder.ts CommitTimings). */
   commits: CommitTimings;
+  /** A bulk build's phase (./bulk.ts): sorting records into runs, or merging them into the view; null otherwise. */
+  bulk: 'runs' | 'merging' | null;
 }
 
 /** builder -> main */
@@ -208,6 +210,7 @@ async function main(data: ViewWorkerData): Promise<void> {
     backfilled: builder.backfilled,
     gaps: builder.gaps,
     commits: builder.takeTimings(),
+    bulk: builder.bulkPhase,
   });
   const post = (m: FromBuilder) => port.postMessage(m);
 

@@ -144,7 +144,7 @@ describe('bulk build', () => {
   }
 
   it.each([
-    ['many runs, small merge transactions', 11, 3_000, { perTransaction: 37 }],
+    ['many runs of many blocks, small merge transactions', 11, 3_000, { perTransaction: 37, blockBytes: 2_000 }],
     ['users with more index entries than it holds for sorting', 12, 2_000, { perTransaction: 500, userEntries: 7 }],
   ])('leaves the state the inserting build leaves, byte for byte: %s', async (_, seed, events, merge) => {
     const data = fetches(seed, events);
