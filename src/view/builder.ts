@@ -24,7 +24,7 @@ import { ResendWindow } from '../dedup/resendwindow.js';
 import { partitionForKey } from '../kafka/partitioner.js';
 import type { ReadBatch as PartitionBatch } from '../kafka/reader.js';
 import type { StateStore } from '../state/statestore.js';
-import { BULK_META, mergeRuns, Runs, serializeRun } from './bulk.js';
+import { BULK_META, mergeRuns, Runs, serializeRun, type BulkMark } from './bulk.js';
 import { decodeRecords, type DecodedRecords, type DecodeTask } from './decode.js';
 import type { Decoder } from './decodepool.js';
 import { packPending, type PendingBatch } from './pending.js';
@@ -471,11 +471,24 @@ export class ViewBuilder {
    * runs until flush() merges them and commits the offsets. The state is marked until then, so
    * a view stopped or killed before is wiped at its next open.
    */
-  async startBulk(dir: string): Promise<void> {
+  async startBulk(dir: string, attempt = 1): Promise<void> {
     const events = (this.state.db('events').getStats() as { entryCount: number }).entryCount;
     if (events > 0 || this.next.size > 0) throw new Error('a bulk build needs an empty view');
-    await this.state.write(() => this.state.putMeta(BULK_META, { startedAt: new Date(this.now()).toISOString() }));
+    await this.state.write(() => this.state.putMeta(BULK_META, { startedAt: new Date(this.now()).toISOString(), attempt } satisfies BulkMark));
     this.bulk = new Runs(dir);
+  }
+
+  /**
+   * A bulk build this process started and did not finish (its builder thread died: the state is
+   * the process's, so it cannot be wiped as at open): empties the events and their indexes and
+   * removes the mark. Returns the mark (its attempt number), or undefined when there was none.
+   */
+  async clearUnfinishedBulk(): Promise<BulkMark | undefined> {
+    const mark = this.state.getMeta<BulkMark>(BULK_META);
+    if (mark === undefined) return undefined;
+    await Promise.all(['events', 'by_type', 'by_event'].map((name) => this.state.db(name).clearAsync()));
+    await this.state.write(() => this.state.removeMeta(BULK_META));
+    return mark;
   }
 
   /** Whether a bulk build is in progress. */

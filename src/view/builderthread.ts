@@ -126,6 +126,13 @@ async function main(data: ViewWorkerData): Promise<void> {
     // (so every kill leaves progress for the next start to resume from).
     ...(killAfter > 0 ? { afterQueued: (records: number, committed: boolean) => void (committed && records >= killAfter && process.kill(process.pid, 'SIGKILL')) } : {}),
   });
+  // A bulk build this process began in a builder thread that died: its partial view goes (the
+  // state cannot be wiped while the process holds it open), and it begins again, by inserting if
+  // it was already the second attempt (a failure that repeats must not loop).
+  const unfinished = await builder.clearUnfinishedBulk();
+  if (unfinished !== undefined) {
+    log.warn({ ...unfinished }, 'the view builder stopped during a bulk build: its partial view is cleared, and the view is built again');
+  }
   // Users erased while this view was not running: their rows go before anything is read.
   const ERASED_AT = 'erasures/at';
   const erasedAt = state.getMeta<number>(ERASED_AT) ?? 0;
@@ -345,13 +352,14 @@ async function main(data: ViewWorkerData): Promise<void> {
   if (stopping) return;
   // An empty view in front of a large backlog is built by sorting (./bulk.ts), if the disk has room for its runs.
   const backlog = growth.partitions.reduce((n, p) => n + Math.max(0, (target.get(p) ?? 0) - (low.get(p) ?? 0)), 0);
-  if (q.viewBulkRecords > 0 && ranges.length === 0 && builder.next.size === 0 && backlog >= q.viewBulkRecords) {
+  const attempt = (unfinished?.attempt ?? 0) + 1;
+  if (q.viewBulkRecords > 0 && attempt <= 2 && ranges.length === 0 && builder.next.size === 0 && backlog >= q.viewBulkRecords) {
     const free = freeBytes(data.path);
     const need = backlog * BULK_DISK_PER_RECORD;
     if (free !== null && free < need) {
       log.warn({ records: backlog, freeBytes: free, neededBytes: need }, 'too little free disk for a bulk build of the view: it is built by inserting instead (slower)');
     } else {
-      await builder.startBulk(path.join(data.path, 'bulk'));
+      await builder.startBulk(path.join(data.path, 'bulk'), attempt);
       log.info({ records: backlog }, 'view bulk build: the view is empty and the topic holds many records, so they are sorted into runs and merged (the view is wiped and built again if this process stops before the end)');
     }
   }

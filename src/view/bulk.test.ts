@@ -193,6 +193,39 @@ describe('bulk build', () => {
     expect(existsSync(path.join(state.path, 'bulk'))).toBe(false);
   });
 
+  it('clears what a bulk build that died in its merge left, and builds again to the same state', async () => {
+    const data = fetches(16, 2_000);
+    const inserted = await open();
+    await build(inserted, data, false);
+    const state = await open();
+    let commits = 0;
+    const dying = new ViewBuilder(
+      state,
+      options({
+        bulkMerge: { perTransaction: 100 },
+        afterQueued: () => {
+          if (++commits === 3) throw new Error('the builder thread dies');
+        },
+      }),
+    );
+    await state.write(() => dying.setHorizon(T0 - 100 * DAY_MS));
+    await dying.startBulk(path.join(state.path, 'bulk'));
+    for (const f of data) await dying.apply(f);
+    await expect(dying.flush()).rejects.toThrow(/dies/);
+    expect(state.db('events').getCount()).toBeGreaterThan(0);
+    expect(state.offsets('t').size).toBe(0);
+
+    const next = new ViewBuilder(state, options());
+    expect(await next.clearUnfinishedBulk()).toMatchObject({ attempt: 1 });
+    expect(state.db('events').getCount()).toBe(0);
+    expect(state.getMeta(BULK_META)).toBeUndefined();
+    await next.startBulk(path.join(state.path, 'bulk'), 2);
+    for (const f of data) await next.apply(f);
+    await next.flush();
+    await next.saveAll();
+    expectSame(contents(state), contents(inserted));
+  });
+
   it('refuses to start on a view that holds events', async () => {
     const state = await open();
     const data = fetches(15, 300);
