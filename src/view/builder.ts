@@ -24,7 +24,7 @@ import { ResendWindow } from '../dedup/resendwindow.js';
 import { partitionForKey } from '../kafka/partitioner.js';
 import type { ReadBatch as PartitionBatch } from '../kafka/reader.js';
 import type { StateStore } from '../state/statestore.js';
-import { BULK_META, mergeRuns, Runs, serializeRun, type BulkMark } from './bulk.js';
+import { BULK_META, mergeRuns, MergeStopped, Runs, serializeRun, type BulkMark } from './bulk.js';
 import { decodeRecords, type DecodedRecords, type DecodeTask } from './decode.js';
 import type { Decoder } from './decodepool.js';
 import { packPending, type PendingBatch } from './pending.js';
@@ -96,6 +96,11 @@ export interface BuilderOptions {
   afterQueued?: (records: number, committed: boolean) => void;
   /** A bulk build's merge (./bulk.ts MergeOptions): events per transaction, a user's index entries held at most. */
   bulkMerge?: { perTransaction?: number; userEntries?: number; blockBytes?: number };
+  /**
+   * A bulk build failed in its merge (not a stop): the builder thread restarts, which clears what
+   * it left (clearUnfinishedBulk). Absent: flush() only rejects.
+   */
+  onBulkFailed?: (err: unknown) => void;
 }
 
 /** Counters since start (the thread reports them; metrics and progress logs read them). */
@@ -511,6 +516,7 @@ export class ViewBuilder {
         ...this.opts.bulkMerge,
         log: this.opts.log,
         afterCommit: () => this.opts.afterQueued?.(this.counts.records, true),
+        stopped: () => this.abandoned,
       });
       const offsets = new Map(this.next);
       for (const [p, next] of offsets) this.windowAt.set(p, Math.max(this.windowAt.get(p) ?? 0, next));
@@ -526,6 +532,9 @@ export class ViewBuilder {
       this.lastSnapshot = this.now();
       this.opts.log.info({ ...counts, seconds: Math.round((performance.now() - started) / 100) / 10 }, 'view bulk build: merged');
       this.opts.onCommitted?.(this.seq - 1);
+    } catch (err) {
+      if (!(err instanceof MergeStopped)) this.opts.onBulkFailed?.(err);
+      throw err;
     } finally {
       this.merging = false;
       runs.remove();
@@ -580,6 +589,8 @@ export class ViewBuilder {
       this.committing = this.finishBulk(runs);
       await this.committing;
     }
+    // Given up by a stop: what was applied is not committed, and never will be.
+    if (this.abandoned) throw new MergeStopped();
   }
 
   /**
@@ -588,11 +599,13 @@ export class ViewBuilder {
    * wiped and built again at the next start.
    */
   async saveAll(): Promise<void> {
-    if (this.bulk !== null) {
-      const runs = this.bulk;
+    if (this.bulk !== null || this.merging) {
+      // Runs being written, or the merge (it stops between two transactions): either way nothing
+      // more is written, and the mark stays.
       this.abandoned = true;
       await this.committing.catch(() => {});
-      runs.remove();
+      this.bulk?.remove();
+      this.bulk = null;
       this.opts.log.warn({ applied: this.counts.applied }, 'view bulk build stopped before its end: the view is built again at the next start');
       return;
     }

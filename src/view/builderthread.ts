@@ -125,6 +125,10 @@ async function main(data: ViewWorkerData): Promise<void> {
     // The test hook: SIGKILL with a transaction in flight, once one of this process's committed
     // (so every kill leaves progress for the next start to resume from).
     ...(killAfter > 0 ? { afterQueued: (records: number, committed: boolean) => void (committed && records >= killAfter && process.kill(process.pid, 'SIGKILL')) } : {}),
+    onBulkFailed: (err) => {
+      log.error({ err }, 'the view bulk build failed; the builder thread restarts, clears what it wrote and builds again');
+      process.exit(1);
+    },
   });
   // A bulk build this process began in a builder thread that died: its partial view goes (the
   // state cannot be wiped while the process holds it open), and it begins again, by inserting if

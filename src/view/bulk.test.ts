@@ -226,6 +226,23 @@ describe('bulk build', () => {
     expectSame(contents(state), contents(inserted));
   });
 
+  it('gives its merge up at a stop, leaving the mark and no offsets', async () => {
+    const state = await open();
+    let stopping: Promise<void> | null = null;
+    const b: ViewBuilder = new ViewBuilder(state, options({ bulkMerge: { perTransaction: 50 }, afterQueued: () => void (stopping ??= b.saveAll()) }));
+    await state.write(() => b.setHorizon(0));
+    await b.startBulk(path.join(state.path, 'bulk'));
+    for (const f of fetches(17, 1_500)) await b.apply(f);
+    await expect(b.flush()).rejects.toThrow(/stopped during its merge/);
+    await stopping;
+    const merged = state.db('events').getCount();
+    expect(merged).toBeGreaterThan(0);
+    expect(merged).toBeLessThan(b.counts.applied);
+    expect(state.offsets('t').size).toBe(0);
+    expect(interruptedBulk(state)).not.toBeNull();
+    expect(existsSync(path.join(state.path, 'bulk'))).toBe(false);
+  });
+
   it('refuses to start on a view that holds events', async () => {
     const state = await open();
     const data = fetches(15, 300);

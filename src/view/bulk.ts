@@ -277,6 +277,15 @@ export interface MergeOptions {
   log: Logger;
   /** Called after each transaction of the merge has committed (a test hook kills the process there). */
   afterCommit?: () => void;
+  /** Whether to give the merge up (a stop): it then rejects with MergeStopped between two transactions. */
+  stopped?: () => boolean;
+}
+
+/** The merge was given up (a stop); the state keeps its bulk mark. */
+export class MergeStopped extends Error {
+  constructor() {
+    super('the bulk build was stopped during its merge; the view is built again at the next start');
+  }
 }
 
 /**
@@ -293,6 +302,7 @@ export async function mergeRuns(state: StateStore, runs: Runs, opts: MergeOption
   let previous = none;
   try {
     while (!m.done) {
+      if (opts.stopped?.() === true) throw new MergeStopped();
       const commit = state.write(() => m.steps(per));
       await previous;
       if (previous !== none) opts.afterCommit?.();
