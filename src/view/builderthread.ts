@@ -295,7 +295,8 @@ async function main(data: ViewWorkerData): Promise<void> {
   let lastProgress = performance.now();
   let lastApplied = 0;
   const progress = setInterval(() => {
-    if (caughtUp) return;
+    // A bulk build's merge logs its own progress (./bulk.ts); nothing is read from Kafka meanwhile.
+    if (caughtUp || builder.bulkPhase === 'merging') return;
     const now = performance.now();
     const applied = builder.counts.applied;
     const remaining = growth.partitions.reduce((n, p) => n + Math.max(0, (target.get(p) ?? 0) - nextOf(p)), 0);
