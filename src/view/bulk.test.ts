@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventRecord, recordBatch } from '../../test/support/events.js';
+import { rng } from '../../test/support/rng.js';
 import { silentLogger } from '../common/log.js';
 import type { ReadBatch } from '../kafka/reader.js';
 import { EVENT_TYPES, type EventRecord } from '../schema/index.js';
@@ -13,18 +14,6 @@ import { DAY_MS, VIEW_DATABASES } from './viewstore.js';
 
 const T0 = Date.UTC(2026, 9, 1);
 
-/** A deterministic generator (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Fetches of three partitions (each user on one, as the producer keys them) with what makes the
  * order hard: users whose keys share their first 12 bytes and more, short and non-ASCII ones, events
@@ -33,7 +22,7 @@ function random(seed: number): () => number {
  * than the horizon.
  */
 function fetches(seed: number, events: number): ReadBatch[][] {
-  const rnd = random(seed);
+  const rnd = rng(seed);
   const users = [
     ...Array.from({ length: 30 }, (_, i) => `user-with-a-long-shared-prefix-${i % 3}-${i}`),
     ...Array.from({ length: 10 }, (_, i) => `u${i}`),

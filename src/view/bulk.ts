@@ -27,6 +27,7 @@ import type { Logger } from '../common/log.js';
 import type { Bytes, StateStore } from '../state/statestore.js';
 import type { DecodedRecords } from './decode.js';
 import { nameLength } from './keys.js';
+import { prefix48 } from './putorder.js';
 
 /** The meta key a state carries while a bulk build has not committed its offsets. */
 export const BULK_META = 'bulk';
@@ -554,11 +555,4 @@ class Entries {
     this.n = 0;
     return puts;
   }
-}
-
-/** Bytes [at, at + 6) of buf[..end) as a big-endian number (missing bytes as 0): exact in a double, and ordered as the bytes are. */
-function prefix48(buf: Buffer, at: number, end: number): number {
-  let v = 0;
-  for (let i = at; i < at + 6; i++) v = v * 256 + (i < end ? buf[i]! : 0);
-  return v;
 }

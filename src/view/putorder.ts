@@ -93,8 +93,8 @@ function doubled<T extends Float64Array | Uint16Array | Uint32Array>(a: T, Make:
   return b;
 }
 
-/** Bytes [at, at + 6) of key[..end) as a big-endian number (missing bytes as 0): exact in a double. */
-function prefix48(key: Uint8Array, at: number, end: number): number {
+/** Bytes [at, at + 6) of key[..end) as a big-endian number (missing bytes as 0): exact in a double, and ordered as the bytes are. */
+export function prefix48(key: Uint8Array, at: number, end: number): number {
   let v = 0;
   for (let i = 0; i < 6; i++) v = v * 256 + (at + i < end ? key[at + i]! : 0);
   return v;
