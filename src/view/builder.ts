@@ -24,7 +24,7 @@ import { ResendWindow } from '../dedup/resendwindow.js';
 import { partitionForKey } from '../kafka/partitioner.js';
 import type { ReadBatch as PartitionBatch } from '../kafka/reader.js';
 import type { StateStore } from '../state/statestore.js';
-import { BULK_META, mergeRuns, MergeStopped, Runs, serializeRun, type BulkMark } from './bulk.js';
+import { BULK_META, mergeRuns, MergeStopped, Runs, serializeRun, type BulkMark, type RunEntries } from './bulk.js';
 import { decodeRecords, type DecodedRecords, type DecodeTask } from './decode.js';
 import type { Decoder } from './decodepool.js';
 import { packPending, type PendingBatch } from './pending.js';
@@ -412,11 +412,7 @@ export class ViewBuilder {
     this.committing = this.state
       .write(
         () => {
-          for (let i = 0; i < g.marks.length; i += 2) {
-            const d = g.parts[g.marks[i]!]!;
-            const k = g.marks[i + 1]!;
-            this.writer.markOlderKey(g.keys[g.marks[i]!]!, d.keyEnds[3 * k]!, d.userBytes[k]!);
-          }
+          this.putMarks(g);
           // The events the slices took, queued in key order (see ./putorder.ts).
           order.forEach((part, k) => void this.writer.putDecoded(g.parts[part]!, k, g.keys[part]!, g.json[part]!));
           order.reset();
@@ -437,6 +433,16 @@ export class ViewBuilder {
     this.opts.afterQueued?.(this.counts.records, previous !== this.initial);
   }
 
+  /** Queues the marks of the users a transaction saw events of below the horizon (inside StateStore.write()). */
+  private putMarks(g: Gathered): void {
+    for (let i = 0; i < g.marks.length; i += 2) {
+      const part = g.marks[i]!;
+      const k = g.marks[i + 1]!;
+      const d = g.parts[part]!;
+      this.writer.markOlderKey(g.keys[part]!, d.keyEnds[3 * k]!, d.userBytes[k]!);
+    }
+  }
+
   /**
    * A bulk build's queue(): the gathered events become a run, in exact key order; only the users
    * to mark go to LMDB now (view_meta, which the merge does not write). Offsets are kept in memory
@@ -444,24 +450,24 @@ export class ViewBuilder {
    */
   private async queueRun(g: Gathered, runs: Runs): Promise<void> {
     const { parts, keys } = g;
-    const entries = this.order.exact((pa, ra, pb, rb) => {
-      const ea = parts[pa]!.keyEnds;
-      const eb = parts[pb]!.keyEnds;
-      return keys[pa]!.compare(keys[pb]!, eb[3 * rb]!, eb[3 * rb + 1]!, ea[3 * ra]!, ea[3 * ra + 1]!);
-    });
+    const n = this.order.size;
+    const entries: RunEntries = { n, part: new Uint16Array(n), record: new Uint32Array(n) };
+    let i = 0;
+    this.order.forEach(
+      (p, k) => {
+        entries.part[i] = p;
+        entries.record[i++] = k;
+        this.writer.countDecoded(parts[p]!, k);
+      },
+      (pa, ra, pb, rb) => {
+        const ea = parts[pa]!.keyEnds;
+        const eb = parts[pb]!.keyEnds;
+        return keys[pa]!.compare(keys[pb]!, eb[3 * rb]!, eb[3 * rb + 1]!, ea[3 * ra]!, ea[3 * ra + 1]!);
+      },
+    );
     this.order.reset();
-    for (let i = 0; i < entries.n; i++) this.writer.countDecoded(parts[entries.part[i]!]!, entries.record[i]!);
     const chunks = serializeRun(parts, keys, g.json, entries, this.opts.bulkMerge?.blockBytes);
-    const marks =
-      g.marks.length === 0
-        ? Promise.resolve()
-        : this.state.write(() => {
-            for (let i = 0; i < g.marks.length; i += 2) {
-              const d = g.parts[g.marks[i]!]!;
-              const k = g.marks[i + 1]!;
-              this.writer.markOlderKey(g.keys[g.marks[i]!]!, d.keyEnds[3 * k]!, d.userBytes[k]!);
-            }
-          });
+    const marks = g.marks.length === 0 ? Promise.resolve() : this.state.write(() => this.putMarks(g));
     const previous = this.committing;
     const queuedAt = performance.now();
     this.committing = Promise.all([runs.write(chunks, entries.n), marks])
@@ -496,11 +502,6 @@ export class ViewBuilder {
     return mark;
   }
 
-  /** Whether a bulk build is in progress. */
-  get bulkBuilding(): boolean {
-    return this.bulk !== null || this.merging;
-  }
-
   /** A bulk build's phase: taking records into runs, or merging them; null when none is in progress. */
   get bulkPhase(): 'runs' | 'merging' | null {
     return this.merging ? 'merging' : this.bulk !== null ? 'runs' : null;
@@ -518,8 +519,8 @@ export class ViewBuilder {
         afterCommit: () => this.opts.afterQueued?.(this.counts.records, true),
         stopped: () => this.abandoned,
       });
+      // Each partition's window is at its next offset already (applySlice): saved with it here.
       const offsets = new Map(this.next);
-      for (const [p, next] of offsets) this.windowAt.set(p, Math.max(this.windowAt.get(p) ?? 0, next));
       await this.state.write(
         () => {
           this.writer.flushDays();

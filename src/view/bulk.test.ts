@@ -80,6 +80,8 @@ function contents(state: StateStore): Record<string, string[]> {
     out[name] = [...state.db(name).getRange({ snapshot: false })].map(({ key, value }) => `${key.toString('hex')}=${value.toString('hex')}`);
   }
   out.offsets = [...state.offsets('t')].map(([p, n]) => `${p}:${n}`);
+  // The offset each saved resend window reflects.
+  out.windowsAt = [0, 1, 2].map((p) => JSON.stringify(state.getMeta(`window/${p}`) ?? null));
   return out;
 }
 
@@ -150,7 +152,7 @@ describe('bulk build', () => {
     expectSame(contents(sorted), want);
     expect(sorted.getMeta(BULK_META)).toBeUndefined();
     expect(existsSync(path.join(sorted.path, 'bulk'))).toBe(false);
-    expect(b.bulkBuilding).toBe(false);
+    expect(b.bulkPhase).toBeNull();
   });
 
   it('goes on inserting after the merge, as the inserting build would', async () => {

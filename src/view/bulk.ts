@@ -11,10 +11,11 @@
 // transaction it gathers becomes a run: its events in exact key order, written to a file in
 // LZ4-compressed blocks (see Runs). Once the view has read what the topic held at start, the runs
 // are merged (a k-way merge) and appended to `events`, and each user's `by_type` / `by_event`
-// entries, sorted per user, to their trees (a user's keys in all three start with U, so users come
-// in the same order in each). The data goes in several transactions; the partitions' offsets and resend windows go in the last
-// one. Until then the state carries the `bulk` mark: a view found with it (a kill, a stop during
-// the build) is wiped at open and built again (src/view/view.ts).
+// entries, in key order per user (Entries), to their trees (a user's keys in all three start with
+// U, so users come in the same order in each). The data goes in several transactions; the
+// partitions' offsets and resend windows go in the last one. Until then the state carries the
+// `bulk` mark: a view found with it (a kill, a stop during the build) is wiped at open and built
+// again (src/view/view.ts); a builder thread that died in it clears it (ViewBuilder.clearUnfinishedBulk).
 //
 // The result is the state the inserting build would leave, key for key and byte for byte
 // (src/view/bulk.test.ts): a key put twice keeps its last value in Kafka order, as LMDB's
@@ -126,9 +127,8 @@ export class Runs {
   private readonly files: string[] = [];
   /** Events written to runs. */
   events = 0;
-  /** Bytes of the records, and of the files. */
+  /** Bytes of the records (before compression). */
   bytes = 0;
-  fileBytes = 0;
 
   constructor(readonly dir: string) {
     rmSync(dir, { recursive: true, force: true });
@@ -152,7 +152,6 @@ export class Runs {
       len.writeUInt32LE(blocks[i]!.length, 0);
       parts.push(len, blocks[i]!);
       this.bytes += chunks[i]!.length;
-      this.fileBytes += 4 + blocks[i]!.length;
     }
     await writeFile(file, parts, { mode: 0o600 });
   }
@@ -193,7 +192,7 @@ export class RunCursor {
   p0 = 0;
   p1 = 0;
   p2 = 0;
-  done = false;
+  private done = false;
 
   constructor(
     readonly file: string,
@@ -231,7 +230,9 @@ export class RunCursor {
 
   /** Reads and decompresses the next block; false at the end of the file. */
   private block(): boolean {
-    if (this.read(this.lenBuf, 4) === 0) return false;
+    const header = this.read(this.lenBuf, 4);
+    if (header === 0) return false;
+    if (header < 4) throw new Error(`bulk-build run ${this.file} ends inside a block header: the file is truncated`);
     const len = this.lenBuf.readUInt32LE(0);
     if (this.input.length < len) this.input = Buffer.allocUnsafeSlow(len);
     if (this.read(this.input, len) < len) throw new Error(`bulk-build run ${this.file} ends inside a block: the file is truncated`);
@@ -249,7 +250,6 @@ export class RunCursor {
       got += r;
     }
     this.fileAt += got;
-    if (got > 0 && got < n && n === 4) throw new Error(`bulk-build run ${this.file} ends inside a block header: the file is truncated`);
     return got;
   }
 
@@ -299,27 +299,31 @@ export async function mergeRuns(state: StateStore, runs: Runs, opts: MergeOption
   const per = opts.perTransaction ?? MERGE_EVENTS;
   const started = performance.now();
   let logged = started;
-  const none: Promise<void> = Promise.resolve();
-  let previous = none;
+  // One transaction committing while the next is queued: each turn waits for the one before.
+  let previous: Promise<void> | null = null;
+  const committed = async (commit: Promise<void> | null) => {
+    if (commit === null) return;
+    await commit;
+    opts.afterCommit?.();
+  };
   try {
     while (!m.done) {
       if (opts.stopped?.() === true) throw new MergeStopped();
-      const commit = state.write(() => m.steps(per));
-      await previous;
-      if (previous !== none) opts.afterCommit?.();
-      previous = commit;
+      const before = previous;
+      previous = state.write(() => m.steps(per));
+      await committed(before);
       const now = performance.now();
       if (now - logged >= 5_000) {
         logged = now;
         opts.log.info({ merged: m.read, events: runs.events, eventsPerSecond: Math.round(m.read / ((now - started) / 1000)) }, 'view bulk build merging its runs');
       }
     }
+    await committed(previous);
   } finally {
-    await previous.catch(() => {});
+    // On a failure, the transaction in flight ends before the cursors' files close.
+    await previous?.catch(() => {});
     m.close();
   }
-  await previous;
-  if (previous !== none) opts.afterCommit?.();
   const counts = m.counts;
   const entries = (db: Bytes) => (db.getStats() as { entryCount: number }).entryCount;
   const got = { events: entries(state.db('events')), byType: entries(state.db('by_type')), byEvent: entries(state.db('by_event')) };

@@ -43,39 +43,26 @@ export class PutOrder {
     this.record[i] = record;
   }
 
-  /** Calls `fn(part, record)` for every entry, in key order (ties in the order added). */
-  forEach(fn: (part: number, record: number) => void): void {
-    const n = this.n;
-    const order = this.order;
-    order.length = n;
-    for (let i = 0; i < n; i++) order[i] = i;
-    const hi = this.hi;
-    const lo = this.lo;
-    order.sort((a, b) => hi[a]! - hi[b]! || lo[a]! - lo[b]! || a - b);
-    for (let i = 0; i < n; i++) {
-      const e = order[i]!;
-      fn(this.part[e]!, this.record[e]!);
-    }
-  }
-
   /**
-   * The entries in exact key order, for a bulk build's runs (./bulk.ts): `tie` compares two entries
-   * whose first 12 bytes are equal by their whole keys (0: equal keys, kept in the order added).
+   * Calls `fn(part, record)` for every entry, in key order (ties in the order added). With `tie`,
+   * the order is exact, for a bulk build's runs (./bulk.ts): it compares two entries whose first
+   * 12 bytes are equal by their whole keys (0: equal keys, kept in the order added).
    */
-  exact(tie: (partA: number, recordA: number, partB: number, recordB: number) => number): { n: number; part: Uint16Array; record: Uint32Array } {
+  forEach(fn: (part: number, record: number) => void, tie?: (partA: number, recordA: number, partB: number, recordB: number) => number): void {
     const n = this.n;
     const order = this.order;
     order.length = n;
     for (let i = 0; i < n; i++) order[i] = i;
     const { hi, lo, part, record } = this;
-    order.sort((a, b) => hi[a]! - hi[b]! || lo[a]! - lo[b]! || tie(part[a]!, record[a]!, part[b]!, record[b]!) || a - b);
-    const out = { n, part: new Uint16Array(n), record: new Uint32Array(n) };
+    order.sort(
+      tie === undefined
+        ? (a, b) => hi[a]! - hi[b]! || lo[a]! - lo[b]! || a - b
+        : (a, b) => hi[a]! - hi[b]! || lo[a]! - lo[b]! || tie(part[a]!, record[a]!, part[b]!, record[b]!) || a - b,
+    );
     for (let i = 0; i < n; i++) {
       const e = order[i]!;
-      out.part[i] = part[e]!;
-      out.record[i] = record[e]!;
+      fn(part[e]!, record[e]!);
     }
-    return out;
   }
 
   private grow(): void {
