@@ -5,76 +5,40 @@
 // broker, with `trackhouse query` as its own process reaching chDB through CLICKHOUSE_URL.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
-import { silentLogger } from '../../src/common/log.js';
-import { createRegistry } from '../../src/common/metrics.js';
-import type { Config, Env } from '../../src/config/index.js';
-import { createKafka, ensureTopics } from '../../src/kafka/index.js';
-import { startQuery, type QueryServer } from '../../src/query/index.js';
-import { startSink, type RunningSink } from '../../src/sink/index.js';
+import type { Env } from '../../src/config/index.js';
 import { attachState } from '../../src/state/statestore.js';
 import { BULK_META } from '../../src/view/bulk.js';
 import { VIEW_DATABASES } from '../../src/view/viewstore.js';
-import { serveClickHouseHttp, type ClickHouseHttp } from '../support/clickhouse-http.js';
-import { kafkaBrokers, tempDir, testConfig } from '../support/env.js';
-import { caughtUp, count, produce } from './sink-helpers.js';
-import { allPages, DAY, randomEvents } from './view-helpers.js';
+import { tempDir } from '../support/env.js';
+import { metricsText, metricValue } from './ingest-support.js';
+import { caughtUp, count } from './sink-helpers.js';
+import { allPages, DAY, randomEvents, splitBackend, type SplitBackend } from './view-helpers.js';
 import { spawnQuery } from './view-process.js';
 
 const KEY = 'test-read-key';
 
-/** A metric's value in /metrics (the first sample). */
-async function metric(port: number, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const m = new RegExp(`^${name}(\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
-  return m === null ? NaN : Number(m[2]);
-}
-
 describe('a view built in bulk', () => {
   const dir = tempDir();
   const viewDir = tempDir();
-  let config: Config;
-  let ch: ClickHouseHandle;
-  let kafka: Kafka;
-  let sink: RunningSink;
-  let http: ClickHouseHttp;
-  let plain: QueryServer;
+  let backend: SplitBackend;
   let env: Env;
   const now = Date.now();
   const data = randomEvents(41, 40_000, 300, now - 5 * DAY, now);
 
   beforeAll(async () => {
-    config = testConfig(dir.path, { SINK_BATCH_MS: '100' });
-    kafka = createKafka(config.kafka, silentLogger());
-    await ensureTopics(kafka, config.kafka);
-    ch = await openClickHouse(config.clickhouse, config.dataDir);
-    await migrate(ch.client, silentLogger());
-    sink = await startSink({ config, kafka, clickhouse: ch.client, log: silentLogger(), registry: createRegistry('sink', false) });
-    http = await serveClickHouseHttp(ch.client);
-    plain = await startQuery({ config, clickhouse: ch.client, log: silentLogger(), registry: createRegistry('q', false) });
-    await produce(kafka, config.kafka.topics.events, data.events);
+    backend = await splitBackend(dir.path, data.events);
     env = {
-      KAFKA_BROKERS: kafkaBrokers().join(','),
-      KAFKA_TOPIC_EVENTS: config.kafka.topics.events,
-      KAFKA_TOPIC_REJECTED: config.kafka.topics.rejected,
-      KAFKA_TOPIC_DLQ: config.kafka.topics.dlq,
-      CLICKHOUSE_URL: http.url,
-      TRACKHOUSE_DATA_DIR: viewDir.path,
-      TRACKHOUSE_READ_KEYS: KEY,
+      ...backend.queryEnv(viewDir.path, KEY),
       QUERY_PORT: '0',
       QUERY_VIEW_DAYS: '30',
       // Bulk for this small topic, in several runs (a transaction's worth of records each).
       QUERY_VIEW_BULK_RECORDS: '1',
       QUERY_VIEW_CATCHUP_RECORDS: '7000',
-      SHUTDOWN_DRAIN_DELAY_MS: '0',
-      LOG_LEVEL: 'info',
     };
   });
   afterAll(async () => {
-    await Promise.allSettled([plain?.stop(), sink?.stop(), http?.close()]);
-    await ch?.close();
+    await backend?.stop();
     dir.remove();
     viewDir.remove();
   });
@@ -89,7 +53,7 @@ describe('a view built in bulk', () => {
     const left = attachState({ path: viewPath, databases: VIEW_DATABASES });
     try {
       expect(left.getMeta(BULK_META)).toBeDefined();
-      expect(left.offsets(config.kafka.topics.events).size).toBe(0);
+      expect(left.offsets(backend.config.kafka.topics.events).size).toBe(0);
       expect(left.db('events').getCount()).toBeGreaterThan(0);
     } finally {
       await left.close();
@@ -103,10 +67,11 @@ describe('a view built in bulk', () => {
       const merged = q.log.find((l) => l.includes('"view bulk build: merged"'));
       expect(merged).toBeDefined();
       expect(existsSync(path.join(viewPath, 'bulk'))).toBe(false);
+      const { config, kafka, ch, plain } = backend;
       await caughtUp(kafka, config.kafka.topics.events, config.sink.groupId);
       const rows = await count(ch.client, 'SELECT count() FROM events');
       expect(rows).toBeLessThan(data.events.length); // resends were dropped
-      expect(await metric(port, 'trackhouse_query_view_events')).toBe(rows);
+      expect(metricValue(await metricsText(`http://127.0.0.1:${port}`), 'trackhouse_query_view_events')).toBe(rows);
       expect((JSON.parse(merged!) as { events: number }).events).toBe(rows);
       // Every user's whole history; paged and filtered, every fifth user's (ClickHouse answers the reference pages one at a time).
       for (const [i, user] of data.users.entries()) {

@@ -5,19 +5,14 @@
 import path from 'node:path';
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
-import { silentLogger } from '../../src/common/log.js';
-import { createRegistry } from '../../src/common/metrics.js';
+import type { ClickHouseHandle } from '../../src/warehouse/index.js';
 import type { Config, Env } from '../../src/config/index.js';
-import { createKafka, ensureTopics } from '../../src/kafka/index.js';
-import { startQuery, type QueryServer } from '../../src/query/index.js';
-import { startSink, type RunningSink } from '../../src/sink/index.js';
+import type { QueryServer } from '../../src/query/index.js';
 import { attachState } from '../../src/state/statestore.js';
 import { VIEW_DATABASES } from '../../src/view/viewstore.js';
-import { serveClickHouseHttp, type ClickHouseHttp } from '../support/clickhouse-http.js';
-import { kafkaBrokers, tempDir, testConfig } from '../support/env.js';
+import { tempDir } from '../support/env.js';
 import { caughtUp, count, produce, waitFor } from './sink-helpers.js';
-import { allPages, DAY, randomEvents, rng } from './view-helpers.js';
+import { allPages, DAY, randomEvents, rng, splitBackend, type SplitBackend } from './view-helpers.js';
 import { spawnQuery } from './view-process.js';
 
 const KEY = 'test-read-key';
@@ -36,44 +31,27 @@ describe('a view killed while it builds', () => {
   let config: Config;
   let ch: ClickHouseHandle;
   let kafka: Kafka;
-  let sink: RunningSink;
-  let http: ClickHouseHttp;
+  let backend: SplitBackend;
   let plain: QueryServer;
   let env: Env;
   const now = Date.now();
   const data = randomEvents(31, 60_000, 300, now - 5 * DAY, now);
 
   beforeAll(async () => {
-    config = testConfig(dir.path, { SINK_BATCH_MS: '100' });
-    kafka = createKafka(config.kafka, silentLogger());
-    await ensureTopics(kafka, config.kafka);
-    ch = await openClickHouse(config.clickhouse, config.dataDir);
-    await migrate(ch.client, silentLogger());
-    sink = await startSink({ config, kafka, clickhouse: ch.client, log: silentLogger(), registry: createRegistry('sink', false) });
-    http = await serveClickHouseHttp(ch.client);
-    plain = await startQuery({ config, clickhouse: ch.client, log: silentLogger(), registry: createRegistry('q', false) });
-    await produce(kafka, config.kafka.topics.events, data.events);
+    backend = await splitBackend(dir.path, data.events);
+    ({ config, kafka, ch, plain } = backend);
     env = {
-      KAFKA_BROKERS: kafkaBrokers().join(','),
-      KAFKA_TOPIC_EVENTS: config.kafka.topics.events,
-      KAFKA_TOPIC_REJECTED: config.kafka.topics.rejected,
-      KAFKA_TOPIC_DLQ: config.kafka.topics.dlq,
-      CLICKHOUSE_URL: http.url,
-      TRACKHOUSE_DATA_DIR: viewDir.path,
-      TRACKHOUSE_READ_KEYS: KEY,
+      ...backend.queryEnv(viewDir.path, KEY),
       QUERY_PORT: '0',
       QUERY_VIEW_DAYS: '30',
       // Several transactions in this 60k-event build, so a kill lands with one committed and one in
       // flight (and one gathering over fetches: the build is far behind, see CATCH_UP_RECORDS).
       QUERY_VIEW_COMMIT_RECORDS: '5000',
       QUERY_VIEW_CATCHUP_RECORDS: '10000',
-      SHUTDOWN_DRAIN_DELAY_MS: '0',
-      LOG_LEVEL: 'info',
     };
   });
   afterAll(async () => {
-    await Promise.allSettled([plain?.stop(), sink?.stop(), http?.close()]);
-    await ch?.close();
+    await backend?.stop();
     dir.remove();
     viewDir.remove();
   });

@@ -6,12 +6,15 @@ import type { Kafka } from 'kafkajs';
 import { queryComponent, type QueryComponent } from '../../src/cli/components.js';
 import { silentLogger } from '../../src/common/log.js';
 import { createRegistry, type Registry } from '../../src/common/metrics.js';
-import type { Config } from '../../src/config/index.js';
+import type { Config, Env } from '../../src/config/index.js';
 import { createKafka, ensureTopics } from '../../src/kafka/index.js';
 import type { EventRecord, EventType } from '../../src/schema/index.js';
 import { EVENT_TYPES } from '../../src/schema/index.js';
+import { startQuery, type QueryServer } from '../../src/query/index.js';
+import { startSink, type RunningSink } from '../../src/sink/index.js';
 import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
-import { testConfig } from '../support/env.js';
+import { serveClickHouseHttp, type ClickHouseHttp } from '../support/clickhouse-http.js';
+import { kafkaBrokers, testConfig } from '../support/env.js';
 import { rng } from '../support/rng.js';
 import { produce, waitFor } from './sink-helpers.js';
 
@@ -167,6 +170,59 @@ export async function queryOnView(dataDir: string, events: readonly EventRecord[
     base: `http://127.0.0.1:${q.port}`,
     async stop() {
       await q.stop();
+      await ch.close();
+    },
+  };
+}
+
+/**
+ * What a `trackhouse query` of its own needs around it, as the split deployment has it: the sink
+ * writing the events topic into chDB, chDB served over ClickHouse's HTTP interface (the split
+ * query's CLICKHOUSE_URL), and a query API on chDB alone (`plain`, the reference pages). `events`
+ * are produced before it resolves.
+ */
+export interface SplitBackend {
+  config: Config;
+  kafka: Kafka;
+  ch: ClickHouseHandle;
+  sink: RunningSink;
+  http: ClickHouseHttp;
+  plain: QueryServer;
+  /** The environment of a `trackhouse query` on this backend with its view under `dataDir`, read key `key`. */
+  queryEnv(dataDir: string, key: string): Env;
+  stop(): Promise<void>;
+}
+
+export async function splitBackend(dataDir: string, events: readonly EventRecord[], over: Env = {}): Promise<SplitBackend> {
+  const config = testConfig(dataDir, { SINK_BATCH_MS: '100', ...over });
+  const kafka = createKafka(config.kafka, silentLogger());
+  await ensureTopics(kafka, config.kafka);
+  const ch = await openClickHouse(config.clickhouse, config.dataDir);
+  await migrate(ch.client, silentLogger());
+  const sink = await startSink({ config, kafka, clickhouse: ch.client, log: silentLogger(), registry: createRegistry('sink', false) });
+  const http = await serveClickHouseHttp(ch.client);
+  const plain = await startQuery({ config, clickhouse: ch.client, log: silentLogger(), registry: createRegistry('q', false) });
+  await produce(kafka, config.kafka.topics.events, [...events]);
+  return {
+    config,
+    kafka,
+    ch,
+    sink,
+    http,
+    plain,
+    queryEnv: (viewDataDir, key) => ({
+      KAFKA_BROKERS: kafkaBrokers().join(','),
+      KAFKA_TOPIC_EVENTS: config.kafka.topics.events,
+      KAFKA_TOPIC_REJECTED: config.kafka.topics.rejected,
+      KAFKA_TOPIC_DLQ: config.kafka.topics.dlq,
+      CLICKHOUSE_URL: http.url,
+      TRACKHOUSE_DATA_DIR: viewDataDir,
+      TRACKHOUSE_READ_KEYS: key,
+      SHUTDOWN_DRAIN_DELAY_MS: '0',
+      LOG_LEVEL: 'info',
+    }),
+    async stop() {
+      await Promise.allSettled([plain.stop(), sink.stop(), http.close()]);
       await ch.close();
     },
   };

@@ -6,20 +6,17 @@
 import { createServer } from 'node:net';
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
-import { silentLogger } from '../../src/common/log.js';
+import type { ClickHouseHandle } from '../../src/warehouse/index.js';
 import { THREAD } from '../../src/common/threads.js';
-import { createRegistry } from '../../src/common/metrics.js';
 import type { Config } from '../../src/config/index.js';
-import { createKafka, ensureTopics, partitionForKey } from '../../src/kafka/index.js';
-import { startQuery, type QueryServer } from '../../src/query/index.js';
-import { startSink, type RunningSink } from '../../src/sink/index.js';
-import { serveClickHouseHttp, type ClickHouseHttp } from '../support/clickhouse-http.js';
+import { partitionForKey } from '../../src/kafka/index.js';
+import type { QueryServer } from '../../src/query/index.js';
+import type { ClickHouseHttp } from '../support/clickhouse-http.js';
 import { exchange, type RawAnswer } from '../support/raw-http.js';
 import { heapOf, SEMI_SPACE_16_MB } from '../support/heap.js';
-import { kafkaBrokers, tempDir, testConfig } from '../support/env.js';
-import { caughtUp, produce, testEvent } from './sink-helpers.js';
-import { allPages, DAY, randomEvents } from './view-helpers.js';
+import { tempDir } from '../support/env.js';
+import { caughtUp, testEvent } from './sink-helpers.js';
+import { allPages, DAY, randomEvents, splitBackend, type SplitBackend } from './view-helpers.js';
 import { spawnQuery, type QueryProcess } from './view-process.js';
 import { threadsOf } from '../support/threads.js';
 
@@ -73,7 +70,7 @@ describe('two shards, each reading every user', () => {
   let config: Config;
   let ch: ClickHouseHandle;
   let kafka: Kafka;
-  let sink: RunningSink;
+  let backend: SplitBackend;
   let http: ClickHouseHttp;
   let plain: QueryServer;
   const shards: QueryProcess[] = [];
@@ -87,27 +84,14 @@ describe('two shards, each reading every user', () => {
   );
 
   beforeAll(async () => {
-    config = testConfig(dir.path, { KAFKA_PARTITIONS: '4', SINK_BATCH_MS: '100' });
-    kafka = createKafka(config.kafka, silentLogger());
-    await ensureTopics(kafka, config.kafka);
-    ch = await openClickHouse(config.clickhouse, config.dataDir);
-    await migrate(ch.client, silentLogger());
-    sink = await startSink({ config, kafka, clickhouse: ch.client, log: silentLogger(), registry: createRegistry('sink', false) });
-    http = await serveClickHouseHttp(ch.client);
-    plain = await startQuery({ config, clickhouse: ch.client, log: silentLogger(), registry: createRegistry('q', false) });
-    await produce(kafka, config.kafka.topics.events, [...data.events, ...awkward]);
+    backend = await splitBackend(dir.path, [...data.events, ...awkward], { KAFKA_PARTITIONS: '4' });
+    ({ config, kafka, ch, http, plain } = backend);
     await caughtUp(kafka, config.kafka.topics.events, config.sink.groupId);
     port = await freePortOnBoth();
     for (const i of [0, 1]) {
       shards.push(
         spawnQuery({
-          KAFKA_BROKERS: kafkaBrokers().join(','),
-          KAFKA_TOPIC_EVENTS: config.kafka.topics.events,
-          KAFKA_TOPIC_REJECTED: config.kafka.topics.rejected,
-          KAFKA_TOPIC_DLQ: config.kafka.topics.dlq,
-          CLICKHOUSE_URL: http.url,
-          TRACKHOUSE_DATA_DIR: shardDirs[i]!.path,
-          TRACKHOUSE_READ_KEYS: KEY,
+          ...backend.queryEnv(shardDirs[i]!.path, KEY),
           HOST: hostOf(i),
           QUERY_PORT: String(port),
           QUERY_SHARDS: '2',
@@ -116,8 +100,6 @@ describe('two shards, each reading every user', () => {
           QUERY_VIEW_DAYS: '4',
           // Shard 1 with its background threads lowered (shard 0 as by default): both answer alike below.
           ...(i === 1 ? { QUERY_BACKGROUND_NICE: '10' } : {}),
-          SHUTDOWN_DRAIN_DELAY_MS: '0',
-          LOG_LEVEL: 'info',
         }),
       );
     }
@@ -125,8 +107,7 @@ describe('two shards, each reading every user', () => {
   });
   afterAll(async () => {
     await Promise.allSettled(shards.map((s) => s.stop()));
-    await Promise.allSettled([plain?.stop(), sink?.stop(), http?.close()]);
-    await ch?.close();
+    await backend?.stop();
     for (const d of [dir, ...shardDirs]) d.remove();
   });
 
