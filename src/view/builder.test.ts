@@ -1,12 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventRecord, recordBatch } from '../../test/support/events.js';
+import { viewStates } from '../../test/support/viewstate.js';
 import { silentLogger } from '../common/log.js';
 import type { ReadBatch } from '../kafka/reader.js';
 import type { EventRecord } from '../schema/index.js';
-import { attachState, openState, type StateStore } from '../state/statestore.js';
+import { attachState, type StateStore } from '../state/statestore.js';
 import { ViewBuilder } from './builder.js';
 import { DAY_MS, readHorizon, ViewReader, VIEW_DATABASES } from './viewstore.js';
 
@@ -16,26 +14,15 @@ const event = (i: number, user: string, ts: number, over: Partial<EventRecord> =
   eventRecord({ event_id: `e-${i}`, user_id: user, timestamp: ts, received_at: T0 + 30 * DAY_MS + i, ...over });
 
 describe('view builder', () => {
-  const dirs: string[] = [];
-  const states: StateStore[] = [];
-  afterEach(async () => {
-    for (const s of states.splice(0)) await s.close();
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-  });
-
-  async function open(): Promise<StateStore> {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'view-builder-'));
-    dirs.push(dir);
-    const state = await openState({ path: dir, databases: VIEW_DATABASES, identity: { t: 1 }, log: silentLogger() });
-    states.push(state);
-    return state;
-  }
+  const states = viewStates('view-builder-');
+  afterEach(() => states.closeAll());
+  const open = () => states.open();
 
   /** A reader on the same environment, with its own handles (as the query API's thread has). */
   function readerOf(state: StateStore): ViewReader {
     const reader = new ViewReader();
     const attached = attachState({ path: state.path, databases: VIEW_DATABASES, dbOptions: reader.dbOptions });
-    states.unshift(attached);
+    states.closeFirst(attached);
     return reader.attach(attached);
   }
 

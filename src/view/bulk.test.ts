@@ -1,13 +1,13 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventRecord, recordBatch } from '../../test/support/events.js';
 import { rng } from '../../test/support/rng.js';
+import { viewStates } from '../../test/support/viewstate.js';
 import { silentLogger } from '../common/log.js';
 import type { ReadBatch } from '../kafka/reader.js';
 import { EVENT_TYPES, type EventRecord } from '../schema/index.js';
-import { openState, type StateStore } from '../state/statestore.js';
+import type { StateStore } from '../state/statestore.js';
 import { ViewBuilder, type BuilderOptions } from './builder.js';
 import { BULK_META, interruptedBulk } from './bulk.js';
 import { DAY_MS, VIEW_DATABASES } from './viewstore.js';
@@ -96,20 +96,9 @@ function expectSame(got: Record<string, string[]>, want: Record<string, string[]
 }
 
 describe('bulk build', () => {
-  const dirs: string[] = [];
-  const states: StateStore[] = [];
-  afterEach(async () => {
-    for (const s of states.splice(0)) await s.close();
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-  });
-
-  async function open(): Promise<StateStore> {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'view-bulk-'));
-    dirs.push(dir);
-    const state = await openState({ path: dir, databases: VIEW_DATABASES, identity: { t: 1 }, log: silentLogger() });
-    states.push(state);
-    return state;
-  }
+  const states = viewStates('view-bulk-');
+  afterEach(() => states.closeAll());
+  const open = () => states.open();
 
   const options = (over: Partial<BuilderOptions> = {}): BuilderOptions => ({
     topic: 't',

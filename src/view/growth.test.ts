@@ -1,16 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventRecord, recordBatch } from '../../test/support/events.js';
+import { viewStates } from '../../test/support/viewstate.js';
 import { silentLogger } from '../common/log.js';
 import { partitionForKey } from '../kafka/partitioner.js';
 import type { ReadBatch } from '../kafka/reader.js';
 import type { EventRecord } from '../schema/index.js';
-import { openState, type StateStore } from '../state/statestore.js';
 import { ViewBuilder } from './builder.js';
 import { TopicGrowth } from './growth.js';
-import { VIEW_DATABASES } from './viewstore.js';
 
 const T0 = Date.UTC(2026, 9, 1);
 
@@ -30,18 +26,11 @@ function movedUser(before: number, after: number, holds: (p: number) => boolean 
 }
 
 describe('the events topic growing while the view runs', () => {
-  const dirs: string[] = [];
-  const states: StateStore[] = [];
-  afterEach(async () => {
-    for (const s of states.splice(0)) await s.close();
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-  });
+  const states = viewStates('view-growth-');
+  afterEach(() => states.closeAll());
 
   async function setUp(partitions: number[], count: number) {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'view-growth-'));
-    dirs.push(dir);
-    const state = await openState({ path: dir, databases: VIEW_DATABASES, identity: { t: 1 }, log: silentLogger() });
-    states.push(state);
+    const state = await states.open();
     const builder = new ViewBuilder(state, { topic: 't', partitions, window: { events: 1000, ms: 0 }, log: silentLogger() });
     await state.write(() => builder.setHorizon(0));
     const grown: { partitions: readonly number[]; count: number }[] = [];
