@@ -534,11 +534,12 @@ class Entries {
     const n = this.n;
     if (n === 0) return 0;
     const { bufs, starts, ends, codes, pks } = this;
-    // Segments as latin1 strings: one code unit per byte, so JS's string order is their byte order.
-    const groups = new Map<string, number[]>();
+    // A name as a latin1 string (one code unit per byte, so JS's string order is its byte order);
+    // a type code as its number, without a string per entry.
+    const groups = new Map<string | number, number[]>();
     for (let i = 0; i < n; i++) {
       const s = starts[i]! + u;
-      const segment = bufs[i]!.toString('latin1', s, named ? s + nameLength(bufs[i]!, s) : s + 1);
+      const segment = named ? bufs[i]!.toString('latin1', s, s + nameLength(bufs[i]!, s)) : bufs[i]![s]!;
       let g = groups.get(segment);
       if (g === undefined) groups.set(segment, (g = []));
       const last = g.length - 1;
@@ -546,7 +547,7 @@ class Entries {
       else g.push(i);
     }
     let puts = 0;
-    for (const segment of [...groups.keys()].sort()) {
+    for (const segment of [...groups.keys()].sort(named ? undefined : (a, b) => (a as number) - (b as number))) {
       for (const i of groups.get(segment)!) {
         const key = bufs[i]!.subarray(starts[i]!, ends[i]!);
         const value = values === null ? EMPTY : values[codes[i]!]!;
