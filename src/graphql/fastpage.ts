@@ -894,17 +894,19 @@ let scopeBytes = Buffer.allocUnsafeSlow(1024);
  * bytes base64url-encoded. Every page with a cursor needs it (endCursor), REST only pages with a next
  * one. Only the last scope is remembered: a map of 4096 cost more than hashing at the server (about
  * 2 µs a page for its lookup and upkeep on zipf users, most of whom it missed). node:crypto's
- * hash() of the scope's bytes (no string made on the usual path) takes ~0.8 µs; a SHA-256 in JS
- * took ~0.6, too little to own a hash function for.
+ * hash() of the scope's bytes (no scope text made on the usual path), answered in base64url,
+ * takes ~0.3 µs.
  */
 function fingerprintOf(r: EventsRequest): void {
   if (r.userKey === lastScope.userKey && r.from === lastScope.from && r.to === lastScope.to && r.type === lastScope.type && r.event === lastScope.event) return;
   lastScope.userKey = null;
   const n = writeScope(r);
-  const d = hash('sha256', scopeBytes.subarray(0, n), 'buffer');
-  // The digest's bytes 0-11 are 4 groups of 3 bytes, 4 characters each.
-  for (let g = 0; g < 4; g++) fingerprintGroup(4 * g, (d[3 * g]! << 16) | (d[3 * g + 1]! << 8) | d[3 * g + 2]!);
+  // base64url out, not a Buffer: hash()'s 'buffer' output costs ~1.1 µs here against ~0.3 for a
+  // string (measured in a loop on this machine). The digest's first 12 bytes are its first 16
+  // characters, which are ASCII.
+  const d = hash('sha256', scopeBytes.subarray(0, n), 'base64url');
   const f = FINGERPRINT;
+  for (let i = 0; i < 16; i++) f[i] = d.charCodeAt(i);
   MIDDLE[0] = b64Word((0x7c << 16) | (f[0]! << 8) | f[1]!);
   for (let k = 1; k < 5; k++) MIDDLE[k] = b64Word((f[3 * k - 1]! << 16) | (f[3 * k]! << 8) | f[3 * k + 1]!);
   MIDDLE[5] = b64Word((f[14]! << 16) | (f[15]! << 8) | 0x7c);
@@ -913,14 +915,6 @@ function fingerprintOf(r: EventsRequest): void {
   lastScope.type = r.type;
   lastScope.event = r.event;
   lastScope.userKey = r.userKey;
-}
-
-function fingerprintGroup(at: number, g: number): void {
-  const f = FINGERPRINT;
-  f[at] = B64[g >>> 18]!;
-  f[at + 1] = B64[(g >>> 12) & 63]!;
-  f[at + 2] = B64[(g >>> 6) & 63]!;
-  f[at + 3] = B64[g & 63]!;
 }
 
 /**
