@@ -16,7 +16,7 @@
 // Every page of both APIs comes from the view (QUERY_VIEW_DAYS covers the data); the server's
 // trackhouse_query_events_answers_total counts where each page came from, per API run.
 // REST and GraphQL alternate in rounds on the one server process (BENCH_GRAPHQL_ALTERNATIONS
-// rounds, default 4; BENCH_GRAPHQL_SECONDS per run, default 5; quick: 2 rounds of 2 s): REST,
+// rounds, default 8; BENCH_GRAPHQL_SECONDS per run, default 5; quick: 2 rounds of 2 s): REST,
 // GraphQL, GraphQL with REST's content, REST again (the control), and the next round in the
 // reverse order, so drift in the shared machine's load falls on every API alike; each side's
 // figures are from its runs together. The p99 of one run moves by more than 1 ms between two runs
@@ -24,6 +24,9 @@
 // p99 minus REST's in the same round, and the median of those differences over the rounds; the
 // control (REST's second run minus its first, in the same rounds) is the same statistic where
 // the true difference is zero: its median and range say how much of a difference is noise.
+// 8 rounds, not 4: one or two disturbed rounds (a REST run's p99 of 9-11 ms where its others
+// read 3-4) moved a median of 4 by more than the 1 ms judged (hot: 1.14 ms at 17:46 and -1.50 at
+// 22:28 on 2026-12-06, the same code on the same quiet host); of 8 they move it little.
 // Every run's p99 and CPU per request are in the results.
 //
 // A/B in one run: BENCH_GRAPHQL_ROOTS=/a,/b (built project roots; default this one) starts the
@@ -159,7 +162,7 @@ interface Pair {
   load_avg: number[];
 }
 
-const ROUNDS = Math.max(1, Number(process.env.BENCH_GRAPHQL_ALTERNATIONS ?? (process.env.BENCH_QUICK === '1' ? 2 : 4)));
+const ROUNDS = Math.max(1, Number(process.env.BENCH_GRAPHQL_ALTERNATIONS ?? (process.env.BENCH_QUICK === '1' ? 2 : 8)));
 /** BENCH_GRAPHQL_PATTERNS: the access patterns run (hot,zipf), e.g. one of them for a profile (BENCH_PROF_DIR). */
 const PATTERNS = (process.env.BENCH_GRAPHQL_PATTERNS ?? 'hot,zipf').split(',').filter((p): p is 'hot' | 'zipf' => p === 'hot' || p === 'zipf');
 
