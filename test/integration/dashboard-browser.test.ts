@@ -66,6 +66,24 @@ describe.runIf(executablePath !== null)('dashboard in a browser (Chromium), agai
     await page.click('#key-form button[type=submit]');
   }
 
+  /**
+   * Submits the user lookup with Enter in its field, as a person does: a click right after the key
+   * was entered can land beside the button while the panels above it fill in and move it (in
+   * .ci/run at 34ce15c and at ffd4055: no request, 0 rows for 20 s).
+   */
+  async function lookUpUser(page: Page): Promise<void> {
+    await page.press('#user input[name=user]', 'Enter');
+  }
+
+  /** The user table's row count; a miss also says what the panel's status showed. */
+  function userRows(page: Page, want: number): () => Promise<number | string> {
+    const rows = page.locator('#user table tbody tr');
+    return async () => {
+      const n = await rows.count();
+      return n === want ? n : `${n} rows; status: ${await page.textContent('#user [data-status]')}`;
+    };
+  }
+
   async function screenshot(page: Page, test: string, name = 'screenshot'): Promise<void> {
     await page.screenshot({ path: path.join(outputDir(SUITE, test), `${name}.png`), fullPage: true });
   }
@@ -237,11 +255,11 @@ describe.runIf(executablePath !== null)('dashboard in a browser (Chromium), agai
     const rows = page.locator('#user table tbody tr');
     await page.fill('#user input[name=user]', userId);
     await page.selectOption('#user select[name=limit]', '20');
-    await page.click('#user button[type=submit]');
-    await expect.poll(() => rows.count(), { timeout: 20_000 }).toBe(20);
+    await lookUpUser(page);
+    await expect.poll(userRows(page, 20), { timeout: 20_000 }).toBe(20);
     expect(await page.isVisible('#user [data-more]')).toBe(true);
     await page.click('#user [data-more]');
-    await expect.poll(() => rows.count(), { timeout: 20_000 }).toBe(25);
+    await expect.poll(userRows(page, 25), { timeout: 20_000 }).toBe(25);
     expect(await page.isVisible('#user [data-more]')).toBe(false);
     // Newest first: the three page calls were sent last.
     expect(await rows.nth(0).locator('td').nth(1).textContent()).toBe('page');
@@ -249,20 +267,20 @@ describe.runIf(executablePath !== null)('dashboard in a browser (Chromium), agai
     expect(new Set(ids).size).toBe(25);
 
     await page.selectOption('#user select[name=type]', 'page');
-    await page.click('#user button[type=submit]');
-    await expect.poll(() => rows.count(), { timeout: 20_000 }).toBe(3);
+    await lookUpUser(page);
+    await expect.poll(userRows(page, 3), { timeout: 20_000 }).toBe(3);
     expect(await rows.locator('td:nth-child(3)').allTextContents()).toEqual(['Pricing', 'Pricing', 'Pricing']);
 
     await page.selectOption('#user select[name=type]', '');
     await page.fill('#user input[name=event]', eventName);
     await page.selectOption('#user select[name=limit]', '100');
-    await page.click('#user button[type=submit]');
-    await expect.poll(() => rows.count(), { timeout: 20_000 }).toBe(22);
+    await lookUpUser(page);
+    await expect.poll(userRows(page, 22), { timeout: 20_000 }).toBe(22);
     await expect.poll(() => page.textContent('#user [data-status]')).toContain(`22 events of ${userId}`);
     await screenshot(page, 'user timeline');
 
     await page.fill('#user input[name=user]', `nobody-${run}`);
-    await page.click('#user button[type=submit]');
+    await lookUpUser(page);
     await expect.poll(() => page.textContent('#user [data-status]'), { timeout: 20_000 }).toContain(`No events for nobody-${run}`);
     expect(errors).toEqual([]);
     await page.context().close();
@@ -277,15 +295,9 @@ describe.runIf(executablePath !== null)('dashboard in a browser (Chromium), agai
     const lookUp = async (page: Page) => {
       await enterKey(page, 'dev-read-key');
       await page.fill('#user input[name=user]', wideUser);
-      // Enter in the field, as a person submits it: a click right after the key was entered can
-      // land beside the button while the panels above it fill in and move it (once in .ci/run at
-      // 34ce15c: no request, 0 rows for 20 s).
-      await page.press('#user input[name=user]', 'Enter');
-      const cell = page.locator('#user table tbody tr td.json');
-      // A miss says what the panel showed.
-      const shown = async () => ((await cell.count()) === 1 ? 1 : `${await cell.count()} rows; status: ${await page.textContent('#user [data-status]')}`);
-      await expect.poll(shown, { timeout: 20_000 }).toBe(1);
-      return cell.textContent();
+      await lookUpUser(page);
+      await expect.poll(userRows(page, 1), { timeout: 20_000 }).toBe(1);
+      return page.locator('#user table tbody tr td.json').textContent();
     };
     const { page, errors } = await open();
     expect(await page.evaluate('typeof JSON.rawJSON')).toBe('function');
