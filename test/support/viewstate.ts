@@ -1,11 +1,9 @@
 // Empty view states (LMDB with the view's databases) for unit tests, each in a temp folder of its
 // own: `open()` in a test, `closeAll()` in afterEach.
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { silentLogger } from '../../src/common/log.js';
 import { openState, type StateStore } from '../../src/state/statestore.js';
 import { VIEW_DATABASES } from '../../src/view/viewstore.js';
+import { tempDir } from './env.js';
 
 export interface ViewStates {
   open(): Promise<StateStore>;
@@ -15,13 +13,13 @@ export interface ViewStates {
 }
 
 export function viewStates(prefix: string): ViewStates {
-  const dirs: string[] = [];
+  const dirs: ReturnType<typeof tempDir>[] = [];
   const states: StateStore[] = [];
   return {
     async open() {
-      const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+      const dir = tempDir(prefix);
       dirs.push(dir);
-      const state = await openState({ path: dir, databases: VIEW_DATABASES, identity: { t: 1 }, log: silentLogger() });
+      const state = await openState({ path: dir.path, databases: VIEW_DATABASES, identity: { t: 1 }, log: silentLogger() });
       states.push(state);
       return state;
     },
@@ -30,7 +28,7 @@ export function viewStates(prefix: string): ViewStates {
     },
     async closeAll() {
       for (const s of states.splice(0)) await s.close();
-      for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+      for (const d of dirs.splice(0)) d.remove();
     },
   };
 }
