@@ -11,7 +11,7 @@ import { createKafka, ensureTopics } from '../../src/kafka/index.js';
 import type { EventRecord, EventType } from '../../src/schema/index.js';
 import { EVENT_TYPES } from '../../src/schema/index.js';
 import { startQuery, type QueryServer } from '../../src/query/index.js';
-import { startSink, type RunningSink } from '../../src/sink/index.js';
+import { startSink } from '../../src/sink/index.js';
 import { migrate, openClickHouse, type ClickHouseHandle } from '../../src/warehouse/index.js';
 import { serveClickHouseHttp, type ClickHouseHttp } from '../support/clickhouse-http.js';
 import { kafkaBrokers, testConfig } from '../support/env.js';
@@ -185,7 +185,6 @@ export interface SplitBackend {
   config: Config;
   kafka: Kafka;
   ch: ClickHouseHandle;
-  sink: RunningSink;
   http: ClickHouseHttp;
   plain: QueryServer;
   /** The environment of a `trackhouse query` on this backend with its view under `dataDir`, read key `key`. */
@@ -207,7 +206,6 @@ export async function splitBackend(dataDir: string, events: readonly EventRecord
     config,
     kafka,
     ch,
-    sink,
     http,
     plain,
     queryEnv: (viewDataDir, key) => ({

@@ -6,7 +6,6 @@
 import { createServer } from 'node:net';
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ClickHouseHandle } from '../../src/warehouse/index.js';
 import { THREAD } from '../../src/common/threads.js';
 import type { Config } from '../../src/config/index.js';
 import { partitionForKey } from '../../src/kafka/index.js';
@@ -68,7 +67,6 @@ describe('two shards, each reading every user', () => {
   const dir = tempDir();
   const shardDirs = [tempDir(), tempDir()];
   let config: Config;
-  let ch: ClickHouseHandle;
   let kafka: Kafka;
   let backend: SplitBackend;
   let http: ClickHouseHttp;
@@ -85,7 +83,7 @@ describe('two shards, each reading every user', () => {
 
   beforeAll(async () => {
     backend = await splitBackend(dir.path, [...data.events, ...awkward], { KAFKA_PARTITIONS: '4' });
-    ({ config, kafka, ch, http, plain } = backend);
+    ({ config, kafka, http, plain } = backend);
     await caughtUp(kafka, config.kafka.topics.events, config.sink.groupId);
     port = await freePortOnBoth();
     for (const i of [0, 1]) {
