@@ -18,6 +18,7 @@ import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as hdr from 'hdr-histogram-js';
 import { freePort } from '../src/localkafka/index.js';
+import { track } from './lib/children.js';
 import { batchBodies } from './lib/events.js';
 import { runLoad } from './lib/load.js';
 import { startServer, waitForPort, type Server } from './lib/proc.js';
@@ -34,7 +35,7 @@ function cpuSeconds(pid: number): number {
 
 function tsChild(ctx: BenchContext, file: string, args: unknown): Promise<Record<string, unknown>[]> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ctx.root, 'bench', file), JSON.stringify(args)], { cwd: ctx.root, stdio: ['ignore', 'pipe', 'inherit'] });
+    const proc = track(spawn(process.execPath, ['--import', 'tsx', path.join(ctx.root, 'bench', file), JSON.stringify(args)], { cwd: ctx.root, stdio: ['ignore', 'pipe', 'inherit'] }));
     const out: Record<string, unknown>[] = [];
     let buf = '';
     proc.stdout!.on('data', (d: Buffer) => {

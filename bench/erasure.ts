@@ -11,11 +11,12 @@ import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import type { ErasureResult } from './erasure-child.js';
+import { track } from './lib/children.js';
 import type { BenchContext, BenchSection, Scenario } from './types.js';
 
 function child(ctx: BenchContext, args: unknown): Promise<ErasureResult> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ctx.root, 'bench', 'erasure-child.ts'), JSON.stringify(args)], { cwd: ctx.root, stdio: ['ignore', 'pipe', 'inherit'] });
+    const proc = track(spawn(process.execPath, ['--import', 'tsx', path.join(ctx.root, 'bench', 'erasure-child.ts'), JSON.stringify(args)], { cwd: ctx.root, stdio: ['ignore', 'pipe', 'inherit'] }));
     let out = '';
     proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     proc.on('exit', (code) => {

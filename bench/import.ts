@@ -15,6 +15,7 @@ import path from 'node:path';
 import { createGunzip, gzipSync } from 'node:zlib';
 import { pathToFileURL } from 'node:url';
 import { cpuSeconds } from './lib/cpu.js';
+import { track } from './lib/children.js';
 import type { BenchContext, BenchSection } from './types.js';
 
 export function makeFile(file: string, lines: number): number {
@@ -90,7 +91,7 @@ export interface ImportRun {
 export function runImport(o: { root: string; brokers: readonly string[]; file: string; dataDir: string; topicPrefix: string; nodeArgs?: readonly string[] }): Promise<ImportRun> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const p = spawn(process.execPath, [...(o.nodeArgs ?? []), path.join(o.root, 'dist/cli/main.js'), 'import', o.file, '--progress', 'off', '--restart'], {
+    const p = track(spawn(process.execPath, [...(o.nodeArgs ?? []), path.join(o.root, 'dist/cli/main.js'), 'import', o.file, '--progress', 'off', '--restart'], {
       env: {
         ...process.env,
         KAFKA_BROKERS: o.brokers.join(','),
@@ -100,7 +101,7 @@ export function runImport(o: { root: string; brokers: readonly string[]; file: s
         TRACKHOUSE_DATA_DIR: o.dataDir,
         LOG_LEVEL: 'warn',
       },
-    });
+    }));
     let out = '';
     let err = '';
     // The child's CPU seconds, read while it runs (its /proc entry goes when it exits): the last

@@ -61,6 +61,7 @@ import { kafkajs } from '../src/kafka/kafkajs.js';
 import { javaCompatiblePartitioner } from '../src/kafka/partitioner.js';
 import { EventCodec } from '../src/schema/index.js';
 import { startLocalBroker, type LocalBroker } from '../src/localkafka/index.js';
+import { atInterrupt } from './lib/children.js';
 import { cpuSeconds, threadTimes } from './lib/cpu.js';
 import { QUERY_BACKGROUND } from '../src/common/threads.js';
 import { envPairs, rssMb, words } from './lib/proc.js';
@@ -199,6 +200,11 @@ interface Row {
 async function main(): Promise<void> {
   const work = mkdtempSync(path.join(os.tmpdir(), 'trackhouse-query-ab-'));
   let broker: LocalBroker | undefined;
+  // Interrupted: the servers stop first (./lib/children.ts), then the broker and the data go.
+  atInterrupt(async () => {
+    await broker?.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
   const out: Row[] = [];
   try {
     const external = process.env.BENCH_KAFKA_BROKERS;

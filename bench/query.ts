@@ -59,6 +59,7 @@ import { createInterface } from 'node:readline';
 import * as hdr from 'hdr-histogram-js';
 import { QUERY_NODE_OPTIONS } from '../src/common/heap.js';
 import { kafkajs } from '../src/kafka/kafkajs.js';
+import { track } from './lib/children.js';
 import { sampled } from './lib/proc.js';
 import { rng32, sampleRank, TRACK_EVENTS, userKeyOf, zipfCdf } from './query-data.js';
 import type { BenchContext, BenchSection } from './types.js';
@@ -197,7 +198,7 @@ const PROF = process.env.BENCH_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${proce
  * than thread by thread (and nice values inside it order only its own threads).
  */
 export function child(ctx: BenchContext, args: string[], env: NodeJS.ProcessEnv, label: string, ownSession = false): Child {
-  const proc = spawn(process.execPath, [...PROF, ...args], { cwd: ctx.root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: ownSession });
+  const proc = track(spawn(process.execPath, [...PROF, ...args], { cwd: ctx.root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: ownSession }));
   const exited = new Promise<number | null>((r) => proc.once('exit', r));
   const lines: Record<string, unknown>[] = [];
   const waiters: ((o: Record<string, unknown>) => void)[] = [];

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LOCAL_KAFKA_VERSION } from '../src/config/index.js';
 import { startLocalBroker, type LocalBroker } from '../src/localkafka/index.js';
+import { atInterrupt } from './lib/children.js';
 import { cpuShares, cpuSpeed, cpuSpeedLine, cpuTicks } from './lib/cpuspeed.js';
 import type { BenchSection, Scenario } from './types.js';
 
@@ -108,6 +109,11 @@ async function main(): Promise<void> {
   const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
   const work = mkdtempSync(path.join(os.tmpdir(), 'trackhouse-bench-'));
   let broker: LocalBroker | undefined;
+  // Interrupted: the scenario's processes stop first (./lib/children.ts), then the broker and the data go.
+  atInterrupt(async () => {
+    await broker?.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
   const started = new Date();
   const run: Run = { started: started.toISOString(), quick, machine: machine(), command: `npm run bench${wanted.length ? ` -- ${wanted.join(' ')}` : ''}` };
   const stamp = run.started.replace(/[:.]/g, '-');

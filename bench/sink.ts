@@ -31,6 +31,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { kafkajs } from '../src/kafka/kafkajs.js';
 import { cpuSeconds, perMillion, threadTimes } from './lib/cpu.js';
+import { track } from './lib/children.js';
 import { groupLag } from './lib/lag.js';
 import { envPairs, words } from './lib/proc.js';
 
@@ -89,10 +90,10 @@ function params(quick: boolean): Params {
 /** Runs a TypeScript child (bench helpers) and returns its JSON output lines. */
 function tsChild(ctx: BenchContext, file: string, args: unknown, onLine?: (o: Record<string, unknown>) => void): Promise<Record<string, unknown>[]> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ctx.root, 'bench', file), JSON.stringify(args)], {
+    const proc = track(spawn(process.execPath, ['--import', 'tsx', path.join(ctx.root, 'bench', file), JSON.stringify(args)], {
       cwd: ctx.root,
       stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    }));
     const out: Record<string, unknown>[] = [];
     let buf = '';
     proc.stdout!.on('data', (d: Buffer) => {
@@ -135,11 +136,11 @@ function startSinkProcess(
   mainJs = path.join(ctx.root, 'dist/cli/main.js'),
   nodeArgs: readonly string[] = [],
 ): SinkProcess & { rounds: RoundLog[] } {
-  const proc = spawn(process.execPath, [...nodeArgs, mainJs, 'sink'], {
+  const proc = track(spawn(process.execPath, [...nodeArgs, mainJs, 'sink'], {
     cwd: ctx.root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  }));
   let onPort!: (p: number) => void;
   const port = new Promise<number>((r) => (onPort = r));
   const rounds: RoundLog[] = [];

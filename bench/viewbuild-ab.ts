@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { LOCAL_KAFKA_VERSION } from '../src/config/index.js';
 import { startLocalBroker } from '../src/localkafka/index.js';
 import { kafkajs } from '../src/kafka/kafkajs.js';
+import { atInterrupt, track } from './lib/children.js';
 
 const root = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 const rows = Number(process.argv[2] ?? 1_000_000);
@@ -32,7 +33,7 @@ const log = (s: string) => process.stderr.write(`[ab ${new Date().toISOString().
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
   return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = track(spawn(cmd, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] }));
     let out = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
     p.once('exit', (c) => (c === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited ${c}`))));
@@ -80,7 +81,7 @@ releaseProduce();
 log(`produced in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 const chDir = path.join(work, 'ch');
 await run(process.execPath, ['--import', 'tsx', 'bench/query-seed.ts', chDir, '0', '1000', '42', String(DATA_END_MS)], { ...baseEnv, TRACKHOUSE_DATA_DIR: chDir });
-const ch = spawn(process.execPath, ['--import', 'tsx', 'bench/query-chdb-http.ts', chDir], { cwd: root, env: { ...baseEnv, TRACKHOUSE_DATA_DIR: chDir }, stdio: ['ignore', 'pipe', 'inherit'] });
+const ch = track(spawn(process.execPath, ['--import', 'tsx', 'bench/query-chdb-http.ts', chDir], { cwd: root, env: { ...baseEnv, TRACKHOUSE_DATA_DIR: chDir }, stdio: ['ignore', 'pipe', 'inherit'] }));
 const chUrl = await new Promise<string>((resolve) => createInterface({ input: ch.stdout! }).on('line', (l) => l.includes('"url"') && resolve((JSON.parse(l) as { url: string }).url)));
 
 /** CPU seconds per thread name of a process (utime + stime). */
@@ -106,7 +107,7 @@ async function build(dist: string, label: string, prof: string | null, extra: Re
   const args = [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), path.join(dist, 'cli/main.js'), 'query'];
   const loop = await run(process.execPath, ['-e', 'const t=performance.now();let s=0;for(let i=0;i<3e8;i++)s+=i;console.log(((performance.now()-t)/1000).toFixed(2))'], baseEnv);
   const started = performance.now();
-  const p = spawn(process.execPath, args, { cwd: root, env: { ...baseEnv, ...extra, TRACKHOUSE_DATA_DIR: dataDir, CLICKHOUSE_URL: chUrl }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = track(spawn(process.execPath, args, { cwd: root, env: { ...baseEnv, ...extra, TRACKHOUSE_DATA_DIR: dataDir, CLICKHOUSE_URL: chUrl }, stdio: ['ignore', 'pipe', 'pipe'] }));
   let port = 0;
   let caught: Record<string, unknown> | null = null;
   const errors: string[] = [];
@@ -225,12 +226,8 @@ http
   })
   .listen(controlPort, '127.0.0.1', () => log(`ready: builds on http://127.0.0.1:${controlPort}/batch?runs=label|dist;...`));
 
-const shutdown = () => {
-  ch.kill('SIGTERM');
-  void broker.stop().finally(() => {
-    rmSync(work, { recursive: true, force: true });
-    process.exit(0);
-  });
-};
-process.once('SIGTERM', shutdown);
-process.once('SIGINT', shutdown);
+// Stopped by Ctrl-C or SIGTERM: the builds and chDB's server stop first (./lib/children.ts), then this.
+atInterrupt(async () => {
+  await broker.stop();
+  rmSync(work, { recursive: true, force: true });
+});
