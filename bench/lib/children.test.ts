@@ -59,29 +59,30 @@ describe('bench children', () => {
     for (const d of dirs.splice(0)) d.remove();
   });
 
-  it('stops the processes a bench started and runs its clean-up when the bench gets SIGINT', async () => {
+  /** A bench stand-in in a folder of its own, with its child's pid once it runs. */
+  async function started(then: 'wait' | 'exit') {
     const dir = tempDir('bench-children-');
     dirs.push(dir);
     const marker = path.join(dir.path, 'marker');
-    const b = bench(dir.path, marker, 'wait');
+    const b = bench(dir.path, marker, then);
     const pid = await b.pid;
     strays.push(pid);
-    expect(alive(pid)).toBe(true);
+    return { ...b, pid, marker };
+  }
+
+  it('stops the processes a bench started and runs its clean-up when the bench gets SIGINT', async () => {
+    const b = await started('wait');
+    expect(alive(b.pid)).toBe(true);
     b.proc.kill('SIGINT');
     expect(await b.code).toBe(130);
-    expect(await gone(pid, 15_000)).toBe(true);
-    expect(readFileSync(marker, 'utf8')).toBe('cleaned');
+    expect(await gone(b.pid, 15_000)).toBe(true);
+    expect(readFileSync(b.marker, 'utf8')).toBe('cleaned');
   });
 
   it('kills them when the bench exits without stopping them, and runs no interrupt clean-up', async () => {
-    const dir = tempDir('bench-children-');
-    dirs.push(dir);
-    const marker = path.join(dir.path, 'marker');
-    const b = bench(dir.path, marker, 'exit');
-    const pid = await b.pid;
-    strays.push(pid);
+    const b = await started('exit');
     expect(await b.code).toBe(3);
-    expect(await gone(pid, 15_000)).toBe(true);
-    expect(existsSync(marker)).toBe(false);
+    expect(await gone(b.pid, 15_000)).toBe(true);
+    expect(existsSync(b.marker)).toBe(false);
   });
 });
