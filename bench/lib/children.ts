@@ -21,19 +21,10 @@ export function track<P extends ChildProcess>(proc: P): P {
   return proc;
 }
 
-/** Runs `fn` if the bench is interrupted (after its children exited); returns a function that cancels it. */
-export function atInterrupt(fn: () => void | Promise<void>): () => void {
+/** Runs `fn` if the bench is interrupted, after its children exited. */
+export function atInterrupt(fn: () => void | Promise<void>): void {
   install();
   undo.push(fn);
-  return () => {
-    const i = undo.indexOf(fn);
-    if (i >= 0) undo.splice(i, 1);
-  };
-}
-
-/** The children still running (for tests). */
-export function liveChildren(): number {
-  return live.size;
 }
 
 function install(): void {
@@ -52,7 +43,8 @@ async function interrupted(code: number): Promise<void> {
   // The bench's own awaits now fail (its servers are going away): that is expected, not news.
   process.on('uncaughtException', () => {});
   process.on('unhandledRejection', () => {});
-  const exits = [...live].map((p) => new Promise<void>((resolve) => (p.exitCode !== null || p.signalCode !== null ? resolve() : p.once('exit', () => resolve()))));
+  // `live` holds only children that have not exited (track() drops them on 'exit').
+  const exits = [...live].map((p) => new Promise<void>((resolve) => p.once('exit', () => resolve())));
   for (const p of live) p.kill('SIGTERM');
   const timer = setTimeout(() => {
     for (const p of live) p.kill('SIGKILL');
