@@ -200,11 +200,12 @@ interface Row {
 async function main(): Promise<void> {
   const work = mkdtempSync(path.join(os.tmpdir(), 'trackhouse-query-ab-'));
   let broker: LocalBroker | undefined;
-  // Interrupted: the servers stop first (./lib/children.ts), then the broker and the data go.
-  atInterrupt(async () => {
+  const cleanUp = async () => {
     await broker?.stop();
     rmSync(work, { recursive: true, force: true });
-  });
+  };
+  // Interrupted: the servers stop first (./lib/children.ts), then this.
+  atInterrupt(cleanUp);
   const out: Row[] = [];
   try {
     const external = process.env.BENCH_KAFKA_BROKERS;
@@ -343,8 +344,7 @@ async function main(): Promise<void> {
     for (const s of started) await s.q.stop();
     await chHttp.stop();
   } finally {
-    await broker?.stop();
-    rmSync(work, { recursive: true, force: true });
+    await cleanUp();
   }
   const lines = [
     `${rate ? `Paced: ${rate} req/s offered (${LOADGEN === 'wrk' ? "wrk's open-loop schedule" : "autocannon's overallRate, in this process: no send lag"}). ` : 'Closed loop. '}${writeRate} events/s written in the background. Load generator: ${LOADGEN}.`,

@@ -109,11 +109,12 @@ async function main(): Promise<void> {
   const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
   const work = mkdtempSync(path.join(os.tmpdir(), 'trackhouse-bench-'));
   let broker: LocalBroker | undefined;
-  // Interrupted: the scenario's processes stop first (./lib/children.ts), then the broker and the data go.
-  atInterrupt(async () => {
+  const cleanUp = async () => {
     await broker?.stop();
     rmSync(work, { recursive: true, force: true });
-  });
+  };
+  // Interrupted: the scenario's processes stop first (./lib/children.ts), then this.
+  atInterrupt(cleanUp);
   const started = new Date();
   const run: Run = { started: started.toISOString(), quick, machine: machine(), command: `npm run bench${wanted.length ? ` -- ${wanted.join(' ')}` : ''}` };
   const stamp = run.started.replace(/[:.]/g, '-');
@@ -168,8 +169,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    await broker?.stop();
-    rmSync(work, { recursive: true, force: true });
+    await cleanUp();
   }
 }
 
