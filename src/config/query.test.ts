@@ -18,6 +18,7 @@ describe('query config', () => {
       viewCatchUpRecords: 320_000,
       viewCatchUpBytes: 384 * 1024 * 1024,
       viewBulkRecords: 1_000_000,
+      viewBulkCheckpointMs: 30_000,
       shards: 1,
       shardIndex: 0,
       shardUrl: null,

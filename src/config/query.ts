@@ -66,6 +66,7 @@ export const querySchema = z
     QUERY_VIEW_CATCHUP_RECORDS: int(320_000, 100, 10_000_000),
     QUERY_VIEW_CATCHUP_BYTES: int(384 * 1024 * 1024, 1024 * 1024, 2 ** 40),
     QUERY_VIEW_BULK_RECORDS: int(1_000_000, 0, 2 ** 50),
+    QUERY_VIEW_BULK_CHECKPOINT_MS: int(30_000, 0, 3_600_000),
     QUERY_SHARDS: int(1, 1, 1024),
     QUERY_SHARD_INDEX: optionalInt(0, 1023),
     QUERY_SHARD_URL: optionalStr(),
@@ -133,6 +134,8 @@ export const querySchema = z
     viewCatchUpBytes: e.QUERY_VIEW_CATCHUP_BYTES,
     /** An empty view facing at least this many records is built by sorting (src/view/bulk.ts); 0: never. */
     viewBulkRecords: e.QUERY_VIEW_BULK_RECORDS,
+    /** A bulk build checkpoints its runs at most this often (what a restart keeps; 0: after every run). */
+    viewBulkCheckpointMs: e.QUERY_VIEW_BULK_CHECKPOINT_MS,
     /** Replicas the view's partitions are spread over (1: every replica holds every partition). */
     shards: e.QUERY_SHARDS,
     /** This replica's shard: it holds partitions p with p mod shards = shardIndex. */

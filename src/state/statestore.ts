@@ -73,6 +73,8 @@ export interface StateStore {
   db(name: string): Bytes;
   /** Next offset to read per partition of `topic`, as last written. */
   offsets(topic: string): Map<number, number>;
+  /** Removes every stored offset of `topic` (in the transaction it is queued in). */
+  removeOffsets(topic: string): void;
   /**
    * Runs `fn` (which queues puts and removes on this state's databases, synchronously) and writes
    * `offsets` of `topic` with it, in one LMDB transaction. Resolves once committed.
@@ -249,6 +251,9 @@ function wrap(o: Opened, dir: string, wiped: string | null, noSync: boolean, own
         out.set(key.readUInt32BE(prefix.length), value.readDoubleLE(0));
       }
       return out;
+    },
+    removeOffsets(topic) {
+      for (const p of this.offsets(topic).keys()) void offsetsDb.remove(offsetKey(topic, p));
     },
     write(fn, topic, offsets) {
       // batch(): everything queued in the callback commits in one transaction (lmdb-js runs the

@@ -24,6 +24,7 @@ import { ResendWindow } from '../dedup/resendwindow.js';
 import { partitionForKey } from '../kafka/partitioner.js';
 import type { ReadBatch as PartitionBatch } from '../kafka/reader.js';
 import type { StateStore } from '../state/statestore.js';
+import type { DayStats } from './viewstore.js';
 import { BULK_META, mergeRuns, MergeStopped, Runs, serializeRun, type BulkMark, type RunEntries } from './bulk.js';
 import { decodeRecords, type DecodedRecords, type DecodeTask } from './decode.js';
 import type { Decoder } from './decodepool.js';
@@ -96,6 +97,8 @@ export interface BuilderOptions {
   afterQueued?: (records: number, committed: boolean) => void;
   /** A bulk build's merge (./bulk.ts MergeOptions): events per transaction, a user's index entries held at most. */
   bulkMerge?: { perTransaction?: number; userEntries?: number; blockBytes?: number };
+  /** A bulk build checkpoints after a run once this long has passed since its last checkpoint (WINDOW_SNAPSHOT_MS; 0: after every run). */
+  bulkCheckpointMs?: number;
   /**
    * A bulk build failed in its merge (not a stop): the builder thread restarts, which clears what
    * it left (clearUnfinishedBulk). Absent: flush() only rejects.
@@ -148,6 +151,33 @@ export interface BackfillRow {
   hi: number;
   lo: number;
   receivedAt: number;
+}
+
+/** What a bulk build's checkpoint commits (see takeCheckpoint()). */
+interface BulkCheckpoint {
+  runs: number;
+  events: number;
+  bytes: number;
+  offsets: Map<number, number>;
+  windows: Array<[number, Buffer, number]>;
+  days: Array<[number, DayStats | undefined]>;
+}
+
+/**
+ * A bulk build this process started and did not finish (its builder thread died: the state is
+ * the process's, so it cannot be wiped as at open): empties the events, their indexes, the day
+ * stats, resend windows and offsets of `topic` its checkpoints wrote, and removes the mark. Call
+ * before a builder is made on the state. Returns the mark (its attempt number), or undefined.
+ */
+export async function clearUnfinishedBulk(state: StateStore, topic: string): Promise<BulkMark | undefined> {
+  const mark = state.getMeta<BulkMark>(BULK_META);
+  if (mark === undefined) return undefined;
+  await Promise.all(['events', 'by_type', 'by_event', 'days', 'windows'].map((name) => state.db(name).clearAsync()));
+  await state.write(() => {
+    state.removeOffsets(topic);
+    state.removeMeta(BULK_META);
+  });
+  return mark;
 }
 
 interface WindowSnapshot {
@@ -210,6 +240,11 @@ export class ViewBuilder {
   private abandoned = false;
   /** A bulk build's runs are being merged. */
   private merging = false;
+  /** The bulk build's mark as last written, and when its last checkpoint was taken. */
+  private bulkMark: BulkMark | null = null;
+  private lastCheckpoint = 0;
+  /** The next run is checkpointed whatever the time (a stop, or before the merge). */
+  private checkpointNext = false;
 
   constructor(
     private readonly state: StateStore,
@@ -470,11 +505,54 @@ export class ViewBuilder {
     const marks = g.marks.length === 0 ? Promise.resolve() : this.state.write(() => this.putMarks(g));
     const previous = this.committing;
     const queuedAt = performance.now();
-    this.committing = Promise.all([runs.write(chunks, entries.n), marks])
+    const written = runs.write(chunks, entries.n);
+    // Taken now, at the run's end: the windows, offsets and day stats move on with the next one.
+    const due = this.checkpointNext || performance.now() - this.lastCheckpoint >= (this.opts.bulkCheckpointMs ?? WINDOW_SNAPSHOT_MS);
+    const checkpoint = due ? this.takeCheckpoint(runs) : null;
+    const hook = due && !this.checkpointNext;
+    this.checkpointNext = false;
+    // Committed once this run and every one before it are in their files.
+    this.committing = Promise.all([written, marks, previous])
+      .then(async () => {
+        if (checkpoint === null) return;
+        await this.commitCheckpoint(checkpoint, runs);
+        if (hook) this.opts.afterQueued?.(this.counts.records, true);
+      })
       .then(() => this.committed(queuedAt, g.oldest))
       .finally(() => this.inFlight--);
     this.inFlight++;
     await previous;
+  }
+
+  /** What a bulk build's checkpoint commits, as of the end of the run just queued. */
+  private takeCheckpoint(runs: Runs): BulkCheckpoint {
+    this.lastCheckpoint = performance.now();
+    const windows: BulkCheckpoint['windows'] = [];
+    for (const [p, w] of this.windows) {
+      const at = this.windowAt.get(p);
+      if (at !== undefined) windows.push([p, w.snapshot(), at]);
+    }
+    return { runs: runs.count, events: runs.events, bytes: runs.bytes, offsets: new Map(this.next), windows, days: this.writer.takeDays() };
+  }
+
+  /** Commits a checkpoint: its runs' sizes in the mark, with the offsets, windows and day stats they reflect. */
+  private commitCheckpoint(c: BulkCheckpoint, runs: Runs): Promise<void> {
+    const mark: BulkMark = { ...this.bulkMark!, runs: runs.sizes.slice(0, c.runs), events: c.events, bytes: c.bytes };
+    return this.state.write(
+      () => {
+        this.writer.putDays(c.days);
+        const db = this.state.db('windows');
+        for (const [p, snapshot, at] of c.windows) {
+          void db.put(windowKey(p), snapshot);
+          this.windowSaved.add(p);
+          this.state.putMeta(`window/${p}`, { at } satisfies WindowSnapshot);
+        }
+        this.state.putMeta(BULK_META, mark);
+        this.bulkMark = mark;
+      },
+      this.opts.topic,
+      c.offsets,
+    );
   }
 
   /**
@@ -485,20 +563,26 @@ export class ViewBuilder {
   async startBulk(dir: string, attempt = 1): Promise<void> {
     const events = (this.state.db('events').getStats() as { entryCount: number }).entryCount;
     if (events > 0 || this.next.size > 0) throw new Error('a bulk build needs an empty view');
-    await this.state.write(() => this.state.putMeta(BULK_META, { startedAt: new Date(this.now()).toISOString(), attempt } satisfies BulkMark));
+    const mark: BulkMark = { startedAt: new Date(this.now()).toISOString(), attempt };
+    await this.state.write(() => this.state.putMeta(BULK_META, mark));
+    this.bulkMark = mark;
+    this.lastCheckpoint = performance.now();
     this.bulk = new Runs(dir);
   }
 
   /**
-   * A bulk build this process started and did not finish (its builder thread died: the state is
-   * the process's, so it cannot be wiped as at open): empties the events and their indexes and
-   * removes the mark. Returns the mark (its attempt number), or undefined when there was none.
+   * Resumes the bulk build this state's mark names, from its last checkpoint (./bulk.ts; the
+   * caller has checked it can: interruptedBulk()): its runs are kept, any written after them
+   * dropped, what a merge had begun emptied; the records after the checkpoint's offsets (where
+   * this builder reads from) go into new runs. Returns the mark.
    */
-  async clearUnfinishedBulk(): Promise<BulkMark | undefined> {
+  async resumeBulk(dir: string): Promise<BulkMark> {
     const mark = this.state.getMeta<BulkMark>(BULK_META);
-    if (mark === undefined) return undefined;
+    if (mark?.runs === undefined) throw new Error('no bulk build checkpoint to resume');
     await Promise.all(['events', 'by_type', 'by_event'].map((name) => this.state.db(name).clearAsync()));
-    await this.state.write(() => this.state.removeMeta(BULK_META));
+    this.bulk = new Runs(dir, { runs: mark.runs, events: mark.events ?? 0, bytes: mark.bytes ?? 0 });
+    this.bulkMark = mark;
+    this.lastCheckpoint = performance.now();
     return mark;
   }
 
@@ -533,12 +617,16 @@ export class ViewBuilder {
       this.lastSnapshot = this.now();
       this.opts.log.info({ ...counts, seconds: Math.round((performance.now() - started) / 100) / 10 }, 'view bulk build: merged');
       this.opts.onCommitted?.(this.seq - 1);
+      runs.remove();
     } catch (err) {
-      if (!(err instanceof MergeStopped)) this.opts.onBulkFailed?.(err);
+      // Stopped: the runs stay for the next start, which empties what was merged and merges again.
+      if (!(err instanceof MergeStopped)) {
+        runs.remove();
+        this.opts.onBulkFailed?.(err);
+      }
       throw err;
     } finally {
       this.merging = false;
-      runs.remove();
     }
   }
 
@@ -582,10 +670,17 @@ export class ViewBuilder {
 
   /** Resolves when everything applied so far is committed (what is being gathered is queued first). */
   async flush(): Promise<void> {
+    // A bulk build's last run is checkpointed: a stop during the merge then resumes with every run.
+    if (this.bulk !== null) this.checkpointNext = true;
     await this.queue();
     await this.committing;
     const runs = this.bulk;
     if (runs !== null) {
+      if (this.checkpointNext) {
+        // Nothing was gathered since the last run: the checkpoint goes alone.
+        this.checkpointNext = false;
+        await this.commitCheckpoint(this.takeCheckpoint(runs), runs);
+      }
       this.bulk = null;
       this.committing = this.finishBulk(runs);
       await this.committing;
@@ -596,18 +691,30 @@ export class ViewBuilder {
 
   /**
    * Saves every window with its offset (at stop, so a restart replays nothing). A bulk build in
-   * progress is given up instead: merging could take longer than a stop may, and its state is
-   * wiped and built again at the next start.
+   * progress is paused instead: merging could take longer than a stop may. Taking runs, what was
+   * gathered becomes a run and a checkpoint commits; merging, the merge stops between two
+   * transactions. Either way the next start resumes from the last checkpoint (./bulk.ts).
    */
   async saveAll(): Promise<void> {
-    if (this.bulk !== null || this.merging) {
-      // Runs being written, or the merge (it stops between two transactions): either way nothing
-      // more is written, and the mark stays.
+    const runs = this.bulk;
+    if (runs !== null && !this.merging) {
+      this.checkpointNext = true;
+      await this.queue();
+      await this.committing;
+      if (this.checkpointNext) {
+        this.checkpointNext = false;
+        await this.commitCheckpoint(this.takeCheckpoint(runs), runs);
+      }
+      this.abandoned = true;
+      this.bulk = null;
+      this.opts.log.info({ applied: this.counts.applied, runs: runs.count, events: runs.events }, 'view bulk build paused at this stop: its runs are kept, and the next start resumes it');
+      return;
+    }
+    if (this.merging) {
+      // Nothing more is written; the runs and the mark stay.
       this.abandoned = true;
       await this.committing.catch(() => {});
-      this.bulk?.remove();
-      this.bulk = null;
-      this.opts.log.warn({ applied: this.counts.applied }, 'view bulk build stopped before its end: the view is built again at the next start');
+      this.opts.log.info({ applied: this.counts.applied }, 'view bulk build stopped during its merge: the next start empties what was merged and merges its runs again');
       return;
     }
     await this.flush();

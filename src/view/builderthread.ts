@@ -19,12 +19,12 @@ import { createPartitionReader, type PartitionReader } from '../kafka/reader.js'
 import { attachState } from '../state/statestore.js';
 import { ErasureList, type UserErasure } from '../erasure/list.js';
 import { TopicGrowth } from './growth.js';
-import { ViewBuilder, type BackfillRow, type BuilderCounts, type CommitTimings } from './builder.js';
-import { BULK_DISK_PER_RECORD } from './bulk.js';
+import { clearUnfinishedBulk, ViewBuilder, type BackfillRow, type BuilderCounts, type CommitTimings } from './builder.js';
+import { BULK_DISK_PER_RECORD, BULK_META } from './bulk.js';
 import { createDecoder } from './decodepool.js';
 import { pendingTransfer, type PendingBatch } from './pending.js';
 import { nameThread, THREAD } from '../common/threads.js';
-import { ageHorizon, DAY_MS, VIEW_DATABASES, viewSize, type ViewSize } from './viewstore.js';
+import { ageHorizon, DAY_MS, ERASED_AT_META, VIEW_DATABASES, viewSize, type ViewSize } from './viewstore.js';
 
 export interface ViewWorkerData {
   config: Config;
@@ -37,6 +37,8 @@ export interface ViewWorkerData {
   grownFrom?: number;
   /** The erasure list when the view started; changes come as 'erasures' messages. */
   erasures: UserErasure[];
+  /** The state carries a bulk build that this thread resumes (checked at open: ./bulk.ts interruptedBulk). */
+  resumeBulk?: boolean;
 }
 
 /** main -> builder */
@@ -109,6 +111,11 @@ async function main(data: ViewWorkerData): Promise<void> {
   if (killAfter > 0) log.warn({ afterRecords: killAfter }, 'QUERY_VIEW_TEST_KILL_AFTER_RECORDS is set: this process will kill itself (test hook)');
   const erasures = new ErasureList();
   for (const u of data.erasures) erasures.setUser(u.userKey, u);
+  // A bulk build this process began in a builder thread that died: its partial view goes (the
+  // state cannot be wiped while the process holds it open), and it begins again, by inserting if
+  // it was already the second attempt (a failure that repeats must not loop). One the state
+  // brought from an earlier run resumes instead (below).
+  const unfinished = data.resumeBulk === true ? undefined : await clearUnfinishedBulk(state, topic);
   const builder = new ViewBuilder(state, {
     erasures,
     topic,
@@ -119,6 +126,7 @@ async function main(data: ViewWorkerData): Promise<void> {
     catchUpRecords: q.viewCatchUpRecords,
     catchUpBytes: q.viewCatchUpBytes,
     commitMs: q.viewCommitMs,
+    bulkCheckpointMs: q.viewBulkCheckpointMs,
     onPending: (batch) => port.postMessage({ type: 'pending', batch } satisfies FromBuilder, pendingTransfer(batch)),
     onCommitted: (seq) => port.postMessage({ type: 'committed', seq } satisfies FromBuilder),
     log,
@@ -130,22 +138,17 @@ async function main(data: ViewWorkerData): Promise<void> {
       process.exit(1);
     },
   });
-  // A bulk build this process began in a builder thread that died: its partial view goes (the
-  // state cannot be wiped while the process holds it open), and it begins again, by inserting if
-  // it was already the second attempt (a failure that repeats must not loop).
-  const unfinished = await builder.clearUnfinishedBulk();
   if (unfinished !== undefined) {
     log.warn({ ...unfinished }, 'the view builder stopped during a bulk build: its partial view is cleared, and the view is built again');
   }
   // Users erased while this view was not running: their rows go before anything is read.
-  const ERASED_AT = 'erasures/at';
-  const erasedAt = state.getMeta<number>(ERASED_AT) ?? 0;
+  const erasedAt = state.getMeta<number>(ERASED_AT_META) ?? 0;
   let listAt = erasedAt;
   for (const u of data.erasures) {
     listAt = Math.max(listAt, u.updatedAt);
     if (u.updatedAt > erasedAt && (u.erasedAll || u.erasedUpTo !== null)) await builder.writer.deleteUser(u.userKey);
   }
-  if (listAt > erasedAt) await state.write(() => state.putMeta(ERASED_AT, listAt));
+  if (listAt > erasedAt) await state.write(() => state.putMeta(ERASED_AT_META, listAt));
   // The partitions held and the topic's partition counts, as the topic grows (./growth.ts).
   const growth = new TopicGrowth({
     topic,
@@ -261,8 +264,8 @@ async function main(data: ViewWorkerData): Promise<void> {
         await builder.flush();
         let n = 0;
         for (const u of m.states) if (u.erasedAll || u.erasedUpTo !== null) n += await builder.writer.deleteUser(u.userKey);
-        const at = Math.max(state.getMeta<number>(ERASED_AT) ?? 0, ...m.states.map((u) => u.updatedAt));
-        await state.write(() => state.putMeta(ERASED_AT, at));
+        const at = Math.max(state.getMeta<number>(ERASED_AT_META) ?? 0, ...m.states.map((u) => u.updatedAt));
+        await state.write(() => state.putMeta(ERASED_AT_META, at));
         return n;
       })().then(
         (events) => post({ type: 'deleted', id: m.id, events }),
@@ -358,14 +361,23 @@ async function main(data: ViewWorkerData): Promise<void> {
   // An empty view in front of a large backlog is built by sorting (./bulk.ts), if the disk has room for its runs.
   const backlog = growth.partitions.reduce((n, p) => n + Math.max(0, (target.get(p) ?? 0) - (low.get(p) ?? 0)), 0);
   const attempt = (unfinished?.attempt ?? 0) + 1;
-  if (q.viewBulkRecords > 0 && attempt <= 2 && ranges.length === 0 && builder.next.size === 0 && backlog >= q.viewBulkRecords) {
+  if (data.resumeBulk === true && state.getMeta(BULK_META) !== undefined) {
+    // Records its checkpoint's offsets left behind must come from Kafka: if retention took them
+    // meanwhile, this thread ends, and the next one clears the state and builds it anew.
+    if (ranges.length > 0) throw new Error('the topic no longer holds the records after the bulk build checkpoint; the view is built again');
+    const mark = await builder.resumeBulk(path.join(data.path, 'bulk'));
+    log.info(
+      { startedAt: mark.startedAt, runs: mark.runs?.length, events: mark.events, partitions: growth.partitions.map((p) => ({ partition: p, next: nextOf(p) })) },
+      'view bulk build resumed from its last checkpoint: its runs are kept, and the records after them are read from Kafka',
+    );
+  } else if (q.viewBulkRecords > 0 && attempt <= 2 && ranges.length === 0 && builder.next.size === 0 && backlog >= q.viewBulkRecords) {
     const free = freeBytes(data.path);
     const need = backlog * BULK_DISK_PER_RECORD;
     if (free !== null && free < need) {
       log.warn({ records: backlog, freeBytes: free, neededBytes: need }, 'too little free disk for a bulk build of the view: it is built by inserting instead (slower)');
     } else {
       await builder.startBulk(path.join(data.path, 'bulk'), attempt);
-      log.info({ records: backlog }, 'view bulk build: the view is empty and the topic holds many records, so they are sorted into runs and merged (the view is wiped and built again if this process stops before the end)');
+      log.info({ records: backlog }, 'view bulk build: the view is empty and the topic holds many records, so they are sorted into runs and merged (a restart resumes it from its last checkpoint)');
     }
   }
   await checkCaughtUp();

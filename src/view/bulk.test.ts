@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventRecord, recordBatch } from '../../test/support/events.js';
@@ -8,8 +8,8 @@ import { silentLogger } from '../common/log.js';
 import type { ReadBatch } from '../kafka/reader.js';
 import { EVENT_TYPES, type EventRecord } from '../schema/index.js';
 import type { StateStore } from '../state/statestore.js';
-import { ViewBuilder, type BuilderOptions } from './builder.js';
-import { BULK_META, interruptedBulk } from './bulk.js';
+import { clearUnfinishedBulk, ViewBuilder, type BuilderOptions } from './builder.js';
+import { BULK_META, interruptedBulk, type BulkMark } from './bulk.js';
 import { DAY_MS, VIEW_DATABASES } from './viewstore.js';
 
 const T0 = Date.UTC(2026, 9, 1);
@@ -159,18 +159,86 @@ describe('bulk build', () => {
     expectSame(contents(sorted), contents(inserted));
   });
 
-  it('leaves a state stopped before the merge marked for wiping, with no offsets and no runs', async () => {
+  /** Applies `data` to a builder on a state whose bulk build was paused or interrupted, resumed; then its end. */
+  async function resume(state: StateStore, data: ReadBatch[][], resumed?: () => void): Promise<ViewBuilder> {
+    expect(interruptedBulk(state, bulkDir(state), false)).toBeNull();
+    const b = new ViewBuilder(state, options());
+    await b.resumeBulk(bulkDir(state));
+    expect(b.bulkPhase).toBe('runs');
+    resumed?.();
+    // Kafka delivers from the stored offsets on; the records before them come again here, as after a redelivery.
+    for (const f of data) await b.apply(f);
+    await b.flush();
+    await b.saveAll();
+    return b;
+  }
+  const bulkDir = (state: StateStore) => path.join(state.path, 'bulk');
+
+  it('pauses at a stop before its merge, with a checkpoint; the next builder resumes it to the state the inserting build leaves', async () => {
+    const data = fetches(14, 2_000);
+    const inserted = await open();
+    await build(inserted, data, false);
     const state = await open();
     const b = new ViewBuilder(state, options());
-    await state.write(() => b.setHorizon(0));
-    await b.startBulk(path.join(state.path, 'bulk'));
-    for (const f of fetches(14, 1_000)) await b.apply(f);
-    expect(existsSync(path.join(state.path, 'bulk'))).toBe(true);
+    await state.write(() => b.setHorizon(T0 - 100 * DAY_MS));
+    await b.startBulk(bulkDir(state));
+    for (const f of data.slice(0, Math.floor(data.length / 2))) await b.apply(f);
     await b.saveAll();
-    expect(state.offsets('t').size).toBe(0);
+    // The checkpoint: every run, the offsets they reach, and nothing in the view yet.
+    const mark = state.getMeta<BulkMark>(BULK_META)!;
+    expect(mark.runs!.length).toBeGreaterThan(1);
+    expect(readdirSync(bulkDir(state)).length).toBe(mark.runs!.length);
+    expect(mark.events).toBeGreaterThan(0);
+    expect([...state.offsets('t').values()].reduce((a, n) => a + n, 0)).toBe(b.counts.records);
     expect(state.db('events').getCount()).toBe(0);
-    expect(interruptedBulk(state)).toMatch(/bulk build \(started .*\) stopped before its end/);
-    expect(existsSync(path.join(state.path, 'bulk'))).toBe(false);
+    expect(state.db('days').getCount()).toBeGreaterThan(0);
+
+    const r = await resume(state, data);
+    expect(r.counts.redelivered).toBe(b.counts.records);
+    expectSame(contents(state), contents(inserted));
+    expect(state.getMeta(BULK_META)).toBeUndefined();
+    expect(existsSync(bulkDir(state))).toBe(false);
+  });
+
+  it('resumes from its last checkpoint whatever a kill left after it: runs written later are dropped, a merge begun is emptied', async () => {
+    const data = fetches(18, 2_000);
+    const inserted = await open();
+    await build(inserted, data, false);
+    const state = await open();
+    const b = new ViewBuilder(state, options({ bulkCheckpointMs: 0 }));
+    await state.write(() => b.setHorizon(T0 - 100 * DAY_MS));
+    await b.startBulk(bulkDir(state));
+    for (const f of data.slice(0, Math.floor(data.length / 3))) await b.apply(f);
+    await b.saveAll();
+    const runs = state.getMeta<BulkMark>(BULK_META)!.runs!.length;
+    // What a kill -9 can leave beyond the checkpoint: a run (whole or torn) and a merge's first entries.
+    const later = `run-${String(runs).padStart(6, '0')}`;
+    writeFileSync(path.join(bulkDir(state), later), Buffer.from([9, 9, 9]));
+    await state.write(() => {
+      void state.db('events').put(Buffer.from('stray'), Buffer.from('row'));
+      void state.db('by_type').put(Buffer.from('stray'), Buffer.alloc(0));
+    });
+
+    await resume(state, data, () => {
+      expect(readdirSync(bulkDir(state))).not.toContain(later);
+      expect(state.db('events').getCount()).toBe(0);
+      expect(state.db('by_type').getCount()).toBe(0);
+    });
+    expectSame(contents(state), contents(inserted));
+  });
+
+  it('says why a marked state cannot resume: no checkpoint yet, a run lost or of another size, users erased since', async () => {
+    const state = await open();
+    const b = new ViewBuilder(state, options());
+    await state.write(() => b.setHorizon(T0 - 100 * DAY_MS));
+    await b.startBulk(bulkDir(state));
+    expect(interruptedBulk(state, bulkDir(state), false)).toMatch(/bulk build \(started .*\) stopped before its first checkpoint/);
+    for (const f of fetches(19, 1_000)) await b.apply(f);
+    await b.saveAll();
+    expect(interruptedBulk(state, bulkDir(state), false)).toBeNull();
+    expect(interruptedBulk(state, bulkDir(state), true)).toMatch(/users erased since/);
+    writeFileSync(path.join(bulkDir(state), 'run-000000'), Buffer.from([1]), { flag: 'a' });
+    expect(interruptedBulk(state, bulkDir(state), false)).toMatch(/lost run 0 of its checkpoint/);
   });
 
   it('clears what a bulk build that died in its merge left, and builds again to the same state', async () => {
@@ -189,38 +257,46 @@ describe('bulk build', () => {
       }),
     );
     await state.write(() => dying.setHorizon(T0 - 100 * DAY_MS));
-    await dying.startBulk(path.join(state.path, 'bulk'));
+    await dying.startBulk(bulkDir(state));
     for (const f of data) await dying.apply(f);
     await expect(dying.flush()).rejects.toThrow(/dies/);
     expect(state.db('events').getCount()).toBeGreaterThan(0);
-    expect(state.offsets('t').size).toBe(0);
+    expect(state.offsets('t').size).toBeGreaterThan(0);
 
-    const next = new ViewBuilder(state, options());
-    expect(await next.clearUnfinishedBulk()).toMatchObject({ attempt: 1 });
-    expect(state.db('events').getCount()).toBe(0);
+    expect(await clearUnfinishedBulk(state, 't')).toMatchObject({ attempt: 1 });
+    for (const name of ['events', 'by_type', 'by_event', 'days', 'windows']) expect(state.db(name).getCount()).toBe(0);
+    expect(state.offsets('t').size).toBe(0);
     expect(state.getMeta(BULK_META)).toBeUndefined();
-    await next.startBulk(path.join(state.path, 'bulk'), 2);
+    const next = new ViewBuilder(state, options());
+    await next.startBulk(bulkDir(state), 2);
     for (const f of data) await next.apply(f);
     await next.flush();
     await next.saveAll();
     expectSame(contents(state), contents(inserted));
   });
 
-  it('gives its merge up at a stop, leaving the mark and no offsets', async () => {
+  it('stops its merge between two transactions at a stop, keeping its runs; the next builder merges them again to the same state', async () => {
+    const data = fetches(17, 1_500);
+    const inserted = await open();
+    await build(inserted, data, false);
     const state = await open();
     let stopping: Promise<void> | null = null;
     const b: ViewBuilder = new ViewBuilder(state, options({ bulkMerge: { perTransaction: 50 }, afterQueued: () => void (stopping ??= b.saveAll()) }));
-    await state.write(() => b.setHorizon(0));
-    await b.startBulk(path.join(state.path, 'bulk'));
-    for (const f of fetches(17, 1_500)) await b.apply(f);
+    await state.write(() => b.setHorizon(T0 - 100 * DAY_MS));
+    await b.startBulk(bulkDir(state));
+    for (const f of data) await b.apply(f);
     await expect(b.flush()).rejects.toThrow(/stopped during its merge/);
     await stopping;
     const merged = state.db('events').getCount();
     expect(merged).toBeGreaterThan(0);
     expect(merged).toBeLessThan(b.counts.applied);
-    expect(state.offsets('t').size).toBe(0);
-    expect(interruptedBulk(state)).not.toBeNull();
-    expect(existsSync(path.join(state.path, 'bulk'))).toBe(false);
+    // The checkpoint before the merge holds every run and the offsets at the topic's end.
+    expect([...state.offsets('t').values()].reduce((a, n) => a + n, 0)).toBe(b.counts.records);
+    expect(state.getMeta<BulkMark>(BULK_META)!.events).toBe(b.counts.applied);
+
+    const r = await resume(state, data);
+    expect(r.counts.applied).toBe(0);
+    expectSame(contents(state), contents(inserted));
   });
 
   it('refuses to start on a view that holds events', async () => {

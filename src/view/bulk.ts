@@ -14,13 +14,19 @@
 // entries, in key order per user (Entries), to their trees (a user's keys in all three start with
 // U, so users come in the same order in each). The data goes in several transactions; the
 // partitions' offsets and resend windows go in the last one. Until then the state carries the
-// `bulk` mark: a view found with it (a kill, a stop during the build) is wiped at open and built
-// again (src/view/view.ts); a builder thread that died in it clears it (ViewBuilder.clearUnfinishedBulk).
+// `bulk` mark. Every QUERY_VIEW_BULK_CHECKPOINT_MS (and at a stop) a checkpoint commits, after the
+// runs it names are in their files, the partitions' offsets, resend windows and day stats as of
+// the end of the last run, and the size of every run so far in the mark: a later start (after a
+// stop, or a kill -9 at any moment) keeps those runs, drops any written after them, empties what a
+// merge had begun, and reads on from those offsets (src/view/view.ts, builderthread.ts). A mark
+// without a checkpoint, with runs missing or of another size, or with users erased since, is
+// wiped at open and built again; a builder thread that died in a bulk build clears it
+// (clearUnfinishedBulk).
 //
 // The result is the state the inserting build would leave, key for key and byte for byte
 // (src/view/bulk.test.ts): a key put twice keeps its last value in Kafka order, as LMDB's
 // overwrite does.
-import { closeSync, mkdirSync, openSync, readSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { compress, uncompressSync } from 'lz4-napi';
@@ -38,12 +44,39 @@ export interface BulkMark {
   startedAt: string;
   /** 1 for a process's first bulk build; 2 for the one after a builder thread died in it (no third: it inserts then). */
   attempt: number;
+  /** The last checkpoint: the byte size of each run it covers, in order (absent: none yet). */
+  runs?: number[];
+  /** Events and bytes (before compression) in those runs. */
+  events?: number;
+  bytes?: number;
 }
 
-/** Why a state must be wiped: it carries the mark of a bulk build that never committed its offsets (else null). */
-export function interruptedBulk(state: Pick<StateStore, 'getMeta'>): string | null {
+/**
+ * Why a state carrying a bulk build's mark cannot resume it and must be wiped (null: no mark, or
+ * it can resume). `dir`: the runs' directory; `erasedSince`: users were erased while it was
+ * stopped (their events may sit in the runs, which a deletion from LMDB does not reach).
+ */
+export function interruptedBulk(state: Pick<StateStore, 'getMeta'>, dir: string, erasedSince: boolean): string | null {
   const mark = state.getMeta<Partial<BulkMark>>(BULK_META);
-  return mark === undefined ? null : `its bulk build (started ${mark.startedAt ?? 'at an unknown time'}) stopped before its end`;
+  if (mark === undefined) return null;
+  const build = `its bulk build (started ${mark.startedAt ?? 'at an unknown time'})`;
+  if (!Array.isArray(mark.runs)) return `${build} stopped before its first checkpoint`;
+  const missing = mark.runs.findIndex((size, i) => fileSize(runFile(dir, i)) !== size);
+  if (missing >= 0) return `${build} lost run ${missing} of its checkpoint (missing, or not of the size recorded)`;
+  if (erasedSince) return `${build} holds runs that may hold events of users erased since it stopped`;
+  return null;
+}
+
+function fileSize(file: string): number | null {
+  try {
+    return statSync(file).size;
+  } catch {
+    return null;
+  }
+}
+
+function runFile(dir: string, i: number): string {
+  return path.join(dir, `run-${String(i).padStart(6, '0')}`);
 }
 
 /**
@@ -125,14 +158,30 @@ export function serializeRun(parts: readonly DecodedRecords[], keys: readonly Bu
  */
 export class Runs {
   private readonly files: string[] = [];
+  /** Each run's size in its file, once written. */
+  readonly sizes: number[] = [];
   /** Events written to runs. */
   events = 0;
   /** Bytes of the records (before compression). */
   bytes = 0;
 
-  constructor(readonly dir: string) {
-    rmSync(dir, { recursive: true, force: true });
+  /** A new, empty set of runs; or, with `kept` (a checkpoint's), those runs and no others. */
+  constructor(
+    readonly dir: string,
+    kept?: Required<Pick<BulkMark, 'runs' | 'events' | 'bytes'>>,
+  ) {
+    if (kept === undefined) rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (kept === undefined) return;
+    for (let i = 0; i < kept.runs.length; i++) {
+      this.files.push(runFile(dir, i));
+      this.sizes.push(kept.runs[i]!);
+    }
+    // Runs written after the checkpoint: their records are read from Kafka again.
+    const keep = new Set(this.files.map((f) => path.basename(f)));
+    for (const name of readdirSync(dir)) if (!keep.has(name)) rmSync(path.join(dir, name), { force: true });
+    this.events = kept.events;
+    this.bytes = kept.bytes;
   }
 
   get count(): number {
@@ -142,18 +191,22 @@ export class Runs {
   /** Writes the next run (chunks of whole records); resolves once it is in the file. */
   async write(chunks: readonly Buffer[], events: number): Promise<void> {
     if (events === 0) return;
-    const file = path.join(this.dir, `run-${String(this.files.length).padStart(6, '0')}`);
+    const run = this.files.length;
+    const file = runFile(this.dir, run);
     this.files.push(file);
     this.events += events;
+    for (const c of chunks) this.bytes += c.length;
     const blocks = await Promise.all(chunks.map((c) => compress(c)));
     const parts: Buffer[] = [];
+    let size = 0;
     for (let i = 0; i < blocks.length; i++) {
       const len = Buffer.allocUnsafe(4);
       len.writeUInt32LE(blocks[i]!.length, 0);
       parts.push(len, blocks[i]!);
-      this.bytes += chunks[i]!.length;
+      size += 4 + blocks[i]!.length;
     }
     await writeFile(file, parts, { mode: 0o600 });
+    this.sizes[run] = size;
   }
 
   /** Deletes the runs (merged, or abandoned). */

@@ -10,10 +10,10 @@ import { Counter, Gauge, Histogram, type Registry } from '../common/metrics.js';
 import type { Config } from '../config/index.js';
 import { userHash, type ErasureList, type UserErasure } from '../erasure/list.js';
 import { openState, type StateStore } from '../state/statestore.js';
-import { interruptedBulk } from './bulk.js';
+import { BULK_META, interruptedBulk } from './bulk.js';
 import { readBackfill } from './backfill.js';
 import { PendingRows } from './pending.js';
-import { readHorizon, ViewReader, VIEW_DATABASES, widenedWindow, type ViewWindow } from './viewstore.js';
+import { ERASED_AT_META, readHorizon, ViewReader, VIEW_DATABASES, widenedWindow, type ViewWindow } from './viewstore.js';
 import type { BackfillRange, BuilderReport, FromBuilder, ToBuilder, ViewWorkerData } from './builderthread.js';
 import { startThread } from '../common/thread.js';
 import { makeOwnPrivateDir } from '../common/privatedir.js';
@@ -110,6 +110,8 @@ export async function startView(opts: ViewOptions): Promise<View> {
   makeOwnPrivateDir(dir);
   const reader = new ViewReader();
   const window: ViewWindow = { days: config.query.viewDays, maxBytes: config.query.viewMaxBytes };
+  // Users erased after the view last applied the list (a paused bulk build's runs may hold their events).
+  const erasedSince = (at: number) => (opts.erasures?.allUsers() ?? []).some((u) => u.updatedAt > at && (u.erasedAll || u.erasedUpTo !== null));
   const state: StateStore = await openState({
     path: dir,
     databases: VIEW_DATABASES,
@@ -117,7 +119,7 @@ export async function startView(opts: ViewOptions): Promise<View> {
     // Partitions added to the topic since the state was written (while the view ran, or while it
     // was stopped): kept, not rebuilt; the new partitions are read from their first record.
     keeps: (stored, wanted) => keepsGrownView(stored, wanted, config.query.shards, config.query.shardIndex),
-    wipeIf: (s) => interruptedBulk(s) ?? widenedWindow(s.getMeta<ViewWindow>(WINDOW_META), readHorizon(s.db('view_meta')), window, Date.now()),
+    wipeIf: (s) => interruptedBulk(s, path.join(dir, 'bulk'), erasedSince(s.getMeta<number>(ERASED_AT_META) ?? 0)) ?? widenedWindow(s.getMeta<ViewWindow>(WINDOW_META), readHorizon(s.db('view_meta')), window, Date.now()),
     dbOptions: reader.dbOptions,
     log,
   });
@@ -155,6 +157,8 @@ export async function startView(opts: ViewOptions): Promise<View> {
     partitionCount: opts.partitionCount,
     ...(grownFrom !== undefined && grownFrom < opts.partitionCount ? { grownFrom } : {}),
     erasures: opts.erasures?.allUsers() ?? [],
+    // Still marked after the open's checks: its bulk build resumes (a thread restarted later clears it).
+    resumeBulk: state.getMeta(BULK_META) !== undefined,
   };
 
   const backfill = async (w: Worker, ranges: BackfillRange[]) => {
@@ -214,6 +218,7 @@ export async function startView(opts: ViewOptions): Promise<View> {
       // Not ready until the new builder has caught up again.
       last = last === null ? null : { ...last, caughtUp: false, following: false };
       log.error({ code, restartInMs: RESTART_MS }, 'view builder stopped unexpectedly; restarting it');
+      data.resumeBulk = false;
       setTimeout(() => {
         if (!stopping) spawn();
       }, RESTART_MS).unref();
@@ -243,6 +248,7 @@ export async function startView(opts: ViewOptions): Promise<View> {
     erasing.set(u.userKey, { at: u.updatedAt, done });
   });
   if (state.wiped !== null) log.info({ reason: state.wiped }, 'view rebuilt from scratch');
+  else if (data.resumeBulk === true) log.info('view bulk build found unfinished: it resumes from its last checkpoint');
   else if (kept.size > 0) log.info({ partitions: kept.size }, 'view kept from the last run: it reads on from its stored offsets, nothing is rebuilt');
   else log.info('no view yet: it is built from Kafka (and ClickHouse beyond the topic retention), older pages come from ClickHouse meanwhile');
 

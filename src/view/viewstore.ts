@@ -17,6 +17,8 @@ import { EVENT_TYPES } from '../schema/index.js';
 import { keyStart, type PendingRow, type PendingRows } from './pending.js';
 
 export const VIEW_DATABASES = ['events', 'by_type', 'by_event', 'days', 'windows', 'view_meta'] as const;
+/** The meta key of the erasure list's last change the view has applied (ms). */
+export const ERASED_AT_META = 'erasures/at';
 
 export const DAY_MS = 86_400_000;
 const EMPTY = Buffer.alloc(0);
@@ -238,12 +240,26 @@ export class ViewWriter {
 
   /** Queues the day stats changed since the last call (inside the same StateStore.write()). */
   flushDays(): void {
+    this.putDays(this.takeDays());
+  }
+
+  /** The day stats changed since the last flush or take, as they are now (copied). */
+  takeDays(): Array<[number, DayStats | undefined]> {
+    const out: Array<[number, DayStats | undefined]> = [];
     for (const day of this.touched) {
       const d = this.days.get(day);
+      out.push([day, d === undefined ? undefined : { ...d }]);
+    }
+    this.touched.clear();
+    return out;
+  }
+
+  /** Queues day stats that takeDays() gave (inside StateStore.write()). */
+  putDays(days: ReadonlyArray<readonly [number, DayStats | undefined]>): void {
+    for (const [day, d] of days) {
       if (d === undefined || d.events <= 0) void this.daysDb.remove(dayKey(day));
       else void this.daysDb.put(dayKey(day), dayValue(d));
     }
-    this.touched.clear();
   }
 
   /**

@@ -1,18 +1,19 @@
 // A view built in bulk (src/view/bulk.ts: runs sorted by key, merged into LMDB with MDB_APPEND),
-// killed with -9 while it merges, then started again: the half-merged state carries the bulk mark
-// and no offsets, so the restart wipes it and builds it again; the view then answers every page as
-// ClickHouse does (resends dropped), and holds as many events as ClickHouse. Against the real
-// broker, with `trackhouse query` as its own process reaching chDB through CLICKHOUSE_URL.
+// killed with -9 while it takes runs, then again while it merges: each start resumes from the last
+// checkpoint (its runs, and the offsets, windows and day stats they reflect), and the view then
+// answers every page as ClickHouse does (resends dropped), and holds as many events as ClickHouse.
+// Against the real broker, with `trackhouse query` as its own process reaching chDB through
+// CLICKHOUSE_URL.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Env } from '../../src/config/index.js';
 import { attachState } from '../../src/state/statestore.js';
-import { BULK_META } from '../../src/view/bulk.js';
+import { BULK_META, type BulkMark } from '../../src/view/bulk.js';
 import { VIEW_DATABASES } from '../../src/view/viewstore.js';
 import { tempDir } from '../support/env.js';
 import { metricsText, metricValue } from './ingest-support.js';
-import { caughtUp, count } from './sink-helpers.js';
+import { caughtUp, count, produce } from './sink-helpers.js';
 import { allPages, DAY, randomEvents, splitBackend, type SplitBackend } from './view-helpers.js';
 import { spawnQuery } from './view-process.js';
 
@@ -24,10 +25,14 @@ describe('a view built in bulk', () => {
   let backend: SplitBackend;
   let env: Env;
   const now = Date.now();
-  const data = randomEvents(41, 40_000, 300, now - 5 * DAY, now);
+  const data = randomEvents(41, 60_000, 300, now - 5 * DAY, now);
+  // The topic holds these when the first process starts; the rest (resends of earlier ones among
+  // them) come while it is down, so the resumed build reads on from its checkpoint.
+  const early = data.events.slice(0, 40_000);
+  const later = data.events.slice(early.length);
 
   beforeAll(async () => {
-    backend = await splitBackend(dir.path, data.events);
+    backend = await splitBackend(dir.path, early);
     env = {
       ...backend.queryEnv(viewDir.path, KEY),
       QUERY_PORT: '0',
@@ -43,27 +48,46 @@ describe('a view built in bulk', () => {
     viewDir.remove();
   });
 
-  it('is wiped and built again after a kill -9 in its merge, then answers every page as ClickHouse does', { timeout: 600_000 }, async () => {
+  it('resumes from its last checkpoint after a kill -9 while it takes runs and another in its merge, then answers every page as ClickHouse does', { timeout: 600_000 }, async () => {
     const viewPath = path.join(viewDir.path, 'view');
-    // The test hook kills the process once a transaction of the merge has committed.
-    const killed = spawnQuery({ ...env, QUERY_VIEW_TEST_KILL_AFTER_RECORDS: '1' });
-    const exit = await killed.exit;
-    expect(exit.signal).toBe('SIGKILL');
-    expect(killed.log.some((l) => l.includes('"view bulk build: merging its runs into the view"'))).toBe(true);
-    const left = attachState({ path: viewPath, databases: VIEW_DATABASES });
-    try {
-      expect(left.getMeta(BULK_META)).toBeDefined();
-      expect(left.offsets(backend.config.kafka.topics.events).size).toBe(0);
-      expect(left.db('events').getCount()).toBeGreaterThan(0);
-    } finally {
-      await left.close();
-    }
+    const topic = backend.config.kafka.topics.events;
+    const leftState = async () => {
+      const left = attachState({ path: viewPath, databases: VIEW_DATABASES });
+      try {
+        return { mark: left.getMeta<BulkMark>(BULK_META), offsets: [...left.offsets(topic).values()].reduce((a, n) => a + n, 0), events: left.db('events').getCount() };
+      } finally {
+        await left.close();
+      }
+    };
 
+    // 1. A checkpoint after every run; the test hook kills the process once the first has committed.
+    const first = spawnQuery({ ...env, QUERY_VIEW_BULK_CHECKPOINT_MS: '0', QUERY_VIEW_TEST_KILL_AFTER_RECORDS: '1' });
+    expect((await first.exit).signal).toBe('SIGKILL');
+    expect(first.log.some((l) => l.includes('"view bulk build: merging its runs into the view"'))).toBe(false);
+    const taking = await leftState();
+    expect(taking.mark?.runs?.length).toBeGreaterThan(0);
+    expect(taking.offsets).toBeGreaterThan(0);
+    expect(taking.offsets).toBeLessThanOrEqual(early.length);
+    expect(taking.events).toBe(0);
+    await produce(backend.kafka, topic, later);
+
+    // 2. Resumed; no checkpoint but the one before the merge (which does not call the hook), so the kill comes in the merge.
+    const second = spawnQuery({ ...env, QUERY_VIEW_BULK_CHECKPOINT_MS: '3600000', QUERY_VIEW_TEST_KILL_AFTER_RECORDS: '1' });
+    expect((await second.exit).signal).toBe('SIGKILL');
+    expect(second.log.some((l) => l.includes('"view bulk build resumed from its last checkpoint'))).toBe(true);
+    expect(second.log.some((l) => l.includes('"view bulk build: merging its runs into the view"'))).toBe(true);
+    const merging = await leftState();
+    expect(merging.mark?.runs?.length).toBeGreaterThan(taking.mark!.runs!.length);
+    expect(merging.offsets).toBe(data.events.length);
+    expect(merging.events).toBeGreaterThan(0);
+
+    // 3. Resumed again: what the merge wrote is emptied, and every run merged again.
     const q = spawnQuery(env);
     const port = await q.port;
     await q.ready();
     try {
-      expect(q.log.some((l) => l.includes('"local state wiped; it will be rebuilt"') && l.includes('bulk build'))).toBe(true);
+      expect(q.log.some((l) => l.includes('"local state wiped; it will be rebuilt"'))).toBe(false);
+      expect(q.log.some((l) => l.includes('"view bulk build resumed from its last checkpoint'))).toBe(true);
       const merged = q.log.find((l) => l.includes('"view bulk build: merged"'));
       expect(merged).toBeDefined();
       expect(existsSync(path.join(viewPath, 'bulk'))).toBe(false);
