@@ -524,15 +524,21 @@ export class ViewBuilder {
     await previous;
   }
 
+  /** Queues what was gathered as a run, checkpointed, and waits for it (the checkpoint goes alone if nothing was gathered). */
+  private async checkpointNow(runs: Runs): Promise<void> {
+    this.checkpointNext = true;
+    await this.queue();
+    await this.committing;
+    if (this.checkpointNext) {
+      this.checkpointNext = false;
+      await this.commitCheckpoint(this.takeCheckpoint(runs), runs);
+    }
+  }
+
   /** What a bulk build's checkpoint commits, as of the end of the run just queued. */
   private takeCheckpoint(runs: Runs): BulkCheckpoint {
     this.lastCheckpoint = performance.now();
-    const windows: BulkCheckpoint['windows'] = [];
-    for (const [p, w] of this.windows) {
-      const at = this.windowAt.get(p);
-      if (at !== undefined) windows.push([p, w.snapshot(), at]);
-    }
-    return { runs: runs.count, events: runs.events, bytes: runs.bytes, offsets: new Map(this.next), windows, days: this.writer.takeDays() };
+    return { runs: runs.count, events: runs.events, bytes: runs.bytes, offsets: new Map(this.next), windows: this.snapshotWindows(), days: this.writer.takeDays() };
   }
 
   /** Commits a checkpoint: its runs' sizes in the mark, with the offsets, windows and day stats they reflect. */
@@ -541,12 +547,7 @@ export class ViewBuilder {
     return this.state.write(
       () => {
         this.writer.putDays(c.days);
-        const db = this.state.db('windows');
-        for (const [p, snapshot, at] of c.windows) {
-          void db.put(windowKey(p), snapshot);
-          this.windowSaved.add(p);
-          this.state.putMeta(`window/${p}`, { at } satisfies WindowSnapshot);
-        }
+        this.putWindows(c.windows);
         this.state.putMeta(BULK_META, mark);
         this.bulkMark = mark;
       },
@@ -670,21 +671,20 @@ export class ViewBuilder {
 
   /** Resolves when everything applied so far is committed (what is being gathered is queued first). */
   async flush(): Promise<void> {
-    // A bulk build's last run is checkpointed: a stop during the merge then resumes with every run.
-    if (this.bulk !== null) this.checkpointNext = true;
-    await this.queue();
-    await this.committing;
     const runs = this.bulk;
-    if (runs !== null) {
-      if (this.checkpointNext) {
-        // Nothing was gathered since the last run: the checkpoint goes alone.
-        this.checkpointNext = false;
-        await this.commitCheckpoint(this.takeCheckpoint(runs), runs);
-      }
+    if (runs === null) {
+      await this.queue();
+      await this.committing;
+    } else {
+      // A bulk build's last run is checkpointed: a stop during the merge then resumes with every run.
+      await this.checkpointNow(runs);
+    }
+    if (runs !== null && this.bulk === runs) {
       this.bulk = null;
       this.committing = this.finishBulk(runs);
-      await this.committing;
     }
+    // The merge too, when a flush beside this one began it.
+    if (runs !== null) await this.committing;
     // Given up by a stop: what was applied is not committed, and never will be.
     if (this.abandoned) throw new MergeStopped();
   }
@@ -698,13 +698,7 @@ export class ViewBuilder {
   async saveAll(): Promise<void> {
     const runs = this.bulk;
     if (runs !== null && !this.merging) {
-      this.checkpointNext = true;
-      await this.queue();
-      await this.committing;
-      if (this.checkpointNext) {
-        this.checkpointNext = false;
-        await this.commitCheckpoint(this.takeCheckpoint(runs), runs);
-      }
+      await this.checkpointNow(runs);
       this.abandoned = true;
       this.bulk = null;
       this.opts.log.info({ applied: this.counts.applied, runs: runs.count, events: runs.events }, 'view bulk build paused at this stop: its runs are kept, and the next start resumes it');
@@ -722,11 +716,24 @@ export class ViewBuilder {
   }
 
   private saveWindows(): void {
-    const db = this.state.db('windows');
+    this.putWindows(this.snapshotWindows());
+  }
+
+  /** Every partition's window as it is now, with the offset it reflects. */
+  private snapshotWindows(): Array<[number, Buffer, number]> {
+    const out: Array<[number, Buffer, number]> = [];
     for (const [p, w] of this.windows) {
       const at = this.windowAt.get(p);
-      if (at === undefined) continue;
-      void db.put(windowKey(p), w.snapshot());
+      if (at !== undefined) out.push([p, w.snapshot(), at]);
+    }
+    return out;
+  }
+
+  /** Queues windows that snapshotWindows() gave (inside StateStore.write()). */
+  private putWindows(windows: ReadonlyArray<readonly [number, Buffer, number]>): void {
+    const db = this.state.db('windows');
+    for (const [p, snapshot, at] of windows) {
+      void db.put(windowKey(p), snapshot);
       this.windowSaved.add(p);
       this.state.putMeta(`window/${p}`, { at } satisfies WindowSnapshot);
     }
