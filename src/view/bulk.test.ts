@@ -13,6 +13,8 @@ import { BULK_META, interruptedBulk, type BulkMark } from './bulk.js';
 import { DAY_MS, VIEW_DATABASES } from './viewstore.js';
 
 const T0 = Date.UTC(2026, 9, 1);
+/** Nothing against resuming but the mark and the runs. */
+const RESUMES = { erasedSince: false, bulkOn: true };
 
 /**
  * Fetches of three partitions (each user on one, as the producer keys them) with what makes the
@@ -161,7 +163,7 @@ describe('bulk build', () => {
 
   /** Applies `data` to a builder on a state whose bulk build was paused or interrupted, resumed; then its end. */
   async function resume(state: StateStore, data: ReadBatch[][], resumed?: () => void): Promise<ViewBuilder> {
-    expect(interruptedBulk(state, bulkDir(state), false)).toBeNull();
+    expect(interruptedBulk(state, bulkDir(state), RESUMES)).toBeNull();
     const b = new ViewBuilder(state, options());
     await b.resumeBulk(bulkDir(state));
     expect(b.bulkPhase).toBe('runs');
@@ -227,18 +229,19 @@ describe('bulk build', () => {
     expectSame(contents(state), contents(inserted));
   });
 
-  it('says why a marked state cannot resume: no checkpoint yet, a run lost or of another size, users erased since', async () => {
+  it('says why a marked state cannot resume: no checkpoint yet, a run lost or of another size, users erased since, bulk builds turned off', async () => {
     const state = await open();
     const b = new ViewBuilder(state, options());
     await state.write(() => b.setHorizon(T0 - 100 * DAY_MS));
     await b.startBulk(bulkDir(state));
-    expect(interruptedBulk(state, bulkDir(state), false)).toMatch(/bulk build \(started .*\) stopped before its first checkpoint/);
+    expect(interruptedBulk(state, bulkDir(state), RESUMES)).toMatch(/bulk build \(started .*\) stopped before its first checkpoint/);
     for (const f of fetches(19, 1_000)) await b.apply(f);
     await b.saveAll();
-    expect(interruptedBulk(state, bulkDir(state), false)).toBeNull();
-    expect(interruptedBulk(state, bulkDir(state), true)).toMatch(/users erased since/);
+    expect(interruptedBulk(state, bulkDir(state), RESUMES)).toBeNull();
+    expect(interruptedBulk(state, bulkDir(state), { ...RESUMES, erasedSince: true })).toMatch(/users erased since/);
+    expect(interruptedBulk(state, bulkDir(state), { ...RESUMES, bulkOn: false })).toMatch(/bulk builds are now off \(QUERY_VIEW_BULK_RECORDS=0\)/);
     writeFileSync(path.join(bulkDir(state), 'run-000000'), Buffer.from([1]), { flag: 'a' });
-    expect(interruptedBulk(state, bulkDir(state), false)).toMatch(/lost run 0 of its checkpoint/);
+    expect(interruptedBulk(state, bulkDir(state), RESUMES)).toMatch(/lost run 0 of its checkpoint/);
   });
 
   it('clears what a bulk build that died in its merge left, and builds again to the same state', async () => {

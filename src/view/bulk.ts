@@ -51,19 +51,27 @@ export interface BulkMark {
   bytes?: number;
 }
 
+/** What decides whether a paused bulk build may resume, besides its mark and runs. */
+export interface ResumeChecks {
+  /** Users were erased while it was stopped (their events may sit in the runs, which a deletion from LMDB does not reach). */
+  erasedSince: boolean;
+  /** Bulk builds are on (QUERY_VIEW_BULK_RECORDS > 0). */
+  bulkOn: boolean;
+}
+
 /**
  * Why a state carrying a bulk build's mark cannot resume it and must be wiped (null: no mark, or
- * it can resume). `dir`: the runs' directory; `erasedSince`: users were erased while it was
- * stopped (their events may sit in the runs, which a deletion from LMDB does not reach).
+ * it can resume). `dir`: the runs' directory.
  */
-export function interruptedBulk(state: Pick<StateStore, 'getMeta'>, dir: string, erasedSince: boolean): string | null {
+export function interruptedBulk(state: Pick<StateStore, 'getMeta'>, dir: string, checks: ResumeChecks): string | null {
   const mark = state.getMeta<Partial<BulkMark>>(BULK_META);
   if (mark === undefined) return null;
   const build = `its bulk build (started ${mark.startedAt ?? 'at an unknown time'})`;
   if (!Array.isArray(mark.runs)) return `${build} stopped before its first checkpoint`;
   const missing = mark.runs.findIndex((size, i) => fileSize(runFile(dir, i)) !== size);
   if (missing >= 0) return `${build} lost run ${missing} of its checkpoint (missing, or not of the size recorded)`;
-  if (erasedSince) return `${build} holds runs that may hold events of users erased since it stopped`;
+  if (checks.erasedSince) return `${build} holds runs that may hold events of users erased since it stopped`;
+  if (!checks.bulkOn) return `${build} did not finish, and bulk builds are now off (QUERY_VIEW_BULK_RECORDS=0)`;
   return null;
 }
 

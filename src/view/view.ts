@@ -119,7 +119,9 @@ export async function startView(opts: ViewOptions): Promise<View> {
     // Partitions added to the topic since the state was written (while the view ran, or while it
     // was stopped): kept, not rebuilt; the new partitions are read from their first record.
     keeps: (stored, wanted) => keepsGrownView(stored, wanted, config.query.shards, config.query.shardIndex),
-    wipeIf: (s) => interruptedBulk(s, path.join(dir, 'bulk'), erasedSince(s.getMeta<number>(ERASED_AT_META) ?? 0)) ?? widenedWindow(s.getMeta<ViewWindow>(WINDOW_META), readHorizon(s.db('view_meta')), window, Date.now()),
+    wipeIf: (s) =>
+      interruptedBulk(s, path.join(dir, 'bulk'), { erasedSince: erasedSince(s.getMeta<number>(ERASED_AT_META) ?? 0), bulkOn: config.query.viewBulkRecords > 0 }) ??
+      widenedWindow(s.getMeta<ViewWindow>(WINDOW_META), readHorizon(s.db('view_meta')), window, Date.now()),
     dbOptions: reader.dbOptions,
     log,
   });
