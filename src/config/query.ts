@@ -134,7 +134,7 @@ export const querySchema = z
     viewCatchUpBytes: e.QUERY_VIEW_CATCHUP_BYTES,
     /** An empty view facing at least this many records is built by sorting (src/view/bulk.ts); 0: never. */
     viewBulkRecords: e.QUERY_VIEW_BULK_RECORDS,
-    /** A bulk build checkpoints its runs at most this often (what a restart keeps; 0: after every run). */
+    /** A bulk build checkpoints its runs after the first, then at most this often (what a restart keeps; 0: after every run). */
     viewBulkCheckpointMs: e.QUERY_VIEW_BULK_CHECKPOINT_MS,
     /** Replicas the view's partitions are spread over (1: every replica holds every partition). */
     shards: e.QUERY_SHARDS,

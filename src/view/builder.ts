@@ -97,7 +97,7 @@ export interface BuilderOptions {
   afterQueued?: (records: number, committed: boolean) => void;
   /** A bulk build's merge (./bulk.ts MergeOptions): events per transaction, a user's index entries held at most. */
   bulkMerge?: { perTransaction?: number; userEntries?: number; blockBytes?: number };
-  /** A bulk build checkpoints after a run once this long has passed since its last checkpoint (WINDOW_SNAPSHOT_MS; 0: after every run). */
+  /** A bulk build checkpoints after its first run, then after a run once this long has passed since its last checkpoint (WINDOW_SNAPSHOT_MS; 0: after every run). */
   bulkCheckpointMs?: number;
   /**
    * A bulk build failed in its merge (not a stop): the builder thread restarts, which clears what
@@ -567,7 +567,8 @@ export class ViewBuilder {
     const mark: BulkMark = { startedAt: new Date(this.now()).toISOString(), attempt };
     await this.state.write(() => this.state.putMeta(BULK_META, mark));
     this.bulkMark = mark;
-    this.lastCheckpoint = performance.now();
+    // The first run is checkpointed at once: a restart a few seconds in resumes too.
+    this.lastCheckpoint = -Infinity;
     this.bulk = new Runs(dir);
   }
 
