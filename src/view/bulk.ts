@@ -14,14 +14,15 @@
 // entries, in key order per user (Entries), to their trees (a user's keys in all three start with
 // U, so users come in the same order in each). The data goes in several transactions; the
 // partitions' offsets and resend windows go in the last one. Until then the state carries the
-// `bulk` mark. Every QUERY_VIEW_BULK_CHECKPOINT_MS (and at a stop) a checkpoint commits, after the
-// runs it names are in their files, the partitions' offsets, resend windows and day stats as of
-// the end of the last run, and the size of every run so far in the mark: a later start (after a
-// stop, or a kill -9 at any moment) keeps those runs, drops any written after them, empties what a
-// merge had begun, and reads on from those offsets (src/view/view.ts, builderthread.ts). A mark
-// without a checkpoint, with runs missing or of another size, or with users erased since, is
-// wiped at open and built again; a builder thread that died in a bulk build clears it
-// (clearUnfinishedBulk).
+// `bulk` mark. After the first run, then every QUERY_VIEW_BULK_CHECKPOINT_MS, at a stop and before
+// the merge, a checkpoint commits, once the runs it names are in their files: the partitions'
+// offsets, resend windows and day stats as of the end of the last run, and the size of every run
+// so far in the mark. A later start (after a stop, or a kill -9 at any moment) keeps those runs,
+// drops any written after them, empties what a merge had begun, and reads on from those offsets
+// (src/view/view.ts, builderthread.ts). A mark without a checkpoint, with runs missing or of
+// another size, with users erased since, or with bulk builds turned off is wiped at open and
+// built again (interruptedBulk); a builder thread that died in a bulk build clears it
+// (clearUnfinishedBulk in ./builder.ts).
 //
 // The result is the state the inserting build would leave, key for key and byte for byte
 // (src/view/bulk.test.ts): a key put twice keeps its last value in Kafka order, as LMDB's
