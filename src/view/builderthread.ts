@@ -19,8 +19,8 @@ import { createPartitionReader, type PartitionReader } from '../kafka/reader.js'
 import { attachState } from '../state/statestore.js';
 import { ErasureList, type UserErasure } from '../erasure/list.js';
 import { TopicGrowth } from './growth.js';
-import { clearUnfinishedBulk, ViewBuilder, type BackfillRow, type BuilderCounts, type CommitTimings } from './builder.js';
-import { BULK_DISK_PER_RECORD, BULK_META } from './bulk.js';
+import { ViewBuilder, type BackfillRow, type BuilderCounts, type CommitTimings } from './builder.js';
+import { BULK_DISK_PER_RECORD, clearUnfinishedBulk } from './bulk.js';
 import { createDecoder } from './decodepool.js';
 import { pendingTransfer, type PendingBatch } from './pending.js';
 import { nameThread, THREAD } from '../common/threads.js';
@@ -235,6 +235,10 @@ async function main(data: ViewWorkerData): Promise<void> {
     const earliest = low.get(p) ?? 0;
     if (from < earliest) ranges.push({ partition: p, from, to: earliest });
   }
+  // A paused bulk build reads on from its checkpoint's offsets, in Kafka: if retention took records
+  // after them meanwhile, this thread ends before anything is read, and the next one clears the
+  // state and builds it anew (with those records from ClickHouse).
+  if (data.resumeBulk === true && ranges.length > 0) throw new Error('the topic no longer holds the records after the bulk build checkpoint; the view is built again');
   const backfillDone = new Map<number, () => void>();
   const backfills = ranges.map((r) => new Promise<void>((resolve) => backfillDone.set(r.partition, resolve)));
   let stopping: Promise<void> | null = null;
@@ -361,10 +365,7 @@ async function main(data: ViewWorkerData): Promise<void> {
   // An empty view in front of a large backlog is built by sorting (./bulk.ts), if the disk has room for its runs.
   const backlog = growth.partitions.reduce((n, p) => n + Math.max(0, (target.get(p) ?? 0) - (low.get(p) ?? 0)), 0);
   const attempt = (unfinished?.attempt ?? 0) + 1;
-  if (data.resumeBulk === true && state.getMeta(BULK_META) !== undefined) {
-    // Records its checkpoint's offsets left behind must come from Kafka: if retention took them
-    // meanwhile, this thread ends, and the next one clears the state and builds it anew.
-    if (ranges.length > 0) throw new Error('the topic no longer holds the records after the bulk build checkpoint; the view is built again');
+  if (data.resumeBulk === true) {
     const mark = await builder.resumeBulk(path.join(data.path, 'bulk'));
     log.info(
       { startedAt: mark.startedAt, runs: mark.runs?.length, events: mark.events, partitions: growth.partitions.map((p) => ({ partition: p, next: nextOf(p) })) },
