@@ -25,7 +25,7 @@ import { partitionForKey } from '../kafka/partitioner.js';
 import type { ReadBatch as PartitionBatch } from '../kafka/reader.js';
 import type { StateStore } from '../state/statestore.js';
 import type { DayStats } from './viewstore.js';
-import { BULK_META, mergeRuns, MergeStopped, Runs, serializeRun, type BulkMark, type RunEntries } from './bulk.js';
+import { BULK_META, BULK_TREES, mergeRuns, MergeStopped, Runs, serializeRun, type BulkMark, type RunEntries } from './bulk.js';
 import { decodeRecords, type DecodedRecords, type DecodeTask } from './decode.js';
 import type { Decoder } from './decodepool.js';
 import { packPending, type PendingBatch } from './pending.js';
@@ -101,7 +101,7 @@ export interface BuilderOptions {
   bulkCheckpointMs?: number;
   /**
    * A bulk build failed in its merge (not a stop): the builder thread restarts, which clears what
-   * it left (clearUnfinishedBulk). Absent: flush() only rejects.
+   * it left (./bulk.ts clearUnfinishedBulk). Absent: flush() only rejects.
    */
   onBulkFailed?: (err: unknown) => void;
 }
@@ -153,31 +153,17 @@ export interface BackfillRow {
   receivedAt: number;
 }
 
+/** A partition's resend window as saved: partition, snapshot bytes, the next offset it reflects. */
+type SavedWindow = readonly [number, Buffer, number];
+
 /** What a bulk build's checkpoint commits (see takeCheckpoint()). */
 interface BulkCheckpoint {
   runs: number;
   events: number;
   bytes: number;
   offsets: Map<number, number>;
-  windows: Array<[number, Buffer, number]>;
+  windows: SavedWindow[];
   days: Array<[number, DayStats | undefined]>;
-}
-
-/**
- * A bulk build this process started and did not finish (its builder thread died: the state is
- * the process's, so it cannot be wiped as at open): empties the events, their indexes, the day
- * stats, resend windows and offsets of `topic` its checkpoints wrote, and removes the mark. Call
- * before a builder is made on the state. Returns the mark (its attempt number), or undefined.
- */
-export async function clearUnfinishedBulk(state: StateStore, topic: string): Promise<BulkMark | undefined> {
-  const mark = state.getMeta<BulkMark>(BULK_META);
-  if (mark === undefined) return undefined;
-  await Promise.all(['events', 'by_type', 'by_event', 'days', 'windows'].map((name) => state.db(name).clearAsync()));
-  await state.write(() => {
-    state.removeOffsets(topic);
-    state.removeMeta(BULK_META);
-  });
-  return mark;
 }
 
 interface WindowSnapshot {
@@ -581,7 +567,7 @@ export class ViewBuilder {
   async resumeBulk(dir: string): Promise<BulkMark> {
     const mark = this.state.getMeta<BulkMark>(BULK_META);
     if (mark?.runs === undefined) throw new Error('no bulk build checkpoint to resume');
-    await Promise.all(['events', 'by_type', 'by_event'].map((name) => this.state.db(name).clearAsync()));
+    await Promise.all(BULK_TREES.map((name) => this.state.db(name).clearAsync()));
     this.bulk = new Runs(dir, { runs: mark.runs, events: mark.events ?? 0, bytes: mark.bytes ?? 0 });
     this.bulkMark = mark;
     this.lastCheckpoint = performance.now();
@@ -679,13 +665,13 @@ export class ViewBuilder {
     } else {
       // A bulk build's last run is checkpointed: a stop during the merge then resumes with every run.
       await this.checkpointNow(runs);
+      // The merge: begun here, or by a flush beside this one.
+      if (this.bulk === runs) {
+        this.bulk = null;
+        this.committing = this.finishBulk(runs);
+      }
+      await this.committing;
     }
-    if (runs !== null && this.bulk === runs) {
-      this.bulk = null;
-      this.committing = this.finishBulk(runs);
-    }
-    // The merge too, when a flush beside this one began it.
-    if (runs !== null) await this.committing;
     // Given up by a stop: what was applied is not committed, and never will be.
     if (this.abandoned) throw new MergeStopped();
   }
@@ -721,8 +707,8 @@ export class ViewBuilder {
   }
 
   /** Every partition's window as it is now, with the offset it reflects. */
-  private snapshotWindows(): Array<[number, Buffer, number]> {
-    const out: Array<[number, Buffer, number]> = [];
+  private snapshotWindows(): SavedWindow[] {
+    const out: SavedWindow[] = [];
     for (const [p, w] of this.windows) {
       const at = this.windowAt.get(p);
       if (at !== undefined) out.push([p, w.snapshot(), at]);
@@ -731,7 +717,7 @@ export class ViewBuilder {
   }
 
   /** Queues windows that snapshotWindows() gave (inside StateStore.write()). */
-  private putWindows(windows: ReadonlyArray<readonly [number, Buffer, number]>): void {
+  private putWindows(windows: readonly SavedWindow[]): void {
     const db = this.state.db('windows');
     for (const [p, snapshot, at] of windows) {
       void db.put(windowKey(p), snapshot);

@@ -8,8 +8,8 @@ import { silentLogger } from '../common/log.js';
 import type { ReadBatch } from '../kafka/reader.js';
 import { EVENT_TYPES, type EventRecord } from '../schema/index.js';
 import type { StateStore } from '../state/statestore.js';
-import { clearUnfinishedBulk, ViewBuilder, type BuilderOptions } from './builder.js';
-import { BULK_META, interruptedBulk, type BulkMark } from './bulk.js';
+import { ViewBuilder, type BuilderOptions } from './builder.js';
+import { BULK_META, clearUnfinishedBulk, interruptedBulk, type BulkMark } from './bulk.js';
 import { DAY_MS, VIEW_DATABASES } from './viewstore.js';
 
 const T0 = Date.UTC(2026, 9, 1);

@@ -22,7 +22,7 @@
 // (src/view/view.ts, builderthread.ts). A mark without a checkpoint, with runs missing or of
 // another size, with users erased since, or with bulk builds turned off is wiped at open and
 // built again (interruptedBulk); a builder thread that died in a bulk build clears it
-// (clearUnfinishedBulk in ./builder.ts).
+// (clearUnfinishedBulk).
 //
 // The result is the state the inserting build would leave, key for key and byte for byte
 // (src/view/bulk.test.ts): a key put twice keeps its last value in Kafka order, as LMDB's
@@ -39,6 +39,9 @@ import { prefix48 } from './putorder.js';
 
 /** The meta key a state carries while a bulk build has not committed its offsets. */
 export const BULK_META = 'bulk';
+
+/** The databases a bulk build's merge fills (and a resumed one empties first). */
+export const BULK_TREES = ['events', 'by_type', 'by_event'] as const;
 
 /** The mark a state carries during a bulk build. */
 export interface BulkMark {
@@ -74,6 +77,23 @@ export function interruptedBulk(state: Pick<StateStore, 'getMeta'>, dir: string,
   if (checks.erasedSince) return `${build} holds runs that may hold events of users erased since it stopped`;
   if (!checks.bulkOn) return `${build} did not finish, and bulk builds are now off (QUERY_VIEW_BULK_RECORDS=0)`;
   return null;
+}
+
+/**
+ * A bulk build this process started and did not finish (its builder thread died: the state is
+ * the process's, so it cannot be wiped as at open): empties the events, their indexes, the day
+ * stats, resend windows and offsets of `topic` its checkpoints wrote, and removes the mark. Call
+ * before a builder is made on the state. Returns the mark (its attempt number), or undefined.
+ */
+export async function clearUnfinishedBulk(state: StateStore, topic: string): Promise<BulkMark | undefined> {
+  const mark = state.getMeta<BulkMark>(BULK_META);
+  if (mark === undefined) return undefined;
+  await Promise.all([...BULK_TREES, 'days', 'windows'].map((name) => state.db(name).clearAsync()));
+  await state.write(() => {
+    state.removeOffsets(topic);
+    state.removeMeta(BULK_META);
+  });
+  return mark;
 }
 
 function fileSize(file: string): number | null {
