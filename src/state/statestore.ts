@@ -81,6 +81,12 @@ export interface StateStore {
    */
   write(fn: () => void, topic?: string, offsets?: Iterable<readonly [number, number]>): Promise<void>;
   /**
+   * Runs `fn` in one LMDB transaction on the calling thread and commits it before returning: its
+   * puts are applied as they are made (none is queued for the write thread), so nothing they were
+   * given is held until a commit. For a writer that does nothing else meanwhile (the bulk merge).
+   */
+  writeSync(fn: () => void): void;
+  /**
    * Makes this thread's next read see every transaction committed so far, in any thread (lmdb-js
    * keeps a read snapshot until the end of the event-loop turn).
    */
@@ -266,6 +272,9 @@ function wrap(o: Opened, dir: string, wiped: string | null, noSync: boolean, own
           }
         })
         .then(() => undefined);
+    },
+    writeSync(fn) {
+      env.transactionSync(fn);
     },
     renewReads() {
       env.resetReadTxn();
