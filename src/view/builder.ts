@@ -487,7 +487,7 @@ export class ViewBuilder {
       },
     );
     this.order.reset();
-    const chunks = serializeRun(parts, keys, g.json, entries, this.opts.bulkMerge?.blockBytes);
+    const chunks = serializeRun(parts, keys, g.json, entries, this.opts.bulkMerge?.blockBytes, runs.alloc);
     const marks = g.marks.length === 0 ? Promise.resolve() : this.state.write(() => this.putMarks(g));
     const previous = this.committing;
     const queuedAt = performance.now();

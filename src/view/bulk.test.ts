@@ -1,4 +1,5 @@
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventRecord, recordBatch } from '../../test/support/events.js';
@@ -9,7 +10,7 @@ import type { ReadBatch } from '../kafka/reader.js';
 import { EVENT_TYPES, type EventRecord } from '../schema/index.js';
 import type { StateStore } from '../state/statestore.js';
 import { ViewBuilder, type BuilderOptions } from './builder.js';
-import { BULK_META, clearUnfinishedBulk, interruptedBulk, type BulkMark } from './bulk.js';
+import { BULK_META, clearUnfinishedBulk, interruptedBulk, Runs, type BulkMark } from './bulk.js';
 import { DAY_MS, VIEW_DATABASES } from './viewstore.js';
 
 const T0 = Date.UTC(2026, 9, 1);
@@ -304,6 +305,40 @@ describe('bulk build', () => {
     const r = await resume(state, data);
     expect(r.counts.applied).toBe(0);
     expectSame(contents(state), contents(inserted));
+  });
+
+  it('gives a written run\'s blocks to the next run, and the first run reads back as written', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'view-runs-'));
+    try {
+      const runs = new Runs(dir);
+      // One record per block: header (three key lengths, type code, value length), key, value.
+      const record = (key: string, value: string) => {
+        const b = runs.alloc(64);
+        b.fill(0);
+        b.writeUInt16LE(key.length, 0);
+        b.writeUInt32LE(value.length, 8);
+        b.write(key, 12, 'latin1');
+        b.write(value, 12 + key.length, 'latin1');
+        return b.subarray(0, 12 + key.length + value.length);
+      };
+      const first = [record('a', 'one'), record('b', 'two')];
+      const blocks = new Set(first.map((b) => b.buffer));
+      await runs.write(first, 2);
+      const second = [record('c', 'three'), record('d', 'four')];
+      // The second run's records are in the first run's blocks, overwritten.
+      expect(second.every((b) => blocks.has(b.buffer))).toBe(true);
+      await runs.write(second, 2);
+      const read = runs.open().map((c) => {
+        const got: string[] = [];
+        while (c.next()) got.push(c.chunk.toString('latin1', c.pk0, c.v1));
+        return got;
+      });
+      expect(read).toEqual([['aone', 'btwo'], ['cthree', 'dfour']]);
+      // Merging: no block is kept for runs any more.
+      expect(runs.alloc(64).buffer).not.toBe(second[1]!.buffer);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses to start on a view that holds events', async () => {

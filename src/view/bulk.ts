@@ -118,6 +118,8 @@ export const BULK_DISK_PER_RECORD = 2_500;
 const HEADER = 12;
 /** Bytes of records per block of a run (compressed, written and read back as one). */
 const CHUNK = 8 << 20;
+/** Written blocks kept for the next runs at most (a run holds at most QUERY_VIEW_CATCHUP_BYTES of records). */
+const MAX_FREE_BLOCKS = 64;
 /** Events per LMDB transaction of the merge. */
 export const MERGE_EVENTS = 50_000;
 /**
@@ -142,9 +144,16 @@ export interface RunEntries {
  * `chunkBytes` (a record larger has one of its own). Each record's three keys are contiguous in
  * its part's key slab, so one copy takes them all.
  */
-export function serializeRun(parts: readonly DecodedRecords[], keys: readonly Buffer[], json: readonly Buffer[], order: RunEntries, chunkBytes = CHUNK): Buffer[] {
+export function serializeRun(
+  parts: readonly DecodedRecords[],
+  keys: readonly Buffer[],
+  json: readonly Buffer[],
+  order: RunEntries,
+  chunkBytes = CHUNK,
+  alloc: (size: number) => Buffer = Buffer.allocUnsafeSlow,
+): Buffer[] {
   const chunks: Buffer[] = [];
-  let buf = Buffer.allocUnsafeSlow(chunkBytes);
+  let buf = alloc(chunkBytes);
   let at = 0;
   for (let i = 0; i < order.n; i++) {
     const p = order.part[i]!;
@@ -160,7 +169,7 @@ export function serializeRun(parts: readonly DecodedRecords[], keys: readonly Bu
     const len = HEADER + (k3 - k0) + (v1 - v0);
     if (buf.length - at < len) {
       chunks.push(buf.subarray(0, at));
-      buf = Buffer.allocUnsafeSlow(Math.max(chunkBytes, len));
+      buf = alloc(Math.max(chunkBytes, len));
       at = 0;
     }
     buf.writeUInt16LE(k1 - k0, at);
@@ -187,6 +196,12 @@ export function serializeRun(parts: readonly DecodedRecords[], keys: readonly Bu
  */
 export class Runs {
   private readonly files: string[] = [];
+  /**
+   * Blocks written, for the next runs' records. Why: each new ArrayBuffer counts as external memory
+   * in V8, and every ~64 MB of it starts a full mark of the builder's heap; runs are ~1 KB per
+   * event, one of the largest streams of new buffers in a build (docs/architecture/view.md).
+   */
+  private readonly free: ArrayBuffer[] = [];
   /** Each run's size in its file, once written. */
   readonly sizes: number[] = [];
   /** Events written to runs. */
@@ -217,6 +232,13 @@ export class Runs {
     return this.files.length;
   }
 
+  /** A buffer of `size` bytes for a run's records: a block written before, or a new one. */
+  readonly alloc = (size: number): Buffer => {
+    const last = this.free[this.free.length - 1];
+    if (last !== undefined && last.byteLength === size) return Buffer.from(this.free.pop()!, 0, size);
+    return Buffer.allocUnsafeSlow(size);
+  };
+
   /** Writes the next run (chunks of whole records); resolves once it is in the file. */
   async write(chunks: readonly Buffer[], events: number): Promise<void> {
     if (events === 0) return;
@@ -226,6 +248,8 @@ export class Runs {
     this.events += events;
     for (const c of chunks) this.bytes += c.length;
     const blocks = await Promise.all(chunks.map((c) => compress(c)));
+    // Compressed: the records' buffers are free for the next run (at most a run's worth kept).
+    for (const c of chunks) if (c.byteOffset === 0 && this.free.length < MAX_FREE_BLOCKS) this.free.push(c.buffer as ArrayBuffer);
     const parts: Buffer[] = [];
     let size = 0;
     for (let i = 0; i < blocks.length; i++) {
@@ -243,8 +267,9 @@ export class Runs {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
-  /** Cursors over every run, in the order written. */
+  /** Cursors over every run, in the order written (no run is written after this). */
   open(): RunCursor[] {
+    this.free.length = 0;
     return this.files.map((f, i) => new RunCursor(f, i));
   }
 }
