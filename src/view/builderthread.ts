@@ -115,7 +115,7 @@ async function main(data: ViewWorkerData): Promise<void> {
   // state cannot be wiped while the process holds it open), and it begins again, by inserting if
   // it was already the second attempt (a failure that repeats must not loop). One the state
   // brought from an earlier run resumes instead (below).
-  const unfinished = data.resumeBulk === true ? undefined : await clearUnfinishedBulk(state, topic);
+  const unfinished = data.resumeBulk === true ? undefined : await clearUnfinishedBulk(state, topic, path.join(data.path, 'bulk'));
   const builder = new ViewBuilder(state, {
     erasures,
     topic,

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -248,7 +248,7 @@ describe('bulk build', () => {
     expect(interruptedBulk(state, bulkDir(state), RESUMES)).toMatch(/lost run 0 of its checkpoint/);
   });
 
-  it('clears what a bulk build that died in its merge left, and builds again to the same state', async () => {
+  it('clears what a bulk build that died in its merge left, its runs too, and builds again to the same state', async () => {
     const data = fetches(16, 2_000);
     const inserted = await open();
     await build(inserted, data, false);
@@ -270,7 +270,11 @@ describe('bulk build', () => {
     expect(state.db('events').getCount()).toBeGreaterThan(0);
     expect(state.offsets('t').size).toBeGreaterThan(0);
 
-    expect(await clearUnfinishedBulk(state, 't')).toMatchObject({ attempt: 1 });
+    // A run left behind (a thread that died while taking runs leaves them all): removed too.
+    mkdirSync(bulkDir(state), { recursive: true });
+    writeFileSync(path.join(bulkDir(state), 'run-000000'), 'left');
+    expect(await clearUnfinishedBulk(state, 't', bulkDir(state))).toMatchObject({ attempt: 1 });
+    expect(existsSync(bulkDir(state))).toBe(false);
     for (const name of ['events', 'by_type', 'by_event', 'days', 'windows']) expect(state.db(name).getCount()).toBe(0);
     expect(state.offsets('t').size).toBe(0);
     expect(state.getMeta(BULK_META)).toBeUndefined();

@@ -82,12 +82,14 @@ export function interruptedBulk(state: Pick<StateStore, 'getMeta'>, dir: string,
 /**
  * A bulk build this process started and did not finish (its builder thread died: the state is
  * the process's, so it cannot be wiped as at open): empties the events, their indexes, the day
- * stats, resend windows and offsets of `topic` its checkpoints wrote, and removes the mark. Call
+ * stats, resend windows and offsets of `topic` its checkpoints wrote, removes the mark and the
+ * runs under `dir` (the next build may insert instead, and would leave them on disk). Call
  * before a builder is made on the state. Returns the mark (its attempt number), or undefined.
  */
-export async function clearUnfinishedBulk(state: StateStore, topic: string): Promise<BulkMark | undefined> {
+export async function clearUnfinishedBulk(state: StateStore, topic: string, dir: string): Promise<BulkMark | undefined> {
   const mark = state.getMeta<BulkMark>(BULK_META);
   if (mark === undefined) return undefined;
+  rmSync(dir, { recursive: true, force: true });
   await Promise.all([...BULK_TREES, 'days', 'windows'].map((name) => state.db(name).clearAsync()));
   await state.write(() => {
     state.removeOffsets(topic);

@@ -2,6 +2,8 @@
 // killed with -9 while it takes runs, then again while it merges: each start resumes from the last
 // checkpoint (its runs, and the offsets, windows and day stats they reflect), and the view then
 // answers every page as ClickHouse does (resends dropped), and holds as many events as ClickHouse.
+// And a build whose checkpoint the topic's retention has passed while it was down: built again,
+// what Kafka no longer holds from ClickHouse.
 // Against the real broker, with `trackhouse query` as its own process reaching chDB through
 // CLICKHOUSE_URL.
 import { existsSync } from 'node:fs';
@@ -18,6 +20,32 @@ import { allPages, DAY, randomEvents, splitBackend, type SplitBackend } from './
 import { spawnQuery } from './view-process.js';
 
 const KEY = 'test-read-key';
+
+/** What a killed process left in the view's state: its bulk mark, the sum of its stored offsets, its events. */
+async function leftState(viewPath: string, topic: string) {
+  const left = attachState({ path: viewPath, databases: VIEW_DATABASES });
+  try {
+    return { mark: left.getMeta<BulkMark>(BULK_META), offsets: [...left.offsets(topic).values()].reduce((a, n) => a + n, 0), events: left.db('events').getCount() };
+  } finally {
+    await left.close();
+  }
+}
+
+/** Every user's pages through the view equal ClickHouse's, and the view holds as many events. */
+async function expectSameAsClickHouse(backend: SplitBackend, port: number, users: readonly string[]): Promise<number> {
+  const { config, kafka, ch, plain } = backend;
+  await caughtUp(kafka, config.kafka.topics.events, config.sink.groupId);
+  const rows = await count(ch.client, 'SELECT count() FROM events');
+  expect(metricValue(await metricsText(`http://127.0.0.1:${port}`), 'trackhouse_query_view_events')).toBe(rows);
+  // Every user's whole history; paged and filtered, every fifth user's (ClickHouse answers the reference pages one at a time).
+  for (const [i, user] of users.entries()) {
+    for (const query of i % 5 === 0 ? ['limit=1000', 'limit=7', 'type=track&limit=5'] : ['limit=1000']) {
+      const req = { user, query };
+      expect(await allPages(`http://127.0.0.1:${port}`, KEY, req), `${user} ${query}`).toEqual(await allPages(`http://127.0.0.1:${plain.port}`, KEY, req));
+    }
+  }
+  return rows;
+}
 
 describe('a view built in bulk', () => {
   const dir = tempDir();
@@ -51,20 +79,12 @@ describe('a view built in bulk', () => {
   it('resumes from its last checkpoint after a kill -9 while it takes runs and another in its merge, then answers every page as ClickHouse does', { timeout: 600_000 }, async () => {
     const viewPath = path.join(viewDir.path, 'view');
     const topic = backend.config.kafka.topics.events;
-    const leftState = async () => {
-      const left = attachState({ path: viewPath, databases: VIEW_DATABASES });
-      try {
-        return { mark: left.getMeta<BulkMark>(BULK_META), offsets: [...left.offsets(topic).values()].reduce((a, n) => a + n, 0), events: left.db('events').getCount() };
-      } finally {
-        await left.close();
-      }
-    };
 
     // 1. A checkpoint after every run; the test hook kills the process once the first has committed.
     const first = spawnQuery({ ...env, QUERY_VIEW_BULK_CHECKPOINT_MS: '0', QUERY_VIEW_TEST_KILL_AFTER_RECORDS: '1' });
     expect((await first.exit).signal).toBe('SIGKILL');
     expect(first.log.some((l) => l.includes('"view bulk build: merging its runs into the view"'))).toBe(false);
-    const taking = await leftState();
+    const taking = await leftState(viewPath, topic);
     expect(taking.mark?.runs?.length).toBeGreaterThan(0);
     expect(taking.offsets).toBeGreaterThan(0);
     expect(taking.offsets).toBeLessThanOrEqual(early.length);
@@ -76,7 +96,7 @@ describe('a view built in bulk', () => {
     expect((await second.exit).signal).toBe('SIGKILL');
     expect(second.log.some((l) => l.includes('"view bulk build resumed from its last checkpoint'))).toBe(true);
     expect(second.log.some((l) => l.includes('"view bulk build: merging its runs into the view"'))).toBe(true);
-    const merging = await leftState();
+    const merging = await leftState(viewPath, topic);
     expect(merging.mark?.runs?.length).toBeGreaterThan(taking.mark!.runs!.length);
     expect(merging.offsets).toBe(data.events.length);
     expect(merging.events).toBeGreaterThan(0);
@@ -91,21 +111,77 @@ describe('a view built in bulk', () => {
       const merged = q.log.find((l) => l.includes('"view bulk build: merged"'));
       expect(merged).toBeDefined();
       expect(existsSync(path.join(viewPath, 'bulk'))).toBe(false);
-      const { config, kafka, ch, plain } = backend;
-      await caughtUp(kafka, config.kafka.topics.events, config.sink.groupId);
-      const rows = await count(ch.client, 'SELECT count() FROM events');
+      const rows = await expectSameAsClickHouse(backend, port, data.users);
       expect(rows).toBeLessThan(data.events.length); // resends were dropped
-      expect(metricValue(await metricsText(`http://127.0.0.1:${port}`), 'trackhouse_query_view_events')).toBe(rows);
       expect((JSON.parse(merged!) as { events: number }).events).toBe(rows);
-      // Every user's whole history; paged and filtered, every fifth user's (ClickHouse answers the reference pages one at a time).
-      for (const [i, user] of data.users.entries()) {
-        for (const query of i % 5 === 0 ? ['limit=1000', 'limit=7', 'type=track&limit=5'] : ['limit=1000']) {
-          const req = { user, query };
-          expect(await allPages(`http://127.0.0.1:${port}`, KEY, req), `${user} ${query}`).toEqual(await allPages(`http://127.0.0.1:${plain.port}`, KEY, req));
-        }
-      }
     } finally {
       await q.stop();
     }
+  });
+});
+
+describe('a bulk build whose checkpoint the topic retention has passed', () => {
+  const dir = tempDir();
+  const viewDir = tempDir();
+  let backend: SplitBackend;
+  let env: Env;
+  const now = Date.now();
+  const data = randomEvents(43, 24_000, 120, now - 5 * DAY, now);
+  const early = data.events.slice(0, 16_000);
+  const later = data.events.slice(early.length);
+
+  beforeAll(async () => {
+    backend = await splitBackend(dir.path, early);
+    env = { ...backend.queryEnv(viewDir.path, KEY), QUERY_PORT: '0', QUERY_VIEW_DAYS: '30', QUERY_VIEW_BULK_RECORDS: '1', QUERY_VIEW_CATCHUP_RECORDS: '3000' };
+  });
+  afterAll(async () => {
+    await backend?.stop();
+    dir.remove();
+    viewDir.remove();
+  });
+
+  it('is built again from the start, what Kafka no longer holds from ClickHouse, and answers every page as ClickHouse does', { timeout: 600_000 }, async () => {
+    const viewPath = path.join(viewDir.path, 'view');
+    const topic = backend.config.kafka.topics.events;
+    // 1. Killed after its first checkpoint: runs taken, offsets stored, nothing in LMDB yet.
+    const first = spawnQuery({ ...env, QUERY_VIEW_BULK_CHECKPOINT_MS: '0', QUERY_VIEW_TEST_KILL_AFTER_RECORDS: '1' });
+    expect((await first.exit).signal).toBe('SIGKILL');
+    const taking = await leftState(viewPath, topic);
+    expect(taking.mark?.runs?.length).toBeGreaterThan(0);
+    expect(taking.offsets).toBeGreaterThan(0);
+    expect(taking.offsets).toBeLessThanOrEqual(early.length);
+
+    // 2. While it is down, more records come, and retention takes every record (the sink has them
+    // in ClickHouse): the checkpoint's offsets are below the topic's first one.
+    await produce(backend.kafka, topic, later);
+    await caughtUp(backend.kafka, topic, backend.config.sink.groupId);
+    const admin = backend.kafka.admin();
+    await admin.connect();
+    try {
+      const ends = await admin.fetchTopicOffsets(topic);
+      await admin.deleteTopicRecords({ topic, partitions: ends.map((o) => ({ partition: o.partition, offset: o.high })) });
+      const after = await admin.fetchTopicOffsets(topic);
+      expect(after.every((o) => o.low === o.high)).toBe(true);
+    } finally {
+      await admin.disconnect();
+    }
+
+    // 3. The resumed build finds the gap before reading anything; the next thread clears the state and builds it from ClickHouse.
+    const q = spawnQuery(env);
+    const port = await q.port;
+    await q.ready();
+    try {
+      expect(q.log.some((l) => l.includes('the topic no longer holds the records after the bulk build checkpoint'))).toBe(true);
+      expect(q.log.some((l) => l.includes('"view builder stopped unexpectedly; restarting it"'))).toBe(true);
+      expect(q.log.some((l) => l.includes('"view backfilled from ClickHouse"'))).toBe(true);
+      expect(existsSync(path.join(viewPath, 'bulk'))).toBe(false);
+      const rows = await expectSameAsClickHouse(backend, port, data.users);
+      expect(rows).toBeGreaterThan(data.events.length / 2);
+    } finally {
+      await q.stop();
+    }
+    const left = await leftState(viewPath, topic);
+    expect(left.mark).toBeUndefined();
+    expect(left.events).toBeGreaterThan(data.events.length / 2);
   });
 });
