@@ -47,49 +47,69 @@ async function expectSameAsClickHouse(backend: SplitBackend, port: number, users
   return rows;
 }
 
-describe('a view built in bulk', () => {
+/**
+ * A split backend whose topic holds the first `early` of `n` random events (the rest are for the
+ * test to produce), and the environment of a view on it, built in bulk in runs of `runRecords`.
+ * Registers its own set-up and tear-down.
+ */
+function bulkFixture(seed: number, n: number, users: number, early: number, runRecords: number) {
   const dir = tempDir();
   const viewDir = tempDir();
-  let backend: SplitBackend;
-  let env: Env;
   const now = Date.now();
-  const data = randomEvents(41, 60_000, 300, now - 5 * DAY, now);
-  // The topic holds these when the first process starts; the rest (resends of earlier ones among
-  // them) come while it is down, so the resumed build reads on from its checkpoint.
-  const early = data.events.slice(0, 40_000);
-  const later = data.events.slice(early.length);
-
+  const data = randomEvents(seed, n, users, now - 5 * DAY, now);
+  const f = {
+    data,
+    early: data.events.slice(0, early),
+    later: data.events.slice(early),
+    viewPath: path.join(viewDir.path, 'view'),
+    backend: undefined as unknown as SplitBackend,
+    env: {} as Env,
+    topic: '',
+  };
   beforeAll(async () => {
-    backend = await splitBackend(dir.path, early);
-    env = {
-      ...backend.queryEnv(viewDir.path, KEY),
-      QUERY_PORT: '0',
-      QUERY_VIEW_DAYS: '30',
-      // Bulk for this small topic, in several runs (a transaction's worth of records each).
-      QUERY_VIEW_BULK_RECORDS: '1',
-      QUERY_VIEW_CATCHUP_RECORDS: '7000',
-    };
+    f.backend = await splitBackend(dir.path, f.early);
+    f.topic = f.backend.config.kafka.topics.events;
+    // Bulk for this small topic, in several runs (a transaction's worth of records each).
+    f.env = { ...f.backend.queryEnv(viewDir.path, KEY), QUERY_PORT: '0', QUERY_VIEW_DAYS: '30', QUERY_VIEW_BULK_RECORDS: '1', QUERY_VIEW_CATCHUP_RECORDS: String(runRecords) };
   });
   afterAll(async () => {
-    await backend?.stop();
+    await f.backend?.stop();
     dir.remove();
     viewDir.remove();
   });
+  return f;
+}
+
+type BulkFixture = ReturnType<typeof bulkFixture>;
+
+/**
+ * 1. (both tests) A process killed -9 once its first checkpoint has committed (a checkpoint after
+ * every run; the test hook kills it then): runs taken, offsets stored (on a small topic, the end
+ * may have been reached and the merge begun). Then the rest of the events are produced while it
+ * is down.
+ */
+async function killedAfterFirstCheckpoint(f: BulkFixture) {
+  const first = spawnQuery({ ...f.env, QUERY_VIEW_BULK_CHECKPOINT_MS: '0', QUERY_VIEW_TEST_KILL_AFTER_RECORDS: '1' });
+  expect((await first.exit).signal).toBe('SIGKILL');
+  const taking = await leftState(f.viewPath, f.topic);
+  expect(taking.mark?.runs?.length).toBeGreaterThan(0);
+  expect(taking.offsets).toBeGreaterThan(0);
+  expect(taking.offsets).toBeLessThanOrEqual(f.early.length);
+  await produce(f.backend.kafka, f.topic, f.later);
+  return { ...taking, merging: first.log.some((l) => l.includes('"view bulk build: merging its runs into the view"')) };
+}
+
+describe('a view built in bulk', () => {
+  // The topic holds the first 40 k when the first process starts; the rest (resends of earlier
+  // ones among them) come while it is down, so the resumed build reads on from its checkpoint.
+  const f = bulkFixture(41, 60_000, 300, 40_000, 7_000);
 
   it('resumes from its last checkpoint after a kill -9 while it takes runs and another in its merge, then answers every page as ClickHouse does', { timeout: 600_000 }, async () => {
-    const viewPath = path.join(viewDir.path, 'view');
-    const topic = backend.config.kafka.topics.events;
-
-    // 1. A checkpoint after every run; the test hook kills the process once the first has committed.
-    const first = spawnQuery({ ...env, QUERY_VIEW_BULK_CHECKPOINT_MS: '0', QUERY_VIEW_TEST_KILL_AFTER_RECORDS: '1' });
-    expect((await first.exit).signal).toBe('SIGKILL');
-    expect(first.log.some((l) => l.includes('"view bulk build: merging its runs into the view"'))).toBe(false);
-    const taking = await leftState(viewPath, topic);
-    expect(taking.mark?.runs?.length).toBeGreaterThan(0);
-    expect(taking.offsets).toBeGreaterThan(0);
-    expect(taking.offsets).toBeLessThanOrEqual(early.length);
+    const { backend, env, data, viewPath, topic } = f;
+    const taking = await killedAfterFirstCheckpoint(f);
+    // Killed while it took runs: nothing merged yet.
+    expect(taking.merging).toBe(false);
     expect(taking.events).toBe(0);
-    await produce(backend.kafka, topic, later);
 
     // 2. Resumed; no checkpoint but the one before the merge (which does not call the hook), so the kill comes in the merge.
     const second = spawnQuery({ ...env, QUERY_VIEW_BULK_CHECKPOINT_MS: '3600000', QUERY_VIEW_TEST_KILL_AFTER_RECORDS: '1' });
@@ -121,39 +141,14 @@ describe('a view built in bulk', () => {
 });
 
 describe('a bulk build whose checkpoint the topic retention has passed', () => {
-  const dir = tempDir();
-  const viewDir = tempDir();
-  let backend: SplitBackend;
-  let env: Env;
-  const now = Date.now();
-  const data = randomEvents(43, 24_000, 120, now - 5 * DAY, now);
-  const early = data.events.slice(0, 16_000);
-  const later = data.events.slice(early.length);
-
-  beforeAll(async () => {
-    backend = await splitBackend(dir.path, early);
-    env = { ...backend.queryEnv(viewDir.path, KEY), QUERY_PORT: '0', QUERY_VIEW_DAYS: '30', QUERY_VIEW_BULK_RECORDS: '1', QUERY_VIEW_CATCHUP_RECORDS: '3000' };
-  });
-  afterAll(async () => {
-    await backend?.stop();
-    dir.remove();
-    viewDir.remove();
-  });
+  const f = bulkFixture(43, 24_000, 120, 16_000, 3_000);
 
   it('is built again from the start, what Kafka no longer holds from ClickHouse, and answers every page as ClickHouse does', { timeout: 600_000 }, async () => {
-    const viewPath = path.join(viewDir.path, 'view');
-    const topic = backend.config.kafka.topics.events;
-    // 1. Killed after its first checkpoint: runs taken, offsets stored, nothing in LMDB yet.
-    const first = spawnQuery({ ...env, QUERY_VIEW_BULK_CHECKPOINT_MS: '0', QUERY_VIEW_TEST_KILL_AFTER_RECORDS: '1' });
-    expect((await first.exit).signal).toBe('SIGKILL');
-    const taking = await leftState(viewPath, topic);
-    expect(taking.mark?.runs?.length).toBeGreaterThan(0);
-    expect(taking.offsets).toBeGreaterThan(0);
-    expect(taking.offsets).toBeLessThanOrEqual(early.length);
+    const { backend, env, data, viewPath, topic } = f;
+    await killedAfterFirstCheckpoint(f);
 
-    // 2. While it is down, more records come, and retention takes every record (the sink has them
-    // in ClickHouse): the checkpoint's offsets are below the topic's first one.
-    await produce(backend.kafka, topic, later);
+    // 2. Retention takes every record while it is down (the sink has them in ClickHouse): the
+    // checkpoint's offsets are below the topic's first one.
     await caughtUp(backend.kafka, topic, backend.config.sink.groupId);
     const admin = backend.kafka.admin();
     await admin.connect();
