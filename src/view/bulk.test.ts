@@ -345,6 +345,30 @@ describe('bulk build', () => {
     }
   });
 
+  it('takes back only the blocks it made, and finds one of the size asked under a larger one', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'view-runs-'));
+    try {
+      const runs = new Runs(dir);
+      // A record with a 1-byte key and no value, at the start of `b`.
+      const record = (b: Buffer) => {
+        b.fill(0, 0, 13);
+        b.writeUInt16LE(1, 0);
+        return b.subarray(0, 13);
+      };
+      const block = runs.alloc(64);
+      const larger = runs.alloc(128);
+      const foreign = Buffer.alloc(64);
+      await runs.write([record(block), record(larger), record(foreign)], 3);
+      // The 64-byte block comes back although the larger one was given back after it.
+      expect(runs.alloc(64).buffer).toBe(block.buffer);
+      expect(runs.alloc(128).buffer).toBe(larger.buffer);
+      // A buffer it did not make is never handed out (its memory may be shared).
+      expect(runs.alloc(64).buffer).not.toBe(foreign.buffer);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses to start on a view that holds events', async () => {
     const state = await open();
     const data = fetches(15, 300);

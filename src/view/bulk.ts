@@ -29,6 +29,7 @@
 // overwrite does.
 import { closeSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { setImmediate as yieldTurn } from 'node:timers/promises';
 import path from 'node:path';
 import { compress, uncompressSync } from 'lz4-napi';
 import type { Logger } from '../common/log.js';
@@ -204,6 +205,8 @@ export class Runs {
    * event, one of the largest streams of new buffers in a build (docs/architecture/view.md).
    */
   private readonly free: ArrayBuffer[] = [];
+  /** The blocks alloc() made: only those come back to `free` (a chunk from elsewhere may share its memory). */
+  private readonly made = new WeakSet<ArrayBuffer>();
   /** Each run's size in its file, once written. */
   readonly sizes: number[] = [];
   /** Events written to runs. */
@@ -236,9 +239,18 @@ export class Runs {
 
   /** A buffer of `size` bytes for a run's records: a block written before, or a new one. */
   readonly alloc = (size: number): Buffer => {
-    const last = this.free[this.free.length - 1];
-    if (last !== undefined && last.byteLength === size) return Buffer.from(this.free.pop()!, 0, size);
-    return Buffer.allocUnsafeSlow(size);
+    const free = this.free;
+    // A block of that size, wherever it is (one for a record larger than a block is kept too).
+    const i = free.findLastIndex((b) => b.byteLength === size);
+    if (i >= 0) {
+      const block = free[i]!;
+      free[i] = free[free.length - 1]!;
+      free.pop();
+      return Buffer.from(block, 0, size);
+    }
+    const buf = Buffer.allocUnsafeSlow(size);
+    this.made.add(buf.buffer as ArrayBuffer);
+    return buf;
   };
 
   /** Writes the next run (chunks of whole records); resolves once it is in the file. */
@@ -251,7 +263,7 @@ export class Runs {
     for (const c of chunks) this.bytes += c.length;
     const blocks = await Promise.all(chunks.map((c) => compress(c)));
     // Compressed: the records' buffers are free for the next run (at most a run's worth kept).
-    for (const c of chunks) if (c.byteOffset === 0 && this.free.length < MAX_FREE_BLOCKS) this.free.push(c.buffer as ArrayBuffer);
+    for (const c of chunks) if (this.made.has(c.buffer as ArrayBuffer) && this.free.length < MAX_FREE_BLOCKS) this.free.push(c.buffer as ArrayBuffer);
     const parts: Buffer[] = [];
     let size = 0;
     for (let i = 0; i < blocks.length; i++) {
@@ -420,7 +432,7 @@ export async function mergeRuns(state: StateStore, runs: Runs, opts: MergeOption
       if (opts.stopped?.() === true) throw new MergeStopped();
       state.writeSync(() => m.steps(per));
       opts.afterCommit?.();
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await yieldTurn();
       const now = performance.now();
       if (now - logged >= 5_000) {
         logged = now;
