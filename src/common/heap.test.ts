@@ -3,7 +3,7 @@
 // test/integration/view-shards.test.ts).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { heapOf, SEMI_SPACE_16_MB } from '../../test/support/heap.js';
+import { heapOf, youngAfterBurst, SEMI_SPACE_16_MB } from '../../test/support/heap.js';
 import { QUERY_NODE_OPTIONS } from './heap.js';
 
 const withOptions = `node ${QUERY_NODE_OPTIONS.join(' ')} dist/cli/main.js`;
@@ -25,5 +25,13 @@ describe('QUERY_NODE_OPTIONS', () => {
     const plain = heapOf(SEMI_SPACE_16_MB);
     const query = heapOf([...QUERY_NODE_OPTIONS]);
     expect(query.heapLimitMb - plain.heapLimitMb).toBeGreaterThanOrEqual(3 * (64 - 16));
+  });
+});
+
+describe('QUERY_V8_FLAGS', () => {
+  it('keep the objects of a literal that once lived long out of the old generation', () => {
+    // The first process shows that V8 pretenures them without the flags, so the second can fail.
+    expect(youngAfterBurst(false)).toBe(0);
+    expect(youngAfterBurst(true)).toBe(1000);
   });
 });

@@ -11,3 +11,24 @@ export function heapOf(args: readonly string[]): ReturnType<typeof heapSizes> {
   const script = `import('${new URL('../../src/common/heap.ts', import.meta.url).href}').then((m) => process.stdout.write(JSON.stringify(m.heapSizes())))`;
   return JSON.parse(execFileSync(process.execPath, [...args, '--import', 'tsx', '-e', script], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } })) as ReturnType<typeof heapSizes>;
 }
+
+/**
+ * Of 1000 objects of one object literal made after a burst in which 400 k of them lived across
+ * scavenges at full new space, how many a fresh node process (QUERY_V8_FLAGS set first when
+ * `queryFlags`) made in the young generation. With pretenuring, V8 has moved the literal to the old
+ * generation by then, and every later object of it lands there.
+ */
+export function youngAfterBurst(queryFlags: boolean): number {
+  const script = `import('${new URL('../../src/common/heap.ts', import.meta.url).href}').then((m) => {
+    if (${queryFlags}) m.setQueryV8Flags();
+    const young = new Function('o', 'return %InYoungGeneration(o)');
+    const make = (i) => ({ i, next: null });
+    let keep = [];
+    for (let r = 0; r < 60; r++) { for (let i = 0; i < 100000; i++) keep.push(make(i)); if (keep.length >= 400000) keep = []; }
+    keep = [];
+    let n = 0;
+    for (let i = 0; i < 1000; i++) if (young(make(i))) n++;
+    process.stdout.write(String(n));
+  })`;
+  return Number(execFileSync(process.execPath, [...SEMI_SPACE_16_MB, '--allow-natives-syntax', '--import', 'tsx', '-e', script], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } }));
+}
