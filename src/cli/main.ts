@@ -6,9 +6,12 @@ import { TrackhouseError } from '../common/errors.js';
 import { VERSION } from '../common/version.js';
 import { registerCommands, reloadsOnHangup } from './commands/index.js';
 import { checkNode } from './preflight.js';
+import { setV8Flags } from '../common/heap.js';
 
 // First: a SIGHUP from here on is held until the command says what it means (./hangup.ts).
 holdHangup();
+// Before any command allocates: V8 flags that can be set at run time (../common/heap.ts).
+setV8Flags();
 
 const program = new Command('trackhouse')
   .description('Self-hosted event tracking: Segment-compatible ingest -> Kafka -> ClickHouse, with a query API')

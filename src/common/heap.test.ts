@@ -28,7 +28,7 @@ describe('QUERY_NODE_OPTIONS', () => {
   });
 });
 
-describe('QUERY_V8_FLAGS', () => {
+describe('V8_FLAGS', () => {
   it('keep the objects of a literal that once lived long out of the old generation', () => {
     // The first process shows that V8 pretenures them without the flags, so the second can fail.
     expect(youngAfterBurst(false)).toBe(0);

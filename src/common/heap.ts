@@ -10,23 +10,24 @@ import v8 from 'node:v8';
 export const QUERY_NODE_OPTIONS = ['--max-semi-space-size=64'] as const;
 
 /**
- * V8 flags a process serving the query API sets for itself, first thing in its command (unlike the
+ * V8 flags every trackhouse process sets for itself at start (src/cli/main.ts; unlike the
  * semi-space, they act from the next collection on): allocation-site pretenuring off.
  *
  * Why: V8 moves an allocation site (an object or array literal) to the old generation for good once
  * most of its objects survive a scavenge at full new space, and takes that back only after a
- * mark-compact that frees most of the old generation. A start-up or catch-up burst that holds such
- * objects was enough: in the HTTP thread the per-page literals (lmdb-js's range iterator and its row
- * results among them) then went straight to the old generation, and the young objects they point at
- * were promoted with them (an old object, dead or not, keeps its young referents through a
- * scavenge). Measured with no writes: ~1 MB promoted per scavenge instead of ~40 KB, scavenges of
- * 4-6 ms instead of ~1, and a mark-compact every few seconds (docs/architecture/query.md, "Pretenuring").
+ * mark-compact that frees most of the old generation. A start-up or catch-up burst was enough: the
+ * query API's per-page literals then went straight to the old generation, and the young objects
+ * they point at were promoted with them (an old object, dead or not, keeps its young referents
+ * through a scavenge). With 16 MB semi-spaces and no writes: ~1 MB promoted per scavenge instead of
+ * ~40 KB, scavenges of 4-7 ms instead of ~1, a mark-compact every few seconds. With the query's
+ * 64 MB semi-spaces the two measured alike; the sink drained faster in 6 trials of 7 and the ingest
+ * spent less CPU per event in 4 pairs of 6 (docs/architecture/query.md, "Pretenuring").
  */
-export const QUERY_V8_FLAGS = ['--no-allocation-site-pretenuring'] as const;
+export const V8_FLAGS = ['--no-allocation-site-pretenuring'] as const;
 
-/** Sets QUERY_V8_FLAGS (process-wide: every thread of the process). */
-export function setQueryV8Flags(): void {
-  for (const flag of QUERY_V8_FLAGS) v8.setFlagsFromString(flag);
+/** Sets V8_FLAGS (process-wide: every thread of the process). */
+export function setV8Flags(): void {
+  for (const flag of V8_FLAGS) v8.setFlagsFromString(flag);
 }
 
 /** What V8 gave the calling thread, in MB: its new space now, and its heap limit (the old generation's plus three semi-spaces). */

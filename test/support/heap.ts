@@ -14,13 +14,13 @@ export function heapOf(args: readonly string[]): ReturnType<typeof heapSizes> {
 
 /**
  * Of 1000 objects of one object literal made after a burst in which 400 k of them lived across
- * scavenges at full new space, how many a fresh node process (QUERY_V8_FLAGS set first when
- * `queryFlags`) made in the young generation. With pretenuring, V8 has moved the literal to the old
+ * scavenges at full new space, how many a fresh node process (V8_FLAGS set first when
+ * `flags`) made in the young generation. With pretenuring, V8 has moved the literal to the old
  * generation by then, and every later object of it lands there.
  */
-export function youngAfterBurst(queryFlags: boolean): number {
+export function youngAfterBurst(flags: boolean): number {
   const script = `import('${new URL('../../src/common/heap.ts', import.meta.url).href}').then((m) => {
-    if (${queryFlags}) m.setQueryV8Flags();
+    if (${flags}) m.setV8Flags();
     const young = new Function('o', 'return %InYoungGeneration(o)');
     const make = (i) => ({ i, next: null });
     let keep = [];

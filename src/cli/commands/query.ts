@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import { checkClickHouse, openClickHouse, pendingMigrations, type ClickHouseHandle } from '../../warehouse/index.js';
 import { errorMessage, NOT_MIGRATED } from '../../common/errors.js';
 import { createLogger, type Logger } from '../../common/log.js';
-import { setQueryV8Flags } from '../../common/heap.js';
 import { createRegistry } from '../../common/metrics.js';
 import { lowerNamedThreads, QUERY_BACKGROUND } from '../../common/threads.js';
 import { loadConfig } from '../../config/index.js';
@@ -22,7 +21,6 @@ export function registerQuery(program: Command): void {
         'It also hosts the stream component (GET /v1/volume, /v1/alerts, the rules of TRACKHOUSE_ALERTS) unless QUERY_STREAM=off',
     )
     .action(async () => {
-      setQueryV8Flags();
       const config = loadConfig();
       const log = createLogger(config.logLevel, { component: 'query' });
       // The rules file is checked before anything starts: a bad rule stops the command.

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { setQueryV8Flags } from '../../common/heap.js';
 import { startAllInOne } from '../allinone.js';
 
 export function registerStart(program: Command): void {
@@ -9,8 +8,6 @@ export function registerStart(program: Command): void {
       'all-in-one for a single machine: local Kafka (unless KAFKA_BROKERS), migrations, ingest, sink and query, and read-only SQL ports for BI tools on BI_PORT (ClickHouse HTTP) and BI_NATIVE_PORT (ClickHouse native protocol) with chDB; Ctrl-C drains and stops everything',
     )
     .action(async () => {
-      // The all-in-one serves the query API.
-      setQueryV8Flags();
       process.exitCode = await startAllInOne();
     });
 }
