@@ -1,3 +1,6 @@
+// V8's heap settings: the node options of a process serving the query API, and the V8 flags every
+// process sets for itself (V8_FLAGS below).
+//
 // The young generation of the query API's HTTP thread (docs/architecture/query.md, "Young
 // generation"). With V8's default semi-space (16 MB at most) that thread scavenged many times a
 // second under load, in pauses of several ms; allowing 64 MB cut the mean pause to a third or less.

@@ -1,15 +1,21 @@
-// What V8 gives a fresh node process started with some flags: heapSizes() (src/common/heap.ts) read
-// in that process, for tests that compare a query process's heap with a baseline's.
+// What V8 does in a fresh node process started with some flags, for tests of src/common/heap.ts:
+// heapSizes() read there (a query process's heap against a baseline's), and where V8 puts a
+// literal's objects after a burst (V8_FLAGS).
 import { execFileSync } from 'node:child_process';
 import type { heapSizes } from '../../src/common/heap.js';
 
 /** The flags of a baseline with Node 20's 16 MB semi-spaces given explicitly (Node 24's V8 may pick 64 MB by itself). */
 export const SEMI_SPACE_16_MB = ['--max-semi-space-size=16'];
 
+/** What `body` (JS, with src/common/heap.ts as `m`) writes to stdout in a fresh node process started with `args`. */
+function withHeapModule(args: readonly string[], body: string): string {
+  const script = `import('${new URL('../../src/common/heap.ts', import.meta.url).href}').then((m) => { ${body} })`;
+  return execFileSync(process.execPath, [...args, '--import', 'tsx', '-e', script], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+}
+
 /** heapSizes() of a fresh node process started with `args`. */
 export function heapOf(args: readonly string[]): ReturnType<typeof heapSizes> {
-  const script = `import('${new URL('../../src/common/heap.ts', import.meta.url).href}').then((m) => process.stdout.write(JSON.stringify(m.heapSizes())))`;
-  return JSON.parse(execFileSync(process.execPath, [...args, '--import', 'tsx', '-e', script], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } })) as ReturnType<typeof heapSizes>;
+  return JSON.parse(withHeapModule(args, 'process.stdout.write(JSON.stringify(m.heapSizes()));')) as ReturnType<typeof heapSizes>;
 }
 
 /**
@@ -19,7 +25,7 @@ export function heapOf(args: readonly string[]): ReturnType<typeof heapSizes> {
  * generation by then, and every later object of it lands there.
  */
 export function youngAfterBurst(flags: boolean): number {
-  const script = `import('${new URL('../../src/common/heap.ts', import.meta.url).href}').then((m) => {
+  const body = `
     if (${flags}) m.setV8Flags();
     const young = new Function('o', 'return %InYoungGeneration(o)');
     const make = (i) => ({ i, next: null });
@@ -28,7 +34,6 @@ export function youngAfterBurst(flags: boolean): number {
     keep = [];
     let n = 0;
     for (let i = 0; i < 1000; i++) if (young(make(i))) n++;
-    process.stdout.write(String(n));
-  })`;
-  return Number(execFileSync(process.execPath, [...SEMI_SPACE_16_MB, '--allow-natives-syntax', '--import', 'tsx', '-e', script], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } }));
+    process.stdout.write(String(n));`;
+  return Number(withHeapModule([...SEMI_SPACE_16_MB, '--allow-natives-syntax'], body));
 }
