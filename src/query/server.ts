@@ -15,7 +15,7 @@ import { heapSizes } from '../common/heap.js';
 import { addOpsRoutes, bearerToken, forMethod, getAndHead, noRouteBody, NO_STORE, writeJson, type Headers, type HttpErrorReply, type ReadinessCheck, type ResponseState } from '../common/http.js';
 import { apiRouter } from '../common/router.js';
 import type { Logger } from '../common/log.js';
-import { serve, type Serving } from '../common/serve.js';
+import { serve } from '../common/serve.js';
 import type { Config } from '../config/index.js';
 import { partitionForKey } from '../kafka/partitioner.js';
 import type { View } from '../view/view.js';
@@ -467,21 +467,16 @@ export async function startQuery(opts: QueryOptions): Promise<QueryServer> {
     });
   };
 
-  let listening: Serving;
-  try {
-    listening = await serve({
-      host: config.http.host,
-      port: config.http.queryPort,
-      portVariable: 'QUERY_PORT',
-      tls: config.tls.files,
-      tlsPort: config.tls.files ? config.tls.queryPort : null,
-      tlsPortVariable: 'QUERY_TLS_PORT',
-      routes,
-      log,
-    });
-  } catch (err) {
-    throw err;
-  }
+  const listening = await serve({
+    host: config.http.host,
+    port: config.http.queryPort,
+    portVariable: 'QUERY_PORT',
+    tls: config.tls.files,
+    tlsPort: config.tls.files ? config.tls.queryPort : null,
+    tlsPortVariable: 'QUERY_TLS_PORT',
+    routes,
+    log,
+  });
   // What V8 gave the HTTP thread: QUERY_NODE_OPTIONS raise the heap limit by three times 48 MB.
   const heap = heapSizes();
   log.info(
