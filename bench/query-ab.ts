@@ -21,7 +21,8 @@
 //   (`|`-separated, one per root, each `K=V K=V`: environment of that root's server on top of the
 //   run's, e.g. two settings of one build: roots `A,A`, envs `QUERY_VIEW_DECODE_THREADS=1|QUERY_VIEW_DECODE_THREADS=2`;
 //   for nice values, BENCH_QUERY_AB_NICE below),
-//   BENCH_QUERY_AB_ARGS (`|`-separated, one per root: node options of that root's server, e.g. V8 flags).
+//   BENCH_QUERY_AB_ARGS (`|`-separated, one per root: node options of that root's server, e.g. V8 flags;
+//   unset: QUERY_NODE_OPTIONS of src/common/heap.ts for each, as the product starts them; `''`: none).
 //
 // BENCH_QUERY_AB_NICE (e.g. `0,10,10@stream`): ONE server (the first root, its envs and args), and
 // the turns are nice values of its background threads (src/common/threads.ts QUERY_BACKGROUND: the
@@ -63,6 +64,7 @@ import { EventCodec } from '../src/schema/index.js';
 import { startLocalBroker, type LocalBroker } from '../src/localkafka/index.js';
 import { atInterrupt } from './lib/children.js';
 import { cpuSeconds, threadTimes } from './lib/cpu.js';
+import { QUERY_NODE_OPTIONS } from '../src/common/heap.js';
 import { QUERY_BACKGROUND } from '../src/common/threads.js';
 import { envPairs, rssMb, words } from './lib/proc.js';
 import { cpuShares, cpuSpeed, cpuTicks } from './lib/cpuspeed.js';
@@ -76,7 +78,8 @@ const rounds = Number(process.env.BENCH_QUERY_AB_ROUNDS ?? 2);
 const seconds = Number(process.env.BENCH_QUERY_AB_SECONDS ?? 5);
 const writeRate = Number(process.env.BENCH_QUERY_AB_WRITES ?? 0);
 const rate = process.env.BENCH_QUERY_AB_RATE ? Number(process.env.BENCH_QUERY_AB_RATE) : undefined;
-const nodeArgs = (process.env.BENCH_QUERY_AB_ARGS ?? '').split('|').map(words);
+// Unset: every server with the product's node options, as `npm start` and k8s start it.
+const nodeArgs = process.env.BENCH_QUERY_AB_ARGS === undefined ? roots.map(() => [...QUERY_NODE_OPTIONS]) : process.env.BENCH_QUERY_AB_ARGS.split('|').map(words);
 const envs = (process.env.BENCH_QUERY_AB_ENVS ?? '').split('|').map(envPairs);
 /** A BENCH_QUERY_AB_NICE entry: `10` (every background thread at 10) or `10@stream` (those named, `+`-separated, at 10; the others at 0). */
 function niceSetting(entry: string): { label: string; nice: number; names: readonly string[] } {

@@ -3,12 +3,13 @@
 // broker, produces the query bench's events (bench/query-produce.ts) once, serves an empty chDB
 // over HTTP (the split query's CLICKHOUSE_URL), then builds views of that topic on request: a
 // sequence of builds (old and new code alternating) under one hold of the bench lock, each a fresh
-// `node <dist>/cli/main.js query` on an empty view, timed to /readyz 200, with a 3e8-loop before it
-// (the machine's speed at that moment).
+// `node <QUERY_NODE_OPTIONS> <dist>/cli/main.js query` (the node options the product starts it with) on an
+// empty view, timed to /readyz 200, with a 3e8-loop before it (the machine's speed at that moment).
 //
 //   node --import tsx bench/viewbuild-ab.ts <rows> <controlPort>     (a copy of the old build in ./distA)
 //   curl -s 'localhost:<controlPort>/batch?runs=A1|/abs/distA;B1|/abs/dist;A2|/abs/distA;B2|/abs/dist'
-//   (per run: label|dist|K=V,K=V (extra env)|profile dir (node --cpu-prof of every thread))
+//   (per run: label|dist|K=V,K=V (extra env)|profile dir (node --cpu-prof of every thread)|node options in
+//   place of QUERY_NODE_OPTIONS, space-separated (`none`: none), e.g. to A/B V8 flags)
 // Per build: seconds to ready, the builder's own seconds, CPU seconds of the busiest threads (by tid).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -17,6 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { QUERY_NODE_OPTIONS } from '../src/common/heap.js';
 import { LOCAL_KAFKA_VERSION } from '../src/config/index.js';
 import { startLocalBroker } from '../src/localkafka/index.js';
 import { kafkajs } from '../src/kafka/kafkajs.js';
@@ -102,9 +104,9 @@ function threads(pid: number): Record<string, number> {
 }
 
 let busy = false;
-async function build(dist: string, label: string, prof: string | null, extra: Record<string, string>): Promise<Record<string, unknown>> {
+async function build(dist: string, label: string, prof: string | null, extra: Record<string, string>, nodeArgs: readonly string[]): Promise<Record<string, unknown>> {
   const dataDir = path.join(work, `run-${label}-${Date.now()}`);
-  const args = [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), path.join(dist, 'cli/main.js'), 'query'];
+  const args = [...nodeArgs, ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), path.join(dist, 'cli/main.js'), 'query'];
   const loop = await run(process.execPath, ['-e', 'const t=performance.now();let s=0;for(let i=0;i<3e8;i++)s+=i;console.log(((performance.now()-t)/1000).toFixed(2))'], baseEnv);
   const started = performance.now();
   const p = track(spawn(process.execPath, args, { cwd: root, env: { ...baseEnv, ...extra, TRACKHOUSE_DATA_DIR: dataDir, CLICKHOUSE_URL: chUrl }, stdio: ['ignore', 'pipe', 'pipe'] }));
@@ -192,6 +194,7 @@ async function build(dist: string, label: string, prof: string | null, extra: Re
     progress,
     errors: errors.slice(0, 5),
     extra,
+    node_options: nodeArgs,
   };
 }
 
@@ -199,7 +202,7 @@ http
   .createServer((req, res) => {
     const u = new URL(req.url!, 'http://x');
     if (u.pathname === '/batch') {
-      // runs=label|dist|K=V,K=V|profDir;label|dist;...: built in turn, all under one hold of the lock
+      // runs=label|dist|K=V,K=V|profDir|node options;label|dist;...: built in turn, all under one hold of the lock
       if (busy) return void res.writeHead(409).end('busy\n');
       busy = true;
       const runs = (u.searchParams.get('runs') ?? '').split(';').filter(Boolean).map((r) => r.split('|'));
@@ -208,9 +211,10 @@ http
         log(`lock held: ${runs.length} builds`);
         const out: unknown[] = [];
         try {
-          for (const [label, dist, env, prof] of runs) {
+          for (const [label, dist, env, prof, opts] of runs) {
             const extra = Object.fromEntries((env ?? '').split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
-            const r = await build(dist!, label!, prof || null, extra).catch((err: unknown) => ({ label, error: String(err) }));
+            const nodeArgs = opts ? opts.split(' ').filter((o) => o !== '' && o !== 'none') : QUERY_NODE_OPTIONS;
+            const r = await build(dist!, label!, prof || null, extra, nodeArgs).catch((err: unknown) => ({ label, error: String(err) }));
             log(JSON.stringify(r));
             out.push(r);
           }
