@@ -46,8 +46,8 @@ COPY --from=build /app/dist ./dist
 COPY src/schema/avsc ./src/schema/avsc
 COPY clickhouse ./clickhouse
 USER node
-# `trackhouse query` is started with node options of its own (its HTTP thread's young generation,
+# `trackhouse query` is started with node options of its own (its HTTP thread's heap,
 # src/common/heap.ts): k8s/base/query.yaml sets them as its command; by hand,
-# `docker run --entrypoint node <image> --max-semi-space-size=64 dist/cli/main.js query`.
+# `docker run --entrypoint node <image> --max-semi-space-size=64 --initial-old-space-size=160 dist/cli/main.js query`.
 ENTRYPOINT ["node", "dist/cli/main.js"]
 CMD ["--help"]

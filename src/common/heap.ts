@@ -1,16 +1,22 @@
 // V8's heap settings: the node options of a process serving the query API, and the V8 flags every
 // process sets for itself (V8_FLAGS below).
 //
-// The young generation of the query API's HTTP thread (docs/architecture/query.md, "Young
-// generation"). With V8's default semi-space (16 MB at most) that thread scavenged many times a
-// second under load, in pauses of several ms; allowing 64 MB cut the mean pause to a third or less.
-// V8 sizes an isolate's heap when it is created, so this is a node option given where the process
-// starts: `npm start` (package.json), k8s/base/query.yaml, the query bench; heap.test.ts holds
-// those places to this list. V8 applies it process-wide: every worker thread of the process gets it.
+// The heap of the query API's HTTP thread (docs/architecture/query.md):
+// - its young generation ("Young generation"): with V8's default semi-space (16 MB at most) that
+//   thread scavenged many times a second under load, in pauses of several ms; allowing 64 MB cut
+//   the mean pause to a third or less;
+// - its old generation's first limit ("The old generation's first limit"): V8 starts marking the
+//   whole heap once the old generation's room left is no more than the new space's capacity. With
+//   64 MB semi-spaces, V8's 64 MB first limit and a ~25 MB live set that held all the time under
+//   writes: a mark-compact every 1.5-3 s. At 160 MB, none until the old generation itself grows.
+// V8 sizes an isolate's heap when it is created, so these are node options given where the process
+// starts: `npm start` (package.json), k8s/base/query.yaml, the query and all-in-one benches;
+// heap.test.ts holds those places to this list. V8 applies them process-wide: every worker thread
+// of the process gets them.
 import v8 from 'node:v8';
 
 /** Node options of a process that serves the query API (`trackhouse query`, `trackhouse start`). */
-export const QUERY_NODE_OPTIONS = ['--max-semi-space-size=64'] as const;
+export const QUERY_NODE_OPTIONS = ['--max-semi-space-size=64', '--initial-old-space-size=160'] as const;
 
 /**
  * V8 flags every trackhouse process sets for itself at start (src/cli/main.ts; unlike the
