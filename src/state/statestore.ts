@@ -239,6 +239,15 @@ function wrap(o: Opened, dir: string, wiped: string | null, noSync: boolean, own
   const offsetsDb = o.offsets;
   const dataFile = path.join(dir, 'data.mdb');
   let closed: Promise<void> | null = null;
+  const offsets = (topic: string): Map<number, number> => {
+    const prefix = Buffer.from(`${topic}\0`, 'utf8');
+    const end = Buffer.concat([prefix.subarray(0, prefix.length - 1), Buffer.from([1])]);
+    const out = new Map<number, number>();
+    for (const { key, value } of offsetsDb.getRange({ start: prefix, end })) {
+      out.set(key.readUInt32BE(prefix.length), value.readDoubleLE(0));
+    }
+    return out;
+  };
 
   return {
     path: dir,
@@ -249,17 +258,9 @@ function wrap(o: Opened, dir: string, wiped: string | null, noSync: boolean, own
       if (!db) throw new Error(`state database ${name} was not declared`);
       return db;
     },
-    offsets(topic) {
-      const prefix = Buffer.from(`${topic}\0`, 'utf8');
-      const end = Buffer.concat([prefix.subarray(0, prefix.length - 1), Buffer.from([1])]);
-      const out = new Map<number, number>();
-      for (const { key, value } of offsetsDb.getRange({ start: prefix, end })) {
-        out.set(key.readUInt32BE(prefix.length), value.readDoubleLE(0));
-      }
-      return out;
-    },
+    offsets,
     removeOffsets(topic) {
-      for (const p of this.offsets(topic).keys()) void offsetsDb.remove(offsetKey(topic, p));
+      for (const p of offsets(topic).keys()) void offsetsDb.remove(offsetKey(topic, p));
     },
     write(fn, topic, offsets) {
       // batch(): everything queued in the callback commits in one transaction (lmdb-js runs the
