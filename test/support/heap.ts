@@ -60,7 +60,8 @@ export function marksBesideLiveSet(args: readonly string[]): number {
         for (let i = 0; i < 20000; i++) ring[(r * 20000 + i) % ring.length] = { r, i, b: [r, i, r + i] };
         await new Promise((resolve) => setImmediate(resolve));
       }
-      await new Promise((resolve) => setImmediate(resolve));
+      // GC entries reach the observer after the collection: let the last ones arrive.
+      await new Promise((resolve) => setTimeout(resolve, 50));
       process.stdout.write(String(live.length === 200000 ? marks : -1));
     });`;
   return Number(withHeapModule(args, body));
