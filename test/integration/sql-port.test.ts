@@ -728,14 +728,21 @@ describe('the read-only SQL ports with TLS files', () => {
 });
 
 const JDBC_PROBLEM = javaProblem(JDBC_PROBE);
+/** A client program's fetch and compile, in a hook of its own (as ingest-jvm-go-sdks.test.ts). */
+const BUILD_TIMEOUT_MS = 600_000;
 
 describe('the read-only SQL port with ClickHouse\'s JDBC driver (DBeaver, Metabase, Tableau)', () => {
   if (JDBC_PROBLEM !== null) {
     it.skip(JDBC_PROBLEM, () => {});
     return;
   }
+  let cp: string;
+  // Built before the tests, with a build's time: a first run fetches the driver with mvn and
+  // compiles, which on a busy 2-core machine can take longer than a test may.
+  beforeAll(async () => {
+    cp = await buildJava(JDBC_PROBE);
+  }, BUILD_TIMEOUT_MS);
   it('lists the rollup tables, reads the rollup view with a bound date from its compressed answer, and is refused a DROP', async () => {
-    const cp = await buildJava(JDBC_PROBE);
     const r = await runChild('java', ['-cp', cp, 'JdbcProbe', `jdbc:clickhouse:http://127.0.0.1:${port.port}/default`, KEY], { timeoutMs: 120_000 });
     expect(r.code, r.stderr.slice(-3000)).toBe(0);
     const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { product: string; tables: string[]; rows: [string, string, number][]; drop: string };
@@ -763,8 +770,13 @@ describe('the read-only SQL ports with ClickHouse\'s Go client, over HTTP and th
     rows?: unknown[][];
     error?: string;
   }
+  let bin: string;
+  // Built before the tests, with a build's time (a first run fetches clickhouse-go from the
+  // module proxy and compiles: past 120 s once on a busy CI machine, inside the first test).
+  beforeAll(async () => {
+    bin = await buildGo(CLICKHOUSE_GO_PROBE);
+  }, BUILD_TIMEOUT_MS);
   const probe = async (protocol: 'http' | 'native', compression: string, statements: string[], key = KEY) => {
-    const bin = await buildGo(CLICKHOUSE_GO_PROBE);
     return runChild(bin, [protocol, `127.0.0.1:${protocol === 'http' ? port.port : native.port}`, key, compression, ...statements], { timeoutMs: 120_000 });
   };
   const answers = async (protocol: 'http' | 'native', compression: string, statements: string[]): Promise<Answer[]> => {
