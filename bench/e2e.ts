@@ -25,10 +25,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import * as hdr from 'hdr-histogram-js';
 import { batchBodies } from './lib/events.js';
 import { runLoad, runPaced } from './lib/load.js';
-import { QUERY_NODE_OPTIONS } from '../src/common/heap.js';
 import { startBenchAllInOne } from './lib/allinone.js';
 import { histogramDelta } from './lib/histogram.js';
-import { sampled } from './lib/proc.js';
+import { QUERY_NODE_ARGS, sampled } from './lib/proc.js';
 import { Metrics } from '../src/dashboard/prometheus.js';
 import { CpuMeter } from './lib/cpu.js';
 import type { BenchContext, BenchSection } from './types.js';
@@ -293,7 +292,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
       "each transaction's oldest record, from its Kafka timestamp to its commit (`trackhouse_query_view_record_age_seconds`; since QUERY_VIEW_COMMIT_MS, a caught-up view serves its events from memory before), and the time from its queueing to its commit, which waits for the transaction before it (`trackhouse_query_view_commit_seconds`). " +
       "A record's age starts at the ingest's send to Kafka, before its 200; a probe also waits for its next poll and the query's answer.",
     '',
-    `All-in-one (\`trackhouse start\`) with default settings and \`npm start\`'s node options (\`${QUERY_NODE_OPTIONS.join(' ')}\`): the query API answers from its view, fed from Kafka by its own reader. Each probe: one track event for a new user, timed from its 200 until \`GET /v1/users/{id}/events\` returns it (polled every ${POLL_MS} ms); background events each with a messageId of their own${warmupS > 0 ? ` (the measured probes start after ${warmupS} s of it)` : ''}, ${bursts ? "sent as autocannon's rate limit does (each second's batches at once at the top of the second)" : 'one 100-event batch every 10 ms'}. Target p99 <= ${TARGET_P99_MS} ms: ${results.meets_target ? 'met' : 'NOT met'}.`,
+    `All-in-one (\`trackhouse start\`) with default settings and the node options \`${QUERY_NODE_ARGS.join(' ') || 'none'}\`: the query API answers from its view, fed from Kafka by its own reader. Each probe: one track event for a new user, timed from its 200 until \`GET /v1/users/{id}/events\` returns it (polled every ${POLL_MS} ms); background events each with a messageId of their own${warmupS > 0 ? ` (the measured probes start after ${warmupS} s of it)` : ''}, ${bursts ? "sent as autocannon's rate limit does (each second's batches at once at the top of the second)" : 'one 100-event batch every 10 ms'}. Target p99 <= ${TARGET_P99_MS} ms: ${results.meets_target ? 'met' : 'NOT met'}.`,
     '',
   ].join('\n');
   return { name: 'e2e', results, markdown };

@@ -22,7 +22,7 @@
 //   run's, e.g. two settings of one build: roots `A,A`, envs `QUERY_VIEW_DECODE_THREADS=1|QUERY_VIEW_DECODE_THREADS=2`;
 //   for nice values, BENCH_QUERY_AB_NICE below),
 //   BENCH_QUERY_AB_ARGS (`|`-separated, one per root: node options of that root's server, e.g. V8 flags;
-//   unset: QUERY_NODE_OPTIONS of src/common/heap.ts for each, as the product starts them; `''`: none).
+//   unset: QUERY_NODE_OPTIONS of src/common/heap.ts for each, as the product starts them; empty or `none`: none).
 //
 // BENCH_QUERY_AB_NICE (e.g. `0,10,10@stream`): ONE server (the first root, its envs and args), and
 // the turns are nice values of its background threads (src/common/threads.ts QUERY_BACKGROUND: the
@@ -64,9 +64,8 @@ import { EventCodec } from '../src/schema/index.js';
 import { startLocalBroker, type LocalBroker } from '../src/localkafka/index.js';
 import { atInterrupt } from './lib/children.js';
 import { cpuSeconds, threadTimes } from './lib/cpu.js';
-import { QUERY_NODE_OPTIONS } from '../src/common/heap.js';
 import { QUERY_BACKGROUND } from '../src/common/threads.js';
-import { envPairs, rssMb, words } from './lib/proc.js';
+import { envPairs, queryNodeOptions, rssMb } from './lib/proc.js';
 import { cpuShares, cpuSpeed, cpuTicks } from './lib/cpuspeed.js';
 import { child, DATA_END_MS, gcDelta, hotPaths, load, LOADGEN, paths, prepareData, READ_KEY, SEED, setHotUsers, waitReady, waitStreamCaughtUp, metrics, type Pattern } from './query.js';
 import type { BenchContext } from './types.js';
@@ -78,8 +77,7 @@ const rounds = Number(process.env.BENCH_QUERY_AB_ROUNDS ?? 2);
 const seconds = Number(process.env.BENCH_QUERY_AB_SECONDS ?? 5);
 const writeRate = Number(process.env.BENCH_QUERY_AB_WRITES ?? 0);
 const rate = process.env.BENCH_QUERY_AB_RATE ? Number(process.env.BENCH_QUERY_AB_RATE) : undefined;
-// Unset: every server with the product's node options, as `npm start` and k8s start it.
-const nodeArgs = process.env.BENCH_QUERY_AB_ARGS === undefined ? roots.map(() => [...QUERY_NODE_OPTIONS]) : process.env.BENCH_QUERY_AB_ARGS.split('|').map(words);
+const nodeArgs = (process.env.BENCH_QUERY_AB_ARGS?.split('|') ?? roots.map(() => undefined)).map(queryNodeOptions);
 const envs = (process.env.BENCH_QUERY_AB_ENVS ?? '').split('|').map(envPairs);
 /** A BENCH_QUERY_AB_NICE entry: `10` (every background thread at 10) or `10@stream` (those named, `+`-separated, at 10; the others at 0). */
 function niceSetting(entry: string): { label: string; nice: number; names: readonly string[] } {

@@ -39,8 +39,9 @@
 //    and the old path (every page from ClickHouse, bench/query-engine.ts).
 //
 // The query processes (split and all-in-one) start with the product's node options
-// (QUERY_NODE_OPTIONS, src/common/heap.ts: the HTTP thread's young generation), as `npm start` and
-// k8s start them; BENCH_QUERY_NODE_OPTIONS replaces them (`none`: V8's defaults, for a before/after).
+// (QUERY_NODE_OPTIONS, src/common/heap.ts: the HTTP thread's heap), as `npm start` and k8s start
+// them; BENCH_QUERY_NODE_OPTIONS replaces them (`none`: V8's defaults, for a before/after), here
+// and in the benches that start `trackhouse start` (bench/lib/allinone.ts: sustained, e2e).
 //
 // Parts of the matrix within a short lock hold: BENCH_QUERY_ONLY (a regular expression of run
 // names: `^split-hot`, `writes`), BENCH_QUERY_SECONDS (per measurement, 10; quick 2),
@@ -57,10 +58,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import * as hdr from 'hdr-histogram-js';
-import { QUERY_NODE_OPTIONS } from '../src/common/heap.js';
 import { kafkajs } from '../src/kafka/kafkajs.js';
 import { track } from './lib/children.js';
-import { sampled } from './lib/proc.js';
+import { QUERY_NODE_ARGS, sampled } from './lib/proc.js';
 import { rng32, sampleRank, TRACK_EVENTS, userKeyOf, zipfCdf } from './query-data.js';
 import type { BenchContext, BenchSection } from './types.js';
 import { hasWrk, runWrkStream } from './lib/wrk.js';
@@ -240,10 +240,6 @@ export function child(ctx: BenchContext, args: string[], env: NodeJS.ProcessEnv,
 }
 
 const tsx = (ctx: BenchContext, file: string, ...args: string[]) => ['--import', 'tsx', path.join(ctx.root, 'bench', file), ...args];
-
-/** Node options of the processes serving the query API: the product's, or BENCH_QUERY_NODE_OPTIONS (`none`: none). */
-export const QUERY_NODE_ARGS: string[] =
-  process.env.BENCH_QUERY_NODE_OPTIONS === undefined ? [...QUERY_NODE_OPTIONS] : process.env.BENCH_QUERY_NODE_OPTIONS.split(/\s+/).filter((a) => a !== '' && a !== 'none');
 
 export async function waitReady(port: number, exited: Promise<number | null>, timeoutMs: number): Promise<void> {
   let dead = false;

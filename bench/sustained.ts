@@ -11,9 +11,9 @@
 // holds. CPU seconds per million events are counted for the all-in-one's process tree (main
 // process and ingest child) and the broker's.
 import { kafkajs } from '../src/kafka/kafkajs.js';
-import { QUERY_NODE_OPTIONS } from '../src/common/heap.js';
 import { startBenchAllInOne } from './lib/allinone.js';
 import { cpuSeconds, perMillion } from './lib/cpu.js';
+import { QUERY_NODE_ARGS } from './lib/proc.js';
 import { batchBodies } from './lib/events.js';
 import { groupLag } from './lib/lag.js';
 import { runLoad, type LoadResult } from './lib/load.js';
@@ -175,7 +175,7 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
         `| ${f(s.offered_events_per_s)} | ${s.ran_s} | ${f(s.acked_events_per_s)} | ${s.p99_ms} | ${s.max_lag_s} | ${f(s.lag_at_end_records)} | ${f(s.sink_rows_per_s)} | ${s.cpu_s_per_m_events.allinone ?? '-'} / ${s.cpu_s_per_m_events.broker ?? '-'} | ${s.held ? 'yes' : `no: ${s.why_not}`} |`,
     ),
     '',
-    `Each rate on a fresh \`trackhouse start\` (default settings: ingest child, and sink, query view and stream with chDB in one process; started with \`npm start\`'s node options, \`${QUERY_NODE_OPTIONS.join(' ')}\`) and fresh topics on the run's broker, 100-event batches over 16 connections (autocannon, in the bench process) for ${seconds} s, ended early once the sink's lag (broker: high watermark - committed offset, divided by the rate) passes ${LAG_LIMIT_S} s. Rates tried from the highest down; the first that holds ends the search. Highest rate held: ${highest === null ? 'none of those tried' : `${f(highest)} events/s`}. Target: ${f(TARGET_EVENTS_PER_S)} events/s for 300 s: ${results.meets_target ? 'met' : 'NOT met'}.`,
+    `Each rate on a fresh \`trackhouse start\` (default settings: ingest child, and sink, query view and stream with chDB in one process; started with the node options \`${QUERY_NODE_ARGS.join(' ') || 'none'}\`) and fresh topics on the run's broker, 100-event batches over 16 connections (autocannon, in the bench process) for ${seconds} s, ended early once the sink's lag (broker: high watermark - committed offset, divided by the rate) passes ${LAG_LIMIT_S} s. Rates tried from the highest down; the first that holds ends the search. Highest rate held: ${highest === null ? 'none of those tried' : `${f(highest)} events/s`}. Target: ${f(TARGET_EVENTS_PER_S)} events/s for 300 s: ${results.meets_target ? 'met' : 'NOT met'}.`,
     '',
   ].join('\n');
   return { name: 'sustained', results, markdown };

@@ -9,7 +9,7 @@
 //   node --import tsx bench/viewbuild-ab.ts <rows> <controlPort>     (a copy of the old build in ./distA)
 //   curl -s 'localhost:<controlPort>/batch?runs=A1|/abs/distA;B1|/abs/dist;A2|/abs/distA;B2|/abs/dist'
 //   (per run: label|dist|K=V,K=V (extra env)|profile dir (node --cpu-prof of every thread)|node options in
-//   place of QUERY_NODE_OPTIONS, space-separated (`none`: none), e.g. to A/B V8 flags)
+//   place of QUERY_NODE_OPTIONS, space-separated (empty or `none`: none; left out: QUERY_NODE_OPTIONS), e.g. to A/B V8 flags)
 // Per build: seconds to ready, the builder's own seconds, CPU seconds of the busiest threads (by tid).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -18,11 +18,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { QUERY_NODE_OPTIONS } from '../src/common/heap.js';
 import { LOCAL_KAFKA_VERSION } from '../src/config/index.js';
 import { startLocalBroker } from '../src/localkafka/index.js';
 import { kafkajs } from '../src/kafka/kafkajs.js';
 import { atInterrupt, track } from './lib/children.js';
+import { queryNodeOptions } from './lib/proc.js';
 
 const root = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 const rows = Number(process.argv[2] ?? 1_000_000);
@@ -104,7 +104,7 @@ function threads(pid: number): Record<string, number> {
 }
 
 let busy = false;
-async function build(dist: string, label: string, prof: string | null, extra: Record<string, string>, nodeArgs: readonly string[]): Promise<Record<string, unknown>> {
+async function build(dist: string, label: string, prof: string | null, extra: Record<string, string>, nodeArgs: string[]): Promise<Record<string, unknown>> {
   const dataDir = path.join(work, `run-${label}-${Date.now()}`);
   const args = [...nodeArgs, ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), path.join(dist, 'cli/main.js'), 'query'];
   const loop = await run(process.execPath, ['-e', 'const t=performance.now();let s=0;for(let i=0;i<3e8;i++)s+=i;console.log(((performance.now()-t)/1000).toFixed(2))'], baseEnv);
@@ -213,7 +213,7 @@ http
         try {
           for (const [label, dist, env, prof, opts] of runs) {
             const extra = Object.fromEntries((env ?? '').split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
-            const nodeArgs = opts ? opts.split(' ').filter((o) => o !== '' && o !== 'none') : QUERY_NODE_OPTIONS;
+            const nodeArgs = queryNodeOptions(opts);
             const r = await build(dist!, label!, prof || null, extra, nodeArgs).catch((err: unknown) => ({ label, error: String(err) }));
             log(JSON.stringify(r));
             out.push(r);

@@ -1,12 +1,12 @@
 // `trackhouse start` for a bench: default settings on the run's broker, its own topics, sink group
-// and data dir (named by `tag`), free ports, and the node options `npm start` gives it
-// (QUERY_NODE_OPTIONS); resolves once the banner says every part runs.
+// and data dir (named by `tag`), free ports, and the node options the query bench gives the query
+// API (QUERY_NODE_ARGS: `npm start`'s unless BENCH_QUERY_NODE_OPTIONS says otherwise); resolves
+// once the banner says every part runs.
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { QUERY_NODE_OPTIONS } from '../../src/common/heap.js';
 import { freePort } from '../../src/localkafka/index.js';
 import type { BenchContext } from '../types.js';
-import { startServer, waitForPort, type Server } from './proc.js';
+import { QUERY_NODE_ARGS, startServer, waitForPort, type Server } from './proc.js';
 
 export interface BenchAllInOne {
   server: Server;
@@ -15,12 +15,11 @@ export interface BenchAllInOne {
   group: string;
 }
 
-/** `nodeArgs`: node options in place of QUERY_NODE_OPTIONS (an A/B of V8 flags). */
-export async function startBenchAllInOne(ctx: BenchContext, tag: string, keys: { write: string; read: string }, nodeArgs: readonly string[] = QUERY_NODE_OPTIONS): Promise<BenchAllInOne> {
+export async function startBenchAllInOne(ctx: BenchContext, tag: string, keys: { write: string; read: string }): Promise<BenchAllInOne> {
   const ports = { ingest: await freePort(), query: await freePort(), sink: await freePort() };
   const topic = `${tag}.events`;
   const group = `${tag}-sink`;
-  const server = startServer(process.execPath, [...nodeArgs, path.join(ctx.root, 'dist/cli/main.js'), 'start'], {
+  const server = startServer(process.execPath, [...QUERY_NODE_ARGS, path.join(ctx.root, 'dist/cli/main.js'), 'start'], {
     TRACKHOUSE_DATA_DIR: path.join(ctx.workDir, tag),
     KAFKA_BROKERS: ctx.brokers.join(','),
     KAFKA_TOPIC_EVENTS: topic,

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { QUERY_NODE_OPTIONS } from '../../src/common/heap.js';
 import { track } from './children.js';
 import { cpuSeconds } from './cpu.js';
 
@@ -111,6 +112,17 @@ export function rssMb(pid: number): { rss: number; anon: number } {
 export function words(v: string | undefined): string[] {
   return (v ?? '').split(/\s+/).filter(Boolean);
 }
+
+/**
+ * Node options of a process serving the query API, as a bench variable gives them: unset, the
+ * product's (QUERY_NODE_OPTIONS, as `npm start` and k8s start it); `none` or empty, none.
+ */
+export function queryNodeOptions(v: string | undefined): string[] {
+  return v === undefined ? [...QUERY_NODE_OPTIONS] : words(v).filter((w) => w !== 'none');
+}
+
+/** Node options of the processes the query and all-in-one benches serve the query API with: BENCH_QUERY_NODE_OPTIONS (queryNodeOptions). */
+export const QUERY_NODE_ARGS: readonly string[] = queryNodeOptions(process.env.BENCH_QUERY_NODE_OPTIONS);
 
 /** 'A=1 B=x=y' -> { A: '1', B: 'x=y' }: extra environment of a process, as a bench variable gives it. */
 export function envPairs(v: string | undefined): Record<string, string> {
