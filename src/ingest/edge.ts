@@ -426,7 +426,7 @@ export class IngestEdge {
         // The scanner keeps properties/traits/context as their JSON text (./jsontext.ts: no
         // objects built only to be stringified again, half the CPU of a batch); whatever it does
         // not take is JSON.parse's, so error messages stay JSON.parse's.
-        parsed = parseEventJson(text) ?? JSON.parse(text);
+        parsed = parseEventJson(text, plain) ?? JSON.parse(text);
       } catch (err) {
         throw new HttpError('malformed_json', `the body is not valid JSON: ${(err as Error).message}`);
       }

@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { JsonText, JsonValue, jsonTextOf, LONE_SURROGATE, parseEventJson, quote, storable, stringify, wellFormed } from './jsontext.js';
+import { asciiWords, firstSpecialAscii, JsonText, JsonValue, jsonTextOf, LONE_SURROGATE, parseEventJson, quote, storable, stringify, wellFormed } from './jsontext.js';
 import { emptyRecord, normalizeEvent, type NormalizeContext } from './normalize.js';
 import { eventBytes } from './rejects.js';
 import { hostileString, roundedWide, xorshift32 } from '../../test/support/hostile-json.js';
@@ -67,6 +67,12 @@ function check(line: string): Record<string, unknown> | null {
     valid = false;
   }
   const fast = parseEventJson(line);
+  // The same read with the body's bytes (the edge's way: escapes found on ASCII bytes).
+  const bytes = Buffer.from(line);
+  if (bytes.toString() === line) {
+    const viaBytes = parseEventJson(line, bytes);
+    if (!isDeepStrictEqual(viaBytes, fast)) expect(viaBytes, line).toStrictEqual(fast);
+  }
   if (!valid) {
     if (fast !== null) expect(fast, line).toBeNull();
     return null;
@@ -290,6 +296,54 @@ describe('parseEventJson', () => {
       '{"wei":2.5e+19,"neg":-1e+19,"big":1e+20,"fits":9200000000000000000,"negFits":-9200000000000000000,"u64":18000000000000000000,"tiny":0.0000012345678901234567,"text":"25000000000000000000","100000000000000000000":1}',
     );
     expect(JSON.parse(text)).toEqual(value);
+  });
+
+  it('finds the first backslash or control character in ASCII bytes as the regex does, at every alignment', () => {
+    const rnd = xorshift32(0x51ab1e);
+    const SPECIAL = /[\u0000-\u001f\\]/g;
+    const alphabet = 'abcXYZ09 "{}:,~\x7f\\\n\t\r\u0001\u001f';
+    let found = 0;
+    for (let i = 0; i < 3_000; i++) {
+      const n = Math.floor(rnd() * 90);
+      const rare = rnd() < 0.5 ? 0.01 : 0.1;
+      let text = '';
+      for (let j = 0; j < n; j++) text += rnd() < rare ? alphabet[9 + Math.floor(rnd() * (alphabet.length - 9))] : alphabet[Math.floor(rnd() * 9)];
+      const off = Math.floor(rnd() * 8);
+      const backing = Buffer.alloc(n + 16);
+      backing.write(text, off, 'latin1');
+      const b = backing.subarray(off, off + n);
+      const { words, at } = asciiWords(b);
+      for (let from = 0; from <= n; from += 1 + Math.floor(rnd() * 7)) {
+        SPECIAL.lastIndex = from;
+        const m = SPECIAL.exec(text);
+        const want = m === null ? n : m.index;
+        if (want < n) found++;
+        const got = firstSpecialAscii(b, words, at, from);
+        if (got !== want) expect({ text, off, from, got }).toEqual({ text, off, from, got: want });
+      }
+    }
+    expect(found).toBeGreaterThan(10_000);
+  });
+
+  it('reads a body the same from its bytes, wherever escapes and whitespace fall and however the bytes are aligned', () => {
+    let read = 0;
+    for (let pad = 0; pad < 24; pad++) {
+      for (const sep of ['', '\n', ' \r\n\t']) {
+        for (const esc of ['', '\\n', '\\"', '\\u00e9', '\u0001']) {
+          const line = `{"type":"track","event":"E${'a'.repeat(pad)}${esc}b",${sep}"userId":"u-${'x'.repeat(40)}","properties":{"k":"v${esc}","n":1}${sep}}`;
+          const want = parseEventJson(line);
+          for (let off = 0; off < 4; off++) {
+            const backing = Buffer.alloc(line.length + 8, 0x20);
+            backing.write(line, off, 'latin1');
+            const got = parseEventJson(line, backing.subarray(off, off + line.length));
+            if (!isDeepStrictEqual(got, want)) expect({ line, off, got }).toStrictEqual({ line, off, got: want });
+            if (got !== null) read++;
+          }
+        }
+      }
+    }
+    // Every line but those with a raw control character in a string (invalid JSON) is read.
+    expect(read).toBe(24 * 3 * 4 * 4);
   });
 
   it('returns null for what it does not handle and for invalid JSON', () => {
