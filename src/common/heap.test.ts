@@ -1,6 +1,6 @@
 // The query API's node options are given where the process starts, not in code: these tests hold
-// each launcher to QUERY_NODE_OPTIONS (the running query process's heap is checked in
-// test/integration/view-shards.test.ts).
+// each launcher (and the commands the Dockerfile and README give) to QUERY_NODE_OPTIONS (the
+// running query process's heap is checked in test/integration/view-shards.test.ts).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { heapOf, marksBesideLiveSet, youngAfterBurst, SEMI_SPACE_16_MB } from '../../test/support/heap.js';
@@ -23,6 +23,16 @@ describe('QUERY_NODE_OPTIONS', () => {
   it("k8s's query StatefulSet runs with them", () => {
     const yaml = readFileSync('k8s/base/query.yaml', 'utf8');
     expect(yaml).toContain(`command: ${JSON.stringify(['node', ...QUERY_NODE_OPTIONS, 'dist/cli/main.js']).replaceAll(',', ', ')}`);
+  });
+
+  it("the Dockerfile's and the README's commands for the query process give them", () => {
+    // Prose, but what an operator copies: a list changed in heap.ts and not there would start
+    // the split query process without it.
+    // includes(), not toContain(): a failure names the sentence, not the whole file.
+    const docker = `--entrypoint node <image> ${QUERY_NODE_OPTIONS.join(' ')} dist/cli/main.js query`;
+    expect(readFileSync('Dockerfile', 'utf8').includes(docker), docker).toBe(true);
+    const readme = `the node options \`${QUERY_NODE_OPTIONS.join(' ')}\` (\`${withOptions} query\``;
+    expect(readFileSync('README.md', 'utf8').replaceAll('\n', ' ').includes(readme), readme).toBe(true);
   });
 
   it('raise the heap limit by three semi-spaces of 64 MB instead of 16 (V8 takes them)', () => {
