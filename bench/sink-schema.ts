@@ -1,0 +1,99 @@
+// What chDB's insert of the sink's rows costs per part of the schema: the same TabSeparated blocks
+// (the sink's call, bench/sink-events.ts rows, blocks of 53,000 like a sink round) into a fresh
+// data dir with every migration, then with one change each, a child process per variant, the
+// variants interleaved. CPU is the whole process's (chDB's threads included) while the inserts
+// run, then again once background merges are done; disk is `events`' active parts.
+//
+//   node --import tsx bench/sink-schema.ts
+//   ROWS=500000 ROUNDS=3 VARIANTS=base,lz4 node --import tsx bench/sink-schema.ts
+//
+// Variants: base (the migrations as shipped); lz4 (properties, traits and context in LZ4 instead
+// of ZSTD(1)); norollups (the three daily rollups' views dropped); nobook (the sink's two
+// bookkeeping views dropped); bare (all five views dropped).
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { migrate, openClickHouse } from '../src/warehouse/index.js';
+import { silentLogger } from '../src/common/log.js';
+import { loadConfig } from '../src/config/index.js';
+import { encodeTsvRow, EVENTS_INSERT_COLUMNS, type EventRecord } from '../src/schema/index.js';
+import { insertSettings } from '../src/sink/index.js';
+import { eventFactory } from './sink-events.js';
+
+const VARIANTS: Record<string, string[]> = {
+  base: [],
+  lz4: ['properties', 'traits', 'context'].map((c) => `ALTER TABLE events MODIFY COLUMN ${c} String CODEC(LZ4)`),
+  norollups: ['events_daily_by_event_mv', 'events_daily_by_category_mv', 'events_daily_by_group_mv'].map((v) => `DROP VIEW ${v}`),
+  nobook: ['sink_offsets_mv', 'sink_recent_ids_mv'].map((v) => `DROP VIEW ${v}`),
+  bare: ['events_daily_by_event_mv', 'events_daily_by_category_mv', 'events_daily_by_group_mv', 'sink_offsets_mv', 'sink_recent_ids_mv'].map((v) => `DROP VIEW ${v}`),
+};
+
+async function child(variant: string, rows: number, batchRows: number) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'trackhouse-codec-'));
+  const config = loadConfig({ TRACKHOUSE_DATA_DIR: dir, LOG_LEVEL: 'silent' });
+  const ch = await openClickHouse(config.clickhouse, config.dataDir);
+  try {
+    await migrate(ch.client, silentLogger());
+    for (const q of VARIANTS[variant]!) await ch.client.command({ query: q });
+    const factory = eventFactory(7);
+    const payloads: Buffer[] = [];
+    for (let done = 0; done < rows; ) {
+      const n = Math.min(batchRows, rows - done);
+      const parts: string[] = [];
+      for (let i = 0; i < n; i++) parts.push(encodeTsvRow(factory.next() as EventRecord, 'trackhouse.events', i % 6, done + i));
+      payloads.push(Buffer.from(parts.join('')));
+      done += n;
+    }
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    let block = 0;
+    for (const payload of payloads) {
+      await ch.client.insert({ table: 'events', columns: [...EVENTS_INSERT_COLUMNS], format: 'TabSeparated', values: Readable.from([payload], { objectMode: false }), clickhouse_settings: insertSettings(`codec-${variant}-${block++}`) });
+    }
+    const t1 = performance.now();
+    const c1 = process.cpuUsage(c0);
+    // let background merges finish, counting their CPU too
+    for (let i = 0; i < 120; i++) {
+      const r = await ch.client.query({ query: 'SELECT count() AS n FROM system.merges', format: 'JSONEachRow' });
+      const [{ n }] = (await r.json<{ n: string | number }>()) as [{ n: number }];
+      if (Number(n) === 0) break;
+      await new Promise((res) => setTimeout(res, 250));
+    }
+    const c2 = process.cpuUsage(c0);
+    const r = await ch.client.query({ query: "SELECT sum(bytes_on_disk) AS b, count() AS p FROM system.parts WHERE active AND table = 'events'", format: 'JSONEachRow' });
+    const [{ b, p }] = (await r.json<{ b: string; p: string }>()) as [{ b: string; p: string }];
+    return {
+      variant,
+      rows,
+      insert_rows_per_s: Math.round(rows / ((t1 - t0) / 1000)),
+      insert_cpu_us_per_row: +(((c1.user + c1.system) / rows)).toFixed(2),
+      with_merges_cpu_us_per_row: +(((c2.user + c2.system) / rows)).toFixed(2),
+      events_bytes_per_row: +(Number(b) / rows).toFixed(1),
+      parts: Number(p),
+    };
+  } finally {
+    await ch.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const [, , arg] = process.argv;
+if (arg) {
+  const a = JSON.parse(arg) as { variant: string; rows: number; batchRows: number };
+  process.stdout.write(`${JSON.stringify(await child(a.variant, a.rows, a.batchRows))}\n`);
+} else {
+  const rows = Number(process.env.ROWS ?? 500_000);
+  const batchRows = Number(process.env.BATCH ?? 53_000);
+  const rounds = Number(process.env.ROUNDS ?? 2);
+  const variants = (process.env.VARIANTS ?? Object.keys(VARIANTS).join(',')).split(',');
+  const self = fileURLToPath(import.meta.url);
+  for (let round = 0; round < rounds; round++) {
+    for (const variant of variants) {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', self, JSON.stringify({ variant, rows, batchRows })], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+      process.stdout.write(r.stdout || `${JSON.stringify({ variant, failed: r.status })}\n`);
+    }
+  }
+}
