@@ -12,7 +12,7 @@ import { freePort, startLocalBroker } from '../src/localkafka/index.js';
 import { LOCAL_KAFKA_VERSION } from '../src/config/index.js';
 import { benchEndpoints } from './formats.js';
 import { runLoad } from './lib/load.js';
-import { sampled, startServer, waitForPort } from './lib/proc.js';
+import { sampled, startServer, waitForPort, words } from './lib/proc.js';
 
 const root = path.resolve(new URL('..', import.meta.url).pathname);
 const secs = Number(process.env.SECS ?? 6);
@@ -37,7 +37,7 @@ async function metrics(port: number): Promise<Record<string, number>> {
 try {
   for (const [k, dist] of dists.entries()) {
     const port = await freePort();
-    const srv = startServer(process.execPath, [...(process.env.NODEFLAGS ? process.env.NODEFLAGS.split(' ') : []), path.join(dist, 'cli/main.js'), 'ingest'], {
+    const srv = startServer(process.execPath, [...words(process.env.NODEFLAGS), path.join(dist, 'cli/main.js'), 'ingest'], {
       KAFKA_BROKERS: broker.brokers.join(','), KAFKA_TOPIC_EVENTS: `m${k}.events`, KAFKA_TOPIC_REJECTED: `m${k}.rejected`, KAFKA_TOPIC_DLQ: `m${k}.dlq`,
       TRACKHOUSE_WRITE_KEYS: 'bench-write-key:bench', TRACKHOUSE_DATA_DIR: path.join(work, `data${k}`), INGEST_PORT: String(port), INGEST_THREADS: '1', LOG_LEVEL: 'warn',
     });
