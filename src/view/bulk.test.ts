@@ -10,7 +10,7 @@ import type { ReadBatch } from '../kafka/reader.js';
 import { EVENT_TYPES, type EventRecord } from '../schema/index.js';
 import type { StateStore } from '../state/statestore.js';
 import { ViewBuilder, type BuilderOptions } from './builder.js';
-import { BULK_META, clearUnfinishedBulk, interruptedBulk, Runs, type BulkMark } from './bulk.js';
+import { BULK_META, clearUnfinishedBulk, interruptedBulk, putRunHeader, Runs, type BulkMark } from './bulk.js';
 import { DAY_MS, VIEW_DATABASES } from './viewstore.js';
 
 const T0 = Date.UTC(2026, 9, 1);
@@ -315,15 +315,13 @@ describe('bulk build', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'view-runs-'));
     try {
       const runs = new Runs(dir);
-      // One record per block: header (three key lengths, type code, value length), key, value.
+      // One record per block: an events key and a value, no index keys.
       const record = (key: string, value: string) => {
         const b = runs.alloc(64);
-        b.fill(0);
-        b.writeUInt16LE(key.length, 0);
-        b.writeUInt32LE(value.length, 8);
-        b.write(key, 12, 'latin1');
-        b.write(value, 12 + key.length, 'latin1');
-        return b.subarray(0, 12 + key.length + value.length);
+        const at = putRunHeader(b, 0, key.length, 0, 0, 0, value.length);
+        b.write(key, at, 'latin1');
+        b.write(value, at + key.length, 'latin1');
+        return b.subarray(0, at + key.length + value.length);
       };
       const first = [record('a', 'one'), record('b', 'two')];
       const blocks = new Set(first.map((b) => b.buffer));
@@ -351,9 +349,9 @@ describe('bulk build', () => {
       const runs = new Runs(dir);
       // A record with a 1-byte key and no value, at the start of `b`.
       const record = (b: Buffer) => {
-        b.fill(0, 0, 13);
-        b.writeUInt16LE(1, 0);
-        return b.subarray(0, 13);
+        const at = putRunHeader(b, 0, 1, 0, 0, 0, 0);
+        b[at] = 0;
+        return b.subarray(0, at + 1);
       };
       const block = runs.alloc(64);
       const larger = runs.alloc(128);

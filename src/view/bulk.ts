@@ -119,6 +119,17 @@ export const BULK_DISK_PER_RECORD = 2_500;
 
 /** A run record: u16 events key length, u16 by_type key length, u16 by_event key length, u8 type code, u8 0, u32 value length; then the keys and the value. */
 const HEADER = 12;
+
+/** Writes a run record's header at `at` (lengths in bytes); its keys go at the offset returned, its value after them. */
+export function putRunHeader(buf: Buffer, at: number, eventsKey: number, typeKey: number, eventKey: number, typeCode: number, value: number): number {
+  buf.writeUInt16LE(eventsKey, at);
+  buf.writeUInt16LE(typeKey, at + 2);
+  buf.writeUInt16LE(eventKey, at + 4);
+  buf[at + 6] = typeCode;
+  buf[at + 7] = 0;
+  buf.writeUInt32LE(value, at + 8);
+  return at + HEADER;
+}
 /** Bytes of records per block of a run (compressed, written and read back as one). */
 const CHUNK = 8 << 20;
 /** Written blocks kept for the next runs at most (a run holds at most QUERY_VIEW_CATCHUP_BYTES of records). */
@@ -175,14 +186,9 @@ export function serializeRun(
       buf = alloc(Math.max(chunkBytes, len));
       at = 0;
     }
-    buf.writeUInt16LE(k1 - k0, at);
-    buf.writeUInt16LE(k2 - k1, at + 2);
-    buf.writeUInt16LE(k3 - k2, at + 4);
-    buf[at + 6] = d.typeCode[k]!;
-    buf[at + 7] = 0;
-    buf.writeUInt32LE(v1 - v0, at + 8);
-    keys[p]!.copy(buf, at + HEADER, k0, k3);
-    json[p]!.copy(buf, at + HEADER + (k3 - k0), v0, v1);
+    const ks = putRunHeader(buf, at, k1 - k0, k2 - k1, k3 - k2, d.typeCode[k]!, v1 - v0);
+    keys[p]!.copy(buf, ks, k0, k3);
+    json[p]!.copy(buf, ks + (k3 - k0), v0, v1);
     at += len;
   }
   if (at > 0) chunks.push(buf.subarray(0, at));
