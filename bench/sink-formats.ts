@@ -14,13 +14,12 @@
 //                  With chdb 3.4.0 it fails part-way through most blocks (CANNOT_READ_ALL_DATA,
 //                  "data for INSERT was parsed from query"), although the same bytes read back
 //                  whole through file(..., 'RowBinary'): the raw entry is for line-delimited text.
-//                  The child then exits non-zero and the driver prints {"mode", "failed"}.
+//                  The child then exits non-zero and the driver prints {"variant", "failed"}.
 // Through chdb/connection (the client's path) no binary format can pass at all: the connection
 // turns the body into a UTF-8 string and appends it to the SQL text.
 // Native is not measured: @clickhouse/client 1.x has no Native encoder, and the sink would have to
 // write columns rather than rows (a whole block per task) to send it. The HTTP path (a ClickHouse
 // server) is not measured either: no ClickHouse server runs on this machine (Debian's is 18.16).
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -32,6 +31,7 @@ import { silentLogger } from '../src/common/log.js';
 import { loadConfig } from '../src/config/index.js';
 import { encodeTsvRow, EVENTS_INSERT_COLUMNS, type EventRecord } from '../src/schema/index.js';
 import { insertSettings } from '../src/sink/index.js';
+import { interleaved } from './lib/interleaved.js';
 import { eventFactory } from './sink-events.js';
 
 const MODES = ['tsv-client', 'tsv-raw', 'rowbinary-raw'] as const;
@@ -82,7 +82,7 @@ function writeRowBinary(r: EventRecord, topic: string, partition: number, offset
 }
 
 interface Result {
-  mode: Mode;
+  variant: Mode;
   rows: number;
   bytes_per_row: number;
   encode_rows_per_s: number;
@@ -165,7 +165,7 @@ async function child(mode: Mode, rows: number, batchRows: number): Promise<Resul
     const [{ c, r }] = (await rs.json<{ c: string | number; r: string | number }>()) as [{ c: string | number; r: string | number }];
     if (Number(c) !== rows || Number(r) !== rows) throw new Error(`${mode}: ${rows} rows sent, events has ${c}, the rollup counts ${r}`);
     return {
-      mode,
+      variant: mode,
       rows,
       bytes_per_row: Math.round(bytes / rows),
       encode_rows_per_s: Math.round(rows / encodeS),
@@ -179,20 +179,11 @@ async function child(mode: Mode, rows: number, batchRows: number): Promise<Resul
   }
 }
 
-const [, , arg] = process.argv;
-if (arg) {
-  const a = JSON.parse(arg) as { mode: Mode; rows: number; batchRows: number };
-  process.stdout.write(`${JSON.stringify(await child(a.mode, a.rows, a.batchRows))}\n`);
-} else {
-  const rows = Number(process.env.BENCH_FORMAT_ROWS ?? 500_000);
-  const batchRows = Number(process.env.BENCH_FORMAT_BATCH_ROWS ?? 100_000);
-  const rounds = Number(process.env.BENCH_FORMAT_ROUNDS ?? 2);
-  const self = fileURLToPath(import.meta.url);
-  // Modes interleaved, several rounds: the machine's load drifts while it runs.
-  for (let round = 0; round < rounds; round++) {
-    for (const mode of MODES) {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', self, JSON.stringify({ mode, rows, batchRows })], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-      process.stdout.write(r.stdout || `${JSON.stringify({ mode, failed: r.status })}\n`);
-    }
-  }
-}
+const rows = Number(process.env.BENCH_FORMAT_ROWS ?? 500_000);
+const batchRows = Number(process.env.BENCH_FORMAT_BATCH_ROWS ?? 100_000);
+await interleaved(
+  fileURLToPath(import.meta.url),
+  (a) => child(a.variant, a.rows, a.batchRows),
+  Number(process.env.BENCH_FORMAT_ROUNDS ?? 2),
+  MODES.map((variant) => ({ variant, rows, batchRows })),
+);

@@ -5,12 +5,11 @@
 // run, then again once background merges are done; disk is `events`' active parts.
 //
 //   node --import tsx bench/sink-schema.ts
-//   ROWS=500000 ROUNDS=3 VARIANTS=base,lz4 node --import tsx bench/sink-schema.ts
+//   BENCH_SCHEMA_ROWS=500000 BENCH_SCHEMA_ROUNDS=3 BENCH_SCHEMA_VARIANTS=base,lz4 node --import tsx bench/sink-schema.ts
 //
 // Variants: base (the migrations as shipped); lz4 (properties, traits and context in LZ4 instead
 // of ZSTD(1)); norollups (the three daily rollups' views dropped); nobook (the sink's two
 // bookkeeping views dropped); bare (all five views dropped).
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +20,7 @@ import { silentLogger } from '../src/common/log.js';
 import { loadConfig } from '../src/config/index.js';
 import { encodeTsvRow, EVENTS_INSERT_COLUMNS, type EventRecord } from '../src/schema/index.js';
 import { insertSettings } from '../src/sink/index.js';
+import { interleaved } from './lib/interleaved.js';
 import { eventFactory } from './sink-events.js';
 
 const VARIANTS: Record<string, string[]> = {
@@ -80,20 +80,12 @@ async function child(variant: string, rows: number, batchRows: number) {
   }
 }
 
-const [, , arg] = process.argv;
-if (arg) {
-  const a = JSON.parse(arg) as { variant: string; rows: number; batchRows: number };
-  process.stdout.write(`${JSON.stringify(await child(a.variant, a.rows, a.batchRows))}\n`);
-} else {
-  const rows = Number(process.env.ROWS ?? 500_000);
-  const batchRows = Number(process.env.BATCH ?? 53_000);
-  const rounds = Number(process.env.ROUNDS ?? 2);
-  const variants = (process.env.VARIANTS ?? Object.keys(VARIANTS).join(',')).split(',');
-  const self = fileURLToPath(import.meta.url);
-  for (let round = 0; round < rounds; round++) {
-    for (const variant of variants) {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', self, JSON.stringify({ variant, rows, batchRows })], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-      process.stdout.write(r.stdout || `${JSON.stringify({ variant, failed: r.status })}\n`);
-    }
-  }
-}
+const rows = Number(process.env.BENCH_SCHEMA_ROWS ?? 500_000);
+const batchRows = Number(process.env.BENCH_SCHEMA_BATCH_ROWS ?? 53_000);
+const variants = (process.env.BENCH_SCHEMA_VARIANTS ?? Object.keys(VARIANTS).join(',')).split(',');
+await interleaved(
+  fileURLToPath(import.meta.url),
+  (a) => child(a.variant, a.rows, a.batchRows),
+  Number(process.env.BENCH_SCHEMA_ROUNDS ?? 2),
+  variants.map((variant) => ({ variant, rows, batchRows })),
+);
