@@ -291,15 +291,11 @@ export function asciiWords(b: Uint8Array): { words: Int32Array; at: number } {
   return { words: new Int32Array(b.buffer, b.byteOffset + at, Math.max(0, b.length - at) >> 2), at };
 }
 
-/** Sets `ascii` / `words` for a text decoded from `bytes` (or none). */
+/** Sets `ascii` / `words` for a text decoded from `bytes`, if it is ASCII; they are null otherwise. */
 function useBytes(text: string, bytes: Buffer | undefined): void {
   // UTF-8 as long as its text is ASCII only (any other character takes more bytes than UTF-16
   // units); short texts are not worth a view.
-  if (bytes === undefined || bytes.length !== text.length || bytes.length < 64) {
-    ascii = null;
-    words = null;
-    return;
-  }
+  if (bytes === undefined || bytes.length !== text.length || bytes.length < 64) return;
   const v = asciiWords(bytes);
   ascii = bytes;
   words = v.words;
@@ -345,11 +341,14 @@ export function parseEventJson(text: string, bytes?: Buffer): Record<string, unk
 export function parseShaped(text: string, how: JsonShape, bytes?: Buffer): Record<string, unknown> | unknown[] | null {
   s = text;
   useBytes(text, bytes);
-  const out = shaped(how);
-  // Not held past the call: the bytes may be a pooled buffer, given to the next body.
-  ascii = null;
-  words = null;
-  return out;
+  try {
+    return shaped(how);
+  } finally {
+    // Set only inside this call (the other readers of a text find escapes with the regex), and not
+    // held past it: the bytes may be a pooled buffer, given to the next body.
+    ascii = null;
+    words = null;
+  }
 }
 
 function shaped(how: JsonShape): Record<string, unknown> | unknown[] | null {
@@ -376,7 +375,6 @@ function shaped(how: JsonShape): Record<string, unknown> | unknown[] | null {
 export function objectTextAt(text: string, start: number, end: number, plainFrom: number = start): JsonText | null {
   if (text.charCodeAt(start) !== LBRACE) return null;
   s = text;
-  useBytes(text, undefined);
   pos = start;
   keyTop = 0;
   use(SEGMENT);
@@ -521,12 +519,7 @@ function nameAt(ks: number, kl: number): string {
     for (let c = 0; c < candidates.length; c++) {
       const i = candidates[c]!;
       const name = shapeNames[i]!;
-      // Compared here, not by startsWith: a builtin call costs more than these few characters
-      // (3 % of the edge under batches, once per member of every event).
-      const m = name.length;
-      let j = 0;
-      while (j < m && str.charCodeAt(ks + 1 + j) === name.charCodeAt(j)) j++;
-      if (j === m) {
+      if (nameIs(ks, name)) {
         nameKind = shapeKinds[i]!;
         return name;
       }
@@ -1003,7 +996,10 @@ function member(ks: number, kl: number, vs: number): void {
   }
 }
 
-/** Whether the quoted name at ks (of word's length) is word: a loop, cheaper than startsWith here. */
+/**
+ * Whether the quoted name at ks (of word's length) is word. A loop, not startsWith: a builtin call
+ * costs more than these few characters (startsWith of member names was ~4 % of the edge under batches).
+ */
 function nameIs(ks: number, word: string): boolean {
   const str = s;
   for (let j = 0; j < word.length; j++) if (str.charCodeAt(ks + 1 + j) !== word.charCodeAt(j)) return false;
@@ -1027,12 +1023,7 @@ function stringValue(vs: number): string | undefined {
 function pick(candidates: number[], ks: number, kl: number, vs: number): void {
   for (let c = 0; c < candidates.length; c++) {
     const slot = candidates[c]!;
-    // Compared here, not by startsWith: a builtin call costs more than these few characters.
-    const name = shape.picks[slot]!;
-    const n = name.length;
-    let j = 0;
-    while (j < n && s.charCodeAt(ks + 1 + j) === name.charCodeAt(j)) j++;
-    if (j !== n) continue;
+    if (!nameIs(ks, shape.picks[slot]!)) continue;
     if (4 * pickCount + 4 > picks.length) picks = doubled(picks);
     const at = 4 * pickCount++;
     picks[at] = slot;
@@ -1175,7 +1166,6 @@ export function readWide(text: string, digits: string[]): unknown {
   // A wide integer has 16 digits or more: most texts are not even scanned.
   if (!WIDE_DIGITS.test(text) || !unmistakable(text)) return undefined;
   s = text;
-  useBytes(text, undefined);
   pos = 0;
   keyTop = 0;
   wideTop = 0;
