@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import { migrate, openClickHouse } from '../src/warehouse/index.js';
 import { silentLogger } from '../src/common/log.js';
 import { loadConfig } from '../src/config/index.js';
+import { mergesSettled } from './lib/merges.js';
 import { EVENT_COLUMNS, EventGenerator } from './query-data.js';
 
 const [dataDir, rowsText, usersText, seedText, endText] = process.argv.slice(2);
@@ -39,11 +40,7 @@ try {
   const insertedS = (performance.now() - started) / 1000;
 
   // Let background merges finish here, so the server measured next does not merge under load.
-  for (let i = 0, quiet = 0; i < 240 && quiet < 3; i++) {
-    const rs = await ch.client.query({ query: "SELECT count() AS n FROM system.merges WHERE table = 'events'", format: 'JSONEachRow' });
-    quiet = Number((await rs.json<{ n: number }>())[0]!.n) === 0 ? quiet + 1 : 0;
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  await mergesSettled(ch.client, { table: 'events', quietPolls: 3, maxPolls: 240, intervalMs: 500 });
   const stats = await ch.client.query({
     query: `SELECT sum(rows) AS rows, sum(bytes_on_disk) AS bytes_on_disk, sum(data_uncompressed_bytes) AS uncompressed_bytes,
               count() AS parts, uniqExact(partition) AS partitions

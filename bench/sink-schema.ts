@@ -21,18 +21,23 @@ import { loadConfig } from '../src/config/index.js';
 import { encodeTsvRow, EVENTS_INSERT_COLUMNS, type EventRecord } from '../src/schema/index.js';
 import { insertSettings } from '../src/sink/index.js';
 import { interleaved } from './lib/interleaved.js';
+import { mergesSettled } from './lib/merges.js';
 import { eventFactory } from './sink-events.js';
 
+const ROLLUP_VIEWS = ['events_daily_by_event_mv', 'events_daily_by_category_mv', 'events_daily_by_group_mv'];
+const BOOKKEEPING_VIEWS = ['sink_offsets_mv', 'sink_recent_ids_mv'];
+const drop = (views: string[]) => views.map((v) => `DROP VIEW ${v}`);
+/** Each variant: the statements run after the migrations. */
 const VARIANTS: Record<string, string[]> = {
   base: [],
   lz4: ['properties', 'traits', 'context'].map((c) => `ALTER TABLE events MODIFY COLUMN ${c} String CODEC(LZ4)`),
-  norollups: ['events_daily_by_event_mv', 'events_daily_by_category_mv', 'events_daily_by_group_mv'].map((v) => `DROP VIEW ${v}`),
-  nobook: ['sink_offsets_mv', 'sink_recent_ids_mv'].map((v) => `DROP VIEW ${v}`),
-  bare: ['events_daily_by_event_mv', 'events_daily_by_category_mv', 'events_daily_by_group_mv', 'sink_offsets_mv', 'sink_recent_ids_mv'].map((v) => `DROP VIEW ${v}`),
+  norollups: drop(ROLLUP_VIEWS),
+  nobook: drop(BOOKKEEPING_VIEWS),
+  bare: drop([...ROLLUP_VIEWS, ...BOOKKEEPING_VIEWS]),
 };
 
 async function child(variant: string, rows: number, batchRows: number) {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'trackhouse-codec-'));
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'trackhouse-schema-'));
   const config = loadConfig({ TRACKHOUSE_DATA_DIR: dir, LOG_LEVEL: 'silent' });
   const ch = await openClickHouse(config.clickhouse, config.dataDir);
   try {
@@ -55,16 +60,11 @@ async function child(variant: string, rows: number, batchRows: number) {
     }
     const t1 = performance.now();
     const c1 = process.cpuUsage(c0);
-    // let background merges finish, counting their CPU too
-    for (let i = 0; i < 120; i++) {
-      const r = await ch.client.query({ query: 'SELECT count() AS n FROM system.merges', format: 'JSONEachRow' });
-      const [{ n }] = (await r.json<{ n: string | number }>()) as [{ n: number }];
-      if (Number(n) === 0) break;
-      await new Promise((res) => setTimeout(res, 250));
-    }
+    // Background merges of every table, counted in the second CPU figure.
+    await mergesSettled(ch.client, { quietPolls: 1, maxPolls: 120, intervalMs: 250 });
     const c2 = process.cpuUsage(c0);
-    const r = await ch.client.query({ query: "SELECT sum(bytes_on_disk) AS b, count() AS p FROM system.parts WHERE active AND table = 'events'", format: 'JSONEachRow' });
-    const [{ b, p }] = (await r.json<{ b: string; p: string }>()) as [{ b: string; p: string }];
+    const r = await ch.client.query({ query: "SELECT sum(bytes_on_disk) AS b, count() AS p FROM system.parts WHERE active AND database = currentDatabase() AND table = 'events'", format: 'JSONEachRow' });
+    const { b, p } = (await r.json<{ b: string; p: string }>())[0]!;
     return {
       variant,
       rows,
@@ -83,6 +83,8 @@ async function child(variant: string, rows: number, batchRows: number) {
 const rows = Number(process.env.BENCH_SCHEMA_ROWS ?? 500_000);
 const batchRows = Number(process.env.BENCH_SCHEMA_BATCH_ROWS ?? 53_000);
 const variants = (process.env.BENCH_SCHEMA_VARIANTS ?? Object.keys(VARIANTS).join(',')).split(',');
+const unknown = variants.filter((v) => !Object.hasOwn(VARIANTS, v));
+if (unknown.length > 0) throw new Error(`BENCH_SCHEMA_VARIANTS: no variant ${unknown.join(', ')} (there are ${Object.keys(VARIANTS).join(', ')})`);
 await interleaved(
   fileURLToPath(import.meta.url),
   (a) => child(a.variant, a.rows, a.batchRows),
