@@ -28,13 +28,14 @@
 // src/ingest/jsontext.test.ts and formats/prepared.test.ts compare both paths on random and
 // hostile lines and bodies.
 //
-// Hot path: one pass over the string with charCodeAt and module-level state (no closures, no
-// per-token objects); duplicate keys are compared as spans of the text, not as new strings, and
-// an event's names are the constant strings of its shape (see JsonShape). A string is skipped
-// with one indexOf('"') when it closes before the next backslash, control character or surrogate
-// of the text (found by one regex search, again only after a string that held one; SDKs and
-// JSON.stringify rarely write any), since then it ends at that quote and JSON.stringify writes it
-// as it is; otherwise char by char (scanStringSlow).
+// Hot path: one pass over the text's code units in a typed array (`units`: the body's own bytes
+// when they are ASCII, else a copy) and module-level state (no closures, no per-token objects);
+// duplicate keys are compared as spans of the text, not as new strings, and an event's names are
+// the constant strings of its shape (see JsonShape). A string is skipped with one indexOf('"')
+// when it closes before the next backslash, control character or surrogate of the text (found on
+// ASCII bytes by memchr and a word loop, else by a regex; again only after a string that held one;
+// SDKs and JSON.stringify rarely write any), since then it ends at that quote and JSON.stringify
+// writes it as it is; otherwise unit by unit (scanStringSlow).
 
 import { INT64_MIN_DIGITS, MAX_JSON_DEPTH, UINT64_MAX_DIGITS } from '../schema/index.js';
 
@@ -230,8 +231,17 @@ const NINE = 57;
 
 // Scanner state: the text, the position, and facts about the last token / value scanned. `var`,
 // not `let`: a module-level let costs a hole check on every use (measured: 8 % of the scanner);
-// the hot functions also read the text into a local.
+// the hot functions also read the text and its units into locals.
 var s = '';
+/**
+ * s's UTF-16 code units: unit i is s.charCodeAt(i). An element read costs a bounds check and a
+ * load, where charCodeAt also dispatches on how V8 holds the string (measured: the parse of a
+ * bench batch 15-20 % faster, 7 % fewer instructions; docs/architecture/ingest.md). A read past
+ * the end gives undefined, which compares false and masks to 0 as charCodeAt's NaN does. Set by
+ * useText for one call, then emptied: it may be a pooled body buffer.
+ */
+const NO_UNITS = new Uint8Array(0);
+var units: Uint8Array | Uint16Array = NO_UNITS;
 var pos = 0;
 /**
  * Where the next backslash, control character or surrogate is (at or after pos; the text's length
@@ -243,8 +253,8 @@ var textPlain = false;
 /** Any of the characters that make a string more than "up to the next quote". */
 const SPECIAL = /[\u0000-\u001f\\\ud800-\udfff]/g;
 /**
- * The UTF-8 bytes `s` was decoded from, when every one is ASCII (then byte i is character i and
- * there is no surrogate), as 4-byte words from `wordsAt` on; null otherwise.
+ * `units` when s is ASCII (then byte i is character i and there is no surrogate) and at least 64
+ * characters long, with its 4-byte words from `wordsAt` on; null otherwise.
  */
 var ascii: Buffer | null = null;
 var words: Int32Array | null = null;
@@ -291,15 +301,37 @@ export function asciiWords(b: Uint8Array): { words: Int32Array; at: number } {
   return { words: new Int32Array(b.buffer, b.byteOffset + at, Math.max(0, b.length - at) >> 2), at };
 }
 
-/** Sets `ascii` / `words` for a text decoded from `bytes`, if it is ASCII; they are null otherwise. */
-function useBytes(text: string, bytes: Buffer | undefined): void {
-  // UTF-8 as long as its text is ASCII only (any other character takes more bytes than UTF-16
-  // units); short texts are not worth a view.
-  if (bytes === undefined || bytes.length !== text.length || bytes.length < 64) return;
-  const v = asciiWords(bytes);
-  ascii = bytes;
+/**
+ * Makes `text` the one scanned: sets `s`, `units` and, for an ASCII text of 64 characters or
+ * more, `ascii` / `words` (null otherwise). `bytes`: the UTF-8 text was decoded from, if at hand;
+ * ASCII exactly when there are as many bytes as UTF-16 units (any other character takes more).
+ * Without them, or when they are not ASCII, the units are a copy (one native write). Undone by
+ * doneWithText.
+ */
+function useText(text: string, bytes: Buffer | undefined): void {
+  s = text;
+  let b: Buffer | null = bytes !== undefined && bytes.length === text.length ? bytes : null;
+  if (b === null && bytes === undefined && Buffer.byteLength(text, 'utf8') === text.length) b = Buffer.from(text, 'latin1');
+  if (b === null) {
+    const u = new Uint16Array(text.length);
+    Buffer.from(u.buffer).write(text, 'utf16le');
+    units = u;
+    return;
+  }
+  units = b;
+  // Short texts are not worth a word view.
+  if (b.length < 64) return;
+  const v = asciiWords(b);
+  ascii = b;
   words = v.words;
   wordsAt = v.at;
+}
+
+/** Lets go of what useText held (a body's buffer may be pooled and given to the next body). */
+function doneWithText(): void {
+  units = NO_UNITS;
+  ascii = null;
+  words = null;
 }
 
 /** The value scanned since the flag was last set true is exactly its JSON.stringify form. */
@@ -339,15 +371,11 @@ export function parseEventJson(text: string, bytes?: Buffer): Record<string, unk
  * for parseEventJson.
  */
 export function parseShaped(text: string, how: JsonShape, bytes?: Buffer): Record<string, unknown> | unknown[] | null {
-  s = text;
-  useBytes(text, bytes);
+  useText(text, bytes);
   try {
     return shaped(how);
   } finally {
-    // Set only inside this call (the other readers of a text find escapes with the regex), and not
-    // held past it: the bytes may be a pooled buffer, given to the next body.
-    ascii = null;
-    words = null;
+    doneWithText();
   }
 }
 
@@ -359,7 +387,7 @@ function shaped(how: JsonShape): Record<string, unknown> | unknown[] | null {
   use(how);
   special = nextSpecial(0);
   skipWs();
-  const out = how.topArray && pos < s.length && s.charCodeAt(pos) === LBRACKET ? batchArray() : eventObject(0);
+  const out = how.topArray && pos < s.length && units[pos]! === LBRACKET ? batchArray() : eventObject(0);
   if (out === null) return null;
   // Only whitespace may follow the top-level value.
   skipWs();
@@ -374,7 +402,15 @@ function shaped(how: JsonShape): Record<string, unknown> | unknown[] | null {
  */
 export function objectTextAt(text: string, start: number, end: number, plainFrom: number = start): JsonText | null {
   if (text.charCodeAt(start) !== LBRACE) return null;
-  s = text;
+  useText(text, undefined);
+  try {
+    return objectAt(text, start, end, plainFrom);
+  } finally {
+    doneWithText();
+  }
+}
+
+function objectAt(text: string, start: number, end: number, plainFrom: number): JsonText | null {
   pos = start;
   keyTop = 0;
   use(SEGMENT);
@@ -542,28 +578,29 @@ function escapedName(ks: number): string {
  */
 function eventObject(depth: number): Record<string, unknown> | null {
   const str = s;
+  const u = units;
   const n = str.length;
-  if (pos >= n || str.charCodeAt(pos) !== LBRACE) return null;
+  if (pos >= n || u[pos]! !== LBRACE) return null;
   pos++;
   const out: Record<string, unknown> = {};
   skipWs();
-  if (pos < n && str.charCodeAt(pos) === RBRACE) {
+  if (pos < n && u[pos]! === RBRACE) {
     pos++;
     return out;
   }
   for (;;) {
-    if (pos >= n || str.charCodeAt(pos) !== QUOTE) return null;
+    if (pos >= n || u[pos]! !== QUOTE) return null;
     const ks = pos;
     if (!scanString()) return null;
     const key = escaped ? escapedName(ks) : nameAt(ks, pos - ks);
     const kind = nameKind;
     if (key === '__proto__') return null;
     skipWs();
-    if (pos >= n || str.charCodeAt(pos) !== COLON) return null;
+    if (pos >= n || u[pos]! !== COLON) return null;
     pos++;
     skipWs();
     if (pos >= n) return null;
-    const c = str.charCodeAt(pos);
+    const c = u[pos]!;
     const vs = pos;
     if (c === QUOTE) {
       if (!scanString()) return null;
@@ -602,7 +639,7 @@ function eventObject(depth: number): Record<string, unknown> | null {
     }
     skipWs();
     if (pos >= n) return null;
-    const sep = str.charCodeAt(pos++);
+    const sep = u[pos++]!;
     if (sep === RBRACE) return out;
     if (sep !== COMMA) return null;
     skipWs();
@@ -612,17 +649,18 @@ function eventObject(depth: number): Record<string, unknown> | null {
 /** A top-level `batch` array at pos: its objects read as events, anything else as JSON.parse reads it. */
 function batchArray(): unknown[] | null {
   const str = s;
+  const u = units;
   const n = str.length;
   const out: unknown[] = [];
   pos++;
   skipWs();
-  if (pos < n && str.charCodeAt(pos) === RBRACKET) {
+  if (pos < n && u[pos]! === RBRACKET) {
     pos++;
     return out;
   }
   for (;;) {
     if (pos >= n) return null;
-    if (str.charCodeAt(pos) === LBRACE) {
+    if (u[pos]! === LBRACE) {
       const ev = eventObject(1);
       if (ev === null) return null;
       out.push(ev);
@@ -633,7 +671,7 @@ function batchArray(): unknown[] | null {
     }
     skipWs();
     if (pos >= n) return null;
-    const c = str.charCodeAt(pos++);
+    const c = u[pos++]!;
     if (c === RBRACKET) return out;
     if (c !== COMMA) return null;
     skipWs();
@@ -643,10 +681,11 @@ function batchArray(): unknown[] | null {
 /** JSON whitespace only (JSON.parse takes these four, not every Unicode space). */
 function skipWs(): void {
   const str = s;
+  const u = units;
   const n = str.length;
   let p = pos;
   while (p < n) {
-    const c = str.charCodeAt(p);
+    const c = u[p]!;
     if (c !== 32 && c !== 10 && c !== 13 && c !== 9) break;
     p++;
   }
@@ -662,7 +701,7 @@ function skipInnerWs(): void {
 
 /** true, false, null or a number (as JSON.parse reads it); undefined when invalid. */
 function scalar(): unknown {
-  const c = s.charCodeAt(pos);
+  const c = units[pos]!;
   if (c === 116) return literal('true') ? true : undefined;
   if (c === 102) return literal('false') ? false : undefined;
   if (c === 110) return literal('null') ? null : undefined;
@@ -699,13 +738,14 @@ function scanString(): boolean {
 function scanStringSlow(): boolean {
   // Locals in the loop: module-level bindings cost a context load (and a hole check) per use.
   const str = s;
+  const u = units;
   const n = str.length;
   let p = pos + 1;
   let esc = false;
   let canon = canonical;
   let ok = false;
   while (p < n) {
-    const c = str.charCodeAt(p);
+    const c = u[p]!;
     if (c === QUOTE) {
       p++;
       ok = true;
@@ -715,7 +755,7 @@ function scanStringSlow(): boolean {
     if (c === BACKSLASH) {
       esc = true;
       if (p + 1 >= n) break;
-      const e = str.charCodeAt(p + 1);
+      const e = u[p + 1]!;
       // JSON.stringify writes these escapes itself; \/ and \uXXXX it writes otherwise.
       if (e === QUOTE || e === BACKSLASH || e === 110 || e === 114 || e === 116 || e === 98 || e === 102) {
         p += 2;
@@ -733,7 +773,7 @@ function scanStringSlow(): boolean {
     }
     if (c >= 0xd800 && c <= 0xdfff) {
       // A pair is written as it is; a lone surrogate JSON.stringify escapes.
-      if (c <= 0xdbff && p + 1 < n && (str.charCodeAt(p + 1) & 0xfc00) === 0xdc00) p++;
+      if (c <= 0xdbff && p + 1 < n && (u[p + 1]! & 0xfc00) === 0xdc00) p++;
       else canon = false;
     }
     p++;
@@ -761,51 +801,52 @@ function hex4(str: string, at: number): boolean {
  */
 function scanNumber(): boolean {
   const str = s;
+  const u = units;
   const n = str.length;
   const start = pos;
   let integral = true;
-  const neg = str.charCodeAt(pos) === MINUS;
+  const neg = u[pos]! === MINUS;
   if (neg) pos++;
-  let c = pos < n ? str.charCodeAt(pos) : 0;
+  let c = pos < n ? u[pos]! : 0;
   let digits: number;
   if (c === ZERO) {
     pos++;
     digits = 0;
   } else if (c > ZERO && c <= NINE) {
     const is = pos;
-    while (pos < n && (c = str.charCodeAt(pos)) >= ZERO && c <= NINE) pos++;
+    while (pos < n && (c = u[pos]!) >= ZERO && c <= NINE) pos++;
     digits = pos - is;
   } else {
     return false;
   }
-  if (pos < n && str.charCodeAt(pos) === DOT) {
+  if (pos < n && u[pos]! === DOT) {
     integral = false;
     pos++;
     const fs = pos;
-    while (pos < n && (c = str.charCodeAt(pos)) >= ZERO && c <= NINE) pos++;
+    while (pos < n && (c = u[pos]!) >= ZERO && c <= NINE) pos++;
     if (pos === fs) return false;
-    if (str.charCodeAt(pos - 1) === ZERO) canonical = false;
+    if (u[pos - 1]! === ZERO) canonical = false;
     if (digits === 0) {
       // 0.000ddd: the zeros are not significant, and six or more make JavaScript write an exponent.
       let z = fs;
-      while (z < pos && str.charCodeAt(z) === ZERO) z++;
+      while (z < pos && u[z]! === ZERO) z++;
       if (z - fs >= 6) canonical = false;
       digits = pos - z;
     } else {
       digits += pos - fs;
     }
   }
-  if (pos < n && ((c = str.charCodeAt(pos)) === 101 || c === 69)) {
+  if (pos < n && ((c = u[pos]!) === 101 || c === 69)) {
     canonical = false;
     integral = false;
     pos++;
-    c = pos < n ? str.charCodeAt(pos) : 0;
+    c = pos < n ? u[pos]! : 0;
     if (c === 43 || c === MINUS) {
       pos++;
-      c = pos < n ? str.charCodeAt(pos) : 0;
+      c = pos < n ? u[pos]! : 0;
     }
     if (!(c >= ZERO && c <= NINE)) return false;
-    while (pos < n && (c = str.charCodeAt(pos)) >= ZERO && c <= NINE) pos++;
+    while (pos < n && (c = u[pos]!) >= ZERO && c <= NINE) pos++;
   }
   if (digits > 15) {
     // Rare (ids, not measures): decided on the token's text. A wide integer stays as it is sent.
@@ -864,8 +905,9 @@ function noteWide(a: number, b: number): void {
 /** Any JSON value at pos, checked and skipped (canonical flag kept up to date). */
 function scanValue(depth: number): boolean {
   const str = s;
+  const u = units;
   if (pos >= str.length) return false;
-  const c = str.charCodeAt(pos);
+  const c = u[pos]!;
   if (c === QUOTE) return scanString();
   if (c === LBRACE) return scanObject(depth);
   if (c === LBRACKET) return scanArray(depth);
@@ -877,11 +919,12 @@ function scanValue(depth: number): boolean {
 
 function scanArray(depth: number): boolean {
   const str = s;
+  const u = units;
   if (depth > MAX_DEPTH) return false;
   const n = str.length;
   pos++;
   skipInnerWs();
-  if (pos < n && str.charCodeAt(pos) === RBRACKET) {
+  if (pos < n && u[pos]! === RBRACKET) {
     pos++;
     return true;
   }
@@ -889,7 +932,7 @@ function scanArray(depth: number): boolean {
     if (!scanValue(depth + 1)) return false;
     skipInnerWs();
     if (pos >= n) return false;
-    const c = str.charCodeAt(pos++);
+    const c = u[pos++]!;
     if (c === RBRACKET) return true;
     if (c !== COMMA) return false;
     skipInnerWs();
@@ -910,16 +953,17 @@ function scanObject(depth: number): boolean {
 
 function scanMembers(depth: number, note: boolean): boolean {
   const str = s;
+  const u = units;
   const n = str.length;
   const base = keyTop;
   pos++;
   skipInnerWs();
-  if (pos < n && str.charCodeAt(pos) === RBRACE) {
+  if (pos < n && u[pos]! === RBRACE) {
     pos++;
     return true;
   }
   for (;;) {
-    if (pos >= n || str.charCodeAt(pos) !== QUOTE) return false;
+    if (pos >= n || u[pos]! !== QUOTE) return false;
     const ks = pos;
     if (!scanString()) return false;
     const kl = pos - ks;
@@ -927,7 +971,7 @@ function scanMembers(depth: number, note: boolean): boolean {
     if (escaped) canonical = false;
     else if (canonical) noteKey(ks, kl, base);
     skipInnerWs();
-    if (pos >= n || str.charCodeAt(pos) !== COLON) return false;
+    if (pos >= n || u[pos]! !== COLON) return false;
     pos++;
     skipInnerWs();
     const vs = pos;
@@ -935,7 +979,7 @@ function scanMembers(depth: number, note: boolean): boolean {
     if (note) member(ks, kl, vs);
     skipInnerWs();
     if (pos >= n) return false;
-    const c = str.charCodeAt(pos++);
+    const c = u[pos++]!;
     if (c === RBRACE) return true;
     if (c !== COMMA) return false;
     skipInnerWs();
@@ -948,8 +992,8 @@ function scanMembers(depth: number, note: boolean): boolean {
  * the first one's place), one that starts with a digit (integer-like names move to the front).
  */
 function noteKey(ks: number, kl: number, base: number): void {
-  const str = s;
-  const first = str.charCodeAt(ks + 1);
+  const u = units;
+  const first = u[ks + 1]!;
   if (first >= ZERO && first <= NINE) {
     canonical = false;
     return;
@@ -962,7 +1006,7 @@ function noteKey(ks: number, kl: number, base: number): void {
     if (keys[i + 1] !== kl) continue;
     const other = keys[i]!;
     let j = 1;
-    while (j < kl - 1 && str.charCodeAt(other + j) === str.charCodeAt(ks + j)) j++;
+    while (j < kl - 1 && u[other + j]! === u[ks + j]!) j++;
     if (j === kl - 1) {
       canonical = false;
       return;
@@ -977,7 +1021,7 @@ function noteKey(ks: number, kl: number, base: number): void {
 function member(ks: number, kl: number, vs: number): void {
   const byLast = shapePicks[kl];
   if (byLast !== undefined) {
-    const candidates = byLast[s.charCodeAt(ks + kl - 2) & 31];
+    const candidates = byLast[units[ks + kl - 2]! & 31];
     if (candidates !== undefined) pick(candidates, ks, kl, vs);
   }
   // Names are compared on the quoted text: "ip" is 4 characters, "name" 6, "category" 10, "groupId" 9.
@@ -990,7 +1034,7 @@ function member(ks: number, kl: number, vs: number): void {
     if (nameIs(ks, 'category')) mCategory = stringValue(vs);
   } else if (kl === 9) {
     if (nameIs(ks, 'groupId')) {
-      const c = s.charCodeAt(vs);
+      const c = units[vs]!;
       mGroupId = c === QUOTE ? stringValue(vs) : c === MINUS || (c >= ZERO && c <= NINE) ? numberValue(vs) : undefined;
     }
   }
@@ -998,11 +1042,11 @@ function member(ks: number, kl: number, vs: number): void {
 
 /**
  * Whether the quoted name at ks (of word's length) is word. A loop, not startsWith: a builtin call
- * costs more than these few characters (startsWith of member names was ~4 % of the edge under batches).
+ * costs more than these few units (startsWith of member names was ~4 % of the edge under batches).
  */
 function nameIs(ks: number, word: string): boolean {
-  const str = s;
-  for (let j = 0; j < word.length; j++) if (str.charCodeAt(ks + 1 + j) !== word.charCodeAt(j)) return false;
+  const u = units;
+  for (let j = 0; j < word.length; j++) if (u[ks + 1 + j]! !== word.charCodeAt(j)) return false;
   return true;
 }
 
@@ -1014,7 +1058,7 @@ function numberValue(vs: number): number | string {
 
 /** The string value that ends at pos and starts at vs, or undefined when it is not a string. */
 function stringValue(vs: number): string | undefined {
-  if (s.charCodeAt(vs) !== QUOTE) return undefined;
+  if (units[vs]! !== QUOTE) return undefined;
   const raw = s.slice(vs, pos);
   return raw.indexOf('\\') < 0 ? raw.slice(1, -1) : (JSON.parse(raw) as string);
 }
@@ -1053,7 +1097,7 @@ function pickedText(text: string, base: number): PickedText {
     values[slot] =
       wideTop === 0 ? valueAt(vs, ve)
       : shape.idPick[slot] === 1 && hasWideIn(vs, vs + 1) ? s.slice(vs, ve)
-      : shape.objectPick[slot] === 1 && s.charCodeAt(vs) === LBRACE && hasWideIn(vs, ve) ? objectTextOf(s.slice(vs, ve))
+      : shape.objectPick[slot] === 1 && units[vs]! === LBRACE && hasWideIn(vs, ve) ? objectTextOf(s.slice(vs, ve))
       : valueAt(vs, ve);
     if (shape.dropped[slot] === 1) {
       keptRuns[2 * runs] = from;
@@ -1165,7 +1209,15 @@ export function mayHoldWide(v: object): v is JsonText {
 export function readWide(text: string, digits: string[]): unknown {
   // A wide integer has 16 digits or more: most texts are not even scanned.
   if (!WIDE_DIGITS.test(text) || !unmistakable(text)) return undefined;
-  s = text;
+  useText(text, undefined);
+  try {
+    return markedValue(text, digits);
+  } finally {
+    doneWithText();
+  }
+}
+
+function markedValue(text: string, digits: string[]): unknown {
   pos = 0;
   keyTop = 0;
   wideTop = 0;
@@ -1287,7 +1339,7 @@ function keptText(text: string, runs: number, from: number): string {
 
 /** The value s[vs, ve) (checked JSON) as JSON.parse reads it. */
 function valueAt(vs: number, ve: number): unknown {
-  const c = s.charCodeAt(vs);
+  const c = units[vs]!;
   if (c === QUOTE) {
     if (textPlain) return s.slice(vs + 1, ve - 1);
     const raw = s.slice(vs, ve);
