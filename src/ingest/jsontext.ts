@@ -454,6 +454,9 @@ export const MEMBER = { LAZY, PARSE, TEXT, LIST, BAIL, ID } as const;
 export class JsonShape {
   /** By quoted length: the candidates' indices in `names`. */
   readonly byLength: number[][] = [];
+  /** `names` and `picks` as UTF-16 units (nameIs). */
+  readonly nameUnits: Uint16Array[];
+  readonly pickUnits: Uint16Array[];
   readonly kinds: Uint8Array;
   readonly kindByName: ReadonlyMap<string, number>;
   /**
@@ -499,6 +502,8 @@ export class JsonShape {
     objectPicks: readonly string[] = [],
   ) {
     names.forEach((n, i) => (this.byLength[n.length + 2] ??= []).push(i));
+    this.nameUnits = names.map(unitsOf);
+    this.pickUnits = picks.map(unitsOf);
     this.kinds = Uint8Array.from(names, (n) => kinds[n] ?? otherKind);
     this.kindByName = new Map(names.map((n, i) => [n, this.kinds[i]!]));
     picks.forEach((n, i) => ((this.picksByLength[n.length + 2] ??= [])[n.charCodeAt(n.length - 1) & 31] ??= []).push(i));
@@ -534,6 +539,7 @@ const SEGMENT = new JsonShape(
 var shape = SEGMENT;
 var shapeNames: readonly string[] = SEGMENT.names;
 var shapeByLength: number[][] = SEGMENT.byLength;
+var shapeNameUnits: Uint16Array[] = SEGMENT.nameUnits;
 var shapeKinds: Uint8Array = SEGMENT.kinds;
 var shapePicks: number[][][] = SEGMENT.picksByLength;
 
@@ -541,6 +547,7 @@ function use(how: JsonShape): void {
   shape = how;
   shapeNames = how.names;
   shapeByLength = how.byLength;
+  shapeNameUnits = how.nameUnits;
   shapeKinds = how.kinds;
   shapePicks = how.picksByLength;
 }
@@ -554,10 +561,9 @@ function nameAt(ks: number, kl: number): string {
   if (candidates !== undefined) {
     for (let c = 0; c < candidates.length; c++) {
       const i = candidates[c]!;
-      const name = shapeNames[i]!;
-      if (nameIs(ks, name)) {
+      if (nameIs(ks, shapeNameUnits[i]!)) {
         nameKind = shapeKinds[i]!;
-        return name;
+        return shapeNames[i]!;
       }
     }
   }
@@ -1027,13 +1033,13 @@ function member(ks: number, kl: number, vs: number): void {
   // Names are compared on the quoted text: "ip" is 4 characters, "name" 6, "category" 10, "groupId" 9.
   // Repeated names make the object not canonical, so the order of these writes does not matter.
   if (kl === 4) {
-    if (nameIs(ks, 'ip')) mHasIp = true;
+    if (nameIs(ks, IP)) mHasIp = true;
   } else if (kl === 6) {
-    if (nameIs(ks, 'name')) mName = stringValue(vs);
+    if (nameIs(ks, NAME)) mName = stringValue(vs);
   } else if (kl === 10) {
-    if (nameIs(ks, 'category')) mCategory = stringValue(vs);
+    if (nameIs(ks, CATEGORY)) mCategory = stringValue(vs);
   } else if (kl === 9) {
-    if (nameIs(ks, 'groupId')) {
+    if (nameIs(ks, GROUP_ID)) {
       const c = units[vs]!;
       mGroupId = c === QUOTE ? stringValue(vs) : c === MINUS || (c >= ZERO && c <= NINE) ? numberValue(vs) : undefined;
     }
@@ -1044,11 +1050,23 @@ function member(ks: number, kl: number, vs: number): void {
  * Whether the quoted name at ks (of word's length) is word. A loop, not startsWith: a builtin call
  * costs more than these few units (startsWith of member names was ~4 % of the edge under batches).
  */
-function nameIs(ks: number, word: string): boolean {
+function nameIs(ks: number, word: Uint16Array): boolean {
   const u = units;
-  for (let j = 0; j < word.length; j++) if (u[ks + 1 + j]! !== word.charCodeAt(j)) return false;
+  const at = ks + 1;
+  for (let j = 0; j < word.length; j++) if (u[at + j]! !== word[j]!) return false;
   return true;
 }
+
+/** A name's UTF-16 units, for nameIs (an element read, where charCodeAt dispatches on the string). */
+function unitsOf(name: string): Uint16Array {
+  const out = new Uint16Array(name.length);
+  for (let i = 0; i < name.length; i++) out[i] = name.charCodeAt(i);
+  return out;
+}
+const IP = unitsOf('ip');
+const NAME = unitsOf('name');
+const CATEGORY = unitsOf('category');
+const GROUP_ID = unitsOf('groupId');
 
 /** The number that ends at pos and starts at vs, as an id reads it: a wide integer as its digits. */
 function numberValue(vs: number): number | string {
@@ -1067,7 +1085,7 @@ function stringValue(vs: number): string | undefined {
 function pick(candidates: number[], ks: number, kl: number, vs: number): void {
   for (let c = 0; c < candidates.length; c++) {
     const slot = candidates[c]!;
-    if (!nameIs(ks, shape.picks[slot]!)) continue;
+    if (!nameIs(ks, shape.pickUnits[slot]!)) continue;
     if (4 * pickCount + 4 > picks.length) picks = doubled(picks);
     const at = 4 * pickCount++;
     picks[at] = slot;
