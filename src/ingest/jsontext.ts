@@ -242,6 +242,8 @@ var s = '';
  */
 const NO_UNITS = new Uint8Array(0);
 var units: Uint8Array | Uint16Array = NO_UNITS;
+/** Whether this machine stores a Uint16Array's elements little-endian, as Buffer writes UTF-16LE. */
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 var pos = 0;
 /**
  * Where the next backslash, control character or surrogate is (at or after pos; the text's length
@@ -253,16 +255,16 @@ var textPlain = false;
 /** Any of the characters that make a string more than "up to the next quote". */
 const SPECIAL = /[\u0000-\u001f\\\ud800-\udfff]/g;
 /**
- * `units` when s is ASCII (then byte i is character i and there is no surrogate) and at least 64
- * characters long, with its 4-byte words from `wordsAt` on; null otherwise.
+ * When s is ASCII (then `units` is a Buffer of its bytes: byte i is character i, and there is no
+ * surrogate) and at least 64 characters long: `units`' 4-byte words from `wordsAt` on; null
+ * otherwise.
  */
-var ascii: Buffer | null = null;
 var words: Int32Array | null = null;
 var wordsAt = 0;
 
 /** The first special character at or after `from` (for `special`). */
 function nextSpecial(from: number): number {
-  if (ascii !== null) return firstSpecialAscii(ascii, words!, wordsAt, from);
+  if (words !== null) return firstSpecialAscii(units as Buffer, words, wordsAt, from);
   SPECIAL.lastIndex = from;
   const m = SPECIAL.exec(s);
   return m === null ? s.length : m.index;
@@ -303,26 +305,23 @@ export function asciiWords(b: Uint8Array): { words: Int32Array; at: number } {
 
 /**
  * Makes `text` the one scanned: sets `s`, `units` and, for an ASCII text of 64 characters or
- * more, `ascii` / `words` (null otherwise). `bytes`: the UTF-8 text was decoded from, if at hand;
- * ASCII exactly when there are as many bytes as UTF-16 units (any other character takes more).
- * Without them, or when they are not ASCII, the units are a copy (one native write). Undone by
- * doneWithText.
+ * more, `words` (null otherwise). `bytes`: the UTF-8 text was decoded from, if at hand; ASCII
+ * exactly when there are as many bytes as UTF-16 units (any other character takes more). An ASCII
+ * text's units are those bytes, or its Latin-1 copy without them; any other text's are a UTF-16
+ * copy. Undone by doneWithText.
  */
 function useText(text: string, bytes: Buffer | undefined): void {
   s = text;
-  let b: Buffer | null = bytes !== undefined && bytes.length === text.length ? bytes : null;
-  if (b === null && bytes === undefined && Buffer.byteLength(text, 'utf8') === text.length) b = Buffer.from(text, 'latin1');
-  if (b === null) {
-    const u = new Uint16Array(text.length);
-    Buffer.from(u.buffer).write(text, 'utf16le');
-    units = u;
+  const isAscii = bytes !== undefined ? bytes.length === text.length : Buffer.byteLength(text, 'utf8') === text.length;
+  if (!isAscii) {
+    units = unitsOf(text);
     return;
   }
+  const b = bytes ?? Buffer.from(text, 'latin1');
   units = b;
   // Short texts are not worth a word view.
   if (b.length < 64) return;
   const v = asciiWords(b);
-  ascii = b;
   words = v.words;
   wordsAt = v.at;
 }
@@ -330,8 +329,15 @@ function useText(text: string, bytes: Buffer | undefined): void {
 /** Lets go of what useText held (a body's buffer may be pooled and given to the next body). */
 function doneWithText(): void {
   units = NO_UNITS;
-  ascii = null;
   words = null;
+}
+
+/** A text's UTF-16 code units: one native write where the machine is little-endian, as Buffer writes them. */
+function unitsOf(text: string): Uint16Array {
+  const out = new Uint16Array(text.length);
+  if (LITTLE_ENDIAN) Buffer.from(out.buffer).write(text, 'utf16le');
+  else for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
+  return out;
 }
 
 /** The value scanned since the flag was last set true is exactly its JSON.stringify form. */
@@ -358,8 +364,8 @@ const pickValues: unknown[] = [];
 /**
  * `text` as JSON.parse would read it, with `properties`, `traits` and `context` objects kept as
  * JsonText when canonical; null when the text is not a JSON object this scanner handles.
- * `bytes`, when given, are the UTF-8 `text` was decoded from (a body): an ASCII body is searched
- * for escapes on them (firstSpecialAscii), the same result for less.
+ * `bytes`, when given, are the UTF-8 `text` was decoded from (a body): an ASCII body is read from
+ * them rather than from a copy (see useText); the same result either way.
  */
 export function parseEventJson(text: string, bytes?: Buffer): Record<string, unknown> | null {
   return parseShaped(text, SEGMENT, bytes) as Record<string, unknown> | null;
@@ -1057,12 +1063,6 @@ function nameIs(ks: number, word: Uint16Array): boolean {
   return true;
 }
 
-/** A name's UTF-16 units, for nameIs (an element read, where charCodeAt dispatches on the string). */
-function unitsOf(name: string): Uint16Array {
-  const out = new Uint16Array(name.length);
-  for (let i = 0; i < name.length; i++) out[i] = name.charCodeAt(i);
-  return out;
-}
 const IP = unitsOf('ip');
 const NAME = unitsOf('name');
 const CATEGORY = unitsOf('category');
